@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages that clearvault's build, tests and demo need.
+# Idempotent; silent when everything is already present.
+set -eu
+
+PKGS="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
+libsodium-dev libjansson-dev libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 \
+libcmocka-dev nettle-dev libgnutls28-dev"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "clearvault: missing Debian packages:$missing" >&2
+	echo "clearvault: run as root (or: sudo apt-get install$missing)" >&2
+	exit 1
+fi
+echo "clearvault: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

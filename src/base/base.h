@@ -1,0 +1,92 @@
+/*
+ * Small shared helpers: byte order, a growable buffer, files. The public
+ * header of the base module; everything else in clearvault sits above it.
+ */
+#ifndef CV_BASE_H
+#define CV_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+static inline void
+cv_put_u16be(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+cv_put_u32be(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint16_t
+cv_get_u16be(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+cv_get_u32be(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A growable byte buffer. Zero-initialise, then append; cv_buf_free(). */
+struct cv_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/* Makes room for n more bytes. CV_ERR_NOMEM leaves b unchanged. */
+cv_err cv_buf_reserve(struct cv_buf *b, size_t n) CV_MUST_CHECK;
+cv_err cv_buf_add(struct cv_buf *b, const void *data, size_t n) CV_MUST_CHECK;
+/* Wipes the contents before freeing: buffers may have held plaintext. */
+void cv_buf_free(struct cv_buf *b);
+
+/*
+ * Creates PATH with MODE (O_EXCL: never replaces a file) holding DATA, and
+ * fsyncs it. CV_ERR_EXISTS when PATH exists, CV_ERR_IO otherwise.
+ */
+cv_err cv_file_create(const char *path, const void *data, size_t len,
+    unsigned mode) CV_MUST_CHECK;
+
+/*
+ * Replaces PATH atomically: writes PATH.tmp, fsyncs, renames, fsyncs the
+ * folder. A crash leaves either the old or the new content.
+ */
+cv_err cv_file_replace(const char *path, const void *data, size_t len,
+    unsigned mode) CV_MUST_CHECK;
+
+/*
+ * Reads all of PATH into a new NUL-terminated buffer (*out, caller frees
+ * with free(); callers reading secrets wipe it first). Files over MAX bytes
+ * are refused with CV_ERR_INVALID. CV_ERR_NOT_FOUND if PATH is absent.
+ */
+cv_err cv_file_read(const char *path, size_t max, char **out,
+    size_t *len) CV_MUST_CHECK;
+
+/* snprintf into a fixed buffer; CV_ERR_INVALID if it does not fit. */
+cv_err cv_path(char *out, size_t outsz, const char *fmt, ...)
+    CV_PRINTF(3, 4) CV_MUST_CHECK;
+
+/* Monotonic seconds, for rates and progress. */
+double cv_now(void);
+
+
+
+/*
+ * Fault injection for tests (tests/fault/): returns 1 when the environment
+ * variable CLEARVAULT_FAULT is "NAME:N" and this is the Nth call with NAME
+ * in this process. Costs one getenv per call when unset.
+ */
+int cv_fault(const char *name);
+#endif

@@ -1,0 +1,48 @@
+/* Private to the command line: the subcommands and what they share. */
+#ifndef CV_CLI_H
+#define CV_CLI_H
+
+#include <getopt.h>
+
+#include "../base/base.h"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_init(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_find(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+int cmd_shred(int argc, char **argv);
+
+/*
+ * The vault folder: --dir's value, else $CLEARVAULT_DIR. NULL (with a
+ * message) when neither is set.
+ */
+const char *cli_dir(const char *cmd, const char *opt);
+
+/* "clearvault CMD: WHAT: detail" on stderr; returns CLI_FAIL. */
+int cli_fail(const char *cmd, cv_err r);
+int cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
+    CV_PRINTF(3, 4);
+
+/* Prints HELP (usage and options) to stdout; returns CLI_OK. */
+int cli_help(const char *help);
+
+/* Parses a non-negative decimal; 0 on garbage with *ok = 0. */
+unsigned long long cli_number(const char *s, int *ok);
+
+/* Long options every command takes, terminated by zeroes. */
+#define CLI_OPT_DIR { "dir", required_argument, NULL, 'd' }
+#define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }
+
+#endif

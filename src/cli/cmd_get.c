@@ -1,0 +1,78 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../vault/vault.h"
+#include "cli.h"
+
+static const char use[] =
+    "clearvault get --dir DIR ID [--section NAME]... [--compact]";
+
+static const char help[] =
+    "usage: clearvault get --dir DIR ID [--section NAME]... [--compact]\n\n"
+    "Prints record ID as JSON: the keys and values as loaded, plus \"_meta\"\n"
+    "(version, sections present). Only the requested sections are\n"
+    "decrypted. Sections: identity contact history family foreign\n"
+    "financial conduct biometrics adjudication.\n\n"
+    "options:\n"
+    "  -d, --dir DIR        the vault folder (or $CLEARVAULT_DIR)\n"
+    "  -s, --section NAME   only this section (repeatable)\n"
+    "  -c, --compact        one line instead of indented JSON\n"
+    "  -h, --help           this text\n\n"
+    "exit status: 0 found, 1 error (not found, shredded, HSM failure, ...)\n";
+
+int
+cmd_get(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_DIR, CLI_OPT_HELP,
+		{ "section", required_argument, NULL, 's' },
+		{ "compact", no_argument, NULL, 'c' },
+		{ 0, 0, 0, 0 }
+	};
+	const char *dir = NULL, *secs[CV_RECORD_NSECTIONS + 1] = { 0 };
+	struct cv_vault *v = NULL;
+	json_t *rec = NULL;
+	size_t nsec = 0;
+	int c, compact = 0, rc = CLI_FAIL;
+	cv_err r;
+
+	while ((c = getopt_long(argc, argv, "d:s:ch", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 's':
+			if (nsec == CV_RECORD_NSECTIONS)
+				return cli_usage("get", use, "too many "
+				    "--section");
+			if (cv_record_section_index(optarg) < 0)
+				return cli_usage("get", use, "no section "
+				    "'%s'", optarg);
+			secs[nsec++] = optarg;
+			break;
+		case 'c': compact = 1; break;
+		case 'h': return cli_help(help);
+		default: return cli_usage("get", use, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("get", use, "give exactly one record id");
+	if ((dir = cli_dir("get", dir)) == NULL)
+		return CLI_USAGE;
+	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
+	    (r = cv_vault_get(v, argv[optind], nsec ? secs : NULL, &rec)) !=
+	    CV_OK) {
+		if (r == CV_ERR_NOT_FOUND)
+			cv_err_set("no record '%.64s'", argv[optind]);
+		cli_fail("get", r);
+		goto out;
+	}
+	if (json_dumpf(rec, stdout, compact ? JSON_COMPACT : JSON_INDENT(2))
+	    != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+		fprintf(stderr, "clearvault get: cannot write output\n");
+		goto out;
+	}
+	rc = CLI_OK;
+ out:
+	json_decref(rec);
+	cv_vault_close(v);
+	return rc;
+}

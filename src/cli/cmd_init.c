@@ -1,0 +1,65 @@
+#include <stdio.h>
+
+#include "../vault/vault.h"
+#include "cli.h"
+
+static const char use[] = "clearvault init --dir DIR "
+    "[--pkcs11-module PATH --token LABEL --pin-file FILE]";
+
+static const char help[] =
+    "usage: clearvault init --dir DIR [--pkcs11-module PATH --token LABEL "
+    "--pin-file FILE]\n\n"
+    "Creates a vault in DIR (which must not exist, or be empty).\n\n"
+    "By default the root keys live in a SoftHSM2 token private to the vault\n"
+    "(DIR/token), with a random user PIN in DIR/token/pin (mode 0600). That\n"
+    "is the development default: whoever can read DIR/token can use the\n"
+    "token. With --pkcs11-module, --token and --pin-file, an existing\n"
+    "PKCS#11 token (a real HSM) holds the root keys instead.\n\n"
+    "options:\n"
+    "  -d, --dir DIR            the vault folder (or $CLEARVAULT_DIR)\n"
+    "      --pkcs11-module PATH PKCS#11 module of an existing token\n"
+    "      --token LABEL        that token's label\n"
+    "      --pin-file FILE      file holding the token's user PIN (0600)\n"
+    "  -h, --help               this text\n";
+
+int
+cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_DIR, CLI_OPT_HELP,
+		{ "pkcs11-module", required_argument, NULL, 'm' },
+		{ "token", required_argument, NULL, 't' },
+		{ "pin-file", required_argument, NULL, 'p' },
+		{ 0, 0, 0, 0 }
+	};
+	struct cv_vault_init_opts o = { 0 };
+	const char *dir = NULL;
+	cv_err r;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'm': o.pkcs11_module = optarg; break;
+		case 't': o.token_label = optarg; break;
+		case 'p': o.pin_file = optarg; break;
+		case 'h': return cli_help(help);
+		default: return cli_usage("init", use, "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage("init", use, "unexpected argument '%s'",
+		    argv[optind]);
+	if ((o.pkcs11_module || o.token_label || o.pin_file) &&
+	    !(o.pkcs11_module && o.token_label && o.pin_file))
+		return cli_usage("init", use, "--pkcs11-module, --token and "
+		    "--pin-file go together");
+	if ((dir = cli_dir("init", dir)) == NULL)
+		return CLI_USAGE;
+	if ((r = cv_vault_init(dir, &o)) != CV_OK)
+		return cli_fail("init", r);
+	fprintf(stderr, "clearvault init: created vault %s (%s)\n", dir,
+	    o.pkcs11_module ? "keys in the given PKCS#11 token" :
+	    "keys in a private SoftHSM2 token");
+	return CLI_OK;
+}

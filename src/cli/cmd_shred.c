@@ -1,0 +1,53 @@
+#include <stdio.h>
+
+#include "../vault/vault.h"
+#include "cli.h"
+
+static const char use[] = "clearvault shred --dir DIR ID";
+
+static const char help[] =
+    "usage: clearvault shred --dir DIR ID\n\n"
+    "Crypto-shreds record ID: destroys its data key and blind indexes, so\n"
+    "its ciphertext can never be decrypted again; 'get' then reports it as\n"
+    "shredded and 'find' no longer returns it. Backups taken before the\n"
+    "shred still hold the wrapped key until the next 'clearvault rotate'\n"
+    "destroys the keyring key that wrapped it.\n\n"
+    "options:\n"
+    "  -d, --dir DIR   the vault folder (or $CLEARVAULT_DIR)\n"
+    "  -h, --help      this text\n";
+
+int
+cmd_shred(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_DIR, CLI_OPT_HELP, { 0, 0, 0, 0 }
+	};
+	const char *dir = NULL;
+	struct cv_vault *v = NULL;
+	int c, rc = CLI_FAIL;
+	cv_err r;
+
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'h': return cli_help(help);
+		default: return cli_usage("shred", use, "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage("shred", use, "give exactly one record id");
+	if ((dir = cli_dir("shred", dir)) == NULL)
+		return CLI_USAGE;
+	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
+	    (r = cv_vault_shred(v, argv[optind])) != CV_OK) {
+		if (r == CV_ERR_NOT_FOUND)
+			cv_err_set("no record '%.64s'", argv[optind]);
+		cli_fail("shred", r);
+		goto out;
+	}
+	fprintf(stderr, "clearvault shred: %s shredded\n", argv[optind]);
+	rc = CLI_OK;
+ out:
+	cv_vault_close(v);
+	return rc;
+}

@@ -1,0 +1,131 @@
+/* clearvault: one command, subcommands dispatched through a table. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+#define VERSION "0.1.0"
+
+static const struct cli_cmd cmds[] = {
+	{ "init", cmd_init, "create a vault (and its HSM keys)" },
+	{ "gen", cmd_gen, "write synthetic records as JSON Lines" },
+	{ "load", cmd_load, "validate, encrypt and store records" },
+	{ "get", cmd_get, "print one record, or some of its sections" },
+	{ "find", cmd_find, "find record ids by SSN, or last name and birth "
+	    "date" },
+	{ "rotate", cmd_rotate, "new keyring key; rewrap every data key" },
+	{ "shred", cmd_shred, "destroy one record's data key for good" },
+};
+#define NCMDS (sizeof cmds / sizeof cmds[0])
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: clearvault COMMAND [OPTIONS]\n\n"
+	    "An encrypted personnel-records vault with HSM-held keys.\n\n"
+	    "commands:\n");
+	for (size_t i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nEvery command takes --help. The vault folder is --dir DIR "
+	    "or $CLEARVAULT_DIR.\n");
+}
+
+const char *
+cli_dir(const char *cmd, const char *opt)
+{
+	const char *d = opt ? opt : getenv("CLEARVAULT_DIR");
+
+	if (d == NULL || *d == '\0') {
+		fprintf(stderr, "clearvault %s: no vault folder: give --dir DIR "
+		    "or set CLEARVAULT_DIR\n", cmd);
+		return NULL;
+	}
+	return d;
+}
+
+int
+cli_fail(const char *cmd, cv_err r)
+{
+	const char *d = cv_err_detail();
+
+	if (*d)
+		fprintf(stderr, "clearvault %s: %s: %s\n", cmd,
+		    cv_strerror(r), d);
+	else
+		fprintf(stderr, "clearvault %s: %s\n", cmd, cv_strerror(r));
+	return CLI_FAIL;
+}
+
+int
+cli_usage(const char *cmd, const char *use, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "clearvault %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: %s\n(see clearvault %s --help)\n", use, cmd);
+	return CLI_USAGE;
+}
+
+int
+cli_help(const char *help)
+{
+	fputs(help, stdout);
+	return CLI_OK;
+}
+
+unsigned long long
+cli_number(const char *s, int *ok)
+{
+	char *end;
+	unsigned long long v;
+
+	*ok = 0;
+	if (s == NULL || *s < '0' || *s > '9')
+		return 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return 0;
+	*ok = 1;
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	/* Key material and record plaintext pass through this process:
+	 * never into a core file, never readable by a ptrace'ing peer. */
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	umask(077);
+
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("clearvault %s\n", VERSION);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "clearvault: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return CLI_USAGE;
+}

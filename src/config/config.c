@@ -1,0 +1,186 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+struct key {
+	const char *name;
+	size_t off, size;
+	int required;
+};
+
+#define K(n, f, req) { n, offsetof(struct cv_config, f), \
+	sizeof(((struct cv_config *)0)->f), req }
+static const struct key keys[] = {
+	K("vault_id", vault_id, 1),
+	K("pkcs11_module", pkcs11_module, 1),
+	K("token_label", token_label, 1),
+	K("pin_file", pin_file, 1),
+	K("softhsm2_conf", softhsm2_conf, 0),
+};
+#undef K
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Trims [*s, *e) of blanks. */
+static void
+trim(const char **s, const char **e)
+{
+	while (*s < *e && is_space(**s))
+		(*s)++;
+	while (*e > *s && is_space((*e)[-1]))
+		(*e)--;
+}
+
+cv_err
+cv_config_parse(const char *text, size_t len, struct cv_config *out)
+{
+	const char *p = text, *end = text + len, *nl, *eq, *ks, *ke, *vs, *ve;
+	unsigned seen = 0, line = 0;
+	size_t i;
+
+	memset(out, 0, sizeof *out);
+	while (p < end) {
+		line++;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		for (const char *q = p; q < nl; q++) {
+			if ((unsigned char)*q < 0x20 && *q != '\t')
+				goto bad_char;
+		}
+		ks = p;
+		ke = nl;
+		if ((eq = memchr(p, '#', (size_t)(nl - p))) != NULL)
+			ke = eq;
+		trim(&ks, &ke);
+		p = nl + (nl < end);
+		if (ks == ke)
+			continue;
+		if ((eq = memchr(ks, '=', (size_t)(ke - ks))) == NULL) {
+			memset(out, 0, sizeof *out);
+			return cv_fail(CV_ERR_CONFIG, "line %u: expected "
+			    "'key = value'", line);
+		}
+		vs = eq + 1;
+		ve = ke;
+		ke = eq;
+		trim(&ks, &ke);
+		trim(&vs, &ve);
+		for (i = 0; i < NKEYS; i++) {
+			if ((size_t)(ke - ks) == strlen(keys[i].name) &&
+			    memcmp(ks, keys[i].name, (size_t)(ke - ks)) == 0)
+				break;
+		}
+		if (i == NKEYS) {
+			memset(out, 0, sizeof *out);
+			return cv_fail(CV_ERR_CONFIG, "line %u: unknown key "
+			    "'%.*s'", line, (int)(ke - ks > 40 ? 40 : ke - ks),
+			    ks);
+		}
+		if (seen & (1u << i)) {
+			memset(out, 0, sizeof *out);
+			return cv_fail(CV_ERR_CONFIG, "line %u: '%s' given "
+			    "twice", line, keys[i].name);
+		}
+		if (vs == ve || (size_t)(ve - vs) >= keys[i].size) {
+			memset(out, 0, sizeof *out);
+			return cv_fail(CV_ERR_CONFIG, "line %u: '%s' is empty "
+			    "or too long", line, keys[i].name);
+		}
+		seen |= 1u << i;
+		memcpy((char *)out + keys[i].off, vs, (size_t)(ve - vs));
+	}
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].required && !(seen & (1u << i))) {
+			memset(out, 0, sizeof *out);
+			return cv_fail(CV_ERR_CONFIG, "missing '%s'",
+			    keys[i].name);
+		}
+	}
+	if (strspn(out->vault_id, "0123456789abcdef") != CV_VAULT_ID_LEN ||
+	    out->vault_id[CV_VAULT_ID_LEN] != '\0') {
+		memset(out, 0, sizeof *out);
+		return cv_fail(CV_ERR_CONFIG, "vault_id must be %d lower-case "
+		    "hex digits", CV_VAULT_ID_LEN);
+	}
+	return CV_OK;
+ bad_char:
+	memset(out, 0, sizeof *out);
+	return cv_fail(CV_ERR_CONFIG, "line %u: control character", line);
+}
+
+static cv_err
+resolve(const char *dir, char *path, size_t size)
+{
+	char tmp[CV_CONFIG_PATH_MAX];
+
+	if (path[0] == '\0' || path[0] == '/')
+		return CV_OK;
+	if (cv_path(tmp, sizeof tmp, "%s/%s", dir, path) != CV_OK ||
+	    strlen(tmp) >= size)
+		return cv_fail(CV_ERR_CONFIG, "path too long: %s", path);
+	strcpy(path, tmp);
+	return CV_OK;
+}
+
+cv_err
+cv_config_load(const char *dir, struct cv_config *out)
+{
+	char path[CV_CONFIG_PATH_MAX], *text = NULL, detail[400];
+	size_t len;
+	cv_err r;
+
+	memset(out, 0, sizeof *out);
+	if ((r = cv_path(path, sizeof path, "%s/%s", dir,
+	    CV_CONFIG_FILE)) != CV_OK)
+		return r;
+	if ((r = cv_file_read(path, CV_CONFIG_MAX_BYTES, &text, &len))
+	    != CV_OK) {
+		if (r == CV_ERR_NOT_FOUND)
+			return cv_fail(CV_ERR_CONFIG, "%s is not a vault (no "
+			    "%s; create one with 'clearvault init')", dir,
+			    CV_CONFIG_FILE);
+		return r == CV_ERR_NOMEM ? r : CV_ERR_CONFIG;
+	}
+	r = cv_config_parse(text, len, out);
+	free(text);
+	if (r != CV_OK) {
+		snprintf(detail, sizeof detail, "%s", cv_err_detail());
+		return cv_fail(r, "%s: %s", path, detail);
+	}
+	if ((r = resolve(dir, out->pkcs11_module,
+	    sizeof out->pkcs11_module)) != CV_OK ||
+	    (r = resolve(dir, out->pin_file, sizeof out->pin_file)) != CV_OK ||
+	    (r = resolve(dir, out->softhsm2_conf,
+	    sizeof out->softhsm2_conf)) != CV_OK)
+		return r;
+	return CV_OK;
+}
+
+cv_err
+cv_config_save(const char *dir, const struct cv_config *c)
+{
+	char path[CV_CONFIG_PATH_MAX], text[4 * CV_CONFIG_PATH_MAX + 256];
+	int n;
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/%s", dir,
+	    CV_CONFIG_FILE)) != CV_OK)
+		return r;
+	n = snprintf(text, sizeof text,
+	    "# clearvault vault configuration\n"
+	    "vault_id = %s\npkcs11_module = %s\ntoken_label = %s\n"
+	    "pin_file = %s\n%s%s%s", c->vault_id, c->pkcs11_module,
+	    c->token_label, c->pin_file,
+	    c->softhsm2_conf[0] ? "softhsm2_conf = " : "",
+	    c->softhsm2_conf, c->softhsm2_conf[0] ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof text)
+		return CV_ERR_INTERNAL;
+	return cv_file_create(path, text, (size_t)n, 0600);
+}

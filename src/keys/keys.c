@@ -1,0 +1,496 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "keys_internal.h"
+
+#define KEYRING_FILE "keyring"
+#define PIN_BYTES 24
+#define SEAL_AAD_TAG "clearvault keyring v1"
+#define DEK_AAD_TAG "cv-dek-v1"
+
+struct cv_keys {
+	struct p11 p11;
+	char vault_id[CV_VAULT_ID_LEN + 1];
+	char path[CV_CONFIG_PATH_MAX + 16];
+	struct kr kr;
+	struct kr_entry *cur;	/* the active KEK */
+	struct kr_entry *bidx;
+};
+
+static cv_err
+root_label(const struct cv_keys *k, uint32_t gen, char *out, size_t size)
+{
+	return cv_path(out, size, "cv-%s-root-%u", k->vault_id, gen);
+}
+
+static size_t
+seal_aad(const struct cv_keys *k, const struct kr_entry *e, uint8_t *aad)
+{
+	size_t n = sizeof SEAL_AAD_TAG - 1;
+
+	memcpy(aad, SEAL_AAD_TAG, n);
+	memcpy(aad + n, k->vault_id, CV_VAULT_ID_LEN);
+	n += CV_VAULT_ID_LEN;
+	cv_put_u32be(aad + n, e->gen);
+	aad[n + 4] = e->purpose;
+	return n + 5;
+}
+
+static void
+entry_wipe(struct kr_entry *e)
+{
+	if (e->key)
+		sodium_free(e->key);	/* wipes before unmapping */
+	memset(e, 0, sizeof *e);
+}
+
+/* Generates a key for E in locked memory and seals it under root GEN. */
+static cv_err
+entry_make(struct cv_keys *k, struct kr_entry *e, CK_OBJECT_HANDLE root)
+{
+	uint8_t aad[64];
+	size_t aadlen;
+
+	if ((e->key = sodium_malloc(KR_KEY_BYTES)) == NULL)
+		return CV_ERR_NOMEM;
+	randombytes_buf(e->key, KR_KEY_BYTES);
+	aadlen = seal_aad(k, e, aad);
+	if (p11_seal(&k->p11, root, aad, aadlen, e->key, KR_KEY_BYTES,
+	    e->sealed) != CV_OK)
+		return CV_ERR_HSM;
+	sodium_mprotect_readonly(e->key);
+	return CV_OK;
+}
+
+static cv_err
+entry_unseal(struct cv_keys *k, struct kr_entry *e)
+{
+	CK_OBJECT_HANDLE root;
+	char label[64];
+	uint8_t aad[64];
+	size_t aadlen;
+	cv_err r;
+
+	if ((r = root_label(k, e->gen, label, sizeof label)) != CV_OK ||
+	    (r = p11_find_key(&k->p11, label, &root)) != CV_OK)
+		return r;
+	if ((e->key = sodium_malloc(KR_KEY_BYTES)) == NULL)
+		return CV_ERR_NOMEM;
+	aadlen = seal_aad(k, e, aad);
+	if ((r = p11_unseal(&k->p11, root, aad, aadlen, e->sealed,
+	    KR_SEALED_BYTES, e->key)) != CV_OK)
+		return r;
+	/*
+	 * Read-only, not no-access: many threads unwrap data keys at once,
+	 * and toggling protection is process-wide, so it would race.
+	 */
+	sodium_mprotect_readonly(e->key);
+	return CV_OK;
+}
+
+static cv_err
+keyring_save(struct cv_keys *k, int create)
+{
+	uint8_t buf[8 + KR_MAX_ENTRIES * (8 + KR_SEALED_BYTES)];
+	size_t len = kr_size(&k->kr);
+
+	kr_write(&k->kr, buf);
+	if (create)
+		return cv_file_create(k->path, buf, len, 0600);
+	return cv_file_replace(k->path, buf, len, 0600);
+}
+
+/* Picks the current KEK (newest active) and the blind-index key. */
+static cv_err
+index_entries(struct cv_keys *k)
+{
+	k->cur = k->bidx = NULL;
+	for (size_t i = 0; i < k->kr.n; i++) {
+		struct kr_entry *e = &k->kr.e[i];
+		if (e->purpose == KR_KEK && e->state == KR_ACTIVE &&
+		    (k->cur == NULL || e->gen > k->cur->gen))
+			k->cur = e;
+		if (e->purpose == KR_BIDX)
+			k->bidx = e;
+	}
+	if (k->cur == NULL || k->bidx == NULL)
+		return cv_fail(CV_ERR_FORMAT, "keyring: no active key");
+	return CV_OK;
+}
+
+static cv_err
+read_pin(const char *path, char *pin, size_t size)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+	cv_err r;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
+		return cv_fail(CV_ERR_CONFIG, "PIN file %s is readable by "
+		    "others (chmod 600 it)", path);
+	if ((r = cv_file_read(path, 256, &text, &len)) != CV_OK)
+		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_CONFIG,
+		    "PIN file %s does not exist", path) : r;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	if (len == 0 || len >= size) {
+		sodium_memzero(text, len);
+		free(text);
+		return cv_fail(CV_ERR_CONFIG, "PIN file %s is empty or too "
+		    "long", path);
+	}
+	memcpy(pin, text, len);
+	pin[len] = '\0';
+	sodium_memzero(text, len);
+	free(text);
+	return CV_OK;
+}
+
+static cv_err
+keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
+{
+	struct cv_keys *k;
+	cv_err r;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return CV_ERR_CRYPTO;
+	if ((k = calloc(1, sizeof *k)) == NULL)
+		return CV_ERR_NOMEM;
+	memcpy(k->vault_id, cfg->vault_id, sizeof k->vault_id);
+	if ((r = cv_path(k->path, sizeof k->path, "%s/%s", dir,
+	    KEYRING_FILE)) != CV_OK ||
+	    (r = p11_load(&k->p11, cfg->pkcs11_module,
+	    cfg->softhsm2_conf)) != CV_OK) {
+		free(k);
+		return r;
+	}
+	*out = k;
+	return CV_OK;
+}
+
+cv_err
+cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
+{
+	struct cv_keys *k = NULL;
+	CK_OBJECT_HANDLE root0, root1;
+	char pin[128], so_pin[64], label[64];
+	uint8_t raw[PIN_BYTES];
+	struct stat st;
+	cv_err r;
+
+	if ((r = keys_alloc(cfg, dir, &k)) != CV_OK)
+		return r;
+	if (stat(k->path, &st) == 0) {
+		r = cv_fail(CV_ERR_EXISTS, "%s already exists", k->path);
+		goto out;
+	}
+	if (new_token) {
+		randombytes_buf(raw, sizeof raw);
+		sodium_bin2base64(pin, sizeof pin, raw, sizeof raw,
+		    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		randombytes_buf(raw, sizeof raw);
+		sodium_bin2base64(so_pin, sizeof so_pin, raw, sizeof raw,
+		    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		if ((r = cv_file_create(cfg->pin_file, pin, strlen(pin),
+		    0600)) != CV_OK ||
+		    (r = p11_init_token(&k->p11, cfg->token_label, so_pin,
+		    pin)) != CV_OK)
+			goto out;
+	} else if ((r = read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
+	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
+		goto out;
+
+	/* Generation 0 seals the permanent keys, 1 the first KEK. */
+	if ((r = root_label(k, 0, label, sizeof label)) != CV_OK)
+		goto out;
+	if (p11_find_key(&k->p11, label, &root0) == CV_OK) {
+		r = cv_fail(CV_ERR_EXISTS, "the token already holds keys of "
+		    "vault %s", k->vault_id);
+		goto out;
+	}
+	if ((r = p11_gen_key(&k->p11, label, &root0)) != CV_OK ||
+	    (r = root_label(k, 1, label, sizeof label)) != CV_OK ||
+	    (r = p11_gen_key(&k->p11, label, &root1)) != CV_OK)
+		goto out;
+	k->kr.e[0] = (struct kr_entry){ .gen = 0, .purpose = KR_BIDX,
+	    .state = KR_ACTIVE };
+	k->kr.e[1] = (struct kr_entry){ .gen = 1, .purpose = KR_KEK,
+	    .state = KR_ACTIVE };
+	k->kr.n = 2;
+	if ((r = entry_make(k, &k->kr.e[0], root0)) != CV_OK ||
+	    (r = entry_make(k, &k->kr.e[1], root1)) != CV_OK ||
+	    (r = keyring_save(k, 1)) != CV_OK)
+		goto out;
+	r = CV_OK;
+ out:
+	sodium_memzero(pin, sizeof pin);
+	sodium_memzero(so_pin, sizeof so_pin);
+	sodium_memzero(raw, sizeof raw);
+	cv_keys_free(k);
+	return r;
+}
+
+cv_err
+cv_keys_open(const struct cv_config *cfg, const char *dir,
+    struct cv_keys **out)
+{
+	struct cv_keys *k = NULL;
+	char pin[128];
+	char *buf = NULL;
+	size_t len;
+	cv_err r;
+
+	*out = NULL;
+	if ((r = keys_alloc(cfg, dir, &k)) != CV_OK)
+		return r;
+	if ((r = read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
+	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
+		goto out;
+	if ((r = cv_file_read(k->path, 4096, &buf, &len)) != CV_OK) {
+		if (r == CV_ERR_NOT_FOUND)
+			r = cv_fail(CV_ERR_FORMAT, "%s is missing", k->path);
+		goto out;
+	}
+	if ((r = kr_parse((uint8_t *)buf, len, &k->kr)) != CV_OK)
+		goto out;
+	for (size_t i = 0; i < k->kr.n; i++) {
+		if ((r = entry_unseal(k, &k->kr.e[i])) != CV_OK)
+			goto out;
+	}
+	if ((r = index_entries(k)) != CV_OK)
+		goto out;
+	*out = k;
+	k = NULL; /* transferred */
+	r = CV_OK;
+ out:
+	sodium_memzero(pin, sizeof pin);
+	free(buf);
+	cv_keys_free(k);
+	return r;
+}
+
+void
+cv_keys_free(struct cv_keys *k)
+{
+	if (k == NULL)
+		return;
+	for (size_t i = 0; i < KR_MAX_ENTRIES; i++)
+		entry_wipe(&k->kr.e[i]);
+	p11_close(&k->p11);
+	sodium_memzero(k, sizeof *k);
+	free(k);
+}
+
+static size_t
+dek_aad(const char *rid, uint32_t gen, uint8_t *aad)
+{
+	size_t n = sizeof DEK_AAD_TAG - 1, idlen = strlen(rid);
+
+	memcpy(aad, DEK_AAD_TAG, n);
+	aad[n++] = (uint8_t)idlen;
+	memcpy(aad + n, rid, idlen);
+	n += idlen;
+	cv_put_u32be(aad + n, gen);
+	return n + 4;
+}
+
+static const struct kr_entry *
+find_kek(const struct cv_keys *k, uint32_t gen)
+{
+	for (size_t i = 0; i < k->kr.n; i++) {
+		if (k->kr.e[i].purpose == KR_KEK && k->kr.e[i].gen == gen)
+			return &k->kr.e[i];
+	}
+	return NULL;
+}
+
+static cv_err
+wrap(const struct kr_entry *kek, const char *rid, const uint8_t *dek,
+    uint8_t *wdek)
+{
+	uint8_t aad[16 + 256];
+	size_t aadlen;
+
+	if (strlen(rid) > 255)
+		return CV_ERR_INVALID;
+	aadlen = dek_aad(rid, kek->gen, aad);
+	randombytes_buf(wdek, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    wdek + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, dek,
+	    CV_DEK_BYTES, aad, aadlen, NULL, wdek, kek->key);
+	return CV_OK;
+}
+
+cv_err
+cv_keys_dek_new(struct cv_keys *k, const char *rid,
+    uint8_t dek[static CV_DEK_BYTES], uint8_t wdek[static CV_WDEK_BYTES],
+    uint32_t *gen)
+{
+	randombytes_buf(dek, CV_DEK_BYTES);
+	*gen = k->cur->gen;
+	return wrap(k->cur, rid, dek, wdek);
+}
+
+cv_err
+cv_keys_dek_unwrap(struct cv_keys *k, const char *rid, uint32_t gen,
+    const uint8_t wdek[static CV_WDEK_BYTES], uint8_t dek[static CV_DEK_BYTES])
+{
+	const struct kr_entry *kek = find_kek(k, gen);
+	uint8_t aad[16 + 256];
+	unsigned long long len;
+	size_t aadlen;
+
+	if (kek == NULL) {
+		sodium_memzero(dek, CV_DEK_BYTES);
+		return cv_fail(CV_ERR_NOT_FOUND, "key generation %u is not "
+		    "in the keyring", gen);
+	}
+	if (strlen(rid) > 255)
+		return CV_ERR_INVALID;
+	aadlen = dek_aad(rid, gen, aad);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dek, &len, NULL,
+	    wdek + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	    CV_WDEK_BYTES - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	    aad, aadlen, wdek, kek->key) != 0 || len != CV_DEK_BYTES) {
+		sodium_memzero(dek, CV_DEK_BYTES);
+		return cv_fail(CV_ERR_AUTH, "the data key of %s failed "
+		    "authentication", rid);
+	}
+	return CV_OK;
+}
+
+cv_err
+cv_keys_dek_rewrap(struct cv_keys *k, const char *rid, uint32_t gen,
+    const uint8_t wdek[static CV_WDEK_BYTES], uint32_t *newgen,
+    uint8_t newwdek[static CV_WDEK_BYTES])
+{
+	uint8_t dek[CV_DEK_BYTES];
+	cv_err r;
+
+	if ((r = cv_keys_dek_unwrap(k, rid, gen, wdek, dek)) == CV_OK) {
+		*newgen = k->cur->gen;
+		r = wrap(k->cur, rid, dek, newwdek);
+	}
+	sodium_memzero(dek, sizeof dek);
+	return r;
+}
+
+cv_err
+cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
+    const void *in, size_t len, uint8_t out[static CV_BIDX_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t tag = (uint8_t)kind;
+
+	if (crypto_generichash_init(&st, k->bidx->key, KR_KEY_BYTES,
+	    CV_BIDX_BYTES) != 0 ||
+	    crypto_generichash_update(&st, &tag, 1) != 0 ||
+	    crypto_generichash_update(&st, in, len) != 0 ||
+	    crypto_generichash_final(&st, out, CV_BIDX_BYTES) != 0) {
+		sodium_memzero(&st, sizeof st);
+		return CV_ERR_CRYPTO;
+	}
+	sodium_memzero(&st, sizeof st);
+	return CV_OK;
+}
+
+uint32_t
+cv_keys_current_gen(const struct cv_keys *k)
+{
+	return k->cur->gen;
+}
+
+cv_err
+cv_keys_rotate_begin(struct cv_keys *k, int *resumed)
+{
+	struct kr_entry *e;
+	CK_OBJECT_HANDLE root;
+	char label[64];
+	uint32_t gen = 0;
+	size_t i;
+	cv_err r;
+
+	*resumed = 0;
+	for (i = 0; i < k->kr.n; i++) {
+		if (k->kr.e[i].state == KR_RETIRING)
+			*resumed = 1;
+		if (k->kr.e[i].gen > gen)
+			gen = k->kr.e[i].gen;
+	}
+	if (*resumed)
+		return CV_OK;
+	if (k->kr.n == KR_MAX_ENTRIES)
+		return cv_fail(CV_ERR_INTERNAL, "keyring full");
+	gen++;
+	/* A root key left by a run that died before saving the keyring. */
+	if ((r = root_label(k, gen, label, sizeof label)) != CV_OK ||
+	    (r = p11_destroy(&k->p11, label)) != CV_OK ||
+	    (r = p11_gen_key(&k->p11, label, &root)) != CV_OK)
+		return r;
+	e = &k->kr.e[k->kr.n];
+	*e = (struct kr_entry){ .gen = gen, .purpose = KR_KEK,
+	    .state = KR_ACTIVE };
+	if ((r = entry_make(k, e, root)) != CV_OK)
+		goto fail;
+	for (i = 0; i < k->kr.n; i++) {
+		if (k->kr.e[i].purpose == KR_KEK)
+			k->kr.e[i].state = KR_RETIRING;
+	}
+	k->kr.n++;
+	if ((r = keyring_save(k, 0)) != CV_OK) {
+		k->kr.n--;
+		for (i = 0; i < k->kr.n; i++) {
+			if (k->kr.e[i].purpose == KR_KEK)
+				k->kr.e[i].state = KR_ACTIVE;
+		}
+		goto fail;
+	}
+	return index_entries(k);
+ fail:
+	entry_wipe(e);
+	(void)p11_destroy(&k->p11, label);
+	return r;
+}
+
+cv_err
+cv_keys_rotate_finish(struct cv_keys *k)
+{
+	uint32_t gone[KR_MAX_ENTRIES];
+	size_t i, j, ngone = 0;
+	struct kr_entry kept[KR_MAX_ENTRIES];
+	char label[64];
+	cv_err r;
+
+	memset(kept, 0, sizeof kept);
+	for (i = j = 0; i < k->kr.n; i++) {
+		if (k->kr.e[i].state == KR_RETIRING)
+			gone[ngone++] = k->kr.e[i].gen;
+		else
+			kept[j++] = k->kr.e[i];
+	}
+	if (ngone == 0)
+		return CV_OK;
+	/* Save first: a keyring naming a destroyed root would not open. */
+	for (i = 0; i < k->kr.n; i++) {
+		if (k->kr.e[i].state == KR_RETIRING)
+			entry_wipe(&k->kr.e[i]);
+	}
+	memcpy(k->kr.e, kept, sizeof kept);
+	k->kr.n = j;
+	sodium_memzero(kept, sizeof kept);
+	if ((r = index_entries(k)) != CV_OK ||
+	    (r = keyring_save(k, 0)) != CV_OK)
+		return r;
+	for (i = 0; i < ngone; i++) {
+		if ((r = root_label(k, gone[i], label, sizeof label)) != CV_OK ||
+		    (r = p11_destroy(&k->p11, label)) != CV_OK)
+			return r;
+	}
+	return CV_OK;
+}

@@ -1,0 +1,101 @@
+/*
+ * The key hierarchy, and the only code that touches the HSM or an
+ * unwrapped keyring key.
+ *
+ *   HSM root keys (AES-256, non-extractable, one per key generation)
+ *     └ seal the keyring keys (DIR/keyring): data-key wrapping keys (KEKs),
+ *       the blind-index key
+ *         └ a KEK wraps each record's data key (XChaCha20-Poly1305)
+ *
+ * The interface is narrow (new/unwrap/rewrap a data key, compute a blind
+ * index, rotate) so that it can move behind a process boundary unchanged.
+ * After cv_keys_open, every call but rotation is safe from many threads.
+ */
+#ifndef CV_KEYS_H
+#define CV_KEYS_H
+
+#include "../base/base.h"
+#include "../config/config.h"
+
+#define CV_DEK_BYTES 32
+#define CV_WDEK_BYTES 72	/* nonce(24) || ciphertext(32) || tag(16) */
+#define CV_BIDX_BYTES 16
+
+struct cv_keys;
+
+/* Blind-index kinds: hashed as a prefix so two kinds never collide. */
+enum cv_bidx_kind { CV_BIDX_SSN = 1, CV_BIDX_NAME = 2 };
+
+/*
+ * Creates the keys of a new vault described by CFG under folder DIR.
+ * With NEW_TOKEN (the SoftHSM2 default) it initialises the first free slot
+ * of CFG's module as token CFG->token_label, with a random user PIN written
+ * to CFG->pin_file (0600, never replaced) and a random SO PIN that is
+ * discarded. Otherwise it logs in to the existing token with the PIN in
+ * CFG->pin_file. Then it generates the HSM root keys and the keyring and
+ * writes DIR/keyring. CV_ERR_EXISTS if DIR/keyring exists; CV_ERR_HSM*
+ * when the token cannot be reached or refuses.
+ */
+cv_err cv_keys_create(const struct cv_config *cfg, const char *dir,
+    int new_token) CV_MUST_CHECK;
+
+/*
+ * Logs in to CFG's token, unseals DIR/keyring into locked memory and
+ * returns the handle in *out (free with cv_keys_free). Fails closed:
+ * CV_ERR_HSM (module missing or failing), CV_ERR_HSM_TOKEN (no such token),
+ * CV_ERR_HSM_PIN (PIN refused), CV_ERR_HSM_KEY (root key missing),
+ * CV_ERR_AUTH (keyring altered or from another token), CV_ERR_FORMAT,
+ * CV_ERR_CONFIG (PIN file missing or readable by others).
+ */
+cv_err cv_keys_open(const struct cv_config *cfg, const char *dir,
+    struct cv_keys **out) CV_MUST_CHECK;
+
+/* Wipes every key and logs out. NULL is a no-op. */
+void cv_keys_free(struct cv_keys *k);
+
+/*
+ * A fresh random data key for record RID in DEK (caller wipes it), and the
+ * same key wrapped under the current KEK in WDEK, with that KEK's
+ * generation in *gen. The wrapping binds RID and GEN.
+ */
+cv_err cv_keys_dek_new(struct cv_keys *k, const char *rid,
+    uint8_t dek[static CV_DEK_BYTES], uint8_t wdek[static CV_WDEK_BYTES],
+    uint32_t *gen) CV_MUST_CHECK;
+
+/*
+ * Unwraps record RID's data key. CV_ERR_AUTH when WDEK was not wrapped for
+ * RID under generation GEN (tampered, or moved from another record);
+ * CV_ERR_NOT_FOUND when generation GEN's key is gone. DEK is wiped on
+ * failure.
+ */
+cv_err cv_keys_dek_unwrap(struct cv_keys *k, const char *rid, uint32_t gen,
+    const uint8_t wdek[static CV_WDEK_BYTES],
+    uint8_t dek[static CV_DEK_BYTES]) CV_MUST_CHECK;
+
+/* Unwraps and wraps again under the current KEK, never exposing the DEK. */
+cv_err cv_keys_dek_rewrap(struct cv_keys *k, const char *rid, uint32_t gen,
+    const uint8_t wdek[static CV_WDEK_BYTES], uint32_t *newgen,
+    uint8_t newwdek[static CV_WDEK_BYTES]) CV_MUST_CHECK;
+
+/* Keyed hash of IN under the blind-index key, domain-separated by KIND. */
+cv_err cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
+    const void *in, size_t len, uint8_t out[static CV_BIDX_BYTES])
+    CV_MUST_CHECK;
+
+/* The generation new data keys are wrapped under. */
+uint32_t cv_keys_current_gen(const struct cv_keys *k);
+
+/*
+ * Rotation, in two durable steps so that an interrupted run can be
+ * finished by running it again:
+ * cv_keys_rotate_begin makes a new KEK (and HSM root key) current and keeps
+ * the old ones as "retiring"; if a rotation is already under way it only
+ * reports it (*resumed = 1). The caller then rewraps every data key.
+ * cv_keys_rotate_finish deletes the retiring KEKs from the keyring and
+ * destroys their HSM root keys, so no copy of the keyring can bring them
+ * back. Not safe concurrently with other calls on K.
+ */
+cv_err cv_keys_rotate_begin(struct cv_keys *k, int *resumed) CV_MUST_CHECK;
+cv_err cv_keys_rotate_finish(struct cv_keys *k) CV_MUST_CHECK;
+
+#endif

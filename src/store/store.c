@@ -1,0 +1,424 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define SCHEMA_VERSION "1"
+
+enum { Q_VERSION, Q_PUT, Q_PUT_DEK, Q_GET, Q_FIND_SSN, Q_FIND_NAME,
+	Q_ID, Q_HAS_DEK, Q_DEL_DEK, Q_CLEAR_BI, Q_SCAN, Q_SET_DEK, Q__N };
+
+static const char *const sql[Q__N] = {
+	[Q_VERSION] = "SELECT version FROM records WHERE rid = ?1",
+	[Q_PUT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(rid) DO UPDATE SET "
+	    "version = excluded.version, ssn_bi = excluded.ssn_bi, "
+	    "name_bi = excluded.name_bi, body = excluded.body RETURNING id",
+	[Q_PUT_DEK] = "INSERT OR REPLACE INTO deks(rec, gen, wdek) "
+	    "VALUES (?1, ?2, ?3)",
+	[Q_GET] = "SELECT r.version, r.body, d.gen, d.wdek FROM records r "
+	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1",
+	[Q_FIND_SSN] = "SELECT rid FROM records WHERE ssn_bi = ?1",
+	[Q_FIND_NAME] = "SELECT rid FROM records WHERE name_bi = ?1",
+	[Q_ID] = "SELECT id FROM records WHERE rid = ?1",
+	[Q_HAS_DEK] = "SELECT 1 FROM deks WHERE rec = ?1",
+	[Q_DEL_DEK] = "DELETE FROM deks WHERE rec = ?1",
+	[Q_CLEAR_BI] = "UPDATE records SET ssn_bi = NULL, name_bi = NULL "
+	    "WHERE id = ?1",
+	[Q_SCAN] = "SELECT d.rec, r.rid, d.gen, d.wdek FROM deks d "
+	    "JOIN records r ON r.id = d.rec WHERE d.rec > ?1 AND d.gen != ?2 "
+	    "ORDER BY d.rec LIMIT ?3",
+	[Q_SET_DEK] = "UPDATE deks SET gen = ?2, wdek = ?3 WHERE rec = ?1",
+};
+
+static const char schema[] =
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "INSERT INTO meta VALUES ('schema', '" SCHEMA_VERSION "');"
+    /* body: the encrypted sections; *_bi: blind indexes (keyed hashes) */
+    "CREATE TABLE records(id INTEGER PRIMARY KEY, rid TEXT NOT NULL UNIQUE,"
+    " version INTEGER NOT NULL, ssn_bi BLOB, name_bi BLOB,"
+    " body BLOB NOT NULL);"
+    "CREATE INDEX records_ssn ON records(ssn_bi);"
+    "CREATE INDEX records_name ON records(name_bi);"
+    /* Data keys apart from the bodies: rotation rewrites small rows only,
+     * and shredding deletes one. */
+    "CREATE TABLE deks(rec INTEGER PRIMARY KEY, gen INTEGER NOT NULL,"
+    " wdek BLOB NOT NULL);";
+
+struct cv_store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q__N];
+	int in_tx;
+};
+
+static cv_err
+db_fail(struct cv_store *s, const char *what)
+{
+	return cv_fail(CV_ERR_STORE, "%s: %s", what,
+	    s->db ? sqlite3_errmsg(s->db) : "no database");
+}
+
+static cv_err
+exec(struct cv_store *s, const char *q)
+{
+	if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s, "database");
+	return CV_OK;
+}
+
+static cv_err
+check_schema(struct cv_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	cv_err r = CV_ERR_STORE;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'schema'",
+	    -1, &st, NULL) != SQLITE_OK) {
+		r = cv_fail(CV_ERR_STORE, "not a clearvault database");
+		goto out;
+	}
+	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_text(st, 0) ==
+	    NULL || strcmp((const char *)sqlite3_column_text(st, 0),
+	    SCHEMA_VERSION) != 0) {
+		r = cv_fail(CV_ERR_STORE, "unsupported database schema");
+		goto out;
+	}
+	r = CV_OK;
+ out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+cv_err
+cv_store_open(const char *path, enum cv_store_mode mode,
+    struct cv_store **out)
+{
+	struct cv_store *s;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	cv_err r = CV_ERR_STORE;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return CV_ERR_NOMEM;
+	if (mode == CV_STORE_CREATE)
+		flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE;
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		r = cv_fail(CV_ERR_STORE, "cannot open %s: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 10000);
+	/*
+	 * secure_delete: freed bytes (a shredded key, an old version) are
+	 * zeroed in the file. temp_store: no temp files beside the vault.
+	 */
+	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"
+	    "PRAGMA cache_size=-65536")) != CV_OK)
+		goto out;
+	if (mode == CV_STORE_CREATE) {
+		if ((r = exec(s, "BEGIN")) != CV_OK ||
+		    (r = exec(s, schema)) != CV_OK ||
+		    (r = exec(s, "COMMIT")) != CV_OK)
+			goto out;
+	} else if ((r = check_schema(s)) != CV_OK)
+		goto out;
+	for (int i = 0; i < Q__N; i++) {
+		if (sqlite3_prepare_v3(s->db, sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK) {
+			r = db_fail(s, "prepare");
+			goto out;
+		}
+	}
+	*out = s;
+	s = NULL; /* transferred */
+	r = CV_OK;
+ out:
+	cv_store_close(s);
+	return r;
+}
+
+void
+cv_store_close(struct cv_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->in_tx)
+		cv_store_rollback(s);
+	for (int i = 0; i < Q__N; i++)
+		sqlite3_finalize(s->q[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+cv_err
+cv_store_begin(struct cv_store *s)
+{
+	cv_err r;
+
+	if ((r = exec(s, "BEGIN IMMEDIATE")) == CV_OK)
+		s->in_tx = 1;
+	return r;
+}
+
+cv_err
+cv_store_commit(struct cv_store *s)
+{
+	cv_err r;
+
+	if ((r = exec(s, "COMMIT")) == CV_OK)
+		s->in_tx = 0;
+	return r;
+}
+
+void
+cv_store_rollback(struct cv_store *s)
+{
+	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = 0;
+}
+
+/* Prepared statement I, reset and bound to RID as ?1. */
+static sqlite3_stmt *
+with_rid(struct cv_store *s, int i, const char *rid)
+{
+	sqlite3_stmt *st = s->q[i];
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	return st;
+}
+
+cv_err
+cv_store_version(struct cv_store *s, const char *rid, uint32_t *version)
+{
+	sqlite3_stmt *st = with_rid(s, Q_VERSION, rid);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return CV_ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_fail(s, "read version");
+	*version = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return CV_OK;
+}
+
+cv_err
+cv_store_put(struct cv_store *s, const struct cv_store_put *p)
+{
+	sqlite3_stmt *st = with_rid(s, Q_PUT, p->rid);
+	int64_t id;
+
+	sqlite3_bind_int64(st, 2, p->version);
+	sqlite3_bind_blob(st, 3, p->ssn_bi, CV_BIDX_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, p->name_bi, CV_BIDX_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 5, p->body, p->body_len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return db_fail(s, "write record");
+	id = sqlite3_column_int64(st, 0);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, "write record");
+	st = s->q[Q_PUT_DEK];
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, p->gen);
+	sqlite3_bind_blob(st, 3, p->wdek, CV_WDEK_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, "write data key");
+	return CV_OK;
+}
+
+cv_err
+cv_store_get(struct cv_store *s, const char *rid, struct cv_store_row *row)
+{
+	sqlite3_stmt *st = with_rid(s, Q_GET, rid);
+	const void *body;
+	int rc;
+	cv_err r = CV_ERR_STORE;
+
+	memset(row, 0, sizeof *row);
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+		return CV_ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_fail(s, "read record");
+	row->version = (uint32_t)sqlite3_column_int64(st, 0);
+	body = sqlite3_column_blob(st, 1);
+	row->body_len = (size_t)sqlite3_column_bytes(st, 1);
+	if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+		row->shredded = 1;
+	} else {
+		row->gen = (uint32_t)sqlite3_column_int64(st, 2);
+		if (sqlite3_column_bytes(st, 3) != CV_WDEK_BYTES) {
+			r = cv_fail(CV_ERR_FORMAT, "data key of %s has a bad "
+			    "length", rid);
+			goto out;
+		}
+		memcpy(row->wdek, sqlite3_column_blob(st, 3), CV_WDEK_BYTES);
+	}
+	if ((row->body = malloc(row->body_len ? row->body_len : 1)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	if (row->body_len)
+		memcpy(row->body, body, row->body_len);
+	r = CV_OK;
+ out:
+	sqlite3_reset(st);
+	if (r != CV_OK)
+		cv_store_row_clear(row);
+	return r;
+}
+
+void
+cv_store_row_clear(struct cv_store_row *row)
+{
+	free(row->body);
+	memset(row, 0, sizeof *row);
+}
+
+cv_err
+cv_store_find(struct cv_store *s, enum cv_bidx_kind kind,
+    const uint8_t bi[static CV_BIDX_BYTES],
+    int (*fn)(void *ctx, const char *rid), void *ctx)
+{
+	sqlite3_stmt *st = s->q[kind == CV_BIDX_SSN ? Q_FIND_SSN :
+	    Q_FIND_NAME];
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_blob(st, 1, bi, CV_BIDX_BYTES, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn(ctx, (const char *)sqlite3_column_text(st, 0)) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(s, "search");
+	return CV_OK;
+}
+
+static cv_err
+step_done(struct cv_store *s, sqlite3_stmt *st, int64_t id, const char *what)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, what);
+	return CV_OK;
+}
+
+cv_err
+cv_store_shred(struct cv_store *s, const char *rid)
+{
+	sqlite3_stmt *st = with_rid(s, Q_ID, rid);
+	int64_t id;
+	int rc;
+	cv_err r;
+
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+		return CV_ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_fail(s, "find record");
+	id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = s->q[Q_HAS_DEK];
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return CV_ERR_SHREDDED;
+	if (rc != SQLITE_ROW)
+		return db_fail(s, "find data key");
+	if ((r = step_done(s, s->q[Q_DEL_DEK], id, "delete data key")) !=
+	    CV_OK)
+		return r;
+	return step_done(s, s->q[Q_CLEAR_BI], id, "clear blind indexes");
+}
+
+cv_err
+cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
+    struct cv_store_dek *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = s->q[Q_SCAN];
+	const char *rid;
+	int rc = SQLITE_DONE;
+	cv_err r = CV_OK;
+
+	*n = 0;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, gen);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cv_store_dek *d = &out[*n];
+		rid = (const char *)sqlite3_column_text(st, 1);
+		if (rid == NULL || strlen(rid) >= sizeof d->rid ||
+		    sqlite3_column_bytes(st, 3) != CV_WDEK_BYTES) {
+			r = cv_fail(CV_ERR_FORMAT, "malformed data key row");
+			break;
+		}
+		d->ref = sqlite3_column_int64(st, 0);
+		strcpy(d->rid, rid);
+		d->gen = (uint32_t)sqlite3_column_int64(st, 2);
+		memcpy(d->wdek, sqlite3_column_blob(st, 3), CV_WDEK_BYTES);
+		(*n)++;
+	}
+	if (r == CV_OK && *n < max && rc != SQLITE_DONE)
+		r = db_fail(s, "scan data keys");
+	sqlite3_reset(st);
+	return r;
+}
+
+cv_err
+cv_store_dek_set(struct cv_store *s, int64_t ref, uint32_t gen,
+    const uint8_t wdek[static CV_WDEK_BYTES])
+{
+	sqlite3_stmt *st = s->q[Q_SET_DEK];
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, ref);
+	sqlite3_bind_int64(st, 2, gen);
+	sqlite3_bind_blob(st, 3, wdek, CV_WDEK_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_fail(s, "update data key");
+	return CV_OK;
+}
+
+static cv_err
+count(struct cv_store *s, const char *q, int64_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	cv_err r = CV_OK;
+
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		r = db_fail(s, "count");
+	else
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return r;
+}
+
+cv_err
+cv_store_count(struct cv_store *s, int64_t *records, int64_t *shredded)
+{
+	int64_t keys = 0;
+	cv_err r;
+
+	if ((r = count(s, "SELECT count(*) FROM records", records)) != CV_OK ||
+	    (r = count(s, "SELECT count(*) FROM deks", &keys)) != CV_OK)
+		return r;
+	*shredded = *records - keys;
+	return CV_OK;
+}
+
+cv_err
+cv_store_checkpoint(struct cv_store *s)
+{
+	return exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+}

@@ -1,0 +1,111 @@
+/*
+ * Storage of encrypted records. Knows nothing of keys or plaintext: it
+ * keeps opaque bytes (wrapped data keys, section envelopes, blind-index
+ * hashes) and is the only code that knows which database is in use
+ * (SQLite, DIR/vault.db).
+ *
+ * A cv_store is one connection: use it from one thread at a time; open
+ * one per thread for parallel reads.
+ */
+#ifndef CV_STORE_H
+#define CV_STORE_H
+
+#include "../base/base.h"
+#include "../keys/keys.h"
+
+#define CV_STORE_FILE "vault.db"
+
+struct cv_store;
+
+enum cv_store_mode { CV_STORE_CREATE, CV_STORE_OPEN };
+
+/*
+ * Opens (or with CV_STORE_CREATE creates, refusing an existing file) the
+ * database at PATH. CV_ERR_STORE with a detail on failure.
+ */
+cv_err cv_store_open(const char *path, enum cv_store_mode mode,
+    struct cv_store **out) CV_MUST_CHECK;
+/* NULL is a no-op; an open transaction is rolled back. */
+void cv_store_close(struct cv_store *s);
+
+/* Transactions. cv_store_begin takes the write lock at once. */
+cv_err cv_store_begin(struct cv_store *s) CV_MUST_CHECK;
+cv_err cv_store_commit(struct cv_store *s) CV_MUST_CHECK;
+void cv_store_rollback(struct cv_store *s);
+
+/* One record as stored. BODY is owned by the caller of cv_store_put. */
+struct cv_store_put {
+	const char *rid;
+	uint32_t version;
+	uint32_t gen;
+	uint8_t wdek[CV_WDEK_BYTES];
+	uint8_t ssn_bi[CV_BIDX_BYTES], name_bi[CV_BIDX_BYTES];
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* Current version of RID in *version, or CV_ERR_NOT_FOUND. */
+cv_err cv_store_version(struct cv_store *s, const char *rid,
+    uint32_t *version) CV_MUST_CHECK;
+
+/* Inserts P, or replaces the record with P's rid (a new version). */
+cv_err cv_store_put(struct cv_store *s,
+    const struct cv_store_put *p) CV_MUST_CHECK;
+
+/* A record read back. body points into row-owned memory. */
+struct cv_store_row {
+	uint32_t version;
+	int shredded;		/* no data key: wdek and gen are unset */
+	uint32_t gen;
+	uint8_t wdek[CV_WDEK_BYTES];
+	uint8_t *body;		/* malloc'd; cv_store_row_clear frees */
+	size_t body_len;
+};
+
+/* CV_ERR_NOT_FOUND if there is no record RID. */
+cv_err cv_store_get(struct cv_store *s, const char *rid,
+    struct cv_store_row *row) CV_MUST_CHECK;
+void cv_store_row_clear(struct cv_store_row *row);
+
+/*
+ * Record ids whose blind index of KIND equals BI, through the index only.
+ * Calls FN(ctx, rid) for each; a non-zero return stops the walk.
+ */
+cv_err cv_store_find(struct cv_store *s, enum cv_bidx_kind kind,
+    const uint8_t bi[static CV_BIDX_BYTES],
+    int (*fn)(void *ctx, const char *rid), void *ctx) CV_MUST_CHECK;
+
+/*
+ * Destroys RID's wrapped data key and blind indexes (secure delete: the
+ * bytes are overwritten in the file). CV_ERR_NOT_FOUND, CV_ERR_SHREDDED.
+ */
+cv_err cv_store_shred(struct cv_store *s, const char *rid) CV_MUST_CHECK;
+
+/* Wrapped data keys, for rotation. */
+struct cv_store_dek {
+	int64_t ref;	/* opaque position; pass back to cv_store_dek_set */
+	char rid[72];
+	uint32_t gen;
+	uint8_t wdek[CV_WDEK_BYTES];
+};
+
+/*
+ * Up to MAX wrapped keys after position AFTER (0 to start) whose
+ * generation is not GEN, in position order; *n is how many.
+ */
+cv_err cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
+    struct cv_store_dek *out, size_t max, size_t *n) CV_MUST_CHECK;
+cv_err cv_store_dek_set(struct cv_store *s, int64_t ref, uint32_t gen,
+    const uint8_t wdek[static CV_WDEK_BYTES]) CV_MUST_CHECK;
+
+/* Counts: all records, and those with a data key under generation GEN. */
+cv_err cv_store_count(struct cv_store *s, int64_t *records,
+    int64_t *shredded) CV_MUST_CHECK;
+
+/*
+ * Moves the write-ahead log into the main file and truncates it, so that
+ * overwritten bytes (a shredded key) leave no copy in DIR/vault.db-wal.
+ */
+cv_err cv_store_checkpoint(struct cv_store *s) CV_MUST_CHECK;
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * Loading JSON Lines: a reader thread cuts the input into batches, worker
+ * threads parse, validate, serialise and encrypt them, and the calling
+ * thread writes them to the store in input order, in one transaction.
+ * SQLite has one writer; everything else runs on the other cores.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "vault_internal.h"
+
+#define BATCH_RECORDS 256
+#define RING 8			/* batches in flight */
+#define CHUNK (1u << 20)
+
+enum { B_EMPTY, B_READ, B_WORKING, B_DONE };
+
+struct slot {
+	uint64_t line;
+	size_t off, len;	/* in batch text; len > max: too long */
+	int bad;
+	struct cv_record_error err;
+	char rid[CV_RECORD_ID_MAX + 1];
+	struct cv_buf plain[CV_RECORD_NSECTIONS];
+	struct cv_buf body;
+	struct cv_store_put put;
+};
+
+struct batch {
+	int state;
+	uint64_t seq;
+	struct cv_buf text;
+	struct slot slot[BATCH_RECORDS];
+	size_t n;
+	uint64_t bytes;
+};
+
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch ring[RING];
+	uint64_t next_read, nbatches;	/* nbatches valid once eof */
+	int eof, stop;
+	cv_err read_err;
+	struct cv_keys *keys;
+	FILE *in;
+	/* reader state */
+	uint8_t *chunk;
+	size_t cpos, clen;
+	uint64_t line;
+	int chunk_eof;
+};
+
+/* Reads one line into B's text. Returns 0 at end of input. */
+static int
+read_line(struct pipe *p, struct batch *b, struct slot *s, cv_err *err)
+{
+	uint8_t *nl;
+	size_t take, start = b->text.len;
+	int got = 0, toolong = 0;
+
+	for (;;) {
+		if (p->cpos == p->clen) {
+			if (p->chunk_eof)
+				break;
+			p->clen = fread(p->chunk, 1, CHUNK, p->in);
+			p->cpos = 0;
+			if (p->clen < CHUNK) {
+				if (ferror(p->in)) {
+					*err = cv_fail(CV_ERR_IO, "read error "
+					    "on input");
+					return 0;
+				}
+				p->chunk_eof = 1;
+			}
+			if (p->clen == 0)
+				break;
+		}
+		got = 1;
+		nl = memchr(p->chunk + p->cpos, '\n', p->clen - p->cpos);
+		take = (nl ? (size_t)(nl - p->chunk) : p->clen) - p->cpos;
+		b->bytes += take + (nl != NULL);
+		/* Keep at most max + 1 bytes: enough to know it is too long. */
+		if (!toolong) {
+			size_t room = CV_RECORD_MAX_BYTES + 1 -
+			    (b->text.len - start);
+			size_t keep = take < room ? take : room;
+			if ((*err = cv_buf_add(&b->text, p->chunk + p->cpos,
+			    keep)) != CV_OK)
+				return 0;
+			toolong = keep < take;
+		}
+		p->cpos += take + (nl != NULL);
+		if (nl)
+			break;
+	}
+	if (!got)
+		return 0;
+	s->line = ++p->line;
+	s->off = start;
+	s->len = b->text.len - start;
+	if (s->len && b->text.p[start + s->len - 1] == '\r')
+		s->len--;
+	return 1;
+}
+
+/* Fills a batch; returns 0 when there was nothing left to read. */
+static int
+fill(struct pipe *p, struct batch *b, cv_err *err)
+{
+	b->text.len = 0;
+	b->n = 0;
+	b->bytes = 0;
+	while (b->n < BATCH_RECORDS) {
+		struct slot *s = &b->slot[b->n];
+		if (!read_line(p, b, s, err))
+			break;
+		if (s->len == 0)	/* blank lines are allowed */
+			continue;
+		b->n++;
+	}
+	return b->n > 0;
+}
+
+static void *
+reader(void *arg)
+{
+	struct pipe *p = arg;
+	struct batch *b;
+	cv_err err = CV_OK;
+	int more, old;
+
+	/* Cancellable only while reading: a failed load must not wait for
+	 * input that may never come (a terminal, an idle pipe). */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		b = &p->ring[p->next_read % RING];
+		while (!p->stop && b->state != B_EMPTY)
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+		if (p->stop)
+			return NULL;
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+		more = fill(p, b, &err);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+		pthread_mutex_lock(&p->mu);
+		if (err != CV_OK) {
+			p->read_err = err;
+			more = 0;
+		}
+		if (more) {
+			b->seq = p->next_read++;
+			b->state = B_READ;
+		} else {
+			p->eof = 1;
+			p->nbatches = p->next_read;
+		}
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (!more)
+			return NULL;
+	}
+}
+
+static void
+prepare(struct pipe *p, struct batch *b, struct slot *s)
+{
+	json_t *rec = NULL;
+	cv_err r;
+
+	s->bad = 0;
+	if (s->len > CV_RECORD_MAX_BYTES) {
+		s->bad = 1;
+		snprintf(s->err.path, sizeof s->err.path, "(record)");
+		snprintf(s->err.reason, sizeof s->err.reason, "line longer "
+		    "than %d bytes", CV_RECORD_MAX_BYTES);
+		return;
+	}
+	if (cv_record_parse((const char *)b->text.p + s->off, s->len, &rec,
+	    &s->err) != CV_OK) {
+		s->bad = 1;
+		return;
+	}
+	strcpy(s->rid, json_string_value(json_object_get(rec, "id")));
+	if ((r = vault_sections(rec, s->plain)) != CV_OK ||
+	    (r = vault_bidx(p->keys, rec, s->put.ssn_bi, s->put.name_bi)) !=
+	    CV_OK ||
+	    (r = vault_seal(p->keys, s->rid, 1, s->plain, &s->put,
+	    &s->body)) != CV_OK) {
+		s->bad = 1;
+		snprintf(s->err.path, sizeof s->err.path, "(record)");
+		snprintf(s->err.reason, sizeof s->err.reason, "%s",
+		    cv_strerror(r));
+	}
+	json_decref(rec);
+}
+
+static void *
+worker(void *arg)
+{
+	struct pipe *p = arg;
+	struct batch *b;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		for (;;) {
+			b = NULL;
+			for (i = 0; i < RING; i++) {
+				struct batch *c = &p->ring[i];
+				if (c->state == B_READ &&
+				    (b == NULL || c->seq < b->seq))
+					b = c;
+			}
+			if (b || p->stop || p->eof)
+				break;
+			pthread_cond_wait(&p->cv, &p->mu);
+		}
+		if (b == NULL || p->stop) {
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		b->state = B_WORKING;
+		pthread_mutex_unlock(&p->mu);
+		for (i = 0; i < b->n; i++)
+			prepare(p, b, &b->slot[i]);
+		pthread_mutex_lock(&p->mu);
+		b->state = B_DONE;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* Writes a bad record and its reason to the reject file as JSON. */
+static cv_err
+reject(FILE *f, const struct batch *b, const struct slot *s)
+{
+	json_t *j = json_pack("{s:I, s:s, s:s, s:s%}", "line",
+	    (json_int_t)s->line, "field", s->err.path, "reason",
+	    s->err.reason, "record", (const char *)b->text.p + s->off,
+	    s->len > CV_RECORD_MAX_BYTES ? (size_t)0 : s->len);
+	int rc;
+
+	if (j == NULL)	/* not UTF-8: keep the position and reason only */
+		j = json_pack("{s:I, s:s, s:s}", "line", (json_int_t)s->line,
+		    "field", s->err.path, "reason", s->err.reason);
+	if (j == NULL)
+		return CV_ERR_NOMEM;
+	rc = json_dumpf(j, f, JSON_COMPACT);
+	json_decref(j);
+	if (rc != 0 || fputc('\n', f) == EOF)
+		return cv_fail(CV_ERR_IO, "cannot write the reject file");
+	return CV_OK;
+}
+
+static cv_err
+write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
+    struct slot *s, struct cv_load_stats *st, struct cv_load_error *err)
+{
+	uint32_t old;
+	cv_err r;
+
+	if (s->bad) {
+		if (o->reject == NULL) {
+			err->line = s->line;
+			err->rec = s->err;
+			return CV_ERR_INVALID;
+		}
+		st->rejected++;
+		return reject(o->reject, b, s);
+	}
+	r = cv_store_version(v->store, s->rid, &old);
+	if (r == CV_OK) {
+		/* A new version: new data key, boxes bound to the version. */
+		if ((r = vault_seal(v->sk->k, s->rid, old + 1, s->plain,
+		    &s->put, &s->body)) != CV_OK)
+			return r;
+		st->versions++;
+	} else if (r != CV_ERR_NOT_FOUND)
+		return r;
+	if ((r = cv_store_put(v->store, &s->put)) != CV_OK)
+		return r;
+	st->stored++;
+	return CV_OK;
+}
+
+static void
+wipe_batch(struct batch *b)
+{
+	sodium_memzero(b->text.p, b->text.len);
+	for (size_t i = 0; i < b->n; i++) {
+		for (int j = 0; j < CV_RECORD_NSECTIONS; j++) {
+			sodium_memzero(b->slot[i].plain[j].p,
+			    b->slot[i].plain[j].len);
+			b->slot[i].plain[j].len = 0;
+		}
+		sodium_memzero(b->slot[i].put.wdek, CV_WDEK_BYTES);
+	}
+}
+
+static unsigned
+nworkers(const struct cv_load_opts *o)
+{
+	long n = o->threads ? (long)o->threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+}
+
+cv_err
+cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
+    struct cv_load_stats *st, struct cv_load_error *err)
+{
+	struct pipe *p;
+	pthread_t rd, wk[16];
+	unsigned nw = nworkers(o), started = 0;
+	int reading = 0, in_tx = 0;
+	double t0 = cv_now(), last = t0;
+	uint64_t next = 0;
+	struct batch *b;
+	cv_err r = CV_ERR_INTERNAL;
+
+	memset(st, 0, sizeof *st);
+	memset(err, 0, sizeof *err);
+	if ((p = calloc(1, sizeof *p)) == NULL ||
+	    (p->chunk = malloc(CHUNK)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->keys = v->sk->k;
+	p->in = o->in;
+	if ((r = cv_store_begin(v->store)) != CV_OK)
+		goto out;
+	in_tx = 1;
+	if (pthread_create(&rd, NULL, reader, p) != 0) {
+		r = cv_fail(CV_ERR_INTERNAL, "cannot start a thread");
+		goto out;
+	}
+	reading = 1;
+	for (; started < nw; started++) {
+		if (pthread_create(&wk[started], NULL, worker, p) != 0) {
+			r = cv_fail(CV_ERR_INTERNAL, "cannot start a thread");
+			goto out;
+		}
+	}
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		b = &p->ring[next % RING];
+		while (!(b->state == B_DONE && b->seq == next) &&
+		    !(p->eof && next == p->nbatches))
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (b->state != B_DONE || b->seq != next) {
+			r = p->read_err;
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		pthread_mutex_unlock(&p->mu);
+		r = CV_OK;
+		for (size_t i = 0; r == CV_OK && i < b->n; i++)
+			r = write_slot(v, o, b, &b->slot[i], st, err);
+		st->lines = b->slot[b->n - 1].line;
+		st->bytes += b->bytes;
+		wipe_batch(b);
+		pthread_mutex_lock(&p->mu);
+		b->state = B_EMPTY;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (r != CV_OK)
+			goto out;
+		next++;
+		if (o->progress && cv_now() - last >= 0.5) {
+			last = cv_now();
+			st->seconds = last - t0;
+			o->progress(o->ctx, st);
+		}
+	}
+	if (r != CV_OK)
+		goto out;
+	if (cv_fault("load.commit")) {
+		r = cv_fail(CV_ERR_IO, "fault injected before commit");
+		goto out;
+	}
+	if ((r = cv_store_commit(v->store)) != CV_OK)
+		goto out;
+	in_tx = 0;
+ out:
+	if (p) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(wk[i], NULL);
+		if (reading) {
+			if (r != CV_OK)
+				pthread_cancel(rd);
+			pthread_join(rd, NULL);
+		}
+		for (int i = 0; i < RING; i++) {
+			b = &p->ring[i];
+			wipe_batch(b);
+			cv_buf_free(&b->text);
+			for (size_t j = 0; j < BATCH_RECORDS; j++) {
+				for (int k = 0; k < CV_RECORD_NSECTIONS; k++)
+					cv_buf_free(&b->slot[j].plain[k]);
+				cv_buf_free(&b->slot[j].body);
+			}
+		}
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		free(p->chunk);
+		free(p);
+	}
+	if (in_tx)
+		cv_store_rollback(v->store);
+	st->seconds = cv_now() - t0;
+	if (r != CV_OK)
+		st->stored = st->versions = 0;
+	return r;
+}

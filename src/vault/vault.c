@@ -1,0 +1,435 @@
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "vault_internal.h"
+
+#define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define DEFAULT_TOKEN "clearvault"
+
+static int
+dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes what a failed init made; DIR itself only if init made it. */
+static void
+init_undo(const char *dir, int made_dir)
+{
+	DIR *d;
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (made_dir) {
+		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		return;
+	}
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (cv_path(path, sizeof path, "%s/%s", dir, e->d_name) ==
+		    CV_OK)
+			(void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	closedir(d);
+}
+
+/* The private SoftHSM2 token: its config, object folder and PIN path. */
+static cv_err
+softhsm_setup(const char *absdir, struct cv_config *c)
+{
+	char path[CV_CONFIG_PATH_MAX], text[CV_CONFIG_PATH_MAX + 128];
+	int n;
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/token", absdir)) != CV_OK)
+		return r;
+	if (mkdir(path, 0700) != 0)
+		return cv_fail(CV_ERR_IO, "cannot create %s", path);
+	if ((r = cv_path(path, sizeof path, "%s/token/objects", absdir)) !=
+	    CV_OK)
+		return r;
+	if (mkdir(path, 0700) != 0)
+		return cv_fail(CV_ERR_IO, "cannot create %s", path);
+	n = snprintf(text, sizeof text, "directories.tokendir = %s\n"
+	    "objectstore.backend = file\nlog.level = ERROR\n"
+	    "slots.removable = false\n", path);
+	if (n < 0 || (size_t)n >= sizeof text)
+		return CV_ERR_INVALID;
+	if ((r = cv_path(path, sizeof path, "%s/token/softhsm2.conf",
+	    absdir)) != CV_OK ||
+	    (r = cv_file_create(path, text, (size_t)n, 0600)) != CV_OK)
+		return r;
+	strcpy(c->pkcs11_module, SOFTHSM_MODULE);
+	strcpy(c->token_label, DEFAULT_TOKEN);
+	strcpy(c->softhsm2_conf, "token/softhsm2.conf");
+	strcpy(c->pin_file, "token/pin");
+	return CV_OK;
+}
+
+static cv_err
+copy_opt(char *dst, size_t size, const char *src, const char *what)
+{
+	if (src == NULL || *src == '\0' || strlen(src) >= size ||
+	    strpbrk(src, "\n\r#") != NULL)
+		return cv_fail(CV_ERR_INVALID, "bad %s", what);
+	strcpy(dst, src);
+	return CV_OK;
+}
+
+cv_err
+cv_vault_init(const char *dir, const struct cv_vault_init_opts *o)
+{
+	struct cv_config c, loaded;
+	char absdir[PATH_MAX];
+	uint8_t id[CV_VAULT_ID_LEN / 2];
+	int made_dir = 0, softhsm = o->pkcs11_module == NULL;
+	cv_err r;
+
+	memset(&c, 0, sizeof c);
+	if (sodium_init() < 0)
+		return CV_ERR_CRYPTO;
+	if (!softhsm && (o->token_label == NULL || o->pin_file == NULL))
+		return cv_fail(CV_ERR_INVALID, "--pkcs11-module needs --token "
+		    "and --pin-file");
+	if (mkdir(dir, 0700) == 0)
+		made_dir = 1;
+	else if (errno != EEXIST)
+		return cv_fail(CV_ERR_IO, "cannot create %s: %s", dir,
+		    strerror(errno));
+	else if (!dir_is_empty(dir))
+		return cv_fail(CV_ERR_EXISTS, "%s exists and is not empty; "
+		    "refusing to touch it", dir);
+	if (realpath(dir, absdir) == NULL) {
+		r = cv_fail(CV_ERR_IO, "cannot resolve %s", dir);
+		goto fail;
+	}
+	randombytes_buf(id, sizeof id);
+	sodium_bin2hex(c.vault_id, sizeof c.vault_id, id, sizeof id);
+	if (softhsm)
+		r = softhsm_setup(absdir, &c);
+	else if ((r = copy_opt(c.pkcs11_module, sizeof c.pkcs11_module,
+	    o->pkcs11_module, "--pkcs11-module")) == CV_OK &&
+	    (r = copy_opt(c.token_label, sizeof c.token_label,
+	    o->token_label, "--token")) == CV_OK)
+		r = copy_opt(c.pin_file, sizeof c.pin_file, o->pin_file,
+		    "--pin-file");
+	if (r != CV_OK || (r = cv_config_save(absdir, &c)) != CV_OK ||
+	    (r = cv_config_load(absdir, &loaded)) != CV_OK ||
+	    (r = cv_keys_create(&loaded, absdir, softhsm)) != CV_OK)
+		goto fail;
+	{
+		char db[PATH_MAX];
+		struct cv_store *s = NULL;
+
+		if ((r = cv_path(db, sizeof db, "%s/%s", absdir,
+		    CV_STORE_FILE)) != CV_OK ||
+		    (r = cv_store_open(db, CV_STORE_CREATE, &s)) != CV_OK)
+			goto fail;
+		cv_store_close(s);
+	}
+	return CV_OK;
+ fail:
+	{
+		char detail[512];
+
+		snprintf(detail, sizeof detail, "%s", cv_err_detail());
+		init_undo(dir, made_dir);
+		cv_err_set("%s", detail);
+	}
+	return r;
+}
+
+static cv_err
+open_store(struct cv_vault *v)
+{
+	char db[PATH_MAX];
+	cv_err r;
+
+	if ((r = cv_path(db, sizeof db, "%s/%s", v->dir, CV_STORE_FILE)) !=
+	    CV_OK)
+		return r;
+	return cv_store_open(db, CV_STORE_OPEN, &v->store);
+}
+
+cv_err
+cv_vault_open(const char *dir, struct cv_vault **out)
+{
+	struct cv_vault *v;
+	cv_err r;
+
+	*out = NULL;
+	if ((v = calloc(1, sizeof *v)) == NULL)
+		return CV_ERR_NOMEM;
+	if ((v->sk = calloc(1, sizeof *v->sk)) == NULL) {
+		free(v);
+		return CV_ERR_NOMEM;
+	}
+	v->sk->refs = 1;
+	if ((r = cv_path(v->dir, sizeof v->dir, "%s", dir)) != CV_OK ||
+	    (r = cv_config_load(dir, &v->cfg)) != CV_OK ||
+	    (r = open_store(v)) != CV_OK ||
+	    (r = cv_keys_open(&v->cfg, dir, &v->sk->k)) != CV_OK) {
+		cv_vault_close(v);
+		return r;
+	}
+	*out = v;
+	return CV_OK;
+}
+
+cv_err
+cv_vault_dup(struct cv_vault *v, struct cv_vault **out)
+{
+	struct cv_vault *d;
+	cv_err r;
+
+	*out = NULL;
+	if ((d = calloc(1, sizeof *d)) == NULL)
+		return CV_ERR_NOMEM;
+	memcpy(d->dir, v->dir, sizeof d->dir);
+	d->cfg = v->cfg;
+	d->sk = v->sk;
+	__atomic_add_fetch(&v->sk->refs, 1, __ATOMIC_SEQ_CST);
+	if ((r = open_store(d)) != CV_OK) {
+		cv_vault_close(d);
+		return r;
+	}
+	*out = d;
+	return CV_OK;
+}
+
+void
+cv_vault_close(struct cv_vault *v)
+{
+	if (v == NULL)
+		return;
+	cv_store_close(v->store);
+	if (v->sk && __atomic_sub_fetch(&v->sk->refs, 1,
+	    __ATOMIC_SEQ_CST) == 0) {
+		cv_keys_free(v->sk->k);
+		free(v->sk);
+	}
+	free(v);
+}
+
+cv_err
+vault_bidx(struct cv_keys *k, const json_t *rec,
+    uint8_t ssn_bi[static CV_BIDX_BYTES], uint8_t name_bi[static CV_BIDX_BYTES])
+{
+	const json_t *id = json_object_get(rec, "identity");
+	char skey[CV_RECORD_SSN_KEY_MAX], nkey[CV_RECORD_NAME_KEY_MAX];
+	cv_err r;
+
+	r = cv_record_ssn_key(json_string_value(json_object_get(id, "ssn")),
+	    skey);
+	if (r == CV_OK)
+		r = cv_record_name_key(json_string_value(json_object_get(
+		    json_object_get(id, "name"), "last")), json_string_value(
+		    json_object_get(id, "birth_date")), nkey);
+	if (r == CV_OK &&
+	    (r = cv_keys_blind_index(k, CV_BIDX_SSN, skey, strlen(skey),
+	    ssn_bi)) == CV_OK)
+		r = cv_keys_blind_index(k, CV_BIDX_NAME, nkey, strlen(nkey),
+		    name_bi);
+	sodium_memzero(skey, sizeof skey);
+	sodium_memzero(nkey, sizeof nkey);
+	return r;
+}
+
+static int
+buf_dump(const char *data, size_t size, void *ctx)
+{
+	return cv_buf_add(ctx, data, size) == CV_OK ? 0 : -1;
+}
+
+cv_err
+vault_sections(const json_t *rec, struct cv_buf plain[CV_RECORD_NSECTIONS])
+{
+	const json_t *s;
+
+	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
+		plain[i].len = 0;
+		if ((s = json_object_get(rec, cv_record_sections[i])) == NULL)
+			continue;
+		if (json_dump_callback(s, buf_dump, &plain[i],
+		    JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+			return CV_ERR_NOMEM;
+	}
+	return CV_OK;
+}
+
+cv_err
+vault_seal(struct cv_keys *k, const char *rid, uint32_t version,
+    const struct cv_buf plain[CV_RECORD_NSECTIONS], struct cv_store_put *p,
+    struct cv_buf *body)
+{
+	uint8_t dek[CV_DEK_BYTES];
+	cv_err r;
+
+	body->len = 0;
+	p->rid = rid;
+	p->version = version;
+	if ((r = cv_keys_dek_new(k, rid, dek, p->wdek, &p->gen)) == CV_OK)
+		r = env_seal(dek, rid, version, plain, body);
+	sodium_memzero(dek, sizeof dek);
+	p->body = body->p;
+	p->body_len = body->len;
+	return r;
+}
+
+cv_err
+cv_vault_get(struct cv_vault *v, const char *id, const char *const *sections,
+    json_t **out)
+{
+	struct cv_store_row row = { 0 };
+	uint8_t dek[CV_DEK_BYTES];
+	unsigned mask = 0;
+	json_t *obj = NULL, *meta, *names;
+	int idx;
+	cv_err r;
+
+	*out = NULL;
+	if (!cv_record_valid_id(id))
+		return cv_fail(CV_ERR_INVALID, "not a record id");
+	if (sections == NULL)
+		mask = (1u << CV_RECORD_NSECTIONS) - 1;
+	for (; sections && *sections; sections++) {
+		if ((idx = cv_record_section_index(*sections)) < 0)
+			return cv_fail(CV_ERR_INVALID, "no section '%.40s'",
+			    *sections);
+		mask |= 1u << idx;
+	}
+	if ((r = cv_store_get(v->store, id, &row)) != CV_OK)
+		goto out;
+	if (row.shredded) {
+		r = cv_fail(CV_ERR_SHREDDED, "record %s was shredded", id);
+		goto out;
+	}
+	if ((obj = json_object()) == NULL ||
+	    json_object_set_new(obj, "id", json_string(id)) != 0) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = cv_keys_dek_unwrap(v->sk->k, id, row.gen, row.wdek, dek)) !=
+	    CV_OK ||
+	    (r = env_open(dek, id, row.version, row.body, row.body_len, mask,
+	    obj)) != CV_OK)
+		goto out;
+	names = json_array();
+	meta = json_pack("{s:I, s:o}", "version", (json_int_t)row.version,
+	    "sections", names);
+	for (int i = 0; names && i < CV_RECORD_NSECTIONS; i++) {
+		if (json_object_get(obj, cv_record_sections[i]))
+			json_array_append_new(names,
+			    json_string(cv_record_sections[i]));
+	}
+	if (meta == NULL || json_object_set_new(obj, "_meta", meta) != 0) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	*out = obj;
+	obj = NULL; /* transferred */
+	r = CV_OK;
+ out:
+	sodium_memzero(dek, sizeof dek);
+	cv_store_row_clear(&row);
+	json_decref(obj);
+	return r;
+}
+
+static cv_err
+find(struct cv_vault *v, enum cv_bidx_kind kind, const char *key,
+    int (*fn)(void *, const char *), void *ctx)
+{
+	uint8_t bi[CV_BIDX_BYTES];
+	cv_err r;
+
+	if ((r = cv_keys_blind_index(v->sk->k, kind, key, strlen(key), bi)) !=
+	    CV_OK)
+		return r;
+	return cv_store_find(v->store, kind, bi, fn, ctx);
+}
+
+cv_err
+cv_vault_find_ssn(struct cv_vault *v, const char *ssn,
+    int (*fn)(void *, const char *), void *ctx)
+{
+	char key[CV_RECORD_SSN_KEY_MAX];
+	cv_err r;
+
+	if ((r = cv_record_ssn_key(ssn, key)) == CV_OK)
+		r = find(v, CV_BIDX_SSN, key, fn, ctx);
+	sodium_memzero(key, sizeof key);
+	return r;
+}
+
+cv_err
+cv_vault_find_name(struct cv_vault *v, const char *last, const char *dob,
+    int (*fn)(void *, const char *), void *ctx)
+{
+	char key[CV_RECORD_NAME_KEY_MAX];
+	cv_err r;
+
+	if ((r = cv_record_name_key(last, dob, key)) == CV_OK)
+		r = find(v, CV_BIDX_NAME, key, fn, ctx);
+	sodium_memzero(key, sizeof key);
+	return r;
+}
+
+cv_err
+cv_vault_shred(struct cv_vault *v, const char *id)
+{
+	cv_err r;
+
+	if (!cv_record_valid_id(id))
+		return cv_fail(CV_ERR_INVALID, "not a record id");
+	if ((r = cv_store_begin(v->store)) != CV_OK)
+		return r;
+	if ((r = cv_store_shred(v->store, id)) != CV_OK) {
+		cv_store_rollback(v->store);
+		if (r == CV_ERR_SHREDDED)
+			cv_err_set("record %s was already shredded", id);
+		return r;
+	}
+	if ((r = cv_store_commit(v->store)) != CV_OK)
+		return r;
+	/* The deleted key must not survive in the write-ahead log. */
+	return cv_store_checkpoint(v->store);
+}
+
+cv_err
+cv_vault_count(struct cv_vault *v, int64_t *records, int64_t *shredded)
+{
+	return cv_store_count(v->store, records, shredded);
+}

@@ -1,0 +1,135 @@
+/*
+ * A vault: the encrypted record store in folder DIR, with its keys.
+ * The command line and (later) the server call these same functions.
+ *
+ *   DIR/clearvault.conf   which HSM token and PIN file (config module)
+ *   DIR/keyring           keyring keys, sealed by HSM root keys (keys)
+ *   DIR/vault.db          records, wrapped data keys, blind indexes (store)
+ *   DIR/token/            the private SoftHSM2 token, by default
+ */
+#ifndef CV_VAULT_H
+#define CV_VAULT_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "../base/base.h"
+#include "../record/record.h"
+
+struct cv_vault;
+
+/* Where the root keys live. All NULL: a new SoftHSM2 token inside DIR. */
+struct cv_vault_init_opts {
+	const char *pkcs11_module;
+	const char *token_label;
+	const char *pin_file;
+};
+
+/*
+ * Creates a vault in DIR, which must not exist or be empty. On failure
+ * everything it created is removed. CV_ERR_EXISTS for a non-empty DIR or a
+ * token that already holds this vault's keys; CV_ERR_HSM* when the token
+ * cannot be used.
+ */
+cv_err cv_vault_init(const char *dir,
+    const struct cv_vault_init_opts *o) CV_MUST_CHECK;
+
+/*
+ * Opens the vault in DIR: logs in to its HSM token and unseals the
+ * keyring. Fails closed with the errors of cv_keys_open and cv_store_open.
+ * Free with cv_vault_close.
+ */
+cv_err cv_vault_open(const char *dir, struct cv_vault **out) CV_MUST_CHECK;
+
+/*
+ * Another handle on the same vault with its own database connection and
+ * shared keys, for another thread. Each handle is used by one thread at a
+ * time; close every one.
+ */
+cv_err cv_vault_dup(struct cv_vault *v, struct cv_vault **out) CV_MUST_CHECK;
+void cv_vault_close(struct cv_vault *v);
+
+/* Loading JSON Lines. */
+struct cv_load_stats {
+	uint64_t lines;		/* input lines read */
+	uint64_t stored;	/* records stored (new or new version) */
+	uint64_t versions;	/* of which new versions of existing ids */
+	uint64_t rejected;	/* bad records written to the reject file */
+	uint64_t bytes;		/* input bytes read */
+	double seconds;
+};
+
+struct cv_load_error {
+	uint64_t line;
+	struct cv_record_error rec;
+};
+
+struct cv_load_opts {
+	FILE *in;
+	/* NULL: the first bad record fails the run and nothing is stored.
+	 * Otherwise bad records go here as JSON lines with their reason. */
+	FILE *reject;
+	unsigned threads;	/* 0: one per processor */
+	/* Called from the loading thread about twice a second. */
+	void (*progress)(void *ctx, const struct cv_load_stats *st);
+	void *ctx;
+};
+
+/*
+ * Validates, encrypts and stores every record of O->in. The run is one
+ * transaction: it stores all good records or nothing. A record whose id
+ * exists becomes a new version (new data key). CV_ERR_INVALID on a bad
+ * record without a reject file (*err says which line and why); CV_ERR_IO,
+ * CV_ERR_STORE. *st is filled in any case.
+ */
+cv_err cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
+    struct cv_load_stats *st, struct cv_load_error *err) CV_MUST_CHECK;
+
+/*
+ * Record ID with the sections named in SECTIONS (NULL-terminated; NULL
+ * for all) as a new JSON object in *out (caller json_decref's): "id", the
+ * sections as loaded, and "_meta" {"version", "sections"}. Only the named
+ * sections are decrypted. CV_ERR_INVALID (bad id or section name),
+ * CV_ERR_NOT_FOUND, CV_ERR_SHREDDED, CV_ERR_AUTH (tampered or moved data).
+ */
+cv_err cv_vault_get(struct cv_vault *v, const char *id,
+    const char *const *sections, json_t **out) CV_MUST_CHECK;
+
+/*
+ * Ids of the records with this SSN, or this last name and birth date,
+ * through the blind indexes only. FN(ctx, id) per match; non-zero stops.
+ * CV_ERR_INVALID for a malformed SSN, name or date.
+ */
+cv_err cv_vault_find_ssn(struct cv_vault *v, const char *ssn,
+    int (*fn)(void *ctx, const char *id), void *ctx) CV_MUST_CHECK;
+cv_err cv_vault_find_name(struct cv_vault *v, const char *last,
+    const char *dob, int (*fn)(void *ctx, const char *id),
+    void *ctx) CV_MUST_CHECK;
+
+/*
+ * Destroys record ID's data key and blind indexes; its ciphertext stays
+ * and can never be read again. CV_ERR_NOT_FOUND, CV_ERR_SHREDDED.
+ */
+cv_err cv_vault_shred(struct cv_vault *v, const char *id) CV_MUST_CHECK;
+
+struct cv_rotate_stats {
+	uint64_t rewrapped, total;
+	int resumed;	/* an interrupted rotation was finished */
+	double seconds;
+};
+
+/*
+ * A new keyring key; every data key rewrapped under it in committed
+ * batches; the old key destroyed (keyring and HSM). Interrupted, a rerun
+ * finishes the job; every record stays readable throughout.
+ */
+cv_err cv_vault_rotate(struct cv_vault *v,
+    void (*progress)(void *ctx, const struct cv_rotate_stats *st),
+    void *ctx, struct cv_rotate_stats *st) CV_MUST_CHECK;
+
+/* How many records, and how many of them are shredded. */
+cv_err cv_vault_count(struct cv_vault *v, int64_t *records,
+    int64_t *shredded) CV_MUST_CHECK;
+
+#endif

@@ -1,0 +1,78 @@
+/* Private to the vault module. */
+#ifndef CV_VAULT_INTERNAL_H
+#define CV_VAULT_INTERNAL_H
+
+#include <jansson.h>
+
+#include "../keys/keys.h"
+#include "../record/record.h"
+#include "../store/store.h"
+#include "vault.h"
+
+/*
+ * Section envelope, format 1 (the records.body column). Big-endian.
+ *
+ *   u8 format=1 | u8 count | count × ( u8 section | u32 len | box[len] )
+ *
+ * section is the 1-based index into cv_record_sections, strictly
+ * increasing; box = nonce(24) || XChaCha20-Poly1305 ciphertext || tag(16)
+ * of the section's compact JSON, with associated data
+ *   "cv-sec-v1" | u8 idlen | id | u8 section | u32 version
+ * so that a box moved to another record, section or version fails.
+ */
+#define ENV_FORMAT 1
+#define ENV_BOX_MIN (24 + 16)
+#define ENV_MAX_SECTION_BYTES (1u << 20)
+
+struct env_section {
+	uint8_t section;	/* 1-based */
+	const uint8_t *box;
+	size_t len;
+};
+
+/* Structure only, no crypto. CV_ERR_FORMAT with a detail. */
+cv_err env_parse(const uint8_t *body, size_t len,
+    struct env_section out[static CV_RECORD_NSECTIONS],
+    size_t *n) CV_MUST_CHECK;
+
+/* Seals the sections whose plain[i].len > 0 into *out (appended). */
+cv_err env_seal(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
+    uint32_t version, const struct cv_buf plain[CV_RECORD_NSECTIONS],
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/*
+ * Opens the sections in MASK (bit i = section index i) and sets them on
+ * OBJ as parsed JSON. Sections absent from the record are skipped.
+ * CV_ERR_AUTH when any box fails authentication; nothing is set then.
+ */
+cv_err env_open(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
+    uint32_t version, const uint8_t *body, size_t len, unsigned mask,
+    json_t *obj) CV_MUST_CHECK;
+
+struct cv_vault {
+	char dir[1024];
+	struct cv_config cfg;
+	struct shared_keys *sk;
+	struct cv_store *store;
+};
+
+struct shared_keys {
+	struct cv_keys *k;
+	int refs;	/* atomic */
+};
+
+/* The two blind indexes of a validated record. */
+cv_err vault_bidx(struct cv_keys *k, const json_t *rec,
+    uint8_t ssn_bi[static CV_BIDX_BYTES],
+    uint8_t name_bi[static CV_BIDX_BYTES]) CV_MUST_CHECK;
+
+/* Serialises each present section of REC into plain[i] (compact JSON). */
+cv_err vault_sections(const json_t *rec,
+    struct cv_buf plain[CV_RECORD_NSECTIONS]) CV_MUST_CHECK;
+
+/* New data key for RID; seals PLAIN at VERSION into body (reset first). */
+cv_err vault_seal(struct cv_keys *k, const char *rid, uint32_t version,
+    const struct cv_buf plain[CV_RECORD_NSECTIONS], struct cv_store_put *p,
+    struct cv_buf *body) CV_MUST_CHECK;
+
+#endif
