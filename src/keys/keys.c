@@ -310,6 +310,7 @@ find_kek(const struct cv_keys *k, uint32_t gen)
 	return NULL;
 }
 
+/* WDEK's nonce must already be random. */
 static cv_err
 wrap(const struct kr_entry *kek, const char *rid, const uint8_t *dek,
     uint8_t *wdek)
@@ -320,7 +321,6 @@ wrap(const struct kr_entry *kek, const char *rid, const uint8_t *dek,
 	if (strlen(rid) > 255)
 		return CV_ERR_INVALID;
 	aadlen = dek_aad(rid, kek->gen, aad);
-	randombytes_buf(wdek, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
 	    wdek + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, dek,
 	    CV_DEK_BYTES, aad, aadlen, NULL, wdek, kek->key);
@@ -332,9 +332,19 @@ cv_keys_dek_new(struct cv_keys *k, const char *rid,
     uint8_t dek[static CV_DEK_BYTES], uint8_t wdek[static CV_WDEK_BYTES],
     uint32_t *gen)
 {
-	randombytes_buf(dek, CV_DEK_BYTES);
+	uint8_t rnd[CV_DEK_BYTES + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	cv_err r;
+
+	/* One system call for the key and the wrapping nonce. */
+	randombytes_buf(rnd, sizeof rnd);
+	memcpy(dek, rnd, CV_DEK_BYTES);
+	memcpy(wdek, rnd + CV_DEK_BYTES,
+	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	sodium_memzero(rnd, sizeof rnd);
 	*gen = k->cur->gen;
-	return wrap(k->cur, rid, dek, wdek);
+	if ((r = wrap(k->cur, rid, dek, wdek)) != CV_OK)
+		sodium_memzero(dek, CV_DEK_BYTES);
+	return r;
 }
 
 cv_err
@@ -375,6 +385,8 @@ cv_keys_dek_rewrap(struct cv_keys *k, const char *rid, uint32_t gen,
 
 	if ((r = cv_keys_dek_unwrap(k, rid, gen, wdek, dek)) == CV_OK) {
 		*newgen = k->cur->gen;
+		randombytes_buf(newwdek,
+		    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 		r = wrap(k->cur, rid, dek, newwdek);
 	}
 	sodium_memzero(dek, sizeof dek);

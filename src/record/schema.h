@@ -1,4 +1,4 @@
-/* Private to the record module: the schema as data, walked by validate. */
+/* Private to the record module: the schema as data, walked by the scanner. */
 #ifndef CV_RECORD_SCHEMA_H
 #define CV_RECORD_SCHEMA_H
 
@@ -19,10 +19,14 @@ struct node {
 	const char *const *choices;	/* S_ENUM, NULL-terminated */
 };
 
+/* Values the scanner keeps: the blind-index inputs and section spans. */
+enum capture { CAP_NONE, CAP_ID, CAP_SSN, CAP_LAST, CAP_DOB, CAP_SECTION };
+
 struct field {
 	const char *name;
 	const struct node *node;
 	int required;
+	int capture;	/* enum capture; CAP_SECTION + i for section i */
 };
 
 extern const struct node cv_schema_record;

@@ -48,6 +48,13 @@ struct cv_store_put {
 cv_err cv_store_version(struct cv_store *s, const char *rid,
     uint32_t *version) CV_MUST_CHECK;
 
+/*
+ * Inserts P if no record has its rid; otherwise sets *exists and writes
+ * nothing. The fast path of a bulk load: one index probe, not two.
+ */
+cv_err cv_store_insert(struct cv_store *s, const struct cv_store_put *p,
+    int *exists) CV_MUST_CHECK;
+
 /* Inserts P, or replaces the record with P's rid (a new version). */
 cv_err cv_store_put(struct cv_store *s,
     const struct cv_store_put *p) CV_MUST_CHECK;

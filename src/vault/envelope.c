@@ -61,39 +61,44 @@ sec_aad(const char *rid, uint8_t section, uint32_t version, uint8_t *aad)
 
 cv_err
 env_seal(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
-    uint32_t version, const struct cv_buf plain[CV_RECORD_NSECTIONS],
-    struct cv_buf *out)
+    uint32_t version, const char *text,
+    const struct cv_record_span sec[CV_RECORD_NSECTIONS], struct cv_buf *out)
 {
-	uint8_t aad[16 + CV_RECORD_ID_MAX], *p;
+	uint8_t aad[16 + CV_RECORD_ID_MAX], nonce[NONCE], *p;
 	size_t aadlen, count = 0, start = out->len, need = 2;
 	cv_err r;
 
 	if (strlen(rid) > CV_RECORD_ID_MAX)
 		return CV_ERR_INVALID;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
-		if (plain[i].len > ENV_MAX_SECTION_BYTES - ENV_BOX_MIN)
+		if (sec[i].len > ENV_MAX_SECTION_BYTES - ENV_BOX_MIN)
 			return cv_fail(CV_ERR_INVALID, "section too large");
-		if (plain[i].len) {
+		if (sec[i].len) {
 			count++;
-			need += 5 + NONCE + plain[i].len + TAG;
+			need += 5 + NONCE + sec[i].len + TAG;
 		}
 	}
 	if ((r = cv_buf_reserve(out, need)) != CV_OK)
 		return r;
+	/* One random draw per record, not per section: getrandom is a
+	 * system call, and the key is never used again. */
+	randombytes_buf(nonce, sizeof nonce);
 	p = out->p + start;
 	*p++ = ENV_FORMAT;
 	*p++ = (uint8_t)count;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
-		if (plain[i].len == 0)
+		if (sec[i].len == 0)
 			continue;
 		*p = (uint8_t)(i + 1);
-		cv_put_u32be(p + 1, (uint32_t)(NONCE + plain[i].len + TAG));
+		cv_put_u32be(p + 1, (uint32_t)(NONCE + sec[i].len + TAG));
 		p += 5;
-		randombytes_buf(p, NONCE);
+		memcpy(p, nonce, NONCE);
+		p[NONCE - 1] ^= (uint8_t)(i + 1);
 		aadlen = sec_aad(rid, (uint8_t)(i + 1), version, aad);
 		crypto_aead_xchacha20poly1305_ietf_encrypt(p + NONCE, NULL,
-		    plain[i].p, plain[i].len, aad, aadlen, NULL, p, dek);
-		p += NONCE + plain[i].len + TAG;
+		    (const uint8_t *)text + sec[i].off, sec[i].len, aad,
+		    aadlen, NULL, p, dek);
+		p += NONCE + sec[i].len + TAG;
 	}
 	out->len = start + need;
 	return CV_OK;
@@ -102,69 +107,46 @@ env_seal(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
 cv_err
 env_open(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
     uint32_t version, const uint8_t *body, size_t len, unsigned mask,
-    json_t *obj)
+    struct cv_buf *out, unsigned *present)
 {
 	struct env_section sec[CV_RECORD_NSECTIONS];
-	json_t *parsed[CV_RECORD_NSECTIONS] = { 0 };
 	uint8_t aad[16 + CV_RECORD_ID_MAX];
-	unsigned char *pt = NULL;
-	size_t n, i, aadlen, ptcap = 0;
+	size_t n, i, aadlen, start = out->len, need = 0;
 	unsigned long long ptlen;
 	cv_err r;
 
+	*present = 0;
 	if (strlen(rid) > CV_RECORD_ID_MAX)
 		return CV_ERR_INVALID;
 	if ((r = env_parse(body, len, sec, &n)) != CV_OK)
 		return r;
+	for (i = 0; i < n; i++)
+		need += 24 + sec[i].len;
+	if ((r = cv_buf_reserve(out, need)) != CV_OK)
+		return r;
 	for (i = 0; i < n; i++) {
 		unsigned idx = sec[i].section - 1u;
+		const char *name = cv_record_sections[idx];
 		if (!(mask & (1u << idx)))
 			continue;
-		if (sec[i].len - ENV_BOX_MIN + 1 > ptcap) {
-			if (pt) {
-				sodium_memzero(pt, ptcap);
-				free(pt);
-			}
-			ptcap = sec[i].len;
-			if ((pt = malloc(ptcap)) == NULL) {
-				r = CV_ERR_NOMEM;
-				goto out;
-			}
-		}
+		out->p[out->len++] = ',';
+		out->p[out->len++] = '"';
+		memcpy(out->p + out->len, name, strlen(name));
+		out->len += strlen(name);
+		out->p[out->len++] = '"';
+		out->p[out->len++] = ':';
 		aadlen = sec_aad(rid, sec[i].section, version, aad);
-		if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, &ptlen,
-		    NULL, sec[i].box + NONCE, sec[i].len - NONCE, aad, aadlen,
-		    sec[i].box, dek) != 0) {
-			r = cv_fail(CV_ERR_AUTH, "section %s of %s failed "
-			    "authentication", cv_record_sections[idx], rid);
-			goto out;
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->p +
+		    out->len, &ptlen, NULL, sec[i].box + NONCE,
+		    sec[i].len - NONCE, aad, aadlen, sec[i].box, dek) != 0) {
+			sodium_memzero(out->p + start, out->len - start);
+			out->len = start;
+			*present = 0;
+			return cv_fail(CV_ERR_AUTH, "section %s of %s failed "
+			    "authentication", name, rid);
 		}
-		parsed[idx] = json_loadb((const char *)pt, (size_t)ptlen,
-		    JSON_DECODE_ANY, NULL);
-		sodium_memzero(pt, (size_t)ptlen);
-		if (parsed[idx] == NULL) {
-			r = cv_fail(CV_ERR_FORMAT, "section %s of %s is not "
-			    "JSON", cv_record_sections[idx], rid);
-			goto out;
-		}
+		out->len += (size_t)ptlen;
+		*present |= 1u << idx;
 	}
-	/* All or nothing: only now does anything reach OBJ. */
-	for (i = 0; i < CV_RECORD_NSECTIONS; i++) {
-		if (parsed[i] && json_object_set_new(obj,
-		    cv_record_sections[i], parsed[i]) != 0) {
-			parsed[i] = NULL;
-			r = CV_ERR_NOMEM;
-			goto out;
-		}
-		parsed[i] = NULL;
-	}
-	r = CV_OK;
- out:
-	for (i = 0; i < CV_RECORD_NSECTIONS; i++)
-		json_decref(parsed[i]);
-	if (pt) {
-		sodium_memzero(pt, ptcap);
-		free(pt);
-	}
-	return r;
+	return CV_OK;
 }

@@ -24,8 +24,7 @@ struct slot {
 	size_t off, len;	/* in batch text; len > max: too long */
 	int bad;
 	struct cv_record_error err;
-	char rid[CV_RECORD_ID_MAX + 1];
-	struct cv_buf plain[CV_RECORD_NSECTIONS];
+	struct cv_record_fields f;
 	struct cv_buf body;
 	struct cv_store_put put;
 };
@@ -170,7 +169,7 @@ reader(void *arg)
 static void
 prepare(struct pipe *p, struct batch *b, struct slot *s)
 {
-	json_t *rec = NULL;
+	const char *text = (const char *)b->text.p + s->off;
 	cv_err r;
 
 	s->bad = 0;
@@ -181,23 +180,19 @@ prepare(struct pipe *p, struct batch *b, struct slot *s)
 		    "than %d bytes", CV_RECORD_MAX_BYTES);
 		return;
 	}
-	if (cv_record_parse((const char *)b->text.p + s->off, s->len, &rec,
-	    &s->err) != CV_OK) {
+	if (cv_record_scan(text, s->len, &s->f, &s->err) != CV_OK) {
 		s->bad = 1;
 		return;
 	}
-	strcpy(s->rid, json_string_value(json_object_get(rec, "id")));
-	if ((r = vault_sections(rec, s->plain)) != CV_OK ||
-	    (r = vault_bidx(p->keys, rec, s->put.ssn_bi, s->put.name_bi)) !=
+	if ((r = vault_bidx(p->keys, &s->f, s->put.ssn_bi, s->put.name_bi)) !=
 	    CV_OK ||
-	    (r = vault_seal(p->keys, s->rid, 1, s->plain, &s->put,
-	    &s->body)) != CV_OK) {
+	    (r = vault_seal(p->keys, &s->f, text, 1, &s->put, &s->body)) !=
+	    CV_OK) {
 		s->bad = 1;
 		snprintf(s->err.path, sizeof s->err.path, "(record)");
 		snprintf(s->err.reason, sizeof s->err.reason, "%s",
 		    cv_strerror(r));
 	}
-	json_decref(rec);
 }
 
 static void *
@@ -263,6 +258,7 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
     struct slot *s, struct cv_load_stats *st, struct cv_load_error *err)
 {
 	uint32_t old;
+	int exists;
 	cv_err r;
 
 	if (s->bad) {
@@ -274,17 +270,17 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 		st->rejected++;
 		return reject(o->reject, b, s);
 	}
-	r = cv_store_version(v->store, s->rid, &old);
-	if (r == CV_OK) {
+	if ((r = cv_store_insert(v->store, &s->put, &exists)) != CV_OK)
+		return r;
+	if (exists) {
 		/* A new version: new data key, boxes bound to the version. */
-		if ((r = vault_seal(v->sk->k, s->rid, old + 1, s->plain,
-		    &s->put, &s->body)) != CV_OK)
+		if ((r = cv_store_version(v->store, s->f.id, &old)) != CV_OK ||
+		    (r = vault_seal(v->sk->k, &s->f, (const char *)b->text.p +
+		    s->off, old + 1, &s->put, &s->body)) != CV_OK ||
+		    (r = cv_store_put(v->store, &s->put)) != CV_OK)
 			return r;
 		st->versions++;
-	} else if (r != CV_ERR_NOT_FOUND)
-		return r;
-	if ((r = cv_store_put(v->store, &s->put)) != CV_OK)
-		return r;
+	}
 	st->stored++;
 	return CV_OK;
 }
@@ -293,14 +289,8 @@ static void
 wipe_batch(struct batch *b)
 {
 	sodium_memzero(b->text.p, b->text.len);
-	for (size_t i = 0; i < b->n; i++) {
-		for (int j = 0; j < CV_RECORD_NSECTIONS; j++) {
-			sodium_memzero(b->slot[i].plain[j].p,
-			    b->slot[i].plain[j].len);
-			b->slot[i].plain[j].len = 0;
-		}
-		sodium_memzero(b->slot[i].put.wdek, CV_WDEK_BYTES);
-	}
+	for (size_t i = 0; i < b->n; i++)
+		sodium_memzero(&b->slot[i].f, sizeof b->slot[i].f);
 }
 
 static unsigned
@@ -406,11 +396,8 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 			b = &p->ring[i];
 			wipe_batch(b);
 			cv_buf_free(&b->text);
-			for (size_t j = 0; j < BATCH_RECORDS; j++) {
-				for (int k = 0; k < CV_RECORD_NSECTIONS; k++)
-					cv_buf_free(&b->slot[j].plain[k]);
+			for (size_t j = 0; j < BATCH_RECORDS; j++)
 				cv_buf_free(&b->slot[j].body);
-			}
 		}
 		pthread_mutex_destroy(&p->mu);
 		pthread_cond_destroy(&p->cv);

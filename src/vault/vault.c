@@ -244,20 +244,14 @@ cv_vault_close(struct cv_vault *v)
 }
 
 cv_err
-vault_bidx(struct cv_keys *k, const json_t *rec,
+vault_bidx(struct cv_keys *k, const struct cv_record_fields *f,
     uint8_t ssn_bi[static CV_BIDX_BYTES], uint8_t name_bi[static CV_BIDX_BYTES])
 {
-	const json_t *id = json_object_get(rec, "identity");
 	char skey[CV_RECORD_SSN_KEY_MAX], nkey[CV_RECORD_NAME_KEY_MAX];
 	cv_err r;
 
-	r = cv_record_ssn_key(json_string_value(json_object_get(id, "ssn")),
-	    skey);
-	if (r == CV_OK)
-		r = cv_record_name_key(json_string_value(json_object_get(
-		    json_object_get(id, "name"), "last")), json_string_value(
-		    json_object_get(id, "birth_date")), nkey);
-	if (r == CV_OK &&
+	if ((r = cv_record_ssn_key(f->ssn, skey)) == CV_OK &&
+	    (r = cv_record_name_key(f->last, f->dob, nkey)) == CV_OK &&
 	    (r = cv_keys_blind_index(k, CV_BIDX_SSN, skey, strlen(skey),
 	    ssn_bi)) == CV_OK)
 		r = cv_keys_blind_index(k, CV_BIDX_NAME, nkey, strlen(nkey),
@@ -267,41 +261,19 @@ vault_bidx(struct cv_keys *k, const json_t *rec,
 	return r;
 }
 
-static int
-buf_dump(const char *data, size_t size, void *ctx)
-{
-	return cv_buf_add(ctx, data, size) == CV_OK ? 0 : -1;
-}
-
 cv_err
-vault_sections(const json_t *rec, struct cv_buf plain[CV_RECORD_NSECTIONS])
-{
-	const json_t *s;
-
-	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
-		plain[i].len = 0;
-		if ((s = json_object_get(rec, cv_record_sections[i])) == NULL)
-			continue;
-		if (json_dump_callback(s, buf_dump, &plain[i],
-		    JSON_COMPACT | JSON_ENCODE_ANY) != 0)
-			return CV_ERR_NOMEM;
-	}
-	return CV_OK;
-}
-
-cv_err
-vault_seal(struct cv_keys *k, const char *rid, uint32_t version,
-    const struct cv_buf plain[CV_RECORD_NSECTIONS], struct cv_store_put *p,
+vault_seal(struct cv_keys *k, const struct cv_record_fields *f,
+    const char *text, uint32_t version, struct cv_store_put *p,
     struct cv_buf *body)
 {
 	uint8_t dek[CV_DEK_BYTES];
 	cv_err r;
 
 	body->len = 0;
-	p->rid = rid;
+	p->rid = f->id;
 	p->version = version;
-	if ((r = cv_keys_dek_new(k, rid, dek, p->wdek, &p->gen)) == CV_OK)
-		r = env_seal(dek, rid, version, plain, body);
+	if ((r = cv_keys_dek_new(k, f->id, dek, p->wdek, &p->gen)) == CV_OK)
+		r = env_seal(dek, f->id, version, text, f->section, body);
 	sodium_memzero(dek, sizeof dek);
 	p->body = body->p;
 	p->body_len = body->len;
@@ -309,17 +281,17 @@ vault_seal(struct cv_keys *k, const char *rid, uint32_t version,
 }
 
 cv_err
-cv_vault_get(struct cv_vault *v, const char *id, const char *const *sections,
-    json_t **out)
+cv_vault_get_text(struct cv_vault *v, const char *id,
+    const char *const *sections, struct cv_buf *out)
 {
 	struct cv_store_row row = { 0 };
 	uint8_t dek[CV_DEK_BYTES];
-	unsigned mask = 0;
-	json_t *obj = NULL, *meta, *names;
-	int idx;
+	unsigned mask = 0, present = 0;
+	char meta[256];
+	size_t start = out->len, n;
+	int idx, first = 1;
 	cv_err r;
 
-	*out = NULL;
 	if (!cv_record_valid_id(id))
 		return cv_fail(CV_ERR_INVALID, "not a record id");
 	if (sections == NULL)
@@ -336,35 +308,53 @@ cv_vault_get(struct cv_vault *v, const char *id, const char *const *sections,
 		r = cv_fail(CV_ERR_SHREDDED, "record %s was shredded", id);
 		goto out;
 	}
-	if ((obj = json_object()) == NULL ||
-	    json_object_set_new(obj, "id", json_string(id)) != 0) {
-		r = CV_ERR_NOMEM;
+	/* Ids are [A-Za-z0-9._-]: nothing to escape. */
+	if ((r = cv_buf_add(out, "{\"id\":\"", 7)) != CV_OK ||
+	    (r = cv_buf_add(out, id, strlen(id))) != CV_OK ||
+	    (r = cv_buf_add(out, "\"", 1)) != CV_OK)
 		goto out;
-	}
 	if ((r = cv_keys_dek_unwrap(v->sk->k, id, row.gen, row.wdek, dek)) !=
 	    CV_OK ||
 	    (r = env_open(dek, id, row.version, row.body, row.body_len, mask,
-	    obj)) != CV_OK)
+	    out, &present)) != CV_OK)
 		goto out;
-	names = json_array();
-	meta = json_pack("{s:I, s:o}", "version", (json_int_t)row.version,
-	    "sections", names);
-	for (int i = 0; names && i < CV_RECORD_NSECTIONS; i++) {
-		if (json_object_get(obj, cv_record_sections[i]))
-			json_array_append_new(names,
-			    json_string(cv_record_sections[i]));
+	n = (size_t)snprintf(meta, sizeof meta, ",\"_meta\":{\"version\":%u,"
+	    "\"sections\":[", row.version);
+	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
+		if (present & (1u << i)) {
+			n += (size_t)snprintf(meta + n, sizeof meta - n,
+			    "%s\"%s\"", first ? "" : ",",
+			    cv_record_sections[i]);
+			first = 0;
+		}
 	}
-	if (meta == NULL || json_object_set_new(obj, "_meta", meta) != 0) {
-		r = CV_ERR_NOMEM;
-		goto out;
-	}
-	*out = obj;
-	obj = NULL; /* transferred */
-	r = CV_OK;
+	n += (size_t)snprintf(meta + n, sizeof meta - n, "]}}");
+	r = cv_buf_add(out, meta, n);
  out:
 	sodium_memzero(dek, sizeof dek);
 	cv_store_row_clear(&row);
-	json_decref(obj);
+	if (r != CV_OK) {
+		sodium_memzero(out->p + start, out->len - start);
+		out->len = start;
+	}
+	return r;
+}
+
+cv_err
+cv_vault_get(struct cv_vault *v, const char *id, const char *const *sections,
+    json_t **out)
+{
+	struct cv_buf b = { 0 };
+	json_error_t je;
+	cv_err r;
+
+	*out = NULL;
+	if ((r = cv_vault_get_text(v, id, sections, &b)) != CV_OK)
+		goto out;
+	if ((*out = json_loadb((const char *)b.p, b.len, 0, &je)) == NULL)
+		r = cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON", id);
+ out:
+	cv_buf_free(&b);
 	return r;
 }
 

@@ -97,6 +97,15 @@ cv_err cv_vault_get(struct cv_vault *v, const char *id,
     const char *const *sections, json_t **out) CV_MUST_CHECK;
 
 /*
+ * The same record as compact JSON text appended to OUT, without building a
+ * tree: sections are stored as validated JSON and spliced in as they
+ * decrypt. On failure OUT is back at its old length. OUT holds plaintext:
+ * cv_buf_free wipes it.
+ */
+cv_err cv_vault_get_text(struct cv_vault *v, const char *id,
+    const char *const *sections, struct cv_buf *out) CV_MUST_CHECK;
+
+/*
  * Ids of the records with this SSN, or this last name and birth date,
  * through the blind indexes only. FN(ctx, id) per match; non-zero stops.
  * CV_ERR_INVALID for a malformed SSN, name or date.

@@ -35,19 +35,25 @@ cv_err env_parse(const uint8_t *body, size_t len,
     struct env_section out[static CV_RECORD_NSECTIONS],
     size_t *n) CV_MUST_CHECK;
 
-/* Seals the sections whose plain[i].len > 0 into *out (appended). */
+/*
+ * Seals the sections of TEXT at SEC (len 0: absent) into *out (appended).
+ * DEK must be fresh for this call: the boxes' nonces are one random nonce
+ * varied by section id, unique only under a key used once.
+ */
 cv_err env_seal(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
-    uint32_t version, const struct cv_buf plain[CV_RECORD_NSECTIONS],
+    uint32_t version, const char *text,
+    const struct cv_record_span sec[CV_RECORD_NSECTIONS],
     struct cv_buf *out) CV_MUST_CHECK;
 
 /*
- * Opens the sections in MASK (bit i = section index i) and sets them on
- * OBJ as parsed JSON. Sections absent from the record are skipped.
- * CV_ERR_AUTH when any box fails authentication; nothing is set then.
+ * Opens the sections in MASK (bit i = section index i) and appends each to
+ * OUT as `,"name":JSON` in schema order; *present gets the mask of those
+ * found. CV_ERR_AUTH when any box fails authentication: OUT is then back
+ * at its old length, the bytes past it wiped.
  */
 cv_err env_open(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
     uint32_t version, const uint8_t *body, size_t len, unsigned mask,
-    json_t *obj) CV_MUST_CHECK;
+    struct cv_buf *out, unsigned *present) CV_MUST_CHECK;
 
 struct cv_vault {
 	char dir[1024];
@@ -61,18 +67,18 @@ struct shared_keys {
 	int refs;	/* atomic */
 };
 
-/* The two blind indexes of a validated record. */
-cv_err vault_bidx(struct cv_keys *k, const json_t *rec,
+/* The two blind indexes of a scanned record. */
+cv_err vault_bidx(struct cv_keys *k, const struct cv_record_fields *f,
     uint8_t ssn_bi[static CV_BIDX_BYTES],
     uint8_t name_bi[static CV_BIDX_BYTES]) CV_MUST_CHECK;
 
-/* Serialises each present section of REC into plain[i] (compact JSON). */
-cv_err vault_sections(const json_t *rec,
-    struct cv_buf plain[CV_RECORD_NSECTIONS]) CV_MUST_CHECK;
-
-/* New data key for RID; seals PLAIN at VERSION into body (reset first). */
-cv_err vault_seal(struct cv_keys *k, const char *rid, uint32_t version,
-    const struct cv_buf plain[CV_RECORD_NSECTIONS], struct cv_store_put *p,
+/*
+ * A new data key for F's record; its sections of TEXT sealed at VERSION
+ * into BODY (reset first); P filled for cv_store_put (blind indexes
+ * aside), pointing into BODY.
+ */
+cv_err vault_seal(struct cv_keys *k, const struct cv_record_fields *f,
+    const char *text, uint32_t version, struct cv_store_put *p,
     struct cv_buf *body) CV_MUST_CHECK;
 
 #endif
