@@ -1,0 +1,33 @@
+# A thin wrapper: Meson builds, these targets are the entry points.
+#   make        build build/clearvault
+#   make run    the demo (SQLite + SoftHSM2)
+#   make check  the whole test suite, ASan + UBSan and fuzzing included
+#   make bench  benchmarks against a baseline measured in the same run
+
+BUILD := build
+MESON_OPTS := -Dtests=false
+
+.PHONY: all deps run check bench format clean
+
+all: deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
+	@ninja -C $(BUILD) >/dev/null
+	@echo "built $(BUILD)/clearvault"
+
+deps:
+	@sh scripts/deps.sh
+
+run: all
+	@sh scripts/demo.sh
+
+check: deps
+	@sh tests/run.sh
+
+bench: all
+	@sh bench/run.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz build-bench demo

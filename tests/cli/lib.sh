@@ -1,0 +1,72 @@
+# Shared by the command-level tests. Each test file is one scenario run
+# against the real binary ($CLEARVAULT), a real SoftHSM2 token and a real
+# SQLite file, in a temporary folder removed at exit.
+set -u
+CV=${CLEARVAULT:?set CLEARVAULT to the clearvault binary}
+T=$(mktemp -d "${TMPDIR:-/tmp}/cvcli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fails=0
+checks=0
+
+ok() { checks=$((checks + 1)); }
+bad() {
+	checks=$((checks + 1))
+	fails=$((fails + 1))
+	echo "FAIL: $*" >&2
+}
+
+# run CMD...: runs it, keeping stdout in $T/out, stderr in $T/err, status in rc
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# expect_ok DESC CMD...: the command succeeds
+expect_ok() {
+	desc=$1; shift
+	run "$@"
+	if [ "$rc" -eq 0 ]; then ok; else
+		bad "$desc: exit $rc: $(head -c 500 "$T/err")"; fi
+}
+
+# expect_fail DESC PATTERN CMD...: fails, stderr matches PATTERN, no stdout
+expect_fail() {
+	desc=$1; pat=$2; shift 2
+	run "$@"
+	if [ "$rc" -eq 0 ]; then bad "$desc: succeeded"; return; fi
+	if ! grep -q -- "$pat" "$T/err"; then
+		bad "$desc: stderr lacks '$pat': $(head -c 500 "$T/err")"
+		return
+	fi
+	if [ -s "$T/out" ]; then bad "$desc: printed data on failure"; return; fi
+	ok
+}
+
+# expect_eq DESC WANT GOT
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok; else bad "$1: want '$2', got '$3'"; fi
+}
+
+# json_field FILE EXPR: a value from a JSON file (python3 ships with meson)
+json_field() {
+	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+
+finish() {
+	echo "$checks checks, $fails failed"
+	[ "$fails" -eq 0 ]
+}
+
+# A vault with N generated records (seed 7) at $T/$1; input in $T/$1.jsonl
+make_vault() {
+	"$CV" gen --count "$2" --seed 7 >"$T/$1.jsonl" &&
+	"$CV" init --dir "$T/$1" 2>/dev/null &&
+	"$CV" load --dir "$T/$1" --quiet "$T/$1.jsonl"
+}
+
+# Digest of every file of a vault, to show that nothing changed. The
+# token's own files are left out: SoftHSM2 rewrites them at every login.
+vault_digest() {
+	find "$1" -path "$1/token/objects" -prune -o -type f -print0 | sort -z |
+	    xargs -0 sha256sum | sha256sum
+}

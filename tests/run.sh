@@ -1,0 +1,80 @@
+#!/bin/sh
+# make check: the release build, the unit and command-level tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and a short run of every
+# fuzz target. Ends with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+passed=0
+failed=0
+note() { printf '== %s\n' "$*"; }
+count() {	# NAME STATUS
+	if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else
+		failed=$((failed + 1)); echo "FAILED: $1"; fi
+}
+setup() {	# DIR [meson options...]
+	d=$1; shift
+	[ -f "$d/build.ninja" ] || meson setup "$d" "$@" >/dev/null
+}
+
+note "release build"
+setup build -Dtests=false && ninja -C build >/dev/null
+count "release build" $?
+
+note "sanitizer build (ASan + UBSan)"
+setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debug \
+    -Db_lundef=false && ninja -C build-asan >/dev/null
+st=$?
+count "sanitizer build" $st
+if [ $st -eq 0 ]; then
+	note "unit and command-level tests"
+	meson test -C build-asan --print-errorlogs --num-processes 2 \
+	    >build-asan/check.log 2>&1
+	grep -E '^ *[0-9]+/[0-9]+ ' build-asan/check.log
+	for r in $(python3 -c '
+import json
+for l in open("build-asan/meson-logs/testlog.json"):
+    print(0 if json.loads(l)["result"] == "OK" else 1)'); do
+		count "test" "$r"
+	done
+	grep -q '^Fail: *0' build-asan/check.log ||
+	    sed -n '/^=* [0-9]*\/[0-9]* =*$/,$p' build-asan/check.log | tail -60
+fi
+
+note "fuzzing (${FUZZ_SECONDS}s per target)"
+CC=clang setup build-fuzz -Dfuzz=true -Dtests=false \
+    -Db_sanitize=address,undefined -Db_lundef=false &&
+    ninja -C build-fuzz >/dev/null
+st=$?
+count "fuzz build" $st
+if [ $st -eq 0 ]; then
+	seeds=$(mktemp -d "${TMPDIR:-/tmp}/cvseeds.XXXXXX")
+	mkdir -p "$seeds/record" "$seeds/config" "$seeds/keyring" \
+	    "$seeds/envelope"
+	./build/clearvault gen --count 8 --seed 99 | split -l 1 - \
+	    "$seeds/record/g"
+	cp tests/fuzz/seeds/record/* "$seeds/record/" 2>/dev/null
+	./build/clearvault init --dir "$seeds/v" 2>/dev/null
+	./build/clearvault gen --count 3 | ./build/clearvault load \
+	    --dir "$seeds/v" --quiet
+	cp "$seeds/v/clearvault.conf" "$seeds/config/"
+	cp "$seeds/v/keyring" "$seeds/keyring/"
+	sqlite3 "$seeds/v/vault.db" \
+	    "SELECT writefile('$seeds/envelope/b' || id, body) FROM records" \
+	    >/dev/null
+	for t in record config keyring envelope; do
+		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
+		    -max_len=16384 -print_final_stats=0 \
+		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \
+		    >"$seeds/$t.log" 2>&1
+		st=$?
+		printf '%s: %s\n' "fuzz_$t" "$(grep -o 'Done [0-9]* runs' \
+		    "$seeds/$t.log" || echo 'crashed')"
+		[ $st -ne 0 ] && tail -30 "$seeds/$t.log"
+		count "fuzz_$t" $st
+	done
+	rm -rf "$seeds"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

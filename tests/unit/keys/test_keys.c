@@ -1,0 +1,173 @@
+/* The key hierarchy against a real SoftHSM2 token. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../testutil.h"
+#include "keys/keys_internal.h"
+#include "vault/vault.h"
+
+static const char *dir;
+static struct cv_config cfg;
+
+static int
+setup(void **state)
+{
+	struct cv_vault_init_opts o = { 0 };
+
+	(void)state;
+	dir = test_vault_dir();
+	if (cv_vault_init(dir, &o) != CV_OK ||
+	    cv_config_load(dir, &cfg) != CV_OK)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	test_rm_rf(dir);
+	return 0;
+}
+
+static struct cv_keys *
+open_keys(void)
+{
+	struct cv_keys *k = NULL;
+
+	assert_int_equal(cv_keys_open(&cfg, dir, &k), CV_OK);
+	return k;
+}
+
+static void
+test_dek_roundtrip_and_binding(void **state)
+{
+	struct cv_keys *k = open_keys();
+	uint8_t dek[CV_DEK_BYTES], wdek[CV_WDEK_BYTES], out[CV_DEK_BYTES];
+	uint32_t gen;
+
+	(void)state;
+	assert_int_equal(cv_keys_dek_new(k, "R-1", dek, wdek, &gen), CV_OK);
+	assert_int_equal(gen, 1);
+	assert_int_equal(cv_keys_dek_unwrap(k, "R-1", gen, wdek, out), CV_OK);
+	assert_memory_equal(dek, out, CV_DEK_BYTES);
+	/* Moved to another record: refused, and nothing leaks out. */
+	assert_int_equal(cv_keys_dek_unwrap(k, "R-2", gen, wdek, out),
+	    CV_ERR_AUTH);
+	assert_true(sodium_is_zero(out, sizeof out));
+	assert_int_equal(cv_keys_dek_unwrap(k, "R-1", 7, wdek, out),
+	    CV_ERR_NOT_FOUND);
+	wdek[40] ^= 1;
+	assert_int_equal(cv_keys_dek_unwrap(k, "R-1", gen, wdek, out),
+	    CV_ERR_AUTH);
+	cv_keys_free(k);
+}
+
+static void
+test_blind_index(void **state)
+{
+	struct cv_keys *k = open_keys();
+	uint8_t a[CV_BIDX_BYTES], b[CV_BIDX_BYTES], c[CV_BIDX_BYTES];
+
+	(void)state;
+	assert_int_equal(cv_keys_blind_index(k, CV_BIDX_SSN, "912345678", 9,
+	    a), CV_OK);
+	assert_int_equal(cv_keys_blind_index(k, CV_BIDX_SSN, "912345678", 9,
+	    b), CV_OK);
+	assert_int_equal(cv_keys_blind_index(k, CV_BIDX_NAME, "912345678", 9,
+	    c), CV_OK);
+	assert_memory_equal(a, b, sizeof a);
+	assert_memory_not_equal(a, c, sizeof a);
+	cv_keys_free(k);
+}
+
+static void
+test_rotation_destroys_old_key(void **state)
+{
+	struct cv_keys *k = open_keys();
+	uint8_t dek[CV_DEK_BYTES], wdek[CV_WDEK_BYTES], w2[CV_WDEK_BYTES];
+	uint8_t out[CV_DEK_BYTES];
+	char path[1100], *old = NULL;
+	size_t oldlen;
+	uint32_t gen, g2;
+	int resumed;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/keyring", dir);
+	assert_int_equal(cv_file_read(path, 4096, &old, &oldlen), CV_OK);
+	assert_int_equal(cv_keys_dek_new(k, "R-9", dek, wdek, &gen), CV_OK);
+	assert_int_equal(cv_keys_rotate_begin(k, &resumed), CV_OK);
+	assert_false(resumed);
+	assert_int_equal(cv_keys_current_gen(k), gen + 1);
+	/* Mid-rotation both generations open. */
+	assert_int_equal(cv_keys_dek_unwrap(k, "R-9", gen, wdek, out), CV_OK);
+	assert_int_equal(cv_keys_dek_rewrap(k, "R-9", gen, wdek, &g2, w2),
+	    CV_OK);
+	assert_int_equal(g2, gen + 1);
+	cv_keys_free(k);
+	/* An interrupted rotation resumes instead of starting another. */
+	k = open_keys();
+	assert_int_equal(cv_keys_rotate_begin(k, &resumed), CV_OK);
+	assert_true(resumed);
+	assert_int_equal(cv_keys_rotate_finish(k), CV_OK);
+	assert_int_equal(cv_keys_dek_unwrap(k, "R-9", gen, wdek, out),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_keys_dek_unwrap(k, "R-9", g2, w2, out), CV_OK);
+	assert_memory_equal(out, dek, sizeof dek);
+	cv_keys_free(k);
+	/* A copy of the old keyring is useless: its root key is gone. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(old, 1, oldlen, f), oldlen);
+	fclose(f);
+	k = NULL;
+	assert_int_equal(cv_keys_open(&cfg, dir, &k), CV_ERR_HSM_KEY);
+	assert_null(k);
+	free(old);
+}
+
+static void
+test_keyring_parse(void **state)
+{
+	struct kr kr;
+	uint8_t buf[8 + 2 * (8 + KR_SEALED_BYTES)];
+
+	(void)state;
+	memset(&kr, 0, sizeof kr);
+	kr.n = 2;
+	kr.e[0] = (struct kr_entry){ .gen = 0, .purpose = KR_BIDX,
+	    .state = KR_ACTIVE };
+	kr.e[1] = (struct kr_entry){ .gen = 1, .purpose = KR_KEK,
+	    .state = KR_ACTIVE };
+	assert_int_equal(kr_size(&kr), sizeof buf);
+	kr_write(&kr, buf);
+	assert_int_equal(kr_parse(buf, sizeof buf, &kr), CV_OK);
+	assert_int_equal(kr.n, 2);
+	assert_int_equal(kr_parse(buf, sizeof buf - 1, &kr), CV_ERR_FORMAT);
+	buf[4] = 2;
+	assert_int_equal(kr_parse(buf, sizeof buf, &kr), CV_ERR_FORMAT);
+	buf[4] = 1;
+	buf[8 + 8 + KR_SEALED_BYTES + 4] = KR_BIDX;	/* duplicate kind */
+	buf[8 + 8 + KR_SEALED_BYTES + 3] = 0;
+	assert_int_equal(kr_parse(buf, sizeof buf, &kr), CV_ERR_FORMAT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dek_roundtrip_and_binding),
+		cmocka_unit_test(test_blind_index),
+		cmocka_unit_test(test_keyring_parse),
+		cmocka_unit_test(test_rotation_destroys_old_key),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,199 @@
+/* The vault through its library API, on a real token and database. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../testutil.h"
+#include "gen/gen.h"
+#include "vault/vault.h"
+
+#define N 300
+
+static const char *dir;
+static struct cv_vault *v;
+static struct cv_buf input;
+
+static int
+setup(void **state)
+{
+	struct cv_vault_init_opts o = { 0 };
+
+	(void)state;
+	dir = test_vault_dir();
+	for (uint64_t i = 0; i < N; i++) {
+		if (cv_gen_record(42, i, &input) != CV_OK)
+			return -1;
+	}
+	if (cv_vault_init(dir, &o) != CV_OK || cv_vault_open(dir, &v) != CV_OK)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	cv_vault_close(v);
+	cv_buf_free(&input);
+	test_rm_rf(dir);
+	return 0;
+}
+
+static cv_err
+load(const void *data, size_t len, struct cv_load_stats *st,
+    struct cv_load_error *err)
+{
+	struct cv_load_opts o = { 0 };
+	cv_err r;
+
+	o.in = fmemopen((void *)(uintptr_t)data, len, "r");
+	assert_non_null(o.in);
+	r = cv_vault_load(v, &o, st, err);
+	fclose(o.in);
+	return r;
+}
+
+/* Nth generated line's id (the generator writes "id" first). */
+static void
+nth_id(size_t n, char *id)
+{
+	const char *p = (const char *)input.p;
+
+	for (size_t i = 0; i < n; i++)
+		p = strchr(p, '\n') + 1;
+	memcpy(id, p + 7, 19);
+	id[19] = '\0';
+}
+
+static void
+test_load_is_atomic(void **state)
+{
+	struct cv_load_stats st;
+	struct cv_load_error err;
+	int64_t records, shredded;
+	struct cv_buf bad = { 0 };
+
+	(void)state;
+	/* A bad line at the end: nothing of the run is stored. */
+	assert_int_equal(cv_buf_add(&bad, input.p, input.len), CV_OK);
+	assert_int_equal(cv_buf_add(&bad, "{\"id\":\"x\"}\n", 11), CV_OK);
+	assert_int_equal(load(bad.p, bad.len, &st, &err), CV_ERR_INVALID);
+	assert_int_equal(err.line, N + 1);
+	assert_string_equal(err.rec.path, "identity");
+	assert_int_equal(cv_vault_count(v, &records, &shredded), CV_OK);
+	assert_int_equal(records, 0);
+	/* A failure at commit time: nothing stored either. */
+	setenv("CLEARVAULT_FAULT", "load.commit:1", 1);
+	assert_int_equal(load(input.p, input.len, &st, &err), CV_ERR_IO);
+	unsetenv("CLEARVAULT_FAULT");
+	assert_int_equal(cv_vault_count(v, &records, &shredded), CV_OK);
+	assert_int_equal(records, 0);
+	assert_int_equal(load(input.p, input.len, &st, &err), CV_OK);
+	assert_int_equal(st.stored, N);
+	assert_int_equal(cv_vault_count(v, &records, &shredded), CV_OK);
+	assert_int_equal(records, N);
+	cv_buf_free(&bad);
+}
+
+struct reader {
+	struct cv_vault *v;
+	int ok;
+};
+
+static void *
+read_all(void *arg)
+{
+	struct reader *rd = arg;
+	struct cv_buf out = { 0 };
+	char id[32];
+
+	rd->ok = 1;
+	for (size_t i = 0; i < N; i++) {
+		nth_id(i, id);
+		out.len = 0;
+		if (cv_vault_get_text(rd->v, id, NULL, &out) != CV_OK ||
+		    memcmp(out.p, "{\"id\":\"", 7) != 0)
+			rd->ok = 0;
+	}
+	cv_buf_free(&out);
+	return NULL;
+}
+
+static void
+test_parallel_readers(void **state)
+{
+	struct reader rd[2];
+	pthread_t t[2];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(cv_vault_dup(v, &rd[i].v), CV_OK);
+		assert_int_equal(pthread_create(&t[i], NULL, read_all, &rd[i]),
+		    0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		assert_true(rd[i].ok);
+		cv_vault_close(rd[i].v);
+	}
+}
+
+static int
+count_match(void *ctx, const char *id)
+{
+	(void)id;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void
+test_get_find_shred(void **state)
+{
+	char id[32];
+	json_t *rec = NULL;
+	const char *secs[] = { "identity", NULL };
+	const char *bad[] = { "identity", "nope", NULL };
+	int n = 0;
+
+	(void)state;
+	nth_id(5, id);
+	assert_int_equal(cv_vault_get(v, id, secs, &rec), CV_OK);
+	assert_non_null(json_object_get(rec, "identity"));
+	assert_null(json_object_get(rec, "adjudication"));
+	assert_int_equal(cv_vault_find_ssn(v, json_string_value(
+	    json_object_get(json_object_get(rec, "identity"), "ssn")),
+	    count_match, &n), CV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cv_vault_shred(v, id), CV_OK);
+	n = 0;
+	assert_int_equal(cv_vault_find_ssn(v, json_string_value(
+	    json_object_get(json_object_get(rec, "identity"), "ssn")),
+	    count_match, &n), CV_OK);
+	assert_int_equal(n, 0);
+	json_decref(rec);
+	assert_int_equal(cv_vault_get(v, id, NULL, &rec), CV_ERR_SHREDDED);
+	assert_null(rec);
+	assert_int_equal(cv_vault_shred(v, id), CV_ERR_SHREDDED);
+	assert_int_equal(cv_vault_get(v, "no-such", NULL, &rec),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_vault_get(v, "bad id", NULL, &rec),
+	    CV_ERR_INVALID);
+	assert_int_equal(cv_vault_get(v, id, bad, &rec), CV_ERR_INVALID);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_is_atomic),
+		cmocka_unit_test(test_parallel_readers),
+		cmocka_unit_test(test_get_find_shred),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
