@@ -310,6 +310,26 @@ find_kek(const struct cv_keys *k, uint32_t gen)
 	return NULL;
 }
 
+/*
+ * Wrapping nonces, drawn 4 KiB at a time: one getrandom per data key
+ * would be most of a rotation's cost. Nonces are public; data keys
+ * themselves always come straight from randombytes_buf.
+ */
+static void
+nonce(uint8_t out[static crypto_aead_xchacha20poly1305_ietf_NPUBBYTES])
+{
+	static _Thread_local uint8_t pool[4096];
+	static _Thread_local size_t left;
+	const size_t n = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+
+	if (left < n) {
+		randombytes_buf(pool, sizeof pool);
+		left = sizeof pool;
+	}
+	memcpy(out, pool + sizeof pool - left, n);
+	left -= n;
+}
+
 /* WDEK's nonce must already be random. */
 static cv_err
 wrap(const struct kr_entry *kek, const char *rid, const uint8_t *dek,
@@ -332,15 +352,10 @@ cv_keys_dek_new(struct cv_keys *k, const char *rid,
     uint8_t dek[static CV_DEK_BYTES], uint8_t wdek[static CV_WDEK_BYTES],
     uint32_t *gen)
 {
-	uint8_t rnd[CV_DEK_BYTES + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 	cv_err r;
 
-	/* One system call for the key and the wrapping nonce. */
-	randombytes_buf(rnd, sizeof rnd);
-	memcpy(dek, rnd, CV_DEK_BYTES);
-	memcpy(wdek, rnd + CV_DEK_BYTES,
-	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	sodium_memzero(rnd, sizeof rnd);
+	randombytes_buf(dek, CV_DEK_BYTES);
+	nonce(wdek);
 	*gen = k->cur->gen;
 	if ((r = wrap(k->cur, rid, dek, wdek)) != CV_OK)
 		sodium_memzero(dek, CV_DEK_BYTES);
@@ -385,8 +400,7 @@ cv_keys_dek_rewrap(struct cv_keys *k, const char *rid, uint32_t gen,
 
 	if ((r = cv_keys_dek_unwrap(k, rid, gen, wdek, dek)) == CV_OK) {
 		*newgen = k->cur->gen;
-		randombytes_buf(newwdek,
-		    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+		nonce(newwdek);
 		r = wrap(k->cur, rid, dek, newwdek);
 	}
 	sodium_memzero(dek, sizeof dek);

@@ -17,10 +17,9 @@ static const char *const sql[Q__N] = {
 	    "version = excluded.version, ssn_bi = excluded.ssn_bi, "
 	    "name_bi = excluded.name_bi, body = excluded.body RETURNING id",
 	[Q_INSERT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(rid) DO NOTHING "
-	    "RETURNING id",
-	[Q_PUT_DEK] = "INSERT OR REPLACE INTO deks(rec, gen, wdek) "
-	    "VALUES (?1, ?2, ?3)",
+	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(rid) DO NOTHING",
+	[Q_PUT_DEK] = "INSERT OR REPLACE INTO deks(rec, rid, gen, wdek) "
+	    "VALUES (?1, ?4, ?2, ?3)",
 	[Q_GET] = "SELECT r.version, r.body, d.gen, d.wdek FROM records r "
 	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1",
 	[Q_FIND_SSN] = "SELECT rid FROM records WHERE ssn_bi = ?1",
@@ -30,9 +29,8 @@ static const char *const sql[Q__N] = {
 	[Q_DEL_DEK] = "DELETE FROM deks WHERE rec = ?1",
 	[Q_CLEAR_BI] = "UPDATE records SET ssn_bi = NULL, name_bi = NULL "
 	    "WHERE id = ?1",
-	[Q_SCAN] = "SELECT d.rec, r.rid, d.gen, d.wdek FROM deks d "
-	    "JOIN records r ON r.id = d.rec WHERE d.rec > ?1 AND d.gen != ?2 "
-	    "ORDER BY d.rec LIMIT ?3",
+	[Q_SCAN] = "SELECT rec, rid, gen, wdek FROM deks "
+	    "WHERE rec > ?1 AND gen != ?2 ORDER BY rec LIMIT ?3",
 	[Q_SET_DEK] = "UPDATE deks SET gen = ?2, wdek = ?3 WHERE rec = ?1",
 };
 
@@ -45,10 +43,11 @@ static const char schema[] =
     " body BLOB NOT NULL);"
     "CREATE INDEX records_ssn ON records(ssn_bi);"
     "CREATE INDEX records_name ON records(name_bi);"
-    /* Data keys apart from the bodies: rotation rewrites small rows only,
+    /* Data keys apart from the bodies: rotation reads and rewrites small
+     * rows only (rid, which the wrapping binds, is copied here for that),
      * and shredding deletes one. */
-    "CREATE TABLE deks(rec INTEGER PRIMARY KEY, gen INTEGER NOT NULL,"
-    " wdek BLOB NOT NULL);";
+    "CREATE TABLE deks(rec INTEGER PRIMARY KEY, rid TEXT NOT NULL,"
+    " gen INTEGER NOT NULL, wdek BLOB NOT NULL);";
 
 struct cv_store {
 	sqlite3 *db;
@@ -125,7 +124,7 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 	 */
 	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"
-	    "PRAGMA cache_size=-262144")) != CV_OK)
+	    "PRAGMA cache_size=-1048576; PRAGMA mmap_size=68719476736")) != CV_OK)
 		goto out;
 	if (mode == CV_STORE_CREATE) {
 		if ((r = exec(s, "BEGIN")) != CV_OK ||
@@ -228,20 +227,28 @@ write_record(struct cv_store *s, int q, const struct cv_store_put *p,
 	sqlite3_bind_blob(st, 3, p->ssn_bi, CV_BIDX_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, p->name_bi, CV_BIDX_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob64(st, 5, p->body, p->body_len, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_DONE && exists) {
-		*exists = 1;
-		return CV_OK;
+	if (exists) {
+		/* No RETURNING on the hot path: changes() tells. */
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return db_fail(s, "write record");
+		if (sqlite3_changes(s->db) == 0) {
+			*exists = 1;
+			return CV_OK;
+		}
+		id = sqlite3_last_insert_rowid(s->db);
+	} else {
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			return db_fail(s, "write record");
+		id = sqlite3_column_int64(st, 0);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return db_fail(s, "write record");
 	}
-	if (rc != SQLITE_ROW)
-		return db_fail(s, "write record");
-	id = sqlite3_column_int64(st, 0);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return db_fail(s, "write record");
 	st = s->q[Q_PUT_DEK];
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, p->gen);
 	sqlite3_bind_blob(st, 3, p->wdek, CV_WDEK_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p->rid, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return db_fail(s, "write data key");
 	return CV_OK;

@@ -12,11 +12,11 @@ cv_err
 env_parse(const uint8_t *body, size_t len,
     struct env_section out[static CV_RECORD_NSECTIONS], size_t *n)
 {
-	size_t off = 2, count, i, blen;
+	size_t off = ENV_HEADER, count, i, blen;
 	unsigned last = 0;
 
 	*n = 0;
-	if (len < 2 || body[0] != ENV_FORMAT)
+	if (len < ENV_HEADER || body[0] != ENV_FORMAT)
 		return cv_fail(CV_ERR_FORMAT, "record body: unknown format");
 	count = body[1];
 	if (count > CV_RECORD_NSECTIONS)
@@ -65,7 +65,7 @@ env_seal(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
     const struct cv_record_span sec[CV_RECORD_NSECTIONS], struct cv_buf *out)
 {
 	uint8_t aad[16 + CV_RECORD_ID_MAX], nonce[NONCE], *p;
-	size_t aadlen, count = 0, start = out->len, need = 2;
+	size_t aadlen, count = 0, start = out->len, need = ENV_HEADER;
 	cv_err r;
 
 	if (strlen(rid) > CV_RECORD_ID_MAX)
@@ -75,7 +75,7 @@ env_seal(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
 			return cv_fail(CV_ERR_INVALID, "section too large");
 		if (sec[i].len) {
 			count++;
-			need += 5 + NONCE + sec[i].len + TAG;
+			need += 5 + sec[i].len + TAG;
 		}
 	}
 	if ((r = cv_buf_reserve(out, need)) != CV_OK)
@@ -86,19 +86,21 @@ env_seal(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
 	p = out->p + start;
 	*p++ = ENV_FORMAT;
 	*p++ = (uint8_t)count;
+	memcpy(p, nonce, NONCE);
+	p += NONCE;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
 		if (sec[i].len == 0)
 			continue;
 		*p = (uint8_t)(i + 1);
-		cv_put_u32be(p + 1, (uint32_t)(NONCE + sec[i].len + TAG));
+		cv_put_u32be(p + 1, (uint32_t)(sec[i].len + TAG));
 		p += 5;
-		memcpy(p, nonce, NONCE);
-		p[NONCE - 1] ^= (uint8_t)(i + 1);
+		nonce[NONCE - 1] ^= (uint8_t)(i + 1);
 		aadlen = sec_aad(rid, (uint8_t)(i + 1), version, aad);
-		crypto_aead_xchacha20poly1305_ietf_encrypt(p + NONCE, NULL,
+		crypto_aead_xchacha20poly1305_ietf_encrypt(p, NULL,
 		    (const uint8_t *)text + sec[i].off, sec[i].len, aad,
-		    aadlen, NULL, p, dek);
-		p += NONCE + sec[i].len + TAG;
+		    aadlen, NULL, nonce, dek);
+		nonce[NONCE - 1] ^= (uint8_t)(i + 1);
+		p += sec[i].len + TAG;
 	}
 	out->len = start + need;
 	return CV_OK;
@@ -110,9 +112,10 @@ env_open(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
     struct cv_buf *out, unsigned *present)
 {
 	struct env_section sec[CV_RECORD_NSECTIONS];
-	uint8_t aad[16 + CV_RECORD_ID_MAX];
+	uint8_t aad[16 + CV_RECORD_ID_MAX], nonce[NONCE];
 	size_t n, i, aadlen, start = out->len, need = 0;
 	unsigned long long ptlen;
+	int rc;
 	cv_err r;
 
 	*present = 0;
@@ -120,6 +123,7 @@ env_open(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
 		return CV_ERR_INVALID;
 	if ((r = env_parse(body, len, sec, &n)) != CV_OK)
 		return r;
+	memcpy(nonce, body + 2, NONCE);
 	for (i = 0; i < n; i++)
 		need += 24 + sec[i].len;
 	if ((r = cv_buf_reserve(out, need)) != CV_OK)
@@ -136,9 +140,12 @@ env_open(const uint8_t dek[static CV_DEK_BYTES], const char *rid,
 		out->p[out->len++] = '"';
 		out->p[out->len++] = ':';
 		aadlen = sec_aad(rid, sec[i].section, version, aad);
-		if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->p +
-		    out->len, &ptlen, NULL, sec[i].box + NONCE,
-		    sec[i].len - NONCE, aad, aadlen, sec[i].box, dek) != 0) {
+		nonce[NONCE - 1] ^= sec[i].section;
+		rc = crypto_aead_xchacha20poly1305_ietf_decrypt(out->p +
+		    out->len, &ptlen, NULL, sec[i].box, sec[i].len, aad,
+		    aadlen, nonce, dek);
+		nonce[NONCE - 1] ^= sec[i].section;
+		if (rc != 0) {
 			sodium_memzero(out->p + start, out->len - start);
 			out->len = start;
 			*present = 0;

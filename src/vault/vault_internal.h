@@ -12,16 +12,20 @@
 /*
  * Section envelope, format 1 (the records.body column). Big-endian.
  *
- *   u8 format=1 | u8 count | count × ( u8 section | u32 len | box[len] )
+ *   u8 format=1 | u8 count | nonce[24] | count × ( u8 section | u32 len |
+ *   box[len] )
  *
  * section is the 1-based index into cv_record_sections, strictly
- * increasing; box = nonce(24) || XChaCha20-Poly1305 ciphertext || tag(16)
- * of the section's compact JSON, with associated data
+ * increasing; box = XChaCha20-Poly1305 ciphertext || tag(16) of the
+ * section's JSON under the record's data key, with nonce = the record
+ * nonce with its last byte XORed with the section id (each data key seals
+ * one body only, so nonces never repeat under a key) and associated data
  *   "cv-sec-v1" | u8 idlen | id | u8 section | u32 version
  * so that a box moved to another record, section or version fails.
  */
 #define ENV_FORMAT 1
-#define ENV_BOX_MIN (24 + 16)
+#define ENV_HEADER (2 + 24)
+#define ENV_BOX_MIN 16
 #define ENV_MAX_SECTION_BYTES (1u << 20)
 
 struct env_section {

@@ -73,7 +73,7 @@ test_binding(void **state)
 	/* Relabel the first box as another section: refused. */
 	assert_int_equal(env_parse(body.p, body.len, sec, &n), CV_OK);
 	assert_int_equal(n, 2);
-	body.p[2] = 2;
+	body.p[ENV_HEADER] = 2;
 	assert_int_equal(env_open(dek, "R-1", 3, body.p, body.len, ~0u, &out,
 	    &present), CV_ERR_AUTH);
 	assert_int_equal(out.len, 0);
