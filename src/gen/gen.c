@@ -130,6 +130,30 @@ date_y(struct out *o, struct rng *r, unsigned y)
 	date(o, r, y, y);
 }
 
+/* ,"city":..,"state":.. for city C of the word lists */
+static void
+city_state(struct out *o, unsigned c)
+{
+	L(o, ",\"city\":");
+	str(o, gw_city.w[c]);
+	L(o, ",\"state\":");
+	str(o, gw_city_state[c]);
+}
+
+/* ,"from":YEAR-..[,"to":YEAR-..] and the closing brace of a period;
+ * the current entry (TO == 0) has no end. */
+static void
+period_end(struct out *o, struct rng *r, unsigned from, unsigned to)
+{
+	L(o, ",\"from\":");
+	date_y(o, r, from);
+	if (to) {
+		L(o, ",\"to\":");
+		date_y(o, r, to);
+	}
+	*o->p++ = '}';
+}
+
 static void
 phone(struct out *o, struct rng *r)
 {
@@ -240,19 +264,12 @@ contact(struct out *o, struct rng *r, const char *first, const char *last,
 			L(o, " Apt ");
 			num(o, 1 + below(r, 999));
 		}
-		L(o, "\",\"city\":");
-		str(o, gw_city.w[c]);
-		L(o, ",\"state\":");
-		str(o, gw_city_state[c]);
+		*o->p++ = '"';
+		city_state(o, c);
 		L(o, ",\"postal_code\":\"");
 		digits(o, gw_city_zip[c] * 100 + below(r, 100), 5);
-		L(o, "\",\"country\":\"United States\",\"from\":");
-		date_y(o, r, from);
-		if (i) {
-			L(o, ",\"to\":");
-			date_y(o, r, y);
-		}
-		*o->p++ = '}';
+		L(o, "\",\"country\":\"United States\"");
+		period_end(o, r, from, i ? y : 0);
 		y = from;
 	}
 	L(o, "],\"phones\":[{\"type\":\"mobile\",\"number\":");
@@ -296,19 +313,9 @@ history(struct out *o, struct rng *r, unsigned by)
 		str(o, pick(r, &gw_employer));
 		L(o, ",\"title\":");
 		str(o, pick(r, &gw_title));
-		if (chance(r, 50)) {
-			L(o, ",\"city\":");
-			str(o, gw_city.w[c]);
-			L(o, ",\"state\":");
-			str(o, gw_city_state[c]);
-		}
-		L(o, ",\"from\":");
-		date_y(o, r, from);
-		if (i) {
-			L(o, ",\"to\":");
-			date_y(o, r, y);
-		}
-		*o->p++ = '}';
+		if (chance(r, 50))
+			city_state(o, c);
+		period_end(o, r, from, i ? y : 0);
 		y = from;
 	}
 	L(o, "],\"education\":[{\"school\":");
