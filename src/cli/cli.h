@@ -4,7 +4,10 @@
 
 #include <getopt.h>
 
+#include "../audit/audit.h"
+#include "../audit/note.h"
 #include "../base/base.h"
+#include "../vault/vault.h"
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -23,6 +26,24 @@ int cmd_get(int argc, char **argv);
 int cmd_find(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_shred(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+/*
+ * Opens the vault in DIR and its audit log; on failure prints why and
+ * returns CLI_FAIL with both NULL. Close with cli_close.
+ */
+int cli_open(const char *cmd, const char *dir, struct cv_vault **v,
+    struct cv_audit **a);
+void cli_close(struct cv_vault *v, struct cv_audit *a);
+
+/*
+ * Appends this command's audit entry (actor: the OS user) and waits until
+ * it is durable. RESULT is the operation's outcome. The caller prints
+ * data only after this returned CV_OK.
+ */
+cv_err cli_record(struct cv_audit *a, const char *action, cv_err result,
+    const char *reason, const char *const *records, size_t n,
+    unsigned sections) CV_MUST_CHECK;
 
 /*
  * The vault folder: --dir's value, else $CLEARVAULT_DIR. NULL (with a

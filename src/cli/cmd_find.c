@@ -1,4 +1,6 @@
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../vault/vault.h"
 #include "cli.h"
@@ -20,11 +22,24 @@ static const char help[] =
     "      --dob YYYY-MM-DD   birth date\n"
     "  -h, --help             this text\n";
 
+struct ids {
+	char **v;
+	size_t n, cap;
+};
+
 static int
-print_id(void *ctx, const char *id)
+collect(void *ctx, const char *id)
 {
-	(void)ctx;
-	return puts(id) == EOF;
+	struct ids *l = ctx;
+	char **nv;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		if ((nv = realloc(l->v, l->cap * sizeof *nv)) == NULL)
+			return 1;
+		l->v = nv;
+	}
+	return (l->v[l->n++] = strdup(id)) == NULL;
 }
 
 int
@@ -39,8 +54,11 @@ cmd_find(int argc, char **argv)
 	};
 	const char *dir = NULL, *ssn = NULL, *name = NULL, *dob = NULL;
 	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	struct ids ids = { 0 };
+	char reason[160];
 	int c, rc = CLI_FAIL;
-	cv_err r;
+	cv_err r, ar;
 
 	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -68,22 +86,33 @@ cmd_find(int argc, char **argv)
 		    "(YYYY-MM-DD)");
 	if ((dir = cli_dir("find", dir)) == NULL)
 		return CLI_USAGE;
-	if ((r = cv_vault_open(dir, &v)) != CV_OK) {
-		cli_fail("find", r);
+	if (cli_open("find", dir, &v, &a) != CLI_OK)
+		goto out;
+	r = ssn ? cv_vault_find_ssn(v, ssn, collect, &ids) :
+	    cv_vault_find_name(v, name, dob, collect, &ids);
+	/* The search terms are personal data: only their kind is logged. */
+	snprintf(reason, sizeof reason, "by %s, %zu found", ssn ? "SSN" :
+	    "name and birth date", ids.n);
+	if ((ar = cli_record(a, "find", r, reason, (const char *const *)ids.v,
+	    ids.n, 0)) != CV_OK) {
+		cli_fail("find", ar);
 		goto out;
 	}
-	r = ssn ? cv_vault_find_ssn(v, ssn, print_id, NULL) :
-	    cv_vault_find_name(v, name, dob, print_id, NULL);
 	if (r != CV_OK) {
 		cli_fail("find", r);
 		goto out;
 	}
+	for (size_t i = 0; i < ids.n; i++)
+		puts(ids.v[i]);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "clearvault find: cannot write output\n");
 		goto out;
 	}
 	rc = CLI_OK;
  out:
-	cv_vault_close(v);
+	for (size_t i = 0; i < ids.n; i++)
+		free(ids.v[i]);
+	free(ids.v);
+	cli_close(v, a);
 	return rc;
 }

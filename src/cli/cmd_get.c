@@ -30,11 +30,14 @@ cmd_get(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	const char *dir = NULL, *secs[CV_RECORD_NSECTIONS + 1] = { 0 };
+	const char *id;
 	struct cv_vault *v = NULL;
-	json_t *rec = NULL;
-	size_t nsec = 0;
+	struct cv_audit *a = NULL;
+	json_t *rec = NULL, *it;
+	size_t nsec = 0, i;
+	unsigned mask = 0;
 	int c, compact = 0, rc = CLI_FAIL;
-	cv_err r;
+	cv_err r, ar;
 
 	while ((c = getopt_long(argc, argv, "d:s:ch", opts, NULL)) != -1) {
 		switch (c) {
@@ -57,11 +60,24 @@ cmd_get(int argc, char **argv)
 		return cli_usage("get", use, "give exactly one record id");
 	if ((dir = cli_dir("get", dir)) == NULL)
 		return CLI_USAGE;
-	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
-	    (r = cv_vault_get(v, argv[optind], nsec ? secs : NULL, &rec)) !=
-	    CV_OK) {
+	id = argv[optind];
+	if (cli_open("get", dir, &v, &a) != CLI_OK)
+		goto out;
+	r = cv_vault_get(v, id, nsec ? secs : NULL, &rec);
+	if (r == CV_ERR_NOT_FOUND)
+		cv_err_set("no record '%.64s'", id);
+	json_array_foreach(json_object_get(json_object_get(rec, "_meta"),
+	    "sections"), i, it)
+		mask |= 1u << cv_record_section_index(json_string_value(it));
+	/* Write-ahead: nothing is printed before its entry is durable. */
+	if ((ar = cli_record(a, "get", r, r != CV_OK ? cv_err_detail() : NULL,
+	    &id, 1, mask)) != CV_OK) {
+		cli_fail("get", ar);
+		goto out;
+	}
+	if (r != CV_OK) {
 		if (r == CV_ERR_NOT_FOUND)
-			cv_err_set("no record '%.64s'", argv[optind]);
+			cv_err_set("no record '%.64s'", id);
 		cli_fail("get", r);
 		goto out;
 	}
@@ -73,6 +89,6 @@ cmd_get(int argc, char **argv)
 	rc = CLI_OK;
  out:
 	json_decref(rec);
-	cv_vault_close(v);
+	cli_close(v, a);
 	return rc;
 }

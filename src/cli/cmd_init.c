@@ -1,6 +1,5 @@
 #include <stdio.h>
 
-#include "../vault/vault.h"
 #include "cli.h"
 
 static const char use[] = "clearvault init --dir DIR "
@@ -33,6 +32,9 @@ cmd_init(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	struct cv_vault_init_opts o = { 0 };
+	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	struct cv_buf note = { 0 };
 	const char *dir = NULL;
 	cv_err r;
 	int c;
@@ -58,6 +60,21 @@ cmd_init(int argc, char **argv)
 		return CLI_USAGE;
 	if ((r = cv_vault_init(dir, &o)) != CV_OK)
 		return cli_fail("init", r);
+	/* The log's first entry is the vault's creation. */
+	if ((r = cv_audit_create(dir)) != CV_OK)
+		return cli_fail("init", r);
+	if (cli_open("init", dir, &v, &a) != CLI_OK)
+		return CLI_FAIL;
+	if ((r = cli_record(a, "init", CV_OK, o.pkcs11_module ?
+	    "keys in an existing PKCS#11 token" : "keys in a private SoftHSM2 "
+	    "token", NULL, 0, 0)) != CV_OK ||
+	    (r = cv_audit_checkpoint(a, &note)) != CV_OK) {
+		cv_buf_free(&note);
+		cli_close(v, a);
+		return cli_fail("init", r);
+	}
+	cv_buf_free(&note);
+	cli_close(v, a);
 	fprintf(stderr, "clearvault init: created vault %s (%s)\n", dir,
 	    o.pkcs11_module ? "keys in the given PKCS#11 token" :
 	    "keys in a private SoftHSM2 token");

@@ -61,7 +61,10 @@ cmd_load(int argc, char **argv)
 	struct cv_load_stats st;
 	struct cv_load_error le;
 	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
 	struct prog pg = { 0 };
+	char reason[200];
+	cv_err ar;
 	struct stat sb;
 	int c, ok, quiet = 0, rc = CLI_FAIL;
 	cv_err r;
@@ -99,10 +102,8 @@ cmd_load(int argc, char **argv)
 		    rpath, strerror(errno));
 		goto out;
 	}
-	if ((r = cv_vault_open(dir, &v)) != CV_OK) {
-		cli_fail("load", r);
+	if (cli_open("load", dir, &v, &a) != CLI_OK)
 		goto out;
-	}
 	if (!quiet && isatty(STDERR_FILENO)) {
 		lo.progress = progress;
 		lo.ctx = &pg;
@@ -110,6 +111,14 @@ cmd_load(int argc, char **argv)
 	r = cv_vault_load(v, &lo, &st, &le);
 	if (lo.progress)
 		fputc('\n', stderr);
+	snprintf(reason, sizeof reason, "%s: stored %llu (%llu new versions), "
+	    "rejected %llu", strcmp(in, "-") ? in : "<stdin>",
+	    (unsigned long long)st.stored, (unsigned long long)st.versions,
+	    (unsigned long long)st.rejected);
+	if ((ar = cli_record(a, "load", r, reason, NULL, 0, 0)) != CV_OK) {
+		cli_fail("load", ar);
+		goto out;
+	}
 	if (r == CV_ERR_INVALID && le.line) {
 		fprintf(stderr, "%s:%llu: field %s: %s\n",
 		    strcmp(in, "-") ? in : "<stdin>",
@@ -136,7 +145,7 @@ cmd_load(int argc, char **argv)
 		    st.seconds > 0 ? (double)st.stored / st.seconds : 0.0);
 	rc = CLI_OK;
  out:
-	cv_vault_close(v);
+	cli_close(v, a);
 	if (lo.in && lo.in != stdin)
 		fclose(lo.in);
 	if (lo.reject && fclose(lo.reject) != 0)

@@ -38,9 +38,11 @@ cmd_rotate(int argc, char **argv)
 	};
 	const char *dir = NULL;
 	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
 	struct cv_rotate_stats st;
+	char reason[160];
 	int c, quiet = 0, tty, rc = CLI_FAIL;
-	cv_err r;
+	cv_err r, ar;
 
 	while ((c = getopt_long(argc, argv, "d:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -56,13 +58,18 @@ cmd_rotate(int argc, char **argv)
 	if ((dir = cli_dir("rotate", dir)) == NULL)
 		return CLI_USAGE;
 	tty = !quiet && isatty(STDERR_FILENO);
-	if ((r = cv_vault_open(dir, &v)) != CV_OK) {
-		cli_fail("rotate", r);
+	if (cli_open("rotate", dir, &v, &a) != CLI_OK)
 		goto out;
-	}
 	r = cv_vault_rotate(v, tty ? progress : NULL, NULL, &st);
 	if (tty)
 		fputc('\n', stderr);
+	snprintf(reason, sizeof reason, "%llu data keys rewrapped%s",
+	    (unsigned long long)st.rewrapped, st.resumed ?
+	    " (resumed)" : "");
+	if ((ar = cli_record(a, "rotate", r, reason, NULL, 0, 0)) != CV_OK) {
+		cli_fail("rotate", ar);
+		goto out;
+	}
 	if (r != CV_OK) {
 		cli_fail("rotate", r);
 		fprintf(stderr, "clearvault rotate: %llu data keys rewrapped "
@@ -78,6 +85,6 @@ cmd_rotate(int argc, char **argv)
 		    st.seconds > 0 ? (double)st.rewrapped / st.seconds : 0.0);
 	rc = CLI_OK;
  out:
-	cv_vault_close(v);
+	cli_close(v, a);
 	return rc;
 }

@@ -24,8 +24,10 @@ cmd_shred(int argc, char **argv)
 	};
 	const char *dir = NULL;
 	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	const char *id;
 	int c, rc = CLI_FAIL;
-	cv_err r;
+	cv_err r, ar;
 
 	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -38,16 +40,26 @@ cmd_shred(int argc, char **argv)
 		return cli_usage("shred", use, "give exactly one record id");
 	if ((dir = cli_dir("shred", dir)) == NULL)
 		return CLI_USAGE;
-	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
-	    (r = cv_vault_shred(v, argv[optind])) != CV_OK) {
+	id = argv[optind];
+	if (cli_open("shred", dir, &v, &a) != CLI_OK)
+		goto out;
+	r = cv_vault_shred(v, id);
+	if (r == CV_ERR_NOT_FOUND)
+		cv_err_set("no record '%.64s'", id);
+	if ((ar = cli_record(a, "shred", r, r != CV_OK ? cv_err_detail() :
+	    NULL, &id, 1, 0)) != CV_OK) {
+		cli_fail("shred", ar);
+		goto out;
+	}
+	if (r != CV_OK) {
 		if (r == CV_ERR_NOT_FOUND)
-			cv_err_set("no record '%.64s'", argv[optind]);
+			cv_err_set("no record '%.64s'", id);
 		cli_fail("shred", r);
 		goto out;
 	}
-	fprintf(stderr, "clearvault shred: %s shredded\n", argv[optind]);
+	fprintf(stderr, "clearvault shred: %s shredded\n", id);
 	rc = CLI_OK;
  out:
-	cv_vault_close(v);
+	cli_close(v, a);
 	return rc;
 }

@@ -20,6 +20,8 @@ static const struct cli_cmd cmds[] = {
 	    "date" },
 	{ "rotate", cmd_rotate, "new keyring key; rewrap every data key" },
 	{ "shred", cmd_shred, "destroy one record's data key for good" },
+	{ "audit", cmd_audit, "the tamper-evident log: checkpoints, proofs, "
+	    "verify" },
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
 

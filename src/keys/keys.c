@@ -19,6 +19,9 @@ struct cv_keys {
 	struct kr kr;
 	struct kr_entry *cur;	/* the active KEK */
 	struct kr_entry *bidx;
+	/* The audit key's seed is in the keyring; its expanded form here. */
+	uint8_t *audit_sk;	/* sodium_malloc'd, 64 bytes */
+	uint8_t audit_pk[CV_AUDIT_PK_BYTES];
 };
 
 static cv_err
@@ -122,6 +125,54 @@ index_entries(struct cv_keys *k)
 	return CV_OK;
 }
 
+static struct kr_entry *
+find_purpose(struct cv_keys *k, uint8_t purpose)
+{
+	for (size_t i = 0; i < k->kr.n; i++) {
+		if (k->kr.e[i].purpose == purpose)
+			return &k->kr.e[i];
+	}
+	return NULL;
+}
+
+/*
+ * Expands the audit seed into a signing key. A keyring made before the
+ * audit log existed gets its audit key here, sealed by root 0.
+ */
+static cv_err
+audit_key(struct cv_keys *k)
+{
+	struct kr_entry *e = find_purpose(k, KR_AUDIT);
+	CK_OBJECT_HANDLE root;
+	char label[64];
+	cv_err r;
+
+	if (e == NULL) {
+		if (k->kr.n == KR_MAX_ENTRIES)
+			return cv_fail(CV_ERR_INTERNAL, "keyring full");
+		e = &k->kr.e[k->kr.n];
+		*e = (struct kr_entry){ .gen = 0, .purpose = KR_AUDIT,
+		    .state = KR_ACTIVE };
+		if ((r = root_label(k, 0, label, sizeof label)) != CV_OK ||
+		    (r = p11_find_key(&k->p11, label, &root)) != CV_OK ||
+		    (r = entry_make(k, e, root)) != CV_OK) {
+			entry_wipe(e);
+			return r;
+		}
+		k->kr.n++;
+		if ((r = keyring_save(k, 0)) != CV_OK)
+			return r;
+		if ((r = index_entries(k)) != CV_OK)
+			return r;
+	}
+	if ((k->audit_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) == NULL)
+		return CV_ERR_NOMEM;
+	if (crypto_sign_seed_keypair(k->audit_pk, k->audit_sk, e->key) != 0)
+		return CV_ERR_CRYPTO;
+	sodium_mprotect_readonly(k->audit_sk);
+	return CV_OK;
+}
+
 static cv_err
 read_pin(const char *path, char *pin, size_t size)
 {
@@ -222,9 +273,12 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 	    .state = KR_ACTIVE };
 	k->kr.e[1] = (struct kr_entry){ .gen = 1, .purpose = KR_KEK,
 	    .state = KR_ACTIVE };
-	k->kr.n = 2;
+	k->kr.e[2] = (struct kr_entry){ .gen = 0, .purpose = KR_AUDIT,
+	    .state = KR_ACTIVE };
+	k->kr.n = 3;
 	if ((r = entry_make(k, &k->kr.e[0], root0)) != CV_OK ||
 	    (r = entry_make(k, &k->kr.e[1], root1)) != CV_OK ||
+	    (r = entry_make(k, &k->kr.e[2], root0)) != CV_OK ||
 	    (r = keyring_save(k, 1)) != CV_OK)
 		goto out;
 	r = CV_OK;
@@ -263,7 +317,7 @@ cv_keys_open(const struct cv_config *cfg, const char *dir,
 		if ((r = entry_unseal(k, &k->kr.e[i])) != CV_OK)
 			goto out;
 	}
-	if ((r = index_entries(k)) != CV_OK)
+	if ((r = index_entries(k)) != CV_OK || (r = audit_key(k)) != CV_OK)
 		goto out;
 	*out = k;
 	k = NULL; /* transferred */
@@ -282,6 +336,8 @@ cv_keys_free(struct cv_keys *k)
 		return;
 	for (size_t i = 0; i < KR_MAX_ENTRIES; i++)
 		entry_wipe(&k->kr.e[i]);
+	if (k->audit_sk)
+		sodium_free(k->audit_sk);
 	p11_close(&k->p11);
 	sodium_memzero(k, sizeof *k);
 	free(k);
@@ -423,6 +479,22 @@ cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
 		return CV_ERR_CRYPTO;
 	}
 	sodium_memzero(&st, sizeof st);
+	return CV_OK;
+}
+
+void
+cv_keys_audit_pubkey(const struct cv_keys *k,
+    uint8_t pk[static CV_AUDIT_PK_BYTES])
+{
+	memcpy(pk, k->audit_pk, CV_AUDIT_PK_BYTES);
+}
+
+cv_err
+cv_keys_audit_sign(struct cv_keys *k, const uint8_t *msg, size_t len,
+    uint8_t sig[static CV_AUDIT_SIG_BYTES])
+{
+	if (crypto_sign_detached(sig, NULL, msg, len, k->audit_sk) != 0)
+		return CV_ERR_CRYPTO;
 	return CV_OK;
 }
 

@@ -82,6 +82,14 @@ cv_err cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
     const void *in, size_t len, uint8_t out[static CV_BIDX_BYTES])
     CV_MUST_CHECK;
 
+/* The audit-log signing key (Ed25519), generated with the keyring. */
+#define CV_AUDIT_PK_BYTES 32
+#define CV_AUDIT_SIG_BYTES 64
+void cv_keys_audit_pubkey(const struct cv_keys *k,
+    uint8_t pk[static CV_AUDIT_PK_BYTES]);
+cv_err cv_keys_audit_sign(struct cv_keys *k, const uint8_t *msg, size_t len,
+    uint8_t sig[static CV_AUDIT_SIG_BYTES]) CV_MUST_CHECK;
+
 /* The generation new data keys are wrapped under. */
 uint32_t cv_keys_current_gen(const struct cv_keys *k);
 

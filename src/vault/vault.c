@@ -423,3 +423,21 @@ cv_vault_count(struct cv_vault *v, int64_t *records, int64_t *shredded)
 {
 	return cv_store_count(v->store, records, shredded);
 }
+
+const char *
+cv_vault_dir(const struct cv_vault *v)
+{
+	return v->dir;
+}
+
+const char *
+cv_vault_id(const struct cv_vault *v)
+{
+	return v->cfg.vault_id;
+}
+
+struct cv_keys *
+cv_vault_keys(struct cv_vault *v)
+{
+	return v->sk->k;
+}

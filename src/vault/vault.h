@@ -18,6 +18,7 @@
 #include "../record/record.h"
 
 struct cv_vault;
+struct cv_keys;
 
 /* Where the root keys live. All NULL: a new SoftHSM2 token inside DIR. */
 struct cv_vault_init_opts {
@@ -136,6 +137,11 @@ struct cv_rotate_stats {
 cv_err cv_vault_rotate(struct cv_vault *v,
     void (*progress)(void *ctx, const struct cv_rotate_stats *st),
     void *ctx, struct cv_rotate_stats *st) CV_MUST_CHECK;
+
+/* The vault's folder, id (hex) and keys; borrowed, valid while V is. */
+const char *cv_vault_dir(const struct cv_vault *v);
+const char *cv_vault_id(const struct cv_vault *v);
+struct cv_keys *cv_vault_keys(struct cv_vault *v);
 
 /* How many records, and how many of them are shredded. */
 cv_err cv_vault_count(struct cv_vault *v, int64_t *records,

@@ -1,0 +1,179 @@
+/*
+ * The tamper-evident audit log: every operation on a vault is an entry,
+ * durable before its data is returned; entries are the leaves of an
+ * RFC 9162 Merkle tree whose roots are signed as C2SP checkpoints with
+ * the vault's audit key.
+ *
+ *   DIR/audit/entries      u32 length || leaf bytes, appended (the truth)
+ *   DIR/audit/offsets      u64 offset of each entry        (derived)
+ *   DIR/audit/tree/L       hashes of complete subtrees of 2^L leaves,
+ *                          32 bytes each; L = 0 holds leaf hashes (derived)
+ *   DIR/audit/checkpoints  u32 length || signed note, appended
+ *   DIR/audit/lock         serialises writers across processes
+ *
+ * Only `entries` is synced at every append (group commit); the derived
+ * files are synced before each checkpoint and rebuilt from `entries` past
+ * the last checkpoint after a crash, so a proof never needs more than
+ * O(log n) reads.
+ */
+#ifndef CV_AUDIT_H
+#define CV_AUDIT_H
+
+#include <jansson.h>
+
+#include "../base/base.h"
+#include "../vault/vault.h"
+#include "merkle.h"
+
+struct cv_audit;
+
+enum cv_audit_outcome {
+	CV_AUDIT_ALLOWED = 1,
+	CV_AUDIT_DENIED = 2,
+	CV_AUDIT_ERROR = 3,
+};
+
+/* One entry. NULL strings are empty. Never record content, never keys. */
+struct cv_audit_entry {
+	int64_t time_us;	/* UTC microseconds; 0: now */
+	enum cv_audit_outcome outcome;
+	const char *action;	/* "get", "find", "load", ... */
+	const char *actor;	/* CLI: the OS user; server: the principal */
+	const char *cert;	/* client certificate fingerprint */
+	const char *source;	/* source address */
+	const char *session;
+	const char *purpose;	/* case id */
+	const char *reason;
+	unsigned sections;	/* bit i: cv_record_sections[i] returned */
+	const char *const *records;
+	size_t nrecords;
+};
+
+#define CV_AUDIT_LEAF_VERSION 1
+#define CV_AUDIT_MAX_LEAF 1048576
+
+/*
+ * The canonical leaf bytes of E (format in entry.c), appended to OUT.
+ * CV_ERR_INVALID when a string is too long or E is too large.
+ */
+cv_err cv_audit_encode(const struct cv_audit_entry *e,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/*
+ * Decodes leaf bytes into a JSON object (caller json_decref's) with the
+ * fields of the entry. CV_ERR_FORMAT when malformed.
+ */
+cv_err cv_audit_decode(const uint8_t *leaf, size_t len,
+    json_t **out) CV_MUST_CHECK;
+
+/* Creates DIR/audit for a new vault. CV_ERR_EXISTS if present. */
+cv_err cv_audit_create(const char *dir) CV_MUST_CHECK;
+
+/*
+ * Opens the log of vault V (which must outlive it), repairing the derived
+ * files after a crash (a torn last write is dropped; damage is refused,
+ * never cut away). READONLY: no repair, for cv_audit_verify only.
+ * CV_ERR_NOT_FOUND without DIR/audit (fail closed: callers then return
+ * nothing), CV_ERR_IO, CV_ERR_FORMAT.
+ */
+cv_err cv_audit_open(struct cv_vault *v, int readonly,
+    struct cv_audit **out) CV_MUST_CHECK;
+void cv_audit_close(struct cv_audit *a);
+
+/*
+ * Appends E and returns once it is durable (fsync), with its index in
+ * *index (may be NULL). Concurrent callers share one fsync. On error the
+ * entry may or may not be in the log, and the caller returns no data.
+ * Makes a checkpoint if the last one is more than a second old.
+ */
+cv_err cv_audit_append(struct cv_audit *a, const struct cv_audit_entry *e,
+    uint64_t *index) CV_MUST_CHECK;
+
+/* N already encoded leaves, one after another in LEAVES, one fsync. */
+cv_err cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,
+    const size_t *lens, size_t n, uint64_t *first) CV_MUST_CHECK;
+
+/* The number of entries. */
+cv_err cv_audit_size(struct cv_audit *a, uint64_t *size) CV_MUST_CHECK;
+
+/*
+ * The latest signed checkpoint note appended to OUT; a new one is made
+ * first if the log grew since the last one (on demand).
+ */
+cv_err cv_audit_checkpoint(struct cv_audit *a,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/* The verifier key "name+keyid+base64" into OUT (256 bytes). */
+cv_err cv_audit_vkey(struct cv_audit *a, char *out, size_t size)
+    CV_MUST_CHECK;
+
+/* Leaf bytes of entry INDEX appended to OUT. */
+cv_err cv_audit_leaf(struct cv_audit *a, uint64_t index,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/* Stored tree node (level, index): for proofs. */
+cv_err cv_audit_node(void *a, unsigned level, uint64_t index,
+    uint8_t out[static CV_HASH_BYTES]);
+
+/* An inclusion or a consistency proof, as `audit prove/consistency`
+ * print them and `audit check` reads them. */
+enum cv_proof_kind { CV_PROOF_INCLUSION = 1, CV_PROOF_CONSISTENCY = 2 };
+
+struct cv_audit_proof {
+	enum cv_proof_kind kind;
+	uint64_t index, size1;	/* inclusion: index; consistency: size1 */
+	uint64_t size;		/* the tree the proof is against (size2) */
+	uint8_t leaf[CV_HASH_BYTES];			/* inclusion */
+	uint8_t root1[CV_HASH_BYTES], root2[CV_HASH_BYTES];	/* consistency */
+	uint8_t hash[CV_MERKLE_MAX_PROOF][CV_HASH_BYTES];
+	size_t n;
+};
+
+/*
+ * Inclusion proof of entry INDEX in the tree of SIZE entries; the
+ * consistency proof from SIZE1 to SIZE2 with both roots. O(log n) reads.
+ */
+cv_err cv_audit_prove(struct cv_audit *a, uint64_t index, uint64_t size,
+    struct cv_audit_proof *p) CV_MUST_CHECK;
+cv_err cv_audit_consistency(struct cv_audit *a, uint64_t size1,
+    uint64_t size2, struct cv_audit_proof *p) CV_MUST_CHECK;
+
+/* P as the JSON object of the CLI (caller json_decref's). */
+cv_err cv_audit_proof_json(const struct cv_audit_proof *p,
+    json_t **out) CV_MUST_CHECK;
+json_t *cv_audit_hash_json(const uint8_t h[static CV_HASH_BYTES]);
+
+/* Parses proof JSON (outside input). CV_ERR_INVALID when malformed. */
+cv_err cv_audit_proof_parse(const char *text, size_t len,
+    struct cv_audit_proof *p) CV_MUST_CHECK;
+
+/*
+ * The outsider's check, with public material only: the checkpoint NOTE is
+ * signed by VKEY, and P proves against it (with LEAF, if given, hashing to
+ * the proof's leaf). CV_OK with a sentence in WHAT; CV_ERR_INVALID for
+ * malformed input, CV_ERR_AUTH when something does not verify.
+ */
+cv_err cv_audit_check(const char *vkey, const char *note, size_t note_len,
+    const struct cv_audit_proof *p, const uint8_t *leaf, size_t leaf_len,
+    char *what, size_t what_size) CV_MUST_CHECK;
+
+/* What `audit verify` found. */
+struct cv_audit_report {
+	uint64_t entries, checkpoints, given;
+	double seconds;
+	uint64_t bad_index;	/* with a failure: the first bad entry */
+	char what[256];		/* with a failure: what is wrong */
+};
+
+/*
+ * Recomputes the tree from the entries, checks every stored checkpoint
+ * (signature and root) and consistency with each of the N notes in GIVEN
+ * (older checkpoints held elsewhere). CV_ERR_AUTH on tampering, with
+ * rep->what naming it (edited, missing, reordered, truncated, bad
+ * signature, rolled back) and rep->bad_index where there is one.
+ */
+cv_err cv_audit_verify(struct cv_audit *a, const char *const *given,
+    const size_t *given_len, size_t n,
+    struct cv_audit_report *rep) CV_MUST_CHECK;
+
+#endif

@@ -1,0 +1,47 @@
+/* Private to the audit module. */
+#ifndef CV_AUDIT_INTERNAL_H
+#define CV_AUDIT_INTERNAL_H
+
+#include <pthread.h>
+
+#include "../keys/keys.h"
+#include "audit.h"
+#include "note.h"
+
+#define AUDIT_LEVELS 64
+#define AUDIT_RING 4096
+
+struct cv_audit {
+	char dir[1100];		/* DIR/audit */
+	char origin[CV_NOTE_NAME_MAX + 1];
+	struct cv_keys *keys;	/* borrowed from the vault */
+	int fd_entries, fd_offsets, fd_ckpt, fd_lock;
+	int fd_level[AUDIT_LEVELS];
+	uint64_t size, end;	/* entries, and where the last one ends */
+	uint8_t edge[AUDIT_LEVELS][CV_HASH_BYTES];	/* left siblings */
+	/* group commit */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct cv_buf open, spare;
+	size_t open_n;
+	int64_t open_batch, committed_batch;
+	int committing;
+	uint64_t bases[AUDIT_RING];
+	cv_err errs[AUDIT_RING];
+};
+
+cv_err audit_pread(struct cv_audit *a, int fd, void *buf, size_t len,
+    uint64_t off) CV_MUST_CHECK;
+int audit_level_fd(struct cv_audit *a, unsigned level);
+cv_err audit_refresh(struct cv_audit *a) CV_MUST_CHECK;
+cv_err audit_checkpoint_now(struct cv_audit *a,
+    struct cv_buf *out) CV_MUST_CHECK;
+/* The last stored note (empty if none) and its parsed body. */
+cv_err audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
+    struct cv_checkpoint *c) CV_MUST_CHECK;
+
+/* Fills P's proof (and roots) under a shared lock. */
+cv_err audit_locked_proof(struct cv_audit *a,
+    struct cv_audit_proof *p) CV_MUST_CHECK;
+
+#endif

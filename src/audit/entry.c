@@ -1,0 +1,174 @@
+/*
+ * Leaf format 1, the bytes that are hashed. Big-endian integers; strings
+ * are u16 length || UTF-8 bytes (no NUL).
+ *
+ *   u8 version=1 | u64 time_us | u8 outcome | u16 sections
+ *   | str action | str actor | str cert | str source | str session
+ *   | str purpose | str reason | u32 nrecords | nrecords × str record
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+
+#define NSTR 7
+
+static const char *const str_names[NSTR] = { "action", "actor", "cert",
+	"source", "session", "purpose", "reason" };
+
+static cv_err
+put_str(struct cv_buf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	uint8_t len[2];
+	cv_err r;
+
+	if (n > 65535)
+		return cv_fail(CV_ERR_INVALID, "audit field too long");
+	cv_put_u16be(len, (uint16_t)n);
+	if ((r = cv_buf_add(b, len, 2)) != CV_OK)
+		return r;
+	return cv_buf_add(b, s, n);
+}
+
+cv_err
+cv_audit_encode(const struct cv_audit_entry *e, struct cv_buf *out)
+{
+	const char *strs[NSTR] = { e->action, e->actor, e->cert, e->source,
+		e->session, e->purpose, e->reason };
+	uint8_t head[1 + 8 + 1 + 2], n[4];
+	size_t start = out->len;
+	struct timespec ts;
+	int64_t t = e->time_us;
+	cv_err r = CV_OK;
+
+	if (t == 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	}
+	head[0] = CV_AUDIT_LEAF_VERSION;
+	cv_put_u32be(head + 1, (uint32_t)((uint64_t)t >> 32));
+	cv_put_u32be(head + 5, (uint32_t)t);
+	head[9] = (uint8_t)e->outcome;
+	cv_put_u16be(head + 10, (uint16_t)e->sections);
+	if ((r = cv_buf_add(out, head, sizeof head)) != CV_OK)
+		goto out;
+	for (int i = 0; i < NSTR; i++) {
+		if ((r = put_str(out, strs[i])) != CV_OK)
+			goto out;
+	}
+	cv_put_u32be(n, (uint32_t)e->nrecords);
+	if ((r = cv_buf_add(out, n, 4)) != CV_OK)
+		goto out;
+	for (size_t i = 0; i < e->nrecords; i++) {
+		if ((r = put_str(out, e->records[i])) != CV_OK)
+			goto out;
+	}
+	if (out->len - start > CV_AUDIT_MAX_LEAF)
+		r = cv_fail(CV_ERR_INVALID, "audit entry too large");
+ out:
+	if (r != CV_OK)
+		out->len = start;
+	return r;
+}
+
+static const char *
+outcome_name(unsigned o)
+{
+	switch (o) {
+	case CV_AUDIT_ALLOWED: return "allowed";
+	case CV_AUDIT_DENIED: return "denied";
+	case CV_AUDIT_ERROR: return "error";
+	}
+	return NULL;
+}
+
+/* Reads a length-prefixed string at *off; 0 when it does not fit. */
+static int
+get_str(const uint8_t *p, size_t len, size_t *off, const char **s, size_t *n)
+{
+	if (len - *off < 2)
+		return 0;
+	*n = cv_get_u16be(p + *off);
+	*off += 2;
+	if (len - *off < *n || memchr(p + *off, 0, *n) != NULL)
+		return 0;
+	*s = (const char *)p + *off;
+	*off += *n;
+	return 1;
+}
+
+cv_err
+cv_audit_decode(const uint8_t *p, size_t len, json_t **out)
+{
+	json_t *o = NULL, *recs = NULL, *secs = NULL, *v;
+	size_t off = 12, n, i;
+	const char *s;
+	uint64_t t;
+	uint32_t nrec;
+	char when[40];
+	time_t sec;
+	struct tm tm;
+	const char *oc;
+
+	*out = NULL;
+	if (len < 12 || p[0] != CV_AUDIT_LEAF_VERSION)
+		return cv_fail(CV_ERR_FORMAT, "audit entry: unknown format");
+	if (len > CV_AUDIT_MAX_LEAF)
+		return cv_fail(CV_ERR_FORMAT, "audit entry: too large");
+	t = (uint64_t)cv_get_u32be(p + 1) << 32 | cv_get_u32be(p + 5);
+	if ((oc = outcome_name(p[9])) == NULL)
+		return cv_fail(CV_ERR_FORMAT, "audit entry: bad outcome");
+	sec = (time_t)(t / 1000000);
+	if (gmtime_r(&sec, &tm) == NULL || t > 253402300799999999ULL)
+		return cv_fail(CV_ERR_FORMAT, "audit entry: bad time");
+	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (unsigned)(t % 1000000));
+	if ((o = json_object()) == NULL || (secs = json_array()) == NULL ||
+	    (recs = json_array()) == NULL)
+		goto nomem;
+	json_object_set_new(o, "time", json_string(when));
+	json_object_set_new(o, "outcome", json_string(oc));
+	for (i = 0; i < CV_RECORD_NSECTIONS; i++) {
+		if (cv_get_u16be(p + 10) & (1u << i))
+			json_array_append_new(secs,
+			    json_string(cv_record_sections[i]));
+	}
+	if (cv_get_u16be(p + 10) >> CV_RECORD_NSECTIONS)
+		goto bad;
+	for (i = 0; i < NSTR; i++) {
+		if (!get_str(p, len, &off, &s, &n))
+			goto bad;
+		if ((v = json_stringn(s, n)) == NULL)	/* not UTF-8 */
+			goto bad;
+		json_object_set_new(o, str_names[i], v);
+	}
+	if (len - off < 4)
+		goto bad;
+	nrec = cv_get_u32be(p + off);
+	off += 4;
+	for (i = 0; i < nrec; i++) {
+		if (!get_str(p, len, &off, &s, &n) ||
+		    (v = json_stringn(s, n)) == NULL)
+			goto bad;
+		json_array_append_new(recs, v);
+	}
+	if (off != len)
+		goto bad;
+	json_object_set_new(o, "records", recs);
+	json_object_set_new(o, "sections", secs);
+	*out = o;
+	return CV_OK;
+ bad:
+	json_decref(o);
+	json_decref(recs);
+	json_decref(secs);
+	return cv_fail(CV_ERR_FORMAT, "audit entry: malformed");
+ nomem:
+	json_decref(o);
+	json_decref(recs);
+	json_decref(secs);
+	return CV_ERR_NOMEM;
+}

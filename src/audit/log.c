@@ -1,0 +1,762 @@
+/*
+ * Storage of the audit log (layout in audit.h), appends with group
+ * commit, checkpoints and crash repair. Verification is in verify.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audit_internal.h"
+
+#define RING AUDIT_RING
+
+static cv_err
+io_fail(struct cv_audit *a, const char *what)
+{
+	return cv_fail(CV_ERR_IO, "audit log: %s (%s): %s", what, a->dir,
+	    strerror(errno));
+}
+
+cv_err
+audit_pread(struct cv_audit *a, int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		if ((n = pread(fd, p, len, (off_t)off)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return io_fail(a, "read");
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return CV_OK;
+}
+
+static cv_err
+pwrite_all(struct cv_audit *a, int fd, const void *buf, size_t len,
+    uint64_t off)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	if (cv_fault("audit.write")) {
+		errno = EIO;
+		return io_fail(a, "write");
+	}
+	while (len) {
+		if ((n = pwrite(fd, p, len, (off_t)off)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return io_fail(a, "write");
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return CV_OK;
+}
+
+static cv_err
+sync_fd(struct cv_audit *a, int fd)
+{
+	if (cv_fault("audit.sync") || fdatasync(fd) != 0)
+		return io_fail(a, "sync");
+	return CV_OK;
+}
+
+int
+audit_level_fd(struct cv_audit *a, unsigned level)
+{
+	char path[1200];
+
+	if (level >= AUDIT_LEVELS)
+		return -1;
+	if (a->fd_level[level] < 0 &&
+	    cv_path(path, sizeof path, "%s/tree/%u", a->dir, level) == CV_OK)
+		a->fd_level[level] = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+		    0600);
+	return a->fd_level[level];
+}
+
+cv_err
+cv_audit_node(void *ctx, unsigned level, uint64_t index,
+    uint8_t out[static CV_HASH_BYTES])
+{
+	struct cv_audit *a = ctx;
+	int fd;
+
+	if (level >= AUDIT_LEVELS || index >= (a->size >> level))
+		return cv_fail(CV_ERR_INTERNAL, "audit log: no node %u/%llu",
+		    level, (unsigned long long)index);
+	if ((fd = audit_level_fd(a, level)) < 0)
+		return io_fail(a, "open tree");
+	return audit_pread(a, fd, out, CV_HASH_BYTES, index * CV_HASH_BYTES);
+}
+
+/* Byte offset where entry I ends in `entries` (0 for I = -1). */
+static cv_err
+entry_end(struct cv_audit *a, uint64_t count, uint64_t *end)
+{
+	uint8_t b[8];
+	cv_err r;
+
+	*end = 0;
+	if (count == 0)
+		return CV_OK;
+	if ((r = audit_pread(a, a->fd_offsets, b, 8, (count - 1) * 8)) !=
+	    CV_OK)
+		return r;
+	*end = (uint64_t)cv_get_u32be(b) << 32 | cv_get_u32be(b + 4);
+	return CV_OK;
+}
+
+/* Loads size, entries end and the right edge for a log of SIZE. */
+static cv_err
+load_state(struct cv_audit *a, uint64_t size)
+{
+	cv_err r;
+
+	a->size = size;
+	if ((r = entry_end(a, size, &a->end)) != CV_OK)
+		return r;
+	for (unsigned l = 0; l < AUDIT_LEVELS; l++) {
+		uint64_t c = size >> l;
+		if (c & 1) {
+			if ((r = cv_audit_node(a, l, c - 1, a->edge[l])) !=
+			    CV_OK)
+				return r;
+		}
+	}
+	return CV_OK;
+}
+
+/* Under the lock: catch up with appends made by other processes. */
+cv_err
+audit_refresh(struct cv_audit *a)
+{
+	struct stat st;
+
+	if (fstat(a->fd_offsets, &st) != 0)
+		return io_fail(a, "stat");
+	if ((uint64_t)st.st_size / 8 == a->size)
+		return CV_OK;
+	return load_state(a, (uint64_t)st.st_size / 8);
+}
+
+/*
+ * Indexes N leaves that follow the current size: offsets and tree nodes,
+ * written but not synced. FRAMES holds them as u32 length || bytes.
+ */
+static cv_err
+index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
+    size_t n)
+{
+	struct cv_buf lv[AUDIT_LEVELS] = { 0 }, offs = { 0 };
+	uint64_t start[AUDIT_LEVELS], end = a->end, i = a->size;
+	uint8_t h[CV_HASH_BYTES], b[8];
+	size_t off = 0;
+	unsigned l, top = 0;
+	cv_err r = CV_OK;
+
+	for (l = 0; l < AUDIT_LEVELS; l++)
+		start[l] = a->size >> l;
+	for (size_t k = 0; k < n; k++, i++) {
+		uint32_t len = cv_get_u32be(frames + off);
+		cv_merkle_leaf_hash(frames + off + 4, len, h);
+		off += 4 + len;
+		end += 4 + len;
+		cv_put_u32be(b, (uint32_t)(end >> 32));
+		cv_put_u32be(b + 4, (uint32_t)end);
+		if ((r = cv_buf_add(&offs, b, 8)) != CV_OK)
+			goto out;
+		/* Carry up: node (l, j) completes when leaf i ends it. */
+		for (l = 0;; l++) {
+			if ((r = cv_buf_add(&lv[l], h, CV_HASH_BYTES)) != CV_OK)
+				goto out;
+			if (l > top)
+				top = l;
+			if ((((i + 1) >> l) & 1) == 1) {
+				memcpy(a->edge[l], h, CV_HASH_BYTES);
+				break;
+			}
+			cv_merkle_node_hash(a->edge[l], h, h);
+		}
+	}
+	if (off != flen) {
+		r = cv_fail(CV_ERR_INTERNAL, "audit: frame lengths");
+		goto out;
+	}
+	if ((r = pwrite_all(a, a->fd_offsets, offs.p, offs.len, a->size * 8)) !=
+	    CV_OK)
+		goto out;
+	for (l = 0; l <= top; l++) {
+		int fd = audit_level_fd(a, l);
+		if (fd < 0) {
+			r = io_fail(a, "open tree");
+			goto out;
+		}
+		if (lv[l].len && (r = pwrite_all(a, fd, lv[l].p, lv[l].len,
+		    start[l] * CV_HASH_BYTES)) != CV_OK)
+			goto out;
+	}
+	a->size = i;
+	a->end = end;
+ out:
+	for (l = 0; l < AUDIT_LEVELS; l++)
+		cv_buf_free(&lv[l]);
+	cv_buf_free(&offs);
+	return r;
+}
+
+static cv_err
+lock(struct cv_audit *a, int how)
+{
+	while (flock(a->fd_lock, how) != 0) {
+		if (errno != EINTR)
+			return io_fail(a, "lock");
+	}
+	return CV_OK;
+}
+
+static void
+unlock(struct cv_audit *a)
+{
+	(void)flock(a->fd_lock, LOCK_UN);
+}
+
+/* Appends framed leaves durably; *base is the first index. */
+static cv_err
+write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t n,
+    uint64_t *base)
+{
+	uint64_t at;
+	cv_err r;
+
+	if ((r = lock(a, LOCK_EX)) != CV_OK)
+		return r;
+	if ((r = audit_refresh(a)) != CV_OK)
+		goto out;
+	*base = a->size;
+	at = a->end;
+	if ((r = pwrite_all(a, a->fd_entries, frames, flen, at)) != CV_OK ||
+	    (r = index_leaves(a, frames, flen, n)) != CV_OK ||
+	    (r = sync_fd(a, a->fd_entries)) != CV_OK) {
+		/* Not durable: forget it; repair drops any torn tail. */
+		(void)load_state(a, *base);
+		if (ftruncate(a->fd_offsets, (off_t)(*base * 8)) != 0) {
+			/* the next open repairs it from the entries */
+		}
+		goto out;
+	}
+ out:
+	unlock(a);
+	return r;
+}
+
+/*
+ * Group commit: the first waiter writes everything queued so far with one
+ * fsync; the others wait for their batch.
+ */
+static cv_err
+commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
+    uint64_t *index)
+{
+	int64_t mine;
+	size_t pos;
+	cv_err r;
+
+	pthread_mutex_lock(&a->mu);
+	if ((r = cv_buf_add(&a->open, frame, flen)) != CV_OK) {
+		pthread_mutex_unlock(&a->mu);
+		return r;
+	}
+	pos = a->open_n;
+	a->open_n += n;
+	mine = a->open_batch;
+	while (a->committed_batch < mine) {
+		if (!a->committing) {
+			struct cv_buf b = a->open;
+			size_t bn = a->open_n;
+			int64_t id = a->open_batch++;
+			uint64_t base = 0;
+
+			a->open = a->spare;
+			a->open.len = 0;
+			a->open_n = 0;
+			a->committing = 1;
+			pthread_mutex_unlock(&a->mu);
+			r = write_batch(a, b.p, b.len, bn, &base);
+			pthread_mutex_lock(&a->mu);
+			sodium_memzero(b.p, b.len);
+			b.len = 0;
+			a->spare = b;
+			a->bases[id % RING] = base;
+			a->errs[id % RING] = r;
+			a->committed_batch = id;
+			a->committing = 0;
+			pthread_cond_broadcast(&a->cv);
+		} else
+			pthread_cond_wait(&a->cv, &a->mu);
+	}
+	/* XXX a waiter asleep for RING batches would read a reused slot. */
+	r = a->errs[mine % RING];
+	if (index)
+		*index = a->bases[mine % RING] + pos;
+	pthread_mutex_unlock(&a->mu);
+	return r;
+}
+
+static double
+realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* At most once a second while entries arrive, across processes. */
+static cv_err
+maybe_checkpoint(struct cv_audit *a)
+{
+	struct stat st;
+	double last;
+
+	if (fstat(a->fd_ckpt, &st) != 0)
+		return io_fail(a, "stat");
+	last = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+	if (st.st_size > 0 && realtime() - last < 1.0)
+		return CV_OK;
+	return audit_checkpoint_now(a, NULL);
+}
+
+cv_err
+cv_audit_append(struct cv_audit *a, const struct cv_audit_entry *e,
+    uint64_t *index)
+{
+	struct cv_buf b = { 0 };
+	cv_err r;
+
+	if ((r = cv_buf_add(&b, "\0\0\0\0", 4)) != CV_OK ||
+	    (r = cv_audit_encode(e, &b)) != CV_OK)
+		goto out;
+	cv_put_u32be(b.p, (uint32_t)(b.len - 4));
+	if ((r = commit(a, b.p, b.len, 1, index)) != CV_OK)
+		goto out;
+	r = maybe_checkpoint(a);
+ out:
+	cv_buf_free(&b);
+	return r;
+}
+
+cv_err
+cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,
+    const size_t *lens, size_t n, uint64_t *first)
+{
+	struct cv_buf b = { 0 };
+	size_t off = 0;
+	uint8_t len[4];
+	cv_err r = CV_OK;
+
+	for (size_t i = 0; i < n && r == CV_OK; i++) {
+		if (lens[i] > CV_AUDIT_MAX_LEAF) {
+			r = cv_fail(CV_ERR_INVALID, "audit entry too large");
+			break;
+		}
+		cv_put_u32be(len, (uint32_t)lens[i]);
+		if ((r = cv_buf_add(&b, len, 4)) == CV_OK)
+			r = cv_buf_add(&b, leaves + off, lens[i]);
+		off += lens[i];
+	}
+	if (r == CV_OK)
+		r = commit(a, b.p, b.len, n, first);
+	if (r == CV_OK)
+		r = maybe_checkpoint(a);
+	cv_buf_free(&b);
+	return r;
+}
+
+cv_err
+cv_audit_size(struct cv_audit *a, uint64_t *size)
+{
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	r = audit_refresh(a);
+	*size = a->size;
+	unlock(a);
+	return r;
+}
+
+cv_err
+cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
+{
+	uint64_t start, end;
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	if ((r = audit_refresh(a)) != CV_OK)
+		goto out;
+	if (index >= a->size) {
+		r = cv_fail(CV_ERR_NOT_FOUND, "no audit entry %llu (the log "
+		    "has %llu)", (unsigned long long)index,
+		    (unsigned long long)a->size);
+		goto out;
+	}
+	if ((r = entry_end(a, index, &start)) != CV_OK ||
+	    (r = entry_end(a, index + 1, &end)) != CV_OK)
+		goto out;
+	if (end < start + 4 || end - start - 4 > CV_AUDIT_MAX_LEAF) {
+		r = cv_fail(CV_ERR_FORMAT, "audit log: entry %llu is out of "
+		    "bounds", (unsigned long long)index);
+		goto out;
+	}
+	if ((r = cv_buf_reserve(out, end - start - 4)) != CV_OK ||
+	    (r = audit_pread(a, a->fd_entries, out->p + out->len,
+	    end - start - 4, start + 4)) != CV_OK)
+		goto out;
+	out->len += end - start - 4;
+ out:
+	unlock(a);
+	return r;
+}
+
+static cv_err
+sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	return cv_keys_audit_sign(ctx, msg, len, sig);
+}
+
+/* Under no lock; takes it. A new checkpoint if the tree grew. */
+cv_err
+audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
+{
+	struct cv_checkpoint c;
+	struct cv_buf body = { 0 }, note = { 0 };
+	uint8_t pk[CV_AUDIT_PK_BYTES], len[4];
+	uint64_t at;
+	struct stat st;
+	cv_err r;
+
+	if ((r = lock(a, LOCK_EX)) != CV_OK)
+		return r;
+	if ((r = audit_refresh(a)) != CV_OK ||
+	    (r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
+		goto out;
+	if (note.len && c.size == a->size)
+		goto done;
+	/* The derived files must be durable up to the checkpoint: repair
+	 * starts from the last one. */
+	if ((r = sync_fd(a, a->fd_offsets)) != CV_OK)
+		goto out;
+	for (unsigned l = 0; l < AUDIT_LEVELS && (a->size >> l); l++) {
+		if (audit_level_fd(a, l) < 0) {
+			r = io_fail(a, "open tree");
+			goto out;
+		}
+		if ((r = sync_fd(a, a->fd_level[l])) != CV_OK)
+			goto out;
+	}
+	memset(&c, 0, sizeof c);
+	strcpy(c.origin, a->origin);
+	c.size = a->size;
+	cv_keys_audit_pubkey(a->keys, pk);
+	note.len = 0;
+	if ((r = cv_merkle_root(cv_audit_node, a, a->size, c.root)) != CV_OK ||
+	    (r = cv_checkpoint_format(&c, &body)) != CV_OK ||
+	    (r = cv_note_sign((const char *)body.p, body.len, a->origin, pk,
+	    sign, a->keys, &note)) != CV_OK)
+		goto out;
+	/* Frame: u32 length || note || u32 length, readable from the end. */
+	if (fstat(a->fd_ckpt, &st) != 0) {
+		r = io_fail(a, "stat");
+		goto out;
+	}
+	at = (uint64_t)st.st_size;
+	cv_put_u32be(len, (uint32_t)note.len);
+	if ((r = pwrite_all(a, a->fd_ckpt, len, 4, at)) != CV_OK ||
+	    (r = pwrite_all(a, a->fd_ckpt, note.p, note.len, at + 4)) !=
+	    CV_OK ||
+	    (r = pwrite_all(a, a->fd_ckpt, len, 4, at + 4 + note.len)) !=
+	    CV_OK ||
+	    (r = sync_fd(a, a->fd_ckpt)) != CV_OK)
+		goto out;
+ done:
+	if (out)
+		r = cv_buf_add(out, note.p, note.len);
+ out:
+	unlock(a);
+	cv_buf_free(&body);
+	cv_buf_free(&note);
+	return r;
+}
+
+cv_err
+cv_audit_checkpoint(struct cv_audit *a, struct cv_buf *out)
+{
+	return audit_checkpoint_now(a, out);
+}
+
+cv_err
+audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
+    struct cv_checkpoint *c)
+{
+	struct stat st;
+	uint8_t len[4];
+	uint32_t n;
+	cv_err r;
+
+	memset(c, 0, sizeof *c);
+	note->len = 0;
+	if (fstat(a->fd_ckpt, &st) != 0)
+		return io_fail(a, "stat");
+	if (st.st_size == 0)
+		return CV_OK;
+	if ((r = audit_pread(a, a->fd_ckpt, len, 4,
+	    (uint64_t)st.st_size - 4)) != CV_OK)
+		return r;
+	n = cv_get_u32be(len);
+	if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size < 8 + (uint64_t)n)
+		return cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file is "
+		    "malformed");
+	if ((r = cv_buf_reserve(note, n)) != CV_OK ||
+	    (r = audit_pread(a, a->fd_ckpt, note->p, n,
+	    (uint64_t)st.st_size - 4 - n)) != CV_OK)
+		return r;
+	note->len = n;
+	return cv_checkpoint_parse((const char *)note->p, n, c);
+}
+
+cv_err
+audit_locked_proof(struct cv_audit *a, struct cv_audit_proof *p)
+{
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	if ((r = audit_refresh(a)) != CV_OK)
+		goto out;
+	if (p->size > a->size) {
+		r = cv_fail(CV_ERR_INVALID, "the log has only %llu entries",
+		    (unsigned long long)a->size);
+		goto out;
+	}
+	if (p->kind == CV_PROOF_INCLUSION)
+		r = cv_merkle_prove_inclusion(cv_audit_node, a, p->index,
+		    p->size, p->hash, &p->n);
+	else if ((r = cv_merkle_prove_consistency(cv_audit_node, a, p->size1,
+	    p->size, p->hash, &p->n)) == CV_OK &&
+	    (r = cv_merkle_root(cv_audit_node, a, p->size1, p->root1)) ==
+	    CV_OK)
+		r = cv_merkle_root(cv_audit_node, a, p->size, p->root2);
+ out:
+	unlock(a);
+	return r;
+}
+
+cv_err
+cv_audit_vkey(struct cv_audit *a, char *out, size_t size)
+{
+	uint8_t pk[CV_AUDIT_PK_BYTES];
+
+	cv_keys_audit_pubkey(a->keys, pk);
+	return cv_note_vkey_format(a->origin, pk, out, size);
+}
+
+static cv_err
+open_file(struct cv_audit *a, const char *name, int *fd)
+{
+	char path[1200];
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/%s", a->dir, name)) != CV_OK)
+		return r;
+	if ((*fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return cv_fail(CV_ERR_NOT_FOUND, "audit log: %s is "
+			    "missing", path);
+		return io_fail(a, "open");
+	}
+	return CV_OK;
+}
+
+cv_err
+cv_audit_create(const char *dir)
+{
+	static const char *const files[] = { "entries", "offsets",
+		"checkpoints", "lock" };
+	char path[1200];
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/audit", dir)) != CV_OK)
+		return r;
+	if (mkdir(path, 0700) != 0)
+		return cv_fail(errno == EEXIST ? CV_ERR_EXISTS : CV_ERR_IO,
+		    "cannot create %s", path);
+	if ((r = cv_path(path, sizeof path, "%s/audit/tree", dir)) != CV_OK)
+		return r;
+	if (mkdir(path, 0700) != 0)
+		return cv_fail(CV_ERR_IO, "cannot create %s", path);
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if ((r = cv_path(path, sizeof path, "%s/audit/%s", dir,
+		    files[i])) != CV_OK ||
+		    (r = cv_file_create(path, "", 0, 0600)) != CV_OK)
+			return r;
+	}
+	return CV_OK;
+}
+
+/*
+ * After a crash the derived files may be ahead of or behind `entries`
+ * past the last checkpoint: rebuild that stretch from `entries`, and drop
+ * a torn last frame (never acknowledged, so no data went with it).
+ */
+static cv_err
+repair(struct cv_audit *a)
+{
+	struct cv_checkpoint c;
+	struct cv_buf note = { 0 }, frames = { 0 };
+	struct stat st;
+	uint64_t s, end, off;
+	size_t n = 0;
+	uint8_t len[4];
+	cv_err r;
+
+	if ((r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
+		goto out;
+	s = c.size;
+	if (fstat(a->fd_offsets, &st) != 0) {
+		r = io_fail(a, "stat");
+		goto out;
+	}
+	if ((uint64_t)st.st_size / 8 < s) {
+		r = cv_fail(CV_ERR_FORMAT, "audit log: truncated below its "
+		    "last checkpoint (%llu entries)", (unsigned long long)s);
+		goto out;
+	}
+	if ((r = load_state(a, s)) != CV_OK)
+		goto out;
+	if (fstat(a->fd_entries, &st) != 0) {
+		r = io_fail(a, "stat");
+		goto out;
+	}
+	end = (uint64_t)st.st_size;
+	if (end < a->end) {
+		r = cv_fail(CV_ERR_FORMAT, "audit log: entries truncated "
+		    "below the last checkpoint; run 'clearvault audit verify'");
+		goto out;
+	}
+	for (off = a->end; end - off >= 4; off += 4 + cv_get_u32be(len)) {
+		if ((r = audit_pread(a, a->fd_entries, len, 4, off)) != CV_OK)
+			goto out;
+		/* Damage is evidence: never cut it away, refuse instead. */
+		if (cv_get_u32be(len) > CV_AUDIT_MAX_LEAF) {
+			r = cv_fail(CV_ERR_FORMAT, "audit log: damaged entry "
+			    "at byte %llu; run 'clearvault audit verify'",
+			    (unsigned long long)off);
+			goto out;
+		}
+		if (end - off - 4 < cv_get_u32be(len))
+			break;	/* a torn last write */
+		if ((r = cv_buf_reserve(&frames, 4 + cv_get_u32be(len))) !=
+		    CV_OK ||
+		    (r = audit_pread(a, a->fd_entries, frames.p + frames.len,
+		    4 + cv_get_u32be(len), off)) != CV_OK)
+			goto out;
+		frames.len += 4 + cv_get_u32be(len);
+		n++;
+	}
+	if (off != end && ftruncate(a->fd_entries, (off_t)off) != 0) {
+		r = io_fail(a, "truncate");
+		goto out;
+	}
+	if (ftruncate(a->fd_offsets, (off_t)(s * 8)) != 0) {
+		r = io_fail(a, "truncate");
+		goto out;
+	}
+	r = n ? index_leaves(a, frames.p, frames.len, n) : CV_OK;
+ out:
+	cv_buf_free(&note);
+	cv_buf_free(&frames);
+	return r;
+}
+
+cv_err
+cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
+{
+	struct cv_audit *a;
+	cv_err r;
+
+	*out = NULL;
+	if ((a = calloc(1, sizeof *a)) == NULL)
+		return CV_ERR_NOMEM;
+	a->fd_entries = a->fd_offsets = a->fd_ckpt = a->fd_lock = -1;
+	for (unsigned l = 0; l < AUDIT_LEVELS; l++)
+		a->fd_level[l] = -1;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	a->committed_batch = -1;
+	a->keys = cv_vault_keys(v);
+	if ((r = cv_path(a->dir, sizeof a->dir, "%s/audit", cv_vault_dir(v))) !=
+	    CV_OK ||
+	    (r = cv_path(a->origin, sizeof a->origin, "clearvault/%s",
+	    cv_vault_id(v))) != CV_OK ||
+	    (r = open_file(a, "lock", &a->fd_lock)) != CV_OK ||
+	    (r = open_file(a, "entries", &a->fd_entries)) != CV_OK ||
+	    (r = open_file(a, "offsets", &a->fd_offsets)) != CV_OK ||
+	    (r = open_file(a, "checkpoints", &a->fd_ckpt)) != CV_OK)
+		goto fail;
+	if (!readonly) {
+		if ((r = lock(a, LOCK_EX)) != CV_OK)
+			goto fail;
+		r = repair(a);
+		unlock(a);
+		if (r != CV_OK)
+			goto fail;
+	}
+	*out = a;
+	return CV_OK;
+ fail:
+	cv_audit_close(a);
+	return r;
+}
+
+void
+cv_audit_close(struct cv_audit *a)
+{
+	if (a == NULL)
+		return;
+	if (a->fd_entries >= 0)
+		close(a->fd_entries);
+	if (a->fd_offsets >= 0)
+		close(a->fd_offsets);
+	if (a->fd_ckpt >= 0)
+		close(a->fd_ckpt);
+	if (a->fd_lock >= 0)
+		close(a->fd_lock);
+	for (unsigned l = 0; l < AUDIT_LEVELS; l++) {
+		if (a->fd_level[l] >= 0)
+			close(a->fd_level[l]);
+	}
+	cv_buf_free(&a->open);
+	cv_buf_free(&a->spare);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->cv);
+	free(a);
+}

@@ -1,0 +1,58 @@
+/* What every command shares with the audit log: open both, record once. */
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int
+cli_open(const char *cmd, const char *dir, struct cv_vault **v,
+    struct cv_audit **a)
+{
+	cv_err r;
+
+	*v = NULL;
+	*a = NULL;
+	if ((r = cv_vault_open(dir, v)) != CV_OK)
+		return cli_fail(cmd, r);
+	/* Fail closed: no log, no operation. */
+	if ((r = cv_audit_open(*v, 0, a)) != CV_OK) {
+		cli_fail(cmd, r);
+		cv_vault_close(*v);
+		*v = NULL;
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+void
+cli_close(struct cv_vault *v, struct cv_audit *a)
+{
+	cv_audit_close(a);
+	cv_vault_close(v);
+}
+
+cv_err
+cli_record(struct cv_audit *a, const char *action, cv_err result,
+    const char *reason, const char *const *records, size_t n,
+    unsigned sections)
+{
+	struct cv_audit_entry e = { 0 };
+	struct passwd *pw = getpwuid(geteuid());
+	char actor[64], why[300];
+
+	snprintf(actor, sizeof actor, "%s", pw ? pw->pw_name : "?");
+	if (result != CV_OK)
+		snprintf(why, sizeof why, "%s%s%s", cv_strerror(result),
+		    reason ? ": " : "", reason ? reason : "");
+	e.outcome = result == CV_OK ? CV_AUDIT_ALLOWED : CV_AUDIT_ERROR;
+	e.action = action;
+	e.actor = actor;
+	e.source = "cli";
+	e.reason = result == CV_OK ? reason : why;
+	e.records = records;
+	e.nrecords = n;
+	e.sections = sections;
+	return cv_audit_append(a, &e, NULL);
+}
