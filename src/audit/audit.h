@@ -24,6 +24,7 @@
 #include "../base/base.h"
 #include "../vault/vault.h"
 #include "merkle.h"
+#include "note.h"
 
 struct cv_audit;
 
@@ -114,6 +115,17 @@ cv_err cv_audit_leaf(struct cv_audit *a, uint64_t index,
 /* Stored tree node (level, index): for proofs. */
 cv_err cv_audit_node(void *a, unsigned level, uint64_t index,
     uint8_t out[static CV_HASH_BYTES]);
+
+/*
+ * The stored checkpoint note of tree size SIZE appended to OUT;
+ * CV_ERR_NOT_FOUND if none has that size.
+ */
+cv_err cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/* The body of the latest stored checkpoint (size 0 if none yet). */
+cv_err cv_audit_latest(struct cv_audit *a,
+    struct cv_checkpoint *c) CV_MUST_CHECK;
 
 /* An inclusion or a consistency proof, as `audit prove/consistency`
  * print them and `audit check` reads them. */

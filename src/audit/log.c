@@ -571,6 +571,71 @@ audit_locked_proof(struct cv_audit *a, struct cv_audit_proof *p)
 }
 
 cv_err
+cv_audit_latest(struct cv_audit *a, struct cv_checkpoint *c)
+{
+	struct cv_buf note = { 0 };
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	r = audit_latest_checkpoint(a, &note, c);
+	unlock(a);
+	cv_buf_free(&note);
+	return r;
+}
+
+cv_err
+cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
+    struct cv_buf *out)
+{
+	struct cv_checkpoint c;
+	struct stat st;
+	uint8_t len[4];
+	uint64_t off = 0;
+	uint32_t n;
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	if (fstat(a->fd_ckpt, &st) != 0) {
+		r = io_fail(a, "stat");
+		goto out;
+	}
+	r = cv_fail(CV_ERR_NOT_FOUND, "no stored checkpoint of size %llu",
+	    (unsigned long long)size);
+	while ((uint64_t)st.st_size - off >= 8) {
+		size_t start = out->len;
+		cv_err e;
+		if ((e = audit_pread(a, a->fd_ckpt, len, 4, off)) != CV_OK) {
+			r = e;
+			break;
+		}
+		n = cv_get_u32be(len);
+		if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size - off - 8 < n) {
+			r = cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file "
+			    "is malformed");
+			break;
+		}
+		if ((e = cv_buf_reserve(out, n)) != CV_OK ||
+		    (e = audit_pread(a, a->fd_ckpt, out->p + start, n,
+		    off + 4)) != CV_OK) {
+			r = e;
+			break;
+		}
+		if (cv_checkpoint_parse((char *)out->p + start, n, &c) ==
+		    CV_OK && c.size == size) {
+			out->len = start + n;
+			r = CV_OK;
+			break;
+		}
+		off += 8 + n;
+	}
+ out:
+	unlock(a);
+	return r;
+}
+
+cv_err
 cv_audit_vkey(struct cv_audit *a, char *out, size_t size)
 {
 	uint8_t pk[CV_AUDIT_PK_BYTES];

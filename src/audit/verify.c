@@ -275,8 +275,8 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 			r = fail(rep, m, "edited: entry %llu does not match "
 			    "its recorded hash", (unsigned long long)m);
 		else
-			r = fail(rep, m, "missing: the log ends at entry %llu "
-			    "but %llu were recorded", (unsigned long long)i,
+			r = fail(rep, m, "truncated: the log ends at entry "
+			    "%llu but %llu were recorded", (unsigned long long)i,
 			    (unsigned long long)nstored);
 		goto out;
 	}

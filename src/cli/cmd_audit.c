@@ -13,16 +13,19 @@ static const char help[] =
     "entry, durable before any data is returned, in an RFC 9162 Merkle tree\n"
     "whose roots are signed checkpoints (C2SP signed notes, Ed25519).\n\n"
     "subcommands:\n"
-    "  checkpoint --dir DIR              the latest signed checkpoint (a new\n"
-    "                                    one if the log grew)\n"
+    "  checkpoint --dir DIR [--size N]   the latest signed checkpoint (a new\n"
+    "                                    one if the log grew), or the stored\n"
+    "                                    one of N entries\n"
     "  pubkey --dir DIR                  the verifier key, name+keyid+key\n"
     "  tail --dir DIR [-n N] [--json]    the last N entries (default 10)\n"
     "  prove --dir DIR --index I [--size N]\n"
     "                                    inclusion proof of entry I in the\n"
     "                                    tree of N entries (default: the\n"
-    "                                    latest checkpoint's)\n"
+    "                                    latest stored checkpoint's; fetch\n"
+    "                                    it with checkpoint --size N)\n"
     "  consistency --dir DIR --from FILE consistency proof from the\n"
     "                                    checkpoint in FILE to the latest\n"
+    "                                    (checkpoint --size SIZE2 prints it)\n"
     "  verify --dir DIR [--checkpoint FILE]...\n"
     "                                    recompute the tree, check every\n"
     "                                    stored checkpoint and each given\n"
@@ -220,7 +223,7 @@ do_tail(struct cv_audit *a, const struct opts *o)
 }
 
 static int
-do_consistency(struct cv_audit *a, const struct opts *o)
+do_consistency(struct cv_audit *a, const struct opts *o, const char *action)
 {
 	struct cv_audit_proof p;
 	struct cv_checkpoint c, latest;
@@ -244,8 +247,17 @@ do_consistency(struct cv_audit *a, const struct opts *o)
 	    (r = cv_checkpoint_parse(old, tl, &c)) != CV_OK ||
 	    (r = cv_audit_checkpoint(a, &note)) != CV_OK ||
 	    (r = cv_checkpoint_parse((char *)note.p, note.len, &latest)) !=
-	    CV_OK ||
-	    (r = cv_audit_consistency(a, c.size, latest.size, &p)) != CV_OK) {
+	    CV_OK)
+		goto fail;
+	if (c.size > latest.size) {
+		fprintf(stderr, "clearvault audit consistency: rolled back: "
+		    "the checkpoint in %s covers %llu entries, the log has "
+		    "only %llu\n", o->from, (unsigned long long)c.size,
+		    (unsigned long long)latest.size);
+		goto out;
+	}
+	if ((r = cv_audit_consistency(a, c.size, latest.size, &p)) != CV_OK) {
+ fail:
 		cli_fail("audit consistency", r);
 		goto out;
 	}
@@ -258,7 +270,9 @@ do_consistency(struct cv_audit *a, const struct opts *o)
 		    "rolled back)\n", o->from);
 		goto out;
 	}
-	if ((r = cv_audit_proof_json(&p, &j)) != CV_OK) {
+	if ((r = cv_audit_proof_json(&p, &j)) != CV_OK ||
+	    (r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0)) != CV_OK) {
+		json_decref(j);
 		cli_fail("audit consistency", r);
 		goto out;
 	}
@@ -355,45 +369,57 @@ cmd_audit(int argc, char **argv)
 	if (cli_open("audit", dir, &v, &a) != CLI_OK)
 		return CLI_FAIL;
 	rc = CLI_FAIL;
-	/* Reading the log is an operation too. */
+	/*
+	 * Reading the log is an operation too. Its entry is appended before
+	 * anything is printed, but after the checkpoint or proof it prints
+	 * was made: otherwise that very entry would always make a newer tree
+	 * than the one just handed out.
+	 */
 	snprintf(action, sizeof action, "audit.%s", sub);
-	if ((r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0)) != CV_OK) {
-		cli_fail("audit", r);
-		goto out;
-	}
 	if (!strcmp(sub, "checkpoint")) {
-		if ((r = cv_audit_checkpoint(a, &note)) != CV_OK) {
+		r = o.have_size ? cv_audit_stored_checkpoint(a, o.size, &note) :
+		    cv_audit_checkpoint(a, &note);
+		if (r == CV_OK)
+			r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0);
+		if (r != CV_OK) {
 			cli_fail("audit checkpoint", r);
 			goto out;
 		}
 		rc = fwrite(note.p, 1, note.len, stdout) == note.len &&
 		    fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
 	} else if (!strcmp(sub, "pubkey")) {
-		if ((r = cv_audit_vkey(a, vkey, sizeof vkey)) != CV_OK) {
+		if ((r = cv_audit_vkey(a, vkey, sizeof vkey)) != CV_OK ||
+		    (r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0)) !=
+		    CV_OK) {
 			cli_fail("audit pubkey", r);
 			goto out;
 		}
 		rc = printf("%s\n", vkey) > 0 ? CLI_OK : CLI_FAIL;
 	} else if (!strcmp(sub, "tail")) {
+		if ((r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0)) !=
+		    CV_OK) {
+			cli_fail("audit tail", r);
+			goto out;
+		}
 		rc = do_tail(a, &o);
 	} else if (!strcmp(sub, "prove")) {
 		if (!o.have_size) {
-			if ((r = cv_audit_checkpoint(a, &note)) != CV_OK ||
-			    (r = cv_checkpoint_parse((char *)note.p, note.len,
-			    &c)) != CV_OK) {
+			if ((r = cv_audit_latest(a, &c)) != CV_OK) {
 				cli_fail("audit prove", r);
 				goto out;
 			}
 			o.size = c.size;
 		}
 		if ((r = cv_audit_prove(a, o.index, o.size, &p)) != CV_OK ||
-		    (r = cv_audit_proof_json(&p, &j)) != CV_OK) {
+		    (r = cv_audit_proof_json(&p, &j)) != CV_OK ||
+		    (r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0)) !=
+		    CV_OK) {
 			cli_fail("audit prove", r);
 			goto out;
 		}
 		rc = print_json(j);
 	} else
-		rc = do_consistency(a, &o);
+		rc = do_consistency(a, &o, action);
  out:
 	cv_buf_free(&note);
 	cli_close(v, a);

@@ -1,0 +1,102 @@
+#!/bin/bash
+# Tampering with the log: each is detected by `audit verify` (given an
+# earlier checkpoint where that is what detection needs), and the message
+# names what happened.
+. "$(dirname "$0")/lib.sh"
+
+make_vault v 20 || { bad "setup"; finish; exit 1; }
+id=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
+for i in 1 2 3 4 5 6 7 8; do "$CV" get --dir "$T/v" "$id" >/dev/null 2>&1; done
+"$CV" audit checkpoint --dir "$T/v" >"$T/held"
+expect_ok "clean log verifies" "$CV" audit verify --dir "$T/v"
+cp -a "$T/v" "$T/pristine"
+
+# frames FILE: rewrite entries with python (u32 length || leaf frames)
+edit() {
+	python3 - "$T/v/audit/entries" "$1" <<'PY'
+import struct, sys
+path, how = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+frames, off = [], 0
+while off < len(data):
+    n = struct.unpack(">I", data[off:off + 4])[0]
+    frames.append(bytearray(data[off:off + 4 + n]))
+    off += 4 + n
+if how == "edit":
+    frames[4][-3] ^= 0x20
+elif how == "delete":
+    del frames[4]
+elif how == "swap":
+    frames[4], frames[5] = frames[5], frames[4]
+elif how == "truncate":
+    frames = frames[:6]
+open(path, "wb").write(b"".join(bytes(f) for f in frames))
+PY
+}
+restore() { rm -rf "$T/v"; cp -a "$T/pristine" "$T/v"; }
+
+edit edit
+expect_fail "edited entry" "FAILED at entry 4: edited" \
+    "$CV" audit verify --dir "$T/v"
+restore
+edit delete
+expect_fail "deleted entry" "FAILED at entry 4: missing: entry 4 was deleted" \
+    "$CV" audit verify --dir "$T/v"
+restore
+edit swap
+expect_fail "swapped entries" "reordered: entries 4 and 5 were swapped" \
+    "$CV" audit verify --dir "$T/v"
+restore
+edit truncate
+expect_fail "truncated log" "truncated" "$CV" audit verify --dir "$T/v"
+restore
+# Truncated everywhere, checkpoints included: only a held one tells.
+python3 - "$T/v/audit" <<'PY'
+import os, struct, sys
+d = sys.argv[1]
+keep = 6
+data = open(d + "/entries", "rb").read()
+off = 0
+for _ in range(keep):
+    off += 4 + struct.unpack(">I", data[off:off + 4])[0]
+open(d + "/entries", "wb").write(data[:off])
+os.truncate(d + "/offsets", keep * 8)
+for l in os.listdir(d + "/tree"):
+    os.truncate(d + "/tree/" + l, (keep >> int(l)) * 32)
+open(d + "/checkpoints", "wb").write(b"")
+PY
+expect_ok "consistently truncated, nothing held: verifies" \
+    "$CV" audit verify --dir "$T/v"
+expect_fail "consistently truncated, checkpoint held" "rolled back" \
+    "$CV" audit verify --dir "$T/v" --checkpoint "$T/held"
+restore
+
+# The latest checkpoint replaced by one signed with another key.
+"$CV" init --dir "$T/other" 2>/dev/null
+python3 - "$T/v/audit/checkpoints" "$T/other/audit/checkpoints" <<'PY'
+import struct, sys
+def frames(p):
+    d, off, out = open(p, "rb").read(), 0, []
+    while off < len(d):
+        n = struct.unpack(">I", d[off:off + 4])[0]
+        out.append(d[off:off + 8 + n])
+        off += 8 + n
+    return out
+mine, theirs = frames(sys.argv[1]), frames(sys.argv[2])
+open(sys.argv[1], "wb").write(b"".join(mine[:-1] + [theirs[-1]]))
+PY
+expect_fail "checkpoint by another key" "bad signature" \
+    "$CV" audit verify --dir "$T/v"
+restore
+
+# The whole vault rolled back to an earlier copy.
+for i in 1 2 3; do "$CV" get --dir "$T/v" "$id" >/dev/null 2>&1; done
+"$CV" audit checkpoint --dir "$T/v" >"$T/later"
+rm -rf "$T/v"
+cp -a "$T/pristine" "$T/v"
+expect_ok "rolled back, nothing held: verifies" "$CV" audit verify --dir "$T/v"
+expect_fail "rolled back, later checkpoint held" "rolled back: the given" \
+    "$CV" audit verify --dir "$T/v" --checkpoint "$T/later"
+expect_fail "consistency from the later checkpoint" "rolled back\|has only" \
+    "$CV" audit consistency --dir "$T/v" --from "$T/later"
+finish
