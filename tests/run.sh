@@ -4,7 +4,7 @@
 # fuzz target. Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 passed=0
 failed=0
 note() { printf '== %s\n' "$*"; }
@@ -50,7 +50,7 @@ count "fuzz build" $st
 if [ $st -eq 0 ]; then
 	seeds=$(mktemp -d "${TMPDIR:-/tmp}/cvseeds.XXXXXX")
 	mkdir -p "$seeds/record" "$seeds/config" "$seeds/keyring" \
-	    "$seeds/envelope"
+	    "$seeds/envelope" "$seeds/audit_entry" "$seeds/proof"
 	./build/clearvault gen --count 8 --seed 99 | split -l 1 - \
 	    "$seeds/record/g"
 	cp tests/fuzz/seeds/record/* "$seeds/record/" 2>/dev/null
@@ -62,7 +62,16 @@ if [ $st -eq 0 ]; then
 	sqlite3 "$seeds/v/vault.db" \
 	    "SELECT writefile('$seeds/envelope/b' || id, body) FROM records" \
 	    >/dev/null
-	for t in record config keyring envelope; do
+	v="$seeds/v"
+	./build/clearvault audit prove --dir "$v" --index 1 >"$seeds/p1"
+	./build/clearvault audit checkpoint --dir "$v" >"$seeds/c1"
+	(cat "$seeds/p1"; printf '\0'; cat "$seeds/c1") >"$seeds/proof/a"
+	./build/clearvault audit tail --dir "$v" --json -n 5 | python3 -c '
+import base64, json, sys
+for i, l in enumerate(sys.stdin):
+    open(sys.argv[1] + "/e%d" % i, "wb").write(base64.b64decode(json.loads(l)["leaf"]))
+' "$seeds/audit_entry"
+	for t in record config keyring envelope audit_entry proof; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

@@ -157,6 +157,7 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 	uint8_t pk[32], h[CV_HASH_BYTES], root[CV_HASH_BYTES];
 	uint8_t *buf = NULL, *stored = NULL;
 	uint64_t off = 0, fsize, nstored, i = 0, first_bad = UINT64_MAX;
+	uint64_t sbase = 0, scount = 0;
 	uint8_t hm[2][CV_HASH_BYTES], sm[2][CV_HASH_BYTES];
 	int have[2] = { 0, 0 };
 	size_t blen = 0, bpos = 0;
@@ -236,10 +237,18 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 		bpos += 4 + n;
 		/* Against the stored leaf hashes, to name what changed. */
 		if (i < nstored) {
-			uint8_t s[CV_HASH_BYTES];
-			if ((r = audit_pread(a, a->fd_level[0], s,
-			    CV_HASH_BYTES, i * CV_HASH_BYTES)) != CV_OK)
-				goto out;
+			const uint8_t *s;
+			if (i >= sbase + scount) {
+				/* Stored leaf hashes, a chunk at a time. */
+				sbase = i;
+				scount = nstored - i < CHUNK / CV_HASH_BYTES ?
+				    nstored - i : CHUNK / CV_HASH_BYTES;
+				if ((r = audit_pread(a, a->fd_level[0], stored,
+				    scount * CV_HASH_BYTES,
+				    sbase * CV_HASH_BYTES)) != CV_OK)
+					goto out;
+			}
+			s = stored + (i - sbase) * CV_HASH_BYTES;
 			if (first_bad == UINT64_MAX &&
 			    memcmp(s, h, CV_HASH_BYTES) != 0)
 				first_bad = i;
