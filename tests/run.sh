@@ -63,7 +63,7 @@ if [ $st -eq 0 ]; then
 	    "SELECT writefile('$seeds/envelope/b' || id, body) FROM records" \
 	    >/dev/null
 	v="$seeds/v"
-	./build/clearvault audit prove --dir "$v" --index 1 >"$seeds/p1"
+	./build/clearvault audit prove --dir "$v" --index 0 >"$seeds/p1"
 	./build/clearvault audit checkpoint --dir "$v" >"$seeds/c1"
 	(cat "$seeds/p1"; printf '\0'; cat "$seeds/c1") >"$seeds/proof/a"
 	./build/clearvault audit tail --dir "$v" --json -n 5 | python3 -c '
