@@ -19,6 +19,7 @@ struct cv_audit {
 	int fd_level[AUDIT_LEVELS];
 	uint64_t size, end;	/* entries, and where the last one ends */
 	uint8_t edge[AUDIT_LEVELS][CV_HASH_BYTES];	/* left siblings */
+	pthread_mutex_t io;	/* with flock: one user of the files */
 	/* group commit */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -30,6 +31,9 @@ struct cv_audit {
 	cv_err errs[AUDIT_RING];
 };
 
+/* Exclusive (LOCK_EX) or shared (LOCK_SH) access to the files. */
+cv_err audit_lock(struct cv_audit *a, int how) CV_MUST_CHECK;
+void audit_unlock(struct cv_audit *a);
 cv_err audit_pread(struct cv_audit *a, int fd, void *buf, size_t len,
     uint64_t off) CV_MUST_CHECK;
 int audit_level_fd(struct cv_audit *a, unsigned level);

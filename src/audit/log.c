@@ -222,21 +222,32 @@ index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
 	return r;
 }
 
-static cv_err
-lock(struct cv_audit *a, int how)
+/*
+ * flock serialises processes, but two threads of one process share the
+ * lock (same open file): the mutex serialises those.
+ */
+cv_err
+audit_lock(struct cv_audit *a, int how)
 {
+	pthread_mutex_lock(&a->io);
 	while (flock(a->fd_lock, how) != 0) {
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			pthread_mutex_unlock(&a->io);
 			return io_fail(a, "lock");
+		}
 	}
 	return CV_OK;
 }
 
-static void
-unlock(struct cv_audit *a)
+void
+audit_unlock(struct cv_audit *a)
 {
 	(void)flock(a->fd_lock, LOCK_UN);
+	pthread_mutex_unlock(&a->io);
 }
+
+#define lock audit_lock
+#define unlock audit_unlock
 
 /* Appends framed leaves durably; *base is the first index. */
 static cv_err
@@ -775,6 +786,7 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 	for (unsigned l = 0; l < AUDIT_LEVELS; l++)
 		a->fd_level[l] = -1;
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->io, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	a->committed_batch = -1;
 	a->keys = cv_vault_keys(v);
@@ -822,6 +834,7 @@ cv_audit_close(struct cv_audit *a)
 	cv_buf_free(&a->open);
 	cv_buf_free(&a->spare);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->io);
 	pthread_cond_destroy(&a->cv);
 	free(a);
 }

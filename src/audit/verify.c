@@ -167,8 +167,8 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 
 	memset(rep, 0, sizeof *rep);
 	cv_keys_audit_pubkey(a->keys, pk);
-	while (flock(a->fd_lock, LOCK_SH) != 0 && errno == EINTR)
-		;
+	if ((r = audit_lock(a, LOCK_SH)) != CV_OK)
+		return r;
 	if ((r = stored_targets(a, pk, &t, &nt, rep)) != CV_OK)
 		goto out;
 	for (size_t g = 0; g < ngiven; g++) {
@@ -309,7 +309,7 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 	r = CV_OK;
  out:
 	rep->seconds = cv_now() - t0;
-	(void)flock(a->fd_lock, LOCK_UN);
+	audit_unlock(a);
 	free(t);
 	free(stk);
 	free(buf);
