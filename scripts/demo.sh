@@ -52,4 +52,9 @@ show $CV shred --dir $V "$id"
 printf '$ %s\n' "$CV get --dir $V $id"
 $CV get --dir $V "$id" || true
 
+say "Every operation above is in the audit log, durable before its data was shown"
+show $CV audit tail --dir $V -n 6
+show $CV audit checkpoint --dir $V
+show $CV audit verify --dir $V
+
 say "Done. The vault is in $V; try: $CV --help"
