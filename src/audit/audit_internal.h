@@ -36,6 +36,12 @@ cv_err audit_lock(struct cv_audit *a, int how) CV_MUST_CHECK;
 void audit_unlock(struct cv_audit *a);
 cv_err audit_pread(struct cv_audit *a, int fd, void *buf, size_t len,
     uint64_t off) CV_MUST_CHECK;
+cv_err audit_io_fail(struct cv_audit *a, const char *what);
+cv_err audit_pwrite(struct cv_audit *a, int fd, const void *buf, size_t len,
+    uint64_t off) CV_MUST_CHECK;
+cv_err audit_sync(struct cv_audit *a, int fd) CV_MUST_CHECK;
+/* A checkpoint if the last one is more than a second old. */
+cv_err audit_maybe_checkpoint(struct cv_audit *a) CV_MUST_CHECK;
 int audit_level_fd(struct cv_audit *a, unsigned level);
 cv_err audit_refresh(struct cv_audit *a) CV_MUST_CHECK;
 cv_err audit_checkpoint_now(struct cv_audit *a,

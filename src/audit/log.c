@@ -19,8 +19,8 @@
 
 #define RING AUDIT_RING
 
-static cv_err
-io_fail(struct cv_audit *a, const char *what)
+cv_err
+audit_io_fail(struct cv_audit *a, const char *what)
 {
 	return cv_fail(CV_ERR_IO, "audit log: %s (%s): %s", what, a->dir,
 	    strerror(errno));
@@ -38,7 +38,7 @@ audit_pread(struct cv_audit *a, int fd, void *buf, size_t len, uint64_t off)
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO;
-			return io_fail(a, "read");
+			return audit_io_fail(a, "read");
 		}
 		p += n;
 		off += (uint64_t)n;
@@ -47,8 +47,8 @@ audit_pread(struct cv_audit *a, int fd, void *buf, size_t len, uint64_t off)
 	return CV_OK;
 }
 
-static cv_err
-pwrite_all(struct cv_audit *a, int fd, const void *buf, size_t len,
+cv_err
+audit_pwrite(struct cv_audit *a, int fd, const void *buf, size_t len,
     uint64_t off)
 {
 	const uint8_t *p = buf;
@@ -56,13 +56,13 @@ pwrite_all(struct cv_audit *a, int fd, const void *buf, size_t len,
 
 	if (cv_fault("audit.write")) {
 		errno = EIO;
-		return io_fail(a, "write");
+		return audit_io_fail(a, "write");
 	}
 	while (len) {
 		if ((n = pwrite(fd, p, len, (off_t)off)) < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return io_fail(a, "write");
+			return audit_io_fail(a, "write");
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -70,11 +70,11 @@ pwrite_all(struct cv_audit *a, int fd, const void *buf, size_t len,
 	return CV_OK;
 }
 
-static cv_err
-sync_fd(struct cv_audit *a, int fd)
+cv_err
+audit_sync(struct cv_audit *a, int fd)
 {
 	if (cv_fault("audit.sync") || fdatasync(fd) != 0)
-		return io_fail(a, "sync");
+		return audit_io_fail(a, "sync");
 	return CV_OK;
 }
 
@@ -103,7 +103,7 @@ cv_audit_node(void *ctx, unsigned level, uint64_t index,
 		return cv_fail(CV_ERR_INTERNAL, "audit log: no node %u/%llu",
 		    level, (unsigned long long)index);
 	if ((fd = audit_level_fd(a, level)) < 0)
-		return io_fail(a, "open tree");
+		return audit_io_fail(a, "open tree");
 	return audit_pread(a, fd, out, CV_HASH_BYTES, index * CV_HASH_BYTES);
 }
 
@@ -151,7 +151,7 @@ audit_refresh(struct cv_audit *a)
 	struct stat st;
 
 	if (fstat(a->fd_offsets, &st) != 0)
-		return io_fail(a, "stat");
+		return audit_io_fail(a, "stat");
 	if ((uint64_t)st.st_size / 8 == a->size)
 		return CV_OK;
 	return load_state(a, (uint64_t)st.st_size / 8);
@@ -200,16 +200,16 @@ index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
 		r = cv_fail(CV_ERR_INTERNAL, "audit: frame lengths");
 		goto out;
 	}
-	if ((r = pwrite_all(a, a->fd_offsets, offs.p, offs.len, a->size * 8)) !=
+	if ((r = audit_pwrite(a, a->fd_offsets, offs.p, offs.len, a->size * 8)) !=
 	    CV_OK)
 		goto out;
 	for (l = 0; l <= top; l++) {
 		int fd = audit_level_fd(a, l);
 		if (fd < 0) {
-			r = io_fail(a, "open tree");
+			r = audit_io_fail(a, "open tree");
 			goto out;
 		}
-		if (lv[l].len && (r = pwrite_all(a, fd, lv[l].p, lv[l].len,
+		if (lv[l].len && (r = audit_pwrite(a, fd, lv[l].p, lv[l].len,
 		    start[l] * CV_HASH_BYTES)) != CV_OK)
 			goto out;
 	}
@@ -233,7 +233,7 @@ audit_lock(struct cv_audit *a, int how)
 	while (flock(a->fd_lock, how) != 0) {
 		if (errno != EINTR) {
 			pthread_mutex_unlock(&a->io);
-			return io_fail(a, "lock");
+			return audit_io_fail(a, "lock");
 		}
 	}
 	return CV_OK;
@@ -263,9 +263,9 @@ write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t n,
 		goto out;
 	*base = a->size;
 	at = a->end;
-	if ((r = pwrite_all(a, a->fd_entries, frames, flen, at)) != CV_OK ||
+	if ((r = audit_pwrite(a, a->fd_entries, frames, flen, at)) != CV_OK ||
 	    (r = index_leaves(a, frames, flen, n)) != CV_OK ||
-	    (r = sync_fd(a, a->fd_entries)) != CV_OK) {
+	    (r = audit_sync(a, a->fd_entries)) != CV_OK) {
 		/* Not durable: forget it; repair drops any torn tail. */
 		(void)load_state(a, *base);
 		if (ftruncate(a->fd_offsets, (off_t)(*base * 8)) != 0) {
@@ -331,30 +331,6 @@ commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
 	return r;
 }
 
-static double
-realtime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* At most once a second while entries arrive, across processes. */
-static cv_err
-maybe_checkpoint(struct cv_audit *a)
-{
-	struct stat st;
-	double last;
-
-	if (fstat(a->fd_ckpt, &st) != 0)
-		return io_fail(a, "stat");
-	last = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
-	if (st.st_size > 0 && realtime() - last < 1.0)
-		return CV_OK;
-	return audit_checkpoint_now(a, NULL);
-}
-
 cv_err
 cv_audit_append(struct cv_audit *a, const struct cv_audit_entry *e,
     uint64_t *index)
@@ -368,7 +344,7 @@ cv_audit_append(struct cv_audit *a, const struct cv_audit_entry *e,
 	cv_put_u32be(b.p, (uint32_t)(b.len - 4));
 	if ((r = commit(a, b.p, b.len, 1, index)) != CV_OK)
 		goto out;
-	r = maybe_checkpoint(a);
+	r = audit_maybe_checkpoint(a);
  out:
 	cv_buf_free(&b);
 	return r;
@@ -396,7 +372,7 @@ cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,
 	if (r == CV_OK)
 		r = commit(a, b.p, b.len, n, first);
 	if (r == CV_OK)
-		r = maybe_checkpoint(a);
+		r = audit_maybe_checkpoint(a);
 	cv_buf_free(&b);
 	return r;
 }
@@ -448,112 +424,6 @@ cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 	return r;
 }
 
-static cv_err
-sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
-{
-	return cv_keys_audit_sign(ctx, msg, len, sig);
-}
-
-/* Under no lock; takes it. A new checkpoint if the tree grew. */
-cv_err
-audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
-{
-	struct cv_checkpoint c;
-	struct cv_buf body = { 0 }, note = { 0 };
-	uint8_t pk[CV_AUDIT_PK_BYTES], len[4];
-	uint64_t at;
-	struct stat st;
-	cv_err r;
-
-	if ((r = lock(a, LOCK_EX)) != CV_OK)
-		return r;
-	if ((r = audit_refresh(a)) != CV_OK ||
-	    (r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
-		goto out;
-	if (note.len && c.size == a->size)
-		goto done;
-	/* The derived files must be durable up to the checkpoint: repair
-	 * starts from the last one. */
-	if ((r = sync_fd(a, a->fd_offsets)) != CV_OK)
-		goto out;
-	for (unsigned l = 0; l < AUDIT_LEVELS && (a->size >> l); l++) {
-		if (audit_level_fd(a, l) < 0) {
-			r = io_fail(a, "open tree");
-			goto out;
-		}
-		if ((r = sync_fd(a, a->fd_level[l])) != CV_OK)
-			goto out;
-	}
-	memset(&c, 0, sizeof c);
-	strcpy(c.origin, a->origin);
-	c.size = a->size;
-	cv_keys_audit_pubkey(a->keys, pk);
-	note.len = 0;
-	if ((r = cv_merkle_root(cv_audit_node, a, a->size, c.root)) != CV_OK ||
-	    (r = cv_checkpoint_format(&c, &body)) != CV_OK ||
-	    (r = cv_note_sign((const char *)body.p, body.len, a->origin, pk,
-	    sign, a->keys, &note)) != CV_OK)
-		goto out;
-	/* Frame: u32 length || note || u32 length, readable from the end. */
-	if (fstat(a->fd_ckpt, &st) != 0) {
-		r = io_fail(a, "stat");
-		goto out;
-	}
-	at = (uint64_t)st.st_size;
-	cv_put_u32be(len, (uint32_t)note.len);
-	if ((r = pwrite_all(a, a->fd_ckpt, len, 4, at)) != CV_OK ||
-	    (r = pwrite_all(a, a->fd_ckpt, note.p, note.len, at + 4)) !=
-	    CV_OK ||
-	    (r = pwrite_all(a, a->fd_ckpt, len, 4, at + 4 + note.len)) !=
-	    CV_OK ||
-	    (r = sync_fd(a, a->fd_ckpt)) != CV_OK)
-		goto out;
- done:
-	if (out)
-		r = cv_buf_add(out, note.p, note.len);
- out:
-	unlock(a);
-	cv_buf_free(&body);
-	cv_buf_free(&note);
-	return r;
-}
-
-cv_err
-cv_audit_checkpoint(struct cv_audit *a, struct cv_buf *out)
-{
-	return audit_checkpoint_now(a, out);
-}
-
-cv_err
-audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
-    struct cv_checkpoint *c)
-{
-	struct stat st;
-	uint8_t len[4];
-	uint32_t n;
-	cv_err r;
-
-	memset(c, 0, sizeof *c);
-	note->len = 0;
-	if (fstat(a->fd_ckpt, &st) != 0)
-		return io_fail(a, "stat");
-	if (st.st_size == 0)
-		return CV_OK;
-	if ((r = audit_pread(a, a->fd_ckpt, len, 4,
-	    (uint64_t)st.st_size - 4)) != CV_OK)
-		return r;
-	n = cv_get_u32be(len);
-	if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size < 8 + (uint64_t)n)
-		return cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file is "
-		    "malformed");
-	if ((r = cv_buf_reserve(note, n)) != CV_OK ||
-	    (r = audit_pread(a, a->fd_ckpt, note->p, n,
-	    (uint64_t)st.st_size - 4 - n)) != CV_OK)
-		return r;
-	note->len = n;
-	return cv_checkpoint_parse((const char *)note->p, n, c);
-}
-
 cv_err
 audit_locked_proof(struct cv_audit *a, struct cv_audit_proof *p)
 {
@@ -581,80 +451,6 @@ audit_locked_proof(struct cv_audit *a, struct cv_audit_proof *p)
 	return r;
 }
 
-cv_err
-cv_audit_latest(struct cv_audit *a, struct cv_checkpoint *c)
-{
-	struct cv_buf note = { 0 };
-	cv_err r;
-
-	if ((r = lock(a, LOCK_SH)) != CV_OK)
-		return r;
-	r = audit_latest_checkpoint(a, &note, c);
-	unlock(a);
-	cv_buf_free(&note);
-	return r;
-}
-
-cv_err
-cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
-    struct cv_buf *out)
-{
-	struct cv_checkpoint c;
-	struct stat st;
-	uint8_t len[4];
-	uint64_t off = 0;
-	uint32_t n;
-	cv_err r;
-
-	if ((r = lock(a, LOCK_SH)) != CV_OK)
-		return r;
-	if (fstat(a->fd_ckpt, &st) != 0) {
-		r = io_fail(a, "stat");
-		goto out;
-	}
-	r = cv_fail(CV_ERR_NOT_FOUND, "no stored checkpoint of size %llu",
-	    (unsigned long long)size);
-	while ((uint64_t)st.st_size - off >= 8) {
-		size_t start = out->len;
-		cv_err e;
-		if ((e = audit_pread(a, a->fd_ckpt, len, 4, off)) != CV_OK) {
-			r = e;
-			break;
-		}
-		n = cv_get_u32be(len);
-		if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size - off - 8 < n) {
-			r = cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file "
-			    "is malformed");
-			break;
-		}
-		if ((e = cv_buf_reserve(out, n)) != CV_OK ||
-		    (e = audit_pread(a, a->fd_ckpt, out->p + start, n,
-		    off + 4)) != CV_OK) {
-			r = e;
-			break;
-		}
-		if (cv_checkpoint_parse((char *)out->p + start, n, &c) ==
-		    CV_OK && c.size == size) {
-			out->len = start + n;
-			r = CV_OK;
-			break;
-		}
-		off += 8 + n;
-	}
- out:
-	unlock(a);
-	return r;
-}
-
-cv_err
-cv_audit_vkey(struct cv_audit *a, char *out, size_t size)
-{
-	uint8_t pk[CV_AUDIT_PK_BYTES];
-
-	cv_keys_audit_pubkey(a->keys, pk);
-	return cv_note_vkey_format(a->origin, pk, out, size);
-}
-
 static cv_err
 open_file(struct cv_audit *a, const char *name, int *fd)
 {
@@ -667,7 +463,7 @@ open_file(struct cv_audit *a, const char *name, int *fd)
 		if (errno == ENOENT)
 			return cv_fail(CV_ERR_NOT_FOUND, "audit log: %s is "
 			    "missing", path);
-		return io_fail(a, "open");
+		return audit_io_fail(a, "open");
 	}
 	return CV_OK;
 }
@@ -718,7 +514,7 @@ repair(struct cv_audit *a)
 		goto out;
 	s = c.size;
 	if (fstat(a->fd_offsets, &st) != 0) {
-		r = io_fail(a, "stat");
+		r = audit_io_fail(a, "stat");
 		goto out;
 	}
 	if ((uint64_t)st.st_size / 8 < s) {
@@ -729,7 +525,7 @@ repair(struct cv_audit *a)
 	if ((r = load_state(a, s)) != CV_OK)
 		goto out;
 	if (fstat(a->fd_entries, &st) != 0) {
-		r = io_fail(a, "stat");
+		r = audit_io_fail(a, "stat");
 		goto out;
 	}
 	end = (uint64_t)st.st_size;
@@ -759,11 +555,11 @@ repair(struct cv_audit *a)
 		n++;
 	}
 	if (off != end && ftruncate(a->fd_entries, (off_t)off) != 0) {
-		r = io_fail(a, "truncate");
+		r = audit_io_fail(a, "truncate");
 		goto out;
 	}
 	if (ftruncate(a->fd_offsets, (off_t)(s * 8)) != 0) {
-		r = io_fail(a, "truncate");
+		r = audit_io_fail(a, "truncate");
 		goto out;
 	}
 	r = n ? index_leaves(a, frames.p, frames.len, n) : CV_OK;

@@ -1,0 +1,221 @@
+/*
+ * Checkpoints: signed at most once a second while entries arrive and on
+ * demand, stored as u32 length || note || u32 length so that the latest
+ * is read from the end of the file.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "audit_internal.h"
+
+#define lock audit_lock
+#define unlock audit_unlock
+
+static double
+realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* At most once a second while entries arrive, across processes. */
+cv_err
+audit_maybe_checkpoint(struct cv_audit *a)
+{
+	struct stat st;
+	double last;
+
+	if (fstat(a->fd_ckpt, &st) != 0)
+		return audit_io_fail(a, "stat");
+	last = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+	if (st.st_size > 0 && realtime() - last < 1.0)
+		return CV_OK;
+	return audit_checkpoint_now(a, NULL);
+}
+
+static cv_err
+sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	return cv_keys_audit_sign(ctx, msg, len, sig);
+}
+
+/* Under no lock; takes it. A new checkpoint if the tree grew. */
+cv_err
+audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
+{
+	struct cv_checkpoint c;
+	struct cv_buf body = { 0 }, note = { 0 };
+	uint8_t pk[CV_AUDIT_PK_BYTES], len[4];
+	uint64_t at;
+	struct stat st;
+	cv_err r;
+
+	if ((r = lock(a, LOCK_EX)) != CV_OK)
+		return r;
+	if ((r = audit_refresh(a)) != CV_OK ||
+	    (r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
+		goto out;
+	if (note.len && c.size == a->size)
+		goto done;
+	/* The derived files must be durable up to the checkpoint: repair
+	 * starts from the last one. */
+	if ((r = audit_sync(a, a->fd_offsets)) != CV_OK)
+		goto out;
+	for (unsigned l = 0; l < AUDIT_LEVELS && (a->size >> l); l++) {
+		if (audit_level_fd(a, l) < 0) {
+			r = audit_io_fail(a, "open tree");
+			goto out;
+		}
+		if ((r = audit_sync(a, a->fd_level[l])) != CV_OK)
+			goto out;
+	}
+	memset(&c, 0, sizeof c);
+	strcpy(c.origin, a->origin);
+	c.size = a->size;
+	cv_keys_audit_pubkey(a->keys, pk);
+	note.len = 0;
+	if ((r = cv_merkle_root(cv_audit_node, a, a->size, c.root)) != CV_OK ||
+	    (r = cv_checkpoint_format(&c, &body)) != CV_OK ||
+	    (r = cv_note_sign((const char *)body.p, body.len, a->origin, pk,
+	    sign, a->keys, &note)) != CV_OK)
+		goto out;
+	/* Frame: u32 length || note || u32 length, readable from the end. */
+	if (fstat(a->fd_ckpt, &st) != 0) {
+		r = audit_io_fail(a, "stat");
+		goto out;
+	}
+	at = (uint64_t)st.st_size;
+	cv_put_u32be(len, (uint32_t)note.len);
+	if ((r = audit_pwrite(a, a->fd_ckpt, len, 4, at)) != CV_OK ||
+	    (r = audit_pwrite(a, a->fd_ckpt, note.p, note.len, at + 4)) !=
+	    CV_OK ||
+	    (r = audit_pwrite(a, a->fd_ckpt, len, 4, at + 4 + note.len)) !=
+	    CV_OK ||
+	    (r = audit_sync(a, a->fd_ckpt)) != CV_OK)
+		goto out;
+ done:
+	if (out)
+		r = cv_buf_add(out, note.p, note.len);
+ out:
+	unlock(a);
+	cv_buf_free(&body);
+	cv_buf_free(&note);
+	return r;
+}
+
+cv_err
+cv_audit_checkpoint(struct cv_audit *a, struct cv_buf *out)
+{
+	return audit_checkpoint_now(a, out);
+}
+
+cv_err
+audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
+    struct cv_checkpoint *c)
+{
+	struct stat st;
+	uint8_t len[4];
+	uint32_t n;
+	cv_err r;
+
+	memset(c, 0, sizeof *c);
+	note->len = 0;
+	if (fstat(a->fd_ckpt, &st) != 0)
+		return audit_io_fail(a, "stat");
+	if (st.st_size == 0)
+		return CV_OK;
+	if ((r = audit_pread(a, a->fd_ckpt, len, 4,
+	    (uint64_t)st.st_size - 4)) != CV_OK)
+		return r;
+	n = cv_get_u32be(len);
+	if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size < 8 + (uint64_t)n)
+		return cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file is "
+		    "malformed");
+	if ((r = cv_buf_reserve(note, n)) != CV_OK ||
+	    (r = audit_pread(a, a->fd_ckpt, note->p, n,
+	    (uint64_t)st.st_size - 4 - n)) != CV_OK)
+		return r;
+	note->len = n;
+	return cv_checkpoint_parse((const char *)note->p, n, c);
+}
+
+cv_err
+cv_audit_latest(struct cv_audit *a, struct cv_checkpoint *c)
+{
+	struct cv_buf note = { 0 };
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	r = audit_latest_checkpoint(a, &note, c);
+	unlock(a);
+	cv_buf_free(&note);
+	return r;
+}
+
+cv_err
+cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
+    struct cv_buf *out)
+{
+	struct cv_checkpoint c;
+	struct stat st;
+	uint8_t len[4];
+	uint64_t off = 0;
+	uint32_t n;
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	if (fstat(a->fd_ckpt, &st) != 0) {
+		r = audit_io_fail(a, "stat");
+		goto out;
+	}
+	r = cv_fail(CV_ERR_NOT_FOUND, "no stored checkpoint of size %llu",
+	    (unsigned long long)size);
+	while ((uint64_t)st.st_size - off >= 8) {
+		size_t start = out->len;
+		cv_err e;
+		if ((e = audit_pread(a, a->fd_ckpt, len, 4, off)) != CV_OK) {
+			r = e;
+			break;
+		}
+		n = cv_get_u32be(len);
+		if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size - off - 8 < n) {
+			r = cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file "
+			    "is malformed");
+			break;
+		}
+		if ((e = cv_buf_reserve(out, n)) != CV_OK ||
+		    (e = audit_pread(a, a->fd_ckpt, out->p + start, n,
+		    off + 4)) != CV_OK) {
+			r = e;
+			break;
+		}
+		if (cv_checkpoint_parse((char *)out->p + start, n, &c) ==
+		    CV_OK && c.size == size) {
+			out->len = start + n;
+			r = CV_OK;
+			break;
+		}
+		off += 8 + n;
+	}
+ out:
+	unlock(a);
+	return r;
+}
+
+cv_err
+cv_audit_vkey(struct cv_audit *a, char *out, size_t size)
+{
+	uint8_t pk[CV_AUDIT_PK_BYTES];
+
+	cv_keys_audit_pubkey(a->keys, pk);
+	return cv_note_vkey_format(a->origin, pk, out, size);
+}
+
