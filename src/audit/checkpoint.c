@@ -15,15 +15,6 @@
 #define lock audit_lock
 #define unlock audit_unlock
 
-static double
-realtime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* At most once a second while entries arrive, across processes. */
 cv_err
 audit_maybe_checkpoint(struct cv_audit *a)
@@ -34,7 +25,7 @@ audit_maybe_checkpoint(struct cv_audit *a)
 	if (fstat(a->fd_ckpt, &st) != 0)
 		return audit_io_fail(a, "stat");
 	last = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
-	if (st.st_size > 0 && realtime() - last < 1.0)
+	if (st.st_size > 0 && (double)cv_time_us() / 1e6 - last < 1.0)
 		return CV_OK;
 	return audit_checkpoint_now(a, NULL);
 }

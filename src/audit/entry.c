@@ -39,14 +39,9 @@ cv_audit_encode(const struct cv_audit_entry *e, struct cv_buf *out)
 		e->session, e->purpose, e->reason };
 	uint8_t head[1 + 8 + 1 + 2], n[4];
 	size_t start = out->len;
-	struct timespec ts;
-	int64_t t = e->time_us;
+	int64_t t = e->time_us ? e->time_us : cv_time_us();
 	cv_err r = CV_OK;
 
-	if (t == 0) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		t = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	}
 	head[0] = CV_AUDIT_LEAF_VERSION;
 	cv_put_u32be(head + 1, (uint32_t)((uint64_t)t >> 32));
 	cv_put_u32be(head + 5, (uint32_t)t);
