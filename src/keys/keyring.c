@@ -44,7 +44,7 @@ kr_parse(const uint8_t *buf, size_t len, struct kr *out)
 			goto trunc;
 		memcpy(e->sealed, buf + off, KR_SEALED_BYTES);
 		off += KR_SEALED_BYTES;
-		if (e->purpose < KR_KEK || e->purpose > KR_AUDIT ||
+		if (e->purpose < KR_KEK || e->purpose > KR__LAST ||
 		    (e->state != KR_ACTIVE && e->state != KR_RETIRING) ||
 		    (e->purpose != KR_KEK && e->state != KR_ACTIVE))
 			return cv_fail(CV_ERR_FORMAT, "keyring: entry %zu is "

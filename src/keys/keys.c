@@ -19,9 +19,16 @@ struct cv_keys {
 	struct kr kr;
 	struct kr_entry *cur;	/* the active KEK */
 	struct kr_entry *bidx;
-	/* The audit key's seed is in the keyring; its expanded form here. */
-	uint8_t *audit_sk;	/* sodium_malloc'd, 64 bytes */
-	uint8_t audit_pk[CV_AUDIT_PK_BYTES];
+	/* Signing keys: seeds in the keyring, expanded forms here. */
+	struct {
+		uint8_t *sk;	/* sodium_malloc'd, 64 bytes */
+		uint8_t pk[CV_SIGN_PK_BYTES];
+	} signer[CV_SIGNER__COUNT];
+};
+
+static const uint8_t signer_purpose[CV_SIGNER__COUNT] = {
+	[CV_SIGNER_AUDIT] = KR_AUDIT, [CV_SIGNER_CA] = KR_CA,
+	[CV_SIGNER_TLS] = KR_TLS,
 };
 
 static cv_err
@@ -126,23 +133,23 @@ index_entries(struct cv_keys *k)
 }
 
 static struct kr_entry *
-find_purpose(struct cv_keys *k, uint8_t purpose)
+find_purpose(const struct cv_keys *k, uint8_t purpose)
 {
 	for (size_t i = 0; i < k->kr.n; i++) {
 		if (k->kr.e[i].purpose == purpose)
-			return &k->kr.e[i];
+			return (struct kr_entry *)&k->kr.e[i];
 	}
 	return NULL;
 }
 
 /*
- * Expands the audit seed into a signing key. A keyring made before the
- * audit log existed gets its audit key here, sealed by root 0.
+ * The permanent key of PURPOSE, made (sealed by root 0) if this keyring
+ * predates it.
  */
 static cv_err
-audit_key(struct cv_keys *k)
+ensure_entry(struct cv_keys *k, uint8_t purpose, struct kr_entry **out)
 {
-	struct kr_entry *e = find_purpose(k, KR_AUDIT);
+	struct kr_entry *e = find_purpose(k, purpose);
 	CK_OBJECT_HANDLE root;
 	char label[64];
 	cv_err r;
@@ -151,7 +158,7 @@ audit_key(struct cv_keys *k)
 		if (k->kr.n == KR_MAX_ENTRIES)
 			return cv_fail(CV_ERR_INTERNAL, "keyring full");
 		e = &k->kr.e[k->kr.n];
-		*e = (struct kr_entry){ .gen = 0, .purpose = KR_AUDIT,
+		*e = (struct kr_entry){ .gen = 0, .purpose = purpose,
 		    .state = KR_ACTIVE };
 		if ((r = root_label(k, 0, label, sizeof label)) != CV_OK ||
 		    (r = p11_find_key(&k->p11, label, &root)) != CV_OK ||
@@ -160,17 +167,35 @@ audit_key(struct cv_keys *k)
 			return r;
 		}
 		k->kr.n++;
-		if ((r = keyring_save(k, 0)) != CV_OK)
+		if ((r = keyring_save(k, 0)) != CV_OK ||
+		    (r = index_entries(k)) != CV_OK)
 			return r;
-		if ((r = index_entries(k)) != CV_OK)
-			return r;
+		e = find_purpose(k, purpose);
 	}
-	if ((k->audit_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES)) == NULL)
-		return CV_ERR_NOMEM;
-	if (crypto_sign_seed_keypair(k->audit_pk, k->audit_sk, e->key) != 0)
-		return CV_ERR_CRYPTO;
-	sodium_mprotect_readonly(k->audit_sk);
+	*out = e;
 	return CV_OK;
+}
+
+/* Expands every signing seed; makes the sealing key available. */
+static cv_err
+permanent_keys(struct cv_keys *k)
+{
+	struct kr_entry *e;
+	cv_err r;
+
+	for (int i = 0; i < CV_SIGNER__COUNT; i++) {
+		if ((r = ensure_entry(k, signer_purpose[i], &e)) != CV_OK)
+			return r;
+		if ((k->signer[i].sk = sodium_malloc(
+		    crypto_sign_SECRETKEYBYTES)) == NULL)
+			return CV_ERR_NOMEM;
+		if (crypto_sign_seed_keypair(k->signer[i].pk, k->signer[i].sk,
+		    e->key) != 0)
+			return CV_ERR_CRYPTO;
+		sodium_mprotect_readonly(k->signer[i].sk);
+	}
+	/* Looked up at each use: rotation compacts the entry array. */
+	return ensure_entry(k, KR_SEAL, &e);
 }
 
 static cv_err
@@ -273,13 +298,17 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 	    .state = KR_ACTIVE };
 	k->kr.e[1] = (struct kr_entry){ .gen = 1, .purpose = KR_KEK,
 	    .state = KR_ACTIVE };
-	k->kr.e[2] = (struct kr_entry){ .gen = 0, .purpose = KR_AUDIT,
-	    .state = KR_ACTIVE };
-	k->kr.n = 3;
-	if ((r = entry_make(k, &k->kr.e[0], root0)) != CV_OK ||
-	    (r = entry_make(k, &k->kr.e[1], root1)) != CV_OK ||
-	    (r = entry_make(k, &k->kr.e[2], root0)) != CV_OK ||
-	    (r = keyring_save(k, 1)) != CV_OK)
+	k->kr.n = 2;
+	/* The permanent keys (audit, CA, TLS, sealing), all under root 0. */
+	for (uint8_t p = KR_AUDIT; p <= KR__LAST; p++)
+		k->kr.e[k->kr.n++] = (struct kr_entry){ .gen = 0,
+		    .purpose = p, .state = KR_ACTIVE };
+	for (size_t i = 0; i < k->kr.n; i++) {
+		if ((r = entry_make(k, &k->kr.e[i], k->kr.e[i].gen == 0 ?
+		    root0 : root1)) != CV_OK)
+			goto out;
+	}
+	if ((r = keyring_save(k, 1)) != CV_OK)
 		goto out;
 	r = CV_OK;
  out:
@@ -317,7 +346,8 @@ cv_keys_open(const struct cv_config *cfg, const char *dir,
 		if ((r = entry_unseal(k, &k->kr.e[i])) != CV_OK)
 			goto out;
 	}
-	if ((r = index_entries(k)) != CV_OK || (r = audit_key(k)) != CV_OK)
+	if ((r = index_entries(k)) != CV_OK ||
+	    (r = permanent_keys(k)) != CV_OK)
 		goto out;
 	*out = k;
 	k = NULL; /* transferred */
@@ -336,8 +366,10 @@ cv_keys_free(struct cv_keys *k)
 		return;
 	for (size_t i = 0; i < KR_MAX_ENTRIES; i++)
 		entry_wipe(&k->kr.e[i]);
-	if (k->audit_sk)
-		sodium_free(k->audit_sk);
+	for (int i = 0; i < CV_SIGNER__COUNT; i++) {
+		if (k->signer[i].sk)
+			sodium_free(k->signer[i].sk);
+	}
 	p11_close(&k->p11);
 	sodium_memzero(k, sizeof *k);
 	free(k);
@@ -483,18 +515,91 @@ cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
 }
 
 void
+cv_keys_pubkey(const struct cv_keys *k, enum cv_signer which,
+    uint8_t pk[static CV_SIGN_PK_BYTES])
+{
+	memcpy(pk, k->signer[which].pk, CV_SIGN_PK_BYTES);
+}
+
+cv_err
+cv_keys_sign(struct cv_keys *k, enum cv_signer which, const uint8_t *msg,
+    size_t len, uint8_t sig[static CV_SIGN_BYTES])
+{
+	if ((unsigned)which >= CV_SIGNER__COUNT ||
+	    crypto_sign_detached(sig, NULL, msg, len, k->signer[which].sk) !=
+	    0)
+		return CV_ERR_CRYPTO;
+	return CV_OK;
+}
+
+void
 cv_keys_audit_pubkey(const struct cv_keys *k,
     uint8_t pk[static CV_AUDIT_PK_BYTES])
 {
-	memcpy(pk, k->audit_pk, CV_AUDIT_PK_BYTES);
+	cv_keys_pubkey(k, CV_SIGNER_AUDIT, pk);
 }
 
 cv_err
 cv_keys_audit_sign(struct cv_keys *k, const uint8_t *msg, size_t len,
     uint8_t sig[static CV_AUDIT_SIG_BYTES])
 {
-	if (crypto_sign_detached(sig, NULL, msg, len, k->audit_sk) != 0)
-		return CV_ERR_CRYPTO;
+	return cv_keys_sign(k, CV_SIGNER_AUDIT, msg, len, sig);
+}
+
+#define SEAL_TAG "cv-seal-v1:"
+#define XN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+
+static cv_err
+secret_aad(const char *context, uint8_t *aad, size_t size, size_t *len)
+{
+	size_t n = strlen(context);
+
+	if (sizeof SEAL_TAG - 1 + n > size)
+		return cv_fail(CV_ERR_INVALID, "seal context too long");
+	memcpy(aad, SEAL_TAG, sizeof SEAL_TAG - 1);
+	memcpy(aad + sizeof SEAL_TAG - 1, context, n);
+	*len = sizeof SEAL_TAG - 1 + n;
+	return CV_OK;
+}
+
+cv_err
+cv_keys_seal(struct cv_keys *k, const char *context, const uint8_t *pt,
+    size_t len, uint8_t *out)
+{
+	const struct kr_entry *e = find_purpose(k, KR_SEAL);
+	uint8_t aad[256];
+	size_t alen;
+	cv_err r;
+
+	if (e == NULL)
+		return cv_fail(CV_ERR_INTERNAL, "no sealing key");
+	if ((r = secret_aad(context, aad, sizeof aad, &alen)) != CV_OK)
+		return r;
+	randombytes_buf(out, XN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + XN, NULL, pt, len,
+	    aad, alen, NULL, out, e->key);
+	return CV_OK;
+}
+
+cv_err
+cv_keys_unseal(struct cv_keys *k, const char *context, const uint8_t *in,
+    size_t len, uint8_t *pt)
+{
+	const struct kr_entry *e = find_purpose(k, KR_SEAL);
+	uint8_t aad[256];
+	size_t alen;
+	cv_err r;
+
+	if (e == NULL)
+		return cv_fail(CV_ERR_INTERNAL, "no sealing key");
+	if (len < CV_SEAL_OVERHEAD)
+		return cv_fail(CV_ERR_FORMAT, "sealed value too short");
+	if ((r = secret_aad(context, aad, sizeof aad, &alen)) != CV_OK)
+		return r;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, NULL, NULL,
+	    in + XN, len - XN, aad, alen, in, e->key) != 0)
+		return cv_fail(CV_ERR_AUTH, "sealed value for %s failed "
+		    "authentication", context);
 	return CV_OK;
 }
 

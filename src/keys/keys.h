@@ -82,13 +82,40 @@ cv_err cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
     const void *in, size_t len, uint8_t out[static CV_BIDX_BYTES])
     CV_MUST_CHECK;
 
-/* The audit-log signing key (Ed25519), generated with the keyring. */
+/*
+ * Ed25519 signing keys kept in the keyring (a keyring made before one of
+ * them existed gets it at the next open): the audit log's checkpoints, the
+ * vault CA, and the server's TLS key. Their private halves never leave
+ * this module.
+ */
+enum cv_signer { CV_SIGNER_AUDIT, CV_SIGNER_CA, CV_SIGNER_TLS,
+	CV_SIGNER__COUNT };
 #define CV_AUDIT_PK_BYTES 32
 #define CV_AUDIT_SIG_BYTES 64
+#define CV_SIGN_PK_BYTES 32
+#define CV_SIGN_BYTES 64
+void cv_keys_pubkey(const struct cv_keys *k, enum cv_signer which,
+    uint8_t pk[static CV_SIGN_PK_BYTES]);
+cv_err cv_keys_sign(struct cv_keys *k, enum cv_signer which,
+    const uint8_t *msg, size_t len,
+    uint8_t sig[static CV_SIGN_BYTES]) CV_MUST_CHECK;
+/* The audit key: cv_keys_pubkey/cv_keys_sign with CV_SIGNER_AUDIT. */
 void cv_keys_audit_pubkey(const struct cv_keys *k,
     uint8_t pk[static CV_AUDIT_PK_BYTES]);
 cv_err cv_keys_audit_sign(struct cv_keys *k, const uint8_t *msg, size_t len,
     uint8_t sig[static CV_AUDIT_SIG_BYTES]) CV_MUST_CHECK;
+
+/*
+ * Small secrets kept in the database (TOTP seeds): sealed with
+ * XChaCha20-Poly1305 under the keyring's sealing key, bound to CONTEXT
+ * (for example "totp:alice") so a sealed value moved elsewhere fails.
+ * Sealed size = LEN + CV_SEAL_OVERHEAD. cv_keys_unseal: CV_ERR_AUTH.
+ */
+#define CV_SEAL_OVERHEAD 40
+cv_err cv_keys_seal(struct cv_keys *k, const char *context,
+    const uint8_t *pt, size_t len, uint8_t *out) CV_MUST_CHECK;
+cv_err cv_keys_unseal(struct cv_keys *k, const char *context,
+    const uint8_t *in, size_t len, uint8_t *pt) CV_MUST_CHECK;
 
 /* The generation new data keys are wrapped under. */
 uint32_t cv_keys_current_gen(const struct cv_keys *k);

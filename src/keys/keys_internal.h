@@ -43,7 +43,8 @@ void p11_close(struct p11 *p);
 #define KR_KEY_BYTES 32
 #define KR_SEALED_BYTES (KR_KEY_BYTES + P11_SEAL_OVERHEAD)
 
-enum kr_purpose { KR_KEK = 1, KR_BIDX = 2, KR_AUDIT = 3 };
+enum kr_purpose { KR_KEK = 1, KR_BIDX = 2, KR_AUDIT = 3, KR_CA = 4,
+	KR_TLS = 5, KR_SEAL = 6, KR__LAST = KR_SEAL };
 enum kr_state { KR_ACTIVE = 1, KR_RETIRING = 2 };
 
 struct kr_entry {

@@ -134,6 +134,34 @@ test_rotation_destroys_old_key(void **state)
 }
 
 static void
+test_signers_and_sealing(void **state)
+{
+	struct cv_keys *k = open_keys();
+	uint8_t pk[32], sig[64], box[16 + CV_SEAL_OVERHEAD], out[16];
+	const uint8_t msg[] = "checkpoint";
+
+	(void)state;
+	for (int w = 0; w < CV_SIGNER__COUNT; w++) {
+		cv_keys_pubkey(k, w, pk);
+		assert_int_equal(cv_keys_sign(k, w, msg, sizeof msg, sig),
+		    CV_OK);
+		assert_int_equal(crypto_sign_verify_detached(sig, msg,
+		    sizeof msg, pk), 0);
+	}
+	assert_int_equal(cv_keys_seal(k, "totp:alice", (const uint8_t *)
+	    "0123456789abcdef", 16, box), CV_OK);
+	assert_int_equal(cv_keys_unseal(k, "totp:alice", box, sizeof box,
+	    out), CV_OK);
+	assert_memory_equal(out, "0123456789abcdef", 16);
+	assert_int_equal(cv_keys_unseal(k, "totp:bob", box, sizeof box, out),
+	    CV_ERR_AUTH);
+	box[30] ^= 1;
+	assert_int_equal(cv_keys_unseal(k, "totp:alice", box, sizeof box,
+	    out), CV_ERR_AUTH);
+	cv_keys_free(k);
+}
+
+static void
 test_keyring_parse(void **state)
 {
 	struct kr kr;
@@ -165,6 +193,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dek_roundtrip_and_binding),
 		cmocka_unit_test(test_blind_index),
+		cmocka_unit_test(test_signers_and_sealing),
 		cmocka_unit_test(test_keyring_parse),
 		cmocka_unit_test(test_rotation_destroys_old_key),
 	};
