@@ -1,0 +1,380 @@
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <gnutls/x509.h>
+#include <nettle/sha2.h>
+#include <sodium.h>
+
+#include "ca.h"
+
+#define CA_YEARS 10
+#define SERVER_DAYS 825
+
+struct signer_ctx {
+	struct cv_keys *k;
+	enum cv_signer which;
+};
+
+static cv_err
+tls_fail(const char *what, int rc)
+{
+	return cv_fail(CV_ERR_CRYPTO, "%s: %s", what, gnutls_strerror(rc));
+}
+
+static int
+sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *ud,
+    unsigned int flags, const gnutls_datum_t *data, gnutls_datum_t *sig)
+{
+	struct signer_ctx *c = ud;
+
+	(void)key;
+	(void)flags;
+	if (algo != GNUTLS_SIGN_EDDSA_ED25519)
+		return GNUTLS_E_UNSUPPORTED_SIGNATURE_ALGORITHM;
+	if ((sig->data = gnutls_malloc(CV_SIGN_BYTES)) == NULL)
+		return GNUTLS_E_MEMORY_ERROR;
+	if (cv_keys_sign(c->k, c->which, data->data, data->size, sig->data) !=
+	    CV_OK) {
+		gnutls_free(sig->data);
+		sig->data = NULL;
+		return GNUTLS_E_PK_SIGN_FAILED;
+	}
+	sig->size = CV_SIGN_BYTES;
+	return 0;
+}
+
+static int
+info(gnutls_privkey_t key, unsigned int flags, void *ud)
+{
+	(void)key;
+	(void)ud;
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
+		return GNUTLS_PK_EDDSA_ED25519;
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
+		return 256;
+	if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO)
+		return GNUTLS_FLAGS_TO_SIGN_ALGO(flags) ==
+		    GNUTLS_SIGN_EDDSA_ED25519;
+	return -1;
+}
+
+static void
+deinit(gnutls_privkey_t key, void *ud)
+{
+	(void)key;
+	sodium_free(ud);
+}
+
+cv_err
+cv_ca_privkey(struct cv_keys *k, enum cv_signer which, gnutls_privkey_t *out)
+{
+	struct signer_ctx *c;
+	int rc;
+
+	*out = NULL;
+	if ((c = sodium_malloc(sizeof *c)) == NULL)
+		return CV_ERR_NOMEM;
+	c->k = k;
+	c->which = which;
+	if ((rc = gnutls_privkey_init(out)) < 0) {
+		sodium_free(c);
+		return tls_fail("privkey", rc);
+	}
+	if ((rc = gnutls_privkey_import_ext4(*out, c, sign_data, NULL, NULL,
+	    deinit, info, 0)) < 0) {
+		sodium_free(c);
+		gnutls_privkey_deinit(*out);
+		*out = NULL;
+		return tls_fail("privkey import", rc);
+	}
+	return CV_OK;
+}
+
+static cv_err
+signer_pubkey(struct cv_keys *k, enum cv_signer which, gnutls_pubkey_t *out)
+{
+	uint8_t pk[CV_SIGN_PK_BYTES];
+	gnutls_datum_t x = { pk, sizeof pk };
+	int rc;
+
+	cv_keys_pubkey(k, which, pk);
+	if ((rc = gnutls_pubkey_init(out)) < 0)
+		return tls_fail("pubkey", rc);
+	if ((rc = gnutls_pubkey_import_ecc_raw(*out, GNUTLS_ECC_CURVE_ED25519,
+	    &x, NULL)) < 0) {
+		gnutls_pubkey_deinit(*out);
+		*out = NULL;
+		return tls_fail("pubkey import", rc);
+	}
+	return CV_OK;
+}
+
+/* Common fields: v3, random positive serial, validity from a minute ago. */
+static int
+crt_base(gnutls_x509_crt_t crt, const char *cn, long days, char *serial_hex)
+{
+	uint8_t serial[16];
+	time_t now = time(NULL);
+	int rc;
+
+	randombytes_buf(serial, sizeof serial);
+	serial[0] &= 0x7f;
+	serial[0] |= 0x01;
+	if (serial_hex)
+		sodium_bin2hex(serial_hex, 33, serial, sizeof serial);
+	if ((rc = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
+	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof serial)) < 0 ||
+	    (rc = gnutls_x509_crt_set_activation_time(crt, now - 60)) < 0 ||
+	    (rc = gnutls_x509_crt_set_expiration_time(crt,
+	    now + days * 86400)) < 0 ||
+	    (rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
+	    0, cn, (unsigned)strlen(cn))) < 0)
+		return rc;
+	return 0;
+}
+
+static cv_err
+export_pem(gnutls_x509_crt_t crt, struct cv_buf *out)
+{
+	gnutls_datum_t d = { 0 };
+	cv_err r;
+	int rc;
+
+	if ((rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d)) < 0)
+		return tls_fail("export", rc);
+	r = cv_buf_add(out, d.data, d.size);
+	gnutls_free(d.data);
+	return r;
+}
+
+static cv_err
+load_ca(const char *dir, gnutls_x509_crt_t *ca)
+{
+	char path[1200], *pem = NULL;
+	size_t len;
+	gnutls_datum_t d;
+	cv_err r;
+	int rc;
+
+	if ((r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
+	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
+		return r;
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)len;
+	if ((rc = gnutls_x509_crt_init(ca)) < 0 ||
+	    (rc = gnutls_x509_crt_import(*ca, &d, GNUTLS_X509_FMT_PEM)) < 0)
+		r = tls_fail("CA certificate", rc);
+	free(pem);
+	return r;
+}
+
+/* Signs CRT (subject key PUB) as the CA. */
+static cv_err
+ca_sign(struct cv_keys *k, gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
+    gnutls_pubkey_t pub)
+{
+	gnutls_privkey_t ca = NULL;
+	uint8_t id[64];
+	size_t idlen = sizeof id;
+	cv_err r;
+	int rc;
+
+	if ((rc = gnutls_x509_crt_set_pubkey(crt, pub)) < 0 ||
+	    (rc = gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA1, id,
+	    &idlen)) < 0 ||
+	    (rc = gnutls_x509_crt_set_subject_key_id(crt, id, idlen)) < 0)
+		return tls_fail("certificate", rc);
+	if ((r = cv_ca_privkey(k, CV_SIGNER_CA, &ca)) != CV_OK)
+		return r;
+	if (issuer != crt) {
+		idlen = sizeof id;
+		if ((rc = gnutls_x509_crt_get_subject_key_id(issuer, id,
+		    &idlen, NULL)) < 0 ||
+		    (rc = gnutls_x509_crt_set_authority_key_id(crt, id,
+		    idlen)) < 0) {
+			gnutls_privkey_deinit(ca);
+			return tls_fail("authority key id", rc);
+		}
+	}
+	rc = gnutls_x509_crt_privkey_sign(crt, issuer, ca, GNUTLS_DIG_SHA512,
+	    0);
+	gnutls_privkey_deinit(ca);
+	return rc < 0 ? tls_fail("signing", rc) : CV_OK;
+}
+
+static cv_err
+make_ca(struct cv_keys *k, const char *path, const char *vault_id)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_pubkey_t pub = NULL;
+	struct cv_buf pem = { 0 };
+	char cn[128];
+	cv_err r;
+	int rc;
+
+	snprintf(cn, sizeof cn, "clearvault CA %s", vault_id);
+	if ((r = signer_pubkey(k, CV_SIGNER_CA, &pub)) != CV_OK)
+		goto out;
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0 ||
+	    (rc = crt_base(crt, cn, 365L * CA_YEARS, NULL)) < 0 ||
+	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 1, 0)) < 0 ||
+	    (rc = gnutls_x509_crt_set_key_usage(crt,
+	    GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN)) < 0) {
+		r = tls_fail("CA certificate", rc);
+		goto out;
+	}
+	if ((r = ca_sign(k, crt, crt, pub)) != CV_OK ||
+	    (r = export_pem(crt, &pem)) != CV_OK)
+		goto out;
+	r = cv_file_create(path, pem.p, pem.len, 0644);
+ out:
+	cv_buf_free(&pem);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_pubkey_deinit(pub);
+	return r;
+}
+
+static cv_err
+make_server(struct cv_keys *k, const char *dir, const char *path)
+{
+	gnutls_x509_crt_t crt = NULL, ca = NULL;
+	gnutls_pubkey_t pub = NULL;
+	struct cv_buf pem = { 0 };
+	static const uint8_t v4[4] = { 127, 0, 0, 1 };
+	static const uint8_t v6[16] = { [15] = 1 };
+	cv_err r;
+	int rc;
+
+	if ((r = load_ca(dir, &ca)) != CV_OK ||
+	    (r = signer_pubkey(k, CV_SIGNER_TLS, &pub)) != CV_OK)
+		goto out;
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0 ||
+	    (rc = crt_base(crt, "localhost", SERVER_DAYS, NULL)) < 0 ||
+	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
+	    (rc = gnutls_x509_crt_set_key_usage(crt,
+	    GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+	    (rc = gnutls_x509_crt_set_key_purpose_oid(crt,
+	    GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0 ||
+	    (rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME,
+	    "localhost", 9, GNUTLS_FSAN_APPEND)) < 0 ||
+	    (rc = gnutls_x509_crt_set_subject_alt_name(crt,
+	    GNUTLS_SAN_IPADDRESS, v4, 4, GNUTLS_FSAN_APPEND)) < 0 ||
+	    (rc = gnutls_x509_crt_set_subject_alt_name(crt,
+	    GNUTLS_SAN_IPADDRESS, v6, 16, GNUTLS_FSAN_APPEND)) < 0) {
+		r = tls_fail("server certificate", rc);
+		goto out;
+	}
+	if ((r = ca_sign(k, crt, ca, pub)) != CV_OK ||
+	    (r = export_pem(crt, &pem)) != CV_OK)
+		goto out;
+	r = cv_file_create(path, pem.p, pem.len, 0644);
+ out:
+	cv_buf_free(&pem);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(ca);
+	gnutls_pubkey_deinit(pub);
+	return r;
+}
+
+cv_err
+cv_ca_ensure(struct cv_keys *k, const char *dir, const char *vault_id)
+{
+	char ca[1200], srv[1200];
+	struct stat st;
+	cv_err r;
+
+	if ((r = cv_path(ca, sizeof ca, "%s/ca.pem", dir)) != CV_OK ||
+	    (r = cv_path(srv, sizeof srv, "%s/server.pem", dir)) != CV_OK)
+		return r;
+	if (stat(ca, &st) != 0 && (r = make_ca(k, ca, vault_id)) != CV_OK)
+		return r;
+	if (stat(srv, &st) != 0 && (r = make_server(k, dir, srv)) != CV_OK)
+		return r;
+	return CV_OK;
+}
+
+void
+cv_ca_fingerprint(const uint8_t *der, size_t len,
+    char out[static CV_FINGERPRINT_HEX + 1])
+{
+	struct sha256_ctx c;
+	uint8_t d[32];
+
+	sha256_init(&c);
+	sha256_update(&c, len, der);
+	sha256_digest(&c, sizeof d, d);
+	sodium_bin2hex(out, CV_FINGERPRINT_HEX + 1, d, sizeof d);
+}
+
+cv_err
+cv_ca_issue_client(struct cv_keys *k, const char *dir, const char *name,
+    const char *role, unsigned days, struct cv_client_cert *out)
+{
+	gnutls_x509_crt_t crt = NULL, ca = NULL;
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_privkey_t priv = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t d = { 0 };
+	cv_err r;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((r = load_ca(dir, &ca)) != CV_OK)
+		goto out;
+	if ((rc = gnutls_privkey_init(&priv)) < 0 ||
+	    (rc = gnutls_privkey_generate(priv, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
+	    (rc = gnutls_privkey_export_x509(priv, &key)) < 0 ||
+	    (rc = gnutls_pubkey_init(&pub)) < 0 ||
+	    (rc = gnutls_pubkey_import_privkey(pub, priv, 0, 0)) < 0 ||
+	    (rc = gnutls_x509_crt_init(&crt)) < 0 ||
+	    (rc = crt_base(crt, name, days, out->serial)) < 0 ||
+	    (rc = gnutls_x509_crt_set_dn_by_oid(crt,
+	    GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, 0, role,
+	    (unsigned)strlen(role))) < 0 ||
+	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
+	    (rc = gnutls_x509_crt_set_key_usage(crt,
+	    GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+	    (rc = gnutls_x509_crt_set_key_purpose_oid(crt,
+	    GNUTLS_KP_TLS_WWW_CLIENT, 0)) < 0) {
+		r = tls_fail("client certificate", rc);
+		goto out;
+	}
+	if ((r = ca_sign(k, crt, ca, pub)) != CV_OK ||
+	    (r = export_pem(crt, &out->cert_pem)) != CV_OK)
+		goto out;
+	if ((rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &d)) < 0) {
+		r = tls_fail("export", rc);
+		goto out;
+	}
+	cv_ca_fingerprint(d.data, d.size, out->fingerprint);
+	gnutls_free(d.data);
+	d.data = NULL;
+	if ((rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM,
+	    &d)) < 0) {
+		r = tls_fail("key export", rc);
+		goto out;
+	}
+	r = cv_buf_add(&out->key_pem, d.data, d.size);
+	sodium_memzero(d.data, d.size);
+	gnutls_free(d.data);
+ out:
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(ca);
+	gnutls_x509_privkey_deinit(key);
+	gnutls_privkey_deinit(priv);
+	gnutls_pubkey_deinit(pub);
+	if (r != CV_OK)
+		cv_client_cert_clear(out);
+	return r;
+}
+
+void
+cv_client_cert_clear(struct cv_client_cert *c)
+{
+	cv_buf_free(&c->cert_pem);
+	cv_buf_free(&c->key_pem);
+	memset(c, 0, sizeof *c);
+}

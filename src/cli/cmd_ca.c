@@ -1,0 +1,61 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../auth/ca.h"
+#include "cli.h"
+
+static const char use[] = "clearvault ca-cert --dir DIR";
+
+static const char help[] =
+    "usage: clearvault ca-cert --dir DIR\n\n"
+    "Prints the vault CA's certificate (PEM), which clients trust to reach\n"
+    "the server and which signs their certificates. Made on first use. The\n"
+    "CA key is an Ed25519 keyring key: it never leaves the keys module.\n\n"
+    "options:\n"
+    "  -d, --dir DIR   the vault folder (or $CLEARVAULT_DIR)\n"
+    "  -h, --help      this text\n";
+
+int
+cmd_ca_cert(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_DIR, CLI_OPT_HELP, { 0, 0, 0, 0 }
+	};
+	const char *dir = NULL;
+	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	char path[1200], *pem = NULL;
+	size_t len;
+	int c, rc = CLI_FAIL;
+	cv_err r;
+
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'h': return cli_help(help);
+		default: return cli_usage("ca-cert", use, "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage("ca-cert", use, "unexpected argument '%s'",
+		    argv[optind]);
+	if ((dir = cli_dir("ca-cert", dir)) == NULL)
+		return CLI_USAGE;
+	if (cli_open("ca-cert", dir, &v, &a) != CLI_OK)
+		goto out;
+	r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v));
+	if (r == CV_OK && (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) ==
+	    CV_OK)
+		r = cv_file_read(path, 65536, &pem, &len);
+	if (cli_record(a, "ca-cert", r, NULL, NULL, 0, 0) != CV_OK ||
+	    r != CV_OK) {
+		cli_fail("ca-cert", r);
+		goto out;
+	}
+	rc = fwrite(pem, 1, len, stdout) == len && fflush(stdout) == 0 ?
+	    CLI_OK : CLI_FAIL;
+ out:
+	free(pem);
+	cli_close(v, a);
+	return rc;
+}
