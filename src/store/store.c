@@ -3,12 +3,14 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store_internal.h"
 
 #define SCHEMA_VERSION "1"
 
 enum { Q_VERSION, Q_INSERT, Q_PUT, Q_PUT_DEK, Q_GET, Q_FIND_SSN, Q_FIND_NAME,
 	Q_ID, Q_HAS_DEK, Q_DEL_DEK, Q_CLEAR_BI, Q_SCAN, Q_SET_DEK, Q__N };
+_Static_assert(Q__N <= sizeof ((struct cv_store *)0)->q /
+    sizeof(sqlite3_stmt *), "room for every statement");
 
 static const char *const sql[Q__N] = {
 	[Q_VERSION] = "SELECT version FROM records WHERE rid = ?1",
@@ -49,11 +51,6 @@ static const char schema[] =
     "CREATE TABLE deks(rec INTEGER PRIMARY KEY, rid TEXT NOT NULL,"
     " gen INTEGER NOT NULL, wdek BLOB NOT NULL);";
 
-struct cv_store {
-	sqlite3 *db;
-	sqlite3_stmt *q[Q__N];
-	int in_tx;
-};
 
 static cv_err
 db_fail(struct cv_store *s, const char *what)
@@ -129,9 +126,12 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 	if (mode == CV_STORE_CREATE) {
 		if ((r = exec(s, "BEGIN")) != CV_OK ||
 		    (r = exec(s, schema)) != CV_OK ||
+		    (r = exec(s, store_users_schema)) != CV_OK ||
 		    (r = exec(s, "COMMIT")) != CV_OK)
 			goto out;
-	} else if ((r = check_schema(s)) != CV_OK)
+	} else if ((r = check_schema(s)) != CV_OK ||
+	    /* Tables added after schema 1 shipped: created if missing. */
+	    (r = exec(s, store_users_schema)) != CV_OK)
 		goto out;
 	for (int i = 0; i < Q__N; i++) {
 		if (sqlite3_prepare_v3(s->db, sql[i], -1,

@@ -109,6 +109,50 @@ cv_err cv_store_dek_set(struct cv_store *s, int64_t ref, uint32_t gen,
 cv_err cv_store_count(struct cv_store *s, int64_t *records,
     int64_t *shredded) CV_MUST_CHECK;
 
+/* Users of the server and their client certificates. */
+#define CV_USER_NAME_MAX 64
+
+struct cv_store_user {
+	char name[CV_USER_NAME_MAX + 1];
+	char role[32];
+	int disabled;
+	int64_t created_us;
+	uint8_t totp_sealed[128];	/* sealed TOTP seed (keys module) */
+	size_t totp_len;
+};
+
+/* CV_ERR_EXISTS if NAME exists. */
+cv_err cv_store_user_add(struct cv_store *s,
+    const struct cv_store_user *u) CV_MUST_CHECK;
+/* CV_ERR_NOT_FOUND if there is no such user. */
+cv_err cv_store_user_get(struct cv_store *s, const char *name,
+    struct cv_store_user *u) CV_MUST_CHECK;
+cv_err cv_store_user_list(struct cv_store *s,
+    int (*fn)(void *ctx, const struct cv_store_user *u),
+    void *ctx) CV_MUST_CHECK;
+cv_err cv_store_user_disable(struct cv_store *s, const char *name,
+    int disabled) CV_MUST_CHECK;
+
+struct cv_store_cert {
+	char fingerprint[65];	/* SHA-256 of the DER certificate, hex */
+	char serial[41];
+	char user[CV_USER_NAME_MAX + 1];
+	int64_t not_after_us;
+	int revoked;
+};
+
+cv_err cv_store_cert_add(struct cv_store *s,
+    const struct cv_store_cert *c) CV_MUST_CHECK;
+/* CV_ERR_NOT_FOUND for an unknown fingerprint. */
+cv_err cv_store_cert_get(struct cv_store *s, const char *fingerprint,
+    struct cv_store_cert *c) CV_MUST_CHECK;
+/* Revokes every certificate of USER; *n gets how many were live. */
+cv_err cv_store_cert_revoke_user(struct cv_store *s, const char *user,
+    int *n) CV_MUST_CHECK;
+/* Certificates of USER, live ones counted in *live. */
+cv_err cv_store_cert_count(struct cv_store *s, const char *user,
+    int *live, int *all) CV_MUST_CHECK;
+
 /*
  * Moves the write-ahead log into the main file and truncates it, so that
  * overwritten bytes (a shredded key) leave no copy in DIR/vault.db-wal.

@@ -441,3 +441,9 @@ cv_vault_keys(struct cv_vault *v)
 {
 	return v->sk->k;
 }
+
+struct cv_store *
+cv_vault_store(struct cv_vault *v)
+{
+	return v->store;
+}

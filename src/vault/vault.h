@@ -19,6 +19,7 @@
 
 struct cv_vault;
 struct cv_keys;
+struct cv_store;
 
 /* Where the root keys live. All NULL: a new SoftHSM2 token inside DIR. */
 struct cv_vault_init_opts {
@@ -142,6 +143,7 @@ cv_err cv_vault_rotate(struct cv_vault *v,
 const char *cv_vault_dir(const struct cv_vault *v);
 const char *cv_vault_id(const struct cv_vault *v);
 struct cv_keys *cv_vault_keys(struct cv_vault *v);
+struct cv_store *cv_vault_store(struct cv_vault *v);
 
 /* How many records, and how many of them are shredded. */
 cv_err cv_vault_count(struct cv_vault *v, int64_t *records,

@@ -1,0 +1,224 @@
+/* Users and certificates: few rows, prepared per call. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+const char store_users_schema[] =
+    "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY,"
+    " role TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+    " created_us INTEGER NOT NULL, totp BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS certs(fingerprint TEXT PRIMARY KEY,"
+    " serial TEXT NOT NULL, user TEXT NOT NULL REFERENCES users(name),"
+    " not_after_us INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS certs_user ON certs(user);";
+
+static cv_err
+prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(s->db, q, -1, st, NULL) != SQLITE_OK)
+		return cv_fail(CV_ERR_STORE, "users: %s",
+		    sqlite3_errmsg(s->db));
+	return CV_OK;
+}
+
+static cv_err
+done(struct cv_store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	cv_err r = CV_OK;
+
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT)
+		r = cv_fail(CV_ERR_EXISTS, "%s: already exists", what);
+	else if (rc != SQLITE_DONE)
+		r = cv_fail(CV_ERR_STORE, "%s: %s", what,
+		    sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+static void
+copy_text(char *dst, size_t size, const unsigned char *src)
+{
+	snprintf(dst, size, "%s", src ? (const char *)src : "");
+}
+
+cv_err
+cv_store_user_add(struct cv_store *s, const struct cv_store_user *u)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "INSERT INTO users(name, role, disabled, created_us,"
+	    " totp) VALUES (?1, ?2, 0, ?3, ?4)", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, u->role, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, u->created_us);
+	sqlite3_bind_blob(st, 4, u->totp_sealed, (int)u->totp_len,
+	    SQLITE_STATIC);
+	if ((r = done(s, st, "user")) == CV_ERR_EXISTS)
+		cv_err_set("user '%s' exists", u->name);
+	return r;
+}
+
+static void
+row_user(sqlite3_stmt *st, struct cv_store_user *u)
+{
+	size_t n = (size_t)sqlite3_column_bytes(st, 4);
+
+	memset(u, 0, sizeof *u);
+	copy_text(u->name, sizeof u->name, sqlite3_column_text(st, 0));
+	copy_text(u->role, sizeof u->role, sqlite3_column_text(st, 1));
+	u->disabled = sqlite3_column_int(st, 2);
+	u->created_us = sqlite3_column_int64(st, 3);
+	if (n <= sizeof u->totp_sealed) {
+		memcpy(u->totp_sealed, sqlite3_column_blob(st, 4), n);
+		u->totp_len = n;
+	}
+}
+
+#define USER_COLS "name, role, disabled, created_us, totp"
+
+cv_err
+cv_store_user_get(struct cv_store *s, const char *name,
+    struct cv_store_user *u)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT " USER_COLS " FROM users WHERE name = ?1",
+	    &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		row_user(st, u);
+	else
+		r = rc == SQLITE_DONE ? cv_fail(CV_ERR_NOT_FOUND, "no user "
+		    "'%.64s'", name) : cv_fail(CV_ERR_STORE, "users: %s",
+		    sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+cv_err
+cv_store_user_list(struct cv_store *s,
+    int (*fn)(void *ctx, const struct cv_store_user *u), void *ctx)
+{
+	struct cv_store_user u;
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT " USER_COLS " FROM users ORDER BY name",
+	    &st)) != CV_OK)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_user(st, &u);
+		if (fn(ctx, &u) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = cv_fail(CV_ERR_STORE, "users: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+cv_err
+cv_store_user_disable(struct cv_store *s, const char *name, int disabled)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "UPDATE users SET disabled = ?2 WHERE name = ?1",
+	    &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, disabled);
+	if ((r = done(s, st, "user")) == CV_OK && sqlite3_changes(s->db) == 0)
+		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
+	return r;
+}
+
+cv_err
+cv_store_cert_add(struct cv_store *s, const struct cv_store_cert *c)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "INSERT INTO certs(fingerprint, serial, user,"
+	    " not_after_us, revoked) VALUES (?1, ?2, ?3, ?4, 0)", &st)) !=
+	    CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, c->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, c->not_after_us);
+	return done(s, st, "certificate");
+}
+
+cv_err
+cv_store_cert_get(struct cv_store *s, const char *fingerprint,
+    struct cv_store_cert *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	memset(c, 0, sizeof *c);
+	if ((r = prep(s, "SELECT fingerprint, serial, user, not_after_us,"
+	    " revoked FROM certs WHERE fingerprint = ?1", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		copy_text(c->fingerprint, sizeof c->fingerprint,
+		    sqlite3_column_text(st, 0));
+		copy_text(c->serial, sizeof c->serial,
+		    sqlite3_column_text(st, 1));
+		copy_text(c->user, sizeof c->user, sqlite3_column_text(st, 2));
+		c->not_after_us = sqlite3_column_int64(st, 3);
+		c->revoked = sqlite3_column_int(st, 4);
+	} else
+		r = rc == SQLITE_DONE ? cv_fail(CV_ERR_NOT_FOUND, "unknown "
+		    "certificate") : cv_fail(CV_ERR_STORE, "certs: %s",
+		    sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+cv_err
+cv_store_cert_revoke_user(struct cv_store *s, const char *user, int *n)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	*n = 0;
+	if ((r = prep(s, "UPDATE certs SET revoked = 1 WHERE user = ?1 AND"
+	    " revoked = 0", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	if ((r = done(s, st, "certificate")) == CV_OK)
+		*n = sqlite3_changes(s->db);
+	return r;
+}
+
+cv_err
+cv_store_cert_count(struct cv_store *s, const char *user, int *live, int *all)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	*live = *all = 0;
+	if ((r = prep(s, "SELECT count(*), coalesce(sum(revoked = 0), 0) FROM"
+	    " certs WHERE user = ?1", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*all = sqlite3_column_int(st, 0);
+		*live = sqlite3_column_int(st, 1);
+	} else
+		r = cv_fail(CV_ERR_STORE, "certs: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
