@@ -29,6 +29,7 @@ int cmd_shred(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_ca_cert(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /*
  * Opens the vault in DIR and its audit log; on failure prints why and

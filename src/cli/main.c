@@ -20,6 +20,7 @@ static const struct cli_cmd cmds[] = {
 	    "date" },
 	{ "rotate", cmd_rotate, "new keyring key; rewrap every data key" },
 	{ "shred", cmd_shred, "destroy one record's data key for good" },
+	{ "serve", cmd_serve, "the HTTPS API (mutual TLS, TOTP login)" },
 	{ "user", cmd_user, "add, list, disable users; revoke their "
 	    "certificates" },
 	{ "ca-cert", cmd_ca_cert, "print the vault CA certificate" },

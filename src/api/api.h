@@ -1,0 +1,29 @@
+/*
+ * The HTTPS API: libmicrohttpd over GnuTLS, mutual TLS with client
+ * certificates from the vault CA, TOTP login, bearer sessions bound to the
+ * certificate, RFC 9457 problem+json errors. Every request, refused and
+ * malformed ones included, is an audit entry, and data leaves only after
+ * its entry is durable.
+ */
+#ifndef CV_API_H
+#define CV_API_H
+
+#include "../audit/audit.h"
+#include "../vault/vault.h"
+
+struct cv_server_opts {
+	const char *listen;	/* "127.0.0.1:8443" */
+	unsigned threads;	/* 0: one per processor */
+	/* Called once the socket is listening (for tests and make run). */
+	void (*ready)(void *ctx, unsigned port);
+	void *ctx;
+};
+
+/*
+ * Serves vault V (its log A) until SIGINT or SIGTERM. CV_ERR_INVALID for
+ * a bad address, CV_ERR_IO when the port cannot be had.
+ */
+cv_err cv_server_run(struct cv_vault *v, struct cv_audit *a,
+    const struct cv_server_opts *o) CV_MUST_CHECK;
+
+#endif

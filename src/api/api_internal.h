@@ -1,0 +1,59 @@
+/* Private to the api module. */
+#ifndef CV_API_INTERNAL_H
+#define CV_API_INTERNAL_H
+
+#include <microhttpd.h>
+
+#include "../auth/session.h"
+#include "api.h"
+
+#define API_MAX_BODY 65536
+
+struct server {
+	struct cv_vault *v;	/* the main handle; threads dup it */
+	struct cv_audit *a;
+	struct cv_sessions *sessions;
+	gnutls_pcert_st pcert;
+	gnutls_privkey_t tls_key;
+	gnutls_x509_trust_list_t trust;
+	char *ca_pem;
+	uint64_t requests, refused;	/* atomics, for /metrics */
+};
+
+/* One request as it arrives. */
+struct req {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	const char *method, *url;
+	struct cv_buf body;
+	int too_big;
+	/* who is asking */
+	char cert[CV_FINGERPRINT_HEX + 1];
+	char source[64];
+	struct cv_principal who;
+	/* what the audit entry will say */
+	const char *action;
+	char reason[256];
+	const char *records[1];
+	size_t nrecords;
+	unsigned sections;
+	const char *purpose;
+};
+
+/* The vault handle of the calling thread (a dup of srv->v). */
+struct cv_vault *api_vault(struct server *srv);
+
+/*
+ * Audits R with OUTCOME, then sends STATUS with BODY (taken over). If the
+ * entry cannot be made durable, a 503 problem goes out instead and BODY
+ * is wiped: no data leaves without its entry.
+ */
+enum MHD_Result api_reply(struct req *r, unsigned status,
+    enum cv_audit_outcome outcome, const char *type, struct cv_buf *body);
+/* A problem+json error, audited. */
+enum MHD_Result api_problem(struct req *r, unsigned status,
+    enum cv_audit_outcome outcome, const char *slug, const char *detail);
+
+enum MHD_Result api_route(struct req *r);
+
+#endif

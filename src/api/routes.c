@@ -1,0 +1,152 @@
+/* Routes: login, sessions, health. Each handler ends in one reply. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api_internal.h"
+
+static enum MHD_Result
+reply_json(struct req *r, unsigned status, json_t *j)
+{
+	struct cv_buf b = { 0 };
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (s == NULL || cv_buf_add(&b, s, strlen(s)) != CV_OK) {
+		free(s);
+		return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
+		    "out of memory");
+	}
+	free(s);
+	return api_reply(r, status, CV_AUDIT_ALLOWED, "application/json", &b);
+}
+
+/* Strict request bodies: an object with exactly the named string keys. */
+static int
+body_strings(struct req *r, const char *key, const char **val, json_t **hold)
+{
+	json_error_t je;
+	json_t *j;
+
+	*hold = NULL;
+	j = json_loadb((const char *)r->body.p, r->body.len,
+	    JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL || !json_is_object(j) || json_object_size(j) != 1 ||
+	    !json_is_string(json_object_get(j, key))) {
+		json_decref(j);
+		return 0;
+	}
+	*val = json_string_value(json_object_get(j, key));
+	*hold = j;
+	return 1;
+}
+
+static char *
+iso8601(int64_t us, char *out, size_t size)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return out;
+}
+
+static enum MHD_Result
+login(struct req *r)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	char token[CV_TOKEN_CHARS + 1], when[32];
+	const char *code;
+	json_t *hold;
+	cv_err e;
+
+	r->action = "session.create";
+	if (v == NULL)
+		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
+		    "the vault cannot be reached");
+	if (!body_strings(r, "totp", &code, &hold))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "expected {\"totp\": \"123456\"}");
+	e = cv_sessions_login(r->srv->sessions, v, r->cert, code, cv_time_us(),
+	    token, &r->who);
+	json_decref(hold);
+	if (e != CV_OK) {
+		snprintf(r->reason, sizeof r->reason, "login refused: %s",
+		    cv_err_detail());
+		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
+		    "login refused");
+	}
+	snprintf(r->reason, sizeof r->reason, "login");
+	return reply_json(r, 201, json_pack("{s:s, s:s}", "token", token,
+	    "expires_at", iso8601(r->who.expires_us, when, sizeof when)));
+}
+
+/* The bearer token, checked against the certificate and the user. */
+static int
+authenticate(struct req *r)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store_user u;
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+		snprintf(r->reason, sizeof r->reason, "no bearer token");
+		return 0;
+	}
+	if (cv_sessions_check(r->srv->sessions, h + 7, r->cert, cv_time_us(),
+	    &r->who) != CV_OK) {
+		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
+		return 0;
+	}
+	/* Disabling or revoking takes effect at once, without a restart. */
+	if (v == NULL || cv_auth_cert_user(v, r->cert, &u) != CV_OK) {
+		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
+		cv_sessions_end_user(r->srv->sessions, r->who.user);
+		return 0;
+	}
+	return 1;
+}
+
+static enum MHD_Result
+whoami(struct req *r)
+{
+	char when[32];
+
+	r->action = "session.get";
+	return reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}", "user",
+	    r->who.user, "role", cv_role_names[r->who.role], "session",
+	    r->who.session, "expires_at", iso8601(r->who.expires_us, when,
+	    sizeof when)));
+}
+
+enum MHD_Result
+api_route(struct req *r)
+{
+	int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST");
+
+	if (!strcmp(r->url, "/healthz")) {
+		r->action = "healthz";
+		if (!get)
+			return api_problem(r, 405, CV_AUDIT_DENIED,
+			    "method not allowed", "GET only");
+		return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+	}
+	if (!strcmp(r->url, "/v1/session") && post)
+		return login(r);
+	r->action = "request";
+	if (!authenticate(r)) {
+		char detail[300];
+		snprintf(detail, sizeof detail, "%s", r->reason);
+		r->reason[0] = '\0';
+		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
+		    detail);
+	}
+	if (!strcmp(r->url, "/v1/session") && get)
+		return whoami(r);
+	return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+	    "no such endpoint");
+}

@@ -1,0 +1,392 @@
+/* The daemon: TLS, client certificates, request bodies, replies. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../auth/ca.h"
+#include "api_internal.h"
+
+/* TLS 1.3; TLS 1.2 only with AEAD suites and forward secrecy. */
+#define PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+
+static volatile sig_atomic_t stop;
+/* One server per process: the TLS callback has no other way to find it. */
+static struct server *the_server;
+static _Thread_local struct cv_vault *thread_vault;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct cv_vault *
+api_vault(struct server *srv)
+{
+	/* XXX handles of worker threads live until the process exits. */
+	if (thread_vault == NULL && cv_vault_dup(srv->v, &thread_vault) !=
+	    CV_OK)
+		return NULL;
+	return thread_vault;
+}
+
+/* The server certificate, with a key that signs inside the keys module. */
+static int
+cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, int nreqs,
+    const gnutls_pk_algorithm_t *algos, int nalgos, gnutls_pcert_st **pcert,
+    unsigned int *plen, gnutls_privkey_t *key)
+{
+	struct server *srv = the_server;
+
+	(void)s;
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)algos;
+	(void)nalgos;
+	if (srv == NULL)
+		return -1;
+	*pcert = &srv->pcert;
+	*plen = 1;
+	*key = srv->tls_key;
+	return 0;
+}
+
+/* The client certificate's fingerprint, if it chains to the vault CA. */
+static int
+client_cert(struct server *srv, struct MHD_Connection *c,
+    char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize)
+{
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t s;
+	const gnutls_datum_t *chain;
+	unsigned n = 0, status = 0;
+	gnutls_x509_crt_t crt;
+
+	fp[0] = '\0';
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || (s = ci->tls_session) == NULL) {
+		snprintf(why, wsize, "no TLS session");
+		return 0;
+	}
+	if ((chain = gnutls_certificate_get_peers(s, &n)) == NULL || n == 0) {
+		snprintf(why, wsize, "no client certificate");
+		return 0;
+	}
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return 0;
+	if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_x509_trust_list_verify_crt(srv->trust, &crt, 1, 0, &status,
+	    NULL) < 0 || status != 0) {
+		snprintf(why, wsize, "client certificate not issued by this "
+		    "vault's CA");
+		gnutls_x509_crt_deinit(crt);
+		return 0;
+	}
+	gnutls_x509_crt_deinit(crt);
+	cv_ca_fingerprint(chain[0].data, chain[0].size, fp);
+	return 1;
+}
+
+static void
+source_address(struct MHD_Connection *c, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, size, "?");
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		    (socklen_t)size);
+}
+
+static cv_err
+audit(struct req *r, enum cv_audit_outcome outcome)
+{
+	struct cv_audit_entry e = { 0 };
+
+	e.outcome = outcome;
+	e.action = r->action ? r->action : "http";
+	e.actor = r->who.user[0] ? r->who.user : "";
+	e.cert = r->cert;
+	e.source = r->source;
+	e.session = r->who.session;
+	e.purpose = r->purpose;
+	e.reason = r->reason;
+	e.records = r->records;
+	e.nrecords = r->nrecords;
+	e.sections = r->sections;
+	return cv_audit_append(r->srv->a, &e, NULL);
+}
+
+static enum MHD_Result
+respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	/* MHD copies the bytes; ours are wiped by cv_buf_free. */
+	resp = MHD_create_response_from_buffer(body->len, body->p,
+	    MHD_RESPMEM_MUST_COPY);
+	cv_buf_free(body);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static cv_err
+problem_body(unsigned status, const char *slug, const char *detail,
+    struct cv_buf *out)
+{
+	json_t *j = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank",
+	    "title", slug, "status", (int)status, "detail", detail);
+	char *s;
+	cv_err r;
+
+	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL) {
+		json_decref(j);
+		return CV_ERR_NOMEM;
+	}
+	r = cv_buf_add(out, s, strlen(s));
+	free(s);
+	json_decref(j);
+	return r;
+}
+
+enum MHD_Result
+api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
+    const char *type, struct cv_buf *body)
+{
+	struct cv_buf p = { 0 };
+
+	__atomic_add_fetch(&r->srv->requests, 1, __ATOMIC_RELAXED);
+	if (outcome != CV_AUDIT_ALLOWED)
+		__atomic_add_fetch(&r->srv->refused, 1, __ATOMIC_RELAXED);
+	if (audit(r, outcome) != CV_OK) {
+		/* Fail closed: nothing leaves without its entry. */
+		cv_buf_free(body);
+		if (problem_body(503, "audit log unavailable", "the request "
+		    "could not be recorded; nothing was returned", &p) !=
+		    CV_OK)
+			return MHD_NO;
+		return respond(r, 503, "application/problem+json", &p);
+	}
+	return respond(r, status, type, body);
+}
+
+enum MHD_Result
+api_problem(struct req *r, unsigned status, enum cv_audit_outcome outcome,
+    const char *slug, const char *detail)
+{
+	struct cv_buf b = { 0 };
+
+	if (!r->reason[0])
+		snprintf(r->reason, sizeof r->reason, "%u %s: %s", status,
+		    slug, detail);
+	if (problem_body(status, slug, detail, &b) != CV_OK)
+		return MHD_NO;
+	return api_reply(r, status, outcome, "application/problem+json", &b);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **ctx)
+{
+	struct server *srv = cls;
+	struct req *r = *ctx;
+	char why[128];
+
+	(void)version;
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof *r)) == NULL)
+			return MHD_NO;
+		r->srv = srv;
+		r->conn = c;
+		r->method = method;
+		r->url = url;
+		*ctx = r;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (r->body.len + *upload_size > API_MAX_BODY)
+			r->too_big = 1;
+		else if (cv_buf_add(&r->body, upload, *upload_size) != CV_OK)
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	source_address(c, r->source, sizeof r->source);
+	if (r->too_big)
+		return api_problem(r, 413, CV_AUDIT_DENIED, "body too large",
+		    "request bodies are limited to 64 KiB");
+	if (strcmp(url, "/healthz") != 0 &&
+	    !client_cert(srv, c, r->cert, why, sizeof why)) {
+		r->action = "unauthenticated";
+		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
+		    why);
+	}
+	return api_route(r);
+}
+
+static void
+on_done(void *cls, struct MHD_Connection *c, void **ctx,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *ctx;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r) {
+		cv_buf_free(&r->body);
+		free(r);
+	}
+	*ctx = NULL;
+}
+
+static cv_err
+load_tls(struct server *srv, const char *dir)
+{
+	char path[1200], *pem = NULL;
+	size_t len;
+	gnutls_datum_t d;
+	cv_err r;
+	int rc;
+
+	if ((r = cv_ca_ensure(cv_vault_keys(srv->v), dir,
+	    cv_vault_id(srv->v))) != CV_OK ||
+	    (r = cv_path(path, sizeof path, "%s/server.pem", dir)) != CV_OK ||
+	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
+		return r;
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)len;
+	rc = gnutls_pcert_import_x509_raw(&srv->pcert, &d, GNUTLS_X509_FMT_PEM,
+	    0);
+	free(pem);
+	if (rc < 0)
+		return cv_fail(CV_ERR_CRYPTO, "server certificate: %s",
+		    gnutls_strerror(rc));
+	if ((r = cv_ca_privkey(cv_vault_keys(srv->v), CV_SIGNER_TLS,
+	    &srv->tls_key)) != CV_OK ||
+	    (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
+	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
+		return r;
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)len;
+	if ((rc = gnutls_x509_trust_list_init(&srv->trust, 0)) < 0 ||
+	    (rc = gnutls_x509_trust_list_add_trust_mem(srv->trust, &d, NULL,
+	    GNUTLS_X509_FMT_PEM, 0, 0)) < 1) {
+		free(pem);
+		return cv_fail(CV_ERR_CRYPTO, "CA certificate unusable");
+	}
+	srv->ca_pem = pem;	/* MHD needs it for the CA list it sends */
+	return CV_OK;
+}
+
+static cv_err
+parse_listen(const char *s, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+	char *end;
+
+	memset(sa, 0, sizeof *sa);
+	if (colon == NULL || (size_t)(colon - s) >= sizeof host)
+		return cv_fail(CV_ERR_INVALID, "--listen wants ADDRESS:PORT");
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port > 65535 ||
+	    inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return cv_fail(CV_ERR_INVALID, "--listen wants IPv4:PORT, "
+		    "for example 127.0.0.1:8443");
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return CV_OK;
+}
+
+cv_err
+cv_server_run(struct cv_vault *v, struct cv_audit *a,
+    const struct cv_server_opts *o)
+{
+	struct server srv = { .v = v, .a = a };
+	struct sockaddr_in sa;
+	struct MHD_Daemon *d = NULL;
+	const union MHD_DaemonInfo *di;
+	struct sigaction act = { .sa_handler = on_signal };
+	unsigned threads = o->threads ? o->threads :
+	    (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	cv_err r;
+
+	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
+	    &sa)) != CV_OK ||
+	    (r = cv_sessions_new(&srv.sessions)) != CV_OK ||
+	    (r = load_tls(&srv, cv_vault_dir(v))) != CV_OK)
+		goto out;
+	the_server = &srv;
+	sigaction(SIGINT, &act, NULL);
+	sigaction(SIGTERM, &act, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, &srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_cb,
+	    MHD_OPTION_HTTPS_MEM_TRUST, srv.ca_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, PRIORITIES,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads < 1 ? 1u : threads,
+	    MHD_OPTION_CONNECTION_LIMIT, 1000u,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, 200u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		r = cv_fail(CV_ERR_IO, "cannot listen on %s", o->listen ?
+		    o->listen : "127.0.0.1:8443");
+		goto out;
+	}
+	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (o->ready)
+		o->ready(o->ctx, di ? di->port : ntohs(sa.sin_port));
+	while (!stop)
+		pause();
+	r = CV_OK;
+ out:
+	if (d)
+		MHD_stop_daemon(d);
+	if (srv.tls_key)
+		gnutls_privkey_deinit(srv.tls_key);
+	gnutls_pcert_deinit(&srv.pcert);
+	if (srv.trust)
+		gnutls_x509_trust_list_deinit(srv.trust, 1);
+	free(srv.ca_pem);
+	cv_sessions_free(srv.sessions);
+	the_server = NULL;
+	return r;
+}

@@ -1,0 +1,263 @@
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <liboath/oath.h>
+#include <nettle/sha2.h>
+#include <sodium.h>
+
+#include "session.h"
+
+#define MAX_SESSIONS 65536
+#define MAX_TRACKED 65536
+
+struct sess {
+	uint8_t hash[32];	/* SHA-256 of the token: no token in memory */
+	struct cv_principal p;
+	int64_t created_us, used_us;
+};
+
+/* Per certificate: failed logins; per user: the last TOTP step used. */
+struct track {
+	char key[CV_FINGERPRINT_HEX + 1];
+	int64_t window_us;
+	unsigned fails;
+	uint64_t last_step;
+};
+
+struct cv_sessions {
+	pthread_mutex_t mu;
+	struct sess *s;
+	size_t n;
+	struct track *t;
+	size_t nt;
+};
+
+cv_err
+cv_sessions_new(struct cv_sessions **out)
+{
+	struct cv_sessions *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof *s)) == NULL ||
+	    (s->s = calloc(MAX_SESSIONS, sizeof *s->s)) == NULL ||
+	    (s->t = calloc(MAX_TRACKED, sizeof *s->t)) == NULL) {
+		cv_sessions_free(s);
+		return CV_ERR_NOMEM;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	*out = s;
+	return CV_OK;
+}
+
+void
+cv_sessions_free(struct cv_sessions *s)
+{
+	if (s == NULL)
+		return;
+	if (s->s)
+		sodium_memzero(s->s, MAX_SESSIONS * sizeof *s->s);
+	free(s->s);
+	free(s->t);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static void
+token_hash(const char *token, uint8_t out[32])
+{
+	struct sha256_ctx c;
+
+	sha256_init(&c);
+	sha256_update(&c, strlen(token), (const uint8_t *)token);
+	sha256_digest(&c, 32, out);
+}
+
+static struct track *
+track(struct cv_sessions *s, const char *key)
+{
+	for (size_t i = 0; i < s->nt; i++) {
+		if (strcmp(s->t[i].key, key) == 0)
+			return &s->t[i];
+	}
+	if (s->nt == MAX_TRACKED)
+		return NULL;
+	snprintf(s->t[s->nt].key, sizeof s->t[s->nt].key, "%s", key);
+	return &s->t[s->nt++];
+}
+
+cv_err
+cv_auth_cert_user(struct cv_vault *v, const char *cert,
+    struct cv_store_user *u)
+{
+	struct cv_store_cert c;
+	cv_err r;
+
+	if ((r = cv_store_cert_get(cv_vault_store(v), cert, &c)) != CV_OK)
+		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_AUTH,
+		    "certificate not issued by this vault") : r;
+	if (c.revoked)
+		return cv_fail(CV_ERR_AUTH, "certificate revoked");
+	if (c.not_after_us < cv_time_us())
+		return cv_fail(CV_ERR_AUTH, "certificate expired");
+	if ((r = cv_store_user_get(cv_vault_store(v), c.user, u)) != CV_OK)
+		return r;
+	if (u->disabled)
+		return cv_fail(CV_ERR_AUTH, "user disabled");
+	return CV_OK;
+}
+
+/* The TOTP step CODE matches (one step either side), or -1. */
+static int64_t
+totp_step(const uint8_t *seed, size_t len, const char *code, int64_t now_us)
+{
+	uint64_t counter = 0;
+	int pos;
+
+	if (strlen(code) != 6 || strspn(code, "0123456789") != 6)
+		return -1;
+	if (oath_totp_validate3((const char *)seed, len,
+	    (time_t)(now_us / 1000000), OATH_TOTP_DEFAULT_TIME_STEP_SIZE, 0, 1,
+	    &pos, &counter, code) < 0)
+		return -1;
+	return (int64_t)counter;
+}
+
+cv_err
+cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
+    const char *code, int64_t now_us, char token[static CV_TOKEN_CHARS + 1],
+    struct cv_principal *p)
+{
+	struct cv_store_user u;
+	struct track *tc, *tu;
+	uint8_t seed[CV_TOTP_SEED_BYTES], raw[32], id[8];
+	char ctx[96];
+	int64_t step;
+	struct sess *ss;
+	cv_err r;
+
+	memset(p, 0, sizeof *p);
+	token[0] = '\0';
+	snprintf(p->cert, sizeof p->cert, "%s", cert);
+	if ((r = cv_auth_cert_user(v, cert, &u)) != CV_OK)
+		return r;
+	snprintf(p->user, sizeof p->user, "%s", u.name);
+	p->role = (enum cv_role)cv_role_parse(u.role);
+	pthread_mutex_lock(&s->mu);
+	if ((tc = track(s, cert)) == NULL) {
+		r = cv_fail(CV_ERR_AUTH, "too many clients");
+		goto out;
+	}
+	if (now_us - tc->window_us > (int64_t)CV_LOGIN_WINDOW_S * 1000000) {
+		tc->window_us = now_us;
+		tc->fails = 0;
+	}
+	if (tc->fails >= CV_LOGIN_FAILS_MAX) {
+		r = cv_fail(CV_ERR_AUTH, "too many failed logins; try again "
+		    "later");
+		goto out;
+	}
+	snprintf(ctx, sizeof ctx, "totp:%s", u.name);
+	if (u.totp_len != sizeof seed + CV_SEAL_OVERHEAD ||
+	    (r = cv_keys_unseal(cv_vault_keys(v), ctx, u.totp_sealed,
+	    u.totp_len, seed)) != CV_OK) {
+		r = cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
+		goto out;
+	}
+	step = totp_step(seed, sizeof seed, code, now_us);
+	sodium_memzero(seed, sizeof seed);
+	if (step < 0) {
+		tc->fails++;
+		r = cv_fail(CV_ERR_AUTH, "wrong TOTP code");
+		goto out;
+	}
+	if ((tu = track(s, u.name)) == NULL ||
+	    (uint64_t)step <= tu->last_step) {
+		tc->fails++;
+		r = cv_fail(CV_ERR_AUTH, "TOTP code already used");
+		goto out;
+	}
+	tu->last_step = (uint64_t)step;
+	if (s->n == MAX_SESSIONS) {
+		/* Drop expired ones first; refuse if all are live. */
+		size_t j = 0;
+		for (size_t i = 0; i < s->n; i++) {
+			if (now_us - s->s[i].used_us <
+			    (int64_t)CV_SESSION_IDLE_S * 1000000)
+				s->s[j++] = s->s[i];
+		}
+		s->n = j;
+		if (s->n == MAX_SESSIONS) {
+			r = cv_fail(CV_ERR_AUTH, "too many sessions");
+			goto out;
+		}
+	}
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2base64(token, CV_TOKEN_CHARS + 1, raw, sizeof raw,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	randombytes_buf(id, sizeof id);
+	sodium_bin2hex(p->session, sizeof p->session, id, sizeof id);
+	p->expires_us = now_us + (int64_t)CV_SESSION_MAX_S * 1000000;
+	ss = &s->s[s->n++];
+	token_hash(token, ss->hash);
+	ss->p = *p;
+	ss->created_us = ss->used_us = now_us;
+	tc->fails = 0;
+	r = CV_OK;
+ out:
+	pthread_mutex_unlock(&s->mu);
+	sodium_memzero(raw, sizeof raw);
+	return r;
+}
+
+cv_err
+cv_sessions_check(struct cv_sessions *s, const char *token, const char *cert,
+    int64_t now_us, struct cv_principal *p)
+{
+	uint8_t h[32];
+	cv_err r = cv_fail(CV_ERR_AUTH, "unknown or expired session");
+
+	memset(p, 0, sizeof *p);
+	if (strlen(token) != CV_TOKEN_CHARS)
+		return r;
+	token_hash(token, h);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->n; i++) {
+		struct sess *ss = &s->s[i];
+		if (sodium_memcmp(ss->hash, h, sizeof h) != 0)
+			continue;
+		if (strcmp(ss->p.cert, cert) != 0) {
+			r = cv_fail(CV_ERR_AUTH, "session bound to another "
+			    "certificate");
+			break;
+		}
+		if (now_us - ss->used_us > (int64_t)CV_SESSION_IDLE_S * 1000000 ||
+		    now_us - ss->created_us > (int64_t)CV_SESSION_MAX_S *
+		    1000000) {
+			s->s[i] = s->s[--s->n];
+			r = cv_fail(CV_ERR_AUTH, "session expired");
+			break;
+		}
+		ss->used_us = now_us;
+		*p = ss->p;
+		r = CV_OK;
+		break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+void
+cv_sessions_end_user(struct cv_sessions *s, const char *user)
+{
+	size_t j = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->s[i].p.user, user) != 0)
+			s->s[j++] = s->s[i];
+	}
+	s->n = j;
+	pthread_mutex_unlock(&s->mu);
+}

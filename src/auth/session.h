@@ -1,0 +1,58 @@
+/*
+ * Login and sessions: a TOTP code (RFC 6238, one use only) presented with
+ * a valid client certificate buys a bearer token bound to that
+ * certificate: 15 minutes idle, 8 hours at most. Sessions live in the
+ * server's memory only; a restart logs everyone out.
+ */
+#ifndef CV_AUTH_SESSION_H
+#define CV_AUTH_SESSION_H
+
+#include "users.h"
+
+#define CV_TOKEN_CHARS 43	/* 32 random bytes, base64url */
+#define CV_SESSION_IDLE_S (15 * 60)
+#define CV_SESSION_MAX_S (8 * 3600)
+#define CV_LOGIN_FAILS_MAX 5	/* per certificate per window */
+#define CV_LOGIN_WINDOW_S 300
+
+struct cv_sessions;
+
+struct cv_principal {
+	char user[CV_USER_NAME_MAX + 1];
+	enum cv_role role;
+	char cert[CV_FINGERPRINT_HEX + 1];
+	char session[17];	/* a public id for the log, not the token */
+	int64_t expires_us;
+};
+
+cv_err cv_sessions_new(struct cv_sessions **out) CV_MUST_CHECK;
+void cv_sessions_free(struct cv_sessions *s);
+
+/*
+ * Checks CODE for USER (who must hold the certificate CERT, live and not
+ * revoked, and be enabled) and opens a session. The token (NUL-terminated)
+ * goes to TOKEN. CV_ERR_AUTH for a wrong, reused or rate-limited code,
+ * with the reason in the detail; *p is filled for the audit entry either
+ * way (user and cert).
+ */
+cv_err cv_sessions_login(struct cv_sessions *s, struct cv_vault *v,
+    const char *cert, const char *code, int64_t now_us,
+    char token[static CV_TOKEN_CHARS + 1], struct cv_principal *p)
+    CV_MUST_CHECK;
+
+/*
+ * The session of TOKEN presented with certificate CERT. CV_ERR_AUTH when
+ * unknown, expired, idle too long, or presented with another certificate.
+ * Touches the idle timer.
+ */
+cv_err cv_sessions_check(struct cv_sessions *s, const char *token,
+    const char *cert, int64_t now_us, struct cv_principal *p) CV_MUST_CHECK;
+
+/* Ends every session of USER (disable, revoke, lock). */
+void cv_sessions_end_user(struct cv_sessions *s, const char *user);
+
+/* The user holding live certificate CERT. CV_ERR_AUTH otherwise. */
+cv_err cv_auth_cert_user(struct cv_vault *v, const char *cert,
+    struct cv_store_user *u) CV_MUST_CHECK;
+
+#endif
