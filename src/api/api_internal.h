@@ -2,12 +2,15 @@
 #ifndef CV_API_INTERNAL_H
 #define CV_API_INTERNAL_H
 
+#include <pthread.h>
+
 #include <microhttpd.h>
 
 #include "../auth/session.h"
 #include "api.h"
 
 #define API_MAX_BODY 65536
+#define API_MAX_THREADS 64
 
 struct server {
 	struct cv_vault *v;	/* the main handle; threads dup it */
@@ -18,6 +21,9 @@ struct server {
 	gnutls_x509_trust_list_t trust;
 	char *ca_pem;
 	uint64_t requests, refused;	/* atomics, for /metrics */
+	pthread_mutex_t mu;
+	struct cv_vault *handles[API_MAX_THREADS];
+	size_t nhandles;
 };
 
 /* One request as it arrives. */

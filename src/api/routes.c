@@ -74,8 +74,14 @@ login(struct req *r)
 	    token, &r->who);
 	json_decref(hold);
 	if (e != CV_OK) {
+		/* The client learns only that it failed, or to wait; the log
+		 * gets the reason. */
 		snprintf(r->reason, sizeof r->reason, "login refused: %s",
 		    cv_err_detail());
+		if (e == CV_ERR_LIMIT)
+			return api_problem(r, 429, CV_AUDIT_DENIED,
+			    "too many requests", "too many failed logins; "
+			    "try again later");
 		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
 		    "login refused");
 	}

@@ -36,10 +36,18 @@ on_signal(int sig)
 struct cv_vault *
 api_vault(struct server *srv)
 {
-	/* XXX handles of worker threads live until the process exits. */
-	if (thread_vault == NULL && cv_vault_dup(srv->v, &thread_vault) !=
-	    CV_OK)
-		return NULL;
+	struct cv_vault *v;
+
+	if (thread_vault)
+		return thread_vault;
+	/* One database connection per worker thread, closed at shutdown. */
+	pthread_mutex_lock(&srv->mu);
+	if (srv->nhandles < API_MAX_THREADS &&
+	    cv_vault_dup(srv->v, &v) == CV_OK) {
+		srv->handles[srv->nhandles++] = v;
+		thread_vault = v;
+	}
+	pthread_mutex_unlock(&srv->mu);
 	return thread_vault;
 }
 
@@ -335,13 +343,17 @@ cv_err
 cv_server_run(struct cv_vault *v, struct cv_audit *a,
     const struct cv_server_opts *o)
 {
-	struct server srv = { .v = v, .a = a };
+	struct server srv = { .v = v, .a = a,
+	    .mu = PTHREAD_MUTEX_INITIALIZER };
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;
 	const union MHD_DaemonInfo *di;
 	struct sigaction act = { .sa_handler = on_signal };
 	unsigned threads = o->threads ? o->threads :
 	    (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (threads > API_MAX_THREADS)
+		threads = API_MAX_THREADS;
 	cv_err r;
 
 	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
@@ -387,6 +399,9 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		gnutls_x509_trust_list_deinit(srv.trust, 1);
 	free(srv.ca_pem);
 	cv_sessions_free(srv.sessions);
+	for (size_t i = 0; i < srv.nhandles; i++)
+		cv_vault_close(srv.handles[i]);
+	pthread_mutex_destroy(&srv.mu);
 	the_server = NULL;
 	return r;
 }

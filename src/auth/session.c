@@ -154,7 +154,7 @@ cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
 		tc->fails = 0;
 	}
 	if (tc->fails >= CV_LOGIN_FAILS_MAX) {
-		r = cv_fail(CV_ERR_AUTH, "too many failed logins; try again "
+		r = cv_fail(CV_ERR_LIMIT, "too many failed logins; try again "
 		    "later");
 		goto out;
 	}

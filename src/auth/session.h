@@ -31,7 +31,8 @@ void cv_sessions_free(struct cv_sessions *s);
 /*
  * Checks CODE for USER (who must hold the certificate CERT, live and not
  * revoked, and be enabled) and opens a session. The token (NUL-terminated)
- * goes to TOKEN. CV_ERR_AUTH for a wrong, reused or rate-limited code,
+ * goes to TOKEN. CV_ERR_AUTH for a wrong or reused code, CV_ERR_LIMIT
+ * after CV_LOGIN_FAILS_MAX failures with this certificate in the window,
  * with the reason in the detail; *p is filled for the audit entry either
  * way (user and cert).
  */

@@ -22,6 +22,7 @@ static const char *const names[CV_ERR__COUNT] = {
 	[CV_ERR_CONFIG] = "bad vault configuration",
 	[CV_ERR_CRYPTO] = "cryptography failure",
 	[CV_ERR_INTERRUPTED] = "interrupted",
+	[CV_ERR_LIMIT] = "limit reached",
 };
 
 static _Thread_local char detail[512];

@@ -29,6 +29,7 @@ typedef enum {
 	CV_ERR_CONFIG,		/* vault configuration is missing or bad */
 	CV_ERR_CRYPTO,		/* the crypto library failed */
 	CV_ERR_INTERRUPTED,
+	CV_ERR_LIMIT,		/* a rate or size limit was reached */
 	CV_ERR__COUNT
 } cv_err;
 

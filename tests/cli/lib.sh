@@ -72,3 +72,38 @@ vault_digest() {
 	    -o -type f -print0 | sort -z |
 	    xargs -0 sha256sum | sha256sum
 }
+
+# The current TOTP code of an otpauth:// file (RFC 6238, SHA-1, 30 s).
+# OFFSET moves it by whole steps (to test the accepted window).
+totp() {
+	python3 - "$1" "${2:-0}" <<'PY'
+import base64, hashlib, hmac, struct, sys, time
+s = open(sys.argv[1]).read().split("secret=")[1].split("&")[0]
+k = base64.b32decode(s)
+c = int(time.time()) // 30 + int(sys.argv[2])
+h = hmac.new(k, struct.pack(">Q", c), hashlib.sha1).digest()
+o = h[-1] & 15
+print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
+PY
+}
+
+# Starts `serve` on a free loopback port; sets SRV_PID and URL.
+start_server() {
+	"$CV" serve --dir "$1" --listen 127.0.0.1:0 >"$T/serve.out" \
+	    2>"$T/serve.err" &
+	SRV_PID=$!
+	for _ in $(seq 1 100); do
+		URL=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
+		    "$T/serve.out")
+		[ -n "$URL" ] && return 0
+		sleep 0.1
+	done
+	echo "server did not start: $(cat "$T/serve.err")" >&2
+	return 1
+}
+
+stop_server() {	# sets SRV_RC (a sanitizer's leak report makes it non-zero)
+	kill "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+	SRV_RC=$?
+}

@@ -1,0 +1,113 @@
+#!/bin/bash
+# The server: mutual TLS, TOTP login, sessions bound to the certificate;
+# every refusal is a 4xx problem+json and an audit entry.
+. "$(dirname "$0")/lib.sh"
+
+"$CV" init --dir "$T/v" 2>/dev/null
+mkdir -p "$T/k" "$T/k2"
+"$CV" user add --dir "$T/v" alice --role investigator --out "$T/k" >/dev/null
+"$CV" user add --dir "$T/v" bob --role adjudicator --out "$T/k" >/dev/null
+"$CV" user add --dir "$T/v" carol --role auditor --out "$T/k" >/dev/null
+"$CV" ca-cert --dir "$T/v" >"$T/ca.pem"
+"$CV" init --dir "$T/w" 2>/dev/null
+"$CV" user add --dir "$T/w" alice --role investigator --out "$T/k2" >/dev/null
+start_server "$T/v" || { bad "server start"; finish; exit 1; }
+trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+
+req() {	# USER METHOD PATH [BODY] [TOKEN]: status in $code, body in $T/body
+	local who=$1 m=$2 p=$3 body=${4:-} tok=${5:-} args=()
+	[ -n "$who" ] && args+=(--cert "$T/$who.crt" --key "$T/$who.key")
+	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
+	[ -n "$body" ] && args+=(-H "Content-Type: application/json" -d "$body")
+	code=$(curl -s -o "$T/body" -w '%{http_code}' --cacert "$T/ca.pem" \
+	    -X "$m" "${args[@]}" "$URL${p#/}")
+}
+login() {	# USER [DIR]: token in $tok
+	req "${2:-k}/$1" POST /v1/session "{\"totp\":\"$(totp "$T/${2:-k}/$1.otpauth")\"}"
+	tok=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('token',''))" "$T/body" 2>/dev/null)
+}
+expect_code() {	# DESC WANT
+	if [ "$code" = "$2" ]; then ok; else
+		bad "$1: HTTP $code, want $2: $(head -c 300 "$T/body")"; fi
+}
+expect_problem() {	# DESC WANT
+	expect_code "$1" "$2"
+	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['status']==int(sys.argv[2]) and d['title']" \
+	    "$T/body" "$2" 2>/dev/null && ok || bad "$1: not problem+json"
+}
+
+req "" GET /healthz
+expect_code "healthz without a certificate" 200
+req "" GET /v1/session
+expect_problem "no certificate" 401
+req "k2/alice" POST /v1/session '{"totp":"123456"}'
+expect_problem "another CA's certificate" 401
+grep -q "not issued by this vault" "$T/body" && ok || bad "names the CA"
+
+login alice
+expect_code "login" 201
+[ ${#tok} -eq 43 ] && ok || bad "token shape"
+t_alice=$tok
+req k/alice GET /v1/session "" "$t_alice"
+expect_code "session works" 200
+expect_eq "session user" alice "$(json_field "$T/body" "d['user']")"
+code_now=$(totp "$T/k/alice.otpauth")
+req k/alice POST /v1/session "{\"totp\":\"$code_now\"}"
+expect_problem "replayed TOTP" 401
+req k/bob POST /v1/session '{"totp":"000000"}'
+expect_problem "wrong TOTP" 401
+req k/bob POST /v1/session "{\"totp\":\"$(totp "$T/k/bob.otpauth" 5)\"}"
+expect_problem "TOTP from the future" 401
+req k/bob POST /v1/session '{"totp":123456}'
+expect_problem "TOTP not a string" 400
+req k/bob POST /v1/session '{"totp":"1","x":2}'
+expect_problem "unknown field" 400
+req k/bob POST /v1/session '{"totp":'
+expect_problem "broken JSON" 400
+req k/bob GET /v1/session "" "$t_alice"
+expect_problem "token with another certificate" 401
+grep -q "another certificate" "$T/body" && ok || bad "says why"
+req k/alice GET /v1/session "" "x$t_alice"
+expect_problem "forged token" 401
+req k/alice GET /v1/nothing "" "$t_alice"
+expect_problem "unknown endpoint" 404
+big=$(python3 -c "print('{\"totp\":\"' + 'x' * 70000 + '\"}')")
+req k/bob POST /v1/session "$big"
+expect_problem "body too large" 413
+
+# Five wrong codes: the certificate is locked out for a while.
+for i in 1 2 3 4 5; do req k/carol POST /v1/session '{"totp":"000000"}'; done
+login carol
+expect_problem "rate limited after failures" 429
+grep -q "too many" "$T/body" && ok || bad "rate limit reason" 
+
+# Changes take effect without a restart.
+"$CV" user revoke-cert --dir "$T/v" alice 2>/dev/null
+req k/alice GET /v1/session "" "$t_alice"
+expect_problem "revoked certificate, live session" 401
+login bob
+t_bob=$tok
+"$CV" user disable --dir "$T/v" bob 2>/dev/null
+req k/bob GET /v1/session "" "$t_bob"
+expect_problem "disabled user, live session" 401
+
+stop_server
+grep -q "stopped" "$T/serve.err" && ok || bad "clean shutdown"
+expect_eq "server exit status" 0 "$SRV_RC"
+"$CV" audit tail --dir "$T/v" --json -n 100 >"$T/log"
+python3 - "$T/log" <<'PY' && ok || bad "audit entries of requests"
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1])]
+http = [e for e in es if e["source"] == "127.0.0.1"]
+assert len(http) >= 20, len(http)
+den = [e for e in http if e["outcome"] == "denied"]
+assert any("no client certificate" in e["reason"] for e in den)
+assert any("already used" in e["reason"] for e in den)
+assert any("another certificate" in e["reason"] for e in den)
+assert any("revoked" in e["reason"] for e in den)
+assert any("disabled" in e["reason"] for e in den)
+ok = [e for e in http if e["action"] == "session.create" and e["outcome"] == "allowed"]
+assert ok and all(len(e["cert"]) == 64 for e in ok)
+assert all(e["session"] for e in http if e["action"] == "session.get" and e["outcome"] == "allowed")
+PY
+finish
