@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "../auth/session.h"
@@ -61,5 +62,13 @@ enum MHD_Result api_problem(struct req *r, unsigned status,
     enum cv_audit_outcome outcome, const char *slug, const char *detail);
 
 enum MHD_Result api_route(struct req *r);
+
+/* A JSON reply (J taken over), audited as allowed. */
+enum MHD_Result api_json(struct req *r, unsigned status, json_t *j);
+
+/* records.c */
+enum MHD_Result api_record_get(struct req *r, const char *id);
+enum MHD_Result api_case_create(struct req *r);
+enum MHD_Result api_case_members(struct req *r, const char *id, int add);
 
 #endif

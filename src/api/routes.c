@@ -7,21 +7,7 @@
 
 #include "api_internal.h"
 
-static enum MHD_Result
-reply_json(struct req *r, unsigned status, json_t *j)
-{
-	struct cv_buf b = { 0 };
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	json_decref(j);
-	if (s == NULL || cv_buf_add(&b, s, strlen(s)) != CV_OK) {
-		free(s);
-		return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
-		    "out of memory");
-	}
-	free(s);
-	return api_reply(r, status, CV_AUDIT_ALLOWED, "application/json", &b);
-}
+#define reply_json api_json
 
 /* Strict request bodies: an object with exactly the named string keys. */
 static int
@@ -153,6 +139,22 @@ api_route(struct req *r)
 	}
 	if (!strcmp(r->url, "/v1/session") && get)
 		return whoami(r);
+	if (!strncmp(r->url, "/v1/records/", 12) && get &&
+	    strchr(r->url + 12, '/') == NULL)
+		return api_record_get(r, r->url + 12);
+	if (!strcmp(r->url, "/v1/cases") && post)
+		return api_case_create(r);
+	if (!strncmp(r->url, "/v1/cases/", 10)) {
+		char id[64];
+		const char *slash = strchr(r->url + 10, '/');
+		int del = !strcmp(r->method, "DELETE");
+		if (slash && !strcmp(slash, "/members") && (post || del) &&
+		    (size_t)(slash - r->url - 10) < sizeof id) {
+			memcpy(id, r->url + 10, (size_t)(slash - r->url - 10));
+			id[slash - r->url - 10] = '\0';
+			return api_case_members(r, id, post);
+		}
+	}
 	return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 	    "no such endpoint");
 }

@@ -154,6 +154,22 @@ cv_err cv_store_cert_count(struct cv_store *s, const char *user,
     int *live, int *all) CV_MUST_CHECK;
 
 /*
+ * Cases: a case holds users and records; a user reads a record only for
+ * a case that holds both (need-to-know). CV_ERR_EXISTS for a duplicate
+ * case id; cv_store_case_exists and cv_store_case_allows return CV_OK or
+ * CV_ERR_NOT_FOUND.
+ */
+cv_err cv_store_case_add(struct cv_store *s, const char *id,
+    const char *title, const char *by, int64_t now_us) CV_MUST_CHECK;
+cv_err cv_store_case_exists(struct cv_store *s, const char *id)
+    CV_MUST_CHECK;
+/* Adds (ADD) or removes a user, or a record (RECORD), of case ID. */
+cv_err cv_store_case_member(struct cv_store *s, const char *id, int record,
+    const char *who, int add, int *changed) CV_MUST_CHECK;
+cv_err cv_store_case_allows(struct cv_store *s, const char *id,
+    const char *user, const char *rid) CV_MUST_CHECK;
+
+/*
  * Moves the write-ahead log into the main file and truncates it, so that
  * overwritten bytes (a shredded key) leave no copy in DIR/vault.db-wal.
  */

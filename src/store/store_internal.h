@@ -14,5 +14,7 @@ struct cv_store {
 
 /* Users and their certificates (users.c). */
 extern const char store_users_schema[];
+/* Cases and their members (cases.c). */
+extern const char store_cases_schema[];
 
 #endif

@@ -107,3 +107,27 @@ stop_server() {	# sets SRV_RC (a sanitizer's leak report makes it non-zero)
 	wait "$SRV_PID" 2>/dev/null
 	SRV_RC=$?
 }
+
+# HTTP helpers for tests that start a server (start_server sets URL).
+req() {	# USER METHOD PATH [BODY] [TOKEN]: status in $code, body in $T/body
+	local who=$1 m=$2 p=$3 body=${4:-} tok=${5:-} args=()
+	[ -n "$who" ] && args+=(--cert "$T/$who.crt" --key "$T/$who.key")
+	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
+	[ -n "$body" ] && args+=(-H "Content-Type: application/json" -d "$body")
+	code=$(curl -s -o "$T/body" -w '%{http_code}' --cacert "$T/ca.pem" \
+	    -X "$m" "${args[@]}" "$URL${p#/}")
+}
+login() {	# USER [DIR]: token in $tok
+	req "${2:-k}/$1" POST /v1/session "{\"totp\":\"$(totp "$T/${2:-k}/$1.otpauth")\"}"
+	tok=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('token',''))" "$T/body" 2>/dev/null)
+}
+expect_code() {	# DESC WANT
+	if [ "$code" = "$2" ]; then ok; else
+		bad "$1: HTTP $code, want $2: $(head -c 300 "$T/body")"; fi
+}
+expect_problem() {	# DESC WANT
+	expect_code "$1" "$2"
+	python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['status']==int(sys.argv[2]) and d['title']" \
+	    "$T/body" "$2" 2>/dev/null && ok || bad "$1: not problem+json"
+}
+

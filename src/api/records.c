@@ -1,0 +1,248 @@
+/* Records and cases: need-to-know and per-role sections. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../policy/policy.h"
+#include "api_internal.h"
+
+#define MAX_MEMBERS 1000
+
+static enum MHD_Result
+forbidden(struct req *r, const char *detail)
+{
+	return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden", detail);
+}
+
+static enum MHD_Result
+internal(struct req *r, cv_err e)
+{
+	snprintf(r->reason, sizeof r->reason, "%s: %s", cv_strerror(e),
+	    cv_err_detail());
+	return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
+	    "the request failed; see the audit log");
+}
+
+enum MHD_Result
+api_json(struct req *r, unsigned status, json_t *j)
+{
+	struct cv_buf b = { 0 };
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (s == NULL || cv_buf_add(&b, s, strlen(s)) != CV_OK) {
+		free(s);
+		return internal(r, CV_ERR_NOMEM);
+	}
+	free(s);
+	return api_reply(r, status, CV_AUDIT_ALLOWED, "application/json", &b);
+}
+
+struct sections {
+	unsigned mask;
+	int bad;
+};
+
+static enum MHD_Result
+collect_section(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct sections *s = cls;
+	int i;
+
+	(void)kind;
+	if (strcmp(key, "section") != 0)
+		return MHD_YES;
+	if (value == NULL || (i = cv_record_section_index(value)) < 0)
+		s->bad = 1;
+	else
+		s->mask |= 1u << i;
+	return MHD_YES;
+}
+
+enum MHD_Result
+api_record_get(struct req *r, const char *id)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	struct sections want = { 0, 0 };
+	const char *names[CV_RECORD_NSECTIONS + 1];
+	unsigned granted = cv_policy_sections(r->who.role), mask;
+	struct cv_buf out = { 0 };
+	size_t n = 0;
+	cv_err e;
+
+	r->action = "records.get";
+	r->purpose = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "purpose");
+	if (!cv_record_valid_id(id))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "not a record id");
+	r->records[0] = id;
+	r->nrecords = 1;
+	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
+	    granted == 0)
+		return forbidden(r, "this role reads no record data");
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
+	    collect_section, &want);
+	if (want.bad)
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "unknown section");
+	if (want.mask & ~granted)
+		return forbidden(r, "a requested section is not granted to "
+		    "this role");
+	if (v == NULL)
+		return internal(r, CV_ERR_STORE);
+	if ((e = cv_policy_need_to_know(cv_vault_store(v), r->who.user,
+	    r->purpose, id)) != CV_OK) {
+		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
+		return e == CV_ERR_AUTH ? forbidden(r, "no case of yours holds "
+		    "this record") : internal(r, e);
+	}
+	mask = want.mask ? want.mask : granted;
+	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
+		if (mask & (1u << i))
+			names[n++] = cv_record_sections[i];
+	}
+	names[n] = NULL;
+	/* Only the granted sections are decrypted at all. */
+	e = cv_vault_get_text(v, id, names, &out);
+	if (e == CV_ERR_NOT_FOUND)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such record");
+	if (e == CV_ERR_SHREDDED)
+		return api_problem(r, 410, CV_AUDIT_DENIED, "gone",
+		    "the record was shredded");
+	if (e != CV_OK)
+		return internal(r, e);
+	r->sections = mask;
+	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &out);
+}
+
+/* {"title": "..."} -> a new case. */
+enum MHD_Result
+api_case_create(struct req *r)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	json_t *j;
+	const char *title;
+	uint8_t rnd[6];
+	char id[24];
+	cv_err e;
+
+	r->action = "cases.create";
+	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES))
+		return forbidden(r, "only security officers manage cases");
+	j = json_loadb((const char *)r->body.p, r->body.len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	title = json_string_value(json_object_get(j, "title"));
+	if (!json_is_object(j) || json_object_size(j) != 1 || title == NULL ||
+	    strlen(title) == 0 || strlen(title) > 200) {
+		json_decref(j);
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "expected {\"title\": \"...\"} (1-200 characters)");
+	}
+	randombytes_buf(rnd, sizeof rnd);
+	snprintf(id, sizeof id, "CASE-");
+	sodium_bin2hex(id + 5, sizeof id - 5, rnd, sizeof rnd);
+	r->purpose = id;
+	e = v ? cv_store_case_add(cv_vault_store(v), id, title, r->who.user,
+	    cv_time_us()) : CV_ERR_STORE;
+	json_decref(j);
+	if (e != CV_OK)
+		return internal(r, e);
+	return api_json(r, 201, json_pack("{s:s}", "id", id));
+}
+
+static int
+valid_case_id(const char *id)
+{
+	return strlen(id) == 17 && strncmp(id, "CASE-", 5) == 0 &&
+	    strspn(id + 5, "0123456789abcdef") == 12;
+}
+
+/* {"users": [...], "records": [...]} added to (or removed from) case ID. */
+enum MHD_Result
+api_case_members(struct req *r, const char *id, int add)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *s;
+	struct cv_store_user u;
+	json_t *j, *users, *recs, *it;
+	size_t i;
+	int changed, total = 0;
+	uint32_t ver;
+	cv_err e = CV_OK;
+
+	r->action = add ? "cases.members.add" : "cases.members.remove";
+	r->purpose = valid_case_id(id) ? id : NULL;
+	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES))
+		return forbidden(r, "only security officers manage cases");
+	if (!valid_case_id(id))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "not a case id");
+	if (v == NULL)
+		return internal(r, CV_ERR_STORE);
+	s = cv_vault_store(v);
+	if (cv_store_case_exists(s, id) != CV_OK)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such case");
+	j = json_loadb((const char *)r->body.p, r->body.len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	users = json_object_get(j, "users");
+	recs = json_object_get(j, "records");
+	if (!json_is_object(j) || json_object_size(j) != (size_t)(!!users +
+	    !!recs) || json_object_size(j) == 0 ||
+	    (users && (!json_is_array(users) || json_array_size(users) >
+	    MAX_MEMBERS)) || (recs && (!json_is_array(recs) ||
+	    json_array_size(recs) > MAX_MEMBERS))) {
+		json_decref(j);
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "expected {\"users\": [...], \"records\": [...]}");
+	}
+	/* Check everything first: bad input changes nothing. */
+	json_array_foreach(users, i, it) {
+		if (!json_is_string(it) || cv_store_user_get(s,
+		    json_string_value(it), &u) != CV_OK) {
+			json_decref(j);
+			return api_problem(r, 400, CV_AUDIT_DENIED,
+			    "bad request", "an entry of users is not a user");
+		}
+	}
+	json_array_foreach(recs, i, it) {
+		if (!json_is_string(it) ||
+		    !cv_record_valid_id(json_string_value(it)) ||
+		    cv_store_version(s, json_string_value(it), &ver) != CV_OK) {
+			json_decref(j);
+			return api_problem(r, 400, CV_AUDIT_DENIED,
+			    "bad request", "an entry of records is not a "
+			    "record");
+		}
+	}
+	if ((e = cv_store_begin(s)) != CV_OK) {
+		json_decref(j);
+		return internal(r, e);
+	}
+	json_array_foreach(users, i, it) {
+		if (e == CV_OK && (e = cv_store_case_member(s, id, 0,
+		    json_string_value(it), add, &changed)) == CV_OK)
+			total += changed;
+	}
+	json_array_foreach(recs, i, it) {
+		if (e == CV_OK && (e = cv_store_case_member(s, id, 1,
+		    json_string_value(it), add, &changed)) == CV_OK)
+			total += changed;
+	}
+	if (e != CV_OK || (e = cv_store_commit(s)) != CV_OK) {
+		cv_store_rollback(s);
+		json_decref(j);
+		return internal(r, e);
+	}
+	snprintf(r->reason, sizeof r->reason, "%zu users, %zu records, %d "
+	    "changed", json_array_size(users), json_array_size(recs), total);
+	json_decref(j);
+	return api_json(r, 200, json_pack("{s:s, s:i}", "id", id, "changed",
+	    total));
+}

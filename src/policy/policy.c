@@ -1,0 +1,55 @@
+#include "policy.h"
+
+#define ALL ((1u << CV_RECORD_NSECTIONS) - 1)
+#define SEC(name) (1u << (name))
+enum { IDENTITY, CONTACT, HISTORY, FAMILY, FOREIGN, FINANCIAL, CONDUCT,
+	BIOMETRICS, ADJUDICATION };
+
+/* The README's table; administrators and auditors read no record data. */
+static const unsigned sections[CV_ROLE__COUNT] = {
+	[CV_ROLE_INVESTIGATOR] = ALL & ~SEC(ADJUDICATION),
+	[CV_ROLE_ADJUDICATOR] = ALL,
+	[CV_ROLE_SECURITY_OFFICER] = SEC(IDENTITY),
+	[CV_ROLE_AUDITOR] = 0,
+	[CV_ROLE_ADMIN] = 0,
+};
+
+static const unsigned char perms[CV_ROLE__COUNT][CV_PERM__COUNT] = {
+	[CV_ROLE_INVESTIGATOR] = { [CV_PERM_READ_RECORDS] = 1 },
+	[CV_ROLE_ADJUDICATOR] = { [CV_PERM_READ_RECORDS] = 1 },
+	[CV_ROLE_SECURITY_OFFICER] = { [CV_PERM_READ_RECORDS] = 1,
+	    [CV_PERM_MANAGE_CASES] = 1 },
+	[CV_ROLE_AUDITOR] = { [CV_PERM_READ_AUDIT] = 1 },
+	[CV_ROLE_ADMIN] = { [CV_PERM_MANAGE_USERS] = 1 },
+};
+
+unsigned
+cv_policy_sections(enum cv_role role)
+{
+	return (unsigned)role < CV_ROLE__COUNT ? sections[role] : 0;
+}
+
+int
+cv_policy_allows(enum cv_role role, enum cv_permission p)
+{
+	return (unsigned)role < CV_ROLE__COUNT && (unsigned)p < CV_PERM__COUNT &&
+	    perms[role][p];
+}
+
+cv_err
+cv_policy_need_to_know(struct cv_store *s, const char *user,
+    const char *purpose, const char *rid)
+{
+	cv_err r;
+
+	if (purpose == NULL || *purpose == '\0')
+		return cv_fail(CV_ERR_AUTH, "a purpose (case id) is required");
+	if ((r = cv_store_case_exists(s, purpose)) != CV_OK)
+		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_AUTH, "no case "
+		    "'%.40s'", purpose) : r;
+	if ((r = cv_store_case_allows(s, purpose, user, rid)) != CV_OK)
+		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_AUTH, "case "
+		    "'%.40s' does not hold both the user and the record",
+		    purpose) : r;
+	return CV_OK;
+}

@@ -1,0 +1,31 @@
+/*
+ * Who may do what: the sections each role may read (enforced by
+ * decrypting only those), the endpoints each role may call, and
+ * need-to-know through cases.
+ */
+#ifndef CV_POLICY_H
+#define CV_POLICY_H
+
+#include "../auth/users.h"
+
+enum cv_permission {
+	CV_PERM_READ_RECORDS,	/* records of one's cases */
+	CV_PERM_MANAGE_CASES,	/* create cases, add and remove members */
+	CV_PERM_READ_AUDIT,
+	CV_PERM_MANAGE_USERS,
+	CV_PERM__COUNT
+};
+
+/* Bit i: section cv_record_sections[i] may be decrypted for ROLE. */
+unsigned cv_policy_sections(enum cv_role role);
+
+int cv_policy_allows(enum cv_role role, enum cv_permission p);
+
+/*
+ * USER may read record RID for case PURPOSE: the case exists and holds
+ * both. CV_OK, or CV_ERR_AUTH with a detail saying which check failed.
+ */
+cv_err cv_policy_need_to_know(struct cv_store *s, const char *user,
+    const char *purpose, const char *rid) CV_MUST_CHECK;
+
+#endif

@@ -1,0 +1,88 @@
+/* Cases: which users may read which records, and for what purpose. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+const char store_cases_schema[] =
+    "CREATE TABLE IF NOT EXISTS cases(id TEXT PRIMARY KEY,"
+    " title TEXT NOT NULL, created_by TEXT NOT NULL,"
+    " created_us INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS case_users(case_id TEXT NOT NULL"
+    " REFERENCES cases(id), user TEXT NOT NULL,"
+    " PRIMARY KEY(case_id, user)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS case_records(case_id TEXT NOT NULL"
+    " REFERENCES cases(id), rid TEXT NOT NULL,"
+    " PRIMARY KEY(case_id, rid)) WITHOUT ROWID;";
+
+static cv_err
+run(struct cv_store *s, const char *q, const char *a, const char *b,
+    const char *c, int64_t d, int *changes)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+	if (c)
+		sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
+	if (d)
+		sqlite3_bind_int64(st, 4, d);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	if (rc == SQLITE_ROW)
+		return CV_OK;
+	if (rc == SQLITE_DONE)
+		return changes ? CV_OK : CV_ERR_NOT_FOUND;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return cv_fail(CV_ERR_EXISTS, "already exists");
+	return cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
+}
+
+cv_err
+cv_store_case_add(struct cv_store *s, const char *id, const char *title,
+    const char *by, int64_t now_us)
+{
+	int n;
+
+	return run(s, "INSERT INTO cases(id, title, created_by, created_us)"
+	    " VALUES (?1, ?2, ?3, ?4)", id, title, by, now_us, &n);
+}
+
+cv_err
+cv_store_case_exists(struct cv_store *s, const char *id)
+{
+	return run(s, "SELECT 1 FROM cases WHERE id = ?1", id, NULL, NULL, 0,
+	    NULL);
+}
+
+cv_err
+cv_store_case_member(struct cv_store *s, const char *id, int record,
+    const char *who, int add, int *changed)
+{
+	const char *q;
+
+	if (record)
+		q = add ? "INSERT OR IGNORE INTO case_records(case_id, rid)"
+		    " VALUES (?1, ?2)" : "DELETE FROM case_records WHERE"
+		    " case_id = ?1 AND rid = ?2";
+	else
+		q = add ? "INSERT OR IGNORE INTO case_users(case_id, user)"
+		    " VALUES (?1, ?2)" : "DELETE FROM case_users WHERE"
+		    " case_id = ?1 AND user = ?2";
+	return run(s, q, id, who, NULL, 0, changed);
+}
+
+cv_err
+cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
+    const char *rid)
+{
+	return run(s, "SELECT 1 FROM case_users u JOIN case_records r ON"
+	    " r.case_id = u.case_id WHERE u.case_id = ?1 AND u.user = ?2 AND"
+	    " r.rid = ?3", id, user, rid, 0, NULL);
+}
