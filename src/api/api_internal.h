@@ -41,8 +41,9 @@ struct req {
 	/* what the audit entry will say */
 	const char *action;
 	char reason[256];
-	const char *records[1];
+	const char *const *records;	/* borrowed until the reply */
 	size_t nrecords;
+	const char *one[1];
 	unsigned sections;
 	const char *purpose;
 };
@@ -69,6 +70,9 @@ enum MHD_Result api_json(struct req *r, unsigned status, json_t *j);
 /* records.c */
 enum MHD_Result api_record_get(struct req *r, const char *id);
 enum MHD_Result api_case_create(struct req *r);
+enum MHD_Result api_record_search(struct req *r);
 enum MHD_Result api_case_members(struct req *r, const char *id, int add);
+/* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
+enum MHD_Result api_audit(struct req *r, const char *what);
 
 #endif

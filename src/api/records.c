@@ -80,7 +80,8 @@ api_record_get(struct req *r, const char *id)
 	if (!cv_record_valid_id(id))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "not a record id");
-	r->records[0] = id;
+	r->one[0] = id;
+	r->records = r->one;
 	r->nrecords = 1;
 	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
 	    granted == 0)
@@ -245,4 +246,86 @@ api_case_members(struct req *r, const char *id, int add)
 	json_decref(j);
 	return api_json(r, 200, json_pack("{s:s, s:i}", "id", id, "changed",
 	    total));
+}
+
+struct found {
+	struct cv_store *s;
+	const char *user, *purpose;
+	json_t *ids;
+	size_t n;
+};
+
+static int
+keep_if_allowed(void *ctx, const char *id)
+{
+	struct found *f = ctx;
+
+	/* Search results are filtered by need-to-know like reads. */
+	if (cv_store_case_allows(f->s, f->purpose, f->user, id) == CV_OK) {
+		json_array_append_new(f->ids, json_string(id));
+		f->n++;
+	}
+	return f->n >= MAX_MEMBERS;
+}
+
+enum MHD_Result
+api_record_search(struct req *r)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	const char *ssn = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "ssn");
+	const char *last = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "last");
+	const char *dob = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "dob");
+	struct found f = { 0 };
+	const char **ids;
+	enum MHD_Result ret;
+	cv_err e;
+
+	r->action = "records.search";
+	r->purpose = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "purpose");
+	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
+	    cv_policy_sections(r->who.role) == 0)
+		return forbidden(r, "this role reads no record data");
+	if ((ssn == NULL) == (last == NULL && dob == NULL) ||
+	    (!ssn && (!last || !dob)) || (ssn && !cv_record_valid_ssn(ssn)) ||
+	    (dob && !cv_record_valid_date(dob)))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "search by ssn=NNN-NN-NNNN, or last=NAME&dob=YYYY-MM-DD");
+	if (r->purpose == NULL || v == NULL ||
+	    cv_store_case_exists(cv_vault_store(v), r->purpose) != CV_OK)
+		return forbidden(r, "a purpose (an existing case id) is "
+		    "required");
+	if ((f.ids = json_array()) == NULL)
+		return internal(r, CV_ERR_NOMEM);
+	f.s = cv_vault_store(v);
+	f.user = r->who.user;
+	f.purpose = r->purpose;
+	e = ssn ? cv_vault_find_ssn(v, ssn, keep_if_allowed, &f) :
+	    cv_vault_find_name(v, last, dob, keep_if_allowed, &f);
+	if (e != CV_OK) {
+		json_decref(f.ids);
+		return e == CV_ERR_INVALID ? api_problem(r, 400,
+		    CV_AUDIT_DENIED, "bad request", cv_err_detail()) :
+		    internal(r, e);
+	}
+	/* The search terms are personal data: only their kind is logged. */
+	snprintf(r->reason, sizeof r->reason, "by %s, %zu found", ssn ? "SSN" :
+	    "name and birth date", f.n);
+	/* Every id returned is named in the entry, for breach scoping. */
+	if ((ids = calloc(f.n ? f.n : 1, sizeof *ids)) == NULL) {
+		json_decref(f.ids);
+		return internal(r, CV_ERR_NOMEM);
+	}
+	for (size_t i = 0; i < f.n; i++)
+		ids[i] = json_string_value(json_array_get(f.ids, i));
+	r->records = ids;
+	r->nrecords = f.n;
+	ret = api_json(r, 200, json_pack("{s:O}", "ids", f.ids));
+	r->records = NULL;
+	free(ids);
+	json_decref(f.ids);
+	return ret;
 }

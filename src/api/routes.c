@@ -142,6 +142,10 @@ api_route(struct req *r)
 	if (!strncmp(r->url, "/v1/records/", 12) && get &&
 	    strchr(r->url + 12, '/') == NULL)
 		return api_record_get(r, r->url + 12);
+	if (!strcmp(r->url, "/v1/records") && get)
+		return api_record_search(r);
+	if (!strncmp(r->url, "/v1/audit/", 10) && get)
+		return api_audit(r, r->url + 10);
 	if (!strcmp(r->url, "/v1/cases") && post)
 		return api_case_create(r);
 	if (!strncmp(r->url, "/v1/cases/", 10)) {

@@ -30,8 +30,12 @@ for line in open(sys.argv[1], encoding="utf-8"):
     walk(r)
     ssn = r["identity"]["ssn"]
     needles.add(ssn.replace("-", "").encode())
-# Ids are in the clear, so digit runs inside them are no evidence.
-joined = " ".join(ids).encode()
+# Ids are in the clear, so digit runs inside them are no evidence; nor
+# are words that the database's own schema uses ("revoked").
+import sqlite3
+schema = " ".join(r[0] or "" for r in sqlite3.connect(
+    sys.argv[2] + "/vault.db").execute("SELECT sql FROM sqlite_master"))
+joined = (" ".join(ids) + " " + schema).encode()
 needles = {n for n in needles if n not in joined}
 blobs = []
 for root, _, files in os.walk(sys.argv[2]):
