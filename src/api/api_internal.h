@@ -71,7 +71,13 @@ enum MHD_Result api_json(struct req *r, unsigned status, json_t *j);
 enum MHD_Result api_record_get(struct req *r, const char *id);
 enum MHD_Result api_case_create(struct req *r);
 enum MHD_Result api_record_search(struct req *r);
+/* POST /v1/records (PATH_ID NULL) or PUT /v1/records/{id}. */
+enum MHD_Result api_record_put(struct req *r, const char *path_id);
 enum MHD_Result api_case_members(struct req *r, const char *id, int add);
+/* admin.c: /v1/users..., /metrics, /v1/openapi.json */
+enum MHD_Result api_users(struct req *r, const char *rest);
+enum MHD_Result api_metrics(struct req *r);
+enum MHD_Result api_openapi(struct req *r);
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);
 

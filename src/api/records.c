@@ -329,3 +329,79 @@ api_record_search(struct req *r)
 	json_decref(f.ids);
 	return ret;
 }
+
+/*
+ * POST /v1/records?purpose=CASE creates a record and adds it to the case;
+ * PUT /v1/records/{id}?purpose=CASE stores a new version. Readers of
+ * records in a case that holds them may write them; the body is the whole
+ * record, validated as `load` validates.
+ */
+enum MHD_Result
+api_record_put(struct req *r, const char *path_id)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	struct cv_record_error re;
+	char id[CV_RECORD_ID_MAX + 1], detail[400];
+	uint32_t version = 0;
+	int changed;
+	cv_err e;
+
+	r->action = path_id ? "records.update" : "records.create";
+	r->purpose = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "purpose");
+	if (path_id && !cv_record_valid_id(path_id))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "not a record id");
+	if (path_id) {
+		r->one[0] = path_id;
+		r->records = r->one;
+		r->nrecords = 1;
+	}
+	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
+	    r->who.role == CV_ROLE_SECURITY_OFFICER)
+		return forbidden(r, "only investigators and adjudicators "
+		    "write records");
+	if (v == NULL)
+		return internal(r, CV_ERR_STORE);
+	if (r->purpose == NULL)
+		return forbidden(r, "a purpose (a case of yours) is required");
+	if (path_id && (e = cv_policy_need_to_know(cv_vault_store(v),
+	    r->who.user, r->purpose, path_id)) != CV_OK) {
+		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
+		return e == CV_ERR_AUTH ? forbidden(r, "no case of yours holds "
+		    "this record") : internal(r, e);
+	}
+	if (!path_id) {
+		/* The writer must belong to the case the record joins. */
+		struct cv_store *s = cv_vault_store(v);
+		if (cv_store_case_exists(s, r->purpose) != CV_OK ||
+		    cv_store_case_has_user(s, r->purpose, r->who.user) !=
+		    CV_OK)
+			return forbidden(r, "a purpose (a case of yours) is "
+			    "required");
+	}
+	e = cv_vault_put(v, (const char *)r->body.p, r->body.len, path_id,
+	    path_id != NULL, &re, id, &version);
+	if (e == CV_ERR_INVALID) {
+		snprintf(detail, sizeof detail, "field %s: %s", re.path,
+		    re.reason);
+		return api_problem(r, 422, CV_AUDIT_DENIED, "invalid record",
+		    detail);
+	}
+	if (e == CV_ERR_EXISTS)
+		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
+		    "a record with this id exists; PUT it instead");
+	if (e == CV_ERR_NOT_FOUND)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such record");
+	if (e != CV_OK)
+		return internal(r, e);
+	if (!path_id && (e = cv_store_case_member(cv_vault_store(v),
+	    r->purpose, 1, id, 1, &changed)) != CV_OK)
+		return internal(r, e);
+	r->one[0] = path_id ? path_id : id;
+	r->records = r->one;
+	r->nrecords = 1;
+	return api_json(r, path_id ? 200 : 201, json_pack("{s:s, s:i}", "id",
+	    r->one[0], "version", (int)version));
+}

@@ -142,8 +142,19 @@ api_route(struct req *r)
 	if (!strncmp(r->url, "/v1/records/", 12) && get &&
 	    strchr(r->url + 12, '/') == NULL)
 		return api_record_get(r, r->url + 12);
+	if (!strcmp(r->url, "/metrics") && get)
+		return api_metrics(r);
+	if (!strcmp(r->url, "/v1/openapi.json") && get)
+		return api_openapi(r);
+	if (!strncmp(r->url, "/v1/users", 9))
+		return api_users(r, r->url + 9);
 	if (!strcmp(r->url, "/v1/records") && get)
 		return api_record_search(r);
+	if (!strcmp(r->url, "/v1/records") && post)
+		return api_record_put(r, NULL);
+	if (!strncmp(r->url, "/v1/records/", 12) && !strcmp(r->method, "PUT") &&
+	    strchr(r->url + 12, '/') == NULL)
+		return api_record_put(r, r->url + 12);
 	if (!strncmp(r->url, "/v1/audit/", 10) && get)
 		return api_audit(r, r->url + 10);
 	if (!strcmp(r->url, "/v1/cases") && post)

@@ -86,3 +86,10 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
 	    " r.case_id = u.case_id WHERE u.case_id = ?1 AND u.user = ?2 AND"
 	    " r.rid = ?3", id, user, rid, 0, NULL);
 }
+
+cv_err
+cv_store_case_has_user(struct cv_store *s, const char *id, const char *user)
+{
+	return run(s, "SELECT 1 FROM case_users WHERE case_id = ?1 AND"
+	    " user = ?2", id, user, NULL, 0, NULL);
+}

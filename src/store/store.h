@@ -168,6 +168,8 @@ cv_err cv_store_case_member(struct cv_store *s, const char *id, int record,
     const char *who, int add, int *changed) CV_MUST_CHECK;
 cv_err cv_store_case_allows(struct cv_store *s, const char *id,
     const char *user, const char *rid) CV_MUST_CHECK;
+cv_err cv_store_case_has_user(struct cv_store *s, const char *id,
+    const char *user) CV_MUST_CHECK;
 
 /*
  * Moves the write-ahead log into the main file and truncates it, so that

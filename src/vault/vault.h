@@ -89,6 +89,18 @@ cv_err cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
     struct cv_load_stats *st, struct cv_load_error *err) CV_MUST_CHECK;
 
 /*
+ * Stores one record given as JSON text (validated as `load` does). With
+ * MUST_EXIST it only replaces an existing record (a new version); without,
+ * it only creates. With EXPECT_ID, a record with another id is refused
+ * (CV_ERR_INVALID, field "id") before anything is stored. *version gets
+ * the stored version. CV_ERR_INVALID with
+ * *e filled for a bad record, CV_ERR_EXISTS, CV_ERR_NOT_FOUND, CV_ERR_STORE.
+ */
+cv_err cv_vault_put(struct cv_vault *v, const char *text, size_t len,
+    const char *expect_id, int must_exist, struct cv_record_error *e,
+    char id[CV_RECORD_ID_MAX + 1], uint32_t *version) CV_MUST_CHECK;
+
+/*
  * Record ID with the sections named in SECTIONS (NULL-terminated; NULL
  * for all) as a new JSON object in *out (caller json_decref's): "id", the
  * sections as loaded, and "_meta" {"version", "sections"}. Only the named

@@ -1,0 +1,204 @@
+/* Users (administrators), metrics, and the OpenAPI document. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../policy/policy.h"
+#include "api_internal.h"
+
+extern const char cv_openapi_json[];
+
+static enum MHD_Result
+forbidden(struct req *r, const char *detail)
+{
+	return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden", detail);
+}
+
+static enum MHD_Result
+internal(struct req *r, cv_err e)
+{
+	snprintf(r->reason, sizeof r->reason, "%s: %s", cv_strerror(e),
+	    cv_err_detail());
+	return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
+	    "the request failed; see the audit log");
+}
+
+struct list {
+	struct cv_store *s;
+	json_t *arr;
+};
+
+static int
+add_user(void *ctx, const struct cv_store_user *u)
+{
+	struct list *l = ctx;
+	int live = 0, all = 0;
+
+	if (cv_store_cert_count(l->s, u->name, &live, &all) != CV_OK)
+		return 1;
+	json_array_append_new(l->arr, json_pack("{s:s, s:s, s:b, s:i}",
+	    "name", u->name, "role", u->role, "disabled", u->disabled,
+	    "certificates", live));
+	return 0;
+}
+
+static enum MHD_Result
+users_list(struct req *r, struct cv_vault *v)
+{
+	struct list l = { cv_vault_store(v), json_array() };
+	cv_err e;
+
+	r->action = "users.list";
+	if ((e = cv_store_user_list(l.s, add_user, &l)) != CV_OK) {
+		json_decref(l.arr);
+		return internal(r, e);
+	}
+	return api_json(r, 200, json_pack("{s:o}", "users", l.arr));
+}
+
+/* {"name", "role"}: the certificate, its key and the TOTP enrolment. */
+static enum MHD_Result
+users_add(struct req *r, struct cv_vault *v)
+{
+	struct cv_user_issue iss;
+	json_t *j;
+	const char *name, *role;
+	int ro;
+	enum MHD_Result ret;
+	cv_err e;
+
+	r->action = "users.add";
+	j = json_loadb((const char *)r->body.p, r->body.len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	name = json_string_value(json_object_get(j, "name"));
+	role = json_string_value(json_object_get(j, "role"));
+	if (!json_is_object(j) || json_object_size(j) != 2 || !name ||
+	    !role || !cv_auth_valid_name(name) ||
+	    (ro = cv_role_parse(role)) < 0) {
+		json_decref(j);
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "expected {\"name\": \"a-z0-9._-\", \"role\": one of "
+		    "investigator adjudicator security_officer auditor "
+		    "admin}");
+	}
+	snprintf(r->reason, sizeof r->reason, "user %s, role %s", name, role);
+	e = cv_auth_user_add(v, name, (enum cv_role)ro, &iss);
+	if (e != CV_OK) {
+		json_decref(j);
+		return e == CV_ERR_EXISTS ? api_problem(r, 409,
+		    CV_AUDIT_DENIED, "conflict", "the user exists") :
+		    internal(r, e);
+	}
+	ret = api_json(r, 201, json_pack("{s:s, s:s, s:s%, s:s%, s:s, s:s}",
+	    "name", name, "role", role, "certificate",
+	    (const char *)iss.cert.cert_pem.p, iss.cert.cert_pem.len,
+	    "private_key", (const char *)iss.cert.key_pem.p,
+	    iss.cert.key_pem.len, "fingerprint", iss.cert.fingerprint,
+	    "otpauth", iss.otpauth));
+	/* NAME and ROLE point into J: released only now. XXX jansson keeps
+	 * its copy of the key text in memory it frees without wiping. */
+	json_decref(j);
+	cv_user_issue_clear(&iss);
+	return ret;
+}
+
+static enum MHD_Result
+users_change(struct req *r, struct cv_vault *v, const char *name,
+    const char *what)
+{
+	int n = 0;
+	cv_err e;
+
+	if (!strcmp(what, "disable") || !strcmp(what, "enable")) {
+		r->action = what[0] == 'd' ? "users.disable" : "users.enable";
+		e = cv_auth_user_disable(v, name, what[0] == 'd');
+	} else if (!strcmp(what, "revoke-cert")) {
+		r->action = "users.revoke-cert";
+		e = cv_auth_user_revoke(v, name, &n);
+	} else
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such endpoint");
+	snprintf(r->reason, sizeof r->reason, "user %.64s", name);
+	if (e == CV_ERR_NOT_FOUND)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such user");
+	if (e != CV_OK)
+		return internal(r, e);
+	/* At once: the user's sessions end now. */
+	if (strcmp(what, "enable") != 0)
+		cv_sessions_end_user(r->srv->sessions, name);
+	return api_json(r, 200, json_pack("{s:s, s:s}", "name", name,
+	    "result", what));
+}
+
+enum MHD_Result
+api_users(struct req *r, const char *rest)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	char name[CV_USER_NAME_MAX + 1];
+	const char *slash;
+
+	r->action = "users";
+	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_USERS))
+		return forbidden(r, "only administrators manage users");
+	if (v == NULL)
+		return internal(r, CV_ERR_STORE);
+	if (*rest == '\0')
+		return !strcmp(r->method, "GET") ? users_list(r, v) :
+		    !strcmp(r->method, "POST") ? users_add(r, v) :
+		    api_problem(r, 405, CV_AUDIT_DENIED, "method not allowed",
+		    "GET or POST");
+	if (*rest != '/' || (slash = strchr(rest + 1, '/')) == NULL ||
+	    (size_t)(slash - rest - 1) > CV_USER_NAME_MAX ||
+	    strcmp(r->method, "POST") != 0)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such endpoint");
+	memcpy(name, rest + 1, (size_t)(slash - rest - 1));
+	name[slash - rest - 1] = '\0';
+	if (!cv_auth_valid_name(name))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "not a user name");
+	return users_change(r, v, name, slash + 1);
+}
+
+enum MHD_Result
+api_metrics(struct req *r)
+{
+	struct cv_buf b = { 0 };
+	char text[512];
+	uint64_t size = 0;
+	int n;
+
+	r->action = "metrics";
+	if (cv_audit_size(r->srv->a, &size) != CV_OK)
+		size = 0;
+	n = snprintf(text, sizeof text,
+	    "# HELP clearvault_requests_total HTTP requests answered.\n"
+	    "# TYPE clearvault_requests_total counter\n"
+	    "clearvault_requests_total %llu\n"
+	    "# HELP clearvault_requests_refused_total Requests refused "
+	    "or failed.\n"
+	    "# TYPE clearvault_requests_refused_total counter\n"
+	    "clearvault_requests_refused_total %llu\n"
+	    "# HELP clearvault_audit_entries Entries in the audit log.\n"
+	    "# TYPE clearvault_audit_entries gauge\n"
+	    "clearvault_audit_entries %llu\n",
+	    (unsigned long long)__atomic_load_n(&r->srv->requests,
+	    __ATOMIC_RELAXED), (unsigned long long)__atomic_load_n(
+	    &r->srv->refused, __ATOMIC_RELAXED), (unsigned long long)size);
+	if (n < 0 || cv_buf_add(&b, text, (size_t)n) != CV_OK)
+		return internal(r, CV_ERR_NOMEM);
+	return api_reply(r, 200, CV_AUDIT_ALLOWED,
+	    "text/plain; version=0.0.4", &b);
+}
+
+enum MHD_Result
+api_openapi(struct req *r)
+{
+	struct cv_buf b = { 0 };
+
+	r->action = "openapi";
+	if (cv_buf_add(&b, cv_openapi_json, strlen(cv_openapi_json)) != CV_OK)
+		return internal(r, CV_ERR_NOMEM);
+	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &b);
+}
