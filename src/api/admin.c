@@ -61,30 +61,23 @@ static enum MHD_Result
 users_add(struct req *r, struct cv_vault *v)
 {
 	struct cv_user_issue iss;
-	json_t *j;
-	const char *name, *role;
+	char name[CV_USER_NAME_MAX + 1];
+	const char *role;
 	int ro;
 	enum MHD_Result ret;
 	cv_err e;
 
 	r->action = "users.add";
-	j = json_loadb((const char *)r->body.p, r->body.len,
-	    JSON_REJECT_DUPLICATES, NULL);
-	name = json_string_value(json_object_get(j, "name"));
-	role = json_string_value(json_object_get(j, "role"));
-	if (!json_is_object(j) || json_object_size(j) != 2 || !name ||
-	    !role || !cv_auth_valid_name(name) ||
-	    (ro = cv_role_parse(role)) < 0) {
-		json_decref(j);
+	if (!api_body_user(&r->body, name, &ro)) {
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"name\": \"a-z0-9._-\", \"role\": one of "
 		    "investigator adjudicator security_officer auditor "
 		    "admin}");
 	}
+	role = cv_role_names[ro];
 	snprintf(r->reason, sizeof r->reason, "user %s, role %s", name, role);
 	e = cv_auth_user_add(v, name, (enum cv_role)ro, &iss);
 	if (e != CV_OK) {
-		json_decref(j);
 		return e == CV_ERR_EXISTS ? api_problem(r, 409,
 		    CV_AUDIT_DENIED, "conflict", "the user exists") :
 		    internal(r, e);
@@ -95,9 +88,8 @@ users_add(struct req *r, struct cv_vault *v)
 	    "private_key", (const char *)iss.cert.key_pem.p,
 	    iss.cert.key_pem.len, "fingerprint", iss.cert.fingerprint,
 	    "otpauth", iss.otpauth));
-	/* NAME and ROLE point into J: released only now. XXX jansson keeps
-	 * its copy of the key text in memory it frees without wiping. */
-	json_decref(j);
+	/* XXX jansson keeps its copy of the key text in memory it frees
+	 * without wiping. */
 	cv_user_issue_clear(&iss);
 	return ret;
 }

@@ -12,6 +12,7 @@
 
 #define API_MAX_BODY 65536
 #define API_MAX_THREADS 64
+#define API_MAX_MEMBERS 1000
 
 struct server {
 	struct cv_vault *v;	/* the main handle; threads dup it */
@@ -63,6 +64,18 @@ enum MHD_Result api_problem(struct req *r, unsigned status,
     enum cv_audit_outcome outcome, const char *slug, const char *detail);
 
 enum MHD_Result api_route(struct req *r);
+
+/*
+ * Body parsers (bodies.c): 1 with the values, 0 to refuse. Strict: the
+ * exact keys, the right types, no duplicates, sizes bounded.
+ */
+int api_body_login(const struct cv_buf *b, char code[static 7]);
+int api_body_case(const struct cv_buf *b, char title[static 201]);
+/* USERS and RECORDS (either may be NULL) live until *HOLD is released. */
+int api_body_members(const struct cv_buf *b, json_t **users,
+    json_t **records, json_t **hold);
+int api_body_user(const struct cv_buf *b,
+    char name[static CV_USER_NAME_MAX + 1], int *role);
 
 /* A JSON reply (J taken over), audited as allowed. */
 enum MHD_Result api_json(struct req *r, unsigned status, json_t *j);

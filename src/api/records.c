@@ -9,7 +9,7 @@
 #include "../policy/policy.h"
 #include "api_internal.h"
 
-#define MAX_MEMBERS 1000
+#define MAX_MEMBERS API_MAX_MEMBERS
 
 static enum MHD_Result
 forbidden(struct req *r, const char *detail)
@@ -127,8 +127,7 @@ enum MHD_Result
 api_case_create(struct req *r)
 {
 	struct cv_vault *v = api_vault(r->srv);
-	json_t *j;
-	const char *title;
+	char title[201];
 	uint8_t rnd[6];
 	char id[24];
 	cv_err e;
@@ -136,22 +135,15 @@ api_case_create(struct req *r)
 	r->action = "cases.create";
 	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES))
 		return forbidden(r, "only security officers manage cases");
-	j = json_loadb((const char *)r->body.p, r->body.len,
-	    JSON_REJECT_DUPLICATES, NULL);
-	title = json_string_value(json_object_get(j, "title"));
-	if (!json_is_object(j) || json_object_size(j) != 1 || title == NULL ||
-	    strlen(title) == 0 || strlen(title) > 200) {
-		json_decref(j);
+	if (!api_body_case(&r->body, title))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
-		    "expected {\"title\": \"...\"} (1-200 characters)");
-	}
+		    "expected {\"title\": \"...\"} (1-200 bytes)");
 	randombytes_buf(rnd, sizeof rnd);
 	snprintf(id, sizeof id, "CASE-");
 	sodium_bin2hex(id + 5, sizeof id - 5, rnd, sizeof rnd);
 	r->purpose = id;
 	e = v ? cv_store_case_add(cv_vault_store(v), id, title, r->who.user,
 	    cv_time_us()) : CV_ERR_STORE;
-	json_decref(j);
 	if (e != CV_OK)
 		return internal(r, e);
 	return api_json(r, 201, json_pack("{s:s}", "id", id));
@@ -190,32 +182,19 @@ api_case_members(struct req *r, const char *id, int add)
 	if (cv_store_case_exists(s, id) != CV_OK)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such case");
-	j = json_loadb((const char *)r->body.p, r->body.len,
-	    JSON_REJECT_DUPLICATES, NULL);
-	users = json_object_get(j, "users");
-	recs = json_object_get(j, "records");
-	if (!json_is_object(j) || json_object_size(j) != (size_t)(!!users +
-	    !!recs) || json_object_size(j) == 0 ||
-	    (users && (!json_is_array(users) || json_array_size(users) >
-	    MAX_MEMBERS)) || (recs && (!json_is_array(recs) ||
-	    json_array_size(recs) > MAX_MEMBERS))) {
-		json_decref(j);
+	if (!api_body_members(&r->body, &users, &recs, &j))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"users\": [...], \"records\": [...]}");
-	}
 	/* Check everything first: bad input changes nothing. */
 	json_array_foreach(users, i, it) {
-		if (!json_is_string(it) || cv_store_user_get(s,
-		    json_string_value(it), &u) != CV_OK) {
+		if (cv_store_user_get(s, json_string_value(it), &u) != CV_OK) {
 			json_decref(j);
 			return api_problem(r, 400, CV_AUDIT_DENIED,
 			    "bad request", "an entry of users is not a user");
 		}
 	}
 	json_array_foreach(recs, i, it) {
-		if (!json_is_string(it) ||
-		    !cv_record_valid_id(json_string_value(it)) ||
-		    cv_store_version(s, json_string_value(it), &ver) != CV_OK) {
+		if (cv_store_version(s, json_string_value(it), &ver) != CV_OK) {
 			json_decref(j);
 			return api_problem(r, 400, CV_AUDIT_DENIED,
 			    "bad request", "an entry of records is not a "

@@ -9,26 +9,6 @@
 
 #define reply_json api_json
 
-/* Strict request bodies: an object with exactly the named string keys. */
-static int
-body_strings(struct req *r, const char *key, const char **val, json_t **hold)
-{
-	json_error_t je;
-	json_t *j;
-
-	*hold = NULL;
-	j = json_loadb((const char *)r->body.p, r->body.len,
-	    JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL || !json_is_object(j) || json_object_size(j) != 1 ||
-	    !json_is_string(json_object_get(j, key))) {
-		json_decref(j);
-		return 0;
-	}
-	*val = json_string_value(json_object_get(j, key));
-	*hold = j;
-	return 1;
-}
-
 static char *
 iso8601(int64_t us, char *out, size_t size)
 {
@@ -44,21 +24,18 @@ static enum MHD_Result
 login(struct req *r)
 {
 	struct cv_vault *v = api_vault(r->srv);
-	char token[CV_TOKEN_CHARS + 1], when[32];
-	const char *code;
-	json_t *hold;
+	char token[CV_TOKEN_CHARS + 1], when[32], code[7];
 	cv_err e;
 
 	r->action = "session.create";
 	if (v == NULL)
 		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
 		    "the vault cannot be reached");
-	if (!body_strings(r, "totp", &code, &hold))
+	if (!api_body_login(&r->body, code))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"totp\": \"123456\"}");
 	e = cv_sessions_login(r->srv->sessions, v, r->cert, code, cv_time_us(),
 	    token, &r->who);
-	json_decref(hold);
 	if (e != CV_OK) {
 		/* The client learns only that it failed, or to wait; the log
 		 * gets the reason. */
