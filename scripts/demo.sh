@@ -1,6 +1,8 @@
 #!/bin/sh
-# make run: a demo vault under demo/, 100,000 synthetic records, and a look
-# at what it does. Everything is recreated at each run.
+# make run: a demo vault under demo/ (made once: 100,000 synthetic records,
+# a user of every role, a case), a look at what it does, then the server in
+# the foreground with ready-to-paste curl commands. `rm -rf demo` starts
+# afresh; DEMO_NO_SERVE=1 stops before the server.
 set -eu
 cd "$(dirname "$0")/.."
 CV=./build/clearvault
@@ -11,6 +13,13 @@ N=${DEMO_RECORDS:-100000}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
+PORT=${DEMO_PORT:-8443}
+# The record the server part shows (the tour below shreds another one).
+sid=$($CV gen --count 1 --start 7 --seed $SEED | cut -c8-26)
+if [ -f $V/keyring ]; then
+	say "The demo vault exists ($V); rm -rf demo to start afresh"
+	exec_server=1
+else
 rm -rf demo
 mkdir -p demo
 say "A new vault: root keys in a private SoftHSM2 token, never extractable"
@@ -57,4 +66,48 @@ show $CV audit tail --dir $V -n 6
 show $CV audit checkpoint --dir $V
 show $CV audit verify --dir $V
 
-say "Done. The vault is in $V; try: $CV --help"
+say "Users of every role (certificates and TOTP secrets in demo/users)"
+mkdir -p demo/users
+for r in investigator adjudicator security_officer auditor admin; do
+	$CV user add --dir $V "$r" --role "$r" --out demo/users >/dev/null
+done
+show $CV user list --dir $V
+$CV ca-cert --dir $V >demo/users/ca.pem
+fi
+
+if [ -n "${DEMO_NO_SERVE:-}" ]; then
+	say "Done. The vault is in $V; try: $CV --help"
+	exit 0
+fi
+U=demo/users
+C="curl -s --cacert $U/ca.pem"
+cat <<EOT
+
+[1m== The server, on https://127.0.0.1:$PORT (Ctrl-C stops it)[0m
+In another terminal, from $(pwd):
+
+  # log in as the security officer: a TOTP code (scripts/totp computes the
+  # one an authenticator app would show from $U/NAME.otpauth)
+  T=\$($C --cert $U/security_officer.crt --key $U/security_officer.key \\
+      -d "{\"totp\":\"\$(scripts/totp $U/security_officer.otpauth)\"}" \\
+      https://127.0.0.1:$PORT/v1/session | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  # a case holding the investigator and one record
+  CASE=\$($C --cert $U/security_officer.crt --key $U/security_officer.key \\
+      -H "Authorization: Bearer \$T" -d '{"title":"demo"}' \\
+      https://127.0.0.1:$PORT/v1/cases | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  $C --cert $U/security_officer.crt --key $U/security_officer.key \\
+      -H "Authorization: Bearer \$T" \\
+      -d '{"users":["investigator"],"records":["$sid"]}' \\
+      https://127.0.0.1:$PORT/v1/cases/\$CASE/members
+  # the investigator reads it (all sections but adjudication)
+  TI=\$($C --cert $U/investigator.crt --key $U/investigator.key \\
+      -d "{\"totp\":\"\$(scripts/totp $U/investigator.otpauth)\"}" \\
+      https://127.0.0.1:$PORT/v1/session | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  $C --cert $U/investigator.crt --key $U/investigator.key \\
+      -H "Authorization: Bearer \$TI" \\
+      "https://127.0.0.1:$PORT/v1/records/$sid?purpose=\$CASE"
+  # without a certificate, or for a record outside the case: refused
+  $C https://127.0.0.1:$PORT/v1/records/$sid
+
+EOT
+exec $CV serve --dir $V --listen 127.0.0.1:$PORT
