@@ -26,7 +26,17 @@ struct server {
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
+	/* Request rate per certificate: a token bucket each. */
+	unsigned rate;	/* requests per second; 0: no limit */
+	struct bucket {
+		char cert[CV_FINGERPRINT_HEX + 1];
+		double tokens, at;
+	} *buckets;
+	size_t nbuckets;
 };
+
+/* 1 if CERT may make another request now (under srv->mu). */
+int api_rate_ok(struct server *srv, const char *cert);
 
 /* One request as it arrives. */
 struct req {

@@ -220,6 +220,45 @@ api_problem(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	return api_reply(r, status, outcome, "application/problem+json", &b);
 }
 
+#define MAX_BUCKETS 4096
+
+int
+api_rate_ok(struct server *srv, const char *cert)
+{
+	struct bucket *b = NULL;
+	double now = cv_now();
+	int ok;
+
+	if (srv->rate == 0)
+		return 1;
+	pthread_mutex_lock(&srv->mu);
+	for (size_t i = 0; i < srv->nbuckets; i++) {
+		if (strcmp(srv->buckets[i].cert, cert) == 0) {
+			b = &srv->buckets[i];
+			break;
+		}
+	}
+	if (b == NULL) {
+		/* Full: start over (a flood of certificates is refused
+		 * earlier, by the CA check). */
+		if (srv->nbuckets == MAX_BUCKETS)
+			srv->nbuckets = 0;
+		b = &srv->buckets[srv->nbuckets++];
+		snprintf(b->cert, sizeof b->cert, "%s", cert);
+		b->tokens = 2.0 * srv->rate;
+		b->at = now;
+	}
+	/* Refill, up to a burst of two seconds' worth. */
+	b->tokens += (now - b->at) * srv->rate;
+	if (b->tokens > 2.0 * srv->rate)
+		b->tokens = 2.0 * srv->rate;
+	b->at = now;
+	if ((ok = b->tokens >= 1.0))
+		b->tokens -= 1.0;
+	pthread_mutex_unlock(&srv->mu);
+	return ok;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -257,6 +296,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		r->action = "unauthenticated";
 		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
 		    why);
+	}
+	if (r->cert[0] && !api_rate_ok(srv, r->cert)) {
+		r->action = "rate-limited";
+		return api_problem(r, 429, CV_AUDIT_DENIED,
+		    "too many requests", "request rate limit of this "
+		    "certificate reached");
 	}
 	return api_route(r);
 }
@@ -344,7 +389,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
     const struct cv_server_opts *o)
 {
 	struct server srv = { .v = v, .a = a,
-	    .mu = PTHREAD_MUTEX_INITIALIZER };
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate };
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;
 	const union MHD_DaemonInfo *di;
@@ -354,6 +399,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 
 	if (threads > API_MAX_THREADS)
 		threads = API_MAX_THREADS;
+	if ((srv.buckets = calloc(MAX_BUCKETS, sizeof *srv.buckets)) == NULL)
+		return CV_ERR_NOMEM;
 	cv_err r;
 
 	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
@@ -399,6 +446,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		gnutls_x509_trust_list_deinit(srv.trust, 1);
 	free(srv.ca_pem);
 	cv_sessions_free(srv.sessions);
+	free(srv.buckets);
 	for (size_t i = 0; i < srv.nhandles; i++)
 		cv_vault_close(srv.handles[i]);
 	pthread_mutex_destroy(&srv.mu);

@@ -4,7 +4,8 @@
 #include "cli.h"
 
 static const char use[] =
-    "clearvault serve --dir DIR [--listen 127.0.0.1:8443] [--threads N]";
+    "clearvault serve --dir DIR [--listen 127.0.0.1:8443] [--threads N] "
+    "[--rate N]";
 
 static const char help[] =
     "usage: clearvault serve --dir DIR [--listen ADDRESS:PORT] "
@@ -19,6 +20,8 @@ static const char help[] =
     "  -d, --dir DIR          the vault folder (or $CLEARVAULT_DIR)\n"
     "  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:8443)\n"
     "  -j, --threads N        worker threads (default: one per processor)\n"
+    "  -r, --rate N           requests per second per client certificate,\n"
+    "                         bursts of twice that (default 2000; 0: off)\n"
     "  -h, --help             this text\n";
 
 static void
@@ -38,16 +41,18 @@ cmd_serve(int argc, char **argv)
 		CLI_OPT_DIR, CLI_OPT_HELP,
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ 0, 0, 0, 0 }
 	};
-	struct cv_server_opts so = { .listen = "127.0.0.1:8443" };
+	struct cv_server_opts so = { .listen = "127.0.0.1:8443",
+	    .rate = 2000 };
 	const char *dir = NULL;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
 	int c, ok = 1, rc = CLI_FAIL;
 	cv_err r = CV_OK;
 
-	while ((c = getopt_long(argc, argv, "d:l:j:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:l:j:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'l': so.listen = optarg; break;
@@ -55,6 +60,11 @@ cmd_serve(int argc, char **argv)
 			so.threads = (unsigned)cli_number(optarg, &ok);
 			if (!ok || so.threads > 64)
 				return cli_usage("serve", use, "bad --threads");
+			break;
+		case 'r':
+			so.rate = (unsigned)cli_number(optarg, &ok);
+			if (!ok || so.rate > 1000000)
+				return cli_usage("serve", use, "bad --rate");
 			break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("serve", use, "bad option");

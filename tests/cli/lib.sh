@@ -88,8 +88,10 @@ PY
 }
 
 # Starts `serve` on a free loopback port; sets SRV_PID and URL.
-start_server() {
-	"$CV" serve --dir "$1" --listen 127.0.0.1:0 >"$T/serve.out" \
+start_server() {	# DIR [serve options...]
+	local dir=$1
+	shift
+	"$CV" serve --dir "$dir" --listen 127.0.0.1:0 "$@" >"$T/serve.out" \
 	    2>"$T/serve.err" &
 	SRV_PID=$!
 	for _ in $(seq 1 100); do

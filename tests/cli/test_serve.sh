@@ -8,6 +8,7 @@ mkdir -p "$T/k" "$T/k2"
 "$CV" user add --dir "$T/v" alice --role investigator --out "$T/k" >/dev/null
 "$CV" user add --dir "$T/v" bob --role adjudicator --out "$T/k" >/dev/null
 "$CV" user add --dir "$T/v" carol --role auditor --out "$T/k" >/dev/null
+"$CV" user add --dir "$T/v" dave --role auditor --out "$T/k" >/dev/null
 "$CV" ca-cert --dir "$T/v" >"$T/ca.pem"
 "$CV" init --dir "$T/w" 2>/dev/null
 "$CV" user add --dir "$T/w" alice --role investigator --out "$T/k2" >/dev/null
@@ -71,6 +72,20 @@ expect_problem "disabled user, live session" 401
 
 stop_server
 grep -q "stopped" "$T/serve.err" && ok || bad "clean shutdown"
+cp "$T/serve.err" "$T/serve1.err"
+
+# A low request-rate limit per certificate: a burst beyond it gets 429s.
+start_server "$T/v" --rate 5 || bad "second server start"
+login dave
+limited=0
+for i in $(seq 1 30); do
+	req k/dave GET /v1/session "" "$tok"
+	[ "$code" = 429 ] && limited=$((limited + 1))
+done
+[ "$limited" -ge 10 ] && ok || bad "rate limit: only $limited of 30 refused"
+expect_problem "over the request rate" 429
+stop_server
+cp "$T/serve1.err" "$T/serve.err"
 expect_eq "server exit status" 0 "$SRV_RC"
 "$CV" audit tail --dir "$T/v" --json -n 100 >"$T/log"
 python3 - "$T/log" <<'PY' && ok || bad "audit entries of requests"
