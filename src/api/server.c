@@ -72,9 +72,56 @@ cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, int nreqs,
 	return 0;
 }
 
+/*
+ * What a connection proved in its TLS handshake, checked once: parsing and
+ * verifying the client certificate on every request of a keep-alive
+ * connection would cost more than the rest of the request.
+ */
+struct conn {
+	int checked, ok;
+	char fp[CV_FINGERPRINT_HEX + 1];
+	char why[96];
+};
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)c;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		*ctx = calloc(1, sizeof(struct conn));
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*ctx);
+		*ctx = NULL;
+	}
+}
+
+static int verify_client(struct server *srv, struct MHD_Connection *c,
+    char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize);
+
 /* The client certificate's fingerprint, if it chains to the vault CA. */
 static int
 client_cert(struct server *srv, struct MHD_Connection *c,
+    char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn *k;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (k = ci->socket_context) == NULL)
+		return verify_client(srv, c, fp, why, wsize);
+	if (!k->checked) {
+		k->ok = verify_client(srv, c, k->fp, k->why, sizeof k->why);
+		k->checked = 1;
+	}
+	memcpy(fp, k->fp, sizeof k->fp);
+	snprintf(why, wsize, "%s", k->why);
+	return k->ok;
+}
+
+static int
+verify_client(struct server *srv, struct MHD_Connection *c,
     char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -424,6 +471,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		r = cv_fail(CV_ERR_IO, "cannot listen on %s", o->listen ?
