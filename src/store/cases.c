@@ -22,7 +22,7 @@ run(struct cv_store *s, const char *q, const char *a, const char *b,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+	if (store_stmt(s, q, &st) != SQLITE_OK)
 		return cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
 	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
 	if (b)
@@ -32,7 +32,7 @@ run(struct cv_store *s, const char *q, const char *a, const char *b,
 	if (d)
 		sqlite3_bind_int64(st, 4, d);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	store_release(st);
 	if (changes)
 		*changes = sqlite3_changes(s->db);
 	if (rc == SQLITE_ROW)

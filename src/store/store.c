@@ -159,6 +159,8 @@ cv_store_close(struct cv_store *s)
 		cv_store_rollback(s);
 	for (int i = 0; i < Q__N; i++)
 		sqlite3_finalize(s->q[i]);
+	for (size_t i = 0; i < s->ncache; i++)
+		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -458,4 +460,30 @@ cv_err
 cv_store_checkpoint(struct cv_store *s)
 {
 	return exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+int
+store_stmt(struct cv_store *s, const char *text, sqlite3_stmt **st)
+{
+	for (size_t i = 0; i < s->ncache; i++) {
+		if (s->cache[i].sql == text) {
+			*st = s->cache[i].st;
+			return SQLITE_OK;
+		}
+	}
+	if (s->ncache == sizeof s->cache / sizeof s->cache[0])
+		return SQLITE_FULL;
+	if (sqlite3_prepare_v3(s->db, text, -1, SQLITE_PREPARE_PERSISTENT, st,
+	    NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	s->cache[s->ncache].sql = text;
+	s->cache[s->ncache++].st = *st;
+	return SQLITE_OK;
+}
+
+void
+store_release(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }

@@ -10,7 +10,21 @@ struct cv_store {
 	sqlite3 *db;
 	sqlite3_stmt *q[16];	/* store.c's prepared statements */
 	int in_tx;
+	/* users.c's and cases.c's statements, prepared on first use and
+	 * kept: a server asks them on every request. */
+	struct {
+		const char *sql;	/* a string literal: compared by address */
+		sqlite3_stmt *st;
+	} cache[32];
+	size_t ncache;
 };
+
+/*
+ * The cached statement for SQL (a string literal), reset and unbound.
+ * Give it back with store_release, never sqlite3_finalize.
+ */
+int store_stmt(struct cv_store *s, const char *sql, sqlite3_stmt **st);
+void store_release(sqlite3_stmt *st);
 
 /* Users and their certificates (users.c). */
 extern const char store_users_schema[];

@@ -1,4 +1,4 @@
-/* Users and certificates: few rows, prepared per call. */
+/* Users and certificates: few rows, statements cached per connection. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +16,7 @@ const char store_users_schema[] =
 static cv_err
 prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(s->db, q, -1, st, NULL) != SQLITE_OK)
+	if (store_stmt(s, q, st) != SQLITE_OK)
 		return cv_fail(CV_ERR_STORE, "users: %s",
 		    sqlite3_errmsg(s->db));
 	return CV_OK;
@@ -33,7 +33,7 @@ done(struct cv_store *s, sqlite3_stmt *st, const char *what)
 	else if (rc != SQLITE_DONE)
 		r = cv_fail(CV_ERR_STORE, "%s: %s", what,
 		    sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
+	store_release(st);
 	return r;
 }
 
@@ -98,7 +98,7 @@ cv_store_user_get(struct cv_store *s, const char *name,
 		r = rc == SQLITE_DONE ? cv_fail(CV_ERR_NOT_FOUND, "no user "
 		    "'%.64s'", name) : cv_fail(CV_ERR_STORE, "users: %s",
 		    sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
+	store_release(st);
 	return r;
 }
 
@@ -121,7 +121,7 @@ cv_store_user_list(struct cv_store *s,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = cv_fail(CV_ERR_STORE, "users: %s", sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
+	store_release(st);
 	return r;
 }
 
@@ -183,7 +183,7 @@ cv_store_cert_get(struct cv_store *s, const char *fingerprint,
 		r = rc == SQLITE_DONE ? cv_fail(CV_ERR_NOT_FOUND, "unknown "
 		    "certificate") : cv_fail(CV_ERR_STORE, "certs: %s",
 		    sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
+	store_release(st);
 	return r;
 }
 
@@ -219,6 +219,6 @@ cv_store_cert_count(struct cv_store *s, const char *user, int *live, int *all)
 		*live = sqlite3_column_int(st, 1);
 	} else
 		r = cv_fail(CV_ERR_STORE, "certs: %s", sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
+	store_release(st);
 	return r;
 }
