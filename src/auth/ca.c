@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 #include <nettle/sha2.h>
 #include <sodium.h>
@@ -308,6 +309,9 @@ cv_ca_fingerprint(const uint8_t *der, size_t len,
 	sodium_bin2hex(out, CV_FINGERPRINT_HEX + 1, d, sizeof d);
 }
 
+static cv_err make_p12(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+    struct cv_client_cert *out);
+
 cv_err
 cv_ca_issue_client(struct cv_keys *k, const char *dir, const char *name,
     const char *role, unsigned days, struct cv_client_cert *out)
@@ -360,6 +364,8 @@ cv_ca_issue_client(struct cv_keys *k, const char *dir, const char *name,
 	r = cv_buf_add(&out->key_pem, d.data, d.size);
 	sodium_memzero(d.data, d.size);
 	gnutls_free(d.data);
+	if (r == CV_OK)
+		r = make_p12(crt, key, out);
  out:
 	gnutls_x509_crt_deinit(crt);
 	gnutls_x509_crt_deinit(ca);
@@ -376,5 +382,57 @@ cv_client_cert_clear(struct cv_client_cert *c)
 {
 	cv_buf_free(&c->cert_pem);
 	cv_buf_free(&c->key_pem);
-	memset(c, 0, sizeof *c);
+	cv_buf_free(&c->p12);
+	sodium_memzero(c, sizeof *c);
+}
+
+/* The certificate and its key as PKCS#12, AES-256 encrypted, SHA-256 MAC. */
+static cv_err
+make_p12(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+    struct cv_client_cert *out)
+{
+	gnutls_pkcs12_t p12 = NULL;
+	gnutls_pkcs12_bag_t cbag = NULL, kbag = NULL;
+	gnutls_datum_t id = { 0 }, der = { 0 };
+	uint8_t raw[24], kid[64];
+	size_t kidlen = sizeof kid;
+	cv_err r = CV_ERR_CRYPTO;
+	int rc, idx;
+
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2base64(out->p12_pass, sizeof out->p12_pass, raw, sizeof raw,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof raw);
+	if ((rc = gnutls_x509_crt_get_key_id(crt, 0, kid, &kidlen)) < 0)
+		goto out;
+	id.data = kid;
+	id.size = (unsigned)kidlen;
+	if ((rc = gnutls_pkcs12_init(&p12)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_init(&cbag)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_init(&kbag)) < 0 ||
+	    (idx = rc = gnutls_pkcs12_bag_set_crt(cbag, crt)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_set_key_id(cbag, (unsigned)idx, &id)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_encrypt(cbag, out->p12_pass,
+	    GNUTLS_PKCS_PBES2_AES_256)) < 0 ||
+	    (idx = rc = gnutls_pkcs12_bag_set_privkey(kbag, key,
+	    out->p12_pass, GNUTLS_PKCS_PBES2_AES_256)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_set_key_id(kbag, (unsigned)idx, &id)) < 0 ||
+	    (rc = gnutls_pkcs12_set_bag(p12, cbag)) < 0 ||
+	    (rc = gnutls_pkcs12_set_bag(p12, kbag)) < 0 ||
+	    (rc = gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256,
+	    out->p12_pass)) < 0 ||
+	    (rc = gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &der)) < 0)
+		goto out;
+	r = cv_buf_add(&out->p12, der.data, der.size);
+ out:
+	if (r == CV_ERR_CRYPTO)
+		cv_err_set("PKCS#12: %s", gnutls_strerror(rc));
+	gnutls_free(der.data);
+	if (cbag)
+		gnutls_pkcs12_bag_deinit(cbag);
+	if (kbag)
+		gnutls_pkcs12_bag_deinit(kbag);
+	if (p12)
+		gnutls_pkcs12_deinit(p12);
+	return r;
 }

@@ -38,6 +38,8 @@ cv_err cv_ca_privkey(struct cv_keys *k, enum cv_signer which,
 struct cv_client_cert {
 	struct cv_buf cert_pem;
 	struct cv_buf key_pem;	/* secret: cv_client_cert_clear wipes it */
+	struct cv_buf p12;	/* PKCS#12 (DER) of both, under p12_pass */
+	char p12_pass[33];	/* random; secret */
 	char fingerprint[CV_FINGERPRINT_HEX + 1];
 	char serial[41];	/* hex */
 };

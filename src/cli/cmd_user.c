@@ -19,7 +19,8 @@ static const char help[] =
     "usage: clearvault user SUBCOMMAND --dir DIR ...\n\n"
     "  add NAME --role ROLE --out FOLDER\n"
     "        a client certificate and key signed by the vault CA\n"
-    "        (FOLDER/NAME.crt, FOLDER/NAME.key, mode 0600) and a TOTP\n"
+    "        (FOLDER/NAME.crt, FOLDER/NAME.key mode 0600, and both as\n"
+    "        FOLDER/NAME.p12 with its password in NAME.p12.pass) and a TOTP\n"
     "        secret, shown once as an otpauth:// URI and a QR code, and\n"
     "        written to FOLDER/NAME.otpauth (0600) for automation.\n"
     "        Roles: investigator adjudicator security_officer auditor admin\n"
@@ -175,14 +176,19 @@ cmd_user(int argc, char **argv)
 		    iss.cert.cert_pem.len, 0644) != CLI_OK ||
 		    write_out(out, name, "key", iss.cert.key_pem.p,
 		    iss.cert.key_pem.len, 0600) != CLI_OK ||
+		    write_out(out, name, "p12", iss.cert.p12.p,
+		    iss.cert.p12.len, 0600) != CLI_OK ||
+		    write_out(out, name, "p12.pass", iss.cert.p12_pass,
+		    strlen(iss.cert.p12_pass), 0600) != CLI_OK ||
 		    write_out(out, name, "otpauth", iss.otpauth,
 		    strlen(iss.otpauth), 0600) != CLI_OK)
 			goto out;
-		printf("user %s (%s): certificate %s/%s.crt, key %s/%s.key\n"
+		printf("user %s (%s): certificate %s/%s.crt, key %s/%s.key, "
+		    "PKCS#12 %s/%s.p12 (password in %s.p12.pass)\n"
 		    "certificate fingerprint (SHA-256): %s\n\n"
 		    "TOTP enrolment, shown once (also in %s/%s.otpauth):\n%s\n\n",
-		    name, role, out, name, out, name, iss.cert.fingerprint, out,
-		    name, iss.otpauth);
+		    name, role, out, name, out, name, out, name, name,
+		    iss.cert.fingerprint, out, name, iss.otpauth);
 		if (isatty(STDOUT_FILENO))
 			print_qr(iss.otpauth);
 	} else

@@ -20,6 +20,13 @@ grep -q "^otpauth://totp/clearvault:alice?secret=[A-Z2-7]*&" "$T/out" && ok ||
     bad "otpauth URI not shown"
 expect_eq "key file mode" 600 "$(stat -c %a "$T/keys/alice.key")"
 expect_eq "otpauth file mode" 600 "$(stat -c %a "$T/keys/alice.otpauth")"
+expect_eq "PKCS#12 file mode" 600 "$(stat -c %a "$T/keys/alice.p12")"
+expect_ok "PKCS#12 opens with its password" openssl pkcs12 \
+    -in "$T/keys/alice.p12" -passin "file:$T/keys/alice.p12.pass" -nodes
+grep -q "BEGIN PRIVATE KEY" "$T/out" && grep -q "CN = alice" "$T/out" && ok ||
+    bad "PKCS#12 holds the key and the certificate"
+expect_fail "PKCS#12 refuses another password" "" openssl pkcs12 \
+    -in "$T/keys/alice.p12" -passin pass:wrong -nokeys
 expect_ok "client cert chains to the CA" openssl verify -CAfile "$T/ca.pem" \
     "$T/keys/alice.crt"
 expect_ok "client cert subject" openssl x509 -in "$T/keys/alice.crt" -noout \
