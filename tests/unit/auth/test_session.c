@@ -1,0 +1,139 @@
+/*
+ * Sessions against a real vault and real TOTP codes, with the clock given
+ * explicitly: idle and absolute expiry, replay, certificate binding,
+ * lockout after failures.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <liboath/oath.h>
+
+#include "../testutil.h"
+#include "auth/session.h"
+
+static const char *dir;
+static struct cv_vault *v;
+static struct cv_user_issue alice;
+static char seed[CV_TOTP_SEED_BYTES];
+static const int64_t T0 = 1900000000LL * 1000000;	/* a fixed "now" */
+
+static int
+setup(void **state)
+{
+	struct cv_vault_init_opts o = { 0 };
+	char *b32, *bin = NULL;
+	size_t len;
+
+	(void)state;
+	dir = test_vault_dir();
+	if (cv_vault_init(dir, &o) != CV_OK || cv_vault_open(dir, &v) != CV_OK ||
+	    cv_auth_user_add(v, "alice", CV_ROLE_INVESTIGATOR, &alice) !=
+	    CV_OK)
+		return -1;
+	b32 = strstr(alice.otpauth, "secret=") + 7;
+	*strchr(b32, '&') = '\0';
+	if (oath_base32_decode(b32, strlen(b32), &bin, &len) != OATH_OK ||
+	    len != sizeof seed)
+		return -1;
+	memcpy(seed, bin, len);
+	free(bin);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	cv_user_issue_clear(&alice);
+	cv_vault_close(v);
+	test_rm_rf(dir);
+	return 0;
+}
+
+static void
+code_at(int64_t us, char out[7])
+{
+	assert_int_equal(oath_totp_generate(seed, sizeof seed,
+	    (time_t)(us / 1000000), 30, 0, 6, out), OATH_OK);
+}
+
+static void
+test_lifetimes(void **state)
+{
+	struct cv_sessions *s;
+	struct cv_principal p;
+	char tok[CV_TOKEN_CHARS + 1], other[CV_TOKEN_CHARS + 1], code[7];
+	const char *fp = alice.cert.fingerprint;
+	int64_t t = T0, min = 60LL * 1000000;
+
+	(void)state;
+	assert_int_equal(cv_sessions_new(&s), CV_OK);
+	code_at(t, code);
+	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p), CV_OK);
+	assert_string_equal(p.user, "alice");
+	assert_int_equal(p.role, CV_ROLE_INVESTIGATOR);
+	/* The same code again: refused, even in a later window. */
+	assert_int_equal(cv_sessions_login(s, v, fp, code, t + 1000, other,
+	    &p), CV_ERR_AUTH);
+	assert_string_equal(other, "");
+	/* Active use keeps it alive past 15 minutes... */
+	for (int i = 1; i <= 30; i++)
+		assert_int_equal(cv_sessions_check(s, tok, fp, t + i * 14 * min,
+		    &p), CV_OK);
+	/* ...but not past 8 hours. */
+	assert_int_equal(cv_sessions_check(s, tok, fp, t + 481 * min, &p),
+	    CV_ERR_AUTH);
+	/* A new session, left idle for 16 minutes. */
+	t += 10 * min;
+	code_at(t, code);
+	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p), CV_OK);
+	assert_int_equal(cv_sessions_check(s, tok, "00ff", t + min, &p),
+	    CV_ERR_AUTH);
+	assert_int_equal(cv_sessions_check(s, tok, fp, t + 16 * min, &p),
+	    CV_ERR_AUTH);
+	assert_int_equal(cv_sessions_check(s, "nonsense", fp, t, &p),
+	    CV_ERR_AUTH);
+	cv_sessions_free(s);
+}
+
+static void
+test_lockout(void **state)
+{
+	struct cv_sessions *s;
+	struct cv_principal p;
+	char tok[CV_TOKEN_CHARS + 1], code[7];
+	const char *fp = alice.cert.fingerprint;
+	int64_t t = T0 + 3600LL * 1000000;
+
+	(void)state;
+	assert_int_equal(cv_sessions_new(&s), CV_OK);
+	for (int i = 0; i < CV_LOGIN_FAILS_MAX; i++)
+		assert_int_equal(cv_sessions_login(s, v, fp, "000000", t, tok,
+		    &p), CV_ERR_AUTH);
+	code_at(t, code);
+	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p),
+	    CV_ERR_LIMIT);
+	/* After the window the right code works. */
+	t += (CV_LOGIN_WINDOW_S + 31) * 1000000LL;
+	code_at(t, code);
+	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p), CV_OK);
+	assert_int_equal(cv_sessions_login(s, v, "ab", code, t, tok, &p),
+	    CV_ERR_AUTH);
+	cv_sessions_free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lifetimes),
+		cmocka_unit_test(test_lockout),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
