@@ -24,6 +24,9 @@ check: deps
 	@sh tests/run.sh
 
 bench: all
+	@CLEARVAULT_BENCH=1 sh scripts/deps.sh
+	@[ -f $(BUILD)/bench/bench_pg ] || meson setup --reconfigure $(BUILD) $(MESON_OPTS) >/dev/null
+	@ninja -C $(BUILD) >/dev/null
 	@sh bench/run.sh
 
 format:

@@ -8,6 +8,10 @@ libsodium-dev libjansson-dev libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 \
 libcmocka-dev nettle-dev libgnutls28-dev liboath-dev \
 libqrencode-dev libmicrohttpd-dev openssl curl"
 
+# make bench also runs a PostgreSQL baseline.
+[ "${CLEARVAULT_BENCH:-}" = 1 ] && PKGS="$PKGS postgresql-15 \
+postgresql-15-pgaudit libpq-dev"
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
