@@ -50,6 +50,14 @@ req k/alice GET /v1/session "" "x$t_alice"
 expect_problem "forged token" 401
 req k/alice GET /v1/nothing "" "$t_alice"
 expect_problem "unknown endpoint" 404
+req k/bob POST /v1/session "$(printf '{"totp":"\377\376"}')"
+expect_problem "bad UTF-8" 400
+req k/bob POST /v1/session '{"totp":"12345678901234567890"}'
+expect_problem "overlong value" 400
+req k/bob POST /v1/session '{"totp":"123456","totp":"123456"}'
+expect_problem "duplicate key" 400
+req k/bob GET "/v1/session/../../etc/passwd"
+expect_problem "path tricks" 401
 big=$(python3 -c "print('{\"totp\":\"' + 'x' * 70000 + '\"}')")
 req k/bob POST /v1/session "$big"
 expect_problem "body too large" 413
