@@ -119,8 +119,9 @@ req() {	# USER METHOD PATH [BODY] [TOKEN]: status in $code, body in $T/body
 	code=$(curl -s -o "$T/body" -w '%{http_code}' --cacert "$T/ca.pem" \
 	    -X "$m" "${args[@]}" "$URL${p#/}")
 }
-login() {	# USER [DIR]: token in $tok
-	req "${2:-k}/$1" POST /v1/session "{\"totp\":\"$(totp "$T/${2:-k}/$1.otpauth")\"}"
+login() {	# USER [DIR]: token in $tok, the code it used in $last_code
+	last_code=$(totp "$T/${2:-k}/$1.otpauth")
+	req "${2:-k}/$1" POST /v1/session "{\"totp\":\"$last_code\"}"
 	tok=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('token',''))" "$T/body" 2>/dev/null)
 }
 expect_code() {	# DESC WANT
