@@ -11,6 +11,25 @@
 
 #define MAX_MEMBERS API_MAX_MEMBERS
 
+static int
+valid_case_id(const char *id)
+{
+	return strlen(id) == 17 && strncmp(id, "CASE-", 5) == 0 &&
+	    strspn(id + 5, "0123456789abcdef") == 12;
+}
+
+/* The ?purpose= argument, if it is a case id at all; NULL otherwise, so
+ * that no stranger string reaches the log. */
+static const char *
+purpose_arg(struct req *r, int *bad)
+{
+	const char *p = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "purpose");
+
+	*bad = p != NULL && !valid_case_id(p);
+	return *bad ? NULL : p;
+}
+
 static enum MHD_Result
 forbidden(struct req *r, const char *detail)
 {
@@ -72,11 +91,13 @@ api_record_get(struct req *r, const char *id)
 	unsigned granted = cv_policy_sections(r->who.role), mask;
 	struct cv_buf out = { 0 };
 	size_t n = 0;
+	int badp;
 	cv_err e;
 
 	r->action = "records.get";
-	r->purpose = MHD_lookup_connection_value(r->conn,
-	    MHD_GET_ARGUMENT_KIND, "purpose");
+	if ((r->purpose = purpose_arg(r, &badp)) == NULL && badp)
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "purpose is not a case id");
 	if (!cv_record_valid_id(id))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "not a record id");
@@ -149,12 +170,6 @@ api_case_create(struct req *r)
 	return api_json(r, 201, json_pack("{s:s}", "id", id));
 }
 
-static int
-valid_case_id(const char *id)
-{
-	return strlen(id) == 17 && strncmp(id, "CASE-", 5) == 0 &&
-	    strspn(id + 5, "0123456789abcdef") == 12;
-}
 
 /* {"users": [...], "records": [...]} added to (or removed from) case ID. */
 enum MHD_Result
@@ -260,11 +275,13 @@ api_record_search(struct req *r)
 	struct found f = { 0 };
 	const char **ids;
 	enum MHD_Result ret;
+	int badp;
 	cv_err e;
 
 	r->action = "records.search";
-	r->purpose = MHD_lookup_connection_value(r->conn,
-	    MHD_GET_ARGUMENT_KIND, "purpose");
+	if ((r->purpose = purpose_arg(r, &badp)) == NULL && badp)
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "purpose is not a case id");
 	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
 	    cv_policy_sections(r->who.role) == 0)
 		return forbidden(r, "this role reads no record data");
@@ -322,12 +339,13 @@ api_record_put(struct req *r, const char *path_id)
 	struct cv_record_error re;
 	char id[CV_RECORD_ID_MAX + 1], detail[400];
 	uint32_t version = 0;
-	int changed;
+	int changed, badp;
 	cv_err e;
 
 	r->action = path_id ? "records.update" : "records.create";
-	r->purpose = MHD_lookup_connection_value(r->conn,
-	    MHD_GET_ARGUMENT_KIND, "purpose");
+	if ((r->purpose = purpose_arg(r, &badp)) == NULL && badp)
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "purpose is not a case id");
 	if (path_id && !cv_record_valid_id(path_id))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "not a record id");

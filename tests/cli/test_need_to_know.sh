@@ -79,6 +79,8 @@ get inv "$R1" ""
 expect_problem "no purpose" 403
 get inv "$R1" "?purpose=CASE-000000000000"
 expect_problem "another case" 403
+get inv "$R1" "?purpose=$(python3 -c "print('x' * 5000)")"
+expect_problem "purpose not a case id" 400
 get inv "$R1" "?purpose=$CASE&section=adjudication"
 expect_problem "a section not granted" 403
 get inv "$R1" "?purpose=$CASE&section=identity&section=contact"
