@@ -8,20 +8,6 @@
 
 extern const char cv_openapi_json[];
 
-static enum MHD_Result
-forbidden(struct req *r, const char *detail)
-{
-	return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden", detail);
-}
-
-static enum MHD_Result
-internal(struct req *r, cv_err e)
-{
-	snprintf(r->reason, sizeof r->reason, "%s: %s", cv_strerror(e),
-	    cv_err_detail());
-	return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
-	    "the request failed; see the audit log");
-}
 
 struct list {
 	struct cv_store *s;
@@ -51,7 +37,7 @@ users_list(struct req *r, struct cv_vault *v)
 	r->action = "users.list";
 	if ((e = cv_store_user_list(l.s, add_user, &l)) != CV_OK) {
 		json_decref(l.arr);
-		return internal(r, e);
+		return api_internal(r, e);
 	}
 	return api_json(r, 200, json_pack("{s:o}", "users", l.arr));
 }
@@ -80,7 +66,7 @@ users_add(struct req *r, struct cv_vault *v)
 	if (e != CV_OK) {
 		return e == CV_ERR_EXISTS ? api_problem(r, 409,
 		    CV_AUDIT_DENIED, "conflict", "the user exists") :
-		    internal(r, e);
+		    api_internal(r, e);
 	}
 	ret = api_json(r, 201, json_pack("{s:s, s:s, s:s%, s:s%, s:s, s:s}",
 	    "name", name, "role", role, "certificate",
@@ -115,7 +101,7 @@ users_change(struct req *r, struct cv_vault *v, const char *name,
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such user");
 	if (e != CV_OK)
-		return internal(r, e);
+		return api_internal(r, e);
 	/* At once: the user's sessions end now. */
 	if (strcmp(what, "enable") != 0)
 		cv_sessions_end_user(r->srv->sessions, name);
@@ -132,9 +118,9 @@ api_users(struct req *r, const char *rest)
 
 	r->action = "users";
 	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_USERS))
-		return forbidden(r, "only administrators manage users");
+		return api_forbidden(r, "only administrators manage users");
 	if (v == NULL)
-		return internal(r, CV_ERR_STORE);
+		return api_internal(r, CV_ERR_STORE);
 	if (*rest == '\0')
 		return !strcmp(r->method, "GET") ? users_list(r, v) :
 		    !strcmp(r->method, "POST") ? users_add(r, v) :
@@ -179,7 +165,7 @@ api_metrics(struct req *r)
 	    __ATOMIC_RELAXED), (unsigned long long)__atomic_load_n(
 	    &r->srv->refused, __ATOMIC_RELAXED), (unsigned long long)size);
 	if (n < 0 || cv_buf_add(&b, text, (size_t)n) != CV_OK)
-		return internal(r, CV_ERR_NOMEM);
+		return api_internal(r, CV_ERR_NOMEM);
 	return api_reply(r, 200, CV_AUDIT_ALLOWED,
 	    "text/plain; version=0.0.4", &b);
 }
@@ -191,6 +177,6 @@ api_openapi(struct req *r)
 
 	r->action = "openapi";
 	if (cv_buf_add(&b, cv_openapi_json, strlen(cv_openapi_json)) != CV_OK)
-		return internal(r, CV_ERR_NOMEM);
+		return api_internal(r, CV_ERR_NOMEM);
 	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &b);
 }

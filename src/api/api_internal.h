@@ -74,6 +74,9 @@ enum MHD_Result api_problem(struct req *r, unsigned status,
     enum cv_audit_outcome outcome, const char *slug, const char *detail);
 
 enum MHD_Result api_route(struct req *r);
+/* 403, audited as denied; 500 for E, audited as an error with its cause. */
+enum MHD_Result api_forbidden(struct req *r, const char *detail);
+enum MHD_Result api_internal(struct req *r, cv_err e);
 
 /*
  * Body parsers (bodies.c): 1 with the values, 0 to refuse. Strict: the

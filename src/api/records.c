@@ -30,20 +30,6 @@ purpose_arg(struct req *r, int *bad)
 	return *bad ? NULL : p;
 }
 
-static enum MHD_Result
-forbidden(struct req *r, const char *detail)
-{
-	return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden", detail);
-}
-
-static enum MHD_Result
-internal(struct req *r, cv_err e)
-{
-	snprintf(r->reason, sizeof r->reason, "%s: %s", cv_strerror(e),
-	    cv_err_detail());
-	return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
-	    "the request failed; see the audit log");
-}
 
 enum MHD_Result
 api_json(struct req *r, unsigned status, json_t *j)
@@ -54,7 +40,7 @@ api_json(struct req *r, unsigned status, json_t *j)
 	json_decref(j);
 	if (s == NULL || cv_buf_add(&b, s, strlen(s)) != CV_OK) {
 		free(s);
-		return internal(r, CV_ERR_NOMEM);
+		return api_internal(r, CV_ERR_NOMEM);
 	}
 	free(s);
 	return api_reply(r, status, CV_AUDIT_ALLOWED, "application/json", &b);
@@ -106,22 +92,22 @@ api_record_get(struct req *r, const char *id)
 	r->nrecords = 1;
 	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
 	    granted == 0)
-		return forbidden(r, "this role reads no record data");
+		return api_forbidden(r, "this role reads no record data");
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
 	    collect_section, &want);
 	if (want.bad)
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "unknown section");
 	if (want.mask & ~granted)
-		return forbidden(r, "a requested section is not granted to "
+		return api_forbidden(r, "a requested section is not granted to "
 		    "this role");
 	if (v == NULL)
-		return internal(r, CV_ERR_STORE);
+		return api_internal(r, CV_ERR_STORE);
 	if ((e = cv_policy_need_to_know(cv_vault_store(v), r->who.user,
 	    r->purpose, id)) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		return e == CV_ERR_AUTH ? forbidden(r, "no case of yours holds "
-		    "this record") : internal(r, e);
+		return e == CV_ERR_AUTH ? api_forbidden(r, "no case of yours holds "
+		    "this record") : api_internal(r, e);
 	}
 	mask = want.mask ? want.mask : granted;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
@@ -138,7 +124,7 @@ api_record_get(struct req *r, const char *id)
 		return api_problem(r, 410, CV_AUDIT_DENIED, "gone",
 		    "the record was shredded");
 	if (e != CV_OK)
-		return internal(r, e);
+		return api_internal(r, e);
 	r->sections = mask;
 	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &out);
 }
@@ -155,7 +141,7 @@ api_case_create(struct req *r)
 
 	r->action = "cases.create";
 	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES))
-		return forbidden(r, "only security officers manage cases");
+		return api_forbidden(r, "only security officers manage cases");
 	if (!api_body_case(&r->body, title))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"title\": \"...\"} (1-200 bytes)");
@@ -166,7 +152,7 @@ api_case_create(struct req *r)
 	e = v ? cv_store_case_add(cv_vault_store(v), id, title, r->who.user,
 	    cv_time_us()) : CV_ERR_STORE;
 	if (e != CV_OK)
-		return internal(r, e);
+		return api_internal(r, e);
 	return api_json(r, 201, json_pack("{s:s}", "id", id));
 }
 
@@ -187,12 +173,12 @@ api_case_members(struct req *r, const char *id, int add)
 	r->action = add ? "cases.members.add" : "cases.members.remove";
 	r->purpose = valid_case_id(id) ? id : NULL;
 	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES))
-		return forbidden(r, "only security officers manage cases");
+		return api_forbidden(r, "only security officers manage cases");
 	if (!valid_case_id(id))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "not a case id");
 	if (v == NULL)
-		return internal(r, CV_ERR_STORE);
+		return api_internal(r, CV_ERR_STORE);
 	s = cv_vault_store(v);
 	if (cv_store_case_exists(s, id) != CV_OK)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
@@ -218,7 +204,7 @@ api_case_members(struct req *r, const char *id, int add)
 	}
 	if ((e = cv_store_begin(s)) != CV_OK) {
 		json_decref(j);
-		return internal(r, e);
+		return api_internal(r, e);
 	}
 	json_array_foreach(users, i, it) {
 		if (e == CV_OK && (e = cv_store_case_member(s, id, 0,
@@ -233,7 +219,7 @@ api_case_members(struct req *r, const char *id, int add)
 	if (e != CV_OK || (e = cv_store_commit(s)) != CV_OK) {
 		cv_store_rollback(s);
 		json_decref(j);
-		return internal(r, e);
+		return api_internal(r, e);
 	}
 	snprintf(r->reason, sizeof r->reason, "%zu users, %zu records, %d "
 	    "changed", json_array_size(users), json_array_size(recs), total);
@@ -284,7 +270,7 @@ api_record_search(struct req *r)
 		    "purpose is not a case id");
 	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
 	    cv_policy_sections(r->who.role) == 0)
-		return forbidden(r, "this role reads no record data");
+		return api_forbidden(r, "this role reads no record data");
 	if ((ssn == NULL) == (last == NULL && dob == NULL) ||
 	    (!ssn && (!last || !dob)) || (ssn && !cv_record_valid_ssn(ssn)) ||
 	    (dob && !cv_record_valid_date(dob)))
@@ -292,10 +278,10 @@ api_record_search(struct req *r)
 		    "search by ssn=NNN-NN-NNNN, or last=NAME&dob=YYYY-MM-DD");
 	if (r->purpose == NULL || v == NULL ||
 	    cv_store_case_exists(cv_vault_store(v), r->purpose) != CV_OK)
-		return forbidden(r, "a purpose (an existing case id) is "
+		return api_forbidden(r, "a purpose (an existing case id) is "
 		    "required");
 	if ((f.ids = json_array()) == NULL)
-		return internal(r, CV_ERR_NOMEM);
+		return api_internal(r, CV_ERR_NOMEM);
 	f.s = cv_vault_store(v);
 	f.user = r->who.user;
 	f.purpose = r->purpose;
@@ -305,7 +291,7 @@ api_record_search(struct req *r)
 		json_decref(f.ids);
 		return e == CV_ERR_INVALID ? api_problem(r, 400,
 		    CV_AUDIT_DENIED, "bad request", cv_err_detail()) :
-		    internal(r, e);
+		    api_internal(r, e);
 	}
 	/* The search terms are personal data: only their kind is logged. */
 	snprintf(r->reason, sizeof r->reason, "by %s, %zu found", ssn ? "SSN" :
@@ -313,7 +299,7 @@ api_record_search(struct req *r)
 	/* Every id returned is named in the entry, for breach scoping. */
 	if ((ids = calloc(f.n ? f.n : 1, sizeof *ids)) == NULL) {
 		json_decref(f.ids);
-		return internal(r, CV_ERR_NOMEM);
+		return api_internal(r, CV_ERR_NOMEM);
 	}
 	for (size_t i = 0; i < f.n; i++)
 		ids[i] = json_string_value(json_array_get(f.ids, i));
@@ -356,17 +342,17 @@ api_record_put(struct req *r, const char *path_id)
 	}
 	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
 	    r->who.role == CV_ROLE_SECURITY_OFFICER)
-		return forbidden(r, "only investigators and adjudicators "
+		return api_forbidden(r, "only investigators and adjudicators "
 		    "write records");
 	if (v == NULL)
-		return internal(r, CV_ERR_STORE);
+		return api_internal(r, CV_ERR_STORE);
 	if (r->purpose == NULL)
-		return forbidden(r, "a purpose (a case of yours) is required");
+		return api_forbidden(r, "a purpose (a case of yours) is required");
 	if (path_id && (e = cv_policy_need_to_know(cv_vault_store(v),
 	    r->who.user, r->purpose, path_id)) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		return e == CV_ERR_AUTH ? forbidden(r, "no case of yours holds "
-		    "this record") : internal(r, e);
+		return e == CV_ERR_AUTH ? api_forbidden(r, "no case of yours holds "
+		    "this record") : api_internal(r, e);
 	}
 	if (!path_id) {
 		/* The writer must belong to the case the record joins. */
@@ -374,7 +360,7 @@ api_record_put(struct req *r, const char *path_id)
 		if (cv_store_case_exists(s, r->purpose) != CV_OK ||
 		    cv_store_case_has_user(s, r->purpose, r->who.user) !=
 		    CV_OK)
-			return forbidden(r, "a purpose (a case of yours) is "
+			return api_forbidden(r, "a purpose (a case of yours) is "
 			    "required");
 	}
 	e = cv_vault_put(v, (const char *)r->body.p, r->body.len, path_id,
@@ -392,10 +378,10 @@ api_record_put(struct req *r, const char *path_id)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such record");
 	if (e != CV_OK)
-		return internal(r, e);
+		return api_internal(r, e);
 	if (!path_id && (e = cv_store_case_member(cv_vault_store(v),
 	    r->purpose, 1, id, 1, &changed)) != CV_OK)
-		return internal(r, e);
+		return api_internal(r, e);
 	r->one[0] = path_id ? path_id : id;
 	r->records = r->one;
 	r->nrecords = 1;

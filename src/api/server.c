@@ -306,6 +306,22 @@ api_rate_ok(struct server *srv, const char *cert)
 	return ok;
 }
 
+enum MHD_Result
+api_forbidden(struct req *r, const char *detail)
+{
+	return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden", detail);
+}
+
+enum MHD_Result
+api_internal(struct req *r, cv_err e)
+{
+	/* The client learns nothing of the cause; the log gets it. */
+	snprintf(r->reason, sizeof r->reason, "%s: %s", cv_strerror(e),
+	    cv_err_detail());
+	return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
+	    "the request failed; see the audit log");
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
