@@ -57,6 +57,7 @@ struct req {
 	const char *one[1];
 	unsigned sections;
 	const char *purpose;
+	struct cv_store *txn;	/* an open read transaction (GET requests) */
 };
 
 /* The vault handle of the calling thread (a dup of srv->v). */

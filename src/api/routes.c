@@ -107,6 +107,12 @@ api_route(struct req *r)
 	if (!strcmp(r->url, "/v1/session") && post)
 		return login(r);
 	r->action = "request";
+	/* A GET only reads: all of its queries in one read transaction. */
+	if (get) {
+		struct cv_vault *v = api_vault(r->srv);
+		if (v && cv_store_read_begin(cv_vault_store(v)) == CV_OK)
+			r->txn = cv_vault_store(v);
+	}
 	if (!authenticate(r)) {
 		char detail[300];
 		snprintf(detail, sizeof detail, "%s", r->reason);

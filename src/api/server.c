@@ -238,6 +238,11 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 {
 	struct cv_buf p = { 0 };
 
+	/* Release the snapshot before waiting for the log. */
+	if (r->txn) {
+		cv_store_read_end(r->txn);
+		r->txn = NULL;
+	}
 	__atomic_add_fetch(&r->srv->requests, 1, __ATOMIC_RELAXED);
 	if (outcome != CV_AUDIT_ALLOWED)
 		__atomic_add_fetch(&r->srv->refused, 1, __ATOMIC_RELAXED);
@@ -379,6 +384,8 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 	(void)c;
 	(void)toe;
 	if (r) {
+		if (r->txn)
+			cv_store_read_end(r->txn);
 		cv_buf_free(&r->body);
 		free(r);
 	}

@@ -166,6 +166,23 @@ cv_store_close(struct cv_store *s)
 }
 
 cv_err
+cv_store_read_begin(struct cv_store *s)
+{
+	cv_err r;
+
+	if ((r = exec(s, "BEGIN DEFERRED")) == CV_OK)
+		s->in_tx = 1;
+	return r;
+}
+
+void
+cv_store_read_end(struct cv_store *s)
+{
+	(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	s->in_tx = 0;
+}
+
+cv_err
 cv_store_begin(struct cv_store *s)
 {
 	cv_err r;

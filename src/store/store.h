@@ -28,6 +28,13 @@ cv_err cv_store_open(const char *path, enum cv_store_mode mode,
 /* NULL is a no-op; an open transaction is rolled back. */
 void cv_store_close(struct cv_store *s);
 
+/*
+ * A read transaction: one snapshot and one lock round for several reads
+ * (a server request does five). Not nested with cv_store_begin.
+ */
+cv_err cv_store_read_begin(struct cv_store *s) CV_MUST_CHECK;
+void cv_store_read_end(struct cv_store *s);
+
 /* Transactions. cv_store_begin takes the write lock at once. */
 cv_err cv_store_begin(struct cv_store *s) CV_MUST_CHECK;
 cv_err cv_store_commit(struct cv_store *s) CV_MUST_CHECK;
