@@ -205,12 +205,26 @@ ca_sign(struct cv_keys *k, gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
 	return rc < 0 ? tls_fail("signing", rc) : CV_OK;
 }
 
+/* Signs CRT as ISSUER and writes it as a new public PEM file at PATH. */
+static cv_err
+issue_to_file(struct cv_keys *k, gnutls_x509_crt_t crt,
+    gnutls_x509_crt_t issuer, gnutls_pubkey_t pub, const char *path)
+{
+	struct cv_buf pem = { 0 };
+	cv_err r;
+
+	if ((r = ca_sign(k, crt, issuer, pub)) == CV_OK &&
+	    (r = export_pem(crt, &pem)) == CV_OK)
+		r = cv_file_create(path, pem.p, pem.len, 0644);
+	cv_buf_free(&pem);
+	return r;
+}
+
 static cv_err
 make_ca(struct cv_keys *k, const char *path, const char *vault_id)
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_pubkey_t pub = NULL;
-	struct cv_buf pem = { 0 };
 	char cn[128];
 	cv_err r;
 	int rc;
@@ -226,12 +240,8 @@ make_ca(struct cv_keys *k, const char *path, const char *vault_id)
 		r = tls_fail("CA certificate", rc);
 		goto out;
 	}
-	if ((r = ca_sign(k, crt, crt, pub)) != CV_OK ||
-	    (r = export_pem(crt, &pem)) != CV_OK)
-		goto out;
-	r = cv_file_create(path, pem.p, pem.len, 0644);
+	r = issue_to_file(k, crt, crt, pub, path);
  out:
-	cv_buf_free(&pem);
 	gnutls_x509_crt_deinit(crt);
 	gnutls_pubkey_deinit(pub);
 	return r;
@@ -242,7 +252,6 @@ make_server(struct cv_keys *k, const char *dir, const char *path)
 {
 	gnutls_x509_crt_t crt = NULL, ca = NULL;
 	gnutls_pubkey_t pub = NULL;
-	struct cv_buf pem = { 0 };
 	static const uint8_t v4[4] = { 127, 0, 0, 1 };
 	static const uint8_t v6[16] = { [15] = 1 };
 	cv_err r;
@@ -267,12 +276,8 @@ make_server(struct cv_keys *k, const char *dir, const char *path)
 		r = tls_fail("server certificate", rc);
 		goto out;
 	}
-	if ((r = ca_sign(k, crt, ca, pub)) != CV_OK ||
-	    (r = export_pem(crt, &pem)) != CV_OK)
-		goto out;
-	r = cv_file_create(path, pem.p, pem.len, 0644);
+	r = issue_to_file(k, crt, ca, pub, path);
  out:
-	cv_buf_free(&pem);
 	gnutls_x509_crt_deinit(crt);
 	gnutls_x509_crt_deinit(ca);
 	gnutls_pubkey_deinit(pub);

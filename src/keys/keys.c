@@ -549,12 +549,17 @@ cv_keys_audit_sign(struct cv_keys *k, const uint8_t *msg, size_t len,
 #define SEAL_TAG "cv-seal-v1:"
 #define XN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 
+/* The sealing key (looked up: rotation compacts the array) and the
+ * associated data that binds CONTEXT (256 bytes at most). */
 static cv_err
-secret_aad(const char *context, uint8_t *aad, size_t size, size_t *len)
+seal_setup(struct cv_keys *k, const char *context,
+    const struct kr_entry **e, uint8_t aad[static 256], size_t *len)
 {
 	size_t n = strlen(context);
 
-	if (sizeof SEAL_TAG - 1 + n > size)
+	if ((*e = find_purpose(k, KR_SEAL)) == NULL)
+		return cv_fail(CV_ERR_INTERNAL, "no sealing key");
+	if (sizeof SEAL_TAG - 1 + n > 256)
 		return cv_fail(CV_ERR_INVALID, "seal context too long");
 	memcpy(aad, SEAL_TAG, sizeof SEAL_TAG - 1);
 	memcpy(aad + sizeof SEAL_TAG - 1, context, n);
@@ -566,14 +571,12 @@ cv_err
 cv_keys_seal(struct cv_keys *k, const char *context, const uint8_t *pt,
     size_t len, uint8_t *out)
 {
-	const struct kr_entry *e = find_purpose(k, KR_SEAL);
+	const struct kr_entry *e;
 	uint8_t aad[256];
 	size_t alen;
 	cv_err r;
 
-	if (e == NULL)
-		return cv_fail(CV_ERR_INTERNAL, "no sealing key");
-	if ((r = secret_aad(context, aad, sizeof aad, &alen)) != CV_OK)
+	if ((r = seal_setup(k, context, &e, aad, &alen)) != CV_OK)
 		return r;
 	randombytes_buf(out, XN);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + XN, NULL, pt, len,
@@ -585,16 +588,14 @@ cv_err
 cv_keys_unseal(struct cv_keys *k, const char *context, const uint8_t *in,
     size_t len, uint8_t *pt)
 {
-	const struct kr_entry *e = find_purpose(k, KR_SEAL);
+	const struct kr_entry *e;
 	uint8_t aad[256];
 	size_t alen;
 	cv_err r;
 
-	if (e == NULL)
-		return cv_fail(CV_ERR_INTERNAL, "no sealing key");
 	if (len < CV_SEAL_OVERHEAD)
 		return cv_fail(CV_ERR_FORMAT, "sealed value too short");
-	if ((r = secret_aad(context, aad, sizeof aad, &alen)) != CV_OK)
+	if ((r = seal_setup(k, context, &e, aad, &alen)) != CV_OK)
 		return r;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(pt, NULL, NULL,
 	    in + XN, len - XN, aad, alen, in, e->key) != 0)

@@ -165,19 +165,26 @@ cv_store_close(struct cv_store *s)
 	free(s);
 }
 
-cv_err
-cv_store_read_begin(struct cv_store *s)
+static cv_err
+begin(struct cv_store *s, const char *how)
 {
 	cv_err r;
 
-	if ((r = exec(s, "BEGIN DEFERRED")) == CV_OK)
+	if ((r = exec(s, how)) == CV_OK)
 		s->in_tx = 1;
 	return r;
+}
+
+cv_err
+cv_store_read_begin(struct cv_store *s)
+{
+	return begin(s, "BEGIN DEFERRED");
 }
 
 void
 cv_store_read_end(struct cv_store *s)
 {
+	/* A read transaction has nothing to lose if COMMIT fails. */
 	(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	s->in_tx = 0;
 }
@@ -185,11 +192,7 @@ cv_store_read_end(struct cv_store *s)
 cv_err
 cv_store_begin(struct cv_store *s)
 {
-	cv_err r;
-
-	if ((r = exec(s, "BEGIN IMMEDIATE")) == CV_OK)
-		s->in_tx = 1;
-	return r;
+	return begin(s, "BEGIN IMMEDIATE");
 }
 
 cv_err
