@@ -121,12 +121,52 @@ test_torn_write_dropped(void **state)
 	cv_buf_free(&note);
 }
 
+/* Checkpoints in DIR/audit/checkpoints (u32 len || note || u32 len). */
+static unsigned
+stored_checkpoints(void)
+{
+	char path[1200];
+	uint8_t len[4];
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/audit/checkpoints", dir);
+	assert_non_null(f = fopen(path, "rb"));
+	while (fread(len, 1, 4, f) == 4) {
+		uint32_t l = (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 |
+		    (uint32_t)len[2] << 8 | len[3];
+		assert_int_equal(fseek(f, (long)l + 4, SEEK_CUR), 0);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void
+test_checkpoints_paced(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get" };
+	unsigned before = stored_checkpoints(), after;
+	double t0 = cv_now(), secs;
+
+	(void)state;
+	/* Appends for about 1.5 s: at most one checkpoint a second. */
+	while (cv_now() - t0 < 1.5)
+		assert_int_equal(cv_audit_append(a, &e, NULL), CV_OK);
+	secs = cv_now() - t0;
+	after = stored_checkpoints();
+	assert_true(after - before >= 1);
+	assert_true(after - before <= (unsigned)secs + 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_appends),
 		cmocka_unit_test(test_torn_write_dropped),
+		cmocka_unit_test(test_checkpoints_paced),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
