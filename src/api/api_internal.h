@@ -23,6 +23,10 @@ struct server {
 	gnutls_x509_trust_list_t trust;
 	char *ca_pem;
 	uint64_t requests, refused;	/* atomics, for /metrics */
+	/* Connections suspended until their entry is durable (atomic);
+	 * once draining is set, replies wait on the calling thread, so the
+	 * count only falls and the daemon can stop. */
+	int suspended, draining;
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
@@ -58,6 +62,13 @@ struct req {
 	unsigned sections;
 	const char *purpose;
 	struct cv_store *txn;	/* an open read transaction (GET requests) */
+	/* the reply, held back while the connection is suspended until the
+	 * committer has made its entry durable */
+	int waiting;
+	cv_err audited;
+	unsigned status;
+	const char *type;
+	struct cv_buf out;
 };
 
 /* The vault handle of the calling thread (a dup of srv->v). */

@@ -174,23 +174,35 @@ source_address(struct MHD_Connection *c, char *out, size_t size)
 		    (socklen_t)size);
 }
 
-static cv_err
-audit(struct req *r, enum cv_audit_outcome outcome)
+static void
+entry_of(struct req *r, enum cv_audit_outcome outcome,
+    struct cv_audit_entry *e)
 {
-	struct cv_audit_entry e = { 0 };
+	memset(e, 0, sizeof *e);
+	e->outcome = outcome;
+	e->action = r->action ? r->action : "http";
+	e->actor = r->who.user[0] ? r->who.user : "";
+	e->cert = r->cert;
+	e->source = r->source;
+	e->session = r->who.session;
+	e->purpose = r->purpose;
+	e->reason = r->reason;
+	e->records = r->records;
+	e->nrecords = r->nrecords;
+	e->sections = r->sections;
+}
 
-	e.outcome = outcome;
-	e.action = r->action ? r->action : "http";
-	e.actor = r->who.user[0] ? r->who.user : "";
-	e.cert = r->cert;
-	e.source = r->source;
-	e.session = r->who.session;
-	e.purpose = r->purpose;
-	e.reason = r->reason;
-	e.records = r->records;
-	e.nrecords = r->nrecords;
-	e.sections = r->sections;
-	return cv_audit_append(r->srv->a, &e, NULL);
+/* On the committer thread: the entry is durable (or failed). */
+static void
+on_durable(void *ctx, cv_err err, uint64_t index)
+{
+	struct req *r = ctx;
+	struct server *srv = r->srv;
+
+	(void)index;
+	r->audited = err;
+	MHD_resume_connection(r->conn);
+	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 }
 
 static enum MHD_Result
@@ -232,30 +244,70 @@ problem_body(unsigned status, const char *slug, const char *detail,
 	return r;
 }
 
+/* The 503 that goes out instead of BODY when the log failed. */
+static enum MHD_Result
+fail_closed(struct req *r, struct cv_buf *body)
+{
+	struct cv_buf p = { 0 };
+
+	cv_buf_free(body);
+	if (problem_body(503, "audit log unavailable", "the request "
+	    "could not be recorded; nothing was returned", &p) != CV_OK)
+		return MHD_NO;
+	return respond(r, 503, "application/problem+json", &p);
+}
+
+/* The reply held back by api_reply, now that the log has answered. */
+static enum MHD_Result
+release(struct req *r)
+{
+	r->waiting = 0;
+	if (r->audited != CV_OK)
+		return fail_closed(r, &r->out);
+	return respond(r, r->status, r->type, &r->out);
+}
+
 enum MHD_Result
 api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
     const char *type, struct cv_buf *body)
 {
-	struct cv_buf p = { 0 };
+	struct server *srv = r->srv;
+	struct cv_audit_entry e;
+	cv_err err;
 
 	/* Release the snapshot before waiting for the log. */
 	if (r->txn) {
 		cv_store_read_end(r->txn);
 		r->txn = NULL;
 	}
-	__atomic_add_fetch(&r->srv->requests, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&srv->requests, 1, __ATOMIC_RELAXED);
 	if (outcome != CV_AUDIT_ALLOWED)
-		__atomic_add_fetch(&r->srv->refused, 1, __ATOMIC_RELAXED);
-	if (audit(r, outcome) != CV_OK) {
-		/* Fail closed: nothing leaves without its entry. */
-		cv_buf_free(body);
-		if (problem_body(503, "audit log unavailable", "the request "
-		    "could not be recorded; nothing was returned", &p) !=
-		    CV_OK)
-			return MHD_NO;
-		return respond(r, 503, "application/problem+json", &p);
+		__atomic_add_fetch(&srv->refused, 1, __ATOMIC_RELAXED);
+	entry_of(r, outcome, &e);
+	/* Counted before draining is read: see cv_server_run. */
+	__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
+		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+		if (cv_audit_append(srv->a, &e, NULL) != CV_OK)
+			return fail_closed(r, body);	/* fail closed */
+		return respond(r, status, type, body);
 	}
-	return respond(r, status, type, body);
+	/* Park the reply and the connection; this worker thread goes on
+	 * with other connections while the entry is committed. */
+	r->status = status;
+	r->type = type;
+	r->out = *body;
+	*body = (struct cv_buf){ 0 };
+	r->waiting = 1;
+	MHD_suspend_connection(r->conn);
+	/* On success the committer may already have answered: only a
+	 * refusal is ours to record. */
+	if ((err = cv_audit_submit(srv->a, &e, on_durable, r)) != CV_OK) {
+		r->audited = err;
+		MHD_resume_connection(r->conn);
+		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+	}
+	return MHD_YES;
 }
 
 enum MHD_Result
@@ -337,6 +389,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	char why[128];
 
 	(void)version;
+	if (r != NULL && r->waiting)
+		return release(r);
 	if (r == NULL) {
 		if ((r = calloc(1, sizeof *r)) == NULL)
 			return MHD_NO;
@@ -387,6 +441,7 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 		if (r->txn)
 			cv_store_read_end(r->txn);
 		cv_buf_free(&r->body);
+		cv_buf_free(&r->out);
 		free(r);
 	}
 	*ctx = NULL;
@@ -483,7 +538,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	sigaction(SIGTERM, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, &srv,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, &srv,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_cb,
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv.ca_pem,
@@ -492,7 +547,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	    MHD_OPTION_CONNECTION_LIMIT, 1000u,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, 200u,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 	    MHD_OPTION_END);
@@ -506,6 +561,12 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		o->ready(o->ctx, di ? di->port : ntohs(sa.sin_port));
 	while (!stop)
 		pause();
+	/* MHD must not be stopped with connections still suspended: from
+	 * now on replies wait in place, and the parked ones finish. */
+	__atomic_store_n(&srv.draining, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 10000 &&
+	    __atomic_load_n(&srv.suspended, __ATOMIC_SEQ_CST) > 0; i++)
+		usleep(1000);
 	r = CV_OK;
  out:
 	if (d)

@@ -90,6 +90,26 @@ void cv_audit_close(struct cv_audit *a);
 cv_err cv_audit_append(struct cv_audit *a, const struct cv_audit_entry *e,
     uint64_t *index) CV_MUST_CHECK;
 
+/*
+ * Called once per submitted entry, on the log's committer thread, when the
+ * entry is durable (R == CV_OK, INDEX its position) or has failed (then
+ * the caller returns no data). Must not block for long: later entries
+ * wait behind it.
+ */
+typedef void cv_audit_done_fn(void *ctx, cv_err r, uint64_t index);
+
+/*
+ * cv_audit_append without waiting: E is queued for the next group commit
+ * (copied; E may go at once) and DONE(CTX, ...) is called exactly once,
+ * later, from a committer thread that the first call starts and
+ * cv_audit_close stops after finishing the queue. Entries submitted while
+ * a commit is running go out together in the next one. CV_ERR_INVALID
+ * (entry too large), CV_ERR_NOMEM or CV_ERR_INTERNAL (no thread) come back
+ * at once, and then DONE is not called.
+ */
+cv_err cv_audit_submit(struct cv_audit *a, const struct cv_audit_entry *e,
+    cv_audit_done_fn *done, void *ctx) CV_MUST_CHECK;
+
 /* N already encoded leaves, one after another in LEAVES, one fsync. */
 cv_err cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,
     const size_t *lens, size_t n, uint64_t *first) CV_MUST_CHECK;

@@ -29,7 +29,30 @@ struct cv_audit {
 	int committing;
 	uint64_t bases[AUDIT_RING];
 	cv_err errs[AUDIT_RING];
+	/* cv_audit_submit: a queue and the thread that commits it */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv;
+	pthread_t committer;
+	int committer_on, committer_stop;
+	struct cv_buf queue;
+	struct audit_waiter *waiters;
+	size_t nwaiters, waiters_cap;
 };
+
+struct audit_waiter {
+	cv_audit_done_fn *done;
+	void *ctx;
+};
+
+/* Appends N framed leaves durably under the file lock; *base is the first
+ * index. On failure nothing of them counts. */
+cv_err audit_write_batch(struct cv_audit *a, const uint8_t *frames,
+    size_t flen, size_t n, uint64_t *base) CV_MUST_CHECK;
+/* The length-prefixed frame of E appended to B. */
+cv_err audit_frame(const struct cv_audit_entry *e,
+    struct cv_buf *b) CV_MUST_CHECK;
+/* Stops the committer after it has finished everything queued. */
+void audit_committer_stop(struct cv_audit *a);
 
 /* Exclusive (LOCK_EX) or shared (LOCK_SH) access to the files. */
 cv_err audit_lock(struct cv_audit *a, int how) CV_MUST_CHECK;

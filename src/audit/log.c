@@ -249,9 +249,8 @@ audit_unlock(struct cv_audit *a)
 #define lock audit_lock
 #define unlock audit_unlock
 
-/* Appends framed leaves durably; *base is the first index. */
-static cv_err
-write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t n,
+cv_err
+audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t n,
     uint64_t *base)
 {
 	uint64_t at;
@@ -310,7 +309,7 @@ commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
 			a->open_n = 0;
 			a->committing = 1;
 			pthread_mutex_unlock(&a->mu);
-			r = write_batch(a, b.p, b.len, bn, &base);
+			r = audit_write_batch(a, b.p, b.len, bn, &base);
 			pthread_mutex_lock(&a->mu);
 			sodium_memzero(b.p, b.len);
 			b.len = 0;
@@ -332,16 +331,29 @@ commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
 }
 
 cv_err
+audit_frame(const struct cv_audit_entry *e, struct cv_buf *b)
+{
+	size_t at = b->len;
+	cv_err r;
+
+	if ((r = cv_buf_add(b, "\0\0\0\0", 4)) != CV_OK ||
+	    (r = cv_audit_encode(e, b)) != CV_OK) {
+		b->len = at;
+		return r;
+	}
+	cv_put_u32be(b->p + at, (uint32_t)(b->len - at - 4));
+	return CV_OK;
+}
+
+cv_err
 cv_audit_append(struct cv_audit *a, const struct cv_audit_entry *e,
     uint64_t *index)
 {
 	struct cv_buf b = { 0 };
 	cv_err r;
 
-	if ((r = cv_buf_add(&b, "\0\0\0\0", 4)) != CV_OK ||
-	    (r = cv_audit_encode(e, &b)) != CV_OK)
+	if ((r = audit_frame(e, &b)) != CV_OK)
 		goto out;
-	cv_put_u32be(b.p, (uint32_t)(b.len - 4));
 	if ((r = commit(a, b.p, b.len, 1, index)) != CV_OK)
 		goto out;
 	r = audit_maybe_checkpoint(a);
@@ -584,6 +596,8 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->io, NULL);
 	pthread_cond_init(&a->cv, NULL);
+	pthread_mutex_init(&a->qmu, NULL);
+	pthread_cond_init(&a->qcv, NULL);
 	a->committed_batch = -1;
 	a->keys = cv_vault_keys(v);
 	if ((r = cv_path(a->dir, sizeof a->dir, "%s/audit", cv_vault_dir(v))) !=
@@ -615,6 +629,7 @@ cv_audit_close(struct cv_audit *a)
 {
 	if (a == NULL)
 		return;
+	audit_committer_stop(a);
 	if (a->fd_entries >= 0)
 		close(a->fd_entries);
 	if (a->fd_offsets >= 0)
@@ -632,5 +647,9 @@ cv_audit_close(struct cv_audit *a)
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->io);
 	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->qmu);
+	pthread_cond_destroy(&a->qcv);
+	cv_buf_free(&a->queue);
+	free(a->waiters);
 	free(a);
 }

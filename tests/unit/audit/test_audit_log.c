@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -160,6 +161,74 @@ test_checkpoints_paced(void **state)
 	assert_true(after - before <= (unsigned)secs + 1);
 }
 
+/* cv_audit_submit: every waiter hears once, with its own index. */
+#define SUBMITS 500
+static pthread_mutex_t sub_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sub_cv = PTHREAD_COND_INITIALIZER;
+static unsigned sub_done, sub_failed;
+static uint64_t sub_index[SUBMITS];
+
+static void
+on_done(void *ctx, cv_err r, uint64_t index)
+{
+	pthread_mutex_lock(&sub_mu);
+	if (r == CV_OK)
+		sub_index[(uintptr_t)ctx] = index;
+	else
+		sub_failed++;
+	sub_done++;
+	pthread_cond_broadcast(&sub_cv);
+	pthread_mutex_unlock(&sub_mu);
+}
+
+static void
+wait_submits(unsigned n)
+{
+	pthread_mutex_lock(&sub_mu);
+	while (sub_done < n)
+		pthread_cond_wait(&sub_cv, &sub_mu);
+	pthread_mutex_unlock(&sub_mu);
+}
+
+static void
+test_submit(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "records.get", .actor = "async" };
+	static uint8_t hit[SUBMITS];
+	uint64_t before, after;
+	struct cv_buf leaf = { 0 };
+
+	(void)state;
+	assert_int_equal(cv_audit_size(a, &before), CV_OK);
+	for (uintptr_t i = 0; i < SUBMITS; i++)
+		assert_int_equal(cv_audit_submit(a, &e, on_done, (void *)i),
+		    CV_OK);
+	wait_submits(SUBMITS);
+	assert_int_equal(sub_failed, 0);
+	assert_int_equal(cv_audit_size(a, &after), CV_OK);
+	assert_int_equal(after, before + SUBMITS);
+	for (int i = 0; i < SUBMITS; i++) {
+		assert_true(sub_index[i] >= before && sub_index[i] < after);
+		assert_int_equal(hit[sub_index[i] - before]++, 0);
+	}
+	/* Submitted in order from one thread: stored in that order. */
+	for (int i = 1; i < SUBMITS; i++)
+		assert_true(sub_index[i] > sub_index[i - 1]);
+	assert_int_equal(cv_audit_leaf(a, sub_index[7], &leaf), CV_OK);
+	assert_non_null(memmem(leaf.p, leaf.len, "async", 5));
+	cv_buf_free(&leaf);
+
+	/* A log that cannot be synced fails the waiter, and stores none. */
+	setenv("CLEARVAULT_FAULT", "audit.sync:1", 1);
+	assert_int_equal(cv_audit_submit(a, &e, on_done, (void *)0), CV_OK);
+	wait_submits(SUBMITS + 1);
+	unsetenv("CLEARVAULT_FAULT");
+	assert_int_equal(sub_failed, 1);
+	assert_int_equal(cv_audit_size(a, &before), CV_OK);
+	assert_int_equal(before, after);
+}
+
 int
 main(void)
 {
@@ -167,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_concurrent_appends),
 		cmocka_unit_test(test_torn_write_dropped),
 		cmocka_unit_test(test_checkpoints_paced),
+		cmocka_unit_test(test_submit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

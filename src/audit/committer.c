@@ -1,0 +1,123 @@
+/*
+ * Appends that do not wait: the server's worker threads must not sleep
+ * through an fsync while other connections are ready, so entries are
+ * queued here and one thread writes each queue with one fsync, then tells
+ * every submitter. Whatever arrives during a commit goes out in the next
+ * one, so batches grow with the load.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit_internal.h"
+
+static void *
+committer(void *arg)
+{
+	struct cv_audit *a = arg;
+	struct cv_buf batch = { 0 };
+	struct audit_waiter *w = NULL;
+	size_t n = 0, wcap = 0;
+
+	pthread_mutex_lock(&a->qmu);
+	for (;;) {
+		struct cv_buf tb;
+		struct audit_waiter *tw;
+		uint64_t base = 0;
+		size_t tc;
+		cv_err r;
+
+		while (a->nwaiters == 0 && !a->committer_stop)
+			pthread_cond_wait(&a->qcv, &a->qmu);
+		if (a->nwaiters == 0)
+			break;
+		/* Take the queue; leave the (empty) buffers of the last
+		 * round for the submitters, so nothing is reallocated. */
+		tb = a->queue;
+		a->queue = batch;
+		a->queue.len = 0;
+		batch = tb;
+		tw = a->waiters;
+		tc = a->waiters_cap;
+		a->waiters = w;
+		a->waiters_cap = wcap;
+		w = tw;
+		wcap = tc;
+		n = a->nwaiters;
+		a->nwaiters = 0;
+		pthread_mutex_unlock(&a->qmu);
+
+		r = audit_write_batch(a, batch.p, batch.len, n, &base);
+		/* A checkpoint that cannot be signed fails the batch too:
+		 * the synchronous path does the same. */
+		if (r == CV_OK)
+			r = audit_maybe_checkpoint(a);
+		for (size_t i = 0; i < n; i++)
+			w[i].done(w[i].ctx, r, base + i);
+		sodium_memzero(batch.p, batch.len);
+		batch.len = 0;
+		pthread_mutex_lock(&a->qmu);
+	}
+	pthread_mutex_unlock(&a->qmu);
+	cv_buf_free(&batch);
+	free(w);
+	return NULL;
+}
+
+cv_err
+cv_audit_submit(struct cv_audit *a, const struct cv_audit_entry *e,
+    cv_audit_done_fn *done, void *ctx)
+{
+	size_t at;
+	cv_err r;
+
+	pthread_mutex_lock(&a->qmu);
+	if (!a->committer_on) {
+		if (pthread_create(&a->committer, NULL, committer, a) != 0) {
+			r = cv_fail(CV_ERR_INTERNAL, "audit: cannot start the "
+			    "committer thread");
+			goto out;
+		}
+		a->committer_on = 1;
+	}
+	if (a->nwaiters == a->waiters_cap) {
+		size_t cap = a->waiters_cap ? 2 * a->waiters_cap : 64;
+		struct audit_waiter *w = realloc(a->waiters, cap * sizeof *w);
+
+		if (w == NULL) {
+			r = CV_ERR_NOMEM;
+			goto out;
+		}
+		a->waiters = w;
+		a->waiters_cap = cap;
+	}
+	at = a->queue.len;
+	if ((r = audit_frame(e, &a->queue)) != CV_OK) {
+		a->queue.len = at;
+		goto out;
+	}
+	a->waiters[a->nwaiters].done = done;
+	a->waiters[a->nwaiters].ctx = ctx;
+	if (a->nwaiters++ == 0)
+		pthread_cond_signal(&a->qcv);
+ out:
+	pthread_mutex_unlock(&a->qmu);
+	return r;
+}
+
+void
+audit_committer_stop(struct cv_audit *a)
+{
+	int on;
+
+	pthread_mutex_lock(&a->qmu);
+	on = a->committer_on;
+	a->committer_stop = 1;
+	pthread_cond_signal(&a->qcv);
+	pthread_mutex_unlock(&a->qmu);
+	if (on)
+		pthread_join(a->committer, NULL);
+	a->committer_on = 0;
+}
