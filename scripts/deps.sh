@@ -10,7 +10,7 @@ libqrencode-dev libmicrohttpd-dev openssl curl"
 
 # make bench also runs a PostgreSQL baseline.
 [ "${CLEARVAULT_BENCH:-}" = 1 ] && PKGS="$PKGS postgresql-15 \
-postgresql-15-pgaudit libpq-dev libcurl4-gnutls-dev"
+postgresql-15-pgaudit libpq-dev"
 
 missing=""
 for p in $PKGS; do

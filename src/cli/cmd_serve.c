@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <string.h>
 
 #include "../api/api.h"
 #include "cli.h"
@@ -24,13 +25,19 @@ static const char help[] =
     "                         bursts of twice that (default 2000; 0: off)\n"
     "  -h, --help             this text\n";
 
+struct where {
+	const char *dir, *listen;
+};
+
 static void
 ready(void *ctx, unsigned port)
 {
-	const char *dir = ctx;
+	const struct where *w = ctx;
+	const char *colon = strrchr(w->listen, ':');
 
-	printf("clearvault serve: listening on https://127.0.0.1:%u/ "
-	    "(vault %s)\n", port, dir);
+	/* The address as given (the port may have been 0: the real one). */
+	printf("clearvault serve: listening on https://%.*s:%u/ (vault %s)\n",
+	    (int)(colon - w->listen), w->listen, port, w->dir);
 	fflush(stdout);
 }
 
@@ -47,6 +54,7 @@ cmd_serve(int argc, char **argv)
 	struct cv_server_opts so = { .listen = "127.0.0.1:8443",
 	    .rate = 2000 };
 	const char *dir = NULL;
+	struct where where;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
 	int c, ok = 1, rc = CLI_FAIL;
@@ -77,8 +85,10 @@ cmd_serve(int argc, char **argv)
 		return CLI_USAGE;
 	if (cli_open("serve", dir, &v, &a) != CLI_OK)
 		goto out;
+	where.dir = dir;
+	where.listen = so.listen;
 	so.ready = ready;
-	so.ctx = (void *)dir;
+	so.ctx = &where;
 	if ((r = cli_record(a, "serve.start", CV_OK, so.listen, NULL, 0, 0)) !=
 	    CV_OK || (r = cv_server_run(v, a, &so)) != CV_OK) {
 		cli_fail("serve", r);

@@ -573,7 +573,7 @@ cv_keys_seal(struct cv_keys *k, const char *context, const uint8_t *pt,
 {
 	const struct kr_entry *e;
 	uint8_t aad[256];
-	size_t alen;
+	size_t alen = 0;
 	cv_err r;
 
 	if ((r = seal_setup(k, context, &e, aad, &alen)) != CV_OK)
@@ -590,7 +590,7 @@ cv_keys_unseal(struct cv_keys *k, const char *context, const uint8_t *in,
 {
 	const struct kr_entry *e;
 	uint8_t aad[256];
-	size_t alen;
+	size_t alen = 0;
 	cv_err r;
 
 	if (len < CV_SEAL_OVERHEAD)

@@ -44,12 +44,13 @@ cv_policy_need_to_know(struct cv_store *s, const char *user,
 
 	if (purpose == NULL || *purpose == '\0')
 		return cv_fail(CV_ERR_AUTH, "a purpose (case id) is required");
+	/* The usual case first, in one query; the reason only on refusal. */
+	if ((r = cv_store_case_allows(s, purpose, user, rid)) !=
+	    CV_ERR_NOT_FOUND)
+		return r;
 	if ((r = cv_store_case_exists(s, purpose)) != CV_OK)
 		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_AUTH, "no case "
 		    "'%.40s'", purpose) : r;
-	if ((r = cv_store_case_allows(s, purpose, user, rid)) != CV_OK)
-		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_AUTH, "case "
-		    "'%.40s' does not hold both the user and the record",
-		    purpose) : r;
-	return CV_OK;
+	return cv_fail(CV_ERR_AUTH, "case '%.40s' does not hold both the "
+	    "user and the record", purpose);
 }

@@ -175,17 +175,37 @@ begin(struct cv_store *s, const char *how)
 	return r;
 }
 
+/* The server opens and closes a read transaction per request: prepared
+ * once, not parsed each time. */
+static const char sql_read_begin[] = "BEGIN DEFERRED", sql_commit[] = "COMMIT";
+
+static int
+step_cached(struct cv_store *s, const char *text)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = store_stmt(s, text, &st)) != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 cv_err
 cv_store_read_begin(struct cv_store *s)
 {
-	return begin(s, "BEGIN DEFERRED");
+	if (step_cached(s, sql_read_begin) != SQLITE_OK)
+		return db_fail(s, "database");
+	s->in_tx = 1;
+	return CV_OK;
 }
 
 void
 cv_store_read_end(struct cv_store *s)
 {
 	/* A read transaction has nothing to lose if COMMIT fails. */
-	(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	(void)step_cached(s, sql_commit);
 	s->in_tx = 0;
 }
 
