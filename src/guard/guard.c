@@ -1,0 +1,694 @@
+/*
+ * The guard's tables, read budgets and decisions.
+ *
+ * Users: a dense array in chunks of CHUNK, found through an
+ * open-addressing index of keyed user hashes. Each user's record set
+ * holds the keyed hash and last-read second of every record returned in
+ * the last day; a record counts in a window when it was last read less
+ * than the window's length ago, which is exactly "distinct records
+ * returned in the sliding window" at one-second resolution. The set is
+ * rebuilt (expired entries dropped, resized) only when it fills, in
+ * place through a scratch buffer when the size does not change, so a
+ * steady reader costs no allocation.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard_internal.h"
+
+const struct cv_guard_limits cv_guard_limits_default = {
+	.soft = { 10, 100, 300 },
+	.hard = { 30, 250, 600 },
+};
+
+static const uint32_t window_s[CV_GUARD__WINDOWS] = { MINUTE_S, HOUR_S,
+    DAY_S };
+static const char *const window_name[CV_GUARD__WINDOWS] = { "minute",
+    "hour", "day" };
+
+#define MIN_SET 8
+#define SHRINK_ABOVE 64	/* sets this small are not worth shrinking */
+#define FITS(n, cap) ((uint64_t)(n) * 4 <= (uint64_t)(cap) * 3)
+
+/* ---- keys and hashes ---------------------------------------------- */
+
+void
+guard_derive(struct cv_guard *g)
+{
+	static const char *const ctx[DOM__COUNT] = { "clearvault guard user",
+	    "clearvault guard record", "clearvault guard case",
+	    "clearvault guard address" };
+
+	for (int i = 0; i < DOM__COUNT; i++)
+		crypto_generichash(g->sub[i], sizeof g->sub[i],
+		    (const uint8_t *)ctx[i], strlen(ctx[i]), g->key,
+		    sizeof g->key);
+}
+
+uint64_t
+guard_hash(const struct cv_guard *g, int dom, const char *s)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v = 0;
+
+	crypto_shorthash(h, (const uint8_t *)s, strlen(s), g->sub[dom]);
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | h[i];
+	return v ? v : 1;	/* 0 marks empty slots */
+}
+
+static uint32_t
+hash32(const struct cv_guard *g, int dom, const char *s)
+{
+	uint64_t v = guard_hash(g, dom, s);
+
+	return (uint32_t)(v >> 32) ? (uint32_t)(v >> 32) : 1;
+}
+
+/* ---- users -------------------------------------------------------- */
+
+struct gu *
+guard_user_at(const struct cv_guard *g, size_t n)
+{
+	return &g->chunks[n >> CHUNK_BITS][n & (CHUNK - 1)];
+}
+
+struct gu *
+guard_find(const struct cv_guard *g, uint64_t id)
+{
+	size_t mask = g->icap - 1, i;
+
+	if (g->icap == 0)
+		return NULL;
+	for (i = (size_t)id & mask; g->index[i].id; i = (i + 1) & mask) {
+		if (g->index[i].id == id)
+			return guard_user_at(g, g->index[i].n);
+	}
+	return NULL;
+}
+
+static void
+index_put(struct islot *ix, size_t cap, uint64_t id, uint32_t n)
+{
+	size_t i;
+
+	for (i = (size_t)id & (cap - 1); ix[i].id; i = (i + 1) & (cap - 1))
+		;
+	ix[i].id = id;
+	ix[i].n = n;
+}
+
+cv_err
+guard_add_user(struct cv_guard *g, uint64_t id, struct gu **out)
+{
+	struct gu **ch;
+	struct gu *u;
+
+	if (g->nusers >= MAX_USERS)
+		return cv_fail(CV_ERR_LIMIT, "guard: more than %u users",
+		    MAX_USERS);
+	if ((g->nusers + 1) * 2 > g->icap) {
+		size_t cap = g->icap ? g->icap * 2 : 1024;
+		struct islot *ix = calloc(cap, sizeof *ix);
+		if (ix == NULL)
+			return CV_ERR_NOMEM;
+		for (size_t i = 0; i < g->nusers; i++)
+			index_put(ix, cap, guard_user_at(g, i)->id, (uint32_t)i);
+		free(g->index);
+		g->index = ix;
+		g->icap = cap;
+	}
+	if (g->nusers == g->nchunks * CHUNK) {
+		if ((ch = realloc(g->chunks, (g->nchunks + 1) *
+		    sizeof *ch)) == NULL)
+			return CV_ERR_NOMEM;
+		g->chunks = ch;
+		if ((ch[g->nchunks] = calloc(CHUNK, sizeof **ch)) == NULL)
+			return CV_ERR_NOMEM;
+		g->nchunks++;
+	}
+	u = guard_user_at(g, g->nusers);
+	memset(u, 0, sizeof *u);
+	u->id = id;
+	index_put(g->index, g->icap, id, (uint32_t)g->nusers);
+	g->nusers++;
+	*out = u;
+	return CV_OK;
+}
+
+void
+guard_free_state(struct cv_guard *g)
+{
+	for (size_t i = 0; i < g->nusers; i++) {
+		struct gu *u = guard_user_at(g, i);
+		free(u->rh);
+		free(u->lock);
+	}
+	for (size_t i = 0; i < g->nchunks; i++)
+		free(g->chunks[i]);
+	free(g->chunks);
+	free(g->index);
+	free(g->canary);
+	g->chunks = NULL;
+	g->index = NULL;
+	g->canary = NULL;
+	g->nchunks = g->nusers = g->icap = g->ncanary = 0;
+	g->set_bytes = g->nlocks = 0;
+}
+
+cv_err
+cv_guard_new(struct cv_guard **out)
+{
+	struct cv_guard *g;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return cv_fail(CV_ERR_CRYPTO, "libsodium failed to start");
+	if ((g = calloc(1, sizeof *g)) == NULL)
+		return CV_ERR_NOMEM;
+	pthread_mutex_init(&g->mu, NULL);
+	crypto_shorthash_keygen(g->key);
+	guard_derive(g);
+	*out = g;
+	return CV_OK;
+}
+
+void
+cv_guard_free(struct cv_guard *g)
+{
+	if (g == NULL)
+		return;
+	guard_free_state(g);
+	free(g->scratch);
+	pthread_mutex_destroy(&g->mu);
+	sodium_memzero(g, sizeof *g);
+	free(g);
+}
+
+/* ---- record sets --------------------------------------------------- */
+
+cv_err
+guard_scratch(struct cv_guard *g, size_t n)
+{
+	uint64_t *p;
+	size_t cap;
+
+	if (n <= g->nscratch)
+		return CV_OK;
+	for (cap = g->nscratch ? g->nscratch : 64; cap < n; cap *= 2)
+		;
+	if ((p = malloc(cap * sizeof *p)) == NULL)
+		return CV_ERR_NOMEM;
+	free(g->scratch);
+	g->scratch = p;
+	g->nscratch = cap;
+	return CV_OK;
+}
+
+static long
+set_find(const struct gu *u, uint64_t h)
+{
+	size_t mask = (size_t)u->cap - 1, i;
+
+	if (u->cap == 0)
+		return -1;
+	for (i = (size_t)h & mask; u->rh[i]; i = (i + 1) & mask) {
+		if (u->rh[i] == h)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* Inserts or refreshes H; the caller made room (FITS(used + 1, cap)). */
+void
+guard_set_put(struct gu *u, uint64_t h, uint32_t t)
+{
+	size_t mask = (size_t)u->cap - 1, i;
+	uint32_t *tt = gu_times(u);
+
+	for (i = (size_t)h & mask; u->rh[i] && u->rh[i] != h;
+	    i = (i + 1) & mask)
+		;
+	if (u->rh[i] == 0) {
+		u->rh[i] = h;
+		tt[i] = t;
+		u->used++;
+	} else if (t > tt[i]) {
+		tt[i] = t;
+	}
+}
+
+static bool
+live(uint32_t t, uint32_t now)
+{
+	return t > (now > DAY_S ? now - DAY_S : 0);
+}
+
+/*
+ * Drops entries older than a day and sizes the set for EXTRA more. The
+ * live entries pass through the guard's scratch buffer (which must not
+ * hold anything the caller still needs).
+ */
+cv_err
+guard_set_rebuild(struct cv_guard *g, struct gu *u, uint32_t now,
+    size_t extra)
+{
+	uint32_t *tt = gu_times(u), cap = MIN_SET;
+	size_t n = 0, old = (size_t)u->cap * 12;
+	uint64_t *keep, *rh;
+
+	for (uint32_t i = 0; i < u->cap; i++)
+		n += u->rh[i] && live(tt[i], now);
+	while (!FITS(n + extra, cap)) {
+		if (cap >= (1u << 30))
+			return cv_fail(CV_ERR_LIMIT, "guard: record set full");
+		cap *= 2;
+	}
+	if (guard_scratch(g, 2 * n) != CV_OK)
+		return CV_ERR_NOMEM;
+	keep = g->scratch;
+	n = 0;
+	for (uint32_t i = 0; i < u->cap; i++) {
+		if (u->rh[i] && live(tt[i], now)) {
+			keep[2 * n] = u->rh[i];
+			keep[2 * n + 1] = tt[i];
+			n++;
+		}
+	}
+	if (cap != u->cap) {
+		if ((rh = malloc((size_t)cap * 12)) == NULL)
+			return CV_ERR_NOMEM;
+		free(u->rh);
+		u->rh = rh;
+		u->cap = cap;
+		g->set_bytes = g->set_bytes - old + (size_t)cap * 12;
+	}
+	memset(u->rh, 0, (size_t)u->cap * 12);
+	u->used = 0;
+	for (size_t i = 0; i < n; i++)
+		guard_set_put(u, keep[2 * i], (uint32_t)keep[2 * i + 1]);
+	return CV_OK;
+}
+
+/* Distinct records in each window: last read less than its length ago. */
+void
+guard_set_counts(const struct gu *u, uint32_t now, uint32_t c[CV_GUARD__WINDOWS])
+{
+	const uint32_t *tt = gu_times(u);
+	uint32_t lo[CV_GUARD__WINDOWS], c0 = 0, c1 = 0, c2 = 0;
+
+	for (int w = 0; w < CV_GUARD__WINDOWS; w++)
+		lo[w] = now > window_s[w] ? now - window_s[w] : 0;
+	/* Empty slots have time 0, which no window holds. */
+	for (uint32_t i = 0; i < u->cap; i++) {
+		c0 += tt[i] > lo[0];
+		c1 += tt[i] > lo[1];
+		c2 += tt[i] > lo[2];
+	}
+	c[0] = c0;
+	c[1] = c1;
+	c[2] = c2;
+}
+
+/* ---- canaries ------------------------------------------------------ */
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts and deduplicates H[0..n); returns the new length. */
+static size_t
+sort_unique(uint64_t *h, size_t n)
+{
+	size_t k;
+
+	if (n < 16) {
+		for (size_t i = 1; i < n; i++) {
+			uint64_t v = h[i];
+			size_t j = i;
+			for (; j > 0 && h[j - 1] > v; j--)
+				h[j] = h[j - 1];
+			h[j] = v;
+		}
+	} else {
+		qsort(h, n, sizeof *h, cmp_u64);
+	}
+	for (k = 0; k < n; k++) {
+		if (k > 0 && h[k] == h[k - 1])
+			break;
+	}
+	for (size_t i = k; i < n; i++) {
+		if (h[i] != h[k - 1])
+			h[k++] = h[i];
+	}
+	return n ? k : 0;
+}
+
+static bool
+canary_has(const struct cv_guard *g, uint64_t h)
+{
+	return g->ncanary && bsearch(&h, g->canary, g->ncanary,
+	    sizeof h, cmp_u64) != NULL;
+}
+
+void
+guard_lock_mu(const struct cv_guard *g)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&g->mu);
+}
+
+void
+guard_unlock_mu(const struct cv_guard *g)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)&g->mu);
+}
+
+cv_err
+cv_guard_set_canaries(struct cv_guard *g, const char *const *rids, size_t n)
+{
+	uint64_t *h = NULL;
+	cv_err r = CV_OK;
+
+	if (n && rids == NULL)
+		return cv_fail(CV_ERR_INVALID, "guard: no canary ids");
+	for (size_t i = 0; i < n; i++) {
+		if (rids[i] == NULL || strnlen(rids[i], CV_GUARD_MAX_STR + 1) >
+		    CV_GUARD_MAX_STR)
+			return cv_fail(CV_ERR_INVALID, "guard: canary %zu is "
+			    "missing or too long", i);
+	}
+	if (n && (h = malloc(n * sizeof *h)) == NULL)
+		return CV_ERR_NOMEM;
+	guard_lock_mu(g);
+	for (size_t i = 0; i < n; i++)
+		h[i] = guard_hash(g, DOM_RID, rids[i]);
+	free(g->canary);
+	g->canary = h;
+	g->ncanary = sort_unique(h, n);
+	guard_unlock_mu(g);
+	return r;
+}
+
+bool
+cv_guard_is_canary(const struct cv_guard *g, const char *rid)
+{
+	bool yes;
+
+	if (rid == NULL)
+		return false;
+	guard_lock_mu(g);
+	yes = canary_has(g, guard_hash(g, DOM_RID, rid));
+	guard_unlock_mu(g);
+	return yes;
+}
+
+/* ---- decisions ----------------------------------------------------- */
+
+bool
+guard_str_ok(const char *s, bool may_be_null)
+{
+	return s == NULL ? may_be_null :
+	    strnlen(s, CV_GUARD_MAX_STR + 1) <= CV_GUARD_MAX_STR;
+}
+
+bool
+guard_time_ok(int64_t now_us)
+{
+	return now_us >= 1000000 && now_us / 1000000 <= (int64_t)UINT32_MAX;
+}
+
+static cv_err
+validate(const struct cv_guard_read *r)
+{
+	if (r == NULL || r->user == NULL || r->user[0] == '\0' ||
+	    !guard_str_ok(r->user, false))
+		return cv_fail(CV_ERR_INVALID, "guard: no user, or too long");
+	if (!guard_str_ok(r->addr, true) || !guard_str_ok(r->case_id, true))
+		return cv_fail(CV_ERR_INVALID, "guard: address or case too "
+		    "long");
+	if (r->nrids > CV_GUARD_MAX_RIDS || (r->nrids && r->rids == NULL))
+		return cv_fail(CV_ERR_INVALID, "guard: %zu record ids (at most "
+		    "%d)", r->nrids, CV_GUARD_MAX_RIDS);
+	for (size_t i = 0; i < r->nrids; i++) {
+		if (!guard_str_ok(r->rids[i], false))
+			return cv_fail(CV_ERR_INVALID, "guard: record id %zu "
+			    "missing or too long", i);
+	}
+	if (r->limits == NULL)
+		return cv_fail(CV_ERR_INVALID, "guard: no limits");
+	for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
+		if (r->limits->soft[w] > r->limits->hard[w])
+			return cv_fail(CV_ERR_INVALID, "guard: soft limit above "
+			    "hard limit for the %s", window_name[w]);
+	}
+	if (!guard_time_ok(r->now_us))
+		return cv_fail(CV_ERR_INVALID, "guard: time out of range");
+	return CV_OK;
+}
+
+static void CV_PRINTF(4, 5)
+alert(struct cv_guard_decision *d, enum cv_guard_severity sev,
+    const char *kind, const char *fmt, ...)
+{
+	struct cv_guard_alert *a;
+	va_list ap;
+	size_t i;
+
+	if (d->nalerts < CV_GUARD_MAX_ALERTS) {
+		a = &d->alerts[d->nalerts++];
+	} else {
+		/* Full: replace the least severe one if this one is more. */
+		for (i = 0, a = &d->alerts[0]; i < d->nalerts; i++) {
+			if (d->alerts[i].severity < a->severity)
+				a = &d->alerts[i];
+		}
+		if (a->severity >= sev)
+			return;
+	}
+	a->severity = sev;
+	snprintf(a->kind, sizeof a->kind, "%s", kind);
+	va_start(ap, fmt);
+	vsnprintf(a->detail, sizeof a->detail, fmt, ap);
+	va_end(ap);
+}
+
+/* Most severe first, otherwise in the order raised. */
+static void
+sort_alerts(struct cv_guard_decision *d)
+{
+	for (size_t i = 1; i < d->nalerts; i++) {
+		struct cv_guard_alert a = d->alerts[i];
+		size_t j = i;
+		for (; j > 0 && d->alerts[j - 1].severity < a.severity; j--)
+			d->alerts[j] = d->alerts[j - 1];
+		d->alerts[j] = a;
+	}
+}
+
+static void
+verdict(struct cv_guard_decision *d, enum cv_guard_verdict v,
+    const char *reason)
+{
+	d->verdict = v;
+	snprintf(d->reason, sizeof d->reason, "%s", reason);
+}
+
+/* Findings as alerts, their severity set by the score they led to. */
+static void
+finding_alerts(struct cv_guard_decision *d, const struct finding *f,
+    size_t n, uint32_t score)
+{
+	enum cv_guard_severity sev = score >= SCORE_LOCK ? CV_GUARD_CRITICAL :
+	    CV_GUARD_WARNING;
+
+	if (score < SCORE_ALERT)
+		return;		/* below the alert threshold: silent */
+	for (size_t i = 0; i < n; i++)
+		alert(d, sev, f[i].kind, "%s (+%u, score %u)", f[i].detail,
+		    f[i].points / SCORE_ONE, score / SCORE_ONE);
+}
+
+/* The records of a read leave: windows, learning counters, baseline. */
+static void
+returned(struct gu *u, const uint64_t *h, size_t n, const struct signal *s,
+    bool clean)
+{
+	for (size_t i = 0; i < n; i++)
+		guard_set_put(u, h[i], s->now);
+	if (n && u->first_s == 0)
+		u->first_s = s->now;
+	u->nreads = u->nreads + n > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)(u->nreads + n);
+	if (clean && n)
+		baseline_learn(u, s);
+}
+
+static cv_err
+account(struct cv_guard *g, const struct cv_guard_read *r,
+    struct cv_guard_decision *d)
+{
+	const struct cv_guard_limits *lim = r->limits;
+	uint32_t now = (uint32_t)(r->now_us / 1000000);
+	uint32_t c[CV_GUARD__WINDOWS], add[CV_GUARD__WINDOWS] = { 0 };
+	uint32_t lo[CV_GUARD__WINDOWS], score, *tt;
+	struct finding f[MAX_FINDINGS];
+	struct signal s = { 0 };
+	int hard = -1, soft = -1;
+	bool canary = false;
+	uint64_t *h;
+	struct gu *u;
+	size_t n, nf;
+	cv_err e;
+
+	if ((u = guard_find(g, guard_hash(g, DOM_USER, r->user))) == NULL &&
+	    (e = guard_add_user(g, guard_hash(g, DOM_USER, r->user),
+	    &u)) != CV_OK)
+		return e;
+	if (d && (u->flags & GU_LOCKED)) {
+		verdict(d, CV_GUARD_DENY, "user locked");
+		return CV_OK;
+	}
+	/*
+	 * Room first, so that nothing can fail once the decision is made;
+	 * a set that is mostly expired shrinks. A rebuild drops only what
+	 * no window holds, so the counts stay right.
+	 */
+	guard_set_counts(u, now, c);
+	if ((!FITS((size_t)u->used + r->nrids, u->cap) ||
+	    (u->cap > SHRINK_ABOVE && ((uint64_t)c[CV_GUARD_DAY] +
+	    r->nrids) * 8 < u->cap)) &&
+	    (e = guard_set_rebuild(g, u, now, r->nrids)) != CV_OK)
+		return e;
+	if ((e = guard_scratch(g, r->nrids)) != CV_OK)
+		return e;
+	h = g->scratch;
+	for (size_t i = 0; i < r->nrids; i++)
+		h[i] = guard_hash(g, DOM_RID, r->rids[i]);
+	n = sort_unique(h, r->nrids);
+	tt = gu_times(u);
+	for (int w = 0; w < CV_GUARD__WINDOWS; w++)
+		lo[w] = now > window_s[w] ? now - window_s[w] : 0;
+	for (size_t i = 0; i < n; i++) {
+		long k = set_find(u, h[i]);
+		canary |= canary_has(g, h[i]);
+		for (int w = 0; w < CV_GUARD__WINDOWS; w++)
+			add[w] += k < 0 || tt[k] <= lo[w];
+	}
+	for (int w = CV_GUARD__WINDOWS - 1; w >= 0; w--) {
+		if (c[w] + add[w] > lim->hard[w])
+			hard = w;
+		if (c[w] + add[w] > lim->soft[w])
+			soft = w;
+	}
+
+	baseline_decay(u, now);
+	baseline_roll_minute(u, now);
+	s.now = now;
+	s.hour_after = c[CV_GUARD_HOUR] + add[CV_GUARD_HOUR];
+	s.new_hour = add[CV_GUARD_HOUR];
+	s.misses = r->misses > UINT16_MAX ? UINT16_MAX : r->misses;
+	s.search = r->search;
+	s.case_h = r->case_id ? hash32(g, DOM_CASE, r->case_id) : 0;
+	s.addr_h = r->addr ? hash32(g, DOM_ADDR, r->addr) : 0;
+
+	if (d == NULL) {	/* observe: an allowed read, replayed */
+		s.returned = true;
+		nf = baseline_detect(u, &s, f);
+		score = baseline_score_add(u, f, nf);
+		baseline_count_attempt(u, &s);
+		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT);
+		return CV_OK;
+	}
+	if (hard >= 0) {
+		baseline_count_attempt(u, &s);
+		verdict(d, CV_GUARD_DENY, "read budget: hard limit");
+		guard_lock_user(g, u, "read budget: hard limit", now);
+		d->locked_now = true;
+		alert(d, CV_GUARD_CRITICAL, "budget", "%u distinct records in "
+		    "the last %s, hard limit %u; user locked",
+		    c[hard] + add[hard], window_name[hard], lim->hard[hard]);
+		if (canary)
+			alert(d, CV_GUARD_CRITICAL, "canary", "a canary record "
+			    "was requested");
+		return CV_OK;
+	}
+	if (canary) {
+		baseline_count_attempt(u, &s);
+		returned(u, h, n, &s, false);
+		verdict(d, CV_GUARD_ALLOW_THEN_LOCK, "canary record");
+		guard_lock_user(g, u, "canary record read", now);
+		d->locked_now = true;
+		alert(d, CV_GUARD_CRITICAL, "canary", "a canary record was "
+		    "read; user locked after this read");
+		return CV_OK;
+	}
+	if (soft >= 0 && !r->stepped_up) {
+		s.step_up_refused = true;
+		s.returned = false;
+	} else {
+		s.returned = true;
+	}
+	nf = baseline_detect(u, &s, f);
+	score = baseline_score_add(u, f, nf);
+	baseline_count_attempt(u, &s);
+	if (score >= SCORE_LOCK) {
+		verdict(d, CV_GUARD_DENY, "behaviour score");
+		guard_lock_user(g, u, "behaviour score", now);
+		d->locked_now = true;
+		alert(d, CV_GUARD_CRITICAL, "behaviour", "behaviour score %u "
+		    "reached the lock threshold %u; user locked",
+		    score / SCORE_ONE, SCORE_LOCK / SCORE_ONE);
+		finding_alerts(d, f, nf, score);
+	} else if (s.step_up_refused) {
+		verdict(d, CV_GUARD_STEP_UP, soft == CV_GUARD_MINUTE ?
+		    "read budget: minute soft limit" : soft == CV_GUARD_HOUR ?
+		    "read budget: hour soft limit" :
+		    "read budget: day soft limit");
+		finding_alerts(d, f, nf, score);
+	} else {
+		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT);
+		verdict(d, CV_GUARD_ALLOW, "ok");
+		finding_alerts(d, f, nf, score);
+	}
+	sort_alerts(d);
+	return CV_OK;
+}
+
+cv_err
+cv_guard_check(struct cv_guard *g, const struct cv_guard_read *r,
+    struct cv_guard_decision *d)
+{
+	cv_err e;
+
+	memset(d, 0, sizeof *d);
+	verdict(d, CV_GUARD_DENY, "guard error");
+	if ((e = validate(r)) != CV_OK)
+		return e;
+	guard_lock_mu(g);
+	memset(d, 0, sizeof *d);
+	if ((e = account(g, r, d)) != CV_OK) {
+		memset(d, 0, sizeof *d);
+		verdict(d, CV_GUARD_DENY, "guard error");
+	}
+	guard_unlock_mu(g);
+	return e;
+}
+
+cv_err
+cv_guard_observe(struct cv_guard *g, const struct cv_guard_read *r)
+{
+	cv_err e;
+
+	if ((e = validate(r)) != CV_OK)
+		return e;
+	guard_lock_mu(g);
+	e = account(g, r, NULL);
+	guard_unlock_mu(g);
+	return e;
+}

@@ -1,0 +1,205 @@
+/*
+ * The exfiltration guard: decides, before any record is read from
+ * storage, whether a read may go ahead, from per-user read budgets
+ * (distinct records per sliding minute, hour and day), canary records and
+ * a behaviour baseline, and locks users until two officers unlock them.
+ *
+ * It sits between policy and audit and knows no roles: the caller passes
+ * the effective limits with every request. It holds no names and no ids
+ * in the clear: users, records, cases and addresses are kept as keyed
+ * hashes (SipHash-2-4 under a random key per guard), so its memory and
+ * its snapshots say nothing about whose records were read, as long as
+ * the key (part of the snapshot: the caller seals it) stays secret.
+ *
+ * Every function is thread-safe (one mutex per guard). Times are UTC
+ * microseconds since 1970, given by the caller (tests inject a clock);
+ * they are kept at one-second resolution.
+ */
+#ifndef CV_GUARD_H
+#define CV_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/base.h"
+
+struct cv_guard;
+
+enum { CV_GUARD_MINUTE, CV_GUARD_HOUR, CV_GUARD_DAY, CV_GUARD__WINDOWS };
+
+/*
+ * Distinct records per sliding window. Past soft: refused until the
+ * request carries a fresh TOTP step-up; past hard: refused and the user
+ * locked. soft <= hard for every window.
+ */
+struct cv_guard_limits {
+	uint32_t soft[CV_GUARD__WINDOWS], hard[CV_GUARD__WINDOWS];
+};
+
+/* Minute 10/30, hour 100/250, day 300/600 (soft/hard). */
+extern const struct cv_guard_limits cv_guard_limits_default;
+
+#define CV_GUARD_MAX_RIDS 65536	/* records per read; page above that */
+#define CV_GUARD_MAX_STR 1024	/* bytes in a user, address, case or id */
+
+/* One read, as the caller is about to perform it. */
+struct cv_guard_read {
+	const char *user;		/* principal name, not empty */
+	const char *addr;		/* source address text; NULL: unknown */
+	const char *case_id;		/* purpose case; NULL: none */
+	const char *const *rids;	/* records about to be returned */
+	size_t nrids;			/* may repeat ids; 0 allowed */
+	unsigned misses;	/* ids asked for but not found / not allowed */
+	bool search;		/* a blind-index search */
+	bool stepped_up;	/* the request carries a fresh TOTP step-up */
+	int64_t now_us;		/* UTC microseconds, 1970 .. 2106 */
+	const struct cv_guard_limits *limits;
+};
+
+enum cv_guard_verdict {
+	CV_GUARD_ALLOW,
+	CV_GUARD_STEP_UP,	/* refused until a fresh TOTP step-up */
+	CV_GUARD_DENY,		/* refused; the user is locked */
+	CV_GUARD_ALLOW_THEN_LOCK, /* canary: return it, the user is locked */
+};
+
+enum cv_guard_severity {
+	CV_GUARD_INFO,		/* not raised today; for callers' own use */
+	CV_GUARD_WARNING,
+	CV_GUARD_CRITICAL,
+};
+
+/*
+ * KIND is one of "canary", "budget", "step_up", "enumeration", "sweep",
+ * "off_hours", "volume", "case", "address", "behaviour". DETAIL is one
+ * line for the security officer; it never holds ids or names.
+ */
+struct cv_guard_alert {
+	enum cv_guard_severity severity;
+	char kind[32];
+	char detail[160];
+};
+
+#define CV_GUARD_MAX_ALERTS 4
+
+struct cv_guard_decision {
+	enum cv_guard_verdict verdict;
+	char reason[64];	/* why, for the audit entry and the client */
+	struct cv_guard_alert alerts[CV_GUARD_MAX_ALERTS];
+	size_t nalerts;		/* most severe first; when more were raised
+				 * than fit, the least severe were dropped */
+	bool locked_now;	/* this decision locked the user */
+};
+
+/* What the guard holds about one user (admin views, tests). */
+struct cv_guard_user_info {
+	bool known;		/* the guard has state for the user */
+	bool locked;
+	bool learned;		/* past the learning period */
+	bool pending_approval;	/* locked, one officer approved */
+	uint32_t counts[CV_GUARD__WINDOWS]; /* distinct records in windows */
+	uint32_t reads;		/* records returned, all time (saturating) */
+	double score;		/* behaviour score, decayed to now */
+	char lock_reason[64];
+};
+
+/*
+ * A new, empty guard with a fresh random hashing key (*out; free with
+ * cv_guard_free). CV_ERR_NOMEM, CV_ERR_CRYPTO (libsodium unusable).
+ */
+cv_err cv_guard_new(struct cv_guard **out) CV_MUST_CHECK;
+
+/* Wipes and frees G (with its key). NULL is fine. */
+void cv_guard_free(struct cv_guard *g);
+
+/*
+ * Replaces the canary set with the N ids in RIDS (copied as keyed hashes
+ * only; the strings are not kept). N = 0 clears it. CV_ERR_INVALID for a
+ * NULL or overlong id (set unchanged), CV_ERR_NOMEM.
+ */
+cv_err cv_guard_set_canaries(struct cv_guard *g, const char *const *rids,
+    size_t n) CV_MUST_CHECK;
+
+/* RID is a canary. */
+bool cv_guard_is_canary(const struct cv_guard *g, const char *rid);
+
+/*
+ * Decides read R and accounts it. Order: a locked user gets DENY; a read
+ * that would take a window past its hard limit gets DENY and locks; a
+ * read holding a canary gets ALLOW_THEN_LOCK (the caller returns it, the
+ * user is then locked); past a soft limit without R->stepped_up gets
+ * STEP_UP; a behaviour score reaching the lock threshold gets DENY and
+ * locks; otherwise ALLOW. Only ALLOW and ALLOW_THEN_LOCK count R's
+ * records as returned and teach the baseline; misses, searches and
+ * refused step-ups count towards the behaviour score either way.
+ * D is always filled on CV_OK. Errors (nothing accounted, D says DENY so
+ * that a caller ignoring the code still fails closed): CV_ERR_INVALID
+ * for a malformed R (NULL/empty user, NULL id, overlong string, more than
+ * CV_GUARD_MAX_RIDS ids, soft > hard, time out of range), CV_ERR_NOMEM,
+ * CV_ERR_LIMIT when the guard tracks too many users.
+ */
+cv_err cv_guard_check(struct cv_guard *g, const struct cv_guard_read *r,
+    struct cv_guard_decision *d) CV_MUST_CHECK;
+
+/*
+ * Accounts R as check would account an allowed read (windows, baseline,
+ * score) without deciding, alerting or locking: for replaying the audit
+ * entries after the snapshot's audit index after a restart. Locks found
+ * in the log are replayed with cv_guard_lock. Errors as for check.
+ */
+cv_err cv_guard_observe(struct cv_guard *g,
+    const struct cv_guard_read *r) CV_MUST_CHECK;
+
+/*
+ * Locks USER (known or not) with REASON (copied, cut to 63 bytes; must
+ * hold no secrets); any pending unlock approval is dropped. Locking a
+ * locked user keeps the first reason. CV_ERR_INVALID for an empty user.
+ */
+cv_err cv_guard_lock(struct cv_guard *g, const char *user,
+    const char *reason, int64_t now_us) CV_MUST_CHECK;
+
+/* USER is locked. */
+bool cv_guard_locked(const struct cv_guard *g, const char *user);
+
+/*
+ * Two-person rule: OFFICER approves unlocking USER. The first approval is
+ * kept for CV_GUARD_APPROVAL_TTL_S; a second one by a different officer
+ * unlocks (*unlocked = true; the behaviour score restarts from zero, the
+ * read windows are kept, so a user past a hard limit stays held by it).
+ * Errors (nothing changed, *unlocked = false): CV_ERR_NOT_FOUND when USER
+ * is not locked, CV_ERR_AUTH when OFFICER is USER or is locked
+ * themselves, CV_ERR_EXISTS when
+ * OFFICER already gave the pending approval, CV_ERR_INVALID for empty
+ * names. Roles are the caller's business (policy).
+ */
+#define CV_GUARD_APPROVAL_TTL_S (24 * 3600)
+cv_err cv_guard_unlock_approve(struct cv_guard *g, const char *user,
+    const char *officer, int64_t now_us, bool *unlocked) CV_MUST_CHECK;
+
+/* What the guard holds about USER at NOW_US (zeroed when unknown). */
+void cv_guard_user_info(const struct cv_guard *g, const char *user,
+    int64_t now_us, struct cv_guard_user_info *info);
+
+/*
+ * Appends a versioned binary snapshot of all of G's state (key, canaries,
+ * users: windows, baselines, scores, locks, pending approvals) and
+ * AUDIT_INDEX (the first audit entry not yet reflected) to OUT. The bytes
+ * include the hashing key: the caller seals them. CV_ERR_NOMEM.
+ */
+cv_err cv_guard_save(const struct cv_guard *g, uint64_t audit_index,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/*
+ * Replaces all of G's state with the snapshot in P (hostile input: every
+ * length, count and field is checked) and gives its audit index. On
+ * error G is unchanged: CV_ERR_INVALID with a detail naming what is wrong
+ * and where, CV_ERR_NOMEM.
+ */
+cv_err cv_guard_load(struct cv_guard *g, const uint8_t *p, size_t len,
+    uint64_t *audit_index) CV_MUST_CHECK;
+
+/* Bytes of memory G holds (tables, per-user state, buffers). */
+size_t cv_guard_memory(const struct cv_guard *g);
+
+#endif

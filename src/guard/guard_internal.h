@@ -1,0 +1,174 @@
+/*
+ * Inside the guard: shared by guard.c (tables, budgets, decisions),
+ * lock.c (locks, unlock, views), baseline.c (behaviour) and snapshot.c
+ * (save/load).
+ */
+#ifndef CV_GUARD_INTERNAL_H
+#define CV_GUARD_INTERNAL_H
+
+#include <pthread.h>
+
+#include <sodium.h>
+
+#include "guard.h"
+
+#define MINUTE_S 60u
+#define HOUR_S 3600u
+#define DAY_S 86400u
+#define WEEK_HOURS 168
+
+/* Hash domains: one subkey each, so a user and a record never collide. */
+enum { DOM_USER, DOM_RID, DOM_CASE, DOM_ADDR, DOM__COUNT };
+
+/* Usual cases and source addresses kept per user (bounded, LRU). */
+#define NCASES 6
+#define NADDRS 4
+
+/*
+ * Behaviour score, in 1/256 points so that snapshots keep it exactly.
+ * Points from the detectors (baseline.c) add up and halve every hour. A
+ * warning needs about two independent strong signals or one sustained
+ * one (SCORE_ALERT); a lock about twice that (SCORE_LOCK), so that one
+ * odd read never locks anyone but a thief is stopped within tens of
+ * records rather than hundreds.
+ */
+#define SCORE_ONE 256u
+#define SCORE_ALERT (50u * SCORE_ONE)
+#define SCORE_LOCK (100u * SCORE_ONE)
+#define SCORE_MAX (1000u * SCORE_ONE)
+
+/* A usual case or address: hash, last day seen, days seen (saturating). */
+struct place {
+	uint32_t h;
+	uint16_t day;
+	uint8_t days;
+	uint8_t pad;
+};
+
+/* A lock and its pending approval; allocated only for locked users. */
+struct glock {
+	uint32_t at;
+	uint32_t approved_at;	/* 0: no approval yet */
+	uint64_t approver;	/* keyed hash of the first officer */
+	char reason[64];
+};
+
+/*
+ * One user. RH is the record set: an open-addressing table (linear
+ * probing, power-of-two CAP) of keyed record hashes (0: empty) followed
+ * by CAP u32 last-read times; entries older than a day are dropped when
+ * the table is rebuilt. USED counts occupied slots, expired or not.
+ */
+struct gu {
+	uint64_t id;		/* keyed hash of the name; never 0 */
+	uint64_t *rh;
+	struct glock *lock;
+	uint32_t cap, used;
+	uint32_t first_s;	/* first record returned (learning) */
+	uint32_t nreads;	/* records returned, saturating */
+	uint32_t score;		/* behaviour score, SCORE_ONE units */
+	uint32_t score_s;	/* when score was last decayed */
+	uint32_t minute;	/* minute number of miss[0], srch[0] */
+	uint16_t miss[2], srch[2];	/* [0] this minute, [1] the last */
+	uint32_t acc_hour;	/* hour number (since 1970) ACC counts in */
+	uint16_t acc;		/* records this hour, not yet in HIST */
+	uint16_t week;		/* week number the histogram was aged to */
+	uint8_t flags;
+	uint8_t pad;
+	struct place cases[NCASES], addrs[NADDRS];
+	uint8_t hist[WEEK_HOURS];	/* records per hour-of-week, aged;
+					 * the current hour is in ACC */
+};
+
+#define GU_LOCKED 1u
+#define GU_FLAGS 1u
+
+static inline uint32_t *
+gu_times(const struct gu *u)
+{
+	return u->rh ? (uint32_t *)(u->rh + u->cap) : NULL;
+}
+
+/* Users live in chunks (no big reallocs); the index maps id -> number. */
+#define CHUNK_BITS 12
+#define CHUNK (1u << CHUNK_BITS)
+#define MAX_USERS (1u << 24)
+
+struct islot {
+	uint64_t id;	/* 0: empty */
+	uint32_t n;
+	uint32_t pad;
+};
+
+struct cv_guard {
+	pthread_mutex_t mu;
+	uint8_t key[crypto_shorthash_KEYBYTES];
+	uint8_t sub[DOM__COUNT][crypto_shorthash_KEYBYTES];
+	struct gu **chunks;
+	size_t nchunks, nusers;
+	struct islot *index;
+	size_t icap;		/* power of two, load <= 1/2 */
+	uint64_t *canary;	/* sorted keyed hashes */
+	size_t ncanary;
+	uint64_t *scratch;	/* record hashes of a read; set rebuilds */
+	size_t nscratch;
+	size_t set_bytes;	/* sum of record set sizes */
+	size_t nlocks;
+};
+
+/* guard.c */
+void guard_derive(struct cv_guard *g);
+uint64_t guard_hash(const struct cv_guard *g, int dom, const char *s);
+struct gu *guard_user_at(const struct cv_guard *g, size_t n);
+struct gu *guard_find(const struct cv_guard *g, uint64_t id);
+cv_err guard_add_user(struct cv_guard *g, uint64_t id, struct gu **out);
+cv_err guard_scratch(struct cv_guard *g, size_t n);
+cv_err guard_set_rebuild(struct cv_guard *g, struct gu *u, uint32_t now,
+    size_t extra);
+void guard_set_put(struct gu *u, uint64_t h, uint32_t t);
+void guard_free_state(struct cv_guard *g);
+void guard_set_counts(const struct gu *u, uint32_t now,
+    uint32_t c[CV_GUARD__WINDOWS]);
+bool guard_str_ok(const char *s, bool may_be_null);
+bool guard_time_ok(int64_t now_us);
+void guard_lock_mu(const struct cv_guard *g);
+void guard_unlock_mu(const struct cv_guard *g);
+
+/* lock.c */
+void guard_lock_user(struct cv_guard *g, struct gu *u, const char *reason,
+    uint32_t now);
+
+/* baseline.c */
+
+/* What one read adds, as the detectors see it. */
+struct signal {
+	uint32_t now;
+	uint32_t hour_after;	/* distinct records in the last hour, after */
+	uint32_t new_hour;	/* of which new to the hour window */
+	unsigned misses;
+	bool search;
+	bool step_up_refused;
+	bool returned;		/* the records would leave */
+	uint32_t case_h, addr_h;	/* 0: none given */
+};
+
+/* One detector that fired: its kind, points (SCORE_ONE units), detail. */
+struct finding {
+	const char *kind;
+	uint32_t points;
+	char detail[120];
+};
+
+#define MAX_FINDINGS 6
+
+bool baseline_learned(const struct gu *u, uint32_t now);
+void baseline_decay(struct gu *u, uint32_t now);
+void baseline_roll_minute(struct gu *u, uint32_t now);
+size_t baseline_detect(const struct gu *u, const struct signal *s,
+    struct finding *f);
+void baseline_learn(struct gu *u, const struct signal *s);
+void baseline_count_attempt(struct gu *u, const struct signal *s);
+uint32_t baseline_score_add(struct gu *u, const struct finding *f,
+    size_t n);
+
+#endif
