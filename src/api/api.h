@@ -15,6 +15,7 @@ struct cv_server_opts {
 	const char *listen;	/* "127.0.0.1:8443" */
 	unsigned threads;	/* 0: one per processor */
 	unsigned rate;		/* requests/s per certificate; 0: no limit */
+	int no_guard;		/* benchmarks only: reads without the guard */
 	/* Called once the socket is listening (for tests and make run). */
 	void (*ready)(void *ctx, unsigned port);
 	void *ctx;

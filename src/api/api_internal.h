@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 
 #include "../auth/session.h"
+#include "../guard/guard.h"
 #include "api.h"
 
 #define API_MAX_BODY 65536
@@ -27,6 +28,14 @@ struct server {
 	 * once draining is set, replies wait on the calling thread, so the
 	 * count only falls and the daemon can stop. */
 	int suspended, draining;
+	/* the exfiltration guard (watch.c); NULL with --no-guard */
+	struct cv_guard *guard;
+	pthread_mutex_t save_mu;	/* one snapshot writer at a time */
+	int alerts_fd;			/* DIR/alerts.jsonl, appended */
+	uint64_t alerts;		/* atomic, for /metrics */
+	uint64_t guard_replayed;	/* entries replayed at start */
+	pthread_mutex_t clock_mu;	/* the test clock, see api_guard_now */
+	int64_t clock_start, clock_step, clock_n, clock_mtime;
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
@@ -66,6 +75,7 @@ struct req {
 	 * committer has made its entry durable */
 	int waiting;
 	cv_err audited;
+	struct cv_guard_decision gd;	/* alerts go out once logged */
 	unsigned status;
 	const char *type;
 	struct cv_buf out;
@@ -116,6 +126,29 @@ enum MHD_Result api_case_members(struct req *r, const char *id, int add);
 enum MHD_Result api_users(struct req *r, const char *rest);
 enum MHD_Result api_metrics(struct req *r);
 enum MHD_Result api_openapi(struct req *r);
+/*
+ * watch.c: the guard. Start loads the sealed snapshot and replays the log
+ * after it; stop saves and frees.
+ */
+cv_err api_guard_start(struct server *srv) CV_MUST_CHECK;
+void api_guard_stop(struct server *srv);
+cv_err api_guard_save(struct server *srv) CV_MUST_CHECK;
+int64_t api_guard_now(struct server *srv);
+/*
+ * The guard's verdict on R returning the records RIDS (after need-to-know,
+ * before anything is read): 1 to go on, 0 when the refusal has been
+ * queued in *RET. A lock ends the user's sessions and is logged.
+ */
+int api_guard_read(struct req *r, const char *const *rids, size_t n,
+    int search, enum MHD_Result *ret);
+/* A record asked for but not there or not allowed (enumeration). */
+void api_guard_miss(struct req *r);
+int api_guard_locked(struct server *srv, const char *user);
+/* R's alerts, with the index of its entry (DURABLE: it has one). */
+void api_guard_emit(struct req *r, uint64_t index, int durable);
+enum MHD_Result api_alerts(struct req *r);
+enum MHD_Result api_unlock(struct req *r, const char *user);
+
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);
 

@@ -77,6 +77,7 @@ api_record_get(struct req *r, const char *id)
 	unsigned granted = cv_policy_sections(r->who.role), mask;
 	struct cv_buf out = { 0 };
 	size_t n = 0;
+	enum MHD_Result ret;
 	int badp;
 	cv_err e;
 
@@ -106,9 +107,14 @@ api_record_get(struct req *r, const char *id)
 	if ((e = cv_policy_need_to_know(cv_vault_store(v), r->who.user,
 	    r->purpose, id)) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		return e == CV_ERR_AUTH ? api_forbidden(r, "no case of yours holds "
-		    "this record") : api_internal(r, e);
+		if (e != CV_ERR_AUTH)
+			return api_internal(r, e);
+		api_guard_miss(r);
+		return api_forbidden(r, "no case of yours holds this record");
 	}
+	/* The guard decides before anything is read from storage. */
+	if (!api_guard_read(r, r->records, 1, 0, &ret))
+		return ret;
 	mask = want.mask ? want.mask : granted;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
 		if (mask & (1u << i))
@@ -158,6 +164,28 @@ api_case_create(struct req *r)
 
 
 /* {"users": [...], "records": [...]} added to (or removed from) case ID. */
+/*
+ * Records added to a case bring canaries along, one per 50 (at least
+ * one), so that whoever sweeps a case meets a decoy; they are not
+ * counted in the reply.
+ */
+static cv_err
+add_canaries(struct cv_vault *v, const char *id, size_t nrecs)
+{
+	char **ids;
+	size_t n, k = 1 + nrecs / 50;
+	int changed;
+	cv_err e;
+
+	if ((e = cv_vault_canaries(v, &ids, &n)) != CV_OK)
+		return e;
+	for (size_t i = 0; i < k && n > 0 && e == CV_OK; i++)
+		e = cv_store_case_member(cv_vault_store(v), id, 1,
+		    ids[randombytes_uniform((uint32_t)n)], 1, &changed);
+	free(ids);
+	return e;
+}
+
 enum MHD_Result
 api_case_members(struct req *r, const char *id, int add)
 {
@@ -216,6 +244,8 @@ api_case_members(struct req *r, const char *id, int add)
 		    json_string_value(it), add, &changed)) == CV_OK)
 			total += changed;
 	}
+	if (e == CV_OK && add && json_array_size(recs))
+		e = add_canaries(v, id, json_array_size(recs));
 	if (e != CV_OK || (e = cv_store_commit(s)) != CV_OK) {
 		cv_store_rollback(s);
 		json_decref(j);
@@ -293,9 +323,6 @@ api_record_search(struct req *r)
 		    CV_AUDIT_DENIED, "bad request", cv_err_detail()) :
 		    api_internal(r, e);
 	}
-	/* The search terms are personal data: only their kind is logged. */
-	snprintf(r->reason, sizeof r->reason, "by %s, %zu found", ssn ? "SSN" :
-	    "name and birth date", f.n);
 	/* Every id returned is named in the entry, for breach scoping. */
 	if ((ids = calloc(f.n ? f.n : 1, sizeof *ids)) == NULL) {
 		json_decref(f.ids);
@@ -305,7 +332,19 @@ api_record_search(struct req *r)
 		ids[i] = json_string_value(json_array_get(f.ids, i));
 	r->records = ids;
 	r->nrecords = f.n;
-	ret = api_json(r, 200, json_pack("{s:O}", "ids", f.ids));
+	if (!api_guard_read(r, ids, f.n, 1, &ret)) {
+		/* Refused: nothing was returned, so the entry names none. */
+		r->records = NULL;
+		r->nrecords = 0;
+	} else {
+		/* The search terms are personal data: only their kind is
+		 * logged. */
+		size_t at = strlen(r->reason);
+		snprintf(r->reason + at, sizeof r->reason - at, "%sby %s, %zu "
+		    "found", at ? "; " : "", ssn ? "SSN" : "name and birth date",
+		    f.n);
+		ret = api_json(r, 200, json_pack("{s:O}", "ids", f.ids));
+	}
 	r->records = NULL;
 	free(ids);
 	json_decref(f.ids);

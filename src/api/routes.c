@@ -48,6 +48,13 @@ login(struct req *r)
 		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
 		    "login refused");
 	}
+	if (api_guard_locked(r->srv, r->who.user)) {
+		/* Locked until two officers say otherwise: no new session. */
+		cv_sessions_end_user(r->srv->sessions, r->who.user);
+		snprintf(r->reason, sizeof r->reason, "login refused: locked");
+		return api_problem(r, 403, CV_AUDIT_DENIED, "locked",
+		    "this account is locked; ask the security office");
+	}
 	snprintf(r->reason, sizeof r->reason, "login");
 	return reply_json(r, 201, json_pack("{s:s, s:s}", "token", token,
 	    "expires_at", iso8601(r->who.expires_us, when, sizeof when)));
@@ -78,6 +85,38 @@ authenticate(struct req *r)
 		return 0;
 	}
 	return 1;
+}
+
+/* POST /v1/session/step-up {"totp": "123456"}: past the soft budgets. */
+static enum MHD_Result
+step_up(struct req *r)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	char code[7], when[32];
+	cv_err e;
+
+	r->action = "session.step-up";
+	if (v == NULL)
+		return api_internal(r, CV_ERR_STORE);
+	if (!api_body_login(&r->body, code))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "expected {\"totp\": \"123456\"}");
+	e = cv_sessions_step_up(r->srv->sessions, v, h + 7, r->cert, code,
+	    cv_time_us(), &r->who);
+	if (e != CV_OK) {
+		snprintf(r->reason, sizeof r->reason, "step-up refused: %s",
+		    cv_err_detail());
+		return e == CV_ERR_LIMIT ? api_problem(r, 429, CV_AUDIT_DENIED,
+		    "too many requests", "too many failed codes; try again "
+		    "later") : api_problem(r, 401, CV_AUDIT_DENIED,
+		    "unauthorized", "step-up refused");
+	}
+	snprintf(r->reason, sizeof r->reason, "stepped up");
+	return reply_json(r, 200, json_pack("{s:s}", "stepped_up_until",
+	    iso8601(r->who.stepped_up_us + (int64_t)CV_STEP_UP_S * 1000000,
+	    when, sizeof when)));
 }
 
 static enum MHD_Result
@@ -122,6 +161,24 @@ api_route(struct req *r)
 	}
 	if (!strcmp(r->url, "/v1/session") && get)
 		return whoami(r);
+	if (!strcmp(r->url, "/v1/session/step-up") && post)
+		return step_up(r);
+	if (!strcmp(r->url, "/v1/alerts") && get)
+		return api_alerts(r);
+	if (!strncmp(r->url, "/v1/users/", 10) && post) {
+		const char *slash = strchr(r->url + 10, '/');
+		char name[CV_USER_NAME_MAX + 1];
+		size_t n = slash ? (size_t)(slash - r->url - 10) : 0;
+		if (slash && !strcmp(slash, "/unlock") && n > 0 &&
+		    n <= CV_USER_NAME_MAX) {
+			memcpy(name, r->url + 10, n);
+			name[n] = '\0';
+			if (!cv_auth_valid_name(name))
+				return api_problem(r, 400, CV_AUDIT_DENIED,
+				    "bad request", "not a user name");
+			return api_unlock(r, name);
+		}
+	}
 	if (!strncmp(r->url, "/v1/records/", 12) && get &&
 	    strchr(r->url + 12, '/') == NULL)
 		return api_record_get(r, r->url + 12);

@@ -1,11 +1,13 @@
 /* The daemon: TLS, client certificates, request bodies, replies. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -199,8 +201,9 @@ on_durable(void *ctx, cv_err err, uint64_t index)
 	struct req *r = ctx;
 	struct server *srv = r->srv;
 
-	(void)index;
 	r->audited = err;
+	if (r->gd.nalerts)
+		api_guard_emit(r, index, err == CV_OK);
 	MHD_resume_connection(r->conn);
 	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 }
@@ -288,7 +291,11 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-		if (cv_audit_append(srv->a, &e, NULL) != CV_OK)
+		uint64_t index = 0;
+		err = cv_audit_append(srv->a, &e, &index);
+		if (r->gd.nalerts)
+			api_guard_emit(r, index, err == CV_OK);
+		if (err != CV_OK)
 			return fail_closed(r, body);	/* fail closed */
 		return respond(r, status, type, body);
 	}
@@ -304,6 +311,8 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	 * refusal is ours to record. */
 	if ((err = cv_audit_submit(srv->a, &e, on_durable, r)) != CV_OK) {
 		r->audited = err;
+		if (r->gd.nalerts)
+			api_guard_emit(r, 0, 0);
 		MHD_resume_connection(r->conn);
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 	}
@@ -514,7 +523,10 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
     const struct cv_server_opts *o)
 {
 	struct server srv = { .v = v, .a = a,
-	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate };
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
+	    .save_mu = PTHREAD_MUTEX_INITIALIZER,
+	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1 };
+	char path[1200];
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;
 	const union MHD_DaemonInfo *di;
@@ -531,8 +543,20 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
 	    &sa)) != CV_OK ||
 	    (r = cv_sessions_new(&srv.sessions)) != CV_OK ||
-	    (r = load_tls(&srv, cv_vault_dir(v))) != CV_OK)
+	    (r = load_tls(&srv, cv_vault_dir(v))) != CV_OK ||
+	    (r = cv_path(path, sizeof path, "%s/alerts.jsonl",
+	    cv_vault_dir(v))) != CV_OK)
 		goto out;
+	if ((srv.alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+	    O_CLOEXEC, 0600)) < 0) {
+		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* Fail closed: no guard state, no reads (unless asked, for a
+	 * benchmark's baseline). */
+	if (!o->no_guard && (r = api_guard_start(&srv)) != CV_OK)
+		goto out;
+	openlog("clearvault", LOG_PID, LOG_AUTHPRIV);
 	the_server = &srv;
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
@@ -559,8 +583,14 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (o->ready)
 		o->ready(o->ctx, di ? di->port : ntohs(sa.sin_port));
-	while (!stop)
-		pause();
+	/* The guard's state is saved every few seconds; the log holds what
+	 * happened since, so a crash loses nothing. */
+	for (int tick = 0; !stop; tick++) {
+		sleep(1);
+		if (srv.guard && tick % 10 == 9 && api_guard_save(&srv) != CV_OK)
+			fprintf(stderr, "clearvault serve: cannot save the "
+			    "guard's state: %s\n", cv_err_detail());
+	}
 	/* MHD must not be stopped with connections still suspended: from
 	 * now on replies wait in place, and the parked ones finish. */
 	__atomic_store_n(&srv.draining, 1, __ATOMIC_SEQ_CST);
@@ -571,6 +601,9 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
  out:
 	if (d)
 		MHD_stop_daemon(d);
+	api_guard_stop(&srv);
+	if (srv.alerts_fd >= 0)
+		close(srv.alerts_fd);
 	if (srv.tls_key)
 		gnutls_privkey_deinit(srv.tls_key);
 	gnutls_pcert_deinit(&srv.pcert);

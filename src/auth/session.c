@@ -124,16 +124,58 @@ totp_step(const uint8_t *seed, size_t len, const char *code, int64_t now_us)
 	return (int64_t)counter;
 }
 
+/*
+ * CODE is USER's current TOTP code, not used before (under s->mu).
+ * Failures count against CERT; *TC is its tracker.
+ */
+static cv_err
+check_code(struct cv_sessions *s, struct cv_vault *v,
+    const struct cv_store_user *u, const char *cert, const char *code,
+    int64_t now_us, struct track **tcp)
+{
+	uint8_t seed[CV_TOTP_SEED_BYTES];
+	struct track *tc, *tu;
+	char ctx[96];
+	int64_t step;
+	cv_err r;
+
+	if ((*tcp = tc = track(s, cert)) == NULL)
+		return cv_fail(CV_ERR_AUTH, "too many clients");
+	if (now_us - tc->window_us > (int64_t)CV_LOGIN_WINDOW_S * 1000000) {
+		tc->window_us = now_us;
+		tc->fails = 0;
+	}
+	if (tc->fails >= CV_LOGIN_FAILS_MAX)
+		return cv_fail(CV_ERR_LIMIT, "too many failed logins; try "
+		    "again later");
+	snprintf(ctx, sizeof ctx, "totp:%s", u->name);
+	if (u->totp_len != sizeof seed + CV_SEAL_OVERHEAD ||
+	    (r = cv_keys_unseal(cv_vault_keys(v), ctx, u->totp_sealed,
+	    u->totp_len, seed)) != CV_OK)
+		return cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
+	step = totp_step(seed, sizeof seed, code, now_us);
+	sodium_memzero(seed, sizeof seed);
+	if (step < 0) {
+		tc->fails++;
+		return cv_fail(CV_ERR_AUTH, "wrong TOTP code");
+	}
+	if ((tu = track(s, u->name)) == NULL ||
+	    (uint64_t)step <= tu->last_step) {
+		tc->fails++;
+		return cv_fail(CV_ERR_AUTH, "TOTP code already used");
+	}
+	tu->last_step = (uint64_t)step;
+	return CV_OK;
+}
+
 cv_err
 cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
     const char *code, int64_t now_us, char token[static CV_TOKEN_CHARS + 1],
     struct cv_principal *p)
 {
 	struct cv_store_user u;
-	struct track *tc, *tu;
-	uint8_t seed[CV_TOTP_SEED_BYTES], raw[32], id[8];
-	char ctx[96];
-	int64_t step;
+	struct track *tc;
+	uint8_t raw[32], id[8];
 	struct sess *ss;
 	cv_err r;
 
@@ -145,40 +187,8 @@ cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
 	snprintf(p->user, sizeof p->user, "%s", u.name);
 	p->role = (enum cv_role)cv_role_parse(u.role);
 	pthread_mutex_lock(&s->mu);
-	if ((tc = track(s, cert)) == NULL) {
-		r = cv_fail(CV_ERR_AUTH, "too many clients");
+	if ((r = check_code(s, v, &u, cert, code, now_us, &tc)) != CV_OK)
 		goto out;
-	}
-	if (now_us - tc->window_us > (int64_t)CV_LOGIN_WINDOW_S * 1000000) {
-		tc->window_us = now_us;
-		tc->fails = 0;
-	}
-	if (tc->fails >= CV_LOGIN_FAILS_MAX) {
-		r = cv_fail(CV_ERR_LIMIT, "too many failed logins; try again "
-		    "later");
-		goto out;
-	}
-	snprintf(ctx, sizeof ctx, "totp:%s", u.name);
-	if (u.totp_len != sizeof seed + CV_SEAL_OVERHEAD ||
-	    (r = cv_keys_unseal(cv_vault_keys(v), ctx, u.totp_sealed,
-	    u.totp_len, seed)) != CV_OK) {
-		r = cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
-		goto out;
-	}
-	step = totp_step(seed, sizeof seed, code, now_us);
-	sodium_memzero(seed, sizeof seed);
-	if (step < 0) {
-		tc->fails++;
-		r = cv_fail(CV_ERR_AUTH, "wrong TOTP code");
-		goto out;
-	}
-	if ((tu = track(s, u.name)) == NULL ||
-	    (uint64_t)step <= tu->last_step) {
-		tc->fails++;
-		r = cv_fail(CV_ERR_AUTH, "TOTP code already used");
-		goto out;
-	}
-	tu->last_step = (uint64_t)step;
 	if (s->n == MAX_SESSIONS) {
 		/* Drop expired ones first; refuse if all are live. */
 		size_t j = 0;
@@ -244,6 +254,39 @@ cv_sessions_check(struct cv_sessions *s, const char *token, const char *cert,
 		r = CV_OK;
 		break;
 	}
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+cv_err
+cv_sessions_step_up(struct cv_sessions *s, struct cv_vault *v,
+    const char *token, const char *cert, const char *code, int64_t now_us,
+    struct cv_principal *p)
+{
+	struct cv_store_user u;
+	struct track *tc;
+	uint8_t h[32];
+	cv_err r;
+
+	if ((r = cv_sessions_check(s, token, cert, now_us, p)) != CV_OK)
+		return r;
+	if ((r = cv_auth_cert_user(v, cert, &u)) != CV_OK)
+		return r;
+	token_hash(token, h);
+	pthread_mutex_lock(&s->mu);
+	if ((r = check_code(s, v, &u, cert, code, now_us, &tc)) != CV_OK)
+		goto out;
+	tc->fails = 0;
+	r = cv_fail(CV_ERR_AUTH, "session ended");
+	for (size_t i = 0; i < s->n; i++) {
+		if (sodium_memcmp(s->s[i].hash, h, sizeof h) == 0) {
+			s->s[i].p.stepped_up_us = now_us;
+			*p = s->s[i].p;
+			r = CV_OK;
+			break;
+		}
+	}
+ out:
 	pthread_mutex_unlock(&s->mu);
 	return r;
 }

@@ -23,7 +23,11 @@ struct cv_principal {
 	char cert[CV_FINGERPRINT_HEX + 1];
 	char session[17];	/* a public id for the log, not the token */
 	int64_t expires_us;
+	int64_t stepped_up_us;	/* last fresh TOTP after login; 0: none */
 };
+
+/* How long a step-up lets a session read past its soft budgets. */
+#define CV_STEP_UP_S (10 * 60)
 
 cv_err cv_sessions_new(struct cv_sessions **out) CV_MUST_CHECK;
 void cv_sessions_free(struct cv_sessions *s);
@@ -48,6 +52,15 @@ cv_err cv_sessions_login(struct cv_sessions *s, struct cv_vault *v,
  */
 cv_err cv_sessions_check(struct cv_sessions *s, const char *token,
     const char *cert, int64_t now_us, struct cv_principal *p) CV_MUST_CHECK;
+
+/*
+ * Step-up: a fresh TOTP CODE (one use, failures limited as for login) for
+ * the user of the session TOKEN presented with CERT; the session is then
+ * stepped up (p->stepped_up_us = NOW_US). Errors as for login and check.
+ */
+cv_err cv_sessions_step_up(struct cv_sessions *s, struct cv_vault *v,
+    const char *token, const char *cert, const char *code, int64_t now_us,
+    struct cv_principal *p) CV_MUST_CHECK;
 
 /* Ends every session of USER (disable, revoke, lock). */
 void cv_sessions_end_user(struct cv_sessions *s, const char *user);

@@ -28,6 +28,7 @@ int cmd_rotate(int argc, char **argv);
 int cmd_shred(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_ca_cert(int argc, char **argv);
+int cmd_canaries(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -8,19 +8,25 @@
 #include "cli.h"
 
 static const char use[] =
-    "clearvault load --dir DIR [--reject FILE] [FILE|-]";
+    "clearvault load --dir DIR [--reject FILE] [--canaries N] [FILE|-]";
 
 static const char help[] =
-    "usage: clearvault load --dir DIR [--reject FILE] [FILE|-]\n\n"
+    "usage: clearvault load --dir DIR [--reject FILE] [--canaries N] "
+    "[FILE|-]\n\n"
     "Validates every record of FILE (JSON Lines; stdin when absent or '-')\n"
     "against the schema, encrypts each section under the record's own\n"
     "data key and stores it with its blind indexes. A record whose id\n"
     "exists becomes a new version. The run is atomic: on a bad record it\n"
-    "prints FILE:LINE: field PATH: reason, exits 1 and stores nothing.\n\n"
+    "prints FILE:LINE: field PATH: reason, exits 1 and stores nothing.\n"
+    "Canary records (decoys no legitimate task opens; reading one locks\n"
+    "the reader) are mixed in at random places; which ones they are is\n"
+    "kept sealed by the keyring (clearvault canaries lists them).\n\n"
     "options:\n"
     "  -d, --dir DIR        the vault folder (or $CLEARVAULT_DIR)\n"
     "  -r, --reject FILE    write bad records with their reasons to FILE\n"
     "                       (JSON Lines) and load the rest\n"
+    "  -c, --canaries N     canaries to add (default: one per 500 records,\n"
+    "                       and at least 50 in the vault)\n"
     "  -j, --threads T      encrypting threads (default: one per processor)\n"
     "  -q, --quiet          no progress and no summary\n"
     "  -h, --help           this text\n";
@@ -53,11 +59,12 @@ cmd_load(int argc, char **argv)
 		CLI_OPT_DIR, CLI_OPT_HELP,
 		{ "reject", required_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "canaries", required_argument, NULL, 'c' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *dir = NULL, *rpath = NULL, *in = "-";
-	struct cv_load_opts lo = { 0 };
+	struct cv_load_opts lo = { .canaries = CV_CANARIES_AUTO };
 	struct cv_load_stats st;
 	struct cv_load_error le;
 	struct cv_vault *v = NULL;
@@ -69,10 +76,15 @@ cmd_load(int argc, char **argv)
 	int c, ok, quiet = 0, rc = CLI_FAIL;
 	cv_err r;
 
-	while ((c = getopt_long(argc, argv, "d:r:j:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:r:j:c:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'r': rpath = optarg; break;
+		case 'c':
+			lo.canaries = (int64_t)cli_number(optarg, &ok);
+			if (!ok || lo.canaries > 1000000)
+				return cli_usage("load", use, "bad --canaries");
+			break;
 		case 'j':
 			lo.threads = (unsigned)cli_number(optarg, &ok);
 			if (!ok || lo.threads > 64)
@@ -138,9 +150,10 @@ cmd_load(int argc, char **argv)
 	}
 	if (!quiet)
 		fprintf(stderr, "clearvault load: stored %llu records (%llu "
-		    "new versions), rejected %llu, in %.2f s (%.0f records/s)"
-		    "\n", (unsigned long long)st.stored,
+		    "new versions) and %llu canaries, rejected %llu, in %.2f s "
+		    "(%.0f records/s)\n", (unsigned long long)st.stored,
 		    (unsigned long long)st.versions,
+		    (unsigned long long)st.canaries,
 		    (unsigned long long)st.rejected, st.seconds,
 		    st.seconds > 0 ? (double)st.stored / st.seconds : 0.0);
 	rc = CLI_OK;

@@ -23,6 +23,8 @@ static const char help[] =
     "  -j, --threads N        worker threads (default: one per processor)\n"
     "  -r, --rate N           requests per second per client certificate,\n"
     "                         bursts of twice that (default 2000; 0: off)\n"
+    "      --no-guard         no read budgets, baselines or canaries: for a\n"
+    "                         benchmark's baseline only (logged)\n"
     "  -h, --help             this text\n";
 
 struct where {
@@ -49,6 +51,7 @@ cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "no-guard", no_argument, NULL, 'G' },
 		{ 0, 0, 0, 0 }
 	};
 	struct cv_server_opts so = { .listen = "127.0.0.1:8443",
@@ -74,6 +77,7 @@ cmd_serve(int argc, char **argv)
 			if (!ok || so.rate > 1000000)
 				return cli_usage("serve", use, "bad --rate");
 			break;
+		case 'G': so.no_guard = 1; break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("serve", use, "bad option");
 		}
@@ -89,7 +93,8 @@ cmd_serve(int argc, char **argv)
 	where.listen = so.listen;
 	so.ready = ready;
 	so.ctx = &where;
-	if ((r = cli_record(a, "serve.start", CV_OK, so.listen, NULL, 0, 0)) !=
+	if ((r = cli_record(a, so.no_guard ? "serve.start.no-guard" :
+	    "serve.start", CV_OK, so.listen, NULL, 0, 0)) !=
 	    CV_OK || (r = cv_server_run(v, a, &so)) != CV_OK) {
 		cli_fail("serve", r);
 		goto out;

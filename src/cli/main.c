@@ -24,6 +24,7 @@ static const struct cli_cmd cmds[] = {
 	{ "user", cmd_user, "add, list, disable users; revoke their "
 	    "certificates" },
 	{ "ca-cert", cmd_ca_cert, "print the vault CA certificate" },
+	{ "canaries", cmd_canaries, "list the canary (decoy) record ids" },
 	{ "audit", cmd_audit, "the tamper-evident log: checkpoints, proofs, "
 	    "verify" },
 };

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "policy.h"
 
 #define ALL ((1u << CV_RECORD_NSECTIONS) - 1)
@@ -18,10 +20,32 @@ static const unsigned char perms[CV_ROLE__COUNT][CV_PERM__COUNT] = {
 	[CV_ROLE_INVESTIGATOR] = { [CV_PERM_READ_RECORDS] = 1 },
 	[CV_ROLE_ADJUDICATOR] = { [CV_PERM_READ_RECORDS] = 1 },
 	[CV_ROLE_SECURITY_OFFICER] = { [CV_PERM_READ_RECORDS] = 1,
-	    [CV_PERM_MANAGE_CASES] = 1 },
+	    [CV_PERM_MANAGE_CASES] = 1, [CV_PERM_GUARD] = 1 },
 	[CV_ROLE_AUDITOR] = { [CV_PERM_READ_AUDIT] = 1 },
 	[CV_ROLE_ADMIN] = { [CV_PERM_MANAGE_USERS] = 1 },
 };
+
+/*
+ * Distinct records per minute / hour / day, soft (a fresh TOTP to go on)
+ * and hard (refused and locked). Sized for one person's casework: an
+ * adjudicator reviews a few dozen files a day, reading each a few times
+ * (re-reads are free). A thief without the TOTP secret gets out at most
+ * soft[minute] records before the first step-up stops them.
+ */
+static const struct cv_guard_limits budgets[CV_ROLE__COUNT] = {
+	[CV_ROLE_INVESTIGATOR] = { { 20, 120, 400 }, { 40, 240, 800 } },
+	[CV_ROLE_ADJUDICATOR] = { { 20, 120, 400 }, { 40, 240, 800 } },
+	[CV_ROLE_SECURITY_OFFICER] = { { 20, 100, 300 }, { 40, 200, 600 } },
+	/* auditor and admin read no record data at all */
+};
+
+void
+cv_policy_budget(enum cv_role role, struct cv_guard_limits *out)
+{
+	memset(out, 0, sizeof *out);
+	if ((unsigned)role < CV_ROLE__COUNT)
+		*out = budgets[role];
+}
 
 unsigned
 cv_policy_sections(enum cv_role role)

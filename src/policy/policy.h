@@ -7,12 +7,14 @@
 #define CV_POLICY_H
 
 #include "../auth/users.h"
+#include "../guard/guard.h"
 
 enum cv_permission {
 	CV_PERM_READ_RECORDS,	/* records of one's cases */
 	CV_PERM_MANAGE_CASES,	/* create cases, add and remove members */
 	CV_PERM_READ_AUDIT,
 	CV_PERM_MANAGE_USERS,
+	CV_PERM_GUARD,		/* read alerts; approve unlocking a user */
 	CV_PERM__COUNT
 };
 
@@ -20,6 +22,10 @@ enum cv_permission {
 unsigned cv_policy_sections(enum cv_role role);
 
 int cv_policy_allows(enum cv_role role, enum cv_permission p);
+
+/* ROLE's read budgets (README table); all zero for roles that read no
+ * record data. */
+void cv_policy_budget(enum cv_role role, struct cv_guard_limits *out);
 
 /*
  * USER may read record RID for case PURPOSE: the case exists and holds

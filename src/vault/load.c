@@ -5,9 +5,11 @@
  * SQLite has one writer; everything else runs on the other cores.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -21,6 +23,7 @@ enum { B_EMPTY, B_READ, B_WORKING, B_DONE };
 
 struct slot {
 	uint64_t line;
+	int canary;
 	size_t off, len;	/* in batch text; len > max: too long */
 	int bad;
 	struct cv_record_error err;
@@ -52,6 +55,15 @@ struct pipe {
 	size_t cpos, clen;
 	uint64_t line;
 	int chunk_eof;
+	/* canaries to mix in: at these input offsets (a regular file), or
+	 * one per CV_CANARY_RATE lines at random and the rest at the end */
+	int64_t want;		/* still to place; CV_CANARIES_AUTO: by rate */
+	int64_t topup;		/* by rate: at least this many in all */
+	uint64_t *at;		/* offsets, ascending */
+	size_t nat, next_at;
+	uint64_t consumed;	/* input bytes read so far */
+	int64_t made;
+	struct cv_buf canary_ids;
 };
 
 /* Reads one line into B's text. Returns 0 at end of input. */
@@ -83,6 +95,7 @@ read_line(struct pipe *p, struct batch *b, struct slot *s, cv_err *err)
 		nl = memchr(p->chunk + p->cpos, '\n', p->clen - p->cpos);
 		take = (nl ? (size_t)(nl - p->chunk) : p->clen) - p->cpos;
 		b->bytes += take + (nl != NULL);
+		p->consumed += take + (nl != NULL);
 		/* Keep at most max + 1 bytes: enough to know it is too long. */
 		if (!toolong) {
 			size_t room = CV_RECORD_MAX_BYTES + 1 -
@@ -107,6 +120,35 @@ read_line(struct pipe *p, struct batch *b, struct slot *s, cv_err *err)
 	return 1;
 }
 
+/* Appends a canary to B as if it had been read after P's last line. */
+static int
+add_canary(struct pipe *p, struct batch *b, cv_err *err)
+{
+	struct slot *s = &b->slot[b->n];
+	size_t start = b->text.len;
+
+	if ((*err = vault_canary_make(&b->text, &p->canary_ids)) != CV_OK)
+		return 0;
+	s->line = p->line;
+	s->off = start;
+	s->len = b->text.len - start - 1;	/* without the newline */
+	s->canary = 1;
+	b->n++;
+	p->made++;
+	return 1;
+}
+
+/* A canary is due after the line just read. */
+static int
+canary_due(struct pipe *p)
+{
+	if (p->at)
+		return p->next_at < p->nat && p->at[p->next_at] <= p->consumed ?
+		    (p->next_at++, 1) : 0;
+	return p->want == CV_CANARIES_AUTO &&
+	    randombytes_uniform(CV_CANARY_RATE) == 0;
+}
+
 /* Fills a batch; returns 0 when there was nothing left to read. */
 static int
 fill(struct pipe *p, struct batch *b, cv_err *err)
@@ -116,13 +158,82 @@ fill(struct pipe *p, struct batch *b, cv_err *err)
 	b->bytes = 0;
 	while (b->n < BATCH_RECORDS) {
 		struct slot *s = &b->slot[b->n];
+		s->canary = 0;
 		if (!read_line(p, b, s, err))
 			break;
 		if (s->len == 0)	/* blank lines are allowed */
 			continue;
 		b->n++;
+		if (b->n < BATCH_RECORDS && canary_due(p) &&
+		    !add_canary(p, b, err))
+			return 0;
+	}
+	/* At the end: whatever the schedule or the rate left over. */
+	while (b->n < BATCH_RECORDS && p->chunk_eof && p->cpos == p->clen &&
+	    *err == CV_OK && p->made < (p->at ? (int64_t)p->nat :
+	    p->want == CV_CANARIES_AUTO ? p->topup : p->want)) {
+		if (!add_canary(p, b, err))
+			return 0;
 	}
 	return b->n > 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Where the canaries go. A regular file is spread over by byte offset, so
+ * that their rows are scattered like any record's; the automatic count
+ * then comes from the file's size and its first lines' length.
+ */
+static cv_err
+plan_canaries(struct pipe *p, struct cv_vault *v, int64_t want)
+{
+	struct stat sb;
+	long pos;
+	uint64_t span, n;
+	char **ids;
+	size_t have;
+	cv_err r;
+
+	p->want = want;
+	if (want == 0)
+		return CV_OK;
+	if ((r = cv_vault_canaries(v, &ids, &have)) != CV_OK)
+		return r;
+	free(ids);
+	p->topup = have < CV_CANARIES_MIN ? CV_CANARIES_MIN - (int64_t)have : 0;
+	if (fstat(fileno(p->in), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    (pos = ftell(p->in)) < 0 || (uint64_t)sb.st_size <= (uint64_t)pos)
+		return CV_OK;	/* a pipe: by rate */
+	span = (uint64_t)sb.st_size - (uint64_t)pos;
+	if (want == CV_CANARIES_AUTO) {
+		/* ~2.6 KB a record (docs/schema.md); real data may differ,
+		 * the minimum holds either way. */
+		n = span / 2600 / CV_CANARY_RATE;
+		if (n < (uint64_t)p->topup)
+			n = (uint64_t)p->topup;
+	} else
+		n = (uint64_t)want;
+	if (n == 0)
+		return CV_OK;
+	if (n > 10000000)
+		return cv_fail(CV_ERR_INVALID, "too many canaries");
+	if ((p->at = malloc(n * sizeof *p->at)) == NULL)
+		return CV_ERR_NOMEM;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t x;
+		randombytes_buf(&x, sizeof x);
+		p->at[i] = x % span;
+	}
+	qsort(p->at, n, sizeof *p->at, cmp_u64);
+	p->nat = n;
+	return CV_OK;
 }
 
 static void *
@@ -281,7 +392,10 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 			return r;
 		st->versions++;
 	}
-	st->stored++;
+	if (s->canary)
+		st->canaries++;
+	else
+		st->stored++;
 	return CV_OK;
 }
 
@@ -325,7 +439,8 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 	pthread_cond_init(&p->cv, NULL);
 	p->keys = v->sk->k;
 	p->in = o->in;
-	if ((r = cv_store_begin(v->store)) != CV_OK)
+	if ((r = plan_canaries(p, v, o->canaries)) != CV_OK ||
+	    (r = cv_store_begin(v->store)) != CV_OK)
 		goto out;
 	in_tx = 1;
 	if (pthread_create(&rd, NULL, reader, p) != 0) {
@@ -372,6 +487,10 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 	}
 	if (r != CV_OK)
 		goto out;
+	/* Known before they are stored: a failed commit leaves ids of
+	 * records that do not exist, never canaries nobody knows of. */
+	if ((r = vault_canaries_add(v, &p->canary_ids)) != CV_OK)
+		goto out;
 	if (cv_fault("load.commit")) {
 		r = cv_fail(CV_ERR_IO, "fault injected before commit");
 		goto out;
@@ -402,12 +521,14 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 		pthread_mutex_destroy(&p->mu);
 		pthread_cond_destroy(&p->cv);
 		free(p->chunk);
+		free(p->at);
+		cv_buf_free(&p->canary_ids);
 		free(p);
 	}
 	if (in_tx)
 		cv_store_rollback(v->store);
 	st->seconds = cv_now() - t0;
 	if (r != CV_OK)
-		st->stored = st->versions = 0;
+		st->stored = st->versions = st->canaries = 0;
 	return r;
 }

@@ -58,6 +58,7 @@ struct cv_load_stats {
 	uint64_t stored;	/* records stored (new or new version) */
 	uint64_t versions;	/* of which new versions of existing ids */
 	uint64_t rejected;	/* bad records written to the reject file */
+	uint64_t canaries;	/* decoys stored (not in stored) */
 	uint64_t bytes;		/* input bytes read */
 	double seconds;
 };
@@ -67,8 +68,18 @@ struct cv_load_error {
 	struct cv_record_error rec;
 };
 
+/* Canaries a load adds by default: 0.2% of its records, and as many as it
+ * takes to bring the vault to CV_CANARIES_MIN. */
+#define CV_CANARIES_AUTO (-1)
+#define CV_CANARIES_MIN 50
+#define CV_CANARY_RATE 500	/* one per this many records */
+
 struct cv_load_opts {
 	FILE *in;
+	/* Decoys to mix into the input at random places (0: none), or
+	 * CV_CANARIES_AUTO. Spread over the whole input when it is a regular
+	 * file; from a pipe, the ones a rate cannot place go at its end. */
+	int64_t canaries;
 	/* NULL: the first bad record fails the run and nothing is stored.
 	 * Otherwise bad records go here as JSON lines with their reason. */
 	FILE *reject;
@@ -85,6 +96,15 @@ struct cv_load_opts {
  * record without a reject file (*err says which line and why); CV_ERR_IO,
  * CV_ERR_STORE. *st is filled in any case.
  */
+/*
+ * The vault's canary ids (decoys no legitimate task opens), known only
+ * through the keyring: DIR/canaries is sealed. *ids is one allocation (the
+ * N pointers, then the strings): free() it. No file: none (N = 0).
+ * CV_ERR_AUTH or CV_ERR_FORMAT when the file was tampered with.
+ */
+cv_err cv_vault_canaries(struct cv_vault *v, char ***ids,
+    size_t *n) CV_MUST_CHECK;
+
 cv_err cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
     struct cv_load_stats *st, struct cv_load_error *err) CV_MUST_CHECK;
 

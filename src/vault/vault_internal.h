@@ -71,6 +71,14 @@ struct shared_keys {
 	int refs;	/* atomic */
 };
 
+/* Adds the ids in IDS (one per line) to the sealed canary list. */
+cv_err vault_canaries_add(struct cv_vault *v,
+    const struct cv_buf *ids) CV_MUST_CHECK;
+/* A new canary record appended to TEXT (one JSON line) and its id (and a
+ * newline) to IDS. */
+cv_err vault_canary_make(struct cv_buf *text,
+    struct cv_buf *ids) CV_MUST_CHECK;
+
 /* The two blind indexes of a scanned record. */
 cv_err vault_bidx(struct cv_keys *k, const struct cv_record_fields *f,
     uint8_t ssn_bi[static CV_BIDX_BYTES],

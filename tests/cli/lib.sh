@@ -58,10 +58,12 @@ finish() {
 }
 
 # A vault with N generated records (seed 7) at $T/$1; input in $T/$1.jsonl
-make_vault() {
-	"$CV" gen --count "$2" --seed 7 >"$T/$1.jsonl" &&
-	"$CV" init --dir "$T/$1" 2>/dev/null &&
-	"$CV" load --dir "$T/$1" --quiet "$T/$1.jsonl"
+make_vault() {	# NAME COUNT [load options...]
+	n=$1 c=$2
+	shift 2
+	"$CV" gen --count "$c" --seed 7 >"$T/$n.jsonl" &&
+	"$CV" init --dir "$T/$n" 2>/dev/null &&
+	"$CV" load --dir "$T/$n" --quiet "$@" "$T/$n.jsonl"
 }
 
 # Digest of every file of a vault, to show that nothing changed. Left
