@@ -28,6 +28,9 @@ show $CV init --dir $V
 say "Load $N synthetic SF-86-style records (SSNs from the never-issued 900-999 range)"
 printf '$ %s\n' "$CV gen --count $N --seed $SEED | $CV load --dir $V"
 $CV gen --count "$N" --seed $SEED | $CV load --dir $V
+echo "(the canaries are decoys mixed in at random places; only the keyring"
+echo " knows which they are: $CV canaries --dir $V | head -3)"
+$CV canaries --dir $V | head -3
 
 rec=$($CV gen --count 1 --start 41 --seed $SEED)
 id=$(printf '%s' "$rec" | cut -c8-26)
@@ -108,6 +111,22 @@ In another terminal, from $(pwd):
       "https://127.0.0.1:$PORT/v1/records/$sid?purpose=\$CASE"
   # without a certificate, or for a record outside the case: refused
   $C https://127.0.0.1:$PORT/v1/records/$sid
+  # a canary in the case: the investigator reads it once, and is locked
+  CAN=\$($CV canaries --dir $V | head -1)
+  $C --cert $U/security_officer.crt --key $U/security_officer.key \\
+      -H "Authorization: Bearer \$T" -d "{\"records\":[\"\$CAN\"]}" \\
+      https://127.0.0.1:$PORT/v1/cases/\$CASE/members
+  $C --cert $U/investigator.crt --key $U/investigator.key \\
+      -H "Authorization: Bearer \$TI" \\
+      "https://127.0.0.1:$PORT/v1/records/\$CAN?purpose=\$CASE" | head -c 200; echo
+  $C --cert $U/investigator.crt --key $U/investigator.key \\
+      -H "Authorization: Bearer \$TI" \\
+      "https://127.0.0.1:$PORT/v1/records/$sid?purpose=\$CASE"
+  # the security office sees the alert (also in $V/alerts.jsonl and syslog)
+  $C --cert $U/security_officer.crt --key $U/security_officer.key \\
+      -H "Authorization: Bearer \$T" https://127.0.0.1:$PORT/v1/alerts
+  # unlocking takes two different security officers:
+  #   POST /v1/users/investigator/unlock, by each of them
 
 EOT
 exec $CV serve --dir $V --listen 127.0.0.1:$PORT
