@@ -327,6 +327,13 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	cv_err e;
 
 	cv_policy_budget(r->who.role, &lim);
+	if (r->who.has_budget && cv_policy_allows(r->who.role,
+	    CV_PERM_READ_RECORDS)) {
+		for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
+			lim.soft[w] = r->who.budget[w];
+			lim.hard[w] = r->who.budget[w + 3];
+		}
+	}
 	rd.user = r->who.user;
 	rd.addr = r->source;
 	rd.case_id = r->purpose;

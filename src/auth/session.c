@@ -186,6 +186,10 @@ cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
 		return r;
 	snprintf(p->user, sizeof p->user, "%s", u.name);
 	p->role = (enum cv_role)cv_role_parse(u.role);
+	r = cv_store_budget_get(cv_vault_store(v), u.name, p->budget);
+	if (r != CV_OK && r != CV_ERR_NOT_FOUND)
+		return r;	/* fail closed: budgets unknown, no session */
+	p->has_budget = r == CV_OK;
 	pthread_mutex_lock(&s->mu);
 	if ((r = check_code(s, v, &u, cert, code, now_us, &tc)) != CV_OK)
 		goto out;

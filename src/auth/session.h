@@ -24,6 +24,9 @@ struct cv_principal {
 	char session[17];	/* a public id for the log, not the token */
 	int64_t expires_us;
 	int64_t stepped_up_us;	/* last fresh TOTP after login; 0: none */
+	/* the user's own read budgets (`user budget`), as of login */
+	int has_budget;
+	uint32_t budget[CV_STORE_BUDGET_N];
 };
 
 /* How long a step-up lets a session read past its soft budgets. */

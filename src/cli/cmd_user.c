@@ -13,7 +13,8 @@
 
 static const char use[] =
     "clearvault user (add NAME --role ROLE --out FOLDER | list | "
-    "disable NAME | enable NAME | revoke-cert NAME) --dir DIR";
+    "disable NAME | enable NAME | revoke-cert NAME | budget NAME "
+    "(--minute S/H --hour S/H --day S/H | --clear)) --dir DIR";
 
 static const char help[] =
     "usage: clearvault user SUBCOMMAND --dir DIR ...\n\n"
@@ -26,7 +27,12 @@ static const char help[] =
     "        Roles: investigator adjudicator security_officer auditor admin\n"
     "  list                       users, roles, state, live certificates\n"
     "  disable NAME | enable NAME the user may not / may log in\n"
-    "  revoke-cert NAME           revokes every certificate of NAME\n";
+    "  revoke-cert NAME           revokes every certificate of NAME\n"
+    "  budget NAME --minute S/H --hour S/H --day S/H\n"
+    "        NAME's own read budgets instead of the role's: distinct\n"
+    "        records per minute, hour and day, soft (a fresh TOTP to go on)\n"
+    "        and hard (refused and locked), e.g. --minute 20/40; taken at\n"
+    "        NAME's next login. --clear goes back to the role's.\n";
 
 /* The QR code in the terminal, two modules per character cell. */
 static void
@@ -92,8 +98,14 @@ cmd_user(int argc, char **argv)
 		CLI_OPT_DIR, CLI_OPT_HELP,
 		{ "role", required_argument, NULL, 'r' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "minute", required_argument, NULL, 'm' },
+		{ "hour", required_argument, NULL, 'H' },
+		{ "day", required_argument, NULL, 'D' },
+		{ "clear", no_argument, NULL, 'C' },
 		{ 0, 0, 0, 0 }
 	};
+	uint32_t budget[CV_STORE_BUDGET_N];
+	int nb = 0, clear = 0;
 	const char *dir = NULL, *role = NULL, *out = NULL, *sub, *name = NULL;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
@@ -116,6 +128,20 @@ cmd_user(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'r': role = optarg; break;
 		case 'o': out = optarg; break;
+		case 'm': case 'H': case 'D': {
+			int w = c == 'm' ? 0 : c == 'H' ? 1 : 2;
+			unsigned long long so, ha;
+			char extra;
+			if (sscanf(optarg, "%llu/%llu%c", &so, &ha, &extra) != 2 ||
+			    so > ha || ha > 100000000)
+				return cli_usage("user", use, "budgets are SOFT/HARD "
+				    "with SOFT <= HARD, e.g. 20/40");
+			budget[w] = (uint32_t)so;
+			budget[w + 3] = (uint32_t)ha;
+			nb |= 1 << w;
+			break;
+		}
+		case 'C': clear = 1; break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("user", use, "bad option");
 		}
@@ -128,8 +154,11 @@ cmd_user(int argc, char **argv)
 		return cli_usage("user", use, "unexpected argument");
 	if (strcmp(sub, "add") && strcmp(sub, "list") &&
 	    strcmp(sub, "disable") && strcmp(sub, "enable") &&
-	    strcmp(sub, "revoke-cert"))
+	    strcmp(sub, "revoke-cert") && strcmp(sub, "budget"))
 		return cli_usage("user", use, "unknown subcommand '%s'", sub);
+	if (!strcmp(sub, "budget") && (clear ? nb != 0 : nb != 7))
+		return cli_usage("user", use, "budget wants --minute, --hour and "
+		    "--day, or --clear");
 	if (!strcmp(sub, "add")) {
 		if (role == NULL || (ro = cv_role_parse(role)) < 0)
 			return cli_usage("user", use, "--role must be one of "
@@ -154,6 +183,20 @@ cmd_user(int argc, char **argv)
 	} else if (!strcmp(sub, "disable") || !strcmp(sub, "enable")) {
 		r = cv_auth_user_disable(v, name, !strcmp(sub, "disable"));
 		snprintf(reason, sizeof reason, "user %s", name);
+	} else if (!strcmp(sub, "budget")) {
+		struct cv_store_user u;
+		if ((r = cv_store_user_get(cv_vault_store(v), name, &u)) ==
+		    CV_OK)
+			r = cv_store_budget_set(cv_vault_store(v), name,
+			    clear ? NULL : budget);
+		if (clear)
+			snprintf(reason, sizeof reason, "user %s: the role's "
+			    "budgets", name);
+		else
+			snprintf(reason, sizeof reason, "user %s: %u/%u a "
+			    "minute, %u/%u an hour, %u/%u a day", name,
+			    budget[0], budget[3], budget[1], budget[4],
+			    budget[2], budget[5]);
 	} else if (!strcmp(sub, "revoke-cert")) {
 		r = cv_auth_user_revoke(v, name, &n);
 		snprintf(reason, sizeof reason, "user %s, %d certificates "
@@ -193,8 +236,8 @@ cmd_user(int argc, char **argv)
 			print_qr(iss.otpauth);
 	} else
 		fprintf(stderr, "clearvault user: %s\n", !strcmp(sub,
-		    "revoke-cert") ? reason : sub[0] == 'd' ? "disabled" :
-		    "enabled");
+		    "revoke-cert") || !strcmp(sub, "budget") ? reason :
+		    sub[0] == 'd' ? "disabled" : "enabled");
 	rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
  out:
 	cv_user_issue_clear(&iss);

@@ -128,6 +128,17 @@ struct cv_store_user {
 	size_t totp_len;
 };
 
+/*
+ * A user's own read budgets, overriding the role's: soft per minute, hour,
+ * day, then hard per minute, hour, day. Set with V NULL removes them; get
+ * gives CV_ERR_NOT_FOUND when the user has none.
+ */
+#define CV_STORE_BUDGET_N 6
+cv_err cv_store_budget_set(struct cv_store *s, const char *user,
+    const uint32_t *v) CV_MUST_CHECK;
+cv_err cv_store_budget_get(struct cv_store *s, const char *user,
+    uint32_t *v) CV_MUST_CHECK;
+
 /* CV_ERR_EXISTS if NAME exists. */
 cv_err cv_store_user_add(struct cv_store *s,
     const struct cv_store_user *u) CV_MUST_CHECK;

@@ -11,7 +11,12 @@ const char store_users_schema[] =
     "CREATE TABLE IF NOT EXISTS certs(fingerprint TEXT PRIMARY KEY,"
     " serial TEXT NOT NULL, user TEXT NOT NULL REFERENCES users(name),"
     " not_after_us INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS certs_user ON certs(user);";
+    "CREATE INDEX IF NOT EXISTS certs_user ON certs(user);"
+    /* per-user read budgets overriding the role's (soft and hard per
+     * minute, hour, day) */
+    "CREATE TABLE IF NOT EXISTS budgets(user TEXT PRIMARY KEY"
+    " REFERENCES users(name), sm INTEGER, sh INTEGER, sd INTEGER,"
+    " hm INTEGER, hh INTEGER, hd INTEGER);";
 
 static cv_err
 prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
@@ -219,6 +224,50 @@ cv_store_cert_count(struct cv_store *s, const char *user, int *live, int *all)
 		*live = sqlite3_column_int(st, 1);
 	} else
 		r = cv_fail(CV_ERR_STORE, "certs: %s", sqlite3_errmsg(s->db));
+	store_release(st);
+	return r;
+}
+
+cv_err
+cv_store_budget_set(struct cv_store *s, const char *user,
+    const uint32_t *v)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if (v == NULL) {
+		if ((r = prep(s, "DELETE FROM budgets WHERE user = ?1", &st)) !=
+		    CV_OK)
+			return r;
+		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+		return done(s, st, "budgets");
+	}
+	if ((r = prep(s, "INSERT OR REPLACE INTO budgets VALUES (?1, ?2, ?3,"
+	    " ?4, ?5, ?6, ?7)", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	for (int i = 0; i < CV_STORE_BUDGET_N; i++)
+		sqlite3_bind_int64(st, i + 2, v[i]);
+	return done(s, st, "budgets");
+}
+
+cv_err
+cv_store_budget_get(struct cv_store *s, const char *user, uint32_t *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT sm, sh, sd, hm, hh, hd FROM budgets WHERE"
+	    " user = ?1", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < CV_STORE_BUDGET_N; i++)
+			v[i] = (uint32_t)sqlite3_column_int64(st, i);
+	} else
+		r = rc == SQLITE_DONE ? CV_ERR_NOT_FOUND : cv_fail(CV_ERR_STORE,
+		    "budgets: %s", sqlite3_errmsg(s->db));
 	store_release(st);
 	return r;
 }

@@ -57,8 +57,24 @@ expect_ok "list after" "$CV" user list --dir "$T/v"
 grep -q "^alice *investigator *disabled" "$T/out" && ok || bad "disabled"
 grep -q "^bob *auditor *active *0/1" "$T/out" && ok || bad "revoked"
 expect_fail "disable unknown" "no user" "$CV" user disable --dir "$T/v" carol
+# Per-user read budgets: all three windows, SOFT/HARD with SOFT <= HARD.
+expect_ok "budget" "$CV" user budget --dir "$T/v" alice --minute 5/10 \
+    --hour 50/100 --day 200/400
+expect_eq "budget stored" "5|50|200|10|100|400" "$(sqlite3 "$T/v/vault.db" \
+    "SELECT sm, sh, sd, hm, hh, hd FROM budgets WHERE user = 'alice'")"
+expect_fail "budget: soft above hard" "SOFT <= HARD" "$CV" user budget \
+    --dir "$T/v" alice --minute 10/5 --hour 50/100 --day 200/400
+expect_fail "budget: a window missing" "--minute, --hour and" "$CV" user \
+    budget --dir "$T/v" alice --minute 5/10
+expect_fail "budget: not a number" "SOFT/HARD" "$CV" user budget \
+    --dir "$T/v" alice --minute five/10 --hour 50/100 --day 200/400
+expect_fail "budget: unknown user" "no user" "$CV" user budget --dir "$T/v" \
+    carol --minute 5/10 --hour 50/100 --day 200/400
+expect_ok "budget cleared" "$CV" user budget --dir "$T/v" alice --clear
+expect_eq "budget gone" "0" "$(sqlite3 "$T/v/vault.db" \
+    "SELECT count(*) FROM budgets")"
 expect_ok "audit" "$CV" audit tail --dir "$T/v" -n 20
-for act in user.add user.disable user.revoke-cert ca-cert; do
+for act in user.add user.disable user.revoke-cert user.budget ca-cert; do
 	grep -q " $act " "$T/out" && ok || bad "no $act entry"
 done
 grep -qF "$secret" "$T/out" && bad "TOTP secret in the log" || ok
