@@ -31,9 +31,11 @@ struct cv_audit {
 	cv_err errs[AUDIT_RING];
 	/* cv_audit_submit: a queue and the thread that commits it */
 	pthread_mutex_t qmu;
-	pthread_cond_t qcv;
+	pthread_cond_t qcv, qcv_tick;
 	pthread_t committer;
 	int committer_on, committer_stop;
+	pthread_t checkpointer;		/* checkpoints for submitted entries */
+	int ckpt_err;			/* atomic: its last result (cv_err) */
 	struct cv_buf queue;
 	struct audit_waiter *waiters;
 	size_t nwaiters, waiters_cap;

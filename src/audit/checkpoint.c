@@ -36,14 +36,22 @@ sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
 	return cv_keys_audit_sign(ctx, msg, len, sig);
 }
 
-/* Under no lock; takes it. A new checkpoint if the tree grew. */
+/*
+ * Under no lock; takes it twice. A new checkpoint if the tree grew. The
+ * derived files are synced in between, without the lock: appends go on
+ * meanwhile (the bytes of the first N entries are already written, and a
+ * sync of later ones too does no harm), so a checkpoint never holds the
+ * log still for the dozens of fsyncs a deep tree needs.
+ */
 cv_err
 audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 {
 	struct cv_checkpoint c;
 	struct cv_buf body = { 0 }, note = { 0 };
 	uint8_t pk[CV_AUDIT_PK_BYTES], len[4];
-	uint64_t at;
+	int fds[AUDIT_LEVELS + 1];
+	unsigned nfds = 0;
+	uint64_t at, n;
 	struct stat st;
 	cv_err r;
 
@@ -52,26 +60,35 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	if ((r = audit_refresh(a)) != CV_OK ||
 	    (r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
 		goto out;
-	if (note.len && c.size == a->size)
+	if (note.len && c.size >= a->size)
 		goto done;
-	/* The derived files must be durable up to the checkpoint: repair
-	 * starts from the last one. */
-	if ((r = audit_sync(a, a->fd_offsets)) != CV_OK)
-		goto out;
-	for (unsigned l = 0; l < AUDIT_LEVELS && (a->size >> l); l++) {
-		if (audit_level_fd(a, l) < 0) {
+	n = a->size;
+	fds[nfds++] = a->fd_offsets;
+	for (unsigned l = 0; l < AUDIT_LEVELS && (n >> l); l++) {
+		if ((fds[nfds++] = audit_level_fd(a, l)) < 0) {
 			r = audit_io_fail(a, "open tree");
 			goto out;
 		}
-		if ((r = audit_sync(a, a->fd_level[l])) != CV_OK)
-			goto out;
 	}
+	unlock(a);
+	/* The derived files must be durable up to the checkpoint: repair
+	 * starts from the last one. */
+	for (unsigned i = 0; i < nfds; i++) {
+		if ((r = audit_sync(a, fds[i])) != CV_OK)
+			goto unlocked;
+	}
+	if ((r = lock(a, LOCK_EX)) != CV_OK)
+		goto unlocked;
+	if ((r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
+		goto out;
+	if (note.len && c.size >= n)
+		goto done;	/* another thread or process was quicker */
 	memset(&c, 0, sizeof c);
 	strcpy(c.origin, a->origin);
-	c.size = a->size;
+	c.size = n;
 	cv_keys_audit_pubkey(a->keys, pk);
 	note.len = 0;
-	if ((r = cv_merkle_root(cv_audit_node, a, a->size, c.root)) != CV_OK ||
+	if ((r = cv_merkle_root(cv_audit_node, a, n, c.root)) != CV_OK ||
 	    (r = cv_checkpoint_format(&c, &body)) != CV_OK ||
 	    (r = cv_note_sign((const char *)body.p, body.len, a->origin, pk,
 	    sign, a->keys, &note)) != CV_OK)
@@ -95,6 +112,7 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 		r = cv_buf_add(out, note.p, note.len);
  out:
 	unlock(a);
+ unlocked:
 	cv_buf_free(&body);
 	cv_buf_free(&note);
 	return r;

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -50,10 +51,12 @@ committer(void *arg)
 		pthread_mutex_unlock(&a->qmu);
 
 		r = audit_write_batch(a, batch.p, batch.len, n, &base);
-		/* A checkpoint that cannot be signed fails the batch too:
-		 * the synchronous path does the same. */
+		/* Checkpoints are the checkpointer's, off this path; but one
+		 * that failed fails the batches after it, as the synchronous
+		 * path does: fail closed. */
 		if (r == CV_OK)
-			r = audit_maybe_checkpoint(a);
+			r = (cv_err)__atomic_load_n(&a->ckpt_err,
+			    __ATOMIC_ACQUIRE);
 		for (size_t i = 0; i < n; i++)
 			w[i].done(w[i].ctx, r, base + i);
 		sodium_memzero(batch.p, batch.len);
@@ -63,6 +66,30 @@ committer(void *arg)
 	pthread_mutex_unlock(&a->qmu);
 	cv_buf_free(&batch);
 	free(w);
+	return NULL;
+}
+
+/* Once a second, a checkpoint if the log grew (the at-most-once-a-second
+ * rule of the synchronous path, kept by audit_maybe_checkpoint). */
+static void *
+checkpointer(void *arg)
+{
+	struct cv_audit *a = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&a->qmu);
+	while (!a->committer_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&a->qcv_tick, &a->qmu, &until);
+		if (a->committer_stop)
+			break;
+		pthread_mutex_unlock(&a->qmu);
+		__atomic_store_n(&a->ckpt_err, (int)audit_maybe_checkpoint(a),
+		    __ATOMIC_RELEASE);
+		pthread_mutex_lock(&a->qmu);
+	}
+	pthread_mutex_unlock(&a->qmu);
 	return NULL;
 }
 
@@ -78,6 +105,18 @@ cv_audit_submit(struct cv_audit *a, const struct cv_audit_entry *e,
 		if (pthread_create(&a->committer, NULL, committer, a) != 0) {
 			r = cv_fail(CV_ERR_INTERNAL, "audit: cannot start the "
 			    "committer thread");
+			goto out;
+		}
+		if (pthread_create(&a->checkpointer, NULL, checkpointer,
+		    a) != 0) {
+			a->committer_stop = 1;
+			pthread_cond_broadcast(&a->qcv);
+			pthread_mutex_unlock(&a->qmu);
+			pthread_join(a->committer, NULL);
+			pthread_mutex_lock(&a->qmu);
+			a->committer_stop = 0;
+			r = cv_fail(CV_ERR_INTERNAL, "audit: cannot start the "
+			    "checkpointer thread");
 			goto out;
 		}
 		a->committer_on = 1;
@@ -115,9 +154,16 @@ audit_committer_stop(struct cv_audit *a)
 	pthread_mutex_lock(&a->qmu);
 	on = a->committer_on;
 	a->committer_stop = 1;
-	pthread_cond_signal(&a->qcv);
+	pthread_cond_broadcast(&a->qcv);
+	pthread_cond_broadcast(&a->qcv_tick);
 	pthread_mutex_unlock(&a->qmu);
-	if (on)
+	if (on) {
 		pthread_join(a->committer, NULL);
+		pthread_join(a->checkpointer, NULL);
+		/* What was committed last gets its checkpoint now; if it
+		 * cannot, the next open starts from the one before. */
+		if (audit_maybe_checkpoint(a) != CV_OK)
+			a->ckpt_err = CV_ERR_IO;
+	}
 	a->committer_on = 0;
 }

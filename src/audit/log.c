@@ -598,6 +598,7 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 	pthread_cond_init(&a->cv, NULL);
 	pthread_mutex_init(&a->qmu, NULL);
 	pthread_cond_init(&a->qcv, NULL);
+	pthread_cond_init(&a->qcv_tick, NULL);
 	a->committed_batch = -1;
 	a->keys = cv_vault_keys(v);
 	if ((r = cv_path(a->dir, sizeof a->dir, "%s/audit", cv_vault_dir(v))) !=
@@ -649,6 +650,7 @@ cv_audit_close(struct cv_audit *a)
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->qmu);
 	pthread_cond_destroy(&a->qcv);
+	pthread_cond_destroy(&a->qcv_tick);
 	cv_buf_free(&a->queue);
 	free(a->waiters);
 	free(a);

@@ -218,8 +218,22 @@ test_submit(void **state)
 	assert_int_equal(cv_audit_leaf(a, sub_index[7], &leaf), CV_OK);
 	assert_non_null(memmem(leaf.p, leaf.len, "async", 5));
 	cv_buf_free(&leaf);
+	/* The checkpointer signs what was submitted within about a second. */
+	{
+		unsigned n0 = stored_checkpoints();
+		struct cv_checkpoint c;
+		double t0 = cv_now();
+		while (stored_checkpoints() == n0 && cv_now() - t0 < 5)
+			usleep(50000);
+		assert_int_equal(cv_audit_latest(a, &c), CV_OK);
+		assert_true(c.size >= after);
+	}
 
-	/* A log that cannot be synced fails the waiter, and stores none. */
+	/* A log that cannot be synced fails the waiter, and stores none.
+	 * (A fresh handle: its checkpointer's first tick is a second away,
+	 * so the injected fault meets the batch.) */
+	cv_audit_close(a);
+	assert_int_equal(cv_audit_open(v, 0, &a), CV_OK);
 	setenv("CLEARVAULT_FAULT", "audit.sync:1", 1);
 	assert_int_equal(cv_audit_submit(a, &e, on_done, (void *)0), CV_OK);
 	wait_submits(SUBMITS + 1);
