@@ -19,6 +19,11 @@ struct cv_audit {
 	int fd_level[AUDIT_LEVELS];
 	uint64_t size, end;	/* entries, and where the last one ends */
 	uint8_t edge[AUDIT_LEVELS][CV_HASH_BYTES];	/* left siblings */
+	/* tree levels (bit l) and offsets written since their last sync, so
+	 * that a checkpoint syncs only those; all when another process
+	 * wrote (under io) */
+	uint64_t dirty;
+	int offsets_dirty;
 	pthread_mutex_t io;	/* with flock: one user of the files */
 	/* group commit */
 	pthread_mutex_t mu;

@@ -49,8 +49,9 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	struct cv_checkpoint c;
 	struct cv_buf body = { 0 }, note = { 0 };
 	uint8_t pk[CV_AUDIT_PK_BYTES], len[4];
-	int fds[AUDIT_LEVELS + 1];
+	int fds[AUDIT_LEVELS + 1], offsets_dirty;
 	unsigned nfds = 0;
+	uint64_t dirty;
 	uint64_t at, n;
 	struct stat st;
 	cv_err r;
@@ -63,19 +64,33 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	if (note.len && c.size >= a->size)
 		goto done;
 	n = a->size;
-	fds[nfds++] = a->fd_offsets;
+	if (a->offsets_dirty)
+		fds[nfds++] = a->fd_offsets;
 	for (unsigned l = 0; l < AUDIT_LEVELS && (n >> l); l++) {
+		if (!(a->dirty & ((uint64_t)1 << l)))
+			continue;
 		if ((fds[nfds++] = audit_level_fd(a, l)) < 0) {
 			r = audit_io_fail(a, "open tree");
 			goto out;
 		}
 	}
+	dirty = a->dirty;
+	offsets_dirty = a->offsets_dirty;
+	a->dirty = 0;
+	a->offsets_dirty = 0;
 	unlock(a);
 	/* The derived files must be durable up to the checkpoint: repair
-	 * starts from the last one. */
+	 * starts from the last one. Only those written since their last
+	 * sync (a fresh handle counts everything as written). */
 	for (unsigned i = 0; i < nfds; i++) {
-		if ((r = audit_sync(a, fds[i])) != CV_OK)
+		if ((r = audit_sync(a, fds[i])) != CV_OK) {
+			if (lock(a, LOCK_EX) == CV_OK) {
+				a->dirty |= dirty;
+				a->offsets_dirty |= offsets_dirty;
+				unlock(a);
+			}
 			goto unlocked;
+		}
 	}
 	if ((r = lock(a, LOCK_EX)) != CV_OK)
 		goto unlocked;

@@ -154,6 +154,9 @@ audit_refresh(struct cv_audit *a)
 		return audit_io_fail(a, "stat");
 	if ((uint64_t)st.st_size / 8 == a->size)
 		return CV_OK;
+	/* Another process wrote: which tree files it touched is unknown. */
+	a->dirty = ~(uint64_t)0;
+	a->offsets_dirty = 1;
 	return load_state(a, (uint64_t)st.st_size / 8);
 }
 
@@ -212,7 +215,10 @@ index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
 		if (lv[l].len && (r = audit_pwrite(a, fd, lv[l].p, lv[l].len,
 		    start[l] * CV_HASH_BYTES)) != CV_OK)
 			goto out;
+		if (lv[l].len)
+			a->dirty |= (uint64_t)1 << l;
 	}
+	a->offsets_dirty = 1;
 	a->size = i;
 	a->end = end;
  out:
@@ -600,6 +606,8 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 	pthread_cond_init(&a->qcv, NULL);
 	pthread_cond_init(&a->qcv_tick, NULL);
 	a->committed_batch = -1;
+	a->dirty = ~(uint64_t)0;	/* what earlier processes left unsynced */
+	a->offsets_dirty = 1;
 	a->keys = cv_vault_keys(v);
 	if ((r = cv_path(a->dir, sizeof a->dir, "%s/audit", cv_vault_dir(v))) !=
 	    CV_OK ||

@@ -283,6 +283,7 @@ guard_set_rebuild(struct cv_guard *g, struct gu *u, uint32_t now,
 		free(u->rh);
 		u->rh = rh;
 		u->cap = cap;
+		u->cnt_until = 0;
 		g->set_bytes = g->set_bytes - old + (size_t)cap * 12;
 	}
 	memset(u->rh, 0, (size_t)u->cap * 12);
@@ -310,6 +311,33 @@ guard_set_counts(const struct gu *u, uint32_t now, uint32_t c[CV_GUARD__WINDOWS]
 	c[0] = c0;
 	c[1] = c1;
 	c[2] = c2;
+}
+
+/* guard_set_counts, from the cache while no counted record can have
+ * left a window since it was filled. */
+static void
+counts(struct gu *u, uint32_t now, uint32_t c[CV_GUARD__WINDOWS])
+{
+	const uint32_t *tt;
+	uint32_t until = UINT32_MAX;
+
+	if (u->cnt_until && now >= u->cnt_at && now < u->cnt_until) {
+		u->cnt_at = now;	/* still exact now */
+		memcpy(c, u->cnt, sizeof u->cnt);
+		return;
+	}
+	guard_set_counts(u, now, c);
+	tt = gu_times(u);
+	for (uint32_t i = 0; i < u->cap; i++) {
+		for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
+			uint32_t lo = now > window_s[w] ? now - window_s[w] : 0;
+			if (tt[i] > lo && tt[i] + window_s[w] < until)
+				until = tt[i] + window_s[w];
+		}
+	}
+	memcpy(u->cnt, c, sizeof u->cnt);
+	u->cnt_at = now;
+	u->cnt_until = until;
 }
 
 /* ---- canaries ------------------------------------------------------ */
@@ -514,13 +542,24 @@ finding_alerts(struct cv_guard_decision *d, const struct finding *f,
 		    f[i].points / SCORE_ONE, score / SCORE_ONE);
 }
 
-/* The records of a read leave: windows, learning counters, baseline. */
+/*
+ * The records of a read leave: windows, learning counters, baseline. ADD:
+ * how many of them each window did not hold yet (the cached counts grow
+ * by that; the new times leave the minute window first).
+ */
 static void
 returned(struct gu *u, const uint64_t *h, size_t n, const struct signal *s,
-    bool clean)
+    bool clean, const uint32_t *add)
 {
 	for (size_t i = 0; i < n; i++)
 		guard_set_put(u, h[i], s->now);
+	if (u->cnt_until && s->now == u->cnt_at) {
+		for (int w = 0; w < CV_GUARD__WINDOWS; w++)
+			u->cnt[w] += add[w];
+		if (n && s->now + window_s[CV_GUARD_MINUTE] < u->cnt_until)
+			u->cnt_until = s->now + window_s[CV_GUARD_MINUTE];
+	} else
+		u->cnt_until = 0;
 	if (n && u->first_s == 0)
 		u->first_s = s->now;
 	u->nreads = u->nreads + n > UINT32_MAX ? UINT32_MAX :
@@ -559,7 +598,7 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	 * a set that is mostly expired shrinks. A rebuild drops only what
 	 * no window holds, so the counts stay right.
 	 */
-	guard_set_counts(u, now, c);
+	counts(u, now, c);
 	if ((!FITS((size_t)u->used + r->nrids, u->cap) ||
 	    (u->cap > SHRINK_ABOVE && ((uint64_t)c[CV_GUARD_DAY] +
 	    r->nrids) * 8 < u->cap)) &&
@@ -602,7 +641,7 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		nf = baseline_detect(u, &s, f);
 		score = baseline_score_add(u, f, nf);
 		baseline_count_attempt(u, &s);
-		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT);
+		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT, add);
 		return CV_OK;
 	}
 	if (hard >= 0) {
@@ -620,7 +659,7 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	}
 	if (canary) {
 		baseline_count_attempt(u, &s);
-		returned(u, h, n, &s, false);
+		returned(u, h, n, &s, false, add);
 		verdict(d, CV_GUARD_ALLOW_THEN_LOCK, "canary record");
 		guard_lock_user(g, u, "canary record read", now);
 		d->locked_now = true;
@@ -652,7 +691,7 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		    "read budget: day soft limit");
 		finding_alerts(d, f, nf, score);
 	} else {
-		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT);
+		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT, add);
 		verdict(d, CV_GUARD_ALLOW, "ok");
 		finding_alerts(d, f, nf, score);
 	}

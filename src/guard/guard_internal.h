@@ -68,6 +68,11 @@ struct gu {
 	uint32_t nreads;	/* records returned, saturating */
 	uint32_t score;		/* behaviour score, SCORE_ONE units */
 	uint32_t score_s;	/* when score was last decayed */
+	/* The window counts as of CNT_AT, good until CNT_UNTIL (the first
+	 * second a counted record leaves a window; 0: recount). A reader of
+	 * thousands of records a day would otherwise cost a scan of them on
+	 * every decision. Not saved: recounted after a load. */
+	uint32_t cnt[CV_GUARD__WINDOWS], cnt_at, cnt_until;
 	uint32_t minute;	/* minute number of miss[0], srch[0] */
 	uint16_t miss[2], srch[2];	/* [0] this minute, [1] the last */
 	uint32_t acc_hour;	/* hour number (since 1970) ACC counts in */
