@@ -3,11 +3,11 @@
 #include "cli.h"
 
 static const char use[] = "clearvault init --dir DIR "
-    "[--pkcs11-module PATH --token LABEL --pin-file FILE]";
+    "[--pkcs11-module PATH --token LABEL --pin-file FILE] [--canaries N]";
 
 static const char help[] =
     "usage: clearvault init --dir DIR [--pkcs11-module PATH --token LABEL "
-    "--pin-file FILE]\n\n"
+    "--pin-file FILE] [--canaries N]\n\n"
     "Creates a vault in DIR (which must not exist, or be empty).\n\n"
     "By default the root keys live in a SoftHSM2 token private to the vault\n"
     "(DIR/token), with a random user PIN in DIR/token/pin (mode 0600). That\n"
@@ -19,6 +19,8 @@ static const char help[] =
     "      --pkcs11-module PATH PKCS#11 module of an existing token\n"
     "      --token LABEL        that token's label\n"
     "      --pin-file FILE      file holding the token's user PIN (0600)\n"
+    "      --canaries N         the fewest canary records (decoys) loads\n"
+    "                           keep in the vault (default 50)\n"
     "  -h, --help               this text\n";
 
 int
@@ -29,9 +31,10 @@ cmd_init(int argc, char **argv)
 		{ "pkcs11-module", required_argument, NULL, 'm' },
 		{ "token", required_argument, NULL, 't' },
 		{ "pin-file", required_argument, NULL, 'p' },
+		{ "canaries", required_argument, NULL, 'c' },
 		{ 0, 0, 0, 0 }
 	};
-	struct cv_vault_init_opts o = { 0 };
+	struct cv_vault_init_opts o = { .canaries = -1 };
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
 	struct cv_buf note = { 0 };
@@ -45,6 +48,13 @@ cmd_init(int argc, char **argv)
 		case 'm': o.pkcs11_module = optarg; break;
 		case 't': o.token_label = optarg; break;
 		case 'p': o.pin_file = optarg; break;
+		case 'c': {
+			int ok;
+			o.canaries = (int64_t)cli_number(optarg, &ok);
+			if (!ok || o.canaries > 1000000)
+				return cli_usage("init", use, "bad --canaries");
+			break;
+		}
 		case 'h': return cli_help(help);
 		default: return cli_usage("init", use, "bad option");
 		}

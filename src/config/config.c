@@ -18,6 +18,7 @@ static const struct key keys[] = {
 	K("token_label", token_label, 1),
 	K("pin_file", pin_file, 1),
 	K("softhsm2_conf", softhsm2_conf, 0),
+	K("canaries", canaries, 0),
 };
 #undef K
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -103,6 +104,11 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 			    keys[i].name);
 		}
 	}
+	if (out->canaries[0] && strspn(out->canaries, "0123456789") !=
+	    strlen(out->canaries)) {
+		memset(out, 0, sizeof *out);
+		return cv_fail(CV_ERR_CONFIG, "canaries must be a number");
+	}
 	if (strspn(out->vault_id, "0123456789abcdef") != CV_VAULT_ID_LEN ||
 	    out->vault_id[CV_VAULT_ID_LEN] != '\0') {
 		memset(out, 0, sizeof *out);
@@ -176,10 +182,12 @@ cv_config_save(const char *dir, const struct cv_config *c)
 	n = snprintf(text, sizeof text,
 	    "# clearvault vault configuration\n"
 	    "vault_id = %s\npkcs11_module = %s\ntoken_label = %s\n"
-	    "pin_file = %s\n%s%s%s", c->vault_id, c->pkcs11_module,
+	    "pin_file = %s\n%s%s%s%s%s%s", c->vault_id, c->pkcs11_module,
 	    c->token_label, c->pin_file,
 	    c->softhsm2_conf[0] ? "softhsm2_conf = " : "",
-	    c->softhsm2_conf, c->softhsm2_conf[0] ? "\n" : "");
+	    c->softhsm2_conf, c->softhsm2_conf[0] ? "\n" : "",
+	    c->canaries[0] ? "canaries = " : "", c->canaries,
+	    c->canaries[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= sizeof text)
 		return CV_ERR_INTERNAL;
 	return cv_file_create(path, text, (size_t)n, 0600);

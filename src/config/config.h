@@ -25,6 +25,9 @@ struct cv_config {
 	char pin_file[CV_CONFIG_PATH_MAX];
 	/* Empty unless the vault owns a private SoftHSM2 token. */
 	char softhsm2_conf[CV_CONFIG_PATH_MAX];
+	/* The fewest canary records the vault keeps (decimal, at most 7
+	 * digits); empty: the default. */
+	char canaries[8];
 };
 
 /*

@@ -45,6 +45,13 @@ read_list(struct cv_vault *v, struct cv_buf *out)
 	return r;
 }
 
+int64_t
+cv_vault_canaries_min(const struct cv_vault *v)
+{
+	return v->cfg.canaries[0] ? strtoll(v->cfg.canaries, NULL, 10) :
+	    CV_CANARIES_MIN;
+}
+
 cv_err
 cv_vault_canaries(struct cv_vault *v, char ***ids, size_t *n)
 {

@@ -207,7 +207,8 @@ plan_canaries(struct pipe *p, struct cv_vault *v, int64_t want)
 	if ((r = cv_vault_canaries(v, &ids, &have)) != CV_OK)
 		return r;
 	free(ids);
-	p->topup = have < CV_CANARIES_MIN ? CV_CANARIES_MIN - (int64_t)have : 0;
+	p->topup = (int64_t)have < cv_vault_canaries_min(v) ?
+	    cv_vault_canaries_min(v) - (int64_t)have : 0;
 	if (fstat(fileno(p->in), &sb) != 0 || !S_ISREG(sb.st_mode) ||
 	    (pos = ftell(p->in)) < 0 || (uint64_t)sb.st_size <= (uint64_t)pos)
 		return CV_OK;	/* a pipe: by rate */

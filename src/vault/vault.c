@@ -145,6 +145,9 @@ cv_vault_init(const char *dir, const struct cv_vault_init_opts *o)
 	    o->token_label, "--token")) == CV_OK)
 		r = copy_opt(c.pin_file, sizeof c.pin_file, o->pin_file,
 		    "--pin-file");
+	if (r == CV_OK && o->canaries >= 0)
+		snprintf(c.canaries, sizeof c.canaries, "%lld",
+		    (long long)(o->canaries > 9999999 ? 9999999 : o->canaries));
 	if (r != CV_OK || (r = cv_config_save(absdir, &c)) != CV_OK ||
 	    (r = cv_config_load(absdir, &loaded)) != CV_OK ||
 	    (r = cv_keys_create(&loaded, absdir, softhsm)) != CV_OK)

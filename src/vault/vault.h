@@ -26,6 +26,8 @@ struct cv_vault_init_opts {
 	const char *pkcs11_module;
 	const char *token_label;
 	const char *pin_file;
+	/* The fewest canaries loads keep in the vault; < 0: CV_CANARIES_MIN */
+	int64_t canaries;
 };
 
 /*
@@ -96,6 +98,9 @@ struct cv_load_opts {
  * record without a reject file (*err says which line and why); CV_ERR_IO,
  * CV_ERR_STORE. *st is filled in any case.
  */
+/* The fewest canaries the vault keeps (`init --canaries`). */
+int64_t cv_vault_canaries_min(const struct cv_vault *v);
+
 /*
  * The vault's canary ids (decoys no legitimate task opens), known only
  * through the keyring: DIR/canaries is sealed. *ids is one allocation (the

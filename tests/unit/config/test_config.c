@@ -51,6 +51,10 @@ test_refusals(void **state)
 	expect("vault_id = XYZ\npkcs11_module = a\ntoken_label = b\n"
 	    "pin_file = c\n", CV_ERR_CONFIG, "hex digits");
 	expect(GOOD "token_label\x01 = x\n", CV_ERR_CONFIG, "control");
+	expect(GOOD "canaries = 5x\n", CV_ERR_CONFIG, "must be a number");
+	expect(GOOD "canaries = -5\n", CV_ERR_CONFIG, "must be a number");
+	expect(GOOD "canaries = 12345678\n", CV_ERR_CONFIG, "too long");
+	expect(GOOD "canaries = 70\n", CV_OK, NULL);
 	expect("vault_id = 0123456789abcdef\npkcs11_module = a\n"
 	    "token_label = 012345678901234567890123456789012\npin_file = c\n",
 	    CV_ERR_CONFIG, "too long");
