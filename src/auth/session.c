@@ -137,6 +137,7 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 	struct track *tc, *tu;
 	char ctx[96];
 	int64_t step;
+	uint64_t used;
 	cv_err r;
 
 	if ((*tcp = tc = track(s, cert)) == NULL)
@@ -159,11 +160,22 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 		tc->fails++;
 		return cv_fail(CV_ERR_AUTH, "wrong TOTP code");
 	}
-	if ((tu = track(s, u->name)) == NULL ||
-	    (uint64_t)step <= tu->last_step) {
+	/* One use per code, across restarts: the step is kept in the
+	 * database before the code is accepted. */
+	if ((tu = track(s, u->name)) == NULL)
+		return cv_fail(CV_ERR_AUTH, "too many clients");
+	if ((r = cv_store_totp_step(cv_vault_store(v), u->name, &used)) !=
+	    CV_OK)
+		return r;
+	if (used > tu->last_step)
+		tu->last_step = used;
+	if ((uint64_t)step <= tu->last_step) {
 		tc->fails++;
 		return cv_fail(CV_ERR_AUTH, "TOTP code already used");
 	}
+	if ((r = cv_store_totp_step_set(cv_vault_store(v), u->name,
+	    (uint64_t)step)) != CV_OK)
+		return r;
 	tu->last_step = (uint64_t)step;
 	return CV_OK;
 }

@@ -139,6 +139,12 @@ cv_err cv_store_budget_set(struct cv_store *s, const char *user,
 cv_err cv_store_budget_get(struct cv_store *s, const char *user,
     uint32_t *v) CV_MUST_CHECK;
 
+/* The last TOTP time step USER used (0: none), and recording a new one. */
+cv_err cv_store_totp_step(struct cv_store *s, const char *user,
+    uint64_t *step) CV_MUST_CHECK;
+cv_err cv_store_totp_step_set(struct cv_store *s, const char *user,
+    uint64_t step) CV_MUST_CHECK;
+
 /* CV_ERR_EXISTS if NAME exists. */
 cv_err cv_store_user_add(struct cv_store *s,
     const struct cv_store_user *u) CV_MUST_CHECK;

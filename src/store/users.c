@@ -14,6 +14,10 @@ const char store_users_schema[] =
     "CREATE INDEX IF NOT EXISTS certs_user ON certs(user);"
     /* per-user read budgets overriding the role's (soft and hard per
      * minute, hour, day) */
+    /* the last TOTP time step each user has used: a code works once,
+     * across restarts too */
+    "CREATE TABLE IF NOT EXISTS totp_steps(user TEXT PRIMARY KEY"
+    " REFERENCES users(name), step INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS budgets(user TEXT PRIMARY KEY"
     " REFERENCES users(name), sm INTEGER, sh INTEGER, sd INTEGER,"
     " hm INTEGER, hh INTEGER, hd INTEGER);";
@@ -270,4 +274,38 @@ cv_store_budget_get(struct cv_store *s, const char *user, uint32_t *v)
 		    "budgets: %s", sqlite3_errmsg(s->db));
 	store_release(st);
 	return r;
+}
+
+cv_err
+cv_store_totp_step(struct cv_store *s, const char *user, uint64_t *step)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	*step = 0;
+	if ((r = prep(s, "SELECT step FROM totp_steps WHERE user = ?1",
+	    &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*step = (uint64_t)sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		r = cv_fail(CV_ERR_STORE, "totp: %s", sqlite3_errmsg(s->db));
+	store_release(st);
+	return r;
+}
+
+cv_err
+cv_store_totp_step_set(struct cv_store *s, const char *user, uint64_t step)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "INSERT OR REPLACE INTO totp_steps VALUES (?1, ?2)",
+	    &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)step);
+	return done(s, st, "totp");
 }
