@@ -128,7 +128,7 @@ if [ -x $B/bench/bench_tls ]; then
 	ti=$(token investigator)
 	set -- $($gen "$URL" "$K/ca.pem" "$K/investigator.crt" \
 	    "$K/investigator.key" "$ti" "$case_id" "$W/case_ids" "$C" 10)
-	echo "          without the guard: $(rate "$3" "$4")/s; with it $(python3 -c "print(f'{100 * (1 - $max / ($3 / $4)):.1f}')")% fewer (guard target <= 10%)"
+	echo "          without the guard: $(rate "$3" "$4")/s; the guard's cost: $(python3 -c "print(f'{100 * (1 - $max / ($3 / $4)):.1f}')")% of the throughput (negative: within the noise; target <= 10%)"
 	kill $spid
 	wait $spid 2>/dev/null
 	srv_rate=$max
