@@ -1,5 +1,11 @@
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../vault/vault.h"
 #include "cli.h"
@@ -19,6 +25,53 @@ static const char help[] =
     "  -c, --compact        one line instead of indented JSON\n"
     "  -h, --help           this text\n\n"
     "exit status: 0 found, 1 error (not found, shredded, HSM failure, ...)\n";
+
+/*
+ * Canaries are no one's business, on the command line too: whoever reads
+ * one gets it (an operator holding the HSM may), and the security office
+ * is told at once, as the server tells it (DIR/alerts.jsonl, syslog).
+ */
+static void
+canary_alert(struct cv_vault *v, struct cv_audit *a, const char *id)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	char **ids = NULL, line[512], when[32], path[1200];
+	uint64_t size = 0;
+	size_t n = 0, i;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd, len;
+
+	if (cv_vault_canaries(v, &ids, &n) != CV_OK)
+		n = 0;
+	for (i = 0; i < n && strcmp(ids[i], id) != 0; i++)
+		;
+	free(ids);
+	if (i == n)
+		return;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (cv_audit_size(a, &size) != CV_OK)
+		size = 0;
+	len = snprintf(line, sizeof line, "{\"time\":\"%s\",\"user\":\"%s\","
+	    "\"severity\":\"critical\",\"kind\":\"canary\",\"detail\":"
+	    "\"a canary record was read with clearvault get\",\"source\":"
+	    "\"cli\",\"session\":\"\",\"locked\":false,\"audit_indices\":"
+	    "[%llu]}\n", when, pw ? pw->pw_name : "?",
+	    (unsigned long long)(size ? size - 1 : 0));
+	if (cv_path(path, sizeof path, "%s/alerts.jsonl", cv_vault_dir(v)) ==
+	    CV_OK && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600)) >= 0) {
+		if (len <= 0 || (size_t)len >= sizeof line ||
+		    write(fd, line, (size_t)len) != len)
+			fprintf(stderr, "clearvault get: cannot write an "
+			    "alert\n");
+		close(fd);
+	}
+	syslog(LOG_AUTHPRIV | LOG_ALERT, "guard critical: user %s canary (a "
+	    "canary record was read with clearvault get)", pw ? pw->pw_name :
+	    "?");
+}
 
 int
 cmd_get(int argc, char **argv)
@@ -81,6 +134,7 @@ cmd_get(int argc, char **argv)
 		cli_fail("get", r);
 		goto out;
 	}
+	canary_alert(v, a, id);
 	if (json_dumpf(rec, stdout, compact ? JSON_COMPACT : JSON_INDENT(2))
 	    != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
 		fprintf(stderr, "clearvault get: cannot write output\n");

@@ -138,6 +138,11 @@ for cid in open(sys.argv[1]).read().split():
     assert c["identity"]["ssn"] not in ssns, cid
 PY
     bad "every canary readable with get, shaped like a record"
+# Reading a canary on the command line alerts the security office too; a
+# real record does not.
+expect_eq "a CLI alert per canary read, none for the real record" \
+    "$(wc -l <"$T/canaries")" "$(grep -c '"kind":"canary".*"source":"cli"' \
+    "$T/v/alerts.jsonl")"
 "$CV" gen --count 20 --seed 8 >"$T/more.jsonl"
 "$CV" load --dir "$T/v" --quiet --canaries 0 "$T/more.jsonl"
 expect_eq "second load" 0 $?
@@ -300,7 +305,8 @@ for a in al:
     assert a["audit_indices"], a
     for i in a["audit_indices"]:
         e = log[i]
-        assert e["actor"] == a["user"] and e["action"] == "records.get", (a, e)
+        want = "get" if a["source"] == "cli" else "records.get"
+        assert e["actor"] == a["user"] and e["action"] == want, (a, e)
         assert e["session"] == a["session"], (a, e)
 def of(u, kind):
     return [a for a in al if a["user"] == u and a["kind"] == kind]
