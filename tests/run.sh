@@ -51,7 +51,8 @@ if [ $st -eq 0 ]; then
 	seeds=$(mktemp -d "${TMPDIR:-/tmp}/cvseeds.XXXXXX")
 	mkdir -p "$seeds/record" "$seeds/config" "$seeds/keyring" \
 	    "$seeds/envelope" "$seeds/audit_entry" "$seeds/proof" \
-	    "$seeds/api_bodies" "$seeds/guard_state"
+	    "$seeds/api_bodies" "$seeds/guard_state" "$seeds/audit_view" \
+	    "$seeds/evidence"
 	printf '{"totp":"123456"}' >"$seeds/api_bodies/a"
 	printf '{"users":["alice"],"records":["CV-1"]}' >"$seeds/api_bodies/b"
 	printf '{"name":"bob","role":"auditor"}' >"$seeds/api_bodies/c"
@@ -76,8 +77,11 @@ import base64, json, sys
 for i, l in enumerate(sys.stdin):
     open(sys.argv[1] + "/e%d" % i, "wb").write(base64.b64decode(json.loads(l)["leaf"]))
 ' "$seeds/audit_entry"
+	cp "$seeds"/audit_entry/* "$seeds/audit_view/"
+	./build/clearvault evidence export --dir "$v" --incident fuzz \
+	    --principal "$(id -un)" --out "$seeds/evidence/a" 2>/dev/null
 	for t in record config keyring envelope audit_entry proof api_bodies \
-	    guard_state; do
+	    guard_state audit_view evidence; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

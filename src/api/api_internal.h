@@ -34,6 +34,7 @@ struct server {
 	int alerts_fd;			/* DIR/alerts.jsonl, appended */
 	uint64_t alerts;		/* atomic, for /metrics */
 	uint64_t guard_replayed;	/* entries replayed at start */
+	int64_t canaries_mtime;		/* of DIR/canaries, as last loaded */
 	pthread_mutex_t clock_mu;	/* the test clock, see api_guard_now */
 	int64_t clock_start, clock_step, clock_n, clock_mtime;
 	pthread_mutex_t mu;
@@ -132,6 +133,8 @@ enum MHD_Result api_openapi(struct req *r);
  */
 cv_err api_guard_start(struct server *srv) CV_MUST_CHECK;
 void api_guard_stop(struct server *srv);
+/* Once a second from the main thread: canaries added meanwhile. */
+void api_guard_tick(struct server *srv);
 cv_err api_guard_save(struct server *srv) CV_MUST_CHECK;
 int64_t api_guard_now(struct server *srv);
 /*

@@ -587,6 +587,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * happened since, so a crash loses nothing. */
 	for (int tick = 0; !stop; tick++) {
 		sleep(1);
+		api_guard_tick(&srv);
 		if (srv.guard && tick % 10 == 9 && api_guard_save(&srv) != CV_OK)
 			fprintf(stderr, "clearvault serve: cannot save the "
 			    "guard's state: %s\n", cv_err_detail());
@@ -594,9 +595,16 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	/* MHD must not be stopped with connections still suspended: from
 	 * now on replies wait in place, and the parked ones finish. */
 	__atomic_store_n(&srv.draining, 1, __ATOMIC_SEQ_CST);
-	for (int i = 0; i < 10000 &&
-	    __atomic_load_n(&srv.suspended, __ATOMIC_SEQ_CST) > 0; i++)
+	/* However long the log takes: stopping MHD with a connection still
+	 * parked would free what the committer is about to touch. */
+	for (int i = 1; __atomic_load_n(&srv.suspended, __ATOMIC_SEQ_CST) > 0;
+	    i++) {
 		usleep(1000);
+		if (i % 10000 == 0)
+			fprintf(stderr, "clearvault serve: waiting for the audit "
+			    "log to finish %d replies\n",
+			    __atomic_load_n(&srv.suspended, __ATOMIC_SEQ_CST));
+	}
 	r = CV_OK;
  out:
 	if (d)

@@ -166,6 +166,7 @@ api_guard_start(struct server *srv)
 	uint64_t from = 0, size;
 	struct cv_buf leaf = { 0 };
 	size_t len = 0, n = 0;
+	struct stat sb;
 	cv_err r;
 
 	if ((r = cv_guard_new(&srv->guard)) != CV_OK ||
@@ -190,6 +191,10 @@ api_guard_start(struct server *srv)
 	} else if (r != CV_ERR_NOT_FOUND)
 		goto out;
 	/* The canary list is the truth; the snapshot's copy may be older. */
+	if (cv_path(path, sizeof path, "%s/canaries", cv_vault_dir(srv->v)) ==
+	    CV_OK && stat(path, &sb) == 0)
+		srv->canaries_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		    sb.st_mtim.tv_nsec;
 	if ((r = cv_vault_canaries(srv->v, &ids, &n)) != CV_OK ||
 	    (r = cv_guard_set_canaries(srv->guard, (const char *const *)ids,
 	    n)) != CV_OK)
@@ -222,6 +227,32 @@ api_guard_start(struct server *srv)
 }
 
 void
+api_guard_tick(struct server *srv)
+{
+	char path[1200], **ids = NULL;
+	struct stat sb;
+	int64_t m;
+	size_t n;
+
+	/* A load while the server runs brings new canaries: the guard
+	 * knows them within a second. */
+	if (srv->guard == NULL || cv_path(path, sizeof path, "%s/canaries",
+	    cv_vault_dir(srv->v)) != CV_OK || stat(path, &sb) != 0)
+		return;
+	m = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	if (m == srv->canaries_mtime)
+		return;
+	if (cv_vault_canaries(srv->v, &ids, &n) == CV_OK &&
+	    cv_guard_set_canaries(srv->guard, (const char *const *)ids, n) ==
+	    CV_OK)
+		srv->canaries_mtime = m;
+	else
+		fprintf(stderr, "clearvault serve: cannot reload the canaries: "
+		    "%s\n", cv_err_detail());
+	free(ids);
+}
+
+void
 api_guard_stop(struct server *srv)
 {
 	if (srv->guard == NULL)
@@ -251,7 +282,8 @@ void
 api_guard_emit(struct req *r, uint64_t index, int durable)
 {
 	struct server *srv = r->srv;
-	char line[1024], when[32], user[160], detail[400], src[160];
+	/* Sized for the worst escaping of each field (\uXXXX a byte). */
+	char line[4096], when[32], user[512], detail[1024], src[512];
 	time_t now = time(NULL);
 	struct tm tm;
 

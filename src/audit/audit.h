@@ -208,4 +208,84 @@ cv_err cv_audit_verify(struct cv_audit *a, const char *const *given,
     const size_t *given_len, size_t n,
     struct cv_audit_report *rep) CV_MUST_CHECK;
 
+/*
+ * Zero-copy reading of leaves, for scans over the whole log (breach
+ * scoping): no allocation, no JSON, pointers into the leaf itself.
+ */
+
+/* The string fields of a leaf, in their order in format 1. */
+enum cv_audit_field {
+	CV_AUDIT_ACTION = 0,
+	CV_AUDIT_ACTOR,
+	CV_AUDIT_CERT,
+	CV_AUDIT_SOURCE,
+	CV_AUDIT_SESSION,
+	CV_AUDIT_PURPOSE,
+	CV_AUDIT_REASON,
+	CV_AUDIT_NFIELDS
+};
+
+/* LEN bytes at P, inside the leaf; not NUL-terminated. */
+struct cv_audit_str {
+	const char *p;
+	size_t len;
+};
+
+/* One leaf, viewed in place: valid while the leaf bytes are. */
+struct cv_audit_view {
+	uint64_t time_us;
+	enum cv_audit_outcome outcome;
+	unsigned sections;
+	struct cv_audit_str f[CV_AUDIT_NFIELDS];	/* by enum cv_audit_field */
+	uint32_t nrecords;
+	const uint8_t *records;	/* nrecords × (u16 length || id bytes) */
+	size_t records_len;
+};
+
+/*
+ * Checks LEAF (LEN bytes) as cv_audit_decode does, every length against
+ * the bounds, and fills *V with pointers into it. Accepts exactly what
+ * cv_audit_decode accepts except that strings are not checked for valid
+ * UTF-8 (callers that print them check). CV_ERR_FORMAT when malformed
+ * (*V is then unspecified). Allocates nothing, never reads outside LEAF.
+ */
+cv_err cv_audit_view(const uint8_t *leaf, size_t len,
+    struct cv_audit_view *v) CV_MUST_CHECK;
+
+/*
+ * Only string field F of LEAF, walking the fields before it with the same
+ * bounds checks (no check of what follows it): the cheap first test of a
+ * scan. CV_ERR_FORMAT when the leaf is malformed up to F.
+ */
+cv_err cv_audit_view_field(const uint8_t *leaf, size_t len,
+    enum cv_audit_field f, struct cv_audit_str *out) CV_MUST_CHECK;
+
+/*
+ * The next record id of V from *POS (start at 0): 1 with *OUT set and
+ * *POS advanced, 0 after the last one. V must come from cv_audit_view.
+ */
+int cv_audit_view_record(const struct cv_audit_view *v, size_t *pos,
+    struct cv_audit_str *out);
+
+/*
+ * Called by cv_audit_scan for each entry, in index order; LEAF is valid
+ * only during the call. Anything but CV_OK stops the scan and is what
+ * cv_audit_scan returns.
+ */
+typedef cv_err cv_audit_scan_fn(void *ctx, uint64_t index,
+    const uint8_t *leaf, size_t len);
+
+/*
+ * Calls FN(CTX, ...) for entries FROM to TO - 1 (TO past the end: to the
+ * end of the log as it is when the scan starts; entries appended later
+ * are not seen). Reads the entries file sequentially in large chunks,
+ * each read under the log's shared lock, so writers wait at most one
+ * chunk rather than the whole scan. *SCANNED (may be NULL) gets the
+ * number of entries passed to FN. CV_ERR_FORMAT when the frames disagree
+ * with the offsets (a damaged log: run cv_audit_verify), CV_ERR_IO,
+ * CV_ERR_NOMEM, or FN's error.
+ */
+cv_err cv_audit_scan(struct cv_audit *a, uint64_t from, uint64_t to,
+    cv_audit_scan_fn *fn, void *ctx, uint64_t *scanned) CV_MUST_CHECK;
+
 #endif

@@ -25,6 +25,9 @@ struct cv_audit {
 	uint64_t dirty;
 	int offsets_dirty;
 	pthread_mutex_t io;	/* with flock: one user of the files */
+	/* One checkpointer at a time: each syncs the files the others
+	 * assume synced, so none may sign before the other's syncs end. */
+	pthread_mutex_t ckpt_mu;
 	/* group commit */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

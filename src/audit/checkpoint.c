@@ -56,8 +56,11 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	struct stat st;
 	cv_err r;
 
-	if ((r = lock(a, LOCK_EX)) != CV_OK)
+	pthread_mutex_lock(&a->ckpt_mu);
+	if ((r = lock(a, LOCK_EX)) != CV_OK) {
+		pthread_mutex_unlock(&a->ckpt_mu);
 		return r;
+	}
 	if ((r = audit_refresh(a)) != CV_OK ||
 	    (r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
 		goto out;
@@ -128,6 +131,7 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
  out:
 	unlock(a);
  unlocked:
+	pthread_mutex_unlock(&a->ckpt_mu);
 	cv_buf_free(&body);
 	cv_buf_free(&note);
 	return r;

@@ -601,6 +601,7 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 		a->fd_level[l] = -1;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->io, NULL);
+	pthread_mutex_init(&a->ckpt_mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	pthread_mutex_init(&a->qmu, NULL);
 	pthread_cond_init(&a->qcv, NULL);
@@ -655,6 +656,7 @@ cv_audit_close(struct cv_audit *a)
 	cv_buf_free(&a->spare);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->io);
+	pthread_mutex_destroy(&a->ckpt_mu);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->qmu);
 	pthread_cond_destroy(&a->qcv);

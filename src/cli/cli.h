@@ -31,6 +31,8 @@ int cmd_ca_cert(int argc, char **argv);
 int cmd_canaries(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_scope(int argc, char **argv);
+int cmd_evidence(int argc, char **argv);
 
 /*
  * Opens the vault in DIR and its audit log; on failure prints why and

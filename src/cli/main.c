@@ -25,6 +25,8 @@ static const struct cli_cmd cmds[] = {
 	    "certificates" },
 	{ "ca-cert", cmd_ca_cert, "print the vault CA certificate" },
 	{ "canaries", cmd_canaries, "list the canary (decoy) record ids" },
+	{ "scope", cmd_scope, "which records' data left, to whom, when" },
+	{ "evidence", cmd_evidence, "evidence for partners: export, verify" },
 	{ "audit", cmd_audit, "the tamper-evident log: checkpoints, proofs, "
 	    "verify" },
 };
