@@ -3,11 +3,13 @@
 #   make run    the demo (SQLite + SoftHSM2)
 #   make check  the whole test suite, ASan + UBSan and fuzzing included
 #   make bench  benchmarks against a baseline measured in the same run
+#   make drill  the attack drills against live instances; reports in
+#               drill-report.json / .md and drill-timeline.svg
 
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check bench format clean
+.PHONY: all deps run check bench drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -19,6 +21,10 @@ deps:
 
 run: all
 	@sh scripts/demo.sh
+
+drill: all
+	@$(BUILD)/clearvault drill run all --json drill-report.json \
+	    --markdown drill-report.md --svg drill-timeline.svg
 
 check: deps
 	@sh tests/run.sh

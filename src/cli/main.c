@@ -27,6 +27,7 @@ static const struct cli_cmd cmds[] = {
 	{ "canaries", cmd_canaries, "list the canary (decoy) record ids" },
 	{ "scope", cmd_scope, "which records' data left, to whom, when" },
 	{ "evidence", cmd_evidence, "evidence for partners: export, verify" },
+	{ "drill", cmd_drill, "attack drills against a fresh vault and server" },
 	{ "audit", cmd_audit, "the tamper-evident log: checkpoints, proofs, "
 	    "verify" },
 };
