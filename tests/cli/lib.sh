@@ -136,3 +136,27 @@ expect_problem() {	# DESC WANT
 	    "$T/body" "$2" 2>/dev/null && ok || bad "$1: not problem+json"
 }
 
+# A TOTP code never used before: a step is accepted once per user (across
+# restarts too), so take the oldest usable step after the one in STEPFILE,
+# waiting for the next step when all three are used, and remember it.
+fresh_totp() {	# OTPAUTH-FILE STEPFILE
+	python3 - "$1" "$2" <<'PY'
+import base64, hashlib, hmac, struct, sys, time
+k = base64.b32decode(open(sys.argv[1]).read().split("secret=")[1].split("&")[0])
+try:
+    last = int(open(sys.argv[2]).read())
+except OSError:
+    last = -1
+while True:
+    t = time.time()
+    now = int(t) // 30
+    step = max(now - 1 if t % 30 < 20 else now, last + 1)
+    if step <= now + 1:
+        break
+    time.sleep(30 - t % 30 + 0.2)
+open(sys.argv[2], "w").write(str(step))
+h = hmac.new(k, struct.pack(">Q", step), hashlib.sha1).digest()
+o = h[-1] & 15
+print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
+PY
+}

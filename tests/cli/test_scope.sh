@@ -27,25 +27,7 @@ INV="identity,contact,history,family,foreign,financial,conduct,biometrics"
 # A fresh TOTP code for USER: a step is accepted once per user, so a
 # second login takes the next unused step (as in test_guard.sh).
 code() {	# USER
-	python3 - "$T/k/$1.otpauth" "$T/k/$1.step" <<'PY'
-import base64, hashlib, hmac, struct, sys, time
-k = base64.b32decode(open(sys.argv[1]).read().split("secret=")[1].split("&")[0])
-try:
-    last = int(open(sys.argv[2]).read())
-except OSError:
-    last = -1
-while True:
-    t = time.time()
-    now = int(t) // 30
-    step = max(now - 1 if t % 30 < 20 else now, last + 1)
-    if step <= now + 1:
-        break
-    time.sleep(30 - t % 30 + 0.2)
-open(sys.argv[2], "w").write(str(step))
-h = hmac.new(k, struct.pack(">Q", step), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
-PY
+	fresh_totp "$T/k/$1.otpauth" "$T/k/$1.step"
 }
 login2() {	# USER: a new session; its token in $tok
 	req "k/$1" POST /v1/session "{\"totp\":\"$(code "$1")\"}"
