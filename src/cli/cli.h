@@ -72,5 +72,17 @@ unsigned long long cli_number(const char *s, int *ok);
 /* Long options every command takes, terminated by zeroes. */
 #define CLI_OPT_DIR { "dir", required_argument, NULL, 'd' }
 #define CLI_OPT_HELP { "help", no_argument, NULL, 'h' }
+/* The subject and window of scope and evidence: 'P', 'C', 'S', 'A' name
+ * the subject (cli_subject_kind), 'f' and 't' the window. */
+#define CLI_OPT_SUBJECT \
+	{ "principal", required_argument, NULL, 'P' }, \
+	{ "cert", required_argument, NULL, 'C' }, \
+	{ "session", required_argument, NULL, 'S' }, \
+	{ "address", required_argument, NULL, 'A' }, \
+	{ "from", required_argument, NULL, 'f' }, \
+	{ "to", required_argument, NULL, 't' }
+
+/* The enum cv_scope_kind of subject option C ('P', 'C', 'S' or 'A'). */
+int cli_subject_kind(int c);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../scope/scope.h"
 #include "cli.h"
 
 int
@@ -55,4 +56,11 @@ cli_record(struct cv_audit *a, const char *action, cv_err result,
 	e.nrecords = n;
 	e.sections = sections;
 	return cv_audit_append(a, &e, NULL);
+}
+
+int
+cli_subject_kind(int c)
+{
+	return c == 'P' ? CV_SCOPE_PRINCIPAL : c == 'C' ? CV_SCOPE_CERT :
+	    c == 'S' ? CV_SCOPE_SESSION : CV_SCOPE_ADDRESS;
 }

@@ -80,12 +80,7 @@ cmd_evidence(int argc, char **argv)
 	static const struct option opts[] = {
 		CLI_OPT_DIR, CLI_OPT_HELP,
 		{ "incident", required_argument, NULL, 'i' },
-		{ "principal", required_argument, NULL, 'P' },
-		{ "cert", required_argument, NULL, 'C' },
-		{ "session", required_argument, NULL, 'S' },
-		{ "address", required_argument, NULL, 'A' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
+		CLI_OPT_SUBJECT,
 		{ "out", required_argument, NULL, 'o' },
 		{ "pubkey", required_argument, NULL, 'k' },
 		{ 0, 0, 0, 0 }
@@ -113,9 +108,7 @@ cmd_evidence(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'i': incident = optarg; break;
 		case 'P': case 'C': case 'S': case 'A':
-			q.kind = c == 'P' ? CV_SCOPE_PRINCIPAL : c == 'C' ?
-			    CV_SCOPE_CERT : c == 'S' ? CV_SCOPE_SESSION :
-			    CV_SCOPE_ADDRESS;
+			q.kind = (enum cv_scope_kind)cli_subject_kind(c);
 			q.subject = optarg;
 			nsub++;
 			break;

@@ -68,12 +68,7 @@ parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		CLI_OPT_DIR, CLI_OPT_HELP,
-		{ "principal", required_argument, NULL, 'P' },
-		{ "cert", required_argument, NULL, 'C' },
-		{ "session", required_argument, NULL, 'S' },
-		{ "address", required_argument, NULL, 'A' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
+		CLI_OPT_SUBJECT,
 		{ "format", required_argument, NULL, 'F' },
 		{ "no-notify", no_argument, NULL, 'N' },
 		{ 0, 0, 0, 0 }
@@ -91,9 +86,7 @@ parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'd': o->dir = optarg; break;
 		case 'P': case 'C': case 'S': case 'A':
-			o->kind = c == 'P' ? CV_SCOPE_PRINCIPAL : c == 'C' ?
-			    CV_SCOPE_CERT : c == 'S' ? CV_SCOPE_SESSION :
-			    CV_SCOPE_ADDRESS;
+			o->kind = (enum cv_scope_kind)cli_subject_kind(c);
 			o->subject = optarg;
 			nsubj++;
 			break;
