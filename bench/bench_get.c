@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
+
 #include "base/base.h"
 #include "vault/vault.h"
 
@@ -47,31 +49,19 @@ main(int argc, char **argv)
 	struct cv_vault *v;
 	struct worker w[16];
 	pthread_t t[16];
-	char **ids = NULL, line[128];
-	size_t nids = 0, cap = 0;
+	char **ids = NULL;
+	size_t nids = 0;
 	unsigned long gets = 0, fails = 0;
 	int threads;
 	double secs, t0;
-	FILE *f;
 
 	if (argc != 5 || (threads = atoi(argv[3])) < 1 || threads > 16 ||
 	    (secs = atof(argv[4])) <= 0) {
 		fprintf(stderr, "usage: bench_get DIR IDS THREADS SECONDS\n");
 		return 2;
 	}
-	if ((f = fopen(argv[2], "r")) == NULL)
+	if (bench_read_ids(argv[2], &ids, &nids) != 0)
 		return 1;
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (nids == cap) {
-			cap = cap ? cap * 2 : 1024;
-			if ((ids = realloc(ids, cap * sizeof *ids)) == NULL)
-				return 1;
-		}
-		if ((ids[nids++] = strdup(line)) == NULL)
-			return 1;
-	}
-	fclose(f);
 	if (nids == 0 || cv_vault_open(argv[1], &v) != CV_OK) {
 		fprintf(stderr, "bench_get: %s\n", cv_err_detail());
 		return 1;

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #include <sodium.h>
 
 #include "guard/guard.h"
@@ -49,17 +51,6 @@ proc_kb(const char *field)
 	}
 	fclose(f);
 	return kb;
-}
-
-static uint64_t rng = 88172645463325252ull;
-
-static uint64_t
-next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
 }
 
 static void
@@ -137,7 +128,7 @@ main(int argc, char **argv)
 	t0 = now_ns();
 	for (uint32_t k = 0; k < HISTORY; k++) {
 		for (uint32_t i = 0; i < users; i++) {
-			names(i, (uint32_t)(next() % POOL), u, r, c);
+			names(i, (uint32_t)(bench_next() % POOL), u, r, c);
 			rd.now_us = T + k * 1800LL * 1000000 + i % 1000 * 1000;
 			if (cv_guard_check(g, &rd, &d) != CV_OK) {
 				fprintf(stderr, "bench_guard: %s\n",
@@ -154,8 +145,8 @@ main(int argc, char **argv)
 	t0 = now_ns();
 	for (uint32_t j = 0; j < n; j++) {
 		uint64_t a, b;
-		names((uint32_t)(next() % users), (uint32_t)(next() % POOL), u, r,
-		    c);
+		names((uint32_t)(bench_next() % users),
+		    (uint32_t)(bench_next() % POOL), u, r, c);
 		rd.now_us = T + HISTORY * 1800LL * 1000000 + j / 1000 * 1000000LL;
 		a = now_ns();
 		if (cv_guard_check(g, &rd, &d) != CV_OK)
@@ -174,17 +165,17 @@ main(int argc, char **argv)
 	p.mask = cap - 1;
 	if ((p.k = calloc(cap, sizeof *p.k)) == NULL)
 		return 1;
-	rng = 88172645463325252ull;
+	bench_rng = 88172645463325252ULL;
 	for (uint32_t k = 0; k < HISTORY; k++) {
 		for (uint32_t i = 0; i < users; i++) {
-			names(i, (uint32_t)(next() % POOL), u, r, c);
+			names(i, (uint32_t)(bench_next() % POOL), u, r, c);
 			plain_touch(&p, key, u, r);
 		}
 	}
 	t0 = now_ns();
 	for (uint32_t j = 0; j < n; j++) {
-		names((uint32_t)(next() % users), (uint32_t)(next() % POOL), u, r,
-		    c);
+		names((uint32_t)(bench_next() % users),
+		    (uint32_t)(bench_next() % POOL), u, r, c);
 		plain_touch(&p, key, u, r);
 	}
 	t_plain = now_ns() - t0;

@@ -15,6 +15,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #include "audit/audit.h"
 #include "scope/scope.h"
 #include "vault/vault.h"
@@ -26,17 +28,6 @@
 /* Disk per entry: the leaf (~170 bytes) and its frame, the offset and
  * about two tree hashes. */
 #define BYTES_PER_ENTRY 260
-
-static uint64_t rng = 88172645463325252ULL;
-
-static uint64_t
-next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static const char *const actions[] = { "records.get", "records.get",
 	"records.get", "records.get", "records.get", "records.get",
@@ -54,7 +45,7 @@ make_batch(struct cv_buf *leaves, size_t *lens, int64_t *t,
 
 	leaves->len = 0;
 	for (size_t i = 0; i < BATCH; i++) {
-		uint64_t x = next(), who = x % PRINCIPALS;
+		uint64_t x = bench_next(), who = x % PRINCIPALS;
 		const char *action = actions[(x >> 10) % NACTIONS];
 		int denied = (x >> 20) % 20 == 0;
 		size_t before = leaves->len, nrec = 1 + (x >> 24) % 3;
@@ -81,7 +72,7 @@ make_batch(struct cv_buf *leaves, size_t *lens, int64_t *t,
 		    (unsigned long long)who % 97);
 		for (size_t k = 0; k < nrec; k++)
 			snprintf(ids[k], sizeof ids[k], "CV-%016llX",
-			    (unsigned long long)(next() % POOL) *
+			    (unsigned long long)(bench_next() % POOL) *
 			    2654435761ULL);
 		if (who == SUBJECT && e.sections)
 			(*expect)++;

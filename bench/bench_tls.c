@@ -2,8 +2,8 @@
  * The load generator for `clearvault serve`, printing
  *   server CONNS READS SECONDS P50_MS P99_MS ERRORS
  * libcurl multi spent ~65-125 us of CPU per request, which on a small
- * machine is CPU taken from the server under test; this one is plain GnuTLS sessions and non-blocking sockets driven
- * by one thread with epoll, requests formatted once at start, a minimal
+ * machine is CPU taken from the server under test; this one is plain
+ * GnuTLS sessions and non-blocking sockets driven by one thread with epoll, requests formatted once at start, a minimal
  * HTTP/1.1 response parser, and no allocation per request.
  * All CONNS connections (TLS 1.3, client certificate, the server's
  * certificate verified against CA and the URL's host) are made before the
@@ -29,6 +29,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -593,12 +595,11 @@ int
 main(int argc, char **argv)
 {
 	const char *url, *ca, *cert, *key, *token, *kase, *path;
-	char **ids = NULL, line[128], authority[300], *reqs;
-	size_t nids = 0, cap = 0, *off, total = 0;
+	char **ids = NULL, authority[300], *reqs;
+	size_t nids = 0, *off, total = 0;
 	double t0, until, next, rate = 0;
 	int conns, rc;
 	unsigned seed = 1;
-	FILE *f;
 
 	if (argc < 10 || argc > 11) {
 		fprintf(stderr, "usage: bench_tls URL CA CERT KEY TOKEN CASE "
@@ -612,18 +613,8 @@ main(int argc, char **argv)
 		return 2;
 	if (argc == 11)
 		rate = atof(argv[10]);
-	if ((f = fopen(argv[7], "r")) == NULL)
+	if (bench_read_ids(argv[7], &ids, &nids) != 0)
 		return 1;
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (nids == cap) {
-			cap = cap ? cap * 2 : 1024;
-			if ((ids = realloc(ids, cap * sizeof *ids)) == NULL)
-				return 1;
-		}
-		ids[nids++] = strdup(line);
-	}
-	fclose(f);
 	if (nids == 0)
 		return 1;
 	parse_url(url, authority, sizeof authority, &path);

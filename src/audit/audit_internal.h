@@ -77,6 +77,10 @@ cv_err audit_sync(struct cv_audit *a, int fd) CV_MUST_CHECK;
 cv_err audit_maybe_checkpoint(struct cv_audit *a) CV_MUST_CHECK;
 int audit_level_fd(struct cv_audit *a, unsigned level);
 cv_err audit_refresh(struct cv_audit *a) CV_MUST_CHECK;
+/* Where the first COUNT entries end in `entries`: entry COUNT's start
+ * (0 for COUNT = 0). From the offsets file. */
+cv_err audit_entry_end(struct cv_audit *a, uint64_t count,
+    uint64_t *end) CV_MUST_CHECK;
 cv_err audit_checkpoint_now(struct cv_audit *a,
     struct cv_buf *out) CV_MUST_CHECK;
 /* The last stored note (empty if none) and its parsed body. */

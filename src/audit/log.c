@@ -107,9 +107,8 @@ cv_audit_node(void *ctx, unsigned level, uint64_t index,
 	return audit_pread(a, fd, out, CV_HASH_BYTES, index * CV_HASH_BYTES);
 }
 
-/* Byte offset where entry I ends in `entries` (0 for I = -1). */
-static cv_err
-entry_end(struct cv_audit *a, uint64_t count, uint64_t *end)
+cv_err
+audit_entry_end(struct cv_audit *a, uint64_t count, uint64_t *end)
 {
 	uint8_t b[8];
 	cv_err r;
@@ -131,7 +130,7 @@ load_state(struct cv_audit *a, uint64_t size)
 	cv_err r;
 
 	a->size = size;
-	if ((r = entry_end(a, size, &a->end)) != CV_OK)
+	if ((r = audit_entry_end(a, size, &a->end)) != CV_OK)
 		return r;
 	for (unsigned l = 0; l < AUDIT_LEVELS; l++) {
 		uint64_t c = size >> l;
@@ -424,8 +423,8 @@ cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 		    (unsigned long long)a->size);
 		goto out;
 	}
-	if ((r = entry_end(a, index, &start)) != CV_OK ||
-	    (r = entry_end(a, index + 1, &end)) != CV_OK)
+	if ((r = audit_entry_end(a, index, &start)) != CV_OK ||
+	    (r = audit_entry_end(a, index + 1, &end)) != CV_OK)
 		goto out;
 	if (end < start + 4 || end - start - 4 > CV_AUDIT_MAX_LEAF) {
 		r = cv_fail(CV_ERR_FORMAT, "audit log: entry %llu is out of "

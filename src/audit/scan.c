@@ -140,22 +140,6 @@ struct scan {
 	int stop;		/* the consumer gave up: reader, go home */
 };
 
-/* The byte offset where entry I starts (I <= size): offsets holds ends. */
-static cv_err
-entry_start(struct cv_audit *a, uint64_t i, uint64_t *off)
-{
-	uint8_t b[8];
-	cv_err r;
-
-	*off = 0;
-	if (i == 0)
-		return CV_OK;
-	if ((r = audit_pread(a, a->fd_offsets, b, 8, (i - 1) * 8)) != CV_OK)
-		return r;
-	*off = (uint64_t)cv_get_u32be(b) << 32 | cv_get_u32be(b + 4);
-	return CV_OK;
-}
-
 /*
  * The reader thread: chunk k into slot k % 2, in order, each read under
  * the shared lock (a failed append truncates its bytes back under the
@@ -307,8 +291,8 @@ cv_audit_scan(struct cv_audit *a, uint64_t from, uint64_t to,
 			to = a->size;
 		if (from > to)
 			from = to;
-		if ((r = entry_start(a, from, &s.start)) == CV_OK)
-			r = entry_start(a, to, &s.end);
+		if ((r = audit_entry_end(a, from, &s.start)) == CV_OK)
+			r = audit_entry_end(a, to, &s.end);
 	}
 	audit_unlock(a);
 	if (r != CV_OK)
