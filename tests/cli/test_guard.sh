@@ -471,4 +471,14 @@ assert any(a["locked"] for a in al), "no lock"
 PY
 stop_server
 expect_eq "server exit status (w)" 0 "$SRV_RC"
+# Fail closed: a guard state that does not open (altered, or from another
+# vault) stops the server from starting; it is not silently forgotten.
+python3 - "$T/w/guard.state" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 1
+open(sys.argv[1], "wb").write(bytes(b))
+PY
+expect_fail "an altered guard state: the server refuses to start" \
+    "failed authentication" timeout 30 "$CV" serve --dir "$T/w" \
+    --listen 127.0.0.1:0
 finish
