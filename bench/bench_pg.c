@@ -2,7 +2,9 @@
  * The baseline of the server benchmark: PostgreSQL with pgcrypto and
  * pgaudit doing the equivalent decrypt-and-select, audited, through libpq
  * at the same concurrency. CONNS threads, one connection each, read random
- * ids for SECONDS. Prints "postgres CONNS READS SECONDS P50_MS P99_MS ERRORS".
+ * ids for SECONDS once all are connected (connections and handshakes are
+ * not timed, as in bench_tls). Prints
+ * "postgres CONNS READS SECONDS P50_MS P99_MS ERRORS".
  * Usage: bench_pg CONNINFO KEY IDS CONNS SECONDS
  */
 #include <pthread.h>
@@ -20,6 +22,7 @@ static const char *conninfo, *key;
 static char **ids;
 static size_t nids;
 static double until;
+static pthread_barrier_t ready;
 
 struct worker {
 	double *lat;
@@ -46,12 +49,18 @@ run(void *arg)
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "bench_pg: %s", PQerrorMessage(c));
 		w->errors++;
+	} else {
+		res = PQprepare(c, "get", "SELECT pgp_sym_decrypt(data, $2) "
+		    "FROM records WHERE id = $1", 2, NULL);
+		PQclear(res);
+	}
+	/* Once all are connected main sets the clock; then all go. */
+	pthread_barrier_wait(&ready);
+	pthread_barrier_wait(&ready);
+	if (PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
 		return NULL;
 	}
-	res = PQprepare(c, "get", "SELECT pgp_sym_decrypt(data, $2) FROM "
-	    "records WHERE id = $1", 2, NULL);
-	PQclear(res);
 	while (now() < until && w->n < MAX_SAMPLES / MAX_CONNS) {
 		const char *params[2] = { ids[(size_t)rand_r(&w->seed) % nids],
 		    key };
@@ -106,8 +115,8 @@ main(int argc, char **argv)
 	fclose(f);
 	if (nids == 0)
 		return 1;
-	t0 = now();
-	until = t0 + atof(argv[5]);
+	if (pthread_barrier_init(&ready, NULL, (unsigned)conns + 1) != 0)
+		return 1;
 	for (int i = 0; i < conns; i++) {
 		w[i].seed = (unsigned)i + 1;
 		if ((w[i].lat = malloc(MAX_SAMPLES / MAX_CONNS *
@@ -115,6 +124,10 @@ main(int argc, char **argv)
 		    pthread_create(&t[i], NULL, run, &w[i]) != 0)
 			return 1;
 	}
+	pthread_barrier_wait(&ready);
+	t0 = now();
+	until = t0 + atof(argv[5]);
+	pthread_barrier_wait(&ready);
 	for (int i = 0; i < conns; i++) {
 		pthread_join(t[i], NULL);
 		total += w[i].n;

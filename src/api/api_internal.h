@@ -80,6 +80,8 @@ struct req {
 	unsigned status;
 	const char *type;
 	struct cv_buf out;
+	gnutls_session_t corked;	/* see cork() in server.c */
+	int corked_fd;
 };
 
 /* The vault handle of the calling thread (a dup of srv->v). */

@@ -2,11 +2,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -208,14 +213,70 @@ on_durable(void *ctx, cv_err err, uint64_t index)
 	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * One TLS record per reply. libmicrohttpd hands GnuTLS the headers and the
+ * body separately, so a record went out as two TLS records, two sendmsg
+ * calls, two TCP segments and often two wakeups of the client: corking the
+ * session for the reply and uncorking it once the library has written all
+ * of it (on_done) sends one. The library also corks the socket for small
+ * replies and tracks that state itself; what we send after its last write
+ * may find the socket still corked (measured: 200 ms, the kernel's cork
+ * limit), so the uncork pushes it out with TCP_NODELAY, which sends what
+ * is queued whatever the cork. Not above CORK_MAX nor into a non-empty
+ * send queue, so that the uncork cannot find the socket full: a client
+ * that does not read must never hold a worker.
+ */
+#define CORK_MAX 8192
+
+static void
+cork(struct req *r, size_t body_len)
+{
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t s;
+	int fd, queued;
+
+	if (body_len > CORK_MAX || (ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) == NULL)
+		return;
+	fd = ci->connect_fd;
+	if ((ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION)) == NULL ||
+	    (s = ci->tls_session) == NULL)
+		return;
+	if (ioctl(fd, SIOCOUTQ, &queued) != 0 || queued != 0)
+		return;
+	gnutls_record_cork(s);
+	r->corked = s;
+	r->corked_fd = fd;
+}
+
+/* The whole reply is in GnuTLS's buffer: send it as one record. */
+static void
+uncork(struct req *r)
+{
+	struct pollfd p = { .fd = r->corked_fd, .events = POLLOUT };
+	int rc = gnutls_record_uncork(r->corked, 0), one = 1;
+
+	/* Not expected (see cork); bounded if it happens anyway. */
+	for (int i = 0; i < 10 && (rc == GNUTLS_E_AGAIN ||
+	    rc == GNUTLS_E_INTERRUPTED); i++) {
+		(void)poll(&p, 1, 100);
+		rc = gnutls_record_uncork(r->corked, 0);
+	}
+	(void)setsockopt(r->corked_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof one);
+	r->corked = NULL;
+}
+
 static enum MHD_Result
 respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	size_t len = body->len;
 
 	/* MHD copies the bytes; ours are wiped by cv_buf_free. */
-	resp = MHD_create_response_from_buffer(body->len, body->p,
+	resp = MHD_create_response_from_buffer(len, body->p,
 	    MHD_RESPMEM_MUST_COPY);
 	cv_buf_free(body);
 	if (resp == NULL)
@@ -223,6 +284,7 @@ respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	cork(r, len);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -445,8 +507,10 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 
 	(void)cls;
 	(void)c;
-	(void)toe;
 	if (r) {
+		/* Any other ending closes the connection: nothing to send. */
+		if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			uncork(r);
 		if (r->txn)
 			cv_store_read_end(r->txn);
 		cv_buf_free(&r->body);

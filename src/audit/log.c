@@ -603,7 +603,16 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 	pthread_mutex_init(&a->ckpt_mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	pthread_mutex_init(&a->qmu, NULL);
-	pthread_cond_init(&a->qcv, NULL);
+	{
+		/* The committer's short waits must not follow the wall
+		 * clock. */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&a->qcv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_cond_init(&a->qcv_tick, NULL);
 	a->committed_batch = -1;
 	a->dirty = ~(uint64_t)0;	/* what earlier processes left unsynced */
