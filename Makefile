@@ -31,7 +31,7 @@ check: deps
 
 bench: all
 	@CLEARVAULT_BENCH=1 sh scripts/deps.sh
-	@[ -f $(BUILD)/bench/bench_pg ] && [ -f $(BUILD)/bench/bench_server ] || meson setup --reconfigure $(BUILD) $(MESON_OPTS) >/dev/null
+	@[ -f $(BUILD)/bench/bench_pg ] && [ -f $(BUILD)/bench/bench_tls ] || meson setup --reconfigure $(BUILD) $(MESON_OPTS) >/dev/null
 	@ninja -C $(BUILD) >/dev/null
 	@sh bench/run.sh
 

@@ -125,7 +125,7 @@ if want server && [ -x $B/bench/bench_tls ]; then
 	api security_officer "$ts" "/v1/cases/$case_id/members" \
 	    '{"users":["investigator"]}' >/dev/null
 	ti=$(token investigator)
-	# bench_tls (GnuTLS + epoll, ~24 us of CPU per request) leaves the
+	# bench_tls (GnuTLS + epoll, 12-25 us of CPU per request) leaves the
 	# shared cores to the server: libcurl multi took ~65-125 us.
 	gen=$B/bench/bench_tls
 	C=${BENCH_CONNS:-32}
@@ -133,13 +133,22 @@ if want server && [ -x $B/bench/bench_tls ]; then
 	    "$K/investigator.key" "$ti" "$case_id" "$W/case_ids" "$C" 10)
 	max=$(python3 -c "print($3 / $4)")
 	echo "server:   $(rate "$3" "$4") audited reads/s over $C keep-alive mTLS connections, p50 $5 ms, p99 $6 ms, errors $7 (target >= 20,000)"
-	set -- $($gen "$URL" "$K/ca.pem" "$K/investigator.crt" \
-	    "$K/investigator.key" "$ti" "$case_id" "$W/case_ids" "$C" 10 \
-	    "$(python3 -c "print(0.8 * $max)")")
-	echo "          at 80% of that load, paced: p50 $5 ms, p99 $6 ms"
-	set -- $($gen "$URL" "$K/ca.pem" "$K/investigator.crt" \
-	    "$K/investigator.key" "$ti" "$case_id" "$W/case_ids" "$C" 10 16000)
-	echo "          at 16,000/s (80% of the 20,000 target), paced: p50 $5 ms, p99 $6 ms (target p99 <= 5 ms)"
+	# Open loop: latency counts from each request's scheduled time. One
+	# stall of this VM's disk (50 ms fsyncs happen) sets a 10 s run's p99,
+	# so three runs each, all shown, judged by their median.
+	paced() {	# RATE
+		prate=$1
+		p99s=
+		for _ in 1 2 3; do
+			set -- $($gen "$URL" "$K/ca.pem" "$K/investigator.crt" \
+			    "$K/investigator.key" "$ti" "$case_id" "$W/case_ids" \
+			    "$C" 10 "$prate")
+			p99s="$p99s $6"
+		done
+		echo "$p99s" | python3 -c "import sys; v=sorted(map(float, sys.stdin.read().split())); print(f'p99 of three 10 s runs: {\" / \".join(f\"{x:.1f}\" for x in v)} ms, median {v[1]:.1f} ms')"
+	}
+	echo "          at 16,000/s (80% of the 20,000 target), paced: $(paced 16000) (target <= 5 ms)"
+	echo "          at $(rate "$(python3 -c "print(0.8 * $max)")" 1)/s (80% of the maximum above), paced: $(paced "$(python3 -c "print(0.8 * $max)")")"
 	kill $spid
 	wait $spid 2>/dev/null
 	# The guard's cost: the same reads with the guard off. (A TOTP code
