@@ -58,6 +58,14 @@ cv_err cli_record(struct cv_audit *a, const char *action, cv_err result,
  */
 const char *cli_dir(const char *cmd, const char *opt);
 
+/*
+ * The options of a command that takes --dir and --help and nothing else:
+ * -1 with *DIR set to go on, else the exit code (help shown, or a usage
+ * error reported).
+ */
+int cli_dir_only(const char *cmd, int argc, char **argv, const char *use,
+    const char *help, const char **dir);
+
 /* "clearvault CMD: WHAT: detail" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *cmd, cv_err r);
 int cli_usage(const char *cmd, const char *usage, const char *fmt, ...)

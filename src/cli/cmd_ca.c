@@ -18,9 +18,6 @@ static const char help[] =
 int
 cmd_ca_cert(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_OPT_DIR, CLI_OPT_HELP, { 0, 0, 0, 0 }
-	};
 	const char *dir = NULL;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
@@ -29,18 +26,8 @@ cmd_ca_cert(int argc, char **argv)
 	int c, rc = CLI_FAIL;
 	cv_err r;
 
-	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': dir = optarg; break;
-		case 'h': return cli_help(help);
-		default: return cli_usage("ca-cert", use, "bad option");
-		}
-	}
-	if (optind != argc)
-		return cli_usage("ca-cert", use, "unexpected argument '%s'",
-		    argv[optind]);
-	if ((dir = cli_dir("ca-cert", dir)) == NULL)
-		return CLI_USAGE;
+	if ((c = cli_dir_only("ca-cert", argc, argv, use, help, &dir)) >= 0)
+		return c;
 	if (cli_open("ca-cert", dir, &v, &a) != CLI_OK)
 		goto out;
 	r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v));

@@ -59,6 +59,31 @@ cli_dir(const char *cmd, const char *opt)
 }
 
 int
+cli_dir_only(const char *cmd, int argc, char **argv, const char *use,
+    const char *help, const char **dir)
+{
+	static const struct option opts[] = {
+		CLI_OPT_DIR, CLI_OPT_HELP, { 0, 0, 0, 0 }
+	};
+	const char *d = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': d = optarg; break;
+		case 'h': return cli_help(help);
+		default: return cli_usage(cmd, use, "bad option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage(cmd, use, "unexpected argument '%s'",
+		    argv[optind]);
+	if ((*dir = cli_dir(cmd, d)) == NULL)
+		return CLI_USAGE;
+	return -1;
+}
+
+int
 cli_fail(const char *cmd, cv_err r)
 {
 	const char *d = cv_err_detail();
