@@ -61,6 +61,7 @@ committer(void *arg)
 	size_t n = 0, wcap = 0;
 	struct timespec last = { 0 };
 
+	(void)pthread_setname_np(pthread_self(), "cv-committer");
 	pthread_mutex_lock(&a->qmu);
 	for (;;) {
 		struct cv_buf tb;
@@ -118,6 +119,7 @@ checkpointer(void *arg)
 	struct cv_audit *a = arg;
 	struct timespec until;
 
+	(void)pthread_setname_np(pthread_self(), "cv-checkpoint");
 	pthread_mutex_lock(&a->qmu);
 	while (!a->committer_stop) {
 		clock_gettime(CLOCK_REALTIME, &until);
