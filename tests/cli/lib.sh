@@ -89,6 +89,19 @@ print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
 PY
 }
 
+# Users NAME:ROLE... of vault DIR, their keys in $T/k; the vault's CA
+# certificate in $T/ca.pem.
+add_users() {	# DIR NAME:ROLE...
+	local dir=$1 u
+	shift
+	mkdir -p "$T/k"
+	for u in "$@"; do
+		"$CV" user add --dir "$dir" "${u%%:*}" --role "${u#*:}" \
+		    --out "$T/k" >/dev/null || return 1
+	done
+	"$CV" ca-cert --dir "$dir" >"$T/ca.pem"
+}
+
 # Starts `serve` on a free loopback port; sets SRV_PID and URL.
 start_server() {	# DIR [serve options...]
 	local dir=$1

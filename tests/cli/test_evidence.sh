@@ -7,12 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 
 make_vault v 30 --canaries 0 || { bad "setup"; finish; exit 1; }
-mkdir -p "$T/k"
-for u in so:security_officer inv:investigator other:investigator; do
-	"$CV" user add --dir "$T/v" "${u%%:*}" --role "${u#*:}" --out "$T/k" \
-	    >/dev/null
-done
-"$CV" ca-cert --dir "$T/v" >"$T/ca.pem"
+add_users "$T/v" so:security_officer inv:investigator other:investigator ||
+    { bad "users"; finish; exit 1; }
 R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
 R2=$(sed -n 2p "$T/v.jsonl" | cut -c8-26)
 R3=$(sed -n 3p "$T/v.jsonl" | cut -c8-26)

@@ -138,13 +138,10 @@ expect_eq "a vault loaded with --canaries 0 has none" 0 \
 CANARY=$(sed -n 7p "$T/canaries")
 
 # ---- users and cases ---------------------------------------------------
-for u in so:security_officer so2:security_officer aud:auditor adm:admin \
-    norm:investigator thief1:investigator thief2:investigator \
-    canr:investigator p15:investigator pcrash:investigator; do
-	"$CV" user add --dir "$T/v" "${u%%:*}" --role "${u#*:}" --out "$T/k" \
-	    >/dev/null
-done
-"$CV" ca-cert --dir "$T/v" >"$T/ca.pem"
+add_users "$T/v" so:security_officer so2:security_officer aud:auditor \
+    adm:admin norm:investigator thief1:investigator thief2:investigator \
+    canr:investigator p15:investigator pcrash:investigator ||
+    { bad "users"; finish; exit 1; }
 # The guard's clock: real time until the file exists (scenario 9).
 export CLEARVAULT_GUARD_CLOCK="$T/clock9"
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
@@ -403,11 +400,8 @@ expect_eq "server exit status" 0 "$SRV_RC"
 
 # ---- 7. low and slow over simulated weeks ------------------------------------
 make_vault w 400 || { bad "setup w"; finish; exit 1; }
-for u in so7:security_officer lw:investigator; do
-	"$CV" user add --dir "$T/w" "${u%%:*}" --role "${u#*:}" --out "$T/k" \
-	    >/dev/null
-done
-"$CV" ca-cert --dir "$T/w" >"$T/ca.pem"
+add_users "$T/w" so7:security_officer lw:investigator ||
+    { bad "users (w)"; finish; exit 1; }
 export CLEARVAULT_GUARD_CLOCK="$T/clock7"
 start_server "$T/w" || { bad "server start (w)"; finish; exit 1; }
 login2 so7

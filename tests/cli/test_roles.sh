@@ -5,12 +5,9 @@
 
 make_vault v 10 || { bad "setup"; finish; exit 1; }
 "$CV" gen --count 6 --seed 99 >"$T/new.jsonl"
-mkdir -p "$T/k"
 roles="investigator adjudicator security_officer auditor admin"
-for r in $roles; do
-	"$CV" user add --dir "$T/v" "$r" --role "$r" --out "$T/k" >/dev/null
-done
-"$CV" ca-cert --dir "$T/v" >"$T/ca.pem"
+add_users "$T/v" $(for r in $roles; do echo "$r:$r"; done) ||
+    { bad "users"; finish; exit 1; }
 R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
 SSN1=$(sed -n 1p "$T/v.jsonl" | grep -o '"ssn":"[0-9-]*"' | cut -d'"' -f4)
 start_server "$T/v" || { bad "server start"; finish; exit 1; }

@@ -12,13 +12,8 @@
 SRV_PID=
 trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
 make_vault v 50 --canaries 0 || { bad "setup"; finish; exit 1; }
-mkdir -p "$T/k"
-for u in so:security_officer inva:investigator invb:investigator \
-    aud:auditor; do
-	"$CV" user add --dir "$T/v" "${u%%:*}" --role "${u#*:}" --out "$T/k" \
-	    >/dev/null
-done
-"$CV" ca-cert --dir "$T/v" >"$T/ca.pem"
+add_users "$T/v" so:security_officer inva:investigator invb:investigator \
+    aud:auditor || { bad "users"; finish; exit 1; }
 for i in 1 2 3 4 5 6; do eval "R$i=\$(sed -n ${i}p \"\$T/v.jsonl\" | cut -c8-26)"; done
 SSN6=$(sed -n 6p "$T/v.jsonl" | grep -o '"ssn":"[0-9-]*"' | cut -d'"' -f4)
 ME=$(id -un)
