@@ -22,9 +22,10 @@ add_user(void *ctx, const struct cv_store_user *u)
 
 	if (cv_store_cert_count(l->s, u->name, &live, &all) != CV_OK)
 		return 1;
-	json_array_append_new(l->arr, json_pack("{s:s, s:s, s:b, s:i}",
+	json_array_append_new(l->arr, json_pack("{s:s, s:s, s:b, s:s, s:i}",
 	    "name", u->name, "role", u->role, "disabled", u->disabled,
-	    "certificates", live));
+	    "state", u->disabled ? "disabled" : !cv_auth_enrolled(u) ?
+	    "enrolling" : "active", "certificates", live));
 	return 0;
 }
 
@@ -42,16 +43,16 @@ users_list(struct req *r, struct cv_vault *v)
 	return api_json(r, 200, json_pack("{s:o}", "users", l.arr));
 }
 
-/* {"name", "role"}: the certificate, its key and the TOTP enrolment. */
+/*
+ * {"name", "role"}: a proposal. The account exists only once a security
+ * officer approves; its enrolment code goes to that officer, and the key
+ * and the TOTP secret only ever to the user (POST /v1/enrol).
+ */
 static enum MHD_Result
-users_add(struct req *r, struct cv_vault *v)
+users_add(struct req *r)
 {
-	struct cv_user_issue iss;
 	char name[CV_USER_NAME_MAX + 1];
-	const char *role;
 	int ro;
-	enum MHD_Result ret;
-	cv_err e;
 
 	r->action = "users.add";
 	if (!api_body_user(&r->body, name, &ro)) {
@@ -60,36 +61,44 @@ users_add(struct req *r, struct cv_vault *v)
 		    "investigator adjudicator security_officer auditor "
 		    "admin}");
 	}
-	role = cv_role_names[ro];
-	snprintf(r->reason, sizeof r->reason, "user %s, role %s", name, role);
-	e = cv_auth_user_add(v, name, (enum cv_role)ro, &iss);
-	if (e != CV_OK) {
-		return e == CV_ERR_EXISTS ? api_problem(r, 409,
-		    CV_AUDIT_DENIED, "conflict", "the user exists") :
-		    api_internal(r, e);
-	}
-	ret = api_json(r, 201, json_pack("{s:s, s:s, s:s%, s:s%, s:s, s:s}",
-	    "name", name, "role", role, "certificate",
-	    (const char *)iss.cert.cert_pem.p, iss.cert.cert_pem.len,
-	    "private_key", (const char *)iss.cert.key_pem.p,
-	    iss.cert.key_pem.len, "fingerprint", iss.cert.fingerprint,
-	    "otpauth", iss.otpauth));
-	/* XXX jansson keeps its copy of the key text in memory it frees
-	 * without wiping. */
-	cv_user_issue_clear(&iss);
-	return ret;
+	return api_propose(r, "user.create", name, json_pack("{s:s}", "role",
+	    cv_role_names[ro]));
 }
 
 static enum MHD_Result
 users_change(struct req *r, struct cv_vault *v, const char *name,
     const char *what)
 {
-	int n = 0;
+	json_t *args;
+	int n = 0, ro;
 	cv_err e;
 
-	if (!strcmp(what, "disable") || !strcmp(what, "enable")) {
-		r->action = what[0] == 'd' ? "users.disable" : "users.enable";
-		e = cv_auth_user_disable(v, name, what[0] == 'd');
+	/* What gives power back or more of it takes two people. */
+	if (!strcmp(what, "enable")) {
+		r->action = "users.enable";
+		return api_propose(r, "user.enable", name, json_object());
+	}
+	if (!strcmp(what, "role")) {
+		r->action = "users.role";
+		if (!api_body_role(&r->body, &ro))
+			return api_problem(r, 400, CV_AUDIT_DENIED,
+			    "bad request", "expected {\"role\": \"...\"}");
+		return api_propose(r, "user.role", name, json_pack("{s:s}",
+		    "role", cv_role_names[ro]));
+	}
+	if (!strcmp(what, "budget")) {
+		r->action = "users.budget";
+		if (!api_body_budget(&r->body, &args))
+			return api_problem(r, 400, CV_AUDIT_DENIED,
+			    "bad request", "expected {\"budget\": [soft per "
+			    "minute, hour, day, hard per minute, hour, day]} "
+			    "with soft <= hard, or {\"budget\": null}");
+		return api_propose(r, "user.budget", name, args);
+	}
+	/* Taking power away needs one person. */
+	if (!strcmp(what, "disable")) {
+		r->action = "users.disable";
+		e = cv_auth_user_disable(v, name, 1);
 	} else if (!strcmp(what, "revoke-cert")) {
 		r->action = "users.revoke-cert";
 		e = cv_auth_user_revoke(v, name, &n);
@@ -103,8 +112,7 @@ users_change(struct req *r, struct cv_vault *v, const char *name,
 	if (e != CV_OK)
 		return api_internal(r, e);
 	/* At once: the user's sessions end now. */
-	if (strcmp(what, "enable") != 0)
-		cv_sessions_end_user(r->srv->sessions, name);
+	cv_sessions_end_user(r->srv->sessions, name);
 	return api_json(r, 200, json_pack("{s:s, s:s}", "name", name,
 	    "result", what));
 }
@@ -123,7 +131,7 @@ api_users(struct req *r, const char *rest)
 		return api_internal(r, CV_ERR_STORE);
 	if (*rest == '\0')
 		return !strcmp(r->method, "GET") ? users_list(r, v) :
-		    !strcmp(r->method, "POST") ? users_add(r, v) :
+		    !strcmp(r->method, "POST") ? users_add(r) :
 		    api_problem(r, 405, CV_AUDIT_DENIED, "method not allowed",
 		    "GET or POST");
 	if (*rest != '/' || (slash = strchr(rest + 1, '/')) == NULL ||

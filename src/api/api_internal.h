@@ -76,6 +76,9 @@ struct req {
 	 * committer has made its entry durable */
 	int waiting;
 	cv_err audited;
+	/* the entry was written and made durable by api_audit_now */
+	int preaudited;
+	uint64_t preaudit_index;
 	struct cv_guard_decision gd;	/* alerts go out once logged */
 	unsigned status;
 	const char *type;
@@ -94,6 +97,14 @@ struct cv_vault *api_vault(struct server *srv);
  */
 enum MHD_Result api_reply(struct req *r, unsigned status,
     enum cv_audit_outcome outcome, const char *type, struct cv_buf *body);
+/*
+ * Writes R's entry now, on this thread, and waits until it is durable (for
+ * steps that must be on the log before they are committed: proposals,
+ * approvals, break-glass). The reply that follows is not logged again,
+ * unless it is a refusal or an error. *INDEX is the entry's index.
+ */
+cv_err api_audit_now(struct req *r, enum cv_audit_outcome outcome,
+    uint64_t *index) CV_MUST_CHECK;
 /* A problem+json error, audited. */
 enum MHD_Result api_problem(struct req *r, unsigned status,
     enum cv_audit_outcome outcome, const char *slug, const char *detail);
@@ -114,6 +125,18 @@ int api_body_members(const struct cv_buf *b, json_t **users,
     json_t **records, json_t **hold);
 int api_body_user(const struct cv_buf *b,
     char name[static CV_USER_NAME_MAX + 1], int *role);
+/* {"role": R} */
+int api_body_role(const struct cv_buf *b, int *role);
+/* {"budget": [6 numbers] | null}: the object itself in *ARGS (to free). */
+int api_body_budget(const struct cv_buf *b, json_t **args);
+/* {"name", "code", "csr"}: CSR lives until *HOLD is released. */
+#define CV_ENROL_CODE_MAX 40
+int api_body_enrol(const struct cv_buf *b,
+    char name[static CV_USER_NAME_MAX + 1],
+    char code[static CV_ENROL_CODE_MAX + 1], const char **csr,
+    json_t **hold);
+/* A break-glass reason: 10-200 bytes of printable text. */
+int api_break_glass_reason(const char *s);
 
 /* A JSON reply (J taken over), audited as allowed. */
 enum MHD_Result api_json(struct req *r, unsigned status, json_t *j);
@@ -153,6 +176,21 @@ int api_guard_locked(struct server *srv, const char *user);
 void api_guard_emit(struct req *r, uint64_t index, int durable);
 enum MHD_Result api_alerts(struct req *r);
 enum MHD_Result api_unlock(struct req *r, const char *user);
+
+/*
+ * approvals.c: two-person control. api_propose takes ARGS over and
+ * answers 202 with the proposal; /v1/approvals[/{id}/(approve|reject)];
+ * POST /v1/enrol (no client certificate: that is what it issues). The
+ * tick locks readers whose break-glass reads were not reviewed in time.
+ */
+enum MHD_Result api_propose(struct req *r, const char *kind,
+    const char *subject, json_t *args);
+enum MHD_Result api_approvals(struct req *r, const char *rest);
+enum MHD_Result api_enrol(struct req *r);
+void api_approvals_tick(struct server *srv);
+/* Locks USER (the guard's lock; without a guard, disables the account),
+ * ends their sessions, logs it and raises a critical alert. */
+void api_lock_user(struct server *srv, const char *user, const char *why);
 
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);

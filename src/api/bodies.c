@@ -102,3 +102,79 @@ api_body_user(const struct cv_buf *b, char name[static CV_USER_NAME_MAX + 1],
 	json_decref(j);
 	return ok;
 }
+
+int
+api_body_role(const struct cv_buf *b, int *role)
+{
+	json_t *j = object(b);
+	const char *r = json_string_value(json_object_get(j, "role"));
+	int ok = j && json_object_size(j) == 1 && r &&
+	    (*role = cv_role_parse(r)) >= 0;
+
+	json_decref(j);
+	return ok;
+}
+
+int
+api_body_budget(const struct cv_buf *b, json_t **args)
+{
+	json_t *j = object(b), *v = json_object_get(j, "budget"), *it;
+	size_t i;
+	int ok = j && json_object_size(j) == 1 && v && (json_is_null(v) ||
+	    (json_is_array(v) && json_array_size(v) == CV_STORE_BUDGET_N));
+
+	json_array_foreach(v, i, it) {
+		if (!json_is_integer(it) || json_integer_value(it) < 0 ||
+		    json_integer_value(it) > 100000000)
+			ok = 0;
+	}
+	for (i = 0; ok && json_is_array(v) && i < 3; i++) {
+		if (json_integer_value(json_array_get(v, i)) >
+		    json_integer_value(json_array_get(v, i + 3)))
+			ok = 0;
+	}
+	*args = ok ? j : NULL;
+	if (!ok)
+		json_decref(j);
+	return ok;
+}
+
+int
+api_body_enrol(const struct cv_buf *b, char name[static CV_USER_NAME_MAX + 1],
+    char code[static CV_ENROL_CODE_MAX + 1], const char **csr, json_t **hold)
+{
+	json_t *j = object(b);
+	const char *n = json_string_value(json_object_get(j, "name"));
+	const char *c = json_string_value(json_object_get(j, "code"));
+	const char *q = json_string_value(json_object_get(j, "csr"));
+	int ok = j && json_object_size(j) == 3 && n && c && q &&
+	    cv_auth_valid_name(n) && strlen(c) <= CV_ENROL_CODE_MAX &&
+	    json_string_length(json_object_get(j, "csr")) == strlen(q) &&
+	    strlen(q) > 0 && strlen(q) <= CV_CSR_MAX;
+
+	*csr = NULL;
+	*hold = NULL;
+	if (!ok) {
+		json_decref(j);
+		return 0;
+	}
+	strcpy(name, n);
+	strcpy(code, c);
+	*csr = q;
+	*hold = j;
+	return 1;
+}
+
+int
+api_break_glass_reason(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 10 || n > 200)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	}
+	return 1;
+}

@@ -68,6 +68,43 @@ collect_section(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * Break-glass: a reader may open a record outside its cases by giving a
+ * reason. Nothing is locked, but the security office is alerted at once
+ * (critical) and a review is opened that another officer must decide in
+ * time, or the reader is locked (api_approvals_tick).
+ */
+static cv_err
+break_glass(struct req *r, struct cv_vault *v, const char *id,
+    const char *why, int64_t *review)
+{
+	struct cv_guard_alert *al;
+	cv_err e;
+
+	/* A write: out of the read snapshot first. */
+	if (r->txn) {
+		cv_store_read_end(r->txn);
+		r->txn = NULL;
+	}
+	if ((e = cv_policy_break_glass(v, r->who.user, id, why, cv_time_us(),
+	    review)) != CV_OK)
+		return e;
+	snprintf(r->reason, sizeof r->reason, "break-glass (review %lld): "
+	    "%.200s", (long long)*review, why);
+	if (r->gd.nalerts == CV_GUARD_MAX_ALERTS)
+		r->gd.nalerts--;	/* this one matters more */
+	memmove(&r->gd.alerts[1], &r->gd.alerts[0],
+	    r->gd.nalerts * sizeof r->gd.alerts[0]);
+	r->gd.nalerts++;
+	al = &r->gd.alerts[0];
+	memset(al, 0, sizeof *al);
+	al->severity = CV_GUARD_CRITICAL;
+	snprintf(al->kind, sizeof al->kind, "break_glass");
+	snprintf(al->detail, sizeof al->detail, "a record was read outside "
+	    "the reader's cases (break-glass review %lld)", (long long)*review);
+	return CV_OK;
+}
+
 enum MHD_Result
 api_record_get(struct req *r, const char *id)
 {
@@ -78,6 +115,9 @@ api_record_get(struct req *r, const char *id)
 	struct cv_buf out = { 0 };
 	size_t n = 0;
 	enum MHD_Result ret;
+	const char *glass = NULL;
+	int64_t review = 0;
+	uint64_t index = 0;
 	int badp;
 	cv_err e;
 
@@ -109,12 +149,23 @@ api_record_get(struct req *r, const char *id)
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
 		if (e != CV_ERR_AUTH)
 			return api_internal(r, e);
-		api_guard_miss(r);
-		return api_forbidden(r, "no case of yours holds this record");
+		if ((glass = MHD_lookup_connection_value(r->conn,
+		    MHD_GET_ARGUMENT_KIND, "break_glass")) == NULL) {
+			api_guard_miss(r);
+			return api_forbidden(r, "no case of yours holds this "
+			    "record");
+		}
+		if (!api_break_glass_reason(glass))
+			return api_problem(r, 400, CV_AUDIT_DENIED,
+			    "bad request", "break_glass wants the reason: "
+			    "10-200 characters of text");
+		r->purpose = NULL;
 	}
 	/* The guard decides before anything is read from storage. */
 	if (!api_guard_read(r, r->records, 1, 0, &ret))
 		return ret;
+	if (glass && (e = break_glass(r, v, id, glass, &review)) != CV_OK)
+		return api_internal(r, e);
 	mask = want.mask ? want.mask : granted;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
 		if (mask & (1u << i))
@@ -132,6 +183,18 @@ api_record_get(struct req *r, const char *id)
 	if (e != CV_OK)
 		return api_internal(r, e);
 	r->sections = mask;
+	/* A break-glass read is on the log before its data leaves, and its
+	 * review names that entry. */
+	if (glass && ((e = api_audit_now(r, CV_AUDIT_ALLOWED, &index)) !=
+	    CV_OK || (e = cv_store_proposal_index(cv_vault_store(v), review,
+	    index)) != CV_OK)) {
+		cv_buf_free(&out);
+		if (r->preaudited)	/* the entry is there: no data */
+			return api_internal(r, e);
+		return api_problem(r, 503, CV_AUDIT_ERROR, "audit log "
+		    "unavailable", "the request could not be recorded; "
+		    "nothing was returned");
+	}
 	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &out);
 }
 
@@ -163,29 +226,11 @@ api_case_create(struct req *r)
 }
 
 
-/* {"users": [...], "records": [...]} added to (or removed from) case ID. */
 /*
- * Records added to a case bring canaries along, one per 50 (at least
- * one), so that whoever sweeps a case meets a decoy; they are not
- * counted in the reply.
+ * {"users": [...], "records": [...]}: adding is a proposal that a second
+ * security officer approves (POST /v1/approvals/{id}/approve); removing
+ * takes power away and happens at once.
  */
-static cv_err
-add_canaries(struct cv_vault *v, const char *id, size_t nrecs)
-{
-	char **ids;
-	size_t n, k = 1 + nrecs / 50;
-	int changed;
-	cv_err e;
-
-	if ((e = cv_vault_canaries(v, &ids, &n)) != CV_OK)
-		return e;
-	for (size_t i = 0; i < k && n > 0 && e == CV_OK; i++)
-		e = cv_store_case_member(cv_vault_store(v), id, 1,
-		    ids[randombytes_uniform((uint32_t)n)], 1, &changed);
-	free(ids);
-	return e;
-}
-
 enum MHD_Result
 api_case_members(struct req *r, const char *id, int add)
 {
@@ -214,6 +259,8 @@ api_case_members(struct req *r, const char *id, int add)
 	if (!api_body_members(&r->body, &users, &recs, &j))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"users\": [...], \"records\": [...]}");
+	if (add)
+		return api_propose(r, "case.members", id, j);
 	/* Check everything first: bad input changes nothing. */
 	json_array_foreach(users, i, it) {
 		if (cv_store_user_get(s, json_string_value(it), &u) != CV_OK) {
@@ -244,8 +291,6 @@ api_case_members(struct req *r, const char *id, int add)
 		    json_string_value(it), add, &changed)) == CV_OK)
 			total += changed;
 	}
-	if (e == CV_OK && add && json_array_size(recs))
-		e = add_canaries(v, id, json_array_size(recs));
 	if (e != CV_OK || (e = cv_store_commit(s)) != CV_OK) {
 		cv_store_rollback(s);
 		json_decref(j);

@@ -145,6 +145,13 @@ api_route(struct req *r)
 	}
 	if (!strcmp(r->url, "/v1/session") && post)
 		return login(r);
+	if (!strcmp(r->url, "/v1/enrol")) {
+		r->action = "users.enrol";
+		if (!post)
+			return api_problem(r, 405, CV_AUDIT_DENIED,
+			    "method not allowed", "POST only");
+		return api_enrol(r);
+	}
 	r->action = "request";
 	/* A GET only reads: all of its queries in one read transaction. */
 	if (get) {
@@ -186,6 +193,9 @@ api_route(struct req *r)
 		return api_metrics(r);
 	if (!strcmp(r->url, "/v1/openapi.json") && get)
 		return api_openapi(r);
+	if (!strcmp(r->url, "/v1/approvals") ||
+	    !strncmp(r->url, "/v1/approvals/", 14))
+		return api_approvals(r, r->url + 13);
 	if (!strncmp(r->url, "/v1/users", 9))
 		return api_users(r, r->url + 9);
 	if (!strcmp(r->url, "/v1/records") && get)

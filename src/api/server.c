@@ -348,6 +348,13 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	__atomic_add_fetch(&srv->requests, 1, __ATOMIC_RELAXED);
 	if (outcome != CV_AUDIT_ALLOWED)
 		__atomic_add_fetch(&srv->refused, 1, __ATOMIC_RELAXED);
+	/* Recorded already (api_audit_now), durable: nothing to wait for.
+	 * A failure after that is recorded as one more entry. */
+	if (r->preaudited && outcome == CV_AUDIT_ALLOWED) {
+		if (r->gd.nalerts)
+			api_guard_emit(r, r->preaudit_index, 1);
+		return respond(r, status, type, body);
+	}
 	entry_of(r, outcome, &e);
 	/* Counted before draining is read: see cv_server_run. */
 	__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
@@ -379,6 +386,20 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 	}
 	return MHD_YES;
+}
+
+cv_err
+api_audit_now(struct req *r, enum cv_audit_outcome outcome, uint64_t *index)
+{
+	struct cv_audit_entry e;
+	cv_err err;
+
+	entry_of(r, outcome, &e);
+	if ((err = cv_audit_append(r->srv->a, &e, index)) != CV_OK)
+		return err;
+	r->preaudited = 1;
+	r->preaudit_index = *index;
+	return CV_OK;
 }
 
 enum MHD_Result
@@ -484,7 +505,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (r->too_big)
 		return api_problem(r, 413, CV_AUDIT_DENIED, "body too large",
 		    "request bodies are limited to 64 KiB");
-	if (strcmp(url, "/healthz") != 0 &&
+	/* Enrolment is how a new user gets a certificate at all. */
+	if (strcmp(url, "/healthz") != 0 && strcmp(url, "/v1/enrol") != 0 &&
 	    !client_cert(srv, c, r->cert, why, sizeof why)) {
 		r->action = "unauthenticated";
 		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
@@ -652,6 +674,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	for (int tick = 0; !stop; tick++) {
 		sleep(1);
 		api_guard_tick(&srv);
+		if (tick % 10 == 5)
+			api_approvals_tick(&srv);
 		if (srv.guard && tick % 10 == 9 && api_guard_save(&srv) != CV_OK)
 			fprintf(stderr, "clearvault serve: cannot save the "
 			    "guard's state: %s\n", cv_err_detail());

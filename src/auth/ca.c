@@ -317,28 +317,95 @@ cv_ca_fingerprint(const uint8_t *der, size_t len,
 static cv_err make_p12(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
     struct cv_client_cert *out);
 
+/*
+ * The subject's public key from a CSR, if the CSR is well formed, signed by
+ * that key (proof of possession) and the key is one browsers and our TLS
+ * stack accept for client authentication: ECDSA P-256, or RSA of 2048 to
+ * 4096 bits. Everything else the CSR says (names, extensions) is ignored:
+ * the CA decides what goes into the certificate.
+ */
+static cv_err
+csr_pubkey(const char *pem, size_t len, gnutls_pubkey_t *out)
+{
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_datum_t d;
+	gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+	unsigned bits = 0;
+	int rc, algo;
+	cv_err r = CV_ERR_INVALID;
+
+	*out = NULL;
+	if (len == 0 || len > CV_CSR_MAX || memchr(pem, '\0', len) != NULL)
+		return cv_fail(CV_ERR_INVALID, "certificate request: empty, "
+		    "over %d bytes, or not text", CV_CSR_MAX);
+	d.data = (unsigned char *)(uintptr_t)pem;
+	d.size = (unsigned)len;
+	if ((rc = gnutls_x509_crq_init(&crq)) < 0) {
+		r = tls_fail("certificate request", rc);
+		goto out;
+	}
+	if ((rc = gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_PEM)) < 0) {
+		r = cv_fail(CV_ERR_INVALID, "certificate request: not a PEM "
+		    "PKCS#10 request (%s)", gnutls_strerror(rc));
+		goto out;
+	}
+	if ((rc = gnutls_x509_crq_verify(crq, 0)) < 0) {
+		r = cv_fail(CV_ERR_INVALID, "certificate request: its "
+		    "signature does not verify (%s)", gnutls_strerror(rc));
+		goto out;
+	}
+	if ((rc = gnutls_pubkey_init(out)) < 0 ||
+	    (rc = gnutls_pubkey_import_x509_crq(*out, crq, 0)) < 0) {
+		r = cv_fail(CV_ERR_INVALID, "certificate request: public key: "
+		    "%s", gnutls_strerror(rc));
+		goto out;
+	}
+	algo = gnutls_pubkey_get_pk_algorithm(*out, &bits);
+	if (algo == GNUTLS_PK_ECDSA &&
+	    gnutls_pubkey_export_ecc_raw(*out, &curve, NULL, NULL) >= 0 &&
+	    curve == GNUTLS_ECC_CURVE_SECP256R1)
+		r = CV_OK;
+	else if (algo == GNUTLS_PK_RSA && bits >= 2048 && bits <= 4096)
+		r = CV_OK;
+	else
+		r = cv_fail(CV_ERR_INVALID, "certificate request: the key must "
+		    "be ECDSA P-256 or RSA of 2048-4096 bits");
+ out:
+	if (r != CV_OK) {
+		gnutls_pubkey_deinit(*out);
+		*out = NULL;
+	}
+	if (crq)
+		gnutls_x509_crq_deinit(crq);
+	return r;
+}
+
 cv_err
-cv_ca_issue_client(struct cv_keys *k, const char *dir, const char *name,
-    const char *role, unsigned days, struct cv_client_cert *out)
+cv_ca_csr_check(const char *pem, size_t len)
+{
+	gnutls_pubkey_t pub = NULL;
+	cv_err r = csr_pubkey(pem, len, &pub);
+
+	gnutls_pubkey_deinit(pub);
+	return r;
+}
+
+cv_err
+cv_ca_sign_csr(struct cv_keys *k, const char *dir, const char *name,
+    const char *role, unsigned days, const char *csr, size_t csr_len,
+    struct cv_client_cert *out)
 {
 	gnutls_x509_crt_t crt = NULL, ca = NULL;
-	gnutls_x509_privkey_t key = NULL;
-	gnutls_privkey_t priv = NULL;
 	gnutls_pubkey_t pub = NULL;
 	gnutls_datum_t d = { 0 };
 	cv_err r;
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if ((r = load_ca(dir, &ca)) != CV_OK)
+	if ((r = csr_pubkey(csr, csr_len, &pub)) != CV_OK ||
+	    (r = load_ca(dir, &ca)) != CV_OK)
 		goto out;
-	if ((rc = gnutls_privkey_init(&priv)) < 0 ||
-	    (rc = gnutls_privkey_generate(priv, GNUTLS_PK_ECDSA,
-	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
-	    (rc = gnutls_privkey_export_x509(priv, &key)) < 0 ||
-	    (rc = gnutls_pubkey_init(&pub)) < 0 ||
-	    (rc = gnutls_pubkey_import_privkey(pub, priv, 0, 0)) < 0 ||
-	    (rc = gnutls_x509_crt_init(&crt)) < 0 ||
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0 ||
 	    (rc = crt_base(crt, name, days, out->serial)) < 0 ||
 	    (rc = gnutls_x509_crt_set_dn_by_oid(crt,
 	    GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, 0, role,
@@ -360,8 +427,50 @@ cv_ca_issue_client(struct cv_keys *k, const char *dir, const char *name,
 	}
 	cv_ca_fingerprint(d.data, d.size, out->fingerprint);
 	gnutls_free(d.data);
+ out:
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(ca);
+	gnutls_pubkey_deinit(pub);
+	if (r != CV_OK)
+		cv_client_cert_clear(out);
+	return r;
+}
+
+cv_err
+cv_ca_csr_new(const char *name, struct cv_client_cert *out)
+{
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_privkey_t priv = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_datum_t d = { 0 };
+	cv_err r = CV_ERR_CRYPTO;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if ((rc = gnutls_privkey_init(&priv)) < 0 ||
+	    (rc = gnutls_privkey_generate(priv, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
+	    (rc = gnutls_pubkey_init(&pub)) < 0 ||
+	    (rc = gnutls_pubkey_import_privkey(pub, priv, 0, 0)) < 0 ||
+	    (rc = gnutls_x509_crq_init(&crq)) < 0 ||
+	    (rc = gnutls_x509_crq_set_version(crq, 1)) < 0 ||
+	    (rc = gnutls_x509_crq_set_dn_by_oid(crq,
+	    GNUTLS_OID_X520_COMMON_NAME, 0, name, (unsigned)strlen(name))) < 0 ||
+	    (rc = gnutls_x509_crq_set_pubkey(crq, pub)) < 0 ||
+	    (rc = gnutls_x509_crq_privkey_sign(crq, priv, GNUTLS_DIG_SHA256,
+	    0)) < 0 ||
+	    (rc = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_PEM, &d)) < 0) {
+		r = tls_fail("certificate request", rc);
+		goto out;
+	}
+	r = cv_buf_add(&out->csr_pem, d.data, d.size);
+	gnutls_free(d.data);
 	d.data = NULL;
-	if ((rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM,
+	if (r != CV_OK)
+		goto out;
+	if ((rc = gnutls_privkey_export_x509(priv, &key)) < 0 ||
+	    (rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM,
 	    &d)) < 0) {
 		r = tls_fail("key export", rc);
 		goto out;
@@ -369,11 +478,9 @@ cv_ca_issue_client(struct cv_keys *k, const char *dir, const char *name,
 	r = cv_buf_add(&out->key_pem, d.data, d.size);
 	sodium_memzero(d.data, d.size);
 	gnutls_free(d.data);
-	if (r == CV_OK)
-		r = make_p12(crt, key, out);
  out:
-	gnutls_x509_crt_deinit(crt);
-	gnutls_x509_crt_deinit(ca);
+	if (crq)
+		gnutls_x509_crq_deinit(crq);
 	gnutls_x509_privkey_deinit(key);
 	gnutls_privkey_deinit(priv);
 	gnutls_pubkey_deinit(pub);
@@ -382,9 +489,34 @@ cv_ca_issue_client(struct cv_keys *k, const char *dir, const char *name,
 	return r;
 }
 
+cv_err
+cv_ca_p12(struct cv_client_cert *c)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_datum_t d;
+	cv_err r = CV_OK;
+	int rc;
+
+	d.data = c->cert_pem.p;
+	d.size = (unsigned)c->cert_pem.len;
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0 ||
+	    (rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM)) < 0 ||
+	    (rc = gnutls_x509_privkey_init(&key)) < 0 ||
+	    (d.data = c->key_pem.p, d.size = (unsigned)c->key_pem.len,
+	    rc = gnutls_x509_privkey_import(key, &d, GNUTLS_X509_FMT_PEM)) < 0)
+		r = tls_fail("PKCS#12 input", rc);
+	else
+		r = make_p12(crt, key, c);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(key);
+	return r;
+}
+
 void
 cv_client_cert_clear(struct cv_client_cert *c)
 {
+	cv_buf_free(&c->csr_pem);
 	cv_buf_free(&c->cert_pem);
 	cv_buf_free(&c->key_pem);
 	cv_buf_free(&c->p12);

@@ -2,7 +2,8 @@
  * The vault's own certificate authority: an Ed25519 CA whose key never
  * leaves the keys module (GnuTLS signs through a callback), issuing the
  * server's certificate (for 127.0.0.1, ::1 and localhost) and the users'
- * client certificates (ECDSA P-256 keys, which the user keeps).
+ * client certificates from requests (CSRs) whose keys the users made and
+ * keep: the CA never holds a user's private key.
  *
  *   DIR/ca.pem      the CA certificate (public; clients trust it)
  *   DIR/server.pem  the server certificate (public; its key is a keyring
@@ -34,8 +35,13 @@ cv_err cv_ca_ensure(struct cv_keys *k, const char *dir,
 cv_err cv_ca_privkey(struct cv_keys *k, enum cv_signer which,
     gnutls_privkey_t *out) CV_MUST_CHECK;
 
-/* A freshly issued client certificate and its key (PEM). */
+/*
+ * A client certificate as it is made: the user's side holds key_pem (made
+ * by cv_ca_csr_new and never sent anywhere), csr_pem and, once the CA has
+ * answered, p12; the CA's side fills cert_pem, fingerprint and serial.
+ */
 struct cv_client_cert {
+	struct cv_buf csr_pem;	/* PKCS#10 request (public) */
 	struct cv_buf cert_pem;
 	struct cv_buf key_pem;	/* secret: cv_client_cert_clear wipes it */
 	struct cv_buf p12;	/* PKCS#12 (DER) of both, under p12_pass */
@@ -44,14 +50,40 @@ struct cv_client_cert {
 	char serial[41];	/* hex */
 };
 
+#define CV_CSR_MAX 8192	/* bytes of PEM a request may have */
+
 /*
- * Issues a client certificate for user NAME (CN) with ROLE (OU), valid
- * for DAYS days, signed by the vault CA. The key pair is generated here
- * and handed over in *out (caller clears it).
+ * The user's side of enrolment: a fresh ECDSA P-256 key (out->key_pem)
+ * and a request for it signed by that key (out->csr_pem, CN = NAME).
+ * Caller clears *out. CV_ERR_CRYPTO.
  */
-cv_err cv_ca_issue_client(struct cv_keys *k, const char *dir,
-    const char *name, const char *role, unsigned days,
+cv_err cv_ca_csr_new(const char *name,
     struct cv_client_cert *out) CV_MUST_CHECK;
+
+/*
+ * Hostile input: CV_OK if CSR (LEN bytes of PEM) is a PKCS#10 request whose
+ * signature verifies under its own key, an ECDSA P-256 or RSA 2048-4096
+ * key. CV_ERR_INVALID with the reason otherwise.
+ */
+cv_err cv_ca_csr_check(const char *csr, size_t len) CV_MUST_CHECK;
+
+/*
+ * The CA's side: a client certificate for the key of CSR (checked as by
+ * cv_ca_csr_check) with CN = NAME and OU = ROLE, client authentication
+ * only, valid for DAYS days. Nothing of the request but its key is used.
+ * Fills out->cert_pem, fingerprint, serial (caller clears). The CA never
+ * sees or makes the private key. CV_ERR_INVALID, CV_ERR_CRYPTO.
+ */
+cv_err cv_ca_sign_csr(struct cv_keys *k, const char *dir, const char *name,
+    const char *role, unsigned days, const char *csr, size_t csr_len,
+    struct cv_client_cert *out) CV_MUST_CHECK;
+
+/*
+ * The user's side again: C's certificate and key as PKCS#12 (c->p12) under
+ * a fresh random password (c->p12_pass), for browsers. CV_ERR_CRYPTO.
+ */
+cv_err cv_ca_p12(struct cv_client_cert *c) CV_MUST_CHECK;
+
 void cv_client_cert_clear(struct cv_client_cert *c);
 
 /* SHA-256 fingerprint (hex) of a DER certificate. */

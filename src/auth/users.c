@@ -7,6 +7,11 @@
 
 #include "users.h"
 
+/* Enrolment codes: 20 characters of an alphabet without look-alikes
+ * (no I, L, O, 0, 1): 99 bits, typed in groups of five. */
+#define CODE_LEN 20
+static const char code_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
 const char *const cv_role_names[CV_ROLE__COUNT] = {
 	"investigator", "adjudicator", "security_officer", "auditor", "admin",
 };
@@ -31,30 +36,107 @@ cv_auth_valid_name(const char *name)
 	    name[0] != '.' && name[0] != '-';
 }
 
-cv_err
-cv_auth_user_add(struct cv_vault *v, const char *name, enum cv_role role,
-    struct cv_user_issue *out)
+/* The code as typed, without dashes and blanks, upper case; 0 if it is
+ * not 20 characters of the code alphabet. */
+static int
+code_norm(const char *code, char out[static CODE_LEN + 1])
 {
-	struct cv_keys *k = cv_vault_keys(v);
+	size_t n = 0;
+
+	for (const char *c = code; *c; c++) {
+		char ch = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+		if (ch == '-' || ch == ' ')
+			continue;
+		if (n == CODE_LEN || strchr(code_alphabet, ch) == NULL)
+			return 0;
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	return n == CODE_LEN;
+}
+
+/* The stored form: BLAKE2b of the user name and the code, so that a code
+ * is good for its own account only. */
+static void
+code_hash(const char *name, const char *norm,
+    uint8_t out[static CV_STORE_CODE_HASH])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, CV_STORE_CODE_HASH);
+	crypto_generichash_update(&st, (const uint8_t *)"clearvault enrol",
+	    17);
+	crypto_generichash_update(&st, (const uint8_t *)name,
+	    strlen(name) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)norm, CODE_LEN);
+	crypto_generichash_final(&st, out, CV_STORE_CODE_HASH);
+}
+
+cv_err
+cv_auth_user_create(struct cv_vault *v, const char *name, enum cv_role role,
+    int64_t now_us, char code[static CV_ENROL_CODE_CHARS + 1])
+{
 	struct cv_store *s = cv_vault_store(v);
 	struct cv_store_user u;
-	struct cv_store_cert c;
-	uint8_t seed[CV_TOTP_SEED_BYTES];
-	char ctx[96], *b32 = NULL;
-	size_t b32len = 0;
+	uint8_t h[CV_STORE_CODE_HASH];
+	char norm[CODE_LEN + 1];
+	int live = 0, all = 0;
 	cv_err r;
 
-	memset(out, 0, sizeof *out);
+	code[0] = '\0';
 	memset(&u, 0, sizeof u);
 	if (!cv_auth_valid_name(name))
 		return cv_fail(CV_ERR_INVALID, "user names are 1-64 of a-z, "
 		    "0-9, '.', '_', '-'");
 	if ((unsigned)role >= CV_ROLE__COUNT)
 		return cv_fail(CV_ERR_INVALID, "no such role");
-	if (cv_store_user_get(s, name, &u) == CV_OK)
-		return cv_fail(CV_ERR_EXISTS, "user '%s' exists", name);
-	if ((r = cv_ca_ensure(k, cv_vault_dir(v), cv_vault_id(v))) != CV_OK)
+	if ((r = cv_ca_ensure(cv_vault_keys(v), cv_vault_dir(v),
+	    cv_vault_id(v))) != CV_OK)
 		return r;
+	if ((r = cv_store_user_get(s, name, &u)) == CV_OK) {
+		/* Re-enrolment: only for an account that holds no live
+		 * certificate (its key was lost, or all were revoked). */
+		if ((r = cv_store_cert_count(s, name, &live, &all)) != CV_OK)
+			return r;
+		if (live > 0)
+			return cv_fail(CV_ERR_EXISTS, "user '%s' exists and "
+			    "holds a live certificate", name);
+		if ((r = cv_store_user_set_role(s, name,
+		    cv_role_names[role])) != CV_OK ||
+		    (r = cv_store_user_set_totp(s, name, NULL, 0)) != CV_OK)
+			return r;
+	} else if (r == CV_ERR_NOT_FOUND) {
+		snprintf(u.name, sizeof u.name, "%s", name);
+		snprintf(u.role, sizeof u.role, "%s", cv_role_names[role]);
+		u.created_us = now_us;
+		u.totp_len = 0;	/* no seed until the user enrols */
+		if ((r = cv_store_user_add(s, &u)) != CV_OK)
+			return r;
+	} else
+		return r;
+	for (size_t i = 0; i < CODE_LEN; i++)
+		norm[i] = code_alphabet[randombytes_uniform(
+		    (uint32_t)sizeof code_alphabet - 1)];
+	norm[CODE_LEN] = '\0';
+	code_hash(name, norm, h);
+	if ((r = cv_store_enrol_set(s, name, h, now_us +
+	    (int64_t)CV_ENROL_TTL_S * 1000000)) == CV_OK)
+		snprintf(code, CV_ENROL_CODE_CHARS + 1, "%.5s-%.5s-%.5s-%.5s",
+		    norm, norm + 5, norm + 10, norm + 15);
+	sodium_memzero(norm, sizeof norm);
+	return r;
+}
+
+/* A fresh TOTP seed for NAME: sealed into *U, and its otpauth:// URI. */
+static cv_err
+new_totp(struct cv_vault *v, const char *name, struct cv_store_user *u,
+    char otpauth[static CV_OTPAUTH_MAX])
+{
+	uint8_t seed[CV_TOTP_SEED_BYTES];
+	char ctx[96], *b32 = NULL;
+	size_t b32len = 0;
+	cv_err r;
+
 	randombytes_buf(seed, sizeof seed);
 	snprintf(ctx, sizeof ctx, "totp:%s", name);
 	if (oath_init() != OATH_OK ||
@@ -63,41 +145,107 @@ cv_auth_user_add(struct cv_vault *v, const char *name, enum cv_role role,
 		r = cv_fail(CV_ERR_CRYPTO, "TOTP seed encoding failed");
 		goto out;
 	}
-	snprintf(out->otpauth, sizeof out->otpauth, "otpauth://totp/"
-	    "clearvault:%s?secret=%s&issuer=clearvault&algorithm=SHA1&"
-	    "digits=6&period=30", name, b32);
-	strcpy(u.name, name);
-	strcpy(u.role, cv_role_names[role]);
-	u.created_us = cv_time_us();
-	u.totp_len = sizeof seed + CV_SEAL_OVERHEAD;
-	if ((r = cv_keys_seal(k, ctx, seed, sizeof seed, u.totp_sealed)) !=
-	    CV_OK ||
-	    (r = cv_ca_issue_client(k, cv_vault_dir(v), name,
-	    cv_role_names[role], CV_CLIENT_CERT_DAYS, &out->cert)) != CV_OK)
-		goto out;
-	memset(&c, 0, sizeof c);
-	strcpy(c.fingerprint, out->cert.fingerprint);
-	strcpy(c.serial, out->cert.serial);
-	strcpy(c.user, name);
-	c.not_after_us = u.created_us + (int64_t)CV_CLIENT_CERT_DAYS *
-	    86400 * 1000000;
-	if ((r = cv_store_begin(s)) != CV_OK)
-		goto out;
-	if ((r = cv_store_user_add(s, &u)) != CV_OK ||
-	    (r = cv_store_cert_add(s, &c)) != CV_OK) {
-		cv_store_rollback(s);
-		goto out;
-	}
-	r = cv_store_commit(s);
+	snprintf(otpauth, CV_OTPAUTH_MAX, "otpauth://totp/clearvault:%s?"
+	    "secret=%s&issuer=clearvault&algorithm=SHA1&digits=6&period=30",
+	    name, b32);
+	u->totp_len = sizeof seed + CV_SEAL_OVERHEAD;
+	r = cv_keys_seal(cv_vault_keys(v), ctx, seed, sizeof seed,
+	    u->totp_sealed);
  out:
 	sodium_memzero(seed, sizeof seed);
 	if (b32) {
 		sodium_memzero(b32, b32len);
 		free(b32);
 	}
+	return r;
+}
+
+cv_err
+cv_auth_enrol(struct cv_vault *v, const char *name, const char *code,
+    const char *csr, size_t csr_len, int64_t now_us,
+    struct cv_user_issue *out)
+{
+	struct cv_store *s = cv_vault_store(v);
+	struct cv_store_user u;
+	struct cv_store_cert c;
+	uint8_t want[CV_STORE_CODE_HASH], got[CV_STORE_CODE_HASH];
+	char norm[CODE_LEN + 1];
+	int64_t expires;
+	int fails, began = 0;
+	cv_err r;
+
+	memset(out, 0, sizeof *out);
+	if (!cv_auth_valid_name(name))
+		return cv_fail(CV_ERR_INVALID, "not a user name");
+	/* Checked before the code, so that a bad request spends no try. */
+	if ((r = cv_ca_csr_check(csr, csr_len)) != CV_OK)
+		return r;
+	if ((r = cv_store_begin(s)) != CV_OK)
+		return r;
+	began = 1;
+	if (cv_store_user_get(s, name, &u) != CV_OK ||
+	    cv_store_enrol_get(s, name, want, &expires, &fails) != CV_OK) {
+		r = cv_fail(CV_ERR_AUTH, "no enrolment is open for '%.64s'",
+		    name);
+		goto out;
+	}
+	if (fails >= CV_ENROL_FAILS_MAX) {
+		r = cv_fail(CV_ERR_LIMIT, "too many wrong codes: this "
+		    "enrolment is void; ask for a new one");
+		goto out;
+	}
+	if (now_us > expires) {
+		r = cv_fail(CV_ERR_AUTH, "the enrolment code has expired; ask "
+		    "for a new one");
+		goto out;
+	}
+	if (!code_norm(code, norm))
+		memset(got, 0, sizeof got);
+	else
+		code_hash(name, norm, got);
+	sodium_memzero(norm, sizeof norm);
+	if (sodium_memcmp(want, got, sizeof want) != 0) {
+		/* The failure is kept although the enrolment fails. */
+		if (cv_store_enrol_fail(s, name) == CV_OK &&
+		    cv_store_commit(s) == CV_OK)
+			began = 0;
+		r = cv_fail(CV_ERR_AUTH, "wrong enrolment code (%d of %d "
+		    "tries left)", CV_ENROL_FAILS_MAX - fails - 1,
+		    CV_ENROL_FAILS_MAX);
+		goto out;
+	}
+	memset(&c, 0, sizeof c);
+	if ((r = new_totp(v, name, &u, out->otpauth)) != CV_OK ||
+	    (r = cv_ca_sign_csr(cv_vault_keys(v), cv_vault_dir(v), name,
+	    u.role, CV_CLIENT_CERT_DAYS, csr, csr_len, &out->cert)) != CV_OK)
+		goto out;
+	snprintf(c.fingerprint, sizeof c.fingerprint, "%s",
+	    out->cert.fingerprint);
+	snprintf(c.serial, sizeof c.serial, "%s", out->cert.serial);
+	snprintf(c.user, sizeof c.user, "%s", name);
+	c.not_after_us = now_us + (int64_t)CV_CLIENT_CERT_DAYS * 86400 *
+	    1000000;
+	if ((r = cv_store_user_set_totp(s, name, u.totp_sealed,
+	    u.totp_len)) != CV_OK ||
+	    (r = cv_store_cert_add(s, &c)) != CV_OK ||
+	    (r = cv_store_totp_step_set(s, name, 0)) != CV_OK ||
+	    (r = cv_store_enrol_close(s, name)) != CV_OK ||
+	    (r = cv_store_commit(s)) != CV_OK)
+		goto out;
+	began = 0;
+ out:
+	if (began)
+		cv_store_rollback(s);
+	sodium_memzero(&u, sizeof u);
 	if (r != CV_OK)
 		cv_user_issue_clear(out);
 	return r;
+}
+
+int
+cv_auth_enrolled(const struct cv_store_user *u)
+{
+	return u->totp_len > 0;
 }
 
 void

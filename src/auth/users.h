@@ -22,20 +22,48 @@ int cv_role_parse(const char *name);
 #define CV_OTPAUTH_MAX 512
 #define CV_CLIENT_CERT_DAYS 365
 
-/* What `user add` hands out once: certificate, key and TOTP enrolment. */
+/* What enrolment hands the user once: the certificate and the TOTP
+ * enrolment. The private key never reaches the server. */
 struct cv_user_issue {
 	struct cv_client_cert cert;
 	char otpauth[CV_OTPAUTH_MAX];	/* secret: wiped by _clear */
 };
 
+#define CV_ENROL_CODE_CHARS 23	/* XXXXX-XXXXX-XXXXX-XXXXX */
+#define CV_ENROL_TTL_S (24 * 3600)
+#define CV_ENROL_FAILS_MAX 5
+
 /*
- * Adds user NAME ([a-z0-9._-], 1-64) with ROLE: issues a client
- * certificate and a TOTP seed, stores the user, the certificate's
- * fingerprint and the sealed seed. CV_ERR_EXISTS, CV_ERR_INVALID.
+ * Opens an account NAME ([a-z0-9._-], 1-64) with ROLE that has no
+ * certificate and no TOTP seed yet, and a one-time enrolment code for it
+ * (CODE, secret: good for CV_ENROL_TTL_S and CV_ENROL_FAILS_MAX wrong tries;
+ * only its hash is stored). An existing user that holds no live
+ * certificate gets ROLE and a new code (re-enrolment). Writes inside the
+ * caller's transaction if one is open. Who may call this is the policy's
+ * business (two-person rules), not this function's. CV_ERR_EXISTS (a user
+ * with a live certificate), CV_ERR_INVALID.
  */
-cv_err cv_auth_user_add(struct cv_vault *v, const char *name,
-    enum cv_role role, struct cv_user_issue *out) CV_MUST_CHECK;
+cv_err cv_auth_user_create(struct cv_vault *v, const char *name,
+    enum cv_role role, int64_t now_us,
+    char code[static CV_ENROL_CODE_CHARS + 1]) CV_MUST_CHECK;
+
+/*
+ * Enrolment, the user's half: with the code, the certificate request CSR
+ * (LEN bytes of PEM, made by the user's own key: see cv_ca_csr_new) becomes
+ * a client certificate (CN NAME, OU the account's role) and the account a
+ * fresh TOTP seed; both go to *out (caller clears; out->otpauth is secret
+ * and shown to the enrolling user only). The code is then spent. A wrong
+ * code counts against the account (CV_ERR_AUTH; CV_ERR_LIMIT once void);
+ * an expired one is CV_ERR_AUTH; a bad CSR CV_ERR_INVALID, changing
+ * nothing.
+ */
+cv_err cv_auth_enrol(struct cv_vault *v, const char *name, const char *code,
+    const char *csr, size_t csr_len, int64_t now_us,
+    struct cv_user_issue *out) CV_MUST_CHECK;
 void cv_user_issue_clear(struct cv_user_issue *u);
+
+/* 1 if U has enrolled (holds a TOTP seed), 0 while enrolment is open. */
+int cv_auth_enrolled(const struct cv_store_user *u);
 
 /* Users may not log in while disabled. CV_ERR_NOT_FOUND. */
 cv_err cv_auth_user_disable(struct cv_vault *v, const char *name,

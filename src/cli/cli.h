@@ -34,6 +34,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_scope(int argc, char **argv);
 int cmd_evidence(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
+int cmd_enrol(int argc, char **argv);
 
 /*
  * Opens the vault in DIR and its audit log; on failure prints why and
@@ -51,6 +52,27 @@ void cli_close(struct cv_vault *v, struct cv_audit *a);
 cv_err cli_record(struct cv_audit *a, const char *action, cv_err result,
     const char *reason, const char *const *records, size_t n,
     unsigned sections) CV_MUST_CHECK;
+
+/*
+ * An entry for a step that must be on the log before it is committed
+ * (proposals): allowed, REASON, durable on return; its index in *INDEX.
+ */
+cv_err cli_record_at(struct cv_audit *a, const char *action,
+    const char *reason, uint64_t *index) CV_MUST_CHECK;
+
+/* The operator's name as the log records it ("root"), or with PREFIXED as
+ * a proposer ("cli:root"), never to be mistaken for a server user. */
+void cli_actor(char *out, size_t size, int prefixed);
+
+/*
+ * Creates account NAME with ROLE at once and prints its enrolment code:
+ * the bootstrap of the first officers (see cmd_user.c). CLI_OK/CLI_FAIL.
+ */
+int cli_user_bootstrap(struct cv_vault *v, struct cv_audit *a,
+    const char *name, int role);
+
+/* The terminal QR code of TEXT (an otpauth:// URI), if stdout is one. */
+void cli_print_qr(const char *text);
 
 /*
  * The vault folder: --dir's value, else $CLEARVAULT_DIR. NULL (with a

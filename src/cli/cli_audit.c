@@ -58,6 +58,31 @@ cli_record(struct cv_audit *a, const char *action, cv_err result,
 	return cv_audit_append(a, &e, NULL);
 }
 
+cv_err
+cli_record_at(struct cv_audit *a, const char *action, const char *reason,
+    uint64_t *index)
+{
+	struct cv_audit_entry e = { 0 };
+	char actor[64];
+
+	cli_actor(actor, sizeof actor, 0);
+	e.outcome = CV_AUDIT_ALLOWED;
+	e.action = action;
+	e.actor = actor;
+	e.source = "cli";
+	e.reason = reason;
+	return cv_audit_append(a, &e, index);
+}
+
+void
+cli_actor(char *out, size_t size, int prefixed)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(out, size, "%s%s", prefixed ? "cli:" : "",
+	    pw ? pw->pw_name : "?");
+}
+
 int
 cli_subject_kind(int c)
 {

@@ -1,14 +1,24 @@
 #include <stdio.h>
+#include <string.h>
 
+#include "../auth/users.h"
 #include "cli.h"
 
 static const char use[] = "clearvault init --dir DIR "
-    "[--pkcs11-module PATH --token LABEL --pin-file FILE] [--canaries N]";
+    "[--pkcs11-module PATH --token LABEL --pin-file FILE] [--canaries N] "
+    "[--officer NAME --officer NAME [--admin NAME]...]";
 
 static const char help[] =
     "usage: clearvault init --dir DIR [--pkcs11-module PATH --token LABEL "
-    "--pin-file FILE] [--canaries N]\n\n"
+    "--pin-file FILE] [--canaries N]\n"
+    "           [--officer NAME --officer NAME [--admin NAME]...]\n\n"
     "Creates a vault in DIR (which must not exist, or be empty).\n\n"
+    "Nothing that gives anyone power to read can happen with fewer than two\n"
+    "security officers (every grant needs a second person), so init can\n"
+    "create the first two, and administrators, at once: their accounts wait\n"
+    "for enrolment, and a one-time enrolment code for each is printed, to\n"
+    "hand to the person (who runs `clearvault enrol`). Later accounts are\n"
+    "proposals that an officer approves.\n\n"
     "By default the root keys live in a SoftHSM2 token private to the vault\n"
     "(DIR/token), with a random user PIN in DIR/token/pin (mode 0600). That\n"
     "is the development default: whoever can read DIR/token can use the\n"
@@ -21,6 +31,8 @@ static const char help[] =
     "      --pin-file FILE      file holding the token's user PIN (0600)\n"
     "      --canaries N         the fewest canary records (decoys) loads\n"
     "                           keep in the vault (default 50)\n"
+    "      --officer NAME       a first security officer (twice, or none)\n"
+    "      --admin NAME         a first administrator (repeatable)\n"
     "  -h, --help               this text\n";
 
 int
@@ -32,8 +44,12 @@ cmd_init(int argc, char **argv)
 		{ "token", required_argument, NULL, 't' },
 		{ "pin-file", required_argument, NULL, 'p' },
 		{ "canaries", required_argument, NULL, 'c' },
+		{ "officer", required_argument, NULL, 'O' },
+		{ "admin", required_argument, NULL, 'A' },
 		{ 0, 0, 0, 0 }
 	};
+	const char *officers[2], *admins[8];
+	size_t nofficers = 0, nadmins = 0;
 	struct cv_vault_init_opts o = { .canaries = -1 };
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
@@ -55,6 +71,18 @@ cmd_init(int argc, char **argv)
 				return cli_usage("init", use, "bad --canaries");
 			break;
 		}
+		case 'O': case 'A':
+			if (!cv_auth_valid_name(optarg))
+				return cli_usage("init", use, "user names are "
+				    "1-64 of a-z 0-9 . _ -");
+			if (c == 'O' ? nofficers == 2 : nadmins == 8)
+				return cli_usage("init", use, "two officers and "
+				    "eight administrators at most");
+			if (c == 'O')
+				officers[nofficers++] = optarg;
+			else
+				admins[nadmins++] = optarg;
+			break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("init", use, "bad option");
 		}
@@ -66,6 +94,9 @@ cmd_init(int argc, char **argv)
 	    !(o.pkcs11_module && o.token_label && o.pin_file))
 		return cli_usage("init", use, "--pkcs11-module, --token and "
 		    "--pin-file go together");
+	if (nofficers == 1 || (nofficers == 2 &&
+	    !strcmp(officers[0], officers[1])))
+		return cli_usage("init", use, "two different officers, or none");
 	if ((dir = cli_dir("init", dir)) == NULL)
 		return CLI_USAGE;
 	if ((r = cv_vault_init(dir, &o)) != CV_OK)
@@ -84,6 +115,17 @@ cmd_init(int argc, char **argv)
 		return cli_fail("init", r);
 	}
 	cv_buf_free(&note);
+	/* Administrators first: once two officers exist the bootstrap is
+	 * closed. */
+	for (size_t i = 0; i < nadmins + nofficers; i++) {
+		int admin = i < nadmins;
+		if (cli_user_bootstrap(v, a, admin ? admins[i] :
+		    officers[i - nadmins], admin ? CV_ROLE_ADMIN :
+		    CV_ROLE_SECURITY_OFFICER) != CLI_OK) {
+			cli_close(v, a);
+			return CLI_FAIL;
+		}
+	}
 	cli_close(v, a);
 	fprintf(stderr, "clearvault init: created vault %s (%s)\n", dir,
 	    o.pkcs11_module ? "keys in the given PKCS#11 token" :

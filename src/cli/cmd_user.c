@@ -2,47 +2,60 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <qrencode.h>
+#include <sodium.h>
 
 #include "../auth/users.h"
+#include "../policy/policy.h"
 #include "cli.h"
 
 static const char use[] =
-    "clearvault user (add NAME --role ROLE --out FOLDER | list | "
-    "disable NAME | enable NAME | revoke-cert NAME | budget NAME "
-    "(--minute S/H --hour S/H --day S/H | --clear)) --dir DIR";
+    "clearvault user (add NAME --role ROLE | role NAME --role ROLE | list | "
+    "proposals [--all] | disable NAME | enable NAME | revoke-cert NAME | "
+    "budget NAME (--minute S/H --hour S/H --day S/H | --clear)) --dir DIR";
 
 static const char help[] =
     "usage: clearvault user SUBCOMMAND --dir DIR ...\n\n"
-    "  add NAME --role ROLE --out FOLDER\n"
-    "        a client certificate and key signed by the vault CA\n"
-    "        (FOLDER/NAME.crt, FOLDER/NAME.key mode 0600, and both as\n"
-    "        FOLDER/NAME.p12 with its password in NAME.p12.pass) and a TOTP\n"
-    "        secret, shown once as an otpauth:// URI and a QR code, and\n"
-    "        written to FOLDER/NAME.otpauth (0600) for automation.\n"
-    "        Roles: investigator adjudicator security_officer auditor admin\n"
-    "  list                       users, roles, state, live certificates\n"
-    "  disable NAME | enable NAME the user may not / may log in\n"
-    "  revoke-cert NAME           revokes every certificate of NAME\n"
+    "Whatever gives someone power to read (a new account, a role, a bigger\n"
+    "budget, enabling an account) is a proposal here: it takes effect when a\n"
+    "security officer approves it over the API (POST /v1/approvals/ID/\n"
+    "approve). No private key or TOTP secret is ever made here: the new\n"
+    "user makes its own key with `clearvault enrol`.\n\n"
+    "  add NAME --role ROLE\n"
+    "        proposes a new account. While the vault has fewer than two\n"
+    "        security officers (the bootstrap), security officers and\n"
+    "        administrators are created at once instead, and their one-time\n"
+    "        enrolment code is printed: hand it to the person, who runs\n"
+    "        `clearvault enrol`. Roles: investigator adjudicator\n"
+    "        security_officer auditor admin\n"
+    "  role NAME --role ROLE      proposes a new role for NAME\n"
     "  budget NAME --minute S/H --hour S/H --day S/H\n"
-    "        NAME's own read budgets instead of the role's: distinct\n"
+    "        proposes NAME's own read budgets instead of the role's: distinct\n"
     "        records per minute, hour and day, soft (a fresh TOTP to go on)\n"
-    "        and hard (refused and locked), e.g. --minute 20/40; taken at\n"
-    "        NAME's next login. --clear goes back to the role's.\n";
+    "        and hard (refused and locked), e.g. --minute 20/40; --clear\n"
+    "        proposes going back to the role's\n"
+    "  enable NAME                proposes enabling a disabled user\n"
+    "  list                       users, roles, state, live certificates\n"
+    "  proposals [--all]          pending proposals (--all: decided too)\n"
+    "  disable NAME               NAME may not log in (at once)\n"
+    "  revoke-cert NAME           revokes every certificate of NAME (at once)\n";
 
-/* The QR code in the terminal, two modules per character cell. */
-static void
-print_qr(const char *text)
+void
+cli_print_qr(const char *text)
 {
-	QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+	QRcode *q;
 	int w, quiet = 2;
 
-	if (q == NULL)
+	if (!isatty(STDOUT_FILENO) ||
+	    (q = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1)) ==
+	    NULL)
 		return;
+	/* Two modules per character cell, dark modules as spaces on a
+	 * light background. */
 	w = q->width;
 	for (int y = -quiet; y < w + quiet; y += 2) {
 		for (int x = -quiet; x < w + quiet; x++) {
@@ -50,28 +63,12 @@ print_qr(const char *text)
 			    (q->data[y * w + x] & 1);
 			int bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
 			    (q->data[(y + 1) * w + x] & 1);
-			/* Dark modules as spaces on a light background. */
 			fputs(top && bot ? " " : top ? "\xe2\x96\x84" : bot ?
 			    "\xe2\x96\x80" : "\xe2\x96\x88", stdout);
 		}
 		putchar('\n');
 	}
 	QRcode_free(q);
-}
-
-static int
-write_out(const char *folder, const char *name, const char *ext,
-    const void *data, size_t len, unsigned mode)
-{
-	char path[1200];
-	cv_err r;
-
-	if ((r = cv_path(path, sizeof path, "%s/%s.%s", folder, name, ext)) !=
-	    CV_OK || (r = cv_file_create(path, data, len, mode)) != CV_OK) {
-		cli_fail("user add", r);
-		return CLI_FAIL;
-	}
-	return CLI_OK;
 }
 
 static int
@@ -86,9 +83,115 @@ print_user(void *ctx, const struct cv_store_user *u)
 	    CV_OK)
 		return 1;
 	strftime(when, sizeof when, "%Y-%m-%d", gmtime(&t));
-	printf("%-24s %-17s %-8s %d/%d certs  created %s\n", u->name, u->role,
-	    u->disabled ? "disabled" : "active", live, all, when);
+	printf("%-24s %-17s %-9s %d/%d certs  created %s\n", u->name, u->role,
+	    u->disabled ? "disabled" : cv_auth_enrolled(u) ? "active" :
+	    "enrolling", live, all, when);
 	return 0;
+}
+
+static int
+print_proposal(void *ctx, const struct cv_store_proposal *p)
+{
+	time_t t = (time_t)(p->expires_us / 1000000);
+	char when[32];
+
+	(void)ctx;
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&t));
+	printf("%-6lld %-9s %-13s %-24s by %-20s expires %s UTC  %s%s%s\n",
+	    (long long)p->id, p->state, p->kind, p->subject, p->proposer,
+	    when, p->args, p->approver[0] ? "  decided by " : "",
+	    p->approver);
+	return 0;
+}
+
+/* Writes the proposal's entry; see cv_policy_audit_fn. */
+struct rec {
+	struct cv_audit *a;
+	const char *action;
+};
+
+static cv_err
+record(void *ctx, const char *reason, uint64_t *index)
+{
+	struct rec *c = ctx;
+
+	return cli_record_at(c->a, c->action, reason, index);
+}
+
+/*
+ * The bootstrap: a vault with fewer than two security officers can approve
+ * nothing, so its first officers and administrators come from the
+ * operator, who holds the HSM anyway. Once two officers exist, this path
+ * is closed for good and every account is a proposal.
+ */
+static int
+bootstrap_open(struct cv_vault *v, int role, int *open)
+{
+	int n = 0;
+
+	*open = 0;
+	if (cv_store_user_count_role(cv_vault_store(v),
+	    cv_role_names[CV_ROLE_SECURITY_OFFICER], 0, &n) != CV_OK)
+		return cli_fail("user add", CV_ERR_STORE);
+	*open = n < 2 && (role == CV_ROLE_SECURITY_OFFICER ||
+	    role == CV_ROLE_ADMIN);
+	return CLI_OK;
+}
+
+int
+cli_user_bootstrap(struct cv_vault *v, struct cv_audit *a, const char *name,
+    int role)
+{
+	struct cv_store *s = cv_vault_store(v);
+	char code[CV_ENROL_CODE_CHARS + 1], reason[160];
+	uint64_t index;
+	cv_err r;
+
+	if ((r = cv_store_begin(s)) != CV_OK)
+		return cli_fail("user add", r);
+	snprintf(reason, sizeof reason, "bootstrap: user %s, role %s, awaiting "
+	    "enrolment", name, cv_role_names[role]);
+	if ((r = cv_auth_user_create(v, name, (enum cv_role)role,
+	    cv_time_us(), code)) != CV_OK ||
+	    (r = cli_record_at(a, "user.add", reason, &index)) != CV_OK ||
+	    (r = cv_store_commit(s)) != CV_OK) {
+		cv_store_rollback(s);
+		sodium_memzero(code, sizeof code);
+		return cli_fail("user add", r);
+	}
+	printf("user %s (%s): enrolment code %s\n"
+	    "  good once, for %d hours; hand it to %s, who runs:\n"
+	    "  clearvault enrol --name %s --server https://HOST:PORT --ca "
+	    "ca.pem --out FOLDER\n", name, cv_role_names[role], code,
+	    CV_ENROL_TTL_S / 3600, name, name);
+	sodium_memzero(code, sizeof code);
+	return CLI_OK;
+}
+
+static int
+propose(struct cv_vault *v, struct cv_audit *a, const char *kind,
+    const char *name, json_t *args)
+{
+	struct cv_actor by;
+	struct rec c = { a, kind };
+	char actor[80];
+	int64_t id;
+	uint64_t index;
+	cv_err r;
+
+	cli_actor(actor, sizeof actor, 1);
+	by.name = actor;
+	by.role = CV_ROLE_ADMIN;	/* the operator acts as administrator */
+	r = cv_policy_propose(v, &by, kind, name, args, cv_time_us(), record,
+	    &c, &id, &index);
+	json_decref(args);
+	if (r != CV_OK)
+		return cli_fail("user", r);
+	printf("proposal %lld: %s %s (audit index %llu) waits for a security "
+	    "officer's approval:\n  POST /v1/approvals/%lld/approve, within "
+	    "%d hours\n", (long long)id, kind, name, (unsigned long long)index,
+	    (long long)id, CV_PROPOSAL_TTL_S / 3600);
+	return CLI_OK;
 }
 
 int
@@ -102,20 +205,20 @@ cmd_user(int argc, char **argv)
 		{ "hour", required_argument, NULL, 'H' },
 		{ "day", required_argument, NULL, 'D' },
 		{ "clear", no_argument, NULL, 'C' },
+		{ "all", no_argument, NULL, 'a' },
 		{ 0, 0, 0, 0 }
 	};
-	uint32_t budget[CV_STORE_BUDGET_N];
-	int nb = 0, clear = 0;
-	const char *dir = NULL, *role = NULL, *out = NULL, *sub, *name = NULL;
+	static const char *const subs[] = { "add", "role", "list", "proposals",
+	    "disable", "enable", "revoke-cert", "budget", NULL };
+	json_int_t budget[CV_STORE_BUDGET_N];
+	int nb = 0, clear = 0, all = 0, known = 0, open = 0;
+	const char *dir = NULL, *role = NULL, *sub, *name = NULL;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
-	struct cv_user_issue iss;
 	char action[32], reason[128] = "";
-	struct stat st;
-	int c, rc = CLI_FAIL, n = 0, ro = -1;
+	int c, rc = CLI_FAIL, n = 0, ro = -1, listing;
 	cv_err r = CV_OK, ar;
 
-	memset(&iss, 0, sizeof iss);
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return argc < 2 ? cli_usage("user", use, "which subcommand?") :
 		    cli_help(help);
@@ -127,7 +230,10 @@ cmd_user(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'r': role = optarg; break;
-		case 'o': out = optarg; break;
+		case 'o':
+			return cli_usage("user", use, "--out is gone: the server "
+			    "no longer makes users' keys; the user runs "
+			    "`clearvault enrol` with the enrolment code");
 		case 'm': case 'H': case 'D': {
 			int w = c == 'm' ? 0 : c == 'H' ? 1 : 2;
 			unsigned long long so, ha;
@@ -136,67 +242,70 @@ cmd_user(int argc, char **argv)
 			    so > ha || ha > 100000000)
 				return cli_usage("user", use, "budgets are SOFT/HARD "
 				    "with SOFT <= HARD, e.g. 20/40");
-			budget[w] = (uint32_t)so;
-			budget[w + 3] = (uint32_t)ha;
+			budget[w] = (json_int_t)so;
+			budget[w + 3] = (json_int_t)ha;
 			nb |= 1 << w;
 			break;
 		}
 		case 'C': clear = 1; break;
+		case 'a': all = 1; break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("user", use, "bad option");
 		}
 	}
-	if (strcmp(sub, "list") != 0) {
+	for (int i = 0; subs[i]; i++)
+		known |= !strcmp(sub, subs[i]);
+	if (!known)
+		return cli_usage("user", use, "unknown subcommand '%s'", sub);
+	listing = !strcmp(sub, "list") || !strcmp(sub, "proposals");
+	if (!listing) {
 		if (argc - optind != 1)
 			return cli_usage("user", use, "give one user name");
 		name = argv[optind];
-	} else if (optind != argc)
-		return cli_usage("user", use, "unexpected argument");
-	if (strcmp(sub, "add") && strcmp(sub, "list") &&
-	    strcmp(sub, "disable") && strcmp(sub, "enable") &&
-	    strcmp(sub, "revoke-cert") && strcmp(sub, "budget"))
-		return cli_usage("user", use, "unknown subcommand '%s'", sub);
-	if (!strcmp(sub, "budget") && (clear ? nb != 0 : nb != 7))
-		return cli_usage("user", use, "budget wants --minute, --hour and "
-		    "--day, or --clear");
-	if (!strcmp(sub, "add")) {
-		if (role == NULL || (ro = cv_role_parse(role)) < 0)
-			return cli_usage("user", use, "--role must be one of "
-			    "investigator adjudicator security_officer auditor "
-			    "admin");
-		if (out == NULL || stat(out, &st) != 0 || !S_ISDIR(st.st_mode))
-			return cli_usage("user", use, "--out must be an "
-			    "existing folder");
 		if (!cv_auth_valid_name(name))
 			return cli_usage("user", use, "user names are 1-64 of "
 			    "a-z 0-9 . _ -");
-	}
+	} else if (optind != argc)
+		return cli_usage("user", use, "unexpected argument");
+	if (!strcmp(sub, "budget") && (clear ? nb != 0 : nb != 7))
+		return cli_usage("user", use, "budget wants --minute, --hour and "
+		    "--day, or --clear");
+	if ((!strcmp(sub, "add") || !strcmp(sub, "role")) &&
+	    (role == NULL || (ro = cv_role_parse(role)) < 0))
+		return cli_usage("user", use, "--role must be one of "
+		    "investigator adjudicator security_officer auditor admin");
 	if ((dir = cli_dir("user", dir)) == NULL)
 		return CLI_USAGE;
 	if (cli_open("user", dir, &v, &a) != CLI_OK)
 		goto out;
 	snprintf(action, sizeof action, "user.%s", sub);
+	/* Proposals and the bootstrap record themselves. */
 	if (!strcmp(sub, "add")) {
-		r = cv_auth_user_add(v, name, (enum cv_role)ro, &iss);
-		snprintf(reason, sizeof reason, "user %s, role %s, certificate "
-		    "%.16s", name, role, iss.cert.fingerprint);
-	} else if (!strcmp(sub, "disable") || !strcmp(sub, "enable")) {
-		r = cv_auth_user_disable(v, name, !strcmp(sub, "disable"));
+		if (bootstrap_open(v, ro, &open) != CLI_OK)
+			goto out;
+		rc = open ? cli_user_bootstrap(v, a, name, ro) : propose(v, a,
+		    "user.create", name, json_pack("{s:s}", "role", role));
+		goto out;
+	}
+	if (!strcmp(sub, "role")) {
+		rc = propose(v, a, "user.role", name, json_pack("{s:s}", "role",
+		    role));
+		goto out;
+	}
+	if (!strcmp(sub, "enable")) {
+		rc = propose(v, a, "user.enable", name, json_object());
+		goto out;
+	}
+	if (!strcmp(sub, "budget")) {
+		rc = propose(v, a, "user.budget", name, clear ?
+		    json_pack("{s:n}", "budget") : json_pack("{s:[IIIIII]}",
+		    "budget", budget[0], budget[1], budget[2], budget[3],
+		    budget[4], budget[5]));
+		goto out;
+	}
+	if (!strcmp(sub, "disable")) {
+		r = cv_auth_user_disable(v, name, 1);
 		snprintf(reason, sizeof reason, "user %s", name);
-	} else if (!strcmp(sub, "budget")) {
-		struct cv_store_user u;
-		if ((r = cv_store_user_get(cv_vault_store(v), name, &u)) ==
-		    CV_OK)
-			r = cv_store_budget_set(cv_vault_store(v), name,
-			    clear ? NULL : budget);
-		if (clear)
-			snprintf(reason, sizeof reason, "user %s: the role's "
-			    "budgets", name);
-		else
-			snprintf(reason, sizeof reason, "user %s: %u/%u a "
-			    "minute, %u/%u an hour, %u/%u a day", name,
-			    budget[0], budget[3], budget[1], budget[4],
-			    budget[2], budget[5]);
 	} else if (!strcmp(sub, "revoke-cert")) {
 		r = cv_auth_user_revoke(v, name, &n);
 		snprintf(reason, sizeof reason, "user %s, %d certificates "
@@ -208,39 +317,20 @@ cmd_user(int argc, char **argv)
 		cli_fail("user", r != CV_OK ? r : ar);
 		goto out;
 	}
-	if (!strcmp(sub, "list")) {
-		if ((r = cv_store_user_list(cv_vault_store(v), print_user, v)) !=
-		    CV_OK) {
-			cli_fail("user list", r);
-			goto out;
-		}
-	} else if (!strcmp(sub, "add")) {
-		if (write_out(out, name, "crt", iss.cert.cert_pem.p,
-		    iss.cert.cert_pem.len, 0644) != CLI_OK ||
-		    write_out(out, name, "key", iss.cert.key_pem.p,
-		    iss.cert.key_pem.len, 0600) != CLI_OK ||
-		    write_out(out, name, "p12", iss.cert.p12.p,
-		    iss.cert.p12.len, 0600) != CLI_OK ||
-		    write_out(out, name, "p12.pass", iss.cert.p12_pass,
-		    strlen(iss.cert.p12_pass), 0600) != CLI_OK ||
-		    write_out(out, name, "otpauth", iss.otpauth,
-		    strlen(iss.otpauth), 0600) != CLI_OK)
-			goto out;
-		printf("user %s (%s): certificate %s/%s.crt, key %s/%s.key, "
-		    "PKCS#12 %s/%s.p12 (password in %s.p12.pass)\n"
-		    "certificate fingerprint (SHA-256): %s\n\n"
-		    "TOTP enrolment, shown once (also in %s/%s.otpauth):\n%s\n\n",
-		    name, role, out, name, out, name, out, name, name,
-		    iss.cert.fingerprint, out, name, iss.otpauth);
-		if (isatty(STDOUT_FILENO))
-			print_qr(iss.otpauth);
-	} else
-		fprintf(stderr, "clearvault user: %s\n", !strcmp(sub,
-		    "revoke-cert") || !strcmp(sub, "budget") ? reason :
-		    sub[0] == 'd' ? "disabled" : "enabled");
+	if (!strcmp(sub, "list"))
+		r = cv_store_user_list(cv_vault_store(v), print_user, v);
+	else if (!strcmp(sub, "proposals"))
+		r = cv_store_proposal_list(cv_vault_store(v), !all,
+		    print_proposal, NULL);
+	else
+		fprintf(stderr, "clearvault user: %s\n", sub[0] == 'r' ?
+		    reason : "disabled");
+	if (r != CV_OK) {
+		cli_fail("user", r);
+		goto out;
+	}
 	rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
  out:
-	cv_user_issue_clear(&iss);
 	cli_close(v, a);
 	return rc;
 }

@@ -21,8 +21,10 @@ static const struct cli_cmd cmds[] = {
 	{ "rotate", cmd_rotate, "new keyring key; rewrap every data key" },
 	{ "shred", cmd_shred, "destroy one record's data key for good" },
 	{ "serve", cmd_serve, "the HTTPS API (mutual TLS, TOTP login)" },
-	{ "user", cmd_user, "add, list, disable users; revoke their "
+	{ "user", cmd_user, "propose, list, disable users; revoke their "
 	    "certificates" },
+	{ "enrol", cmd_enrol, "a new user's key, certificate and TOTP, made on "
+	    "the user's side" },
 	{ "ca-cert", cmd_ca_cert, "print the vault CA certificate" },
 	{ "canaries", cmd_canaries, "list the canary (decoy) record ids" },
 	{ "scope", cmd_scope, "which records' data left, to whom, when" },

@@ -88,7 +88,7 @@ drill_expose(struct drill_ctx *c, const char *id)
 }
 
 cv_err
-drill_read(struct drill_ctx *c, struct drill_http *h, const char *tok,
+drill_read(struct drill_ctx *c, struct cv_http *h, const char *tok,
     const char *id, const char *purpose, int *status, char **body_out)
 {
 	char path[400], *body = NULL;
@@ -100,7 +100,7 @@ drill_read(struct drill_ctx *c, struct drill_http *h, const char *tok,
 		    purpose);
 	else
 		snprintf(path, sizeof path, "/v1/records/%s", id);
-	if ((r = drill_http_req(h, "GET", path, tok, NULL, NULL, status,
+	if ((r = cv_http_req(h, "GET", path, tok, NULL, NULL, status,
 	    &body)) != CV_OK)
 		return r;
 	/* Data reached the attacker: a 200 carrying the record. */

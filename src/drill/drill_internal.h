@@ -9,35 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../client/client.h"
 #include "drill.h"
-
-/* ---- http.c: a blocking HTTPS/1.1 client on GnuTLS ------------------- */
-
-struct drill_http;
-
-/*
- * A client of https://127.0.0.1:PORT/ trusting the CA in CA_PEM (a file),
- * presenting CERT/KEY (files) when both are given. Connects lazily, keeps
- * the connection alive, reconnects after an error.
- */
-cv_err drill_http_new(const char *ca_pem, const char *cert, const char *key,
-    unsigned port, struct drill_http **out) CV_MUST_CHECK;
-void drill_http_free(struct drill_http *h);
-
-/*
- * One request. TOKEN (bearer) and BODY (JSON) may be NULL; EXTRA is raw
- * header lines ("Name: value\r\n"...) or NULL. *STATUS is the HTTP status,
- * 0 when the connection or the handshake failed (then CV_OK too: for an
- * attacker a refused handshake is an answer). *BODY_OUT (may be NULL) gets
- * the reply body, NUL-terminated, to free().
- */
-cv_err drill_http_req(struct drill_http *h, const char *method,
-    const char *path, const char *token, const char *body, const char *extra,
-    int *status, char **body_out) CV_MUST_CHECK;
-
-/* Sends RAW bytes as they are on a fresh connection and reads one reply. */
-cv_err drill_http_raw(struct drill_http *h, const char *raw, size_t len,
-    int *status) CV_MUST_CHECK;
 
 /* ---- env.c: a fresh vault and server ---------------------------------- */
 
@@ -87,13 +60,13 @@ cv_err drill_totp(struct drill_env *e, const char *user, char code[8])
     CV_MUST_CHECK;
 /* A client presenting USER's certificate (USER NULL: none). */
 cv_err drill_client(struct drill_env *e, const char *user,
-    struct drill_http **out) CV_MUST_CHECK;
+    struct cv_http **out) CV_MUST_CHECK;
 /* POST /v1/session with a fresh code; TOK gets the bearer token. */
-cv_err drill_login(struct drill_env *e, struct drill_http *h,
+cv_err drill_login(struct drill_env *e, struct cv_http *h,
     const char *user, char tok[256]) CV_MUST_CHECK;
 /* A case (by security officer H/TOK) holding USERS (JSON array text) and
  * records IDS[0..N); its id in CASE_ID. */
-cv_err drill_case(struct drill_http *h, const char *tok, const char *users,
+cv_err drill_case(struct cv_http *h, const char *tok, const char *users,
     char *const *ids, size_t n, char case_id[128]) CV_MUST_CHECK;
 
 /*
@@ -139,7 +112,7 @@ void drill_attack_begins(struct drill_ctx *c);
 cv_err drill_expose(struct drill_ctx *c, const char *id) CV_MUST_CHECK;
 /* A GET of a record by the attacker, marking and counting what came back;
  * *STATUS and the reply body (BODY_OUT may be NULL). */
-cv_err drill_read(struct drill_ctx *c, struct drill_http *h, const char *tok,
+cv_err drill_read(struct drill_ctx *c, struct cv_http *h, const char *tok,
     const char *id, const char *purpose, int *status, char **body_out)
     CV_MUST_CHECK;
 /* Fills detection, alert/lock marks and scope_exact from the vault. */
@@ -162,7 +135,7 @@ cv_err drill_s8_flood(struct drill_ctx *c) CV_MUST_CHECK;
  * injectable clock.
  */
 cv_err drill_stage(struct drill_ctx *c, const char *user, const char *role,
-    size_t ncase, int with_clock, struct drill_http **so, char so_tok[256],
+    size_t ncase, int with_clock, struct cv_http **so, char so_tok[256],
     char case_id[128]) CV_MUST_CHECK;
 
 #endif

@@ -372,14 +372,14 @@ out:
 }
 
 cv_err
-drill_client(struct drill_env *e, const char *user, struct drill_http **out)
+drill_client(struct drill_env *e, const char *user, struct cv_http **out)
 {
 	char crt[700], key[700];
 
 	snprintf(crt, sizeof crt, "%s/%s.crt", e->keys, user ? user : "");
 	snprintf(key, sizeof key, "%s/%s.key", e->keys, user ? user : "");
-	return drill_http_new(e->ca, user ? crt : NULL, user ? key : NULL,
-	    e->port, out);
+	return cv_http_new(e->ca, user ? crt : NULL, user ? key : NULL,
+	    "127.0.0.1", e->port, out);
 }
 
 /* A string member of a JSON text, copied into OUT. */
@@ -397,7 +397,7 @@ json_str(const char *text, const char *name, char *out, size_t size)
 }
 
 cv_err
-drill_login(struct drill_env *e, struct drill_http *h, const char *user,
+drill_login(struct drill_env *e, struct cv_http *h, const char *user,
     char tok[256])
 {
 	char code[8], body[64], *reply = NULL;
@@ -407,7 +407,7 @@ drill_login(struct drill_env *e, struct drill_http *h, const char *user,
 	if ((r = drill_totp(e, user, code)) != CV_OK)
 		return r;
 	snprintf(body, sizeof body, "{\"totp\":\"%s\"}", code);
-	if ((r = drill_http_req(h, "POST", "/v1/session", NULL, body, NULL,
+	if ((r = cv_http_req(h, "POST", "/v1/session", NULL, body, NULL,
 	    &status, &reply)) != CV_OK)
 		return r;
 	if (status != 201 || !json_str(reply, "token", tok, 256))
@@ -417,7 +417,7 @@ drill_login(struct drill_env *e, struct drill_http *h, const char *user,
 }
 
 cv_err
-drill_case(struct drill_http *h, const char *tok, const char *users,
+drill_case(struct cv_http *h, const char *tok, const char *users,
     char *const *ids, size_t n, char case_id[128])
 {
 	struct cv_buf b = { 0 };
@@ -425,7 +425,7 @@ drill_case(struct drill_http *h, const char *tok, const char *users,
 	int status;
 	cv_err r;
 
-	if ((r = drill_http_req(h, "POST", "/v1/cases", tok,
+	if ((r = cv_http_req(h, "POST", "/v1/cases", tok,
 	    "{\"title\":\"drill\"}", NULL, &status, &reply)) != CV_OK)
 		goto out;
 	if (status != 201 && status != 200) {
@@ -450,7 +450,7 @@ drill_case(struct drill_http *h, const char *tok, const char *users,
 	snprintf(path, sizeof path, "/v1/cases/%s/members", case_id);
 	free(reply);
 	reply = NULL;
-	if ((r = drill_http_req(h, "POST", path, tok, (const char *)b.p, NULL,
+	if ((r = cv_http_req(h, "POST", path, tok, (const char *)b.p, NULL,
 	    &status, &reply)) != CV_OK)
 		goto out;
 	if (status != 200)
@@ -603,7 +603,7 @@ drill_entry(struct drill_env *e, const char *user, int64_t index,
 
 cv_err
 drill_stage(struct drill_ctx *c, const char *user, const char *role,
-    size_t ncase, int with_clock, struct drill_http **so, char so_tok[256],
+    size_t ncase, int with_clock, struct cv_http **so, char so_tok[256],
     char case_id[128])
 {
 	struct drill_env *e = c->env;

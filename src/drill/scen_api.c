@@ -18,7 +18,7 @@
 cv_err
 drill_s1_password(struct drill_ctx *c)
 {
-	struct drill_http *so = NULL, *h = NULL;
+	struct cv_http *so = NULL, *h = NULL;
 	char tok[256], cs[128];
 	int st;
 	cv_err r;
@@ -28,7 +28,7 @@ drill_s1_password(struct drill_ctx *c)
 		goto out;
 	drill_attack_begins(c);
 	for (int i = 0; i < 5; i++) {
-		if ((r = drill_http_req(h, "POST", "/v1/session", NULL,
+		if ((r = cv_http_req(h, "POST", "/v1/session", NULL,
 		    "{\"user\":\"alice\",\"password\":\"Summer2015!\","
 		    "\"totp\":\"123456\"}", NULL, &st, NULL)))
 			goto out;
@@ -50,8 +50,8 @@ drill_s1_password(struct drill_ctx *c)
 	    "refused (%s)", c->res->note[0] ? "; " : "",
 	    st ? "HTTP 401" : "handshake refused");
 out:
-	drill_http_free(h);
-	drill_http_free(so);
+	cv_http_free(h);
+	cv_http_free(so);
 	return r;
 }
 
@@ -60,7 +60,7 @@ out:
 cv_err
 drill_s2_fast(struct drill_ctx *c)
 {
-	struct drill_http *so = NULL, *h = NULL;
+	struct cv_http *so = NULL, *h = NULL;
 	char tok[256], stok[256], cs[128];
 	int st, n200 = 0, n403 = 0, n401 = 0;
 	cv_err r;
@@ -76,7 +76,7 @@ drill_s2_fast(struct drill_ctx *c)
 		n403 += st == 403;
 		n401 += st == 401;
 	}
-	if ((r = drill_http_req(h, "POST", "/v1/session/step-up", tok,
+	if ((r = cv_http_req(h, "POST", "/v1/session/step-up", tok,
 	    "{\"totp\":\"000000\"}", NULL, &st, NULL)))
 		goto out;
 	c->res->control = "guard.step_up";
@@ -87,8 +87,8 @@ drill_s2_fast(struct drill_ctx *c)
 	    strlen(c->res->note), "; 100 asked: %d returned, %d refused "
 	    "(403), %d after the lock (401)", n200, n403, n401);
 out:
-	drill_http_free(h);
-	drill_http_free(so);
+	cv_http_free(h);
+	cv_http_free(so);
 	return r;
 }
 
@@ -108,7 +108,7 @@ set_clock(struct drill_env *e, long long start, long long step)
 cv_err
 drill_s3_slow(struct drill_ctx *c)
 {
-	struct drill_http *so = NULL, *h = NULL;
+	struct cv_http *so = NULL, *h = NULL;
 	char tok[256], stok[256], cs[128], path[300];
 	size_t ncase = c->env->nids < 300 ? c->env->nids : 300, at = 0;
 	int64_t t[64], idx[64], sim0 = (MONDAY + 3 * 604800 + 9 * 3600) * 1000000LL;
@@ -131,7 +131,7 @@ drill_s3_slow(struct drill_ctx *c)
 			for (int i = 0; i < 24; i++, at++) {
 				snprintf(path, sizeof path, "/v1/records/%s"
 				    "?purpose=%s", c->env->ids[at % ncase], cs);
-				if ((r = drill_http_req(h, "GET", path, tok,
+				if ((r = cv_http_req(h, "GET", path, tok,
 				    NULL, NULL, &st, NULL)))
 					goto out;
 			}
@@ -194,7 +194,7 @@ drill_s3_slow(struct drill_ctx *c)
 	    c->res->detected_after_ms >= 0 &&
 	    c->res->detected_after_ms <= 86400000 && c->res->scope_exact;
 out:
-	drill_http_free(h);
-	drill_http_free(so);
+	cv_http_free(h);
+	cv_http_free(so);
 	return r;
 }

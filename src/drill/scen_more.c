@@ -20,13 +20,13 @@ note(struct drill_ctx *c, const char *s)
 
 /* A GET or POST by the attacker that returns no record data. */
 static cv_err
-probe(struct drill_ctx *c, struct drill_http *h, const char *m,
+probe(struct drill_ctx *c, struct cv_http *h, const char *m,
     const char *path, const char *tok, const char *body, int *st)
 {
 	cv_err r;
 
 	drill_attack_begins(c);
-	r = drill_http_req(h, m, path, tok, body, NULL, st, NULL);
+	r = cv_http_req(h, m, path, tok, body, NULL, st, NULL);
 	drill_mark(c, *st >= 200 && *st < 300 ? CV_DRILL_EV_READ :
 	    CV_DRILL_EV_REFUSED);
 	return r;
@@ -38,7 +38,7 @@ cv_err
 drill_s4_insider(struct drill_ctx *c)
 {
 	struct drill_env *e = c->env;
-	struct drill_http *so = NULL, *h = NULL;
+	struct cv_http *so = NULL, *h = NULL;
 	char tok[256], stok[256], cs[128], path[300], msg[200];
 	size_t n = e->nids, asked = 0, srch = 0;
 	int st;
@@ -66,8 +66,8 @@ drill_s4_insider(struct drill_ctx *c)
 	    "insider's case", asked, srch);
 	note(c, msg);
 out:
-	drill_http_free(h);
-	drill_http_free(so);
+	cv_http_free(h);
+	cv_http_free(so);
 	return r;
 }
 
@@ -76,7 +76,7 @@ cv_err
 drill_s6_admin(struct drill_ctx *c)
 {
 	struct drill_env *e = c->env;
-	struct drill_http *so = NULL, *h = NULL;
+	struct cv_http *so = NULL, *h = NULL;
 	char tok[256], stok[256], cs[128], path[400], body[300];
 	int st, ok2xx = 0;
 	cv_err r;
@@ -120,8 +120,8 @@ drill_s6_admin(struct drill_ctx *c)
 	    "case, the audit log, alerts: %d allowed", ok2xx);
 	note(c, path);
 out:
-	drill_http_free(h);
-	drill_http_free(so);
+	cv_http_free(h);
+	cv_http_free(so);
 	return r;
 }
 
@@ -135,7 +135,7 @@ cv_err
 drill_s8_flood(struct drill_ctx *c)
 {
 	struct drill_env *e = c->env;
-	struct drill_http *so = NULL, *h[NCONN] = { 0 }, *lg = NULL;
+	struct cv_http *so = NULL, *h[NCONN] = { 0 }, *lg = NULL;
 	char tok[256], stok[256], cs[128], path[400], msg[300];
 	static const char raw[] = "GET /v1/records/\0%00 HTTP/1.1\r\n"
 	    "Host: \r\n\r\n";
@@ -160,23 +160,23 @@ drill_s8_flood(struct drill_ctx *c)
 	memset(hdr + 7, 'x', (40 << 10) - 10);
 	memcpy(hdr + (40 << 10) - 3, "\r\n", 3);
 	for (int i = 0; i < FLOOD; i++) {
-		struct drill_http *x = h[i % NCONN];
+		struct cv_http *x = h[i % NCONN];
 		const char *id = e->ids[(size_t)i % e->nids];
 
 		drill_attack_begins(c);
 		switch (i % 8) {
 		case 0:
-			r = drill_http_req(x, "POST", "/v1/session", NULL,
+			r = cv_http_req(x, "POST", "/v1/session", NULL,
 			    "{\"totp\":", NULL, &st, NULL);
 			break;
 		case 1:
-			r = drill_http_req(x, "POST", "/v1/session", NULL,
+			r = cv_http_req(x, "POST", "/v1/session", NULL,
 			    "{\"totp\":\"\xff\xfe\xc0\x80\"}", NULL, &st, NULL);
 			break;
 		case 2:
 			snprintf(path, sizeof path, "/v1/records/..%%2F..%%2F"
 			    "vault.db?purpose=%s", cs);
-			r = drill_http_req(x, "GET", path, "AAAA", NULL, NULL,
+			r = cv_http_req(x, "GET", path, "AAAA", NULL, NULL,
 			    &st, NULL);
 			break;
 		case 3:
@@ -186,22 +186,22 @@ drill_s8_flood(struct drill_ctx *c)
 		case 4:
 			snprintf(path, sizeof path, "/v1/records?ssn=%%27%%20OR"
 			    "%%201%%3D1%%20--&purpose=%s", cs);
-			r = drill_http_req(x, "GET", path, "x", NULL, NULL,
+			r = cv_http_req(x, "GET", path, "x", NULL, NULL,
 			    &st, NULL);
 			break;
 		case 5:
-			r = drill_http_req(x, "GET", i % 64 == 5 ?
+			r = cv_http_req(x, "GET", i % 64 == 5 ?
 			    "/v1/records/CV-0000000000000000" : "/healthz",
 			    "\x01\x02", NULL, i % 64 == 5 ? hdr : NULL, &st,
 			    NULL);
 			break;
 		case 6:
-			r = drill_http_req(x, "POST", "/v1/cases", "x",
+			r = cv_http_req(x, "POST", "/v1/cases", "x",
 			    i % 64 == 6 ? big : "[[[[[[[[[[[[", NULL, &st,
 			    NULL);
 			break;
 		default:
-			r = drill_http_raw(x, raw, sizeof raw - 1, &st);
+			r = cv_http_raw(x, raw, sizeof raw - 1, &st);
 			break;
 		}
 		if (r != CV_OK)
@@ -216,7 +216,7 @@ drill_s8_flood(struct drill_ctx *c)
 	    (r = drill_login(e, lg, "legit", tok)))
 		goto out;
 	snprintf(path, sizeof path, "/v1/records/%s?purpose=%s", e->ids[0], cs);
-	if ((r = drill_http_req(lg, "GET", path, tok, NULL, NULL, &st, NULL)))
+	if ((r = cv_http_req(lg, "GET", path, tok, NULL, NULL, &st, NULL)))
 		goto out;
 	legit = st == 200;
 	c->res->control = "limits";
@@ -232,9 +232,9 @@ drill_s8_flood(struct drill_ctx *c)
 	note(c, msg);
 out:
 	for (int i = 0; i < NCONN; i++)
-		drill_http_free(h[i]);
-	drill_http_free(lg);
-	drill_http_free(so);
+		cv_http_free(h[i]);
+	cv_http_free(lg);
+	cv_http_free(so);
 	free(big);
 	free(hdr);
 	return r;

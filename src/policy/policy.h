@@ -34,4 +34,103 @@ void cv_policy_budget(enum cv_role role, struct cv_guard_limits *out);
 cv_err cv_policy_need_to_know(struct cv_store *s, const char *user,
     const char *purpose, const char *rid) CV_MUST_CHECK;
 
+/* ---- two-person control (approval.c) ------------------------------- */
+
+#include <jansson.h>
+
+/* Who acts: a server user, or the operator at the command line
+ * ("cli:OSUSER", acting as an administrator). */
+struct cv_actor {
+	const char *name;
+	enum cv_role role;
+};
+
+#define CV_PROPOSAL_TTL_S (72 * 3600)	/* pending proposals expire */
+#define CV_BREAK_GLASS_REVIEW_S (4 * 3600) /* reviewed by then, or locked */
+/* Alerts: approvals outside these local hours or on a weekend; this many
+ * accounts created, re-roled or enabled within the window; an approver
+ * deciding this many proposals in a day. */
+#define CV_WORK_HOUR_FROM 7
+#define CV_WORK_HOUR_TO 19
+#define CV_BURST_WINDOW_S 3600
+#define CV_BURST_ACCOUNTS 3
+#define CV_BUSY_APPROVER 10
+
+/*
+ * Writes the audit entry of a proposal or decision with REASON and waits
+ * until it is durable; its index in *INDEX. Called inside the store
+ * transaction that records the step: if it fails, nothing is recorded.
+ */
+typedef cv_err cv_policy_audit_fn(void *ctx, const char *reason,
+    uint64_t *index);
+
+/*
+ * BY proposes a change of KIND to SUBJECT with ARGS (borrowed):
+ *   user.create  SUBJECT a new user name, {"role": R}
+ *   user.role    SUBJECT a user, {"role": R}
+ *   user.budget  SUBJECT a user, {"budget": [sm, sh, sd, hm, hh, hd]} or
+ *                {"budget": null} (back to the role's)
+ *   user.enable  SUBJECT a disabled user, {}
+ *   case.members SUBJECT a case id, {"users": [...], "records": [...]}
+ * Administrators propose user changes, security officers case changes.
+ * Nothing changes until cv_policy_decide approves it. *ID is the
+ * proposal, *INDEX the audit entry AUDIT wrote. CV_ERR_AUTH (wrong role),
+ * CV_ERR_INVALID, CV_ERR_NOT_FOUND, CV_ERR_EXISTS (nothing to change), with
+ * the reason in the detail; then nothing is written.
+ */
+cv_err cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
+    const char *kind, const char *subject, json_t *args, int64_t now_us,
+    cv_policy_audit_fn *audit, void *ctx, int64_t *id,
+    uint64_t *index) CV_MUST_CHECK;
+
+enum cv_refusal {
+	CV_REFUSE_NONE,
+	CV_REFUSE_ROLE,		/* only security officers decide */
+	CV_REFUSE_SELF,		/* the proposer cannot approve */
+	CV_REFUSE_SUBJECT,	/* nor the person it would empower */
+	CV_REFUSE_EXPIRED,
+	CV_REFUSE_DECIDED,	/* approved or rejected already (a replay) */
+	CV_REFUSE_QUORUM,	/* fewer than two officers can act */
+};
+
+#define CV_APPROVAL_OFF_HOURS 1u
+#define CV_APPROVAL_BURST 2u
+#define CV_APPROVAL_BUSY 4u
+
+struct cv_approval {
+	struct cv_store_proposal p;	/* as decided */
+	enum cv_refusal refusal;	/* why it was refused */
+	/* user.create: the new account's one-time enrolment code, for the
+	 * approver to hand to the person out of band (secret; the proposer
+	 * never sees it). */
+	char code[CV_ENROL_CODE_CHARS + 1];
+	unsigned alerts;		/* CV_APPROVAL_* raised */
+	uint64_t index;			/* the decision's audit entry */
+};
+
+/*
+ * BY approves (APPROVE) or rejects proposal ID. Approval needs a security
+ * officer who is neither the proposer nor a person the change empowers,
+ * a proposal still pending and not expired, and at least two enrolled
+ * security officers; the change is checked again and applied in the same
+ * transaction as the decision and its audit entry (which names the
+ * proposal's own entry index). The proposer may withdraw (reject) its own.
+ * *out says what happened (caller clears with cv_approval_clear).
+ * CV_ERR_NOT_FOUND; CV_ERR_EXISTS when already decided; CV_ERR_AUTH with
+ * out->refusal; errors of the change itself (CV_ERR_INVALID...).
+ */
+cv_err cv_policy_decide(struct cv_vault *v, const struct cv_actor *by,
+    int64_t id, int approve, int64_t now_us, cv_policy_audit_fn *audit,
+    void *ctx, struct cv_approval *out) CV_MUST_CHECK;
+void cv_approval_clear(struct cv_approval *a);
+
+/*
+ * Break-glass: USER read record RID outside its cases, giving REASON. A
+ * review (a "break_glass" proposal, *ID) is opened that a security officer
+ * other than USER must decide within CV_BREAK_GLASS_REVIEW_S.
+ */
+cv_err cv_policy_break_glass(struct cv_vault *v, const char *user,
+    const char *rid, const char *reason, int64_t now_us,
+    int64_t *id) CV_MUST_CHECK;
+
 #endif

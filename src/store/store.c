@@ -128,12 +128,14 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 		    (r = exec(s, schema)) != CV_OK ||
 		    (r = exec(s, store_users_schema)) != CV_OK ||
 		    (r = exec(s, store_cases_schema)) != CV_OK ||
+		    (r = exec(s, store_approvals_schema)) != CV_OK ||
 		    (r = exec(s, "COMMIT")) != CV_OK)
 			goto out;
 	} else if ((r = check_schema(s)) != CV_OK ||
 	    /* Tables added after schema 1 shipped: created if missing. */
 	    (r = exec(s, store_users_schema)) != CV_OK ||
-	    (r = exec(s, store_cases_schema)) != CV_OK)
+	    (r = exec(s, store_cases_schema)) != CV_OK ||
+	    (r = exec(s, store_approvals_schema)) != CV_OK)
 		goto out;
 	for (int i = 0; i < Q__N; i++) {
 		if (sqlite3_prepare_v3(s->db, sql[i], -1,

@@ -177,6 +177,81 @@ cv_err cv_store_cert_revoke_user(struct cv_store *s, const char *user,
 cv_err cv_store_cert_count(struct cv_store *s, const char *user,
     int *live, int *all) CV_MUST_CHECK;
 
+/* Changes NAME's role. CV_ERR_NOT_FOUND. */
+cv_err cv_store_user_set_role(struct cv_store *s, const char *name,
+    const char *role) CV_MUST_CHECK;
+/* Stores NAME's sealed TOTP seed (LEN bytes; 0 for none yet). */
+cv_err cv_store_user_set_totp(struct cv_store *s, const char *name,
+    const uint8_t *sealed, size_t len) CV_MUST_CHECK;
+/*
+ * How many users of ROLE are enabled (and, with ENROLLED_ONLY, hold a live
+ * certificate, i.e. can act).
+ */
+cv_err cv_store_user_count_role(struct cv_store *s, const char *role,
+    int enrolled_only, int *n) CV_MUST_CHECK;
+
+/*
+ * Proposals (two-person control): a change that gives someone power to
+ * read, waiting for a second person. KIND and SUBJECT say what (e.g.
+ * "user.create" of a user name, "case.members" of a case id), ARGS the
+ * details as JSON (owned: cv_store_proposal_clear frees it). STATE is
+ * "pending", "approved", "rejected" or "expired". AUDIT_INDEX is the log
+ * index of the entry that recorded the proposal (-1 until known).
+ */
+struct cv_store_proposal {
+	int64_t id;
+	char kind[32];
+	char subject[80];
+	char *args;
+	char proposer[CV_USER_NAME_MAX + 8];	/* a user, or cli:OSUSER */
+	int64_t created_us, expires_us;
+	char state[12];
+	char approver[CV_USER_NAME_MAX + 8];
+	int64_t decided_us;
+	int64_t audit_index;
+};
+
+/* Adds P (id, state, approver and decision ignored); its id in *ID. */
+cv_err cv_store_proposal_add(struct cv_store *s,
+    const struct cv_store_proposal *p, int64_t *id) CV_MUST_CHECK;
+/* CV_ERR_NOT_FOUND. The caller clears *P. */
+cv_err cv_store_proposal_get(struct cv_store *s, int64_t id,
+    struct cv_store_proposal *p) CV_MUST_CHECK;
+/* FN for each proposal (only pending ones with PENDING_ONLY) by id; P is
+ * valid during the call only; a non-zero return stops the walk. */
+cv_err cv_store_proposal_list(struct cv_store *s, int pending_only,
+    int (*fn)(void *ctx, const struct cv_store_proposal *p),
+    void *ctx) CV_MUST_CHECK;
+/*
+ * Moves proposal ID from pending to STATE, decided by APPROVER at NOW_US.
+ * CV_ERR_EXISTS if it is no longer pending (decided already: a replay).
+ */
+cv_err cv_store_proposal_decide(struct cv_store *s, int64_t id,
+    const char *state, const char *approver, int64_t now_us) CV_MUST_CHECK;
+cv_err cv_store_proposal_index(struct cv_store *s, int64_t id,
+    uint64_t index) CV_MUST_CHECK;
+/* Approved proposals decided since SINCE_US, of KIND and by APPROVER
+ * (either NULL for any). */
+cv_err cv_store_proposal_count(struct cv_store *s, const char *kind,
+    const char *approver, int64_t since_us, int *n) CV_MUST_CHECK;
+void cv_store_proposal_clear(struct cv_store_proposal *p);
+
+/*
+ * Enrolment codes of accounts that have no certificate yet, kept only as
+ * a hash. get gives CV_ERR_NOT_FOUND when none is open.
+ */
+#define CV_STORE_CODE_HASH 32
+cv_err cv_store_enrol_set(struct cv_store *s, const char *user,
+    const uint8_t hash[static CV_STORE_CODE_HASH],
+    int64_t expires_us) CV_MUST_CHECK;
+cv_err cv_store_enrol_get(struct cv_store *s, const char *user,
+    uint8_t hash[static CV_STORE_CODE_HASH], int64_t *expires_us,
+    int *fails) CV_MUST_CHECK;
+cv_err cv_store_enrol_fail(struct cv_store *s, const char *user)
+    CV_MUST_CHECK;
+cv_err cv_store_enrol_close(struct cv_store *s, const char *user)
+    CV_MUST_CHECK;
+
 /*
  * Cases: a case holds users and records; a user reads a record only for
  * a case that holds both (need-to-know). CV_ERR_EXISTS for a duplicate

@@ -15,7 +15,7 @@ struct cv_store {
 	struct {
 		const char *sql;	/* a string literal: compared by address */
 		sqlite3_stmt *st;
-	} cache[32];
+	} cache[64];
 	size_t ncache;
 };
 
@@ -30,5 +30,7 @@ void store_release(sqlite3_stmt *st);
 extern const char store_users_schema[];
 /* Cases and their members (cases.c). */
 extern const char store_cases_schema[];
+/* Proposals and enrolment codes (approvals.c). */
+extern const char store_approvals_schema[];
 
 #endif

@@ -309,3 +309,58 @@ cv_store_totp_step_set(struct cv_store *s, const char *user, uint64_t step)
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)step);
 	return done(s, st, "totp");
 }
+
+cv_err
+cv_store_user_set_role(struct cv_store *s, const char *name, const char *role)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "UPDATE users SET role = ?2 WHERE name = ?1", &st)) !=
+	    CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+	if ((r = done(s, st, "user")) == CV_OK && sqlite3_changes(s->db) == 0)
+		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
+	return r;
+}
+
+cv_err
+cv_store_user_set_totp(struct cv_store *s, const char *name,
+    const uint8_t *sealed, size_t len)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "UPDATE users SET totp = ?2 WHERE name = ?1", &st)) !=
+	    CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
+	if ((r = done(s, st, "user")) == CV_OK && sqlite3_changes(s->db) == 0)
+		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
+	return r;
+}
+
+cv_err
+cv_store_user_count_role(struct cv_store *s, const char *role,
+    int enrolled_only, int *n)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	*n = 0;
+	if ((r = prep(s, "SELECT count(*) FROM users u WHERE role = ?1 AND"
+	    " disabled = 0 AND (?2 = 0 OR EXISTS (SELECT 1 FROM certs c WHERE"
+	    " c.user = u.name AND c.revoked = 0))", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, enrolled_only != 0);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int(st, 0);
+	else
+		r = cv_fail(CV_ERR_STORE, "users: %s", sqlite3_errmsg(s->db));
+	store_release(st);
+	return r;
+}

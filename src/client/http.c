@@ -1,9 +1,11 @@
 /*
- * The drill's HTTPS client: blocking sockets, GnuTLS, one kept-alive
- * connection, optional client certificate. Enough HTTP/1.1 for the
- * server's replies (Content-Length or chunked bodies).
+ * A small HTTPS client for clearvault's own server: blocking sockets,
+ * GnuTLS, one kept-alive connection, optional client certificate. Enough
+ * HTTP/1.1 for the server's replies (Content-Length or chunked bodies).
+ * Used by `clearvault enrol` and by the drills' attackers.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,30 +19,34 @@
 
 #include <gnutls/gnutls.h>
 
-#include "drill_internal.h"
+#include "client.h"
 
 #define REPLY_MAX (64u << 20)
 
-struct drill_http {
+struct cv_http {
 	gnutls_certificate_credentials_t cred;
 	gnutls_session_t s;
 	int fd;
 	unsigned port;
+	char host[256];
 	struct cv_buf in;	/* bytes received, not yet consumed */
 };
 
 cv_err
-drill_http_new(const char *ca_pem, const char *cert, const char *key,
-    unsigned port, struct drill_http **out)
+cv_http_new(const char *ca_pem, const char *cert, const char *key,
+    const char *host, unsigned port, struct cv_http **out)
 {
-	struct drill_http *h;
+	struct cv_http *h;
 	cv_err r = CV_ERR_CRYPTO;
 
 	*out = NULL;
+	if (strlen(host) >= sizeof h->host || port == 0 || port > 65535)
+		return cv_fail(CV_ERR_INVALID, "bad host or port");
 	if ((h = calloc(1, sizeof *h)) == NULL)
 		return CV_ERR_NOMEM;
 	h->fd = -1;
 	h->port = port;
+	snprintf(h->host, sizeof h->host, "%s", host);
 	if (gnutls_certificate_allocate_credentials(&h->cred) < 0) {
 		h->cred = NULL;
 		goto out;
@@ -59,12 +65,12 @@ drill_http_new(const char *ca_pem, const char *cert, const char *key,
 	h = NULL;
 	r = CV_OK;
 out:
-	drill_http_free(h);
+	cv_http_free(h);
 	return r;
 }
 
 static void
-disconnect(struct drill_http *h)
+disconnect(struct cv_http *h)
 {
 	if (h->s) {
 		gnutls_deinit(h->s);
@@ -77,7 +83,7 @@ disconnect(struct drill_http *h)
 }
 
 void
-drill_http_free(struct drill_http *h)
+cv_http_free(struct cv_http *h)
 {
 	if (h == NULL)
 		return;
@@ -90,23 +96,30 @@ drill_http_free(struct drill_http *h)
 
 /* Connects and handshakes; 0 on success, -1 on a refusal or error. */
 static int
-connect_tls(struct drill_http *h)
+connect_tls(struct cv_http *h)
 {
-	struct sockaddr_in sa = { 0 };
+	struct addrinfo hints = { 0 }, *ai = NULL;
 	struct timeval tv = { 30, 0 };
+	char port[8];
 	int one = 1, rc;
 
 	if (h->s)
 		return 0;
-	if ((h->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof port, "%u", h->port);
+	if (getaddrinfo(h->host, port, &hints, &ai) != 0 || ai == NULL)
 		return -1;
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)h->port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	h->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (h->fd < 0) {
+		freeaddrinfo(ai);
+		return -1;
+	}
 	(void)setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	(void)setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	(void)setsockopt(h->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (connect(h->fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+	rc = connect(h->fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (rc != 0)
 		goto fail;
 	if (gnutls_init(&h->s, GNUTLS_CLIENT) < 0) {
 		h->s = NULL;
@@ -115,7 +128,7 @@ connect_tls(struct drill_http *h)
 	if (gnutls_set_default_priority(h->s) < 0 ||
 	    gnutls_credentials_set(h->s, GNUTLS_CRD_CERTIFICATE, h->cred) < 0)
 		goto fail;
-	gnutls_session_set_verify_cert(h->s, "127.0.0.1", 0);
+	gnutls_session_set_verify_cert(h->s, h->host, 0);
 	gnutls_transport_set_int(h->s, h->fd);
 	gnutls_handshake_set_timeout(h->s, 30000);
 	do {
@@ -130,7 +143,7 @@ fail:
 }
 
 static int
-send_all(struct drill_http *h, const char *p, size_t n)
+send_all(struct cv_http *h, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = gnutls_record_send(h->s, p, n);
@@ -146,7 +159,7 @@ send_all(struct drill_http *h, const char *p, size_t n)
 
 /* Reads more into h->in; -1 at end or error. */
 static int
-fill(struct drill_http *h)
+fill(struct cv_http *h)
 {
 	char buf[16384];
 	ssize_t n;
@@ -160,7 +173,7 @@ fill(struct drill_http *h)
 }
 
 static const char *
-find_crlf2(struct drill_http *h)
+find_crlf2(struct cv_http *h)
 {
 	for (size_t i = 0; i + 3 < h->in.len; i++)
 		if (!memcmp(h->in.p + i, "\r\n\r\n", 4))
@@ -188,7 +201,7 @@ header(const char *head, const char *name)
 
 /* Reads one reply: status and body; -1 when the connection failed. */
 static int
-read_reply(struct drill_http *h, int *status, struct cv_buf *body,
+read_reply(struct cv_http *h, int *status, struct cv_buf *body,
     int *close_after)
 {
 	const char *end, *v;
@@ -258,7 +271,7 @@ out:
 }
 
 static cv_err
-exchange(struct drill_http *h, const char *req, size_t len, int *status,
+exchange(struct cv_http *h, const char *req, size_t len, int *status,
     char **body_out)
 {
 	struct cv_buf body = { 0 };
@@ -298,7 +311,7 @@ out:
 }
 
 cv_err
-drill_http_req(struct drill_http *h, const char *method, const char *path,
+cv_http_req(struct cv_http *h, const char *method, const char *path,
     const char *token, const char *body, const char *extra, int *status,
     char **body_out)
 {
@@ -339,7 +352,7 @@ out:
 }
 
 cv_err
-drill_http_raw(struct drill_http *h, const char *raw, size_t len,
+cv_http_raw(struct cv_http *h, const char *raw, size_t len,
     int *status)
 {
 	cv_err r;
@@ -348,4 +361,44 @@ drill_http_raw(struct drill_http *h, const char *raw, size_t len,
 	r = exchange(h, raw, len, status, NULL);
 	disconnect(h);
 	return r;
+}
+
+cv_err
+cv_http_parse_url(const char *url, char *host, size_t hostsize,
+    unsigned *port)
+{
+	const char *h, *end, *p;
+	unsigned long v = 443;
+	char *e;
+	size_t n;
+
+	if (strncmp(url, "https://", 8) != 0)
+		return cv_fail(CV_ERR_INVALID, "the server's URL must start "
+		    "with https://");
+	h = url + 8;
+	if (*h == '[') {	/* [::1]:8443 */
+		if ((end = strchr(h, ']')) == NULL)
+			return cv_fail(CV_ERR_INVALID, "unclosed [ in URL");
+		p = end + 1;
+		h++;
+	} else {
+		end = h + strcspn(h, ":/");
+		p = end;
+	}
+	n = (size_t)(end - h);
+	if (n == 0 || n >= hostsize)
+		return cv_fail(CV_ERR_INVALID, "no host in URL");
+	if (*p == ':') {
+		v = strtoul(p + 1, &e, 10);
+		if (e == p + 1 || v == 0 || v > 65535)
+			return cv_fail(CV_ERR_INVALID, "bad port in URL");
+		p = e;
+	}
+	if (*p != '\0' && strcmp(p, "/") != 0)
+		return cv_fail(CV_ERR_INVALID, "the URL must name the server "
+		    "only (https://HOST:PORT)");
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = (unsigned)v;
+	return CV_OK;
 }

@@ -1,0 +1,352 @@
+/*
+ * Two-person control over HTTP: proposals (users, cases), their approval
+ * by a second person, enrolment of a new account with a CSR, break-glass
+ * reviews that fall due. The rules themselves are the policy module's
+ * (cv_policy_propose, cv_policy_decide); this file maps them to requests.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../policy/policy.h"
+#include "api_internal.h"
+
+static char *
+when(int64_t us, char out[static 32])
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return out;
+}
+
+/* The policy's audit hook: this request's own entry, durable now. */
+static cv_err
+audit_now(void *ctx, const char *reason, uint64_t *index)
+{
+	struct req *r = ctx;
+
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+	return api_audit_now(r, CV_AUDIT_ALLOWED, index);
+}
+
+static void
+actor_of(struct req *r, struct cv_actor *a)
+{
+	a->name = r->who.user;
+	a->role = r->who.role;
+}
+
+/* A refusal of the policy as problem+json; the detail is the reason. */
+static enum MHD_Result
+refused(struct req *r, cv_err e, unsigned auth_status)
+{
+	char detail[200];
+
+	snprintf(detail, sizeof detail, "%s", cv_err_detail());
+	switch (e) {
+	case CV_ERR_AUTH:
+		return auth_status == 410 ? api_problem(r, 410, CV_AUDIT_DENIED,
+		    "gone", detail) : api_forbidden(r, detail);
+	case CV_ERR_NOT_FOUND:
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found", detail);
+	case CV_ERR_EXISTS:
+		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict", detail);
+	case CV_ERR_INVALID:
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    detail);
+	default:
+		return api_internal(r, e);
+	}
+}
+
+enum MHD_Result
+api_propose(struct req *r, const char *kind, const char *subject,
+    json_t *args)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	struct cv_actor by;
+	int64_t id = 0, now = cv_time_us();
+	uint64_t index = 0;
+	char exp[32];
+	cv_err e;
+
+	if (v == NULL) {
+		json_decref(args);
+		return api_internal(r, CV_ERR_STORE);
+	}
+	actor_of(r, &by);
+	e = cv_policy_propose(v, &by, kind, subject, args, now, audit_now, r,
+	    &id, &index);
+	json_decref(args);
+	if (e != CV_OK)
+		return refused(r, e, 403);
+	return api_json(r, 202, json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:s}",
+	    "proposal", (json_int_t)id, "kind", kind, "subject", subject,
+	    "state", "pending", "proposer", r->who.user, "audit_index",
+	    (json_int_t)index, "expires_at", when(now +
+	    (int64_t)CV_PROPOSAL_TTL_S * 1000000, exp)));
+}
+
+static int
+add_proposal(void *ctx, const struct cv_store_proposal *p)
+{
+	json_t *arr = ctx, *args = json_loads(p->args, 0, NULL);
+	char c[32], x[32];
+
+	json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:o, s:s, s:s,"
+	    " s:s, s:s, s:I}", "id", (json_int_t)p->id, "kind", p->kind,
+	    "subject", p->subject, "args", args ? args : json_object(),
+	    "proposer", p->proposer, "state", p->state, "created_at",
+	    when(p->created_us, c), "expires_at", when(p->expires_us, x),
+	    "audit_index", (json_int_t)p->audit_index));
+	return json_array_size(arr) >= 1000;
+}
+
+/* Local alerts of an approval, emitted with its entry. */
+static void
+approval_alerts(struct req *r, unsigned alerts)
+{
+	static const struct {
+		unsigned bit;
+		const char *kind, *detail;
+	} a[] = {
+		{ CV_APPROVAL_OFF_HOURS, "approval_off_hours", "a grant of "
+		    "read power was approved outside working hours" },
+		{ CV_APPROVAL_BURST, "account_burst", "several accounts were "
+		    "created, re-roled or enabled within an hour" },
+		{ CV_APPROVAL_BUSY, "busy_approver", "one officer approved "
+		    "many proposals within a day" },
+	};
+
+	for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) {
+		struct cv_guard_alert *al;
+		if (!(alerts & a[i].bit) ||
+		    r->gd.nalerts == CV_GUARD_MAX_ALERTS)
+			continue;
+		al = &r->gd.alerts[r->gd.nalerts++];
+		al->severity = CV_GUARD_WARNING;
+		snprintf(al->kind, sizeof al->kind, "%s", a[i].kind);
+		snprintf(al->detail, sizeof al->detail, "%s", a[i].detail);
+	}
+}
+
+static enum MHD_Result
+decide(struct req *r, struct cv_vault *v, int64_t id, int approve)
+{
+	struct cv_approval ap;
+	struct cv_actor by;
+	json_t *j;
+	char exp[32];
+	enum MHD_Result ret;
+	cv_err e;
+
+	r->action = approve ? "approvals.approve" : "approvals.reject";
+	if (api_guard_locked(r->srv, r->who.user))
+		return api_forbidden(r, "a locked account decides nothing");
+	actor_of(r, &by);
+	e = cv_policy_decide(v, &by, id, approve, cv_time_us(), audit_now, r,
+	    &ap);
+	if (e != CV_OK) {
+		ret = refused(r, e, ap.refusal == CV_REFUSE_EXPIRED ? 410 :
+		    403);
+		cv_approval_clear(&ap);
+		return ret;
+	}
+	/* A new role or an enabled account starts with a fresh login. */
+	if (approve && (!strcmp(ap.p.kind, "user.role") ||
+	    !strcmp(ap.p.kind, "user.budget")))
+		cv_sessions_end_user(r->srv->sessions, ap.p.subject);
+	/* A break-glass read judged a misuse: the reader is locked. */
+	if (!approve && !strcmp(ap.p.kind, "break_glass") &&
+	    strcmp(r->who.user, ap.p.proposer) != 0)
+		api_lock_user(r->srv, ap.p.subject, "break-glass read "
+		    "rejected on review");
+	approval_alerts(r, ap.alerts);
+	j = json_pack("{s:I, s:s, s:s, s:s, s:I}", "proposal", (json_int_t)id,
+	    "kind", ap.p.kind, "subject", ap.p.subject, "state", ap.p.state,
+	    "audit_index", (json_int_t)ap.index);
+	if (j && ap.code[0]) {
+		/* To the approver only, to hand over out of band. */
+		json_object_set_new(j, "enrolment_code", json_string(ap.code));
+		json_object_set_new(j, "enrolment_expires_at", json_string(
+		    when(ap.p.decided_us + (int64_t)CV_ENROL_TTL_S * 1000000,
+		    exp)));
+	}
+	cv_approval_clear(&ap);
+	/* XXX jansson keeps its copy of the code in memory it frees
+	 * without wiping. */
+	return api_json(r, 200, j);
+}
+
+enum MHD_Result
+api_approvals(struct req *r, const char *rest)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	char *end;
+	long long id;
+
+	r->action = "approvals";
+	if (r->who.role != CV_ROLE_ADMIN &&
+	    r->who.role != CV_ROLE_SECURITY_OFFICER)
+		return api_forbidden(r, "only administrators and security "
+		    "officers see proposals");
+	if (v == NULL)
+		return api_internal(r, CV_ERR_STORE);
+	if (*rest == '\0' && !strcmp(r->method, "GET")) {
+		const char *all = MHD_lookup_connection_value(r->conn,
+		    MHD_GET_ARGUMENT_KIND, "all");
+		json_t *arr = json_array();
+		cv_err e;
+		r->action = "approvals.list";
+		if ((e = cv_store_proposal_list(cv_vault_store(v),
+		    !(all && !strcmp(all, "1")), add_proposal, arr)) != CV_OK) {
+			json_decref(arr);
+			return api_internal(r, e);
+		}
+		return api_json(r, 200, json_pack("{s:o}", "proposals", arr));
+	}
+	if (*rest != '/' || rest[1] < '1' || rest[1] > '9' ||
+	    strcmp(r->method, "POST") != 0)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such endpoint");
+	id = strtoll(rest + 1, &end, 10);
+	if (id <= 0 || id > (1LL << 53) ||
+	    (strcmp(end, "/approve") != 0 && strcmp(end, "/reject") != 0))
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such endpoint");
+	return decide(r, v, id, !strcmp(end, "/approve"));
+}
+
+enum MHD_Result
+api_enrol(struct req *r)
+{
+	struct cv_vault *v = api_vault(r->srv);
+	struct cv_user_issue iss;
+	char name[CV_USER_NAME_MAX + 1], code[CV_ENROL_CODE_MAX + 1];
+	const char *csr;
+	json_t *hold = NULL;
+	enum MHD_Result ret;
+	cv_err e;
+
+	r->action = "users.enrol";
+	if (v == NULL)
+		return api_internal(r, CV_ERR_STORE);
+	if (!api_body_enrol(&r->body, name, code, &csr, &hold))
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
+		    "expected {\"name\": \"...\", \"code\": \"XXXXX-XXXXX-"
+		    "XXXXX-XXXXX\", \"csr\": \"-----BEGIN CERTIFICATE "
+		    "REQUEST-----...\"}");
+	/* The log names who tried, even when it fails. */
+	snprintf(r->who.user, sizeof r->who.user, "%s", name);
+	e = cv_auth_enrol(v, name, code, csr, strlen(csr), cv_time_us(),
+	    &iss);
+	sodium_memzero(code, sizeof code);
+	json_decref(hold);
+	if (e != CV_OK) {
+		char detail[200];
+		snprintf(r->reason, sizeof r->reason, "enrolment refused: %s",
+		    cv_err_detail());
+		snprintf(detail, sizeof detail, "%s", cv_err_detail());
+		if (e == CV_ERR_INVALID)
+			return api_problem(r, 400, CV_AUDIT_DENIED,
+			    "bad request", detail);
+		/* Whether an enrolment is open is nobody's business. */
+		if (e == CV_ERR_AUTH || e == CV_ERR_LIMIT)
+			return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden",
+			    "enrolment refused");
+		return api_internal(r, e);
+	}
+	snprintf(r->reason, sizeof r->reason, "enrolled, certificate %.16s",
+	    iss.cert.fingerprint);
+	ret = api_json(r, 201, json_pack("{s:s, s:s%, s:s, s:s}", "name", name,
+	    "certificate", (const char *)iss.cert.cert_pem.p,
+	    iss.cert.cert_pem.len, "fingerprint", iss.cert.fingerprint,
+	    "otpauth", iss.otpauth));
+	/* XXX as above: jansson's copy of the TOTP secret is not wiped. */
+	cv_user_issue_clear(&iss);
+	return ret;
+}
+
+void
+api_lock_user(struct server *srv, const char *user, const char *why)
+{
+	struct req r;
+	struct cv_guard_alert *al;
+	uint64_t index = 0;
+	cv_err e;
+
+	memset(&r, 0, sizeof r);
+	r.srv = srv;
+	r.action = "guard.lock";
+	snprintf(r.who.user, sizeof r.who.user, "%s", user);
+	snprintf(r.source, sizeof r.source, "server");
+	snprintf(r.reason, sizeof r.reason, "%s", why);
+	if (srv->guard != NULL) {
+		if ((e = cv_guard_lock(srv->guard, user, why,
+		    api_guard_now(srv))) == CV_OK)
+			e = api_guard_save(srv);
+	} else
+		e = cv_store_user_disable(cv_vault_store(srv->v), user, 1);
+	cv_sessions_end_user(srv->sessions, user);
+	if (e != CV_OK)
+		fprintf(stderr, "clearvault serve: cannot lock %s: %s\n", user,
+		    cv_err_detail());
+	al = &r.gd.alerts[r.gd.nalerts++];
+	al->severity = CV_GUARD_CRITICAL;
+	snprintf(al->kind, sizeof al->kind, "break_glass");
+	snprintf(al->detail, sizeof al->detail, "%.150s", why);
+	r.gd.locked_now = true;
+	e = api_audit_now(&r, CV_AUDIT_ALLOWED, &index);
+	api_guard_emit(&r, index, e == CV_OK);
+}
+
+/*
+ * Once in a while from the main thread: break-glass reads nobody reviewed
+ * in time lock their reader. The review is marked expired first, so that
+ * a lock happens once.
+ */
+struct due {
+	int64_t now;
+	int64_t ids[64];
+	char users[64][CV_USER_NAME_MAX + 1];
+	size_t n;
+};
+
+static int
+collect_due(void *ctx, const struct cv_store_proposal *p)
+{
+	struct due *d = ctx;
+
+	if (!strcmp(p->kind, "break_glass") && p->expires_us < d->now) {
+		d->ids[d->n] = p->id;
+		snprintf(d->users[d->n], sizeof d->users[0], "%s", p->subject);
+		d->n++;
+	}
+	return d->n == 64;
+}
+
+void
+api_approvals_tick(struct server *srv)
+{
+	struct cv_store *s = cv_vault_store(srv->v);
+	struct due d;
+	char why[128];
+
+	memset(&d, 0, sizeof d);
+	d.now = cv_time_us();
+	if (cv_store_proposal_list(s, 1, collect_due, &d) != CV_OK)
+		return;
+	for (size_t i = 0; i < d.n; i++) {
+		if (cv_store_proposal_decide(s, d.ids[i], "expired", "",
+		    d.now) != CV_OK)
+			continue;
+		snprintf(why, sizeof why, "break-glass read %lld not reviewed "
+		    "in time", (long long)d.ids[i]);
+		api_lock_user(srv, d.users[i], why);
+	}
+}
