@@ -28,6 +28,11 @@ struct drill_env {
 	size_t nids;
 	int64_t step_used[16];	/* last TOTP step used per user slot */
 	char users[16][32];
+	/* Grants take two people: the drill's administrator proposes and
+	 * its second officer approves, each logged in once per server. */
+	struct cv_http *adm, *so2;
+	char adm_tok[256], so2_tok[256];
+	pid_t boot_srv;		/* the server those sessions belong to */
 };
 
 /* Creates the vault in a temp folder and loads N generated records. */
@@ -48,7 +53,17 @@ cv_err drill_exec(struct drill_env *e, const char *const *argv,
 /* Runs another program (PATH search), output discarded; *RC its status. */
 cv_err drill_prog(const char *const *argv, int *rc) CV_MUST_CHECK;
 
+/*
+ * User NAME with ROLE, its certificate, key and TOTP secret in e->keys.
+ * Before the server runs, only the bootstrap (security officers and
+ * administrators while fewer than two officers exist; see `user add`);
+ * with the server running, proposed by drill-adm, approved by so2 and
+ * enrolled over the API, as a real office would.
+ */
 cv_err drill_user(struct drill_env *e, const char *name, const char *role)
+    CV_MUST_CHECK;
+/* Approves proposal ID as the drill's second officer (so2). */
+cv_err drill_approve(struct drill_env *e, long long id, char **reply)
     CV_MUST_CHECK;
 /* Starts `serve`; WITH_CLOCK: with CLEARVAULT_GUARD_CLOCK = e->clock. */
 cv_err drill_serve(struct drill_env *e, int with_clock) CV_MUST_CHECK;
@@ -66,8 +81,9 @@ cv_err drill_login(struct drill_env *e, struct cv_http *h,
     const char *user, char tok[256]) CV_MUST_CHECK;
 /* A case (by security officer H/TOK) holding USERS (JSON array text) and
  * records IDS[0..N); its id in CASE_ID. */
-cv_err drill_case(struct cv_http *h, const char *tok, const char *users,
-    char *const *ids, size_t n, char case_id[128]) CV_MUST_CHECK;
+cv_err drill_case(struct drill_env *e, struct cv_http *h, const char *tok,
+    const char *users, char *const *ids, size_t n,
+    char case_id[128]) CV_MUST_CHECK;
 
 /*
  * `scope` for one subject (OPT "--principal", "--address"...) from

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <liboath/oath.h>
 
+#include "../auth/users.h"
 #include "drill_internal.h"
 
 extern char **environ;
@@ -233,6 +234,8 @@ drill_env_free(struct drill_env *e)
 	if (e == NULL)
 		return;
 	drill_stop(e, NULL);
+	cv_http_free(e->adm);
+	cv_http_free(e->so2);
 	if (e->tmp[0])
 		(void)nftw(e->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	drill_strv_free(e->ids, e->nids);
@@ -241,17 +244,178 @@ drill_env_free(struct drill_env *e)
 	free(e);
 }
 
-cv_err
-drill_user(struct drill_env *e, const char *name, const char *role)
+/* The operator's bootstrap: `user add` prints a code, `enrol --dir`. */
+static cv_err
+user_bootstrap(struct drill_env *e, const char *name, const char *role)
 {
 	const char *a[] = { "user", "add", "--dir", e->dir, name, "--role",
-	    role, "--out", e->keys, NULL };
+	    role, NULL };
+	const char *b[] = { "enrol", "--dir", e->dir, "--name", name, "--code",
+	    NULL, "--out", e->keys, NULL };
+	char *out = NULL, *p, code[32];
 	cv_err r;
 	int rc;
 
-	if ((r = drill_exec(e, a, NULL, NULL, NULL, &rc)) != CV_OK)
+	if ((r = drill_exec(e, a, NULL, NULL, &out, &rc)) != CV_OK)
 		return r;
-	return rc ? cv_fail(CV_ERR_IO, "user add %s failed", name) : CV_OK;
+	p = out && rc == 0 ? strstr(out, "enrolment code ") : NULL;
+	if (p == NULL || sscanf(p + 15, "%31[A-Z0-9-]", code) != 1) {
+		free(out);
+		return cv_fail(CV_ERR_IO, "user add %s failed", name);
+	}
+	free(out);
+	b[6] = code;
+	if ((r = drill_exec(e, b, NULL, NULL, NULL, &rc)) != CV_OK)
+		return r;
+	return rc ? cv_fail(CV_ERR_IO, "enrol %s failed", name) : CV_OK;
+}
+
+/* A string member of a JSON text, copied into OUT. */
+static int
+json_str(const char *text, const char *name, char *out, size_t size)
+{
+	json_t *j = json_loads(text ? text : "", 0, NULL);
+	const char *s = json_string_value(json_object_get(j, name));
+	int ok = s != NULL && strlen(s) < size;
+
+	if (ok)
+		memcpy(out, s, strlen(s) + 1);
+	json_decref(j);
+	return ok;
+}
+
+/* The sessions of drill-adm and so2 on the running server. */
+static cv_err
+boot_sessions(struct drill_env *e)
+{
+	cv_err r;
+
+	if (e->boot_srv == e->srv && e->adm && e->so2)
+		return CV_OK;
+	cv_http_free(e->adm);
+	cv_http_free(e->so2);
+	e->adm = e->so2 = NULL;
+	if ((r = drill_client(e, "drill-adm", &e->adm)) != CV_OK ||
+	    (r = drill_client(e, "so2", &e->so2)) != CV_OK ||
+	    (r = drill_login(e, e->adm, "drill-adm", e->adm_tok)) != CV_OK ||
+	    (r = drill_login(e, e->so2, "so2", e->so2_tok)) != CV_OK)
+		return r;
+	e->boot_srv = e->srv;
+	return CV_OK;
+}
+
+cv_err
+drill_approve(struct drill_env *e, long long id, char **reply)
+{
+	char path[64];
+	int status;
+	cv_err r;
+
+	*reply = NULL;
+	if ((r = boot_sessions(e)) != CV_OK)
+		return r;
+	snprintf(path, sizeof path, "/v1/approvals/%lld/approve", id);
+	if ((r = cv_http_req(e->so2, "POST", path, e->so2_tok, NULL, NULL,
+	    &status, reply)) != CV_OK)
+		return r;
+	return status == 200 ? CV_OK : cv_fail(CV_ERR_IO, "approval %lld: "
+	    "HTTP %d", id, status);
+}
+
+/* A proposal's id from its 202 reply. */
+static long long
+proposal_id(const char *reply)
+{
+	json_t *j = json_loads(reply ? reply : "", 0, NULL);
+	long long id = (long long)json_integer_value(json_object_get(j,
+	    "proposal"));
+
+	json_decref(j);
+	return id;
+}
+
+static cv_err
+write_key(struct drill_env *e, const char *name, const char *ext,
+    const void *p, size_t len)
+{
+	char path[700];
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/%s.%s", e->keys, name, ext)))
+		return r;
+	return cv_file_create(path, p, len, 0600);
+}
+
+/* Proposed, approved, enrolled: the way every reader is made. */
+static cv_err
+user_granted(struct drill_env *e, const char *name, const char *role)
+{
+	struct cv_client_cert cc;
+	char body[160], code[64], otp[CV_OTPAUTH_MAX], *reply = NULL;
+	char *req = NULL;
+	json_t *j = NULL;
+	int status;
+	cv_err r;
+
+	memset(&cc, 0, sizeof cc);
+	if ((r = boot_sessions(e)) != CV_OK)
+		return r;
+	snprintf(body, sizeof body, "{\"name\":\"%s\",\"role\":\"%s\"}",
+	    name, role);
+	if ((r = cv_http_req(e->adm, "POST", "/v1/users", e->adm_tok, body,
+	    NULL, &status, &reply)) != CV_OK)
+		goto out;
+	if (status != 202) {
+		r = cv_fail(CV_ERR_IO, "proposing %s: HTTP %d", name, status);
+		goto out;
+	}
+	if ((r = drill_approve(e, proposal_id(reply), &req)) != CV_OK)
+		goto out;
+	if (!json_str(req, "enrolment_code", code, sizeof code)) {
+		r = cv_fail(CV_ERR_FORMAT, "approval of %s: no code", name);
+		goto out;
+	}
+	free(req);
+	req = NULL;
+	if ((r = cv_ca_csr_new(name, &cc)) != CV_OK)
+		goto out;
+	j = json_pack("{s:s, s:s, s:s%}", "name", name, "code", code, "csr",
+	    (const char *)cc.csr_pem.p, cc.csr_pem.len);
+	if (j == NULL || (req = json_dumps(j, JSON_COMPACT)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	free(reply);
+	reply = NULL;
+	if ((r = cv_http_req(e->adm, "POST", "/v1/enrol", NULL, req, NULL,
+	    &status, &reply)) != CV_OK)
+		goto out;
+	json_decref(j);
+	j = json_loads(reply ? reply : "", 0, NULL);
+	if (status != 201 || !json_str(reply, "otpauth", otp, sizeof otp) ||
+	    !json_is_string(json_object_get(j, "certificate"))) {
+		r = cv_fail(CV_ERR_IO, "enrolling %s: HTTP %d", name, status);
+		goto out;
+	}
+	if ((r = write_key(e, name, "key", cc.key_pem.p, cc.key_pem.len)) ||
+	    (r = write_key(e, name, "crt", json_string_value(json_object_get(j,
+	    "certificate")), strlen(json_string_value(json_object_get(j,
+	    "certificate"))))) ||
+	    (r = write_key(e, name, "otpauth", otp, strlen(otp))))
+		goto out;
+ out:
+	json_decref(j);
+	free(req);
+	free(reply);
+	cv_client_cert_clear(&cc);
+	return r;
+}
+
+cv_err
+drill_user(struct drill_env *e, const char *name, const char *role)
+{
+	return e->srv ? user_granted(e, name, role) :
+	    user_bootstrap(e, name, role);
 }
 
 cv_err
@@ -382,20 +546,6 @@ drill_client(struct drill_env *e, const char *user, struct cv_http **out)
 	    "127.0.0.1", e->port, out);
 }
 
-/* A string member of a JSON text, copied into OUT. */
-static int
-json_str(const char *text, const char *name, char *out, size_t size)
-{
-	json_t *j = json_loads(text ? text : "", 0, NULL);
-	const char *s = json_string_value(json_object_get(j, name));
-	int ok = s != NULL && strlen(s) < size;
-
-	if (ok)
-		memcpy(out, s, strlen(s) + 1);
-	json_decref(j);
-	return ok;
-}
-
 cv_err
 drill_login(struct drill_env *e, struct cv_http *h, const char *user,
     char tok[256])
@@ -417,10 +567,11 @@ drill_login(struct drill_env *e, struct cv_http *h, const char *user,
 }
 
 cv_err
-drill_case(struct cv_http *h, const char *tok, const char *users,
-    char *const *ids, size_t n, char case_id[128])
+drill_case(struct drill_env *e, struct cv_http *h, const char *tok,
+    const char *users, char *const *ids, size_t n, char case_id[128])
 {
 	struct cv_buf b = { 0 };
+	long long id;
 	char *reply = NULL, path[300];
 	int status;
 	cv_err r;
@@ -453,8 +604,15 @@ drill_case(struct cv_http *h, const char *tok, const char *users,
 	if ((r = cv_http_req(h, "POST", path, tok, (const char *)b.p, NULL,
 	    &status, &reply)) != CV_OK)
 		goto out;
-	if (status != 200)
+	if (status != 202) {
 		r = cv_fail(CV_ERR_IO, "case members: HTTP %d", status);
+		goto out;
+	}
+	/* A second officer approves: every grant takes two people. */
+	id = proposal_id(reply);
+	free(reply);
+	reply = NULL;
+	r = drill_approve(e, id, &reply);
 out:
 	free(reply);
 	cv_buf_free(&b);
@@ -613,14 +771,18 @@ drill_stage(struct drill_ctx *c, const char *user, const char *role,
 	*so = NULL;
 	if (ncase > e->nids)
 		ncase = e->nids;
-	if ((r = drill_user(e, "so", "security_officer")) ||
-	    (r = drill_user(e, user, role)) ||
+	/* The bootstrap (administrator first: two officers close it), then
+	 * the user the scenario plays, granted as any reader is. */
+	if ((r = drill_user(e, "drill-adm", "admin")) ||
+	    (r = drill_user(e, "so", "security_officer")) ||
+	    (r = drill_user(e, "so2", "security_officer")) ||
 	    (r = drill_serve(e, with_clock)) ||
+	    (r = drill_user(e, user, role)) ||
 	    (r = drill_client(e, "so", so)) ||
 	    (r = drill_login(e, *so, "so", so_tok)))
 		return r;
 	snprintf(users, sizeof users, "[\"%s\"]", user);
 	if (!strcmp(role, "admin"))
 		snprintf(users, sizeof users, "[]");
-	return drill_case(*so, so_tok, users, e->ids, ncase, case_id);
+	return drill_case(e, *so, so_tok, users, e->ids, ncase, case_id);
 }

@@ -21,8 +21,8 @@ for u in so inv other; do
 done
 req k/so POST /v1/cases '{"title":"evidence"}' "$t_so"
 CASE=$(json_field "$T/body" "d['id']")
-req k/so POST "/v1/cases/$CASE/members" \
-    "{\"users\":[\"inv\",\"other\"],\"records\":[\"$R1\",\"$R2\"]}" "$t_so"
+add_members k/so "$t_so" "$CASE" \
+    "{\"users\":[\"inv\",\"other\"],\"records\":[\"$R1\",\"$R2\"]}"
 expect_code "case filled" 200
 for r in "$R1" "$R2" "$R3"; do
 	req k/inv GET "/v1/records/$r?purpose=$CASE" "" "$t_inv"

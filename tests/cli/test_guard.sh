@@ -153,8 +153,8 @@ done
 mkcase() {	# TITLE USERS-JSON IDFILE: the new case's id in $CASE
 	req k/so POST /v1/cases "{\"title\":\"$1\"}" "$t_so"
 	CASE=$(json_field "$T/body" "d['id']")
-	req k/so POST "/v1/cases/$CASE/members" \
-	    "{\"users\":$2,\"records\":$(jlist "$3")}" "$t_so"
+	add_members k/so "$t_so" "$CASE" \
+	    "{\"users\":$2,\"records\":$(jlist "$3")}"
 	expect_code "case $1" 200
 }
 ids "$T/v.jsonl" 1 60 >"$T/a.ids"
@@ -279,6 +279,10 @@ for l in open(sys.argv[2]):
     log[e["index"]] = e
 lines = [json.loads(l) for l in open(sys.argv[3])]
 assert lines == al, "alerts.jsonl differs from GET /v1/alerts"
+# Approvals raise alerts of their own (add_users makes many accounts at
+# once): here only the guard's, which name reads.
+al = [a for a in al if a["kind"] not in ("account_burst",
+      "approval_off_hours", "busy_approver")]
 for a in al:
     assert a["kind"] and a["severity"] in ("warning", "critical"), a
     assert a["audit_indices"], a
@@ -412,8 +416,8 @@ t_lw=$tok
 ids "$T/w.jsonl" 1 300 >"$T/w.ids"
 req k/so7 POST /v1/cases '{"title":"casework"}' "$t_so7"
 CW=$(json_field "$T/body" "d['id']")
-req k/so7 POST "/v1/cases/$CW/members" \
-    "{\"users\":[\"lw\"],\"records\":$(jlist "$T/w.ids")}" "$t_so7"
+add_members k/so7 "$t_so7" "$CW" \
+    "{\"users\":[\"lw\"],\"records\":$(jlist "$T/w.ids")}"
 expect_code "case of 300 records" 200
 paths "$CW" "$T/w.ids" >"$T/w.paths"
 pick() {	# FROM N: N paths of the case, going round from FROM

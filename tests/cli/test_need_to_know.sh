@@ -23,8 +23,8 @@ expect_problem "investigator cannot create cases" 403
 req k/so POST /v1/cases '{"title":"Breach review"}' "$t_so"
 expect_code "security officer creates a case" 201
 CASE=$(json_field "$T/body" "d['id']")
-req k/so POST "/v1/cases/$CASE/members" \
-    "{\"users\":[\"inv\",\"adj\",\"so\",\"aud\",\"adm\"],\"records\":[\"$R1\",\"$R2\"]}" "$t_so"
+add_members k/so "$t_so" "$CASE" \
+    "{\"users\":[\"inv\",\"adj\",\"so\",\"aud\",\"adm\"],\"records\":[\"$R1\",\"$R2\"]}"
 expect_code "members added" 200
 req k/so POST "/v1/cases/$CASE/members" '{"users":["nobody"]}' "$t_so"
 expect_problem "unknown user refused" 400

@@ -40,8 +40,8 @@ done
 req k/so POST /v1/cases '{"title":"Scope review"}' "$t_so"
 expect_code "case created" 201
 CASE=$(json_field "$T/body" "d['id']")
-req k/so POST "/v1/cases/$CASE/members" \
-    "{\"users\":[\"inva\",\"invb\"],\"records\":[\"$R1\",\"$R2\",\"$R3\",\"$R6\"]}" "$t_so"
+add_members k/so "$t_so" "$CASE" \
+    "{\"users\":[\"inva\",\"invb\"],\"records\":[\"$R1\",\"$R2\",\"$R3\",\"$R6\"]}"
 expect_code "members added" 200
 get() {	# WHO TOKEN RECORD [EXTRA QUERY]
 	req "k/$1" GET "/v1/records/$3?purpose=$CASE${4:-}" "" "$2"

@@ -4,14 +4,13 @@
 . "$(dirname "$0")/lib.sh"
 
 "$CV" init --dir "$T/v" 2>/dev/null
-mkdir -p "$T/k" "$T/k2"
-"$CV" user add --dir "$T/v" alice --role investigator --out "$T/k" >/dev/null
-"$CV" user add --dir "$T/v" bob --role adjudicator --out "$T/k" >/dev/null
-"$CV" user add --dir "$T/v" carol --role auditor --out "$T/k" >/dev/null
-"$CV" user add --dir "$T/v" dave --role auditor --out "$T/k" >/dev/null
-"$CV" ca-cert --dir "$T/v" >"$T/ca.pem"
 "$CV" init --dir "$T/w" 2>/dev/null
-"$CV" user add --dir "$T/w" alice --role investigator --out "$T/k2" >/dev/null
+mkdir -p "$T/k2"
+# alice of another vault (w): same name, another CA
+add_users "$T/w" alice:investigator && mv "$T/k"/alice.* "$T/k2/" ||
+    bad "users of w"
+add_users "$T/v" alice:investigator bob:adjudicator carol:auditor \
+    dave:auditor || bad "users of v"
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
 trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
 

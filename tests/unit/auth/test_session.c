@@ -1,7 +1,9 @@
 /*
- * Sessions against a real vault and real TOTP codes, with the clock given
- * explicitly: idle and absolute expiry, replay, certificate binding,
- * lockout after failures.
+ * Enrolment and sessions against a real vault and real TOTP codes, with
+ * the clock given explicitly: the key made on the user's side, one-time
+ * codes (spent, wrong, void, expired, another user's), hostile requests;
+ * idle and absolute expiry, replay, certificate binding, lockout after
+ * failures.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,24 @@ static struct cv_user_issue alice;
 static char seed[CV_TOTP_SEED_BYTES];
 static const int64_t T0 = 1900000000LL * 1000000;	/* a fixed "now" */
 
+/* USER's account with ROLE, enrolled with a key made here. */
+static cv_err
+enrol(const char *user, enum cv_role role, struct cv_user_issue *out)
+{
+	struct cv_client_cert cc;
+	char code[CV_ENROL_CODE_CHARS + 1];
+	int64_t now = cv_time_us();
+	cv_err r;
+
+	if ((r = cv_auth_user_create(v, user, role, now, code)) != CV_OK ||
+	    (r = cv_ca_csr_new(user, &cc)) != CV_OK)
+		return r;
+	r = cv_auth_enrol(v, user, code, (const char *)cc.csr_pem.p,
+	    cc.csr_pem.len, now, out);
+	cv_client_cert_clear(&cc);
+	return r;
+}
+
 static int
 setup(void **state)
 {
@@ -32,8 +52,7 @@ setup(void **state)
 	(void)state;
 	dir = test_vault_dir();
 	if (cv_vault_init(dir, &o) != CV_OK || cv_vault_open(dir, &v) != CV_OK ||
-	    cv_auth_user_add(v, "alice", CV_ROLE_INVESTIGATOR, &alice) !=
-	    CV_OK)
+	    enrol("alice", CV_ROLE_INVESTIGATOR, &alice) != CV_OK)
 		return -1;
 	b32 = strstr(alice.otpauth, "secret=") + 7;
 	*strchr(b32, '&') = '\0';
@@ -127,10 +146,84 @@ test_lockout(void **state)
 	cv_sessions_free(s);
 }
 
+static void
+test_enrolment(void **state)
+{
+	struct cv_client_cert cc, other;
+	struct cv_user_issue iss;
+	struct cv_store_user u;
+	char code[CV_ENROL_CODE_CHARS + 1], code2[CV_ENROL_CODE_CHARS + 1];
+	char bad[CV_ENROL_CODE_CHARS + 1], *pem;
+	int64_t now = cv_time_us();
+	const char *csr;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(cv_ca_csr_new("bob", &cc), CV_OK);
+	assert_int_equal(cv_ca_csr_new("carol", &other), CV_OK);
+	csr = (const char *)cc.csr_pem.p;
+	len = cc.csr_pem.len;
+	assert_int_equal(cv_auth_user_create(v, "bob", CV_ROLE_ADJUDICATOR, now,
+	    code), CV_OK);
+	assert_int_equal(cv_auth_user_create(v, "carol", CV_ROLE_AUDITOR, now,
+	    code2), CV_OK);
+	assert_int_equal(strlen(code), CV_ENROL_CODE_CHARS);
+	/* No seed and no certificate until enrolment: nothing to log in with. */
+	assert_int_equal(cv_store_user_get(cv_vault_store(v), "bob", &u), CV_OK);
+	assert_false(cv_auth_enrolled(&u));
+	/* A live account cannot be opened again. */
+	assert_int_equal(cv_auth_user_create(v, "alice", CV_ROLE_ADMIN, now,
+	    bad), CV_ERR_EXISTS);
+	/* Hostile requests are refused before a try is spent. */
+	assert_int_equal(cv_auth_enrol(v, "bob", code, "garbage", 7, now, &iss),
+	    CV_ERR_INVALID);
+	pem = malloc(len);
+	assert_non_null(pem);
+	memcpy(pem, csr, len);
+	pem[len / 2] = pem[len / 2] == 'A' ? 'B' : 'A';	/* breaks it */
+	assert_int_equal(cv_auth_enrol(v, "bob", code, pem, len, now, &iss),
+	    CV_ERR_INVALID);
+	free(pem);
+	/* Another user's code, a code for nobody, then the right one. */
+	assert_int_equal(cv_auth_enrol(v, "bob", code2, csr, len, now, &iss),
+	    CV_ERR_AUTH);
+	assert_int_equal(cv_auth_enrol(v, "nobody", code, csr, len, now, &iss),
+	    CV_ERR_AUTH);
+	/* Case and dashes do not matter. */
+	for (char *c = code; *c; c++)
+		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+	assert_int_equal(cv_auth_enrol(v, "bob", code, csr, len, now, &iss),
+	    CV_OK);
+	assert_non_null(strstr(iss.otpauth, "otpauth://totp/clearvault:bob?"));
+	assert_non_null(strstr((const char *)iss.cert.cert_pem.p,
+	    "BEGIN CERTIFICATE"));
+	cv_user_issue_clear(&iss);
+	/* Spent. */
+	assert_int_equal(cv_auth_enrol(v, "bob", code, csr, len, now, &iss),
+	    CV_ERR_AUTH);
+	/* Expired: carol's code a day and a second later. */
+	assert_int_equal(cv_auth_enrol(v, "carol", code2,
+	    (const char *)other.csr_pem.p, other.csr_pem.len, now +
+	    (CV_ENROL_TTL_S + 1) * 1000000LL, &iss), CV_ERR_AUTH);
+	/* Wrong codes make the enrolment void, even for the right one. */
+	snprintf(bad, sizeof bad, "%s", code2);
+	bad[0] = bad[0] == 'A' ? 'B' : 'A';
+	for (int i = 0; i < CV_ENROL_FAILS_MAX; i++)
+		assert_int_equal(cv_auth_enrol(v, "carol", bad,
+		    (const char *)other.csr_pem.p, other.csr_pem.len, now,
+		    &iss), CV_ERR_AUTH);
+	assert_int_equal(cv_auth_enrol(v, "carol", code2,
+	    (const char *)other.csr_pem.p, other.csr_pem.len, now, &iss),
+	    CV_ERR_LIMIT);
+	cv_client_cert_clear(&cc);
+	cv_client_cert_clear(&other);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_enrolment),
 		cmocka_unit_test(test_lifetimes),
 		cmocka_unit_test(test_lockout),
 	};
