@@ -81,16 +81,18 @@ fi
 if want server && [ -x $B/bench/bench_tls ]; then
 	K="$W/users"
 	mkdir -p "$K"
-	for u in security_officer investigator; do
-		$B/clearvault user add --dir "$W/v" "$u" --role "$u" --out "$K" \
-		    >/dev/null
-	done
-	$B/clearvault ca-cert --dir "$W/v" >"$K/ca.pem"
+	# Users as the product makes them: proposed, approved by a second
+	# person, enrolled with keys made on their side (scripts/users.sh).
+	CV=$B/clearvault
+	. scripts/users.sh
+	cv_grants_begin "$W/v" "$W/boot" "$K/ca.pem" &&
+	    cv_grant_users "$K" security_officer:security_officer \
+	    investigator:investigator &&
 	# The reader's own budgets high enough for a benchmark: the guard
 	# still decides every read (and counts it), it just never says no.
-	$B/clearvault user budget --dir "$W/v" investigator \
-	    --minute 90000000/100000000 --hour 90000000/100000000 \
-	    --day 90000000/100000000 2>/dev/null
+	    cv_grant /v1/users/investigator/budget '{"budget":[90000000,90000000,90000000,100000000,100000000,100000000]}' \
+	    >/dev/null
+	cv_grants_end
 	serve() {	# [serve options]: sets spid and URL
 		$B/clearvault serve --dir "$W/v" --listen 127.0.0.1:0 \
 		    --rate 0 "$@" >"$W/serve.out" 2>&1 &
@@ -117,13 +119,18 @@ if want server && [ -x $B/bench/bench_tls ]; then
 	    sed 's/.*"id":"\([^"]*\)".*/\1/')
 	head -n 10000 "$W/ids" >"$W/case_ids"
 	split -l 1000 "$W/case_ids" "$W/chunk."
+	# Members are proposed by the officer and approved by a second one.
+	tb=$(cv_boot_login "$W/boot" "$K/ca.pem" "$URL" cvboot-so1)
+	members() {	# BODY
+		id=$(api security_officer "$ts" "/v1/cases/$case_id/members" \
+		    "$1" | sed 's/.*"proposal":\([0-9]*\).*/\1/')
+		cv_boot_req "$W/boot" "$K/ca.pem" "$URL" cvboot-so1 "$tb" POST \
+		    "/v1/approvals/$id/approve" >/dev/null
+	}
 	for f in "$W"/chunk.*; do
-		api security_officer "$ts" "/v1/cases/$case_id/members" \
-		    "$(python3 -c "import json,sys; print(json.dumps({'records': open(sys.argv[1]).read().split()}))" "$f")" \
-		    >/dev/null
+		members "$(python3 -c "import json,sys; print(json.dumps({'records': open(sys.argv[1]).read().split()}))" "$f")"
 	done
-	api security_officer "$ts" "/v1/cases/$case_id/members" \
-	    '{"users":["investigator"]}' >/dev/null
+	members '{"users":["investigator"]}'
 	ti=$(token investigator)
 	# bench_tls (GnuTLS + epoll, 12-25 us of CPU per request) leaves the
 	# shared cores to the server: libcurl multi took ~65-125 us.

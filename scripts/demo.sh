@@ -69,13 +69,23 @@ show $CV audit tail --dir $V -n 6
 show $CV audit checkpoint --dir $V
 show $CV audit verify --dir $V
 
-say "Users of every role (certificates and TOTP secrets in demo/users)"
+say "People: no single person can give anyone the power to read"
+echo "The operator's bootstrap makes the first administrator and two security"
+echo "officers; each gets a one-time enrolment code and makes its own key:"
 mkdir -p demo/users
-for r in investigator adjudicator security_officer auditor admin; do
-	$CV user add --dir $V "$r" --role "$r" --out demo/users >/dev/null
-done
+CVB_ADM=admin CVB_SO=security_officer CVB_SO2=officer2
+. scripts/users.sh
+cv_boot_users $V demo/users
+cat demo/users/admin.enrol | head -1
+echo "Everyone else is proposed by the administrator, approved by an officer"
+echo "(never the proposer), and enrolled by the user with the code the"
+echo "officer hands over; the server never sees their private keys:"
+cv_grants_begin $V demo/users demo/users/ca.pem
+cv_grant_users demo/users investigator:investigator adjudicator:adjudicator \
+    auditor:auditor
+cv_grants_end
 show $CV user list --dir $V
-$CV ca-cert --dir $V >demo/users/ca.pem
+show $CV audit tail --dir $V -n 4
 fi
 
 if [ -n "${DEMO_NO_SERVE:-}" ]; then
@@ -98,10 +108,18 @@ In another terminal, from $(pwd):
   CASE=\$($C --cert $U/security_officer.crt --key $U/security_officer.key \\
       -H "Authorization: Bearer \$T" -d '{"title":"demo"}' \\
       https://127.0.0.1:$PORT/v1/cases | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  # adding people or records to a case is a proposal...
   $C --cert $U/security_officer.crt --key $U/security_officer.key \\
       -H "Authorization: Bearer \$T" \\
       -d '{"users":["investigator"],"records":["$sid"]}' \\
       https://127.0.0.1:$PORT/v1/cases/\$CASE/members
+  # ...that a second security officer approves (ID from the reply above)
+  T2=\$($C --cert $U/officer2.crt --key $U/officer2.key \\
+      -d "{\"totp\":\"\$(scripts/totp $U/officer2.otpauth)\"}" \\
+      https://127.0.0.1:$PORT/v1/session | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  $C --cert $U/officer2.crt --key $U/officer2.key \\
+      -H "Authorization: Bearer \$T2" -X POST \\
+      https://127.0.0.1:$PORT/v1/approvals/ID/approve
   # the investigator reads it (all sections but adjudication)
   TI=\$($C --cert $U/investigator.crt --key $U/investigator.key \\
       -d "{\"totp\":\"\$(scripts/totp $U/investigator.otpauth)\"}" \\
@@ -116,6 +134,7 @@ In another terminal, from $(pwd):
   $C --cert $U/security_officer.crt --key $U/security_officer.key \\
       -H "Authorization: Bearer \$T" -d "{\"records\":[\"\$CAN\"]}" \\
       https://127.0.0.1:$PORT/v1/cases/\$CASE/members
+  #   (and officer2 approves it, as above)
   $C --cert $U/investigator.crt --key $U/investigator.key \\
       -H "Authorization: Bearer \$TI" \\
       "https://127.0.0.1:$PORT/v1/records/\$CAN?purpose=\$CASE" | head -c 200; echo

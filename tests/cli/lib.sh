@@ -89,85 +89,22 @@ print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
 PY
 }
 
-# Every grant of read power takes two people, so each vault the tests use
-# gets three bootstrap users of its own (made by the operator while the
-# vault has fewer than two officers): cvboot-adm proposes, cvboot-so1
-# approves, cvboot-so2 makes the second officer. Their keys are in
-# $T/boot/VAULT (VAULT: the vault folder's name), made by `clearvault enrol`.
-boot_users() {	# DIR
-	local dir=$1 b u c
-	b="$T/boot/$(basename "$1")"
-	[ -f "$b/done" ] && return 0
-	mkdir -p "$b"
-	for u in cvboot-adm:admin cvboot-so1:security_officer \
-	    cvboot-so2:security_officer; do
-		c=$("$CV" user add --dir "$dir" "${u%%:*}" --role "${u#*:}" |
-		    sed -n 's/.*enrolment code \([A-Z0-9-]*\).*/\1/p')
-		[ -n "$c" ] && "$CV" enrol --dir "$dir" --name "${u%%:*}" \
-		    --code "$c" --out "$b" >/dev/null || return 1
-	done
-	: >"$b/done"
-}
-
-# A session of bootstrap user U of vault VB on the server at URL_: token
-# on stdout. Codes are good once, so each login takes a fresh one.
-boot_login() {	# VB U URL_
-	local b="$T/boot/$1"
-	curl -s --cacert "$T/ca.pem" --cert "$b/$2.crt" --key "$b/$2.key" \
-	    -d "{\"totp\":\"$(fresh_totp "$b/$2.otpauth" "$b/$2.step")\"}" \
-	    "$3v1/session" | python3 -c 'import json,sys
-print(json.load(sys.stdin).get("token", ""))' 2>/dev/null
-}
-
-# Bootstrap user U's request METHOD PATH [BODY] to URL_ with TOKEN; the
-# reply's JSON on stdout.
-boot_req() {	# VB U TOKEN URL_ METHOD PATH [BODY]
-	local b="$T/boot/$1" args=()
-	[ -n "${7:-}" ] && args+=(-H "Content-Type: application/json" -d "$7")
-	curl -s --cacert "$T/ca.pem" --cert "$b/$2.crt" --key "$b/$2.key" \
-	    -H "Authorization: Bearer $3" -X "$5" "${args[@]}" "$4${6#/}"
-}
+# Every grant of read power takes two people: the users the tests need are
+# made as the product requires (scripts/users.sh), through each vault's
+# own bootstrap users in $T/boot/VAULT (VAULT: the vault folder's name).
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/users.sh"
 
 # Users NAME:ROLE... of vault DIR, their keys in $T/k; the vault's CA
-# certificate in $T/ca.pem. Each is proposed by cvboot-adm, approved by
-# cvboot-so1 and enrolled with `clearvault enrol --server`, through a
-# server of its own that is stopped again.
+# certificate in $T/ca.pem.
 add_users() {	# DIR NAME:ROLE...
-	local dir=$1 vb u id c pid url tadm tso rc=0
+	local dir=$1 rc
 	shift
-	vb=$(basename "$dir")
 	mkdir -p "$T/k"
-	boot_users "$dir" || return 1
-	"$CV" ca-cert --dir "$dir" >"$T/ca.pem"
-	env -u CLEARVAULT_GUARD_CLOCK "$CV" serve --dir "$dir" \
-	    --listen 127.0.0.1:0 >"$T/boot/$vb/serve.out" \
-	    2>"$T/boot/$vb/serve.err" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		url=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
-		    "$T/boot/$vb/serve.out")
-		[ -n "$url" ] && break
-		sleep 0.1
-	done
-	tadm=$(boot_login "$vb" cvboot-adm "$url")
-	tso=$(boot_login "$vb" cvboot-so1 "$url")
-	for u in "$@"; do
-		id=$(boot_req "$vb" cvboot-adm "$tadm" "$url" POST /v1/users \
-		    "{\"name\":\"${u%%:*}\",\"role\":\"${u#*:}\"}" |
-		    python3 -c 'import json,sys
-print(json.load(sys.stdin)["proposal"])' 2>/dev/null)
-		c=$(boot_req "$vb" cvboot-so1 "$tso" "$url" POST \
-		    "/v1/approvals/$id/approve" | python3 -c 'import json,sys
-print(json.load(sys.stdin)["enrolment_code"])' 2>/dev/null)
-		if [ -z "$c" ] || ! "$CV" enrol --server "$url" --ca "$T/ca.pem" \
-		    --name "${u%%:*}" --code "$c" --out "$T/k" >/dev/null; then
-			echo "add_users: ${u%%:*} failed" >&2
-			rc=1
-			break
-		fi
-	done
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	cv_grants_begin "$dir" "$T/boot/$(basename "$dir")" "$T/ca.pem" ||
+	    { cv_grants_end; return 1; }
+	cv_grant_users "$T/k" "$@"
+	rc=$?
+	cv_grants_end
 	return $rc
 }
 
@@ -181,7 +118,8 @@ add_members() {	# USER TOKEN CASE BODY
 	[ "$code" = 202 ] || return 0
 	id=$(json_field "$T/body" "d['proposal']")
 	if [ "${BOOT_TOK_PID:-}" != "$SRV_PID" ]; then
-		BOOT_TOK=$(boot_login "$vb" cvboot-so1 "$URL")
+		BOOT_TOK=$(cv_boot_login "$T/boot/$vb" "$T/ca.pem" "$URL" \
+		    cvboot-so1)
 		BOOT_TOK_PID=$SRV_PID
 	fi
 	req "boot/$vb/cvboot-so1" POST "/v1/approvals/$id/approve" "" \
@@ -236,27 +174,5 @@ expect_problem() {	# DESC WANT
 	    "$T/body" "$2" 2>/dev/null && ok || bad "$1: not problem+json"
 }
 
-# A TOTP code never used before: a step is accepted once per user (across
-# restarts too), so take the oldest usable step after the one in STEPFILE,
-# waiting for the next step when all three are used, and remember it.
-fresh_totp() {	# OTPAUTH-FILE STEPFILE
-	python3 - "$1" "$2" <<'PY'
-import base64, hashlib, hmac, struct, sys, time
-k = base64.b32decode(open(sys.argv[1]).read().split("secret=")[1].split("&")[0])
-try:
-    last = int(open(sys.argv[2]).read())
-except OSError:
-    last = -1
-while True:
-    t = time.time()
-    now = int(t) // 30
-    step = max(now - 1 if t % 30 < 20 else now, last + 1)
-    if step <= now + 1:
-        break
-    time.sleep(30 - t % 30 + 0.2)
-open(sys.argv[2], "w").write(str(step))
-h = hmac.new(k, struct.pack(">Q", step), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
-PY
-}
+fresh_totp() { cv_fresh_totp "$@"; }
+
