@@ -135,6 +135,37 @@ approval_alerts(struct req *r, unsigned alerts)
 	}
 }
 
+/*
+ * An attempt to approve what two-person control keeps from the caller: a
+ * proposal of its own, one that would empower it, or any decision by a
+ * role that decides none. No office's workflow does this (the proposer
+ * withdraws with /reject; others wait for an officer), so it is a lone
+ * attempt to grant read power and the security office hears of it at
+ * once, with the refused request's own audit entry. Critical, like
+ * break-glass: the control held, but someone tried to go around it.
+ * Rejections are left out: refusing a grant widens nobody's reading.
+ */
+static void
+self_approval_alert(struct req *r, const char *detail)
+{
+	struct cv_guard_alert *al;
+
+	if (r->gd.nalerts == CV_GUARD_MAX_ALERTS)
+		return;
+	al = &r->gd.alerts[r->gd.nalerts++];
+	memset(al, 0, sizeof *al);
+	al->severity = CV_GUARD_CRITICAL;
+	snprintf(al->kind, sizeof al->kind, "self_approval");
+	snprintf(al->detail, sizeof al->detail, "%s", detail);
+}
+
+static int
+self_refusal(enum cv_refusal why)
+{
+	return why == CV_REFUSE_ROLE || why == CV_REFUSE_SELF ||
+	    why == CV_REFUSE_SUBJECT;
+}
+
 static enum MHD_Result
 decide(struct req *r, struct cv_vault *v, int64_t id, int approve)
 {
@@ -152,6 +183,17 @@ decide(struct req *r, struct cv_vault *v, int64_t id, int approve)
 	e = cv_policy_decide(v, &by, id, approve, cv_time_us(), audit_now, r,
 	    &ap);
 	if (e != CV_OK) {
+		if (approve && e == CV_ERR_AUTH && self_refusal(ap.refusal)) {
+			char d[160];
+			snprintf(d, sizeof d, "approval of proposal %lld (%.24s "
+			    "%.40s by %.40s) refused: %s", (long long)id,
+			    ap.p.kind, ap.p.subject, ap.p.proposer,
+			    ap.refusal == CV_REFUSE_ROLE ? "not an officer" :
+			    ap.refusal == CV_REFUSE_SELF ? "its proposer" :
+			    "it would empower the approver");
+			snprintf(r->reason, sizeof r->reason, "%s", d);
+			self_approval_alert(r, d);
+		}
 		ret = refused(r, e, ap.refusal == CV_REFUSE_EXPIRED ? 410 :
 		    403);
 		cv_approval_clear(&ap);
@@ -192,9 +234,18 @@ api_approvals(struct req *r, const char *rest)
 
 	r->action = "approvals";
 	if (r->who.role != CV_ROLE_ADMIN &&
-	    r->who.role != CV_ROLE_SECURITY_OFFICER)
+	    r->who.role != CV_ROLE_SECURITY_OFFICER) {
+		size_t n = strlen(rest);
+		/* Not even a proposal's reader: no lookup, the path says it. */
+		if (!strcmp(r->method, "POST") && n > 8 &&
+		    !strcmp(rest + n - 8, "/approve")) {
+			r->action = "approvals.approve";
+			self_approval_alert(r, "an approval by a role that "
+			    "decides no proposal");
+		}
 		return api_forbidden(r, "only administrators and security "
 		    "officers see proposals");
+	}
 	if (v == NULL)
 		return api_internal(r, CV_ERR_STORE);
 	if (*rest == '\0' && !strcmp(r->method, "GET")) {

@@ -2,6 +2,8 @@
  * Running one drill scenario: its stage, the bookkeeping every attacker
  * shares (timeline, exposed records, detection, scope) and the goals.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,10 @@ static const struct scenario scenarios[CV_DRILL_NSCENARIOS] = {
 	    "audit verify", drill_s7_audit },
 	{ "hostile-input flood", "0 exposed, server still serves",
 	    drill_s8_flood },
+	{ "rogue administrator, alone", "0 exposed, every grant pending, "
+	    "alert within 1 s", drill_s9_rogue_admin },
+	{ "two colluding security officers", "<= 80 exposed (2 readers x "
+	    "40/min hard budget), alerted, both stopped", drill_s10_collusion },
 };
 
 const char *
@@ -56,6 +62,21 @@ void
 drill_mark(struct drill_ctx *c, enum cv_drill_event_kind k)
 {
 	add_event(c->res, (cv_time_us() - c->t0_us) / 1000, k);
+}
+
+void
+drill_note(struct drill_ctx *c, const char *fmt, ...)
+{
+	size_t n = strlen(c->res->note);
+	va_list ap;
+
+	if (n && n + 2 < sizeof c->res->note) {
+		memcpy(c->res->note + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->res->note + n, sizeof c->res->note - n, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -14,7 +14,7 @@
 
 #include "../base/base.h"
 
-#define CV_DRILL_NSCENARIOS 8
+#define CV_DRILL_NSCENARIOS 10
 
 struct cv_drill_opts {
 	const char *exe;	/* the clearvault binary to run */
@@ -35,7 +35,7 @@ struct cv_drill_event {
 };
 
 struct cv_drill_result {
-	int scenario;			/* 1..8 */
+	int scenario;			/* 1..CV_DRILL_NSCENARIOS */
 	const char *name;		/* static */
 	const char *control;		/* static: the control that fired */
 	long records_exposed;
@@ -51,11 +51,11 @@ struct cv_drill_result {
 	size_t nevents, capevents;
 };
 
-/* The scenario's short name (1..8), or NULL. */
+/* The scenario's short name (1..CV_DRILL_NSCENARIOS), or NULL. */
 const char *cv_drill_name(int scenario);
 
 /*
- * Runs scenario N (1..8) and fills *OUT (free with cv_drill_result_free).
+ * Runs scenario N (1..CV_DRILL_NSCENARIOS) and fills *OUT (free with cv_drill_result_free).
  * A failure of the drill's own machinery (not of the attack) is an error.
  */
 cv_err cv_drill_run(const struct cv_drill_opts *o, int scenario,

@@ -104,7 +104,7 @@ cv_err drill_alerts(struct drill_env *e, const char *user, size_t max,
 cv_err drill_entry(struct drill_env *e, const char *user, int64_t index,
     int64_t from_us, int64_t *t_us, size_t *reads) CV_MUST_CHECK;
 
-/* ---- the scenarios (scen_api.c, scen_files.c) -------------------------- */
+/* ---- the scenarios (scen_api.c, scen_files.c, scen_more.c, scen_people.c) */
 
 struct drill_ctx {
 	const struct cv_drill_opts *o;
@@ -122,6 +122,9 @@ struct drill_ctx {
 
 /* Adds a timeline mark now. */
 void drill_mark(struct drill_ctx *c, enum cv_drill_event_kind k);
+/* Appends to the result's note, "; " between parts. */
+void drill_note(struct drill_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The attacker is starting (sets first_us once). */
 void drill_attack_begins(struct drill_ctx *c);
 /* Records ID as exposed (once). */
@@ -143,6 +146,8 @@ cv_err drill_s5_files(struct drill_ctx *c) CV_MUST_CHECK;
 cv_err drill_s6_admin(struct drill_ctx *c) CV_MUST_CHECK;
 cv_err drill_s7_audit(struct drill_ctx *c) CV_MUST_CHECK;
 cv_err drill_s8_flood(struct drill_ctx *c) CV_MUST_CHECK;
+cv_err drill_s9_rogue_admin(struct drill_ctx *c) CV_MUST_CHECK;
+cv_err drill_s10_collusion(struct drill_ctx *c) CV_MUST_CHECK;
 
 /*
  * The server with a security officer logged in ("so": its client in *SO,

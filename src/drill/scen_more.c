@@ -9,15 +9,6 @@
 #include "drill_internal.h"
 
 
-static void
-note(struct drill_ctx *c, const char *s)
-{
-	size_t n = strlen(c->res->note);
-
-	snprintf(c->res->note + n, sizeof c->res->note - n, "%s%s",
-	    n ? "; " : "", s);
-}
-
 /* A GET or POST by the attacker that returns no record data. */
 static cv_err
 probe(struct drill_ctx *c, struct cv_http *h, const char *m,
@@ -64,7 +55,7 @@ drill_s4_insider(struct drill_ctx *c)
 	    c->res->scope_exact;
 	snprintf(msg, sizeof msg, "%zu reads and %zu searches outside the "
 	    "insider's case", asked, srch);
-	note(c, msg);
+	drill_note(c, "%s", msg);
 out:
 	cv_http_free(h);
 	cv_http_free(so);
@@ -118,7 +109,7 @@ drill_s6_admin(struct drill_ctx *c)
 	    c->res->scope_exact;
 	snprintf(path, sizeof path, "20 reads, a search, a case, joining a "
 	    "case, the audit log, alerts: %d allowed", ok2xx);
-	note(c, path);
+	drill_note(c, "%s", path);
 out:
 	cv_http_free(h);
 	cv_http_free(so);
@@ -229,7 +220,7 @@ drill_s8_flood(struct drill_ctx *c)
 	    "%d other; then a legitimate read: %s", FLOOD, NCONN, counts[0],
 	    counts[1], counts[2], counts[3], counts[4], counts[5],
 	    legit ? "200" : "FAILED");
-	note(c, msg);
+	drill_note(c, "%s", msg);
 out:
 	for (int i = 0; i < NCONN; i++)
 		cv_http_free(h[i]);

@@ -81,7 +81,9 @@ row_user(sqlite3_stmt *st, struct cv_store_user *u)
 	copy_text(u->role, sizeof u->role, sqlite3_column_text(st, 1));
 	u->disabled = sqlite3_column_int(st, 2);
 	u->created_us = sqlite3_column_int64(st, 3);
-	if (n <= sizeof u->totp_sealed) {
+	/* An account not enrolled yet has no secret: the blob is NULL, and
+	 * memcpy from NULL is undefined even for 0 bytes. */
+	if (n > 0 && n <= sizeof u->totp_sealed) {
 		memcpy(u->totp_sealed, sqlite3_column_blob(st, 4), n);
 		u->totp_len = n;
 	}

@@ -4,7 +4,7 @@
 # timeline is well-formed with one lane per scenario; one scenario alone.
 . "$(dirname "$0")/lib.sh"
 
-expect_fail "drill: unknown scenario" "no scenario" "$CV" drill run 9
+expect_fail "drill: unknown scenario" "no scenario" "$CV" drill run 11
 expect_fail "drill: no subcommand" "usage" "$CV" drill
 "$CV" drill --help | grep -q "low and slow" && ok || bad "drill --help"
 
@@ -16,14 +16,14 @@ python3 - "$T/r.json" <<'PY' && ok || bad "drill goals from the JSON report"
 import json, sys
 d = json.load(open(sys.argv[1]))
 s = {x["scenario"]: x for x in d["scenarios"]}
-assert sorted(s) == list(range(1, 9)), sorted(s)
+assert sorted(s) == list(range(1, 11)), sorted(s)
 for x in s.values():
     for k in ("scenario", "records_exposed", "detected_after_ms", "control",
               "scope_exact"):
         assert k in x, (x["scenario"], k)
     assert x["scope_exact"] is True, x
     assert x["goal_met"] is True, x
-for n in (1, 5, 6, 7, 8):
+for n in (1, 5, 6, 7, 8, 9):
     assert s[n]["records_exposed"] == 0, s[n]
 for n in (2, 4):
     assert s[n]["records_exposed"] <= 25, s[n]
@@ -39,6 +39,20 @@ want = {1: "mtls", 3: "guard.behaviour", 4: "need_to_know",
 for n, c in want.items():
     assert s[n]["control"] == c, (n, s[n]["control"])
 assert s[2]["control"] in ("guard.step_up", "guard.canary", "guard.budget")
+# 9: an administrator alone gets nothing granted, and the office hears of
+# it from its first self-approval, within a second.
+assert s[9]["control"] == "policy.two_person", s[9]
+assert s[9]["detection"] == "first alert", s[9]
+assert 0 <= s[9]["detected_after_ms"] <= 1000, s[9]
+assert "first alert: self_approval" in s[9]["note"], s[9]
+assert "5 proposals" in s[9]["note"] and ": 5 pending" in s[9]["note"], s[9]
+assert "accounts made: 0" in s[9]["note"], s[9]
+# 10: two colluding officers and their adjudicator: two readers, each
+# locked at its hard budget of 40 a minute; they did get some out.
+assert 1 <= s[10]["records_exposed"] <= 80, s[10]
+assert s[10]["detected_after_ms"] is not None, s[10]
+assert s[10]["control"] in ("guard.budget", "guard.canary"), s[10]
+assert "mole's new login: HTTP 2" not in s[10]["note"], s[10]
 PY
 python3 - "$T/t.svg" <<'PY' && ok || bad "SVG well-formed, one lane per scenario"
 import sys, xml.etree.ElementTree as ET
@@ -46,14 +60,14 @@ r = ET.parse(sys.argv[1]).getroot()
 ns = "{http://www.w3.org/2000/svg}"
 assert r.tag == ns + "svg", r.tag
 lanes = [g for g in r.iter(ns + "g") if g.get("class") == "lane"]
-assert [g.get("data-scenario") for g in lanes] == [str(i) for i in range(1, 9)]
+assert [g.get("data-scenario") for g in lanes] == [str(i) for i in range(1, 11)]
 marks = [e for g in lanes for e in g if e.tag in (ns + "rect", ns + "circle")]
 assert any(e.get("fill") == "#999" for e in marks), "no read marks"
 assert any(e.get("fill") in ("#f08c00", "#d00000") for e in marks), "no alerts"
 PY
 grep -q '^| 3 | low and slow' "$T/r.md" && ok || bad "markdown report"
-expect_eq "progress: a line per scenario start" 8 \
-    "$(grep -c '^drill [1-8]/8: .*\.\.\.$' "$T/progress")"
+expect_eq "progress: a line per scenario start" 10 \
+    "$(grep -cE '^drill ([1-9]|10)/10: .*\.\.\.$' "$T/progress")"
 expect_eq "no drill folder left behind" "" "$(ls "$T" | grep cvdrill)"
 
 TMPDIR=$T "$CV" drill run 2 --records 300 --json "$T/r2.json" >/dev/null \
