@@ -23,6 +23,7 @@ static const struct cli_cmd cmds[] = {
 	{ "serve", cmd_serve, "the HTTPS API (mutual TLS, TOTP login)" },
 	{ "user", cmd_user, "add, list, disable users; revoke their "
 	    "certificates" },
+	{ "access", cmd_access, "review who can read records; disable unused" },
 	{ "ca-cert", cmd_ca_cert, "print the vault CA certificate" },
 	{ "canaries", cmd_canaries, "list the canary (decoy) record ids" },
 	{ "scope", cmd_scope, "which records' data left, to whom, when" },
