@@ -35,6 +35,7 @@ int cmd_scope(int argc, char **argv);
 int cmd_evidence(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
 int cmd_enrol(int argc, char **argv);
+int cmd_access(int argc, char **argv);
 
 /*
  * Opens the vault in DIR and its audit log; on failure prints why and

@@ -25,6 +25,7 @@ static const struct cli_cmd cmds[] = {
 	    "certificates" },
 	{ "enrol", cmd_enrol, "a new user's key, certificate and TOTP, made on "
 	    "the user's side" },
+	{ "access", cmd_access, "review who can read records; disable unused" },
 	{ "ca-cert", cmd_ca_cert, "print the vault CA certificate" },
 	{ "canaries", cmd_canaries, "list the canary (decoy) record ids" },
 	{ "scope", cmd_scope, "which records' data left, to whom, when" },

@@ -160,11 +160,18 @@ lookup(struct cv_scope_result *res, const char *s, size_t n,
 
 /* Actions whose allowed entries carry record data to the actor. */
 static int
-returns_data(const struct cv_audit_str *a)
+data_action(const struct cv_audit_str *a)
 {
 	return (a->len == 11 && memcmp(a->p, "records.get", 11) == 0) ||
 	    (a->len == 3 && memcmp(a->p, "get", 3) == 0) ||
 	    (a->len == 12 && memcmp(a->p, "scope.notify", 12) == 0);
+}
+
+bool
+cv_scope_returns_data(const struct cv_audit_view *v)
+{
+	return v->outcome == CV_AUDIT_ALLOWED && v->sections != 0 &&
+	    data_action(&v->f[CV_AUDIT_ACTION]);
 }
 
 static void
@@ -202,9 +209,7 @@ on_entry(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
 	if (cv_audit_view(leaf, len, &v) != CV_OK)
 		goto malformed;
 	t = (int64_t)v.time_us;
-	if (v.outcome != CV_AUDIT_ALLOWED || v.sections == 0 ||
-	    t < q->from_us || t >= q->to_us ||
-	    !returns_data(&v.f[CV_AUDIT_ACTION]))
+	if (t < q->from_us || t >= q->to_us || !cv_scope_returns_data(&v))
 		return CV_OK;
 	x->res->totals.matched++;
 	while (cv_audit_view_record(&v, &pos, &s)) {

@@ -76,6 +76,14 @@ struct cv_scope_result {
 };
 
 /*
+ * The entry viewed in V handed record data to its actor: outcome allowed,
+ * a non-empty section mask, and an action that returns data (above). The
+ * one definition of "records read" that scope and the access review
+ * share, so that both count the same entries.
+ */
+bool cv_scope_returns_data(const struct cv_audit_view *v);
+
+/*
  * Scans entries Q->first to Q->last - 1 of A and fills *OUT (free with
  * cv_scope_result_free) with every record returned to the subject in the
  * window. Malformed entries are not skipped: CV_ERR_FORMAT names the

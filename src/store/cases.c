@@ -93,3 +93,29 @@ cv_store_case_has_user(struct cv_store *s, const char *id, const char *user)
 	return run(s, "SELECT 1 FROM case_users WHERE case_id = ?1 AND"
 	    " user = ?2", id, user, NULL, 0, NULL);
 }
+
+cv_err
+cv_store_user_cases(struct cv_store *s, const char *user,
+    int (*fn)(void *ctx, const char *case_id), void *ctx)
+{
+	sqlite3_stmt *st;
+	cv_err r = CV_OK;
+	int rc;
+
+	/* case_users is keyed (case_id, user): this walks the table. It is
+	 * asked once per user by a review, not per request, and the table
+	 * holds one row per assignment, so no second index is kept for it. */
+	if (store_stmt(s, "SELECT case_id FROM case_users WHERE user = ?1"
+	    " ORDER BY case_id", &st) != SQLITE_OK)
+		return cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *id = sqlite3_column_text(st, 0);
+		if (fn(ctx, id ? (const char *)id : "") != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
+	store_release(st);
+	return r;
+}

@@ -271,6 +271,14 @@ cv_err cv_store_case_has_user(struct cv_store *s, const char *id,
     const char *user) CV_MUST_CHECK;
 
 /*
+ * The cases that hold USER, in id order (bytewise): FN(CTX, case_id) for
+ * each, CASE_ID valid during the call only; a non-zero return stops the
+ * walk (CV_OK). No case is not an error. CV_ERR_STORE.
+ */
+cv_err cv_store_user_cases(struct cv_store *s, const char *user,
+    int (*fn)(void *ctx, const char *case_id), void *ctx) CV_MUST_CHECK;
+
+/*
  * Moves the write-ahead log into the main file and truncates it, so that
  * overwritten bytes (a shredded key) leave no copy in DIR/vault.db-wal.
  */
