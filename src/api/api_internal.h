@@ -37,6 +37,12 @@ struct server {
 	int64_t canaries_mtime;		/* of DIR/canaries, as last loaded */
 	pthread_mutex_t clock_mu;	/* the test clock, see api_guard_now */
 	int64_t clock_start, clock_step, clock_n, clock_mtime;
+	/* from clearvault.conf at start: the vault-wide ceiling (no minute
+	 * ceiling: UINT32_MAX) and the probation of new accounts */
+	struct cv_guard_limits ceiling;
+	uint32_t probation_days;
+	/* sessions stopped at a step-up (watch.c); NULL with the guard off */
+	struct guard_watch *watch;
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
@@ -80,6 +86,7 @@ struct req {
 	int preaudited;
 	uint64_t preaudit_index;
 	struct cv_guard_decision gd;	/* alerts go out once logged */
+	int64_t step_up_refused_us;	/* refused "step-up required" at */
 	unsigned status;
 	const char *type;
 	struct cv_buf out;
@@ -158,7 +165,11 @@ enum MHD_Result api_openapi(struct req *r);
  */
 cv_err api_guard_start(struct server *srv) CV_MUST_CHECK;
 void api_guard_stop(struct server *srv);
-/* Once a second from the main thread: canaries added meanwhile. */
+/*
+ * Once a second from the main thread: canaries added meanwhile; sessions
+ * refused with "step-up required" that have not stepped up within
+ * CV_STEP_UP_WAIT_S raise a "stopped_at_step_up" alert (once each).
+ */
 void api_guard_tick(struct server *srv);
 cv_err api_guard_save(struct server *srv) CV_MUST_CHECK;
 int64_t api_guard_now(struct server *srv);
@@ -172,8 +183,23 @@ int api_guard_read(struct req *r, const char *const *rids, size_t n,
 /* A record asked for but not there or not allowed (enumeration). */
 void api_guard_miss(struct req *r);
 int api_guard_locked(struct server *srv, const char *user);
-/* R's alerts, with the index of its entry (DURABLE: it has one). */
+/*
+ * Called for every request once its entry is logged (DURABLE: INDEX is
+ * its index; 0: the entry failed): R's alerts go out, and a session that
+ * was refused with "step-up required", or has stepped up since, is noted
+ * for the stopped-session check.
+ */
 void api_guard_emit(struct req *r, uint64_t index, int durable);
+/*
+ * Writes one alert AL: a line of DIR/alerts.jsonl, syslog (LOG_AUTHPRIV)
+ * and the /metrics count; the one writer of alerts. USER, SESSION, SOURCE
+ * say who raised it (NULL: empty); LOCKED: it locked the user; INDICES:
+ * the N audit entries that raised it (N 0: none could be made durable).
+ * Any thread; failures to write are reported on stderr, nothing returned.
+ */
+void api_guard_alert(struct server *srv, const char *user,
+    const char *session, const char *source, const struct cv_guard_alert *al,
+    int locked, const uint64_t *indices, size_t n);
 enum MHD_Result api_alerts(struct req *r);
 enum MHD_Result api_unlock(struct req *r, const char *user);
 

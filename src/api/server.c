@@ -207,8 +207,7 @@ on_durable(void *ctx, cv_err err, uint64_t index)
 	struct server *srv = r->srv;
 
 	r->audited = err;
-	if (r->gd.nalerts)
-		api_guard_emit(r, index, err == CV_OK);
+	api_guard_emit(r, index, err == CV_OK);
 	MHD_resume_connection(r->conn);
 	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 }
@@ -362,8 +361,7 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 		uint64_t index = 0;
 		err = cv_audit_append(srv->a, &e, &index);
-		if (r->gd.nalerts)
-			api_guard_emit(r, index, err == CV_OK);
+		api_guard_emit(r, index, err == CV_OK);
 		if (err != CV_OK)
 			return fail_closed(r, body);	/* fail closed */
 		return respond(r, status, type, body);
@@ -380,8 +378,7 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	 * refusal is ours to record. */
 	if ((err = cv_audit_submit(srv->a, &e, on_durable, r)) != CV_OK) {
 		r->audited = err;
-		if (r->gd.nalerts)
-			api_guard_emit(r, 0, 0);
+		api_guard_emit(r, 0, 0);
 		MHD_resume_connection(r->conn);
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 	}

@@ -1,7 +1,9 @@
 /*
  * The guard in the server: its state kept across restarts (a sealed
  * snapshot plus the audit entries after it), its verdict on every read
- * before any record leaves storage, locks, the two-person unlock, step-up
+ * before any record leaves storage (the user's budgets, on probation a
+ * quarter of them, and the vault-wide ceiling from clearvault.conf),
+ * locks, the two-person unlock, step-up, sessions that stop at a step-up,
  * and the alerts it raises (DIR/alerts.jsonl, syslog, GET /v1/alerts).
  */
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "../config/config.h"
 #include "../policy/policy.h"
 #include "api_internal.h"
 
@@ -22,6 +25,37 @@
 #define SNAPSHOT_MAX (2u << 30)
 #define ALERTS_MAX_BYTES (64u << 20)
 #define ALERTS_REPLY 1000	/* the newest alerts GET /v1/alerts returns */
+
+/*
+ * A session refused with "step-up required" that has not stepped up this
+ * long after raises "stopped_at_step_up": someone who can answer the
+ * step-up does so within a minute or two, a thief holding only a session
+ * stops there and would otherwise leave no alert. Tests shorten it with
+ * CLEARVAULT_STEP_UP_WAIT_S (seconds, 1 to this; test use only: it can
+ * only shorten the wait, never turn the alert off).
+ */
+#define CV_STEP_UP_WAIT_S 300
+#define STOPS_MAX 65536	/* sessions tracked: as many as can live */
+
+/* A session refused with "step-up required", until it steps up or its
+ * alert is raised; kept after the alert (so that it is raised once per
+ * session) until the session cannot be alive any more. */
+struct stop {
+	char session[17];
+	char user[CV_USER_NAME_MAX + 1];
+	char source[64];
+	char cert[CV_FINGERPRINT_HEX + 1];
+	int64_t at_us;		/* the first refusal, real time */
+	uint64_t index;		/* its audit entry, if DURABLE */
+	int durable, alerted;
+};
+
+struct guard_watch {
+	pthread_mutex_t mu;
+	struct stop *s;
+	size_t n, cap;		/* N read without the mutex: atomics */
+	int64_t wait_us;
+};
 
 /*
  * The guard's clock. Tests and drills replay a week in seconds:
@@ -151,11 +185,42 @@ replay(struct server *srv, json_t *e)
 	rd.search = !strcmp(action, "records.search");
 	rd.now_us = t;
 	/* Observe only accounts: the limits matter for deciding, not here,
-	 * but must be well-formed. */
+	 * but must be well-formed. The ceiling's windows count every read,
+	 * as they did live. */
 	rd.limits = &lim;
+	rd.ceiling = &srv->ceiling;
 	r = cv_guard_observe(srv->guard, &rd);
 	free(ids);
 	return r == CV_ERR_INVALID ? CV_OK : r;
+}
+
+/* The guard's settings: clearvault.conf, and the test-only wait. */
+static cv_err
+settings(struct server *srv)
+{
+	const char *w = getenv("CLEARVAULT_STEP_UP_WAIT_S");
+	struct cv_config cfg;
+	cv_err r;
+
+	if ((r = cv_config_load(cv_vault_dir(srv->v), &cfg)) != CV_OK)
+		return r;
+	srv->ceiling.soft[CV_GUARD_MINUTE] = UINT32_MAX;
+	srv->ceiling.hard[CV_GUARD_MINUTE] = UINT32_MAX;
+	srv->ceiling.soft[CV_GUARD_HOUR] = cfg.ceiling_hour[0];
+	srv->ceiling.hard[CV_GUARD_HOUR] = cfg.ceiling_hour[1];
+	srv->ceiling.soft[CV_GUARD_DAY] = cfg.ceiling_day[0];
+	srv->ceiling.hard[CV_GUARD_DAY] = cfg.ceiling_day[1];
+	srv->probation_days = cfg.probation_days;
+	srv->watch->wait_us = (int64_t)CV_STEP_UP_WAIT_S * 1000000;
+	if (w && *w) {
+		char *end;
+		long v = strtol(w, &end, 10);
+		if (*end || end == w || v < 1 || v > CV_STEP_UP_WAIT_S)
+			return cv_fail(CV_ERR_INVALID, "CLEARVAULT_STEP_UP_"
+			    "WAIT_S must be 1 to %d seconds", CV_STEP_UP_WAIT_S);
+		srv->watch->wait_us = (int64_t)v * 1000000;
+	}
+	return CV_OK;
 }
 
 cv_err
@@ -169,7 +234,12 @@ api_guard_start(struct server *srv)
 	struct stat sb;
 	cv_err r;
 
-	if ((r = cv_guard_new(&srv->guard)) != CV_OK ||
+	if ((r = cv_guard_new(&srv->guard)) != CV_OK)
+		return r;
+	if ((srv->watch = calloc(1, sizeof *srv->watch)) == NULL)
+		return CV_ERR_NOMEM;
+	pthread_mutex_init(&srv->watch->mu, NULL);
+	if ((r = settings(srv)) != CV_OK ||
 	    (r = snapshot_path(srv, path, sizeof path)) != CV_OK)
 		return r;
 	r = cv_file_read(path, SNAPSHOT_MAX, &sealed, &len);
@@ -226,6 +296,8 @@ api_guard_start(struct server *srv)
 	return r;
 }
 
+static void watch_tick(struct server *srv);
+
 void
 api_guard_tick(struct server *srv)
 {
@@ -234,9 +306,12 @@ api_guard_tick(struct server *srv)
 	int64_t m;
 	size_t n;
 
+	if (srv->guard == NULL)
+		return;
+	watch_tick(srv);
 	/* A load while the server runs brings new canaries: the guard
 	 * knows them within a second. */
-	if (srv->guard == NULL || cv_path(path, sizeof path, "%s/canaries",
+	if (cv_path(path, sizeof path, "%s/canaries",
 	    cv_vault_dir(srv->v)) != CV_OK || stat(path, &sb) != 0)
 		return;
 	m = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
@@ -262,6 +337,12 @@ api_guard_stop(struct server *srv)
 		    "state: %s\n", cv_err_detail());
 	cv_guard_free(srv->guard);
 	srv->guard = NULL;
+	if (srv->watch) {
+		pthread_mutex_destroy(&srv->watch->mu);
+		free(srv->watch->s);
+		free(srv->watch);
+		srv->watch = NULL;
+	}
 }
 
 static const char *const severities[] = { "info", "warning", "critical" };
@@ -279,45 +360,177 @@ json_text(const char *s, char *out, size_t size)
 }
 
 void
-api_guard_emit(struct req *r, uint64_t index, int durable)
+api_guard_alert(struct server *srv, const char *user, const char *session,
+    const char *source, const struct cv_guard_alert *al, int locked,
+    const uint64_t *indices, size_t n)
 {
-	struct server *srv = r->srv;
 	/* Sized for the worst escaping of each field (\uXXXX a byte). */
-	char line[4096], when[32], user[512], detail[1024], src[512];
+	char line[4096], when[32], us[512], ses[128], detail[1024], src[512];
 	time_t now = time(NULL);
 	struct tm tm;
+	int k;
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_text(r->who.user, user, sizeof user);
-	json_text(r->source, src, sizeof src);
-	for (size_t i = 0; i < r->gd.nalerts; i++) {
-		const struct cv_guard_alert *al = &r->gd.alerts[i];
-		int n;
+	json_text(user, us, sizeof us);
+	json_text(session, ses, sizeof ses);
+	json_text(source, src, sizeof src);
+	json_text(al->detail, detail, sizeof detail);
+	k = snprintf(line, sizeof line, "{\"time\":\"%s\",\"user\":%s,"
+	    "\"severity\":\"%s\",\"kind\":\"%s\",\"detail\":%s,"
+	    "\"source\":%s,\"session\":%s,\"locked\":%s,"
+	    "\"audit_indices\":[", when, us, severities[al->severity],
+	    al->kind, detail, src, ses, locked ? "true" : "false");
+	for (size_t i = 0; i < n && k > 0 && (size_t)k < sizeof line; i++)
+		k += snprintf(line + k, sizeof line - (size_t)k, "%s%llu",
+		    i ? "," : "", (unsigned long long)indices[i]);
+	if (k > 0 && (size_t)k < sizeof line)
+		k += snprintf(line + k, sizeof line - (size_t)k, "]}\n");
+	if (k > 0 && (size_t)k < sizeof line && srv->alerts_fd >= 0 &&
+	    write(srv->alerts_fd, line, (size_t)k) != k)
+		fprintf(stderr, "clearvault serve: cannot write an alert\n");
+	syslog(LOG_AUTHPRIV | (al->severity == CV_GUARD_CRITICAL ? LOG_ALERT :
+	    LOG_WARNING), "guard %s: user %s %s (%s) audit index %llu%s",
+	    severities[al->severity], user ? user : "", al->kind, al->detail,
+	    (unsigned long long)(n ? indices[0] : 0), locked ? "; locked" :
+	    "");
+	__atomic_add_fetch(&srv->alerts, 1, __ATOMIC_RELAXED);
+}
 
-		json_text(al->detail, detail, sizeof detail);
-		n = snprintf(line, sizeof line, "{\"time\":\"%s\",\"user\":%s,"
-		    "\"severity\":\"%s\",\"kind\":\"%s\",\"detail\":%s,"
-		    "\"source\":%s,\"session\":\"%s\",\"locked\":%s,"
-		    "\"audit_indices\":[", when, user,
-		    severities[al->severity], al->kind, detail, src,
-		    r->who.session, r->gd.locked_now ? "true" : "false");
-		if (durable)
-			n += snprintf(line + n, sizeof line - (size_t)n,
-			    "%llu", (unsigned long long)index);
-		n += snprintf(line + n, sizeof line - (size_t)n, "]}\n");
-		if (n > 0 && (size_t)n < sizeof line && srv->alerts_fd >= 0 &&
-		    write(srv->alerts_fd, line, (size_t)n) != n)
-			fprintf(stderr, "clearvault serve: cannot write an "
-			    "alert\n");
-		syslog(LOG_AUTHPRIV | (al->severity == CV_GUARD_CRITICAL ?
-		    LOG_ALERT : LOG_WARNING), "guard %s: user %s %s (%s) "
-		    "audit index %llu%s", severities[al->severity],
-		    r->who.user, al->kind, al->detail,
-		    (unsigned long long)index, r->gd.locked_now ?
-		    "; locked" : "");
+/*
+ * The stopped-session bookkeeping of a logged request: a "step-up
+ * required" refusal starts the wait for its session (the first one
+ * counts), a request of a waiting session that has stepped up since ends
+ * it. A successful POST /v1/session/step-up is such a request: it carries
+ * the new step-up time.
+ */
+static void
+watch_note(struct req *r, uint64_t index, int durable)
+{
+	struct guard_watch *w = r->srv->watch;
+	struct stop *st = NULL;
+	size_t i;
+
+	if (w == NULL || r->who.session[0] == '\0' || (r->step_up_refused_us ==
+	    0 && __atomic_load_n(&w->n, __ATOMIC_ACQUIRE) == 0))
+		return;
+	/* XXX a linear search on the committer thread while any session
+	 * is tracked: fine for the few sessions a day that meet a step-up
+	 * (and the table is empty on the fast path); a hash table if that
+	 * ever grows. */
+	pthread_mutex_lock(&w->mu);
+	for (i = 0; i < w->n; i++) {
+		if (strcmp(w->s[i].session, r->who.session) == 0) {
+			st = &w->s[i];
+			break;
+		}
 	}
-	__atomic_add_fetch(&srv->alerts, r->gd.nalerts, __ATOMIC_RELAXED);
+	if (st && !st->alerted && r->who.stepped_up_us >= st->at_us) {
+		w->s[i] = w->s[w->n - 1];
+		__atomic_store_n(&w->n, w->n - 1, __ATOMIC_RELEASE);
+	} else if (st == NULL && r->step_up_refused_us) {
+		if (w->n == w->cap && w->cap < STOPS_MAX) {
+			size_t cap = w->cap ? 2 * w->cap : 64;
+			struct stop *p = realloc(w->s, cap * sizeof *p);
+			if (p) {
+				w->s = p;
+				w->cap = cap;
+			}
+		}
+		if (w->n == w->cap) {
+			fprintf(stderr, "clearvault serve: too many sessions "
+			    "stopped at a step-up to watch\n");
+			goto out;
+		}
+		st = &w->s[w->n];
+		memset(st, 0, sizeof *st);
+		snprintf(st->session, sizeof st->session, "%s", r->who.session);
+		snprintf(st->user, sizeof st->user, "%s", r->who.user);
+		snprintf(st->source, sizeof st->source, "%s", r->source);
+		snprintf(st->cert, sizeof st->cert, "%s", r->cert);
+		st->at_us = r->step_up_refused_us;
+		st->index = index;
+		st->durable = durable;
+		__atomic_store_n(&w->n, w->n + 1, __ATOMIC_RELEASE);
+	}
+ out:
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
+api_guard_emit(struct req *r, uint64_t index, int durable)
+{
+	watch_note(r, index, durable);
+	for (size_t i = 0; i < r->gd.nalerts; i++)
+		api_guard_alert(r->srv, r->who.user, r->who.session, r->source,
+		    &r->gd.alerts[i], r->gd.locked_now, &index, durable ? 1 : 0);
+}
+
+/*
+ * Raises the stopped-session alert of ST: an audit entry (action
+ * "guard.alert") first, durable, then the alert naming the refusal and
+ * that entry. A user locked meanwhile was alerted on already.
+ */
+static void
+stopped_alert(struct server *srv, const struct stop *st, int64_t wait_us)
+{
+	struct cv_guard_alert al = { .severity = CV_GUARD_WARNING,
+	    .kind = "stopped_at_step_up" };
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "guard.alert", .actor = st->user, .cert = st->cert,
+	    .source = st->source, .session = st->session };
+	uint64_t idx[2];
+	char reason[160];
+	size_t n = 0;
+
+	if (api_guard_locked(srv, st->user))
+		return;
+	snprintf(al.detail, sizeof al.detail, "a session refused with "
+	    "\"step-up required\" did not step up within %lld s",
+	    (long long)(wait_us / 1000000));
+	snprintf(reason, sizeof reason, "stopped_at_step_up: no step-up "
+	    "within %lld s of the refusal%s", (long long)(wait_us / 1000000),
+	    st->durable ? "" : " (its entry was not logged)");
+	e.reason = reason;
+	if (st->durable)
+		idx[n++] = st->index;
+	if (cv_audit_append(srv->a, &e, &idx[n]) == CV_OK)
+		n++;
+	else
+		fprintf(stderr, "clearvault serve: an alert could not be "
+		    "logged: %s\n", cv_err_detail());
+	api_guard_alert(srv, st->user, st->session, st->source, &al, 0, idx, n);
+}
+
+/* Sessions whose wait is over: alerted once each, outside the mutex
+ * (the log's fsync is not to hold the committer's bookkeeping). */
+static void
+watch_tick(struct server *srv)
+{
+	struct guard_watch *w = srv->watch;
+	struct stop due[64];
+	size_t ndue = 0, j = 0;
+	int64_t now = cv_time_us();
+
+	if (w == NULL || __atomic_load_n(&w->n, __ATOMIC_ACQUIRE) == 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->n; i++) {
+		struct stop *st = &w->s[i];
+		if (st->alerted && now - st->at_us >
+		    (int64_t)CV_SESSION_MAX_S * 1000000)
+			continue;	/* the session is over: dropped */
+		if (!st->alerted && now - st->at_us >= w->wait_us &&
+		    ndue < sizeof due / sizeof due[0]) {
+			st->alerted = 1;
+			due[ndue++] = *st;
+		}
+		w->s[j++] = *st;
+	}
+	__atomic_store_n(&w->n, j, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < ndue; i++)
+		stopped_alert(srv, &due[i], w->wait_us);
 }
 
 /* On the committer thread: nothing to wait for. */
@@ -348,7 +561,11 @@ after_lock(struct req *r, const char *why)
 		    "logged\n");
 }
 
-/* The guard's decision on R (into r->gd), and a lock's consequences. */
+/*
+ * The guard's decision on R (into r->gd), and its consequences: a lock
+ * ends the user's sessions, a ceiling crossing is saved at once (one
+ * alert per crossing, a crash notwithstanding).
+ */
 static cv_err
 decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
     int search)
@@ -356,16 +573,25 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	struct cv_guard_limits lim;
 	struct cv_guard_read rd = { 0 };
 	int64_t now = cv_time_us();
+	int reader = cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS);
 	cv_err e;
 
 	cv_policy_budget(r->who.role, &lim);
-	if (r->who.has_budget && cv_policy_allows(r->who.role,
-	    CV_PERM_READ_RECORDS)) {
+	if (r->who.has_budget && reader) {
 		for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
 			lim.soft[w] = r->who.budget[w];
 			lim.hard[w] = r->who.budget[w + 3];
 		}
 	}
+	/* Read once: each reading of the test clock advances it. The
+	 * account's age is the guard's business, on the guard's clock. */
+	rd.now_us = api_guard_now(r->srv);
+	if (reader && cv_policy_on_probation(r->who.created_us, rd.now_us,
+	    r->srv->probation_days)) {
+		cv_policy_probation(&lim);
+		rd.probation = true;
+	}
+	rd.ceiling = &r->srv->ceiling;
 	rd.user = r->who.user;
 	rd.addr = r->source;
 	rd.case_id = r->purpose;
@@ -375,12 +601,19 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	rd.search = search != 0;
 	rd.stepped_up = r->who.stepped_up_us &&
 	    now - r->who.stepped_up_us < (int64_t)CV_STEP_UP_S * 1000000;
-	rd.now_us = api_guard_now(r->srv);
 	rd.limits = &lim;
 	if ((e = cv_guard_check(r->srv->guard, &rd, &r->gd)) != CV_OK)
 		return e;
 	if (r->gd.locked_now)
 		after_lock(r, r->gd.reason);
+	for (size_t i = 0; i < r->gd.nalerts && !r->gd.locked_now; i++) {
+		if (strcmp(r->gd.alerts[i].kind, "ceiling") == 0) {
+			if (api_guard_save(r->srv) != CV_OK)
+				fprintf(stderr, "clearvault serve: cannot save "
+				    "the guard's state: %s\n", cv_err_detail());
+			break;
+		}
+	}
 	return CV_OK;
 }
 
@@ -407,9 +640,18 @@ api_guard_read(struct req *r, const char *const *rids, size_t n,
 	}
 	switch (r->gd.verdict) {
 	case CV_GUARD_STEP_UP:
+		r->step_up_refused_us = cv_time_us();
 		*ret = api_problem(r, 403, CV_AUDIT_DENIED, "step-up required",
+		    strncmp(r->gd.reason, "vault ceiling", 13) == 0 ?
+		    "the vault-wide read ceiling is reached: POST "
+		    "/v1/session/step-up with a fresh TOTP code to go on" :
 		    "read budget reached: POST /v1/session/step-up with a "
 		    "fresh TOTP code to go on");
+		return 0;
+	case CV_GUARD_REFUSE:
+		*ret = api_problem(r, 403, CV_AUDIT_DENIED, "vault ceiling",
+		    "the vault-wide read ceiling is reached: every read is "
+		    "refused for now; the security office has been alerted");
 		return 0;
 	default:
 		*ret = api_problem(r, 403, CV_AUDIT_DENIED, "locked",

@@ -202,6 +202,7 @@ cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
 	if (r != CV_OK && r != CV_ERR_NOT_FOUND)
 		return r;	/* fail closed: budgets unknown, no session */
 	p->has_budget = r == CV_OK;
+	p->created_us = u.created_us;
 	pthread_mutex_lock(&s->mu);
 	if ((r = check_code(s, v, &u, cert, code, now_us, &tc)) != CV_OK)
 		goto out;

@@ -27,6 +27,8 @@ struct cv_principal {
 	/* the user's own read budgets (`user budget`), as of login */
 	int has_budget;
 	uint32_t budget[CV_STORE_BUDGET_N];
+	/* when the account was made (UTC microseconds), for probation */
+	int64_t created_us;
 };
 
 /* How long a step-up lets a session read past its soft budgets. */

@@ -1,17 +1,93 @@
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 
+/*
+ * A key either copies its text into a string field (OFF, SIZE) or, with
+ * PARSE, is a number checked and stored by it: PARSE gets the value's text
+ * (NUL-terminated, at most SIZE - 1 bytes) and returns 0 to refuse it, and
+ * FORM says what was expected, for the error that names the line.
+ */
 struct key {
 	const char *name;
 	size_t off, size;
 	int required;
+	int (*parse)(const char *v, struct cv_config *c);
+	const char *form;
 };
 
+/* A decimal number 0 .. MAX: digits only, no sign, no blanks. */
+static int
+number(const char *v, uint32_t max, uint32_t *out)
+{
+	uint64_t n = 0;
+
+	if (*v == '\0')
+		return 0;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || (n = n * 10 + (uint64_t)(*v - '0')) >
+		    max)
+			return 0;
+	}
+	*out = (uint32_t)n;
+	return 1;
+}
+
+/* "SOFT/HARD", 1 <= SOFT <= HARD <= CV_CEILING_MAX (blanks around '/'). */
+static int
+soft_hard(const char *v, uint32_t out[2])
+{
+	char a[16], b[16];
+	const char *slash = strchr(v, '/'), *e;
+	size_t n;
+
+	if (slash == NULL)
+		return 0;
+	for (e = slash; e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		;
+	n = (size_t)(e - v);
+	if (n >= sizeof a)
+		return 0;
+	memcpy(a, v, n);
+	a[n] = '\0';
+	for (v = slash + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	if (strlen(v) >= sizeof b)
+		return 0;
+	strcpy(b, v);
+	return number(a, CV_CEILING_MAX, &out[0]) &&
+	    number(b, CV_CEILING_MAX, &out[1]) && out[0] >= 1 &&
+	    out[0] <= out[1];
+}
+
+static int
+parse_hour(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_CEILING_HOUR;
+	return soft_hard(v, c->ceiling_hour);
+}
+
+static int
+parse_day(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_CEILING_DAY;
+	return soft_hard(v, c->ceiling_day);
+}
+
+static int
+parse_probation(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_PROBATION;
+	return number(v, CV_PROBATION_DAYS_MAX, &c->probation_days);
+}
+
 #define K(n, f, req) { n, offsetof(struct cv_config, f), \
-	sizeof(((struct cv_config *)0)->f), req }
+	sizeof(((struct cv_config *)0)->f), req, NULL, NULL }
+/* Numbers: the longest text worth reading is SIZE - 1 bytes. */
+#define N(n, size, fn, form) { n, 0, size, 0, fn, form }
 static const struct key keys[] = {
 	K("vault_id", vault_id, 1),
 	K("pkcs11_module", pkcs11_module, 1),
@@ -19,9 +95,27 @@ static const struct key keys[] = {
 	K("pin_file", pin_file, 1),
 	K("softhsm2_conf", softhsm2_conf, 0),
 	K("canaries", canaries, 0),
+	N("ceiling_hour", 40, parse_hour, "SOFT/HARD, whole numbers with "
+	    "1 <= SOFT <= HARD <= 100000000"),
+	N("ceiling_day", 40, parse_day, "SOFT/HARD, whole numbers with "
+	    "1 <= SOFT <= HARD <= 100000000"),
+	N("probation_days", 8, parse_probation, "a whole number of days, 0 "
+	    "(off) to 3650"),
 };
 #undef K
+#undef N
 #define NKEYS (sizeof keys / sizeof keys[0])
+
+/* The defaults of the parsed keys. */
+static void
+defaults(struct cv_config *c)
+{
+	c->ceiling_hour[0] = CV_CEILING_HOUR_SOFT;
+	c->ceiling_hour[1] = CV_CEILING_HOUR_HARD;
+	c->ceiling_day[0] = CV_CEILING_DAY_SOFT;
+	c->ceiling_day[1] = CV_CEILING_DAY_HARD;
+	c->probation_days = CV_PROBATION_DAYS;
+}
 
 static int
 is_space(char c)
@@ -44,9 +138,11 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 {
 	const char *p = text, *end = text + len, *nl, *eq, *ks, *ke, *vs, *ve;
 	unsigned seen = 0, line = 0;
+	char num[64];	/* above every number key's size */
 	size_t i;
 
 	memset(out, 0, sizeof *out);
+	defaults(out);
 	while (p < end) {
 		line++;
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -95,7 +191,17 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 			    "or too long", line, keys[i].name);
 		}
 		seen |= 1u << i;
-		memcpy((char *)out + keys[i].off, vs, (size_t)(ve - vs));
+		if (keys[i].parse == NULL) {
+			memcpy((char *)out + keys[i].off, vs, (size_t)(ve - vs));
+			continue;
+		}
+		memcpy(num, vs, (size_t)(ve - vs));
+		num[ve - vs] = '\0';
+		if (!keys[i].parse(num, out)) {
+			memset(out, 0, sizeof *out);
+			return cv_fail(CV_ERR_CONFIG, "line %u: '%s' must be %s",
+			    line, keys[i].name, keys[i].form);
+		}
 	}
 	for (i = 0; i < NKEYS; i++) {
 		if (keys[i].required && !(seen & (1u << i))) {
@@ -169,17 +275,35 @@ cv_config_load(const char *dir, struct cv_config *out)
 	return CV_OK;
 }
 
+/* Appends to TEXT (SIZE bytes, *N used); 0 when it does not fit. */
+static int CV_PRINTF(4, 5)
+appendf(char *text, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int m;
+
+	if (*n >= size)
+		return 0;
+	va_start(ap, fmt);
+	m = vsnprintf(text + *n, size - *n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= size - *n)
+		return 0;
+	*n += (size_t)m;
+	return 1;
+}
+
 cv_err
 cv_config_save(const char *dir, const struct cv_config *c)
 {
-	char path[CV_CONFIG_PATH_MAX], text[4 * CV_CONFIG_PATH_MAX + 256];
-	int n;
+	char path[CV_CONFIG_PATH_MAX], text[4 * CV_CONFIG_PATH_MAX + 512];
+	size_t n = 0;
 	cv_err r;
 
 	if ((r = cv_path(path, sizeof path, "%s/%s", dir,
 	    CV_CONFIG_FILE)) != CV_OK)
 		return r;
-	n = snprintf(text, sizeof text,
+	if (!appendf(text, sizeof text, &n,
 	    "# clearvault vault configuration\n"
 	    "vault_id = %s\npkcs11_module = %s\ntoken_label = %s\n"
 	    "pin_file = %s\n%s%s%s%s%s%s", c->vault_id, c->pkcs11_module,
@@ -187,8 +311,15 @@ cv_config_save(const char *dir, const struct cv_config *c)
 	    c->softhsm2_conf[0] ? "softhsm2_conf = " : "",
 	    c->softhsm2_conf, c->softhsm2_conf[0] ? "\n" : "",
 	    c->canaries[0] ? "canaries = " : "", c->canaries,
-	    c->canaries[0] ? "\n" : "");
-	if (n < 0 || (size_t)n >= sizeof text)
+	    c->canaries[0] ? "\n" : "") ||
+	    ((c->given & CV_CONFIG_GIVEN_CEILING_HOUR) && !appendf(text,
+	    sizeof text, &n, "ceiling_hour = %u/%u\n", c->ceiling_hour[0],
+	    c->ceiling_hour[1])) ||
+	    ((c->given & CV_CONFIG_GIVEN_CEILING_DAY) && !appendf(text,
+	    sizeof text, &n, "ceiling_day = %u/%u\n", c->ceiling_day[0],
+	    c->ceiling_day[1])) ||
+	    ((c->given & CV_CONFIG_GIVEN_PROBATION) && !appendf(text,
+	    sizeof text, &n, "probation_days = %u\n", c->probation_days)))
 		return CV_ERR_INTERNAL;
-	return cv_file_create(path, text, (size_t)n, 0600);
+	return cv_file_create(path, text, n, 0600);
 }

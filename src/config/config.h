@@ -1,7 +1,8 @@
 /*
  * The vault's configuration file, DIR/clearvault.conf: which PKCS#11 module
- * and token hold the root keys, and where the PIN is. Plain "key = value"
- * lines; '#' starts a comment.
+ * and token hold the root keys, and where the PIN is; the guard's
+ * vault-wide read ceilings and the probation of new accounts. Plain
+ * "key = value" lines; '#' starts a comment.
  *
  * struct cv_config is a plain value (no owned pointers), so it is not
  * opaque: callers fill it for `init` and read it after a load.
@@ -18,6 +19,29 @@
 
 #define CV_VAULT_ID_LEN 16	/* hex; names this vault's keys in the token */
 
+/*
+ * Vault-wide read ceilings: distinct records returned per sliding hour and
+ * day over all users together, soft (every reader must step up) / hard
+ * (every read refused). A personnel-security office of 10-20 readers
+ * reads a few hundred to about 2,000 distinct files a day (each reader's
+ * own day budget is 400 soft); the soft day ceiling is ten readers at
+ * their soft budget, the hour ceiling a quarter of that in one hour. A
+ * thief holding many identities, each under its own budget, is held to
+ * 8,000 records a day (21.5 million records: seven years) instead of
+ * 800 per identity. A bigger office raises them in clearvault.conf.
+ */
+#define CV_CEILING_HOUR_SOFT 1000
+#define CV_CEILING_HOUR_HARD 2000
+#define CV_CEILING_DAY_SOFT 4000
+#define CV_CEILING_DAY_HARD 8000
+#define CV_CEILING_MAX 100000000u	/* as `user budget` */
+
+/* Accounts younger than this many days read on a quarter of their budgets:
+ * a freshly made (or fraudulently enrolled) account has no history to
+ * vouch for it. 0 turns probation off. */
+#define CV_PROBATION_DAYS 14
+#define CV_PROBATION_DAYS_MAX 3650
+
 struct cv_config {
 	char vault_id[CV_VAULT_ID_LEN + 1];
 	char pkcs11_module[CV_CONFIG_PATH_MAX];
@@ -28,13 +52,24 @@ struct cv_config {
 	/* The fewest canary records the vault keeps (decimal, at most 7
 	 * digits); empty: the default. */
 	char canaries[8];
+	/* ceiling_hour, ceiling_day = SOFT/HARD (1 <= SOFT <= HARD <=
+	 * CV_CEILING_MAX) and probation_days (0 .. CV_PROBATION_DAYS_MAX):
+	 * parsed, the defaults above where the file does not give them.
+	 * GIVEN has bit CV_CONFIG_GIVEN_* for each key the file gave. */
+	uint32_t ceiling_hour[2], ceiling_day[2];	/* [0] soft, [1] hard */
+	uint32_t probation_days;
+	unsigned given;
 };
+
+#define CV_CONFIG_GIVEN_CEILING_HOUR 1u
+#define CV_CONFIG_GIVEN_CEILING_DAY 2u
+#define CV_CONFIG_GIVEN_PROBATION 4u
 
 /*
  * Parses configuration TEXT (LEN bytes, need not be NUL-terminated) into
  * *out. Relative paths are kept as written. CV_ERR_CONFIG with a detail
- * naming the line on any unknown key, duplicate, overlong value, control
- * character or missing required key; *out is then zeroed.
+ * naming the line on any unknown key, duplicate, overlong or malformed
+ * value, control character or missing required key; *out is then zeroed.
  */
 cv_err cv_config_parse(const char *text, size_t len,
     struct cv_config *out) CV_MUST_CHECK;
@@ -45,7 +80,8 @@ cv_err cv_config_parse(const char *text, size_t len,
  */
 cv_err cv_config_load(const char *dir, struct cv_config *out) CV_MUST_CHECK;
 
-/* Writes C as a new DIR/clearvault.conf (0600). CV_ERR_EXISTS if present. */
+/* Writes C as a new DIR/clearvault.conf (0600); the ceilings and probation
+ * only where C->given says so. CV_ERR_EXISTS if present. */
 cv_err cv_config_save(const char *dir,
     const struct cv_config *c) CV_MUST_CHECK;
 

@@ -3,13 +3,7 @@
  *
  * Users: a dense array in chunks of CHUNK, found through an
  * open-addressing index of keyed user hashes. Each user's record set
- * holds the keyed hash and last-read second of every record returned in
- * the last day; a record counts in a window when it was last read less
- * than the window's length ago, which is exactly "distinct records
- * returned in the sliding window" at one-second resolution. The set is
- * rebuilt (expired entries dropped, resized) only when it fills, in
- * place through a scratch buffer when the size does not change, so a
- * steady reader costs no allocation.
+ * (set.c) gives the distinct records returned in each sliding window.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,14 +17,8 @@ const struct cv_guard_limits cv_guard_limits_default = {
 	.hard = { 30, 250, 600 },
 };
 
-static const uint32_t window_s[CV_GUARD__WINDOWS] = { MINUTE_S, HOUR_S,
-    DAY_S };
-static const char *const window_name[CV_GUARD__WINDOWS] = { "minute",
+const char *const guard_window_name[CV_GUARD__WINDOWS] = { "minute",
     "hour", "day" };
-
-#define MIN_SET 8
-#define SHRINK_ABOVE 64	/* sets this small are not worth shrinking */
-#define FITS(n, cap) ((uint64_t)(n) * 4 <= (uint64_t)(cap) * 3)
 
 /* ---- keys and hashes ---------------------------------------------- */
 
@@ -187,159 +175,6 @@ cv_guard_free(struct cv_guard *g)
 	free(g);
 }
 
-/* ---- record sets --------------------------------------------------- */
-
-cv_err
-guard_scratch(struct cv_guard *g, size_t n)
-{
-	uint64_t *p;
-	size_t cap;
-
-	if (n <= g->nscratch)
-		return CV_OK;
-	for (cap = g->nscratch ? g->nscratch : 64; cap < n; cap *= 2)
-		;
-	if ((p = malloc(cap * sizeof *p)) == NULL)
-		return CV_ERR_NOMEM;
-	free(g->scratch);
-	g->scratch = p;
-	g->nscratch = cap;
-	return CV_OK;
-}
-
-static long
-set_find(const struct gu *u, uint64_t h)
-{
-	size_t mask = (size_t)u->cap - 1, i;
-
-	if (u->cap == 0)
-		return -1;
-	for (i = (size_t)h & mask; u->rh[i]; i = (i + 1) & mask) {
-		if (u->rh[i] == h)
-			return (long)i;
-	}
-	return -1;
-}
-
-/* Inserts or refreshes H; the caller made room (FITS(used + 1, cap)). */
-void
-guard_set_put(struct gu *u, uint64_t h, uint32_t t)
-{
-	size_t mask = (size_t)u->cap - 1, i;
-	uint32_t *tt = gu_times(u);
-
-	for (i = (size_t)h & mask; u->rh[i] && u->rh[i] != h;
-	    i = (i + 1) & mask)
-		;
-	if (u->rh[i] == 0) {
-		u->rh[i] = h;
-		tt[i] = t;
-		u->used++;
-	} else if (t > tt[i]) {
-		tt[i] = t;
-	}
-}
-
-static bool
-live(uint32_t t, uint32_t now)
-{
-	return t > (now > DAY_S ? now - DAY_S : 0);
-}
-
-/*
- * Drops entries older than a day and sizes the set for EXTRA more. The
- * live entries pass through the guard's scratch buffer (which must not
- * hold anything the caller still needs).
- */
-cv_err
-guard_set_rebuild(struct cv_guard *g, struct gu *u, uint32_t now,
-    size_t extra)
-{
-	uint32_t *tt = gu_times(u), cap = MIN_SET;
-	size_t n = 0, old = (size_t)u->cap * 12;
-	uint64_t *keep, *rh;
-
-	for (uint32_t i = 0; i < u->cap; i++)
-		n += u->rh[i] && live(tt[i], now);
-	while (!FITS(n + extra, cap)) {
-		if (cap >= (1u << 30))
-			return cv_fail(CV_ERR_LIMIT, "guard: record set full");
-		cap *= 2;
-	}
-	if (guard_scratch(g, 2 * n) != CV_OK)
-		return CV_ERR_NOMEM;
-	keep = g->scratch;
-	n = 0;
-	for (uint32_t i = 0; i < u->cap; i++) {
-		if (u->rh[i] && live(tt[i], now)) {
-			keep[2 * n] = u->rh[i];
-			keep[2 * n + 1] = tt[i];
-			n++;
-		}
-	}
-	if (cap != u->cap) {
-		if ((rh = malloc((size_t)cap * 12)) == NULL)
-			return CV_ERR_NOMEM;
-		free(u->rh);
-		u->rh = rh;
-		u->cap = cap;
-		u->cnt_until = 0;
-		g->set_bytes = g->set_bytes - old + (size_t)cap * 12;
-	}
-	memset(u->rh, 0, (size_t)u->cap * 12);
-	u->used = 0;
-	for (size_t i = 0; i < n; i++)
-		guard_set_put(u, keep[2 * i], (uint32_t)keep[2 * i + 1]);
-	return CV_OK;
-}
-
-/* Distinct records in each window: last read less than its length ago. */
-void
-guard_set_counts(const struct gu *u, uint32_t now, uint32_t c[CV_GUARD__WINDOWS])
-{
-	const uint32_t *tt = gu_times(u);
-	uint32_t lo[CV_GUARD__WINDOWS], c0 = 0, c1 = 0, c2 = 0;
-
-	for (int w = 0; w < CV_GUARD__WINDOWS; w++)
-		lo[w] = now > window_s[w] ? now - window_s[w] : 0;
-	/* Empty slots have time 0, which no window holds. */
-	for (uint32_t i = 0; i < u->cap; i++) {
-		c0 += tt[i] > lo[0];
-		c1 += tt[i] > lo[1];
-		c2 += tt[i] > lo[2];
-	}
-	c[0] = c0;
-	c[1] = c1;
-	c[2] = c2;
-}
-
-/* guard_set_counts, from the cache while no counted record can have
- * left a window since it was filled. */
-static void
-counts(struct gu *u, uint32_t now, uint32_t c[CV_GUARD__WINDOWS])
-{
-	const uint32_t *tt;
-	uint32_t until = UINT32_MAX;
-
-	if (u->cnt_until && now >= u->cnt_at && now < u->cnt_until) {
-		u->cnt_at = now;	/* still exact now */
-		memcpy(c, u->cnt, sizeof u->cnt);
-		return;
-	}
-	guard_set_counts(u, now, c);
-	tt = gu_times(u);
-	for (uint32_t i = 0; i < u->cap; i++) {
-		for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
-			uint32_t lo = now > window_s[w] ? now - window_s[w] : 0;
-			if (tt[i] > lo && tt[i] + window_s[w] < until)
-				until = tt[i] + window_s[w];
-		}
-	}
-	memcpy(u->cnt, c, sizeof u->cnt);
-	u->cnt_at = now;
-	u->cnt_until = until;
-}
-
 /* ---- canaries ------------------------------------------------------ */
 
 static int
@@ -473,15 +308,19 @@ validate(const struct cv_guard_read *r)
 	for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
 		if (r->limits->soft[w] > r->limits->hard[w])
 			return cv_fail(CV_ERR_INVALID, "guard: soft limit above "
-			    "hard limit for the %s", window_name[w]);
+			    "hard limit for the %s", guard_window_name[w]);
+		if (r->ceiling && r->ceiling->soft[w] > r->ceiling->hard[w])
+			return cv_fail(CV_ERR_INVALID, "guard: soft ceiling "
+			    "above hard ceiling for the %s",
+			    guard_window_name[w]);
 	}
 	if (!guard_time_ok(r->now_us))
 		return cv_fail(CV_ERR_INVALID, "guard: time out of range");
 	return CV_OK;
 }
 
-static void CV_PRINTF(4, 5)
-alert(struct cv_guard_decision *d, enum cv_guard_severity sev,
+void
+guard_alert(struct cv_guard_decision *d, enum cv_guard_severity sev,
     const char *kind, const char *fmt, ...)
 {
 	struct cv_guard_alert *a;
@@ -538,28 +377,16 @@ finding_alerts(struct cv_guard_decision *d, const struct finding *f,
 	if (score < SCORE_ALERT)
 		return;		/* below the alert threshold: silent */
 	for (size_t i = 0; i < n; i++)
-		alert(d, sev, f[i].kind, "%s (+%u, score %u)", f[i].detail,
+		guard_alert(d, sev, f[i].kind, "%s (+%u, score %u)", f[i].detail,
 		    f[i].points / SCORE_ONE, score / SCORE_ONE);
 }
 
-/*
- * The records of a read leave: windows, learning counters, baseline. ADD:
- * how many of them each window did not hold yet (the cached counts grow
- * by that; the new times leave the minute window first).
- */
+/* The records of a read leave: windows, learning counters, baseline. */
 static void
 returned(struct gu *u, const uint64_t *h, size_t n, const struct signal *s,
     bool clean, const uint32_t *add)
 {
-	for (size_t i = 0; i < n; i++)
-		guard_set_put(u, h[i], s->now);
-	if (u->cnt_until && s->now == u->cnt_at) {
-		for (int w = 0; w < CV_GUARD__WINDOWS; w++)
-			u->cnt[w] += add[w];
-		if (n && s->now + window_s[CV_GUARD_MINUTE] < u->cnt_until)
-			u->cnt_until = s->now + window_s[CV_GUARD_MINUTE];
-	} else
-		u->cnt_until = 0;
+	guard_set_add(u, h, n, s->now, add);
 	if (n && u->first_s == 0)
 		u->first_s = s->now;
 	u->nreads = u->nreads + n > UINT32_MAX ? UINT32_MAX :
@@ -568,20 +395,52 @@ returned(struct gu *u, const uint64_t *h, size_t n, const struct signal *s,
 		baseline_learn(u, s);
 }
 
+/* The window W with the highest index (day, hour, minute) that C + ADD
+ * takes past LEVEL, or -1: the longest window names the reason. */
+static int
+past(const uint32_t *c, const uint32_t *add, const uint32_t *level)
+{
+	for (int w = CV_GUARD__WINDOWS - 1; w >= 0; w--) {
+		if ((uint64_t)c[w] + add[w] > level[w])
+			return w;
+	}
+	return -1;
+}
+
+static const char *
+soft_reason(int w, bool probation)
+{
+	static const char *const r[2][CV_GUARD__WINDOWS] = {
+		{ "read budget: minute soft limit", "read budget: hour soft "
+		    "limit", "read budget: day soft limit" },
+		{ "probation budget: minute soft limit", "probation budget: "
+		    "hour soft limit", "probation budget: day soft limit" },
+	};
+
+	return r[probation][w];
+}
+
 static cv_err
 account(struct cv_guard *g, const struct cv_guard_read *r,
     struct cv_guard_decision *d)
 {
-	const struct cv_guard_limits *lim = r->limits;
+	static const char *const ceiling_reason[2][CV_GUARD__WINDOWS] = {
+		{ "vault ceiling: minute soft limit", "vault ceiling: hour "
+		    "soft limit", "vault ceiling: day soft limit" },
+		{ "vault ceiling: minute hard limit", "vault ceiling: hour "
+		    "hard limit", "vault ceiling: day hard limit" },
+	};
+	const struct cv_guard_limits *lim = r->limits, *cl = r->ceiling;
 	uint32_t now = (uint32_t)(r->now_us / 1000000);
 	uint32_t c[CV_GUARD__WINDOWS], add[CV_GUARD__WINDOWS] = { 0 };
-	uint32_t lo[CV_GUARD__WINDOWS], score, *tt;
+	uint32_t vc[CV_GUARD__WINDOWS] = { 0 }, vadd[CV_GUARD__WINDOWS] = { 0 };
+	uint32_t lo[CV_GUARD__WINDOWS], score, *tt, *vt = NULL;
 	struct finding f[MAX_FINDINGS];
 	struct signal s = { 0 };
-	int hard = -1, soft = -1;
+	int hard, soft, vhard = -1, vsoft = -1;
 	bool canary = false;
 	uint64_t *h;
-	struct gu *u;
+	struct gu *u, *v = NULL;
 	size_t n, nf;
 	cv_err e;
 
@@ -593,17 +452,20 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		verdict(d, CV_GUARD_DENY, "user locked");
 		return CV_OK;
 	}
-	/*
-	 * Room first, so that nothing can fail once the decision is made;
-	 * a set that is mostly expired shrinks. A rebuild drops only what
-	 * no window holds, so the counts stay right.
-	 */
-	counts(u, now, c);
-	if ((!FITS((size_t)u->used + r->nrids, u->cap) ||
-	    (u->cap > SHRINK_ABOVE && ((uint64_t)c[CV_GUARD_DAY] +
-	    r->nrids) * 8 < u->cap)) &&
-	    (e = guard_set_rebuild(g, u, now, r->nrids)) != CV_OK)
+	if (cl && (e = guard_vault_user(g, &v)) != CV_OK)
 		return e;
+	/* Both sets' room first: a rebuild uses the scratch buffer, which
+	 * then holds this read's hashes. */
+	guard_counts(u, now, c);
+	if ((e = guard_room(g, u, now, c, r->nrids)) != CV_OK)
+		return e;
+	if (v) {
+		guard_counts(v, now, vc);
+		if ((e = guard_room(g, v, now, vc, r->nrids)) != CV_OK)
+			return e;
+		vt = gu_times(v);
+		guard_ceiling_rearm(v, vc, cl);
+	}
 	if ((e = guard_scratch(g, r->nrids)) != CV_OK)
 		return e;
 	h = g->scratch;
@@ -612,18 +474,22 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	n = sort_unique(h, r->nrids);
 	tt = gu_times(u);
 	for (int w = 0; w < CV_GUARD__WINDOWS; w++)
-		lo[w] = now > window_s[w] ? now - window_s[w] : 0;
+		lo[w] = now > guard_window_s[w] ? now - guard_window_s[w] : 0;
 	for (size_t i = 0; i < n; i++) {
-		long k = set_find(u, h[i]);
+		long k = guard_set_find(u, h[i]);
+		long kv = v ? guard_set_find(v, h[i]) : -1;
 		canary |= canary_has(g, h[i]);
-		for (int w = 0; w < CV_GUARD__WINDOWS; w++)
+		for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
 			add[w] += k < 0 || tt[k] <= lo[w];
+			if (v)
+				vadd[w] += kv < 0 || vt[kv] <= lo[w];
+		}
 	}
-	for (int w = CV_GUARD__WINDOWS - 1; w >= 0; w--) {
-		if (c[w] + add[w] > lim->hard[w])
-			hard = w;
-		if (c[w] + add[w] > lim->soft[w])
-			soft = w;
+	hard = past(c, add, lim->hard);
+	soft = past(c, add, lim->soft);
+	if (v) {
+		vhard = past(vc, vadd, cl->hard);
+		vsoft = past(vc, vadd, cl->soft);
 	}
 
 	baseline_decay(u, now);
@@ -642,32 +508,65 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		score = baseline_score_add(u, f, nf);
 		baseline_count_attempt(u, &s);
 		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT, add);
+		if (v) {
+			guard_set_add(v, h, n, now, vadd);
+			/* Past the soft ceiling only with a step-up, after
+			 * its alert was raised live: not raised again. */
+			if (vsoft >= 0)
+				v->flags |= GU_CEIL_SOFT;
+		}
 		return CV_OK;
 	}
 	if (hard >= 0) {
 		baseline_count_attempt(u, &s);
-		verdict(d, CV_GUARD_DENY, "read budget: hard limit");
-		guard_lock_user(g, u, "read budget: hard limit", now);
+		verdict(d, CV_GUARD_DENY, r->probation ? "probation budget: "
+		    "hard limit" : "read budget: hard limit");
+		guard_lock_user(g, u, d->reason, now);
 		d->locked_now = true;
-		alert(d, CV_GUARD_CRITICAL, "budget", "%u distinct records in "
-		    "the last %s, hard limit %u; user locked",
-		    c[hard] + add[hard], window_name[hard], lim->hard[hard]);
+		guard_alert(d, CV_GUARD_CRITICAL, "budget", "%u distinct "
+		    "records in the last %s, %shard limit %u; user locked",
+		    c[hard] + add[hard], guard_window_name[hard], r->probation ?
+		    "probation (a quarter of the budget) " : "",
+		    lim->hard[hard]);
 		if (canary)
-			alert(d, CV_GUARD_CRITICAL, "canary", "a canary record "
-			    "was requested");
+			guard_alert(d, CV_GUARD_CRITICAL, "canary", "a canary "
+			    "record was requested");
+		return CV_OK;
+	}
+	if (vhard >= 0) {
+		/* Nobody is locked for what all users read together; a
+		 * canary asked for is still the reader's own evidence. */
+		baseline_count_attempt(u, &s);
+		verdict(d, CV_GUARD_REFUSE, ceiling_reason[1][vhard]);
+		guard_ceiling_alert(d, v, cl, vc[vhard] + vadd[vhard], vhard,
+		    true);
+		if (canary) {
+			verdict(d, CV_GUARD_DENY, "canary record requested");
+			guard_lock_user(g, u, d->reason, now);
+			d->locked_now = true;
+			guard_alert(d, CV_GUARD_CRITICAL, "canary", "a canary "
+			    "record was requested (refused at the vault "
+			    "ceiling); user locked");
+		}
+		sort_alerts(d);
 		return CV_OK;
 	}
 	if (canary) {
 		baseline_count_attempt(u, &s);
 		returned(u, h, n, &s, false, add);
+		if (v)
+			guard_set_add(v, h, n, now, vadd);
 		verdict(d, CV_GUARD_ALLOW_THEN_LOCK, "canary record");
 		guard_lock_user(g, u, "canary record read", now);
 		d->locked_now = true;
-		alert(d, CV_GUARD_CRITICAL, "canary", "a canary record was "
-		    "read; user locked after this read");
+		guard_alert(d, CV_GUARD_CRITICAL, "canary", "a canary record "
+		    "was read; user locked after this read");
 		return CV_OK;
 	}
-	if (soft >= 0 && !r->stepped_up) {
+	if (vsoft >= 0)		/* every reader steps up: alert once */
+		guard_ceiling_alert(d, v, cl, vc[vsoft] + vadd[vsoft], vsoft,
+		    false);
+	if ((soft >= 0 || vsoft >= 0) && !r->stepped_up) {
 		s.step_up_refused = true;
 		s.returned = false;
 	} else {
@@ -680,18 +579,20 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		verdict(d, CV_GUARD_DENY, "behaviour score");
 		guard_lock_user(g, u, "behaviour score", now);
 		d->locked_now = true;
-		alert(d, CV_GUARD_CRITICAL, "behaviour", "behaviour score %u "
-		    "reached the lock threshold %u; user locked",
+		guard_alert(d, CV_GUARD_CRITICAL, "behaviour", "behaviour score "
+		    "%u reached the lock threshold %u; user locked",
 		    score / SCORE_ONE, SCORE_LOCK / SCORE_ONE);
 		finding_alerts(d, f, nf, score);
 	} else if (s.step_up_refused) {
-		verdict(d, CV_GUARD_STEP_UP, soft == CV_GUARD_MINUTE ?
-		    "read budget: minute soft limit" : soft == CV_GUARD_HOUR ?
-		    "read budget: hour soft limit" :
-		    "read budget: day soft limit");
+		/* The user's own budget names the reason when both hold. */
+		verdict(d, CV_GUARD_STEP_UP, soft >= 0 ?
+		    soft_reason(soft, r->probation) :
+		    ceiling_reason[0][vsoft]);
 		finding_alerts(d, f, nf, score);
 	} else {
 		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT, add);
+		if (v)
+			guard_set_add(v, h, n, now, vadd);
 		verdict(d, CV_GUARD_ALLOW, "ok");
 		finding_alerts(d, f, nf, score);
 	}

@@ -1,7 +1,8 @@
 /*
  * The exfiltration guard: decides, before any record is read from
  * storage, whether a read may go ahead, from per-user read budgets
- * (distinct records per sliding minute, hour and day), canary records and
+ * (distinct records per sliding minute, hour and day), vault-wide
+ * ceilings (the same windows over all users together), canary records and
  * a behaviour baseline, and locks users until two officers unlock them.
  *
  * It sits between policy and audit and knows no roles: the caller passes
@@ -45,6 +46,15 @@ extern const struct cv_guard_limits cv_guard_limits_default;
 
 /* One read, as the caller is about to perform it. */
 struct cv_guard_read {
+	/* Vault-wide ceiling: distinct records returned over all users
+	 * together per window, counted from the reads that carry one. Past
+	 * soft: refused until a step-up, as for a user's own soft limit;
+	 * past hard: refused (CV_GUARD_REFUSE), nobody locked. UINT32_MAX:
+	 * no ceiling for that window. NULL: neither checked nor counted. */
+	const struct cv_guard_limits *ceiling;
+	/* LIMITS are a new account's probation budgets: the reasons and
+	 * alerts of the budget checks say "probation". */
+	bool probation;
 	const char *user;		/* principal name, not empty */
 	const char *addr;		/* source address text; NULL: unknown */
 	const char *case_id;		/* purpose case; NULL: none */
@@ -62,6 +72,8 @@ enum cv_guard_verdict {
 	CV_GUARD_STEP_UP,	/* refused until a fresh TOTP step-up */
 	CV_GUARD_DENY,		/* refused; the user is locked */
 	CV_GUARD_ALLOW_THEN_LOCK, /* canary: return it, the user is locked */
+	CV_GUARD_REFUSE,	/* refused, nobody locked: the vault-wide
+				 * hard ceiling */
 };
 
 enum cv_guard_severity {
@@ -71,9 +83,10 @@ enum cv_guard_severity {
 };
 
 /*
- * KIND is one of "canary", "budget", "step_up", "enumeration", "sweep",
- * "off_hours", "volume", "case", "address", "behaviour". DETAIL is one
- * line for the security officer; it never holds ids or names.
+ * KIND is one of "canary", "budget", "ceiling", "step_up", "enumeration",
+ * "sweep", "off_hours", "volume", "case", "address", "behaviour" (the
+ * server adds "stopped_at_step_up" of its own). DETAIL is one line for
+ * the security officer; it never holds ids or names.
  */
 struct cv_guard_alert {
 	enum cv_guard_severity severity;
@@ -127,12 +140,19 @@ bool cv_guard_is_canary(const struct cv_guard *g, const char *rid);
 /*
  * Decides read R and accounts it. Order: a locked user gets DENY; a read
  * that would take a window past its hard limit gets DENY and locks; a
- * read holding a canary gets ALLOW_THEN_LOCK (the caller returns it, the
- * user is then locked); past a soft limit without R->stepped_up gets
+ * read that would take a vault-wide window past its hard ceiling gets
+ * REFUSE (DENY and a lock if it asks for a canary); a read holding a
+ * canary gets ALLOW_THEN_LOCK (the caller returns it, the user is then
+ * locked); past a soft limit or soft ceiling without R->stepped_up gets
  * STEP_UP; a behaviour score reaching the lock threshold gets DENY and
  * locks; otherwise ALLOW. Only ALLOW and ALLOW_THEN_LOCK count R's
- * records as returned and teach the baseline; misses, searches and
- * refused step-ups count towards the behaviour score either way.
+ * records as returned (for the user and, with a ceiling, vault-wide) and
+ * teach the baseline; misses, searches and refused step-ups count
+ * towards the behaviour score either way. A ceiling raises one "ceiling"
+ * alert per crossing (warning at soft, critical at hard), not one per
+ * read: it is raised again only after every window has fallen to 90% of
+ * that level, so that a vault held at its ceiling does not alert on
+ * every record that leaves a window.
  * D is always filled on CV_OK. Errors (nothing accounted, D says DENY so
  * that a caller ignoring the code still fails closed): CV_ERR_INVALID
  * for a malformed R (NULL/empty user, NULL id, overlong string, more than
@@ -181,9 +201,15 @@ cv_err cv_guard_unlock_approve(struct cv_guard *g, const char *user,
 void cv_guard_user_info(const struct cv_guard *g, const char *user,
     int64_t now_us, struct cv_guard_user_info *info);
 
+/* Distinct records returned vault-wide in each window at NOW_US (reads
+ * that carried a ceiling); zeros when none. */
+void cv_guard_ceiling_counts(const struct cv_guard *g, int64_t now_us,
+    uint32_t counts[CV_GUARD__WINDOWS]);
+
 /*
  * Appends a versioned binary snapshot of all of G's state (key, canaries,
- * users: windows, baselines, scores, locks, pending approvals) and
+ * users: windows, baselines, scores, locks, pending approvals; the
+ * vault-wide windows and ceiling alert state) and
  * AUDIT_INDEX (the first audit entry not yet reflected) to OUT. The bytes
  * include the hashing key: the caller seals them. CV_ERR_NOMEM.
  */

@@ -1,5 +1,6 @@
 /*
  * Inside the guard: shared by guard.c (tables, budgets, decisions),
+ * set.c (record sets and windows), ceiling.c (the vault-wide windows),
  * lock.c (locks, unlock, views), baseline.c (behaviour) and snapshot.c
  * (save/load).
  */
@@ -86,7 +87,11 @@ struct gu {
 };
 
 #define GU_LOCKED 1u
-#define GU_FLAGS 1u
+/* The vault pseudo-user only (ceiling.c): its ceiling alert was raised
+ * at soft / hard and not yet re-armed. */
+#define GU_CEIL_SOFT 2u
+#define GU_CEIL_HARD 4u
+#define GU_FLAGS (GU_LOCKED | GU_CEIL_SOFT | GU_CEIL_HARD)
 
 static inline uint32_t *
 gu_times(const struct gu *u)
@@ -121,7 +126,7 @@ struct cv_guard {
 	size_t nlocks;
 };
 
-/* guard.c */
+/* guard.c and set.c */
 void guard_derive(struct cv_guard *g);
 uint64_t guard_hash(const struct cv_guard *g, int dom, const char *s);
 struct gu *guard_user_at(const struct cv_guard *g, size_t n);
@@ -134,10 +139,28 @@ void guard_set_put(struct gu *u, uint64_t h, uint32_t t);
 void guard_free_state(struct cv_guard *g);
 void guard_set_counts(const struct gu *u, uint32_t now,
     uint32_t c[CV_GUARD__WINDOWS]);
+void guard_counts(struct gu *u, uint32_t now, uint32_t c[CV_GUARD__WINDOWS]);
+cv_err guard_room(struct cv_guard *g, struct gu *u, uint32_t now,
+    const uint32_t c[CV_GUARD__WINDOWS], size_t n);
+long guard_set_find(const struct gu *u, uint64_t h);
+void guard_set_add(struct gu *u, const uint64_t *h, size_t n, uint32_t now,
+    const uint32_t add[CV_GUARD__WINDOWS]);
+void guard_alert(struct cv_guard_decision *d, enum cv_guard_severity sev,
+    const char *kind, const char *fmt, ...) CV_PRINTF(4, 5);
+extern const char *const guard_window_name[CV_GUARD__WINDOWS];
+extern const uint32_t guard_window_s[CV_GUARD__WINDOWS];
 bool guard_str_ok(const char *s, bool may_be_null);
 bool guard_time_ok(int64_t now_us);
 void guard_lock_mu(const struct cv_guard *g);
 void guard_unlock_mu(const struct cv_guard *g);
+
+/* ceiling.c */
+uint64_t guard_vault_id(const struct cv_guard *g);
+cv_err guard_vault_user(struct cv_guard *g, struct gu **out);
+void guard_ceiling_rearm(struct gu *v, const uint32_t c[CV_GUARD__WINDOWS],
+    const struct cv_guard_limits *cl);
+void guard_ceiling_alert(struct cv_guard_decision *d, struct gu *v,
+    const struct cv_guard_limits *cl, uint32_t count, int w, bool hard);
 
 /* lock.c */
 void guard_lock_user(struct cv_guard *g, struct gu *u, const char *reason,

@@ -141,7 +141,8 @@ cv_guard_user_info(const struct cv_guard *g, const char *user,
 	struct gu tmp;
 
 	memset(info, 0, sizeof *info);
-	if (user == NULL || !guard_str_ok(user, false))
+	/* "" would name the vault pseudo-user (ceiling.c): not a user. */
+	if (user == NULL || user[0] == '\0' || !guard_str_ok(user, false))
 		return;
 	guard_lock_mu(g);
 	if ((u = guard_find(g, guard_hash(g, DOM_USER, user))) != NULL) {

@@ -14,6 +14,10 @@
  *     if locked: u32 at, u32 approved_at, u64 approver, u8 n, n bytes
  *   and nothing after.
  *
+ * Flags: 1 locked; 2 and 4 (soft / hard ceiling alert raised) only on
+ * the vault pseudo-user (ceiling.c), which is never locked. Snapshots
+ * from before the ceiling have no pseudo-user and load as they are.
+ *
  * The bytes hold the hashing key: the caller seals them. Loading treats
  * them as hostile anyway (a sealed file can still be an old, truncated
  * or buggy one): every count is checked against the bytes left before
@@ -283,6 +287,10 @@ load_user(struct cv_guard *t, struct rd *r, size_t ui)
 	u->flags = p[38];
 	if (u->flags & ~GU_FLAGS)
 		return bad(r, "unknown flags", ui);
+	if (id == guard_vault_id(t) ? (u->flags & GU_LOCKED) != 0 :
+	    (u->flags & (GU_CEIL_SOFT | GU_CEIL_HARD)) != 0)
+		return bad(r, "ceiling flags on a user, or the vault locked",
+		    ui);
 	if (u->score > SCORE_MAX)
 		return bad(r, "score out of range", ui);
 	if ((u->first_s == 0) != (u->nreads == 0))

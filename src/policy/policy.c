@@ -47,6 +47,36 @@ cv_policy_budget(enum cv_role role, struct cv_guard_limits *out)
 		*out = budgets[role];
 }
 
+/*
+ * Probation: an account with no history reads on a quarter of its
+ * budgets, so that an account made for the purpose (a fraudulent
+ * enrolment, an insider's second identity) gets out a quarter as much
+ * before the first step-up and lock. A quarter still leaves a new
+ * adjudicator a working day's casework (100 distinct records a day).
+ */
+void
+cv_policy_probation(struct cv_guard_limits *lim)
+{
+	for (int w = 0; w < CV_GUARD__WINDOWS; w++) {
+		if (lim->soft[w])
+			lim->soft[w] = lim->soft[w] / 4 ? lim->soft[w] / 4 : 1;
+		if (lim->hard[w])
+			lim->hard[w] = lim->hard[w] / 4 ? lim->hard[w] / 4 : 1;
+	}
+}
+
+int
+cv_policy_on_probation(int64_t created_us, int64_t now_us, uint32_t days)
+{
+	if (days == 0)
+		return 0;
+	if (created_us >= now_us)
+		return 1;
+	/* Unsigned: the difference of any two int64 values fits. */
+	return (uint64_t)now_us - (uint64_t)created_us <
+	    (uint64_t)days * 86400 * 1000000;
+}
+
 unsigned
 cv_policy_sections(enum cv_role role)
 {

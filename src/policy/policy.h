@@ -28,6 +28,22 @@ int cv_policy_allows(enum cv_role role, enum cv_permission p);
 void cv_policy_budget(enum cv_role role, struct cv_guard_limits *out);
 
 /*
+ * A new account's probation budgets: each of *LIM's limits becomes a
+ * quarter of itself, rounded down but at least 1 (a limit of 0 stays 0:
+ * probation never loosens anything). Soft <= hard still holds.
+ */
+void cv_policy_probation(struct cv_guard_limits *lim);
+
+/*
+ * The account created at CREATED_US (UTC microseconds) is on probation at
+ * NOW_US: younger than DAYS days (DAYS 0: probation is off). A creation
+ * time after NOW_US (a clock set back, a test clock) counts as young: the
+ * stricter reading.
+ */
+int cv_policy_on_probation(int64_t created_us, int64_t now_us,
+    uint32_t days);
+
+/*
  * USER may read record RID for case PURPOSE: the case exists and holds
  * both. CV_OK, or CV_ERR_AUTH with a detail saying which check failed.
  */

@@ -79,6 +79,9 @@ audit_json() {	# DIR: every audit entry, one JSON object a line, in $T/log
 
 # ---- 1. canaries: real-looking, distinct, not in the input -------------
 make_vault v 300 || { bad "setup"; finish; exit 1; }
+# Established accounts, on the README's budgets: probation (a quarter of
+# them for new accounts) is tested in test_ceiling.sh.
+echo "probation_days = 0" >>"$T/v/clearvault.conf"
 "$CV" canaries --dir "$T/v" >"$T/canaries"
 expect_eq "canaries listed" 0 $?
 python3 - "$T/canaries" "$T/v.jsonl" <<'PY' && ok || bad "canaries: >= 50, distinct, none in the input"
@@ -404,6 +407,7 @@ expect_eq "server exit status" 0 "$SRV_RC"
 
 # ---- 7. low and slow over simulated weeks ------------------------------------
 make_vault w 400 || { bad "setup w"; finish; exit 1; }
+echo "probation_days = 0" >>"$T/w/clearvault.conf"
 add_users "$T/w" so7:security_officer lw:investigator ||
     { bad "users (w)"; finish; exit 1; }
 export CLEARVAULT_GUARD_CLOCK="$T/clock7"

@@ -17,6 +17,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strlen(c.vault_id) != CV_VAULT_ID_LEN ||
 		    strchr(c.pkcs11_module, '\n') || strchr(c.pin_file, '\n'))
 			abort();
+		/* The guard's numbers are in their documented ranges. */
+		if (c.ceiling_hour[0] < 1 || c.ceiling_hour[0] >
+		    c.ceiling_hour[1] || c.ceiling_hour[1] > CV_CEILING_MAX ||
+		    c.ceiling_day[0] < 1 || c.ceiling_day[0] >
+		    c.ceiling_day[1] || c.ceiling_day[1] > CV_CEILING_MAX ||
+		    c.probation_days > CV_PROBATION_DAYS_MAX)
+			abort();
 	}
 	return 0;
 }

@@ -96,6 +96,14 @@ test_lifetimes(void **state)
 	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p), CV_OK);
 	assert_string_equal(p.user, "alice");
 	assert_int_equal(p.role, CV_ROLE_INVESTIGATOR);
+	/* The account's age travels with the session (probation). */
+	{
+		struct cv_store_user u;
+		assert_int_equal(cv_store_user_get(cv_vault_store(v), "alice",
+		    &u), CV_OK);
+		assert_true(u.created_us > 0);
+		assert_int_equal(p.created_us, u.created_us);
+	}
 	/* The same code again: refused, even in a later window. */
 	assert_int_equal(cv_sessions_login(s, v, fp, code, t + 1000, other,
 	    &p), CV_ERR_AUTH);

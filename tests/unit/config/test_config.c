@@ -3,7 +3,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -36,6 +39,84 @@ test_good(void **state)
 	assert_string_equal(c.pkcs11_module, "/usr/lib/x.so");
 	assert_string_equal(c.pin_file, "token/pin");
 	assert_string_equal(c.softhsm2_conf, "");
+	/* Not given: the documented defaults. */
+	assert_int_equal(c.ceiling_hour[0], CV_CEILING_HOUR_SOFT);
+	assert_int_equal(c.ceiling_hour[1], CV_CEILING_HOUR_HARD);
+	assert_int_equal(c.ceiling_day[0], CV_CEILING_DAY_SOFT);
+	assert_int_equal(c.ceiling_day[1], CV_CEILING_DAY_HARD);
+	assert_int_equal(c.probation_days, CV_PROBATION_DAYS);
+	assert_int_equal(c.given, 0);
+}
+
+/* The guard's keys: parsed, each refusal names its line and the form. */
+static void
+test_guard_keys(void **state)
+{
+	static const char text[] = GOOD "ceiling_hour = 30 / 60\n"
+	    "# the day\nceiling_day=100/100  # equal is fine\n"
+	    "probation_days = 0\n";
+	struct cv_config c;
+
+	(void)state;
+	assert_int_equal(cv_config_parse(text, strlen(text), &c), CV_OK);
+	assert_int_equal(c.ceiling_hour[0], 30);
+	assert_int_equal(c.ceiling_hour[1], 60);
+	assert_int_equal(c.ceiling_day[0], 100);
+	assert_int_equal(c.ceiling_day[1], 100);
+	assert_int_equal(c.probation_days, 0);
+	assert_int_equal(c.given, CV_CONFIG_GIVEN_CEILING_HOUR |
+	    CV_CONFIG_GIVEN_CEILING_DAY | CV_CONFIG_GIVEN_PROBATION);
+	expect(GOOD "ceiling_hour = 100000000/100000000\n", CV_OK, NULL);
+	expect(GOOD "probation_days = 3650\n", CV_OK, NULL);
+	expect(GOOD "ceiling_hour = 10/5\n", CV_ERR_CONFIG,
+	    "line 5: 'ceiling_hour' must be SOFT/HARD");
+	expect(GOOD "\nceiling_day = 0/5\n", CV_ERR_CONFIG,
+	    "line 6: 'ceiling_day' must be SOFT/HARD");
+	expect(GOOD "ceiling_day = 5\n", CV_ERR_CONFIG, "line 5: 'ceiling_day'");
+	expect(GOOD "ceiling_day = 5/\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "ceiling_day = /5\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "ceiling_day = 5/6/7\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "ceiling_day = -5/6\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "ceiling_day = 5/+6\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "ceiling_day = 0x10/0x20\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "ceiling_day = 5 6/7\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "ceiling_hour = 1/100000001\n", CV_ERR_CONFIG,
+	    "<= 100000000");
+	expect(GOOD "ceiling_hour = 1/99999999999999999999\n", CV_ERR_CONFIG,
+	    "line 5");
+	expect(GOOD "ceiling_hour = 1/" "0000000000000000000000"
+	    "0000000000000000000002\n", CV_ERR_CONFIG, "too long");
+	expect(GOOD "ceiling_hour = 1/2\nceiling_hour = 1/2\n", CV_ERR_CONFIG,
+	    "line 6: 'ceiling_hour' given twice");
+	expect(GOOD "probation_days = 3651\n", CV_ERR_CONFIG,
+	    "line 5: 'probation_days' must be a whole number of days");
+	expect(GOOD "probation_days = 1.5\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "probation_days = 14 days\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "probation_days =\n", CV_ERR_CONFIG, "is empty");
+}
+
+/* What save writes, load reads back; defaults are not written. */
+static void
+test_save_round_trip(void **state)
+{
+	char dir[] = "/tmp/cvconf.XXXXXX", path[64];
+	struct cv_config c, back;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cv_config_parse(GOOD "ceiling_day = 7/9\n"
+	    "probation_days = 3\n", strlen(GOOD) + 37, &c), CV_OK);
+	assert_int_equal(cv_config_save(dir, &c), CV_OK);
+	assert_int_equal(cv_config_load(dir, &back), CV_OK);
+	assert_int_equal(back.ceiling_day[0], 7);
+	assert_int_equal(back.ceiling_day[1], 9);
+	assert_int_equal(back.probation_days, 3);
+	assert_int_equal(back.ceiling_hour[0], CV_CEILING_HOUR_SOFT);
+	assert_int_equal(back.given, CV_CONFIG_GIVEN_CEILING_DAY |
+	    CV_CONFIG_GIVEN_PROBATION);
+	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static void
@@ -66,6 +147,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_guard_keys),
+		cmocka_unit_test(test_save_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
