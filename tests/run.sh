@@ -52,11 +52,19 @@ if [ $st -eq 0 ]; then
 	mkdir -p "$seeds/record" "$seeds/config" "$seeds/keyring" \
 	    "$seeds/envelope" "$seeds/audit_entry" "$seeds/proof" \
 	    "$seeds/api_bodies" "$seeds/guard_state" "$seeds/audit_view" \
-	    "$seeds/evidence"
+	    "$seeds/evidence" "$seeds/csr"
 	printf '{"totp":"123456"}' >"$seeds/api_bodies/a"
 	printf '{"users":["alice"],"records":["CV-1"]}' >"$seeds/api_bodies/b"
 	printf '{"name":"bob","role":"auditor"}' >"$seeds/api_bodies/c"
 	printf '{"title":"Breach review"}' >"$seeds/api_bodies/d"
+	printf '{"role":"adjudicator"}' >"$seeds/api_bodies/e"
+	printf '{"budget":[1,2,3,4,5,6]}' >"$seeds/api_bodies/f"
+	printf '{"name":"amy","code":"ABCDE-FGHJK-MNPQR-STUVW","csr":"x"}' \
+	    >"$seeds/api_bodies/g"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -subj /CN=amy -keyout /dev/null -out "$seeds/csr/ec" 2>/dev/null
+	openssl req -new -newkey rsa:2048 -nodes -subj /CN=amy \
+	    -keyout /dev/null -out "$seeds/csr/rsa" 2>/dev/null
 	./build/clearvault gen --count 8 --seed 99 | split -l 1 - \
 	    "$seeds/record/g"
 	cp tests/fuzz/seeds/record/* "$seeds/record/" 2>/dev/null
@@ -81,7 +89,7 @@ for i, l in enumerate(sys.stdin):
 	./build/clearvault evidence export --dir "$v" --incident fuzz \
 	    --principal "$(id -un)" --out "$seeds/evidence/a" 2>/dev/null
 	for t in record config keyring envelope audit_entry proof api_bodies \
-	    guard_state audit_view evidence; do
+	    guard_state audit_view evidence csr; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

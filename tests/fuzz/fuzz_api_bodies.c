@@ -1,5 +1,6 @@
 /*
- * The server's request-body parsers (login, case, members, user), all on
+ * The server's request-body parsers (login, case, members, user, role,
+ * budget, enrol, break-glass reason), all on
  * the same input: nothing may crash, and what is accepted is in range.
  */
 #include <stdint.h>
@@ -15,7 +16,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cv_buf b = { (uint8_t *)(uintptr_t)data, size, size };
 	char code[7], title[201], name[CV_USER_NAME_MAX + 1];
-	json_t *u, *r, *hold;
+	char code[CV_ENROL_CODE_MAX + 1], *text;
+	const char *csr;
+	json_t *u, *r, *hold, *args;
 	int role;
 
 	if (api_body_login(&b, code) && strspn(code, "0123456789") != 6)
@@ -32,5 +35,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (api_body_user(&b, name, &role) && (role < 0 ||
 	    !cv_auth_valid_name(name)))
 		abort();
+	if (api_body_role(&b, &role) && role < 0)
+		abort();
+	if (api_body_budget(&b, &args)) {
+		json_t *v = json_object_get(args, "budget");
+		if (!json_is_null(v) && json_array_size(v) != CV_STORE_BUDGET_N)
+			abort();
+		json_decref(args);
+	}
+	if (api_body_enrol(&b, name, code, &csr, &hold)) {
+		if (!cv_auth_valid_name(name) || strlen(code) >
+		    CV_ENROL_CODE_MAX || strlen(csr) > CV_CSR_MAX)
+			abort();
+		json_decref(hold);
+	}
+	/* As a query value: NUL-terminated. */
+	if ((text = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (api_break_glass_reason(text) && (strlen(text) < 10 ||
+	    strlen(text) > 200))
+		abort();
+	free(text);
 	return 0;
 }
