@@ -13,7 +13,7 @@ static const char help[] =
     "[--threads N]\n\n"
     "Serves the vault over HTTPS with mutual TLS: TLS 1.3 (1.2 with AEAD\n"
     "suites only), a server certificate from the vault CA (clearvault\n"
-    "ca-cert prints it), client certificates from `clearvault user add`,\n"
+    "ca-cert prints it), client certificates from `clearvault enrol`,\n"
     "TOTP login (POST /v1/session) and bearer tokens bound to the\n"
     "certificate. Every request is an audit entry. Stops cleanly on\n"
     "SIGINT or SIGTERM. Port 0 picks a free port.\n\n"

@@ -358,8 +358,11 @@ cv_policy_decide(struct cv_vault *v, const struct cv_actor *by, int64_t id,
 		    (long long)id);
 		goto out;
 	}
-	/* Withdrawing one's own proposal needs nobody else. */
-	if (!approve && !strcmp(by->name, p->proposer))
+	/* Withdrawing one's own proposal needs nobody else; but a
+	 * break-glass review is the reader's own, and not the reader's to
+	 * close. */
+	if (!approve && !strcmp(by->name, p->proposer) &&
+	    kinds[kind_index(p->kind)].proposer != CV_ROLE__COUNT)
 		goto decided;
 	if (by->role != CV_ROLE_SECURITY_OFFICER) {
 		out->refusal = CV_REFUSE_ROLE;

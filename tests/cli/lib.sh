@@ -108,6 +108,22 @@ add_users() {	# DIR NAME:ROLE...
 	return $rc
 }
 
+# USER's own read budgets (each SOFT/HARD), granted as the product
+# requires: proposed by cvboot-adm, approved by cvboot-so1, through a
+# server of the bootstrap's own (none may be running on DIR).
+set_budget() {	# DIR USER MINUTE HOUR DAY
+	local b rc
+	b=$(echo "$3 $4 $5" | awk '{ split($1, m, "/"); split($2, h, "/");
+	    split($3, d, "/"); printf "[%s,%s,%s,%s,%s,%s]", m[1], h[1], d[1],
+	    m[2], h[2], d[2] }')
+	cv_grants_begin "$1" "$T/boot/$(basename "$1")" "$T/ca.pem" &&
+	    cv_grant "/v1/users/$2/budget" "{\"budget\":$b}" |
+	    grep -q '"state":"approved"'
+	rc=$?
+	cv_grants_end
+	return $rc
+}
+
 # Adds members to a case on the running server: the officer USER (a path
 # under $T, as for req) proposes, the vault's cvboot-so1 approves. $code is
 # the approval's status (200), or the proposal's when it was refused.

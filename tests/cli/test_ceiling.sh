@@ -44,9 +44,9 @@ mkcase() {	# OFFICER VAULT USERS-JSON N: a case of the first N records
 	req "k/$1" POST /v1/cases '{"title":"casework"}' "$t"
 	CASE=$(json_field "$T/body" "d['id']")
 	sed -n "1,$4p" "$T/$2.jsonl" | cut -c8-26 >"$T/case.ids"
-	req "k/$1" POST "/v1/cases/$CASE/members" "{\"users\":$3,\"records\":$(
+	add_members "k/$1" "$t" "$CASE" "{\"users\":$3,\"records\":$(
 	    python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" \
-	    "$T/case.ids")}" "$t"
+	    "$T/case.ids")}"
 	expect_code "case of $4 records" 200
 }
 # KIND USER SEVERITY lines of DIR/alerts.jsonl, KIND given: of that kind
@@ -199,7 +199,8 @@ expect_code "hard ceiling: r1's session lives" 200
 login2 r2
 expect_code "hard ceiling: r2 logs in (not locked)" 201
 expect_eq "no lock, no budget alert" 0 \
-    "$(alerts "$T/c" | grep -vc -e '^ceiling ' -e '^stopped_at_step_up ')"
+    "$(alerts "$T/c" | grep -vc -e '^ceiling ' -e '^stopped_at_step_up ' \
+    -e '^account_burst ' -e '^approval_off_hours ' -e '^busy_approver ')"
 "$CV" audit tail --dir "$T/c" --json -n 1000 >"$T/log"
 python3 - "$T/log" <<'PY' && ok || bad "ceiling refusals audited as denied"
 import json, sys
@@ -219,8 +220,7 @@ make_vault p 40 || { bad "setup p"; finish; exit 1; }
 add_users "$T/p" po:security_officer pn:investigator pz:investigator ||
     { bad "users (p)"; finish; exit 1; }
 for u in pn pz; do	# 8 a minute before a step-up, 12 before a lock
-	"$CV" user budget --dir "$T/p" "$u" --minute 8/12 --hour 100/200 \
-	    --day 100/200 >/dev/null 2>&1
+	set_budget "$T/p" "$u" 8/12 100/200 100/200
 	expect_eq "budget for $u" 0 $?
 done
 start_server "$T/p" || { bad "server start (p)"; finish; exit 1; }

@@ -15,8 +15,8 @@ trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
 B=boot/v
 login rogue; t_rogue=$tok
 login inv; t_inv=$tok
-t_so1=$(boot_login v cvboot-so1 "$URL")
-t_so2=$(boot_login v cvboot-so2 "$URL")
+t_so1=$(cv_boot_login "$T/boot/v" "$T/ca.pem" "$URL" cvboot-so1)
+t_so2=$(cv_boot_login "$T/boot/v" "$T/ca.pem" "$URL" cvboot-so2)
 [ -n "$t_so1" ] && [ -n "$t_so2" ] && ok || bad "officers' sessions"
 proposal() { json_field "$T/body" "d['proposal']"; }
 

@@ -81,13 +81,13 @@ for i in sys.argv[2:]:
     assert d[int(i)]["state"] == "pending" and d[int(i)]["proposer"] == "adm"
 assert d[int(sys.argv[2])]["args"] == {"role": "adjudicator"}
 PY
-req k/inv GET /v1/approvals "" "$t_inv"
-expect_problem "a reader sees no proposals" 401
 req k/soa POST "/v1/approvals/$P_ENABLE/approve" "" "$t_soa"
 expect_code "officer approves enabling inv" 200
 login2 inv
 expect_code "inv enabled by two people" 201
 t_inv=$tok
+req k/inv GET /v1/approvals "" "$t_inv"
+expect_problem "a reader sees no proposals" 403
 req k/soa POST "/v1/approvals/$P_ENABLE/approve" "" "$t_soa"
 expect_problem "a replayed approval" 409
 req k/sob POST "/v1/approvals/$P_ROLE/reject" "" "$t_sob"
@@ -157,6 +157,17 @@ expect_code "break-glass read" 200
 expect_eq "a critical alert at once" $((n0 + 1)) "$(alerts_of break_glass)"
 P_GLASS=$(sq "SELECT id FROM proposals WHERE kind = 'break_glass' AND subject = 'inv'")
 [ -n "$P_GLASS" ] && ok || bad "no review opened"
+req k/inv POST "/v1/approvals/$P_GLASS/reject" "" "$t_inv"
+expect_problem "a reader decides no review" 403
+req k/sob GET "/v1/records/$R2?break_glass=an%20officer%20in%20a%20hurry%20again" "" "$t_sob"
+expect_code "an officer's break-glass read" 200
+P_OGLASS=$(sq "SELECT max(id) FROM proposals WHERE kind = 'break_glass'")
+req k/sob POST "/v1/approvals/$P_OGLASS/reject" "" "$t_sob"
+expect_problem "the reader cannot withdraw its own review" 403
+req k/sob POST "/v1/approvals/$P_OGLASS/approve" "" "$t_sob"
+expect_problem "nor approve it" 403
+req k/soa POST "/v1/approvals/$P_OGLASS/approve" "" "$t_soa"
+expect_code "another officer reviews it" 200
 req k/sob POST "/v1/approvals/$P_GLASS/approve" "" "$t_sob"
 expect_code "an officer reviews it" 200
 req k/inv GET "/v1/records/$R1?break_glass=checking%20an%20address%20for%20a%20visit" "" "$t_inv"
@@ -238,8 +249,8 @@ assert "(audit index %d)" % prop[0]["index"] in appr["reason"], appr
 denied = [e for e in es.values() if e["action"] == "approvals.approve"
           and e["outcome"] == "denied"]
 reasons = " | ".join(e["reason"] for e in denied)
-for why in ("only security officers", "cannot decide its own",
-            "about you", "expired", "already"):
+for why in ("not an officer", "its proposer", "empower the approver",
+            "expired", "already"):
     assert why in reasons, (why, reasons)
 assert any(e["action"] == "guard.lock" and "not reviewed" in e["reason"]
            for e in es.values())

@@ -16,7 +16,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cv_buf b = { (uint8_t *)(uintptr_t)data, size, size };
 	char code[7], title[201], name[CV_USER_NAME_MAX + 1];
-	char code[CV_ENROL_CODE_MAX + 1], *text;
+	char ecode[CV_ENROL_CODE_MAX + 1], *text;
 	const char *csr;
 	json_t *u, *r, *hold, *args;
 	int role;
@@ -43,8 +43,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		json_decref(args);
 	}
-	if (api_body_enrol(&b, name, code, &csr, &hold)) {
-		if (!cv_auth_valid_name(name) || strlen(code) >
+	if (api_body_enrol(&b, name, ecode, &csr, &hold)) {
+		if (!cv_auth_valid_name(name) || strlen(ecode) >
 		    CV_ENROL_CODE_MAX || strlen(csr) > CV_CSR_MAX)
 			abort();
 		json_decref(hold);
