@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libsodium-dev libjansson-dev libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 \
 libcmocka-dev nettle-dev libgnutls28-dev liboath-dev \
-libqrencode-dev libmicrohttpd-dev openssl curl"
+libqrencode-dev libmicrohttpd-dev libseccomp-dev openssl curl"
 
 # make bench also runs a PostgreSQL baseline.
 [ "${CLEARVAULT_BENCH:-}" = 1 ] && PKGS="$PKGS postgresql-15 \
