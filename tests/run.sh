@@ -52,7 +52,12 @@ if [ $st -eq 0 ]; then
 	mkdir -p "$seeds/record" "$seeds/config" "$seeds/keyring" \
 	    "$seeds/envelope" "$seeds/audit_entry" "$seeds/proof" \
 	    "$seeds/api_bodies" "$seeds/guard_state" "$seeds/audit_view" \
-	    "$seeds/evidence" "$seeds/csr"
+	    "$seeds/evidence" "$seeds/csr" "$seeds/keyd"
+	# keyd frames: a decrypt (ticket 5, alice, CV-1, identity), a blind
+	# index, an append (allowed get by bob of CV-1)
+	printf '\000\000\000\045\000\003\000\000\000\000\000\000\000\000\000\001\000\000\000\000\000\000\000\005\000\005alice\000\004CV-1\000\000\000\001' >"$seeds/keyd/a"
+	printf '\000\000\000\024\000\004\000\000\000\000\000\000\000\000\000\002\001\000\000\000\003abc' >"$seeds/keyd/b"
+	printf '\000\000\000\057\000\001\000\000\000\000\000\000\000\000\000\003\001\000\003get\000\003bob\000\000\000\000\000\000\000\000\000\000\000\000\000\001\000\000\000\001\000\004CV-1' >"$seeds/keyd/c"
 	printf '{"totp":"123456"}' >"$seeds/api_bodies/a"
 	printf '{"users":["alice"],"records":["CV-1"]}' >"$seeds/api_bodies/b"
 	printf '{"name":"bob","role":"auditor"}' >"$seeds/api_bodies/c"
@@ -89,7 +94,7 @@ for i, l in enumerate(sys.stdin):
 	./build/clearvault evidence export --dir "$v" --incident fuzz \
 	    --principal "$(id -un)" --out "$seeds/evidence/a" 2>/dev/null
 	for t in record config keyring envelope audit_entry proof api_bodies \
-	    guard_state audit_view evidence csr; do
+	    guard_state audit_view evidence csr keyd; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

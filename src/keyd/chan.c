@@ -1,0 +1,121 @@
+/*
+ * The key process's end of a channel: frames in, one at a time through
+ * the decoder, replies out under a lock (they come from the reading
+ * thread, the log's committer and keyd's workers).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keyd_internal.h"
+
+struct chan {
+	int fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int inflight;	/* requests not yet answered */
+	int broken;
+};
+
+static void
+chan_send(void *ctx, const struct cv_buf *frame)
+{
+	struct chan *ch = ctx;
+	const uint8_t *p = frame ? frame->p : NULL;
+	size_t n = frame ? frame->len : 0;
+
+	pthread_mutex_lock(&ch->mu);
+	if (frame == NULL)
+		ch->broken = 1;
+	while (!ch->broken && n) {
+		ssize_t k = send(ch->fd, p, n, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			ch->broken = 1;
+			break;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	if (ch->broken)
+		(void)shutdown(ch->fd, SHUT_RDWR);
+	ch->inflight--;
+	pthread_cond_broadcast(&ch->cv);
+	pthread_mutex_unlock(&ch->mu);
+}
+
+static int
+read_full(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = read(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return 0;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+cv_err
+cv_keyd_serve(struct cv_keyd *k, int fd)
+{
+	struct chan ch = { .fd = fd };
+	uint8_t hdr[KEYD_HDR];
+	struct cv_buf f = { 0 };
+	struct keyd_req q;
+	size_t n;
+	cv_err r = CV_OK;
+
+	pthread_mutex_init(&ch.mu, NULL);
+	pthread_cond_init(&ch.cv, NULL);
+	for (;;) {
+		if (!read_full(fd, hdr, sizeof hdr))
+			break;	/* the peer went: not a violation */
+		if ((r = keyd_frame_len(hdr, &n)) != CV_OK)
+			goto bad;
+		f.len = 0;
+		if ((r = cv_buf_reserve(&f, n)) != CV_OK)
+			break;
+		memcpy(f.p, hdr, sizeof hdr);
+		if (!read_full(fd, f.p + sizeof hdr, n - sizeof hdr))
+			break;
+		f.len = n;
+		if ((r = keyd_decode(f.p, f.len, &q)) != CV_OK) {
+			keyd_req_free(&q);
+			goto bad;
+		}
+		pthread_mutex_lock(&ch.mu);
+		ch.inflight++;
+		pthread_mutex_unlock(&ch.mu);
+		keyd_dispatch(k, &q, chan_send, &ch);
+		keyd_req_free(&q);
+		sodium_memzero(f.p, f.len);
+	}
+	goto out;
+ bad:
+	/* An api process that sends what our encoder never makes is not
+	 * ours any more: cut it off, and say so. */
+	keyd_violation(k, cv_err_detail());
+	r = CV_ERR_FORMAT;
+	(void)shutdown(fd, SHUT_RDWR);
+ out:
+	pthread_mutex_lock(&ch.mu);
+	while (ch.inflight > 0)
+		pthread_cond_wait(&ch.cv, &ch.mu);
+	pthread_mutex_unlock(&ch.mu);
+	pthread_mutex_destroy(&ch.mu);
+	pthread_cond_destroy(&ch.cv);
+	cv_buf_free(&f);
+	return r;
+}

@@ -1,0 +1,453 @@
+/*
+ * The callers' end of keyd. A request is encoded, carried (to a key
+ * process over a channel, or in process straight to keyd_dispatch after
+ * the same decoder), and its reply decoded and matched by request id.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keyd_internal.h"
+
+#define BUCKETS 256
+
+/* A request waiting for its reply. */
+struct pend {
+	struct pend *next;
+	uint64_t id;
+	cv_keyd_done_fn *fn;	/* async; NULL: a caller waits */
+	void *ctx;
+	/* filled for a waiting caller */
+	int done;
+	cv_err st;
+	char detail[256];
+	uint64_t index;
+	struct cv_buf *text;
+};
+
+struct cv_keyd_client {
+	struct cv_keyd *local;	/* in process, or: */
+	int fd;			/* a channel */
+	pthread_t reader;
+	int reading;
+	pthread_mutex_t mu, wmu;
+	pthread_cond_t cv;
+	uint64_t next_id;
+	int dead;
+	struct pend *b[BUCKETS];
+};
+
+static void
+fail_all(struct cv_keyd_client *c);
+
+static void
+complete(struct cv_keyd_client *c, const uint8_t *p, size_t len)
+{
+	struct keyd_reply rp;
+	struct pend **pp, *q = NULL;
+	struct cv_buf text;
+
+	if (keyd_decode_reply(p, len, &rp) != CV_OK) {
+		fail_all(c);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	for (pp = &c->b[rp.id % BUCKETS]; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == rp.id) {
+			q = *pp;
+			*pp = q->next;
+			break;
+		}
+	if (q == NULL || q->fn) {
+		pthread_mutex_unlock(&c->mu);
+		if (q == NULL)
+			return;	/* nobody waits for it: dropped */
+		text.p = (uint8_t *)(uintptr_t)rp.text;
+		text.len = text.cap = rp.len;
+		if (rp.status != CV_OK)
+			cv_err_set("%s", rp.detail);
+		q->fn(q->ctx, rp.status, rp.index, rp.text ? &text : NULL);
+		free(q);
+		return;
+	}
+	q->st = rp.status;
+	q->index = rp.index;
+	snprintf(q->detail, sizeof q->detail, "%s", rp.detail);
+	if (rp.status == CV_OK && q->text && rp.len &&
+	    cv_buf_add(q->text, rp.text, rp.len) != CV_OK)
+		q->st = CV_ERR_NOMEM;
+	q->done = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* The key side is gone: every caller hears it, none hangs. */
+static void
+fail_all(struct cv_keyd_client *c)
+{
+	struct pend *q, *async = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	c->dead = 1;
+	for (int i = 0; i < BUCKETS; i++)
+		while ((q = c->b[i]) != NULL) {
+			c->b[i] = q->next;
+			if (q->fn) {
+				q->next = async;
+				async = q;
+			} else {
+				q->st = CV_ERR_HSM;
+				snprintf(q->detail, sizeof q->detail, "the key "
+				    "process is gone");
+				q->done = 1;
+			}
+		}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	while ((q = async) != NULL) {
+		async = q->next;
+		cv_err_set("the key process is gone");
+		q->fn(q->ctx, CV_ERR_HSM, 0, NULL);
+		free(q);
+	}
+}
+
+static int
+read_full(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = read(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return 0;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+static int
+write_full(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return 0;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+static void *
+reader(void *arg)
+{
+	struct cv_keyd_client *c = arg;
+	uint8_t hdr[KEYD_HDR];
+	struct cv_buf f = { 0 };
+	size_t n;
+
+	while (read_full(c->fd, hdr, sizeof hdr) &&
+	    keyd_frame_len(hdr, &n) == CV_OK) {
+		f.len = 0;
+		if (cv_buf_reserve(&f, n) != CV_OK)
+			break;
+		memcpy(f.p, hdr, sizeof hdr);
+		if (!read_full(c->fd, f.p + sizeof hdr, n - sizeof hdr))
+			break;
+		f.len = n;
+		complete(c, f.p, f.len);
+		sodium_memzero(f.p, f.len);
+	}
+	cv_buf_free(&f);
+	fail_all(c);
+	return NULL;
+}
+
+/* The in-process key side replies here, after the same decoder. */
+static void
+local_send(void *ctx, const struct cv_buf *frame)
+{
+	struct cv_keyd_client *c = ctx;
+
+	if (frame == NULL) {
+		fail_all(c);
+		return;
+	}
+	complete(c, frame->p, frame->len);
+}
+
+/* Sends FRAME (request id ID) and registers Q for its reply. */
+static cv_err
+carry(struct cv_keyd_client *c, struct cv_buf *frame, struct pend *q)
+{
+	struct keyd_req rq;
+	cv_err r;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->dead) {
+		pthread_mutex_unlock(&c->mu);
+		return cv_fail(CV_ERR_HSM, "the key process is gone");
+	}
+	q->next = c->b[q->id % BUCKETS];
+	c->b[q->id % BUCKETS] = q;
+	pthread_mutex_unlock(&c->mu);
+	if (c->local) {
+		if ((r = keyd_decode(frame->p, frame->len, &rq)) != CV_OK) {
+			keyd_violation(c->local, cv_err_detail());
+			keyd_req_free(&rq);
+			fail_all(c);	/* answers Q */
+			return CV_OK;
+		}
+		keyd_dispatch(c->local, &rq, local_send, c);
+		keyd_req_free(&rq);
+		return CV_OK;
+	}
+	pthread_mutex_lock(&c->wmu);
+	r = write_full(c->fd, frame->p, frame->len) ? CV_OK : CV_ERR_HSM;
+	pthread_mutex_unlock(&c->wmu);
+	if (r != CV_OK) {
+		(void)shutdown(c->fd, SHUT_RDWR);	/* the reader fails all */
+		return CV_OK;	/* Q is answered by fail_all */
+	}
+	return CV_OK;
+}
+
+static uint64_t
+new_id(struct cv_keyd_client *c)
+{
+	return __atomic_add_fetch(&c->next_id, 1, __ATOMIC_RELAXED);
+}
+
+/* Synchronous call: FRAME built with request id ID. */
+static cv_err
+call(struct cv_keyd_client *c, struct cv_buf *frame, uint64_t id,
+    uint64_t *index, struct cv_buf *text)
+{
+	struct pend q;
+	cv_err r;
+
+	memset(&q, 0, sizeof q);
+	q.id = id;
+	q.text = text;
+	if ((r = carry(c, frame, &q)) != CV_OK)
+		return r;
+	pthread_mutex_lock(&c->mu);
+	while (!q.done)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	if (index)
+		*index = q.index;
+	if (q.st != CV_OK)
+		return cv_fail(q.st, "%s", q.detail);
+	return CV_OK;
+}
+
+static cv_err
+call_async(struct cv_keyd_client *c, struct cv_buf *frame, uint64_t id,
+    cv_keyd_done_fn *done, void *ctx)
+{
+	struct pend *q;
+	cv_err r;
+
+	if ((q = calloc(1, sizeof *q)) == NULL)
+		return CV_ERR_NOMEM;
+	q->id = id;
+	q->fn = done;
+	q->ctx = ctx;
+	if ((r = carry(c, frame, q)) != CV_OK) {
+		/* Not registered, or already answered by fail_all. */
+		pthread_mutex_lock(&c->mu);
+		for (struct pend **pp = &c->b[id % BUCKETS]; *pp;
+		    pp = &(*pp)->next)
+			if (*pp == q) {
+				*pp = q->next;
+				free(q);
+				break;
+			}
+		pthread_mutex_unlock(&c->mu);
+	}
+	return r;
+}
+
+static cv_err
+new_client(struct cv_keyd_client **out)
+{
+	struct cv_keyd_client *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return CV_ERR_NOMEM;
+	c->fd = -1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->wmu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	*out = c;
+	return CV_OK;
+}
+
+cv_err
+cv_keyd_client_local(struct cv_keyd *k, struct cv_keyd_client **out)
+{
+	cv_err r;
+
+	if ((r = new_client(out)) == CV_OK)
+		(*out)->local = k;
+	return r;
+}
+
+cv_err
+cv_keyd_client_channel(int fd, struct cv_keyd_client **out)
+{
+	struct cv_keyd_client *c;
+	cv_err r;
+
+	if ((r = new_client(&c)) != CV_OK) {
+		close(fd);
+		return r;
+	}
+	c->fd = fd;
+	if (pthread_create(&c->reader, NULL, reader, c) != 0) {
+		cv_keyd_client_free(c);
+		return cv_fail(CV_ERR_INTERNAL, "keyd: no thread");
+	}
+	c->reading = 1;
+	*out = c;
+	return CV_OK;
+}
+
+void
+cv_keyd_client_free(struct cv_keyd_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		(void)shutdown(c->fd, SHUT_RDWR);
+	if (c->reading)
+		pthread_join(c->reader, NULL);
+	if (c->fd >= 0)
+		close(c->fd);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->wmu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+cv_err
+cv_keyd_append(struct cv_keyd_client *c, const struct cv_audit_entry *e,
+    uint64_t *index)
+{
+	struct cv_buf f = { 0 };
+	uint64_t id = new_id(c);
+	cv_err r;
+
+	if ((r = keyd_enc_entry(&f, KEYD_APPEND, id, e)) == CV_OK)
+		r = call(c, &f, id, index, NULL);
+	cv_buf_free(&f);
+	return r;
+}
+
+cv_err
+cv_keyd_append_async(struct cv_keyd_client *c,
+    const struct cv_audit_entry *e, cv_keyd_done_fn *done, void *ctx)
+{
+	struct cv_buf f = { 0 };
+	uint64_t id = new_id(c);
+	cv_err r;
+
+	if ((r = keyd_enc_entry(&f, KEYD_APPEND, id, e)) == CV_OK)
+		r = call_async(c, &f, id, done, ctx);
+	cv_buf_free(&f);
+	return r;
+}
+
+cv_err
+cv_keyd_read(struct cv_keyd_client *c, const struct cv_audit_entry *e,
+    uint64_t *index, struct cv_buf *text)
+{
+	struct cv_buf f = { 0 };
+	uint64_t id = new_id(c);
+	cv_err r;
+
+	if ((r = keyd_enc_entry(&f, KEYD_READ, id, e)) == CV_OK)
+		r = call(c, &f, id, index, text);
+	cv_buf_free(&f);
+	return r;
+}
+
+cv_err
+cv_keyd_read_async(struct cv_keyd_client *c, const struct cv_audit_entry *e,
+    cv_keyd_done_fn *done, void *ctx)
+{
+	struct cv_buf f = { 0 };
+	uint64_t id = new_id(c);
+	cv_err r;
+
+	if ((r = keyd_enc_entry(&f, KEYD_READ, id, e)) == CV_OK)
+		r = call_async(c, &f, id, done, ctx);
+	cv_buf_free(&f);
+	return r;
+}
+
+cv_err
+cv_keyd_decrypt(struct cv_keyd_client *c, uint64_t ticket,
+    const char *principal, const char *rid, unsigned sections,
+    struct cv_buf *text)
+{
+	struct cv_buf f = { 0 };
+	uint64_t id = new_id(c);
+	cv_err r;
+
+	if ((r = keyd_enc_decrypt(&f, id, ticket, principal, rid,
+	    sections)) == CV_OK)
+		r = call(c, &f, id, NULL, text);
+	cv_buf_free(&f);
+	return r;
+}
+
+/* A call whose reply is exactly N bytes into OUT. */
+static cv_err
+fixed(struct cv_keyd_client *c, uint16_t type, uint8_t kind,
+    const void *in, size_t len, uint8_t *out, size_t n)
+{
+	struct cv_buf f = { 0 }, t = { 0 };
+	uint64_t id = new_id(c);
+	cv_err r;
+
+	if ((r = keyd_enc_blob(&f, type, id, kind, in, len)) == CV_OK &&
+	    (r = call(c, &f, id, NULL, &t)) == CV_OK) {
+		if (t.len != n)
+			r = cv_fail(CV_ERR_FORMAT, "keyd: a reply of %zu "
+			    "bytes", t.len);
+		else
+			memcpy(out, t.p, n);
+	}
+	cv_buf_free(&f);
+	cv_buf_free(&t);
+	return r;
+}
+
+cv_err
+cv_keyd_blind_index(struct cv_keyd_client *c, enum cv_bidx_kind kind,
+    const void *in, size_t len, uint8_t out[static CV_BIDX_BYTES])
+{
+	return fixed(c, KEYD_BLIND_INDEX, (uint8_t)kind, in, len, out,
+	    CV_BIDX_BYTES);
+}
+
+cv_err
+cv_keyd_sign_tls(struct cv_keyd_client *c, const uint8_t *data, size_t len,
+    uint8_t sig[static CV_SIGN_BYTES])
+{
+	return fixed(c, KEYD_SIGN_TLS, 0, data, len, sig, CV_SIGN_BYTES);
+}

@@ -1,0 +1,139 @@
+/*
+ * keyd: the key side of clearvault, behind one small typed interface.
+ *
+ * The key side owns the vault's keys (and so the HSM session), its store
+ * of wrapped data keys and ciphertext, and the audit log's writer. Every
+ * other part of clearvault reaches it through a struct cv_keyd_client and
+ * the calls below, whether the key side runs in the same process (the
+ * command line) or in the key process of `clearvault serve`, over a
+ * channel: the same encoder, the same decoder, the same checks.
+ *
+ * What the key side will do, and for whom:
+ *  - append an audit entry (it stamps the time itself);
+ *  - release record plaintext only against an audit ticket: the index of
+ *    a durable entry that names that record, those sections and that
+ *    principal, with the outcome "allowed". CV_KEYD_READ writes the entry
+ *    and then decrypts under the ticket it just got (one round trip);
+ *    CV_KEYD_DECRYPT takes a ticket from an earlier entry. Data keys
+ *    never leave the key side;
+ *  - compute a blind index (search by SSN or name);
+ *  - sign a TLS 1.3 server CertificateVerify with the server key, and
+ *    nothing else with it.
+ * A request that does not decode exactly (unknown type, bad size, a field
+ * out of bounds, trailing bytes) ends the channel; a refused request is an
+ * audit entry and an alert. See docs/privsep.md.
+ */
+#ifndef CV_KEYD_H
+#define CV_KEYD_H
+
+#include "../audit/audit.h"
+#include "../base/base.h"
+#include "../keys/keys.h"
+#include "../vault/vault.h"
+
+struct cv_keyd;
+struct cv_keyd_client;
+
+/* Bounds that the decoder enforces on both sides. */
+#define CV_KEYD_MAX_MSG (4u << 20)	/* one frame, header included */
+#define CV_KEYD_MAX_STR 1024		/* an entry's string field */
+#define CV_KEYD_MAX_RECORDS 20000	/* record ids in one entry */
+#define CV_KEYD_MAX_SIGN 2048		/* bytes a TLS signature covers */
+
+/*
+ * The key side over vault V and its open log A (both borrowed: they must
+ * outlive it). ALERTS_DIR (may be NULL: no alert file) is where refusals
+ * and protocol violations are appended to alerts.jsonl.
+ */
+cv_err cv_keyd_new(struct cv_vault *v, struct cv_audit *a,
+    struct cv_keyd **out) CV_MUST_CHECK;
+void cv_keyd_free(struct cv_keyd *k);
+
+/*
+ * Serves the channel FD (a connected AF_UNIX stream socket) until its peer
+ * closes it (CV_OK) or sends a request that does not decode
+ * (CV_ERR_FORMAT: the violation is logged, FD is shut down). Blocks; call
+ * it on one thread per channel. FD stays the caller's to close. Replies to
+ * entries still waiting for their commit are sent before it returns.
+ */
+cv_err cv_keyd_serve(struct cv_keyd *k, int fd) CV_MUST_CHECK;
+
+/*
+ * A client of K in the same process: requests are encoded and decoded
+ * exactly as on a channel, then dispatched directly.
+ */
+cv_err cv_keyd_client_local(struct cv_keyd *k,
+    struct cv_keyd_client **out) CV_MUST_CHECK;
+
+/*
+ * A client over channel FD (connected to a cv_keyd_serve). Starts a reader
+ * thread; safe for many threads at once. Takes FD (closed on free). When
+ * the channel fails, every pending and later call fails with CV_ERR_HSM
+ * ("key process gone"): fail closed.
+ */
+cv_err cv_keyd_client_channel(int fd,
+    struct cv_keyd_client **out) CV_MUST_CHECK;
+void cv_keyd_client_free(struct cv_keyd_client *c);
+
+/*
+ * Appends E to the audit log and returns once it is durable, with its index
+ * in *index (may be NULL). The key side sets the time; E->time_us is not
+ * sent.
+ */
+cv_err cv_keyd_append(struct cv_keyd_client *c,
+    const struct cv_audit_entry *e, uint64_t *index) CV_MUST_CHECK;
+
+/*
+ * Called once per asynchronous request, on a thread of the client (never
+ * the caller's): R the result, INDEX the entry's index when it was written,
+ * TEXT the plaintext for a read (NULL otherwise; owned by the client:
+ * valid only during the call, wiped after it).
+ */
+typedef void cv_keyd_done_fn(void *ctx, cv_err r, uint64_t index,
+    const struct cv_buf *text);
+
+/* cv_keyd_append without waiting: DONE(CTX, ...) is called exactly once
+ * unless this returns an error. */
+cv_err cv_keyd_append_async(struct cv_keyd_client *c,
+    const struct cv_audit_entry *e, cv_keyd_done_fn *done,
+    void *ctx) CV_MUST_CHECK;
+
+/*
+ * The one way to record plaintext: E must be an "allowed" entry naming
+ * exactly one record and at least one section, for actor E->actor. The
+ * key side makes it durable, then decrypts only E->sections of that record
+ * under the ticket it got. TEXT receives `{"id":...,<sections>,"_meta":
+ * {...}}` (caller frees). CV_ERR_NOT_FOUND / CV_ERR_SHREDDED: the entry is
+ * written but nothing was released; CV_ERR_INVALID: E is not a read.
+ */
+cv_err cv_keyd_read(struct cv_keyd_client *c, const struct cv_audit_entry *e,
+    uint64_t *index, struct cv_buf *text) CV_MUST_CHECK;
+cv_err cv_keyd_read_async(struct cv_keyd_client *c,
+    const struct cv_audit_entry *e, cv_keyd_done_fn *done,
+    void *ctx) CV_MUST_CHECK;
+
+/*
+ * Decrypts SECTIONS of record RID for PRINCIPAL under TICKET, the index of
+ * a durable "allowed" entry by PRINCIPAL naming RID and at least those
+ * sections. Anything else is CV_ERR_AUTH ("ticket refused"), logged and
+ * alerted by the key side.
+ */
+cv_err cv_keyd_decrypt(struct cv_keyd_client *c, uint64_t ticket,
+    const char *principal, const char *rid, unsigned sections,
+    struct cv_buf *text) CV_MUST_CHECK;
+
+/* cv_keys_blind_index on the key side. */
+cv_err cv_keyd_blind_index(struct cv_keyd_client *c, enum cv_bidx_kind kind,
+    const void *in, size_t len, uint8_t out[static CV_BIDX_BYTES])
+    CV_MUST_CHECK;
+
+/*
+ * The server key's signature over DATA, which must be a TLS 1.3 server
+ * CertificateVerify input (RFC 8446 4.4.3: 64 spaces, the server context
+ * string, a zero byte, a transcript hash of 32 or 48 bytes). Anything else
+ * is refused: the key signs handshakes, not messages.
+ */
+cv_err cv_keyd_sign_tls(struct cv_keyd_client *c, const uint8_t *data,
+    size_t len, uint8_t sig[static CV_SIGN_BYTES]) CV_MUST_CHECK;
+
+#endif

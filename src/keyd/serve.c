@@ -1,0 +1,446 @@
+/*
+ * The key side: the request table, audit tickets, refusals.
+ *
+ * Entries are made durable by the log's committer thread (group commit);
+ * what follows a commit — checking the ticket, decrypting, replying — is
+ * handed to a small pool of workers so that the committer never waits for
+ * crypto or for a slow reader of the channel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../record/record.h"
+#include "keyd_internal.h"
+
+#define WORKERS 2
+
+/* A read whose entry is being committed, then checked and decrypted. */
+struct job {
+	struct job *next;
+	struct cv_keyd *k;
+	keyd_send_fn *send;
+	void *sendctx;
+	uint16_t type;
+	uint64_t id, index;
+	cv_err status;
+	char detail[200];
+	unsigned sections;
+	char rid[CV_RECORD_ID_MAX + 1];
+	char actor[CV_KEYD_MAX_STR + 1];
+};
+
+struct cv_keyd {
+	struct cv_vault *v;
+	struct cv_audit *a;
+	int alerts_fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, **tail;
+	int stopping, nworkers, pending;
+	uint64_t durable;	/* entries below this index are on disk */
+	pthread_t workers[WORKERS];
+};
+
+static void
+reply(struct cv_keyd *k, keyd_send_fn *send, void *ctx, uint16_t type,
+    uint64_t id, cv_err st, const char *detail, uint64_t index,
+    const struct cv_buf *text)
+{
+	struct cv_buf f = { 0 };
+
+	(void)k;
+	if (keyd_enc_reply(&f, type, id, st, detail, index,
+	    text ? text->p : NULL, text ? text->len : 0) != CV_OK) {
+		/* Too large or no memory: say so rather than go silent. */
+		f.len = 0;
+		if (keyd_enc_reply(&f, type, id, CV_ERR_NOMEM,
+		    "keyd: the reply could not be built", 0, NULL, 0) != CV_OK)
+			f.len = 0;
+	}
+	send(ctx, f.len ? &f : NULL);
+	cv_buf_free(&f);
+}
+
+/*
+ * A refusal or a protocol violation: an audit entry (synchronous, so that
+ * it is on disk before the caller hears "no"), an alert line, syslog.
+ */
+static void
+alert(struct cv_keyd *k, const char *kind, const char *actor,
+    const char *detail, const char *rid)
+{
+	struct cv_audit_entry e = { 0 };
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	uint64_t index = 0;
+	json_t *j;
+	char *line;
+	cv_err r;
+
+	e.outcome = CV_AUDIT_DENIED;
+	e.action = kind;
+	e.actor = actor && *actor ? actor : "keyd";
+	e.reason = detail;
+	e.records = rid ? &rid : NULL;
+	e.nrecords = rid ? 1 : 0;
+	if ((r = cv_audit_append(k->a, &e, &index)) == CV_OK) {
+		pthread_mutex_lock(&k->mu);
+		if (index + 1 > k->durable)
+			k->durable = index + 1;
+		pthread_mutex_unlock(&k->mu);
+	}
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	j = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:n,s:n,s:b,s:[I]}", "time", when,
+	    "user", actor, "severity", "critical", "kind",
+	    strcmp(kind, "keyd.violation") == 0 ? "keyd_violation" :
+	    "keyd_refused", "detail", detail, "source", "session", "locked",
+	    0, "audit_indices", (json_int_t)index);
+	if (j && (line = json_dumps(j, JSON_COMPACT)) != NULL) {
+		if (k->alerts_fd >= 0 && (write(k->alerts_fd, line,
+		    strlen(line)) < 0 || write(k->alerts_fd, "\n", 1) < 0))
+			fprintf(stderr, "clearvault keyd: cannot write an "
+			    "alert\n");
+		free(line);
+	}
+	json_decref(j);
+	syslog(LOG_AUTHPRIV | LOG_ALERT, "keyd critical: %s by %s: %s%s", kind,
+	    actor && *actor ? actor : "?", detail,
+	    r == CV_OK ? "" : " (and the audit log failed)");
+}
+
+void
+keyd_violation(struct cv_keyd *k, const char *why)
+{
+	alert(k, "keyd.violation", NULL, why, NULL);
+}
+
+/*
+ * The ticket: entry INDEX is durable, was allowed, is PRINCIPAL's, names
+ * RID and covers SECTIONS. Read back from the log, not from memory: the
+ * log is what an auditor will see.
+ */
+static cv_err
+check_ticket(struct cv_keyd *k, uint64_t index, const char *principal,
+    const char *rid, unsigned sections)
+{
+	struct cv_buf leaf = { 0 };
+	struct cv_audit_view v;
+	struct cv_audit_str s;
+	size_t pos = 0, n = strlen(rid);
+	const char *why = NULL;
+	int named = 0;
+	cv_err r;
+
+	pthread_mutex_lock(&k->mu);
+	if (index >= k->durable)
+		why = "the ticket's entry is not durable";
+	pthread_mutex_unlock(&k->mu);
+	if (why)
+		goto out;
+	if ((r = cv_audit_leaf(k->a, index, &leaf)) != CV_OK) {
+		why = r == CV_ERR_NOT_FOUND ? "the ticket is not a durable "
+		    "audit entry" : "the ticket's entry cannot be read";
+		goto out;
+	}
+	if (cv_audit_view(leaf.p, leaf.len, &v) != CV_OK) {
+		why = "the ticket's entry is malformed";
+		goto out;
+	}
+	s = v.f[CV_AUDIT_ACTOR];
+	if (v.outcome != CV_AUDIT_ALLOWED)
+		why = "the ticket's entry was not allowed";
+	else if (s.len != strlen(principal) ||
+	    memcmp(s.p, principal, s.len) != 0)
+		why = "the ticket belongs to another principal";
+	else if (sections & ~v.sections)
+		why = "the ticket does not cover these sections";
+	while (!why && cv_audit_view_record(&v, &pos, &s))
+		if (s.len == n && memcmp(s.p, rid, n) == 0)
+			named = 1;
+	if (!why && !named)
+		why = "the ticket names another record";
+ out:
+	cv_buf_free(&leaf);
+	if (why == NULL)
+		return CV_OK;
+	return cv_fail(CV_ERR_AUTH, "ticket %llu refused: %s",
+	    (unsigned long long)index, why);
+}
+
+/* Check, then decrypt: the only place record plaintext is made. */
+static cv_err
+release(struct cv_keyd *k, uint64_t ticket, const char *principal,
+    const char *rid, unsigned sections, struct cv_buf *out)
+{
+	const char *names[CV_RECORD_NSECTIONS + 1];
+	size_t n = 0;
+	cv_err r;
+
+	if ((r = check_ticket(k, ticket, principal, rid, sections)) != CV_OK) {
+		alert(k, "keyd.refused", principal, cv_err_detail(), rid);
+		return cv_fail(CV_ERR_AUTH, "ticket %llu refused",
+		    (unsigned long long)ticket);
+	}
+	for (int i = 0; i < CV_RECORD_NSECTIONS; i++)
+		if (sections & (1u << i))
+			names[n++] = cv_record_sections[i];
+	names[n] = NULL;
+	return cv_vault_get_text(k->v, rid, names, out);
+}
+
+static void
+run_job(struct job *j)
+{
+	struct cv_buf text = { 0 };
+	cv_err r = j->status;
+
+	if (r == CV_OK && (r = release(j->k, j->index, j->actor, j->rid,
+	    j->sections, &text)) != CV_OK)
+		snprintf(j->detail, sizeof j->detail, "%s", cv_err_detail());
+	reply(j->k, j->send, j->sendctx, j->type, j->id, r, j->detail,
+	    j->index, &text);
+	cv_buf_free(&text);
+}
+
+static void *
+worker(void *arg)
+{
+	struct cv_keyd *k = arg;
+	struct job *j;
+
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (k->head == NULL && !k->stopping)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if ((j = k->head) == NULL)
+			break;
+		if ((k->head = j->next) == NULL)
+			k->tail = &k->head;
+		pthread_mutex_unlock(&k->mu);
+		run_job(j);
+		sodium_memzero(j, sizeof *j);
+		free(j);
+		pthread_mutex_lock(&k->mu);
+		k->pending--;
+		pthread_cond_broadcast(&k->cv);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* The committer's callback: hand the rest to a worker. */
+static void
+committed(void *ctx, cv_err r, uint64_t index)
+{
+	struct job *j = ctx;
+	struct cv_keyd *k = j->k;
+
+	j->status = r;
+	j->index = index;
+	if (r == CV_OK) {
+		pthread_mutex_lock(&k->mu);
+		if (index + 1 > k->durable)
+			k->durable = index + 1;
+		pthread_mutex_unlock(&k->mu);
+	}
+	if (r != CV_OK)
+		snprintf(j->detail, sizeof j->detail, "the audit log failed: "
+		    "nothing was released");
+	if (j->type == KEYD_APPEND) {
+		reply(k, j->send, j->sendctx, j->type, j->id, r, j->detail,
+		    index, NULL);
+		free(j);
+		pthread_mutex_lock(&k->mu);
+		k->pending--;
+		pthread_cond_broadcast(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+		return;
+	}
+	pthread_mutex_lock(&k->mu);
+	j->next = NULL;
+	*k->tail = j;
+	k->tail = &j->next;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* APPEND and READ: the entry is the request. */
+static cv_err
+submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx)
+{
+	struct cv_audit_entry e = q->ent.e;
+	struct job *j;
+	cv_err r;
+
+	if (e.action == NULL || e.actor == NULL)
+		return cv_fail(CV_ERR_INVALID, "an entry needs an action and "
+		    "an actor");
+	if (q->type == KEYD_READ && (e.outcome != CV_AUDIT_ALLOWED ||
+	    e.nrecords != 1 || e.sections == 0))
+		return cv_fail(CV_ERR_INVALID, "a read names one record and "
+		    "its sections, allowed");
+	e.time_us = 0;	/* the key side's clock, not the caller's */
+	if ((j = calloc(1, sizeof *j)) == NULL)
+		return CV_ERR_NOMEM;
+	j->k = k;
+	j->send = send;
+	j->sendctx = ctx;
+	j->type = q->type;
+	j->id = q->id;
+	if (q->type == KEYD_READ) {
+		snprintf(j->rid, sizeof j->rid, "%s", e.records[0]);
+		snprintf(j->actor, sizeof j->actor, "%s", e.actor);
+		j->sections = e.sections;
+	}
+	pthread_mutex_lock(&k->mu);
+	k->pending++;
+	pthread_mutex_unlock(&k->mu);
+	if ((r = cv_audit_submit(k->a, &e, committed, j)) != CV_OK) {
+		free(j);
+		pthread_mutex_lock(&k->mu);
+		k->pending--;
+		pthread_cond_broadcast(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+	}
+	return r;
+}
+
+/*
+ * TLS signatures are made for the handshake only: the input must be a TLS
+ * 1.3 server CertificateVerify (RFC 8446 4.4.3), or the TLS 1.2 ECDHE
+ * ServerKeyExchange params (RFC 8422 5.4: two randoms, named curve, point).
+ */
+static int
+tls_signable(const uint8_t *p, size_t n)
+{
+	static const char ctx13[] = "TLS 1.3, server CertificateVerify";
+	size_t c = sizeof ctx13 - 1;
+
+	if (n == 64 + c + 1 + 32 || n == 64 + c + 1 + 48) {
+		for (size_t i = 0; i < 64; i++)
+			if (p[i] != 0x20)
+				return 0;
+		return memcmp(p + 64, ctx13, c) == 0 && p[64 + c] == 0;
+	}
+	/* 1.2: client_random[32] server_random[32] 0x03 curve[2] len point */
+	return n > 68 && p[64] == 0x03 && p[67] == n - 68 &&
+	    (p[68] == 0x04 || n - 68 == 32 || n - 68 == 56);
+}
+
+void
+keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
+    void *ctx)
+{
+	struct cv_buf out = { 0 };
+	uint8_t b[CV_SIGN_BYTES];
+	cv_err r;
+
+	cv_err_clear();
+	switch (q->type) {
+	case KEYD_APPEND:
+	case KEYD_READ:
+		if ((r = submit(k, q, send, ctx)) == CV_OK)
+			return;	/* replied to after the commit */
+		break;
+	case KEYD_DECRYPT:
+		r = release(k, q->ticket, q->principal, q->rid, q->sections,
+		    &out);
+		break;
+	case KEYD_BLIND_INDEX:
+		if ((r = cv_keys_blind_index(cv_vault_keys(k->v),
+		    (enum cv_bidx_kind)q->kind, q->data, q->len, b)) == CV_OK)
+			r = cv_buf_add(&out, b, CV_BIDX_BYTES);
+		break;
+	case KEYD_SIGN_TLS:
+		if (!tls_signable(q->data, q->len)) {
+			alert(k, "keyd.refused", NULL, "a signature over "
+			    "something that is not a TLS handshake", NULL);
+			r = cv_fail(CV_ERR_AUTH, "the server key signs TLS "
+			    "handshakes only");
+			break;
+		}
+		if ((r = cv_keys_sign(cv_vault_keys(k->v), CV_SIGNER_TLS,
+		    q->data, q->len, b)) == CV_OK)
+			r = cv_buf_add(&out, b, CV_SIGN_BYTES);
+		break;
+	default:
+		r = cv_fail(CV_ERR_INTERNAL, "keyd: no handler");
+	}
+	reply(k, send, ctx, q->type, q->id, r, r ? cv_err_detail() : NULL, 0,
+	    &out);
+	sodium_memzero(b, sizeof b);
+	cv_buf_free(&out);
+}
+
+cv_err
+cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
+{
+	struct cv_keyd *k;
+	char path[1100];
+	cv_err r = CV_OK;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof *k)) == NULL)
+		return CV_ERR_NOMEM;
+	k->v = v;
+	k->a = a;
+	k->tail = &k->head;
+	k->alerts_fd = -1;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	if (cv_path(path, sizeof path, "%s/alerts.jsonl", cv_vault_dir(v)) ==
+	    CV_OK)
+		k->alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC, 0600);
+	/* What the log holds when it is opened was made durable (and
+	 * repaired) before: tickets up to here are good. */
+	if ((r = cv_audit_size(a, &k->durable)) != CV_OK) {
+		cv_keyd_free(k);
+		return r;
+	}
+	for (; k->nworkers < WORKERS; k->nworkers++)
+		if (pthread_create(&k->workers[k->nworkers], NULL, worker,
+		    k) != 0) {
+			r = cv_fail(CV_ERR_INTERNAL, "keyd: no thread");
+			break;
+		}
+	if (r != CV_OK) {
+		cv_keyd_free(k);
+		return r;
+	}
+	*out = k;
+	return CV_OK;
+}
+
+void
+cv_keyd_free(struct cv_keyd *k)
+{
+	if (k == NULL)
+		return;
+	/* Every submitted entry is answered before the workers go. */
+	pthread_mutex_lock(&k->mu);
+	while (k->pending > 0)
+		pthread_cond_wait(&k->cv, &k->mu);
+	k->stopping = 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	for (int i = 0; i < k->nworkers; i++)
+		pthread_join(k->workers[i], NULL);
+	if (k->alerts_fd >= 0)
+		close(k->alerts_fd);
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	free(k);
+}

@@ -1,0 +1,341 @@
+/*
+ * keyd against a real vault (SoftHSM2 token, SQLite, audit log): record
+ * plaintext comes out only under a durable entry that names that record,
+ * those sections and that principal; every refusal is on the log and in
+ * alerts.jsonl; a malformed request ends the channel. Each case runs in
+ * process and over a socketpair to a key side in a forked process.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../testutil.h"
+#include "gen/gen.h"
+#include "keyd/keyd.h"
+#include "keyd/keyd_internal.h"
+#include "record/record.h"
+
+static const char *dir;
+static char rid[2][CV_RECORD_ID_MAX + 1];
+
+struct side {
+	struct cv_vault *v;
+	struct cv_audit *a;
+	struct cv_keyd *k;
+	struct cv_keyd_client *c;
+	pid_t child;
+	int fd;		/* the raw channel, for hostile frames */
+};
+
+static int
+setup(void **state)
+{
+	struct cv_vault_init_opts o = { 0 };
+	struct cv_vault *v = NULL;
+	struct cv_buf in = { 0 };
+	struct cv_record_error re;
+	uint32_t ver;
+
+	(void)state;
+	dir = test_vault_dir();
+	if (cv_vault_init(dir, &o) != CV_OK || cv_audit_create(dir) != CV_OK ||
+	    cv_vault_open(dir, &v) != CV_OK)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		in.len = 0;
+		if (cv_gen_record(42, (uint64_t)i, &in) != CV_OK ||
+		    cv_vault_put(v, (const char *)in.p, in.len, NULL, 0, &re,
+		    rid[i], &ver) != CV_OK)
+			return -1;
+	}
+	cv_buf_free(&in);
+	cv_vault_close(v);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	test_rm_rf(dir);
+	return 0;
+}
+
+static void
+open_side(struct side *s)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	assert_int_equal(cv_vault_open(dir, &s->v), CV_OK);
+	assert_int_equal(cv_audit_open(s->v, 0, &s->a), CV_OK);
+	assert_int_equal(cv_keyd_new(s->v, s->a, &s->k), CV_OK);
+}
+
+static void
+close_side(struct side *s)
+{
+	cv_keyd_free(s->k);
+	cv_audit_close(s->a);
+	cv_vault_close(s->v);
+}
+
+/* The key side in a child process, served over a socketpair. */
+static void
+start(struct side *s, int remote)
+{
+	int sv[2];
+
+	if (!remote) {
+		open_side(s);
+		assert_int_equal(cv_keyd_client_local(s->k, &s->c), CV_OK);
+		return;
+	}
+	memset(s, 0, sizeof *s);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	if ((s->child = fork()) == 0) {
+		struct side k;
+		cv_err r;
+
+		close(sv[0]);
+		open_side(&k);
+		r = cv_keyd_serve(k.k, sv[1]);
+		close_side(&k);
+		_exit(r == CV_OK ? 0 : 3);
+	}
+	assert_true(s->child > 0);
+	close(sv[1]);
+	s->fd = dup(sv[0]);
+	assert_int_equal(cv_keyd_client_channel(sv[0], &s->c), CV_OK);
+}
+
+/* Returns the child's exit status (0 when in process). */
+static int
+stop(struct side *s)
+{
+	int st = 0;
+
+	cv_keyd_client_free(s->c);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->child) {
+		assert_int_equal(waitpid(s->child, &st, 0), s->child);
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+	}
+	close_side(s);
+	return 0;
+}
+
+static struct cv_audit_entry
+read_entry(const char *actor, const char **rec, unsigned sections)
+{
+	struct cv_audit_entry e = { 0 };
+
+	e.outcome = CV_AUDIT_ALLOWED;
+	e.action = "records.get";
+	e.actor = actor;
+	e.sections = sections;
+	e.records = rec;
+	e.nrecords = 1;
+	return e;
+}
+
+static unsigned
+sec(const char *name)
+{
+	return 1u << cv_record_section_index(name);
+}
+
+static int
+alerts_mention(const char *what)
+{
+	char path[700], *text = NULL;
+	size_t n;
+	int found;
+
+	snprintf(path, sizeof path, "%s/alerts.jsonl", dir);
+	if (cv_file_read(path, 1 << 20, &text, &n) != CV_OK)
+		return 0;
+	found = strstr(text, what) != NULL;
+	free(text);
+	return found;
+}
+
+static void
+reads(int remote)
+{
+	struct side s;
+	const char *r0 = rid[0];
+	struct cv_audit_entry e = read_entry("alice", &r0,
+	    sec("identity") | sec("contact"));
+	struct cv_buf t = { 0 };
+	uint64_t idx = 0, idx2 = 0;
+
+	start(&s, remote);
+	/* The read writes its entry, then releases just those sections. */
+	assert_int_equal(cv_keyd_read(s.c, &e, &idx, &t), CV_OK);
+	assert_non_null(strstr((const char *)t.p, "\"identity\""));
+	assert_non_null(strstr((const char *)t.p, "\"contact\""));
+	assert_null(strstr((const char *)t.p, "\"financial\""));
+	/* The same ticket opens a subset of the sections again... */
+	t.len = 0;
+	assert_int_equal(cv_keyd_decrypt(s.c, idx, "alice", rid[0],
+	    sec("identity"), &t), CV_OK);
+	assert_non_null(strstr((const char *)t.p, "\"identity\""));
+	/* ...but not another section, record or principal. */
+	assert_int_equal(cv_keyd_decrypt(s.c, idx, "alice", rid[0],
+	    sec("financial"), &t), CV_ERR_AUTH);
+	assert_int_equal(cv_keyd_decrypt(s.c, idx, "alice", rid[1],
+	    sec("identity"), &t), CV_ERR_AUTH);
+	assert_int_equal(cv_keyd_decrypt(s.c, idx, "mallory", rid[0],
+	    sec("identity"), &t), CV_ERR_AUTH);
+	/* Not a ticket that is no entry at all (not durable, or never). */
+	assert_int_equal(cv_keyd_decrypt(s.c, idx + 1000, "alice", rid[0],
+	    sec("identity"), &t), CV_ERR_AUTH);
+	/* A denied entry is no ticket. */
+	e.outcome = CV_AUDIT_DENIED;
+	assert_int_equal(cv_keyd_append(s.c, &e, &idx2), CV_OK);
+	assert_true(idx2 > idx);
+	assert_int_equal(cv_keyd_decrypt(s.c, idx2, "alice", rid[0],
+	    sec("identity"), &t), CV_ERR_AUTH);
+	/* A read must be allowed, of one record, with sections. */
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_INVALID);
+	e.outcome = CV_AUDIT_ALLOWED;
+	e.sections = 0;
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_INVALID);
+	assert_true(alerts_mention("ticket"));
+	assert_true(alerts_mention("keyd_refused"));
+	cv_buf_free(&t);
+	assert_int_equal(stop(&s), 0);
+}
+
+static void
+test_reads_local(void **state)
+{
+	(void)state;
+	reads(0);
+}
+
+static void
+test_reads_channel(void **state)
+{
+	(void)state;
+	reads(1);
+}
+
+static void
+test_refusals_are_logged(void **state)
+{
+	struct side s;
+	struct cv_buf leaf = { 0 };
+	uint64_t size, i;
+	int found = 0;
+	struct cv_audit_view v;
+	struct cv_buf t = { 0 };
+
+	(void)state;
+	start(&s, 0);
+	assert_int_equal(cv_keyd_decrypt(s.c, 0, "eve", rid[0],
+	    sec("identity"), &t), CV_ERR_AUTH);
+	assert_int_equal(cv_audit_size(s.a, &size), CV_OK);
+	for (i = 0; i < size; i++) {
+		leaf.len = 0;
+		assert_int_equal(cv_audit_leaf(s.a, i, &leaf), CV_OK);
+		assert_int_equal(cv_audit_view(leaf.p, leaf.len, &v), CV_OK);
+		if (v.f[CV_AUDIT_ACTION].len == 12 &&
+		    memcmp(v.f[CV_AUDIT_ACTION].p, "keyd.refused", 12) == 0 &&
+		    v.f[CV_AUDIT_ACTOR].len == 3 &&
+		    memcmp(v.f[CV_AUDIT_ACTOR].p, "eve", 3) == 0)
+			found = 1;
+	}
+	assert_true(found);
+	cv_buf_free(&leaf);
+	cv_buf_free(&t);
+	assert_int_equal(stop(&s), 0);
+}
+
+static void
+test_sign_only_handshakes(void **state)
+{
+	uint8_t msg[64 + 33 + 1 + 32], sig[CV_SIGN_BYTES];
+	struct side s;
+
+	(void)state;
+	start(&s, 1);
+	memset(msg, ' ', 64);
+	memcpy(msg + 64, "TLS 1.3, server CertificateVerify", 33);
+	msg[97] = 0;
+	memset(msg + 98, 0xab, 32);
+	assert_int_equal(cv_keyd_sign_tls(s.c, msg, sizeof msg, sig), CV_OK);
+	/* A checkpoint-like note, or anything else, is refused. */
+	assert_int_equal(cv_keyd_sign_tls(s.c, (const uint8_t *)"hello",
+	    5, sig), CV_ERR_AUTH);
+	msg[10] = 'x';
+	assert_int_equal(cv_keyd_sign_tls(s.c, msg, sizeof msg, sig),
+	    CV_ERR_AUTH);
+	assert_int_equal(stop(&s), 0);
+}
+
+static void
+test_blind_index_same_both_ways(void **state)
+{
+	uint8_t a[CV_BIDX_BYTES], b[CV_BIDX_BYTES];
+	struct side s;
+
+	(void)state;
+	start(&s, 1);
+	assert_int_equal(cv_keyd_blind_index(s.c, CV_BIDX_SSN, "900-12-3456",
+	    11, a), CV_OK);
+	assert_int_equal(stop(&s), 0);
+	start(&s, 0);
+	assert_int_equal(cv_keyd_blind_index(s.c, CV_BIDX_SSN, "900-12-3456",
+	    11, b), CV_OK);
+	assert_int_equal(stop(&s), 0);
+	assert_memory_equal(a, b, sizeof a);
+}
+
+/* A frame our encoder never makes ends the channel: a violation. */
+static void
+test_malformed_request_ends_channel(void **state)
+{
+	uint8_t bad[KEYD_HDR + 4];
+	struct side s;
+	struct cv_buf t = { 0 };
+
+	(void)state;
+	start(&s, 1);
+	memset(bad, 0, sizeof bad);
+	cv_put_u32be(bad, sizeof bad - 4);
+	cv_put_u16be(bad + 4, 77);	/* no such type */
+	assert_int_equal(write(s.fd, bad, sizeof bad), (ssize_t)sizeof bad);
+	/* The channel is gone: calls fail closed, nothing hangs. */
+	assert_int_equal(cv_keyd_decrypt(s.c, 0, "alice", rid[0],
+	    sec("identity"), &t), CV_ERR_HSM);
+	assert_int_equal(stop(&s), 3);
+	assert_true(alerts_mention("keyd_violation"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reads_local),
+		cmocka_unit_test(test_reads_channel),
+		cmocka_unit_test(test_refusals_are_logged),
+		cmocka_unit_test(test_sign_only_handshakes),
+		cmocka_unit_test(test_blind_index_same_both_ways),
+		cmocka_unit_test(test_malformed_request_ends_channel),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
