@@ -136,4 +136,14 @@ cv_err cv_keyd_blind_index(struct cv_keyd_client *c, enum cv_bidx_kind kind,
 cv_err cv_keyd_sign_tls(struct cv_keyd_client *c, const uint8_t *data,
     size_t len, uint8_t sig[static CV_SIGN_BYTES]) CV_MUST_CHECK;
 
+/*
+ * One alert line (the shape of DIR/alerts.jsonl that GET /v1/alerts and
+ * the drills read) on FD: KIND, SEVERITY ("warning", "critical"), USER
+ * (may be NULL), DETAIL, and the audit entry that records it (INDEX, may
+ * be NULL). Also to syslog. Never fails: an alert that cannot be written
+ * is said on stderr.
+ */
+void cv_keyd_alert_write(int fd, const char *kind, const char *severity,
+    const char *user, const char *detail, const uint64_t *index);
+
 #endif

@@ -80,12 +80,7 @@ alert(struct cv_keyd *k, const char *kind, const char *actor,
     const char *detail, const char *rid)
 {
 	struct cv_audit_entry e = { 0 };
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
 	uint64_t index = 0;
-	json_t *j;
-	char *line;
 	cv_err r;
 
 	e.outcome = CV_AUDIT_DENIED;
@@ -100,24 +95,39 @@ alert(struct cv_keyd *k, const char *kind, const char *actor,
 			k->durable = index + 1;
 		pthread_mutex_unlock(&k->mu);
 	}
+	cv_keyd_alert_write(k->alerts_fd, strcmp(kind, "keyd.violation") == 0 ?
+	    "keyd_violation" : "keyd_refused", "critical", actor, detail,
+	    r == CV_OK ? &index : NULL);
+}
+
+void
+cv_keyd_alert_write(int fd, const char *kind, const char *severity,
+    const char *user, const char *detail, const uint64_t *index)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	json_t *j;
+	char *line = NULL;
+
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	j = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:n,s:n,s:b,s:[I]}", "time", when,
-	    "user", actor, "severity", "critical", "kind",
-	    strcmp(kind, "keyd.violation") == 0 ? "keyd_violation" :
-	    "keyd_refused", "detail", detail, "source", "session", "locked",
-	    0, "audit_indices", (json_int_t)index);
-	if (j && (line = json_dumps(j, JSON_COMPACT)) != NULL) {
-		if (k->alerts_fd >= 0 && (write(k->alerts_fd, line,
-		    strlen(line)) < 0 || write(k->alerts_fd, "\n", 1) < 0))
-			fprintf(stderr, "clearvault keyd: cannot write an "
-			    "alert\n");
-		free(line);
-	}
+	j = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:n,s:n,s:b,s:[]}", "time", when,
+	    "user", user, "severity", severity, "kind", kind, "detail",
+	    detail, "source", "session", "locked", 0, "audit_indices");
+	if (j && index)
+		json_array_append_new(json_object_get(j, "audit_indices"),
+		    json_integer((json_int_t)*index));
+	if (j == NULL || (line = json_dumps(j, JSON_COMPACT)) == NULL ||
+	    fd < 0 || write(fd, line, strlen(line)) < 0 ||
+	    write(fd, "\n", 1) < 0)
+		fprintf(stderr, "clearvault: cannot write an alert (%s)\n",
+		    kind);
+	free(line);
 	json_decref(j);
-	syslog(LOG_AUTHPRIV | LOG_ALERT, "keyd critical: %s by %s: %s%s", kind,
-	    actor && *actor ? actor : "?", detail,
-	    r == CV_OK ? "" : " (and the audit log failed)");
+	syslog(LOG_AUTHPRIV | (strcmp(severity, "critical") == 0 ? LOG_ALERT :
+	    LOG_WARNING), "%s %s: %s%s%s", severity, kind, detail,
+	    user ? " user " : "", user ? user : "");
 }
 
 void

@@ -250,6 +250,15 @@ keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 	return CV_OK;
 }
 
+/* A handle opened without keys (the server's network process) must fail
+ * closed, not crash, if a key operation is still routed to it. */
+static cv_err
+no_keys(void)
+{
+	return cv_fail(CV_ERR_HSM, "no keys in this process: the key process "
+	    "holds them");
+}
+
 cv_err
 cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 {
@@ -442,6 +451,8 @@ cv_keys_dek_new(struct cv_keys *k, const char *rid,
 {
 	cv_err r;
 
+	if (k == NULL)
+		return no_keys();
 	randombytes_buf(dek, CV_DEK_BYTES);
 	nonce(wdek);
 	*gen = k->cur->gen;
@@ -454,12 +465,14 @@ cv_err
 cv_keys_dek_unwrap(struct cv_keys *k, const char *rid, uint32_t gen,
     const uint8_t wdek[static CV_WDEK_BYTES], uint8_t dek[static CV_DEK_BYTES])
 {
-	const struct kr_entry *kek = find_kek(k, gen);
+	const struct kr_entry *kek;
 	uint8_t aad[16 + 256];
 	unsigned long long len;
 	size_t aadlen;
 
-	if (kek == NULL) {
+	if (k == NULL)
+		return no_keys();
+	if ((kek = find_kek(k, gen)) == NULL) {
 		sodium_memzero(dek, CV_DEK_BYTES);
 		return cv_fail(CV_ERR_NOT_FOUND, "key generation %u is not "
 		    "in the keyring", gen);
@@ -486,6 +499,8 @@ cv_keys_dek_rewrap(struct cv_keys *k, const char *rid, uint32_t gen,
 	uint8_t dek[CV_DEK_BYTES];
 	cv_err r;
 
+	if (k == NULL)
+		return no_keys();
 	if ((r = cv_keys_dek_unwrap(k, rid, gen, wdek, dek)) == CV_OK) {
 		*newgen = k->cur->gen;
 		nonce(newwdek);
@@ -502,6 +517,8 @@ cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
 	crypto_generichash_state st;
 	uint8_t tag = (uint8_t)kind;
 
+	if (k == NULL)
+		return no_keys();
 	if (crypto_generichash_init(&st, k->bidx->key, KR_KEY_BYTES,
 	    CV_BIDX_BYTES) != 0 ||
 	    crypto_generichash_update(&st, &tag, 1) != 0 ||
@@ -518,6 +535,10 @@ void
 cv_keys_pubkey(const struct cv_keys *k, enum cv_signer which,
     uint8_t pk[static CV_SIGN_PK_BYTES])
 {
+	if (k == NULL) {	/* no keys here: a key that verifies nothing */
+		memset(pk, 0, CV_SIGN_PK_BYTES);
+		return;
+	}
 	memcpy(pk, k->signer[which].pk, CV_SIGN_PK_BYTES);
 }
 
@@ -525,6 +546,8 @@ cv_err
 cv_keys_sign(struct cv_keys *k, enum cv_signer which, const uint8_t *msg,
     size_t len, uint8_t sig[static CV_SIGN_BYTES])
 {
+	if (k == NULL)
+		return no_keys();
 	if ((unsigned)which >= CV_SIGNER__COUNT ||
 	    crypto_sign_detached(sig, NULL, msg, len, k->signer[which].sk) !=
 	    0)
@@ -543,6 +566,8 @@ cv_err
 cv_keys_audit_sign(struct cv_keys *k, const uint8_t *msg, size_t len,
     uint8_t sig[static CV_AUDIT_SIG_BYTES])
 {
+	if (k == NULL)
+		return no_keys();
 	return cv_keys_sign(k, CV_SIGNER_AUDIT, msg, len, sig);
 }
 
@@ -576,6 +601,8 @@ cv_keys_seal(struct cv_keys *k, const char *context, const uint8_t *pt,
 	size_t alen = 0;
 	cv_err r;
 
+	if (k == NULL)
+		return no_keys();
 	if ((r = seal_setup(k, context, &e, aad, &alen)) != CV_OK)
 		return r;
 	randombytes_buf(out, XN);
@@ -593,6 +620,8 @@ cv_keys_unseal(struct cv_keys *k, const char *context, const uint8_t *in,
 	size_t alen = 0;
 	cv_err r;
 
+	if (k == NULL)
+		return no_keys();
 	if (len < CV_SEAL_OVERHEAD)
 		return cv_fail(CV_ERR_FORMAT, "sealed value too short");
 	if ((r = seal_setup(k, context, &e, aad, &alen)) != CV_OK)
@@ -620,6 +649,8 @@ cv_keys_rotate_begin(struct cv_keys *k, int *resumed)
 	size_t i;
 	cv_err r;
 
+	if (k == NULL)
+		return no_keys();
 	*resumed = 0;
 	for (i = 0; i < k->kr.n; i++) {
 		if (k->kr.e[i].state == KR_RETIRING)
@@ -671,6 +702,8 @@ cv_keys_rotate_finish(struct cv_keys *k)
 	char label[64];
 	cv_err r;
 
+	if (k == NULL)
+		return no_keys();
 	memset(kept, 0, sizeof kept);
 	for (i = j = 0; i < k->kr.n; i++) {
 		if (k->kr.e[i].state == KR_RETIRING)

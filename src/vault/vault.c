@@ -212,6 +212,30 @@ cv_vault_open(const char *dir, struct cv_vault **out)
 }
 
 cv_err
+cv_vault_open_store(const char *dir, struct cv_vault **out)
+{
+	struct cv_vault *v;
+	cv_err r;
+
+	*out = NULL;
+	if ((v = calloc(1, sizeof *v)) == NULL)
+		return CV_ERR_NOMEM;
+	if ((v->sk = calloc(1, sizeof *v->sk)) == NULL) {
+		free(v);
+		return CV_ERR_NOMEM;
+	}
+	v->sk->refs = 1;	/* and no keys: cv_vault_keys() is NULL */
+	if ((r = cv_path(v->dir, sizeof v->dir, "%s", dir)) != CV_OK ||
+	    (r = cv_config_load(dir, &v->cfg)) != CV_OK ||
+	    (r = open_store(v)) != CV_OK) {
+		cv_vault_close(v);
+		return r;
+	}
+	*out = v;
+	return CV_OK;
+}
+
+cv_err
 cv_vault_dup(struct cv_vault *v, struct cv_vault **out)
 {
 	struct cv_vault *d;

@@ -51,6 +51,14 @@ cv_err cv_vault_open(const char *dir, struct cv_vault **out) CV_MUST_CHECK;
  * shared keys, for another thread. Each handle is used by one thread at a
  * time; close every one.
  */
+/*
+ * The vault at DIR without its keys: its configuration and store only,
+ * for the server's network process, which must not load the PKCS#11
+ * module. Everything that needs a key fails on this handle
+ * (cv_vault_keys() is NULL); ask the key process instead.
+ */
+cv_err cv_vault_open_store(const char *dir,
+    struct cv_vault **out) CV_MUST_CHECK;
 cv_err cv_vault_dup(struct cv_vault *v, struct cv_vault **out) CV_MUST_CHECK;
 void cv_vault_close(struct cv_vault *v);
 
