@@ -108,9 +108,9 @@ cv_auth_cert_user(struct cv_vault *v, const char *cert,
 	return CV_OK;
 }
 
-/* The TOTP step CODE matches (one step either side), or -1. */
-static int64_t
-totp_step(const uint8_t *seed, size_t len, const char *code, int64_t now_us)
+int64_t
+cv_auth_totp_step(const uint8_t *seed, size_t len, const char *code,
+    int64_t now_us)
 {
 	uint64_t counter = 0;
 	int pos;
@@ -154,7 +154,7 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 	    (r = cv_keys_unseal(cv_vault_keys(v), ctx, u->totp_sealed,
 	    u->totp_len, seed)) != CV_OK)
 		return cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
-	step = totp_step(seed, sizeof seed, code, now_us);
+	step = cv_auth_totp_step(seed, sizeof seed, code, now_us);
 	sodium_memzero(seed, sizeof seed);
 	if (step < 0) {
 		tc->fails++;

@@ -74,4 +74,9 @@ void cv_sessions_end_user(struct cv_sessions *s, const char *user);
 cv_err cv_auth_cert_user(struct cv_vault *v, const char *cert,
     struct cv_store_user *u) CV_MUST_CHECK;
 
+/* The TOTP time step that CODE (6 digits) matches for SEED at NOW_US, one
+ * step either side, or -1. */
+int64_t cv_auth_totp_step(const uint8_t *seed, size_t len, const char *code,
+    int64_t now_us);
+
 #endif

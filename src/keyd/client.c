@@ -343,60 +343,56 @@ cv_keyd_client_free(struct cv_keyd_client *c)
 	free(c);
 }
 
+/* Encodes Q with a fresh id and makes the call. */
+static cv_err
+request(struct cv_keyd_client *c, struct keyd_req *q, uint64_t *index,
+    struct cv_buf *text, cv_keyd_done_fn *done, void *ctx)
+{
+	struct cv_buf f = { 0 };
+	cv_err r;
+
+	q->id = new_id(c);
+	if ((r = keyd_encode(&f, q)) == CV_OK)
+		r = done ? call_async(c, &f, q->id, done, ctx) :
+		    call(c, &f, q->id, index, text);
+	cv_buf_free(&f);
+	return r;
+}
+
 cv_err
 cv_keyd_append(struct cv_keyd_client *c, const struct cv_audit_entry *e,
     uint64_t *index)
 {
-	struct cv_buf f = { 0 };
-	uint64_t id = new_id(c);
-	cv_err r;
+	struct keyd_req q = { .type = KEYD_APPEND, .e = *e };
 
-	if ((r = keyd_enc_entry(&f, KEYD_APPEND, id, e)) == CV_OK)
-		r = call(c, &f, id, index, NULL);
-	cv_buf_free(&f);
-	return r;
+	return request(c, &q, index, NULL, NULL, NULL);
 }
 
 cv_err
 cv_keyd_append_async(struct cv_keyd_client *c,
     const struct cv_audit_entry *e, cv_keyd_done_fn *done, void *ctx)
 {
-	struct cv_buf f = { 0 };
-	uint64_t id = new_id(c);
-	cv_err r;
+	struct keyd_req q = { .type = KEYD_APPEND, .e = *e };
 
-	if ((r = keyd_enc_entry(&f, KEYD_APPEND, id, e)) == CV_OK)
-		r = call_async(c, &f, id, done, ctx);
-	cv_buf_free(&f);
-	return r;
+	return request(c, &q, NULL, NULL, done, ctx);
 }
 
 cv_err
 cv_keyd_read(struct cv_keyd_client *c, const struct cv_audit_entry *e,
     uint64_t *index, struct cv_buf *text)
 {
-	struct cv_buf f = { 0 };
-	uint64_t id = new_id(c);
-	cv_err r;
+	struct keyd_req q = { .type = KEYD_READ, .e = *e };
 
-	if ((r = keyd_enc_entry(&f, KEYD_READ, id, e)) == CV_OK)
-		r = call(c, &f, id, index, text);
-	cv_buf_free(&f);
-	return r;
+	return request(c, &q, index, text, NULL, NULL);
 }
 
 cv_err
 cv_keyd_read_async(struct cv_keyd_client *c, const struct cv_audit_entry *e,
     cv_keyd_done_fn *done, void *ctx)
 {
-	struct cv_buf f = { 0 };
-	uint64_t id = new_id(c);
-	cv_err r;
+	struct keyd_req q = { .type = KEYD_READ, .e = *e };
 
-	if ((r = keyd_enc_entry(&f, KEYD_READ, id, e)) == CV_OK)
-		r = call_async(c, &f, id, done, ctx);
-	cv_buf_free(&f);
-	return r;
+	return request(c, &q, NULL, NULL, done, ctx);
 }
 
 cv_err
@@ -404,35 +400,26 @@ cv_keyd_decrypt(struct cv_keyd_client *c, uint64_t ticket,
     const char *principal, const char *rid, unsigned sections,
     struct cv_buf *text)
 {
-	struct cv_buf f = { 0 };
-	uint64_t id = new_id(c);
-	cv_err r;
+	struct keyd_req q = { .type = KEYD_DECRYPT, .u64 = ticket,
+	    .s = { principal, rid }, .sections = sections };
 
-	if ((r = keyd_enc_decrypt(&f, id, ticket, principal, rid,
-	    sections)) == CV_OK)
-		r = call(c, &f, id, NULL, text);
-	cv_buf_free(&f);
-	return r;
+	return request(c, &q, NULL, text, NULL, NULL);
 }
 
-/* A call whose reply is exactly N bytes into OUT. */
+/* A call whose reply text must be exactly N bytes, into OUT. */
 static cv_err
-fixed(struct cv_keyd_client *c, uint16_t type, uint8_t kind,
-    const void *in, size_t len, uint8_t *out, size_t n)
+fixed(struct cv_keyd_client *c, struct keyd_req *q, uint8_t *out, size_t n)
 {
-	struct cv_buf f = { 0 }, t = { 0 };
-	uint64_t id = new_id(c);
+	struct cv_buf t = { 0 };
 	cv_err r;
 
-	if ((r = keyd_enc_blob(&f, type, id, kind, in, len)) == CV_OK &&
-	    (r = call(c, &f, id, NULL, &t)) == CV_OK) {
+	if ((r = request(c, q, NULL, &t, NULL, NULL)) == CV_OK) {
 		if (t.len != n)
 			r = cv_fail(CV_ERR_FORMAT, "keyd: a reply of %zu "
 			    "bytes", t.len);
 		else
 			memcpy(out, t.p, n);
 	}
-	cv_buf_free(&f);
 	cv_buf_free(&t);
 	return r;
 }
@@ -441,13 +428,64 @@ cv_err
 cv_keyd_blind_index(struct cv_keyd_client *c, enum cv_bidx_kind kind,
     const void *in, size_t len, uint8_t out[static CV_BIDX_BYTES])
 {
-	return fixed(c, KEYD_BLIND_INDEX, (uint8_t)kind, in, len, out,
-	    CV_BIDX_BYTES);
+	struct keyd_req q = { .type = KEYD_BLIND_INDEX, .kind = (uint8_t)kind,
+	    .data = in, .len = len };
+
+	return fixed(c, &q, out, CV_BIDX_BYTES);
 }
 
 cv_err
 cv_keyd_sign_tls(struct cv_keyd_client *c, const uint8_t *data, size_t len,
     uint8_t sig[static CV_SIGN_BYTES])
 {
-	return fixed(c, KEYD_SIGN_TLS, 0, data, len, sig, CV_SIGN_BYTES);
+	struct keyd_req q = { .type = KEYD_SIGN_TLS, .data = data,
+	    .len = len };
+
+	return fixed(c, &q, sig, CV_SIGN_BYTES);
+}
+
+cv_err
+cv_keyd_totp(struct cv_keyd_client *c, const char *user, const char *code,
+    const uint8_t *sealed, size_t len, uint64_t *step)
+{
+	struct keyd_req q = { .type = KEYD_TOTP, .s = { user, code },
+	    .data = sealed, .len = len };
+
+	return request(c, &q, step, NULL, NULL, NULL);
+}
+
+cv_err
+cv_keyd_guard_seal(struct cv_keyd_client *c, int seal, const uint8_t *in,
+    size_t len, struct cv_buf *out)
+{
+	struct keyd_req q = { .type = seal ? KEYD_GUARD_SEAL :
+	    KEYD_GUARD_UNSEAL, .data = in, .len = len };
+
+	return request(c, &q, NULL, out, NULL, NULL);
+}
+
+cv_err
+cv_keyd_canaries(struct cv_keyd_client *c, struct cv_buf *ids)
+{
+	struct keyd_req q = { .type = KEYD_CANARIES };
+
+	return request(c, &q, NULL, ids, NULL, NULL);
+}
+
+cv_err
+cv_keyd_checkpoint(struct cv_keyd_client *c, struct cv_buf *note)
+{
+	struct keyd_req q = { .type = KEYD_CHECKPOINT };
+
+	return request(c, &q, NULL, note, NULL, NULL);
+}
+
+cv_err
+cv_keyd_enrol(struct cv_keyd_client *c, const char *name, const char *code,
+    const char *csr, size_t len, struct cv_buf *issued)
+{
+	struct keyd_req q = { .type = KEYD_ENROL, .s = { name, code },
+	    .data = (const uint8_t *)csr, .len = len };
+
+	return request(c, &q, NULL, issued, NULL, NULL);
 }

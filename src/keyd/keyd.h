@@ -35,7 +35,7 @@ struct cv_keyd;
 struct cv_keyd_client;
 
 /* Bounds that the decoder enforces on both sides. */
-#define CV_KEYD_MAX_MSG (4u << 20)	/* one frame, header included */
+#define CV_KEYD_MAX_MSG (64u << 20)	/* one frame, header included */
 #define CV_KEYD_MAX_STR 1024		/* an entry's string field */
 #define CV_KEYD_MAX_RECORDS 20000	/* record ids in one entry */
 #define CV_KEYD_MAX_SIGN 2048		/* bytes a TLS signature covers */
@@ -135,6 +135,42 @@ cv_err cv_keyd_blind_index(struct cv_keyd_client *c, enum cv_bidx_kind kind,
  */
 cv_err cv_keyd_sign_tls(struct cv_keyd_client *c, const uint8_t *data,
     size_t len, uint8_t sig[static CV_SIGN_BYTES]) CV_MUST_CHECK;
+
+/*
+ * TOTP: whether CODE is good now for USER, whose seed is SEALED (as kept
+ * in the store, sealed for "totp:USER"): *step is the code's time step
+ * (the caller refuses a step already used). The seed never leaves the key
+ * side. CV_ERR_AUTH: wrong code; CV_ERR_LIMIT: too many wrong codes for
+ * USER lately (the key side counts them, whoever asks).
+ */
+cv_err cv_keyd_totp(struct cv_keyd_client *c, const char *user,
+    const char *code, const uint8_t *sealed, size_t len,
+    uint64_t *step) CV_MUST_CHECK;
+
+/* The guard's saved state, sealed (SEAL) or unsealed under the key side's
+ * sealing key for that one purpose; appended to OUT. */
+cv_err cv_keyd_guard_seal(struct cv_keyd_client *c, int seal,
+    const uint8_t *in, size_t len, struct cv_buf *out) CV_MUST_CHECK;
+
+/* The vault's canary ids, one a line, appended to IDS. */
+cv_err cv_keyd_canaries(struct cv_keyd_client *c,
+    struct cv_buf *ids) CV_MUST_CHECK;
+
+/* The latest signed checkpoint (one is made if the log grew), appended to
+ * NOTE. */
+cv_err cv_keyd_checkpoint(struct cv_keyd_client *c,
+    struct cv_buf *note) CV_MUST_CHECK;
+
+/*
+ * Enrolment (cv_auth_enrol on the key side): NAME's one-time CODE and the
+ * user's certificate request CSR. The key side signs only for an account
+ * whose creation the log shows proposed and approved by two different
+ * people (see docs/privsep.md). ISSUED receives {"cert": PEM,
+ * "fingerprint": hex, "otpauth": URI} (secret: wipe it).
+ */
+cv_err cv_keyd_enrol(struct cv_keyd_client *c, const char *name,
+    const char *code, const char *csr, size_t len,
+    struct cv_buf *issued) CV_MUST_CHECK;
 
 /*
  * One alert line (the shape of DIR/alerts.jsonl that GET /v1/alerts and

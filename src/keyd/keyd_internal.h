@@ -14,42 +14,56 @@
 #ifndef CV_KEYD_INTERNAL_H
 #define CV_KEYD_INTERNAL_H
 
+#include <pthread.h>
+
 #include "keyd.h"
 
 #define KEYD_HDR 16
 #define CV_KEYD_REPLY 0x8000u
 
 enum keyd_type {
-	KEYD_APPEND = 1,	/* entry -> u64 index */
-	KEYD_READ = 2,		/* entry -> u64 index, bytes text */
-	KEYD_DECRYPT = 3,	/* u64 ticket, str principal, str rid,
-				 * u32 sections -> bytes text */
-	KEYD_BLIND_INDEX = 4,	/* u8 kind, str value -> bytes[16] */
-	KEYD_SIGN_TLS = 5,	/* bytes data -> bytes[64] */
+	KEYD_APPEND = 1,	/* entry -> index */
+	KEYD_READ,		/* entry -> index, text */
+	KEYD_DECRYPT,		/* u64 ticket, str principal, str rid,
+				 * u32 sections -> text */
+	KEYD_BLIND_INDEX,	/* u8 kind, bytes value -> text[16] */
+	KEYD_SIGN_TLS,		/* bytes data -> text[64] */
+	KEYD_TOTP,		/* str user, str code, bytes sealed seed
+				 * -> index: the code's time step */
+	KEYD_GUARD_SEAL,	/* bytes state -> text: sealed */
+	KEYD_GUARD_UNSEAL,	/* bytes sealed -> text: state */
+	KEYD_CANARIES,		/* -> text: ids, one a line */
+	KEYD_CHECKPOINT,	/* -> text: the latest signed note */
+	KEYD_ENROL,		/* str name, str code, bytes csr -> text:
+				 * JSON certificate and otpauth */
 	KEYD__TYPES
 };
 
-/* A decoded entry: strings point into the frame (NUL-terminated copies
- * are made by the decoder in STR, so the frame can be const). */
-struct keyd_entry {
-	struct cv_audit_entry e;
-	const char **records;	/* malloc'd array of pointers into strs */
-	char *strs;		/* malloc'd: every string, NUL-terminated */
-};
-
-/* One decoded request. */
+/*
+ * A request's fields. Which of them a type has, in which order and within
+ * which bounds is keyd's request table (wire.c), used by the encoder and
+ * the decoder alike so that the two cannot disagree.
+ */
 struct keyd_req {
 	uint16_t type;
 	uint64_t id;
-	struct keyd_entry ent;		/* APPEND, READ */
-	uint64_t ticket;		/* DECRYPT */
-	const char *principal, *rid;	/* DECRYPT: into strs */
+	struct cv_audit_entry e;	/* entry */
+	uint64_t u64;			/* DECRYPT: ticket */
+	const char *s[2];		/* strings, NUL-terminated */
 	unsigned sections;		/* DECRYPT */
 	uint8_t kind;			/* BLIND_INDEX */
-	const uint8_t *data;		/* BLIND_INDEX value, SIGN_TLS data */
+	const uint8_t *data;		/* bytes */
 	size_t len;
-	char *strs;			/* DECRYPT's strings */
+	/* the decoder's allocations */
+	const char **records;
+	char *strs;
 };
+
+/* Reply shape of TYPE: 1 if it carries an index / a text. */
+int keyd_reply_index(uint16_t type);
+int keyd_reply_text(uint16_t type);
+/* TYPE's name in the table ("read", "decrypt", ...), or NULL. */
+const char *keyd_type_name(uint16_t type);
 
 /*
  * Decodes the frame P (LEN bytes, header included) as a request into *R
@@ -61,17 +75,13 @@ cv_err keyd_decode(const uint8_t *p, size_t len,
     struct keyd_req *r) CV_MUST_CHECK;
 void keyd_req_free(struct keyd_req *r);
 
-/* Encoders: append a frame to OUT. */
-cv_err keyd_enc_entry(struct cv_buf *out, uint16_t type, uint64_t id,
-    const struct cv_audit_entry *e) CV_MUST_CHECK;
-cv_err keyd_enc_decrypt(struct cv_buf *out, uint64_t id, uint64_t ticket,
-    const char *principal, const char *rid, unsigned sections)
+/* The frame of request R (R->type, R->id and the type's fields), appended
+ * to OUT. CV_ERR_INVALID when a field is out of its bounds. */
+cv_err keyd_encode(struct cv_buf *out, const struct keyd_req *r)
     CV_MUST_CHECK;
-cv_err keyd_enc_blob(struct cv_buf *out, uint16_t type, uint64_t id,
-    uint8_t kind, const void *data, size_t len) CV_MUST_CHECK;
 
-/* Reply frames: status CV_OK with INDEX (APPEND, READ) and/or TEXT (READ,
- * DECRYPT, BLIND_INDEX, SIGN_TLS), or an error with its detail. */
+/* Reply frames: status CV_OK with INDEX and/or TEXT as the type has them,
+ * or an error with its detail. */
 cv_err keyd_enc_reply(struct cv_buf *out, uint16_t type, uint64_t id,
     cv_err status, const char *detail, uint64_t index,
     const uint8_t *text, size_t len) CV_MUST_CHECK;
@@ -99,6 +109,38 @@ cv_err keyd_frame_len(const uint8_t hdr[static KEYD_HDR],
 typedef void keyd_send_fn(void *ctx, const struct cv_buf *frame);
 void keyd_dispatch(struct cv_keyd *k, struct keyd_req *r,
     keyd_send_fn *send, void *ctx);
+
+#define WORKERS 2
+#define TOTP_USERS 1024		/* wrong-code counters kept */
+
+struct job;
+
+struct cv_keyd {
+	struct cv_vault *v;
+	struct cv_audit *a;
+	int alerts_fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, **tail;
+	int stopping, nworkers, pending;
+	uint64_t durable;	/* entries below this index are on disk */
+	pthread_t workers[WORKERS];
+	/* wrong TOTP codes per user (hashed name), whoever asked */
+	struct totp_fails {
+		uint8_t who[16];
+		int64_t since_us;
+		unsigned n;
+	} totp[TOTP_USERS];
+};
+
+/* The requests beyond reading and appending (ops.c): *INDEX and OUT as
+ * the type's reply has them. */
+cv_err keyd_ops(struct cv_keyd *k, const struct keyd_req *q,
+    uint64_t *index, struct cv_buf *out) CV_MUST_CHECK;
+
+/* A refusal: an audit entry, an alert line, syslog. */
+void keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,
+    const char *detail, const char *rid);
 
 /* Logs and alerts a request that did not decode (the channel is then
  * closed by the caller). */

@@ -22,7 +22,6 @@
 #include "../record/record.h"
 #include "keyd_internal.h"
 
-#define WORKERS 2
 
 /* A read whose entry is being committed, then checked and decrypted. */
 struct job {
@@ -39,17 +38,6 @@ struct job {
 	char actor[CV_KEYD_MAX_STR + 1];
 };
 
-struct cv_keyd {
-	struct cv_vault *v;
-	struct cv_audit *a;
-	int alerts_fd;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head, **tail;
-	int stopping, nworkers, pending;
-	uint64_t durable;	/* entries below this index are on disk */
-	pthread_t workers[WORKERS];
-};
 
 static void
 reply(struct cv_keyd *k, keyd_send_fn *send, void *ctx, uint16_t type,
@@ -75,8 +63,8 @@ reply(struct cv_keyd *k, keyd_send_fn *send, void *ctx, uint16_t type,
  * A refusal or a protocol violation: an audit entry (synchronous, so that
  * it is on disk before the caller hears "no"), an alert line, syslog.
  */
-static void
-alert(struct cv_keyd *k, const char *kind, const char *actor,
+void
+keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,
     const char *detail, const char *rid)
 {
 	struct cv_audit_entry e = { 0 };
@@ -133,7 +121,7 @@ cv_keyd_alert_write(int fd, const char *kind, const char *severity,
 void
 keyd_violation(struct cv_keyd *k, const char *why)
 {
-	alert(k, "keyd.violation", NULL, why, NULL);
+	keyd_alert(k, "keyd.violation", NULL, why, NULL);
 }
 
 /*
@@ -199,7 +187,7 @@ release(struct cv_keyd *k, uint64_t ticket, const char *principal,
 	cv_err r;
 
 	if ((r = check_ticket(k, ticket, principal, rid, sections)) != CV_OK) {
-		alert(k, "keyd.refused", principal, cv_err_detail(), rid);
+		keyd_alert(k, "keyd.refused", principal, cv_err_detail(), rid);
 		return cv_fail(CV_ERR_AUTH, "ticket %llu refused",
 		    (unsigned long long)ticket);
 	}
@@ -290,7 +278,7 @@ committed(void *ctx, cv_err r, uint64_t index)
 static cv_err
 submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx)
 {
-	struct cv_audit_entry e = q->ent.e;
+	struct cv_audit_entry e = q->e;
 	struct job *j;
 	cv_err r;
 
@@ -355,6 +343,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 {
 	struct cv_buf out = { 0 };
 	uint8_t b[CV_SIGN_BYTES];
+	uint64_t index = 0;
 	cv_err r;
 
 	cv_err_clear();
@@ -365,8 +354,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 			return;	/* replied to after the commit */
 		break;
 	case KEYD_DECRYPT:
-		r = release(k, q->ticket, q->principal, q->rid, q->sections,
-		    &out);
+		r = release(k, q->u64, q->s[0], q->s[1], q->sections, &out);
 		break;
 	case KEYD_BLIND_INDEX:
 		if ((r = cv_keys_blind_index(cv_vault_keys(k->v),
@@ -375,7 +363,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 		break;
 	case KEYD_SIGN_TLS:
 		if (!tls_signable(q->data, q->len)) {
-			alert(k, "keyd.refused", NULL, "a signature over "
+			keyd_alert(k, "keyd.refused", NULL, "a signature over "
 			    "something that is not a TLS handshake", NULL);
 			r = cv_fail(CV_ERR_AUTH, "the server key signs TLS "
 			    "handshakes only");
@@ -386,10 +374,10 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 			r = cv_buf_add(&out, b, CV_SIGN_BYTES);
 		break;
 	default:
-		r = cv_fail(CV_ERR_INTERNAL, "keyd: no handler");
+		r = keyd_ops(k, q, &index, &out);
 	}
-	reply(k, send, ctx, q->type, q->id, r, r ? cv_err_detail() : NULL, 0,
-	    &out);
+	reply(k, send, ctx, q->type, q->id, r, r ? cv_err_detail() : NULL,
+	    index, &out);
 	sodium_memzero(b, sizeof b);
 	cv_buf_free(&out);
 }

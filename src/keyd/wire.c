@@ -99,69 +99,117 @@ add_bytes(struct cv_buf *out, const void *p, size_t n)
 	return n ? cv_buf_add(out, p, n) : CV_OK;
 }
 
-cv_err
-keyd_enc_entry(struct cv_buf *out, uint16_t type, uint64_t id,
-    const struct cv_audit_entry *e)
+/*
+ * The request table: each type's fields, in order. Field codes:
+ *   E an audit entry, T a u64 ticket, S a string (up to two), M a u32
+ *   section mask (not empty), K a u8 blind-index kind, B bytes (bounded
+ *   by the type's max).
+ */
+static const struct spec {
+	const char *name;
+	const char *fields;
+	size_t max;		/* of the B field */
+	int index, text;	/* reply shape */
+} specs[KEYD__TYPES] = {
+	[KEYD_APPEND] =		{ "append", "E", 0, 1, 0 },
+	[KEYD_READ] =		{ "read", "E", 0, 1, 1 },
+	[KEYD_DECRYPT] =	{ "decrypt", "TSSM", 0, 0, 1 },
+	[KEYD_BLIND_INDEX] =	{ "blind-index", "KB", CV_KEYD_MAX_STR, 0, 1 },
+	[KEYD_SIGN_TLS] =	{ "sign-tls", "B", CV_KEYD_MAX_SIGN, 0, 1 },
+	[KEYD_TOTP] =		{ "totp", "SSB", 256, 1, 0 },
+	[KEYD_GUARD_SEAL] =	{ "guard-seal", "B", CV_KEYD_MAX_MSG / 2, 0, 1 },
+	[KEYD_GUARD_UNSEAL] =	{ "guard-unseal", "B", CV_KEYD_MAX_MSG / 2, 0,
+				    1 },
+	[KEYD_CANARIES] =	{ "canaries", "", 0, 0, 1 },
+	[KEYD_CHECKPOINT] =	{ "checkpoint", "", 0, 0, 1 },
+	[KEYD_ENROL] =		{ "enrol", "SSB", 16384, 0, 1 },
+};
+
+static const struct spec *
+spec_of(uint16_t type)
+{
+	return type > 0 && type < KEYD__TYPES ? &specs[type] : NULL;
+}
+
+int
+keyd_reply_index(uint16_t type)
+{
+	const struct spec *sp = spec_of(type);
+
+	return sp && sp->index;
+}
+
+int
+keyd_reply_text(uint16_t type)
+{
+	const struct spec *sp = spec_of(type);
+
+	return sp && sp->text;
+}
+
+const char *
+keyd_type_name(uint16_t type)
+{
+	const struct spec *sp = spec_of(type);
+
+	return sp ? sp->name : NULL;
+}
+
+static cv_err
+enc_entry(struct cv_buf *out, const struct cv_audit_entry *e)
 {
 	const char *f[] = { e->action, e->actor, e->cert, e->source,
 	    e->session, e->purpose, e->reason };
-	size_t start, i;
 	uint8_t o = (uint8_t)e->outcome;
 	cv_err r;
 
 	if (e->nrecords > CV_KEYD_MAX_RECORDS)
 		return cv_fail(CV_ERR_INVALID, "keyd: %zu records in one "
 		    "entry is over the limit", e->nrecords);
-	if ((r = begin(out, type, id, &start)) != CV_OK ||
-	    (r = cv_buf_add(out, &o, 1)) != CV_OK)
-		goto out;
-	for (i = 0; i < sizeof f / sizeof f[0]; i++)
+	if ((r = cv_buf_add(out, &o, 1)) != CV_OK)
+		return r;
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		if ((r = add_str(out, f[i])) != CV_OK)
-			goto out;
+			return r;
 	if ((r = add_u32(out, e->sections)) != CV_OK ||
 	    (r = add_u32(out, (uint32_t)e->nrecords)) != CV_OK)
-		goto out;
-	for (i = 0; i < e->nrecords; i++)
+		return r;
+	for (size_t i = 0; i < e->nrecords; i++)
 		if ((r = add_str(out, e->records[i])) != CV_OK)
-			goto out;
-	r = end(out, start);
- out:
+			return r;
+	return CV_OK;
+}
+
+cv_err
+keyd_encode(struct cv_buf *out, const struct keyd_req *q)
+{
+	const struct spec *sp = spec_of(q->type);
+	size_t start;
+	int ns = 0;
+	cv_err r;
+
+	if (sp == NULL)
+		return cv_fail(CV_ERR_INTERNAL, "keyd: no request type %u",
+		    q->type);
+	if ((r = begin(out, q->type, q->id, &start)) != CV_OK)
+		return r;
+	for (const char *f = sp->fields; *f && r == CV_OK; f++) {
+		switch (*f) {
+		case 'E': r = enc_entry(out, &q->e); break;
+		case 'T': r = add_u64(out, q->u64); break;
+		case 'S': r = add_str(out, q->s[ns++]); break;
+		case 'M': r = add_u32(out, q->sections); break;
+		case 'K': r = cv_buf_add(out, &q->kind, 1); break;
+		case 'B':
+			r = q->len > sp->max ? cv_fail(CV_ERR_INVALID,
+			    "keyd: %s: %zu bytes is over the limit", sp->name,
+			    q->len) : add_bytes(out, q->data, q->len);
+			break;
+		}
+	}
+	if (r == CV_OK)
+		r = end(out, start);
 	if (r != CV_OK)
-		out->len = start;
-	return r;
-}
-
-cv_err
-keyd_enc_decrypt(struct cv_buf *out, uint64_t id, uint64_t ticket,
-    const char *principal, const char *rid, unsigned sections)
-{
-	size_t start;
-	cv_err r;
-
-	if ((r = begin(out, KEYD_DECRYPT, id, &start)) != CV_OK)
-		return r;
-	if ((r = add_u64(out, ticket)) != CV_OK ||
-	    (r = add_str(out, principal)) != CV_OK ||
-	    (r = add_str(out, rid)) != CV_OK ||
-	    (r = add_u32(out, sections)) != CV_OK ||
-	    (r = end(out, start)) != CV_OK)
-		out->len = start;
-	return r;
-}
-
-cv_err
-keyd_enc_blob(struct cv_buf *out, uint16_t type, uint64_t id, uint8_t kind,
-    const void *data, size_t len)
-{
-	size_t start;
-	cv_err r;
-
-	if ((r = begin(out, type, id, &start)) != CV_OK)
-		return r;
-	if ((type == KEYD_BLIND_INDEX &&
-	    (r = cv_buf_add(out, &kind, 1)) != CV_OK) ||
-	    (r = add_bytes(out, data, len)) != CV_OK ||
-	    (r = end(out, start)) != CV_OK)
 		out->len = start;
 	return r;
 }
@@ -183,10 +231,10 @@ keyd_enc_reply(struct cv_buf *out, uint16_t type, uint64_t id,
 		snprintf(d, sizeof d, "%s", detail ? detail : "");
 		r = add_str(out, d);
 	} else {
-		if ((type == KEYD_APPEND || type == KEYD_READ) &&
+		if (keyd_reply_index(type) &&
 		    (r = add_u64(out, index)) != CV_OK)
 			goto out;
-		if (type != KEYD_APPEND)
+		if (keyd_reply_text(type))
 			r = add_bytes(out, text, len);
 	}
 	if (r == CV_OK)
@@ -328,97 +376,93 @@ header(struct cur *c, uint16_t *type, uint64_t *id)
 	return 1;
 }
 
-static int
-entry(struct cur *c, struct keyd_entry *ke)
+static void
+entry(struct cur *c, struct keyd_req *q, char **dst)
 {
-	const char **f[] = { &ke->e.action, &ke->e.actor, &ke->e.cert,
-	    &ke->e.source, &ke->e.session, &ke->e.purpose, &ke->e.reason };
-	char *dst;
+	const char **f[] = { &q->e.action, &q->e.actor, &q->e.cert,
+	    &q->e.source, &q->e.session, &q->e.purpose, &q->e.reason };
 	uint32_t n;
 	uint8_t o;
 
-	/* Every string is shorter than the frame: one allocation holds
-	 * them all, terminated. */
-	if ((ke->strs = malloc(c->len + 1)) == NULL) {
-		c->bad = "memory";
-		return 0;
-	}
-	dst = ke->strs;
 	o = u8(c, "outcome");
 	if (!c->bad && o != CV_AUDIT_ALLOWED && o != CV_AUDIT_DENIED &&
 	    o != CV_AUDIT_ERROR)
 		c->bad = "outcome";
-	ke->e.outcome = (enum cv_audit_outcome)o;
+	q->e.outcome = (enum cv_audit_outcome)o;
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-		*f[i] = str(c, &dst, "entry field");
+		*f[i] = str(c, dst, "entry field");
 		if (*f[i] != NULL && **f[i] == '\0')
 			*f[i] = NULL;	/* empty: absent, as encoded */
 	}
-	ke->e.sections = u32(c, "sections");
-	if (!c->bad && ke->e.sections >> CV_RECORD_NSECTIONS)
+	q->e.sections = u32(c, "sections");
+	if (!c->bad && q->e.sections >> CV_RECORD_NSECTIONS)
 		c->bad = "sections";
 	n = u32(c, "record count");
 	if (c->bad)
-		return 0;
+		return;
 	/* Each id takes at least its 2-byte length on the wire. */
 	if (n > CV_KEYD_MAX_RECORDS || n > (c->len - c->at) / 2) {
 		c->bad = "record count";
-		return 0;
+		return;
 	}
-	if (n && (ke->records = calloc(n, sizeof *ke->records)) == NULL) {
+	if (n && (q->records = calloc(n, sizeof *q->records)) == NULL) {
 		c->bad = "memory";
-		return 0;
+		return;
 	}
 	for (uint32_t i = 0; i < n && !c->bad; i++)
-		if ((ke->records[i] = str(c, &dst, "record id")) != NULL &&
-		    !cv_record_valid_id(ke->records[i]))
+		if ((q->records[i] = str(c, dst, "record id")) != NULL &&
+		    !cv_record_valid_id(q->records[i]))
 			c->bad = "record id";
-	ke->e.records = ke->records;
-	ke->e.nrecords = n;
-	return !c->bad;
+	q->e.records = q->records;
+	q->e.nrecords = n;
 }
 
 cv_err
-keyd_decode(const uint8_t *p, size_t len, struct keyd_req *r)
+keyd_decode(const uint8_t *p, size_t len, struct keyd_req *q)
 {
 	struct cur c = { p, len, 0, NULL };
+	const struct spec *sp;
 	char *dst;
+	int ns = 0;
 
-	memset(r, 0, sizeof *r);
-	if (!header(&c, &r->type, &r->id))
+	memset(q, 0, sizeof *q);
+	if (!header(&c, &q->type, &q->id))
 		goto bad;
-	switch (r->type) {
-	case KEYD_APPEND:
-	case KEYD_READ:
-		(void)entry(&c, &r->ent);
-		break;
-	case KEYD_DECRYPT:
-		if ((r->strs = dst = malloc(len + 1)) == NULL) {
-			c.bad = "memory";
+	if ((sp = spec_of(q->type)) == NULL) {
+		c.bad = "request type";
+		goto bad;
+	}
+	/* Every string is shorter than the frame: one allocation holds
+	 * them all, terminated. */
+	if ((q->strs = dst = malloc(len + 1)) == NULL) {
+		c.bad = "memory";
+		goto bad;
+	}
+	for (const char *f = sp->fields; *f && !c.bad; f++) {
+		switch (*f) {
+		case 'E': entry(&c, q, &dst); break;
+		case 'T': q->u64 = u64(&c, "ticket"); break;
+		case 'S': q->s[ns++] = str(&c, &dst, "string"); break;
+		case 'M':
+			q->sections = u32(&c, "sections");
+			if (!c.bad && (q->sections == 0 ||
+			    q->sections >> CV_RECORD_NSECTIONS))
+				c.bad = "sections";
+			break;
+		case 'K':
+			q->kind = u8(&c, "kind");
+			if (!c.bad && q->kind != CV_BIDX_SSN &&
+			    q->kind != CV_BIDX_NAME)
+				c.bad = "kind";
+			break;
+		case 'B':
+			q->data = bytes(&c, sp->max, &q->len, "bytes");
 			break;
 		}
-		r->ticket = u64(&c, "ticket");
-		r->principal = str(&c, &dst, "principal");
-		r->rid = str(&c, &dst, "record id");
-		if (r->rid && !cv_record_valid_id(r->rid))
-			c.bad = "record id";
-		r->sections = u32(&c, "sections");
-		if (!c.bad && (r->sections == 0 ||
-		    r->sections >> CV_RECORD_NSECTIONS))
-			c.bad = "sections";
-		break;
-	case KEYD_BLIND_INDEX:
-		r->kind = u8(&c, "kind");
-		if (!c.bad && r->kind != CV_BIDX_SSN && r->kind != CV_BIDX_NAME)
-			c.bad = "kind";
-		r->data = bytes(&c, CV_KEYD_MAX_STR, &r->len, "value");
-		break;
-	case KEYD_SIGN_TLS:
-		r->data = bytes(&c, CV_KEYD_MAX_SIGN, &r->len, "data");
-		break;
-	default:
-		c.bad = "request type";
 	}
+	/* DECRYPT's second string is a record id. */
+	if (!c.bad && q->type == KEYD_DECRYPT && !cv_record_valid_id(q->s[1]))
+		c.bad = "record id";
 	if (!c.bad && c.at != c.len)
 		c.bad = "trailing bytes";
 	if (!c.bad)
@@ -428,12 +472,11 @@ keyd_decode(const uint8_t *p, size_t len, struct keyd_req *r)
 }
 
 void
-keyd_req_free(struct keyd_req *r)
+keyd_req_free(struct keyd_req *q)
 {
-	free(r->ent.records);
-	free(r->ent.strs);
-	free(r->strs);
-	memset(r, 0, sizeof *r);
+	free(q->records);
+	free(q->strs);
+	memset(q, 0, sizeof *q);
 }
 
 cv_err
@@ -471,9 +514,9 @@ keyd_decode_reply(const uint8_t *p, size_t len, struct keyd_reply *r)
 		r->detail[n] = '\0';
 		c.at += n;
 	} else {
-		if (r->type == KEYD_APPEND || r->type == KEYD_READ)
+		if (keyd_reply_index(r->type))
 			r->index = u64(&c, "index");
-		if (r->type != KEYD_APPEND) {
+		if (keyd_reply_text(r->type)) {
 			s = bytes(&c, CV_KEYD_MAX_MSG, &n, "text");
 			r->text = s;
 			r->len = n;

@@ -22,19 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cv_err r = CV_OK;
 
 	if (keyd_decode(data, size, &q) == CV_OK) {
-		switch (q.type) {
-		case KEYD_APPEND:
-		case KEYD_READ:
-			r = keyd_enc_entry(&b, q.type, q.id, &q.ent.e);
-			break;
-		case KEYD_DECRYPT:
-			r = keyd_enc_decrypt(&b, q.id, q.ticket, q.principal,
-			    q.rid, q.sections);
-			break;
-		default:
-			r = keyd_enc_blob(&b, q.type, q.id, q.kind, q.data,
-			    q.len);
-		}
+		r = keyd_encode(&b, &q);
 		/* Empty strings decode as absent and encode as empty: the
 		 * same bytes. */
 		if (r != CV_OK || b.len != size || memcmp(b.p, data, size) != 0)

@@ -304,6 +304,47 @@ test_blind_index_same_both_ways(void **state)
 	assert_memory_equal(a, b, sizeof a);
 }
 
+static void
+test_guard_state_and_totp(void **state)
+{
+	struct side s;
+	struct cv_buf sealed = { 0 }, plain = { 0 };
+	uint8_t seed[20], box[20 + CV_SEAL_OVERHEAD];
+	uint64_t step;
+	int i;
+
+	(void)state;
+	start(&s, 0);
+	/* The guard's state goes out sealed and comes back the same. */
+	assert_int_equal(cv_keyd_guard_seal(s.c, 1, (const uint8_t *)"state",
+	    5, &sealed), CV_OK);
+	assert_int_equal(sealed.len, 5 + CV_SEAL_OVERHEAD);
+	assert_int_equal(cv_keyd_guard_seal(s.c, 0, sealed.p, sealed.len,
+	    &plain), CV_OK);
+	assert_memory_equal(plain.p, "state", 5);
+	sealed.p[sealed.len - 1] ^= 1;
+	assert_int_equal(cv_keyd_guard_seal(s.c, 0, sealed.p, sealed.len,
+	    &plain), CV_ERR_AUTH);
+	/* A seed sealed for bob is no seed for carol; wrong codes are
+	 * counted by the key side and cut off after ten. */
+	memset(seed, 7, sizeof seed);
+	assert_int_equal(cv_keys_seal(cv_vault_keys(s.v), "totp:bob", seed,
+	    sizeof seed, box), CV_OK);
+	assert_int_equal(cv_keyd_totp(s.c, "carol", "123456", box,
+	    sizeof box, &step), CV_ERR_AUTH);
+	for (i = 0; i < 10; i++)
+		if (cv_keyd_totp(s.c, "bob", "000000", box, sizeof box,
+		    &step) == CV_OK)
+			break;	/* 000000 happened to be the code: unlucky */
+	if (i == 10)
+		assert_int_equal(cv_keyd_totp(s.c, "bob", "000001", box,
+		    sizeof box, &step), CV_ERR_LIMIT);
+	assert_true(alerts_mention("too many wrong TOTP codes"));
+	cv_buf_free(&sealed);
+	cv_buf_free(&plain);
+	assert_int_equal(stop(&s), 0);
+}
+
 /* A frame our encoder never makes ends the channel: a violation. */
 static void
 test_malformed_request_ends_channel(void **state)
@@ -335,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_sign_only_handshakes),
 		cmocka_unit_test(test_blind_index_same_both_ways),
 		cmocka_unit_test(test_malformed_request_ends_channel),
+		cmocka_unit_test(test_guard_state_and_totp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

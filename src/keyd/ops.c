@@ -1,0 +1,169 @@
+/*
+ * The key side's smaller services. Each takes a fixed purpose, never a
+ * free one: the TOTP seed of a named user, the guard's saved state, the
+ * canary list, the log's own checkpoint, one enrolment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../auth/session.h"
+#include "../auth/users.h"
+#include "keyd_internal.h"
+
+#define TOTP_WINDOW_US (300LL * 1000000)
+#define TOTP_FAILS_MAX 10	/* per user and window, whoever asks */
+#define GUARD_CONTEXT "guard"	/* as sealed before privilege separation */
+
+/* The counter of wrong codes for USER (one slot per hashed name). */
+static struct totp_fails *
+fails_of(struct cv_keyd *k, const char *user, int64_t now)
+{
+	uint8_t h[16];
+	struct totp_fails *f;
+
+	crypto_generichash(h, sizeof h, (const uint8_t *)user, strlen(user),
+	    NULL, 0);
+	f = &k->totp[(h[0] | h[1] << 8) % TOTP_USERS];
+	if (memcmp(f->who, h, sizeof h) != 0 ||
+	    now - f->since_us > TOTP_WINDOW_US) {
+		memcpy(f->who, h, sizeof h);
+		f->since_us = now;
+		f->n = 0;
+	}
+	return f;
+}
+
+static cv_err
+totp(struct cv_keyd *k, const char *user, const char *code,
+    const uint8_t *sealed, size_t len, uint64_t *step)
+{
+	uint8_t seed[CV_TOTP_SEED_BYTES];
+	char ctx[96];
+	int64_t now = cv_time_us(), st;
+	struct totp_fails *f;
+	cv_err r;
+
+	if (!cv_auth_valid_name(user))
+		return cv_fail(CV_ERR_INVALID, "not a user name");
+	pthread_mutex_lock(&k->mu);
+	f = fails_of(k, user, now);
+	r = f->n >= TOTP_FAILS_MAX ? CV_ERR_LIMIT : CV_OK;
+	pthread_mutex_unlock(&k->mu);
+	if (r != CV_OK)
+		return cv_fail(r, "too many wrong TOTP codes for %s; try again "
+		    "later", user);
+	snprintf(ctx, sizeof ctx, "totp:%s", user);
+	if (len != sizeof seed + CV_SEAL_OVERHEAD ||
+	    cv_keys_unseal(cv_vault_keys(k->v), ctx, sealed, len, seed) !=
+	    CV_OK)
+		return cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
+	st = cv_auth_totp_step(seed, sizeof seed, code, now);
+	sodium_memzero(seed, sizeof seed);
+	if (st >= 0) {
+		*step = (uint64_t)st;
+		return CV_OK;
+	}
+	pthread_mutex_lock(&k->mu);
+	f = fails_of(k, user, now);
+	if (++f->n == TOTP_FAILS_MAX) {
+		pthread_mutex_unlock(&k->mu);
+		keyd_alert(k, "keyd.refused", user, "too many wrong TOTP codes: "
+		    "the key process refuses more for a while", NULL);
+	} else
+		pthread_mutex_unlock(&k->mu);
+	return cv_fail(CV_ERR_AUTH, "wrong TOTP code");
+}
+
+static cv_err
+guard_seal(struct cv_keyd *k, int seal, const uint8_t *in, size_t len,
+    struct cv_buf *out)
+{
+	size_t n;
+	cv_err r;
+
+	if (!seal && len < CV_SEAL_OVERHEAD)
+		return cv_fail(CV_ERR_FORMAT, "sealed guard state too short");
+	n = seal ? len + CV_SEAL_OVERHEAD : len - CV_SEAL_OVERHEAD;
+	if ((r = cv_buf_reserve(out, n)) != CV_OK)
+		return r;
+	r = seal ? cv_keys_seal(cv_vault_keys(k->v), GUARD_CONTEXT, in, len,
+	    out->p + out->len) : cv_keys_unseal(cv_vault_keys(k->v),
+	    GUARD_CONTEXT, in, len, out->p + out->len);
+	if (r == CV_OK)
+		out->len += n;
+	return r;
+}
+
+static cv_err
+canaries(struct cv_keyd *k, struct cv_buf *out)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	cv_err r;
+
+	if ((r = cv_vault_canaries(k->v, &ids, &n)) != CV_OK)
+		return r;
+	for (size_t i = 0; i < n && r == CV_OK; i++)
+		if ((r = cv_buf_add(out, ids[i], strlen(ids[i]))) == CV_OK)
+			r = cv_buf_add(out, "\n", 1);
+	free(ids);
+	return r;
+}
+
+static cv_err
+enrol(struct cv_keyd *k, const char *name, const char *code,
+    const uint8_t *csr, size_t len, struct cv_buf *out)
+{
+	struct cv_user_issue iss;
+	json_t *j = NULL;
+	char *s = NULL;
+	cv_err r;
+
+	memset(&iss, 0, sizeof iss);
+	if ((r = cv_auth_enrol(k->v, name, code, (const char *)csr, len,
+	    cv_time_us(), &iss)) != CV_OK)
+		goto out;
+	j = json_pack("{s:s%, s:s, s:s}", "cert", iss.cert.cert_pem.p,
+	    iss.cert.cert_pem.len, "fingerprint", iss.cert.fingerprint,
+	    "otpauth", iss.otpauth);
+	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	r = cv_buf_add(out, s, strlen(s));
+ out:
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+	/* XXX jansson's copy of the otpauth URI is freed unwiped. */
+	json_decref(j);
+	cv_user_issue_clear(&iss);
+	return r;
+}
+
+cv_err
+keyd_ops(struct cv_keyd *k, const struct keyd_req *q, uint64_t *index,
+    struct cv_buf *out)
+{
+	switch (q->type) {
+	case KEYD_TOTP:
+		return totp(k, q->s[0], q->s[1], q->data, q->len, index);
+	case KEYD_GUARD_SEAL:
+	case KEYD_GUARD_UNSEAL:
+		return guard_seal(k, q->type == KEYD_GUARD_SEAL, q->data,
+		    q->len, out);
+	case KEYD_CANARIES:
+		return canaries(k, out);
+	case KEYD_CHECKPOINT:
+		return cv_audit_checkpoint(k->a, out);
+	case KEYD_ENROL:
+		return enrol(k, q->s[0], q->s[1], q->data, q->len, out);
+	}
+	return cv_fail(CV_ERR_INTERNAL, "keyd: no handler for request %u",
+	    q->type);
+}
