@@ -9,6 +9,7 @@
 
 #include "../auth/session.h"
 #include "../guard/guard.h"
+#include "../keyd/keyd.h"
 #include "api.h"
 
 #define API_MAX_BODY 65536
@@ -17,7 +18,8 @@
 
 struct server {
 	struct cv_vault *v;	/* the main handle; threads dup it */
-	struct cv_audit *a;
+	struct cv_audit *a;	/* read-only: keyd writes the log */
+	struct cv_keyd_client *kd;	/* everything that needs a key */
 	struct cv_sessions *sessions;
 	gnutls_pcert_st pcert;
 	gnutls_privkey_t tls_key;

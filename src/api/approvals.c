@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "../policy/policy.h"
+#include "../keyd/keyd.h"
 #include "api_internal.h"
 
 static char *
@@ -276,17 +277,15 @@ api_approvals(struct req *r, const char *rest)
 enum MHD_Result
 api_enrol(struct req *r)
 {
-	struct cv_vault *v = api_vault(r->srv);
-	struct cv_user_issue iss;
 	char name[CV_USER_NAME_MAX + 1], code[CV_ENROL_CODE_MAX + 1];
+	struct cv_buf issued = { 0 };
+	json_t *hold = NULL, *j = NULL;
+	json_error_t je;
 	const char *csr;
-	json_t *hold = NULL;
 	enum MHD_Result ret;
 	cv_err e;
 
 	r->action = "users.enrol";
-	if (v == NULL)
-		return api_internal(r, CV_ERR_STORE);
 	if (!api_body_enrol(&r->body, name, code, &csr, &hold))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"name\": \"...\", \"code\": \"XXXXX-XXXXX-"
@@ -294,8 +293,8 @@ api_enrol(struct req *r)
 		    "REQUEST-----...\"}");
 	/* The log names who tried, even when it fails. */
 	snprintf(r->who.user, sizeof r->who.user, "%s", name);
-	e = cv_auth_enrol(v, name, code, csr, strlen(csr), cv_time_us(),
-	    &iss);
+	/* The key process checks the code and signs; the CA key is there. */
+	e = cv_keyd_enrol(r->srv->kd, name, code, csr, strlen(csr), &issued);
 	sodium_memzero(code, sizeof code);
 	json_decref(hold);
 	if (e != CV_OK) {
@@ -312,14 +311,21 @@ api_enrol(struct req *r)
 			    "enrolment refused");
 		return api_internal(r, e);
 	}
+	if ((j = json_loadb((const char *)issued.p, issued.len, 0, &je)) ==
+	    NULL || !json_is_string(json_object_get(j, "fingerprint"))) {
+		cv_buf_free(&issued);
+		json_decref(j);
+		return api_internal(r, CV_ERR_FORMAT);
+	}
+	cv_buf_free(&issued);
 	snprintf(r->reason, sizeof r->reason, "enrolled, certificate %.16s",
-	    iss.cert.fingerprint);
-	ret = api_json(r, 201, json_pack("{s:s, s:s%, s:s, s:s}", "name", name,
-	    "certificate", (const char *)iss.cert.cert_pem.p,
-	    iss.cert.cert_pem.len, "fingerprint", iss.cert.fingerprint,
-	    "otpauth", iss.otpauth));
+	    json_string_value(json_object_get(j, "fingerprint")));
+	ret = api_json(r, 201, json_pack("{s:s, s:O, s:O, s:O}", "name", name,
+	    "certificate", json_object_get(j, "cert"), "fingerprint",
+	    json_object_get(j, "fingerprint"), "otpauth",
+	    json_object_get(j, "otpauth")));
 	/* XXX as above: jansson's copy of the TOTP secret is not wiped. */
-	cv_user_issue_clear(&iss);
+	json_decref(j);
 	return ret;
 }
 

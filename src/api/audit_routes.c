@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "../policy/policy.h"
+#include "../keyd/keyd.h"
 #include "api_internal.h"
 
 #define MAX_ENTRIES 1000
@@ -65,7 +66,7 @@ checkpoint(struct req *r)
 	struct cv_buf note = { 0 };
 	cv_err e;
 
-	if ((e = cv_audit_checkpoint(r->srv->a, &note)) != CV_OK)
+	if ((e = cv_keyd_checkpoint(r->srv->kd, &note)) != CV_OK)
 		return fail(r, e);
 	return api_reply(r, 200, CV_AUDIT_ALLOWED, "text/plain; charset=utf-8",
 	    &note);

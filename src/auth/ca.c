@@ -14,9 +14,20 @@
 #define SERVER_DAYS 825
 
 struct signer_ctx {
-	struct cv_keys *k;
+	cv_ca_sign_fn *fn;
+	void *ctx;
+	struct cv_keys *k;	/* for keys_sign */
 	enum cv_signer which;
 };
+
+static cv_err
+keys_sign(void *ctx, const uint8_t *msg, size_t len,
+    uint8_t sig[static CV_SIGN_BYTES])
+{
+	struct signer_ctx *c = ctx;
+
+	return cv_keys_sign(c->k, c->which, msg, len, sig);
+}
 
 static cv_err
 tls_fail(const char *what, int rc)
@@ -36,8 +47,7 @@ sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *ud,
 		return GNUTLS_E_UNSUPPORTED_SIGNATURE_ALGORITHM;
 	if ((sig->data = gnutls_malloc(CV_SIGN_BYTES)) == NULL)
 		return GNUTLS_E_MEMORY_ERROR;
-	if (cv_keys_sign(c->k, c->which, data->data, data->size, sig->data) !=
-	    CV_OK) {
+	if (c->fn(c->ctx, data->data, data->size, sig->data) != CV_OK) {
 		gnutls_free(sig->data);
 		sig->data = NULL;
 		return GNUTLS_E_PK_SIGN_FAILED;
@@ -68,17 +78,11 @@ deinit(gnutls_privkey_t key, void *ud)
 	sodium_free(ud);
 }
 
-cv_err
-cv_ca_privkey(struct cv_keys *k, enum cv_signer which, gnutls_privkey_t *out)
+static cv_err
+privkey(struct signer_ctx *c, gnutls_privkey_t *out)
 {
-	struct signer_ctx *c;
 	int rc;
 
-	*out = NULL;
-	if ((c = sodium_malloc(sizeof *c)) == NULL)
-		return CV_ERR_NOMEM;
-	c->k = k;
-	c->which = which;
 	if ((rc = gnutls_privkey_init(out)) < 0) {
 		sodium_free(c);
 		return tls_fail("privkey", rc);
@@ -91,6 +95,35 @@ cv_ca_privkey(struct cv_keys *k, enum cv_signer which, gnutls_privkey_t *out)
 		return tls_fail("privkey import", rc);
 	}
 	return CV_OK;
+}
+
+cv_err
+cv_ca_privkey(struct cv_keys *k, enum cv_signer which, gnutls_privkey_t *out)
+{
+	struct signer_ctx *c;
+
+	*out = NULL;
+	if ((c = sodium_malloc(sizeof *c)) == NULL)
+		return CV_ERR_NOMEM;
+	c->fn = keys_sign;
+	c->ctx = c;
+	c->k = k;
+	c->which = which;
+	return privkey(c, out);
+}
+
+cv_err
+cv_ca_privkey_ext(cv_ca_sign_fn *fn, void *ctx, gnutls_privkey_t *out)
+{
+	struct signer_ctx *c;
+
+	*out = NULL;
+	if ((c = sodium_malloc(sizeof *c)) == NULL)
+		return CV_ERR_NOMEM;
+	c->fn = fn;
+	c->ctx = ctx;
+	c->k = NULL;
+	return privkey(c, out);
 }
 
 static cv_err

@@ -36,6 +36,16 @@ cv_err cv_ca_privkey(struct cv_keys *k, enum cv_signer which,
     gnutls_privkey_t *out) CV_MUST_CHECK;
 
 /*
+ * The same for a key held elsewhere: FN(CTX, ...) makes each Ed25519
+ * signature (the server's network process asks its key process). CTX
+ * must outlive the key.
+ */
+typedef cv_err cv_ca_sign_fn(void *ctx, const uint8_t *msg, size_t len,
+    uint8_t sig[static CV_SIGN_BYTES]);
+cv_err cv_ca_privkey_ext(cv_ca_sign_fn *fn, void *ctx,
+    gnutls_privkey_t *out) CV_MUST_CHECK;
+
+/*
  * A client certificate as it is made: the user's side holds key_pem (made
  * by cv_ca_csr_new and never sent anywhere), csr_pem and, once the CA has
  * answered, p12; the CA's side fills cert_pem, fingerprint and serial.

@@ -32,7 +32,17 @@ struct cv_sessions {
 	size_t n;
 	struct track *t;
 	size_t nt;
+	cv_sessions_totp_fn *totp;	/* NULL: unseal here */
+	void *totp_ctx;
 };
+
+void
+cv_sessions_set_totp(struct cv_sessions *s, cv_sessions_totp_fn *fn,
+    void *ctx)
+{
+	s->totp = fn;
+	s->totp_ctx = ctx;
+}
 
 cv_err
 cv_sessions_new(struct cv_sessions **out)
@@ -149,13 +159,24 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 	if (tc->fails >= CV_LOGIN_FAILS_MAX)
 		return cv_fail(CV_ERR_LIMIT, "too many failed logins; try "
 		    "again later");
-	snprintf(ctx, sizeof ctx, "totp:%s", u->name);
-	if (u->totp_len != sizeof seed + CV_SEAL_OVERHEAD ||
-	    (r = cv_keys_unseal(cv_vault_keys(v), ctx, u->totp_sealed,
-	    u->totp_len, seed)) != CV_OK)
-		return cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
-	step = cv_auth_totp_step(seed, sizeof seed, code, now_us);
-	sodium_memzero(seed, sizeof seed);
+	if (s->totp) {
+		/* The key process checks the code; the seed stays there. */
+		uint64_t st = 0;
+
+		r = s->totp(s->totp_ctx, u->name, code, u->totp_sealed,
+		    u->totp_len, &st);
+		if (r == CV_ERR_LIMIT)
+			return r;
+		step = r == CV_OK ? (int64_t)st : -1;
+	} else {
+		snprintf(ctx, sizeof ctx, "totp:%s", u->name);
+		if (u->totp_len != sizeof seed + CV_SEAL_OVERHEAD ||
+		    (r = cv_keys_unseal(cv_vault_keys(v), ctx, u->totp_sealed,
+		    u->totp_len, seed)) != CV_OK)
+			return cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
+		step = cv_auth_totp_step(seed, sizeof seed, code, now_us);
+		sodium_memzero(seed, sizeof seed);
+	}
 	if (step < 0) {
 		tc->fails++;
 		return cv_fail(CV_ERR_AUTH, "wrong TOTP code");

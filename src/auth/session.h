@@ -38,6 +38,18 @@ cv_err cv_sessions_new(struct cv_sessions **out) CV_MUST_CHECK;
 void cv_sessions_free(struct cv_sessions *s);
 
 /*
+ * Where TOTP codes are checked: FN(CTX, user, code, sealed seed, its
+ * length, &step) returns CV_OK with the code's time step, CV_ERR_AUTH for
+ * a wrong code or CV_ERR_LIMIT. The server points this at its key process
+ * so that seeds are never unsealed next to the network code; without it
+ * (tests) the seed is unsealed with the vault's own keys.
+ */
+typedef cv_err cv_sessions_totp_fn(void *ctx, const char *user,
+    const char *code, const uint8_t *sealed, size_t len, uint64_t *step);
+void cv_sessions_set_totp(struct cv_sessions *s, cv_sessions_totp_fn *fn,
+    void *ctx);
+
+/*
  * Checks CODE for USER (who must hold the certificate CERT, live and not
  * revoked, and be enabled) and opens a session. The token (NUL-terminated)
  * goes to TOKEN. CV_ERR_AUTH for a wrong or reused code, CV_ERR_LIMIT
