@@ -9,6 +9,7 @@
 #define CV_API_H
 
 #include "../audit/audit.h"
+#include "../keyd/keyd.h"
 #include "../vault/vault.h"
 
 struct cv_server_opts {
@@ -22,10 +23,14 @@ struct cv_server_opts {
 };
 
 /*
- * Serves vault V (its log A) until SIGINT or SIGTERM. CV_ERR_INVALID for
- * a bad address, CV_ERR_IO when the port cannot be had.
+ * Serves vault V until SIGINT or SIGTERM. V may be a store-only handle
+ * (cv_vault_open_store): everything that needs a key, and every audit
+ * entry, goes to the key side through KD; A is read for proofs and the
+ * guard's replay. CV_ERR_INVALID for a bad address, CV_ERR_IO when the
+ * port cannot be had.
  */
 cv_err cv_server_run(struct cv_vault *v, struct cv_audit *a,
-    const struct cv_server_opts *o) CV_MUST_CHECK;
+    struct cv_keyd_client *kd, const struct cv_server_opts *o)
+    CV_MUST_CHECK;
 
 #endif

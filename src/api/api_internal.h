@@ -84,6 +84,10 @@ struct req {
 	 * committer has made its entry durable */
 	int waiting;
 	cv_err audited;
+	/* a record read: keyd writes the entry and releases the text */
+	int reading;
+	cv_err read_err;	/* keyd's answer */
+	int read_written;	/* its entry is on the log */
 	/* the entry was written and made durable by api_audit_now */
 	int preaudited;
 	uint64_t preaudit_index;
@@ -106,6 +110,13 @@ struct cv_vault *api_vault(struct server *srv);
  */
 enum MHD_Result api_reply(struct req *r, unsigned status,
     enum cv_audit_outcome outcome, const char *type, struct cv_buf *body);
+/*
+ * The reply to a record read (R's records, action, purpose and sections
+ * set): its allowed entry goes to keyd, which makes it durable and only
+ * then decrypts those sections of that record; the text goes out as the
+ * reply. Nothing else in the server obtains record plaintext.
+ */
+enum MHD_Result api_reply_read(struct req *r);
 /*
  * Writes R's entry now, on this thread, and waits until it is durable (for
  * steps that must be on the log before they are committed: proposals,

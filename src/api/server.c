@@ -199,15 +199,25 @@ entry_of(struct req *r, enum cv_audit_outcome outcome,
 	e->sections = r->sections;
 }
 
-/* On the committer thread: the entry is durable (or failed). */
+/* On the keyd client's thread: the entry is durable (or failed); for a
+ * read, TEXT is what keyd released under it. */
 static void
-on_durable(void *ctx, cv_err err, uint64_t index)
+on_durable(void *ctx, cv_err err, uint64_t index, const struct cv_buf *text)
 {
 	struct req *r = ctx;
 	struct server *srv = r->srv;
 
 	r->audited = err;
-	api_guard_emit(r, index, err == CV_OK);
+	if (r->reading) {
+		r->out.len = 0;
+		if (err == CV_OK && text && text->len &&
+		    cv_buf_add(&r->out, text->p, text->len) != CV_OK)
+			r->audited = CV_ERR_NOMEM;
+		r->read_err = err;
+		r->read_written = CV_KEYD_WRITTEN(err);
+		api_guard_emit(r, index, r->read_written);
+	} else
+		api_guard_emit(r, index, err == CV_OK);
 	MHD_resume_connection(r->conn);
 	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 }
@@ -321,11 +331,15 @@ fail_closed(struct req *r, struct cv_buf *body)
 	return respond(r, 503, "application/problem+json", &p);
 }
 
+static enum MHD_Result read_failed(struct req *r, cv_err e);
+
 /* The reply held back by api_reply, now that the log has answered. */
 static enum MHD_Result
 release(struct req *r)
 {
 	r->waiting = 0;
+	if (r->reading && r->audited != CV_OK)
+		return read_failed(r, r->audited);
 	if (r->audited != CV_OK)
 		return fail_closed(r, &r->out);
 	return respond(r, r->status, r->type, &r->out);
@@ -360,7 +374,7 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 		uint64_t index = 0;
-		err = cv_audit_append(srv->a, &e, &index);
+		err = cv_keyd_append(srv->kd, &e, &index);
 		api_guard_emit(r, index, err == CV_OK);
 		if (err != CV_OK)
 			return fail_closed(r, body);	/* fail closed */
@@ -376,8 +390,81 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	MHD_suspend_connection(r->conn);
 	/* On success the committer may already have answered: only a
 	 * refusal is ours to record. */
-	if ((err = cv_audit_submit(srv->a, &e, on_durable, r)) != CV_OK) {
+	if ((err = cv_keyd_append_async(srv->kd, &e, on_durable, r)) !=
+	    CV_OK) {
 		r->audited = err;
+		api_guard_emit(r, 0, 0);
+		MHD_resume_connection(r->conn);
+		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+	}
+	return MHD_YES;
+}
+
+/*
+ * The entry of a read was written as allowed but keyd released nothing:
+ * the record went (shredded, or gone) between the check and the read, or
+ * the key process failed. One more entry says so, so that scope does not
+ * count it as returned; without the log, fail closed.
+ */
+static enum MHD_Result
+read_failed(struct req *r, cv_err e)
+{
+	struct cv_audit_entry en;
+	unsigned status = e == CV_ERR_NOT_FOUND ? 404 : e == CV_ERR_SHREDDED ?
+	    410 : 503;
+	struct cv_buf p = { 0 };
+
+	cv_buf_free(&r->out);
+	if (!r->read_written)	/* the entry itself failed */
+		return fail_closed(r, &r->out);
+	snprintf(r->reason, sizeof r->reason, "not released: %s",
+	    cv_strerror(e));
+	r->sections = 0;
+	entry_of(r, CV_AUDIT_ERROR, &en);
+	if (cv_keyd_append(r->srv->kd, &en, NULL) != CV_OK || status == 503)
+		return fail_closed(r, &p);
+	if (problem_body(status, status == 404 ? "not found" : "gone",
+	    status == 404 ? "no such record" : "the record was shredded",
+	    &p) != CV_OK)
+		return MHD_NO;
+	return respond(r, status, "application/problem+json", &p);
+}
+
+enum MHD_Result
+api_reply_read(struct req *r)
+{
+	struct server *srv = r->srv;
+	struct cv_audit_entry e;
+	cv_err err;
+
+	if (r->txn) {
+		cv_store_read_end(r->txn);
+		r->txn = NULL;
+	}
+	__atomic_add_fetch(&srv->requests, 1, __ATOMIC_RELAXED);
+	r->reading = 1;
+	r->status = 200;
+	r->type = "application/json";
+	entry_of(r, CV_AUDIT_ALLOWED, &e);
+	__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
+		uint64_t index = 0;
+
+		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+		err = cv_keyd_read(srv->kd, &e, &index, &r->out);
+		r->read_err = err;
+		r->read_written = CV_KEYD_WRITTEN(err);
+		api_guard_emit(r, index, r->read_written);
+		if (err != CV_OK)
+			return read_failed(r, err);
+		return respond(r, 200, r->type, &r->out);
+	}
+	r->waiting = 1;
+	MHD_suspend_connection(r->conn);
+	if ((err = cv_keyd_read_async(srv->kd, &e, on_durable, r)) !=
+	    CV_OK) {
+		r->audited = err;
+		r->read_written = 0;
 		api_guard_emit(r, 0, 0);
 		MHD_resume_connection(r->conn);
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
@@ -392,7 +479,7 @@ api_audit_now(struct req *r, enum cv_audit_outcome outcome, uint64_t *index)
 	cv_err err;
 
 	entry_of(r, outcome, &e);
-	if ((err = cv_audit_append(r->srv->a, &e, index)) != CV_OK)
+	if ((err = cv_keyd_append(r->srv->kd, &e, index)) != CV_OK)
 		return err;
 	r->preaudited = 1;
 	r->preaudit_index = *index;
@@ -539,6 +626,25 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 	*ctx = NULL;
 }
 
+/* Handshake signatures come from keyd, which holds the server key. */
+static cv_err
+tls_sign(void *ctx, const uint8_t *msg, size_t len,
+    uint8_t sig[static CV_SIGN_BYTES])
+{
+	struct server *srv = ctx;
+
+	return cv_keyd_sign_tls(srv->kd, msg, len, sig);
+}
+
+static cv_err
+totp_check(void *ctx, const char *user, const char *code,
+    const uint8_t *sealed, size_t len, uint64_t *step)
+{
+	struct server *srv = ctx;
+
+	return cv_keyd_totp(srv->kd, user, code, sealed, len, step);
+}
+
 static cv_err
 load_tls(struct server *srv, const char *dir)
 {
@@ -548,9 +654,9 @@ load_tls(struct server *srv, const char *dir)
 	cv_err r;
 	int rc;
 
-	if ((r = cv_ca_ensure(cv_vault_keys(srv->v), dir,
-	    cv_vault_id(srv->v))) != CV_OK ||
-	    (r = cv_path(path, sizeof path, "%s/server.pem", dir)) != CV_OK ||
+	/* The certificates are made by whoever holds the keys (keyd, before
+	 * this process starts); here they are only read. */
+	if ((r = cv_path(path, sizeof path, "%s/server.pem", dir)) != CV_OK ||
 	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
 		return r;
 	d.data = (unsigned char *)pem;
@@ -561,8 +667,7 @@ load_tls(struct server *srv, const char *dir)
 	if (rc < 0)
 		return cv_fail(CV_ERR_CRYPTO, "server certificate: %s",
 		    gnutls_strerror(rc));
-	if ((r = cv_ca_privkey(cv_vault_keys(srv->v), CV_SIGNER_TLS,
-	    &srv->tls_key)) != CV_OK ||
+	if ((r = cv_ca_privkey_ext(tls_sign, srv, &srv->tls_key)) != CV_OK ||
 	    (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
 	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
 		return r;
@@ -603,9 +708,9 @@ parse_listen(const char *s, struct sockaddr_in *sa)
 
 cv_err
 cv_server_run(struct cv_vault *v, struct cv_audit *a,
-    const struct cv_server_opts *o)
+    struct cv_keyd_client *kd, const struct cv_server_opts *o)
 {
-	struct server srv = { .v = v, .a = a,
+	struct server srv = { .v = v, .a = a, .kd = kd,
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
 	    .save_mu = PTHREAD_MUTEX_INITIALIZER,
 	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1 };
@@ -626,6 +731,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
 	    &sa)) != CV_OK ||
 	    (r = cv_sessions_new(&srv.sessions)) != CV_OK ||
+	    (cv_sessions_set_totp(srv.sessions, totp_check, &srv), 0) ||
 	    (r = load_tls(&srv, cv_vault_dir(v))) != CV_OK ||
 	    (r = cv_path(path, sizeof path, "%s/alerts.jsonl",
 	    cv_vault_dir(v))) != CV_OK)

@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "../api/api.h"
+#include "../keyd/keyd.h"
+#include "../serve/serve.h"
 #include "cli.h"
 
 static const char use[] =
@@ -17,6 +19,10 @@ static const char help[] =
     "TOTP login (POST /v1/session) and bearer tokens bound to the\n"
     "certificate. Every request is an audit entry. Stops cleanly on\n"
     "SIGINT or SIGTERM. Port 0 picks a free port.\n\n"
+    "Runs as three processes (docs/privsep.md): a supervisor; keyd, the\n"
+    "only one with the HSM session, the keys and the audit log's writer;\n"
+    "and an api worker under seccomp that handles the network and asks\n"
+    "keyd for every key operation and every audited read.\n\n"
     "options:\n"
     "  -d, --dir DIR          the vault folder (or $CLEARVAULT_DIR)\n"
     "  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:8443)\n"
@@ -24,6 +30,8 @@ static const char help[] =
     "  -r, --rate N           requests per second per client certificate,\n"
     "                         bursts of twice that (default 2000; 0: off)\n"
     "      --no-guard         no read budgets, baselines or canaries: for a\n"
+    "                         benchmark's baseline only (logged)\n"
+    "      --one-process      keyd in the same process as the api: for a\n"
     "                         benchmark's baseline only (logged)\n"
     "  -h, --help             this text\n";
 
@@ -43,6 +51,33 @@ ready(void *ctx, unsigned port)
 	fflush(stdout);
 }
 
+/* --one-process: the same server with keyd in process (a baseline for
+ * the cost of the process boundary; no isolation). */
+static cv_err
+one_process(const struct cv_serve_opts *so)
+{
+	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	struct cv_keyd *k = NULL;
+	struct cv_keyd_client *kd = NULL;
+	cv_err r;
+
+	if (cli_open("serve", so->dir, &v, &a) != CLI_OK)
+		return CV_ERR_INTERNAL;
+	if ((r = cv_keyd_new(v, a, &k)) != CV_OK ||
+	    (r = cv_keyd_client_local(k, &kd)) != CV_OK ||
+	    (r = cli_record(a, "serve.start.one-process", CV_OK,
+	    so->api.listen, NULL, 0, 0)) != CV_OK ||
+	    (r = cv_server_run(v, a, kd, &so->api)) != CV_OK)
+		goto out;
+	r = cli_record(a, "serve.stop", CV_OK, NULL, NULL, 0, 0);
+ out:
+	cv_keyd_client_free(kd);
+	cv_keyd_free(k);
+	cli_close(v, a);
+	return r;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -52,32 +87,36 @@ cmd_serve(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "no-guard", no_argument, NULL, 'G' },
+		{ "one-process", no_argument, NULL, 'O' },
+		{ "proc", required_argument, NULL, 'P' },
 		{ 0, 0, 0, 0 }
 	};
-	struct cv_server_opts so = { .listen = "127.0.0.1:8443",
-	    .rate = 2000 };
-	const char *dir = NULL;
+	struct cv_serve_opts so = { .api = { .listen = "127.0.0.1:8443",
+	    .rate = 2000 } };
+	const char *proc = NULL;
 	struct where where;
-	struct cv_vault *v = NULL;
-	struct cv_audit *a = NULL;
-	int c, ok = 1, rc = CLI_FAIL;
+	int c, ok = 1, one = 0;
 	cv_err r = CV_OK;
 
 	while ((c = getopt_long(argc, argv, "d:l:j:r:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dir = optarg; break;
-		case 'l': so.listen = optarg; break;
+		case 'd': so.dir = optarg; break;
+		case 'l': so.api.listen = so.listen_arg = optarg; break;
 		case 'j':
-			so.threads = (unsigned)cli_number(optarg, &ok);
-			if (!ok || so.threads > 64)
+			so.threads_arg = optarg;
+			so.api.threads = (unsigned)cli_number(optarg, &ok);
+			if (!ok || so.api.threads > 64)
 				return cli_usage("serve", use, "bad --threads");
 			break;
 		case 'r':
-			so.rate = (unsigned)cli_number(optarg, &ok);
-			if (!ok || so.rate > 1000000)
+			so.rate_arg = optarg;
+			so.api.rate = (unsigned)cli_number(optarg, &ok);
+			if (!ok || so.api.rate > 1000000)
 				return cli_usage("serve", use, "bad --rate");
 			break;
-		case 'G': so.no_guard = 1; break;
+		case 'G': so.api.no_guard = 1; break;
+		case 'O': one = 1; break;
+		case 'P': proc = optarg; break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("serve", use, "bad option");
 		}
@@ -85,25 +124,28 @@ cmd_serve(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage("serve", use, "unexpected argument '%s'",
 		    argv[optind]);
-	if ((dir = cli_dir("serve", dir)) == NULL)
+	if ((so.dir = cli_dir("serve", so.dir)) == NULL)
 		return CLI_USAGE;
-	if (cli_open("serve", dir, &v, &a) != CLI_OK)
-		goto out;
-	where.dir = dir;
-	where.listen = so.listen;
-	so.ready = ready;
-	so.ctx = &where;
-	if ((r = cli_record(a, so.no_guard ? "serve.start.no-guard" :
-	    "serve.start", CV_OK, so.listen, NULL, 0, 0)) !=
-	    CV_OK || (r = cv_server_run(v, a, &so)) != CV_OK) {
-		cli_fail("serve", r);
-		goto out;
+	where.dir = so.dir;
+	where.listen = so.api.listen;
+	so.api.ready = ready;
+	so.api.ctx = &where;
+	if (proc && strcmp(proc, "keyd") == 0)
+		r = cv_serve_keyd(so.dir);
+	else if (proc && strcmp(proc, "api") == 0)
+		r = cv_serve_api(&so);
+	else if (proc)
+		return cli_usage("serve", use, "--proc is keyd or api (internal)");
+	else if (one)
+		r = one_process(&so);
+	else
+		r = cv_serve_supervise(&so);
+	if (r != CV_OK) {
+		if (!proc)
+			cli_fail("serve", r);
+		return CLI_FAIL;
 	}
-	if (cli_record(a, "serve.stop", CV_OK, NULL, NULL, 0, 0) != CV_OK)
-		goto out;
-	fprintf(stderr, "clearvault serve: stopped\n");
-	rc = CLI_OK;
- out:
-	cli_close(v, a);
-	return rc;
+	if (!proc)
+		fprintf(stderr, "clearvault serve: stopped\n");
+	return CLI_OK;
 }

@@ -103,9 +103,13 @@ cv_err cv_keyd_append_async(struct cv_keyd_client *c,
  * exactly one record and at least one section, for actor E->actor. The
  * key side makes it durable, then decrypts only E->sections of that record
  * under the ticket it got. TEXT receives `{"id":...,<sections>,"_meta":
- * {...}}` (caller frees). CV_ERR_NOT_FOUND / CV_ERR_SHREDDED: the entry is
- * written but nothing was released; CV_ERR_INVALID: E is not a read.
+ * {...}}` (caller frees). CV_ERR_IO: the entry could not be made durable
+ * (nothing released); CV_ERR_HSM: the key process is gone; any other
+ * error (CV_ERR_NOT_FOUND, CV_ERR_SHREDDED, ...) comes after the entry was
+ * written and nothing was released. CV_ERR_INVALID: E is not a read.
  */
+#define CV_KEYD_WRITTEN(e) ((e) != CV_ERR_IO && (e) != CV_ERR_HSM && \
+	(e) != CV_ERR_NOMEM && (e) != CV_ERR_INVALID && (e) != CV_ERR_INTERNAL)
 cv_err cv_keyd_read(struct cv_keyd_client *c, const struct cv_audit_entry *e,
     uint64_t *index, struct cv_buf *text) CV_MUST_CHECK;
 cv_err cv_keyd_read_async(struct cv_keyd_client *c,

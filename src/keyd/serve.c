@@ -245,7 +245,9 @@ committed(void *ctx, cv_err r, uint64_t index)
 	struct job *j = ctx;
 	struct cv_keyd *k = j->k;
 
-	j->status = r;
+	/* One code for "not on the log", whatever the log's own error: the
+	 * caller tells it from what happened after the entry was written. */
+	j->status = r == CV_OK ? CV_OK : CV_ERR_IO;
 	j->index = index;
 	if (r == CV_OK) {
 		pthread_mutex_lock(&k->mu);
@@ -282,10 +284,12 @@ submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx)
 	struct job *j;
 	cv_err r;
 
-	if (e.action == NULL || e.actor == NULL)
-		return cv_fail(CV_ERR_INVALID, "an entry needs an action and "
-		    "an actor");
-	if (q->type == KEYD_READ && (e.outcome != CV_AUDIT_ALLOWED ||
+	/* Unauthenticated requests have no actor; every entry has an
+	 * action, and a read has a reader. */
+	if (e.action == NULL)
+		return cv_fail(CV_ERR_INVALID, "an entry needs an action");
+	if (q->type == KEYD_READ && (e.actor == NULL ||
+	    e.outcome != CV_AUDIT_ALLOWED ||
 	    e.nrecords != 1 || e.sections == 0))
 		return cv_fail(CV_ERR_INVALID, "a read names one record and "
 		    "its sections, allowed");

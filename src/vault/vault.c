@@ -218,6 +218,9 @@ cv_vault_open_store(const char *dir, struct cv_vault **out)
 	cv_err r;
 
 	*out = NULL;
+	/* No keys, but locked memory and randomness all the same. */
+	if (sodium_init() < 0)
+		return cv_fail(CV_ERR_CRYPTO, "libsodium did not initialise");
 	if ((v = calloc(1, sizeof *v)) == NULL)
 		return CV_ERR_NOMEM;
 	if ((v->sk = calloc(1, sizeof *v->sk)) == NULL) {

@@ -1,0 +1,33 @@
+/*
+ * The api worker: the HTTPS server, with a store handle that holds no key,
+ * a read-only view of the audit log, and its channel to keyd for the rest.
+ */
+#include <stdio.h>
+#include <sys/prctl.h>
+
+#include "../keyd/keyd.h"
+#include "serve.h"
+
+cv_err
+cv_serve_api(const struct cv_serve_opts *o)
+{
+	struct cv_keyd_client *kd = NULL;
+	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	cv_err r;
+
+	prctl(PR_SET_NAME, "cv-api");
+	if ((r = cv_keyd_client_channel(CV_SERVE_FD_KEYD, &kd)) != CV_OK ||
+	    (r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
+	    (r = cv_audit_open(v, 1, &a)) != CV_OK)
+		goto out;
+	r = cv_server_run(v, a, kd, &o->api);
+ out:
+	if (r != CV_OK)
+		fprintf(stderr, "clearvault api: %s: %s\n", cv_strerror(r),
+		    cv_err_detail());
+	cv_audit_close(a);
+	cv_vault_close(v);
+	cv_keyd_client_free(kd);
+	return r;
+}

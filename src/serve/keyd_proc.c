@@ -1,0 +1,190 @@
+/*
+ * The key process: opens the vault (the only process of the server that
+ * loads the PKCS#11 module and unseals the keyring) and its log, and
+ * serves the channels it is given. It has no network socket: its channels
+ * are socketpairs made by the supervisor, one more for each api worker.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../auth/ca.h"
+#include "../keyd/keyd.h"
+#include "serve.h"
+
+#define MAX_CHANNELS 64
+
+struct kp {
+	struct cv_keyd *k;
+	pthread_mutex_t mu;
+	int fds[MAX_CHANNELS];
+	pthread_t threads[MAX_CHANNELS];
+	int n;
+};
+
+struct chan_arg {
+	struct kp *kp;
+	int fd;
+};
+
+static void *
+serve_channel(void *arg)
+{
+	struct chan_arg *c = arg;
+	int fd = c->fd;
+	struct kp *kp = c->kp;
+
+	free(c);
+	if (cv_keyd_serve(kp->k, fd) != CV_OK)
+		fprintf(stderr, "clearvault keyd: a channel was cut off: %s\n",
+		    cv_err_detail());
+	/* The api worker is gone or was cut off: its end closes too. */
+	(void)shutdown(fd, SHUT_RDWR);
+	return NULL;
+}
+
+static cv_err
+add_channel(struct kp *kp, int fd)
+{
+	struct chan_arg *c;
+	cv_err r = CV_OK;
+
+	pthread_mutex_lock(&kp->mu);
+	if (kp->n == MAX_CHANNELS) {
+		r = cv_fail(CV_ERR_LIMIT, "too many channels");
+		goto out;
+	}
+	if ((c = malloc(sizeof *c)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	c->kp = kp;
+	c->fd = fd;
+	kp->fds[kp->n] = fd;
+	if (pthread_create(&kp->threads[kp->n], NULL, serve_channel, c) != 0) {
+		free(c);
+		r = cv_fail(CV_ERR_INTERNAL, "no thread");
+		goto out;
+	}
+	kp->n++;
+ out:
+	pthread_mutex_unlock(&kp->mu);
+	if (r != CV_OK)
+		close(fd);
+	return r;
+}
+
+/* New api channels, one descriptor per message (SCM_RIGHTS). */
+static void *
+take_channels(void *arg)
+{
+	struct kp *kp = arg;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	char one;
+	struct iovec iov = { &one, 1 };
+	struct msghdr m;
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd;
+
+	for (;;) {
+		memset(&m, 0, sizeof m);
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = u.b;
+		m.msg_controllen = sizeof u.b;
+		if ((n = recvmsg(CV_SERVE_FD_PASS, &m, MSG_CMSG_CLOEXEC)) < 0 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		c = CMSG_FIRSTHDR(&m);
+		if (c == NULL || c->cmsg_level != SOL_SOCKET ||
+		    c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len != CMSG_LEN(sizeof(int)) ||
+		    (m.msg_flags & MSG_CTRUNC))
+			continue;
+		memcpy(&fd, CMSG_DATA(c), sizeof fd);
+		if (add_channel(kp, fd) != CV_OK)
+			fprintf(stderr, "clearvault keyd: %s\n",
+			    cv_err_detail());
+	}
+	return NULL;
+}
+
+static pid_t supervisor;
+
+/*
+ * SIGTERM after the supervisor died (PR_SET_PDEATHSIG): stop taking
+ * requests; what was taken is answered. While the supervisor lives, a
+ * signal to the whole process group (^C, timeout) is its to act on: it
+ * stops the api worker first, logs the stop through us, then closes our
+ * channel, which ends us.
+ */
+static void
+on_term(int sig)
+{
+	(void)sig;
+	if (getppid() != supervisor)
+		(void)shutdown(CV_SERVE_FD_SUP, SHUT_RD);
+}
+
+cv_err
+cv_serve_keyd(const char *dir)
+{
+	struct kp kp = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct sigaction act = { .sa_handler = on_term };
+	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	pthread_t taker;
+	int taking = 0;
+	cv_err r;
+
+	prctl(PR_SET_NAME, "cv-keyd");
+	supervisor = getppid();
+	sigaction(SIGTERM, &act, NULL);
+	sigaction(SIGINT, &act, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
+	    (r = cv_audit_open(v, 0, &a)) != CV_OK ||
+	    /* The api worker reads these; it cannot make them. */
+	    (r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v))) !=
+	    CV_OK ||
+	    (r = cv_keyd_new(v, a, &kp.k)) != CV_OK)
+		goto out;
+	if ((r = add_channel(&kp, CV_SERVE_FD_API)) != CV_OK)
+		goto out;
+	if (pthread_create(&taker, NULL, take_channels, &kp) == 0)
+		taking = 1;
+	/* The supervisor's channel, on this thread: when it ends, so do
+	 * we. */
+	r = cv_keyd_serve(kp.k, CV_SERVE_FD_SUP);
+	(void)shutdown(CV_SERVE_FD_PASS, SHUT_RDWR);
+	if (taking)
+		pthread_join(taker, NULL);
+	pthread_mutex_lock(&kp.mu);
+	for (int i = 0; i < kp.n; i++)
+		(void)shutdown(kp.fds[i], SHUT_RD);
+	pthread_mutex_unlock(&kp.mu);
+	for (int i = 0; i < kp.n; i++) {
+		pthread_join(kp.threads[i], NULL);
+		close(kp.fds[i]);
+	}
+ out:
+	if (r != CV_OK)
+		fprintf(stderr, "clearvault keyd: %s: %s\n", cv_strerror(r),
+		    cv_err_detail());
+	cv_keyd_free(kp.k);
+	cv_audit_close(a);
+	cv_vault_close(v);
+	return r;
+}

@@ -1,0 +1,50 @@
+/*
+ * `clearvault serve` as three kinds of process (see docs/privsep.md):
+ *
+ *   supervisor   starts the others, restarts a dead api worker, stops
+ *                everything when the key process dies; holds no key and
+ *                no client connection
+ *   keyd         the vault's keys (the PKCS#11 module, the keyring), the
+ *                audit log's only writer; no network socket
+ *   api          TLS, HTTP, sessions, policy, guard; under seccomp; asks
+ *                keyd for everything that needs a key
+ *
+ * Each child is the same binary, re-executed with `serve --proc ROLE` and
+ * its channels on fixed descriptors, so that it starts from a clean
+ * address space rather than a copy of its parent's.
+ */
+#ifndef CV_SERVE_H
+#define CV_SERVE_H
+
+#include "../api/api.h"
+
+/* Descriptors a child finds its channels on. */
+#define CV_SERVE_FD_SUP 3	/* keyd: the supervisor's channel */
+#define CV_SERVE_FD_PASS 4	/* keyd: new api channels arrive here */
+#define CV_SERVE_FD_API 5	/* keyd: the first api channel */
+#define CV_SERVE_FD_KEYD 3	/* api: its channel to keyd */
+
+struct cv_serve_opts {
+	const char *dir;
+	struct cv_server_opts api;
+	/* the options of the command line, passed on to the api worker */
+	const char *listen_arg, *threads_arg, *rate_arg;
+};
+
+/*
+ * The supervisor: starts keyd and the api worker and watches them until
+ * SIGINT or SIGTERM (then stops the api worker first, so that every
+ * reply it owes is logged, then keyd). A worker that dies is logged,
+ * alerted and restarted (at most 5 times a minute); when keyd dies the
+ * worker is stopped and this returns CV_ERR_HSM.
+ */
+cv_err cv_serve_supervise(const struct cv_serve_opts *o) CV_MUST_CHECK;
+
+/* The key process's main: serves its channels until the supervisor's
+ * closes. */
+cv_err cv_serve_keyd(const char *dir) CV_MUST_CHECK;
+
+/* The api worker's main: the HTTPS server over its keyd channel. */
+cv_err cv_serve_api(const struct cv_serve_opts *o) CV_MUST_CHECK;
+
+#endif

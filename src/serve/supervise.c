@@ -1,0 +1,340 @@
+/*
+ * The supervisor: one table of processes, each re-executed from this
+ * binary with its channels on fixed descriptors; SIGCHLD decides what
+ * happens next.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../keyd/keyd.h"
+#include "serve.h"
+
+#define RESTARTS_PER_MINUTE 5
+
+enum { P_KEYD, P_API, P__N };
+
+struct proc {
+	const char *role;	/* as in `serve --proc ROLE` and in ps */
+	pid_t pid;
+	int status;
+};
+
+struct sup {
+	const struct cv_serve_opts *o;
+	struct proc procs[P__N];
+	int pass_fd;		/* new api channels go to keyd through it */
+	struct cv_keyd_client *kd;
+	int alerts_fd;
+	time_t restarts[RESTARTS_PER_MINUTE];
+};
+
+/*
+ * Starts ROLE with FDS moved to 3, 4, ... and nothing else open past
+ * stderr. The child dies with us (PR_SET_PDEATHSIG), so that no orphan
+ * keeps the HSM session or the port.
+ */
+static cv_err
+spawn(struct sup *s, int which, const int *fds, int n, const sigset_t *old)
+{
+	const struct cv_serve_opts *o = s->o;
+	struct proc *p = &s->procs[which];
+	char name[64];
+	const char *argv[16];
+	pid_t parent = getpid(), pid;
+	int k = 0, hi[8];
+
+	snprintf(name, sizeof name, "clearvault: %s", p->role);
+	argv[k++] = name;
+	argv[k++] = "serve";
+	argv[k++] = "--proc";
+	argv[k++] = p->role;
+	argv[k++] = "--dir";
+	argv[k++] = o->dir;
+	if (which == P_API) {
+		if (o->listen_arg) {
+			argv[k++] = "--listen";
+			argv[k++] = o->listen_arg;
+		}
+		if (o->threads_arg) {
+			argv[k++] = "--threads";
+			argv[k++] = o->threads_arg;
+		}
+		if (o->rate_arg) {
+			argv[k++] = "--rate";
+			argv[k++] = o->rate_arg;
+		}
+		if (o->api.no_guard)
+			argv[k++] = "--no-guard";
+	}
+	argv[k] = NULL;
+	fflush(NULL);
+	if ((pid = fork()) < 0)
+		return cv_fail(CV_ERR_INTERNAL, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+		    getppid() != parent)
+			_exit(70);
+		/* Out of the way first, then down into place. */
+		for (int i = 0; i < n; i++)
+			if ((hi[i] = fcntl(fds[i], F_DUPFD, 64)) < 0)
+				_exit(71);
+		for (int i = 0; i < n; i++)
+			if (dup2(hi[i], 3 + i) < 0)
+				_exit(71);
+		if (close_range(3 + (unsigned)n, ~0u, 0) != 0)
+			_exit(71);
+		sigprocmask(SIG_SETMASK, old, NULL);
+		execv("/proc/self/exe", (char *const *)argv);
+		_exit(72);
+	}
+	p->pid = pid;
+	return CV_OK;
+}
+
+/* A fresh api channel: one end to keyd (SCM_RIGHTS), one for the api. */
+static cv_err
+api_channel(struct sup *s, int *api_end)
+{
+	int sv[2];
+	char one = 'c';
+	struct iovec iov = { &one, 1 };
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m = { 0 };
+	struct cmsghdr *c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return cv_fail(CV_ERR_INTERNAL, "socketpair: %s",
+		    strerror(errno));
+	memset(&u, 0, sizeof u);
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.b;
+	m.msg_controllen = sizeof u.b;
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
+	if (sendmsg(s->pass_fd, &m, MSG_NOSIGNAL) != 1) {
+		close(sv[0]);
+		close(sv[1]);
+		return cv_fail(CV_ERR_HSM, "the key process does not take a "
+		    "new channel");
+	}
+	close(sv[0]);
+	*api_end = sv[1];
+	return CV_OK;
+}
+
+static void
+log_event(struct sup *s, const char *action, enum cv_audit_outcome out,
+    const char *reason, const char *kind)
+{
+	struct cv_audit_entry e = { 0 };
+	uint64_t index = 0;
+	cv_err r;
+
+	e.outcome = out;
+	e.action = action;
+	e.actor = "serve";
+	e.reason = reason;
+	r = cv_keyd_append(s->kd, &e, &index);
+	if (kind)
+		cv_keyd_alert_write(s->alerts_fd, kind, "critical", NULL,
+		    reason, r == CV_OK ? &index : NULL);
+	if (r != CV_OK)
+		fprintf(stderr, "clearvault serve: cannot log %s: %s\n",
+		    action, cv_err_detail());
+}
+
+static int
+restart_allowed(struct sup *s)
+{
+	time_t now = time(NULL);
+	int i, oldest = 0;
+
+	for (i = 1; i < RESTARTS_PER_MINUTE; i++)
+		if (s->restarts[i] < s->restarts[oldest])
+			oldest = i;
+	if (now - s->restarts[oldest] < 60)
+		return 0;
+	s->restarts[oldest] = now;
+	return 1;
+}
+
+static void
+describe(int st, char *out, size_t n)
+{
+	if (WIFSIGNALED(st))
+		snprintf(out, n, "killed by signal %d (%s)%s", WTERMSIG(st),
+		    strsignal(WTERMSIG(st)), WTERMSIG(st) == SIGSYS ?
+		    ": a system call outside its sandbox" : "");
+	else
+		snprintf(out, n, "exited with status %d", WEXITSTATUS(st));
+}
+
+static void
+stop_proc(struct proc *p)
+{
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, SIGTERM);
+	while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
+		;
+	p->pid = 0;
+}
+
+cv_err
+cv_serve_supervise(const struct cv_serve_opts *o)
+{
+	struct sup s = { .o = o, .pass_fd = -1, .alerts_fd = -1 };
+	sigset_t mask, old;
+	int sup[2] = { -1, -1 }, pass[2] = { -1, -1 }, api[2] = { -1, -1 };
+	int fds[3], sig, st, stopping = 0;
+	char why[200], path[1100];
+	pid_t pid;
+	cv_err r;
+
+	s.procs[P_KEYD].role = "keyd";
+	s.procs[P_API].role = "api";
+	if (cv_path(path, sizeof path, "%s/alerts.jsonl", o->dir) == CV_OK)
+		s.alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+		    O_CLOEXEC, 0600);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	signal(SIGPIPE, SIG_IGN);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sup) != 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pass) != 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, api) != 0) {
+		r = cv_fail(CV_ERR_INTERNAL, "socketpair: %s",
+		    strerror(errno));
+		goto out;
+	}
+	fds[0] = sup[1];
+	fds[1] = pass[1];
+	fds[2] = api[1];
+	if ((r = spawn(&s, P_KEYD, fds, 3, &old)) != CV_OK)
+		goto out;
+	close(sup[1]);
+	close(pass[1]);
+	close(api[1]);
+	sup[1] = pass[1] = api[1] = -1;
+	s.pass_fd = pass[0];
+	pass[0] = -1;
+	if ((r = cv_keyd_client_channel(sup[0], &s.kd)) != CV_OK) {
+		sup[0] = -1;
+		goto out;
+	}
+	sup[0] = -1;
+	/* The first entry doubles as "keyd is up": it answers only once
+	 * the vault and its log are open. */
+	{
+		struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+		    .action = o->api.no_guard ? "serve.start.no-guard" :
+		    "serve.start", .actor = "serve",
+		    .reason = o->api.listen };
+		if ((r = cv_keyd_append(s.kd, &e, NULL)) != CV_OK)
+			goto out;
+	}
+	fds[0] = api[0];
+	if ((r = spawn(&s, P_API, fds, 1, &old)) != CV_OK)
+		goto out;
+	close(api[0]);
+	api[0] = -1;
+	for (;;) {
+		if (sigwait(&mask, &sig) != 0)
+			continue;
+		if (sig != SIGCHLD) {
+			stopping = 1;
+			stop_proc(&s.procs[P_API]);
+			break;
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid == s.procs[P_KEYD].pid) {
+				s.procs[P_KEYD].pid = 0;
+				describe(st, why, sizeof why);
+				fprintf(stderr, "clearvault serve: the key "
+				    "process %s; stopping\n", why);
+				stop_proc(&s.procs[P_API]);
+				r = cv_fail(CV_ERR_HSM, "the key process %s",
+				    why);
+				goto out;
+			}
+			if (pid != s.procs[P_API].pid)
+				continue;
+			s.procs[P_API].pid = 0;
+			/* A clean exit is a stop (SIGTERM to the whole
+			 * group), not a crash. */
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+				stopping = 1;
+				goto done;
+			}
+			describe(st, why, sizeof why);
+			fprintf(stderr, "clearvault serve: the api worker %s\n",
+			    why);
+			log_event(&s, "serve.worker_died", CV_AUDIT_ERROR, why,
+			    "worker_died");
+			if (!restart_allowed(&s)) {
+				r = cv_fail(CV_ERR_INTERNAL, "the api worker "
+				    "died %d times in a minute",
+				    RESTARTS_PER_MINUTE);
+				goto out;
+			}
+			if ((r = api_channel(&s, &fds[0])) != CV_OK ||
+			    (r = spawn(&s, P_API, fds, 1, &old)) != CV_OK)
+				goto out;
+			close(fds[0]);
+		}
+	}
+ done:
+	r = CV_OK;
+ out:
+	stop_proc(&s.procs[P_API]);
+	if (s.kd && stopping) {
+		struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+		    .action = "serve.stop", .actor = "serve" };
+		if (cv_keyd_append(s.kd, &e, NULL) != CV_OK)
+			fprintf(stderr, "clearvault serve: cannot log the "
+			    "stop\n");
+	}
+	/* keyd ends when its supervisor channel closes. */
+	cv_keyd_client_free(s.kd);
+	if (s.pass_fd >= 0)
+		close(s.pass_fd);
+	if (s.procs[P_KEYD].pid > 0) {
+		while (waitpid(s.procs[P_KEYD].pid, &st, 0) < 0 &&
+		    errno == EINTR)
+			;
+		if (r == CV_OK && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+			r = cv_fail(CV_ERR_HSM, "the key process did not stop "
+			    "cleanly");
+	}
+	for (int i = 0; i < 2; i++) {
+		if (sup[i] >= 0)
+			close(sup[i]);
+		if (pass[i] >= 0)
+			close(pass[i]);
+		if (api[i] >= 0)
+			close(api[i]);
+	}
+	if (s.alerts_fd >= 0)
+		close(s.alerts_fd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
