@@ -110,10 +110,9 @@ api_record_get(struct req *r, const char *id)
 {
 	struct cv_vault *v = api_vault(r->srv);
 	struct sections want = { 0, 0 };
-	const char *names[CV_RECORD_NSECTIONS + 1];
 	unsigned granted = cv_policy_sections(r->who.role), mask;
 	struct cv_buf out = { 0 };
-	size_t n = 0;
+	uint32_t ver;
 	enum MHD_Result ret;
 	const char *glass = NULL;
 	int64_t review = 0;
@@ -167,14 +166,10 @@ api_record_get(struct req *r, const char *id)
 	if (glass && (e = break_glass(r, v, id, glass, &review)) != CV_OK)
 		return api_internal(r, e);
 	mask = want.mask ? want.mask : granted;
-	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
-		if (mask & (1u << i))
-			names[n++] = cv_record_sections[i];
-	}
-	names[n] = NULL;
-	/* Only the granted sections are decrypted at all. */
-	e = cv_vault_get_text(v, id, names, &out);
-	if (e == CV_ERR_NOT_FOUND)
+	/* Known before the entry, so that the log does not say "allowed"
+	 * for a read that cannot return anything. */
+	if ((e = cv_store_state(cv_vault_store(v), id, &ver)) ==
+	    CV_ERR_NOT_FOUND)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such record");
 	if (e == CV_ERR_SHREDDED)
@@ -183,14 +178,22 @@ api_record_get(struct req *r, const char *id)
 	if (e != CV_OK)
 		return api_internal(r, e);
 	r->sections = mask;
+	if (!glass)	/* keyd: entry durable, then only these sections */
+		return api_reply_read(r);
 	/* A break-glass read is on the log before its data leaves, and its
-	 * review names that entry. */
-	if (glass && ((e = api_audit_now(r, CV_AUDIT_ALLOWED, &index)) !=
-	    CV_OK || (e = cv_store_proposal_index(cv_vault_store(v), review,
-	    index)) != CV_OK)) {
+	 * review names that entry; keyd decrypts under that entry. */
+	if ((e = api_audit_now(r, CV_AUDIT_ALLOWED, &index)) != CV_OK ||
+	    (e = cv_store_proposal_index(cv_vault_store(v), review,
+	    index)) != CV_OK ||
+	    (e = cv_keyd_decrypt(r->srv->kd, index, r->who.user, id, mask,
+	    &out)) != CV_OK) {
 		cv_buf_free(&out);
-		if (r->preaudited)	/* the entry is there: no data */
-			return api_internal(r, e);
+		if (r->preaudited) {	/* the entry is there: no data */
+			r->sections = 0;
+			return e == CV_ERR_SHREDDED ? api_problem(r, 410,
+			    CV_AUDIT_ERROR, "gone", "the record was shredded") :
+			    api_internal(r, e);
+		}
 		return api_problem(r, 503, CV_AUDIT_ERROR, "audit log "
 		    "unavailable", "the request could not be recorded; "
 		    "nothing was returned");
@@ -323,6 +326,30 @@ keep_if_allowed(void *ctx, const char *id)
 	return f->n >= MAX_MEMBERS;
 }
 
+/*
+ * Search by blind index: the key string is made here, its keyed hash by
+ * keyd (the blind-index key stays there), the lookup in the store.
+ */
+static cv_err
+find(struct req *r, struct cv_vault *v, const char *ssn, const char *last,
+    const char *dob, struct found *f)
+{
+	char key[CV_RECORD_NAME_KEY_MAX > CV_RECORD_SSN_KEY_MAX ?
+	    CV_RECORD_NAME_KEY_MAX : CV_RECORD_SSN_KEY_MAX];
+	uint8_t bi[CV_BIDX_BYTES];
+	enum cv_bidx_kind kind = ssn ? CV_BIDX_SSN : CV_BIDX_NAME;
+	cv_err e;
+
+	if ((e = ssn ? cv_record_ssn_key(ssn, key) :
+	    cv_record_name_key(last, dob, key)) == CV_OK &&
+	    (e = cv_keyd_blind_index(r->srv->kd, kind, key, strlen(key),
+	    bi)) == CV_OK)
+		e = cv_store_find(cv_vault_store(v), kind, bi, keep_if_allowed,
+		    f);
+	sodium_memzero(key, sizeof key);
+	return e;
+}
+
 enum MHD_Result
 api_record_search(struct req *r)
 {
@@ -360,8 +387,7 @@ api_record_search(struct req *r)
 	f.s = cv_vault_store(v);
 	f.user = r->who.user;
 	f.purpose = r->purpose;
-	e = ssn ? cv_vault_find_ssn(v, ssn, keep_if_allowed, &f) :
-	    cv_vault_find_name(v, last, dob, keep_if_allowed, &f);
+	e = find(r, v, ssn, last, dob, &f);
 	if (e != CV_OK) {
 		json_decref(f.ids);
 		return e == CV_ERR_INVALID ? api_problem(r, 400,
@@ -406,7 +432,6 @@ enum MHD_Result
 api_record_put(struct req *r, const char *path_id)
 {
 	struct cv_vault *v = api_vault(r->srv);
-	struct cv_record_error re;
 	char id[CV_RECORD_ID_MAX + 1], detail[400];
 	uint32_t version = 0;
 	int changed, badp;
@@ -447,11 +472,11 @@ api_record_put(struct req *r, const char *path_id)
 			return api_forbidden(r, "a purpose (a case of yours) is "
 			    "required");
 	}
-	e = cv_vault_put(v, (const char *)r->body.p, r->body.len, path_id,
-	    path_id != NULL, &re, id, &version);
+	/* Sealed by keyd, under a data key made there. */
+	e = cv_keyd_put(r->srv->kd, path_id, path_id != NULL,
+	    (const char *)r->body.p, r->body.len, id, &version);
 	if (e == CV_ERR_INVALID) {
-		snprintf(detail, sizeof detail, "field %s: %s", re.path,
-		    re.reason);
+		snprintf(detail, sizeof detail, "%s", cv_err_detail());
 		return api_problem(r, 422, CV_AUDIT_DENIED, "invalid record",
 		    detail);
 	}

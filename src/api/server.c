@@ -645,6 +645,44 @@ totp_check(void *ctx, const char *user, const char *code,
 	return cv_keyd_totp(srv->kd, user, code, sealed, len, step);
 }
 
+/* The canary list, from keyd, in cv_vault_canaries's shape: one
+ * allocation, the pointers then the strings. */
+static cv_err
+canaries(void *ctx, char ***ids, size_t *n)
+{
+	struct server *srv = ctx;
+	struct cv_buf b = { 0 };
+	size_t count = 0, at = 0;
+	char **list, *text;
+	cv_err r;
+
+	*ids = NULL;
+	*n = 0;
+	if ((r = cv_keyd_canaries(srv->kd, &b)) != CV_OK)
+		goto out;
+	for (size_t i = 0; i < b.len; i++)
+		count += b.p[i] == '\n';
+	if ((list = malloc((count + 1) * sizeof *list + b.len + 1)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	text = (char *)(list + count + 1);
+	if (b.len)
+		memcpy(text, b.p, b.len);
+	text[b.len] = '\0';
+	for (size_t i = 0; i < count; i++) {
+		list[i] = text + at;
+		at += strcspn(text + at, "\n");
+		text[at++] = '\0';
+	}
+	list[count] = NULL;
+	*ids = list;
+	*n = count;
+ out:
+	cv_buf_free(&b);
+	return r;
+}
+
 static cv_err
 load_tls(struct server *srv, const char *dir)
 {
@@ -728,6 +766,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		return CV_ERR_NOMEM;
 	cv_err r;
 
+	/* Whatever asks the vault for its canaries asks keyd. */
+	cv_vault_set_canary_source(v, canaries, &srv);
 	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
 	    &sa)) != CV_OK ||
 	    (r = cv_sessions_new(&srv.sessions)) != CV_OK ||

@@ -21,7 +21,6 @@
 #include "../policy/policy.h"
 #include "api_internal.h"
 
-#define SNAPSHOT_CONTEXT "guard"
 #define SNAPSHOT_MAX (2u << 30)
 #define ALERTS_MAX_BYTES (64u << 20)
 #define ALERTS_REPLY 1000	/* the newest alerts GET /v1/alerts returns */
@@ -103,8 +102,7 @@ snapshot_path(struct server *srv, char *out, size_t size)
 cv_err
 api_guard_save(struct server *srv)
 {
-	struct cv_buf b = { 0 };
-	uint8_t *sealed = NULL;
+	struct cv_buf b = { 0 }, sealed = { 0 };
 	uint64_t index;
 	char path[1200];
 	cv_err r;
@@ -115,18 +113,13 @@ api_guard_save(struct server *srv)
 	if ((r = cv_audit_size(srv->a, &index)) != CV_OK ||
 	    (r = cv_guard_save(srv->guard, index, &b)) != CV_OK)
 		goto out;
-	if ((sealed = malloc(b.len + CV_SEAL_OVERHEAD)) == NULL) {
-		r = CV_ERR_NOMEM;
+	if ((r = cv_keyd_guard_seal(srv->kd, 1, b.p, b.len, &sealed)) !=
+	    CV_OK || (r = snapshot_path(srv, path, sizeof path)) != CV_OK)
 		goto out;
-	}
-	if ((r = cv_keys_seal(cv_vault_keys(srv->v), SNAPSHOT_CONTEXT, b.p,
-	    b.len, sealed)) != CV_OK ||
-	    (r = snapshot_path(srv, path, sizeof path)) != CV_OK)
-		goto out;
-	r = cv_file_replace(path, sealed, b.len + CV_SEAL_OVERHEAD, 0600);
+	r = cv_file_replace(path, sealed.p, sealed.len, 0600);
  out:
 	pthread_mutex_unlock(&srv->save_mu);
-	free(sealed);
+	cv_buf_free(&sealed);
 	cv_buf_free(&b);
 	return r;
 }
@@ -227,9 +220,8 @@ cv_err
 api_guard_start(struct server *srv)
 {
 	char path[1200], *sealed = NULL, **ids = NULL;
-	uint8_t *plain = NULL;
 	uint64_t from = 0, size;
-	struct cv_buf leaf = { 0 };
+	struct cv_buf leaf = { 0 }, plain = { 0 };
 	size_t len = 0, n = 0;
 	struct stat sb;
 	cv_err r;
@@ -246,18 +238,16 @@ api_guard_start(struct server *srv)
 	if (r == CV_OK) {
 		/* A snapshot that does not open is refused, not ignored: the
 		 * guard's memory of locks is not to be wiped by a bad file. */
-		if (len < CV_SEAL_OVERHEAD ||
-		    (plain = malloc(len - CV_SEAL_OVERHEAD + 1)) == NULL) {
-			r = len < CV_SEAL_OVERHEAD ? cv_fail(CV_ERR_FORMAT,
-			    "%s: too short", path) : CV_ERR_NOMEM;
+		if ((r = cv_keyd_guard_seal(srv->kd, 0, (uint8_t *)sealed,
+		    len, &plain)) != CV_OK ||
+		    (r = cv_guard_load(srv->guard, plain.p, plain.len,
+		    &from)) != CV_OK) {
+			char d[256];
+
+			snprintf(d, sizeof d, "%s", cv_err_detail());
+			cv_err_set("%s: %s", path, d);
 			goto out;
 		}
-		if ((r = cv_keys_unseal(cv_vault_keys(srv->v),
-		    SNAPSHOT_CONTEXT, (uint8_t *)sealed, len, plain)) !=
-		    CV_OK ||
-		    (r = cv_guard_load(srv->guard, plain,
-		    len - CV_SEAL_OVERHEAD, &from)) != CV_OK)
-			goto out;
 	} else if (r != CV_ERR_NOT_FOUND)
 		goto out;
 	/* The canary list is the truth; the snapshot's copy may be older. */
@@ -287,9 +277,7 @@ api_guard_start(struct server *srv)
 	srv->guard_replayed = size - from;
 	r = CV_OK;
  out:
-	if (plain)
-		sodium_memzero(plain, len - CV_SEAL_OVERHEAD);
-	free(plain);
+	cv_buf_free(&plain);
 	free(sealed);
 	free(ids);
 	cv_buf_free(&leaf);
@@ -494,7 +482,7 @@ stopped_alert(struct server *srv, const struct stop *st, int64_t wait_us)
 	e.reason = reason;
 	if (st->durable)
 		idx[n++] = st->index;
-	if (cv_audit_append(srv->a, &e, &idx[n]) == CV_OK)
+	if (cv_keyd_append(srv->kd, &e, &idx[n]) == CV_OK)
 		n++;
 	else
 		fprintf(stderr, "clearvault serve: an alert could not be "
@@ -533,12 +521,13 @@ watch_tick(struct server *srv)
 		stopped_alert(srv, &due[i], w->wait_us);
 }
 
-/* On the committer thread: nothing to wait for. */
+/* On the keyd client's thread: nothing to wait for. */
 static void
-lock_logged(void *ctx, cv_err err, uint64_t index)
+lock_logged(void *ctx, cv_err err, uint64_t index, const struct cv_buf *t)
 {
 	(void)ctx;
 	(void)index;
+	(void)t;
 	if (err != CV_OK)
 		fprintf(stderr, "clearvault serve: a lock could not be "
 		    "logged\n");
@@ -556,7 +545,8 @@ after_lock(struct req *r, const char *why)
 	if (api_guard_save(r->srv) != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot save the guard's "
 		    "state: %s\n", cv_err_detail());
-	if (cv_audit_submit(r->srv->a, &e, lock_logged, NULL) != CV_OK)
+	if (cv_keyd_append_async(r->srv->kd, &e, lock_logged, NULL) !=
+	    CV_OK)
 		fprintf(stderr, "clearvault serve: a lock could not be "
 		    "logged\n");
 }

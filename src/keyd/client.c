@@ -489,3 +489,29 @@ cv_keyd_enrol(struct cv_keyd_client *c, const char *name, const char *code,
 
 	return request(c, &q, NULL, issued, NULL, NULL);
 }
+
+cv_err
+cv_keyd_put(struct cv_keyd_client *c, const char *expect_id, int must_exist,
+    const char *text, size_t len, char id[static CV_RECORD_ID_MAX + 1],
+    uint32_t *version)
+{
+	struct keyd_req q = { .type = KEYD_PUT, .s = { expect_id ? expect_id :
+	    "" }, .flag = must_exist ? 1 : 0, .data = (const uint8_t *)text,
+	    .len = len };
+	struct cv_buf t = { 0 };
+	uint64_t v = 0;
+	cv_err r;
+
+	id[0] = '\0';
+	if ((r = request(c, &q, &v, &t, NULL, NULL)) == CV_OK) {
+		if (t.len == 0 || t.len > CV_RECORD_ID_MAX || v > UINT32_MAX)
+			r = cv_fail(CV_ERR_FORMAT, "keyd: a bad reply to put");
+		else {
+			memcpy(id, t.p, t.len);
+			id[t.len] = '\0';
+			*version = (uint32_t)v;
+		}
+	}
+	cv_buf_free(&t);
+	return r;
+}

@@ -177,6 +177,17 @@ cv_err cv_keyd_enrol(struct cv_keyd_client *c, const char *name,
     struct cv_buf *issued) CV_MUST_CHECK;
 
 /*
+ * Writes the record TEXT (one JSON object) as cv_vault_put does: a new
+ * record, or with MUST_EXIST a new version of EXPECT_ID (which the text's
+ * id must match). Its data key is made and kept on the key side. *id and
+ * *version as written. CV_ERR_INVALID ("field PATH: reason"),
+ * CV_ERR_EXISTS, CV_ERR_NOT_FOUND.
+ */
+cv_err cv_keyd_put(struct cv_keyd_client *c, const char *expect_id,
+    int must_exist, const char *text, size_t len,
+    char id[static CV_RECORD_ID_MAX + 1], uint32_t *version) CV_MUST_CHECK;
+
+/*
  * One alert line (the shape of DIR/alerts.jsonl that GET /v1/alerts and
  * the drills read) on FD: KIND, SEVERITY ("warning", "critical"), USER
  * (may be NULL), DETAIL, and the audit entry that records it (INDEX, may

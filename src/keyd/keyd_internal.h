@@ -36,6 +36,8 @@ enum keyd_type {
 	KEYD_CHECKPOINT,	/* -> text: the latest signed note */
 	KEYD_ENROL,		/* str name, str code, bytes csr -> text:
 				 * JSON certificate and otpauth */
+	KEYD_PUT,		/* str expect_id, u8 must_exist, bytes
+				 * record -> index: version, text: id */
 	KEYD__TYPES
 };
 
@@ -52,6 +54,7 @@ struct keyd_req {
 	const char *s[2];		/* strings, NUL-terminated */
 	unsigned sections;		/* DECRYPT */
 	uint8_t kind;			/* BLIND_INDEX */
+	uint8_t flag;			/* PUT: must exist */
 	const uint8_t *data;		/* bytes */
 	size_t len;
 	/* the decoder's allocations */

@@ -12,6 +12,7 @@
 
 #include "../auth/session.h"
 #include "../auth/users.h"
+#include "../record/record.h"
 #include "keyd_internal.h"
 
 #define TOTP_WINDOW_US (300LL * 1000000)
@@ -146,6 +147,28 @@ enrol(struct cv_keyd *k, const char *name, const char *code,
 	return r;
 }
 
+/* A record written (created, or a new version): sealed here, under a
+ * fresh data key that never leaves. */
+static cv_err
+put(struct cv_keyd *k, const char *expect, int must_exist,
+    const uint8_t *text, size_t len, uint64_t *version, struct cv_buf *out)
+{
+	struct cv_record_error re;
+	char id[CV_RECORD_ID_MAX + 1];
+	uint32_t v = 0;
+	cv_err r;
+
+	memset(&re, 0, sizeof re);
+	r = cv_vault_put(k->v, (const char *)text, len, *expect ? expect :
+	    NULL, must_exist, &re, id, &v);
+	if (r == CV_ERR_INVALID && re.path[0])
+		return cv_fail(r, "field %s: %s", re.path, re.reason);
+	if (r != CV_OK)
+		return r;
+	*version = v;
+	return cv_buf_add(out, id, strlen(id));
+}
+
 cv_err
 keyd_ops(struct cv_keyd *k, const struct keyd_req *q, uint64_t *index,
     struct cv_buf *out)
@@ -163,6 +186,8 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, uint64_t *index,
 		return cv_audit_checkpoint(k->a, out);
 	case KEYD_ENROL:
 		return enrol(k, q->s[0], q->s[1], q->data, q->len, out);
+	case KEYD_PUT:
+		return put(k, q->s[0], q->flag, q->data, q->len, index, out);
 	}
 	return cv_fail(CV_ERR_INTERNAL, "keyd: no handler for request %u",
 	    q->type);

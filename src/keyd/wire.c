@@ -123,6 +123,7 @@ static const struct spec {
 	[KEYD_CANARIES] =	{ "canaries", "", 0, 0, 1 },
 	[KEYD_CHECKPOINT] =	{ "checkpoint", "", 0, 0, 1 },
 	[KEYD_ENROL] =		{ "enrol", "SSB", 16384, 0, 1 },
+	[KEYD_PUT] =		{ "put", "SFB", CV_RECORD_MAX_BYTES, 1, 1 },
 };
 
 static const struct spec *
@@ -200,6 +201,7 @@ keyd_encode(struct cv_buf *out, const struct keyd_req *q)
 		case 'S': r = add_str(out, q->s[ns++]); break;
 		case 'M': r = add_u32(out, q->sections); break;
 		case 'K': r = cv_buf_add(out, &q->kind, 1); break;
+		case 'F': r = cv_buf_add(out, &q->flag, 1); break;
 		case 'B':
 			r = q->len > sp->max ? cv_fail(CV_ERR_INVALID,
 			    "keyd: %s: %zu bytes is over the limit", sp->name,
@@ -454,6 +456,11 @@ keyd_decode(const uint8_t *p, size_t len, struct keyd_req *q)
 			if (!c.bad && q->kind != CV_BIDX_SSN &&
 			    q->kind != CV_BIDX_NAME)
 				c.bad = "kind";
+			break;
+		case 'F':
+			q->flag = u8(&c, "flag");
+			if (!c.bad && q->flag > 1)
+				c.bad = "flag";
 			break;
 		case 'B':
 			q->data = bytes(&c, sp->max, &q->len, "bytes");

@@ -279,11 +279,17 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 			if (pid != s.procs[P_API].pid)
 				continue;
 			s.procs[P_API].pid = 0;
-			/* A clean exit is a stop (SIGTERM to the whole
-			 * group), not a crash. */
-			if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			/* An exit is a decision, not a crash: 0 a stop
+			 * (SIGTERM to the whole group), anything else a
+			 * refusal to serve (it said why). Only a death by
+			 * signal is restarted. */
+			if (WIFEXITED(st)) {
 				stopping = 1;
-				goto done;
+				if (WEXITSTATUS(st) == 0)
+					goto done;
+				r = cv_fail(CV_ERR_INTERNAL, "the api worker "
+				    "refused to serve");
+				goto out;
 			}
 			describe(st, why, sizeof why);
 			fprintf(stderr, "clearvault serve: the api worker %s\n",

@@ -7,13 +7,15 @@
 
 #define SCHEMA_VERSION "1"
 
-enum { Q_VERSION, Q_INSERT, Q_PUT, Q_PUT_DEK, Q_GET, Q_FIND_SSN, Q_FIND_NAME,
+enum { Q_VERSION, Q_STATE, Q_INSERT, Q_PUT, Q_PUT_DEK, Q_GET, Q_FIND_SSN, Q_FIND_NAME,
 	Q_ID, Q_HAS_DEK, Q_DEL_DEK, Q_CLEAR_BI, Q_SCAN, Q_SET_DEK, Q__N };
 _Static_assert(Q__N <= sizeof ((struct cv_store *)0)->q /
     sizeof(sqlite3_stmt *), "room for every statement");
 
 static const char *const sql[Q__N] = {
 	[Q_VERSION] = "SELECT version FROM records WHERE rid = ?1",
+	[Q_STATE] = "SELECT r.version, d.rec IS NULL FROM records r "
+	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1",
 	[Q_PUT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(rid) DO UPDATE SET "
 	    "version = excluded.version, ssn_bi = excluded.ssn_bi, "
@@ -258,6 +260,22 @@ cv_store_version(struct cv_store *s, const char *rid, uint32_t *version)
 	*version = (uint32_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return CV_OK;
+}
+
+cv_err
+cv_store_state(struct cv_store *s, const char *rid, uint32_t *version)
+{
+	sqlite3_stmt *st = with_rid(s, Q_STATE, rid);
+	int rc = sqlite3_step(st), shredded;
+
+	if (rc == SQLITE_DONE)
+		return CV_ERR_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return db_fail(s, "read version");
+	*version = (uint32_t)sqlite3_column_int64(st, 0);
+	shredded = sqlite3_column_int(st, 1);
+	sqlite3_reset(st);
+	return shredded ? CV_ERR_SHREDDED : CV_OK;
 }
 
 /* Runs Q_INSERT or Q_PUT for P, then writes P's data key. */

@@ -54,6 +54,9 @@ struct cv_store_put {
 /* Current version of RID in *version, or CV_ERR_NOT_FOUND. */
 cv_err cv_store_version(struct cv_store *s, const char *rid,
     uint32_t *version) CV_MUST_CHECK;
+/* The same, and CV_ERR_SHREDDED when RID's data key is gone. */
+cv_err cv_store_state(struct cv_store *s, const char *rid,
+    uint32_t *version) CV_MUST_CHECK;
 
 /*
  * Inserts P if no record has its rid; otherwise sets *exists and writes

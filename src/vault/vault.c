@@ -238,6 +238,14 @@ cv_vault_open_store(const char *dir, struct cv_vault **out)
 	return CV_OK;
 }
 
+void
+cv_vault_set_canary_source(struct cv_vault *v, cv_vault_canary_fn *fn,
+    void *ctx)
+{
+	v->canary_fn = fn;
+	v->canary_ctx = ctx;
+}
+
 cv_err
 cv_vault_dup(struct cv_vault *v, struct cv_vault **out)
 {
@@ -250,6 +258,8 @@ cv_vault_dup(struct cv_vault *v, struct cv_vault **out)
 	memcpy(d->dir, v->dir, sizeof d->dir);
 	d->cfg = v->cfg;
 	d->sk = v->sk;
+	d->canary_fn = v->canary_fn;
+	d->canary_ctx = v->canary_ctx;
 	__atomic_add_fetch(&v->sk->refs, 1, __ATOMIC_SEQ_CST);
 	if ((r = open_store(d)) != CV_OK) {
 		cv_vault_close(d);

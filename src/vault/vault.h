@@ -118,6 +118,15 @@ int64_t cv_vault_canaries_min(const struct cv_vault *v);
 cv_err cv_vault_canaries(struct cv_vault *v, char ***ids,
     size_t *n) CV_MUST_CHECK;
 
+/*
+ * Where a store-only handle (cv_vault_open_store) gets the canary list,
+ * which only the keys can unseal: FN(CTX, ids, n) answers
+ * cv_vault_canaries for V and the handles cv_vault_dup makes of it.
+ */
+typedef cv_err cv_vault_canary_fn(void *ctx, char ***ids, size_t *n);
+void cv_vault_set_canary_source(struct cv_vault *v, cv_vault_canary_fn *fn,
+    void *ctx);
+
 cv_err cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
     struct cv_load_stats *st, struct cv_load_error *err) CV_MUST_CHECK;
 

@@ -64,6 +64,8 @@ struct cv_vault {
 	struct cv_config cfg;
 	struct shared_keys *sk;
 	struct cv_store *store;
+	cv_vault_canary_fn *canary_fn;	/* store-only handles */
+	void *canary_ctx;
 };
 
 struct shared_keys {
