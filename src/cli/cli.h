@@ -7,6 +7,7 @@
 #include "../audit/audit.h"
 #include "../audit/note.h"
 #include "../base/base.h"
+#include "../keyd/keyd.h"
 #include "../vault/vault.h"
 
 #define CLI_OK 0
@@ -44,6 +45,15 @@ int cmd_access(int argc, char **argv);
 int cli_open(const char *cmd, const char *dir, struct cv_vault **v,
     struct cv_audit **a);
 void cli_close(struct cv_vault *v, struct cv_audit *a);
+
+/*
+ * The key side of V and A in this process, and a client of it: the
+ * command line reads record data through the same typed requests and
+ * ticket checks as the server's api worker. Free with cli_keyd_close.
+ */
+int cli_keyd(const char *cmd, struct cv_vault *v, struct cv_audit *a,
+    struct cv_keyd **k, struct cv_keyd_client **c);
+void cli_keyd_close(struct cv_keyd *k, struct cv_keyd_client *c);
 
 /*
  * Appends this command's audit entry (actor: the OS user) and waits until

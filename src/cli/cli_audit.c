@@ -34,6 +34,29 @@ cli_close(struct cv_vault *v, struct cv_audit *a)
 	cv_vault_close(v);
 }
 
+int
+cli_keyd(const char *cmd, struct cv_vault *v, struct cv_audit *a,
+    struct cv_keyd **k, struct cv_keyd_client **c)
+{
+	cv_err r;
+
+	*c = NULL;
+	if ((r = cv_keyd_new(v, a, k)) != CV_OK ||
+	    (r = cv_keyd_client_local(*k, c)) != CV_OK) {
+		cv_keyd_free(*k);
+		*k = NULL;
+		return cli_fail(cmd, r);
+	}
+	return CLI_OK;
+}
+
+void
+cli_keyd_close(struct cv_keyd *k, struct cv_keyd_client *c)
+{
+	cv_keyd_client_free(c);
+	cv_keyd_free(k);
+}
+
 cv_err
 cli_record(struct cv_audit *a, const char *action, cv_err result,
     const char *reason, const char *const *records, size_t n,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../vault/vault.h"
+#include "../store/store.h"
 #include "cli.h"
 
 static const char use[] =
@@ -86,9 +87,16 @@ cmd_get(int argc, char **argv)
 	const char *id;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
-	json_t *rec = NULL, *it;
+	struct cv_keyd *k = NULL;
+	struct cv_keyd_client *kd = NULL;
+	struct cv_audit_entry e = { 0 };
+	struct cv_buf text = { 0 };
+	json_t *rec = NULL;
+	json_error_t je;
+	char actor[64];
 	size_t nsec = 0, i;
 	unsigned mask = 0;
+	uint32_t ver;
 	int c, compact = 0, rc = CLI_FAIL;
 	cv_err r, ar;
 
@@ -114,24 +122,49 @@ cmd_get(int argc, char **argv)
 	if ((dir = cli_dir("get", dir)) == NULL)
 		return CLI_USAGE;
 	id = argv[optind];
-	if (cli_open("get", dir, &v, &a) != CLI_OK)
+	if (cli_open("get", dir, &v, &a) != CLI_OK ||
+	    cli_keyd("get", v, a, &k, &kd) != CLI_OK)
 		goto out;
-	r = cv_vault_get(v, id, nsec ? secs : NULL, &rec);
-	if (r == CV_ERR_NOT_FOUND)
+	for (i = 0; i < nsec; i++)
+		mask |= 1u << cv_record_section_index(secs[i]);
+	if (mask == 0)
+		mask = (1u << CV_RECORD_NSECTIONS) - 1;
+	cli_actor(actor, sizeof actor, 0);
+	/* A record that cannot be read is refused before its entry says
+	 * "allowed"; the refusal is an entry of its own. */
+	if (!cv_record_valid_id(id))
+		r = cv_fail(CV_ERR_INVALID, "not a record id");
+	else if ((r = cv_store_state(cv_vault_store(v), id, &ver)) ==
+	    CV_ERR_NOT_FOUND)
 		cv_err_set("no record '%.64s'", id);
-	json_array_foreach(json_object_get(json_object_get(rec, "_meta"),
-	    "sections"), i, it)
-		mask |= 1u << cv_record_section_index(json_string_value(it));
-	/* Write-ahead: nothing is printed before its entry is durable. */
-	if ((ar = cli_record(a, "get", r, r != CV_OK ? cv_err_detail() : NULL,
-	    &id, 1, mask)) != CV_OK) {
-		cli_fail("get", ar);
+	else if (r == CV_ERR_SHREDDED)
+		cv_err_set("record %s was shredded", id);
+	if (r != CV_OK) {
+		if ((ar = cli_record(a, "get", r, cv_err_detail(), &id, 1, 0)) !=
+		    CV_OK) {
+			cli_fail("get", ar);
+			goto out;
+		}
+		cli_fail("get", r);
 		goto out;
 	}
-	if (r != CV_OK) {
-		if (r == CV_ERR_NOT_FOUND)
-			cv_err_set("no record '%.64s'", id);
+	/* keyd writes the entry, waits until it is durable, then decrypts
+	 * only these sections under it: nothing prints before its entry. */
+	e.outcome = CV_AUDIT_ALLOWED;
+	e.action = "get";
+	e.actor = actor;
+	e.source = "cli";
+	e.records = &id;
+	e.nrecords = 1;
+	e.sections = mask;
+	if ((r = cv_keyd_read(kd, &e, NULL, &text)) != CV_OK) {
 		cli_fail("get", r);
+		goto out;
+	}
+	if ((rec = json_loadb((const char *)text.p, text.len, 0, &je)) ==
+	    NULL) {
+		cli_fail("get", cv_fail(CV_ERR_FORMAT, "stored record %s is "
+		    "not JSON", id));
 		goto out;
 	}
 	canary_alert(v, a, id);
@@ -143,6 +176,8 @@ cmd_get(int argc, char **argv)
 	rc = CLI_OK;
  out:
 	json_decref(rec);
+	cv_buf_free(&text);
+	cli_keyd_close(k, kd);
 	cli_close(v, a);
 	return rc;
 }

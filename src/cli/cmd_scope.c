@@ -175,33 +175,6 @@ verify(struct cv_vault *v, int tty, uint64_t *entries)
 	return rc;
 }
 
-/* The ids of the notify entry, split when one entry could not hold them. */
-#define NOTIFY_IDS_PER_ENTRY 40000
-
-static cv_err
-record_notify(struct cv_audit *a, const char **ids, size_t n)
-{
-	char why[96];
-	size_t parts = (n + NOTIFY_IDS_PER_ENTRY - 1) / NOTIFY_IDS_PER_ENTRY;
-	unsigned mask = 1u << cv_record_section_index("identity") |
-	    1u << cv_record_section_index("contact");
-	cv_err r = CV_OK;
-
-	for (size_t p = 0; p < parts && r == CV_OK; p++) {
-		size_t k = n - p * NOTIFY_IDS_PER_ENTRY;
-		if (k > NOTIFY_IDS_PER_ENTRY)
-			k = NOTIFY_IDS_PER_ENTRY;
-		snprintf(why, sizeof why, "names and contact details of %zu "
-		    "record(s) to notify%s", n, parts > 1 ? " (part" : "");
-		if (parts > 1)
-			snprintf(why + strlen(why), sizeof why - strlen(why),
-			    " %zu of %zu)", p + 1, parts);
-		r = cli_record(a, "scope.notify", CV_OK, why,
-		    ids + p * NOTIFY_IDS_PER_ENTRY, k, mask);
-	}
-	return r;
-}
-
 int
 cmd_scope(int argc, char **argv)
 {
@@ -211,10 +184,11 @@ cmd_scope(int argc, char **argv)
 	struct cv_scope_query q = { 0 };
 	struct cv_scope_result *res = NULL;
 	json_t *notify = NULL;
-	const char **ids = NULL;
-	size_t nids = 0;
+	struct cv_keyd *k = NULL;
+	struct cv_keyd_client *kd = NULL;
+	size_t nread = 0;
 	uint64_t verified = 0;
-	char why[200], t1[40], t2[40], detail[300];
+	char why[200], t1[40], t2[40], detail[300], actor[64];
 	int rc, tty = isatty(STDERR_FILENO);
 	cv_err r, ar;
 
@@ -241,8 +215,6 @@ cmd_scope(int argc, char **argv)
 	r = cv_scope_run(a, &q, &res);
 	if (tty)
 		fprintf(stderr, "\r\033[K");
-	if (r == CV_OK && o.notify)
-		r = cv_scope_notify(v, res, &notify, &ids, &nids);
 	/* The subject itself may be personal (an address): only its kind. */
 	cv_scope_format_time(o.from, t1, sizeof t1);
 	cv_scope_format_time(o.to, t2, sizeof t2);
@@ -252,10 +224,16 @@ cmd_scope(int argc, char **argv)
 	    res ? res->nrecords : 0,
 	    (unsigned long long)(res ? res->totals.scanned : 0));
 	snprintf(detail, sizeof detail, "%s", cv_err_detail());
-	/* Write-ahead: both entries are durable before anything prints. */
+	/* Write-ahead: the scope's entry, then each scope.notify entry, is
+	 * durable before keyd decrypts a name under it. */
 	ar = cli_record(a, "scope", r, r == CV_OK ? why : detail, NULL, 0, 0);
-	if (ar == CV_OK && r == CV_OK && nids)
-		ar = record_notify(a, ids, nids);
+	if (ar == CV_OK && r == CV_OK && o.notify) {
+		cli_actor(actor, sizeof actor, 0);
+		if (cli_keyd("scope", v, a, &k, &kd) != CLI_OK)
+			goto out;
+		r = cv_scope_notify(v, kd, actor, res, &notify, &nread);
+		snprintf(detail, sizeof detail, "%s", cv_err_detail());
+	}
 	if (ar != CV_OK) {
 		cli_fail("scope", ar);
 		goto out;
@@ -271,9 +249,9 @@ cmd_scope(int argc, char **argv)
 	}
 	rc = CLI_OK;
  out:
-	free(ids);
 	json_decref(notify);
 	cv_scope_result_free(res);
+	cli_keyd_close(k, kd);
 	cli_close(v, a);
 	return rc;
 }

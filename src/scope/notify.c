@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../store/store.h"
 #include "scope.h"
 
-#define NOTIFY_SECTIONS_N 2
+/* Record ids one entry names (the key side takes up to
+ * CV_KEYD_MAX_RECORDS). */
+#define NOTIFY_IDS_PER_ENTRY 20000
 
 /* "First Last" from identity.name; NULL when absent. */
 static json_t *
@@ -101,53 +104,106 @@ missing_row(const char *id, const char *status, const char *error)
 	return row;
 }
 
-cv_err
-cv_scope_notify(struct cv_vault *v, const struct cv_scope_result *r,
-    json_t **out, const char ***ids, size_t *nids)
+/* One row for record ID: decrypted under TICKET, or why not. */
+static cv_err
+row_for(struct cv_keyd_client *kd, uint64_t ticket, const char *actor,
+    const char *id, unsigned mask, struct cv_buf *text, json_t **row)
 {
-	static const char *const secs[NOTIFY_SECTIONS_N + 1] = { "identity",
-		"contact", NULL };
+	char why[300];
+	cv_err e;
+
+	text->len = 0;
+	*row = NULL;
+	e = cv_keyd_decrypt(kd, ticket, actor, id, mask, text);
+	if (e == CV_OK) {
+		if ((e = row_of(id, text, row)) == CV_ERR_FORMAT) {
+			*row = missing_row(id, "unreadable", cv_err_detail());
+			e = CV_OK;
+		}
+		return e;
+	}
+	if (e == CV_ERR_SHREDDED)
+		*row = missing_row(id, "shredded", NULL);
+	else if (e == CV_ERR_NOT_FOUND)
+		*row = missing_row(id, "not found", NULL);
+	else if (e == CV_ERR_AUTH && strncmp(cv_err_detail(), "ticket", 6)) {
+		/* This record's data was altered: say so, go on. */
+		snprintf(why, sizeof why, "%s: %s", cv_strerror(e),
+		    cv_err_detail());
+		*row = missing_row(id, "unreadable", why);
+	} else
+		return e;	/* the vault itself fails: stop */
+	return CV_OK;
+}
+
+cv_err
+cv_scope_notify(struct cv_vault *v, struct cv_keyd_client *kd,
+    const char *actor, const struct cv_scope_result *r, json_t **out,
+    size_t *nread)
+{
+	unsigned mask = 1u << cv_record_section_index("identity") |
+	    1u << cv_record_section_index("contact");
+	struct cv_audit_entry e = { 0 };
 	struct cv_buf text = { 0 };
 	json_t *rows = NULL, *row = NULL;
-	const char **got = NULL;
-	size_t n = 0;
-	char why[300];
-	cv_err e, ret = CV_OK;
+	const char **ids = NULL;
+	char why[128];
+	uint32_t ver;
+	size_t parts, part = 0;
+	uint64_t ticket;
+	cv_err ret = CV_OK;
 
 	*out = NULL;
-	*ids = NULL;
-	*nids = 0;
+	*nread = 0;
 	if ((rows = json_array()) == NULL ||
-	    (got = calloc(r->nrecords ? r->nrecords : 1, sizeof *got)) ==
+	    (ids = calloc(r->nrecords ? r->nrecords : 1, sizeof *ids)) ==
 	    NULL) {
 		ret = CV_ERR_NOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < r->nrecords; i++) {
+	/* Entries name only records that can be read: a shredded one is
+	 * not "returned" to anyone. */
+	for (size_t i = 0; i < r->nrecords; i++)
+		if (cv_store_state(cv_vault_store(v), r->records[i].id, &ver) ==
+		    CV_OK)
+			ids[(*nread)++] = r->records[i].id;
+	parts = (*nread + NOTIFY_IDS_PER_ENTRY - 1) / NOTIFY_IDS_PER_ENTRY;
+	e.outcome = CV_AUDIT_ALLOWED;
+	e.action = "scope.notify";
+	e.actor = actor;
+	e.source = "cli";
+	e.reason = why;
+	e.sections = mask;
+	for (size_t i = 0, at = 0; i < r->nrecords; i++) {
 		const char *id = r->records[i].id;
 
-		text.len = 0;
-		e = cv_vault_get_text(v, id, secs, &text);
-		if (e == CV_OK) {
-			if ((e = row_of(id, &text, &row)) == CV_OK)
-				got[n++] = id;
-			else if (e == CV_ERR_FORMAT)
-				row = missing_row(id, "unreadable",
-				    cv_err_detail());
-		} else if (e == CV_ERR_SHREDDED)
-			row = missing_row(id, "shredded", NULL);
-		else if (e == CV_ERR_NOT_FOUND || e == CV_ERR_INVALID)
-			row = missing_row(id, "not found", NULL);
-		else if (e == CV_ERR_AUTH) {
-			/* This record's data was altered: say so, go on. */
-			snprintf(why, sizeof why, "%s: %s", cv_strerror(e),
-			    cv_err_detail());
-			row = missing_row(id, "unreadable", why);
-		} else {
-			/* The vault itself fails (HSM, database): stop. */
-			ret = e;
-			goto out;
+		/* Each part's entry is durable before keyd decrypts any
+		 * record it names: it is their ticket. */
+		if (at < *nread && id == ids[at] &&
+		    at % NOTIFY_IDS_PER_ENTRY == 0) {
+			e.records = ids + at;
+			e.nrecords = *nread - at < NOTIFY_IDS_PER_ENTRY ?
+			    *nread - at : NOTIFY_IDS_PER_ENTRY;
+			snprintf(why, sizeof why, "names and contact details "
+			    "of %zu record(s) to notify", *nread);
+			if (parts > 1)
+				snprintf(why + strlen(why), sizeof why -
+				    strlen(why), " (part %zu of %zu)", ++part,
+				    parts);
+			if ((ret = cv_keyd_append(kd, &e, &ticket)) != CV_OK)
+				goto out;
 		}
+		if (at < *nread && id == ids[at]) {
+			at++;
+			ret = row_for(kd, ticket, actor, id, mask, &text, &row);
+		} else {
+			ret = CV_OK;
+			row = cv_store_state(cv_vault_store(v), id, &ver) ==
+			    CV_ERR_SHREDDED ? missing_row(id, "shredded",
+			    NULL) : missing_row(id, "not found", NULL);
+		}
+		if (ret != CV_OK)
+			goto out;
 		if (row == NULL || json_array_append_new(rows, row) != 0) {
 			ret = CV_ERR_NOMEM;
 			goto out;
@@ -155,13 +211,10 @@ cv_scope_notify(struct cv_vault *v, const struct cv_scope_result *r,
 		row = NULL;
 	}
 	*out = rows;
-	*ids = got;
-	*nids = n;
 	rows = NULL;
-	got = NULL;
  out:
 	cv_buf_free(&text);	/* wipes the plaintext */
 	json_decref(rows);
-	free(got);
+	free(ids);
 	return ret;
 }

@@ -25,6 +25,7 @@
 
 #include "../audit/audit.h"
 #include "../base/base.h"
+#include "../keyd/keyd.h"
 #include "../record/record.h"
 #include "../vault/vault.h"
 
@@ -96,16 +97,18 @@ void cv_scope_result_free(struct cv_scope_result *r);
 
 /*
  * The people to notify: for each record of R, only its identity and
- * contact sections decrypted, and a JSON array in *OUT (caller
- * json_decref's), in R's order, of {"id", "status", "name", "email",
- * "phones", "address"}; status is "ok", "shredded", "not found" or
- * "unreadable" (then only "id", "status" and "error"). *IDS (free() it)
- * gets the ids whose details were decrypted, *NIDS their number, for the
- * audit entry: the caller appends it before printing any of *OUT.
- * The rows hold personal data: print them, never log them.
+ * contact sections, and a JSON array in *OUT (caller json_decref's), in
+ * R's order, of {"id", "status", "name", "email", "phones", "address"};
+ * status is "ok", "shredded", "not found" or "unreadable" (then only
+ * "id", "status" and "error"). The records that can be read are named
+ * first in "scope.notify" entries by ACTOR, appended through KD (up to
+ * 20,000 ids an entry); keyd decrypts each under its entry. *NREAD is how
+ * many were named. The rows hold personal data: print them, never log
+ * them.
  */
-cv_err cv_scope_notify(struct cv_vault *v, const struct cv_scope_result *r,
-    json_t **out, const char ***ids, size_t *nids) CV_MUST_CHECK;
+cv_err cv_scope_notify(struct cv_vault *v, struct cv_keyd_client *kd,
+    const char *actor, const struct cv_scope_result *r, json_t **out,
+    size_t *nread) CV_MUST_CHECK;
 
 /* Output formats. */
 enum cv_scope_format {

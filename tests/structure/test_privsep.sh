@@ -1,0 +1,33 @@
+#!/bin/sh
+# The privilege boundary as a property of the source, checked on every
+# build: record plaintext is made in one place (keyd, under a checked
+# audit ticket), the network process's code holds no key and writes no
+# audit entry itself. A new caller that breaks this fails here, before any
+# review.
+set -u
+cd "$(dirname "$0")/../.."
+fails=0
+checks=0
+# forbid PATTERN DIRS... (allowed: files under ALLOW, a regex of paths)
+forbid() {
+	what=$1 pat=$2 allow=$3
+	shift 3
+	checks=$((checks + 1))
+	hits=$(grep -rnE "$pat" "$@" --include='*.c' | grep -vE "$allow")
+	if [ -n "$hits" ]; then
+		echo "FAIL: $what:"
+		echo "$hits" | sed 's/^/  /'
+		fails=$((fails + 1))
+	fi
+}
+forbid "record plaintext outside keyd" \
+    '\bcv_vault_get(_text)?\(|\benv_open\(|\bcv_keys_dek_unwrap\(' \
+    '^src/(keyd|vault|keys)/' src
+forbid "a key operation in the api worker's code" \
+    '\bcv_vault_keys\(|\bcv_keys_[a-z_]+\(|\bcv_ca_privkey\(' '^$' src/api
+forbid "an audit write in the api worker's code (keyd writes the log)" \
+    '\bcv_audit_(append|submit|append_leaves|checkpoint)\(' '^$' src/api
+forbid "the PKCS#11 module in the api worker's code" \
+    '\bC_[A-Z][A-Za-z]+\(|p11_kit|pkcs11' '^$' src/api src/serve/api_proc.c
+echo "$checks checks, $fails failed"
+[ "$fails" -eq 0 ]
