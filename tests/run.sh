@@ -23,7 +23,7 @@ count "release build" $?
 
 note "sanitizer build (ASan + UBSan)"
 setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debug \
-    -Db_lundef=false && ninja -C build-asan >/dev/null
+    -Db_lundef=false -Dtest_hooks=true && ninja -C build-asan >/dev/null
 st=$?
 count "sanitizer build" $st
 if [ $st -eq 0 ]; then

@@ -26,6 +26,9 @@ static const struct cli_cmd cmds[] = {
 	{ "enrol", cmd_enrol, "a new user's key, certificate and TOTP, made on "
 	    "the user's side" },
 	{ "access", cmd_access, "review who can read records; disable unused" },
+#ifdef CV_TEST_HOOKS
+	{ "test-secrets", cmd_test_secrets, "(test builds) print the keys" },
+#endif
 	{ "ca-cert", cmd_ca_cert, "print the vault CA certificate" },
 	{ "canaries", cmd_canaries, "list the canary (decoy) record ids" },
 	{ "scope", cmd_scope, "which records' data left, to whom, when" },
@@ -135,6 +138,11 @@ cli_number(const char *s, int *ok)
 	return v;
 }
 
+#ifndef CV_TEST_HOOKS
+static const char *const test_only[] = { "CLEARVAULT_FAULT",
+	"CLEARVAULT_STEP_UP_WAIT_S", "CLEARVAULT_ACCESS_NOW" };
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -146,6 +154,16 @@ main(int argc, char **argv)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(077);
 
+#ifndef CV_TEST_HOOKS
+	/* Test knobs do nothing here; one set by mistake (or by someone
+	 * hoping it does) is refused rather than silently ignored. */
+	for (size_t i = 0; i < sizeof test_only / sizeof test_only[0]; i++)
+		if (getenv(test_only[i]) != NULL) {
+			fprintf(stderr, "clearvault: %s is a test hook, not in "
+			    "this build; unset it\n", test_only[i]);
+			return CLI_USAGE;
+		}
+#endif
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;

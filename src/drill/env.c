@@ -181,6 +181,22 @@ read_gen(struct drill_env *e)
  * meets. The vault-wide ceiling keeps its defaults: no scenario reads
  * near 1,000 distinct records an hour.
  */
+/* The scratch vault says what it is: its server may run on the drill's
+ * simulated guard clock (a release build refuses that anywhere else). */
+static cv_err
+drill_marker(struct drill_env *e)
+{
+	static const char text[] = "made by clearvault drill: a scratch vault "
+	    "whose server may take a simulated guard clock\n";
+	char path[700];
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/drill-vault", e->dir)) !=
+	    CV_OK)
+		return r;
+	return cv_file_create(path, text, sizeof text - 1, 0600);
+}
+
 static cv_err
 established(struct drill_env *e)
 {
@@ -239,6 +255,7 @@ drill_env_new(const char *exe, size_t n, struct drill_env **out)
 		    (rc && (r = cv_fail(CV_ERR_IO, "load failed"))) ||
 		    (r = drill_exec(e, a4, NULL, e->ca, NULL, &rc)) ||
 		    (rc && (r = cv_fail(CV_ERR_IO, "ca-cert failed"))) ||
+		    (r = drill_marker(e)) ||
 		    (r = established(e)))
 			goto out;
 	}

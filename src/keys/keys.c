@@ -731,3 +731,26 @@ cv_keys_rotate_finish(struct cv_keys *k)
 	}
 	return CV_OK;
 }
+
+#ifdef CV_TEST_HOOKS
+void
+cv_keys_test_secrets(const struct cv_keys *k,
+    void (*fn)(void *ctx, const char *label, const uint8_t *key, size_t len),
+    void *ctx)
+{
+	char label[64];
+
+	for (size_t i = 0; i < k->kr.n; i++) {
+		if (k->kr.e[i].key == NULL)
+			continue;
+		snprintf(label, sizeof label, "keyring-%u-%u",
+		    (unsigned)k->kr.e[i].purpose, (unsigned)k->kr.e[i].gen);
+		fn(ctx, label, k->kr.e[i].key, KR_KEY_BYTES);
+	}
+	for (int i = 0; i < CV_SIGNER__COUNT; i++)
+		if (k->signer[i].sk) {
+			snprintf(label, sizeof label, "signer-%d", i);
+			fn(ctx, label, k->signer[i].sk, 32);	/* the seed */
+		}
+}
+#endif

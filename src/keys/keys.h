@@ -133,4 +133,15 @@ uint32_t cv_keys_current_gen(const struct cv_keys *k);
 cv_err cv_keys_rotate_begin(struct cv_keys *k, int *resumed) CV_MUST_CHECK;
 cv_err cv_keys_rotate_finish(struct cv_keys *k) CV_MUST_CHECK;
 
+#ifdef CV_TEST_HOOKS
+/*
+ * Test builds only: FN(CTX, label, key, len) for every key K holds in
+ * memory (keyring keys, signing keys), so that a test can search another
+ * process's memory for them. Not compiled into release builds.
+ */
+void cv_keys_test_secrets(const struct cv_keys *k,
+    void (*fn)(void *ctx, const char *label, const uint8_t *key, size_t len),
+    void *ctx);
+#endif
+
 #endif
