@@ -188,6 +188,16 @@ print(f'grant:    {g * 1000:.0f} ms per account proposed, approved and enrolled 
 	echo "          without the guard: $(rate "$3" "$4")/s; the guard's cost: $(python3 -c "print(f'{100 * (1 - $max / ($3 / $4)):.1f}')")% of the throughput (negative: within the noise; target <= 10%)"
 	kill $spid
 	wait $spid 2>/dev/null
+	# The privilege boundary's cost: the same build with keyd in the
+	# api's process (--one-process: the shape before the split).
+	serve --one-process
+	sleep $((31 - $(date +%s) % 30))
+	ti=$(token investigator)
+	set -- $($gen "$URL" "$K/ca.pem" "$K/investigator.crt" \
+	    "$K/investigator.key" "$ti" "$case_id" "$W/case_ids" "$C" 10)
+	echo "          one process (keyd in the api's process, no boundary): $(rate "$3" "$4")/s, p50 $5 ms, p99 $6 ms; the boundary's cost: $(python3 -c "print(f'{100 * (1 - $max / ($3 / $4)):.1f}')")% of the throughput (negative: within the noise; target <= 15%)"
+	kill $spid
+	wait $spid 2>/dev/null
 	srv_rate=$max
 	# The baseline: the same 10,000 records in PostgreSQL, encrypted with
 	# pgcrypto, every read logged by pgaudit, same concurrency; first
