@@ -185,15 +185,17 @@ describe(int st, char *out, size_t n)
 		snprintf(out, n, "exited with status %d", WEXITSTATUS(st));
 }
 
-static void
+/* 0 when P stopped cleanly (or was not running). */
+static int
 stop_proc(struct proc *p)
 {
 	if (p->pid <= 0)
-		return;
+		return 0;
 	kill(p->pid, SIGTERM);
 	while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR)
 		;
 	p->pid = 0;
+	return !(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0);
 }
 
 cv_err
@@ -262,7 +264,15 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 			continue;
 		if (sig != SIGCHLD) {
 			stopping = 1;
-			stop_proc(&s.procs[P_API]);
+			/* A worker that does not stop cleanly (a sanitizer's
+			 * report, a crash on the way out) is a failed stop. */
+			if (stop_proc(&s.procs[P_API]) != 0) {
+				describe(s.procs[P_API].status, why,
+				    sizeof why);
+				r = cv_fail(CV_ERR_INTERNAL, "the api worker %s "
+				    "while stopping", why);
+				goto out;
+			}
 			break;
 		}
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
@@ -271,7 +281,7 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 				describe(st, why, sizeof why);
 				fprintf(stderr, "clearvault serve: the key "
 				    "process %s; stopping\n", why);
-				stop_proc(&s.procs[P_API]);
+				(void)stop_proc(&s.procs[P_API]);
 				r = cv_fail(CV_ERR_HSM, "the key process %s",
 				    why);
 				goto out;
@@ -311,7 +321,7 @@ cv_serve_supervise(const struct cv_serve_opts *o)
  done:
 	r = CV_OK;
  out:
-	stop_proc(&s.procs[P_API]);
+	(void)stop_proc(&s.procs[P_API]);
 	if (s.kd && stopping) {
 		struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
 		    .action = "serve.stop", .actor = "serve" };
