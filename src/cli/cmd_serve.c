@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../api/api.h"
+#include "../auth/ca.h"
 #include "../keyd/keyd.h"
 #include "../serve/serve.h"
 #include "cli.h"
@@ -64,7 +65,8 @@ one_process(const struct cv_serve_opts *so)
 
 	if (cli_open("serve", so->dir, &v, &a) != CLI_OK)
 		return CV_ERR_INTERNAL;
-	if ((r = cv_keyd_new(v, a, &k)) != CV_OK ||
+	if ((r = cv_ca_ensure(cv_vault_keys(v), so->dir, cv_vault_id(v))) !=
+	    CV_OK || (r = cv_keyd_new(v, a, &k)) != CV_OK ||
 	    (r = cv_keyd_client_local(k, &kd)) != CV_OK ||
 	    (r = cli_record(a, "serve.start.one-process", CV_OK,
 	    so->api.listen, NULL, 0, 0)) != CV_OK ||
