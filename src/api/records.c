@@ -161,11 +161,15 @@ api_record_get(struct req *r, const char *id)
 			    "10-200 characters of text");
 		r->purpose = NULL;
 	}
-	/* The guard decides before anything is read from storage. */
+	/* The guard decides before anything is read from storage. From
+	 * here the record is held in the reader's budget: a reply without
+	 * it gives it back first (api_guard_settle). */
 	if (!api_guard_read(r, r->records, 1, 0, &ret))
 		return ret;
-	if (glass && (e = break_glass(r, v, id, glass, &review)) != CV_OK)
+	if (glass && (e = break_glass(r, v, id, glass, &review)) != CV_OK) {
+		api_guard_settle(r, 0);
 		return api_internal(r, e);
+	}
 	mask = want.mask ? want.mask : granted;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
 		if (mask & (1u << i))
@@ -173,7 +177,8 @@ api_record_get(struct req *r, const char *id)
 	}
 	names[n] = NULL;
 	/* Only the granted sections are decrypted at all. */
-	e = cv_vault_get_text(v, id, names, &out);
+	if ((e = cv_vault_get_text(v, id, names, &out)) != CV_OK)
+		api_guard_settle(r, 0);
 	if (e == CV_ERR_NOT_FOUND)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such record");
@@ -189,12 +194,16 @@ api_record_get(struct req *r, const char *id)
 	    CV_OK || (e = cv_store_proposal_index(cv_vault_store(v), review,
 	    index)) != CV_OK)) {
 		cv_buf_free(&out);
+		api_guard_settle(r, 0);
 		if (r->preaudited)	/* the entry is there: no data */
 			return api_internal(r, e);
 		return api_problem(r, 503, CV_AUDIT_ERROR, "audit log "
 		    "unavailable", "the request could not be recorded; "
 		    "nothing was returned");
 	}
+	/* Durable already (break-glass): it leaves now. */
+	if (glass)
+		api_guard_settle(r, 1);
 	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &out);
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -530,6 +531,9 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 		/* Any other ending closes the connection: nothing to send. */
 		if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			uncork(r);
+		/* Held records no reply settled (none should be left):
+		 * counted, as nobody can say they did not leave. */
+		api_guard_settle(r, 1);
 		if (r->txn)
 			cv_store_read_end(r->txn);
 		cv_buf_free(&r->body);
@@ -602,6 +606,46 @@ parse_listen(const char *s, struct sockaddr_in *sa)
 }
 
 cv_err
+cv_server_claim(const char *dir, int *fd)
+{
+	char path[1200], pid[24];
+	ssize_t n;
+	int f, k, busy;
+	cv_err r;
+
+	*fd = -1;
+	if ((r = cv_path(path, sizeof path, "%s/serve.lock", dir)) != CV_OK)
+		return r;
+	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) < 0)
+		return cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		busy = errno == EWOULDBLOCK;
+		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+		/* Empty if the holder has not written it yet: "?". */
+		n = pread(f, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strspn(pid, "0123456789")] = '\0';
+		close(f);
+		if (busy)
+			r = cv_fail(CV_ERR_EXISTS, "another clearvault serve "
+			    "(pid %s) is running on %s: one server per vault",
+			    *pid ? pid : "?", dir);
+		return r;
+	}
+	/* Ours until the process ends: the PID left by a dead one is
+	 * overwritten, never believed. */
+	k = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) != 0 || pwrite(f, pid, (size_t)k, 0) != k) {
+		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+		close(f);
+		return r;
+	}
+	*fd = f;
+	return CV_OK;
+}
+
+cv_err
 cv_server_run(struct cv_vault *v, struct cv_audit *a,
     const struct cv_server_opts *o)
 {
@@ -617,11 +661,18 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	unsigned threads = o->threads ? o->threads :
 	    (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 
+	int claim = -1;
+
 	if (threads > API_MAX_THREADS)
 		threads = API_MAX_THREADS;
 	if ((srv.buckets = calloc(MAX_BUCKETS, sizeof *srv.buckets)) == NULL)
 		return CV_ERR_NOMEM;
 	cv_err r;
+
+	/* Before anything of the vault is touched. */
+	if (!o->claimed && (r = cv_server_claim(cv_vault_dir(v), &claim)) !=
+	    CV_OK)
+		goto out;
 
 	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
 	    &sa)) != CV_OK ||
@@ -709,5 +760,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		cv_vault_close(srv.handles[i]);
 	pthread_mutex_destroy(&srv.mu);
 	the_server = NULL;
+	if (claim >= 0)
+		close(claim);
 	return r;
 }

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../api/api.h"
 #include "cli.h"
@@ -16,7 +17,9 @@ static const char help[] =
     "ca-cert prints it), client certificates from `clearvault enrol`,\n"
     "TOTP login (POST /v1/session) and bearer tokens bound to the\n"
     "certificate. Every request is an audit entry. Stops cleanly on\n"
-    "SIGINT or SIGTERM. Port 0 picks a free port.\n\n"
+    "SIGINT or SIGTERM. Port 0 picks a free port. One server per vault:\n"
+    "a second one on the same folder refuses to start, naming the\n"
+    "first one's PID (DIR/serve.lock).\n\n"
     "options:\n"
     "  -d, --dir DIR          the vault folder (or $CLEARVAULT_DIR)\n"
     "  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:8443)\n"
@@ -60,8 +63,9 @@ cmd_serve(int argc, char **argv)
 	struct where where;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
-	int c, ok = 1, rc = CLI_FAIL;
-	cv_err r = CV_OK;
+	char why[300];
+	int c, ok = 1, rc = CLI_FAIL, claim = -1;
+	cv_err r = CV_OK, e;
 
 	while ((c = getopt_long(argc, argv, "d:l:j:r:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -93,9 +97,20 @@ cmd_serve(int argc, char **argv)
 	where.listen = so.listen;
 	so.ready = ready;
 	so.ctx = &where;
-	if ((r = cli_record(a, so.no_guard ? "serve.start.no-guard" :
-	    "serve.start", CV_OK, so.listen, NULL, 0, 0)) !=
-	    CV_OK || (r = cv_server_run(v, a, &so)) != CV_OK) {
+	so.claimed = 1;
+	/* Claimed before the start is logged: a start refused because
+	 * another server has the vault is logged as refused. */
+	r = cv_server_claim(dir, &claim);
+	snprintf(why, sizeof why, "%s", r == CV_OK ? so.listen :
+	    cv_err_detail());
+	if ((e = cli_record(a, so.no_guard ? "serve.start.no-guard" :
+	    "serve.start", r, why, NULL, 0, 0)) != CV_OK || r != CV_OK) {
+		if (r != CV_OK)
+			cv_err_set("%s", why);
+		cli_fail("serve", r != CV_OK ? r : e);
+		goto out;
+	}
+	if ((r = cv_server_run(v, a, &so)) != CV_OK) {
 		cli_fail("serve", r);
 		goto out;
 	}
@@ -104,6 +119,9 @@ cmd_serve(int argc, char **argv)
 	fprintf(stderr, "clearvault serve: stopped\n");
 	rc = CLI_OK;
  out:
+	/* After serve.stop is logged: the next server's start follows it. */
+	if (claim >= 0)
+		close(claim);
 	cli_close(v, a);
 	return rc;
 }
