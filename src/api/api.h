@@ -20,7 +20,22 @@ struct cv_server_opts {
 	/* Called once the socket is listening (for tests and make run). */
 	void (*ready)(void *ctx, unsigned port);
 	void *ctx;
+	/* The caller holds the vault's claim (cv_server_claim); otherwise
+	 * cv_server_run claims the vault itself for as long as it runs. */
+	int claimed;
 };
+
+/*
+ * Claims vault folder DIR for this process's server: one server per
+ * vault, because the guard's budgets and locks live in the server's
+ * memory (two would each give a user a whole budget and never learn of
+ * the other's locks). An exclusive flock on DIR/serve.lock, which holds
+ * our PID for the message of the next one refused; the kernel drops it
+ * however the process ends (kill -9 too), so a file left behind blocks
+ * nothing. *FD: close it to release (-1 on error). CV_ERR_EXISTS when
+ * another process holds it (the detail names its PID), CV_ERR_IO.
+ */
+cv_err cv_server_claim(const char *dir, int *fd) CV_MUST_CHECK;
 
 /*
  * Serves vault V until SIGINT or SIGTERM. V may be a store-only handle

@@ -45,6 +45,8 @@ struct server {
 	uint32_t probation_days;
 	/* sessions stopped at a step-up (watch.c); NULL with the guard off */
 	struct guard_watch *watch;
+	/* locks not on the log yet (locks.c); NULL with the guard off */
+	struct lock_queue *locks;
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
@@ -92,6 +94,7 @@ struct req {
 	int preaudited;
 	uint64_t preaudit_index;
 	struct cv_guard_decision gd;	/* alerts go out once logged */
+	struct cv_guard_hold *hold;	/* records allowed, not yet out */
 	int64_t step_up_refused_us;	/* refused "step-up required" at */
 	unsigned status;
 	const char *type;
@@ -189,18 +192,26 @@ int64_t api_guard_now(struct server *srv);
 /*
  * The guard's verdict on R returning the records RIDS (after need-to-know,
  * before anything is read): 1 to go on, 0 when the refusal has been
- * queued in *RET. A lock ends the user's sessions and is logged.
+ * queued in *RET. A lock ends the user's sessions and is logged. On 1
+ * the records are held in the user's budget (r->hold) until R's entry is
+ * logged: durable, they count as returned; failed (503), they do not.
+ * A reply that returns them not (404, 500, ...) must call
+ * api_guard_settle(r, 0) first.
  */
 int api_guard_read(struct req *r, const char *const *rids, size_t n,
     int search, enum MHD_Result *ret);
+/* R's held records LEFT (1) or did not (0); nothing held is fine. */
+void api_guard_settle(struct req *r, int left);
 /* A record asked for but not there or not allowed (enumeration). */
 void api_guard_miss(struct req *r);
 int api_guard_locked(struct server *srv, const char *user);
 /*
  * Called for every request once its entry is logged (DURABLE: INDEX is
- * its index; 0: the entry failed): R's alerts go out, and a session that
- * was refused with "step-up required", or has stepped up since, is noted
- * for the stopped-session check.
+ * its index; 0: the entry failed): R's held records are settled (they
+ * leave only if it is durable), R's alerts go out (those of a lock not
+ * yet logged wait for its entry, locks.c), and a session that was
+ * refused with "step-up required", or has stepped up since, is noted for
+ * the stopped-session check.
  */
 void api_guard_emit(struct req *r, uint64_t index, int durable);
 /*
@@ -230,6 +241,22 @@ void api_approvals_tick(struct server *srv);
 /* Locks USER (the guard's lock; without a guard, disables the account),
  * ends their sessions, logs it and raises a critical alert. */
 void api_lock_user(struct server *srv, const char *user, const char *why);
+
+/*
+ * locks.c: a lock the guard decided on R (WHY: its reason) ends the
+ * user's sessions at once and holds in memory; it is kept (guard.state)
+ * and announced only with its "guard.lock" entry. If the log cannot take
+ * the entry now, the lock waits in a queue, api_guard_save writes
+ * nothing meanwhile, R's alerts wait with it (api_locks_defer_alerts: 1
+ * if they do), and api_locks_tick retries it (once a second, from
+ * api_guard_tick), then announces and saves. Start/stop: with the guard.
+ */
+cv_err api_locks_start(struct server *srv) CV_MUST_CHECK;
+void api_locks_stop(struct server *srv);
+void api_lock_decided(struct req *r, const char *why);
+int api_locks_unlogged(struct server *srv);
+int api_locks_defer_alerts(struct req *r);
+void api_locks_tick(struct server *srv);
 
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);

@@ -160,16 +160,21 @@ api_record_get(struct req *r, const char *id)
 			    "10-200 characters of text");
 		r->purpose = NULL;
 	}
-	/* The guard decides before anything is read from storage. */
+	/* The guard decides before anything is read from storage. From
+	 * here the record is held in the reader's budget: a reply without
+	 * it gives it back first (api_guard_settle). */
 	if (!api_guard_read(r, r->records, 1, 0, &ret))
 		return ret;
-	if (glass && (e = break_glass(r, v, id, glass, &review)) != CV_OK)
+	if (glass && (e = break_glass(r, v, id, glass, &review)) != CV_OK) {
+		api_guard_settle(r, 0);
 		return api_internal(r, e);
+	}
 	mask = want.mask ? want.mask : granted;
 	/* Known before the entry, so that the log does not say "allowed"
 	 * for a read that cannot return anything. */
-	if ((e = cv_store_state(cv_vault_store(v), id, &ver)) ==
-	    CV_ERR_NOT_FOUND)
+	if ((e = cv_store_state(cv_vault_store(v), id, &ver)) != CV_OK)
+		api_guard_settle(r, 0);	/* nothing will leave */
+	if (e == CV_ERR_NOT_FOUND)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such record");
 	if (e == CV_ERR_SHREDDED)
@@ -188,6 +193,7 @@ api_record_get(struct req *r, const char *id)
 	    (e = cv_keyd_decrypt(r->srv->kd, index, r->who.user, id, mask,
 	    &out)) != CV_OK) {
 		cv_buf_free(&out);
+		api_guard_settle(r, 0);
 		if (r->preaudited) {	/* the entry is there: no data */
 			r->sections = 0;
 			return e == CV_ERR_SHREDDED ? api_problem(r, 410,
@@ -198,6 +204,9 @@ api_record_get(struct req *r, const char *id)
 		    "unavailable", "the request could not be recorded; "
 		    "nothing was returned");
 	}
+	/* Durable already (break-glass): it leaves now. */
+	if (glass)
+		api_guard_settle(r, 1);
 	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &out);
 }
 

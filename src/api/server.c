@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -215,6 +216,8 @@ on_durable(void *ctx, cv_err err, uint64_t index, const struct cv_buf *text)
 			r->audited = CV_ERR_NOMEM;
 		r->read_err = err;
 		r->read_written = CV_KEYD_WRITTEN(err);
+		/* The budget counts what left: text, not an entry alone. */
+		api_guard_settle(r, r->audited == CV_OK);
 		api_guard_emit(r, index, r->read_written);
 	} else
 		api_guard_emit(r, index, err == CV_OK);
@@ -454,6 +457,7 @@ api_reply_read(struct req *r)
 		err = cv_keyd_read(srv->kd, &e, &index, &r->out);
 		r->read_err = err;
 		r->read_written = CV_KEYD_WRITTEN(err);
+		api_guard_settle(r, err == CV_OK);
 		api_guard_emit(r, index, r->read_written);
 		if (err != CV_OK)
 			return read_failed(r, err);
@@ -617,6 +621,9 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 		/* Any other ending closes the connection: nothing to send. */
 		if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			uncork(r);
+		/* Held records no reply settled (none should be left):
+		 * counted, as nobody can say they did not leave. */
+		api_guard_settle(r, 1);
 		if (r->txn)
 			cv_store_read_end(r->txn);
 		cv_buf_free(&r->body);
@@ -745,6 +752,46 @@ parse_listen(const char *s, struct sockaddr_in *sa)
 }
 
 cv_err
+cv_server_claim(const char *dir, int *fd)
+{
+	char path[1200], pid[24];
+	ssize_t n;
+	int f, k, busy;
+	cv_err r;
+
+	*fd = -1;
+	if ((r = cv_path(path, sizeof path, "%s/serve.lock", dir)) != CV_OK)
+		return r;
+	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) < 0)
+		return cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		busy = errno == EWOULDBLOCK;
+		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+		/* Empty if the holder has not written it yet: "?". */
+		n = pread(f, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strspn(pid, "0123456789")] = '\0';
+		close(f);
+		if (busy)
+			r = cv_fail(CV_ERR_EXISTS, "another clearvault serve "
+			    "(pid %s) is running on %s: one server per vault",
+			    *pid ? pid : "?", dir);
+		return r;
+	}
+	/* Ours until the process ends: the PID left by a dead one is
+	 * overwritten, never believed. */
+	k = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) != 0 || pwrite(f, pid, (size_t)k, 0) != k) {
+		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+		close(f);
+		return r;
+	}
+	*fd = f;
+	return CV_OK;
+}
+
+cv_err
 cv_server_run(struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd_client *kd, const struct cv_server_opts *o)
 {
@@ -760,11 +807,18 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	unsigned threads = o->threads ? o->threads :
 	    (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 
+	int claim = -1;
+
 	if (threads > API_MAX_THREADS)
 		threads = API_MAX_THREADS;
 	if ((srv.buckets = calloc(MAX_BUCKETS, sizeof *srv.buckets)) == NULL)
 		return CV_ERR_NOMEM;
 	cv_err r;
+
+	/* Before anything of the vault is touched. */
+	if (!o->claimed && (r = cv_server_claim(cv_vault_dir(v), &claim)) !=
+	    CV_OK)
+		goto out;
 
 	/* Whatever asks the vault for its canaries asks keyd. */
 	cv_vault_set_canary_source(v, canaries, &srv);
@@ -855,5 +909,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		cv_vault_close(srv.handles[i]);
 	pthread_mutex_destroy(&srv.mu);
 	the_server = NULL;
+	if (claim >= 0)
+		close(claim);
 	return r;
 }

@@ -107,6 +107,11 @@ api_guard_save(struct server *srv)
 	char path[1200];
 	cv_err r;
 
+	/* A lock is kept only with its entry (locks.c): while one waits
+	 * for the log, so does the snapshot, and a crash meanwhile resumes
+	 * from the last one and the log, which agree. */
+	if (api_locks_unlogged(srv))
+		return CV_OK;
 	/* The size first: decisions taken meanwhile are in the snapshot and
 	 * replayed again at worst, which only makes the guard stricter. */
 	pthread_mutex_lock(&srv->save_mu);
@@ -240,7 +245,8 @@ api_guard_start(struct server *srv)
 	struct stat sb;
 	cv_err r;
 
-	if ((r = cv_guard_new(&srv->guard)) != CV_OK)
+	if ((r = cv_guard_new(&srv->guard)) != CV_OK ||
+	    (r = api_locks_start(srv)) != CV_OK)
 		return r;
 	if ((srv->watch = calloc(1, sizeof *srv->watch)) == NULL)
 		return CV_ERR_NOMEM;
@@ -310,6 +316,7 @@ api_guard_tick(struct server *srv)
 
 	if (srv->guard == NULL)
 		return;
+	api_locks_tick(srv);
 	watch_tick(srv);
 	/* A load while the server runs brings new canaries: the guard
 	 * knows them within a second. */
@@ -334,9 +341,11 @@ api_guard_stop(struct server *srv)
 {
 	if (srv->guard == NULL)
 		return;
+	api_locks_tick(srv);	/* a last chance for locks to be logged */
 	if (api_guard_save(srv) != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot save the guard's "
 		    "state: %s\n", cv_err_detail());
+	api_locks_stop(srv);
 	cv_guard_free(srv->guard);
 	srv->guard = NULL;
 	if (srv->watch) {
@@ -460,9 +469,26 @@ watch_note(struct req *r, uint64_t index, int durable)
 }
 
 void
+api_guard_settle(struct req *r, int left)
+{
+	if (r->hold == NULL)
+		return;
+	if (left)
+		cv_guard_commit(r->srv->guard, r->hold);
+	else
+		cv_guard_cancel(r->srv->guard, r->hold);
+	r->hold = NULL;
+}
+
+void
 api_guard_emit(struct req *r, uint64_t index, int durable)
 {
+	/* Durable: the reply goes out with the records; not: a 503. */
+	api_guard_settle(r, durable);
 	watch_note(r, index, durable);
+	/* A lock not on the log yet is announced with its entry. */
+	if (!durable && r->gd.locked_now && api_locks_defer_alerts(r))
+		return;
 	for (size_t i = 0; i < r->gd.nalerts; i++)
 		api_guard_alert(r->srv, r->who.user, r->who.session, r->source,
 		    &r->gd.alerts[i], r->gd.locked_now, &index, durable ? 1 : 0);
@@ -535,36 +561,6 @@ watch_tick(struct server *srv)
 		stopped_alert(srv, &due[i], w->wait_us);
 }
 
-/* On the keyd client's thread: nothing to wait for. */
-static void
-lock_logged(void *ctx, cv_err err, uint64_t index, const struct cv_buf *t)
-{
-	(void)ctx;
-	(void)index;
-	(void)t;
-	if (err != CV_OK)
-		fprintf(stderr, "clearvault serve: a lock could not be "
-		    "logged\n");
-}
-
-/* USER was locked by this request: end their sessions, keep it. */
-static void
-after_lock(struct req *r, const char *why)
-{
-	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
-	    .action = "guard.lock", .actor = r->who.user, .cert = r->cert,
-	    .source = r->source, .session = r->who.session, .reason = why };
-
-	cv_sessions_end_user(r->srv->sessions, r->who.user);
-	if (api_guard_save(r->srv) != CV_OK)
-		fprintf(stderr, "clearvault serve: cannot save the guard's "
-		    "state: %s\n", cv_err_detail());
-	if (cv_keyd_append_async(r->srv->kd, &e, lock_logged, NULL) !=
-	    CV_OK)
-		fprintf(stderr, "clearvault serve: a lock could not be "
-		    "logged\n");
-}
-
 /*
  * The guard's decision on R (into r->gd), and its consequences: a lock
  * ends the user's sessions, a ceiling crossing is saved at once (one
@@ -606,10 +602,14 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	rd.stepped_up = r->who.stepped_up_us &&
 	    now - r->who.stepped_up_us < (int64_t)CV_STEP_UP_S * 1000000;
 	rd.limits = &lim;
-	if ((e = cv_guard_check(r->srv->guard, &rd, &r->gd)) != CV_OK)
+	/* Records allowed are held until their entry is durable (then
+	 * they leave) or has failed (then nothing did): api_guard_emit. */
+	api_guard_settle(r, 0);
+	if ((e = cv_guard_reserve(r->srv->guard, &rd, &r->gd, &r->hold)) !=
+	    CV_OK)
 		return e;
 	if (r->gd.locked_now)
-		after_lock(r, r->gd.reason);
+		api_lock_decided(r, r->gd.reason);
 	for (size_t i = 0; i < r->gd.nalerts && !r->gd.locked_now; i++) {
 		if (strcmp(r->gd.alerts[i].kind, "ceiling") == 0) {
 			if (api_guard_save(r->srv) != CV_OK)

@@ -257,6 +257,9 @@ cv_fault(const char *name)
 	if (f == NULL || (colon = strchr(f, ':')) == NULL ||
 	    (size_t)(colon - f) != n || strncmp(f, name, n) != 0)
 		return 0;
+	/* "NAME:@FILE": an outage that a test starts and ends. */
+	if (colon[1] == '@')
+		return access(colon + 2, F_OK) == 0;
 	return ++hits == strtoul(colon + 1, NULL, 10);
 #endif
 }

@@ -89,7 +89,8 @@ int64_t cv_time_us(void);
 /*
  * Fault injection for tests (tests/fault/): returns 1 when the environment
  * variable CLEARVAULT_FAULT is "NAME:N" and this is the Nth call with NAME
- * in this process. Costs one getenv per call when unset.
+ * in this process, or "NAME:@FILE" and FILE exists (every call fails while
+ * it does). Costs one getenv per call when unset.
  */
 int cv_fault(const char *name);
 #endif

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../api/api.h"
 #include "../auth/ca.h"
@@ -80,6 +81,34 @@ one_process(const struct cv_serve_opts *so)
 	return r;
 }
 
+/*
+ * One server per vault (cv_server_claim), claimed before anything starts;
+ * a start refused because another server has the vault is logged as
+ * refused (through this process's own handle: there is no keyd yet).
+ */
+static cv_err
+claim(struct cv_serve_opts *so, int *fd)
+{
+	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	char why[300];
+	cv_err r;
+
+	so->api.claimed = 1;
+	if ((r = cv_server_claim(so->dir, fd)) == CV_OK)
+		return CV_OK;
+	snprintf(why, sizeof why, "%s", cv_err_detail());
+	if (cli_open("serve", so->dir, &v, &a) == CLI_OK) {
+		if (cli_record(a, so->api.no_guard ? "serve.start.no-guard" :
+		    "serve.start", r, why, NULL, 0, 0) != CV_OK)
+			fprintf(stderr, "clearvault serve: cannot log the "
+			    "refused start\n");
+		cli_close(v, a);
+	}
+	cv_err_set("%s", why);
+	return r;
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -97,7 +126,7 @@ cmd_serve(int argc, char **argv)
 	    .rate = 2000 } };
 	const char *proc = NULL;
 	struct where where;
-	int c, ok = 1, one = 0;
+	int c, ok = 1, one = 0, fd = -1;
 	cv_err r = CV_OK;
 
 	while ((c = getopt_long(argc, argv, "d:l:j:r:h", opts, NULL)) != -1) {
@@ -134,14 +163,20 @@ cmd_serve(int argc, char **argv)
 	so.api.ctx = &where;
 	if (proc && strcmp(proc, "keyd") == 0)
 		r = cv_serve_keyd(so.dir);
-	else if (proc && strcmp(proc, "api") == 0)
+	else if (proc && strcmp(proc, "api") == 0) {
+		so.api.claimed = 1;	/* by the supervisor */
 		r = cv_serve_api(&so);
-	else if (proc)
+	} else if (proc)
 		return cli_usage("serve", use, "--proc is keyd or api (internal)");
+	else if ((r = claim(&so, &fd)) != CV_OK)
+		;
 	else if (one)
 		r = one_process(&so);
 	else
 		r = cv_serve_supervise(&so);
+	/* After serve.stop is logged: the next server's start follows it. */
+	if (fd >= 0)
+		close(fd);
 	if (r != CV_OK) {
 		if (!proc)
 			cli_fail("serve", r);

@@ -226,6 +226,7 @@ finding(struct finding *f, size_t *n, const char *kind, uint64_t points)
 	x->kind = kind;
 	x->points = points > SCORE_MAX / SCORE_ONE ? SCORE_MAX :
 	    (uint32_t)points * SCORE_ONE;
+	x->late = false;
 	x->detail[0] = '\0';
 	return x;
 }
@@ -236,7 +237,7 @@ baseline_detect(const struct gu *u, const struct signal *s,
 {
 	struct finding *x;
 	uint32_t c, e, over;
-	size_t n = 0;
+	size_t n = 0, k;
 
 	c = per_minute(u->miss, s->now) + s->misses;
 	if (s->misses && c > ENUM_FREE) {
@@ -258,6 +259,9 @@ baseline_detect(const struct gu *u, const struct signal *s,
 	}
 	if (!s->returned || s->new_hour == 0 || !baseline_learned(u, s->now))
 		return n;
+	/* From here on: what the records returned say, due once they
+	 * leave (f[k].late). */
+	k = n;
 	e = expected(u, s->now);
 	if (s->hour_after > max_u32(VOL_MIN, VOL_FACTOR * e)) {
 		x = finding(f, &n, e == 0 ? "off_hours" : "volume",
@@ -281,6 +285,8 @@ baseline_detect(const struct gu *u, const struct signal *s,
 		    "in the last hour, from a source address not used on "
 		    "earlier days", s->hour_after);
 	}
+	for (; k < n; k++)
+		f[k].late = true;
 	return n;
 }
 

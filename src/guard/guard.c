@@ -168,6 +168,7 @@ cv_guard_free(struct cv_guard *g)
 {
 	if (g == NULL)
 		return;
+	guard_holds_free(g);
 	guard_free_state(g);
 	free(g->scratch);
 	pthread_mutex_destroy(&g->mu);
@@ -381,18 +382,48 @@ finding_alerts(struct cv_guard_decision *d, const struct finding *f,
 		    f[i].points / SCORE_ONE, score / SCORE_ONE);
 }
 
-/* The records of a read leave: windows, learning counters, baseline. */
-static void
-returned(struct gu *u, const uint64_t *h, size_t n, const struct signal *s,
-    bool clean, const uint32_t *add)
+/* N records of a read have left: learning counters, baseline. */
+void
+guard_learn(struct gu *u, size_t n, const struct signal *s, bool clean)
 {
-	guard_set_add(u, h, n, s->now, add);
 	if (n && u->first_s == 0)
 		u->first_s = s->now;
 	u->nreads = u->nreads + n > UINT32_MAX ? UINT32_MAX :
 	    (uint32_t)(u->nreads + n);
 	if (clean && n)
 		baseline_learn(u, s);
+}
+
+/*
+ * The records of T leave: into the windows (the user's, and with V the
+ * vault's) and, without a hold X, counted as returned at once. With X
+ * they are held there until cv_guard_commit or cv_guard_cancel.
+ */
+static void
+give(struct cv_guard *g, struct gu *u, struct gu *v, const struct take *t,
+    const struct signal *s, struct cv_guard_hold *x)
+{
+	if (x) {
+		guard_hold_put(g, x, u, v, t, s);
+		return;
+	}
+	guard_set_add(u, t->h, t->n, s->now, t->add);
+	if (v)
+		guard_set_add(v, t->h, t->n, s->now, t->vadd);
+	/* Holds of the same records see this read's time as theirs. */
+	guard_holds_raise(g, u->id, v != NULL, t->h, t->n, s->now);
+	guard_learn(u, t->n, s, t->clean);
+}
+
+/* The points of F[0..n) due once the records have left. */
+static uint32_t
+late_points(const struct finding *f, size_t n)
+{
+	uint64_t p = 0;
+
+	for (size_t i = 0; i < n; i++)
+		p += f[i].late ? f[i].points : 0;
+	return p > SCORE_MAX ? SCORE_MAX : (uint32_t)p;
 }
 
 /* The window W with the highest index (day, hour, minute) that C + ADD
@@ -420,9 +451,14 @@ soft_reason(int w, bool probation)
 	return r[probation][w];
 }
 
+/*
+ * Decides R into D (NULL: observe, an allowed read replayed) and accounts
+ * it. With HP, the records of an allowed read are held (*HP) rather than
+ * counted as returned.
+ */
 static cv_err
 account(struct cv_guard *g, const struct cv_guard_read *r,
-    struct cv_guard_decision *d)
+    struct cv_guard_decision *d, struct cv_guard_hold **hp)
 {
 	static const char *const ceiling_reason[2][CV_GUARD__WINDOWS] = {
 		{ "vault ceiling: minute soft limit", "vault ceiling: hour "
@@ -437,6 +473,8 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	uint32_t lo[CV_GUARD__WINDOWS], score, *tt, *vt = NULL;
 	struct finding f[MAX_FINDINGS];
 	struct signal s = { 0 };
+	struct take t = { 0 };
+	struct cv_guard_hold *x = NULL;
 	int hard, soft, vhard = -1, vsoft = -1;
 	bool canary = false;
 	uint64_t *h;
@@ -472,6 +510,12 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	for (size_t i = 0; i < r->nrids; i++)
 		h[i] = guard_hash(g, DOM_RID, r->rids[i]);
 	n = sort_unique(h, r->nrids);
+	/* Before anything is decided: nothing may fail after. */
+	if (hp && n) {
+		if ((e = guard_hold_new(n, hp)) != CV_OK)
+			return e;
+		x = *hp;	/* freed by the caller unless put */
+	}
 	tt = gu_times(u);
 	for (int w = 0; w < CV_GUARD__WINDOWS; w++)
 		lo[w] = now > guard_window_s[w] ? now - guard_window_s[w] : 0;
@@ -501,20 +545,22 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	s.search = r->search;
 	s.case_h = r->case_id ? hash32(g, DOM_CASE, r->case_id) : 0;
 	s.addr_h = r->addr ? hash32(g, DOM_ADDR, r->addr) : 0;
+	t.h = h;
+	t.n = n;
+	t.add = add;
+	t.vadd = vadd;
 
 	if (d == NULL) {	/* observe: an allowed read, replayed */
 		s.returned = true;
 		nf = baseline_detect(u, &s, f);
 		score = baseline_score_add(u, f, nf);
 		baseline_count_attempt(u, &s);
-		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT, add);
-		if (v) {
-			guard_set_add(v, h, n, now, vadd);
-			/* Past the soft ceiling only with a step-up, after
-			 * its alert was raised live: not raised again. */
-			if (vsoft >= 0)
-				v->flags |= GU_CEIL_SOFT;
-		}
+		t.clean = nf == 0 && score < SCORE_ALERT;
+		give(g, u, v, &t, &s, NULL);
+		/* Past the soft ceiling only with a step-up, after its alert
+		 * was raised live: not raised again. */
+		if (v && vsoft >= 0)
+			v->flags |= GU_CEIL_SOFT;
 		return CV_OK;
 	}
 	if (hard >= 0) {
@@ -553,9 +599,7 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	}
 	if (canary) {
 		baseline_count_attempt(u, &s);
-		returned(u, h, n, &s, false, add);
-		if (v)
-			guard_set_add(v, h, n, now, vadd);
+		give(g, u, v, &t, &s, x);
 		verdict(d, CV_GUARD_ALLOW_THEN_LOCK, "canary record");
 		guard_lock_user(g, u, "canary record read", now);
 		d->locked_now = true;
@@ -574,6 +618,10 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	}
 	nf = baseline_detect(u, &s, f);
 	score = baseline_score_add(u, f, nf);
+	/* The points that reads in flight bring once they leave count
+	 * here already: a burst of parallel reads is judged as a whole. */
+	if (x && (score += guard_holds_late(g, u->id)) > SCORE_MAX)
+		score = SCORE_MAX;
 	baseline_count_attempt(u, &s);
 	if (score >= SCORE_LOCK) {
 		verdict(d, CV_GUARD_DENY, "behaviour score");
@@ -590,9 +638,15 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		    ceiling_reason[0][vsoft]);
 		finding_alerts(d, f, nf, score);
 	} else {
-		returned(u, h, n, &s, nf == 0 && score < SCORE_ALERT, add);
-		if (v)
-			guard_set_add(v, h, n, now, vadd);
+		t.clean = nf == 0 && score < SCORE_ALERT;
+		/* Below the lock threshold, so nothing was cut at the
+		 * maximum: the points of what is returned come off exactly,
+		 * due when the records leave. */
+		if (x) {
+			t.late = late_points(f, nf);
+			u->score -= t.late;
+		}
+		give(g, u, v, &t, &s, x);
 		verdict(d, CV_GUARD_ALLOW, "ok");
 		finding_alerts(d, f, nf, score);
 	}
@@ -600,9 +654,10 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	return CV_OK;
 }
 
-cv_err
-cv_guard_check(struct cv_guard *g, const struct cv_guard_read *r,
-    struct cv_guard_decision *d)
+/* check (HOLD NULL) and reserve. */
+static cv_err
+decide(struct cv_guard *g, const struct cv_guard_read *r,
+    struct cv_guard_decision *d, struct cv_guard_hold **hold)
 {
 	cv_err e;
 
@@ -612,12 +667,29 @@ cv_guard_check(struct cv_guard *g, const struct cv_guard_read *r,
 		return e;
 	guard_lock_mu(g);
 	memset(d, 0, sizeof *d);
-	if ((e = account(g, r, d)) != CV_OK) {
+	if ((e = account(g, r, d, hold)) != CV_OK) {
 		memset(d, 0, sizeof *d);
 		verdict(d, CV_GUARD_DENY, "guard error");
 	}
+	if (hold)
+		guard_hold_unused(hold);
 	guard_unlock_mu(g);
 	return e;
+}
+
+cv_err
+cv_guard_check(struct cv_guard *g, const struct cv_guard_read *r,
+    struct cv_guard_decision *d)
+{
+	return decide(g, r, d, NULL);
+}
+
+cv_err
+cv_guard_reserve(struct cv_guard *g, const struct cv_guard_read *r,
+    struct cv_guard_decision *d, struct cv_guard_hold **hold)
+{
+	*hold = NULL;
+	return decide(g, r, d, hold);
 }
 
 cv_err
@@ -628,7 +700,7 @@ cv_guard_observe(struct cv_guard *g, const struct cv_guard_read *r)
 	if ((e = validate(r)) != CV_OK)
 		return e;
 	guard_lock_mu(g);
-	e = account(g, r, NULL);
+	e = account(g, r, NULL, NULL);
 	guard_unlock_mu(g);
 	return e;
 }

@@ -123,7 +123,8 @@ struct cv_guard_user_info {
  */
 cv_err cv_guard_new(struct cv_guard **out) CV_MUST_CHECK;
 
-/* Wipes and frees G (with its key). NULL is fine. */
+/* Wipes and frees G (with its key, and any hold not yet committed or
+ * cancelled: settle them first). NULL is fine. */
 void cv_guard_free(struct cv_guard *g);
 
 /*
@@ -157,10 +158,44 @@ bool cv_guard_is_canary(const struct cv_guard *g, const char *rid);
  * that a caller ignoring the code still fails closed): CV_ERR_INVALID
  * for a malformed R (NULL/empty user, NULL id, overlong string, more than
  * CV_GUARD_MAX_RIDS ids, soft > hard, time out of range), CV_ERR_NOMEM,
- * CV_ERR_LIMIT when the guard tracks too many users.
+ * CV_ERR_LIMIT when the guard tracks too many users. A server, which
+ * learns only later whether the records left, reserves instead.
  */
 cv_err cv_guard_check(struct cv_guard *g, const struct cv_guard_read *r,
     struct cv_guard_decision *d) CV_MUST_CHECK;
+
+/*
+ * The records of a read that cv_guard_reserve allowed, until they have
+ * left or have not. They count in the user's windows (and the vault's)
+ * from the decision on, so that reads in flight together cannot pass a
+ * limit; they count as returned (reads, learning, the points of the
+ * volume detectors) only once committed, and a cancelled hold leaves the
+ * windows as if the read had not been allowed (reads of the same records
+ * allowed meanwhile keep their own times).
+ */
+struct cv_guard_hold;
+
+/*
+ * Decides R as cv_guard_check does, with the same effects at once
+ * (verdict, locks, alerts, misses, searches and refused step-ups
+ * counting), except that on ALLOW or ALLOW_THEN_LOCK R's records are
+ * held (*HOLD) rather than counted as returned. Every hold goes to
+ * exactly one of cv_guard_commit (the records left: their audit entry is
+ * durable and the reply goes out) and cv_guard_cancel (they did not: the
+ * log failed, the record could not be read). A lock decided here stays
+ * whichever it is: a canary asked for is evidence even if it never
+ * left. *HOLD is NULL for the other verdicts, a read of no records and
+ * on error. Errors as for check.
+ */
+cv_err cv_guard_reserve(struct cv_guard *g, const struct cv_guard_read *r,
+    struct cv_guard_decision *d, struct cv_guard_hold **hold) CV_MUST_CHECK;
+
+/* HOLD's records left: counted as returned. Frees HOLD; NULL is fine. */
+void cv_guard_commit(struct cv_guard *g, struct cv_guard_hold *hold);
+
+/* HOLD's records did not leave: out of the windows again. Frees HOLD;
+ * NULL is fine. */
+void cv_guard_cancel(struct cv_guard *g, struct cv_guard_hold *hold);
 
 /*
  * Accounts R as check would account an allowed read (windows, baseline,
@@ -218,9 +253,10 @@ cv_err cv_guard_save(const struct cv_guard *g, uint64_t audit_index,
 
 /*
  * Replaces all of G's state with the snapshot in P (hostile input: every
- * length, count and field is checked) and gives its audit index. On
- * error G is unchanged: CV_ERR_INVALID with a detail naming what is wrong
- * and where, CV_ERR_NOMEM.
+ * length, count and field is checked) and gives its audit index; holds
+ * outstanding then are of the old state: settling them changes nothing.
+ * On error G is unchanged: CV_ERR_INVALID with a detail naming what is
+ * wrong and where, CV_ERR_NOMEM.
  */
 cv_err cv_guard_load(struct cv_guard *g, const uint8_t *p, size_t len,
     uint64_t *audit_index) CV_MUST_CHECK;

@@ -1,8 +1,8 @@
 /*
  * Inside the guard: shared by guard.c (tables, budgets, decisions),
  * set.c (record sets and windows), ceiling.c (the vault-wide windows),
- * lock.c (locks, unlock, views), baseline.c (behaviour) and snapshot.c
- * (save/load).
+ * hold.c (reads allowed but not yet returned), lock.c (locks, unlock,
+ * views), baseline.c (behaviour) and snapshot.c (save/load).
  */
 #ifndef CV_GUARD_INTERNAL_H
 #define CV_GUARD_INTERNAL_H
@@ -124,6 +124,8 @@ struct cv_guard {
 	size_t nscratch;
 	size_t set_bytes;	/* sum of record set sizes */
 	size_t nlocks;
+	struct cv_guard_hold *holds;	/* outstanding, newest first */
+	uint64_t gen;		/* state generation: a load starts a new one */
 };
 
 /* guard.c and set.c */
@@ -180,10 +182,13 @@ struct signal {
 	uint32_t case_h, addr_h;	/* 0: none given */
 };
 
-/* One detector that fired: its kind, points (SCORE_ONE units), detail. */
+/* One detector that fired: its kind, points (SCORE_ONE units), detail.
+ * LATE: it measures records returned (volume, off_hours, case,
+ * address), so its points are due only once they have left. */
 struct finding {
 	const char *kind;
 	uint32_t points;
+	bool late;
 	char detail[120];
 };
 
@@ -198,5 +203,29 @@ void baseline_learn(struct gu *u, const struct signal *s);
 void baseline_count_attempt(struct gu *u, const struct signal *s);
 uint32_t baseline_score_add(struct gu *u, const struct finding *f,
     size_t n);
+
+/* guard.c: the records of a read that left count as returned. */
+void guard_learn(struct gu *u, size_t n, const struct signal *s, bool clean);
+
+/* hold.c */
+
+/* The records a read takes out, as decided (hashes sorted, unique). */
+struct take {
+	const uint64_t *h;
+	size_t n;
+	const uint32_t *add, *vadd;	/* new to each window (user, vault) */
+	bool clean;			/* teach the baseline */
+	uint32_t late;			/* score points due once they leave */
+};
+
+cv_err guard_hold_new(size_t n, struct cv_guard_hold **out);
+void guard_hold_put(struct cv_guard *g, struct cv_guard_hold *x,
+    struct gu *u, struct gu *v, const struct take *t,
+    const struct signal *s);
+void guard_holds_raise(struct cv_guard *g, uint64_t uid, bool vault,
+    const uint64_t *h, size_t n, uint32_t now);
+void guard_hold_unused(struct cv_guard_hold **x);
+uint32_t guard_holds_late(const struct cv_guard *g, uint64_t uid);
+void guard_holds_free(struct cv_guard *g);
 
 #endif

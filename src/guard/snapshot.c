@@ -102,8 +102,11 @@ save_user(const struct gu *u, struct cv_buf *out)
 	p += WEEK_HOURS;
 	if (u->cap && (e = malloc((size_t)u->cap * sizeof *e)) == NULL)
 		return CV_ERR_NOMEM;
+	/* Time 0: a hold cancelled (hold.c), in no window. Held records
+	 * are saved as held: a snapshot taken meanwhile counts them, which
+	 * is stricter at worst, until the next one. */
 	for (uint32_t i = 0; i < u->cap; i++) {
-		if (u->rh[i]) {
+		if (u->rh[i] && tt[i]) {
 			e[nrec].h = u->rh[i];
 			e[nrec++].t = tt[i];
 		}
@@ -415,6 +418,7 @@ cv_guard_load(struct cv_guard *g, const uint8_t *p, size_t len,
 	g->ncanary = t->ncanary;
 	g->set_bytes = t->set_bytes;
 	g->nlocks = t->nlocks;
+	g->gen++;	/* outstanding holds are of the old state */
 	pthread_mutex_unlock(&g->mu);
 	*t = old;	/* the old state, freed below */
 	t->scratch = NULL;

@@ -1,0 +1,212 @@
+/*
+ * The locks the guard decides, in the server: no lock without its audit
+ * entry.
+ *
+ * A lock holds in memory the moment the guard decides it, and the user's
+ * sessions end at once: fail closed. It is kept (guard.state) and
+ * announced (alerts) only together with its "guard.lock" entry, which is
+ * what replays it after a crash and explains it to whoever reads the log.
+ * When the log cannot take that entry (an outage: every reply is a 503
+ * then, and nothing leaves), the lock waits here with the alerts of the
+ * request that caused it; the entry is retried every second, and once it
+ * lands the alerts go out naming it and the guard's state is saved.
+ * Meanwhile no snapshot is written, so a server that stops or crashes
+ * before the log is back forgets the lock, as the log never heard of the
+ * refused requests that led to it either: the log is the truth.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+
+/* A lock whose entry the log has not taken yet. */
+struct unlogged {
+	char user[CV_USER_NAME_MAX + 1];
+	char reason[64];
+	char cert[CV_FINGERPRINT_HEX + 1];
+	char source[64];
+	char session[17];
+	struct cv_guard_alert alerts[CV_GUARD_MAX_ALERTS];
+	size_t nalerts;
+};
+
+struct lock_queue {
+	pthread_mutex_t mu;
+	struct unlogged *q;
+	size_t n, cap;		/* N read without the mutex: atomics */
+};
+
+cv_err
+api_locks_start(struct server *srv)
+{
+	if ((srv->locks = calloc(1, sizeof *srv->locks)) == NULL)
+		return CV_ERR_NOMEM;
+	pthread_mutex_init(&srv->locks->mu, NULL);
+	return CV_OK;
+}
+
+void
+api_locks_stop(struct server *srv)
+{
+	struct lock_queue *lq = srv->locks;
+
+	if (lq == NULL)
+		return;
+	if (lq->n)
+		fprintf(stderr, "clearvault serve: %zu lock(s) never reached "
+		    "the audit log; they end with this server\n", lq->n);
+	pthread_mutex_destroy(&lq->mu);
+	free(lq->q);
+	free(lq);
+	srv->locks = NULL;
+}
+
+int
+api_locks_unlogged(struct server *srv)
+{
+	return srv->locks && __atomic_load_n(&srv->locks->n, __ATOMIC_ACQUIRE);
+}
+
+static void
+entry_of(const struct unlogged *u, struct cv_audit_entry *e)
+{
+	memset(e, 0, sizeof *e);
+	e->outcome = CV_AUDIT_ALLOWED;
+	e->action = "guard.lock";
+	e->actor = u->user;
+	e->cert = u->cert;
+	e->source = u->source;
+	e->session = u->session;
+	e->reason = u->reason;
+}
+
+/* Queues U (copied); on no memory the lock still holds, unlogged. */
+static void
+queue(struct lock_queue *lq, const struct unlogged *u)
+{
+	pthread_mutex_lock(&lq->mu);
+	if (lq->n == lq->cap) {
+		size_t cap = lq->cap ? 2 * lq->cap : 16;
+		struct unlogged *p = realloc(lq->q, cap * sizeof *p);
+		if (p) {
+			lq->q = p;
+			lq->cap = cap;
+		}
+	}
+	if (lq->n < lq->cap) {
+		lq->q[lq->n] = *u;
+		__atomic_store_n(&lq->n, lq->n + 1, __ATOMIC_RELEASE);
+	} else {
+		/* XXX the next snapshot keeps this lock without its entry:
+		 * fail closed rather than forget it in memory too. */
+		fprintf(stderr, "clearvault serve: no memory to queue the lock "
+		    "of %s for the log\n", u->user);
+	}
+	pthread_mutex_unlock(&lq->mu);
+}
+
+void
+api_lock_decided(struct req *r, const char *why)
+{
+	struct unlogged u;
+	struct cv_audit_entry e;
+	uint64_t index;
+
+	cv_sessions_end_user(r->srv->sessions, r->who.user);
+	memset(&u, 0, sizeof u);
+	snprintf(u.user, sizeof u.user, "%s", r->who.user);
+	snprintf(u.reason, sizeof u.reason, "%s", why);
+	snprintf(u.cert, sizeof u.cert, "%s", r->cert);
+	snprintf(u.source, sizeof u.source, "%s", r->source);
+	snprintf(u.session, sizeof u.session, "%s", r->who.session);
+	entry_of(&u, &e);
+	/* On this thread, durable before it is kept: a lock is rare, and
+	 * the request waits for its own entry anyway. */
+	if (cv_keyd_append(r->srv->kd, &e, &index) == CV_OK) {
+		if (api_guard_save(r->srv) != CV_OK)
+			fprintf(stderr, "clearvault serve: cannot save the "
+			    "guard's state: %s\n", cv_err_detail());
+		return;
+	}
+	fprintf(stderr, "clearvault serve: the lock of %s could not be logged "
+	    "(%s); it holds, and is retried every second\n", u.user,
+	    cv_err_detail());
+	if (r->srv->locks)
+		queue(r->srv->locks, &u);
+}
+
+int
+api_locks_defer_alerts(struct req *r)
+{
+	struct lock_queue *lq = r->srv->locks;
+	int found = 0;
+
+	if (!api_locks_unlogged(r->srv))
+		return 0;
+	pthread_mutex_lock(&lq->mu);
+	for (size_t i = 0; i < lq->n && !found; i++) {
+		struct unlogged *u = &lq->q[i];
+		if (strcmp(u->user, r->who.user) != 0)
+			continue;
+		found = 1;
+		for (size_t k = 0; k < r->gd.nalerts &&
+		    u->nalerts < CV_GUARD_MAX_ALERTS; k++)
+			u->alerts[u->nalerts++] = r->gd.alerts[k];
+	}
+	pthread_mutex_unlock(&lq->mu);
+	return found;
+}
+
+/* Takes the queued lock of USER out into *OUT; 0 if it is not there. */
+static int
+take(struct lock_queue *lq, const char *user, struct unlogged *out)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&lq->mu);
+	for (size_t i = 0; i < lq->n; i++) {
+		if (strcmp(lq->q[i].user, user) == 0) {
+			*out = lq->q[i];
+			lq->q[i] = lq->q[lq->n - 1];
+			__atomic_store_n(&lq->n, lq->n - 1, __ATOMIC_RELEASE);
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lq->mu);
+	return found;
+}
+
+void
+api_locks_tick(struct server *srv)
+{
+	struct lock_queue *lq = srv->locks;
+	struct unlogged batch[16], u;
+	struct cv_audit_entry e;
+	size_t n, logged = 0;
+	uint64_t index;
+
+	if (!api_locks_unlogged(srv))
+		return;
+	/* Copies, so that the fsyncs hold no mutex; the alerts are taken
+	 * out with the lock, once its entry is in. */
+	pthread_mutex_lock(&lq->mu);
+	n = lq->n < 16 ? lq->n : 16;
+	memcpy(batch, lq->q, n * sizeof *batch);
+	pthread_mutex_unlock(&lq->mu);
+	for (size_t i = 0; i < n; i++) {
+		entry_of(&batch[i], &e);
+		if (cv_keyd_append(srv->kd, &e, &index) != CV_OK)
+			break;	/* still down: the next tick */
+		logged++;
+		if (!take(lq, batch[i].user, &u))
+			continue;
+		for (size_t k = 0; k < u.nalerts; k++)
+			api_guard_alert(srv, u.user, u.session, u.source,
+			    &u.alerts[k], 1, &index, 1);
+	}
+	if (logged && api_guard_save(srv) != CV_OK)
+		fprintf(stderr, "clearvault serve: cannot save the guard's "
+		    "state: %s\n", cv_err_detail());
+}
