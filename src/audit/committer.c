@@ -96,9 +96,15 @@ committer(void *arg)
 		/* Checkpoints are the checkpointer's, off this path; but one
 		 * that failed fails the batches after it, as the synchronous
 		 * path does: fail closed. */
-		if (r == CV_OK)
-			r = (cv_err)__atomic_load_n(&a->ckpt_err,
-			    __ATOMIC_ACQUIRE);
+		if (r == CV_OK && __atomic_load_n(&a->ckpt_err,
+		    __ATOMIC_ACQUIRE) != CV_OK) {
+			/* The failure may be over (the disk is back: this
+			 * batch went in). Try again now rather than fail
+			 * entries that are on disk on a stale verdict. */
+			r = audit_maybe_checkpoint(a);
+			__atomic_store_n(&a->ckpt_err, (int)r,
+			    __ATOMIC_RELEASE);
+		}
 		for (size_t i = 0; i < n; i++)
 			w[i].done(w[i].ctx, r, base + i);
 		sodium_memzero(batch.p, batch.len);
