@@ -269,7 +269,9 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 	at = a->end;
 	if ((r = audit_pwrite(a, a->fd_entries, frames, flen, at)) != CV_OK ||
 	    (r = index_leaves(a, frames, flen, n)) != CV_OK ||
-	    (r = audit_sync(a, a->fd_entries)) != CV_OK) {
+	    (r = cv_fault("audit.commit") ? cv_fail(CV_ERR_IO, "audit log: "
+	    "injected commit failure") : audit_sync(a, a->fd_entries)) !=
+	    CV_OK) {
 		/* Not durable: forget it; repair drops any torn tail. */
 		(void)load_state(a, *base);
 		if (ftruncate(a->fd_offsets, (off_t)(*base * 8)) != 0) {
