@@ -44,7 +44,7 @@ struct cv_audit {
 	int committer_on, committer_stop;
 	pthread_t checkpointer;		/* checkpoints for submitted entries */
 	int ckpt_err;			/* atomic: its last result (cv_err) */
-	int broken;		/* a failed append could not be cut (under io) */
+	int broken;	/* a failed append could not be cut (under io) */
 	struct cv_buf queue;
 	struct audit_waiter *waiters;
 	size_t nwaiters, waiters_cap;

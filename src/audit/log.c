@@ -1,6 +1,7 @@
 /*
  * Storage of the audit log (layout in audit.h), appends with group
- * commit, checkpoints and crash repair. Verification is in verify.c.
+ * commit and checkpoints. Crash repair is in repair.c, verification in
+ * verify.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -319,8 +320,9 @@ cut_failed(struct cv_audit *a, uint64_t base, uint64_t at)
 		    "not be cut at byte %llu: this process logs nothing more\n",
 		    cv_err_detail(), (unsigned long long)at);
 	}
-	/* Only derived: the next open rebuilds it if this fails too. */
-	(void)ftruncate(a->fd_offsets, (off_t)(base * 8));
+	if (ftruncate(a->fd_offsets, (off_t)(base * 8)) != 0) {
+		/* only derived: the next open rebuilds it */
+	}
 }
 
 cv_err

@@ -60,9 +60,9 @@ check_boundary(struct cv_audit *a, const struct cv_buf *note,
 	cv_keys_audit_pubkey(a->keys, pk);
 	if (cv_note_verify((const char *)note->p, note->len, a->origin, pk,
 	    &tl) != CV_OK)
-		return cv_fail(CV_ERR_FORMAT, "audit log: the latest checkpoint "
-		    "in %s/checkpoints is not signed by this vault's audit key; "
-		    "run 'clearvault audit verify'", a->dir);
+		return cv_fail(CV_ERR_FORMAT, "audit log: the latest "
+		    "checkpoint in %s/checkpoints is not signed by this "
+		    "vault's audit key; run 'clearvault audit verify'", a->dir);
 	if (c->size == 0)
 		return CV_OK;
 	if ((r = cv_merkle_root(cv_audit_node, a, c->size, root)) != CV_OK ||

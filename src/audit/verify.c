@@ -467,9 +467,9 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 		goto out;
 	}
 	if (x.first_malformed != UINT64_MAX) {
-		r = fail(rep, x.first_malformed, "malformed: entry %llu is not "
-		    "a valid entry, yet it is under a signed checkpoint (written "
-		    "so, or the log was rewritten)",
+		r = fail(rep, x.first_malformed, "malformed: entry %llu is "
+		    "not a valid entry, yet it is under a signed checkpoint "
+		    "(written so, or the log was rewritten)",
 		    (unsigned long long)x.first_malformed);
 		goto out;
 	}
@@ -481,9 +481,9 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 		goto out;
 	}
 	if (x.bad_level >= 0) {
-		r = fail(rep, x.bad_item << x.bad_level, "derived file altered: "
-		    "tree/%d does not match the entries at node %llu (proofs "
-		    "through it would not verify)", x.bad_level,
+		r = fail(rep, x.bad_item << x.bad_level, "derived file "
+		    "altered: tree/%d does not match the entries at node %llu "
+		    "(proofs through it would not verify)", x.bad_level,
 		    (unsigned long long)x.bad_item);
 		goto out;
 	}

@@ -9,26 +9,7 @@
 
 SRV_PID=
 trap 'kill -9 "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
-make_vault v 10 --canaries 0 || { bad "setup"; finish; exit 1; }
-add_users "$T/v" so:security_officer inv:investigator ||
-    { bad "users"; finish; exit 1; }
-R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
-R2=$(sed -n 2p "$T/v.jsonl" | cut -c8-26)
-login2() {	# USER: a new session (a fresh TOTP step each time); $tok
-	req "k/$1" POST /v1/session \
-	    "{\"totp\":\"$(fresh_totp "$T/k/$1.otpauth" "$T/k/$1.step")\"}"
-	tok=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('token',''))" "$T/body" 2>/dev/null)
-}
-start_server "$T/v" || { bad "server start"; finish; exit 1; }
-login2 so
-t_so=$tok
-login2 inv
-req k/so POST /v1/cases '{"title":"write-ahead"}' "$t_so"
-CASE=$(json_field "$T/body" "d['id']")
-add_members k/so "$t_so" "$CASE" \
-    "{\"users\":[\"inv\"],\"records\":[\"$R1\",\"$R2\"]}"
-expect_code "case filled" 200
-stop_server
+. "$(dirname "$0")/audit_reader.sh"
 
 # scope_ids: the ids scope says were returned to inv.
 scope_ids() {
@@ -45,7 +26,7 @@ K=3
 # is written: the next open must not bring the read back as returned.
 CLEARVAULT_FAULT=audit.commit:$K start_server "$T/v" ||
     { bad "fault server"; finish; exit 1; }
-login2 inv
+fresh_login inv
 expect_code "login" 201
 req k/inv GET "/v1/records/$R1?purpose=$CASE" "" "$tok"
 expect_code "the read whose entry failed" 503
@@ -60,7 +41,7 @@ expect_ok "the log verifies" "$CV" audit verify --dir "$T/v"
 # failed one is not, and nothing of it is left in the entries file.
 CLEARVAULT_FAULT=audit.commit:$K start_server "$T/v" ||
     { bad "fault server 2"; finish; exit 1; }
-login2 inv
+fresh_login inv
 req k/inv GET "/v1/records/$R1?purpose=$CASE" "" "$tok"
 expect_code "the failed read again" 503
 req k/inv GET "/v1/records/$R2?purpose=$CASE" "" "$tok"

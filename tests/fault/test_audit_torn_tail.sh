@@ -32,6 +32,22 @@ def frames(d):
     return out
 '
 
+# rewrite_frame K EXPR: the start of frame K (a python index: -1 is the
+# last) overwritten with the bytes of EXPR (n: the frame's length);
+# prints the frame's size, 4 + n.
+rewrite_frame() {
+	py "$1" "$2" <<PY
+$FRAMES
+import struct, sys
+d, k, expr = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+off, n = frames(d)[k]
+with open(d + "/entries", "r+b") as f:
+    f.seek(off)
+    f.write(eval(expr))
+print(4 + n)
+PY
+}
+
 # tail_ok DESC CUT KEPT: after the damage, a command works, says on stderr how
 # many bytes it cut, records that in an audit.repair entry, keeps the cut
 # bytes aside; the log then holds the KEPT valid entries and verifies.
@@ -87,17 +103,7 @@ restore
 
 # 3. The length of the last entry (past the last checkpoint: the
 # audit.checkpoint entry itself) one short: it and what follows are cut.
-last=$(py <<PY
-$FRAMES
-import struct, sys
-d = sys.argv[1]
-off, n = frames(d)[-1]
-with open(d + "/entries", "r+b") as f:
-    f.seek(off)
-    f.write(struct.pack(">I", n - 1))
-print(4 + n)
-PY
-)
+last=$(rewrite_frame -1 'struct.pack(">I", n - 1)')
 # That entry is gone from the log (kept aside): one fewer than before.
 tail_ok "flipped length past the checkpoint" "$last" "$SIGNED"
 restore
@@ -128,54 +134,37 @@ refused() {	# DESC PATTERN
 }
 
 # 4. The length of entry 3 (signed) one longer.
-py <<PY
-$FRAMES
-import struct, sys
-d = sys.argv[1]
-off, n = frames(d)[3]
-with open(d + "/entries", "r+b") as f:
-    f.seek(off)
-    f.write(struct.pack(">I", n + 1))
-PY
+rewrite_frame 3 'struct.pack(">I", n + 1)' >/dev/null
 refused "flipped length inside" "entry 3"
 restore
 
 # 5. Zero bytes in the middle of the signed part (a lost block).
-py <<PY
-$FRAMES
-import sys
-d = sys.argv[1]
-off, n = frames(d)[5]
-with open(d + "/entries", "r+b") as f:
-    f.seek(off)
-    f.write(bytes(4 + n))
-PY
+rewrite_frame 5 'bytes(4 + n)' >/dev/null
 refused "zeroed entry inside" "entry 5"
 restore
 
-# 6. A flipped byte in tree/1: proofs through it would not verify.
-python3 - "$T/v/audit/tree/1" <<'PY'
+# flip FILE AT MASK: one byte of FILE xor-ed with MASK
+flip() {
+	python3 - "$@" <<'PY'
 import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(32 * 1 + 7)
+path, at, mask = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "r+b") as f:
+    f.seek(at)
     b = f.read(1)
-    f.seek(32 * 1 + 7)
-    f.write(bytes([b[0] ^ 1]))
+    f.seek(at)
+    f.write(bytes([b[0] ^ mask]))
 PY
+}
+
+# 6. A flipped byte in tree/1: proofs through it would not verify.
+flip "$T/v/audit/tree/1" $((32 * 1 + 7)) 1
 expect_fail "flipped tree/1 node: verify" "FAILED.*tree/1" \
     "$CV" audit verify --dir "$T/v"
 restore
 
 # 7. A flipped byte in offsets (entry 4's end): the entries no longer
 # split where the index says.
-python3 - "$T/v/audit/offsets" <<'PY'
-import sys
-with open(sys.argv[1], "r+b") as f:
-    f.seek(8 * 4 + 7)
-    b = f.read(1)
-    f.seek(8 * 4 + 7)
-    f.write(bytes([b[0] ^ 4]))
-PY
+flip "$T/v/audit/offsets" $((8 * 4 + 7)) 4
 expect_fail "flipped offset: verify" "FAILED.*offsets" \
     "$CV" audit verify --dir "$T/v"
 refuses "flipped offset: tail" audit tail --dir "$T/v" --json -n 1000000

@@ -11,23 +11,7 @@ SRV_PID=
 SCAN_PID=
 trap 'kill -CONT "$SCAN_PID" 2>/dev/null; kill "$SCAN_PID" "$SRV_PID" \
     2>/dev/null; rm -rf "$T"' EXIT
-make_vault v 10 --canaries 0 || { bad "setup"; finish; exit 1; }
-add_users "$T/v" so:security_officer inv:investigator ||
-    { bad "users"; finish; exit 1; }
-R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
-login2() {	# USER: a new session (a fresh TOTP step each time); $tok
-	req "k/$1" POST /v1/session \
-	    "{\"totp\":\"$(fresh_totp "$T/k/$1.otpauth" "$T/k/$1.step")\"}"
-	tok=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('token',''))" "$T/body" 2>/dev/null)
-}
-start_server "$T/v" || { bad "server start"; finish; exit 1; }
-login2 so
-t_so=$tok
-req k/so POST /v1/cases '{"title":"stall"}' "$t_so"
-CASE=$(json_field "$T/body" "d['id']")
-add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\"],\"records\":[\"$R1\"]}"
-expect_code "case filled" 200
-stop_server
+. "$(dirname "$0")/audit_reader.sh"
 
 # A big log, made fast: 100,000 valid entries of 900 bytes (searches by
 # "bulk") appended as a crash would leave them, then indexed and signed
