@@ -312,16 +312,19 @@ cut_failed(struct cv_audit *a, uint64_t base, uint64_t at)
 
 	if (ftruncate(a->fd_entries, (off_t)at) != 0)
 		r = audit_io_fail(a, a->fd_entries, "truncate");
-	else if ((r = audit_sync(a, a->fd_entries)) == CV_OK)
-		r = audit_load_state(a, base);
+	else
+		r = audit_sync(a, a->fd_entries);
+	if (ftruncate(a->fd_offsets, (off_t)(base * 8)) != 0) {
+		/* only derived: the next open rebuilds it */
+	}
+	/* Back to where the batch began, in memory too. */
+	if (audit_load_state(a, base) != CV_OK && r == CV_OK)
+		r = CV_ERR_IO;
 	if (r != CV_OK) {
 		a->broken = 1;
 		fprintf(stderr, "clearvault: %s; a failed audit append could "
 		    "not be cut at byte %llu: this process logs nothing more\n",
 		    cv_err_detail(), (unsigned long long)at);
-	}
-	if (ftruncate(a->fd_offsets, (off_t)(base * 8)) != 0) {
-		/* only derived: the next open rebuilds it */
 	}
 }
 
