@@ -5,7 +5,8 @@
 # a line on stderr say so) and nothing invalid is ever signed. Inside the
 # checkpointed part, damage to the entries or to the derived files (tree
 # levels, offsets) is tampering: `audit verify` fails, and the commands
-# that meet it refuse, pointing at `audit verify`; nothing is cut.
+# that meet it refuse, pointing at `audit verify`; nothing is cut. An
+# entry verify accepts, every reader shows (bytes that are not UTF-8 too).
 . "$(dirname "$0")/../cli/lib.sh"
 
 make_vault v 20 --canaries 0 || { bad "setup"; finish; exit 1; }
@@ -168,6 +169,15 @@ flip "$T/v/audit/offsets" $((8 * 4 + 7)) 4
 expect_fail "flipped offset: verify" "FAILED.*offsets" \
     "$CV" audit verify --dir "$T/v"
 refuses "flipped offset: tail" audit tail --dir "$T/v" --json -n 1000000
+restore
+
+# 8. A valid entry holding bytes that are not UTF-8 (an id or a path as
+# given on the command line): verify accepts it, so tail must show it.
+"$CV" get --dir "$T/v" $'CV-\xff\xfe' >/dev/null 2>&1
+expect_ok "not UTF-8: verify" "$CV" audit verify --dir "$T/v"
+expect_ok "not UTF-8: tail shows it" "$CV" audit tail --dir "$T/v" -n 3
+grep -q $'CV-\xef\xbf\xbd\xef\xbf\xbd' "$T/out" && ok ||
+    bad "not UTF-8: shown as U+FFFD: $(cat "$T/out")"
 restore
 
 # The pristine log is untouched by all this and still verifies against
