@@ -55,14 +55,18 @@ struct cv_audit_entry {
 
 /*
  * The canonical leaf bytes of E (format in entry.c), appended to OUT.
- * CV_ERR_INVALID when a string is too long or E is too large.
+ * CV_ERR_INVALID when a string is too long, E is too large, or its
+ * outcome, time or sections are out of range: what is encoded is always
+ * a valid entry (cv_audit_view).
  */
 cv_err cv_audit_encode(const struct cv_audit_entry *e,
     struct cv_buf *out) CV_MUST_CHECK;
 
 /*
  * Decodes leaf bytes into a JSON object (caller json_decref's) with the
- * fields of the entry. CV_ERR_FORMAT when malformed.
+ * fields of the entry; bytes of a string that are not valid UTF-8 show as
+ * U+FFFD (the leaf keeps them exactly). CV_ERR_FORMAT when malformed
+ * (exactly when cv_audit_view refuses the leaf).
  */
 cv_err cv_audit_decode(const uint8_t *leaf, size_t len,
     json_t **out) CV_MUST_CHECK;
@@ -71,11 +75,15 @@ cv_err cv_audit_decode(const uint8_t *leaf, size_t len,
 cv_err cv_audit_create(const char *dir) CV_MUST_CHECK;
 
 /*
- * Opens the log of vault V (which must outlive it), repairing the derived
- * files after a crash (a torn last write is dropped; damage is refused,
- * never cut away). READONLY: no repair, for cv_audit_verify only.
- * CV_ERR_NOT_FOUND without DIR/audit (fail closed: callers then return
- * nothing), CV_ERR_IO, CV_ERR_FORMAT.
+ * Opens the log of vault V (which must outlive it), repairing it after a
+ * crash: the files must agree with the latest checkpoint (else
+ * CV_ERR_FORMAT: damage below it is refused, never cut away); past it the
+ * derived files are rebuilt from the entries, and a tail that is not a
+ * valid entry (a torn write) is cut, its bytes kept in DIR/audit/torn-*,
+ * with a line on stderr and an `audit.repair` entry saying so. READONLY:
+ * no repair, for cv_audit_verify only. CV_ERR_NOT_FOUND without DIR/audit
+ * (fail closed: callers then return nothing), CV_ERR_IO naming the file,
+ * CV_ERR_FORMAT.
  */
 cv_err cv_audit_open(struct cv_vault *v, int readonly,
     struct cv_audit **out) CV_MUST_CHECK;
@@ -110,7 +118,8 @@ typedef void cv_audit_done_fn(void *ctx, cv_err r, uint64_t index);
 cv_err cv_audit_submit(struct cv_audit *a, const struct cv_audit_entry *e,
     cv_audit_done_fn *done, void *ctx) CV_MUST_CHECK;
 
-/* N already encoded leaves, one after another in LEAVES, one fsync. */
+/* N already encoded leaves, one after another in LEAVES, one fsync.
+ * CV_ERR_INVALID (nothing written) if one is not a valid entry. */
 cv_err cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,
     const size_t *lens, size_t n, uint64_t *first) CV_MUST_CHECK;
 
@@ -195,14 +204,24 @@ struct cv_audit_report {
 	double seconds;
 	uint64_t bad_index;	/* with a failure: the first bad entry */
 	char what[256];		/* with a failure: what is wrong */
+	/* on success, when not empty: bytes past the latest checkpoint that
+	 * are not an entry (a torn write), which the next open cuts */
+	char note[256];
 };
 
 /*
- * Recomputes the tree from the entries, checks every stored checkpoint
- * (signature and root) and consistency with each of the N notes in GIVEN
- * (older checkpoints held elsewhere). CV_ERR_AUTH on tampering, with
- * rep->what naming it (edited, missing, reordered, truncated, bad
- * signature, rolled back) and rep->bad_index where there is one.
+ * Recomputes the tree from the entries, checks that every entry is a
+ * valid one (cv_audit_view), every stored checkpoint (signature and
+ * root), consistency with each of the N notes in GIVEN (older checkpoints
+ * held elsewhere), and the derived files (offsets, every tree level) over
+ * the part the latest stored checkpoint covers. CV_ERR_AUTH on tampering,
+ * with rep->what naming it (edited, missing, reordered, truncated,
+ * malformed, bad signature, rolled back, rewritten, derived file altered)
+ * and rep->bad_index where there is one. A tail past the latest
+ * checkpoint that is not an entry ends the verified log (rep->entries)
+ * and is described in rep->note: it is what a crash leaves, and the next
+ * read-write open cuts it. Holds the log's lock only to read the files'
+ * sizes: writers go on meanwhile, and what they append is not verified.
  */
 cv_err cv_audit_verify(struct cv_audit *a, const char *const *given,
     const size_t *given_len, size_t n,
@@ -245,8 +264,9 @@ struct cv_audit_view {
 /*
  * Checks LEAF (LEN bytes) as cv_audit_decode does, every length against
  * the bounds, and fills *V with pointers into it. Accepts exactly what
- * cv_audit_decode accepts except that strings are not checked for valid
- * UTF-8 (callers that print them check). CV_ERR_FORMAT when malformed
+ * cv_audit_decode accepts: this is what a valid entry is (strings are
+ * not checked for valid UTF-8; callers that print them check). A frame
+ * of the log that this refuses is never signed. CV_ERR_FORMAT when malformed
  * (*V is then unspecified). Allocates nothing, never reads outside LEAF.
  */
 cv_err cv_audit_view(const uint8_t *leaf, size_t len,
@@ -279,8 +299,8 @@ typedef cv_err cv_audit_scan_fn(void *ctx, uint64_t index,
  * Calls FN(CTX, ...) for entries FROM to TO - 1 (TO past the end: to the
  * end of the log as it is when the scan starts; entries appended later
  * are not seen). Reads the entries file sequentially in large chunks,
- * each read under the log's shared lock, so writers wait at most one
- * chunk rather than the whole scan. *SCANNED (may be NULL) gets the
+ * with the log's lock held only to fix where the scan ends: that prefix
+ * is final, so writers never wait for a scan. *SCANNED (may be NULL) gets the
  * number of entries passed to FN. CV_ERR_FORMAT when the frames disagree
  * with the offsets (a damaged log: run cv_audit_verify), CV_ERR_IO,
  * CV_ERR_NOMEM, or FN's error.

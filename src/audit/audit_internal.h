@@ -44,6 +44,7 @@ struct cv_audit {
 	int committer_on, committer_stop;
 	pthread_t checkpointer;		/* checkpoints for submitted entries */
 	int ckpt_err;			/* atomic: its last result (cv_err) */
+	int broken;	/* a failed append could not be cut (under io) */
 	struct cv_buf queue;
 	struct audit_waiter *waiters;
 	size_t nwaiters, waiters_cap;
@@ -69,7 +70,10 @@ cv_err audit_lock(struct cv_audit *a, int how) CV_MUST_CHECK;
 void audit_unlock(struct cv_audit *a);
 cv_err audit_pread(struct cv_audit *a, int fd, void *buf, size_t len,
     uint64_t off) CV_MUST_CHECK;
-cv_err audit_io_fail(struct cv_audit *a, const char *what);
+/* CV_ERR_IO naming the full path of the file behind FD and errno. */
+cv_err audit_io_fail(struct cv_audit *a, int fd, const char *what);
+/* CV_ERR_IO naming DIR/audit/tree/LEVEL, which could not be opened. */
+cv_err audit_level_fail(struct cv_audit *a, unsigned level);
 cv_err audit_pwrite(struct cv_audit *a, int fd, const void *buf, size_t len,
     uint64_t off) CV_MUST_CHECK;
 cv_err audit_sync(struct cv_audit *a, int fd) CV_MUST_CHECK;
@@ -77,6 +81,20 @@ cv_err audit_sync(struct cv_audit *a, int fd) CV_MUST_CHECK;
 cv_err audit_maybe_checkpoint(struct cv_audit *a) CV_MUST_CHECK;
 int audit_level_fd(struct cv_audit *a, unsigned level);
 cv_err audit_refresh(struct cv_audit *a) CV_MUST_CHECK;
+/* Loads size, entries end and the right edge for a log of SIZE. */
+cv_err audit_load_state(struct cv_audit *a, uint64_t size) CV_MUST_CHECK;
+/*
+ * Indexes N leaves that follow the current size: offsets and tree nodes,
+ * written but not synced. FRAMES holds them as u32 length || bytes.
+ */
+cv_err audit_index_leaves(struct cv_audit *a, const uint8_t *frames,
+    size_t flen, size_t n) CV_MUST_CHECK;
+/*
+ * At a read-write open: takes the exclusive lock, checks the files
+ * against the latest checkpoint, re-indexes what follows it and cuts a
+ * torn tail (repair.c). CV_ERR_FORMAT for damage below the checkpoint.
+ */
+cv_err audit_repair(struct cv_audit *a) CV_MUST_CHECK;
 /* Where the first COUNT entries end in `entries`: entry COUNT's start
  * (0 for COUNT = 0). From the offsets file. */
 cv_err audit_entry_end(struct cv_audit *a, uint64_t count,

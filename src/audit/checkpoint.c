@@ -23,7 +23,7 @@ audit_maybe_checkpoint(struct cv_audit *a)
 	double last;
 
 	if (fstat(a->fd_ckpt, &st) != 0)
-		return audit_io_fail(a, "stat");
+		return audit_io_fail(a, a->fd_ckpt, "stat");
 	last = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
 	if (st.st_size > 0 && (double)cv_time_us() / 1e6 - last < 1.0)
 		return CV_OK;
@@ -73,7 +73,7 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 		if (!(a->dirty & ((uint64_t)1 << l)))
 			continue;
 		if ((fds[nfds++] = audit_level_fd(a, l)) < 0) {
-			r = audit_io_fail(a, "open tree");
+			r = audit_level_fail(a, l);
 			goto out;
 		}
 	}
@@ -113,7 +113,7 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 		goto out;
 	/* Frame: u32 length || note || u32 length, readable from the end. */
 	if (fstat(a->fd_ckpt, &st) != 0) {
-		r = audit_io_fail(a, "stat");
+		r = audit_io_fail(a, a->fd_ckpt, "stat");
 		goto out;
 	}
 	at = (uint64_t)st.st_size;
@@ -155,7 +155,7 @@ audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
 	memset(c, 0, sizeof *c);
 	note->len = 0;
 	if (fstat(a->fd_ckpt, &st) != 0)
-		return audit_io_fail(a, "stat");
+		return audit_io_fail(a, a->fd_ckpt, "stat");
 	if (st.st_size == 0)
 		return CV_OK;
 	if ((r = audit_pread(a, a->fd_ckpt, len, 4,
@@ -201,7 +201,7 @@ cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
 	if ((r = lock(a, LOCK_SH)) != CV_OK)
 		return r;
 	if (fstat(a->fd_ckpt, &st) != 0) {
-		r = audit_io_fail(a, "stat");
+		r = audit_io_fail(a, a->fd_ckpt, "stat");
 		goto out;
 	}
 	r = cv_fail(CV_ERR_NOT_FOUND, "no stored checkpoint of size %llu",

@@ -92,19 +92,20 @@ committer(void *arg)
 		a->nwaiters = 0;
 		pthread_mutex_unlock(&a->qmu);
 
-		r = audit_write_batch(a, batch.p, batch.len, n, &base);
 		/* Checkpoints are the checkpointer's, off this path; but one
-		 * that failed fails the batches after it, as the synchronous
-		 * path does: fail closed. */
-		if (r == CV_OK && __atomic_load_n(&a->ckpt_err,
-		    __ATOMIC_ACQUIRE) != CV_OK) {
-			/* The failure may be over (the disk is back: this
-			 * batch went in). Try again now rather than fail
-			 * entries that are on disk on a stale verdict. */
+		 * that failed fails the batches after it: fail closed. Before
+		 * they are written, not after: an entry made durable and then
+		 * refused would be counted by scope as data returned. The
+		 * failure may be over (the disk is back): tried again first,
+		 * rather than refusing on a stale verdict. */
+		r = (cv_err)__atomic_load_n(&a->ckpt_err, __ATOMIC_ACQUIRE);
+		if (r != CV_OK) {
 			r = audit_maybe_checkpoint(a);
 			__atomic_store_n(&a->ckpt_err, (int)r,
 			    __ATOMIC_RELEASE);
 		}
+		if (r == CV_OK)
+			r = audit_write_batch(a, batch.p, batch.len, n, &base);
 		for (size_t i = 0; i < n; i++)
 			w[i].done(w[i].ctx, r, base + i);
 		sodium_memzero(batch.p, batch.len);

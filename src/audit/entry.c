@@ -7,12 +7,15 @@
  *   | str purpose | str reason | u32 nrecords | nrecords × str record
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "audit.h"
 
 #define NSTR 7
+/* The latest time cv_audit_decode can print (9999-12-31T23:59:59Z). */
+#define MAX_TIME_US 253402300799999999LL
 
 static const char *const str_names[NSTR] = { "action", "actor", "cert",
 	"source", "session", "purpose", "reason" };
@@ -42,6 +45,13 @@ cv_audit_encode(const struct cv_audit_entry *e, struct cv_buf *out)
 	int64_t t = e->time_us ? e->time_us : cv_time_us();
 	cv_err r = CV_OK;
 
+	/* Only what cv_audit_view accepts is written: a frame it refused
+	 * would end the log at the next open (repair.c). */
+	if (e->outcome < CV_AUDIT_ALLOWED || e->outcome > CV_AUDIT_ERROR ||
+	    t < 0 || (uint64_t)t > MAX_TIME_US ||
+	    e->sections >> CV_RECORD_NSECTIONS)
+		return cv_fail(CV_ERR_INVALID, "audit entry: bad outcome, "
+		    "time or sections");
 	head[0] = CV_AUDIT_LEAF_VERSION;
 	cv_put_u32be(head + 1, (uint32_t)((uint64_t)t >> 32));
 	cv_put_u32be(head + 5, (uint32_t)t);
@@ -77,6 +87,66 @@ outcome_name(unsigned o)
 	case CV_AUDIT_ERROR: return "error";
 	}
 	return NULL;
+}
+
+/* The length of the valid UTF-8 sequence at P (N > 0 bytes), as jansson
+ * accepts it (no overlong forms, surrogates or values past U+10FFFF), or
+ * 0 when it is not one. */
+static size_t
+utf8_len(const uint8_t *p, size_t n)
+{
+	uint32_t c;
+	size_t k;
+
+	if (p[0] < 0x80)
+		return 1;
+	k = p[0] < 0xC2 ? 0 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 :
+	    p[0] < 0xF5 ? 4 : 0;
+	if (k == 0 || n < k)
+		return 0;
+	c = p[0] & (0x7Fu >> k);
+	for (size_t i = 1; i < k; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3Fu);
+	}
+	if ((k == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
+	    (k == 4 && (c < 0x10000 || c > 0x10FFFF)))
+		return 0;
+	return k;
+}
+
+/*
+ * S (N bytes, no NUL) as a JSON string. A byte that is not part of valid
+ * UTF-8 (an OS path that was not, say, logged in a reason) shows as
+ * U+FFFD: every entry the log holds can be shown, and the leaf keeps the
+ * exact bytes. NULL only without memory.
+ */
+static json_t *
+json_text(const char *s, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	json_t *j;
+	char *t;
+	size_t o = 0;
+
+	if ((j = json_stringn(s, n)) != NULL)
+		return j;
+	if ((t = malloc(3 * n + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0, k; i < n; i += k) {
+		if ((k = utf8_len(p + i, n - i)) == 0) {
+			memcpy(t + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			k = 1;
+		} else {
+			memcpy(t + o, p + i, k);
+			o += k;
+		}
+	}
+	j = json_stringn(t, o);
+	free(t);
+	return j;
 }
 
 /* Reads a length-prefixed string at *off; 0 when it does not fit. */
@@ -116,7 +186,7 @@ cv_audit_decode(const uint8_t *p, size_t len, json_t **out)
 	if ((oc = outcome_name(p[9])) == NULL)
 		return cv_fail(CV_ERR_FORMAT, "audit entry: bad outcome");
 	sec = (time_t)(t / 1000000);
-	if (gmtime_r(&sec, &tm) == NULL || t > 253402300799999999ULL)
+	if (gmtime_r(&sec, &tm) == NULL || t > (uint64_t)MAX_TIME_US)
 		return cv_fail(CV_ERR_FORMAT, "audit entry: bad time");
 	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
@@ -136,8 +206,8 @@ cv_audit_decode(const uint8_t *p, size_t len, json_t **out)
 	for (i = 0; i < NSTR; i++) {
 		if (!get_str(p, len, &off, &s, &n))
 			goto bad;
-		if ((v = json_stringn(s, n)) == NULL)	/* not UTF-8 */
-			goto bad;
+		if ((v = json_text(s, n)) == NULL)
+			goto nomem;
 		json_object_set_new(o, str_names[i], v);
 	}
 	if (len - off < 4)
@@ -145,9 +215,10 @@ cv_audit_decode(const uint8_t *p, size_t len, json_t **out)
 	nrec = cv_get_u32be(p + off);
 	off += 4;
 	for (i = 0; i < nrec; i++) {
-		if (!get_str(p, len, &off, &s, &n) ||
-		    (v = json_stringn(s, n)) == NULL)
+		if (!get_str(p, len, &off, &s, &n))
 			goto bad;
+		if ((v = json_text(s, n)) == NULL)
+			goto nomem;
 		json_array_append_new(recs, v);
 	}
 	if (off != len)

@@ -1,6 +1,7 @@
 /*
  * Storage of the audit log (layout in audit.h), appends with group
- * commit, checkpoints and crash repair. Verification is in verify.c.
+ * commit and checkpoints. Crash repair is in repair.c, verification in
+ * verify.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +20,47 @@
 
 #define RING AUDIT_RING
 
-cv_err
-audit_io_fail(struct cv_audit *a, const char *what)
+/* The full path of the log's file behind FD, for messages. */
+static void
+file_path(const struct cv_audit *a, int fd, char *out, size_t size)
 {
-	return cv_fail(CV_ERR_IO, "audit log: %s (%s): %s", what, a->dir,
-	    strerror(errno));
+	const char *name = "?";
+
+	if (fd >= 0 && fd == a->fd_entries)
+		name = "entries";
+	else if (fd >= 0 && fd == a->fd_offsets)
+		name = "offsets";
+	else if (fd >= 0 && fd == a->fd_ckpt)
+		name = "checkpoints";
+	else if (fd >= 0 && fd == a->fd_lock)
+		name = "lock";
+	for (unsigned l = 0; fd >= 0 && l < AUDIT_LEVELS; l++) {
+		if (fd == a->fd_level[l]) {
+			snprintf(out, size, "%s/tree/%u", a->dir, l);
+			return;
+		}
+	}
+	snprintf(out, size, "%s/%s", a->dir, name);
+}
+
+cv_err
+audit_io_fail(struct cv_audit *a, int fd, const char *what)
+{
+	char path[1200];
+	int e = errno;
+
+	file_path(a, fd, path, sizeof path);
+	return cv_fail(CV_ERR_IO, "audit log: cannot %s %s: %s", what, path,
+	    strerror(e));
+}
+
+cv_err
+audit_level_fail(struct cv_audit *a, unsigned level)
+{
+	int e = errno;
+
+	return cv_fail(CV_ERR_IO, "audit log: cannot open %s/tree/%u: %s",
+	    a->dir, level, strerror(e));
 }
 
 cv_err
@@ -35,10 +72,15 @@ audit_pread(struct cv_audit *a, int fd, void *buf, size_t len, uint64_t off)
 	while (len) {
 		if ((n = pread(fd, p, len, (off_t)off)) < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return audit_io_fail(a, "read");
+		if (n < 0)
+			return audit_io_fail(a, fd, "read");
+		if (n == 0) {
+			char path[1200];
+
+			file_path(a, fd, path, sizeof path);
+			return cv_fail(CV_ERR_IO, "audit log: %s ends at byte "
+			    "%llu, before the %zu bytes wanted there", path,
+			    (unsigned long long)off, len);
 		}
 		p += n;
 		off += (uint64_t)n;
@@ -56,13 +98,13 @@ audit_pwrite(struct cv_audit *a, int fd, const void *buf, size_t len,
 
 	if (cv_fault("audit.write")) {
 		errno = EIO;
-		return audit_io_fail(a, "write");
+		return audit_io_fail(a, fd, "write");
 	}
 	while (len) {
 		if ((n = pwrite(fd, p, len, (off_t)off)) < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return audit_io_fail(a, "write");
+			return audit_io_fail(a, fd, "write");
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
@@ -73,8 +115,12 @@ audit_pwrite(struct cv_audit *a, int fd, const void *buf, size_t len,
 cv_err
 audit_sync(struct cv_audit *a, int fd)
 {
-	if (cv_fault("audit.sync") || fdatasync(fd) != 0)
-		return audit_io_fail(a, "sync");
+	if (cv_fault("audit.sync")) {
+		errno = EIO;
+		return audit_io_fail(a, fd, "sync");
+	}
+	if (fdatasync(fd) != 0)
+		return audit_io_fail(a, fd, "sync");
 	return CV_OK;
 }
 
@@ -103,7 +149,7 @@ cv_audit_node(void *ctx, unsigned level, uint64_t index,
 		return cv_fail(CV_ERR_INTERNAL, "audit log: no node %u/%llu",
 		    level, (unsigned long long)index);
 	if ((fd = audit_level_fd(a, level)) < 0)
-		return audit_io_fail(a, "open tree");
+		return audit_level_fail(a, level);
 	return audit_pread(a, fd, out, CV_HASH_BYTES, index * CV_HASH_BYTES);
 }
 
@@ -123,9 +169,8 @@ audit_entry_end(struct cv_audit *a, uint64_t count, uint64_t *end)
 	return CV_OK;
 }
 
-/* Loads size, entries end and the right edge for a log of SIZE. */
-static cv_err
-load_state(struct cv_audit *a, uint64_t size)
+cv_err
+audit_load_state(struct cv_audit *a, uint64_t size)
 {
 	cv_err r;
 
@@ -150,21 +195,17 @@ audit_refresh(struct cv_audit *a)
 	struct stat st;
 
 	if (fstat(a->fd_offsets, &st) != 0)
-		return audit_io_fail(a, "stat");
+		return audit_io_fail(a, a->fd_offsets, "stat");
 	if ((uint64_t)st.st_size / 8 == a->size)
 		return CV_OK;
 	/* Another process wrote: which tree files it touched is unknown. */
 	a->dirty = ~(uint64_t)0;
 	a->offsets_dirty = 1;
-	return load_state(a, (uint64_t)st.st_size / 8);
+	return audit_load_state(a, (uint64_t)st.st_size / 8);
 }
 
-/*
- * Indexes N leaves that follow the current size: offsets and tree nodes,
- * written but not synced. FRAMES holds them as u32 length || bytes.
- */
-static cv_err
-index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
+cv_err
+audit_index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
     size_t n)
 {
 	struct cv_buf lv[AUDIT_LEVELS] = { 0 }, offs = { 0 };
@@ -208,7 +249,7 @@ index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
 	for (l = 0; l <= top; l++) {
 		int fd = audit_level_fd(a, l);
 		if (fd < 0) {
-			r = audit_io_fail(a, "open tree");
+			r = audit_level_fail(a, l);
 			goto out;
 		}
 		if (lv[l].len && (r = audit_pwrite(a, fd, lv[l].p, lv[l].len,
@@ -237,8 +278,9 @@ audit_lock(struct cv_audit *a, int how)
 	pthread_mutex_lock(&a->io);
 	while (flock(a->fd_lock, how) != 0) {
 		if (errno != EINTR) {
+			cv_err r = audit_io_fail(a, a->fd_lock, "lock");
 			pthread_mutex_unlock(&a->io);
-			return audit_io_fail(a, "lock");
+			return r;
 		}
 	}
 	return CV_OK;
@@ -254,28 +296,67 @@ audit_unlock(struct cv_audit *a)
 #define lock audit_lock
 #define unlock audit_unlock
 
+/*
+ * A batch that failed is not logged, and its callers answer with a
+ * refusal: its bytes must not stay behind in `entries`, where the next
+ * open would re-index them as entries (and scope count a read that
+ * returned nothing). So they are cut, durably, before anyone is answered.
+ * If even that fails the disk is not to be trusted: this handle takes no
+ * more entries (fail closed), and the bytes may come back at the next
+ * open (docs/audit.md, write-ahead).
+ */
+static void
+cut_failed(struct cv_audit *a, uint64_t base, uint64_t at)
+{
+	cv_err r;
+
+	if (ftruncate(a->fd_entries, (off_t)at) != 0)
+		r = audit_io_fail(a, a->fd_entries, "truncate");
+	else
+		r = audit_sync(a, a->fd_entries);
+	if (ftruncate(a->fd_offsets, (off_t)(base * 8)) != 0) {
+		/* only derived: the next open rebuilds it */
+	}
+	/* Back to where the batch began, in memory too. */
+	if (audit_load_state(a, base) != CV_OK && r == CV_OK)
+		r = CV_ERR_IO;
+	if (r != CV_OK) {
+		a->broken = 1;
+		fprintf(stderr, "clearvault: %s; a failed audit append could "
+		    "not be cut at byte %llu: this process logs nothing more\n",
+		    cv_err_detail(), (unsigned long long)at);
+	}
+}
+
 cv_err
 audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t n,
     uint64_t *base)
 {
+	char detail[512];
 	uint64_t at;
 	cv_err r;
 
 	if ((r = lock(a, LOCK_EX)) != CV_OK)
 		return r;
+	if (a->broken) {
+		r = cv_fail(CV_ERR_IO, "audit log: %s/entries: an earlier "
+		    "failed append could not be cut; restart after checking "
+		    "the disk", a->dir);
+		goto out;
+	}
 	if ((r = audit_refresh(a)) != CV_OK)
 		goto out;
 	*base = a->size;
 	at = a->end;
 	if ((r = audit_pwrite(a, a->fd_entries, frames, flen, at)) != CV_OK ||
-	    (r = index_leaves(a, frames, flen, n)) != CV_OK ||
-	    (r = audit_sync(a, a->fd_entries)) != CV_OK) {
-		/* Not durable: forget it; repair drops any torn tail. */
-		(void)load_state(a, *base);
-		if (ftruncate(a->fd_offsets, (off_t)(*base * 8)) != 0) {
-			/* the next open repairs it from the entries */
-		}
-		goto out;
+	    (r = audit_index_leaves(a, frames, flen, n)) != CV_OK ||
+	    (r = cv_fault("audit.commit") ? cv_fail(CV_ERR_IO, "audit log: "
+	    "cannot sync %s/entries: injected commit failure", a->dir) :
+	    audit_sync(a, a->fd_entries)) != CV_OK) {
+		/* The caller hears the first failure, not the cut's. */
+		snprintf(detail, sizeof detail, "%s", cv_err_detail());
+		cut_failed(a, *base, at);
+		cv_err_set("%s", detail);
 	}
  out:
 	unlock(a);
@@ -377,8 +458,12 @@ cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,
 	cv_err r = CV_OK;
 
 	for (size_t i = 0; i < n && r == CV_OK; i++) {
-		if (lens[i] > CV_AUDIT_MAX_LEAF) {
-			r = cv_fail(CV_ERR_INVALID, "audit entry too large");
+		struct cv_audit_view v;
+		/* Only valid entries are logged (see cv_audit_encode). */
+		if (lens[i] > CV_AUDIT_MAX_LEAF ||
+		    cv_audit_view(leaves + off, lens[i], &v) != CV_OK) {
+			r = cv_fail(CV_ERR_INVALID, "audit entry %zu of %zu: "
+			    "not a valid entry", i, n);
 			break;
 		}
 		cv_put_u32be(len, (uint32_t)lens[i]);
@@ -407,38 +492,47 @@ cv_audit_size(struct cv_audit *a, uint64_t *size)
 	return r;
 }
 
+/*
+ * The lock covers only where the entry is; its bytes are read after. An
+ * entry below the size is final (appends go past it, a failed append is
+ * cut past it, repair cuts only what is not an entry), so a reader never
+ * holds up the writers for longer than two small reads.
+ */
 cv_err
 cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 {
 	uint64_t start, end;
+	uint8_t len[4];
 	cv_err r;
 
 	if ((r = lock(a, LOCK_SH)) != CV_OK)
 		return r;
-	if ((r = audit_refresh(a)) != CV_OK)
-		goto out;
-	if (index >= a->size) {
+	if ((r = audit_refresh(a)) == CV_OK && index >= a->size)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no audit entry %llu (the log "
 		    "has %llu)", (unsigned long long)index,
 		    (unsigned long long)a->size);
-		goto out;
-	}
-	if ((r = audit_entry_end(a, index, &start)) != CV_OK ||
-	    (r = audit_entry_end(a, index + 1, &end)) != CV_OK)
-		goto out;
-	if (end < start + 4 || end - start - 4 > CV_AUDIT_MAX_LEAF) {
-		r = cv_fail(CV_ERR_FORMAT, "audit log: entry %llu is out of "
-		    "bounds", (unsigned long long)index);
-		goto out;
-	}
+	if (r == CV_OK && (r = audit_entry_end(a, index, &start)) == CV_OK)
+		r = audit_entry_end(a, index + 1, &end);
+	unlock(a);
+	if (r != CV_OK)
+		return r;
+	if (end < start + 4 || end - start - 4 > CV_AUDIT_MAX_LEAF)
+		return cv_fail(CV_ERR_FORMAT, "audit log: entry %llu is out of "
+		    "bounds in %s/offsets; run 'clearvault audit verify'",
+		    (unsigned long long)index, a->dir);
+	if ((r = audit_pread(a, a->fd_entries, len, 4, start)) != CV_OK)
+		return r;
+	/* The frame's own length must agree with the index. */
+	if (cv_get_u32be(len) != end - start - 4)
+		return cv_fail(CV_ERR_FORMAT, "audit log: entry %llu in "
+		    "%s/entries does not match its offsets; run 'clearvault "
+		    "audit verify'", (unsigned long long)index, a->dir);
 	if ((r = cv_buf_reserve(out, end - start - 4)) != CV_OK ||
 	    (r = audit_pread(a, a->fd_entries, out->p + out->len,
 	    end - start - 4, start + 4)) != CV_OK)
-		goto out;
+		return r;
 	out->len += end - start - 4;
- out:
-	unlock(a);
-	return r;
+	return CV_OK;
 }
 
 cv_err
@@ -480,7 +574,8 @@ open_file(struct cv_audit *a, const char *name, int *fd)
 		if (errno == ENOENT)
 			return cv_fail(CV_ERR_NOT_FOUND, "audit log: %s is "
 			    "missing", path);
-		return audit_io_fail(a, "open");
+		return cv_fail(CV_ERR_IO, "audit log: cannot open %s: %s",
+		    path, strerror(errno));
 	}
 	return CV_OK;
 }
@@ -509,81 +604,6 @@ cv_audit_create(const char *dir)
 			return r;
 	}
 	return CV_OK;
-}
-
-/*
- * After a crash the derived files may be ahead of or behind `entries`
- * past the last checkpoint: rebuild that stretch from `entries`, and drop
- * a torn last frame (never acknowledged, so no data went with it).
- */
-static cv_err
-repair(struct cv_audit *a)
-{
-	struct cv_checkpoint c;
-	struct cv_buf note = { 0 }, frames = { 0 };
-	struct stat st;
-	uint64_t s, end, off;
-	size_t n = 0;
-	uint8_t len[4];
-	cv_err r;
-
-	if ((r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
-		goto out;
-	s = c.size;
-	if (fstat(a->fd_offsets, &st) != 0) {
-		r = audit_io_fail(a, "stat");
-		goto out;
-	}
-	if ((uint64_t)st.st_size / 8 < s) {
-		r = cv_fail(CV_ERR_FORMAT, "audit log: truncated below its "
-		    "last checkpoint (%llu entries)", (unsigned long long)s);
-		goto out;
-	}
-	if ((r = load_state(a, s)) != CV_OK)
-		goto out;
-	if (fstat(a->fd_entries, &st) != 0) {
-		r = audit_io_fail(a, "stat");
-		goto out;
-	}
-	end = (uint64_t)st.st_size;
-	if (end < a->end) {
-		r = cv_fail(CV_ERR_FORMAT, "audit log: entries truncated "
-		    "below the last checkpoint; run 'clearvault audit verify'");
-		goto out;
-	}
-	for (off = a->end; end - off >= 4; off += 4 + cv_get_u32be(len)) {
-		if ((r = audit_pread(a, a->fd_entries, len, 4, off)) != CV_OK)
-			goto out;
-		/* Damage is evidence: never cut it away, refuse instead. */
-		if (cv_get_u32be(len) > CV_AUDIT_MAX_LEAF) {
-			r = cv_fail(CV_ERR_FORMAT, "audit log: damaged entry "
-			    "at byte %llu; run 'clearvault audit verify'",
-			    (unsigned long long)off);
-			goto out;
-		}
-		if (end - off - 4 < cv_get_u32be(len))
-			break;	/* a torn last write */
-		if ((r = cv_buf_reserve(&frames, 4 + cv_get_u32be(len))) !=
-		    CV_OK ||
-		    (r = audit_pread(a, a->fd_entries, frames.p + frames.len,
-		    4 + cv_get_u32be(len), off)) != CV_OK)
-			goto out;
-		frames.len += 4 + cv_get_u32be(len);
-		n++;
-	}
-	if (off != end && ftruncate(a->fd_entries, (off_t)off) != 0) {
-		r = audit_io_fail(a, "truncate");
-		goto out;
-	}
-	if (ftruncate(a->fd_offsets, (off_t)(s * 8)) != 0) {
-		r = audit_io_fail(a, "truncate");
-		goto out;
-	}
-	r = n ? index_leaves(a, frames.p, frames.len, n) : CV_OK;
- out:
-	cv_buf_free(&note);
-	cv_buf_free(&frames);
-	return r;
 }
 
 cv_err
@@ -627,14 +647,8 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 	    (r = open_file(a, "offsets", &a->fd_offsets)) != CV_OK ||
 	    (r = open_file(a, "checkpoints", &a->fd_ckpt)) != CV_OK)
 		goto fail;
-	if (!readonly) {
-		if ((r = lock(a, LOCK_EX)) != CV_OK)
-			goto fail;
-		r = repair(a);
-		unlock(a);
-		if (r != CV_OK)
-			goto fail;
-	}
+	if (!readonly && (r = audit_repair(a)) != CV_OK)
+		goto fail;
 	*out = a;
 	return CV_OK;
  fail:

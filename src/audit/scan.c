@@ -141,9 +141,10 @@ struct scan {
 };
 
 /*
- * The reader thread: chunk k into slot k % 2, in order, each read under
- * the shared lock (a failed append truncates its bytes back under the
- * exclusive lock; bytes before the end taken at the start are final).
+ * The reader thread: chunk k into slot k % 2, in order, without the lock:
+ * the bytes before the end taken at the start are final (appends go past
+ * it, a failed append is cut past it, a repair cuts only what is not an
+ * entry), so writers never wait for a scan.
  */
 static void *
 reader(void *arg)
@@ -165,11 +166,8 @@ reader(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (stop)
 			break;
-		if ((r = audit_lock(s->a, LOCK_SH)) == CV_OK) {
-			r = audit_pread(s->a, s->a->fd_entries,
-			    sl->mem + SCAN_HEAD, want, off);
-			audit_unlock(s->a);
-		}
+		r = audit_pread(s->a, s->a->fd_entries, sl->mem + SCAN_HEAD,
+		    want, off);
 		pthread_mutex_lock(&s->mu);
 		sl->len = r == CV_OK ? want : 0;
 		sl->err = r;

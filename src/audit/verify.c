@@ -1,7 +1,15 @@
 /*
  * audit verify: recompute the tree from the entries as they are on disk
  * (no repair first: evidence is never touched) and hold every checkpoint,
- * stored or given, against it.
+ * stored or given, against it; every entry must be a valid one, and the
+ * derived files (offsets, tree levels) must agree with the entries over
+ * the checkpointed part, where proofs are served from them.
+ *
+ * The lock is held only to fix how much is verified: the entries and
+ * checkpoints files up to their sizes then, and the derived files below
+ * the latest checkpoint, are never rewritten (appends go past them, and
+ * repair only rebuilds what follows the latest checkpoint), so the scan
+ * itself holds nobody up.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +23,7 @@
 #include "audit_internal.h"
 
 #define CHUNK (8u << 20)
+#define ITEMS_CHUNK (1u << 20)	/* bytes of a derived file read at once */
 
 struct target {
 	uint64_t size;
@@ -31,19 +40,27 @@ struct stack {
 	uint64_t size;
 };
 
-static void
-push_leaf(struct stack *s, const uint8_t h[CV_HASH_BYTES])
-{
-	uint64_t k = s->size;
+/* Fixed-size items of a derived file, read a chunk at a time. */
+struct items {
+	int fd;
+	size_t size;		/* bytes per item */
+	uint64_t count;		/* items that must be there */
+	uint8_t *buf;
+	uint64_t base, n;	/* items [base, base + n) are in buf */
+};
 
-	memcpy(s->h[s->n++], h, CV_HASH_BYTES);
-	/* Merge while the new leaf completes a pair. */
-	for (; k & 1; k >>= 1) {
-		s->n--;
-		cv_merkle_node_hash(s->h[s->n - 1], s->h[s->n], s->h[s->n - 1]);
-	}
-	s->size++;
-}
+/* The state of one verification. */
+struct run {
+	struct cv_audit *a;
+	struct cv_audit_report *rep;
+	uint64_t signed_size;	/* of the latest stored checkpoint */
+	struct items offsets, level[AUDIT_LEVELS];
+	/* the first derived item that disagrees: offsets (level -1) or a
+	 * tree level, and its index */
+	int bad_level;
+	uint64_t bad_item;
+	uint64_t first_malformed;
+};
 
 static void
 stack_root(const struct stack *s, uint8_t out[CV_HASH_BYTES])
@@ -81,29 +98,30 @@ fail(struct cv_audit_report *rep, uint64_t idx, const char *fmt, ...)
 	return cv_fail(CV_ERR_AUTH, "%s", rep->what);
 }
 
-/* Reads every stored checkpoint, checking each signature. */
+/* Reads the stored checkpoints in the first SIZE bytes, checking each
+ * signature. */
 static cv_err
-stored_targets(struct cv_audit *a, const uint8_t pk[32], struct target **t,
-    size_t *nt, struct cv_audit_report *rep)
+stored_targets(struct cv_audit *a, uint64_t size, const uint8_t pk[32],
+    struct target **t, size_t *nt, struct cv_audit_report *rep)
 {
-	struct stat st;
-	uint8_t len[4];
+	uint8_t len[4], len2[4];
 	uint64_t off = 0;
 	struct cv_buf note = { 0 };
 	struct cv_checkpoint c;
 	size_t tl, cap = 0;
 	cv_err r = CV_OK;
 
-	if (fstat(a->fd_ckpt, &st) != 0)
-		return cv_fail(CV_ERR_IO, "audit log: cannot stat checkpoints");
-	while (off < (uint64_t)st.st_size) {
+	while (off < size) {
 		uint32_t n;
-		if ((uint64_t)st.st_size - off < 8 ||
+		if (size - off < 8 ||
 		    (r = audit_pread(a, a->fd_ckpt, len, 4, off)) != CV_OK ||
 		    (n = cv_get_u32be(len)) > CV_NOTE_MAX_BYTES ||
-		    (uint64_t)st.st_size - off - 8 < n) {
-			r = fail(rep, 0, "checkpoint file malformed at byte "
-			    "%llu", (unsigned long long)off);
+		    size - off - 8 < n ||
+		    (r = audit_pread(a, a->fd_ckpt, len2, 4, off + 4 + n)) !=
+		    CV_OK || memcmp(len, len2, 4) != 0) {
+			if (r == CV_OK)
+				r = fail(rep, 0, "checkpoint file malformed at "
+				    "byte %llu", (unsigned long long)off);
 			break;
 		}
 		note.len = 0;
@@ -146,20 +164,149 @@ stored_targets(struct cv_audit *a, const uint8_t pk[32], struct target **t,
 	return r;
 }
 
+/* The derived files must hold what the latest checkpoint covers. */
+static cv_err
+open_items(struct run *x)
+{
+	struct cv_audit *a = x->a;
+	uint64_t s = x->signed_size;
+	struct stat st;
+
+	x->offsets = (struct items){ .fd = a->fd_offsets, .size = 8,
+	    .count = s };
+	for (unsigned l = 0; l < AUDIT_LEVELS && (s >> l); l++) {
+		int fd = audit_level_fd(a, l);
+		if (fd < 0)
+			return audit_level_fail(a, l);
+		x->level[l] = (struct items){ .fd = fd, .size = CV_HASH_BYTES,
+		    .count = s >> l };
+	}
+	for (int l = -1; l < AUDIT_LEVELS; l++) {
+		struct items *it = l < 0 ? &x->offsets : &x->level[l];
+		if (it->count == 0)
+			continue;
+		if (fstat(it->fd, &st) != 0)
+			return audit_io_fail(a, it->fd, "stat");
+		if ((uint64_t)st.st_size / it->size < it->count) {
+			if (l < 0)
+				return fail(x->rep, (uint64_t)st.st_size / 8,
+				    "truncated: offsets holds %llu entries, "
+				    "the latest checkpoint covers %llu",
+				    (unsigned long long)st.st_size / 8,
+				    (unsigned long long)s);
+			return fail(x->rep, ((uint64_t)st.st_size / 32) << l,
+			    "truncated: tree/%d holds %llu nodes, the latest "
+			    "checkpoint needs %llu", l,
+			    (unsigned long long)st.st_size / 32,
+			    (unsigned long long)it->count);
+		}
+	}
+	return CV_OK;
+}
+
+/* Item I of IT (I < IT->count) at *OUT, valid until the next call. */
+static cv_err
+item(struct cv_audit *a, struct items *it, uint64_t i, const uint8_t **out)
+{
+	cv_err r;
+
+	if (i < it->base || i >= it->base + it->n) {
+		uint64_t per = ITEMS_CHUNK / it->size;
+		if (it->buf == NULL && (it->buf = malloc(ITEMS_CHUNK)) == NULL)
+			return CV_ERR_NOMEM;
+		it->base = i;
+		it->n = it->count - i < per ? it->count - i : per;
+		if ((r = audit_pread(a, it->fd, it->buf, it->n * it->size,
+		    i * it->size)) != CV_OK) {
+			it->n = 0;
+			return r;
+		}
+	}
+	*out = it->buf + (i - it->base) * it->size;
+	return CV_OK;
+}
+
+/* Holds derived item I of IT (level L, -1: offsets) against WANT. */
+static cv_err
+check_item(struct run *x, int l, uint64_t i, const uint8_t *want)
+{
+	struct items *it = l < 0 ? &x->offsets : &x->level[l];
+	const uint8_t *got;
+	cv_err r;
+
+	if (x->bad_level != -2)
+		return CV_OK;	/* the first is reported; enough */
+	if ((r = item(x->a, it, i, &got)) != CV_OK)
+		return r;
+	if (memcmp(got, want, it->size) != 0) {
+		x->bad_level = l;
+		x->bad_item = i;
+	}
+	return CV_OK;
+}
+
+/*
+ * Leaf I (hash H) joins the compact range; every node it completes is held
+ * against the stored tree while inside the checkpointed part.
+ */
+static cv_err
+push_leaf(struct run *x, struct stack *s, const uint8_t h[CV_HASH_BYTES])
+{
+	uint64_t i = s->size;
+	unsigned l = 0;
+	cv_err r;
+
+	memcpy(s->h[s->n++], h, CV_HASH_BYTES);
+	/* Merge while the new leaf completes a pair. */
+	for (uint64_t k = i; k & 1; k >>= 1) {
+		s->n--;
+		cv_merkle_node_hash(s->h[s->n - 1], s->h[s->n], s->h[s->n - 1]);
+		l++;
+		if (i < x->signed_size && (r = check_item(x, (int)l,
+		    ((i + 1) >> l) - 1, s->h[s->n - 1])) != CV_OK)
+			return r;
+	}
+	s->size++;
+	return CV_OK;
+}
+
+static void
+free_run(struct run *x)
+{
+	free(x->offsets.buf);
+	for (unsigned l = 0; l < AUDIT_LEVELS; l++)
+		free(x->level[l].buf);
+}
+
+/* What follows the last valid entry past the latest checkpoint. */
+static void
+torn_note(struct cv_audit_report *rep, uint64_t at, uint64_t bytes)
+{
+	snprintf(rep->note, sizeof rep->note, "a torn tail: %llu bytes at "
+	    "byte %llu of the entries file, after entry %llu and past the "
+	    "latest checkpoint, are not a valid entry; the next open cuts "
+	    "them (and keeps them aside)", (unsigned long long)bytes,
+	    (unsigned long long)at, (unsigned long long)rep->entries);
+}
+
 cv_err
 cv_audit_verify(struct cv_audit *a, const char *const *given,
     const size_t *given_len, size_t ngiven, struct cv_audit_report *rep)
 {
+	struct run x = { .a = a, .rep = rep, .bad_level = -2,
+	    .first_malformed = UINT64_MAX };
 	struct target *t = NULL;
 	size_t nt = 0, ti = 0, tl;
 	struct stack *stk = NULL;
 	struct cv_checkpoint c;
-	uint8_t pk[32], h[CV_HASH_BYTES], root[CV_HASH_BYTES];
-	uint8_t *buf = NULL, *stored = NULL;
-	uint64_t off = 0, fsize, nstored, i = 0, first_bad = UINT64_MAX;
-	uint64_t sbase = 0, scount = 0;
+	struct cv_audit_view v;
+	uint8_t pk[32], h[CV_HASH_BYTES], root[CV_HASH_BYTES], ob[8];
+	uint8_t *buf = NULL;
+	uint64_t off = 0, fsize = 0, csize = 0, i = 0, first_bad = UINT64_MAX;
+	uint64_t fpos = 0;	/* where the frame at bpos starts in the file */
 	uint8_t hm[2][CV_HASH_BYTES], sm[2][CV_HASH_BYTES];
 	int have[2] = { 0, 0 };
+	uint32_t bad_len = 0;
 	size_t blen = 0, bpos = 0;
 	struct stat st;
 	double t0 = cv_now();
@@ -167,10 +314,23 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 
 	memset(rep, 0, sizeof *rep);
 	cv_keys_audit_pubkey(a->keys, pk);
+	/* How much there is to verify; then no lock. */
 	if ((r = audit_lock(a, LOCK_SH)) != CV_OK)
 		return r;
-	if ((r = stored_targets(a, pk, &t, &nt, rep)) != CV_OK)
+	if (fstat(a->fd_entries, &st) != 0)
+		r = audit_io_fail(a, a->fd_entries, "stat");
+	else {
+		fsize = (uint64_t)st.st_size;
+		if (fstat(a->fd_ckpt, &st) != 0)
+			r = audit_io_fail(a, a->fd_ckpt, "stat");
+		csize = (uint64_t)st.st_size;
+	}
+	audit_unlock(a);
+	if (r != CV_OK)
+		return r;
+	if ((r = stored_targets(a, csize, pk, &t, &nt, rep)) != CV_OK)
 		goto out;
+	x.signed_size = nt ? t[nt - 1].size : 0;
 	for (size_t g = 0; g < ngiven; g++) {
 		if (cv_note_verify(given[g], given_len[g], a->origin, pk,
 		    &tl) != CV_OK ||
@@ -193,24 +353,24 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 	}
 	if (nt)
 		qsort(t, nt, sizeof *t, cmp_target);
-	if (fstat(a->fd_entries, &st) != 0 ||
-	    (stk = calloc(1, sizeof *stk)) == NULL ||
-	    (buf = malloc(CHUNK + 4 + CV_AUDIT_MAX_LEAF)) == NULL ||
-	    (stored = malloc(CHUNK)) == NULL) {
+	if ((r = open_items(&x)) != CV_OK)
+		goto out;
+	if ((stk = calloc(1, sizeof *stk)) == NULL ||
+	    (buf = malloc(CHUNK + 4 + CV_AUDIT_MAX_LEAF)) == NULL) {
 		r = CV_ERR_NOMEM;
 		goto out;
 	}
-	fsize = (uint64_t)st.st_size;
-	nstored = 0;
-	if (audit_level_fd(a, 0) >= 0 && fstat(a->fd_level[0], &st) == 0)
-		nstored = (uint64_t)st.st_size / CV_HASH_BYTES;
 	while (ti < nt && t[ti].size == 0)
 		t[ti++].checked = 1;
 	/* Stream the frames; targets are checked as their size passes. */
 	for (;;) {
-		uint32_t n;
-		if (blen - bpos < 4 || blen - bpos < 4 +
-		    (size_t)cv_get_u32be(buf + bpos)) {
+		uint32_t n = 0;
+		if (blen - bpos >= 4 &&
+		    (n = cv_get_u32be(buf + bpos)) > CV_AUDIT_MAX_LEAF) {
+			bad_len = n;
+			break;	/* no frame boundary after this */
+		}
+		if (blen - bpos < 4 || blen - bpos < 4 + (size_t)n) {
 			size_t keep = blen - bpos, want;
 			memmove(buf, buf + bpos, keep);
 			blen = keep;
@@ -226,29 +386,24 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 			blen += want;
 			continue;
 		}
-		n = cv_get_u32be(buf + bpos);
-		if (n > CV_AUDIT_MAX_LEAF) {
-			r = fail(rep, i, "entry %llu: malformed (length %u); "
-			    "the entries file was edited", (unsigned long long)
-			    i, n);
-			goto out;
+		if (cv_audit_view(buf + bpos + 4, n, &v) != CV_OK) {
+			if (i >= x.signed_size)
+				break;	/* a torn tail: not an entry */
+			if (x.first_malformed == UINT64_MAX)
+				x.first_malformed = i;
 		}
 		cv_merkle_leaf_hash(buf + bpos + 4, n, h);
 		bpos += 4 + n;
-		/* Against the stored leaf hashes, to name what changed. */
-		if (i < nstored) {
+		fpos += 4 + n;
+		/* Inside the checkpointed part the derived files must agree:
+		 * the stored leaf hashes also name what changed. */
+		if (i < x.signed_size) {
 			const uint8_t *s;
-			if (i >= sbase + scount) {
-				/* Stored leaf hashes, a chunk at a time. */
-				sbase = i;
-				scount = nstored - i < CHUNK / CV_HASH_BYTES ?
-				    nstored - i : CHUNK / CV_HASH_BYTES;
-				if ((r = audit_pread(a, a->fd_level[0], stored,
-				    scount * CV_HASH_BYTES,
-				    sbase * CV_HASH_BYTES)) != CV_OK)
-					goto out;
-			}
-			s = stored + (i - sbase) * CV_HASH_BYTES;
+			cv_put_u32be(ob, (uint32_t)(fpos >> 32));
+			cv_put_u32be(ob + 4, (uint32_t)fpos);
+			if ((r = check_item(&x, -1, i, ob)) != CV_OK ||
+			    (r = item(a, &x.level[0], i, &s)) != CV_OK)
+				goto out;
 			if (first_bad == UINT64_MAX &&
 			    memcmp(s, h, CV_HASH_BYTES) != 0)
 				first_bad = i;
@@ -258,7 +413,8 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 				have[i - first_bad] = 1;
 			}
 		}
-		push_leaf(stk, h);
+		if ((r = push_leaf(&x, stk, h)) != CV_OK)
+			goto out;
 		i++;
 		while (ti < nt && t[ti].size == i) {
 			stack_root(stk, root);
@@ -270,7 +426,7 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 			break;	/* a root mismatch: report below */
 	}
 	rep->entries = i;
-	if (first_bad != UINT64_MAX || (nstored > i && ti < nt)) {
+	if (first_bad != UINT64_MAX || (x.signed_size > i && ti < nt)) {
 		uint64_t m = first_bad != UINT64_MAX ? first_bad : i;
 		if (have[0] && have[1] && memcmp(hm[0], sm[1], 32) == 0 &&
 		    memcmp(hm[1], sm[0], 32) == 0)
@@ -283,36 +439,64 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 		else if (have[0])
 			r = fail(rep, m, "edited: entry %llu does not match "
 			    "its recorded hash", (unsigned long long)m);
+		else if (bad_len)
+			r = fail(rep, i, "entry %llu: malformed (length %u); "
+			    "the entries file was edited", (unsigned long long)
+			    i, bad_len);
 		else
 			r = fail(rep, m, "truncated: the log ends at entry "
 			    "%llu but %llu were recorded", (unsigned long long)i,
-			    (unsigned long long)nstored);
+			    (unsigned long long)x.signed_size);
 		goto out;
 	}
 	if (ti < nt) {
-		struct target *x = &t[ti];
-		if (x->size > i)
-			r = x->given ? fail(rep, i, "rolled back: the given "
+		struct target *y = &t[ti];
+		if (y->size > i)
+			r = y->given ? fail(rep, i, "rolled back: the given "
 			    "checkpoint #%u covers %llu entries, the log has "
-			    "%llu", x->num, (unsigned long long)x->size,
+			    "%llu", y->num, (unsigned long long)y->size,
 			    (unsigned long long)i) : fail(rep, i, "truncated: "
 			    "stored checkpoint #%u covers %llu entries, the "
-			    "log has %llu", x->num, (unsigned long long)x->size,
+			    "log has %llu", y->num, (unsigned long long)y->size,
 			    (unsigned long long)i);
 		else
-			r = fail(rep, x->size, "rewritten: the entries before "
+			r = fail(rep, y->size, "rewritten: the entries before "
 			    "%llu do not match %s checkpoint #%u",
-			    (unsigned long long)x->size, x->given ? "given" :
-			    "stored", x->num);
+			    (unsigned long long)y->size, y->given ? "given" :
+			    "stored", y->num);
 		goto out;
 	}
+	if (x.first_malformed != UINT64_MAX) {
+		r = fail(rep, x.first_malformed, "malformed: entry %llu is "
+		    "not a valid entry, yet it is under a signed checkpoint "
+		    "(written so, or the log was rewritten)",
+		    (unsigned long long)x.first_malformed);
+		goto out;
+	}
+	if (x.bad_level == -1) {
+		r = fail(rep, x.bad_item, "derived file altered: offsets "
+		    "does not match the entries at entry %llu (entries would "
+		    "be read from the wrong place)",
+		    (unsigned long long)x.bad_item);
+		goto out;
+	}
+	if (x.bad_level >= 0) {
+		r = fail(rep, x.bad_item << x.bad_level, "derived file "
+		    "altered: tree/%d does not match the entries at node %llu "
+		    "(proofs through it would not verify)", x.bad_level,
+		    (unsigned long long)x.bad_item);
+		goto out;
+	}
+	/* Past the last valid entry: only past the checkpoints, or the
+	 * checks above would have failed. */
+	if (fpos < fsize)
+		torn_note(rep, fpos, fsize - fpos);
 	r = CV_OK;
  out:
 	rep->seconds = cv_now() - t0;
-	audit_unlock(a);
+	free_run(&x);
 	free(t);
 	free(stk);
 	free(buf);
-	free(stored);
 	return r;
 }

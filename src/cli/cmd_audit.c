@@ -314,6 +314,9 @@ do_verify(struct cv_vault *v, const struct opts *o)
 		cli_fail("audit verify", r);
 		goto out;
 	}
+	if (rep.note[0])
+		fprintf(stderr, "clearvault audit verify: note: %s\n",
+		    rep.note);
 	printf("verified %llu entries, %llu stored and %llu given "
 	    "checkpoints in %.3f s (%.0f entries/s)\n",
 	    (unsigned long long)rep.entries,

@@ -168,6 +168,8 @@ verify(struct cv_vault *v, int tty, uint64_t *entries)
 		cli_fail("scope", r);
 		goto out;
 	}
+	if (rep.note[0])
+		fprintf(stderr, "clearvault scope: note: %s\n", rep.note);
 	*entries = rep.entries;
 	rc = CLI_OK;
  out:

@@ -98,7 +98,7 @@ test_torn_write_dropped(void **state)
 	    .action = "get" };
 	struct cv_audit_proof p;
 	struct cv_checkpoint c;
-	struct cv_buf note = { 0 };
+	struct cv_buf note = { 0 }, leaf = { 0 };
 
 	(void)state;
 	assert_int_equal(cv_audit_size(a, &size), CV_OK);
@@ -110,15 +110,67 @@ test_torn_write_dropped(void **state)
 	close(fd);
 	cv_audit_close(a);
 	assert_int_equal(cv_audit_open(v, 0, &a), CV_OK);
+	/* The cut is an entry of its own, then the log goes on. */
+	assert_int_equal(cv_audit_leaf(a, size, &leaf), CV_OK);
+	assert_non_null(memmem(leaf.p, leaf.len, "audit.repair", 12));
+	assert_non_null(memmem(leaf.p, leaf.len, "cut 6 bytes", 11));
 	assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
-	assert_int_equal(idx, size);
+	assert_int_equal(idx, size + 1);
+	assert_int_equal(cv_audit_checkpoint(a, &note), CV_OK);
+	assert_int_equal(cv_checkpoint_parse((char *)note.p, note.len, &c),
+	    CV_OK);
+	assert_int_equal(c.size, size + 2);
+	assert_int_equal(cv_audit_prove(a, idx, c.size, &p), CV_OK);
+	assert_int_equal(cv_merkle_verify_inclusion(p.index, p.size, p.leaf,
+	    (const uint8_t (*)[CV_HASH_BYTES])p.hash, p.n, c.root), CV_OK);
+	cv_buf_free(&note);
+	cv_buf_free(&leaf);
+}
+
+/*
+ * Zeros after the last entry (a power loss between write and fdatasync):
+ * verify notes them and counts only the entries; the next open cuts them,
+ * keeps them aside, and never signs them.
+ */
+static void
+test_zero_tail_cut(void **state)
+{
+	char path[1200];
+	static const uint8_t zeros[64];
+	struct cv_audit *ro = NULL;
+	struct cv_audit_report rep;
+	struct cv_checkpoint c;
+	struct cv_buf note = { 0 };
+	uint64_t size, after;
+	int fd;
+
+	(void)state;
+	assert_int_equal(cv_audit_checkpoint(a, &note), CV_OK);
+	assert_int_equal(cv_audit_size(a, &size), CV_OK);
+	snprintf(path, sizeof path, "%s/audit/entries", dir);
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, zeros, sizeof zeros), (ssize_t)sizeof zeros);
+	close(fd);
+	assert_int_equal(cv_audit_open(v, 1, &ro), CV_OK);
+	assert_int_equal(cv_audit_verify(ro, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, size);
+	assert_non_null(strstr(rep.note, "64 bytes"));
+	cv_audit_close(ro);
+	cv_audit_close(a);
+	assert_int_equal(cv_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_audit_size(a, &after), CV_OK);
+	assert_int_equal(after, size + 1);	/* the audit.repair entry */
+	note.len = 0;
 	assert_int_equal(cv_audit_checkpoint(a, &note), CV_OK);
 	assert_int_equal(cv_checkpoint_parse((char *)note.p, note.len, &c),
 	    CV_OK);
 	assert_int_equal(c.size, size + 1);
-	assert_int_equal(cv_audit_prove(a, idx, c.size, &p), CV_OK);
-	assert_int_equal(cv_merkle_verify_inclusion(p.index, p.size, p.leaf,
-	    (const uint8_t (*)[CV_HASH_BYTES])p.hash, p.n, c.root), CV_OK);
+	assert_int_equal(cv_audit_open(v, 1, &ro), CV_OK);
+	assert_int_equal(cv_audit_verify(ro, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, size + 1);
+	assert_string_equal(rep.note, "");
+	cv_audit_close(ro);
 	cv_buf_free(&note);
 }
 
@@ -249,6 +301,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_appends),
 		cmocka_unit_test(test_torn_write_dropped),
+		cmocka_unit_test(test_zero_tail_cut),
 		cmocka_unit_test(test_checkpoints_paced),
 		cmocka_unit_test(test_submit),
 	};
