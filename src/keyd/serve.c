@@ -255,9 +255,9 @@ committed(void *ctx, cv_err r, uint64_t index)
 			k->durable = index + 1;
 		pthread_mutex_unlock(&k->mu);
 	}
-	if (r != CV_OK)
-		snprintf(j->detail, sizeof j->detail, "the audit log failed: "
-		    "nothing was released");
+	if (r != CV_OK)	/* the log's own detail is this thread's */
+		snprintf(j->detail, sizeof j->detail, "%s; nothing was "
+		    "released", cv_err_detail());
 	if (j->type == KEYD_APPEND) {
 		reply(k, j->send, j->sendctx, j->type, j->id, r, j->detail,
 		    index, NULL);
