@@ -98,7 +98,7 @@ cv_keyd_serve(struct cv_keyd *k, int fd)
 		pthread_mutex_lock(&ch.mu);
 		ch.inflight++;
 		pthread_mutex_unlock(&ch.mu);
-		keyd_dispatch(k, &q, chan_send, &ch);
+		keyd_dispatch(k, &q, chan_send, &ch, 1);
 		keyd_req_free(&q);
 		sodium_memzero(f.p, f.len);
 	}

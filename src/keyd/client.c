@@ -210,7 +210,7 @@ carry(struct cv_keyd_client *c, struct cv_buf *frame, struct pend *q)
 			fail_all(c);	/* answers Q */
 			return CV_OK;
 		}
-		keyd_dispatch(c->local, &rq, local_send, c);
+		keyd_dispatch(c->local, &rq, local_send, c, 0);
 		keyd_req_free(&rq);
 		return CV_OK;
 	}

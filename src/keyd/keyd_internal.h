@@ -111,7 +111,7 @@ cv_err keyd_frame_len(const uint8_t hdr[static KEYD_HDR],
  * with the reply exactly once, possibly later, from another thread. */
 typedef void keyd_send_fn(void *ctx, const struct cv_buf *frame);
 void keyd_dispatch(struct cv_keyd *k, struct keyd_req *r,
-    keyd_send_fn *send, void *ctx);
+    keyd_send_fn *send, void *ctx, int remote);
 
 #define WORKERS 2
 #define TOTP_USERS 1024		/* wrong-code counters kept */
@@ -137,9 +137,15 @@ struct cv_keyd {
 };
 
 /* The requests beyond reading and appending (ops.c): *INDEX and OUT as
- * the type's reply has them. */
-cv_err keyd_ops(struct cv_keyd *k, const struct keyd_req *q,
+ * the type's reply has them. REMOTE: the request came over a channel
+ * (the network process), not from this process. */
+cv_err keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
     uint64_t *index, struct cv_buf *out) CV_MUST_CHECK;
+
+/* CV_OK if the log shows NAME's account bootstrapped at the command line
+ * or proposed and approved by two other people (enrol.c); CV_ERR_AUTH. */
+cv_err keyd_enrol_approved(struct cv_keyd *k, const char *name)
+    CV_MUST_CHECK;
 
 /* A refusal: an audit entry, an alert line, syslog. */
 void keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,

@@ -170,8 +170,8 @@ put(struct cv_keyd *k, const char *expect, int must_exist,
 }
 
 cv_err
-keyd_ops(struct cv_keyd *k, const struct keyd_req *q, uint64_t *index,
-    struct cv_buf *out)
+keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
+    uint64_t *index, struct cv_buf *out)
 {
 	switch (q->type) {
 	case KEYD_TOTP:
@@ -185,6 +185,17 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, uint64_t *index,
 	case KEYD_CHECKPOINT:
 		return cv_audit_checkpoint(k->a, out);
 	case KEYD_ENROL:
+		/* From the network process: only for an account the log
+		 * shows made under the two-person rule (enrol.c). */
+		if (remote && !cv_auth_valid_name(q->s[0]))
+			return cv_fail(CV_ERR_INVALID, "not a user name");
+		if (remote && keyd_enrol_approved(k, q->s[0]) != CV_OK) {
+			char d[256];
+
+			snprintf(d, sizeof d, "%s", cv_err_detail());
+			keyd_alert(k, "keyd.refused", q->s[0], d, NULL);
+			return cv_fail(CV_ERR_AUTH, "%s", d);
+		}
 		return enrol(k, q->s[0], q->s[1], q->data, q->len, out);
 	case KEYD_PUT:
 		return put(k, q->s[0], q->flag, q->data, q->len, index, out);

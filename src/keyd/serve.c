@@ -343,7 +343,7 @@ tls_signable(const uint8_t *p, size_t n)
 
 void
 keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
-    void *ctx)
+    void *ctx, int remote)
 {
 	struct cv_buf out = { 0 };
 	uint8_t b[CV_SIGN_BYTES];
@@ -354,6 +354,17 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 	switch (q->type) {
 	case KEYD_APPEND:
 	case KEYD_READ:
+		/* Entries only the operator's own process writes: a
+		 * channel that tries is refused, and it is an alert. */
+		if (remote && q->e.source && (!strcmp(q->e.source, "cli") ||
+		    !strncmp(q->e.action ? q->e.action : "", "keyd.", 5))) {
+			keyd_alert(k, "keyd.refused", q->e.actor, "an entry in "
+			    "the command line's or keyd's name, from the "
+			    "network process", NULL);
+			r = cv_fail(CV_ERR_AUTH, "that entry is not the "
+			    "network process's to write");
+			break;
+		}
 		if ((r = submit(k, q, send, ctx)) == CV_OK)
 			return;	/* replied to after the commit */
 		break;
@@ -378,7 +389,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 			r = cv_buf_add(&out, b, CV_SIGN_BYTES);
 		break;
 	default:
-		r = keyd_ops(k, q, &index, &out);
+		r = keyd_ops(k, q, remote, &index, &out);
 	}
 	reply(k, send, ctx, q->type, q->id, r, r ? cv_err_detail() : NULL,
 	    index, &out);

@@ -23,6 +23,7 @@
 #include "gen/gen.h"
 #include "keyd/keyd.h"
 #include "keyd/keyd_internal.h"
+#include "auth/users.h"
 #include "record/record.h"
 
 static const char *dir;
@@ -345,6 +346,70 @@ test_guard_state_and_totp(void **state)
 	assert_int_equal(stop(&s), 0);
 }
 
+/*
+ * From a channel (the network process), keyd signs a certificate only for
+ * an account whose creation the log shows approved by a second person;
+ * and that process cannot write the command line's bootstrap entries.
+ */
+static void
+test_enrol_needs_the_logged_approval(void **state)
+{
+	struct side s, l;
+	struct cv_buf out = { 0 };
+	struct cv_audit_entry e = { 0 };
+	char code[CV_ENROL_CODE_CHARS + 1], reason[200];
+	uint64_t prop;
+	struct cv_vault *v;
+
+	(void)state;
+	/* A pending admin account with a code, as a compromised network
+	 * process could make one in the store. */
+	assert_int_equal(cv_vault_open(dir, &v), CV_OK);
+	assert_int_equal(cv_auth_user_create(v, "eve", CV_ROLE_ADMIN,
+	    cv_time_us(), code), CV_OK);
+	cv_vault_close(v);
+	start(&s, 1);
+	assert_int_equal(cv_keyd_enrol(s.c, "eve", code, "x", 1, &out),
+	    CV_ERR_AUTH);
+	/* Forging the bootstrap entry from the channel is refused. */
+	e.outcome = CV_AUDIT_ALLOWED;
+	e.action = "user.add";
+	e.actor = "root";
+	e.source = "cli";
+	e.reason = "bootstrap: user eve, role admin, awaiting enrolment";
+	assert_int_equal(cv_keyd_append(s.c, &e, NULL), CV_ERR_AUTH);
+	assert_int_equal(cv_keyd_enrol(s.c, "eve", code, "x", 1, &out),
+	    CV_ERR_AUTH);
+	/* A proposal approved by its own proposer is no approval. */
+	memset(&e, 0, sizeof e);
+	e.outcome = CV_AUDIT_ALLOWED;
+	e.action = "users.add";
+	e.actor = "mallory";
+	e.reason = "proposal 7: user.create eve {\"role\":\"admin\"}; needs "
+	    "a second person";
+	assert_int_equal(cv_keyd_append(s.c, &e, &prop), CV_OK);
+	snprintf(reason, sizeof reason, "approved proposal 7 (audit index "
+	    "%llu) by mallory: user.create eve", (unsigned long long)prop);
+	e.action = "approvals.approve";
+	e.reason = reason;
+	assert_int_equal(cv_keyd_append(s.c, &e, NULL), CV_OK);
+	assert_int_equal(cv_keyd_enrol(s.c, "eve", code, "x", 1, &out),
+	    CV_ERR_AUTH);
+	/* Approved by a second person: keyd goes on to the enrolment
+	 * itself (here a CSR that is not one: refused as such). */
+	e.actor = "trent";
+	assert_int_equal(cv_keyd_append(s.c, &e, NULL), CV_OK);
+	assert_int_equal(cv_keyd_enrol(s.c, "eve", code, "x", 1, &out),
+	    CV_ERR_INVALID);
+	assert_int_equal(stop(&s), 0);
+	/* In the operator's own process the bootstrap needs no approval. */
+	start(&l, 0);
+	assert_int_equal(cv_keyd_enrol(l.c, "eve", code, "x", 1, &out),
+	    CV_ERR_INVALID);
+	assert_int_equal(stop(&l), 0);
+	cv_buf_free(&out);
+}
+
 /* A frame our encoder never makes ends the channel: a violation. */
 static void
 test_malformed_request_ends_channel(void **state)
@@ -377,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_blind_index_same_both_ways),
 		cmocka_unit_test(test_malformed_request_ends_channel),
 		cmocka_unit_test(test_guard_state_and_totp),
+		cmocka_unit_test(test_enrol_needs_the_logged_approval),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
