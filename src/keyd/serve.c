@@ -83,6 +83,16 @@ keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,
 			k->durable = index + 1;
 		pthread_mutex_unlock(&k->mu);
 	}
+	pthread_mutex_lock(&k->mu);
+	if (k->alerts_fd < 0) {
+		char path[1100];
+
+		if (cv_path(path, sizeof path, "%s/alerts.jsonl",
+		    cv_vault_dir(k->v)) == CV_OK)
+			k->alerts_fd = open(path, O_WRONLY | O_APPEND |
+			    O_CREAT | O_CLOEXEC, 0600);
+	}
+	pthread_mutex_unlock(&k->mu);
 	cv_keyd_alert_write(k->alerts_fd, strcmp(kind, "keyd.violation") == 0 ?
 	    "keyd_violation" : "keyd_refused", "critical", actor, detail,
 	    r == CV_OK ? &index : NULL);
@@ -401,7 +411,6 @@ cv_err
 cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 {
 	struct cv_keyd *k;
-	char path[1100];
 	cv_err r = CV_OK;
 
 	*out = NULL;
@@ -413,10 +422,8 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	k->alerts_fd = -1;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
-	if (cv_path(path, sizeof path, "%s/alerts.jsonl", cv_vault_dir(v)) ==
-	    CV_OK)
-		k->alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
-		    O_CLOEXEC, 0600);
+	/* alerts.jsonl is opened at the first alert: a command that raises
+	 * none leaves the vault as it was. */
 	/* What the log holds when it is opened was made durable (and
 	 * repaired) before: tickets up to here are good. */
 	if ((r = cv_audit_size(a, &k->durable)) != CV_OK) {

@@ -166,6 +166,15 @@ stop_server() {	# sets SRV_RC (a sanitizer's leak report makes it non-zero)
 	SRV_RC=$?
 }
 
+# A crash of the whole server: every process of it killed at once (a
+# kill -9 of the supervisor alone lets its children stop cleanly).
+crash_server() {
+	local kids
+	kids=$(cat /proc/"$SRV_PID"/task/*/children 2>/dev/null)
+	kill -9 $kids "$SRV_PID" 2>/dev/null
+	wait "$SRV_PID" 2>/dev/null
+}
+
 # HTTP helpers for tests that start a server (start_server sets URL).
 req() {	# USER METHOD PATH [BODY] [TOKEN]: status in $code, body in $T/body
 	local who=$1 m=$2 p=$3 body=${4:-} tok=${5:-} args=()

@@ -166,8 +166,7 @@ for i in 11 12; do
 	get r4 c "$i"
 	expect_code "r4 reads record $i (vault: 8 then 9)" 200
 done
-kill -9 "$SRV_PID"
-wait "$SRV_PID" 2>/dev/null
+crash_server
 expect_eq "no snapshot since the restart: these reads are only in the log" \
     "$snap" "$(sha256sum <"$T/c/guard.state")"
 start_server "$T/c" || { bad "server restart after kill -9"; finish; exit 1; }

@@ -378,8 +378,7 @@ expect_code "login pcrash" 201
 sed -n 31,45p "$T/d.paths" >"$T/dc.paths"
 batch pcrash "$tok" "$T/dc.paths"
 expect_eq "pcrash reads 15 before the crash" 15 "$(count 200)"
-kill -9 "$SRV_PID"
-wait "$SRV_PID" 2>/dev/null
+crash_server
 expect_eq "no snapshot since the restart: the reads are only in the log" \
     "$snap" "$(sha256sum <"$T/v/guard.state")"
 start_server "$T/v" || { bad "server restart after kill -9"; finish; exit 1; }

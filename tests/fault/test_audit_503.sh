@@ -32,8 +32,7 @@ req k/inv GET "/v1/records/$R1?purpose=$CASE" "" "$tok"
 expect_code "the read whose entry failed" 503
 grep -q "$(sed -n 1p "$T/v.jsonl" | grep -o '"ssn":"[0-9-]*"' | cut -d'"' -f4)" \
     "$T/body" && bad "data in the 503" || ok
-kill -9 "$SRV_PID"
-wait "$SRV_PID" 2>/dev/null
+crash_server
 expect_eq "after kill -9: nothing returned" "" "$(scope_ids)"
 expect_ok "the log verifies" "$CV" audit verify --dir "$T/v"
 
