@@ -23,7 +23,14 @@ struct cv_server_opts {
 	/* The caller holds the vault's claim (cv_server_claim); otherwise
 	 * cv_server_run claims the vault itself for as long as it runs. */
 	int claimed;
+	/* > 0: a listening socket to serve (the supervisor's, kept across
+	 * worker restarts); otherwise LISTEN is bound here. */
+	int listen_fd;
 };
+
+/* A listening TCP socket on ADDR ("127.0.0.1:8443") in *FD.
+ * CV_ERR_INVALID, CV_ERR_IO. */
+cv_err cv_server_listen(const char *addr, int *fd) CV_MUST_CHECK;
 
 /*
  * Claims vault folder DIR for this process's server: one server per

@@ -752,6 +752,30 @@ parse_listen(const char *s, struct sockaddr_in *sa)
 }
 
 cv_err
+cv_server_listen(const char *addr, int *fd)
+{
+	struct sockaddr_in sa;
+	int f, one = 1;
+	cv_err r;
+
+	*fd = -1;
+	if ((r = parse_listen(addr, &sa)) != CV_OK)
+		return r;
+	if ((f = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return cv_fail(CV_ERR_IO, "socket: %s", strerror(errno));
+	(void)setsockopt(f, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(f, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    listen(f, 1024) != 0) {
+		r = cv_fail(CV_ERR_IO, "cannot listen on %s: %s", addr,
+		    strerror(errno));
+		close(f);
+		return r;
+	}
+	*fd = f;
+	return CV_OK;
+}
+
+cv_err
 cv_server_claim(const char *dir, int *fd)
 {
 	char path[1200], pid[24];
@@ -802,6 +826,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	char path[1200];
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;
+	struct MHD_OptionItem where[2] = { { MHD_OPTION_END, 0, NULL },
+	    { MHD_OPTION_END, 0, NULL } };
 	const union MHD_DaemonInfo *di;
 	struct sigaction act = { .sa_handler = on_signal };
 	unsigned threads = o->threads ? o->threads :
@@ -844,9 +870,19 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* One or the other: a socket the supervisor keeps across worker
+	 * restarts, or the address. */
+	if (o->listen_fd > 0) {
+		where[0].option = MHD_OPTION_LISTEN_SOCKET;
+		where[0].value = o->listen_fd;
+	} else {
+		where[0].option = MHD_OPTION_SOCK_ADDR;
+		where[0].ptr_value = &sa;
+	}
 	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0, NULL, NULL, on_request, &srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_TURBO, 0, NULL, NULL, on_request, &srv,
+	    MHD_OPTION_ARRAY, where,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_cb,
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv.ca_pem,
 	    MHD_OPTION_HTTPS_PRIORITIES, PRIORITIES,
@@ -864,8 +900,16 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		goto out;
 	}
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	if (o->ready)
-		o->ready(o->ctx, di ? di->port : ntohs(sa.sin_port));
+	if (o->ready) {
+		struct sockaddr_in got;
+		socklen_t gl = sizeof got;
+		unsigned port = di && di->port ? di->port : ntohs(sa.sin_port);
+
+		if (o->listen_fd > 0 && getsockname(o->listen_fd,
+		    (struct sockaddr *)&got, &gl) == 0)
+			port = ntohs(got.sin_port);
+		o->ready(o->ctx, port);
+	}
 	/* The guard's state is saved every few seconds; the log holds what
 	 * happened since, so a crash loses nothing. */
 	for (int tick = 0; !stop; tick++) {

@@ -21,7 +21,12 @@ cv_serve_api(const struct cv_serve_opts *o)
 	    (r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
 	    (r = cv_audit_open(v, 1, &a)) != CV_OK)
 		goto out;
-	r = cv_server_run(v, a, kd, &o->api);
+	{
+		struct cv_server_opts so = o->api;
+
+		so.listen_fd = CV_SERVE_FD_LISTEN;
+		r = cv_server_run(v, a, kd, &so);
+	}
  out:
 	if (r != CV_OK)
 		fprintf(stderr, "clearvault api: %s: %s\n", cv_strerror(r),

@@ -23,6 +23,7 @@
 #define CV_SERVE_FD_PASS 4	/* keyd: new api channels arrive here */
 #define CV_SERVE_FD_API 5	/* keyd: the first api channel */
 #define CV_SERVE_FD_KEYD 3	/* api: its channel to keyd */
+#define CV_SERVE_FD_LISTEN 4	/* api: the supervisor's listening socket */
 
 struct cv_serve_opts {
 	const char *dir;

@@ -32,6 +32,7 @@ struct sup {
 	const struct cv_serve_opts *o;
 	struct proc procs[P__N];
 	int pass_fd;		/* new api channels go to keyd through it */
+	int listen_fd;		/* every api worker serves this socket */
 	struct cv_keyd_client *kd;
 	int alerts_fd;
 	time_t restarts[RESTARTS_PER_MINUTE];
@@ -201,7 +202,8 @@ stop_proc(struct proc *p)
 cv_err
 cv_serve_supervise(const struct cv_serve_opts *o)
 {
-	struct sup s = { .o = o, .pass_fd = -1, .alerts_fd = -1 };
+	struct sup s = { .o = o, .pass_fd = -1, .listen_fd = -1,
+	    .alerts_fd = -1 };
 	sigset_t mask, old;
 	int sup[2] = { -1, -1 }, pass[2] = { -1, -1 }, api[2] = { -1, -1 };
 	int fds[3], sig, st, stopping = 0;
@@ -254,8 +256,13 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 		if ((r = cv_keyd_append(s.kd, &e, NULL)) != CV_OK)
 			goto out;
 	}
+	/* The port is ours, not a worker's: a restarted worker serves the
+	 * same one, and the worker needs no bind() in its sandbox. */
+	if ((r = cv_server_listen(o->api.listen, &s.listen_fd)) != CV_OK)
+		goto out;
 	fds[0] = api[0];
-	if ((r = spawn(&s, P_API, fds, 1, &old)) != CV_OK)
+	fds[1] = s.listen_fd;
+	if ((r = spawn(&s, P_API, fds, 2, &old)) != CV_OK)
 		goto out;
 	close(api[0]);
 	api[0] = -1;
@@ -312,8 +319,9 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 				    RESTARTS_PER_MINUTE);
 				goto out;
 			}
+			fds[1] = s.listen_fd;
 			if ((r = api_channel(&s, &fds[0])) != CV_OK ||
-			    (r = spawn(&s, P_API, fds, 1, &old)) != CV_OK)
+			    (r = spawn(&s, P_API, fds, 2, &old)) != CV_OK)
 				goto out;
 			close(fds[0]);
 		}
@@ -333,6 +341,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	cv_keyd_client_free(s.kd);
 	if (s.pass_fd >= 0)
 		close(s.pass_fd);
+	if (s.listen_fd >= 0)
+		close(s.listen_fd);
 	if (s.procs[P_KEYD].pid > 0) {
 		while (waitpid(s.procs[P_KEYD].pid, &st, 0) < 0 &&
 		    errno == EINTR)
