@@ -72,6 +72,10 @@ const struct sb_rule sb_rules[] = {
 	  .why = "glibc 2.34+ tries clone3 first in pthread_create; its "
 	  "flags are in memory a filter cannot read, so it fails as if "
 	  "missing and glibc falls back to clone, whose flags are checked" },
+	{ SYS(prctl), .profiles = SB_BOTH, ALLOW,
+	  IF_EQ(0, PR_SET_NAME, "option is PR_SET_NAME"),
+	  .why = "threads name themselves (MHD-worker, cv-committer, "
+	  "cv-checkpoint), also when they start after the filter" },
 	{ SYS(set_robust_list), .profiles = SB_BOTH, ALLOW,
 	  .why = "a new thread registers its robust mutex list (glibc)" },
 	{ SYS(rseq), .profiles = SB_BOTH, ALLOW,
@@ -83,6 +87,9 @@ const struct sb_rule sb_rules[] = {
 	  .why = "a thread ends" },
 	{ SYS(exit_group), .profiles = SB_BOTH, ALLOW,
 	  .why = "the process ends" },
+	{ SYS(geteuid), .profiles = SB_BOTH, ALLOW,
+	  .why = "SQLite gives files it creates as root the database's "
+	  "owner; getpwuid(geteuid()) names the actor of a log line" },
 	{ SYS(getpid), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite's fork check, log lines" },
 	{ SYS(gettid), .profiles = SB_BOTH, ALLOW,
@@ -105,8 +112,6 @@ const struct sb_rule sb_rules[] = {
 	  "the kernel" },
 	{ SYS(gettimeofday), .profiles = SB_BOTH, ALLOW,
 	  .why = "the same, for older callers" },
-	{ SYS(nanosleep), .profiles = SB_BOTH, ALLOW,
-	  .why = "sleep() and usleep()" },
 	{ SYS(clock_nanosleep), .profiles = SB_BOTH, ALLOW,
 	  .why = "sleep() and SQLite's busy wait" },
 
@@ -115,10 +120,9 @@ const struct sb_rule sb_rules[] = {
 	  .why = "reading open descriptors" },
 	{ SYS(write), .profiles = SB_BOTH, ALLOW,
 	  .why = "writing open descriptors (alerts, stderr)" },
-	{ SYS(readv), .profiles = SB_BOTH, ALLOW,
-	  .why = "scatter reads on open descriptors" },
 	{ SYS(writev), .profiles = SB_BOTH, ALLOW,
-	  .why = "gather writes on open descriptors" },
+	  .why = "glibc's fatal messages (\"malloc(): corrupted ...\") "
+	  "go out with writev before abort()" },
 	{ SYS(pread64), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite reads pages of the database and the -wal" },
 	{ SYS(pwrite64), .profiles = SB_BOTH, ALLOW,
@@ -131,8 +135,6 @@ const struct sb_rule sb_rules[] = {
 	  .why = "SQLite's commit sync on Linux" },
 	{ SYS(ftruncate), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite truncates the -wal after a checkpoint" },
-	{ SYS(fstat), .profiles = SB_BOTH, ALLOW,
-	  .why = "size and type of an open descriptor (SQLite, stdio)" },
 	{ SYS(newfstatat), .profiles = SB_API, ALLOW,
 	  IF_MASKED(3, AT_EMPTY_PATH, AT_EMPTY_PATH, "flags has AT_EMPTY_PATH"),
 	  .why = "glibc's fstat() (an open descriptor and an empty path). "
@@ -140,8 +142,8 @@ const struct sb_rule sb_rules[] = {
 	  "never its content, can still be read by name" },
 	{ SYS(newfstatat), .profiles = SB_API, ERR(EACCES),
 	  IF_MASKED(3, AT_EMPTY_PATH, 0, "flags has no AT_EMPTY_PATH"),
-	  .why = "stat() by name (SQLite looking for a temp folder) fails "
-	  "softly" },
+	  .why = "stat() by name (SQLite's -wal and hot-journal checks, "
+	  "its temp-folder search, the server's file watch) fails softly" },
 	{ SYS(fcntl), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite's POSIX locks on the database and -shm, "
 	  "O_NONBLOCK and FD_CLOEXEC on sockets" },
@@ -149,6 +151,10 @@ const struct sb_rule sb_rules[] = {
 	  IF_EQ(1, TCGETS, "request is TCGETS"),
 	  .why = "isatty(): stdio's buffering and the sanitizers' report "
 	  "colours ask whether a descriptor is a terminal" },
+	{ SYS(ioctl), .profiles = SB_API, ALLOW,
+	  IF_EQ(1, TIOCOUTQ, "request is TIOCOUTQ"),
+	  .why = "MHD asks how much of a reply the socket has not sent yet "
+	  "(SIOCOUTQ) before it closes or corks a connection" },
 	{ SYS(flock), .profiles = SB_BOTH, ALLOW,
 	  .why = "the audit log's writer lock (audit/lock), serialising "
 	  "appends across processes" },
@@ -181,16 +187,13 @@ const struct sb_rule sb_rules[] = {
 	{ SYS(getpeername), .profiles = SB_API, ALLOW,
 	  .why = "the client's address for the audit entry" },
 	{ SYS(epoll_wait), .profiles = SB_API, ALLOW,
-	  .why = "MHD's event loop (MHD_USE_EPOLL)" },
-	{ SYS(epoll_pwait), .profiles = SB_API, ALLOW,
-	  .why = "the same, through glibc's epoll_wait" },
+	  .why = "MHD's event loop (MHD_USE_EPOLL; glibc's epoll_wait "
+	  "is this syscall on x86_64)" },
 	{ SYS(epoll_ctl), .profiles = SB_API, ALLOW,
 	  .why = "MHD adds and removes connections from its epoll sets" },
 	{ SYS(poll), .profiles = SB_BOTH, ALLOW,
 	  .why = "waiting on one descriptor with a timeout (a reply on "
 	  "the socketpair)" },
-	{ SYS(ppoll), .profiles = SB_BOTH, ALLOW,
-	  .why = "the same, through newer glibc" },
 	{ SYS(socket), .profiles = SB_BOTH, ERR(EACCES),
 	  IF_EQ(0, AF_UNIX, "domain is AF_UNIX"),
 	  .why = "glibc's syslog() reconnects to /dev/log after the log "
@@ -202,16 +205,14 @@ const struct sb_rule sb_rules[] = {
 	  .why = "no file is opened by name; a library that probes one "
 	  "fails softly (see the top of rules.c)" },
 	{ SYS(open), .profiles = SB_API, ERR(EACCES),
-	  .why = "the same, for callers of the old syscall" },
+	  .why = "the same for the old syscall (the sanitizers' reports "
+	  "try /proc/self/maps with it)" },
 	{ SYS(access), .profiles = SB_API, ERR(EACCES),
-	  .why = "SQLite's hot-journal check by name fails softly" },
-	{ SYS(faccessat), .profiles = SB_API, ERR(EACCES),
-	  .why = "the same, through newer glibc" },
+	  .why = "SQLite's read-write check of a file by name fails "
+	  "softly" },
 	{ SYS(unlink), .profiles = SB_API, ERR(EACCES),
 	  .why = "SQLite deletes the -wal when the last connection "
 	  "closes; refused softly, the next opener recovers it" },
-	{ SYS(unlinkat), .profiles = SB_API, ERR(EACCES),
-	  .why = "the same, through newer glibc" },
 
 	{ SYS(openat), .profiles = SB_KEYD, ALLOW,
 	  .why = "SoftHSM2 token objects, SQLite's files, the audit log" },
@@ -220,13 +221,10 @@ const struct sb_rule sb_rules[] = {
 	{ SYS(newfstatat), .profiles = SB_KEYD, ALLOW,
 	  .why = "fstat() and stat() by name (SoftHSM2, SQLite)" },
 	{ SYS(access), .profiles = SB_KEYD, ALLOW,
-	  .why = "SQLite's hot-journal check" },
-	{ SYS(faccessat), .profiles = SB_KEYD, ALLOW,
-	  .why = "the same, through newer glibc" },
+	  .why = "SQLite's read-write check of a file" },
 	{ SYS(unlink), .profiles = SB_KEYD, ALLOW,
-	  .why = "SoftHSM2 deletes token objects, SQLite its -wal" },
-	{ SYS(unlinkat), .profiles = SB_KEYD, ALLOW,
-	  .why = "the same, through newer glibc" },
+	  .why = "SoftHSM2 deletes token objects and their locks, SQLite "
+	  "its -wal and -shm" },
 	{ SYS(rename), .profiles = SB_KEYD, ALLOW,
 	  .why = "files replaced atomically (cv_file_replace: checkpoints, "
 	  "guard state)" },

@@ -29,7 +29,8 @@ enum cv_sandbox_profile {
 	CV_SANDBOX_API,
 	/*
 	 * The key process (keyd): files (PKCS#11 token, SQLite, audit
-	 * log) but no network: socket(), connect(), bind(), listen() and
+	 * log) but no network: socket() fails (AF_UNIX, with EACCES) or
+	 * kills (any other domain), connect(), bind(), listen() and
 	 * accept() kill it, as do execve and ptrace. Enter it after the
 	 * PKCS#11 module is loaded: mapping new code is refused.
 	 */
@@ -49,10 +50,16 @@ const char *cv_sandbox_profile_name(enum cv_sandbox_profile p);
  * Before calling: open every file, database and socket the process will
  * use. For SQLite in WAL mode that means a statement already run on
  * each connection (the -wal and -shm files are opened by the first
- * read, not by sqlite3_open) and temp_store=MEMORY; syslog needs
- * openlog(..., LOG_NDELAY, ...). A sandboxed process should end with
+ * read, not by sqlite3_open; without it every statement fails with
+ * SQLITE_IOERR) and temp_store=MEMORY (or large sorts fail), as
+ * cv_store_open sets; syslog needs openlog(..., LOG_NDELAY, ...). In
+ * the api profile a file the process did not open before is out of
+ * reach for good (EACCES). A sandboxed process should end with
  * _exit(): in sanitizer builds the leak check at exit() needs ptrace
- * and /proc, which the filter refuses.
+ * and /proc, which the filter refuses (it would die of SIGSYS).
+ *
+ * It seeds libsodium and SQLite's PRNG itself before loading the
+ * filter (both would otherwise read /dev/urandom lazily, inside it).
  *
  * Returns CV_OK once the filter is in force. CV_ERR_INVALID for an
  * unknown profile, CV_ERR_INTERNAL (with a detail) when the

@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -242,7 +244,8 @@ child_api_work(void *arg)
 	struct epoll_event ev = { .events = EPOLLIN };
 	pthread_t t[8];
 	int ids[8];
-	int p[2], sp[2], ep;
+	int p[2], sp[2], ep, unsent = -1;
+	uid_t euid = geteuid();
 	int64_t records, shredded;
 	uint8_t *body, *secret;
 	char buf[64];
@@ -267,6 +270,11 @@ child_api_work(void *arg)
 	CHECK(sodium_mprotect_noaccess(secret) == 0);
 	CHECK(sodium_mprotect_readwrite(secret) == 0);
 	sodium_free(secret);
+
+	/* As MHD does: name a thread, ask a socket for unsent bytes. */
+	CHECK(pthread_setname_np(pthread_self(), "cv-test") == 0);
+	CHECK(ioctl(sp[0], TIOCOUTQ, &unsent) == 0 && unsent == 0);
+	CHECK(geteuid() == euid);
 
 	CHECK(write(p[1], "pipe", 4) == 4 && read(p[0], buf, 4) == 4);
 	CHECK(memcmp(buf, "pipe", 4) == 0);
@@ -367,7 +375,7 @@ test_api_files_by_name_fail_softly(void **state)
 enum forbidden {
 	F_HOOK, F_INET6, F_NETLINK, F_EXECVE, F_FORK, F_PTRACE, F_MMAP_EXEC,
 	F_MPROTECT_EXEC, F_KILL_PARENT, F_TGKILL_PARENT, F_CONNECT, F_BIND,
-	F_LISTEN, F_ACCEPT, F_MKDIR, F_X32, F__COUNT
+	F_LISTEN, F_ACCEPT, F_MKDIR, F_X32, F_PRCTL, F_TIOCSTI, F__COUNT
 };
 
 static const char *const forbidden_names[F__COUNT] = {
@@ -375,6 +383,7 @@ static const char *const forbidden_names[F__COUNT] = {
 	"socket(AF_NETLINK)", "execve", "fork", "ptrace", "mmap(PROT_EXEC)",
 	"mprotect(PROT_EXEC)", "kill(parent)", "tgkill(parent)", "connect",
 	"bind", "listen", "accept", "mkdir", "an x32 syscall",
+	"prctl(PR_SET_DUMPABLE)", "ioctl(TIOCSTI)",
 };
 
 struct try {
@@ -448,6 +457,13 @@ child_forbidden(void *arg)
 	case F_X32:
 		/* getpid in the x32 ABI: same arch token, x32 bit set. */
 		syscall(0x40000000 | SYS_getpid);
+		break;
+	case F_PRCTL:
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		break;
+	case F_TIOCSTI:
+		/* Typing into the terminal: a classic escape. */
+		ioctl(0, TIOCSTI, "x");
 		break;
 	case F__COUNT:
 		break;
