@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -100,6 +101,28 @@ check_schema(struct cv_store *s)
 }
 
 /*
+ * Waiting for another connection's write lock: tries again every
+ * millisecond, for BUSY_SECONDS at most. SQLite's own handler backs off
+ * to 100 ms between tries, and a bulk load, which lets go of the lock
+ * between its short transactions only briefly, then starves a server's
+ * login for seconds.
+ */
+#define BUSY_SECONDS 10.0
+
+static int
+busy(void *ctx, int tries)
+{
+	struct cv_store *s = ctx;
+
+	if (tries == 0)
+		s->busy_since = cv_now();
+	else if (cv_now() - s->busy_since >= BUSY_SECONDS)
+		return 0;
+	nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	return 1;
+}
+
+/*
  * A database from before loads were kept gets records.load. Its records
  * were loaded, or put, before: they count as one done load (already on
  * the log), so that a canary list is required of it as of any vault that
@@ -152,7 +175,7 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_handler(s->db, busy, s);
 	/* Records are ~3 KiB: 4 KiB pages would hold one each and waste a
 	 * quarter of the file. Only takes effect on a new database. */
 	if (mode == CV_STORE_CREATE &&
@@ -255,6 +278,13 @@ cv_store_read_end(struct cv_store *s)
 	/* A read transaction has nothing to lose if COMMIT fails. */
 	(void)step_cached(s, sql_commit);
 	s->in_tx = 0;
+}
+
+cv_err
+cv_store_sync(struct cv_store *s, int full)
+{
+	return exec(s, full ? "PRAGMA synchronous=FULL" :
+	    "PRAGMA synchronous=NORMAL");
 }
 
 cv_err

@@ -35,6 +35,14 @@ void cv_store_close(struct cv_store *s);
 cv_err cv_store_read_begin(struct cv_store *s) CV_MUST_CHECK;
 void cv_store_read_end(struct cv_store *s);
 
+/*
+ * Whether a commit waits for the disk (FULL, the default) or only keeps
+ * the database consistent (0: a crash may lose the last commits, never
+ * corrupt). A bulk load's hidden transactions need no fsync each; its last
+ * one, which makes them visible, does, and syncs the earlier ones with it.
+ */
+cv_err cv_store_sync(struct cv_store *s, int full) CV_MUST_CHECK;
+
 /* Transactions. cv_store_begin takes the write lock at once. */
 cv_err cv_store_begin(struct cv_store *s) CV_MUST_CHECK;
 cv_err cv_store_commit(struct cv_store *s) CV_MUST_CHECK;

@@ -10,6 +10,7 @@ struct cv_store {
 	sqlite3 *db;
 	sqlite3_stmt *q[16];	/* store.c's prepared statements */
 	int in_tx;
+	double busy_since;	/* when the current wait for a lock began */
 	/* users.c's, cases.c's and loads.c's statements, prepared on first
 	 * use and kept: a server asks them on every request. */
 	struct {
