@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +45,20 @@ ready(void *ctx, unsigned port)
 	printf("clearvault serve: listening on https://%.*s:%u/ (vault %s)\n",
 	    (int)(colon - w->listen), w->listen, port, w->dir);
 	fflush(stdout);
+}
+
+/* A list that is missing or wrong would run the server with canaries off
+ * (issue 18): refused, with how to repair it. */
+static cv_err
+canaries_ok(struct cv_vault *v)
+{
+	char **ids = NULL;
+	size_t n = 0;
+	cv_err r;
+
+	r = cv_vault_canaries(v, &ids, &n);
+	free(ids);
+	return r;
 }
 
 int
@@ -93,6 +108,20 @@ cmd_serve(int argc, char **argv)
 		return CLI_USAGE;
 	if (cli_open("serve", dir, &v, &a) != CLI_OK)
 		goto out;
+	/* The server checks the canary list too; here a refusal is on the
+	 * log before anything starts. */
+	if (!so.no_guard && (r = canaries_ok(v)) != CV_OK) {
+		char why[512];
+
+		snprintf(why, sizeof why, "%s", cv_err_detail());
+		if (cli_record(a, "serve.start", r, "canary list", NULL, 0,
+		    0) != CV_OK)
+			fprintf(stderr, "clearvault serve: cannot record the "
+			    "refusal: %s\n", cv_err_detail());
+		cv_err_set("%s", why);
+		cli_fail("serve", r);
+		goto out;
+	}
 	where.dir = dir;
 	where.listen = so.listen;
 	so.ready = ready;
