@@ -36,7 +36,7 @@ struct server {
 	int alerts_fd;			/* DIR/alerts.jsonl, appended */
 	uint64_t alerts;		/* atomic, for /metrics */
 	uint64_t guard_replayed;	/* entries replayed at start */
-	int64_t canaries_mtime;		/* of DIR/canaries, as last loaded */
+	int64_t canaries_stamp;		/* of the canary list, as last loaded */
 	pthread_mutex_t clock_mu;	/* the test clock, see api_guard_now */
 	int64_t clock_start, clock_step, clock_n, clock_mtime;
 	/* from clearvault.conf at start: the vault-wide ceiling (no minute

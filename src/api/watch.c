@@ -242,7 +242,6 @@ api_guard_start(struct server *srv)
 	uint64_t from = 0, size;
 	struct cv_buf leaf = { 0 }, plain = { 0 };
 	size_t len = 0, n = 0;
-	struct stat sb;
 	cv_err r;
 
 	if ((r = cv_guard_new(&srv->guard)) != CV_OK ||
@@ -270,12 +269,11 @@ api_guard_start(struct server *srv)
 		}
 	} else if (r != CV_ERR_NOT_FOUND)
 		goto out;
-	/* The canary list is the truth; the snapshot's copy may be older. */
-	if (cv_path(path, sizeof path, "%s/canaries", cv_vault_dir(srv->v)) ==
-	    CV_OK && stat(path, &sb) == 0)
-		srv->canaries_mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-		    sb.st_mtim.tv_nsec;
-	if ((r = cv_vault_canaries(srv->v, &ids, &n)) != CV_OK ||
+	/* The canary list is the truth; the snapshot's copy may be older.
+	 * A list that is missing or wrong stops the start (fail closed). */
+	if ((r = cv_vault_canaries_stamp(srv->v, &srv->canaries_stamp)) !=
+	    CV_OK ||
+	    (r = cv_vault_canaries(srv->v, &ids, &n)) != CV_OK ||
 	    (r = cv_guard_set_canaries(srv->guard, (const char *const *)ids,
 	    n)) != CV_OK)
 		goto out;
@@ -309,8 +307,7 @@ static void watch_tick(struct server *srv);
 void
 api_guard_tick(struct server *srv)
 {
-	char path[1200], **ids = NULL;
-	struct stat sb;
+	char **ids = NULL;
 	int64_t m;
 	size_t n;
 
@@ -320,16 +317,13 @@ api_guard_tick(struct server *srv)
 	watch_tick(srv);
 	/* A load while the server runs brings new canaries: the guard
 	 * knows them within a second. */
-	if (cv_path(path, sizeof path, "%s/canaries",
-	    cv_vault_dir(srv->v)) != CV_OK || stat(path, &sb) != 0)
-		return;
-	m = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-	if (m == srv->canaries_mtime)
+	if (cv_vault_canaries_stamp(srv->v, &m) != CV_OK ||
+	    m == srv->canaries_stamp)
 		return;
 	if (cv_vault_canaries(srv->v, &ids, &n) == CV_OK &&
 	    cv_guard_set_canaries(srv->guard, (const char *const *)ids, n) ==
 	    CV_OK)
-		srv->canaries_mtime = m;
+		srv->canaries_stamp = m;
 	else
 		fprintf(stderr, "clearvault serve: cannot reload the canaries: "
 		    "%s\n", cv_err_detail());

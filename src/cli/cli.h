@@ -74,6 +74,14 @@ cv_err cli_record(struct cv_audit *a, const char *action, cv_err result,
 cv_err cli_record_at(struct cv_audit *a, const char *action,
     const char *reason, uint64_t *index) CV_MUST_CHECK;
 
+/*
+ * The audit entries of loads (cv_load_audit_fn; CTX: the struct
+ * cv_audit): load.begin before a load commits, load.settle for a load
+ * whose process died before its outcome was recorded.
+ */
+cv_err cli_load_audit(void *ctx, enum cv_load_event ev,
+    const struct cv_load_info *li) CV_MUST_CHECK;
+
 /* The operator's name as the log records it ("root"), or with PREFIXED as
  * a proposer ("cli:root"), never to be mistaken for a server user. */
 void cli_actor(char *out, size_t size, int prefixed);

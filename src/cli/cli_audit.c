@@ -17,11 +17,14 @@ cli_open(const char *cmd, const char *dir, struct cv_vault **v,
 	*a = NULL;
 	if ((r = cv_vault_open(dir, v)) != CV_OK)
 		return cli_fail(cmd, r);
-	/* Fail closed: no log, no operation. */
-	if ((r = cv_audit_open(*v, 0, a)) != CV_OK) {
+	/* Fail closed: no log, no operation. A load killed before its
+	 * outcome was recorded is settled first (load.settle). */
+	if ((r = cv_audit_open(*v, 0, a)) != CV_OK ||
+	    (r = cv_vault_loads_settle(*v, cli_load_audit, *a)) != CV_OK) {
 		cli_fail(cmd, r);
-		cv_vault_close(*v);
+		cli_close(*v, *a);
 		*v = NULL;
+		*a = NULL;
 		return CLI_FAIL;
 	}
 	return CLI_OK;

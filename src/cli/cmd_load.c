@@ -1,35 +1,91 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "../vault/vault.h"
 #include "cli.h"
 
 static const char use[] =
-    "clearvault load --dir DIR [--reject FILE] [--canaries N] [FILE|-]";
+    "clearvault load --dir DIR [--reject FILE] [--canaries N] "
+    "[--new-version] [FILE|-]";
 
 static const char help[] =
     "usage: clearvault load --dir DIR [--reject FILE] [--canaries N] "
-    "[FILE|-]\n\n"
+    "[--new-version] [FILE|-]\n\n"
     "Validates every record of FILE (JSON Lines; stdin when absent or '-')\n"
     "against the schema, encrypts each section under the record's own\n"
     "data key and stores it with its blind indexes. A record whose id\n"
     "exists becomes a new version. The run is atomic: on a bad record it\n"
-    "prints FILE:LINE: field PATH: reason, exits 1 and stores nothing.\n"
-    "Canary records (decoys no legitimate task opens; reading one locks\n"
-    "the reader) are mixed in at random places; which ones they are is\n"
-    "kept sealed by the keyring (clearvault canaries lists them).\n\n"
+    "prints FILE:LINE: field PATH: reason, exits 1 and stores nothing;\n"
+    "killed, it stores nothing or everything, and the next command that\n"
+    "opens the vault writes its outcome to the audit log (load.settle).\n"
+    "An input loaded before (same SHA-256) is refused unless\n"
+    "--new-version is given. Canary records (decoys no legitimate task\n"
+    "opens; reading one locks the reader) are mixed in at random places;\n"
+    "which ones they are is kept sealed by the keyring (clearvault\n"
+    "canaries lists them).\n\n"
     "options:\n"
     "  -d, --dir DIR        the vault folder (or $CLEARVAULT_DIR)\n"
     "  -r, --reject FILE    write bad records with their reasons to FILE\n"
     "                       (JSON Lines) and load the rest\n"
     "  -c, --canaries N     canaries to add (default: one per 500 records,\n"
     "                       and at least 50 in the vault)\n"
+    "  -V, --new-version    load an input that was loaded before again:\n"
+    "                       every record of it becomes a new version\n"
     "  -j, --threads T      encrypting threads (default: one per processor)\n"
     "  -q, --quiet          no progress and no summary\n"
     "  -h, --help           this text\n";
+
+/* "load N, input sha256 HEX" of a load, for its entries. */
+static void
+load_name(char *out, size_t size, int64_t id,
+    const uint8_t digest[static CV_LOAD_DIGEST_BYTES])
+{
+	char hex[2 * CV_LOAD_DIGEST_BYTES + 1];
+
+	sodium_bin2hex(hex, sizeof hex, digest, CV_LOAD_DIGEST_BYTES);
+	snprintf(out, size, "load %lld, input sha256 %s", (long long)id, hex);
+}
+
+cv_err
+cli_load_audit(void *ctx, enum cv_load_event ev, const struct cv_load_info *li)
+{
+	struct cv_audit *a = ctx;
+	char name[120], when[32], reason[300];
+	time_t t = (time_t)(li->decided_us / 1000000);
+	struct tm tm;
+
+	load_name(name, sizeof name, li->id, li->digest);
+	if (ev == CV_LOAD_BEGIN) {
+		snprintf(reason, sizeof reason, "%s: committing %llu records "
+		    "(%llu new versions) and %llu canaries", name,
+		    (unsigned long long)li->records,
+		    (unsigned long long)li->versions,
+		    (unsigned long long)li->canaries);
+		return cli_record(a, "load.begin", CV_OK, reason, NULL, 0, 0);
+	}
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (li->committed)
+		snprintf(reason, sizeof reason, "%s: committed at %s with %llu "
+		    "records (%llu new versions) and %llu canaries; its "
+		    "process ended before marking its outcome recorded", name,
+		    when,
+		    (unsigned long long)li->records,
+		    (unsigned long long)li->versions,
+		    (unsigned long long)li->canaries);
+	else
+		snprintf(reason, sizeof reason, "load %lld: never committed "
+		    "(its process ended first); what it wrote was removed at "
+		    "%s: nothing stored", (long long)li->id, when);
+	return cli_record(a, "load.settle", CV_OK, reason, NULL, 0, 0);
+}
 
 struct prog {
 	off_t size;	/* of the input, 0 if unknown */
@@ -60,6 +116,7 @@ cmd_load(int argc, char **argv)
 		{ "reject", required_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "canaries", required_argument, NULL, 'c' },
+		{ "new-version", no_argument, NULL, 'V' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0, 0, 0, 0 }
 	};
@@ -70,13 +127,14 @@ cmd_load(int argc, char **argv)
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
 	struct prog pg = { 0 };
-	char reason[200];
+	char reason[300], name[120];
 	cv_err ar;
 	struct stat sb;
 	int c, ok, quiet = 0, rc = CLI_FAIL;
 	cv_err r;
 
-	while ((c = getopt_long(argc, argv, "d:r:j:c:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:r:j:c:Vqh", opts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'r': rpath = optarg; break;
@@ -90,6 +148,7 @@ cmd_load(int argc, char **argv)
 			if (!ok || lo.threads > 64)
 				return cli_usage("load", use, "bad --threads");
 			break;
+		case 'V': lo.new_version = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("load", use, "bad option");
@@ -120,14 +179,28 @@ cmd_load(int argc, char **argv)
 		lo.progress = progress;
 		lo.ctx = &pg;
 	}
+	lo.audit = cli_load_audit;
+	lo.audit_ctx = a;
 	r = cv_vault_load(v, &lo, &st, &le);
 	if (lo.progress)
 		fputc('\n', stderr);
+	/* A kill -9 between the commit and the outcome entry, for tests. */
+	if (r == CV_OK && cv_fault("load.decided"))
+		kill(getpid(), SIGKILL);
+	name[0] = '\0';
+	if (st.load)
+		load_name(name, sizeof name, st.load, st.digest);
 	snprintf(reason, sizeof reason, "%s: stored %llu (%llu new versions), "
-	    "rejected %llu", strcmp(in, "-") ? in : "<stdin>",
+	    "rejected %llu%s%s", strcmp(in, "-") ? in : "<stdin>",
 	    (unsigned long long)st.stored, (unsigned long long)st.versions,
-	    (unsigned long long)st.rejected);
-	if ((ar = cli_record(a, "load", r, reason, NULL, 0, 0)) != CV_OK) {
+	    (unsigned long long)st.rejected, *name ? "; " : "", name);
+	ar = cli_record(a, "load", r, reason, NULL, 0, 0);
+	/* Not settled if it failed: the next open records the outcome. */
+	if (ar == CV_OK && cv_vault_load_audited(v, st.load) != CV_OK)
+		fprintf(stderr, "clearvault load: warning: %s (the next "
+		    "command records this load's outcome again)\n",
+		    cv_err_detail());
+	if (ar != CV_OK) {
 		cli_fail("load", ar);
 		goto out;
 	}

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +67,8 @@ one_process(const struct cv_serve_opts *so)
 
 	if (cli_open("serve", so->dir, &v, &a) != CLI_OK)
 		return CV_ERR_INTERNAL;
+	if (!so->api.no_guard && (r = cv_serve_canaries_ok(v, a)) != CV_OK)
+		goto out;
 	if ((r = cv_ca_ensure(cv_vault_keys(v), so->dir, cv_vault_id(v))) !=
 	    CV_OK || (r = cv_keyd_new(v, a, &k)) != CV_OK ||
 	    (r = cv_keyd_client_local(k, &kd)) != CV_OK ||
@@ -162,7 +165,7 @@ cmd_serve(int argc, char **argv)
 	so.api.ready = ready;
 	so.api.ctx = &where;
 	if (proc && strcmp(proc, "keyd") == 0)
-		r = cv_serve_keyd(so.dir);
+		r = cv_serve_keyd(so.dir, !so.api.no_guard);
 	else if (proc && strcmp(proc, "api") == 0) {
 		so.api.claimed = 1;	/* by the supervisor */
 		r = cv_serve_api(&so);

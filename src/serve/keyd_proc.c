@@ -139,7 +139,30 @@ on_term(int sig)
 }
 
 cv_err
-cv_serve_keyd(const char *dir)
+cv_serve_canaries_ok(struct cv_vault *v, struct cv_audit *a)
+{
+	struct cv_audit_entry e = { 0 };
+	char **ids = NULL, why[512];
+	size_t n = 0;
+	cv_err r;
+
+	r = cv_vault_canaries(v, &ids, &n);
+	free(ids);
+	if (r == CV_OK)
+		return CV_OK;
+	snprintf(why, sizeof why, "%s", cv_err_detail());
+	e.outcome = CV_AUDIT_ERROR;
+	e.action = "serve.start";
+	e.actor = "serve";
+	e.reason = "canary list";
+	if (cv_audit_append(a, &e, NULL) != CV_OK)
+		fprintf(stderr, "clearvault serve: cannot record the refusal: "
+		    "%s\n", cv_err_detail());
+	return cv_fail(r, "%s", why);
+}
+
+cv_err
+cv_serve_keyd(const char *dir, int check_canaries)
 {
 	struct kp kp = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	struct sigaction act = { .sa_handler = on_term };
@@ -156,6 +179,7 @@ cv_serve_keyd(const char *dir)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
 	    (r = cv_audit_open(v, 0, &a)) != CV_OK ||
+	    (check_canaries && (r = cv_serve_canaries_ok(v, a)) != CV_OK) ||
 	    /* The api worker reads these; it cannot make them. */
 	    (r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v))) !=
 	    CV_OK ||

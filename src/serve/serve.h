@@ -42,8 +42,16 @@ struct cv_serve_opts {
 cv_err cv_serve_supervise(const struct cv_serve_opts *o) CV_MUST_CHECK;
 
 /* The key process's main: serves its channels until the supervisor's
- * closes. */
-cv_err cv_serve_keyd(const char *dir) CV_MUST_CHECK;
+ * closes. CANARIES: refuse to start without a sound canary list. */
+cv_err cv_serve_keyd(const char *dir, int canaries) CV_MUST_CHECK;
+
+/*
+ * A canary list that is missing or wrong would run the server with
+ * canaries off (issue 18): refused, the refusal logged (serve.start,
+ * error) with how to repair it.
+ */
+cv_err cv_serve_canaries_ok(struct cv_vault *v, struct cv_audit *a)
+    CV_MUST_CHECK;
 
 /* The api worker's main: the HTTPS server over its keyd channel. */
 cv_err cv_serve_api(const struct cv_serve_opts *o) CV_MUST_CHECK;

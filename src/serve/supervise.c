@@ -60,6 +60,8 @@ spawn(struct sup *s, int which, const int *fds, int n, const sigset_t *old)
 	argv[k++] = p->role;
 	argv[k++] = "--dir";
 	argv[k++] = o->dir;
+	if (which == P_KEYD && o->api.no_guard)
+		argv[k++] = "--no-guard";
 	if (which == P_API) {
 		if (o->listen_arg) {
 			argv[k++] = "--listen";

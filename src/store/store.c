@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -13,22 +14,31 @@ _Static_assert(Q__N <= sizeof ((struct cv_store *)0)->q /
     sizeof(sqlite3_stmt *), "room for every statement");
 
 static const char *const sql[Q__N] = {
-	[Q_VERSION] = "SELECT version FROM records WHERE rid = ?1",
+	[Q_VERSION] = "SELECT version FROM records r WHERE rid = ?1 AND "
+	    VISIBLE("r"),
 	[Q_STATE] = "SELECT r.version, d.rec IS NULL FROM records r "
-	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1",
-	[Q_PUT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(rid) DO UPDATE SET "
-	    "version = excluded.version, ssn_bi = excluded.ssn_bi, "
-	    "name_bi = excluded.name_bi, body = excluded.body RETURNING id",
-	[Q_INSERT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(rid) DO NOTHING",
+	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1 AND "
+	    VISIBLE("r"),
+	/* A put over a hidden row of an unfinished load takes it over: the
+	 * row is the put's from then on, and visible (excluded.load). */
+	[Q_PUT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body, "
+	    "load) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(rid) DO UPDATE "
+	    "SET version = excluded.version, ssn_bi = excluded.ssn_bi, "
+	    "name_bi = excluded.name_bi, body = excluded.body, "
+	    "load = excluded.load RETURNING id",
+	[Q_INSERT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body, "
+	    "load) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(rid) DO NOTHING",
+
 	[Q_PUT_DEK] = "INSERT OR REPLACE INTO deks(rec, rid, gen, wdek) "
 	    "VALUES (?1, ?4, ?2, ?3)",
 	[Q_GET] = "SELECT r.version, r.body, d.gen, d.wdek FROM records r "
-	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1",
-	[Q_FIND_SSN] = "SELECT rid FROM records WHERE ssn_bi = ?1",
-	[Q_FIND_NAME] = "SELECT rid FROM records WHERE name_bi = ?1",
-	[Q_ID] = "SELECT id FROM records WHERE rid = ?1",
+	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1 AND "
+	    VISIBLE("r"),
+	[Q_FIND_SSN] = "SELECT rid FROM records r WHERE ssn_bi = ?1 AND "
+	    VISIBLE("r"),
+	[Q_FIND_NAME] = "SELECT rid FROM records r WHERE name_bi = ?1 AND "
+	    VISIBLE("r"),
+	[Q_ID] = "SELECT id FROM records r WHERE rid = ?1 AND " VISIBLE("r"),
 	[Q_HAS_DEK] = "SELECT 1 FROM deks WHERE rec = ?1",
 	[Q_DEL_DEK] = "DELETE FROM deks WHERE rec = ?1",
 	[Q_CLEAR_BI] = "UPDATE records SET ssn_bi = NULL, name_bi = NULL "
@@ -41,10 +51,11 @@ static const char *const sql[Q__N] = {
 static const char schema[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     "INSERT INTO meta VALUES ('schema', '" SCHEMA_VERSION "');"
-    /* body: the encrypted sections; *_bi: blind indexes (keyed hashes) */
+    /* body: the encrypted sections; *_bi: blind indexes (keyed hashes);
+     * load: the load that wrote it (loads.c), NULL for a single put */
     "CREATE TABLE records(id INTEGER PRIMARY KEY, rid TEXT NOT NULL UNIQUE,"
     " version INTEGER NOT NULL, ssn_bi BLOB, name_bi BLOB,"
-    " body BLOB NOT NULL);"
+    " body BLOB NOT NULL, load INTEGER);"
     "CREATE INDEX records_ssn ON records(ssn_bi);"
     "CREATE INDEX records_name ON records(name_bi);"
     /* Data keys apart from the bodies: rotation reads and rewrites small
@@ -92,6 +103,62 @@ check_schema(struct cv_store *s)
 	return r;
 }
 
+/*
+ * Waiting for another connection's write lock: tries again every
+ * millisecond, for BUSY_SECONDS at most. SQLite's own handler backs off
+ * to 100 ms between tries, and a bulk load, which lets go of the lock
+ * between its short transactions only briefly, then starves a server's
+ * login for seconds.
+ */
+#define BUSY_SECONDS 10.0
+
+static int
+busy(void *ctx, int tries)
+{
+	struct cv_store *s = ctx;
+
+	if (tries == 0)
+		s->busy_since = cv_now();
+	else if (cv_now() - s->busy_since >= BUSY_SECONDS)
+		return 0;
+	nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	return 1;
+}
+
+/*
+ * A database from before loads were kept gets records.load. Its records
+ * were loaded, or put, before: they count as one done load (already on
+ * the log), so that a canary list is required of it as of any vault that
+ * had a load (vault/canary.c).
+ */
+static cv_err
+add_load_column(struct cv_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int have;
+	cv_err r;
+
+	have = sqlite3_prepare_v2(s->db, "SELECT load FROM records LIMIT 0",
+	    -1, &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	if (have)
+		return CV_OK;
+	if ((r = exec(s, "BEGIN IMMEDIATE")) != CV_OK)
+		return r;
+	/* Another process may have been first. */
+	have = sqlite3_prepare_v2(s->db, "SELECT load FROM records LIMIT 0",
+	    -1, &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	if (!have && ((r = exec(s, "ALTER TABLE records ADD COLUMN load "
+	    "INTEGER")) != CV_OK ||
+	    (r = exec(s, "INSERT INTO loads(state, audited, started_us) "
+	    "SELECT 1, 1, 0 WHERE EXISTS (SELECT 1 FROM records)")) != CV_OK)) {
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	return exec(s, "COMMIT");
+}
+
 cv_err
 cv_store_open(const char *path, enum cv_store_mode mode,
     struct cv_store **out)
@@ -111,7 +178,7 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_handler(s->db, busy, s);
 	/* Records are ~3 KiB: 4 KiB pages would hold one each and waste a
 	 * quarter of the file. Only takes effect on a new database. */
 	if (mode == CV_STORE_CREATE &&
@@ -131,13 +198,16 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 		    (r = exec(s, store_users_schema)) != CV_OK ||
 		    (r = exec(s, store_cases_schema)) != CV_OK ||
 		    (r = exec(s, store_approvals_schema)) != CV_OK ||
+		    (r = exec(s, store_loads_schema)) != CV_OK ||
 		    (r = exec(s, "COMMIT")) != CV_OK)
 			goto out;
 	} else if ((r = check_schema(s)) != CV_OK ||
 	    /* Tables added after schema 1 shipped: created if missing. */
 	    (r = exec(s, store_users_schema)) != CV_OK ||
 	    (r = exec(s, store_cases_schema)) != CV_OK ||
-	    (r = exec(s, store_approvals_schema)) != CV_OK)
+	    (r = exec(s, store_approvals_schema)) != CV_OK ||
+	    (r = exec(s, store_loads_schema)) != CV_OK ||
+	    (r = add_load_column(s)) != CV_OK)
 		goto out;
 	for (int i = 0; i < Q__N; i++) {
 		if (sqlite3_prepare_v3(s->db, sql[i], -1,
@@ -211,6 +281,13 @@ cv_store_read_end(struct cv_store *s)
 	/* A read transaction has nothing to lose if COMMIT fails. */
 	(void)step_cached(s, sql_commit);
 	s->in_tx = 0;
+}
+
+cv_err
+cv_store_sync(struct cv_store *s, int full)
+{
+	return exec(s, full ? "PRAGMA synchronous=FULL" :
+	    "PRAGMA synchronous=NORMAL");
 }
 
 cv_err
@@ -291,6 +368,10 @@ write_record(struct cv_store *s, int q, const struct cv_store_put *p,
 	sqlite3_bind_blob(st, 3, p->ssn_bi, CV_BIDX_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, p->name_bi, CV_BIDX_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob64(st, 5, p->body, p->body_len, SQLITE_STATIC);
+	if (p->load)
+		sqlite3_bind_int64(st, 6, p->load);
+	else
+		sqlite3_bind_null(st, 6);
 	if (exists) {
 		/* No RETURNING on the hot path: changes() tells. */
 		if (sqlite3_step(st) != SQLITE_DONE)
@@ -509,8 +590,10 @@ cv_store_count(struct cv_store *s, int64_t *records, int64_t *shredded)
 	int64_t keys = 0;
 	cv_err r;
 
-	if ((r = count(s, "SELECT count(*) FROM records", records)) != CV_OK ||
-	    (r = count(s, "SELECT count(*) FROM deks", &keys)) != CV_OK)
+	if ((r = count(s, "SELECT count(*) FROM records r WHERE " VISIBLE("r"),
+	    records)) != CV_OK ||
+	    (r = count(s, "SELECT count(*) FROM deks d JOIN records r ON "
+	    "r.id = d.rec WHERE " VISIBLE("r"), &keys)) != CV_OK)
 		return r;
 	*shredded = *records - keys;
 	return CV_OK;

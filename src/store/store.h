@@ -35,14 +35,26 @@ void cv_store_close(struct cv_store *s);
 cv_err cv_store_read_begin(struct cv_store *s) CV_MUST_CHECK;
 void cv_store_read_end(struct cv_store *s);
 
+/*
+ * Whether a commit waits for the disk (FULL, the default) or only keeps
+ * the database consistent (0: a crash may lose the last commits, never
+ * corrupt). A bulk load's hidden transactions need no fsync each; its last
+ * one, which makes them visible, does, and syncs the earlier ones with it.
+ */
+cv_err cv_store_sync(struct cv_store *s, int full) CV_MUST_CHECK;
+
 /* Transactions. cv_store_begin takes the write lock at once. */
 cv_err cv_store_begin(struct cv_store *s) CV_MUST_CHECK;
 cv_err cv_store_commit(struct cv_store *s) CV_MUST_CHECK;
 void cv_store_rollback(struct cv_store *s);
 
-/* One record as stored. BODY is owned by the caller of cv_store_put. */
+/*
+ * One record as stored. BODY is owned by the caller of cv_store_put.
+ * LOAD: the load writing it (0: none, visible at once).
+ */
 struct cv_store_put {
 	const char *rid;
+	int64_t load;
 	uint32_t version;
 	uint32_t gen;
 	uint8_t wdek[CV_WDEK_BYTES];
@@ -51,7 +63,10 @@ struct cv_store_put {
 	size_t body_len;
 };
 
-/* Current version of RID in *version, or CV_ERR_NOT_FOUND. */
+/*
+ * Current version of RID in *version, or CV_ERR_NOT_FOUND. Here and in
+ * every read below, records of a load that is not done do not exist.
+ */
 cv_err cv_store_version(struct cv_store *s, const char *rid,
     uint32_t *version) CV_MUST_CHECK;
 /* The same, and CV_ERR_SHREDDED when RID's data key is gone. */
@@ -280,6 +295,97 @@ cv_err cv_store_case_has_user(struct cv_store *s, const char *id,
  */
 cv_err cv_store_user_cases(struct cv_store *s, const char *user,
     int (*fn)(void *ctx, const char *case_id), void *ctx) CV_MUST_CHECK;
+
+/*
+ * Bulk loads (see loads.c). A load writes its records in many short
+ * transactions, tagged with its id (cv_store_put.load), and they stay
+ * invisible to every read until cv_store_load_done, in its last one,
+ * makes them all visible at once. A load that never gets there is removed
+ * with cv_store_load_discard and cv_store_load_void. AUDITED marks a load
+ * whose outcome is on the audit log; the vault settles the others.
+ */
+enum cv_store_load_state {
+	CV_STORE_LOAD_OPEN = 0,		/* writing; its records hidden */
+	CV_STORE_LOAD_DONE = 1,		/* committed: its records visible */
+	CV_STORE_LOAD_VOID = 2,		/* rolled back: its records removed */
+};
+
+#define CV_STORE_DIGEST_BYTES 32
+
+struct cv_store_load {
+	int64_t id;
+	int state;			/* enum cv_store_load_state */
+	int audited;
+	uint8_t digest[CV_STORE_DIGEST_BYTES];	/* SHA-256 of the input */
+	int64_t bytes, records, versions, canaries;
+	int64_t started_us, decided_us;
+};
+
+/* In a write transaction: a new open load, its id in *ID. */
+cv_err cv_store_load_new(struct cv_store *s, int64_t now_us,
+    int64_t *id) CV_MUST_CHECK;
+
+/*
+ * cv_store_insert for load P->load. When the rid exists, *exists is set
+ * and *version is its version as the load sees it (its own row, the new
+ * version it already made, or the visible record), *own whether the row is
+ * the load's own. CV_ERR_EXISTS when the row is another unfinished load's.
+ */
+cv_err cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
+    int *exists, int *own, uint32_t *version) CV_MUST_CHECK;
+
+/*
+ * A new version of a record that exists, by load P->load: replaces the
+ * load's OWN row, or else waits, hidden, until cv_store_load_done.
+ */
+cv_err cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
+    int own) CV_MUST_CHECK;
+
+/*
+ * In the load's last transaction: applies its new versions (CV_ERR_EXISTS
+ * if one of those records changed meanwhile), keeps L's digest and counts
+ * and marks it done, so that its records are visible from the commit on.
+ */
+cv_err cv_store_load_done(struct cv_store *s, const struct cv_store_load *l,
+    int64_t now_us) CV_MUST_CHECK;
+
+/*
+ * Removes up to MAX rows (records with their keys, pending versions) of
+ * unfinished load ID, *N how many: call in short transactions until 0,
+ * then cv_store_load_void. Secure delete wipes the bytes.
+ */
+cv_err cv_store_load_discard(struct cv_store *s, int64_t id, size_t max,
+    size_t *n) CV_MUST_CHECK;
+cv_err cv_store_load_void(struct cv_store *s, int64_t id,
+    int64_t now_us) CV_MUST_CHECK;
+cv_err cv_store_load_audited(struct cv_store *s, int64_t id) CV_MUST_CHECK;
+
+/* The latest done load of an input with DIGEST, or CV_ERR_NOT_FOUND. */
+cv_err cv_store_load_find(struct cv_store *s,
+    const uint8_t digest[static CV_STORE_DIGEST_BYTES],
+    struct cv_store_load *l) CV_MUST_CHECK;
+/* Whether a done load read exactly BYTES input bytes. */
+cv_err cv_store_load_sized(struct cv_store *s, int64_t bytes,
+    int *any) CV_MUST_CHECK;
+/* Up to MAX loads whose outcome is not on the audit log, oldest first. */
+cv_err cv_store_load_unsettled(struct cv_store *s, struct cv_store_load *out,
+    size_t max, size_t *n) CV_MUST_CHECK;
+/* Whether any load is done (loads made before loads were kept count as
+ * one). */
+cv_err cv_store_loads_any(struct cv_store *s, int *any) CV_MUST_CHECK;
+
+/*
+ * The sealed canary list (vault/canary.c): one row, written in the same
+ * transaction as the records it names. get: a malloc'd copy, CV_ERR_NOT_FOUND
+ * without a row; STAMP grows with every set (0: no list), so that a server
+ * sees a change with one cheap query.
+ */
+cv_err cv_store_canaries_get(struct cv_store *s, uint8_t **sealed,
+    size_t *len, int64_t *stamp) CV_MUST_CHECK;
+cv_err cv_store_canaries_set(struct cv_store *s, const uint8_t *sealed,
+    size_t len) CV_MUST_CHECK;
+cv_err cv_store_canaries_stamp(struct cv_store *s,
+    int64_t *stamp) CV_MUST_CHECK;
 
 /*
  * Moves the write-ahead log into the main file and truncates it, so that

@@ -10,12 +10,13 @@ struct cv_store {
 	sqlite3 *db;
 	sqlite3_stmt *q[16];	/* store.c's prepared statements */
 	int in_tx;
-	/* users.c's and cases.c's statements, prepared on first use and
-	 * kept: a server asks them on every request. */
+	double busy_since;	/* when the current wait for a lock began */
+	/* users.c's, cases.c's and loads.c's statements, prepared on first
+	 * use and kept: a server asks them on every request. */
 	struct {
 		const char *sql;	/* a string literal: compared by address */
 		sqlite3_stmt *st;
-	} cache[64];
+	} cache[96];
 	size_t ncache;
 };
 
@@ -32,5 +33,15 @@ extern const char store_users_schema[];
 extern const char store_cases_schema[];
 /* Proposals and enrolment codes (approvals.c). */
 extern const char store_approvals_schema[];
+/* Loads, their pending versions and the canary list (loads.c). */
+extern const char store_loads_schema[];
+
+/*
+ * SQL: the records row R (an alias) may be read. A row written by a load
+ * is hidden until that load is done (loads.c); every query that reads
+ * records for a caller goes through this.
+ */
+#define VISIBLE(r) "(" r ".load IS NULL OR EXISTS (SELECT 1 FROM loads l" \
+	" WHERE l.id = " r ".load AND l.state = 1))"
 
 #endif

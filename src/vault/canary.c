@@ -1,11 +1,15 @@
 /*
  * Canary records: decoys made by the same generator as test data, loaded
  * among the real records, that no legitimate task ever opens. Which ids
- * they are is kept only in DIR/canaries, sealed by the keyring: the
- * database holds them exactly like any other record.
+ * they are is kept only in the canary list, sealed by the keyring: the
+ * database holds them exactly like any other record. The list is a row of
+ * the store, written in the transaction that commits the records it
+ * names, so it can never name records that do not exist; vaults made
+ * before kept it in DIR/canaries, read until their next load moves it.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -14,34 +18,62 @@
 
 #define CANARY_CONTEXT "canaries"
 #define CANARY_FILE_MAX (64u << 20)	/* ~3 million ids */
+#define LEGACY_FILE "canaries"
 
-/* The unsealed list: ids, one per line. An absent file is empty. */
+#define REPLANT "run `clearvault canaries --dir %s --replant` to repair it"
+
+/* Unseals SEALED (LEN bytes) onto the end of OUT. */
 static cv_err
-read_list(struct cv_vault *v, struct cv_buf *out)
+unseal(struct cv_vault *v, const uint8_t *sealed, size_t len,
+    struct cv_buf *out)
 {
-	char path[1100], *sealed = NULL;
-	size_t len = 0;
 	cv_err r;
 
-	if ((r = cv_path(path, sizeof path, "%s/canaries", v->dir)) != CV_OK)
+	if (len < CV_SEAL_OVERHEAD || len > CANARY_FILE_MAX)
+		return cv_fail(CV_ERR_FORMAT, "the canary list has a bad "
+		    "length");
+	if ((r = cv_buf_reserve(out, len - CV_SEAL_OVERHEAD)) != CV_OK)
 		return r;
-	r = cv_file_read(path, CANARY_FILE_MAX, &sealed, &len);
+	if ((r = cv_keys_unseal(v->sk->k, CANARY_CONTEXT, sealed, len,
+	    out->p + out->len)) != CV_OK)
+		return r;
+	out->len += len - CV_SEAL_OVERHEAD;
+	return CV_OK;
+}
+
+/*
+ * The unsealed list, one id a line, onto the end of OUT: the store's, or
+ * an older vault's file. *found 0: there is none; *stored: the store's.
+ */
+static cv_err
+read_sealed(struct cv_vault *v, struct cv_buf *out, int *found, int *stored)
+{
+	char path[1100], *file = NULL;
+	uint8_t *sealed = NULL;
+	size_t len = 0;
+	int64_t stamp;
+	cv_err r;
+
+	*found = *stored = 0;
+	r = cv_store_canaries_get(v->store, &sealed, &len, &stamp);
+	if (r == CV_OK) {
+		*found = *stored = 1;
+		r = unseal(v, sealed, len, out);
+		free(sealed);
+		return r;
+	}
+	if (r != CV_ERR_NOT_FOUND ||
+	    (r = cv_path(path, sizeof path, "%s/" LEGACY_FILE, v->dir)) !=
+	    CV_OK)
+		return r;
+	r = cv_file_read(path, CANARY_FILE_MAX, &file, &len);
 	if (r == CV_ERR_NOT_FOUND)
 		return CV_OK;
-	if (r != CV_OK)
-		return r;
-	if (len < CV_SEAL_OVERHEAD) {
-		r = cv_fail(CV_ERR_FORMAT, "%s: too short", path);
-		goto out;
+	if (r == CV_OK) {
+		*found = 1;
+		r = unseal(v, (const uint8_t *)file, len, out);
 	}
-	if ((r = cv_buf_reserve(out, len - CV_SEAL_OVERHEAD)) != CV_OK)
-		goto out;
-	if ((r = cv_keys_unseal(v->sk->k, CANARY_CONTEXT, (uint8_t *)sealed,
-	    len, out->p + out->len)) != CV_OK)
-		goto out;
-	out->len += len - CV_SEAL_OVERHEAD;
- out:
-	free(sealed);
+	free(file);
 	return r;
 }
 
@@ -53,25 +85,95 @@ cv_vault_canaries_min(const struct cv_vault *v)
 }
 
 cv_err
+vault_canaries_read(struct cv_vault *v, int lenient, struct cv_buf *list,
+    size_t *n, size_t *dropped, int *stored)
+{
+	struct cv_buf b = { 0 };
+	size_t at = 0, missing = 0, start = list->len;
+	uint32_t ver;
+	int found, any;
+	cv_err r;
+
+	*n = *dropped = 0;
+	r = read_sealed(v, &b, &found, stored);
+	if (r == CV_ERR_AUTH || r == CV_ERR_FORMAT) {
+		if (!lenient) {
+			cv_err_set("the canary list does not open under this "
+			    "vault's keyring (tampered with, or another "
+			    "vault's): " REPLANT, v->dir);
+			goto out;
+		}
+		b.len = 0;	/* replaced as a whole */
+		r = CV_OK;
+	} else if (r != CV_OK)
+		goto out;
+	/* Canaries planted and no list: someone deleted it, and a server
+	 * would run with canaries off without a word. */
+	if (!found && !lenient &&
+	    ((r = cv_store_loads_any(v->store, &any)) != CV_OK ||
+	    (any && (r = cv_fail(CV_ERR_NOT_FOUND, "the canary list is "
+	    "missing from %s/vault.db although loads have planted canaries: "
+	    "without it canaries are off; " REPLANT, v->dir, v->dir)) !=
+	    CV_OK)))
+		goto out;
+	if (b.len && b.p[b.len - 1] != '\n') {
+		r = lenient ? CV_OK : cv_fail(CV_ERR_FORMAT, "the canary list "
+		    "is truncated: " REPLANT, v->dir);
+		if (r != CV_OK)
+			goto out;
+		b.len = 0;
+	}
+	/* Each listed id must be a record: one indexed probe each. */
+	while (at < b.len) {
+		char *id = (char *)b.p + at, *nl = memchr(id, '\n', b.len - at);
+		size_t len = (size_t)(nl - id);
+
+		at += len + 1;
+		*nl = '\0';
+		r = cv_store_version(v->store, id, &ver);
+		if (r == CV_ERR_NOT_FOUND) {
+			missing++;
+			continue;
+		}
+		if (r != CV_OK ||
+		    (r = cv_buf_add(list, id, len)) != CV_OK ||
+		    (r = cv_buf_add(list, "\n", 1)) != CV_OK)
+			goto out;
+		(*n)++;
+	}
+	r = CV_OK;
+	if (missing && !lenient)
+		r = cv_fail(CV_ERR_FORMAT, "the canary list names %zu records "
+		    "that are not in the vault: list and database do not "
+		    "belong together (a restored or edited vault.db?); "
+		    REPLANT, missing, v->dir);
+	*dropped = missing;
+ out:
+	if (r != CV_OK) {
+		sodium_memzero(list->p + start, list->len - start);
+		list->len = start;
+		*n = 0;
+	}
+	cv_buf_free(&b);
+	return r;
+}
+
+cv_err
 cv_vault_canaries(struct cv_vault *v, char ***ids, size_t *n)
 {
 	struct cv_buf b = { 0 };
-	size_t count = 0, at;
+	size_t count = 0, dropped, at = 0;
 	char **list, *text;
+	int stored;
 	cv_err r;
 
 	if (v->canary_fn)
 		return v->canary_fn(v->canary_ctx, ids, n);
 	*ids = NULL;
 	*n = 0;
-	if ((r = read_list(v, &b)) != CV_OK)
+	if ((r = vault_canaries_read(v, 0, &b, &count, &dropped, &stored)) !=
+	    CV_OK)
 		goto out;
-	for (size_t i = 0; i < b.len; i++)
-		count += b.p[i] == '\n';
-	if (b.len && b.p[b.len - 1] != '\n') {
-		r = cv_fail(CV_ERR_FORMAT, "canary list: truncated");
-		goto out;
-	}
 	/* One allocation: the pointers, then the strings. */
 	if ((list = malloc(count * sizeof *list + b.len + 1)) == NULL) {
 		r = CV_ERR_NOMEM;
@@ -81,7 +183,6 @@ cv_vault_canaries(struct cv_vault *v, char ***ids, size_t *n)
 	if (b.len)
 		memcpy(text, b.p, b.len);
 	text[b.len] = '\0';
-	at = 0;
 	for (size_t i = 0; i < count; i++) {
 		char *nl = strchr(text + at, '\n');
 		*nl = '\0';
@@ -96,35 +197,36 @@ cv_vault_canaries(struct cv_vault *v, char ***ids, size_t *n)
 }
 
 cv_err
-vault_canaries_add(struct cv_vault *v, const struct cv_buf *ids)
+cv_vault_canaries_stamp(struct cv_vault *v, int64_t *stamp)
 {
-	struct cv_buf b = { 0 };
-	char path[1100];
-	uint8_t *sealed = NULL;
+	return cv_store_canaries_stamp(v->store, stamp);
+}
+
+cv_err
+vault_canaries_write(struct cv_vault *v, const struct cv_buf *list)
+{
+	uint8_t *sealed;
 	cv_err r;
 
-	if (ids->len == 0)
-		return CV_OK;
-	if ((r = read_list(v, &b)) != CV_OK ||
-	    (r = cv_buf_add(&b, ids->p, ids->len)) != CV_OK)
-		goto out;
-	if (b.len + CV_SEAL_OVERHEAD > CANARY_FILE_MAX) {
-		r = cv_fail(CV_ERR_LIMIT, "too many canaries");
-		goto out;
-	}
-	if ((sealed = malloc(b.len + CV_SEAL_OVERHEAD)) == NULL) {
-		r = CV_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = cv_keys_seal(v->sk->k, CANARY_CONTEXT, b.p, b.len,
-	    sealed)) != CV_OK ||
-	    (r = cv_path(path, sizeof path, "%s/canaries", v->dir)) != CV_OK)
-		goto out;
-	r = cv_file_replace(path, sealed, b.len + CV_SEAL_OVERHEAD, 0600);
- out:
+	if (list->len + CV_SEAL_OVERHEAD > CANARY_FILE_MAX)
+		return cv_fail(CV_ERR_LIMIT, "too many canaries");
+	if ((sealed = malloc(list->len + CV_SEAL_OVERHEAD)) == NULL)
+		return CV_ERR_NOMEM;
+	if ((r = cv_keys_seal(v->sk->k, CANARY_CONTEXT, list->p, list->len,
+	    sealed)) == CV_OK)
+		r = cv_store_canaries_set(v->store, sealed,
+		    list->len + CV_SEAL_OVERHEAD);
 	free(sealed);
-	cv_buf_free(&b);
 	return r;
+}
+
+void
+vault_canaries_file_drop(struct cv_vault *v)
+{
+	char path[1100];
+
+	if (cv_path(path, sizeof path, "%s/" LEGACY_FILE, v->dir) == CV_OK)
+		(void)unlink(path);
 }
 
 cv_err

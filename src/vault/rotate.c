@@ -21,11 +21,19 @@ cv_vault_rotate(struct cv_vault *v,
 	cv_err r;
 
 	memset(st, 0, sizeof *st);
-	if ((r = cv_store_count(v->store, &records, &shredded)) != CV_OK)
+	/*
+	 * No load meanwhile: its data keys, wrapped under the key it opened
+	 * with, would outlive the old key's destruction unreadable.
+	 */
+	if ((r = vault_lock(v, 10)) != CV_OK)
 		return r;
+	if ((r = cv_store_count(v->store, &records, &shredded)) != CV_OK)
+		goto out;
 	st->total = (uint64_t)(records - shredded);
-	if ((d = calloc(BATCH, sizeof *d)) == NULL)
-		return CV_ERR_NOMEM;
+	if ((d = calloc(BATCH, sizeof *d)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
 	if ((r = cv_keys_rotate_begin(k, &st->resumed)) != CV_OK)
 		goto out;
 	gen = cv_keys_current_gen(k);
@@ -78,5 +86,6 @@ cv_vault_rotate(struct cv_vault *v,
 		sodium_memzero(d, BATCH * sizeof *d);
 		free(d);
 	}
+	vault_unlock(v);
 	return r;
 }

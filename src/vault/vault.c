@@ -161,6 +161,12 @@ cv_vault_init(const char *dir, const struct cv_vault_init_opts *o)
 		    (r = cv_store_open(db, CV_STORE_CREATE, &s)) != CV_OK)
 			goto fail;
 		cv_store_close(s);
+		/* Made now, so that a load that changes nothing makes no
+		 * file either. */
+		if ((r = cv_path(db, sizeof db, "%s/%s", absdir,
+		    CV_LOAD_LOCK_FILE)) != CV_OK ||
+		    (r = cv_file_create(db, "", 0, 0600)) != CV_OK)
+			goto fail;
 	}
 	return CV_OK;
  fail:
@@ -200,6 +206,7 @@ cv_vault_open(const char *dir, struct cv_vault **out)
 		return CV_ERR_NOMEM;
 	}
 	v->sk->refs = 1;
+	v->lock_fd = -1;
 	if ((r = cv_path(v->dir, sizeof v->dir, "%s", dir)) != CV_OK ||
 	    (r = cv_config_load(dir, &v->cfg)) != CV_OK ||
 	    (r = open_store(v)) != CV_OK ||
@@ -255,6 +262,7 @@ cv_vault_dup(struct cv_vault *v, struct cv_vault **out)
 	*out = NULL;
 	if ((d = calloc(1, sizeof *d)) == NULL)
 		return CV_ERR_NOMEM;
+	d->lock_fd = -1;
 	memcpy(d->dir, v->dir, sizeof d->dir);
 	d->cfg = v->cfg;
 	d->sk = v->sk;
@@ -274,6 +282,7 @@ cv_vault_close(struct cv_vault *v)
 {
 	if (v == NULL)
 		return;
+	vault_unlock(v);
 	cv_store_close(v->store);
 	if (v->sk && __atomic_sub_fetch(&v->sk->refs, 1,
 	    __ATOMIC_SEQ_CST) == 0) {

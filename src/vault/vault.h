@@ -63,6 +63,34 @@ cv_err cv_vault_dup(struct cv_vault *v, struct cv_vault **out) CV_MUST_CHECK;
 void cv_vault_close(struct cv_vault *v);
 
 /* Loading JSON Lines. */
+#define CV_LOAD_DIGEST_BYTES 32
+
+/*
+ * What a load's audit entries name: the load's number in the vault, the
+ * SHA-256 of its input and what it stores. COMMITTED: settled, its
+ * records were committed (1) or rolled back (0).
+ */
+struct cv_load_info {
+	int64_t id;
+	int committed;
+	uint8_t digest[CV_LOAD_DIGEST_BYTES];
+	uint64_t bytes, records, versions, canaries;
+	int64_t started_us, decided_us;
+};
+
+enum cv_load_event {
+	/* About to commit: the entry must be durable before this returns,
+	 * and a failure stops the load (nothing stored). */
+	CV_LOAD_BEGIN = 1,
+	/* An earlier load whose outcome never reached the log (its process
+	 * died) was settled: finished, or rolled back. */
+	CV_LOAD_SETTLED,
+};
+
+/* Writes the audit entry of EV about load LI; CV_OK once durable. */
+typedef cv_err cv_load_audit_fn(void *ctx, enum cv_load_event ev,
+    const struct cv_load_info *li);
+
 struct cv_load_stats {
 	uint64_t lines;		/* input lines read */
 	uint64_t stored;	/* records stored (new or new version) */
@@ -70,7 +98,10 @@ struct cv_load_stats {
 	uint64_t rejected;	/* bad records written to the reject file */
 	uint64_t canaries;	/* decoys stored (not in stored) */
 	uint64_t bytes;		/* input bytes read */
+	uint64_t dropped;	/* replant: listed canaries without a record */
 	double seconds;
+	int64_t load;		/* the load's number (0: nothing committed) */
+	uint8_t digest[CV_LOAD_DIGEST_BYTES];	/* SHA-256 of the input */
 };
 
 struct cv_load_error {
@@ -97,23 +128,32 @@ struct cv_load_opts {
 	/* Called from the loading thread about twice a second. */
 	void (*progress)(void *ctx, const struct cv_load_stats *st);
 	void *ctx;
+	/* The write-ahead audit entries (NULL: none, for tests). */
+	cv_load_audit_fn *audit;
+	void *audit_ctx;
+	/* An input that a done load had already (same SHA-256) is refused
+	 * with CV_ERR_EXISTS unless this is set: then every record of it
+	 * becomes a new version. */
+	int new_version;
+	/* Canaries only (an empty input): the listed canaries that are
+	 * records are kept, the rest dropped, and new ones planted up to the
+	 * vault's minimum or one per CV_CANARY_RATE records. Repairs a list
+	 * that is missing, does not open or names missing records. */
+	int replant;
 };
 
-/*
- * Validates, encrypts and stores every record of O->in. The run is one
- * transaction: it stores all good records or nothing. A record whose id
- * exists becomes a new version (new data key). CV_ERR_INVALID on a bad
- * record without a reject file (*err says which line and why); CV_ERR_IO,
- * CV_ERR_STORE. *st is filled in any case.
- */
 /* The fewest canaries the vault keeps (`init --canaries`). */
 int64_t cv_vault_canaries_min(const struct cv_vault *v);
 
 /*
  * The vault's canary ids (decoys no legitimate task opens), known only
- * through the keyring: DIR/canaries is sealed. *ids is one allocation (the
- * N pointers, then the strings): free() it. No file: none (N = 0).
- * CV_ERR_AUTH or CV_ERR_FORMAT when the file was tampered with.
+ * through the keyring: the list is sealed, in vault.db, committed with the
+ * records it names. *ids is one allocation (the N pointers, then the
+ * strings): free() it. No load yet: none (N = 0). Fails closed, with how
+ * to recover (`canaries --replant`) in the detail: CV_ERR_NOT_FOUND when
+ * the list is missing although loads planted canaries, CV_ERR_AUTH when it
+ * does not open under this keyring, CV_ERR_FORMAT when it names records
+ * that are not in the vault.
  */
 cv_err cv_vault_canaries(struct cv_vault *v, char ***ids,
     size_t *n) CV_MUST_CHECK;
@@ -127,8 +167,44 @@ typedef cv_err cv_vault_canary_fn(void *ctx, char ***ids, size_t *n);
 void cv_vault_set_canary_source(struct cv_vault *v, cv_vault_canary_fn *fn,
     void *ctx);
 
+/* Grows with every change of the canary list (0: none yet). */
+cv_err cv_vault_canaries_stamp(struct cv_vault *v,
+    int64_t *stamp) CV_MUST_CHECK;
+
+/*
+ * Validates, encrypts and stores every record of O->in, all good records
+ * or nothing. It writes in short transactions (a server's logins and
+ * reads never wait long behind it) whose records stay invisible until
+ * the last one commits them all; before that commit, O->audit writes the
+ * load's CV_LOAD_BEGIN entry. A record whose id exists becomes a new
+ * version (new data key). One load at a time: it waits a few seconds for
+ * another, then fails with CV_ERR_LIMIT; it first settles loads that died
+ * (CV_LOAD_SETTLED entries). CV_ERR_INVALID on a bad record without a
+ * reject file (*err says which line and why); CV_ERR_EXISTS for an input
+ * already loaded (see new_version); CV_ERR_IO, CV_ERR_STORE; the errors of
+ * cv_vault_canaries (unless replanting). *st is filled in any case. When
+ * st->load is set, the caller records the outcome on the log and then
+ * calls cv_vault_load_audited, whatever the result.
+ */
 cv_err cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
     struct cv_load_stats *st, struct cv_load_error *err) CV_MUST_CHECK;
+
+/*
+ * The outcome of load LOAD (0: none) is on the log: the next open need
+ * not settle it. Lets the next load run. A failure only means that the
+ * next open writes a CV_LOAD_SETTLED entry for it as well.
+ */
+cv_err cv_vault_load_audited(struct cv_vault *v, int64_t load) CV_MUST_CHECK;
+
+/*
+ * Settles what loads killed before their outcome reached the log left: a
+ * load that never committed is removed (its hidden records deleted), and
+ * FN (may be NULL) writes a CV_LOAD_SETTLED entry for each, committed or
+ * not. Does nothing while a load is running. Every command that opens the
+ * vault with its log calls this.
+ */
+cv_err cv_vault_loads_settle(struct cv_vault *v, cv_load_audit_fn *fn,
+    void *ctx) CV_MUST_CHECK;
 
 /*
  * Stores one record given as JSON text (validated as `load` does). With

@@ -66,6 +66,7 @@ struct cv_vault {
 	struct cv_store *store;
 	cv_vault_canary_fn *canary_fn;	/* store-only handles */
 	void *canary_ctx;
+	int lock_fd;	/* DIR/load.lock while this handle holds it, or -1 */
 };
 
 struct shared_keys {
@@ -73,9 +74,36 @@ struct shared_keys {
 	int refs;	/* atomic */
 };
 
-/* Adds the ids in IDS (one per line) to the sealed canary list. */
-cv_err vault_canaries_add(struct cv_vault *v,
-    const struct cv_buf *ids) CV_MUST_CHECK;
+/*
+ * The canary list as it stands, appended to LIST (one id a line), *n ids.
+ * Strict (LENIENT 0) it fails as cv_vault_canaries does. Lenient (a
+ * replant) a list that is missing or does not open counts as empty and
+ * ids without a record are left out, counted in *dropped. *stored: the
+ * list is a row of the store (not none, nor a file of an older vault).
+ */
+cv_err vault_canaries_read(struct cv_vault *v, int lenient,
+    struct cv_buf *list, size_t *n, size_t *dropped,
+    int *stored) CV_MUST_CHECK;
+/* Replaces the list with LIST, in the caller's write transaction. */
+cv_err vault_canaries_write(struct cv_vault *v,
+    const struct cv_buf *list) CV_MUST_CHECK;
+/* After the list went into the store: the file of an older vault goes. */
+void vault_canaries_file_drop(struct cv_vault *v);
+
+/*
+ * DIR/load.lock: one load (or rotation) at a time, across processes;
+ * held until the load's outcome is on the log. Waits up to WAIT seconds,
+ * then CV_ERR_LIMIT. The lock goes with the process, however it ends.
+ */
+#define CV_LOAD_LOCK_FILE "load.lock"
+cv_err vault_lock(struct cv_vault *v, double wait) CV_MUST_CHECK;
+void vault_unlock(struct cv_vault *v);
+/* cv_vault_loads_settle's work, with the lock held. */
+cv_err vault_settle(struct cv_vault *v, cv_load_audit_fn *fn,
+    void *ctx) CV_MUST_CHECK;
+/* Removes what unfinished load ID wrote, in short transactions, and
+ * marks it void. */
+cv_err vault_load_discard(struct cv_vault *v, int64_t id) CV_MUST_CHECK;
 /* A new canary record appended to TEXT (one JSON line) and its id (and a
  * newline) to IDS. */
 cv_err vault_canary_make(struct cv_buf *text,

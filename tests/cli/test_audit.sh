@@ -14,9 +14,10 @@ python3 - "$T/out" "$id" <<'PY' && ok || bad "entries are not what happened"
 import base64, hashlib, json, sys
 es = [json.loads(l) for l in open(sys.argv[1])]
 acts = [e["action"] for e in es]
-assert acts == ["init", "load", "get", "find", "get", "audit.tail"], acts
-assert [e["index"] for e in es] == list(range(6))
-get, find, miss = es[2], es[3], es[4]
+assert acts == ["init", "load.begin", "load", "get", "find", "get",
+                "audit.tail"], acts
+assert [e["index"] for e in es] == list(range(7))
+get, find, miss = es[3], es[4], es[5]
 assert get["records"] == [sys.argv[2]] and get["sections"] == ["identity"]
 assert get["outcome"] == "allowed" and get["actor"]
 assert find["records"] == [sys.argv[2]] and "SSN" in find["reason"]

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -45,10 +46,11 @@ teardown(void **state)
 }
 
 static cv_err
-load(const void *data, size_t len, struct cv_load_stats *st,
-    struct cv_load_error *err)
+load_opts(const void *data, size_t len, int new_version, int64_t canaries,
+    struct cv_load_stats *st, struct cv_load_error *err)
 {
-	struct cv_load_opts o = { 0 };
+	struct cv_load_opts o = { .new_version = new_version,
+	    .canaries = canaries };
 	cv_err r;
 
 	o.in = fmemopen((void *)(uintptr_t)data, len, "r");
@@ -56,6 +58,13 @@ load(const void *data, size_t len, struct cv_load_stats *st,
 	r = cv_vault_load(v, &o, st, err);
 	fclose(o.in);
 	return r;
+}
+
+static cv_err
+load(const void *data, size_t len, struct cv_load_stats *st,
+    struct cv_load_error *err)
+{
+	return load_opts(data, len, 0, 0, st, err);
 }
 
 /* Nth generated line's id (the generator writes "id" first). */
@@ -186,6 +195,46 @@ test_get_find_shred(void **state)
 	assert_int_equal(cv_vault_get(v, id, bad, &rec), CV_ERR_INVALID);
 }
 
+/*
+ * The same input again is refused (a rerun after a crash must not make a
+ * second version of everything) unless new versions are asked for; the
+ * canaries the loads planted are all records.
+ */
+static void
+test_rerun_and_canaries(void **state)
+{
+	struct cv_load_stats st;
+	struct cv_load_error err;
+	int64_t records, shredded, before;
+	char **ids = NULL, id[32];
+	size_t n = 0;
+	json_t *rec = NULL;
+
+	(void)state;
+	assert_int_equal(cv_vault_count(v, &before, &shredded), CV_OK);
+	assert_int_equal(load(input.p, input.len, &st, &err), CV_ERR_EXISTS);
+	assert_int_equal(st.stored, 0);
+	assert_int_equal(cv_vault_count(v, &records, &shredded), CV_OK);
+	assert_int_equal(records, before);
+	assert_int_equal(load_opts(input.p, input.len, 1, CV_CANARIES_AUTO, &st,
+	    &err), CV_OK);
+	assert_int_equal(st.versions, N);
+	assert_true(st.load > 0);
+	nth_id(0, id);
+	assert_int_equal(cv_vault_get(v, id, NULL, &rec), CV_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    rec, "_meta"), "version")), 2);
+	json_decref(rec);
+	/* This vault's minimum is 0 (setup): the canaries are the rate's. */
+	assert_int_equal(cv_vault_canaries(v, &ids, &n), CV_OK);
+	assert_int_equal(n, st.canaries);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(cv_vault_get(v, ids[i], NULL, &rec), CV_OK);
+		json_decref(rec);
+	}
+	free(ids);
+}
+
 int
 main(void)
 {
@@ -193,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_load_is_atomic),
 		cmocka_unit_test(test_parallel_readers),
 		cmocka_unit_test(test_get_find_shred),
+		cmocka_unit_test(test_rerun_and_canaries),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

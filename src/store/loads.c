@@ -1,0 +1,411 @@
+/*
+ * Bulk loads and the canary list.
+ *
+ * A load writes its records in many short transactions, so that the
+ * write lock is never held for long, each row tagged with the load's id.
+ * Reads see a tagged row only once its load is done (store.c, VISIBLE),
+ * so the load still stores all or nothing: its last transaction marks it
+ * done, or a later one removes what it wrote. A new version of a record
+ * that exists would be visible at once: it waits in load_versions until
+ * that last transaction.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+const char store_loads_schema[] =
+    /* state: CV_STORE_LOAD_*; audited: its outcome is on the audit log;
+     * first_rec: no row of the load has a smaller id (for discarding). */
+    "CREATE TABLE IF NOT EXISTS loads(id INTEGER PRIMARY KEY,"
+    " state INTEGER NOT NULL, audited INTEGER NOT NULL DEFAULT 0,"
+    " digest BLOB, bytes INTEGER NOT NULL DEFAULT 0,"
+    " records INTEGER NOT NULL DEFAULT 0,"
+    " versions INTEGER NOT NULL DEFAULT 0,"
+    " canaries INTEGER NOT NULL DEFAULT 0,"
+    " first_rec INTEGER NOT NULL DEFAULT 0,"
+    " started_us INTEGER NOT NULL, decided_us INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS loads_digest ON loads(digest);"
+    /* base: the version the new one replaces, checked when applied. */
+    "CREATE TABLE IF NOT EXISTS load_versions(load INTEGER NOT NULL,"
+    " rid TEXT NOT NULL, base INTEGER NOT NULL, version INTEGER NOT NULL,"
+    " ssn_bi BLOB, name_bi BLOB, body BLOB NOT NULL, gen INTEGER NOT NULL,"
+    " wdek BLOB NOT NULL, PRIMARY KEY(load, rid));"
+    "CREATE TABLE IF NOT EXISTS canary_list(one INTEGER PRIMARY KEY"
+    " CHECK (one = 1), stamp INTEGER NOT NULL, sealed BLOB NOT NULL);";
+
+static cv_err
+prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
+{
+	if (store_stmt(s, q, st) != SQLITE_OK)
+		return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+	return CV_OK;
+}
+
+/* Steps a statement that returns no row; releases it. */
+static cv_err
+done(struct cv_store *s, sqlite3_stmt *st, int *changes)
+{
+	int rc = sqlite3_step(st);
+
+	store_release(st);
+	if (rc != SQLITE_DONE)
+		return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+	if (changes)
+		*changes = sqlite3_changes(s->db);
+	return CV_OK;
+}
+
+/* A step that wanted one row: CV_OK (there was one), CV_ERR_NOT_FOUND. */
+static cv_err
+one_row(struct cv_store *s, int rc)
+{
+	if (rc == SQLITE_ROW)
+		return CV_OK;
+	if (rc == SQLITE_DONE)
+		return CV_ERR_NOT_FOUND;
+	return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+}
+
+/* Runs Q with ?1 = A (and ?2 = B unless B < 0), no row wanted. */
+static cv_err
+run2(struct cv_store *s, const char *q, int64_t a, int64_t b, int *changes)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, q, &st)) != CV_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, a);
+	if (b >= 0)
+		sqlite3_bind_int64(st, 2, b);
+	return done(s, st, changes);
+}
+
+/* One integer from Q with ?1 = A; CV_ERR_NOT_FOUND without a row. */
+static cv_err
+int_of(struct cv_store *s, const char *q, int64_t a, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, q, &st)) != CV_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, a);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	store_release(st);
+	return one_row(s, rc);
+}
+
+cv_err
+cv_store_load_new(struct cv_store *s, int64_t now_us, int64_t *id)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	*id = 0;
+	/* Inside the caller's write transaction nobody else inserts, so the
+	 * load's first row gets max + 1 at the least. */
+	if ((r = prep(s, "INSERT INTO loads(state, started_us, first_rec)"
+	    " VALUES (0, ?1, (SELECT ifnull(max(id), 0) + 1 FROM records))",
+	    &st)) != CV_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, now_us);
+	if ((r = done(s, st, NULL)) == CV_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return r;
+}
+
+cv_err
+cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
+    int *exists, int *own, uint32_t *version)
+{
+	sqlite3_stmt *st;
+	int64_t load = 0, pending = 0;
+	int rc, visible = 0;
+	cv_err r;
+
+	*own = 0;
+	if ((r = cv_store_insert(s, p, exists)) != CV_OK || !*exists)
+		return r;
+	if ((r = prep(s, "SELECT r.version, r.load, " VISIBLE("r") " FROM"
+	    " records r WHERE r.rid = ?1", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, p->rid, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*version = (uint32_t)sqlite3_column_int64(st, 0);
+		load = sqlite3_column_int64(st, 1);
+		visible = sqlite3_column_int(st, 2);
+	}
+	store_release(st);
+	if ((r = one_row(s, rc)) != CV_OK)
+		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_INTERNAL,
+		    "record %s vanished", p->rid) : r;
+	if (load == p->load) {
+		*own = 1;
+		return CV_OK;
+	}
+	if (!visible)
+		return cv_fail(CV_ERR_EXISTS, "record %s belongs to load %lld, "
+		    "which has not finished", p->rid, (long long)load);
+	/* A second new version of it in the same load builds on the first. */
+	if ((r = prep(s, "SELECT version FROM load_versions WHERE load = ?1"
+	    " AND rid = ?2", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, p->load);
+	sqlite3_bind_text(st, 2, p->rid, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		pending = sqlite3_column_int64(st, 0);
+	store_release(st);
+	if ((r = one_row(s, rc)) != CV_OK && r != CV_ERR_NOT_FOUND)
+		return r;
+	if (pending > *version)
+		*version = (uint32_t)pending;
+	return CV_OK;
+}
+
+cv_err
+cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
+    int own)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if (own)
+		return cv_store_put(s, p);
+	if ((r = prep(s, "INSERT INTO load_versions(load, rid, base, version,"
+	    " ssn_bi, name_bi, body, gen, wdek) VALUES (?1, ?2, (SELECT version"
+	    " FROM records WHERE rid = ?2), ?3, ?4, ?5, ?6, ?7, ?8)"
+	    " ON CONFLICT(load, rid) DO UPDATE SET version = excluded.version,"
+	    " ssn_bi = excluded.ssn_bi, name_bi = excluded.name_bi,"
+	    " body = excluded.body, gen = excluded.gen, wdek = excluded.wdek",
+	    &st)) != CV_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, p->load);
+	sqlite3_bind_text(st, 2, p->rid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, p->version);
+	sqlite3_bind_blob(st, 4, p->ssn_bi, CV_BIDX_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, p->name_bi, CV_BIDX_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 6, p->body, p->body_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, p->gen);
+	sqlite3_bind_blob(st, 8, p->wdek, CV_WDEK_BYTES, SQLITE_STATIC);
+	return done(s, st, NULL);
+}
+
+cv_err
+cv_store_load_done(struct cv_store *s, const struct cv_store_load *l,
+    int64_t now_us)
+{
+	sqlite3_stmt *st;
+	int64_t pending = 0;
+	int changed = 0;
+	cv_err r;
+
+	if ((r = int_of(s, "SELECT count(*) FROM load_versions WHERE"
+	    " load = ?1", l->id, &pending)) != CV_OK ||
+	    (r = run2(s, "UPDATE records SET version = v.version,"
+	    " ssn_bi = v.ssn_bi, name_bi = v.name_bi, body = v.body"
+	    " FROM load_versions v WHERE v.load = ?1 AND records.rid = v.rid"
+	    " AND records.version = v.base", l->id, -1, &changed)) != CV_OK)
+		return r;
+	if (changed != pending)
+		return cv_fail(CV_ERR_EXISTS, "%lld of the records this load "
+		    "makes new versions of were changed while it ran",
+		    (long long)(pending - changed));
+	if ((r = run2(s, "INSERT OR REPLACE INTO deks(rec, rid, gen, wdek)"
+	    " SELECT r.id, v.rid, v.gen, v.wdek FROM load_versions v"
+	    " JOIN records r ON r.rid = v.rid WHERE v.load = ?1", l->id, -1,
+	    NULL)) != CV_OK ||
+	    (r = run2(s, "DELETE FROM load_versions WHERE load = ?1", l->id,
+	    -1, NULL)) != CV_OK ||
+	    (r = prep(s, "UPDATE loads SET state = 1, digest = ?2, bytes = ?3,"
+	    " records = ?4, versions = ?5, canaries = ?6, decided_us = ?7"
+	    " WHERE id = ?1 AND state = 0", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, l->id);
+	sqlite3_bind_blob(st, 2, l->digest, sizeof l->digest, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, l->bytes);
+	sqlite3_bind_int64(st, 4, l->records);
+	sqlite3_bind_int64(st, 5, l->versions);
+	sqlite3_bind_int64(st, 6, l->canaries);
+	sqlite3_bind_int64(st, 7, now_us);
+	if ((r = done(s, st, &changed)) != CV_OK)
+		return r;
+	if (changed != 1)
+		return cv_fail(CV_ERR_INTERNAL, "load %lld is not open",
+		    (long long)l->id);
+	return CV_OK;
+}
+
+cv_err
+cv_store_load_discard(struct cv_store *s, int64_t id, size_t max, size_t *n)
+{
+	int a = 0, b = 0;
+	cv_err r;
+
+	*n = 0;
+	/* Keys first: a key without its record would be an orphan, never
+	 * the reverse. Rows are found from first_rec on, by the rowid. */
+	if ((r = run2(s, "DELETE FROM deks WHERE rec IN (SELECT id FROM"
+	    " records WHERE id >= (SELECT first_rec FROM loads WHERE id = ?1)"
+	    " AND load = ?1 LIMIT ?2)", id, (int64_t)max, NULL)) != CV_OK ||
+	    (r = run2(s, "DELETE FROM records WHERE id IN (SELECT id FROM"
+	    " records WHERE id >= (SELECT first_rec FROM loads WHERE id = ?1)"
+	    " AND load = ?1 LIMIT ?2)", id, (int64_t)max, &a)) != CV_OK ||
+	    (r = run2(s, "DELETE FROM load_versions WHERE rowid IN (SELECT"
+	    " rowid FROM load_versions WHERE load = ?1 LIMIT ?2)", id,
+	    (int64_t)max, &b)) != CV_OK)
+		return r;
+	*n = (size_t)a + (size_t)b;
+	return CV_OK;
+}
+
+cv_err
+cv_store_load_void(struct cv_store *s, int64_t id, int64_t now_us)
+{
+	return run2(s, "UPDATE loads SET state = 2, decided_us = ?2"
+	    " WHERE id = ?1 AND state = 0", id, now_us, NULL);
+}
+
+cv_err
+cv_store_load_audited(struct cv_store *s, int64_t id)
+{
+	return run2(s, "UPDATE loads SET audited = 1 WHERE id = ?1", id, -1,
+	    NULL);
+}
+
+static void
+load_of(sqlite3_stmt *st, struct cv_store_load *l)
+{
+	memset(l, 0, sizeof *l);
+	l->id = sqlite3_column_int64(st, 0);
+	l->state = sqlite3_column_int(st, 1);
+	l->audited = sqlite3_column_int(st, 2);
+	if (sqlite3_column_bytes(st, 3) == (int)sizeof l->digest)
+		memcpy(l->digest, sqlite3_column_blob(st, 3), sizeof l->digest);
+	l->bytes = sqlite3_column_int64(st, 4);
+	l->records = sqlite3_column_int64(st, 5);
+	l->versions = sqlite3_column_int64(st, 6);
+	l->canaries = sqlite3_column_int64(st, 7);
+	l->started_us = sqlite3_column_int64(st, 8);
+	l->decided_us = sqlite3_column_int64(st, 9);
+}
+
+#define LOAD_COLS "id, state, audited, digest, bytes, records, versions," \
+	" canaries, started_us, decided_us"
+
+cv_err
+cv_store_load_find(struct cv_store *s,
+    const uint8_t digest[static CV_STORE_DIGEST_BYTES],
+    struct cv_store_load *l)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT " LOAD_COLS " FROM loads WHERE digest = ?1"
+	    " AND state = 1 ORDER BY id DESC LIMIT 1", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_blob(st, 1, digest, CV_STORE_DIGEST_BYTES,
+	    SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		load_of(st, l);
+	store_release(st);
+	return one_row(s, rc);
+}
+
+cv_err
+cv_store_load_sized(struct cv_store *s, int64_t bytes, int *any)
+{
+	int64_t n = 0;
+	cv_err r;
+
+	r = int_of(s, "SELECT count(*) FROM loads WHERE state = 1 AND"
+	    " bytes = ?1", bytes, &n);
+	*any = n > 0;
+	return r;
+}
+
+cv_err
+cv_store_load_unsettled(struct cv_store *s, struct cv_store_load *out,
+    size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc = SQLITE_DONE;
+	cv_err r;
+
+	*n = 0;
+	if ((r = prep(s, "SELECT " LOAD_COLS " FROM loads WHERE audited = 0"
+	    " ORDER BY id", &st)) != CV_OK)
+		return r;
+	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		load_of(st, &out[(*n)++]);
+	store_release(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+	return CV_OK;
+}
+
+cv_err
+cv_store_loads_any(struct cv_store *s, int *any)
+{
+	int64_t n = 0;
+	cv_err r;
+
+	r = int_of(s, "SELECT count(*) FROM loads WHERE state = ?1", 1, &n);
+	*any = n > 0;
+	return r;
+}
+
+cv_err
+cv_store_canaries_get(struct cv_store *s, uint8_t **sealed, size_t *len,
+    int64_t *stamp)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	*sealed = NULL;
+	*len = 0;
+	if ((r = prep(s, "SELECT stamp, sealed FROM canary_list", &st)) !=
+	    CV_OK)
+		return r;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*stamp = sqlite3_column_int64(st, 0);
+		*len = (size_t)sqlite3_column_bytes(st, 1);
+		if ((*sealed = malloc(*len ? *len : 1)) == NULL)
+			r = CV_ERR_NOMEM;
+		else if (*len)
+			memcpy(*sealed, sqlite3_column_blob(st, 1), *len);
+	}
+	store_release(st);
+	return r != CV_OK ? r : one_row(s, rc);
+}
+
+cv_err
+cv_store_canaries_set(struct cv_store *s, const uint8_t *sealed, size_t len)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "INSERT INTO canary_list(one, stamp, sealed)"
+	    " VALUES (1, 1, ?1) ON CONFLICT(one) DO UPDATE SET"
+	    " stamp = stamp + 1, sealed = excluded.sealed", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_blob64(st, 1, sealed, len, SQLITE_STATIC);
+	return done(s, st, NULL);
+}
+
+cv_err
+cv_store_canaries_stamp(struct cv_store *s, int64_t *stamp)
+{
+	cv_err r;
+
+	*stamp = 0;
+	r = int_of(s, "SELECT stamp FROM canary_list WHERE one = ?1", 1,
+	    stamp);
+	return r == CV_ERR_NOT_FOUND ? CV_OK : r;
+}
