@@ -26,6 +26,9 @@ struct cv_server_opts {
 	/* > 0: a listening socket to serve (the supervisor's, kept across
 	 * worker restarts); otherwise LISTEN is bound here. */
 	int listen_fd;
+	/* The worker process: open what it needs, then enter the seccomp
+	 * sandbox (src/sandbox) before taking a connection. */
+	int sandbox;
 };
 
 /* A listening TCP socket on ADDR ("127.0.0.1:8443") in *FD.

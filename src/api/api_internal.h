@@ -50,6 +50,8 @@ struct server {
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
+	int pooled;		/* handles opened before the sandbox: */
+	size_t given;		/* how many threads took theirs */
 	/* Request rate per certificate: a token bucket each. */
 	unsigned rate;	/* requests per second; 0: no limit */
 	struct bucket {

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "../auth/ca.h"
+#include "../sandbox/sandbox.h"
 #include "api_internal.h"
 
 /* TLS 1.3; TLS 1.2 only with AEAD suites and forward secrecy. */
@@ -48,9 +49,14 @@ api_vault(struct server *srv)
 
 	if (thread_vault)
 		return thread_vault;
-	/* One database connection per worker thread, closed at shutdown. */
+	/* One database connection per worker thread, closed at shutdown;
+	 * in the sandbox, one of those opened before it (no file can be
+	 * opened after). */
 	pthread_mutex_lock(&srv->mu);
-	if (srv->nhandles < API_MAX_THREADS &&
+	if (srv->pooled) {
+		if (srv->given < srv->nhandles)
+			thread_vault = srv->handles[srv->given++];
+	} else if (srv->nhandles < API_MAX_THREADS &&
 	    cv_vault_dup(srv->v, &v) == CV_OK) {
 		srv->handles[srv->nhandles++] = v;
 		thread_vault = v;
@@ -571,6 +577,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	(void)version;
 	if (r != NULL && r->waiting)
 		return release(r);
+	/* Test builds: a worker that breaks its sandbox (tests/cli/
+	 * test_privsep.sh). cv_fault is 0 in release builds. */
+	if (r == NULL && cv_fault("api.forbidden_syscall"))
+		cv_sandbox_selftest_forbidden();
 	if (r == NULL) {
 		if ((r = calloc(1, sizeof *r)) == NULL)
 			return MHD_NO;
@@ -815,6 +825,40 @@ cv_server_claim(const char *dir, int *fd)
 	return CV_OK;
 }
 
+/*
+ * Everything the worker will touch, opened now: after cv_sandbox_enter it
+ * can open nothing (docs/sandbox.md). A database connection for every
+ * thread that may ask (each with a statement run, so that SQLite has
+ * opened its -wal and -shm files), every level file of the log, syslog.
+ */
+static cv_err
+before_sandbox(struct server *srv, unsigned threads)
+{
+	struct cv_vault *v;
+	uint32_t ver;
+	cv_err r;
+
+	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	if ((r = cv_audit_preopen(srv->a)) != CV_OK)
+		return r;
+	pthread_mutex_lock(&srv->mu);
+	for (unsigned i = 0; i < threads + 4 && srv->nhandles <
+	    API_MAX_THREADS; i++) {
+		if ((r = cv_vault_dup(srv->v, &v)) != CV_OK)
+			break;
+		srv->handles[srv->nhandles++] = v;
+		if ((r = cv_store_version(cv_vault_store(v), "CV-0", &ver)) ==
+		    CV_ERR_NOT_FOUND)
+			r = CV_OK;
+		if (r != CV_OK)
+			break;
+	}
+	srv->given = 0;
+	srv->pooled = 1;
+	pthread_mutex_unlock(&srv->mu);
+	return r;
+}
+
 cv_err
 cv_server_run(struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd_client *kd, const struct cv_server_opts *o)
@@ -865,11 +909,16 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * benchmark's baseline). */
 	if (!o->no_guard && (r = api_guard_start(&srv)) != CV_OK)
 		goto out;
-	openlog("clearvault", LOG_PID, LOG_AUTHPRIV);
+	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	the_server = &srv;
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The worker process: confined before the first connection is
+	 * taken, for good (fail closed: no sandbox, no server). */
+	if (o->sandbox && ((r = before_sandbox(&srv, threads)) != CV_OK ||
+	    (r = cv_sandbox_enter(CV_SANDBOX_API)) != CV_OK))
+		goto out;
 	/* One or the other: a socket the supervisor keeps across worker
 	 * restarts, or the address. */
 	if (o->listen_fd > 0) {

@@ -21,7 +21,6 @@
 #include "../policy/policy.h"
 #include "api_internal.h"
 
-#define SNAPSHOT_MAX (2u << 30)
 #define ALERTS_MAX_BYTES (64u << 20)
 #define ALERTS_REPLY 1000	/* the newest alerts GET /v1/alerts returns */
 
@@ -93,18 +92,11 @@ api_guard_now(struct server *srv)
 	return t;
 }
 
-static cv_err
-snapshot_path(struct server *srv, char *out, size_t size)
-{
-	return cv_path(out, size, "%s/guard.state", cv_vault_dir(srv->v));
-}
-
 cv_err
 api_guard_save(struct server *srv)
 {
-	struct cv_buf b = { 0 }, sealed = { 0 };
+	struct cv_buf b = { 0 };
 	uint64_t index;
-	char path[1200];
 	cv_err r;
 
 	/* A lock is kept only with its entry (locks.c): while one waits
@@ -118,13 +110,10 @@ api_guard_save(struct server *srv)
 	if ((r = cv_audit_size(srv->a, &index)) != CV_OK ||
 	    (r = cv_guard_save(srv->guard, index, &b)) != CV_OK)
 		goto out;
-	if ((r = cv_keyd_guard_seal(srv->kd, 1, b.p, b.len, &sealed)) !=
-	    CV_OK || (r = snapshot_path(srv, path, sizeof path)) != CV_OK)
-		goto out;
-	r = cv_file_replace(path, sealed.p, sealed.len, 0600);
+	/* keyd seals and writes it: this process opens no file. */
+	r = cv_keyd_guard_save(srv->kd, b.p, b.len);
  out:
 	pthread_mutex_unlock(&srv->save_mu);
-	cv_buf_free(&sealed);
 	cv_buf_free(&b);
 	return r;
 }
@@ -238,10 +227,10 @@ settings(struct server *srv)
 cv_err
 api_guard_start(struct server *srv)
 {
-	char path[1200], *sealed = NULL, **ids = NULL;
+	char **ids = NULL;
 	uint64_t from = 0, size;
 	struct cv_buf leaf = { 0 }, plain = { 0 };
-	size_t len = 0, n = 0;
+	size_t n = 0;
 	cv_err r;
 
 	if ((r = cv_guard_new(&srv->guard)) != CV_OK ||
@@ -250,24 +239,19 @@ api_guard_start(struct server *srv)
 	if ((srv->watch = calloc(1, sizeof *srv->watch)) == NULL)
 		return CV_ERR_NOMEM;
 	pthread_mutex_init(&srv->watch->mu, NULL);
-	if ((r = settings(srv)) != CV_OK ||
-	    (r = snapshot_path(srv, path, sizeof path)) != CV_OK)
+	if ((r = settings(srv)) != CV_OK)
 		return r;
-	r = cv_file_read(path, SNAPSHOT_MAX, &sealed, &len);
-	if (r == CV_OK) {
-		/* A snapshot that does not open is refused, not ignored: the
-		 * guard's memory of locks is not to be wiped by a bad file. */
-		if ((r = cv_keyd_guard_seal(srv->kd, 0, (uint8_t *)sealed,
-		    len, &plain)) != CV_OK ||
-		    (r = cv_guard_load(srv->guard, plain.p, plain.len,
-		    &from)) != CV_OK) {
-			char d[256];
+	/* A snapshot that does not open is refused, not ignored: the
+	 * guard's memory of locks is not to be wiped by a bad file. */
+	r = cv_keyd_guard_load(srv->kd, &plain);
+	if (r == CV_OK && (r = cv_guard_load(srv->guard, plain.p, plain.len,
+	    &from)) != CV_OK) {
+		char d[256];
 
-			snprintf(d, sizeof d, "%s", cv_err_detail());
-			cv_err_set("%s: %s", path, d);
-			goto out;
-		}
-	} else if (r != CV_ERR_NOT_FOUND)
+		snprintf(d, sizeof d, "%s", cv_err_detail());
+		cv_err_set("%s/guard.state: %s", cv_vault_dir(srv->v), d);
+		goto out;
+	} else if (r != CV_OK && r != CV_ERR_NOT_FOUND)
 		goto out;
 	/* The canary list is the truth; the snapshot's copy may be older.
 	 * A list that is missing or wrong stops the start (fail closed). */
@@ -296,7 +280,6 @@ api_guard_start(struct server *srv)
 	r = CV_OK;
  out:
 	cv_buf_free(&plain);
-	free(sealed);
 	free(ids);
 	cv_buf_free(&leaf);
 	return r;

@@ -90,6 +90,15 @@ cv_err cv_audit_open(struct cv_vault *v, int readonly,
 void cv_audit_close(struct cv_audit *a);
 
 /*
+ * Opens now every file that reading A may need later: each tree level,
+ * created empty where the log is not that tall yet (an empty level file
+ * is what verify expects of it). For a process about to lose the right
+ * to open files (the server's sandboxed worker). CV_ERR_IO naming the
+ * file.
+ */
+cv_err cv_audit_preopen(struct cv_audit *a) CV_MUST_CHECK;
+
+/*
  * Appends E and returns once it is durable (fsync), with its index in
  * *index (may be NULL). Concurrent callers share one fsync. On error the
  * entry may or may not be in the log, and the caller returns no data.

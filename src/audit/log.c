@@ -139,6 +139,15 @@ audit_level_fd(struct cv_audit *a, unsigned level)
 }
 
 cv_err
+cv_audit_preopen(struct cv_audit *a)
+{
+	for (unsigned l = 0; l < AUDIT_LEVELS; l++)
+		if (audit_level_fd(a, l) < 0)
+			return audit_level_fail(a, l);
+	return CV_OK;
+}
+
+cv_err
 cv_audit_node(void *ctx, unsigned level, uint64_t index,
     uint8_t out[static CV_HASH_BYTES])
 {

@@ -90,8 +90,11 @@ cv_auth_user_create(struct cv_vault *v, const char *name, enum cv_role role,
 		    "0-9, '.', '_', '-'");
 	if ((unsigned)role >= CV_ROLE__COUNT)
 		return cv_fail(CV_ERR_INVALID, "no such role");
-	if ((r = cv_ca_ensure(cv_vault_keys(v), cv_vault_dir(v),
-	    cv_vault_id(v))) != CV_OK)
+	/* The CA signs at enrolment; it is made here for the command line,
+	 * whose vault holds the keys. The server's key process made it at
+	 * start, and its network process may not look at files any more. */
+	if (cv_vault_keys(v) && (r = cv_ca_ensure(cv_vault_keys(v),
+	    cv_vault_dir(v), cv_vault_id(v))) != CV_OK)
 		return r;
 	if ((r = cv_store_user_get(s, name, &u)) == CV_OK) {
 		/* Re-enrolment: only for an account that holds no live

@@ -455,13 +455,21 @@ cv_keyd_totp(struct cv_keyd_client *c, const char *user, const char *code,
 }
 
 cv_err
-cv_keyd_guard_seal(struct cv_keyd_client *c, int seal, const uint8_t *in,
-    size_t len, struct cv_buf *out)
+cv_keyd_guard_save(struct cv_keyd_client *c, const uint8_t *state,
+    size_t len)
 {
-	struct keyd_req q = { .type = seal ? KEYD_GUARD_SEAL :
-	    KEYD_GUARD_UNSEAL, .data = in, .len = len };
+	struct keyd_req q = { .type = KEYD_GUARD_SAVE, .data = state,
+	    .len = len };
 
-	return request(c, &q, NULL, out, NULL, NULL);
+	return request(c, &q, NULL, NULL, NULL, NULL);
+}
+
+cv_err
+cv_keyd_guard_load(struct cv_keyd_client *c, struct cv_buf *state)
+{
+	struct keyd_req q = { .type = KEYD_GUARD_LOAD };
+
+	return request(c, &q, NULL, state, NULL, NULL);
 }
 
 cv_err

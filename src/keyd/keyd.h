@@ -151,10 +151,16 @@ cv_err cv_keyd_totp(struct cv_keyd_client *c, const char *user,
     const char *code, const uint8_t *sealed, size_t len,
     uint64_t *step) CV_MUST_CHECK;
 
-/* The guard's saved state, sealed (SEAL) or unsealed under the key side's
- * sealing key for that one purpose; appended to OUT. */
-cv_err cv_keyd_guard_seal(struct cv_keyd_client *c, int seal,
-    const uint8_t *in, size_t len, struct cv_buf *out) CV_MUST_CHECK;
+/*
+ * The guard's state: saved sealed (for that one purpose) to
+ * DIR/guard.state by the key side, or the last saved state appended to
+ * STATE (CV_ERR_NOT_FOUND: none yet; CV_ERR_AUTH naming the file when it
+ * does not open).
+ */
+cv_err cv_keyd_guard_save(struct cv_keyd_client *c, const uint8_t *state,
+    size_t len) CV_MUST_CHECK;
+cv_err cv_keyd_guard_load(struct cv_keyd_client *c,
+    struct cv_buf *state) CV_MUST_CHECK;
 
 /* The vault's canary ids, one a line, appended to IDS. */
 cv_err cv_keyd_canaries(struct cv_keyd_client *c,

@@ -30,8 +30,8 @@ enum keyd_type {
 	KEYD_SIGN_TLS,		/* bytes data -> text[64] */
 	KEYD_TOTP,		/* str user, str code, bytes sealed seed
 				 * -> index: the code's time step */
-	KEYD_GUARD_SEAL,	/* bytes state -> text: sealed */
-	KEYD_GUARD_UNSEAL,	/* bytes sealed -> text: state */
+	KEYD_GUARD_SAVE,	/* bytes state -> (DIR/guard.state, sealed) */
+	KEYD_GUARD_LOAD,	/* -> text: the state saved last */
 	KEYD_CANARIES,		/* -> text: ids, one a line */
 	KEYD_CHECKPOINT,	/* -> text: the latest signed note */
 	KEYD_ENROL,		/* str name, str code, bytes csr -> text:

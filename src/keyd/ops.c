@@ -79,23 +79,60 @@ totp(struct cv_keyd *k, const char *user, const char *code,
 	return cv_fail(CV_ERR_AUTH, "wrong TOTP code");
 }
 
+/*
+ * The guard's state is the network process's, but it is kept sealed and
+ * written here: that process opens no file once it runs, and cannot
+ * replace the saved state with one of its own making.
+ */
+#define GUARD_FILE_MAX (2u << 30)
+
 static cv_err
-guard_seal(struct cv_keyd *k, int seal, const uint8_t *in, size_t len,
-    struct cv_buf *out)
+guard_path(struct cv_keyd *k, char *out, size_t size)
 {
-	size_t n;
+	return cv_path(out, size, "%s/guard.state", cv_vault_dir(k->v));
+}
+
+static cv_err
+guard_save(struct cv_keyd *k, const uint8_t *in, size_t len)
+{
+	char path[1100];
+	uint8_t *sealed;
 	cv_err r;
 
-	if (!seal && len < CV_SEAL_OVERHEAD)
-		return cv_fail(CV_ERR_FORMAT, "sealed guard state too short");
-	n = seal ? len + CV_SEAL_OVERHEAD : len - CV_SEAL_OVERHEAD;
-	if ((r = cv_buf_reserve(out, n)) != CV_OK)
+	if ((sealed = malloc(len + CV_SEAL_OVERHEAD)) == NULL)
+		return CV_ERR_NOMEM;
+	if ((r = cv_keys_seal(cv_vault_keys(k->v), GUARD_CONTEXT, in, len,
+	    sealed)) == CV_OK && (r = guard_path(k, path, sizeof path)) ==
+	    CV_OK)
+		r = cv_file_replace(path, sealed, len + CV_SEAL_OVERHEAD, 0600);
+	free(sealed);
+	return r;
+}
+
+/* CV_ERR_NOT_FOUND: none saved yet. A file that does not open is an
+ * error naming it, never "none": the guard's memory of locks is not to
+ * be wiped by a bad file. */
+static cv_err
+guard_load(struct cv_keyd *k, struct cv_buf *out)
+{
+	char path[1100], *sealed = NULL;
+	size_t len = 0;
+	cv_err r;
+
+	if ((r = guard_path(k, path, sizeof path)) != CV_OK ||
+	    (r = cv_file_read(path, GUARD_FILE_MAX, &sealed, &len)) != CV_OK)
 		return r;
-	r = seal ? cv_keys_seal(cv_vault_keys(k->v), GUARD_CONTEXT, in, len,
-	    out->p + out->len) : cv_keys_unseal(cv_vault_keys(k->v),
-	    GUARD_CONTEXT, in, len, out->p + out->len);
-	if (r == CV_OK)
-		out->len += n;
+	if (len < CV_SEAL_OVERHEAD)
+		r = cv_fail(CV_ERR_FORMAT, "%s: too short", path);
+	else if ((r = cv_buf_reserve(out, len - CV_SEAL_OVERHEAD)) == CV_OK) {
+		if ((r = cv_keys_unseal(cv_vault_keys(k->v), GUARD_CONTEXT,
+		    (uint8_t *)sealed, len, out->p + out->len)) == CV_OK)
+			out->len += len - CV_SEAL_OVERHEAD;
+		else
+			r = cv_fail(r, "%s: %s", path, "failed authentication "
+			    "(altered, or from another vault)");
+	}
+	free(sealed);
 	return r;
 }
 
@@ -176,10 +213,10 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
 	switch (q->type) {
 	case KEYD_TOTP:
 		return totp(k, q->s[0], q->s[1], q->data, q->len, index);
-	case KEYD_GUARD_SEAL:
-	case KEYD_GUARD_UNSEAL:
-		return guard_seal(k, q->type == KEYD_GUARD_SEAL, q->data,
-		    q->len, out);
+	case KEYD_GUARD_SAVE:
+		return guard_save(k, q->data, q->len);
+	case KEYD_GUARD_LOAD:
+		return guard_load(k, out);
 	case KEYD_CANARIES:
 		return canaries(k, out);
 	case KEYD_CHECKPOINT:

@@ -90,6 +90,9 @@ const struct sb_rule sb_rules[] = {
 	{ SYS(geteuid), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite gives files it creates as root the database's "
 	  "owner; getpwuid(geteuid()) names the actor of a log line" },
+	{ SYS(getppid), .profiles = SB_KEYD, ALLOW,
+	  .why = "keyd's SIGTERM handler: a signal to the whole group is the "
+	  "supervisor's to act on while it lives" },
 	{ SYS(getpid), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite's fork check, log lines" },
 	{ SYS(gettid), .profiles = SB_BOTH, ALLOW,
@@ -104,6 +107,9 @@ const struct sb_rule sb_rules[] = {
 	{ SYS(rt_sigaction), .profiles = SB_BOTH, ALLOW,
 	  .why = "the first pthread_create installs glibc's SIGCANCEL and "
 	  "SIGSETXID handlers; abort() resets SIGABRT's" },
+	{ SYS(restart_syscall), .profiles = SB_BOTH, ALLOW,
+	  .why = "the kernel resumes a sleep (clock_nanosleep) that a "
+	  "signal interrupted, SIGTERM at shutdown included" },
 	{ SYS(rt_sigreturn), .profiles = SB_BOTH, ALLOW,
 	  .why = "return from a signal handler (SIGTERM asks for a clean "
 	  "stop)" },
@@ -127,6 +133,9 @@ const struct sb_rule sb_rules[] = {
 	  .why = "SQLite reads pages of the database and the -wal" },
 	{ SYS(pwrite64), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite writes pages to the -wal, checkpoints and -shm" },
+	{ SYS(fadvise64), .profiles = SB_BOTH, ALLOW,
+	  .why = "the audit log's scans (enrolment checks, replay, "
+	  "verify) ask the kernel to read ahead" },
 	{ SYS(lseek), .profiles = SB_BOTH, ALLOW,
 	  .why = "file positions (stdio, SQLite)" },
 	{ SYS(fsync), .profiles = SB_BOTH, ALLOW,
@@ -175,8 +184,9 @@ const struct sb_rule sb_rules[] = {
 	  .why = "messages on the SEQPACKET socketpair between api and keyd" },
 	{ SYS(sendmsg), .profiles = SB_BOTH, ALLOW,
 	  .why = "the same, sending; MHD's gathered header and body" },
-	{ SYS(shutdown), .profiles = SB_API, ALLOW,
-	  .why = "MHD ends a connection" },
+	{ SYS(shutdown), .profiles = SB_BOTH, ALLOW,
+	  .why = "MHD ends a connection; keyd ends a channel (a violation, "
+	  "or its stop)" },
 	{ SYS(setsockopt), .profiles = SB_API, ALLOW,
 	  .why = "MHD sets TCP_NODELAY / TCP_CORK and linger per "
 	  "connection" },
@@ -191,6 +201,11 @@ const struct sb_rule sb_rules[] = {
 	  "is this syscall on x86_64)" },
 	{ SYS(epoll_ctl), .profiles = SB_API, ALLOW,
 	  .why = "MHD adds and removes connections from its epoll sets" },
+	{ SYS(epoll_create1), .profiles = SB_API, ALLOW,
+	  .why = "MHD's start, inside the sandbox: an epoll set per worker "
+	  "thread (the worker is confined before it takes a connection)" },
+	{ SYS(eventfd2), .profiles = SB_API, ALLOW,
+	  .why = "MHD's start: the event fd that wakes each worker thread" },
 	{ SYS(poll), .profiles = SB_BOTH, ALLOW,
 	  .why = "waiting on one descriptor with a timeout (a reply on "
 	  "the socketpair)" },

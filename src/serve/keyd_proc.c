@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "../auth/ca.h"
 #include "../keyd/keyd.h"
+#include "../sandbox/sandbox.h"
 #include "serve.h"
 
 #define MAX_CHANNELS 64
@@ -185,7 +187,11 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	    CV_OK ||
 	    (r = cv_keyd_new(v, a, &kp.k)) != CV_OK)
 		goto out;
-	if ((r = add_channel(&kp, CV_SERVE_FD_API)) != CV_OK)
+	/* Confined once the PKCS#11 module is loaded and the files are
+	 * open: no network, no exec, no new code (fail closed). */
+	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	if ((r = cv_sandbox_enter(CV_SANDBOX_KEYD)) != CV_OK ||
+	    (r = add_channel(&kp, CV_SERVE_FD_API)) != CV_OK)
 		goto out;
 	if (pthread_create(&taker, NULL, take_channels, &kp) == 0)
 		taking = 1;
@@ -210,5 +216,7 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	cv_keyd_free(kp.k);
 	cv_audit_close(a);
 	cv_vault_close(v);
-	return r;
+	/* Sandboxed: see cv_serve_api. */
+	fflush(NULL);
+	_exit(r == CV_OK ? 0 : 1);
 }

@@ -309,23 +309,36 @@ static void
 test_guard_state_and_totp(void **state)
 {
 	struct side s;
-	struct cv_buf sealed = { 0 }, plain = { 0 };
+	struct cv_buf plain = { 0 };
 	uint8_t seed[20], box[20 + CV_SEAL_OVERHEAD];
 	uint64_t step;
 	int i;
 
 	(void)state;
 	start(&s, 0);
-	/* The guard's state goes out sealed and comes back the same. */
-	assert_int_equal(cv_keyd_guard_seal(s.c, 1, (const uint8_t *)"state",
-	    5, &sealed), CV_OK);
-	assert_int_equal(sealed.len, 5 + CV_SEAL_OVERHEAD);
-	assert_int_equal(cv_keyd_guard_seal(s.c, 0, sealed.p, sealed.len,
-	    &plain), CV_OK);
+	/* The guard's state is saved sealed by keyd and comes back the
+	 * same; a file altered on disk is refused, naming it. */
+	assert_int_equal(cv_keyd_guard_load(s.c, &plain), CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_keyd_guard_save(s.c, (const uint8_t *)"state", 5),
+	    CV_OK);
+	assert_int_equal(cv_keyd_guard_load(s.c, &plain), CV_OK);
+	assert_int_equal(plain.len, 5);
 	assert_memory_equal(plain.p, "state", 5);
-	sealed.p[sealed.len - 1] ^= 1;
-	assert_int_equal(cv_keyd_guard_seal(s.c, 0, sealed.p, sealed.len,
-	    &plain), CV_ERR_AUTH);
+	{
+		char path[700], *t = NULL;
+		size_t n;
+
+		snprintf(path, sizeof path, "%s/guard.state", dir);
+		assert_int_equal(cv_file_read(path, 1 << 20, &t, &n), CV_OK);
+		assert_int_equal(n, 5 + CV_SEAL_OVERHEAD);
+		assert_null(memmem(t, n, "state", 5));	/* sealed */
+		t[n - 1] ^= 1;
+		assert_int_equal(cv_file_replace(path, t, n, 0600), CV_OK);
+		free(t);
+	}
+	plain.len = 0;
+	assert_int_equal(cv_keyd_guard_load(s.c, &plain), CV_ERR_AUTH);
+	assert_non_null(strstr(cv_err_detail(), "guard.state"));
 	/* A seed sealed for bob is no seed for carol; wrong codes are
 	 * counted by the key side and cut off after ten. */
 	memset(seed, 7, sizeof seed);
@@ -341,7 +354,6 @@ test_guard_state_and_totp(void **state)
 		assert_int_equal(cv_keyd_totp(s.c, "bob", "000001", box,
 		    sizeof box, &step), CV_ERR_LIMIT);
 	assert_true(alerts_mention("too many wrong TOTP codes"));
-	cv_buf_free(&sealed);
 	cv_buf_free(&plain);
 	assert_int_equal(stop(&s), 0);
 }
