@@ -424,16 +424,58 @@ p11_token_info(struct p11 *p, char serial[static 17])
 	return CV_OK;
 }
 
-cv_err
-p11_relogin(struct p11 *p, const char *label, const char *pin)
+/*
+ * Starts the module over: SoftHSM2, for one, never finds a token again
+ * once its folder has gone, until it is initialised anew. Only for the
+ * module's one user in the process (its sessions all end).
+ */
+static cv_err
+reinit(struct p11 *p)
+{
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+	cv_err r = CV_OK;
+
+	pthread_mutex_lock(&g.mu);
+	if (g.refs != 1 || g.f != p->f) {
+		r = cv_fail(CV_ERR_HSM, "the PKCS#11 module has other users in "
+		    "this process; not restarted");
+		goto out;
+	}
+	p->have_sess = p->logged_in = 0;
+	(void)g.f->C_Finalize(NULL);
+	memset(&args, 0, sizeof args);
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = g.f->C_Initialize(&args);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		r = ck_fail(CV_ERR_HSM, "C_Initialize", rv);
+ out:
+	pthread_mutex_unlock(&g.mu);
+	return r;
+}
+
+static cv_err
+session_login(struct p11 *p, const char *label, const char *pin)
 {
 	cv_err r;
 
+	if ((r = find_slot(p, label, 1, &p->slot)) != CV_OK ||
+	    (r = open_session(p)) != CV_OK)
+		return r;
+	return login(p, CKU_USER, pin);
+}
+
+cv_err
+p11_relogin(struct p11 *p, const char *label, const char *pin)
+{
+	char detail[512];
+	cv_err r;
+
 	/*
-	 * A session on a token that went away may be dead for good: start
-	 * over from the slot list, as at open. Logging out first is what
-	 * makes the token check the PIN again (C_Login of a logged-in
-	 * application succeeds without looking at it).
+	 * Logging out first is what makes the token check the PIN again
+	 * (C_Login of a logged-in application succeeds without looking at
+	 * it). A session on a token that went away may be dead for good:
+	 * then the module is started over and asked again.
 	 */
 	if (p->have_sess) {
 		if (p->logged_in)
@@ -441,10 +483,12 @@ p11_relogin(struct p11 *p, const char *label, const char *pin)
 		(void)p->f->C_CloseSession(p->sess);
 	}
 	p->have_sess = p->logged_in = 0;
-	if ((r = find_slot(p, label, 1, &p->slot)) != CV_OK ||
-	    (r = open_session(p)) != CV_OK)
+	if ((r = session_login(p, label, pin)) == CV_OK || r == CV_ERR_HSM_PIN)
 		return r;
-	return login(p, CKU_USER, pin);
+	snprintf(detail, sizeof detail, "%s", cv_err_detail());
+	if (reinit(p) != CV_OK)
+		return cv_fail(r, "%s", detail);
+	return session_login(p, label, pin);
 }
 
 static void

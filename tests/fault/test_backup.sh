@@ -58,7 +58,9 @@ python3 - "$T/b" "$T/v.jsonl" "$T/more.jsonl" <<'PY' && ok || bad "plaintext in 
 import json, os, sys
 vals = set()
 for f in sys.argv[2:]:
-    for line in open(f):
+    for k, line in enumerate(open(f)):
+        if k == 500:
+            break
         r = json.loads(line)
         i = r["identity"]
         vals.add(i["ssn"].encode())

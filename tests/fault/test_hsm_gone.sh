@@ -43,6 +43,7 @@ gone_and_back() {	# DESC HOW-TO-BREAK HOW-TO-MEND
 	n0=$(grep -c hsm_unavailable "$T/v/alerts.jsonl" 2>/dev/null)
 	eval "$2"
 	until_code 503
+	echo "$1: refused after ${waited}s"
 	expect_problem "$1: read refused within ${BOUND}s (took ${waited}s)" 503
 	grep -q "HSM" "$T/body" && ok || bad "$1: says why: $(cat "$T/body")"
 	req "" GET /healthz
@@ -51,6 +52,7 @@ gone_and_back() {	# DESC HOW-TO-BREAK HOW-TO-MEND
 	    "${n0:-0}" ] && ok || bad "$1: no hsm_unavailable alert"
 	eval "$3"
 	until_code 200
+	echo "$1: served again after ${waited}s"
 	expect_code "$1: reads again once the token is back (${waited}s)" 200
 	grep -q hsm_restored "$T/v/alerts.jsonl" && ok ||
 	    bad "$1: no hsm_restored alert"
@@ -73,7 +75,7 @@ es = [json.loads(l) for l in open(sys.argv[1])]
 acts = [e["action"] for e in es]
 assert acts.count("hsm.unavailable") == 2, acts
 assert acts.count("hsm.restored") == 2, acts
-ref = [e for e in es if e["action"] == "records.get" and e["outcome"] != "allowed"
+ref = [e for e in es if e["action"] == "hsm.refused" and e["outcome"] != "allowed"
        and "HSM" in e["reason"]]
 assert ref, "refused reads name the HSM"
 PY
