@@ -454,17 +454,6 @@ reinit(struct p11 *p)
 	return r;
 }
 
-static cv_err
-session_login(struct p11 *p, const char *label, const char *pin)
-{
-	cv_err r;
-
-	if ((r = find_slot(p, label, 1, &p->slot)) != CV_OK ||
-	    (r = open_session(p)) != CV_OK)
-		return r;
-	return login(p, CKU_USER, pin);
-}
-
 cv_err
 p11_relogin(struct p11 *p, const char *label, const char *pin)
 {
@@ -483,12 +472,12 @@ p11_relogin(struct p11 *p, const char *label, const char *pin)
 		(void)p->f->C_CloseSession(p->sess);
 	}
 	p->have_sess = p->logged_in = 0;
-	if ((r = session_login(p, label, pin)) == CV_OK || r == CV_ERR_HSM_PIN)
+	if ((r = p11_login(p, label, pin)) == CV_OK || r == CV_ERR_HSM_PIN)
 		return r;
 	snprintf(detail, sizeof detail, "%s", cv_err_detail());
 	if (reinit(p) != CV_OK)
 		return cv_fail(r, "%s", detail);
-	return session_login(p, label, pin);
+	return p11_login(p, label, pin);
 }
 
 static void

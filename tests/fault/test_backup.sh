@@ -8,6 +8,7 @@
 # copy restored beside its original destroyed the original's root key at
 # its first rotation.
 . "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/shared_token.sh"
 
 make_vault v 300 || { bad "setup"; finish; exit 1; }
 first=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
@@ -128,17 +129,8 @@ expect_fail "a backup from before a rotation" "a rotation after the backup" \
 
 # 4. A shared token (a real HSM): restored beside the original on the
 #    same token, rotated, and the original still reads.
-mkdir -p "$T/hsm/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-    "$T/hsm/tokens" >"$T/hsm/softhsm2.conf"
-export SOFTHSM2_CONF="$T/hsm/softhsm2.conf"
-printf '1234-shared' >"$T/hsm/pin"
-chmod 600 "$T/hsm/pin"
-softhsm2-util --init-token --free --label shared --pin 1234-shared \
-    --so-pin 5678-shared >/dev/null || bad "shared token"
-"$CV" init --dir "$T/x" --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \
-    --token shared --pin-file "$T/hsm/pin" 2>/dev/null || bad "init x"
-"$CV" load --dir "$T/x" --quiet "$T/v.jsonl" || bad "load x"
+shared_token || bad "shared token"
+shared_vault x || bad "vault x on the shared token"
 expect_fail "--token-out with a real HSM" "external HSM" \
     "$CV" backup --dir "$T/x" --out "$T/xb0" --token-out "$T/xt0"
 expect_ok "backup on the shared token" "$CV" backup --dir "$T/x" --out "$T/xb"

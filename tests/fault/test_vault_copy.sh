@@ -5,6 +5,7 @@
 # the root key v's keyring is sealed under: every record of v was lost. A
 # moved vault failed with "C_Initialize failed (CKR 0x5)".
 . "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/shared_token.sh"
 
 make_vault v 40 || { bad "setup"; finish; exit 1; }
 first=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
@@ -50,17 +51,8 @@ readable "the token's own vault, after the refusals" "$T/v"
 
 # 4. A vault on a shared token (a real HSM: several vaults, one token),
 #    copied with cp -a: the copy must not touch the original's keys.
-mkdir -p "$T/hsm/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-    "$T/hsm/tokens" >"$T/hsm/softhsm2.conf"
-export SOFTHSM2_CONF="$T/hsm/softhsm2.conf"
-printf '1234-shared' >"$T/hsm/pin"
-chmod 600 "$T/hsm/pin"
-softhsm2-util --init-token --free --label shared --pin 1234-shared \
-    --so-pin 5678-shared >/dev/null || bad "shared token"
-"$CV" init --dir "$T/x" --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \
-    --token shared --pin-file "$T/hsm/pin" 2>/dev/null || bad "init x"
-"$CV" load --dir "$T/x" --quiet "$T/v.jsonl" || bad "load x"
+shared_token || bad "shared token"
+shared_vault x || bad "vault x on the shared token"
 readable "vault on the shared token" "$T/x"
 cp -a "$T/x" "$T/xc"
 expect_fail "copy on the shared token: rotate refused" \
