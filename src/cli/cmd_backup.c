@@ -504,7 +504,10 @@ restore_files(const char *from, const char *dir, struct progress *pg)
 			}
 			*slash = '/';
 		}
-		if ((r = cv_vault_copy_file(path, target, sha, &cp)) != CV_OK)
+		/* backup.info describes the backup, not the vault: checked,
+		 * not copied. */
+		if ((r = cv_vault_copy_file(path, strcmp(f[i].path,
+		    "backup.info") ? target : NULL, sha, &cp)) != CV_OK)
 			goto out;
 		if (sodium_memcmp(sha, f[i].sha256, sizeof sha) != 0) {
 			r = cv_fail(CV_ERR_AUTH, "%s does not match its "

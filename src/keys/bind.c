@@ -487,6 +487,8 @@ cv_keys_rekey(const struct cv_config *cfg, const char *dir,
 }
 
 #define TOKENDIR "directories.tokendir"
+#define DEFAULT_CONF "objectstore.backend = file\nlog.level = ERROR\n" \
+	"slots.removable = false\n"
 
 cv_err
 softhsm_conf_fix(const char *conf)
@@ -515,10 +517,15 @@ softhsm_conf_fix(const char *conf)
 		return cv_fail(CV_ERR_HSM_TOKEN, "the token's objects folder %s "
 		    "is missing (the private SoftHSM2 token is the root key: "
 		    "restore it from its own backup)", want);
-	if ((r = cv_file_read(conf, CV_CONFIG_MAX_BYTES, &text, &len)) !=
-	    CV_OK)
-		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_HSM_TOKEN,
-		    "%s is missing", conf) : r;
+	/* Missing (a token backed up as objects/ and pin only): made anew
+	 * with the settings init writes. */
+	r = cv_file_read(conf, CV_CONFIG_MAX_BYTES, &text, &len);
+	if (r == CV_ERR_NOT_FOUND && (text = strdup(DEFAULT_CONF)) != NULL) {
+		len = strlen(text);
+		r = CV_OK;
+	}
+	if (r != CV_OK)
+		return r == CV_ERR_NOT_FOUND ? CV_ERR_NOMEM : r;
 	/* Every line kept but the object folder's, which names the folder
 	 * beside this file. */
 	for (p = text; p < text + len; p = nl + 1) {

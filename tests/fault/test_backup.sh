@@ -117,6 +117,14 @@ n=$(sqlite3 "$T/r/vault.db" "select count(*) from records where rid like 'CV-%'"
 # The load is one transaction: all of it or none of it.
 [ "$n" -lt 20000 ] || [ "$n" -ge 20300 ] && ok || bad "a load half in: $n"
 
+[ -e "$T/r/backup.info" ] && bad "backup.info copied into the vault" || ok
+# A token kept as objects/ and pin only: its config is made anew.
+cp -a "$T/tok" "$T/tok2"
+rm "$T/tok2/softhsm2.conf"
+expect_ok "restore with a token lacking its config" \
+    "$CV" restore --from "$T/b" --dir "$T/r4" --token "$T/tok2"
+readable "restored from objects and pin" "$T/r4"
+
 # 3. The restored vault rotated beside the original, and the other way.
 expect_ok "rotate the restored vault" "$CV" rotate --dir "$T/r"
 readable "original after the restored vault's rotation" "$T/v"
