@@ -245,6 +245,13 @@ int api_locks_unlogged(struct server *srv);
 int api_locks_defer_alerts(struct req *r);
 void api_locks_tick(struct server *srv);
 
+/*
+ * certs.c: DIR/ca.pem is the vault CA (the keyring's CA key, its own
+ * signature verifies) and DIR/server.pem is for K's TLS key and verifies
+ * against it, in date. CV_ERR_CRYPTO naming the file and what to do.
+ */
+cv_err api_check_certs(struct cv_keys *k, const char *dir) CV_MUST_CHECK;
+
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);
 

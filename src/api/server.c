@@ -469,6 +469,23 @@ api_internal(struct req *r, cv_err e)
 	    "the request failed; see the audit log");
 }
 
+/*
+ * The HSM token is gone (hsm_tick): the keys in memory must not outlive
+ * it, so nothing is served, /healthz included (a load balancer takes the
+ * node out). The path goes into the entry (no query: it may hold a
+ * search's terms).
+ */
+static enum MHD_Result
+hsm_refuse(struct req *r, const char *url)
+{
+	r->action = "hsm.refused";
+	snprintf(r->reason, sizeof r->reason, "503 HSM unavailable: %s %.180s",
+	    r->method, url);
+	return api_problem(r, 503, CV_AUDIT_DENIED, "HSM unavailable",
+	    "the vault's HSM token cannot be reached; nothing is served "
+	    "until it is back");
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -516,6 +533,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		    "too many requests", "request rate limit of this "
 		    "certificate reached");
 	}
+	if (cv_keys_lost(cv_vault_keys(srv->v)))
+		return hsm_refuse(r, url);
 	return api_route(r);
 }
 
@@ -554,6 +573,7 @@ load_tls(struct server *srv, const char *dir)
 
 	if ((r = cv_ca_ensure(cv_vault_keys(srv->v), dir,
 	    cv_vault_id(srv->v))) != CV_OK ||
+	    (r = api_check_certs(cv_vault_keys(srv->v), dir)) != CV_OK ||
 	    (r = cv_path(path, sizeof path, "%s/server.pem", dir)) != CV_OK ||
 	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
 		return r;
@@ -580,6 +600,52 @@ load_tls(struct server *srv, const char *dir)
 	}
 	srv->ca_pem = pem;	/* MHD needs it for the CA list it sends */
 	return CV_OK;
+}
+
+/*
+ * From the main loop, every HSM_CHECK_S seconds: is the token still there,
+ * does it still take the PIN, does it still hold the keys? A change either
+ * way is an audit entry and an alert; while it is gone every request is
+ * refused (hsm_refuse) and the keys refuse record work (cv_keys_check).
+ */
+#define HSM_CHECK_S 2
+
+static void
+hsm_tick(struct server *srv)
+{
+	struct cv_keys *k = cv_vault_keys(srv->v);
+	int was = cv_keys_lost(k);
+	cv_err r = cv_keys_check(k);
+	struct cv_guard_alert al = { .severity = CV_GUARD_CRITICAL,
+	    .kind = "hsm_unavailable" };
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ERROR,
+	    .action = "hsm.unavailable", .actor = "serve", .source = "server" };
+	char reason[256];
+	uint64_t idx = 0;
+	size_t n = 0;
+
+	if ((r != CV_OK) == was)
+		return;
+	if (r != CV_OK) {
+		snprintf(reason, sizeof reason, "%s: %s; every request refused "
+		    "(503) until it is back", cv_strerror(r), cv_err_detail());
+	} else {
+		al.severity = CV_GUARD_INFO;
+		snprintf(al.kind, sizeof al.kind, "hsm_restored");
+		e.outcome = CV_AUDIT_ALLOWED;
+		e.action = "hsm.restored";
+		snprintf(reason, sizeof reason, "the HSM token is back; "
+		    "serving again");
+	}
+	snprintf(al.detail, sizeof al.detail, "%s", reason);
+	e.reason = reason;
+	if (cv_audit_append(srv->a, &e, &idx) == CV_OK)
+		n = 1;
+	else
+		fprintf(stderr, "clearvault serve: the HSM change could not be "
+		    "logged: %s\n", cv_err_detail());
+	api_guard_alert(srv, NULL, NULL, NULL, &al, 0, &idx, n);
+	fprintf(stderr, "clearvault serve: %s\n", reason);
 }
 
 static cv_err
@@ -721,6 +787,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * happened since, so a crash loses nothing. */
 	for (int tick = 0; !stop; tick++) {
 		sleep(1);
+		if (tick % HSM_CHECK_S == 0)
+			hsm_tick(&srv);
 		api_guard_tick(&srv);
 		if (tick % 10 == 5)
 			api_approvals_tick(&srv);

@@ -36,6 +36,9 @@ int cmd_evidence(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
 int cmd_enrol(int argc, char **argv);
 int cmd_access(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_rebind(int argc, char **argv);
 
 /*
  * Opens the vault in DIR and its audit log; on failure prints why and

@@ -111,14 +111,14 @@ cmd_serve(int argc, char **argv)
 	/* The server checks the canary list too; here a refusal is on the
 	 * log before anything starts. */
 	if (!so.no_guard && (r = canaries_ok(v)) != CV_OK) {
-		char why[512];
+		char detail[512];
 
-		snprintf(why, sizeof why, "%s", cv_err_detail());
+		snprintf(detail, sizeof detail, "%s", cv_err_detail());
 		if (cli_record(a, "serve.start", r, "canary list", NULL, 0,
 		    0) != CV_OK)
 			fprintf(stderr, "clearvault serve: cannot record the "
 			    "refusal: %s\n", cv_err_detail());
-		cv_err_set("%s", why);
+		cv_err_set("%s", detail);
 		cli_fail("serve", r);
 		goto out;
 	}
