@@ -52,7 +52,10 @@ if [ $st -eq 0 ]; then
 	mkdir -p "$seeds/record" "$seeds/config" "$seeds/keyring" \
 	    "$seeds/envelope" "$seeds/audit_entry" "$seeds/proof" \
 	    "$seeds/api_bodies" "$seeds/guard_state" "$seeds/audit_view" \
-	    "$seeds/evidence" "$seeds/csr" "$seeds/keyd"
+	    "$seeds/evidence" "$seeds/csr" "$seeds/binding" \
+	    "$seeds/backup_sums" "$seeds/keyd"
+	printf 'CVTB\001\0000123456789abcdef0123456789abcdef\000\004host\000\006/srv/v' \
+	    >"$seeds/binding/a"
 	# keyd frames: a decrypt (ticket 5, alice, CV-1, identity), a blind
 	# index, an append (allowed get by bob of CV-1)
 	printf '\000\000\000\045\000\003\000\000\000\000\000\000\000\000\000\001\000\000\000\000\000\000\000\005\000\005alice\000\004CV-1\000\000\000\001' >"$seeds/keyd/a"
@@ -93,8 +96,10 @@ for i, l in enumerate(sys.stdin):
 	cp "$seeds"/audit_entry/* "$seeds/audit_view/"
 	./build/clearvault evidence export --dir "$v" --incident fuzz \
 	    --principal "$(id -un)" --out "$seeds/evidence/a" 2>/dev/null
+	./build/clearvault backup --dir "$v" --out "$seeds/bk" --quiet &&
+	    cp "$seeds/bk/SHA256SUMS" "$seeds/backup_sums/a"
 	for t in record config keyring envelope audit_entry proof api_bodies \
-	    guard_state audit_view evidence csr keyd; do
+	    guard_state audit_view evidence csr binding backup_sums keyd; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

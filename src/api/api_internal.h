@@ -50,6 +50,7 @@ struct server {
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
+	int hsm_lost;		/* atomic: keyd's HSM is gone (hsm_tick) */
 	int pooled;		/* handles opened before the sandbox: */
 	size_t given;		/* how many threads took theirs */
 	/* Request rate per certificate: a token bucket each. */
@@ -259,6 +260,7 @@ void api_lock_decided(struct req *r, const char *why);
 int api_locks_unlogged(struct server *srv);
 int api_locks_defer_alerts(struct req *r);
 void api_locks_tick(struct server *srv);
+
 
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);

@@ -565,6 +565,23 @@ api_internal(struct req *r, cv_err e)
 	    "the request failed; see the audit log");
 }
 
+/*
+ * The HSM token is gone (hsm_tick): the keys in memory must not outlive
+ * it, so nothing is served, /healthz included (a load balancer takes the
+ * node out). The path goes into the entry (no query: it may hold a
+ * search's terms).
+ */
+static enum MHD_Result
+hsm_refuse(struct req *r, const char *url)
+{
+	r->action = "hsm.refused";
+	snprintf(r->reason, sizeof r->reason, "503 HSM unavailable: %s %.180s",
+	    r->method, url);
+	return api_problem(r, 503, CV_AUDIT_DENIED, "HSM unavailable",
+	    "the vault's HSM token cannot be reached; nothing is served "
+	    "until it is back");
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -616,6 +633,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		    "too many requests", "request rate limit of this "
 		    "certificate reached");
 	}
+	if (__atomic_load_n(&srv->hsm_lost, __ATOMIC_ACQUIRE))
+		return hsm_refuse(r, url);
 	return api_route(r);
 }
 
@@ -736,6 +755,24 @@ load_tls(struct server *srv, const char *dir)
 	}
 	srv->ca_pem = pem;	/* MHD needs it for the CA list it sends */
 	return CV_OK;
+}
+
+/*
+ * From the main loop, every HSM_CHECK_S seconds: keyd watches its HSM
+ * (logging and alerting a change, cv_keyd_hsm_tick); this process asks
+ * whether it is there, and while it is not every request is refused
+ * (hsm_refuse). A key process that does not answer counts as gone.
+ */
+#define HSM_CHECK_S 2
+
+static void
+hsm_tick(struct server *srv)
+{
+	int lost = 1;
+
+	if (cv_keyd_status(srv->kd, &lost) != CV_OK)
+		lost = 1;	/* no answer: fail closed */
+	__atomic_store_n(&srv->hsm_lost, lost, __ATOMIC_RELEASE);
 }
 
 static cv_err
@@ -963,6 +1000,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * happened since, so a crash loses nothing. */
 	for (int tick = 0; !stop; tick++) {
 		sleep(1);
+		if (tick % HSM_CHECK_S == 0)
+			hsm_tick(&srv);
 		api_guard_tick(&srv);
 		if (tick % 10 == 5)
 			api_approvals_tick(&srv);

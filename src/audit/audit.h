@@ -317,4 +317,16 @@ typedef cv_err cv_audit_scan_fn(void *ctx, uint64_t index,
 cv_err cv_audit_scan(struct cv_audit *a, uint64_t from, uint64_t to,
     cv_audit_scan_fn *fn, void *ctx, uint64_t *scanned) CV_MUST_CHECK;
 
+/*
+ * Copies the log into the new folder DEST (the backup's DIR/audit) up to
+ * a signed checkpoint made now, of every entry appended before the call:
+ * the copy opens as a log whose last checkpoint covers all of it. Others
+ * may go on appending meanwhile (only the sizes are read under the lock).
+ * *SIZE gets the entries copied; PROGRESS(ctx, bytes done, bytes in all).
+ * CV_ERR_IO, CV_ERR_EXISTS (DEST exists).
+ */
+cv_err cv_audit_copy(struct cv_audit *a, const char *dest,
+    void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx,
+    uint64_t *size) CV_MUST_CHECK;
+
 #endif

@@ -20,6 +20,11 @@ static const struct cli_cmd cmds[] = {
 	    "date" },
 	{ "rotate", cmd_rotate, "new keyring key; rewrap every data key" },
 	{ "shred", cmd_shred, "destroy one record's data key for good" },
+	{ "backup", cmd_backup, "a consistent copy that holds no usable key" },
+	{ "restore", cmd_restore, "a backup as a new vault with keys of its "
+	    "own" },
+	{ "rebind", cmd_rebind, "a vault moved to another folder takes its "
+	    "keys along" },
 	{ "serve", cmd_serve, "the HTTPS API (mutual TLS, TOTP login)" },
 	{ "user", cmd_user, "propose, list, disable users; revoke their "
 	    "certificates" },

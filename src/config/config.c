@@ -90,6 +90,7 @@ parse_probation(const char *v, struct cv_config *c)
 #define N(n, size, fn, form) { n, 0, size, 0, fn, form }
 static const struct key keys[] = {
 	K("vault_id", vault_id, 1),
+	K("key_id", key_id, 0),
 	K("pkcs11_module", pkcs11_module, 1),
 	K("token_label", token_label, 1),
 	K("pin_file", pin_file, 1),
@@ -121,6 +122,14 @@ static int
 is_space(char c)
 {
 	return c == ' ' || c == '\t';
+}
+
+/* CV_VAULT_ID_LEN lower-case hex digits, NUL-terminated. */
+static int
+hex_id(const char *id)
+{
+	return strspn(id, "0123456789abcdef") == CV_VAULT_ID_LEN &&
+	    id[CV_VAULT_ID_LEN] == '\0';
 }
 
 /* Trims [*s, *e) of blanks. */
@@ -215,10 +224,16 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 		memset(out, 0, sizeof *out);
 		return cv_fail(CV_ERR_CONFIG, "canaries must be a number");
 	}
-	if (strspn(out->vault_id, "0123456789abcdef") != CV_VAULT_ID_LEN ||
-	    out->vault_id[CV_VAULT_ID_LEN] != '\0') {
+	if (!hex_id(out->vault_id)) {
 		memset(out, 0, sizeof *out);
 		return cv_fail(CV_ERR_CONFIG, "vault_id must be %d lower-case "
+		    "hex digits", CV_VAULT_ID_LEN);
+	}
+	if (out->key_id[0] == '\0')
+		memcpy(out->key_id, out->vault_id, sizeof out->key_id);
+	else if (!hex_id(out->key_id)) {
+		memset(out, 0, sizeof *out);
+		return cv_fail(CV_ERR_CONFIG, "key_id must be %d lower-case "
 		    "hex digits", CV_VAULT_ID_LEN);
 	}
 	return CV_OK;
@@ -293,11 +308,13 @@ appendf(char *text, size_t size, size_t *n, const char *fmt, ...)
 	return 1;
 }
 
-cv_err
-cv_config_save(const char *dir, const struct cv_config *c)
+static cv_err
+save(const char *dir, const struct cv_config *c, int replace)
 {
 	char path[CV_CONFIG_PATH_MAX], text[4 * CV_CONFIG_PATH_MAX + 512];
 	size_t n = 0;
+	/* Written only when it is not the vault id (after a restore). */
+	int keyid = c->key_id[0] && strcmp(c->key_id, c->vault_id) != 0;
 	cv_err r;
 
 	if ((r = cv_path(path, sizeof path, "%s/%s", dir,
@@ -306,8 +323,10 @@ cv_config_save(const char *dir, const struct cv_config *c)
 	if (!appendf(text, sizeof text, &n,
 	    "# clearvault vault configuration\n"
 	    "vault_id = %s\npkcs11_module = %s\ntoken_label = %s\n"
-	    "pin_file = %s\n%s%s%s%s%s%s", c->vault_id, c->pkcs11_module,
-	    c->token_label, c->pin_file,
+	    "pin_file = %s\n%s%s%s%s%s%s%s%s%s", c->vault_id,
+	    c->pkcs11_module, c->token_label, c->pin_file,
+	    keyid ? "key_id = " : "", keyid ? c->key_id : "",
+	    keyid ? "\n" : "",
 	    c->softhsm2_conf[0] ? "softhsm2_conf = " : "",
 	    c->softhsm2_conf, c->softhsm2_conf[0] ? "\n" : "",
 	    c->canaries[0] ? "canaries = " : "", c->canaries,
@@ -321,5 +340,19 @@ cv_config_save(const char *dir, const struct cv_config *c)
 	    ((c->given & CV_CONFIG_GIVEN_PROBATION) && !appendf(text,
 	    sizeof text, &n, "probation_days = %u\n", c->probation_days)))
 		return CV_ERR_INTERNAL;
+	if (replace)
+		return cv_file_replace(path, text, n, 0600);
 	return cv_file_create(path, text, n, 0600);
+}
+
+cv_err
+cv_config_save(const char *dir, const struct cv_config *c)
+{
+	return save(dir, c, 0);
+}
+
+cv_err
+cv_config_replace(const char *dir, const struct cv_config *c)
+{
+	return save(dir, c, 1);
 }

@@ -44,6 +44,11 @@
 
 struct cv_config {
 	char vault_id[CV_VAULT_ID_LEN + 1];
+	/* Names the vault's objects in its token (root keys, binding). The
+	 * vault id unless the file gives key_id: a restored vault keeps its
+	 * vault id (its audit log's name) but gets keys of its own, so that
+	 * it can never touch those of the vault it was restored from. */
+	char key_id[CV_VAULT_ID_LEN + 1];
 	char pkcs11_module[CV_CONFIG_PATH_MAX];
 	char token_label[CV_TOKEN_LABEL_MAX + 1];
 	char pin_file[CV_CONFIG_PATH_MAX];
@@ -83,6 +88,10 @@ cv_err cv_config_load(const char *dir, struct cv_config *out) CV_MUST_CHECK;
 /* Writes C as a new DIR/clearvault.conf (0600); the ceilings and probation
  * only where C->given says so. CV_ERR_EXISTS if present. */
 cv_err cv_config_save(const char *dir,
+    const struct cv_config *c) CV_MUST_CHECK;
+/* The same, replacing DIR/clearvault.conf atomically (a restore's new
+ * key id). Paths in C are written as they are: give them unresolved. */
+cv_err cv_config_replace(const char *dir,
     const struct cv_config *c) CV_MUST_CHECK;
 
 #endif

@@ -523,3 +523,15 @@ cv_keyd_put(struct cv_keyd_client *c, const char *expect_id, int must_exist,
 	cv_buf_free(&t);
 	return r;
 }
+
+cv_err
+cv_keyd_status(struct cv_keyd_client *c, int *lost)
+{
+	struct keyd_req q = { .type = KEYD_STATUS };
+	uint64_t v = 1;
+	cv_err r;
+
+	r = request(c, &q, &v, NULL, NULL, NULL);
+	*lost = r != CV_OK || v != 0;	/* unreachable counts as gone */
+	return r;
+}

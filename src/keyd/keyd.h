@@ -194,6 +194,21 @@ cv_err cv_keyd_put(struct cv_keyd_client *c, const char *expect_id,
     char id[static CV_RECORD_ID_MAX + 1], uint32_t *version) CV_MUST_CHECK;
 
 /*
+ * Whether the HSM is still there (cv_keys_check), for the process that
+ * holds the keys, every few seconds: a change either way is an audit
+ * entry (hsm.unavailable / hsm.restored) and an alert. Returns 1 while it
+ * is gone (the keys then refuse record work).
+ */
+int cv_keyd_hsm_tick(struct cv_keyd *k);
+
+/* cv_keyd_hsm_tick every SECONDS on a thread of K's, until it is freed
+ * (the server's key process). */
+cv_err cv_keyd_watch_hsm(struct cv_keyd *k, unsigned seconds) CV_MUST_CHECK;
+
+/* *lost: 1 while the key side's HSM is gone. */
+cv_err cv_keyd_status(struct cv_keyd_client *c, int *lost) CV_MUST_CHECK;
+
+/*
  * One alert line (the shape of DIR/alerts.jsonl that GET /v1/alerts and
  * the drills read) on FD: KIND, SEVERITY ("warning", "critical"), USER
  * (may be NULL), DETAIL, and the audit entry that records it (INDEX, may

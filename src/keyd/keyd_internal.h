@@ -38,6 +38,7 @@ enum keyd_type {
 				 * JSON certificate and otpauth */
 	KEYD_PUT,		/* str expect_id, u8 must_exist, bytes
 				 * record -> index: version, text: id */
+	KEYD_STATUS,		/* -> index: 1 while the HSM is gone */
 	KEYD__TYPES
 };
 
@@ -128,6 +129,8 @@ struct cv_keyd {
 	int stopping, nworkers, pending;
 	uint64_t durable;	/* entries below this index are on disk */
 	pthread_t workers[WORKERS];
+	pthread_t watcher;	/* cv_keyd_watch_hsm */
+	int watching;
 	/* wrong TOTP codes per user (hashed name), whoever asked */
 	struct totp_fails {
 		uint8_t who[16];
@@ -146,6 +149,11 @@ cv_err keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
  * or proposed and approved by two other people (enrol.c); CV_ERR_AUTH. */
 cv_err keyd_enrol_approved(struct cv_keyd *k, const char *name)
     CV_MUST_CHECK;
+
+/* One line of alerts.jsonl (opened at the first), and syslog. */
+void keyd_alert_line(struct cv_keyd *k, const char *kind,
+    const char *severity, const char *user, const char *detail,
+    const uint64_t *index);
 
 /* A refusal: an audit entry, an alert line, syslog. */
 void keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,

@@ -206,6 +206,41 @@ put(struct cv_keyd *k, const char *expect, int must_exist,
 	return cv_buf_add(out, id, strlen(id));
 }
 
+int
+cv_keyd_hsm_tick(struct cv_keyd *k)
+{
+	struct cv_keys *keys = cv_vault_keys(k->v);
+	int was = cv_keys_lost(keys);
+	cv_err r = cv_keys_check(keys);
+	char reason[256];
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ERROR,
+	    .action = "hsm.unavailable", .actor = "serve", .source = "server" };
+	uint64_t idx = 0;
+	int logged;
+
+	if ((r != CV_OK) == was)
+		return was;
+	if (r != CV_OK)
+		snprintf(reason, sizeof reason, "%s: %s; every request refused "
+		    "(503) until it is back", cv_strerror(r), cv_err_detail());
+	else {
+		e.outcome = CV_AUDIT_ALLOWED;
+		e.action = "hsm.restored";
+		snprintf(reason, sizeof reason, "the HSM token is back; "
+		    "serving again");
+	}
+	e.reason = reason;
+	logged = cv_audit_append(k->a, &e, &idx) == CV_OK;
+	if (!logged)
+		fprintf(stderr, "clearvault keyd: the HSM change could not be "
+		    "logged: %s\n", cv_err_detail());
+	keyd_alert_line(k, r != CV_OK ? "hsm_unavailable" : "hsm_restored",
+	    r != CV_OK ? "critical" : "info", NULL, reason,
+	    logged ? &idx : NULL);
+	fprintf(stderr, "clearvault serve: %s\n", reason);
+	return r != CV_OK;
+}
+
 cv_err
 keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
     uint64_t *index, struct cv_buf *out)
@@ -236,6 +271,9 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
 		return enrol(k, q->s[0], q->s[1], q->data, q->len, out);
 	case KEYD_PUT:
 		return put(k, q->s[0], q->flag, q->data, q->len, index, out);
+	case KEYD_STATUS:
+		*index = (uint64_t)cv_keys_lost(cv_vault_keys(k->v));
+		return CV_OK;
 	}
 	return cv_fail(CV_ERR_INTERNAL, "keyd: no handler for request %u",
 	    q->type);

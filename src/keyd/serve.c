@@ -64,6 +64,24 @@ reply(struct cv_keyd *k, keyd_send_fn *send, void *ctx, uint16_t type,
  * it is on disk before the caller hears "no"), an alert line, syslog.
  */
 void
+keyd_alert_line(struct cv_keyd *k, const char *kind, const char *severity,
+    const char *user, const char *detail, const uint64_t *index)
+{
+	/* alerts.jsonl is opened at the first alert. */
+	pthread_mutex_lock(&k->mu);
+	if (k->alerts_fd < 0) {
+		char path[1100];
+
+		if (cv_path(path, sizeof path, "%s/alerts.jsonl",
+		    cv_vault_dir(k->v)) == CV_OK)
+			k->alerts_fd = open(path, O_WRONLY | O_APPEND |
+			    O_CREAT | O_CLOEXEC, 0600);
+	}
+	pthread_mutex_unlock(&k->mu);
+	cv_keyd_alert_write(k->alerts_fd, kind, severity, user, detail, index);
+}
+
+void
 keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,
     const char *detail, const char *rid)
 {
@@ -83,17 +101,7 @@ keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,
 			k->durable = index + 1;
 		pthread_mutex_unlock(&k->mu);
 	}
-	pthread_mutex_lock(&k->mu);
-	if (k->alerts_fd < 0) {
-		char path[1100];
-
-		if (cv_path(path, sizeof path, "%s/alerts.jsonl",
-		    cv_vault_dir(k->v)) == CV_OK)
-			k->alerts_fd = open(path, O_WRONLY | O_APPEND |
-			    O_CREAT | O_CLOEXEC, 0600);
-	}
-	pthread_mutex_unlock(&k->mu);
-	cv_keyd_alert_write(k->alerts_fd, strcmp(kind, "keyd.violation") == 0 ?
+	keyd_alert_line(k, strcmp(kind, "keyd.violation") == 0 ?
 	    "keyd_violation" : "keyd_refused", "critical", actor, detail,
 	    r == CV_OK ? &index : NULL);
 }
@@ -444,6 +452,53 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	return CV_OK;
 }
 
+struct watch_arg {
+	struct cv_keyd *k;
+	unsigned seconds;
+};
+
+static void *
+watch_hsm(void *arg)
+{
+	struct watch_arg w = *(struct watch_arg *)arg;
+	struct cv_keyd *k = w.k;
+	struct timespec until;
+
+	free(arg);
+	pthread_mutex_lock(&k->mu);
+	while (!k->stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += w.seconds;
+		pthread_cond_timedwait(&k->cv, &k->mu, &until);
+		if (k->stopping)
+			break;
+		pthread_mutex_unlock(&k->mu);
+		(void)cv_keyd_hsm_tick(k);
+		pthread_mutex_lock(&k->mu);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+cv_err
+cv_keyd_watch_hsm(struct cv_keyd *k, unsigned seconds)
+{
+	struct watch_arg *w;
+
+	if (k->watching)
+		return CV_OK;
+	if ((w = malloc(sizeof *w)) == NULL)
+		return CV_ERR_NOMEM;
+	w->k = k;
+	w->seconds = seconds ? seconds : 1;
+	if (pthread_create(&k->watcher, NULL, watch_hsm, w) != 0) {
+		free(w);
+		return cv_fail(CV_ERR_INTERNAL, "keyd: no thread");
+	}
+	k->watching = 1;
+	return CV_OK;
+}
+
 void
 cv_keyd_free(struct cv_keyd *k)
 {
@@ -458,6 +513,8 @@ cv_keyd_free(struct cv_keyd *k)
 	pthread_mutex_unlock(&k->mu);
 	for (int i = 0; i < k->nworkers; i++)
 		pthread_join(k->workers[i], NULL);
+	if (k->watching)
+		pthread_join(k->watcher, NULL);
 	if (k->alerts_fd >= 0)
 		close(k->alerts_fd);
 	pthread_mutex_destroy(&k->mu);

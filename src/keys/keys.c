@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,29 +13,16 @@
 #define SEAL_AAD_TAG "clearvault keyring v1"
 #define DEK_AAD_TAG "cv-dek-v1"
 
-struct cv_keys {
-	struct p11 p11;
-	char vault_id[CV_VAULT_ID_LEN + 1];
-	char path[CV_CONFIG_PATH_MAX + 16];
-	struct kr kr;
-	struct kr_entry *cur;	/* the active KEK */
-	struct kr_entry *bidx;
-	/* Signing keys: seeds in the keyring, expanded forms here. */
-	struct {
-		uint8_t *sk;	/* sodium_malloc'd, 64 bytes */
-		uint8_t pk[CV_SIGN_PK_BYTES];
-	} signer[CV_SIGNER__COUNT];
-};
-
 static const uint8_t signer_purpose[CV_SIGNER__COUNT] = {
 	[CV_SIGNER_AUDIT] = KR_AUDIT, [CV_SIGNER_CA] = KR_CA,
 	[CV_SIGNER_TLS] = KR_TLS,
 };
 
-static cv_err
-root_label(const struct cv_keys *k, uint32_t gen, char *out, size_t size)
+cv_err
+keys_root_label(const struct cv_keys *k, uint32_t gen, char *out,
+    size_t size)
 {
-	return cv_path(out, size, "cv-%s-root-%u", k->vault_id, gen);
+	return cv_path(out, size, "cv-%s-root-%u", k->key_id, gen);
 }
 
 static size_t
@@ -58,26 +46,35 @@ entry_wipe(struct kr_entry *e)
 	memset(e, 0, sizeof *e);
 }
 
+cv_err
+keys_entry_seal(struct cv_keys *k, struct kr_entry *e, CK_OBJECT_HANDLE root)
+{
+	uint8_t aad[64];
+	size_t aadlen = seal_aad(k, e, aad);
+
+	if (p11_seal(&k->p11, root, aad, aadlen, e->key, KR_KEY_BYTES,
+	    e->sealed) != CV_OK)
+		return CV_ERR_HSM;
+	return CV_OK;
+}
+
 /* Generates a key for E in locked memory and seals it under root GEN. */
 static cv_err
 entry_make(struct cv_keys *k, struct kr_entry *e, CK_OBJECT_HANDLE root)
 {
-	uint8_t aad[64];
-	size_t aadlen;
+	cv_err r;
 
 	if ((e->key = sodium_malloc(KR_KEY_BYTES)) == NULL)
 		return CV_ERR_NOMEM;
 	randombytes_buf(e->key, KR_KEY_BYTES);
-	aadlen = seal_aad(k, e, aad);
-	if (p11_seal(&k->p11, root, aad, aadlen, e->key, KR_KEY_BYTES,
-	    e->sealed) != CV_OK)
-		return CV_ERR_HSM;
+	if ((r = keys_entry_seal(k, e, root)) != CV_OK)
+		return r;
 	sodium_mprotect_readonly(e->key);
 	return CV_OK;
 }
 
-static cv_err
-entry_unseal(struct cv_keys *k, struct kr_entry *e)
+cv_err
+keys_entry_unseal(struct cv_keys *k, struct kr_entry *e)
 {
 	CK_OBJECT_HANDLE root;
 	char label[64];
@@ -85,7 +82,7 @@ entry_unseal(struct cv_keys *k, struct kr_entry *e)
 	size_t aadlen;
 	cv_err r;
 
-	if ((r = root_label(k, e->gen, label, sizeof label)) != CV_OK ||
+	if ((r = keys_root_label(k, e->gen, label, sizeof label)) != CV_OK ||
 	    (r = p11_find_key(&k->p11, label, &root)) != CV_OK)
 		return r;
 	if ((e->key = sodium_malloc(KR_KEY_BYTES)) == NULL)
@@ -102,8 +99,8 @@ entry_unseal(struct cv_keys *k, struct kr_entry *e)
 	return CV_OK;
 }
 
-static cv_err
-keyring_save(struct cv_keys *k, int create)
+cv_err
+keys_keyring_save(struct cv_keys *k, int create)
 {
 	uint8_t buf[8 + KR_MAX_ENTRIES * (8 + KR_SEALED_BYTES)];
 	size_t len = kr_size(&k->kr);
@@ -160,14 +157,14 @@ ensure_entry(struct cv_keys *k, uint8_t purpose, struct kr_entry **out)
 		e = &k->kr.e[k->kr.n];
 		*e = (struct kr_entry){ .gen = 0, .purpose = purpose,
 		    .state = KR_ACTIVE };
-		if ((r = root_label(k, 0, label, sizeof label)) != CV_OK ||
+		if ((r = keys_root_label(k, 0, label, sizeof label)) != CV_OK ||
 		    (r = p11_find_key(&k->p11, label, &root)) != CV_OK ||
 		    (r = entry_make(k, e, root)) != CV_OK) {
 			entry_wipe(e);
 			return r;
 		}
 		k->kr.n++;
-		if ((r = keyring_save(k, 0)) != CV_OK ||
+		if ((r = keys_keyring_save(k, 0)) != CV_OK ||
 		    (r = index_entries(k)) != CV_OK)
 			return r;
 		e = find_purpose(k, purpose);
@@ -198,8 +195,8 @@ permanent_keys(struct cv_keys *k)
 	return ensure_entry(k, KR_SEAL, &e);
 }
 
-static cv_err
-read_pin(const char *path, char *pin, size_t size)
+cv_err
+keys_read_pin(const char *path, char *pin, size_t size)
 {
 	struct stat st;
 	char *text = NULL;
@@ -231,6 +228,7 @@ static cv_err
 keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 {
 	struct cv_keys *k;
+	char abs[PATH_MAX];
 	cv_err r;
 
 	*out = NULL;
@@ -239,15 +237,29 @@ keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 	if ((k = calloc(1, sizeof *k)) == NULL)
 		return CV_ERR_NOMEM;
 	memcpy(k->vault_id, cfg->vault_id, sizeof k->vault_id);
+	memcpy(k->key_id, cfg->key_id, sizeof k->key_id);
+	memcpy(k->label, cfg->token_label, sizeof k->label);
+	memcpy(k->pin_file, cfg->pin_file, sizeof k->pin_file);
+	k->private_token = cfg->softhsm2_conf[0] != '\0';
+	if (realpath(dir, abs) == NULL || strlen(abs) >= sizeof k->dir) {
+		r = cv_fail(CV_ERR_IO, "cannot resolve %s", dir);
+		goto fail;
+	}
+	strcpy(k->dir, abs);
+	/* A private token moves and is copied with its vault: its config
+	 * must name the token beside it, never the place it was made. */
 	if ((r = cv_path(k->path, sizeof k->path, "%s/%s", dir,
 	    KEYRING_FILE)) != CV_OK ||
+	    (k->private_token &&
+	    (r = softhsm_conf_fix(cfg->softhsm2_conf)) != CV_OK) ||
 	    (r = p11_load(&k->p11, cfg->pkcs11_module,
-	    cfg->softhsm2_conf)) != CV_OK) {
-		free(k);
-		return r;
-	}
+	    cfg->softhsm2_conf)) != CV_OK)
+		goto fail;
 	*out = k;
 	return CV_OK;
+ fail:
+	free(k);
+	return r;
 }
 
 /* A handle opened without keys (the server's network process) must fail
@@ -287,12 +299,12 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 		    (r = p11_init_token(&k->p11, cfg->token_label, so_pin,
 		    pin)) != CV_OK)
 			goto out;
-	} else if ((r = read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
+	} else if ((r = keys_read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
 	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
 		goto out;
 
 	/* Generation 0 seals the permanent keys, 1 the first KEK. */
-	if ((r = root_label(k, 0, label, sizeof label)) != CV_OK)
+	if ((r = keys_root_label(k, 0, label, sizeof label)) != CV_OK)
 		goto out;
 	if (p11_find_key(&k->p11, label, &root0) == CV_OK) {
 		r = cv_fail(CV_ERR_EXISTS, "the token already holds keys of "
@@ -300,7 +312,7 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 		goto out;
 	}
 	if ((r = p11_gen_key(&k->p11, label, &root0)) != CV_OK ||
-	    (r = root_label(k, 1, label, sizeof label)) != CV_OK ||
+	    (r = keys_root_label(k, 1, label, sizeof label)) != CV_OK ||
 	    (r = p11_gen_key(&k->p11, label, &root1)) != CV_OK)
 		goto out;
 	k->kr.e[0] = (struct kr_entry){ .gen = 0, .purpose = KR_BIDX,
@@ -317,7 +329,8 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 		    root0 : root1)) != CV_OK)
 			goto out;
 	}
-	if ((r = keyring_save(k, 1)) != CV_OK)
+	if ((r = bind_write(k)) != CV_OK ||
+	    (r = keys_keyring_save(k, 1)) != CV_OK)
 		goto out;
 	r = CV_OK;
  out:
@@ -329,41 +342,67 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 }
 
 cv_err
-cv_keys_open(const struct cv_config *cfg, const char *dir,
+keys_open_bare(const struct cv_config *cfg, const char *dir,
     struct cv_keys **out)
 {
 	struct cv_keys *k = NULL;
 	char pin[128];
-	char *buf = NULL;
-	size_t len;
 	cv_err r;
 
 	*out = NULL;
 	if ((r = keys_alloc(cfg, dir, &k)) != CV_OK)
 		return r;
-	if ((r = read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
+	if ((r = keys_read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
 	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
 		goto out;
+	*out = k;
+	k = NULL; /* transferred */
+ out:
+	sodium_memzero(pin, sizeof pin);
+	cv_keys_free(k);
+	return r;
+}
+
+cv_err
+keys_load_keyring(struct cv_keys *k)
+{
+	char *buf = NULL;
+	size_t len;
+	cv_err r;
+
 	if ((r = cv_file_read(k->path, 4096, &buf, &len)) != CV_OK) {
 		if (r == CV_ERR_NOT_FOUND)
 			r = cv_fail(CV_ERR_FORMAT, "%s is missing", k->path);
-		goto out;
+		return r;
 	}
 	if ((r = kr_parse((uint8_t *)buf, len, &k->kr)) != CV_OK)
 		goto out;
 	for (size_t i = 0; i < k->kr.n; i++) {
-		if ((r = entry_unseal(k, &k->kr.e[i])) != CV_OK)
+		if ((r = keys_entry_unseal(k, &k->kr.e[i])) != CV_OK)
 			goto out;
 	}
-	if ((r = index_entries(k)) != CV_OK ||
+	r = index_entries(k);
+ out:
+	free(buf);
+	return r;
+}
+
+cv_err
+cv_keys_open(const struct cv_config *cfg, const char *dir,
+    struct cv_keys **out)
+{
+	struct cv_keys *k = NULL;
+	cv_err r;
+
+	*out = NULL;
+	if ((r = keys_open_bare(cfg, dir, &k)) != CV_OK ||
+	    (r = bind_check(k)) != CV_OK ||
+	    (r = keys_load_keyring(k)) != CV_OK ||
 	    (r = permanent_keys(k)) != CV_OK)
 		goto out;
 	*out = k;
 	k = NULL; /* transferred */
-	r = CV_OK;
  out:
-	sodium_memzero(pin, sizeof pin);
-	free(buf);
 	cv_keys_free(k);
 	return r;
 }
@@ -444,6 +483,15 @@ wrap(const struct kr_entry *kek, const char *rid, const uint8_t *dek,
 	return CV_OK;
 }
 
+/* Fail closed while the token is gone (cv_keys_check): the keys in
+ * memory must not outlive the HSM they came from. */
+static cv_err
+token_gone(void)
+{
+	return cv_fail(CV_ERR_HSM, "the HSM token is unavailable: no record "
+	    "key is used until it is back");
+}
+
 cv_err
 cv_keys_dek_new(struct cv_keys *k, const char *rid,
     uint8_t dek[static CV_DEK_BYTES], uint8_t wdek[static CV_WDEK_BYTES],
@@ -453,6 +501,11 @@ cv_keys_dek_new(struct cv_keys *k, const char *rid,
 
 	if (k == NULL)
 		return no_keys();
+	if (cv_keys_lost(k)) {
+		sodium_memzero(dek, CV_DEK_BYTES);
+		return token_gone();
+	}
+
 	randombytes_buf(dek, CV_DEK_BYTES);
 	nonce(wdek);
 	*gen = k->cur->gen;
@@ -472,6 +525,10 @@ cv_keys_dek_unwrap(struct cv_keys *k, const char *rid, uint32_t gen,
 
 	if (k == NULL)
 		return no_keys();
+	if (cv_keys_lost(k)) {
+		sodium_memzero(dek, CV_DEK_BYTES);
+		return token_gone();
+	}
 	if ((kek = find_kek(k, gen)) == NULL) {
 		sodium_memzero(dek, CV_DEK_BYTES);
 		return cv_fail(CV_ERR_NOT_FOUND, "key generation %u is not "
@@ -519,6 +576,9 @@ cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
 
 	if (k == NULL)
 		return no_keys();
+	if (cv_keys_lost(k))
+		return token_gone();
+
 	if (crypto_generichash_init(&st, k->bidx->key, KR_KEY_BYTES,
 	    CV_BIDX_BYTES) != 0 ||
 	    crypto_generichash_update(&st, &tag, 1) != 0 ||
@@ -664,7 +724,7 @@ cv_keys_rotate_begin(struct cv_keys *k, int *resumed)
 		return cv_fail(CV_ERR_INTERNAL, "keyring full");
 	gen++;
 	/* A root key left by a run that died before saving the keyring. */
-	if ((r = root_label(k, gen, label, sizeof label)) != CV_OK ||
+	if ((r = keys_root_label(k, gen, label, sizeof label)) != CV_OK ||
 	    (r = p11_destroy(&k->p11, label)) != CV_OK ||
 	    (r = p11_gen_key(&k->p11, label, &root)) != CV_OK)
 		return r;
@@ -678,7 +738,7 @@ cv_keys_rotate_begin(struct cv_keys *k, int *resumed)
 			k->kr.e[i].state = KR_RETIRING;
 	}
 	k->kr.n++;
-	if ((r = keyring_save(k, 0)) != CV_OK) {
+	if ((r = keys_keyring_save(k, 0)) != CV_OK) {
 		k->kr.n--;
 		for (i = 0; i < k->kr.n; i++) {
 			if (k->kr.e[i].purpose == KR_KEK)
@@ -722,10 +782,10 @@ cv_keys_rotate_finish(struct cv_keys *k)
 	k->kr.n = j;
 	sodium_memzero(kept, sizeof kept);
 	if ((r = index_entries(k)) != CV_OK ||
-	    (r = keyring_save(k, 0)) != CV_OK)
+	    (r = keys_keyring_save(k, 0)) != CV_OK)
 		return r;
 	for (i = 0; i < ngone; i++) {
-		if ((r = root_label(k, gone[i], label, sizeof label)) != CV_OK ||
+		if ((r = keys_root_label(k, gone[i], label, sizeof label)) != CV_OK ||
 		    (r = p11_destroy(&k->p11, label)) != CV_OK)
 			return r;
 	}

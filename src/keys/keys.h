@@ -133,6 +133,45 @@ uint32_t cv_keys_current_gen(const struct cv_keys *k);
 cv_err cv_keys_rotate_begin(struct cv_keys *k, int *resumed) CV_MUST_CHECK;
 cv_err cv_keys_rotate_finish(struct cv_keys *k) CV_MUST_CHECK;
 
+/*
+ * The token's presence, for a process that holds the keys for long (the
+ * server): logs in to CFG's token again with the PIN file's PIN (so a
+ * changed PIN is noticed) and looks for the current root keys. On failure
+ * the keys refuse record work (cv_keys_dek_new, _unwrap, _rewrap,
+ * cv_keys_blind_index: CV_ERR_HSM) until a check succeeds again;
+ * signing goes on, so that refusals can still be logged and served. A
+ * PIN the token refused is not offered again until the PIN file
+ * changes (a real HSM locks its PIN after a few wrong tries). One thread
+ * at a time, not during a rotation. CV_ERR_HSM* with the reason.
+ */
+cv_err cv_keys_check(struct cv_keys *k) CV_MUST_CHECK;
+/* 1 while the last check failed. Any thread. */
+int cv_keys_lost(struct cv_keys *k);
+
+/*
+ * Binds CFG's keys in the token to the vault now at DIR, after the
+ * operator moved it there (see bind.c): refused (CV_ERR_HSM_BOUND) when
+ * the keys are another vault's or the vault they are bound to is still
+ * at its place on this machine (a copy, not a move). WAS gets the place
+ * they were bound to ("(none)": unbound until now).
+ */
+cv_err cv_keys_rebind(const struct cv_config *cfg, const char *dir,
+    char *was, size_t size) CV_MUST_CHECK;
+
+/*
+ * A restored vault's own keys: new HSM root keys named after NEW_KEY_ID,
+ * every keyring key sealed again under them (the keys' values stay: the
+ * records, the audit log and the certificates are unchanged), DIR/keyring
+ * replaced and the token bound to DIR. CFG is the restored vault's
+ * configuration, still with the key id of the vault it came from; the
+ * binding of those keys is not checked (it names the original). With
+ * DROP_OLD (a private token copied for this vault alone) the old root
+ * keys and binding are destroyed in that token; on a shared token they
+ * stay: they are the original vault's. On failure the new roots go.
+ */
+cv_err cv_keys_rekey(const struct cv_config *cfg, const char *dir,
+    const char *new_key_id, int drop_old) CV_MUST_CHECK;
+
 #ifdef CV_TEST_HOOKS
 /*
  * Test builds only: FN(CTX, label, key, len) for every key K holds in

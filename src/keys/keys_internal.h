@@ -36,6 +36,30 @@ cv_err p11_unseal(struct p11 *p, CK_OBJECT_HANDLE key, const uint8_t *aad,
     size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *pt);
 void p11_close(struct p11 *p);
 
+/*
+ * Data objects (CKO_DATA, private, application "clearvault"): the token's
+ * side of the binding between a vault and its keys (see bind.c). Get:
+ * CV_ERR_NOT_FOUND when none has LABEL; *LEN in: room, out: length. Put
+ * replaces. Each calls FN(ctx, value, len) for every clearvault object
+ * until FN returns non-zero.
+ */
+#define P11_DATA_MAX 2048
+cv_err p11_data_get(struct p11 *p, const char *label, uint8_t *buf,
+    size_t *len);
+cv_err p11_data_put(struct p11 *p, const char *label, const uint8_t *buf,
+    size_t len);
+cv_err p11_data_drop(struct p11 *p, const char *label);
+cv_err p11_data_each(struct p11 *p, int (*fn)(void *ctx, const uint8_t *buf,
+    size_t len), void *ctx);
+/* The token's serial number (blanks trimmed). */
+cv_err p11_token_info(struct p11 *p, char serial[static 17]);
+/* A new session and login on token LABEL: the token is asked again. */
+cv_err p11_relogin(struct p11 *p, const char *label, const char *pin);
+
+/* A private SoftHSM2 token's config file CONF names the object folder
+ * beside it (bind.c), whichever folder the vault has been moved to. */
+cv_err softhsm_conf_fix(const char *conf);
+
 /* The keyring file: which keys exist, each sealed by its HSM root key. */
 #define KR_MAGIC "CVKR"
 #define KR_VERSION 1
@@ -58,6 +82,81 @@ struct kr {
 	struct kr_entry e[KR_MAX_ENTRIES];
 	size_t n;
 };
+
+struct cv_keys {
+	struct p11 p11;
+	char vault_id[CV_VAULT_ID_LEN + 1];
+	/* Names this vault's objects in the token: the vault id, or the
+	 * one a restore gave it (see cv_config). */
+	char key_id[CV_VAULT_ID_LEN + 1];
+	char path[CV_CONFIG_PATH_MAX + 16];	/* DIR/keyring */
+	char dir[CV_CONFIG_PATH_MAX];		/* DIR, resolved */
+	char label[CV_TOKEN_LABEL_MAX + 1];	/* the token's */
+	char pin_file[CV_CONFIG_PATH_MAX];
+	int private_token;	/* a SoftHSM2 token inside DIR */
+	/* The token check (cv_keys_check): set while the token is gone; a
+	 * PIN the token refused is not offered again (a real HSM locks
+	 * its PIN after a few wrong tries). */
+	int lost;		/* atomic */
+	uint8_t refused_pin[16];
+	int have_refused_pin;
+	struct kr kr;
+	struct kr_entry *cur;	/* the active KEK */
+	struct kr_entry *bidx;
+	/* Signing keys: seeds in the keyring, expanded forms here. */
+	struct {
+		uint8_t *sk;	/* sodium_malloc'd, 64 bytes */
+		uint8_t pk[CV_SIGN_PK_BYTES];
+	} signer[CV_SIGNER__COUNT];
+};
+
+/* keys.c's helpers for bind.c. */
+/* Loads the module and logs in to the token; no binding checked, no
+ * keyring read. */
+cv_err keys_open_bare(const struct cv_config *cfg, const char *dir,
+    struct cv_keys **out) CV_MUST_CHECK;
+/* Reads, parses and unseals DIR/keyring into K. */
+cv_err keys_load_keyring(struct cv_keys *k) CV_MUST_CHECK;
+cv_err keys_root_label(const struct cv_keys *k, uint32_t gen, char *out,
+    size_t size);
+/* Seals E->key (filled) under ROOT into E->sealed. */
+cv_err keys_entry_seal(struct cv_keys *k, struct kr_entry *e,
+    CK_OBJECT_HANDLE root);
+cv_err keys_entry_unseal(struct cv_keys *k, struct kr_entry *e);
+cv_err keys_keyring_save(struct cv_keys *k, int create);
+cv_err keys_read_pin(const char *path, char *pin, size_t size);
+
+/*
+ * The binding (bind.c): a data object "cv-KEYID-vault" in the token names
+ * the vault whose keys these are (vault id, key id, machine, folder).
+ * bind_check at open: CV_OK when the token's keys are this vault's here;
+ * a refusal naming both vaults otherwise (another vault's token, a copy
+ * of a vault that is still there, a vault moved from elsewhere). A token
+ * holding this vault's keys but no binding (a vault made before it
+ * existed) is bound at once. bind_write binds the keys to K's folder.
+ */
+cv_err bind_check(struct cv_keys *k) CV_MUST_CHECK;
+cv_err bind_write(struct cv_keys *k) CV_MUST_CHECK;
+
+/*
+ * The binding's bytes, version 1 (all integers big-endian):
+ *   "CVTB" | u8 version=1 | u8 0 | vault_id[16] | key_id[16] |
+ *   u16 len | machine[len] | u16 len | folder[len]
+ * bind_parse: CV_ERR_FORMAT on any malformation (bad magic or version,
+ * ids not lower-case hex, lengths past the end, trailing bytes, a NUL or
+ * control byte in a string).
+ */
+#define BIND_MACHINE_MAX 255
+struct bind_rec {
+	char vault_id[CV_VAULT_ID_LEN + 1];
+	char key_id[CV_VAULT_ID_LEN + 1];
+	char machine[BIND_MACHINE_MAX + 1];
+	char dir[CV_CONFIG_PATH_MAX];
+};
+cv_err bind_parse(const uint8_t *buf, size_t len,
+    struct bind_rec *out) CV_MUST_CHECK;
+cv_err bind_format(const struct bind_rec *b, uint8_t *out, size_t size,
+    size_t *len) CV_MUST_CHECK;
 
 /*
  * Parses keyring file bytes (no key is unsealed). CV_ERR_FORMAT with a

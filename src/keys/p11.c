@@ -96,8 +96,8 @@ p11_load(struct p11 *p, const char *module, const char *softhsm_conf)
 	return r;
 }
 
-static cv_err find_first(struct p11 *, const char *, CK_OBJECT_HANDLE *,
-    CK_ULONG *);
+static cv_err find_first(struct p11 *, CK_OBJECT_CLASS, const char *,
+    CK_OBJECT_HANDLE *, CK_ULONG *);
 
 static void
 pad_label(unsigned char out[32], const char *label)
@@ -228,7 +228,7 @@ p11_find_key(struct p11 *p, const char *label, CK_OBJECT_HANDLE *h)
 	CK_ULONG n = 2;
 	cv_err r;
 
-	if ((r = find_first(p, label, found, &n)) != CV_OK)
+	if ((r = find_first(p, CKO_SECRET_KEY, label, found, &n)) != CV_OK)
 		return r;
 	if (n == 0)
 		return cv_fail(CV_ERR_HSM_KEY, "no key '%s' in the token",
@@ -272,10 +272,9 @@ p11_gen_key(struct p11 *p, const char *label, CK_OBJECT_HANDLE *h)
 }
 
 static cv_err
-find_first(struct p11 *p, const char *label, CK_OBJECT_HANDLE *h,
-    CK_ULONG *n)
+find_first(struct p11 *p, CK_OBJECT_CLASS cls, const char *label,
+    CK_OBJECT_HANDLE *h, CK_ULONG *n)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof cls },
 		{ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) },
@@ -291,8 +290,8 @@ find_first(struct p11 *p, const char *label, CK_OBJECT_HANDLE *h,
 	return CV_OK;
 }
 
-cv_err
-p11_destroy(struct p11 *p, const char *label)
+static cv_err
+destroy_class(struct p11 *p, CK_OBJECT_CLASS cls, const char *label)
 {
 	CK_OBJECT_HANDLE h;
 	CK_ULONG n;
@@ -302,7 +301,7 @@ p11_destroy(struct p11 *p, const char *label)
 	/* Bounded: a token holds few objects with one label. */
 	for (int i = 0; i < 64; i++) {
 		n = 1;
-		if ((r = find_first(p, label, &h, &n)) != CV_OK)
+		if ((r = find_first(p, cls, label, &h, &n)) != CV_OK)
 			return r;
 		if (n == 0)
 			return CV_OK;
@@ -310,6 +309,175 @@ p11_destroy(struct p11 *p, const char *label)
 			return ck_fail(CV_ERR_HSM, "C_DestroyObject", rv);
 	}
 	return cv_fail(CV_ERR_HSM, "too many objects labelled %s", label);
+}
+
+cv_err
+p11_destroy(struct p11 *p, const char *label)
+{
+	return destroy_class(p, CKO_SECRET_KEY, label);
+}
+
+#define P11_APP "clearvault"
+
+cv_err
+p11_data_get(struct p11 *p, const char *label, uint8_t *buf, size_t *len)
+{
+	CK_OBJECT_HANDLE h[2];
+	CK_ULONG n = 2;
+	CK_ATTRIBUTE a = { CKA_VALUE, buf, *len };
+	CK_RV rv;
+	cv_err r;
+
+	if ((r = find_first(p, CKO_DATA, label, h, &n)) != CV_OK)
+		return r;
+	if (n == 0)
+		return CV_ERR_NOT_FOUND;
+	if (n > 1)
+		return cv_fail(CV_ERR_HSM_KEY, "more than one object '%s' in "
+		    "the token", label);
+	if ((rv = p->f->C_GetAttributeValue(p->sess, h[0], &a, 1)) != CKR_OK)
+		return ck_fail(CV_ERR_HSM, "C_GetAttributeValue", rv);
+	*len = a.ulValueLen;
+	return CV_OK;
+}
+
+cv_err
+p11_data_put(struct p11 *p, const char *label, const uint8_t *buf,
+    size_t len)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof cls },
+		{ CKA_TOKEN, &yes, sizeof yes },
+		{ CKA_PRIVATE, &yes, sizeof yes },
+		{ CKA_APPLICATION, (void *)(uintptr_t)P11_APP,
+		    sizeof P11_APP - 1 },
+		{ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) },
+		{ CKA_VALUE, (void *)(uintptr_t)buf, len },
+	};
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+	cv_err r;
+
+	/* Replaced, not edited: not every module lets CKA_VALUE change. A
+	 * crash in between leaves none, which the next open writes again. */
+	if ((r = destroy_class(p, CKO_DATA, label)) != CV_OK)
+		return r;
+	rv = p->f->C_CreateObject(p->sess, tmpl, sizeof tmpl / sizeof tmpl[0],
+	    &h);
+	if (rv != CKR_OK)
+		return ck_fail(CV_ERR_HSM, "C_CreateObject", rv);
+	return CV_OK;
+}
+
+cv_err
+p11_data_drop(struct p11 *p, const char *label)
+{
+	return destroy_class(p, CKO_DATA, label);
+}
+
+cv_err
+p11_data_each(struct p11 *p, int (*fn)(void *ctx, const uint8_t *buf,
+    size_t len), void *ctx)
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof cls },
+		{ CKA_APPLICATION, (void *)(uintptr_t)P11_APP,
+		    sizeof P11_APP - 1 },
+	};
+	CK_OBJECT_HANDLE h[32];
+	CK_ULONG n = 0;
+	uint8_t buf[P11_DATA_MAX];
+	CK_RV rv;
+
+	if ((rv = p->f->C_FindObjectsInit(p->sess, tmpl, 2)) != CKR_OK)
+		return ck_fail(CV_ERR_HSM, "C_FindObjectsInit", rv);
+	rv = p->f->C_FindObjects(p->sess, h, 32, &n);
+	(void)p->f->C_FindObjectsFinal(p->sess);
+	if (rv != CKR_OK)
+		return ck_fail(CV_ERR_HSM, "C_FindObjects", rv);
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_ATTRIBUTE a = { CKA_VALUE, buf, sizeof buf };
+		if (p->f->C_GetAttributeValue(p->sess, h[i], &a, 1) != CKR_OK)
+			continue;
+		if (fn(ctx, buf, a.ulValueLen))
+			break;
+	}
+	return CV_OK;
+}
+
+cv_err
+p11_token_info(struct p11 *p, char serial[static 17])
+{
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+	size_t n = sizeof ti.serialNumber;
+
+	if ((rv = p->f->C_GetTokenInfo(p->slot, &ti)) != CKR_OK)
+		return ck_fail(CV_ERR_HSM_TOKEN, "C_GetTokenInfo", rv);
+	memcpy(serial, ti.serialNumber, n);
+	while (n > 0 && serial[n - 1] == ' ')
+		n--;
+	serial[n] = '\0';
+	return CV_OK;
+}
+
+/*
+ * Starts the module over: SoftHSM2, for one, never finds a token again
+ * once its folder has gone, until it is initialised anew. Only for the
+ * module's one user in the process (its sessions all end).
+ */
+static cv_err
+reinit(struct p11 *p)
+{
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+	cv_err r = CV_OK;
+
+	pthread_mutex_lock(&g.mu);
+	if (g.refs != 1 || g.f != p->f) {
+		r = cv_fail(CV_ERR_HSM, "the PKCS#11 module has other users in "
+		    "this process; not restarted");
+		goto out;
+	}
+	p->have_sess = p->logged_in = 0;
+	(void)g.f->C_Finalize(NULL);
+	memset(&args, 0, sizeof args);
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = g.f->C_Initialize(&args);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		r = ck_fail(CV_ERR_HSM, "C_Initialize", rv);
+ out:
+	pthread_mutex_unlock(&g.mu);
+	return r;
+}
+
+cv_err
+p11_relogin(struct p11 *p, const char *label, const char *pin)
+{
+	char detail[512];
+	cv_err r;
+
+	/*
+	 * Logging out first is what makes the token check the PIN again
+	 * (C_Login of a logged-in application succeeds without looking at
+	 * it). A session on a token that went away may be dead for good:
+	 * then the module is started over and asked again.
+	 */
+	if (p->have_sess) {
+		if (p->logged_in)
+			(void)p->f->C_Logout(p->sess);
+		(void)p->f->C_CloseSession(p->sess);
+	}
+	p->have_sess = p->logged_in = 0;
+	if ((r = p11_login(p, label, pin)) == CV_OK || r == CV_ERR_HSM_PIN)
+		return r;
+	snprintf(detail, sizeof detail, "%s", cv_err_detail());
+	if (reinit(p) != CV_OK)
+		return cv_fail(r, "%s", detail);
+	return p11_login(p, label, pin);
 }
 
 static void

@@ -185,12 +185,15 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	    /* The api worker reads these; it cannot make them. */
 	    (r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v))) !=
 	    CV_OK ||
+	    /* A damaged certificate stops the start, naming the file. */
+	    (r = cv_server_check_certs(cv_vault_keys(v), dir)) != CV_OK ||
 	    (r = cv_keyd_new(v, a, &kp.k)) != CV_OK)
 		goto out;
 	/* Confined once the PKCS#11 module is loaded and the files are
 	 * open: no network, no exec, no new code (fail closed). */
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	if ((r = cv_sandbox_enter(CV_SANDBOX_KEYD)) != CV_OK ||
+	    (r = cv_keyd_watch_hsm(kp.k, 2)) != CV_OK ||
 	    (r = add_channel(&kp, CV_SERVE_FD_API)) != CV_OK)
 		goto out;
 	if (pthread_create(&taker, NULL, take_channels, &kp) == 0)

@@ -393,4 +393,14 @@ cv_err cv_store_canaries_stamp(struct cv_store *s,
  */
 cv_err cv_store_checkpoint(struct cv_store *s) CV_MUST_CHECK;
 
+/*
+ * A consistent copy of the whole database (one moment, while other
+ * connections go on writing) as a new file PATH, fsynced; PROGRESS(ctx,
+ * pages done, pages in all) after each step. Not inside a transaction of
+ * S. CV_ERR_EXISTS if PATH exists, CV_ERR_STORE (PATH removed).
+ */
+cv_err cv_store_backup(struct cv_store *s, const char *path,
+    void (*progress)(void *ctx, uint64_t done, uint64_t total),
+    void *ctx) CV_MUST_CHECK;
+
 #endif

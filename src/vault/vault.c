@@ -544,3 +544,68 @@ cv_vault_store(struct cv_vault *v)
 {
 	return v->store;
 }
+
+cv_err
+cv_vault_backup_db(struct cv_vault *v, const char *path,
+    void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx)
+{
+	return cv_store_backup(v->store, path, progress, ctx);
+}
+
+cv_err
+cv_vault_rebind(const char *dir, char *was, size_t size)
+{
+	struct cv_config c;
+	cv_err r;
+
+	snprintf(was, size, "?");
+	if ((r = cv_config_load(dir, &c)) != CV_OK)
+		return r;
+	return cv_keys_rebind(&c, dir, was, size);
+}
+
+cv_err
+cv_vault_restore_keys(const char *dir, char key_id[static CV_VAULT_ID_LEN + 1])
+{
+	struct cv_config c, raw;
+	char path[PATH_MAX], *text = NULL;
+	uint8_t id[CV_VAULT_ID_LEN / 2];
+	size_t len;
+	cv_err r;
+
+	key_id[0] = '\0';
+	if (sodium_init() < 0)
+		return CV_ERR_CRYPTO;
+	/* The file as written (relative paths stay relative, so that the
+	 * vault can move), and as used. */
+	if ((r = cv_config_load(dir, &c)) != CV_OK ||
+	    (r = cv_path(path, sizeof path, "%s/%s", dir,
+	    CV_CONFIG_FILE)) != CV_OK ||
+	    (r = cv_file_read(path, CV_CONFIG_MAX_BYTES, &text, &len)) !=
+	    CV_OK)
+		goto out;
+	if ((r = cv_config_parse(text, len, &raw)) != CV_OK)
+		goto out;
+	randombytes_buf(id, sizeof id);
+	sodium_bin2hex(key_id, CV_VAULT_ID_LEN + 1, id, sizeof id);
+	/* A private token here is a copy made for this vault alone: the
+	 * original's key names go from it, so that nothing in it can ever
+	 * be mistaken for the original's keys. */
+	if ((r = cv_keys_rekey(&c, dir, key_id,
+	    c.softhsm2_conf[0] != '\0')) != CV_OK)
+		goto out;
+	memcpy(raw.key_id, key_id, sizeof raw.key_id);
+	/* XXX the keyring is sealed under the new roots from here on: a
+	 * crash before the next line leaves a vault that does not open; the
+	 * restore then reports a failure and removes it. */
+	r = cv_config_replace(dir, &raw);
+ out:
+	free(text);
+	return r;
+}
+
+const char *
+cv_vault_key_id(const struct cv_vault *v)
+{
+	return v->cfg.key_id;
+}

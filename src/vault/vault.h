@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "../base/base.h"
+#include "../config/config.h"
 #include "../record/record.h"
 
 struct cv_vault;
@@ -278,5 +279,76 @@ struct cv_store *cv_vault_store(struct cv_vault *v);
 /* How many records, and how many of them are shredded. */
 cv_err cv_vault_count(struct cv_vault *v, int64_t *records,
     int64_t *shredded) CV_MUST_CHECK;
+
+/*
+ * Backups (cmd_backup.c puts one together): the database as one
+ * consistent copy at PATH (a new file), taken while others may write;
+ * PROGRESS(ctx, pages done, pages in all).
+ */
+cv_err cv_vault_backup_db(struct cv_vault *v, const char *path,
+    void (*progress)(void *ctx, uint64_t done, uint64_t total),
+    void *ctx) CV_MUST_CHECK;
+
+/*
+ * A restored vault in DIR (its files in place, its token reachable) gets
+ * keys of its own: a new random key id (in KEY_ID and DIR/clearvault.conf)
+ * naming new HSM root keys that seal the same keyring keys, the token
+ * bound to DIR. It can then never touch the keys of the vault it was
+ * restored from, even on the same HSM token. See cv_keys_rekey.
+ */
+cv_err cv_vault_restore_keys(const char *dir,
+    char key_id[static CV_VAULT_ID_LEN + 1]) CV_MUST_CHECK;
+
+/*
+ * The vault in DIR was moved there: its keys in the token are bound to
+ * DIR from now on. WAS gets where they were bound. See cv_keys_rebind.
+ */
+cv_err cv_vault_rebind(const char *dir, char *was,
+    size_t size) CV_MUST_CHECK;
+
+/* The id naming V's keys in its token (the vault id, or a restore's). */
+const char *cv_vault_key_id(const struct cv_vault *v);
+
+/*
+ * Files of a backup (backup.c). A backup lists its files with their
+ * SHA-256 in SHA256SUMS, sha256sum's format ("HEX  PATH" lines).
+ */
+#define CV_BACKUP_PATH_MAX 200
+#define CV_BACKUP_FILES_MAX 1024
+struct cv_backup_file {
+	char path[CV_BACKUP_PATH_MAX + 1];
+	uint8_t sha256[32];
+};
+
+/*
+ * Parses SHA256SUMS TEXT (outside input: a backup may have been altered)
+ * into *OUT (N entries; caller frees). Only plain relative paths
+ * ([A-Za-z0-9._-] parts, no "." or ".."), lower-case hex, each path once,
+ * every line ended. CV_ERR_INVALID naming the line.
+ */
+cv_err cv_vault_sums_parse(const char *text, size_t len,
+    struct cv_backup_file **out, size_t *n) CV_MUST_CHECK;
+
+/* Bytes copied so far, of TOTAL; FN is called as they go (may be NULL). */
+struct cv_copy_progress {
+	uint64_t done, total;
+	void (*fn)(void *ctx, uint64_t done, uint64_t total);
+	void *ctx;
+};
+
+/*
+ * Copies file SRC to the new file DST (0600, fsynced; refused if it
+ * exists) and gives SRC's SHA-256 as read. DST NULL: only the checksum.
+ * Symbolic links are refused. CV_ERR_NOT_FOUND, CV_ERR_EXISTS, CV_ERR_IO.
+ */
+cv_err cv_vault_copy_file(const char *src, const char *dst,
+    uint8_t sha256[static 32], struct cv_copy_progress *pr) CV_MUST_CHECK;
+
+/* Copies folder SRC into DST (made 0700 if absent): files and folders
+ * only; anything else is refused. */
+cv_err cv_vault_copy_tree(const char *src, const char *dst) CV_MUST_CHECK;
+
+/* Removes DIR and everything under it (symbolic links not followed). */
+void cv_vault_remove_tree(const char *dir);
 
 #endif

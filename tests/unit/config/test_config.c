@@ -141,6 +141,39 @@ test_refusals(void **state)
 	    CV_ERR_CONFIG, "too long");
 }
 
+/* The key id names the vault's keys in its token: the vault id unless a
+ * restore gave it its own. */
+static void
+test_key_id(void **state)
+{
+	char dir[] = "/tmp/cvcfgXXXXXX", path[64];
+	struct cv_config c, back;
+
+	(void)state;
+	assert_int_equal(cv_config_parse(GOOD, strlen(GOOD), &c), CV_OK);
+	assert_string_equal(c.key_id, "0123456789abcdef");
+	expect(GOOD "key_id = fedcba9876543210\n", CV_OK, NULL);
+	expect(GOOD "key_id = FEDCBA9876543210\n", CV_ERR_CONFIG,
+	    "key_id must be");
+	expect(GOOD "key_id = fedcba987654321\n", CV_ERR_CONFIG,
+	    "key_id must be");
+	expect(GOOD "key_id = a\nkey_id = b\n", CV_ERR_CONFIG, "twice");
+	assert_int_equal(cv_config_parse(GOOD "key_id = fedcba9876543210\n",
+	    strlen(GOOD) + 26, &c), CV_OK);
+	assert_string_equal(c.key_id, "fedcba9876543210");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cv_config_save(dir, &c), CV_OK);
+	assert_int_equal(cv_config_load(dir, &back), CV_OK);
+	assert_string_equal(back.key_id, "fedcba9876543210");
+	memcpy(c.key_id, c.vault_id, sizeof c.key_id);
+	assert_int_equal(cv_config_replace(dir, &c), CV_OK);
+	assert_int_equal(cv_config_load(dir, &back), CV_OK);
+	assert_string_equal(back.key_id, back.vault_id);
+	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -149,6 +182,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_guard_keys),
 		cmocka_unit_test(test_save_round_trip),
+		cmocka_unit_test(test_key_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,124 @@
+/*
+ * The server's certificates, checked before it listens: a server started
+ * with a damaged one would fail every handshake without a word.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "../keys/keys.h"
+#include "api_internal.h"
+
+/* 1 if certificate CRT's key is the Ed25519 public key PK. */
+static int
+cert_key_is(gnutls_x509_crt_t crt, const uint8_t pk[static CV_SIGN_PK_BYTES])
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_ecc_curve_t curve;
+	gnutls_datum_t x = { NULL, 0 };
+	int same = 0;
+
+	if (gnutls_pubkey_init(&pub) >= 0 &&
+	    gnutls_pubkey_import_x509(pub, crt, 0) >= 0 &&
+	    gnutls_pubkey_export_ecc_raw(pub, &curve, &x, NULL) >= 0)
+		same = curve == GNUTLS_ECC_CURVE_ED25519 &&
+		    x.size == CV_SIGN_PK_BYTES &&
+		    memcmp(x.data, pk, CV_SIGN_PK_BYTES) == 0;
+	gnutls_free(x.data);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
+	return same;
+}
+
+/* PATH (PEM) as a certificate in *CRT; the error names the file. */
+static cv_err
+read_cert(const char *path, gnutls_x509_crt_t *crt, const char *fix)
+{
+	gnutls_datum_t d;
+	char *pem = NULL;
+	size_t len;
+	cv_err r;
+	int rc;
+
+	if ((r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
+		return cv_fail(r, "%s: cannot read it; %s", path, fix);
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)len;
+	if ((rc = gnutls_x509_crt_init(crt)) < 0 ||
+	    (rc = gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM)) < 0)
+		r = cv_fail(CV_ERR_CRYPTO, "%s: not a PEM certificate (%s); %s",
+		    path, gnutls_strerror(rc), fix);
+	free(pem);
+	return r;
+}
+
+#define SERVER_FIX "remove it and the next start issues a new one from " \
+	"the vault CA"
+#define CA_FIX "restore it from a backup (a new CA would void every " \
+	"user's certificate)"
+
+cv_err
+cv_server_check_certs(struct cv_keys *k, const char *dir)
+{
+	gnutls_x509_crt_t ca = NULL, crt = NULL;
+	gnutls_x509_trust_list_t trust = NULL;
+	gnutls_datum_t why = { NULL, 0 };
+	uint8_t pk[CV_SIGN_PK_BYTES];
+	char path[1200];
+	unsigned status = 0;
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
+	    (r = read_cert(path, &ca, CA_FIX)) != CV_OK)
+		goto out;
+	cv_keys_pubkey(k, CV_SIGNER_CA, pk);
+	if (!cert_key_is(ca, pk)) {
+		r = cv_fail(CV_ERR_CRYPTO, "%s is not this vault's CA (another "
+		    "key); %s", path, CA_FIX);
+		goto out;
+	}
+	/* Not trusted as itself: its own signature must verify. */
+	if (gnutls_x509_crt_verify(ca, &ca, 1,
+	    GNUTLS_VERIFY_DO_NOT_ALLOW_SAME, &status) < 0 || status != 0) {
+		r = cv_fail(CV_ERR_CRYPTO, "%s: its signature does not verify "
+		    "(damaged); %s", path, CA_FIX);
+		goto out;
+	}
+	if ((r = cv_path(path, sizeof path, "%s/server.pem", dir)) != CV_OK ||
+	    (r = read_cert(path, &crt, SERVER_FIX)) != CV_OK)
+		goto out;
+	cv_keys_pubkey(k, CV_SIGNER_TLS, pk);
+	if (!cert_key_is(crt, pk)) {
+		r = cv_fail(CV_ERR_CRYPTO, "%s is for another key than this "
+		    "vault's TLS key; %s", path, SERVER_FIX);
+		goto out;
+	}
+	if (gnutls_x509_trust_list_init(&trust, 0) < 0 ||
+	    gnutls_x509_trust_list_add_cas(trust, &ca, 1, 0) != 1) {
+		r = cv_fail(CV_ERR_NOMEM, "trust list");
+		goto out;
+	}
+	ca = NULL;	/* the list owns it now */
+	if (gnutls_x509_trust_list_verify_crt(trust, &crt, 1, 0, &status,
+	    NULL) < 0 || status != 0) {
+		(void)gnutls_certificate_verification_status_print(status,
+		    GNUTLS_CRT_X509, &why, 0);
+		r = cv_fail(CV_ERR_CRYPTO, "%s does not verify against %s/ca.pem "
+		    "(%s); %s", path, dir, why.data ? (char *)why.data :
+		    "unknown", SERVER_FIX);
+		goto out;
+	}
+	r = CV_OK;
+ out:
+	gnutls_free(why.data);
+	if (trust)
+		gnutls_x509_trust_list_deinit(trust, 1);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (ca)
+		gnutls_x509_crt_deinit(ca);
+	return r;
+}
+
