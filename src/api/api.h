@@ -10,7 +10,6 @@
 
 #include "../audit/audit.h"
 #include "../keyd/keyd.h"
-#include "../keys/keys.h"
 #include "../vault/vault.h"
 
 struct cv_server_opts {
@@ -32,12 +31,6 @@ struct cv_server_opts {
 	int sandbox;
 };
 
-/*
- * DIR/ca.pem is the vault CA (the keyring's CA key, its own
- * signature verifies) and DIR/server.pem is for K's TLS key and verifies
- * against it, in date. CV_ERR_CRYPTO naming the file and what to do.
- */
-cv_err cv_server_check_certs(struct cv_keys *k, const char *dir) CV_MUST_CHECK;
 
 /* A listening TCP socket on ADDR ("127.0.0.1:8443") in *FD.
  * CV_ERR_INVALID, CV_ERR_IO. */

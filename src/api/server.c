@@ -426,12 +426,25 @@ read_failed(struct req *r, cv_err e)
 	cv_buf_free(&r->out);
 	if (!r->read_written)	/* the entry itself failed */
 		return fail_closed(r, &r->out);
+	if (e == CV_ERR_HSM_TOKEN) {
+		/* keyd's HSM went: every request is refused from now on,
+		 * not only after the next status check. */
+		__atomic_store_n(&r->srv->hsm_lost, 1, __ATOMIC_RELEASE);
+		status = 0;
+	}
 	snprintf(r->reason, sizeof r->reason, "not released: %s",
 	    cv_strerror(e));
 	r->sections = 0;
 	entry_of(r, CV_AUDIT_ERROR, &en);
 	if (cv_keyd_append(r->srv->kd, &en, NULL) != CV_OK || status == 503)
 		return fail_closed(r, &p);
+	if (status == 0) {
+		if (problem_body(503, "HSM unavailable", "the vault's HSM "
+		    "token cannot be reached; nothing is served until it is "
+		    "back", &p) != CV_OK)
+			return MHD_NO;
+		return respond(r, 503, "application/problem+json", &p);
+	}
 	if (problem_body(status, status == 404 ? "not found" : "gone",
 	    status == 404 ? "no such record" : "the record was shredded",
 	    &p) != CV_OK)

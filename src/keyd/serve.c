@@ -223,8 +223,13 @@ run_job(struct job *j)
 	cv_err r = j->status;
 
 	if (r == CV_OK && (r = release(j->k, j->index, j->actor, j->rid,
-	    j->sections, &text)) != CV_OK)
+	    j->sections, &text)) != CV_OK) {
 		snprintf(j->detail, sizeof j->detail, "%s", cv_err_detail());
+		/* The token went (cv_keys_check): said apart from "no key
+		 * process", which the caller hears as CV_ERR_HSM. */
+		if (r == CV_ERR_HSM && cv_keys_lost(cv_vault_keys(j->k->v)))
+			r = CV_ERR_HSM_TOKEN;
+	}
 	reply(j->k, j->send, j->sendctx, j->type, j->id, r, j->detail,
 	    j->index, &text);
 	cv_buf_free(&text);

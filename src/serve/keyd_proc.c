@@ -186,7 +186,7 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	    (r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v))) !=
 	    CV_OK ||
 	    /* A damaged certificate stops the start, naming the file. */
-	    (r = cv_server_check_certs(cv_vault_keys(v), dir)) != CV_OK ||
+	    (r = cv_serve_check_certs(cv_vault_keys(v), dir)) != CV_OK ||
 	    (r = cv_keyd_new(v, a, &kp.k)) != CV_OK)
 		goto out;
 	/* Confined once the PKCS#11 module is loaded and the files are

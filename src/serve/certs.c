@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
 #include "../keys/keys.h"
-#include "api_internal.h"
+#include "../base/base.h"
+#include "serve.h"
 
 /* 1 if certificate CRT's key is the Ed25519 public key PK. */
 static int
@@ -60,7 +62,7 @@ read_cert(const char *path, gnutls_x509_crt_t *crt, const char *fix)
 	"user's certificate)"
 
 cv_err
-cv_server_check_certs(struct cv_keys *k, const char *dir)
+cv_serve_check_certs(struct cv_keys *k, const char *dir)
 {
 	gnutls_x509_crt_t ca = NULL, crt = NULL;
 	gnutls_x509_trust_list_t trust = NULL;
