@@ -181,4 +181,14 @@ after=$(grep -c . <("$CV" audit tail --dir "$T/v" -n 100000 2>/dev/null))
 [ "$after" -gt "$before" ] && ok || bad "entries kept ($before, $after)"
 grep -q serve.worker_died <("$CV" audit tail --dir "$T/v" -n 100000) &&
     ok || bad "the dead worker is on the log"
+
+# The sandboxed processes end with _exit (a sanitizer's leak check cannot
+# run inside the filter): the same code, unconfined in one process, gets
+# its leak check here, reads included.
+start_server "$T/v" --one-process || bad "one-process start"
+flogin adj
+req k/adj GET "/v1/records/$R1?purpose=$CASE" "" "$tok"
+expect_code "one process: a read" 200
+stop_server
+expect_eq "one process: clean stop (a leak report fails it)" 0 "$SRV_RC"
 finish

@@ -671,20 +671,26 @@ test_docs_match_rules(void **state)
 
 	(void)state;
 	assert_non_null(kat);
-	snprintf(path, sizeof path, "%s/../../docs/sandbox.md", kat);
-	assert_int_equal(cv_file_read(path, 1 << 20, &doc, &len), CV_OK);
-	for (int p = 0; p < CV_SANDBOX__COUNT; p++) {
-		assert_non_null(f = open_memstream(&table, &tlen));
-		assert_int_equal(cv_sandbox_describe(
-		    (enum cv_sandbox_profile)p, f), CV_OK);
-		fclose(f);
-		if (strstr(doc, table) == NULL)
-			fail_msg("docs/sandbox.md lacks the %s table as the "
-			    "code prints it:\n%s", cv_sandbox_profile_name(
-			    (enum cv_sandbox_profile)p), table);
-		free(table);
+	for (int d = 0; d < 2; d++) {
+		const char *name = d ? "README.md" : "docs/sandbox.md";
+
+		snprintf(path, sizeof path, "%s/../../%s", kat, name);
+		assert_int_equal(cv_file_read(path, 1 << 20, &doc, &len),
+		    CV_OK);
+		for (int p = 0; p < CV_SANDBOX__COUNT; p++) {
+			assert_non_null(f = open_memstream(&table, &tlen));
+			assert_int_equal(cv_sandbox_describe(
+			    (enum cv_sandbox_profile)p, f), CV_OK);
+			fclose(f);
+			if (strstr(doc, table) == NULL)
+				fail_msg("%s lacks the %s table as the code "
+				    "prints it:\n%s", name,
+				    cv_sandbox_profile_name(
+				    (enum cv_sandbox_profile)p), table);
+			free(table);
+		}
+		free(doc);
 	}
-	free(doc);
 	assert_int_equal(cv_sandbox_describe(CV_SANDBOX__COUNT, stdout),
 	    CV_ERR_INVALID);
 	assert_int_equal(cv_sandbox_enter(CV_SANDBOX__COUNT), CV_ERR_INVALID);
