@@ -59,7 +59,7 @@ ready(void *ctx, unsigned port)
 static cv_err
 one_process(const struct cv_serve_opts *so)
 {
-	struct cv_vault *v = NULL;
+	struct cv_vault *v = NULL, *va = NULL;
 	struct cv_audit *a = NULL;
 	struct cv_keyd *k = NULL;
 	struct cv_keyd_client *kd = NULL;
@@ -77,10 +77,14 @@ one_process(const struct cv_serve_opts *so)
 	    (r = cv_keyd_client_local(k, &kd)) != CV_OK ||
 	    (r = cli_record(a, "serve.start.one-process", CV_OK,
 	    so->api.listen, NULL, 0, 0)) != CV_OK ||
-	    (r = cv_server_run(v, a, kd, &so->api)) != CV_OK)
+	    /* The api's own handle: what it routes to keyd (the canary
+	     * list) must not come back to it through keyd's. */
+	    (r = cv_vault_dup(v, &va)) != CV_OK ||
+	    (r = cv_server_run(va, a, kd, &so->api)) != CV_OK)
 		goto out;
 	r = cli_record(a, "serve.stop", CV_OK, NULL, NULL, 0, 0);
  out:
+	cv_vault_close(va);
 	cv_keyd_client_free(kd);
 	cv_keyd_free(k);
 	cli_close(v, a);
