@@ -42,9 +42,12 @@ cmd_test_secrets(int argc, char **argv)
 		return cli_fail("test-secrets", r);
 	cv_keys_test_secrets(cv_vault_keys(v), print_key, NULL);
 	if (argc > 3) {
-		if ((r = cv_store_get(cv_vault_store(v), argv[3], &row)) !=
-		    CV_OK || (r = cv_keys_dek_unwrap(cv_vault_keys(v), argv[3],
-		    row.gen, row.wdek, dek)) != CV_OK) {
+		if ((r = cv_store_get(cv_vault_store(v), argv[3], &row)) ==
+		    CV_OK)
+			r = cv_keys_dek_unwrap(cv_vault_keys(v), argv[3],
+			    row.gen, row.wdek, dek);
+		cv_store_row_clear(&row);
+		if (r != CV_OK) {
 			cv_vault_close(v);
 			return cli_fail("test-secrets", r);
 		}
