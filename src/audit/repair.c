@@ -80,10 +80,13 @@ check_boundary(struct cv_audit *a, const struct cv_buf *note,
 		goto out;
 	leaf.len = a->end - start - 4;
 	cv_merkle_leaf_hash(leaf.p, leaf.len, h);
+	/* A level that cannot be read is said as such (naming the file),
+	 * not as damage. */
+	if ((r = cv_merkle_prove_inclusion(cv_audit_node, a, c->size - 1,
+	    c->size, proof, &n)) != CV_OK)
+		goto out;
 	if (cv_get_u32be(len) != leaf.len ||
 	    cv_audit_view(leaf.p, leaf.len, &v) != CV_OK ||
-	    cv_merkle_prove_inclusion(cv_audit_node, a, c->size - 1, c->size,
-	    proof, &n) != CV_OK ||
 	    cv_merkle_verify_inclusion(c->size - 1, c->size, h,
 	    (const uint8_t (*)[CV_HASH_BYTES])proof, n, c->root) != CV_OK) {
 		r = damaged(a, c->size);
