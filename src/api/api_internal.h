@@ -84,6 +84,7 @@ struct req {
 	const char *one[1];
 	unsigned sections;
 	const char *purpose;
+	char case_id[24];	/* a case made by this request (purpose) */
 	struct cv_store *txn;	/* an open read transaction (GET requests) */
 	/* the reply, held back while the connection is suspended until the
 	 * committer has made its entry durable */

@@ -11,13 +11,6 @@
 
 #define MAX_MEMBERS API_MAX_MEMBERS
 
-static int
-valid_case_id(const char *id)
-{
-	return strlen(id) == 17 && strncmp(id, "CASE-", 5) == 0 &&
-	    strspn(id + 5, "0123456789abcdef") == 12;
-}
-
 /* The ?purpose= argument, if it is a case id at all; NULL otherwise, so
  * that no stranger string reaches the log. */
 static const char *
@@ -26,7 +19,7 @@ purpose_arg(struct req *r, int *bad)
 	const char *p = MHD_lookup_connection_value(r->conn,
 	    MHD_GET_ARGUMENT_KIND, "purpose");
 
-	*bad = p != NULL && !valid_case_id(p);
+	*bad = p != NULL && !cv_policy_valid_case_id(p);
 	return *bad ? NULL : p;
 }
 
@@ -215,9 +208,7 @@ enum MHD_Result
 api_case_create(struct req *r)
 {
 	struct cv_vault *v = api_vault(r->srv);
-	char title[201];
-	uint8_t rnd[6];
-	char id[24];
+	char title[201], id[CV_CASE_ID_MAX + 1];
 	cv_err e;
 
 	r->action = "cases.create";
@@ -226,46 +217,56 @@ api_case_create(struct req *r)
 	if (!api_body_case(&r->body, title))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"title\": \"...\"} (1-200 bytes)");
-	randombytes_buf(rnd, sizeof rnd);
-	snprintf(id, sizeof id, "CASE-");
-	sodium_bin2hex(id + 5, sizeof id - 5, rnd, sizeof rnd);
-	r->purpose = id;
-	e = v ? cv_store_case_add(cv_vault_store(v), id, title, r->who.user,
-	    cv_time_us()) : CV_ERR_STORE;
+	e = v ? cv_policy_case_create(cv_vault_store(v), title, r->who.user,
+	    cv_time_us(), id) : CV_ERR_STORE;
 	if (e != CV_OK)
 		return api_internal(r, e);
+	snprintf(r->case_id, sizeof r->case_id, "%s", id);
+	r->purpose = r->case_id;
 	return api_json(r, 201, json_pack("{s:s}", "id", id));
 }
 
+/* The strings of JSON array A (borrowed from it), in *OUT (free()). */
+static cv_err
+strings(json_t *a, const char ***out, size_t *n)
+{
+	json_t *it;
+	size_t i;
+
+	*n = json_array_size(a);
+	if ((*out = calloc(*n ? *n : 1, sizeof **out)) == NULL)
+		return CV_ERR_NOMEM;
+	json_array_foreach(a, i, it)
+		(*out)[i] = json_string_value(it);
+	return CV_OK;
+}
 
 /*
  * {"users": [...], "records": [...]}: adding is a proposal that a second
  * security officer approves (POST /v1/approvals/{id}/approve); removing
- * takes power away and happens at once.
+ * takes power away and happens at once (cv_policy_case_remove).
  */
 enum MHD_Result
 api_case_members(struct req *r, const char *id, int add)
 {
 	struct cv_vault *v = api_vault(r->srv);
-	struct cv_store *s;
-	struct cv_store_user u;
-	json_t *j, *users, *recs, *it;
-	size_t i;
-	int changed, total = 0;
-	uint32_t ver;
-	cv_err e = CV_OK;
+	const char **us = NULL, **rs = NULL;
+	size_t nu = 0, nr = 0;
+	json_t *j, *users, *recs;
+	int changed = 0;
+	enum MHD_Result ret;
+	cv_err e;
 
 	r->action = add ? "cases.members.add" : "cases.members.remove";
-	r->purpose = valid_case_id(id) ? id : NULL;
+	r->purpose = cv_policy_valid_case_id(id) ? id : NULL;
 	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES))
 		return api_forbidden(r, "only security officers manage cases");
-	if (!valid_case_id(id))
+	if (!cv_policy_valid_case_id(id))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "not a case id");
 	if (v == NULL)
 		return api_internal(r, CV_ERR_STORE);
-	s = cv_vault_store(v);
-	if (cv_store_case_exists(s, id) != CV_OK)
+	if (cv_store_case_exists(cv_vault_store(v), id) != CV_OK)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such case");
 	if (!api_body_members(&r->body, &users, &recs, &j))
@@ -273,46 +274,29 @@ api_case_members(struct req *r, const char *id, int add)
 		    "expected {\"users\": [...], \"records\": [...]}");
 	if (add)
 		return api_propose(r, "case.members", id, j);
-	/* Check everything first: bad input changes nothing. */
-	json_array_foreach(users, i, it) {
-		if (cv_store_user_get(s, json_string_value(it), &u) != CV_OK) {
-			json_decref(j);
-			return api_problem(r, 400, CV_AUDIT_DENIED,
-			    "bad request", "an entry of users is not a user");
-		}
-	}
-	json_array_foreach(recs, i, it) {
-		if (cv_store_version(s, json_string_value(it), &ver) != CV_OK) {
-			json_decref(j);
-			return api_problem(r, 400, CV_AUDIT_DENIED,
-			    "bad request", "an entry of records is not a "
-			    "record");
-		}
-	}
-	if ((e = cv_store_begin(s)) != CV_OK) {
+	if ((e = strings(users, &us, &nu)) == CV_OK &&
+	    (e = strings(recs, &rs, &nr)) == CV_OK)
+		e = cv_policy_case_remove(cv_vault_store(v), id, us, nu, rs, nr,
+		    &changed);
+	free(us);
+	free(rs);
+	if (e == CV_ERR_INVALID) {
+		char d[200];
+
+		snprintf(d, sizeof d, "%s", cv_err_detail());
 		json_decref(j);
-		return api_internal(r, e);
+		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request", d);
 	}
-	json_array_foreach(users, i, it) {
-		if (e == CV_OK && (e = cv_store_case_member(s, id, 0,
-		    json_string_value(it), add, &changed)) == CV_OK)
-			total += changed;
-	}
-	json_array_foreach(recs, i, it) {
-		if (e == CV_OK && (e = cv_store_case_member(s, id, 1,
-		    json_string_value(it), add, &changed)) == CV_OK)
-			total += changed;
-	}
-	if (e != CV_OK || (e = cv_store_commit(s)) != CV_OK) {
-		cv_store_rollback(s);
+	if (e != CV_OK) {
 		json_decref(j);
 		return api_internal(r, e);
 	}
 	snprintf(r->reason, sizeof r->reason, "%zu users, %zu records, %d "
-	    "changed", json_array_size(users), json_array_size(recs), total);
+	    "changed", nu, nr, changed);
 	json_decref(j);
-	return api_json(r, 200, json_pack("{s:s, s:i}", "id", id, "changed",
-	    total));
+	ret = api_json(r, 200, json_pack("{s:s, s:i}", "id", id, "changed",
+	    changed));
+	return ret;
 }
 
 struct found {

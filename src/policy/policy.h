@@ -149,4 +149,31 @@ cv_err cv_policy_break_glass(struct cv_vault *v, const char *user,
     const char *rid, const char *reason, int64_t now_us,
     int64_t *id) CV_MUST_CHECK;
 
+/* Cases (cases.c). */
+#define CV_CASE_ID_MAX 17	/* "CASE-" and 12 hex digits */
+
+/* 1 if ID has the shape of a case id. */
+int cv_policy_valid_case_id(const char *id);
+
+/*
+ * A new case TITLE (1-200 bytes) made by CREATOR, its id in ID. Who may
+ * is the caller's check (a security officer). Members join by proposal
+ * (cv_policy_propose, kind "case.members"), approved by a second officer.
+ * CV_ERR_INVALID, CV_ERR_STORE.
+ */
+cv_err cv_policy_case_create(struct cv_store *s, const char *title,
+    const char *creator, int64_t now_us,
+    char id[static CV_CASE_ID_MAX + 1]) CV_MUST_CHECK;
+
+/*
+ * Takes USERS and RECORDS out of case CASE_ID at once (removing takes
+ * power away: one person may). All or nothing; every name is checked
+ * before anything changes. *CHANGED: how many memberships ended.
+ * CV_ERR_INVALID (a name that is no user or record), CV_ERR_NOT_FOUND
+ * (no such case), CV_ERR_STORE.
+ */
+cv_err cv_policy_case_remove(struct cv_store *s, const char *case_id,
+    const char *const *users, size_t nusers, const char *const *records,
+    size_t nrecords, int *changed) CV_MUST_CHECK;
+
 #endif
