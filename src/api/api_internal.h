@@ -34,6 +34,8 @@ struct server {
 	struct cv_guard *guard;
 	pthread_mutex_t save_mu;	/* one snapshot writer at a time */
 	int alerts_fd;			/* DIR/alerts.jsonl, appended */
+	int alerts_rfd;			/* the same, read (GET /v1/alerts) */
+	int clock_fd;			/* CLEARVAULT_GUARD_CLOCK, or -1 */
 	uint64_t alerts;		/* atomic, for /metrics */
 	uint64_t guard_replayed;	/* entries replayed at start */
 	int64_t canaries_stamp;		/* of the canary list, as last loaded */

@@ -916,7 +916,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	struct server srv = { .v = v, .a = a, .kd = kd,
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
 	    .save_mu = PTHREAD_MUTEX_INITIALIZER,
-	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1 };
+	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1,
+	    .alerts_rfd = -1, .clock_fd = -1 };
 	char path[1200];
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;
@@ -952,6 +953,10 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		goto out;
 	if ((srv.alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
 	    O_CLOEXEC, 0600)) < 0) {
+		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((srv.alerts_rfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -1042,6 +1047,10 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	api_guard_stop(&srv);
 	if (srv.alerts_fd >= 0)
 		close(srv.alerts_fd);
+	if (srv.alerts_rfd >= 0)
+		close(srv.alerts_rfd);
+	if (srv.clock_fd >= 0)
+		close(srv.clock_fd);
 	if (srv.tls_key)
 		gnutls_privkey_deinit(srv.tls_key);
 	gnutls_pcert_deinit(&srv.pcert);

@@ -6,6 +6,7 @@
  * locks, the two-person unlock, step-up, sessions that stop at a step-up,
  * and the alerts it raises (DIR/alerts.jsonl, syslog, GET /v1/alerts).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,27 +65,29 @@ struct guard_watch {
 int64_t
 api_guard_now(struct server *srv)
 {
-	const char *f = getenv("CLEARVAULT_GUARD_CLOCK");
 	struct stat sb;
+	char buf[64];
+	ssize_t n;
 	int64_t t;
 
-	if (f == NULL || *f == '\0')
+	if (srv->clock_fd < 0)
 		return cv_time_us();
+	/* Read through the descriptor opened at start (the worker opens no
+	 * file once it runs); the writer rewrites the file in place. */
 	pthread_mutex_lock(&srv->clock_mu);
-	if (stat(f, &sb) == 0 && sb.st_mtim.tv_nsec + sb.st_mtim.tv_sec *
-	    1000000000LL != srv->clock_mtime) {
-		FILE *fp = fopen(f, "r");
+	if (fstat(srv->clock_fd, &sb) == 0 && sb.st_mtim.tv_nsec +
+	    sb.st_mtim.tv_sec * 1000000000LL != srv->clock_mtime &&
+	    (n = pread(srv->clock_fd, buf, sizeof buf - 1, 0)) > 0) {
 		long long start = 0, step = 0;
 
-		if (fp && fscanf(fp, "%lld %lld", &start, &step) == 2) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%lld %lld", &start, &step) == 2) {
 			srv->clock_start = start * 1000000;
 			srv->clock_step = step * 1000000;
 			srv->clock_n = 0;
 			srv->clock_mtime = sb.st_mtim.tv_nsec +
 			    sb.st_mtim.tv_sec * 1000000000LL;
 		}
-		if (fp)
-			fclose(fp);
 	}
 	t = srv->clock_start ? srv->clock_start + srv->clock_n++ *
 	    srv->clock_step : cv_time_us();
@@ -205,6 +208,15 @@ settings(struct server *srv)
 			    "for drills and tests: this vault is neither");
 	}
 #endif
+	{
+		/* The simulated clock's file, opened now (made empty if it
+		 * is not there yet: the drill writes it later, in place). */
+		const char *c = getenv("CLEARVAULT_GUARD_CLOCK");
+
+		if (c && *c && (srv->clock_fd = open(c, O_RDONLY | O_CREAT |
+		    O_CLOEXEC, 0600)) < 0)
+			return cv_fail(CV_ERR_IO, "%s: %s", c, strerror(errno));
+	}
 	srv->ceiling.soft[CV_GUARD_MINUTE] = UINT32_MAX;
 	srv->ceiling.hard[CV_GUARD_MINUTE] = UINT32_MAX;
 	srv->ceiling.soft[CV_GUARD_HOUR] = cfg.ceiling_hour[0];
@@ -661,7 +673,7 @@ api_guard_locked(struct server *srv, const char *user)
 enum MHD_Result
 api_alerts(struct req *r)
 {
-	char path[1200], *text = NULL;
+	char *text = NULL;
 	size_t len = 0, start = 0, count = 0;
 	struct cv_buf out = { 0 };
 	cv_err e;
@@ -669,10 +681,11 @@ api_alerts(struct req *r)
 	r->action = "alerts.list";
 	if (!cv_policy_allows(r->who.role, CV_PERM_GUARD))
 		return api_forbidden(r, "only security officers read alerts");
-	if ((e = cv_path(path, sizeof path, "%s/alerts.jsonl",
-	    cv_vault_dir(r->srv->v))) != CV_OK)
-		return api_internal(r, e);
-	e = cv_file_read(path, ALERTS_MAX_BYTES, &text, &len);
+	/* The file as keyd and this process append to it, read through
+	 * the descriptor opened at start. */
+	e = r->srv->alerts_rfd < 0 ? CV_ERR_NOT_FOUND :
+	    cv_fd_read(r->srv->alerts_rfd, "alerts.jsonl", ALERTS_MAX_BYTES,
+	    &text, &len);
 	if (e != CV_OK && e != CV_ERR_NOT_FOUND)
 		return api_internal(r, e);
 	/* Whole lines only, the last ALERTS_REPLY of them. */

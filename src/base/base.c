@@ -159,44 +159,39 @@ cv_file_replace(const char *path, const void *data, size_t len, unsigned mode)
 }
 
 cv_err
-cv_file_read(const char *path, size_t max, char **out, size_t *len)
+cv_fd_read(int fd, const char *name, size_t max, char **out, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
 	ssize_t n;
-	int fd = -1;
 	cv_err r = CV_ERR_IO;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
-			return cv_fail(CV_ERR_NOT_FOUND, "%s does not exist",
-			    path);
-		return cv_fail(CV_ERR_IO, "cannot open %s: %s", path,
-		    strerror(errno));
-	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		cv_err_set("%s is not a regular file", path);
+		cv_err_set("%s is not a regular file", name);
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {
 		r = cv_fail(CV_ERR_INVALID, "%s is larger than %zu bytes",
-		    path, max);
+		    name, max);
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		r = CV_ERR_NOMEM;
 		goto out;
 	}
+	/* From the start, whatever the descriptor's position: pread. */
 	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
+		n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			cv_err_set("cannot read %s", path);
+		if (n < 0) {
+			cv_err_set("cannot read %s", name);
 			goto out;
 		}
+		if (n == 0)
+			break;	/* shorter than it was: a writer truncated */
 		got += (size_t)n;
 	}
 	buf[got] = '\0';
@@ -207,6 +202,24 @@ cv_file_read(const char *path, size_t max, char **out, size_t *len)
 	r = CV_OK;
  out:
 	free(buf);
+	return r;
+}
+
+cv_err
+cv_file_read(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd;
+	cv_err r;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return cv_fail(CV_ERR_NOT_FOUND, "%s does not exist",
+			    path);
+		return cv_fail(CV_ERR_IO, "cannot open %s: %s", path,
+		    strerror(errno));
+	}
+	r = cv_fd_read(fd, path, max, out, len);
 	close(fd);
 	return r;
 }

@@ -71,6 +71,9 @@ cv_err cv_file_replace(const char *path, const void *data, size_t len,
  * with free(); callers reading secrets wipe it first). Files over MAX bytes
  * are refused with CV_ERR_INVALID. CV_ERR_NOT_FOUND if PATH is absent.
  */
+/* cv_file_read on the open file FD (NAME for messages), from its start. */
+cv_err cv_fd_read(int fd, const char *name, size_t max, char **out,
+    size_t *len) CV_MUST_CHECK;
 cv_err cv_file_read(const char *path, size_t max, char **out,
     size_t *len) CV_MUST_CHECK;
 

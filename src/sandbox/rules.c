@@ -93,6 +93,10 @@ const struct sb_rule sb_rules[] = {
 	{ SYS(getppid), .profiles = SB_KEYD, ALLOW,
 	  .why = "keyd's SIGTERM handler: a signal to the whole group is the "
 	  "supervisor's to act on while it lives" },
+	{ SYS(sysinfo), .profiles = SB_BOTH, ALLOW,
+	  .why = "glibc's qsort asks for the memory size (sysconf "
+	  "_SC_PHYS_PAGES) before sorting a large array (the guard's "
+	  "snapshot of many users)" },
 	{ SYS(getpid), .profiles = SB_BOTH, ALLOW,
 	  .why = "SQLite's fork check, log lines" },
 	{ SYS(gettid), .profiles = SB_BOTH, ALLOW,
