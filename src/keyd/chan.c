@@ -51,46 +51,23 @@ chan_send(void *ctx, const struct cv_buf *frame)
 	pthread_mutex_unlock(&ch->mu);
 }
 
-static int
-read_full(int fd, uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = read(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return 0;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 1;
-}
-
 cv_err
 cv_keyd_serve(struct cv_keyd *k, int fd)
 {
 	struct chan ch = { .fd = fd };
-	uint8_t hdr[KEYD_HDR];
 	struct cv_buf f = { 0 };
 	struct keyd_req q;
-	size_t n;
 	cv_err r = CV_OK;
 
 	pthread_mutex_init(&ch.mu, NULL);
 	pthread_cond_init(&ch.cv, NULL);
 	for (;;) {
-		if (!read_full(fd, hdr, sizeof hdr))
-			break;	/* the peer went: not a violation */
-		if ((r = keyd_frame_len(hdr, &n)) != CV_OK)
+		if ((r = keyd_read_frame(fd, &f)) == CV_ERR_FORMAT)
 			goto bad;
-		f.len = 0;
-		if ((r = cv_buf_reserve(&f, n)) != CV_OK)
+		if (r != CV_OK) {	/* the peer went: not a violation */
+			r = CV_OK;
 			break;
-		memcpy(f.p, hdr, sizeof hdr);
-		if (!read_full(fd, f.p + sizeof hdr, n - sizeof hdr))
-			break;
-		f.len = n;
+		}
 		if ((r = keyd_decode(f.p, f.len, &q)) != CV_OK) {
 			keyd_req_free(&q);
 			goto bad;

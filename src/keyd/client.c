@@ -119,22 +119,6 @@ fail_all(struct cv_keyd_client *c)
 }
 
 static int
-read_full(int fd, uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = read(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return 0;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 1;
-}
-
-static int
 write_full(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
@@ -154,19 +138,9 @@ static void *
 reader(void *arg)
 {
 	struct cv_keyd_client *c = arg;
-	uint8_t hdr[KEYD_HDR];
 	struct cv_buf f = { 0 };
-	size_t n;
 
-	while (read_full(c->fd, hdr, sizeof hdr) &&
-	    keyd_frame_len(hdr, &n) == CV_OK) {
-		f.len = 0;
-		if (cv_buf_reserve(&f, n) != CV_OK)
-			break;
-		memcpy(f.p, hdr, sizeof hdr);
-		if (!read_full(c->fd, f.p + sizeof hdr, n - sizeof hdr))
-			break;
-		f.len = n;
+	while (keyd_read_frame(c->fd, &f) == CV_OK) {
 		complete(c, f.p, f.len);
 		sodium_memzero(f.p, f.len);
 	}

@@ -103,6 +103,11 @@ struct keyd_reply {
 cv_err keyd_decode_reply(const uint8_t *p, size_t len,
     struct keyd_reply *r) CV_MUST_CHECK;
 
+/* The next frame on FD into F (its bytes only). CV_ERR_IO at the end of
+ * the stream (or a frame cut short), CV_ERR_FORMAT for a length out of
+ * bounds, CV_ERR_NOMEM. */
+cv_err keyd_read_frame(int fd, struct cv_buf *f) CV_MUST_CHECK;
+
 /* The length of the frame starting at HDR (KEYD_HDR bytes), header
  * included; CV_ERR_FORMAT when it is out of bounds. */
 cv_err keyd_frame_len(const uint8_t hdr[static KEYD_HDR],

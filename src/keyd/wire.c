@@ -3,9 +3,11 @@
  * process's whole attack surface towards the network process, so it is
  * strict: every field is bounded, every byte is accounted for.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../record/record.h"
 #include "keyd_internal.h"
@@ -536,4 +538,41 @@ keyd_decode_reply(const uint8_t *p, size_t len, struct keyd_reply *r)
  bad:
 	return cv_fail(CV_ERR_FORMAT, "keyd: malformed reply (%s)",
 	    c.bad ? c.bad : "detail");
+}
+
+static int
+read_full(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t k = read(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return 0;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 1;
+}
+
+cv_err
+keyd_read_frame(int fd, struct cv_buf *f)
+{
+	uint8_t hdr[KEYD_HDR];
+	size_t n;
+	cv_err r;
+
+	f->len = 0;
+	if (!read_full(fd, hdr, sizeof hdr))
+		return CV_ERR_IO;
+	if ((r = keyd_frame_len(hdr, &n)) != CV_OK)
+		return r;
+	if ((r = cv_buf_reserve(f, n)) != CV_OK)
+		return r;
+	memcpy(f->p, hdr, sizeof hdr);
+	if (!read_full(fd, f->p + sizeof hdr, n - sizeof hdr))
+		return CV_ERR_IO;
+	f->len = n;
+	return CV_OK;
 }
