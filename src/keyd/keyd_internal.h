@@ -135,6 +135,8 @@ struct cv_keyd {
 	uint64_t durable;	/* entries below this index are on disk */
 	pthread_t workers[WORKERS];
 	pthread_t watcher;	/* cv_keyd_watch_hsm */
+	pthread_cond_t tick;	/* the watcher's own: a job's signal must
+				 * wake a worker, never the watcher */
 	int watching;
 	/* wrong TOTP codes per user (hashed name), whoever asked */
 	struct totp_fails {

@@ -295,7 +295,7 @@ committed(void *ctx, cv_err r, uint64_t index)
 	j->next = NULL;
 	*k->tail = j;
 	k->tail = &j->next;
-	pthread_cond_signal(&k->cv);
+	pthread_cond_broadcast(&k->cv);	/* a worker, not cv_keyd_free */
 	pthread_mutex_unlock(&k->mu);
 }
 
@@ -435,6 +435,7 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	k->alerts_fd = -1;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
+	pthread_cond_init(&k->tick, NULL);
 	/* alerts.jsonl is opened at the first alert: a command that raises
 	 * none leaves the vault as it was. */
 	/* What the log holds when it is opened was made durable (and
@@ -474,7 +475,7 @@ watch_hsm(void *arg)
 	while (!k->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += w.seconds;
-		pthread_cond_timedwait(&k->cv, &k->mu, &until);
+		pthread_cond_timedwait(&k->tick, &k->mu, &until);
 		if (k->stopping)
 			break;
 		pthread_mutex_unlock(&k->mu);
@@ -515,6 +516,7 @@ cv_keyd_free(struct cv_keyd *k)
 		pthread_cond_wait(&k->cv, &k->mu);
 	k->stopping = 1;
 	pthread_cond_broadcast(&k->cv);
+	pthread_cond_broadcast(&k->tick);
 	pthread_mutex_unlock(&k->mu);
 	for (int i = 0; i < k->nworkers; i++)
 		pthread_join(k->workers[i], NULL);
@@ -524,5 +526,6 @@ cv_keyd_free(struct cv_keyd *k)
 		close(k->alerts_fd);
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->cv);
+	pthread_cond_destroy(&k->tick);
 	free(k);
 }
