@@ -120,6 +120,7 @@ void keyd_dispatch(struct cv_keyd *k, struct keyd_req *r,
     keyd_send_fn *send, void *ctx, int remote);
 
 #define WORKERS 2
+#define KEYD_POOL 32
 #define TOTP_USERS 1024		/* wrong-code counters kept */
 
 struct job;
@@ -134,6 +135,13 @@ struct cv_keyd {
 	int stopping, nworkers, pending;
 	uint64_t durable;	/* entries below this index are on disk */
 	pthread_t workers[WORKERS];
+	/* Database handles for the threads that read or write records: a
+	 * SQLite connection (and its cached statements) is one thread's at
+	 * a time. Dups of V: the keys are shared, the connection is not. */
+	struct cv_vault *pool[KEYD_POOL];
+	int npool, nfree;
+	struct cv_vault *freev[KEYD_POOL];
+	pthread_cond_t poolcv;
 	pthread_t watcher;	/* cv_keyd_watch_hsm */
 	pthread_cond_t tick;	/* the watcher's own: a job's signal must
 				 * wake a worker, never the watcher */
@@ -156,6 +164,11 @@ cv_err keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
  * or proposed and approved by two other people (enrol.c); CV_ERR_AUTH. */
 cv_err keyd_enrol_approved(struct cv_keyd *k, const char *name)
     CV_MUST_CHECK;
+
+/* A database handle of this thread's own until keyd_vault_put (waits
+ * while all are lent); NULL when none can be opened. */
+struct cv_vault *keyd_vault_get(struct cv_keyd *k);
+void keyd_vault_put(struct cv_keyd *k, struct cv_vault *v);
 
 /* One line of alerts.jsonl (opened at the first), and syslog. */
 void keyd_alert_line(struct cv_keyd *k, const char *kind,

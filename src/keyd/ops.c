@@ -139,11 +139,16 @@ guard_load(struct cv_keyd *k, struct cv_buf *out)
 static cv_err
 canaries(struct cv_keyd *k, struct cv_buf *out)
 {
+	struct cv_vault *v = keyd_vault_get(k);
 	char **ids = NULL;
 	size_t n = 0;
 	cv_err r;
 
-	if ((r = cv_vault_canaries(k->v, &ids, &n)) != CV_OK)
+	if (v == NULL)
+		return cv_fail(CV_ERR_STORE, "keyd: no database handle");
+	r = cv_vault_canaries(v, &ids, &n);
+	keyd_vault_put(k, v);
+	if (r != CV_OK)
 		return r;
 	for (size_t i = 0; i < n && r == CV_OK; i++)
 		if ((r = cv_buf_add(out, ids[i], strlen(ids[i]))) == CV_OK)
@@ -157,13 +162,18 @@ enrol(struct cv_keyd *k, const char *name, const char *code,
     const uint8_t *csr, size_t len, struct cv_buf *out)
 {
 	struct cv_user_issue iss;
+	struct cv_vault *v;
 	json_t *j = NULL;
 	char *s = NULL;
 	cv_err r;
 
 	memset(&iss, 0, sizeof iss);
-	if ((r = cv_auth_enrol(k->v, name, code, (const char *)csr, len,
-	    cv_time_us(), &iss)) != CV_OK)
+	if ((v = keyd_vault_get(k)) == NULL)
+		return cv_fail(CV_ERR_STORE, "keyd: no database handle");
+	r = cv_auth_enrol(v, name, code, (const char *)csr, len, cv_time_us(),
+	    &iss);
+	keyd_vault_put(k, v);
+	if (r != CV_OK)
 		goto out;
 	j = json_pack("{s:s%, s:s, s:s}", "cert", iss.cert.cert_pem.p,
 	    iss.cert.cert_pem.len, "fingerprint", iss.cert.fingerprint,
@@ -192,12 +202,16 @@ put(struct cv_keyd *k, const char *expect, int must_exist,
 {
 	struct cv_record_error re;
 	char id[CV_RECORD_ID_MAX + 1];
+	struct cv_vault *h;
 	uint32_t v = 0;
 	cv_err r;
 
 	memset(&re, 0, sizeof re);
-	r = cv_vault_put(k->v, (const char *)text, len, *expect ? expect :
+	if ((h = keyd_vault_get(k)) == NULL)
+		return cv_fail(CV_ERR_STORE, "keyd: no database handle");
+	r = cv_vault_put(h, (const char *)text, len, *expect ? expect :
 	    NULL, must_exist, &re, id, &v);
+	keyd_vault_put(k, h);
 	if (r == CV_ERR_INVALID && re.path[0])
 		return cv_fail(r, "field %s: %s", re.path, re.reason);
 	if (r != CV_OK)

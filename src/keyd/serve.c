@@ -201,6 +201,7 @@ release(struct cv_keyd *k, uint64_t ticket, const char *principal,
     const char *rid, unsigned sections, struct cv_buf *out)
 {
 	const char *names[CV_RECORD_NSECTIONS + 1];
+	struct cv_vault *v;
 	size_t n = 0;
 	cv_err r;
 
@@ -213,7 +214,11 @@ release(struct cv_keyd *k, uint64_t ticket, const char *principal,
 		if (sections & (1u << i))
 			names[n++] = cv_record_sections[i];
 	names[n] = NULL;
-	return cv_vault_get_text(k->v, rid, names, out);
+	if ((v = keyd_vault_get(k)) == NULL)
+		return cv_fail(CV_ERR_STORE, "keyd: no database handle");
+	r = cv_vault_get_text(v, rid, names, out);
+	keyd_vault_put(k, v);
+	return r;
 }
 
 static void
@@ -436,6 +441,7 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	pthread_cond_init(&k->tick, NULL);
+	pthread_cond_init(&k->poolcv, NULL);
 	/* alerts.jsonl is opened at the first alert: a command that raises
 	 * none leaves the vault as it was. */
 	/* What the log holds when it is opened was made durable (and
@@ -456,6 +462,39 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	}
 	*out = k;
 	return CV_OK;
+}
+
+struct cv_vault *
+keyd_vault_get(struct cv_keyd *k)
+{
+	struct cv_vault *v = NULL;
+
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		if (k->nfree > 0) {
+			v = k->freev[--k->nfree];
+			break;
+		}
+		if (k->npool < KEYD_POOL) {
+			if (cv_vault_dup(k->v, &v) == CV_OK)
+				k->pool[k->npool++] = v;
+			break;
+		}
+		pthread_cond_wait(&k->poolcv, &k->mu);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return v;
+}
+
+void
+keyd_vault_put(struct cv_keyd *k, struct cv_vault *v)
+{
+	if (v == NULL)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->freev[k->nfree++] = v;
+	pthread_cond_signal(&k->poolcv);
+	pthread_mutex_unlock(&k->mu);
 }
 
 struct watch_arg {
@@ -524,8 +563,11 @@ cv_keyd_free(struct cv_keyd *k)
 		pthread_join(k->watcher, NULL);
 	if (k->alerts_fd >= 0)
 		close(k->alerts_fd);
+	for (int i = 0; i < k->npool; i++)
+		cv_vault_close(k->pool[i]);
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->cv);
 	pthread_cond_destroy(&k->tick);
+	pthread_cond_destroy(&k->poolcv);
 	free(k);
 }
