@@ -29,6 +29,7 @@
 #include "../audit/audit.h"
 #include "../base/base.h"
 #include "../keys/keys.h"
+#include "../store/store.h"
 #include "../vault/vault.h"
 
 struct cv_keyd;
@@ -192,6 +193,13 @@ cv_err cv_keyd_enrol(struct cv_keyd_client *c, const char *name,
 cv_err cv_keyd_put(struct cv_keyd_client *c, const char *expect_id,
     int must_exist, const char *text, size_t len,
     char id[static CV_RECORD_ID_MAX + 1], uint32_t *version) CV_MUST_CHECK;
+
+/*
+ * Opens now the N database handles K will lend its threads (at most 32),
+ * and no more later: for a process about to enter its sandbox. Without
+ * it handles are opened as threads need them.
+ */
+cv_err cv_keyd_prepare(struct cv_keyd *k, unsigned n) CV_MUST_CHECK;
 
 /*
  * Whether the HSM is still there (cv_keys_check), for the process that

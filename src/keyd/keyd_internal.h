@@ -139,7 +139,7 @@ struct cv_keyd {
 	 * SQLite connection (and its cached statements) is one thread's at
 	 * a time. Dups of V: the keys are shared, the connection is not. */
 	struct cv_vault *pool[KEYD_POOL];
-	int npool, nfree;
+	int npool, nfree, pool_max;
 	struct cv_vault *freev[KEYD_POOL];
 	pthread_cond_t poolcv;
 	pthread_t watcher;	/* cv_keyd_watch_hsm */

@@ -442,6 +442,7 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	pthread_cond_init(&k->cv, NULL);
 	pthread_cond_init(&k->tick, NULL);
 	pthread_cond_init(&k->poolcv, NULL);
+	k->pool_max = KEYD_POOL;
 	/* alerts.jsonl is opened at the first alert: a command that raises
 	 * none leaves the vault as it was. */
 	/* What the log holds when it is opened was made durable (and
@@ -475,7 +476,7 @@ keyd_vault_get(struct cv_keyd *k)
 			v = k->freev[--k->nfree];
 			break;
 		}
-		if (k->npool < KEYD_POOL) {
+		if (k->npool < k->pool_max) {
 			if (cv_vault_dup(k->v, &v) == CV_OK)
 				k->pool[k->npool++] = v;
 			break;
@@ -495,6 +496,33 @@ keyd_vault_put(struct cv_keyd *k, struct cv_vault *v)
 	k->freev[k->nfree++] = v;
 	pthread_cond_signal(&k->poolcv);
 	pthread_mutex_unlock(&k->mu);
+}
+
+cv_err
+cv_keyd_prepare(struct cv_keyd *k, unsigned n)
+{
+	struct cv_vault *v;
+	uint32_t ver;
+	cv_err r = CV_OK;
+
+	if (n > KEYD_POOL)
+		n = KEYD_POOL;
+	pthread_mutex_lock(&k->mu);
+	while (r == CV_OK && (unsigned)k->npool < n) {
+		if ((r = cv_vault_dup(k->v, &v)) != CV_OK)
+			break;
+		k->pool[k->npool++] = v;
+		k->freev[k->nfree++] = v;
+		/* SQLite opens its -wal and -shm files at the first
+		 * statement: now, not inside the sandbox. */
+		if ((r = cv_store_version(cv_vault_store(v), "CV-0", &ver)) ==
+		    CV_ERR_NOT_FOUND)
+			r = CV_OK;
+	}
+	if (r == CV_OK)
+		k->pool_max = k->npool;
+	pthread_mutex_unlock(&k->mu);
+	return r;
 }
 
 struct watch_arg {
