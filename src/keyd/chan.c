@@ -55,20 +55,22 @@ cv_err
 cv_keyd_serve(struct cv_keyd *k, int fd)
 {
 	struct chan ch = { .fd = fd };
-	struct cv_buf f = { 0 };
+	struct keyd_reader rd = { .fd = fd };
+	const uint8_t *f;
+	size_t n;
 	struct keyd_req q;
 	cv_err r = CV_OK;
 
 	pthread_mutex_init(&ch.mu, NULL);
 	pthread_cond_init(&ch.cv, NULL);
 	for (;;) {
-		if ((r = keyd_read_frame(fd, &f)) == CV_ERR_FORMAT)
+		if ((r = keyd_read_frame(&rd, &f, &n)) == CV_ERR_FORMAT)
 			goto bad;
 		if (r != CV_OK) {	/* the peer went: not a violation */
 			r = CV_OK;
 			break;
 		}
-		if ((r = keyd_decode(f.p, f.len, &q)) != CV_OK) {
+		if ((r = keyd_decode(f, n, &q)) != CV_OK) {
 			keyd_req_free(&q);
 			goto bad;
 		}
@@ -77,7 +79,7 @@ cv_keyd_serve(struct cv_keyd *k, int fd)
 		pthread_mutex_unlock(&ch.mu);
 		keyd_dispatch(k, &q, chan_send, &ch, 1);
 		keyd_req_free(&q);
-		sodium_memzero(f.p, f.len);
+		sodium_memzero((uint8_t *)(uintptr_t)f, n);
 	}
 	goto out;
  bad:
@@ -93,6 +95,6 @@ cv_keyd_serve(struct cv_keyd *k, int fd)
 	pthread_mutex_unlock(&ch.mu);
 	pthread_mutex_destroy(&ch.mu);
 	pthread_cond_destroy(&ch.cv);
-	cv_buf_free(&f);
+	keyd_reader_free(&rd);
 	return r;
 }

@@ -138,13 +138,15 @@ static void *
 reader(void *arg)
 {
 	struct cv_keyd_client *c = arg;
-	struct cv_buf f = { 0 };
+	struct keyd_reader rd = { .fd = c->fd };
+	const uint8_t *f;
+	size_t n;
 
-	while (keyd_read_frame(c->fd, &f) == CV_OK) {
-		complete(c, f.p, f.len);
-		sodium_memzero(f.p, f.len);
+	while (keyd_read_frame(&rd, &f, &n) == CV_OK) {
+		complete(c, f, n);
+		sodium_memzero((uint8_t *)(uintptr_t)f, n);
 	}
-	cv_buf_free(&f);
+	keyd_reader_free(&rd);
 	fail_all(c);
 	return NULL;
 }

@@ -103,10 +103,21 @@ struct keyd_reply {
 cv_err keyd_decode_reply(const uint8_t *p, size_t len,
     struct keyd_reply *r) CV_MUST_CHECK;
 
-/* The next frame on FD into F (its bytes only). CV_ERR_IO at the end of
- * the stream (or a frame cut short), CV_ERR_FORMAT for a length out of
- * bounds, CV_ERR_NOMEM. */
-cv_err keyd_read_frame(int fd, struct cv_buf *f) CV_MUST_CHECK;
+/* A buffered reader of frames from a stream FD. */
+struct keyd_reader {
+	int fd;
+	struct cv_buf buf;
+	size_t have, at;
+};
+
+/* The next frame from RD: *FRAME (LEN bytes) points into RD's buffer,
+ * valid until the next call. CV_ERR_IO at the end of the stream (or a
+ * frame cut short), CV_ERR_FORMAT for a length out of bounds,
+ * CV_ERR_NOMEM. */
+cv_err keyd_read_frame(struct keyd_reader *rd, const uint8_t **frame,
+    size_t *len) CV_MUST_CHECK;
+/* Frees RD's buffer (wiped). */
+void keyd_reader_free(struct keyd_reader *rd);
 
 /* The length of the frame starting at HDR (KEYD_HDR bytes), header
  * included; CV_ERR_FORMAT when it is out of bounds. */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "../record/record.h"
 #include "keyd_internal.h"
 
@@ -540,39 +542,58 @@ keyd_decode_reply(const uint8_t *p, size_t len, struct keyd_reply *r)
 	    c.bad ? c.bad : "detail");
 }
 
-static int
-read_full(int fd, uint8_t *p, size_t n)
+/*
+ * Frames in from a stream, read in large chunks: one read() brings in
+ * every frame that is waiting (a reader under load otherwise makes two
+ * system calls a frame). R->buf holds R->have bytes from R->at.
+ */
+cv_err
+keyd_read_frame(struct keyd_reader *rd, const uint8_t **frame, size_t *len)
 {
-	while (n) {
-		ssize_t k = read(fd, p, n);
+	size_t n;
+	ssize_t k;
+	cv_err r;
 
+	for (;;) {
+		size_t have = rd->have - rd->at;
+
+		if (have >= KEYD_HDR) {
+			if ((r = keyd_frame_len(rd->buf.p + rd->at, &n)) !=
+			    CV_OK)
+				return r;
+			if (have >= n) {
+				*frame = rd->buf.p + rd->at;
+				*len = n;
+				rd->at += n;
+				return CV_OK;
+			}
+		} else
+			n = KEYD_HDR;
+		/* Move what is left to the front; make room for a whole
+		 * frame and a chunk more. */
+		if (rd->at) {
+			memmove(rd->buf.p, rd->buf.p + rd->at, have);
+			sodium_memzero(rd->buf.p + have, rd->have - have);
+			rd->have = have;
+			rd->at = 0;
+		}
+		rd->buf.len = rd->have;
+		if ((r = cv_buf_reserve(&rd->buf, (n > have ? n - have : 0) +
+		    65536)) != CV_OK)
+			return r;
+		k = read(rd->fd, rd->buf.p + rd->have, rd->buf.cap - rd->have);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
-			return 0;
-		p += k;
-		n -= (size_t)k;
+			return CV_ERR_IO;
+		rd->have += (size_t)k;
 	}
-	return 1;
 }
 
-cv_err
-keyd_read_frame(int fd, struct cv_buf *f)
+void
+keyd_reader_free(struct keyd_reader *rd)
 {
-	uint8_t hdr[KEYD_HDR];
-	size_t n;
-	cv_err r;
-
-	f->len = 0;
-	if (!read_full(fd, hdr, sizeof hdr))
-		return CV_ERR_IO;
-	if ((r = keyd_frame_len(hdr, &n)) != CV_OK)
-		return r;
-	if ((r = cv_buf_reserve(f, n)) != CV_OK)
-		return r;
-	memcpy(f->p, hdr, sizeof hdr);
-	if (!read_full(fd, f->p + sizeof hdr, n - sizeof hdr))
-		return CV_ERR_IO;
-	f->len = n;
-	return CV_OK;
+	rd->buf.len = rd->buf.cap;
+	cv_buf_free(&rd->buf);	/* wipes: frames carry plaintext */
+	rd->have = rd->at = 0;
 }
