@@ -195,17 +195,31 @@ check_ticket(struct cv_keyd *k, uint64_t index, const char *principal,
 	    (unsigned long long)index, why);
 }
 
-/* Check, then decrypt: the only place record plaintext is made. */
+/*
+ * Check, then decrypt: the only place record plaintext is made. OWN: the
+ * ticket is the entry keyd itself just wrote from these very fields (a
+ * read), and the log's commit callback said it is durable; a ticket that
+ * came from outside (decrypt) is read back from the log and checked
+ * field by field.
+ */
 static cv_err
 release(struct cv_keyd *k, uint64_t ticket, const char *principal,
-    const char *rid, unsigned sections, struct cv_buf *out)
+    const char *rid, unsigned sections, struct cv_buf *out, int own)
 {
 	const char *names[CV_RECORD_NSECTIONS + 1];
 	struct cv_vault *v;
 	size_t n = 0;
+	int durable;
 	cv_err r;
 
-	if ((r = check_ticket(k, ticket, principal, rid, sections)) != CV_OK) {
+	pthread_mutex_lock(&k->mu);
+	durable = ticket < k->durable;
+	pthread_mutex_unlock(&k->mu);
+	if (own && !durable)
+		return cv_fail(CV_ERR_INTERNAL, "keyd: entry %llu not durable",
+		    (unsigned long long)ticket);
+	if (!own && (r = check_ticket(k, ticket, principal, rid, sections)) !=
+	    CV_OK) {
 		keyd_alert(k, "keyd.refused", principal, cv_err_detail(), rid);
 		return cv_fail(CV_ERR_AUTH, "ticket %llu refused",
 		    (unsigned long long)ticket);
@@ -228,7 +242,7 @@ run_job(struct job *j)
 	cv_err r = j->status;
 
 	if (r == CV_OK && (r = release(j->k, j->index, j->actor, j->rid,
-	    j->sections, &text)) != CV_OK) {
+	    j->sections, &text, 1)) != CV_OK) {
 		snprintf(j->detail, sizeof j->detail, "%s", cv_err_detail());
 		/* The token went (cv_keys_check): said apart from "no key
 		 * process", which the caller hears as CV_ERR_HSM. */
@@ -397,7 +411,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 			return;	/* replied to after the commit */
 		break;
 	case KEYD_DECRYPT:
-		r = release(k, q->u64, q->s[0], q->s[1], q->sections, &out);
+		r = release(k, q->u64, q->s[0], q->s[1], q->sections, &out, 0);
 		break;
 	case KEYD_BLIND_INDEX:
 		if ((r = cv_keys_blind_index(cv_vault_keys(k->v),
