@@ -40,6 +40,19 @@ cv_get_u32be(const uint8_t *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+static inline void
+cv_put_u64be(uint8_t *p, uint64_t v)
+{
+	cv_put_u32be(p, (uint32_t)(v >> 32));
+	cv_put_u32be(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t
+cv_get_u64be(const uint8_t *p)
+{
+	return (uint64_t)cv_get_u32be(p) << 32 | cv_get_u32be(p + 4);
+}
+
 /* A growable byte buffer. Zero-initialise, then append; cv_buf_free(). */
 struct cv_buf {
 	uint8_t *p;

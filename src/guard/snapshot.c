@@ -36,19 +36,6 @@
 #define REC_BYTES 12
 #define MAX_RECS (1u << 26)
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	cv_put_u32be(p, (uint32_t)(v >> 32));
-	cv_put_u32be(p + 4, (uint32_t)v);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)cv_get_u32be(p) << 32 | cv_get_u32be(p + 4);
-}
-
 struct rec {
 	uint64_t h;
 	uint32_t t;
@@ -82,7 +69,7 @@ save_user(const struct gu *u, struct cv_buf *out)
 	uint32_t nrec = 0;
 	cv_err r = CV_OK;
 
-	put64(p, u->id);
+	cv_put_u64be(p, u->id);
 	cv_put_u32be(p + 8, u->first_s);
 	cv_put_u32be(p + 12, u->nreads);
 	cv_put_u32be(p + 16, u->score);
@@ -118,7 +105,7 @@ save_user(const struct gu *u, struct cv_buf *out)
 	if ((r = cv_buf_add(out, fix, sizeof fix)) != CV_OK)
 		goto out;
 	for (uint32_t i = 0; i < nrec; i++) {
-		put64(rec, e[i].h);
+		cv_put_u64be(rec, e[i].h);
 		cv_put_u32be(rec + 8, e[i].t);
 		if ((r = cv_buf_add(out, rec, sizeof rec)) != CV_OK)
 			goto out;
@@ -129,7 +116,7 @@ save_user(const struct gu *u, struct cv_buf *out)
 		size_t n = k ? strlen(k->reason) : 0;
 		cv_put_u32be(l, k ? k->at : 0);
 		cv_put_u32be(l + 4, k ? k->approved_at : 0);
-		put64(l + 8, k ? k->approver : 0);
+		cv_put_u64be(l + 8, k ? k->approver : 0);
 		l[16] = (uint8_t)n;
 		if ((r = cv_buf_add(out, l, sizeof l)) != CV_OK ||
 		    (r = cv_buf_add(out, k ? k->reason : "", n)) != CV_OK)
@@ -151,7 +138,7 @@ cv_guard_save(const struct cv_guard *g, uint64_t audit_index,
 	pthread_mutex_lock((pthread_mutex_t *)&g->mu);
 	memcpy(h, SNAP_MAGIC, 8);
 	cv_put_u32be(h + 8, SNAP_VERSION);
-	put64(h + 12, audit_index);
+	cv_put_u64be(h + 12, audit_index);
 	memcpy(h + 20, g->key, sizeof g->key);
 	cv_put_u32be(h + 20 + sizeof g->key, (uint32_t)g->ncanary);
 	r = cv_buf_add(out, h, sizeof h);
@@ -159,7 +146,7 @@ cv_guard_save(const struct cv_guard *g, uint64_t audit_index,
 	if (r != CV_OK)
 		goto out;
 	for (size_t i = 0; i < g->ncanary; i++) {
-		put64(v, g->canary[i]);
+		cv_put_u64be(v, g->canary[i]);
 		if ((r = cv_buf_add(out, v, 8)) != CV_OK)
 			goto out;
 	}
@@ -241,7 +228,7 @@ load_lock(struct rd *r, struct gu *u, size_t ui)
 		return CV_ERR_NOMEM;
 	k->at = cv_get_u32be(p);
 	k->approved_at = cv_get_u32be(p + 4);
-	k->approver = get64(p + 8);
+	k->approver = cv_get_u64be(p + 8);
 	if ((k->approved_at == 0) != (k->approver == 0))
 		return bad(r, "approval without approver or the reverse", ui);
 	if (k->approver == u->id)
@@ -271,7 +258,7 @@ load_user(struct cv_guard *t, struct rd *r, size_t ui)
 
 	if ((p = take(r, USER_FIXED)) == NULL)
 		return bad(r, "truncated", ui);
-	if ((id = get64(p)) == 0)
+	if ((id = cv_get_u64be(p)) == 0)
 		return bad(r, "id 0", ui);
 	if (guard_find(t, id) != NULL)
 		return bad(r, "same id as an earlier user", ui);
@@ -321,7 +308,7 @@ load_user(struct cv_guard *t, struct rd *r, size_t ui)
 		uint32_t ts;
 		if ((p = take(r, REC_BYTES)) == NULL)
 			return bad(r, "truncated in the records", ui);
-		h = get64(p);
+		h = cv_get_u64be(p);
 		ts = cv_get_u32be(p + 8);
 		if (h == 0 || ts == 0)
 			return bad(r, "record hash or time 0", ui);
@@ -355,7 +342,7 @@ load_all(struct cv_guard *t, struct rd *r, uint64_t *audit_index)
 		    "(this build reads %u)", cv_get_u32be(p), SNAP_VERSION);
 	if ((p = take(r, 8 + sizeof t->key + 4)) == NULL)
 		return bad(r, "truncated in the header", SIZE_MAX);
-	*audit_index = get64(p);
+	*audit_index = cv_get_u64be(p);
 	memcpy(t->key, p + 8, sizeof t->key);
 	guard_derive(t);
 	n = cv_get_u32be(p + 8 + sizeof t->key);
@@ -367,7 +354,7 @@ load_all(struct cv_guard *t, struct rd *r, uint64_t *audit_index)
 	for (uint32_t i = 0; i < n; i++) {
 		if ((p = take(r, 8)) == NULL)
 			return bad(r, "truncated in the canaries", SIZE_MAX);
-		t->canary[i] = get64(p);
+		t->canary[i] = cv_get_u64be(p);
 		if (t->canary[i] == 0 ||
 		    (i && t->canary[i] <= t->canary[i - 1]))
 			return bad(r, "canaries not strictly ascending",

@@ -14,19 +14,6 @@
 #include "../record/record.h"
 #include "keyd_internal.h"
 
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	cv_put_u32be(p, (uint32_t)(v >> 32));
-	cv_put_u32be(p + 4, (uint32_t)v);
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t)cv_get_u32be(p) << 32 | cv_get_u32be(p + 4);
-}
-
 /* Encoding: a frame is built in place and its length patched at the end. */
 static cv_err
 begin(struct cv_buf *out, uint16_t type, uint64_t id, size_t *start)
@@ -37,7 +24,7 @@ begin(struct cv_buf *out, uint16_t type, uint64_t id, size_t *start)
 	*start = out->len;
 	memset(h, 0, sizeof h);
 	cv_put_u16be(h + 4, type);
-	put_u64(h + 8, id);
+	cv_put_u64be(h + 8, id);
 	if ((r = cv_buf_add(out, h, sizeof h)) != CV_OK)
 		return r;
 	return CV_OK;
@@ -71,7 +58,7 @@ add_u64(struct cv_buf *out, uint64_t v)
 {
 	uint8_t b[8];
 
-	put_u64(b, v);
+	cv_put_u64be(b, v);
 	return cv_buf_add(out, b, 8);
 }
 
@@ -295,7 +282,7 @@ u64(struct cur *c, const char *what)
 
 	if (!need(c, 8, what))
 		return 0;
-	v = get_u64(c->p + c->at);
+	v = cv_get_u64be(c->p + c->at);
 	c->at += 8;
 	return v;
 }
@@ -377,7 +364,7 @@ header(struct cur *c, uint16_t *type, uint64_t *id)
 		c->bad = "header";
 		return 0;
 	}
-	*id = get_u64(c->p + 8);
+	*id = cv_get_u64be(c->p + 8);
 	c->at = KEYD_HDR;
 	return 1;
 }
