@@ -206,14 +206,11 @@ entry_of(struct req *r, enum cv_audit_outcome outcome,
 	e->sections = r->sections;
 }
 
-/* On the keyd client's thread: the entry is durable (or failed); for a
- * read, TEXT is what keyd released under it. */
+/* keyd's answer to R's entry: durable (or failed); for a read, TEXT is
+ * what keyd released under it. */
 static void
-on_durable(void *ctx, cv_err err, uint64_t index, const struct cv_buf *text)
+answered(struct req *r, cv_err err, uint64_t index, const struct cv_buf *text)
 {
-	struct req *r = ctx;
-	struct server *srv = r->srv;
-
 	r->audited = err;
 	if (r->reading) {
 		r->out.len = 0;
@@ -227,6 +224,16 @@ on_durable(void *ctx, cv_err err, uint64_t index, const struct cv_buf *text)
 		api_guard_emit(r, index, r->read_written);
 	} else
 		api_guard_emit(r, index, err == CV_OK);
+}
+
+/* On the keyd client's thread: the parked reply may go now. */
+static void
+on_durable(void *ctx, cv_err err, uint64_t index, const struct cv_buf *text)
+{
+	struct req *r = ctx;
+	struct server *srv = r->srv;
+
+	answered(r, err, index, text);
 	MHD_resume_connection(r->conn);
 	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 }
@@ -354,13 +361,53 @@ release(struct req *r)
 	return respond(r, r->status, r->type, &r->out);
 }
 
+/*
+ * R's entry E goes to keyd (a read's too: keyd releases its text under
+ * it), and R's reply (r->status, r->type, r->out) waits for the answer.
+ * The connection is parked meanwhile and this worker thread goes on with
+ * others; once the server drains, the answer is awaited here instead.
+ */
+static enum MHD_Result
+await_entry(struct req *r, const struct cv_audit_entry *e)
+{
+	struct server *srv = r->srv;
+	cv_err err;
+
+	/* Counted before draining is read: see cv_server_run. */
+	__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
+		struct cv_buf text = { 0 };
+		uint64_t index = 0;
+
+		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+		err = r->reading ? cv_keyd_read(srv->kd, e, &index, &text) :
+		    cv_keyd_append(srv->kd, e, &index);
+		answered(r, err, index, &text);
+		cv_buf_free(&text);
+		return release(r);
+	}
+	r->waiting = 1;
+	MHD_suspend_connection(r->conn);
+	/* On success keyd's answer may already have come: only a refusal
+	 * to take the request is ours to handle. */
+	err = r->reading ? cv_keyd_read_async(srv->kd, e, on_durable, r) :
+	    cv_keyd_append_async(srv->kd, e, on_durable, r);
+	if (err != CV_OK) {
+		r->audited = err;
+		r->read_written = 0;	/* nothing was written */
+		api_guard_emit(r, 0, 0);
+		MHD_resume_connection(r->conn);
+		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
+	}
+	return MHD_YES;
+}
+
 enum MHD_Result
 api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
     const char *type, struct cv_buf *body)
 {
 	struct server *srv = r->srv;
 	struct cv_audit_entry e;
-	cv_err err;
 
 	/* Release the snapshot before waiting for the log. */
 	if (r->txn) {
@@ -378,35 +425,11 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 		return respond(r, status, type, body);
 	}
 	entry_of(r, outcome, &e);
-	/* Counted before draining is read: see cv_server_run. */
-	__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
-		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-		uint64_t index = 0;
-		err = cv_keyd_append(srv->kd, &e, &index);
-		api_guard_emit(r, index, err == CV_OK);
-		if (err != CV_OK)
-			return fail_closed(r, body);	/* fail closed */
-		return respond(r, status, type, body);
-	}
-	/* Park the reply and the connection; this worker thread goes on
-	 * with other connections while the entry is committed. */
 	r->status = status;
 	r->type = type;
 	r->out = *body;
 	*body = (struct cv_buf){ 0 };
-	r->waiting = 1;
-	MHD_suspend_connection(r->conn);
-	/* On success the committer may already have answered: only a
-	 * refusal is ours to record. */
-	if ((err = cv_keyd_append_async(srv->kd, &e, on_durable, r)) !=
-	    CV_OK) {
-		r->audited = err;
-		api_guard_emit(r, 0, 0);
-		MHD_resume_connection(r->conn);
-		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-	}
-	return MHD_YES;
+	return await_entry(r, &e);
 }
 
 /*
@@ -457,7 +480,6 @@ api_reply_read(struct req *r)
 {
 	struct server *srv = r->srv;
 	struct cv_audit_entry e;
-	cv_err err;
 
 	if (r->txn) {
 		cv_store_read_end(r->txn);
@@ -468,31 +490,7 @@ api_reply_read(struct req *r)
 	r->status = 200;
 	r->type = "application/json";
 	entry_of(r, CV_AUDIT_ALLOWED, &e);
-	__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
-		uint64_t index = 0;
-
-		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-		err = cv_keyd_read(srv->kd, &e, &index, &r->out);
-		r->read_err = err;
-		r->read_written = CV_KEYD_WRITTEN(err);
-		api_guard_settle(r, err == CV_OK);
-		api_guard_emit(r, index, r->read_written);
-		if (err != CV_OK)
-			return read_failed(r, err);
-		return respond(r, 200, r->type, &r->out);
-	}
-	r->waiting = 1;
-	MHD_suspend_connection(r->conn);
-	if ((err = cv_keyd_read_async(srv->kd, &e, on_durable, r)) !=
-	    CV_OK) {
-		r->audited = err;
-		r->read_written = 0;
-		api_guard_emit(r, 0, 0);
-		MHD_resume_connection(r->conn);
-		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-	}
-	return MHD_YES;
+	return await_entry(r, &e);
 }
 
 cv_err
