@@ -20,6 +20,22 @@ setup() {	# DIR [meson options...]
 note "release build"
 setup build -Dtests=false && ninja -C build >/dev/null
 count "release build" $?
+# The release binary has no test hooks and refuses their knobs.
+for k in CLEARVAULT_FAULT CLEARVAULT_STEP_UP_WAIT_S CLEARVAULT_ACCESS_NOW; do
+	env "$k=x" ./build/clearvault --version 2>&1 | grep -q "test hook"
+	count "release build refuses $k" $?
+done
+./build/clearvault test-secrets --dir . >/dev/null 2>&1
+[ $? -eq 0 ] && st=1 || st=0
+count "release build has no test-secrets" $st
+# ...and a simulated guard clock on anything but a drill's scratch vault.
+hv=$(mktemp -d "${TMPDIR:-/tmp}/cvhooks.XXXXXX")
+./build/clearvault init --dir "$hv/v" >/dev/null 2>&1
+CLEARVAULT_GUARD_CLOCK="$hv/clock" timeout 60 ./build/clearvault serve \
+    --dir "$hv/v" --listen 127.0.0.1:0 >/dev/null 2>"$hv/err"
+[ $? -ne 0 ] && grep -q "for drills and tests" "$hv/err"
+count "release serve refuses a simulated clock" $?
+rm -rf "$hv"
 
 note "sanitizer build (ASan + UBSan)"
 setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debug \
