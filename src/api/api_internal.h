@@ -94,8 +94,6 @@ struct req {
 	cv_err audited;
 	/* a record read: keyd writes the entry and releases the text */
 	int reading;
-	cv_err read_err;	/* keyd's answer */
-	int read_written;	/* its entry is on the log */
 	/* the entry was written and made durable by api_audit_now */
 	int preaudited;
 	uint64_t preaudit_index;

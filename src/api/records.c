@@ -163,6 +163,12 @@ api_record_get(struct req *r, const char *id)
 		return api_internal(r, e);
 	}
 	mask = want.mask ? want.mask : granted;
+	r->sections = mask;
+	/* keyd: the record decrypted, its entry durable, then only these
+	 * sections; a record it cannot return is refused before the entry
+	 * (read_failed). */
+	if (!glass)
+		return api_reply_read(r);
 	/* Known before the entry, so that the log does not say "allowed"
 	 * for a read that cannot return anything. */
 	if ((e = cv_store_state(cv_vault_store(v), id, &ver)) != CV_OK)
@@ -175,9 +181,6 @@ api_record_get(struct req *r, const char *id)
 		    "the record was shredded");
 	if (e != CV_OK)
 		return api_internal(r, e);
-	r->sections = mask;
-	if (!glass)	/* keyd: entry durable, then only these sections */
-		return api_reply_read(r);
 	/* A break-glass read is on the log before its data leaves, and its
 	 * review names that entry; keyd decrypts under that entry. */
 	if ((e = api_audit_now(r, CV_AUDIT_ALLOWED, &index)) != CV_OK ||

@@ -217,11 +217,11 @@ answered(struct req *r, cv_err err, uint64_t index, const struct cv_buf *text)
 		if (err == CV_OK && text && text->len &&
 		    cv_buf_add(&r->out, text->p, text->len) != CV_OK)
 			r->audited = CV_ERR_NOMEM;
-		r->read_err = err;
-		r->read_written = CV_KEYD_WRITTEN(err);
-		/* The budget counts what left: text, not an entry alone. */
+		/* The budget counts what left: text, not an entry alone;
+		 * a read keyd refused has no entry (read_failed writes
+		 * one). */
 		api_guard_settle(r, r->audited == CV_OK);
-		api_guard_emit(r, index, r->read_written);
+		api_guard_emit(r, index, err == CV_OK);
 	} else
 		api_guard_emit(r, index, err == CV_OK);
 }
@@ -394,7 +394,6 @@ await_entry(struct req *r, const struct cv_audit_entry *e)
 	    cv_keyd_append_async(srv->kd, e, on_durable, r);
 	if (err != CV_OK) {
 		r->audited = err;
-		r->read_written = 0;	/* nothing was written */
 		api_guard_emit(r, 0, 0);
 		MHD_resume_connection(r->conn);
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
@@ -433,33 +432,33 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 }
 
 /*
- * The entry of a read was written as allowed but keyd released nothing:
- * the record went (shredded, or gone) between the check and the read, or
- * the key process failed. One more entry says so, so that scope does not
- * count it as returned; without the log, fail closed.
+ * keyd released nothing for a read, and wrote no entry for it: the record
+ * is gone or shredded, or the HSM went (keyd decrypts before the entry),
+ * or the entry itself could not be made durable. The refusal is an entry
+ * of its own; without the log, fail closed.
  */
 static enum MHD_Result
 read_failed(struct req *r, cv_err e)
 {
 	struct cv_audit_entry en;
+	enum cv_audit_outcome outcome = CV_AUDIT_DENIED;
 	unsigned status = e == CV_ERR_NOT_FOUND ? 404 : e == CV_ERR_SHREDDED ?
-	    410 : 503;
+	    410 : 0;
 	struct cv_buf p = { 0 };
 
 	cv_buf_free(&r->out);
-	if (!r->read_written)	/* the entry itself failed */
-		return fail_closed(r, &r->out);
 	if (e == CV_ERR_HSM_TOKEN) {
 		/* keyd's HSM went: every request is refused from now on,
 		 * not only after the next status check. */
 		__atomic_store_n(&r->srv->hsm_lost, 1, __ATOMIC_RELEASE);
-		status = 0;
-	}
+		outcome = CV_AUDIT_ERROR;
+	} else if (status == 0)	/* the log, or keyd itself */
+		return fail_closed(r, &r->out);
 	snprintf(r->reason, sizeof r->reason, "not released: %s",
 	    cv_strerror(e));
 	r->sections = 0;
-	entry_of(r, CV_AUDIT_ERROR, &en);
-	if (cv_keyd_append(r->srv->kd, &en, NULL) != CV_OK || status == 503)
+	entry_of(r, outcome, &en);
+	if (cv_keyd_append(r->srv->kd, &en, NULL) != CV_OK)
 		return fail_closed(r, &p);
 	if (status == 0) {
 		if (problem_body(503, "HSM unavailable", "the vault's HSM "

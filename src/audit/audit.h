@@ -127,6 +127,14 @@ typedef void cv_audit_done_fn(void *ctx, cv_err r, uint64_t index);
 cv_err cv_audit_submit(struct cv_audit *a, const struct cv_audit_entry *e,
     cv_audit_done_fn *done, void *ctx) CV_MUST_CHECK;
 
+/*
+ * FN(CTX) runs on the committer thread after the DONE callbacks of each
+ * group commit: for a submitter that gathers what its callbacks produce
+ * (keyd sends a batch's replies as one write). Set before the first
+ * cv_audit_submit.
+ */
+void cv_audit_on_batch(struct cv_audit *a, void (*fn)(void *), void *ctx);
+
 /* N already encoded leaves, one after another in LEAVES, one fsync.
  * CV_ERR_INVALID (nothing written) if one is not a valid entry. */
 cv_err cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,

@@ -42,6 +42,8 @@ struct cv_audit {
 	pthread_cond_t qcv, qcv_tick;
 	pthread_t committer;
 	int committer_on, committer_stop;
+	void (*on_batch)(void *);	/* cv_audit_on_batch */
+	void *on_batch_ctx;
 	pthread_t checkpointer;		/* checkpoints for submitted entries */
 	int ckpt_err;			/* atomic: its last result (cv_err) */
 	int broken;	/* a failed append could not be cut (under io) */

@@ -108,6 +108,8 @@ committer(void *arg)
 			r = audit_write_batch(a, batch.p, batch.len, n, &base);
 		for (size_t i = 0; i < n; i++)
 			w[i].done(w[i].ctx, r, base + i);
+		if (a->on_batch)
+			a->on_batch(a->on_batch_ctx);
 		sodium_memzero(batch.p, batch.len);
 		batch.len = 0;
 		pthread_mutex_lock(&a->qmu);
@@ -141,6 +143,13 @@ checkpointer(void *arg)
 	}
 	pthread_mutex_unlock(&a->qmu);
 	return NULL;
+}
+
+void
+cv_audit_on_batch(struct cv_audit *a, void (*fn)(void *), void *ctx)
+{
+	a->on_batch = fn;
+	a->on_batch_ctx = ctx;
 }
 
 cv_err

@@ -1,7 +1,7 @@
 /*
  * The key process's end of a channel: frames in, one at a time through
  * the decoder, replies out under a lock (they come from the reading
- * thread, the log's committer and keyd's workers).
+ * thread and the log's committer).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,20 +18,33 @@ struct chan {
 	int fd;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int inflight;	/* requests not yet answered */
+	int inflight;	/* requests not yet answered (held ones too) */
 	int broken;
+	struct cv_buf held;	/* replies of the batch being committed */
+	int nheld;
 };
 
-static void
-chan_send(void *ctx, const struct cv_buf *frame)
-{
-	struct chan *ch = ctx;
-	const uint8_t *p = frame ? frame->p : NULL;
-	size_t n = frame ? frame->len : 0;
+/*
+ * The committer answers a whole batch of reads at once: their replies are
+ * held here per channel and written with one send each at the batch's end
+ * (keyd_release_replies), so that the network process wakes once per
+ * batch, not once per read. Only the committer thread holds.
+ */
+#define HOLD_CHANS 8
+static _Thread_local int holding;
+static _Thread_local struct chan *held_on[HOLD_CHANS];
+static _Thread_local int nheld_on;
 
-	pthread_mutex_lock(&ch->mu);
-	if (frame == NULL)
-		ch->broken = 1;
+void
+keyd_hold_replies(void)
+{
+	holding = 1;
+}
+
+/* Under CH->mu: the bytes of FRAME (or of what is held) go out. */
+static void
+put(struct chan *ch, const uint8_t *p, size_t n)
+{
 	while (!ch->broken && n) {
 		ssize_t k = send(ch->fd, p, n, MSG_NOSIGNAL);
 
@@ -46,6 +59,56 @@ chan_send(void *ctx, const struct cv_buf *frame)
 	}
 	if (ch->broken)
 		(void)shutdown(ch->fd, SHUT_RDWR);
+}
+
+static void
+flush(struct chan *ch)
+{
+	pthread_mutex_lock(&ch->mu);
+	put(ch, ch->held.p, ch->held.len);
+	cv_buf_free(&ch->held);	/* wiped: it carried record text */
+	ch->inflight -= ch->nheld;
+	ch->nheld = 0;
+	pthread_cond_broadcast(&ch->cv);
+	pthread_mutex_unlock(&ch->mu);
+}
+
+void
+keyd_release_replies(void *unused)
+{
+	(void)unused;
+	for (int i = 0; i < nheld_on; i++)
+		flush(held_on[i]);
+	nheld_on = 0;
+	holding = 0;
+}
+
+static void
+chan_send(void *ctx, const struct cv_buf *frame)
+{
+	struct chan *ch = ctx;
+	int i;
+
+	if (holding && frame != NULL) {
+		for (i = 0; i < nheld_on && held_on[i] != ch; i++)
+			;
+		if (i == nheld_on && nheld_on == HOLD_CHANS)
+			flush(held_on[--nheld_on]);
+		if (i == nheld_on)
+			held_on[nheld_on++] = ch;
+		pthread_mutex_lock(&ch->mu);
+		if (cv_buf_add(&ch->held, frame->p, frame->len) == CV_OK) {
+			ch->nheld++;	/* still in flight until sent */
+			pthread_mutex_unlock(&ch->mu);
+			return;
+		}
+		pthread_mutex_unlock(&ch->mu);
+		flush(ch);	/* no memory to hold it: what is held, then it */
+	}
+	pthread_mutex_lock(&ch->mu);
+	if (frame == NULL)
+		ch->broken = 1;
+	put(ch, frame ? frame->p : NULL, frame ? frame->len : 0);
 	ch->inflight--;
 	pthread_cond_broadcast(&ch->cv);
 	pthread_mutex_unlock(&ch->mu);

@@ -102,15 +102,15 @@ cv_err cv_keyd_append_async(struct cv_keyd_client *c,
 /*
  * The one way to record plaintext: E must be an "allowed" entry naming
  * exactly one record and at least one section, for actor E->actor. The
- * key side makes it durable, then decrypts only E->sections of that record
- * under the ticket it got. TEXT receives `{"id":...,<sections>,"_meta":
- * {...}}` (caller frees). CV_ERR_IO: the entry could not be made durable
- * (nothing released); CV_ERR_HSM: the key process is gone; any other
- * error (CV_ERR_NOT_FOUND, CV_ERR_SHREDDED, ...) comes after the entry was
- * written and nothing was released. CV_ERR_INVALID: E is not a read.
+ * key side decrypts only E->sections of that record, makes E durable, and
+ * only then lets TEXT go: `{"id":...,<sections>,"_meta":{...}}` (caller
+ * frees). On any error nothing was released and E was not written (the
+ * caller records the refusal): CV_ERR_NOT_FOUND, CV_ERR_SHREDDED, the
+ * record cannot be returned; CV_ERR_HSM_TOKEN, the HSM went; CV_ERR_IO,
+ * the entry could not be made durable; CV_ERR_HSM, the key process is
+ * gone (its entry may be on the log, its text is not out);
+ * CV_ERR_INVALID, E is not a read.
  */
-#define CV_KEYD_WRITTEN(e) ((e) != CV_ERR_IO && (e) != CV_ERR_HSM && \
-	(e) != CV_ERR_NOMEM && (e) != CV_ERR_INVALID && (e) != CV_ERR_INTERNAL)
 cv_err cv_keyd_read(struct cv_keyd_client *c, const struct cv_audit_entry *e,
     uint64_t *index, struct cv_buf *text) CV_MUST_CHECK;
 cv_err cv_keyd_read_async(struct cv_keyd_client *c,

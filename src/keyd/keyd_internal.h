@@ -130,11 +130,14 @@ typedef void keyd_send_fn(void *ctx, const struct cv_buf *frame);
 void keyd_dispatch(struct cv_keyd *k, struct keyd_req *r,
     keyd_send_fn *send, void *ctx, int remote);
 
-#define WORKERS 2
+/* On the log's committer thread, during a batch's callbacks: replies to
+ * channels are held and sent together by keyd_release_replies, which
+ * cv_keyd_new registers as the log's end-of-batch hook (chan.c). */
+void keyd_hold_replies(void);
+void keyd_release_replies(void *unused);
+
 #define KEYD_POOL 32
 #define TOTP_USERS 1024		/* wrong-code counters kept */
-
-struct job;
 
 struct cv_keyd {
 	struct cv_vault *v;
@@ -142,10 +145,8 @@ struct cv_keyd {
 	int alerts_fd;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct job *head, **tail;
-	int stopping, nworkers, pending;
+	int stopping, pending;
 	uint64_t durable;	/* entries below this index are on disk */
-	pthread_t workers[WORKERS];
 	/* Database handles for the threads that read or write records: a
 	 * SQLite connection (and its cached statements) is one thread's at
 	 * a time. Dups of V: the keys are shared, the connection is not. */
@@ -154,8 +155,8 @@ struct cv_keyd {
 	struct cv_vault *freev[KEYD_POOL];
 	pthread_cond_t poolcv;
 	pthread_t watcher;	/* cv_keyd_watch_hsm */
-	pthread_cond_t tick;	/* the watcher's own: a job's signal must
-				 * wake a worker, never the watcher */
+	pthread_cond_t tick;	/* the watcher's own: the end of pending work
+				 * is signalled on cv */
 	int watching;
 	/* wrong TOTP codes per user (hashed name), whoever asked */
 	struct totp_fails {

@@ -1,10 +1,13 @@
 /*
  * The key side: the request table, audit tickets, refusals.
  *
- * Entries are made durable by the log's committer thread (group commit);
- * what follows a commit — checking the ticket, decrypting, replying — is
- * handed to a small pool of workers so that the committer never waits for
- * crypto or for a slow reader of the channel.
+ * A read is checked and decrypted as it arrives, while its entry waits
+ * for the log's committer (group commit); the text is held here and goes
+ * out from the commit callback, once the entry is durable, or is wiped if
+ * the entry failed. Plaintext exists before its entry only inside this
+ * process; what leaves it always has its entry on disk first. Working
+ * while the fsync runs, and replying from the committer, keeps a read to
+ * two thread hand-offs in this process (channel -> committer -> channel).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,19 +26,14 @@
 #include "keyd_internal.h"
 
 
-/* A read whose entry is being committed, then checked and decrypted. */
+/* An entry being committed; a read's text waits in it. */
 struct job {
-	struct job *next;
 	struct cv_keyd *k;
 	keyd_send_fn *send;
 	void *sendctx;
 	uint16_t type;
-	uint64_t id, index;
-	cv_err status;
-	char detail[200];
-	unsigned sections;
-	char rid[CV_RECORD_ID_MAX + 1];
-	char actor[CV_KEYD_MAX_STR + 1];
+	uint64_t id;
+	struct cv_buf text;
 };
 
 
@@ -196,34 +194,18 @@ check_ticket(struct cv_keyd *k, uint64_t index, const char *principal,
 }
 
 /*
- * Check, then decrypt: the only place record plaintext is made. OWN: the
- * ticket is the entry keyd itself just wrote from these very fields (a
- * read), and the log's commit callback said it is durable; a ticket that
- * came from outside (decrypt) is read back from the log and checked
- * field by field.
+ * The only place record plaintext is made: SECTIONS of record RID into
+ * OUT. Callers hold it back until the entry that names it is durable.
  */
 static cv_err
-release(struct cv_keyd *k, uint64_t ticket, const char *principal,
-    const char *rid, unsigned sections, struct cv_buf *out, int own)
+decrypt(struct cv_keyd *k, const char *rid, unsigned sections,
+    struct cv_buf *out)
 {
 	const char *names[CV_RECORD_NSECTIONS + 1];
 	struct cv_vault *v;
 	size_t n = 0;
-	int durable;
 	cv_err r;
 
-	pthread_mutex_lock(&k->mu);
-	durable = ticket < k->durable;
-	pthread_mutex_unlock(&k->mu);
-	if (own && !durable)
-		return cv_fail(CV_ERR_INTERNAL, "keyd: entry %llu not durable",
-		    (unsigned long long)ticket);
-	if (!own && (r = check_ticket(k, ticket, principal, rid, sections)) !=
-	    CV_OK) {
-		keyd_alert(k, "keyd.refused", principal, cv_err_detail(), rid);
-		return cv_fail(CV_ERR_AUTH, "ticket %llu refused",
-		    (unsigned long long)ticket);
-	}
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++)
 		if (sections & (1u << i))
 			names[n++] = cv_record_sections[i];
@@ -232,93 +214,71 @@ release(struct cv_keyd *k, uint64_t ticket, const char *principal,
 		return cv_fail(CV_ERR_STORE, "keyd: no database handle");
 	r = cv_vault_get_text(v, rid, names, out);
 	keyd_vault_put(k, v);
+	/* The token went (cv_keys_check): said apart from "no key
+	 * process", which the caller hears as CV_ERR_HSM. */
+	if (r == CV_ERR_HSM && cv_keys_lost(cv_vault_keys(k->v)))
+		r = CV_ERR_HSM_TOKEN;
 	return r;
 }
 
+/* DECRYPT: a ticket from outside is read back from the log and checked
+ * field by field before anything is decrypted. */
+static cv_err
+release(struct cv_keyd *k, uint64_t ticket, const char *principal,
+    const char *rid, unsigned sections, struct cv_buf *out)
+{
+	if (check_ticket(k, ticket, principal, rid, sections) != CV_OK) {
+		keyd_alert(k, "keyd.refused", principal, cv_err_detail(), rid);
+		return cv_fail(CV_ERR_AUTH, "ticket %llu refused",
+		    (unsigned long long)ticket);
+	}
+	return decrypt(k, rid, sections, out);
+}
+
 static void
-run_job(struct job *j)
+job_done(struct cv_keyd *k, struct job *j)
 {
-	struct cv_buf text = { 0 };
-	cv_err r = j->status;
-
-	if (r == CV_OK && (r = release(j->k, j->index, j->actor, j->rid,
-	    j->sections, &text, 1)) != CV_OK) {
-		snprintf(j->detail, sizeof j->detail, "%s", cv_err_detail());
-		/* The token went (cv_keys_check): said apart from "no key
-		 * process", which the caller hears as CV_ERR_HSM. */
-		if (r == CV_ERR_HSM && cv_keys_lost(cv_vault_keys(j->k->v)))
-			r = CV_ERR_HSM_TOKEN;
-	}
-	reply(j->k, j->send, j->sendctx, j->type, j->id, r, j->detail,
-	    j->index, &text);
-	cv_buf_free(&text);
-}
-
-static void *
-worker(void *arg)
-{
-	struct cv_keyd *k = arg;
-	struct job *j;
-
+	cv_buf_free(&j->text);	/* wiped */
+	free(j);
 	pthread_mutex_lock(&k->mu);
-	for (;;) {
-		while (k->head == NULL && !k->stopping)
-			pthread_cond_wait(&k->cv, &k->mu);
-		if ((j = k->head) == NULL)
-			break;
-		if ((k->head = j->next) == NULL)
-			k->tail = &k->head;
-		pthread_mutex_unlock(&k->mu);
-		run_job(j);
-		sodium_memzero(j, sizeof *j);
-		free(j);
-		pthread_mutex_lock(&k->mu);
-		k->pending--;
-		pthread_cond_broadcast(&k->cv);
-	}
+	if (--k->pending == 0)
+		pthread_cond_broadcast(&k->cv);	/* cv_keyd_free */
 	pthread_mutex_unlock(&k->mu);
-	return NULL;
 }
 
-/* The committer's callback: hand the rest to a worker. */
+/* The committer's callback: the entry is durable (or failed), and a
+ * read's text leaves now (or never). */
 static void
 committed(void *ctx, cv_err r, uint64_t index)
 {
 	struct job *j = ctx;
 	struct cv_keyd *k = j->k;
+	char detail[200];
 
-	/* One code for "not on the log", whatever the log's own error: the
-	 * caller tells it from what happened after the entry was written. */
-	j->status = r == CV_OK ? CV_OK : CV_ERR_IO;
-	j->index = index;
+	keyd_hold_replies();
 	if (r == CV_OK) {
 		pthread_mutex_lock(&k->mu);
 		if (index + 1 > k->durable)
 			k->durable = index + 1;
 		pthread_mutex_unlock(&k->mu);
+		reply(k, j->send, j->sendctx, j->type, j->id, CV_OK, NULL,
+		    index, j->type == KEYD_READ ? &j->text : NULL);
+	} else {
+		/* The log's own detail is this thread's; one code for "not
+		 * on the log", whatever the log's own error. */
+		snprintf(detail, sizeof detail, "%s; nothing was released",
+		    cv_err_detail());
+		reply(k, j->send, j->sendctx, j->type, j->id,
+		    j->type == KEYD_READ ? CV_ERR_IO : r, detail, index, NULL);
 	}
-	if (r != CV_OK)	/* the log's own detail is this thread's */
-		snprintf(j->detail, sizeof j->detail, "%s; nothing was "
-		    "released", cv_err_detail());
-	if (j->type == KEYD_APPEND) {
-		reply(k, j->send, j->sendctx, j->type, j->id, r, j->detail,
-		    index, NULL);
-		free(j);
-		pthread_mutex_lock(&k->mu);
-		k->pending--;
-		pthread_cond_broadcast(&k->cv);
-		pthread_mutex_unlock(&k->mu);
-		return;
-	}
-	pthread_mutex_lock(&k->mu);
-	j->next = NULL;
-	*k->tail = j;
-	k->tail = &j->next;
-	pthread_cond_broadcast(&k->cv);	/* a worker, not cv_keyd_free */
-	pthread_mutex_unlock(&k->mu);
+	job_done(k, j);
 }
 
-/* APPEND and READ: the entry is the request. */
+/*
+ * APPEND and READ: the entry is the request. A read is decrypted first,
+ * so that a record that cannot be returned (gone, shredded, the HSM lost)
+ * is refused before the log could say "allowed" for it.
+ */
 static cv_err
 submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx)
 {
@@ -343,21 +303,17 @@ submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx)
 	j->sendctx = ctx;
 	j->type = q->type;
 	j->id = q->id;
-	if (q->type == KEYD_READ) {
-		snprintf(j->rid, sizeof j->rid, "%s", e.records[0]);
-		snprintf(j->actor, sizeof j->actor, "%s", e.actor);
-		j->sections = e.sections;
+	if (q->type == KEYD_READ && (r = decrypt(k, e.records[0], e.sections,
+	    &j->text)) != CV_OK) {
+		cv_buf_free(&j->text);
+		free(j);
+		return r;
 	}
 	pthread_mutex_lock(&k->mu);
 	k->pending++;
 	pthread_mutex_unlock(&k->mu);
-	if ((r = cv_audit_submit(k->a, &e, committed, j)) != CV_OK) {
-		free(j);
-		pthread_mutex_lock(&k->mu);
-		k->pending--;
-		pthread_cond_broadcast(&k->cv);
-		pthread_mutex_unlock(&k->mu);
-	}
+	if ((r = cv_audit_submit(k->a, &e, committed, j)) != CV_OK)
+		job_done(k, j);
 	return r;
 }
 
@@ -411,7 +367,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 			return;	/* replied to after the commit */
 		break;
 	case KEYD_DECRYPT:
-		r = release(k, q->u64, q->s[0], q->s[1], q->sections, &out, 0);
+		r = release(k, q->u64, q->s[0], q->s[1], q->sections, &out);
 		break;
 	case KEYD_BLIND_INDEX:
 		if ((r = cv_keys_blind_index(cv_vault_keys(k->v),
@@ -450,7 +406,6 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 		return CV_ERR_NOMEM;
 	k->v = v;
 	k->a = a;
-	k->tail = &k->head;
 	k->alerts_fd = -1;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
@@ -465,16 +420,7 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 		cv_keyd_free(k);
 		return r;
 	}
-	for (; k->nworkers < WORKERS; k->nworkers++)
-		if (pthread_create(&k->workers[k->nworkers], NULL, worker,
-		    k) != 0) {
-			r = cv_fail(CV_ERR_INTERNAL, "keyd: no thread");
-			break;
-		}
-	if (r != CV_OK) {
-		cv_keyd_free(k);
-		return r;
-	}
+	cv_audit_on_batch(a, keyd_release_replies, NULL);
 	*out = k;
 	return CV_OK;
 }
@@ -591,7 +537,7 @@ cv_keyd_free(struct cv_keyd *k)
 {
 	if (k == NULL)
 		return;
-	/* Every submitted entry is answered before the workers go. */
+	/* Every submitted entry is answered before keyd goes. */
 	pthread_mutex_lock(&k->mu);
 	while (k->pending > 0)
 		pthread_cond_wait(&k->cv, &k->mu);
@@ -599,8 +545,6 @@ cv_keyd_free(struct cv_keyd *k)
 	pthread_cond_broadcast(&k->cv);
 	pthread_cond_broadcast(&k->tick);
 	pthread_mutex_unlock(&k->mu);
-	for (int i = 0; i < k->nworkers; i++)
-		pthread_join(k->workers[i], NULL);
 	if (k->watching)
 		pthread_join(k->watcher, NULL);
 	if (k->alerts_fd >= 0)
