@@ -9,6 +9,7 @@
 
 #include "../auth/session.h"
 #include "../guard/guard.h"
+#include "../core/core.h"
 #include "../keyd/keyd.h"
 #include "api.h"
 
@@ -94,6 +95,8 @@ struct req {
 	cv_err audited;
 	/* a record read: keyd writes the entry and releases the text */
 	int reading;
+	struct cv_core_pass *pass;	/* admitted, not yet read */
+	enum MHD_Result gate_ret;	/* the guard's refusal, as a reply */
 	/* the entry was written and made durable by api_audit_now */
 	int preaudited;
 	uint64_t preaudit_index;
@@ -162,8 +165,6 @@ int api_body_enrol(const struct cv_buf *b,
     char name[static CV_USER_NAME_MAX + 1],
     char code[static CV_ENROL_CODE_MAX + 1], const char **csr,
     json_t **hold);
-/* A break-glass reason: 10-200 bytes of printable text. */
-int api_break_glass_reason(const char *s);
 
 /* A JSON reply (J taken over), audited as allowed. */
 enum MHD_Result api_json(struct req *r, unsigned status, json_t *j);

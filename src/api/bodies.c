@@ -164,17 +164,3 @@ api_body_enrol(const struct cv_buf *b, char name[static CV_USER_NAME_MAX + 1],
 	*hold = j;
 	return 1;
 }
-
-int
-api_break_glass_reason(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < 10 || n > 200)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	}
-	return 1;
-}

@@ -61,29 +61,44 @@ collect_section(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/* The guard, as the read path's gate (cv_core_admit): R's session. */
+static cv_err
+gate_reserve(void *ctx, const char *rid, int outside)
+{
+	struct req *r = ctx;
+
+	(void)rid;	/* r->records names it */
+	if (outside)	/* break-glass: for no case of the reader's */
+		r->purpose = NULL;
+	return api_guard_read(r, r->records, 1, 0, &r->gate_ret) ? CV_OK :
+	    cv_fail(CV_ERR_AUTH, "refused by the guard");
+}
+
+static void
+gate_settle(void *ctx, int left)
+{
+	api_guard_settle(ctx, left);
+}
+
+static void
+gate_miss(void *ctx)
+{
+	api_guard_miss(ctx);
+}
+
 /*
  * Break-glass: a reader may open a record outside its cases by giving a
  * reason. Nothing is locked, but the security office is alerted at once
- * (critical) and a review is opened that another officer must decide in
- * time, or the reader is locked (api_approvals_tick).
+ * (critical), and the review the read path opened must be decided by
+ * another officer in time, or the reader is locked (api_approvals_tick).
  */
-static cv_err
-break_glass(struct req *r, struct cv_vault *v, const char *id,
-    const char *why, int64_t *review)
+static void
+break_glass_alert(struct req *r, const char *why, int64_t review)
 {
 	struct cv_guard_alert *al;
-	cv_err e;
 
-	/* A write: out of the read snapshot first. */
-	if (r->txn) {
-		cv_store_read_end(r->txn);
-		r->txn = NULL;
-	}
-	if ((e = cv_policy_break_glass(v, r->who.user, id, why, cv_time_us(),
-	    review)) != CV_OK)
-		return e;
 	snprintf(r->reason, sizeof r->reason, "break-glass (review %lld): "
-	    "%.200s", (long long)*review, why);
+	    "%.200s", (long long)review, why);
 	if (r->gd.nalerts == CV_GUARD_MAX_ALERTS)
 		r->gd.nalerts--;	/* this one matters more */
 	memmove(&r->gd.alerts[1], &r->gd.alerts[0],
@@ -94,22 +109,68 @@ break_glass(struct req *r, struct cv_vault *v, const char *id,
 	al->severity = CV_GUARD_CRITICAL;
 	snprintf(al->kind, sizeof al->kind, "break_glass");
 	snprintf(al->detail, sizeof al->detail, "a record was read outside "
-	    "the reader's cases (break-glass review %lld)", (long long)*review);
-	return CV_OK;
+	    "the reader's cases (break-glass review %lld)", (long long)review);
 }
 
+/* A break-glass read: on the log before its data leaves, and its review
+ * names that entry; keyd decrypts under that entry. */
+static enum MHD_Result
+break_glass_read(struct req *r, struct cv_vault *v, const char *id)
+{
+	struct cv_core_pass *p = r->pass;
+	struct cv_buf out = { 0 };
+	uint64_t index = 0;
+	uint32_t ver;
+	cv_err e;
+
+	/* Known before the entry, so that the log does not say "allowed"
+	 * for a read that cannot return anything. */
+	if ((e = cv_store_state(cv_vault_store(v), id, &ver)) != CV_OK) {
+		cv_core_pass_free(p);	/* nothing will leave */
+		r->pass = NULL;
+	}
+	if (e == CV_ERR_NOT_FOUND)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such record");
+	if (e == CV_ERR_SHREDDED)
+		return api_problem(r, 410, CV_AUDIT_DENIED, "gone",
+		    "the record was shredded");
+	if (e != CV_OK)
+		return api_internal(r, e);
+	r->pass = NULL;	/* spent below, whatever happens */
+	if ((e = api_audit_now(r, CV_AUDIT_ALLOWED, &index)) != CV_OK ||
+	    (e = cv_store_proposal_index(cv_vault_store(v),
+	    cv_core_pass_review(p), index)) != CV_OK) {
+		cv_core_pass_free(p);
+		p = NULL;
+	}
+	if (p && (e = cv_core_read_under(r->srv->kd, p, index, &out)) ==
+	    CV_OK)	/* durable already: it leaves now */
+		return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json",
+		    &out);
+	cv_buf_free(&out);
+	if (r->preaudited) {	/* the entry is there: no data */
+		r->sections = 0;
+		return e == CV_ERR_SHREDDED ? api_problem(r, 410,
+		    CV_AUDIT_ERROR, "gone", "the record was shredded") :
+		    api_internal(r, e);
+	}
+	return api_problem(r, 503, CV_AUDIT_ERROR, "audit log unavailable",
+	    "the request could not be recorded; nothing was returned");
+}
+
+/* GET /v1/records/ID: through the one read path (src/core). */
 enum MHD_Result
 api_record_get(struct req *r, const char *id)
 {
 	struct cv_vault *v = api_vault(r->srv);
 	struct sections want = { 0, 0 };
-	unsigned granted = cv_policy_sections(r->who.role), mask;
-	struct cv_buf out = { 0 };
-	uint32_t ver;
-	enum MHD_Result ret;
-	const char *glass = NULL;
-	int64_t review = 0;
-	uint64_t index = 0;
+	struct cv_core_reader who = { .user = r->who.user,
+	    .role = r->who.role };
+	struct cv_core_gate gate = { .reserve = gate_reserve,
+	    .settle = gate_settle, .miss = gate_miss, .ctx = r };
+	struct cv_core_ask ask = { .rid = id };
+	enum cv_core_refusal why;
 	int badp;
 	cv_err e;
 
@@ -123,87 +184,54 @@ api_record_get(struct req *r, const char *id)
 	r->one[0] = id;
 	r->records = r->one;
 	r->nrecords = 1;
-	if (!cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS) ||
-	    granted == 0)
-		return api_forbidden(r, "this role reads no record data");
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
 	    collect_section, &want);
 	if (want.bad)
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "unknown section");
-	if (want.mask & ~granted)
-		return api_forbidden(r, "a requested section is not granted to "
-		    "this role");
 	if (v == NULL)
 		return api_internal(r, CV_ERR_STORE);
-	if ((e = cv_policy_need_to_know(cv_vault_store(v), r->who.user,
-	    r->purpose, id)) != CV_OK) {
-		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		if (e != CV_ERR_AUTH)
-			return api_internal(r, e);
-		if ((glass = MHD_lookup_connection_value(r->conn,
-		    MHD_GET_ARGUMENT_KIND, "break_glass")) == NULL) {
-			api_guard_miss(r);
+	ask.sections = want.mask;
+	ask.purpose = r->purpose;
+	ask.break_glass = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "break_glass");
+	/* A break-glass read writes its review: out of the read snapshot
+	 * first. */
+	if (ask.break_glass && r->txn) {
+		cv_store_read_end(r->txn);
+		r->txn = NULL;
+	}
+	if ((e = cv_core_admit(v, &who, &ask, &gate, &r->pass, &why)) !=
+	    CV_OK) {
+		if (why != CV_CORE_GUARD)
+			snprintf(r->reason, sizeof r->reason, "%s",
+			    cv_err_detail());
+		switch (why) {
+		case CV_CORE_NO_READS:
+		case CV_CORE_SECTION:
+			return api_forbidden(r, cv_err_detail());
+		case CV_CORE_NOT_IN_CASE:
 			return api_forbidden(r, "no case of yours holds this "
 			    "record");
-		}
-		if (!api_break_glass_reason(glass))
+		case CV_CORE_BAD_REASON:
 			return api_problem(r, 400, CV_AUDIT_DENIED,
-			    "bad request", "break_glass wants the reason: "
-			    "10-200 characters of text");
-		r->purpose = NULL;
+			    "bad request", cv_err_detail());
+		case CV_CORE_GUARD:
+			return r->gate_ret;
+		default:
+			return api_internal(r, e);
+		}
 	}
-	/* The guard decides before anything is read from storage. From
-	 * here the record is held in the reader's budget: a reply without
-	 * it gives it back first (api_guard_settle). */
-	if (!api_guard_read(r, r->records, 1, 0, &ret))
-		return ret;
-	if (glass && (e = break_glass(r, v, id, glass, &review)) != CV_OK) {
-		api_guard_settle(r, 0);
-		return api_internal(r, e);
+	r->sections = cv_core_pass_sections(r->pass);
+	if (cv_core_pass_review(r->pass)) {
+		break_glass_alert(r, ask.break_glass,
+		    cv_core_pass_review(r->pass));
+		return break_glass_read(r, v, id);
 	}
-	mask = want.mask ? want.mask : granted;
-	r->sections = mask;
 	/* keyd: the record decrypted, its entry durable, then only these
 	 * sections; a record it cannot return is refused before the entry
 	 * (read_failed). */
-	if (!glass)
-		return api_reply_read(r);
-	/* Known before the entry, so that the log does not say "allowed"
-	 * for a read that cannot return anything. */
-	if ((e = cv_store_state(cv_vault_store(v), id, &ver)) != CV_OK)
-		api_guard_settle(r, 0);	/* nothing will leave */
-	if (e == CV_ERR_NOT_FOUND)
-		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
-		    "no such record");
-	if (e == CV_ERR_SHREDDED)
-		return api_problem(r, 410, CV_AUDIT_DENIED, "gone",
-		    "the record was shredded");
-	if (e != CV_OK)
-		return api_internal(r, e);
-	/* A break-glass read is on the log before its data leaves, and its
-	 * review names that entry; keyd decrypts under that entry. */
-	if ((e = api_audit_now(r, CV_AUDIT_ALLOWED, &index)) != CV_OK ||
-	    (e = cv_store_proposal_index(cv_vault_store(v), review,
-	    index)) != CV_OK ||
-	    (e = cv_keyd_decrypt(r->srv->kd, index, r->who.user, id, mask,
-	    &out)) != CV_OK) {
-		cv_buf_free(&out);
-		api_guard_settle(r, 0);
-		if (r->preaudited) {	/* the entry is there: no data */
-			r->sections = 0;
-			return e == CV_ERR_SHREDDED ? api_problem(r, 410,
-			    CV_AUDIT_ERROR, "gone", "the record was shredded") :
-			    api_internal(r, e);
-		}
-		return api_problem(r, 503, CV_AUDIT_ERROR, "audit log "
-		    "unavailable", "the request could not be recorded; "
-		    "nothing was returned");
-	}
-	/* Durable already (break-glass): it leaves now. */
-	if (glass)
-		api_guard_settle(r, 1);
-	return api_reply(r, 200, CV_AUDIT_ALLOWED, "application/json", &out);
+	return api_reply_read(r);
 }
 
 /* {"title": "..."} -> a new case. */

@@ -361,6 +361,17 @@ release(struct req *r)
 	return respond(r, r->status, r->type, &r->out);
 }
 
+/* A read while the server drains: R's pass spent, waiting. */
+static cv_err
+read_now(struct req *r, const struct cv_audit_entry *e, uint64_t *index,
+    struct cv_buf *text)
+{
+	struct cv_core_pass *p = r->pass;
+
+	r->pass = NULL;
+	return cv_core_read_wait(r->srv->kd, p, e, index, text);
+}
+
 /*
  * R's entry E goes to keyd (a read's too: keyd releases its text under
  * it), and R's reply (r->status, r->type, r->out) waits for the answer.
@@ -380,7 +391,7 @@ await_entry(struct req *r, const struct cv_audit_entry *e)
 		uint64_t index = 0;
 
 		__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
-		err = r->reading ? cv_keyd_read(srv->kd, e, &index, &text) :
+		err = r->reading ? read_now(r, e, &index, &text) :
 		    cv_keyd_append(srv->kd, e, &index);
 		answered(r, err, index, &text);
 		cv_buf_free(&text);
@@ -390,8 +401,13 @@ await_entry(struct req *r, const struct cv_audit_entry *e)
 	MHD_suspend_connection(r->conn);
 	/* On success keyd's answer may already have come: only a refusal
 	 * to take the request is ours to handle. */
-	err = r->reading ? cv_keyd_read_async(srv->kd, e, on_durable, r) :
-	    cv_keyd_append_async(srv->kd, e, on_durable, r);
+	if (r->reading) {
+		struct cv_core_pass *p = r->pass;
+
+		r->pass = NULL;	/* spent, whatever happens */
+		err = cv_core_read(srv->kd, p, e, on_durable, r);
+	} else
+		err = cv_keyd_append_async(srv->kd, e, on_durable, r);
 	if (err != CV_OK) {
 		r->audited = err;
 		api_guard_emit(r, 0, 0);
@@ -660,6 +676,8 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 		/* Any other ending closes the connection: nothing to send. */
 		if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			uncork(r);
+		/* A pass not spent read nothing: its hold goes back. */
+		cv_core_pass_free(r->pass);
 		/* Held records no reply settled (none should be left):
 		 * counted, as nobody can say they did not leave. */
 		api_guard_settle(r, 1);

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/core.h"
 #include "../vault/vault.h"
-#include "../store/store.h"
 #include "cli.h"
 
 static const char use[] =
@@ -90,13 +90,17 @@ cmd_get(int argc, char **argv)
 	struct cv_keyd *k = NULL;
 	struct cv_keyd_client *kd = NULL;
 	struct cv_audit_entry e = { 0 };
+
 	struct cv_buf text = { 0 };
 	json_t *rec = NULL;
 	json_error_t je;
 	char actor[64];
+	struct cv_core_reader who = { .user = actor, .operator = 1 };
+	struct cv_core_ask ask = { 0 };
+	struct cv_core_pass *pass;
+	enum cv_core_refusal why;
 	size_t nsec = 0, i;
 	unsigned mask = 0;
-	uint32_t ver;
 	int c, compact = 0, rc = CLI_FAIL;
 	cv_err r, ar;
 
@@ -130,34 +134,28 @@ cmd_get(int argc, char **argv)
 	if (mask == 0)
 		mask = (1u << CV_RECORD_NSECTIONS) - 1;
 	cli_actor(actor, sizeof actor, 0);
-	/* A record that cannot be read is refused before its entry says
+	/* Through the one read path (src/core), as the operator: keyd
+	 * decrypts, makes the entry durable, and only then lets the text
+	 * go. A record that cannot be read is refused before its entry says
 	 * "allowed"; the refusal is an entry of its own. */
-	if (!cv_record_valid_id(id))
-		r = cv_fail(CV_ERR_INVALID, "not a record id");
-	else if ((r = cv_store_state(cv_vault_store(v), id, &ver)) ==
-	    CV_ERR_NOT_FOUND)
-		cv_err_set("no record '%.64s'", id);
-	else if (r == CV_ERR_SHREDDED)
-		cv_err_set("record %s was shredded", id);
+	ask.rid = id;
+	ask.sections = mask;
+	e.action = "get";
+	e.source = "cli";
+	if ((r = cv_core_admit(v, &who, &ask, NULL, &pass, &why)) == CV_OK &&
+	    (r = cv_core_read_wait(kd, pass, &e, NULL, &text)) != CV_OK) {
+		if (r == CV_ERR_NOT_FOUND)
+			cv_err_set("no record '%.64s'", id);
+		else if (r == CV_ERR_SHREDDED)
+			cv_err_set("record %s was shredded", id);
+	}
 	if (r != CV_OK) {
-		if ((ar = cli_record(a, "get", r, cv_err_detail(), &id, 1, 0)) !=
+		if (r != CV_ERR_IO && r != CV_ERR_HSM &&
+		    (ar = cli_record(a, "get", r, cv_err_detail(), &id, 1, 0)) !=
 		    CV_OK) {
 			cli_fail("get", ar);
 			goto out;
 		}
-		cli_fail("get", r);
-		goto out;
-	}
-	/* keyd writes the entry, waits until it is durable, then decrypts
-	 * only these sections under it: nothing prints before its entry. */
-	e.outcome = CV_AUDIT_ALLOWED;
-	e.action = "get";
-	e.actor = actor;
-	e.source = "cli";
-	e.records = &id;
-	e.nrecords = 1;
-	e.sections = mask;
-	if ((r = cv_keyd_read(kd, &e, NULL, &text)) != CV_OK) {
 		cli_fail("get", r);
 		goto out;
 	}

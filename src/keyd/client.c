@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "keyd_internal.h"
+#include "keyd_read.h"
 
 #define BUCKETS 256
 

@@ -23,6 +23,14 @@ forbid() {
 forbid "record plaintext outside keyd" \
     '\bcv_vault_get(_text)?\(|\benv_open\(|\bcv_keys_dek_unwrap\(' \
     '^src/(keyd|vault|keys)/|^src/cli/cmd_test.c:' src
+# One read path: policy and the guard come before any decrypting request
+# (src/core); nothing else asks keyd for plaintext.
+forbid "keyd's decrypting requests outside the core's read path" \
+    '\bcv_keyd_(read|read_async|decrypt)\(|keyd/keyd_read\.h' \
+    '^src/(core|keyd)/' src
+forbid "a read that skips cv_core_admit (a pass made by hand)" \
+    'struct cv_core_pass[[:space:]]*[{=]|sizeof[[:space:]]*\(?[[:space:]]*struct cv_core_pass' \
+    '^src/core/' src
 forbid "a key operation in the api worker's code" \
     '\bcv_vault_keys\(|\bcv_keys_[a-z_]+\(|\bcv_ca_privkey\(' '^$' src/api
 forbid "an audit write in the api worker's code (keyd writes the log)" \

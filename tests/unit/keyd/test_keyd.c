@@ -23,6 +23,7 @@
 #include "gen/gen.h"
 #include "keyd/keyd.h"
 #include "keyd/keyd_internal.h"
+#include "keyd/keyd_read.h"
 #include "auth/users.h"
 #include "record/record.h"
 
