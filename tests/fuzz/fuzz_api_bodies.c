@@ -54,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (api_break_glass_reason(text) && (strlen(text) < 10 ||
+	if (cv_core_break_glass_reason(text) && (strlen(text) < 10 ||
 	    strlen(text) > 200))
 		abort();
 	free(text);
