@@ -137,7 +137,46 @@ parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000000 + us;
 }
 
-/* One logged entry back into the guard: reads and locks. */
+/*
+ * The reasons of a successful "users.unlock" entry: the user, then one of
+ * these. Replay reads them back, so they are a format (docs/audit.md).
+ */
+#define UNLOCK_FIRST " unlock approved (1 of 2)"
+#define UNLOCK_SECOND " unlocked (second approval)"
+
+/*
+ * An approval of the two-person unlock, from its entry: the user named in
+ * REASON approved by ACTOR at T, through the same rule as live, so that a
+ * lock, its approvals and a later lock replay in the log's order. An
+ * approval the state already holds (the snapshot was saved between the
+ * decision and its entry) is refused by that rule and changes nothing.
+ */
+static cv_err
+replay_unlock(struct server *srv, const char *actor, const char *reason,
+    int64_t t)
+{
+	char user[CV_USER_NAME_MAX + 1];
+	size_t n = reason ? strlen(reason) : 0, k = 0;
+	bool unlocked;
+	cv_err r;
+
+	if (n > strlen(UNLOCK_FIRST) && strcmp(reason + n -
+	    strlen(UNLOCK_FIRST), UNLOCK_FIRST) == 0)
+		k = n - strlen(UNLOCK_FIRST);
+	else if (n > strlen(UNLOCK_SECOND) && strcmp(reason + n -
+	    strlen(UNLOCK_SECOND), UNLOCK_SECOND) == 0)
+		k = n - strlen(UNLOCK_SECOND);
+	if (k == 0 || k >= sizeof user)
+		return CV_OK;
+	memcpy(user, reason, k);
+	user[k] = '\0';
+	if (!cv_auth_valid_name(user))
+		return CV_OK;
+	r = cv_guard_unlock_approve(srv->guard, user, actor, t, &unlocked);
+	return r == CV_ERR_NOMEM ? r : CV_OK;
+}
+
+/* One logged entry back into the guard: reads, locks and unlocks. */
 static cv_err
 replay(struct server *srv, json_t *e)
 {
@@ -157,6 +196,10 @@ replay(struct server *srv, json_t *e)
 	if (!strcmp(action, "guard.lock"))
 		return cv_guard_lock(srv->guard, actor, "replayed from the log",
 		    t);
+	if (!strcmp(action, "users.unlock") && outcome &&
+	    !strcmp(outcome, "allowed"))
+		return replay_unlock(srv, actor, json_string_value(
+		    json_object_get(e, "reason")), t);
 	if ((strcmp(action, "records.get") && strcmp(action,
 	    "records.search")) || outcome == NULL ||
 	    strcmp(outcome, "allowed") || json_array_size(recs) == 0)
@@ -747,8 +790,8 @@ api_unlock(struct req *r, const char *user)
 		return api_internal(r, e);
 	if ((e = api_guard_save(r->srv)) != CV_OK)
 		return api_internal(r, e);
-	snprintf(r->reason, sizeof r->reason, "%s %s", user, unlocked ?
-	    "unlocked (second approval)" : "unlock approved (1 of 2)");
+	snprintf(r->reason, sizeof r->reason, "%s%s", user, unlocked ?
+	    UNLOCK_SECOND : UNLOCK_FIRST);
 	return api_json(r, 200, json_pack("{s:s, s:b, s:i}", "user", user,
 	    "unlocked", unlocked, "approvals", unlocked ? 2 : 1));
 }
