@@ -46,6 +46,7 @@ struct server {
 	 * ceiling: UINT32_MAX) and the probation of new accounts */
 	struct cv_guard_limits ceiling;
 	uint32_t probation_days;
+	uint32_t session_records;	/* the session budget (watch.c) */
 	/* sessions stopped at a step-up (watch.c); NULL with the guard off */
 	struct guard_watch *watch;
 	/* locks not on the log yet (locks.c); NULL with the guard off */

@@ -2,7 +2,8 @@
  * The guard in the server: its state kept across restarts (a sealed
  * snapshot plus the audit entries after it), its verdict on every read
  * before any record leaves storage (the user's budgets, on probation a
- * quarter of them, and the vault-wide ceiling from clearvault.conf),
+ * quarter of them, the session budget and the vault-wide ceiling from
+ * clearvault.conf),
  * locks, the two-person unlock, step-up, sessions that stop at a step-up,
  * and the alerts it raises (DIR/alerts.jsonl, syslog, GET /v1/alerts).
  */
@@ -267,6 +268,7 @@ settings(struct server *srv)
 	srv->ceiling.soft[CV_GUARD_DAY] = cfg.ceiling_day[0];
 	srv->ceiling.hard[CV_GUARD_DAY] = cfg.ceiling_day[1];
 	srv->probation_days = cfg.probation_days;
+	srv->session_records = cfg.session_records;
 	srv->watch->wait_us = (int64_t)CV_STEP_UP_WAIT_S * 1000000;
 	if (w && *w) {
 		char *end;
@@ -353,6 +355,8 @@ api_guard_tick(struct server *srv)
 		return;
 	api_locks_tick(srv);
 	watch_tick(srv);
+	/* Sessions end in real time, whatever the guard's clock says. */
+	cv_guard_sessions_expire(srv->guard, cv_time_us());
 	/* A load while the server runs brings new canaries: the guard
 	 * knows them within a second. */
 	if (cv_vault_canaries_stamp(srv->v, &m) != CV_OK ||
@@ -604,6 +608,11 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 {
 	struct cv_guard_limits lim;
 	struct cv_guard_read rd = { 0 };
+	/* The session's last TOTP proof: its login (every session starts
+	 * with one; its own id tells sessions apart) or its last step-up. */
+	struct cv_guard_session sess = { .id = r->who.session,
+	    .proof_us = r->who.stepped_up_us, .ends_us = r->who.expires_us,
+	    .budget = r->srv->session_records };
 	int64_t now = cv_time_us();
 	int reader = cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS);
 	cv_err e;
@@ -634,6 +643,12 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	rd.stepped_up = r->who.stepped_up_us &&
 	    now - r->who.stepped_up_us < (int64_t)CV_STEP_UP_S * 1000000;
 	rd.limits = &lim;
+	if (r->who.session[0] != '\0')
+		rd.session = &sess;
+	if (reader) {
+		rd.peer = cv_role_names[r->who.role];
+		rd.usual_hour = cv_policy_usual_hour(r->who.role);
+	}
 	/* Records allowed are held until their entry is durable (then
 	 * they leave) or has failed (then nothing did): api_guard_emit. */
 	api_guard_settle(r, 0);
@@ -675,15 +690,27 @@ api_guard_read(struct req *r, const char *const *rids, size_t n,
 		r->nrecords = 0;
 	}
 	switch (r->gd.verdict) {
-	case CV_GUARD_STEP_UP:
+	case CV_GUARD_STEP_UP: {
+		char detail[200];
+
 		r->step_up_refused_us = cv_time_us();
+		if (strncmp(r->gd.reason, "vault ceiling", 13) == 0)
+			snprintf(detail, sizeof detail, "the vault-wide read "
+			    "ceiling is reached");
+		else if (strcmp(r->gd.reason, CV_GUARD_SESSION_REASON) == 0)
+			snprintf(detail, sizeof detail, "session budget "
+			    "reached: %u distinct records since this session's "
+			    "last TOTP code (login or step-up)",
+			    r->srv->session_records);
+		else
+			snprintf(detail, sizeof detail, "read budget reached");
+		snprintf(detail + strlen(detail), sizeof detail -
+		    strlen(detail), ": POST /v1/session/step-up with a fresh "
+		    "TOTP code to go on");
 		*ret = api_problem(r, 403, CV_AUDIT_DENIED, "step-up required",
-		    strncmp(r->gd.reason, "vault ceiling", 13) == 0 ?
-		    "the vault-wide read ceiling is reached: POST "
-		    "/v1/session/step-up with a fresh TOTP code to go on" :
-		    "read budget reached: POST /v1/session/step-up with a "
-		    "fresh TOTP code to go on");
+		    detail);
 		return 0;
+	}
 	case CV_GUARD_REFUSE:
 		*ret = api_problem(r, 403, CV_AUDIT_DENIED, "vault ceiling",
 		    "the vault-wide read ceiling is reached: every read is "

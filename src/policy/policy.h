@@ -27,6 +27,11 @@ int cv_policy_allows(enum cv_role role, enum cv_permission p);
  * record data. */
 void cv_policy_budget(enum cv_role role, struct cv_guard_limits *out);
 
+/* The records an hour a member of ROLE reads at a usual pace: the
+ * guard's behaviour default for a user whose peers have no baseline yet
+ * either (cv_guard_read.usual_hour); 0 for roles that read nothing. */
+uint32_t cv_policy_usual_hour(enum cv_role role);
+
 /*
  * A new account's probation budgets: each of *LIM's limits becomes a
  * quarter of itself, rounded down but at least 1 (a limit of 0 stays 0:
