@@ -407,6 +407,10 @@ expect_eq "server exit status" 0 "$SRV_RC"
 # ---- 7. low and slow over simulated weeks ------------------------------------
 make_vault w 400 || { bad "setup w"; finish; exit 1; }
 echo "probation_days = 0" >>"$T/w/clearvault.conf"
+# The weeks below are one session: the session budget (20 records per TOTP
+# proof, tests/fault/test_guard_paced.sh) out of the way, to see the
+# behaviour baseline alone.
+echo "session_records = 100000" >>"$T/w/clearvault.conf"
 add_users "$T/w" so7:security_officer lw:investigator ||
     { bad "users (w)"; finish; exit 1; }
 export CLEARVAULT_GUARD_CLOCK="$T/clock7"
