@@ -3,9 +3,9 @@
  * snapshot plus the audit entries after it), its verdict on every read
  * before any record leaves storage (the user's budgets, on probation a
  * quarter of them, the session budget and the vault-wide ceiling from
- * clearvault.conf),
- * locks, the two-person unlock, step-up, sessions that stop at a step-up,
- * and the alerts it raises (DIR/alerts.jsonl, syslog, GET /v1/alerts).
+ * clearvault.conf), step-up, sessions that stop at a step-up, and the
+ * alerts it raises (DIR/alerts.jsonl, syslog, GET /v1/alerts). Locks and
+ * the two-person unlock: locks.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -138,45 +138,6 @@ parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000000 + us;
 }
 
-/*
- * The reasons of a successful "users.unlock" entry: the user, then one of
- * these. Replay reads them back, so they are a format (docs/audit.md).
- */
-#define UNLOCK_FIRST " unlock approved (1 of 2)"
-#define UNLOCK_SECOND " unlocked (second approval)"
-
-/*
- * An approval of the two-person unlock, from its entry: the user named in
- * REASON approved by ACTOR at T, through the same rule as live, so that a
- * lock, its approvals and a later lock replay in the log's order. An
- * approval the state already holds (the snapshot was saved between the
- * decision and its entry) is refused by that rule and changes nothing.
- */
-static cv_err
-replay_unlock(struct server *srv, const char *actor, const char *reason,
-    int64_t t)
-{
-	char user[CV_USER_NAME_MAX + 1];
-	size_t n = reason ? strlen(reason) : 0, k = 0;
-	bool unlocked;
-	cv_err r;
-
-	if (n > strlen(UNLOCK_FIRST) && strcmp(reason + n -
-	    strlen(UNLOCK_FIRST), UNLOCK_FIRST) == 0)
-		k = n - strlen(UNLOCK_FIRST);
-	else if (n > strlen(UNLOCK_SECOND) && strcmp(reason + n -
-	    strlen(UNLOCK_SECOND), UNLOCK_SECOND) == 0)
-		k = n - strlen(UNLOCK_SECOND);
-	if (k == 0 || k >= sizeof user)
-		return CV_OK;
-	memcpy(user, reason, k);
-	user[k] = '\0';
-	if (!cv_auth_valid_name(user))
-		return CV_OK;
-	r = cv_guard_unlock_approve(srv->guard, user, actor, t, &unlocked);
-	return r == CV_ERR_NOMEM ? r : CV_OK;
-}
-
 /* One logged entry back into the guard: reads, locks and unlocks. */
 static cv_err
 replay(struct server *srv, json_t *e)
@@ -199,7 +160,7 @@ replay(struct server *srv, json_t *e)
 		    t);
 	if (!strcmp(action, "users.unlock") && outcome &&
 	    !strcmp(outcome, "allowed"))
-		return replay_unlock(srv, actor, json_string_value(
+		return api_unlock_replay(srv, actor, json_string_value(
 		    json_object_get(e, "reason")), t);
 	if ((strcmp(action, "records.get") && strcmp(action,
 	    "records.search")) || outcome == NULL ||
@@ -624,6 +585,16 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 			lim.hard[w] = r->who.budget[w + 3];
 		}
 	}
+	/* Behaviour defaults for a user without a baseline: the role's
+	 * pace at their budget (before probation: a new account reads at
+	 * the usual pace, only less of it), and the role's learnt members as
+	 * peers, for users on the role's budgets (one with budgets of their
+	 * own is not reading as the others do). */
+	if (reader) {
+		rd.usual_hour = cv_policy_usual_hour(r->who.role, &lim);
+		if (!r->who.has_budget)
+			rd.peer = cv_role_names[r->who.role];
+	}
 	/* Read once: each reading of the test clock advances it. The
 	 * account's age is the guard's business, on the guard's clock. */
 	rd.now_us = api_guard_now(r->srv);
@@ -645,10 +616,6 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	rd.limits = &lim;
 	if (r->who.session[0] != '\0')
 		rd.session = &sess;
-	if (reader) {
-		rd.peer = cv_role_names[r->who.role];
-		rd.usual_hour = cv_policy_usual_hour(r->who.role);
-	}
 	/* Records allowed are held until their entry is durable (then
 	 * they leave) or has failed (then nothing did): api_guard_emit. */
 	api_guard_settle(r, 0);
@@ -786,39 +753,4 @@ api_alerts(struct req *r)
 	free(text);
 	cv_buf_free(&out);
 	return api_internal(r, CV_ERR_NOMEM);
-}
-
-/* POST /v1/users/{name}/unlock: one of the two officers it takes. */
-enum MHD_Result
-api_unlock(struct req *r, const char *user)
-{
-	bool unlocked = false;
-	cv_err e;
-
-	r->action = "users.unlock";
-	if (!cv_policy_allows(r->who.role, CV_PERM_GUARD))
-		return api_forbidden(r, "only security officers unlock users");
-	if (r->srv->guard == NULL)
-		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
-		    "the guard is off");
-	e = cv_guard_unlock_approve(r->srv->guard, user, r->who.user,
-	    api_guard_now(r->srv), &unlocked);
-	if (e == CV_ERR_NOT_FOUND)
-		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
-		    "that user is not locked");
-	if (e == CV_ERR_AUTH)
-		return api_forbidden(r, "a locked officer, or the locked user, "
-		    "cannot approve");
-	if (e == CV_ERR_EXISTS)
-		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
-		    "you already approved: a second, different security "
-		    "officer must");
-	if (e != CV_OK)
-		return api_internal(r, e);
-	if ((e = api_guard_save(r->srv)) != CV_OK)
-		return api_internal(r, e);
-	snprintf(r->reason, sizeof r->reason, "%s%s", user, unlocked ?
-	    UNLOCK_SECOND : UNLOCK_FIRST);
-	return api_json(r, 200, json_pack("{s:s, s:b, s:i}", "user", user,
-	    "unlocked", unlocked, "approvals", unlocked ? 2 : 1));
 }

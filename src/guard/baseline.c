@@ -75,6 +75,7 @@
 #define VOL_MIN 10
 #define VOL_FACTOR 4
 #define VOL_POINTS 5
+#define USUAL_MAX (1u << 24)	/* records an hour: no one reads more */
 
 /*
  * Cases and addresses not seen on PLACE_USUAL_DAYS clean days: on their
@@ -279,7 +280,8 @@ baseline_detect(const struct gu *u, const struct gu *peer,
 		e = expected(peer, s->now);
 		whose = " (peers'; none of their own yet)";
 	} else if (s->usual) {
-		e = s->usual;
+		/* Capped so that VOL_FACTOR times it cannot wrap. */
+		e = s->usual < USUAL_MAX ? s->usual : USUAL_MAX;
 		whose = " (role default; none of their own yet)";
 	} else {
 		return n;

@@ -1,9 +1,11 @@
 /*
  * The exfiltration guard: decides, before any record is read from
  * storage, whether a read may go ahead, from per-user read budgets
- * (distinct records per sliding minute, hour and day), vault-wide
- * ceilings (the same windows over all users together), canary records and
- * a behaviour baseline, and locks users until two officers unlock them.
+ * (distinct records per sliding minute, hour and day), a per-session
+ * budget (distinct records since the session's last TOTP proof),
+ * vault-wide ceilings (the same windows over all users together), canary
+ * records and a behaviour baseline (the user's, else their peers' or the
+ * role's), and locks users until two officers unlock them.
  *
  * It sits between policy and audit and knows no roles: the caller passes
  * the effective limits with every request. It holds no names and no ids

@@ -261,13 +261,14 @@ void guard_holds_claim(struct cv_guard *g, uint64_t sid, int64_t proof,
 void guard_holds_free(struct cv_guard *g);
 
 /* session.c */
+/* Where H is in the ascending A[0..n), or -1. */
+long guard_sorted_find(const uint64_t *a, size_t n, uint64_t h);
 cv_err guard_sess_get(struct cv_guard *g, const struct cv_guard_session *s,
     size_t n, struct gsess **out);
 struct gsess *guard_sess_find(const struct cv_guard *g, uint64_t id);
 uint32_t guard_sess_new(const struct gsess *s, const uint64_t *h, size_t n);
 void guard_sess_add(struct gsess *s, const uint64_t *h, size_t n,
     bool *added);
-bool guard_sess_has(const struct gsess *s, uint64_t h);
 void guard_sess_remove(struct gsess *s, uint64_t h);
 void guard_sess_free(struct gsessions *t);
 

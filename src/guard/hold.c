@@ -79,18 +79,7 @@ guard_hold_unused(struct cv_guard_hold **x)
 static long
 find(const struct cv_guard_hold *x, uint64_t h)
 {
-	size_t lo = 0, hi = x->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (x->h[mid] == h)
-			return (long)mid;
-		if (x->h[mid] < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return guard_sorted_find(x->h, x->n, h);
 }
 
 /* Y holds records in the same set as X's user set (VAULT false) or

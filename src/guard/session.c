@@ -167,16 +167,16 @@ guard_sess_add(struct gsess *s, const uint64_t *h, size_t n, bool *added)
 	}
 }
 
-static long
-sess_find(const struct gsess *s, uint64_t h)
+long
+guard_sorted_find(const uint64_t *a, size_t n, uint64_t h)
 {
-	size_t lo = 0, hi = s->n;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (s->h[mid] == h)
+		if (a[mid] == h)
 			return (long)mid;
-		if (s->h[mid] < h)
+		if (a[mid] < h)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -184,16 +184,10 @@ sess_find(const struct gsess *s, uint64_t h)
 	return -1;
 }
 
-bool
-guard_sess_has(const struct gsess *s, uint64_t h)
-{
-	return sess_find(s, h) >= 0;
-}
-
 void
 guard_sess_remove(struct gsess *s, uint64_t h)
 {
-	long k = sess_find(s, h);
+	long k = guard_sorted_find(s->h, s->n, h);
 
 	if (k < 0)
 		return;

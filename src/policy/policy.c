@@ -61,9 +61,16 @@ static const uint32_t usual_hour[CV_ROLE__COUNT] = {
 };
 
 uint32_t
-cv_policy_usual_hour(enum cv_role role)
+cv_policy_usual_hour(enum cv_role role, const struct cv_guard_limits *lim)
 {
-	return (unsigned)role < CV_ROLE__COUNT ? usual_hour[role] : 0;
+	uint64_t u;
+
+	if ((unsigned)role >= CV_ROLE__COUNT || usual_hour[role] == 0 ||
+	    budgets[role].soft[CV_GUARD_HOUR] == 0)
+		return 0;
+	u = (uint64_t)usual_hour[role] * lim->soft[CV_GUARD_HOUR] /
+	    budgets[role].soft[CV_GUARD_HOUR];
+	return u > UINT32_MAX ? UINT32_MAX : u ? (uint32_t)u : 1;
 }
 
 /*

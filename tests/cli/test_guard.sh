@@ -34,27 +34,6 @@ ids() {	# FILE FROM TO: record ids of input lines FROM..TO, one a line
 jlist() {	# FILE: its lines as a JSON array of strings
 	python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$1"
 }
-# Many GETs in ONE curl process (one kept-alive connection): USER TOKEN
-# PATHS [BODYDIR]. Status codes, one a line, in $T/codes; with BODYDIR,
-# each reply body in BODYDIR/1, /2, ...
-batch() {
-	local i=0
-	[ -n "${4:-}" ] && mkdir -p "$4"
-	{
-		echo "cacert = \"$T/ca.pem\""
-		echo "cert = \"$T/k/$1.crt\""
-		echo "key = \"$T/k/$1.key\""
-		echo "header = \"Authorization: Bearer $2\""
-		echo 'write-out = "%{http_code}\n"'
-		echo silent
-		while read -r p; do
-			i=$((i + 1))
-			echo "url = \"$URL${p#/}\""
-			echo "output = \"${4:-/dev/null}${4:+/$i}\""
-		done <"$3"
-	} >"$T/curl.cfg"
-	curl -K "$T/curl.cfg" >"$T/codes"
-}
 paths() {	# CASE IDFILE: the read paths of those records under CASE
 	sed "s|^|/v1/records/|; s|\$|?purpose=$1|" "$2"
 }

@@ -15,33 +15,14 @@
 SRV_PID=
 trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
 
-login2() {	# USER: status in $code, the token in $tok
-	local c
-	c=$(fresh_totp "$T/k/$1.otpauth" "$T/k/$1.step")
-	req "k/$1" POST /v1/session "{\"totp\":\"$c\"}"
-	tok=$(json_field "$T/body" "d.get('token','')" 2>/dev/null)
-}
 ids() { sed -n "$2,$3p" "$1" | cut -c8-26; }	# FILE FROM TO
 jlist() { python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$1"; }
 # GETs of the case's records FROM..TO of the input in one curl process:
 # USER TOKEN FROM TO [BODYDIR]. Codes, one a line, in $T/codes.
-batch() {
-	local i=0
-	[ -n "${5:-}" ] && mkdir -p "$5"
-	{
-		echo "cacert = \"$T/ca.pem\""
-		echo "cert = \"$T/k/$1.crt\""
-		echo "key = \"$T/k/$1.key\""
-		echo "header = \"Authorization: Bearer $2\""
-		echo 'write-out = "%{http_code}\n"'
-		echo silent
-		for r in $(ids "$T/v.jsonl" "$3" "$4"); do
-			i=$((i + 1))
-			echo "url = \"${URL}v1/records/$r?purpose=$CASE\""
-			echo "output = \"${5:-/dev/null}${5:+/$i}\""
-		done
-	} >"$T/curl.cfg"
-	curl -K "$T/curl.cfg" >"$T/codes"
+reads() {
+	ids "$T/v.jsonl" "$3" "$4" |
+	    sed "s|^|/v1/records/|; s|\$|?purpose=$CASE|" >"$T/paths"
+	batch "$1" "$2" "$T/paths" ${5:+"$5"}
 }
 count() { grep -c "^$1\$" "$T/codes"; }
 first_not() { grep -n -v "^$1\$" "$T/codes" | head -1 | cut -d: -f1; }
@@ -57,6 +38,18 @@ for l in open(sys.argv[1]):
 PY
 }
 clock() { echo "$1 $2" >"$T/clock"; }	# START STEP (seconds)
+# USER read records FROM..TO at a record a minute (DESC): an alert of
+# KIND naming WHOSE baseline, and the user stopped before the last.
+held() {	# DESC USER FROM TO KIND WHOSE
+	local n asked=$(($4 - $3 + 1))
+	reads "$2" "$tok" "$3" "$4"
+	n=$(count 200)
+	echo "$1: $n of $asked returned at a record a minute"
+	alerts_of "$2" >"$T/al"
+	grep -q "^$5 .*($6" "$T/al" && ok ||
+	    bad "$1: no $5 alert against the $6 baseline: $(cat "$T/al")"
+	[ "$n" -lt "$asked" ] && ok || bad "$1: never stopped ($n)"
+}
 MON=1736121600	# Monday 2025-01-06 00:00 UTC
 
 make_vault v 500 || { bad "setup"; finish; exit 1; }
@@ -68,7 +61,7 @@ add_users "$T/v" so:security_officer thief:investigator inv:investigator \
 export CLEARVAULT_GUARD_CLOCK="$T/clock"
 clock $((MON + 9 * 3600)) 36
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-login2 so
+login_fresh so
 t_so=$tok
 req k/so POST /v1/cases '{"title":"paced"}' "$t_so"
 CASE=$(json_field "$T/body" "d['id']")
@@ -81,9 +74,9 @@ expect_code "a case of 450 records" 200
 # 400 distinct records, one every 36 simulated seconds: 100 an hour, under
 # the investigator's soft budgets of 20 a minute, 120 an hour and 400 a
 # day. Without the TOTP secret it never steps up.
-login2 thief
+login_fresh thief
 expect_code "login thief" 201
-batch thief "$tok" 1 400 "$T/b1"
+reads thief "$tok" 1 400 "$T/b1"
 n=$(count 200)
 first=$(first_not 200)
 echo "paced thief: $n records returned of 400 asked in 4 simulated hours"
@@ -103,18 +96,18 @@ assert d and "session budget" in d[0]["reason"], d[:1]
 PY
 
 # ---- the session's owner, with the TOTP secret --------------------------
-login2 inv
+login_fresh inv
 expect_code "login inv" 201
 t_inv=$tok
-batch inv "$t_inv" 1 21 "$T/b2"
+reads inv "$t_inv" 1 21 "$T/b2"
 expect_eq "inv: 20 records, then step-up required" "20 403" \
     "$(count 200) $(sed -n 21p "$T/codes")"
-batch inv "$t_inv" 5 5
+reads inv "$t_inv" 5 5
 expect_eq "inv: a record already returned is free" 200 "$(cat "$T/codes")"
 c=$(fresh_totp "$T/k/inv.otpauth" "$T/k/inv.step")
 req k/inv POST /v1/session/step-up "{\"totp\":\"$c\"}" "$t_inv"
 expect_code "inv steps up with a fresh code" 200
-batch inv "$t_inv" 21 41 "$T/b3"
+reads inv "$t_inv" 21 41 "$T/b3"
 expect_eq "inv: after the step-up, 20 more, then step-up required" \
     "20 403" "$(count 200) $(sed -n 21p "$T/codes")"
 expect_eq "inv: step-up required" "step-up required" \
@@ -131,9 +124,9 @@ expect_fail "session_records = 0 is refused" "session_records" \
 # find the records read "later" in every window).
 clock $((MON + 86400 + 8 * 3600)) 36
 start_server "$T/v" || { bad "restart"; finish; exit 1; }
-login2 inv
+login_fresh inv
 expect_code "login inv (session_records = 5)" 201
-batch inv "$tok" 100 105
+reads inv "$tok" 100 105
 expect_eq "session_records = 5: 5 records, then step-up required" "5 403" \
     "$(count 200) $(sed -n 6p "$T/codes")"
 stop_server
@@ -145,24 +138,18 @@ stop_server
 # investigator has a learnt baseline yet: the role's default holds.
 clock $((MON + 86400 + 10 * 3600)) 60
 start_server "$T/v" || { bad "restart"; finish; exit 1; }
-login2 fresh
-batch fresh "$tok" 101 180
-n=$(count 200)
-echo "fresh account, no peers learnt: $n of 80 returned at a record a minute"
-alerts_of fresh >"$T/al"
-grep -q "^volume .*(role default" "$T/al" && ok ||
-    bad "fresh: no volume alert against the role's default: $(cat "$T/al")"
-[ "$n" -lt 80 ] && ok || bad "fresh: never stopped ($n of 80)"
+login_fresh fresh
+held "fresh account, no peers learnt" fresh 101 180 volume "role default"
 
 # Three weeks of office work by a colleague (weekdays 09:00-16:40, a record
 # every 20 minutes): the role's peers now have a baseline.
-login2 peer
+login_fresh peer
 t_peer=$tok
 at=1
 for week in 1 2 3; do
 	for day in 0 1 2 3 4; do
 		clock $((MON + week * 604800 + day * 86400 + 9 * 3600)) 1200
-		batch peer "$t_peer" "$at" $((at + 23))
+		reads peer "$t_peer" "$at" $((at + 23))
 		[ "$(count 200)" = 24 ] || bad "peer's day $week/$day: $(count 200)"
 		at=$(( at + 24 > 400 ? 1 : at + 24 ))
 	done
@@ -170,19 +157,12 @@ done
 # A colleague without a baseline, at the peers' pace in their hours:
 # nothing. The same at 02:00, when none of them ever reads: off_hours.
 clock $((MON + 4 * 604800 + 2 * 86400 + 10 * 3600)) 240
-login2 newbie
-t_new=$tok
-batch newbie "$t_new" 200 214
+login_fresh newbie
+reads newbie "$tok" 200 214
 expect_eq "newbie at 10:00: 15 records" 15 "$(count 200)"
 expect_eq "newbie at 10:00: no alert" "" "$(alerts_of newbie)"
 clock $((MON + 4 * 604800 + 3 * 86400 + 2 * 3600)) 60
-batch newbie "$t_new" 300 340
-n=$(count 200)
-echo "newbie at 02:00: $n of 41 returned at a record a minute"
-alerts_of newbie >"$T/al"
-grep -q "^off_hours .*(peers'" "$T/al" && ok ||
-    bad "newbie at night: no off_hours alert against the peers: $(cat "$T/al")"
-[ "$n" -lt 41 ] && ok || bad "newbie at night: never stopped ($n of 41)"
+held "newbie at 02:00" newbie 300 340 off_hours "peers'"
 stop_server
 expect_eq "server exit status (last)" 0 "$SRV_RC"
 finish

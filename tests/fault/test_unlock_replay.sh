@@ -10,20 +10,14 @@
 SRV_PID=
 trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
 
-login2() {	# USER: status in $code, the token in $tok
-	local c
-	c=$(fresh_totp "$T/k/$1.otpauth" "$T/k/$1.step")
-	req "k/$1" POST /v1/session "{\"totp\":\"$c\"}"
-	tok=$(json_field "$T/body" "d.get('token','')" 2>/dev/null)
-}
 title() { json_field "$T/body" "d.get('title','')" 2>/dev/null; }
 # USER reads the canary (returned, and USER locked).
 canary_lock() {
-	login2 "$1"
+	login_fresh "$1"
 	expect_code "login $1" 201
 	req "k/$1" GET "/v1/records/$CANARY?purpose=$CASE" "" "$tok"
 	expect_code "$1 reads the canary" 200
-	login2 "$1"
+	login_fresh "$1"
 	expect_eq "$1 locked by the canary" "403 locked" "$code $(title)"
 }
 approve() {	# OFFICER USER
@@ -32,7 +26,7 @@ approve() {	# OFFICER USER
 }
 officers() {
 	for u in so so2; do
-		login2 "$u"
+		login_fresh "$u"
 		expect_code "login $u" 201
 		eval "t_$u=\$tok"
 	done
@@ -55,7 +49,7 @@ expect_code "a case holding the canary" 200
 canary_lock freed
 approve so freed
 approve so2 freed
-login2 freed
+login_fresh freed
 expect_code "freed: unlocked by two officers, logs in" 201
 
 canary_lock relocked
@@ -71,13 +65,13 @@ expect_eq "server exit status" 0 "$SRV_RC"
 rm -f "$T/v/guard.state"
 start_server "$T/v" || { bad "restart"; finish; exit 1; }
 
-login2 freed
+login_fresh freed
 expect_code "after a restart without guard.state: the unlocked user logs in" \
     201
-login2 relocked
+login_fresh relocked
 expect_eq "after a restart: the user locked again after the unlock" \
     "403 locked" "$code $(title)"
-login2 pending
+login_fresh pending
 expect_eq "after a restart: one approval of two does not unlock" \
     "403 locked" "$code $(title)"
 officers
@@ -85,7 +79,7 @@ officers
 req k/so POST /v1/users/pending/unlock "" "$t_so"
 expect_problem "after a restart: so's approval is remembered" 409
 approve so2 pending
-login2 pending
+login_fresh pending
 expect_code "after a restart: the second approval unlocks" 201
 stop_server
 expect_eq "server exit status (second run)" 0 "$SRV_RC"

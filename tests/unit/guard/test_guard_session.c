@@ -20,26 +20,12 @@
 #include <cmocka.h>
 
 #include "guard/guard.h"
+#include "guard_test.h"
 
-#define S 1000000LL
-#define MIN (60 * S)
-#define HOUR (3600 * S)
-#define DAY (24 * HOUR)
-#define WEEK (7 * DAY)
-
-/* Monday 2030-01-07 00:00 UTC. */
-static const int64_t T0 = 1893974400LL * S;
 
 /* Budgets no test here reaches: the session's is the one that holds. */
 static const struct cv_guard_limits wide = { { 1000, 10000, 100000 },
     { 2000, 20000, 200000 } };
-
-static const char *
-rid(char buf[32], unsigned i)
-{
-	snprintf(buf, 32, "CV-%016X", i * 2654435761u);
-	return buf;
-}
 
 /* USER reads record I at T in session SES (NULL: none), stepped up or
  * not; PEER and USUAL as the server passes them. */
