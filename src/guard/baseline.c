@@ -12,7 +12,8 @@
  * Detectors (points per signal, see the constants):
  *   enumeration  many ids not found / not allowed in a minute
  *   sweep        many blind-index searches in a minute
- *   step_up      a read past a soft limit without a step-up
+ *   step_up      a read past a soft limit or the session budget
+ *                without a step-up
  *   off_hours    bulk reading at an hour of the week with no baseline
  *   volume       reading far above the baseline of this hour
  *   case         bulk reading under a case not used on earlier days
@@ -268,7 +269,7 @@ baseline_detect(const struct gu *u, const struct gu *peer,
 	if (s->step_up_refused) {
 		x = finding(f, &n, "step_up", STEPUP_POINTS);
 		snprintf(x->detail, sizeof x->detail, "read past a soft limit "
-		    "without a step-up");
+		    "or the session budget without a step-up");
 	}
 	if (!s->returned || s->new_hour == 0)
 		return n;
@@ -382,7 +383,7 @@ peer_learn(struct gu *p, unsigned how, uint16_t w, uint8_t b, uint32_t now)
 	 * whether it has a day's worth of members' history. */
 	if (p->first_s == 0)
 		p->first_s = now;
-	p->nreads = p->nreads + b > p->nreads ? p->nreads + b : UINT32_MAX;
+	p->nreads = p->nreads > UINT32_MAX - b ? UINT32_MAX : p->nreads + b;
 }
 
 void
