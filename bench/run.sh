@@ -111,8 +111,11 @@ print(f'grant:    {g * 1000:.0f} ms per account proposed, approved and enrolled 
 	# Nor the vault-wide ceiling: 10,000 distinct records an hour here,
 	# where the default asks for a step-up past 1,000 and refuses every
 	# read past 2,000. Still counted, never reached.
+	# The one session reads far more than a session budget (20 records
+	# per TOTP code by default) without stepping up.
 	printf '%s\n' 'ceiling_hour = 90000000/100000000' \
-	    'ceiling_day = 90000000/100000000' >>"$W/v/clearvault.conf"
+	    'ceiling_day = 90000000/100000000' 'session_records = 1000000' \
+	    >>"$W/v/clearvault.conf"
 	serve() {	# [serve options]: sets spid and URL
 		$B/clearvault serve --dir "$W/v" --listen 127.0.0.1:0 \
 		    --rate 0 "$@" >"$W/serve.out" 2>&1 &

@@ -46,6 +46,7 @@ struct server {
 	 * ceiling: UINT32_MAX) and the probation of new accounts */
 	struct cv_guard_limits ceiling;
 	uint32_t probation_days;
+	uint32_t session_records;	/* the session budget (watch.c) */
 	/* sessions stopped at a step-up (watch.c); NULL with the guard off */
 	struct guard_watch *watch;
 	/* locks not on the log yet (locks.c); NULL with the guard off */
@@ -262,6 +263,14 @@ void api_lock_decided(struct req *r, const char *why);
 int api_locks_unlogged(struct server *srv);
 int api_locks_defer_alerts(struct req *r);
 void api_locks_tick(struct server *srv);
+/*
+ * The approval of the two-person unlock that a "users.unlock" entry by
+ * ACTOR at T with REASON records, applied to the guard again (replay at
+ * start); entries that record none, or an approval the guard's state
+ * already holds, change nothing. CV_ERR_NOMEM only.
+ */
+cv_err api_unlock_replay(struct server *srv, const char *actor,
+    const char *reason, int64_t t) CV_MUST_CHECK;
 
 
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */

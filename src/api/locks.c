@@ -13,11 +13,15 @@
  * Meanwhile no snapshot is written, so a server that stops or crashes
  * before the log is back forgets the lock, as the log never heard of the
  * refused requests that led to it either: the log is the truth.
+ *
+ * And the two-person unlock: each approval is an entry ("users.unlock"),
+ * which a restart replays after the locks before it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../policy/policy.h"
 #include "api_internal.h"
 
 /* A lock whose entry the log has not taken yet. */
@@ -209,4 +213,78 @@ api_locks_tick(struct server *srv)
 	if (logged && api_guard_save(srv) != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot save the guard's "
 		    "state: %s\n", cv_err_detail());
+}
+
+/*
+ * The reasons of a successful "users.unlock" entry: the user, then one of
+ * these. Replay reads them back, so they are a format (docs/audit.md).
+ */
+#define UNLOCK_FIRST " unlock approved (1 of 2)"
+#define UNLOCK_SECOND " unlocked (second approval)"
+
+/*
+ * An approval of the two-person unlock, from its entry: the user named in
+ * REASON approved by ACTOR at T, through the same rule as live, so that a
+ * lock, its approvals and a later lock replay in the log's order. An
+ * approval the state already holds (the snapshot was saved between the
+ * decision and its entry) is refused by that rule and changes nothing.
+ */
+cv_err
+api_unlock_replay(struct server *srv, const char *actor, const char *reason,
+    int64_t t)
+{
+	char user[CV_USER_NAME_MAX + 1];
+	size_t n = reason ? strlen(reason) : 0, k = 0;
+	bool unlocked;
+	cv_err r;
+
+	if (n > strlen(UNLOCK_FIRST) && strcmp(reason + n -
+	    strlen(UNLOCK_FIRST), UNLOCK_FIRST) == 0)
+		k = n - strlen(UNLOCK_FIRST);
+	else if (n > strlen(UNLOCK_SECOND) && strcmp(reason + n -
+	    strlen(UNLOCK_SECOND), UNLOCK_SECOND) == 0)
+		k = n - strlen(UNLOCK_SECOND);
+	if (k == 0 || k >= sizeof user)
+		return CV_OK;
+	memcpy(user, reason, k);
+	user[k] = '\0';
+	if (!cv_auth_valid_name(user))
+		return CV_OK;
+	r = cv_guard_unlock_approve(srv->guard, user, actor, t, &unlocked);
+	return r == CV_ERR_NOMEM ? r : CV_OK;
+}
+
+/* POST /v1/users/{name}/unlock: one of the two officers it takes. */
+enum MHD_Result
+api_unlock(struct req *r, const char *user)
+{
+	bool unlocked = false;
+	cv_err e;
+
+	r->action = "users.unlock";
+	if (!cv_policy_allows(r->who.role, CV_PERM_GUARD))
+		return api_forbidden(r, "only security officers unlock users");
+	if (r->srv->guard == NULL)
+		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
+		    "the guard is off");
+	e = cv_guard_unlock_approve(r->srv->guard, user, r->who.user,
+	    api_guard_now(r->srv), &unlocked);
+	if (e == CV_ERR_NOT_FOUND)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "that user is not locked");
+	if (e == CV_ERR_AUTH)
+		return api_forbidden(r, "a locked officer, or the locked user, "
+		    "cannot approve");
+	if (e == CV_ERR_EXISTS)
+		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
+		    "you already approved: a second, different security "
+		    "officer must");
+	if (e != CV_OK)
+		return api_internal(r, e);
+	if ((e = api_guard_save(r->srv)) != CV_OK)
+		return api_internal(r, e);
+	snprintf(r->reason, sizeof r->reason, "%s%s", user, unlocked ?
+	    UNLOCK_SECOND : UNLOCK_FIRST);
+	return api_json(r, 200, json_pack("{s:s, s:b, s:i}", "user", user,
+	    "unlocked", unlocked, "approvals", unlocked ? 2 : 1));
 }

@@ -2,9 +2,10 @@
  * The guard in the server: its state kept across restarts (a sealed
  * snapshot plus the audit entries after it), its verdict on every read
  * before any record leaves storage (the user's budgets, on probation a
- * quarter of them, and the vault-wide ceiling from clearvault.conf),
- * locks, the two-person unlock, step-up, sessions that stop at a step-up,
- * and the alerts it raises (DIR/alerts.jsonl, syslog, GET /v1/alerts).
+ * quarter of them, the session budget and the vault-wide ceiling from
+ * clearvault.conf), step-up, sessions that stop at a step-up, and the
+ * alerts it raises (DIR/alerts.jsonl, syslog, GET /v1/alerts). Locks and
+ * the two-person unlock: locks.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -137,7 +138,7 @@ parse_time(const char *s)
 	return (int64_t)timegm(&tm) * 1000000 + us;
 }
 
-/* One logged entry back into the guard: reads and locks. */
+/* One logged entry back into the guard: reads, locks and unlocks. */
 static cv_err
 replay(struct server *srv, json_t *e)
 {
@@ -157,6 +158,10 @@ replay(struct server *srv, json_t *e)
 	if (!strcmp(action, "guard.lock"))
 		return cv_guard_lock(srv->guard, actor, "replayed from the log",
 		    t);
+	if (!strcmp(action, "users.unlock") && outcome &&
+	    !strcmp(outcome, "allowed"))
+		return api_unlock_replay(srv, actor, json_string_value(
+		    json_object_get(e, "reason")), t);
 	if ((strcmp(action, "records.get") && strcmp(action,
 	    "records.search")) || outcome == NULL ||
 	    strcmp(outcome, "allowed") || json_array_size(recs) == 0)
@@ -224,6 +229,7 @@ settings(struct server *srv)
 	srv->ceiling.soft[CV_GUARD_DAY] = cfg.ceiling_day[0];
 	srv->ceiling.hard[CV_GUARD_DAY] = cfg.ceiling_day[1];
 	srv->probation_days = cfg.probation_days;
+	srv->session_records = cfg.session_records;
 	srv->watch->wait_us = (int64_t)CV_STEP_UP_WAIT_S * 1000000;
 	if (w && *w) {
 		char *end;
@@ -310,6 +316,8 @@ api_guard_tick(struct server *srv)
 		return;
 	api_locks_tick(srv);
 	watch_tick(srv);
+	/* Sessions end in real time, whatever the guard's clock says. */
+	cv_guard_sessions_expire(srv->guard, cv_time_us());
 	/* A load while the server runs brings new canaries: the guard
 	 * knows them within a second. */
 	if (cv_vault_canaries_stamp(srv->v, &m) != CV_OK ||
@@ -561,6 +569,11 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 {
 	struct cv_guard_limits lim;
 	struct cv_guard_read rd = { 0 };
+	/* The session's last TOTP proof: its login (every session starts
+	 * with one; its own id tells sessions apart) or its last step-up. */
+	struct cv_guard_session sess = { .id = r->who.session,
+	    .proof_us = r->who.stepped_up_us, .ends_us = r->who.expires_us,
+	    .budget = r->srv->session_records };
 	int64_t now = cv_time_us();
 	int reader = cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS);
 	cv_err e;
@@ -571,6 +584,16 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 			lim.soft[w] = r->who.budget[w];
 			lim.hard[w] = r->who.budget[w + 3];
 		}
+	}
+	/* Behaviour defaults for a user without a baseline: the role's
+	 * pace at their budget (before probation: a new account reads at
+	 * the usual pace, only less of it), and the role's learnt members as
+	 * peers, for users on the role's budgets (one with budgets of their
+	 * own is not reading as the others do). */
+	if (reader) {
+		rd.usual_hour = cv_policy_usual_hour(r->who.role, &lim);
+		if (!r->who.has_budget)
+			rd.peer = cv_role_names[r->who.role];
 	}
 	/* Read once: each reading of the test clock advances it. The
 	 * account's age is the guard's business, on the guard's clock. */
@@ -591,6 +614,8 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	rd.stepped_up = r->who.stepped_up_us &&
 	    now - r->who.stepped_up_us < (int64_t)CV_STEP_UP_S * 1000000;
 	rd.limits = &lim;
+	if (r->who.session[0] != '\0')
+		rd.session = &sess;
 	/* Records allowed are held until their entry is durable (then
 	 * they leave) or has failed (then nothing did): api_guard_emit. */
 	api_guard_settle(r, 0);
@@ -632,15 +657,27 @@ api_guard_read(struct req *r, const char *const *rids, size_t n,
 		r->nrecords = 0;
 	}
 	switch (r->gd.verdict) {
-	case CV_GUARD_STEP_UP:
+	case CV_GUARD_STEP_UP: {
+		char detail[200];
+
 		r->step_up_refused_us = cv_time_us();
+		if (strncmp(r->gd.reason, "vault ceiling", 13) == 0)
+			snprintf(detail, sizeof detail, "the vault-wide read "
+			    "ceiling is reached");
+		else if (strcmp(r->gd.reason, CV_GUARD_SESSION_REASON) == 0)
+			snprintf(detail, sizeof detail, "session budget "
+			    "reached: %u distinct records since this session's "
+			    "last TOTP code (login or step-up)",
+			    r->srv->session_records);
+		else
+			snprintf(detail, sizeof detail, "read budget reached");
+		snprintf(detail + strlen(detail), sizeof detail -
+		    strlen(detail), ": POST /v1/session/step-up with a fresh "
+		    "TOTP code to go on");
 		*ret = api_problem(r, 403, CV_AUDIT_DENIED, "step-up required",
-		    strncmp(r->gd.reason, "vault ceiling", 13) == 0 ?
-		    "the vault-wide read ceiling is reached: POST "
-		    "/v1/session/step-up with a fresh TOTP code to go on" :
-		    "read budget reached: POST /v1/session/step-up with a "
-		    "fresh TOTP code to go on");
+		    detail);
 		return 0;
+	}
 	case CV_GUARD_REFUSE:
 		*ret = api_problem(r, 403, CV_AUDIT_DENIED, "vault ceiling",
 		    "the vault-wide read ceiling is reached: every read is "
@@ -716,39 +753,4 @@ api_alerts(struct req *r)
 	free(text);
 	cv_buf_free(&out);
 	return api_internal(r, CV_ERR_NOMEM);
-}
-
-/* POST /v1/users/{name}/unlock: one of the two officers it takes. */
-enum MHD_Result
-api_unlock(struct req *r, const char *user)
-{
-	bool unlocked = false;
-	cv_err e;
-
-	r->action = "users.unlock";
-	if (!cv_policy_allows(r->who.role, CV_PERM_GUARD))
-		return api_forbidden(r, "only security officers unlock users");
-	if (r->srv->guard == NULL)
-		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
-		    "the guard is off");
-	e = cv_guard_unlock_approve(r->srv->guard, user, r->who.user,
-	    api_guard_now(r->srv), &unlocked);
-	if (e == CV_ERR_NOT_FOUND)
-		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
-		    "that user is not locked");
-	if (e == CV_ERR_AUTH)
-		return api_forbidden(r, "a locked officer, or the locked user, "
-		    "cannot approve");
-	if (e == CV_ERR_EXISTS)
-		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
-		    "you already approved: a second, different security "
-		    "officer must");
-	if (e != CV_OK)
-		return api_internal(r, e);
-	if ((e = api_guard_save(r->srv)) != CV_OK)
-		return api_internal(r, e);
-	snprintf(r->reason, sizeof r->reason, "%s %s", user, unlocked ?
-	    "unlocked (second approval)" : "unlock approved (1 of 2)");
-	return api_json(r, 200, json_pack("{s:s, s:b, s:i}", "user", user,
-	    "unlocked", unlocked, "approvals", unlocked ? 2 : 1));
 }

@@ -84,6 +84,14 @@ parse_probation(const char *v, struct cv_config *c)
 	return number(v, CV_PROBATION_DAYS_MAX, &c->probation_days);
 }
 
+static int
+parse_session(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_SESSION_RECORDS;
+	return number(v, CV_SESSION_RECORDS_MAX, &c->session_records) &&
+	    c->session_records >= 1;
+}
+
 #define K(n, f, req) { n, offsetof(struct cv_config, f), \
 	sizeof(((struct cv_config *)0)->f), req, NULL, NULL }
 /* Numbers: the longest text worth reading is SIZE - 1 bytes. */
@@ -102,6 +110,8 @@ static const struct key keys[] = {
 	    "1 <= SOFT <= HARD <= 100000000"),
 	N("probation_days", 8, parse_probation, "a whole number of days, 0 "
 	    "(off) to 3650"),
+	N("session_records", 12, parse_session, "a whole number of records, "
+	    "1 to 1000000"),
 };
 #undef K
 #undef N
@@ -116,6 +126,7 @@ defaults(struct cv_config *c)
 	c->ceiling_day[0] = CV_CEILING_DAY_SOFT;
 	c->ceiling_day[1] = CV_CEILING_DAY_HARD;
 	c->probation_days = CV_PROBATION_DAYS;
+	c->session_records = CV_SESSION_RECORDS;
 }
 
 static int
@@ -338,7 +349,10 @@ save(const char *dir, const struct cv_config *c, int replace)
 	    sizeof text, &n, "ceiling_day = %u/%u\n", c->ceiling_day[0],
 	    c->ceiling_day[1])) ||
 	    ((c->given & CV_CONFIG_GIVEN_PROBATION) && !appendf(text,
-	    sizeof text, &n, "probation_days = %u\n", c->probation_days)))
+	    sizeof text, &n, "probation_days = %u\n", c->probation_days)) ||
+	    ((c->given & CV_CONFIG_GIVEN_SESSION_RECORDS) && !appendf(text,
+	    sizeof text, &n, "session_records = %u\n",
+	    c->session_records)))
 		return CV_ERR_INTERNAL;
 	if (replace)
 		return cv_file_replace(path, text, n, 0600);

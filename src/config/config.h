@@ -1,7 +1,8 @@
 /*
  * The vault's configuration file, DIR/clearvault.conf: which PKCS#11 module
  * and token hold the root keys, and where the PIN is; the guard's
- * vault-wide read ceilings and the probation of new accounts. Plain
+ * vault-wide read ceilings, the probation of new accounts and the
+ * session budget. Plain
  * "key = value" lines; '#' starts a comment.
  *
  * struct cv_config is a plain value (no owned pointers), so it is not
@@ -42,6 +43,12 @@
 #define CV_PROBATION_DAYS 14
 #define CV_PROBATION_DAYS_MAX 3650
 
+/* Distinct records a session may return since its last TOTP proof (login
+ * or step-up), at any pace: what a stolen session without the TOTP secret
+ * gets out. 1 .. the max; there is no "off". */
+#define CV_SESSION_RECORDS 20
+#define CV_SESSION_RECORDS_MAX 1000000
+
 struct cv_config {
 	char vault_id[CV_VAULT_ID_LEN + 1];
 	/* Names the vault's objects in its token (root keys, binding). The
@@ -63,12 +70,14 @@ struct cv_config {
 	 * GIVEN has bit CV_CONFIG_GIVEN_* for each key the file gave. */
 	uint32_t ceiling_hour[2], ceiling_day[2];	/* [0] soft, [1] hard */
 	uint32_t probation_days;
+	uint32_t session_records;	/* 1 .. CV_SESSION_RECORDS_MAX */
 	unsigned given;
 };
 
 #define CV_CONFIG_GIVEN_CEILING_HOUR 1u
 #define CV_CONFIG_GIVEN_CEILING_DAY 2u
 #define CV_CONFIG_GIVEN_PROBATION 4u
+#define CV_CONFIG_GIVEN_SESSION_RECORDS 8u
 
 /*
  * Parses configuration TEXT (LEN bytes, need not be NUL-terminated) into
@@ -85,8 +94,9 @@ cv_err cv_config_parse(const char *text, size_t len,
  */
 cv_err cv_config_load(const char *dir, struct cv_config *out) CV_MUST_CHECK;
 
-/* Writes C as a new DIR/clearvault.conf (0600); the ceilings and probation
- * only where C->given says so. CV_ERR_EXISTS if present. */
+/* Writes C as a new DIR/clearvault.conf (0600); the ceilings, probation
+ * and session budget only where C->given says so. CV_ERR_EXISTS if
+ * present. */
 cv_err cv_config_save(const char *dir,
     const struct cv_config *c) CV_MUST_CHECK;
 /* The same, replacing DIR/clearvault.conf atomically (a restore's new

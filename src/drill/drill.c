@@ -31,6 +31,8 @@ static const struct scenario scenarios[CV_DRILL_NSCENARIOS] = {
 	    "alert within 1 s", drill_s9_rogue_admin },
 	{ "two colluding security officers", "<= 80 exposed (2 readers x "
 	    "40/min hard budget), alerted, both stopped", drill_s10_collusion },
+	{ "stolen certificate + live session, paced", "<= 25 exposed",
+	    drill_s11_paced },
 };
 
 const char *

@@ -14,7 +14,7 @@
 
 #include "../base/base.h"
 
-#define CV_DRILL_NSCENARIOS 10
+#define CV_DRILL_NSCENARIOS 11
 
 struct cv_drill_opts {
 	const char *exe;	/* the clearvault binary to run */

@@ -40,6 +40,8 @@ cv_err drill_env_new(const char *exe, size_t n, struct drill_env **out)
     CV_MUST_CHECK;
 /* Stops the server if running and removes everything. */
 void drill_env_free(struct drill_env *e);
+/* Appends LINE to the vault's clearvault.conf (before the server starts). */
+cv_err drill_conf_add(struct drill_env *e, const char *line) CV_MUST_CHECK;
 
 /*
  * Runs the binary with ARGV (argv[0] excluded, NULL-terminated), stdin
@@ -148,6 +150,7 @@ cv_err drill_s7_audit(struct drill_ctx *c) CV_MUST_CHECK;
 cv_err drill_s8_flood(struct drill_ctx *c) CV_MUST_CHECK;
 cv_err drill_s9_rogue_admin(struct drill_ctx *c) CV_MUST_CHECK;
 cv_err drill_s10_collusion(struct drill_ctx *c) CV_MUST_CHECK;
+cv_err drill_s11_paced(struct drill_ctx *c) CV_MUST_CHECK;
 
 /*
  * The server with a security officer logged in ("so": its client in *SO,

@@ -197,8 +197,8 @@ drill_marker(struct drill_env *e)
 	return cv_file_create(path, text, sizeof text - 1, 0600);
 }
 
-static cv_err
-established(struct drill_env *e)
+cv_err
+drill_conf_add(struct drill_env *e, const char *line)
 {
 	char path[700];
 	FILE *f;
@@ -206,9 +206,15 @@ established(struct drill_env *e)
 	snprintf(path, sizeof path, "%s/clearvault.conf", e->dir);
 	if ((f = fopen(path, "a")) == NULL)
 		return cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
-	fprintf(f, "probation_days = 0\n");
+	fprintf(f, "%s\n", line);
 	return fclose(f) == 0 ? CV_OK : cv_fail(CV_ERR_IO, "%s: cannot write",
 	    path);
+}
+
+static cv_err
+established(struct drill_env *e)
+{
+	return drill_conf_add(e, "probation_days = 0");
 }
 
 cv_err

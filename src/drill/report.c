@@ -26,11 +26,11 @@ cv_drill_text(FILE *f, const struct cv_drill_result *r, size_t n)
 {
 	char d[40];
 
-	fprintf(f, "%-2s %-40s %7s %-15s %-17s %-5s %-4s\n", "#", "scenario",
+	fprintf(f, "%-2s %-40s %7s %-15s %-20s %-5s %-4s\n", "#", "scenario",
 	    "exposed", "detected after", "control", "scope", "goal");
 	for (size_t i = 0; i < n; i++) {
 		detected(d, sizeof d, &r[i]);
-		fprintf(f, "%-2d %-40s %7ld %-15s %-17s %-5s %-4s\n",
+		fprintf(f, "%-2d %-40s %7ld %-15s %-20s %-5s %-4s\n",
 		    r[i].scenario, r[i].name, r[i].records_exposed, d,
 		    r[i].control, r[i].scope_exact ? "exact" : "WRONG",
 		    r[i].goal_met ? "met" : "MISS");

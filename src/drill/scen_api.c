@@ -1,7 +1,7 @@
 /*
  * The scenarios played through the HTTPS API: a stolen password, a
  * stolen certificate and session read fast, low and slow for a simulated
- * week, an insider outside their cases, an administrator.
+ * week, the stolen session read slowly.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +104,10 @@ set_clock(struct drill_env *e, long long start, long long step)
 }
 
 /* 3. Low and slow on a learnt session: a record every 5 simulated minutes,
- * day and night, for a week, after three weeks of office work. */
+ * day and night, for a week, after three weeks of office work. The
+ * session budget is set out of the way (the victim's 360 reads are one
+ * session here, where a real one would step up every 20): this drill
+ * measures the behaviour detectors, drill 11 the session budget. */
 cv_err
 drill_s3_slow(struct drill_ctx *c)
 {
@@ -118,7 +121,8 @@ drill_s3_slow(struct drill_ctx *c)
 	int64_t from_s;
 	cv_err r;
 
-	if ((r = drill_stage(c, "lw", "investigator", ncase, 1, &so, stok, cs)) ||
+	if ((r = drill_conf_add(c->env, "session_records = 100000")) ||
+	    (r = drill_stage(c, "lw", "investigator", ncase, 1, &so, stok, cs)) ||
 	    (r = drill_client(c->env, "lw", &h)) ||
 	    (r = drill_login(c->env, h, "lw", tok)))
 		goto out;
@@ -193,6 +197,71 @@ drill_s3_slow(struct drill_ctx *c)
 	c->res->goal_met = c->res->records_exposed <= 400 &&
 	    c->res->detected_after_ms >= 0 &&
 	    c->res->detected_after_ms <= 86400000 && c->res->scope_exact;
+out:
+	cv_http_free(h);
+	cv_http_free(so);
+	return r;
+}
+
+/*
+ * 11. Drill 2's thief, paced: the certificate and a live session, no TOTP
+ * secret, one record every PACE simulated seconds (100 an hour: under
+ * every soft budget per minute, hour and day) for four simulated hours.
+ * Only the session budget, 20 distinct records since the session's last
+ * TOTP proof, stands in its way; it asks on until the session is ended.
+ */
+#define PACE 36
+cv_err
+drill_s11_paced(struct drill_ctx *c)
+{
+	struct cv_http *so = NULL, *h = NULL;
+	char tok[256], stok[256], cs[128], kind[64][32];
+	size_t ncase = c->env->nids < 400 ? c->env->nids : 400, na, nalert = 0;
+	int64_t t[64], idx[64];
+	int locked[64], st, n200 = 0, n403 = 0, n401 = 0, first_bad = -1;
+	cv_err r;
+
+	if ((r = drill_stage(c, "thief", "investigator", ncase, 1, &so, stok,
+	    cs)) ||
+	    (r = drill_client(c->env, "thief", &h)) ||
+	    (r = drill_login(c->env, h, "thief", tok)) ||
+	    (r = set_clock(c->env, MONDAY + 9 * 3600, PACE)))
+		goto out;
+	for (size_t i = 0; i < ncase && n401 == 0; i++) {
+		if ((r = drill_read(c, h, tok, c->env->ids[i], cs, &st, NULL)))
+			goto out;
+		n200 += st == 200;
+		n403 += st == 403;
+		n401 += st == 401;	/* the session is over: no more */
+		if (st != 200 && first_bad < 0)
+			first_bad = (int)i;
+	}
+	c->res->control = "guard.session_budget";
+	/* Detection on the guard's clock: the thief's reads before the
+	 * first alert's entry, each PACE simulated seconds after the last. */
+	if ((r = drill_alerts(c->env, "thief", 64, t, kind, locked, idx, &na)))
+		goto out;
+	if (na && (r = drill_entry(c->env, "thief", idx[0], c->first_us,
+	    &t[0], &nalert)))
+		goto out;
+	if (na) {
+		c->res->detected_after_ms = (int64_t)nalert * PACE * 1000;
+		c->res->detected_simulated = 1;
+		c->res->detection = "first alert (simulated time)";
+	} else if (first_bad >= 0) {
+		c->res->detected_after_ms = (int64_t)first_bad * PACE * 1000;
+		c->res->detected_simulated = 1;
+		c->res->detection = "first refusal (simulated time)";
+	}
+	drill_note(c, "a record every %d simulated s (100 an hour): %d asked, "
+	    "%d returned, %d refused (403), %d after the lock (401); first "
+	    "refusal at read %d (%.1f simulated min); first alert: %s%s",
+	    PACE, n200 + n403 + n401, n200, n403, n401, first_bad + 1,
+	    first_bad * PACE / 60.0, na ? kind[0] : "none",
+	    na && locked[0] ? " (locked)" : "");
+	r = drill_conclude(c, "thief", c->first_us / 1000000);
+	c->res->goal_met = c->res->records_exposed <= 25 &&
+	    c->res->detected_after_ms >= 0 && c->res->scope_exact;
 out:
 	cv_http_free(h);
 	cv_http_free(so);

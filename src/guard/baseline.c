@@ -12,13 +12,24 @@
  * Detectors (points per signal, see the constants):
  *   enumeration  many ids not found / not allowed in a minute
  *   sweep        many blind-index searches in a minute
- *   step_up      a read past a soft limit without a step-up
+ *   step_up      a read past a soft limit or the session budget
+ *                without a step-up
  *   off_hours    bulk reading at an hour of the week with no baseline
  *   volume       reading far above the baseline of this hour
  *   case         bulk reading under a case not used on earlier days
  *   address      bulk reading from an address not used on earlier days
- * The first three need no history; the others start after the learning
- * period, so that a new user's first days raise nothing.
+ * The first three need no history; case and address need the user's
+ * own (they start after the learning period).
+ *
+ * Volume and off_hours do not wait for it: a user not learnt yet is held
+ * to their peer group's baseline (the caller names the group: the role),
+ * and before any member of the group has learnt, to the role's default
+ * rate at every hour. A peer group is a pseudo-user (its id hashed in
+ * its own domain, saved and loaded as a user) whose histogram holds, per
+ * hour of the week, the most any learnt member read in it: a colleague
+ * reading at the office's hours and pace raises nothing, while bulk
+ * reading at an hour when none of them ever reads is off_hours from the
+ * first day, where it used to be silent for the learning period.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +76,7 @@
 #define VOL_MIN 10
 #define VOL_FACTOR 4
 #define VOL_POINTS 5
+#define USUAL_MAX (1u << 24)	/* records an hour: no one reads more */
 
 /*
  * Cases and addresses not seen on PLACE_USUAL_DAYS clean days: on their
@@ -232,12 +244,14 @@ finding(struct finding *f, size_t *n, const char *kind, uint64_t points)
 }
 
 size_t
-baseline_detect(const struct gu *u, const struct signal *s,
-    struct finding *f)
+baseline_detect(const struct gu *u, const struct gu *peer,
+    const struct signal *s, struct finding *f)
 {
 	struct finding *x;
 	uint32_t c, e, over;
 	size_t n = 0, k;
+	const char *whose;
+	bool own;
 
 	c = per_minute(u->miss, s->now) + s->misses;
 	if (s->misses && c > ENUM_FREE) {
@@ -255,21 +269,36 @@ baseline_detect(const struct gu *u, const struct signal *s,
 	if (s->step_up_refused) {
 		x = finding(f, &n, "step_up", STEPUP_POINTS);
 		snprintf(x->detail, sizeof x->detail, "read past a soft limit "
-		    "without a step-up");
+		    "or the session budget without a step-up");
 	}
-	if (!s->returned || s->new_hour == 0 || !baseline_learned(u, s->now))
+	if (!s->returned || s->new_hour == 0)
 		return n;
+	/* The user's own baseline, else the peers', else the role's. */
+	if ((own = baseline_learned(u, s->now))) {
+		e = expected(u, s->now);
+		whose = "";
+	} else if (peer && baseline_learned(peer, s->now)) {
+		e = expected(peer, s->now);
+		whose = " (peers'; none of their own yet)";
+	} else if (s->usual) {
+		/* Capped so that VOL_FACTOR times it cannot wrap. */
+		e = s->usual < USUAL_MAX ? s->usual : USUAL_MAX;
+		whose = " (role default; none of their own yet)";
+	} else {
+		return n;
+	}
 	/* From here on: what the records returned say, due once they
 	 * leave (f[k].late). */
 	k = n;
-	e = expected(u, s->now);
 	if (s->hour_after > max_u32(VOL_MIN, VOL_FACTOR * e)) {
 		x = finding(f, &n, e == 0 ? "off_hours" : "volume",
 		    (uint64_t)VOL_POINTS * s->new_hour);
 		snprintf(x->detail, sizeof x->detail, "%u distinct records "
-		    "in the last hour; baseline for this hour of the week %u",
-		    s->hour_after, e);
+		    "in the last hour; baseline for this hour of the week %u%s",
+		    s->hour_after, e, whose);
 	}
+	if (!own)
+		goto late;
 	if (s->case_h && !usual(u->cases, NCASES, s->case_h) &&
 	    s->hour_after > max_u32(CASE_MIN, CASE_FACTOR * e)) {
 		x = finding(f, &n, "case", (uint64_t)CASE_POINTS * s->new_hour);
@@ -285,6 +314,7 @@ baseline_detect(const struct gu *u, const struct signal *s,
 		    "in the last hour, from a source address not used on "
 		    "earlier days", s->hour_after);
 	}
+late:
 	for (; k < n; k++)
 		f[k].late = true;
 	return n;
@@ -339,8 +369,25 @@ age_to(struct gu *u, uint16_t w)
 	u->week = w;
 }
 
+/*
+ * A learnt user's finished hour HOW of week W (its bucket now B) into
+ * their peer group: the group's bucket is the most any member read.
+ */
+static void
+peer_learn(struct gu *p, unsigned how, uint16_t w, uint8_t b, uint32_t now)
+{
+	age_to(p, w);
+	if (b > p->hist[how])
+		p->hist[how] = b;
+	/* Counted as the group's reads, so that baseline_learned(P) says
+	 * whether it has a day's worth of members' history. */
+	if (p->first_s == 0)
+		p->first_s = now;
+	p->nreads = p->nreads > UINT32_MAX - b ? UINT32_MAX : p->nreads + b;
+}
+
 void
-baseline_learn(struct gu *u, const struct signal *s)
+baseline_learn(struct gu *u, struct gu *peer, const struct signal *s)
 {
 	uint32_t hour = s->now / HOUR_S, v;
 	uint16_t day = (uint16_t)(s->now / DAY_S);
@@ -351,6 +398,9 @@ baseline_learn(struct gu *u, const struct signal *s)
 			age_to(u, week_of(u->acc_hour * HOUR_S));
 			v = (uint32_t)u->hist[how] + u->acc;
 			u->hist[how] = (uint8_t)(v > UINT8_MAX ? UINT8_MAX : v);
+			if (peer && baseline_learned(u, s->now))
+				peer_learn(peer, how, week_of(u->acc_hour *
+				    HOUR_S), u->hist[how], s->now);
 		}
 		u->acc = 0;
 		u->acc_hour = hour;

@@ -27,7 +27,8 @@ guard_derive(struct cv_guard *g)
 {
 	static const char *const ctx[DOM__COUNT] = { "clearvault guard user",
 	    "clearvault guard record", "clearvault guard case",
-	    "clearvault guard address" };
+	    "clearvault guard address", "clearvault guard session",
+	    "clearvault guard peer" };
 
 	for (int i = 0; i < DOM__COUNT; i++)
 		crypto_generichash(g->sub[i], sizeof g->sub[i],
@@ -139,6 +140,7 @@ guard_free_state(struct cv_guard *g)
 	free(g->chunks);
 	free(g->index);
 	free(g->canary);
+	guard_sess_free(&g->sess);
 	g->chunks = NULL;
 	g->index = NULL;
 	g->canary = NULL;
@@ -317,6 +319,14 @@ validate(const struct cv_guard_read *r)
 	}
 	if (!guard_time_ok(r->now_us))
 		return cv_fail(CV_ERR_INVALID, "guard: time out of range");
+	if (r->session && (r->session->id == NULL || r->session->id[0] ==
+	    '\0' || !guard_str_ok(r->session->id, false) ||
+	    r->session->budget == 0))
+		return cv_fail(CV_ERR_INVALID, "guard: a session without an id "
+		    "or a budget");
+	if (r->peer && (r->peer[0] == '\0' || !guard_str_ok(r->peer, false)))
+		return cv_fail(CV_ERR_INVALID, "guard: an empty or overlong "
+		    "peer group");
 	return CV_OK;
 }
 
@@ -382,16 +392,18 @@ finding_alerts(struct cv_guard_decision *d, const struct finding *f,
 		    f[i].points / SCORE_ONE, score / SCORE_ONE);
 }
 
-/* N records of a read have left: learning counters, baseline. */
+/* N records of a read have left: learning counters, baseline (and the
+ * peer group's, from a learnt user). */
 void
-guard_learn(struct gu *u, size_t n, const struct signal *s, bool clean)
+guard_learn(struct cv_guard *g, struct gu *u, size_t n,
+    const struct signal *s, bool clean)
 {
 	if (n && u->first_s == 0)
 		u->first_s = s->now;
 	u->nreads = u->nreads + n > UINT32_MAX ? UINT32_MAX :
 	    (uint32_t)(u->nreads + n);
 	if (clean && n)
-		baseline_learn(u, s);
+		baseline_learn(u, s->peer ? guard_find(g, s->peer) : NULL, s);
 }
 
 /*
@@ -410,9 +422,14 @@ give(struct cv_guard *g, struct gu *u, struct gu *v, const struct take *t,
 	guard_set_add(u, t->h, t->n, s->now, t->add);
 	if (v)
 		guard_set_add(v, t->h, t->n, s->now, t->vadd);
+	if (t->sess) {
+		guard_sess_add(t->sess, t->h, t->n, NULL);
+		guard_holds_claim(g, t->sess->id, t->sess->proof_us, t->h,
+		    t->n);
+	}
 	/* Holds of the same records see this read's time as theirs. */
 	guard_holds_raise(g, u->id, v != NULL, t->h, t->n, s->now);
-	guard_learn(u, t->n, s, t->clean);
+	guard_learn(g, u, t->n, s, t->clean);
 }
 
 /* The points of F[0..n) due once the records have left. */
@@ -451,6 +468,17 @@ soft_reason(int w, bool probation)
 	return r[probation][w];
 }
 
+/* The pseudo-user of peer group NAME (baseline.c), made if need be. */
+static cv_err
+peer_user(struct cv_guard *g, const char *name, struct gu **out)
+{
+	uint64_t id = guard_hash(g, DOM_PEER, name);
+
+	if ((*out = guard_find(g, id)) != NULL)
+		return CV_OK;
+	return guard_add_user(g, id, out);
+}
+
 /*
  * Decides R into D (NULL: observe, an allowed read replayed) and accounts
  * it. With HP, the records of an allowed read are held (*HP) rather than
@@ -476,9 +504,10 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	struct take t = { 0 };
 	struct cv_guard_hold *x = NULL;
 	int hard, soft, vhard = -1, vsoft = -1;
-	bool canary = false;
+	bool canary = false, sover;
 	uint64_t *h;
-	struct gu *u, *v = NULL;
+	struct gu *u, *v = NULL, *peer = NULL;
+	struct gsess *ss = NULL;
 	size_t n, nf;
 	cv_err e;
 
@@ -491,6 +520,12 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		return CV_OK;
 	}
 	if (cl && (e = guard_vault_user(g, &v)) != CV_OK)
+		return e;
+	if (r->peer && (e = peer_user(g, r->peer, &peer)) != CV_OK)
+		return e;
+	/* Only a decision counts for the session (replay has none). */
+	if (d && r->session && (e = guard_sess_get(g, r->session, r->nrids,
+	    &ss)) != CV_OK)
 		return e;
 	/* Both sets' room first: a rebuild uses the scratch buffer, which
 	 * then holds this read's hashes. */
@@ -535,6 +570,8 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		vhard = past(vc, vadd, cl->hard);
 		vsoft = past(vc, vadd, cl->soft);
 	}
+	sover = ss && (uint64_t)ss->n + guard_sess_new(ss, h, n) >
+	    r->session->budget;
 
 	baseline_decay(u, now);
 	baseline_roll_minute(u, now);
@@ -545,14 +582,17 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	s.search = r->search;
 	s.case_h = r->case_id ? hash32(g, DOM_CASE, r->case_id) : 0;
 	s.addr_h = r->addr ? hash32(g, DOM_ADDR, r->addr) : 0;
+	s.peer = peer ? peer->id : 0;
+	s.usual = r->usual_hour;
 	t.h = h;
 	t.n = n;
 	t.add = add;
 	t.vadd = vadd;
+	t.sess = ss;
 
 	if (d == NULL) {	/* observe: an allowed read, replayed */
 		s.returned = true;
-		nf = baseline_detect(u, &s, f);
+		nf = baseline_detect(u, peer, &s, f);
 		score = baseline_score_add(u, f, nf);
 		baseline_count_attempt(u, &s);
 		t.clean = nf == 0 && score < SCORE_ALERT;
@@ -610,13 +650,13 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	if (vsoft >= 0)		/* every reader steps up: alert once */
 		guard_ceiling_alert(d, v, cl, vc[vsoft] + vadd[vsoft], vsoft,
 		    false);
-	if ((soft >= 0 || vsoft >= 0) && !r->stepped_up) {
+	if (((soft >= 0 || vsoft >= 0) && !r->stepped_up) || sover) {
 		s.step_up_refused = true;
 		s.returned = false;
 	} else {
 		s.returned = true;
 	}
-	nf = baseline_detect(u, &s, f);
+	nf = baseline_detect(u, peer, &s, f);
 	score = baseline_score_add(u, f, nf);
 	/* The points that reads in flight bring once they leave count
 	 * here already: a burst of parallel reads is judged as a whole. */
@@ -632,10 +672,11 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		    score / SCORE_ONE, SCORE_LOCK / SCORE_ONE);
 		finding_alerts(d, f, nf, score);
 	} else if (s.step_up_refused) {
-		/* The user's own budget names the reason when both hold. */
-		verdict(d, CV_GUARD_STEP_UP, soft >= 0 ?
-		    soft_reason(soft, r->probation) :
-		    ceiling_reason[0][vsoft]);
+		/* The user's own budget names the reason when several hold
+		 * (a step-up answers all of them). */
+		verdict(d, CV_GUARD_STEP_UP, soft >= 0 && !r->stepped_up ?
+		    soft_reason(soft, r->probation) : sover ?
+		    CV_GUARD_SESSION_REASON : ceiling_reason[0][vsoft]);
 		finding_alerts(d, f, nf, score);
 	} else {
 		t.clean = nf == 0 && score < SCORE_ALERT;

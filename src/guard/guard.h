@@ -1,9 +1,11 @@
 /*
  * The exfiltration guard: decides, before any record is read from
  * storage, whether a read may go ahead, from per-user read budgets
- * (distinct records per sliding minute, hour and day), vault-wide
- * ceilings (the same windows over all users together), canary records and
- * a behaviour baseline, and locks users until two officers unlock them.
+ * (distinct records per sliding minute, hour and day), a per-session
+ * budget (distinct records since the session's last TOTP proof),
+ * vault-wide ceilings (the same windows over all users together), canary
+ * records and a behaviour baseline (the user's, else their peers' or the
+ * role's), and locks users until two officers unlock them.
  *
  * It sits between policy and audit and knows no roles: the caller passes
  * the effective limits with every request. It holds no names and no ids
@@ -44,6 +46,29 @@ extern const struct cv_guard_limits cv_guard_limits_default;
 #define CV_GUARD_MAX_RIDS 65536	/* records per read; page above that */
 #define CV_GUARD_MAX_STR 1024	/* bytes in a user, address, case or id */
 
+/*
+ * The session a read is made in, for the per-session budget: a session
+ * returns at most BUDGET distinct records since its last TOTP proof (its
+ * login or a step-up), whatever the pace; past it the read gets STEP_UP,
+ * and a proof later than PROOF_US starts a new count. The budgets per
+ * window bound a user; this one bounds what a stolen session without the
+ * TOTP secret gets out, however slowly it reads. Sessions are kept in
+ * memory only (a snapshot holds none: a restart ends them).
+ */
+struct cv_guard_session {
+	const char *id;		/* the session's public id, not empty */
+	int64_t proof_us;	/* its last TOTP proof, on the caller's clock */
+	int64_t ends_us;	/* it cannot live past this, on the clock of
+				 * cv_guard_sessions_expire */
+	uint32_t budget;	/* distinct records per proof, at least 1 */
+};
+
+#define CV_GUARD_MAX_SESSIONS (1u << 20)	/* tracked at once */
+/* The reason of a STEP_UP at the session budget (a prefix callers may
+ * test for). */
+#define CV_GUARD_SESSION_REASON "session budget: records since the last " \
+	"TOTP proof"
+
 /* One read, as the caller is about to perform it. */
 struct cv_guard_read {
 	/* Vault-wide ceiling: distinct records returned over all users
@@ -65,6 +90,17 @@ struct cv_guard_read {
 	bool stepped_up;	/* the request carries a fresh TOTP step-up */
 	int64_t now_us;		/* UTC microseconds, 1970 .. 2106 */
 	const struct cv_guard_limits *limits;
+	/* The per-session budget; NULL: none (the command line, replay).
+	 * A stepped-up read is held to it too: the count restarts at the
+	 * step-up, it does not stop. */
+	const struct cv_guard_session *session;
+	/* Behaviour defaults for a user without a learnt baseline of their
+	 * own. PEER names the user's peer group (the role): the busiest
+	 * learnt member's reads per hour of the week are the expectation;
+	 * before any member has learnt, USUAL_HOUR records an hour at any
+	 * hour (the role's default; 0: none). NULL: no peer group. */
+	const char *peer;
+	uint32_t usual_hour;
 };
 
 enum cv_guard_verdict {
@@ -144,8 +180,10 @@ bool cv_guard_is_canary(const struct cv_guard *g, const char *rid);
  * read that would take a vault-wide window past its hard ceiling gets
  * REFUSE (DENY and a lock if it asks for a canary); a read holding a
  * canary gets ALLOW_THEN_LOCK (the caller returns it, the user is then
- * locked); past a soft limit or soft ceiling without R->stepped_up gets
- * STEP_UP; a behaviour score reaching the lock threshold gets DENY and
+ * locked); past a soft limit or soft ceiling without R->stepped_up, or
+ * past the session budget, gets STEP_UP (the reason names the user's
+ * budget first, then the session's, then the ceiling); a behaviour
+ * score reaching the lock threshold gets DENY and
  * locks; otherwise ALLOW. Only ALLOW and ALLOW_THEN_LOCK count R's
  * records as returned (for the user and, with a ceiling, vault-wide) and
  * teach the baseline; misses, searches and refused step-ups count
@@ -157,8 +195,9 @@ bool cv_guard_is_canary(const struct cv_guard *g, const char *rid);
  * D is always filled on CV_OK. Errors (nothing accounted, D says DENY so
  * that a caller ignoring the code still fails closed): CV_ERR_INVALID
  * for a malformed R (NULL/empty user, NULL id, overlong string, more than
- * CV_GUARD_MAX_RIDS ids, soft > hard, time out of range), CV_ERR_NOMEM,
- * CV_ERR_LIMIT when the guard tracks too many users. A server, which
+ * CV_GUARD_MAX_RIDS ids, soft > hard, time out of range, a session
+ * without an id or budget), CV_ERR_NOMEM, CV_ERR_LIMIT when the guard
+ * tracks too many users or sessions. A server, which
  * learns only later whether the records left, reserves instead.
  */
 cv_err cv_guard_check(struct cv_guard *g, const struct cv_guard_read *r,
@@ -190,6 +229,13 @@ struct cv_guard_hold;
 cv_err cv_guard_reserve(struct cv_guard *g, const struct cv_guard_read *r,
     struct cv_guard_decision *d, struct cv_guard_hold **hold) CV_MUST_CHECK;
 
+/*
+ * Forgets the sessions whose ENDS_US is before NOW_US (same clock): they
+ * cannot make another read. Call it now and then (a server: once a
+ * second); until then an ended session only takes memory.
+ */
+void cv_guard_sessions_expire(struct cv_guard *g, int64_t now_us);
+
 /* HOLD's records left: counted as returned. Frees HOLD; NULL is fine. */
 void cv_guard_commit(struct cv_guard *g, struct cv_guard_hold *hold);
 
@@ -199,7 +245,8 @@ void cv_guard_cancel(struct cv_guard *g, struct cv_guard_hold *hold);
 
 /*
  * Accounts R as check would account an allowed read (windows, baseline,
- * score) without deciding, alerting or locking: for replaying the audit
+ * score; not R's session, nor its peer group) without deciding, alerting
+ * or locking: for replaying the audit
  * entries after the snapshot's audit index after a restart. Locks found
  * in the log are replayed with cv_guard_lock. Errors as for check.
  */

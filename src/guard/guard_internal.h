@@ -2,7 +2,8 @@
  * Inside the guard: shared by guard.c (tables, budgets, decisions),
  * set.c (record sets and windows), ceiling.c (the vault-wide windows),
  * hold.c (reads allowed but not yet returned), lock.c (locks, unlock,
- * views), baseline.c (behaviour) and snapshot.c (save/load).
+ * views), baseline.c (behaviour), session.c (per-session budgets) and
+ * snapshot.c (save/load).
  */
 #ifndef CV_GUARD_INTERNAL_H
 #define CV_GUARD_INTERNAL_H
@@ -18,8 +19,11 @@
 #define DAY_S 86400u
 #define WEEK_HOURS 168
 
-/* Hash domains: one subkey each, so a user and a record never collide. */
-enum { DOM_USER, DOM_RID, DOM_CASE, DOM_ADDR, DOM__COUNT };
+/* Hash domains: one subkey each, so a user and a record never collide.
+ * A peer group (baseline.c) is a pseudo-user whose id is hashed in its
+ * own domain, so that no user name can reach it. */
+enum { DOM_USER, DOM_RID, DOM_CASE, DOM_ADDR, DOM_SESSION, DOM_PEER,
+    DOM__COUNT };
 
 /* Usual cases and source addresses kept per user (bounded, LRU). */
 #define NCASES 6
@@ -110,6 +114,26 @@ struct islot {
 	uint32_t pad;
 };
 
+/*
+ * One session's per-session budget (session.c): the keyed hashes of the
+ * distinct records it returned (or holds) since its last TOTP proof,
+ * sorted. Memory only: a restart ends every session.
+ */
+struct gsess {
+	uint64_t id;		/* keyed hash of the session id; 0: free */
+	int64_t proof_us, ends_us;
+	uint32_t n, cap;
+	uint64_t *h;
+};
+
+/* Open addressing on the id (linear probing, power-of-two CAP, load at
+ * most 1/2); rebuilt when sessions expire. */
+struct gsessions {
+	struct gsess *t;
+	size_t cap, n, bytes;
+	int64_t next_end;	/* the earliest ENDS_US in the table */
+};
+
 struct cv_guard {
 	pthread_mutex_t mu;
 	uint8_t key[crypto_shorthash_KEYBYTES];
@@ -126,6 +150,7 @@ struct cv_guard {
 	size_t nlocks;
 	struct cv_guard_hold *holds;	/* outstanding, newest first */
 	uint64_t gen;		/* state generation: a load starts a new one */
+	struct gsessions sess;	/* not in snapshots: a load clears them */
 };
 
 /* guard.c and set.c */
@@ -180,6 +205,8 @@ struct signal {
 	bool step_up_refused;
 	bool returned;		/* the records would leave */
 	uint32_t case_h, addr_h;	/* 0: none given */
+	uint64_t peer;		/* the peer group's pseudo-user; 0: none */
+	uint32_t usual;		/* the role's default records an hour */
 };
 
 /* One detector that fired: its kind, points (SCORE_ONE units), detail.
@@ -197,15 +224,17 @@ struct finding {
 bool baseline_learned(const struct gu *u, uint32_t now);
 void baseline_decay(struct gu *u, uint32_t now);
 void baseline_roll_minute(struct gu *u, uint32_t now);
-size_t baseline_detect(const struct gu *u, const struct signal *s,
-    struct finding *f);
-void baseline_learn(struct gu *u, const struct signal *s);
+/* PEER: the user's peer group (NULL: none), for a user not learnt yet. */
+size_t baseline_detect(const struct gu *u, const struct gu *peer,
+    const struct signal *s, struct finding *f);
+void baseline_learn(struct gu *u, struct gu *peer, const struct signal *s);
 void baseline_count_attempt(struct gu *u, const struct signal *s);
 uint32_t baseline_score_add(struct gu *u, const struct finding *f,
     size_t n);
 
 /* guard.c: the records of a read that left count as returned. */
-void guard_learn(struct gu *u, size_t n, const struct signal *s, bool clean);
+void guard_learn(struct cv_guard *g, struct gu *u, size_t n,
+    const struct signal *s, bool clean);
 
 /* hold.c */
 
@@ -216,6 +245,7 @@ struct take {
 	const uint32_t *add, *vadd;	/* new to each window (user, vault) */
 	bool clean;			/* teach the baseline */
 	uint32_t late;			/* score points due once they leave */
+	struct gsess *sess;		/* the read's session, or NULL */
 };
 
 cv_err guard_hold_new(size_t n, struct cv_guard_hold **out);
@@ -226,6 +256,20 @@ void guard_holds_raise(struct cv_guard *g, uint64_t uid, bool vault,
     const uint64_t *h, size_t n, uint32_t now);
 void guard_hold_unused(struct cv_guard_hold **x);
 uint32_t guard_holds_late(const struct cv_guard *g, uint64_t uid);
+void guard_holds_claim(struct cv_guard *g, uint64_t sid, int64_t proof,
+    const uint64_t *h, size_t n);
 void guard_holds_free(struct cv_guard *g);
+
+/* session.c */
+/* Where H is in the ascending A[0..n), or -1. */
+long guard_sorted_find(const uint64_t *a, size_t n, uint64_t h);
+cv_err guard_sess_get(struct cv_guard *g, const struct cv_guard_session *s,
+    size_t n, struct gsess **out);
+struct gsess *guard_sess_find(const struct cv_guard *g, uint64_t id);
+uint32_t guard_sess_new(const struct gsess *s, const uint64_t *h, size_t n);
+void guard_sess_add(struct gsess *s, const uint64_t *h, size_t n,
+    bool *added);
+void guard_sess_remove(struct gsess *s, uint64_t h);
+void guard_sess_free(struct gsessions *t);
 
 #endif

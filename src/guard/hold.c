@@ -21,6 +21,11 @@
  * Learning (reads, first read, baseline) and the score points of the
  * volume detectors wait for the commit.
  *
+ * A read's session (session.c) counts its records at once too. A hold
+ * marks the records it added to the session's set (SADD: not there
+ * before); a cancel takes them out again, unless another outstanding
+ * hold of the same session and proof has them, which then owns them.
+ *
  * Outstanding holds are few (reads in flight), so they are a list and
  * every lookup a walk of it with a binary search in each.
  */
@@ -35,10 +40,13 @@ struct cv_guard_hold {
 	bool vault;		/* also held in the vault's set */
 	bool clean;
 	uint64_t uid, gen;
+	uint64_t sid;		/* the read's session; 0: none */
+	int64_t sproof;		/* the proof it counted under */
 	uint32_t late;		/* score points due at commit */
 	struct signal s;	/* the read, for learning */
 	size_t n;
 	uint32_t *base_u, *base_v;	/* in the same block, after h */
+	bool *sadd;		/* and these: added to the session's set */
 	uint64_t h[];		/* sorted, unique */
 };
 
@@ -49,11 +57,12 @@ guard_hold_new(size_t n, struct cv_guard_hold **out)
 
 	*out = NULL;
 	if ((x = calloc(1, sizeof *x + n * (sizeof x->h[0] + 2 *
-	    sizeof(uint32_t)))) == NULL)
+	    sizeof(uint32_t) + sizeof(bool)))) == NULL)
 		return CV_ERR_NOMEM;
 	x->n = n;
 	x->base_u = (uint32_t *)(x->h + n);
 	x->base_v = x->base_u + n;
+	x->sadd = (bool *)(x->base_v + n);
 	*out = x;
 	return CV_OK;
 }
@@ -70,18 +79,7 @@ guard_hold_unused(struct cv_guard_hold **x)
 static long
 find(const struct cv_guard_hold *x, uint64_t h)
 {
-	size_t lo = 0, hi = x->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (x->h[mid] == h)
-			return (long)mid;
-		if (x->h[mid] < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return guard_sorted_find(x->h, x->n, h);
 }
 
 /* Y holds records in the same set as X's user set (VAULT false) or
@@ -137,6 +135,11 @@ guard_hold_put(struct cv_guard *g, struct cv_guard_hold *x, struct gu *u,
 	guard_set_add(u, x->h, x->n, s->now, t->add);
 	if (v)
 		guard_set_add(v, x->h, x->n, s->now, t->vadd);
+	if (t->sess) {
+		x->sid = t->sess->id;
+		x->sproof = t->sess->proof_us;
+		guard_sess_add(t->sess, x->h, x->n, x->sadd);
+	}
 	x->put = true;
 	x->next = g->holds;
 	if (g->holds)
@@ -160,6 +163,23 @@ guard_holds_raise(struct cv_guard *g, uint64_t uid, bool vault,
 				y->base_u[k] = now;
 			if (theirs && y->base_v[k] < now)
 				y->base_v[k] = now;
+		}
+	}
+}
+
+/* Records of session SID (proof PROOF) counted for good: no outstanding
+ * hold may take them out of its set any more. */
+void
+guard_holds_claim(struct cv_guard *g, uint64_t sid, int64_t proof,
+    const uint64_t *h, size_t n)
+{
+	for (struct cv_guard_hold *y = g->holds; y; y = y->next) {
+		if (y->sid != sid || y->sproof != proof)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			long k = find(y, h[i]);
+			if (k >= 0)
+				y->sadd[k] = false;
 		}
 	}
 }
@@ -214,6 +234,33 @@ restore(struct cv_guard *g, const struct cv_guard_hold *x, struct gu *set,
 	set->cnt_until = 0;	/* recounted on the next decision */
 }
 
+/* The records X added to its session's set out again, or handed to
+ * another outstanding hold of the same session that has them too. */
+static void
+restore_session(struct cv_guard *g, const struct cv_guard_hold *x)
+{
+	struct gsess *ss = guard_sess_find(g, x->sid);
+
+	if (ss == NULL || ss->proof_us != x->sproof)
+		return;		/* gone, or counting from a later proof */
+	for (size_t i = 0; i < x->n; i++) {
+		struct cv_guard_hold *y;
+		long k = -1;
+
+		if (!x->sadd[i])
+			continue;
+		for (y = g->holds; y; y = y->next) {
+			if (y->sid == x->sid && y->sproof == x->sproof &&
+			    (k = find(y, x->h[i])) >= 0)
+				break;
+		}
+		if (y)
+			y->sadd[k] = true;
+		else
+			guard_sess_remove(ss, x->h[i]);
+	}
+}
+
 void
 cv_guard_commit(struct cv_guard *g, struct cv_guard_hold *x)
 {
@@ -230,7 +277,7 @@ cv_guard_commit(struct cv_guard *g, struct cv_guard_hold *x)
 		 * the one being counted would wipe it (baseline_learn). */
 		if (x->s.now / HOUR_S < u->acc_hour)
 			x->clean = false;
-		guard_learn(u, x->n, &x->s, x->clean);
+		guard_learn(g, u, x->n, &x->s, x->clean);
 		u->score = u->score + x->late > SCORE_MAX ? SCORE_MAX :
 		    u->score + x->late;
 	}
@@ -252,6 +299,7 @@ cv_guard_cancel(struct cv_guard *g, struct cv_guard_hold *x)
 			restore(g, x, u, false);
 		if (x->vault && (v = guard_find(g, guard_vault_id(g))) != NULL)
 			restore(g, x, v, true);
+		restore_session(g, x);
 	}
 	guard_unlock_mu(g);
 	free(x);

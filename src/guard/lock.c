@@ -171,7 +171,8 @@ cv_guard_memory(const struct cv_guard *g)
 	m = sizeof *g + g->icap * sizeof *g->index +
 	    g->nchunks * (CHUNK * sizeof(struct gu) + sizeof *g->chunks) +
 	    g->set_bytes + g->nlocks * sizeof(struct glock) +
-	    g->ncanary * sizeof *g->canary + g->nscratch * sizeof *g->scratch;
+	    g->ncanary * sizeof *g->canary + g->nscratch * sizeof *g->scratch +
+	    g->sess.cap * sizeof *g->sess.t + g->sess.bytes;
 	guard_unlock_mu(g);
 	return m;
 }

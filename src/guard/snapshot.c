@@ -17,6 +17,9 @@
  * Flags: 1 locked; 2 and 4 (soft / hard ceiling alert raised) only on
  * the vault pseudo-user (ceiling.c), which is never locked. Snapshots
  * from before the ceiling have no pseudo-user and load as they are.
+ * Peer groups (baseline.c) are users too, with a histogram and no
+ * records; snapshots without them load as they are. Sessions' budgets
+ * (session.c) are not saved: a restart ends every session.
  *
  * The bytes hold the hashing key: the caller seals them. Loading treats
  * them as hostile anyway (a sealed file can still be an old, truncated
@@ -405,6 +408,9 @@ cv_guard_load(struct cv_guard *g, const uint8_t *p, size_t len,
 	g->ncanary = t->ncanary;
 	g->set_bytes = t->set_bytes;
 	g->nlocks = t->nlocks;
+	/* None: sessions end with the server that ran them, and the old
+	 * ones' hashes were under the old key. */
+	g->sess = t->sess;
 	g->gen++;	/* outstanding holds are of the old state */
 	pthread_mutex_unlock(&g->mu);
 	*t = old;	/* the old state, freed below */

@@ -29,8 +29,9 @@ static const unsigned char perms[CV_ROLE__COUNT][CV_PERM__COUNT] = {
  * Distinct records per minute / hour / day, soft (a fresh TOTP to go on)
  * and hard (refused and locked). Sized for one person's casework: an
  * adjudicator reviews a few dozen files a day, reading each a few times
- * (re-reads are free). A thief without the TOTP secret gets out at most
- * soft[minute] records before the first step-up stops them.
+ * (re-reads are free). A thief holding a session but not the TOTP
+ * secret is held, at any pace, by the session budget (clearvault.conf:
+ * session_records), which a step-up alone renews.
  */
 static const struct cv_guard_limits budgets[CV_ROLE__COUNT] = {
 	[CV_ROLE_INVESTIGATOR] = { { 20, 120, 400 }, { 40, 240, 800 } },
@@ -45,6 +46,31 @@ cv_policy_budget(enum cv_role role, struct cv_guard_limits *out)
 	memset(out, 0, sizeof *out);
 	if ((unsigned)role < CV_ROLE__COUNT)
 		*out = budgets[role];
+}
+
+/*
+ * A file every six minutes: well above a few dozen a day, so that only
+ * bulk reading stands out (the guard's volume check needs four times the
+ * expectation: more than 40 distinct records in an hour, a minute's hard
+ * budget). Used only until someone of the role has a learnt baseline.
+ */
+static const uint32_t usual_hour[CV_ROLE__COUNT] = {
+	[CV_ROLE_INVESTIGATOR] = 10,
+	[CV_ROLE_ADJUDICATOR] = 10,
+	[CV_ROLE_SECURITY_OFFICER] = 10,
+};
+
+uint32_t
+cv_policy_usual_hour(enum cv_role role, const struct cv_guard_limits *lim)
+{
+	uint64_t u;
+
+	if ((unsigned)role >= CV_ROLE__COUNT || usual_hour[role] == 0 ||
+	    budgets[role].soft[CV_GUARD_HOUR] == 0)
+		return 0;
+	u = (uint64_t)usual_hour[role] * lim->soft[CV_GUARD_HOUR] /
+	    budgets[role].soft[CV_GUARD_HOUR];
+	return u > UINT32_MAX ? UINT32_MAX : u ? (uint32_t)u : 1;
 }
 
 /*

@@ -28,6 +28,17 @@ int cv_policy_allows(enum cv_role role, enum cv_permission p);
 void cv_policy_budget(enum cv_role role, struct cv_guard_limits *out);
 
 /*
+ * The records an hour a member of ROLE on the read budgets LIM (the
+ * role's or the user's own, before probation) reads at a usual pace: the
+ * guard's behaviour default for a user without a baseline whose peers
+ * have none either (cv_guard_read.usual_hour). The role's pace, scaled by
+ * LIM's soft hour against the role's: a budget raised by two people
+ * raises it too. At least 1; 0 for roles that read nothing.
+ */
+uint32_t cv_policy_usual_hour(enum cv_role role,
+    const struct cv_guard_limits *lim);
+
+/*
  * A new account's probation budgets: each of *LIM's limits becomes a
  * quarter of itself, rounded down but at least 1 (a limit of 0 stays 0:
  * probation never loosens anything). Soft <= hard still holds.

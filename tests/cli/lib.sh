@@ -189,6 +189,35 @@ login() {	# USER [DIR]: token in $tok, the code it used in $last_code
 	req "${2:-k}/$1" POST /v1/session "{\"totp\":\"$last_code\"}"
 	tok=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('token',''))" "$T/body" 2>/dev/null)
 }
+# A login with a TOTP step never used before (each is accepted once):
+# USER, keys in $T/k. Status in $code, the token in $tok.
+login_fresh() {
+	local c
+	c=$(fresh_totp "$T/k/$1.otpauth" "$T/k/$1.step")
+	req "k/$1" POST /v1/session "{\"totp\":\"$c\"}"
+	tok=$(json_field "$T/body" "d.get('token','')" 2>/dev/null)
+}
+# Many GETs in ONE curl process (one kept-alive connection): USER (keys
+# in $T/k) TOKEN PATHS [BODYDIR]. Status codes, one a line, in $T/codes;
+# with BODYDIR, each reply body in BODYDIR/1, /2, ...
+batch() {
+	local i=0
+	[ -n "${4:-}" ] && mkdir -p "$4"
+	{
+		echo "cacert = \"$T/ca.pem\""
+		echo "cert = \"$T/k/$1.crt\""
+		echo "key = \"$T/k/$1.key\""
+		echo "header = \"Authorization: Bearer $2\""
+		echo 'write-out = "%{http_code}\n"'
+		echo silent
+		while read -r p; do
+			i=$((i + 1))
+			echo "url = \"$URL${p#/}\""
+			echo "output = \"${4:-/dev/null}${4:+/$i}\""
+		done <"$3"
+	} >"$T/curl.cfg"
+	curl -K "$T/curl.cfg" >"$T/codes"
+}
 expect_code() {	# DESC WANT
 	if [ "$code" = "$2" ]; then ok; else
 		bad "$1: HTTP $code, want $2: $(head -c 300 "$T/body")"; fi

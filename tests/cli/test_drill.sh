@@ -4,7 +4,7 @@
 # timeline is well-formed with one lane per scenario; one scenario alone.
 . "$(dirname "$0")/lib.sh"
 
-expect_fail "drill: unknown scenario" "no scenario" "$CV" drill run 11
+expect_fail "drill: unknown scenario" "no scenario" "$CV" drill run 12
 expect_fail "drill: no subcommand" "usage" "$CV" drill
 "$CV" drill --help | grep -q "low and slow" && ok || bad "drill --help"
 
@@ -16,7 +16,7 @@ python3 - "$T/r.json" <<'PY' && ok || bad "drill goals from the JSON report"
 import json, sys
 d = json.load(open(sys.argv[1]))
 s = {x["scenario"]: x for x in d["scenarios"]}
-assert sorted(s) == list(range(1, 11)), sorted(s)
+assert sorted(s) == list(range(1, 12)), sorted(s)
 for x in s.values():
     for k in ("scenario", "records_exposed", "detected_after_ms", "control",
               "scope_exact"):
@@ -25,7 +25,7 @@ for x in s.values():
     assert x["goal_met"] is True, x
 for n in (1, 5, 6, 7, 8, 9):
     assert s[n]["records_exposed"] == 0, s[n]
-for n in (2, 4):
+for n in (2, 4, 11):
     assert s[n]["records_exposed"] <= 25, s[n]
 assert 1 <= s[2]["records_exposed"], s[2]
 assert s[2]["detected_after_ms"] is not None, s[2]
@@ -53,6 +53,14 @@ assert 1 <= s[10]["records_exposed"] <= 80, s[10]
 assert s[10]["detected_after_ms"] is not None, s[10]
 assert s[10]["control"] in ("guard.budget", "guard.canary"), s[10]
 assert "mole's new login: HTTP 2" not in s[10]["note"], s[10]
+# 11: drill 2's thief at 100 records an hour, under every budget per
+# minute, hour and day: the session budget stops it at 20, and the
+# refusals are noticed within simulated minutes.
+assert 1 <= s[11]["records_exposed"] <= 20, s[11]
+assert s[11]["control"] == "guard.session_budget", s[11]
+assert s[11]["detected_simulated"] is True, s[11]
+assert 0 <= s[11]["detected_after_ms"] <= 3600000, s[11]
+assert "first refusal at read 21 " in s[11]["note"], s[11]
 PY
 python3 - "$T/t.svg" <<'PY' && ok || bad "SVG well-formed, one lane per scenario"
 import sys, xml.etree.ElementTree as ET
@@ -60,14 +68,14 @@ r = ET.parse(sys.argv[1]).getroot()
 ns = "{http://www.w3.org/2000/svg}"
 assert r.tag == ns + "svg", r.tag
 lanes = [g for g in r.iter(ns + "g") if g.get("class") == "lane"]
-assert [g.get("data-scenario") for g in lanes] == [str(i) for i in range(1, 11)]
+assert [g.get("data-scenario") for g in lanes] == [str(i) for i in range(1, 12)]
 marks = [e for g in lanes for e in g if e.tag in (ns + "rect", ns + "circle")]
 assert any(e.get("fill") == "#999" for e in marks), "no read marks"
 assert any(e.get("fill") in ("#f08c00", "#d00000") for e in marks), "no alerts"
 PY
 grep -q '^| 3 | low and slow' "$T/r.md" && ok || bad "markdown report"
-expect_eq "progress: a line per scenario start" 10 \
-    "$(grep -cE '^drill ([1-9]|10)/10: .*\.\.\.$' "$T/progress")"
+expect_eq "progress: a line per scenario start" 11 \
+    "$(grep -cE '^drill ([1-9]|1[01])/11: .*\.\.\.$' "$T/progress")"
 expect_eq "no drill folder left behind" "" "$(ls "$T" | grep cvdrill)"
 
 TMPDIR=$T "$CV" drill run 2 --records 300 --json "$T/r2.json" >/dev/null \

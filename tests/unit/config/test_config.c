@@ -45,6 +45,7 @@ test_good(void **state)
 	assert_int_equal(c.ceiling_day[0], CV_CEILING_DAY_SOFT);
 	assert_int_equal(c.ceiling_day[1], CV_CEILING_DAY_HARD);
 	assert_int_equal(c.probation_days, CV_PROBATION_DAYS);
+	assert_int_equal(c.session_records, CV_SESSION_RECORDS);
 	assert_int_equal(c.given, 0);
 }
 
@@ -93,6 +94,17 @@ test_guard_keys(void **state)
 	expect(GOOD "probation_days = 1.5\n", CV_ERR_CONFIG, "line 5");
 	expect(GOOD "probation_days = 14 days\n", CV_ERR_CONFIG, "line 5");
 	expect(GOOD "probation_days =\n", CV_ERR_CONFIG, "is empty");
+	/* The session budget: at least one record, no "off". */
+	assert_int_equal(cv_config_parse(GOOD "session_records = 5\n",
+	    strlen(GOOD) + 20, &c), CV_OK);
+	assert_int_equal(c.session_records, 5);
+	assert_int_equal(c.given, CV_CONFIG_GIVEN_SESSION_RECORDS);
+	expect(GOOD "session_records = 1000000\n", CV_OK, NULL);
+	expect(GOOD "session_records = 0\n", CV_ERR_CONFIG,
+	    "line 5: 'session_records' must be a whole number of records");
+	expect(GOOD "session_records = 1000001\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "session_records = -1\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "session_records = 20 a day\n", CV_ERR_CONFIG, "line 5");
 }
 
 /* What save writes, load reads back; defaults are not written. */
@@ -105,15 +117,17 @@ test_save_round_trip(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(cv_config_parse(GOOD "ceiling_day = 7/9\n"
-	    "probation_days = 3\n", strlen(GOOD) + 37, &c), CV_OK);
+	    "probation_days = 3\nsession_records = 30\n", strlen(GOOD) + 58,
+	    &c), CV_OK);
 	assert_int_equal(cv_config_save(dir, &c), CV_OK);
 	assert_int_equal(cv_config_load(dir, &back), CV_OK);
 	assert_int_equal(back.ceiling_day[0], 7);
 	assert_int_equal(back.ceiling_day[1], 9);
 	assert_int_equal(back.probation_days, 3);
+	assert_int_equal(back.session_records, 30);
 	assert_int_equal(back.ceiling_hour[0], CV_CEILING_HOUR_SOFT);
 	assert_int_equal(back.given, CV_CONFIG_GIVEN_CEILING_DAY |
-	    CV_CONFIG_GIVEN_PROBATION);
+	    CV_CONFIG_GIVEN_PROBATION | CV_CONFIG_GIVEN_SESSION_RECORDS);
 	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);

@@ -16,15 +16,7 @@
 #include <cmocka.h>
 
 #include "guard/guard.h"
-
-#define S 1000000LL
-#define MIN (60 * S)
-#define HOUR (3600 * S)
-#define DAY (24 * HOUR)
-#define WEEK (7 * DAY)
-
-/* Monday 2030-01-07 00:00 UTC. */
-static const int64_t T0 = 1893974400LL * S;
+#include "guard_test.h"
 
 static const struct cv_guard_limits *deflim = &cv_guard_limits_default;
 
@@ -61,13 +53,6 @@ read1(struct cv_guard *g, const char *user, const char *rid, int64_t t,
 	struct cv_guard_decision tmp;
 
 	return do_read(g, &q, t, d ? d : &tmp);
-}
-
-static const char *
-rid(char buf[32], unsigned i)
-{
-	snprintf(buf, 32, "CV-%016X", i * 2654435761u);
-	return buf;
 }
 
 static bool

@@ -18,26 +18,14 @@
 #include <cmocka.h>
 
 #include "guard/guard.h"
+#include "guard_test.h"
 #include "policy/policy.h"
 
-#define S 1000000LL
-#define HOUR (3600 * S)
-#define DAY (24 * HOUR)
 #define NONE UINT32_MAX
-
-/* Monday 2030-01-07 00:00 UTC. */
-static const int64_t T0 = 1893974400LL * S;
 
 /* Users' own budgets far above everything these tests read. */
 static const struct cv_guard_limits big = { { 1000, 10000, 10000 },
     { 2000, 20000, 20000 } };
-
-static const char *
-rid(char buf[32], unsigned i)
-{
-	snprintf(buf, 32, "CV-%016X", i * 2654435761u);
-	return buf;
-}
 
 /* USER reads record number I at T under ceiling CL (NULL: none). */
 static enum cv_guard_verdict

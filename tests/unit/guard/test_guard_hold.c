@@ -17,26 +17,13 @@
 #include <cmocka.h>
 
 #include "guard/guard.h"
+#include "guard_test.h"
 
-#define S 1000000LL
-#define MIN (60 * S)
-#define HOUR (3600 * S)
-#define DAY (24 * HOUR)
-
-/* Monday 2030-01-07 00:00 UTC. */
-static const int64_t T0 = 1893974400LL * S;
 
 static const struct cv_guard_limits lim = { { 5, 100, 100 },
     { 8, 200, 200 } };
 static const struct cv_guard_limits ceil3 = { { 3, 1000, 1000 },
     { 3, 1000, 1000 } };
-
-static const char *
-rid(char buf[32], unsigned i)
-{
-	snprintf(buf, 32, "CV-%016X", i * 2654435761u);
-	return buf;
-}
 
 /* USER reserves record I at T (CL: a ceiling); the verdict; *X the hold. */
 static enum cv_guard_verdict
