@@ -46,9 +46,11 @@ _Static_assert(SHA256_DIGEST_SIZE == CV_LOAD_DIGEST_BYTES &&
 
 enum { B_EMPTY, B_READ, B_WORKING, B_DONE };
 
+enum { NOT_CANARY, CANARY_IN_PLACE, CANARY_AT_END };
+
 struct slot {
 	uint64_t line;
-	int canary;
+	int canary;		/* NOT_CANARY, CANARY_* */
 	size_t off, len;	/* in batch text; len > max: too long */
 	int bad;
 	struct cv_record_error err;
@@ -88,7 +90,6 @@ struct pipe {
 	size_t nat, next_at;
 	uint64_t consumed;	/* input bytes read so far */
 	int64_t made;
-	struct cv_buf canary_ids;
 	/* Of every input byte read. nettle's SHA-256 uses the CPU's SHA
 	 * extensions: libsodium's took a second of CPU per 260 MB. */
 	struct sha256_ctx sha;
@@ -149,19 +150,20 @@ read_line(struct pipe *p, struct batch *b, struct slot *s, cv_err *err)
 	return 1;
 }
 
-/* Appends a canary to B as if it had been read after P's last line. */
+/* Appends a canary to B as if it had been read after P's last line;
+ * WHERE: CANARY_IN_PLACE, or CANARY_AT_END (to be moved, canary.c). */
 static int
-add_canary(struct pipe *p, struct batch *b, cv_err *err)
+add_canary(struct pipe *p, struct batch *b, int where, cv_err *err)
 {
 	struct slot *s = &b->slot[b->n];
 	size_t start = b->text.len;
 
-	if ((*err = vault_canary_make(&b->text, &p->canary_ids)) != CV_OK)
+	if ((*err = vault_canary_make(&b->text)) != CV_OK)
 		return 0;
 	s->line = p->line;
 	s->off = start;
 	s->len = b->text.len - start - 1;	/* without the newline */
-	s->canary = 1;
+	s->canary = where;
 	b->n++;
 	p->made++;
 	return 1;
@@ -187,21 +189,21 @@ fill(struct pipe *p, struct batch *b, cv_err *err)
 	b->bytes = 0;
 	while (b->n < BATCH_RECORDS) {
 		struct slot *s = &b->slot[b->n];
-		s->canary = 0;
+		s->canary = NOT_CANARY;
 		if (!read_line(p, b, s, err))
 			break;
 		if (s->len == 0)	/* blank lines are allowed */
 			continue;
 		b->n++;
 		if (b->n < BATCH_RECORDS && canary_due(p) &&
-		    !add_canary(p, b, err))
+		    !add_canary(p, b, CANARY_IN_PLACE, err))
 			return 0;
 	}
 	/* At the end: whatever the schedule or the rate left over. */
 	while (b->n < BATCH_RECORDS && p->chunk_eof && p->cpos == p->clen &&
 	    *err == CV_OK && p->made < (p->at ? (int64_t)p->nat :
 	    p->want == CV_CANARIES_AUTO ? p->topup : p->want)) {
-		if (!add_canary(p, b, err))
+		if (!add_canary(p, b, CANARY_AT_END, err))
 			return 0;
 	}
 	return b->n > 0;
@@ -334,10 +336,24 @@ check_rerun_early(struct cv_vault *v, FILE *in)
 	return check_rerun(v, digest);
 }
 
+/*
+ * The canaries as the writer stores them. Nothing in vault.db may tell
+ * them from records (issue 17): a canary is planted only among records
+ * the load adds (a load of new versions alone would otherwise add rows of
+ * canaries only), the ones written after the last record are moved among
+ * the others, and when the load makes new versions of records the
+ * canaries get theirs too.
+ */
+struct planting {
+	int after_version;	/* the last record written was a new version */
+	struct cv_buf planted;	/* ids stored, one a line */
+	struct cv_buf moved;	/* of those, the ones written at the end */
+};
+
 /* In the load's last transaction: the list with its new canaries. */
 static cv_err
-commit_canaries(struct cv_vault *v, struct pipe *p, int replant,
-    struct cv_load_stats *st)
+commit_canaries(struct cv_vault *v, struct planting *pl, int64_t load,
+    int replant, struct cv_load_stats *st)
 {
 	struct cv_buf list = { 0 };
 	size_t have, dropped = 0;
@@ -347,9 +363,11 @@ commit_canaries(struct cv_vault *v, struct pipe *p, int replant,
 	/* Read again, inside the transaction that replaces it. */
 	if ((r = vault_canaries_read(v, replant, &list, &have, &dropped,
 	    &stored)) == CV_OK &&
-	    (p->canary_ids.len || replant || !stored) &&
-	    (r = cv_buf_add(&list, p->canary_ids.p, p->canary_ids.len)) ==
-	    CV_OK)
+	    (r = vault_canaries_reversion(v, load, &list, st->versions)) ==
+	    CV_OK &&
+	    (r = vault_canaries_scatter(v, load, &pl->moved)) == CV_OK &&
+	    (pl->planted.len || replant || !stored) &&
+	    (r = cv_buf_add(&list, pl->planted.p, pl->planted.len)) == CV_OK)
 		r = vault_canaries_write(v, &list);
 	st->dropped = dropped;
 	cv_buf_free(&list);
@@ -486,12 +504,16 @@ reject(FILE *f, const struct batch *b, const struct slot *s)
 
 static cv_err
 write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
-    struct slot *s, int64_t load, struct cv_load_stats *st,
-    struct cv_load_error *err)
+    struct slot *s, int64_t load, struct planting *pl,
+    struct cv_load_stats *st, struct cv_load_error *err)
 {
 	uint32_t old = 0;
 	int exists, own;
 	cv_err r;
+
+	/* Canaries go among new records only (see struct planting). */
+	if (s->canary && !s->bad && pl->after_version)
+		return CV_OK;
 
 	if (s->bad) {
 		if (o->reject == NULL) {
@@ -506,6 +528,23 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 	if ((r = cv_store_load_insert(v->store, &s->put, &exists, &own,
 	    &old)) != CV_OK)
 		return r;
+	if (s->canary) {
+		/* An id that is taken (one in 2^64 per record): not this one;
+		 * a new version would make a record a canary. */
+		if (exists)
+			return CV_OK;
+		st->canaries++;
+		if ((r = cv_buf_add(&pl->planted, s->put.rid,
+		    strlen(s->put.rid))) != CV_OK ||
+		    (r = cv_buf_add(&pl->planted, "\n", 1)) != CV_OK ||
+		    (s->canary == CANARY_AT_END &&
+		    ((r = cv_buf_add(&pl->moved, s->put.rid,
+		    strlen(s->put.rid))) != CV_OK ||
+		    (r = cv_buf_add(&pl->moved, "\n", 1)) != CV_OK)))
+			return r;
+		return CV_OK;
+	}
+	pl->after_version = exists;
 	if (exists) {
 		/* A new version: new data key, boxes bound to the version. */
 		if ((r = vault_seal(v->sk->k, &s->f, (const char *)b->text.p +
@@ -514,10 +553,7 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 			return r;
 		st->versions++;
 	}
-	if (s->canary)
-		st->canaries++;
-	else
-		st->stored++;
+	st->stored++;
 	return CV_OK;
 }
 
@@ -561,7 +597,7 @@ tx_begin(struct cv_vault *v, struct cv_store_load *ld, double *t0)
  */
 static cv_err
 finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
-    struct cv_store_load *ld, struct cv_load_stats *st)
+    struct planting *pl, struct cv_store_load *ld, struct cv_load_stats *st)
 {
 	struct cv_load_info li = { 0 };
 	cv_err r;
@@ -570,7 +606,7 @@ finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
 	if (st->stored > 0 && !o->new_version &&
 	    (r = check_rerun(v, st->digest)) != CV_OK)
 		return r;
-	if ((r = commit_canaries(v, p, o->replant, st)) != CV_OK)
+	if ((r = commit_canaries(v, pl, ld->id, o->replant, st)) != CV_OK)
 		return r;
 	memcpy(ld->digest, st->digest, sizeof ld->digest);
 	ld->bytes = (int64_t)st->bytes;
@@ -598,6 +634,7 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 	struct pipe *p;
 	pthread_t rd, wk[16];
 	struct cv_store_load ld = { 0 };
+	struct planting pl = { 0 };
 	unsigned nw = nworkers(o), started = 0;
 	int reading = 0, in_tx = 0, registered = 0, lazy = 0;
 	double t0 = cv_now(), last = t0, tx_t0 = 0;
@@ -649,7 +686,8 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 		if (!in_tx && (r = tx_begin(v, &ld, &tx_t0)) == CV_OK)
 			in_tx = 1;
 		for (size_t i = 0; r == CV_OK && i < b->n; i++)
-			r = write_slot(v, o, b, &b->slot[i], ld.id, st, err);
+			r = write_slot(v, o, b, &b->slot[i], ld.id, &pl, st,
+			    err);
 		st->lines = b->slot[b->n - 1].line;
 		st->bytes += b->bytes;
 		wipe_batch(b);
@@ -697,7 +735,7 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 	if (!in_tx && (r = tx_begin(v, &ld, &tx_t0)) != CV_OK)
 		goto out;
 	in_tx = 1;
-	if ((r = finish(v, o, p, &ld, st)) != CV_OK ||
+	if ((r = finish(v, o, p, &pl, &ld, st)) != CV_OK ||
 	    (r = cv_store_commit(v->store)) != CV_OK)
 		goto out;
 	in_tx = 0;
@@ -727,9 +765,10 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 		pthread_cond_destroy(&p->cv);
 		free(p->chunk);
 		free(p->at);
-		cv_buf_free(&p->canary_ids);
 		free(p);
 	}
+	cv_buf_free(&pl.planted);
+	cv_buf_free(&pl.moved);
 	if (in_tx)
 		cv_store_rollback(v->store);
 	if (lazy && cv_store_sync(v->store, 1) != CV_OK)
