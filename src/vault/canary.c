@@ -233,14 +233,19 @@ cv_err
 vault_canary_make(struct cv_buf *text)
 {
 	uint64_t seed, index;
+	cv_err r;
 
 	/* A fresh secret seed each time: nothing ties canaries to each
 	 * other, and their ids, made by the generator's keyed permutation,
-	 * look like any set's (gen.c). */
+	 * look like any set's (gen.c). Seed and index would tell this one
+	 * from the records: not kept. */
 	randombytes_buf(&seed, sizeof seed);
 	randombytes_buf(&index, sizeof index);
 	index %= 98990100;	/* where gen promises distinct ids */
-	return cv_gen_record(seed, index, text);
+	r = cv_gen_record(seed, index, text);
+	sodium_memzero(&seed, sizeof seed);
+	sodium_memzero(&index, sizeof index);
+	return r;
 }
 
 /* A new version of canary ID by LOAD: its text sealed again. */
@@ -303,9 +308,11 @@ next_id(const struct cv_buf *list, size_t *at,
 	return 1;
 }
 
-cv_err
-vault_canaries_reversion(struct cv_vault *v, int64_t load,
-    const struct cv_buf *list, uint64_t versions)
+/* Each canary of LIST a new version by LOAD, as likely as VERSIONS
+ * records of the vault got one. */
+static cv_err
+reversion_some(struct cv_vault *v, int64_t load, const struct cv_buf *list,
+    uint64_t versions)
 {
 	int64_t records, shredded;
 	uint64_t real, n = 0, pick;
@@ -332,9 +339,10 @@ vault_canaries_reversion(struct cv_vault *v, int64_t load,
 	    "an id too long") : r;
 }
 
-cv_err
-vault_canaries_scatter(struct cv_vault *v, int64_t load,
-    const struct cv_buf *ids)
+/* The canaries of IDS, rows of LOAD, moved to random places among its
+ * rows. */
+static cv_err
+scatter(struct cv_vault *v, int64_t load, const struct cv_buf *ids)
 {
 	size_t at = 0;
 	uint64_t pick;
@@ -354,5 +362,27 @@ vault_canaries_scatter(struct cv_vault *v, int64_t load,
 			r = CV_OK;
 		}
 	}
+	return r;
+}
+
+cv_err
+vault_canaries_commit(struct cv_vault *v, int64_t load, int replant,
+    const struct cv_buf *planted, const struct cv_buf *moved,
+    uint64_t versions, size_t *dropped)
+{
+	struct cv_buf list = { 0 };
+	size_t have;
+	int stored;
+	cv_err r;
+
+	*dropped = 0;
+	if ((r = vault_canaries_read(v, replant, &list, &have, dropped,
+	    &stored)) == CV_OK &&
+	    (r = reversion_some(v, load, &list, versions)) == CV_OK &&
+	    (r = scatter(v, load, moved)) == CV_OK &&
+	    (planted->len || replant || !stored) &&
+	    (r = cv_buf_add(&list, planted->p, planted->len)) == CV_OK)
+		r = vault_canaries_write(v, &list);
+	cv_buf_free(&list);
 	return r;
 }

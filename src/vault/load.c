@@ -82,13 +82,12 @@ struct pipe {
 	size_t cpos, clen;
 	uint64_t line;
 	int chunk_eof;
-	/* canaries to mix in: at these input offsets (a regular file), or
-	 * one per CV_CANARY_RATE lines at random and the rest at the end */
+	/* canaries to mix in: after these lines (a regular file), or one
+	 * per CV_CANARY_RATE lines at random; the rest at the end */
 	int64_t want;		/* still to place; CV_CANARIES_AUTO: by rate */
 	int64_t topup;		/* by rate: at least this many in all */
-	uint64_t *at;		/* offsets, ascending */
+	uint64_t *at;		/* line numbers, ascending */
 	size_t nat, next_at;
-	uint64_t consumed;	/* input bytes read so far */
 	int64_t made;
 	/* Of every input byte read. nettle's SHA-256 uses the CPU's SHA
 	 * extensions: libsodium's took a second of CPU per 260 MB. */
@@ -125,7 +124,6 @@ read_line(struct pipe *p, struct batch *b, struct slot *s, cv_err *err)
 		nl = memchr(p->chunk + p->cpos, '\n', p->clen - p->cpos);
 		take = (nl ? (size_t)(nl - p->chunk) : p->clen) - p->cpos;
 		b->bytes += take + (nl != NULL);
-		p->consumed += take + (nl != NULL);
 		/* Keep at most max + 1 bytes: enough to know it is too long. */
 		if (!toolong) {
 			size_t room = CV_RECORD_MAX_BYTES + 1 -
@@ -174,7 +172,7 @@ static int
 canary_due(struct pipe *p)
 {
 	if (p->at)
-		return p->next_at < p->nat && p->at[p->next_at] <= p->consumed ?
+		return p->next_at < p->nat && p->at[p->next_at] <= p->line ?
 		    (p->next_at++, 1) : 0;
 	return p->want == CV_CANARIES_AUTO &&
 	    randombytes_uniform(CV_CANARY_RATE) == 0;
@@ -218,11 +216,43 @@ cmp_u64(const void *a, const void *b)
 }
 
 /*
- * Where the canaries go. A regular file is spread over by byte offset, so
- * that their rows are scattered like any record's; the automatic count
- * then comes from the file's size and its first lines' length. The list
- * is checked first, whatever is planted: a load does not build on a list
- * that is missing or wrong (a replant is what repairs it).
+ * The lines of a regular file IN from POS (SPAN bytes): all of them when
+ * its first MiB is all there is, or else an estimate from that MiB, an
+ * eighth over: lines past an estimate too low would get no canary, while
+ * those an estimate too high leaves over are moved among the rows.
+ */
+static cv_err
+count_lines(FILE *in, long pos, uint64_t span, uint64_t *est)
+{
+	uint8_t *buf;
+	ssize_t got;
+	uint64_t nl = 0;
+	int ends = 1;
+
+	if ((buf = malloc(CHUNK)) == NULL)
+		return CV_ERR_NOMEM;
+	got = pread(fileno(in), buf, CHUNK, pos);
+	for (ssize_t i = 0; i < got; i++)
+		nl += buf[i] == '\n';
+	if (got > 0)
+		ends = buf[got - 1] == '\n';
+	free(buf);
+	if (got <= 0)
+		return cv_fail(CV_ERR_IO, "read error on input");
+	if ((uint64_t)got == span)
+		*est = nl + !ends;
+	else
+		*est = nl ? span * nl / (uint64_t)got * 9 / 8 : 1;
+	return CV_OK;
+}
+
+/*
+ * Where the canaries go. A regular file is spread over by line, so that
+ * their rows are scattered like any record's: by byte offset, the row
+ * before a canary would be longer than most (the longer a line, the more
+ * offsets fall in it). The automatic count comes from the file's size. The list is checked first, whatever is planted:
+ * a load does not build on a list that is missing or wrong (a replant is
+ * what repairs it).
  */
 static cv_err
 plan_canaries(struct pipe *p, struct cv_vault *v, const struct cv_load_opts *o)
@@ -230,7 +260,7 @@ plan_canaries(struct pipe *p, struct cv_vault *v, const struct cv_load_opts *o)
 	struct cv_buf list = { 0 };
 	struct stat sb;
 	long pos;
-	uint64_t span, n;
+	uint64_t span, n, lines = 1;
 	size_t have, dropped;
 	int64_t want = o->canaries, target, records, shredded;
 	int stored;
@@ -269,12 +299,14 @@ plan_canaries(struct pipe *p, struct cv_vault *v, const struct cv_load_opts *o)
 		return CV_OK;
 	if (n > 10000000)
 		return cv_fail(CV_ERR_INVALID, "too many canaries");
+	if ((r = count_lines(p->in, pos, span, &lines)) != CV_OK)
+		return r;
 	if ((p->at = malloc(n * sizeof *p->at)) == NULL)
 		return CV_ERR_NOMEM;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t x;
 		randombytes_buf(&x, sizeof x);
-		p->at[i] = x % span;
+		p->at[i] = 1 + x % lines;
 	}
 	qsort(p->at, n, sizeof *p->at, cmp_u64);
 	p->nat = n;
@@ -337,42 +369,16 @@ check_rerun_early(struct cv_vault *v, FILE *in)
 }
 
 /*
- * The canaries as the writer stores them. Nothing in vault.db may tell
- * them from records (issue 17): a canary is planted only among records
- * the load adds (a load of new versions alone would otherwise add rows of
- * canaries only), the ones written after the last record are moved among
- * the others, and when the load makes new versions of records the
- * canaries get theirs too.
+ * The canaries as the writer stores them. A canary is planted only among
+ * records the load adds: a load of new versions alone would otherwise add
+ * rows of canaries only (issue 17). The ones written after the last
+ * record are moved among the others (vault_canaries_commit).
  */
 struct planting {
 	int after_version;	/* the last record written was a new version */
 	struct cv_buf planted;	/* ids stored, one a line */
 	struct cv_buf moved;	/* of those, the ones written at the end */
 };
-
-/* In the load's last transaction: the list with its new canaries. */
-static cv_err
-commit_canaries(struct cv_vault *v, struct planting *pl, int64_t load,
-    int replant, struct cv_load_stats *st)
-{
-	struct cv_buf list = { 0 };
-	size_t have, dropped = 0;
-	int stored;
-	cv_err r;
-
-	/* Read again, inside the transaction that replaces it. */
-	if ((r = vault_canaries_read(v, replant, &list, &have, &dropped,
-	    &stored)) == CV_OK &&
-	    (r = vault_canaries_reversion(v, load, &list, st->versions)) ==
-	    CV_OK &&
-	    (r = vault_canaries_scatter(v, load, &pl->moved)) == CV_OK &&
-	    (pl->planted.len || replant || !stored) &&
-	    (r = cv_buf_add(&list, pl->planted.p, pl->planted.len)) == CV_OK)
-		r = vault_canaries_write(v, &list);
-	st->dropped = dropped;
-	cv_buf_free(&list);
-	return r;
-}
 
 static void *
 reader(void *arg)
@@ -606,7 +612,8 @@ finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
 	if (st->stored > 0 && !o->new_version &&
 	    (r = check_rerun(v, st->digest)) != CV_OK)
 		return r;
-	if ((r = commit_canaries(v, pl, ld->id, o->replant, st)) != CV_OK)
+	if ((r = vault_canaries_commit(v, ld->id, o->replant, &pl->planted,
+	    &pl->moved, st->versions, &st->dropped)) != CV_OK)
 		return r;
 	memcpy(ld->digest, st->digest, sizeof ld->digest);
 	ld->bytes = (int64_t)st->bytes;

@@ -107,17 +107,17 @@ cv_err vault_load_discard(struct cv_vault *v, int64_t id) CV_MUST_CHECK;
 /* A new canary record appended to TEXT (one JSON line). */
 cv_err vault_canary_make(struct cv_buf *text) CV_MUST_CHECK;
 /*
- * In the last transaction of load LOAD, which made new versions of
- * VERSIONS of the vault's records: each canary of LIST (one id a line)
- * gets a new version as likely as a real record did, the same text under
- * a new data key, as if loaded again. Shredded ones are left alone.
+ * In the last transaction of load LOAD: the canary list (read again,
+ * inside the transaction that replaces it; leniently for a REPLANT) with
+ * PLANTED (ids, one a line) added. Nothing in vault.db may tell canaries
+ * from records (issue 17): when the load made new versions of VERSIONS
+ * records, each listed canary gets one as likely as a record did, and
+ * MOVED (canaries written after the load's last record) trade places
+ * with random rows of the load. *DROPPED: listed ids without a record.
  */
-cv_err vault_canaries_reversion(struct cv_vault *v, int64_t load,
-    const struct cv_buf *list, uint64_t versions) CV_MUST_CHECK;
-/* The canaries of IDS (one a line), rows of load LOAD written after its
- * last record, moved to random places among its rows. */
-cv_err vault_canaries_scatter(struct cv_vault *v, int64_t load,
-    const struct cv_buf *ids) CV_MUST_CHECK;
+cv_err vault_canaries_commit(struct cv_vault *v, int64_t load, int replant,
+    const struct cv_buf *planted, const struct cv_buf *moved,
+    uint64_t versions, size_t *dropped) CV_MUST_CHECK;
 
 /*
  * Record ID decrypted onto the end of OUT as loaded ({"id":..., then the

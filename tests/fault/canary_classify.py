@@ -115,7 +115,13 @@ def main():
         rowids.sort()
         for i, x in enumerate(rowids):
             loadpos[x] = i / max(1, len(rowids) - 1)
-    allpos = {x: i for i, x in enumerate(sorted(r[0] for r in rows))}
+    order = sorted(rows)
+    allpos = {r[0]: i for i, r in enumerate(order)}
+    # Placed by byte offset, a canary would follow a longer row than most.
+    before = {order[i][1]: len(order[i - 1][3]) if i else 0
+              for i in range(len(order))}
+    after = {order[i][1]: len(order[i + 1][3]) if i + 1 < len(order) else 0
+             for i in range(len(order))}
     layout = collections.Counter(tuple(s for s, _ in sections(r[3]))
                                  for r in rows)
     for r in rows:
@@ -123,6 +129,8 @@ def main():
         f["row: position in its load"][rid] = loadpos[r[0]]
         f["row: position in the table"][rid] = allpos[r[0]]
         f["row: body size"][rid] = len(r[3])
+        f["row: size of the row before"][rid] = before[rid]
+        f["row: size of the row after"][rid] = after[rid]
         f["row: section layout frequency"][rid] = layout[
             tuple(s for s, _ in secs)]
         f["row: identity section size"][rid] = dict(secs).get(1, 0)

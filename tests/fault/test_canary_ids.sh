@@ -17,7 +17,7 @@
 SRV_PID=
 trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
 CLASSIFY="$(dirname "$0")/canary_classify.py"
-raw() { sqlite3 "$T/v/vault.db" "$1"; }
+raw() { sqlite3 "$T/${V:-v}/vault.db" "$1"; }
 # {"id","ssn","last","dob"} of each record of FILE (JSON Lines), as
 # search results would pair them
 known() {	# FILE...
@@ -34,11 +34,11 @@ PY
 # The canaries' identities, decrypted (the test has the HSM), into FILE
 canary_identities() {	# LIST FILE
 	while read -r c; do
-		"$CV" get --dir "$T/v" "$c" --section identity --compact
+		"$CV" get --dir "$T/${V:-v}" "$c" --section identity --compact
 	done <"$1" >"$2"
 }
 classify() {	# DESC LIST
-	if python3 "$CLASSIFY" "$T/v/vault.db" "$2" "$T/known" 0.2 \
+	if python3 "$CLASSIFY" "$T/${V:-v}/vault.db" "$2" "$T/known" 0.2 \
 	    >"$T/cls" 2>&1; then ok; else
 		bad "$1: $(tail -n 2 "$T/cls")"
 		cat "$T/cls" >&2
@@ -55,6 +55,18 @@ expect_eq "50 canaries listed" 50 "$(wc -l <"$T/can1")"
 canary_identities "$T/can1" "$T/can1.json"
 known "$T/in.jsonl" "$T/can1.json" >"$T/known"
 classify "first load" "$T/can1"
+
+# ---- the same records loaded from a file: canaries placed by line -------
+"$CV" init --dir "$T/w" 2>/dev/null
+V=w
+"$CV" load --dir "$T/w" --quiet "$T/in.jsonl"
+"$CV" canaries --dir "$T/w" >"$T/canw"
+canary_identities "$T/canw" "$T/canw.json"
+known "$T/in.jsonl" "$T/canw.json" >"$T/known"
+expect_eq "from a file: 50 canaries" 5050 "$(raw "SELECT count(*) FROM records")"
+classify "a load from a file" "$T/canw"
+V=v
+known "$T/in.jsonl" "$T/can1.json" >"$T/known"
 
 # ---- every record loaded again as a new version -------------------------
 expect_ok "a load of new versions" "$CV" load --dir "$T/v" --new-version \
