@@ -85,7 +85,7 @@ round_f(const uint8_t *key, unsigned i, uint64_t half)
 static uint64_t
 feistel(const uint8_t *key, unsigned bits, uint64_t x)
 {
-	uint64_t mask = bits == 32 ? 0xffffffffULL : (1ULL << bits) - 1;
+	uint64_t mask = (1ULL << bits) - 1;
 	uint64_t l = x >> bits & mask, r = x & mask, t;
 
 	for (unsigned i = 0; i < 4; i++) {

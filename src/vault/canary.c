@@ -6,6 +6,9 @@
  * the store, written in the transaction that commits the records it
  * names, so it can never name records that do not exist; vaults made
  * before kept it in DIR/canaries, read until their next load moves it.
+ * Nothing else in vault.db may tell them apart (issue 17): their ids are
+ * the generator's, their rows placed, versioned and named in cases as
+ * records are (load.c, vault_canaries_commit, policy/approval.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -325,7 +328,7 @@ reversion_some(struct cv_vault *v, int64_t load, const struct cv_buf *list,
 		return CV_OK;
 	for (size_t i = 0; i < list->len; i++)
 		n += list->p[i] == '\n';
-	/* The records there were before this load, whose rows it hides. */
+	/* Visible rows only: the records there were before this load. */
 	if ((r = cv_store_count(v->store, &records, &shredded)) != CV_OK)
 		return r;
 	real = records > (int64_t)n ? (uint64_t)records - n : 0;
