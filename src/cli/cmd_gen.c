@@ -1,5 +1,7 @@
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "../gen/gen.h"
 #include "cli.h"
 
@@ -13,7 +15,9 @@ static const char help[] =
     "900-999; names are invented combinations.\n\n"
     "options:\n"
     "  -n, --count N     how many records (required)\n"
-    "  -s, --seed S      which set of records (default 1)\n"
+    "  -s, --seed S      which set of records (default: a random one,\n"
+    "                    so that nobody can regenerate the set and tell\n"
+    "                    a vault's canaries from it)\n"
     "      --start I     index of the first record (default 0)\n"
     "  -j, --threads T   generating threads (default: one per processor)\n"
     "  -h, --help        this text\n";
@@ -30,14 +34,15 @@ cmd_gen(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	unsigned long long count = 0, seed = 1, start = 0, threads = 0;
-	int c, ok = 1, have_count = 0;
+	int c, ok = 1, have_count = 0, have_seed = 0;
 	cv_err r;
 
 	while ((c = getopt_long(argc, argv, "n:s:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': count = cli_number(optarg, &ok); have_count = 1;
 			break;
-		case 's': seed = cli_number(optarg, &ok); break;
+		case 's': seed = cli_number(optarg, &ok); have_seed = 1;
+			break;
 		case 'S': start = cli_number(optarg, &ok); break;
 		case 'j': threads = cli_number(optarg, &ok); break;
 		case 'h': return cli_help(help);
@@ -52,6 +57,8 @@ cmd_gen(int argc, char **argv)
 		    argv[optind]);
 	if (!have_count)
 		return cli_usage("gen", use, "--count is required");
+	if (!have_seed)
+		randombytes_buf(&seed, sizeof seed);
 	if (threads > 64)
 		return cli_usage("gen", use, "--threads at most 64");
 	if ((r = cv_gen_write(stdout, seed, start, count,

@@ -28,6 +28,92 @@ mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
+/*
+ * Ids and SSNs are a keyed permutation of the index, the key made from
+ * the seed. Nothing about the index or the seed shows in them, so the ids
+ * of one set, canaries' among them (canary.c makes each from a secret
+ * seed), look alike: an invertible mix of index and seed, as ids were
+ * once made, let all of a vault's canaries be picked out of vault.db by
+ * undoing it (issue 17). A permutation, not a hash, keeps ids and SSNs
+ * distinct within a seed. Whoever knows the seed can recompute the set,
+ * as they can every record of it: synthetic data has no other secret.
+ */
+struct keys {
+	uint64_t seed;
+	int set;
+	uint8_t id[crypto_shorthash_KEYBYTES];
+	uint8_t ssn[crypto_shorthash_KEYBYTES];
+};
+
+static const struct keys *
+keys_of(uint64_t seed)
+{
+	static _Thread_local struct keys k;	/* one seed a run, mostly */
+	uint8_t in[8], out[2 * crypto_shorthash_KEYBYTES];
+
+	if (k.set && k.seed == seed)
+		return &k;
+	for (int i = 0; i < 8; i++)
+		in[i] = (uint8_t)(seed >> (8 * i));
+	crypto_generichash(out, sizeof out, in, sizeof in,
+	    (const uint8_t *)"clearvault gen ids v2", 21);
+	memcpy(k.id, out, sizeof k.id);
+	memcpy(k.ssn, out + sizeof k.id, sizeof k.ssn);
+	k.seed = seed;
+	k.set = 1;
+	return &k;
+}
+
+/* Round I of a Feistel network: SipHash-2-4 of (I, HALF) under KEY. */
+static uint64_t
+round_f(const uint8_t *key, unsigned i, uint64_t half)
+{
+	uint8_t in[8], h[crypto_shorthash_BYTES];
+	uint64_t v = 0;
+
+	half |= (uint64_t)i << 56;
+	for (int j = 0; j < 8; j++)
+		in[j] = (uint8_t)(half >> (8 * j));
+	crypto_shorthash(h, in, sizeof in, key);
+	for (int j = 0; j < 8; j++)
+		v |= (uint64_t)h[j] << (8 * j);
+	return v;
+}
+
+/* A keyed permutation of the 2 * BITS-bit numbers: four Feistel rounds
+ * (Luby-Rackoff: a strong pseudorandom permutation). */
+static uint64_t
+feistel(const uint8_t *key, unsigned bits, uint64_t x)
+{
+	uint64_t mask = (1ULL << bits) - 1;
+	uint64_t l = x >> bits & mask, r = x & mask, t;
+
+	for (unsigned i = 0; i < 4; i++) {
+		t = l ^ (round_f(key, i, r) & mask);
+		l = r;
+		r = t;
+	}
+	return l << bits | r;
+}
+
+/*
+ * A keyed permutation of [0, SSN_SPACE), with SSN_SPACE = 9900 x 9999
+ * (area and group, serial): a Feistel network over the two digits of a
+ * mixed-radix number, each round adding a keyed hash of one to the other
+ * (as FF1 format-preserving encryption does), so no value falls outside.
+ */
+static uint64_t
+ssn_perm(const uint8_t *key, uint64_t x)
+{
+	uint64_t hi = x / 9999, lo = x % 9999;
+
+	for (unsigned i = 0; i < 6; i += 2) {
+		hi = (hi + round_f(key, i, lo)) % 9900;
+		lo = (lo + round_f(key, i + 1, hi)) % 9999;
+	}
+	return hi * 9999 + lo;
+}
+
 /* wyrand: fast, good enough for synthetic data, never for secrets. */
 static uint64_t
 next(struct rng *r)
@@ -188,8 +274,7 @@ static void
 identity(struct out *o, struct rng *r, uint64_t seed, uint64_t index,
     int female, const char *first, const char *last, unsigned by)
 {
-	uint64_t s = (index * 1000003ULL + mix64(seed) % SSN_SPACE) %
-	    SSN_SPACE;
+	uint64_t s = ssn_perm(keys_of(seed)->ssn, index % SSN_SPACE);
 	unsigned c = below(r, gw_city.n);
 
 	L(o, "\"identity\":{\"name\":");
@@ -582,7 +667,7 @@ cv_gen_record(uint64_t seed, uint64_t index, struct cv_buf *b)
 	int female;
 	unsigned by;
 	const char *last, *first;
-	uint64_t id = mix64(index ^ mix64(seed));
+	uint64_t id = feistel(keys_of(seed)->id, 32, index);
 	static const char hex[] = "0123456789ABCDEF";
 	cv_err e;
 

@@ -3,7 +3,9 @@
  * tests, benchmarks and drills. Realistic in shape and variety, but every
  * SSN is from the never-issued area range 900-999 and every name is drawn
  * from invented combinations. Deterministic: the same seed and index give
- * the same record on every machine.
+ * the same record on every machine. Ids and SSNs are keyed permutations
+ * of the index under a key made from the seed: without the seed, neither
+ * says which set a record is of, nor where in it.
  */
 #ifndef CV_GEN_H
 #define CV_GEN_H

@@ -162,13 +162,68 @@ validate(struct cv_store *s, const char *kind, const char *subject,
 	return CV_OK;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Records added to a case bring canaries along, one per 50 (at least
+ * one), so that whoever sweeps a case meets a decoy. They join the
+ * proposal itself, the list sorted: a case's members and the proposals
+ * that made them, both in vault.db, must not differ by the canaries
+ * (issue 17). ARGS is replaced by a copy that holds them.
+ */
+static cv_err
+mix_canaries(struct cv_vault *v, json_t **args)
+{
+	json_t *recs = json_object_get(*args, "records"), *copy = NULL, *list;
+	const char **all = NULL;
+	char **ids = NULL;
+	size_t n = 0, k, m, i;
+	cv_err e;
+
+	if (!json_is_array(recs) || (m = json_array_size(recs)) == 0)
+		return CV_OK;
+	if ((e = cv_vault_canaries(v, &ids, &n)) != CV_OK)
+		return e;
+	k = n ? 1 + m / 50 : 0;
+	e = CV_ERR_NOMEM;
+	if ((all = calloc(m + k, sizeof *all)) == NULL ||
+	    (copy = json_deep_copy(*args)) == NULL ||
+	    (list = json_array()) == NULL ||
+	    json_object_set_new(copy, "records", list) != 0)
+		goto out;
+	for (i = 0; i < m; i++)
+		all[i] = json_string_value(json_array_get(recs, i));
+	for (i = 0; i < k; i++)
+		all[m + i] = ids[randombytes_uniform((uint32_t)n)];
+	qsort(all, m + k, sizeof *all, cmp_str);
+	for (i = 0; i < m + k; i++) {
+		if (all[i] == NULL || (i && !strcmp(all[i], all[i - 1])))
+			continue;	/* validate() refuses a non-string */
+		if (json_array_append_new(list, json_string(all[i])) != 0)
+			goto out;
+	}
+	*args = copy;
+	copy = NULL;	/* transferred */
+	e = CV_OK;
+ out:
+	json_decref(copy);
+	free(all);
+	free(ids);
+	return e;
+}
+
 cv_err
 cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
-    const char *kind, const char *subject, json_t *args, int64_t now_us,
+    const char *kind, const char *subject, json_t *args_in, int64_t now_us,
     cv_policy_audit_fn *audit, void *ctx, int64_t *id, uint64_t *index)
 {
 	struct cv_store *s = cv_vault_store(v);
 	struct cv_store_proposal p;
+	json_t *args = args_in;
 	char reason[256], *text = NULL;
 	int k = kind_index(kind);
 	cv_err r;
@@ -185,7 +240,13 @@ cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
 		return cv_fail(CV_ERR_INVALID, "subject too long");
 	if ((r = validate(s, kind, subject, args)) != CV_OK)
 		return r;
-	if ((text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+	if (!strcmp(kind, "case.members") &&
+	    (r = mix_canaries(v, &args)) != CV_OK)
+		return r;
+	text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
+	if (args != args_in)
+		json_decref(args);
+	if (text == NULL)
 		return CV_ERR_NOMEM;
 	snprintf(p.kind, sizeof p.kind, "%s", kind);
 	snprintf(p.subject, sizeof p.subject, "%s", subject);
@@ -211,25 +272,6 @@ cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
  out:
 	free(text);
 	return r;
-}
-
-/* Records added to a case bring canaries along, one per 50 (at least
- * one), so that whoever sweeps a case meets a decoy. */
-static cv_err
-add_canaries(struct cv_vault *v, const char *id, size_t nrecs)
-{
-	char **ids;
-	size_t n, k = 1 + nrecs / 50;
-	int changed;
-	cv_err e;
-
-	if ((e = cv_vault_canaries(v, &ids, &n)) != CV_OK)
-		return e;
-	for (size_t i = 0; i < k && n > 0 && e == CV_OK; i++)
-		e = cv_store_case_member(cv_vault_store(v), id, 1,
-		    ids[randombytes_uniform((uint32_t)n)], 1, &changed);
-	free(ids);
-	return e;
 }
 
 static cv_err
@@ -269,8 +311,6 @@ apply(struct cv_vault *v, const struct cv_store_proposal *p, json_t *args,
 				r = cv_store_case_member(s, p->subject, 1,
 				    json_string_value(it), 1, &changed);
 		}
-		if (r == CV_OK && json_array_size(recs))
-			r = add_canaries(v, p->subject, json_array_size(recs));
 		return r;
 	}
 	return CV_OK;	/* break_glass: a review changes nothing here */

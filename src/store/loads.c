@@ -196,6 +196,57 @@ cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
 }
 
 cv_err
+cv_store_load_swap(struct cv_store *s, int64_t load, const char *rid,
+    uint64_t pick)
+{
+	sqlite3_stmt *st;
+	int64_t c = 0, first = 0, x, other = -1;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT r.id, l.first_rec FROM records r JOIN loads l"
+	    " ON l.id = r.load WHERE r.rid = ?1 AND r.load = ?2 AND"
+	    " l.state = 0", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, load);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c = sqlite3_column_int64(st, 0);
+		first = sqlite3_column_int64(st, 1);
+	}
+	store_release(st);
+	if ((r = one_row(s, rc)) != CV_OK)
+		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_INVALID, "record "
+		    "%s is not of open load %lld", rid, (long long)load) : r;
+	if (c < first)
+		return cv_fail(CV_ERR_INTERNAL, "load %lld: a row before its "
+		    "first", (long long)load);
+	x = first + (int64_t)(pick % (uint64_t)(c - first + 1));
+	if (x == c)
+		return CV_OK;
+	/* Rows written meanwhile by others (a record made through the API)
+	 * and rows deleted leave holes: the caller picks again. */
+	if ((r = int_of(s, "SELECT ifnull(load, 0) FROM records WHERE id = ?1",
+	    x, &other)) != CV_OK && r != CV_ERR_NOT_FOUND)
+		return r;
+	if (r == CV_ERR_NOT_FOUND || other != load)
+		return CV_ERR_NOT_FOUND;
+	/* Every table that names a record by its rowid: records and deks. */
+	if ((r = run2(s, "UPDATE records SET id = -id WHERE id = ?1", x, -1,
+	    NULL)) != CV_OK ||
+	    (r = run2(s, "UPDATE records SET id = ?1 WHERE id = ?2", x, c,
+	    NULL)) != CV_OK ||
+	    (r = run2(s, "UPDATE records SET id = ?2 WHERE id = -?1", x, c,
+	    NULL)) != CV_OK ||
+	    (r = run2(s, "UPDATE deks SET rec = -rec WHERE rec = ?1", x, -1,
+	    NULL)) != CV_OK ||
+	    (r = run2(s, "UPDATE deks SET rec = ?1 WHERE rec = ?2", x, c,
+	    NULL)) != CV_OK)
+		return r;
+	return run2(s, "UPDATE deks SET rec = ?2 WHERE rec = -?1", x, c, NULL);
+}
+
+cv_err
 cv_store_load_done(struct cv_store *s, const struct cv_store_load *l,
     int64_t now_us)
 {

@@ -342,6 +342,18 @@ cv_err cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
     int own) CV_MUST_CHECK;
 
 /*
+ * Moves record RID, a row of open load LOAD, to a place among the load's
+ * rows from its first to RID's own, chosen by PICK (uniform over them when
+ * PICK is): the two rows trade places, their data keys with them. For
+ * rows that had to be written last (the canaries a load adds at the end
+ * of a pipe), so that their place says nothing. CV_ERR_NOT_FOUND when the
+ * place picked is not the load's (pick again); CV_ERR_INVALID when RID is
+ * not a row of open load LOAD.
+ */
+cv_err cv_store_load_swap(struct cv_store *s, int64_t load, const char *rid,
+    uint64_t pick) CV_MUST_CHECK;
+
+/*
  * In the load's last transaction: applies its new versions (CV_ERR_EXISTS
  * if one of those records changed meanwhile), keeps L's digest and counts
  * and marks it done, so that its records are visible from the commit on.

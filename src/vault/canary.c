@@ -6,6 +6,9 @@
  * the store, written in the transaction that commits the records it
  * names, so it can never name records that do not exist; vaults made
  * before kept it in DIR/canaries, read until their next load moves it.
+ * Nothing else in vault.db may tell them apart (issue 17): their ids are
+ * the generator's, their rows placed, versioned and named in cases as
+ * records are (load.c, vault_canaries_commit, policy/approval.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -230,27 +233,159 @@ vault_canaries_file_drop(struct cv_vault *v)
 }
 
 cv_err
-vault_canary_make(struct cv_buf *text, struct cv_buf *ids)
+vault_canary_make(struct cv_buf *text)
 {
 	uint64_t seed, index;
-	size_t start = text->len;
-	const char *p, *q, *rec;
 	cv_err r;
 
-	/* A fresh seed each time: nothing ties canaries to each other. */
+	/* A fresh secret seed each time: nothing ties canaries to each
+	 * other, and their ids, made by the generator's keyed permutation,
+	 * look like any set's (gen.c). Seed and index would tell this one
+	 * from the records: not kept. */
 	randombytes_buf(&seed, sizeof seed);
 	randombytes_buf(&index, sizeof index);
 	index %= 98990100;	/* where gen promises distinct ids */
-	if ((r = cv_gen_record(seed, index, text)) != CV_OK)
+	r = cv_gen_record(seed, index, text);
+	sodium_memzero(&seed, sizeof seed);
+	sodium_memzero(&index, sizeof index);
+	return r;
+}
+
+/* A new version of canary ID by LOAD: its text sealed again. */
+static cv_err
+reversion(struct cv_vault *v, int64_t load, const char *id)
+{
+	struct cv_buf text = { 0 }, body = { 0 };
+	struct cv_record_fields f;
+	struct cv_record_error e;
+	struct cv_store_put put;
+	uint32_t version = 0;
+	unsigned present;
+	cv_err r;
+
+	memset(&put, 0, sizeof put);
+	memset(&f, 0, sizeof f);
+	r = vault_text(v, id, (1u << CV_RECORD_NSECTIONS) - 1, &text, &version,
+	    &present);
+	if (r == CV_ERR_SHREDDED)
+		return CV_OK;	/* no key: no new version of it either */
+	if (r != CV_OK ||
+	    (r = cv_buf_add(&text, "}", 1)) != CV_OK)
+		goto out;
+	if (cv_record_scan((const char *)text.p, text.len, &f, &e) != CV_OK) {
+		r = cv_fail(CV_ERR_FORMAT, "canary %s: field %s: %s", id,
+		    e.path, e.reason);
+		goto out;
+	}
+	put.load = load;
+	if ((r = vault_bidx(v->sk->k, &f, put.ssn_bi, put.name_bi)) == CV_OK &&
+	    (r = vault_seal(v->sk->k, &f, (const char *)text.p, version + 1,
+	    &put, &body)) == CV_OK)
+		r = cv_store_load_version(v->store, &put, 0);
+ out:
+	sodium_memzero(&f, sizeof f);
+	sodium_memzero(text.p, text.len);
+	cv_buf_free(&text);
+	cv_buf_free(&body);
+	return r;
+}
+
+/* The next id of LIST (one a line, as the list is kept) from *AT into
+ * ID: 1, or 0 at the end, -1 for an id too long to be one. */
+static int
+next_id(const struct cv_buf *list, size_t *at,
+    char id[static CV_RECORD_ID_MAX + 1])
+{
+	const char *p = (const char *)list->p + *at, *nl;
+	size_t len;
+
+	if (*at >= list->len ||
+	    (nl = memchr(p, '\n', list->len - *at)) == NULL)
+		return 0;
+	len = (size_t)(nl - p);
+	*at += len + 1;
+	if (len > CV_RECORD_ID_MAX)
+		return -1;
+	memcpy(id, p, len);
+	id[len] = '\0';
+	return 1;
+}
+
+/* Each canary of LIST a new version by LOAD, as likely as VERSIONS
+ * records of the vault got one. */
+static cv_err
+reversion_some(struct cv_vault *v, int64_t load, const struct cv_buf *list,
+    uint64_t versions)
+{
+	int64_t records, shredded;
+	uint64_t real, n = 0, pick;
+	size_t at = 0;
+	char id[CV_RECORD_ID_MAX + 1];
+	int got = 0;
+	cv_err r;
+
+	if (versions == 0 || list->len == 0)
+		return CV_OK;
+	for (size_t i = 0; i < list->len; i++)
+		n += list->p[i] == '\n';
+	/* Visible rows only: the records there were before this load. */
+	if ((r = cv_store_count(v->store, &records, &shredded)) != CV_OK)
 		return r;
-	/* TEXT may hold other records before this one. */
-	rec = (const char *)text->p + start;
-	if ((p = memmem(rec, text->len - start, "\"id\":\"", 6)) == NULL ||
-	    (q = memchr(p + 6, '"', text->len - (size_t)(p + 6 -
-	    (const char *)text->p))) == NULL)
-		return cv_fail(CV_ERR_INTERNAL, "canary: generated record "
-		    "without an id");
-	if ((r = cv_buf_add(ids, p + 6, (size_t)(q - p - 6))) != CV_OK)
-		return r;
-	return cv_buf_add(ids, "\n", 1);
+	real = records > (int64_t)n ? (uint64_t)records - n : 0;
+	while (r == CV_OK && (got = next_id(list, &at, id)) > 0) {
+		randombytes_buf(&pick, sizeof pick);
+		/* As likely as for a real record: VERSIONS in REAL. */
+		if (real > 0 && pick % real < versions)
+			r = reversion(v, load, id);
+	}
+	return r == CV_OK && got < 0 ? cv_fail(CV_ERR_FORMAT, "canary list: "
+	    "an id too long") : r;
+}
+
+/* The canaries of IDS, rows of LOAD, moved to random places among its
+ * rows. */
+static cv_err
+scatter(struct cv_vault *v, int64_t load, const struct cv_buf *ids)
+{
+	size_t at = 0;
+	uint64_t pick;
+	char id[CV_RECORD_ID_MAX + 1];
+	cv_err r = CV_OK;
+
+	while (r == CV_OK && next_id(ids, &at, id) > 0) {
+		/* A place taken by a row of someone else's (a record made
+		 * through the API meanwhile): pick again. Were half the places
+		 * such rows, 16 misses would be one chance in 65,536; then the
+		 * canary stays where it is. */
+		for (int tries = 0; tries < 16; tries++) {
+			randombytes_buf(&pick, sizeof pick);
+			if ((r = cv_store_load_swap(v->store, load, id,
+			    pick)) != CV_ERR_NOT_FOUND)
+				break;
+			r = CV_OK;
+		}
+	}
+	return r;
+}
+
+cv_err
+vault_canaries_commit(struct cv_vault *v, int64_t load, int replant,
+    const struct cv_buf *planted, const struct cv_buf *moved,
+    uint64_t versions, size_t *dropped)
+{
+	struct cv_buf list = { 0 };
+	size_t have;
+	int stored;
+	cv_err r;
+
+	*dropped = 0;
+	if ((r = vault_canaries_read(v, replant, &list, &have, dropped,
+	    &stored)) == CV_OK &&
+	    (r = reversion_some(v, load, &list, versions)) == CV_OK &&
+	    (r = scatter(v, load, moved)) == CV_OK &&
+	    (planted->len || replant || !stored) &&
+	    (r = cv_buf_add(&list, planted->p, planted->len)) == CV_OK)
+		r = vault_canaries_write(v, &list);
+	cv_buf_free(&list);
+	return r;
 }

@@ -46,9 +46,11 @@ _Static_assert(SHA256_DIGEST_SIZE == CV_LOAD_DIGEST_BYTES &&
 
 enum { B_EMPTY, B_READ, B_WORKING, B_DONE };
 
+enum { NOT_CANARY, CANARY_IN_PLACE, CANARY_AT_END };
+
 struct slot {
 	uint64_t line;
-	int canary;
+	int canary;		/* NOT_CANARY, CANARY_* */
 	size_t off, len;	/* in batch text; len > max: too long */
 	int bad;
 	struct cv_record_error err;
@@ -80,15 +82,13 @@ struct pipe {
 	size_t cpos, clen;
 	uint64_t line;
 	int chunk_eof;
-	/* canaries to mix in: at these input offsets (a regular file), or
-	 * one per CV_CANARY_RATE lines at random and the rest at the end */
+	/* canaries to mix in: after these lines (a regular file), or one
+	 * per CV_CANARY_RATE lines at random; the rest at the end */
 	int64_t want;		/* still to place; CV_CANARIES_AUTO: by rate */
 	int64_t topup;		/* by rate: at least this many in all */
-	uint64_t *at;		/* offsets, ascending */
+	uint64_t *at;		/* line numbers, ascending */
 	size_t nat, next_at;
-	uint64_t consumed;	/* input bytes read so far */
 	int64_t made;
-	struct cv_buf canary_ids;
 	/* Of every input byte read. nettle's SHA-256 uses the CPU's SHA
 	 * extensions: libsodium's took a second of CPU per 260 MB. */
 	struct sha256_ctx sha;
@@ -124,7 +124,6 @@ read_line(struct pipe *p, struct batch *b, struct slot *s, cv_err *err)
 		nl = memchr(p->chunk + p->cpos, '\n', p->clen - p->cpos);
 		take = (nl ? (size_t)(nl - p->chunk) : p->clen) - p->cpos;
 		b->bytes += take + (nl != NULL);
-		p->consumed += take + (nl != NULL);
 		/* Keep at most max + 1 bytes: enough to know it is too long. */
 		if (!toolong) {
 			size_t room = CV_RECORD_MAX_BYTES + 1 -
@@ -149,19 +148,20 @@ read_line(struct pipe *p, struct batch *b, struct slot *s, cv_err *err)
 	return 1;
 }
 
-/* Appends a canary to B as if it had been read after P's last line. */
+/* Appends a canary to B as if it had been read after P's last line;
+ * WHERE: CANARY_IN_PLACE, or CANARY_AT_END (to be moved, canary.c). */
 static int
-add_canary(struct pipe *p, struct batch *b, cv_err *err)
+add_canary(struct pipe *p, struct batch *b, int where, cv_err *err)
 {
 	struct slot *s = &b->slot[b->n];
 	size_t start = b->text.len;
 
-	if ((*err = vault_canary_make(&b->text, &p->canary_ids)) != CV_OK)
+	if ((*err = vault_canary_make(&b->text)) != CV_OK)
 		return 0;
 	s->line = p->line;
 	s->off = start;
 	s->len = b->text.len - start - 1;	/* without the newline */
-	s->canary = 1;
+	s->canary = where;
 	b->n++;
 	p->made++;
 	return 1;
@@ -172,7 +172,7 @@ static int
 canary_due(struct pipe *p)
 {
 	if (p->at)
-		return p->next_at < p->nat && p->at[p->next_at] <= p->consumed ?
+		return p->next_at < p->nat && p->at[p->next_at] <= p->line ?
 		    (p->next_at++, 1) : 0;
 	return p->want == CV_CANARIES_AUTO &&
 	    randombytes_uniform(CV_CANARY_RATE) == 0;
@@ -187,21 +187,21 @@ fill(struct pipe *p, struct batch *b, cv_err *err)
 	b->bytes = 0;
 	while (b->n < BATCH_RECORDS) {
 		struct slot *s = &b->slot[b->n];
-		s->canary = 0;
+		s->canary = NOT_CANARY;
 		if (!read_line(p, b, s, err))
 			break;
 		if (s->len == 0)	/* blank lines are allowed */
 			continue;
 		b->n++;
 		if (b->n < BATCH_RECORDS && canary_due(p) &&
-		    !add_canary(p, b, err))
+		    !add_canary(p, b, CANARY_IN_PLACE, err))
 			return 0;
 	}
 	/* At the end: whatever the schedule or the rate left over. */
 	while (b->n < BATCH_RECORDS && p->chunk_eof && p->cpos == p->clen &&
 	    *err == CV_OK && p->made < (p->at ? (int64_t)p->nat :
 	    p->want == CV_CANARIES_AUTO ? p->topup : p->want)) {
-		if (!add_canary(p, b, err))
+		if (!add_canary(p, b, CANARY_AT_END, err))
 			return 0;
 	}
 	return b->n > 0;
@@ -216,11 +216,43 @@ cmp_u64(const void *a, const void *b)
 }
 
 /*
- * Where the canaries go. A regular file is spread over by byte offset, so
- * that their rows are scattered like any record's; the automatic count
- * then comes from the file's size and its first lines' length. The list
- * is checked first, whatever is planted: a load does not build on a list
- * that is missing or wrong (a replant is what repairs it).
+ * The lines of a regular file IN from POS (SPAN bytes): all of them when
+ * its first MiB is all there is, or else an estimate from that MiB, an
+ * eighth over: lines past an estimate too low would get no canary, while
+ * those an estimate too high leaves over are moved among the rows.
+ */
+static cv_err
+count_lines(FILE *in, long pos, uint64_t span, uint64_t *est)
+{
+	uint8_t *buf;
+	ssize_t got;
+	uint64_t nl = 0;
+	int ends = 1;
+
+	if ((buf = malloc(CHUNK)) == NULL)
+		return CV_ERR_NOMEM;
+	got = pread(fileno(in), buf, CHUNK, pos);
+	for (ssize_t i = 0; i < got; i++)
+		nl += buf[i] == '\n';
+	if (got > 0)
+		ends = buf[got - 1] == '\n';
+	free(buf);
+	if (got <= 0)
+		return cv_fail(CV_ERR_IO, "read error on input");
+	if ((uint64_t)got == span)
+		*est = nl + !ends;
+	else
+		*est = nl ? span * nl / (uint64_t)got * 9 / 8 : 1;
+	return CV_OK;
+}
+
+/*
+ * Where the canaries go. A regular file is spread over by line, so that
+ * their rows are scattered like any record's: by byte offset, the row
+ * before a canary would be longer than most (the longer a line, the more
+ * offsets fall in it). The automatic count comes from the file's size. The list is checked first, whatever is planted:
+ * a load does not build on a list that is missing or wrong (a replant is
+ * what repairs it).
  */
 static cv_err
 plan_canaries(struct pipe *p, struct cv_vault *v, const struct cv_load_opts *o)
@@ -228,7 +260,7 @@ plan_canaries(struct pipe *p, struct cv_vault *v, const struct cv_load_opts *o)
 	struct cv_buf list = { 0 };
 	struct stat sb;
 	long pos;
-	uint64_t span, n;
+	uint64_t span, n, lines = 1;
 	size_t have, dropped;
 	int64_t want = o->canaries, target, records, shredded;
 	int stored;
@@ -267,12 +299,14 @@ plan_canaries(struct pipe *p, struct cv_vault *v, const struct cv_load_opts *o)
 		return CV_OK;
 	if (n > 10000000)
 		return cv_fail(CV_ERR_INVALID, "too many canaries");
+	if ((r = count_lines(p->in, pos, span, &lines)) != CV_OK)
+		return r;
 	if ((p->at = malloc(n * sizeof *p->at)) == NULL)
 		return CV_ERR_NOMEM;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t x;
 		randombytes_buf(&x, sizeof x);
-		p->at[i] = x % span;
+		p->at[i] = 1 + x % lines;
 	}
 	qsort(p->at, n, sizeof *p->at, cmp_u64);
 	p->nat = n;
@@ -334,27 +368,17 @@ check_rerun_early(struct cv_vault *v, FILE *in)
 	return check_rerun(v, digest);
 }
 
-/* In the load's last transaction: the list with its new canaries. */
-static cv_err
-commit_canaries(struct cv_vault *v, struct pipe *p, int replant,
-    struct cv_load_stats *st)
-{
-	struct cv_buf list = { 0 };
-	size_t have, dropped = 0;
-	int stored;
-	cv_err r;
-
-	/* Read again, inside the transaction that replaces it. */
-	if ((r = vault_canaries_read(v, replant, &list, &have, &dropped,
-	    &stored)) == CV_OK &&
-	    (p->canary_ids.len || replant || !stored) &&
-	    (r = cv_buf_add(&list, p->canary_ids.p, p->canary_ids.len)) ==
-	    CV_OK)
-		r = vault_canaries_write(v, &list);
-	st->dropped = dropped;
-	cv_buf_free(&list);
-	return r;
-}
+/*
+ * The canaries as the writer stores them. A canary is planted only among
+ * records the load adds: a load of new versions alone would otherwise add
+ * rows of canaries only (issue 17). The ones written after the last
+ * record are moved among the others (vault_canaries_commit).
+ */
+struct planting {
+	int after_version;	/* the last record written was a new version */
+	struct cv_buf planted;	/* ids stored, one a line */
+	struct cv_buf moved;	/* of those, the ones written at the end */
+};
 
 static void *
 reader(void *arg)
@@ -486,12 +510,16 @@ reject(FILE *f, const struct batch *b, const struct slot *s)
 
 static cv_err
 write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
-    struct slot *s, int64_t load, struct cv_load_stats *st,
-    struct cv_load_error *err)
+    struct slot *s, int64_t load, struct planting *pl,
+    struct cv_load_stats *st, struct cv_load_error *err)
 {
 	uint32_t old = 0;
 	int exists, own;
 	cv_err r;
+
+	/* Canaries go among new records only (see struct planting). */
+	if (s->canary && !s->bad && pl->after_version)
+		return CV_OK;
 
 	if (s->bad) {
 		if (o->reject == NULL) {
@@ -506,6 +534,23 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 	if ((r = cv_store_load_insert(v->store, &s->put, &exists, &own,
 	    &old)) != CV_OK)
 		return r;
+	if (s->canary) {
+		/* An id that is taken (one in 2^64 per record): not this one;
+		 * a new version would make a record a canary. */
+		if (exists)
+			return CV_OK;
+		st->canaries++;
+		if ((r = cv_buf_add(&pl->planted, s->put.rid,
+		    strlen(s->put.rid))) != CV_OK ||
+		    (r = cv_buf_add(&pl->planted, "\n", 1)) != CV_OK ||
+		    (s->canary == CANARY_AT_END &&
+		    ((r = cv_buf_add(&pl->moved, s->put.rid,
+		    strlen(s->put.rid))) != CV_OK ||
+		    (r = cv_buf_add(&pl->moved, "\n", 1)) != CV_OK)))
+			return r;
+		return CV_OK;
+	}
+	pl->after_version = exists;
 	if (exists) {
 		/* A new version: new data key, boxes bound to the version. */
 		if ((r = vault_seal(v->sk->k, &s->f, (const char *)b->text.p +
@@ -514,10 +559,7 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 			return r;
 		st->versions++;
 	}
-	if (s->canary)
-		st->canaries++;
-	else
-		st->stored++;
+	st->stored++;
 	return CV_OK;
 }
 
@@ -561,7 +603,7 @@ tx_begin(struct cv_vault *v, struct cv_store_load *ld, double *t0)
  */
 static cv_err
 finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
-    struct cv_store_load *ld, struct cv_load_stats *st)
+    struct planting *pl, struct cv_store_load *ld, struct cv_load_stats *st)
 {
 	struct cv_load_info li = { 0 };
 	cv_err r;
@@ -570,7 +612,8 @@ finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
 	if (st->stored > 0 && !o->new_version &&
 	    (r = check_rerun(v, st->digest)) != CV_OK)
 		return r;
-	if ((r = commit_canaries(v, p, o->replant, st)) != CV_OK)
+	if ((r = vault_canaries_commit(v, ld->id, o->replant, &pl->planted,
+	    &pl->moved, st->versions, &st->dropped)) != CV_OK)
 		return r;
 	memcpy(ld->digest, st->digest, sizeof ld->digest);
 	ld->bytes = (int64_t)st->bytes;
@@ -598,6 +641,7 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 	struct pipe *p;
 	pthread_t rd, wk[16];
 	struct cv_store_load ld = { 0 };
+	struct planting pl = { 0 };
 	unsigned nw = nworkers(o), started = 0;
 	int reading = 0, in_tx = 0, registered = 0, lazy = 0;
 	double t0 = cv_now(), last = t0, tx_t0 = 0;
@@ -649,7 +693,8 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 		if (!in_tx && (r = tx_begin(v, &ld, &tx_t0)) == CV_OK)
 			in_tx = 1;
 		for (size_t i = 0; r == CV_OK && i < b->n; i++)
-			r = write_slot(v, o, b, &b->slot[i], ld.id, st, err);
+			r = write_slot(v, o, b, &b->slot[i], ld.id, &pl, st,
+			    err);
 		st->lines = b->slot[b->n - 1].line;
 		st->bytes += b->bytes;
 		wipe_batch(b);
@@ -697,7 +742,7 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 	if (!in_tx && (r = tx_begin(v, &ld, &tx_t0)) != CV_OK)
 		goto out;
 	in_tx = 1;
-	if ((r = finish(v, o, p, &ld, st)) != CV_OK ||
+	if ((r = finish(v, o, p, &pl, &ld, st)) != CV_OK ||
 	    (r = cv_store_commit(v->store)) != CV_OK)
 		goto out;
 	in_tx = 0;
@@ -727,9 +772,10 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 		pthread_cond_destroy(&p->cv);
 		free(p->chunk);
 		free(p->at);
-		cv_buf_free(&p->canary_ids);
 		free(p);
 	}
+	cv_buf_free(&pl.planted);
+	cv_buf_free(&pl.moved);
 	if (in_tx)
 		cv_store_rollback(v->store);
 	if (lazy && cv_store_sync(v->store, 1) != CV_OK)

@@ -378,12 +378,47 @@ cv_vault_put(struct cv_vault *v, const char *text, size_t len,
 }
 
 cv_err
-cv_vault_get_text(struct cv_vault *v, const char *id,
-    const char *const *sections, struct cv_buf *out)
+vault_text(struct cv_vault *v, const char *id, unsigned mask,
+    struct cv_buf *out, uint32_t *version, unsigned *present)
 {
 	struct cv_store_row row = { 0 };
 	uint8_t dek[CV_DEK_BYTES];
+	size_t start = out->len;
+	cv_err r;
+
+	*present = 0;
+	if ((r = cv_store_get(v->store, id, &row)) != CV_OK)
+		goto out;
+	if (row.shredded) {
+		r = cv_fail(CV_ERR_SHREDDED, "record %s was shredded", id);
+		goto out;
+	}
+	*version = row.version;
+	/* Ids are [A-Za-z0-9._-]: nothing to escape. */
+	if ((r = cv_buf_add(out, "{\"id\":\"", 7)) != CV_OK ||
+	    (r = cv_buf_add(out, id, strlen(id))) != CV_OK ||
+	    (r = cv_buf_add(out, "\"", 1)) != CV_OK)
+		goto out;
+	if ((r = cv_keys_dek_unwrap(v->sk->k, id, row.gen, row.wdek, dek)) ==
+	    CV_OK)
+		r = env_open(dek, id, row.version, row.body, row.body_len, mask,
+		    out, present);
+ out:
+	sodium_memzero(dek, sizeof dek);
+	cv_store_row_clear(&row);
+	if (r != CV_OK) {
+		sodium_memzero(out->p + start, out->len - start);
+		out->len = start;
+	}
+	return r;
+}
+
+cv_err
+cv_vault_get_text(struct cv_vault *v, const char *id,
+    const char *const *sections, struct cv_buf *out)
+{
 	unsigned mask = 0, present = 0;
+	uint32_t version = 0;
 	char meta[256];
 	size_t start = out->len, n;
 	int idx, first = 1;
@@ -399,24 +434,10 @@ cv_vault_get_text(struct cv_vault *v, const char *id,
 			    *sections);
 		mask |= 1u << idx;
 	}
-	if ((r = cv_store_get(v->store, id, &row)) != CV_OK)
-		goto out;
-	if (row.shredded) {
-		r = cv_fail(CV_ERR_SHREDDED, "record %s was shredded", id);
-		goto out;
-	}
-	/* Ids are [A-Za-z0-9._-]: nothing to escape. */
-	if ((r = cv_buf_add(out, "{\"id\":\"", 7)) != CV_OK ||
-	    (r = cv_buf_add(out, id, strlen(id))) != CV_OK ||
-	    (r = cv_buf_add(out, "\"", 1)) != CV_OK)
-		goto out;
-	if ((r = cv_keys_dek_unwrap(v->sk->k, id, row.gen, row.wdek, dek)) !=
-	    CV_OK ||
-	    (r = env_open(dek, id, row.version, row.body, row.body_len, mask,
-	    out, &present)) != CV_OK)
-		goto out;
+	if ((r = vault_text(v, id, mask, out, &version, &present)) != CV_OK)
+		return r;
 	n = (size_t)snprintf(meta, sizeof meta, ",\"_meta\":{\"version\":%u,"
-	    "\"sections\":[", row.version);
+	    "\"sections\":[", version);
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
 		if (present & (1u << i)) {
 			n += (size_t)snprintf(meta + n, sizeof meta - n,
@@ -426,11 +447,7 @@ cv_vault_get_text(struct cv_vault *v, const char *id,
 		}
 	}
 	n += (size_t)snprintf(meta + n, sizeof meta - n, "]}}");
-	r = cv_buf_add(out, meta, n);
- out:
-	sodium_memzero(dek, sizeof dek);
-	cv_store_row_clear(&row);
-	if (r != CV_OK) {
+	if ((r = cv_buf_add(out, meta, n)) != CV_OK) {
 		sodium_memzero(out->p + start, out->len - start);
 		out->len = start;
 	}

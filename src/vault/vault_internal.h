@@ -104,10 +104,29 @@ cv_err vault_settle(struct cv_vault *v, cv_load_audit_fn *fn,
 /* Removes what unfinished load ID wrote, in short transactions, and
  * marks it void. */
 cv_err vault_load_discard(struct cv_vault *v, int64_t id) CV_MUST_CHECK;
-/* A new canary record appended to TEXT (one JSON line) and its id (and a
- * newline) to IDS. */
-cv_err vault_canary_make(struct cv_buf *text,
-    struct cv_buf *ids) CV_MUST_CHECK;
+/* A new canary record appended to TEXT (one JSON line). */
+cv_err vault_canary_make(struct cv_buf *text) CV_MUST_CHECK;
+/*
+ * In the last transaction of load LOAD: the canary list (read again,
+ * inside the transaction that replaces it; leniently for a REPLANT) with
+ * PLANTED (ids, one a line) added. Nothing in vault.db may tell canaries
+ * from records (issue 17): when the load made new versions of VERSIONS
+ * records, each listed canary gets one as likely as a record did, and
+ * MOVED (canaries written after the load's last record) trade places
+ * with random rows of the load. *DROPPED: listed ids without a record.
+ */
+cv_err vault_canaries_commit(struct cv_vault *v, int64_t load, int replant,
+    const struct cv_buf *planted, const struct cv_buf *moved,
+    uint64_t versions, size_t *dropped) CV_MUST_CHECK;
+
+/*
+ * Record ID decrypted onto the end of OUT as loaded ({"id":..., then the
+ * sections of MASK, without the closing brace), its version in *VERSION,
+ * the sections found in *PRESENT. CV_ERR_NOT_FOUND, CV_ERR_SHREDDED,
+ * CV_ERR_AUTH; OUT as it was on failure.
+ */
+cv_err vault_text(struct cv_vault *v, const char *id, unsigned mask,
+    struct cv_buf *out, uint32_t *version, unsigned *present) CV_MUST_CHECK;
 
 /* The two blind indexes of a scanned record. */
 cv_err vault_bidx(struct cv_keys *k, const struct cv_record_fields *f,
