@@ -84,6 +84,27 @@ parse_probation(const char *v, struct cv_config *c)
 	return number(v, CV_PROBATION_DAYS_MAX, &c->probation_days);
 }
 
+/* Seconds, 1 .. MAX. */
+static int
+seconds(const char *v, uint32_t max, uint32_t *out)
+{
+	return number(v, max, out) && *out >= 1;
+}
+
+static int
+parse_handshake(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_HANDSHAKE;
+	return seconds(v, CV_HANDSHAKE_TIMEOUT_MAX, &c->handshake_timeout);
+}
+
+static int
+parse_idle(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_IDLE;
+	return seconds(v, CV_IDLE_TIMEOUT_MAX, &c->idle_timeout);
+}
+
 #define K(n, f, req) { n, offsetof(struct cv_config, f), \
 	sizeof(((struct cv_config *)0)->f), req, NULL, NULL }
 /* Numbers: the longest text worth reading is SIZE - 1 bytes. */
@@ -102,6 +123,10 @@ static const struct key keys[] = {
 	    "1 <= SOFT <= HARD <= 100000000"),
 	N("probation_days", 8, parse_probation, "a whole number of days, 0 "
 	    "(off) to 3650"),
+	N("handshake_timeout", 8, parse_handshake, "a whole number of "
+	    "seconds, 1 to 300"),
+	N("idle_timeout", 8, parse_idle, "a whole number of seconds, 1 to "
+	    "3600"),
 };
 #undef K
 #undef N
@@ -116,6 +141,8 @@ defaults(struct cv_config *c)
 	c->ceiling_day[0] = CV_CEILING_DAY_SOFT;
 	c->ceiling_day[1] = CV_CEILING_DAY_HARD;
 	c->probation_days = CV_PROBATION_DAYS;
+	c->handshake_timeout = CV_HANDSHAKE_TIMEOUT_S;
+	c->idle_timeout = CV_IDLE_TIMEOUT_S;
 }
 
 static int
@@ -338,7 +365,12 @@ save(const char *dir, const struct cv_config *c, int replace)
 	    sizeof text, &n, "ceiling_day = %u/%u\n", c->ceiling_day[0],
 	    c->ceiling_day[1])) ||
 	    ((c->given & CV_CONFIG_GIVEN_PROBATION) && !appendf(text,
-	    sizeof text, &n, "probation_days = %u\n", c->probation_days)))
+	    sizeof text, &n, "probation_days = %u\n", c->probation_days)) ||
+	    ((c->given & CV_CONFIG_GIVEN_HANDSHAKE) && !appendf(text,
+	    sizeof text, &n, "handshake_timeout = %u\n",
+	    c->handshake_timeout)) ||
+	    ((c->given & CV_CONFIG_GIVEN_IDLE) && !appendf(text, sizeof text,
+	    &n, "idle_timeout = %u\n", c->idle_timeout)))
 		return CV_ERR_INTERNAL;
 	if (replace)
 		return cv_file_replace(path, text, n, 0600);
