@@ -188,6 +188,7 @@ api_req_unanswered(struct req *r, enum MHD_RequestTerminationCode toe,
 	struct cv_audit_entry e;
 	char why[96];
 	unsigned status = 0;
+	cv_err err;
 
 	if (toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
 		return;		/* a request cut short by our own stop */
@@ -219,13 +220,9 @@ api_req_unanswered(struct req *r, enum MHD_RequestTerminationCode toe,
 	e.reason = r->reason;
 	__atomic_add_fetch(&r->srv->requests, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&r->srv->refused, 1, __ATOMIC_RELAXED);
-	{
-		cv_err err = cv_keyd_append_async(r->srv->kd, &e, logged,
-		    NULL);
-
-		if (err != CV_OK)
-			logged(NULL, err, 0, NULL);
-	}
+	if ((err = cv_keyd_append_async(r->srv->kd, &e, logged, NULL)) !=
+	    CV_OK)
+		logged(NULL, err, 0, NULL);
 }
 
 /* The format of the library's one log line for a refusal it answers
