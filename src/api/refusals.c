@@ -36,10 +36,11 @@
 
 #include "api_internal.h"
 
-/* Above any URL or header block that the API needs; below the library's
- * own limits (32 KiB per connection), so that ours answer first. */
-#define API_MAX_URI 4096
-#define API_MAX_HEADERS 8192
+/* Above any URL or header block that the API needs; well below the
+ * library's own limits (about 32 KiB, its buffer per connection), so that
+ * ours answer first. */
+#define API_MAX_URI 8192
+#define API_MAX_HEADERS 16384
 
 /* The statuses of the library's refusals that can come before a request
  * line, in api_http_log's count (413 and 431 never do). */
@@ -95,28 +96,33 @@ count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/* R refused on its first call: the time from here is the server's (no
+ * deadline while its entry is written). */
+static int
+refuse(struct req *r, unsigned status, const char *slug, const char *detail,
+    enum MHD_Result *ret)
+{
+	api_conn_received(r->srv->conns, r->conn);
+	*ret = api_problem(r, status, CV_AUDIT_DENIED, slug, detail);
+	return 0;
+}
+
 int
 api_req_framing(struct req *r, const char *version, enum MHD_Result *ret)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct framing f = { 0 };
-	unsigned long long len;
-	char *end;
 
 	r->action = "http.refused";
-	if (r->uri_len > API_MAX_URI) {
-		*ret = api_problem(r, 414, CV_AUDIT_DENIED, "URI too long",
-		    "request targets are limited to 4096 bytes");
-		return 0;
-	}
+	if (r->uri_len > API_MAX_URI)
+		return refuse(r, 414, "URI too long", "request targets are "
+		    "limited to 8192 bytes", ret);
 	ci = MHD_get_connection_info(r->conn,
 	    MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	if (ci && ci->header_size > API_MAX_HEADERS) {
-		*ret = api_problem(r, 431, CV_AUDIT_DENIED,
-		    "request header fields too large",
-		    "the request line and headers are limited to 8192 bytes");
-		return 0;
-	}
+	if (ci && ci->header_size > API_MAX_HEADERS)
+		return refuse(r, 431, "request header fields too large",
+		    "the request line and headers are limited to 16384 bytes",
+		    ret);
 	(void)MHD_get_connection_values(r->conn, MHD_HEADER_KIND,
 	    count_framing, &f);
 	/*
@@ -127,31 +133,22 @@ api_req_framing(struct req *r, const char *version, enum MHD_Result *ret)
 	 * reply (the library reads nothing more of an early reply's
 	 * request).
 	 */
-	if (f.encodings && f.lengths) {
-		*ret = api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
-		    "both Transfer-Encoding and Content-Length (RFC 9112 "
-		    "6.3)");
-		return 0;
-	}
+	if (f.encodings && f.lengths)
+		return refuse(r, 400, "bad request", "both Transfer-Encoding "
+		    "and Content-Length (RFC 9112 6.3)", ret);
+	if (f.lengths > 1)
+		return refuse(r, 400, "bad request", "more than one "
+		    "Content-Length (RFC 9112 6.3)", ret);
 	/* RFC 9112 3.2: the library lets a missing one through. */
 	if (f.hosts > 1 || (f.hosts == 0 &&
-	    strcmp(version, MHD_HTTP_VERSION_1_1) == 0)) {
-		*ret = api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
-		    f.hosts ? "more than one Host" : "HTTP/1.1 without Host "
-		    "(RFC 9112 3.2)");
-		return 0;
-	}
-	if (f.lengths > 1) {
-		*ret = api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
-		    "more than one Content-Length (RFC 9112 6.3)");
-		return 0;
-	}
-	/* Before the body is read: the library checked the number. */
-	if (f.lengths && (len = strtoull(f.length, &end, 10)) > API_MAX_BODY) {
-		*ret = api_problem(r, 413, CV_AUDIT_DENIED, "body too large",
-		    "request bodies are limited to 64 KiB");
-		return 0;
-	}
+	    strcmp(version, MHD_HTTP_VERSION_1_1) == 0))
+		return refuse(r, 400, "bad request", f.hosts ? "more than one "
+		    "Host (RFC 9112 3.2)" : "HTTP/1.1 without Host (RFC 9112 "
+		    "3.2)", ret);
+	/* Before the body is read (the library has checked the number). */
+	if (f.lengths && strtoull(f.length, NULL, 10) > API_MAX_BODY)
+		return refuse(r, 413, "body too large", "request bodies are "
+		    "limited to 64 KiB", ret);
 	r->action = NULL;
 	return 1;
 }

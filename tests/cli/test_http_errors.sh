@@ -76,23 +76,23 @@ raw 'POST /v1/session HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n{"t
 problem "Content-Length over 64 KiB" 413
 # curl, as a client would send them.
 code=$(curl -s -o "$T/body" -w '%{http_code} %{content_type}' \
-    --cacert "$T/v/ca.pem" "${URL}v1/$(pad a 6000)")
+    --cacert "$T/v/ca.pem" "${URL}v1/$(pad a 10000)")
 ctype=${code#* }
 code=${code%% *}
-problem "target over 4 KiB" 414
+problem "target over 8 KiB" 414
 code=$(curl -s -o "$T/body" -w '%{http_code} %{content_type}' \
-    -H "X-Pad: $(pad x 12000)" --cacert "$T/v/ca.pem" "${URL}healthz")
+    -H "X-Pad: $(pad x 20000)" --cacert "$T/v/ca.pem" "${URL}healthz")
 ctype=${code#* }
 code=${code%% *}
-problem "headers over 8 KiB" 431
+problem "headers over 16 KiB" 431
 # A well-formed request on the same footing is served.
 raw 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 expect_code "plain request" 200
 
 # Beyond the library's own limits: its reply, and an entry.
-raw "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: $(pad x 40000)\r\n\r\n"
+raw "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: $(pad x 48000)\r\n\r\n"
 expect_code "headers over the library's limit" 431
-raw "GET /$(pad a 40000) HTTP/1.1\r\nHost: x\r\n\r\n"
+raw "GET /$(pad a 48000) HTTP/1.1\r\nHost: x\r\n\r\n"
 expect_code "request line over the library's limit" 414
 raw 'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n'
 expect_code "HTTP/2.0 on HTTP/1" 505
