@@ -96,6 +96,8 @@ if [ $st -eq 0 ]; then
 	./build/clearvault gen --count 3 | ./build/clearvault load \
 	    --dir "$seeds/v" --quiet
 	cp "$seeds/v/clearvault.conf" "$seeds/config/"
+	printf 'handshake_timeout = 10\nidle_timeout = 30\n' |
+	    cat "$seeds/v/clearvault.conf" - >"$seeds/config/timeouts"
 	cp "$seeds/v/keyring" "$seeds/keyring/"
 	sqlite3 "$seeds/v/vault.db" \
 	    "SELECT writefile('$seeds/envelope/b' || id, body) FROM records" \

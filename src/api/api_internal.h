@@ -3,6 +3,7 @@
 #define CV_API_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -16,6 +17,7 @@
 #define API_MAX_BODY 65536
 #define API_MAX_THREADS 64
 #define API_MAX_MEMBERS 1000
+#define API_LIB_STATUSES 4	/* 400, 414, 505, other */
 
 struct server {
 	struct cv_vault *v;	/* the main handle; threads dup it */
@@ -64,6 +66,11 @@ struct server {
 		double tokens, at;
 	} *buckets;
 	size_t nbuckets;
+	/* the connection policy (conn.c), and the HTTP library's own
+	 * refusals since the last aggregate entry, by status (refusals.c;
+	 * atomics) */
+	struct conns *conns;
+	unsigned lib_refused[API_LIB_STATUSES];
 };
 
 /* 1 if CERT may make another request now (under srv->mu). */
@@ -109,7 +116,65 @@ struct req {
 	struct cv_buf out;
 	gnutls_session_t corked;	/* see cork() in server.c */
 	int corked_fd;
+	/* refusals.c: the handler has been called (started), a reply of
+	 * ours queued (replied); the request target's length and path */
+	int started, replied;
+	size_t uri_len;
+	char path[184];
 };
+
+/*
+ * conn.c: the connection policy. Each accepted connection must have sent
+ * a whole request within handshake_timeout (clearvault.conf) of its accept
+ * and each later one within idle_timeout of the previous reply; the main
+ * loop's api_conns_reap shuts down the socket of one past its deadline
+ * (the library then ends it on its own thread). New reads DIR's
+ * clearvault.conf; CV_ERR_CONFIG if it is bad.
+ */
+struct conns;
+cv_err api_conns_new(const char *dir, struct conns **out) CV_MUST_CHECK;
+/* After the daemon has stopped; NULL is a no-op. */
+void api_conns_free(struct conns *t);
+/* idle_timeout, for the library's own idle timer (MHD_OPTION_
+ * CONNECTION_TIMEOUT): a reply that makes no progress. */
+unsigned api_conns_idle_s(const struct conns *t);
+/* MHD_OPTION_NOTIFY_CONNECTION, its closure the struct conns. */
+void api_conns_notify(void *cls, struct MHD_Connection *c, void **ctx,
+    enum MHD_ConnectionNotificationCode code);
+/* C's request is wholly received: no deadline while the server answers. */
+void api_conn_received(struct conns *t, struct MHD_Connection *c);
+/* C's request ended (any way): the next is due within idle_timeout. 1 if
+ * C was cut off at its deadline. */
+int api_conn_done(struct conns *t, struct MHD_Connection *c);
+/* Shuts down every connection past its deadline; how many. Any thread. */
+unsigned api_conns_reap(struct conns *t);
+/* 1 with the fingerprint of C's client certificate if it chains to the
+ * vault CA (checked once per connection); 0 with WHY. */
+int api_client_cert(struct server *srv, struct MHD_Connection *c,
+    char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize);
+/* C's peer address, or "?". */
+void api_source_address(struct MHD_Connection *c, char *out, size_t size);
+
+/*
+ * refusals.c. MHD_OPTION_URI_LOG_CALLBACK (CLS: the server): the struct
+ * req of a request whose request line the library has parsed (NULL
+ * without memory).
+ */
+void *api_req_begin(void *cls, const char *uri, struct MHD_Connection *c);
+/* On R's first call (its headers in; VERSION its HTTP version): the size
+ * limits, Host and the RFC 9112 6.3 framing; 1 to go on, 0 with the
+ * audited refusal queued in *RET. */
+int api_req_framing(struct req *r, const char *version,
+    enum MHD_Result *ret);
+/* R ended without a reply of ours (the library refused it, it was cut off
+ * at its deadline: REAPED, or abandoned): its entry, not waited for. */
+void api_req_unanswered(struct req *r, enum MHD_RequestTerminationCode toe,
+    int reaped);
+/* MHD_OPTION_EXTERNAL_LOGGER (CLS: the server): the library's log on
+ * stderr, its own refusals counted. */
+void api_http_log(void *cls, const char *fm, va_list ap);
+/* Once a second from the main loop: one entry for the refusals counted. */
+void api_http_refusals_tick(struct server *srv);
 
 /* The vault handle of the calling thread (a dup of srv->v). */
 struct cv_vault *api_vault(struct server *srv);

@@ -86,91 +86,8 @@ cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, int nreqs,
 	return 0;
 }
 
-/*
- * What a connection proved in its TLS handshake, checked once: parsing and
- * verifying the client certificate on every request of a keep-alive
- * connection would cost more than the rest of the request.
- */
-struct conn {
-	int checked, ok;
-	char fp[CV_FINGERPRINT_HEX + 1];
-	char why[96];
-};
-
-static void
-on_connection(void *cls, struct MHD_Connection *c, void **ctx,
-    enum MHD_ConnectionNotificationCode code)
-{
-	(void)cls;
-	(void)c;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		*ctx = calloc(1, sizeof(struct conn));
-	else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*ctx);
-		*ctx = NULL;
-	}
-}
-
-static int verify_client(struct server *srv, struct MHD_Connection *c,
-    char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize);
-
-/* The client certificate's fingerprint, if it chains to the vault CA. */
-static int
-client_cert(struct server *srv, struct MHD_Connection *c,
-    char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct conn *k;
-
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci == NULL || (k = ci->socket_context) == NULL)
-		return verify_client(srv, c, fp, why, wsize);
-	if (!k->checked) {
-		k->ok = verify_client(srv, c, k->fp, k->why, sizeof k->why);
-		k->checked = 1;
-	}
-	memcpy(fp, k->fp, sizeof k->fp);
-	snprintf(why, wsize, "%s", k->why);
-	return k->ok;
-}
-
-static int
-verify_client(struct server *srv, struct MHD_Connection *c,
-    char fp[CV_FINGERPRINT_HEX + 1], char *why, size_t wsize)
-{
-	const union MHD_ConnectionInfo *ci;
-	gnutls_session_t s;
-	const gnutls_datum_t *chain;
-	unsigned n = 0, status = 0;
-	gnutls_x509_crt_t crt;
-
-	fp[0] = '\0';
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (ci == NULL || (s = ci->tls_session) == NULL) {
-		snprintf(why, wsize, "no TLS session");
-		return 0;
-	}
-	if ((chain = gnutls_certificate_get_peers(s, &n)) == NULL || n == 0) {
-		snprintf(why, wsize, "no client certificate");
-		return 0;
-	}
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return 0;
-	if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) < 0 ||
-	    gnutls_x509_trust_list_verify_crt(srv->trust, &crt, 1, 0, &status,
-	    NULL) < 0 || status != 0) {
-		snprintf(why, wsize, "client certificate not issued by this "
-		    "vault's CA");
-		gnutls_x509_crt_deinit(crt);
-		return 0;
-	}
-	gnutls_x509_crt_deinit(crt);
-	cv_ca_fingerprint(chain[0].data, chain[0].size, fp);
-	return 1;
-}
-
-static void
-source_address(struct MHD_Connection *c, char *out, size_t size)
+void
+api_source_address(struct MHD_Connection *c, char *out, size_t size)
 {
 	const union MHD_ConnectionInfo *ci;
 	const struct sockaddr *sa;
@@ -310,6 +227,7 @@ respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	cork(r, len);
+	r->replied = 1;
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -615,23 +533,25 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct server *srv = cls;
 	struct req *r = *ctx;
+	enum MHD_Result ret;
 	char why[128];
 
-	(void)version;
-	if (r != NULL && r->waiting)
+	/* Made by api_req_begin once the request line was parsed; none
+	 * only without memory. */
+	if (r == NULL)
+		return MHD_NO;
+	if (r->waiting)
 		return release(r);
 	/* Test builds: a worker that breaks its sandbox (tests/cli/
 	 * test_privsep.sh). cv_fault is 0 in release builds. */
-	if (r == NULL && cv_fault("api.forbidden_syscall"))
+	if (!r->started && cv_fault("api.forbidden_syscall"))
 		cv_sandbox_selftest_forbidden();
-	if (r == NULL) {
-		if ((r = calloc(1, sizeof *r)) == NULL)
-			return MHD_NO;
-		r->srv = srv;
-		r->conn = c;
+	if (!r->started) {
+		r->started = 1;
 		r->method = method;
 		r->url = url;
-		*ctx = r;
+		if (!api_req_framing(r, version, &ret))
+			return ret;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -642,13 +562,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	source_address(c, r->source, sizeof r->source);
+	/* Wholly received: the time from here is the server's. */
+	api_conn_received(srv->conns, c);
 	if (r->too_big)
 		return api_problem(r, 413, CV_AUDIT_DENIED, "body too large",
 		    "request bodies are limited to 64 KiB");
 	/* Enrolment is how a new user gets a certificate at all. */
 	if (strcmp(url, "/healthz") != 0 && strcmp(url, "/v1/enrol") != 0 &&
-	    !client_cert(srv, c, r->cert, why, sizeof why)) {
+	    !api_client_cert(srv, c, r->cert, why, sizeof why)) {
 		r->action = "unauthenticated";
 		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
 		    why);
@@ -668,11 +589,15 @@ static void
 on_done(void *cls, struct MHD_Connection *c, void **ctx,
     enum MHD_RequestTerminationCode toe)
 {
+	struct server *srv = cls;
 	struct req *r = *ctx;
+	int reaped = api_conn_done(srv->conns, c);
 
-	(void)cls;
-	(void)c;
 	if (r) {
+		/* Every request is an entry: one the library refused, cut
+		 * off or abandoned has its own now. */
+		if (!r->replied)
+			api_req_unanswered(r, toe, reaped);
 		/* Any other ending closes the connection: nothing to send. */
 		if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			uncork(r);
@@ -979,6 +904,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * benchmark's baseline). */
 	if (!o->no_guard && (r = api_guard_start(&srv)) != CV_OK)
 		goto out;
+	if ((r = api_conns_new(cv_vault_dir(v), &srv.conns)) != CV_OK)
+		goto out;
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	the_server = &srv;
 	sigaction(SIGINT, &act, NULL);
@@ -998,9 +925,21 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		where[0].option = MHD_OPTION_SOCK_ADDR;
 		where[0].ptr_value = &sa;
 	}
+	/*
+	 * poll, not epoll, and no MHD_USE_TURBO (libmicrohttpd 0.9.75):
+	 * under TURBO a connection timed out before its TLS handshake ended
+	 * is never cleaned up (no TLS shutdown moves it out of the handshake
+	 * state, the only state from which the cleanup is reached), so its
+	 * socket stays in CLOSE-WAIT, its per-address slot is never given
+	 * back and the worker spins at 100% CPU; with epoll, a handshake
+	 * that waits for more bytes stays on the ready list (the handshake
+	 * does not clear its read-ready flag), which spins a worker for as
+	 * long as a client trickles one. poll waits on such a socket
+	 * instead. Our own deadlines: conn.c.
+	 */
 	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_TURBO, 0, NULL, NULL, on_request, &srv,
+	    MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+	    NULL, NULL, on_request, &srv,
 	    MHD_OPTION_ARRAY, where,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_cb,
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv.ca_pem,
@@ -1008,10 +947,12 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads < 1 ? 1u : threads,
 	    MHD_OPTION_CONNECTION_LIMIT, 1000u,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, 200u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	    MHD_OPTION_CONNECTION_TIMEOUT, api_conns_idle_s(srv.conns),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, api_http_log, &srv,
+	    MHD_OPTION_URI_LOG_CALLBACK, api_req_begin, &srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_done, &srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, api_conns_notify, srv.conns,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		r = cv_fail(CV_ERR_IO, "cannot listen on %s", o->listen ?
@@ -1033,6 +974,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * happened since, so a crash loses nothing. */
 	for (int tick = 0; !stop; tick++) {
 		sleep(1);
+		(void)api_conns_reap(srv.conns);
+		api_http_refusals_tick(&srv);
 		if (tick % HSM_CHECK_S == 0)
 			hsm_tick(&srv);
 		api_guard_tick(&srv);
@@ -1059,6 +1002,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
  out:
 	if (d)
 		MHD_stop_daemon(d);
+	api_conns_free(srv.conns);
 	api_guard_stop(&srv);
 	if (srv.alerts_fd >= 0)
 		close(srv.alerts_fd);

@@ -84,12 +84,32 @@ parse_probation(const char *v, struct cv_config *c)
 	return number(v, CV_PROBATION_DAYS_MAX, &c->probation_days);
 }
 
+/* A whole number, 1 .. MAX. */
+static int
+positive(const char *v, uint32_t max, uint32_t *out)
+{
+	return number(v, max, out) && *out >= 1;
+}
+
 static int
 parse_session(const char *v, struct cv_config *c)
 {
 	c->given |= CV_CONFIG_GIVEN_SESSION_RECORDS;
-	return number(v, CV_SESSION_RECORDS_MAX, &c->session_records) &&
-	    c->session_records >= 1;
+	return positive(v, CV_SESSION_RECORDS_MAX, &c->session_records);
+}
+
+static int
+parse_handshake(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_HANDSHAKE;
+	return positive(v, CV_HANDSHAKE_TIMEOUT_MAX, &c->handshake_timeout);
+}
+
+static int
+parse_idle(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_IDLE;
+	return positive(v, CV_IDLE_TIMEOUT_MAX, &c->idle_timeout);
 }
 
 #define K(n, f, req) { n, offsetof(struct cv_config, f), \
@@ -112,6 +132,10 @@ static const struct key keys[] = {
 	    "(off) to 3650"),
 	N("session_records", 12, parse_session, "a whole number of records, "
 	    "1 to 1000000"),
+	N("handshake_timeout", 8, parse_handshake, "a whole number of "
+	    "seconds, 1 to 300"),
+	N("idle_timeout", 8, parse_idle, "a whole number of seconds, 1 to "
+	    "3600"),
 };
 #undef K
 #undef N
@@ -127,6 +151,8 @@ defaults(struct cv_config *c)
 	c->ceiling_day[1] = CV_CEILING_DAY_HARD;
 	c->probation_days = CV_PROBATION_DAYS;
 	c->session_records = CV_SESSION_RECORDS;
+	c->handshake_timeout = CV_HANDSHAKE_TIMEOUT_S;
+	c->idle_timeout = CV_IDLE_TIMEOUT_S;
 }
 
 static int
@@ -352,7 +378,12 @@ save(const char *dir, const struct cv_config *c, int replace)
 	    sizeof text, &n, "probation_days = %u\n", c->probation_days)) ||
 	    ((c->given & CV_CONFIG_GIVEN_SESSION_RECORDS) && !appendf(text,
 	    sizeof text, &n, "session_records = %u\n",
-	    c->session_records)))
+	    c->session_records)) ||
+	    ((c->given & CV_CONFIG_GIVEN_HANDSHAKE) && !appendf(text,
+	    sizeof text, &n, "handshake_timeout = %u\n",
+	    c->handshake_timeout)) ||
+	    ((c->given & CV_CONFIG_GIVEN_IDLE) && !appendf(text, sizeof text,
+	    &n, "idle_timeout = %u\n", c->idle_timeout)))
 		return CV_ERR_INTERNAL;
 	if (replace)
 		return cv_file_replace(path, text, n, 0600);

@@ -48,6 +48,18 @@
  * gets out. 1 .. the max; there is no "off". */
 #define CV_SESSION_RECORDS 20
 #define CV_SESSION_RECORDS_MAX 1000000
+/*
+ * The server's connection deadlines, in seconds: a connection must have
+ * sent a whole request within handshake_timeout of its accept (the TLS
+ * handshake included), and each later one within idle_timeout of the
+ * previous reply; idle_timeout also bounds a reply that makes no progress.
+ * Deadlines, not idle timers: a client that trickles a byte at a time is
+ * cut off all the same.
+ */
+#define CV_HANDSHAKE_TIMEOUT_S 10
+#define CV_HANDSHAKE_TIMEOUT_MAX 300
+#define CV_IDLE_TIMEOUT_S 30
+#define CV_IDLE_TIMEOUT_MAX 3600
 
 struct cv_config {
 	char vault_id[CV_VAULT_ID_LEN + 1];
@@ -71,6 +83,9 @@ struct cv_config {
 	uint32_t ceiling_hour[2], ceiling_day[2];	/* [0] soft, [1] hard */
 	uint32_t probation_days;
 	uint32_t session_records;	/* 1 .. CV_SESSION_RECORDS_MAX */
+	/* handshake_timeout (1 .. CV_HANDSHAKE_TIMEOUT_MAX), idle_timeout
+	 * (1 .. CV_IDLE_TIMEOUT_MAX): seconds, the defaults above */
+	uint32_t handshake_timeout, idle_timeout;
 	unsigned given;
 };
 
@@ -78,6 +93,8 @@ struct cv_config {
 #define CV_CONFIG_GIVEN_CEILING_DAY 2u
 #define CV_CONFIG_GIVEN_PROBATION 4u
 #define CV_CONFIG_GIVEN_SESSION_RECORDS 8u
+#define CV_CONFIG_GIVEN_HANDSHAKE 16u
+#define CV_CONFIG_GIVEN_IDLE 32u
 
 /*
  * Parses configuration TEXT (LEN bytes, need not be NUL-terminated) into
@@ -94,9 +111,9 @@ cv_err cv_config_parse(const char *text, size_t len,
  */
 cv_err cv_config_load(const char *dir, struct cv_config *out) CV_MUST_CHECK;
 
-/* Writes C as a new DIR/clearvault.conf (0600); the ceilings, probation
- * and session budget only where C->given says so. CV_ERR_EXISTS if
- * present. */
+/* Writes C as a new DIR/clearvault.conf (0600); the ceilings, probation,
+ * session budget and timeouts only where C->given says so. CV_ERR_EXISTS
+ * if present. */
 cv_err cv_config_save(const char *dir,
     const struct cv_config *c) CV_MUST_CHECK;
 /* The same, replacing DIR/clearvault.conf atomically (a restore's new

@@ -24,6 +24,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    c.ceiling_day[1] || c.ceiling_day[1] > CV_CEILING_MAX ||
 		    c.probation_days > CV_PROBATION_DAYS_MAX)
 			abort();
+		/* The server's deadlines too: never 0 (no deadline). */
+		if (c.handshake_timeout < 1 || c.handshake_timeout >
+		    CV_HANDSHAKE_TIMEOUT_MAX || c.idle_timeout < 1 ||
+		    c.idle_timeout > CV_IDLE_TIMEOUT_MAX)
+			abort();
 	}
 	return 0;
 }

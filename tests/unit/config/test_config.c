@@ -46,6 +46,8 @@ test_good(void **state)
 	assert_int_equal(c.ceiling_day[1], CV_CEILING_DAY_HARD);
 	assert_int_equal(c.probation_days, CV_PROBATION_DAYS);
 	assert_int_equal(c.session_records, CV_SESSION_RECORDS);
+	assert_int_equal(c.handshake_timeout, CV_HANDSHAKE_TIMEOUT_S);
+	assert_int_equal(c.idle_timeout, CV_IDLE_TIMEOUT_S);
 	assert_int_equal(c.given, 0);
 }
 
@@ -107,6 +109,34 @@ test_guard_keys(void **state)
 	expect(GOOD "session_records = 20 a day\n", CV_ERR_CONFIG, "line 5");
 }
 
+/* The server's connection deadlines: whole seconds, bounded, never 0. */
+static void
+test_timeouts(void **state)
+{
+	static const char text[] = GOOD "handshake_timeout = 3\n"
+	    "idle_timeout=3600\n";
+	struct cv_config c;
+
+	(void)state;
+	assert_int_equal(cv_config_parse(text, strlen(text), &c), CV_OK);
+	assert_int_equal(c.handshake_timeout, 3);
+	assert_int_equal(c.idle_timeout, 3600);
+	assert_int_equal(c.given, CV_CONFIG_GIVEN_HANDSHAKE |
+	    CV_CONFIG_GIVEN_IDLE);
+	expect(GOOD "handshake_timeout = 300\n", CV_OK, NULL);
+	expect(GOOD "handshake_timeout = 0\n", CV_ERR_CONFIG,
+	    "line 5: 'handshake_timeout' must be a whole number of seconds, "
+	    "1 to 300");
+	expect(GOOD "handshake_timeout = 301\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "idle_timeout = 0\n", CV_ERR_CONFIG,
+	    "'idle_timeout' must be a whole number of seconds, 1 to 3600");
+	expect(GOOD "idle_timeout = 3601\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "idle_timeout = 30s\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "idle_timeout = -1\n", CV_ERR_CONFIG, "line 5");
+	expect(GOOD "idle_timeout = 1\nidle_timeout = 2\n", CV_ERR_CONFIG,
+	    "given twice");
+}
+
 /* What save writes, load reads back; defaults are not written. */
 static void
 test_save_round_trip(void **state)
@@ -117,7 +147,8 @@ test_save_round_trip(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(cv_config_parse(GOOD "ceiling_day = 7/9\n"
-	    "probation_days = 3\nsession_records = 30\n", strlen(GOOD) + 58,
+	    "probation_days = 3\nsession_records = 30\nidle_timeout = 45\n",
+	    strlen(GOOD) + 76,
 	    &c), CV_OK);
 	assert_int_equal(cv_config_save(dir, &c), CV_OK);
 	assert_int_equal(cv_config_load(dir, &back), CV_OK);
@@ -125,9 +156,12 @@ test_save_round_trip(void **state)
 	assert_int_equal(back.ceiling_day[1], 9);
 	assert_int_equal(back.probation_days, 3);
 	assert_int_equal(back.session_records, 30);
+	assert_int_equal(back.idle_timeout, 45);
+	assert_int_equal(back.handshake_timeout, CV_HANDSHAKE_TIMEOUT_S);
 	assert_int_equal(back.ceiling_hour[0], CV_CEILING_HOUR_SOFT);
 	assert_int_equal(back.given, CV_CONFIG_GIVEN_CEILING_DAY |
-	    CV_CONFIG_GIVEN_PROBATION | CV_CONFIG_GIVEN_SESSION_RECORDS);
+	    CV_CONFIG_GIVEN_PROBATION | CV_CONFIG_GIVEN_SESSION_RECORDS |
+	    CV_CONFIG_GIVEN_IDLE);
 	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
@@ -195,6 +229,7 @@ main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_guard_keys),
+		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_save_round_trip),
 		cmocka_unit_test(test_key_id),
 	};
