@@ -157,8 +157,10 @@ replay(struct server *srv, json_t *e)
 	if (!strcmp(action, "guard.lock"))
 		return cv_guard_lock(srv->guard, actor, "replayed from the log",
 		    t);
+	/* Writes count against the budgets as reads do (records.c). */
 	if ((strcmp(action, "records.get") && strcmp(action,
-	    "records.search")) || outcome == NULL ||
+	    "records.search") && strcmp(action, "records.update") &&
+	    strcmp(action, "records.create")) || outcome == NULL ||
 	    strcmp(outcome, "allowed") || json_array_size(recs) == 0)
 		return CV_OK;
 	if ((ids = calloc(json_array_size(recs), sizeof *ids)) == NULL)

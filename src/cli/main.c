@@ -20,6 +20,8 @@ static const struct cli_cmd cmds[] = {
 	    "date" },
 	{ "rotate", cmd_rotate, "new keyring key; rewrap every data key" },
 	{ "shred", cmd_shred, "destroy one record's data key for good" },
+	{ "versions", cmd_versions, "a record's kept earlier versions; restore "
+	    "one" },
 	{ "backup", cmd_backup, "a consistent copy that holds no usable key" },
 	{ "restore", cmd_restore, "a backup as a new vault with keys of its "
 	    "own" },
