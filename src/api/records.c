@@ -31,11 +31,12 @@ api_json(struct req *r, unsigned status, json_t *j)
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
+	/* S may hold a token, a TOTP URI: wiped (cv_free_wiped). */
 	if (s == NULL || cv_buf_add(&b, s, strlen(s)) != CV_OK) {
-		free(s);
+		cv_free_wiped(s);
 		return api_internal(r, CV_ERR_NOMEM);
 	}
-	free(s);
+	cv_free_wiped(s);
 	return api_reply(r, status, CV_AUDIT_ALLOWED, "application/json", &b);
 }
 
