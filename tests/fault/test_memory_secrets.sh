@@ -73,33 +73,12 @@ secret=$(sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p' "$T/k/newbie.otpauth")
 [ -n "$secret" ] && ok || bad "the new user's TOTP secret"
 sleep 0.5	# the connections are closed and torn down
 
-# scan PID LABEL=HEX...: the labels of the byte strings found in PID's
-# memory
+# scan PID LABEL=HEX...: the labels of those found in PID's memory
 scan() {
 	local pid=$1
 	shift
-	python3 - "$pid" "$@" <<'PY'
-import sys
-pid, wanted = sys.argv[1], [a.split("=", 1) for a in sys.argv[2:]]
-wanted = [(l, bytes.fromhex(h)) for l, h in wanted]
-found = set()
-with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as mem:
-    for line in maps:
-        f = line.split()
-        lo, hi = (int(x, 16) for x in f[0].split("-"))
-        if "r" not in f[1] or hi - lo > 1 << 32 or (len(f) > 5 and
-            f[5] in ("[vvar]", "[vsyscall]")):
-            continue
-        try:
-            mem.seek(lo)
-            b = mem.read(hi - lo)
-        except OSError:
-            continue
-        for label, k in wanted:
-            if k in b:
-                found.add(label)
-print(" ".join(sorted(found)))
-PY
+	printf '%s\n' "$@" | tr = ' ' >"$T/wanted"
+	scan_mem "$pid" "$T/wanted"
 }
 hex() { printf %s "$1" | od -An -v -tx1 | tr -d ' \n'; }
 tok_raw=$(python3 -c 'import base64,sys; print(base64.urlsafe_b64decode(sys.argv[1] + "=").hex())' "$tok")
