@@ -36,6 +36,10 @@ struct cv_access_query {
 	uint32_t window_days;	/* records read in the last N days (>= 1) */
 	uint32_t unused_days;	/* no login in N days: unused (>= 1) */
 	bool all_roles;		/* also roles that read no record data */
+	/* Only who is locked (and each user's name, role, state): no
+	 * cases, logins or reads, and the log read only after the guard's
+	 * snapshot. For `user list`, which must not scan a whole log. */
+	bool locks_only;
 	/* Called about twice a second once the scan has run for a second;
 	 * may be NULL. */
 	cv_access_progress_fn *progress;
@@ -105,5 +109,9 @@ cv_err cv_access_print_table(FILE *f,
 
 /* "disabled", "locked" or "active". */
 const char *cv_access_state(const struct cv_access_user *u);
+
+/* R's user NAME, or NULL. */
+const struct cv_access_user *cv_access_user(const struct cv_access_review *r,
+    const char *name);
 
 #endif

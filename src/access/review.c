@@ -237,7 +237,7 @@ load_users(struct cv_store *s, struct cv_access_review *res)
 	 * trust the store's order to be bytewise. */
 	if (res->nusers)
 		qsort(res->users, res->nusers, sizeof *res->users, cmp_user);
-	for (size_t i = 0; i < res->nusers; i++) {
+	for (size_t i = 0; i < res->nusers && !res->q.locks_only; i++) {
 		struct case_list cl = { .u = &res->users[i] };
 		if ((r = cv_store_user_cases(s, res->users[i].name,
 		    collect_case, &cl)) != CV_OK)
@@ -423,14 +423,15 @@ cv_access_review(struct cv_vault *v, struct cv_audit *a,
 	x.res = res;
 	x.t0 = x.last_report = cv_now();
 	x.next_look = LOOK_EVERY;
-	x.window_from = q->now_us - (int64_t)q->window_days * CV_ACCESS_DAY_US;
+	x.window_from = q->locks_only ? INT64_MAX :
+	    q->now_us - (int64_t)q->window_days * CV_ACCESS_DAY_US;
 	if ((r = load_users(cv_vault_store(v), res)) != CV_OK ||
 	    (r = load_locks(v, res, &x.lock_from)) != CV_OK ||
 	    (r = cv_audit_size(a, &x.total)) != CV_OK)
 		goto out;
 	/* Nobody to review: the log has nothing to say about them. */
-	if (res->nusers && (r = cv_audit_scan(a, 0, x.total, on_entry, &x,
-	    &res->scanned)) != CV_OK)
+	if (res->nusers && (r = cv_audit_scan(a, q->locks_only ?
+	    x.lock_from : 0, x.total, on_entry, &x, &res->scanned)) != CV_OK)
 		goto out;
 	if (x.reported)
 		q->progress(q->ctx, res->scanned, x.total);
@@ -471,4 +472,12 @@ const char *
 cv_access_state(const struct cv_access_user *u)
 {
 	return u->disabled ? "disabled" : u->locked ? "locked" : "active";
+}
+
+const struct cv_access_user *
+cv_access_user(const struct cv_access_review *r, const char *name)
+{
+	struct cv_audit_str s = { .p = name, .len = strlen(name) };
+
+	return find_user(r, &s);
 }

@@ -221,8 +221,9 @@ decide(struct req *r, struct cv_vault *v, int64_t id, int approve)
 		    exp)));
 	}
 	cv_approval_clear(&ap);
-	/* XXX jansson keeps its copy of the code in memory it frees
-	 * without wiping. */
+	/* jansson's copies of the code are wiped as they are freed
+	 * (json_set_alloc_funcs in main), the reply's by the library's
+	 * free (respond in server.c). */
 	return api_json(r, 200, j);
 }
 
@@ -324,7 +325,7 @@ api_enrol(struct req *r)
 	    "certificate", json_object_get(j, "cert"), "fingerprint",
 	    json_object_get(j, "fingerprint"), "otpauth",
 	    json_object_get(j, "otpauth")));
-	/* XXX as above: jansson's copy of the TOTP secret is not wiped. */
+	/* As above: every copy of the TOTP URI is wiped as it is freed. */
 	json_decref(j);
 	return ret;
 }

@@ -31,11 +31,12 @@ api_json(struct req *r, unsigned status, json_t *j)
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
+	/* S may hold a token, a TOTP URI: wiped (cv_free_wiped). */
 	if (s == NULL || cv_buf_add(&b, s, strlen(s)) != CV_OK) {
-		free(s);
+		cv_free_wiped(s);
 		return api_internal(r, CV_ERR_NOMEM);
 	}
-	free(s);
+	cv_free_wiped(s);
 	return api_reply(r, status, CV_AUDIT_ALLOWED, "application/json", &b);
 }
 
@@ -463,18 +464,85 @@ api_record_search(struct req *r)
 }
 
 /*
+ * The id of the record in R's body, which must be valid (as `load` and
+ * keyd validate it) and, for a PUT, be PATH_ID's: 0 with the reason in
+ * DETAIL otherwise. Nothing is counted or stored for a body refused here.
+ */
+static int
+body_id(struct req *r, const char *path_id, char id[CV_RECORD_ID_MAX + 1],
+    char *detail, size_t size)
+{
+	struct cv_record_fields f;
+	struct cv_record_error re;
+	int ok;
+
+	memset(&re, 0, sizeof re);
+	if (cv_record_scan((const char *)r->body.p, r->body.len, &f, &re) !=
+	    CV_OK) {
+		snprintf(detail, size, "field %s: %s", re.path, re.reason);
+		return 0;
+	}
+	snprintf(id, CV_RECORD_ID_MAX + 1, "%s", f.id);
+	/* The fields hold the record's SSN and name. */
+	sodium_memzero(&f, sizeof f);
+	if ((ok = path_id == NULL || strcmp(path_id, id) == 0) == 0)
+		snprintf(detail, size, "field id: does not match the record "
+		    "being written");
+	return ok;
+}
+
+/*
+ * A record the writer may not touch: the same 403 whether it exists
+ * outside the writer's cases or not at all, so that writes are no oracle
+ * of what exists elsewhere; counted by the guard as a miss (enumeration),
+ * as a refused read is. The log says what happened.
+ */
+static enum MHD_Result
+write_refused(struct req *r, const char *why)
+{
+	snprintf(r->reason, sizeof r->reason, "%s", why);
+	api_guard_miss(r);
+	return api_forbidden(r, "no case of yours holds this record");
+}
+
+/*
+ * POST of an id that exists: a conflict for a writer whose case holds
+ * it (they may read it anyway), otherwise refused like any record
+ * outside their cases.
+ */
+static enum MHD_Result
+create_exists(struct req *r, struct cv_store *s, const char *id)
+{
+	cv_err e = cv_store_case_allows(s, r->purpose, r->who.user, id);
+
+	if (e == CV_OK)
+		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
+		    "a record with this id exists; PUT it instead");
+	if (e != CV_ERR_NOT_FOUND)
+		return api_internal(r, e);
+	return write_refused(r, "create refused: a record with this id "
+	    "exists outside the writer's cases");
+}
+
+/*
  * POST /v1/records?purpose=CASE creates a record and adds it to the case;
- * PUT /v1/records/{id}?purpose=CASE stores a new version. Readers of
- * records in a case that holds them may write them; the body is the whole
- * record, validated as `load` validates.
+ * PUT /v1/records/{id}?purpose=CASE stores a new version (the one it
+ * replaces is kept, store/versions.c). Readers of records in a case that
+ * holds them may write them; the body is the whole record, validated as
+ * `load` validates. A write counts against the writer's budgets as a read
+ * of that record does: the guard decides it first (step-up, lock,
+ * canary), so a session stopped for reading writes nothing either.
  */
 enum MHD_Result
 api_record_put(struct req *r, const char *path_id)
 {
 	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *s;
 	char id[CV_RECORD_ID_MAX + 1], detail[400];
-	uint32_t version = 0;
+	uint32_t version = 0, current;
+	enum MHD_Result ret;
 	int changed, badp;
+	size_t at;
 	cv_err e;
 
 	r->action = path_id ? "records.update" : "records.create";
@@ -497,43 +565,63 @@ api_record_put(struct req *r, const char *path_id)
 		return api_internal(r, CV_ERR_STORE);
 	if (r->purpose == NULL)
 		return api_forbidden(r, "a purpose (a case of yours) is required");
-	if (path_id && (e = cv_policy_need_to_know(cv_vault_store(v),
-	    r->who.user, r->purpose, path_id)) != CV_OK) {
-		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		return e == CV_ERR_AUTH ? api_forbidden(r, "no case of yours holds "
-		    "this record") : api_internal(r, e);
-	}
-	if (!path_id) {
+	s = cv_vault_store(v);
+	if (!path_id && (cv_store_case_exists(s, r->purpose) != CV_OK ||
+	    cv_store_case_has_user(s, r->purpose, r->who.user) != CV_OK))
 		/* The writer must belong to the case the record joins. */
-		struct cv_store *s = cv_vault_store(v);
-		if (cv_store_case_exists(s, r->purpose) != CV_OK ||
-		    cv_store_case_has_user(s, r->purpose, r->who.user) !=
-		    CV_OK)
-			return api_forbidden(r, "a purpose (a case of yours) is "
-			    "required");
-	}
+		return api_forbidden(r, "a purpose (a case of yours) is "
+		    "required");
+	if (!body_id(r, path_id, id, detail, sizeof detail))
+		return api_problem(r, 422, CV_AUDIT_DENIED, "invalid record",
+		    detail);
+	r->one[0] = id;
+	r->records = r->one;
+	r->nrecords = 1;
+	if (path_id && (e = cv_policy_need_to_know(s, r->who.user, r->purpose,
+	    id)) != CV_OK)
+		return e == CV_ERR_AUTH ? write_refused(r, cv_err_detail()) :
+		    api_internal(r, e);
+	e = cv_store_state(s, id, &current);
+	if (!path_id && (e == CV_OK || e == CV_ERR_SHREDDED))
+		return create_exists(r, s, id);
+	if (path_id && e == CV_ERR_NOT_FOUND)
+		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
+		    "no such record");
+	if (path_id && e == CV_ERR_SHREDDED)
+		/* Shredded is for good: no new version brings it back. */
+		return api_problem(r, 410, CV_AUDIT_DENIED, "gone",
+		    "the record was shredded");
+	if (e != CV_OK && e != CV_ERR_NOT_FOUND)
+		return api_internal(r, e);
+	if (!api_guard_read(r, r->records, 1, 0, &ret))
+		return ret;
 	/* Sealed by keyd, under a data key made there. */
 	e = cv_keyd_put(r->srv->kd, path_id, path_id != NULL,
 	    (const char *)r->body.p, r->body.len, id, &version);
+	if (e != CV_OK)
+		api_guard_settle(r, 0);	/* nothing was written */
 	if (e == CV_ERR_INVALID) {
 		snprintf(detail, sizeof detail, "%s", cv_err_detail());
 		return api_problem(r, 422, CV_AUDIT_DENIED, "invalid record",
 		    detail);
 	}
-	if (e == CV_ERR_EXISTS)
-		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
-		    "a record with this id exists; PUT it instead");
+	if (e == CV_ERR_EXISTS)	/* made meanwhile */
+		return create_exists(r, s, id);
 	if (e == CV_ERR_NOT_FOUND)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such record");
 	if (e != CV_OK)
 		return api_internal(r, e);
-	if (!path_id && (e = cv_store_case_member(cv_vault_store(v),
-	    r->purpose, 1, id, 1, &changed)) != CV_OK)
+	if (!path_id && (e = cv_store_case_member(s, r->purpose, 1, id, 1,
+	    &changed)) != CV_OK)
 		return api_internal(r, e);
-	r->one[0] = path_id ? path_id : id;
-	r->records = r->one;
-	r->nrecords = 1;
-	return api_json(r, path_id ? 200 : 201, json_pack("{s:s, s:i}", "id",
-	    r->one[0], "version", (int)version));
+	at = strlen(r->reason);
+	snprintf(r->reason + at, sizeof r->reason - at, "%sversion %u",
+	    at ? "; " : "", version);
+	ret = api_json(r, path_id ? 200 : 201, json_pack("{s:s, s:i}", "id",
+	    id, "version", (int)version));
+	/* ID lives on this stack: the entry has been taken already. */
+	r->records = NULL;
+	r->nrecords = 0;
+	return ret;
 }

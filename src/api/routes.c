@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "api_internal.h"
 
@@ -24,7 +25,8 @@ static enum MHD_Result
 login(struct req *r)
 {
 	struct cv_vault *v = api_vault(r->srv);
-	char token[CV_TOKEN_CHARS + 1], when[32], code[7];
+	char token[CV_TOKEN_CHARS + 1] = "", when[32], code[7] = "";
+	enum MHD_Result ret;
 	cv_err e;
 
 	r->action = "session.create";
@@ -41,23 +43,27 @@ login(struct req *r)
 		 * gets the reason. */
 		snprintf(r->reason, sizeof r->reason, "login refused: %s",
 		    cv_err_detail());
-		if (e == CV_ERR_LIMIT)
-			return api_problem(r, 429, CV_AUDIT_DENIED,
-			    "too many requests", "too many failed logins; "
-			    "try again later");
-		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
-		    "login refused");
-	}
-	if (api_guard_locked(r->srv, r->who.user)) {
+		ret = e == CV_ERR_LIMIT ? api_problem(r, 429, CV_AUDIT_DENIED,
+		    "too many requests", "too many failed logins; try again "
+		    "later") : api_problem(r, 401, CV_AUDIT_DENIED,
+		    "unauthorized", "login refused");
+	} else if (api_guard_locked(r->srv, r->who.user)) {
 		/* Locked until two officers say otherwise: no new session. */
 		cv_sessions_end_user(r->srv->sessions, r->who.user);
 		snprintf(r->reason, sizeof r->reason, "login refused: locked");
-		return api_problem(r, 403, CV_AUDIT_DENIED, "locked",
+		ret = api_problem(r, 403, CV_AUDIT_DENIED, "locked",
 		    "this account is locked; ask the security office");
+	} else {
+		snprintf(r->reason, sizeof r->reason, "login");
+		ret = reply_json(r, 201, json_pack("{s:s, s:s}", "token", token,
+		    "expires_at", iso8601(r->who.expires_us, when,
+		    sizeof when)));
 	}
-	snprintf(r->reason, sizeof r->reason, "login");
-	return reply_json(r, 201, json_pack("{s:s, s:s}", "token", token,
-	    "expires_at", iso8601(r->who.expires_us, when, sizeof when)));
+	/* The server keeps only the token's hash (session.c); the code is
+	 * spent. */
+	sodium_memzero(token, sizeof token);
+	sodium_memzero(code, sizeof code);
+	return ret;
 }
 
 /* The bearer token, checked against the certificate and the user. */

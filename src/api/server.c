@@ -216,13 +216,17 @@ respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	size_t len = body->len;
+	void *p = body->p;
 
-	/* MHD copies the bytes; ours are wiped by cv_buf_free. */
-	resp = MHD_create_response_from_buffer(len, body->p,
-	    MHD_RESPMEM_MUST_COPY);
-	cv_buf_free(body);
-	if (resp == NULL)
+	/* MHD takes our bytes (no copy of its own that it would free
+	 * unwiped) and wipes them when it is done (issue 17). */
+	*body = (struct cv_buf){ 0 };
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(len, p,
+	    cv_free_wiped, p);
+	if (resp == NULL) {
+		cv_free_wiped(p);
 		return MHD_NO;
+	}
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");

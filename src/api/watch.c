@@ -162,8 +162,10 @@ replay(struct server *srv, json_t *e)
 	    !strcmp(outcome, "allowed"))
 		return api_unlock_replay(srv, actor, json_string_value(
 		    json_object_get(e, "reason")), t);
+	/* Writes count against the budgets as reads do (records.c). */
 	if ((strcmp(action, "records.get") && strcmp(action,
-	    "records.search")) || outcome == NULL ||
+	    "records.search") && strcmp(action, "records.update") &&
+	    strcmp(action, "records.create")) || outcome == NULL ||
 	    strcmp(outcome, "allowed") || json_array_size(recs) == 0)
 		return CV_OK;
 	if ((ids = calloc(json_array_size(recs), sizeof *ids)) == NULL)

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,15 @@ cv_buf_add(struct cv_buf *b, const void *data, size_t n)
 		memcpy(b->p + b->len, data, n);
 	b->len += n;
 	return CV_OK;
+}
+
+void
+cv_free_wiped(void *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, malloc_usable_size(p));
+	free(p);
 }
 
 void

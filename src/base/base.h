@@ -66,6 +66,13 @@ cv_err cv_buf_add(struct cv_buf *b, const void *data, size_t n) CV_MUST_CHECK;
 void cv_buf_free(struct cv_buf *b);
 
 /*
+ * free(P) after wiping the whole block malloc gave (malloc_usable_size),
+ * for memory whose size the freeing code does not know: jansson's
+ * strings, a reply handed to the HTTP library. NULL is fine.
+ */
+void cv_free_wiped(void *p);
+
+/*
  * Creates PATH with MODE (O_EXCL: never replaces a file) holding DATA, and
  * fsyncs it. CV_ERR_EXISTS when PATH exists, CV_ERR_IO otherwise.
  */

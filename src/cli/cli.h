@@ -27,6 +27,7 @@ int cmd_get(int argc, char **argv);
 int cmd_find(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_shred(int argc, char **argv);
+int cmd_versions(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_ca_cert(int argc, char **argv);
 int cmd_canaries(int argc, char **argv);

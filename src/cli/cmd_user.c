@@ -9,6 +9,7 @@
 #include <qrencode.h>
 #include <sodium.h>
 
+#include "../access/access.h"
 #include "../auth/users.h"
 #include "../policy/policy.h"
 #include "cli.h"
@@ -39,7 +40,9 @@ static const char help[] =
     "        and hard (refused and locked), e.g. --minute 20/40; --clear\n"
     "        proposes going back to the role's\n"
     "  enable NAME                proposes enabling a disabled user\n"
-    "  list                       users, roles, state, live certificates\n"
+    "  list                       users, roles, state (active, enrolling,\n"
+    "                             locked by the guard, disabled), live\n"
+    "                             certificates\n"
     "  proposals [--all]          pending proposals (--all: decided too)\n"
     "  disable NAME               NAME may not log in (at once)\n"
     "  revoke-cert NAME           revokes every certificate of NAME (at once)\n";
@@ -71,22 +74,53 @@ cli_print_qr(const char *text)
 	QRcode_free(q);
 }
 
+struct listing {
+	struct cv_vault *v;
+	/* the guard's locks, as a server started now would hold them */
+	const struct cv_access_review *locks;
+};
+
 static int
 print_user(void *ctx, const struct cv_store_user *u)
 {
-	struct cv_vault *v = ctx;
+	struct listing *l = ctx;
+	const struct cv_access_user *au = cv_access_user(l->locks, u->name);
 	int live = 0, all = 0;
 	time_t t = (time_t)(u->created_us / 1000000);
 	char when[32];
 
-	if (cv_store_cert_count(cv_vault_store(v), u->name, &live, &all) !=
+	if (cv_store_cert_count(cv_vault_store(l->v), u->name, &live, &all) !=
 	    CV_OK)
 		return 1;
 	strftime(when, sizeof when, "%Y-%m-%d", gmtime(&t));
 	printf("%-24s %-17s %-9s %d/%d certs  created %s\n", u->name, u->role,
-	    u->disabled ? "disabled" : cv_auth_enrolled(u) ? "active" :
-	    "enrolling", live, all, when);
+	    u->disabled ? "disabled" : au && au->locked ? "locked" :
+	    cv_auth_enrolled(u) ? "active" : "enrolling", live, all, when);
 	return 0;
+}
+
+/*
+ * Every user with its state. A lock lives in the guard's sealed state
+ * (DIR/guard.state, written by the server) and on the audit log after it,
+ * and is read as `access review` reads it: a state that does not open is
+ * refused here as the server and the review refuse it.
+ */
+static cv_err
+list_users(struct cv_vault *v, struct cv_audit *a)
+{
+	struct cv_access_query q = { .now_us = cv_time_us(),
+	    .window_days = 1, .unused_days = 1, .all_roles = true,
+	    .locks_only = true };
+	struct cv_access_review *locks = NULL;
+	struct listing l = { .v = v };
+	cv_err r;
+
+	if ((r = cv_access_review(v, a, &q, &locks)) != CV_OK)
+		return r;
+	l.locks = locks;
+	r = cv_store_user_list(cv_vault_store(v), print_user, &l);
+	cv_access_review_free(locks);
+	return r;
 }
 
 static int
@@ -318,7 +352,7 @@ cmd_user(int argc, char **argv)
 		goto out;
 	}
 	if (!strcmp(sub, "list"))
-		r = cv_store_user_list(cv_vault_store(v), print_user, v);
+		r = list_users(v, a);
 	else if (!strcmp(sub, "proposals"))
 		r = cv_store_proposal_list(cv_vault_store(v), !all,
 		    print_proposal, NULL);

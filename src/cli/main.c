@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 
 #define VERSION "0.1.0"
@@ -20,6 +22,8 @@ static const struct cli_cmd cmds[] = {
 	    "date" },
 	{ "rotate", cmd_rotate, "new keyring key; rewrap every data key" },
 	{ "shred", cmd_shred, "destroy one record's data key for good" },
+	{ "versions", cmd_versions, "a record's kept earlier versions; restore "
+	    "one" },
 	{ "backup", cmd_backup, "a consistent copy that holds no usable key" },
 	{ "restore", cmd_restore, "a backup as a new vault with keys of its "
 	    "own" },
@@ -158,6 +162,9 @@ main(int argc, char **argv)
 	(void)setrlimit(RLIMIT_CORE, &no_core);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(077);
+	/* jansson's strings carry session tokens, TOTP URIs and record
+	 * text: wiped when jansson lets go of them (before any JSON). */
+	json_set_alloc_funcs(malloc, cv_free_wiped);
 
 #ifndef CV_TEST_HOOKS
 	/* Test knobs do nothing here; one set by mistake (or by someone

@@ -188,7 +188,8 @@ enrol(struct cv_keyd *k, const char *name, const char *code,
 		sodium_memzero(s, strlen(s));
 		free(s);
 	}
-	/* XXX jansson's copy of the otpauth URI is freed unwiped. */
+	/* jansson's copy of the otpauth URI is wiped as it is freed
+	 * (json_set_alloc_funcs in main). */
 	json_decref(j);
 	cv_user_issue_clear(&iss);
 	return r;

@@ -36,7 +36,74 @@ struct sup {
 	struct cv_keyd_client *kd;
 	int alerts_fd;
 	time_t restarts[RESTARTS_PER_MINUTE];
+	char **env;		/* the children's environment (child_env) */
 };
+
+/*
+ * The children wipe what they free. The TLS and HTTP libraries keep
+ * request and reply plaintext (bearer tokens, TOTP URIs, record text) in
+ * buffers they free without wiping, out of reach of any wipe of ours:
+ * glibc's malloc fills every freed block (perturb; its thread cache, whose
+ * frees skip that, off), and in sanitizer builds ASan's allocator does the
+ * same. Our environment with those two settings added (after any the
+ * operator set, so they win), made before a fork: the child only execs.
+ */
+#define WIPE_TUNABLES "glibc.malloc.perturb=165:glibc.malloc.tcache_count=0"
+#define WIPE_ASAN "max_free_fill_size=2147483647:free_fill_byte=0"
+
+extern char **environ;
+
+static char *
+joined(const char *name, const char *old, const char *ours)
+{
+	size_t n = strlen(name) + (old ? strlen(old) + 1 : 0) +
+	    strlen(ours) + 2;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s=%s%s%s", name, old ? old : "", old ? ":" :
+		    "", ours);
+	return s;
+}
+
+static cv_err
+child_env(char ***out)
+{
+	const char *tun = getenv("GLIBC_TUNABLES"), *asan = getenv(
+	    "ASAN_OPTIONS");
+	size_t n = 0, k = 0;
+	char **e;
+
+	while (environ[n])
+		n++;
+	if ((e = calloc(n + 3, sizeof *e)) == NULL)
+		return CV_ERR_NOMEM;
+	/* e[0] and e[1] are ours (freed with the array), then the rest. */
+	e[k++] = joined("GLIBC_TUNABLES", tun, WIPE_TUNABLES);
+	e[k++] = joined("ASAN_OPTIONS", asan, WIPE_ASAN);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "GLIBC_TUNABLES=", 15) != 0 &&
+		    strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0)
+			e[k++] = environ[i];
+	if (e[0] == NULL || e[1] == NULL) {
+		free(e[0]);
+		free(e[1]);
+		free(e);
+		return CV_ERR_NOMEM;
+	}
+	*out = e;
+	return CV_OK;
+}
+
+static void
+child_env_free(char **e)
+{
+	if (e == NULL)
+		return;
+	free(e[0]);
+	free(e[1]);
+	free(e);
+}
 
 /*
  * Starts ROLE with FDS moved to 3, 4, ... and nothing else open past
@@ -96,7 +163,7 @@ spawn(struct sup *s, int which, const int *fds, int n, const sigset_t *old)
 		if (close_range(3 + (unsigned)n, ~0u, 0) != 0)
 			_exit(71);
 		sigprocmask(SIG_SETMASK, old, NULL);
-		execv("/proc/self/exe", (char *const *)argv);
+		execve("/proc/self/exe", (char *const *)argv, s->env);
 		_exit(72);
 	}
 	p->pid = pid;
@@ -215,6 +282,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 
 	s.procs[P_KEYD].role = "keyd";
 	s.procs[P_API].role = "api";
+	if ((r = child_env(&s.env)) != CV_OK)
+		return r;
 	if (cv_path(path, sizeof path, "%s/alerts.jsonl", o->dir) == CV_OK)
 		s.alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
 		    O_CLOEXEC, 0600);
@@ -363,6 +432,7 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	}
 	if (s.alerts_fd >= 0)
 		close(s.alerts_fd);
+	child_env_free(s.env);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

@@ -257,6 +257,8 @@ cv_store_load_done(struct cv_store *s, const struct cv_store_load *l,
 
 	if ((r = int_of(s, "SELECT count(*) FROM load_versions WHERE"
 	    " load = ?1", l->id, &pending)) != CV_OK ||
+	    /* What they replace stays (versions.c). */
+	    (r = store_keep_load(s, l->id, now_us)) != CV_OK ||
 	    (r = run2(s, "UPDATE records SET version = v.version,"
 	    " ssn_bi = v.ssn_bi, name_bi = v.name_bi, body = v.body"
 	    " FROM load_versions v WHERE v.load = ?1 AND records.rid = v.rid"

@@ -199,6 +199,7 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 		    (r = exec(s, store_cases_schema)) != CV_OK ||
 		    (r = exec(s, store_approvals_schema)) != CV_OK ||
 		    (r = exec(s, store_loads_schema)) != CV_OK ||
+		    (r = exec(s, store_versions_schema)) != CV_OK ||
 		    (r = exec(s, "COMMIT")) != CV_OK)
 			goto out;
 	} else if ((r = check_schema(s)) != CV_OK ||
@@ -207,6 +208,7 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 	    (r = exec(s, store_cases_schema)) != CV_OK ||
 	    (r = exec(s, store_approvals_schema)) != CV_OK ||
 	    (r = exec(s, store_loads_schema)) != CV_OK ||
+	    (r = exec(s, store_versions_schema)) != CV_OK ||
 	    (r = add_load_column(s)) != CV_OK)
 		goto out;
 	for (int i = 0; i < Q__N; i++) {
@@ -409,6 +411,12 @@ cv_store_insert(struct cv_store *s, const struct cv_store_put *p, int *exists)
 cv_err
 cv_store_put(struct cv_store *s, const struct cv_store_put *p)
 {
+	cv_err r;
+
+	/* The version replaced stays (versions.c): one statement in the
+	 * put's own transaction, a no-op for a new record. */
+	if ((r = store_keep(s, p->rid, cv_time_us())) != CV_OK)
+		return r;
 	return write_record(s, Q_PUT, p, NULL);
 }
 
@@ -515,25 +523,38 @@ cv_store_shred(struct cv_store *s, const char *rid)
 	if (rc != SQLITE_ROW)
 		return db_fail(s, "find data key");
 	if ((r = step_done(s, s->q[Q_DEL_DEK], id, "delete data key")) !=
-	    CV_OK)
+	    CV_OK ||
+	    (r = store_kept_shred(s, rid)) != CV_OK)
 		return r;
 	return step_done(s, s->q[Q_CLEAR_BI], id, "clear blind indexes");
 }
 
-cv_err
-cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
-    struct cv_store_dek *out, size_t max, size_t *n)
+/*
+ * Positions (cv_store_dek.ref) at or past this are kept versions' keys
+ * (versions.c), REF - KEPT_REF their row id: the rotation's scan walks
+ * the records' keys, then these, and resumes anywhere in either.
+ */
+#define KEPT_REF ((int64_t)1 << 62)
+
+static const char sql_kept_scan[] = "SELECT id, rid, gen, wdek FROM "
+    "versions WHERE id > ?1 AND gen != ?2 ORDER BY id LIMIT ?3";
+static const char sql_kept_set[] = "UPDATE versions SET gen = ?2, "
+    "wdek = ?3 WHERE id = ?1";
+
+/* The rows of scan ST (position, rid, gen, wdek) after AFTER, into OUT
+ * from *N up to MAX, each at BASE + its position. */
+static cv_err
+dek_rows(struct cv_store *s, sqlite3_stmt *st, int64_t after, uint32_t gen,
+    int64_t base, struct cv_store_dek *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st = s->q[Q_SCAN];
 	const char *rid;
 	int rc = SQLITE_DONE;
 	cv_err r = CV_OK;
 
-	*n = 0;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, after);
 	sqlite3_bind_int64(st, 2, gen);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(max - *n));
 	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cv_store_dek *d = &out[*n];
 		rid = (const char *)sqlite3_column_text(st, 1);
@@ -542,7 +563,7 @@ cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
 			r = cv_fail(CV_ERR_FORMAT, "malformed data key row");
 			break;
 		}
-		d->ref = sqlite3_column_int64(st, 0);
+		d->ref = base + sqlite3_column_int64(st, 0);
 		strcpy(d->rid, rid);
 		d->gen = (uint32_t)sqlite3_column_int64(st, 2);
 		memcpy(d->wdek, sqlite3_column_blob(st, 3), CV_WDEK_BYTES);
@@ -555,16 +576,44 @@ cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
 }
 
 cv_err
+cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
+    struct cv_store_dek *out, size_t max, size_t *n)
+{
+	sqlite3_stmt *st;
+	cv_err r = CV_OK;
+
+	*n = 0;
+	if (after < KEPT_REF)
+		r = dek_rows(s, s->q[Q_SCAN], after, gen, 0, out, max, n);
+	if (r == CV_OK && *n < max) {
+		if (store_stmt(s, sql_kept_scan, &st) != SQLITE_OK)
+			return db_fail(s, "scan data keys");
+		r = dek_rows(s, st, after >= KEPT_REF ? after - KEPT_REF : 0,
+		    gen, KEPT_REF, out, max, n);
+		store_release(st);
+	}
+	return r;
+}
+
+cv_err
 cv_store_dek_set(struct cv_store *s, int64_t ref, uint32_t gen,
     const uint8_t wdek[static CV_WDEK_BYTES])
 {
 	sqlite3_stmt *st = s->q[Q_SET_DEK];
+	int rc;
 
+	if (ref >= KEPT_REF) {
+		if (store_stmt(s, sql_kept_set, &st) != SQLITE_OK)
+			return db_fail(s, "update data key");
+		ref -= KEPT_REF;
+	}
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, ref);
 	sqlite3_bind_int64(st, 2, gen);
 	sqlite3_bind_blob(st, 3, wdek, CV_WDEK_BYTES, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
 		return db_fail(s, "update data key");
 	return CV_OK;
 }

@@ -80,7 +80,10 @@ cv_err cv_store_state(struct cv_store *s, const char *rid,
 cv_err cv_store_insert(struct cv_store *s, const struct cv_store_put *p,
     int *exists) CV_MUST_CHECK;
 
-/* Inserts P, or replaces the record with P's rid (a new version). */
+/*
+ * Inserts P, or replaces the record with P's rid (a new version); the
+ * version it replaces is kept (see cv_store_kept_list).
+ */
 cv_err cv_store_put(struct cv_store *s,
     const struct cv_store_put *p) CV_MUST_CHECK;
 
@@ -108,12 +111,38 @@ cv_err cv_store_find(struct cv_store *s, enum cv_bidx_kind kind,
     int (*fn)(void *ctx, const char *rid), void *ctx) CV_MUST_CHECK;
 
 /*
- * Destroys RID's wrapped data key and blind indexes (secure delete: the
- * bytes are overwritten in the file). CV_ERR_NOT_FOUND, CV_ERR_SHREDDED.
+ * Destroys RID's wrapped data key and blind indexes, and every kept
+ * version of it with its key (secure delete: the bytes are overwritten in
+ * the file). CV_ERR_NOT_FOUND, CV_ERR_SHREDDED.
  */
 cv_err cv_store_shred(struct cv_store *s, const char *rid) CV_MUST_CHECK;
 
-/* Wrapped data keys, for rotation. */
+/*
+ * Kept versions: a record replaced by a newer version (cv_store_put, a
+ * load's new versions) keeps the one it replaced, ciphertext and wrapped
+ * data key, so that an update never destroys the only copy. They have no
+ * blind index and no read of the server returns them; `clearvault
+ * versions` lists them and restores one (vault/versions.c).
+ */
+struct cv_store_kept {
+	uint32_t version;
+	int64_t replaced_us;	/* when a newer version took its place */
+	size_t body_len;
+};
+
+/* FN(CTX, k) for RID's kept versions, newest first; a non-zero return
+ * stops the walk. None is not an error. CV_ERR_STORE. */
+cv_err cv_store_kept_list(struct cv_store *s, const char *rid,
+    int (*fn)(void *ctx, const struct cv_store_kept *k),
+    void *ctx) CV_MUST_CHECK;
+/* RID's kept VERSION as a row (cv_store_row_clear it). CV_ERR_NOT_FOUND,
+ * CV_ERR_FORMAT, CV_ERR_STORE, CV_ERR_NOMEM. */
+cv_err cv_store_kept_get(struct cv_store *s, const char *rid,
+    uint32_t version, struct cv_store_row *row) CV_MUST_CHECK;
+/* How many versions are kept, of all records. */
+cv_err cv_store_kept_count(struct cv_store *s, int64_t *n) CV_MUST_CHECK;
+
+/* Wrapped data keys, for rotation: the records' and the kept versions'. */
 struct cv_store_dek {
 	int64_t ref;	/* opaque position; pass back to cv_store_dek_set */
 	char rid[72];
@@ -123,7 +152,8 @@ struct cv_store_dek {
 
 /*
  * Up to MAX wrapped keys after position AFTER (0 to start) whose
- * generation is not GEN, in position order; *n is how many.
+ * generation is not GEN, in position order; *n is how many. The records'
+ * keys come first, then the kept versions' (cv_store_kept_list).
  */
 cv_err cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
     struct cv_store_dek *out, size_t max, size_t *n) CV_MUST_CHECK;

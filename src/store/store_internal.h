@@ -35,6 +35,20 @@ extern const char store_cases_schema[];
 extern const char store_approvals_schema[];
 /* Loads, their pending versions and the canary list (loads.c). */
 extern const char store_loads_schema[];
+/* Earlier versions of records (versions.c). */
+extern const char store_versions_schema[];
+
+/*
+ * In a write transaction, before RID's visible row is replaced: that
+ * version (with its data key; a shredded one is not kept) goes to the
+ * kept versions, replaced at NOW_US. No row: nothing to do.
+ */
+cv_err store_keep(struct cv_store *s, const char *rid, int64_t now_us);
+/* The same for every record whose new version load LOAD applies now. */
+cv_err store_keep_load(struct cv_store *s, int64_t load, int64_t now_us);
+/* Deletes every kept version of RID (shredding: their keys too). */
+cv_err store_kept_shred(struct cv_store *s, const char *rid);
+
 
 /*
  * SQL: the records row R (an alias) may be read. A row written by a load

@@ -14,7 +14,7 @@ cv_vault_rotate(struct cv_vault *v,
 {
 	struct cv_keys *k = v->sk->k;
 	struct cv_store_dek *d = NULL;
-	int64_t after = 0, records, shredded;
+	int64_t after = 0, records, shredded, kept;
 	double t0 = cv_now(), last = t0;
 	uint32_t gen;
 	size_t n, i;
@@ -27,9 +27,11 @@ cv_vault_rotate(struct cv_vault *v,
 	 */
 	if ((r = vault_lock(v, 10)) != CV_OK)
 		return r;
-	if ((r = cv_store_count(v->store, &records, &shredded)) != CV_OK)
+	if ((r = cv_store_count(v->store, &records, &shredded)) != CV_OK ||
+	    (r = cv_store_kept_count(v->store, &kept)) != CV_OK)
 		goto out;
-	st->total = (uint64_t)(records - shredded);
+	/* Kept versions' keys too: every one of them stays restorable. */
+	st->total = (uint64_t)(records - shredded + kept);
 	if ((d = calloc(BATCH, sizeof *d)) == NULL) {
 		r = CV_ERR_NOMEM;
 		goto out;

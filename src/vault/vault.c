@@ -330,18 +330,40 @@ vault_seal(struct cv_keys *k, const struct cv_record_fields *f,
 }
 
 cv_err
-cv_vault_put(struct cv_vault *v, const char *text, size_t len,
-    const char *expect_id, int must_exist, struct cv_record_error *e,
-    char id[CV_RECORD_ID_MAX + 1], uint32_t *version)
+vault_put_scanned(struct cv_vault *v, const struct cv_record_fields *f,
+    const char *text, int must_exist, uint32_t *version)
 {
-	struct cv_record_fields f;
 	struct cv_store_put p;
 	struct cv_buf body = { 0 };
 	uint32_t old = 0;
 	cv_err r;
 
-	id[0] = '\0';
 	memset(&p, 0, sizeof p);
+	r = cv_store_version(v->store, f->id, &old);
+	if (r == CV_OK && !must_exist)
+		r = cv_fail(CV_ERR_EXISTS, "record %s exists", f->id);
+	else if (r == CV_ERR_NOT_FOUND && must_exist)
+		r = cv_fail(CV_ERR_NOT_FOUND, "no record %s", f->id);
+	else if (r == CV_ERR_NOT_FOUND)
+		r = CV_OK;
+	if (r == CV_OK &&
+	    (r = vault_bidx(v->sk->k, f, p.ssn_bi, p.name_bi)) == CV_OK &&
+	    (r = vault_seal(v->sk->k, f, text, old + 1, &p, &body)) == CV_OK &&
+	    (r = cv_store_put(v->store, &p)) == CV_OK)
+		*version = old + 1;
+	cv_buf_free(&body);
+	return r;
+}
+
+cv_err
+cv_vault_put(struct cv_vault *v, const char *text, size_t len,
+    const char *expect_id, int must_exist, struct cv_record_error *e,
+    char id[CV_RECORD_ID_MAX + 1], uint32_t *version)
+{
+	struct cv_record_fields f;
+	cv_err r;
+
+	id[0] = '\0';
 	if ((r = cv_record_scan(text, len, &f, e)) != CV_OK)
 		return r;
 	if (expect_id && strcmp(expect_id, f.id) != 0) {
@@ -354,26 +376,13 @@ cv_vault_put(struct cv_vault *v, const char *text, size_t len,
 	strcpy(id, f.id);
 	if ((r = cv_store_begin(v->store)) != CV_OK)
 		goto out;
-	r = cv_store_version(v->store, f.id, &old);
-	if (r == CV_OK && !must_exist)
-		r = cv_fail(CV_ERR_EXISTS, "record %s exists", f.id);
-	else if (r == CV_ERR_NOT_FOUND && must_exist)
-		r = cv_fail(CV_ERR_NOT_FOUND, "no record %s", f.id);
-	else if (r == CV_ERR_NOT_FOUND)
-		r = CV_OK;
-	if (r == CV_OK &&
-	    (r = vault_bidx(v->sk->k, &f, p.ssn_bi, p.name_bi)) == CV_OK &&
-	    (r = vault_seal(v->sk->k, &f, text, old + 1, &p, &body)) == CV_OK)
-		r = cv_store_put(v->store, &p);
-	if (r == CV_OK)
+	if ((r = vault_put_scanned(v, &f, text, must_exist, version)) ==
+	    CV_OK)
 		r = cv_store_commit(v->store);
 	if (r != CV_OK)
 		cv_store_rollback(v->store);
-	else
-		*version = old + 1;
  out:
 	sodium_memzero(&f, sizeof f);
-	cv_buf_free(&body);
 	return r;
 }
 

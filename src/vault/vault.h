@@ -250,10 +250,24 @@ cv_err cv_vault_find_name(struct cv_vault *v, const char *last,
     void *ctx) CV_MUST_CHECK;
 
 /*
- * Destroys record ID's data key and blind indexes; its ciphertext stays
- * and can never be read again. CV_ERR_NOT_FOUND, CV_ERR_SHREDDED.
+ * Destroys record ID's data key and blind indexes, and its kept earlier
+ * versions with their keys; its ciphertext stays and can never be read
+ * again. CV_ERR_NOT_FOUND, CV_ERR_SHREDDED.
  */
 cv_err cv_vault_shred(struct cv_vault *v, const char *id) CV_MUST_CHECK;
+
+/*
+ * Makes record ID's kept VERSION (see cv_store_kept_list) its current
+ * content again, as a new version (*now; a new data key), in one
+ * transaction: the version it replaces is kept in turn, so nothing is
+ * lost either way. For the operator (`clearvault versions --restore`):
+ * the text never leaves this call. CV_ERR_INVALID (bad id, or a kept
+ * version the schema no longer accepts: "field PATH: reason"),
+ * CV_ERR_NOT_FOUND (no such record or kept version), CV_ERR_SHREDDED,
+ * CV_ERR_AUTH (its ciphertext was altered), CV_ERR_STORE.
+ */
+cv_err cv_vault_version_restore(struct cv_vault *v, const char *id,
+    uint32_t version, uint32_t *now) CV_MUST_CHECK;
 
 struct cv_rotate_stats {
 	uint64_t rewrapped, total;

@@ -142,4 +142,12 @@ cv_err vault_seal(struct cv_keys *k, const struct cv_record_fields *f,
     const char *text, uint32_t version, struct cv_store_put *p,
     struct cv_buf *body) CV_MUST_CHECK;
 
+/*
+ * In a write transaction of V's store: the record F scanned from TEXT
+ * stored as cv_vault_put stores it (a new record, or with MUST_EXIST a new
+ * version, the one it replaces kept); *VERSION as stored.
+ */
+cv_err vault_put_scanned(struct cv_vault *v, const struct cv_record_fields *f,
+    const char *text, int must_exist, uint32_t *version) CV_MUST_CHECK;
+
 #endif

@@ -230,3 +230,30 @@ expect_problem() {	# DESC WANT
 
 fresh_totp() { cv_fresh_totp "$@"; }
 
+# The labels of the byte strings of FILE (lines "LABEL HEX") found in the
+# memory of process PID (/proc/PID/mem: run as root), on one line.
+scan_mem() {	# PID FILE
+	python3 - "$1" "$2" <<'PY'
+import sys
+pid, path = sys.argv[1], sys.argv[2]
+keys = [(l.split()[0], bytes.fromhex(l.split()[1])) for l in open(path)]
+found = set()
+with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as mem:
+    for line in maps:
+        f = line.split()
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        if "r" not in f[1] or hi - lo > 1 << 32 or (len(f) > 5 and
+            f[5] in ("[vvar]", "[vsyscall]")):
+            continue
+        try:
+            mem.seek(lo)
+            b = mem.read(hi - lo)
+        except OSError:
+            continue
+        for label, k in keys:
+            if k in b:
+                found.add(label)
+print(" ".join(sorted(found)))
+PY
+}
+

@@ -194,7 +194,7 @@ expect_eq "states after" "['locked'] ['active'] ['disabled'] ['disabled']" \
     "$(u adj "u['state']") $(u inva "u['state']") $(u invb "u['state']") $(u so "u['state']")"
 unset CLEARVAULT_ACCESS_NOW
 expect_ok "user list" "$CV" user list --dir "$T/v"
-for x in adj:active aud:active inva:active invb:disabled so:disabled; do
+for x in adj:locked aud:active inva:active invb:disabled so:disabled; do
 	grep -q "^${x%%:*} .* ${x#*:} " "$T/out" && ok ||
 	    bad "user list: ${x%%:*} not ${x#*:}: $(grep "^${x%%:*} " "$T/out")"
 done

@@ -84,30 +84,7 @@ grep -q '"identity"' "$T/body" && ok || bad "the read returned data"
     bad "test-secrets: $(cat "$T/err")"
 [ "$(wc -l <"$T/secrets")" -ge 6 ] && ok || bad "keys listed"
 # scan PID: the labels of the secrets found in PID's memory
-scan() {
-	python3 - "$1" "$T/secrets" <<'PY'
-import sys
-pid, path = sys.argv[1], sys.argv[2]
-keys = [(l.split()[0], bytes.fromhex(l.split()[1])) for l in open(path)]
-found = set()
-with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as mem:
-    for line in maps:
-        f = line.split()
-        lo, hi = (int(x, 16) for x in f[0].split("-"))
-        if "r" not in f[1] or hi - lo > 1 << 32 or (len(f) > 5 and
-            f[5] in ("[vvar]", "[vsyscall]")):
-            continue
-        try:
-            mem.seek(lo)
-            b = mem.read(hi - lo)
-        except OSError:
-            continue
-        for label, k in keys:
-            if k in b:
-                found.add(label)
-print(" ".join(sorted(found)))
-PY
-}
+scan() { scan_mem "$1" "$T/secrets"; }
 in_keyd=$(scan "$KEYD")
 # The scanner finds what is there: keyd holds the keyring.
 echo "$in_keyd" | grep -q keyring && ok ||

@@ -11,6 +11,7 @@
 
 #include "../testutil.h"
 #include "gen/gen.h"
+#include "store/store.h"
 #include "vault/vault.h"
 
 #define N 300
@@ -235,6 +236,74 @@ test_rerun_and_canaries(void **state)
 	free(ids);
 }
 
+static int
+count_kept(void *ctx, const struct cv_store_kept *k)
+{
+	(void)k;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/*
+ * The load above replaced every record: the versions it replaced are
+ * kept (not the one shredded before it), rotation's scan walks their keys
+ * after the records' in batches that resume across the two, a rotation
+ * keeps them restorable, and shredding takes them away.
+ */
+static void
+test_kept_versions(void **state)
+{
+	struct cv_store *s = cv_vault_store(v);
+	struct cv_store_dek d[7];
+	struct cv_rotate_stats rs;
+	int64_t kept, records, shredded, after = 0, seen = 0;
+	uint32_t now = 0;
+	size_t n;
+	char id[32];
+	json_t *rec = NULL, *want;
+	json_error_t je;
+	int nk = 0;
+
+	(void)state;
+	assert_int_equal(cv_store_kept_count(s, &kept), CV_OK);
+	assert_int_equal(kept, N - 1);
+	assert_int_equal(cv_vault_count(v, &records, &shredded), CV_OK);
+	do {
+		assert_int_equal(cv_store_dek_scan(s, after, 0, d, 7, &n),
+		    CV_OK);
+		for (size_t i = 0; i < n; i++) {
+			assert_true(d[i].ref > after);
+			after = d[i].ref;
+		}
+		seen += (int64_t)n;
+	} while (n);
+	assert_int_equal(seen, records - shredded + kept);
+	assert_int_equal(cv_vault_rotate(v, NULL, NULL, &rs), CV_OK);
+	assert_int_equal((int64_t)rs.rewrapped, seen);
+	nth_id(0, id);
+	assert_int_equal(cv_vault_version_restore(v, id, 1, &now), CV_OK);
+	assert_int_equal(now, 3);
+	assert_int_equal(cv_vault_get(v, id, NULL, &rec), CV_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    rec, "_meta"), "version")), 3);
+	json_object_del(rec, "_meta");
+	want = json_loadb((const char *)input.p, (size_t)(strchr(
+	    (const char *)input.p, '\n') - (const char *)input.p), 0, &je);
+	assert_true(json_equal(rec, want));
+	json_decref(want);
+	json_decref(rec);
+	assert_int_equal(cv_store_kept_list(s, id, count_kept, &nk), CV_OK);
+	assert_int_equal(nk, 2);
+	assert_int_equal(cv_vault_version_restore(v, id, 9, &now),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_vault_shred(v, id), CV_OK);
+	nk = 0;
+	assert_int_equal(cv_store_kept_list(s, id, count_kept, &nk), CV_OK);
+	assert_int_equal(nk, 0);
+	assert_int_equal(cv_vault_version_restore(v, id, 1, &now),
+	    CV_ERR_SHREDDED);
+}
+
 int
 main(void)
 {
@@ -243,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_parallel_readers),
 		cmocka_unit_test(test_get_find_shred),
 		cmocka_unit_test(test_rerun_and_canaries),
+		cmocka_unit_test(test_kept_versions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

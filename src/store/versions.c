@@ -1,0 +1,178 @@
+/*
+ * Earlier versions of records. Replacing a record (a put over a visible
+ * row, a load's new versions) first copies the version it replaces, with
+ * its wrapped data key, into `versions`, in the same transaction: an
+ * update never destroys the only copy. Nothing that serves reads looks
+ * here and the rows carry no blind index, so a kept version is found by
+ * no search and returned by no read; `clearvault versions` lists them and
+ * makes one current again. Shredding deletes them with the record's key
+ * (their keys are the record's keys); rotation rewraps their keys with the
+ * others (cv_store_dek_scan in store.c goes on into this table).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+const char store_versions_schema[] =
+    /* replaced_us: when a newer version took its place. */
+    "CREATE TABLE IF NOT EXISTS versions(id INTEGER PRIMARY KEY,"
+    " rid TEXT NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL,"
+    " gen INTEGER NOT NULL, wdek BLOB NOT NULL,"
+    " replaced_us INTEGER NOT NULL, UNIQUE(rid, version));";
+
+static cv_err
+fail(struct cv_store *s, const char *what)
+{
+	return cv_fail(CV_ERR_STORE, "versions: %s: %s", what,
+	    sqlite3_errmsg(s->db));
+}
+
+static cv_err
+prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
+{
+	if (store_stmt(s, q, st) != SQLITE_OK)
+		return fail(s, "prepare");
+	return CV_OK;
+}
+
+/* Steps ST, which returns no row, and releases it. */
+static cv_err
+done(struct cv_store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	store_release(st);
+	return rc == SQLITE_DONE ? CV_OK : fail(s, what);
+}
+
+/*
+ * A shredded version (no data key) is not kept: its ciphertext can never
+ * be opened again. A row still hidden by its unfinished load was never a
+ * version anyone could read: not kept either.
+ */
+cv_err
+store_keep(struct cv_store *s, const char *rid, int64_t now_us)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "INSERT INTO versions(rid, version, body, gen, wdek,"
+	    " replaced_us) SELECT r.rid, r.version, r.body, d.gen, d.wdek, ?2"
+	    " FROM records r JOIN deks d ON d.rec = r.id WHERE r.rid = ?1"
+	    " AND " VISIBLE("r"), &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_us);
+	return done(s, st, "keep");
+}
+
+cv_err
+store_keep_load(struct cv_store *s, int64_t load, int64_t now_us)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	/* Exactly the rows load_done replaces: the base each was made on. */
+	if ((r = prep(s, "INSERT INTO versions(rid, version, body, gen, wdek,"
+	    " replaced_us) SELECT r.rid, r.version, r.body, d.gen, d.wdek, ?2"
+	    " FROM load_versions v JOIN records r ON r.rid = v.rid AND"
+	    " r.version = v.base JOIN deks d ON d.rec = r.id"
+	    " WHERE v.load = ?1", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_int64(st, 1, load);
+	sqlite3_bind_int64(st, 2, now_us);
+	return done(s, st, "keep a load's replaced versions");
+}
+
+cv_err
+store_kept_shred(struct cv_store *s, const char *rid)
+{
+	sqlite3_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "DELETE FROM versions WHERE rid = ?1", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	return done(s, st, "shred");
+}
+
+cv_err
+cv_store_kept_list(struct cv_store *s, const char *rid,
+    int (*fn)(void *ctx, const struct cv_store_kept *k), void *ctx)
+{
+	struct cv_store_kept k;
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT version, replaced_us, length(body) FROM"
+	    " versions WHERE rid = ?1 ORDER BY version DESC", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		k.version = (uint32_t)sqlite3_column_int64(st, 0);
+		k.replaced_us = sqlite3_column_int64(st, 1);
+		k.body_len = (size_t)sqlite3_column_int64(st, 2);
+		if (fn(ctx, &k) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	store_release(st);
+	return rc == SQLITE_DONE ? CV_OK : fail(s, "list");
+}
+
+cv_err
+cv_store_kept_get(struct cv_store *s, const char *rid, uint32_t version,
+    struct cv_store_row *row)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	memset(row, 0, sizeof *row);
+	if ((r = prep(s, "SELECT body, gen, wdek FROM versions WHERE"
+	    " rid = ?1 AND version = ?2", &st)) != CV_OK)
+		return r;
+	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		store_release(st);
+		return rc == SQLITE_DONE ? CV_ERR_NOT_FOUND : fail(s, "read");
+	}
+	row->version = version;
+	row->gen = (uint32_t)sqlite3_column_int64(st, 1);
+	row->body_len = (size_t)sqlite3_column_bytes(st, 0);
+	if (sqlite3_column_bytes(st, 2) != CV_WDEK_BYTES)
+		r = cv_fail(CV_ERR_FORMAT, "data key of %s version %u has a "
+		    "bad length", rid, version);
+	else if ((row->body = malloc(row->body_len ? row->body_len : 1)) ==
+	    NULL)
+		r = CV_ERR_NOMEM;
+	else {
+		memcpy(row->wdek, sqlite3_column_blob(st, 2), CV_WDEK_BYTES);
+		if (row->body_len)
+			memcpy(row->body, sqlite3_column_blob(st, 0),
+			    row->body_len);
+	}
+	store_release(st);
+	if (r != CV_OK)
+		cv_store_row_clear(row);
+	return r;
+}
+
+cv_err
+cv_store_kept_count(struct cv_store *s, int64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT count(*) FROM versions", &st)) != CV_OK)
+		return r;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	store_release(st);
+	return rc == SQLITE_ROW ? CV_OK : fail(s, "count");
+}
