@@ -129,12 +129,41 @@ guard_sess_get(struct cv_guard *g, const struct cv_guard_session *in,
 	return CV_OK;
 }
 
+/* The first place in sorted A (N long) not below H. */
+static size_t
+lower_bound(const uint64_t *a, size_t n, uint64_t h)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * A read brings a record or a handful; the set may hold thousands (a
+ * session with a raised budget, a benchmark's): then one binary search
+ * each, not a walk over the whole set. FEW: that case.
+ */
+#define FEW(n, s) ((n) * 16 < (s)->n)
+
 uint32_t
 guard_sess_new(const struct gsess *s, const uint64_t *h, size_t n)
 {
 	size_t i = 0, j = 0;
 	uint32_t k = 0;
 
+	if (FEW(n, s)) {
+		for (j = 0; j < n; j++)
+			k += guard_sorted_find(s->h, s->n, h[j]) < 0;
+		return k;
+	}
 	/* Both sorted: one merge walk. */
 	while (j < n) {
 		if (i < s->n && s->h[i] < h[j]) {
@@ -150,7 +179,25 @@ guard_sess_new(const struct gsess *s, const uint64_t *h, size_t n)
 void
 guard_sess_add(struct gsess *s, const uint64_t *h, size_t n, bool *added)
 {
-	size_t i = s->n, j = n, w = s->n + guard_sess_new(s, h, n);
+	size_t i, j, w;
+
+	if (FEW(n, s)) {	/* room made by guard_sess_get */
+		for (j = 0; j < n; j++) {
+			i = lower_bound(s->h, s->n, h[j]);
+			if (added)
+				added[j] = i == s->n || s->h[i] != h[j];
+			if (i < s->n && s->h[i] == h[j])
+				continue;
+			memmove(s->h + i + 1, s->h + i, (s->n - i) *
+			    sizeof *s->h);
+			s->h[i] = h[j];
+			s->n++;
+		}
+		return;
+	}
+	i = s->n;
+	j = n;
+	w = s->n + guard_sess_new(s, h, n);
 
 	/* Merged from the back, in place: W - I new ones still to place. */
 	s->n = (uint32_t)w;

@@ -129,6 +129,53 @@ test_budget_any_pace(void **state)
 	cv_guard_free(g);
 }
 
+/* A raised budget: thousands of records in one session's set (one
+ * binary search per read there, not a walk); re-reads of any of them
+ * free, one more new one refused, and a cancelled read gives back only
+ * what it added. */
+static void
+test_large_set(void **state)
+{
+	struct cv_guard_session s = { .id = "00112233445566aa", .proof_us = 0,
+	    .ends_us = T0 + 1000 * DAY, .budget = 3000 };
+	struct cv_guard_limits big = { { 100000, 100000, 100000 },
+	    { 200000, 200000, 200000 } };
+	struct rd q = { .user = "bench", .ses = &s };
+	struct cv_guard_decision d;
+	struct cv_guard_hold *x;
+	struct cv_guard *g;
+	char b[32];
+	const char *ids[1];
+	struct cv_guard_read r = { .user = "bench", .addr = "10.0.0.7",
+	    .case_id = "C-1", .rids = ids, .nrids = 1, .limits = &big,
+	    .session = &s };
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(cv_guard_new(&g), CV_OK);
+	for (i = 0; i < 2999; i++) {
+		ids[0] = rid(b, (i * 7919u) % 5000u);	/* no order */
+		r.now_us = T0 + i * MIN;
+		assert_int_equal(cv_guard_reserve(g, &r, &d, &x), CV_OK);
+		assert_int_equal(d.verdict, CV_GUARD_ALLOW);
+		cv_guard_commit(g, x);
+	}
+	/* One left: a new record taken and given back keeps it so. */
+	ids[0] = rid(b, 4998);	/* 4998 and 4996: not among those */
+	assert_int_equal(cv_guard_reserve(g, &r, &d, &x), CV_OK);
+	assert_int_equal(d.verdict, CV_GUARD_ALLOW);
+	cv_guard_cancel(g, x);
+	for (i = 0; i < 2999; i += 97)
+		assert_int_equal(read1(g, &q, (i * 7919u) % 5000u,
+		    T0 + 3000 * MIN, NULL), CV_GUARD_ALLOW);
+	assert_int_equal(read1(g, &q, 4998, T0 + 3001 * MIN, NULL),
+	    CV_GUARD_ALLOW);
+	assert_int_equal(read1(g, &q, 4996, T0 + 3002 * MIN, &d),
+	    CV_GUARD_STEP_UP);
+	assert_string_equal(d.reason, CV_GUARD_SESSION_REASON);
+	cv_guard_free(g);
+}
+
 /* One read of several records counts them all; past the budget the
  * whole read is refused. */
 static void
@@ -367,6 +414,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_any_pace),
+		cmocka_unit_test(test_large_set),
 		cmocka_unit_test(test_many_in_one_read),
 		cmocka_unit_test(test_holds),
 		cmocka_unit_test(test_expire_load_invalid),
