@@ -200,19 +200,12 @@ const struct sb_rule sb_rules[] = {
 	  .why = "MHD's connection addresses" },
 	{ SYS(getpeername), .profiles = SB_API, ALLOW,
 	  .why = "the client's address for the audit entry" },
-	{ SYS(epoll_wait), .profiles = SB_API, ALLOW,
-	  .why = "MHD's event loop (MHD_USE_EPOLL; glibc's epoll_wait "
-	  "is this syscall on x86_64)" },
-	{ SYS(epoll_ctl), .profiles = SB_API, ALLOW,
-	  .why = "MHD adds and removes connections from its epoll sets" },
-	{ SYS(epoll_create1), .profiles = SB_API, ALLOW,
-	  .why = "MHD's start, inside the sandbox: an epoll set per worker "
-	  "thread (the worker is confined before it takes a connection)" },
 	{ SYS(eventfd2), .profiles = SB_API, ALLOW,
 	  .why = "MHD's start: the event fd that wakes each worker thread" },
 	{ SYS(poll), .profiles = SB_BOTH, ALLOW,
-	  .why = "waiting on one descriptor with a timeout (a reply on "
-	  "the socketpair)" },
+	  .why = "MHD's event loop (MHD_USE_POLL: epoll spins on a "
+	  "handshake that waits for bytes) and waiting on one descriptor "
+	  "with a timeout (a reply on the socketpair)" },
 	{ SYS(socket), .profiles = SB_BOTH, ERR(EACCES),
 	  IF_EQ(0, AF_UNIX, "domain is AF_UNIX"),
 	  .why = "glibc's syslog() reconnects to /dev/log after the log "
