@@ -75,9 +75,13 @@ budget_arg(json_t *args, uint32_t out[static CV_STORE_BUDGET_N], int *clear)
 	return 1;
 }
 
-/* Every entry of ARRAY (may be NULL) a string that CHECK accepts. */
+#define MAX_MEMBERS 1000
+
+/* Every entry of ARRAY (may be NULL) a string that CHECK accepts. MIXED:
+ * a stored proposal's records, with the canaries mixed in when it was
+ * made (1 + m / 50 for m records), which may pass MAX_MEMBERS by those. */
 static cv_err
-each(struct cv_store *s, json_t *array, int record)
+each(struct cv_store *s, json_t *array, int record, int mixed)
 {
 	struct cv_store_user u;
 	json_t *it;
@@ -86,9 +90,10 @@ each(struct cv_store *s, json_t *array, int record)
 
 	if (array == NULL)
 		return CV_OK;
-	if (!json_is_array(array) || json_array_size(array) > 1000)
+	if (!json_is_array(array) || json_array_size(array) >
+	    (mixed ? MAX_MEMBERS + 1 + MAX_MEMBERS / 50 : MAX_MEMBERS))
 		return cv_fail(CV_ERR_INVALID, "members must be lists of at "
-		    "most 1000");
+		    "most %d", MAX_MEMBERS);
 	json_array_foreach(array, i, it) {
 		const char *v = json_string_value(it);
 		if (v == NULL || (record ? cv_store_version(s, v, &ver) :
@@ -101,10 +106,11 @@ each(struct cv_store *s, json_t *array, int record)
 }
 
 /* Would the change be valid now? Checked at proposal and again at
- * approval, since the world may have moved in between. */
+ * approval (STORED: the proposal as kept, canaries mixed in), since the
+ * world may have moved in between. */
 static cv_err
 validate(struct cv_store *s, const char *kind, const char *subject,
-    json_t *args)
+    json_t *args, int stored)
 {
 	struct cv_store_user u;
 	uint32_t b[CV_STORE_BUDGET_N];
@@ -120,8 +126,8 @@ validate(struct cv_store *s, const char *kind, const char *subject,
 			return cv_fail(CV_ERR_NOT_FOUND, "no such case");
 		if (json_array_size(users) + json_array_size(recs) == 0)
 			return cv_fail(CV_ERR_INVALID, "nothing to add");
-		if ((r = each(s, users, 0)) != CV_OK ||
-		    (r = each(s, recs, 1)) != CV_OK)
+		if ((r = each(s, users, 0, 0)) != CV_OK ||
+		    (r = each(s, recs, 1, stored)) != CV_OK)
 			return r;
 		return CV_OK;
 	}
@@ -238,7 +244,7 @@ cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
 		    cv_role_names[kinds[k].proposer], kind);
 	if (strlen(subject) >= sizeof p.subject)
 		return cv_fail(CV_ERR_INVALID, "subject too long");
-	if ((r = validate(s, kind, subject, args)) != CV_OK)
+	if ((r = validate(s, kind, subject, args, 0)) != CV_OK)
 		return r;
 	if (!strcmp(kind, "case.members") &&
 	    (r = mix_canaries(v, &args)) != CV_OK)
@@ -432,7 +438,8 @@ cv_policy_decide(struct cv_vault *v, const struct cv_actor *by, int64_t id,
 	}
 	if (r != CV_OK)
 		goto out;
-	if (approve && (r = validate(s, p->kind, p->subject, args)) != CV_OK)
+	if (approve && (r = validate(s, p->kind, p->subject, args, 1)) !=
+	    CV_OK)
 		goto out;
  decided:
 	if ((r = cv_store_proposal_decide(s, id, approve ? "approved" :

@@ -201,6 +201,18 @@ expect_eq "the twin is found, the canary is not" "$TWIN" "$(found)"
 still_in i3
 expect_code "a look-up of one's own subject locks nobody" 200
 
+# A proposal of the most records one may name (1,000) gets its canaries
+# mixed in when it is made; approving it must still pass the same check
+# (it failed: "members must be lists of at most 1000").
+req k/so POST /v1/cases '{"title":"a thousand"}' "$t_so"
+BIG=$(json_field "$T/body" "d['id']")
+sed -n 1001,2000p "$T/in.jsonl" | cut -c8-26 >"$T/big.ids"
+add_members k/so "$t_so" "$BIG" "{\"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/big.ids")}"
+expect_code "1,000 records and their canaries approved" 200
+n=$(raw "SELECT count(*) FROM case_records WHERE case_id = '$BIG'")
+[ "$n" -gt 1000 ] && [ "$n" -le 1021 ] && ok ||
+    bad "the case holds the 1,000 and their canaries (holds $n)"
+
 stop_server
 "$CV" audit tail --dir "$T/v" --json -n 100000 >"$T/log"
 python3 - "$T/log" <<'PY' && ok || bad "the canary searches are on the log as canary reads"
