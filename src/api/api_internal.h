@@ -16,7 +16,6 @@
 
 #define API_MAX_BODY 65536
 #define API_MAX_THREADS 64
-#define API_MAX_MEMBERS 1000
 #define API_LIB_STATUSES 4	/* 400, 414, 505, other */
 
 struct server {

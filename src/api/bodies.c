@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../auth/users.h"
+#include "../policy/policy.h"
 #include "../record/record.h"
 #include "api_internal.h"
 
@@ -65,8 +66,10 @@ api_body_members(const struct cv_buf *b, json_t **users, json_t **records,
 	r = json_object_get(j, "records");
 	if (json_object_size(j) == 0 ||
 	    json_object_size(j) != (size_t)(!!u + !!r) ||
-	    (u && (!json_is_array(u) || json_array_size(u) > API_MAX_MEMBERS)) ||
-	    (r && (!json_is_array(r) || json_array_size(r) > API_MAX_MEMBERS)))
+	    (u && (!json_is_array(u) ||
+	    json_array_size(u) > CV_POLICY_MAX_MEMBERS)) ||
+	    (r && (!json_is_array(r) ||
+	    json_array_size(r) > CV_POLICY_MAX_MEMBERS)))
 		goto bad;
 	json_array_foreach(u, i, it) {
 		if (!json_is_string(it) ||

@@ -9,7 +9,7 @@
 #include "../policy/policy.h"
 #include "api_internal.h"
 
-#define MAX_MEMBERS API_MAX_MEMBERS
+#define MAX_MEMBERS CV_POLICY_MAX_MEMBERS
 
 /* The ?purpose= argument, if it is a case id at all; NULL otherwise, so
  * that no stranger string reaches the log. */

@@ -16,12 +16,12 @@
 
 struct cv_core_pass {
 	char rid[CV_RECORD_ID_MAX + 1];
-	char user[CV_KEYD_MAX_STR + 1];
 	unsigned sections;
 	int64_t review;			/* break-glass */
 	struct cv_core_gate gate;	/* reserved when gate.settle is set */
 	cv_core_done_fn *done;
 	void *arg;
+	char user[];			/* the reader, as long as it is */
 };
 
 #define ALL_SECTIONS ((1u << CV_RECORD_NSECTIONS) - 1)
@@ -118,10 +118,10 @@ cv_core_admit(struct cv_vault *v, const struct cv_core_reader *who,
 		}
 		glass = 1;
 	}
-	if ((p = calloc(1, sizeof *p)) == NULL)
+	if ((p = calloc(1, sizeof *p + strlen(who->user) + 1)) == NULL)
 		return CV_ERR_NOMEM;
 	snprintf(p->rid, sizeof p->rid, "%s", ask->rid);
-	snprintf(p->user, sizeof p->user, "%s", who->user);
+	memcpy(p->user, who->user, strlen(who->user) + 1);
 	p->sections = ask->sections ? ask->sections : granted;
 	/* The guard, before anything is read from storage: from here the
 	 * record is held in the reader's budget until the answer. */

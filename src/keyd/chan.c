@@ -92,10 +92,11 @@ chan_send(void *ctx, const struct cv_buf *frame)
 	if (holding && frame != NULL) {
 		for (i = 0; i < nheld_on && held_on[i] != ch; i++)
 			;
-		if (i == nheld_on && nheld_on == HOLD_CHANS)
-			flush(held_on[--nheld_on]);
-		if (i == nheld_on)
+		if (i == nheld_on) {
+			if (nheld_on == HOLD_CHANS)	/* room: one goes now */
+				flush(held_on[--nheld_on]);
 			held_on[nheld_on++] = ch;
+		}
 		pthread_mutex_lock(&ch->mu);
 		if (cv_buf_add(&ch->held, frame->p, frame->len) == CV_OK) {
 			ch->nheld++;	/* still in flight until sent */

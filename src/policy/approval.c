@@ -75,7 +75,7 @@ budget_arg(json_t *args, uint32_t out[static CV_STORE_BUDGET_N], int *clear)
 	return 1;
 }
 
-#define MAX_MEMBERS 1000
+#define MAX_MEMBERS CV_POLICY_MAX_MEMBERS
 
 /* Every entry of ARRAY (may be NULL) a string that CHECK accepts. MIXED:
  * a stored proposal's records, with the canaries mixed in when it was

@@ -162,6 +162,7 @@ cv_err cv_policy_break_glass(struct cv_vault *v, const char *user,
 
 /* Cases (cases.c). */
 #define CV_CASE_ID_MAX 17	/* "CASE-" and 12 hex digits */
+#define CV_POLICY_MAX_MEMBERS 1000	/* users or records one proposal names */
 
 /* 1 if ID has the shape of a case id. */
 int cv_policy_valid_case_id(const char *id);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,8 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strlen(title) > 200))
 		abort();
 	if (api_body_members(&b, &u, &r, &hold)) {
-		if (json_array_size(u) > API_MAX_MEMBERS ||
-		    json_array_size(r) > API_MAX_MEMBERS)
+		if (json_array_size(u) > CV_POLICY_MAX_MEMBERS ||
+		    json_array_size(r) > CV_POLICY_MAX_MEMBERS)
 			abort();
 		json_decref(hold);
 	}
