@@ -73,6 +73,14 @@ void cv_buf_free(struct cv_buf *b);
 void cv_free_wiped(void *p);
 
 /*
+ * From now on every free() in this process wipes the block it frees, the
+ * libraries' included (base/wipe.c replaces malloc's entry points). Call
+ * it before any thread starts. Returns 1, or 0 in a sanitizer build,
+ * where it does nothing (ASan's own free fill is asked for instead).
+ */
+int cv_wipe_frees(void);
+
+/*
  * Creates PATH with MODE (O_EXCL: never replaces a file) holding DATA, and
  * fsyncs it. CV_ERR_EXISTS when PATH exists, CV_ERR_IO otherwise.
  */

@@ -167,6 +167,8 @@ cmd_serve(int argc, char **argv)
 		    argv[optind]);
 	if ((so.dir = cli_dir("serve", so.dir)) == NULL)
 		return CLI_USAGE;
+	/* Every serve process, one-process too: see base/wipe.c. */
+	cv_wipe_frees();
 	where.dir = so.dir;
 	where.listen = so.api.listen;
 	so.api.ready = ready;

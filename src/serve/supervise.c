@@ -40,57 +40,40 @@ struct sup {
 };
 
 /*
- * The children wipe what they free. The TLS and HTTP libraries keep
- * request and reply plaintext (bearer tokens, TOTP URIs, record text) in
- * buffers they free without wiping, out of reach of any wipe of ours:
- * glibc's malloc fills every freed block (perturb; its thread cache, whose
- * frees skip that, off), and in sanitizer builds ASan's allocator does the
- * same. Our environment with those two settings added (after any the
- * operator set, so they win), made before a fork: the child only execs.
+ * The children wipe what they free (the TLS and HTTP libraries free
+ * request and reply plaintext without wiping it): in a release build
+ * base/wipe.c does it, switched on by `serve` before anything else; in a
+ * sanitizer build ASan's allocator does it when asked, here: our
+ * environment with that setting added (after any the operator set, so
+ * that it wins), made before a fork: the child only execs.
  */
-#define WIPE_TUNABLES "glibc.malloc.perturb=165:glibc.malloc.tcache_count=0"
 #define WIPE_ASAN "max_free_fill_size=2147483647:free_fill_byte=0"
 
 extern char **environ;
 
-static char *
-joined(const char *name, const char *old, const char *ours)
-{
-	size_t n = strlen(name) + (old ? strlen(old) + 1 : 0) +
-	    strlen(ours) + 2;
-	char *s = malloc(n);
-
-	if (s)
-		snprintf(s, n, "%s=%s%s%s", name, old ? old : "", old ? ":" :
-		    "", ours);
-	return s;
-}
-
 static cv_err
 child_env(char ***out)
 {
-	const char *tun = getenv("GLIBC_TUNABLES"), *asan = getenv(
-	    "ASAN_OPTIONS");
-	size_t n = 0, k = 0;
+	const char *asan = getenv("ASAN_OPTIONS");
+	size_t n = 0, k = 0, len;
 	char **e;
 
 	while (environ[n])
 		n++;
-	if ((e = calloc(n + 3, sizeof *e)) == NULL)
+	if ((e = calloc(n + 2, sizeof *e)) == NULL)
 		return CV_ERR_NOMEM;
-	/* e[0] and e[1] are ours (freed with the array), then the rest. */
-	e[k++] = joined("GLIBC_TUNABLES", tun, WIPE_TUNABLES);
-	e[k++] = joined("ASAN_OPTIONS", asan, WIPE_ASAN);
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "GLIBC_TUNABLES=", 15) != 0 &&
-		    strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0)
-			e[k++] = environ[i];
-	if (e[0] == NULL || e[1] == NULL) {
-		free(e[0]);
-		free(e[1]);
+	/* e[0] is ours (freed with the array), then the rest. */
+	len = sizeof "ASAN_OPTIONS=:" + (asan ? strlen(asan) : 0) +
+	    sizeof WIPE_ASAN;
+	if ((e[k++] = malloc(len)) == NULL) {
 		free(e);
 		return CV_ERR_NOMEM;
 	}
+	snprintf(e[0], len, "ASAN_OPTIONS=%s%s%s", asan ? asan : "",
+	    asan ? ":" : "", WIPE_ASAN);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) != 0)
+			e[k++] = environ[i];
 	*out = e;
 	return CV_OK;
 }
@@ -101,7 +84,6 @@ child_env_free(char **e)
 	if (e == NULL)
 		return;
 	free(e[0]);
-	free(e[1]);
 	free(e);
 }
 

@@ -6,13 +6,17 @@
 # new user's TOTP secret (keyd keeps it sealed). Memory is read from
 # /proc/PID/mem, as an attacker with the worker's memory image would. The
 # control: the token's hash is found where the sessions live.
+# Run by meson on the sanitizer build (ASan's free fill); tests/run.sh
+# runs it on the release build too (base/wipe.c), there also with
+# ONE_PROCESS=1: `serve --one-process`, keyd and the api one process.
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
 trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
 make_vault v 5 || { bad "setup"; finish; exit 1; }
 add_users "$T/v" adj:adjudicator || { bad "users"; finish; exit 1; }
-start_server "$T/v" || { bad "server start"; finish; exit 1; }
+start_server "$T/v" ${ONE_PROCESS:+--one-process} ||
+    { bad "server start"; finish; exit 1; }
 
 child() {	# COMM: the supervisor's child of that name
 	local p
@@ -20,8 +24,12 @@ child() {	# COMM: the supervisor's child of that name
 		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = "$1" ] && echo "$p"
 	done
 }
-API=$(child cv-api)
-KEYD=$(child cv-keyd)
+if [ -n "${ONE_PROCESS:-}" ]; then
+	API=$SRV_PID KEYD=$SRV_PID
+else
+	API=$(child cv-api)
+	KEYD=$(child cv-keyd)
+fi
 [ -n "$API" ] && [ -n "$KEYD" ] && ok || bad "api ($API) and keyd ($KEYD)"
 
 # A session and a few requests, each on its own connection, and two on
