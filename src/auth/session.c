@@ -104,15 +104,15 @@ cv_auth_cert_user(struct cv_vault *v, const char *cert,
 	struct cv_store_cert c;
 	cv_err r;
 
-	if ((r = cv_store_cert_get(cv_vault_store(v), cert, &c)) != CV_OK)
-		return r == CV_ERR_NOT_FOUND ? cv_fail(CV_ERR_AUTH,
-		    "certificate not issued by this vault") : r;
+	if ((r = cv_store_cert_user(cv_vault_store(v), cert, &c, u)) !=
+	    CV_OK)
+		return r == CV_ERR_NOT_FOUND && c.user[0] == '\0' ?
+		    cv_fail(CV_ERR_AUTH, "certificate not issued by this "
+		    "vault") : r;
 	if (c.revoked)
 		return cv_fail(CV_ERR_AUTH, "certificate revoked");
 	if (c.not_after_us < cv_time_us())
 		return cv_fail(CV_ERR_AUTH, "certificate expired");
-	if ((r = cv_store_user_get(cv_vault_store(v), c.user, u)) != CV_OK)
-		return r;
 	if (u->disabled)
 		return cv_fail(CV_ERR_AUTH, "user disabled");
 	return CV_OK;

@@ -285,6 +285,25 @@ cv_store_read_end(struct cv_store *s)
 	s->in_tx = 0;
 }
 
+static const char sql_data_version[] = "PRAGMA data_version";
+
+cv_err
+cv_store_epoch(struct cv_store *s, struct cv_store_epoch *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (store_stmt(s, sql_data_version, &st) != SQLITE_OK)
+		return db_fail(s, "database");
+	rc = sqlite3_step(st);
+	e->data = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	store_release(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(s, "database");
+	e->changes = sqlite3_total_changes64(s->db);
+	return CV_OK;
+}
+
 cv_err
 cv_store_sync(struct cv_store *s, int full)
 {

@@ -36,6 +36,20 @@ cv_err cv_store_read_begin(struct cv_store *s) CV_MUST_CHECK;
 void cv_store_read_end(struct cv_store *s);
 
 /*
+ * What this connection sees of the database, as a pair that differs from
+ * every earlier one once anything was committed since, by this connection
+ * or any other (another process's included): SQLite's data_version and
+ * this connection's change count. Inside a read transaction, that
+ * snapshot's. For keeping what the database said (a certificate is live)
+ * until it may have changed; CV_ERR_STORE when it cannot be read.
+ */
+struct cv_store_epoch {
+	int64_t data, changes;
+};
+cv_err cv_store_epoch(struct cv_store *s, struct cv_store_epoch *e)
+    CV_MUST_CHECK;
+
+/*
  * Whether a commit waits for the disk (FULL, the default) or only keeps
  * the database consistent (0: a crash may lose the last commits, never
  * corrupt). A bulk load's hidden transactions need no fsync each; its last
@@ -218,6 +232,16 @@ cv_err cv_store_cert_add(struct cv_store *s,
 /* CV_ERR_NOT_FOUND for an unknown fingerprint. */
 cv_err cv_store_cert_get(struct cv_store *s, const char *fingerprint,
     struct cv_store_cert *c) CV_MUST_CHECK;
+/*
+ * The certificate FINGERPRINT and the user it names, as cv_store_cert_get
+ * and cv_store_user_get give them, for a server asking on every request:
+ * the rows are kept per connection with the epoch they were read at
+ * (cv_store_epoch) and read again once anything was committed since.
+ * CV_ERR_NOT_FOUND for an unknown certificate (C zeroed) or user; the
+ * caller judges revoked, expired and disabled.
+ */
+cv_err cv_store_cert_user(struct cv_store *s, const char *fingerprint,
+    struct cv_store_cert *c, struct cv_store_user *u) CV_MUST_CHECK;
 /* Revokes every certificate of USER; *n gets how many were live. */
 cv_err cv_store_cert_revoke_user(struct cv_store *s, const char *user,
     int *n) CV_MUST_CHECK;

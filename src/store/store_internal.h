@@ -18,6 +18,15 @@ struct cv_store {
 		sqlite3_stmt *st;
 	} cache[96];
 	size_t ncache;
+	/* users.c's: certificate and user rows as last read, with the
+	 * epoch they were read at (cv_store_cert_user). */
+	struct cert_memo {
+		struct cv_store_epoch at;
+		struct cv_store_cert c;
+		struct cv_store_user u;
+		int used;
+	} memo[8];
+	unsigned memo_next;
 };
 
 /*

@@ -199,6 +199,42 @@ cv_store_cert_get(struct cv_store *s, const char *fingerprint,
 }
 
 cv_err
+cv_store_cert_user(struct cv_store *s, const char *fingerprint,
+    struct cv_store_cert *c, struct cv_store_user *u)
+{
+	const size_t n = sizeof s->memo / sizeof s->memo[0];
+	struct cv_store_epoch at;
+	struct cert_memo *m;
+	int known;
+	cv_err r;
+
+	/* The epoch before the rows: a commit in between makes the next
+	 * call read them again, never the other way round. */
+	known = cv_store_epoch(s, &at) == CV_OK;
+	for (size_t i = 0; known && i < n; i++) {
+		m = &s->memo[i];
+		if (m->used && m->at.data == at.data &&
+		    m->at.changes == at.changes &&
+		    strcmp(m->c.fingerprint, fingerprint) == 0) {
+			*c = m->c;
+			*u = m->u;
+			return CV_OK;
+		}
+	}
+	if ((r = cv_store_cert_get(s, fingerprint, c)) != CV_OK ||
+	    (r = cv_store_user_get(s, c->user, u)) != CV_OK)
+		return r;
+	if (known) {
+		m = &s->memo[s->memo_next++ % n];
+		m->at = at;
+		m->c = *c;
+		m->u = *u;
+		m->used = 1;
+	}
+	return CV_OK;
+}
+
+cv_err
 cv_store_cert_revoke_user(struct cv_store *s, const char *user, int *n)
 {
 	sqlite3_stmt *st;
