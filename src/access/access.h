@@ -44,6 +44,14 @@ struct cv_access_query {
 	 * may be NULL. */
 	cv_access_progress_fn *progress;
 	void *ctx;
+	/*
+	 * The guard's last saved state, unsealed by the key side (keyd is
+	 * the one place that unseals: the CLI asks an in-process one), appended
+	 * to OUT: CV_ERR_NOT_FOUND when none was saved yet, an error naming
+	 * the file when it does not open. Required.
+	 */
+	cv_err (*guard_state)(void *ctx, struct cv_buf *out);
+	void *guard_ctx;
 };
 
 /* One account under review. */

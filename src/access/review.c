@@ -12,16 +12,6 @@
 #include "../scope/scope.h"
 #include "access.h"
 
-/*
- * The guard's snapshot as the server writes it (src/api/watch.c): the
- * file, the context its seal is bound to and the largest one read. Kept
- * in step with the server by test_access.sh, which locks a user and
- * expects the review to say so.
- */
-#define GUARD_STATE_FILE "guard.state"
-#define GUARD_SEAL_CONTEXT "guard"
-#define GUARD_STATE_MAX (2u << 30)
-
 #define ARENA_CHUNK 65536
 #define LOOK_EVERY 262144	/* entries between looks at the clock */
 
@@ -250,56 +240,38 @@ load_users(struct cv_store *s, struct cv_access_review *res)
 
 /*
  * Locks as the server would hold them after a restart: its sealed
- * snapshot (written at every lock and unlock), then *FROM, the first
+ * snapshot (written by keyd at every lock and unlock, and unsealed by
+ * keyd: Q->guard_state), then *FROM, the first
  * audit entry the snapshot does not reflect: guard.lock entries from
  * there on are locks too (the scan replays them, as the server does).
  * No snapshot yet (no server has run): no lock but those in the log.
  * A snapshot that does not open is refused, as the server refuses it.
  */
 static cv_err
-load_locks(struct cv_vault *v, struct cv_access_review *res, uint64_t *from)
+load_locks(const struct cv_access_query *q, struct cv_access_review *res,
+    uint64_t *from)
 {
-	char path[1200], *sealed = NULL;
-	uint8_t *plain = NULL;
+	struct cv_buf plain = { 0 };
 	struct cv_guard *g = NULL;
-	size_t len = 0, plen = 0;
 	cv_err r;
 
 	*from = 0;
-	if ((r = cv_path(path, sizeof path, "%s/" GUARD_STATE_FILE,
-	    cv_vault_dir(v))) != CV_OK)
-		return r;
-	if ((r = cv_file_read(path, GUARD_STATE_MAX, &sealed, &len)) ==
-	    CV_ERR_NOT_FOUND)
-		return CV_OK;
+	if (q->guard_state == NULL)
+		return cv_fail(CV_ERR_INTERNAL, "access: no way to read the "
+		    "guard's state");
+	if ((r = q->guard_state(q->guard_ctx, &plain)) == CV_ERR_NOT_FOUND) {
+		r = CV_OK;
+		goto out;
+	}
 	if (r != CV_OK)
 		goto out;
-	if (len < CV_SEAL_OVERHEAD) {
-		r = cv_fail(CV_ERR_FORMAT, "%s: too short", path);
-		goto out;
-	}
-	plen = len - CV_SEAL_OVERHEAD;
-	if ((plain = malloc(plen + 1)) == NULL) {
-		r = CV_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = cv_keys_unseal(cv_vault_keys(v), GUARD_SEAL_CONTEXT,
-	    (const uint8_t *)sealed, len, plain)) != CV_OK) {
-		r = cv_fail(r, "%s does not open: altered, or from another "
-		    "vault", path);
-		goto out;
-	}
 	if ((r = cv_guard_new(&g)) != CV_OK ||
-	    (r = cv_guard_load(g, plain, plen, from)) != CV_OK)
+	    (r = cv_guard_load(g, plain.p, plain.len, from)) != CV_OK)
 		goto out;
 	for (size_t i = 0; i < res->nusers; i++)
 		res->users[i].locked = cv_guard_locked(g, res->users[i].name);
  out:
-	/* The snapshot holds the guard's hashing key. */
-	if (plain)
-		sodium_memzero(plain, plen);
-	free(plain);
-	free(sealed);
+	cv_buf_free(&plain);	/* wiped: it holds the guard's hashing key */
 	cv_guard_free(g);
 	return r;
 }
@@ -426,7 +398,7 @@ cv_access_review(struct cv_vault *v, struct cv_audit *a,
 	x.window_from = q->locks_only ? INT64_MAX :
 	    q->now_us - (int64_t)q->window_days * CV_ACCESS_DAY_US;
 	if ((r = load_users(cv_vault_store(v), res)) != CV_OK ||
-	    (r = load_locks(v, res, &x.lock_from)) != CV_OK ||
+	    (r = load_locks(q, res, &x.lock_from)) != CV_OK ||
 	    (r = cv_audit_size(a, &x.total)) != CV_OK)
 		goto out;
 	/* Nobody to review: the log has nothing to say about them. */

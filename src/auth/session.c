@@ -143,11 +143,9 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
     const struct cv_store_user *u, const char *cert, const char *code,
     int64_t now_us, struct track **tcp)
 {
-	uint8_t seed[CV_TOTP_SEED_BYTES];
 	struct track *tc, *tu;
-	char ctx[96];
 	int64_t step;
-	uint64_t used;
+	uint64_t used, st = 0;
 	cv_err r;
 
 	if ((*tcp = tc = track(s, cert)) == NULL)
@@ -159,24 +157,14 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 	if (tc->fails >= CV_LOGIN_FAILS_MAX)
 		return cv_fail(CV_ERR_LIMIT, "too many failed logins; try "
 		    "again later");
-	if (s->totp) {
-		/* The key process checks the code; the seed stays there. */
-		uint64_t st = 0;
-
-		r = s->totp(s->totp_ctx, u->name, code, u->totp_sealed,
-		    u->totp_len, &st);
-		if (r == CV_ERR_LIMIT)
-			return r;
-		step = r == CV_OK ? (int64_t)st : -1;
-	} else {
-		snprintf(ctx, sizeof ctx, "totp:%s", u->name);
-		if (u->totp_len != sizeof seed + CV_SEAL_OVERHEAD ||
-		    (r = cv_keys_unseal(cv_vault_keys(v), ctx, u->totp_sealed,
-		    u->totp_len, seed)) != CV_OK)
-			return cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
-		step = cv_auth_totp_step(seed, sizeof seed, code, now_us);
-		sodium_memzero(seed, sizeof seed);
-	}
+	/* The key process checks the code; the seed stays there. */
+	if (s->totp == NULL)
+		return cv_fail(CV_ERR_INTERNAL, "sessions: no TOTP checker");
+	r = s->totp(s->totp_ctx, u->name, code, u->totp_sealed, u->totp_len,
+	    &st);
+	if (r == CV_ERR_LIMIT)
+		return r;
+	step = r == CV_OK ? (int64_t)st : -1;
 	if (step < 0) {
 		tc->fails++;
 		return cv_fail(CV_ERR_AUTH, "wrong TOTP code");

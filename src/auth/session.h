@@ -40,9 +40,10 @@ void cv_sessions_free(struct cv_sessions *s);
 /*
  * Where TOTP codes are checked: FN(CTX, user, code, sealed seed, its
  * length, &step) returns CV_OK with the code's time step, CV_ERR_AUTH for
- * a wrong code or CV_ERR_LIMIT. The server points this at its key process
- * so that seeds are never unsealed next to the network code; without it
- * (tests) the seed is unsealed with the vault's own keys.
+ * a wrong code or CV_ERR_LIMIT. Required before any login or step-up
+ * (CV_ERR_INTERNAL without it): the server points it at its key process,
+ * so that seeds are only ever unsealed there, never next to the network
+ * code.
  */
 typedef cv_err cv_sessions_totp_fn(void *ctx, const char *user,
     const char *code, const uint8_t *sealed, size_t len, uint64_t *step);

@@ -6,6 +6,7 @@
 
 #include "../audit/audit.h"
 #include "../audit/note.h"
+#include "../access/access.h"
 #include "../base/base.h"
 #include "../keyd/keyd.h"
 #include "../vault/vault.h"
@@ -61,6 +62,14 @@ void cli_close(struct cv_vault *v, struct cv_audit *a);
 int cli_keyd(const char *cmd, struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd **k, struct cv_keyd_client **c);
 void cli_keyd_close(struct cv_keyd *k, struct cv_keyd_client *c);
+
+/*
+ * An access review (cv_access_review) whose guard state is unsealed by an
+ * in-process keyd, as the server's is: keyd is the one place that
+ * unseals. Q's guard_state is filled in here.
+ */
+cv_err cli_access_review(struct cv_vault *v, struct cv_audit *a,
+    struct cv_access_query *q, struct cv_access_review **out) CV_MUST_CHECK;
 
 /*
  * Appends this command's audit entry (actor: the OS user) and waits until

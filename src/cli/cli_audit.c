@@ -60,6 +60,35 @@ cli_keyd_close(struct cv_keyd *k, struct cv_keyd_client *c)
 	cv_keyd_free(k);
 }
 
+static cv_err
+guard_state(void *ctx, struct cv_buf *out)
+{
+	return cv_keyd_guard_load(ctx, out);
+}
+
+cv_err
+cli_access_review(struct cv_vault *v, struct cv_audit *a,
+    struct cv_access_query *q, struct cv_access_review **out)
+{
+	struct cv_keyd *k = NULL;
+	struct cv_keyd_client *c = NULL;
+	cv_err r;
+
+	*out = NULL;
+	if ((r = cv_keyd_new(v, a, &k)) != CV_OK ||
+	    (r = cv_keyd_client_local(k, &c)) != CV_OK)
+		goto out;
+	q->guard_state = guard_state;
+	q->guard_ctx = c;
+	r = cv_access_review(v, a, q, out);
+ out:
+	q->guard_state = NULL;
+	q->guard_ctx = NULL;
+	cv_keyd_client_free(c);
+	cv_keyd_free(k);
+	return r;
+}
+
 cv_err
 cli_record(struct cv_audit *a, const char *action, cv_err result,
     const char *reason, const char *const *records, size_t n,

@@ -252,7 +252,7 @@ cmd_access(int argc, char **argv)
 	if ((rc = cli_open("access", o.dir, &v, &a)) != CLI_OK)
 		goto out;
 	rc = CLI_FAIL;
-	r = cv_access_review(v, a, &q, &res);
+	r = cli_access_review(v, a, &q, &res);
 	if (tty && r == CV_OK && res->seconds >= 1.0)
 		fprintf(stderr, "\r\033[K");
 	snprintf(detail, sizeof detail, "%s", cv_err_detail());

@@ -115,7 +115,7 @@ list_users(struct cv_vault *v, struct cv_audit *a)
 	struct listing l = { .v = v };
 	cv_err r;
 
-	if ((r = cv_access_review(v, a, &q, &locks)) != CV_OK)
+	if ((r = cli_access_review(v, a, &q, &locks)) != CV_OK)
 		return r;
 	l.locks = locks;
 	r = cv_store_user_list(cv_vault_store(v), print_user, &l);

@@ -23,6 +23,10 @@ forbid() {
 forbid "record plaintext outside keyd" \
     '\bcv_vault_get(_text)?\(|\benv_open\(|\bcv_keys_dek_unwrap\(' \
     '^src/(keyd|vault|keys)/|^src/cli/cmd_test.c:' src
+# Sealed secrets (TOTP seeds, the guard's state, the canary list) are
+# opened by keyd alone; the command line asks an in-process keyd.
+forbid "unsealing outside keyd" '\bcv_keys_unseal\(' \
+    '^src/(keyd|vault|keys)/' src
 # One read path: policy and the guard come before any decrypting request
 # (src/core); nothing else asks keyd for plaintext.
 forbid "keyd's decrypting requests outside the core's read path" \
