@@ -199,6 +199,7 @@ print(f'grant:    {g * 1000:.0f} ms per account proposed, approved and enrolled 
 	noguard=
 	one=
 	n=0
+	errs=0
 	for i in 1 2 3; do
 		for mode in split noguard one; do
 			n=$((n + 1))
@@ -213,16 +214,18 @@ print(f'grant:    {g * 1000:.0f} ms per account proposed, approved and enrolled 
 			    "$K/$u.key" "$t" "$case_id" "$W/case_ids" "$C" 10)
 			r=$(python3 -c "print(round($3 / $4))")
 			eval "$mode=\"\$$mode $r\""
+			errs=$((errs + $7))
 			kill $spid
 			wait $spid 2>/dev/null
 		done
 	done
-	python3 - "$split" "$noguard" "$one" <<'PY'
+	python3 - "$split" "$noguard" "$one" "$errs" <<'PY'
 import sys
-split, noguard, one = (sorted(map(int, a.split())) for a in sys.argv[1:])
+split, noguard, one = (sorted(map(int, a.split())) for a in sys.argv[1:4])
+errs = int(sys.argv[4])
 ms, mg, m1 = split[1], noguard[1], one[1]
 show = lambda v: " / ".join(f"{x:,}" for x in v)
-print(f"          three fresh servers of each, in turn: split {show(split)}/s, median {ms:,}/s (target >= 20,000)")
+print(f"          three fresh servers of each, in turn: split {show(split)}/s, median {ms:,}/s (target >= 20,000); errors in the nine runs: {errs}")
 print(f"          without the guard: {show(noguard)}/s, median {mg:,}/s; the guard's cost: {100 * (1 - ms / mg):.1f}% of the throughput (negative: within the noise; target <= 10%)")
 print(f"          one process (keyd in the api's process, no boundary): {show(one)}/s, median {m1:,}/s; the boundary's cost: {100 * (1 - ms / m1):.1f}% of the throughput (negative: within the noise; target <= 15%)")
 PY

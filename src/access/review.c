@@ -415,8 +415,11 @@ cv_access_review(struct cv_vault *v, struct cv_audit *a,
 		u->unused = last < idle_from;
 		res->nunused += u->unused;
 	}
+	/* The caller's callbacks and their contexts end with this call. */
 	res->q.progress = NULL;
 	res->q.ctx = NULL;
+	res->q.guard_state = NULL;
+	res->q.guard_ctx = NULL;
 	res->seconds = cv_now() - x.t0;
 	*out = res;
 	res = NULL;

@@ -32,7 +32,7 @@ struct cv_sessions {
 	size_t n;
 	struct track *t;
 	size_t nt;
-	cv_sessions_totp_fn *totp;	/* NULL: unseal here */
+	cv_sessions_totp_fn *totp;	/* keyd's check; required */
 	void *totp_ctx;
 };
 

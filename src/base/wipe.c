@@ -14,21 +14,25 @@
  * free. aligned_alloc and the other memalign-style calls stay glibc's:
  * their blocks come back through this free() like any other.
  *
- * Not in sanitizer builds: ASan replaces malloc itself (and fills freed
- * memory on request: the supervisor's ASAN_OPTIONS).
+ * Not in sanitizer builds: their runtimes replace malloc themselves (and
+ * ASan fills freed memory on request: the supervisor's ASAN_OPTIONS).
  */
 #include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base.h"
 
+/* meson defines CV_NO_WIPE_ALLOC for every sanitizer build (their
+ * runtimes replace malloc too); these catch a build made otherwise. */
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define CV_NO_WIPE_ALLOC 1
 #endif
 #endif
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CV_NO_WIPE_ALLOC 1
 #endif
 
@@ -48,12 +52,32 @@ CV_PUBLIC void *calloc(size_t k, size_t n);
 CV_PUBLIC void *realloc(void *p, size_t n);
 CV_PUBLIC void free(void *p);
 
+/*
+ * The first two words of a block stay: glibc's free writes its list
+ * pointers there and keeps the thread cache's double-free key in the
+ * second, which a wipe would erase (a double free, which glibc aborts
+ * on, would then go through and link the block twice). What can remain
+ * of a freed block is those 16 bytes, and only for blocks that do not go
+ * to a list (merged into their neighbours): no token or seed fits. A
+ * pointer glibc would refuse as misaligned is not touched either: glibc
+ * aborts on it before any use, where a wipe with a size read from a
+ * bogus header would write first.
+ */
+#define WIPE_SKIP (2 * sizeof(void *))
+
 static void
 wipe(void *p)
 {
+	size_t n;
+
+	if ((uintptr_t)p % (2 * sizeof(size_t)) != 0)
+		return;
+	n = malloc_usable_size(p);
+	if (n <= WIPE_SKIP || (uintptr_t)p + n < (uintptr_t)p)
+		return;
 	/* Not memset: a store into a block about to be freed is dead to the
 	 * compiler. */
-	explicit_bzero(p, malloc_usable_size(p));
+	explicit_bzero((char *)p + WIPE_SKIP, n - WIPE_SKIP);
 }
 
 void *
