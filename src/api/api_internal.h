@@ -142,6 +142,10 @@ void api_conns_notify(void *cls, struct MHD_Connection *c, void **ctx,
     enum MHD_ConnectionNotificationCode code);
 /* C's request is wholly received: no deadline while the server answers. */
 void api_conn_received(struct conns *t, struct MHD_Connection *c);
+
+/* The calling thread (a network worker, which polls between rounds)
+ * holds its async requests to keyd until its next poll(): poll.c. */
+void api_worker_defers(void);
 /* C's request ended (any way): the next is due within idle_timeout. 1 if
  * C was cut off at its deadline. */
 int api_conn_done(struct conns *t, struct MHD_Connection *c);

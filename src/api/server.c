@@ -544,6 +544,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	 * only without memory. */
 	if (r == NULL)
 		return MHD_NO;
+	api_worker_defers();
 	if (r->waiting)
 		return release(r);
 	/* Test builds: a worker that breaks its sandbox (tests/cli/

@@ -165,9 +165,67 @@ local_send(void *ctx, const struct cv_buf *frame)
 	complete(c, frame->p, frame->len);
 }
 
-/* Sends FRAME (request id ID) and registers Q for its reply. */
+/*
+ * Frames of a thread's async requests, held until the thread is about to
+ * wait in poll() (cv_keyd_flush_thread, from src/api/poll.c): a network
+ * worker answers several connections per round, and one write for all of
+ * their requests wakes keyd once instead of once per read. Only threads
+ * that call poll() between requests opt in (cv_keyd_defer_thread).
+ */
+static _Thread_local struct {
+	int on;
+	struct cv_keyd_client *c;
+	struct cv_buf out;
+} deferred;
+static pthread_key_t deferred_key;
+static pthread_once_t deferred_once = PTHREAD_ONCE_INIT;
+
+static void
+deferred_end(void *unused)
+{
+	(void)unused;
+	cv_buf_free(&deferred.out);
+}
+
+static void
+deferred_init(void)
+{
+	(void)pthread_key_create(&deferred_key, deferred_end);
+}
+
+void
+cv_keyd_defer_thread(void)
+{
+	if (deferred.on)
+		return;
+	(void)pthread_once(&deferred_once, deferred_init);
+	/* Any non-NULL value: the key only runs deferred_end at exit. */
+	if (pthread_setspecific(deferred_key, &deferred) == 0)
+		deferred.on = 1;
+}
+
+void
+cv_keyd_flush_thread(void)
+{
+	struct cv_keyd_client *c = deferred.c;
+	int ok;
+
+	if (c == NULL || deferred.out.len == 0)
+		return;
+	pthread_mutex_lock(&c->wmu);
+	ok = write_full(c->fd, deferred.out.p, deferred.out.len);
+	pthread_mutex_unlock(&c->wmu);
+	sodium_memzero(deferred.out.p, deferred.out.len);
+	deferred.out.len = 0;
+	if (!ok)
+		(void)shutdown(c->fd, SHUT_RDWR);	/* the reader fails all */
+}
+
+/* Sends FRAME (request id ID) and registers Q for its reply; an async
+ * one (ASYNC) may wait for the thread's next poll(). */
 static cv_err
-carry(struct cv_keyd_client *c, struct cv_buf *frame, struct pend *q)
+carry(struct cv_keyd_client *c, struct cv_buf *frame, struct pend *q,
+    int async)
 {
 	struct keyd_req rq;
 	cv_err r;
@@ -191,6 +249,14 @@ carry(struct cv_keyd_client *c, struct cv_buf *frame, struct pend *q)
 		keyd_req_free(&rq);
 		return CV_OK;
 	}
+	if (async && deferred.on && (deferred.c == NULL || deferred.c == c)) {
+		deferred.c = c;
+		if (cv_buf_add(&deferred.out, frame->p, frame->len) == CV_OK)
+			return CV_OK;
+	}
+	/* In order: what this thread holds goes first. */
+	if (deferred.c == c)
+		cv_keyd_flush_thread();
 	pthread_mutex_lock(&c->wmu);
 	r = write_full(c->fd, frame->p, frame->len) ? CV_OK : CV_ERR_HSM;
 	pthread_mutex_unlock(&c->wmu);
@@ -218,7 +284,7 @@ call(struct cv_keyd_client *c, struct cv_buf *frame, uint64_t id,
 	memset(&q, 0, sizeof q);
 	q.id = id;
 	q.text = text;
-	if ((r = carry(c, frame, &q)) != CV_OK)
+	if ((r = carry(c, frame, &q, 0)) != CV_OK)
 		return r;
 	pthread_mutex_lock(&c->mu);
 	while (!q.done)
@@ -243,7 +309,7 @@ call_async(struct cv_keyd_client *c, struct cv_buf *frame, uint64_t id,
 	q->id = id;
 	q->fn = done;
 	q->ctx = ctx;
-	if ((r = carry(c, frame, q)) != CV_OK) {
+	if ((r = carry(c, frame, q, 1)) != CV_OK) {
 		/* Not registered, or already answered by fail_all. */
 		pthread_mutex_lock(&c->mu);
 		for (struct pend **pp = &c->b[id % BUCKETS]; *pp;

@@ -174,6 +174,15 @@ cv_err cv_keyd_put(struct cv_keyd_client *c, const char *expect_id,
 cv_err cv_keyd_prepare(struct cv_keyd *k, unsigned n) CV_MUST_CHECK;
 
 /*
+ * The calling thread's async requests to a key process over a channel
+ * wait until cv_keyd_flush_thread (which src/api/poll.c calls before
+ * every poll() of the process), then go out in one write. Only for
+ * threads that call poll() between requests: the network workers.
+ */
+void cv_keyd_defer_thread(void);
+void cv_keyd_flush_thread(void);
+
+/*
  * Whether the HSM is still there (cv_keys_check), for the process that
  * holds the keys, every few seconds: a change either way is an audit
  * entry (hsm.unavailable / hsm.restored) and an alert. Returns 1 while it
