@@ -34,13 +34,26 @@ BIG=$(stat -c %s "$T/v/audit/entries")
 
 start_server "$T/v" || { bad "server start 2"; finish; exit 1; }
 
-# stop_mid_scan PID: SIGSTOP PID once it has read 40 MB (its scan of the
-# ~90 MB entries file is under way); fails if it ended first.
+# stop_mid_scan PID: PID waits stopped at its start (scan_stopped); lets
+# it go, then SIGSTOPs it once it has read 40 MB (its scan of the ~90 MB
+# entries file is under way); fails if it ended first. Let go only once
+# this watcher runs: a release build verifies the file in ~25 ms, less
+# than Python takes to start.
 stop_mid_scan() {
 	python3 - "$1" $((40 << 20)) <<'PY'
 import os, signal, sys, time
 pid, mark = int(sys.argv[1]), int(sys.argv[2])
 t0 = time.time()
+while time.time() - t0 < 10:
+    try:
+        if open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "T":
+            break
+    except OSError:
+        sys.exit("the scan ended before it started")
+    time.sleep(0.001)
+else:
+    sys.exit("the scan never stopped at its start")
+os.kill(pid, signal.SIGCONT)
 while time.time() - t0 < 60:
     try:
         io = dict(l.split(": ") for l in open("/proc/%d/io" % pid).read().splitlines())
@@ -88,7 +101,9 @@ login_capped() {
 scan_stopped() {
 	local what=$1
 	shift
-	"$@" >"$T/scan.out" 2>"$T/scan.err" &
+	# Stopped before it starts: stop_mid_scan lets it go.
+	sh -c 'kill -STOP $$; exec "$@"' sh "$@" >"$T/scan.out" \
+	    2>"$T/scan.err" &
 	SCAN_PID=$!
 	if ! stop_mid_scan "$SCAN_PID"; then
 		bad "$what: not stopped mid-scan"
