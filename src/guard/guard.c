@@ -547,7 +547,7 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	n = sort_unique(h, r->nrids);
 	/* Before anything is decided: nothing may fail after. */
 	if (hp && n) {
-		if ((e = guard_hold_new(n, hp)) != CV_OK)
+		if ((e = guard_hold_new(g, n, hp)) != CV_OK)
 			return e;
 		x = *hp;	/* freed by the caller unless put */
 	}
@@ -660,7 +660,7 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 	score = baseline_score_add(u, f, nf);
 	/* The points that reads in flight bring once they leave count
 	 * here already: a burst of parallel reads is judged as a whole. */
-	if (x && (score += guard_holds_late(g, u->id)) > SCORE_MAX)
+	if (x && (score += guard_holds_late(u)) > SCORE_MAX)
 		score = SCORE_MAX;
 	baseline_count_attempt(u, &s);
 	if (score >= SCORE_LOCK) {

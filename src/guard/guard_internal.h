@@ -88,6 +88,10 @@ struct gu {
 	struct place cases[NCASES], addrs[NADDRS];
 	uint8_t hist[WEEK_HOURS];	/* records per hour-of-week, aged;
 					 * the current hour is in ACC */
+	/* Score points the user's outstanding holds of this state bring
+	 * when they commit (hold.c). In what was the struct's padding: not
+	 * saved, 0 after a load. */
+	uint32_t held_late;
 };
 
 #define GU_LOCKED 1u
@@ -149,6 +153,11 @@ struct cv_guard {
 	size_t set_bytes;	/* sum of record set sizes */
 	size_t nlocks;
 	struct cv_guard_hold *holds;	/* outstanding, newest first */
+	/* The outstanding holds by record (hold.c): bucket h & (hcap - 1)
+	 * chains every (hold, record) pair of h. hcap is 0 or a power of
+	 * two; hcount pairs are in it. */
+	struct guard_hnode **hidx;
+	size_t hcap, hcount;
 	uint64_t gen;		/* state generation: a load starts a new one */
 	struct gsessions sess;	/* not in snapshots: a load clears them */
 };
@@ -248,14 +257,15 @@ struct take {
 	struct gsess *sess;		/* the read's session, or NULL */
 };
 
-cv_err guard_hold_new(size_t n, struct cv_guard_hold **out);
+cv_err guard_hold_new(struct cv_guard *g, size_t n,
+    struct cv_guard_hold **out);
 void guard_hold_put(struct cv_guard *g, struct cv_guard_hold *x,
     struct gu *u, struct gu *v, const struct take *t,
     const struct signal *s);
 void guard_holds_raise(struct cv_guard *g, uint64_t uid, bool vault,
     const uint64_t *h, size_t n, uint32_t now);
 void guard_hold_unused(struct cv_guard_hold **x);
-uint32_t guard_holds_late(const struct cv_guard *g, uint64_t uid);
+uint32_t guard_holds_late(const struct gu *u);
 void guard_holds_claim(struct cv_guard *g, uint64_t sid, int64_t proof,
     const uint64_t *h, size_t n);
 void guard_holds_free(struct cv_guard *g);

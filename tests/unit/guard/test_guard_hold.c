@@ -162,6 +162,50 @@ test_same_record(void **state)
 	cv_guard_free(g);
 }
 
+/*
+ * Hundreds in flight at once, as a busy server has them (the holds are
+ * indexed by record, and the index grows past its first table several
+ * times): 600 holds of 150 records, four of each, then every third
+ * committed and the others cancelled, interleaved. What stays counted is
+ * exactly the records of the committed ones.
+ */
+static void
+test_many_in_flight(void **state)
+{
+	static const struct cv_guard_limits wide = { { 1000, 1000, 1000 },
+	    { 2000, 2000, 2000 } };
+	struct cv_guard *g;
+	struct cv_guard_hold *x[600];
+	struct cv_guard_decision d;
+	char b[32];
+
+	(void)state;
+	assert_int_equal(cv_guard_new(&g), CV_OK);
+	for (unsigned j = 0; j < 600; j++) {
+		const char *ids[1] = { rid(b, j % 150) };
+		struct cv_guard_read r = { .user = "u", .addr = "10.0.0.7",
+		    .case_id = "C-1", .rids = ids, .nrids = 1,
+		    .now_us = T0 + j * 1000, .limits = &wide,
+		    .stepped_up = true };
+
+		assert_int_equal(cv_guard_reserve(g, &r, &d, &x[j]), CV_OK);
+		assert_non_null(x[j]);
+	}
+	assert_int_equal(minute(g, "u", T0 + S), 150);
+	/* 7 and 600 are coprime: every hold once, in a scattered order. */
+	for (unsigned i = 0; i < 600; i++) {
+		unsigned j = i * 7 % 600;
+
+		if (j % 3 == 0)
+			cv_guard_commit(g, x[j]);
+		else
+			cv_guard_cancel(g, x[j]);
+	}
+	/* Record r had a committed hold iff r % 3 == 0 (150 = 3 * 50). */
+	assert_int_equal(minute(g, "u", T0 + S), 50);
+	cv_guard_free(g);
+}
+
 /* The vault's windows: a cancelled read takes nothing from the ceiling;
  * one committed by another user keeps its place there. */
 static void
@@ -292,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_cancelled_reads_cost_nothing),
 		cmocka_unit_test(test_in_flight_count),
 		cmocka_unit_test(test_same_record),
+		cmocka_unit_test(test_many_in_flight),
 		cmocka_unit_test(test_ceiling),
 		cmocka_unit_test(test_late_points),
 		cmocka_unit_test(test_snapshot_and_load),
