@@ -69,8 +69,6 @@ enum cv_db_tx {
 };
 
 struct cv_db_ops {
-	const char *name;	/* "sqlite" */
-
 	/*
 	 * Connects to TARGET (for SQLite a file's path) with CV_DB_* FLAGS.
 	 * Waiting for another connection's lock (a step, begin or commit)

@@ -466,7 +466,6 @@ sq_backup(struct cv_db *db, const char *path,
 }
 
 const struct cv_db_ops cv_db_sqlite = {
-	.name = "sqlite",
 	.open = sq_open,
 	.close = sq_close,
 	.exec = sq_exec,
