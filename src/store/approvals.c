@@ -23,31 +23,31 @@ const char store_approvals_schema[] =
     " expires_us INTEGER NOT NULL, fails INTEGER NOT NULL DEFAULT 0);";
 
 static cv_err
-prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
+prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
 {
-	if (store_stmt(s, q, st) != SQLITE_OK)
+	if (store_stmt(s, q, st) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "approvals: %s",
-		    sqlite3_errmsg(s->db));
+		    db_errmsg(s->db));
 	return CV_OK;
 }
 
 /* Steps a statement that returns no row; releases it. */
 static cv_err
-done(struct cv_store *s, sqlite3_stmt *st, int *changes)
+done(struct cv_store *s, struct cv_db_stmt *st, int *changes)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
 	store_release(st);
-	if (rc != SQLITE_DONE)
+	if (rc != CV_DB_DONE)
 		return cv_fail(CV_ERR_STORE, "approvals: %s",
-		    sqlite3_errmsg(s->db));
+		    db_errmsg(s->db));
 	if (changes)
-		*changes = sqlite3_changes(s->db);
+		*changes = (int)db_changes(s->db);
 	return CV_OK;
 }
 
 static void
-text(char *dst, size_t size, const unsigned char *src)
+text(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? (const char *)src : "");
 }
@@ -56,7 +56,7 @@ cv_err
 cv_store_proposal_add(struct cv_store *s, const struct cv_store_proposal *p,
     int64_t *id)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	*id = 0;
@@ -64,14 +64,14 @@ cv_store_proposal_add(struct cv_store *s, const struct cv_store_proposal *p,
 	    " created_us, expires_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st)) !=
 	    CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, p->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, p->subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, p->args ? p->args : "{}", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, p->proposer, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, p->created_us);
-	sqlite3_bind_int64(st, 6, p->expires_us);
+	db_bind_text(st, 1, p->kind);
+	db_bind_text(st, 2, p->subject);
+	db_bind_text(st, 3, p->args ? p->args : "{}");
+	db_bind_text(st, 4, p->proposer);
+	db_bind_int64(st, 5, p->created_us);
+	db_bind_int64(st, 6, p->expires_us);
 	if ((r = done(s, st, NULL)) == CV_OK)
-		*id = sqlite3_last_insert_rowid(s->db);
+		*id = db_last_insert_id(s->db);
 	return r;
 }
 
@@ -79,23 +79,23 @@ cv_store_proposal_add(struct cv_store *s, const struct cv_store_proposal *p,
 	" expires_us, state, approver, decided_us, audit_index"
 
 static cv_err
-row_proposal(sqlite3_stmt *st, struct cv_store_proposal *p)
+row_proposal(struct cv_db_stmt *st, struct cv_store_proposal *p)
 {
-	const unsigned char *args = sqlite3_column_text(st, 3);
+	const char *args = db_column_text(st, 3);
 
 	memset(p, 0, sizeof *p);
-	p->id = sqlite3_column_int64(st, 0);
-	text(p->kind, sizeof p->kind, sqlite3_column_text(st, 1));
-	text(p->subject, sizeof p->subject, sqlite3_column_text(st, 2));
+	p->id = db_column_int64(st, 0);
+	text(p->kind, sizeof p->kind, db_column_text(st, 1));
+	text(p->subject, sizeof p->subject, db_column_text(st, 2));
 	if ((p->args = strdup(args ? (const char *)args : "{}")) == NULL)
 		return CV_ERR_NOMEM;
-	text(p->proposer, sizeof p->proposer, sqlite3_column_text(st, 4));
-	p->created_us = sqlite3_column_int64(st, 5);
-	p->expires_us = sqlite3_column_int64(st, 6);
-	text(p->state, sizeof p->state, sqlite3_column_text(st, 7));
-	text(p->approver, sizeof p->approver, sqlite3_column_text(st, 8));
-	p->decided_us = sqlite3_column_int64(st, 9);
-	p->audit_index = sqlite3_column_int64(st, 10);
+	text(p->proposer, sizeof p->proposer, db_column_text(st, 4));
+	p->created_us = db_column_int64(st, 5);
+	p->expires_us = db_column_int64(st, 6);
+	text(p->state, sizeof p->state, db_column_text(st, 7));
+	text(p->approver, sizeof p->approver, db_column_text(st, 8));
+	p->decided_us = db_column_int64(st, 9);
+	p->audit_index = db_column_int64(st, 10);
 	return CV_OK;
 }
 
@@ -112,7 +112,7 @@ cv_err
 cv_store_proposal_get(struct cv_store *s, int64_t id,
     struct cv_store_proposal *p)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
@@ -120,13 +120,13 @@ cv_store_proposal_get(struct cv_store *s, int64_t id,
 	if ((r = prep(s, "SELECT " PROPOSAL_COLS " FROM proposals WHERE"
 	    " id = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	db_bind_int64(st, 1, id);
+	if ((rc = db_step(st)) == CV_DB_ROW)
 		r = row_proposal(st, p);
 	else
-		r = rc == SQLITE_DONE ? cv_fail(CV_ERR_NOT_FOUND, "no proposal "
+		r = rc == CV_DB_DONE ? cv_fail(CV_ERR_NOT_FOUND, "no proposal "
 		    "%lld", (long long)id) : cv_fail(CV_ERR_STORE,
-		    "approvals: %s", sqlite3_errmsg(s->db));
+		    "approvals: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -136,22 +136,22 @@ cv_store_proposal_list(struct cv_store *s, int pending_only,
     int (*fn)(void *ctx, const struct cv_store_proposal *p), void *ctx)
 {
 	struct cv_store_proposal p;
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc, stop = 0;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT " PROPOSAL_COLS " FROM proposals WHERE"
 	    " ?1 = 0 OR state = 'pending' ORDER BY id", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int(st, 1, pending_only != 0);
-	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_int64(st, 1, pending_only != 0);
+	while (!stop && (rc = db_step(st)) == CV_DB_ROW) {
 		if ((r = row_proposal(st, &p)) != CV_OK)
 			break;
 		stop = fn(ctx, &p);
 		cv_store_proposal_clear(&p);
 	}
-	if (r == CV_OK && !stop && rc != SQLITE_DONE)
-		r = cv_fail(CV_ERR_STORE, "approvals: %s", sqlite3_errmsg(s->db));
+	if (r == CV_OK && !stop && rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "approvals: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -160,7 +160,7 @@ cv_err
 cv_store_proposal_decide(struct cv_store *s, int64_t id, const char *state,
     const char *approver, int64_t now_us)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int n = 0;
 	cv_err r;
 
@@ -170,10 +170,10 @@ cv_store_proposal_decide(struct cv_store *s, int64_t id, const char *state,
 	    " decided_us = ?4 WHERE id = ?1 AND state = 'pending'", &st)) !=
 	    CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, approver, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now_us);
+	db_bind_int64(st, 1, id);
+	db_bind_text(st, 2, state);
+	db_bind_text(st, 3, approver);
+	db_bind_int64(st, 4, now_us);
 	if ((r = done(s, st, &n)) == CV_OK && n == 0)
 		r = cv_fail(CV_ERR_EXISTS, "proposal %lld was already decided",
 		    (long long)id);
@@ -183,14 +183,14 @@ cv_store_proposal_decide(struct cv_store *s, int64_t id, const char *state,
 cv_err
 cv_store_proposal_index(struct cv_store *s, int64_t id, uint64_t index)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "UPDATE proposals SET audit_index = ?2 WHERE"
 	    " id = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, (int64_t)index);
 	return done(s, st, NULL);
 }
 
@@ -198,7 +198,7 @@ cv_err
 cv_store_proposal_count(struct cv_store *s, const char *kind,
     const char *approver, int64_t since_us, int *n)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	*n = 0;
@@ -207,14 +207,14 @@ cv_store_proposal_count(struct cv_store *s, const char *kind,
 	    " AND (?2 IS NULL OR approver = ?2)", &st)) != CV_OK)
 		return r;
 	if (kind)
-		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		db_bind_text(st, 1, kind);
 	if (approver)
-		sqlite3_bind_text(st, 2, approver, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, since_us);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*n = sqlite3_column_int(st, 0);
+		db_bind_text(st, 2, approver);
+	db_bind_int64(st, 3, since_us);
+	if (db_step(st) == CV_DB_ROW)
+		*n = db_column_int(st, 0);
 	else
-		r = cv_fail(CV_ERR_STORE, "approvals: %s", sqlite3_errmsg(s->db));
+		r = cv_fail(CV_ERR_STORE, "approvals: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -223,15 +223,15 @@ cv_err
 cv_store_enrol_set(struct cv_store *s, const char *user,
     const uint8_t hash[static CV_STORE_CODE_HASH], int64_t expires_us)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "INSERT OR REPLACE INTO enrolments(user, code_hash,"
 	    " expires_us, fails) VALUES (?1, ?2, ?3, 0)", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, hash, CV_STORE_CODE_HASH, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, expires_us);
+	db_bind_text(st, 1, user);
+	db_bind_blob(st, 2, hash, CV_STORE_CODE_HASH);
+	db_bind_int64(st, 3, expires_us);
 	return done(s, st, NULL);
 }
 
@@ -239,24 +239,24 @@ cv_err
 cv_store_enrol_get(struct cv_store *s, const char *user,
     uint8_t hash[static CV_STORE_CODE_HASH], int64_t *expires_us, int *fails)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT code_hash, expires_us, fails FROM enrolments"
 	    " WHERE user = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
-	    sqlite3_column_bytes(st, 0) == CV_STORE_CODE_HASH) {
-		memcpy(hash, sqlite3_column_blob(st, 0), CV_STORE_CODE_HASH);
-		*expires_us = sqlite3_column_int64(st, 1);
-		*fails = sqlite3_column_int(st, 2);
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+	db_bind_text(st, 1, user);
+	if ((rc = db_step(st)) == CV_DB_ROW &&
+	    db_column_bytes(st, 0) == CV_STORE_CODE_HASH) {
+		memcpy(hash, db_column_blob(st, 0), CV_STORE_CODE_HASH);
+		*expires_us = db_column_int64(st, 1);
+		*fails = db_column_int(st, 2);
+	} else if (rc == CV_DB_ROW || rc == CV_DB_DONE)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no enrolment is open for "
 		    "'%.64s'", user);
 	else
-		r = cv_fail(CV_ERR_STORE, "approvals: %s", sqlite3_errmsg(s->db));
+		r = cv_fail(CV_ERR_STORE, "approvals: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -264,25 +264,25 @@ cv_store_enrol_get(struct cv_store *s, const char *user,
 cv_err
 cv_store_enrol_fail(struct cv_store *s, const char *user)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "UPDATE enrolments SET fails = fails + 1 WHERE"
 	    " user = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, user);
 	return done(s, st, NULL);
 }
 
 cv_err
 cv_store_enrol_close(struct cv_store *s, const char *user)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "DELETE FROM enrolments WHERE user = ?1", &st)) !=
 	    CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, user);
 	return done(s, st, NULL);
 }

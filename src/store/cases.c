@@ -19,29 +19,29 @@ static cv_err
 run(struct cv_store *s, const char *q, const char *a, const char *b,
     const char *c, int64_t d, int *changes)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 
-	if (store_stmt(s, q, &st) != SQLITE_OK)
-		return cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (store_stmt(s, q, &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	db_bind_text(st, 1, a);
 	if (b)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+		db_bind_text(st, 2, b);
 	if (c)
-		sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
+		db_bind_text(st, 3, c);
 	if (d)
-		sqlite3_bind_int64(st, 4, d);
-	rc = sqlite3_step(st);
+		db_bind_int64(st, 4, d);
+	rc = db_step(st);
 	store_release(st);
 	if (changes)
-		*changes = sqlite3_changes(s->db);
-	if (rc == SQLITE_ROW)
+		*changes = (int)db_changes(s->db);
+	if (rc == CV_DB_ROW)
 		return CV_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == CV_DB_DONE)
 		return changes ? CV_OK : CV_ERR_NOT_FOUND;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+	if (rc == CV_DB_DUPLICATE || rc == CV_DB_CONSTRAINT)
 		return cv_fail(CV_ERR_EXISTS, "already exists");
-	return cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
+	return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
 }
 
 cv_err
@@ -98,7 +98,7 @@ cv_err
 cv_store_user_cases(struct cv_store *s, const char *user,
     int (*fn)(void *ctx, const char *case_id), void *ctx)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r = CV_OK;
 	int rc;
 
@@ -106,16 +106,16 @@ cv_store_user_cases(struct cv_store *s, const char *user,
 	 * asked once per user by a review, not per request, and the table
 	 * holds one row per assignment, so no second index is kept for it. */
 	if (store_stmt(s, "SELECT case_id FROM case_users WHERE user = ?1"
-	    " ORDER BY case_id", &st) != SQLITE_OK)
-		return cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *id = sqlite3_column_text(st, 0);
+	    " ORDER BY case_id", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	db_bind_text(st, 1, user);
+	while ((rc = db_step(st)) == CV_DB_ROW) {
+		const char *id = db_column_text(st, 0);
 		if (fn(ctx, id ? (const char *)id : "") != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = cv_fail(CV_ERR_STORE, "cases: %s", sqlite3_errmsg(s->db));
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }

@@ -35,24 +35,24 @@ const char store_loads_schema[] =
     " CHECK (one = 1), stamp INTEGER NOT NULL, sealed BLOB NOT NULL);";
 
 static cv_err
-prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
+prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
 {
-	if (store_stmt(s, q, st) != SQLITE_OK)
-		return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+	if (store_stmt(s, q, st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
 	return CV_OK;
 }
 
 /* Steps a statement that returns no row; releases it. */
 static cv_err
-done(struct cv_store *s, sqlite3_stmt *st, int *changes)
+done(struct cv_store *s, struct cv_db_stmt *st, int *changes)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
 	store_release(st);
-	if (rc != SQLITE_DONE)
-		return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+	if (rc != CV_DB_DONE)
+		return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
 	if (changes)
-		*changes = sqlite3_changes(s->db);
+		*changes = (int)db_changes(s->db);
 	return CV_OK;
 }
 
@@ -60,25 +60,25 @@ done(struct cv_store *s, sqlite3_stmt *st, int *changes)
 static cv_err
 one_row(struct cv_store *s, int rc)
 {
-	if (rc == SQLITE_ROW)
+	if (rc == CV_DB_ROW)
 		return CV_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == CV_DB_DONE)
 		return CV_ERR_NOT_FOUND;
-	return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+	return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
 }
 
 /* Runs Q with ?1 = A (and ?2 = B unless B < 0), no row wanted. */
 static cv_err
 run2(struct cv_store *s, const char *q, int64_t a, int64_t b, int *changes)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, q, &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, a);
+	db_bind_int64(st, 1, a);
 	if (b >= 0)
-		sqlite3_bind_int64(st, 2, b);
+		db_bind_int64(st, 2, b);
 	return done(s, st, changes);
 }
 
@@ -86,16 +86,16 @@ run2(struct cv_store *s, const char *q, int64_t a, int64_t b, int *changes)
 static cv_err
 int_of(struct cv_store *s, const char *q, int64_t a, int64_t *out)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, q, &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, a);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
+	db_bind_int64(st, 1, a);
+	rc = db_step(st);
+	if (rc == CV_DB_ROW)
+		*out = db_column_int64(st, 0);
 	store_release(st);
 	return one_row(s, rc);
 }
@@ -103,7 +103,7 @@ int_of(struct cv_store *s, const char *q, int64_t a, int64_t *out)
 cv_err
 cv_store_load_new(struct cv_store *s, int64_t now_us, int64_t *id)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	*id = 0;
@@ -113,9 +113,9 @@ cv_store_load_new(struct cv_store *s, int64_t now_us, int64_t *id)
 	    " VALUES (0, ?1, (SELECT ifnull(max(id), 0) + 1 FROM records))",
 	    &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, now_us);
+	db_bind_int64(st, 1, now_us);
 	if ((r = done(s, st, NULL)) == CV_OK)
-		*id = sqlite3_last_insert_rowid(s->db);
+		*id = db_last_insert_id(s->db);
 	return r;
 }
 
@@ -123,7 +123,7 @@ cv_err
 cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
     int *exists, int *own, uint32_t *version)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int64_t load = 0, pending = 0;
 	int rc, visible = 0;
 	cv_err r;
@@ -134,11 +134,11 @@ cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
 	if ((r = prep(s, "SELECT r.version, r.load, " VISIBLE("r") " FROM"
 	    " records r WHERE r.rid = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, p->rid, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*version = (uint32_t)sqlite3_column_int64(st, 0);
-		load = sqlite3_column_int64(st, 1);
-		visible = sqlite3_column_int(st, 2);
+	db_bind_text(st, 1, p->rid);
+	if ((rc = db_step(st)) == CV_DB_ROW) {
+		*version = (uint32_t)db_column_int64(st, 0);
+		load = db_column_int64(st, 1);
+		visible = db_column_int(st, 2);
 	}
 	store_release(st);
 	if ((r = one_row(s, rc)) != CV_OK)
@@ -155,10 +155,10 @@ cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
 	if ((r = prep(s, "SELECT version FROM load_versions WHERE load = ?1"
 	    " AND rid = ?2", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, p->load);
-	sqlite3_bind_text(st, 2, p->rid, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		pending = sqlite3_column_int64(st, 0);
+	db_bind_int64(st, 1, p->load);
+	db_bind_text(st, 2, p->rid);
+	if ((rc = db_step(st)) == CV_DB_ROW)
+		pending = db_column_int64(st, 0);
 	store_release(st);
 	if ((r = one_row(s, rc)) != CV_OK && r != CV_ERR_NOT_FOUND)
 		return r;
@@ -171,7 +171,7 @@ cv_err
 cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
     int own)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if (own)
@@ -184,14 +184,14 @@ cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
 	    " body = excluded.body, gen = excluded.gen, wdek = excluded.wdek",
 	    &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, p->load);
-	sqlite3_bind_text(st, 2, p->rid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, p->version);
-	sqlite3_bind_blob(st, 4, p->ssn_bi, CV_BIDX_BYTES, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, p->name_bi, CV_BIDX_BYTES, SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 6, p->body, p->body_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, p->gen);
-	sqlite3_bind_blob(st, 8, p->wdek, CV_WDEK_BYTES, SQLITE_STATIC);
+	db_bind_int64(st, 1, p->load);
+	db_bind_text(st, 2, p->rid);
+	db_bind_int64(st, 3, p->version);
+	db_bind_blob(st, 4, p->ssn_bi, CV_BIDX_BYTES);
+	db_bind_blob(st, 5, p->name_bi, CV_BIDX_BYTES);
+	db_bind_blob(st, 6, p->body, p->body_len);
+	db_bind_int64(st, 7, p->gen);
+	db_bind_blob(st, 8, p->wdek, CV_WDEK_BYTES);
 	return done(s, st, NULL);
 }
 
@@ -199,7 +199,7 @@ cv_err
 cv_store_load_swap(struct cv_store *s, int64_t load, const char *rid,
     uint64_t pick)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int64_t c = 0, first = 0, x, other = -1;
 	int rc;
 	cv_err r;
@@ -208,11 +208,11 @@ cv_store_load_swap(struct cv_store *s, int64_t load, const char *rid,
 	    " ON l.id = r.load WHERE r.rid = ?1 AND r.load = ?2 AND"
 	    " l.state = 0", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, load);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		c = sqlite3_column_int64(st, 0);
-		first = sqlite3_column_int64(st, 1);
+	db_bind_text(st, 1, rid);
+	db_bind_int64(st, 2, load);
+	if ((rc = db_step(st)) == CV_DB_ROW) {
+		c = db_column_int64(st, 0);
+		first = db_column_int64(st, 1);
 	}
 	store_release(st);
 	if ((r = one_row(s, rc)) != CV_OK)
@@ -250,7 +250,7 @@ cv_err
 cv_store_load_done(struct cv_store *s, const struct cv_store_load *l,
     int64_t now_us)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int64_t pending = 0;
 	int changed = 0;
 	cv_err r;
@@ -278,13 +278,13 @@ cv_store_load_done(struct cv_store *s, const struct cv_store_load *l,
 	    " records = ?4, versions = ?5, canaries = ?6, decided_us = ?7"
 	    " WHERE id = ?1 AND state = 0", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, l->id);
-	sqlite3_bind_blob(st, 2, l->digest, sizeof l->digest, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, l->bytes);
-	sqlite3_bind_int64(st, 4, l->records);
-	sqlite3_bind_int64(st, 5, l->versions);
-	sqlite3_bind_int64(st, 6, l->canaries);
-	sqlite3_bind_int64(st, 7, now_us);
+	db_bind_int64(st, 1, l->id);
+	db_bind_blob(st, 2, l->digest, sizeof l->digest);
+	db_bind_int64(st, 3, l->bytes);
+	db_bind_int64(st, 4, l->records);
+	db_bind_int64(st, 5, l->versions);
+	db_bind_int64(st, 6, l->canaries);
+	db_bind_int64(st, 7, now_us);
 	if ((r = done(s, st, &changed)) != CV_OK)
 		return r;
 	if (changed != 1)
@@ -331,20 +331,20 @@ cv_store_load_audited(struct cv_store *s, int64_t id)
 }
 
 static void
-load_of(sqlite3_stmt *st, struct cv_store_load *l)
+load_of(struct cv_db_stmt *st, struct cv_store_load *l)
 {
 	memset(l, 0, sizeof *l);
-	l->id = sqlite3_column_int64(st, 0);
-	l->state = sqlite3_column_int(st, 1);
-	l->audited = sqlite3_column_int(st, 2);
-	if (sqlite3_column_bytes(st, 3) == (int)sizeof l->digest)
-		memcpy(l->digest, sqlite3_column_blob(st, 3), sizeof l->digest);
-	l->bytes = sqlite3_column_int64(st, 4);
-	l->records = sqlite3_column_int64(st, 5);
-	l->versions = sqlite3_column_int64(st, 6);
-	l->canaries = sqlite3_column_int64(st, 7);
-	l->started_us = sqlite3_column_int64(st, 8);
-	l->decided_us = sqlite3_column_int64(st, 9);
+	l->id = db_column_int64(st, 0);
+	l->state = db_column_int(st, 1);
+	l->audited = db_column_int(st, 2);
+	if (db_column_bytes(st, 3) == sizeof l->digest)
+		memcpy(l->digest, db_column_blob(st, 3), sizeof l->digest);
+	l->bytes = db_column_int64(st, 4);
+	l->records = db_column_int64(st, 5);
+	l->versions = db_column_int64(st, 6);
+	l->canaries = db_column_int64(st, 7);
+	l->started_us = db_column_int64(st, 8);
+	l->decided_us = db_column_int64(st, 9);
 }
 
 #define LOAD_COLS "id, state, audited, digest, bytes, records, versions," \
@@ -355,16 +355,15 @@ cv_store_load_find(struct cv_store *s,
     const uint8_t digest[static CV_STORE_DIGEST_BYTES],
     struct cv_store_load *l)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT " LOAD_COLS " FROM loads WHERE digest = ?1"
 	    " AND state = 1 ORDER BY id DESC LIMIT 1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_blob(st, 1, digest, CV_STORE_DIGEST_BYTES,
-	    SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	db_bind_blob(st, 1, digest, CV_STORE_DIGEST_BYTES);
+	if ((rc = db_step(st)) == CV_DB_ROW)
 		load_of(st, l);
 	store_release(st);
 	return one_row(s, rc);
@@ -386,19 +385,19 @@ cv_err
 cv_store_load_unsettled(struct cv_store *s, struct cv_store_load *out,
     size_t max, size_t *n)
 {
-	sqlite3_stmt *st;
-	int rc = SQLITE_DONE;
+	struct cv_db_stmt *st;
+	int rc = CV_DB_DONE;
 	cv_err r;
 
 	*n = 0;
 	if ((r = prep(s, "SELECT " LOAD_COLS " FROM loads WHERE audited = 0"
 	    " ORDER BY id", &st)) != CV_OK)
 		return r;
-	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+	while (*n < max && (rc = db_step(st)) == CV_DB_ROW)
 		load_of(st, &out[(*n)++]);
 	store_release(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return cv_fail(CV_ERR_STORE, "loads: %s", sqlite3_errmsg(s->db));
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
+		return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
 	return CV_OK;
 }
 
@@ -417,7 +416,7 @@ cv_err
 cv_store_canaries_get(struct cv_store *s, uint8_t **sealed, size_t *len,
     int64_t *stamp)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
@@ -426,13 +425,13 @@ cv_store_canaries_get(struct cv_store *s, uint8_t **sealed, size_t *len,
 	if ((r = prep(s, "SELECT stamp, sealed FROM canary_list", &st)) !=
 	    CV_OK)
 		return r;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*stamp = sqlite3_column_int64(st, 0);
-		*len = (size_t)sqlite3_column_bytes(st, 1);
+	if ((rc = db_step(st)) == CV_DB_ROW) {
+		*stamp = db_column_int64(st, 0);
+		*len = db_column_bytes(st, 1);
 		if ((*sealed = malloc(*len ? *len : 1)) == NULL)
 			r = CV_ERR_NOMEM;
 		else if (*len)
-			memcpy(*sealed, sqlite3_column_blob(st, 1), *len);
+			memcpy(*sealed, db_column_blob(st, 1), *len);
 	}
 	store_release(st);
 	return r != CV_OK ? r : one_row(s, rc);
@@ -441,14 +440,14 @@ cv_store_canaries_get(struct cv_store *s, uint8_t **sealed, size_t *len,
 cv_err
 cv_store_canaries_set(struct cv_store *s, const uint8_t *sealed, size_t len)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "INSERT INTO canary_list(one, stamp, sealed)"
 	    " VALUES (1, 1, ?1) ON CONFLICT(one) DO UPDATE SET"
 	    " stamp = stamp + 1, sealed = excluded.sealed", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_blob64(st, 1, sealed, len, SQLITE_STATIC);
+	db_bind_blob(st, 1, sealed, len);
 	return done(s, st, NULL);
 }
 

@@ -1,8 +1,5 @@
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sqlite3.h>
 
 #include "store_internal.h"
 
@@ -11,7 +8,7 @@
 enum { Q_VERSION, Q_STATE, Q_INSERT, Q_PUT, Q_PUT_DEK, Q_GET, Q_FIND_SSN, Q_FIND_NAME,
 	Q_ID, Q_HAS_DEK, Q_DEL_DEK, Q_CLEAR_BI, Q_SCAN, Q_SET_DEK, Q__N };
 _Static_assert(Q__N <= sizeof ((struct cv_store *)0)->q /
-    sizeof(sqlite3_stmt *), "room for every statement");
+    sizeof(struct cv_db_stmt *), "room for every statement");
 
 static const char *const sql[Q__N] = {
 	[Q_VERSION] = "SELECT version FROM records r WHERE rid = ?1 AND "
@@ -69,60 +66,76 @@ static cv_err
 db_fail(struct cv_store *s, const char *what)
 {
 	return cv_fail(CV_ERR_STORE, "%s: %s", what,
-	    s->db ? sqlite3_errmsg(s->db) : "no database");
+	    s->db ? db_errmsg(s->db) : "no database");
 }
 
 static cv_err
 exec(struct cv_store *s, const char *q)
 {
-	if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(s->db, q) != CV_OK)
 		return db_fail(s, "database");
+	return CV_OK;
+}
+
+static cv_err
+begin(struct cv_store *s, enum cv_db_tx how)
+{
+	if (db_begin(s->db, how) != CV_OK)
+		return db_fail(s, "database");
+	s->in_tx = 1;
+	return CV_OK;
+}
+
+static cv_err
+commit(struct cv_store *s)
+{
+	if (db_commit(s->db) != CV_OK)
+		return db_fail(s, "database");
+	s->in_tx = 0;
 	return CV_OK;
 }
 
 static cv_err
 check_schema(struct cv_store *s)
 {
-	sqlite3_stmt *st = NULL;
+	struct cv_db_stmt *st = NULL;
+	const char *v;
 	cv_err r = CV_ERR_STORE;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'schema'",
-	    -1, &st, NULL) != SQLITE_OK) {
+	if (db_prepare(s->db, "SELECT v FROM meta WHERE k = 'schema'", 0,
+	    &st) != CV_OK) {
 		r = cv_fail(CV_ERR_STORE, "not a clearvault database");
 		goto out;
 	}
-	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_text(st, 0) ==
-	    NULL || strcmp((const char *)sqlite3_column_text(st, 0),
-	    SCHEMA_VERSION) != 0) {
+	if (db_step(st) != CV_DB_ROW || (v = db_column_text(st, 0)) == NULL ||
+	    strcmp(v, SCHEMA_VERSION) != 0) {
 		r = cv_fail(CV_ERR_STORE, "unsupported database schema");
 		goto out;
 	}
 	r = CV_OK;
  out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 /*
- * Waiting for another connection's write lock: tries again every
- * millisecond, for BUSY_SECONDS at most. SQLite's own handler backs off
- * to 100 ms between tries, and a bulk load, which lets go of the lock
- * between its short transactions only briefly, then starves a server's
- * login for seconds.
+ * How long a statement waits for another connection's write lock before
+ * it fails: a bulk load holds it for one short transaction at a time
+ * (the driver retries often, so a server's login gets in between).
  */
 #define BUSY_SECONDS 10.0
 
+/* Whether records has its load column (a prepare fails without). */
 static int
-busy(void *ctx, int tries)
+has_load_column(struct cv_store *s)
 {
-	struct cv_store *s = ctx;
+	struct cv_db_stmt *st = NULL;
+	int have;
 
-	if (tries == 0)
-		s->busy_since = cv_now();
-	else if (cv_now() - s->busy_since >= BUSY_SECONDS)
-		return 0;
-	nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	return 1;
+	have = db_prepare(s->db, "SELECT load FROM records LIMIT 0", 0,
+	    &st) == CV_OK;
+	db_finalize(st);
+	return have;
 }
 
 /*
@@ -134,73 +147,48 @@ busy(void *ctx, int tries)
 static cv_err
 add_load_column(struct cv_store *s)
 {
-	sqlite3_stmt *st = NULL;
-	int have;
 	cv_err r;
 
-	have = sqlite3_prepare_v2(s->db, "SELECT load FROM records LIMIT 0",
-	    -1, &st, NULL) == SQLITE_OK;
-	sqlite3_finalize(st);
-	if (have)
+	if (has_load_column(s))
 		return CV_OK;
-	if ((r = exec(s, "BEGIN IMMEDIATE")) != CV_OK)
-		return r;
+	if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
+		return db_fail(s, "database");
 	/* Another process may have been first. */
-	have = sqlite3_prepare_v2(s->db, "SELECT load FROM records LIMIT 0",
-	    -1, &st, NULL) == SQLITE_OK;
-	sqlite3_finalize(st);
-	if (!have && ((r = exec(s, "ALTER TABLE records ADD COLUMN load "
-	    "INTEGER")) != CV_OK ||
+	if (!has_load_column(s) && ((r = exec(s, "ALTER TABLE records ADD "
+	    "COLUMN load INTEGER")) != CV_OK ||
 	    (r = exec(s, "INSERT INTO loads(state, audited, started_us) "
 	    "SELECT 1, 1, 0 WHERE EXISTS (SELECT 1 FROM records)")) != CV_OK)) {
-		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		(void)db_rollback(s->db);
 		return r;
 	}
-	return exec(s, "COMMIT");
+	return commit(s);
 }
 
 cv_err
 cv_store_open(const char *path, enum cv_store_mode mode,
     struct cv_store **out)
 {
+	/* The one place that picks the driver (issue 13, step 2: by
+	 * PATH, which may then name a PostgreSQL database). */
+	const struct cv_db_ops *driver = &cv_db_sqlite;
 	struct cv_store *s;
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	cv_err r = CV_ERR_STORE;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return CV_ERR_NOMEM;
-	if (mode == CV_STORE_CREATE)
-		flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE;
-	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		r = cv_fail(CV_ERR_STORE, "cannot open %s: %s", path,
-		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		goto out;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_handler(s->db, busy, s);
-	/* Records are ~3 KiB: 4 KiB pages would hold one each and waste a
-	 * quarter of the file. Only takes effect on a new database. */
-	if (mode == CV_STORE_CREATE &&
-	    (r = exec(s, "PRAGMA page_size=16384")) != CV_OK)
-		goto out;
-	/*
-	 * secure_delete: freed bytes (a shredded key, an old version) are
-	 * zeroed in the file. temp_store: no temp files beside the vault.
-	 */
-	if ((r = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-	    "PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"
-	    "PRAGMA cache_size=-1048576; PRAGMA mmap_size=68719476736")) != CV_OK)
+	if ((r = db_open(driver, path, mode == CV_STORE_CREATE ?
+	    CV_DB_CREATE : 0, BUSY_SECONDS, &s->db)) != CV_OK)
 		goto out;
 	if (mode == CV_STORE_CREATE) {
-		if ((r = exec(s, "BEGIN")) != CV_OK ||
+		if ((r = begin(s, CV_DB_DEFERRED)) != CV_OK ||
 		    (r = exec(s, schema)) != CV_OK ||
 		    (r = exec(s, store_users_schema)) != CV_OK ||
 		    (r = exec(s, store_cases_schema)) != CV_OK ||
 		    (r = exec(s, store_approvals_schema)) != CV_OK ||
 		    (r = exec(s, store_loads_schema)) != CV_OK ||
 		    (r = exec(s, store_versions_schema)) != CV_OK ||
-		    (r = exec(s, "COMMIT")) != CV_OK)
+		    (r = commit(s)) != CV_OK)
 			goto out;
 	} else if ((r = check_schema(s)) != CV_OK ||
 	    /* Tables added after schema 1 shipped: created if missing. */
@@ -212,8 +200,8 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 	    (r = add_load_column(s)) != CV_OK)
 		goto out;
 	for (int i = 0; i < Q__N; i++) {
-		if (sqlite3_prepare_v3(s->db, sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK) {
+		if (db_prepare(s->db, sql[i], CV_DB_PERSISTENT, &s->q[i]) !=
+		    CV_OK) {
 			r = db_fail(s, "prepare");
 			goto out;
 		}
@@ -234,145 +222,101 @@ cv_store_close(struct cv_store *s)
 	if (s->in_tx)
 		cv_store_rollback(s);
 	for (int i = 0; i < Q__N; i++)
-		sqlite3_finalize(s->q[i]);
+		db_finalize(s->q[i]);
 	for (size_t i = 0; i < s->ncache; i++)
-		sqlite3_finalize(s->cache[i].st);
-	sqlite3_close(s->db);
+		db_finalize(s->cache[i].st);
+	db_close(s->db);
 	free(s);
-}
-
-static cv_err
-begin(struct cv_store *s, const char *how)
-{
-	cv_err r;
-
-	if ((r = exec(s, how)) == CV_OK)
-		s->in_tx = 1;
-	return r;
-}
-
-/* The server opens and closes a read transaction per request: prepared
- * once, not parsed each time. */
-static const char sql_read_begin[] = "BEGIN DEFERRED", sql_commit[] = "COMMIT";
-
-static int
-step_cached(struct cv_store *s, const char *text)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if ((rc = store_stmt(s, text, &st)) != SQLITE_OK)
-		return rc;
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 cv_err
 cv_store_read_begin(struct cv_store *s)
 {
-	if (step_cached(s, sql_read_begin) != SQLITE_OK)
-		return db_fail(s, "database");
-	s->in_tx = 1;
-	return CV_OK;
+	return begin(s, CV_DB_DEFERRED);
 }
 
 void
 cv_store_read_end(struct cv_store *s)
 {
 	/* A read transaction has nothing to lose if COMMIT fails. */
-	(void)step_cached(s, sql_commit);
+	(void)db_commit(s->db);
 	s->in_tx = 0;
 }
-
-static const char sql_data_version[] = "PRAGMA data_version";
 
 cv_err
 cv_store_epoch(struct cv_store *s, struct cv_store_epoch *e)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (store_stmt(s, sql_data_version, &st) != SQLITE_OK)
+	if (db_epoch(s->db, &e->data, &e->changes) != CV_OK)
 		return db_fail(s, "database");
-	rc = sqlite3_step(st);
-	e->data = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	store_release(st);
-	if (rc != SQLITE_ROW)
-		return db_fail(s, "database");
-	e->changes = sqlite3_total_changes64(s->db);
 	return CV_OK;
 }
 
 cv_err
 cv_store_sync(struct cv_store *s, int full)
 {
-	return exec(s, full ? "PRAGMA synchronous=FULL" :
-	    "PRAGMA synchronous=NORMAL");
+	if (db_durability(s->db, full) != CV_OK)
+		return db_fail(s, "database");
+	return CV_OK;
 }
 
 cv_err
 cv_store_begin(struct cv_store *s)
 {
-	return begin(s, "BEGIN IMMEDIATE");
+	return begin(s, CV_DB_IMMEDIATE);
 }
 
 cv_err
 cv_store_commit(struct cv_store *s)
 {
-	cv_err r;
-
-	if ((r = exec(s, "COMMIT")) == CV_OK)
-		s->in_tx = 0;
-	return r;
+	return commit(s);
 }
 
 void
 cv_store_rollback(struct cv_store *s)
 {
-	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	(void)db_rollback(s->db);
 	s->in_tx = 0;
 }
 
 /* Prepared statement I, reset and bound to RID as ?1. */
-static sqlite3_stmt *
+static struct cv_db_stmt *
 with_rid(struct cv_store *s, int i, const char *rid)
 {
-	sqlite3_stmt *st = s->q[i];
+	struct cv_db_stmt *st = s->q[i];
 
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	db_reset(st);
+	db_bind_text(st, 1, rid);
 	return st;
 }
 
 cv_err
 cv_store_version(struct cv_store *s, const char *rid, uint32_t *version)
 {
-	sqlite3_stmt *st = with_rid(s, Q_VERSION, rid);
-	int rc = sqlite3_step(st);
+	struct cv_db_stmt *st = with_rid(s, Q_VERSION, rid);
+	int rc = db_step(st);
 
-	if (rc == SQLITE_DONE)
+	if (rc == CV_DB_DONE)
 		return CV_ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != CV_DB_ROW)
 		return db_fail(s, "read version");
-	*version = (uint32_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	*version = (uint32_t)db_column_int64(st, 0);
+	db_reset(st);
 	return CV_OK;
 }
 
 cv_err
 cv_store_state(struct cv_store *s, const char *rid, uint32_t *version)
 {
-	sqlite3_stmt *st = with_rid(s, Q_STATE, rid);
-	int rc = sqlite3_step(st), shredded;
+	struct cv_db_stmt *st = with_rid(s, Q_STATE, rid);
+	int rc = db_step(st), shredded;
 
-	if (rc == SQLITE_DONE)
+	if (rc == CV_DB_DONE)
 		return CV_ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != CV_DB_ROW)
 		return db_fail(s, "read version");
-	*version = (uint32_t)sqlite3_column_int64(st, 0);
-	shredded = sqlite3_column_int(st, 1);
-	sqlite3_reset(st);
+	*version = (uint32_t)db_column_int64(st, 0);
+	shredded = db_column_int(st, 1);
+	db_reset(st);
 	return shredded ? CV_ERR_SHREDDED : CV_OK;
 }
 
@@ -381,41 +325,41 @@ static cv_err
 write_record(struct cv_store *s, int q, const struct cv_store_put *p,
     int *exists)
 {
-	sqlite3_stmt *st = with_rid(s, q, p->rid);
+	struct cv_db_stmt *st = with_rid(s, q, p->rid);
 	int64_t id;
 	int rc;
 
-	sqlite3_bind_int64(st, 2, p->version);
-	sqlite3_bind_blob(st, 3, p->ssn_bi, CV_BIDX_BYTES, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, p->name_bi, CV_BIDX_BYTES, SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 5, p->body, p->body_len, SQLITE_STATIC);
+	db_bind_int64(st, 2, p->version);
+	db_bind_blob(st, 3, p->ssn_bi, CV_BIDX_BYTES);
+	db_bind_blob(st, 4, p->name_bi, CV_BIDX_BYTES);
+	db_bind_blob(st, 5, p->body, p->body_len);
 	if (p->load)
-		sqlite3_bind_int64(st, 6, p->load);
+		db_bind_int64(st, 6, p->load);
 	else
-		sqlite3_bind_null(st, 6);
+		db_bind_null(st, 6);
 	if (exists) {
 		/* No RETURNING on the hot path: changes() tells. */
-		if (sqlite3_step(st) != SQLITE_DONE)
+		if (db_step(st) != CV_DB_DONE)
 			return db_fail(s, "write record");
-		if (sqlite3_changes(s->db) == 0) {
+		if (db_changes(s->db) == 0) {
 			*exists = 1;
 			return CV_OK;
 		}
-		id = sqlite3_last_insert_rowid(s->db);
+		id = db_last_insert_id(s->db);
 	} else {
-		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		if ((rc = db_step(st)) != CV_DB_ROW)
 			return db_fail(s, "write record");
-		id = sqlite3_column_int64(st, 0);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		id = db_column_int64(st, 0);
+		if (db_step(st) != CV_DB_DONE)
 			return db_fail(s, "write record");
 	}
 	st = s->q[Q_PUT_DEK];
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, p->gen);
-	sqlite3_bind_blob(st, 3, p->wdek, CV_WDEK_BYTES, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, p->rid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_reset(st);
+	db_bind_int64(st, 1, id);
+	db_bind_int64(st, 2, p->gen);
+	db_bind_blob(st, 3, p->wdek, CV_WDEK_BYTES);
+	db_bind_text(st, 4, p->rid);
+	if (db_step(st) != CV_DB_DONE)
 		return db_fail(s, "write data key");
 	return CV_OK;
 }
@@ -442,29 +386,29 @@ cv_store_put(struct cv_store *s, const struct cv_store_put *p)
 cv_err
 cv_store_get(struct cv_store *s, const char *rid, struct cv_store_row *row)
 {
-	sqlite3_stmt *st = with_rid(s, Q_GET, rid);
+	struct cv_db_stmt *st = with_rid(s, Q_GET, rid);
 	const void *body;
 	int rc;
 	cv_err r = CV_ERR_STORE;
 
 	memset(row, 0, sizeof *row);
-	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+	if ((rc = db_step(st)) == CV_DB_DONE)
 		return CV_ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != CV_DB_ROW)
 		return db_fail(s, "read record");
-	row->version = (uint32_t)sqlite3_column_int64(st, 0);
-	body = sqlite3_column_blob(st, 1);
-	row->body_len = (size_t)sqlite3_column_bytes(st, 1);
-	if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+	row->version = (uint32_t)db_column_int64(st, 0);
+	body = db_column_blob(st, 1);
+	row->body_len = db_column_bytes(st, 1);
+	if (db_column_is_null(st, 2)) {
 		row->shredded = 1;
 	} else {
-		row->gen = (uint32_t)sqlite3_column_int64(st, 2);
-		if (sqlite3_column_bytes(st, 3) != CV_WDEK_BYTES) {
+		row->gen = (uint32_t)db_column_int64(st, 2);
+		if (db_column_bytes(st, 3) != CV_WDEK_BYTES) {
 			r = cv_fail(CV_ERR_FORMAT, "data key of %s has a bad "
 			    "length", rid);
 			goto out;
 		}
-		memcpy(row->wdek, sqlite3_column_blob(st, 3), CV_WDEK_BYTES);
+		memcpy(row->wdek, db_column_blob(st, 3), CV_WDEK_BYTES);
 	}
 	if ((row->body = malloc(row->body_len ? row->body_len : 1)) == NULL) {
 		r = CV_ERR_NOMEM;
@@ -474,7 +418,7 @@ cv_store_get(struct cv_store *s, const char *rid, struct cv_store_row *row)
 		memcpy(row->body, body, row->body_len);
 	r = CV_OK;
  out:
-	sqlite3_reset(st);
+	db_reset(st);
 	if (r != CV_OK)
 		cv_store_row_clear(row);
 	return r;
@@ -492,28 +436,29 @@ cv_store_find(struct cv_store *s, enum cv_bidx_kind kind,
     const uint8_t bi[static CV_BIDX_BYTES],
     int (*fn)(void *ctx, const char *rid), void *ctx)
 {
-	sqlite3_stmt *st = s->q[kind == CV_BIDX_SSN ? Q_FIND_SSN :
+	struct cv_db_stmt *st = s->q[kind == CV_BIDX_SSN ? Q_FIND_SSN :
 	    Q_FIND_NAME];
 	int rc;
 
-	sqlite3_reset(st);
-	sqlite3_bind_blob(st, 1, bi, CV_BIDX_BYTES, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (fn(ctx, (const char *)sqlite3_column_text(st, 0)) != 0)
+	db_reset(st);
+	db_bind_blob(st, 1, bi, CV_BIDX_BYTES);
+	while ((rc = db_step(st)) == CV_DB_ROW) {
+		if (fn(ctx, db_column_text(st, 0)) != 0)
 			break;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_reset(st);
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
 		return db_fail(s, "search");
 	return CV_OK;
 }
 
 static cv_err
-step_done(struct cv_store *s, sqlite3_stmt *st, int64_t id, const char *what)
+step_done(struct cv_store *s, struct cv_db_stmt *st, int64_t id,
+    const char *what)
 {
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_reset(st);
+	db_bind_int64(st, 1, id);
+	if (db_step(st) != CV_DB_DONE)
 		return db_fail(s, what);
 	return CV_OK;
 }
@@ -521,25 +466,25 @@ step_done(struct cv_store *s, sqlite3_stmt *st, int64_t id, const char *what)
 cv_err
 cv_store_shred(struct cv_store *s, const char *rid)
 {
-	sqlite3_stmt *st = with_rid(s, Q_ID, rid);
+	struct cv_db_stmt *st = with_rid(s, Q_ID, rid);
 	int64_t id;
 	int rc;
 	cv_err r;
 
-	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+	if ((rc = db_step(st)) == CV_DB_DONE)
 		return CV_ERR_NOT_FOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != CV_DB_ROW)
 		return db_fail(s, "find record");
-	id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	id = db_column_int64(st, 0);
+	db_reset(st);
 	st = s->q[Q_HAS_DEK];
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	db_reset(st);
+	db_bind_int64(st, 1, id);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc == CV_DB_DONE)
 		return CV_ERR_SHREDDED;
-	if (rc != SQLITE_ROW)
+	if (rc != CV_DB_ROW)
 		return db_fail(s, "find data key");
 	if ((r = step_done(s, s->q[Q_DEL_DEK], id, "delete data key")) !=
 	    CV_OK ||
@@ -563,34 +508,35 @@ static const char sql_kept_set[] = "UPDATE versions SET gen = ?2, "
 /* The rows of scan ST (position, rid, gen, wdek) after AFTER, into OUT
  * from *N up to MAX, each at BASE + its position. */
 static cv_err
-dek_rows(struct cv_store *s, sqlite3_stmt *st, int64_t after, uint32_t gen,
-    int64_t base, struct cv_store_dek *out, size_t max, size_t *n)
+dek_rows(struct cv_store *s, struct cv_db_stmt *st, int64_t after,
+    uint32_t gen, int64_t base, struct cv_store_dek *out, size_t max,
+    size_t *n)
 {
 	const char *rid;
-	int rc = SQLITE_DONE;
+	int rc = CV_DB_DONE;
 	cv_err r = CV_OK;
 
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, after);
-	sqlite3_bind_int64(st, 2, gen);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)(max - *n));
-	while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_reset(st);
+	db_bind_int64(st, 1, after);
+	db_bind_int64(st, 2, gen);
+	db_bind_int64(st, 3, (int64_t)(max - *n));
+	while (*n < max && (rc = db_step(st)) == CV_DB_ROW) {
 		struct cv_store_dek *d = &out[*n];
-		rid = (const char *)sqlite3_column_text(st, 1);
+		rid = db_column_text(st, 1);
 		if (rid == NULL || strlen(rid) >= sizeof d->rid ||
-		    sqlite3_column_bytes(st, 3) != CV_WDEK_BYTES) {
+		    db_column_bytes(st, 3) != CV_WDEK_BYTES) {
 			r = cv_fail(CV_ERR_FORMAT, "malformed data key row");
 			break;
 		}
-		d->ref = base + sqlite3_column_int64(st, 0);
+		d->ref = base + db_column_int64(st, 0);
 		strcpy(d->rid, rid);
-		d->gen = (uint32_t)sqlite3_column_int64(st, 2);
-		memcpy(d->wdek, sqlite3_column_blob(st, 3), CV_WDEK_BYTES);
+		d->gen = (uint32_t)db_column_int64(st, 2);
+		memcpy(d->wdek, db_column_blob(st, 3), CV_WDEK_BYTES);
 		(*n)++;
 	}
-	if (r == CV_OK && *n < max && rc != SQLITE_DONE)
+	if (r == CV_OK && *n < max && rc != CV_DB_DONE)
 		r = db_fail(s, "scan data keys");
-	sqlite3_reset(st);
+	db_reset(st);
 	return r;
 }
 
@@ -598,14 +544,14 @@ cv_err
 cv_store_dek_scan(struct cv_store *s, int64_t after, uint32_t gen,
     struct cv_store_dek *out, size_t max, size_t *n)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r = CV_OK;
 
 	*n = 0;
 	if (after < KEPT_REF)
 		r = dek_rows(s, s->q[Q_SCAN], after, gen, 0, out, max, n);
 	if (r == CV_OK && *n < max) {
-		if (store_stmt(s, sql_kept_scan, &st) != SQLITE_OK)
+		if (store_stmt(s, sql_kept_scan, &st) != CV_OK)
 			return db_fail(s, "scan data keys");
 		r = dek_rows(s, st, after >= KEPT_REF ? after - KEPT_REF : 0,
 		    gen, KEPT_REF, out, max, n);
@@ -618,21 +564,21 @@ cv_err
 cv_store_dek_set(struct cv_store *s, int64_t ref, uint32_t gen,
     const uint8_t wdek[static CV_WDEK_BYTES])
 {
-	sqlite3_stmt *st = s->q[Q_SET_DEK];
+	struct cv_db_stmt *st = s->q[Q_SET_DEK];
 	int rc;
 
 	if (ref >= KEPT_REF) {
-		if (store_stmt(s, sql_kept_set, &st) != SQLITE_OK)
+		if (store_stmt(s, sql_kept_set, &st) != CV_OK)
 			return db_fail(s, "update data key");
 		ref -= KEPT_REF;
 	}
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, ref);
-	sqlite3_bind_int64(st, 2, gen);
-	sqlite3_bind_blob(st, 3, wdek, CV_WDEK_BYTES, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_reset(st);
+	db_bind_int64(st, 1, ref);
+	db_bind_int64(st, 2, gen);
+	db_bind_blob(st, 3, wdek, CV_WDEK_BYTES);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != CV_DB_DONE)
 		return db_fail(s, "update data key");
 	return CV_OK;
 }
@@ -640,15 +586,15 @@ cv_store_dek_set(struct cv_store *s, int64_t ref, uint32_t gen,
 static cv_err
 count(struct cv_store *s, const char *q, int64_t *n)
 {
-	sqlite3_stmt *st = NULL;
+	struct cv_db_stmt *st = NULL;
 	cv_err r = CV_OK;
 
-	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
+	if (db_prepare(s->db, q, 0, &st) != CV_OK ||
+	    db_step(st) != CV_DB_ROW)
 		r = db_fail(s, "count");
 	else
-		*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+		*n = db_column_int64(st, 0);
+	db_finalize(st);
 	return r;
 }
 
@@ -670,31 +616,30 @@ cv_store_count(struct cv_store *s, int64_t *records, int64_t *shredded)
 cv_err
 cv_store_checkpoint(struct cv_store *s)
 {
-	return exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+	if (db_checkpoint(s->db) != CV_OK)
+		return db_fail(s, "database");
+	return CV_OK;
 }
 
-int
-store_stmt(struct cv_store *s, const char *text, sqlite3_stmt **st)
+cv_err
+store_stmt(struct cv_store *s, const char *text, struct cv_db_stmt **st)
 {
 	for (size_t i = 0; i < s->ncache; i++) {
 		if (s->cache[i].sql == text) {
 			*st = s->cache[i].st;
-			return SQLITE_OK;
+			return CV_OK;
 		}
 	}
-	if (s->ncache == sizeof s->cache / sizeof s->cache[0])
-		return SQLITE_FULL;
-	if (sqlite3_prepare_v3(s->db, text, -1, SQLITE_PREPARE_PERSISTENT, st,
-	    NULL) != SQLITE_OK)
-		return SQLITE_ERROR;
+	if (s->ncache == sizeof s->cache / sizeof s->cache[0] ||
+	    db_prepare(s->db, text, CV_DB_PERSISTENT, st) != CV_OK)
+		return CV_ERR_STORE;
 	s->cache[s->ncache].sql = text;
 	s->cache[s->ncache++].st = *st;
-	return SQLITE_OK;
+	return CV_OK;
 }
 
 void
-store_release(sqlite3_stmt *st)
+store_release(struct cv_db_stmt *st)
 {
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_reset_unbind(st);
 }

@@ -2,20 +2,18 @@
 #ifndef CV_STORE_INTERNAL_H
 #define CV_STORE_INTERNAL_H
 
-#include <sqlite3.h>
-
+#include "db.h"
 #include "store.h"
 
 struct cv_store {
-	sqlite3 *db;
-	sqlite3_stmt *q[16];	/* store.c's prepared statements */
+	struct cv_db *db;
+	struct cv_db_stmt *q[16];	/* store.c's prepared statements */
 	int in_tx;
-	double busy_since;	/* when the current wait for a lock began */
 	/* users.c's, cases.c's and loads.c's statements, prepared on first
 	 * use and kept: a server asks them on every request. */
 	struct {
 		const char *sql;	/* a string literal: compared by address */
-		sqlite3_stmt *st;
+		struct cv_db_stmt *st;
 	} cache[96];
 	size_t ncache;
 	/* users.c's: certificate and user rows as last read, with the
@@ -31,10 +29,13 @@ struct cv_store {
 
 /*
  * The cached statement for SQL (a string literal), reset and unbound.
- * Give it back with store_release, never sqlite3_finalize.
+ * Give it back with store_release, never db_finalize. CV_ERR_STORE (no
+ * detail: db_errmsg says why) when it does not compile or the cache is
+ * full.
  */
-int store_stmt(struct cv_store *s, const char *sql, sqlite3_stmt **st);
-void store_release(sqlite3_stmt *st);
+cv_err store_stmt(struct cv_store *s, const char *sql,
+    struct cv_db_stmt **st);
+void store_release(struct cv_db_stmt *st);
 
 /* Users and their certificates (users.c). */
 extern const char store_users_schema[];

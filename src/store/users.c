@@ -23,31 +23,31 @@ const char store_users_schema[] =
     " hm INTEGER, hh INTEGER, hd INTEGER);";
 
 static cv_err
-prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
+prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
 {
-	if (store_stmt(s, q, st) != SQLITE_OK)
+	if (store_stmt(s, q, st) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "users: %s",
-		    sqlite3_errmsg(s->db));
+		    db_errmsg(s->db));
 	return CV_OK;
 }
 
 static cv_err
-done(struct cv_store *s, sqlite3_stmt *st, const char *what)
+done(struct cv_store *s, struct cv_db_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 	cv_err r = CV_OK;
 
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT)
+	if (rc == CV_DB_DUPLICATE)
 		r = cv_fail(CV_ERR_EXISTS, "%s: already exists", what);
-	else if (rc != SQLITE_DONE)
+	else if (rc != CV_DB_DONE)
 		r = cv_fail(CV_ERR_STORE, "%s: %s", what,
-		    sqlite3_errmsg(s->db));
+		    db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
 
 static void
-copy_text(char *dst, size_t size, const unsigned char *src)
+copy_text(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? (const char *)src : "");
 }
@@ -55,36 +55,35 @@ copy_text(char *dst, size_t size, const unsigned char *src)
 cv_err
 cv_store_user_add(struct cv_store *s, const struct cv_store_user *u)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "INSERT INTO users(name, role, disabled, created_us,"
 	    " totp) VALUES (?1, ?2, 0, ?3, ?4)", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, u->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, u->role, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, u->created_us);
-	sqlite3_bind_blob(st, 4, u->totp_sealed, (int)u->totp_len,
-	    SQLITE_STATIC);
+	db_bind_text(st, 1, u->name);
+	db_bind_text(st, 2, u->role);
+	db_bind_int64(st, 3, u->created_us);
+	db_bind_blob(st, 4, u->totp_sealed, u->totp_len);
 	if ((r = done(s, st, "user")) == CV_ERR_EXISTS)
 		cv_err_set("user '%s' exists", u->name);
 	return r;
 }
 
 static void
-row_user(sqlite3_stmt *st, struct cv_store_user *u)
+row_user(struct cv_db_stmt *st, struct cv_store_user *u)
 {
-	size_t n = (size_t)sqlite3_column_bytes(st, 4);
+	size_t n = db_column_bytes(st, 4);
 
 	memset(u, 0, sizeof *u);
-	copy_text(u->name, sizeof u->name, sqlite3_column_text(st, 0));
-	copy_text(u->role, sizeof u->role, sqlite3_column_text(st, 1));
-	u->disabled = sqlite3_column_int(st, 2);
-	u->created_us = sqlite3_column_int64(st, 3);
+	copy_text(u->name, sizeof u->name, db_column_text(st, 0));
+	copy_text(u->role, sizeof u->role, db_column_text(st, 1));
+	u->disabled = db_column_int(st, 2);
+	u->created_us = db_column_int64(st, 3);
 	/* An account not enrolled yet has no secret: the blob is NULL, and
 	 * memcpy from NULL is undefined even for 0 bytes. */
 	if (n > 0 && n <= sizeof u->totp_sealed) {
-		memcpy(u->totp_sealed, sqlite3_column_blob(st, 4), n);
+		memcpy(u->totp_sealed, db_column_blob(st, 4), n);
 		u->totp_len = n;
 	}
 }
@@ -95,20 +94,20 @@ cv_err
 cv_store_user_get(struct cv_store *s, const char *name,
     struct cv_store_user *u)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT " USER_COLS " FROM users WHERE name = ?1",
 	    &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	db_bind_text(st, 1, name);
+	if ((rc = db_step(st)) == CV_DB_ROW)
 		row_user(st, u);
 	else
-		r = rc == SQLITE_DONE ? cv_fail(CV_ERR_NOT_FOUND, "no user "
+		r = rc == CV_DB_DONE ? cv_fail(CV_ERR_NOT_FOUND, "no user "
 		    "'%.64s'", name) : cv_fail(CV_ERR_STORE, "users: %s",
-		    sqlite3_errmsg(s->db));
+		    db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -118,20 +117,20 @@ cv_store_user_list(struct cv_store *s,
     int (*fn)(void *ctx, const struct cv_store_user *u), void *ctx)
 {
 	struct cv_store_user u;
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT " USER_COLS " FROM users ORDER BY name",
 	    &st)) != CV_OK)
 		return r;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) == CV_DB_ROW) {
 		row_user(st, &u);
 		if (fn(ctx, &u) != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = cv_fail(CV_ERR_STORE, "users: %s", sqlite3_errmsg(s->db));
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "users: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -139,15 +138,15 @@ cv_store_user_list(struct cv_store *s,
 cv_err
 cv_store_user_disable(struct cv_store *s, const char *name, int disabled)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "UPDATE users SET disabled = ?2 WHERE name = ?1",
 	    &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, disabled);
-	if ((r = done(s, st, "user")) == CV_OK && sqlite3_changes(s->db) == 0)
+	db_bind_text(st, 1, name);
+	db_bind_int64(st, 2, disabled);
+	if ((r = done(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
 	return r;
 }
@@ -155,17 +154,17 @@ cv_store_user_disable(struct cv_store *s, const char *name, int disabled)
 cv_err
 cv_store_cert_add(struct cv_store *s, const struct cv_store_cert *c)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "INSERT INTO certs(fingerprint, serial, user,"
 	    " not_after_us, revoked) VALUES (?1, ?2, ?3, ?4, 0)", &st)) !=
 	    CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, c->fingerprint, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->serial, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, c->user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, c->not_after_us);
+	db_bind_text(st, 1, c->fingerprint);
+	db_bind_text(st, 2, c->serial);
+	db_bind_text(st, 3, c->user);
+	db_bind_int64(st, 4, c->not_after_us);
 	return done(s, st, "certificate");
 }
 
@@ -173,7 +172,7 @@ cv_err
 cv_store_cert_get(struct cv_store *s, const char *fingerprint,
     struct cv_store_cert *c)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
@@ -181,19 +180,19 @@ cv_store_cert_get(struct cv_store *s, const char *fingerprint,
 	if ((r = prep(s, "SELECT fingerprint, serial, user, not_after_us,"
 	    " revoked FROM certs WHERE fingerprint = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, fingerprint);
+	if ((rc = db_step(st)) == CV_DB_ROW) {
 		copy_text(c->fingerprint, sizeof c->fingerprint,
-		    sqlite3_column_text(st, 0));
+		    db_column_text(st, 0));
 		copy_text(c->serial, sizeof c->serial,
-		    sqlite3_column_text(st, 1));
-		copy_text(c->user, sizeof c->user, sqlite3_column_text(st, 2));
-		c->not_after_us = sqlite3_column_int64(st, 3);
-		c->revoked = sqlite3_column_int(st, 4);
+		    db_column_text(st, 1));
+		copy_text(c->user, sizeof c->user, db_column_text(st, 2));
+		c->not_after_us = db_column_int64(st, 3);
+		c->revoked = db_column_int(st, 4);
 	} else
-		r = rc == SQLITE_DONE ? cv_fail(CV_ERR_NOT_FOUND, "unknown "
+		r = rc == CV_DB_DONE ? cv_fail(CV_ERR_NOT_FOUND, "unknown "
 		    "certificate") : cv_fail(CV_ERR_STORE, "certs: %s",
-		    sqlite3_errmsg(s->db));
+		    db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -237,35 +236,35 @@ cv_store_cert_user(struct cv_store *s, const char *fingerprint,
 cv_err
 cv_store_cert_revoke_user(struct cv_store *s, const char *user, int *n)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	*n = 0;
 	if ((r = prep(s, "UPDATE certs SET revoked = 1 WHERE user = ?1 AND"
 	    " revoked = 0", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, user);
 	if ((r = done(s, st, "certificate")) == CV_OK)
-		*n = sqlite3_changes(s->db);
+		*n = (int)db_changes(s->db);
 	return r;
 }
 
 cv_err
 cv_store_cert_count(struct cv_store *s, const char *user, int *live, int *all)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	*live = *all = 0;
 	if ((r = prep(s, "SELECT count(*), coalesce(sum(revoked = 0), 0) FROM"
 	    " certs WHERE user = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*all = sqlite3_column_int(st, 0);
-		*live = sqlite3_column_int(st, 1);
+	db_bind_text(st, 1, user);
+	if (db_step(st) == CV_DB_ROW) {
+		*all = db_column_int(st, 0);
+		*live = db_column_int(st, 1);
 	} else
-		r = cv_fail(CV_ERR_STORE, "certs: %s", sqlite3_errmsg(s->db));
+		r = cv_fail(CV_ERR_STORE, "certs: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -274,42 +273,42 @@ cv_err
 cv_store_budget_set(struct cv_store *s, const char *user,
     const uint32_t *v)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if (v == NULL) {
 		if ((r = prep(s, "DELETE FROM budgets WHERE user = ?1", &st)) !=
 		    CV_OK)
 			return r;
-		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+		db_bind_text(st, 1, user);
 		return done(s, st, "budgets");
 	}
 	if ((r = prep(s, "INSERT OR REPLACE INTO budgets VALUES (?1, ?2, ?3,"
 	    " ?4, ?5, ?6, ?7)", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, user);
 	for (int i = 0; i < CV_STORE_BUDGET_N; i++)
-		sqlite3_bind_int64(st, i + 2, v[i]);
+		db_bind_int64(st, i + 2, v[i]);
 	return done(s, st, "budgets");
 }
 
 cv_err
 cv_store_budget_get(struct cv_store *s, const char *user, uint32_t *v)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT sm, sh, sd, hm, hh, hd FROM budgets WHERE"
 	    " user = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, user);
+	if ((rc = db_step(st)) == CV_DB_ROW) {
 		for (int i = 0; i < CV_STORE_BUDGET_N; i++)
-			v[i] = (uint32_t)sqlite3_column_int64(st, i);
+			v[i] = (uint32_t)db_column_int64(st, i);
 	} else
-		r = rc == SQLITE_DONE ? CV_ERR_NOT_FOUND : cv_fail(CV_ERR_STORE,
-		    "budgets: %s", sqlite3_errmsg(s->db));
+		r = rc == CV_DB_DONE ? CV_ERR_NOT_FOUND : cv_fail(CV_ERR_STORE,
+		    "budgets: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -317,7 +316,7 @@ cv_store_budget_get(struct cv_store *s, const char *user, uint32_t *v)
 cv_err
 cv_store_totp_step(struct cv_store *s, const char *user, uint64_t *step)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
@@ -325,11 +324,11 @@ cv_store_totp_step(struct cv_store *s, const char *user, uint64_t *step)
 	if ((r = prep(s, "SELECT step FROM totp_steps WHERE user = ?1",
 	    &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*step = (uint64_t)sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		r = cv_fail(CV_ERR_STORE, "totp: %s", sqlite3_errmsg(s->db));
+	db_bind_text(st, 1, user);
+	if ((rc = db_step(st)) == CV_DB_ROW)
+		*step = (uint64_t)db_column_int64(st, 0);
+	else if (rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "totp: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }
@@ -337,29 +336,29 @@ cv_store_totp_step(struct cv_store *s, const char *user, uint64_t *step)
 cv_err
 cv_store_totp_step_set(struct cv_store *s, const char *user, uint64_t step)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "INSERT OR REPLACE INTO totp_steps VALUES (?1, ?2)",
 	    &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)step);
+	db_bind_text(st, 1, user);
+	db_bind_int64(st, 2, (int64_t)step);
 	return done(s, st, "totp");
 }
 
 cv_err
 cv_store_user_set_role(struct cv_store *s, const char *name, const char *role)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "UPDATE users SET role = ?2 WHERE name = ?1", &st)) !=
 	    CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-	if ((r = done(s, st, "user")) == CV_OK && sqlite3_changes(s->db) == 0)
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, role);
+	if ((r = done(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
 	return r;
 }
@@ -368,15 +367,15 @@ cv_err
 cv_store_user_set_totp(struct cv_store *s, const char *name,
     const uint8_t *sealed, size_t len)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "UPDATE users SET totp = ?2 WHERE name = ?1", &st)) !=
 	    CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
-	if ((r = done(s, st, "user")) == CV_OK && sqlite3_changes(s->db) == 0)
+	db_bind_text(st, 1, name);
+	db_bind_blob(st, 2, sealed, len);
+	if ((r = done(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
 	return r;
 }
@@ -385,7 +384,7 @@ cv_err
 cv_store_user_count_role(struct cv_store *s, const char *role,
     int enrolled_only, int *n)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	*n = 0;
@@ -393,12 +392,12 @@ cv_store_user_count_role(struct cv_store *s, const char *role,
 	    " disabled = 0 AND (?2 = 0 OR EXISTS (SELECT 1 FROM certs c WHERE"
 	    " c.user = u.name AND c.revoked = 0))", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, enrolled_only != 0);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*n = sqlite3_column_int(st, 0);
+	db_bind_text(st, 1, role);
+	db_bind_int64(st, 2, enrolled_only != 0);
+	if (db_step(st) == CV_DB_ROW)
+		*n = db_column_int(st, 0);
 	else
-		r = cv_fail(CV_ERR_STORE, "users: %s", sqlite3_errmsg(s->db));
+		r = cv_fail(CV_ERR_STORE, "users: %s", db_errmsg(s->db));
 	store_release(st);
 	return r;
 }

@@ -25,25 +25,25 @@ static cv_err
 fail(struct cv_store *s, const char *what)
 {
 	return cv_fail(CV_ERR_STORE, "versions: %s: %s", what,
-	    sqlite3_errmsg(s->db));
+	    db_errmsg(s->db));
 }
 
 static cv_err
-prep(struct cv_store *s, const char *q, sqlite3_stmt **st)
+prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
 {
-	if (store_stmt(s, q, st) != SQLITE_OK)
+	if (store_stmt(s, q, st) != CV_OK)
 		return fail(s, "prepare");
 	return CV_OK;
 }
 
 /* Steps ST, which returns no row, and releases it. */
 static cv_err
-done(struct cv_store *s, sqlite3_stmt *st, const char *what)
+done(struct cv_store *s, struct cv_db_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc = db_step(st);
 
 	store_release(st);
-	return rc == SQLITE_DONE ? CV_OK : fail(s, what);
+	return rc == CV_DB_DONE ? CV_OK : fail(s, what);
 }
 
 /*
@@ -54,7 +54,7 @@ done(struct cv_store *s, sqlite3_stmt *st, const char *what)
 cv_err
 store_keep(struct cv_store *s, const char *rid, int64_t now_us)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "INSERT INTO versions(rid, version, body, gen, wdek,"
@@ -62,15 +62,15 @@ store_keep(struct cv_store *s, const char *rid, int64_t now_us)
 	    " FROM records r JOIN deks d ON d.rec = r.id WHERE r.rid = ?1"
 	    " AND " VISIBLE("r"), &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now_us);
+	db_bind_text(st, 1, rid);
+	db_bind_int64(st, 2, now_us);
 	return done(s, st, "keep");
 }
 
 cv_err
 store_keep_load(struct cv_store *s, int64_t load, int64_t now_us)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	/* Exactly the rows load_done replaces: the base each was made on. */
@@ -80,20 +80,20 @@ store_keep_load(struct cv_store *s, int64_t load, int64_t now_us)
 	    " r.version = v.base JOIN deks d ON d.rec = r.id"
 	    " WHERE v.load = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_int64(st, 1, load);
-	sqlite3_bind_int64(st, 2, now_us);
+	db_bind_int64(st, 1, load);
+	db_bind_int64(st, 2, now_us);
 	return done(s, st, "keep a load's replaced versions");
 }
 
 cv_err
 store_kept_shred(struct cv_store *s, const char *rid)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	cv_err r;
 
 	if ((r = prep(s, "DELETE FROM versions WHERE rid = ?1", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+	db_bind_text(st, 1, rid);
 	return done(s, st, "shred");
 }
 
@@ -102,32 +102,32 @@ cv_store_kept_list(struct cv_store *s, const char *rid,
     int (*fn)(void *ctx, const struct cv_store_kept *k), void *ctx)
 {
 	struct cv_store_kept k;
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT version, replaced_us, length(body) FROM"
 	    " versions WHERE rid = ?1 ORDER BY version DESC", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		k.version = (uint32_t)sqlite3_column_int64(st, 0);
-		k.replaced_us = sqlite3_column_int64(st, 1);
-		k.body_len = (size_t)sqlite3_column_int64(st, 2);
+	db_bind_text(st, 1, rid);
+	while ((rc = db_step(st)) == CV_DB_ROW) {
+		k.version = (uint32_t)db_column_int64(st, 0);
+		k.replaced_us = db_column_int64(st, 1);
+		k.body_len = (size_t)db_column_int64(st, 2);
 		if (fn(ctx, &k) != 0) {
-			rc = SQLITE_DONE;
+			rc = CV_DB_DONE;
 			break;
 		}
 	}
 	store_release(st);
-	return rc == SQLITE_DONE ? CV_OK : fail(s, "list");
+	return rc == CV_DB_DONE ? CV_OK : fail(s, "list");
 }
 
 cv_err
 cv_store_kept_get(struct cv_store *s, const char *rid, uint32_t version,
     struct cv_store_row *row)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
@@ -135,25 +135,25 @@ cv_store_kept_get(struct cv_store *s, const char *rid, uint32_t version,
 	if ((r = prep(s, "SELECT body, gen, wdek FROM versions WHERE"
 	    " rid = ?1 AND version = ?2", &st)) != CV_OK)
 		return r;
-	sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, version);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+	db_bind_text(st, 1, rid);
+	db_bind_int64(st, 2, version);
+	if ((rc = db_step(st)) != CV_DB_ROW) {
 		store_release(st);
-		return rc == SQLITE_DONE ? CV_ERR_NOT_FOUND : fail(s, "read");
+		return rc == CV_DB_DONE ? CV_ERR_NOT_FOUND : fail(s, "read");
 	}
 	row->version = version;
-	row->gen = (uint32_t)sqlite3_column_int64(st, 1);
-	row->body_len = (size_t)sqlite3_column_bytes(st, 0);
-	if (sqlite3_column_bytes(st, 2) != CV_WDEK_BYTES)
+	row->gen = (uint32_t)db_column_int64(st, 1);
+	row->body_len = db_column_bytes(st, 0);
+	if (db_column_bytes(st, 2) != CV_WDEK_BYTES)
 		r = cv_fail(CV_ERR_FORMAT, "data key of %s version %u has a "
 		    "bad length", rid, version);
 	else if ((row->body = malloc(row->body_len ? row->body_len : 1)) ==
 	    NULL)
 		r = CV_ERR_NOMEM;
 	else {
-		memcpy(row->wdek, sqlite3_column_blob(st, 2), CV_WDEK_BYTES);
+		memcpy(row->wdek, db_column_blob(st, 2), CV_WDEK_BYTES);
 		if (row->body_len)
-			memcpy(row->body, sqlite3_column_blob(st, 0),
+			memcpy(row->body, db_column_blob(st, 0),
 			    row->body_len);
 	}
 	store_release(st);
@@ -165,14 +165,14 @@ cv_store_kept_get(struct cv_store *s, const char *rid, uint32_t version,
 cv_err
 cv_store_kept_count(struct cv_store *s, int64_t *n)
 {
-	sqlite3_stmt *st;
+	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
 	if ((r = prep(s, "SELECT count(*) FROM versions", &st)) != CV_OK)
 		return r;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*n = sqlite3_column_int64(st, 0);
+	if ((rc = db_step(st)) == CV_DB_ROW)
+		*n = db_column_int64(st, 0);
 	store_release(st);
-	return rc == SQLITE_ROW ? CV_OK : fail(s, "count");
+	return rc == CV_DB_ROW ? CV_OK : fail(s, "count");
 }
