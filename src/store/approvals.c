@@ -209,9 +209,12 @@ cv_store_proposal_count(struct cv_store *s, const char *kind,
 	cv_err r;
 
 	*n = 0;
+	/* Cast: PostgreSQL cannot type a parameter it meets first in an
+	 * IS NULL. */
 	if ((r = prep(s, "SELECT count(*) FROM proposals WHERE state ="
-	    " 'approved' AND decided_us >= ?3 AND (?1 IS NULL OR kind = ?1)"
-	    " AND (?2 IS NULL OR approver = ?2)", &st)) != CV_OK)
+	    " 'approved' AND decided_us >= ?3 AND (CAST(?1 AS TEXT) IS NULL"
+	    " OR kind = ?1) AND (CAST(?2 AS TEXT) IS NULL OR approver = ?2)",
+	    &st)) != CV_OK)
 		return r;
 	if (kind)
 		db_bind_text(st, 1, kind);

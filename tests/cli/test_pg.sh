@@ -3,7 +3,8 @@
 # --db on a throwaway PostgreSQL 15 (tests/pg.sh: a Unix socket, peer
 # authentication, every statement logged with its parameters) and its
 # first officers, load, get, find, shred, rotate, audit verify, each a
-# separate command that finds the database through clearvault.conf. Then the server's files (base/,
+# separate command that finds the database through clearvault.conf; on a
+# second database, a user granted through the server and a login. Then the server's files (base/,
 # pg_wal/) and its log hold the record ids (so the search is real) and
 # none of the SSNs the records carry in plaintext.
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +75,23 @@ expect_ok "get after rotate" "$CV" get --dir "$T/v" "$other"
 expect_fail "still shredded after rotate" "shredded" \
     "$CV" get --dir "$T/v" "$id"
 expect_ok "audit verify" "$CV" audit verify --dir "$T/v"
+
+# Through the server, on a second vault (a second database): a user
+# granted by two people (a proposal, its approval), enrolled, logged in.
+runuser -u postgres -- "$PSQL" -X -q -h "$T/pg" -d postgres \
+    -c "CREATE DATABASE cv2 OWNER \"$(id -un)\"" || bad "create cv2"
+expect_ok "init a second vault" "$CV" init --dir "$T/w" \
+    --db "postgresql:///cv2?host=$T/pg"
+expect_ok "load it" "$CV" load --dir "$T/w" --quiet --canaries 0 "$T/in.jsonl"
+add_users "$T/w" inv:investigator && ok || bad "grant a user through the server"
+if start_server "$T/w"; then
+	login inv
+	expect_eq "login" 201 "$code"
+	stop_server
+	expect_eq "the server's exit" 0 "$SRV_RC"
+else
+	bad "server start"
+fi
 
 # What PostgreSQL wrote: its files after a clean stop (every page out of
 # shared buffers), its WAL, its log of every statement and parameter.
