@@ -6,11 +6,13 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config clang libclang-rt-14-dev \
 libsodium-dev libjansson-dev libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 \
 libcmocka-dev nettle-dev libgnutls28-dev liboath-dev \
-libqrencode-dev libmicrohttpd-dev libseccomp-dev openssl curl"
+libqrencode-dev libmicrohttpd-dev libseccomp-dev openssl curl \
+libpq-dev postgresql-15"
 
-# make bench also runs a PostgreSQL baseline.
-[ "${CLEARVAULT_BENCH:-}" = 1 ] && PKGS="$PKGS postgresql-15 \
-postgresql-15-pgaudit libpq-dev"
+# libpq is the PostgreSQL storage driver's (src/store/db_pg.c); the tests
+# start a throwaway PostgreSQL 15 of their own (tests/pg.sh). make bench's
+# PostgreSQL baseline also needs pgaudit.
+[ "${CLEARVAULT_BENCH:-}" = 1 ] && PKGS="$PKGS postgresql-15-pgaudit"
 
 missing=""
 for p in $PKGS; do

@@ -2,15 +2,16 @@
 #include <string.h>
 
 #include "../auth/users.h"
+#include "../store/store.h"
 #include "cli.h"
 
-static const char use[] = "clearvault init --dir DIR "
+static const char use[] = "clearvault init --dir DIR [--db URI] "
     "[--pkcs11-module PATH --token LABEL --pin-file FILE] [--canaries N] "
     "[--officer NAME --officer NAME [--admin NAME]...]";
 
 static const char help[] =
-    "usage: clearvault init --dir DIR [--pkcs11-module PATH --token LABEL "
-    "--pin-file FILE] [--canaries N]\n"
+    "usage: clearvault init --dir DIR [--db URI] [--pkcs11-module PATH "
+    "--token LABEL\n           --pin-file FILE] [--canaries N]\n"
     "           [--officer NAME --officer NAME [--admin NAME]...]\n\n"
     "Creates a vault in DIR (which must not exist, or be empty).\n\n"
     "Nothing that gives anyone power to read can happen with fewer than two\n"
@@ -24,8 +25,17 @@ static const char help[] =
     "is the development default: whoever can read DIR/token can use the\n"
     "token. With --pkcs11-module, --token and --pin-file, an existing\n"
     "PKCS#11 token (a real HSM) holds the root keys instead.\n\n"
+    "By default the records are in DIR/vault.db (SQLite). With --db, they\n"
+    "are in a PostgreSQL database, which must exist and be empty, named by\n"
+    "a libpq URI that clearvault.conf keeps (db = URI) for every later\n"
+    "command: postgresql:///NAME?host=/SOCKET/DIR (a Unix socket, peer\n"
+    "authentication) or postgresql://HOST/NAME?sslmode=verify-full&\n"
+    "sslcert=...&sslkey=...&sslrootcert=... (TLS, a client certificate).\n"
+    "A password in it is refused. The audit log, keys and token binding\n"
+    "stay in DIR.\n\n"
     "options:\n"
     "  -d, --dir DIR            the vault folder (or $CLEARVAULT_DIR)\n"
+    "      --db URI             the records in this PostgreSQL database\n"
     "      --pkcs11-module PATH PKCS#11 module of an existing token\n"
     "      --token LABEL        that token's label\n"
     "      --pin-file FILE      file holding the token's user PIN (0600)\n"
@@ -44,6 +54,7 @@ cmd_init(int argc, char **argv)
 		{ "token", required_argument, NULL, 't' },
 		{ "pin-file", required_argument, NULL, 'p' },
 		{ "canaries", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'D' },
 		{ "officer", required_argument, NULL, 'O' },
 		{ "admin", required_argument, NULL, 'A' },
 		{ 0, 0, 0, 0 }
@@ -64,6 +75,7 @@ cmd_init(int argc, char **argv)
 		case 'm': o.pkcs11_module = optarg; break;
 		case 't': o.token_label = optarg; break;
 		case 'p': o.pin_file = optarg; break;
+		case 'D': o.db = optarg; break;
 		case 'c': {
 			int ok;
 			o.canaries = (int64_t)cli_number(optarg, &ok);
@@ -97,6 +109,8 @@ cmd_init(int argc, char **argv)
 	if (nofficers == 1 || (nofficers == 2 &&
 	    !strcmp(officers[0], officers[1])))
 		return cli_usage("init", use, "two different officers, or none");
+	if (o.db && !cv_store_is_url(o.db))
+		return cli_usage("init", use, "--db takes a postgresql:// URI");
 	if ((dir = cli_dir("init", dir)) == NULL)
 		return CLI_USAGE;
 	if ((r = cv_vault_init(dir, &o)) != CV_OK)
@@ -127,7 +141,8 @@ cmd_init(int argc, char **argv)
 		}
 	}
 	cli_close(v, a);
-	fprintf(stderr, "clearvault init: created vault %s (%s)\n", dir,
+	fprintf(stderr, "clearvault init: created vault %s (%s%s)\n", dir,
+	    o.db ? "records in PostgreSQL, " : "",
 	    o.pkcs11_module ? "keys in the given PKCS#11 token" :
 	    "keys in a private SoftHSM2 token");
 	return CLI_OK;

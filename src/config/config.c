@@ -124,6 +124,7 @@ static const struct key keys[] = {
 	K("pin_file", pin_file, 1),
 	K("softhsm2_conf", softhsm2_conf, 0),
 	K("canaries", canaries, 0),
+	K("db", db, 0),
 	N("ceiling_hour", 40, parse_hour, "SOFT/HARD, whole numbers with "
 	    "1 <= SOFT <= HARD <= 100000000"),
 	N("ceiling_day", 40, parse_day, "SOFT/HARD, whole numbers with "
@@ -256,6 +257,14 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 			    keys[i].name);
 		}
 	}
+	/* The store picks its driver by this form (cv_store_is_url). */
+	if (out->db[0] && strncmp(out->db, "postgresql://", 13) != 0 &&
+	    strncmp(out->db, "postgres://", 11) != 0) {
+		memset(out, 0, sizeof *out);
+		return cv_fail(CV_ERR_CONFIG, "db must be a postgresql:// URI "
+		    "(a SQLite vault has no db line: its database is "
+		    "vault.db)");
+	}
 	if (out->canaries[0] && strspn(out->canaries, "0123456789") !=
 	    strlen(out->canaries)) {
 		memset(out, 0, sizeof *out);
@@ -348,7 +357,7 @@ appendf(char *text, size_t size, size_t *n, const char *fmt, ...)
 static cv_err
 save(const char *dir, const struct cv_config *c, int replace)
 {
-	char path[CV_CONFIG_PATH_MAX], text[4 * CV_CONFIG_PATH_MAX + 512];
+	char path[CV_CONFIG_PATH_MAX], text[5 * CV_CONFIG_PATH_MAX + 512];
 	size_t n = 0;
 	/* Written only when it is not the vault id (after a restore). */
 	int keyid = c->key_id[0] && strcmp(c->key_id, c->vault_id) != 0;
@@ -360,8 +369,9 @@ save(const char *dir, const struct cv_config *c, int replace)
 	if (!appendf(text, sizeof text, &n,
 	    "# clearvault vault configuration\n"
 	    "vault_id = %s\npkcs11_module = %s\ntoken_label = %s\n"
-	    "pin_file = %s\n%s%s%s%s%s%s%s%s%s", c->vault_id,
+	    "pin_file = %s\n%s%s%s%s%s%s%s%s%s%s%s%s", c->vault_id,
 	    c->pkcs11_module, c->token_label, c->pin_file,
+	    c->db[0] ? "db = " : "", c->db, c->db[0] ? "\n" : "",
 	    keyid ? "key_id = " : "", keyid ? c->key_id : "",
 	    keyid ? "\n" : "",
 	    c->softhsm2_conf[0] ? "softhsm2_conf = " : "",

@@ -2,7 +2,7 @@
  * The vault's configuration file, DIR/clearvault.conf: which PKCS#11 module
  * and token hold the root keys, and where the PIN is; the guard's
  * vault-wide read ceilings, the probation of new accounts and the
- * session budget. Plain
+ * session budget; the database, when it is not DIR/vault.db. Plain
  * "key = value" lines; '#' starts a comment.
  *
  * struct cv_config is a plain value (no owned pointers), so it is not
@@ -73,6 +73,9 @@ struct cv_config {
 	char pin_file[CV_CONFIG_PATH_MAX];
 	/* Empty unless the vault owns a private SoftHSM2 token. */
 	char softhsm2_conf[CV_CONFIG_PATH_MAX];
+	/* Where the records are: empty for DIR/vault.db (SQLite), or a
+	 * PostgreSQL database's postgresql:// (or postgres://) URI. */
+	char db[CV_CONFIG_PATH_MAX];
 	/* The fewest canary records the vault keeps (decimal, at most 7
 	 * digits); empty: the default. */
 	char canaries[8];

@@ -8,19 +8,26 @@
 
 #include "store_internal.h"
 
-const char store_approvals_schema[] =
-    "CREATE TABLE IF NOT EXISTS proposals(id INTEGER PRIMARY KEY,"
-    " kind TEXT NOT NULL, subject TEXT NOT NULL, args TEXT NOT NULL,"
-    " proposer TEXT NOT NULL, created_us INTEGER NOT NULL,"
-    " expires_us INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',"
-    " approver TEXT NOT NULL DEFAULT '', decided_us INTEGER NOT NULL"
-    " DEFAULT 0, audit_index INTEGER NOT NULL DEFAULT -1);"
-    "CREATE INDEX IF NOT EXISTS proposals_state ON proposals(state, kind);"
-    /* An enrolment code is kept only as its hash: a copy of the database
-     * enrols nobody. */
-    "CREATE TABLE IF NOT EXISTS enrolments(user TEXT PRIMARY KEY"
-    " REFERENCES users(name), code_hash BLOB NOT NULL,"
-    " expires_us INTEGER NOT NULL, fails INTEGER NOT NULL DEFAULT 0);";
+/* Written once for both dialects (store_internal.h); "user" quoted. */
+#define SCHEMA(D) \
+    "CREATE TABLE IF NOT EXISTS proposals(id " D##_ROWID "," \
+    " kind TEXT NOT NULL, subject TEXT NOT NULL, args TEXT NOT NULL," \
+    " proposer TEXT NOT NULL, created_us " D##_INT " NOT NULL," \
+    " expires_us " D##_INT " NOT NULL, state TEXT NOT NULL DEFAULT" \
+    " 'pending', approver TEXT NOT NULL DEFAULT '', decided_us " D##_INT \
+    " NOT NULL DEFAULT 0, audit_index " D##_INT " NOT NULL DEFAULT -1);" \
+    "CREATE INDEX IF NOT EXISTS proposals_state ON proposals(state, kind);" \
+    /* An enrolment code is kept only as its hash: a copy of the \
+     * database enrols nobody. */ \
+    "CREATE TABLE IF NOT EXISTS enrolments(\"user\" TEXT PRIMARY KEY" \
+    " REFERENCES users(name), code_hash " D##_BLOB " NOT NULL," \
+    " expires_us " D##_INT " NOT NULL, fails " D##_INT " NOT NULL" \
+    " DEFAULT 0);"
+
+const char *const store_approvals_schema[2] = {
+	[CV_DB_SQLITE] = SCHEMA(SQ),
+	[CV_DB_POSTGRESQL] = SCHEMA(PG),
+};
 
 static cv_err
 prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
@@ -202,9 +209,12 @@ cv_store_proposal_count(struct cv_store *s, const char *kind,
 	cv_err r;
 
 	*n = 0;
+	/* Cast: PostgreSQL cannot type a parameter it meets first in an
+	 * IS NULL. */
 	if ((r = prep(s, "SELECT count(*) FROM proposals WHERE state ="
-	    " 'approved' AND decided_us >= ?3 AND (?1 IS NULL OR kind = ?1)"
-	    " AND (?2 IS NULL OR approver = ?2)", &st)) != CV_OK)
+	    " 'approved' AND decided_us >= ?3 AND (CAST(?1 AS TEXT) IS NULL"
+	    " OR kind = ?1) AND (CAST(?2 AS TEXT) IS NULL OR approver = ?2)",
+	    &st)) != CV_OK)
 		return r;
 	if (kind)
 		db_bind_text(st, 1, kind);
@@ -226,8 +236,10 @@ cv_store_enrol_set(struct cv_store *s, const char *user,
 	struct cv_db_stmt *st;
 	cv_err r;
 
-	if ((r = prep(s, "INSERT OR REPLACE INTO enrolments(user, code_hash,"
-	    " expires_us, fails) VALUES (?1, ?2, ?3, 0)", &st)) != CV_OK)
+	if ((r = prep(s, "INSERT INTO enrolments(\"user\", code_hash,"
+	    " expires_us, fails) VALUES (?1, ?2, ?3, 0) ON CONFLICT(\"user\")"
+	    " DO UPDATE SET code_hash = excluded.code_hash,"
+	    " expires_us = excluded.expires_us, fails = 0", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	db_bind_blob(st, 2, hash, CV_STORE_CODE_HASH);
@@ -244,7 +256,7 @@ cv_store_enrol_get(struct cv_store *s, const char *user,
 	cv_err r;
 
 	if ((r = prep(s, "SELECT code_hash, expires_us, fails FROM enrolments"
-	    " WHERE user = ?1", &st)) != CV_OK)
+	    " WHERE \"user\" = ?1", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	if ((rc = db_step(st)) == CV_DB_ROW &&
@@ -268,7 +280,7 @@ cv_store_enrol_fail(struct cv_store *s, const char *user)
 	cv_err r;
 
 	if ((r = prep(s, "UPDATE enrolments SET fails = fails + 1 WHERE"
-	    " user = ?1", &st)) != CV_OK)
+	    " \"user\" = ?1", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	return done(s, st, NULL);
@@ -280,7 +292,7 @@ cv_store_enrol_close(struct cv_store *s, const char *user)
 	struct cv_db_stmt *st;
 	cv_err r;
 
-	if ((r = prep(s, "DELETE FROM enrolments WHERE user = ?1", &st)) !=
+	if ((r = prep(s, "DELETE FROM enrolments WHERE \"user\" = ?1", &st)) !=
 	    CV_OK)
 		return r;
 	db_bind_text(st, 1, user);

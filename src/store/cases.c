@@ -4,16 +4,22 @@
 
 #include "store_internal.h"
 
-const char store_cases_schema[] =
-    "CREATE TABLE IF NOT EXISTS cases(id TEXT PRIMARY KEY,"
-    " title TEXT NOT NULL, created_by TEXT NOT NULL,"
-    " created_us INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS case_users(case_id TEXT NOT NULL"
-    " REFERENCES cases(id), user TEXT NOT NULL,"
-    " PRIMARY KEY(case_id, user)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS case_records(case_id TEXT NOT NULL"
-    " REFERENCES cases(id), rid TEXT NOT NULL,"
-    " PRIMARY KEY(case_id, rid)) WITHOUT ROWID;";
+/* "user" quoted: PostgreSQL reserves the word (users.c). */
+#define SCHEMA(D) \
+    "CREATE TABLE IF NOT EXISTS cases(id TEXT PRIMARY KEY," \
+    " title TEXT NOT NULL, created_by TEXT NOT NULL," \
+    " created_us " D##_INT " NOT NULL);" \
+    "CREATE TABLE IF NOT EXISTS case_users(case_id TEXT NOT NULL" \
+    " REFERENCES cases(id), \"user\" TEXT NOT NULL," \
+    " PRIMARY KEY(case_id, \"user\"))" D##_NO_ROWID ";" \
+    "CREATE TABLE IF NOT EXISTS case_records(case_id TEXT NOT NULL" \
+    " REFERENCES cases(id), rid TEXT NOT NULL," \
+    " PRIMARY KEY(case_id, rid))" D##_NO_ROWID ";"
+
+const char *const store_cases_schema[2] = {
+	[CV_DB_SQLITE] = SCHEMA(SQ),
+	[CV_DB_POSTGRESQL] = SCHEMA(PG),
+};
 
 static cv_err
 run(struct cv_store *s, const char *q, const char *a, const char *b,
@@ -68,13 +74,13 @@ cv_store_case_member(struct cv_store *s, const char *id, int record,
 	const char *q;
 
 	if (record)
-		q = add ? "INSERT OR IGNORE INTO case_records(case_id, rid)"
-		    " VALUES (?1, ?2)" : "DELETE FROM case_records WHERE"
-		    " case_id = ?1 AND rid = ?2";
+		q = add ? "INSERT INTO case_records(case_id, rid) VALUES"
+		    " (?1, ?2) ON CONFLICT DO NOTHING" : "DELETE FROM"
+		    " case_records WHERE case_id = ?1 AND rid = ?2";
 	else
-		q = add ? "INSERT OR IGNORE INTO case_users(case_id, user)"
-		    " VALUES (?1, ?2)" : "DELETE FROM case_users WHERE"
-		    " case_id = ?1 AND user = ?2";
+		q = add ? "INSERT INTO case_users(case_id, \"user\") VALUES"
+		    " (?1, ?2) ON CONFLICT DO NOTHING" : "DELETE FROM"
+		    " case_users WHERE case_id = ?1 AND \"user\" = ?2";
 	return run(s, q, id, who, NULL, 0, changed);
 }
 
@@ -83,7 +89,7 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
     const char *rid)
 {
 	return run(s, "SELECT 1 FROM case_users u JOIN case_records r ON"
-	    " r.case_id = u.case_id WHERE u.case_id = ?1 AND u.user = ?2 AND"
+	    " r.case_id = u.case_id WHERE u.case_id = ?1 AND u.\"user\" = ?2 AND"
 	    " r.rid = ?3", id, user, rid, 0, NULL);
 }
 
@@ -91,7 +97,7 @@ cv_err
 cv_store_case_has_user(struct cv_store *s, const char *id, const char *user)
 {
 	return run(s, "SELECT 1 FROM case_users WHERE case_id = ?1 AND"
-	    " user = ?2", id, user, NULL, 0, NULL);
+	    " \"user\" = ?2", id, user, NULL, 0, NULL);
 }
 
 cv_err
@@ -105,7 +111,7 @@ cv_store_user_cases(struct cv_store *s, const char *user,
 	/* case_users is keyed (case_id, user): this walks the table. It is
 	 * asked once per user by a review, not per request, and the table
 	 * holds one row per assignment, so no second index is kept for it. */
-	if (store_stmt(s, "SELECT case_id FROM case_users WHERE user = ?1"
+	if (store_stmt(s, "SELECT case_id FROM case_users WHERE \"user\" = ?1"
 	    " ORDER BY case_id", &st) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
 	db_bind_text(st, 1, user);

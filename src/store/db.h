@@ -3,14 +3,15 @@
  * interface under the store's functions, so that each of them is written
  * once, against this, and runs on any backend. A driver is a table of
  * operations (struct cv_db_ops); db_sqlite.c is the SQLite one, the only
- * file that names SQLite. Nothing above the store sees a driver.
+ * file that names SQLite, db_pg.c and db_pg_open.c the PostgreSQL one.
+ * Nothing above the store sees a driver.
  *
- * SQL is the store's own text, one string per statement. Parameters are
- * written as today, `?N` (1-based); the PostgreSQL driver (issue 13,
- * step 2) will rewrite them to `$N` once, at prepare, and will take a
- * dialect's pair of strings where the two disagree (upserts, BLOB/BYTEA,
- * PRAGMA/SET). Columns are numbered from 0, parameters from 1, as in
- * SQLite.
+ * SQL is the store's own text, one string per statement where the two
+ * dialects agree (most: ON CONFLICT upserts, COALESCE, FILTER). Parameters
+ * are written `?N` (1-based); the PostgreSQL driver rewrites them to `$N`
+ * once, at prepare. Where the dialects differ (column types, the rowid)
+ * the store picks a string by db_sql(). Columns are numbered from 0,
+ * parameters from 1, as in SQLite.
  *
  * Errors: operations that can fail return a cv_err without setting the
  * detail (cv_fail): the store words the message, with db_errmsg() for
@@ -63,14 +64,22 @@ enum cv_db_step {
 	CV_DB_CONSTRAINT = -3,	/* another constraint (NOT NULL, CHECK) */
 };
 
+/* Whose SQL a driver speaks: db_sql() picks the store's text by it. */
+enum cv_db_dialect {
+	CV_DB_SQLITE,
+	CV_DB_POSTGRESQL,
+};
+
 enum cv_db_tx {
 	CV_DB_DEFERRED,		/* locks taken as statements need them */
 	CV_DB_IMMEDIATE,	/* the write lock now, waiting as open says */
 };
 
 struct cv_db_ops {
+	enum cv_db_dialect dialect;
 	/*
-	 * Connects to TARGET (for SQLite a file's path) with CV_DB_* FLAGS.
+	 * Connects to TARGET (for SQLite a file's path, for PostgreSQL a
+	 * libpq URI or conninfo) with CV_DB_* FLAGS.
 	 * Waiting for another connection's lock (a step, begin or commit)
 	 * lasts BUSY_SECONDS at most, then that call fails. The driver
 	 * applies its own settings (SQLite: WAL, synchronous=FULL,
@@ -127,9 +136,11 @@ struct cv_db_ops {
 
 	/*
 	 * What cv_store_epoch reports: *DATA changes when another
-	 * connection commits (SQLite: PRAGMA data_version), *CHANGES
-	 * counts this connection's own changed rows, so the pair moves on
-	 * any commit by anyone. Neither moves on a read.
+	 * connection commits (SQLite: PRAGMA data_version, any commit;
+	 * PostgreSQL: a commit that changed a table carrying the driver's
+	 * trigger cv_epoch_bump, see db_pg.c), *CHANGES counts this
+	 * connection's own changed rows, so the pair moves on any such
+	 * commit by anyone. Neither moves on a read or a rollback.
 	 */
 	cv_err (*epoch)(struct cv_db *db, int64_t *data, int64_t *changes);
 
@@ -143,12 +154,14 @@ struct cv_db_ops {
 	 */
 	cv_err (*durability)(struct cv_db *db, int full);
 	/* Folds what the driver keeps aside (SQLite: the WAL) into the
-	 * database proper, so that a copy of the files is whole. */
+	 * database proper, so that a copy of the files is whole
+	 * (PostgreSQL: nothing to do, its WAL is the server's). */
 	cv_err (*checkpoint)(struct cv_db *db);
 	/*
 	 * A consistent copy of the database at PATH (which must not exist)
 	 * while others write to it; PROGRESS (may be NULL) as it goes.
 	 * The detail is set on failure; a partial copy is removed.
+	 * PostgreSQL refuses (pg_dump and pg_basebackup copy it).
 	 */
 	cv_err (*backup)(struct cv_db *db, const char *path,
 	    void (*progress)(void *ctx, uint64_t done, uint64_t total),
@@ -157,6 +170,7 @@ struct cv_db_ops {
 
 /* The drivers. */
 extern const struct cv_db_ops cv_db_sqlite;
+extern const struct cv_db_ops cv_db_postgresql;
 
 /*
  * The wrappers the store calls: each dispatches through the table, so
@@ -174,6 +188,14 @@ db_close(struct cv_db *db)
 {
 	if (db)
 		db->ops->close(db);
+}
+
+/* SQLITE's text or PG's, as DB's dialect wants. Both must be string
+ * literals (the statement cache tells statements apart by address). */
+static inline const char *
+db_sql(const struct cv_db *db, const char *sqlite, const char *pg)
+{
+	return db->ops->dialect == CV_DB_POSTGRESQL ? pg : sqlite;
 }
 
 static inline cv_err

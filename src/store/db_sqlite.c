@@ -3,7 +3,10 @@
  * SQLite. A connection is one sqlite3 handle in WAL mode, opened without
  * SQLite's own mutex (one thread at a time, as a cv_store).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +119,18 @@ sq_open(const char *target, unsigned flags, double busy_seconds,
 	cv_err r = CV_ERR_STORE;
 
 	*out = NULL;
+	/* sqlite3_open_v2 ignores SQLITE_OPEN_EXCLUSIVE: the file is made
+	 * here, empty (a new database to SQLite), or refused if it exists.
+	 * 0644, as SQLite makes its own. */
+	if (flags & CV_DB_CREATE) {
+		int fd = open(target, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0644);
+		if (fd < 0)
+			return cv_fail(errno == EEXIST ? CV_ERR_EXISTS :
+			    CV_ERR_STORE, "cannot create %s: %s", target,
+			    strerror(errno));
+		(void)close(fd);
+	}
 	if ((d = calloc(1, sizeof *d)) == NULL)
 		return CV_ERR_NOMEM;
 	d->base.ops = &cv_db_sqlite;
@@ -123,7 +138,7 @@ sq_open(const char *target, unsigned flags, double busy_seconds,
 	oflags |= flags & CV_DB_READONLY ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE;
 	if (flags & CV_DB_CREATE)
-		oflags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE;
+		oflags |= SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(target, &d->h, oflags, NULL) != SQLITE_OK) {
 		r = cv_fail(CV_ERR_STORE, "cannot open %s: %s", target,
 		    d->h ? sqlite3_errmsg(d->h) : "out of memory");
@@ -466,6 +481,7 @@ sq_backup(struct cv_db *db, const char *path,
 }
 
 const struct cv_db_ops cv_db_sqlite = {
+	.dialect = CV_DB_SQLITE,
 	.open = sq_open,
 	.close = sq_close,
 	.exec = sq_exec,

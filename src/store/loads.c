@@ -14,25 +14,36 @@
 
 #include "store_internal.h"
 
-const char store_loads_schema[] =
-    /* state: CV_STORE_LOAD_*; audited: its outcome is on the audit log;
-     * first_rec: no row of the load has a smaller id (for discarding). */
-    "CREATE TABLE IF NOT EXISTS loads(id INTEGER PRIMARY KEY,"
-    " state INTEGER NOT NULL, audited INTEGER NOT NULL DEFAULT 0,"
-    " digest BLOB, bytes INTEGER NOT NULL DEFAULT 0,"
-    " records INTEGER NOT NULL DEFAULT 0,"
-    " versions INTEGER NOT NULL DEFAULT 0,"
-    " canaries INTEGER NOT NULL DEFAULT 0,"
-    " first_rec INTEGER NOT NULL DEFAULT 0,"
-    " started_us INTEGER NOT NULL, decided_us INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS loads_digest ON loads(digest);"
-    /* base: the version the new one replaces, checked when applied. */
-    "CREATE TABLE IF NOT EXISTS load_versions(load INTEGER NOT NULL,"
-    " rid TEXT NOT NULL, base INTEGER NOT NULL, version INTEGER NOT NULL,"
-    " ssn_bi BLOB, name_bi BLOB, body BLOB NOT NULL, gen INTEGER NOT NULL,"
-    " wdek BLOB NOT NULL, PRIMARY KEY(load, rid));"
-    "CREATE TABLE IF NOT EXISTS canary_list(one INTEGER PRIMARY KEY"
-    " CHECK (one = 1), stamp INTEGER NOT NULL, sealed BLOB NOT NULL);";
+/*
+ * Written once for both dialects (store_internal.h). state:
+ * CV_STORE_LOAD_*; audited: its outcome is on the audit log; first_rec:
+ * no row of the load has a smaller id (for discarding). load_versions'
+ * base: the version the new one replaces, checked when applied.
+ */
+#define SCHEMA(D) \
+    "CREATE TABLE IF NOT EXISTS loads(id " D##_ROWID "," \
+    " state " D##_INT " NOT NULL, audited " D##_INT " NOT NULL DEFAULT 0," \
+    " digest " D##_BLOB ", bytes " D##_INT " NOT NULL DEFAULT 0," \
+    " records " D##_INT " NOT NULL DEFAULT 0," \
+    " versions " D##_INT " NOT NULL DEFAULT 0," \
+    " canaries " D##_INT " NOT NULL DEFAULT 0," \
+    " first_rec " D##_INT " NOT NULL DEFAULT 0," \
+    " started_us " D##_INT " NOT NULL, decided_us " D##_INT " NOT NULL" \
+    " DEFAULT 0);" \
+    "CREATE INDEX IF NOT EXISTS loads_digest ON loads(digest);" \
+    "CREATE TABLE IF NOT EXISTS load_versions(load " D##_INT " NOT NULL," \
+    " rid TEXT NOT NULL, base " D##_INT " NOT NULL, version " D##_INT \
+    " NOT NULL, ssn_bi " D##_BLOB ", name_bi " D##_BLOB ", body " D##_BLOB \
+    " NOT NULL, gen " D##_INT " NOT NULL, wdek " D##_BLOB " NOT NULL," \
+    " PRIMARY KEY(load, rid));" \
+    "CREATE TABLE IF NOT EXISTS canary_list(one " D##_KEY \
+    " CHECK (one = 1), stamp " D##_INT " NOT NULL, sealed " D##_BLOB \
+    " NOT NULL);"
+
+const char *const store_loads_schema[2] = {
+	[CV_DB_SQLITE] = SCHEMA(SQ),
+	[CV_DB_POSTGRESQL] = SCHEMA(PG),
+};
 
 static cv_err
 prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
@@ -110,7 +121,7 @@ cv_store_load_new(struct cv_store *s, int64_t now_us, int64_t *id)
 	/* Inside the caller's write transaction nobody else inserts, so the
 	 * load's first row gets max + 1 at the least. */
 	if ((r = prep(s, "INSERT INTO loads(state, started_us, first_rec)"
-	    " VALUES (0, ?1, (SELECT ifnull(max(id), 0) + 1 FROM records))",
+	    " VALUES (0, ?1, (SELECT COALESCE(max(id), 0) + 1 FROM records))",
 	    &st)) != CV_OK)
 		return r;
 	db_bind_int64(st, 1, now_us);
@@ -226,24 +237,26 @@ cv_store_load_swap(struct cv_store *s, int64_t load, const char *rid,
 		return CV_OK;
 	/* Rows written meanwhile by others (a record made through the API)
 	 * and rows deleted leave holes: the caller picks again. */
-	if ((r = int_of(s, "SELECT ifnull(load, 0) FROM records WHERE id = ?1",
+	if ((r = int_of(s, "SELECT COALESCE(load, 0) FROM records WHERE id = ?1",
 	    x, &other)) != CV_OK && r != CV_ERR_NOT_FOUND)
 		return r;
 	if (r == CV_ERR_NOT_FOUND || other != load)
 		return CV_ERR_NOT_FOUND;
-	/* Every table that names a record by its rowid: records and deks. */
+	/* Every table that names a record by its rowid: records and deks.
+	 * X goes to -X, C to X, -X to C: the same statement twice (the
+	 * negative key bound from here, as PostgreSQL cannot type -$1). */
 	if ((r = run2(s, "UPDATE records SET id = -id WHERE id = ?1", x, -1,
 	    NULL)) != CV_OK ||
-	    (r = run2(s, "UPDATE records SET id = ?1 WHERE id = ?2", x, c,
+	    (r = run2(s, "UPDATE records SET id = ?2 WHERE id = ?1", c, x,
 	    NULL)) != CV_OK ||
-	    (r = run2(s, "UPDATE records SET id = ?2 WHERE id = -?1", x, c,
+	    (r = run2(s, "UPDATE records SET id = ?2 WHERE id = ?1", -x, c,
 	    NULL)) != CV_OK ||
 	    (r = run2(s, "UPDATE deks SET rec = -rec WHERE rec = ?1", x, -1,
 	    NULL)) != CV_OK ||
-	    (r = run2(s, "UPDATE deks SET rec = ?1 WHERE rec = ?2", x, c,
+	    (r = run2(s, "UPDATE deks SET rec = ?2 WHERE rec = ?1", c, x,
 	    NULL)) != CV_OK)
 		return r;
-	return run2(s, "UPDATE deks SET rec = ?2 WHERE rec = -?1", x, c, NULL);
+	return run2(s, "UPDATE deks SET rec = ?2 WHERE rec = ?1", -x, c, NULL);
 }
 
 cv_err
@@ -268,9 +281,13 @@ cv_store_load_done(struct cv_store *s, const struct cv_store_load *l,
 		return cv_fail(CV_ERR_EXISTS, "%lld of the records this load "
 		    "makes new versions of were changed while it ran",
 		    (long long)(pending - changed));
-	if ((r = run2(s, "INSERT OR REPLACE INTO deks(rec, rid, gen, wdek)"
+	/* The WHERE before ON CONFLICT is what tells SQLite's parser the
+	 * upsert from the join's ON. */
+	if ((r = run2(s, "INSERT INTO deks(rec, rid, gen, wdek)"
 	    " SELECT r.id, v.rid, v.gen, v.wdek FROM load_versions v"
-	    " JOIN records r ON r.rid = v.rid WHERE v.load = ?1", l->id, -1,
+	    " JOIN records r ON r.rid = v.rid WHERE v.load = ?1"
+	    " ON CONFLICT(rec) DO UPDATE SET rid = excluded.rid,"
+	    " gen = excluded.gen, wdek = excluded.wdek", l->id, -1,
 	    NULL)) != CV_OK ||
 	    (r = run2(s, "DELETE FROM load_versions WHERE load = ?1", l->id,
 	    -1, NULL)) != CV_OK ||
@@ -308,8 +325,8 @@ cv_store_load_discard(struct cv_store *s, int64_t id, size_t max, size_t *n)
 	    (r = run2(s, "DELETE FROM records WHERE id IN (SELECT id FROM"
 	    " records WHERE id >= (SELECT first_rec FROM loads WHERE id = ?1)"
 	    " AND load = ?1 LIMIT ?2)", id, (int64_t)max, &a)) != CV_OK ||
-	    (r = run2(s, "DELETE FROM load_versions WHERE rowid IN (SELECT"
-	    " rowid FROM load_versions WHERE load = ?1 LIMIT ?2)", id,
+	    (r = run2(s, "DELETE FROM load_versions WHERE load = ?1 AND rid IN"
+	    " (SELECT rid FROM load_versions WHERE load = ?1 LIMIT ?2)", id,
 	    (int64_t)max, &b)) != CV_OK)
 		return r;
 	*n = (size_t)a + (size_t)b;
@@ -445,7 +462,8 @@ cv_store_canaries_set(struct cv_store *s, const uint8_t *sealed, size_t len)
 
 	if ((r = prep(s, "INSERT INTO canary_list(one, stamp, sealed)"
 	    " VALUES (1, 1, ?1) ON CONFLICT(one) DO UPDATE SET"
-	    " stamp = stamp + 1, sealed = excluded.sealed", &st)) != CV_OK)
+	    " stamp = canary_list.stamp + 1, sealed = excluded.sealed", &st)) !=
+	    CV_OK)
 		return r;
 	db_bind_blob(st, 1, sealed, len);
 	return done(s, st, NULL);

@@ -5,6 +5,12 @@
 
 #define SCHEMA_VERSION "1"
 
+#define SQL_INSERT "INSERT INTO records(rid, version, ssn_bi, name_bi, " \
+	"body, load) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(rid) DO NOTHING"
+/* SQLite's is faster without RETURNING (changes() and the rowid tell);
+ * PostgreSQL's spares a round trip for lastval(). */
+static const char sql_insert_pg[] = SQL_INSERT " RETURNING id";
+
 enum { Q_VERSION, Q_STATE, Q_INSERT, Q_PUT, Q_PUT_DEK, Q_GET, Q_FIND_SSN, Q_FIND_NAME,
 	Q_ID, Q_HAS_DEK, Q_DEL_DEK, Q_CLEAR_BI, Q_SCAN, Q_SET_DEK, Q__N };
 _Static_assert(Q__N <= sizeof ((struct cv_store *)0)->q /
@@ -23,11 +29,10 @@ static const char *const sql[Q__N] = {
 	    "SET version = excluded.version, ssn_bi = excluded.ssn_bi, "
 	    "name_bi = excluded.name_bi, body = excluded.body, "
 	    "load = excluded.load RETURNING id",
-	[Q_INSERT] = "INSERT INTO records(rid, version, ssn_bi, name_bi, body, "
-	    "load) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(rid) DO NOTHING",
-
-	[Q_PUT_DEK] = "INSERT OR REPLACE INTO deks(rec, rid, gen, wdek) "
-	    "VALUES (?1, ?4, ?2, ?3)",
+	[Q_INSERT] = SQL_INSERT,
+	[Q_PUT_DEK] = "INSERT INTO deks(rec, rid, gen, wdek) VALUES (?1, ?4, "
+	    "?2, ?3) ON CONFLICT(rec) DO UPDATE SET rid = excluded.rid, "
+	    "gen = excluded.gen, wdek = excluded.wdek",
 	[Q_GET] = "SELECT r.version, r.body, d.gen, d.wdek FROM records r "
 	    "LEFT JOIN deks d ON d.rec = r.id WHERE r.rid = ?1 AND "
 	    VISIBLE("r"),
@@ -45,21 +50,29 @@ static const char *const sql[Q__N] = {
 	[Q_SET_DEK] = "UPDATE deks SET gen = ?2, wdek = ?3 WHERE rec = ?1",
 };
 
-static const char schema[] =
-    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
-    "INSERT INTO meta VALUES ('schema', '" SCHEMA_VERSION "');"
-    /* body: the encrypted sections; *_bi: blind indexes (keyed hashes);
-     * load: the load that wrote it (loads.c), NULL for a single put */
-    "CREATE TABLE records(id INTEGER PRIMARY KEY, rid TEXT NOT NULL UNIQUE,"
-    " version INTEGER NOT NULL, ssn_bi BLOB, name_bi BLOB,"
-    " body BLOB NOT NULL, load INTEGER);"
-    "CREATE INDEX records_ssn ON records(ssn_bi);"
-    "CREATE INDEX records_name ON records(name_bi);"
-    /* Data keys apart from the bodies: rotation reads and rewrites small
-     * rows only (rid, which the wrapping binds, is copied here for that),
-     * and shredding deletes one. */
-    "CREATE TABLE deks(rec INTEGER PRIMARY KEY, rid TEXT NOT NULL,"
-    " gen INTEGER NOT NULL, wdek BLOB NOT NULL);";
+/*
+ * Written once for both dialects (store_internal.h). records: body, the
+ * encrypted sections; *_bi, blind indexes (keyed hashes); load, the load
+ * that wrote it (loads.c), NULL for a single put. deks: data keys apart
+ * from the bodies: rotation reads and rewrites small rows only (rid,
+ * which the wrapping binds, is copied here for that), and shredding
+ * deletes one.
+ */
+#define SCHEMA(D) \
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);" \
+    "INSERT INTO meta VALUES ('schema', '" SCHEMA_VERSION "');" \
+    "CREATE TABLE records(id " D##_ROWID ", rid TEXT NOT NULL UNIQUE," \
+    " version " D##_INT " NOT NULL, ssn_bi " D##_BLOB ", name_bi " D##_BLOB \
+    ", body " D##_BLOB " NOT NULL, load " D##_INT ");" \
+    "CREATE INDEX records_ssn ON records(ssn_bi);" \
+    "CREATE INDEX records_name ON records(name_bi);" \
+    "CREATE TABLE deks(rec " D##_KEY ", rid TEXT NOT NULL," \
+    " gen " D##_INT " NOT NULL, wdek " D##_BLOB " NOT NULL);"
+
+static const char *const schema[2] = {
+	[CV_DB_SQLITE] = SCHEMA(SQ),
+	[CV_DB_POSTGRESQL] = SCHEMA(PG),
+};
 
 
 static cv_err
@@ -164,43 +177,88 @@ add_load_column(struct cv_store *s)
 	return commit(s);
 }
 
+/* The tables added after schema 1 shipped, with the first ones. */
+static const char *const *const schemas[] = {
+	store_users_schema, store_cases_schema, store_approvals_schema,
+	store_loads_schema, store_versions_schema,
+};
+
+/* Every table, in a new database, in one transaction. */
+static cv_err
+create_tables(struct cv_store *s)
+{
+	enum cv_db_dialect d = s->db->ops->dialect;
+	cv_err r;
+
+	if ((r = begin(s, CV_DB_DEFERRED)) != CV_OK ||
+	    (r = exec(s, schema[d])) != CV_OK)
+		return r;
+	for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++) {
+		if ((r = exec(s, schemas[i][d])) != CV_OK)
+			return r;
+	}
+	return commit(s);
+}
+
+/*
+ * The tables added after schema 1 shipped, made where missing. Only
+ * SQLite vaults are that old: a PostgreSQL vault was made with all of
+ * them (and its triggers are not "IF NOT EXISTS").
+ */
+static cv_err
+upgrade(struct cv_store *s)
+{
+	cv_err r;
+
+	if (s->db->ops->dialect != CV_DB_SQLITE)
+		return CV_OK;
+	for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++) {
+		if ((r = exec(s, schemas[i][CV_DB_SQLITE])) != CV_OK)
+			return r;
+	}
+	return add_load_column(s);
+}
+
+/* The one place that picks the driver: by the target's form. */
+static const struct cv_db_ops *
+driver_of(const char *target)
+{
+	if (cv_store_is_url(target))
+		return &cv_db_postgresql;
+	return &cv_db_sqlite;
+}
+
+int
+cv_store_is_url(const char *target)
+{
+	return strncmp(target, "postgresql://", 13) == 0 ||
+	    strncmp(target, "postgres://", 11) == 0;
+}
+
 cv_err
 cv_store_open(const char *path, enum cv_store_mode mode,
     struct cv_store **out)
 {
-	/* The one place that picks the driver (issue 13, step 2: by
-	 * PATH, which may then name a PostgreSQL database). */
-	const struct cv_db_ops *driver = &cv_db_sqlite;
 	struct cv_store *s;
+	const char *text;
 	cv_err r = CV_ERR_STORE;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return CV_ERR_NOMEM;
-	if ((r = db_open(driver, path, mode == CV_STORE_CREATE ?
+	if ((r = db_open(driver_of(path), path, mode == CV_STORE_CREATE ?
 	    CV_DB_CREATE : 0, BUSY_SECONDS, &s->db)) != CV_OK)
 		goto out;
 	if (mode == CV_STORE_CREATE) {
-		if ((r = begin(s, CV_DB_DEFERRED)) != CV_OK ||
-		    (r = exec(s, schema)) != CV_OK ||
-		    (r = exec(s, store_users_schema)) != CV_OK ||
-		    (r = exec(s, store_cases_schema)) != CV_OK ||
-		    (r = exec(s, store_approvals_schema)) != CV_OK ||
-		    (r = exec(s, store_loads_schema)) != CV_OK ||
-		    (r = exec(s, store_versions_schema)) != CV_OK ||
-		    (r = commit(s)) != CV_OK)
+		if ((r = create_tables(s)) != CV_OK)
 			goto out;
 	} else if ((r = check_schema(s)) != CV_OK ||
-	    /* Tables added after schema 1 shipped: created if missing. */
-	    (r = exec(s, store_users_schema)) != CV_OK ||
-	    (r = exec(s, store_cases_schema)) != CV_OK ||
-	    (r = exec(s, store_approvals_schema)) != CV_OK ||
-	    (r = exec(s, store_loads_schema)) != CV_OK ||
-	    (r = exec(s, store_versions_schema)) != CV_OK ||
-	    (r = add_load_column(s)) != CV_OK)
+	    (r = upgrade(s)) != CV_OK)
 		goto out;
 	for (int i = 0; i < Q__N; i++) {
-		if (db_prepare(s->db, sql[i], CV_DB_PERSISTENT, &s->q[i]) !=
+		text = i == Q_INSERT ? db_sql(s->db, sql[i], sql_insert_pg) :
+		    sql[i];
+		if (db_prepare(s->db, text, CV_DB_PERSISTENT, &s->q[i]) !=
 		    CV_OK) {
 			r = db_fail(s, "prepare");
 			goto out;
@@ -338,14 +396,20 @@ write_record(struct cv_store *s, int q, const struct cv_store_put *p,
 	else
 		db_bind_null(st, 6);
 	if (exists) {
-		/* No RETURNING on the hot path: changes() tells. */
-		if (db_step(st) != CV_DB_DONE)
-			return db_fail(s, "write record");
-		if (db_changes(s->db) == 0) {
-			*exists = 1;
-			return CV_OK;
+		/* A row: the id RETURNING gave (sql_insert_pg). None: a
+		 * conflict, or SQLite's insert, which changes() tells apart. */
+		if ((rc = db_step(st)) == CV_DB_ROW) {
+			id = db_column_int64(st, 0);
+			rc = db_step(st);
+		} else if (rc == CV_DB_DONE) {
+			if (db_changes(s->db) == 0) {
+				*exists = 1;
+				return CV_OK;
+			}
+			id = db_last_insert_id(s->db);
 		}
-		id = db_last_insert_id(s->db);
+		if (rc != CV_DB_DONE)
+			return db_fail(s, "write record");
 	} else {
 		if ((rc = db_step(st)) != CV_DB_ROW)
 			return db_fail(s, "write record");

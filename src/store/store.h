@@ -2,7 +2,8 @@
  * Storage of encrypted records. Knows nothing of keys or plaintext: it
  * keeps opaque bytes (wrapped data keys, section envelopes, blind-index
  * hashes) and is the only code that knows which database is in use
- * (SQLite, DIR/vault.db).
+ * (SQLite, DIR/vault.db, or PostgreSQL, the URI clearvault.conf's db
+ * gives).
  *
  * A cv_store is one connection: use it from one thread at a time; open
  * one per thread for parallel reads.
@@ -21,12 +22,20 @@ enum cv_store_mode { CV_STORE_CREATE, CV_STORE_OPEN };
 
 /*
  * Opens (or with CV_STORE_CREATE creates, refusing an existing file) the
- * database at PATH. CV_ERR_STORE with a detail on failure.
+ * database at PATH: a SQLite file, or a PostgreSQL database when PATH is
+ * a postgresql:// or postgres:// URI (cv_store_is_url; CV_STORE_CREATE
+ * then wants an empty database, CV_ERR_EXISTS otherwise, and the URI may
+ * not hold a password: a Unix socket with peer authentication, or TLS
+ * with sslmode=verify-full and a client certificate). CV_ERR_STORE with
+ * a detail on failure.
  */
 cv_err cv_store_open(const char *path, enum cv_store_mode mode,
     struct cv_store **out) CV_MUST_CHECK;
 /* NULL is a no-op; an open transaction is rolled back. */
 void cv_store_close(struct cv_store *s);
+/* Whether TARGET names a PostgreSQL database (a postgresql:// or
+ * postgres:// URI) rather than a SQLite file. */
+int cv_store_is_url(const char *target);
 
 /*
  * A read transaction: one snapshot and one lock round for several reads
@@ -39,9 +48,11 @@ void cv_store_read_end(struct cv_store *s);
  * What this connection sees of the database, as a pair that differs from
  * every earlier one once anything was committed since, by this connection
  * or any other (another process's included): SQLite's data_version and
- * this connection's change count. Inside a read transaction, that
- * snapshot's. For keeping what the database said (a certificate is live)
- * until it may have changed; CV_ERR_STORE when it cannot be read.
+ * this connection's change count. On PostgreSQL "anything" is a change
+ * to users or certs (a counter their triggers bump): keep nothing else
+ * by it there. Inside a read transaction, that snapshot's. For keeping
+ * what the database said (a certificate is live) until it may have
+ * changed; CV_ERR_STORE when it cannot be read.
  */
 struct cv_store_epoch {
 	int64_t data, changes;

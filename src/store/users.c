@@ -4,23 +4,35 @@
 
 #include "store_internal.h"
 
-const char store_users_schema[] =
-    "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY,"
-    " role TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
-    " created_us INTEGER NOT NULL, totp BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS certs(fingerprint TEXT PRIMARY KEY,"
-    " serial TEXT NOT NULL, user TEXT NOT NULL REFERENCES users(name),"
-    " not_after_us INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS certs_user ON certs(user);"
-    /* per-user read budgets overriding the role's (soft and hard per
-     * minute, hour, day) */
-    /* the last TOTP time step each user has used: a code works once,
-     * across restarts too */
-    "CREATE TABLE IF NOT EXISTS totp_steps(user TEXT PRIMARY KEY"
-    " REFERENCES users(name), step INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS budgets(user TEXT PRIMARY KEY"
-    " REFERENCES users(name), sm INTEGER, sh INTEGER, sd INTEGER,"
-    " hm INTEGER, hh INTEGER, hd INTEGER);";
+/*
+ * "user" is quoted throughout: a reserved word of PostgreSQL's (SQLite
+ * takes the quoted name as the same column).
+ */
+#define SCHEMA(D) \
+    "CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY," \
+    " role TEXT NOT NULL, disabled " D##_INT " NOT NULL DEFAULT 0," \
+    " created_us " D##_INT " NOT NULL, totp " D##_BLOB " NOT NULL);" \
+    "CREATE TABLE IF NOT EXISTS certs(fingerprint TEXT PRIMARY KEY," \
+    " serial TEXT NOT NULL, \"user\" TEXT NOT NULL REFERENCES users(name)," \
+    " not_after_us " D##_INT " NOT NULL, revoked " D##_INT " NOT NULL" \
+    " DEFAULT 0);" \
+    "CREATE INDEX IF NOT EXISTS certs_user ON certs(\"user\");" \
+    /* the last TOTP time step each user has used: a code works once, \
+     * across restarts too */ \
+    "CREATE TABLE IF NOT EXISTS totp_steps(\"user\" TEXT PRIMARY KEY" \
+    " REFERENCES users(name), step " D##_INT " NOT NULL);" \
+    /* per-user read budgets overriding the role's (soft and hard per \
+     * minute, hour, day) */ \
+    "CREATE TABLE IF NOT EXISTS budgets(\"user\" TEXT PRIMARY KEY" \
+    " REFERENCES users(name), sm " D##_INT ", sh " D##_INT "," \
+    " sd " D##_INT ", hm " D##_INT ", hh " D##_INT ", hd " D##_INT ");" \
+    /* cv_store_cert_user's memo: a commit to these moves the epoch */ \
+    D##_EPOCH("users") D##_EPOCH("certs")
+
+const char *const store_users_schema[2] = {
+	[CV_DB_SQLITE] = SCHEMA(SQ),
+	[CV_DB_POSTGRESQL] = SCHEMA(PG),
+};
 
 static cv_err
 prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
@@ -157,7 +169,7 @@ cv_store_cert_add(struct cv_store *s, const struct cv_store_cert *c)
 	struct cv_db_stmt *st;
 	cv_err r;
 
-	if ((r = prep(s, "INSERT INTO certs(fingerprint, serial, user,"
+	if ((r = prep(s, "INSERT INTO certs(fingerprint, serial, \"user\","
 	    " not_after_us, revoked) VALUES (?1, ?2, ?3, ?4, 0)", &st)) !=
 	    CV_OK)
 		return r;
@@ -177,7 +189,7 @@ cv_store_cert_get(struct cv_store *s, const char *fingerprint,
 	cv_err r;
 
 	memset(c, 0, sizeof *c);
-	if ((r = prep(s, "SELECT fingerprint, serial, user, not_after_us,"
+	if ((r = prep(s, "SELECT fingerprint, serial, \"user\", not_after_us,"
 	    " revoked FROM certs WHERE fingerprint = ?1", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, fingerprint);
@@ -240,7 +252,7 @@ cv_store_cert_revoke_user(struct cv_store *s, const char *user, int *n)
 	cv_err r;
 
 	*n = 0;
-	if ((r = prep(s, "UPDATE certs SET revoked = 1 WHERE user = ?1 AND"
+	if ((r = prep(s, "UPDATE certs SET revoked = 1 WHERE \"user\" = ?1 AND"
 	    " revoked = 0", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
@@ -256,8 +268,8 @@ cv_store_cert_count(struct cv_store *s, const char *user, int *live, int *all)
 	cv_err r;
 
 	*live = *all = 0;
-	if ((r = prep(s, "SELECT count(*), coalesce(sum(revoked = 0), 0) FROM"
-	    " certs WHERE user = ?1", &st)) != CV_OK)
+	if ((r = prep(s, "SELECT count(*), count(*) FILTER (WHERE revoked = 0)"
+	    " FROM certs WHERE \"user\" = ?1", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	if (db_step(st) == CV_DB_ROW) {
@@ -277,14 +289,16 @@ cv_store_budget_set(struct cv_store *s, const char *user,
 	cv_err r;
 
 	if (v == NULL) {
-		if ((r = prep(s, "DELETE FROM budgets WHERE user = ?1", &st)) !=
+		if ((r = prep(s, "DELETE FROM budgets WHERE \"user\" = ?1", &st)) !=
 		    CV_OK)
 			return r;
 		db_bind_text(st, 1, user);
 		return done(s, st, "budgets");
 	}
-	if ((r = prep(s, "INSERT OR REPLACE INTO budgets VALUES (?1, ?2, ?3,"
-	    " ?4, ?5, ?6, ?7)", &st)) != CV_OK)
+	if ((r = prep(s, "INSERT INTO budgets VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7) ON CONFLICT(\"user\") DO UPDATE SET sm = excluded.sm,"
+	    " sh = excluded.sh, sd = excluded.sd, hm = excluded.hm,"
+	    " hh = excluded.hh, hd = excluded.hd", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	for (int i = 0; i < CV_STORE_BUDGET_N; i++)
@@ -300,7 +314,7 @@ cv_store_budget_get(struct cv_store *s, const char *user, uint32_t *v)
 	cv_err r;
 
 	if ((r = prep(s, "SELECT sm, sh, sd, hm, hh, hd FROM budgets WHERE"
-	    " user = ?1", &st)) != CV_OK)
+	    " \"user\" = ?1", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	if ((rc = db_step(st)) == CV_DB_ROW) {
@@ -321,7 +335,7 @@ cv_store_totp_step(struct cv_store *s, const char *user, uint64_t *step)
 	cv_err r;
 
 	*step = 0;
-	if ((r = prep(s, "SELECT step FROM totp_steps WHERE user = ?1",
+	if ((r = prep(s, "SELECT step FROM totp_steps WHERE \"user\" = ?1",
 	    &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
@@ -339,8 +353,8 @@ cv_store_totp_step_set(struct cv_store *s, const char *user, uint64_t step)
 	struct cv_db_stmt *st;
 	cv_err r;
 
-	if ((r = prep(s, "INSERT OR REPLACE INTO totp_steps VALUES (?1, ?2)",
-	    &st)) != CV_OK)
+	if ((r = prep(s, "INSERT INTO totp_steps VALUES (?1, ?2) ON CONFLICT"
+	    "(\"user\") DO UPDATE SET step = excluded.step", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	db_bind_int64(st, 2, (int64_t)step);
@@ -390,7 +404,7 @@ cv_store_user_count_role(struct cv_store *s, const char *role,
 	*n = 0;
 	if ((r = prep(s, "SELECT count(*) FROM users u WHERE role = ?1 AND"
 	    " disabled = 0 AND (?2 = 0 OR EXISTS (SELECT 1 FROM certs c WHERE"
-	    " c.user = u.name AND c.revoked = 0))", &st)) != CV_OK)
+	    " c.\"user\" = u.name AND c.revoked = 0))", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, role);
 	db_bind_int64(st, 2, enrolled_only != 0);

@@ -14,12 +14,18 @@
 
 #include "store_internal.h"
 
-const char store_versions_schema[] =
-    /* replaced_us: when a newer version took its place. */
-    "CREATE TABLE IF NOT EXISTS versions(id INTEGER PRIMARY KEY,"
-    " rid TEXT NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL,"
-    " gen INTEGER NOT NULL, wdek BLOB NOT NULL,"
-    " replaced_us INTEGER NOT NULL, UNIQUE(rid, version));";
+/* Written once for both dialects (store_internal.h). replaced_us: when
+ * a newer version took its place. */
+#define SCHEMA(D) \
+    "CREATE TABLE IF NOT EXISTS versions(id " D##_ROWID "," \
+    " rid TEXT NOT NULL, version " D##_INT " NOT NULL, body " D##_BLOB \
+    " NOT NULL, gen " D##_INT " NOT NULL, wdek " D##_BLOB " NOT NULL," \
+    " replaced_us " D##_INT " NOT NULL, UNIQUE(rid, version));"
+
+const char *const store_versions_schema[2] = {
+	[CV_DB_SQLITE] = SCHEMA(SQ),
+	[CV_DB_POSTGRESQL] = SCHEMA(PG),
+};
 
 static cv_err
 fail(struct cv_store *s, const char *what)
@@ -49,7 +55,9 @@ done(struct cv_store *s, struct cv_db_stmt *st, const char *what)
 /*
  * A shredded version (no data key) is not kept: its ciphertext can never
  * be opened again. A row still hidden by its unfinished load was never a
- * version anyone could read: not kept either.
+ * version anyone could read: not kept either. (?2 is cast: PostgreSQL
+ * would type a bare parameter in a SELECT's list as text, which the
+ * INSERT then refuses for an integer column.)
  */
 cv_err
 store_keep(struct cv_store *s, const char *rid, int64_t now_us)
@@ -58,7 +66,8 @@ store_keep(struct cv_store *s, const char *rid, int64_t now_us)
 	cv_err r;
 
 	if ((r = prep(s, "INSERT INTO versions(rid, version, body, gen, wdek,"
-	    " replaced_us) SELECT r.rid, r.version, r.body, d.gen, d.wdek, ?2"
+	    " replaced_us) SELECT r.rid, r.version, r.body, d.gen, d.wdek,"
+	    " CAST(?2 AS BIGINT)"
 	    " FROM records r JOIN deks d ON d.rec = r.id WHERE r.rid = ?1"
 	    " AND " VISIBLE("r"), &st)) != CV_OK)
 		return r;
@@ -75,7 +84,8 @@ store_keep_load(struct cv_store *s, int64_t load, int64_t now_us)
 
 	/* Exactly the rows load_done replaces: the base each was made on. */
 	if ((r = prep(s, "INSERT INTO versions(rid, version, body, gen, wdek,"
-	    " replaced_us) SELECT r.rid, r.version, r.body, d.gen, d.wdek, ?2"
+	    " replaced_us) SELECT r.rid, r.version, r.body, d.gen, d.wdek,"
+	    " CAST(?2 AS BIGINT)"
 	    " FROM load_versions v JOIN records r ON r.rid = v.rid AND"
 	    " r.version = v.base JOIN deks d ON d.rec = r.id"
 	    " WHERE v.load = ?1", &st)) != CV_OK)

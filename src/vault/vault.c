@@ -145,6 +145,8 @@ cv_vault_init(const char *dir, const struct cv_vault_init_opts *o)
 	    o->token_label, "--token")) == CV_OK)
 		r = copy_opt(c.pin_file, sizeof c.pin_file, o->pin_file,
 		    "--pin-file");
+	if (r == CV_OK && o->db)
+		r = copy_opt(c.db, sizeof c.db, o->db, "--db");
 	if (r == CV_OK && o->canaries >= 0)
 		snprintf(c.canaries, sizeof c.canaries, "%lld",
 		    (long long)(o->canaries > 9999999 ? 9999999 : o->canaries));
@@ -158,7 +160,8 @@ cv_vault_init(const char *dir, const struct cv_vault_init_opts *o)
 
 		if ((r = cv_path(db, sizeof db, "%s/%s", absdir,
 		    CV_STORE_FILE)) != CV_OK ||
-		    (r = cv_store_open(db, CV_STORE_CREATE, &s)) != CV_OK)
+		    (r = cv_store_open(loaded.db[0] ? loaded.db : db,
+		    CV_STORE_CREATE, &s)) != CV_OK)
 			goto fail;
 		cv_store_close(s);
 		/* Made now, so that a load that changes nothing makes no
@@ -186,6 +189,8 @@ open_store(struct cv_vault *v)
 	char db[PATH_MAX];
 	cv_err r;
 
+	if (v->cfg.db[0])
+		return cv_store_open(v->cfg.db, CV_STORE_OPEN, &v->store);
 	if ((r = cv_path(db, sizeof db, "%s/%s", v->dir, CV_STORE_FILE)) !=
 	    CV_OK)
 		return r;

@@ -29,6 +29,10 @@ struct cv_vault_init_opts {
 	const char *pin_file;
 	/* The fewest canaries loads keep in the vault; < 0: CV_CANARIES_MIN */
 	int64_t canaries;
+	/* NULL: the records in DIR/vault.db (SQLite). Else an empty
+	 * PostgreSQL database's postgresql:// URI, kept in clearvault.conf
+	 * (cv_store_open says which connections it takes). */
+	const char *db;
 };
 
 /*

@@ -17,6 +17,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strlen(c.vault_id) != CV_VAULT_ID_LEN ||
 		    strchr(c.pkcs11_module, '\n') || strchr(c.pin_file, '\n'))
 			abort();
+		/* A db is a URI the store sends to PostgreSQL, nothing else
+		 * (a path would silently be a SQLite file). */
+		if (c.db[0] && strncmp(c.db, "postgresql://", 13) != 0 &&
+		    strncmp(c.db, "postgres://", 11) != 0)
+			abort();
 		/* The guard's numbers are in their documented ranges. */
 		if (c.ceiling_hour[0] < 1 || c.ceiling_hour[0] >
 		    c.ceiling_hour[1] || c.ceiling_hour[1] > CV_CEILING_MAX ||

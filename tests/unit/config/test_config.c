@@ -167,6 +167,37 @@ test_save_round_trip(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * db: a PostgreSQL URI, kept as written (no path resolution), through a
+ * save and a load; anything else is refused (the store would take a path
+ * for a SQLite file, silently a second database).
+ */
+static void
+test_db(void **state)
+{
+	static const char uri[] = "postgresql:///clearvault?host=/run/pg";
+	char dir[] = "/tmp/cvconf.XXXXXX", path[64];
+	struct cv_config c, back;
+
+	(void)state;
+	assert_int_equal(cv_config_parse(GOOD, strlen(GOOD), &c), CV_OK);
+	assert_string_equal(c.db, "");
+	expect(GOOD "db = postgres://db.example/cv?sslmode=verify-full\n",
+	    CV_OK, NULL);
+	expect(GOOD "db = vault.db\n", CV_ERR_CONFIG, "postgresql:// URI");
+	expect(GOOD "db = /srv/x.db\n", CV_ERR_CONFIG, "postgresql:// URI");
+	expect(GOOD "db = \n", CV_ERR_CONFIG, "'db' is empty");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cv_config_parse(GOOD, strlen(GOOD), &c), CV_OK);
+	strcpy(c.db, uri);
+	assert_int_equal(cv_config_save(dir, &c), CV_OK);
+	assert_int_equal(cv_config_load(dir, &back), CV_OK);
+	assert_string_equal(back.db, uri);
+	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -232,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_save_round_trip),
 		cmocka_unit_test(test_key_id),
+		cmocka_unit_test(test_db),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,16 @@
 /*
- * The store's driver table (src/store/db.h) called directly on a real
- * SQLite file: what the store's functions rely on of any driver. Values
- * come back as they went in, the change count and the epoch move when
- * they should and only then, failures are told apart (a taken key, a
- * broken constraint, a bad statement, a bad bind), and a second writer
- * waits for the first and gives up after the time open was given.
+ * The store's driver table (src/store/db.h) called directly, on a real
+ * SQLite file and then on a real PostgreSQL 15 (a throwaway cluster that
+ * tests/pg.sh starts, on a Unix socket): what the store's functions rely
+ * on of any driver, the same assertions for both. Values come back as
+ * they went in, the change count and the epoch move when they should and
+ * only then, failures are told apart (a taken key, a broken constraint,
+ * a bad statement, a bad bind), and a second writer waits for the first
+ * and gives up after the time open was given. Only the drivers' own
+ * words for a failure differ (struct flavour).
+ *
+ * Without PostgreSQL 15 installed the PostgreSQL half is skipped (said
+ * on stderr); installed but failing to start, the test fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,29 +20,63 @@
 #include <string.h>
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../testutil.h"
 #include "base/base.h"
-#include "store/db.h"
+#include "store/store_internal.h"
 
-static const struct cv_db_ops *const driver = &cv_db_sqlite;
-static char path[700];
-static struct cv_db *a, *b;	/* two connections to PATH */
+/* The tables, in the store's way of writing a schema once for both. */
+#define SCHEMA(D) \
+	"CREATE TABLE t(id " D##_ROWID ", s TEXT, b " D##_BLOB ", n " D##_INT \
+	", m " D##_INT " NOT NULL DEFAULT 0);" \
+	"CREATE TABLE u(k TEXT PRIMARY KEY, v " D##_INT ");" D##_EPOCH("u")
+
+/* A driver under test, and its own words for each failure. */
+struct flavour {
+	const char *name;
+	const struct cv_db_ops *ops;
+	const char *schema;
+	const char *syntax, *no_column, *duplicate, *not_null, *bad_index,
+	    *locked, *readonly, *bad_target;
+};
+
+static const struct flavour sqlite = {
+	"sqlite", &cv_db_sqlite, SCHEMA(SQ),
+	"syntax error", "no such column: nope", "UNIQUE constraint failed",
+	"NOT NULL constraint failed", "column index out of range",
+	"database is locked", "readonly", "/nonexistent/x.db",
+};
+
+static const struct flavour postgresql = {
+	"postgresql", &cv_db_postgresql, SCHEMA(PG),
+	"syntax error", "column \"nope\" does not exist",
+	"duplicate key value violates unique constraint",
+	"violates not-null constraint", "parameter index out of range",
+	"lock timeout", "read-only", "postgresql:///clearvault?host=/nonexistent",
+};
+
+static const struct flavour *fl;	/* the one running */
+static char pg_dir[600];		/* the PostgreSQL cluster's folder */
+static char target[700];		/* SQLite: a file; PostgreSQL: a URI */
+static struct cv_db *a, *b;	/* two connections to TARGET */
 
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(path, sizeof path, "%s.db", test_vault_dir());
-	if (db_open(driver, path, CV_DB_CREATE, 10.0, &a) != CV_OK ||
-	    db_exec(a, "CREATE TABLE t(id INTEGER PRIMARY KEY, s TEXT,"
-	    " b BLOB, n INTEGER, m INTEGER NOT NULL DEFAULT 0);"
-	    "CREATE TABLE u(k TEXT PRIMARY KEY, v INTEGER)") != CV_OK ||
-	    db_open(driver, path, 0, 10.0, &b) != CV_OK)
+	if (fl == &sqlite)
+		snprintf(target, sizeof target, "%s.db", test_vault_dir());
+	if (db_open(fl->ops, target, CV_DB_CREATE, 10.0, &a) != CV_OK ||
+	    db_exec(a, fl->schema) != CV_OK ||
+	    db_open(fl->ops, target, 0, 10.0, &b) != CV_OK) {
+		fprintf(stderr, "setup: %s %s\n", cv_err_detail(),
+		    a ? db_errmsg(a) : "");
 		return -1;
+	}
 	return 0;
 }
 
@@ -46,7 +86,9 @@ teardown(void **state)
 	(void)state;
 	db_close(a);
 	db_close(b);
-	test_rm_rf(path);
+	a = b = NULL;
+	if (fl == &sqlite)
+		test_rm_rf(target);
 	return 0;
 }
 
@@ -195,10 +237,17 @@ test_epoch(void **state)
 	assert_int_equal(db_commit(b), CV_OK);
 	assert_int_equal(db_epoch(a, &e1[0], &e1[1]), CV_OK);
 	assert_false(same(e0, e1));
-	/* So does this connection's own write. */
-	run(a, "UPDATE u SET v = 2");
+	/* So does this connection's own write, to any table (PostgreSQL's
+	 * counter only moves for the watched ones: the change count does). */
+	st = prepared(a, "INSERT INTO t(n) VALUES (5)");
+	assert_int_equal(db_step(st), CV_DB_DONE);
+	db_finalize(st);
 	assert_int_equal(db_epoch(a, &e2[0], &e2[1]), CV_OK);
 	assert_false(same(e1, e2));
+	run(a, "UPDATE u SET v = 2");
+	assert_int_equal(db_epoch(a, &e1[0], &e1[1]), CV_OK);
+	assert_false(same(e1, e2));
+	assert_int_equal(db_epoch(a, &e2[0], &e2[1]), CV_OK);
 	/* And a rolled-back write of another leaves it. */
 	assert_int_equal(db_begin(b, CV_DB_IMMEDIATE), CV_OK);
 	run(b, "UPDATE u SET v = 3");
@@ -229,12 +278,12 @@ test_errors(void **state)
 	(void)state;
 	assert_int_equal(db_prepare(a, "SELEC 1", 0, &st), CV_ERR_STORE);
 	assert_null(st);
-	assert_non_null(strstr(db_errmsg(a), "syntax error"));
+	assert_non_null(strstr(db_errmsg(a), fl->syntax));
 	assert_int_equal(db_prepare(a, "SELECT nope FROM t", 0, &st),
 	    CV_ERR_STORE);
-	assert_non_null(strstr(db_errmsg(a), "no such column: nope"));
+	assert_non_null(strstr(db_errmsg(a), fl->no_column));
 	assert_int_equal(db_prepare(a, " -- nothing", 0, &st), CV_ERR_STORE);
-	assert_int_equal(db_exec(a, "CREATE TABLE u(k)"), CV_ERR_STORE);
+	assert_int_equal(db_exec(a, "CREATE TABLE u(k TEXT)"), CV_ERR_STORE);
 	assert_non_null(strstr(db_errmsg(a), "already exists"));
 
 	/* A taken key and another broken constraint are told apart. */
@@ -242,12 +291,12 @@ test_errors(void **state)
 	st = prepared(a, "INSERT INTO u VALUES (?1, 2)");
 	db_bind_text(st, 1, "k");
 	assert_int_equal(db_step(st), CV_DB_DUPLICATE);
-	assert_non_null(strstr(db_errmsg(a), "UNIQUE constraint failed"));
+	assert_non_null(strstr(db_errmsg(a), fl->duplicate));
 	db_finalize(st);
 	st = prepared(a, "INSERT INTO t(m) VALUES (?1)");
 	db_bind_null(st, 1);
 	assert_int_equal(db_step(st), CV_DB_CONSTRAINT);
-	assert_non_null(strstr(db_errmsg(a), "NOT NULL constraint failed"));
+	assert_non_null(strstr(db_errmsg(a), fl->not_null));
 	/* A bind that failed fails the step, which does not run. */
 	rows = count_t();
 	db_reset(st);
@@ -255,7 +304,7 @@ test_errors(void **state)
 	db_bind_int64(st, 2, 6);
 	db_bind_int64(st, 1, 7);	/* a good bind after it: still told */
 	assert_int_equal(db_step(st), CV_DB_ERROR);
-	assert_string_equal(db_errmsg(a), "column index out of range");
+	assert_string_equal(db_errmsg(a), fl->bad_index);
 	assert_int_equal(count_t(), rows);
 	db_reset(st);
 	db_bind_int64(st, 1, 7);
@@ -265,16 +314,21 @@ test_errors(void **state)
 
 	/* Open: the detail names the target; read-only refuses writes. */
 	cv_err_clear();
-	assert_int_equal(db_open(driver, "/nonexistent/x.db", 0, 1.0, &ro),
+	assert_int_equal(db_open(fl->ops, fl->bad_target, 0, 1.0, &ro),
 	    CV_ERR_STORE);
 	assert_null(ro);
-	assert_non_null(strstr(cv_err_detail(), "cannot open "
-	    "/nonexistent/x.db"));
-	assert_int_equal(db_open(driver, path, CV_DB_READONLY, 1.0, &ro),
+	assert_non_null(strstr(cv_err_detail(), "cannot open "));
+	assert_non_null(strstr(cv_err_detail(), fl->bad_target));
+	assert_int_equal(db_open(fl->ops, target, CV_DB_READONLY, 1.0, &ro),
 	    CV_OK);
 	assert_int_equal(db_exec(ro, "DELETE FROM u"), CV_ERR_STORE);
-	assert_non_null(strstr(db_errmsg(ro), "readonly"));
+	assert_non_null(strstr(db_errmsg(ro), fl->readonly));
 	db_close(ro);
+	/* A new database: there is one already, which stays as it was. */
+	assert_int_equal(db_open(fl->ops, target, CV_DB_CREATE, 1.0, &ro),
+	    CV_ERR_EXISTS);
+	assert_null(ro);
+	assert_int_equal(count_t(), rows + 1);
 }
 
 struct holder {
@@ -322,12 +376,12 @@ test_busy(void **state)
 	assert_int_equal(db_commit(b), CV_OK);
 
 	/* Held for good: a third connection with half a second to wait. */
-	assert_int_equal(db_open(driver, path, 0, 0.5, &c), CV_OK);
+	assert_int_equal(db_open(fl->ops, target, 0, 0.5, &c), CV_OK);
 	assert_int_equal(db_begin(a, CV_DB_IMMEDIATE), CV_OK);
 	t0 = cv_now();
 	assert_int_equal(db_begin(c, CV_DB_IMMEDIATE), CV_ERR_STORE);
 	waited = cv_now() - t0;
-	assert_non_null(strstr(db_errmsg(c), "database is locked"));
+	assert_non_null(strstr(db_errmsg(c), fl->locked));
 	assert_true(waited >= 0.45 && waited < 5.0);
 	/* A reader is not held up by the writer (WAL). */
 	assert_int_equal(db_begin(c, CV_DB_DEFERRED), CV_OK);
@@ -345,20 +399,194 @@ test_backup(void **state)
 	struct cv_db_stmt *st;
 
 	(void)state;
-	snprintf(copy, sizeof copy, "%s.copy", path);
 	run(a, "DELETE FROM u; INSERT INTO u VALUES ('b', 42)");
+	if (fl == &postgresql) {
+		/* Not clearvault's: the error says whose it is. */
+		snprintf(copy, sizeof copy, "%s/copy", pg_dir);
+		cv_err_clear();
+		assert_int_equal(db_backup(a, copy, NULL, NULL), CV_ERR_STORE);
+		assert_non_null(strstr(cv_err_detail(), "pg_dump"));
+		assert_int_equal(access(copy, F_OK), -1);
+		goto rest;
+	}
+	snprintf(copy, sizeof copy, "%s.copy", target);
 	assert_int_equal(db_backup(a, copy, NULL, NULL), CV_OK);
 	/* The copy is whole on its own, and the original goes on. */
 	run(a, "UPDATE u SET v = 43");
-	assert_int_equal(db_open(driver, copy, 0, 1.0, &c), CV_OK);
+	assert_int_equal(db_open(fl->ops, copy, 0, 1.0, &c), CV_OK);
 	st = prepared(c, "SELECT v FROM u WHERE k = 'b'");
 	assert_int_equal(db_step(st), CV_DB_ROW);
 	assert_int_equal(db_column_int64(st, 0), 42);
 	db_finalize(st);
 	db_close(c);
+ rest:
 	assert_int_equal(db_checkpoint(a), CV_OK);
 	assert_int_equal(db_durability(a, 0), CV_OK);
 	assert_int_equal(db_durability(a, 1), CV_OK);
+}
+
+/*
+ * Parameters as the store writes them, `?N` and a bare `?` (the highest
+ * so far plus one), and nothing of the kind inside quoted text or a
+ * comment: the PostgreSQL driver rewrites them itself.
+ */
+static void
+test_parameters(void **state)
+{
+	struct cv_db_stmt *st;
+
+	(void)state;
+	st = prepared(a, "SELECT 'a?b', CAST(?2 AS TEXT) || CAST(?1 AS TEXT),"
+	    " /* ?9 */ -- ?7\n CAST(? AS TEXT)");
+	db_bind_text(st, 1, "x");
+	db_bind_text(st, 2, "y");
+	db_bind_text(st, 3, "z");
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	assert_string_equal(db_column_text(st, 0), "a?b");
+	assert_string_equal(db_column_text(st, 1), "yx");
+	assert_string_equal(db_column_text(st, 2), "z");
+	assert_int_equal(db_step(st), CV_DB_DONE);
+	/* Three of them, not seven or nine. */
+	db_reset(st);
+	db_bind_text(st, 4, "w");
+	assert_int_equal(db_step(st), CV_DB_ERROR);
+	db_finalize(st);
+}
+
+/* Integers of every width, signs and truth values read as int64. */
+static void
+test_integers(void **state)
+{
+	struct cv_db_stmt *st;
+
+	(void)state;
+	st = prepared(a, "SELECT 1 = 1, 1 = 2, CAST(-5 AS SMALLINT), -70000,"
+	    " CAST(?1 AS BIGINT), NULL");
+	db_bind_int64(st, 1, -((int64_t)1 << 40));
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	assert_int_equal(db_column_int64(st, 0), 1);
+	assert_int_equal(db_column_int64(st, 1), 0);
+	assert_int_equal(db_column_int64(st, 2), -5);
+	assert_int_equal(db_column_int64(st, 3), -70000);
+	assert_true(db_column_int64(st, 4) == -((int64_t)1 << 40));
+	assert_true(db_column_is_null(st, 5));
+	assert_int_equal(db_column_int64(st, 5), 0);
+	db_finalize(st);
+}
+
+/*
+ * PostgreSQL's own rules. The target: no password (the issue: a client
+ * certificate or a socket's peer authentication), and TLS that checks
+ * the server off a socket, refused before anything is sent. A column of
+ * a type the driver does not read fails its step. A transaction in which
+ * a statement failed does not commit (PostgreSQL rolled it back; SQLite
+ * would have undone only the statement).
+ */
+static void
+test_pg_rules(void **state)
+{
+	static const struct {
+		const char *target, *says;
+	} refused[] = {
+		{ "postgresql://u:secret@/clearvault?host=/nonexistent",
+		  "gives a password" },
+		{ "postgresql:///clearvault?host=/nonexistent&password=x",
+		  "gives a password" },
+		{ "postgresql:///clearvault?host=/nonexistent&passfile=/x",
+		  "gives a passfile" },
+		{ "postgresql://127.0.0.1:1/clearvault", "sslmode=verify-full" },
+		{ "postgresql://db.example/clearvault?sslmode=require",
+		  "sslmode=verify-full" },
+		{ "postgresql:///clearvault?host=/s,db.example",
+		  "sslmode=verify-full" },
+		{ "postgresql://%zz", "bad database target" },
+	};
+	struct cv_db_stmt *st;
+	struct cv_db *x = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		cv_err_clear();
+		assert_int_equal(db_open(fl->ops, refused[i].target, 0, 1.0,
+		    &x), CV_ERR_STORE);
+		assert_null(x);
+		if (strstr(cv_err_detail(), refused[i].says) == NULL)
+			fail_msg("%s: %s", refused[i].target, cv_err_detail());
+	}
+
+	st = prepared(a, "SELECT CAST(1.5 AS NUMERIC)");
+	assert_int_equal(db_step(st), CV_DB_ERROR);
+	assert_non_null(strstr(db_errmsg(a), "type the driver does not read"));
+	db_finalize(st);
+
+	run(a, "DELETE FROM u");
+	assert_int_equal(db_begin(a, CV_DB_IMMEDIATE), CV_OK);
+	run(a, "INSERT INTO u VALUES ('one', 1)");
+	assert_int_equal(db_exec(a, "INSERT INTO u VALUES ('one', 2)"),
+	    CV_ERR_STORE);
+	assert_int_equal(db_commit(a), CV_ERR_STORE);
+	assert_non_null(strstr(db_errmsg(a), "rolled back"));
+	st = prepared(b, "SELECT count(*) FROM u");
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	assert_int_equal(db_column_int64(st, 0), 0);
+	db_finalize(st);
+	/* And the connection goes on. */
+	assert_int_equal(db_commit(a), CV_ERR_STORE);
+	assert_string_equal(db_errmsg(a), "no transaction is active");
+	run(a, "INSERT INTO u VALUES ('two', 2)");
+}
+
+/* The PostgreSQL-only group, on the tables the shared one made. */
+static int
+reopen(void **state)
+{
+	(void)state;
+	return db_open(fl->ops, target, 0, 10.0, &a) == CV_OK &&
+	    db_open(fl->ops, target, 0, 10.0, &b) == CV_OK ? 0 : -1;
+}
+
+/*
+ * A throwaway PostgreSQL for the second run: tests/pg.sh (PG_SH, from
+ * meson) in a folder of its own. 1: started, TARGET is its URI; 0: no
+ * PostgreSQL 15 here; -1: it would not start.
+ */
+static int
+pg_start(void)
+{
+	const char *sh = getenv("PG_SH"), *tmp = getenv("TMPDIR");
+	char cmd[1400];
+	FILE *p;
+	int rc;
+
+	if (access("/usr/lib/postgresql/15/bin/initdb", X_OK) != 0)
+		return 0;
+	if (sh == NULL) {
+		fprintf(stderr, "PG_SH is not set (tests/pg.sh)\n");
+		return -1;
+	}
+	snprintf(pg_dir, sizeof pg_dir, "%s/cvpg-XXXXXX", tmp ? tmp : "/tmp");
+	/* The postgres user runs the server: it must reach the folder. */
+	if (mkdtemp(pg_dir) == NULL || chmod(pg_dir, 0711) != 0)
+		return -1;
+	snprintf(cmd, sizeof cmd, "sh '%s' start '%s/pg'", sh, pg_dir);
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(target, sizeof target, p) == NULL)
+		target[0] = '\0';
+	rc = pclose(p);
+	target[strcspn(target, "\n")] = '\0';
+	return rc == 0 && target[0] ? 1 : -1;
+}
+
+static void
+pg_stop(void)
+{
+	char cmd[1400];
+
+	snprintf(cmd, sizeof cmd, "sh '%s' stop '%s/pg'; rm -rf '%s'",
+	    getenv("PG_SH"), pg_dir, pg_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", pg_dir);
 }
 
 int
@@ -371,7 +599,31 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_backup),
+		cmocka_unit_test(test_parameters),
+		cmocka_unit_test(test_integers),
 	};
+	const struct CMUnitTest pg_only[] = {
+		cmocka_unit_test(test_pg_rules),
+	};
+	int failed, up;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	fl = &sqlite;
+	failed = cmocka_run_group_tests_name(fl->name, tests, setup, teardown);
+	if ((up = pg_start()) == 0) {
+		fprintf(stderr, "no PostgreSQL 15 here: its driver is not "
+		    "tested\n");
+		return failed;
+	}
+	if (up < 0) {
+		fprintf(stderr, "tests/pg.sh did not start PostgreSQL\n");
+		pg_stop();
+		return 1;
+	}
+	fl = &postgresql;
+	failed += cmocka_run_group_tests_name(fl->name, tests, setup,
+	    teardown);
+	failed += cmocka_run_group_tests_name("postgresql_only", pg_only,
+	    reopen, teardown);
+	pg_stop();
+	return failed;
 }

@@ -1,0 +1,66 @@
+/*
+ * Private to the PostgreSQL driver (db_pg.c, db_pg_open.c): its
+ * connection and statement, and what both files use.
+ */
+#ifndef CV_STORE_DB_PG_INTERNAL_H
+#define CV_STORE_DB_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "db.h"
+
+struct pg_db {
+	struct cv_db base;	/* first: a cv_db * is a pg_db * */
+	PGconn *c;
+	unsigned next_name;	/* for the next statement's name */
+	int64_t changes;	/* rows of the last INSERT, UPDATE or DELETE */
+	int64_t total;		/* every row this connection changed (epoch) */
+	/* Prepared once per connection, as the SQLite driver's PRAGMA. */
+	struct cv_db_stmt *epoch, *lastval;
+	char err[512];		/* the last failure's text */
+};
+
+struct pg_stmt {
+	struct cv_db_stmt base;	/* first, as above */
+	struct pg_db *db;
+	char name[16];
+	int n;			/* parameters: $1 .. $n */
+	/* PQexecPrepared's arrays; a NULL value is an SQL NULL (as an
+	 * unbound parameter is on SQLite). Text and blobs point at the
+	 * caller's bytes (db.h: not copied), integers at num. */
+	const char **val;
+	int *len, *fmt;
+	char (*num)[24];
+	const char *bind_err;	/* the first failed bind since the reset */
+	PGresult *res;		/* the running statement's rows, or NULL */
+	int row;		/* the current one */
+};
+
+static inline struct pg_db *
+to_db(struct cv_db *db)
+{
+	return (struct pg_db *)db;
+}
+
+static inline struct pg_stmt *
+to_st(struct cv_db_stmt *st)
+{
+	return (struct pg_stmt *)st;
+}
+
+/* The last failure's text on D: TEXT, or RES's primary message (or the
+ * connection's when RES has none). */
+void pgdb_set_err(struct pg_db *d, const char *text);
+void pgdb_result_err(struct pg_db *d, const PGresult *res);
+/* Runs SQL (no parameters, maybe several statements) through the simple
+ * protocol. CV_OK when it ran; CV_ERR_STORE with the failure on D. */
+cv_err pgdb_simple(struct pg_db *d, const char *sql);
+/* Frees Q's memory; the server's statement is left as it is. */
+void pgdb_drop(struct pg_stmt *q);
+
+/* db.h's open and close (db_pg_open.c). */
+cv_err pgdb_open(const char *target, unsigned flags, double busy_seconds,
+    struct cv_db **out);
+void pgdb_close(struct cv_db *db);
+
+#endif
