@@ -62,42 +62,6 @@ struct cv_guard_hold {
 	uint64_t h[];		/* sorted, unique */
 };
 
-static void index_room(struct cv_guard *g, size_t n);
-
-cv_err
-guard_hold_new(struct cv_guard *g, size_t n, struct cv_guard_hold **out)
-{
-	struct cv_guard_hold *x;
-
-	*out = NULL;
-	/* The index's first table now, where a failure can still refuse
-	 * the read: after, a hold must go in whatever memory says. */
-	index_room(g, n);
-	if (g->hcap == 0)
-		return CV_ERR_NOMEM;
-	if ((x = calloc(1, sizeof *x + n * (sizeof x->h[0] +
-	    sizeof(struct guard_hnode) + 2 * sizeof(uint32_t) +
-	    sizeof(bool)))) == NULL)
-		return CV_ERR_NOMEM;
-	x->n = n;
-	/* Widest alignment first: after h, the nodes' pointers. */
-	x->nodes = (struct guard_hnode *)(x->h + n);
-	x->base_u = (uint32_t *)(x->nodes + n);
-	x->base_v = x->base_u + n;
-	x->sadd = (bool *)(x->base_v + n);
-	*out = x;
-	return CV_OK;
-}
-
-void
-guard_hold_unused(struct cv_guard_hold **x)
-{
-	if (*x && !(*x)->put) {
-		free(*x);
-		*x = NULL;
-	}
-}
-
 /* The first of the (hold, record) pairs of record H; follow ->next and
  * skip the pairs of other records that share the bucket. */
 static struct guard_hnode *
@@ -142,8 +106,8 @@ index_room(struct cv_guard *g, size_t n)
 static void
 index_add(struct cv_guard *g, struct cv_guard_hold *x)
 {
-	/* guard_hold_new made the table: hcap is not 0. */
-	index_room(g, x->n);
+	/* guard_hold_new made room for X, under the same hold of the
+	 * guard's mutex: hcap is not 0. */
 	for (size_t i = 0; i < x->n; i++) {
 		struct guard_hnode **b = &g->hidx[x->h[i] & (g->hcap - 1)];
 
@@ -165,6 +129,40 @@ index_remove(struct cv_guard *g, struct cv_guard_hold *x)
 			*p = x->nodes[i].next;
 	}
 	g->hcount -= x->n;
+}
+
+cv_err
+guard_hold_new(struct cv_guard *g, size_t n, struct cv_guard_hold **out)
+{
+	struct cv_guard_hold *x;
+
+	*out = NULL;
+	/* The index's first table now, where a failure can still refuse
+	 * the read: after, a hold must go in whatever memory says. */
+	index_room(g, n);
+	if (g->hcap == 0)
+		return CV_ERR_NOMEM;
+	if ((x = calloc(1, sizeof *x + n * (sizeof x->h[0] +
+	    sizeof(struct guard_hnode) + 2 * sizeof(uint32_t) +
+	    sizeof(bool)))) == NULL)
+		return CV_ERR_NOMEM;
+	x->n = n;
+	/* Widest alignment first: after h, the nodes' pointers. */
+	x->nodes = (struct guard_hnode *)(x->h + n);
+	x->base_u = (uint32_t *)(x->nodes + n);
+	x->base_v = x->base_u + n;
+	x->sadd = (bool *)(x->base_v + n);
+	*out = x;
+	return CV_OK;
+}
+
+void
+guard_hold_unused(struct cv_guard_hold **x)
+{
+	if (*x && !(*x)->put) {
+		free(*x);
+		*x = NULL;
+	}
 }
 
 /* Y holds records in the same set as X's user set (VAULT false) or
