@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "audit/audit.h"
 #include "vault/vault.h"
 
@@ -62,7 +63,7 @@ main(int argc, char **argv)
 	if (cv_vault_init(argv[1], &o) != CV_OK ||
 	    cv_audit_create(argv[1]) != CV_OK ||
 	    cv_vault_open(argv[1], &v) != CV_OK ||
-	    cv_audit_open(v, 0, &a) != CV_OK) {
+	    cv_core_audit_open(v, 0, &a) != CV_OK) {
 		fprintf(stderr, "bench_audit: %s\n", cv_err_detail());
 		return 1;
 	}

@@ -15,6 +15,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "bench_util.h"
 
 #include "audit/audit.h"
@@ -183,7 +184,7 @@ main(int argc, char **argv)
 	if (cv_vault_init(argv[1], &o) != CV_OK ||
 	    cv_audit_create(argv[1]) != CV_OK ||
 	    cv_vault_open(argv[1], &v) != CV_OK ||
-	    cv_audit_open(v, 0, &a) != CV_OK ||
+	    cv_core_audit_open(v, 0, &a) != CV_OK ||
 	    (lens = calloc(BATCH, sizeof *lens)) == NULL) {
 		fprintf(stderr, "bench_scope: %s\n", cv_err_detail());
 		return 1;

@@ -79,19 +79,19 @@ struct cv_access_review {
 };
 
 /*
- * Reviews the users of V with read power (a role that is granted record
- * sections: investigator, adjudicator, security_officer; every role with
- * Q->all_roles; a role this build does not know is always listed, as the
- * cautious reading), scanning all of A (opened on V) once. An account is
- * unused when its last login, or its creation if it never logged in, is
- * more than Q->unused_days before Q->now_us. *OUT (free with
+ * Reviews the users of store S with read power (a role that is granted
+ * record sections: investigator, adjudicator, security_officer; every role
+ * with Q->all_roles; a role this build does not know is always listed, as
+ * the cautious reading), scanning all of A once. An account is unused
+ * when its last login, or its creation if it never logged in, is more
+ * than Q->unused_days before Q->now_us. *OUT (free with
  * cv_access_review_free) on success, NULL otherwise.
  * Errors: CV_ERR_INVALID (bad query), CV_ERR_STORE, CV_ERR_FORMAT (an
  * audit entry that cannot be read: no review is made from part of the
  * log), CV_ERR_AUTH or CV_ERR_FORMAT for a guard snapshot that does not
  * open (refused, as the server refuses it), CV_ERR_NOMEM, CV_ERR_IO.
  */
-cv_err cv_access_review(struct cv_vault *v, struct cv_audit *a,
+cv_err cv_access_review(struct cv_store *s, struct cv_audit *a,
     const struct cv_access_query *q,
     struct cv_access_review **out) CV_MUST_CHECK;
 void cv_access_review_free(struct cv_access_review *r);

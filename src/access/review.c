@@ -376,7 +376,7 @@ on_entry(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
 }
 
 cv_err
-cv_access_review(struct cv_vault *v, struct cv_audit *a,
+cv_access_review(struct cv_store *s, struct cv_audit *a,
     const struct cv_access_query *q, struct cv_access_review **out)
 {
 	struct cv_access_review *res = NULL;
@@ -397,7 +397,7 @@ cv_access_review(struct cv_vault *v, struct cv_audit *a,
 	x.next_look = LOOK_EVERY;
 	x.window_from = q->locks_only ? INT64_MAX :
 	    q->now_us - (int64_t)q->window_days * CV_ACCESS_DAY_US;
-	if ((r = load_users(cv_vault_store(v), res)) != CV_OK ||
+	if ((r = load_users(s, res)) != CV_OK ||
 	    (r = load_locks(q, res, &x.lock_from)) != CV_OK ||
 	    (r = cv_audit_size(a, &x.total)) != CV_OK)
 		goto out;

@@ -30,9 +30,9 @@ add_user(void *ctx, const struct cv_store_user *u)
 }
 
 static enum MHD_Result
-users_list(struct req *r, struct cv_vault *v)
+users_list(struct req *r, struct cv_store *db)
 {
-	struct list l = { cv_vault_store(v), json_array() };
+	struct list l = { db, json_array() };
 	cv_err e;
 
 	r->action = "users.list";
@@ -66,7 +66,7 @@ users_add(struct req *r)
 }
 
 static enum MHD_Result
-users_change(struct req *r, struct cv_vault *v, const char *name,
+users_change(struct req *r, struct cv_store *db, const char *name,
     const char *what)
 {
 	json_t *args;
@@ -98,10 +98,10 @@ users_change(struct req *r, struct cv_vault *v, const char *name,
 	/* Taking power away needs one person. */
 	if (!strcmp(what, "disable")) {
 		r->action = "users.disable";
-		e = cv_auth_user_disable(v, name, 1);
+		e = cv_auth_user_disable(db, name, 1);
 	} else if (!strcmp(what, "revoke-cert")) {
 		r->action = "users.revoke-cert";
-		e = cv_auth_user_revoke(v, name, &n);
+		e = cv_auth_user_revoke(db, name, &n);
 	} else
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such endpoint");
@@ -120,17 +120,17 @@ users_change(struct req *r, struct cv_vault *v, const char *name,
 enum MHD_Result
 api_users(struct req *r, const char *rest)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	char name[CV_USER_NAME_MAX + 1];
 	const char *slash;
 
 	r->action = "users";
 	if (!cv_policy_allows(r->who.role, CV_PERM_MANAGE_USERS))
 		return api_forbidden(r, "only administrators manage users");
-	if (v == NULL)
+	if (db == NULL)
 		return api_internal(r, CV_ERR_STORE);
 	if (*rest == '\0')
-		return !strcmp(r->method, "GET") ? users_list(r, v) :
+		return !strcmp(r->method, "GET") ? users_list(r, db) :
 		    !strcmp(r->method, "POST") ? users_add(r) :
 		    api_problem(r, 405, CV_AUDIT_DENIED, "method not allowed",
 		    "GET or POST");
@@ -144,7 +144,7 @@ api_users(struct req *r, const char *rest)
 	if (!cv_auth_valid_name(name))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "not a user name");
-	return users_change(r, v, name, slash + 1);
+	return users_change(r, db, name, slash + 1);
 }
 
 enum MHD_Result

@@ -20,6 +20,7 @@
 
 struct server {
 	struct cv_vault *v;	/* the main handle; threads dup it */
+	struct cv_store *store;	/* v's, for the main thread's ticks */
 	struct cv_audit *a;	/* read-only: keyd writes the log */
 	struct cv_keyd_client *kd;	/* everything that needs a key */
 	struct cv_sessions *sessions;
@@ -179,8 +180,13 @@ void api_http_log(void *cls, const char *fm, va_list ap);
 /* Once a second from the main loop: one entry for the refusals counted. */
 void api_http_refusals_tick(struct server *srv);
 
-/* The vault handle of the calling thread (a dup of srv->v). */
+/*
+ * The vault handle of the calling thread (a dup of srv->v), for reads
+ * through the core; and its store, for the users, cases, proposals and
+ * sessions the handlers read and write. NULL when no handle could be had.
+ */
 struct cv_vault *api_vault(struct server *srv);
+struct cv_store *api_store(struct server *srv);
 
 /*
  * Audits R with OUTCOME, then sends STATUS with BODY (taken over). If the

@@ -70,18 +70,19 @@ api_propose(struct req *r, const char *kind, const char *subject,
     json_t *args)
 {
 	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	struct cv_actor by;
 	int64_t id = 0, now = cv_time_us();
 	uint64_t index = 0;
 	char exp[32];
 	cv_err e;
 
-	if (v == NULL) {
+	if (db == NULL) {
 		json_decref(args);
 		return api_internal(r, CV_ERR_STORE);
 	}
 	actor_of(r, &by);
-	e = cv_policy_propose(v, &by, kind, subject, args, now, audit_now, r,
+	e = cv_policy_propose(db, v, &by, kind, subject, args, now, audit_now, r,
 	    &id, &index);
 	json_decref(args);
 	if (e != CV_OK)
@@ -168,7 +169,7 @@ self_refusal(enum cv_refusal why)
 }
 
 static enum MHD_Result
-decide(struct req *r, struct cv_vault *v, int64_t id, int approve)
+decide(struct req *r, struct cv_store *db, int64_t id, int approve)
 {
 	struct cv_approval ap;
 	struct cv_actor by;
@@ -181,7 +182,7 @@ decide(struct req *r, struct cv_vault *v, int64_t id, int approve)
 	if (api_guard_locked(r->srv, r->who.user))
 		return api_forbidden(r, "a locked account decides nothing");
 	actor_of(r, &by);
-	e = cv_policy_decide(v, &by, id, approve, cv_time_us(), audit_now, r,
+	e = cv_policy_decide(db, &by, id, approve, cv_time_us(), audit_now, r,
 	    &ap);
 	if (e != CV_OK) {
 		if (approve && e == CV_ERR_AUTH && self_refusal(ap.refusal)) {
@@ -230,7 +231,7 @@ decide(struct req *r, struct cv_vault *v, int64_t id, int approve)
 enum MHD_Result
 api_approvals(struct req *r, const char *rest)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	char *end;
 	long long id;
 
@@ -248,7 +249,7 @@ api_approvals(struct req *r, const char *rest)
 		return api_forbidden(r, "only administrators and security "
 		    "officers see proposals");
 	}
-	if (v == NULL)
+	if (db == NULL)
 		return api_internal(r, CV_ERR_STORE);
 	if (*rest == '\0' && !strcmp(r->method, "GET")) {
 		const char *all = MHD_lookup_connection_value(r->conn,
@@ -256,7 +257,7 @@ api_approvals(struct req *r, const char *rest)
 		json_t *arr = json_array();
 		cv_err e;
 		r->action = "approvals.list";
-		if ((e = cv_store_proposal_list(cv_vault_store(v),
+		if ((e = cv_store_proposal_list(db,
 		    !(all && !strcmp(all, "1")), add_proposal, arr)) != CV_OK) {
 			json_decref(arr);
 			return api_internal(r, e);
@@ -272,7 +273,7 @@ api_approvals(struct req *r, const char *rest)
 	    (strcmp(end, "/approve") != 0 && strcmp(end, "/reject") != 0))
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such endpoint");
-	return decide(r, v, id, !strcmp(end, "/approve"));
+	return decide(r, db, id, !strcmp(end, "/approve"));
 }
 
 enum MHD_Result
@@ -349,7 +350,7 @@ api_lock_user(struct server *srv, const char *user, const char *why)
 		    api_guard_now(srv))) == CV_OK)
 			e = api_guard_save(srv);
 	} else
-		e = cv_store_user_disable(cv_vault_store(srv->v), user, 1);
+		e = cv_store_user_disable(srv->store, user, 1);
 	cv_sessions_end_user(srv->sessions, user);
 	if (e != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot lock %s: %s\n", user,
@@ -391,7 +392,7 @@ collect_due(void *ctx, const struct cv_store_proposal *p)
 void
 api_approvals_tick(struct server *srv)
 {
-	struct cv_store *s = cv_vault_store(srv->v);
+	struct cv_store *s = srv->store;
 	struct due d;
 	char why[128];
 

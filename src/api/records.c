@@ -116,7 +116,7 @@ break_glass_alert(struct req *r, const char *why, int64_t review)
 /* A break-glass read: on the log before its data leaves, and its review
  * names that entry; keyd decrypts under that entry. */
 static enum MHD_Result
-break_glass_read(struct req *r, struct cv_vault *v, const char *id)
+break_glass_read(struct req *r, struct cv_store *db, const char *id)
 {
 	struct cv_core_pass *p = r->pass;
 	struct cv_buf out = { 0 };
@@ -126,7 +126,7 @@ break_glass_read(struct req *r, struct cv_vault *v, const char *id)
 
 	/* Known before the entry, so that the log does not say "allowed"
 	 * for a read that cannot return anything. */
-	if ((e = cv_store_state(cv_vault_store(v), id, &ver)) != CV_OK) {
+	if ((e = cv_store_state(db, id, &ver)) != CV_OK) {
 		cv_core_pass_free(p);	/* nothing will leave */
 		r->pass = NULL;
 	}
@@ -140,7 +140,7 @@ break_glass_read(struct req *r, struct cv_vault *v, const char *id)
 		return api_internal(r, e);
 	r->pass = NULL;	/* spent below, whatever happens */
 	if ((e = api_audit_now(r, CV_AUDIT_ALLOWED, &index)) != CV_OK ||
-	    (e = cv_store_proposal_index(cv_vault_store(v),
+	    (e = cv_store_proposal_index(db,
 	    cv_core_pass_review(p), index)) != CV_OK) {
 		cv_core_pass_free(p);
 		p = NULL;
@@ -227,7 +227,7 @@ api_record_get(struct req *r, const char *id)
 	if (cv_core_pass_review(r->pass)) {
 		break_glass_alert(r, ask.break_glass,
 		    cv_core_pass_review(r->pass));
-		return break_glass_read(r, v, id);
+		return break_glass_read(r, api_store(r->srv), id);
 	}
 	/* keyd: the record decrypted, its entry durable, then only these
 	 * sections; a record it cannot return is refused before the entry
@@ -239,7 +239,7 @@ api_record_get(struct req *r, const char *id)
 enum MHD_Result
 api_case_create(struct req *r)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	char title[201], id[CV_CASE_ID_MAX + 1];
 	cv_err e;
 
@@ -249,7 +249,7 @@ api_case_create(struct req *r)
 	if (!api_body_case(&r->body, title))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"title\": \"...\"} (1-200 bytes)");
-	e = v ? cv_policy_case_create(cv_vault_store(v), title, r->who.user,
+	e = db ? cv_policy_case_create(db, title, r->who.user,
 	    cv_time_us(), id) : CV_ERR_STORE;
 	if (e != CV_OK)
 		return api_internal(r, e);
@@ -281,7 +281,7 @@ strings(json_t *a, const char ***out, size_t *n)
 enum MHD_Result
 api_case_members(struct req *r, const char *id, int add)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	const char **us = NULL, **rs = NULL;
 	size_t nu = 0, nr = 0;
 	json_t *j, *users, *recs;
@@ -296,9 +296,9 @@ api_case_members(struct req *r, const char *id, int add)
 	if (!cv_policy_valid_case_id(id))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "not a case id");
-	if (v == NULL)
+	if (db == NULL)
 		return api_internal(r, CV_ERR_STORE);
-	if (cv_store_case_exists(cv_vault_store(v), id) != CV_OK)
+	if (cv_store_case_exists(db, id) != CV_OK)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such case");
 	if (!api_body_members(&r->body, &users, &recs, &j))
@@ -308,7 +308,7 @@ api_case_members(struct req *r, const char *id, int add)
 		return api_propose(r, "case.members", id, j);
 	if ((e = strings(users, &us, &nu)) == CV_OK &&
 	    (e = strings(recs, &rs, &nr)) == CV_OK)
-		e = cv_policy_case_remove(cv_vault_store(v), id, us, nu, rs, nr,
+		e = cv_policy_case_remove(db, id, us, nu, rs, nr,
 		    &changed);
 	free(us);
 	free(rs);
@@ -361,7 +361,7 @@ keep_if_allowed(void *ctx, const char *id)
  * keyd (the blind-index key stays there), the lookup in the store.
  */
 static cv_err
-find(struct req *r, struct cv_vault *v, const char *ssn, const char *last,
+find(struct req *r, struct cv_store *db, const char *ssn, const char *last,
     const char *dob, struct found *f)
 {
 	char key[CV_RECORD_NAME_KEY_MAX > CV_RECORD_SSN_KEY_MAX ?
@@ -374,7 +374,7 @@ find(struct req *r, struct cv_vault *v, const char *ssn, const char *last,
 	    cv_record_name_key(last, dob, key)) == CV_OK &&
 	    (e = cv_keyd_blind_index(r->srv->kd, kind, key, strlen(key),
 	    bi)) == CV_OK)
-		e = cv_store_find(cv_vault_store(v), kind, bi, keep_if_allowed,
+		e = cv_store_find(db, kind, bi, keep_if_allowed,
 		    f);
 	sodium_memzero(key, sizeof key);
 	return e;
@@ -383,7 +383,7 @@ find(struct req *r, struct cv_vault *v, const char *ssn, const char *last,
 enum MHD_Result
 api_record_search(struct req *r)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	const char *ssn = MHD_lookup_connection_value(r->conn,
 	    MHD_GET_ARGUMENT_KIND, "ssn");
 	const char *last = MHD_lookup_connection_value(r->conn,
@@ -408,17 +408,17 @@ api_record_search(struct req *r)
 	    (dob && !cv_record_valid_date(dob)))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "search by ssn=NNN-NN-NNNN, or last=NAME&dob=YYYY-MM-DD");
-	if (r->purpose == NULL || v == NULL ||
-	    cv_store_case_exists(cv_vault_store(v), r->purpose) != CV_OK)
+	if (r->purpose == NULL || db == NULL ||
+	    cv_store_case_exists(db, r->purpose) != CV_OK)
 		return api_forbidden(r, "a purpose (an existing case id) is "
 		    "required");
 	if ((f.ids = json_array()) == NULL)
 		return api_internal(r, CV_ERR_NOMEM);
-	f.s = cv_vault_store(v);
+	f.s = db;
 	f.guard = r->srv->guard;
 	f.user = r->who.user;
 	f.purpose = r->purpose;
-	e = find(r, v, ssn, last, dob, &f);
+	e = find(r, db, ssn, last, dob, &f);
 	if (e != CV_OK) {
 		json_decref(f.ids);
 		return e == CV_ERR_INVALID ? api_problem(r, 400,
@@ -536,7 +536,7 @@ create_exists(struct req *r, struct cv_store *s, const char *id)
 enum MHD_Result
 api_record_put(struct req *r, const char *path_id)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	struct cv_store *s;
 	char id[CV_RECORD_ID_MAX + 1], detail[400];
 	uint32_t version = 0, current;
@@ -561,11 +561,11 @@ api_record_put(struct req *r, const char *path_id)
 	    r->who.role == CV_ROLE_SECURITY_OFFICER)
 		return api_forbidden(r, "only investigators and adjudicators "
 		    "write records");
-	if (v == NULL)
+	if (db == NULL)
 		return api_internal(r, CV_ERR_STORE);
 	if (r->purpose == NULL)
 		return api_forbidden(r, "a purpose (a case of yours) is required");
-	s = cv_vault_store(v);
+	s = db;
 	if (!path_id && (cv_store_case_exists(s, r->purpose) != CV_OK ||
 	    cv_store_case_has_user(s, r->purpose, r->who.user) != CV_OK))
 		/* The writer must belong to the case the record joins. */

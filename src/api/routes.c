@@ -24,19 +24,19 @@ iso8601(int64_t us, char *out, size_t size)
 static enum MHD_Result
 login(struct req *r)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	char token[CV_TOKEN_CHARS + 1] = "", when[32], code[7] = "";
 	enum MHD_Result ret;
 	cv_err e;
 
 	r->action = "session.create";
-	if (v == NULL)
+	if (db == NULL)
 		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
 		    "the vault cannot be reached");
 	if (!api_body_login(&r->body, code))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"totp\": \"123456\"}");
-	e = cv_sessions_login(r->srv->sessions, v, r->cert, code, cv_time_us(),
+	e = cv_sessions_login(r->srv->sessions, db, r->cert, code, cv_time_us(),
 	    token, &r->who);
 	if (e != CV_OK) {
 		/* The client learns only that it failed, or to wait; the log
@@ -70,7 +70,7 @@ login(struct req *r)
 static int
 authenticate(struct req *r)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	struct cv_store_user u;
 	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -85,7 +85,7 @@ authenticate(struct req *r)
 		return 0;
 	}
 	/* Disabling or revoking takes effect at once, without a restart. */
-	if (v == NULL || cv_auth_cert_user(v, r->cert, &u) != CV_OK) {
+	if (db == NULL || cv_auth_cert_user(db, r->cert, &u) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
 		cv_sessions_end_user(r->srv->sessions, r->who.user);
 		return 0;
@@ -97,19 +97,19 @@ authenticate(struct req *r)
 static enum MHD_Result
 step_up(struct req *r)
 {
-	struct cv_vault *v = api_vault(r->srv);
+	struct cv_store *db = api_store(r->srv);
 	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	char code[7], when[32];
 	cv_err e;
 
 	r->action = "session.step-up";
-	if (v == NULL)
+	if (db == NULL)
 		return api_internal(r, CV_ERR_STORE);
 	if (!api_body_login(&r->body, code))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"totp\": \"123456\"}");
-	e = cv_sessions_step_up(r->srv->sessions, v, h + 7, r->cert, code,
+	e = cv_sessions_step_up(r->srv->sessions, db, h + 7, r->cert, code,
 	    cv_time_us(), &r->who);
 	if (e != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "step-up refused: %s",
@@ -161,9 +161,9 @@ api_route(struct req *r)
 	r->action = "request";
 	/* A GET only reads: all of its queries in one read transaction. */
 	if (get) {
-		struct cv_vault *v = api_vault(r->srv);
-		if (v && cv_store_read_begin(cv_vault_store(v)) == CV_OK)
-			r->txn = cv_vault_store(v);
+		struct cv_store *db = api_store(r->srv);
+		if (db && cv_store_read_begin(db) == CV_OK)
+			r->txn = db;
 	}
 	if (!authenticate(r)) {
 		char detail[300];

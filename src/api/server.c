@@ -65,6 +65,14 @@ api_vault(struct server *srv)
 	return thread_vault;
 }
 
+struct cv_store *
+api_store(struct server *srv)
+{
+	struct cv_vault *v = api_vault(srv);
+
+	return v ? cv_vault_store(v) : NULL;
+}
+
 /* The server certificate, with a key that signs inside the keys module. */
 static int
 cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, int nreqs,
@@ -858,8 +866,8 @@ cv_err
 cv_server_run(struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd_client *kd, const struct cv_server_opts *o)
 {
-	struct server srv = { .v = v, .a = a, .kd = kd,
-	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
+	struct server srv = { .v = v, .store = cv_vault_store(v), .a = a,
+	    .kd = kd, .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
 	    .save_mu = PTHREAD_MUTEX_INITIALIZER,
 	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1,
 	    .alerts_rfd = -1, .clock_fd = -1 };

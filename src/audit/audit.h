@@ -22,7 +22,7 @@
 #include <jansson.h>
 
 #include "../base/base.h"
-#include "../vault/vault.h"
+#include "../record/record.h"
 #include "merkle.h"
 #include "note.h"
 
@@ -75,17 +75,33 @@ cv_err cv_audit_decode(const uint8_t *leaf, size_t len,
 cv_err cv_audit_create(const char *dir) CV_MUST_CHECK;
 
 /*
- * Opens the log of vault V (which must outlive it), repairing it after a
- * crash: the files must agree with the latest checkpoint (else
- * CV_ERR_FORMAT: damage below it is refused, never cut away); past it the
- * derived files are rebuilt from the entries, and a tail that is not a
- * valid entry (a torn write) is cut, its bytes kept in DIR/audit/torn-*,
- * with a line on stderr and an `audit.repair` entry saying so. READONLY:
- * no repair, for cv_audit_verify only. CV_ERR_NOT_FOUND without DIR/audit
- * (fail closed: callers then return nothing), CV_ERR_IO naming the file,
- * CV_ERR_FORMAT.
+ * Who signs the log's checkpoints: the vault audit key's public half, and
+ * a function that signs with its private half (the keyring's holder: keyd,
+ * or cv_core_audit_open on the command line). The log is handed this one
+ * capability, never the keyring. SIGN NULL: a log that cannot sign (a
+ * reader's); making a checkpoint then fails, and with PK all zero nothing
+ * verifies against it.
  */
-cv_err cv_audit_open(struct cv_vault *v, int readonly,
+struct cv_audit_signer {
+	uint8_t pk[CV_ED25519_PK];
+	cv_note_sign_fn sign;
+	void *ctx;
+};
+
+/*
+ * Opens the log in VAULT_DIR/audit of the vault whose id (hex) is
+ * VAULT_ID, its checkpoints signed by SIGNER (copied; its CTX must outlive
+ * the log), repairing it after a crash: the files must agree with the
+ * latest checkpoint (else CV_ERR_FORMAT: damage below it is refused,
+ * never cut away); past it the derived files are rebuilt from the
+ * entries, and a tail that is not a valid entry (a torn write) is cut,
+ * its bytes kept in DIR/audit/torn-*, with a line on stderr and an
+ * `audit.repair` entry saying so. READONLY: no repair, for
+ * cv_audit_verify only. CV_ERR_NOT_FOUND without DIR/audit (fail closed:
+ * callers then return nothing), CV_ERR_IO naming the file, CV_ERR_FORMAT.
+ */
+cv_err cv_audit_open(const char *vault_dir, const char *vault_id,
+    const struct cv_audit_signer *signer, int readonly,
     struct cv_audit **out) CV_MUST_CHECK;
 void cv_audit_close(struct cv_audit *a);
 

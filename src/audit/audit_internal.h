@@ -14,7 +14,7 @@
 struct cv_audit {
 	char dir[1100];		/* DIR/audit */
 	char origin[CV_NOTE_NAME_MAX + 1];
-	struct cv_keys *keys;	/* borrowed from the vault */
+	struct cv_audit_signer signer;	/* checkpoints: the only key use */
 	int fd_entries, fd_offsets, fd_ckpt, fd_lock;
 	int fd_level[AUDIT_LEVELS];
 	uint64_t size, end;	/* entries, and where the last one ends */

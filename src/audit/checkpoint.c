@@ -30,12 +30,6 @@ audit_maybe_checkpoint(struct cv_audit *a)
 	return audit_checkpoint_now(a, NULL);
 }
 
-static cv_err
-sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64])
-{
-	return cv_keys_audit_sign(ctx, msg, len, sig);
-}
-
 /*
  * Under no lock; takes it twice. A new checkpoint if the tree grew. The
  * derived files are synced in between, without the lock: appends go on
@@ -104,12 +98,17 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	memset(&c, 0, sizeof c);
 	strcpy(c.origin, a->origin);
 	c.size = n;
-	cv_keys_audit_pubkey(a->keys, pk);
+	memcpy(pk, a->signer.pk, sizeof pk);
 	note.len = 0;
+	if (a->signer.sign == NULL) {
+		r = cv_fail(CV_ERR_HSM, "this process holds no audit key: "
+		    "checkpoints are signed by the key process");
+		goto out;
+	}
 	if ((r = cv_merkle_root(cv_audit_node, a, n, c.root)) != CV_OK ||
 	    (r = cv_checkpoint_format(&c, &body)) != CV_OK ||
 	    (r = cv_note_sign((const char *)body.p, body.len, a->origin, pk,
-	    sign, a->keys, &note)) != CV_OK)
+	    a->signer.sign, a->signer.ctx, &note)) != CV_OK)
 		goto out;
 	/* Frame: u32 length || note || u32 length, readable from the end. */
 	if (fstat(a->fd_ckpt, &st) != 0) {
@@ -243,7 +242,7 @@ cv_audit_vkey(struct cv_audit *a, char *out, size_t size)
 {
 	uint8_t pk[CV_AUDIT_PK_BYTES];
 
-	cv_keys_audit_pubkey(a->keys, pk);
+	memcpy(pk, a->signer.pk, sizeof pk);
 	return cv_note_vkey_format(a->origin, pk, out, size);
 }
 

@@ -616,7 +616,8 @@ cv_audit_create(const char *dir)
 }
 
 cv_err
-cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
+cv_audit_open(const char *vault_dir, const char *vault_id,
+    const struct cv_audit_signer *signer, int readonly, struct cv_audit **out)
 {
 	struct cv_audit *a;
 	cv_err r;
@@ -646,11 +647,12 @@ cv_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 	a->committed_batch = -1;
 	a->dirty = ~(uint64_t)0;	/* what earlier processes left unsynced */
 	a->offsets_dirty = 1;
-	a->keys = cv_vault_keys(v);
-	if ((r = cv_path(a->dir, sizeof a->dir, "%s/audit", cv_vault_dir(v))) !=
+	if (signer)
+		a->signer = *signer;
+	if ((r = cv_path(a->dir, sizeof a->dir, "%s/audit", vault_dir)) !=
 	    CV_OK ||
 	    (r = cv_path(a->origin, sizeof a->origin, "clearvault/%s",
-	    cv_vault_id(v))) != CV_OK ||
+	    vault_id)) != CV_OK ||
 	    (r = open_file(a, "lock", &a->fd_lock)) != CV_OK ||
 	    (r = open_file(a, "entries", &a->fd_entries)) != CV_OK ||
 	    (r = open_file(a, "offsets", &a->fd_offsets)) != CV_OK ||

@@ -57,7 +57,7 @@ check_boundary(struct cv_audit *a, const struct cv_buf *note,
 	size_t tl, n;
 	cv_err r;
 
-	cv_keys_audit_pubkey(a->keys, pk);
+	memcpy(pk, a->signer.pk, sizeof pk);
 	if (cv_note_verify((const char *)note->p, note->len, a->origin, pk,
 	    &tl) != CV_OK)
 		return cv_fail(CV_ERR_FORMAT, "audit log: the latest "

@@ -313,7 +313,7 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 	cv_err r;
 
 	memset(rep, 0, sizeof *rep);
-	cv_keys_audit_pubkey(a->keys, pk);
+	memcpy(pk, a->signer.pk, sizeof pk);
 	/* How much there is to verify; then no lock. */
 	if ((r = audit_lock(a, LOCK_SH)) != CV_OK)
 		return r;

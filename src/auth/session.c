@@ -98,13 +98,13 @@ track(struct cv_sessions *s, const char *key)
 }
 
 cv_err
-cv_auth_cert_user(struct cv_vault *v, const char *cert,
+cv_auth_cert_user(struct cv_store *db, const char *cert,
     struct cv_store_user *u)
 {
 	struct cv_store_cert c;
 	cv_err r;
 
-	if ((r = cv_store_cert_user(cv_vault_store(v), cert, &c, u)) !=
+	if ((r = cv_store_cert_user(db, cert, &c, u)) !=
 	    CV_OK)
 		return r == CV_ERR_NOT_FOUND && c.user[0] == '\0' ?
 		    cv_fail(CV_ERR_AUTH, "certificate not issued by this "
@@ -139,7 +139,7 @@ cv_auth_totp_step(const uint8_t *seed, size_t len, const char *code,
  * Failures count against CERT; *TC is its tracker.
  */
 static cv_err
-check_code(struct cv_sessions *s, struct cv_vault *v,
+check_code(struct cv_sessions *s, struct cv_store *db,
     const struct cv_store_user *u, const char *cert, const char *code,
     int64_t now_us, struct track **tcp)
 {
@@ -173,7 +173,7 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 	 * database before the code is accepted. */
 	if ((tu = track(s, u->name)) == NULL)
 		return cv_fail(CV_ERR_AUTH, "too many clients");
-	if ((r = cv_store_totp_step(cv_vault_store(v), u->name, &used)) !=
+	if ((r = cv_store_totp_step(db, u->name, &used)) !=
 	    CV_OK)
 		return r;
 	if (used > tu->last_step)
@@ -182,7 +182,7 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 		tc->fails++;
 		return cv_fail(CV_ERR_AUTH, "TOTP code already used");
 	}
-	if ((r = cv_store_totp_step_set(cv_vault_store(v), u->name,
+	if ((r = cv_store_totp_step_set(db, u->name,
 	    (uint64_t)step)) != CV_OK)
 		return r;
 	tu->last_step = (uint64_t)step;
@@ -190,7 +190,7 @@ check_code(struct cv_sessions *s, struct cv_vault *v,
 }
 
 cv_err
-cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
+cv_sessions_login(struct cv_sessions *s, struct cv_store *db, const char *cert,
     const char *code, int64_t now_us, char token[static CV_TOKEN_CHARS + 1],
     struct cv_principal *p)
 {
@@ -203,17 +203,17 @@ cv_sessions_login(struct cv_sessions *s, struct cv_vault *v, const char *cert,
 	memset(p, 0, sizeof *p);
 	token[0] = '\0';
 	snprintf(p->cert, sizeof p->cert, "%s", cert);
-	if ((r = cv_auth_cert_user(v, cert, &u)) != CV_OK)
+	if ((r = cv_auth_cert_user(db, cert, &u)) != CV_OK)
 		return r;
 	snprintf(p->user, sizeof p->user, "%s", u.name);
 	p->role = (enum cv_role)cv_role_parse(u.role);
-	r = cv_store_budget_get(cv_vault_store(v), u.name, p->budget);
+	r = cv_store_budget_get(db, u.name, p->budget);
 	if (r != CV_OK && r != CV_ERR_NOT_FOUND)
 		return r;	/* fail closed: budgets unknown, no session */
 	p->has_budget = r == CV_OK;
 	p->created_us = u.created_us;
 	pthread_mutex_lock(&s->mu);
-	if ((r = check_code(s, v, &u, cert, code, now_us, &tc)) != CV_OK)
+	if ((r = check_code(s, db, &u, cert, code, now_us, &tc)) != CV_OK)
 		goto out;
 	if (s->n == MAX_SESSIONS) {
 		/* Drop expired ones first; refuse if all are live. */
@@ -285,7 +285,7 @@ cv_sessions_check(struct cv_sessions *s, const char *token, const char *cert,
 }
 
 cv_err
-cv_sessions_step_up(struct cv_sessions *s, struct cv_vault *v,
+cv_sessions_step_up(struct cv_sessions *s, struct cv_store *db,
     const char *token, const char *cert, const char *code, int64_t now_us,
     struct cv_principal *p)
 {
@@ -296,11 +296,11 @@ cv_sessions_step_up(struct cv_sessions *s, struct cv_vault *v,
 
 	if ((r = cv_sessions_check(s, token, cert, now_us, p)) != CV_OK)
 		return r;
-	if ((r = cv_auth_cert_user(v, cert, &u)) != CV_OK)
+	if ((r = cv_auth_cert_user(db, cert, &u)) != CV_OK)
 		return r;
 	token_hash(token, h);
 	pthread_mutex_lock(&s->mu);
-	if ((r = check_code(s, v, &u, cert, code, now_us, &tc)) != CV_OK)
+	if ((r = check_code(s, db, &u, cert, code, now_us, &tc)) != CV_OK)
 		goto out;
 	tc->fails = 0;
 	r = cv_fail(CV_ERR_AUTH, "session ended");

@@ -58,7 +58,7 @@ void cv_sessions_set_totp(struct cv_sessions *s, cv_sessions_totp_fn *fn,
  * with the reason in the detail; *p is filled for the audit entry either
  * way (user and cert).
  */
-cv_err cv_sessions_login(struct cv_sessions *s, struct cv_vault *v,
+cv_err cv_sessions_login(struct cv_sessions *s, struct cv_store *db,
     const char *cert, const char *code, int64_t now_us,
     char token[static CV_TOKEN_CHARS + 1], struct cv_principal *p)
     CV_MUST_CHECK;
@@ -76,7 +76,7 @@ cv_err cv_sessions_check(struct cv_sessions *s, const char *token,
  * the user of the session TOKEN presented with CERT; the session is then
  * stepped up (p->stepped_up_us = NOW_US). Errors as for login and check.
  */
-cv_err cv_sessions_step_up(struct cv_sessions *s, struct cv_vault *v,
+cv_err cv_sessions_step_up(struct cv_sessions *s, struct cv_store *db,
     const char *token, const char *cert, const char *code, int64_t now_us,
     struct cv_principal *p) CV_MUST_CHECK;
 
@@ -84,7 +84,7 @@ cv_err cv_sessions_step_up(struct cv_sessions *s, struct cv_vault *v,
 void cv_sessions_end_user(struct cv_sessions *s, const char *user);
 
 /* The user holding live certificate CERT. CV_ERR_AUTH otherwise. */
-cv_err cv_auth_cert_user(struct cv_vault *v, const char *cert,
+cv_err cv_auth_cert_user(struct cv_store *db, const char *cert,
     struct cv_store_user *u) CV_MUST_CHECK;
 
 /* The TOTP time step that CODE (6 digits) matches for SEED at NOW_US, one

@@ -73,10 +73,9 @@ code_hash(const char *name, const char *norm,
 }
 
 cv_err
-cv_auth_user_create(struct cv_vault *v, const char *name, enum cv_role role,
+cv_auth_user_create(struct cv_store *s, const char *name, enum cv_role role,
     int64_t now_us, char code[static CV_ENROL_CODE_CHARS + 1])
 {
-	struct cv_store *s = cv_vault_store(v);
 	struct cv_store_user u;
 	uint8_t h[CV_STORE_CODE_HASH];
 	char norm[CODE_LEN + 1];
@@ -90,12 +89,6 @@ cv_auth_user_create(struct cv_vault *v, const char *name, enum cv_role role,
 		    "0-9, '.', '_', '-'");
 	if ((unsigned)role >= CV_ROLE__COUNT)
 		return cv_fail(CV_ERR_INVALID, "no such role");
-	/* The CA signs at enrolment; it is made here for the command line,
-	 * whose vault holds the keys. The server's key process made it at
-	 * start, and its network process may not look at files any more. */
-	if (cv_vault_keys(v) && (r = cv_ca_ensure(cv_vault_keys(v),
-	    cv_vault_dir(v), cv_vault_id(v))) != CV_OK)
-		return r;
 	if ((r = cv_store_user_get(s, name, &u)) == CV_OK) {
 		/* Re-enrolment: only for an account that holds no live
 		 * certificate (its key was lost, or all were revoked). */
@@ -132,16 +125,16 @@ cv_auth_user_create(struct cv_vault *v, const char *name, enum cv_role role,
 
 /* A fresh TOTP seed for NAME: sealed into *U, and its otpauth:// URI. */
 static cv_err
-new_totp(struct cv_vault *v, const char *name, struct cv_store_user *u,
+new_totp(const struct cv_auth_keys *keys, const char *name,
+    struct cv_store_user *u,
     char otpauth[static CV_OTPAUTH_MAX])
 {
 	uint8_t seed[CV_TOTP_SEED_BYTES];
-	char ctx[96], *b32 = NULL;
+	char *b32 = NULL;
 	size_t b32len = 0;
 	cv_err r;
 
 	randombytes_buf(seed, sizeof seed);
-	snprintf(ctx, sizeof ctx, "totp:%s", name);
 	if (oath_init() != OATH_OK ||
 	    oath_base32_encode((const char *)seed, sizeof seed, &b32,
 	    &b32len) != OATH_OK) {
@@ -152,7 +145,7 @@ new_totp(struct cv_vault *v, const char *name, struct cv_store_user *u,
 	    "secret=%s&issuer=clearvault&algorithm=SHA1&digits=6&period=30",
 	    name, b32);
 	u->totp_len = sizeof seed + CV_SEAL_OVERHEAD;
-	r = cv_keys_seal(cv_vault_keys(v), ctx, seed, sizeof seed,
+	r = keys->seal_totp(keys->ctx, name, seed, sizeof seed,
 	    u->totp_sealed);
  out:
 	sodium_memzero(seed, sizeof seed);
@@ -164,11 +157,10 @@ new_totp(struct cv_vault *v, const char *name, struct cv_store_user *u,
 }
 
 cv_err
-cv_auth_enrol(struct cv_vault *v, const char *name, const char *code,
-    const char *csr, size_t csr_len, int64_t now_us,
-    struct cv_user_issue *out)
+cv_auth_enrol(struct cv_store *s, const struct cv_auth_keys *keys,
+    const char *name, const char *code, const char *csr, size_t csr_len,
+    int64_t now_us, struct cv_user_issue *out)
 {
-	struct cv_store *s = cv_vault_store(v);
 	struct cv_store_user u;
 	struct cv_store_cert c;
 	uint8_t want[CV_STORE_CODE_HASH], got[CV_STORE_CODE_HASH];
@@ -218,9 +210,9 @@ cv_auth_enrol(struct cv_vault *v, const char *name, const char *code,
 		goto out;
 	}
 	memset(&c, 0, sizeof c);
-	if ((r = new_totp(v, name, &u, out->otpauth)) != CV_OK ||
-	    (r = cv_ca_sign_csr(cv_vault_keys(v), cv_vault_dir(v), name,
-	    u.role, CV_CLIENT_CERT_DAYS, csr, csr_len, &out->cert)) != CV_OK)
+	if ((r = new_totp(keys, name, &u, out->otpauth)) != CV_OK ||
+	    (r = keys->sign_csr(keys->ctx, name, u.role, CV_CLIENT_CERT_DAYS,
+	    csr, csr_len, &out->cert)) != CV_OK)
 		goto out;
 	snprintf(c.fingerprint, sizeof c.fingerprint, "%s",
 	    out->cert.fingerprint);
@@ -259,18 +251,18 @@ cv_user_issue_clear(struct cv_user_issue *u)
 }
 
 cv_err
-cv_auth_user_disable(struct cv_vault *v, const char *name, int disabled)
+cv_auth_user_disable(struct cv_store *s, const char *name, int disabled)
 {
-	return cv_store_user_disable(cv_vault_store(v), name, disabled);
+	return cv_store_user_disable(s, name, disabled);
 }
 
 cv_err
-cv_auth_user_revoke(struct cv_vault *v, const char *name, int *n)
+cv_auth_user_revoke(struct cv_store *s, const char *name, int *n)
 {
 	struct cv_store_user u;
 	cv_err r;
 
-	if ((r = cv_store_user_get(cv_vault_store(v), name, &u)) != CV_OK)
+	if ((r = cv_store_user_get(s, name, &u)) != CV_OK)
 		return r;
-	return cv_store_cert_revoke_user(cv_vault_store(v), name, n);
+	return cv_store_cert_revoke_user(s, name, n);
 }

@@ -6,7 +6,6 @@
 #define CV_AUTH_USERS_H
 
 #include "../store/store.h"
-#include "../vault/vault.h"
 #include "ca.h"
 
 enum cv_role { CV_ROLE_INVESTIGATOR, CV_ROLE_ADJUDICATOR,
@@ -43,34 +42,54 @@ struct cv_user_issue {
  * business (two-person rules), not this function's. CV_ERR_EXISTS (a user
  * with a live certificate), CV_ERR_INVALID.
  */
-cv_err cv_auth_user_create(struct cv_vault *v, const char *name,
+cv_err cv_auth_user_create(struct cv_store *s, const char *name,
     enum cv_role role, int64_t now_us,
     char code[static CV_ENROL_CODE_CHARS + 1]) CV_MUST_CHECK;
 
 /*
- * Enrolment, the user's half: with the code, the certificate request CSR
- * (LEN bytes of PEM, made by the user's own key: see cv_ca_csr_new) becomes
- * a client certificate (CN NAME, OU the account's role) and the account a
- * fresh TOTP seed; both go to *out (caller clears; out->otpauth is secret
- * and shown to the enrolling user only). The code is then spent. A wrong
- * code counts against the account (CV_ERR_AUTH; CV_ERR_LIMIT once void);
- * an expired one is CV_ERR_AUTH; a bad CSR CV_ERR_INVALID, changing
- * nothing.
+ * What enrolment needs of the keyring's holder (keyd) and nothing else of
+ * it: sealing a new TOTP seed to its user, and signing a checked
+ * certificate request as that user's client certificate. CTX is the
+ * holder's.
  */
-cv_err cv_auth_enrol(struct cv_vault *v, const char *name, const char *code,
-    const char *csr, size_t csr_len, int64_t now_us,
-    struct cv_user_issue *out) CV_MUST_CHECK;
+struct cv_auth_keys {
+	/* Seals the LEN bytes of SEED for user NAME into OUT
+	 * (LEN + CV_SEAL_OVERHEAD bytes). */
+	cv_err (*seal_totp)(void *ctx, const char *name, const uint8_t *seed,
+	    size_t len, uint8_t *out);
+	/* The PEM request CSR (LEN bytes, cv_ca_csr_check passed) as a
+	 * client certificate for NAME with ROLE, good for DAYS (caller
+	 * clears *out). */
+	cv_err (*sign_csr)(void *ctx, const char *name, const char *role,
+	    unsigned days, const char *csr, size_t len,
+	    struct cv_client_cert *out);
+	void *ctx;
+};
+
+/*
+ * Enrolment, the user's half, in store S: with the code, the certificate
+ * request CSR (LEN bytes of PEM, made by the user's own key: see
+ * cv_ca_csr_new) becomes a client certificate (CN NAME, OU the account's
+ * role) and the account a fresh TOTP seed sealed by KEYS; both go to *out
+ * (caller clears; out->otpauth is secret and shown to the enrolling user
+ * only). The code is then spent. A wrong code counts against the account
+ * (CV_ERR_AUTH; CV_ERR_LIMIT once void); an expired one is CV_ERR_AUTH; a
+ * bad CSR CV_ERR_INVALID, changing nothing.
+ */
+cv_err cv_auth_enrol(struct cv_store *s, const struct cv_auth_keys *keys,
+    const char *name, const char *code, const char *csr, size_t csr_len,
+    int64_t now_us, struct cv_user_issue *out) CV_MUST_CHECK;
 void cv_user_issue_clear(struct cv_user_issue *u);
 
 /* 1 if U has enrolled (holds a TOTP seed), 0 while enrolment is open. */
 int cv_auth_enrolled(const struct cv_store_user *u);
 
 /* Users may not log in while disabled. CV_ERR_NOT_FOUND. */
-cv_err cv_auth_user_disable(struct cv_vault *v, const char *name,
+cv_err cv_auth_user_disable(struct cv_store *s, const char *name,
     int disabled) CV_MUST_CHECK;
 
 /* Revokes all of NAME's certificates; *n is how many were live. */
-cv_err cv_auth_user_revoke(struct cv_vault *v, const char *name,
+cv_err cv_auth_user_revoke(struct cv_store *s, const char *name,
     int *n) CV_MUST_CHECK;
 
 int cv_auth_valid_name(const char *name);

@@ -8,6 +8,7 @@
 #include "../audit/note.h"
 #include "../access/access.h"
 #include "../base/base.h"
+#include "../core/core.h"
 #include "../keyd/keyd.h"
 #include "../vault/vault.h"
 

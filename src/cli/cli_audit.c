@@ -19,7 +19,7 @@ cli_open(const char *cmd, const char *dir, struct cv_vault **v,
 		return cli_fail(cmd, r);
 	/* Fail closed: no log, no operation. A load killed before its
 	 * outcome was recorded is settled first (load.settle). */
-	if ((r = cv_audit_open(*v, 0, a)) != CV_OK ||
+	if ((r = cv_core_audit_open(*v, 0, a)) != CV_OK ||
 	    (r = cv_vault_loads_settle(*v, cli_load_audit, *a)) != CV_OK) {
 		cli_fail(cmd, r);
 		cli_close(*v, *a);
@@ -80,7 +80,7 @@ cli_access_review(struct cv_vault *v, struct cv_audit *a,
 		goto out;
 	q->guard_state = guard_state;
 	q->guard_ctx = c;
-	r = cv_access_review(v, a, q, out);
+	r = cv_access_review(cv_vault_store(v), a, q, out);
  out:
 	q->guard_state = NULL;
 	q->guard_ctx = NULL;

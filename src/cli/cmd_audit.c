@@ -299,7 +299,7 @@ do_verify(struct cv_vault *v, const struct opts *o)
 			goto out;
 	}
 	/* Read-only: the log is examined as it is, never repaired first. */
-	if ((r = cv_audit_open(v, 1, &a)) != CV_OK) {
+	if ((r = cv_core_audit_open(v, 1, &a)) != CV_OK) {
 		cli_fail("audit verify", r);
 		goto out;
 	}

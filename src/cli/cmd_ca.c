@@ -21,6 +21,7 @@ cmd_ca_cert(int argc, char **argv)
 	const char *dir = NULL;
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
+	struct cv_keyd *k = NULL;
 	char path[1200], *pem = NULL;
 	size_t len;
 	int c, rc = CLI_FAIL;
@@ -30,9 +31,9 @@ cmd_ca_cert(int argc, char **argv)
 		return c;
 	if (cli_open("ca-cert", dir, &v, &a) != CLI_OK)
 		goto out;
-	r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v));
-	if (r == CV_OK && (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) ==
-	    CV_OK)
+	/* keyd makes the CA if the vault has none yet. */
+	if ((r = cv_keyd_new(v, a, &k)) == CV_OK &&
+	    (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) == CV_OK)
 		r = cv_file_read(path, 65536, &pem, &len);
 	if (cli_record(a, "ca-cert", r, NULL, NULL, 0, 0) != CV_OK ||
 	    r != CV_OK) {
@@ -43,6 +44,7 @@ cmd_ca_cert(int argc, char **argv)
 	    CLI_OK : CLI_FAIL;
  out:
 	free(pem);
+	cv_keyd_free(k);
 	cli_close(v, a);
 	return rc;
 }

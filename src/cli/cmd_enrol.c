@@ -116,21 +116,30 @@ enrol_server(const char *url, const char *ca, const char *name,
 	return r;
 }
 
+/* At the vault itself: the operator's in-process keyd signs and seals,
+ * as the server's would; this command is handed no key either. */
 static cv_err
 enrol_dir(const char *dir, const char *name, const char *code,
     struct cv_client_cert *cc, char *otpauth, size_t size)
 {
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
-	struct cv_user_issue iss;
+	struct cv_keyd *k = NULL;
+	struct cv_keyd_client *kd = NULL;
+	struct cv_buf issued = { 0 };
+	json_t *j = NULL;
+	const char *crt, *otp;
 	char reason[160];
 	cv_err r, ar;
 
-	memset(&iss, 0, sizeof iss);
 	if (cli_open("enrol", dir, &v, &a) != CLI_OK)
 		return CV_ERR_INTERRUPTED;	/* reported already */
-	r = cv_auth_enrol(v, name, code, (const char *)cc->csr_pem.p,
-	    cc->csr_pem.len, cv_time_us(), &iss);
+	if (cli_keyd("enrol", v, a, &k, &kd) != CLI_OK) {
+		cli_close(v, a);
+		return CV_ERR_INTERRUPTED;
+	}
+	r = cv_keyd_enrol(kd, name, code, (const char *)cc->csr_pem.p,
+	    cc->csr_pem.len, &issued);
 	snprintf(reason, sizeof reason, "user %s: %s", name, r == CV_OK ?
 	    "enrolled" : cv_err_detail());
 	/* Nothing is handed out before its entry is durable. */
@@ -138,11 +147,23 @@ enrol_dir(const char *dir, const char *name, const char *code,
 	    CV_OK && r == CV_OK)
 		r = ar;
 	if (r == CV_OK) {
-		snprintf(otpauth, size, "%s", iss.otpauth);
-		r = cv_buf_add(&cc->cert_pem, iss.cert.cert_pem.p,
-		    iss.cert.cert_pem.len);
+		j = json_loadb((const char *)issued.p, issued.len, 0, NULL);
+		crt = json_string_value(json_object_get(j, "cert"));
+		otp = json_string_value(json_object_get(j, "otpauth"));
+		if (crt == NULL || otp == NULL || strlen(otp) >= size)
+			r = cv_fail(CV_ERR_INTERNAL, "keyd's enrolment reply "
+			    "is malformed");
+		else {
+			snprintf(otpauth, size, "%s", otp);
+			r = cv_buf_add(&cc->cert_pem, crt, strlen(crt));
+		}
 	}
-	cv_user_issue_clear(&iss);
+	/* The reply holds the TOTP seed: jansson's copies are wiped as they
+	 * are freed (json_set_alloc_funcs in main), the buffer by
+	 * cv_buf_free. */
+	json_decref(j);
+	cv_buf_free(&issued);
+	cli_keyd_close(k, kd);
 	cli_close(v, a);
 	return r;
 }

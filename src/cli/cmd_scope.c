@@ -149,7 +149,7 @@ verify(struct cv_vault *v, int tty, uint64_t *entries)
 
 	if (tty)
 		fprintf(stderr, "scope: verifying the audit log...");
-	if ((r = cv_audit_open(v, 1, &ro)) != CV_OK) {
+	if ((r = cv_core_audit_open(v, 1, &ro)) != CV_OK) {
 		if (tty)
 			fputc('\n', stderr);
 		return cli_fail("scope", r);
@@ -203,7 +203,7 @@ cmd_scope(int argc, char **argv)
 		return cli_fail("scope", r);
 	if (verify(v, tty, &verified) != CLI_OK)
 		goto out;
-	if ((r = cv_audit_open(v, 0, &a)) != CV_OK) {
+	if ((r = cv_core_audit_open(v, 0, &a)) != CV_OK) {
 		cli_fail("scope", r);
 		goto out;
 	}
@@ -233,7 +233,8 @@ cmd_scope(int argc, char **argv)
 		cli_actor(actor, sizeof actor, 0);
 		if (cli_keyd("scope", v, a, &k, &kd) != CLI_OK)
 			goto out;
-		r = cv_scope_notify(v, kd, actor, res, &notify, &nread);
+		r = cv_scope_notify(v, cv_vault_store(v), kd, actor, res,
+		    &notify, &nread);
 		snprintf(detail, sizeof detail, "%s", cv_err_detail());
 	}
 	if (ar != CV_OK) {

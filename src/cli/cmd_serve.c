@@ -69,10 +69,8 @@ one_process(const struct cv_serve_opts *so)
 		return CV_ERR_INTERNAL;
 	if (!so->api.no_guard && (r = cv_serve_canaries_ok(v, a)) != CV_OK)
 		goto out;
-	if ((r = cv_ca_ensure(cv_vault_keys(v), so->dir, cv_vault_id(v))) !=
-	    CV_OK ||
-	    (r = cv_serve_check_certs(cv_vault_keys(v), so->dir)) != CV_OK ||
-	    (r = cv_keyd_new(v, a, &k)) != CV_OK ||
+	if ((r = cv_keyd_new(v, a, &k)) != CV_OK ||
+	    (r = cv_serve_check_certs(k, so->dir)) != CV_OK ||
 	    (r = cv_keyd_watch_hsm(k, 2)) != CV_OK ||
 	    (r = cv_keyd_client_local(k, &kd)) != CV_OK ||
 	    (r = cli_record(a, "serve.start.one-process", CV_OK,

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "../store/store.h"
+#include "../vault/vault_keys.h"
 #include "cli.h"
 
 static void

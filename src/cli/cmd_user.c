@@ -185,7 +185,7 @@ cli_user_bootstrap(struct cv_vault *v, struct cv_audit *a, const char *name,
 		return cli_fail("user add", r);
 	snprintf(reason, sizeof reason, "bootstrap: user %s, role %s, awaiting "
 	    "enrolment", name, cv_role_names[role]);
-	if ((r = cv_auth_user_create(v, name, (enum cv_role)role,
+	if ((r = cv_auth_user_create(s, name, (enum cv_role)role,
 	    cv_time_us(), code)) != CV_OK ||
 	    (r = cli_record_at(a, "user.add", reason, &index)) != CV_OK ||
 	    (r = cv_store_commit(s)) != CV_OK) {
@@ -216,8 +216,8 @@ propose(struct cv_vault *v, struct cv_audit *a, const char *kind,
 	cli_actor(actor, sizeof actor, 1);
 	by.name = actor;
 	by.role = CV_ROLE_ADMIN;	/* the operator acts as administrator */
-	r = cv_policy_propose(v, &by, kind, name, args, cv_time_us(), record,
-	    &c, &id, &index);
+	r = cv_policy_propose(cv_vault_store(v), v, &by, kind, name, args,
+	    cv_time_us(), record, &c, &id, &index);
 	json_decref(args);
 	if (r != CV_OK)
 		return cli_fail("user", r);
@@ -338,10 +338,10 @@ cmd_user(int argc, char **argv)
 		goto out;
 	}
 	if (!strcmp(sub, "disable")) {
-		r = cv_auth_user_disable(v, name, 1);
+		r = cv_auth_user_disable(cv_vault_store(v), name, 1);
 		snprintf(reason, sizeof reason, "user %s", name);
 	} else if (!strcmp(sub, "revoke-cert")) {
-		r = cv_auth_user_revoke(v, name, &n);
+		r = cv_auth_user_revoke(cv_vault_store(v), name, &n);
 		snprintf(reason, sizeof reason, "user %s, %d certificates "
 		    "revoked", name, n);
 	}

@@ -11,6 +11,12 @@
  * cannot be made any other way (opaque); cv_core_read (or _wait, or
  * _under) spends it. The split is where a server parks a connection: the
  * decision is synchronous, the entry's fsync is not.
+ *
+ * The core is also where a vault's parts are put together for a process
+ * (cv_core_audit_open): components are handed the one capability they use
+ * (the log a checkpoint signer, auth a key holder's enrolment requests)
+ * and never the keyring, which only keyd and this module reach
+ * (vault/vault_keys.h).
  */
 #ifndef CV_CORE_H
 #define CV_CORE_H
@@ -21,6 +27,16 @@
 #include "../vault/vault.h"
 
 struct cv_core_pass;
+
+/*
+ * Opens V's audit log (cv_audit_open, READONLY as there) handing it V's
+ * audit key as its checkpoint signer, the only key the log uses. On a
+ * handle without keys (cv_vault_open_store) the log cannot sign and its
+ * checkpoints verify against no key: a reader's. V must outlive the log.
+ * Errors of cv_audit_open.
+ */
+cv_err cv_core_audit_open(struct cv_vault *v, int readonly,
+    struct cv_audit **out) CV_MUST_CHECK;
 
 /* Who reads. */
 struct cv_core_reader {

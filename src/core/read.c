@@ -136,8 +136,8 @@ cv_core_admit(struct cv_vault *v, const struct cv_core_reader *who,
 	}
 	/* A read outside one's cases is reviewed by another officer in
 	 * time, or the reader is locked (the server's approvals tick). */
-	if (glass && (r = cv_policy_break_glass(v, who->user, ask->rid,
-	    ask->break_glass, cv_time_us(), &p->review)) != CV_OK) {
+	if (glass && (r = cv_policy_break_glass(cv_vault_store(v), who->user,
+	    ask->rid, ask->break_glass, cv_time_us(), &p->review)) != CV_OK) {
 		cv_core_pass_free(p);
 		return r;
 	}

@@ -43,12 +43,19 @@ struct cv_keyd_client;
 
 /*
  * The key side over vault V and its open log A (both borrowed: they must
- * outlive it). ALERTS_DIR (may be NULL: no alert file) is where refusals
- * and protocol violations are appended to alerts.jsonl.
+ * outlive it): the one holder of V's keyring, taken here and never handed
+ * on. Makes the vault CA (DIR/ca.pem, DIR/server.pem) if missing, since
+ * keyd alone can sign them (cv_ca_ensure's errors). Refusals and protocol
+ * violations are appended to DIR/alerts.jsonl.
  */
 cv_err cv_keyd_new(struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd **out) CV_MUST_CHECK;
 void cv_keyd_free(struct cv_keyd *k);
+
+/* The public half of signer WHICH (the CA, TLS and audit keys are public
+ * knowledge), for checking certificates against it. */
+void cv_keyd_pubkey(const struct cv_keyd *k, enum cv_signer which,
+    uint8_t pk[static CV_SIGN_PK_BYTES]);
 
 /*
  * Serves the channel FD (a connected AF_UNIX stream socket) until its peer

@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 
+#include "../vault/vault_keys.h"
 #include "keyd.h"
 
 #define KEYD_HDR 16
@@ -141,6 +142,7 @@ void keyd_release_replies(void *unused);
 
 struct cv_keyd {
 	struct cv_vault *v;
+	struct cv_keys *keys;	/* V's keyring: the only holder in the server */
 	struct cv_audit *a;
 	int alerts_fd;
 	pthread_mutex_t mu;

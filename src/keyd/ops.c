@@ -59,7 +59,7 @@ totp(struct cv_keyd *k, const char *user, const char *code,
 		    "later", user);
 	snprintf(ctx, sizeof ctx, "totp:%s", user);
 	if (len != sizeof seed + CV_SEAL_OVERHEAD ||
-	    cv_keys_unseal(cv_vault_keys(k->v), ctx, sealed, len, seed) !=
+	    cv_keys_unseal(k->keys, ctx, sealed, len, seed) !=
 	    CV_OK)
 		return cv_fail(CV_ERR_AUTH, "TOTP seed unusable");
 	st = cv_auth_totp_step(seed, sizeof seed, code, now);
@@ -101,7 +101,7 @@ guard_save(struct cv_keyd *k, const uint8_t *in, size_t len)
 
 	if ((sealed = malloc(len + CV_SEAL_OVERHEAD)) == NULL)
 		return CV_ERR_NOMEM;
-	if ((r = cv_keys_seal(cv_vault_keys(k->v), GUARD_CONTEXT, in, len,
+	if ((r = cv_keys_seal(k->keys, GUARD_CONTEXT, in, len,
 	    sealed)) == CV_OK && (r = guard_path(k, path, sizeof path)) ==
 	    CV_OK)
 		r = cv_file_replace(path, sealed, len + CV_SEAL_OVERHEAD, 0600);
@@ -125,7 +125,7 @@ guard_load(struct cv_keyd *k, struct cv_buf *out)
 	if (len < CV_SEAL_OVERHEAD)
 		r = cv_fail(CV_ERR_FORMAT, "%s: too short", path);
 	else if ((r = cv_buf_reserve(out, len - CV_SEAL_OVERHEAD)) == CV_OK) {
-		if ((r = cv_keys_unseal(cv_vault_keys(k->v), GUARD_CONTEXT,
+		if ((r = cv_keys_unseal(k->keys, GUARD_CONTEXT,
 		    (uint8_t *)sealed, len, out->p + out->len)) == CV_OK)
 			out->len += len - CV_SEAL_OVERHEAD;
 		else
@@ -157,10 +157,34 @@ canaries(struct cv_keyd *k, struct cv_buf *out)
 	return r;
 }
 
+/* What enrolment may ask of the keyring (cv_auth_keys): a TOTP seed
+ * sealed to its user, a checked request signed by the CA. */
+static cv_err
+seal_totp(void *ctx, const char *name, const uint8_t *seed, size_t len,
+    uint8_t *out)
+{
+	struct cv_keyd *k = ctx;
+	char sctx[96];
+
+	snprintf(sctx, sizeof sctx, "totp:%s", name);
+	return cv_keys_seal(k->keys, sctx, seed, len, out);
+}
+
+static cv_err
+sign_csr(void *ctx, const char *name, const char *role, unsigned days,
+    const char *csr, size_t len, struct cv_client_cert *out)
+{
+	struct cv_keyd *k = ctx;
+
+	return cv_ca_sign_csr(k->keys, cv_vault_dir(k->v), name, role, days,
+	    csr, len, out);
+}
+
 static cv_err
 enrol(struct cv_keyd *k, const char *name, const char *code,
     const uint8_t *csr, size_t len, struct cv_buf *out)
 {
+	const struct cv_auth_keys keys = { seal_totp, sign_csr, k };
 	struct cv_user_issue iss;
 	struct cv_vault *v;
 	json_t *j = NULL;
@@ -170,8 +194,8 @@ enrol(struct cv_keyd *k, const char *name, const char *code,
 	memset(&iss, 0, sizeof iss);
 	if ((v = keyd_vault_get(k)) == NULL)
 		return cv_fail(CV_ERR_STORE, "keyd: no database handle");
-	r = cv_auth_enrol(v, name, code, (const char *)csr, len, cv_time_us(),
-	    &iss);
+	r = cv_auth_enrol(cv_vault_store(v), &keys, name, code,
+	    (const char *)csr, len, cv_time_us(), &iss);
 	keyd_vault_put(k, v);
 	if (r != CV_OK)
 		goto out;
@@ -224,7 +248,7 @@ put(struct cv_keyd *k, const char *expect, int must_exist,
 int
 cv_keyd_hsm_tick(struct cv_keyd *k)
 {
-	struct cv_keys *keys = cv_vault_keys(k->v);
+	struct cv_keys *keys = k->keys;
 	int was = cv_keys_lost(keys);
 	cv_err r = cv_keys_check(keys);
 	char reason[256];
@@ -287,7 +311,7 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
 	case KEYD_PUT:
 		return put(k, q->s[0], q->flag, q->data, q->len, index, out);
 	case KEYD_STATUS:
-		*index = (uint64_t)cv_keys_lost(cv_vault_keys(k->v));
+		*index = (uint64_t)cv_keys_lost(k->keys);
 		return CV_OK;
 	}
 	return cv_fail(CV_ERR_INTERNAL, "keyd: no handler for request %u",

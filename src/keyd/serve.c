@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../auth/ca.h"
 #include "../record/record.h"
 #include "keyd_internal.h"
 
@@ -216,7 +217,7 @@ decrypt(struct cv_keyd *k, const char *rid, unsigned sections,
 	keyd_vault_put(k, v);
 	/* The token went (cv_keys_check): said apart from "no key
 	 * process", which the caller hears as CV_ERR_HSM. */
-	if (r == CV_ERR_HSM && cv_keys_lost(cv_vault_keys(k->v)))
+	if (r == CV_ERR_HSM && cv_keys_lost(k->keys))
 		r = CV_ERR_HSM_TOKEN;
 	return r;
 }
@@ -370,7 +371,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 		r = release(k, q->u64, q->s[0], q->s[1], q->sections, &out);
 		break;
 	case KEYD_BLIND_INDEX:
-		if ((r = cv_keys_blind_index(cv_vault_keys(k->v),
+		if ((r = cv_keys_blind_index(k->keys,
 		    (enum cv_bidx_kind)q->kind, q->data, q->len, b)) == CV_OK)
 			r = cv_buf_add(&out, b, CV_BIDX_BYTES);
 		break;
@@ -382,7 +383,7 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 			    "handshakes only");
 			break;
 		}
-		if ((r = cv_keys_sign(cv_vault_keys(k->v), CV_SIGNER_TLS,
+		if ((r = cv_keys_sign(k->keys, CV_SIGNER_TLS,
 		    q->data, q->len, b)) == CV_OK)
 			r = cv_buf_add(&out, b, CV_SIGN_BYTES);
 		break;
@@ -405,6 +406,7 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	if ((k = calloc(1, sizeof *k)) == NULL)
 		return CV_ERR_NOMEM;
 	k->v = v;
+	k->keys = cv_vault_keys(v);
 	k->a = a;
 	k->alerts_fd = -1;
 	pthread_mutex_init(&k->mu, NULL);
@@ -416,13 +418,22 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	 * none leaves the vault as it was. */
 	/* What the log holds when it is opened was made durable (and
 	 * repaired) before: tickets up to here are good. */
-	if ((r = cv_audit_size(a, &k->durable)) != CV_OK) {
+	if ((r = cv_audit_size(a, &k->durable)) != CV_OK ||
+	    (k->keys != NULL && (r = cv_ca_ensure(k->keys, cv_vault_dir(v),
+	    cv_vault_id(v))) != CV_OK)) {
 		cv_keyd_free(k);
 		return r;
 	}
 	cv_audit_on_batch(a, keyd_release_replies, NULL);
 	*out = k;
 	return CV_OK;
+}
+
+void
+cv_keyd_pubkey(const struct cv_keyd *k, enum cv_signer which,
+    uint8_t pk[static CV_SIGN_PK_BYTES])
+{
+	cv_keys_pubkey(k->keys, which, pk);
 }
 
 struct cv_vault *

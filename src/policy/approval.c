@@ -223,11 +223,11 @@ mix_canaries(struct cv_vault *v, json_t **args)
 }
 
 cv_err
-cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
+cv_policy_propose(struct cv_store *s, struct cv_vault *v,
+    const struct cv_actor *by,
     const char *kind, const char *subject, json_t *args_in, int64_t now_us,
     cv_policy_audit_fn *audit, void *ctx, int64_t *id, uint64_t *index)
 {
-	struct cv_store *s = cv_vault_store(v);
 	struct cv_store_proposal p;
 	json_t *args = args_in;
 	char reason[256], *text = NULL;
@@ -281,10 +281,9 @@ cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
 }
 
 static cv_err
-apply(struct cv_vault *v, const struct cv_store_proposal *p, json_t *args,
+apply(struct cv_store *s, const struct cv_store_proposal *p, json_t *args,
     int64_t now_us, struct cv_approval *out)
 {
-	struct cv_store *s = cv_vault_store(v);
 	uint32_t b[CV_STORE_BUDGET_N];
 	json_t *it;
 	size_t i;
@@ -292,7 +291,7 @@ apply(struct cv_vault *v, const struct cv_store_proposal *p, json_t *args,
 	cv_err r = CV_OK;
 
 	if (!strcmp(p->kind, "user.create"))
-		return cv_auth_user_create(v, p->subject,
+		return cv_auth_user_create(s, p->subject,
 		    (enum cv_role)role_arg(args), now_us, out->code);
 	if (!strcmp(p->kind, "user.role"))
 		return cv_store_user_set_role(s, p->subject,
@@ -375,11 +374,10 @@ signals(struct cv_store *s, const struct cv_store_proposal *p,
 }
 
 cv_err
-cv_policy_decide(struct cv_vault *v, const struct cv_actor *by, int64_t id,
+cv_policy_decide(struct cv_store *s, const struct cv_actor *by, int64_t id,
     int approve, int64_t now_us, cv_policy_audit_fn *audit, void *ctx,
     struct cv_approval *out)
 {
-	struct cv_store *s = cv_vault_store(v);
 	struct cv_store_proposal *p = &out->p;
 	json_t *args = NULL;
 	char reason[256];
@@ -445,7 +443,7 @@ cv_policy_decide(struct cv_vault *v, const struct cv_actor *by, int64_t id,
 	if ((r = cv_store_proposal_decide(s, id, approve ? "approved" :
 	    "rejected", by->name, now_us)) != CV_OK)
 		goto out;
-	if (approve && ((r = apply(v, p, args, now_us, out)) != CV_OK ||
+	if (approve && ((r = apply(s, p, args, now_us, out)) != CV_OK ||
 	    (r = signals(s, p, by->name, now_us, out)) != CV_OK))
 		goto out;
 	snprintf(reason, sizeof reason, "%s proposal %lld (audit index %lld) "
@@ -478,7 +476,7 @@ cv_approval_clear(struct cv_approval *a)
 }
 
 cv_err
-cv_policy_break_glass(struct cv_vault *v, const char *user, const char *rid,
+cv_policy_break_glass(struct cv_store *s, const char *user, const char *rid,
     const char *reason, int64_t now_us, int64_t *id)
 {
 	struct cv_store_proposal p;
@@ -499,7 +497,7 @@ cv_policy_break_glass(struct cv_vault *v, const char *user, const char *rid,
 	snprintf(p.proposer, sizeof p.proposer, "%s", user);
 	p.created_us = now_us;
 	p.expires_us = now_us + (int64_t)CV_BREAK_GLASS_REVIEW_S * 1000000;
-	r = cv_store_proposal_add(cv_vault_store(v), &p, id);
+	r = cv_store_proposal_add(s, &p, id);
 	free(p.args);
 	return r;
 }

@@ -8,6 +8,7 @@
 
 #include "../auth/users.h"
 #include "../guard/guard.h"
+#include "../vault/vault.h"
 
 enum cv_permission {
 	CV_PERM_READ_RECORDS,	/* records of one's cases */
@@ -100,12 +101,14 @@ typedef cv_err cv_policy_audit_fn(void *ctx, const char *reason,
  *   user.enable  SUBJECT a disabled user, {}
  *   case.members SUBJECT a case id, {"users": [...], "records": [...]}
  * Administrators propose user changes, security officers case changes.
- * Nothing changes until cv_policy_decide approves it. *ID is the
+ * Nothing changes until cv_policy_decide approves it; in store S, with V
+ * only for its canary list (mixed into grants). *ID is the
  * proposal, *INDEX the audit entry AUDIT wrote. CV_ERR_AUTH (wrong role),
  * CV_ERR_INVALID, CV_ERR_NOT_FOUND, CV_ERR_EXISTS (nothing to change), with
  * the reason in the detail; then nothing is written.
  */
-cv_err cv_policy_propose(struct cv_vault *v, const struct cv_actor *by,
+cv_err cv_policy_propose(struct cv_store *s, struct cv_vault *v,
+    const struct cv_actor *by,
     const char *kind, const char *subject, json_t *args, int64_t now_us,
     cv_policy_audit_fn *audit, void *ctx, int64_t *id,
     uint64_t *index) CV_MUST_CHECK;
@@ -146,7 +149,7 @@ struct cv_approval {
  * CV_ERR_NOT_FOUND; CV_ERR_EXISTS when already decided; CV_ERR_AUTH with
  * out->refusal; errors of the change itself (CV_ERR_INVALID...).
  */
-cv_err cv_policy_decide(struct cv_vault *v, const struct cv_actor *by,
+cv_err cv_policy_decide(struct cv_store *s, const struct cv_actor *by,
     int64_t id, int approve, int64_t now_us, cv_policy_audit_fn *audit,
     void *ctx, struct cv_approval *out) CV_MUST_CHECK;
 void cv_approval_clear(struct cv_approval *a);
@@ -156,7 +159,7 @@ void cv_approval_clear(struct cv_approval *a);
  * review (a "break_glass" proposal, *ID) is opened that a security officer
  * other than USER must decide within CV_BREAK_GLASS_REVIEW_S.
  */
-cv_err cv_policy_break_glass(struct cv_vault *v, const char *user,
+cv_err cv_policy_break_glass(struct cv_store *s, const char *user,
     const char *rid, const char *reason, int64_t now_us,
     int64_t *id) CV_MUST_CHECK;
 

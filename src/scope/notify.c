@@ -147,7 +147,8 @@ row_for(struct cv_vault *v, struct cv_keyd_client *kd, uint64_t ticket,
 }
 
 cv_err
-cv_scope_notify(struct cv_vault *v, struct cv_keyd_client *kd,
+cv_scope_notify(struct cv_vault *v, struct cv_store *s,
+    struct cv_keyd_client *kd,
     const char *actor, const struct cv_scope_result *r, json_t **out,
     size_t *nread)
 {
@@ -174,7 +175,7 @@ cv_scope_notify(struct cv_vault *v, struct cv_keyd_client *kd,
 	/* Entries name only records that can be read: a shredded one is
 	 * not "returned" to anyone. */
 	for (size_t i = 0; i < r->nrecords; i++)
-		if (cv_store_state(cv_vault_store(v), r->records[i].id, &ver) ==
+		if (cv_store_state(s, r->records[i].id, &ver) ==
 		    CV_OK)
 			ids[(*nread)++] = r->records[i].id;
 	parts = (*nread + NOTIFY_IDS_PER_ENTRY - 1) / NOTIFY_IDS_PER_ENTRY;
@@ -209,7 +210,7 @@ cv_scope_notify(struct cv_vault *v, struct cv_keyd_client *kd,
 			    &row);
 		} else {
 			ret = CV_OK;
-			row = cv_store_state(cv_vault_store(v), id, &ver) ==
+			row = cv_store_state(s, id, &ver) ==
 			    CV_ERR_SHREDDED ? missing_row(id, "shredded",
 			    NULL) : missing_row(id, "not found", NULL);
 		}

@@ -99,14 +99,16 @@ void cv_scope_result_free(struct cv_scope_result *r);
  * The people to notify: for each record of R, only its identity and
  * contact sections, and a JSON array in *OUT (caller json_decref's), in
  * R's order, of {"id", "status", "name", "email", "phones", "address"};
- * status is "ok", "shredded", "not found" or "unreadable" (then only
- * "id", "status" and "error"). The records that can be read are named
+ * status is "ok", "shredded", "not found" (S, V's store, says which) or
+ * "unreadable" (then only "id", "status" and "error"); the rest is read
+ * from V through the core. The records that can be read are named
  * first in "scope.notify" entries by ACTOR, appended through KD (up to
  * 20,000 ids an entry); keyd decrypts each under its entry. *NREAD is how
  * many were named. The rows hold personal data: print them, never log
  * them.
  */
-cv_err cv_scope_notify(struct cv_vault *v, struct cv_keyd_client *kd,
+cv_err cv_scope_notify(struct cv_vault *v, struct cv_store *s,
+    struct cv_keyd_client *kd,
     const char *actor, const struct cv_scope_result *r, json_t **out,
     size_t *nread) CV_MUST_CHECK;
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 
+#include "../core/core.h"
 #include "../keyd/keyd.h"
 #include "serve.h"
 
@@ -20,7 +21,7 @@ cv_serve_api(const struct cv_serve_opts *o)
 	prctl(PR_SET_NAME, "cv-api");
 	if ((r = cv_keyd_client_channel(CV_SERVE_FD_KEYD, &kd)) != CV_OK ||
 	    (r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
-	    (r = cv_audit_open(v, 1, &a)) != CV_OK)
+	    (r = cv_core_audit_open(v, 1, &a)) != CV_OK)
 		goto out;
 	{
 		struct cv_server_opts so = o->api;

@@ -62,7 +62,7 @@ read_cert(const char *path, gnutls_x509_crt_t *crt, const char *fix)
 	"user's certificate)"
 
 cv_err
-cv_serve_check_certs(struct cv_keys *k, const char *dir)
+cv_serve_check_certs(struct cv_keyd *k, const char *dir)
 {
 	gnutls_x509_crt_t ca = NULL, crt = NULL;
 	gnutls_x509_trust_list_t trust = NULL;
@@ -75,7 +75,7 @@ cv_serve_check_certs(struct cv_keys *k, const char *dir)
 	if ((r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
 	    (r = read_cert(path, &ca, CA_FIX)) != CV_OK)
 		goto out;
-	cv_keys_pubkey(k, CV_SIGNER_CA, pk);
+	cv_keyd_pubkey(k, CV_SIGNER_CA, pk);
 	if (!cert_key_is(ca, pk)) {
 		r = cv_fail(CV_ERR_CRYPTO, "%s is not this vault's CA (another "
 		    "key); %s", path, CA_FIX);
@@ -91,7 +91,7 @@ cv_serve_check_certs(struct cv_keys *k, const char *dir)
 	if ((r = cv_path(path, sizeof path, "%s/server.pem", dir)) != CV_OK ||
 	    (r = read_cert(path, &crt, SERVER_FIX)) != CV_OK)
 		goto out;
-	cv_keys_pubkey(k, CV_SIGNER_TLS, pk);
+	cv_keyd_pubkey(k, CV_SIGNER_TLS, pk);
 	if (!cert_key_is(crt, pk)) {
 		r = cv_fail(CV_ERR_CRYPTO, "%s is for another key than this "
 		    "vault's TLS key; %s", path, SERVER_FIX);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../auth/ca.h"
+#include "../core/core.h"
 #include "../keyd/keyd.h"
 #include "../sandbox/sandbox.h"
 #include "serve.h"
@@ -180,14 +181,13 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	sigaction(SIGINT, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
-	    (r = cv_audit_open(v, 0, &a)) != CV_OK ||
+	    (r = cv_core_audit_open(v, 0, &a)) != CV_OK ||
 	    (check_canaries && (r = cv_serve_canaries_ok(v, a)) != CV_OK) ||
-	    /* The api worker reads these; it cannot make them. */
-	    (r = cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v))) !=
-	    CV_OK ||
+	    /* keyd makes the CA if missing: the api worker reads its
+	     * files, it cannot make them. */
+	    (r = cv_keyd_new(v, a, &kp.k)) != CV_OK ||
 	    /* A damaged certificate stops the start, naming the file. */
-	    (r = cv_serve_check_certs(cv_vault_keys(v), dir)) != CV_OK ||
-	    (r = cv_keyd_new(v, a, &kp.k)) != CV_OK)
+	    (r = cv_serve_check_certs(kp.k, dir)) != CV_OK)
 		goto out;
 	/* Confined once the PKCS#11 module is loaded and the files are
 	 * open: no network, no exec, no new code (fail closed). */

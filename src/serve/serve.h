@@ -17,6 +17,7 @@
 #define CV_SERVE_H
 
 #include "../api/api.h"
+#include "../keyd/keyd.h"
 #include "../keys/keys.h"
 
 /* Descriptors a child finds its channels on. */
@@ -58,11 +59,12 @@ cv_err cv_serve_canaries_ok(struct cv_vault *v, struct cv_audit *a)
 cv_err cv_serve_api(const struct cv_serve_opts *o) CV_MUST_CHECK;
 
 /*
- * Before the server starts, by whoever holds the keys: DIR/ca.pem is the
- * vault CA (the keyring's CA key, its own signature verifies) and
- * DIR/server.pem is for K's TLS key and verifies against it, in date.
+ * Before the server starts, against keyd K's public keys: DIR/ca.pem is
+ * the vault CA (the keyring's CA key, its own signature verifies) and
+ * DIR/server.pem is for the TLS key and verifies against it, in date.
  * CV_ERR_CRYPTO naming the file and what to do.
  */
-cv_err cv_serve_check_certs(struct cv_keys *k, const char *dir) CV_MUST_CHECK;
+cv_err cv_serve_check_certs(struct cv_keyd *k,
+    const char *dir) CV_MUST_CHECK;
 
 #endif

@@ -59,8 +59,8 @@ cv_err cv_vault_open(const char *dir, struct cv_vault **out) CV_MUST_CHECK;
 /*
  * The vault at DIR without its keys: its configuration and store only,
  * for the server's network process, which must not load the PKCS#11
- * module. Everything that needs a key fails on this handle
- * (cv_vault_keys() is NULL); ask the key process instead.
+ * module. Everything that needs a key fails on this handle; ask the key
+ * process instead.
  */
 cv_err cv_vault_open_store(const char *dir,
     struct cv_vault **out) CV_MUST_CHECK;
@@ -288,10 +288,18 @@ cv_err cv_vault_rotate(struct cv_vault *v,
     void (*progress)(void *ctx, const struct cv_rotate_stats *st),
     void *ctx, struct cv_rotate_stats *st) CV_MUST_CHECK;
 
-/* The vault's folder, id (hex) and keys; borrowed, valid while V is. */
+/* The vault's folder and id (hex); borrowed, valid while V is. */
 const char *cv_vault_dir(const struct cv_vault *v);
 const char *cv_vault_id(const struct cv_vault *v);
-struct cv_keys *cv_vault_keys(struct cv_vault *v);
+
+/*
+ * V's database connection, for a process's composition root (a command,
+ * the server's setup) to hand to the components that read and write
+ * users, cases, proposals and sessions, and for the core to share V's
+ * transaction. Components take a struct cv_store * and never a vault to
+ * fetch it from (tests/structure/test_privsep.sh). Borrowed, valid while
+ * V is; one thread at a time, as V.
+ */
 struct cv_store *cv_vault_store(struct cv_vault *v);
 
 /* How many records, and how many of them are shredded. */

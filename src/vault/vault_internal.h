@@ -8,6 +8,7 @@
 #include "../record/record.h"
 #include "../store/store.h"
 #include "vault.h"
+#include "vault_keys.h"
 
 /*
  * Section envelope, format 1 (the records.body column). Big-endian.

@@ -41,5 +41,20 @@ forbid "an audit write in the api worker's code (keyd writes the log)" \
     '\bcv_audit_(append|submit|append_leaves|checkpoint)\(' '^$' src/api
 forbid "the PKCS#11 module in the api worker's code" \
     '\bC_[A-Z][A-Za-z]+\(|p11_kit|pkcs11' '^$' src/api src/serve/api_proc.c
+# The vault handle hands out no keyring: keyd's constructor takes it, the
+# core's composition gives the log a checkpoint signer, and nothing else
+# reaches it (the test-only key dump excepted).
+forbid "the keyring reached outside keyd and the core" \
+    'vault_keys\.h|\bcv_vault_keys\(' \
+    '^src/(vault|keyd|core)/|^src/cli/cmd_test.c:' src
+# Components are handed their store; only a process's composition root
+# (the commands, src/serve, the api's thread setup, keyd's pool) and the
+# core take it from a vault handle.
+forbid "a component that takes a vault handle apart for its store" \
+    '\bcv_vault_store\(' \
+    '^src/(vault|core|cli|serve)/|^src/api/server.c:|^src/keyd/(serve|ops).c:' \
+    src
+forbid "the audit log knowing the vault (it is handed a directory and a signer)" \
+    'vault/vault\.h|\bstruct cv_vault\b' '^$' src/audit
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

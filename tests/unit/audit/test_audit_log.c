@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core/core.h"
 #include "../testutil.h"
 #include "audit/audit.h"
 
@@ -34,7 +35,7 @@ setup(void **state)
 	(void)state;
 	dir = test_vault_dir();
 	if (cv_vault_init(dir, &o) != CV_OK || cv_audit_create(dir) != CV_OK ||
-	    cv_vault_open(dir, &v) != CV_OK || cv_audit_open(v, 0, &a) != CV_OK)
+	    cv_vault_open(dir, &v) != CV_OK || cv_core_audit_open(v, 0, &a) != CV_OK)
 		return -1;
 	return 0;
 }
@@ -109,7 +110,7 @@ test_torn_write_dropped(void **state)
 	assert_int_equal(write(fd, "\0\0\0\x40zz", 6), 6);
 	close(fd);
 	cv_audit_close(a);
-	assert_int_equal(cv_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
 	/* The cut is an entry of its own, then the log goes on. */
 	assert_int_equal(cv_audit_leaf(a, size, &leaf), CV_OK);
 	assert_non_null(memmem(leaf.p, leaf.len, "audit.repair", 12));
@@ -152,13 +153,13 @@ test_zero_tail_cut(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, zeros, sizeof zeros), (ssize_t)sizeof zeros);
 	close(fd);
-	assert_int_equal(cv_audit_open(v, 1, &ro), CV_OK);
+	assert_int_equal(cv_core_audit_open(v, 1, &ro), CV_OK);
 	assert_int_equal(cv_audit_verify(ro, NULL, NULL, 0, &rep), CV_OK);
 	assert_int_equal(rep.entries, size);
 	assert_non_null(strstr(rep.note, "64 bytes"));
 	cv_audit_close(ro);
 	cv_audit_close(a);
-	assert_int_equal(cv_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
 	assert_int_equal(cv_audit_size(a, &after), CV_OK);
 	assert_int_equal(after, size + 1);	/* the audit.repair entry */
 	note.len = 0;
@@ -166,7 +167,7 @@ test_zero_tail_cut(void **state)
 	assert_int_equal(cv_checkpoint_parse((char *)note.p, note.len, &c),
 	    CV_OK);
 	assert_int_equal(c.size, size + 1);
-	assert_int_equal(cv_audit_open(v, 1, &ro), CV_OK);
+	assert_int_equal(cv_core_audit_open(v, 1, &ro), CV_OK);
 	assert_int_equal(cv_audit_verify(ro, NULL, NULL, 0, &rep), CV_OK);
 	assert_int_equal(rep.entries, size + 1);
 	assert_string_equal(rep.note, "");
@@ -285,7 +286,7 @@ test_submit(void **state)
 	 * (A fresh handle: its checkpointer's first tick is a second away,
 	 * so the injected fault meets the batch.) */
 	cv_audit_close(a);
-	assert_int_equal(cv_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
 	setenv("CLEARVAULT_FAULT", "audit.sync:1", 1);
 	assert_int_equal(cv_audit_submit(a, &e, on_done, (void *)0), CV_OK);
 	wait_submits(SUBMITS + 1);

@@ -19,9 +19,35 @@
 
 #include "../testutil.h"
 #include "auth/session.h"
+#include "vault/vault_keys.h"
 
 static const char *dir;
 static struct cv_vault *v;
+static struct cv_store *db;
+
+/* The key holder enrolment asks (keyd in the product), here the vault's
+ * own keys. */
+static cv_err
+seal_here(void *ctx, const char *name, const uint8_t *sd, size_t len,
+    uint8_t *out)
+{
+	char c[96];
+
+	(void)ctx;
+	snprintf(c, sizeof c, "totp:%s", name);
+	return cv_keys_seal(cv_vault_keys(v), c, sd, len, out);
+}
+
+static cv_err
+sign_here(void *ctx, const char *name, const char *role, unsigned days,
+    const char *csr, size_t len, struct cv_client_cert *out)
+{
+	(void)ctx;
+	return cv_ca_sign_csr(cv_vault_keys(v), cv_vault_dir(v), name, role,
+	    days, csr, len, out);
+}
+
+static const struct cv_auth_keys keys = { seal_here, sign_here, NULL };
 static struct cv_user_issue alice;
 static char seed[CV_TOTP_SEED_BYTES];
 static const int64_t T0 = 1900000000LL * 1000000;	/* a fixed "now" */
@@ -35,10 +61,10 @@ enrol(const char *user, enum cv_role role, struct cv_user_issue *out)
 	int64_t now = cv_time_us();
 	cv_err r;
 
-	if ((r = cv_auth_user_create(v, user, role, now, code)) != CV_OK ||
+	if ((r = cv_auth_user_create(db, user, role, now, code)) != CV_OK ||
 	    (r = cv_ca_csr_new(user, &cc)) != CV_OK)
 		return r;
-	r = cv_auth_enrol(v, user, code, (const char *)cc.csr_pem.p,
+	r = cv_auth_enrol(db, &keys, user, code, (const char *)cc.csr_pem.p,
 	    cc.csr_pem.len, now, out);
 	cv_client_cert_clear(&cc);
 	return r;
@@ -54,6 +80,8 @@ setup(void **state)
 	(void)state;
 	dir = test_vault_dir();
 	if (cv_vault_init(dir, &o) != CV_OK || cv_vault_open(dir, &v) != CV_OK ||
+	    (db = cv_vault_store(v)) == NULL ||
+	    cv_ca_ensure(cv_vault_keys(v), dir, cv_vault_id(v)) != CV_OK ||
 	    enrol("alice", CV_ROLE_INVESTIGATOR, &alice) != CV_OK)
 		return -1;
 	b32 = strstr(alice.otpauth, "secret=") + 7;
@@ -132,19 +160,19 @@ test_lifetimes(void **state)
 	(void)state;
 	assert_int_equal(sessions(&s), CV_OK);
 	code_at(t, code);
-	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p), CV_OK);
+	assert_int_equal(cv_sessions_login(s, db, fp, code, t, tok, &p), CV_OK);
 	assert_string_equal(p.user, "alice");
 	assert_int_equal(p.role, CV_ROLE_INVESTIGATOR);
 	/* The account's age travels with the session (probation). */
 	{
 		struct cv_store_user u;
-		assert_int_equal(cv_store_user_get(cv_vault_store(v), "alice",
+		assert_int_equal(cv_store_user_get(db, "alice",
 		    &u), CV_OK);
 		assert_true(u.created_us > 0);
 		assert_int_equal(p.created_us, u.created_us);
 	}
 	/* The same code again: refused, even in a later window. */
-	assert_int_equal(cv_sessions_login(s, v, fp, code, t + 1000, other,
+	assert_int_equal(cv_sessions_login(s, db, fp, code, t + 1000, other,
 	    &p), CV_ERR_AUTH);
 	assert_string_equal(other, "");
 	/* Active use keeps it alive past 15 minutes... */
@@ -157,7 +185,7 @@ test_lifetimes(void **state)
 	/* A new session, left idle for 16 minutes. */
 	t += 10 * min;
 	code_at(t, code);
-	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p), CV_OK);
+	assert_int_equal(cv_sessions_login(s, db, fp, code, t, tok, &p), CV_OK);
 	assert_int_equal(cv_sessions_check(s, tok, "00ff", t + min, &p),
 	    CV_ERR_AUTH);
 	assert_int_equal(cv_sessions_check(s, tok, fp, t + 16 * min, &p),
@@ -179,16 +207,16 @@ test_lockout(void **state)
 	(void)state;
 	assert_int_equal(sessions(&s), CV_OK);
 	for (int i = 0; i < CV_LOGIN_FAILS_MAX; i++)
-		assert_int_equal(cv_sessions_login(s, v, fp, "000000", t, tok,
+		assert_int_equal(cv_sessions_login(s, db, fp, "000000", t, tok,
 		    &p), CV_ERR_AUTH);
 	code_at(t, code);
-	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p),
+	assert_int_equal(cv_sessions_login(s, db, fp, code, t, tok, &p),
 	    CV_ERR_LIMIT);
 	/* After the window the right code works. */
 	t += (CV_LOGIN_WINDOW_S + 31) * 1000000LL;
 	code_at(t, code);
-	assert_int_equal(cv_sessions_login(s, v, fp, code, t, tok, &p), CV_OK);
-	assert_int_equal(cv_sessions_login(s, v, "ab", code, t, tok, &p),
+	assert_int_equal(cv_sessions_login(s, db, fp, code, t, tok, &p), CV_OK);
+	assert_int_equal(cv_sessions_login(s, db, "ab", code, t, tok, &p),
 	    CV_ERR_AUTH);
 	cv_sessions_free(s);
 }
@@ -210,56 +238,56 @@ test_enrolment(void **state)
 	assert_int_equal(cv_ca_csr_new("carol", &other), CV_OK);
 	csr = (const char *)cc.csr_pem.p;
 	len = cc.csr_pem.len;
-	assert_int_equal(cv_auth_user_create(v, "bob", CV_ROLE_ADJUDICATOR, now,
+	assert_int_equal(cv_auth_user_create(db, "bob", CV_ROLE_ADJUDICATOR, now,
 	    code), CV_OK);
-	assert_int_equal(cv_auth_user_create(v, "carol", CV_ROLE_AUDITOR, now,
+	assert_int_equal(cv_auth_user_create(db, "carol", CV_ROLE_AUDITOR, now,
 	    code2), CV_OK);
 	assert_int_equal(strlen(code), CV_ENROL_CODE_CHARS);
 	/* No seed and no certificate until enrolment: nothing to log in with. */
-	assert_int_equal(cv_store_user_get(cv_vault_store(v), "bob", &u), CV_OK);
+	assert_int_equal(cv_store_user_get(db, "bob", &u), CV_OK);
 	assert_false(cv_auth_enrolled(&u));
 	/* A live account cannot be opened again. */
-	assert_int_equal(cv_auth_user_create(v, "alice", CV_ROLE_ADMIN, now,
+	assert_int_equal(cv_auth_user_create(db, "alice", CV_ROLE_ADMIN, now,
 	    bad), CV_ERR_EXISTS);
 	/* Hostile requests are refused before a try is spent. */
-	assert_int_equal(cv_auth_enrol(v, "bob", code, "garbage", 7, now, &iss),
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, "garbage", 7, now, &iss),
 	    CV_ERR_INVALID);
 	pem = malloc(len);
 	assert_non_null(pem);
 	memcpy(pem, csr, len);
 	pem[len / 2] = pem[len / 2] == 'A' ? 'B' : 'A';	/* breaks it */
-	assert_int_equal(cv_auth_enrol(v, "bob", code, pem, len, now, &iss),
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, pem, len, now, &iss),
 	    CV_ERR_INVALID);
 	free(pem);
 	/* Another user's code, a code for nobody, then the right one. */
-	assert_int_equal(cv_auth_enrol(v, "bob", code2, csr, len, now, &iss),
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code2, csr, len, now, &iss),
 	    CV_ERR_AUTH);
-	assert_int_equal(cv_auth_enrol(v, "nobody", code, csr, len, now, &iss),
+	assert_int_equal(cv_auth_enrol(db, &keys, "nobody", code, csr, len, now, &iss),
 	    CV_ERR_AUTH);
 	/* Case and dashes do not matter. */
 	for (char *c = code; *c; c++)
 		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
-	assert_int_equal(cv_auth_enrol(v, "bob", code, csr, len, now, &iss),
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, csr, len, now, &iss),
 	    CV_OK);
 	assert_non_null(strstr(iss.otpauth, "otpauth://totp/clearvault:bob?"));
 	assert_non_null(strstr((const char *)iss.cert.cert_pem.p,
 	    "BEGIN CERTIFICATE"));
 	cv_user_issue_clear(&iss);
 	/* Spent. */
-	assert_int_equal(cv_auth_enrol(v, "bob", code, csr, len, now, &iss),
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, csr, len, now, &iss),
 	    CV_ERR_AUTH);
 	/* Expired: carol's code a day and a second later. */
-	assert_int_equal(cv_auth_enrol(v, "carol", code2,
+	assert_int_equal(cv_auth_enrol(db, &keys, "carol", code2,
 	    (const char *)other.csr_pem.p, other.csr_pem.len, now +
 	    (CV_ENROL_TTL_S + 1) * 1000000LL, &iss), CV_ERR_AUTH);
 	/* Wrong codes make the enrolment void, even for the right one. */
 	snprintf(bad, sizeof bad, "%s", code2);
 	bad[0] = bad[0] == 'A' ? 'B' : 'A';
 	for (int i = 0; i < CV_ENROL_FAILS_MAX; i++)
-		assert_int_equal(cv_auth_enrol(v, "carol", bad,
+		assert_int_equal(cv_auth_enrol(db, &keys, "carol", bad,
 		    (const char *)other.csr_pem.p, other.csr_pem.len, now,
 		    &iss), CV_ERR_AUTH);
-	assert_int_equal(cv_auth_enrol(v, "carol", code2,
+	assert_int_equal(cv_auth_enrol(db, &keys, "carol", code2,
 	    (const char *)other.csr_pem.p, other.csr_pem.len, now, &iss),
 	    CV_ERR_LIMIT);
 	cv_client_cert_clear(&cc);

@@ -111,7 +111,7 @@ setup(void **state)
 	    cv_store_case_member(cv_vault_store(v), CASE, 1, rid[2], 1,
 	    &changed) != CV_OK ||
 	    cv_vault_shred(v, rid[2]) != CV_OK ||
-	    cv_audit_open(v, 0, &a) != CV_OK ||
+	    cv_core_audit_open(v, 0, &a) != CV_OK ||
 	    cv_keyd_new(v, a, &k) != CV_OK ||
 	    cv_keyd_client_local(k, &kd) != CV_OK)
 		return -1;

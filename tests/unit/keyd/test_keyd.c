@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "core/core.h"
 #include "../testutil.h"
 #include "gen/gen.h"
 #include "keyd/keyd.h"
@@ -79,7 +80,7 @@ open_side(struct side *s)
 	memset(s, 0, sizeof *s);
 	s->fd = -1;
 	assert_int_equal(cv_vault_open(dir, &s->v), CV_OK);
-	assert_int_equal(cv_audit_open(s->v, 0, &s->a), CV_OK);
+	assert_int_equal(cv_core_audit_open(s->v, 0, &s->a), CV_OK);
 	assert_int_equal(cv_keyd_new(s->v, s->a, &s->k), CV_OK);
 }
 
@@ -385,7 +386,7 @@ test_enrol_needs_the_logged_approval(void **state)
 	/* A pending admin account with a code, as a compromised network
 	 * process could make one in the store. */
 	assert_int_equal(cv_vault_open(dir, &v), CV_OK);
-	assert_int_equal(cv_auth_user_create(v, "eve", CV_ROLE_ADMIN,
+	assert_int_equal(cv_auth_user_create(cv_vault_store(v), "eve", CV_ROLE_ADMIN,
 	    cv_time_us(), code), CV_OK);
 	cv_vault_close(v);
 	start(&s, 1);

@@ -35,6 +35,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "core/core.h"
 #include "../testutil.h"
 #include "audit/audit.h"
 #include "gen/gen.h"
@@ -576,7 +577,7 @@ child_keyd_vault(void *arg)
 	CHECK(cv_vault_load(v, &o, &st, &err) == CV_OK);
 	fclose(o.in);
 	CHECK(cv_vault_get_text(v, id, NULL, &out) == CV_OK && out.len > 0);
-	CHECK(cv_audit_open(v, 0, &a) == CV_OK);
+	CHECK(cv_core_audit_open(v, 0, &a) == CV_OK);
 	CHECK(cv_audit_append(a, &e, NULL) == CV_OK);
 	out.len = 0;
 	CHECK(cv_audit_checkpoint(a, &out) == CV_OK);
