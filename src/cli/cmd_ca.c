@@ -33,6 +33,7 @@ cmd_ca_cert(int argc, char **argv)
 		goto out;
 	/* keyd makes the CA if the vault has none yet. */
 	if ((r = cv_keyd_new(v, a, &k)) == CV_OK &&
+	    (r = cv_keyd_ca_ensure(k)) == CV_OK &&
 	    (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) == CV_OK)
 		r = cv_file_read(path, 65536, &pem, &len);
 	if (cli_record(a, "ca-cert", r, NULL, NULL, 0, 0) != CV_OK ||

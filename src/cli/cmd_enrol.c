@@ -138,8 +138,9 @@ enrol_dir(const char *dir, const char *name, const char *code,
 		cli_close(v, a);
 		return CV_ERR_INTERRUPTED;
 	}
-	r = cv_keyd_enrol(kd, name, code, (const char *)cc->csr_pem.p,
-	    cc->csr_pem.len, &issued);
+	if ((r = cv_keyd_ca_ensure(k)) == CV_OK)
+		r = cv_keyd_enrol(kd, name, code,
+		    (const char *)cc->csr_pem.p, cc->csr_pem.len, &issued);
 	snprintf(reason, sizeof reason, "user %s: %s", name, r == CV_OK ?
 	    "enrolled" : cv_err_detail());
 	/* Nothing is handed out before its entry is durable. */

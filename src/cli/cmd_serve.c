@@ -70,6 +70,7 @@ one_process(const struct cv_serve_opts *so)
 	if (!so->api.no_guard && (r = cv_serve_canaries_ok(v, a)) != CV_OK)
 		goto out;
 	if ((r = cv_keyd_new(v, a, &k)) != CV_OK ||
+	    (r = cv_keyd_ca_ensure(k)) != CV_OK ||
 	    (r = cv_serve_check_certs(k, so->dir)) != CV_OK ||
 	    (r = cv_keyd_watch_hsm(k, 2)) != CV_OK ||
 	    (r = cv_keyd_client_local(k, &kd)) != CV_OK ||

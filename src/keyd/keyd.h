@@ -44,13 +44,19 @@ struct cv_keyd_client;
 /*
  * The key side over vault V and its open log A (both borrowed: they must
  * outlive it): the one holder of V's keyring, taken here and never handed
- * on. Makes the vault CA (DIR/ca.pem, DIR/server.pem) if missing, since
- * keyd alone can sign them (cv_ca_ensure's errors). Refusals and protocol
- * violations are appended to DIR/alerts.jsonl.
+ * on. Refusals and protocol violations are appended to DIR/alerts.jsonl.
  */
 cv_err cv_keyd_new(struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd **out) CV_MUST_CHECK;
 void cv_keyd_free(struct cv_keyd *k);
+
+/*
+ * Makes the vault CA (DIR/ca.pem) and the server's certificate
+ * (DIR/server.pem) if missing, which keyd alone can sign: before the
+ * server starts (its sandboxed processes cannot create files) and before
+ * the command line signs or hands out the CA. Errors of cv_ca_ensure.
+ */
+cv_err cv_keyd_ca_ensure(struct cv_keyd *k) CV_MUST_CHECK;
 
 /* The public half of signer WHICH (the CA, TLS and audit keys are public
  * knowledge), for checking certificates against it. */

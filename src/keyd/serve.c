@@ -418,15 +418,19 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	 * none leaves the vault as it was. */
 	/* What the log holds when it is opened was made durable (and
 	 * repaired) before: tickets up to here are good. */
-	if ((r = cv_audit_size(a, &k->durable)) != CV_OK ||
-	    (k->keys != NULL && (r = cv_ca_ensure(k->keys, cv_vault_dir(v),
-	    cv_vault_id(v))) != CV_OK)) {
+	if ((r = cv_audit_size(a, &k->durable)) != CV_OK) {
 		cv_keyd_free(k);
 		return r;
 	}
 	cv_audit_on_batch(a, keyd_release_replies, NULL);
 	*out = k;
 	return CV_OK;
+}
+
+cv_err
+cv_keyd_ca_ensure(struct cv_keyd *k)
+{
+	return cv_ca_ensure(k->keys, cv_vault_dir(k->v), cv_vault_id(k->v));
 }
 
 void

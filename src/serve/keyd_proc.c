@@ -183,9 +183,9 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	if ((r = cv_vault_open(dir, &v)) != CV_OK ||
 	    (r = cv_core_audit_open(v, 0, &a)) != CV_OK ||
 	    (check_canaries && (r = cv_serve_canaries_ok(v, a)) != CV_OK) ||
-	    /* keyd makes the CA if missing: the api worker reads its
-	     * files, it cannot make them. */
 	    (r = cv_keyd_new(v, a, &kp.k)) != CV_OK ||
+	    /* The api worker reads these; it cannot make them. */
+	    (r = cv_keyd_ca_ensure(kp.k)) != CV_OK ||
 	    /* A damaged certificate stops the start, naming the file. */
 	    (r = cv_serve_check_certs(kp.k, dir)) != CV_OK)
 		goto out;
