@@ -112,7 +112,7 @@ users_change(struct req *r, struct cv_store *db, const char *name,
 	if (e != CV_OK)
 		return api_internal(r, e);
 	/* At once: the user's sessions end now. */
-	cv_sessions_end_user(r->srv->sessions, name);
+	api_end_sessions(r->srv, api_store(r->srv), name);
 	return api_json(r, 200, json_pack("{s:s, s:s}", "name", name,
 	    "result", what));
 }

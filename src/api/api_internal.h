@@ -21,6 +21,7 @@
 struct server {
 	struct cv_vault *v;	/* the main handle; threads dup it */
 	struct cv_store *store;	/* v's, for the main thread's ticks */
+	int64_t started_us;	/* sessions proved before: uncounted (watch.c) */
 	struct cv_audit *a;	/* read-only: keyd writes the log */
 	struct cv_keyd_client *kd;	/* everything that needs a key */
 	struct cv_sessions *sessions;
@@ -187,6 +188,11 @@ void api_http_refusals_tick(struct server *srv);
  */
 struct cv_vault *api_vault(struct server *srv);
 struct cv_store *api_store(struct server *srv);
+
+/* Ends USER's sessions here and, through DB, on every node; a store that
+ * fails leaves them ended here only, and says so on stderr. */
+void api_end_sessions(struct server *srv, struct cv_store *db,
+    const char *user);
 
 /*
  * Audits R with OUTCOME, then sends STATUS with BODY (taken over). If the

@@ -204,7 +204,8 @@ decide(struct req *r, struct cv_store *db, int64_t id, int approve)
 	/* A new role or an enabled account starts with a fresh login. */
 	if (approve && (!strcmp(ap.p.kind, "user.role") ||
 	    !strcmp(ap.p.kind, "user.budget")))
-		cv_sessions_end_user(r->srv->sessions, ap.p.subject);
+		api_end_sessions(r->srv, api_store(r->srv),
+		    ap.p.subject);
 	/* A break-glass read judged a misuse: the reader is locked. */
 	if (!approve && !strcmp(ap.p.kind, "break_glass") &&
 	    strcmp(r->who.user, ap.p.proposer) != 0)
@@ -334,6 +335,8 @@ api_enrol(struct req *r)
 void
 api_lock_user(struct server *srv, const char *user, const char *why)
 {
+	/* The calling thread's handle: a request's, or the main loop's. */
+	struct cv_store *db = api_store(srv);
 	struct req r;
 	struct cv_guard_alert *al;
 	uint64_t index = 0;
@@ -350,8 +353,8 @@ api_lock_user(struct server *srv, const char *user, const char *why)
 		    api_guard_now(srv))) == CV_OK)
 			e = api_guard_save(srv);
 	} else
-		e = cv_store_user_disable(srv->store, user, 1);
-	cv_sessions_end_user(srv->sessions, user);
+		e = db ? cv_store_user_disable(db, user, 1) : CV_ERR_STORE;
+	api_end_sessions(srv, db, user);
 	if (e != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot lock %s: %s\n", user,
 		    cv_err_detail());

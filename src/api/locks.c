@@ -117,7 +117,7 @@ api_lock_decided(struct req *r, const char *why)
 	struct cv_audit_entry e;
 	uint64_t index;
 
-	cv_sessions_end_user(r->srv->sessions, r->who.user);
+	api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 	memset(&u, 0, sizeof u);
 	snprintf(u.user, sizeof u.user, "%s", r->who.user);
 	snprintf(u.reason, sizeof u.reason, "%s", why);

@@ -49,7 +49,7 @@ login(struct req *r)
 		    "unauthorized", "login refused");
 	} else if (api_guard_locked(r->srv, r->who.user)) {
 		/* Locked until two officers say otherwise: no new session. */
-		cv_sessions_end_user(r->srv->sessions, r->who.user);
+		api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 		snprintf(r->reason, sizeof r->reason, "login refused: locked");
 		ret = api_problem(r, 403, CV_AUDIT_DENIED, "locked",
 		    "this account is locked; ask the security office");
@@ -79,15 +79,15 @@ authenticate(struct req *r)
 		snprintf(r->reason, sizeof r->reason, "no bearer token");
 		return 0;
 	}
-	if (cv_sessions_check(r->srv->sessions, h + 7, r->cert, cv_time_us(),
-	    &r->who) != CV_OK) {
+	if (db == NULL || cv_sessions_check(r->srv->sessions, db, h + 7,
+	    r->cert, cv_time_us(), &r->who) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
 		return 0;
 	}
 	/* Disabling or revoking takes effect at once, without a restart. */
 	if (db == NULL || cv_auth_cert_user(db, r->cert, &u) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		cv_sessions_end_user(r->srv->sessions, r->who.user);
+		api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 		return 0;
 	}
 	return 1;

@@ -73,6 +73,17 @@ api_store(struct server *srv)
 	return v ? cv_vault_store(v) : NULL;
 }
 
+void
+api_end_sessions(struct server *srv, struct cv_store *db, const char *user)
+{
+	cv_err e = db ? cv_sessions_end_user(srv->sessions, db, user) :
+	    CV_ERR_STORE;
+
+	if (e != CV_OK)
+		fprintf(stderr, "clearvault serve: %s's sessions ended on this "
+		    "node only: %s\n", user, cv_err_detail());
+}
+
 /* The server certificate, with a key that signs inside the keys module. */
 static int
 cert_cb(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, int nreqs,
@@ -867,7 +878,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd_client *kd, const struct cv_server_opts *o)
 {
 	struct server srv = { .v = v, .store = cv_vault_store(v), .a = a,
-	    .kd = kd, .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
+	    .kd = kd, .started_us = cv_time_us(),
+	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
 	    .save_mu = PTHREAD_MUTEX_INITIALIZER,
 	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1,
 	    .alerts_rfd = -1, .clock_fd = -1 };

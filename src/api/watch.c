@@ -575,7 +575,10 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	 * with one; its own id tells sessions apart) or its last step-up. */
 	struct cv_guard_session sess = { .id = r->who.session,
 	    .proof_us = r->who.stepped_up_us, .ends_us = r->who.expires_us,
-	    .budget = r->srv->session_records };
+	    .budget = r->srv->session_records,
+	    /* Its last proof before this process: counted elsewhere. */
+	    .uncounted = (r->who.stepped_up_us > r->who.opened_us ?
+	    r->who.stepped_up_us : r->who.opened_us) < r->srv->started_us };
 	int64_t now = cv_time_us();
 	int reader = cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS);
 	cv_err e;

@@ -16,7 +16,16 @@ struct sess {
 	uint8_t hash[32];	/* SHA-256 of the token: no token in memory */
 	struct cv_principal p;
 	int64_t created_us, used_us;
+	int64_t seen_us;	/* last read from, or written to, the store */
+	int64_t stored_used_us;	/* the last use the store holds */
 };
+
+/* How long a node trusts its copy of a session: an end on another node
+ * (disable, revoke, lock) counts here within this. */
+#define SEEN_US 1000000
+/* How stale the store's last use may get: another node's idle check is
+ * at most this early. */
+#define TOUCH_US (60LL * 1000000)
 
 /* Per certificate: failed logins; per user: the last TOTP step used. */
 struct track {
@@ -189,6 +198,28 @@ check_code(struct cv_sessions *s, struct cv_store *db,
 	return CV_OK;
 }
 
+static cv_err
+store_put(struct cv_store *db, const struct sess *ss, const char *role,
+    int64_t now_us)
+{
+	struct cv_store_session row;
+	cv_err r;
+
+	memset(&row, 0, sizeof row);
+	memcpy(row.hash, ss->hash, sizeof row.hash);
+	snprintf(row.id, sizeof row.id, "%s", ss->p.session);
+	snprintf(row.user, sizeof row.user, "%s", ss->p.user);
+	snprintf(row.role, sizeof row.role, "%s", role);
+	snprintf(row.cert, sizeof row.cert, "%s", ss->p.cert);
+	row.created_us = ss->created_us;
+	row.used_us = ss->used_us;
+	row.expires_us = ss->p.expires_us;
+	row.stepped_up_us = ss->p.stepped_up_us;
+	r = cv_store_session_put(db, &row, now_us);
+	sodium_memzero(&row, sizeof row);
+	return r;
+}
+
 cv_err
 cv_sessions_login(struct cv_sessions *s, struct cv_store *db, const char *cert,
     const char *code, int64_t now_us, char token[static CV_TOKEN_CHARS + 1],
@@ -235,23 +266,118 @@ cv_sessions_login(struct cv_sessions *s, struct cv_store *db, const char *cert,
 	randombytes_buf(id, sizeof id);
 	sodium_bin2hex(p->session, sizeof p->session, id, sizeof id);
 	p->expires_us = now_us + (int64_t)CV_SESSION_MAX_S * 1000000;
-	ss = &s->s[s->n++];
+	p->opened_us = now_us;
+	ss = &s->s[s->n];
+	memset(ss, 0, sizeof *ss);
 	token_hash(token, ss->hash);
 	ss->p = *p;
-	ss->created_us = ss->used_us = now_us;
+	ss->created_us = ss->used_us = ss->seen_us = ss->stored_used_us =
+	    now_us;
+	/* Every node's: no token before its row is stored. */
+	if ((r = store_put(db, ss, u.role, now_us)) != CV_OK) {
+		sodium_memzero(token, CV_TOKEN_CHARS + 1);
+		sodium_memzero(ss, sizeof *ss);
+		goto out;
+	}
+	s->n++;
 	tc->fails = 0;
-	r = CV_OK;
  out:
 	pthread_mutex_unlock(&s->mu);
 	sodium_memzero(raw, sizeof raw);
 	return r;
 }
 
+/* The copy of H, or NULL (under s->mu). */
+static struct sess *
+find(struct cv_sessions *s, const uint8_t h[32])
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (sodium_memcmp(s->s[i].hash, h, 32) == 0)
+			return &s->s[i];
+	}
+	return NULL;
+}
+
+static void
+drop(struct cv_sessions *s, struct sess *ss)
+{
+	*ss = s->s[--s->n];
+	sodium_memzero(&s->s[s->n], sizeof s->s[s->n]);
+}
+
+/*
+ * The store's row of H as this node's copy (under s->mu): a session
+ * another node made, or one this node has not confirmed for SEEN_US.
+ * CV_ERR_AUTH when the row is gone (ended or expired anywhere).
+ */
+static cv_err
+refresh(struct cv_sessions *s, struct cv_store *db, const uint8_t h[32],
+    int64_t now_us, struct sess **out)
+{
+	struct cv_store_session row;
+	struct cv_store_user u;
+	struct sess *ss = find(s, h);
+	uint32_t budget[CV_STORE_BUDGET_N];
+	int role;
+	cv_err r, rb;
+
+	*out = NULL;
+	if ((r = cv_store_session_get(db, h, &row)) == CV_ERR_NOT_FOUND) {
+		if (ss)
+			drop(s, ss);
+		return cv_fail(CV_ERR_AUTH, "unknown or expired session");
+	}
+	if (r != CV_OK)
+		return r;	/* fail closed: no store, no session */
+	if ((role = cv_role_parse(row.role)) < 0 ||
+	    (r = cv_store_user_get(db, row.user, &u)) != CV_OK) {
+		r = cv_fail(CV_ERR_AUTH, "session of an unknown user or role");
+		goto out;
+	}
+	if ((rb = cv_store_budget_get(db, row.user, budget)) != CV_OK &&
+	    rb != CV_ERR_NOT_FOUND) {
+		r = rb;
+		goto out;
+	}
+	if (ss == NULL) {
+		if (s->n == MAX_SESSIONS) {
+			r = cv_fail(CV_ERR_AUTH, "too many sessions");
+			goto out;
+		}
+		ss = &s->s[s->n++];
+		memset(ss, 0, sizeof *ss);
+		memcpy(ss->hash, h, sizeof ss->hash);
+	}
+	snprintf(ss->p.user, sizeof ss->p.user, "%s", row.user);
+	ss->p.role = (enum cv_role)role;
+	snprintf(ss->p.cert, sizeof ss->p.cert, "%s", row.cert);
+	snprintf(ss->p.session, sizeof ss->p.session, "%s", row.id);
+	ss->p.expires_us = row.expires_us;
+	ss->p.opened_us = row.created_us;
+	if (row.stepped_up_us > ss->p.stepped_up_us)
+		ss->p.stepped_up_us = row.stepped_up_us;
+	ss->p.has_budget = rb == CV_OK;
+	memcpy(ss->p.budget, budget, sizeof budget);
+	ss->p.created_us = u.created_us;
+	ss->created_us = row.created_us;
+	if (row.used_us > ss->used_us)
+		ss->used_us = row.used_us;
+	ss->stored_used_us = row.used_us;
+	ss->seen_us = now_us;
+	*out = ss;
+ out:
+	sodium_memzero(&u, sizeof u);
+	return r;
+}
+
 cv_err
-cv_sessions_check(struct cv_sessions *s, const char *token, const char *cert,
-    int64_t now_us, struct cv_principal *p)
+cv_sessions_check(struct cv_sessions *s, struct cv_store *db,
+    const char *token, const char *cert, int64_t now_us,
+    struct cv_principal *p)
 {
 	uint8_t h[32];
+	struct sess *ss;
+	int64_t touch = 0, stepped = 0;
 	cv_err r = cv_fail(CV_ERR_AUTH, "unknown or expired session");
 
 	memset(p, 0, sizeof *p);
@@ -259,28 +385,37 @@ cv_sessions_check(struct cv_sessions *s, const char *token, const char *cert,
 		return r;
 	token_hash(token, h);
 	pthread_mutex_lock(&s->mu);
-	for (size_t i = 0; i < s->n; i++) {
-		struct sess *ss = &s->s[i];
-		if (sodium_memcmp(ss->hash, h, sizeof h) != 0)
-			continue;
-		if (strcmp(ss->p.cert, cert) != 0) {
-			r = cv_fail(CV_ERR_AUTH, "session bound to another "
-			    "certificate");
-			break;
-		}
-		if (now_us - ss->used_us > (int64_t)CV_SESSION_IDLE_S * 1000000 ||
-		    now_us - ss->created_us > (int64_t)CV_SESSION_MAX_S *
-		    1000000) {
-			s->s[i] = s->s[--s->n];
-			r = cv_fail(CV_ERR_AUTH, "session expired");
-			break;
-		}
-		ss->used_us = now_us;
-		*p = ss->p;
-		r = CV_OK;
-		break;
+	if (((ss = find(s, h)) == NULL || now_us - ss->seen_us >= SEEN_US ||
+	    now_us < ss->seen_us) &&
+	    (r = refresh(s, db, h, now_us, &ss)) != CV_OK)
+		goto out;
+	if (strcmp(ss->p.cert, cert) != 0) {
+		r = cv_fail(CV_ERR_AUTH, "session bound to another "
+		    "certificate");
+		goto out;
 	}
+	if (now_us - ss->used_us > (int64_t)CV_SESSION_IDLE_S * 1000000 ||
+	    now_us - ss->created_us > (int64_t)CV_SESSION_MAX_S * 1000000) {
+		drop(s, ss);
+		r = cv_fail(CV_ERR_AUTH, "session expired");
+		goto out;
+	}
+	ss->used_us = now_us;
+	if (now_us - ss->stored_used_us >= TOUCH_US) {
+		ss->stored_used_us = touch = now_us;
+		stepped = ss->p.stepped_up_us;
+	}
+	*p = ss->p;
+	r = CV_OK;
+ out:
 	pthread_mutex_unlock(&s->mu);
+	/* Best effort: a lost touch only makes another node's idle check
+	 * earlier, by at most TOUCH_US. */
+	if (touch && cv_store_session_touch(db, h, touch, stepped) ==
+	    CV_ERR_NOT_FOUND) {
+		memset(p, 0, sizeof *p);
+		r = cv_fail(CV_ERR_AUTH, "session ended");
+	}
 	return r;
 }
 
@@ -291,10 +426,11 @@ cv_sessions_step_up(struct cv_sessions *s, struct cv_store *db,
 {
 	struct cv_store_user u;
 	struct track *tc;
+	struct sess *ss;
 	uint8_t h[32];
 	cv_err r;
 
-	if ((r = cv_sessions_check(s, token, cert, now_us, p)) != CV_OK)
+	if ((r = cv_sessions_check(s, db, token, cert, now_us, p)) != CV_OK)
 		return r;
 	if ((r = cv_auth_cert_user(db, cert, &u)) != CV_OK)
 		return r;
@@ -303,22 +439,27 @@ cv_sessions_step_up(struct cv_sessions *s, struct cv_store *db,
 	if ((r = check_code(s, db, &u, cert, code, now_us, &tc)) != CV_OK)
 		goto out;
 	tc->fails = 0;
-	r = cv_fail(CV_ERR_AUTH, "session ended");
-	for (size_t i = 0; i < s->n; i++) {
-		if (sodium_memcmp(s->s[i].hash, h, sizeof h) == 0) {
-			s->s[i].p.stepped_up_us = now_us;
-			*p = s->s[i].p;
-			r = CV_OK;
-			break;
-		}
+	if ((ss = find(s, h)) == NULL) {
+		r = cv_fail(CV_ERR_AUTH, "session ended");
+		goto out;
 	}
+	ss->p.stepped_up_us = now_us;
+	*p = ss->p;
  out:
 	pthread_mutex_unlock(&s->mu);
+	/* The step-up counts on every node: stored before it is used. */
+	if (r == CV_OK && (r = cv_store_session_touch(db, h, now_us,
+	    now_us)) != CV_OK) {
+		if (r == CV_ERR_NOT_FOUND)
+			r = cv_fail(CV_ERR_AUTH, "session ended");
+		memset(p, 0, sizeof *p);
+	}
 	return r;
 }
 
-void
-cv_sessions_end_user(struct cv_sessions *s, const char *user)
+cv_err
+cv_sessions_end_user(struct cv_sessions *s, struct cv_store *db,
+    const char *user)
 {
 	size_t j = 0;
 
@@ -329,4 +470,5 @@ cv_sessions_end_user(struct cv_sessions *s, const char *user)
 	}
 	s->n = j;
 	pthread_mutex_unlock(&s->mu);
+	return cv_store_session_end_user(db, user);
 }

@@ -1,8 +1,11 @@
 /*
  * Login and sessions: a TOTP code (RFC 6238, one use only) presented with
  * a valid client certificate buys a bearer token bound to that
- * certificate: 15 minutes idle, 8 hours at most. Sessions live in the
- * server's memory only; a restart logs everyone out.
+ * certificate: 15 minutes idle, 8 hours at most. Sessions are rows of
+ * the vault's store (the token's hash, never the token), so that every
+ * node serves every session and an end on one node (disable, revoke, a
+ * lock) counts on all within a second: each node trusts its own copy of
+ * a row for at most that long.
  */
 #ifndef CV_AUTH_SESSION_H
 #define CV_AUTH_SESSION_H
@@ -24,6 +27,7 @@ struct cv_principal {
 	char session[17];	/* a public id for the log, not the token */
 	int64_t expires_us;
 	int64_t stepped_up_us;	/* last fresh TOTP after login; 0: none */
+	int64_t opened_us;	/* the login (the session's first proof) */
 	/* the user's own read budgets (`user budget`), as of login */
 	int has_budget;
 	uint32_t budget[CV_STORE_BUDGET_N];
@@ -53,7 +57,8 @@ void cv_sessions_set_totp(struct cv_sessions *s, cv_sessions_totp_fn *fn,
 /*
  * Checks CODE for USER (who must hold the certificate CERT, live and not
  * revoked, and be enabled) and opens a session. The token (NUL-terminated)
- * goes to TOKEN. CV_ERR_AUTH for a wrong or reused code, CV_ERR_LIMIT
+ * goes to TOKEN once the session is stored in DB for every node.
+ * CV_ERR_AUTH for a wrong or reused code, CV_ERR_LIMIT
  * after CV_LOGIN_FAILS_MAX failures with this certificate in the window,
  * with the reason in the detail; *p is filled for the audit entry either
  * way (user and cert).
@@ -64,12 +69,16 @@ cv_err cv_sessions_login(struct cv_sessions *s, struct cv_store *db,
     CV_MUST_CHECK;
 
 /*
- * The session of TOKEN presented with certificate CERT. CV_ERR_AUTH when
- * unknown, expired, idle too long, or presented with another certificate.
- * Touches the idle timer.
+ * The session of TOKEN presented with certificate CERT, from this node's
+ * copy or, when that is older than a second or missing (a session another
+ * node opened), from store DB. CV_ERR_AUTH when unknown, ended, expired,
+ * idle too long, or presented with another certificate; CV_ERR_STORE
+ * when the store cannot say (no session then). Touches the idle timer
+ * (in the store at most once a minute).
  */
-cv_err cv_sessions_check(struct cv_sessions *s, const char *token,
-    const char *cert, int64_t now_us, struct cv_principal *p) CV_MUST_CHECK;
+cv_err cv_sessions_check(struct cv_sessions *s, struct cv_store *db,
+    const char *token, const char *cert, int64_t now_us,
+    struct cv_principal *p) CV_MUST_CHECK;
 
 /*
  * Step-up: a fresh TOTP CODE (one use, failures limited as for login) for
@@ -80,8 +89,10 @@ cv_err cv_sessions_step_up(struct cv_sessions *s, struct cv_store *db,
     const char *token, const char *cert, const char *code, int64_t now_us,
     struct cv_principal *p) CV_MUST_CHECK;
 
-/* Ends every session of USER (disable, revoke, lock). */
-void cv_sessions_end_user(struct cv_sessions *s, const char *user);
+/* Ends every session of USER (disable, revoke, lock), here and, through
+ * the store DB, on every node. CV_ERR_STORE: ended here only. */
+cv_err cv_sessions_end_user(struct cv_sessions *s, struct cv_store *db,
+    const char *user) CV_MUST_CHECK;
 
 /* The user holding live certificate CERT. CV_ERR_AUTH otherwise. */
 cv_err cv_auth_cert_user(struct cv_store *db, const char *cert,

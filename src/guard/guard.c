@@ -570,8 +570,8 @@ account(struct cv_guard *g, const struct cv_guard_read *r,
 		vhard = past(vc, vadd, cl->hard);
 		vsoft = past(vc, vadd, cl->soft);
 	}
-	sover = ss && (uint64_t)ss->n + guard_sess_new(ss, h, n) >
-	    r->session->budget;
+	sover = ss && (ss->spent ? guard_sess_new(ss, h, n) > 0 :
+	    (uint64_t)ss->n + guard_sess_new(ss, h, n) > r->session->budget);
 
 	baseline_decay(u, now);
 	baseline_roll_minute(u, now);

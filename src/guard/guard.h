@@ -52,8 +52,11 @@ extern const struct cv_guard_limits cv_guard_limits_default;
  * login or a step-up), whatever the pace; past it the read gets STEP_UP,
  * and a proof later than PROOF_US starts a new count. The budgets per
  * window bound a user; this one bounds what a stolen session without the
- * TOTP secret gets out, however slowly it reads. Sessions are kept in
- * memory only (a snapshot holds none: a restart ends them).
+ * TOTP secret gets out, however slowly it reads. The counts are kept in
+ * memory only (a snapshot holds none), so a session whose proof this
+ * guard did not see (UNCOUNTED: opened before this process started, the
+ * sessions being rows of the store that outlive it) has its budget spent
+ * until a later proof: a restart gives no stolen session a new budget.
  */
 struct cv_guard_session {
 	const char *id;		/* the session's public id, not empty */
@@ -61,6 +64,7 @@ struct cv_guard_session {
 	int64_t ends_us;	/* it cannot live past this, on the clock of
 				 * cv_guard_sessions_expire */
 	uint32_t budget;	/* distinct records per proof, at least 1 */
+	bool uncounted;		/* its count since PROOF_US is not known here */
 };
 
 #define CV_GUARD_MAX_SESSIONS (1u << 20)	/* tracked at once */

@@ -128,6 +128,7 @@ struct gsess {
 	int64_t proof_us, ends_us;
 	uint32_t n, cap;
 	uint64_t *h;
+	bool spent;	/* its budget used up before this guard saw it */
 };
 
 /* Open addressing on the id (linear probing, power-of-two CAP, load at

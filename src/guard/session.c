@@ -101,6 +101,7 @@ guard_sess_get(struct cv_guard *g, const struct cv_guard_session *in,
 		s->id = id;
 		s->proof_us = in->proof_us;
 		s->ends_us = in->ends_us;
+		s->spent = in->uncounted;
 		t->n++;
 		if (s->ends_us < t->next_end)
 			t->next_end = s->ends_us;
@@ -111,6 +112,7 @@ guard_sess_get(struct cv_guard *g, const struct cv_guard_session *in,
 	if (in->proof_us > s->proof_us) {
 		s->proof_us = in->proof_us;
 		s->n = 0;
+		s->spent = in->uncounted;
 	}
 	if (in->ends_us > s->ends_us)
 		s->ends_us = in->ends_us;

@@ -180,7 +180,7 @@ add_load_column(struct cv_store *s)
 /* The tables added after schema 1 shipped, with the first ones. */
 static const char *const *const schemas[] = {
 	store_users_schema, store_cases_schema, store_approvals_schema,
-	store_loads_schema, store_versions_schema,
+	store_loads_schema, store_versions_schema, store_sessions_schema,
 };
 
 /* Every table, in a new database, in one transaction. */
@@ -203,7 +203,8 @@ create_tables(struct cv_store *s)
 /*
  * The tables added after schema 1 shipped, made where missing. Only
  * SQLite vaults are that old: a PostgreSQL vault was made with all of
- * them (and its triggers are not "IF NOT EXISTS").
+ * them (and its triggers are not "IF NOT EXISTS"): PostgreSQL vaults
+ * are new in the release that added sessions.
  */
 static cv_err
 upgrade(struct cv_store *s)

@@ -202,6 +202,39 @@ struct cv_store_user {
 };
 
 /*
+ * Sessions every node shares (auth/session.c keeps a copy per node for at
+ * most a second). HASH is the SHA-256 of the bearer token; the token is
+ * never stored.
+ */
+#define CV_STORE_SESSION_HASH 32
+#define CV_STORE_SESSION_IDLE_US (15LL * 60 * 1000000)
+struct cv_store_session {
+	uint8_t hash[CV_STORE_SESSION_HASH];
+	char id[17];			/* the public id the log names */
+	char user[CV_USER_NAME_MAX + 1];
+	char role[32];
+	char cert[65];			/* the fingerprint it is bound to */
+	int64_t created_us, used_us, expires_us, stepped_up_us;
+};
+
+/* Stores a new session SS, first deleting the expired and idle ones as of
+ * NOW_US. CV_ERR_EXISTS (its hash taken), CV_ERR_STORE. */
+cv_err cv_store_session_put(struct cv_store *s,
+    const struct cv_store_session *ss, int64_t now_us) CV_MUST_CHECK;
+/* The session of HASH; CV_ERR_NOT_FOUND when ended, expired or unknown. */
+cv_err cv_store_session_get(struct cv_store *s,
+    const uint8_t hash[static CV_STORE_SESSION_HASH],
+    struct cv_store_session *out) CV_MUST_CHECK;
+/* Moves its last use and step-up forward (never back: another node may
+ * have written later ones). CV_ERR_NOT_FOUND when it is gone. */
+cv_err cv_store_session_touch(struct cv_store *s,
+    const uint8_t hash[static CV_STORE_SESSION_HASH], int64_t used_us,
+    int64_t stepped_up_us) CV_MUST_CHECK;
+/* Ends every session of USER on every node (disable, revoke, lock). */
+cv_err cv_store_session_end_user(struct cv_store *s,
+    const char *user) CV_MUST_CHECK;
+
+/*
  * A user's own read budgets, overriding the role's: soft per minute, hour,
  * day, then hard per minute, hour, day. Set with V NULL removes them; get
  * gives CV_ERR_NOT_FOUND when the user has none.

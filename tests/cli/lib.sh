@@ -4,7 +4,7 @@
 set -u
 CV=${CLEARVAULT:?set CLEARVAULT to the clearvault binary}
 T=$(mktemp -d "${TMPDIR:-/tmp}/cvcli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${CV_KEEP:-}" ] || rm -rf "$T"' EXIT
 fails=0
 checks=0
 

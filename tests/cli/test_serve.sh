@@ -86,6 +86,9 @@ t_bob=$tok
 live bob "$t_bob" 200 "live user"
 "$CV" user disable --dir "$T/v" bob 2>/dev/null
 live bob "$t_bob" 401 "disabled user, live session"
+login dave
+expect_code "login dave" 201
+t_dave=$tok
 
 stop_server
 grep -q "stopped" "$T/serve.err" && ok || bad "clean shutdown"
@@ -95,7 +98,11 @@ cp "$T/serve.err" "$T/serve1.err"
 # (Rate 1, bursts of 2: however slow this machine is, most of 30 go over;
 # the last refusal is kept, whatever the last reply was.)
 start_server "$T/v" --rate 1 || bad "second server start"
-login dave
+# A session outlives a restart, as it works on any node: it is a row of
+# the vault's store, not of one process's memory.
+tok=$t_dave
+req k/dave GET /v1/session "" "$tok"
+expect_code "a session from before the restart" 200
 limited=0
 for i in $(seq 1 30); do
 	req k/dave GET /v1/session "" "$tok"

@@ -124,6 +124,11 @@ expect_fail "session_records = 0 is refused" "session_records" \
 # find the records read "later" in every window).
 clock $((MON + 86400 + 8 * 3600)) 36
 start_server "$T/v" || { bad "restart"; finish; exit 1; }
+# inv's session outlived the restart (sessions are rows of the store),
+# but its count did not: a record it never read needs a step-up first.
+reads inv "$t_inv" 300 300
+expect_eq "a session from before the restart steps up before a new record" \
+    403 "$(cat "$T/codes")"
 login_fresh inv
 expect_code "login inv (session_records = 5)" 201
 reads inv "$tok" 100 105

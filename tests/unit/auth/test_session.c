@@ -177,20 +177,20 @@ test_lifetimes(void **state)
 	assert_string_equal(other, "");
 	/* Active use keeps it alive past 15 minutes... */
 	for (int i = 1; i <= 30; i++)
-		assert_int_equal(cv_sessions_check(s, tok, fp, t + i * 14 * min,
-		    &p), CV_OK);
+		assert_int_equal(cv_sessions_check(s, db, tok, fp,
+		    t + i * 14 * min, &p), CV_OK);
 	/* ...but not past 8 hours. */
-	assert_int_equal(cv_sessions_check(s, tok, fp, t + 481 * min, &p),
+	assert_int_equal(cv_sessions_check(s, db, tok, fp, t + 481 * min, &p),
 	    CV_ERR_AUTH);
 	/* A new session, left idle for 16 minutes. */
 	t += 10 * min;
 	code_at(t, code);
 	assert_int_equal(cv_sessions_login(s, db, fp, code, t, tok, &p), CV_OK);
-	assert_int_equal(cv_sessions_check(s, tok, "00ff", t + min, &p),
+	assert_int_equal(cv_sessions_check(s, db, tok, "00ff", t + min, &p),
 	    CV_ERR_AUTH);
-	assert_int_equal(cv_sessions_check(s, tok, fp, t + 16 * min, &p),
+	assert_int_equal(cv_sessions_check(s, db, tok, fp, t + 16 * min, &p),
 	    CV_ERR_AUTH);
-	assert_int_equal(cv_sessions_check(s, "nonsense", fp, t, &p),
+	assert_int_equal(cv_sessions_check(s, db, "nonsense", fp, t, &p),
 	    CV_ERR_AUTH);
 	cv_sessions_free(s);
 }
@@ -250,8 +250,8 @@ test_enrolment(void **state)
 	assert_int_equal(cv_auth_user_create(db, "alice", CV_ROLE_ADMIN, now,
 	    bad), CV_ERR_EXISTS);
 	/* Hostile requests are refused before a try is spent. */
-	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, "garbage", 7, now, &iss),
-	    CV_ERR_INVALID);
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, "garbage", 7,
+	    now, &iss), CV_ERR_INVALID);
 	pem = malloc(len);
 	assert_non_null(pem);
 	memcpy(pem, csr, len);
@@ -267,15 +267,15 @@ test_enrolment(void **state)
 	/* Case and dashes do not matter. */
 	for (char *c = code; *c; c++)
 		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
-	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, csr, len, now, &iss),
-	    CV_OK);
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, csr, len, now,
+	    &iss), CV_OK);
 	assert_non_null(strstr(iss.otpauth, "otpauth://totp/clearvault:bob?"));
 	assert_non_null(strstr((const char *)iss.cert.cert_pem.p,
 	    "BEGIN CERTIFICATE"));
 	cv_user_issue_clear(&iss);
 	/* Spent. */
-	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, csr, len, now, &iss),
-	    CV_ERR_AUTH);
+	assert_int_equal(cv_auth_enrol(db, &keys, "bob", code, csr, len, now,
+	    &iss), CV_ERR_AUTH);
 	/* Expired: carol's code a day and a second later. */
 	assert_int_equal(cv_auth_enrol(db, &keys, "carol", code2,
 	    (const char *)other.csr_pem.p, other.csr_pem.len, now +
@@ -294,6 +294,78 @@ test_enrolment(void **state)
 	cv_client_cert_clear(&other);
 }
 
+/*
+ * Two nodes (two session sets on two connections to one store): a token
+ * one issued works on the other, a step-up on one counts on the other,
+ * an end on one counts on the other within a second, and a node started
+ * later (a restart) knows every live session.
+ */
+static void
+test_two_nodes(void **state)
+{
+	struct cv_sessions *n1, *n2, *n3;
+	struct cv_vault *v2;
+	struct cv_store *db2;
+	struct cv_principal p, q;
+	char tok[CV_TOKEN_CHARS + 1], code[7];
+	const char *fp = alice.cert.fingerprint;
+	int64_t t = T0 + 5 * 3600LL * 1000000, sec = 1000000;
+
+	(void)state;
+	assert_int_equal(cv_vault_dup(v, &v2), CV_OK);
+	db2 = cv_vault_store(v2);
+	assert_int_equal(sessions(&n1), CV_OK);
+	assert_int_equal(sessions(&n2), CV_OK);
+	code_at(t, code);
+	assert_int_equal(cv_sessions_login(n1, db, fp, code, t, tok, &p),
+	    CV_OK);
+	assert_int_equal(cv_sessions_check(n2, db2, tok, fp, t + sec / 2, &q),
+	    CV_OK);
+	assert_string_equal(q.user, "alice");
+	assert_string_equal(q.session, p.session);
+	assert_int_equal(q.role, p.role);
+	assert_int_equal(q.expires_us, p.expires_us);
+	assert_int_equal(q.created_us, p.created_us);
+	/* Bound to its certificate on every node. */
+	assert_int_equal(cv_sessions_check(n2, db2, tok, "00ff", t + sec, &q),
+	    CV_ERR_AUTH);
+	/* A step-up on node 2 (a later code) counts on node 1. */
+	code_at(t + 31 * sec, code);
+	assert_int_equal(cv_sessions_step_up(n2, db2, tok, fp, code,
+	    t + 31 * sec, &q), CV_OK);
+	assert_int_equal(q.stepped_up_us, t + 31 * sec);
+	assert_int_equal(cv_sessions_check(n1, db, tok, fp, t + 33 * sec, &p),
+	    CV_OK);
+	assert_int_equal(p.stepped_up_us, t + 31 * sec);
+	/* A node started now knows it. */
+	assert_int_equal(sessions(&n3), CV_OK);
+	assert_int_equal(cv_sessions_check(n3, db, tok, fp, t + 34 * sec, &p),
+	    CV_OK);
+	cv_sessions_free(n3);
+	/* Ended on node 2: node 1's copy counts for under a second more,
+	 * then the store says no. */
+	assert_int_equal(cv_sessions_end_user(n2, db2, "alice"), CV_OK);
+	assert_int_equal(cv_sessions_check(n2, db2, tok, fp, t + 35 * sec, &q),
+	    CV_ERR_AUTH);
+	assert_int_equal(cv_sessions_check(n1, db, tok, fp,
+	    t + 33 * sec + sec / 2, &p), CV_OK);
+	assert_int_equal(cv_sessions_check(n1, db, tok, fp, t + 34 * sec, &p),
+	    CV_ERR_AUTH);
+	/* Idle on node 1 for 16 minutes though used on node 2 at minute 5:
+	 * node 2's use reached the store, so node 1 still serves it. */
+	t += 40 * sec;
+	code_at(t + 30 * sec, code);
+	assert_int_equal(cv_sessions_login(n1, db, fp, code, t + 30 * sec, tok,
+	    &p), CV_OK);
+	assert_int_equal(cv_sessions_check(n2, db2, tok, fp,
+	    t + 330 * sec, &q), CV_OK);
+	assert_int_equal(cv_sessions_check(n1, db, tok, fp,
+	    t + 30 * sec + 16 * 60 * sec, &p), CV_OK);
+	cv_sessions_free(n1);
+	cv_sessions_free(n2);
+	cv_vault_close(v2);
+}
+
 int
 main(void)
 {
@@ -301,6 +373,7 @@ main(void)
 		cmocka_unit_test(test_enrolment),
 		cmocka_unit_test(test_lifetimes),
 		cmocka_unit_test(test_lockout),
+		cmocka_unit_test(test_two_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

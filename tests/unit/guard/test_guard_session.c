@@ -409,11 +409,41 @@ test_defaults(void **state)
 	cv_guard_free(g);
 }
 
+/* A session proved before this guard started (a restart; the session
+ * outlived it in the store): its count is unknown here, so its budget is
+ * spent until a later proof, then it counts as usual. */
+static void
+test_uncounted(void **state)
+{
+	struct cv_guard_session s = { .id = "0123456789abcdef",
+	    .proof_us = T0 - HOUR, .ends_us = T0 + DAY, .budget = 3,
+	    .uncounted = true };
+	struct rd q = { .user = "thief", .ses = &s };
+	struct cv_guard_decision d;
+	struct cv_guard *g;
+
+	(void)state;
+	assert_int_equal(cv_guard_new(&g), CV_OK);
+	assert_int_equal(read1(g, &q, 1, T0, &d), CV_GUARD_STEP_UP);
+	assert_string_equal(d.reason, CV_GUARD_SESSION_REASON);
+	assert_int_equal(read1(g, &q, 2, T0 + MIN, NULL), CV_GUARD_STEP_UP);
+	/* A step-up seen here: three, as for any session. */
+	s.proof_us = T0 + MIN;
+	s.uncounted = false;
+	for (unsigned i = 1; i <= 3; i++)
+		assert_int_equal(read1(g, &q, i, T0 + 2 * MIN, NULL),
+		    CV_GUARD_ALLOW);
+	assert_int_equal(read1(g, &q, 4, T0 + 3 * MIN, NULL),
+	    CV_GUARD_STEP_UP);
+	cv_guard_free(g);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_any_pace),
+		cmocka_unit_test(test_uncounted),
 		cmocka_unit_test(test_large_set),
 		cmocka_unit_test(test_many_in_one_read),
 		cmocka_unit_test(test_holds),
