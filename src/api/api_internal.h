@@ -193,6 +193,11 @@ struct cv_store *api_store(struct server *srv);
  * fails leaves them ended here only, and says so on stderr. */
 void api_end_sessions(struct server *srv, struct cv_store *db,
     const char *user);
+/* On a PostgreSQL vault, USER's lock as a row every node obeys (reads
+ * and logins); a store that fails leaves it on this node only, and says
+ * so on stderr. Nothing on a SQLite vault. */
+void api_share_lock(struct cv_store *db, const char *user,
+    const char *why);
 
 /*
  * Audits R with OUTCOME, then sends STATUS with BODY (taken over). If the

@@ -117,6 +117,7 @@ api_lock_decided(struct req *r, const char *why)
 	struct cv_audit_entry e;
 	uint64_t index;
 
+	api_share_lock(api_store(r->srv), r->who.user, why);
 	api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 	memset(&u, 0, sizeof u);
 	snprintf(u.user, sizeof u.user, "%s", r->who.user);
@@ -254,10 +255,23 @@ api_unlock_replay(struct server *srv, const char *actor, const char *reason,
 	return r == CV_ERR_NOMEM ? r : CV_OK;
 }
 
+void
+api_share_lock(struct cv_store *db, const char *user, const char *why)
+{
+	cv_err e;
+
+	if (db == NULL || !cv_store_shared(db))
+		return;
+	if ((e = cv_store_guard_lock(db, user, why, cv_time_us())) != CV_OK)
+		fprintf(stderr, "clearvault serve: the lock of %s holds on this "
+		    "node only: %s\n", user, cv_err_detail());
+}
+
 /* POST /v1/users/{name}/unlock: one of the two officers it takes. */
 enum MHD_Result
 api_unlock(struct req *r, const char *user)
 {
+	struct cv_store *db;
 	bool unlocked = false;
 	cv_err e;
 
@@ -282,6 +296,12 @@ api_unlock(struct req *r, const char *user)
 	if (e != CV_OK)
 		return api_internal(r, e);
 	if ((e = api_guard_save(r->srv)) != CV_OK)
+		return api_internal(r, e);
+	/* Every node's reads and logins obey the lock row: gone with the
+	 * second approval. */
+	if (unlocked && (db = api_store(r->srv)) != NULL &&
+	    cv_store_shared(db) && (e = cv_store_guard_unlock(db, user)) !=
+	    CV_OK)
 		return api_internal(r, e);
 	snprintf(r->reason, sizeof r->reason, "%s%s", user, unlocked ?
 	    UNLOCK_SECOND : UNLOCK_FIRST);

@@ -21,6 +21,22 @@ iso8601(int64_t us, char *out, size_t size)
 	return out;
 }
 
+/* A lock row another node wrote (a PostgreSQL vault); a store that
+ * cannot say counts as locked. */
+static int
+shared_locked(struct req *r)
+{
+	struct cv_store *db = api_store(r->srv);
+	int locked = 0;
+
+	if (db == NULL)
+		return 1;
+	if (!cv_store_shared(db))
+		return 0;
+	return cv_store_guard_locked(db, r->who.user, &locked) != CV_OK ||
+	    locked;
+}
+
 static enum MHD_Result
 login(struct req *r)
 {
@@ -47,7 +63,8 @@ login(struct req *r)
 		    "too many requests", "too many failed logins; try again "
 		    "later") : api_problem(r, 401, CV_AUDIT_DENIED,
 		    "unauthorized", "login refused");
-	} else if (api_guard_locked(r->srv, r->who.user)) {
+	} else if (api_guard_locked(r->srv, r->who.user) ||
+	    shared_locked(r)) {
 		/* Locked until two officers say otherwise: no new session. */
 		api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 		snprintf(r->reason, sizeof r->reason, "login refused: locked");

@@ -181,6 +181,7 @@ add_load_column(struct cv_store *s)
 static const char *const *const schemas[] = {
 	store_users_schema, store_cases_schema, store_approvals_schema,
 	store_loads_schema, store_versions_schema, store_sessions_schema,
+	store_guard_schema,
 };
 
 /* Every table, in a new database, in one transaction. */

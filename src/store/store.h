@@ -235,6 +235,60 @@ cv_err cv_store_session_end_user(struct cv_store *s,
     const char *user) CV_MUST_CHECK;
 
 /*
+ * The guard's counts every node of a PostgreSQL vault shares (guard.c):
+ * cv_store_shared says whether S has them (a SQLite vault has one server
+ * and its guard in memory only; the functions below are CV_ERR_INVALID
+ * there).
+ */
+int cv_store_shared(const struct cv_store *s);
+
+/* One read, as the guard decides it (limits as in src/guard: per sliding
+ * minute, hour and day; UINT32_MAX none). */
+struct cv_store_take {
+	const char *user;
+	const char *session;	/* its public id; NULL: no session budget */
+	int64_t proof_us;	/* the session's last TOTP proof */
+	uint32_t budget;	/* distinct records per proof */
+	const char *const *rids;
+	size_t n;
+	int64_t now_us;
+	uint32_t soft[3], hard[3];	/* the user's */
+	uint32_t vhard[3];		/* the vault-wide ceiling's */
+	int stepped_up;		/* soft limits waived */
+};
+
+enum cv_store_verdict {
+	CV_TAKE_ALLOW,		/* counted on every node */
+	CV_TAKE_STEP_UP,	/* a soft limit of window *window */
+	CV_TAKE_SESSION,	/* the session's budget */
+	CV_TAKE_DENY,		/* a hard limit of window *window */
+	CV_TAKE_CEILING,	/* the vault-wide ceiling of window *window */
+	CV_TAKE_LOCKED,		/* a lock row (any node's) */
+};
+
+/*
+ * Decides T against every node's counts in one statement, under a lock
+ * on the user, and counts it when allowed (nothing counted otherwise).
+ * *window: 1 minute, 2 hour, 3 day. Must not run inside a transaction of
+ * S's (it would decide on that transaction's snapshot). CV_ERR_STORE
+ * (fail closed: no read), CV_ERR_INVALID (a SQLite vault, a bad id).
+ */
+cv_err cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
+    enum cv_store_verdict *v, unsigned *window) CV_MUST_CHECK;
+/* A lock every node sees (its own guard refreshes from these). */
+cv_err cv_store_guard_lock(struct cv_store *s, const char *user,
+    const char *reason, int64_t now_us) CV_MUST_CHECK;
+cv_err cv_store_guard_unlock(struct cv_store *s,
+    const char *user) CV_MUST_CHECK;
+/* *LOCKED: whether USER has a lock row. */
+cv_err cv_store_guard_locked(struct cv_store *s, const char *user,
+    int *locked) CV_MUST_CHECK;
+/* FN(CTX, user, reason) for every lock row, by user. */
+cv_err cv_store_guard_locks(struct cv_store *s,
+    void (*fn)(void *ctx, const char *user, const char *reason),
+    void *ctx) CV_MUST_CHECK;
+
+/*
  * A user's own read budgets, overriding the role's: soft per minute, hour,
  * day, then hard per minute, hour, day. Set with V NULL removes them; get
  * gives CV_ERR_NOT_FOUND when the user has none.

@@ -79,6 +79,8 @@ extern const char *const store_loads_schema[2];
 extern const char *const store_versions_schema[2];
 /* Sessions shared by the nodes (sessions.c). */
 extern const char *const store_sessions_schema[2];
+/* The guard's shared counts and locks, PostgreSQL only (guard.c). */
+extern const char *const store_guard_schema[2];
 
 /*
  * In a write transaction, before RID's visible row is replaced: that

@@ -1,0 +1,267 @@
+/*
+ * The guard's counts shared by the nodes of a PostgreSQL vault
+ * (src/store/guard.c), on a throwaway PostgreSQL: two connections stand
+ * for two nodes. Windows, re-reads, the soft limit and its step-up, the
+ * session budget and a new proof, the ceiling across users, a lock one
+ * node writes and the other obeys, and two nodes racing for one user's
+ * budget: exactly the budget between them.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../pgutil.h"
+#include "store/store.h"
+
+static char target[512];
+static struct cv_store *n1, *n2;	/* two nodes */
+static const int64_t T0 = 1900000000LL * 1000000, SEC = 1000000;
+#define MIN (60 * SEC)
+
+static const char *
+rid(char b[32], unsigned i)
+{
+	snprintf(b, 32, "CV-%08u", i);
+	return b;
+}
+
+/* USER (session SES, proof PROOF) takes record I at T on node S. */
+static enum cv_store_verdict
+take(struct cv_store *s, const char *user, const char *ses, int64_t proof,
+    unsigned i, int64_t t, unsigned *w)
+{
+	char b[32];
+	const char *ids[1] = { rid(b, i) };
+	struct cv_store_take tk = { .user = user, .session = ses,
+	    .proof_us = proof, .budget = 5, .rids = ids, .n = 1, .now_us = t,
+	    .soft = { 3, 100, 1000 }, .hard = { 4, 200, 2000 },
+	    .vhard = { 6, 1000, 10000 } };
+	enum cv_store_verdict v;
+	unsigned wd;
+
+	assert_int_equal(cv_store_guard_take(s, &tk, &v, w ? w : &wd), CV_OK);
+	return v;
+}
+
+static void
+test_windows(void **state)
+{
+	unsigned w;
+
+	(void)state;
+	/* Three a minute on either node, the same count. */
+	assert_int_equal(take(n1, "amy", NULL, 0, 1, T0, NULL), CV_TAKE_ALLOW);
+	assert_int_equal(take(n2, "amy", NULL, 0, 2, T0 + SEC, NULL),
+	    CV_TAKE_ALLOW);
+	assert_int_equal(take(n1, "amy", NULL, 0, 3, T0 + 2 * SEC, NULL),
+	    CV_TAKE_ALLOW);
+	assert_int_equal(take(n2, "amy", NULL, 0, 4, T0 + 3 * SEC, &w),
+	    CV_TAKE_STEP_UP);
+	assert_int_equal(w, 1);
+	/* A record read already is free. */
+	assert_int_equal(take(n2, "amy", NULL, 0, 1, T0 + 4 * SEC, NULL),
+	    CV_TAKE_ALLOW);
+	/* Another user has a count of their own. */
+	assert_int_equal(take(n2, "bo", NULL, 0, 4, T0 + 4 * SEC, NULL),
+	    CV_TAKE_ALLOW);
+	/* A minute on: the window is empty again. */
+	assert_int_equal(take(n1, "amy", NULL, 0, 4, T0 + 2 * MIN, NULL),
+	    CV_TAKE_ALLOW);
+}
+
+static void
+test_stepped_up_and_hard(void **state)
+{
+	struct cv_store_take tk = { .user = "cy", .budget = 100, .n = 1,
+	    .soft = { 1, 100, 1000 }, .hard = { 2, 200, 2000 },
+	    .vhard = { 1000, 1000, 10000 }, .stepped_up = 1 };
+	enum cv_store_verdict v;
+	unsigned w;
+	char b[32];
+	const char *ids[1];
+
+	(void)state;
+	tk.rids = ids;
+	for (unsigned i = 0; i < 3; i++) {
+		ids[0] = rid(b, 100 + i);
+		tk.now_us = T0 + 10 * MIN + i * SEC;
+		assert_int_equal(cv_store_guard_take(i % 2 ? n2 : n1, &tk, &v,
+		    &w), CV_OK);
+		/* Past the soft limit when stepped up; not past the hard. */
+		assert_int_equal(v, i < 2 ? CV_TAKE_ALLOW : CV_TAKE_DENY);
+	}
+	assert_int_equal(w, 1);
+}
+
+static void
+test_session(void **state)
+{
+	int64_t t = T0 + 20 * MIN;
+
+	(void)state;
+	/* Five a session a proof, whichever node; minutes apart. */
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(take(i % 2 ? n2 : n1, "di", "s1", t, 200 + i,
+		    t + i * MIN, NULL), CV_TAKE_ALLOW);
+	assert_int_equal(take(n2, "di", "s1", t, 205, t + 6 * MIN, NULL),
+	    CV_TAKE_SESSION);
+	assert_int_equal(take(n1, "di", "s1", t, 202, t + 7 * MIN, NULL),
+	    CV_TAKE_ALLOW);
+	/* A later proof: five more. */
+	assert_int_equal(take(n1, "di", "s1", t + 8 * MIN, 205, t + 8 * MIN,
+	    NULL), CV_TAKE_ALLOW);
+}
+
+static void
+test_ceiling(void **state)
+{
+	int64_t t = T0 + 40 * MIN;
+	unsigned w;
+
+	(void)state;
+	/* Six a minute over the whole vault, two per user here. */
+	for (unsigned i = 0; i < 6; i++) {
+		char u[8];
+
+		snprintf(u, sizeof u, "u%u", i / 2);
+		assert_int_equal(take(i % 2 ? n2 : n1, u, NULL, 0, 300 + i, t,
+		    NULL), CV_TAKE_ALLOW);
+	}
+	assert_int_equal(take(n2, "u9", NULL, 0, 306, t + SEC, &w),
+	    CV_TAKE_CEILING);
+	assert_int_equal(w, 1);
+}
+
+static void
+count_ed(void *ctx, const char *user, const char *reason)
+{
+	(void)reason;
+	if (strcmp(user, "ed") == 0)
+		++*(int *)ctx;
+}
+
+static void
+test_lock(void **state)
+{
+	int64_t t = T0 + 60 * MIN;
+	int seen = 0;
+
+	(void)state;
+	assert_int_equal(cv_store_guard_lock(n1, "ed", "canary", t), CV_OK);
+	assert_int_equal(take(n2, "ed", NULL, 0, 400, t, NULL), CV_TAKE_LOCKED);
+	assert_int_equal(cv_store_guard_locks(n2, count_ed, &seen), CV_OK);
+	assert_int_equal(seen, 1);
+	assert_int_equal(cv_store_guard_unlock(n2, "ed"), CV_OK);
+	assert_int_equal(take(n1, "ed", NULL, 0, 400, t, NULL), CV_TAKE_ALLOW);
+}
+
+/* Two nodes race 40 distinct records each for one user whose day allows
+ * 30: exactly 30 between them. */
+struct racer {
+	struct cv_store *s;
+	unsigned first, allowed;
+	cv_err e;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *x = arg;
+	char b[32];
+	const char *ids[1] = { b };
+	struct cv_store_take tk = { .user = "fay", .budget = 1000, .rids = ids,
+	    .n = 1, .soft = { 1000, 1000, 30 }, .hard = { 1000, 1000, 30 },
+	    .vhard = { 100000, 100000, 100000 } };
+	enum cv_store_verdict v;
+	unsigned w;
+
+	for (unsigned i = 0; i < 40 && x->e == CV_OK; i++) {
+		rid(b, x->first + i);
+		tk.now_us = T0 + 90 * MIN + i;
+		if ((x->e = cv_store_guard_take(x->s, &tk, &v, &w)) == CV_OK &&
+		    v == CV_TAKE_ALLOW)
+			x->allowed++;
+	}
+	return NULL;
+}
+
+static void
+test_race(void **state)
+{
+	struct racer a = { n1, 1000, 0, CV_OK }, b = { n2, 2000, 0, CV_OK };
+	pthread_t ta, tb;
+
+	(void)state;
+	assert_int_equal(pthread_create(&ta, NULL, race, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, race, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.e, CV_OK);
+	assert_int_equal(b.e, CV_OK);
+	assert_int_equal(a.allowed + b.allowed, 30);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return cv_store_open(target, CV_STORE_CREATE, &n1) == CV_OK &&
+	    cv_store_open(target, CV_STORE_OPEN, &n2) == CV_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	cv_store_close(n1);
+	cv_store_close(n2);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_windows),
+		cmocka_unit_test(test_stepped_up_and_hard),
+		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_ceiling),
+		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_race),
+	};
+	struct cv_store *s;
+	char path[700];
+	int failed, up;
+
+	if ((up = test_pg_start(target, sizeof target)) == 0) {
+		fprintf(stderr, "no PostgreSQL 15 here: not tested\n");
+		return 77;	/* skipped */
+	}
+	if (up < 0) {
+		fprintf(stderr, "tests/pg.sh did not start PostgreSQL\n");
+		test_pg_stop();
+		return 1;
+	}
+	failed = cmocka_run_group_tests(tests, setup, teardown);
+	/* And none of it on SQLite: one server, its guard in memory. */
+	snprintf(path, sizeof path, "%s/sqlite.db", test_pg_dir);
+	if (cv_store_open(path, CV_STORE_CREATE, &s) == CV_OK) {
+		struct cv_store_take tk = { .user = "x" };
+		enum cv_store_verdict v;
+		unsigned w;
+
+		if (cv_store_shared(s) || cv_store_guard_take(s, &tk, &v, &w) !=
+		    CV_ERR_INVALID)
+			failed++;
+		cv_store_close(s);
+	} else
+		failed++;
+	test_pg_stop();
+	return failed;
+}
