@@ -178,6 +178,90 @@ cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
 	return CV_OK;
 }
 
+/*
+ * The bulk path's staging table: a temporary one (never WAL-logged, gone
+ * with the session; its rows go at each commit), emptied before each use.
+ * Only a driver with bulk rows (PostgreSQL) runs this text.
+ */
+#define STAGE "cv_stage"
+#define STAGE_COLS 9
+static const char stage_sql[] = "CREATE TEMP TABLE IF NOT EXISTS " STAGE
+    "(ord BIGINT NOT NULL, rid TEXT NOT NULL, version BIGINT NOT NULL,"
+    " ssn_bi BYTEA NOT NULL, name_bi BYTEA NOT NULL, body BYTEA NOT NULL,"
+    " load BIGINT NOT NULL, gen BIGINT NOT NULL, wdek BYTEA NOT NULL)"
+    " ON COMMIT DELETE ROWS; TRUNCATE " STAGE;
+
+cv_err
+cv_store_load_bulk(struct cv_store *s, const struct cv_store_put *const *put,
+    size_t n, int *written)
+{
+	struct cv_db_value v[STAGE_COLS];
+	const struct cv_store_put *p;
+	struct cv_db_stmt *st;
+	int64_t rows = 0, clash = 1;
+	int ok = 1, changed = 0, rc;
+	cv_err r;
+
+	*written = 0;
+	if (!db_can_bulk(s->db))
+		return CV_OK;
+	if (n == 0) {
+		*written = 1;
+		return CV_OK;
+	}
+	if (db_exec(s->db, stage_sql) != CV_OK ||
+	    db_bulk_begin(s->db, STAGE, STAGE_COLS) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
+	for (size_t i = 0; ok && i < n; i++) {
+		p = put[i];
+		v[0] = (struct cv_db_value){ CV_DB_V_INT64, (int64_t)i, 0, 0 };
+		v[1] = (struct cv_db_value){ CV_DB_V_TEXT, 0, p->rid, 0 };
+		v[2] = (struct cv_db_value){ CV_DB_V_INT64, p->version, 0, 0 };
+		v[3] = (struct cv_db_value){ CV_DB_V_BLOB, 0, p->ssn_bi,
+		    CV_BIDX_BYTES };
+		v[4] = (struct cv_db_value){ CV_DB_V_BLOB, 0, p->name_bi,
+		    CV_BIDX_BYTES };
+		v[5] = (struct cv_db_value){ CV_DB_V_BLOB, 0, p->body,
+		    p->body_len };
+		v[6] = (struct cv_db_value){ CV_DB_V_INT64, p->load, 0, 0 };
+		v[7] = (struct cv_db_value){ CV_DB_V_INT64, p->gen, 0, 0 };
+		v[8] = (struct cv_db_value){ CV_DB_V_BLOB, 0, p->wdek,
+		    CV_WDEK_BYTES };
+		ok = db_bulk_row(s->db, v) == CV_OK;
+	}
+	if (db_bulk_end(s->db, ok, &rows) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
+	if (rows != (int64_t)n)
+		return cv_fail(CV_ERR_INTERNAL, "loads: %lld of %zu rows "
+		    "staged", (long long)rows, n);
+	/* Under the write lock nobody inserts between this and the insert. */
+	if ((r = prep(s, "SELECT EXISTS (SELECT 1 FROM " STAGE " s JOIN"
+	    " records r ON r.rid = s.rid) OR (SELECT count(*) <>"
+	    " count(DISTINCT rid) FROM " STAGE ")", &st)) != CV_OK)
+		return r;
+	if ((rc = db_step(st)) == CV_DB_ROW)
+		clash = db_column_int64(st, 0);
+	store_release(st);
+	if ((r = one_row(s, rc)) != CV_OK || clash)
+		return r;
+	if ((r = prep(s, "INSERT INTO records(rid, version, ssn_bi, name_bi,"
+	    " body, load) SELECT rid, version, ssn_bi, name_bi, body, load"
+	    " FROM " STAGE " ORDER BY ord", &st)) != CV_OK ||
+	    (r = done(s, st, &changed)) != CV_OK)
+		return r;
+	if (changed == (int)n &&
+	    ((r = prep(s, "INSERT INTO deks(rec, rid, gen, wdek) SELECT r.id,"
+	    " s.rid, s.gen, s.wdek FROM " STAGE " s JOIN records r"
+	    " ON r.rid = s.rid", &st)) != CV_OK ||
+	    (r = done(s, st, &changed)) != CV_OK))
+		return r;
+	if (changed != (int)n)
+		return cv_fail(CV_ERR_INTERNAL, "loads: %d of %zu rows "
+		    "written", changed, n);
+	*written = 1;
+	return CV_OK;
+}
+
 cv_err
 cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
     int own)
