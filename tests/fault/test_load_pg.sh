@@ -5,7 +5,8 @@
 # record without a reject file stores nothing, a load killed after one of
 # its short transactions leaves nothing visible and the next command
 # settles it (rolled back, rows and keys gone), a rerun stores it all.
-# Records that exist (new versions) fall back to one statement each. The
+# Records that exist (new versions) fall back to one statement each;
+# rotate rewraps in batches that each commit, and resumes. The
 # server's log (every statement, tests/pg.sh) shows the COPY and no
 # per-record insert, and no SSN of the input reaches the cluster's files,
 # WAL or log. CLEARVAULT_FAULT needs -Dtest_hooks=true.
@@ -124,6 +125,22 @@ expect_ok "the rerun" "$CV" load --dir "$T/c" "$T/in.jsonl"
 grep -q "stored $N records (0 new versions)" "$T/err" && ok ||
     bad "rerun: $(cat "$T/err")"
 expect_ok "the last after the rerun" "$CV" get --dir "$T/c" "$last"
+
+# ---- rotate rewraps in committed batches (8,192 keys each) ---------------
+"$CV" gen --count 6000 --seed 25 >"$T/more.jsonl"
+expect_ok "more records" "$CV" load --dir "$T/c" --quiet "$T/more.jsonl"
+keys=$(sql "$u" "SELECT count(*) FROM deks")
+g0=$(sql "$u" "SELECT DISTINCT gen FROM deks")
+CLEARVAULT_FAULT=rotate.batch:1 expect_fail "rotate stopped after a batch" \
+    "interrupted" "$CV" rotate --dir "$T/c"
+expect_eq "one batch committed" "$g0|$((keys - 8192)) $((g0 + 1))|8192" \
+    "$(sql "$u" "SELECT gen, count(*) FROM deks GROUP BY gen ORDER BY gen" | tr '\n' ' ' | sed 's/ $//')"
+expect_ok "a rewrapped record" "$CV" get --dir "$T/c" "$first"
+expect_ok "the rerun finishes" "$CV" rotate --dir "$T/c"
+grep -q "finished an interrupted rotation" "$T/err" && ok || bad "resume: $(cat "$T/err")"
+expect_eq "every key rewrapped" "$((g0 + 1))|$keys" \
+    "$(sql "$u" "SELECT gen, count(*) FROM deks GROUP BY gen")"
+expect_ok "a record after" "$CV" get --dir "$T/c" "$last"
 
 # ---- what reached PostgreSQL: no plaintext ------------------------------
 sh "$PG_SH" stop "$T/pg" || bad "stop PostgreSQL"
