@@ -138,7 +138,8 @@ pgdb_bulk_end(struct cv_db *db, int ok, int64_t *rows)
 	while ((res = PQgetResult(d->c)) != NULL) {
 		if (r == CV_OK && ok &&
 		    PQresultStatus(res) == PGRES_COMMAND_OK)
-			*rows = strtoll(PQcmdTuples(res), NULL, 10);
+			d->total += *rows = strtoll(PQcmdTuples(res), NULL,
+			    10);	/* the epoch's count, as an INSERT's */
 		else if (r == CV_OK && ok) {
 			pgdb_result_err(d, res);
 			r = CV_ERR_STORE;

@@ -402,9 +402,9 @@ cv_err cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
 /*
  * The N records PUT of one load, all new, as N cv_store_load_insert
  * calls that each found its rid free would write them, in one go where
- * the database takes rows in bulk (PostgreSQL: COPY into a temporary
- * table, then one INSERT ... SELECT for the records and one for their
- * data keys), in a write transaction. *WRITTEN 0: nothing was written,
+ * the database takes rows in bulk (PostgreSQL: one query for the ids,
+ * one COPY into records and one into deks), in a write transaction.
+ * *WRITTEN 0: nothing was written,
  * because the database has no bulk path (SQLite: the caller's row by row
  * is as fast) or a rid among them is taken (stored, or twice among
  * them); the caller then writes them one at a time with
