@@ -2,7 +2,9 @@
  * Loading JSON Lines: a reader thread cuts the input into batches, worker
  * threads parse, validate, serialise and encrypt them, and the calling
  * thread writes them to the store in input order. SQLite has one writer;
- * everything else runs on the other cores.
+ * everything else runs on the other cores. Into PostgreSQL a batch of new
+ * records goes in one go (COPY: cv_store_load_bulk), anything else record
+ * by record, as into SQLite.
  *
  * The writes go in short transactions (TX_SECONDS), so that a server's
  * logins and sessions, which write too, never wait long; the records stay
