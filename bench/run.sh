@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: clearvault against a baseline measured in the same run.
 #   load    clearvault load  vs  the same JSON lines as plain SQLite rows
+#   load_pg clearvault load into PostgreSQL  vs  plain COPY of the lines
 #   get     records/s through the library on every core (target 50,000)
 #   rotate  data keys rewrapped per second (target 200,000)
 #   audit   durable appends/s vs a plain file with the same fsyncs, full
@@ -11,8 +12,8 @@
 #   scope   one principal's reads out of 100 million audit entries
 # BENCH_RECORDS (default 1,000,000) sets the size. Needs ~8 GB of disk at
 # the default size, in $TMPDIR. BENCH_ONLY=server,guard (a comma list of
-# get, rotate, server, audit, guard, scope) runs only those parts; gen and
-# load always run, as the others read their vault.
+# get, rotate, load_pg, server, audit, guard, scope) runs only those parts;
+# gen and load always run, as the others read their vault.
 set -eu
 cd "$(dirname "$0")/.."
 N=${BENCH_RECORDS:-1000000}
@@ -60,6 +61,43 @@ load_r=$(python3 -c "print($N / $load_s)")
 echo "load:     $(rate "$N" "$load_s") records/s; plain SQLite $(rate "$N" "$plain_s") rows/s; ratio $(ratio "$plain_s" "$load_s") (target >= 0.50)"
 echo "          22 million records: $(python3 -c "print(f'{22e6 / $load_r / 60:.1f}')") minutes at this rate"
 echo "          database: $(du -sh "$W/v/vault.db" | cut -f1)"
+
+# load into PostgreSQL (issue 13): clearvault load, through COPY, against
+# a plain COPY of the same JSON lines into a one-text-column table, both
+# on one throwaway PostgreSQL 15 (tests/pg.sh: a Unix socket, fsync and
+# synchronous_commit on, every statement logged). BENCH_PG_RECORDS
+# (default 200,000) of the file's lines.
+if want load_pg && [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+	NP=${BENCH_PG_RECORDS:-200000}
+	[ "$NP" -le "$N" ] || NP=$N
+	head -n "$NP" "$W/in.jsonl" >"$W/pg.jsonl"
+	P=$(mktemp -d "${TMPDIR:-/tmp}/cvpg.XXXXXX")
+	chmod 711 "$P"
+	uri=$(sh tests/pg.sh start "$P/pg")
+	psql() { /usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+	runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q \
+	    -h "$P/pg" -d postgres -c "CREATE DATABASE plain OWNER \"$(id -un)\""
+	plain="postgresql:///plain?host=$P/pg"
+	psql -d "$plain" -c "CREATE TABLE lines(line text)"
+	# CSV with a quote and a delimiter that JSON text never holds: each
+	# line goes in as it is (the text format would unescape backslashes).
+	t0=$(now)
+	psql -d "$plain" -c "\\copy lines FROM '$W/pg.jsonl' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+	t1=$(now)
+	copy_s=$(python3 -c "print($t1 - $t0)")
+	[ "$(psql -d "$plain" -t -A -c "SELECT count(*) FROM lines")" = "$NP" ] ||
+	    echo "load_pg:  the plain COPY did not take $NP lines" >&2
+	$B/clearvault init --dir "$W/vp" --db "$uri" 2>/dev/null
+	t0=$(now)
+	$B/clearvault load --dir "$W/vp" --quiet "$W/pg.jsonl"
+	t1=$(now)
+	pgload_s=$(python3 -c "print($t1 - $t0)")
+	pgload_r=$(python3 -c "print($NP / $pgload_s)")
+	echo "load_pg:  $(rate "$NP" "$pgload_s") records/s into PostgreSQL ($NP records); plain COPY $(rate "$NP" "$copy_s") lines/s; ratio $(ratio "$copy_s" "$pgload_s") (target >= 0.50)"
+	echo "          22 million records: $(python3 -c "print(f'{22e6 / $pgload_r / 60:.1f}')") minutes at this rate; database $(psql -d "$uri" -t -A -c "SELECT pg_size_pretty(pg_database_size(current_database()))"), plain $(psql -d "$plain" -t -A -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+	sh tests/pg.sh stop "$P/pg"
+	rm -rf "$P" "$W/vp" "$W/pg.jsonl"
+fi
 
 cut -c8-26 "$W/in.jsonl" >"$W/ids"
 rm -f "$W/in.jsonl"

@@ -75,6 +75,20 @@ enum cv_db_tx {
 	CV_DB_IMMEDIATE,	/* the write lock now, waiting as open says */
 };
 
+/* A value of a bulk row (bulk_row below), typed as its column. */
+enum cv_db_vtype {
+	CV_DB_V_NULL,
+	CV_DB_V_INT64,		/* i */
+	CV_DB_V_TEXT,		/* p: NUL-terminated UTF-8 */
+	CV_DB_V_BLOB,		/* p, n bytes */
+};
+struct cv_db_value {
+	enum cv_db_vtype type;
+	int64_t i;
+	const void *p;
+	size_t n;
+};
+
 struct cv_db_ops {
 	enum cv_db_dialect dialect;
 	/*
@@ -166,6 +180,25 @@ struct cv_db_ops {
 	cv_err (*backup)(struct cv_db *db, const char *path,
 	    void (*progress)(void *ctx, uint64_t done, uint64_t total),
 	    void *ctx);
+
+	/*
+	 * Rows in bulk into TABLE (an identifier the store writes, never
+	 * input), NCOLS values a row, in the table's column order:
+	 * bulk_begin, bulk_row for each row, bulk_end. Nothing else runs on
+	 * DB in between. Rows go out in large writes and the database
+	 * answers once, at bulk_end (PostgreSQL: COPY FROM STDIN in the
+	 * binary format); *ROWS is how many it took. After a failed
+	 * bulk_row the caller still calls bulk_end, with OK 0: the rows
+	 * are not stored, and on PostgreSQL the transaction has failed
+	 * (roll it back). CV_ERR_STORE, db_errmsg() says why.
+	 *
+	 * NULL where a prepared insert is as fast (SQLite: in the process,
+	 * a statement costs no round trip, and rows staged first would be
+	 * written twice): the store then writes row by row.
+	 */
+	cv_err (*bulk_begin)(struct cv_db *db, const char *table, int ncols);
+	cv_err (*bulk_row)(struct cv_db *db, const struct cv_db_value *row);
+	cv_err (*bulk_end)(struct cv_db *db, int ok, int64_t *rows);
 };
 
 /* The drivers. */
@@ -357,6 +390,31 @@ db_backup(struct cv_db *db, const char *path,
     void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx)
 {
 	return db->ops->backup(db, path, progress, ctx);
+}
+
+/* Whether DB's driver writes rows in bulk (bulk_begin). */
+static inline int
+db_can_bulk(const struct cv_db *db)
+{
+	return db->ops->bulk_begin != NULL;
+}
+
+static inline cv_err
+db_bulk_begin(struct cv_db *db, const char *table, int ncols)
+{
+	return db->ops->bulk_begin(db, table, ncols);
+}
+
+static inline cv_err
+db_bulk_row(struct cv_db *db, const struct cv_db_value *row)
+{
+	return db->ops->bulk_row(db, row);
+}
+
+static inline cv_err
+db_bulk_end(struct cv_db *db, int ok, int64_t *rows)
+{
+	return db->ops->bulk_end(db, ok, rows);
 }
 
 #endif

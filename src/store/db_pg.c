@@ -732,4 +732,7 @@ const struct cv_db_ops cv_db_postgresql = {
 	.durability = pg_durability,
 	.checkpoint = pg_checkpoint,
 	.backup = pg_backup,
+	.bulk_begin = pgdb_bulk_begin,
+	.bulk_row = pgdb_bulk_row,
+	.bulk_end = pgdb_bulk_end,
 };

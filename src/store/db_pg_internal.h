@@ -17,6 +17,7 @@ struct pg_db {
 	int64_t total;		/* every row this connection changed (epoch) */
 	/* Prepared once per connection, as the SQLite driver's PRAGMA. */
 	struct cv_db_stmt *epoch, *lastval;
+	struct pg_copy *copy;	/* a running bulk write (db_pg_copy.c) */
 	char err[512];		/* the last failure's text */
 };
 
@@ -62,5 +63,13 @@ void pgdb_drop(struct pg_stmt *q);
 cv_err pgdb_open(const char *target, unsigned flags, double busy_seconds,
     struct cv_db **out);
 void pgdb_close(struct cv_db *db);
+
+/* db.h's bulk rows, through COPY (db_pg_copy.c); and the state of one
+ * that is running, freed (NULL is fine). */
+struct pg_copy;
+cv_err pgdb_bulk_begin(struct cv_db *db, const char *table, int ncols);
+cv_err pgdb_bulk_row(struct cv_db *db, const struct cv_db_value *row);
+cv_err pgdb_bulk_end(struct cv_db *db, int ok, int64_t *rows);
+void pgdb_copy_free(struct pg_copy *c);
 
 #endif

@@ -29,6 +29,7 @@ pgdb_close(struct cv_db *db)
 	/* The server drops a session's statements with the session. */
 	pgdb_drop((struct pg_stmt *)d->epoch);
 	pgdb_drop((struct pg_stmt *)d->lastval);
+	pgdb_copy_free(d->copy);
 	PQfinish(d->c);
 	free(d);
 }

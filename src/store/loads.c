@@ -178,6 +178,185 @@ cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
 	return CV_OK;
 }
 
+static int
+cmp_rid(const void *a, const void *b)
+{
+	return strcmp((*(const struct cv_store_put *const *)a)->rid,
+	    (*(const struct cv_store_put *const *)b)->rid);
+}
+
+/*
+ * Whether two of PUT's N records share a rid (a record twice in one
+ * batch: the second is a new version of the first, one at a time).
+ */
+static cv_err
+twice(const struct cv_store_put *const *put, size_t n, int *found)
+{
+	const struct cv_store_put **sorted;
+
+	*found = 0;
+	if ((sorted = malloc(n * sizeof *sorted)) == NULL)
+		return CV_ERR_NOMEM;
+	memcpy(sorted, put, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, cmp_rid);
+	for (size_t i = 1; i < n && !*found; i++)
+		*found = strcmp(sorted[i - 1]->rid, sorted[i]->rid) == 0;
+	free(sorted);
+	return CV_OK;
+}
+
+/* PUT's rids as an SQL array literal, {"a","b"}, into B (NUL-ended). */
+static cv_err
+rid_array(const struct cv_store_put *const *put, size_t n, struct cv_buf *b)
+{
+	cv_err r = cv_buf_add(b, "{", 1);
+
+	for (size_t i = 0; r == CV_OK && i < n; i++) {
+		/* Ids are letters, digits, '-', '_', '.' (record/scan.c);
+		 * quoted and escaped all the same. */
+		r = cv_buf_add(b, i ? ",\"" : "\"", i ? 2 : 1);
+		for (const char *c = put[i]->rid; r == CV_OK && *c; c++) {
+			if (*c == '"' || *c == '\\')
+				r = cv_buf_add(b, "\\", 1);
+			if (r == CV_OK)
+				r = cv_buf_add(b, c, 1);
+		}
+		if (r == CV_OK)
+			r = cv_buf_add(b, "\"", 1);
+	}
+	return r != CV_OK ? r : cv_buf_add(b, "}", 2);	/* and the NUL */
+}
+
+/*
+ * N ids for new records, in order, into IDS; none when a rid of PUT is
+ * taken (*TAKEN). From the records' own sequence, as a row's default
+ * would be: under the write lock nobody takes one meanwhile, and a later
+ * insert without an id gets a higher one.
+ */
+static cv_err
+new_ids(struct cv_store *s, const struct cv_store_put *const *put, size_t n,
+    int64_t *ids, int *taken)
+{
+	struct cv_buf rids = { 0 };
+	struct cv_db_stmt *st;
+	size_t got = 0;
+	int rc = CV_DB_DONE;
+	cv_err r;
+
+	*taken = 1;
+	if ((r = twice(put, n, taken)) != CV_OK || *taken ||
+	    (r = rid_array(put, n, &rids)) != CV_OK ||
+	    (r = prep(s, "SELECT nextval(pg_get_serial_sequence('records',"
+	    " 'id')) FROM generate_series(1, CAST(?2 AS BIGINT)) WHERE NOT"
+	    " EXISTS (SELECT 1 FROM records WHERE rid = ANY(CAST(?1 AS"
+	    " TEXT[])))", &st)) != CV_OK)
+		goto out;
+	db_bind_text(st, 1, (const char *)rids.p);
+	db_bind_int64(st, 2, (int64_t)n);
+	while (got < n && (rc = db_step(st)) == CV_DB_ROW)
+		ids[got++] = db_column_int64(st, 0);
+	store_release(st);
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
+	else if ((*taken = got == 0) == 0 && got != n)
+		r = cv_fail(CV_ERR_INTERNAL, "loads: %zu ids for %zu records",
+		    got, n);
+ out:
+	cv_buf_free(&rids);
+	return r;
+}
+
+/* Writes COLS of TABLE in bulk, row I's values from FILL(PUT[I], ID). */
+static cv_err
+bulk(struct cv_store *s, const char *table, int cols,
+    const struct cv_store_put *const *put, const int64_t *ids, size_t n,
+    void (*fill)(struct cv_db_value *v, const struct cv_store_put *p,
+    int64_t id))
+{
+	struct cv_db_value v[8];
+	int64_t rows = 0;
+	int ok = 1;
+
+	if (db_bulk_begin(s->db, table, cols) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
+	for (size_t i = 0; ok && i < n; i++) {
+		fill(v, put[i], ids[i]);
+		ok = db_bulk_row(s->db, v) == CV_OK;
+	}
+	if (db_bulk_end(s->db, ok, &rows) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "loads: %s", db_errmsg(s->db));
+	if (rows != (int64_t)n)
+		return cv_fail(CV_ERR_INTERNAL, "loads: %lld of %zu rows "
+		    "written", (long long)rows, n);
+	return CV_OK;
+}
+
+static struct cv_db_value
+int_v(int64_t i)
+{
+	return (struct cv_db_value){ CV_DB_V_INT64, i, NULL, 0 };
+}
+
+static struct cv_db_value
+blob_v(const void *p, size_t n)
+{
+	return (struct cv_db_value){ CV_DB_V_BLOB, 0, p, n };
+}
+
+#define RECORD_COLS "records(id, rid, version, ssn_bi, name_bi, body, load)"
+static void
+record_row(struct cv_db_value *v, const struct cv_store_put *p, int64_t id)
+{
+	v[0] = int_v(id);
+	v[1] = (struct cv_db_value){ CV_DB_V_TEXT, 0, p->rid, 0 };
+	v[2] = int_v(p->version);
+	v[3] = blob_v(p->ssn_bi, CV_BIDX_BYTES);
+	v[4] = blob_v(p->name_bi, CV_BIDX_BYTES);
+	v[5] = blob_v(p->body, p->body_len);
+	v[6] = int_v(p->load);
+}
+
+#define DEK_COLS "deks(rec, rid, gen, wdek)"
+static void
+dek_row(struct cv_db_value *v, const struct cv_store_put *p, int64_t id)
+{
+	v[0] = int_v(id);
+	v[1] = (struct cv_db_value){ CV_DB_V_TEXT, 0, p->rid, 0 };
+	v[2] = int_v(p->gen);
+	v[3] = blob_v(p->wdek, CV_WDEK_BYTES);
+}
+
+/*
+ * Only a driver with bulk rows (PostgreSQL) runs this, and new_ids's
+ * statement, which is PostgreSQL's. The rows go straight into records
+ * and deks: no staging table, so each is written once; whether a rid is
+ * taken is asked first, under the write lock, for the whole batch.
+ */
+cv_err
+cv_store_load_bulk(struct cv_store *s, const struct cv_store_put *const *put,
+    size_t n, int *written)
+{
+	int64_t *ids = NULL;
+	int taken = 1;
+	cv_err r;
+
+	*written = 0;
+	if (!db_can_bulk(s->db))
+		return CV_OK;
+	if (n == 0) {
+		*written = 1;
+		return CV_OK;
+	}
+	if ((ids = malloc(n * sizeof *ids)) == NULL)
+		return CV_ERR_NOMEM;
+	if ((r = new_ids(s, put, n, ids, &taken)) == CV_OK && !taken &&
+	    (r = bulk(s, RECORD_COLS, 7, put, ids, n, record_row)) == CV_OK &&
+	    (r = bulk(s, DEK_COLS, 4, put, ids, n, dek_row)) == CV_OK)
+		*written = 1;
+	free(ids);
+	return r;
+}
+
 cv_err
 cv_store_load_version(struct cv_store *s, const struct cv_store_put *p,
     int own)

@@ -63,7 +63,7 @@ static const char *const sql[Q__N] = {
     "INSERT INTO meta VALUES ('schema', '" SCHEMA_VERSION "');" \
     "CREATE TABLE records(id " D##_ROWID ", rid TEXT NOT NULL UNIQUE," \
     " version " D##_INT " NOT NULL, ssn_bi " D##_BLOB ", name_bi " D##_BLOB \
-    ", body " D##_BLOB " NOT NULL, load " D##_INT ");" \
+    ", body " D##_BLOB " NOT NULL, load " D##_INT ")" D##_INLINE ";" \
     "CREATE INDEX records_ssn ON records(ssn_bi);" \
     "CREATE INDEX records_name ON records(name_bi);" \
     "CREATE TABLE deks(rec " D##_KEY ", rid TEXT NOT NULL," \

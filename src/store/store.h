@@ -487,6 +487,22 @@ cv_err cv_store_load_insert(struct cv_store *s, const struct cv_store_put *p,
     int *exists, int *own, uint32_t *version) CV_MUST_CHECK;
 
 /*
+ * The N records PUT of one load, all new, as N cv_store_load_insert
+ * calls that each found its rid free would write them, in one go where
+ * the database takes rows in bulk (PostgreSQL: one query for the ids,
+ * one COPY into records and one into deks), in a write transaction.
+ * *WRITTEN 0: nothing was written,
+ * because the database has no bulk path (SQLite: the caller's row by row
+ * is as fast) or a rid among them is taken (stored, or twice among
+ * them); the caller then writes them one at a time with
+ * cv_store_load_insert, which tells those cases apart. CV_ERR_STORE:
+ * roll the transaction back.
+ */
+cv_err cv_store_load_bulk(struct cv_store *s,
+    const struct cv_store_put *const *put, size_t n, int *written)
+    CV_MUST_CHECK;
+
+/*
  * A new version of a record that exists, by load P->load: replaces the
  * load's OWN row, or else waits, hidden, until cv_store_load_done.
  */

@@ -2,7 +2,9 @@
  * Loading JSON Lines: a reader thread cuts the input into batches, worker
  * threads parse, validate, serialise and encrypt them, and the calling
  * thread writes them to the store in input order. SQLite has one writer;
- * everything else runs on the other cores.
+ * everything else runs on the other cores. Into PostgreSQL a batch of new
+ * records goes in one go (COPY: cv_store_load_bulk), anything else record
+ * by record, as into SQLite.
  *
  * The writes go in short transactions (TX_SECONDS), so that a server's
  * logins and sessions, which write too, never wait long; the records stay
@@ -508,6 +510,24 @@ reject(FILE *f, const struct batch *b, const struct slot *s)
 	return CV_OK;
 }
 
+/* Counts and keeps canary S, stored. */
+static cv_err
+plant(struct planting *pl, const struct slot *s, struct cv_load_stats *st)
+{
+	size_t n = strlen(s->put.rid);
+	cv_err r;
+
+	st->canaries++;
+	if ((r = cv_buf_add(&pl->planted, s->put.rid, n)) != CV_OK ||
+	    (r = cv_buf_add(&pl->planted, "\n", 1)) != CV_OK)
+		return r;
+	if (s->canary == CANARY_AT_END &&
+	    ((r = cv_buf_add(&pl->moved, s->put.rid, n)) != CV_OK ||
+	    (r = cv_buf_add(&pl->moved, "\n", 1)) != CV_OK))
+		return r;
+	return CV_OK;
+}
+
 static cv_err
 write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
     struct slot *s, int64_t load, struct planting *pl,
@@ -534,22 +554,10 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 	if ((r = cv_store_load_insert(v->store, &s->put, &exists, &own,
 	    &old)) != CV_OK)
 		return r;
-	if (s->canary) {
-		/* An id that is taken (one in 2^64 per record): not this one;
-		 * a new version would make a record a canary. */
-		if (exists)
-			return CV_OK;
-		st->canaries++;
-		if ((r = cv_buf_add(&pl->planted, s->put.rid,
-		    strlen(s->put.rid))) != CV_OK ||
-		    (r = cv_buf_add(&pl->planted, "\n", 1)) != CV_OK ||
-		    (s->canary == CANARY_AT_END &&
-		    ((r = cv_buf_add(&pl->moved, s->put.rid,
-		    strlen(s->put.rid))) != CV_OK ||
-		    (r = cv_buf_add(&pl->moved, "\n", 1)) != CV_OK)))
-			return r;
-		return CV_OK;
-	}
+	/* A canary's id that is taken (one in 2^64 per record): not this
+	 * one; a new version would make a record a canary. */
+	if (s->canary)
+		return exists ? CV_OK : plant(pl, s, st);
 	pl->after_version = exists;
 	if (exists) {
 		/* A new version: new data key, boxes bound to the version. */
@@ -561,6 +569,51 @@ write_slot(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
 	}
 	st->stored++;
 	return CV_OK;
+}
+
+/*
+ * B's slots, as write_slot would write them one by one: in one go when
+ * the store can (PostgreSQL: COPY) and every record is new, the rejects
+ * and canaries then counted and kept as write_slot does. A bad record
+ * without a reject file, a rid that is taken (a new version, a canary's
+ * id), or a store without a bulk path: slot by slot.
+ */
+static cv_err
+write_batch(struct cv_vault *v, const struct cv_load_opts *o, struct batch *b,
+    int64_t load, struct planting *pl, struct cv_load_stats *st,
+    struct cv_load_error *err)
+{
+	const struct cv_store_put *put[BATCH_RECORDS];
+	struct slot *s;
+	size_t n = 0, i;
+	int after = pl->after_version, written = 0;
+	cv_err r = CV_OK;
+
+	for (i = 0; i < b->n && (!b->slot[i].bad || o->reject); i++) {
+		s = &b->slot[i];
+		if (s->bad || (s->canary && after))
+			continue;
+		after = s->canary ? after : 0;
+		s->put.load = load;
+		put[n++] = &s->put;
+	}
+	if (i == b->n && (r = cv_store_load_bulk(v->store, put, n,
+	    &written)) != CV_OK)
+		return r;
+	for (i = 0; !written && r == CV_OK && i < b->n; i++)
+		r = write_slot(v, o, b, &b->slot[i], load, pl, st, err);
+	for (i = 0; written && r == CV_OK && i < b->n; i++) {
+		s = &b->slot[i];
+		if (s->bad) {
+			st->rejected++;
+			r = reject(o->reject, b, s);
+		} else if (!s->canary) {
+			st->stored++;
+			pl->after_version = 0;
+		} else if (!pl->after_version)
+			r = plant(pl, s, st);
+	}
+	return r;
 }
 
 static void
@@ -692,9 +745,8 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 		r = CV_OK;
 		if (!in_tx && (r = tx_begin(v, &ld, &tx_t0)) == CV_OK)
 			in_tx = 1;
-		for (size_t i = 0; r == CV_OK && i < b->n; i++)
-			r = write_slot(v, o, b, &b->slot[i], ld.id, &pl, st,
-			    err);
+		if (r == CV_OK)
+			r = write_batch(v, o, b, ld.id, &pl, st, err);
 		st->lines = b->slot[b->n - 1].line;
 		st->bytes += b->bytes;
 		wipe_batch(b);
