@@ -108,13 +108,17 @@ expect_eq "the others stored" "$((N - 1))" "$(sql "$u" "SELECT count(*) FROM rec
 # ---- killed after its first short transaction ---------------------------
 u=$(newdb cv_c)
 "$CV" init --dir "$T/c" --db "$u" 2>/dev/null || bad "init c"
+# Long enough to pass its first short transaction (0.25 s) however fast
+# COPY is here.
+"$CV" gen --count 20000 --seed 24 >"$T/big.jsonl"
+big1=$(head -1 "$T/big.jsonl" | cut -c8-26)
 CLEARVAULT_FAULT=load.batch:1 killed "$CV" load --dir "$T/c" --quiet \
-    "$T/in.jsonl"
+    "$T/big.jsonl"
 expect_eq "killed after its first short transaction" 137 $?
 [ "$(sql "$u" "SELECT count(*) FROM records")" -gt 0 ] && ok ||
     bad "the test did not kill it after a commit"
 expect_fail "its records are not there" "no record" \
-    "$CV" get --dir "$T/c" "$first"
+    "$CV" get --dir "$T/c" "$big1"
 case "$(entry "$T/c" load.settle)" in
 *"never committed"*"nothing stored"*) ok ;;
 *) bad "load.settle of a rolled-back load: $(entry "$T/c" load.settle)" ;;
