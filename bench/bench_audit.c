@@ -61,7 +61,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (cv_vault_init(argv[1], &o) != CV_OK ||
-	    cv_audit_create(argv[1]) != CV_OK ||
+	    cv_audit_create(argv[1], NULL) != CV_OK ||
 	    cv_vault_open(argv[1], &v) != CV_OK ||
 	    cv_core_audit_open(v, 0, &a) != CV_OK) {
 		fprintf(stderr, "bench_audit: %s\n", cv_err_detail());

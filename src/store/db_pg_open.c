@@ -9,6 +9,7 @@
 
 #include "../base/base.h"
 #include "db_pg_internal.h"
+#include "store.h"
 
 /* Notices ("relation exists, skipping") are not for the operator's
  * terminal: libpq's default prints them to stderr. */
@@ -235,3 +236,23 @@ pgdb_open(const char *target, unsigned flags, double busy_seconds,
 	return r;
 }
 
+
+cv_err
+cv_store_pg_connect(const char *target, int readonly, double busy_seconds,
+    struct pg_conn **out)
+{
+	struct cv_db *db;
+	struct pg_db *d;
+	cv_err r;
+
+	*out = NULL;
+	if ((r = pgdb_open(target, readonly ? CV_DB_READONLY : 0,
+	    busy_seconds, &db)) != CV_OK)
+		return r;
+	/* The checked connection without the driver around it. */
+	d = to_db(db);
+	*out = d->c;
+	d->c = NULL;
+	pgdb_close(db);
+	return CV_OK;
+}

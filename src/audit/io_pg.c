@@ -1,0 +1,422 @@
+/*
+ * The log's files in PostgreSQL, for a vault whose records are there
+ * (issue 13, step 3): every node appends to one log and one tree. Each
+ * file of the layout in audit.h (entries, offsets, checkpoints, tree/L)
+ * is a large object, read and written at byte offsets with the server's
+ * lo_get and lo_put, so that everything above this layer (group commit,
+ * the tree, checkpoints, repair, verify, scan, proofs, copy) is the same
+ * code on both backends. Their OIDs are in cv_audit_files, made at init.
+ *
+ * The file lock becomes a transaction: the exclusive lock is BEGIN and a
+ * transaction-level advisory lock on a key of the vault id, the shared
+ * lock the same with the shared advisory lock, and the unlock is COMMIT:
+ * the durability point (synchronous commit), where a sync of a file was.
+ * A COMMIT that fails fails what was written under the lock; nothing of
+ * it counts, as a failed append in a file is cut.
+ *
+ * Threads: libpq connections are not thread-safe, and a read without the
+ * lock must not run inside another thread's open transaction (it would
+ * see uncommitted bytes). So two connections: W carries the locked work
+ * (under the handle's io mutex, which the lock holds), R the reads made
+ * without the lock (under its own mutex), one statement each, each in its
+ * own snapshot. Below the size read under the lock, bytes are final on
+ * both backends, which is what makes the unlocked reads safe.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "../store/store.h"
+#include "audit_internal.h"
+
+/* Large object modes (libpq/libpq-fs.h). */
+#define INV_WRITE "131072"
+#define INV_READ "262144"
+/* How long a writer waits for another node's batch or checkpoint. */
+#define LOCK_WAIT_S 30.0
+
+struct audit_pg {
+	PGconn *w, *r;
+	pthread_mutex_t rmu;	/* R's */
+	char oid[AUDIT_PG_FILES][16];	/* decimal, as parameters */
+	char key[24];		/* the advisory lock's, decimal */
+};
+
+/* The handle whose lock this thread holds: its reads go through W. */
+static _Thread_local const struct cv_audit *holder;
+
+static const char *
+file_name(unsigned h, char *buf, size_t size)
+{
+	if (h == AUDIT_PG_ENTRIES)
+		return "entries";
+	if (h == AUDIT_PG_OFFSETS)
+		return "offsets";
+	if (h == AUDIT_PG_CKPT)
+		return "checkpoints";
+	snprintf(buf, size, "tree/%u", h - AUDIT_PG_LEVEL0);
+	return buf;
+}
+
+/* The primary message of RES's failure (or C's), without the newline. */
+static cv_err
+pg_fail(PGconn *c, const PGresult *res, const char *fmt, const char *arg)
+{
+	const char *m = res ? PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	char what[200];
+	size_t n;
+
+	if (m == NULL)
+		m = PQerrorMessage(c);
+	snprintf(what, sizeof what, fmt, arg);
+	n = strlen(m);
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	return cv_fail(CV_ERR_IO, "audit log in PostgreSQL: cannot %s: %.*s",
+	    what, (int)n, m);
+}
+
+/* The connection for this thread's statement: W under the lock, else R
+ * (taken; give it back with done()). */
+static PGconn *
+conn(struct cv_audit *a)
+{
+	if (holder == a)
+		return a->pg->w;
+	pthread_mutex_lock(&a->pg->rmu);
+	return a->pg->r;
+}
+
+static void
+done(struct cv_audit *a, PGconn *c)
+{
+	if (c == a->pg->r)
+		pthread_mutex_unlock(&a->pg->rmu);
+}
+
+/* SQL with N text parameters on C, one row of one column expected. */
+static PGresult *
+query(PGconn *c, const char *sql, int n, const char *const *vals,
+    const int *lens, const int *fmts, int binary)
+{
+	return PQexecParams(c, sql, n, NULL, vals, lens, fmts, binary);
+}
+
+static int
+one_value(const PGresult *res)
+{
+	return PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1 && PQnfields(res) == 1;
+}
+
+cv_err
+audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
+    uint64_t off)
+{
+	char so[24], sl[24], nb[16];
+	const char *v[3] = { a->pg->oid[h], so, sl };
+	PGresult *res;
+	PGconn *c;
+	cv_err r = CV_OK;
+
+	if (len == 0)
+		return CV_OK;
+	if (len > INT32_MAX)
+		return cv_fail(CV_ERR_INTERNAL, "audit log: a read of %zu "
+		    "bytes", len);
+	snprintf(so, sizeof so, "%" PRIu64, off);
+	snprintf(sl, sizeof sl, "%zu", len);
+	c = conn(a);
+	res = query(c, "SELECT lo_get($1::oid, $2::bigint, $3::int)", 3, v,
+	    NULL, NULL, 1);
+	if (!one_value(res))
+		r = pg_fail(c, res, "read %s", file_name(h, nb, sizeof nb));
+	else if ((size_t)PQgetlength(res, 0, 0) != len)
+		r = cv_fail(CV_ERR_IO, "audit log in PostgreSQL: %s ends "
+		    "before byte %" PRIu64 ", short of the %zu bytes wanted "
+		    "there", file_name(h, nb, sizeof nb), off + len, len);
+	else
+		memcpy(buf, PQgetvalue(res, 0, 0), len);
+	PQclear(res);
+	done(a, c);
+	return r;
+}
+
+/* Writes go through W only: under the exclusive lock, in its
+ * transaction. */
+static cv_err
+locked_only(struct cv_audit *a, const char *what)
+{
+	if (holder != a)
+		return cv_fail(CV_ERR_INTERNAL, "audit log: %s without the "
+		    "lock", what);
+	return CV_OK;
+}
+
+cv_err
+audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
+    uint64_t off)
+{
+	char so[24], nb[16], now[24];
+	const char *v[3] = { a->pg->oid[h], so, buf };
+	int lens[3] = { 0, 0, (int)len }, fmts[3] = { 0, 0, 1 };
+	PGresult *res;
+	cv_err r;
+
+	if ((r = locked_only(a, "a write")) != CV_OK)
+		return r;
+	if (len > INT32_MAX)
+		return cv_fail(CV_ERR_INTERNAL, "audit log: a write of %zu "
+		    "bytes", len);
+	snprintf(so, sizeof so, "%" PRIu64, off);
+	res = query(a->pg->w, "SELECT lo_put($1::oid, $2::bigint, $3)", 3, v,
+	    lens, fmts, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		r = pg_fail(a->pg->w, res, "write %s", file_name(h, nb,
+		    sizeof nb));
+	PQclear(res);
+	if (r != CV_OK || h != AUDIT_PG_CKPT)
+		return r;
+	/* What a file's mtime told: when the last checkpoint was written
+	 * (audit_maybe_checkpoint), in the same transaction. */
+	snprintf(now, sizeof now, "%lld", (long long)cv_time_us());
+	v[0] = now;
+	res = query(a->pg->w, "UPDATE cv_audit_files SET mtime_us = $1::bigint"
+	    " WHERE name = 'checkpoints'", 1, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(a->pg->w, res, "date the %s", "checkpoints");
+	PQclear(res);
+	return r;
+}
+
+cv_err
+audit_pg_size(struct cv_audit *a, unsigned h, uint64_t *size)
+{
+	const char *v[1] = { a->pg->oid[h] };
+	char nb[16];
+	PGresult *res;
+	PGconn *c = conn(a);
+	cv_err r = CV_OK;
+
+	res = query(c, "SELECT lo_lseek64(lo_open($1::oid, " INV_READ "), 0, "
+	    "2)", 1, v, NULL, NULL, 0);
+	if (!one_value(res))
+		r = pg_fail(c, res, "measure %s", file_name(h, nb, sizeof nb));
+	else
+		*size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	done(a, c);
+	return r;
+}
+
+cv_err
+audit_pg_mtime(struct cv_audit *a, double *when)
+{
+	PGresult *res;
+	PGconn *c = conn(a);
+	cv_err r = CV_OK;
+
+	res = query(c, "SELECT mtime_us FROM cv_audit_files"
+	    " WHERE name = 'checkpoints'", 0, NULL, NULL, NULL, 0);
+	if (!one_value(res))
+		r = pg_fail(c, res, "read the %s' date", "checkpoints");
+	else
+		*when = (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10) / 1e6;
+	PQclear(res);
+	done(a, c);
+	return r;
+}
+
+cv_err
+audit_pg_truncate(struct cv_audit *a, unsigned h, uint64_t len)
+{
+	char sl[24], nb[16];
+	const char *v[2] = { a->pg->oid[h], sl };
+	PGresult *res;
+	cv_err r;
+
+	if ((r = locked_only(a, "a truncation")) != CV_OK)
+		return r;
+	snprintf(sl, sizeof sl, "%" PRIu64, len);
+	res = query(a->pg->w, "SELECT lo_truncate64(lo_open($1::oid, "
+	    INV_WRITE "), $2::bigint)", 2, v, NULL, NULL, 0);
+	if (!one_value(res))
+		r = pg_fail(a->pg->w, res, "truncate %s", file_name(h, nb,
+		    sizeof nb));
+	PQclear(res);
+	return r;
+}
+
+/* Under a->io. */
+cv_err
+audit_pg_lock(struct cv_audit *a, int how)
+{
+	char sql[128];
+	PGresult *res;
+	cv_err r = CV_OK;
+
+	/* One round trip; the simple protocol answers for the last. */
+	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%s)",
+	    how == LOCK_EX ? "" : "_shared", a->pg->key);
+	res = PQexec(a->pg->w, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		r = pg_fail(a->pg->w, res, "take the %s lock", how == LOCK_EX ?
+		    "log's" : "log's shared");
+		PQclear(PQexec(a->pg->w, "ROLLBACK"));
+	} else
+		holder = a;
+	PQclear(res);
+	return r;
+}
+
+/* Under a->io: COMMIT, or ROLLBACK when !COMMIT. */
+cv_err
+audit_pg_unlock(struct cv_audit *a, int commit)
+{
+	PGresult *res;
+	cv_err r = CV_OK;
+
+	holder = NULL;
+	/* Tests: the server ends the session just before the COMMIT, as a
+	 * crash or pg_terminate_backend would. */
+	if (commit && cv_fault("audit.pg_kill"))
+		PQclear(PQexec(a->pg->w, "SELECT pg_terminate_backend("
+		    "pg_backend_pid())"));
+	res = PQexec(a->pg->w, commit ? "COMMIT" : "ROLLBACK");
+	/* A transaction a failed statement aborted answers COMMIT with a
+	 * ROLLBACK: that is a failure too, never a silent success. */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK ||
+	    (commit && strcmp(PQcmdStatus(res), "COMMIT") != 0))
+		r = PQresultStatus(res) == PGRES_COMMAND_OK ?
+		    cv_fail(CV_ERR_IO, "audit log in PostgreSQL: the "
+		    "transaction was rolled back") :
+		    pg_fail(a->pg->w, res, "%s", commit ? "commit" :
+		    "roll back");
+	PQclear(res);
+	return r;
+}
+
+/* The advisory lock's key: 63 bits of a hash of the vault id, apart from
+ * the store's write lock (a fixed key). */
+static void
+lock_key(const char *vault_id, char out[24])
+{
+	uint8_t h[crypto_hash_sha256_BYTES];
+	char in[200];
+	uint64_t k = 0;
+
+	snprintf(in, sizeof in, "clearvault audit log %s", vault_id);
+	crypto_hash_sha256(h, (const uint8_t *)in, strlen(in));
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | h[i];
+	snprintf(out, 24, "%lld", (long long)(k >> 1));
+}
+
+static cv_err
+pg_connect(const char *db, int readonly, PGconn **out)
+{
+	return cv_store_pg_connect(db, readonly, LOCK_WAIT_S,
+	    (struct pg_conn **)out);
+}
+
+void
+audit_pg_close(struct audit_pg *p)
+{
+	if (p == NULL)
+		return;
+	PQfinish(p->w);
+	PQfinish(p->r);
+	pthread_mutex_destroy(&p->rmu);
+	free(p);
+}
+
+cv_err
+audit_pg_open(struct cv_audit *a, const char *db, const char *vault_id,
+    int readonly)
+{
+	struct audit_pg *p;
+	PGresult *res = NULL;
+	unsigned found = 0;
+	cv_err r;
+
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return CV_ERR_NOMEM;
+	pthread_mutex_init(&p->rmu, NULL);
+	lock_key(vault_id, p->key);
+	if ((r = pg_connect(db, readonly, &p->w)) != CV_OK ||
+	    (r = pg_connect(db, readonly, &p->r)) != CV_OK)
+		goto out;
+	/* Named apart from the store's, for whoever watches the sessions
+	 * (pg_stat_activity). */
+	res = PQexec(p->w, "SET application_name = 'clearvault audit'");
+	PQclear(res);
+	res = PQexec(p->r, "SET application_name = 'clearvault audit'");
+	PQclear(res);
+	res = PQexec(p->w, "SELECT name, obj FROM cv_audit_files");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		r = pg_fail(p->w, res, "open the %s", "log (cv_audit_files)");
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		char nb[16];
+		for (unsigned h = 0; h < AUDIT_PG_FILES; h++) {
+			if (strcmp(name, file_name(h, nb, sizeof nb)) == 0 &&
+			    !p->oid[h][0]) {
+				snprintf(p->oid[h], sizeof p->oid[h], "%s",
+				    PQgetvalue(res, i, 1));
+				found++;
+			}
+		}
+	}
+	if (found != AUDIT_PG_FILES) {
+		r = cv_fail(CV_ERR_FORMAT, "audit log in PostgreSQL: "
+		    "cv_audit_files names %u of the log's %u large objects",
+		    found, AUDIT_PG_FILES);
+		goto out;
+	}
+	a->pg = p;
+	p = NULL;
+ out:
+	PQclear(res);
+	audit_pg_close(p);
+	return r;
+}
+
+cv_err
+audit_pg_create(const char *db)
+{
+	static const char sql[] =
+	    "BEGIN;"
+	    "CREATE TABLE cv_audit_files(name TEXT PRIMARY KEY,"
+	    " obj OID NOT NULL UNIQUE, mtime_us BIGINT NOT NULL DEFAULT 0);"
+	    "INSERT INTO cv_audit_files(name, obj)"
+	    " SELECT n, lo_create(0) FROM unnest(ARRAY['entries', 'offsets',"
+	    " 'checkpoints']) AS n"
+	    " UNION ALL SELECT 'tree/' || l, lo_create(0)"
+	    " FROM generate_series(0, 63) AS l;"
+	    "COMMIT";
+	PGconn *c = NULL;
+	PGresult *res;
+	cv_err r;
+
+	if ((r = pg_connect(db, 0, &c)) != CV_OK)
+		return r;
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		r = st && strcmp(st, "42P07") == 0 ? cv_fail(CV_ERR_EXISTS,
+		    "audit log in PostgreSQL: the database has one already") :
+		    pg_fail(c, res, "%s", "create the log");
+	}
+	PQclear(res);
+	PQfinish(c);
+	return r;
+}
