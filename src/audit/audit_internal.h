@@ -147,9 +147,10 @@ cv_err audit_pg_size(struct cv_audit *a, unsigned h,
     uint64_t *size) CV_MUST_CHECK;
 cv_err audit_pg_truncate(struct cv_audit *a, unsigned h,
     uint64_t len) CV_MUST_CHECK;
-/* When the last checkpoint was written (seconds since the epoch; 0:
- * never). */
-cv_err audit_pg_mtime(struct cv_audit *a, double *when) CV_MUST_CHECK;
+/* The size of `checkpoints` and when the last one was written (seconds
+ * since the epoch; 0: never), in one round trip. */
+cv_err audit_pg_ckpt_stat(struct cv_audit *a, uint64_t *size,
+    double *when) CV_MUST_CHECK;
 cv_err audit_pg_lock(struct cv_audit *a, int how) CV_MUST_CHECK;
 cv_err audit_pg_unlock(struct cv_audit *a, int commit);
 

@@ -25,8 +25,7 @@ audit_maybe_checkpoint(struct cv_audit *a)
 	cv_err r;
 
 	if (a->pg) {
-		if ((r = audit_size(a, a->fd_ckpt, &size)) != CV_OK ||
-		    (r = audit_pg_mtime(a, &last)) != CV_OK)
+		if ((r = audit_pg_ckpt_stat(a, &size, &last)) != CV_OK)
 			return r;
 	} else if (fstat(a->fd_ckpt, &st) != 0)
 		return audit_io_fail(a, a->fd_ckpt, "stat");

@@ -14,6 +14,12 @@
  * A COMMIT that fails fails what was written under the lock; nothing of
  * it counts, as a failed append in a file is cut.
  *
+ * Round trips are what it costs (a Unix socket, ~0.1 ms each on a busy
+ * VM): writes under the lock are kept here and sent with the COMMIT in
+ * one statement string (before that if a read on W follows them), and
+ * the lock's statement also measures `offsets`, which the caller asks
+ * next. An append is two round trips and the COMMIT's flush.
+ *
  * Threads: libpq connections are not thread-safe, and a read without the
  * lock must not run inside another thread's open transaction (it would
  * see uncommitted bytes). So two connections: W carries the locked work
@@ -41,11 +47,25 @@
 /* How long a writer waits for another node's batch or checkpoint. */
 #define LOCK_WAIT_S 30.0
 
+/* A write kept for the COMMIT. */
+struct put {
+	unsigned h;
+	uint64_t off;
+	size_t at, len;		/* its bytes in the handle's `data` */
+};
+
 struct audit_pg {
 	PGconn *w, *r;
 	pthread_mutex_t rmu;	/* R's */
 	char oid[AUDIT_PG_FILES][16];	/* decimal, as parameters */
 	char key[24];		/* the advisory lock's, decimal */
+	/* Under the lock (a->io): writes not yet sent, and the size of
+	 * `offsets` the lock's statement read (until a write to it). */
+	struct put *puts;
+	size_t nputs, cap;
+	struct cv_buf data;
+	uint64_t offsets_size;
+	int offsets_known;
 };
 
 /* The handle whose lock this thread holds: its reads go through W. */
@@ -116,6 +136,124 @@ one_value(const PGresult *res)
 	    PQntuples(res) == 1 && PQnfields(res) == 1;
 }
 
+/* Writes go through W only: under the exclusive lock, in its
+ * transaction. */
+static cv_err
+locked_only(struct cv_audit *a, const char *what)
+{
+	if (holder != a)
+		return cv_fail(CV_ERR_INTERNAL, "audit log: %s without the "
+		    "lock", what);
+	return CV_OK;
+}
+
+/* Forgets the kept writes (sent, or rolled back). */
+static void
+drop_puts(struct audit_pg *p)
+{
+	sodium_memzero(p->data.p, p->data.len);
+	p->data.len = 0;
+	p->nputs = 0;
+}
+
+/*
+ * The kept writes as one statement (lo_put, left to right: the order
+ * they were made), followed by TAIL (";COMMIT" or ""), into OUT.
+ */
+static cv_err
+puts_sql(struct audit_pg *p, const char *tail, struct cv_buf *out)
+{
+	char head[96];
+	cv_err r = CV_OK;
+
+	for (size_t i = 0; i < p->nputs && r == CV_OK; i++) {
+		const struct put *u = &p->puts[i];
+		size_t at;
+		snprintf(head, sizeof head, "%s lo_put(%s, %" PRIu64 ", "
+		    "decode('", i ? "," : "SELECT", p->oid[u->h], u->off);
+		if ((r = cv_buf_add(out, head, strlen(head))) != CV_OK ||
+		    (r = cv_buf_reserve(out, 2 * u->len + 1)) != CV_OK)
+			break;
+		at = out->len;
+		sodium_bin2hex((char *)out->p + at, 2 * u->len + 1,
+		    p->data.p + u->at, u->len);
+		out->len += 2 * u->len;
+		r = cv_buf_add(out, "', 'hex'))", 10);
+	}
+	if (r == CV_OK)
+		r = cv_buf_add(out, tail, strlen(tail) + 1);
+	return r;
+}
+
+/* Sends the kept writes, in the transaction, without committing. */
+static cv_err
+flush(struct cv_audit *a)
+{
+	struct audit_pg *p = a->pg;
+	struct cv_buf sql = { 0 };
+	PGresult *res;
+	cv_err r;
+
+	if (p->nputs == 0)
+		return CV_OK;
+	if ((r = puts_sql(p, "", &sql)) == CV_OK) {
+		res = PQexec(p->w, (const char *)sql.p);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			r = pg_fail(p->w, res, "%s", "write the log");
+		PQclear(res);
+	}
+	drop_puts(p);
+	cv_buf_free(&sql);
+	return r;
+}
+
+cv_err
+audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
+    uint64_t off)
+{
+	struct audit_pg *p = a->pg;
+	struct put *u = p->nputs ? &p->puts[p->nputs - 1] : NULL;
+	char now[24];
+	const char *v[1] = { now };
+	PGresult *res;
+	cv_err r;
+
+	if ((r = locked_only(a, "a write")) != CV_OK)
+		return r;
+	if (h == AUDIT_PG_OFFSETS)
+		p->offsets_known = 0;
+	/* Kept for the COMMIT; one that continues the last is merged. */
+	if (u == NULL || u->h != h || u->off + u->len != off) {
+		if (p->nputs == p->cap) {
+			size_t cap = p->cap ? 2 * p->cap : 80;
+			struct put *n = realloc(p->puts, cap * sizeof *n);
+			if (n == NULL)
+				return CV_ERR_NOMEM;
+			p->puts = n;
+			p->cap = cap;
+		}
+		u = &p->puts[p->nputs++];
+		*u = (struct put){ .h = h, .off = off, .at = p->data.len };
+	}
+	if ((r = cv_buf_add(&p->data, buf, len)) != CV_OK) {
+		if (u->len == 0)
+			p->nputs--;
+		return r;
+	}
+	u->len += len;
+	if (h != AUDIT_PG_CKPT)
+		return CV_OK;
+	/* What a file's mtime told: when the last checkpoint was written
+	 * (audit_maybe_checkpoint), in the same transaction. */
+	snprintf(now, sizeof now, "%lld", (long long)cv_time_us());
+	res = query(a->pg->w, "UPDATE cv_audit_files SET mtime_us = $1::bigint"
+	    " WHERE name = 'checkpoints'", 1, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_fail(a->pg->w, res, "date the %s", "checkpoints");
+	PQclear(res);
+	return r;
+}
+
 cv_err
 audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
     uint64_t off)
@@ -133,6 +271,8 @@ audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
 		    "bytes", len);
 	snprintf(so, sizeof so, "%" PRIu64, off);
 	snprintf(sl, sizeof sl, "%zu", len);
+	if (holder == a && (r = flush(a)) != CV_OK)
+		return r;
 	c = conn(a);
 	res = query(c, "SELECT lo_get($1::oid, $2::bigint, $3::int)", 3, v,
 	    NULL, NULL, 1);
@@ -149,62 +289,22 @@ audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
 	return r;
 }
 
-/* Writes go through W only: under the exclusive lock, in its
- * transaction. */
-static cv_err
-locked_only(struct cv_audit *a, const char *what)
-{
-	if (holder != a)
-		return cv_fail(CV_ERR_INTERNAL, "audit log: %s without the "
-		    "lock", what);
-	return CV_OK;
-}
-
-cv_err
-audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
-    uint64_t off)
-{
-	char so[24], nb[16], now[24];
-	const char *v[3] = { a->pg->oid[h], so, buf };
-	int lens[3] = { 0, 0, (int)len }, fmts[3] = { 0, 0, 1 };
-	PGresult *res;
-	cv_err r;
-
-	if ((r = locked_only(a, "a write")) != CV_OK)
-		return r;
-	if (len > INT32_MAX)
-		return cv_fail(CV_ERR_INTERNAL, "audit log: a write of %zu "
-		    "bytes", len);
-	snprintf(so, sizeof so, "%" PRIu64, off);
-	res = query(a->pg->w, "SELECT lo_put($1::oid, $2::bigint, $3)", 3, v,
-	    lens, fmts, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		r = pg_fail(a->pg->w, res, "write %s", file_name(h, nb,
-		    sizeof nb));
-	PQclear(res);
-	if (r != CV_OK || h != AUDIT_PG_CKPT)
-		return r;
-	/* What a file's mtime told: when the last checkpoint was written
-	 * (audit_maybe_checkpoint), in the same transaction. */
-	snprintf(now, sizeof now, "%lld", (long long)cv_time_us());
-	v[0] = now;
-	res = query(a->pg->w, "UPDATE cv_audit_files SET mtime_us = $1::bigint"
-	    " WHERE name = 'checkpoints'", 1, v, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		r = pg_fail(a->pg->w, res, "date the %s", "checkpoints");
-	PQclear(res);
-	return r;
-}
-
 cv_err
 audit_pg_size(struct cv_audit *a, unsigned h, uint64_t *size)
 {
 	const char *v[1] = { a->pg->oid[h] };
 	char nb[16];
 	PGresult *res;
-	PGconn *c = conn(a);
+	PGconn *c;
 	cv_err r = CV_OK;
 
+	if (holder == a && h == AUDIT_PG_OFFSETS && a->pg->offsets_known) {
+		*size = a->pg->offsets_size;
+		return CV_OK;
+	}
+	if (holder == a && (r = flush(a)) != CV_OK)
+		return r;
+	c = conn(a);
 	res = query(c, "SELECT lo_lseek64(lo_open($1::oid, " INV_READ "), 0, "
 	    "2)", 1, v, NULL, NULL, 0);
 	if (!one_value(res))
@@ -217,18 +317,24 @@ audit_pg_size(struct cv_audit *a, unsigned h, uint64_t *size)
 }
 
 cv_err
-audit_pg_mtime(struct cv_audit *a, double *when)
+audit_pg_ckpt_stat(struct cv_audit *a, uint64_t *size, double *when)
 {
 	PGresult *res;
-	PGconn *c = conn(a);
+	PGconn *c;
 	cv_err r = CV_OK;
 
-	res = query(c, "SELECT mtime_us FROM cv_audit_files"
-	    " WHERE name = 'checkpoints'", 0, NULL, NULL, NULL, 0);
-	if (!one_value(res))
-		r = pg_fail(c, res, "read the %s' date", "checkpoints");
-	else
-		*when = (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10) / 1e6;
+	if (holder == a && (r = flush(a)) != CV_OK)
+		return r;
+	c = conn(a);
+	res = query(c, "SELECT lo_lseek64(lo_open(obj, " INV_READ "), 0, 2),"
+	    " mtime_us FROM cv_audit_files WHERE name = 'checkpoints'", 0,
+	    NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		r = pg_fail(c, res, "measure the %s", "checkpoints");
+	else {
+		*size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+		*when = (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10) / 1e6;
+	}
 	PQclear(res);
 	done(a, c);
 	return r;
@@ -242,8 +348,11 @@ audit_pg_truncate(struct cv_audit *a, unsigned h, uint64_t len)
 	PGresult *res;
 	cv_err r;
 
-	if ((r = locked_only(a, "a truncation")) != CV_OK)
+	if ((r = locked_only(a, "a truncation")) != CV_OK ||
+	    (r = flush(a)) != CV_OK)
 		return r;
+	if (h == AUDIT_PG_OFFSETS)
+		a->pg->offsets_known = 0;
 	snprintf(sl, sizeof sl, "%" PRIu64, len);
 	res = query(a->pg->w, "SELECT lo_truncate64(lo_open($1::oid, "
 	    INV_WRITE "), $2::bigint)", 2, v, NULL, NULL, 0);
@@ -262,16 +371,24 @@ audit_pg_lock(struct cv_audit *a, int how)
 	PGresult *res;
 	cv_err r = CV_OK;
 
-	/* One round trip; the simple protocol answers for the last. */
-	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%s)",
-	    how == LOCK_EX ? "" : "_shared", a->pg->key);
+	/* One round trip (the simple protocol answers for the last
+	 * statement): the lock, then the size of `offsets` under it, which
+	 * every caller's refresh asks first. */
+	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%s);"
+	    " SELECT lo_lseek64(lo_open(%s, " INV_READ "), 0, 2)",
+	    how == LOCK_EX ? "" : "_shared", a->pg->key,
+	    a->pg->oid[AUDIT_PG_OFFSETS]);
 	res = PQexec(a->pg->w, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	if (!one_value(res)) {
 		r = pg_fail(a->pg->w, res, "take the %s lock", how == LOCK_EX ?
 		    "log's" : "log's shared");
 		PQclear(PQexec(a->pg->w, "ROLLBACK"));
-	} else
+	} else {
+		a->pg->offsets_size = strtoull(PQgetvalue(res, 0, 0), NULL,
+		    10);
+		a->pg->offsets_known = 1;
 		holder = a;
+	}
 	PQclear(res);
 	return r;
 }
@@ -280,16 +397,30 @@ audit_pg_lock(struct cv_audit *a, int how)
 cv_err
 audit_pg_unlock(struct cv_audit *a, int commit)
 {
+	struct audit_pg *p = a->pg;
+	struct cv_buf sql = { 0 };
 	PGresult *res;
 	cv_err r = CV_OK;
 
 	holder = NULL;
+	p->offsets_known = 0;
 	/* Tests: the server ends the session just before the COMMIT, as a
 	 * crash or pg_terminate_backend would. */
 	if (commit && cv_fault("audit.pg_kill"))
-		PQclear(PQexec(a->pg->w, "SELECT pg_terminate_backend("
+		PQclear(PQexec(p->w, "SELECT pg_terminate_backend("
 		    "pg_backend_pid())"));
-	res = PQexec(a->pg->w, commit ? "COMMIT" : "ROLLBACK");
+	/* The kept writes and the COMMIT, one round trip; PQexec answers
+	 * with the first failure or the COMMIT's result. */
+	if (commit && p->nputs && (r = puts_sql(p, "; COMMIT", &sql)) !=
+	    CV_OK) {
+		drop_puts(p);
+		PQclear(PQexec(p->w, "ROLLBACK"));
+		return r;
+	}
+	drop_puts(p);
+	res = PQexec(p->w, sql.len ? (const char *)sql.p : commit ? "COMMIT" :
+	    "ROLLBACK");
+	cv_buf_free(&sql);
 	/* A transaction a failed statement aborted answers COMMIT with a
 	 * ROLLBACK: that is a failure too, never a silent success. */
 	if (PQresultStatus(res) != PGRES_COMMAND_OK ||
@@ -297,8 +428,10 @@ audit_pg_unlock(struct cv_audit *a, int commit)
 		r = PQresultStatus(res) == PGRES_COMMAND_OK ?
 		    cv_fail(CV_ERR_IO, "audit log in PostgreSQL: the "
 		    "transaction was rolled back") :
-		    pg_fail(a->pg->w, res, "%s", commit ? "commit" :
-		    "roll back");
+		    pg_fail(p->w, res, "%s", commit ? "commit" : "roll back");
+	/* A write that failed left the transaction open, aborted. */
+	if (r != CV_OK && PQtransactionStatus(p->w) != PQTRANS_IDLE)
+		PQclear(PQexec(p->w, "ROLLBACK"));
 	PQclear(res);
 	return r;
 }
@@ -333,6 +466,9 @@ audit_pg_close(struct audit_pg *p)
 		return;
 	PQfinish(p->w);
 	PQfinish(p->r);
+	drop_puts(p);
+	cv_buf_free(&p->data);
+	free(p->puts);
 	pthread_mutex_destroy(&p->rmu);
 	free(p);
 }
