@@ -6,6 +6,7 @@
  * PostgreSQL database's URI, for a vault whose log is there (issue 13).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,58 @@ make_leaves(size_t batch)
 			exit(1);
 		lens[i] = leaves.len - before;
 	}
+}
+
+/* A writer of its own: N entries in batches of BATCH on A. */
+struct writer {
+	struct cv_audit *a;
+	uint64_t n, batch;
+	int failed;
+};
+
+static void *
+write_all(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t first;
+
+	for (uint64_t done = 0; done < w->n; done += w->batch) {
+		if (cv_audit_append_leaves(w->a, leaves.p, lens,
+		    (size_t)w->batch, &first) != CV_OK) {
+			w->failed = 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Two handles (for PostgreSQL two sessions each, as two nodes) appending
+ * N/2 entries each at once: the rate of both together.
+ */
+static double
+two_writers(struct cv_vault *v, struct cv_audit *a, uint64_t n,
+    uint64_t batch)
+{
+	struct writer w[2] = { { .a = a }, { 0 } };
+	pthread_t t[2];
+	double t0;
+
+	if (cv_core_audit_open(v, 0, &w[1].a) != CV_OK)
+		return -1;
+	t0 = cv_now();
+	for (int i = 0; i < 2; i++) {
+		w[i].n = n / 2;
+		w[i].batch = batch;
+		if (pthread_create(&t[i], NULL, write_all, &w[i]) != 0)
+			exit(1);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	t0 = cv_now() - t0;
+	cv_audit_close(w[1].a);
+	return w[0].failed || w[1].failed ? -1 : (double)(n / 2 / batch *
+	    batch * 2) / t0;
 }
 
 int
@@ -110,6 +163,19 @@ main(int argc, char **argv)
 	    leaves.len / (size_t)batch, (unsigned long long)batch,
 	    o.db ? "PostgreSQL" : "files", (double)n / t_app, (double)n / t_base, t_base / t_app);
 
+	if (o.db) {
+		double two = two_writers(v, a, n, batch);
+		if (two < 0) {
+			fprintf(stderr, "bench_audit: %s\n", cv_err_detail());
+			return 1;
+		}
+		printf("two writers (two handles, two sessions each, as two "
+		    "nodes), %llu entries each: %.0f entries/s together; "
+		    "ratio to one %.2f\n", (unsigned long long)(n / 2),
+		    two, two / ((double)n / t_app));
+		if (cv_audit_checkpoint(a, NULL) != CV_OK)
+			return 1;
+	}
 	if (cv_audit_verify(a, NULL, NULL, 0, &rep) != CV_OK) {
 		fprintf(stderr, "bench_audit: verify: %s\n", rep.what);
 		return 1;

@@ -143,6 +143,11 @@ cv_err audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
     uint64_t off) CV_MUST_CHECK;
 cv_err audit_pg_write(struct cv_audit *a, unsigned h, const void *buf,
     size_t len, uint64_t off) CV_MUST_CHECK;
+/* N reads of LEN[i] (<= 32) bytes at OFF[i] of file H[i], into OUT[i]:
+ * one round trip. */
+cv_err audit_pg_read_many(struct cv_audit *a, size_t n, const unsigned *h,
+    const uint64_t *off, const size_t *len,
+    uint8_t (*out)[CV_HASH_BYTES]) CV_MUST_CHECK;
 cv_err audit_pg_size(struct cv_audit *a, unsigned h,
     uint64_t *size) CV_MUST_CHECK;
 cv_err audit_pg_truncate(struct cv_audit *a, unsigned h,

@@ -290,6 +290,55 @@ audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
 }
 
 cv_err
+audit_pg_read_many(struct cv_audit *a, size_t n, const unsigned *h,
+    const uint64_t *off, const size_t *len, uint8_t (*out)[CV_HASH_BYTES])
+{
+	struct cv_buf sql = { 0 };
+	char part[96];
+	PGresult *res = NULL;
+	PGconn *c;
+	cv_err r = CV_OK;
+
+	if (n == 0)
+		return CV_OK;
+	for (size_t i = 0; i < n && r == CV_OK; i++) {
+		if (len[i] > CV_HASH_BYTES)
+			return cv_fail(CV_ERR_INTERNAL, "audit log: %zu bytes "
+			    "a read", len[i]);
+		snprintf(part, sizeof part, "%s lo_get(%s, %" PRIu64 ", %zu)",
+		    i ? "," : "SELECT", a->pg->oid[h[i]], off[i], len[i]);
+		r = cv_buf_add(&sql, part, strlen(part));
+	}
+	if (r == CV_OK)
+		r = cv_buf_add(&sql, "", 1);
+	if (r == CV_OK && holder == a)
+		r = flush(a);
+	if (r != CV_OK) {
+		cv_buf_free(&sql);
+		return r;
+	}
+	c = conn(a);
+	res = PQexecParams(c, (const char *)sql.p, 0, NULL, NULL, NULL, NULL,
+	    1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQnfields(res) != (int)n)
+		r = pg_fail(c, res, "%s", "read the log");
+	for (size_t i = 0; r == CV_OK && i < n; i++) {
+		char nb[16];
+		if ((size_t)PQgetlength(res, 0, (int)i) != len[i])
+			r = cv_fail(CV_ERR_IO, "audit log in PostgreSQL: %s "
+			    "ends before byte %" PRIu64, file_name(h[i], nb,
+			    sizeof nb), off[i] + len[i]);
+		else
+			memcpy(out[i], PQgetvalue(res, 0, (int)i), len[i]);
+	}
+	PQclear(res);
+	done(a, c);
+	cv_buf_free(&sql);
+	return r;
+}
+
+cv_err
 audit_pg_size(struct cv_audit *a, unsigned h, uint64_t *size)
 {
 	const char *v[1] = { a->pg->oid[h] };
