@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <sodium.h>
 
 #include "../config/config.h"
 #include "../store/store.h"
@@ -24,22 +23,6 @@
 
 /* This process's claim: a process serves one vault. */
 static PGconn *held;
-
-/* The lock's key: 63 bits of a hash of the vault id, apart from the
- * store's and the audit log's. */
-static long long
-claim_key(const char *vault_id)
-{
-	uint8_t h[crypto_hash_sha256_BYTES];
-	char in[200];
-	uint64_t k = 0;
-
-	snprintf(in, sizeof in, "clearvault serve %s", vault_id);
-	crypto_hash_sha256(h, (const uint8_t *)in, strlen(in));
-	for (int i = 0; i < 8; i++)
-		k = k << 8 | h[i];
-	return (long long)(k >> 1);
-}
 
 /* Who holds KEY: its application_name ("clearvault serve HOST pid N"). */
 static void
@@ -74,7 +57,7 @@ api_claim_db(const char *dir)
 		return r;
 	if (!cfg.db[0])
 		return CV_OK;
-	key = claim_key(cfg.vault_id);
+	key = (long long)cv_store_pg_lock_key("serve", cfg.vault_id);
 	if ((r = cv_store_pg_connect(cfg.db, 1, 10.0,
 	    (struct pg_conn **)&c)) != CV_OK)
 		return r;

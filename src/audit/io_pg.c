@@ -485,22 +485,6 @@ audit_pg_unlock(struct cv_audit *a, int commit)
 	return r;
 }
 
-/* The advisory lock's key: 63 bits of a hash of the vault id, apart from
- * the store's write lock (a fixed key). */
-static void
-lock_key(const char *vault_id, char out[24])
-{
-	uint8_t h[crypto_hash_sha256_BYTES];
-	char in[200];
-	uint64_t k = 0;
-
-	snprintf(in, sizeof in, "clearvault audit log %s", vault_id);
-	crypto_hash_sha256(h, (const uint8_t *)in, strlen(in));
-	for (int i = 0; i < 8; i++)
-		k = k << 8 | h[i];
-	snprintf(out, 24, "%lld", (long long)(k >> 1));
-}
-
 static cv_err
 pg_connect(const char *db, int readonly, PGconn **out)
 {
@@ -534,7 +518,8 @@ audit_pg_open(struct cv_audit *a, const char *db, const char *vault_id,
 	if ((p = calloc(1, sizeof *p)) == NULL)
 		return CV_ERR_NOMEM;
 	pthread_mutex_init(&p->rmu, NULL);
-	lock_key(vault_id, p->key);
+	snprintf(p->key, sizeof p->key, "%lld",
+	    (long long)cv_store_pg_lock_key("audit log", vault_id));
 	if ((r = pg_connect(db, readonly, &p->w)) != CV_OK ||
 	    (r = pg_connect(db, readonly, &p->r)) != CV_OK)
 		goto out;

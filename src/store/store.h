@@ -48,6 +48,10 @@ int cv_store_is_url(const char *target);
 struct pg_conn;
 cv_err cv_store_pg_connect(const char *target, int readonly,
     double busy_seconds, struct pg_conn **out) CV_MUST_CHECK;
+/* The key of an advisory lock of PURPOSE ("audit log", "serve") on the
+ * vault VAULT_ID's database: 63 bits of a hash of both, apart from the
+ * store's own write lock (a fixed key). */
+int64_t cv_store_pg_lock_key(const char *purpose, const char *vault_id);
 
 /*
  * A read transaction: one snapshot and one lock round for several reads

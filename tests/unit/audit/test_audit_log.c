@@ -554,16 +554,8 @@ main(void)
 	int failed, up;
 
 	failed = cmocka_run_group_tests_name("files", tests, setup, teardown);
-	if ((up = test_pg_start(target, sizeof target)) == 0) {
-		fprintf(stderr, "no PostgreSQL 15 here: the log in it is not "
-		    "tested\n");
-		return failed;
-	}
-	if (up < 0) {
-		fprintf(stderr, "tests/pg.sh did not start PostgreSQL\n");
-		test_pg_stop();
-		return 1;
-	}
+	if ((up = test_pg_up(target, sizeof target, "the log in it")) <= 0)
+		return up < 0 ? 1 : failed;
 	db = target;
 	failed += cmocka_run_group_tests_name("postgresql", pg, setup,
 	    teardown);
