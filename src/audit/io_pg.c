@@ -121,7 +121,8 @@ done(struct cv_audit *a, PGconn *c)
 		pthread_mutex_unlock(&a->pg->rmu);
 }
 
-/* SQL with N text parameters on C, one row of one column expected. */
+/* SQL with N parameters (text unless FMTS says binary) on C; BINARY:
+ * the results' format. */
 static PGresult *
 query(PGconn *c, const char *sql, int n, const char *const *vals,
     const int *lens, const int *fmts, int binary)
@@ -203,6 +204,7 @@ flush(struct cv_audit *a)
 		PQclear(res);
 	}
 	drop_puts(p);
+	sodium_memzero(sql.p, sql.len);
 	cv_buf_free(&sql);
 	return r;
 }
@@ -216,6 +218,7 @@ audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
 	char now[24];
 	const char *v[1] = { now };
 	PGresult *res;
+	int fresh = 0;
 	cv_err r;
 
 	if ((r = locked_only(a, "a write")) != CV_OK)
@@ -234,6 +237,7 @@ audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
 		}
 		u = &p->puts[p->nputs++];
 		*u = (struct put){ .h = h, .off = off, .at = p->data.len };
+		fresh = 1;
 	}
 	if ((r = cv_buf_add(&p->data, buf, len)) != CV_OK) {
 		if (u->len == 0)
@@ -241,10 +245,11 @@ audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
 		return r;
 	}
 	u->len += len;
-	if (h != AUDIT_PG_CKPT)
+	if (h != AUDIT_PG_CKPT || !fresh)
 		return CV_OK;
 	/* What a file's mtime told: when the last checkpoint was written
-	 * (audit_maybe_checkpoint), in the same transaction. */
+	 * (audit_maybe_checkpoint), in the same transaction; once for the
+	 * frame's three writes. */
 	snprintf(now, sizeof now, "%lld", (long long)cv_time_us());
 	res = query(a->pg->w, "UPDATE cv_audit_files SET mtime_us = $1::bigint"
 	    " WHERE name = 'checkpoints'", 1, v, NULL, NULL, 0);
@@ -469,6 +474,7 @@ audit_pg_unlock(struct cv_audit *a, int commit)
 	drop_puts(p);
 	res = PQexec(p->w, sql.len ? (const char *)sql.p : commit ? "COMMIT" :
 	    "ROLLBACK");
+	sodium_memzero(sql.p, sql.len);
 	cv_buf_free(&sql);
 	/* A transaction a failed statement aborted answers COMMIT with a
 	 * ROLLBACK: that is a failure too, never a silent success. */
