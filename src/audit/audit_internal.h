@@ -148,6 +148,8 @@ cv_err audit_pg_write(struct cv_audit *a, unsigned h, const void *buf,
 cv_err audit_pg_read_many(struct cv_audit *a, size_t n, const unsigned *h,
     const uint64_t *off, const size_t *len,
     uint8_t (*out)[CV_HASH_BYTES]) CV_MUST_CHECK;
+/* audit_load_state's work in one round trip. */
+cv_err audit_pg_load_edge(struct cv_audit *a, uint64_t size) CV_MUST_CHECK;
 cv_err audit_pg_size(struct cv_audit *a, unsigned h,
     uint64_t *size) CV_MUST_CHECK;
 cv_err audit_pg_truncate(struct cv_audit *a, unsigned h,

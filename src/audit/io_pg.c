@@ -343,6 +343,48 @@ audit_pg_read_many(struct cv_audit *a, size_t n, const unsigned *h,
 	return r;
 }
 
+/*
+ * In PostgreSQL, the right edge in one round trip rather than one per
+ * level: what an appender pays each time another node appended.
+ */
+cv_err
+audit_pg_load_edge(struct cv_audit *a, uint64_t size)
+{
+	uint8_t got[AUDIT_LEVELS + 1][CV_HASH_BYTES];
+	unsigned h[AUDIT_LEVELS + 1], lv[AUDIT_LEVELS + 1];
+	uint64_t off[AUDIT_LEVELS + 1];
+	size_t len[AUDIT_LEVELS + 1], n = 0;
+	cv_err r;
+
+	/* Where the last entry ends, then the edge's nodes. */
+	if (size) {
+		h[n] = AUDIT_PG_OFFSETS;
+		len[n] = 8;
+		off[n++] = (size - 1) * 8;
+	}
+	for (unsigned l = 0; l < AUDIT_LEVELS; l++) {
+		uint64_t c = size >> l;
+		if (c & 1) {
+			lv[n] = l;
+			h[n] = AUDIT_PG_LEVEL0 + l;
+			len[n] = CV_HASH_BYTES;
+			off[n++] = (c - 1) * CV_HASH_BYTES;
+		}
+	}
+	a->size = size;
+	a->end = 0;
+	if ((r = audit_pg_read_many(a, n, h, off, len, got)) != CV_OK)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] == AUDIT_PG_OFFSETS)
+			a->end = (uint64_t)cv_get_u32be(got[i]) << 32 |
+			    cv_get_u32be(got[i] + 4);
+		else
+			memcpy(a->edge[lv[i]], got[i], CV_HASH_BYTES);
+	}
+	return CV_OK;
+}
+
 cv_err
 audit_pg_size(struct cv_audit *a, unsigned h, uint64_t *size)
 {

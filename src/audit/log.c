@@ -190,55 +190,13 @@ audit_entry_end(struct cv_audit *a, uint64_t count, uint64_t *end)
 	return CV_OK;
 }
 
-/*
- * In PostgreSQL, the right edge in one round trip rather than one per
- * level: what an appender pays each time another node appended.
- */
-static cv_err
-load_edge_pg(struct cv_audit *a, uint64_t size)
-{
-	uint8_t got[AUDIT_LEVELS + 1][CV_HASH_BYTES];
-	unsigned h[AUDIT_LEVELS + 1], lv[AUDIT_LEVELS + 1];
-	uint64_t off[AUDIT_LEVELS + 1];
-	size_t len[AUDIT_LEVELS + 1], n = 0;
-	cv_err r;
-
-	/* Where the last entry ends, then the edge's nodes. */
-	if (size) {
-		h[n] = AUDIT_PG_OFFSETS;
-		len[n] = 8;
-		off[n++] = (size - 1) * 8;
-	}
-	for (unsigned l = 0; l < AUDIT_LEVELS; l++) {
-		uint64_t c = size >> l;
-		if (c & 1) {
-			lv[n] = l;
-			h[n] = AUDIT_PG_LEVEL0 + l;
-			len[n] = CV_HASH_BYTES;
-			off[n++] = (c - 1) * CV_HASH_BYTES;
-		}
-	}
-	a->size = size;
-	a->end = 0;
-	if ((r = audit_pg_read_many(a, n, h, off, len, got)) != CV_OK)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		if (h[i] == AUDIT_PG_OFFSETS)
-			a->end = (uint64_t)cv_get_u32be(got[i]) << 32 |
-			    cv_get_u32be(got[i] + 4);
-		else
-			memcpy(a->edge[lv[i]], got[i], CV_HASH_BYTES);
-	}
-	return CV_OK;
-}
-
 cv_err
 audit_load_state(struct cv_audit *a, uint64_t size)
 {
 	cv_err r;
 
 	if (a->pg)
-		return load_edge_pg(a, size);
+		return audit_pg_load_edge(a, size);
 	a->size = size;
 	if ((r = audit_entry_end(a, size, &a->end)) != CV_OK)
 		return r;
@@ -671,33 +629,6 @@ cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 	memmove(out->p + at, out->p + at + 4, end - start - 4);
 	out->len = at + end - start - 4;
 	return CV_OK;
-}
-
-cv_err
-audit_locked_proof(struct cv_audit *a, struct cv_audit_proof *p)
-{
-	cv_err r;
-
-	if ((r = lock(a, LOCK_SH)) != CV_OK)
-		return r;
-	if ((r = audit_refresh(a)) != CV_OK)
-		goto out;
-	if (p->size > a->size) {
-		r = cv_fail(CV_ERR_INVALID, "the log has only %llu entries",
-		    (unsigned long long)a->size);
-		goto out;
-	}
-	if (p->kind == CV_PROOF_INCLUSION)
-		r = cv_merkle_prove_inclusion(cv_audit_node, a, p->index,
-		    p->size, p->hash, &p->n);
-	else if ((r = cv_merkle_prove_consistency(cv_audit_node, a, p->size1,
-	    p->size, p->hash, &p->n)) == CV_OK &&
-	    (r = cv_merkle_root(cv_audit_node, a, p->size1, p->root1)) ==
-	    CV_OK)
-		r = cv_merkle_root(cv_audit_node, a, p->size, p->root2);
- out:
-	unlock(a);
-	return r;
 }
 
 static cv_err

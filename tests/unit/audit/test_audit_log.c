@@ -440,7 +440,9 @@ test_pg_two_writers(void **state)
 {
 	pthread_t t[2 * THREADS];
 	struct cv_audit_report rep;
-	struct cv_buf la = { 0 }, lb = { 0 };
+	struct cv_buf la = { 0 }, lb = { 0 }, note = { 0 };
+	struct cv_audit_proof p;
+	struct cv_checkpoint c;
 	uint64_t before, sa, sb;
 	void *res;
 
@@ -468,9 +470,26 @@ test_pg_two_writers(void **state)
 	assert_int_equal(cv_audit_leaf(b, sa - 1, &lb), CV_OK);
 	assert_int_equal(la.len, lb.len);
 	assert_memory_equal(la.p, lb.p, la.len);
-	assert_int_equal(cv_audit_checkpoint(b, NULL), CV_OK);
+	/* Proofs on the merged log, from either handle, check against the
+	 * other's checkpoint. */
+	assert_int_equal(cv_audit_checkpoint(b, &note), CV_OK);
+	assert_int_equal(cv_checkpoint_parse((char *)note.p, note.len, &c),
+	    CV_OK);
+	assert_int_equal(c.size, sa);
+	for (uint64_t i = 0; i < sa; i += sa / 7) {
+		assert_int_equal(cv_audit_prove(a, i, c.size, &p), CV_OK);
+		assert_int_equal(cv_merkle_verify_inclusion(p.index, p.size,
+		    p.leaf, (const uint8_t (*)[CV_HASH_BYTES])p.hash, p.n,
+		    c.root), CV_OK);
+	}
+	assert_int_equal(cv_audit_consistency(a, before, c.size, &p), CV_OK);
+	assert_memory_equal(p.root2, c.root, CV_HASH_BYTES);
+	assert_int_equal(cv_merkle_verify_consistency(p.size1, p.size,
+	    p.root1, p.root2, (const uint8_t (*)[CV_HASH_BYTES])p.hash, p.n),
+	    CV_OK);
 	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
 	assert_int_equal(rep.entries, sa);
+	cv_buf_free(&note);
 	cv_audit_close(b);
 	b = NULL;
 	cv_buf_free(&la);
