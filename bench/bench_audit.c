@@ -2,9 +2,11 @@
  * The audit log at scale, in one process: durable batched appends (and,
  * as the baseline, the same frames appended to a plain file with the same
  * fsyncs), a full verify, and inclusion proofs at the final size.
- * Usage: bench_audit DIR N BATCH. DIR must not exist.
+ * Usage: bench_audit DIR N BATCH [DB]. DIR must not exist. DB: an empty
+ * PostgreSQL database's URI, for a vault whose log is there (issue 13).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +42,62 @@ make_leaves(size_t batch)
 	}
 }
 
+/* A writer of its own: N entries in batches of BATCH on A. */
+struct writer {
+	struct cv_audit *a;
+	uint64_t n, batch;
+	int failed;
+};
+
+static void *
+write_all(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t first;
+
+	for (uint64_t done = 0; done < w->n; done += w->batch) {
+		if (cv_audit_append_leaves(w->a, leaves.p, lens,
+		    (size_t)w->batch, &first) != CV_OK) {
+			w->failed = 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Two handles (for PostgreSQL two sessions each, as two nodes) appending
+ * N/2 entries each at once: the rate of both together.
+ */
+static double
+two_writers(struct cv_vault *v, struct cv_audit *a, uint64_t n,
+    uint64_t batch)
+{
+	struct writer w[2] = { { .a = a }, { 0 } };
+	pthread_t t[2];
+	double t0;
+
+	if (cv_core_audit_open(v, 0, &w[1].a) != CV_OK)
+		return -1;
+	t0 = cv_now();
+	for (int i = 0; i < 2; i++) {
+		w[i].n = n / 2;
+		w[i].batch = batch;
+		if (pthread_create(&t[i], NULL, write_all, &w[i]) != 0)
+			exit(1);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	t0 = cv_now() - t0;
+	cv_audit_close(w[1].a);
+	return w[0].failed || w[1].failed ? -1 : (double)(n / 2 / batch *
+	    batch * 2) / t0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct cv_vault_init_opts o = { 0 };
+	struct cv_vault_init_opts o = { .db = argc == 5 ? argv[4] : NULL };
 	struct cv_vault *v;
 	struct cv_audit *a;
 	struct cv_audit_report rep;
@@ -55,13 +109,13 @@ main(int argc, char **argv)
 	char path[1200];
 	int fd;
 
-	if (argc != 4 || (n = strtoull(argv[2], NULL, 10)) == 0 ||
+	if (argc < 4 || argc > 5 || (n = strtoull(argv[2], NULL, 10)) == 0 ||
 	    (batch = strtoull(argv[3], NULL, 10)) == 0 || batch > n) {
-		fprintf(stderr, "usage: bench_audit DIR N BATCH\n");
+		fprintf(stderr, "usage: bench_audit DIR N BATCH [DB]\n");
 		return 2;
 	}
 	if (cv_vault_init(argv[1], &o) != CV_OK ||
-	    cv_audit_create(argv[1]) != CV_OK ||
+	    cv_audit_create(argv[1], o.db) != CV_OK ||
 	    cv_vault_open(argv[1], &v) != CV_OK ||
 	    cv_core_audit_open(v, 0, &a) != CV_OK) {
 		fprintf(stderr, "bench_audit: %s\n", cv_err_detail());
@@ -103,12 +157,25 @@ main(int argc, char **argv)
 	if (cv_audit_checkpoint(a, &note) != CV_OK ||
 	    cv_checkpoint_parse((char *)note.p, note.len, &c) != CV_OK)
 		return 1;
-	printf("append %llu entries (%zu bytes each, batches of %llu): "
+	printf("append %llu entries (%zu bytes each, batches of %llu) to %s: "
 	    "%.0f entries/s durable; plain file with the same fsyncs %.0f "
 	    "entries/s; ratio %.2f\n", (unsigned long long)n,
 	    leaves.len / (size_t)batch, (unsigned long long)batch,
-	    (double)n / t_app, (double)n / t_base, t_base / t_app);
+	    o.db ? "PostgreSQL" : "files", (double)n / t_app, (double)n / t_base, t_base / t_app);
 
+	if (o.db) {
+		double two = two_writers(v, a, n, batch);
+		if (two < 0) {
+			fprintf(stderr, "bench_audit: %s\n", cv_err_detail());
+			return 1;
+		}
+		printf("two writers (two handles, two sessions each, as two "
+		    "nodes), %llu entries each: %.0f entries/s together; "
+		    "ratio to one %.2f\n", (unsigned long long)(n / 2),
+		    two, two / ((double)n / t_app));
+		if (cv_audit_checkpoint(a, NULL) != CV_OK)
+			return 1;
+	}
 	if (cv_audit_verify(a, NULL, NULL, 0, &rep) != CV_OK) {
 		fprintf(stderr, "bench_audit: verify: %s\n", rep.what);
 		return 1;

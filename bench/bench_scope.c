@@ -182,7 +182,7 @@ main(int argc, char **argv)
 	}
 	n = n / BATCH * BATCH;
 	if (cv_vault_init(argv[1], &o) != CV_OK ||
-	    cv_audit_create(argv[1]) != CV_OK ||
+	    cv_audit_create(argv[1], NULL) != CV_OK ||
 	    cv_vault_open(argv[1], &v) != CV_OK ||
 	    cv_core_audit_open(v, 0, &a) != CV_OK ||
 	    (lens = calloc(BATCH, sizeof *lens)) == NULL) {

@@ -6,14 +6,16 @@
 #   rotate  data keys rewrapped per second (target 200,000)
 #   audit   durable appends/s vs a plain file with the same fsyncs, full
 #           verify/s, inclusion proof time at 10 million entries
+#   audit_pg  the log of a PostgreSQL vault: durable appends/s against the
+#           file log, same entries and batches, same run
 #   server  audited reads/s over mTLS vs PostgreSQL + pgcrypto + pgaudit;
 #           the same with the guard off
 #   guard   microseconds per decision, memory for 1,000,000 users
 #   scope   one principal's reads out of 100 million audit entries
 # BENCH_RECORDS (default 1,000,000) sets the size. Needs ~8 GB of disk at
 # the default size, in $TMPDIR. BENCH_ONLY=server,guard (a comma list of
-# get, rotate, load_pg, server, audit, guard, scope) runs only those parts;
-# gen and load always run, as the others read their vault.
+# get, rotate, load_pg, server, audit, audit_pg, guard, scope) runs only
+# those parts; gen and load always run, as the others read their vault.
 set -eu
 cd "$(dirname "$0")/.."
 N=${BENCH_RECORDS:-1000000}
@@ -307,6 +309,37 @@ AN=${BENCH_AUDIT_ENTRIES:-10000000}
 if want audit; then
 	$B/bench/bench_audit "$W/audit" "$AN" 10000 | sed 's/^/audit:    /'
 	echo "          targets: append >= 500,000/s, verify >= 3,000,000/s, proof <= 100 us"
+fi
+
+# The log of a PostgreSQL vault (issue 13) against the file log: the same
+# entries in the same batches (16: the server's group commit under a
+# moderate load; 1,000: a busy one), BENCH_AUDIT_PG_ENTRIES each, on a
+# throwaway PostgreSQL 15 (tests/pg.sh: a Unix socket, fsync and
+# synchronous commit on; its statement log, a test's, turned off).
+if want audit_pg && [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+	APN=${BENCH_AUDIT_PG_ENTRIES:-200000}
+	NL='
+'
+	P=$(mktemp -d "${TMPDIR:-/tmp}/cvapg.XXXXXX")
+	chmod 711 "$P"
+	psql_pg() { runuser -u postgres -- /usr/lib/postgresql/15/bin/psql \
+	    -X -q -h "$P/pg" -d postgres -c "$1" >/dev/null; }
+	sh tests/pg.sh start "$P/pg" >/dev/null
+	psql_pg "ALTER SYSTEM SET log_statement = 'none'"
+	psql_pg "SELECT pg_reload_conf()"
+	for b in 16 1000; do
+		f=$($B/bench/bench_audit "$W/afile$b" "$APN" "$b")
+		psql_pg "CREATE DATABASE a$b OWNER \"$(id -un)\""
+		p=$($B/bench/bench_audit "$W/apg$b" "$APN" "$b" \
+		    "postgresql:///a$b?host=$P/pg")
+		echo "$f$NL$p" | sed 's/^/audit_pg: /'
+		fr=$(echo "$f" | sed -n 's/.*: \([0-9]*\) entries\/s durable.*/\1/p')
+		pr=$(echo "$p" | sed -n 's/.*: \([0-9]*\) entries\/s durable.*/\1/p')
+		echo "audit_pg: batches of $b: PostgreSQL $(rate "$pr" 1) entries/s durable against files $(rate "$fr" 1)/s; ratio $(ratio "$pr" "$fr")"
+		rm -rf "$W/afile$b" "$W/apg$b"
+	done
+	sh tests/pg.sh stop "$P/pg"
+	rm -rf "$P"
 fi
 
 # The exfiltration guard: 1,000,000 users, one-record decisions on a

@@ -835,8 +835,21 @@ cv_server_claim(const char *dir, int *fd)
 		close(f);
 		return r;
 	}
+	if ((r = api_claim_db(dir)) != CV_OK) {
+		close(f);
+		return r;
+	}
 	*fd = f;
 	return CV_OK;
+}
+
+void
+cv_server_unclaim(int fd)
+{
+	if (fd < 0)
+		return;
+	api_unclaim_db();
+	close(fd);
 }
 
 /*
@@ -1047,7 +1060,6 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		cv_vault_close(srv.handles[i]);
 	pthread_mutex_destroy(&srv.mu);
 	the_server = NULL;
-	if (claim >= 0)
-		close(claim);
+	cv_server_unclaim(claim);
 	return r;
 }

@@ -71,8 +71,14 @@ cv_err cv_audit_encode(const struct cv_audit_entry *e,
 cv_err cv_audit_decode(const uint8_t *leaf, size_t len,
     json_t **out) CV_MUST_CHECK;
 
-/* Creates DIR/audit for a new vault. CV_ERR_EXISTS if present. */
-cv_err cv_audit_create(const char *dir) CV_MUST_CHECK;
+/*
+ * Creates DIR/audit for a new vault. CV_ERR_EXISTS if present. DB NULL:
+ * the log's files are in DIR/audit. Else the vault's PostgreSQL target
+ * (postgresql://, checked as cv_store_open does): the log is there, as
+ * large objects listed in a table cv_audit_files (CV_ERR_EXISTS if the
+ * database has one), and DIR/audit keeps only what a repair sets aside.
+ */
+cv_err cv_audit_create(const char *dir, const char *db) CV_MUST_CHECK;
 
 /*
  * Who signs the log's checkpoints: the vault audit key's public half, and
@@ -99,8 +105,13 @@ struct cv_audit_signer {
  * `audit.repair` entry saying so. READONLY: no repair, for
  * cv_audit_verify only. CV_ERR_NOT_FOUND without DIR/audit (fail closed:
  * callers then return nothing), CV_ERR_IO naming the file, CV_ERR_FORMAT.
+ * DB: NULL, or the vault's PostgreSQL target, whose log it opens (two
+ * connections, made now: one for the locked work, one for reads without
+ * the lock); there a write's durability point is the COMMIT that ends
+ * its lock, and CV_ERR_IO names PostgreSQL's failure.
  */
-cv_err cv_audit_open(const char *vault_dir, const char *vault_id,
+cv_err cv_audit_open(const char *vault_dir, const char *db,
+    const char *vault_id,
     const struct cv_audit_signer *signer, int readonly,
     struct cv_audit **out) CV_MUST_CHECK;
 void cv_audit_close(struct cv_audit *a);

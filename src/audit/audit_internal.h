@@ -11,6 +11,13 @@
 #define AUDIT_LEVELS 64
 #define AUDIT_RING 4096
 
+/* The log's files in PostgreSQL (io_pg.c): a handle's "fds" there. */
+enum {
+	AUDIT_PG_ENTRIES, AUDIT_PG_OFFSETS, AUDIT_PG_CKPT, AUDIT_PG_LEVEL0,
+	AUDIT_PG_FILES = AUDIT_PG_LEVEL0 + AUDIT_LEVELS
+};
+struct audit_pg;
+
 struct cv_audit {
 	char dir[1100];		/* DIR/audit */
 	char origin[CV_NOTE_NAME_MAX + 1];
@@ -47,6 +54,10 @@ struct cv_audit {
 	pthread_t checkpointer;		/* checkpoints for submitted entries */
 	int ckpt_err;			/* atomic: its last result (cv_err) */
 	int broken;	/* a failed append could not be cut (under io) */
+	/* NULL: files in DIR/audit. Else large objects in PostgreSQL, and
+	 * the fds above are AUDIT_PG_* (lock: -1). */
+	struct audit_pg *pg;
+	int stale;	/* memory may be ahead of the log: reload (under io) */
 	struct cv_buf queue;
 	struct audit_waiter *waiters;
 	size_t nwaiters, waiters_cap;
@@ -67,9 +78,21 @@ cv_err audit_frame(const struct cv_audit_entry *e,
 /* Stops the committer after it has finished everything queued. */
 void audit_committer_stop(struct cv_audit *a);
 
-/* Exclusive (LOCK_EX) or shared (LOCK_SH) access to the files. */
+/*
+ * Exclusive (LOCK_EX) or shared (LOCK_SH) access to the files. The
+ * unlock of what was written under the lock is its durability point in
+ * PostgreSQL (COMMIT): its failure means nothing of it was kept; after
+ * reads only, it can be ignored. audit_abort keeps nothing written under
+ * the lock (PostgreSQL; files are cut by their callers).
+ */
 cv_err audit_lock(struct cv_audit *a, int how) CV_MUST_CHECK;
-void audit_unlock(struct cv_audit *a);
+cv_err audit_unlock(struct cv_audit *a);
+void audit_abort(struct cv_audit *a);
+/* The size of the file behind FD; its truncation to LEN (under the
+ * exclusive lock). */
+cv_err audit_size(struct cv_audit *a, int fd, uint64_t *size) CV_MUST_CHECK;
+cv_err audit_truncate(struct cv_audit *a, int fd,
+    uint64_t len) CV_MUST_CHECK;
 cv_err audit_pread(struct cv_audit *a, int fd, void *buf, size_t len,
     uint64_t off) CV_MUST_CHECK;
 /* CV_ERR_IO naming the full path of the file behind FD and errno. */
@@ -110,5 +133,32 @@ cv_err audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
 /* Fills P's proof (and roots) under a shared lock. */
 cv_err audit_locked_proof(struct cv_audit *a,
     struct cv_audit_proof *p) CV_MUST_CHECK;
+
+/* The PostgreSQL backend (io_pg.c); H is an AUDIT_PG_* file. */
+cv_err audit_pg_create(const char *db) CV_MUST_CHECK;
+cv_err audit_pg_open(struct cv_audit *a, const char *db,
+    const char *vault_id, int readonly) CV_MUST_CHECK;
+void audit_pg_close(struct audit_pg *p);
+cv_err audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
+    uint64_t off) CV_MUST_CHECK;
+cv_err audit_pg_write(struct cv_audit *a, unsigned h, const void *buf,
+    size_t len, uint64_t off) CV_MUST_CHECK;
+/* N reads of LEN[i] (<= 32) bytes at OFF[i] of file H[i], into OUT[i]:
+ * one round trip. */
+cv_err audit_pg_read_many(struct cv_audit *a, size_t n, const unsigned *h,
+    const uint64_t *off, const size_t *len,
+    uint8_t (*out)[CV_HASH_BYTES]) CV_MUST_CHECK;
+/* audit_load_state's work in one round trip. */
+cv_err audit_pg_load_edge(struct cv_audit *a, uint64_t size) CV_MUST_CHECK;
+cv_err audit_pg_size(struct cv_audit *a, unsigned h,
+    uint64_t *size) CV_MUST_CHECK;
+cv_err audit_pg_truncate(struct cv_audit *a, unsigned h,
+    uint64_t len) CV_MUST_CHECK;
+/* The size of `checkpoints` and when the last one was written (seconds
+ * since the epoch; 0: never), in one round trip. */
+cv_err audit_pg_ckpt_stat(struct cv_audit *a, uint64_t *size,
+    double *when) CV_MUST_CHECK;
+cv_err audit_pg_lock(struct cv_audit *a, int how) CV_MUST_CHECK;
+cv_err audit_pg_unlock(struct cv_audit *a, int commit);
 
 #endif

@@ -20,12 +20,21 @@ cv_err
 audit_maybe_checkpoint(struct cv_audit *a)
 {
 	struct stat st;
+	uint64_t size;
 	double last;
+	cv_err r;
 
-	if (fstat(a->fd_ckpt, &st) != 0)
+	if (a->pg) {
+		if ((r = audit_pg_ckpt_stat(a, &size, &last)) != CV_OK)
+			return r;
+	} else if (fstat(a->fd_ckpt, &st) != 0)
 		return audit_io_fail(a, a->fd_ckpt, "stat");
-	last = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
-	if (st.st_size > 0 && (double)cv_time_us() / 1e6 - last < 1.0)
+	else {
+		size = (uint64_t)st.st_size;
+		last = (double)st.st_mtim.tv_sec +
+		    (double)st.st_mtim.tv_nsec / 1e9;
+	}
+	if (size > 0 && (double)cv_time_us() / 1e6 - last < 1.0)
 		return CV_OK;
 	return audit_checkpoint_now(a, NULL);
 }
@@ -47,7 +56,6 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	unsigned nfds = 0;
 	uint64_t dirty;
 	uint64_t at, n;
-	struct stat st;
 	cv_err r;
 
 	pthread_mutex_lock(&a->ckpt_mu);
@@ -111,11 +119,8 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	    a->signer.sign, a->signer.ctx, &note)) != CV_OK)
 		goto out;
 	/* Frame: u32 length || note || u32 length, readable from the end. */
-	if (fstat(a->fd_ckpt, &st) != 0) {
-		r = audit_io_fail(a, a->fd_ckpt, "stat");
+	if ((r = audit_size(a, a->fd_ckpt, &at)) != CV_OK)
 		goto out;
-	}
-	at = (uint64_t)st.st_size;
 	cv_put_u32be(len, (uint32_t)note.len);
 	if ((r = audit_pwrite(a, a->fd_ckpt, len, 4, at)) != CV_OK ||
 	    (r = audit_pwrite(a, a->fd_ckpt, note.p, note.len, at + 4)) !=
@@ -128,7 +133,12 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	if (out)
 		r = cv_buf_add(out, note.p, note.len);
  out:
-	unlock(a);
+	/* In PostgreSQL the note counts once committed, and not at all
+	 * when anything failed (a half-written frame). */
+	if (r == CV_OK)
+		r = unlock(a);
+	else
+		audit_abort(a);
  unlocked:
 	pthread_mutex_unlock(&a->ckpt_mu);
 	cv_buf_free(&body);
@@ -146,27 +156,26 @@ cv_err
 audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
     struct cv_checkpoint *c)
 {
-	struct stat st;
+	uint64_t size;
 	uint8_t len[4];
 	uint32_t n;
 	cv_err r;
 
 	memset(c, 0, sizeof *c);
 	note->len = 0;
-	if (fstat(a->fd_ckpt, &st) != 0)
-		return audit_io_fail(a, a->fd_ckpt, "stat");
-	if (st.st_size == 0)
+	if ((r = audit_size(a, a->fd_ckpt, &size)) != CV_OK)
+		return r;
+	if (size == 0)
 		return CV_OK;
-	if ((r = audit_pread(a, a->fd_ckpt, len, 4,
-	    (uint64_t)st.st_size - 4)) != CV_OK)
+	if ((r = audit_pread(a, a->fd_ckpt, len, 4, size - 4)) != CV_OK)
 		return r;
 	n = cv_get_u32be(len);
-	if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size < 8 + (uint64_t)n)
+	if (n > CV_NOTE_MAX_BYTES || size < 8 + (uint64_t)n)
 		return cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file is "
 		    "malformed");
 	if ((r = cv_buf_reserve(note, n)) != CV_OK ||
-	    (r = audit_pread(a, a->fd_ckpt, note->p, n,
-	    (uint64_t)st.st_size - 4 - n)) != CV_OK)
+	    (r = audit_pread(a, a->fd_ckpt, note->p, n, size - 4 - n)) !=
+	    CV_OK)
 		return r;
 	note->len = n;
 	return cv_checkpoint_parse((const char *)note->p, n, c);
@@ -191,21 +200,18 @@ cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
     struct cv_buf *out)
 {
 	struct cv_checkpoint c;
-	struct stat st;
 	uint8_t len[4];
-	uint64_t off = 0;
+	uint64_t off = 0, fsize;
 	uint32_t n;
 	cv_err r;
 
 	if ((r = lock(a, LOCK_SH)) != CV_OK)
 		return r;
-	if (fstat(a->fd_ckpt, &st) != 0) {
-		r = audit_io_fail(a, a->fd_ckpt, "stat");
+	if ((r = audit_size(a, a->fd_ckpt, &fsize)) != CV_OK)
 		goto out;
-	}
 	r = cv_fail(CV_ERR_NOT_FOUND, "no stored checkpoint of size %llu",
 	    (unsigned long long)size);
-	while ((uint64_t)st.st_size - off >= 8) {
+	while (fsize - off >= 8) {
 		size_t start = out->len;
 		cv_err e;
 		if ((e = audit_pread(a, a->fd_ckpt, len, 4, off)) != CV_OK) {
@@ -213,7 +219,7 @@ cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
 			break;
 		}
 		n = cv_get_u32be(len);
-		if (n > CV_NOTE_MAX_BYTES || (uint64_t)st.st_size - off - 8 < n) {
+		if (n > CV_NOTE_MAX_BYTES || fsize - off - 8 < n) {
 			r = cv_fail(CV_ERR_FORMAT, "audit log: checkpoint file "
 			    "is malformed");
 			break;

@@ -94,7 +94,6 @@ cv_audit_copy(struct cv_audit *a, const char *dest,
 	struct cv_checkpoint c;
 	struct cv_buf note = { 0 };
 	struct copy_job job = { .progress = progress, .ctx = ctx };
-	struct stat st;
 	uint64_t end = 0, ckpt_len = 0, n = 0;
 	char path[1300];
 	int locked = 0;
@@ -111,11 +110,8 @@ cv_audit_copy(struct cv_audit *a, const char *dest,
 	    (r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
 		goto out;
 	n = c.size;
-	if (fstat(a->fd_ckpt, &st) != 0) {
-		r = audit_io_fail(a, a->fd_ckpt, "stat");
+	if ((r = audit_size(a, a->fd_ckpt, &ckpt_len)) != CV_OK)
 		goto out;
-	}
-	ckpt_len = (uint64_t)st.st_size;
 	if ((r = audit_entry_end(a, n, &end)) != CV_OK)
 		goto out;
 	/* Opened now, under the lock: the copies below read these. */

@@ -36,11 +36,18 @@ file_path(const struct cv_audit *a, int fd, char *out, size_t size)
 		name = "lock";
 	for (unsigned l = 0; fd >= 0 && l < AUDIT_LEVELS; l++) {
 		if (fd == a->fd_level[l]) {
-			snprintf(out, size, "%s/tree/%u", a->dir, l);
+			if (a->pg)
+				snprintf(out, size, "tree/%u of the log in "
+				    "PostgreSQL", l);
+			else
+				snprintf(out, size, "%s/tree/%u", a->dir, l);
 			return;
 		}
 	}
-	snprintf(out, size, "%s/%s", a->dir, name);
+	if (a->pg)
+		snprintf(out, size, "%s of the log in PostgreSQL", name);
+	else
+		snprintf(out, size, "%s/%s", a->dir, name);
 }
 
 cv_err
@@ -69,6 +76,8 @@ audit_pread(struct cv_audit *a, int fd, void *buf, size_t len, uint64_t off)
 	uint8_t *p = buf;
 	ssize_t n;
 
+	if (a->pg)
+		return audit_pg_read(a, (unsigned)fd, buf, len, off);
 	while (len) {
 		if ((n = pread(fd, p, len, (off_t)off)) < 0 && errno == EINTR)
 			continue;
@@ -100,6 +109,8 @@ audit_pwrite(struct cv_audit *a, int fd, const void *buf, size_t len,
 		errno = EIO;
 		return audit_io_fail(a, fd, "write");
 	}
+	if (a->pg)
+		return audit_pg_write(a, (unsigned)fd, buf, len, off);
 	while (len) {
 		if ((n = pwrite(fd, p, len, (off_t)off)) < 0 && errno == EINTR)
 			continue;
@@ -119,7 +130,8 @@ audit_sync(struct cv_audit *a, int fd)
 		errno = EIO;
 		return audit_io_fail(a, fd, "sync");
 	}
-	if (fdatasync(fd) != 0)
+	/* In PostgreSQL the unlock's COMMIT is the sync. */
+	if (!a->pg && fdatasync(fd) != 0)
 		return audit_io_fail(a, fd, "sync");
 	return CV_OK;
 }
@@ -131,7 +143,7 @@ audit_level_fd(struct cv_audit *a, unsigned level)
 
 	if (level >= AUDIT_LEVELS)
 		return -1;
-	if (a->fd_level[level] < 0 &&
+	if (a->fd_level[level] < 0 && !a->pg &&
 	    cv_path(path, sizeof path, "%s/tree/%u", a->dir, level) == CV_OK)
 		a->fd_level[level] = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
 		    0600);
@@ -183,6 +195,8 @@ audit_load_state(struct cv_audit *a, uint64_t size)
 {
 	cv_err r;
 
+	if (a->pg)
+		return audit_pg_load_edge(a, size);
 	a->size = size;
 	if ((r = audit_entry_end(a, size, &a->end)) != CV_OK)
 		return r;
@@ -201,16 +215,44 @@ audit_load_state(struct cv_audit *a, uint64_t size)
 cv_err
 audit_refresh(struct cv_audit *a)
 {
-	struct stat st;
+	uint64_t size;
+	cv_err r;
 
-	if (fstat(a->fd_offsets, &st) != 0)
-		return audit_io_fail(a, a->fd_offsets, "stat");
-	if ((uint64_t)st.st_size / 8 == a->size)
+	if ((r = audit_size(a, a->fd_offsets, &size)) != CV_OK)
+		return r;
+	if (size / 8 == a->size && !a->stale)
 		return CV_OK;
 	/* Another process wrote: which tree files it touched is unknown. */
 	a->dirty = ~(uint64_t)0;
 	a->offsets_dirty = 1;
-	return audit_load_state(a, (uint64_t)st.st_size / 8);
+	if ((r = audit_load_state(a, size / 8)) != CV_OK)
+		a->stale = 1;
+	else
+		a->stale = 0;
+	return r;
+}
+
+cv_err
+audit_size(struct cv_audit *a, int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (a->pg)
+		return audit_pg_size(a, (unsigned)fd, size);
+	if (fstat(fd, &st) != 0)
+		return audit_io_fail(a, fd, "stat");
+	*size = (uint64_t)st.st_size;
+	return CV_OK;
+}
+
+cv_err
+audit_truncate(struct cv_audit *a, int fd, uint64_t len)
+{
+	if (a->pg)
+		return audit_pg_truncate(a, (unsigned)fd, len);
+	if (ftruncate(fd, (off_t)len) != 0)
+		return audit_io_fail(a, fd, "truncate");
+	return CV_OK;
 }
 
 cv_err
@@ -284,10 +326,17 @@ audit_index_leaves(struct cv_audit *a, const uint8_t *frames, size_t flen,
 cv_err
 audit_lock(struct cv_audit *a, int how)
 {
+	cv_err r;
+
 	pthread_mutex_lock(&a->io);
+	if (a->pg) {
+		if ((r = audit_pg_lock(a, how)) != CV_OK)
+			pthread_mutex_unlock(&a->io);
+		return r;
+	}
 	while (flock(a->fd_lock, how) != 0) {
 		if (errno != EINTR) {
-			cv_err r = audit_io_fail(a, a->fd_lock, "lock");
+			r = audit_io_fail(a, a->fd_lock, "lock");
 			pthread_mutex_unlock(&a->io);
 			return r;
 		}
@@ -295,10 +344,29 @@ audit_lock(struct cv_audit *a, int how)
 	return CV_OK;
 }
 
-void
+cv_err
 audit_unlock(struct cv_audit *a)
 {
-	(void)flock(a->fd_lock, LOCK_UN);
+	cv_err r = CV_OK;
+
+	if (a->pg) {
+		/* Failed, memory may hold what the log does not. */
+		if ((r = audit_pg_unlock(a, 1)) != CV_OK)
+			a->stale = 1;
+	} else
+		(void)flock(a->fd_lock, LOCK_UN);
+	pthread_mutex_unlock(&a->io);
+	return r;
+}
+
+void
+audit_abort(struct cv_audit *a)
+{
+	if (a->pg) {
+		(void)audit_pg_unlock(a, 0);
+		a->stale = 1;
+	} else
+		(void)flock(a->fd_lock, LOCK_UN);
 	pthread_mutex_unlock(&a->io);
 }
 
@@ -364,11 +432,22 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 	    audit_sync(a, a->fd_entries)) != CV_OK) {
 		/* The caller hears the first failure, not the cut's. */
 		snprintf(detail, sizeof detail, "%s", cv_err_detail());
+		if (a->pg) {
+			/* The rollback cuts; the next lock reloads. */
+			audit_abort(a);
+			cv_err_set("%s", detail);
+			return r;
+		}
 		cut_failed(a, *base, at);
 		cv_err_set("%s", detail);
 	}
  out:
-	unlock(a);
+	/* In PostgreSQL the COMMIT: until it returned, nothing is
+	 * durable, and its failure fails the whole batch. */
+	if (r == CV_OK)
+		r = unlock(a);
+	else
+		unlock(a);
 	return r;
 }
 
@@ -510,8 +589,9 @@ cv_audit_size(struct cv_audit *a, uint64_t *size)
 cv_err
 cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 {
-	uint64_t start, end;
-	uint8_t len[4];
+	uint64_t start = 0, end = 0;
+	uint8_t b[16];
+	size_t at = out->len;
 	cv_err r;
 
 	if ((r = lock(a, LOCK_SH)) != CV_OK)
@@ -520,55 +600,35 @@ cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no audit entry %llu (the log "
 		    "has %llu)", (unsigned long long)index,
 		    (unsigned long long)a->size);
-	if (r == CV_OK && (r = audit_entry_end(a, index, &start)) == CV_OK)
-		r = audit_entry_end(a, index + 1, &end);
+	/* Where it starts and ends: adjacent in `offsets`, one read (a
+	 * round trip in PostgreSQL). */
+	if (r == CV_OK && index == 0 &&
+	    (r = audit_pread(a, a->fd_offsets, b + 8, 8, 0)) == CV_OK)
+		memset(b, 0, 8);
+	else if (r == CV_OK)
+		r = audit_pread(a, a->fd_offsets, b, 16, (index - 1) * 8);
 	unlock(a);
 	if (r != CV_OK)
 		return r;
+	start = (uint64_t)cv_get_u32be(b) << 32 | cv_get_u32be(b + 4);
+	end = (uint64_t)cv_get_u32be(b + 8) << 32 | cv_get_u32be(b + 12);
 	if (end < start + 4 || end - start - 4 > CV_AUDIT_MAX_LEAF)
 		return cv_fail(CV_ERR_FORMAT, "audit log: entry %llu is out of "
 		    "bounds in %s/offsets; run 'clearvault audit verify'",
 		    (unsigned long long)index, a->dir);
-	if ((r = audit_pread(a, a->fd_entries, len, 4, start)) != CV_OK)
+	/* The frame whole, one read. */
+	if ((r = cv_buf_reserve(out, end - start)) != CV_OK ||
+	    (r = audit_pread(a, a->fd_entries, out->p + at, end - start,
+	    start)) != CV_OK)
 		return r;
 	/* The frame's own length must agree with the index. */
-	if (cv_get_u32be(len) != end - start - 4)
+	if (cv_get_u32be(out->p + at) != end - start - 4)
 		return cv_fail(CV_ERR_FORMAT, "audit log: entry %llu in "
 		    "%s/entries does not match its offsets; run 'clearvault "
 		    "audit verify'", (unsigned long long)index, a->dir);
-	if ((r = cv_buf_reserve(out, end - start - 4)) != CV_OK ||
-	    (r = audit_pread(a, a->fd_entries, out->p + out->len,
-	    end - start - 4, start + 4)) != CV_OK)
-		return r;
-	out->len += end - start - 4;
+	memmove(out->p + at, out->p + at + 4, end - start - 4);
+	out->len = at + end - start - 4;
 	return CV_OK;
-}
-
-cv_err
-audit_locked_proof(struct cv_audit *a, struct cv_audit_proof *p)
-{
-	cv_err r;
-
-	if ((r = lock(a, LOCK_SH)) != CV_OK)
-		return r;
-	if ((r = audit_refresh(a)) != CV_OK)
-		goto out;
-	if (p->size > a->size) {
-		r = cv_fail(CV_ERR_INVALID, "the log has only %llu entries",
-		    (unsigned long long)a->size);
-		goto out;
-	}
-	if (p->kind == CV_PROOF_INCLUSION)
-		r = cv_merkle_prove_inclusion(cv_audit_node, a, p->index,
-		    p->size, p->hash, &p->n);
-	else if ((r = cv_merkle_prove_consistency(cv_audit_node, a, p->size1,
-	    p->size, p->hash, &p->n)) == CV_OK &&
-	    (r = cv_merkle_root(cv_audit_node, a, p->size1, p->root1)) ==
-	    CV_OK)
-		r = cv_merkle_root(cv_audit_node, a, p->size, p->root2);
- out:
-	unlock(a);
-	return r;
 }
 
 static cv_err
@@ -590,7 +650,7 @@ open_file(struct cv_audit *a, const char *name, int *fd)
 }
 
 cv_err
-cv_audit_create(const char *dir)
+cv_audit_create(const char *dir, const char *db)
 {
 	static const char *const files[] = { "entries", "offsets",
 		"checkpoints", "lock" };
@@ -602,6 +662,9 @@ cv_audit_create(const char *dir)
 	if (mkdir(path, 0700) != 0)
 		return cv_fail(errno == EEXIST ? CV_ERR_EXISTS : CV_ERR_IO,
 		    "cannot create %s", path);
+	/* DIR/audit stays, for what a repair sets aside on this node. */
+	if (db)
+		return audit_pg_create(db);
 	if ((r = cv_path(path, sizeof path, "%s/audit/tree", dir)) != CV_OK)
 		return r;
 	if (mkdir(path, 0700) != 0)
@@ -616,7 +679,7 @@ cv_audit_create(const char *dir)
 }
 
 cv_err
-cv_audit_open(const char *vault_dir, const char *vault_id,
+cv_audit_open(const char *vault_dir, const char *db, const char *vault_id,
     const struct cv_audit_signer *signer, int readonly, struct cv_audit **out)
 {
 	struct cv_audit *a;
@@ -652,8 +715,17 @@ cv_audit_open(const char *vault_dir, const char *vault_id,
 	if ((r = cv_path(a->dir, sizeof a->dir, "%s/audit", vault_dir)) !=
 	    CV_OK ||
 	    (r = cv_path(a->origin, sizeof a->origin, "clearvault/%s",
-	    vault_id)) != CV_OK ||
-	    (r = open_file(a, "lock", &a->fd_lock)) != CV_OK ||
+	    vault_id)) != CV_OK)
+		goto fail;
+	if (db) {
+		if ((r = audit_pg_open(a, db, vault_id, readonly)) != CV_OK)
+			goto fail;
+		a->fd_entries = AUDIT_PG_ENTRIES;
+		a->fd_offsets = AUDIT_PG_OFFSETS;
+		a->fd_ckpt = AUDIT_PG_CKPT;
+		for (unsigned l = 0; l < AUDIT_LEVELS; l++)
+			a->fd_level[l] = AUDIT_PG_LEVEL0 + (int)l;
+	} else if ((r = open_file(a, "lock", &a->fd_lock)) != CV_OK ||
 	    (r = open_file(a, "entries", &a->fd_entries)) != CV_OK ||
 	    (r = open_file(a, "offsets", &a->fd_offsets)) != CV_OK ||
 	    (r = open_file(a, "checkpoints", &a->fd_ckpt)) != CV_OK)
@@ -673,6 +745,12 @@ cv_audit_close(struct cv_audit *a)
 	if (a == NULL)
 		return;
 	audit_committer_stop(a);
+	if (a->pg) {
+		audit_pg_close(a->pg);
+		a->fd_entries = a->fd_offsets = a->fd_ckpt = -1;
+		for (unsigned l = 0; l < AUDIT_LEVELS; l++)
+			a->fd_level[l] = -1;
+	}
 	if (a->fd_entries >= 0)
 		close(a->fd_entries);
 	if (a->fd_offsets >= 0)

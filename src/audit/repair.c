@@ -185,18 +185,15 @@ repair_locked(struct cv_audit *a, struct cut *cut)
 	struct cv_checkpoint c;
 	struct cv_buf note = { 0 }, buf = { 0 };
 	struct cv_audit_view v;
-	struct stat st;
-	uint64_t end, next;
+	uint64_t end, next, osize;
 	int bad = 0;
 	cv_err r;
 
 	if ((r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
 		goto out;
-	if (fstat(a->fd_offsets, &st) != 0) {
-		r = audit_io_fail(a, a->fd_offsets, "stat");
+	if ((r = audit_size(a, a->fd_offsets, &osize)) != CV_OK)
 		goto out;
-	}
-	if ((uint64_t)st.st_size / 8 < c.size) {
+	if (osize / 8 < c.size) {
 		r = cv_fail(CV_ERR_FORMAT, "audit log: %s/offsets is truncated "
 		    "below the last checkpoint (%llu entries); run 'clearvault "
 		    "audit verify'", a->dir, (unsigned long long)c.size);
@@ -205,11 +202,8 @@ repair_locked(struct cv_audit *a, struct cut *cut)
 	if ((r = audit_load_state(a, c.size)) != CV_OK ||
 	    (note.len && (r = check_boundary(a, &note, &c)) != CV_OK))
 		goto out;
-	if (fstat(a->fd_entries, &st) != 0) {
-		r = audit_io_fail(a, a->fd_entries, "stat");
+	if ((r = audit_size(a, a->fd_entries, &end)) != CV_OK)
 		goto out;
-	}
-	end = (uint64_t)st.st_size;
 	if (end < a->end) {
 		r = cv_fail(CV_ERR_FORMAT, "audit log: %s/entries is truncated "
 		    "below the last checkpoint; run 'clearvault audit verify'",
@@ -250,20 +244,16 @@ repair_locked(struct cv_audit *a, struct cut *cut)
 		buf.len += want;
 		next += want;
 	}
-	if (ftruncate(a->fd_offsets, (off_t)(a->size * 8)) != 0) {
-		r = audit_io_fail(a, a->fd_offsets, "truncate");
+	if ((r = audit_truncate(a, a->fd_offsets, a->size * 8)) != CV_OK)
 		goto out;
-	}
 	if (a->end < end) {
 		cut->at = a->end;
 		cut->bytes = end - a->end;
 		cut->after = a->size;
 		if ((r = keep_aside(a, a->end, end, cut)) != CV_OK)
 			goto out;
-		if (ftruncate(a->fd_entries, (off_t)a->end) != 0) {
-			r = audit_io_fail(a, a->fd_entries, "truncate");
+		if ((r = audit_truncate(a, a->fd_entries, a->end)) != CV_OK)
 			goto out;
-		}
 		/* Durable before anything is appended where it was. */
 		r = audit_sync(a, a->fd_entries);
 	}
@@ -284,8 +274,11 @@ audit_repair(struct cv_audit *a)
 
 	if ((r = audit_lock(a, LOCK_EX)) != CV_OK)
 		return r;
-	r = repair_locked(a, &cut);
-	audit_unlock(a);
+	/* In PostgreSQL a transaction: all of the repair or none. */
+	if ((r = repair_locked(a, &cut)) == CV_OK)
+		r = audit_unlock(a);
+	else
+		audit_abort(a);
 	if (r != CV_OK || cut.bytes == 0)
 		return r;
 	sodium_bin2hex(hex, sizeof hex, cut.hash, sizeof cut.hash);

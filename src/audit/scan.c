@@ -310,8 +310,9 @@ cv_audit_scan(struct cv_audit *a, uint64_t from, uint64_t to,
 		}
 	}
 	/* Tell the kernel to read ahead far: the file goes by once. */
-	(void)posix_fadvise(a->fd_entries, (off_t)s.start,
-	    (off_t)(s.end - s.start), POSIX_FADV_SEQUENTIAL);
+	if (!a->pg)
+		(void)posix_fadvise(a->fd_entries, (off_t)s.start,
+		    (off_t)(s.end - s.start), POSIX_FADV_SEQUENTIAL);
 	if (pthread_create(&th, NULL, reader, &s) != 0) {
 		r = cv_fail(CV_ERR_INTERNAL, "audit scan: no reader thread");
 		goto out;

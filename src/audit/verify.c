@@ -169,8 +169,8 @@ static cv_err
 open_items(struct run *x)
 {
 	struct cv_audit *a = x->a;
-	uint64_t s = x->signed_size;
-	struct stat st;
+	uint64_t s = x->signed_size, size;
+	cv_err r;
 
 	x->offsets = (struct items){ .fd = a->fd_offsets, .size = 8,
 	    .count = s };
@@ -185,19 +185,19 @@ open_items(struct run *x)
 		struct items *it = l < 0 ? &x->offsets : &x->level[l];
 		if (it->count == 0)
 			continue;
-		if (fstat(it->fd, &st) != 0)
-			return audit_io_fail(a, it->fd, "stat");
-		if ((uint64_t)st.st_size / it->size < it->count) {
+		if ((r = audit_size(a, it->fd, &size)) != CV_OK)
+			return r;
+		if (size / it->size < it->count) {
 			if (l < 0)
-				return fail(x->rep, (uint64_t)st.st_size / 8,
+				return fail(x->rep, size / 8,
 				    "truncated: offsets holds %llu entries, "
 				    "the latest checkpoint covers %llu",
-				    (unsigned long long)st.st_size / 8,
+				    (unsigned long long)size / 8,
 				    (unsigned long long)s);
-			return fail(x->rep, ((uint64_t)st.st_size / 32) << l,
+			return fail(x->rep, (size / 32) << l,
 			    "truncated: tree/%d holds %llu nodes, the latest "
 			    "checkpoint needs %llu", l,
-			    (unsigned long long)st.st_size / 32,
+			    (unsigned long long)size / 32,
 			    (unsigned long long)it->count);
 		}
 	}
@@ -308,7 +308,6 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 	int have[2] = { 0, 0 };
 	uint32_t bad_len = 0;
 	size_t blen = 0, bpos = 0;
-	struct stat st;
 	double t0 = cv_now();
 	cv_err r;
 
@@ -317,14 +316,8 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 	/* How much there is to verify; then no lock. */
 	if ((r = audit_lock(a, LOCK_SH)) != CV_OK)
 		return r;
-	if (fstat(a->fd_entries, &st) != 0)
-		r = audit_io_fail(a, a->fd_entries, "stat");
-	else {
-		fsize = (uint64_t)st.st_size;
-		if (fstat(a->fd_ckpt, &st) != 0)
-			r = audit_io_fail(a, a->fd_ckpt, "stat");
-		csize = (uint64_t)st.st_size;
-	}
+	if ((r = audit_size(a, a->fd_entries, &fsize)) == CV_OK)
+		r = audit_size(a, a->fd_ckpt, &csize);
 	audit_unlock(a);
 	if (r != CV_OK)
 		return r;

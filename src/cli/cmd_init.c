@@ -116,7 +116,7 @@ cmd_init(int argc, char **argv)
 	if ((r = cv_vault_init(dir, &o)) != CV_OK)
 		return cli_fail("init", r);
 	/* The log's first entry is the vault's creation. */
-	if ((r = cv_audit_create(dir)) != CV_OK)
+	if ((r = cv_audit_create(dir, o.db)) != CV_OK)
 		return cli_fail("init", r);
 	if (cli_open("init", dir, &v, &a) != CLI_OK)
 		return CLI_FAIL;

@@ -186,8 +186,7 @@ cmd_serve(int argc, char **argv)
 	else
 		r = cv_serve_supervise(&so);
 	/* After serve.stop is logged: the next server's start follows it. */
-	if (fd >= 0)
-		close(fd);
+	cv_server_unclaim(fd);
 	if (r != CV_OK) {
 		if (!proc)
 			cli_fail("serve", r);

@@ -23,6 +23,6 @@ cv_core_audit_open(struct cv_vault *v, int readonly, struct cv_audit **out)
 		s.sign = sign_checkpoint;
 		s.ctx = k;
 	}
-	return cv_audit_open(cv_vault_dir(v), cv_vault_id(v), &s, readonly,
-	    out);
+	return cv_audit_open(cv_vault_dir(v), cv_vault_db(v), cv_vault_id(v),
+	    &s, readonly, out);
 }

@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "../base/base.h"
 #include "db_pg_internal.h"
+#include "store.h"
 
 /* Notices ("relation exists, skipping") are not for the operator's
  * terminal: libpq's default prints them to stderr. */
@@ -236,3 +239,42 @@ pgdb_open(const char *target, unsigned flags, double busy_seconds,
 	return r;
 }
 
+
+cv_err
+cv_store_pg_connect(const char *target, int readonly, double busy_seconds,
+    struct pg_conn **out)
+{
+	struct cv_db *db;
+	struct pg_db *d;
+	cv_err r;
+
+	*out = NULL;
+	if ((r = pgdb_open(target, readonly ? CV_DB_READONLY : 0,
+	    busy_seconds, &db)) != CV_OK)
+		return r;
+	/* The checked connection without the driver around it. */
+	d = to_db(db);
+	*out = d->c;
+	d->c = NULL;
+	pgdb_close(db);
+	return CV_OK;
+}
+
+int64_t
+cv_store_pg_lock_key(const char *purpose, const char *vault_id)
+{
+	uint8_t h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+	uint64_t k = 0;
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)"clearvault ", 11);
+	crypto_hash_sha256_update(&st, (const uint8_t *)purpose,
+	    strlen(purpose) + 1);
+	crypto_hash_sha256_update(&st, (const uint8_t *)vault_id,
+	    strlen(vault_id));
+	crypto_hash_sha256_final(&st, h);
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | h[i];
+	return (int64_t)(k >> 1);
+}

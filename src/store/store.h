@@ -36,6 +36,22 @@ void cv_store_close(struct cv_store *s);
 /* Whether TARGET names a PostgreSQL database (a postgresql:// or
  * postgres:// URI) rather than a SQLite file. */
 int cv_store_is_url(const char *target);
+/*
+ * A libpq connection (a PGconn, libpq-fe.h) to the PostgreSQL database
+ * TARGET, made and checked as cv_store_open's own (no password, a Unix
+ * socket or TLS with verify-full and a client certificate), with its
+ * session settings: synchronous commit, a lock_timeout of BUSY_SECONDS,
+ * read-only transactions when READONLY. For another module's own tables
+ * (the audit log's). The caller owns it (PQfinish). CV_ERR_STORE with a
+ * detail on failure.
+ */
+struct pg_conn;
+cv_err cv_store_pg_connect(const char *target, int readonly,
+    double busy_seconds, struct pg_conn **out) CV_MUST_CHECK;
+/* The key of an advisory lock of PURPOSE ("audit log", "serve") on the
+ * vault VAULT_ID's database: 63 bits of a hash of both, apart from the
+ * store's own write lock (a fixed key). */
+int64_t cv_store_pg_lock_key(const char *purpose, const char *vault_id);
 
 /*
  * A read transaction: one snapshot and one lock round for several reads

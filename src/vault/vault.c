@@ -564,6 +564,12 @@ cv_vault_id(const struct cv_vault *v)
 	return v->cfg.vault_id;
 }
 
+const char *
+cv_vault_db(const struct cv_vault *v)
+{
+	return v->cfg.db[0] ? v->cfg.db : NULL;
+}
+
 struct cv_keys *
 cv_vault_keys(struct cv_vault *v)
 {

@@ -291,6 +291,8 @@ cv_err cv_vault_rotate(struct cv_vault *v,
 /* The vault's folder and id (hex); borrowed, valid while V is. */
 const char *cv_vault_dir(const struct cv_vault *v);
 const char *cv_vault_id(const struct cv_vault *v);
+/* Its PostgreSQL target (clearvault.conf's db), NULL for SQLite. */
+const char *cv_vault_db(const struct cv_vault *v);
 
 /*
  * V's database connection, for a process's composition root (a command,

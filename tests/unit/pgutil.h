@@ -10,21 +10,27 @@
 
 static char test_pg_dir[600];	/* the cluster's folder */
 
+static inline void test_pg_stop(void);
+
 /*
  * Starts one with tests/pg.sh (PG_SH, from meson) in a folder of its
  * own. 1: started, TARGET (SIZE bytes) is its URI; 0: no PostgreSQL 15
- * here; -1: it would not start.
+ * here (said on stderr: WHAT is not tested); -1: it would not start
+ * (said, and cleaned up).
  */
 static inline int
-test_pg_start(char *target, size_t size)
+test_pg_up(char *target, size_t size, const char *what)
 {
 	const char *sh = getenv("PG_SH"), *tmp = getenv("TMPDIR");
 	char cmd[1400];
 	FILE *p;
 	int rc;
 
-	if (access("/usr/lib/postgresql/15/bin/initdb", X_OK) != 0)
+	if (access("/usr/lib/postgresql/15/bin/initdb", X_OK) != 0) {
+		fprintf(stderr, "no PostgreSQL 15 here: %s is not tested\n",
+		    what);
 		return 0;
+	}
 	if (sh == NULL) {
 		fprintf(stderr, "PG_SH is not set (tests/pg.sh)\n");
 		return -1;
@@ -41,7 +47,11 @@ test_pg_start(char *target, size_t size)
 		target[0] = '\0';
 	rc = pclose(p);
 	target[strcspn(target, "\n")] = '\0';
-	return rc == 0 && target[0] ? 1 : -1;
+	if (rc == 0 && target[0])
+		return 1;
+	fprintf(stderr, "tests/pg.sh did not start PostgreSQL\n");
+	test_pg_stop();
+	return -1;
 }
 
 static inline void

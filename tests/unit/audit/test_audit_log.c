@@ -1,7 +1,9 @@
 /*
  * The log through its API: concurrent appends share fsyncs and get
  * distinct, dense indexes; a torn last write is dropped at reopen; the
- * result verifies and proves.
+ * result verifies and proves. Run on files, then again with the log in a
+ * throwaway PostgreSQL (tests/pg.sh), where two handles append to one
+ * log and a lost COMMIT keeps nothing.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,9 +16,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "core/core.h"
 #include "../testutil.h"
+#include "../pgutil.h"
 #include "audit/audit.h"
 
 #define THREADS 4
@@ -25,16 +29,47 @@
 static const char *dir;
 static struct cv_vault *v;
 static struct cv_audit *a;
-static uint8_t seen[THREADS * EACH + 1];
+static uint8_t seen[1 << 20];	/* by index */
+static char target[700];	/* the PostgreSQL run's URI */
+static const char *db;		/* NULL: the files run */
+
+static char fault_file[700];
+
+/* Fault NAME fires while the file exists (a count would be spent by the
+ * first group: the count is the process's). */
+static void
+fault_on(const char *name)
+{
+	char spec[800];
+	FILE *f;
+
+	snprintf(fault_file, sizeof fault_file, "%s/../fault", dir);
+	assert_non_null(f = fopen(fault_file, "w"));
+	fclose(f);
+	snprintf(spec, sizeof spec, "%s:@%s", name, fault_file);
+	setenv("CLEARVAULT_FAULT", spec, 1);
+}
+
+static void
+fault_off(void)
+{
+	unsetenv("CLEARVAULT_FAULT");
+	unlink(fault_file);
+}
+
+static unsigned sub_done, sub_failed;
 
 static int
 setup(void **state)
 {
-	struct cv_vault_init_opts o = { 0 };
+	struct cv_vault_init_opts o = { .db = db };
 
 	(void)state;
+	memset(seen, 0, sizeof seen);
+	sub_done = sub_failed = 0;
 	dir = test_vault_dir();
-	if (cv_vault_init(dir, &o) != CV_OK || cv_audit_create(dir) != CV_OK ||
+	if (cv_vault_init(dir, &o) != CV_OK ||
+	    cv_audit_create(dir, db) != CV_OK ||
 	    cv_vault_open(dir, &v) != CV_OK || cv_core_audit_open(v, 0, &a) != CV_OK)
 		return -1;
 	return 0;
@@ -50,19 +85,34 @@ teardown(void **state)
 	return 0;
 }
 
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* EACH appends on *H as ACTOR, each index seen once. */
 static void *
-appender(void *arg)
+append_each(struct cv_audit **h, const char *actor)
 {
 	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
-	    .action = "get", .actor = arg };
+	    .action = "get", .actor = actor };
 	uint64_t idx;
+	int dup;
 
 	for (int i = 0; i < EACH; i++) {
-		if (cv_audit_append(a, &e, &idx) != CV_OK ||
-		    idx >= THREADS * EACH || seen[idx]++)
+		if (cv_audit_append(*h, &e, &idx) != CV_OK ||
+		    idx >= sizeof seen)
+			return (void *)1;
+		pthread_mutex_lock(&seen_mu);
+		dup = seen[idx]++;
+		pthread_mutex_unlock(&seen_mu);
+		if (dup)
 			return (void *)1;
 	}
 	return NULL;
+}
+
+static void *
+appender(void *arg)
+{
+	return append_each(&a, arg);
 }
 
 static void
@@ -175,24 +225,67 @@ test_zero_tail_cut(void **state)
 	cv_buf_free(&note);
 }
 
-/* Checkpoints in DIR/audit/checkpoints (u32 len || note || u32 len). */
+/* One value of SQL on the PostgreSQL run's database, in binary: its
+ * bytes into OUT (a fresh buffer, caller frees). */
+static size_t
+pg_value(const char *sql, uint8_t **out)
+{
+	PGconn *c = PQconnectdb(target);
+	PGresult *res;
+	size_t n;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	n = (size_t)PQgetlength(res, 0, 0);
+	assert_non_null(*out = malloc(n + 1));
+	memcpy(*out, PQgetvalue(res, 0, 0), n);
+	PQclear(res);
+	PQfinish(c);
+	return n;
+}
+
+/* The bytes of the log's file NAME (DIR/audit/NAME, or its large object
+ * in PostgreSQL); caller frees. */
+static size_t
+log_file(const char *name, uint8_t **out)
+{
+	char path[1200];
+	long n;
+	FILE *f;
+
+	if (db) {
+		snprintf(path, sizeof path, "SELECT lo_get(obj) FROM "
+		    "cv_audit_files WHERE name = '%s'", name);
+		return pg_value(path, out);
+	}
+	snprintf(path, sizeof path, "%s/audit/%s", dir, name);
+	assert_non_null(f = fopen(path, "rb"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((n = ftell(f)) >= 0);
+	rewind(f);
+	assert_non_null(*out = malloc((size_t)n + 1));
+	assert_int_equal(fread(*out, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return (size_t)n;
+}
+
+/* Stored checkpoints (u32 len || note || u32 len). */
 static unsigned
 stored_checkpoints(void)
 {
-	char path[1200];
-	uint8_t len[4];
+	uint8_t *p;
+	size_t len = log_file("checkpoints", &p), off = 0;
 	unsigned n = 0;
-	FILE *f;
 
-	snprintf(path, sizeof path, "%s/audit/checkpoints", dir);
-	assert_non_null(f = fopen(path, "rb"));
-	while (fread(len, 1, 4, f) == 4) {
-		uint32_t l = (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 |
-		    (uint32_t)len[2] << 8 | len[3];
-		assert_int_equal(fseek(f, (long)l + 4, SEEK_CUR), 0);
+	while (len - off >= 8) {
+		off += 8 + ((uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 |
+		    (uint32_t)p[off + 2] << 8 | p[off + 3]);
 		n++;
 	}
-	fclose(f);
+	assert_int_equal(off, len);
+	free(p);
 	return n;
 }
 
@@ -218,7 +311,6 @@ test_checkpoints_paced(void **state)
 #define SUBMITS 500
 static pthread_mutex_t sub_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sub_cv = PTHREAD_COND_INITIALIZER;
-static unsigned sub_done, sub_failed;
 static uint64_t sub_index[SUBMITS];
 
 static void
@@ -248,7 +340,7 @@ test_submit(void **state)
 {
 	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
 	    .action = "records.get", .actor = "async" };
-	static uint8_t hit[SUBMITS];
+	uint8_t hit[SUBMITS] = { 0 };
 	uint64_t before, after;
 	struct cv_buf leaf = { 0 };
 
@@ -287,13 +379,174 @@ test_submit(void **state)
 	 * so the injected fault meets the batch.) */
 	cv_audit_close(a);
 	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
-	setenv("CLEARVAULT_FAULT", "audit.sync:1", 1);
+	fault_on("audit.sync");
 	assert_int_equal(cv_audit_submit(a, &e, on_done, (void *)0), CV_OK);
 	wait_submits(SUBMITS + 1);
-	unsetenv("CLEARVAULT_FAULT");
+	fault_off();
 	assert_int_equal(sub_failed, 1);
 	assert_int_equal(cv_audit_size(a, &before), CV_OK);
 	assert_int_equal(before, after);
+}
+
+/*
+ * PostgreSQL: the log is in the database, not in DIR/audit; what the
+ * API reads is what the database holds.
+ */
+static void
+test_pg_in_database(void **state)
+{
+	char path[1200];
+	struct cv_buf leaf = { 0 };
+	uint8_t *entries, *offsets;
+	size_t ne, no;
+	uint64_t size;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/audit/entries", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(cv_audit_size(a, &size), CV_OK);
+	assert_true(size > 0);
+	ne = log_file("entries", &entries);
+	no = log_file("offsets", &offsets);
+	assert_int_equal(no, size * 8);
+	assert_true(ne > 4);
+	/* Entry 0 as stored: u32 length || leaf. */
+	assert_int_equal(cv_audit_leaf(a, 0, &leaf), CV_OK);
+	assert_int_equal(entries[0] << 24 | entries[1] << 16 | entries[2] << 8 |
+	    entries[3], leaf.len);
+	assert_memory_equal(entries + 4, leaf.p, leaf.len);
+	free(entries);
+	free(offsets);
+	cv_buf_free(&leaf);
+}
+
+/* Threads on a second handle: its own connections, so another session
+ * for PostgreSQL, as another node would be. */
+static struct cv_audit *b;
+
+static void *
+appender_b(void *arg)
+{
+	return append_each(&b, arg);
+}
+
+/*
+ * Two writers on one log in PostgreSQL, each handle's committer batching:
+ * one order, every index once, one tree that verifies; each handle sees
+ * the other's entries.
+ */
+static void
+test_pg_two_writers(void **state)
+{
+	pthread_t t[2 * THREADS];
+	struct cv_audit_report rep;
+	struct cv_buf la = { 0 }, lb = { 0 }, note = { 0 };
+	struct cv_audit_proof p;
+	struct cv_checkpoint c;
+	uint64_t before, sa, sb;
+	void *res;
+
+	(void)state;
+	assert_int_equal(cv_core_audit_open(v, 0, &b), CV_OK);
+	assert_int_equal(cv_audit_size(a, &before), CV_OK);
+	memset(seen, 0, sizeof seen);
+	for (uint64_t i = 0; i < before; i++)
+		seen[i] = 1;
+	for (int i = 0; i < 2 * THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, i % 2 ?
+		    appender_b : appender, i % 2 ? "node-b" : "node-a"), 0);
+	for (int i = 0; i < 2 * THREADS; i++) {
+		pthread_join(t[i], &res);
+		assert_null(res);
+	}
+	assert_int_equal(cv_audit_size(a, &sa), CV_OK);
+	assert_int_equal(cv_audit_size(b, &sb), CV_OK);
+	assert_int_equal(sa, before + 2 * THREADS * EACH);
+	assert_int_equal(sb, sa);
+	for (uint64_t i = 0; i < sa; i++)
+		assert_int_equal(seen[i], 1);
+	/* The same entry through either handle. */
+	assert_int_equal(cv_audit_leaf(a, sa - 1, &la), CV_OK);
+	assert_int_equal(cv_audit_leaf(b, sa - 1, &lb), CV_OK);
+	assert_int_equal(la.len, lb.len);
+	assert_memory_equal(la.p, lb.p, la.len);
+	/* Proofs on the merged log, from either handle, check against the
+	 * other's checkpoint. */
+	assert_int_equal(cv_audit_checkpoint(b, &note), CV_OK);
+	assert_int_equal(cv_checkpoint_parse((char *)note.p, note.len, &c),
+	    CV_OK);
+	assert_int_equal(c.size, sa);
+	for (uint64_t i = 0; i < sa; i += sa / 7) {
+		assert_int_equal(cv_audit_prove(a, i, c.size, &p), CV_OK);
+		assert_int_equal(cv_merkle_verify_inclusion(p.index, p.size,
+		    p.leaf, (const uint8_t (*)[CV_HASH_BYTES])p.hash, p.n,
+		    c.root), CV_OK);
+	}
+	assert_int_equal(cv_audit_consistency(a, before, c.size, &p), CV_OK);
+	assert_memory_equal(p.root2, c.root, CV_HASH_BYTES);
+	assert_int_equal(cv_merkle_verify_consistency(p.size1, p.size,
+	    p.root1, p.root2, (const uint8_t (*)[CV_HASH_BYTES])p.hash, p.n),
+	    CV_OK);
+	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, sa);
+	cv_buf_free(&note);
+	cv_audit_close(b);
+	b = NULL;
+	cv_buf_free(&la);
+	cv_buf_free(&lb);
+}
+
+/*
+ * A batch whose COMMIT never happens (the server ends the session just
+ * before it): the append fails, nothing of it is in the log, the handle
+ * takes no more (its session is gone: fail closed), and a new handle
+ * goes on from the same size with a log that verifies.
+ */
+static void
+test_pg_commit_lost(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get", .actor = "lost" };
+	struct cv_audit_report rep;
+	uint64_t before, after, idx;
+
+	(void)state;
+	assert_int_equal(cv_audit_size(a, &before), CV_OK);
+	fault_on("audit.pg_kill");
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_ERR_IO);
+	fault_off();
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_ERR_IO);
+	cv_audit_close(a);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_audit_size(a, &after), CV_OK);
+	assert_int_equal(after, before);
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
+	assert_int_equal(idx, before);
+	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
+	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, before + 1);
+}
+
+/* A batch that fails before its COMMIT is rolled back: the next one
+ * takes its indexes, in the same handle. */
+static void
+test_pg_failed_batch(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get", .actor = "rolled back" };
+	struct cv_audit_report rep;
+	uint64_t before, idx;
+
+	(void)state;
+	assert_int_equal(cv_audit_size(a, &before), CV_OK);
+	fault_on("audit.commit");
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_ERR_IO);
+	fault_off();
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
+	assert_int_equal(idx, before);
+	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
+	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, before + 1);
 }
 
 int
@@ -306,6 +559,25 @@ main(void)
 		cmocka_unit_test(test_checkpoints_paced),
 		cmocka_unit_test(test_submit),
 	};
+	/* No torn writes in a transaction: the rest on PostgreSQL, and
+	 * what only it has. */
+	const struct CMUnitTest pg[] = {
+		cmocka_unit_test(test_concurrent_appends),
+		cmocka_unit_test(test_pg_in_database),
+		cmocka_unit_test(test_checkpoints_paced),
+		cmocka_unit_test(test_submit),
+		cmocka_unit_test(test_pg_two_writers),
+		cmocka_unit_test(test_pg_failed_batch),
+		cmocka_unit_test(test_pg_commit_lost),
+	};
+	int failed, up;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests_name("files", tests, setup, teardown);
+	if ((up = test_pg_up(target, sizeof target, "the log in it")) <= 0)
+		return up < 0 ? 1 : failed;
+	db = target;
+	failed += cmocka_run_group_tests_name("postgresql", pg, setup,
+	    teardown);
+	test_pg_stop();
+	return failed;
 }

@@ -51,7 +51,7 @@ setup(void **state)
 
 	(void)state;
 	dir = test_vault_dir();
-	if (cv_vault_init(dir, &o) != CV_OK || cv_audit_create(dir) != CV_OK ||
+	if (cv_vault_init(dir, &o) != CV_OK || cv_audit_create(dir, NULL) != CV_OK ||
 	    cv_vault_open(dir, &v) != CV_OK)
 		return -1;
 	for (int i = 0; i < 2; i++) {

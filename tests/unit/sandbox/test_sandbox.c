@@ -600,7 +600,7 @@ test_keyd_vault_works(void **state)
 
 	(void)state;
 	assert_int_equal(cv_vault_init(dir, &o), CV_OK);
-	assert_int_equal(cv_audit_create(dir), CV_OK);
+	assert_int_equal(cv_audit_create(dir, NULL), CV_OK);
 	expect_ok(in_child(child_keyd_vault, (void *)dir));
 	assert_int_equal(cv_vault_open(dir, &v), CV_OK);
 	assert_int_equal(cv_vault_count(v, &records, &shredded), CV_OK);

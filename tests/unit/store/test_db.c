@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "../testutil.h"
+#include "../pgutil.h"
 #include "base/base.h"
 #include "store/store_internal.h"
 
@@ -60,7 +61,6 @@ static const struct flavour postgresql = {
 };
 
 static const struct flavour *fl;	/* the one running */
-static char pg_dir[600];		/* the PostgreSQL cluster's folder */
 static char target[700];		/* SQLite: a file; PostgreSQL: a URI */
 static struct cv_db *a, *b;	/* two connections to TARGET */
 
@@ -402,7 +402,7 @@ test_backup(void **state)
 	run(a, "DELETE FROM u; INSERT INTO u VALUES ('b', 42)");
 	if (fl == &postgresql) {
 		/* Not clearvault's: the error says whose it is. */
-		snprintf(copy, sizeof copy, "%s/copy", pg_dir);
+		snprintf(copy, sizeof copy, "%s/copy", test_pg_dir);
 		cv_err_clear();
 		assert_int_equal(db_backup(a, copy, NULL, NULL), CV_ERR_STORE);
 		assert_non_null(strstr(cv_err_detail(), "pg_dump"));
@@ -642,50 +642,6 @@ reopen(void **state)
 	    db_open(fl->ops, target, 0, 10.0, &b) == CV_OK ? 0 : -1;
 }
 
-/*
- * A throwaway PostgreSQL for the second run: tests/pg.sh (PG_SH, from
- * meson) in a folder of its own. 1: started, TARGET is its URI; 0: no
- * PostgreSQL 15 here; -1: it would not start.
- */
-static int
-pg_start(void)
-{
-	const char *sh = getenv("PG_SH"), *tmp = getenv("TMPDIR");
-	char cmd[1400];
-	FILE *p;
-	int rc;
-
-	if (access("/usr/lib/postgresql/15/bin/initdb", X_OK) != 0)
-		return 0;
-	if (sh == NULL) {
-		fprintf(stderr, "PG_SH is not set (tests/pg.sh)\n");
-		return -1;
-	}
-	snprintf(pg_dir, sizeof pg_dir, "%s/cvpg-XXXXXX", tmp ? tmp : "/tmp");
-	/* The postgres user runs the server: it must reach the folder. */
-	if (mkdtemp(pg_dir) == NULL || chmod(pg_dir, 0711) != 0)
-		return -1;
-	snprintf(cmd, sizeof cmd, "sh '%s' start '%s/pg'", sh, pg_dir);
-	if ((p = popen(cmd, "r")) == NULL)
-		return -1;
-	if (fgets(target, sizeof target, p) == NULL)
-		target[0] = '\0';
-	rc = pclose(p);
-	target[strcspn(target, "\n")] = '\0';
-	return rc == 0 && target[0] ? 1 : -1;
-}
-
-static void
-pg_stop(void)
-{
-	char cmd[1400];
-
-	snprintf(cmd, sizeof cmd, "sh '%s' stop '%s/pg'; rm -rf '%s'",
-	    getenv("PG_SH"), pg_dir, pg_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", pg_dir);
-}
-
 int
 main(void)
 {
@@ -707,21 +663,14 @@ main(void)
 
 	fl = &sqlite;
 	failed = cmocka_run_group_tests_name(fl->name, tests, setup, teardown);
-	if ((up = pg_start()) == 0) {
-		fprintf(stderr, "no PostgreSQL 15 here: its driver is not "
-		    "tested\n");
-		return failed;
-	}
-	if (up < 0) {
-		fprintf(stderr, "tests/pg.sh did not start PostgreSQL\n");
-		pg_stop();
-		return 1;
-	}
+	/* The second run on a throwaway PostgreSQL (tests/pgutil.h). */
+	if ((up = test_pg_up(target, sizeof target, "its driver")) <= 0)
+		return up < 0 ? 1 : failed;
 	fl = &postgresql;
 	failed += cmocka_run_group_tests_name(fl->name, tests, setup,
 	    teardown);
 	failed += cmocka_run_group_tests_name("postgresql_only", pg_only,
 	    reopen, teardown);
-	pg_stop();
+	test_pg_stop();
 	return failed;
 }

@@ -239,15 +239,10 @@ main(void)
 	char path[700];
 	int failed, up;
 
-	if ((up = test_pg_start(target, sizeof target)) == 0) {
-		fprintf(stderr, "no PostgreSQL 15 here: not tested\n");
+	if ((up = test_pg_up(target, sizeof target, "the shared guard")) == 0)
 		return 77;	/* skipped */
-	}
-	if (up < 0) {
-		fprintf(stderr, "tests/pg.sh did not start PostgreSQL\n");
-		test_pg_stop();
+	if (up < 0)
 		return 1;
-	}
 	failed = cmocka_run_group_tests(tests, setup, teardown);
 	/* And none of it on SQLite: one server, its guard in memory. */
 	snprintf(path, sizeof path, "%s/sqlite.db", test_pg_dir);
