@@ -44,7 +44,7 @@ start)
 	    -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
 	    -c log_statement=all -c log_parameter_max_length=-1 \
 	    -c log_parameter_max_length_on_error=-1 \
-	    -c max_connections=50 -c shared_buffers=16MB" \
+	    -c max_connections=200 -c shared_buffers=16MB" \
 	    start >/dev/null ||
 	    fail "the server did not start: $(tail -5 "$dir/log")"
 	as_pg "$BIN/psql" -q -X -h "$dir" -U postgres -d postgres \

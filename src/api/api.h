@@ -38,17 +38,16 @@ cv_err cv_server_listen(const char *addr, int *fd) CV_MUST_CHECK;
 
 /*
  * Claims vault folder DIR for this process's server: one server per
- * vault, because the guard's budgets and locks live in the server's
- * memory (two would each give a user a whole budget and never learn of
- * the other's locks). An exclusive flock on DIR/serve.lock, which holds
+ * folder, because a SQLite vault's guard budgets and locks live in the
+ * server's memory (two would each give a user a whole budget and never
+ * learn of the other's locks). A PostgreSQL vault may have a server on
+ * each copy of its folder (nodes): their budgets, session budgets and
+ * locks are the database's (src/store/guard.c). An exclusive flock on DIR/serve.lock, which holds
  * our PID for the message of the next one refused; the kernel drops it
  * however the process ends (kill -9 too), so a file left behind blocks
  * nothing. *FD: release with cv_server_unclaim (-1 on error).
  * CV_ERR_EXISTS when another process holds it (the detail names its
- * PID), CV_ERR_IO. A vault in PostgreSQL is claimed in its database too
- * (api_claim_db: a session-level advisory lock on its connection), so
- * that a copy of the folder on another node is refused as well, until
- * the guard's state is the database's (docs/scale-out.md).
+ * PID), CV_ERR_IO.
  */
 cv_err cv_server_claim(const char *dir, int *fd) CV_MUST_CHECK;
 /* Releases the claim of FD (-1: nothing). */

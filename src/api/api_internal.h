@@ -14,11 +14,6 @@
 #include "../keyd/keyd.h"
 #include "api.h"
 
-/* The claim's part in PostgreSQL (claim_db.c): nothing for a SQLite
- * vault; CV_ERR_EXISTS naming the holder. Released by the unclaim. */
-cv_err api_claim_db(const char *dir) CV_MUST_CHECK;
-void api_unclaim_db(void);
-
 #define API_MAX_BODY 65536
 #define API_MAX_THREADS 64
 #define API_LIB_STATUSES 4	/* 400, 414, 505, other */

@@ -835,10 +835,6 @@ cv_server_claim(const char *dir, int *fd)
 		close(f);
 		return r;
 	}
-	if ((r = api_claim_db(dir)) != CV_OK) {
-		close(f);
-		return r;
-	}
 	*fd = f;
 	return CV_OK;
 }
@@ -848,7 +844,6 @@ cv_server_unclaim(int fd)
 {
 	if (fd < 0)
 		return;
-	api_unclaim_db();
 	close(fd);
 }
 

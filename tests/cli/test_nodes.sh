@@ -1,0 +1,200 @@
+#!/bin/bash
+# Three `serve` nodes on one PostgreSQL vault (issue 13): copies of one
+# vault folder, sharing its database and its HSM token (the token's
+# objects, through the folder's softhsm2.conf). A session opened on one
+# node works on all; a stolen session (no TOTP secret) spread over the
+# three gets exactly what one node gives it, the session budget (20),
+# not a budget per node; a canary read on node 2 locks its reader on
+# nodes 1 and 3 within a second; scope on the merged log names exactly
+# what left, whichever node served it; a kill -9 of node 3 while 1 and 2
+# serve loses nothing they answered, and the log verifies.
+. "$(dirname "$0")/lib.sh"
+PG_SH=$(cd "$(dirname "$0")/.." && pwd)/pg.sh
+PSQL=/usr/lib/postgresql/15/bin/psql
+chmod 711 "$T"
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null
+    sh "$PG_SH" stop "$T/pg" >/dev/null 2>&1
+    [ -n "${CV_KEEP:-}" ] || rm -rf "$T"' EXIT
+uri=$(sh "$PG_SH" start "$T/pg") || { bad "start PostgreSQL"; finish; exit 1; }
+sql() { "$PSQL" -X -q -t -A -d "$uri" -c "$1" 2>&1; }
+ids() { sed -n "$2,$3p" "$1" | cut -c8-26; }	# FILE FROM TO
+count() { grep -c "^$1\$" "$T/codes"; }
+U=()
+start_node() {	# N DIR: node N's URL in U[N], its PID in PIDS[N]
+	"$CV" serve --dir "$2" --listen 127.0.0.1:0 --threads 2 >"$T/n$1.out" \
+	    2>"$T/n$1.err" &
+	PIDS[$1]=$!
+	for _ in $(seq 1 150); do
+		U[$1]=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
+		    "$T/n$1.out")
+		[ -n "${U[$1]}" ] && return 0
+		sleep 0.1
+	done
+	echo "node $1 did not start: $(cat "$T/n$1.err")" >&2
+	return 1
+}
+on() { URL=${U[$1]}; }	# N: the next requests go to node N
+read_on() {	# N USER TOKEN RID: one read, status in $code
+	on "$1"
+	req "k/$2" GET "/v1/records/$4?purpose=$CASE" "" "$3"
+}
+
+"$CV" gen --count 100 --seed 11 >"$T/v.jsonl"
+expect_ok "init" "$CV" init --dir "$T/v" --db "$uri"
+expect_ok "load" "$CV" load --dir "$T/v" --quiet "$T/v.jsonl"
+echo "probation_days = 0" >>"$T/v/clearvault.conf"
+"$CV" canaries --dir "$T/v" >"$T/canaries"
+CANARY=$(sed -n 2p "$T/canaries")
+add_users "$T/v" so:security_officer inv:investigator canr:investigator \
+    inv2:investigator || { bad "users"; finish; exit 1; }
+# The nodes: copies of the folder (keyring, CA, configuration), one
+# database, one token.
+for n in 2 3; do
+	cp -a "$T/v" "$T/v$n"
+	rm -f "$T/v$n/serve.lock"
+done
+grep -q "tokendir = $T/v/token/objects" "$T/v3/token/softhsm2.conf" && ok ||
+    bad "the copies do not share the token"
+# The guard's clock, on every node: a record 36 s after the last, so that
+# no per-minute budget stops anyone before the session budget does.
+echo "$(date +%s) 36" >"$T/clock"
+export CLEARVAULT_GUARD_CLOCK="$T/clock"
+for n in 1 2 3; do
+	start_node $n "$T/v${n#1}" || { bad "node $n"; finish; exit 1; }
+done
+ok
+SRV_DIR=$T/v SRV_PID=${PIDS[1]}
+on 1
+login so
+expect_code "login so on node 1" 201
+t_so=$tok
+req k/so POST /v1/cases '{"title":"nodes"}' "$t_so"
+CASE=$(json_field "$T/body" "d['id']")
+{ ids "$T/v.jsonl" 1 80; echo "$CANARY"; } >"$T/case.ids"
+add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\",\"canr\",\"inv2\"],\
+\"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/case.ids")}"
+expect_code "a case of 81 records" 200
+
+# ---- one session, every node -------------------------------------------
+on 1
+login_fresh inv
+expect_code "login inv on node 1" 201
+t_inv=$tok
+for n in 2 3; do
+	on $n
+	req k/inv GET /v1/session "" "$t_inv"
+	expect_code "node 1's session on node $n" 200
+done
+
+# ---- a stolen session spread over the nodes ----------------------------
+# The thief holds inv's token and certificate, not the TOTP secret: 40
+# new records, one node after the other. Each node alone would give 20
+# (its own session budget); together they give 20.
+: >"$T/stolen"
+for i in $(seq 1 40); do
+	read_on $(( (i - 1) % 3 + 1 )) inv "$t_inv" "$(ids "$T/v.jsonl" $i $i)"
+	echo "$code" >>"$T/stolen"
+done
+cp "$T/stolen" "$T/codes"
+expect_eq "a stolen session over three nodes: 20 records, then step-up" \
+    "20 20" "$(count 200) $(count 403)"
+expect_eq "the first 20 left, the rest did not" "$(seq 1 20 | tr '\n' ' ')" \
+    "$(grep -n '^200$' "$T/stolen" | cut -d: -f1 | tr '\n' ' ')"
+expect_eq "step-up required" "step-up required" \
+    "$(json_field "$T/body" "d.get('title','')")"
+# The count is the database's: the session's 20 rows.
+expect_eq "20 records counted for the session, once" 20 \
+    "$(sql "SELECT count(*) FROM guard_session_reads")"
+
+# ---- a canary read on node 2 locks its reader on nodes 1 and 3 ----------
+on 1
+login_fresh canr
+expect_code "login canr on node 1" 201
+t_canr=$tok
+read_on 1 canr "$t_canr" "$(ids "$T/v.jsonl" 50 50)"
+expect_code "canr reads on node 1" 200
+read_on 2 canr "$t_canr" "$CANARY"
+expect_code "the canary is returned on node 2" 200
+t0=$(date +%s.%N)
+# At once on node 3: a new login is refused (the lock is a row).
+on 3
+login_fresh canr
+expect_code "canr's login on node 3, at once" 403
+expect_eq "locked" locked "$(json_field "$T/body" "d.get('title','')")"
+read_on 3 canr "$t_canr" "$(ids "$T/v.jsonl" 51 51)"
+c3=$code
+read_on 1 canr "$t_canr" "$(ids "$T/v.jsonl" 52 52)"
+c1=$code
+el=$(echo "$(date +%s.%N) - $t0" | bc)
+case "$c3" in 401|403) ok ;; *) bad "canr's read on node 3: HTTP $c3" ;; esac
+case "$c1" in 401|403) ok ;; *) bad "canr's read on node 1: HTTP $c1" ;; esac
+echo "canary on node 2: canr refused on nodes 3 and 1 within ${el%???????} s"
+awk -v e="$el" 'BEGIN { exit !(e < 1) }' && ok ||
+    bad "the lock took $el s to reach nodes 1 and 3"
+# And its session is over everywhere within a second (its rows are gone).
+sleep 1
+for n in 1 3; do
+	on $n
+	req k/canr GET /v1/session "" "$t_canr"
+	expect_code "canr's session on node $n after a second" 401
+done
+expect_eq "the lock is a row" 1 \
+    "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'canr'")"
+
+# ---- kill -9 of node 3 while 1 and 2 serve ------------------------------
+on 1
+login_fresh inv2
+expect_code "login inv2" 201
+t_inv2=$tok
+ids "$T/v.jsonl" 60 69 | sed "s|^|/v1/records/|; s|\$|?purpose=$CASE|" \
+    >"$T/p1"
+ids "$T/v.jsonl" 70 79 | sed "s|^|/v1/records/|; s|\$|?purpose=$CASE|" \
+    >"$T/p2"
+( on 1; batch inv2 "$t_inv2" "$T/p1"; cp "$T/codes" "$T/codes1" ) &
+w1=$!
+sleep 0.3
+kids=$(cat /proc/"${PIDS[3]}"/task/*/children 2>/dev/null)
+kill -9 $kids "${PIDS[3]}" 2>/dev/null
+wait "${PIDS[3]}" 2>/dev/null
+wait $w1
+on 2
+batch inv2 "$t_inv2" "$T/p2"
+cat "$T/codes1" >>"$T/codes"
+expect_eq "nodes 1 and 2 served through node 3's death" "20 0" \
+    "$(count 200) $(grep -vc '^200$' "$T/codes")"
+kill -0 "${PIDS[1]}" && kill -0 "${PIDS[2]}" && ok || bad "a node died"
+
+# ---- the merged log -----------------------------------------------------
+for n in 1 2; do
+	kill "${PIDS[$n]}"
+	wait "${PIDS[$n]}"
+	expect_eq "node $n stops cleanly" 0 $?
+done
+PIDS=()
+expect_ok "audit verify" "$CV" audit verify --dir "$T/v"
+"$CV" audit tail --dir "$T/v3" --json -n 100000000 >"$T/log"
+python3 - "$T/log" <<'PY' && ok || bad "the merged log: every answered read once"
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1])]
+idx = [e["index"] for e in es] if "index" in es[0] else None
+def reads(u):
+    return [e for e in es if e["actor"] == u and e["action"] == "records.get"
+            and e["outcome"] == "allowed"]
+assert len(reads("inv")) == 20, len(reads("inv"))
+assert len(reads("inv2")) == 20, len(reads("inv2"))
+assert len({e["record"] if "record" in e else tuple(e.get("records", []))
+            for e in reads("inv")}) == 20
+PY
+# scope, from any copy: exactly the 20 records of the stolen session.
+expect_ok "scope of inv" "$CV" scope --dir "$T/v2" --principal inv \
+    --format json --no-notify
+python3 - "$T/out" "$T/v.jsonl" <<'PY' && ok || bad "scope on the merged log: $(head -c 300 "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+recs = d["records"] if isinstance(d, dict) else d
+got = sorted(r["id"] for r in recs)
+want = sorted(json.loads(l)["id"] for l in open(sys.argv[2]).readlines()[:20])
+assert got == want, (len(got), len(want))
+PY
+finish
