@@ -14,6 +14,13 @@
 #   tests/pg.sh start DIR   prints a libpq URI for database clearvault,
 #                           owned by the caller's role (not a superuser)
 #   tests/pg.sh stop DIR    stops it (DIR is the caller's to remove)
+#   tests/pg.sh standby PRIMARY DIR
+#                           a streaming standby of the cluster in PRIMARY
+#                           (pg_basebackup), in DIR, on its own socket,
+#                           made the primary's synchronous standby: a
+#                           COMMIT there returns once the standby has the
+#                           WAL. Prints its URI.
+#   tests/pg.sh promote DIR the standby in DIR becomes a primary
 set -eu
 BIN=/usr/lib/postgresql/15/bin
 cmd=${1:-}
@@ -37,8 +44,10 @@ start)
 	as_pg "$BIN/initdb" -D "$dir/data" -A peer -U postgres -E UTF8 \
 	    --locale=C >"$dir/initdb.log" 2>&1 ||
 	    fail "initdb failed: $(tail -5 "$dir/initdb.log")"
-	# Nothing but the socket, nothing but peer authentication.
-	echo "local all all peer" >"$dir/data/pg_hba.conf"
+	# Nothing but the socket, nothing but peer authentication (and
+	# replication for a standby this script makes, the same way).
+	printf '%s\n' "local all all peer" "local replication postgres peer" \
+	    >"$dir/data/pg_hba.conf"
 	as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
 	    "-c listen_addresses='' -c unix_socket_directories='$dir' \
 	    -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
@@ -60,8 +69,49 @@ stop)
 	[ -f "$dir/data/postmaster.pid" ] || exit 0
 	as_pg "$BIN/pg_ctl" -D "$dir/data" -w stop -m fast >/dev/null
 	;;
+standby)
+	primary=$dir
+	dir=${3:-}
+	[ -n "$primary" ] && [ -n "$dir" ] ||
+	    fail "usage: tests/pg.sh standby PRIMARY DIR"
+	[ ! -e "$dir" ] || fail "$dir exists"
+	mkdir -m 711 "$dir"
+	dir=$(cd "$dir" && pwd)
+	primary=$(cd "$primary" && pwd)
+	chown postgres "$dir"
+	[ ${#dir} -le 80 ] || fail "$dir is too long for a socket path"
+	as_pg "$BIN/pg_basebackup" -h "$primary" -U postgres -D "$dir/data" \
+	    -R -X stream -c fast >"$dir/basebackup.log" 2>&1 ||
+	    fail "pg_basebackup failed: $(tail -5 "$dir/basebackup.log")"
+	as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
+	    "-c listen_addresses='' -c unix_socket_directories='$dir' \
+	    -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
+	    -c log_statement=all -c max_connections=200 \
+	    -c shared_buffers=16MB -c cluster_name=standby" \
+	    start >/dev/null ||
+	    fail "the standby did not start: $(tail -5 "$dir/log")"
+	# Synchronous from now on: the primary waits for it at each COMMIT.
+	as_pg "$BIN/psql" -q -X -h "$primary" -U postgres -d postgres \
+	    -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET synchronous_standby_names = 'standby'" \
+	    -c "SELECT pg_reload_conf()" >/dev/null ||
+	    fail "cannot make the standby synchronous"
+	for _ in $(seq 1 100); do
+		s=$(as_pg "$BIN/psql" -X -t -A -h "$primary" -U postgres \
+		    -d postgres -c "SELECT sync_state FROM pg_stat_replication")
+		[ "$s" = sync ] && break
+		sleep 0.1
+	done
+	[ "$s" = sync ] || fail "the standby is not synchronous ($s)"
+	echo "postgresql:///clearvault?host=$dir"
+	;;
+promote)
+	[ -n "$dir" ] || fail "usage: tests/pg.sh promote DIR"
+	as_pg "$BIN/pg_ctl" -D "$dir/data" -w promote >/dev/null ||
+	    fail "cannot promote $dir"
+	;;
 *)
-	echo "usage: tests/pg.sh start DIR | stop DIR" >&2
+	echo "usage: tests/pg.sh start DIR | stop DIR | standby PRIMARY DIR |" \
+	    "promote DIR" >&2
 	exit 2
 	;;
 esac

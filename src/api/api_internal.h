@@ -198,6 +198,8 @@ void api_end_sessions(struct server *srv, struct cv_store *db,
  * so on stderr. Nothing on a SQLite vault. */
 void api_share_lock(struct cv_store *db, const char *user,
     const char *why);
+/* 1 if the vault's guard counts are the database's (PostgreSQL). */
+int api_shared(struct server *srv);
 
 /*
  * Audits R with OUTCOME, then sends STATUS with BODY (taken over). If the

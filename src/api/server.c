@@ -73,6 +73,12 @@ api_store(struct server *srv)
 	return v ? cv_vault_store(v) : NULL;
 }
 
+int
+api_shared(struct server *srv)
+{
+	return srv->store != NULL && cv_store_shared(srv->store);
+}
+
 void
 api_end_sessions(struct server *srv, struct cv_store *db, const char *user)
 {

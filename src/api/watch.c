@@ -658,9 +658,11 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	struct cv_guard_session sess = { .id = r->who.session,
 	    .proof_us = r->who.stepped_up_us, .ends_us = r->who.expires_us,
 	    .budget = r->srv->session_records,
-	    /* Its last proof before this process: counted elsewhere. */
-	    .uncounted = (r->who.stepped_up_us > r->who.opened_us ?
-	    r->who.stepped_up_us : r->who.opened_us) < r->srv->started_us };
+	    /* Its last proof before this process: counted elsewhere, and
+	     * unknown here unless the database keeps the count. */
+	    .uncounted = !api_shared(r->srv) && (r->who.stepped_up_us >
+	    r->who.opened_us ? r->who.stepped_up_us : r->who.opened_us) <
+	    r->srv->started_us };
 	int64_t now = cv_time_us();
 	int reader = cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS);
 	cv_err e;
