@@ -5,7 +5,7 @@
 # node works on all; a stolen session (no TOTP secret) spread over the
 # three gets exactly what one node gives it, the session budget (20),
 # not a budget per node; a canary read on node 2 locks its reader on
-# nodes 1 and 3 within a second; scope on the merged log names exactly
+# nodes 1 and 3 within a second, a revoked certificate counts on all; scope on the merged log names exactly
 # what left, whichever node served it; a kill -9 of node 3 while 1 and 2
 # serve loses nothing they answered, and the log verifies.
 . "$(dirname "$0")/lib.sh"
@@ -141,6 +141,20 @@ for n in 1 3; do
 done
 expect_eq "the lock is a row" 1 \
     "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'canr'")"
+
+# ---- a disabled user and a revoked certificate, on every node ----------
+# inv's certificate revoked at the command line (another process, any
+# node's folder): every node refuses its session within a second.
+"$CV" user revoke-cert --dir "$T/v3" inv 2>/dev/null || bad "revoke-cert"
+t0=$(date +%s.%N)
+for n in 1 2 3; do
+	on $n
+	req k/inv GET /v1/session "" "$t_inv"
+	expect_code "inv's revoked certificate on node $n" 401
+done
+el=$(echo "$(date +%s.%N) - $t0" | bc)
+awk -v e="$el" 'BEGIN { exit !(e < 1) }' && ok ||
+    bad "the revocation took $el s to reach every node"
 
 # ---- kill -9 of node 3 while 1 and 2 serve ------------------------------
 on 1
