@@ -15,7 +15,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 CLASSIFY="$(dirname "$0")/canary_classify.py"
 raw() { sqlite3 "$T/${V:-v}/vault.db" "$1"; }
 # {"id","ssn","last","dob"} of each record of FILE (JSON Lines), as

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 raw() { sqlite3 "$1/vault.db" "$2"; }
 # Every listed canary is a record of the vault (>= MIN of them): prints
 # what is wrong, if anything.

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 make_vault v 40 --canaries 0 || { bad "setup"; finish; exit 1; }
 "$CV" gen --count 3 --seed 99 >"$T/new.jsonl"
 add_users "$T/v" so:security_officer w:investigator x:investigator ||
