@@ -132,6 +132,37 @@ hex_of() {	# DIR COLUMN
 	if on_pg "$1"; then echo "encode($2, 'hex')"; else echo "hex($2)"; fi
 }
 
+# SQL as the cluster's superuser (CREATE DATABASE).
+pg_admin() {	# SQL
+	runuser -u postgres -- "$PSQL" -X -q -h "$T/pg" -d postgres \
+	    -v ON_ERROR_STOP=1 -c "$1" >/dev/null
+}
+
+# A copy of vault DIR's database as it is now, kept as NAME, and later
+# put back in its place: an operator's backup and restore of the database
+# (of the file, its WAL folded in; on PostgreSQL a database copied from
+# it, and clearvault.conf pointed at a fresh copy of that).
+db_save() {	# DIR NAME
+	if on_pg "$1"; then
+		pg_admin "CREATE DATABASE $2 TEMPLATE $(sed -n \
+		    's|^db = postgresql:///\([^?]*\).*|\1|p' "$1/clearvault.conf")"
+	else
+		sql "$1" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null &&
+		    cp "$1/vault.db" "$T/$2.db"
+	fi
+}
+db_restore() {	# DIR NAME
+	if on_pg "$1"; then
+		DB_COPIES=$((${DB_COPIES:-0} + 1))
+		pg_admin "CREATE DATABASE $2_$DB_COPIES TEMPLATE $2" &&
+		    sed -i "s|^db = postgresql:///[^?]*|db = postgresql:///$2_$DB_COPIES|" \
+		    "$1/clearvault.conf"
+	else
+		cp "$T/$2.db" "$1/vault.db" &&
+		    rm -f "$1/vault.db-wal" "$1/vault.db-shm"
+	fi
+}
+
 # Digest of every file of a vault, to show that nothing changed. Left
 # out: the token's own files (SoftHSM2 rewrites them at every login) and
 # the audit log (a refused operation is an entry: that is its job).

@@ -72,6 +72,8 @@ expect_ok "get after rotate" "$CV" get --dir "$T/v" "$other"
 expect_fail "still shredded after rotate" "shredded" \
     "$CV" get --dir "$T/v" "$id"
 expect_ok "audit verify" "$CV" audit verify --dir "$T/v"
+# backup copies the SQLite file; PostgreSQL's tools copy a database.
+expect_fail "backup" "pg_dump" "$CV" backup --dir "$T/v" --out "$T/bk"
 
 # Through the server, on a second vault (a second database): a user
 # granted by two people (a proposal, its approval), enrolled, logged in.
