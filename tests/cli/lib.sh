@@ -1,10 +1,56 @@
 # Shared by the command-level tests. Each test file is one scenario run
 # against the real binary ($CLEARVAULT), a real SoftHSM2 token and a real
-# SQLite file, in a temporary folder removed at exit.
+# database, in a temporary folder removed at exit: a SQLite file, or with
+# CLEARVAULT_TEST_DB=postgresql a PostgreSQL 15 cluster of the test's own
+# (tests/pg.sh, in $T/pg) where every vault the test makes gets a fresh
+# database. A test that sets its own exit trap ends it with cv_cleanup.
 set -u
 CV=${CLEARVAULT:?set CLEARVAULT to the clearvault binary}
 T=$(mktemp -d "${TMPDIR:-/tmp}/cvcli.XXXXXX")
-trap '[ -n "${CV_KEEP:-}" ] || rm -rf "$T"' EXIT
+PG_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/pg.sh
+PSQL=/usr/lib/postgresql/15/bin/psql
+cv_cleanup() {
+	[ -d "$T/pg" ] && sh "$PG_SH" stop "$T/pg" >/dev/null 2>&1
+	[ -n "${CV_KEEP:-}" ] || rm -rf "$T"
+}
+trap cv_cleanup EXIT
+case ${CLEARVAULT_TEST_DB:-sqlite} in
+sqlite) ;;
+postgresql)
+	# The postgres user runs the server from $T/pg: it must reach it.
+	chmod 711 "$T"
+	sh "$PG_SH" start "$T/pg" >/dev/null ||
+	    { echo "FAIL: cannot start PostgreSQL" >&2; exit 1; }
+	# In front of the binary: an `init` without --db gets a database of
+	# its own, empty as init wants it (a refused init leaves an unused
+	# one); everything else, and init itself, is the binary's own process
+	# (exec: the same pid, the same /proc/PID/exe).
+	mkdir "$T/pgbin"
+	cat >"$T/pgbin/clearvault" <<-EOF
+	#!/bin/bash
+	cv=$(printf %q "$CV") pg=$(printf %q "$T/pg") me=$(printf %q "$(id -un)")
+	EOF
+	cat >>"$T/pgbin/clearvault" <<-'EOF'
+	if [ "${1:-}" = init ]; then
+		case " $* " in *" --db "*|*" --db="*) ;; *)
+			shift
+			db=cv$$_$(date +%s%N)
+			runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q \
+			    -h "$pg" -d postgres -v ON_ERROR_STOP=1 \
+			    -c "CREATE DATABASE $db OWNER \"$me\"" >/dev/null || exit 70
+			exec "$cv" init --db "postgresql:///$db?host=$pg" "$@" ;;
+		esac
+	fi
+	exec "$cv" "$@"
+	EOF
+	chmod 755 "$T/pgbin/clearvault"
+	CV=$T/pgbin/clearvault
+	;;
+*)
+	echo "CLEARVAULT_TEST_DB is sqlite or postgresql" >&2
+	exit 2
+	;;
+esac
 fails=0
 checks=0
 
@@ -64,6 +110,57 @@ make_vault() {	# NAME COUNT [load options...]
 	"$CV" gen --count "$c" --seed 7 >"$T/$n.jsonl" &&
 	"$CV" init --dir "$T/$n" 2>/dev/null &&
 	"$CV" load --dir "$T/$n" --quiet "$@" "$T/$n.jsonl"
+}
+
+# QUERY on the database of vault DIR, whichever it is: rows one a line,
+# columns separated by "|" (sqlite3's and psql's unaligned output alike).
+sql() {	# DIR QUERY
+	local uri
+	uri=$(sed -n 's/^db = //p' "$1/clearvault.conf" 2>/dev/null)
+	if [ -n "$uri" ]; then
+		"$PSQL" -X -q -t -A -v ON_ERROR_STOP=1 -d "$uri" -c "$2"
+	else
+		sqlite3 "$1/vault.db" "$2"
+	fi
+}
+
+# Whether vault DIR keeps its records in PostgreSQL.
+on_pg() { grep -q '^db = ' "$1/clearvault.conf" 2>/dev/null; }
+
+# The SQL for COLUMN (a blob) in hex, in the dialect of vault DIR's database.
+hex_of() {	# DIR COLUMN
+	if on_pg "$1"; then echo "encode($2, 'hex')"; else echo "hex($2)"; fi
+}
+
+# SQL as the cluster's superuser (CREATE DATABASE).
+pg_admin() {	# SQL
+	runuser -u postgres -- "$PSQL" -X -q -h "$T/pg" -d postgres \
+	    -v ON_ERROR_STOP=1 -c "$1" >/dev/null
+}
+
+# A copy of vault DIR's database as it is now, kept as NAME, and later
+# put back in its place: an operator's backup and restore of the database
+# (of the file, its WAL folded in; on PostgreSQL a database copied from
+# it, and clearvault.conf pointed at a fresh copy of that).
+db_save() {	# DIR NAME
+	if on_pg "$1"; then
+		pg_admin "CREATE DATABASE $2 TEMPLATE $(sed -n \
+		    's|^db = postgresql:///\([^?]*\).*|\1|p' "$1/clearvault.conf")"
+	else
+		sql "$1" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null &&
+		    cp "$1/vault.db" "$T/$2.db"
+	fi
+}
+db_restore() {	# DIR NAME
+	if on_pg "$1"; then
+		DB_COPIES=$((${DB_COPIES:-0} + 1))
+		pg_admin "CREATE DATABASE $2_$DB_COPIES TEMPLATE $2" &&
+		    sed -i "s|^db = postgresql:///[^?]*|db = postgresql:///$2_$DB_COPIES|" \
+		    "$1/clearvault.conf"
+	else
+		cp "$T/$2.db" "$1/vault.db" &&
+		    rm -f "$1/vault.db-wal" "$1/vault.db-shm"
+	fi
 }
 
 # Digest of every file of a vault, to show that nothing changed. Left

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 mkdir -p "$T/k"
 # Test only: the stopped-session wait shortened from 300 s.
 WAIT=4

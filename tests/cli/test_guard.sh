@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 mkdir -p "$T/k"
 
 # A fresh TOTP code for USER: each step is accepted once per user and

@@ -3,9 +3,15 @@
 . "$(dirname "$0")/lib.sh"
 
 expect_ok "init" "$CV" init --dir "$T/v"
-for f in clearvault.conf keyring vault.db token/pin token/softhsm2.conf; do
+# The records' database: vault.db, or (CLEARVAULT_TEST_DB=postgresql) a
+# PostgreSQL database named in clearvault.conf, and then no vault.db.
+db=vault.db
+on_pg "$T/v" && db= && { [ ! -e "$T/v/vault.db" ] && ok || bad "a vault.db too"; }
+for f in clearvault.conf keyring $db token/pin token/softhsm2.conf; do
 	[ -f "$T/v/$f" ] && ok || bad "init did not create $f"
 done
+expect_eq "the schema in the vault's database" 1 \
+    "$(sql "$T/v" "SELECT count(*) FROM meta WHERE k = 'schema'")"
 expect_eq "pin file mode" 600 "$(stat -c %a "$T/v/token/pin")"
 expect_eq "vault folder mode" 700 "$(stat -c %a "$T/v")"
 d0=$(vault_digest "$T/v")

@@ -11,7 +11,7 @@ R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
 R2=$(sed -n 2p "$T/v.jsonl" | cut -c8-26)
 R3=$(sed -n 3p "$T/v.jsonl" | cut -c8-26)
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 for u in so inv adj aud adm other; do
 	login "$u"
 	expect_code "login $u" 201

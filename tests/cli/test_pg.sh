@@ -8,13 +8,10 @@
 # pg_wal/) and its log hold the record ids (so the search is real) and
 # none of the SSNs the records carry in plaintext.
 . "$(dirname "$0")/lib.sh"
-PG_SH=$(cd "$(dirname "$0")/.." && pwd)/pg.sh
-PSQL=/usr/lib/postgresql/15/bin/psql
-# The postgres user runs the server from $T/pg: it must reach it.
+# The postgres user runs the server from $T/pg (stopped by cv_cleanup).
 chmod 711 "$T"
-trap 'sh "$PG_SH" stop "$T/pg" >/dev/null 2>&1; rm -rf "$T"' EXIT
 uri=$(sh "$PG_SH" start "$T/pg") || { bad "start PostgreSQL"; finish; exit 1; }
-sql() { "$PSQL" -X -q -t -A -d "$uri" -c "$1" 2>&1; }
+pgq() { "$PSQL" -X -q -t -A -d "$uri" -c "$1" 2>&1; }
 
 "$CV" gen --count 200 --seed 7 >"$T/in.jsonl"
 grep -o '"ssn":"[0-9-]*"' "$T/in.jsonl" | cut -d'"' -f4 >"$T/ssns"
@@ -35,20 +32,20 @@ grep -qxF "db = $uri" "$T/v/clearvault.conf" && ok ||
     bad "clearvault.conf lacks the db line"
 [ ! -e "$T/v/vault.db" ] && ok || bad "init made a SQLite file too"
 expect_eq "the tables are in PostgreSQL" 1 \
-    "$(sql "SELECT count(*) FROM meta WHERE k = 'schema'")"
+    "$(pgq "SELECT count(*) FROM meta WHERE k = 'schema'")"
 expect_fail "a second vault on the same database" "not empty" \
     "$CV" init --dir "$T/v2" --db "$uri"
 expect_ok "user list" "$CV" user list --dir "$T/v"
 for u in so1 so2 adm1; do
 	grep -q "^$u " "$T/out" && ok || bad "user list lacks $u: $(cat "$T/out")"
 done
-expect_eq "users in PostgreSQL" 3 "$(sql "SELECT count(*) FROM users")"
+expect_eq "users in PostgreSQL" 3 "$(pgq "SELECT count(*) FROM users")"
 
 expect_ok "load" "$CV" load --dir "$T/v" --quiet "$T/in.jsonl"
 # 200 records and the canaries the load planted, each with its key.
-n=$(sql "SELECT count(*) FROM records")
+n=$(pgq "SELECT count(*) FROM records")
 [ "$n" -gt 200 ] && ok || bad "records in PostgreSQL: $n"
-expect_eq "a key per record" "$n" "$(sql "SELECT count(*) FROM deks")"
+expect_eq "a key per record" "$n" "$(pgq "SELECT count(*) FROM deks")"
 
 line=$(sed -n 9p "$T/in.jsonl")
 id=$(printf '%s' "$line" | cut -c8-26)
@@ -64,17 +61,19 @@ expect_fail "get after shred" "shredded" "$CV" get --dir "$T/v" "$id"
 expect_ok "find after shred" "$CV" find --dir "$T/v" --ssn "$ssn"
 expect_eq "not found after shred" "" "$(cat "$T/out")"
 expect_eq "its key is gone" "0" \
-    "$(sql "SELECT count(*) FROM deks WHERE rid = '$id'")"
+    "$(pgq "SELECT count(*) FROM deks WHERE rid = '$id'")"
 expect_ok "others unaffected" "$CV" get --dir "$T/v" "$other"
-gen0=$(sql "SELECT DISTINCT gen FROM deks")
+gen0=$(pgq "SELECT DISTINCT gen FROM deks")
 expect_ok "rotate" "$CV" rotate --dir "$T/v"
-gen1=$(sql "SELECT DISTINCT gen FROM deks")
+gen1=$(pgq "SELECT DISTINCT gen FROM deks")
 [ -n "$gen1" ] && [ "$gen1" != "$gen0" ] && ok ||
     bad "rotate left the keys' generation at '$gen0' -> '$gen1'"
 expect_ok "get after rotate" "$CV" get --dir "$T/v" "$other"
 expect_fail "still shredded after rotate" "shredded" \
     "$CV" get --dir "$T/v" "$id"
 expect_ok "audit verify" "$CV" audit verify --dir "$T/v"
+# backup copies the SQLite file; PostgreSQL's tools copy a database.
+expect_fail "backup" "pg_dump" "$CV" backup --dir "$T/v" --out "$T/bk"
 
 # Through the server, on a second vault (a second database): a user
 # granted by two people (a proposal, its approval), enrolled, logged in.

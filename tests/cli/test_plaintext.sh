@@ -1,6 +1,8 @@
 #!/bin/bash
 # No plaintext at rest: no field value of any loaded record is in any file
-# under the vault folder (database, WAL, journals, token, keyring).
+# under the vault folder (database, WAL, journals, token, keyring), nor on
+# PostgreSQL in any file of the cluster (tables, WAL, the log of every
+# statement and parameter).
 . "$(dirname "$0")/lib.sh"
 
 make_vault v 1500 || { bad "setup"; finish; exit 1; }
@@ -35,13 +37,17 @@ for line in open(sys.argv[1], encoding="utf-8"):
 # the canaries that load adds are random and in no input line: taken from
 # the database, or a 6-digit value inside one (about one run in 200)
 # reads as a leak.
-import sqlite3
-db = sqlite3.connect(sys.argv[2] + "/vault.db")
-schema = " ".join(r[0] or "" for r in db.execute(
-    "SELECT sql FROM sqlite_master"))
-ids += [r[0] for r in db.execute("SELECT rid FROM records")]
+schema = open(sys.argv[3]).read()
+ids += open(sys.argv[4]).read().split()
 joined = (" ".join(ids) + " " + schema).encode()
 needles = {n for n in needles if n not in joined}
+if len(sys.argv) > 5:
+    # PostgreSQL: the needles are written out for grep, which searches
+    # the cluster (too big for the window set below).
+    with open(sys.argv[5], "wb") as f:
+        f.write(b"\n".join(sorted(needles)) + b"\n")
+    print(len(needles), "values to look for", file=sys.stderr)
+    sys.exit(0)
 blobs = []
 for root, _, files in os.walk(sys.argv[2]):
     for f in files:
@@ -58,10 +64,62 @@ for p, n in found[:5]:
 print(len(needles), "values checked in", len(blobs), "files", file=sys.stderr)
 sys.exit(1 if found else 0)
 PY
-python3 "$T/scan.py" "$T/v.jsonl" "$T/v" && ok || bad "plaintext found at rest"
+# The database's own words and the record ids, which are no evidence.
+sql "$T/v" "SELECT rid FROM records" >"$T/ids"
+if on_pg "$T/v"; then
+	# Its names (tables, columns, indexes, the epoch trigger's function
+	# and its text), as sqlite_master's text below.
+	sql "$T/v" "SELECT relname FROM pg_class c JOIN pg_namespace n ON
+	    n.oid = c.relnamespace WHERE nspname = 'public' UNION ALL SELECT
+	    attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname =
+	    'public' UNION ALL SELECT proname || ' ' || prosrc FROM pg_proc p
+	    JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname =
+	    'public'" >"$T/schema"
+else
+	sql "$T/v" "SELECT sql FROM sqlite_master" >"$T/schema"
+fi
+scan() {	# the vault folder, and on PostgreSQL the whole cluster
+	if ! on_pg "$T/v"; then
+		python3 "$T/scan.py" "$T/v.jsonl" "$T/v" "$T/schema" "$T/ids"
+		return
+	fi
+	python3 "$T/scan.py" "$T/v.jsonl" "$T/v" "$T/schema" "$T/ids" \
+	    "$T/needles" || return 1
+	# What an empty cluster already holds (PostgreSQL's own catalog, which
+	# a new database copies from template1, base/1; initdb's settings) is
+	# no evidence.
+	# grep -o shows no match that overlaps one shown: again without those
+	# found, until none is new.
+	cp "$T/needles" "$T/needles2"
+	: >"$T/baseline"
+	while LC_ALL=C grep -r -a -o -h -F -f "$T/needles2" \
+	    "$T/pg/data/base/1" "$T/pg/data"/*.conf | sort -u >"$T/found" && [ -s "$T/found" ]; do
+		cat "$T/found" >>"$T/baseline"
+		LC_ALL=C grep -v -x -F -f "$T/baseline" "$T/needles" \
+		    >"$T/needles2"
+	done
+	echo "$(wc -l <"$T/baseline") found in an empty database" >&2
+	# The log shows a bytea parameter in hex ('\x...'), where digits
+	# match by chance and a leak would hide: searched with those decoded.
+	python3 - "$T/pg/log" "$T/log.bin" <<-'PY' || return 1
+	import re, sys
+	t = open(sys.argv[1], "rb").read()
+	t, n = re.subn(rb"'\\x([0-9a-f]*)'",
+	    lambda m: bytes.fromhex(m.group(1).decode()), t)
+	open(sys.argv[2], "wb").write(t)
+	sys.exit(0 if n > 1000 else "no bytea parameters in the log")
+	PY
+	LC_ALL=C grep -r -a -o -F -f "$T/needles2" "$T/v" "$T/pg/data" \
+	    "$T/log.bin" | sort -u >"$T/leaks"
+	head -20 "$T/leaks" >&2
+	[ ! -s "$T/leaks" ]
+}
+# PostgreSQL stopped first: every page out of its shared buffers.
+if on_pg "$T/v"; then sh "$PG_SH" stop "$T/pg" || bad "stop PostgreSQL"; fi
+scan && ok || bad "plaintext found at rest"
 # The check itself can fail: one e-mail address planted in the token
 # folder is found.
 head -1 "$T/v.jsonl" | grep -o '"email":"[^"]*"' >"$T/v/token/note"
-python3 "$T/scan.py" "$T/v.jsonl" "$T/v" 2>/dev/null && \
-    bad "the scan misses a planted value" || ok
+scan 2>/dev/null && bad "the scan misses a planted value" || ok
 finish

@@ -12,7 +12,7 @@ add_users "$T/v" so:security_officer adj:adjudicator ||
     { bad "users"; finish; exit 1; }
 R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 
 # child COMM: the pid of the supervisor's child named COMM (empty: none)
 child() {

@@ -11,7 +11,7 @@ make_vault v 10 || { bad "setup"; finish; exit 1; }
 add_users "$T/v" rogue:admin inv:investigator ||
     { bad "users"; finish; exit 1; }
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 B=boot/v
 login rogue; t_rogue=$tok
 login inv; t_inv=$tok

@@ -11,7 +11,7 @@ add_users "$T/v" $(for r in $roles; do echo "$r:$r"; done) ||
 R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
 SSN1=$(sed -n 1p "$T/v.jsonl" | grep -o '"ssn":"[0-9-]*"' | cut -d'"' -f4)
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" 2>/dev/null; cp "$T/serve.err" /tmp/roles-serve.err 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cp "$T/serve.err" /tmp/roles-serve.err 2>/dev/null; cv_cleanup' EXIT
 for r in $roles; do login "$r"; eval "t_$r=\$tok"; done
 req k/security_officer POST /v1/cases '{"title":"roles"}' "$t_security_officer"
 CASE=$(json_field "$T/body" "d['id']")

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 make_vault v 50 --canaries 0 || { bad "setup"; finish; exit 1; }
 add_users "$T/v" so:security_officer inva:investigator invb:investigator \
     aud:auditor || { bad "users"; finish; exit 1; }

@@ -12,7 +12,7 @@ add_users "$T/w" alice:investigator && mv "$T/k"/alice.* "$T/k2/" ||
 add_users "$T/v" alice:investigator bob:adjudicator carol:auditor \
     dave:auditor || bad "users of v"
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 
 req "" GET /healthz
 expect_code "healthz without a certificate" 200

@@ -15,8 +15,12 @@ expect_eq "not found after" "" "$(cat "$T/out")"
 expect_fail "shred twice" "already shredded" "$CV" shred --dir "$T/v" "$id"
 expect_fail "shred unknown" "no record" "$CV" shred --dir "$T/v" CV-NOPE
 expect_eq "no key row left" 99 \
-    "$(sqlite3 "$T/v/vault.db" "SELECT count(*) FROM deks")"
-[ ! -s "$T/v/vault.db-wal" ] && ok || bad "WAL not checkpointed after shred"
+    "$(sql "$T/v" "SELECT count(*) FROM deks")"
+# SQLite's WAL is emptied into the file; PostgreSQL's WAL keeps the wrapped
+# key until rotate (docs/scale-out.md: what is left).
+if ! on_pg "$T/v"; then
+	[ ! -s "$T/v/vault.db-wal" ] && ok || bad "WAL not checkpointed after shred"
+fi
 other=$(sed -n 10p "$T/v.jsonl" | cut -c8-26)
 expect_ok "others unaffected" "$CV" get --dir "$T/v" "$other"
 finish

@@ -10,38 +10,58 @@ id1=$(sed -n 1p "$T/a.jsonl" | cut -c8-26)
 id2=$(sed -n 2p "$T/a.jsonl" | cut -c8-26)
 expect_ok "get in its own vault" "$CV" get --dir "$T/a" "$id1"
 
-# The database stolen into another vault (another token).
-cp "$T/a/vault.db" "$T/b/vault.db"
-rm -f "$T/b/vault.db-wal" "$T/b/vault.db-shm"
+# The database stolen into another vault (another token): its file, or
+# on PostgreSQL the other vault pointed at this one's database.
+if on_pg "$T/a"; then
+	sed -i "s|^db = .*|$(grep '^db = ' "$T/a/clearvault.conf")|" \
+	    "$T/b/clearvault.conf"
+else
+	cp "$T/a/vault.db" "$T/b/vault.db"
+	rm -f "$T/b/vault.db-wal" "$T/b/vault.db-shm"
+fi
 expect_fail "stolen database elsewhere" "authentication failed" \
     "$CV" get --dir "$T/b" "$id1"
 
-sql() { sqlite3 "$T/a/vault.db" "$1"; }
-cp "$T/a/vault.db" "$T/orig.db"
+# Each edit below is undone before the next: the file copied back, or on
+# PostgreSQL the edited columns set back from copies of the two tables.
+if on_pg "$T/a"; then
+	sql "$T/a" "CREATE TABLE orig_deks AS SELECT rec, wdek FROM deks;
+	    CREATE TABLE orig_records AS SELECT id, body, version FROM records"
+	restore() {
+		sql "$T/a" "UPDATE deks SET wdek = o.wdek FROM orig_deks o
+		    WHERE o.rec = deks.rec; UPDATE records SET body = o.body,
+		    version = o.version FROM orig_records o WHERE o.id = records.id"
+	}
+	zero="'\\x00'::bytea"
+else
+	cp "$T/a/vault.db" "$T/orig.db"
+	restore() { cp "$T/orig.db" "$T/a/vault.db"; }
+	zero="x'00'"
+fi
 # Record 1's wrapped data key replaced by record 2's.
-sql "UPDATE deks SET wdek = (SELECT d.wdek FROM deks d JOIN records r ON r.id = d.rec WHERE r.rid = '$id2') WHERE rec = (SELECT id FROM records WHERE rid = '$id1');"
+sql "$T/a" "UPDATE deks SET wdek = (SELECT d.wdek FROM deks d JOIN records r ON r.id = d.rec WHERE r.rid = '$id2') WHERE rec = (SELECT id FROM records WHERE rid = '$id1');"
 expect_fail "moved data key" "authentication failed" \
     "$CV" get --dir "$T/a" "$id1"
-cp "$T/orig.db" "$T/a/vault.db"
+restore
 # Record 1's encrypted sections replaced by record 2's.
-sql "UPDATE records SET body = (SELECT body FROM records WHERE rid = '$id2') WHERE rid = '$id1';"
+sql "$T/a" "UPDATE records SET body = (SELECT body FROM records WHERE rid = '$id2') WHERE rid = '$id1';"
 expect_fail "moved sections" "authentication failed" \
     "$CV" get --dir "$T/a" "$id1"
-cp "$T/orig.db" "$T/a/vault.db"
+restore
 # A version number rolled back: the sections are bound to their version.
-sql "UPDATE records SET version = 2 WHERE rid = '$id1';"
+sql "$T/a" "UPDATE records SET version = 2 WHERE rid = '$id1';"
 expect_fail "changed version" "authentication failed" \
     "$CV" get --dir "$T/a" "$id1"
-cp "$T/orig.db" "$T/a/vault.db"
+restore
 # One flipped byte in the ciphertext.
-sql "UPDATE records SET body = substr(body, 1, 100) || x'00' || substr(body, 102) WHERE rid = '$id1';"
+sql "$T/a" "UPDATE records SET body = substr(body, 1, 100) || $zero || substr(body, 102) WHERE rid = '$id1';"
 expect_fail "flipped byte" "authentication failed" \
     "$CV" get --dir "$T/a" "$id1"
-cp "$T/orig.db" "$T/a/vault.db"
+restore
 # A truncated body is refused as malformed.
-sql "UPDATE records SET body = substr(body, 1, 50) WHERE rid = '$id1';"
+sql "$T/a" "UPDATE records SET body = substr(body, 1, 50) WHERE rid = '$id1';"
 expect_fail "truncated body" "malformed" "$CV" get --dir "$T/a" "$id1"
-cp "$T/orig.db" "$T/a/vault.db"
+restore
 expect_ok "restored" "$CV" get --dir "$T/a" "$id1"
 
 # The keyring altered: the vault does not open at all.

@@ -14,7 +14,7 @@ login2() {	# USER: a fresh code, a session; token in $tok
 	tok=$(json_field "$T/body" "d.get('token','')" 2>/dev/null)
 }
 field() { json_field "$T/body" "$1" 2>/dev/null; }
-sq() { sqlite3 "$T/v/vault.db" "$1"; }
+sq() { sql "$T/v" "$1"; }
 alerts_of() {	# KIND: how many alerts of KIND are in alerts.jsonl
 	grep -c "\"kind\":\"$1\"" "$T/v/alerts.jsonl" 2>/dev/null || true
 }
@@ -25,7 +25,7 @@ add_users "$T/v" adm:admin soa:security_officer sob:security_officer \
 R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
 R2=$(sed -n 2p "$T/v.jsonl" | cut -c8-26)
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 login2 adm; t_adm=$tok
 login2 soa; t_soa=$tok
 login2 sob; t_sob=$tok

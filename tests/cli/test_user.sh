@@ -82,7 +82,7 @@ expect_ok "role: a proposal" "$CV" user role --dir "$T/v" oscar \
     --role adjudicator
 expect_ok "budget: a proposal" "$CV" user budget --dir "$T/v" oscar \
     --minute 5/10 --hour 50/100 --day 200/400
-expect_eq "no budget before approval" "0" "$(sqlite3 "$T/v/vault.db" \
+expect_eq "no budget before approval" "0" "$(sql "$T/v" \
     "SELECT count(*) FROM budgets")"
 expect_ok "proposals" "$CV" user proposals --dir "$T/v"
 expect_eq "four pending" 4 "$(grep -c ' pending ' "$T/out")"

@@ -11,12 +11,15 @@ finds them all). Fails when any feature does better than chance by more
 than MARGIN (the AUC of a random score over 50 canaries and thousands of
 records has a standard deviation of about 0.04).
 
-usage: canary_classify.py VAULT_DB CANARY_IDS KNOWN_JSONL [MARGIN]
+usage: canary_classify.py ROWS CANARY_IDS KNOWN_JSONL [MARGIN]
+ROWS: the records as test_canary_ids.sh reads them from the vault's
+database (SQLite or PostgreSQL), one a line, "|" between the columns
+id, rid, version, body in hex, load, ssn_bi and name_bi missing (1/0),
+the key's generation, the wrapped key's length.
 KNOWN_JSONL: one {"id", "ssn", "last", "dob"} a line (search results).
 """
 import collections
 import json
-import sqlite3
 import sys
 
 M64 = (1 << 64) - 1
@@ -72,14 +75,16 @@ def sections(body):
 
 
 def main():
-    db, canfile, knownfile = sys.argv[1:4]
+    rowfile, canfile, knownfile = sys.argv[1:4]
     margin = float(sys.argv[4]) if len(sys.argv) > 4 else 0.17
     canaries = set(open(canfile).read().split())
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    rows = con.execute(
-        "SELECT r.id, r.rid, r.version, r.body, r.load, r.ssn_bi IS NULL,"
-        " r.name_bi IS NULL, d.gen, length(d.wdek) FROM records r"
-        " LEFT JOIN deks d ON d.rec = r.id").fetchall()
+    def num(x):
+        return int(x) if x != "" else None
+    rows = []
+    for line in open(rowfile):
+        c = line.rstrip("\n").split("|")
+        rows.append((int(c[0]), c[1], num(c[2]), bytes.fromhex(c[3]),
+                     num(c[4]), int(c[5]), int(c[6]), num(c[7]), num(c[8])))
     assert canaries <= {r[1] for r in rows}, "canaries missing from the db"
     f = collections.defaultdict(dict)
 

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill -9 "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill -9 "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 . "$(dirname "$0")/audit_reader.sh"
 
 # scope_ids: the ids scope says were returned to inv.

@@ -10,7 +10,7 @@
 SRV_PID=
 SCAN_PID=
 trap 'kill -CONT "$SCAN_PID" 2>/dev/null; kill "$SCAN_PID" "$SRV_PID" \
-    2>/dev/null; rm -rf "$T"' EXIT
+    2>/dev/null; cv_cleanup' EXIT
 . "$(dirname "$0")/audit_reader.sh"
 
 # A big log, made fast: 100,000 valid entries of 900 bytes (searches by

@@ -34,7 +34,7 @@ expect_eq "a refused backup leaves the folder alone" x "$(ls "$T/full")"
 
 # 1. A backup while a server answers requests and a load writes records.
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" "${LOADER:-}" "${POKER:-}" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" "${LOADER:-}" "${POKER:-}" 2>/dev/null; cv_cleanup' EXIT
 ( while :; do curl -s -o /dev/null --cacert "$T/v/ca.pem" "${URL}healthz"; done ) &
 POKER=$!
 "$CV" load --dir "$T/v" --quiet "$T/more.jsonl" &

@@ -15,9 +15,9 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 CLASSIFY="$(dirname "$0")/canary_classify.py"
-raw() { sqlite3 "$T/${V:-v}/vault.db" "$1"; }
+raw() { sql "$T/${V:-v}" "$1"; }
 # {"id","ssn","last","dob"} of each record of FILE (JSON Lines), as
 # search results would pair them
 known() {	# FILE...
@@ -38,7 +38,12 @@ canary_identities() {	# LIST FILE
 	done <"$1" >"$2"
 }
 classify() {	# DESC LIST
-	if python3 "$CLASSIFY" "$T/${V:-v}/vault.db" "$2" "$T/known" 0.2 \
+	raw "SELECT r.id, r.rid, r.version, $(hex_of "$T/${V:-v}" r.body),
+	    r.load, CASE WHEN r.ssn_bi IS NULL THEN 1 ELSE 0 END,
+	    CASE WHEN r.name_bi IS NULL THEN 1 ELSE 0 END, d.gen,
+	    length(d.wdek) FROM records r LEFT JOIN deks d ON d.rec = r.id
+	    ORDER BY r.id" >"$T/rows"
+	if python3 "$CLASSIFY" "$T/rows" "$2" "$T/known" 0.2 \
 	    >"$T/cls" 2>&1; then ok; else
 		bad "$1: $(tail -n 2 "$T/cls")"
 		cat "$T/cls" >&2
@@ -136,7 +141,7 @@ sed -n 1,20p "$T/in.jsonl" | cut -c8-26 >"$T/case.ids"
 printf 'CV-TWIN-0001\nCV-TWIN-0002\n' >>"$T/case.ids"
 add_members k/so "$t_so" "$CASE" "{\"users\":[\"i1\",\"i2\",\"i3\"],\"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/case.ids")}"
 expect_code "case members approved" 200
-# What the proposal names and what the case holds, both in vault.db.
+# What the proposal names and what the case holds, both in the database.
 raw "SELECT rid FROM case_records WHERE case_id = '$CASE' ORDER BY rid" \
     >"$T/members"
 raw "SELECT args FROM proposals WHERE kind = 'case.members' AND subject = '$CASE'" |

@@ -3,15 +3,15 @@
 # before the records it named were committed: a load that died at its
 # commit left ids of records that do not exist, and the next load planted
 # too few. A deleted list let the server start with canaries silently
-# off. Now the list is a sealed row of vault.db, committed with its
+# off. Now the list is a sealed row of the database, committed with its
 # records; a list that is missing, does not open or names records that
 # are not there stops serve, load and canaries with an error that says
 # what is wrong and how to repair it (canaries --replant).
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
-raw() { sqlite3 "$1/vault.db" "$2"; }
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
+raw() { sql "$1" "$2"; }
 # Every listed canary is a record of the vault (>= MIN of them): prints
 # what is wrong, if anything.
 canaries_real() {	# DIR MIN
@@ -66,17 +66,15 @@ grep -q "and 50 canaries" "$T/err" && ok ||
 why=$(canaries_real "$T/v" 50) && ok || bad "after a failed load: $why"
 
 # ---- a restored backup: the list comes back with its records ----------
-raw "$T/v" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-cp "$T/v/vault.db" "$T/backup.db"
+db_save "$T/v" backup
 expect_ok "a third load" "$CV" load --dir "$T/v" --canaries 20 \
     --quiet "$T/three.jsonl"
-cp "$T/backup.db" "$T/v/vault.db"
-rm -f "$T/v/vault.db-wal" "$T/v/vault.db-shm"
+db_restore "$T/v" backup
 why=$(canaries_real "$T/v" 50) && ok || bad "after a restore: $why"
 serve_starts "serve after a restore" "$T/v"
 
 # ---- the list deleted ---------------------------------------------------
-cp "$T/v/vault.db" "$T/good.db"
+db_save "$T/v" good
 rm -f "$T/v/canaries"
 raw "$T/v" "DELETE FROM canary_list" 2>/dev/null
 serve_refused "serve without the list" "$T/v" "canary list is missing"
@@ -90,8 +88,7 @@ why=$(canaries_real "$T/v" 50) && ok || bad "after a replant: $why"
 serve_starts "serve after a replant" "$T/v"
 
 # ---- a listed canary that is not a record ------------------------------
-cp "$T/good.db" "$T/v/vault.db"
-rm -f "$T/v/vault.db-wal" "$T/v/vault.db-shm"
+db_restore "$T/v" good
 c=$("$CV" canaries --dir "$T/v" | head -1)
 raw "$T/v" "DELETE FROM deks WHERE rid = '$c'; DELETE FROM records WHERE rid = '$c'"
 serve_refused "serve with a phantom canary" "$T/v" \
@@ -104,7 +101,9 @@ grep -q "dropped 1 listed canaries without a record, planted 1" "$T/err" &&
 why=$(canaries_real "$T/v" 50) && ok || bad "after the replant: $why"
 
 # ---- a list that does not open -----------------------------------------
-raw "$T/v" "UPDATE canary_list SET sealed = zeroblob(100)" 2>/dev/null
+zeros="zeroblob(100)"
+on_pg "$T/v" && zeros="decode(repeat('00', 100), 'hex')"
+raw "$T/v" "UPDATE canary_list SET sealed = $zeros" 2>/dev/null
 echo garbage >"$T/v/canaries"	# and the file of an older vault
 serve_refused "serve with a forged list" "$T/v" "does not open"
 expect_ok "replant" "$CV" canaries --dir "$T/v" --replant

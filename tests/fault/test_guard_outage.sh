@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 
 ids() { sed -n "$2,$3p" "$1" | cut -c8-26; }	# FILE FROM TO
 jlist() { python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$1"; }

@@ -12,7 +12,7 @@
 
 "$CV" init --dir "$T/v" 2>/dev/null || bad "init"
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 PORT=${URL##*:}
 PORT=${PORT%/}
 API=$(for c in $(cat /proc/"$SRV_PID"/task/*/children); do

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID= LOAD_PID=
-trap 'kill "$SRV_PID" "$LOAD_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" "$LOAD_PID" 2>/dev/null; cv_cleanup' EXIT
 LIMIT=2.0
 N=${CV_FAULT_LOAD_RECORDS:-100000}
 USERS="i1 i2 i3 i4 i5 i6 i7 i8"

@@ -15,7 +15,7 @@ N=20000
 sum=$(sha256sum "$T/in.jsonl" | cut -d' ' -f1)
 first=$(head -1 "$T/in.jsonl" | cut -c8-26)
 last=$(tail -1 "$T/in.jsonl" | cut -c8-26)
-raw() { sqlite3 "$1/vault.db" "$2"; }
+raw() { sql "$1" "$2"; }
 actions() {	# DIR: the action of every audit entry, one a line
 	"$CV" audit tail --dir "$1" --json -n 1000 |
 	    python3 -c 'import json,sys

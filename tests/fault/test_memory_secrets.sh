@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 make_vault v 5 || { bad "setup"; finish; exit 1; }
 add_users "$T/v" adj:adjudicator || { bad "users"; finish; exit 1; }
 start_server "$T/v" ${ONE_PROCESS:+--one-process} ||

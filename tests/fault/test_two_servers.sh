@@ -9,7 +9,7 @@
 
 SRV_PID=
 P2=
-trap 'kill "$SRV_PID" $P2 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" $P2 2>/dev/null; cv_cleanup' EXIT
 
 make_vault v 5 || { bad "setup"; finish; exit 1; }
 "$CV" ca-cert --dir "$T/v" >"$T/ca.pem"

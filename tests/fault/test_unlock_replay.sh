@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 
 title() { json_field "$T/body" "d.get('title','')" 2>/dev/null; }
 # USER reads the canary (returned, and USER locked).

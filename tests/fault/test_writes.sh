@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
-trap 'kill "$SRV_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 make_vault v 40 --canaries 0 || { bad "setup"; finish; exit 1; }
 "$CV" gen --count 3 --seed 99 >"$T/new.jsonl"
 add_users "$T/v" so:security_officer w:investigator x:investigator ||
@@ -95,7 +95,7 @@ grep -q "^version 2  current" "$T/out" && grep -q "^version 1  kept" "$T/out" &&
     ok || bad "versions lists the current and the kept one: $(cat "$T/out")"
 # The kept ciphertext is in the store, as ciphertext (no name in it).
 expect_eq "kept rows of R1" 1 \
-    "$(sqlite3 "$T/v/vault.db" "SELECT count(*) FROM versions WHERE rid = '$R1'")"
+    "$(sql "$T/v" "SELECT count(*) FROM versions WHERE rid = '$R1'")"
 expect_ok "restore version 1 of R1" "$CV" versions --dir "$T/v" "$R1" \
     --restore 1
 grep -q "version 1 restored as version 3" "$T/err" && ok ||
@@ -127,7 +127,7 @@ grep -q "^version 1  kept" "$T/out" && ok || bad "load kept R8's: $(cat "$T/out"
 # ---- shredding destroys every version's key ---------------------------------------
 expect_ok "shred R1" "$CV" shred --dir "$T/v" "$R1"
 expect_eq "no kept version of R1 left" 0 \
-    "$(sqlite3 "$T/v/vault.db" "SELECT count(*) FROM versions WHERE rid = '$R1'")"
+    "$(sql "$T/v" "SELECT count(*) FROM versions WHERE rid = '$R1'")"
 expect_ok "versions of the shredded R1" "$CV" versions --dir "$T/v" "$R1"
 expect_eq "shredded, nothing kept" "version 3  current, shredded" "$(cat "$T/out")"
 expect_fail "nothing to restore" "shredded" \
