@@ -653,13 +653,19 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 {
 	struct cv_guard_limits lim;
 	struct cv_guard_read rd = { 0 };
+	struct cv_store *db = api_store(r->srv);
 	/* The session's last TOTP proof: its login (every session starts
 	 * with one; its own id tells sessions apart) or its last step-up. */
 	struct cv_guard_session sess = { .id = r->who.session,
 	    .proof_us = r->who.stepped_up_us, .ends_us = r->who.expires_us,
 	    .budget = r->srv->session_records,
-	    /* Its last proof before this process: counted elsewhere. */
-	    .uncounted = (r->who.stepped_up_us > r->who.opened_us ?
+	    /* Its last proof before this process: counted by a server
+	     * gone, so taken as spent. Not on a PostgreSQL vault, whose
+	     * count is the database's, across nodes and restarts
+	     * (shared_take decides after this): a node started after the
+	     * login would step up, score and lock every such session. */
+	    .uncounted = !(db && cv_store_shared(db)) &&
+	    (r->who.stepped_up_us > r->who.opened_us ?
 	    r->who.stepped_up_us : r->who.opened_us) < r->srv->started_us };
 	int64_t now = cv_time_us();
 	int reader = cv_policy_allows(r->who.role, CV_PERM_READ_RECORDS);
