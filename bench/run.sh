@@ -399,10 +399,8 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 		eval "t1_$1=\$(token investigator) t2_$1=\$(token reader2)"
 	}
 	up s "$W/ns" "$W/ns.keys"
-	# Nodes 2 to 4 before the logins on node 1, whose sessions they take:
-	# a node started after a session's login counts that session's budget
-	# as spent in its own guard (as a restarted server does: src/api
-	# watch.c `uncounted`), and its reads would step up and lock.
+	# Nodes 2 to 4, then the logins on node 1: its sessions work on every
+	# node.
 	K="$W/np.keys"
 	V="$W/np2" serve
 	url_p2=$URL pid_p2=$spid
