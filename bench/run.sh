@@ -151,6 +151,8 @@ vault_ceiling() {
 	    >>"$V/clearvault.conf"
 }
 serve() {	# [serve options]: sets spid and URL
+	# Emptied first: the URL of a server before it on V is no answer.
+	: >"$V.serve.out"
 	$B/clearvault serve --dir "$V" --listen 127.0.0.1:0 \
 	    --rate 0 "$@" >"$V.serve.out" 2>&1 &
 	spid=$!
@@ -349,6 +351,10 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 	cut -c8-26 "$W/n.jsonl" >"$W/nids"
 	P=$(mktemp -d "${TMPDIR:-/tmp}/cvnpg.XXXXXX")
 	chmod 711 "$P"
+	npids=
+	# A failure on the way stops what this part started.
+	trap 'kill $npids 2>/dev/null; sh tests/pg.sh stop "$P/pg" >/dev/null 2>&1
+	    rm -rf "$P" "$W"' EXIT
 	uri=$(sh tests/pg.sh start "$P/pg")
 	# The tests' cluster (tests/pg.sh: a Unix socket, fsync and
 	# synchronous commit on, 16 MB of shared buffers) without its
@@ -371,6 +377,7 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 		cv_grants_end
 		vault_ceiling
 		serve
+		npids="$npids $spid"
 		vault_case investigator reader2
 		eval "case_$(basename "$V")=\$case_id"
 		kill $spid
@@ -395,6 +402,7 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 	up() {	# NAME FOLDER: a server and two sessions on it
 		V=$2 K=$3
 		serve
+		npids="$npids $spid"
 		eval "url_$1=\$URL pid_$1=\$spid"
 		eval "t1_$1=\$(token investigator) t2_$1=\$(token reader2)"
 	}
@@ -403,11 +411,11 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 	# node.
 	K="$W/np.keys"
 	V="$W/np2" serve
-	url_p2=$URL pid_p2=$spid
+	url_p2=$URL pid_p2=$spid npids="$npids $spid"
 	V="$W/np3" serve --no-guard
-	url_p3=$URL pid_p3=$spid
+	url_p3=$URL pid_p3=$spid npids="$npids $spid"
 	V="$W/np4" serve --no-guard
-	url_p4=$URL pid_p4=$spid
+	url_p4=$URL pid_p4=$spid npids="$npids $spid"
 	up p "$W/np" "$W/np.keys"
 	set -- $(logsize)
 	log0=$1 ent0=$2 disk0=$3
@@ -453,6 +461,7 @@ PY
 		wait $p 2>/dev/null
 	done
 	sh tests/pg.sh stop "$P/pg"
+	trap 'rm -rf "$W"' EXIT
 	rm -rf "$P" "$W"/ns* "$W"/np* "$W/nids" "$W/ncase_ids"
 	python3 - "$runs_s" "$runs_p" "$runs_p2" "$runs_n" "$runs_n2" "$C" \
 	    "$NR" "$dbsize" "$log0" "$log1" "$ent0" "$ent1" "$pgreads" \
