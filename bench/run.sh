@@ -399,7 +399,7 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 	     WHERE f2.name = 'offsets') || ' ' ||
 	    pg_total_relation_size('pg_largeobject')
 	    FROM pg_largeobject l JOIN cv_audit_files f ON l.loid = f.obj"; }
-	up() {	# NAME FOLDER: a server and two sessions on it
+	up() {	# NAME FOLDER KEYS: a server and two sessions on it
 		V=$2 K=$3
 		serve
 		npids="$npids $spid"
