@@ -10,11 +10,14 @@
 #           file log, same entries and batches, same run
 #   server  audited reads/s over mTLS vs PostgreSQL + pgcrypto + pgaudit;
 #           the same with the guard off
+#   nodes   audited reads/s of one node on PostgreSQL vs one on SQLite,
+#           and of two PostgreSQL nodes vs one (BENCH_NODES_RECORDS)
 #   guard   microseconds per decision, memory for 1,000,000 users
 #   scope   one principal's reads out of 100 million audit entries
 # BENCH_RECORDS (default 1,000,000) sets the size. Needs ~8 GB of disk at
 # the default size, in $TMPDIR. BENCH_ONLY=server,guard (a comma list of
-# get, rotate, load_pg, server, audit, audit_pg, guard, scope) runs only
+# get, rotate, load_pg, server, nodes, audit, audit_pg, guard,
+# scope) runs only
 # those parts; gen and load always run, as the others read their vault.
 set -eu
 cd "$(dirname "$0")/.."
@@ -116,22 +119,88 @@ if want rotate; then
 	echo "rotate:   $(python3 -c "print(f'{$keys_s:,}')") keys/s (target >= 200,000)"
 fi
 
+# The API's vault, for the server and nodes parts: V its folder, K its
+# users' keys and ca.pem, BOOT its bootstrap users', IDS its records' ids,
+# CASE_IDS the case's (the first 10,000 of IDS).
+CV=$B/clearvault
+. scripts/users.sh
+# A reader's budgets high enough for a benchmark: the guard still decides
+# every read (and counts it), it just never says no.
+budget() {	# USER, between cv_grants_begin and cv_grants_end
+	cv_grant "/v1/users/$1/budget" '{"budget":[90000000,90000000,90000000,100000000,100000000,100000000]}' \
+	    >/dev/null
+}
+# Users as the product makes them: proposed, approved by a second person,
+# enrolled with keys made on their side (scripts/users.sh). Leaves the
+# grants' server running for more (cv_grants_end).
+vault_users() {
+	mkdir -p "$K"
+	cv_grants_begin "$V" "$BOOT" "$K/ca.pem" &&
+	    cv_grant_users "$K" security_officer:security_officer \
+	    investigator:investigator &&
+	    budget investigator
+}
+# Nor the vault-wide ceiling: 10,000 distinct records an hour here, where
+# the default asks for a step-up past 1,000 and refuses every read past
+# 2,000. Still counted, never reached. The one session reads far more
+# than a session budget (20 records per TOTP code by default) without
+# stepping up.
+vault_ceiling() {
+	printf '%s\n' 'ceiling_hour = 90000000/100000000' \
+	    'ceiling_day = 90000000/100000000' 'session_records = 1000000' \
+	    >>"$V/clearvault.conf"
+}
+serve() {	# [serve options]: sets spid and URL
+	# Emptied first: the URL of a server before it on V is no answer.
+	: >"$V.serve.out"
+	$B/clearvault serve --dir "$V" --listen 127.0.0.1:0 \
+	    --rate 0 "$@" >"$V.serve.out" 2>&1 &
+	spid=$!
+	URL=
+	for _ in $(seq 1 100); do
+		URL=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
+		    "$V.serve.out")
+		[ -n "$URL" ] && break
+		sleep 0.1
+	done
+}
+api() {	# USER TOKEN PATH BODY
+	curl -s --cacert "$K/ca.pem" --cert "$K/$1.crt" --key "$K/$1.key" \
+	    ${2:+-H "Authorization: Bearer $2"} -d "$4" "$URL${3#/}"
+}
+token() {
+	api "$1" "" /v1/session "{\"totp\":\"$(scripts/totp "$K/$1.otpauth")\"}" |
+	    sed 's/.*"token":"\([^"]*\)".*/\1/'
+}
+# A case of the first 10,000 records of IDS with READERS as members, made
+# on the running server (URL): case_id.
+vault_case() {	# READERS...
+	ts=$(token security_officer)
+	case_id=$(api security_officer "$ts" /v1/cases '{"title":"bench"}' |
+	    sed 's/.*"id":"\([^"]*\)".*/\1/')
+	head -n 10000 "$IDS" >"$CASE_IDS"
+	split -l 1000 "$CASE_IDS" "$V.chunk."
+	# Members are proposed by the officer and approved by a second one.
+	tb=$(cv_boot_login "$BOOT" "$K/ca.pem" "$URL" cvboot-so1)
+	members() {	# BODY
+		id=$(api security_officer "$ts" "/v1/cases/$case_id/members" \
+		    "$1" | sed 's/.*"proposal":\([0-9]*\).*/\1/')
+		cv_boot_req "$BOOT" "$K/ca.pem" "$URL" cvboot-so1 "$tb" POST \
+		    "/v1/approvals/$id/approve" >/dev/null
+	}
+	for f in "$V".chunk.*; do
+		members "$(python3 -c "import json,sys; print(json.dumps({'records': open(sys.argv[1]).read().split()}))" "$f")"
+	done
+	rm -f "$V".chunk.*
+	members "{\"users\":[$(printf '"%s",' "$@" | sed 's/,$//')]}"
+}
+
 # The server: audited record reads over keep-alive HTTPS with mutual TLS,
 # on the same vault, from a case of 10,000 of its records.
 if want server && [ -x $B/bench/bench_tls ]; then
-	K="$W/users"
-	mkdir -p "$K"
-	# Users as the product makes them: proposed, approved by a second
-	# person, enrolled with keys made on their side (scripts/users.sh).
-	CV=$B/clearvault
-	. scripts/users.sh
-	cv_grants_begin "$W/v" "$W/boot" "$K/ca.pem" &&
-	    cv_grant_users "$K" security_officer:security_officer \
-	    investigator:investigator &&
-	# The reader's own budgets high enough for a benchmark: the guard
-	# still decides every read (and counts it), it just never says no.
-	    cv_grant /v1/users/investigator/budget '{"budget":[90000000,90000000,90000000,100000000,100000000,100000000]}' \
-	    >/dev/null
+	V="$W/v" K="$W/users" BOOT="$W/boot" IDS="$W/ids"
+	CASE_IDS="$W/case_ids"
+	vault_users
 	# Two-person grants: 20 accounts proposed, approved and enrolled (a
 	# key and request made on the user's side, PKCS#12 included), against
 	# openssl making the same 20 keys and requests alone.
@@ -152,56 +221,13 @@ print(f'grant:    {g * 1000:.0f} ms per account proposed, approved and enrolled 
 	for i in 1 2 3 4 5 6 7 8 9; do
 		cp "$W/grant/bench$i.crt" "$W/grant/bench$i.key" \
 		    "$W/grant/bench$i.otpauth" "$K/"
-		cv_grant /v1/users/bench$i/budget '{"budget":[90000000,90000000,90000000,100000000,100000000,100000000]}' \
-		    >/dev/null
+		budget bench$i
 	done
 	cv_grants_end
-	# Nor the vault-wide ceiling: 10,000 distinct records an hour here,
-	# where the default asks for a step-up past 1,000 and refuses every
-	# read past 2,000. Still counted, never reached.
-	# The one session reads far more than a session budget (20 records
-	# per TOTP code by default) without stepping up.
-	printf '%s\n' 'ceiling_hour = 90000000/100000000' \
-	    'ceiling_day = 90000000/100000000' 'session_records = 1000000' \
-	    >>"$W/v/clearvault.conf"
-	serve() {	# [serve options]: sets spid and URL
-		$B/clearvault serve --dir "$W/v" --listen 127.0.0.1:0 \
-		    --rate 0 "$@" >"$W/serve.out" 2>&1 &
-		spid=$!
-		URL=
-		for _ in $(seq 1 100); do
-			URL=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
-			    "$W/serve.out")
-			[ -n "$URL" ] && break
-			sleep 0.1
-		done
-	}
-	api() {	# USER TOKEN PATH BODY
-		curl -s --cacert "$K/ca.pem" --cert "$K/$1.crt" --key "$K/$1.key" \
-		    ${2:+-H "Authorization: Bearer $2"} -d "$4" "$URL${3#/}"
-	}
-	token() {
-		api "$1" "" /v1/session "{\"totp\":\"$(scripts/totp "$K/$1.otpauth")\"}" |
-		    sed 's/.*"token":"\([^"]*\)".*/\1/'
-	}
+	vault_ceiling
 	serve
-	ts=$(token security_officer)
-	case_id=$(api security_officer "$ts" /v1/cases '{"title":"bench"}' |
-	    sed 's/.*"id":"\([^"]*\)".*/\1/')
-	head -n 10000 "$W/ids" >"$W/case_ids"
-	split -l 1000 "$W/case_ids" "$W/chunk."
-	# Members are proposed by the officer and approved by a second one.
-	tb=$(cv_boot_login "$W/boot" "$K/ca.pem" "$URL" cvboot-so1)
-	members() {	# BODY
-		id=$(api security_officer "$ts" "/v1/cases/$case_id/members" \
-		    "$1" | sed 's/.*"proposal":\([0-9]*\).*/\1/')
-		cv_boot_req "$W/boot" "$K/ca.pem" "$URL" cvboot-so1 "$tb" POST \
-		    "/v1/approvals/$id/approve" >/dev/null
-	}
-	for f in "$W"/chunk.*; do
-		members "$(python3 -c "import json,sys; print(json.dumps({'records': open(sys.argv[1]).read().split()}))" "$f")"
-	done
-	members '{"users":["investigator","bench1","bench2","bench3","bench4","bench5","bench6","bench7","bench8","bench9"]}'
+	vault_case investigator bench1 bench2 bench3 bench4 bench5 bench6 \
+	    bench7 bench8 bench9
 	ti=$(token investigator)
 	# bench_tls (GnuTLS + epoll, 12-25 us of CPU per request) leaves the
 	# shared cores to the server: libcurl multi took ~65-125 us.
@@ -302,6 +328,176 @@ PY
 		rm -rf "$P"
 		echo "          the same over a Unix socket, no TLS, no authentication (for reference): $(rate "$3" "$4")/s, p50 $5 ms, p99 $6 ms, errors $7; ratio $(python3 -c "print(f'{$srv_rate / ($3 / $4):.2f}')")"
 	fi
+fi
+
+# Nodes (issue 13): audited reads/s of one node on PostgreSQL against one
+# on SQLite, and of two PostgreSQL nodes (copies of one folder, sharing
+# the database and the token: the log's sequencer and the shared guard
+# between them), the same run. Two vaults of the same BENCH_NODES_RECORDS
+# (default 50,000) records, set up as the server part's; two readers
+# each, with a case of 10,000 records. Every measurement is two
+# generators of C/2 connections in parallel, one per reader: both at the
+# one node, or one at each node. The total stays C so that the two-node
+# figure shows what a second server on the same two cores adds, not what
+# twice the clients' concurrency does. The servers stay up through the
+# runs (a TOTP code logs in once), three rounds taken in turn, judged by
+# the medians.
+if want nodes && [ -x $B/bench/bench_tls ] &&
+    [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+	NR=${BENCH_NODES_RECORDS:-50000}
+	C=${BENCH_CONNS:-32}
+	gen=$B/bench/bench_tls
+	$B/clearvault gen --count "$NR" --seed 1 >"$W/n.jsonl"
+	cut -c8-26 "$W/n.jsonl" >"$W/nids"
+	P=$(mktemp -d "${TMPDIR:-/tmp}/cvnpg.XXXXXX")
+	chmod 711 "$P"
+	npids=
+	# A failure on the way stops what this part started.
+	trap 'kill $npids 2>/dev/null; sh tests/pg.sh stop "$P/pg" >/dev/null 2>&1
+	    rm -rf "$P" "$W"' EXIT
+	uri=$(sh tests/pg.sh start "$P/pg")
+	# The tests' cluster (tests/pg.sh: a Unix socket, fsync and
+	# synchronous commit on, 16 MB of shared buffers) without its
+	# statement log, which a production server does not keep.
+	psql_pg() { runuser -u postgres -- /usr/lib/postgresql/15/bin/psql \
+	    -X -q -t -A -h "$P/pg" -d clearvault -c "$1"; }
+	psql_pg "ALTER SYSTEM SET log_statement = 'none'" >/dev/null
+	psql_pg "SELECT pg_reload_conf()" >/dev/null
+	$B/clearvault init --dir "$W/ns" 2>/dev/null
+	$B/clearvault init --dir "$W/np" --db "$uri" 2>/dev/null
+	$B/clearvault load --dir "$W/ns" --quiet "$W/n.jsonl"
+	$B/clearvault load --dir "$W/np" --quiet "$W/n.jsonl"
+	rm -f "$W/n.jsonl"
+	dbsize=$(psql_pg "SELECT pg_database_size(current_database())")
+	IDS="$W/nids" CASE_IDS="$W/ncase_ids"
+	for V in "$W/ns" "$W/np"; do
+		K="$V.keys" BOOT="$V.boot"
+		vault_users && cv_grant_users "$K" reader2:investigator &&
+		    budget reader2
+		cv_grants_end
+		vault_ceiling
+		serve
+		npids="$npids $spid"
+		vault_case investigator reader2
+		eval "case_$(basename "$V")=\$case_id"
+		kill $spid
+		wait $spid 2>/dev/null
+	done
+	# Nodes 2, 3 and 4: 3 and 4 without the guard (--no-guard), to show
+	# what the shared guard costs and what the rest (the log's sequencer,
+	# the records' reads) does over two nodes.
+	for n in 2 3 4; do
+		cp -a "$W/np" "$W/np$n"
+		rm -f "$W/np$n/serve.lock"
+	done
+	# The log: its bytes (every file of it), its entries (offsets holds
+	# 8 bytes each) and pg_largeobject's size on disk (dead row versions
+	# until vacuumed, and its indexes).
+	logsize() { psql_pg "SELECT sum(octet_length(l.data)) || ' ' ||
+	    (SELECT sum(octet_length(l2.data)) / 8 FROM pg_largeobject l2
+	     JOIN cv_audit_files f2 ON l2.loid = f2.obj
+	     WHERE f2.name = 'offsets') || ' ' ||
+	    pg_total_relation_size('pg_largeobject')
+	    FROM pg_largeobject l JOIN cv_audit_files f ON l.loid = f.obj"; }
+	up() {	# NAME FOLDER KEYS: a server and two sessions on it
+		V=$2 K=$3
+		serve
+		npids="$npids $spid"
+		eval "url_$1=\$URL pid_$1=\$spid"
+		eval "t1_$1=\$(token investigator) t2_$1=\$(token reader2)"
+	}
+	up s "$W/ns" "$W/ns.keys"
+	# Nodes 2 to 4, then the logins on node 1: its sessions work on every
+	# node.
+	K="$W/np.keys"
+	V="$W/np2" serve
+	url_p2=$URL pid_p2=$spid npids="$npids $spid"
+	V="$W/np3" serve --no-guard
+	url_p3=$URL pid_p3=$spid npids="$npids $spid"
+	V="$W/np4" serve --no-guard
+	url_p4=$URL pid_p4=$spid npids="$npids $spid"
+	up p "$W/np" "$W/np.keys"
+	set -- $(logsize)
+	log0=$1 ent0=$2 disk0=$3
+	drive() {	# KEYS CASE URL1 TOKEN1 URL2 TOKEN2: rate p50 p99 errors reads
+		$gen "$3" "$1/ca.pem" "$1/investigator.crt" \
+		    "$1/investigator.key" "$4" "$2" "$W/ncase_ids" \
+		    $((C / 2)) 10 >"$W/g1" &
+		g1=$!
+		$gen "$5" "$1/ca.pem" "$1/reader2.crt" "$1/reader2.key" "$6" \
+		    "$2" "$W/ncase_ids" $((C - C / 2)) 10 >"$W/g2"
+		wait $g1
+		python3 - "$W/g1" "$W/g2" <<'PY'
+import sys
+g = [open(f).read().split() for f in sys.argv[1:3]]
+print(round(sum(int(x[2]) / float(x[3]) for x in g)),
+      max(float(x[4]) for x in g), max(float(x[5]) for x in g),
+      sum(int(x[6]) for x in g), sum(int(x[2]) for x in g))
+PY
+	}
+	runs_s= runs_p= runs_p2= runs_n= runs_n2= pgreads=0
+	for i in 1 2 3; do
+		for mode in s p p2 n n2; do
+			case $mode in
+			s) set -- $(drive "$W/ns.keys" "$case_ns" \
+			    "$url_s" "$t1_s" "$url_s" "$t2_s") ;;
+			p) set -- $(drive "$W/np.keys" "$case_np" \
+			    "$url_p" "$t1_p" "$url_p" "$t2_p") ;;
+			p2) set -- $(drive "$W/np.keys" "$case_np" \
+			    "$url_p" "$t1_p" "$url_p2" "$t2_p") ;;
+			n) set -- $(drive "$W/np.keys" "$case_np" \
+			    "$url_p3" "$t1_p" "$url_p3" "$t2_p") ;;
+			n2) set -- $(drive "$W/np.keys" "$case_np" \
+			    "$url_p3" "$t1_p" "$url_p4" "$t2_p") ;;
+			esac
+			eval "runs_$mode=\"\$runs_$mode $1:$2:$3:$4\""
+			[ $mode = s ] || pgreads=$((pgreads + $5))
+		done
+	done
+	set -- $(logsize)
+	log1=$1 ent1=$2 disk1=$3
+	for p in $pid_s $pid_p $pid_p2 $pid_p3 $pid_p4; do
+		kill $p
+		wait $p 2>/dev/null
+	done
+	sh tests/pg.sh stop "$P/pg"
+	trap 'rm -rf "$W"' EXIT
+	rm -rf "$P" "$W"/ns* "$W"/np* "$W/nids" "$W/ncase_ids"
+	python3 - "$runs_s" "$runs_p" "$runs_p2" "$runs_n" "$runs_n2" "$C" \
+	    "$NR" "$dbsize" "$log0" "$log1" "$ent0" "$ent1" "$pgreads" \
+	    "$disk0" "$disk1" <<'PY'
+import sys
+runs = [[tuple(map(float, r.split(":"))) for r in a.split()]
+        for a in sys.argv[1:6]]
+c, nr, db = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+log0, log1, ent0, ent1, reads, disk0, disk1 = map(int, sys.argv[9:16])
+def med(v):
+    return sorted(v)[len(v) // 2]
+def show(name, rs):
+    r = [x[0] for x in rs]
+    print(f"          {name}: {' / '.join(f'{x:,.0f}' for x in r)}/s, "
+          f"median {med(r):,.0f}/s; p50 {med([x[1] for x in rs]):.1f} ms, "
+          f"p99 {med([x[2] for x in rs]):.1f} ms (medians); errors "
+          f"{sum(int(x[3]) for x in rs)}")
+    return med(r)
+print(f"nodes:    {nr:,} records in each vault, {c} connections in all "
+      f"(two generators of {c // 2}, one per reader), three 10 s runs of "
+      "each, in turn:")
+s = show("one node on SQLite", runs[0])
+p = show("one node on PostgreSQL", runs[1])
+p2 = show("two nodes on PostgreSQL, one generator each", runs[2])
+n = show("one node on PostgreSQL, --no-guard", runs[3])
+n2 = show("two nodes on PostgreSQL, --no-guard", runs[4])
+print(f"          PostgreSQL / SQLite, one node: {p / s:.2f} (target >= 0.60); "
+      f"two nodes / one: {p2 / p:.2f} (target >= 1.00)")
+print(f"          without the guard: PostgreSQL / SQLite {n / s:.2f}, "
+      f"two nodes / one {n2 / n:.2f}")
+print(f"          database after the load: {db / 2**20:,.0f} MiB, "
+      f"{db / nr / 1024:.1f} KiB per record; the log: "
+      f"{(ent1 - ent0) / reads:.2f} entries per read answered 200, "
+      f"{(log1 - log0) / (ent1 - ent0):.0f} bytes per entry (all its files), "
+      f"{(disk1 - disk0) / (ent1 - ent0):.0f} on disk (pg_largeobject)")
+PY
 fi
 
 # The audit log at 10 million entries (BENCH_AUDIT_ENTRIES to change).

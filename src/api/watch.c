@@ -658,8 +658,11 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	struct cv_guard_session sess = { .id = r->who.session,
 	    .proof_us = r->who.stepped_up_us, .ends_us = r->who.expires_us,
 	    .budget = r->srv->session_records,
-	    /* Its last proof before this process: counted elsewhere, and
-	     * unknown here unless the database keeps the count. */
+	    /* Its last proof before this process: counted by a server
+	     * gone, so taken as spent. Not on a PostgreSQL vault, whose
+	     * count is the database's, across nodes and restarts
+	     * (shared_take decides after this): a node started after the
+	     * login would step up, score and lock every such session. */
 	    .uncounted = !api_shared(r->srv) && (r->who.stepped_up_us >
 	    r->who.opened_us ? r->who.stepped_up_us : r->who.opened_us) <
 	    r->srv->started_us };

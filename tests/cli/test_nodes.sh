@@ -47,7 +47,7 @@ echo "probation_days = 0" >>"$T/v/clearvault.conf"
 "$CV" canaries --dir "$T/v" >"$T/canaries"
 CANARY=$(sed -n 2p "$T/canaries")
 add_users "$T/v" so:security_officer inv:investigator canr:investigator \
-    inv2:investigator || { bad "users"; finish; exit 1; }
+    inv2:investigator late:investigator || { bad "users"; finish; exit 1; }
 # The nodes: copies of the folder (keyring, CA, configuration), one
 # database, one token.
 for n in 2 3; do
@@ -72,7 +72,7 @@ t_so=$tok
 req k/so POST /v1/cases '{"title":"nodes"}' "$t_so"
 CASE=$(json_field "$T/body" "d['id']")
 { ids "$T/v.jsonl" 1 80; echo "$CANARY"; } >"$T/case.ids"
-add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\",\"canr\",\"inv2\"],\
+add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\",\"canr\",\"inv2\",\"late\"],\
 \"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/case.ids")}"
 expect_code "a case of 81 records" 200
 
@@ -106,6 +106,31 @@ expect_eq "step-up required" "step-up required" \
 # The count is the database's: the session's 20 rows.
 expect_eq "20 records counted for the session, once" 20 \
     "$(sql "SELECT count(*) FROM guard_session_reads")"
+
+# ---- a node started after a login --------------------------------------
+# Node 4 starts after late's login on node 1: the session's count is the
+# database's, so node 4 takes it as it stands (nothing read yet), not as
+# a session that outlived its guard (spent: step-up, a behaviour score
+# per read, a lock after ten).
+on 1
+login_fresh late
+expect_code "login late on node 1" 201
+t_late=$tok
+cp -a "$T/v" "$T/v4"
+rm -f "$T/v4/serve.lock"
+start_node 4 "$T/v4" || { bad "node 4"; finish; exit 1; }
+: >"$T/codes"
+for i in $(seq 41 52); do
+	read_on 4 late "$t_late" "$(ids "$T/v.jsonl" $i $i)"
+	echo "$code" >>"$T/codes"
+done
+expect_eq "12 reads on a node started after the login" "12 0" \
+    "$(count 200) $(grep -vc '^200$' "$T/codes")"
+expect_eq "late is not locked" 0 \
+    "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'late'")"
+kill "${PIDS[4]}"
+wait "${PIDS[4]}" 2>/dev/null
+unset 'PIDS[4]'
 
 # ---- a canary read on node 2 locks its reader on nodes 1 and 3 ----------
 on 1
