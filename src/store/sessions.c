@@ -126,17 +126,28 @@ cv_store_session_touch(struct cv_store *s,
 	struct cv_db_stmt *st;
 	cv_err r;
 
+	/* Inside the caller's transaction (a GET's read snapshot), a
+	 * savepoint: on PostgreSQL a failed statement (another node's touch
+	 * of the same row) would abort the whole transaction, and the
+	 * request with it, for a timestamp. */
+	if (s->in_tx && db_exec(s->db, "SAVEPOINT cv_touch") != CV_OK)
+		return cv_fail(CV_ERR_STORE, "sessions: %s", db_errmsg(s->db));
 	/* Never backwards: another node may have written a later time. */
 	if ((r = prep(s, "UPDATE sessions SET used_us = CASE WHEN ?2 > "
 	    "used_us THEN ?2 ELSE used_us END, stepped_up_us = CASE WHEN ?3 > "
 	    "stepped_up_us THEN ?3 ELSE stepped_up_us END WHERE hash = ?1",
-	    &st)) != CV_OK)
-		return r;
-	db_bind_blob(st, 1, hash, CV_STORE_SESSION_HASH);
-	db_bind_int64(st, 2, used_us);
-	db_bind_int64(st, 3, stepped_up_us);
-	if ((r = run(s, st)) == CV_OK && db_changes(s->db) == 0)
-		r = CV_ERR_NOT_FOUND;
+	    &st)) == CV_OK) {
+		db_bind_blob(st, 1, hash, CV_STORE_SESSION_HASH);
+		db_bind_int64(st, 2, used_us);
+		db_bind_int64(st, 3, stepped_up_us);
+		if ((r = run(s, st)) == CV_OK && db_changes(s->db) == 0)
+			r = CV_ERR_NOT_FOUND;
+	}
+	if (s->in_tx) {
+		if (r != CV_OK && r != CV_ERR_NOT_FOUND)
+			(void)db_exec(s->db, "ROLLBACK TO SAVEPOINT cv_touch");
+		(void)db_exec(s->db, "RELEASE SAVEPOINT cv_touch");
+	}
 	return r;
 }
 

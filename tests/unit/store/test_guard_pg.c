@@ -161,6 +161,41 @@ test_lock(void **state)
 	assert_int_equal(take(n1, "ed", NULL, 0, 400, t, NULL), CV_TAKE_ALLOW);
 }
 
+/*
+ * A session's touch inside a read snapshot (a GET's) that another node
+ * changed the row under: the touch loses (best effort), and the snapshot
+ * goes on; without its savepoint PostgreSQL aborted the whole
+ * transaction, and the request's next query failed.
+ */
+static void
+test_touch_in_snapshot(void **state)
+{
+	struct cv_store_user u = { .name = "gus", .role = "investigator",
+	    .created_us = T0, .totp_len = 1 };
+	struct cv_store_session ss = { .id = "0011223344556677",
+	    .user = "gus", .role = "investigator", .cert = "ab",
+	    .created_us = T0, .used_us = T0, .expires_us = T0 + 3600 * SEC };
+	struct cv_store_user back;
+
+	(void)state;
+	memset(ss.hash, 7, sizeof ss.hash);
+	assert_int_equal(cv_store_user_add(n1, &u), CV_OK);
+	assert_int_equal(cv_store_session_put(n1, &ss, T0), CV_OK);
+	assert_int_equal(cv_store_read_begin(n1), CV_OK);
+	assert_int_equal(cv_store_user_get(n1, "gus", &back), CV_OK);
+	/* Another node touches it and commits. */
+	assert_int_equal(cv_store_session_touch(n2, ss.hash, T0 + MIN, 0),
+	    CV_OK);
+	assert_int_not_equal(cv_store_session_touch(n1, ss.hash, T0 + 2 * MIN,
+	    0), CV_OK);
+	/* The snapshot is still good for the rest of the request. */
+	assert_int_equal(cv_store_user_get(n1, "gus", &back), CV_OK);
+	cv_store_read_end(n1);
+	/* Outside it, the touch lands. */
+	assert_int_equal(cv_store_session_touch(n1, ss.hash, T0 + 2 * MIN, 0),
+	    CV_OK);
+}
+
 /* Two nodes race 40 distinct records each for one user whose day allows
  * 30: exactly 30 between them. */
 struct racer {
@@ -234,6 +269,7 @@ main(void)
 		cmocka_unit_test(test_ceiling),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_race),
+		cmocka_unit_test(test_touch_in_snapshot),
 	};
 	struct cv_store *s;
 	char path[700];
