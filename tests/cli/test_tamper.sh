@@ -19,7 +19,11 @@ else
 	cp "$T/a/vault.db" "$T/b/vault.db"
 	rm -f "$T/b/vault.db-wal" "$T/b/vault.db-shm"
 fi
-expect_fail "stolen database elsewhere" "authentication failed" \
+# On PostgreSQL the log is in the database too: the other vault stops at
+# its checkpoints, signed by a key it does not hold, before any record.
+want="authentication failed"
+on_pg "$T/a" && want="not signed by this vault's audit key"
+expect_fail "stolen database elsewhere" "$want" \
     "$CV" get --dir "$T/b" "$id1"
 
 # Each edit below is undone before the next: the file copied back, or on
