@@ -132,6 +132,18 @@ hex_of() {	# DIR COLUMN
 	if on_pg "$1"; then echo "encode($2, 'hex')"; else echo "hex($2)"; fi
 }
 
+# The bytes of vault DIR's audit log file NAME (entries, offsets...) into
+# OUT: the file in DIR/audit, or on PostgreSQL its large object.
+audit_file() {	# DIR NAME OUT
+	if on_pg "$1"; then
+		sql "$1" "SELECT encode(lo_get(obj), 'hex') FROM cv_audit_files
+		    WHERE name = '$2'" | python3 -c "import sys
+sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))" >"$3"
+	else
+		cp "$1/audit/$2" "$3"
+	fi
+}
+
 # SQL as the cluster's superuser (CREATE DATABASE).
 pg_admin() {	# SQL
 	runuser -u postgres -- "$PSQL" -X -q -h "$T/pg" -d postgres \

@@ -268,7 +268,10 @@ expect_eq "a shredded record is still in scope" "$(sorted "$R1" "$R2")" \
 expect_eq "only the readable record was decrypted" "scope.notify [\"$R1\"]" \
     "$(json_field "$T/tail" "d['action'] + ' ' + json.dumps(d['records'])")"
 
-# A tampered log: refused, nothing listed, nothing appended.
+# A tampered log: refused, nothing listed, nothing appended. (The log's
+# file; a PostgreSQL vault's is a large object, whose tampering is not
+# tested here.)
+if ! on_pg "$T/v"; then
 cp -a "$T/v" "$T/vt"
 python3 - "$T/vt/audit/entries" <<'PY'
 import struct, sys
@@ -287,6 +290,7 @@ expect_eq "tampered log: nothing appended" "$size" \
     "$(stat -c %s "$T/vt/audit/entries")"
 expect_fail "tampered log refused (json)" "does not verify" \
     "$CV" scope --dir "$T/vt" --address 127.0.0.1 --format json
+fi
 
 # Usage errors: exit 2, nothing printed.
 usage() {	# DESC PATTERN ARGS...

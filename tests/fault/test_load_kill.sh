@@ -41,8 +41,9 @@ CLEARVAULT_FAULT=load.decided:1 killed "$CV" load --dir "$T/a" --quiet \
     "$T/in.jsonl"
 expect_eq "killed after the commit" 137 $?
 # Before anything opens the vault again: the entry was there first.
+audit_file "$T/a" entries "$T/entries"
 expect_eq "the log's last entry, before the next open" load.begin \
-    "$(python3 - "$T/a/audit/entries" <<'PY'
+    "$(python3 - "$T/entries" <<'PY'
 import struct, sys
 d = open(sys.argv[1], "rb").read()
 i = last = 0
