@@ -110,6 +110,10 @@ expect_ok "replant" "$CV" canaries --dir "$T/v" --replant
 why=$(canaries_real "$T/v" 50) && ok || bad "after the replant: $why"
 serve_starts "serve after the last replant" "$T/v"
 "$CV" audit tail --dir "$T/v" -n 1000 --json >"$T/log"
-expect_eq "every replant is on the log" 3 \
+# On PostgreSQL the log is in the database, which db_restore rolled back
+# to before the first replant: that entry went with it.
+n=3
+on_pg "$T/v" && n=2
+expect_eq "every replant is on the log" $n \
     "$(grep -c '"action":"canaries.replant"' "$T/log")"
 finish
