@@ -462,6 +462,9 @@ cv_sessions_end_user(struct cv_sessions *s, struct cv_store *db,
     const char *user)
 {
 	size_t j = 0;
+	/* The rows first: a check that reads one after this could bring the
+	 * session back into memory. */
+	cv_err r = cv_store_session_end_user(db, user);
 
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->n; i++) {
@@ -470,5 +473,5 @@ cv_sessions_end_user(struct cv_sessions *s, struct cv_store *db,
 	}
 	s->n = j;
 	pthread_mutex_unlock(&s->mu);
-	return cv_store_session_end_user(db, user);
+	return r;
 }
