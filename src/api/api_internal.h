@@ -198,6 +198,9 @@ void api_end_sessions(struct server *srv, struct cv_store *db,
  * so on stderr. Nothing on a SQLite vault. */
 void api_share_lock(struct cv_store *db, const char *user,
     const char *why);
+/* Ends R's read snapshot, if it has one: before waiting, and before a
+ * write that other threads and nodes must see at once. */
+void api_read_end(struct req *r);
 /* 1 if the vault's guard counts are the database's (PostgreSQL). */
 int api_shared(struct server *srv);
 

@@ -120,10 +120,7 @@ api_lock_decided(struct req *r, const char *why)
 	/* Out of the request's read snapshot first: the lock row and the
 	 * ended sessions must be every node's (and this node's other
 	 * threads') now, not when the request ends. */
-	if (r->txn) {
-		cv_store_read_end(r->txn);
-		r->txn = NULL;
-	}
+	api_read_end(r);
 	api_share_lock(api_store(r->srv), r->who.user, why);
 	api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 	memset(&u, 0, sizeof u);

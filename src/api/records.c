@@ -198,10 +198,8 @@ api_record_get(struct req *r, const char *id)
 	    MHD_GET_ARGUMENT_KIND, "break_glass");
 	/* A break-glass read writes its review: out of the read snapshot
 	 * first. */
-	if (ask.break_glass && r->txn) {
-		cv_store_read_end(r->txn);
-		r->txn = NULL;
-	}
+	if (ask.break_glass)
+		api_read_end(r);
 	if ((e = cv_core_admit(v, &who, &ask, &gate, &r->pass, &why)) !=
 	    CV_OK) {
 		if (why != CV_CORE_GUARD)

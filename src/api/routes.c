@@ -104,10 +104,7 @@ authenticate(struct req *r)
 	/* Disabling or revoking takes effect at once, without a restart. */
 	if (db == NULL || cv_auth_cert_user(db, r->cert, &u) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		if (r->txn) {	/* the end is every thread's now */
-			cv_store_read_end(r->txn);
-			r->txn = NULL;
-		}
+		api_read_end(r);
 		api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 		return 0;
 	}

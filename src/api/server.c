@@ -73,6 +73,15 @@ api_store(struct server *srv)
 	return v ? cv_vault_store(v) : NULL;
 }
 
+void
+api_read_end(struct req *r)
+{
+	if (r->txn) {
+		cv_store_read_end(r->txn);
+		r->txn = NULL;
+	}
+}
+
 int
 api_shared(struct server *srv)
 {
@@ -372,10 +381,7 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 	struct cv_audit_entry e;
 
 	/* Release the snapshot before waiting for the log. */
-	if (r->txn) {
-		cv_store_read_end(r->txn);
-		r->txn = NULL;
-	}
+	api_read_end(r);
 	__atomic_add_fetch(&srv->requests, 1, __ATOMIC_RELAXED);
 	if (outcome != CV_AUDIT_ALLOWED)
 		__atomic_add_fetch(&srv->refused, 1, __ATOMIC_RELAXED);
@@ -443,10 +449,7 @@ api_reply_read(struct req *r)
 	struct server *srv = r->srv;
 	struct cv_audit_entry e;
 
-	if (r->txn) {
-		cv_store_read_end(r->txn);
-		r->txn = NULL;
-	}
+	api_read_end(r);
 	__atomic_add_fetch(&srv->requests, 1, __ATOMIC_RELAXED);
 	r->reading = 1;
 	r->status = 200;

@@ -588,10 +588,7 @@ shared_take(struct req *r, const struct cv_guard_read *rd,
 
 	if (db == NULL || !cv_store_shared(db))
 		return db ? CV_OK : CV_ERR_STORE;
-	if (r->txn) {
-		cv_store_read_end(r->txn);
-		r->txn = NULL;
-	}
+	api_read_end(r);
 	if (rd->session) {
 		t.session = rd->session->id;
 		t.proof_us = rd->session->proof_us > r->who.opened_us ?

@@ -144,6 +144,20 @@ sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))" >"$3"
 	fi
 }
 
+# The cluster in PGDIR (stopped: every page out of shared buffers):
+# its pages, its WAL and its statement log hold record id ID (so the
+# search is real) and none of the SSNs listed in file SSNS.
+pg_no_ssns() {	# PGDIR ID SSNS
+	local where
+	for where in data/base data/pg_wal log; do
+		grep -r -a -q -F "$2" "$1/$where" && ok ||
+		    bad "record id not in $where: the search below finds nothing"
+		if grep -r -a -l -F -f "$3" "$1/$where" >"$T/leak"; then
+			bad "plaintext SSNs in $where: $(head -3 "$T/leak")"
+		else ok; fi
+	done
+}
+
 # SQL as the cluster's superuser (CREATE DATABASE).
 pg_admin() {	# SQL
 	runuser -u postgres -- "$PSQL" -X -q -h "$T/pg" -d postgres \

@@ -95,11 +95,5 @@ fi
 # What PostgreSQL wrote: its files after a clean stop (every page out of
 # shared buffers), its WAL, its log of every statement and parameter.
 sh "$PG_SH" stop "$T/pg" || bad "stop PostgreSQL"
-for where in data/base data/pg_wal log; do
-	grep -r -a -q -F "$other" "$T/pg/$where" && ok ||
-	    bad "record id not in $where: the search below finds nothing"
-	if grep -r -a -l -F -f "$T/ssns" "$T/pg/$where" >"$T/leak"; then
-		bad "plaintext SSNs in $where: $(head -3 "$T/leak")"
-	else ok; fi
-done
+pg_no_ssns "$T/pg" "$other" "$T/ssns"
 finish
