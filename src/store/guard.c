@@ -17,29 +17,59 @@
 
 /*
  * Windows as in src/guard: a record counts in a window once, however
- * often it is read there (the last read's time is kept). The vault-wide
- * ceiling is counted without a lock across users, so that users do not
- * wait for each other: concurrent reads of different users may pass it
- * by as many records as are decided at that moment.
+ * often it is read there (the last read's time is kept: *_reads). A take
+ * must not cost what the window holds (a day's reads), so each window's
+ * count is kept (*_counts.n, as of *_counts.upto) and brought forward at
+ * the next take by the rows whose last read left the window since then
+ * (t in (upto - w, now - w]: an index range, each row visited once per
+ * window as it ages out). Times only move forward: a node whose clock is
+ * behind is taken to read at the count's time. Rows past the day are
+ * deleted as they age.
+ *
+ * The vault-wide ceiling is kept in 16 shards by record (hashtext & 15),
+ * each brought forward by the takes that read into it, under its row
+ * lock; the others are read as they stand, so users do not wait for each
+ * other unless their records share a shard. A shard not brought forward
+ * counts records that may have left its windows since (never fewer):
+ * the ceiling refuses early, not late. Concurrent takes of different
+ * shards may pass the ceiling together by what they decide at that
+ * moment.
  */
-#define PG_SCHEMA \
+#define PG_TABLES \
     "CREATE TABLE guard_user_reads(u TEXT NOT NULL, rid TEXT NOT NULL," \
     " t BIGINT NOT NULL, PRIMARY KEY (u, rid));" \
     "CREATE INDEX guard_user_reads_t ON guard_user_reads(u, t);" \
+    "CREATE TABLE guard_user_counts(u TEXT PRIMARY KEY," \
+    " upto BIGINT NOT NULL, n INT[] NOT NULL);" \
     "CREATE TABLE guard_session_reads(s TEXT NOT NULL, rid TEXT NOT NULL," \
     " proof BIGINT NOT NULL, PRIMARY KEY (s, rid));" \
-    "CREATE TABLE guard_vault_reads(rid TEXT PRIMARY KEY," \
+    "CREATE TABLE guard_session_counts(s TEXT PRIMARY KEY," \
+    " proof BIGINT NOT NULL, n INT NOT NULL);" \
+    "CREATE TABLE guard_vault_reads(rid TEXT PRIMARY KEY, k INT NOT NULL," \
     " t BIGINT NOT NULL);" \
-    "CREATE INDEX guard_vault_reads_t ON guard_vault_reads(t);" \
+    "CREATE INDEX guard_vault_reads_t ON guard_vault_reads(k, t);" \
+    "CREATE TABLE guard_vault_counts(k INT PRIMARY KEY," \
+    " upto BIGINT NOT NULL, n INT[] NOT NULL);" \
+    "INSERT INTO guard_vault_counts SELECT k, 0, '{0,0,0}'" \
+    " FROM generate_series(0, 15) AS k;" \
     "CREATE TABLE guard_locks(u TEXT PRIMARY KEY, reason TEXT NOT NULL," \
-    " since BIGINT NOT NULL);" \
+    " since BIGINT NOT NULL);"
+
+/* Returns 0 (allowed and counted), 10 + window (soft), 14 (session),
+ * 20 + window (hard), 30 + window (ceiling), 40 (a lock row). vs[]: the
+ * shards' counts, 16 per window (window i, shard k at 16 * (i - 1) + k +
+ * 1); va[]: what this take adds to each. */
+#define PG_TAKE \
     "CREATE FUNCTION cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT," \
     " p_budget INT, p_rids TEXT[], p_now BIGINT, p_soft INT[]," \
     " p_hard INT[], p_vhard INT[], p_up BOOLEAN) RETURNS INT" \
     " LANGUAGE plpgsql AS $$\n" \
     "DECLARE\n" \
     " w BIGINT[] := ARRAY[60000000, 3600000000, 86400000000];\n" \
-    " n_have INT; n_add INT;\n" \
+    " ids TEXT[]; ks INT[]; up BIGINT; tu BIGINT; tv BIGINT;\n" \
+    " n INT[]; a INT[]; g INT[]; vs INT[] := array_fill(0, ARRAY[48]);\n" \
+    " va INT[] := array_fill(0, ARRAY[48]); vn INT; c RECORD; j INT;\n" \
+    " sp BIGINT; sn INT; sa INT; had BOOLEAN;\n" \
     "BEGIN\n" \
     /* counts, not records: losing the last few in a crash of the \
      * database is the price of not waiting for its disk on every read */ \
@@ -48,44 +78,111 @@
     " IF EXISTS (SELECT 1 FROM guard_locks WHERE u = p_u) THEN\n" \
     "  RETURN 40;\n" \
     " END IF;\n" \
-    " DELETE FROM guard_user_reads WHERE u = p_u AND t <= p_now - w[3];\n" \
-    " FOR i IN 1..3 LOOP\n" \
-    "  SELECT count(*) INTO n_have FROM guard_user_reads\n" \
-    "   WHERE u = p_u AND t > p_now - w[i];\n" \
-    "  SELECT count(*) INTO n_add FROM unnest(p_rids) AS r(rid)\n" \
-    "   LEFT JOIN guard_user_reads g ON g.u = p_u AND g.rid = r.rid\n" \
-    "   WHERE g.t IS NULL OR g.t <= p_now - w[i];\n" \
-    "  IF n_have + n_add > p_hard[i] THEN RETURN 20 + i; END IF;\n" \
-    "  IF NOT p_up AND n_have + n_add > p_soft[i] THEN RETURN 10 + i; END IF;\n" \
-    "  SELECT count(*) INTO n_have FROM guard_vault_reads\n" \
-    "   WHERE t > p_now - w[i];\n" \
-    "  SELECT count(*) INTO n_add FROM unnest(p_rids) AS r(rid)\n" \
-    "   LEFT JOIN guard_vault_reads g ON g.rid = r.rid\n" \
-    "   WHERE g.t IS NULL OR g.t <= p_now - w[i];\n" \
-    "  IF n_have + n_add > p_vhard[i] THEN RETURN 30 + i; END IF;\n" \
+    " ids := ARRAY(SELECT DISTINCT x FROM unnest(p_rids) AS x);\n" \
+    /* the user's windows, brought forward to tu */ \
+    " SELECT uc.upto, uc.n INTO up, n FROM guard_user_counts uc\n" \
+    "  WHERE uc.u = p_u;\n" \
+    " IF NOT FOUND THEN up := p_now; n := '{0,0,0}'; END IF;\n" \
+    " tu := greatest(p_now, up);\n" \
+    " SELECT ARRAY[\n" \
+    "  count(*) FILTER (WHERE t > up - w[1] AND t <= tu - w[1]),\n" \
+    "  count(*) FILTER (WHERE t > up - w[2] AND t <= tu - w[2]),\n" \
+    "  count(*) FILTER (WHERE t > up - w[3] AND t <= tu - w[3])] INTO g\n" \
+    "  FROM guard_user_reads WHERE u = p_u AND (\n" \
+    "  (t > up - w[1] AND t <= tu - w[1]) OR\n" \
+    "  (t > up - w[2] AND t <= tu - w[2]) OR\n" \
+    "  (t > up - w[3] AND t <= tu - w[3]));\n" \
+    " SELECT ARRAY[\n" \
+    "  count(*) FILTER (WHERE ur.t IS NULL OR ur.t <= tu - w[1]),\n" \
+    "  count(*) FILTER (WHERE ur.t IS NULL OR ur.t <= tu - w[2]),\n" \
+    "  count(*) FILTER (WHERE ur.t IS NULL OR ur.t <= tu - w[3])] INTO a\n" \
+    "  FROM unnest(ids) AS x(rid) LEFT JOIN guard_user_reads ur\n" \
+    "  ON ur.u = p_u AND ur.rid = x.rid;\n" \
+    " FOR i IN 1..3 LOOP n[i] := n[i] - g[i]; END LOOP;\n" \
+    /* the vault's: the shards read into, locked in order */ \
+    " ks := ARRAY(SELECT DISTINCT hashtext(x) & 15 FROM unnest(ids) AS x\n" \
+    "  ORDER BY 1);\n" \
+    " PERFORM 1 FROM guard_vault_counts WHERE k = ANY(ks) ORDER BY k\n" \
+    "  FOR UPDATE;\n" \
+    " SELECT greatest(tu, max(upto)) INTO tv FROM guard_vault_counts\n" \
+    "  WHERE k = ANY(ks);\n" \
+    " FOR c IN SELECT vc.k, vc.upto, vc.n FROM guard_vault_counts vc LOOP\n" \
+    "  IF c.k = ANY(ks) THEN\n" \
+    "   SELECT ARRAY[\n" \
+    "    count(*) FILTER (WHERE t > c.upto - w[1] AND t <= tv - w[1]),\n" \
+    "    count(*) FILTER (WHERE t > c.upto - w[2] AND t <= tv - w[2]),\n" \
+    "    count(*) FILTER (WHERE t > c.upto - w[3] AND t <= tv - w[3])]\n" \
+    "    INTO g FROM guard_vault_reads WHERE k = c.k AND (\n" \
+    "    (t > c.upto - w[1] AND t <= tv - w[1]) OR\n" \
+    "    (t > c.upto - w[2] AND t <= tv - w[2]) OR\n" \
+    "    (t > c.upto - w[3] AND t <= tv - w[3]));\n" \
+    "  ELSE\n" \
+    "   g := '{0,0,0}';\n" \
+    "  END IF;\n" \
+    "  FOR i IN 1..3 LOOP\n" \
+    "   IF c.k = ANY(ks) OR c.upto > tv - w[i] THEN\n" \
+    "    vs[16 * (i - 1) + c.k + 1] := c.n[i] - g[i];\n" \
+    "   END IF;\n" \
+    "  END LOOP;\n" \
     " END LOOP;\n" \
+    " FOR c IN SELECT x.rid, hashtext(x.rid) & 15 AS k, vr.t\n" \
+    "  FROM unnest(ids) AS x(rid)\n" \
+    "  LEFT JOIN guard_vault_reads vr ON vr.rid = x.rid LOOP\n" \
+    "  FOR i IN 1..3 LOOP\n" \
+    "   IF c.t IS NULL OR c.t <= tv - w[i] THEN\n" \
+    "    j := 16 * (i - 1) + c.k + 1; va[j] := va[j] + 1;\n" \
+    "   END IF;\n" \
+    "  END LOOP;\n" \
+    " END LOOP;\n" \
+    " FOR i IN 1..3 LOOP\n" \
+    "  IF n[i] + a[i] > p_hard[i] THEN RETURN 20 + i; END IF;\n" \
+    "  IF NOT p_up AND n[i] + a[i] > p_soft[i] THEN RETURN 10 + i; END IF;\n" \
+    "  SELECT sum(x) INTO vn FROM unnest(vs[16 * i - 15:16 * i]) AS x;\n" \
+    "  SELECT vn + sum(x) INTO vn FROM unnest(va[16 * i - 15:16 * i])\n" \
+    "   AS x;\n" \
+    "  IF vn > p_vhard[i] THEN RETURN 30 + i; END IF;\n" \
+    " END LOOP;\n" \
+    /* the session's budget since its proof (a later proof starts it \
+     * again; a node with an older one counts against the newer) */ \
     " IF p_s IS NOT NULL THEN\n" \
-    "  DELETE FROM guard_session_reads WHERE s = p_s AND proof < p_proof;\n" \
-    "  SELECT count(*) INTO n_have FROM guard_session_reads WHERE s = p_s;\n" \
-    "  SELECT count(*) INTO n_add FROM unnest(p_rids) AS r(rid)\n" \
-    "   WHERE NOT EXISTS (SELECT 1 FROM guard_session_reads g\n" \
-    "    WHERE g.s = p_s AND g.rid = r.rid);\n" \
-    "  IF n_have + n_add > p_budget THEN RETURN 14; END IF;\n" \
-    "  INSERT INTO guard_session_reads SELECT p_s, r.rid, p_proof\n" \
-    "   FROM unnest(p_rids) AS r(rid) ON CONFLICT DO NOTHING;\n" \
+    "  SELECT sc.proof, sc.n INTO sp, sn FROM guard_session_counts sc\n" \
+    "   WHERE sc.s = p_s;\n" \
+    "  had := FOUND;\n" \
+    "  IF NOT had OR sp < p_proof THEN\n" \
+    "   IF had THEN DELETE FROM guard_session_reads WHERE s = p_s; END IF;\n" \
+    "   sp := p_proof; sn := 0;\n" \
+    "  END IF;\n" \
+    "  SELECT count(*) INTO sa FROM unnest(ids) AS x(rid)\n" \
+    "   WHERE NOT EXISTS (SELECT 1 FROM guard_session_reads sr\n" \
+    "    WHERE sr.s = p_s AND sr.rid = x.rid);\n" \
+    "  IF sn + sa > p_budget THEN RETURN 14; END IF;\n" \
+    "  INSERT INTO guard_session_reads SELECT p_s, x, sp\n" \
+    "   FROM unnest(ids) AS x ON CONFLICT DO NOTHING;\n" \
+    "  INSERT INTO guard_session_counts VALUES (p_s, sp, sn + sa)\n" \
+    "   ON CONFLICT (s) DO UPDATE SET proof = excluded.proof,\n" \
+    "   n = excluded.n;\n" \
     " END IF;\n" \
-    " INSERT INTO guard_user_reads SELECT p_u, r.rid, p_now\n" \
-    "  FROM unnest(p_rids) AS r(rid)\n" \
+    /* allowed: counted */ \
+    " INSERT INTO guard_user_counts VALUES (p_u, tu,\n" \
+    "  ARRAY[n[1] + a[1], n[2] + a[2], n[3] + a[3]])\n" \
+    "  ON CONFLICT (u) DO UPDATE SET upto = excluded.upto, n = excluded.n;\n" \
+    " INSERT INTO guard_user_reads SELECT p_u, x, tu FROM unnest(ids) AS x\n" \
     "  ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t;\n" \
-    " INSERT INTO guard_vault_reads SELECT r.rid, p_now\n" \
-    "  FROM unnest(p_rids) AS r(rid)\n" \
-    "  ON CONFLICT (rid) DO UPDATE SET t = excluded.t;\n" \
+    " DELETE FROM guard_user_reads WHERE u = p_u AND t <= tu - w[3];\n" \
+    " FOREACH j IN ARRAY ks LOOP\n" \
+    "  UPDATE guard_vault_counts SET upto = tv, n = ARRAY[\n" \
+    "   vs[j + 1] + va[j + 1], vs[j + 17] + va[j + 17],\n" \
+    "   vs[j + 33] + va[j + 33]] WHERE k = j;\n" \
+    "  DELETE FROM guard_vault_reads WHERE k = j AND t <= tv - w[3];\n" \
+    " END LOOP;\n" \
+    " INSERT INTO guard_vault_reads SELECT x, hashtext(x) & 15, tv\n" \
+    "  FROM unnest(ids) AS x ON CONFLICT (rid) DO UPDATE SET t = excluded.t;\n" \
     " RETURN 0;\n" \
     "END $$;"
 
 const char *const store_guard_schema[2] = {
 	[CV_DB_SQLITE] = "",
-	[CV_DB_POSTGRESQL] = PG_SCHEMA,
+	[CV_DB_POSTGRESQL] = PG_TABLES PG_TAKE,
 };
 
 int

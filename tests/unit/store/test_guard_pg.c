@@ -196,6 +196,151 @@ test_touch_in_snapshot(void **state)
 	    CV_OK);
 }
 
+/*
+ * The kept counts against the definition: random takes of three users
+ * on two nodes, times moving on by seconds, minutes, hours and days,
+ * checked take by take against distinct records per window counted from
+ * scratch (what the function counted before it kept counts). Exact for
+ * the user's windows and the session's budget; the ceiling (shards that
+ * may count records which left) only never allows what it should refuse.
+ */
+#define M_USERS 3
+#define M_RIDS 25
+
+static unsigned m_ceilings;	/* refusals the definition makes */
+
+struct mread {
+	int64_t t[M_RIDS];	/* last allowed read, 0: never */
+};
+
+static unsigned
+m_count(const struct mread *m, int64_t now, int64_t w, const unsigned *ids,
+    unsigned n, unsigned *add)
+{
+	unsigned have = 0;
+
+	*add = 0;
+	for (unsigned r = 0; r < M_RIDS; r++)
+		if (m->t[r] && m->t[r] > now - w)
+			have++;
+	for (unsigned i = 0; i < n; i++)
+		if (!m->t[ids[i]] || m->t[ids[i]] <= now - w)
+			++*add;
+	return have;
+}
+
+static uint32_t
+m_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static int64_t
+model_run(uint32_t seed, unsigned takes, unsigned vhard, int64_t start,
+    unsigned *early)
+{
+	static const int64_t w[3] = { 60 * SEC, 3600 * SEC, 86400 * SEC };
+	struct mread mu[M_USERS] = { 0 }, mv = { 0 };
+	struct mread ms[M_USERS] = { 0 };	/* per session, since proof */
+	int64_t proof[M_USERS] = { 0 }, now = start;
+	uint32_t x = seed;
+
+	*early = 0;
+	for (unsigned k = 0; k < takes; k++) {
+		unsigned u = m_rand(&x) % M_USERS, n = 1 + m_rand(&x) % 3;
+		unsigned ids[3], have, add, win = 0, got_w;
+		uint32_t r = m_rand(&x) % 100;
+		char user[8], ses[8], b[3][32];
+		const char *rids[3];
+		struct cv_store_take tk = { .user = user, .session = ses,
+		    .budget = 9, .rids = rids, .now_us = now,
+		    .soft = { 5, 12, 20 }, .hard = { 7, 15, 25 },
+		    .vhard = { vhard, vhard, vhard },
+		    .stepped_up = m_rand(&x) % 3 == 0 };
+		enum cv_store_verdict want = CV_TAKE_ALLOW, got;
+
+		now += r < 70 ? (1 + r % 5) * SEC : r < 90 ? (30 + r) * SEC :
+		    r < 98 ? (30 + r % 40) * MIN : (20 + r % 10) * 60 * MIN;
+		tk.now_us = now;
+		if (m_rand(&x) % 10 == 0) {	/* a new TOTP proof */
+			proof[u] = now;
+			memset(&ms[u], 0, sizeof ms[u]);
+		}
+		tk.proof_us = proof[u];
+		for (unsigned i = 0; i < n; i++) {
+			do
+				ids[i] = m_rand(&x) % M_RIDS;
+			while ((i > 0 && ids[i] == ids[0]) ||
+			    (i > 1 && ids[i] == ids[1]));
+			rids[i] = rid(b[i], 5000 + ids[i]);
+		}
+		tk.n = n;
+		snprintf(user, sizeof user, "m%x%u", seed & 15, u);
+		snprintf(ses, sizeof ses, "s%x%u", seed & 15, u);
+		for (int i = 0; i < 3 && want == CV_TAKE_ALLOW; i++) {
+			have = m_count(&mu[u], now, w[i], ids, n, &add);
+			win = (unsigned)i + 1;
+			if (have + add > tk.hard[i])
+				want = CV_TAKE_DENY;
+			else if (!tk.stepped_up && have + add > tk.soft[i])
+				want = CV_TAKE_STEP_UP;
+			else if ((have = m_count(&mv, now, w[i], ids, n,
+			    &add)) + add > vhard)
+				want = CV_TAKE_CEILING;
+		}
+		if (want == CV_TAKE_ALLOW) {
+			win = 0;
+			have = m_count(&ms[u], 1, INT64_MAX / 2, ids, n, &add);
+			if (have + add > tk.budget)
+				want = CV_TAKE_SESSION;
+		}
+		assert_int_equal(cv_store_guard_take(k % 2 ? n2 : n1, &tk,
+		    &got, &got_w), CV_OK);
+		if (got == CV_TAKE_CEILING && (want == CV_TAKE_ALLOW ||
+		    want == CV_TAKE_SESSION || got_w < win)) {
+			++*early;	/* a shard counted what had left */
+			continue;
+		}
+		if (got != want)
+			print_message("take %u: user m%u, %u records at +%lld "
+			    "s: got %d want %d\n", k, u, n, (long long)((now -
+			    start) / SEC), (int)got, (int)want);
+		assert_int_equal(got, want);
+		if (want != CV_TAKE_ALLOW && want != CV_TAKE_SESSION)
+			assert_int_equal(got_w, win);
+		m_ceilings += want == CV_TAKE_CEILING;
+		if (want != CV_TAKE_ALLOW)
+			continue;
+		for (unsigned i = 0; i < n; i++)
+			mu[u].t[ids[i]] = mv.t[ids[i]] = ms[u].t[ids[i]] = now;
+	}
+	return now;
+}
+
+static void
+test_model(void **state)
+{
+	unsigned early;
+	int64_t end;
+
+	(void)state;
+	/* Ten days after the other tests: their reads have left. */
+	end = model_run(0x9e3779b9u, 1500, 1000000, T0 + 10 * 1440 * MIN,
+	    &early);
+	assert_int_equal(early, 0);
+	assert_int_equal(m_ceilings, 0);
+	/* The ceiling at 18 records a window, the three users together,
+	 * two days on, other users. */
+	model_run(0x85ebca6bu, 1500, 18, end + 2 * 1440 * MIN, &early);
+	print_message("ceiling: %u of 1500 takes refused, %u early\n",
+	    m_ceilings + early, early);
+	assert_true(m_ceilings > 100);
+	assert_true(early < 15);
+}
+
 /* Two nodes race 40 distinct records each for one user whose day allows
  * 30: exactly 30 between them. */
 struct racer {
@@ -269,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_ceiling),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_race),
+		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_touch_in_snapshot),
 	};
 	struct cv_store *s;
