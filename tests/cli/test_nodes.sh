@@ -132,6 +132,24 @@ kill "${PIDS[4]}"
 wait "${PIDS[4]}" 2>/dev/null
 unset 'PIDS[4]'
 
+# ---- the shared count unreachable: nothing leaves ----------------------
+# The guard's count cannot be taken (its table gone from under the
+# function): the read is refused with a server error and no record's
+# data, and the node answers again once the table is back.
+rid=$(ids "$T/v.jsonl" 53 53)
+ssn=$(sed -n 53p "$T/v.jsonl" |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['identity']['ssn'])")
+sql "ALTER TABLE guard_user_counts RENAME TO guard_user_counts_gone" >/dev/null
+read_on 1 late "$t_late" "$rid"
+[ "${code:0:1}" = 5 ] && ! grep -q "$ssn" "$T/body" && ok ||
+    bad "the guard's count failed: HTTP $code, want 5xx and no data"
+expect_eq "nothing counted" 0 \
+    "$(sql "SELECT count(*) FROM guard_user_reads WHERE rid = '$rid'")"
+sql "ALTER TABLE guard_user_counts_gone RENAME TO guard_user_counts" >/dev/null
+read_on 1 late "$t_late" "$rid"
+expect_code "the same read, the count back" 200
+grep -q "$ssn" "$T/body" && ok || bad "the record's data is missing"
+
 # ---- a canary read on node 2 locks its reader on nodes 1 and 3 ----------
 on 1
 login_fresh canr
