@@ -28,7 +28,7 @@
 #include "keys_internal.h"
 
 #define BIND_MAGIC "CVTB"
-#define BIND_VERSION 1
+#define BIND_VERSION 2
 #define BIND_FIXED (4 + 2 + 2 * CV_VAULT_ID_LEN)
 
 static cv_err
@@ -89,22 +89,25 @@ bind_parse(const uint8_t *buf, size_t len, struct bind_rec *out)
 
 	memset(out, 0, sizeof *out);
 	if (len < BIND_FIXED || memcmp(buf, BIND_MAGIC, 4) != 0 ||
-	    buf[4] != BIND_VERSION || buf[5] != 0)
+	    buf[4] < 1 || buf[4] > BIND_VERSION || buf[5] != 0)
 		return cv_fail(CV_ERR_FORMAT, "token binding: not a binding "
-		    "of version %d", BIND_VERSION);
+		    "of version 1 to %d", BIND_VERSION);
 	if (!hex_id(buf + 6) || !hex_id(buf + 6 + CV_VAULT_ID_LEN))
 		return cv_fail(CV_ERR_FORMAT, "token binding: bad vault id");
 	memcpy(out->vault_id, buf + 6, CV_VAULT_ID_LEN);
 	memcpy(out->key_id, buf + 6 + CV_VAULT_ID_LEN, CV_VAULT_ID_LEN);
-	for (int f = 0; f < 2; f++) {
-		char *dst = f == 0 ? out->machine : out->dir;
-		size_t room = f == 0 ? sizeof out->machine : sizeof out->dir;
+	for (int f = 0; f < (buf[4] == 1 ? 2 : 3); f++) {
+		char *dst = f == 0 ? out->machine : f == 1 ? out->dir :
+		    out->records;
+		size_t room = f == 0 ? sizeof out->machine : f == 1 ?
+		    sizeof out->dir : sizeof out->records;
 
 		if (len - off < 2)
 			goto bad;
 		n = cv_get_u16be(buf + off);
 		off += 2;
-		if (n == 0 || n >= room || len - off < n ||
+		/* Only the records may be empty (a vault of one folder). */
+		if ((n == 0 && f < 2) || n >= room || len - off < n ||
 		    !printable(buf + off, n))
 			goto bad;
 		memcpy(dst, buf + off, n);
@@ -122,10 +125,12 @@ cv_err
 bind_format(const struct bind_rec *b, uint8_t *out, size_t size,
     size_t *len)
 {
-	size_t lm = strlen(b->machine), ld = strlen(b->dir);
+	size_t lm = strlen(b->machine), ld = strlen(b->dir),
+	    lr = strlen(b->records);
 
 	if (lm == 0 || lm > BIND_MACHINE_MAX || ld == 0 ||
-	    ld >= CV_CONFIG_PATH_MAX || BIND_FIXED + 4 + lm + ld > size)
+	    ld >= CV_CONFIG_PATH_MAX || lr > CV_KEYS_RECORDS_MAX ||
+	    BIND_FIXED + 6 + lm + ld + lr > size)
 		return cv_fail(CV_ERR_INVALID, "token binding: too long");
 	memcpy(out, BIND_MAGIC, 4);
 	out[4] = BIND_VERSION;
@@ -139,6 +144,9 @@ bind_format(const struct bind_rec *b, uint8_t *out, size_t size,
 	cv_put_u16be(out + *len, (uint16_t)ld);
 	memcpy(out + *len + 2, b->dir, ld);
 	*len += 2 + ld;
+	cv_put_u16be(out + *len, (uint16_t)lr);
+	memcpy(out + *len + 2, b->records, lr);
+	*len += 2 + lr;
 	return CV_OK;
 }
 
@@ -156,6 +164,7 @@ bind_write(struct cv_keys *k)
 	memcpy(b.key_id, k->key_id, sizeof b.key_id);
 	machine(b.machine);
 	memcpy(b.dir, k->dir, sizeof b.dir);
+	memcpy(b.records, k->records, sizeof b.records);
 	if ((r = bind_format(&b, buf, sizeof buf, &len)) != CV_OK ||
 	    (r = bind_label(k->key_id, label, sizeof label)) != CV_OK)
 		return r;
@@ -252,13 +261,28 @@ judge(struct cv_keys *k, const struct bind_rec *rec, int *rebind)
 		    "%s)", k->key_id, k->label, rec->vault_id, at, rec->dir,
 		    k->vault_id, k->dir);
 	if (!*at && (strcmp(rec->dir, k->dir) == 0 ||
-	    same_dir(rec->dir, k->dir)))
+	    same_dir(rec->dir, k->dir))) {
+		/* Its own: it learns where the records are (they were
+		 * made after the keys, or moved to a promoted standby). */
+		*rebind = strcmp(rec->records, k->records) != 0;
+		return CV_OK;
+	}
+	/* Another node of the vault: the same records, one database for
+	 * all (a rotation there is this vault's). */
+	if (k->records[0] && strcmp(rec->records, k->records) == 0)
 		return CV_OK;
 	if (k->private_token) {
 		/* Moved or copied with the token inside it: its own. */
 		*rebind = 1;
 		return CV_OK;
 	}
+	if (rec->records[0] && k->records[0])
+		return cv_fail(CV_ERR_HSM_BOUND, "the keys of vault %s in HSM "
+		    "token '%s' belong to the vault whose records are in "
+		    "database %s (at %s%s); this vault's are in %s: a copy of "
+		    "a vault with records of its own must not use its keys "
+		    "(a rotation here would destroy them)", k->vault_id,
+		    k->label, rec->records, at, rec->dir, k->records);
 	if (!*at && vault_at(rec->dir, k->key_id))
 		return cv_fail(CV_ERR_HSM_BOUND, "the keys of vault %s in HSM "
 		    "token '%s' belong to the vault at %s, which is still "

@@ -389,14 +389,18 @@ keys_load_keyring(struct cv_keys *k)
 
 cv_err
 cv_keys_open(const struct cv_config *cfg, const char *dir,
-    struct cv_keys **out)
+    const char *records, struct cv_keys **out)
 {
 	struct cv_keys *k = NULL;
 	cv_err r;
 
 	*out = NULL;
-	if ((r = keys_open_bare(cfg, dir, &k)) != CV_OK ||
-	    (r = bind_check(k)) != CV_OK ||
+	if (records && strlen(records) > CV_KEYS_RECORDS_MAX)
+		return cv_fail(CV_ERR_INVALID, "the records' name is too long");
+	if ((r = keys_open_bare(cfg, dir, &k)) != CV_OK)
+		goto out;
+	snprintf(k->records, sizeof k->records, "%s", records ? records : "");
+	if ((r = bind_check(k)) != CV_OK ||
 	    (r = keys_load_keyring(k)) != CV_OK ||
 	    (r = permanent_keys(k)) != CV_OK)
 		goto out;

@@ -45,10 +45,20 @@ cv_err cv_keys_create(const struct cv_config *cfg, const char *dir,
  * CV_ERR_HSM (module missing or failing), CV_ERR_HSM_TOKEN (no such token),
  * CV_ERR_HSM_PIN (PIN refused), CV_ERR_HSM_KEY (root key missing),
  * CV_ERR_AUTH (keyring altered or from another token), CV_ERR_FORMAT,
- * CV_ERR_CONFIG (PIN file missing or readable by others).
+ * CV_ERR_CONFIG (PIN file missing or readable by others),
+ * CV_ERR_HSM_BOUND (the token's keys serve this vault elsewhere: a copy).
+ *
+ * RECORDS names the one database that every node of the vault shares
+ * (cv_store_identity), or is "" (or NULL) for a vault whose records are
+ * in its folder. The token's binding accepts any folder of the vault
+ * whose records are the ones it names (the nodes of one vault, on one
+ * machine or many, on one shared HSM), and refuses a copy of the vault
+ * with records of its own, whose rotation would destroy the keys the
+ * original still needs.
  */
+#define CV_KEYS_RECORDS_MAX 255
 cv_err cv_keys_open(const struct cv_config *cfg, const char *dir,
-    struct cv_keys **out) CV_MUST_CHECK;
+    const char *records, struct cv_keys **out) CV_MUST_CHECK;
 
 /* Wipes every key and logs out. NULL is a no-op. */
 void cv_keys_free(struct cv_keys *k);

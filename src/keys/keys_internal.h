@@ -94,6 +94,9 @@ struct cv_keys {
 	char label[CV_TOKEN_LABEL_MAX + 1];	/* the token's */
 	char pin_file[CV_CONFIG_PATH_MAX];
 	int private_token;	/* a SoftHSM2 token inside DIR */
+	/* Where the records are, when every node of the vault shares them
+	 * (cv_keys_open); "" for a vault of one folder. */
+	char records[CV_KEYS_RECORDS_MAX + 1];
 	/* The token check (cv_keys_check): set while the token is gone; a
 	 * PIN the token refused is not offered again (a real HSM locks
 	 * its PIN after a few wrong tries). */
@@ -139,9 +142,10 @@ cv_err bind_check(struct cv_keys *k) CV_MUST_CHECK;
 cv_err bind_write(struct cv_keys *k) CV_MUST_CHECK;
 
 /*
- * The binding's bytes, version 1 (all integers big-endian):
- *   "CVTB" | u8 version=1 | u8 0 | vault_id[16] | key_id[16] |
- *   u16 len | machine[len] | u16 len | folder[len]
+ * The binding's bytes, version 2 (all integers big-endian):
+ *   "CVTB" | u8 version=2 | u8 0 | vault_id[16] | key_id[16] |
+ *   u16 len | machine[len] | u16 len | folder[len] | u16 len | records[len]
+ * Version 1, read still, ends after the folder (no records: "").
  * bind_parse: CV_ERR_FORMAT on any malformation (bad magic or version,
  * ids not lower-case hex, lengths past the end, trailing bytes, a NUL or
  * control byte in a string).
@@ -152,6 +156,7 @@ struct bind_rec {
 	char key_id[CV_VAULT_ID_LEN + 1];
 	char machine[BIND_MACHINE_MAX + 1];
 	char dir[CV_CONFIG_PATH_MAX];
+	char records[CV_KEYS_RECORDS_MAX + 1];	/* "" when folder-bound */
 };
 cv_err bind_parse(const uint8_t *buf, size_t len,
     struct bind_rec *out) CV_MUST_CHECK;

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -708,4 +709,29 @@ void
 store_release(struct cv_db_stmt *st)
 {
 	db_reset_unbind(st);
+}
+
+cv_err
+cv_store_identity(struct cv_store *s, char *out, size_t size)
+{
+	struct cv_db_stmt *st;
+	cv_err r = CV_OK;
+
+	if (size)
+		*out = '\0';
+	if (!cv_store_shared(s))
+		return CV_OK;
+	if (store_stmt(s, "SELECT 'postgresql:' || system_identifier || '/' "
+	    "|| current_database() FROM pg_control_system()", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "the database's identity: %s",
+		    db_errmsg(s->db));
+	if (db_step(st) != CV_DB_ROW)
+		r = cv_fail(CV_ERR_STORE, "the database's identity: %s",
+		    db_errmsg(s->db));
+	else if ((size_t)snprintf(out, size, "%s", db_column_text(st, 0)) >=
+	    size)
+		r = cv_fail(CV_ERR_STORE, "the database's identity is too "
+		    "long");
+	store_release(st);
+	return r;
 }

@@ -257,6 +257,15 @@ cv_err cv_store_session_end_user(struct cv_store *s,
  * there).
  */
 int cv_store_shared(const struct cv_store *s);
+/*
+ * Which records these are, for the binding of the vault's keys to them
+ * (cv_keys_open): on PostgreSQL the cluster's system identifier and the
+ * database's name ("postgresql:ID/NAME": a standby promoted in its place
+ * has the same; a dump restored elsewhere has not), on SQLite "" (the
+ * records are the folder's). OUT holds SIZE bytes.
+ */
+cv_err cv_store_identity(struct cv_store *s, char *out,
+    size_t size) CV_MUST_CHECK;
 
 /* One read, as the guard decides it (limits as in src/guard: per sliding
  * minute, hour and day; UINT32_MAX none). */

@@ -200,6 +200,7 @@ open_store(struct cv_vault *v)
 cv_err
 cv_vault_open(const char *dir, struct cv_vault **out)
 {
+	char records[CV_KEYS_RECORDS_MAX + 1];
 	struct cv_vault *v;
 	cv_err r;
 
@@ -215,7 +216,9 @@ cv_vault_open(const char *dir, struct cv_vault **out)
 	if ((r = cv_path(v->dir, sizeof v->dir, "%s", dir)) != CV_OK ||
 	    (r = cv_config_load(dir, &v->cfg)) != CV_OK ||
 	    (r = open_store(v)) != CV_OK ||
-	    (r = cv_keys_open(&v->cfg, dir, &v->sk->k)) != CV_OK) {
+	    (r = cv_store_identity(v->store, records, sizeof records)) !=
+	    CV_OK ||
+	    (r = cv_keys_open(&v->cfg, dir, records, &v->sk->k)) != CV_OK) {
 		cv_vault_close(v);
 		return r;
 	}

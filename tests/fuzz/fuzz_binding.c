@@ -1,5 +1,6 @@
 /* The token binding (read back from the HSM): accepted input round-trips
- * byte for byte. */
+ * byte for byte; a version 1 binding comes back as version 2 with no
+ * records (an empty last field). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (bind_parse(data, size, &b) != CV_OK)
 		return 0;
-	if (bind_format(&b, out, sizeof out, &len) != CV_OK || len != size ||
-	    memcmp(out, data, size) != 0)
+	if (bind_format(&b, out, sizeof out, &len) != CV_OK)
+		abort();
+	if (data[4] == 1) {
+		if (len != size + 2 || out[4] != 2 || memcmp(out, data, 4) ||
+		    memcmp(out + 5, data + 5, size - 5) || out[size] ||
+		    out[size + 1])
+			abort();
+	} else if (len != size || memcmp(out, data, size) != 0)
 		abort();
 	return 0;
 }

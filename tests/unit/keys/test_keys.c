@@ -41,7 +41,7 @@ open_keys(void)
 {
 	struct cv_keys *k = NULL;
 
-	assert_int_equal(cv_keys_open(&cfg, dir, &k), CV_OK);
+	assert_int_equal(cv_keys_open(&cfg, dir, NULL, &k), CV_OK);
 	return k;
 }
 
@@ -128,7 +128,7 @@ test_rotation_destroys_old_key(void **state)
 	assert_int_equal(fwrite(old, 1, oldlen, f), oldlen);
 	fclose(f);
 	k = NULL;
-	assert_int_equal(cv_keys_open(&cfg, dir, &k), CV_ERR_HSM_KEY);
+	assert_int_equal(cv_keys_open(&cfg, dir, NULL, &k), CV_ERR_HSM_KEY);
 	assert_null(k);
 	free(old);
 }
