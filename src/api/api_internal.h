@@ -54,6 +54,9 @@ struct server {
 	struct guard_watch *watch;
 	/* locks not on the log yet (locks.c); NULL with the guard off */
 	struct lock_queue *locks;
+	/* the shared guard's grants to this node (grants.c); NULL with the
+	 * guard off or on a SQLite vault */
+	struct api_grants *grants;
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
 	size_t nhandles;
@@ -283,6 +286,25 @@ void api_guard_stop(struct server *srv);
  * CV_STEP_UP_WAIT_S raise a "stopped_at_step_up" alert (once each).
  */
 void api_guard_tick(struct server *srv);
+/*
+ * grants.c: what the shared guard lets this node decide alone. use: for
+ * T (user, session, proof, stepped_up, rids, now), USED when a grant this
+ * node holds covers it (counted down; nothing to ask), ASK when this read
+ * is to ask the database, giving the grant back (T's node, settle, chunk
+ * and lease filled in: call api_grants_done after the take whatever it
+ * returned, with the new grant or 0), EXACT when another read of the user
+ * is asking (ask without grants). tick: gives back the grants whose lease
+ * is over, from the main thread.
+ */
+struct api_grants;
+enum api_grant_use { API_GRANT_EXACT, API_GRANT_ASK, API_GRANT_USED };
+cv_err api_grants_new(struct api_grants **out) CV_MUST_CHECK;
+void api_grants_free(struct api_grants *g);
+enum api_grant_use api_grants_use(struct api_grants *g,
+    struct cv_store_take *t);
+void api_grants_done(struct api_grants *g, struct cv_store_take *t,
+    unsigned grant);
+void api_grants_tick(struct api_grants *g, struct cv_store *db);
 cv_err api_guard_save(struct server *srv) CV_MUST_CHECK;
 int64_t api_guard_now(struct server *srv);
 /*

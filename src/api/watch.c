@@ -254,7 +254,9 @@ api_guard_start(struct server *srv)
 	cv_err r;
 
 	if ((r = cv_guard_new(&srv->guard)) != CV_OK ||
-	    (r = api_locks_start(srv)) != CV_OK)
+	    (r = api_locks_start(srv)) != CV_OK ||
+	    (srv->store && cv_store_shared(srv->store) &&
+	    (r = api_grants_new(&srv->grants)) != CV_OK))
 		return r;
 	if ((srv->watch = calloc(1, sizeof *srv->watch)) == NULL)
 		return CV_ERR_NOMEM;
@@ -317,6 +319,7 @@ api_guard_tick(struct server *srv)
 	if (srv->guard == NULL)
 		return;
 	api_locks_tick(srv);
+	api_grants_tick(srv->grants, srv->store);
 	watch_tick(srv);
 	/* Sessions end in real time, whatever the guard's clock says. */
 	cv_guard_sessions_expire(srv->guard, cv_time_us());
@@ -345,6 +348,11 @@ api_guard_stop(struct server *srv)
 		fprintf(stderr, "clearvault serve: cannot save the guard's "
 		    "state: %s\n", cv_err_detail());
 	api_locks_stop(srv);
+	/* What this node let out under its grants is counted before it
+	 * goes (the leases it did not wait for are held until they age) */
+	api_grants_tick(srv->grants, srv->store);
+	api_grants_free(srv->grants);
+	srv->grants = NULL;
 	cv_guard_free(srv->guard);
 	srv->guard = NULL;
 	if (srv->watch) {
@@ -583,7 +591,8 @@ shared_take(struct req *r, const struct cv_guard_read *rd,
 	    .stepped_up = rd->stepped_up };
 	static const char *const win[4] = { "", "minute", "hour", "day" };
 	enum cv_store_verdict v;
-	unsigned w;
+	enum api_grant_use use;
+	unsigned w, g;
 	cv_err e;
 
 	if (db == NULL || !cv_store_shared(db))
@@ -600,7 +609,12 @@ shared_take(struct req *r, const struct cv_guard_read *rd,
 		t.hard[i] = lim->hard[i];
 		t.vhard[i] = cl->hard[i];
 	}
-	if ((e = cv_store_guard_take(db, &t, &v, &w)) != CV_OK)
+	if ((use = api_grants_use(r->srv->grants, &t)) == API_GRANT_USED)
+		return CV_OK;
+	e = cv_store_guard_take(db, &t, &v, &w, &g);
+	api_grants_done(r->srv->grants, &t, e == CV_OK && v ==
+	    CV_TAKE_ALLOW ? g : 0);
+	if (e != CV_OK)
 		return e;	/* fail closed */
 	if (v == CV_TAKE_ALLOW)
 		return CV_OK;

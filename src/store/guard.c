@@ -53,33 +53,64 @@
     "INSERT INTO guard_vault_counts SELECT k, 0, '{0,0,0}'" \
     " FROM generate_series(0, 15) AS k;" \
     "CREATE TABLE guard_locks(u TEXT PRIMARY KEY, reason TEXT NOT NULL," \
-    " since BIGINT NOT NULL);"
+    " since BIGINT NOT NULL);" \
+    "CREATE TABLE guard_grants(node TEXT NOT NULL, u TEXT NOT NULL," \
+    " s TEXT, g INT NOT NULL, until BIGINT NOT NULL," \
+    " PRIMARY KEY (node, u));" \
+    "CREATE INDEX guard_grants_u ON guard_grants(u);" \
+    "CREATE INDEX guard_grants_until ON guard_grants(until);" \
+    "CREATE TABLE guard_vault_grants(g INT NOT NULL);" \
+    "INSERT INTO guard_vault_grants VALUES (0);"
 
-/* Returns 0 (allowed and counted), 10 + window (soft), 14 (session),
- * 20 + window (hard), 30 + window (ceiling), 40 (a lock row). vs[]: the
- * shards' counts, 16 per window (window i, shard k at 16 * (i - 1) + k +
- * 1); va[]: what this take adds to each. */
+/*
+ * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
+ * 10 + window (soft), 14 (session), 20 + window (hard), 30 + window
+ * (ceiling), 40 (a lock row); grant, the records p_node may let out for
+ * this user without asking until p_lease has passed (guard_grants: every
+ * other node's decisions count them as read). p_settle: what p_node let
+ * out under its last grant for the user, counted first whatever the
+ * verdict (p_chunk -1 is that count's own call: no lock check, no
+ * limits). vs[]: the shards' counts, 16 per window (window i, shard k at
+ * 16 * (i - 1) + k + 1); va[]: what this take adds to each.
+ */
 #define PG_TAKE \
-    "CREATE FUNCTION cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT," \
-    " p_budget INT, p_rids TEXT[], p_now BIGINT, p_soft INT[]," \
-    " p_hard INT[], p_vhard INT[], p_up BOOLEAN) RETURNS INT" \
-    " LANGUAGE plpgsql AS $$\n" \
+    "CREATE FUNCTION cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT,\n" \
+    " p_budget INT, p_rids TEXT[], p_now BIGINT, p_soft INT[], p_hard INT[],\n" \
+    " p_vhard INT[], p_up BOOLEAN, p_node TEXT, p_settle TEXT[], p_chunk INT,\n" \
+    " p_lease BIGINT) RETURNS INT[] LANGUAGE plpgsql AS $$\n" \
     "DECLARE\n" \
     " w BIGINT[] := ARRAY[60000000, 3600000000, 86400000000];\n" \
+    " big INT[] := ARRAY[2147483647, 2147483647, 2147483647];\n" \
     " ids TEXT[]; ks INT[]; up BIGINT; tu BIGINT; tv BIGINT;\n" \
     " n INT[]; a INT[]; g INT[]; vs INT[] := array_fill(0, ARRAY[48]);\n" \
-    " va INT[] := array_fill(0, ARRAY[48]); vn INT; c RECORD; j INT;\n" \
-    " sp BIGINT; sn INT; sa INT; had BOOLEAN;\n" \
+    " va INT[] := array_fill(0, ARRAY[48]); vn INT[] := '{0,0,0}';\n" \
+    " c RECORD; j INT; sp BIGINT; sn INT := 0; sa INT := 0; had BOOLEAN;\n" \
+    " og INT[]; osg INT; vg INT; gr INT; back INT;\n" \
     "BEGIN\n" \
-    /* counts, not records: losing the last few in a crash of the \
-     * database is the price of not waiting for its disk on every read */ \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
     " PERFORM pg_advisory_xact_lock(hashtext('cv_guard ' || p_u));\n" \
-    " IF EXISTS (SELECT 1 FROM guard_locks WHERE u = p_u) THEN\n" \
-    "  RETURN 40;\n" \
+    " IF p_node IS NOT NULL THEN\n" \
+    "  -- this node's grant for the user ends here: what it let out is\n" \
+    "  -- counted whatever happens next (it has left), the rest goes back.\n" \
+    "  -- Locks in one order for every call: the user's, the shards of all\n" \
+    "  -- it counts (given back and read), the grants' total.\n" \
+    "  PERFORM 1 FROM guard_vault_counts WHERE k = ANY(ARRAY(\n" \
+    "   SELECT DISTINCT hashtext(x) & 15 FROM unnest(p_settle || p_rids) AS x))\n" \
+    "   ORDER BY k FOR UPDATE;\n" \
+    "  WITH gone AS (DELETE FROM guard_grants WHERE u = p_u AND\n" \
+    "   (node = p_node OR until + w[3] <= p_now) RETURNING guard_grants.g)\n" \
+    "  SELECT coalesce(sum(gone.g), 0) INTO back FROM gone;\n" \
+    "  UPDATE guard_vault_grants SET g = guard_vault_grants.g - back;\n" \
+    "  IF cardinality(p_settle) > 0 THEN\n" \
+    "   PERFORM cv_guard_take(p_u, p_s, p_proof, big[1], p_settle, p_now, big,\n" \
+    "    big, big, true, NULL, NULL, -1, 0);\n" \
+    "  END IF;\n" \
+    " END IF;\n" \
+    " IF p_chunk >= 0 AND EXISTS (SELECT 1 FROM guard_locks WHERE u = p_u) THEN\n" \
+    "  RETURN ARRAY[40, 0];\n" \
     " END IF;\n" \
     " ids := ARRAY(SELECT DISTINCT x FROM unnest(p_rids) AS x);\n" \
-    /* the user's windows, brought forward to tu */ \
+    " -- the user's windows, brought forward to tu\n" \
     " SELECT uc.upto, uc.n INTO up, n FROM guard_user_counts uc\n" \
     "  WHERE uc.u = p_u;\n" \
     " IF NOT FOUND THEN up := p_now; n := '{0,0,0}'; END IF;\n" \
@@ -99,7 +130,17 @@
     "  FROM unnest(ids) AS x(rid) LEFT JOIN guard_user_reads ur\n" \
     "  ON ur.u = p_u AND ur.rid = x.rid;\n" \
     " FOR i IN 1..3 LOOP n[i] := n[i] - g[i]; END LOOP;\n" \
-    /* the vault's: the shards read into, locked in order */ \
+    " -- what other nodes may let out of this user's budgets, and of the\n" \
+    " -- vault's, without asking (a grant a node did not give back holds\n" \
+    " -- each window until it has left that window)\n" \
+    " SELECT ARRAY[\n" \
+    "  coalesce(sum(gg.g) FILTER (WHERE gg.until + w[1] > tu), 0),\n" \
+    "  coalesce(sum(gg.g) FILTER (WHERE gg.until + w[2] > tu), 0),\n" \
+    "  coalesce(sum(gg.g) FILTER (WHERE gg.until + w[3] > tu), 0)],\n" \
+    "  coalesce(sum(gg.g) FILTER (WHERE gg.s = p_s AND gg.until + w[3] > tu), 0)\n" \
+    "  INTO og, osg FROM guard_grants gg WHERE gg.u = p_u;\n" \
+    " SELECT vgr.g INTO vg FROM guard_vault_grants vgr;\n" \
+    " -- the vault's: the shards read into, locked in order\n" \
     " ks := ARRAY(SELECT DISTINCT hashtext(x) & 15 FROM unnest(ids) AS x\n" \
     "  ORDER BY 1);\n" \
     " PERFORM 1 FROM guard_vault_counts WHERE k = ANY(ks) ORDER BY k\n" \
@@ -135,15 +176,11 @@
     "  END LOOP;\n" \
     " END LOOP;\n" \
     " FOR i IN 1..3 LOOP\n" \
-    "  IF n[i] + a[i] > p_hard[i] THEN RETURN 20 + i; END IF;\n" \
-    "  IF NOT p_up AND n[i] + a[i] > p_soft[i] THEN RETURN 10 + i; END IF;\n" \
-    "  SELECT sum(x) INTO vn FROM unnest(vs[16 * i - 15:16 * i]) AS x;\n" \
-    "  SELECT vn + sum(x) INTO vn FROM unnest(va[16 * i - 15:16 * i])\n" \
-    "   AS x;\n" \
-    "  IF vn > p_vhard[i] THEN RETURN 30 + i; END IF;\n" \
+    "  vn[i] := (SELECT sum(x) FROM unnest(vs[16 * i - 15:16 * i] ||\n" \
+    "   va[16 * i - 15:16 * i]) AS x);\n" \
     " END LOOP;\n" \
-    /* the session's budget since its proof (a later proof starts it \
-     * again; a node with an older one counts against the newer) */ \
+    " -- the session's budget since its proof (a later proof starts it\n" \
+    " -- again; a node with an older one counts against the newer)\n" \
     " IF p_s IS NOT NULL THEN\n" \
     "  SELECT sc.proof, sc.n INTO sp, sn FROM guard_session_counts sc\n" \
     "   WHERE sc.s = p_s;\n" \
@@ -155,14 +192,23 @@
     "  SELECT count(*) INTO sa FROM unnest(ids) AS x(rid)\n" \
     "   WHERE NOT EXISTS (SELECT 1 FROM guard_session_reads sr\n" \
     "    WHERE sr.s = p_s AND sr.rid = x.rid);\n" \
-    "  IF sn + sa > p_budget THEN RETURN 14; END IF;\n" \
+    " END IF;\n" \
+    " FOR i IN 1..3 LOOP\n" \
+    "  IF n[i] + a[i] + og[i] > p_hard[i] THEN RETURN ARRAY[20 + i, 0]; END IF;\n" \
+    "  IF NOT p_up AND n[i] + a[i] + og[i] > p_soft[i] THEN\n" \
+    "   RETURN ARRAY[10 + i, 0];\n" \
+    "  END IF;\n" \
+    "  IF vn[i] + vg > p_vhard[i] THEN RETURN ARRAY[30 + i, 0]; END IF;\n" \
+    " END LOOP;\n" \
+    " IF p_s IS NOT NULL THEN\n" \
+    "  IF sn + sa + osg > p_budget THEN RETURN ARRAY[14, 0]; END IF;\n" \
     "  INSERT INTO guard_session_reads SELECT p_s, x, sp\n" \
     "   FROM unnest(ids) AS x ON CONFLICT DO NOTHING;\n" \
     "  INSERT INTO guard_session_counts VALUES (p_s, sp, sn + sa)\n" \
     "   ON CONFLICT (s) DO UPDATE SET proof = excluded.proof,\n" \
     "   n = excluded.n;\n" \
     " END IF;\n" \
-    /* allowed: counted */ \
+    " -- allowed: counted\n" \
     " INSERT INTO guard_user_counts VALUES (p_u, tu,\n" \
     "  ARRAY[n[1] + a[1], n[2] + a[2], n[3] + a[3]])\n" \
     "  ON CONFLICT (u) DO UPDATE SET upto = excluded.upto, n = excluded.n;\n" \
@@ -177,12 +223,46 @@
     " END LOOP;\n" \
     " INSERT INTO guard_vault_reads SELECT x, hashtext(x) & 15, tv\n" \
     "  FROM unnest(ids) AS x ON CONFLICT (rid) DO UPDATE SET t = excluded.t;\n" \
-    " RETURN 0;\n" \
+    " -- a grant: what this node may let out of this user's budgets without\n" \
+    " -- asking, until p_lease has passed; half of what is left above a\n" \
+    " -- reserve of 32 in every window, the session's and the vault's, so that\n" \
+    " -- the last records of any budget are decided one by one\n" \
+    " IF p_node IS NULL OR p_chunk <= 0 THEN RETURN ARRAY[0, 0]; END IF;\n" \
+    " gr := p_chunk;\n" \
+    " FOR i IN 1..3 LOOP\n" \
+    "  gr := least(gr, ((CASE WHEN p_up THEN p_hard[i]\n" \
+    "   ELSE least(p_soft[i], p_hard[i]) END) - n[i] - a[i] - og[i] - 32) / 2,\n" \
+    "   (p_vhard[i] - vn[i] - vg - 32) / 2);\n" \
+    " END LOOP;\n" \
+    " IF p_s IS NOT NULL THEN\n" \
+    "  gr := least(gr, (p_budget - sn - sa - osg - 32) / 2);\n" \
+    " END IF;\n" \
+    " IF gr <= 0 THEN RETURN ARRAY[0, 0]; END IF;\n" \
+    " INSERT INTO guard_grants VALUES (p_node, p_u, p_s, gr, tu + p_lease);\n" \
+    " UPDATE guard_vault_grants SET g = guard_vault_grants.g + gr;\n" \
+    " RETURN ARRAY[0, gr];\n" \
+    "END $$;\n"
+
+/* Grants a day past their lease (their nodes died or lost the
+ * database before giving them back) out of the vault's total. */
+#define PG_EXPIRE \
+    "CREATE FUNCTION cv_guard_expire(p_now BIGINT) RETURNS INT" \
+    " LANGUAGE plpgsql AS $$\n" \
+    "DECLARE back INT;\n" \
+    "BEGIN\n" \
+    " PERFORM set_config('synchronous_commit', 'off', true);\n" \
+    " WITH gone AS (DELETE FROM guard_grants\n" \
+    "  WHERE until + 86400000000 <= p_now RETURNING guard_grants.g)\n" \
+    " SELECT coalesce(sum(gone.g), 0) INTO back FROM gone;\n" \
+    " IF back > 0 THEN\n" \
+    "  UPDATE guard_vault_grants SET g = guard_vault_grants.g - back;\n" \
+    " END IF;\n" \
+    " RETURN back;\n" \
     "END $$;"
 
 const char *const store_guard_schema[2] = {
 	[CV_DB_SQLITE] = "",
-	[CV_DB_POSTGRESQL] = PG_TABLES PG_TAKE,
+	[CV_DB_POSTGRESQL] = PG_TABLES PG_TAKE PG_EXPIRE,
 };
 
 int
@@ -231,19 +311,24 @@ array_text(struct cv_buf *b, const char *const *ids, size_t n,
 
 cv_err
 cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
-    enum cv_store_verdict *v, unsigned *window)
+    enum cv_store_verdict *v, unsigned *window, unsigned *grant)
 {
-	struct cv_buf rids = { 0 }, soft = { 0 }, hard = { 0 }, vhard = { 0 };
+	struct cv_buf rids = { 0 }, soft = { 0 }, hard = { 0 }, vhard = { 0 },
+	    settle = { 0 };
 	struct cv_db_stmt *st = NULL;
 	int rc, code;
 	cv_err r;
 
 	*v = CV_TAKE_ALLOW;
 	*window = 0;
-	if ((r = prep(s, "SELECT cv_guard_take(?1, ?2, ?3, ?4, ?5::text[], "
-	    "?6, ?7::int[], ?8::int[], ?9::int[], ?10 <> 0)", &st)) != CV_OK)
+	*grant = 0;
+	if ((r = prep(s, "SELECT x[1], x[2] FROM (SELECT cv_guard_take(?1, "
+	    "?2, ?3, ?4, ?5::text[], ?6, ?7::int[], ?8::int[], ?9::int[], "
+	    "?10 <> 0, ?11, ?12::text[], ?13, ?14) AS x) AS q", &st)) !=
+	    CV_OK)
 		return r;
 	if ((r = array_text(&rids, t->rids, t->n, NULL)) != CV_OK ||
+	    (r = array_text(&settle, t->settle, t->nsettle, NULL)) != CV_OK ||
 	    (r = array_text(&soft, NULL, 3, t->soft)) != CV_OK ||
 	    (r = array_text(&hard, NULL, 3, t->hard)) != CV_OK ||
 	    (r = array_text(&vhard, NULL, 3, t->vhard)) != CV_OK)
@@ -261,11 +346,19 @@ cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
 	db_bind_text(st, 8, (const char *)hard.p);
 	db_bind_text(st, 9, (const char *)vhard.p);
 	db_bind_int64(st, 10, t->stepped_up);
+	if (t->node)
+		db_bind_text(st, 11, t->node);
+	else
+		db_bind_null(st, 11);
+	db_bind_text(st, 12, (const char *)settle.p);
+	db_bind_int64(st, 13, t->chunk > INT32_MAX ? INT32_MAX : t->chunk);
+	db_bind_int64(st, 14, t->lease_us);
 	if ((rc = db_step(st)) != CV_DB_ROW) {
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 		goto out;
 	}
 	code = (int)db_column_int64(st, 0);
+	*grant = (unsigned)db_column_int64(st, 1);
 	*window = (unsigned)code % 10;
 	*v = code == 0 ? CV_TAKE_ALLOW : code == 40 ? CV_TAKE_LOCKED :
 	    code == 14 ? CV_TAKE_SESSION : code < 20 ? CV_TAKE_STEP_UP :
@@ -277,6 +370,22 @@ cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
 	cv_buf_free(&soft);
 	cv_buf_free(&hard);
 	cv_buf_free(&vhard);
+	cv_buf_free(&settle);
+	return r;
+}
+
+cv_err
+cv_store_guard_expire(struct cv_store *s, int64_t now_us)
+{
+	struct cv_db_stmt *st;
+	cv_err r;
+
+	if ((r = prep(s, "SELECT cv_guard_expire(?1)", &st)) != CV_OK)
+		return r;
+	db_bind_int64(st, 1, now_us);
+	if (db_step(st) != CV_DB_ROW)
+		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	store_release(st);
 	return r;
 }
 

@@ -280,6 +280,16 @@ struct cv_store_take {
 	uint32_t soft[3], hard[3];	/* the user's */
 	uint32_t vhard[3];		/* the vault-wide ceiling's */
 	int stepped_up;		/* soft limits waived */
+	/* Grants (NULL node: none asked, none given back). The node's
+	 * last grant for this user ends: SETTLE (NSETTLE ids) is what it
+	 * let out under it, counted whatever the verdict. An allowed read
+	 * may bring a new one of at most CHUNK records, good for LEASE_US:
+	 * what the node may let out without asking (*grant). */
+	const char *node;
+	const char *const *settle;
+	size_t nsettle;
+	uint32_t chunk;
+	int64_t lease_us;
 };
 
 enum cv_store_verdict {
@@ -294,12 +304,19 @@ enum cv_store_verdict {
 /*
  * Decides T against every node's counts in one statement, under a lock
  * on the user, and counts it when allowed (nothing counted otherwise).
- * *window: 1 minute, 2 hour, 3 day. Must not run inside a transaction of
+ * *window: 1 minute, 2 hour, 3 day. *grant: the records T->node may let
+ * out for T->user without asking (0: none; the caller's to count down
+ * and give back, with what it let out, at its next take or settle). Must not run inside a transaction of
  * S's (it would decide on that transaction's snapshot). CV_ERR_STORE
  * (fail closed: no read), CV_ERR_INVALID (a SQLite vault, a bad id).
  */
 cv_err cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
-    enum cv_store_verdict *v, unsigned *window) CV_MUST_CHECK;
+    enum cv_store_verdict *v, unsigned *window,
+    unsigned *grant) CV_MUST_CHECK;
+/* Grants whose lease ended a day before NOW_US (their nodes never gave
+ * them back): forgotten, what they held free again. */
+cv_err cv_store_guard_expire(struct cv_store *s,
+    int64_t now_us) CV_MUST_CHECK;
 /* A lock every node sees (its own guard refreshes from these). */
 cv_err cv_store_guard_lock(struct cv_store *s, const char *user,
     const char *reason, int64_t now_us) CV_MUST_CHECK;

@@ -380,3 +380,41 @@ print(" ".join(sorted(found)))
 PY
 }
 
+# Tests of several `serve` nodes on a PostgreSQL of their own (cli_nodes,
+# cli_nodes_grants): nodes_begin starts it (its URI in $uri; sql QUERY
+# asks it) and stops it and every node at exit; start_node N DIR
+# [serve options] starts node N on DIR, its URL in U[N], its PID in
+# PIDS[N].
+nodes_begin() {
+	chmod 711 "$T"
+	PIDS=()
+	U=()
+	trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null
+	    sh "$PG_SH" stop "$T/pg" >/dev/null 2>&1
+	    [ -n "${CV_KEEP:-}" ] || rm -rf "$T"' EXIT
+	uri=$(sh "$PG_SH" start "$T/pg") || return 1
+	sql() { "$PSQL" -X -q -t -A -d "$uri" -c "$1" 2>&1; }
+}
+start_node() {	# N DIR [serve options]
+	local n=$1 dir=$2
+	shift 2
+	"$CV" serve --dir "$dir" --listen 127.0.0.1:0 "$@" >"$T/n$n.out" \
+	    2>"$T/n$n.err" &
+	PIDS[$n]=$!
+	for _ in $(seq 1 150); do
+		U[$n]=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
+		    "$T/n$n.out")
+		[ -n "${U[$n]}" ] && return 0
+		sleep 0.1
+	done
+	echo "node $n did not start: $(cat "$T/n$n.err")" >&2
+	return 1
+}
+stop_nodes() {	# N...: stopped (SIGTERM), each expected to exit 0
+	for n in "$@"; do
+		kill "${PIDS[$n]}"
+		wait "${PIDS[$n]}"
+		expect_eq "node $n stops cleanly" 0 $?
+		unset "PIDS[$n]"
+	done
+}

@@ -9,31 +9,9 @@
 # what left, whichever node served it; a kill -9 of node 3 while 1 and 2
 # serve loses nothing they answered, and the log verifies.
 . "$(dirname "$0")/lib.sh"
-PG_SH=$(cd "$(dirname "$0")/.." && pwd)/pg.sh
-PSQL=/usr/lib/postgresql/15/bin/psql
-chmod 711 "$T"
-PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null
-    sh "$PG_SH" stop "$T/pg" >/dev/null 2>&1
-    [ -n "${CV_KEEP:-}" ] || rm -rf "$T"' EXIT
-uri=$(sh "$PG_SH" start "$T/pg") || { bad "start PostgreSQL"; finish; exit 1; }
-sql() { "$PSQL" -X -q -t -A -d "$uri" -c "$1" 2>&1; }
+nodes_begin || { bad "start PostgreSQL"; finish; exit 1; }
 ids() { sed -n "$2,$3p" "$1" | cut -c8-26; }	# FILE FROM TO
 count() { grep -c "^$1\$" "$T/codes"; }
-U=()
-start_node() {	# N DIR: node N's URL in U[N], its PID in PIDS[N]
-	"$CV" serve --dir "$2" --listen 127.0.0.1:0 --threads 2 >"$T/n$1.out" \
-	    2>"$T/n$1.err" &
-	PIDS[$1]=$!
-	for _ in $(seq 1 150); do
-		U[$1]=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
-		    "$T/n$1.out")
-		[ -n "${U[$1]}" ] && return 0
-		sleep 0.1
-	done
-	echo "node $1 did not start: $(cat "$T/n$1.err")" >&2
-	return 1
-}
 on() { URL=${U[$1]}; }	# N: the next requests go to node N
 read_on() {	# N USER TOKEN RID: one read, status in $code
 	on "$1"
@@ -61,7 +39,8 @@ grep -q "tokendir = $T/v/token/objects" "$T/v3/token/softhsm2.conf" && ok ||
 echo "$(date +%s) 36" >"$T/clock"
 export CLEARVAULT_GUARD_CLOCK="$T/clock"
 for n in 1 2 3; do
-	start_node $n "$T/v${n#1}" || { bad "node $n"; finish; exit 1; }
+	start_node $n "$T/v${n#1}" --threads 2 ||
+	    { bad "node $n"; finish; exit 1; }
 done
 ok
 SRV_DIR=$T/v SRV_PID=${PIDS[1]}
@@ -118,7 +97,7 @@ expect_code "login late on node 1" 201
 t_late=$tok
 cp -a "$T/v" "$T/v4"
 rm -f "$T/v4/serve.lock"
-start_node 4 "$T/v4" || { bad "node 4"; finish; exit 1; }
+start_node 4 "$T/v4" --threads 2 || { bad "node 4"; finish; exit 1; }
 : >"$T/codes"
 for i in $(seq 41 52); do
 	read_on 4 late "$t_late" "$(ids "$T/v.jsonl" $i $i)"
@@ -223,11 +202,7 @@ expect_eq "nodes 1 and 2 served through node 3's death" "20 0" \
 kill -0 "${PIDS[1]}" && kill -0 "${PIDS[2]}" && ok || bad "a node died"
 
 # ---- the merged log -----------------------------------------------------
-for n in 1 2; do
-	kill "${PIDS[$n]}"
-	wait "${PIDS[$n]}"
-	expect_eq "node $n stops cleanly" 0 $?
-done
+stop_nodes 1 2
 PIDS=()
 expect_ok "audit verify" "$CV" audit verify --dir "$T/v"
 "$CV" audit tail --dir "$T/v3" --json -n 100000000 >"$T/log"

@@ -43,9 +43,11 @@ take(struct cv_store *s, const char *user, const char *ses, int64_t proof,
 	    .soft = { 3, 100, 1000 }, .hard = { 4, 200, 2000 },
 	    .vhard = { 6, 1000, 10000 } };
 	enum cv_store_verdict v;
-	unsigned wd;
+	unsigned wd, g;
 
-	assert_int_equal(cv_store_guard_take(s, &tk, &v, w ? w : &wd), CV_OK);
+	assert_int_equal(cv_store_guard_take(s, &tk, &v, w ? w : &wd, &g),
+	    CV_OK);
+	assert_int_equal(g, 0);
 	return v;
 }
 
@@ -82,7 +84,7 @@ test_stepped_up_and_hard(void **state)
 	    .soft = { 1, 100, 1000 }, .hard = { 2, 200, 2000 },
 	    .vhard = { 1000, 1000, 10000 }, .stepped_up = 1 };
 	enum cv_store_verdict v;
-	unsigned w;
+	unsigned w, g;
 	char b[32];
 	const char *ids[1];
 
@@ -92,7 +94,7 @@ test_stepped_up_and_hard(void **state)
 		ids[0] = rid(b, 100 + i);
 		tk.now_us = T0 + 10 * MIN + i * SEC;
 		assert_int_equal(cv_store_guard_take(i % 2 ? n2 : n1, &tk, &v,
-		    &w), CV_OK);
+		    &w, &g), CV_OK);
 		/* Past the soft limit when stepped up; not past the hard. */
 		assert_int_equal(v, i < 2 ? CV_TAKE_ALLOW : CV_TAKE_DENY);
 	}
@@ -251,7 +253,7 @@ model_run(uint32_t seed, unsigned takes, unsigned vhard, int64_t start,
 	*early = 0;
 	for (unsigned k = 0; k < takes; k++) {
 		unsigned u = m_rand(&x) % M_USERS, n = 1 + m_rand(&x) % 3;
-		unsigned ids[3], have, add, win = 0, got_w;
+		unsigned ids[3], have, add, win = 0, got_w, g;
 		uint32_t r = m_rand(&x) % 100;
 		char user[8], ses[8], b[3][32];
 		const char *rids[3];
@@ -298,7 +300,7 @@ model_run(uint32_t seed, unsigned takes, unsigned vhard, int64_t start,
 				want = CV_TAKE_SESSION;
 		}
 		assert_int_equal(cv_store_guard_take(k % 2 ? n2 : n1, &tk,
-		    &got, &got_w), CV_OK);
+		    &got, &got_w, &g), CV_OK);
 		if (got == CV_TAKE_CEILING && (want == CV_TAKE_ALLOW ||
 		    want == CV_TAKE_SESSION || got_w < win)) {
 			++*early;	/* a shard counted what had left */
@@ -359,32 +361,223 @@ race(void *arg)
 	    .n = 1, .soft = { 1000, 1000, 30 }, .hard = { 1000, 1000, 30 },
 	    .vhard = { 100000, 100000, 100000 } };
 	enum cv_store_verdict v;
-	unsigned w;
+	unsigned w, g;
 
 	for (unsigned i = 0; i < 40 && x->e == CV_OK; i++) {
 		rid(b, x->first + i);
 		tk.now_us = T0 + 90 * MIN + i;
-		if ((x->e = cv_store_guard_take(x->s, &tk, &v, &w)) == CV_OK &&
+		if ((x->e = cv_store_guard_take(x->s, &tk, &v, &w, &g)) == CV_OK &&
 		    v == CV_TAKE_ALLOW)
 			x->allowed++;
 	}
 	return NULL;
 }
 
+/* FN(A) and FN(B) at once, both to their end. */
+static void
+two_at_once(void *(*fn)(void *), void *a, void *b)
+{
+	pthread_t ta, tb;
+
+	assert_int_equal(pthread_create(&ta, NULL, fn, a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, fn, b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+}
+
 static void
 test_race(void **state)
 {
 	struct racer a = { n1, 1000, 0, CV_OK }, b = { n2, 2000, 0, CV_OK };
-	pthread_t ta, tb;
 
 	(void)state;
-	assert_int_equal(pthread_create(&ta, NULL, race, &a), 0);
-	assert_int_equal(pthread_create(&tb, NULL, race, &b), 0);
-	pthread_join(ta, NULL);
-	pthread_join(tb, NULL);
+	two_at_once(race, &a, &b);
 	assert_int_equal(a.e, CV_OK);
 	assert_int_equal(b.e, CV_OK);
 	assert_int_equal(a.allowed + b.allowed, 30);
+}
+
+/*
+ * Grants: a node asks with its id and may let out the grant's records
+ * without asking again; every other node's decisions count them as read
+ * until the node gives them back with what it let out.
+ */
+static int g_soft;	/* LIM below is the soft limit, else the hard */
+static uint32_t g_vday = 1000000;	/* the vault's ceiling, every window */
+
+static enum cv_store_verdict
+gtake(struct cv_store *s, const char *user, const char *node, unsigned i,
+    const char *const *settle, size_t nsettle, uint32_t chunk,
+    const uint32_t lim[3], int64_t t, unsigned *grant)
+{
+	char b[32];
+	const char *ids[1] = { rid(b, i) };
+	struct cv_store_take tk = { .user = user, .budget = 1000, .rids = ids,
+	    .n = i ? 1 : 0, .now_us = t, .vhard = { g_vday, g_vday, g_vday },
+	    .node = node, .settle = settle, .nsettle = nsettle,
+	    .chunk = chunk, .lease_us = SEC / 2 };
+	enum cv_store_verdict v;
+	unsigned w, g;
+
+	for (int k = 0; k < 3; k++) {
+		tk.soft[k] = g_soft ? lim[k] : UINT32_MAX;
+		tk.hard[k] = g_soft ? UINT32_MAX : lim[k];
+	}
+	assert_int_equal(cv_store_guard_take(s, &tk, &v, &w, grant ? grant :
+	    &g), CV_OK);
+	return v;
+}
+
+/* How many new records from FIRST on NODE-less S allows before one is
+ * refused. */
+static unsigned
+until_refused(struct cv_store *s, const char *user, unsigned first,
+    const uint32_t lim[3], int64_t t)
+{
+	unsigned n = 0;
+
+	enum cv_store_verdict v;
+
+	while (n < 1000 && (v = gtake(s, user, NULL, first + n, NULL, 0, 0,
+	    lim, t, NULL)) == CV_TAKE_ALLOW)
+		n++;
+	assert_int_equal(v, g_vday < 1000000 ? CV_TAKE_CEILING : g_soft ?
+	    CV_TAKE_STEP_UP : CV_TAKE_DENY);
+	return n;
+}
+
+static void
+test_grants(void **state)
+{
+	static const uint32_t day200[3] = { 1000, 1000, 200 },
+	    min100[3] = { 100, 1000, 1000 };
+	int64_t t = T0 + 5 * 1440 * MIN;
+	char b[10][32];
+	const char *let[10];
+	unsigned g;
+
+	(void)state;
+	/* Node A's grant: 32 of the day's 200, the read itself one more. */
+	assert_int_equal(gtake(n1, "gr", "A", 7000, NULL, 0, 32, day200, t,
+	    &g), CV_TAKE_ALLOW);
+	assert_int_equal(g, 32);
+	/* Node B, asking at every read, gets what is left: 167. */
+	assert_int_equal(until_refused(n2, "gr", 7001, day200, t + SEC), 167);
+	/* A gives it back having let out 10: those count, the rest is free
+	 * again (22). */
+	for (unsigned i = 0; i < 10; i++)
+		let[i] = rid(b[i], 7500 + i);
+	assert_int_equal(gtake(n1, "gr", "A", 0, let, 10, 0, day200,
+	    t + 2 * SEC, &g), CV_TAKE_ALLOW);
+	assert_int_equal(g, 0);
+	assert_int_equal(until_refused(n2, "gr", 7600, day200, t + 3 * SEC),
+	    22);
+	/* The same of a soft limit. A grant nobody gives back (its node
+	 * died) holds each window until
+	 * it has left it: the minute's 100 are 83 for the others, and 100
+	 * again two minutes on. */
+	g_soft = 1;
+	assert_int_equal(gtake(n1, "gs", "C", 8000, NULL, 0, 16, min100, t,
+	    &g), CV_TAKE_ALLOW);
+	assert_int_equal(g, 16);
+	assert_int_equal(until_refused(n2, "gs", 8001, min100, t + SEC), 83);
+	assert_int_equal(until_refused(n2, "gs", 8200, min100, t + 2 * MIN),
+	    100);
+	/* Near a limit, no grant: the last 32 are decided one by one. */
+	assert_int_equal(gtake(n1, "gs", "C", 8400, NULL, 0, 16, min100,
+	    t + 4 * MIN, &g), CV_TAKE_ALLOW);
+	assert_int_equal(g, 16);
+	assert_int_equal(until_refused(n2, "gs", 8500, min100, t + 4 * MIN +
+	    SEC), 83);
+	/* C's grant back (unused): 85 of 100 with this read, allowed, and
+	 * no grant (15 left, under the reserve). */
+	assert_int_equal(gtake(n1, "gs", "C", 8700, NULL, 0, 16, min100,
+	    t + 4 * MIN + 2 * SEC, &g), CV_TAKE_ALLOW);
+	assert_int_equal(g, 0);
+	assert_int_equal(until_refused(n2, "gs", 8800, min100, t + 4 * MIN +
+	    3 * SEC), 15);
+	g_soft = 0;
+}
+
+/* The vault's ceiling counts every node's grants until they are given
+ * back, or forgotten a day after their lease. */
+static void
+test_grants_expire(void **state)
+{
+	static const uint32_t big[3] = { 100000, 100000, 100000 };
+	int64_t t = T0 + 8 * 1440 * MIN;
+	unsigned g;
+
+	(void)state;
+	g_vday = 60;
+	/* Node D: 13 of the vault's 60 ((60 - 1 - 32) / 2), then dies. */
+	assert_int_equal(gtake(n1, "gx", "D", 9000, NULL, 0, 16, big, t, &g),
+	    CV_TAKE_ALLOW);
+	assert_int_equal(g, 13);
+	assert_int_equal(until_refused(n2, "gy", 9100, big, t + SEC), 46);
+	/* Two days on, the reads have aged out; the grant is held still. */
+	assert_int_equal(until_refused(n2, "gy", 9300, big, t + 2880 * MIN),
+	    47);
+	assert_int_equal(cv_store_guard_expire(n2, t + 2881 * MIN), CV_OK);
+	assert_int_equal(until_refused(n2, "gy", 9500, big, t + 5000 * MIN),
+	    60);
+	g_vday = 1000000;
+}
+
+/* Two nodes with grants race for one user's day of 100: never more than
+ * 100 between them, whatever they hold. */
+struct gracer {
+	struct cv_store *s;
+	const char *node;
+	unsigned first, allowed;
+};
+
+static void *
+grace(void *arg)
+{
+	static const uint32_t day100[3] = { 1000, 1000, 100 };
+	struct gracer *x = arg;
+	char b[16][32];
+	const char *let[16];
+	size_t nlet = 0;
+	unsigned left = 0, g;
+
+	for (unsigned i = 0; i < 80; i++) {
+		int64_t t = T0 + 6 * 1440 * MIN + i;
+
+		if (left > 0) {		/* let out under the grant */
+			left--;
+			let[nlet] = rid(b[nlet], x->first + i);
+			nlet++;
+			x->allowed++;
+			continue;
+		}
+		if (gtake(x->s, "gt", x->node, x->first + i, let, nlet, 8,
+		    day100, t, &g) == CV_TAKE_ALLOW)
+			x->allowed++;
+		nlet = 0;
+		left = g;
+	}
+	/* Given back with what it let out. */
+	(void)gtake(x->s, "gt", x->node, 0, let, nlet, 0, day100,
+	    T0 + 6 * 1440 * MIN + 100, &g);
+	return NULL;
+}
+
+static void
+test_grants_race(void **state)
+{
+	static const uint32_t day100[3] = { 1000, 1000, 100 };
+	struct gracer a = { n1, "A", 20000, 0 }, b = { n2, "B", 30000, 0 };
+
+	(void)state;
+	two_at_once(grace, &a, &b);
+	print_message("grants race: %u + %u of 100\n", a.allowed, b.allowed);
+	assert_true(a.allowed + b.allowed <= 100);
+	assert_true(a.allowed + b.allowed >= 100 - 2 * 8);
+	/* Everything given back: what the two let out is all that counts. */
+	assert_int_equal(until_refused(n1, "gt", 40000, day100,
+	    T0 + 6 * 1440 * MIN + 200), 100 - a.allowed - b.allowed);
 }
 
 static int
@@ -414,6 +607,9 @@ main(void)
 		cmocka_unit_test(test_ceiling),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_race),
+		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_grants_race),
+		cmocka_unit_test(test_grants_expire),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_touch_in_snapshot),
 	};
@@ -431,10 +627,10 @@ main(void)
 	if (cv_store_open(path, CV_STORE_CREATE, &s) == CV_OK) {
 		struct cv_store_take tk = { .user = "x" };
 		enum cv_store_verdict v;
-		unsigned w;
+		unsigned w, g;
 
-		if (cv_store_shared(s) || cv_store_guard_take(s, &tk, &v, &w) !=
-		    CV_ERR_INVALID)
+		if (cv_store_shared(s) || cv_store_guard_take(s, &tk, &v, &w,
+		    &g) != CV_ERR_INVALID)
 			failed++;
 		cv_store_close(s);
 	} else
