@@ -18,6 +18,9 @@ struct pg_db {
 	/* Prepared once per connection, as the SQLite driver's PRAGMA. */
 	struct cv_db_stmt *epoch, *lastval;
 	struct pg_copy *copy;	/* a running bulk write (db_pg_copy.c) */
+	/* The epoch read with a read transaction's BEGIN (one round trip
+	 * for both), good until the next statement: -1 when none. */
+	int64_t begun_epoch;
 	char err[512];		/* the last failure's text */
 };
 

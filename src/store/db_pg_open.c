@@ -205,6 +205,7 @@ pgdb_open(const char *target, unsigned flags, double busy_seconds,
 	if ((d = calloc(1, sizeof *d)) == NULL)
 		return CV_ERR_NOMEM;
 	d->base.ops = &cv_db_postgresql;
+	d->begun_epoch = -1;
 	if ((d->c = PQconnectdbParams(keys, vals, 1)) == NULL) {
 		r = CV_ERR_NOMEM;
 		goto out;
