@@ -305,6 +305,15 @@ enum api_grant_use api_grants_use(struct api_grants *g,
 void api_grants_done(struct api_grants *g, struct cv_store_take *t,
     unsigned grant);
 void api_grants_tick(struct api_grants *g, struct cv_store *db);
+/*
+ * A PostgreSQL vault's nodes share one count: once this node's guard
+ * allowed RD (with the user's limits LIM), the store decides it again for
+ * every node at once (under a grant this node holds, or by asking), and a
+ * refusal there takes this node's hold back and answers as the guard
+ * would (r->gd). CV_OK on a SQLite vault; an error: fail closed.
+ */
+cv_err api_shared_take(struct req *r, const struct cv_guard_read *rd,
+    const struct cv_guard_limits *lim) CV_MUST_CHECK;
 cv_err api_guard_save(struct server *srv) CV_MUST_CHECK;
 int64_t api_guard_now(struct server *srv);
 /*

@@ -573,91 +573,6 @@ watch_tick(struct server *srv)
  * ends the user's sessions, a ceiling crossing is saved at once (one
  * alert per crossing, a crash notwithstanding).
  */
-/*
- * A PostgreSQL vault's nodes share one count (src/store/guard.c): once
- * this node's guard allows RD, the store decides it again for every node
- * at once, and a refusal there takes this node's hold back and answers
- * as the guard would. Outside the request's read transaction, whose
- * snapshot would hide the other nodes' reads.
- */
-static cv_err
-shared_take(struct req *r, const struct cv_guard_read *rd,
-    const struct cv_guard_limits *lim)
-{
-	struct cv_store *db = api_store(r->srv);
-	const struct cv_guard_limits *cl = &r->srv->ceiling;
-	struct cv_store_take t = { .user = rd->user, .rids = rd->rids,
-	    .n = rd->nrids, .now_us = rd->now_us,
-	    .stepped_up = rd->stepped_up };
-	static const char *const win[4] = { "", "minute", "hour", "day" };
-	enum cv_store_verdict v;
-	enum api_grant_use use;
-	unsigned w, g;
-	cv_err e;
-
-	if (db == NULL || !cv_store_shared(db))
-		return db ? CV_OK : CV_ERR_STORE;
-	api_read_end(r);
-	if (rd->session) {
-		t.session = rd->session->id;
-		t.proof_us = rd->session->proof_us > r->who.opened_us ?
-		    rd->session->proof_us : r->who.opened_us;
-		t.budget = rd->session->budget;
-	}
-	for (int i = 0; i < 3; i++) {
-		t.soft[i] = lim->soft[i];
-		t.hard[i] = lim->hard[i];
-		t.vhard[i] = cl->hard[i];
-	}
-	if ((use = api_grants_use(r->srv->grants, &t)) == API_GRANT_USED)
-		return CV_OK;
-	e = cv_store_guard_take(db, &t, &v, &w, &g);
-	api_grants_done(r->srv->grants, &t, e == CV_OK && v ==
-	    CV_TAKE_ALLOW ? g : 0);
-	if (e != CV_OK)
-		return e;	/* fail closed */
-	if (v == CV_TAKE_ALLOW)
-		return CV_OK;
-	api_guard_settle(r, 0);	/* nothing leaves: the hold goes back */
-	r->gd.nalerts = 0;
-	r->gd.locked_now = false;
-	switch (v) {
-	case CV_TAKE_SESSION:
-		r->gd.verdict = CV_GUARD_STEP_UP;
-		snprintf(r->gd.reason, sizeof r->gd.reason, "%s",
-		    CV_GUARD_SESSION_REASON);
-		break;
-	case CV_TAKE_STEP_UP:
-		r->gd.verdict = CV_GUARD_STEP_UP;
-		snprintf(r->gd.reason, sizeof r->gd.reason, "soft per %s, "
-		    "all nodes", win[w & 3]);
-		break;
-	case CV_TAKE_CEILING:
-		r->gd.verdict = CV_GUARD_REFUSE;
-		snprintf(r->gd.reason, sizeof r->gd.reason, "vault ceiling "
-		    "per %s, all nodes", win[w & 3]);
-		break;
-	case CV_TAKE_DENY:
-		/* Past a hard limit on the shared count: locked, as this
-		 * node's guard locks at its own. */
-		r->gd.verdict = CV_GUARD_DENY;
-		snprintf(r->gd.reason, sizeof r->gd.reason, "hard per %s, "
-		    "all nodes", win[w & 3]);
-		if ((e = cv_guard_lock(r->srv->guard, rd->user, r->gd.reason,
-		    rd->now_us)) != CV_OK)
-			return e;
-		r->gd.locked_now = true;	/* api_lock_decided follows */
-		break;
-	default:
-		r->gd.verdict = CV_GUARD_DENY;
-		snprintf(r->gd.reason, sizeof r->gd.reason, "locked on "
-		    "another node");
-		api_end_sessions(r->srv, db, rd->user);
-		break;
-	}
-	return CV_OK;
-}
-
 static cv_err
 decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
     int search)
@@ -672,7 +587,7 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 	    /* Its last proof before this process: counted by a server
 	     * gone, so taken as spent. Not on a PostgreSQL vault, whose
 	     * count is the database's, across nodes and restarts
-	     * (shared_take decides after this): a node started after the
+	     * (api_shared_take decides after this): a node started after the
 	     * login would step up, score and lock every such session. */
 	    .uncounted = !api_shared(r->srv) && (r->who.stepped_up_us >
 	    r->who.opened_us ? r->who.stepped_up_us : r->who.opened_us) <
@@ -727,8 +642,10 @@ decide(struct req *r, const char *const *rids, size_t n, unsigned misses,
 		return e;
 	if ((r->gd.verdict == CV_GUARD_ALLOW ||
 	    r->gd.verdict == CV_GUARD_ALLOW_THEN_LOCK) &&
-	    (e = shared_take(r, &rd, &lim)) != CV_OK) {
+	    (e = api_shared_take(r, &rd, &lim)) != CV_OK) {
 		api_guard_settle(r, 0);
+		if (r->gd.locked_now)	/* a canary's lock stands */
+			api_lock_decided(r, r->gd.reason);
 		return e;
 	}
 	if (r->gd.locked_now)

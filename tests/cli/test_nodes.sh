@@ -25,7 +25,7 @@ echo "probation_days = 0" >>"$T/v/clearvault.conf"
 "$CV" canaries --dir "$T/v" >"$T/canaries"
 CANARY=$(sed -n 2p "$T/canaries")
 add_users "$T/v" so:security_officer inv:investigator canr:investigator \
-    inv2:investigator late:investigator || { bad "users"; finish; exit 1; }
+    inv2:investigator late:investigator inv3:investigator || { bad "users"; finish; exit 1; }
 # The nodes: copies of the folder (keyring, CA, configuration), one
 # database, one token.
 for n in 2 3; do
@@ -51,7 +51,7 @@ t_so=$tok
 req k/so POST /v1/cases '{"title":"nodes"}' "$t_so"
 CASE=$(json_field "$T/body" "d['id']")
 { ids "$T/v.jsonl" 1 80; echo "$CANARY"; } >"$T/case.ids"
-add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\",\"canr\",\"inv2\",\"late\"],\
+add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\",\"canr\",\"inv2\",\"late\",\"inv3\"],\
 \"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/case.ids")}"
 expect_code "a case of 81 records" 200
 
@@ -85,6 +85,27 @@ expect_eq "step-up required" "step-up required" \
 # The count is the database's: the session's 20 rows.
 expect_eq "20 records counted for the session, once" 20 \
     "$(sql "SELECT count(*) FROM guard_session_reads")"
+
+# ---- a canary after a budget spent over other nodes ---------------------
+# inv3's session spends its 20 on nodes 1 and 2; node 3 has seen none of
+# it, so its own guard lets a canary read through to be locked on, and
+# the shared count refuses it (the session's budget): refused and
+# locked all the same (before: a step-up, and no lock).
+on 1
+login_fresh inv3
+expect_code "login inv3" 201
+t_inv3=$tok
+: >"$T/codes"
+for i in $(seq 41 60); do
+	read_on $(( i % 2 + 1 )) inv3 "$t_inv3" "$(ids "$T/v.jsonl" $i $i)"
+	echo "$code" >>"$T/codes"
+done
+expect_eq "inv3's 20 over nodes 1 and 2" 20 "$(count 200)"
+read_on 3 inv3 "$t_inv3" "$CANARY"
+expect_code "the canary on node 3, the budget spent" 403
+grep -q "\"ssn\"" "$T/body" && bad "the canary's data left" || ok
+expect_eq "inv3 locked for the canary" 1 \
+    "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'inv3'")"
 
 # ---- a node started after a login --------------------------------------
 # Node 4 starts after late's login on node 1: the session's count is the
@@ -123,7 +144,8 @@ read_on 1 late "$t_late" "$rid"
 [ "${code:0:1}" = 5 ] && ! grep -q "$ssn" "$T/body" && ok ||
     bad "the guard's count failed: HTTP $code, want 5xx and no data"
 expect_eq "nothing counted" 0 \
-    "$(sql "SELECT count(*) FROM guard_user_reads WHERE rid = '$rid'")"
+    "$(sql "SELECT count(*) FROM guard_user_reads
+    WHERE u = 'late' AND rid = '$rid'")"
 sql "ALTER TABLE guard_user_counts_gone RENAME TO guard_user_counts" >/dev/null
 read_on 1 late "$t_late" "$rid"
 expect_code "the same read, the count back" 200

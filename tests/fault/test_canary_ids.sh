@@ -190,12 +190,14 @@ expect_code "those searches lock nobody" 200
 
 search i1 "ssn=$(field "$O1" "d['identity']['ssn']")"
 expect_code "a search answered by a canary outside the case" 200
-expect_eq "it returns nothing" "" "$(found)"
+expect_eq "it returns nothing (HTTP $code: $(head -c 300 "$T/body"))" "" \
+    "$(found)"
 still_in i1
 expect_problem "a canary's SSN searched: session ended" 401
 
 search i2 "last=$(field "$O2" "d['identity']['name']['last']")&dob=$(field "$O2" "d['identity']['birth_date']")"
-expect_eq "a canary's name and birth date: nothing returned" "" "$(found)"
+expect_eq "a canary's name and birth date: nothing returned (HTTP $code: \
+$(head -c 300 "$T/body"))" "" "$(found)"
 still_in i2
 expect_problem "a canary's name and birth date searched: session ended" 401
 
