@@ -295,13 +295,17 @@ api_grants_tick(struct api_grants *g, struct cv_store *db)
 			enum cv_store_verdict v;
 			unsigned w, back;
 
+			/* Asking for the user, as a read would: left in the
+			 * table so that no read asks beside it (the second
+			 * question would take this one's grant row away
+			 * with the records it let out uncounted). */
 			pthread_mutex_lock(&g->mu);
-			for (p = &g->b[i]; (e = *p) != NULL; p = &e->next)
+			for (e = g->b[i]; e != NULL; e = e->next)
 				if (!e->asking &&
 				    now - e->made_us >= GRANT_LEASE_US)
 					break;
 			if (e)
-				*p = e->next;	/* out of the table: ours */
+				e->asking = 1;
 			pthread_mutex_unlock(&g->mu);
 			if (e == NULL)
 				break;
@@ -320,7 +324,13 @@ api_grants_tick(struct api_grants *g, struct cv_store *db)
 				fprintf(stderr, "clearvault serve: cannot give "
 				    "back a grant of the shared guard (held "
 				    "until it ages out): %s\n", cv_err_detail());
+			pthread_mutex_lock(&g->mu);
+			for (p = &g->b[i]; *p != e; p = &(*p)->next)
+				;
+			*p = e->next;
 			grant_free(e);
+			pthread_cond_broadcast(&g->cv);
+			pthread_mutex_unlock(&g->mu);
 		}
 	}
 }
