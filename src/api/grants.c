@@ -127,12 +127,17 @@ slot(struct api_grants *g, const char *user)
 }
 
 static int
-same_session(const struct grant *e, const struct cv_store_take *t)
+same_id(const struct grant *e, const struct cv_store_take *t)
 {
 	if (!e->session || !t->session)
 		return e->session == t->session;
-	return strcmp(e->session, t->session) == 0 &&
-	    e->proof_us == t->proof_us;
+	return strcmp(e->session, t->session) == 0;
+}
+
+static int
+same_session(const struct grant *e, const struct cv_store_take *t)
+{
+	return same_id(e, t) && e->proof_us == t->proof_us;
 }
 
 /* How many of T's records E has not let out yet. */
@@ -212,6 +217,11 @@ api_grants_use(struct api_grants *g, struct cv_store_take *t)
 		if (u == API_GRANT_USED)
 			goto out;
 	}
+	/* Another session's grant is given back in that session's name
+	 * (its records count against its budget, not this one's): by its
+	 * next question or the tick. Until then this read asks alone. */
+	if (e && !same_id(e, t) && (e->left || e->nlet))
+		goto out;
 	if (e == NULL) {
 		if ((e = calloc(1, sizeof *e)) == NULL ||
 		    (e->user = strdup(t->user)) == NULL) {
