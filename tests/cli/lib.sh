@@ -233,18 +233,38 @@ add_users() {	# DIR NAME:ROLE...
 
 # USER's own read budgets (each SOFT/HARD), granted as the product
 # requires: proposed by cvboot-adm, approved by cvboot-so1, through a
-# server of the bootstrap's own (none may be running on DIR).
-set_budget() {	# DIR USER MINUTE HOUR DAY
-	local b rc
-	b=$(echo "$3 $4 $5" | awk '{ split($1, m, "/"); split($2, h, "/");
-	    split($3, d, "/"); printf "[%s,%s,%s,%s,%s,%s]", m[1], h[1], d[1],
-	    m[2], h[2], d[2] }')
-	cv_grants_begin "$1" "$T/boot/$(basename "$1")" "$T/ca.pem" &&
-	    cv_grant "/v1/users/$2/budget" "{\"budget\":$b}" |
-	    grep -q '"state":"approved"'
+# server of the bootstrap's own (none may be running on DIR). Several
+# users' in one go (one login each of the two: TOTP codes are few).
+set_budget() {	# DIR USER MINUTE HOUR DAY [USER MINUTE HOUR DAY]...
+	local dir=$1 b rc
+	shift
+	cv_grants_begin "$dir" "$T/boot/$(basename "$dir")" "$T/ca.pem"
 	rc=$?
+	while [ $rc -eq 0 ] && [ $# -ge 4 ]; do
+		b=$(echo "$2 $3 $4" | awk '{ split($1, m, "/");
+		    split($2, h, "/"); split($3, d, "/");
+		    printf "[%s,%s,%s,%s,%s,%s]", m[1], h[1], d[1], m[2], h[2],
+		    d[2] }')
+		cv_grant "/v1/users/$1/budget" "{\"budget\":$b}" |
+		    grep -q '"state":"approved"'
+		rc=$?
+		shift 4
+	done
 	cv_grants_end
 	return $rc
+}
+
+# A case TITLE made by the officer USER (keys in $T/k, TOKEN) on the
+# running server, the records in IDSFILE and the users MEMBER... its
+# members (add_members): its id in $CASE, the approval's status in $code.
+new_case() {	# USER TOKEN TITLE IDSFILE MEMBER...
+	local u=$1 t=$2 title=$3 f=$4
+	shift 4
+	req "k/$u" POST /v1/cases "{\"title\":\"$title\"}" "$t"
+	CASE=$(json_field "$T/body" "d['id']")
+	add_members "k/$u" "$t" "$CASE" "$(python3 -c 'import json, sys
+print(json.dumps({"users": sys.argv[2:],
+    "records": open(sys.argv[1]).read().split()}))' "$f" "$@")"
 }
 
 # Adds members to a case on the running server: the officer USER (a path
@@ -324,7 +344,7 @@ login_fresh() {
 # in $T/k) TOKEN PATHS [BODYDIR]. Status codes, one a line, in $T/codes;
 # with BODYDIR, each reply body in BODYDIR/1, /2, ...
 batch() {
-	local i=0
+	local i=0 id=${BATCH_ID:-}	# BATCH_ID: batches at once keep apart
 	[ -n "${4:-}" ] && mkdir -p "$4"
 	{
 		echo "cacert = \"$T/ca.pem\""
@@ -338,8 +358,8 @@ batch() {
 			echo "url = \"$URL${p#/}\""
 			echo "output = \"${4:-/dev/null}${4:+/$i}\""
 		done <"$3"
-	} >"$T/curl.cfg"
-	curl -K "$T/curl.cfg" >"$T/codes"
+	} >"$T/curl$id.cfg"
+	curl -K "$T/curl$id.cfg" >"$T/codes$id"
 }
 expect_code() {	# DESC WANT
 	if [ "$code" = "$2" ]; then ok; else

@@ -40,11 +40,8 @@ start_server "$T/v" || { bad "server start"; finish; exit 1; }
 login so
 expect_code "login so" 201
 t_so=$tok
-req k/so POST /v1/cases '{"title":"ha"}' "$t_so"
-CASE=$(json_field "$T/body" "d['id']")
 { ids "$T/v.jsonl" 1 30; echo "$CANARY"; } >"$T/case.ids"
-add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\",\"canr\"],\
-\"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/case.ids")}"
+new_case so "$t_so" ha "$T/case.ids" inv canr
 expect_code "a case" 200
 
 # ---- acknowledged work on the primary ----------------------------------

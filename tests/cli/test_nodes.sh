@@ -48,11 +48,8 @@ on 1
 login so
 expect_code "login so on node 1" 201
 t_so=$tok
-req k/so POST /v1/cases '{"title":"nodes"}' "$t_so"
-CASE=$(json_field "$T/body" "d['id']")
 { ids "$T/v.jsonl" 1 80; echo "$CANARY"; } >"$T/case.ids"
-add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\",\"canr\",\"inv2\",\"late\",\"inv3\"],\
-\"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/case.ids")}"
+new_case so "$t_so" nodes "$T/case.ids" inv canr inv2 late inv3
 expect_code "a case of 81 records" 200
 
 # ---- one session, every node -------------------------------------------

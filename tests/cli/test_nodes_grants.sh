@@ -11,17 +11,20 @@ count() { grep -c "^$1\$" "$2"; }
 
 "$CV" gen --count 400 --seed 13 >"$T/v.jsonl"
 expect_ok "init" "$CV" init --dir "$T/v" --db "$uri"
-expect_ok "load" "$CV" load --dir "$T/v" --quiet --canaries 0 "$T/v.jsonl"
+expect_ok "load" "$CV" load --dir "$T/v" --quiet "$T/v.jsonl"
+"$CV" canaries --dir "$T/v" >"$T/canaries"
+CANARY=$(sed -n 2p "$T/canaries")
 # Sessions that may read far more than 20 records a TOTP proof (else no
 # session budget ever leaves room for a grant: the last 32 records of any
 # budget are decided one by one).
 printf '%s\n' "probation_days = 0" "session_records = 100000" \
     >>"$T/v/clearvault.conf"
-add_users "$T/v" so:security_officer big:investigator ||
+add_users "$T/v" so:security_officer big:investigator big2:investigator ||
     { bad "users"; finish; exit 1; }
-# A day of 150 records; minutes and hours that do not stop it first.
-set_budget "$T/v" big 100000/100000 100000/100000 150/150 && ok ||
-    bad "big's budget"
+# A day of 150 records (big2: 1,000); minutes and hours that do not
+# stop it first.
+set_budget "$T/v" big 100000/100000 100000/100000 150/150 \
+    big2 100000/100000 100000/100000 1000/1000 && ok || bad "budgets"
 cp -a "$T/v" "$T/v2"
 rm -f "$T/v2/serve.lock"
 for n in 1 2; do
@@ -32,11 +35,8 @@ URL=${U[1]}
 SRV_DIR=$T/v SRV_PID=${PIDS[1]}
 login so
 t_so=$tok
-req k/so POST /v1/cases '{"title":"grants"}' "$t_so"
-CASE=$(json_field "$T/body" "d['id']")
 cut -c8-26 "$T/v.jsonl" | sed -n 1,300p >"$T/case.ids"
-add_members k/so "$t_so" "$CASE" "{\"users\":[\"big\"],\
-\"records\":$(python3 -c "import json,sys; print(json.dumps(open(sys.argv[1]).read().split()))" "$T/case.ids")}"
+new_case so "$t_so" grants "$T/case.ids" big
 expect_code "a case of 300 records" 200
 login_fresh big
 expect_code "login big" 201
@@ -47,22 +47,9 @@ sed -n 151,300p "$T/case.ids" | sed "s|^|/v1/records/|; s|\$|?purpose=$CASE|" \
     >"$T/p2"
 L=$(wc -l <"$T/pg/log")
 # 300 new records at once over the two nodes, one connection each.
-( URL=${U[1]}; batch big "$t_big" "$T/p1"; cp "$T/codes" "$T/codes1" ) &
+( URL=${U[1]} BATCH_ID=1; batch big "$t_big" "$T/p1" ) &
 w1=$!
-URL=${U[2]}
-{
-	echo "cacert = \"$T/ca.pem\""
-	echo "cert = \"$T/k/big.crt\""
-	echo "key = \"$T/k/big.key\""
-	echo "header = \"Authorization: Bearer $t_big\""
-	echo 'write-out = "%{http_code}\n"'
-	echo silent
-	while read -r p; do
-		echo "url = \"$URL${p#/}\""
-		echo "output = \"/dev/null\""
-	done <"$T/p2"
-} >"$T/curl2.cfg"
-curl -K "$T/curl2.cfg" >"$T/codes2"
+URL=${U[2]} BATCH_ID=2 batch big "$t_big" "$T/p2"
 wait $w1
 cat "$T/codes1" "$T/codes2" >"$T/codes"
 ok200=$(count 200 "$T/codes")
@@ -77,6 +64,38 @@ expect_eq "the rest refused, none failed" "$other" \
     "$(grep -c '^40[13]$' "$T/codes")"
 [ "$takes" -lt "$((ok200 / 2))" ] && ok ||
     bad "$takes questions to the database for $ok200 records: no grants"
+# A lock on node 2 stops reads under node 1's grant within a second (its
+# lease, 0.5 s, and the session's end): big2 reads on node 1 (a grant),
+# reads a canary on node 2, and reads on at node 1 until refused.
+login_fresh big2
+expect_code "login big2" 201
+t_big2=$tok
+{ sed -n 301,400p "$T/v.jsonl" | cut -c8-26; echo "$CANARY"; } >"$T/case2.ids"
+URL=${U[1]}
+new_case so "$t_so" lease "$T/case2.ids" big2
+expect_code "a case for big2" 200
+CASE2=$CASE
+rd2() {	# NODE RID
+	URL=${U[$1]}
+	req k/big2 GET "/v1/records/$2?purpose=$CASE2" "" "$t_big2"
+}
+for i in 1 2 3; do rd2 1 "$(sed -n ${i}p "$T/case2.ids")"; done
+expect_code "big2 reads on node 1" 200
+rd2 2 "$CANARY"
+expect_code "the canary on node 2" 200
+t0=$(date +%s.%N)
+n=0
+for i in $(seq 4 60); do
+	rd2 1 "$(sed -n ${i}p "$T/case2.ids")"
+	[ "$code" = 200 ] || break
+	n=$((n + 1))
+done
+el=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "# node 1 refused big2 ${el%???????} s after the canary ($n reads let out before)" >&2
+case $code in 401|403) ok ;; *) bad "big2 on node 1 after the lock: HTTP $code" ;; esac
+awk -v e="$el" 'BEGIN { exit !(e < 1) }' && ok ||
+    bad "the lock took $el s to reach node 1 under its grant"
+
 # Stopped, the nodes give their grants back with what they let out: the
 # database's count of big's day is exactly what left.
 stop_nodes 1 2
