@@ -59,6 +59,9 @@ struct server {
 	struct api_grants *grants;
 	pthread_mutex_t mu;
 	struct cv_vault *handles[API_MAX_THREADS];
+	/* The database's epoch for store and every handle (NULL on
+	 * SQLite): a request's certificate check asks nothing. */
+	struct cv_store_follow *follow;
 	size_t nhandles;
 	int hsm_lost;		/* atomic: keyd's HSM is gone (hsm_tick) */
 	int pooled;		/* handles opened before the sandbox: */

@@ -58,6 +58,7 @@ api_vault(struct server *srv)
 			thread_vault = srv->handles[srv->given++];
 	} else if (srv->nhandles < API_MAX_THREADS &&
 	    cv_vault_dup(srv->v, &v) == CV_OK) {
+		cv_store_follow_use(cv_vault_store(v), srv->follow);
 		srv->handles[srv->nhandles++] = v;
 		thread_vault = v;
 	}
@@ -877,6 +878,7 @@ before_sandbox(struct server *srv, unsigned threads)
 	    API_MAX_THREADS; i++) {
 		if ((r = cv_vault_dup(srv->v, &v)) != CV_OK)
 			break;
+		cv_store_follow_use(cv_vault_store(v), srv->follow);
 		srv->handles[srv->nhandles++] = v;
 		if ((r = cv_store_version(cv_vault_store(v), "CV-0", &ver)) ==
 		    CV_ERR_NOT_FOUND)
@@ -942,6 +944,9 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		r = cv_fail(CV_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
+	if ((r = cv_store_follow_new(srv.store, &srv.follow)) != CV_OK)
+		goto out;
+	cv_store_follow_use(srv.store, srv.follow);
 	/* Fail closed: no guard state, no reads (unless asked, for a
 	 * benchmark's baseline). */
 	if (!o->no_guard && (r = api_guard_start(&srv)) != CV_OK)
@@ -1062,6 +1067,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	free(srv.buckets);
 	for (size_t i = 0; i < srv.nhandles; i++)
 		cv_vault_close(srv.handles[i]);
+	cv_store_follow_use(srv.store, NULL);	/* the caller's */
+	cv_store_follow_free(srv.follow);
 	pthread_mutex_destroy(&srv.mu);
 	the_server = NULL;
 	cv_server_unclaim(claim);

@@ -41,6 +41,10 @@ struct cv_db {
 struct cv_db_stmt {
 	const struct cv_db_ops *ops;
 };
+/* A process's watcher of one database's epoch (follow_new). */
+struct cv_db_follow {
+	const struct cv_db_ops *ops;
+};
 
 /* open's flags. */
 enum {
@@ -157,6 +161,25 @@ struct cv_db_ops {
 	 * commit by anyone. Neither moves on a read or a rollback.
 	 */
 	cv_err (*epoch)(struct cv_db *db, int64_t *data, int64_t *changes);
+	/*
+	 * Watches TARGET's epoch (the DATA half) for the connections of
+	 * this process that are given it (follow_use): a connection of its
+	 * own and a thread, told of every commit that moves it, so that
+	 * epoch outside a transaction costs those connections no round
+	 * trip. It lags a commit by the time its notice takes to arrive
+	 * (PostgreSQL: LISTEN, and the trigger's NOTIFY; asked again at
+	 * least every quarter second whatever arrives); when its own
+	 * connection fails it stops and they ask for themselves again.
+	 * NULL where asking costs nothing (SQLite: a PRAGMA in the
+	 * process). CV_ERR_STORE with the detail set.
+	 */
+	cv_err (*follow_new)(const char *target, double busy_seconds,
+	    struct cv_db_follow **out);
+	/* Stops and frees F; the connections given it must be closed or
+	 * given NULL first. NULL is a no-op. */
+	void (*follow_free)(struct cv_db_follow *f);
+	/* DB answers epoch from F (NULL: asks again) from now on. */
+	void (*follow_use)(struct cv_db *db, struct cv_db_follow *f);
 
 	/* The driver's text for the last failure on DB. Never NULL. */
 	const char *(*errmsg)(struct cv_db *db);
@@ -365,6 +388,13 @@ static inline cv_err
 db_epoch(struct cv_db *db, int64_t *data, int64_t *changes)
 {
 	return db->ops->epoch(db, data, changes);
+}
+
+/* Whether DB's driver keeps epochs on a watcher (follow_new). */
+static inline int
+db_can_follow(const struct cv_db *db)
+{
+	return db->ops->follow_new != NULL;
 }
 
 static inline const char *

@@ -682,6 +682,14 @@ pg_epoch(struct cv_db *db, int64_t *data, int64_t *changes)
 		*changes = d->total;
 		return CV_OK;
 	}
+	/* Outside a transaction the watcher's value is as good as a
+	 * statement's: a commit after it is one a statement just before
+	 * that commit would have missed too. */
+	if (d->follow && PQtransactionStatus(d->c) == PQTRANS_IDLE &&
+	    (*data = pgdb_followed(d->follow)) >= 0) {
+		*changes = d->total;
+		return CV_OK;
+	}
 	if (kept(d, "SELECT n FROM cv_epoch", &d->epoch) != CV_OK)
 		return CV_ERR_STORE;
 	if ((rc = pg_step(d->epoch)) == CV_DB_ROW)
@@ -763,6 +771,9 @@ const struct cv_db_ops cv_db_postgresql = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.epoch = pg_epoch,
+	.follow_new = pgdb_follow_new,
+	.follow_free = pgdb_follow_free,
+	.follow_use = pgdb_follow_use,
 	.errmsg = pg_errmsg,
 	.durability = pg_durability,
 	.checkpoint = pg_checkpoint,

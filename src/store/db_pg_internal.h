@@ -21,6 +21,7 @@ struct pg_db {
 	/* The epoch read with a read transaction's BEGIN (one round trip
 	 * for both), good until the next statement: -1 when none. */
 	int64_t begun_epoch;
+	struct pg_follow *follow;	/* the epoch's watcher, or NULL */
 	char err[512];		/* the last failure's text */
 };
 
@@ -66,6 +67,17 @@ void pgdb_drop(struct pg_stmt *q);
 cv_err pgdb_open(const char *target, unsigned flags, double busy_seconds,
     struct cv_db **out);
 void pgdb_close(struct cv_db *db);
+
+/* The epoch's watcher (db_pg_follow.c): the last value it read, -1 when
+ * it has none it can vouch for (a notice came, or it stopped). */
+int64_t pgdb_followed(const struct pg_follow *f);
+cv_err pgdb_follow_new(const char *target, double busy_seconds,
+    struct cv_db_follow **out);
+void pgdb_follow_free(struct cv_db_follow *f);
+void pgdb_follow_use(struct cv_db *db, struct cv_db_follow *f);
+/* cv_epoch_bump's body (db_pg_open.c), for a new database and an older
+ * one's upgrade. */
+extern const char pgdb_epoch_bump[];
 
 /* db.h's bulk rows, through COPY (db_pg_copy.c); and the state of one
  * that is running, freed (NULL is fine). */

@@ -149,15 +149,22 @@ check_link(struct pg_db *d, const char *target)
 /*
  * What cv_store_epoch's DATA counts (see pg_epoch): one row, bumped by a
  * statement trigger on each table that carries cv_epoch_bump (the
- * store's PostgreSQL schema puts it on users and certs). Made with a new
+ * store's PostgreSQL schema puts it on users and certs), which also tells
+ * the listeners on channel cv_epoch at the commit. Made with a new
  * database, before the store's tables.
  */
+#define EPOCH_BUMP \
+    " FUNCTION cv_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS" \
+    " $$BEGIN UPDATE cv_epoch SET n = n + 1;" \
+    " PERFORM pg_notify('cv_epoch', ''); RETURN NULL; END$$"
 static const char epoch_schema[] =
     "CREATE TABLE cv_epoch(one INTEGER PRIMARY KEY CHECK (one = 1),"
     " n BIGINT NOT NULL);"
     "INSERT INTO cv_epoch VALUES (1, 0);"
-    "CREATE FUNCTION cv_epoch_bump() RETURNS trigger LANGUAGE plpgsql AS"
-    " $$BEGIN UPDATE cv_epoch SET n = n + 1; RETURN NULL; END$$";
+    "CREATE" EPOCH_BUMP;
+/* The NOTIFY tells the epoch's watchers (db_pg_follow.c) at the commit;
+ * a database made before it had none and is given it by the first. */
+const char pgdb_epoch_bump[] = "CREATE OR REPLACE" EPOCH_BUMP;
 
 /* CV_DB_CREATE: a new vault wants a database with nothing in it. */
 static cv_err

@@ -247,8 +247,11 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 	cv_err r = CV_ERR_STORE;
 
 	*out = NULL;
-	if ((s = calloc(1, sizeof *s)) == NULL)
+	if ((s = calloc(1, sizeof *s)) == NULL ||
+	    (s->target = strdup(path)) == NULL) {
+		free(s);
 		return CV_ERR_NOMEM;
+	}
 	if ((r = db_open(driver_of(path), path, mode == CV_STORE_CREATE ?
 	    CV_DB_CREATE : 0, BUSY_SECONDS, &s->db)) != CV_OK)
 		goto out;
@@ -287,6 +290,7 @@ cv_store_close(struct cv_store *s)
 	for (size_t i = 0; i < s->ncache; i++)
 		db_finalize(s->cache[i].st);
 	db_close(s->db);
+	free(s->target);
 	free(s);
 }
 
@@ -310,6 +314,46 @@ cv_store_epoch(struct cv_store *s, struct cv_store_epoch *e)
 	if (db_epoch(s->db, &e->data, &e->changes) != CV_OK)
 		return db_fail(s, "database");
 	return CV_OK;
+}
+
+struct cv_store_follow {
+	struct cv_db_follow *f;
+};
+
+cv_err
+cv_store_follow_new(struct cv_store *s, struct cv_store_follow **out)
+{
+	struct cv_store_follow *w;
+	cv_err r;
+
+	*out = NULL;
+	if (!db_can_follow(s->db))
+		return CV_OK;
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		return CV_ERR_NOMEM;
+	if ((r = s->db->ops->follow_new(s->target, BUSY_SECONDS, &w->f)) !=
+	    CV_OK) {
+		free(w);
+		return r;
+	}
+	*out = w;
+	return CV_OK;
+}
+
+void
+cv_store_follow_use(struct cv_store *s, struct cv_store_follow *f)
+{
+	if (db_can_follow(s->db))
+		s->db->ops->follow_use(s->db, f ? f->f : NULL);
+}
+
+void
+cv_store_follow_free(struct cv_store_follow *f)
+{
+	if (f == NULL)
+		return;
+	f->f->ops->follow_free(f->f);
+	free(f);
 }
 
 cv_err

@@ -77,6 +77,24 @@ cv_err cv_store_epoch(struct cv_store *s, struct cv_store_epoch *e)
     CV_MUST_CHECK;
 
 /*
+ * A watcher of S's database's epoch for this process (a server's): on
+ * PostgreSQL a connection of its own that is told of each commit that
+ * moves the epoch, and a thread; the stores given it (cv_store_follow_use)
+ * answer cv_store_epoch outside a transaction from it, without a round
+ * trip, a notice's time behind the database (milliseconds; a quarter of
+ * a second at most, else it stops and they ask again themselves). *OUT
+ * is NULL on SQLite, where asking costs nothing: use and free take NULL.
+ * Caller frees with cv_store_follow_free, after closing the stores given
+ * it. CV_ERR_STORE (cannot connect or LISTEN), CV_ERR_NOMEM.
+ */
+struct cv_store_follow;
+cv_err cv_store_follow_new(struct cv_store *s, struct cv_store_follow **out)
+    CV_MUST_CHECK;
+/* S answers its epoch from F (NULL: asks the database again). */
+void cv_store_follow_use(struct cv_store *s, struct cv_store_follow *f);
+void cv_store_follow_free(struct cv_store_follow *f);
+
+/*
  * Whether a commit waits for the disk (FULL, the default) or only keeps
  * the database consistent (0: a crash may lose the last commits, never
  * corrupt). A bulk load's hidden transactions need no fsync each; its last

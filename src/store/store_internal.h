@@ -7,6 +7,7 @@
 
 struct cv_store {
 	struct cv_db *db;
+	char *target;			/* as opened: a file or a URI */
 	struct cv_db_stmt *q[16];	/* store.c's prepared statements */
 	int in_tx;
 	/* users.c's, cases.c's and loads.c's statements, prepared on first

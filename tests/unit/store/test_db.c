@@ -28,6 +28,7 @@
 #include "../testutil.h"
 #include "../pgutil.h"
 #include "base/base.h"
+#include "store/db_pg_internal.h"
 #include "store/store_internal.h"
 
 /* The tables, in the store's way of writing a schema once for both. */
@@ -536,6 +537,93 @@ test_pg_rules(void **state)
 	run(a, "INSERT INTO u VALUES ('two', 2)");
 }
 
+/* A's epoch until it differs from E, for up to a second: how long it
+ * took in microseconds, or -1. */
+static int64_t
+epoch_moves(const int64_t e[2])
+{
+	int64_t t0 = cv_time_us(), x[2];
+
+	do {
+		assert_int_equal(db_epoch(a, &x[0], &x[1]), CV_OK);
+		if (!same(e, x))
+			return cv_time_us() - t0;
+		usleep(1000);
+	} while (cv_time_us() - t0 < 1000000);
+	return -1;
+}
+
+/*
+ * The epoch's watcher (follow_new): a connection given it answers epoch
+ * outside a transaction without asking the database (shown by a lock on
+ * cv_epoch that would make the question wait out the lock timeout),
+ * learns of another connection's commit from its notice, asks again
+ * inside a transaction, and when the watcher's connection is killed
+ * asks for itself again and still sees every commit. A database whose
+ * trigger was made without the notice is given it by the watcher.
+ */
+static void
+test_pg_follow(void **state)
+{
+	struct cv_db_follow *f = NULL;
+	struct cv_db *x = NULL;
+	struct cv_db_stmt *st;
+	int64_t e0[2], e1[2], t0;
+
+	(void)state;
+	/* An older database's trigger: no notice. */
+	run(a, "CREATE OR REPLACE FUNCTION cv_epoch_bump() RETURNS trigger"
+	    " LANGUAGE plpgsql AS $$BEGIN UPDATE cv_epoch SET n = n + 1;"
+	    " RETURN NULL; END$$");
+	assert_int_equal(fl->ops->follow_new(target, 2.0, &f), CV_OK);
+	st = prepared(b, "SELECT position('pg_notify' IN prosrc) > 0 FROM"
+	    " pg_proc WHERE proname = 'cv_epoch_bump'");
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	assert_int_equal(db_column_int64(st, 0), 1);
+	db_finalize(st);
+	fl->ops->follow_use(a, f);
+	assert_int_equal(db_epoch(a, &e0[0], &e0[1]), CV_OK);
+
+	/* No question: B holds cv_epoch against any reader. */
+	assert_int_equal(db_begin(b, CV_DB_IMMEDIATE), CV_OK);
+	run(b, "LOCK TABLE cv_epoch IN ACCESS EXCLUSIVE MODE");
+	t0 = cv_time_us();
+	assert_int_equal(db_epoch(a, &e1[0], &e1[1]), CV_OK);
+	assert_true(same(e0, e1));
+	assert_true(cv_time_us() - t0 < 500000);
+	assert_int_equal(db_rollback(b), CV_OK);
+
+	/* B's commit: known within a second, by its notice. */
+	run(b, "INSERT INTO u VALUES ('f1', 1)");
+	assert_true(epoch_moves(e0) >= 0);
+	assert_int_equal(db_epoch(a, &e0[0], &e0[1]), CV_OK);
+	/* Inside a transaction A asks, as before. */
+	assert_int_equal(db_begin(a, CV_DB_DEFERRED), CV_OK);
+	assert_int_equal(db_epoch(a, &e1[0], &e1[1]), CV_OK);
+	assert_true(same(e0, e1));
+	assert_int_equal(db_commit(a), CV_OK);
+
+	/* Its connection killed: A asks for itself, and sees B's commit at
+	 * once. */
+	assert_int_equal(db_open(fl->ops, target, 0, 2.0, &x), CV_OK);
+	st = prepared(x, "SELECT count(pg_terminate_backend(pid)) FROM"
+	    " pg_stat_activity WHERE application_name = 'clearvault epoch'");
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	assert_int_equal(db_column_int64(st, 0), 1);
+	db_finalize(st);
+	db_close(x);
+	for (int i = 0; i < 1000 && pgdb_followed(
+	    (const struct pg_follow *)f) >= 0; i++)
+		usleep(1000);
+	assert_true(pgdb_followed((const struct pg_follow *)f) < 0);
+	assert_int_equal(db_epoch(a, &e0[0], &e0[1]), CV_OK);
+	run(b, "INSERT INTO u VALUES ('f2', 2)");
+	assert_int_equal(db_epoch(a, &e1[0], &e1[1]), CV_OK);
+	assert_false(same(e0, e1));
+	fl->ops->follow_use(a, NULL);
+	fl->ops->follow_free(f);
+}
+
 /* Rows in bulk of table t, each checked: S, B's BN bytes, N. */
 static void
 bulk_rows_are(int64_t want, const char *where)
@@ -658,6 +746,7 @@ main(void)
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test(test_pg_rules),
 		cmocka_unit_test(test_pg_bulk),
+		cmocka_unit_test(test_pg_follow),
 	};
 	int failed, up;
 
