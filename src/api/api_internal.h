@@ -307,7 +307,9 @@ enum api_grant_use api_grants_use(struct api_grants *g,
     struct cv_store_take *t);
 void api_grants_done(struct api_grants *g, struct cv_store_take *t,
     unsigned grant);
-void api_grants_tick(struct api_grants *g, struct cv_store *db);
+/* Gives back the grants whose lease is over (ALL: every one, when the
+ * node stops taking requests: nothing more leaves under them). */
+void api_grants_tick(struct api_grants *g, struct cv_store *db, int all);
 /*
  * A PostgreSQL vault's nodes share one count: once this node's guard
  * allowed RD (with the user's limits LIM), the store decides it again for

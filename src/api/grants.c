@@ -285,7 +285,7 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t,
  * unreturned grant as spent until it ages out.
  */
 void
-api_grants_tick(struct api_grants *g, struct cv_store *db)
+api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 {
 	int64_t now = cv_time_us();
 
@@ -311,8 +311,8 @@ api_grants_tick(struct api_grants *g, struct cv_store *db)
 			 * with the records it let out uncounted). */
 			pthread_mutex_lock(&g->mu);
 			for (e = g->b[i]; e != NULL; e = e->next)
-				if (!e->asking &&
-				    now - e->made_us >= GRANT_LEASE_US)
+				if (!e->asking && (all ||
+				    now - e->made_us >= GRANT_LEASE_US))
 					break;
 			if (e)
 				e->asking = 1;

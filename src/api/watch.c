@@ -318,7 +318,7 @@ api_guard_tick(struct server *srv)
 	if (srv->guard == NULL)
 		return;
 	api_locks_tick(srv);
-	api_grants_tick(srv->grants, srv->store);
+	api_grants_tick(srv->grants, srv->store, 0);
 	watch_tick(srv);
 	/* Sessions end in real time, whatever the guard's clock says. */
 	cv_guard_sessions_expire(srv->guard, cv_time_us());
@@ -348,8 +348,9 @@ api_guard_stop(struct server *srv)
 		    "state: %s\n", cv_err_detail());
 	api_locks_stop(srv);
 	/* What this node let out under its grants is counted before it
-	 * goes (the leases it did not wait for are held until they age) */
-	api_grants_tick(srv->grants, srv->store);
+	 * goes, every grant given back: the server takes no more
+	 * requests (its daemon stopped first), so none lets out more. */
+	api_grants_tick(srv->grants, srv->store, 1);
 	api_grants_free(srv->grants);
 	srv->grants = NULL;
 	cv_guard_free(srv->guard);

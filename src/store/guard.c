@@ -85,7 +85,8 @@
     " n INT[]; a INT[]; g INT[]; vs INT[] := array_fill(0, ARRAY[48]);\n" \
     " va INT[] := array_fill(0, ARRAY[48]); vn INT[] := '{0,0,0}';\n" \
     " c RECORD; j INT; sp BIGINT; sn INT := 0; sa INT := 0; had BOOLEAN;\n" \
-    " og INT[]; osg INT; vg INT; gr INT; back INT;\n" \
+    " og INT[]; osg INT; vg INT; gr INT; back INT; v INT := 0;\n" \
+    " fresh TEXT[];\n" \
     "BEGIN\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
     " PERFORM pg_advisory_xact_lock(hashtext('cv_guard ' || p_u));\n" \
@@ -123,12 +124,14 @@
     "  (t > up - w[1] AND t <= tu - w[1]) OR\n" \
     "  (t > up - w[2] AND t <= tu - w[2]) OR\n" \
     "  (t > up - w[3] AND t <= tu - w[3]));\n" \
+    " -- new to each window: the ids less those read in it (probes of\n" \
+    " -- the key by = ANY, not a join the planner may make a scan of\n" \
+    " -- all the user has read)\n" \
     " SELECT ARRAY[\n" \
-    "  count(*) FILTER (WHERE ur.t IS NULL OR ur.t <= tu - w[1]),\n" \
-    "  count(*) FILTER (WHERE ur.t IS NULL OR ur.t <= tu - w[2]),\n" \
-    "  count(*) FILTER (WHERE ur.t IS NULL OR ur.t <= tu - w[3])] INTO a\n" \
-    "  FROM unnest(ids) AS x(rid) LEFT JOIN guard_user_reads ur\n" \
-    "  ON ur.u = p_u AND ur.rid = x.rid;\n" \
+    "  cardinality(ids) - count(*) FILTER (WHERE ur.t > tu - w[1]),\n" \
+    "  cardinality(ids) - count(*) FILTER (WHERE ur.t > tu - w[2]),\n" \
+    "  cardinality(ids) - count(*) FILTER (WHERE ur.t > tu - w[3])] INTO a\n" \
+    "  FROM guard_user_reads ur WHERE ur.u = p_u AND ur.rid = ANY(ids);\n" \
     " FOR i IN 1..3 LOOP n[i] := n[i] - g[i]; END LOOP;\n" \
     " -- what other nodes may let out of this user's budgets, and of the\n" \
     " -- vault's, without asking (a grant a node did not give back holds\n" \
@@ -166,12 +169,16 @@
     "   END IF;\n" \
     "  END LOOP;\n" \
     " END LOOP;\n" \
-    " FOR c IN SELECT x.rid, hashtext(x.rid) & 15 AS k, vr.t\n" \
-    "  FROM unnest(ids) AS x(rid)\n" \
-    "  LEFT JOIN guard_vault_reads vr ON vr.rid = x.rid LOOP\n" \
+    " FOR c IN SELECT hashtext(x) & 15 AS k FROM unnest(ids) AS x LOOP\n" \
     "  FOR i IN 1..3 LOOP\n" \
-    "   IF c.t IS NULL OR c.t <= tv - w[i] THEN\n" \
-    "    j := 16 * (i - 1) + c.k + 1; va[j] := va[j] + 1;\n" \
+    "   j := 16 * (i - 1) + c.k + 1; va[j] := va[j] + 1;\n" \
+    "  END LOOP;\n" \
+    " END LOOP;\n" \
+    " FOR c IN SELECT vr.k, vr.t FROM guard_vault_reads vr\n" \
+    "  WHERE vr.rid = ANY(ids) LOOP\n" \
+    "  FOR i IN 1..3 LOOP\n" \
+    "   IF c.t > tv - w[i] THEN\n" \
+    "    j := 16 * (i - 1) + c.k + 1; va[j] := va[j] - 1;\n" \
     "   END IF;\n" \
     "  END LOOP;\n" \
     " END LOOP;\n" \
@@ -189,21 +196,31 @@
     "   IF had THEN DELETE FROM guard_session_reads WHERE s = p_s; END IF;\n" \
     "   sp := p_proof; sn := 0;\n" \
     "  END IF;\n" \
-    "  SELECT count(*) INTO sa FROM unnest(ids) AS x(rid)\n" \
-    "   WHERE NOT EXISTS (SELECT 1 FROM guard_session_reads sr\n" \
-    "    WHERE sr.s = p_s AND sr.rid = x.rid);\n" \
+    "  -- the records new to the session are the rows its insert adds\n" \
+    "  -- (probing them first cost more than the insert), taken out\n" \
+    "  -- again below if the take is refused\n" \
+    "  WITH ins AS (INSERT INTO guard_session_reads SELECT p_s, x, sp\n" \
+    "   FROM unnest(ids) AS x ON CONFLICT DO NOTHING RETURNING rid)\n" \
+    "  SELECT array_agg(ins.rid) INTO fresh FROM ins;\n" \
+    "  sa := coalesce(cardinality(fresh), 0);\n" \
     " END IF;\n" \
     " FOR i IN 1..3 LOOP\n" \
-    "  IF n[i] + a[i] + og[i] > p_hard[i] THEN RETURN ARRAY[20 + i, 0]; END IF;\n" \
-    "  IF NOT p_up AND n[i] + a[i] + og[i] > p_soft[i] THEN\n" \
-    "   RETURN ARRAY[10 + i, 0];\n" \
+    "  IF n[i] + a[i] + og[i] > p_hard[i] THEN v := 20 + i;\n" \
+    "  ELSIF NOT p_up AND n[i] + a[i] + og[i] > p_soft[i] THEN v := 10 + i;\n" \
+    "  ELSIF vn[i] + vg > p_vhard[i] THEN v := 30 + i;\n" \
     "  END IF;\n" \
-    "  IF vn[i] + vg > p_vhard[i] THEN RETURN ARRAY[30 + i, 0]; END IF;\n" \
+    "  EXIT WHEN v > 0;\n" \
     " END LOOP;\n" \
+    " IF v = 0 AND p_s IS NOT NULL AND sn + sa + osg > p_budget THEN\n" \
+    "  v := 14;\n" \
+    " END IF;\n" \
+    " IF v > 0 THEN\n" \
+    "  IF sa > 0 THEN\n" \
+    "   DELETE FROM guard_session_reads WHERE s = p_s AND rid = ANY(fresh);\n" \
+    "  END IF;\n" \
+    "  RETURN ARRAY[v, 0];\n" \
+    " END IF;\n" \
     " IF p_s IS NOT NULL THEN\n" \
-    "  IF sn + sa + osg > p_budget THEN RETURN ARRAY[14, 0]; END IF;\n" \
-    "  INSERT INTO guard_session_reads SELECT p_s, x, sp\n" \
-    "   FROM unnest(ids) AS x ON CONFLICT DO NOTHING;\n" \
     "  INSERT INTO guard_session_counts VALUES (p_s, sp, sn + sa)\n" \
     "   ON CONFLICT (s) DO UPDATE SET proof = excluded.proof,\n" \
     "   n = excluded.n;\n" \
