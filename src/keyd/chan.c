@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -115,41 +116,84 @@ chan_send(void *ctx, const struct cv_buf *frame)
 	pthread_mutex_unlock(&ch->mu);
 }
 
+/* Dispatches the NQ requests read together (Q, from frames F of N
+ * bytes): the reads, then what ended them; then frees and wipes them. */
+static void
+run(struct cv_keyd *k, struct chan *ch, struct keyd_req *q,
+    const uint8_t *const *f, const size_t *n, size_t nq)
+{
+	size_t nr = q[nq - 1].type == KEYD_READ ? nq : nq - 1;
+
+	pthread_mutex_lock(&ch->mu);
+	ch->inflight += (int)nq;
+	pthread_mutex_unlock(&ch->mu);
+	if (nr == 1)
+		keyd_dispatch(k, &q[0], chan_send, ch, 1);
+	else if (nr > 1)
+		keyd_dispatch_reads(k, q, nr, chan_send, ch, 1);
+	if (nr < nq)
+		keyd_dispatch(k, &q[nr], chan_send, ch, 1);
+	for (size_t i = 0; i < nq; i++) {
+		keyd_req_free(&q[i]);
+		sodium_memzero((uint8_t *)(uintptr_t)f[i], n[i]);
+	}
+}
+
+/*
+ * READ requests that arrived together are dispatched together, so that
+ * their records are read in one statement (on PostgreSQL each is a round
+ * trip): those already whole in the reader's buffer after the first,
+ * without waiting for more; the first request of another type ends the
+ * batch and goes after it, in order.
+ */
 cv_err
 cv_keyd_serve(struct cv_keyd *k, int fd)
 {
 	struct chan ch = { .fd = fd };
 	struct keyd_reader rd = { .fd = fd };
-	const uint8_t *f;
-	size_t n;
-	struct keyd_req q;
+	const uint8_t *f[KEYD_READ_BATCH];
+	size_t n[KEYD_READ_BATCH], nq;
+	struct keyd_req q[KEYD_READ_BATCH];
+	char why[256];
+	int bad;
 	cv_err r = CV_OK;
 
 	pthread_mutex_init(&ch.mu, NULL);
 	pthread_cond_init(&ch.cv, NULL);
 	for (;;) {
-		if ((r = keyd_read_frame(&rd, &f, &n)) == CV_ERR_FORMAT)
+		nq = 0;
+		bad = 0;
+		do {
+			if ((r = keyd_read_frame(&rd, &f[nq], &n[nq])) !=
+			    CV_OK) {
+				bad = r == CV_ERR_FORMAT;
+				break;	/* else the peer went */
+			}
+			if ((r = keyd_decode(f[nq], n[nq], &q[nq])) != CV_OK) {
+				keyd_req_free(&q[nq]);
+				bad = 1;
+				break;
+			}
+			nq++;
+		} while (q[nq - 1].type == KEYD_READ &&
+		    nq < KEYD_READ_BATCH && keyd_frame_buffered(&rd));
+		if (bad)
+			snprintf(why, sizeof why, "%s", cv_err_detail());
+		/* What came before a bad frame is dispatched, as it was
+		 * when each came alone. */
+		if (nq > 0)
+			run(k, &ch, q, f, n, nq);
+		if (bad)
 			goto bad;
 		if (r != CV_OK) {	/* the peer went: not a violation */
 			r = CV_OK;
-			break;
+			goto out;
 		}
-		if ((r = keyd_decode(f, n, &q)) != CV_OK) {
-			keyd_req_free(&q);
-			goto bad;
-		}
-		pthread_mutex_lock(&ch.mu);
-		ch.inflight++;
-		pthread_mutex_unlock(&ch.mu);
-		keyd_dispatch(k, &q, chan_send, &ch, 1);
-		keyd_req_free(&q);
-		sodium_memzero((uint8_t *)(uintptr_t)f, n);
 	}
-	goto out;
  bad:
 	/* An api process that sends what our encoder never makes is not
 	 * ours any more: cut it off, and say so. */
-	keyd_violation(k, cv_err_detail());
+	keyd_violation(k, why);
 	r = CV_ERR_FORMAT;
 	(void)shutdown(fd, SHUT_RDWR);
  out:

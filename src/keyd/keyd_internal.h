@@ -119,6 +119,10 @@ cv_err keyd_read_frame(struct keyd_reader *rd, const uint8_t **frame,
     size_t *len) CV_MUST_CHECK;
 /* Frees RD's buffer (wiped). */
 void keyd_reader_free(struct keyd_reader *rd);
+/* Whether a whole frame is in RD's buffer already: keyd_read_frame then
+ * returns it without a system call and without moving the frames it
+ * returned before. */
+int keyd_frame_buffered(const struct keyd_reader *rd);
 
 /* The length of the frame starting at HDR (KEYD_HDR bytes), header
  * included; CV_ERR_FORMAT when it is out of bounds. */
@@ -130,6 +134,12 @@ cv_err keyd_frame_len(const uint8_t hdr[static KEYD_HDR],
 typedef void keyd_send_fn(void *ctx, const struct cv_buf *frame);
 void keyd_dispatch(struct cv_keyd *k, struct keyd_req *r,
     keyd_send_fn *send, void *ctx, int remote);
+/* keyd_dispatch of N READ requests that arrived together (Q[0..N-1]):
+ * their records' rows are read in one statement first. */
+void keyd_dispatch_reads(struct cv_keyd *k, struct keyd_req *q, size_t n,
+    keyd_send_fn *send, void *ctx, int remote);
+/* The most READ requests read together. */
+#define KEYD_READ_BATCH 32
 
 /* On the log's committer thread, during a batch's callbacks: replies to
  * channels are held and sent together by keyd_release_replies, which

@@ -198,9 +198,15 @@ check_ticket(struct cv_keyd *k, uint64_t index, const char *principal,
  * The only place record plaintext is made: SECTIONS of record RID into
  * OUT. Callers hold it back until the entry that names it is durable.
  */
+struct prefetched {
+	struct cv_vault *v;		/* the handle that read them */
+	struct cv_vault_rows *rows;
+	size_t i;			/* this read's row */
+};
+
 static cv_err
-decrypt(struct cv_keyd *k, const char *rid, unsigned sections,
-    struct cv_buf *out)
+decrypt_with(struct cv_keyd *k, const char *rid, unsigned sections,
+    const struct prefetched *pre, struct cv_buf *out)
 {
 	const char *names[CV_RECORD_NSECTIONS + 1];
 	struct cv_vault *v;
@@ -211,15 +217,27 @@ decrypt(struct cv_keyd *k, const char *rid, unsigned sections,
 		if (sections & (1u << i))
 			names[n++] = cv_record_sections[i];
 	names[n] = NULL;
-	if ((v = keyd_vault_get(k)) == NULL)
-		return cv_fail(CV_ERR_STORE, "keyd: no database handle");
-	r = cv_vault_get_text(v, rid, names, out);
-	keyd_vault_put(k, v);
+	if (pre)
+		r = cv_vault_rows_text(pre->v, pre->rows, pre->i, names, out);
+	else {
+		if ((v = keyd_vault_get(k)) == NULL)
+			return cv_fail(CV_ERR_STORE, "keyd: no database "
+			    "handle");
+		r = cv_vault_get_text(v, rid, names, out);
+		keyd_vault_put(k, v);
+	}
 	/* The token went (cv_keys_check): said apart from "no key
 	 * process", which the caller hears as CV_ERR_HSM. */
 	if (r == CV_ERR_HSM && cv_keys_lost(k->keys))
 		r = CV_ERR_HSM_TOKEN;
 	return r;
+}
+
+static cv_err
+decrypt(struct cv_keyd *k, const char *rid, unsigned sections,
+    struct cv_buf *out)
+{
+	return decrypt_with(k, rid, sections, NULL, out);
 }
 
 /* DECRYPT: a ticket from outside is read back from the log and checked
@@ -281,7 +299,8 @@ committed(void *ctx, cv_err r, uint64_t index)
  * is refused before the log could say "allowed" for it.
  */
 static cv_err
-submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx)
+submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx,
+    const struct prefetched *pre)
 {
 	struct cv_audit_entry e = q->e;
 	struct job *j;
@@ -304,8 +323,8 @@ submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx)
 	j->sendctx = ctx;
 	j->type = q->type;
 	j->id = q->id;
-	if (q->type == KEYD_READ && (r = decrypt(k, e.records[0], e.sections,
-	    &j->text)) != CV_OK) {
+	if (q->type == KEYD_READ && (r = decrypt_with(k, e.records[0],
+	    e.sections, pre, &j->text)) != CV_OK) {
 		cv_buf_free(&j->text);
 		free(j);
 		return r;
@@ -340,6 +359,63 @@ tls_signable(const uint8_t *p, size_t n)
 	    (p[68] == 0x04 || n - 68 == 32 || n - 68 == 56);
 }
 
+/* Entries only the operator's own process writes: a channel that tries
+ * is refused, and it is an alert. */
+static cv_err
+entry_allowed(struct cv_keyd *k, const struct keyd_req *q, int remote)
+{
+	if (remote && q->e.source && (!strcmp(q->e.source, "cli") ||
+	    !strncmp(q->e.action ? q->e.action : "", "keyd.", 5))) {
+		keyd_alert(k, "keyd.refused", q->e.actor, "an entry in the "
+		    "command line's or keyd's name, from the network process",
+		    NULL);
+		return cv_fail(CV_ERR_AUTH, "that entry is not the network "
+		    "process's to write");
+	}
+	return CV_OK;
+}
+
+void
+keyd_dispatch_reads(struct cv_keyd *k, struct keyd_req *q, size_t n,
+    keyd_send_fn *send, void *ctx, int remote)
+{
+	const char *ids[KEYD_READ_BATCH];
+	struct prefetched pre = { 0 };
+	size_t m = 0, at[KEYD_READ_BATCH];
+	cv_err r;
+
+	/* The rows of the reads that name one good record; the others
+	 * (and all, if the rows cannot be read at once) go one by one,
+	 * as they would alone, to be refused or answered there. */
+	for (size_t i = 0; i < n && i < KEYD_READ_BATCH; i++) {
+		at[i] = SIZE_MAX;
+		if (q[i].type == KEYD_READ && q[i].e.nrecords == 1 &&
+		    cv_record_valid_id(q[i].e.records[0])) {
+			at[i] = m;
+			ids[m++] = q[i].e.records[0];
+		}
+	}
+	if (n > 1 && m > 1 && (pre.v = keyd_vault_get(k)) != NULL &&
+	    cv_vault_rows_fetch(pre.v, ids, m, &pre.rows) != CV_OK)
+		pre.rows = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (pre.rows == NULL || i >= KEYD_READ_BATCH ||
+		    at[i] == SIZE_MAX) {
+			keyd_dispatch(k, &q[i], send, ctx, remote);
+			continue;
+		}
+		cv_err_clear();
+		pre.i = at[i];
+		if ((r = entry_allowed(k, &q[i], remote)) == CV_OK &&
+		    (r = submit(k, &q[i], send, ctx, &pre)) == CV_OK)
+			continue;
+		reply(k, send, ctx, q[i].type, q[i].id, r, cv_err_detail(), 0,
+		    NULL);
+	}
+	cv_vault_rows_free(pre.rows);
+	keyd_vault_put(k, pre.v);
+}
+
 void
 keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
     void *ctx, int remote)
@@ -353,18 +429,8 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 	switch (q->type) {
 	case KEYD_APPEND:
 	case KEYD_READ:
-		/* Entries only the operator's own process writes: a
-		 * channel that tries is refused, and it is an alert. */
-		if (remote && q->e.source && (!strcmp(q->e.source, "cli") ||
-		    !strncmp(q->e.action ? q->e.action : "", "keyd.", 5))) {
-			keyd_alert(k, "keyd.refused", q->e.actor, "an entry in "
-			    "the command line's or keyd's name, from the "
-			    "network process", NULL);
-			r = cv_fail(CV_ERR_AUTH, "that entry is not the "
-			    "network process's to write");
-			break;
-		}
-		if ((r = submit(k, q, send, ctx)) == CV_OK)
+		if ((r = entry_allowed(k, q, remote)) == CV_OK &&
+		    (r = submit(k, q, send, ctx, NULL)) == CV_OK)
 			return;	/* replied to after the commit */
 		break;
 	case KEYD_DECRYPT:

@@ -577,6 +577,16 @@ keyd_read_frame(struct keyd_reader *rd, const uint8_t **frame, size_t *len)
 	}
 }
 
+int
+keyd_frame_buffered(const struct keyd_reader *rd)
+{
+	size_t have = rd->have - rd->at, n;
+
+	/* A bad length is "there" too: the next read says what is wrong. */
+	return have >= KEYD_HDR && (keyd_frame_len(rd->buf.p + rd->at, &n) !=
+	    CV_OK || have >= n);
+}
+
 void
 keyd_reader_free(struct keyd_reader *rd)
 {

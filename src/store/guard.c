@@ -299,33 +299,6 @@ prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
 	return CV_OK;
 }
 
-/* "{a,b,c}" of N ids, or of three numbers: a PostgreSQL array literal.
- * Record ids and numbers need no quoting (cv_record_valid_id). */
-static cv_err
-array_text(struct cv_buf *b, const char *const *ids, size_t n,
-    const uint32_t *nums)
-{
-	char num[16];
-	cv_err r = cv_buf_add(b, "{", 1);
-
-	for (size_t i = 0; r == CV_OK && i < n; i++) {
-		const char *t = ids ? ids[i] : num;
-
-		if (!ids)
-			snprintf(num, sizeof num, "%d", nums[i] > INT32_MAX ?
-			    INT32_MAX : (int)nums[i]);
-		else if (strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-		    "rstuvwxyz0123456789-_.") != strlen(t) || *t == '\0')
-			return cv_fail(CV_ERR_INVALID, "guard: not a record id");
-		if ((i && (r = cv_buf_add(b, ",", 1)) != CV_OK) ||
-		    (r = cv_buf_add(b, t, strlen(t))) != CV_OK)
-			return r;
-	}
-	if (r == CV_OK)
-		r = cv_buf_add(b, "}", 2);	/* with its NUL */
-	return r;
-}
-
 cv_err
 cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
     enum cv_store_verdict *v, unsigned *window, unsigned *grant)
@@ -344,11 +317,11 @@ cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
 	    "?10 <> 0, ?11, ?12::text[], ?13, ?14) AS x) AS q", &st)) !=
 	    CV_OK)
 		return r;
-	if ((r = array_text(&rids, t->rids, t->n, NULL)) != CV_OK ||
-	    (r = array_text(&settle, t->settle, t->nsettle, NULL)) != CV_OK ||
-	    (r = array_text(&soft, NULL, 3, t->soft)) != CV_OK ||
-	    (r = array_text(&hard, NULL, 3, t->hard)) != CV_OK ||
-	    (r = array_text(&vhard, NULL, 3, t->vhard)) != CV_OK)
+	if ((r = store_array_text(&rids, t->rids, t->n, NULL)) != CV_OK ||
+	    (r = store_array_text(&settle, t->settle, t->nsettle, NULL)) != CV_OK ||
+	    (r = store_array_text(&soft, NULL, 3, t->soft)) != CV_OK ||
+	    (r = store_array_text(&hard, NULL, 3, t->hard)) != CV_OK ||
+	    (r = store_array_text(&vhard, NULL, 3, t->vhard)) != CV_OK)
 		goto out;
 	db_bind_text(st, 1, t->user);
 	if (t->session)

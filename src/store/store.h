@@ -162,6 +162,17 @@ cv_err cv_store_get(struct cv_store *s, const char *rid,
 void cv_store_row_clear(struct cv_store_row *row);
 
 /*
+ * cv_store_get of N records at once, in one statement on PostgreSQL
+ * (one each on SQLite, where a statement costs no round trip): ROWS[i]
+ * and ERRS[i] as cv_store_get's for RIDS[i] (CV_ERR_NOT_FOUND, or
+ * CV_ERR_FORMAT for a bad data key); clear each row. The return value
+ * is the statement's: CV_ERR_STORE (no row kept), CV_ERR_INVALID (not
+ * a record id), CV_ERR_NOMEM.
+ */
+cv_err cv_store_get_many(struct cv_store *s, const char *const *rids,
+    size_t n, struct cv_store_row *rows, cv_err *errs) CV_MUST_CHECK;
+
+/*
  * Record ids whose blind index of KIND equals BI, through the index only.
  * Calls FN(ctx, rid) for each; a non-zero return stops the walk.
  */

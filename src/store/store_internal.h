@@ -105,6 +105,12 @@ cv_err store_kept_shred(struct cv_store *s, const char *rid);
  * is hidden until that load is done (loads.c); every query that reads
  * records for a caller goes through this.
  */
+/* "{a,b,c}" of N record ids (IDS), or of N numbers (NUMS, when IDS is
+ * NULL): a PostgreSQL array literal into B, NUL-terminated. Ids are
+ * checked as they go in (they need no quoting then): CV_ERR_INVALID. */
+cv_err store_array_text(struct cv_buf *b, const char *const *ids, size_t n,
+    const uint32_t *nums) CV_MUST_CHECK;
+
 #define VISIBLE(r) "(" r ".load IS NULL OR EXISTS (SELECT 1 FROM loads l" \
 	" WHERE l.id = " r ".load AND l.state = 1))"
 

@@ -394,35 +394,30 @@ cv_vault_put(struct cv_vault *v, const char *text, size_t len,
 	return r;
 }
 
-cv_err
-vault_text(struct cv_vault *v, const char *id, unsigned mask,
-    struct cv_buf *out, uint32_t *version, unsigned *present)
+/* vault_text of a row already read (ROW, which the caller clears). */
+static cv_err
+row_text(struct cv_vault *v, const char *id, const struct cv_store_row *row,
+    unsigned mask, struct cv_buf *out, uint32_t *version, unsigned *present)
 {
-	struct cv_store_row row = { 0 };
 	uint8_t dek[CV_DEK_BYTES];
 	size_t start = out->len;
 	cv_err r;
 
 	*present = 0;
-	if ((r = cv_store_get(v->store, id, &row)) != CV_OK)
-		goto out;
-	if (row.shredded) {
-		r = cv_fail(CV_ERR_SHREDDED, "record %s was shredded", id);
-		goto out;
-	}
-	*version = row.version;
+	if (row->shredded)
+		return cv_fail(CV_ERR_SHREDDED, "record %s was shredded", id);
+	*version = row->version;
 	/* Ids are [A-Za-z0-9._-]: nothing to escape. */
 	if ((r = cv_buf_add(out, "{\"id\":\"", 7)) != CV_OK ||
 	    (r = cv_buf_add(out, id, strlen(id))) != CV_OK ||
 	    (r = cv_buf_add(out, "\"", 1)) != CV_OK)
 		goto out;
-	if ((r = cv_keys_dek_unwrap(v->sk->k, id, row.gen, row.wdek, dek)) ==
+	if ((r = cv_keys_dek_unwrap(v->sk->k, id, row->gen, row->wdek, dek)) ==
 	    CV_OK)
-		r = env_open(dek, id, row.version, row.body, row.body_len, mask,
-		    out, present);
+		r = env_open(dek, id, row->version, row->body, row->body_len,
+		    mask, out, present);
  out:
 	sodium_memzero(dek, sizeof dek);
-	cv_store_row_clear(&row);
 	if (r != CV_OK) {
 		sodium_memzero(out->p + start, out->len - start);
 		out->len = start;
@@ -431,28 +426,49 @@ vault_text(struct cv_vault *v, const char *id, unsigned mask,
 }
 
 cv_err
-cv_vault_get_text(struct cv_vault *v, const char *id,
-    const char *const *sections, struct cv_buf *out)
+vault_text(struct cv_vault *v, const char *id, unsigned mask,
+    struct cv_buf *out, uint32_t *version, unsigned *present)
 {
-	unsigned mask = 0, present = 0;
-	uint32_t version = 0;
-	char meta[256];
-	size_t start = out->len, n;
-	int idx, first = 1;
+	struct cv_store_row row = { 0 };
 	cv_err r;
 
-	if (!cv_record_valid_id(id))
-		return cv_fail(CV_ERR_INVALID, "not a record id");
+	*present = 0;
+	if ((r = cv_store_get(v->store, id, &row)) == CV_OK)
+		r = row_text(v, id, &row, mask, out, version, present);
+	cv_store_row_clear(&row);
+	return r;
+}
+
+/* The sections named (NULL: all) as a mask: CV_ERR_INVALID for a name
+ * that is none. */
+static cv_err
+mask_of(const char *const *sections, unsigned *mask)
+{
+	int idx;
+
+	*mask = 0;
 	if (sections == NULL)
-		mask = (1u << CV_RECORD_NSECTIONS) - 1;
+		*mask = (1u << CV_RECORD_NSECTIONS) - 1;
 	for (; sections && *sections; sections++) {
 		if ((idx = cv_record_section_index(*sections)) < 0)
 			return cv_fail(CV_ERR_INVALID, "no section '%.40s'",
 			    *sections);
-		mask |= 1u << idx;
+		*mask |= 1u << idx;
 	}
-	if ((r = vault_text(v, id, mask, out, &version, &present)) != CV_OK)
-		return r;
+	return CV_OK;
+}
+
+/* The record's text closed with its _meta (VERSION, the sections
+ * PRESENT); OUT back at START on failure. */
+static cv_err
+close_text(struct cv_buf *out, size_t start, uint32_t version,
+    unsigned present)
+{
+	char meta[256];
+	size_t n;
+	int first = 1;
+	cv_err r;
+
 	n = (size_t)snprintf(meta, sizeof meta, ",\"_meta\":{\"version\":%u,"
 	    "\"sections\":[", version);
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++) {
@@ -469,6 +485,97 @@ cv_vault_get_text(struct cv_vault *v, const char *id,
 		out->len = start;
 	}
 	return r;
+}
+
+cv_err
+cv_vault_get_text(struct cv_vault *v, const char *id,
+    const char *const *sections, struct cv_buf *out)
+{
+	unsigned mask, present = 0;
+	uint32_t version = 0;
+	size_t start = out->len;
+	cv_err r;
+
+	if (!cv_record_valid_id(id))
+		return cv_fail(CV_ERR_INVALID, "not a record id");
+	if ((r = mask_of(sections, &mask)) != CV_OK ||
+	    (r = vault_text(v, id, mask, out, &version, &present)) != CV_OK)
+		return r;
+	return close_text(out, start, version, present);
+}
+
+struct cv_vault_rows {
+	size_t n;
+	const char **ids;		/* the caller's strings */
+	struct cv_store_row *rows;
+	cv_err *errs;
+};
+
+cv_err
+cv_vault_rows_fetch(struct cv_vault *v, const char *const *ids, size_t n,
+    struct cv_vault_rows **out)
+{
+	struct cv_vault_rows *b;
+	cv_err r;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!cv_record_valid_id(ids[i]))
+			return cv_fail(CV_ERR_INVALID, "not a record id");
+	if ((b = calloc(1, sizeof *b)) == NULL ||
+	    (b->ids = calloc(n ? n : 1, sizeof *b->ids)) == NULL ||
+	    (b->rows = calloc(n ? n : 1, sizeof *b->rows)) == NULL ||
+	    (b->errs = calloc(n ? n : 1, sizeof *b->errs)) == NULL) {
+		cv_vault_rows_free(b);
+		return CV_ERR_NOMEM;
+	}
+	b->n = n;
+	memcpy(b->ids, ids, n * sizeof *ids);
+	if ((r = cv_store_get_many(v->store, ids, n, b->rows, b->errs)) !=
+	    CV_OK) {
+		cv_vault_rows_free(b);
+		return r;
+	}
+	*out = b;
+	return CV_OK;
+}
+
+cv_err
+cv_vault_rows_text(struct cv_vault *v, const struct cv_vault_rows *b,
+    size_t i, const char *const *sections, struct cv_buf *out)
+{
+	unsigned mask, present = 0;
+	uint32_t version = 0;
+	size_t start = out->len;
+	cv_err r;
+
+	if (i >= b->n)
+		return cv_fail(CV_ERR_INVALID, "no such row");
+	if ((r = mask_of(sections, &mask)) != CV_OK)
+		return r;
+	if (b->errs[i] != CV_OK) {
+		if (b->errs[i] == CV_ERR_FORMAT)
+			return cv_fail(CV_ERR_FORMAT, "data key of %s has a "
+			    "bad length", b->ids[i]);
+		return b->errs[i];
+	}
+	if ((r = row_text(v, b->ids[i], &b->rows[i], mask, out, &version,
+	    &present)) != CV_OK)
+		return r;
+	return close_text(out, start, version, present);
+}
+
+void
+cv_vault_rows_free(struct cv_vault_rows *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; b->rows && i < b->n; i++)
+		cv_store_row_clear(&b->rows[i]);
+	free(b->rows);
+	free(b->errs);
+	free(b->ids);
+	free(b);
 }
 
 cv_err

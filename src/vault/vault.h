@@ -243,6 +243,24 @@ cv_err cv_vault_get_text(struct cv_vault *v, const char *id,
     const char *const *sections, struct cv_buf *out) CV_MUST_CHECK;
 
 /*
+ * Several records' rows read at once (one statement on PostgreSQL, where
+ * each is a round trip), then each opened as cv_vault_get_text would:
+ * for a key process that has many reads waiting. IDS (N, checked:
+ * CV_ERR_INVALID) must outlive *OUT (caller frees with
+ * cv_vault_rows_free; the rows hold ciphertext only). CV_ERR_STORE when
+ * the statement fails, CV_ERR_NOMEM.
+ */
+struct cv_vault_rows;
+cv_err cv_vault_rows_fetch(struct cv_vault *v, const char *const *ids,
+    size_t n, struct cv_vault_rows **out) CV_MUST_CHECK;
+/* cv_vault_get_text of ROWS' I-th id, from its row as read; errors as
+ * there (CV_ERR_NOT_FOUND, CV_ERR_SHREDDED, ...). */
+cv_err cv_vault_rows_text(struct cv_vault *v, const struct cv_vault_rows *rows,
+    size_t i, const char *const *sections, struct cv_buf *out)
+    CV_MUST_CHECK;
+void cv_vault_rows_free(struct cv_vault_rows *rows);
+
+/*
  * Ids of the records with this SSN, or this last name and birth date,
  * through the blind indexes only. FN(ctx, id) per match; non-zero stops.
  * CV_ERR_INVALID for a malformed SSN, name or date.

@@ -92,6 +92,21 @@ close_side(struct side *s)
 	cv_vault_close(s->v);
 }
 
+/* The child's side of the socketpair SV: keyd serves it until it ends.
+ * Exits 0 when the peer went, 3 when it was cut off for a bad frame. */
+static void
+serve_child(int sv[2])
+{
+	struct side k;
+	cv_err r;
+
+	close(sv[0]);
+	open_side(&k);
+	r = cv_keyd_serve(k.k, sv[1]);
+	close_side(&k);
+	_exit(r == CV_OK ? 0 : 3);
+}
+
 /* The key side in a child process, served over a socketpair. */
 static void
 start(struct side *s, int remote)
@@ -106,16 +121,8 @@ start(struct side *s, int remote)
 	memset(s, 0, sizeof *s);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 	    sv), 0);
-	if ((s->child = fork()) == 0) {
-		struct side k;
-		cv_err r;
-
-		close(sv[0]);
-		open_side(&k);
-		r = cv_keyd_serve(k.k, sv[1]);
-		close_side(&k);
-		_exit(r == CV_OK ? 0 : 3);
-	}
+	if ((s->child = fork()) == 0)
+		serve_child(sv);
 	assert_true(s->child > 0);
 	close(sv[1]);
 	s->fd = dup(sv[0]);
@@ -432,6 +439,83 @@ test_enrol_needs_the_logged_approval(void **state)
 }
 
 /* A frame our encoder never makes ends the channel: a violation. */
+/*
+ * Requests that arrive together (one write): the reads among them are
+ * answered from rows read at once, each as it would be alone, in the
+ * right reply: two good reads (one record twice), one of no record, one
+ * in the command line's name (refused), then an append that ends the
+ * batch and a read after it. Then a bad frame after a good read: the
+ * channel is cut, as when each came alone.
+ */
+static void
+test_reads_together(void **state)
+{
+	const char *r0 = rid[0], *r1 = rid[1], *none = "CV-NO-SUCH-RECORD";
+	struct keyd_req q[7] = { { 0 } };
+	struct cv_buf out = { 0 };
+	struct keyd_reader rd = { .fd = -1 };
+	uint8_t bad[KEYD_HDR + 4];
+	struct keyd_reply rp;
+	const uint8_t *f;
+	size_t n;
+	int sv[2], st, got = 0;
+	pid_t child;
+	static const cv_err want[7] = { CV_OK, CV_OK, CV_ERR_NOT_FOUND,
+	    CV_ERR_AUTH, CV_OK, CV_OK, CV_OK };
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	if ((child = fork()) == 0)
+		serve_child(sv);
+	close(sv[1]);
+	for (int i = 0; i < 7; i++) {
+		q[i].type = i == 4 ? KEYD_APPEND : KEYD_READ;
+		q[i].id = 100 + (uint64_t)i;
+		q[i].e = read_entry("alice", i == 1 || i == 5 ? &r1 :
+		    i == 2 ? &none : &r0, sec("identity"));
+		if (i == 3)
+			q[i].e.source = "cli";
+		assert_int_equal(keyd_encode(&out, &q[i]), CV_OK);
+	}
+	assert_int_equal(write(sv[0], out.p, out.len), (ssize_t)out.len);
+	rd.fd = sv[0];
+	while (got < 7) {
+		assert_int_equal(keyd_read_frame(&rd, &f, &n), CV_OK);
+		assert_int_equal(keyd_decode_reply(f, n, &rp), CV_OK);
+		assert_true(rp.id >= 100 && rp.id < 107);
+		assert_int_equal(rp.status, want[rp.id - 100]);
+		if (rp.id == 100 || rp.id == 106)
+			assert_non_null(memmem(rp.text, rp.len, rid[0],
+			    strlen(rid[0])));
+		if (rp.id == 101 || rp.id == 105)
+			assert_non_null(memmem(rp.text, rp.len, rid[1],
+			    strlen(rid[1])));
+		got++;
+	}
+	/* A good read, then a frame of no type, in one write. */
+	out.len = 0;
+	assert_int_equal(keyd_encode(&out, &q[0]), CV_OK);
+	memset(bad, 0, sizeof bad);
+	cv_put_u32be(bad, sizeof bad - 4);
+	cv_put_u16be(bad + 4, 77);	/* no such type */
+	assert_int_equal(cv_buf_add(&out, bad, sizeof bad), CV_OK);
+	assert_int_equal(write(sv[0], out.p, out.len), (ssize_t)out.len);
+	/* The read went ahead (its reply may be cut off with the channel,
+	 * as when it came alone); nothing else is answered. */
+	while (keyd_read_frame(&rd, &f, &n) == CV_OK) {
+		assert_int_equal(keyd_decode_reply(f, n, &rp), CV_OK);
+		assert_int_equal(rp.id, 100);
+		assert_int_equal(rp.status, CV_OK);
+	}
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	assert_true(alerts_mention("keyd_violation"));
+	close(sv[0]);
+	keyd_reader_free(&rd);
+	cv_buf_free(&out);
+}
+
 static void
 test_malformed_request_ends_channel(void **state)
 {
@@ -462,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_sign_only_handshakes),
 		cmocka_unit_test(test_blind_index_same_both_ways),
 		cmocka_unit_test(test_malformed_request_ends_channel),
+		cmocka_unit_test(test_reads_together),
 		cmocka_unit_test(test_guard_state_and_totp),
 		cmocka_unit_test(test_enrol_needs_the_logged_approval),
 	};

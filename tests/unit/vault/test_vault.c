@@ -1,4 +1,8 @@
-/* The vault through its library API, on a real token and database. */
+/*
+ * The vault through its library API, on a real token and database: a
+ * SQLite file, then (when PostgreSQL 15 is here) a throwaway PostgreSQL
+ * that tests/pg.sh starts.
+ */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../testutil.h"
+#include "../pgutil.h"
 #include "gen/gen.h"
 #include "store/store.h"
 #include "vault/vault.h"
@@ -17,13 +22,14 @@
 #define N 300
 
 static const char *dir;
+static const char *db;		/* NULL: SQLite; else a PostgreSQL URI */
 static struct cv_vault *v;
 static struct cv_buf input;
 
 static int
 setup(void **state)
 {
-	struct cv_vault_init_opts o = { 0 };
+	struct cv_vault_init_opts o = { .db = db };
 
 	(void)state;
 	dir = test_vault_dir();
@@ -108,6 +114,17 @@ test_load_is_atomic(void **state)
 	assert_int_equal(cv_vault_count(v, &records, &shredded), CV_OK);
 	assert_int_equal(records, N);
 	cv_buf_free(&bad);
+}
+
+static void
+test_load(void **state)
+{
+	struct cv_load_stats st;
+	struct cv_load_error err;
+
+	(void)state;
+	assert_int_equal(load(input.p, input.len, &st, &err), CV_OK);
+	assert_int_equal(st.stored, N);
 }
 
 struct reader {
@@ -304,6 +321,55 @@ test_kept_versions(void **state)
 	    CV_ERR_SHREDDED);
 }
 
+/*
+ * Rows read together (the key process's batch) give each record as
+ * cv_vault_get_text does, a shredded and a missing one refused as there,
+ * the same id twice both; a bad id is refused before anything is read.
+ */
+static void
+test_rows(void **state)
+{
+	char a[32], b[32], sh[32], c[32];
+	const char *ids[] = { a, sh, "CV-NO-SUCH-RECORD", a, b, c };
+	const char *const secs[][3] = { { NULL }, { NULL }, { NULL },
+	    { "identity", NULL }, { NULL }, { "adjudication", NULL } };
+	const char *bad[] = { a, "bad id" };
+	struct cv_vault_rows *rows = NULL;
+	struct cv_buf got = { 0 }, want = { 0 };
+	cv_err r, w;
+
+	(void)state;
+	nth_id(1, a);
+	nth_id(11, sh);
+	nth_id(7, b);
+	nth_id(299, c);
+	assert_int_equal(cv_vault_shred(v, sh), CV_OK);
+	assert_int_equal(cv_vault_rows_fetch(v, ids, 6, &rows), CV_OK);
+	for (size_t i = 0; i < 6; i++) {
+		got.len = want.len = 0;
+		r = cv_vault_rows_text(v, rows, i, secs[i][0] ? secs[i] : NULL,
+		    &got);
+		w = cv_vault_get_text(v, ids[i], secs[i][0] ? secs[i] : NULL,
+		    &want);
+		assert_int_equal(r, w);
+		assert_int_equal(got.len, want.len);
+		if (got.len)
+			assert_memory_equal(got.p, want.p, got.len);
+	}
+	assert_int_equal(cv_vault_rows_text(v, rows, 1, NULL, &got),
+	    CV_ERR_SHREDDED);
+	assert_int_equal(cv_vault_rows_text(v, rows, 2, NULL, &got),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_vault_rows_text(v, rows, 6, NULL, &got),
+	    CV_ERR_INVALID);
+	cv_vault_rows_free(rows);
+	rows = NULL;
+	assert_int_equal(cv_vault_rows_fetch(v, bad, 2, &rows), CV_ERR_INVALID);
+	assert_null(rows);
+	cv_buf_free(&got);
+	cv_buf_free(&want);
+}
+
 int
 main(void)
 {
@@ -313,7 +379,26 @@ main(void)
 		cmocka_unit_test(test_get_find_shred),
 		cmocka_unit_test(test_rerun_and_canaries),
 		cmocka_unit_test(test_kept_versions),
+		cmocka_unit_test(test_rows),
 	};
+	/* On PostgreSQL: the records loaded, then what reads them (the
+	 * load's failure hooks are SQLite's). */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_parallel_readers),
+		cmocka_unit_test(test_get_find_shred),
+		cmocka_unit_test(test_rows),
+	};
+	static char target[700];
+	int failed, up;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests_name("sqlite", tests, setup,
+	    teardown);
+	if ((up = test_pg_up(target, sizeof target, "the vault on it")) <= 0)
+		return up < 0 ? 1 : failed;
+	db = target;
+	failed += cmocka_run_group_tests_name("postgresql", pg_tests, setup,
+	    teardown);
+	test_pg_stop();
+	return failed;
 }
