@@ -78,7 +78,7 @@ if want load_pg && [ -x /usr/lib/postgresql/15/bin/initdb ]; then
 	head -n "$NP" "$W/in.jsonl" >"$W/pg.jsonl"
 	P=$(mktemp -d "${TMPDIR:-/tmp}/cvpg.XXXXXX")
 	chmod 711 "$P"
-	uri=$(sh tests/pg.sh start "$P/pg")
+	uri=$(PG_LOG_STATEMENT=none sh tests/pg.sh start "$P/pg")
 	psql() { /usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 	runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q \
 	    -h "$P/pg" -d postgres -c "CREATE DATABASE plain OWNER \"$(id -un)\""
@@ -355,14 +355,12 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 	# A failure on the way stops what this part started.
 	trap 'kill $npids 2>/dev/null; sh tests/pg.sh stop "$P/pg" >/dev/null 2>&1
 	    rm -rf "$P" "$W"' EXIT
-	uri=$(sh tests/pg.sh start "$P/pg")
+	uri=$(PG_LOG_STATEMENT=none sh tests/pg.sh start "$P/pg")
 	# The tests' cluster (tests/pg.sh: a Unix socket, fsync and
 	# synchronous commit on, 16 MB of shared buffers) without its
 	# statement log, which a production server does not keep.
 	psql_pg() { runuser -u postgres -- /usr/lib/postgresql/15/bin/psql \
 	    -X -q -t -A -h "$P/pg" -d clearvault -c "$1"; }
-	psql_pg "ALTER SYSTEM SET log_statement = 'none'" >/dev/null
-	psql_pg "SELECT pg_reload_conf()" >/dev/null
 	$B/clearvault init --dir "$W/ns" 2>/dev/null
 	$B/clearvault init --dir "$W/np" --db "$uri" 2>/dev/null
 	$B/clearvault load --dir "$W/ns" --quiet "$W/n.jsonl"
@@ -520,9 +518,7 @@ if want audit_pg && [ -x /usr/lib/postgresql/15/bin/initdb ]; then
 	chmod 711 "$P"
 	psql_pg() { runuser -u postgres -- /usr/lib/postgresql/15/bin/psql \
 	    -X -q -h "$P/pg" -d postgres -c "$1" >/dev/null; }
-	sh tests/pg.sh start "$P/pg" >/dev/null
-	psql_pg "ALTER SYSTEM SET log_statement = 'none'"
-	psql_pg "SELECT pg_reload_conf()"
+	PG_LOG_STATEMENT=none sh tests/pg.sh start "$P/pg" >/dev/null
 	for b in 16 1000; do
 		f=$($B/bench/bench_audit "$W/afile$b" "$APN" "$b")
 		psql_pg "CREATE DATABASE a$b OWNER \"$(id -un)\""
