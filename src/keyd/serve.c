@@ -194,16 +194,18 @@ check_ticket(struct cv_keyd *k, uint64_t index, const char *principal,
 	    (unsigned long long)index, why);
 }
 
-/*
- * The only place record plaintext is made: SECTIONS of record RID into
- * OUT. Callers hold it back until the entry that names it is durable.
- */
+/* A read's record as keyd_dispatch_reads read it with others. */
 struct prefetched {
-	struct cv_vault *v;		/* the handle that read them */
+	struct cv_vault *v;		/* a handle with the keys */
 	struct cv_vault_rows *rows;
 	size_t i;			/* this read's row */
 };
 
+/*
+ * The only place record plaintext is made: SECTIONS of record RID into
+ * OUT, from its row in PRE when given, else read now. Callers hold it
+ * back until the entry that names it is durable.
+ */
 static cv_err
 decrypt_with(struct cv_keyd *k, const char *rid, unsigned sections,
     const struct prefetched *pre, struct cv_buf *out)
@@ -381,6 +383,7 @@ keyd_dispatch_reads(struct cv_keyd *k, struct keyd_req *q, size_t n,
 {
 	const char *ids[KEYD_READ_BATCH];
 	struct prefetched pre = { 0 };
+	struct cv_vault *v;
 	size_t m = 0, at[KEYD_READ_BATCH];
 	cv_err r;
 
@@ -395,9 +398,16 @@ keyd_dispatch_reads(struct cv_keyd *k, struct keyd_req *q, size_t n,
 			ids[m++] = q[i].e.records[0];
 		}
 	}
-	if (n > 1 && m > 1 && (pre.v = keyd_vault_get(k)) != NULL &&
-	    cv_vault_rows_fetch(pre.v, ids, m, &pre.rows) != CV_OK)
-		pre.rows = NULL;
+	/* The pool's handle for the statement only: the reads that go one
+	 * by one below take one each (holding it would let channels wait
+	 * on each other for the pool), and a row's text needs only the
+	 * keys, which every handle shares. */
+	if (n > 1 && m > 1 && (v = keyd_vault_get(k)) != NULL) {
+		if (cv_vault_rows_fetch(v, ids, m, &pre.rows) != CV_OK)
+			pre.rows = NULL;
+		keyd_vault_put(k, v);
+	}
+	pre.v = k->v;
 	for (size_t i = 0; i < n; i++) {
 		if (pre.rows == NULL || i >= KEYD_READ_BATCH ||
 		    at[i] == SIZE_MAX) {
@@ -413,7 +423,6 @@ keyd_dispatch_reads(struct cv_keyd *k, struct keyd_req *q, size_t n,
 		    NULL);
 	}
 	cv_vault_rows_free(pre.rows);
-	keyd_vault_put(k, pre.v);
 }
 
 void

@@ -180,6 +180,9 @@ struct cv_db_ops {
 	void (*follow_free)(struct cv_db_follow *f);
 	/* DB answers epoch from F (NULL: asks again) from now on. */
 	void (*follow_use)(struct cv_db *db, struct cv_db_follow *f);
+	/* This process committed a change to the watched tables: F's value
+	 * is not used until it has been read again after this call. */
+	void (*follow_moved)(struct cv_db_follow *f);
 
 	/* The driver's text for the last failure on DB. Never NULL. */
 	const char *(*errmsg)(struct cv_db *db);

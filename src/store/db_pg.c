@@ -774,6 +774,7 @@ const struct cv_db_ops cv_db_postgresql = {
 	.follow_new = pgdb_follow_new,
 	.follow_free = pgdb_follow_free,
 	.follow_use = pgdb_follow_use,
+	.follow_moved = pgdb_follow_moved,
 	.errmsg = pg_errmsg,
 	.durability = pg_durability,
 	.checkpoint = pg_checkpoint,

@@ -8,12 +8,18 @@
  * counter first (its certificate's memo, users.c) sends one statement
  * less.
  *
- * What it may get wrong is only late, never early: between a commit and
- * the watcher's next read the old value stands, as it would for a
- * statement sent just before that commit; when a notice arrives the
- * value is withdrawn (-1) before the counter is read again, so the
- * connections ask for themselves meanwhile. If its connection fails, it
- * withdraws the value for good and stops.
+ * What it may get wrong is only late, never early, and boundedly so:
+ * - a value is used for FOLLOW_FRESH_US after it was read at most: a
+ *   watcher whose connection hangs (a stopped backend, a half-open TCP
+ *   link) goes stale and the connections ask for themselves;
+ * - a notice withdraws the value (-1) before the counter is read again,
+ *   so a commit elsewhere is missed for the notice's travel time only,
+ *   as it would be by a statement sent a moment earlier;
+ * - a commit to the watched tables in this process (cv_store_follow_moved:
+ *   a revocation through the API) withdraws it until a read that began
+ *   after it, so no other request of this process is answered from
+ *   before it;
+ * - if its connection fails it withdraws the value for good and stops.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +27,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../base/base.h"
@@ -30,20 +37,45 @@
  * whose trigger could not be given the NOTIFY) costs this much, well
  * within the second in which a revoked certificate must be refused. */
 #define FOLLOW_POLL_MS 250
+/* A value older than this is not used (two polls missed). */
+#define FOLLOW_FRESH_US 500000
+/* A read of the counter that takes longer stops the watcher. */
+#define FOLLOW_DEADLINE_MS 2000
 
 struct pg_follow {
 	struct cv_db_follow base;	/* first */
 	struct cv_db *db;		/* its own connection */
 	pthread_t th;
 	int started;
-	int wake[2];		/* a byte on wake[1]: stop */
-	int64_t epoch;		/* atomic; -1: ask for yourself */
+	int wake[2];		/* a byte on wake[1]: look at stop and moved */
+	/* Atomics. */
+	int stop;
+	int64_t epoch;		/* -1: ask for yourself */
+	int64_t read_us;	/* when EPOCH was read (monotonic) */
+	uint64_t moved;		/* commits here to the watched tables */
+	uint64_t moved_seen;	/* MOVED as it was when EPOCH's read began */
 };
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 int64_t
 pgdb_followed(const struct pg_follow *f)
 {
-	return __atomic_load_n(&f->epoch, __ATOMIC_ACQUIRE);
+	uint64_t m = __atomic_load_n(&f->moved, __ATOMIC_ACQUIRE);
+	uint64_t seen = __atomic_load_n(&f->moved_seen, __ATOMIC_ACQUIRE);
+	int64_t at = __atomic_load_n(&f->read_us, __ATOMIC_ACQUIRE);
+	int64_t e = __atomic_load_n(&f->epoch, __ATOMIC_ACQUIRE);
+
+	if (e < 0 || m != seen || mono_us() - at > FOLLOW_FRESH_US)
+		return -1;
+	return e;
 }
 
 static void
@@ -52,34 +84,64 @@ withdraw(struct pg_follow *f)
 	__atomic_store_n(&f->epoch, -1, __ATOMIC_RELEASE);
 }
 
-static cv_err
-reread(struct pg_follow *f)
+/* Empties the wake pipe: 1 if the watcher is to stop. */
+static int
+woken(struct pg_follow *f)
 {
-	struct pg_db *d = to_db(f->db);
-	PGresult *res = PQexec(d->c, "SELECT n FROM cv_epoch");
-	cv_err r = CV_ERR_STORE;
+	char b[64];
 
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		__atomic_store_n(&f->epoch, strtoll(PQgetvalue(res, 0, 0),
-		    NULL, 10), __ATOMIC_RELEASE);
-		r = CV_OK;
-	}
-	PQclear(res);
-	return r;
+	while (read(f->wake[0], b, sizeof b) > 0)
+		;
+	return __atomic_load_n(&f->stop, __ATOMIC_ACQUIRE);
 }
 
-/* Frees the notices that came; whether any did. */
-static int
-drain(PGconn *c)
+/*
+ * Reads the counter and publishes it (its time, and MOVED as it was
+ * before the read began); a notice that came with the answer may be of a
+ * commit after its snapshot: *AGAIN. CV_ERR_STORE when the connection
+ * fails or the answer takes FOLLOW_DEADLINE_MS, CV_ERR_INVALID when told
+ * to stop meanwhile.
+ */
+static cv_err
+reread(struct pg_follow *f, int *again)
 {
-	PGnotify *n;
-	int any = 0;
+	PGconn *c = to_db(f->db)->c;
+	uint64_t m = __atomic_load_n(&f->moved, __ATOMIC_ACQUIRE);
+	int64_t until = mono_us() + FOLLOW_DEADLINE_MS * 1000LL, n = -1, left;
+	struct pollfd p[2] = { { .fd = PQsocket(c), .events = POLLIN },
+	    { .fd = f->wake[0], .events = POLLIN } };
+	PGresult *res;
+	PGnotify *nt;
 
-	while ((n = PQnotifies(c)) != NULL) {
-		PQfreemem(n);
-		any = 1;
+	*again = 0;
+	if (!PQsendQuery(c, "SELECT n FROM cv_epoch"))
+		return CV_ERR_STORE;
+	while (PQisBusy(c)) {
+		if ((left = until - mono_us()) <= 0)
+			return CV_ERR_STORE;
+		if (poll(p, 2, (int)(left / 1000) + 1) < 0 && errno != EINTR)
+			return CV_ERR_STORE;
+		if (p[1].revents && woken(f))
+			return CV_ERR_INVALID;
+		if (p[0].revents && !PQconsumeInput(c))
+			return CV_ERR_STORE;
 	}
-	return any;
+	while ((res = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    PQntuples(res) == 1)
+			n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+	}
+	while ((nt = PQnotifies(c)) != NULL) {
+		PQfreemem(nt);
+		*again = 1;
+	}
+	if (n < 0)
+		return CV_ERR_STORE;
+	__atomic_store_n(&f->epoch, n, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->read_us, mono_us(), __ATOMIC_RELEASE);
+	__atomic_store_n(&f->moved_seen, m, __ATOMIC_RELEASE);
+	return CV_OK;
 }
 
 static void *
@@ -89,27 +151,40 @@ watch(void *arg)
 	PGconn *c = to_db(f->db)->c;
 	struct pollfd p[2] = { { .fd = PQsocket(c), .events = POLLIN },
 	    { .fd = f->wake[0], .events = POLLIN } };
+	PGnotify *nt;
+	int again;
 
-	while (reread(f) == CV_OK) {
-		/* A notice read with the answer may be of a commit after
-		 * its snapshot: read again. */
-		if (drain(c)) {
+	while (reread(f, &again) == CV_OK) {
+		if (again) {
 			withdraw(f);
 			continue;
 		}
 		if (poll(p, 2, FOLLOW_POLL_MS) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents)
+		if (p[1].revents && woken(f))
 			break;
 		if (p[0].revents == 0)
 			continue;
 		if (!PQconsumeInput(c))
 			break;
-		if (drain(c))
+		while ((nt = PQnotifies(c)) != NULL) {
+			PQfreemem(nt);
 			withdraw(f);
+		}
 	}
 	withdraw(f);
 	return NULL;
+}
+
+void
+pgdb_follow_moved(struct cv_db_follow *base)
+{
+	struct pg_follow *f = (struct pg_follow *)base;
+
+	if (f == NULL)
+		return;
+	__atomic_add_fetch(&f->moved, 1, __ATOMIC_ACQ_REL);
+	(void)!write(f->wake[1], "", 1);	/* read again now */
 }
 
 /* A database made before the trigger sent its notice gets it now; when
@@ -142,6 +217,7 @@ pgdb_follow_new(const char *target, double busy_seconds,
 {
 	struct pg_follow *f;
 	struct pg_db *d;
+	int again;
 	cv_err r;
 
 	*out = NULL;
@@ -160,12 +236,12 @@ pgdb_follow_new(const char *target, double busy_seconds,
 		    d->err);
 		goto out;
 	}
-	if (pipe2(f->wake, O_CLOEXEC) != 0) {
+	if (pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
 		r = cv_fail(CV_ERR_IO, "cannot watch %s: pipe: %s", target,
 		    strerror(errno));
 		goto out;
 	}
-	if (reread(f) != CV_OK) {
+	if (reread(f, &again) != CV_OK) {
 		r = cv_fail(CV_ERR_STORE, "cannot watch %s: %s", target,
 		    PQerrorMessage(d->c));
 		goto out;
@@ -192,6 +268,7 @@ pgdb_follow_free(struct cv_db_follow *base)
 	if (f == NULL)
 		return;
 	if (f->started) {
+		__atomic_store_n(&f->stop, 1, __ATOMIC_RELEASE);
 		(void)!write(f->wake[1], "", 1);
 		pthread_join(f->th, NULL);
 	}

@@ -75,6 +75,7 @@ cv_err pgdb_follow_new(const char *target, double busy_seconds,
     struct cv_db_follow **out);
 void pgdb_follow_free(struct cv_db_follow *f);
 void pgdb_follow_use(struct cv_db *db, struct cv_db_follow *f);
+void pgdb_follow_moved(struct cv_db_follow *f);
 /* cv_epoch_bump's body (db_pg_open.c), for a new database and an older
  * one's upgrade. */
 extern const char pgdb_epoch_bump[];

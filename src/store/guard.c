@@ -62,6 +62,10 @@
     "CREATE TABLE guard_vault_grants(g INT NOT NULL);" \
     "INSERT INTO guard_vault_grants VALUES (0);"
 
+/* Named in the function's body: a database with another body (an older
+ * release's) is given this one when a store opens it. */
+#define TAKE_VERSION "cv_guard_take 2: probes by key"
+
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
  * 10 + window (soft), 14 (session), 20 + window (hard), 30 + window
@@ -74,7 +78,7 @@
  * 16 * (i - 1) + k + 1); va[]: what this take adds to each.
  */
 #define PG_TAKE \
-    "CREATE FUNCTION cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT,\n" \
+    "CREATE OR REPLACE FUNCTION cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT,\n" \
     " p_budget INT, p_rids TEXT[], p_now BIGINT, p_soft INT[], p_hard INT[],\n" \
     " p_vhard INT[], p_up BOOLEAN, p_node TEXT, p_settle TEXT[], p_chunk INT,\n" \
     " p_lease BIGINT) RETURNS INT[] LANGUAGE plpgsql AS $$\n" \
@@ -88,6 +92,7 @@
     " og INT[]; osg INT; vg INT; gr INT; back INT; v INT := 0;\n" \
     " fresh TEXT[];\n" \
     "BEGIN\n" \
+    " -- " TAKE_VERSION "\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
     " PERFORM pg_advisory_xact_lock(hashtext('cv_guard ' || p_u));\n" \
     " IF p_node IS NOT NULL THEN\n" \
@@ -276,6 +281,34 @@
     " END IF;\n" \
     " RETURN back;\n" \
     "END $$;"
+
+cv_err
+store_guard_upgrade(struct cv_store *s)
+{
+	struct cv_db_stmt *st;
+	int rc, current = 1;
+
+	if (!cv_store_shared(s))
+		return CV_OK;
+	if (store_stmt(s, "SELECT position('" TAKE_VERSION "' IN prosrc) > 0"
+	    " FROM pg_proc WHERE proname = 'cv_guard_take'", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	if ((rc = db_step(st)) == CV_DB_ROW)
+		current = (int)db_column_int64(st, 0);
+	store_release(st);
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	if (current)
+		return CV_OK;
+	/* Nodes that start together replace it one after the other; one
+	 * that may not (a role without the right) goes on with the older
+	 * body, which decides the same, only slower. */
+	if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
+		return CV_OK;
+	if (db_exec(s->db, PG_TAKE) != CV_OK || db_commit(s->db) != CV_OK)
+		(void)db_rollback(s->db);
+	return CV_OK;
+}
 
 const char *const store_guard_schema[2] = {
 	[CV_DB_SQLITE] = "",

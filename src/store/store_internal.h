@@ -8,6 +8,8 @@
 struct cv_store {
 	struct cv_db *db;
 	char *target;			/* as opened: a file or a URI */
+	struct cv_store_follow *follow;	/* the epoch's watcher, or NULL */
+	int moved;	/* this transaction changed users or certs */
 	struct cv_db_stmt *q[16];	/* store.c's prepared statements */
 	int in_tx;
 	/* users.c's, cases.c's and loads.c's statements, prepared on first
@@ -87,6 +89,10 @@ extern const char *const store_versions_schema[2];
 extern const char *const store_sessions_schema[2];
 /* The guard's shared counts and locks, PostgreSQL only (guard.c). */
 extern const char *const store_guard_schema[2];
+/* An older database's cv_guard_take replaced by this release's (nothing
+ * on SQLite; kept when it cannot be: it decides the same). CV_ERR_STORE
+ * when the database cannot be asked. */
+cv_err store_guard_upgrade(struct cv_store *s) CV_MUST_CHECK;
 
 /*
  * In a write transaction, before RID's visible row is replaced: that
@@ -105,6 +111,22 @@ cv_err store_kept_shred(struct cv_store *s, const char *rid);
  * is hidden until that load is done (loads.c); every query that reads
  * records for a caller goes through this.
  */
+struct cv_store_follow {
+	struct cv_db_follow *f;
+};
+
+/* S changed users or certs (what the epoch counts): the process's
+ * watcher of the epoch is told at the commit (at once outside a
+ * transaction), so that none of its other connections answers from
+ * before it. */
+void store_moved(struct cv_store *s);
+
+/* Q_GET's columns (version, body, generation, wrapped key) of ST's
+ * current row from column C on, into ROW (the caller clears it, also on
+ * failure): CV_ERR_FORMAT for a key of the wrong length, CV_ERR_NOMEM. */
+cv_err store_row_of(struct cv_db_stmt *st, int c, const char *rid,
+    struct cv_store_row *row) CV_MUST_CHECK;
+
 /* "{a,b,c}" of N record ids (IDS), or of N numbers (NUMS, when IDS is
  * NULL): a PostgreSQL array literal into B, NUL-terminated. Ids are
  * checked as they go in (they need no quoting then): CV_ERR_INVALID. */

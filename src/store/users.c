@@ -58,6 +58,17 @@ done(struct cv_store *s, struct cv_db_stmt *st, const char *what)
 	return r;
 }
 
+/* done, for a change to users or certs: the epoch's watcher is told. */
+static cv_err
+changed(struct cv_store *s, struct cv_db_stmt *st, const char *what)
+{
+	cv_err r = done(s, st, what);
+
+	if (r == CV_OK)
+		store_moved(s);
+	return r;
+}
+
 static void
 copy_text(char *dst, size_t size, const char *src)
 {
@@ -77,7 +88,7 @@ cv_store_user_add(struct cv_store *s, const struct cv_store_user *u)
 	db_bind_text(st, 2, u->role);
 	db_bind_int64(st, 3, u->created_us);
 	db_bind_blob(st, 4, u->totp_sealed, u->totp_len);
-	if ((r = done(s, st, "user")) == CV_ERR_EXISTS)
+	if ((r = changed(s, st, "user")) == CV_ERR_EXISTS)
 		cv_err_set("user '%s' exists", u->name);
 	return r;
 }
@@ -158,7 +169,7 @@ cv_store_user_disable(struct cv_store *s, const char *name, int disabled)
 		return r;
 	db_bind_text(st, 1, name);
 	db_bind_int64(st, 2, disabled);
-	if ((r = done(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
+	if ((r = changed(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
 	return r;
 }
@@ -177,7 +188,7 @@ cv_store_cert_add(struct cv_store *s, const struct cv_store_cert *c)
 	db_bind_text(st, 2, c->serial);
 	db_bind_text(st, 3, c->user);
 	db_bind_int64(st, 4, c->not_after_us);
-	return done(s, st, "certificate");
+	return changed(s, st, "certificate");
 }
 
 cv_err
@@ -256,7 +267,7 @@ cv_store_cert_revoke_user(struct cv_store *s, const char *user, int *n)
 	    " revoked = 0", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
-	if ((r = done(s, st, "certificate")) == CV_OK)
+	if ((r = changed(s, st, "certificate")) == CV_OK)
 		*n = (int)db_changes(s->db);
 	return r;
 }
@@ -372,7 +383,7 @@ cv_store_user_set_role(struct cv_store *s, const char *name, const char *role)
 		return r;
 	db_bind_text(st, 1, name);
 	db_bind_text(st, 2, role);
-	if ((r = done(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
+	if ((r = changed(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
 	return r;
 }
@@ -389,7 +400,7 @@ cv_store_user_set_totp(struct cv_store *s, const char *name,
 		return r;
 	db_bind_text(st, 1, name);
 	db_bind_blob(st, 2, sealed, len);
-	if ((r = done(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
+	if ((r = changed(s, st, "user")) == CV_OK && (int)db_changes(s->db) == 0)
 		r = cv_fail(CV_ERR_NOT_FOUND, "no user '%.64s'", name);
 	return r;
 }

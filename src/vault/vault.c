@@ -515,8 +515,8 @@ cv_err
 cv_vault_rows_fetch(struct cv_vault *v, const char *const *ids, size_t n,
     struct cv_vault_rows **out)
 {
-	struct cv_vault_rows *b;
-	cv_err r;
+	struct cv_vault_rows *b = NULL;
+	cv_err r = CV_ERR_NOMEM;
 
 	*out = NULL;
 	for (size_t i = 0; i < n; i++)
@@ -525,19 +525,18 @@ cv_vault_rows_fetch(struct cv_vault *v, const char *const *ids, size_t n,
 	if ((b = calloc(1, sizeof *b)) == NULL ||
 	    (b->ids = calloc(n ? n : 1, sizeof *b->ids)) == NULL ||
 	    (b->rows = calloc(n ? n : 1, sizeof *b->rows)) == NULL ||
-	    (b->errs = calloc(n ? n : 1, sizeof *b->errs)) == NULL) {
-		cv_vault_rows_free(b);
-		return CV_ERR_NOMEM;
-	}
+	    (b->errs = calloc(n ? n : 1, sizeof *b->errs)) == NULL)
+		goto out;
 	b->n = n;
 	memcpy(b->ids, ids, n * sizeof *ids);
 	if ((r = cv_store_get_many(v->store, ids, n, b->rows, b->errs)) !=
-	    CV_OK) {
-		cv_vault_rows_free(b);
-		return r;
-	}
+	    CV_OK)
+		goto out;
 	*out = b;
-	return CV_OK;
+	b = NULL;	/* the caller's */
+ out:
+	cv_vault_rows_free(b);
+	return r;
 }
 
 cv_err

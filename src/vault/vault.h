@@ -258,6 +258,7 @@ cv_err cv_vault_rows_fetch(struct cv_vault *v, const char *const *ids,
 cv_err cv_vault_rows_text(struct cv_vault *v, const struct cv_vault_rows *rows,
     size_t i, const char *const *sections, struct cv_buf *out)
     CV_MUST_CHECK;
+/* Frees ROWS (NULL is a no-op); its ids stay the caller's. */
 void cv_vault_rows_free(struct cv_vault_rows *rows);
 
 /*

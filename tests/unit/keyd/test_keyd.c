@@ -438,7 +438,6 @@ test_enrol_needs_the_logged_approval(void **state)
 	cv_buf_free(&out);
 }
 
-/* A frame our encoder never makes ends the channel: a violation. */
 /*
  * Requests that arrive together (one write): the reads among them are
  * answered from rows read at once, each as it would be alone, in the
@@ -516,6 +515,7 @@ test_reads_together(void **state)
 	cv_buf_free(&out);
 }
 
+/* A frame our encoder never makes ends the channel: a violation. */
 static void
 test_malformed_request_ends_channel(void **state)
 {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -569,6 +570,7 @@ test_pg_follow(void **state)
 	struct cv_db *x = NULL;
 	struct cv_db_stmt *st;
 	int64_t e0[2], e1[2], t0;
+	pid_t pid;
 
 	(void)state;
 	/* An older database's trigger: no notice. */
@@ -602,6 +604,33 @@ test_pg_follow(void **state)
 	assert_int_equal(db_epoch(a, &e1[0], &e1[1]), CV_OK);
 	assert_true(same(e0, e1));
 	assert_int_equal(db_commit(a), CV_OK);
+
+	/* A commit in this process (follow_moved): the value is not used
+	 * until read again after it (B's lock holds that read back). */
+	assert_int_equal(db_begin(b, CV_DB_IMMEDIATE), CV_OK);
+	run(b, "LOCK TABLE cv_epoch IN ACCESS EXCLUSIVE MODE");
+	usleep(300000);		/* the watcher's next read waits on it */
+	fl->ops->follow_moved(f);
+	assert_true(pgdb_followed((const struct pg_follow *)f) < 0);
+	assert_int_equal(db_rollback(b), CV_OK);
+	for (int i = 0; i < 1000 && pgdb_followed(
+	    (const struct pg_follow *)f) < 0; i++)
+		usleep(1000);
+	assert_true(pgdb_followed((const struct pg_follow *)f) >= 0);
+
+	/* Its backend stopped (a hung server, a half-open link): the value
+	 * goes stale within a second, and A sees B's commit by asking. */
+	st = prepared(b, "SELECT pid FROM pg_stat_activity WHERE"
+	    " application_name = 'clearvault epoch'");
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	pid = (pid_t)db_column_int64(st, 0);
+	db_finalize(st);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	assert_int_equal(db_epoch(a, &e0[0], &e0[1]), CV_OK);
+	run(b, "INSERT INTO u VALUES ('f3', 3)");
+	t0 = epoch_moves(e0);
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_true(t0 >= 0);
 
 	/* Its connection killed: A asks for itself, and sees B's commit at
 	 * once. */

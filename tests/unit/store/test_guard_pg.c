@@ -18,6 +18,7 @@
 
 #include "../pgutil.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 
 static char target[512];
 static struct cv_store *n1, *n2;	/* two nodes */
@@ -597,6 +598,31 @@ teardown(void **state)
 	return 0;
 }
 
+/* A database whose cv_guard_take is an older release's body is given
+ * this one's when a store opens it. */
+static void
+test_upgrade(void **state)
+{
+	struct cv_store *s = NULL;
+	struct cv_db_stmt *st;
+
+	(void)state;
+	assert_int_equal(db_exec(n1->db, "CREATE OR REPLACE FUNCTION "
+	    "cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT, p_budget INT,"
+	    " p_rids TEXT[], p_now BIGINT, p_soft INT[], p_hard INT[],"
+	    " p_vhard INT[], p_up BOOLEAN, p_node TEXT, p_settle TEXT[],"
+	    " p_chunk INT, p_lease BIGINT) RETURNS INT[] LANGUAGE plpgsql AS"
+	    " $$BEGIN RETURN ARRAY[0, 0]; END$$"), CV_OK);
+	assert_int_equal(cv_store_open(target, CV_STORE_OPEN, &s), CV_OK);
+	assert_int_equal(db_prepare(s->db, "SELECT position('probes by key'"
+	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'", 0,
+	    &st), CV_OK);
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	assert_int_equal(db_column_int64(st, 0), 1);
+	db_finalize(st);
+	cv_store_close(s);
+}
+
 int
 main(void)
 {
@@ -612,6 +638,7 @@ main(void)
 		cmocka_unit_test(test_grants_expire),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_touch_in_snapshot),
+		cmocka_unit_test(test_upgrade),
 	};
 	struct cv_store *s;
 	char path[700];
