@@ -400,6 +400,32 @@ db_can_follow(const struct cv_db *db)
 	return db->ops->follow_new != NULL;
 }
 
+static inline cv_err
+db_follow_new(const struct cv_db *db, const char *target, double busy_seconds,
+    struct cv_db_follow **out)
+{
+	return db->ops->follow_new(target, busy_seconds, out);
+}
+
+static inline void
+db_follow_use(struct cv_db *db, struct cv_db_follow *f)
+{
+	db->ops->follow_use(db, f);
+}
+
+static inline void
+db_follow_moved(struct cv_db_follow *f)
+{
+	f->ops->follow_moved(f);
+}
+
+static inline void
+db_follow_free(struct cv_db_follow *f)
+{
+	if (f)
+		f->ops->follow_free(f);
+}
+
 static inline const char *
 db_errmsg(struct cv_db *db)
 {

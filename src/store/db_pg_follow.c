@@ -27,7 +27,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../base/base.h"
@@ -56,13 +55,11 @@ struct pg_follow {
 	uint64_t moved_seen;	/* MOVED as it was when EPOCH's read began */
 };
 
+/* cv_now, in microseconds: the watcher's deadlines and ages. */
 static int64_t
 mono_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (int64_t)(cv_now() * 1e6);
 }
 
 int64_t

@@ -104,7 +104,7 @@ static void
 tell_moved(struct cv_store *s)
 {
 	if (s->follow)
-		s->db->ops->follow_moved(s->follow->f);
+		db_follow_moved(s->follow->f);
 }
 
 void
@@ -348,7 +348,7 @@ cv_store_follow_new(struct cv_store *s, struct cv_store_follow **out)
 		return CV_OK;
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		return CV_ERR_NOMEM;
-	if ((r = s->db->ops->follow_new(s->target, BUSY_SECONDS, &w->f)) !=
+	if ((r = db_follow_new(s->db, s->target, BUSY_SECONDS, &w->f)) !=
 	    CV_OK) {
 		free(w);
 		return r;
@@ -363,7 +363,7 @@ cv_store_follow_use(struct cv_store *s, struct cv_store_follow *f)
 	if (!db_can_follow(s->db))
 		return;
 	s->follow = f;
-	s->db->ops->follow_use(s->db, f ? f->f : NULL);
+	db_follow_use(s->db, f ? f->f : NULL);
 }
 
 void
@@ -371,7 +371,7 @@ cv_store_follow_free(struct cv_store_follow *f)
 {
 	if (f == NULL)
 		return;
-	f->f->ops->follow_free(f->f);
+	db_follow_free(f->f);
 	free(f);
 }
 
