@@ -225,17 +225,19 @@ create_tables(struct cv_store *s)
 
 /*
  * The tables added after schema 1 shipped, made where missing. Only
- * SQLite vaults are that old: a PostgreSQL vault was made with all of
- * them (and its triggers are not "IF NOT EXISTS"): PostgreSQL vaults
- * are new in the release that added sessions.
+ * SQLite vaults are that old: PostgreSQL vaults are new in the release
+ * that added sessions, and were made with all of them; since then only
+ * the case tables' triggers came (store_cases_upgrade).
  */
 static cv_err
 upgrade(struct cv_store *s)
 {
 	cv_err r;
 
-	if (s->db->ops->dialect != CV_DB_SQLITE)
+	if (s->db->ops->dialect != CV_DB_SQLITE) {
+		store_cases_upgrade(s);
 		return store_guard_upgrade(s);
+	}
 	for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++) {
 		if ((r = exec(s, schemas[i][CV_DB_SQLITE])) != CV_OK)
 			return r;
@@ -279,6 +281,7 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 	if (mode == CV_STORE_CREATE) {
 		if ((r = create_tables(s)) != CV_OK)
 			goto out;
+		store_cases_upgrade(s);	/* made: it says so */
 	} else if ((r = check_schema(s)) != CV_OK ||
 	    (r = upgrade(s)) != CV_OK)
 		goto out;
@@ -353,6 +356,7 @@ cv_store_follow_new(struct cv_store *s, struct cv_store_follow **out)
 		free(w);
 		return r;
 	}
+	pthread_mutex_init(&w->lock, NULL);
 	*out = w;
 	return CV_OK;
 }
@@ -372,6 +376,9 @@ cv_store_follow_free(struct cv_store_follow *f)
 	if (f == NULL)
 		return;
 	db_follow_free(f->f);
+	for (size_t i = 0; i < CASE_MEMOS; i++)
+		store_case_memo_clear(&f->cases[i]);
+	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
 

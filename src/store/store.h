@@ -506,6 +506,13 @@ cv_err cv_store_case_exists(struct cv_store *s, const char *id)
 /* Adds (ADD) or removes a user, or a record (RECORD), of case ID. */
 cv_err cv_store_case_member(struct cv_store *s, const char *id, int record,
     const char *who, int add, int *changed) CV_MUST_CHECK;
+/*
+ * On a store given an epoch watcher (cv_store_follow_use), answered from
+ * the process's memo of case ID's members, read again once the epoch has
+ * moved: a change made on another node is seen as late as a revoked
+ * certificate is, and one made in this process at once. A case of more
+ * than 50,000 records, and a store without a watcher, ask every time.
+ */
 cv_err cv_store_case_allows(struct cv_store *s, const char *id,
     const char *user, const char *rid) CV_MUST_CHECK;
 cv_err cv_store_case_has_user(struct cv_store *s, const char *id,

@@ -2,6 +2,8 @@
 #ifndef CV_STORE_INTERNAL_H
 #define CV_STORE_INTERNAL_H
 
+#include <pthread.h>
+
 #include "db.h"
 #include "store.h"
 
@@ -10,6 +12,9 @@ struct cv_store {
 	char *target;			/* as opened: a file or a URI */
 	struct cv_store_follow *follow;	/* the epoch's watcher, or NULL */
 	int moved;	/* this transaction changed users or certs */
+	/* The database's case tables move the epoch (their triggers are
+	 * there): cases.c may answer from the watcher's memo. */
+	int cases_watched;
 	struct cv_db_stmt *q[16];	/* store.c's prepared statements */
 	int in_tx;
 	/* users.c's, cases.c's and loads.c's statements, prepared on first
@@ -70,7 +75,7 @@ void store_release(struct cv_db_stmt *st);
 #define SQ_INLINE ""
 #define PG_INLINE " WITH (toast_tuple_target = 8160)"
 #define SQ_EPOCH(t) ""
-#define PG_EPOCH(t) "CREATE TRIGGER " t "_epoch AFTER INSERT OR UPDATE OR" \
+#define PG_EPOCH(t) "CREATE OR REPLACE TRIGGER " t "_epoch AFTER INSERT OR UPDATE OR" \
 	" DELETE OR TRUNCATE ON " t " FOR EACH STATEMENT EXECUTE FUNCTION" \
 	" cv_epoch_bump();"
 
@@ -111,9 +116,40 @@ cv_err store_kept_shred(struct cv_store *s, const char *rid);
  * is hidden until that load is done (loads.c); every query that reads
  * records for a caller goes through this.
  */
+/*
+ * A case's members as this process last read them, and the epoch they
+ * were read at (cases.c: cv_store_case_allows). Kept by the process's
+ * watcher, shared by its connections under its lock.
+ */
+struct case_memo {
+	char *case_id;		/* NULL: a free slot */
+	int64_t at;		/* the epoch's data half when read */
+	uint64_t used;		/* the watcher's clock when last asked */
+	int loading;		/* a connection is reading it: ask instead */
+	int big;		/* more records than are kept: ask instead */
+	size_t nusers, nrids;
+	char **users, **rids;	/* sorted (strcmp), into TEXT */
+	char *text;
+};
+#define CASE_MEMOS 32
+
 struct cv_store_follow {
 	struct cv_db_follow *f;
+	pthread_mutex_t lock;	/* CASES and CLOCK */
+	struct case_memo cases[CASE_MEMOS];
+	uint64_t clock;
 };
+
+/* Empties M (a slot of F's): its strings freed. */
+void store_case_memo_clear(struct case_memo *m);
+
+/*
+ * On PostgreSQL, the case tables' epoch triggers made where a database
+ * from before them lacks them (under the write lock; a role that may not
+ * goes on without, and its servers ask the database on every read), and
+ * S->cases_watched set when they are there. Nothing on SQLite.
+ */
+void store_cases_upgrade(struct cv_store *s);
 
 /* S changed users or certs (what the epoch counts): the process's
  * watcher of the epoch is told at the commit (at once outside a

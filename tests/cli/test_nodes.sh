@@ -5,7 +5,8 @@
 # node works on all; a stolen session (no TOTP secret) spread over the
 # three gets exactly what one node gives it, the session budget (20),
 # not a budget per node; a canary read on node 2 locks its reader on
-# nodes 1 and 3 within a second, a revoked certificate counts on all; scope on the merged log names exactly
+# nodes 1 and 3 within a second, a revoked certificate counts on all, and
+# so does a record taken out of the case; scope on the merged log names exactly
 # what left, whichever node served it; a kill -9 of node 3 while 1 and 2
 # serve loses nothing they answered, and the log verifies.
 . "$(dirname "$0")/lib.sh"
@@ -199,6 +200,27 @@ done
 el=$(echo "$(date +%s.%N) - $t0" | bc)
 awk -v e="$el" 'BEGIN { exit !(e < 1) }' && ok ||
     bad "the revocation took $el s to reach every node"
+
+# ---- a record taken out of the case, on every node ----------------------
+# Each node answers the case's question from its memo of the case's
+# members (docs/scale-out.md); a removal on node 1 moves the epoch, and
+# every node refuses the record within a second.
+rid=$(ids "$T/v.jsonl" 41 41)
+for n in 1 2 3; do
+	read_on $n late "$t_late" "$rid"
+	expect_code "late's record in the case on node $n" 200
+done
+on 1
+req k/so DELETE "/v1/cases/$CASE/members" "{\"records\":[\"$rid\"]}" "$t_so"
+expect_code "the record out of the case" 200
+t0=$(date +%s.%N)
+for n in 1 2 3; do
+	read_on $n late "$t_late" "$rid"
+	expect_code "the record out of the case on node $n" 403
+done
+el=$(echo "$(date +%s.%N) - $t0" | bc)
+awk -v e="$el" 'BEGIN { exit !(e < 1) }' && ok ||
+    bad "the removal took $el s to reach every node"
 
 # ---- kill -9 of node 3 while 1 and 2 serve ------------------------------
 on 1
