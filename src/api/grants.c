@@ -37,7 +37,8 @@
  * reader's node asked 60 times a second (docs/scale-out.md, step 7).
  * Only a budget far from spent gets this much (half of what is left above
  * 32); what a dead node's grant holds back is at most this, failing
- * closed. */
+ * closed, and so is what this node may still let out under a grant in
+ * the lease after another node locked the user. */
 #define GRANT_CHUNK 512
 #define GRANT_LEASE_US 500000		/* how long one may be used */
 #define GRANT_WAIT_NS 20000000L		/* for another read's question */

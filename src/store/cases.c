@@ -19,10 +19,13 @@
     /* The watcher's memo of members (below): a commit moves the epoch */ \
     D##_EPOCH("cases") D##_EPOCH("case_users") D##_EPOCH("case_records")
 
-/* A case with more records than this is not kept in memory: its reads
- * ask the database, as without a watcher. 32 such cases at most, some
- * 20 bytes a record: about 30 MB at worst for a process. */
-#define CASE_MEMO_RIDS 50000
+/* A case with more records (or users) than this is not kept in memory:
+ * its reads ask the database, as without a watcher. CASE_MEMOS such
+ * cases at most, each id up to 65 bytes and a pointer: 16 x 20,000 x 73
+ * = 23 MB at worst for a process (record ids of 19 characters: 9 MB). */
+#define CASE_MEMO_RIDS 20000
+/* A memo is read again after this whatever the epoch says. */
+#define CASE_MEMO_AGE_US 500000
 
 const char *const store_cases_schema[2] = {
 	[CV_DB_SQLITE] = SCHEMA(SQ),
@@ -112,10 +115,12 @@ ask_allows(struct cv_store *s, const char *id, const char *user,
  * themselves were read in batches (docs/scale-out.md, step 7). A case's
  * members change seldom, by an officer, and every change moves the
  * epoch (the triggers above), so the process reads a case's users and
- * records once and answers from memory until the epoch moves. Late by
- * the watcher's bound at most, as a revoked certificate is (a notice's
- * travel, half a second if notices are lost); never early: the epoch
- * is read before the rows.
+ * records once and answers from memory until the epoch moves, or
+ * CASE_MEMO_AGE_US has passed whatever the epoch says (a trigger
+ * dropped or disabled by hand, a restore with triggers off: the second
+ * holds without them). Late by the watcher's bound at most, as a revoked
+ * certificate is; never early: the epoch is read before the rows, and
+ * the rows in one statement (one snapshot).
  */
 static int
 by_text(const void *a, const void *b)
@@ -136,45 +141,27 @@ store_case_memo_clear(struct case_memo *m)
 	free(m->users);
 	free(m->rids);
 	free(m->text);
+	free(m->rtext);
 	memset(m, 0, sizeof *m);
 }
 
-/* One column of Q (bound to ID, and to LIMIT when nonzero) into B as
- * NUL-ended strings; *N counts them. */
+/* V[0..N) pointed at the N strings of B, sorted; B's bytes move to
+ * *TEXT (exactly as many as they need). */
 static cv_err
-memo_column(struct cv_store *s, const char *q, const char *id, int64_t limit,
-    struct cv_buf *b, size_t *n)
+memo_index(struct cv_buf *b, size_t n, char ***v, char **text)
 {
-	struct cv_db_stmt *st;
-	const char *v;
-	cv_err r = CV_OK;
-	int rc;
+	char *p;
 
-	*n = 0;
-	if (store_stmt(s, q, &st) != CV_OK)
-		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
-	db_bind_text(st, 1, id);
-	if (limit)
-		db_bind_int64(st, 2, limit);
-	while (r == CV_OK && (rc = db_step(st)) == CV_DB_ROW) {
-		v = db_column_text(st, 0);
-		if (v == NULL)
-			v = "";
-		if ((r = cv_buf_add(b, v, strlen(v) + 1)) == CV_OK)
-			(*n)++;
-	}
-	if (r == CV_OK && rc != CV_DB_DONE)
-		r = cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
-	store_release(st);
-	return r;
-}
-
-/* V[0..N) pointed at N strings from P on, sorted. */
-static cv_err
-memo_index(char *p, size_t n, char ***v)
-{
-	if ((*v = calloc(n ? n : 1, sizeof **v)) == NULL)
+	*v = NULL;
+	if ((*text = malloc(b->len ? b->len : 1)) == NULL ||
+	    (*v = calloc(n ? n : 1, sizeof **v)) == NULL) {
+		free(*text);
+		*text = NULL;
 		return CV_ERR_NOMEM;
+	}
+	if (b->len)
+		memcpy(*text, b->p, b->len);
+	p = *text;
 	for (size_t i = 0; i < n; i++) {
 		(*v)[i] = p;
 		p += strlen(p) + 1;
@@ -183,47 +170,59 @@ memo_index(char *p, size_t n, char ***v)
 	return CV_OK;
 }
 
-/* Case ID's users and (up to CASE_MEMO_RIDS) records into M, which the
- * caller has claimed and cleared but for its id. */
+/* Case ID's users and records into M, which the caller has claimed and
+ * cleared but for its id: one statement, so that the two lists are of
+ * one moment. More than CASE_MEMO_RIDS of either: M->big. */
 static cv_err
 memo_read(struct cv_store *s, const char *id, struct case_memo *m)
 {
-	struct cv_buf b = { 0 };
-	size_t ulen;
-	cv_err r;
+	struct cv_buf b[2] = { { 0 }, { 0 } };
+	size_t n[2] = { 0, 0 };
+	struct cv_db_stmt *st;
+	const char *v;
+	int64_t k;
+	cv_err r = CV_OK;
+	int rc;
 
-	if ((r = memo_column(s, "SELECT \"user\" FROM case_users WHERE"
-	    " case_id = ?1", id, 0, &b, &m->nusers)) != CV_OK)
-		goto out;
-	ulen = b.len;
-	if (m->nusers > 0 && (r = memo_column(s, "SELECT rid FROM"
-	    " case_records WHERE case_id = ?1 LIMIT ?2", id,
-	    CASE_MEMO_RIDS + 1, &b, &m->nrids)) != CV_OK)
-		goto out;
-	if (m->nrids > CASE_MEMO_RIDS) {
-		m->big = 1;
-		m->nrids = 0;
-		b.len = ulen;	/* the users only */
+	if (store_stmt(s, "SELECT 0, \"user\" FROM (SELECT \"user\" FROM"
+	    " case_users WHERE case_id = ?1 LIMIT ?2) cu UNION ALL SELECT 1,"
+	    " rid FROM (SELECT rid FROM case_records WHERE case_id = ?1"
+	    " LIMIT ?2) cr", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	db_bind_text(st, 1, id);
+	db_bind_int64(st, 2, CASE_MEMO_RIDS + 1);
+	while (r == CV_OK && (rc = db_step(st)) == CV_DB_ROW) {
+		k = db_column_int64(st, 0) != 0;
+		if ((v = db_column_text(st, 1)) == NULL)
+			v = "";
+		if (n[k] < CASE_MEMO_RIDS && (r = cv_buf_add(&b[k], v,
+		    strlen(v) + 1)) != CV_OK)
+			break;
+		n[k]++;
 	}
-	if (b.len == 0 || (r = cv_buf_add(&b, "", 1)) != CV_OK)
+	if (r == CV_OK && rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	store_release(st);
+	if (r != CV_OK)
 		goto out;
-	if ((r = memo_index((char *)b.p, m->nusers, &m->users)) != CV_OK ||
-	    (r = memo_index((char *)b.p + ulen, m->nrids, &m->rids)) !=
-	    CV_OK)
-		goto out;
-	m->text = (char *)b.p;
-	b.p = NULL;
+	m->big = n[0] > CASE_MEMO_RIDS || n[1] > CASE_MEMO_RIDS;
+	m->nusers = m->big ? 0 : n[0];
+	m->nrids = m->big ? 0 : n[1];
+	if (!m->big && (r = memo_index(&b[0], m->nusers, &m->users,
+	    &m->text)) == CV_OK)
+		r = memo_index(&b[1], m->nrids, &m->rids, &m->rtext);
  out:
-	cv_buf_free(&b);
+	cv_buf_free(&b[0]);
+	cv_buf_free(&b[1]);
 	return r;
 }
 
 /* F's slot for case ID, or the one to read it into (marked loading,
- * emptied, its id set): *SLOT, and whether it answers at epoch AT. -1:
- * none free (every slot loading), or another connection is reading it:
- * ask the database. F locked. */
+ * emptied, its id set): *SLOT, and whether it answers at epoch AT and
+ * time NOW. -1: none free (every slot loading), or another connection is
+ * reading it: ask the database. F locked. */
 static int
-memo_slot(struct cv_store_follow *f, const char *id, int64_t at,
+memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
     struct case_memo **slot)
 {
 	struct case_memo *m, *pick = NULL;
@@ -234,7 +233,8 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at,
 		if (m->case_id && strcmp(m->case_id, id) == 0) {
 			if (m->loading)
 				return -1;
-			if (m->at == at) {
+			if (m->at == at && now - m->read_us < CASE_MEMO_AGE_US &&
+			    now >= m->read_us) {
 				*slot = m;
 				return 1;
 			}
@@ -257,18 +257,22 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at,
 	return 0;
 }
 
-/* M's answer for USER and RID: CV_OK, CV_ERR_NOT_FOUND; -1 for a case
- * too big to keep. F locked. */
+/* M's answer for USER and RID: 1 allowed, 0 not, -1 ask (a case too big
+ * to keep). F locked. */
 static int
 memo_answer(struct cv_store_follow *f, struct case_memo *m, const char *user,
     const char *rid)
 {
 	m->used = ++f->clock;
-	if (!has(m->users, m->nusers, user))
-		return CV_ERR_NOT_FOUND;
 	if (m->big)
 		return -1;
-	return has(m->rids, m->nrids, rid) ? CV_OK : CV_ERR_NOT_FOUND;
+	return has(m->users, m->nusers, user) && has(m->rids, m->nrids, rid);
+}
+
+static int64_t
+mono_us(void)
+{
+	return (int64_t)(cv_now() * 1e6);
 }
 
 cv_err
@@ -278,28 +282,38 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
 	struct cv_store_follow *f = s->follow;
 	struct cv_store_epoch at;
 	struct case_memo *m, got = { 0 };
+	int64_t now;
 	int known, answer = -1;
 	cv_err r;
 
-	/* The epoch before the rows: a commit in between moves it, and the
-	 * next question reads them again. */
-	if (f == NULL || !s->cases_watched || cv_store_epoch(s, &at) != CV_OK)
+	/*
+	 * Outside a transaction only: inside one the epoch is that
+	 * transaction's, and a write transaction's counts its own
+	 * uncommitted bump, which a rollback would leave in the shared memo
+	 * for another commit to make current. The epoch before the rows: a
+	 * commit in between moves it, and the next question reads them again.
+	 */
+	if (f == NULL || !s->cases_watched || s->in_tx ||
+	    cv_store_epoch(s, &at) != CV_OK)
 		return ask_allows(s, id, user, rid);
+	now = mono_us();
 	pthread_mutex_lock(&f->lock);
-	if ((known = memo_slot(f, id, at.data, &m)) == 1)
+	if ((known = memo_slot(f, id, at.data, now, &m)) == 1)
 		answer = memo_answer(f, m, user, rid);
 	pthread_mutex_unlock(&f->lock);
-	if (known == 1)
-		return answer >= 0 ? (cv_err)answer :
-		    ask_allows(s, id, user, rid);
-	if (known < 0)
+	if (known < 0 || (known == 1 && answer < 0))
 		return ask_allows(s, id, user, rid);
+	if (known == 1)
+		return answer ? CV_OK : CV_ERR_NOT_FOUND;
 	/* M is this connection's to fill: read outside the lock. */
 	r = memo_read(s, id, &got);
 	pthread_mutex_lock(&f->lock);
-	if (r == CV_OK) {
+	/* A case no one is in (a purpose made up) is not kept: it would
+	 * push real ones out. */
+	if (r == CV_OK && (got.nusers > 0 || got.big)) {
 		got.case_id = m->case_id;
 		got.at = at.data;
+		got.read_us = now;
 		*m = got;
 		answer = memo_answer(f, m, user, rid);
 	} else {
@@ -308,7 +322,7 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (r == CV_OK && answer >= 0)
-		return (cv_err)answer;
+		return answer ? CV_OK : CV_ERR_NOT_FOUND;
 	return ask_allows(s, id, user, rid);
 }
 
@@ -323,7 +337,8 @@ store_cases_upgrade(struct cv_store *s)
 	if (store_stmt(s, "SELECT count(*) FROM pg_trigger WHERE tgrelid IN"
 	    " ('cases'::regclass, 'case_users'::regclass,"
 	    " 'case_records'::regclass) AND tgname IN ('cases_epoch',"
-	    " 'case_users_epoch', 'case_records_epoch')", &st) != CV_OK)
+	    " 'case_users_epoch', 'case_records_epoch') AND tgenabled <> 'D'"
+	    " AND tgfoid = 'cv_epoch_bump'::regproc", &st) != CV_OK)
 		return;
 	if (db_step(st) == CV_DB_ROW)
 		n = db_column_int64(st, 0);

@@ -149,7 +149,8 @@ check_link(struct pg_db *d, const char *target)
 /*
  * What cv_store_epoch's DATA counts (see pg_epoch): one row, bumped by a
  * statement trigger on each table that carries cv_epoch_bump (the
- * store's PostgreSQL schema puts it on users and certs), which also tells
+ * store's PostgreSQL schema puts it on users, certs and the case
+ * tables), which also tells
  * the listeners on channel cv_epoch at the commit. Made with a new
  * database, before the store's tables.
  */

@@ -281,7 +281,7 @@ cv_store_open(const char *path, enum cv_store_mode mode,
 	if (mode == CV_STORE_CREATE) {
 		if ((r = create_tables(s)) != CV_OK)
 			goto out;
-		store_cases_upgrade(s);	/* made: it says so */
+		store_cases_upgrade(s);	/* sets cases_watched */
 	} else if ((r = check_schema(s)) != CV_OK ||
 	    (r = upgrade(s)) != CV_OK)
 		goto out;
@@ -356,7 +356,11 @@ cv_store_follow_new(struct cv_store *s, struct cv_store_follow **out)
 		free(w);
 		return r;
 	}
-	pthread_mutex_init(&w->lock, NULL);
+	if (pthread_mutex_init(&w->lock, NULL) != 0) {
+		db_follow_free(w->f);
+		free(w);
+		return CV_ERR_NOMEM;
+	}
 	*out = w;
 	return CV_OK;
 }

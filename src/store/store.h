@@ -65,8 +65,8 @@ void cv_store_read_end(struct cv_store *s);
  * every earlier one once anything was committed since, by this connection
  * or any other (another process's included): SQLite's data_version and
  * this connection's change count. On PostgreSQL "anything" is a change
- * to users or certs (a counter their triggers bump): keep nothing else
- * by it there. Inside a read transaction, that snapshot's. For keeping
+ * to users, certs or cases (a counter their triggers bump): keep nothing
+ * else by it there. Inside a read transaction, that snapshot's. For keeping
  * what the database said (a certificate is live) until it may have
  * changed; CV_ERR_STORE when it cannot be read.
  */

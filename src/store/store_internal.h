@@ -11,7 +11,7 @@ struct cv_store {
 	struct cv_db *db;
 	char *target;			/* as opened: a file or a URI */
 	struct cv_store_follow *follow;	/* the epoch's watcher, or NULL */
-	int moved;	/* this transaction changed users or certs */
+	int moved;	/* this transaction changed what the epoch counts */
 	/* The database's case tables move the epoch (their triggers are
 	 * there): cases.c may answer from the watcher's memo. */
 	int cases_watched;
@@ -75,9 +75,9 @@ void store_release(struct cv_db_stmt *st);
 #define SQ_INLINE ""
 #define PG_INLINE " WITH (toast_tuple_target = 8160)"
 #define SQ_EPOCH(t) ""
-#define PG_EPOCH(t) "CREATE OR REPLACE TRIGGER " t "_epoch AFTER INSERT OR UPDATE OR" \
-	" DELETE OR TRUNCATE ON " t " FOR EACH STATEMENT EXECUTE FUNCTION" \
-	" cv_epoch_bump();"
+#define PG_EPOCH(t) "CREATE OR REPLACE TRIGGER " t "_epoch AFTER INSERT" \
+	" OR UPDATE OR DELETE OR TRUNCATE ON " t " FOR EACH STATEMENT" \
+	" EXECUTE FUNCTION cv_epoch_bump();"
 
 /* The schemas, by enum cv_db_dialect. */
 /* Users and their certificates (users.c). */
@@ -124,14 +124,15 @@ cv_err store_kept_shred(struct cv_store *s, const char *rid);
 struct case_memo {
 	char *case_id;		/* NULL: a free slot */
 	int64_t at;		/* the epoch's data half when read */
+	int64_t read_us;	/* and when (cv_now) */
 	uint64_t used;		/* the watcher's clock when last asked */
 	int loading;		/* a connection is reading it: ask instead */
-	int big;		/* more records than are kept: ask instead */
+	int big;		/* more members than are kept: ask instead */
 	size_t nusers, nrids;
-	char **users, **rids;	/* sorted (strcmp), into TEXT */
-	char *text;
+	char **users, **rids;	/* sorted (strcmp), into TEXT and RTEXT */
+	char *text, *rtext;
 };
-#define CASE_MEMOS 32
+#define CASE_MEMOS 16
 
 struct cv_store_follow {
 	struct cv_db_follow *f;
@@ -151,7 +152,7 @@ void store_case_memo_clear(struct case_memo *m);
  */
 void store_cases_upgrade(struct cv_store *s);
 
-/* S changed users or certs (what the epoch counts): the process's
+/* S changed users, certs or cases (what the epoch counts): the process's
  * watcher of the epoch is told at the commit (at once outside a
  * transaction), so that none of its other connections answers from
  * before it. */

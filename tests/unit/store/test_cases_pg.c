@@ -7,8 +7,10 @@
  * the case tables that a question would wait out), gives the same
  * answers as the question, sees another node's change within a second
  * and this process's at once, keeps more cases than its slots by
- * reading them again, asks for a case too big to keep; an older
- * database is given the case tables' triggers it depends on.
+ * reading them again, asks for a case too big to keep; a write
+ * transaction's uncommitted change never reaches it; without a trigger
+ * it is read again within a second all the same; an older database is
+ * given the case tables' triggers it depends on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,15 +190,61 @@ test_big_case(void **state)
 	assert_int_equal(cv_store_case_add(n2, "BIG", "t", "so", 1), CV_OK);
 	member(n2, "BIG", 0, "amy", 1);
 	sql(n2, "INSERT INTO case_records SELECT 'BIG', 'B-' || i FROM"
-	    " generate_series(1, 50001) i");
-	assert_true(becomes(n1, "BIG", "amy", "B-50001", CV_OK) >= 0);
+	    " generate_series(1, 20001) i");
+	assert_true(becomes(n1, "BIG", "amy", "B-20001", CV_OK) >= 0);
 	assert_int_equal(cv_store_case_allows(n1, "BIG", "amy", "B-1"), CV_OK);
-	assert_int_equal(cv_store_case_allows(n1, "BIG", "amy", "B-50002"),
+	assert_int_equal(cv_store_case_allows(n1, "BIG", "amy", "B-20002"),
 	    CV_ERR_NOT_FOUND);
 	assert_int_equal(cv_store_case_allows(n1, "BIG", "bo", "B-1"),
 	    CV_ERR_NOT_FOUND);
 	sql(n2, "DELETE FROM case_records WHERE rid = 'B-7'");
 	assert_true(becomes(n1, "BIG", "amy", "B-7", CV_ERR_NOT_FOUND) >= 0);
+}
+
+/*
+ * A write transaction sees its own uncommitted change (and its own bump
+ * of the epoch): what it asks inside must not reach the memo, or a
+ * rollback would leave it there for the next commit anywhere to make
+ * current. And a read inside a read transaction answers as before.
+ */
+static void
+test_transactions(void **state)
+{
+	(void)state;
+	assert_int_equal(cv_store_case_allows(n1, "C-1", "amy", "R-X"),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_store_begin(n1b), CV_OK);
+	member(n1b, "C-1", 1, "R-X", 1);
+	assert_int_equal(cv_store_case_allows(n1b, "C-1", "amy", "R-X"),
+	    CV_OK);
+	cv_store_rollback(n1b);
+	/* Another node's commit moves the epoch by one, as N1B's did. */
+	member(n2, "C-2", 0, "dee", 1);
+	assert_true(becomes(n1, "C-2", "dee", "R-3", CV_OK) >= 0);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(cv_store_case_allows(n1, "C-1", "amy", "R-X"),
+		    CV_ERR_NOT_FOUND);
+		usleep(2000);
+	}
+	assert_int_equal(cv_store_read_begin(n1), CV_OK);
+	assert_int_equal(cv_store_case_allows(n1, "C-1", "amy", "R-1"), CV_OK);
+	assert_int_equal(cv_store_case_allows(n1, "C-1", "amy", "R-X"),
+	    CV_ERR_NOT_FOUND);
+	cv_store_read_end(n1);
+}
+
+/* Without its trigger (dropped, or disabled for a restore) the epoch
+ * stands still: a memo is read again within a second all the same. */
+static void
+test_no_trigger(void **state)
+{
+	(void)state;
+	member(n2, "C-1", 1, "R-6", 1);
+	assert_true(becomes(n1, "C-1", "amy", "R-6", CV_OK) >= 0);
+	sql(n2, "ALTER TABLE case_records DISABLE TRIGGER case_records_epoch");
+	member(n2, "C-1", 1, "R-6", 0);
+	assert_true(becomes(n1, "C-1", "amy", "R-6", CV_ERR_NOT_FOUND) >= 0);
+	sql(n2, "ALTER TABLE case_records ENABLE TRIGGER case_records_epoch");
 }
 
 /* A database from before the case tables' triggers gets them when a
@@ -211,8 +259,14 @@ test_upgrade(void **state)
 	sql(n2, "DROP TRIGGER case_records_epoch ON case_records");
 	assert_int_equal(cv_store_open(target, CV_STORE_OPEN, &s), CV_OK);
 	assert_true(s->cases_watched);
+	cv_store_close(s);
+	/* Disabled: made again too. */
+	sql(n2, "ALTER TABLE case_records DISABLE TRIGGER case_records_epoch");
+	assert_int_equal(cv_store_open(target, CV_STORE_OPEN, &s), CV_OK);
+	assert_true(s->cases_watched);
 	assert_int_equal(db_prepare(s->db, "SELECT count(*) FROM pg_trigger"
-	    " WHERE tgname = 'case_records_epoch'", 0, &st), CV_OK);
+	    " WHERE tgname = 'case_records_epoch' AND tgenabled <> 'D'", 0,
+	    &st), CV_OK);
 	assert_int_equal(db_step(st), CV_DB_ROW);
 	assert_int_equal(db_column_int64(st, 0), 1);
 	db_finalize(st);
@@ -227,6 +281,8 @@ main(void)
 		cmocka_unit_test(test_changes),
 		cmocka_unit_test(test_many_cases),
 		cmocka_unit_test(test_big_case),
+		cmocka_unit_test(test_transactions),
+		cmocka_unit_test(test_no_trigger),
 		cmocka_unit_test(test_upgrade),
 	};
 	int failed, up;
