@@ -295,22 +295,17 @@ void api_guard_tick(struct server *srv);
  * node holds covers it (counted down; nothing to ask), ASK when this read
  * is to ask the database, giving the grant back (T's node, settle, chunk
  * and lease filled in: call api_grants_done after the take whatever it
- * returned: OK, whether the take was answered, and the new grant or 0),
- * AHEAD when a grant covers it and has been half used: the read is
- * allowed, and its thread asks for the next grant with T's records
- * emptied (T's keep is what stays usable meanwhile; api_grants_done
- * after, as for ASK), EXACT when another read of the user is asking (ask
- * without grants). tick: gives back the grants whose lease is over, from
- * the main thread.
+ * returned, with the new grant or 0), EXACT when another read of the user
+ * is asking (ask without grants). tick: gives back the grants whose lease
+ * is over, from the main thread.
  */
 struct api_grants;
-enum api_grant_use { API_GRANT_EXACT, API_GRANT_ASK, API_GRANT_USED,
-	API_GRANT_AHEAD };
+enum api_grant_use { API_GRANT_EXACT, API_GRANT_ASK, API_GRANT_USED };
 cv_err api_grants_new(struct api_grants **out) CV_MUST_CHECK;
 void api_grants_free(struct api_grants *g);
 enum api_grant_use api_grants_use(struct api_grants *g,
     struct cv_store_take *t);
-void api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
+void api_grants_done(struct api_grants *g, struct cv_store_take *t,
     unsigned grant);
 /* Gives back the grants whose lease is over (ALL: every one, when the
  * node stops taking requests: nothing more leaves under them). */

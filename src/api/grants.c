@@ -53,7 +53,6 @@ struct grant {
 	int up;				/* given to a stepped-up read */
 	int asking;			/* a thread is asking the database */
 	unsigned left;			/* new records it still allows */
-	unsigned given;			/* LEFT when it was last given */
 	char **let;			/* what it let out */
 	size_t nlet;
 };
@@ -185,52 +184,23 @@ let_out(struct grant *e, const struct cv_store_take *t)
 	return CV_OK;
 }
 
-/* Whether E covers T's read now: *N of its records are new to it. */
-static int
-usable(const struct grant *e, const struct cv_store_take *t, unsigned *n)
-{
-	return e->left && same_session(e, t) && e->up == !!t->stepped_up &&
-	    t->now_us < e->until_us &&
-	    cv_time_us() - e->made_us < GRANT_LEASE_US &&
-	    (*n = fresh(e, t)) <= e->left;
-}
-
-/* T is to ask for E's user, giving back what E let out, keeping KEEP of
- * E's grant usable meanwhile (0: the grant ends). */
-static void
-ask(struct api_grants *g, struct grant *e, struct cv_store_take *t,
-    unsigned keep)
-{
-	e->asking = 1;
-	e->left = keep;
-	t->node = g->node;
-	t->settle = (const char *const *)e->let;
-	t->nsettle = e->nlet;
-	e->let = NULL;
-	e->nlet = 0;
-	t->chunk = GRANT_CHUNK;
-	t->lease_us = GRANT_LEASE_US;
-	t->keep = keep;
-}
-
 enum api_grant_use
 api_grants_use(struct api_grants *g, struct cv_store_take *t)
 {
 	struct grant **p, *e;
 	enum api_grant_use u = API_GRANT_EXACT;
-	unsigned n = 0;
+	unsigned n;
 
 	if (g == NULL)
 		return u;
 	pthread_mutex_lock(&g->mu);
-	/* Another read of the user is asking: use what is left of the grant
-	 * (asked ahead), or wait for the new one (one question in flight
-	 * per user and node), but not for long. */
+	/* Another read of the user is asking: wait for its grant (one
+	 * question in flight per user and node), but not for long. */
 	for (int waited = 0;; waited++) {
 		struct timespec ts;
 
 		e = *(p = slot(g, t->user));
-		if (!e || !e->asking || usable(e, t, &n))
+		if (!e || !e->asking)
 			break;
 		if (waited == 1)
 			goto out;	/* still asking: decide exactly */
@@ -242,22 +212,22 @@ api_grants_use(struct api_grants *g, struct cv_store_take *t)
 		}
 		pthread_cond_timedwait(&g->cv, &g->mu, &ts);
 	}
-	if (e && usable(e, t, &n) && let_out(e, t) == CV_OK) {
-		e->left -= n;
-		u = API_GRANT_USED;
-		/* Half used: this read asks for the next one after its own,
-		 * so that no read waits for a question. */
-		if (!e->asking && e->left < e->given / 2) {
-			ask(g, e, t, e->left);
-			u = API_GRANT_AHEAD;
+	if (e && e->left && same_session(e, t) && e->up == !!t->stepped_up &&
+	    t->now_us < e->until_us &&
+	    cv_time_us() - e->made_us < GRANT_LEASE_US &&
+	    (n = fresh(e, t)) <= e->left) {
+		if (let_out(e, t) == CV_OK) {
+			e->left -= n;
+			u = API_GRANT_USED;
 		}
-		goto out;
+		/* out of memory: ask (what it let out stays listed) */
+		if (u == API_GRANT_USED)
+			goto out;
 	}
-	/* out of memory in let_out: ask (what it let out stays listed) */
 	/* Another session's grant is given back in that session's name
 	 * (its records count against its budget, not this one's): by its
 	 * next question or the tick. Until then this read asks alone. */
-	if (e && (e->asking || (!same_id(e, t) && (e->left || e->nlet))))
+	if (e && !same_id(e, t) && (e->left || e->nlet))
 		goto out;
 	if (e == NULL) {
 		if ((e = calloc(1, sizeof *e)) == NULL ||
@@ -268,79 +238,49 @@ api_grants_use(struct api_grants *g, struct cv_store_take *t)
 		*p = e;
 	}
 	/* This read asks, giving back the grant and what it let out. */
-	ask(g, e, t, 0);
+	e->asking = 1;
+	e->left = 0;
+	t->node = g->node;
+	t->settle = (const char *const *)e->let;
+	t->nsettle = e->nlet;
+	e->let = NULL;
+	e->nlet = 0;
+	t->chunk = GRANT_CHUNK;
+	t->lease_us = GRANT_LEASE_US;
 	u = API_GRANT_ASK;
  out:
 	pthread_mutex_unlock(&g->mu);
 	return u;
 }
 
-/* E's list of records let out gets back the N of LET (a question that
- * failed: still to be given back). Out of memory: they are dropped, and
- * the grant's row, left in the database, holds them until it ages out. */
-static void
-let_back(struct grant *e, char **let, size_t n)
-{
-	char **p;
-
-	if (n == 0) {
-		free(let);
-		return;
-	}
-	if ((p = realloc(let, (n + e->nlet) * sizeof *p)) == NULL) {
-		let_free(let, n);
-		return;
-	}
-	if (e->nlet)
-		memcpy(p + n, e->let, e->nlet * sizeof *p);
-	free(e->let);
-	e->let = p;
-	e->nlet += n;
-}
-
 void
-api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
+api_grants_done(struct api_grants *g, struct cv_store_take *t,
     unsigned grant)
 {
 	struct grant **p, *e;
 
 	if (g == NULL || t->node == NULL)
 		return;
+	let_free((char **)t->settle, t->nsettle);
+	t->settle = NULL;
+	t->nsettle = 0;
 	pthread_mutex_lock(&g->mu);
-	if ((e = *(p = slot(g, t->user))) == NULL) {
-		let_free((char **)t->settle, t->nsettle);
-		goto out;
-	}
-	e->asking = 0;
-	/* A question that failed gave nothing back: the database still
-	 * holds the grant, and what it let out is given back next time. */
-	if (!ok) {
-		let_back(e, (char **)t->settle, t->nsettle);
-		grant = 0;
-	} else
-		let_free((char **)t->settle, t->nsettle);
-	if (ok && t->keep == 0) {
+	if ((e = *(p = slot(g, t->user))) != NULL) {
+		e->asking = 0;
 		free(e->session);
 		e->session = t->session ? strdup(t->session) : NULL;
 		if (t->session && e->session == NULL)
 			grant = 0;	/* cannot tell its session: unused */
 		e->proof_us = t->proof_us;
 		e->up = !!t->stepped_up;
-	}
-	if (ok) {
-		/* What was kept is held again from now, with the new. */
-		e->left += grant;
-		e->given = e->left;
+		e->left = grant;
 		e->until_us = t->now_us + GRANT_LEASE_US;
 		e->made_us = cv_time_us();
+		if (grant == 0) {
+			*p = e->next;
+			grant_free(e);
+		}
 	}
-	if (e->left == 0 && e->nlet == 0) {
-		*p = e->next;
-		grant_free(e);
-	}
- out:
-	t->settle = NULL;
-	t->nsettle = 0;
 	pthread_cond_broadcast(&g->cv);
 	pthread_mutex_unlock(&g->mu);
 }
@@ -397,22 +337,10 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 			for (int k = 0; k < 3; k++)
 				t.soft[k] = t.hard[k] = t.vhard[k] = UINT32_MAX;
 			t.budget = INT32_MAX;
-			if (cv_store_guard_take(db, &t, &v, &w, &back) !=
-			    CV_OK && !all) {
-				/* Held in the database still: what it let
-				 * out is given back at the next try, a lease
-				 * from now (used no more meanwhile). */
+			if (cv_store_guard_take(db, &t, &v, &w, &back) != CV_OK)
 				fprintf(stderr, "clearvault serve: cannot give "
-				    "back a grant of the shared guard (tried "
-				    "again): %s\n", cv_err_detail());
-				pthread_mutex_lock(&g->mu);
-				e->asking = 0;
-				e->left = 0;
-				e->made_us = cv_time_us();
-				pthread_cond_broadcast(&g->cv);
-				pthread_mutex_unlock(&g->mu);
-				continue;
-			}
+				    "back a grant of the shared guard (held "
+				    "until it ages out): %s\n", cv_err_detail());
 			pthread_mutex_lock(&g->mu);
 			for (p = &g->b[i]; *p != e; p = &(*p)->next)
 				;
@@ -462,18 +390,8 @@ api_shared_take(struct req *r, const struct cv_guard_read *rd,
 	}
 	if ((use = api_grants_use(r->srv->grants, &t)) == API_GRANT_USED)
 		return CV_OK;
-	if (use == API_GRANT_AHEAD) {
-		/* Allowed under the grant; the next one is asked for with
-		 * no record of its own (a refusal there refuses nothing). */
-		t.rids = NULL;
-		t.n = 0;
-		e = cv_store_guard_take(db, &t, &v, &w, &g);
-		api_grants_done(r->srv->grants, &t, e == CV_OK,
-		    e == CV_OK && v == CV_TAKE_ALLOW ? g : 0);
-		return CV_OK;
-	}
 	e = cv_store_guard_take(db, &t, &v, &w, &g);
-	api_grants_done(r->srv->grants, &t, e == CV_OK, e == CV_OK && v ==
+	api_grants_done(r->srv->grants, &t, e == CV_OK && v ==
 	    CV_TAKE_ALLOW ? g : 0);
 	if (e != CV_OK)
 		return e;	/* fail closed */

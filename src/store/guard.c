@@ -64,7 +64,7 @@
 
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
-#define TAKE_VERSION "cv_guard_take 3: keeps"
+#define TAKE_VERSION "cv_guard_take 2: probes by key"
 
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
@@ -74,16 +74,14 @@
  * other node's decisions count them as read). p_settle: what p_node let
  * out under its last grant for the user, counted first whatever the
  * verdict (p_chunk -1 is that count's own call: no lock check, no
- * limits). p_keep: asked ahead, before the node's grant is used up: what
- * it may still let out under it while the question is out, held again in
- * its row. vs[]: the shards' counts, 16 per window (window i, shard k at
+ * limits). vs[]: the shards' counts, 16 per window (window i, shard k at
  * 16 * (i - 1) + k + 1); va[]: what this take adds to each.
  */
 #define PG_TAKE \
     "CREATE OR REPLACE FUNCTION cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT,\n" \
     " p_budget INT, p_rids TEXT[], p_now BIGINT, p_soft INT[], p_hard INT[],\n" \
     " p_vhard INT[], p_up BOOLEAN, p_node TEXT, p_settle TEXT[], p_chunk INT,\n" \
-    " p_lease BIGINT, p_keep INT) RETURNS INT[] LANGUAGE plpgsql AS $$\n" \
+    " p_lease BIGINT) RETURNS INT[] LANGUAGE plpgsql AS $$\n" \
     "DECLARE\n" \
     " w BIGINT[] := ARRAY[60000000, 3600000000, 86400000000];\n" \
     " big INT[] := ARRAY[2147483647, 2147483647, 2147483647];\n" \
@@ -111,15 +109,7 @@
     "  UPDATE guard_vault_grants SET g = guard_vault_grants.g - back;\n" \
     "  IF cardinality(p_settle) > 0 THEN\n" \
     "   PERFORM cv_guard_take(p_u, p_s, p_proof, big[1], p_settle, p_now, big,\n" \
-    "    big, big, true, NULL, NULL, -1, 0, 0);\n" \
-    "  END IF;\n" \
-    "  -- asked ahead: what the node may still let out under the grant while\n" \
-    "  -- this question is out stays held, whatever the verdict, and every\n" \
-    "  -- count below takes it as another node's grant\n" \
-    "  IF p_keep > 0 THEN\n" \
-    "   INSERT INTO guard_grants VALUES (p_node, p_u, p_s, p_keep,\n" \
-    "    p_now + p_lease);\n" \
-    "   UPDATE guard_vault_grants SET g = guard_vault_grants.g + p_keep;\n" \
+    "    big, big, true, NULL, NULL, -1, 0);\n" \
     "  END IF;\n" \
     " END IF;\n" \
     " IF p_chunk >= 0 AND EXISTS (SELECT 1 FROM guard_locks WHERE u = p_u) THEN\n" \
@@ -270,9 +260,7 @@
     "  gr := least(gr, (p_budget - sn - sa - osg - 32) / 2);\n" \
     " END IF;\n" \
     " IF gr <= 0 THEN RETURN ARRAY[0, 0]; END IF;\n" \
-    " INSERT INTO guard_grants VALUES (p_node, p_u, p_s, gr, tu + p_lease)\n" \
-    "  ON CONFLICT (node, u) DO UPDATE SET g = guard_grants.g + excluded.g,\n" \
-    "  until = excluded.until;\n" \
+    " INSERT INTO guard_grants VALUES (p_node, p_u, p_s, gr, tu + p_lease);\n" \
     " UPDATE guard_vault_grants SET g = guard_vault_grants.g + gr;\n" \
     " RETURN ARRAY[0, gr];\n" \
     "END $$;\n"
@@ -302,11 +290,8 @@ store_guard_upgrade(struct cv_store *s)
 
 	if (!cv_store_shared(s))
 		return CV_OK;
-	/* Every copy: an older release's of fewer arguments is another
-	 * function beside this one's. */
-	if (store_stmt(s, "SELECT bool_and(position('" TAKE_VERSION "' IN"
-	    " prosrc) > 0) FROM pg_proc WHERE proname = 'cv_guard_take'", &st) !=
-	    CV_OK)
+	if (store_stmt(s, "SELECT position('" TAKE_VERSION "' IN prosrc) > 0"
+	    " FROM pg_proc WHERE proname = 'cv_guard_take'", &st) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 	if ((rc = db_step(st)) == CV_DB_ROW)
 		current = (int)db_column_int64(st, 0);
@@ -320,10 +305,7 @@ store_guard_upgrade(struct cv_store *s)
 	 * body, which decides the same, only slower. */
 	if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
 		return CV_OK;
-	if (db_exec(s->db, "DROP FUNCTION IF EXISTS cv_guard_take(TEXT, TEXT,"
-	    " BIGINT, INT, TEXT[], BIGINT, INT[], INT[], INT[], BOOLEAN, TEXT,"
-	    " TEXT[], INT, BIGINT)") != CV_OK ||
-	    db_exec(s->db, PG_TAKE) != CV_OK || db_commit(s->db) != CV_OK)
+	if (db_exec(s->db, PG_TAKE) != CV_OK || db_commit(s->db) != CV_OK)
 		(void)db_rollback(s->db);
 	return CV_OK;
 }
@@ -365,7 +347,7 @@ cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
 	*grant = 0;
 	if ((r = prep(s, "SELECT x[1], x[2] FROM (SELECT cv_guard_take(?1, "
 	    "?2, ?3, ?4, ?5::text[], ?6, ?7::int[], ?8::int[], ?9::int[], "
-	    "?10 <> 0, ?11, ?12::text[], ?13, ?14, ?15) AS x) AS q", &st)) !=
+	    "?10 <> 0, ?11, ?12::text[], ?13, ?14) AS x) AS q", &st)) !=
 	    CV_OK)
 		return r;
 	if ((r = store_array_text(&rids, t->rids, t->n, NULL)) != CV_OK ||
@@ -394,7 +376,6 @@ cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
 	db_bind_text(st, 12, (const char *)settle.p);
 	db_bind_int64(st, 13, t->chunk > INT32_MAX ? INT32_MAX : t->chunk);
 	db_bind_int64(st, 14, t->lease_us);
-	db_bind_int64(st, 15, t->keep > INT32_MAX ? INT32_MAX : t->keep);
 	if ((rc = db_step(st)) != CV_DB_ROW) {
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 		goto out;

@@ -313,16 +313,12 @@ struct cv_store_take {
 	 * last grant for this user ends: SETTLE (NSETTLE ids) is what it
 	 * let out under it, counted whatever the verdict. An allowed read
 	 * may bring a new one of at most CHUNK records, good for LEASE_US:
-	 * what the node may let out without asking (*grant). KEEP: asked
-	 * before the grant was used up, what the node may still let out
-	 * under it meanwhile: held again (as another node's grant in every
-	 * count), whatever the verdict; *grant comes on top of it. */
+	 * what the node may let out without asking (*grant). */
 	const char *node;
 	const char *const *settle;
 	size_t nsettle;
 	uint32_t chunk;
 	int64_t lease_us;
-	uint32_t keep;
 };
 
 enum cv_store_verdict {

@@ -405,7 +405,6 @@ test_race(void **state)
  */
 static int g_soft;	/* LIM below is the soft limit, else the hard */
 static uint32_t g_vday = 1000000;	/* the vault's ceiling, every window */
-static uint32_t g_keep;			/* asked ahead: what stays usable */
 
 static enum cv_store_verdict
 gtake(struct cv_store *s, const char *user, const char *node, unsigned i,
@@ -417,7 +416,7 @@ gtake(struct cv_store *s, const char *user, const char *node, unsigned i,
 	struct cv_store_take tk = { .user = user, .budget = 1000, .rids = ids,
 	    .n = i ? 1 : 0, .now_us = t, .vhard = { g_vday, g_vday, g_vday },
 	    .node = node, .settle = settle, .nsettle = nsettle,
-	    .chunk = chunk, .lease_us = SEC / 2, .keep = g_keep };
+	    .chunk = chunk, .lease_us = SEC / 2 };
 	enum cv_store_verdict v;
 	unsigned w, g;
 
@@ -532,7 +531,6 @@ struct gracer {
 	struct cv_store *s;
 	const char *node;
 	unsigned first, allowed;
-	int ahead;	/* asks for the next grant when half is used */
 };
 
 static void *
@@ -543,7 +541,7 @@ grace(void *arg)
 	char b[16][32];
 	const char *let[16];
 	size_t nlet = 0;
-	unsigned left = 0, given = 0, g;
+	unsigned left = 0, g;
 
 	for (unsigned i = 0; i < 80; i++) {
 		int64_t t = T0 + 6 * 1440 * MIN + i;
@@ -553,32 +551,13 @@ grace(void *arg)
 			let[nlet] = rid(b[nlet], x->first + i);
 			nlet++;
 			x->allowed++;
-			if (x->ahead && left < given / 2) {
-				/* no record of its own; LEFT kept */
-				struct cv_store_take a = { .user = "gt",
-				    .budget = 1000, .now_us = t, .node =
-				    x->node, .settle = let, .nsettle = nlet,
-				    .chunk = 8, .lease_us = SEC / 2,
-				    .keep = left, .soft = { UINT32_MAX,
-				    UINT32_MAX, UINT32_MAX }, .hard = { 1000,
-				    1000, 100 }, .vhard = { g_vday, g_vday,
-				    g_vday } };
-				enum cv_store_verdict v;
-				unsigned w;
-
-				assert_int_equal(cv_store_guard_take(x->s, &a,
-				    &v, &w, &g), CV_OK);
-				left += v == CV_TAKE_ALLOW ? g : 0;
-				given = left;
-				nlet = 0;
-			}
 			continue;
 		}
 		if (gtake(x->s, "gt", x->node, x->first + i, let, nlet, 8,
 		    day100, t, &g) == CV_TAKE_ALLOW)
 			x->allowed++;
 		nlet = 0;
-		given = left = g;
+		left = g;
 	}
 	/* Given back with what it let out. */
 	(void)gtake(x->s, "gt", x->node, 0, let, nlet, 0, day100,
@@ -586,98 +565,20 @@ grace(void *arg)
 	return NULL;
 }
 
-/* Nodes A and B race for user gt's day of 100 from the user's counts
- * emptied; then FIRST on is what the database allows after them. */
-static void
-race_day(int ahead, unsigned first)
-{
-	static const uint32_t day100[3] = { 1000, 1000, 100 };
-	struct gracer a = { n1, ahead ? "A2" : "A", first, 0, ahead },
-	    b = { n2, ahead ? "B2" : "B", first + 10000, 0, ahead };
-
-	assert_int_equal(db_exec(n1->db, "DELETE FROM guard_user_reads WHERE"
-	    " u = 'gt'; DELETE FROM guard_user_counts WHERE u = 'gt';"
-	    " DELETE FROM guard_grants WHERE u = 'gt'"), CV_OK);
-	two_at_once(grace, &a, &b);
-	print_message("grants race%s: %u + %u of 100\n", ahead ? ", asked "
-	    "ahead" : "", a.allowed, b.allowed);
-	assert_true(a.allowed + b.allowed <= 100);
-	assert_true(a.allowed + b.allowed >= 100 - 2 * 8);
-	/* Everything given back: what the two let out is all that counts. */
-	assert_int_equal(until_refused(n1, "gt", first + 20000, day100,
-	    T0 + 6 * 1440 * MIN + 200), 100 - a.allowed - b.allowed);
-}
-
 static void
 test_grants_race(void **state)
 {
-	(void)state;
-	race_day(0, 20000);
-}
-
-/* The same race, each node asking for its next grant when half of one
- * is used, keeping the rest usable meanwhile (src/api/grants.c). */
-static void
-test_grants_race_ahead(void **state)
-{
-	(void)state;
-	race_day(1, 50000);
-}
-
-/*
- * A node asks for its next grant before this one is used up: the records
- * it let out count, what it keeps usable meanwhile stays held against
- * every other node (with the new grant on top), whatever the verdict,
- * a lock's included; given back with nothing kept, the row is gone.
- */
-static void
-test_grants_ahead(void **state)
-{
-	static const uint32_t day200[3] = { 1000, 1000, 200 };
-	int64_t t = T0 + 10 * 1440 * MIN;
-	char b[10][32];
-	const char *let[10];
-	struct cv_db_stmt *st;
-	unsigned g;
+	static const uint32_t day100[3] = { 1000, 1000, 100 };
+	struct gracer a = { n1, "A", 20000, 0 }, b = { n2, "B", 30000, 0 };
 
 	(void)state;
-	assert_int_equal(gtake(n1, "gk", "K", 11000, NULL, 0, 32, day200, t,
-	    &g), CV_TAKE_ALLOW);
-	assert_int_equal(g, 32);
-	/* 10 let out, 22 kept; no record of its own: 32 more. */
-	for (unsigned i = 0; i < 10; i++)
-		let[i] = rid(b[i], 11100 + i);
-	g_keep = 22;
-	assert_int_equal(gtake(n1, "gk", "K", 0, let, 10, 32, day200,
-	    t + SEC, &g), CV_TAKE_ALLOW);
-	assert_int_equal(g, 32);
-	g_keep = 0;
-	/* The others: 200 less the 11 read and the 54 held. */
-	assert_int_equal(until_refused(n2, "gk", 11200, day200, t + 2 * SEC),
-	    135);
-	/* Locked meanwhile: the kept 5 stay held, no new grant. */
-	assert_int_equal(db_exec(n2->db, "INSERT INTO guard_locks VALUES"
-	    " ('gk', 'test', 0)"), CV_OK);
-	g_keep = 5;
-	assert_int_equal(gtake(n1, "gk", "K", 0, NULL, 0, 32, day200,
-	    t + 3 * SEC, &g), CV_TAKE_LOCKED);
-	assert_int_equal(g, 0);
-	g_keep = 0;
-	assert_int_equal(db_prepare(n2->db, "SELECT g FROM guard_grants WHERE"
-	    " node = 'K' AND u = 'gk'", 0, &st), CV_OK);
-	assert_int_equal(db_step(st), CV_DB_ROW);
-	assert_int_equal(db_column_int64(st, 0), 5);
-	db_finalize(st);
-	/* Given back, nothing kept: no row. */
-	assert_int_equal(gtake(n1, "gk", "K", 0, NULL, 0, 0, day200,
-	    t + 4 * SEC, &g), CV_TAKE_LOCKED);
-	assert_int_equal(db_prepare(n2->db, "SELECT count(*) FROM guard_grants"
-	    " WHERE node = 'K'", 0, &st), CV_OK);
-	assert_int_equal(db_step(st), CV_DB_ROW);
-	assert_int_equal(db_column_int64(st, 0), 0);
-	db_finalize(st);
-	assert_int_equal(db_exec(n2->db, "DELETE FROM guard_locks WHERE"
-	    " u = 'gk'"), CV_OK);
+	two_at_once(grace, &a, &b);
+	print_message("grants race: %u + %u of 100\n", a.allowed, b.allowed);
+	assert_true(a.allowed + b.allowed <= 100);
+	assert_true(a.allowed + b.allowed >= 100 - 2 * 8);
+	/* Everything given back: what the two let out is all that counts. */
+	assert_int_equal(until_refused(n1, "gt", 40000, day100,
+	    T0 + 6 * 1440 * MIN + 200), 100 - a.allowed - b.allowed);
 }
 
 static int
@@ -713,14 +614,11 @@ test_upgrade(void **state)
 	    " p_chunk INT, p_lease BIGINT) RETURNS INT[] LANGUAGE plpgsql AS"
 	    " $$BEGIN RETURN ARRAY[0, 0]; END$$"), CV_OK);
 	assert_int_equal(cv_store_open(target, CV_STORE_OPEN, &s), CV_OK);
-	/* One function left, this release's (the older one had fewer
-	 * arguments: another function, dropped). */
-	assert_int_equal(db_prepare(s->db, "SELECT count(*), bool_and("
-	    "position('keeps' IN prosrc) > 0) FROM pg_proc WHERE proname ="
-	    " 'cv_guard_take'", 0, &st), CV_OK);
+	assert_int_equal(db_prepare(s->db, "SELECT position('probes by key'"
+	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'", 0,
+	    &st), CV_OK);
 	assert_int_equal(db_step(st), CV_DB_ROW);
 	assert_int_equal(db_column_int64(st, 0), 1);
-	assert_int_equal(db_column_int64(st, 1), 1);
 	db_finalize(st);
 	cv_store_close(s);
 }
@@ -738,8 +636,6 @@ main(void)
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_grants_race),
 		cmocka_unit_test(test_grants_expire),
-		cmocka_unit_test(test_grants_ahead),
-		cmocka_unit_test(test_grants_race_ahead),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_touch_in_snapshot),
 		cmocka_unit_test(test_upgrade),
