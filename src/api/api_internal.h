@@ -295,7 +295,9 @@ void api_guard_tick(struct server *srv);
  * node holds covers it (counted down; nothing to ask), ASK when this read
  * is to ask the database, giving the grant back (T's node, settle, chunk
  * and lease filled in: call api_grants_done after the take whatever it
- * returned, with the new grant or 0), EXACT when another read of the user
+ * returned: OK, whether it was answered, and the new grant or 0; one that
+ * failed keeps what the grant let out, to be given back by the next
+ * question or the tick), EXACT when another read of the user
  * is asking (ask without grants). tick: gives back the grants whose lease
  * is over, from the main thread.
  */
@@ -305,7 +307,7 @@ cv_err api_grants_new(struct api_grants **out) CV_MUST_CHECK;
 void api_grants_free(struct api_grants *g);
 enum api_grant_use api_grants_use(struct api_grants *g,
     struct cv_store_take *t);
-void api_grants_done(struct api_grants *g, struct cv_store_take *t,
+void api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
     unsigned grant);
 /* Gives back the grants whose lease is over (ALL: every one, when the
  * node stops taking requests: nothing more leaves under them). */

@@ -254,18 +254,34 @@ api_grants_use(struct api_grants *g, struct cv_store_take *t)
 }
 
 void
-api_grants_done(struct api_grants *g, struct cv_store_take *t,
+api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
     unsigned grant)
 {
 	struct grant **p, *e;
 
 	if (g == NULL || t->node == NULL)
 		return;
+	pthread_mutex_lock(&g->mu);
+	e = *(p = slot(g, t->user));
+	/*
+	 * A question that failed gave nothing back: the database still
+	 * holds the grant's row, and the next question of this node, which
+	 * deletes that row, must count what was let out under it. Nothing
+	 * was let out since (the grant was withdrawn when it asked), so the
+	 * list goes back as it was.
+	 */
+	if (!ok && e && e->nlet == 0 && t->nsettle > 0) {
+		e->let = (char **)t->settle;
+		e->nlet = t->nsettle;
+		e->asking = 0;
+		t->settle = NULL;
+		t->nsettle = 0;
+		goto out;
+	}
 	let_free((char **)t->settle, t->nsettle);
 	t->settle = NULL;
 	t->nsettle = 0;
-	pthread_mutex_lock(&g->mu);
-	if ((e = *(p = slot(g, t->user))) != NULL) {
+	if (e != NULL) {
 		e->asking = 0;
 		free(e->session);
 		e->session = t->session ? strdup(t->session) : NULL;
@@ -281,6 +297,7 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t,
 			grant_free(e);
 		}
 	}
+ out:
 	pthread_cond_broadcast(&g->cv);
 	pthread_mutex_unlock(&g->mu);
 }
@@ -337,10 +354,24 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 			for (int k = 0; k < 3; k++)
 				t.soft[k] = t.hard[k] = t.vhard[k] = UINT32_MAX;
 			t.budget = INT32_MAX;
-			if (cv_store_guard_take(db, &t, &v, &w, &back) != CV_OK)
+			if (cv_store_guard_take(db, &t, &v, &w, &back) !=
+			    CV_OK && !all) {
+				/* Held in the database still, and given back
+				 * with what it let out at the next try, a
+				 * lease from now (used no more meanwhile):
+				 * dropped here, the next question of this
+				 * node would delete the row uncounted. */
 				fprintf(stderr, "clearvault serve: cannot give "
-				    "back a grant of the shared guard (held "
-				    "until it ages out): %s\n", cv_err_detail());
+				    "back a grant of the shared guard (tried "
+				    "again): %s\n", cv_err_detail());
+				pthread_mutex_lock(&g->mu);
+				e->asking = 0;
+				e->left = 0;
+				e->made_us = cv_time_us();
+				pthread_cond_broadcast(&g->cv);
+				pthread_mutex_unlock(&g->mu);
+				continue;
+			}
 			pthread_mutex_lock(&g->mu);
 			for (p = &g->b[i]; *p != e; p = &(*p)->next)
 				;
@@ -391,7 +422,7 @@ api_shared_take(struct req *r, const struct cv_guard_read *rd,
 	if ((use = api_grants_use(r->srv->grants, &t)) == API_GRANT_USED)
 		return CV_OK;
 	e = cv_store_guard_take(db, &t, &v, &w, &g);
-	api_grants_done(r->srv->grants, &t, e == CV_OK && v ==
+	api_grants_done(r->srv->grants, &t, e == CV_OK, e == CV_OK && v ==
 	    CV_TAKE_ALLOW ? g : 0);
 	if (e != CV_OK)
 		return e;	/* fail closed */
