@@ -26,6 +26,8 @@
 #define CASE_MEMO_RIDS 20000
 /* A memo is read again after this whatever the epoch says. */
 #define CASE_MEMO_AGE_US 500000
+/* And not sooner than this after its last read (asked meanwhile). */
+#define CASE_MEMO_RELOAD_US 100000
 
 const char *const store_cases_schema[2] = {
 	[CV_DB_SQLITE] = SCHEMA(SQ),
@@ -238,6 +240,13 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
 				*slot = m;
 				return 1;
 			}
+			/* Read again at most every CASE_MEMO_RELOAD_US: an
+			 * epoch that moves all the time (records put into
+			 * cases, certificates issued) would have every read
+			 * load the whole case. Meanwhile, ask. */
+			if (now - m->read_us < CASE_MEMO_RELOAD_US &&
+			    now >= m->read_us)
+				return -1;
 			pick = m;
 			break;
 		}
@@ -309,7 +318,9 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
 	r = memo_read(s, id, &got);
 	pthread_mutex_lock(&f->lock);
 	/* A case no one is in (a purpose made up) is not kept: it would
-	 * push real ones out. */
+	 * push real ones out. Its answer is no all the same. */
+	if (r == CV_OK && got.nusers == 0 && !got.big)
+		answer = 0;
 	if (r == CV_OK && (got.nusers > 0 || got.big)) {
 		got.case_id = m->case_id;
 		got.at = at.data;
