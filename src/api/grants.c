@@ -271,6 +271,8 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
 	 * list goes back as it was.
 	 */
 	if (!ok && e && e->nlet == 0 && t->nsettle > 0) {
+		/* (nlet is 0: while a question is out no read uses the
+		 * grant and the tick passes it by.) */
 		e->let = (char **)t->settle;
 		e->nlet = t->nsettle;
 		e->asking = 0;
@@ -304,14 +306,19 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
 
 /*
  * Gives back, in the database, every grant whose lease is over, with what
- * it let out (counted there). From the main thread, on its own store; a
- * failure keeps nothing back from the count: the database holds an
- * unreturned grant as spent until it ages out.
+ * it let out (counted there). From the main thread, on its own store. A
+ * give-back that fails keeps the grant (used no more) and its list, to be
+ * tried again a lease later: the database still holds the grant's row,
+ * and this node's next question for the user would delete it. When the
+ * node stops (ALL), one that fails is dropped: the row, never deleted by
+ * this node again (a restarted node is another), holds its records until
+ * they would have aged out.
  */
 void
 api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 {
 	int64_t now = cv_time_us();
+	unsigned failed = 0;
 
 	if (g == NULL || db == NULL)
 		return;
@@ -355,19 +362,13 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 				t.soft[k] = t.hard[k] = t.vhard[k] = UINT32_MAX;
 			t.budget = INT32_MAX;
 			if (cv_store_guard_take(db, &t, &v, &w, &back) !=
-			    CV_OK && !all) {
-				/* Held in the database still, and given back
-				 * with what it let out at the next try, a
-				 * lease from now (used no more meanwhile):
-				 * dropped here, the next question of this
-				 * node would delete the row uncounted. */
-				fprintf(stderr, "clearvault serve: cannot give "
-				    "back a grant of the shared guard (tried "
-				    "again): %s\n", cv_err_detail());
+			    CV_OK && ++failed && !all) {
+				/* This tick's NOW, not the clock's: the next
+				 * pass of this loop must not pick it again. */
 				pthread_mutex_lock(&g->mu);
 				e->asking = 0;
 				e->left = 0;
-				e->made_us = cv_time_us();
+				e->made_us = now;
 				pthread_cond_broadcast(&g->cv);
 				pthread_mutex_unlock(&g->mu);
 				continue;
@@ -381,6 +382,11 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 			pthread_mutex_unlock(&g->mu);
 		}
 	}
+	if (failed)	/* one line a tick, however many users */
+		fprintf(stderr, "clearvault serve: cannot give back %u "
+		    "grant%s of the shared guard (%s): %s\n", failed,
+		    failed == 1 ? "" : "s", all ? "held in the database until "
+		    "they age out" : "tried again", cv_err_detail());
 }
 
 /*
