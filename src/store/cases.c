@@ -186,10 +186,13 @@ memo_read(struct cv_store *s, const char *id, struct case_memo *m)
 	cv_err r = CV_OK;
 	int rc;
 
+	/* A case no user is in is not kept (below): its records are not
+	 * read, or naming it as a purpose would load them at every read. */
 	if (store_stmt(s, "SELECT 0, \"user\" FROM (SELECT \"user\" FROM"
 	    " case_users WHERE case_id = ?1 LIMIT ?2) cu UNION ALL SELECT 1,"
-	    " rid FROM (SELECT rid FROM case_records WHERE case_id = ?1"
-	    " LIMIT ?2) cr", &st) != CV_OK)
+	    " rid FROM (SELECT rid FROM case_records WHERE case_id = ?1 AND"
+	    " EXISTS (SELECT 1 FROM case_users WHERE case_id = ?1) LIMIT ?2)"
+	    " cr", &st) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
 	db_bind_text(st, 1, id);
 	db_bind_int64(st, 2, CASE_MEMO_RIDS + 1);

@@ -107,13 +107,16 @@ test_answers(void **state)
 	assert_int_equal(cv_store_case_add(n2, "C-2", "t", "so", 1), CV_OK);
 	member(n2, "C-2", 0, "cy", 1);
 	member(n2, "C-2", 1, "R-3", 1);
+	/* Records and no user: nobody reads them for it. */
+	assert_int_equal(cv_store_case_add(n2, "C-0", "t", "so", 1), CV_OK);
+	member(n2, "C-0", 1, "R-1", 1);
 	/* N2 has no watcher: it asks, and is the reference. */
 	assert_true(becomes(n1, "C-2", "cy", "R-3", CV_OK) >= 0);
-	for (int c = 0; c < 3; c++)
+	for (int c = 0; c < 4; c++)
 		for (size_t u = 0; u < 3; u++)
 			for (size_t r = 0; r < 4; r++) {
 				const char *cs = c == 0 ? "C-1" : c == 1 ?
-				    "C-2" : "C-none";
+				    "C-2" : c == 2 ? "C-0" : "C-none";
 
 				assert_int_equal(cv_store_case_allows(n1, cs,
 				    users[u], rids[r]), cv_store_case_allows(
