@@ -371,7 +371,10 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 				e->made_us = now;
 				pthread_cond_broadcast(&g->cv);
 				pthread_mutex_unlock(&g->mu);
-				continue;
+				/* The database is not answering: the others
+				 * wait for the next tick, not one timeout
+				 * each on the main thread. */
+				goto out;
 			}
 			pthread_mutex_lock(&g->mu);
 			for (p = &g->b[i]; *p != e; p = &(*p)->next)
@@ -382,6 +385,7 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 			pthread_mutex_unlock(&g->mu);
 		}
 	}
+ out:
 	if (failed)	/* one line a tick, however many users */
 		fprintf(stderr, "clearvault serve: cannot give back %u "
 		    "grant%s of the shared guard (%s): %s\n", failed,

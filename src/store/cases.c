@@ -21,8 +21,9 @@
 
 /* A case with more records (or users) than this is not kept in memory:
  * its reads ask the database, as without a watcher. CASE_MEMOS such
- * cases at most, each id up to 65 bytes and a pointer: 16 x 20,000 x 73
- * = 23 MB at worst for a process (record ids of 19 characters: 9 MB). */
+ * cases at most, each with up to this many records and as many users,
+ * each id up to 65 bytes and a pointer: 16 x 2 x 20,000 x 73 = 47 MB at
+ * worst for a process (record ids of 19 characters, few users: 9 MB). */
 #define CASE_MEMO_RIDS 20000
 /* A memo is read again after this whatever the epoch says. */
 #define CASE_MEMO_AGE_US 500000
@@ -253,7 +254,11 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
 			pick = m;
 			break;
 		}
-		if (m->loading)
+		/* Another case's slot is taken only free or stale: a case
+		 * named only to push one out (a made-up purpose) pushes
+		 * out none that answers now. */
+		if (m->loading || (m->case_id && m->at == at &&
+		    now - m->read_us < CASE_MEMO_AGE_US && now >= m->read_us))
 			continue;
 		/* A free slot first, then the least recently asked. */
 		if (pick == NULL || (pick->case_id && (m->case_id == NULL ||

@@ -511,7 +511,8 @@ cv_err cv_store_case_member(struct cv_store *s, const char *id, int record,
  * the process's memo of case ID's members, read again once the epoch has
  * moved: a change made on another node is seen as late as a revoked
  * certificate is, and one made in this process at once. A case of more
- * than 50,000 records, and a store without a watcher, ask every time.
+ * than 20,000 records or users, and a store without a watcher, ask every
+ * time.
  */
 cv_err cv_store_case_allows(struct cv_store *s, const char *id,
     const char *user, const char *rid) CV_MUST_CHECK;

@@ -225,6 +225,8 @@ for n in 1 2 3; do
 		sleep 0.02
 	done
 	expect_code "the record out of the case on node $n" 403
+	grep -q "no case of yours holds this record" "$T/body" && ok ||
+	    bad "node $n's 403 is not the case's: $(cat "$T/body")"
 done
 el=$(echo "$(date +%s.%N) - $t0" | bc)
 awk -v e="$el" 'BEGIN { exit !(e < 1) }' && ok ||
