@@ -258,6 +258,12 @@ cv_now(void)
 }
 
 int64_t
+cv_now_us(void)
+{
+	return (int64_t)(cv_now() * 1e6);
+}
+
+int64_t
 cv_time_us(void)
 {
 	struct timespec ts;

@@ -111,6 +111,8 @@ cv_err cv_path(char *out, size_t outsz, const char *fmt, ...)
 
 /* Monotonic seconds, for rates and progress. */
 double cv_now(void);
+/* The same clock in microseconds: ages and deadlines kept as integers. */
+int64_t cv_now_us(void);
 
 /* Wall-clock time: microseconds since 1970-01-01 UTC. */
 int64_t cv_time_us(void);

@@ -223,6 +223,15 @@ memo_read(struct cv_store *s, const char *id, struct case_memo *m)
 	return r;
 }
 
+/* Whether M was read at epoch AT (-1: at any) and less than AGE before
+ * NOW. */
+static int
+read_within(const struct case_memo *m, int64_t at, int64_t now, int64_t age)
+{
+	return (at < 0 || m->at == at) && now - m->read_us < age &&
+	    now >= m->read_us;
+}
+
 /* F's slot for case ID, or the one to read it into (marked loading,
  * emptied, its id set): *SLOT, and whether it answers at epoch AT and
  * time NOW. -1: none free (every slot loading), or another connection is
@@ -239,8 +248,7 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
 		if (m->case_id && strcmp(m->case_id, id) == 0) {
 			if (m->loading)
 				return -1;
-			if (m->at == at && now - m->read_us < CASE_MEMO_AGE_US &&
-			    now >= m->read_us) {
+			if (read_within(m, at, now, CASE_MEMO_AGE_US)) {
 				*slot = m;
 				return 1;
 			}
@@ -248,8 +256,7 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
 			 * epoch that moves all the time (records put into
 			 * cases, certificates issued) would have every read
 			 * load the whole case. Meanwhile, ask. */
-			if (now - m->read_us < CASE_MEMO_RELOAD_US &&
-			    now >= m->read_us)
+			if (read_within(m, -1, now, CASE_MEMO_RELOAD_US))
 				return -1;
 			pick = m;
 			break;
@@ -257,8 +264,8 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
 		/* Another case's slot is taken only free or stale: a case
 		 * named only to push one out (a made-up purpose) pushes
 		 * out none that answers now. */
-		if (m->loading || (m->case_id && m->at == at &&
-		    now - m->read_us < CASE_MEMO_AGE_US && now >= m->read_us))
+		if (m->loading || (m->case_id && read_within(m, at, now,
+		    CASE_MEMO_AGE_US)))
 			continue;
 		/* A free slot first, then the least recently asked. */
 		if (pick == NULL || (pick->case_id && (m->case_id == NULL ||
@@ -286,12 +293,6 @@ memo_answer(struct cv_store_follow *f, struct case_memo *m, const char *user,
 	return has(m->users, m->nusers, user) && has(m->rids, m->nrids, rid);
 }
 
-static int64_t
-mono_us(void)
-{
-	return (int64_t)(cv_now() * 1e6);
-}
-
 cv_err
 cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
     const char *rid)
@@ -313,7 +314,7 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
 	if (f == NULL || !s->cases_watched || s->in_tx ||
 	    cv_store_epoch(s, &at) != CV_OK)
 		return ask_allows(s, id, user, rid);
-	now = mono_us();
+	now = cv_now_us();
 	pthread_mutex_lock(&f->lock);
 	if ((known = memo_slot(f, id, at.data, now, &m)) == 1)
 		answer = memo_answer(f, m, user, rid);

@@ -55,13 +55,6 @@ struct pg_follow {
 	uint64_t moved_seen;	/* MOVED as it was when EPOCH's read began */
 };
 
-/* cv_now, in microseconds: the watcher's deadlines and ages. */
-static int64_t
-mono_us(void)
-{
-	return (int64_t)(cv_now() * 1e6);
-}
-
 int64_t
 pgdb_followed(const struct pg_follow *f)
 {
@@ -70,7 +63,7 @@ pgdb_followed(const struct pg_follow *f)
 	int64_t at = __atomic_load_n(&f->read_us, __ATOMIC_ACQUIRE);
 	int64_t e = __atomic_load_n(&f->epoch, __ATOMIC_ACQUIRE);
 
-	if (e < 0 || m != seen || mono_us() - at > FOLLOW_FRESH_US)
+	if (e < 0 || m != seen || cv_now_us() - at > FOLLOW_FRESH_US)
 		return -1;
 	return e;
 }
@@ -104,7 +97,7 @@ reread(struct pg_follow *f, int *again)
 {
 	PGconn *c = to_db(f->db)->c;
 	uint64_t m = __atomic_load_n(&f->moved, __ATOMIC_ACQUIRE);
-	int64_t until = mono_us() + FOLLOW_DEADLINE_MS * 1000LL, n = -1, left;
+	int64_t until = cv_now_us() + FOLLOW_DEADLINE_MS * 1000LL, n = -1, left;
 	struct pollfd p[2] = { { .fd = PQsocket(c), .events = POLLIN },
 	    { .fd = f->wake[0], .events = POLLIN } };
 	PGresult *res;
@@ -114,7 +107,7 @@ reread(struct pg_follow *f, int *again)
 	if (!PQsendQuery(c, "SELECT n FROM cv_epoch"))
 		return CV_ERR_STORE;
 	while (PQisBusy(c)) {
-		if ((left = until - mono_us()) <= 0)
+		if ((left = until - cv_now_us()) <= 0)
 			return CV_ERR_STORE;
 		if (poll(p, 2, (int)(left / 1000) + 1) < 0 && errno != EINTR)
 			return CV_ERR_STORE;
@@ -136,7 +129,7 @@ reread(struct pg_follow *f, int *again)
 	if (n < 0)
 		return CV_ERR_STORE;
 	__atomic_store_n(&f->epoch, n, __ATOMIC_RELEASE);
-	__atomic_store_n(&f->read_us, mono_us(), __ATOMIC_RELEASE);
+	__atomic_store_n(&f->read_us, cv_now_us(), __ATOMIC_RELEASE);
 	__atomic_store_n(&f->moved_seen, m, __ATOMIC_RELEASE);
 	return CV_OK;
 }

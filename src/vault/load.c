@@ -684,7 +684,7 @@ finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
 		return r;
 	if (cv_fault("load.commit"))
 		return cv_fail(CV_ERR_IO, "fault injected before commit");
-	return cv_store_load_done(v->store, ld, (int64_t)(cv_now() * 1e6));
+	return cv_store_load_done(v->store, ld, cv_now_us());
 }
 
 cv_err
