@@ -64,7 +64,7 @@
 
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
-#define TAKE_VERSION "cv_guard_take 2: probes by key"
+#define TAKE_VERSION "cv_guard_take 3: given back in parts, planned once"
 
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
@@ -74,7 +74,9 @@
  * other node's decisions count them as read). p_settle: what p_node let
  * out under its last grant for the user, counted first whatever the
  * verdict (p_chunk -1 is that count's own call: no lock check, no
- * limits). vs[]: the shards' counts, 16 per window (window i, shard k at
+ * limits). p_chunk -2: p_rids are records p_node let out under its grant,
+ * which goes on: counted as -1 counts them, the grant's row held for that
+ * many fewer (cv_store_guard_settle). vs[]: the shards' counts, 16 per window (window i, shard k at
  * 16 * (i - 1) + k + 1); va[]: what this take adds to each.
  */
 #define PG_TAKE \
@@ -95,7 +97,7 @@
     " -- " TAKE_VERSION "\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
     " PERFORM pg_advisory_xact_lock(hashtext('cv_guard ' || p_u));\n" \
-    " IF p_node IS NOT NULL THEN\n" \
+    " IF p_node IS NOT NULL AND p_chunk >= 0 THEN\n" \
     "  -- this node's grant for the user ends here: what it let out is\n" \
     "  -- counted whatever happens next (it has left), the rest goes back.\n" \
     "  -- Locks in one order for every call: the user's, the shards of all\n" \
@@ -117,18 +119,19 @@
     " END IF;\n" \
     " ids := ARRAY(SELECT DISTINCT x FROM unnest(p_rids) AS x);\n" \
     " -- the user's windows, brought forward to tu\n" \
-    " SELECT uc.upto, uc.n INTO up, n FROM guard_user_counts uc\n" \
-    "  WHERE uc.u = p_u;\n" \
-    " IF NOT FOUND THEN up := p_now; n := '{0,0,0}'; END IF;\n" \
+    " -- (a range of the index each, bounded by the row's upto: a plan\n" \
+    " -- that is kept; with the bounds as values, or the ranges OR-ed in\n" \
+    " -- one scan, it was planned again at every call)\n" \
+    " SELECT uc.upto, uc.n, ARRAY[\n" \
+    "  (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "   ur.t > uc.upto - w[1] AND ur.t <= greatest(p_now, uc.upto) - w[1]),\n" \
+    "  (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "   ur.t > uc.upto - w[2] AND ur.t <= greatest(p_now, uc.upto) - w[2]),\n" \
+    "  (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "   ur.t > uc.upto - w[3] AND ur.t <= greatest(p_now, uc.upto) - w[3])]\n" \
+    "  INTO up, n, g FROM guard_user_counts uc WHERE uc.u = p_u;\n" \
+    " IF NOT FOUND THEN up := p_now; n := '{0,0,0}'; g := '{0,0,0}'; END IF;\n" \
     " tu := greatest(p_now, up);\n" \
-    " SELECT ARRAY[\n" \
-    "  count(*) FILTER (WHERE t > up - w[1] AND t <= tu - w[1]),\n" \
-    "  count(*) FILTER (WHERE t > up - w[2] AND t <= tu - w[2]),\n" \
-    "  count(*) FILTER (WHERE t > up - w[3] AND t <= tu - w[3])] INTO g\n" \
-    "  FROM guard_user_reads WHERE u = p_u AND (\n" \
-    "  (t > up - w[1] AND t <= tu - w[1]) OR\n" \
-    "  (t > up - w[2] AND t <= tu - w[2]) OR\n" \
-    "  (t > up - w[3] AND t <= tu - w[3]));\n" \
     " -- new to each window: the ids less those read in it (probes of\n" \
     " -- the key by = ANY, not a join the planner may make a scan of\n" \
     " -- all the user has read)\n" \
@@ -155,36 +158,38 @@
     "  FOR UPDATE;\n" \
     " SELECT greatest(tu, max(upto)) INTO tv FROM guard_vault_counts\n" \
     "  WHERE k = ANY(ks);\n" \
-    " FOR c IN SELECT vc.k, vc.upto, vc.n FROM guard_vault_counts vc LOOP\n" \
-    "  IF c.k = ANY(ks) THEN\n" \
-    "   SELECT ARRAY[\n" \
-    "    count(*) FILTER (WHERE t > c.upto - w[1] AND t <= tv - w[1]),\n" \
-    "    count(*) FILTER (WHERE t > c.upto - w[2] AND t <= tv - w[2]),\n" \
-    "    count(*) FILTER (WHERE t > c.upto - w[3] AND t <= tv - w[3])]\n" \
-    "    INTO g FROM guard_vault_reads WHERE k = c.k AND (\n" \
-    "    (t > c.upto - w[1] AND t <= tv - w[1]) OR\n" \
-    "    (t > c.upto - w[2] AND t <= tv - w[2]) OR\n" \
-    "    (t > c.upto - w[3] AND t <= tv - w[3]));\n" \
-    "  ELSE\n" \
-    "   g := '{0,0,0}';\n" \
-    "  END IF;\n" \
+    " -- (every shard in one statement, the aging ones' ranges each a\n" \
+    " -- range of the index, as the user's above)\n" \
+    " FOR c IN SELECT vc.k, vc.upto, vc.n, CASE WHEN vc.k = ANY(ks) THEN\n" \
+    "   ARRAY[(SELECT count(*) FROM guard_vault_reads vr WHERE vr.k = vc.k\n" \
+    "    AND vr.t > vc.upto - w[1] AND vr.t <= tv - w[1]),\n" \
+    "   (SELECT count(*) FROM guard_vault_reads vr WHERE vr.k = vc.k\n" \
+    "    AND vr.t > vc.upto - w[2] AND vr.t <= tv - w[2]),\n" \
+    "   (SELECT count(*) FROM guard_vault_reads vr WHERE vr.k = vc.k\n" \
+    "    AND vr.t > vc.upto - w[3] AND vr.t <= tv - w[3])]::INT[]\n" \
+    "  ELSE '{0,0,0}'::INT[] END AS aged\n" \
+    "  FROM guard_vault_counts vc LOOP\n" \
     "  FOR i IN 1..3 LOOP\n" \
     "   IF c.k = ANY(ks) OR c.upto > tv - w[i] THEN\n" \
-    "    vs[16 * (i - 1) + c.k + 1] := c.n[i] - g[i];\n" \
+    "    vs[16 * (i - 1) + c.k + 1] := c.n[i] - c.aged[i];\n" \
     "   END IF;\n" \
     "  END LOOP;\n" \
     " END LOOP;\n" \
-    " FOR c IN SELECT hashtext(x) & 15 AS k FROM unnest(ids) AS x LOOP\n" \
+    " -- what the take adds to each shard's windows: its records less\n" \
+    " -- those already read in the window, counted a shard at a time\n" \
+    " -- (a loop of PL/pgSQL a record cost more than the table's writes)\n" \
+    " FOR c IN SELECT hashtext(x) & 15 AS k, count(*)::INT AS m\n" \
+    "  FROM unnest(ids) AS x GROUP BY 1 LOOP\n" \
     "  FOR i IN 1..3 LOOP\n" \
-    "   j := 16 * (i - 1) + c.k + 1; va[j] := va[j] + 1;\n" \
+    "   j := 16 * (i - 1) + c.k + 1; va[j] := va[j] + c.m;\n" \
     "  END LOOP;\n" \
     " END LOOP;\n" \
-    " FOR c IN SELECT vr.k, vr.t FROM guard_vault_reads vr\n" \
-    "  WHERE vr.rid = ANY(ids) LOOP\n" \
+    " FOR c IN SELECT vr.k, ARRAY[count(*) FILTER (WHERE vr.t > tv - w[1]),\n" \
+    "  count(*) FILTER (WHERE vr.t > tv - w[2]),\n" \
+    "  count(*) FILTER (WHERE vr.t > tv - w[3])]::INT[] AS m\n" \
+    "  FROM guard_vault_reads vr WHERE vr.rid = ANY(ids) GROUP BY vr.k LOOP\n" \
     "  FOR i IN 1..3 LOOP\n" \
-    "   IF c.t > tv - w[i] THEN\n" \
-    "    j := 16 * (i - 1) + c.k + 1; va[j] := va[j] - 1;\n" \
-    "   END IF;\n" \
+    "   j := 16 * (i - 1) + c.k + 1; va[j] := va[j] - c.m[i];\n" \
     "  END LOOP;\n" \
     " END LOOP;\n" \
     " FOR i IN 1..3 LOOP\n" \
@@ -209,14 +214,18 @@
     "  SELECT array_agg(ins.rid) INTO fresh FROM ins;\n" \
     "  sa := coalesce(cardinality(fresh), 0);\n" \
     " END IF;\n" \
+    " -- (records already let out, p_chunk < 0, are counted whatever\n" \
+    " -- the limits say)\n" \
     " FOR i IN 1..3 LOOP\n" \
+    "  EXIT WHEN p_chunk < 0;\n" \
     "  IF n[i] + a[i] + og[i] > p_hard[i] THEN v := 20 + i;\n" \
     "  ELSIF NOT p_up AND n[i] + a[i] + og[i] > p_soft[i] THEN v := 10 + i;\n" \
     "  ELSIF vn[i] + vg > p_vhard[i] THEN v := 30 + i;\n" \
     "  END IF;\n" \
     "  EXIT WHEN v > 0;\n" \
     " END LOOP;\n" \
-    " IF v = 0 AND p_s IS NOT NULL AND sn + sa + osg > p_budget THEN\n" \
+    " IF v = 0 AND p_chunk >= 0 AND p_s IS NOT NULL AND\n" \
+    "  sn + sa + osg > p_budget THEN\n" \
     "  v := 14;\n" \
     " END IF;\n" \
     " IF v > 0 THEN\n" \
@@ -236,19 +245,36 @@
     "  ON CONFLICT (u) DO UPDATE SET upto = excluded.upto, n = excluded.n;\n" \
     " INSERT INTO guard_user_reads SELECT p_u, x, tu FROM unnest(ids) AS x\n" \
     "  ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t;\n" \
-    " DELETE FROM guard_user_reads WHERE u = p_u AND t <= tu - w[3];\n" \
-    " FOREACH j IN ARRAY ks LOOP\n" \
-    "  UPDATE guard_vault_counts SET upto = tv, n = ARRAY[\n" \
-    "   vs[j + 1] + va[j + 1], vs[j + 17] + va[j + 17],\n" \
-    "   vs[j + 33] + va[j + 33]] WHERE k = j;\n" \
-    "  DELETE FROM guard_vault_reads WHERE k = j AND t <= tv - w[3];\n" \
-    " END LOOP;\n" \
+    " -- rows past the day are counted nowhere: deleted once a minute\n" \
+    " IF tu / w[1] <> up / w[1] THEN\n" \
+    "  DELETE FROM guard_user_reads WHERE u = p_u AND t <= tu - w[3];\n" \
+    " END IF;\n" \
+    " IF tv / w[1] <> (SELECT min(vc.upto) FROM guard_vault_counts vc\n" \
+    "  WHERE vc.k = ANY(ks)) / w[1] THEN\n" \
+    "  DELETE FROM guard_vault_reads vr WHERE vr.k = ANY(ks)\n" \
+    "   AND vr.t <= tv - w[3];\n" \
+    " END IF;\n" \
+    " UPDATE guard_vault_counts vc SET upto = tv, n = ARRAY[\n" \
+    "  vs[vc.k + 1] + va[vc.k + 1], vs[vc.k + 17] + va[vc.k + 17],\n" \
+    "  vs[vc.k + 33] + va[vc.k + 33]] WHERE vc.k = ANY(ks);\n" \
     " INSERT INTO guard_vault_reads SELECT x, hashtext(x) & 15, tv\n" \
     "  FROM unnest(ids) AS x ON CONFLICT (rid) DO UPDATE SET t = excluded.t;\n" \
     " -- a grant: what this node may let out of this user's budgets without\n" \
     " -- asking, until p_lease has passed; half of what is left above a\n" \
     " -- reserve of 32 in every window, the session's and the vault's, so that\n" \
     " -- the last records of any budget are decided one by one\n" \
+    " -- p_chunk -2: records p_node let out under its grant, counted now\n" \
+    " -- while the grant goes on, held for that many fewer (the rest of it\n" \
+    " -- is still what p_node may let out, or has and will give back)\n" \
+    " IF p_chunk = -2 THEN\n" \
+    "  SELECT least(gg.g, cardinality(ids)) INTO back FROM guard_grants gg\n" \
+    "   WHERE gg.node = p_node AND gg.u = p_u FOR UPDATE;\n" \
+    "  IF FOUND AND back > 0 THEN\n" \
+    "   UPDATE guard_grants SET g = guard_grants.g - back\n" \
+    "    WHERE node = p_node AND u = p_u;\n" \
+    "   UPDATE guard_vault_grants SET g = guard_vault_grants.g - back;\n" \
+    "  END IF;\n" \
+    " END IF;\n" \
     " IF p_node IS NULL OR p_chunk <= 0 THEN RETURN ARRAY[0, 0]; END IF;\n" \
     " gr := p_chunk;\n" \
     " FOR i IN 1..3 LOOP\n" \
@@ -332,26 +358,25 @@ prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
 	return CV_OK;
 }
 
-cv_err
-cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
-    enum cv_store_verdict *v, unsigned *window, unsigned *grant)
+/* One call of cv_guard_take: RIDS decided (CHUNK -2: counted under the
+ * node's grant, which goes on), SETTLE given back with the grant. */
+static cv_err
+take(struct cv_store *s, const struct cv_store_take *t, int64_t chunk,
+    const char *const *ids, size_t n, const char *const *back, size_t nback,
+    int *code, unsigned *grant)
 {
 	struct cv_buf rids = { 0 }, soft = { 0 }, hard = { 0 }, vhard = { 0 },
 	    settle = { 0 };
 	struct cv_db_stmt *st = NULL;
-	int rc, code;
 	cv_err r;
 
-	*v = CV_TAKE_ALLOW;
-	*window = 0;
-	*grant = 0;
 	if ((r = prep(s, "SELECT x[1], x[2] FROM (SELECT cv_guard_take(?1, "
 	    "?2, ?3, ?4, ?5::text[], ?6, ?7::int[], ?8::int[], ?9::int[], "
 	    "?10 <> 0, ?11, ?12::text[], ?13, ?14) AS x) AS q", &st)) !=
 	    CV_OK)
 		return r;
-	if ((r = store_array_text(&rids, t->rids, t->n, NULL)) != CV_OK ||
-	    (r = store_array_text(&settle, t->settle, t->nsettle, NULL)) != CV_OK ||
+	if ((r = store_array_text(&rids, ids, n, NULL)) != CV_OK ||
+	    (r = store_array_text(&settle, back, nback, NULL)) != CV_OK ||
 	    (r = store_array_text(&soft, NULL, 3, t->soft)) != CV_OK ||
 	    (r = store_array_text(&hard, NULL, 3, t->hard)) != CV_OK ||
 	    (r = store_array_text(&vhard, NULL, 3, t->vhard)) != CV_OK)
@@ -374,18 +399,14 @@ cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
 	else
 		db_bind_null(st, 11);
 	db_bind_text(st, 12, (const char *)settle.p);
-	db_bind_int64(st, 13, t->chunk > INT32_MAX ? INT32_MAX : t->chunk);
+	db_bind_int64(st, 13, chunk > INT32_MAX ? INT32_MAX : chunk);
 	db_bind_int64(st, 14, t->lease_us);
-	if ((rc = db_step(st)) != CV_DB_ROW) {
+	if (db_step(st) != CV_DB_ROW) {
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 		goto out;
 	}
-	code = (int)db_column_int64(st, 0);
+	*code = (int)db_column_int64(st, 0);
 	*grant = (unsigned)db_column_int64(st, 1);
-	*window = (unsigned)code % 10;
-	*v = code == 0 ? CV_TAKE_ALLOW : code == 40 ? CV_TAKE_LOCKED :
-	    code == 14 ? CV_TAKE_SESSION : code < 20 ? CV_TAKE_STEP_UP :
-	    code < 30 ? CV_TAKE_DENY : CV_TAKE_CEILING;
  out:
 	if (st)
 		store_release(st);
@@ -395,6 +416,38 @@ cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
 	cv_buf_free(&vhard);
 	cv_buf_free(&settle);
 	return r;
+}
+
+cv_err
+cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
+    enum cv_store_verdict *v, unsigned *window, unsigned *grant)
+{
+	int code = 0;
+	cv_err r;
+
+	*v = CV_TAKE_ALLOW;
+	*window = 0;
+	*grant = 0;
+	if ((r = take(s, t, t->chunk, t->rids, t->n, t->settle, t->nsettle,
+	    &code, grant)) != CV_OK)
+		return r;
+	*window = (unsigned)code % 10;
+	*v = code == 0 ? CV_TAKE_ALLOW : code == 40 ? CV_TAKE_LOCKED :
+	    code == 14 ? CV_TAKE_SESSION : code < 20 ? CV_TAKE_STEP_UP :
+	    code < 30 ? CV_TAKE_DENY : CV_TAKE_CEILING;
+	return CV_OK;
+}
+
+cv_err
+cv_store_guard_settle(struct cv_store *s, const struct cv_store_take *t)
+{
+	int code = 0;
+	unsigned grant;
+
+	if (t->node == NULL || t->nsettle == 0)
+		return cv_fail(CV_ERR_INVALID, "guard: a settle names its "
+		    "node and its records");
+	return take(s, t, -2, t->settle, t->nsettle, NULL, 0, &code, &grant);
 }
 
 cv_err
