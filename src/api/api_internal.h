@@ -310,15 +310,8 @@ enum api_grant_use api_grants_use(struct api_grants *g,
 void api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
     unsigned grant);
 /* Gives back the grants whose lease is over (ALL: every one, when the
- * node stops taking requests: nothing more leaves under them; the
- * settler is stopped first). */
+ * node stops taking requests: nothing more leaves under them). */
 void api_grants_tick(struct api_grants *g, struct cv_store *db, int all);
-/* start: the settler thread, which counts what grants let out in parts
- * while they go on, on a database handle of SRV's (api_store). stop:
- * waits for its part in flight and ends it; free stops it too. */
-cv_err api_grants_start(struct api_grants *g, struct server *srv)
-    CV_MUST_CHECK;
-void api_grants_stop(struct api_grants *g);
 /*
  * A PostgreSQL vault's nodes share one count: once this node's guard
  * allowed RD (with the user's limits LIM), the store decides it again for

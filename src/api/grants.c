@@ -44,13 +44,6 @@
 #define GRANT_WAIT_NS 20000000L		/* for another read's question */
 #define GRANT_EXPIRE_US 60000000LL	/* dead nodes' grants, forgotten */
 #define GRANT_BUCKETS 256
-/* What a grant has let out is counted in parts of at least this many, by
- * the settler thread while the grant goes on, not all at once by the read
- * that asks for the next: that read's user waits for the question on this
- * node, and a question costs ~25 us a record it gives back. Not fewer: a
- * part costs ~1.5 ms whatever its size (docs/scale-out.md, step 7). */
-#define SETTLE_AT 256
-#define SETTLE_IDLE_NS 200000000L	/* the settler's look for work */
 
 struct grant {
 	struct grant *next;
@@ -63,8 +56,6 @@ struct grant {
 	unsigned left;			/* new records it still allows */
 	char **let;			/* what it let out */
 	size_t nlet;
-	size_t settling;		/* let[0..settling): being settled */
-	int whole;			/* given back whole, not in parts */
 };
 
 struct api_grants {
@@ -73,11 +64,6 @@ struct api_grants {
 	char node[33];			/* this process, in the database */
 	int64_t expired_us;		/* the last cv_store_guard_expire */
 	struct grant *b[GRANT_BUCKETS];
-	pthread_cond_t work;		/* for the settler */
-	pthread_t settler;
-	int running, stop;
-	struct server *srv;
-	int64_t logged_us;		/* the settler's last failure line */
 };
 
 cv_err
@@ -91,7 +77,6 @@ api_grants_new(struct api_grants **out)
 		return CV_ERR_NOMEM;
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
-	pthread_cond_init(&g->work, NULL);
 	/* A restarted node is another node: the grants of the process
 	 * before it are held until they age out, never used again. */
 	randombytes_buf(id, sizeof id);
@@ -130,26 +115,9 @@ api_grants_free(struct api_grants *g)
 			grant_free(e);
 		}
 	}
-	api_grants_stop(g);
 	pthread_mutex_destroy(&g->mu);
 	pthread_cond_destroy(&g->cv);
-	pthread_cond_destroy(&g->work);
 	free(g);
-}
-
-/* Waits on CV (MU held) for at most NS nanoseconds. */
-static void
-wait_ns(pthread_cond_t *cv, pthread_mutex_t *mu, long ns)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += ns;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(cv, mu, &ts);
 }
 
 static struct grant **
@@ -196,16 +164,6 @@ fresh(const struct grant *e, const struct cv_store_take *t)
 	return n;
 }
 
-/* Whether E's grant covers T (*N: how many records it would take). */
-static int
-serves(const struct grant *e, const struct cv_store_take *t, unsigned *n)
-{
-	return e->left && same_session(e, t) && e->up == !!t->stepped_up &&
-	    t->now_us < e->until_us &&
-	    cv_time_us() - e->made_us < GRANT_LEASE_US &&
-	    (*n = fresh(e, t)) <= e->left;
-}
-
 static cv_err
 let_out(struct grant *e, const struct cv_store_take *t)
 {
@@ -238,31 +196,37 @@ api_grants_use(struct api_grants *g, struct cv_store_take *t)
 		return u;
 	pthread_mutex_lock(&g->mu);
 	/* Another read of the user is asking: wait for its grant (one
-	 * question in flight per user and node), but not for long. The
-	 * settler counting part of a grant does not stop its use, but a
-	 * question waits for it as for another. */
+	 * question in flight per user and node), but not for long. */
 	for (int waited = 0;; waited++) {
+		struct timespec ts;
+
 		e = *(p = slot(g, t->user));
-		if (e && !e->asking && serves(e, t, &n)) {
-			if (let_out(e, t) != CV_OK)
-				break;	/* out of memory: ask (what it let
-					 * out stays listed) */
-			e->left -= n;
-			if (t->now_us > e->last_us)
-				e->last_us = t->now_us;
-			if (e->nlet >= SETTLE_AT && !e->settling && !e->whole)
-				pthread_cond_signal(&g->work);
-			u = API_GRANT_USED;
-			goto out;
-		}
-		if (!e || (!e->asking && !e->settling))
+		if (!e || !e->asking)
 			break;
 		if (waited == 1)
 			goto out;	/* still asking: decide exactly */
-		wait_ns(&g->cv, &g->mu, GRANT_WAIT_NS);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += GRANT_WAIT_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&g->cv, &g->mu, &ts);
 	}
-	if (e && e->settling)
-		goto out;	/* out of memory while settling: exactly */
+	if (e && e->left && same_session(e, t) && e->up == !!t->stepped_up &&
+	    t->now_us < e->until_us &&
+	    cv_time_us() - e->made_us < GRANT_LEASE_US &&
+	    (n = fresh(e, t)) <= e->left) {
+		if (let_out(e, t) == CV_OK) {
+			e->left -= n;
+			if (t->now_us > e->last_us)
+				e->last_us = t->now_us;
+			u = API_GRANT_USED;
+		}
+		/* out of memory: ask (what it let out stays listed) */
+		if (u == API_GRANT_USED)
+			goto out;
+	}
 	/* Another session's grant is given back in that session's name
 	 * (its records count against its budget, not this one's): by its
 	 * next question or the tick. Until then this read asks alone. */
@@ -330,7 +294,6 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
 			grant = 0;	/* cannot tell its session: unused */
 		e->proof_us = t->proof_us;
 		e->up = !!t->stepped_up;
-		e->whole = 0;	/* a new grant, and a new row */
 		e->left = grant;
 		e->until_us = t->now_us + GRANT_LEASE_US;
 		e->made_us = cv_time_us();
@@ -342,123 +305,6 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
  out:
 	pthread_cond_broadcast(&g->cv);
 	pthread_mutex_unlock(&g->mu);
-}
-
-/* A grant with records to settle in part, or NULL. */
-static struct grant *
-to_settle(struct api_grants *g)
-{
-	for (size_t i = 0; i < GRANT_BUCKETS; i++)
-		for (struct grant *e = g->b[i]; e != NULL; e = e->next)
-			if (!e->asking && !e->settling && !e->whole &&
-			    e->nlet >= SETTLE_AT)
-				return e;
-	return NULL;
-}
-
-/*
- * The settler: counts in the database what grants have let out, in parts,
- * while they go on (cv_store_guard_settle), so that the read that asks for
- * a user's next grant gives back little and its user's other reads on
- * this node wait little for it. A grant being settled is used as before
- * (reads only add to its list), but neither asked for again nor given
- * back by the tick until the part is done. A part that fails sends the
- * grant's list back whole with the grant (the next question or the
- * tick), never again in parts: the database may have counted it.
- */
-static void *
-settler(void *arg)
-{
-	struct api_grants *g = arg;
-	struct cv_store *db = NULL;
-
-	pthread_mutex_lock(&g->mu);
-	while (!g->stop) {
-		struct cv_store_take t = { 0 };
-		struct grant *e;
-		const char **ids;
-		size_t k;
-		cv_err r;
-
-		if ((e = to_settle(g)) == NULL) {
-			wait_ns(&g->work, &g->mu, SETTLE_IDLE_NS);
-			continue;
-		}
-		k = e->nlet;
-		if ((ids = malloc(k * sizeof *ids)) == NULL) {
-			e->whole = 1;
-			continue;
-		}
-		/* Readers only add to the list while it is settled (the array
-		 * may move, the first K strings stay), and none frees E. */
-		memcpy(ids, e->let, k * sizeof *ids);
-		e->settling = k;
-		t.user = e->user;
-		t.session = e->session;
-		t.proof_us = e->proof_us;
-		/* No earlier than any was let out; not later either, as the
-		 * user's count is brought forward to it: a time ahead would
-		 * age other records out of its windows early. */
-		t.now_us = e->last_us;
-		t.node = g->node;
-		t.settle = ids;
-		t.nsettle = k;
-		t.stepped_up = 1;
-		pthread_mutex_unlock(&g->mu);
-		if (db == NULL)
-			db = api_store(g->srv);
-		r = db ? cv_store_guard_settle(db, &t) : CV_ERR_STORE;
-		pthread_mutex_lock(&g->mu);
-		if (r == CV_OK) {
-			for (size_t i = 0; i < k; i++)
-				free(e->let[i]);
-			memmove(e->let, e->let + k, (e->nlet - k) *
-			    sizeof *e->let);
-			e->nlet -= k;
-		} else {
-			int64_t now = cv_time_us();
-
-			e->whole = 1;
-			if (now - g->logged_us >= 10000000) {
-				g->logged_us = now;
-				fprintf(stderr, "clearvault serve: cannot count "
-				    "a grant's records in part (given back "
-				    "whole instead): %s\n", db ? cv_err_detail()
-				    : "no database handle");
-			}
-		}
-		e->settling = 0;
-		free(ids);
-		pthread_cond_broadcast(&g->cv);
-	}
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
-}
-
-cv_err
-api_grants_start(struct api_grants *g, struct server *srv)
-{
-	if (g == NULL || g->running)
-		return CV_OK;
-	g->srv = srv;
-	g->stop = 0;
-	if (pthread_create(&g->settler, NULL, settler, g) != 0)
-		return cv_fail(CV_ERR_IO, "cannot start the grants' settler");
-	g->running = 1;
-	return CV_OK;
-}
-
-void
-api_grants_stop(struct api_grants *g)
-{
-	if (g == NULL || !g->running)
-		return;
-	pthread_mutex_lock(&g->mu);
-	g->stop = 1;
-	pthread_cond_broadcast(&g->work);
-	pthread_mutex_unlock(&g->mu);
-	pthread_join(g->settler, NULL);
-	g->running = 0;
 }
 
 /*
@@ -479,8 +325,6 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 
 	if (g == NULL || db == NULL)
 		return;
-	if (all)	/* nothing is being settled in part from now on */
-		api_grants_stop(g);
 	if (now - g->expired_us >= GRANT_EXPIRE_US) {
 		g->expired_us = now;
 		if (cv_store_guard_expire(db, now) != CV_OK)
@@ -501,7 +345,7 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 			 * with the records it let out uncounted). */
 			pthread_mutex_lock(&g->mu);
 			for (e = g->b[i]; e != NULL; e = e->next)
-				if (!e->asking && !e->settling && (all ||
+				if (!e->asking && (all ||
 				    now - e->made_us >= GRANT_LEASE_US))
 					break;
 			if (e)

@@ -255,8 +255,7 @@ api_guard_start(struct server *srv)
 
 	if ((r = cv_guard_new(&srv->guard)) != CV_OK ||
 	    (r = api_locks_start(srv)) != CV_OK ||
-	    (api_shared(srv) && ((r = api_grants_new(&srv->grants)) != CV_OK
-	    || (r = api_grants_start(srv->grants, srv)) != CV_OK)))
+	    (api_shared(srv) && (r = api_grants_new(&srv->grants)) != CV_OK))
 		return r;
 	if ((srv->watch = calloc(1, sizeof *srv->watch)) == NULL)
 		return CV_ERR_NOMEM;

@@ -64,7 +64,7 @@
 
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
-#define TAKE_VERSION "cv_guard_take 3: given back in parts, planned once"
+#define TAKE_VERSION "cv_guard_take 3: aging planned once"
 
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
@@ -74,9 +74,7 @@
  * other node's decisions count them as read). p_settle: what p_node let
  * out under its last grant for the user, counted first whatever the
  * verdict (p_chunk -1 is that count's own call: no lock check, no
- * limits). p_chunk -2: p_rids are records p_node let out under its grant,
- * which goes on: counted as -1 counts them, the grant's row held for that
- * many fewer (cv_store_guard_settle). vs[]: the shards' counts, 16 per window (window i, shard k at
+ * limits). vs[]: the shards' counts, 16 per window (window i, shard k at
  * 16 * (i - 1) + k + 1); va[]: what this take adds to each.
  */
 #define PG_TAKE \
@@ -97,7 +95,7 @@
     " -- " TAKE_VERSION "\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
     " PERFORM pg_advisory_xact_lock(hashtext('cv_guard ' || p_u));\n" \
-    " IF p_node IS NOT NULL AND p_chunk >= 0 THEN\n" \
+    " IF p_node IS NOT NULL THEN\n" \
     "  -- this node's grant for the user ends here: what it let out is\n" \
     "  -- counted whatever happens next (it has left), the rest goes back.\n" \
     "  -- Locks in one order for every call: the user's, the shards of all\n" \
@@ -263,18 +261,6 @@
     " -- asking, until p_lease has passed; half of what is left above a\n" \
     " -- reserve of 32 in every window, the session's and the vault's, so that\n" \
     " -- the last records of any budget are decided one by one\n" \
-    " -- p_chunk -2: records p_node let out under its grant, counted now\n" \
-    " -- while the grant goes on, held for that many fewer (the rest of it\n" \
-    " -- is still what p_node may let out, or has and will give back)\n" \
-    " IF p_chunk = -2 THEN\n" \
-    "  SELECT least(gg.g, cardinality(ids)) INTO back FROM guard_grants gg\n" \
-    "   WHERE gg.node = p_node AND gg.u = p_u FOR UPDATE;\n" \
-    "  IF FOUND AND back > 0 THEN\n" \
-    "   UPDATE guard_grants SET g = guard_grants.g - back\n" \
-    "    WHERE node = p_node AND u = p_u;\n" \
-    "   UPDATE guard_vault_grants SET g = guard_vault_grants.g - back;\n" \
-    "  END IF;\n" \
-    " END IF;\n" \
     " IF p_node IS NULL OR p_chunk <= 0 THEN RETURN ARRAY[0, 0]; END IF;\n" \
     " gr := p_chunk;\n" \
     " FOR i IN 1..3 LOOP\n" \
@@ -358,25 +344,26 @@ prep(struct cv_store *s, const char *q, struct cv_db_stmt **st)
 	return CV_OK;
 }
 
-/* One call of cv_guard_take: RIDS decided (CHUNK -2: counted under the
- * node's grant, which goes on), SETTLE given back with the grant. */
-static cv_err
-take(struct cv_store *s, const struct cv_store_take *t, int64_t chunk,
-    const char *const *ids, size_t n, const char *const *back, size_t nback,
-    int *code, unsigned *grant)
+cv_err
+cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
+    enum cv_store_verdict *v, unsigned *window, unsigned *grant)
 {
 	struct cv_buf rids = { 0 }, soft = { 0 }, hard = { 0 }, vhard = { 0 },
 	    settle = { 0 };
 	struct cv_db_stmt *st = NULL;
+	int rc, code;
 	cv_err r;
 
+	*v = CV_TAKE_ALLOW;
+	*window = 0;
+	*grant = 0;
 	if ((r = prep(s, "SELECT x[1], x[2] FROM (SELECT cv_guard_take(?1, "
 	    "?2, ?3, ?4, ?5::text[], ?6, ?7::int[], ?8::int[], ?9::int[], "
 	    "?10 <> 0, ?11, ?12::text[], ?13, ?14) AS x) AS q", &st)) !=
 	    CV_OK)
 		return r;
-	if ((r = store_array_text(&rids, ids, n, NULL)) != CV_OK ||
-	    (r = store_array_text(&settle, back, nback, NULL)) != CV_OK ||
+	if ((r = store_array_text(&rids, t->rids, t->n, NULL)) != CV_OK ||
+	    (r = store_array_text(&settle, t->settle, t->nsettle, NULL)) != CV_OK ||
 	    (r = store_array_text(&soft, NULL, 3, t->soft)) != CV_OK ||
 	    (r = store_array_text(&hard, NULL, 3, t->hard)) != CV_OK ||
 	    (r = store_array_text(&vhard, NULL, 3, t->vhard)) != CV_OK)
@@ -399,14 +386,18 @@ take(struct cv_store *s, const struct cv_store_take *t, int64_t chunk,
 	else
 		db_bind_null(st, 11);
 	db_bind_text(st, 12, (const char *)settle.p);
-	db_bind_int64(st, 13, chunk > INT32_MAX ? INT32_MAX : chunk);
+	db_bind_int64(st, 13, t->chunk > INT32_MAX ? INT32_MAX : t->chunk);
 	db_bind_int64(st, 14, t->lease_us);
-	if (db_step(st) != CV_DB_ROW) {
+	if ((rc = db_step(st)) != CV_DB_ROW) {
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 		goto out;
 	}
-	*code = (int)db_column_int64(st, 0);
+	code = (int)db_column_int64(st, 0);
 	*grant = (unsigned)db_column_int64(st, 1);
+	*window = (unsigned)code % 10;
+	*v = code == 0 ? CV_TAKE_ALLOW : code == 40 ? CV_TAKE_LOCKED :
+	    code == 14 ? CV_TAKE_SESSION : code < 20 ? CV_TAKE_STEP_UP :
+	    code < 30 ? CV_TAKE_DENY : CV_TAKE_CEILING;
  out:
 	if (st)
 		store_release(st);
@@ -416,38 +407,6 @@ take(struct cv_store *s, const struct cv_store_take *t, int64_t chunk,
 	cv_buf_free(&vhard);
 	cv_buf_free(&settle);
 	return r;
-}
-
-cv_err
-cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
-    enum cv_store_verdict *v, unsigned *window, unsigned *grant)
-{
-	int code = 0;
-	cv_err r;
-
-	*v = CV_TAKE_ALLOW;
-	*window = 0;
-	*grant = 0;
-	if ((r = take(s, t, t->chunk, t->rids, t->n, t->settle, t->nsettle,
-	    &code, grant)) != CV_OK)
-		return r;
-	*window = (unsigned)code % 10;
-	*v = code == 0 ? CV_TAKE_ALLOW : code == 40 ? CV_TAKE_LOCKED :
-	    code == 14 ? CV_TAKE_SESSION : code < 20 ? CV_TAKE_STEP_UP :
-	    code < 30 ? CV_TAKE_DENY : CV_TAKE_CEILING;
-	return CV_OK;
-}
-
-cv_err
-cv_store_guard_settle(struct cv_store *s, const struct cv_store_take *t)
-{
-	int code = 0;
-	unsigned grant;
-
-	if (t->node == NULL || t->nsettle == 0)
-		return cv_fail(CV_ERR_INVALID, "guard: a settle names its "
-		    "node and its records");
-	return take(s, t, -2, t->settle, t->nsettle, NULL, 0, &code, &grant);
 }
 
 cv_err

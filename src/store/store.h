@@ -342,20 +342,6 @@ enum cv_store_verdict {
 cv_err cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
     enum cv_store_verdict *v, unsigned *window,
     unsigned *grant) CV_MUST_CHECK;
-/*
- * Counts T's SETTLE (NSETTLE ids, at least one), records T's NODE let out
- * to T's user and session under the grant it holds, at NOW_US (no
- * earlier than they were let out), and holds the grant for that many
- * fewer: it goes on, and what is left of it may still be let out. No
- * limit or lock refuses them (they have left). T's rids, chunk and lease
- * are not used. Must not run beside a take by NODE for the user (that one
- * gives the grant back whole). After an error the node cannot tell
- * whether it was done: the records are counted once however often they
- * are given back, but the grant's hold would shrink twice, so they go
- * back with the grant, whole, not by another settle.
- */
-cv_err cv_store_guard_settle(struct cv_store *s,
-    const struct cv_store_take *t) CV_MUST_CHECK;
 /* Grants whose lease ended a day before NOW_US (their nodes never gave
  * them back): forgotten, what they held free again. */
 cv_err cv_store_guard_expire(struct cv_store *s,

@@ -353,9 +353,6 @@ batch() {
 		echo "header = \"Authorization: Bearer $2\""
 		echo 'write-out = "%{http_code}\n"'
 		echo silent
-		# BATCH_PARALLEL=N: N connections at once
-		[ -n "${BATCH_PARALLEL:-}" ] &&
-		    printf 'parallel\nparallel-max = %s\n' "$BATCH_PARALLEL"
 		while read -r p; do
 			i=$((i + 1))
 			echo "url = \"$URL${p#/}\""

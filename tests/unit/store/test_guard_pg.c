@@ -500,61 +500,6 @@ test_grants(void **state)
 	g_soft = 0;
 }
 
-/* A grant's records counted in part while it goes on (the node's
- * settler): counted at once, the grant held for that many fewer, and
- * counted even past a limit (they have left). */
-static void
-gsettle(struct cv_store *s, const char *user, const char *node,
-    unsigned first, size_t n, int64_t t)
-{
-	char b[16][32];
-	const char *let[16];
-	struct cv_store_take tk = { .user = user, .budget = 1000, .now_us = t,
-	    .node = node, .settle = let, .nsettle = n };
-
-	assert_true(n <= 16);
-	for (size_t i = 0; i < n; i++)
-		let[i] = rid(b[i], first + (unsigned)i);
-	assert_int_equal(cv_store_guard_settle(s, &tk), CV_OK);
-}
-
-static void
-test_grants_settle(void **state)
-{
-	static const uint32_t day200[3] = { 1000, 1000, 200 };
-	int64_t t = T0 + 12 * 1440 * MIN;
-	char b[3][32];
-	const char *let[3];
-	struct cv_store_take none = { .user = "gp", .node = "A" };
-	unsigned g;
-
-	(void)state;
-	/* A's grant: 32, the read one more. A lets out 10 and they are
-	 * counted in part: 11 counted, the grant 22 (B gets 167, as if A
-	 * had given it back whole; 157 if the grant were not made smaller,
-	 * 177 if the 10 were not counted). */
-	assert_int_equal(gtake(n1, "gp", "A", 11000, NULL, 0, 32, day200, t,
-	    &g), CV_TAKE_ALLOW);
-	assert_int_equal(g, 32);
-	gsettle(n1, "gp", "A", 11100, 10, t + SEC / 10);
-	assert_int_equal(until_refused(n2, "gp", 11200, day200, t + SEC), 167);
-	/* The day is full; 5 more let out still count, and 3 more given
-	 * back with the grant: 19 of A's and B's 167 leave 14. */
-	gsettle(n1, "gp", "A", 11400, 5, t + 2 * SEC);
-	for (unsigned i = 0; i < 3; i++)
-		let[i] = rid(b[i], 11500 + i);
-	assert_int_equal(gtake(n1, "gp", "A", 0, let, 3, 0, day200,
-	    t + 3 * SEC, &g), CV_TAKE_ALLOW);
-	assert_int_equal(until_refused(n2, "gp", 11600, day200, t + 4 * SEC),
-	    14);
-	/* Nothing to count, or no node: refused before the database. */
-	assert_int_equal(cv_store_guard_settle(n1, &none), CV_ERR_INVALID);
-	none.node = NULL;
-	none.nsettle = 1;
-	none.settle = let;
-	assert_int_equal(cv_store_guard_settle(n1, &none), CV_ERR_INVALID);
-}
-
 /* The vault's ceiling counts every node's grants until they are given
  * back, or forgotten a day after their lease. */
 static void
@@ -669,7 +614,7 @@ test_upgrade(void **state)
 	    " p_chunk INT, p_lease BIGINT) RETURNS INT[] LANGUAGE plpgsql AS"
 	    " $$BEGIN RETURN ARRAY[0, 0]; END$$"), CV_OK);
 	assert_int_equal(cv_store_open(target, CV_STORE_OPEN, &s), CV_OK);
-	assert_int_equal(db_prepare(s->db, "SELECT position('parts, planned once'"
+	assert_int_equal(db_prepare(s->db, "SELECT position('aging planned once'"
 	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'", 0,
 	    &st), CV_OK);
 	assert_int_equal(db_step(st), CV_DB_ROW);
@@ -691,7 +636,6 @@ main(void)
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_grants_race),
 		cmocka_unit_test(test_grants_expire),
-		cmocka_unit_test(test_grants_settle),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_touch_in_snapshot),
 		cmocka_unit_test(test_upgrade),
