@@ -246,6 +246,10 @@ api_grants_use(struct api_grants *g, struct cv_store_take *t)
 	t->node = g->node;
 	t->settle = (const char *const *)e->let;
 	t->nsettle = e->nlet;
+	/* Counted no earlier than the latest of them was let out (another
+	 * thread may have read the clock after this one did). */
+	if (e->nlet && e->last_us > t->now_us)
+		t->now_us = e->last_us;
 	e->let = NULL;
 	e->nlet = 0;
 	t->chunk = GRANT_CHUNK;
