@@ -391,6 +391,10 @@ void api_lock_decided(struct req *r, const char *why);
 int api_locks_unlogged(struct server *srv);
 int api_locks_defer_alerts(struct req *r);
 void api_locks_tick(struct server *srv);
+/* Once a second, from api_guard_tick, on a PostgreSQL vault: the locks
+ * two officers lifted through any node (src/store/unlocks.c) dropped from
+ * this node's guard, unless locked again since; saved if any was. */
+void api_unlocks_tick(struct server *srv);
 /*
  * The approval of the two-person unlock that a "users.unlock" entry by
  * ACTOR at T with REASON records, applied to the guard again (replay at

@@ -15,7 +15,10 @@
  * refused requests that led to it either: the log is the truth.
  *
  * And the two-person unlock: each approval is an entry ("users.unlock"),
- * which a restart replays after the locks before it.
+ * which a restart replays after the locks before it. On a PostgreSQL
+ * vault the approvals are rows beside the lock's (src/store/unlocks.c):
+ * the two officers may use any two nodes, and every node's guard drops
+ * the lock it holds in memory within a tick of the unlock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,9 @@ struct lock_queue {
 	pthread_mutex_t mu;
 	struct unlogged *q;
 	size_t n, cap;		/* N read without the mutex: atomics */
+	int64_t unlocked_after;	/* the latest shared unlock seen */
+	unsigned unlocked_now;	/* locks this tick dropped */
+	int unlocks_failing;	/* logged once until they work again */
 };
 
 cv_err
@@ -220,6 +226,55 @@ api_locks_tick(struct server *srv)
 		    "state: %s\n", cv_err_detail());
 }
 
+static void
+unlock_seen(void *ctx, const char *user, int relocked)
+{
+	struct server *srv = ctx;
+	bool dropped = false;
+
+	/* Locked again since (a row): that lock stands here too. */
+	if (!relocked && cv_guard_unlock_lifted(srv->guard, user, &dropped) ==
+	    CV_OK && dropped)
+		srv->locks->unlocked_now++;
+}
+
+/* The unlocks noted since the last look, on DB (the caller's handle),
+ * applied to this node's guard; saved if any lock was dropped. */
+static cv_err
+unlocks_sync(struct server *srv, struct cv_store *db)
+{
+	struct lock_queue *lq = srv->locks;
+	unsigned dropped;
+	cv_err e;
+
+	pthread_mutex_lock(&lq->mu);
+	lq->unlocked_now = 0;
+	e = cv_store_guard_unlocked(db, &lq->unlocked_after, unlock_seen, srv);
+	dropped = lq->unlocked_now;
+	pthread_mutex_unlock(&lq->mu);
+	if (e == CV_OK && dropped && api_guard_save(srv) != CV_OK)
+		fprintf(stderr, "clearvault serve: cannot save the guard's "
+		    "state: %s\n", cv_err_detail());
+	return e;
+}
+
+void
+api_unlocks_tick(struct server *srv)
+{
+	struct lock_queue *lq = srv->locks;
+
+	if (lq == NULL || srv->guard == NULL || !api_shared(srv))
+		return;
+	if (unlocks_sync(srv, srv->store) != CV_OK) {
+		if (!lq->unlocks_failing++)
+			fprintf(stderr, "clearvault serve: cannot read the "
+			    "unlocks of other nodes (their locks stay held "
+			    "here): %s\n", cv_err_detail());
+		return;
+	}
+	lq->unlocks_failing = 0;
+}
+
 /*
  * The reasons of a successful "users.unlock" entry: the user, then one of
  * these. Replay reads them back, so they are a format (docs/audit.md).
@@ -275,9 +330,11 @@ api_share_lock(struct cv_store *db, const char *user, const char *why)
 enum MHD_Result
 api_unlock(struct req *r, const char *user)
 {
-	struct cv_store *db;
+	struct cv_store *db = api_store(r->srv);
+	int64_t now = api_guard_now(r->srv);
 	bool unlocked = false;
-	cv_err e;
+	int lifted = 0;
+	cv_err e = CV_ERR_NOT_FOUND;
 
 	r->action = "users.unlock";
 	if (!cv_policy_allows(r->who.role, CV_PERM_GUARD))
@@ -285,8 +342,24 @@ api_unlock(struct req *r, const char *user)
 	if (r->srv->guard == NULL)
 		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
 		    "the guard is off");
-	e = cv_guard_unlock_approve(r->srv->guard, user, r->who.user,
-	    api_guard_now(r->srv), &unlocked);
+	/* A lock row, which every node obeys: its approvals are rows too,
+	 * so that they count whichever nodes the officers use. */
+	if (db != NULL && cv_store_shared(db)) {
+		e = cv_store_guard_unlock_approve(db, user, r->who.user,
+		    (int64_t)CV_GUARD_APPROVAL_TTL_S * 1000000, &lifted);
+		if (e == CV_OK && lifted && (e = cv_guard_unlock_lifted(
+		    r->srv->guard, user, &unlocked)) == CV_OK)
+			unlocked = true;
+	}
+	/* No row: a lock this node holds alone (its row could not be
+	 * written), or a SQLite vault's; but first the unlocks other nodes
+	 * decided, which this node's tick may not have seen yet. */
+	if (e == CV_ERR_NOT_FOUND && db != NULL && cv_store_shared(db) &&
+	    (e = unlocks_sync(r->srv, db)) == CV_OK)
+		e = CV_ERR_NOT_FOUND;
+	if (e == CV_ERR_NOT_FOUND)
+		e = cv_guard_unlock_approve(r->srv->guard, user, r->who.user,
+		    now, &unlocked);
 	if (e == CV_ERR_NOT_FOUND)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "that user is not locked");
@@ -300,12 +373,6 @@ api_unlock(struct req *r, const char *user)
 	if (e != CV_OK)
 		return api_internal(r, e);
 	if ((e = api_guard_save(r->srv)) != CV_OK)
-		return api_internal(r, e);
-	/* Every node's reads and logins obey the lock row: gone with the
-	 * second approval. */
-	if (unlocked && (db = api_store(r->srv)) != NULL &&
-	    cv_store_shared(db) && (e = cv_store_guard_unlock(db, user)) !=
-	    CV_OK)
 		return api_internal(r, e);
 	snprintf(r->reason, sizeof r->reason, "%s%s", user, unlocked ?
 	    UNLOCK_SECOND : UNLOCK_FIRST);

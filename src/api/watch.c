@@ -318,6 +318,7 @@ api_guard_tick(struct server *srv)
 	if (srv->guard == NULL)
 		return;
 	api_locks_tick(srv);
+	api_unlocks_tick(srv);
 	api_grants_tick(srv->grants, srv->store, 0);
 	watch_tick(srv);
 	/* Sessions end in real time, whatever the guard's clock says. */

@@ -283,6 +283,15 @@ bool cv_guard_locked(const struct cv_guard *g, const char *user);
 cv_err cv_guard_unlock_approve(struct cv_guard *g, const char *user,
     const char *officer, int64_t now_us, bool *unlocked) CV_MUST_CHECK;
 
+/*
+ * USER's lock lifted elsewhere (a PostgreSQL vault's two-person unlock,
+ * approved on any nodes: src/store/unlocks.c): dropped as a second
+ * approval here would drop it (*unlocked = true; not locked: nothing
+ * changes). CV_ERR_INVALID for an empty user.
+ */
+cv_err cv_guard_unlock_lifted(struct cv_guard *g, const char *user,
+    bool *unlocked) CV_MUST_CHECK;
+
 /* What the guard holds about USER at NOW_US (zeroed when unknown). */
 void cv_guard_user_info(const struct cv_guard *g, const char *user,
     int64_t now_us, struct cv_guard_user_info *info);

@@ -70,6 +70,29 @@ cv_guard_locked(const struct cv_guard *g, const char *user)
 }
 
 cv_err
+cv_guard_unlock_lifted(struct cv_guard *g, const char *user, bool *unlocked)
+{
+	struct gu *u;
+
+	*unlocked = false;
+	if (user == NULL || user[0] == '\0' || !guard_str_ok(user, false))
+		return cv_fail(CV_ERR_INVALID, "guard: no user");
+	guard_lock_mu(g);
+	u = guard_find(g, guard_hash(g, DOM_USER, user));
+	if (u && (u->flags & GU_LOCKED)) {
+		free(u->lock);
+		u->lock = NULL;
+		u->flags &= (uint8_t)~GU_LOCKED;
+		u->score = 0;
+		u->score_s = 0;
+		g->nlocks--;
+		*unlocked = true;
+	}
+	guard_unlock_mu(g);
+	return CV_OK;
+}
+
+cv_err
 cv_guard_unlock_approve(struct cv_guard *g, const char *user,
     const char *officer, int64_t now_us, bool *unlocked)
 {

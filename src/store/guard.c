@@ -440,6 +440,15 @@ cv_store_guard_lock(struct cv_store *s, const char *user, const char *reason,
 	if (db_step(st) != CV_DB_DONE)
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 	store_release(st);
+	/* Locked again: approvals start over, as in a guard's memory. Apart
+	 * from the row, which must not wait on it (nor fail with it in a
+	 * database that has no approvals yet: unlocks.c). */
+	if (r == CV_OK && prep(s, "DELETE FROM guard_unlocks WHERE u = ?1",
+	    &st) == CV_OK) {
+		db_bind_text(st, 1, user);
+		(void)db_step(st);
+		store_release(st);
+	}
 	return r;
 }
 

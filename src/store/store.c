@@ -203,7 +203,7 @@ add_load_column(struct cv_store *s)
 static const char *const *const schemas[] = {
 	store_users_schema, store_cases_schema, store_approvals_schema,
 	store_loads_schema, store_versions_schema, store_sessions_schema,
-	store_guard_schema,
+	store_guard_schema, store_unlocks_schema,
 };
 
 /* Every table, in a new database, in one transaction. */
@@ -236,6 +236,8 @@ upgrade(struct cv_store *s)
 
 	if (s->db->ops->dialect != CV_DB_SQLITE) {
 		store_cases_upgrade(s);
+		if ((r = store_unlocks_upgrade(s)) != CV_OK)
+			return r;
 		return store_guard_upgrade(s);
 	}
 	for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++) {

@@ -351,6 +351,27 @@ cv_err cv_store_guard_lock(struct cv_store *s, const char *user,
     const char *reason, int64_t now_us) CV_MUST_CHECK;
 cv_err cv_store_guard_unlock(struct cv_store *s,
     const char *user) CV_MUST_CHECK;
+/*
+ * Two-person rule across nodes: OFFICER approves lifting USER's lock row.
+ * The first approval stands for TTL_US on the database's clock (and for
+ * that lock only); a second one by another officer deletes the row
+ * (*UNLOCKED = 1) and notes the unlock for every node's guard
+ * (cv_store_guard_unlocked). Errors (nothing changed): CV_ERR_NOT_FOUND
+ * no lock row, CV_ERR_AUTH OFFICER is USER or has a lock row,
+ * CV_ERR_EXISTS OFFICER gave the pending approval, CV_ERR_INVALID not a
+ * PostgreSQL vault, CV_ERR_STORE. Roles are the caller's business.
+ */
+cv_err cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
+    const char *officer, int64_t ttl_us, int *unlocked) CV_MUST_CHECK;
+/*
+ * FN(CTX, user, relocked) for each unlock noted after *AFTER_US (the
+ * second approval's time, the database's clock), oldest first, RELOCKED when the user has a
+ * lock row again; *AFTER_US then the latest. Nothing on a SQLite vault.
+ * CV_ERR_STORE.
+ */
+cv_err cv_store_guard_unlocked(struct cv_store *s, int64_t *after_us,
+    void (*fn)(void *ctx, const char *user, int relocked),
+    void *ctx) CV_MUST_CHECK;
 /* *LOCKED: whether USER has a lock row. */
 cv_err cv_store_guard_locked(struct cv_store *s, const char *user,
     int *locked) CV_MUST_CHECK;

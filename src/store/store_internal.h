@@ -98,6 +98,11 @@ extern const char *const store_guard_schema[2];
  * on SQLite; kept when it cannot be: it decides the same). CV_ERR_STORE
  * when the database cannot be asked. */
 cv_err store_guard_upgrade(struct cv_store *s) CV_MUST_CHECK;
+/* The shared two-person unlock, PostgreSQL only (unlocks.c), and its
+ * function made in an older database where it is missing (kept missing,
+ * the unlock refused, when it cannot be). */
+extern const char *const store_unlocks_schema[2];
+cv_err store_unlocks_upgrade(struct cv_store *s) CV_MUST_CHECK;
 
 /*
  * In a write transaction, before RID's visible row is replaced: that

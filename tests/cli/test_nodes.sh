@@ -25,8 +25,9 @@ expect_ok "load" "$CV" load --dir "$T/v" --quiet "$T/v.jsonl"
 echo "probation_days = 0" >>"$T/v/clearvault.conf"
 "$CV" canaries --dir "$T/v" >"$T/canaries"
 CANARY=$(sed -n 2p "$T/canaries")
-add_users "$T/v" so:security_officer inv:investigator canr:investigator \
-    inv2:investigator late:investigator inv3:investigator || { bad "users"; finish; exit 1; }
+add_users "$T/v" so:security_officer so2:security_officer \
+    inv:investigator canr:investigator inv2:investigator late:investigator \
+    inv3:investigator || { bad "users"; finish; exit 1; }
 # The nodes: copies of the folder (keyring, CA, configuration), one
 # database, one token.
 for n in 2 3; do
@@ -183,6 +184,43 @@ for n in 1 3; do
 done
 expect_eq "the lock is a row" 1 \
     "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'canr'")"
+
+# ---- the two-person unlock, approved on the two other nodes ------------
+# canr's lock was decided on node 2. Its approvals are rows: one officer
+# on node 1, the other on node 3 (before: node 1 answered 404, its guard
+# had no lock), and canr is let in again on every node, node 2's own
+# guard dropping its lock within its tick.
+unlock_on() {	# NODE OFFICER TOKEN
+	on "$1"
+	req "k/$2" POST /v1/users/canr/unlock "" "$3"
+}
+on 3
+login_fresh so2
+expect_code "login so2 on node 3" 201
+t_so2=$tok
+unlock_on 1 so "$t_so"
+expect_code "so approves canr's unlock on node 1" 200
+expect_eq "one approval" 1 "$(json_field "$T/body" "d.get('approvals')")"
+unlock_on 3 so "$t_so"
+expect_code "so approves again, on node 3" 409
+expect_eq "still locked" 1 \
+    "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'canr'")"
+unlock_on 3 so2 "$t_so2"
+expect_code "so2 approves on node 3" 200
+expect_eq "unlocked" True "$(json_field "$T/body" "d.get('unlocked')")"
+expect_eq "the lock row gone" 0 \
+    "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'canr'")"
+unlock_on 2 so "$t_so"
+expect_code "nothing left to approve, on node 2" 404
+sleep 1.5	# node 2's tick
+on 2
+login_fresh canr
+expect_code "canr logs in on node 2 again" 201
+t_canr=$tok
+read_on 2 canr "$t_canr" "$(ids "$T/v.jsonl" 53 53)"
+expect_code "canr reads on node 2 (its guard's lock dropped)" 200
+read_on 1 canr "$t_canr" "$(ids "$T/v.jsonl" 54 54)"
+expect_code "and on node 1" 200
 
 # ---- a disabled user and a revoked certificate, on every node ----------
 # inv's certificate revoked at the command line (another process, any

@@ -301,6 +301,24 @@ test_two_person_unlock(void **state)
 	assert_true(un);
 	assert_int_equal(cv_guard_unlock_approve(g, "", "o1", T0, &un),
 	    CV_ERR_INVALID);
+	/* Lifted elsewhere (two approvals on other nodes): the lock and
+	 * its pending approval go, as a second approval here would. */
+	assert_int_equal(cv_guard_lock(g, "v", "canary", T0 + DAY * 4), CV_OK);
+	assert_int_equal(cv_guard_unlock_approve(g, "v", "o1", T0 + DAY * 4,
+	    &un), CV_OK);
+	assert_int_equal(cv_guard_unlock_lifted(g, "v", &un), CV_OK);
+	assert_true(un);
+	assert_false(cv_guard_locked(g, "v"));
+	assert_int_equal(read1(g, "v", "R1", T0 + DAY * 4 + S, false, NULL,
+	    NULL), CV_GUARD_ALLOW);
+	assert_int_equal(cv_guard_unlock_lifted(g, "v", &un), CV_OK);
+	assert_false(un);
+	assert_int_equal(cv_guard_lock(g, "v", "again", T0 + DAY * 4 + 2 * S),
+	    CV_OK);
+	assert_int_equal(cv_guard_unlock_approve(g, "v", "o2", T0 + DAY * 4 +
+	    3 * S, &un), CV_OK);
+	assert_false(un);	/* o1's approval went with the lock */
+	assert_int_equal(cv_guard_unlock_lifted(g, "", &un), CV_ERR_INVALID);
 	cv_guard_free(g);
 }
 

@@ -164,6 +164,90 @@ test_lock(void **state)
 	assert_int_equal(take(n1, "ed", NULL, 0, 400, t, NULL), CV_TAKE_ALLOW);
 }
 
+/* The two-person unlock across nodes: approvals are rows, one per
+ * officer, bound to the lock they were given for. */
+static unsigned nlifted, nrelocked;
+
+static void
+count_unlocks(void *ctx, const char *user, int relocked)
+{
+	(void)ctx;
+	if (strcmp(user, "ul") == 0)
+		relocked ? nrelocked++ : nlifted++;
+}
+
+static void
+test_unlock(void **state)
+{
+	static const int64_t day = 86400LL * SEC;
+	int64_t t = T0 + 20 * 1440 * MIN, after = 0;
+	int up;
+
+	(void)state;
+	assert_int_equal(cv_store_guard_unlock_approve(n1, "ul", "o1", day,
+	    &up), CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_store_guard_lock(n1, "ul", "canary", t), CV_OK);
+	assert_int_equal(cv_store_guard_lock(n1, "ol", "canary", t), CV_OK);
+	/* The user, and a locked officer, may not approve. */
+	assert_int_equal(cv_store_guard_unlock_approve(n2, "ul", "ul", day,
+	    &up), CV_ERR_AUTH);
+	assert_int_equal(cv_store_guard_unlock_approve(n2, "ul", "ol", day,
+	    &up), CV_ERR_AUTH);
+	/* One officer on node 1, again on node 2: still one. */
+	assert_int_equal(cv_store_guard_unlock_approve(n1, "ul", "o1", day,
+	    &up), CV_OK);
+	assert_int_equal(up, 0);
+	assert_int_equal(cv_store_guard_unlock_approve(n2, "ul", "o1", day,
+	    &up), CV_ERR_EXISTS);
+	/* An approval past its time counts no more: o2's is the first. */
+	assert_int_equal(cv_store_guard_unlock_approve(n2, "ul", "o2", 0,
+	    &up), CV_OK);
+	assert_int_equal(up, 0);
+	/* Nor one given for an earlier lock of the user: the row deleted
+	 * and the user locked again, o1's approval is a first one. */
+	assert_int_equal(cv_store_guard_unlock(n1, "ul"), CV_OK);
+	assert_int_equal(cv_store_guard_lock(n1, "ul", "canary",
+	    t + SEC), CV_OK);
+	assert_int_equal(cv_store_guard_unlock_approve(n1, "ul", "o1", day,
+	    &up), CV_OK);
+	assert_int_equal(up, 0);
+	assert_int_equal(cv_store_guard_unlocked(n1, &after, count_unlocks,
+	    NULL), CV_OK);
+	assert_int_equal(nlifted + nrelocked, 0);
+	/* The second officer, on the other node: the row goes, and every
+	 * node can see the unlock. */
+	assert_int_equal(cv_store_guard_unlock_approve(n2, "ul", "o3", day,
+	    &up), CV_OK);
+	assert_int_equal(up, 1);
+	assert_int_equal(take(n1, "ul", NULL, 0, 401, t + 2 * SEC, NULL),
+	    CV_TAKE_ALLOW);
+	assert_int_equal(cv_store_guard_unlocked(n1, &after, count_unlocks,
+	    NULL), CV_OK);
+	assert_int_equal(nlifted, 1);
+	assert_true(after > 0);
+	/* Seen once; locked again since, it says so. */
+	assert_int_equal(cv_store_guard_unlocked(n1, &after, count_unlocks,
+	    NULL), CV_OK);
+	assert_int_equal(nlifted, 1);
+	after = 0;
+	assert_int_equal(cv_store_guard_lock(n2, "ul", "canary",
+	    t + 3 * SEC), CV_OK);
+	assert_int_equal(cv_store_guard_unlocked(n2, &after, count_unlocks,
+	    NULL), CV_OK);
+	assert_int_equal(nrelocked, 1);
+	/* Locked again while an approval is pending: approvals start over,
+	 * as in a guard's memory. */
+	assert_int_equal(cv_store_guard_unlock_approve(n1, "ul", "o1", day,
+	    &up), CV_OK);
+	assert_int_equal(cv_store_guard_lock(n2, "ul", "again",
+	    t + 4 * SEC), CV_OK);
+	assert_int_equal(cv_store_guard_unlock_approve(n2, "ul", "o2", day,
+	    &up), CV_OK);
+	assert_int_equal(up, 0);
+	assert_int_equal(cv_store_guard_unlock(n1, "ul"), CV_OK);
+	assert_int_equal(cv_store_guard_unlock(n1, "ol"), CV_OK);
+}
+
 /*
  * A session's touch inside a read snapshot (a GET's) that another node
  * changed the row under: the touch loses (best effort), and the snapshot
@@ -636,6 +720,7 @@ main(void)
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_grants_race),
 		cmocka_unit_test(test_grants_expire),
+		cmocka_unit_test(test_unlock),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_touch_in_snapshot),
 		cmocka_unit_test(test_upgrade),

@@ -1,0 +1,161 @@
+/*
+ * The two-person unlock shared by every node of a PostgreSQL vault. A lock
+ * is a row (guard_locks, guard.c) that every node obeys; the approvals
+ * that lift it are rows too, so that two officers may approve on any two
+ * nodes, and a lock decided by a node that has since died can still be
+ * lifted. Each node's own guard learns of an unlock from guard_unlocked
+ * (cv_store_guard_unlocked, from its tick) and drops the lock it holds in
+ * memory unless the user has a lock row again (locked since: the nodes'
+ * clocks are not compared). A SQLite vault has one server and
+ * its approvals in its guard's memory: none of this exists there.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+/*
+ * One approval, decided in one transaction under the lock row's own row
+ * lock: approvals of one user on several nodes are taken one after the
+ * other. An approval counts for the lock it was given for (since) and
+ * for p_ttl, on the database's clock (one clock for every node); the second one by another officer deletes the lock row and
+ * the approvals, and notes the unlock for the nodes' guards. Returns 1
+ * unlocked, 0 first approval, -1 not locked, -2 the officer is the user
+ * or is locked, -3 the officer's approval is the pending one.
+ */
+#define PG_UNLOCK \
+    "CREATE TABLE IF NOT EXISTS guard_unlocks(u TEXT NOT NULL," \
+    " officer TEXT NOT NULL, since BIGINT NOT NULL, t BIGINT NOT NULL," \
+    " PRIMARY KEY (u, officer));" \
+    "CREATE TABLE IF NOT EXISTS guard_unlocked(u TEXT PRIMARY KEY," \
+    " t BIGINT NOT NULL);" \
+    "CREATE INDEX IF NOT EXISTS guard_unlocked_t ON guard_unlocked(t);" \
+    "CREATE OR REPLACE FUNCTION cv_guard_unlock_approve(p_u TEXT, p_o TEXT,\n" \
+    " p_ttl BIGINT) RETURNS INT LANGUAGE plpgsql AS $$\n" \
+    "DECLARE sn BIGINT; k INT;\n" \
+    " p_now BIGINT := (extract(epoch FROM clock_timestamp()) * 1e6)::BIGINT;\n" \
+    "BEGIN\n" \
+    " SELECT since INTO sn FROM guard_locks WHERE u = p_u FOR UPDATE;\n" \
+    " IF NOT FOUND THEN RETURN -1; END IF;\n" \
+    " IF p_o = p_u OR EXISTS (SELECT 1 FROM guard_locks WHERE u = p_o) THEN\n" \
+    "  RETURN -2;\n" \
+    " END IF;\n" \
+    " -- approvals of an earlier lock, or past their time, count no more\n" \
+    " DELETE FROM guard_unlocks WHERE u = p_u AND (since <> sn OR\n" \
+    "  t < p_now - p_ttl);\n" \
+    " INSERT INTO guard_unlocks VALUES (p_u, p_o, sn, p_now)\n" \
+    "  ON CONFLICT DO NOTHING;\n" \
+    " IF NOT FOUND THEN RETURN -3; END IF;\n" \
+    " SELECT count(*) INTO k FROM guard_unlocks WHERE u = p_u;\n" \
+    " IF k < 2 THEN RETURN 0; END IF;\n" \
+    " DELETE FROM guard_locks WHERE u = p_u;\n" \
+    " DELETE FROM guard_unlocks WHERE u = p_u;\n" \
+    " INSERT INTO guard_unlocked VALUES (p_u, p_now) ON CONFLICT (u)\n" \
+    "  DO UPDATE SET t = greatest(guard_unlocked.t, excluded.t);\n" \
+    " RETURN 1;\n" \
+    "END $$;"
+
+const char *const store_unlocks_schema[2] = {
+	[CV_DB_SQLITE] = "",
+	[CV_DB_POSTGRESQL] = PG_UNLOCK,
+};
+
+cv_err
+store_unlocks_upgrade(struct cv_store *s)
+{
+	struct cv_db_stmt *st;
+	int rc;
+
+	if (!cv_store_shared(s))
+		return CV_OK;
+	if (store_stmt(s, "SELECT 1 FROM pg_proc WHERE proname ="
+	    " 'cv_guard_unlock_approve'", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	rc = db_step(st);
+	store_release(st);
+	if (rc == CV_DB_ROW)
+		return CV_OK;
+	if (rc != CV_DB_DONE)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	/* A database made before it: the unlock is then refused on every
+	 * node (fail closed) until a store that may make it opens it. */
+	if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
+		return CV_OK;
+	if (db_exec(s->db, PG_UNLOCK) != CV_OK || db_commit(s->db) != CV_OK)
+		(void)db_rollback(s->db);
+	return CV_OK;
+}
+
+cv_err
+cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
+    const char *officer, int64_t ttl_us, int *unlocked)
+{
+	struct cv_db_stmt *st;
+	int rc, v = 0;
+	cv_err r = CV_OK;
+
+	*unlocked = 0;
+	if (!cv_store_shared(s))
+		return cv_fail(CV_ERR_INVALID, "the shared guard needs a "
+		    "PostgreSQL vault");
+	if (store_stmt(s, "SELECT cv_guard_unlock_approve(?1, ?2, ?3)",
+	    &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	db_bind_text(st, 1, user);
+	db_bind_text(st, 2, officer);
+	db_bind_int64(st, 3, ttl_us);
+	if ((rc = db_step(st)) == CV_DB_ROW)
+		v = (int)db_column_int64(st, 0);
+	else
+		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	store_release(st);
+	if (rc != CV_DB_ROW)
+		return r;
+	switch (v) {
+	case 1:
+		*unlocked = 1;
+		/* FALLTHROUGH */
+	case 0:
+		return CV_OK;
+	case -1:
+		return cv_fail(CV_ERR_NOT_FOUND, "guard: %s is not locked",
+		    user);
+	case -2:
+		return cv_fail(CV_ERR_AUTH, "guard: the officer is the user or "
+		    "is locked");
+	default:
+		return cv_fail(CV_ERR_EXISTS, "guard: the second approval must "
+		    "come from another officer");
+	}
+}
+
+cv_err
+cv_store_guard_unlocked(struct cv_store *s, int64_t *after_us,
+    void (*fn)(void *ctx, const char *user, int relocked), void *ctx)
+{
+	struct cv_db_stmt *st;
+	int64_t last = *after_us;
+	int rc;
+
+	if (!cv_store_shared(s))
+		return CV_OK;
+	if (store_stmt(s, "SELECT uu.u, uu.t, EXISTS (SELECT 1 FROM"
+	    " guard_locks l WHERE l.u = uu.u) FROM guard_unlocked uu"
+	    " WHERE uu.t > ?1 ORDER BY uu.t", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	db_bind_int64(st, 1, *after_us);
+	while ((rc = db_step(st)) == CV_DB_ROW) {
+		const char *u = db_column_text(st, 0);
+		int64_t t = db_column_int64(st, 1);
+
+		if (u != NULL)
+			fn(ctx, u, db_column_int64(st, 2) != 0);
+		if (t > last)
+			last = t;
+	}
+	store_release(st);
+	if (rc != CV_DB_DONE)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	*after_us = last;
+	return CV_OK;
+}
