@@ -200,10 +200,11 @@ struct cv_store *api_store(struct server *srv);
 void api_end_sessions(struct server *srv, struct cv_store *db,
     const char *user);
 /* On a PostgreSQL vault, USER's lock as a row every node obeys (reads
- * and logins); a store that fails leaves it on this node only, and says
- * so on stderr. Nothing on a SQLite vault. */
-void api_share_lock(struct cv_store *db, const char *user,
-    const char *why);
+ * and logins), through DB, known to SRV's unlocks (locks.c) by the row's
+ * time; a store that fails leaves it on this node only, and says so on
+ * stderr. Nothing on a SQLite vault. */
+void api_share_lock(struct server *srv, struct cv_store *db,
+    const char *user, const char *why);
 /* Ends R's read snapshot, if it has one: before waiting, and before a
  * write that other threads and nodes must see at once. */
 void api_read_end(struct req *r);

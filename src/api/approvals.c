@@ -354,7 +354,7 @@ api_lock_user(struct server *srv, const char *user, const char *why)
 			e = api_guard_save(srv);
 	} else
 		e = db ? cv_store_user_disable(db, user, 1) : CV_ERR_STORE;
-	api_share_lock(db, user, why);
+	api_share_lock(srv, db, user, why);
 	api_end_sessions(srv, db, user);
 	if (e != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot lock %s: %s\n", user,

@@ -38,10 +38,25 @@ struct unlogged {
 	size_t nalerts;
 };
 
+/* A lock row this node wrote or found (a PostgreSQL vault's), by the
+ * row's time: an unlock of that row, or of a later time of it, drops the
+ * lock this node's guard holds; a lock whose row could not be written is
+ * not here, and no unlock noted elsewhere drops it. */
+struct known {
+	char user[CV_USER_NAME_MAX + 1];
+	int64_t since;
+};
+
 struct lock_queue {
 	pthread_mutex_t mu;
 	struct unlogged *q;
 	size_t n, cap;		/* N read without the mutex: atomics */
+	/* The shared unlocks (under umu, apart from mu: a database round
+	 * trip is made with it held). */
+	pthread_mutex_t umu;
+	struct known *known;
+	size_t nknown, capknown;
+	int known_loaded;	/* the rows there were at start */
 	int64_t unlocked_after;	/* the latest shared unlock seen */
 	unsigned unlocked_now;	/* locks this tick dropped */
 	int unlocks_failing;	/* logged once until they work again */
@@ -53,6 +68,7 @@ api_locks_start(struct server *srv)
 	if ((srv->locks = calloc(1, sizeof *srv->locks)) == NULL)
 		return CV_ERR_NOMEM;
 	pthread_mutex_init(&srv->locks->mu, NULL);
+	pthread_mutex_init(&srv->locks->umu, NULL);
 	return CV_OK;
 }
 
@@ -67,7 +83,9 @@ api_locks_stop(struct server *srv)
 		fprintf(stderr, "clearvault serve: %zu lock(s) never reached "
 		    "the audit log; they end with this server\n", lq->n);
 	pthread_mutex_destroy(&lq->mu);
+	pthread_mutex_destroy(&lq->umu);
 	free(lq->q);
+	free(lq->known);
 	free(lq);
 	srv->locks = NULL;
 }
@@ -127,7 +145,7 @@ api_lock_decided(struct req *r, const char *why)
 	 * ended sessions must be every node's (and this node's other
 	 * threads') now, not when the request ends. */
 	api_read_end(r);
-	api_share_lock(api_store(r->srv), r->who.user, why);
+	api_share_lock(r->srv, api_store(r->srv), r->who.user, why);
 	api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 	memset(&u, 0, sizeof u);
 	snprintf(u.user, sizeof u.user, "%s", r->who.user);
@@ -226,33 +244,90 @@ api_locks_tick(struct server *srv)
 		    "state: %s\n", cv_err_detail());
 }
 
+/* USER's lock row known at SINCE (umu held); out of memory: not known,
+ * and then dropped by no unlock noted elsewhere (fails closed). */
 static void
-unlock_seen(void *ctx, const char *user, int relocked)
+known_set(struct lock_queue *lq, const char *user, int64_t since)
+{
+	size_t i;
+
+	for (i = 0; i < lq->nknown && strcmp(lq->known[i].user, user); i++)
+		;
+	if (i == lq->nknown) {
+		if (lq->nknown == lq->capknown) {
+			size_t cap = lq->capknown ? 2 * lq->capknown : 16;
+			struct known *k = realloc(lq->known, cap * sizeof *k);
+
+			if (k == NULL)
+				return;
+			lq->known = k;
+			lq->capknown = cap;
+		}
+		snprintf(lq->known[i].user, sizeof lq->known[i].user, "%s",
+		    user);
+		lq->nknown++;
+	}
+	lq->known[i].since = since;
+}
+
+/* Whether the lock row of USER this node knows is the one lifted at
+ * SINCE or an earlier time of it; forgotten then (umu held). */
+static int
+known_lifted(struct lock_queue *lq, const char *user, int64_t since)
+{
+	for (size_t i = 0; i < lq->nknown; i++) {
+		if (strcmp(lq->known[i].user, user) != 0)
+			continue;
+		if (lq->known[i].since > since)
+			return 0;	/* locked again since */
+		lq->known[i] = lq->known[--lq->nknown];
+		return 1;
+	}
+	return 0;
+}
+
+static void
+unlock_seen(void *ctx, const char *user, int64_t since)
 {
 	struct server *srv = ctx;
 	bool dropped = false;
 
-	/* Locked again since (a row): that lock stands here too. */
-	if (!relocked && cv_guard_unlock_lifted(srv->guard, user, &dropped) ==
-	    CV_OK && dropped)
+	if (known_lifted(srv->locks, user, since) &&
+	    cv_guard_unlock_lifted(srv->guard, user, &dropped) == CV_OK &&
+	    dropped)
 		srv->locks->unlocked_now++;
 }
 
+static void
+row_found(void *ctx, const char *user, const char *reason, int64_t since)
+{
+	(void)reason;
+	known_set(ctx, user, since);
+}
+
 /* The unlocks noted since the last look, on DB (the caller's handle),
- * applied to this node's guard; saved if any lock was dropped. */
+ * applied to this node's guard; saved if any lock was dropped. The
+ * first look takes the lock rows there are as known (a lock this guard
+ * holds from before a restart is one of them, or had no row). */
 static cv_err
 unlocks_sync(struct server *srv, struct cv_store *db)
 {
 	struct lock_queue *lq = srv->locks;
-	unsigned dropped;
-	cv_err e;
+	unsigned dropped = 0;
+	cv_err e = CV_OK;
 
-	pthread_mutex_lock(&lq->mu);
-	lq->unlocked_now = 0;
-	e = cv_store_guard_unlocked(db, &lq->unlocked_after, unlock_seen, srv);
-	dropped = lq->unlocked_now;
-	pthread_mutex_unlock(&lq->mu);
-	if (e == CV_OK && dropped && api_guard_save(srv) != CV_OK)
+	pthread_mutex_lock(&lq->umu);
+	if (!lq->known_loaded && (e = cv_store_guard_locks(db, row_found,
+	    lq)) == CV_OK)
+		lq->known_loaded = 1;
+	if (e == CV_OK) {
+		lq->unlocked_now = 0;
+		e = cv_store_guard_unlocked(db, &lq->unlocked_after,
+		    unlock_seen, srv);
+		dropped = lq->unlocked_now;
+	}
+	pthread_mutex_unlock(&lq->umu);
+	if (dropped && api_guard_save(srv) != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot save the guard's "
 		    "state: %s\n", cv_err_detail());
 	return e;
@@ -315,15 +390,24 @@ api_unlock_replay(struct server *srv, const char *actor, const char *reason,
 }
 
 void
-api_share_lock(struct cv_store *db, const char *user, const char *why)
+api_share_lock(struct server *srv, struct cv_store *db, const char *user,
+    const char *why)
 {
+	int64_t since;
 	cv_err e;
 
 	if (db == NULL || !cv_store_shared(db))
 		return;
-	if ((e = cv_store_guard_lock(db, user, why, cv_time_us())) != CV_OK)
+	if ((e = cv_store_guard_lock(db, user, why, &since)) != CV_OK) {
 		fprintf(stderr, "clearvault serve: the lock of %s holds on this "
 		    "node only: %s\n", user, cv_err_detail());
+		return;
+	}
+	if (srv->locks) {
+		pthread_mutex_lock(&srv->locks->umu);
+		known_set(srv->locks, user, since);
+		pthread_mutex_unlock(&srv->locks->umu);
+	}
 }
 
 /* POST /v1/users/{name}/unlock: one of the two officers it takes. */
@@ -347,9 +431,14 @@ api_unlock(struct req *r, const char *user)
 	if (db != NULL && cv_store_shared(db)) {
 		e = cv_store_guard_unlock_approve(db, user, r->who.user,
 		    (int64_t)CV_GUARD_APPROVAL_TTL_S * 1000000, &lifted);
-		if (e == CV_OK && lifted && (e = cv_guard_unlock_lifted(
-		    r->srv->guard, user, &unlocked)) == CV_OK)
-			unlocked = true;
+		if (e == CV_OK && lifted) {
+			pthread_mutex_lock(&r->srv->locks->umu);
+			(void)known_lifted(r->srv->locks, user, INT64_MAX);
+			pthread_mutex_unlock(&r->srv->locks->umu);
+			if ((e = cv_guard_unlock_lifted(r->srv->guard, user,
+			    &unlocked)) == CV_OK)
+				unlocked = true;
+		}
 	}
 	/* No row: a lock this node holds alone (its row could not be
 	 * written), or a SQLite vault's; but first the unlocks other nodes
@@ -372,8 +461,13 @@ api_unlock(struct req *r, const char *user)
 		    "officer must");
 	if (e != CV_OK)
 		return api_internal(r, e);
-	if ((e = api_guard_save(r->srv)) != CV_OK)
+	/* A lift the database made stands: its entry must say so, whether
+	 * or not this node's state could be saved (the log replays it). */
+	if ((e = api_guard_save(r->srv)) != CV_OK && !lifted)
 		return api_internal(r, e);
+	if (e != CV_OK)
+		fprintf(stderr, "clearvault serve: cannot save the guard's "
+		    "state: %s\n", cv_err_detail());
 	snprintf(r->reason, sizeof r->reason, "%s%s", user, unlocked ?
 	    UNLOCK_SECOND : UNLOCK_FIRST);
 	return api_json(r, 200, json_pack("{s:s, s:b, s:i}", "user", user,

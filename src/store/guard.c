@@ -426,29 +426,32 @@ cv_store_guard_expire(struct cv_store *s, int64_t now_us)
 
 cv_err
 cv_store_guard_lock(struct cv_store *s, const char *user, const char *reason,
-    int64_t now_us)
+    int64_t *since)
 {
 	struct cv_db_stmt *st;
+	int64_t v = 0;
 	cv_err r;
 
-	if ((r = prep(s, "INSERT INTO guard_locks VALUES (?1, ?2, ?3) "
-	    "ON CONFLICT (u) DO NOTHING", &st)) != CV_OK)
+	/* The row's time is the database's (one clock for every node, so
+	 * that a later lock has a later one); locked again, it moves on,
+	 * under the row's lock, so that approvals given for the lock before
+	 * count no more (unlocks.c), as in a guard's memory. The first
+	 * reason stays. */
+	if ((r = prep(s, "INSERT INTO guard_locks VALUES (?1, ?2,"
+	    " (extract(epoch FROM clock_timestamp()) * 1e6)::BIGINT)"
+	    " ON CONFLICT (u) DO UPDATE SET since ="
+	    " greatest(guard_locks.since + 1, excluded.since)"
+	    " RETURNING since", &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	db_bind_text(st, 2, reason);
-	db_bind_int64(st, 3, now_us);
-	if (db_step(st) != CV_DB_DONE)
+	if (db_step(st) == CV_DB_ROW)
+		v = db_column_int64(st, 0);
+	else
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 	store_release(st);
-	/* Locked again: approvals start over, as in a guard's memory. Apart
-	 * from the row, which must not wait on it (nor fail with it in a
-	 * database that has no approvals yet: unlocks.c). */
-	if (r == CV_OK && prep(s, "DELETE FROM guard_unlocks WHERE u = ?1",
-	    &st) == CV_OK) {
-		db_bind_text(st, 1, user);
-		(void)db_step(st);
-		store_release(st);
-	}
+	if (since)
+		*since = v;
 	return r;
 }
 
@@ -490,18 +493,19 @@ cv_store_guard_locked(struct cv_store *s, const char *user, int *locked)
 
 cv_err
 cv_store_guard_locks(struct cv_store *s,
-    void (*fn)(void *ctx, const char *user, const char *reason),
-    void *ctx)
+    void (*fn)(void *ctx, const char *user, const char *reason,
+    int64_t since), void *ctx)
 {
 	struct cv_db_stmt *st;
 	int rc;
 	cv_err r;
 
-	if ((r = prep(s, "SELECT u, reason FROM guard_locks ORDER BY u",
+	if ((r = prep(s, "SELECT u, reason, since FROM guard_locks ORDER BY u",
 	    &st)) != CV_OK)
 		return r;
 	while ((rc = db_step(st)) == CV_DB_ROW)
-		fn(ctx, db_column_text(st, 0), db_column_text(st, 1));
+		fn(ctx, db_column_text(st, 0), db_column_text(st, 1),
+		    db_column_int64(st, 2));
 	if (rc != CV_DB_DONE)
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 	store_release(st);

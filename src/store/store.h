@@ -346,9 +346,14 @@ cv_err cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
  * them back): forgotten, what they held free again. */
 cv_err cv_store_guard_expire(struct cv_store *s,
     int64_t now_us) CV_MUST_CHECK;
-/* A lock every node sees (its own guard refreshes from these). */
+/*
+ * A lock every node obeys: USER's row, made with REASON, or, if USER has
+ * one, moved on (pending unlock approvals then count no more). *SINCE
+ * (if not NULL): the row's time after it, on the database's clock, which
+ * names this lock to cv_store_guard_unlocked. CV_ERR_STORE.
+ */
 cv_err cv_store_guard_lock(struct cv_store *s, const char *user,
-    const char *reason, int64_t now_us) CV_MUST_CHECK;
+    const char *reason, int64_t *since) CV_MUST_CHECK;
 cv_err cv_store_guard_unlock(struct cv_store *s,
     const char *user) CV_MUST_CHECK;
 /*
@@ -364,21 +369,23 @@ cv_err cv_store_guard_unlock(struct cv_store *s,
 cv_err cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
     const char *officer, int64_t ttl_us, int *unlocked) CV_MUST_CHECK;
 /*
- * FN(CTX, user, relocked) for each unlock noted after *AFTER_US (the
- * second approval's time, the database's clock), oldest first, RELOCKED when the user has a
- * lock row again; *AFTER_US then the latest. Nothing on a SQLite vault.
- * CV_ERR_STORE.
+ * FN(CTX, user, since) for each unlock noted after *AFTER_US less a
+ * margin (the second approval's time on the database's clock; an unlock
+ * may commit after a later one was read), oldest first: SINCE names the
+ * lock row lifted (cv_store_guard_lock's), so that a node drops only the
+ * lock it knows as that row or an earlier time of it. *AFTER_US then the
+ * latest. Nothing on a SQLite vault. CV_ERR_STORE.
  */
 cv_err cv_store_guard_unlocked(struct cv_store *s, int64_t *after_us,
-    void (*fn)(void *ctx, const char *user, int relocked),
+    void (*fn)(void *ctx, const char *user, int64_t since),
     void *ctx) CV_MUST_CHECK;
 /* *LOCKED: whether USER has a lock row. */
 cv_err cv_store_guard_locked(struct cv_store *s, const char *user,
     int *locked) CV_MUST_CHECK;
-/* FN(CTX, user, reason) for every lock row, by user. */
+/* FN(CTX, user, reason, since) for every lock row, by user. */
 cv_err cv_store_guard_locks(struct cv_store *s,
-    void (*fn)(void *ctx, const char *user, const char *reason),
-    void *ctx) CV_MUST_CHECK;
+    void (*fn)(void *ctx, const char *user, const char *reason,
+    int64_t since), void *ctx) CV_MUST_CHECK;
 
 /*
  * A user's own read budgets, overriding the role's: soft per minute, hour,

@@ -4,9 +4,11 @@
  * that lift it are rows too, so that two officers may approve on any two
  * nodes, and a lock decided by a node that has since died can still be
  * lifted. Each node's own guard learns of an unlock from guard_unlocked
- * (cv_store_guard_unlocked, from its tick) and drops the lock it holds in
- * memory unless the user has a lock row again (locked since: the nodes'
- * clocks are not compared). A SQLite vault has one server and
+ * (cv_store_guard_unlocked, from its tick), which names the row lifted by
+ * its time (since, on the database's clock): the node drops the lock it
+ * holds in memory only if it wrote or joined that row, at that time or
+ * before; a lock whose row it could not write is never dropped so. A
+ * SQLite vault has one server and
  * its approvals in its guard's memory: none of this exists there.
  */
 #include <stdio.h>
@@ -23,16 +25,20 @@
  * unlocked, 0 first approval, -1 not locked, -2 the officer is the user
  * or is locked, -3 the officer's approval is the pending one.
  */
+/* Named in the function's body: a database with another body is given
+ * this one when a store opens it. */
+#define UNLOCK_VERSION "cv_guard_unlock_approve 1"
 #define PG_UNLOCK \
     "CREATE TABLE IF NOT EXISTS guard_unlocks(u TEXT NOT NULL," \
     " officer TEXT NOT NULL, since BIGINT NOT NULL, t BIGINT NOT NULL," \
     " PRIMARY KEY (u, officer));" \
     "CREATE TABLE IF NOT EXISTS guard_unlocked(u TEXT PRIMARY KEY," \
-    " t BIGINT NOT NULL);" \
+    " since BIGINT NOT NULL, t BIGINT NOT NULL);" \
     "CREATE INDEX IF NOT EXISTS guard_unlocked_t ON guard_unlocked(t);" \
     "CREATE OR REPLACE FUNCTION cv_guard_unlock_approve(p_u TEXT, p_o TEXT,\n" \
     " p_ttl BIGINT) RETURNS INT LANGUAGE plpgsql AS $$\n" \
     "DECLARE sn BIGINT; k INT;\n" \
+    " -- " UNLOCK_VERSION "\n" \
     " p_now BIGINT := (extract(epoch FROM clock_timestamp()) * 1e6)::BIGINT;\n" \
     "BEGIN\n" \
     " SELECT since INTO sn FROM guard_locks WHERE u = p_u FOR UPDATE;\n" \
@@ -42,7 +48,7 @@
     " END IF;\n" \
     " -- approvals of an earlier lock, or past their time, count no more\n" \
     " DELETE FROM guard_unlocks WHERE u = p_u AND (since <> sn OR\n" \
-    "  t < p_now - p_ttl);\n" \
+    "  t < p_now - p_ttl OR t > p_now);\n" \
     " INSERT INTO guard_unlocks VALUES (p_u, p_o, sn, p_now)\n" \
     "  ON CONFLICT DO NOTHING;\n" \
     " IF NOT FOUND THEN RETURN -3; END IF;\n" \
@@ -50,8 +56,8 @@
     " IF k < 2 THEN RETURN 0; END IF;\n" \
     " DELETE FROM guard_locks WHERE u = p_u;\n" \
     " DELETE FROM guard_unlocks WHERE u = p_u;\n" \
-    " INSERT INTO guard_unlocked VALUES (p_u, p_now) ON CONFLICT (u)\n" \
-    "  DO UPDATE SET t = greatest(guard_unlocked.t, excluded.t);\n" \
+    " INSERT INTO guard_unlocked VALUES (p_u, sn, p_now) ON CONFLICT (u)\n" \
+    "  DO UPDATE SET since = excluded.since, t = excluded.t;\n" \
     " RETURN 1;\n" \
     "END $$;"
 
@@ -69,7 +75,8 @@ store_unlocks_upgrade(struct cv_store *s)
 	if (!cv_store_shared(s))
 		return CV_OK;
 	if (store_stmt(s, "SELECT 1 FROM pg_proc WHERE proname ="
-	    " 'cv_guard_unlock_approve'", &st) != CV_OK)
+	    " 'cv_guard_unlock_approve' AND position('" UNLOCK_VERSION "' IN"
+	    " prosrc) > 0", &st) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 	rc = db_step(st);
 	store_release(st);
@@ -77,12 +84,15 @@ store_unlocks_upgrade(struct cv_store *s)
 		return CV_OK;
 	if (rc != CV_DB_DONE)
 		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
-	/* A database made before it: the unlock is then refused on every
+	/* A database made before it: the shared unlock is refused on every
 	 * node (fail closed) until a store that may make it opens it. */
-	if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
+	if (db_begin(s->db, CV_DB_IMMEDIATE) == CV_OK &&
+	    db_exec(s->db, PG_UNLOCK) == CV_OK && db_commit(s->db) == CV_OK)
 		return CV_OK;
-	if (db_exec(s->db, PG_UNLOCK) != CV_OK || db_commit(s->db) != CV_OK)
-		(void)db_rollback(s->db);
+	fprintf(stderr, "clearvault: cannot make the shared unlock's function "
+	    "(unlocks refused until a role that may opens the vault): %s\n",
+	    db_errmsg(s->db));
+	(void)db_rollback(s->db);
 	return CV_OK;
 }
 
@@ -129,9 +139,13 @@ cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
 	}
 }
 
+/* How far back the unlocks are read again: one whose approval began
+ * before a later one (its time) but committed after that one was read. */
+#define UNLOCKED_MARGIN_US (600 * 1000000LL)
+
 cv_err
 cv_store_guard_unlocked(struct cv_store *s, int64_t *after_us,
-    void (*fn)(void *ctx, const char *user, int relocked), void *ctx)
+    void (*fn)(void *ctx, const char *user, int64_t since), void *ctx)
 {
 	struct cv_db_stmt *st;
 	int64_t last = *after_us;
@@ -139,17 +153,16 @@ cv_store_guard_unlocked(struct cv_store *s, int64_t *after_us,
 
 	if (!cv_store_shared(s))
 		return CV_OK;
-	if (store_stmt(s, "SELECT uu.u, uu.t, EXISTS (SELECT 1 FROM"
-	    " guard_locks l WHERE l.u = uu.u) FROM guard_unlocked uu"
-	    " WHERE uu.t > ?1 ORDER BY uu.t", &st) != CV_OK)
+	if (store_stmt(s, "SELECT u, t, since FROM guard_unlocked WHERE t > ?1"
+	    " ORDER BY t", &st) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
-	db_bind_int64(st, 1, *after_us);
+	db_bind_int64(st, 1, *after_us - UNLOCKED_MARGIN_US);
 	while ((rc = db_step(st)) == CV_DB_ROW) {
 		const char *u = db_column_text(st, 0);
 		int64_t t = db_column_int64(st, 1);
 
 		if (u != NULL)
-			fn(ctx, u, db_column_int64(st, 2) != 0);
+			fn(ctx, u, db_column_int64(st, 2));
 		if (t > last)
 			last = t;
 	}

@@ -221,6 +221,32 @@ read_on 2 canr "$t_canr" "$(ids "$T/v.jsonl" 53 53)"
 expect_code "canr reads on node 2 (its guard's lock dropped)" 200
 read_on 1 canr "$t_canr" "$(ids "$T/v.jsonl" 54 54)"
 expect_code "and on node 1" 200
+# A lock whose row cannot be written (a trigger refuses it) holds on its
+# node alone, and an unlock noted before for the same user does not drop
+# it, not even when the node restarts (found by review: it did, with no
+# approval at all); the node's own two approvals lift it.
+sql "CREATE FUNCTION no_canr() RETURNS trigger LANGUAGE plpgsql AS
+    \$\$BEGIN IF NEW.u = 'canr' THEN RAISE EXCEPTION 'no row'; END IF;
+    RETURN NEW; END\$\$;
+    CREATE TRIGGER no_canr BEFORE INSERT ON guard_locks FOR EACH ROW
+    EXECUTE FUNCTION no_canr()" >/dev/null
+read_on 2 canr "$t_canr" "$CANARY"
+expect_code "the canary again, on node 2" 200
+grep -q "the lock of canr holds on this node only" "$T/n2.err" && ok ||
+    bad "canr's row was written: $(tail -2 "$T/n2.err")"
+sql "DROP TRIGGER no_canr ON guard_locks" >/dev/null
+kill "${PIDS[2]}"
+wait "${PIDS[2]}"
+start_node 2 "$T/v2" --threads 2 || bad "node 2 again"
+sleep 1.5	# its first tick: the rows and the unlocks there are
+# (A login would spend a TOTP step and wait for the next: the approvals
+# say whether node 2 still holds the lock.)
+unlock_on 2 so "$t_so"
+expect_code "after node 2's restart its lock holds: so approves" 200
+expect_eq "one approval" 1 "$(json_field "$T/body" "d.get('approvals')")"
+unlock_on 2 so2 "$t_so2"
+expect_code "so2 approves on node 2" 200
+expect_eq "the second lifts it" True "$(json_field "$T/body" "d.get('unlocked')")"
 
 # ---- a disabled user and a revoked certificate, on every node ----------
 # inv's certificate revoked at the command line (another process, any
