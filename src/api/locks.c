@@ -51,14 +51,12 @@ struct lock_queue {
 	pthread_mutex_t mu;
 	struct unlogged *q;
 	size_t n, cap;		/* N read without the mutex: atomics */
-	/* The shared unlocks (under umu, apart from mu: a database round
-	 * trip is made with it held). */
+	/* The shared unlocks (under umu, apart from mu). */
 	pthread_mutex_t umu;
 	struct known *known;
 	size_t nknown, capknown;
 	int known_loaded;	/* the rows there were at start */
 	int64_t unlocked_after;	/* the latest shared unlock seen */
-	unsigned unlocked_now;	/* locks this tick dropped */
 	int unlocks_failing;	/* logged once until they work again */
 };
 
@@ -271,7 +269,9 @@ known_set(struct lock_queue *lq, const char *user, int64_t since)
 }
 
 /* Whether the lock row of USER this node knows is the one lifted at
- * SINCE or an earlier time of it; forgotten then (umu held). */
+ * SINCE, or that row before a later lock of it (every lock gives the
+ * row a new since, and resets its approvals); forgotten then (umu
+ * held). */
 static int
 known_lifted(struct lock_queue *lq, const char *user, int64_t since)
 {
@@ -286,47 +286,100 @@ known_lifted(struct lock_queue *lq, const char *user, int64_t since)
 	return 0;
 }
 
+struct seen {
+	char user[CV_USER_NAME_MAX + 1];
+	int64_t since;
+};
+
+struct seen_list {
+	struct seen *v;
+	size_t n, cap;
+	int nomem;
+};
+
 static void
 unlock_seen(void *ctx, const char *user, int64_t since)
 {
-	struct server *srv = ctx;
-	bool dropped = false;
+	struct seen_list *l = ctx;
 
-	if (known_lifted(srv->locks, user, since) &&
-	    cv_guard_unlock_lifted(srv->guard, user, &dropped) == CV_OK &&
-	    dropped)
-		srv->locks->unlocked_now++;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct seen *v = realloc(l->v, cap * sizeof *v);
+
+		if (v == NULL) {
+			l->nomem = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n].user, sizeof l->v[l->n].user, "%s", user);
+	l->v[l->n++].since = since;
 }
 
 static void
 row_found(void *ctx, const char *user, const char *reason, int64_t since)
 {
 	(void)reason;
-	known_set(ctx, user, since);
+	unlock_seen(ctx, user, since);
 }
 
-/* The unlocks noted since the last look, on DB (the caller's handle),
- * applied to this node's guard; saved if any lock was dropped. The
- * first look takes the lock rows there are as known (a lock this guard
- * holds from before a restart is one of them, or had no row). */
+/*
+ * The unlocks noted since the last look, read on DB (the caller's
+ * handle) with no mutex held, then applied to this node's guard: a lock
+ * goes only if this node knows it as the row lifted. Saved if any did.
+ * The first look after a start takes the lock rows there are as the
+ * rows of the locks this guard holds from before (each was written, or
+ * joined, before the restart, unless its write failed then: such a lock
+ * is taken for the user's row, if another node made one).
+ */
 static cv_err
 unlocks_sync(struct server *srv, struct cv_store *db)
 {
 	struct lock_queue *lq = srv->locks;
+	struct seen_list l = { 0 }, rows = { 0 };
 	unsigned dropped = 0;
+	int64_t after;
+	int loaded;
 	cv_err e = CV_OK;
 
 	pthread_mutex_lock(&lq->umu);
-	if (!lq->known_loaded && (e = cv_store_guard_locks(db, row_found,
-	    lq)) == CV_OK)
-		lq->known_loaded = 1;
-	if (e == CV_OK) {
-		lq->unlocked_now = 0;
-		e = cv_store_guard_unlocked(db, &lq->unlocked_after,
-		    unlock_seen, srv);
-		dropped = lq->unlocked_now;
-	}
+	after = lq->unlocked_after;
+	loaded = lq->known_loaded;
 	pthread_mutex_unlock(&lq->umu);
+	if (!loaded && (e = cv_store_guard_locks(db, row_found, &rows)) ==
+	    CV_OK && rows.nomem)
+		e = CV_ERR_NOMEM;
+	if (e == CV_OK && (e = cv_store_guard_unlocked(db, &after, unlock_seen,
+	    &l)) == CV_OK && l.nomem)
+		e = CV_ERR_NOMEM;	/* the cursor stays: read again */
+	pthread_mutex_lock(&lq->umu);
+	if (e == CV_OK && !lq->known_loaded) {
+		/* A lock decided here meanwhile is known by its own write. */
+		for (size_t i = 0; i < rows.n; i++) {
+			size_t k;
+
+			for (k = 0; k < lq->nknown &&
+			    strcmp(lq->known[k].user, rows.v[i].user); k++)
+				;
+			if (k == lq->nknown)
+				known_set(lq, rows.v[i].user, rows.v[i].since);
+		}
+		lq->known_loaded = 1;
+	}
+	for (size_t i = 0; e == CV_OK && i < l.n; i++) {
+		bool gone = false;
+
+		if (known_lifted(lq, l.v[i].user, l.v[i].since) &&
+		    cv_guard_unlock_lifted(srv->guard, l.v[i].user, &gone) ==
+		    CV_OK && gone)
+			dropped++;
+	}
+	if (e == CV_OK && after > lq->unlocked_after)
+		lq->unlocked_after = after;
+	pthread_mutex_unlock(&lq->umu);
+	free(l.v);
+	free(rows.v);
 	if (dropped && api_guard_save(srv) != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot save the guard's "
 		    "state: %s\n", cv_err_detail());
@@ -396,8 +449,20 @@ api_share_lock(struct server *srv, struct cv_store *db, const char *user,
 	int64_t since;
 	cv_err e;
 
-	if (db == NULL || !cv_store_shared(db))
+	/* A new lock here is no row's until its row is written: no unlock
+	 * of an earlier row may drop it meanwhile, nor after a failed
+	 * write. */
+	if (srv->locks) {
+		pthread_mutex_lock(&srv->locks->umu);
+		(void)known_lifted(srv->locks, user, INT64_MAX);
+		pthread_mutex_unlock(&srv->locks->umu);
+	}
+	if (db == NULL || !cv_store_shared(db)) {
+		if (api_shared(srv))
+			fprintf(stderr, "clearvault serve: the lock of %s holds "
+			    "on this node only: no database handle\n", user);
 		return;
+	}
 	if ((e = cv_store_guard_lock(db, user, why, &since)) != CV_OK) {
 		fprintf(stderr, "clearvault serve: the lock of %s holds on this "
 		    "node only: %s\n", user, cv_err_detail());
@@ -415,9 +480,8 @@ enum MHD_Result
 api_unlock(struct req *r, const char *user)
 {
 	struct cv_store *db = api_store(r->srv);
-	int64_t now = api_guard_now(r->srv);
-	bool unlocked = false;
-	int lifted = 0;
+	int64_t now = api_guard_now(r->srv), lifted = 0;
+	bool unlocked = false, shared = false, gone = false;
 	cv_err e = CV_ERR_NOT_FOUND;
 
 	r->action = "users.unlock";
@@ -426,26 +490,40 @@ api_unlock(struct req *r, const char *user)
 	if (r->srv->guard == NULL)
 		return api_problem(r, 409, CV_AUDIT_DENIED, "conflict",
 		    "the guard is off");
+	if (db == NULL && api_shared(r->srv))
+		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
+		    "the vault cannot be reached");
 	/* A lock row, which every node obeys: its approvals are rows too,
-	 * so that they count whichever nodes the officers use. */
+	 * so that they count whichever nodes the officers use. This node's
+	 * guard drops its own lock only if it is that row's (a lock it holds
+	 * alone, or from before a restart, stays: its own two approvals). */
 	if (db != NULL && cv_store_shared(db)) {
+		/* Up to date first: the rows of the locks held here (a node
+		 * that has just started) and the unlocks noted elsewhere. */
+		if ((e = unlocks_sync(r->srv, db)) != CV_OK)
+			return api_internal(r, e);
 		e = cv_store_guard_unlock_approve(db, user, r->who.user,
 		    (int64_t)CV_GUARD_APPROVAL_TTL_S * 1000000, &lifted);
-		if (e == CV_OK && lifted) {
+		shared = e == CV_OK;
+		unlocked = shared && lifted > 0;
+		if (unlocked) {
+			int mine;
+
 			pthread_mutex_lock(&r->srv->locks->umu);
-			(void)known_lifted(r->srv->locks, user, INT64_MAX);
+			mine = known_lifted(r->srv->locks, user, lifted);
 			pthread_mutex_unlock(&r->srv->locks->umu);
-			if ((e = cv_guard_unlock_lifted(r->srv->guard, user,
-			    &unlocked)) == CV_OK)
-				unlocked = true;
+			if (mine && cv_guard_unlock_lifted(r->srv->guard, user,
+			    &gone) != CV_OK)
+				gone = false;
+			if (cv_guard_locked(r->srv->guard, user))
+				fprintf(stderr, "clearvault serve: %s's lock "
+				    "row is lifted; the lock this node holds "
+				    "alone stays (two approvals here lift "
+				    "it)\n", user);
 		}
 	}
 	/* No row: a lock this node holds alone (its row could not be
-	 * written), or a SQLite vault's; but first the unlocks other nodes
-	 * decided, which this node's tick may not have seen yet. */
-	if (e == CV_ERR_NOT_FOUND && db != NULL && cv_store_shared(db) &&
-	    (e = unlocks_sync(r->srv, db)) == CV_OK)
-		e = CV_ERR_NOT_FOUND;
+	 * written), or a SQLite vault's. */
 	if (e == CV_ERR_NOT_FOUND)
 		e = cv_guard_unlock_approve(r->srv->guard, user, r->who.user,
 		    now, &unlocked);
@@ -461,13 +539,15 @@ api_unlock(struct req *r, const char *user)
 		    "officer must");
 	if (e != CV_OK)
 		return api_internal(r, e);
-	/* A lift the database made stands: its entry must say so, whether
-	 * or not this node's state could be saved (the log replays it). */
-	if ((e = api_guard_save(r->srv)) != CV_OK && !lifted)
-		return api_internal(r, e);
-	if (e != CV_OK)
+	/* An approval the database took stands, and its entry must say so
+	 * whether or not this node's state is saved (it changed only if a
+	 * lock was dropped here); the memory rule's is kept only saved. */
+	if ((!shared || gone) && (e = api_guard_save(r->srv)) != CV_OK) {
+		if (!shared)
+			return api_internal(r, e);
 		fprintf(stderr, "clearvault serve: cannot save the guard's "
 		    "state: %s\n", cv_err_detail());
+	}
 	snprintf(r->reason, sizeof r->reason, "%s%s", user, unlocked ?
 	    UNLOCK_SECOND : UNLOCK_FIRST);
 	return api_json(r, 200, json_pack("{s:s, s:b, s:i}", "user", user,

@@ -432,16 +432,15 @@ cv_store_guard_lock(struct cv_store *s, const char *user, const char *reason,
 	int64_t v = 0;
 	cv_err r;
 
-	/* The row's time is the database's (one clock for every node, so
-	 * that a later lock has a later one); locked again, it moves on,
-	 * under the row's lock, so that approvals given for the lock before
-	 * count no more (unlocks.c), as in a guard's memory. The first
-	 * reason stays. */
+	/* The row's name: a number of one sequence for every node, so that
+	 * a later lock has a larger one, even after the row was deleted
+	 * (unlocks.c); locked again, the row takes a new one, under the
+	 * row's lock, so that approvals given for the lock before count no
+	 * more, as in a guard's memory. The first reason stays. */
 	if ((r = prep(s, "INSERT INTO guard_locks VALUES (?1, ?2,"
-	    " (extract(epoch FROM clock_timestamp()) * 1e6)::BIGINT)"
-	    " ON CONFLICT (u) DO UPDATE SET since ="
-	    " greatest(guard_locks.since + 1, excluded.since)"
-	    " RETURNING since", &st)) != CV_OK)
+	    " nextval('guard_lock_since')) ON CONFLICT (u) DO UPDATE"
+	    " SET since = nextval('guard_lock_since') RETURNING since",
+	    &st)) != CV_OK)
 		return r;
 	db_bind_text(st, 1, user);
 	db_bind_text(st, 2, reason);

@@ -348,9 +348,10 @@ cv_err cv_store_guard_expire(struct cv_store *s,
     int64_t now_us) CV_MUST_CHECK;
 /*
  * A lock every node obeys: USER's row, made with REASON, or, if USER has
- * one, moved on (pending unlock approvals then count no more). *SINCE
- * (if not NULL): the row's time after it, on the database's clock, which
- * names this lock to cv_store_guard_unlocked. CV_ERR_STORE.
+ * one, given a new since (pending unlock approvals then count no more).
+ * *SINCE (if not NULL): the row's since after it, a number of one
+ * sequence for the vault (larger for a later lock), which names this
+ * lock to cv_store_guard_unlocked. CV_ERR_STORE.
  */
 cv_err cv_store_guard_lock(struct cv_store *s, const char *user,
     const char *reason, int64_t *since) CV_MUST_CHECK;
@@ -359,21 +360,22 @@ cv_err cv_store_guard_unlock(struct cv_store *s,
 /*
  * Two-person rule across nodes: OFFICER approves lifting USER's lock row.
  * The first approval stands for TTL_US on the database's clock (and for
- * that lock only); a second one by another officer deletes the row
- * (*UNLOCKED = 1) and notes the unlock for every node's guard
- * (cv_store_guard_unlocked). Errors (nothing changed): CV_ERR_NOT_FOUND
- * no lock row, CV_ERR_AUTH OFFICER is USER or has a lock row,
- * CV_ERR_EXISTS OFFICER gave the pending approval, CV_ERR_INVALID not a
- * PostgreSQL vault, CV_ERR_STORE. Roles are the caller's business.
+ * that row only: a new lock of USER gives the row a new since); a second
+ * one by another officer deletes the row (*LIFTED: the row's since, > 0;
+ * else 0) and notes the unlock for every node (cv_store_guard_unlocked).
+ * Errors (nothing changed): CV_ERR_NOT_FOUND no lock row, CV_ERR_AUTH
+ * OFFICER is USER or has a lock row, CV_ERR_EXISTS OFFICER gave the
+ * pending approval, CV_ERR_INVALID not a PostgreSQL vault, CV_ERR_STORE.
+ * Roles are the caller's business.
  */
 cv_err cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
-    const char *officer, int64_t ttl_us, int *unlocked) CV_MUST_CHECK;
+    const char *officer, int64_t ttl_us, int64_t *lifted) CV_MUST_CHECK;
 /*
  * FN(CTX, user, since) for each unlock noted after *AFTER_US less a
  * margin (the second approval's time on the database's clock; an unlock
  * may commit after a later one was read), oldest first: SINCE names the
  * lock row lifted (cv_store_guard_lock's), so that a node drops only the
- * lock it knows as that row or an earlier time of it. *AFTER_US then the
+ * lock it knows as that row. *AFTER_US then the
  * latest. Nothing on a SQLite vault. CV_ERR_STORE.
  */
 cv_err cv_store_guard_unlocked(struct cv_store *s, int64_t *after_us,

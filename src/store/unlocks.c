@@ -21,22 +21,29 @@
  * lock: approvals of one user on several nodes are taken one after the
  * other. An approval counts for the lock it was given for (since) and
  * for p_ttl, on the database's clock (one clock for every node); the second one by another officer deletes the lock row and
- * the approvals, and notes the unlock for the nodes' guards. Returns 1
- * unlocked, 0 first approval, -1 not locked, -2 the officer is the user
- * or is locked, -3 the officer's approval is the pending one.
+ * the approvals, and notes the unlock for the nodes' guards. Returns the
+ * lifted row's since (> 0: unlocked), 0 first approval, -1 not locked,
+ * -2 the officer is the user or is locked, -3 the officer's approval is
+ * the pending one.
  */
 /* Named in the function's body: a database with another body is given
- * this one when a store opens it. */
-#define UNLOCK_VERSION "cv_guard_unlock_approve 1"
+ * this one when a store opens it. The sequence names lock rows (a row
+ * made before it has its node's time in microseconds: smaller). */
+#define UNLOCK_VERSION "cv_guard_unlock_approve v2."
 #define PG_UNLOCK \
     "CREATE TABLE IF NOT EXISTS guard_unlocks(u TEXT NOT NULL," \
     " officer TEXT NOT NULL, since BIGINT NOT NULL, t BIGINT NOT NULL," \
     " PRIMARY KEY (u, officer));" \
     "CREATE TABLE IF NOT EXISTS guard_unlocked(u TEXT PRIMARY KEY," \
     " since BIGINT NOT NULL, t BIGINT NOT NULL);" \
+    "ALTER TABLE guard_unlocked ADD COLUMN IF NOT EXISTS since BIGINT" \
+    " NOT NULL DEFAULT 0;" \
+    "CREATE SEQUENCE IF NOT EXISTS guard_lock_since START WITH" \
+    " 4000000000000000;" \
     "CREATE INDEX IF NOT EXISTS guard_unlocked_t ON guard_unlocked(t);" \
-    "CREATE OR REPLACE FUNCTION cv_guard_unlock_approve(p_u TEXT, p_o TEXT,\n" \
-    " p_ttl BIGINT) RETURNS INT LANGUAGE plpgsql AS $$\n" \
+    "DROP FUNCTION IF EXISTS cv_guard_unlock_approve(TEXT, TEXT, BIGINT);" \
+    "CREATE FUNCTION cv_guard_unlock_approve(p_u TEXT, p_o TEXT,\n" \
+    " p_ttl BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$\n" \
     "DECLARE sn BIGINT; k INT;\n" \
     " -- " UNLOCK_VERSION "\n" \
     " p_now BIGINT := (extract(epoch FROM clock_timestamp()) * 1e6)::BIGINT;\n" \
@@ -58,7 +65,7 @@
     " DELETE FROM guard_unlocks WHERE u = p_u;\n" \
     " INSERT INTO guard_unlocked VALUES (p_u, sn, p_now) ON CONFLICT (u)\n" \
     "  DO UPDATE SET since = excluded.since, t = excluded.t;\n" \
-    " RETURN 1;\n" \
+    " RETURN greatest(sn, 1);\n" \
     "END $$;"
 
 const char *const store_unlocks_schema[2] = {
@@ -98,13 +105,14 @@ store_unlocks_upgrade(struct cv_store *s)
 
 cv_err
 cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
-    const char *officer, int64_t ttl_us, int *unlocked)
+    const char *officer, int64_t ttl_us, int64_t *lifted)
 {
 	struct cv_db_stmt *st;
-	int rc, v = 0;
+	int64_t v = 0;
+	int rc;
 	cv_err r = CV_OK;
 
-	*unlocked = 0;
+	*lifted = 0;
 	if (!cv_store_shared(s))
 		return cv_fail(CV_ERR_INVALID, "the shared guard needs a "
 		    "PostgreSQL vault");
@@ -115,18 +123,17 @@ cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
 	db_bind_text(st, 2, officer);
 	db_bind_int64(st, 3, ttl_us);
 	if ((rc = db_step(st)) == CV_DB_ROW)
-		v = (int)db_column_int64(st, 0);
+		v = db_column_int64(st, 0);
 	else
 		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
 	store_release(st);
 	if (rc != CV_DB_ROW)
 		return r;
-	switch (v) {
-	case 1:
-		*unlocked = 1;
-		/* FALLTHROUGH */
-	case 0:
+	if (v >= 0) {
+		*lifted = v;
 		return CV_OK;
+	}
+	switch (v) {
 	case -1:
 		return cv_fail(CV_ERR_NOT_FOUND, "guard: %s is not locked",
 		    user);

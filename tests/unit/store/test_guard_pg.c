@@ -190,8 +190,7 @@ static void
 test_unlock(void **state)
 {
 	static const int64_t day = 86400LL * SEC;
-	int64_t t = T0 + 20 * 1440 * MIN, after = 0, s1, s2, s3;
-	int up;
+	int64_t t = T0 + 20 * 1440 * MIN, after = 0, s1, s2, s3, s4, up;
 
 	(void)state;
 	assert_int_equal(cv_store_guard_unlock_approve(n1, "ul", "o1", day,
@@ -236,7 +235,7 @@ test_unlock(void **state)
 	 * node can see which lock was lifted (its row's last time). */
 	assert_int_equal(cv_store_guard_unlock_approve(n2, "ul", "o3", day,
 	    &up), CV_OK);
-	assert_int_equal(up, 1);
+	assert_true(up == s3);
 	assert_int_equal(take(n1, "ul", NULL, 0, 401, t, NULL),
 	    CV_TAKE_ALLOW);
 	assert_int_equal(cv_store_guard_unlocked(n1, &after, count_unlocks,
@@ -244,6 +243,11 @@ test_unlock(void **state)
 	assert_int_equal(nlifted, 1);
 	assert_true(lifted_since == s3);
 	assert_true(after > 0);
+	/* A lock made after the row is gone names a later row: no node
+	 * takes the unlock noted for the lifted one as its own. */
+	assert_int_equal(cv_store_guard_lock(n1, "ul", "canary", &s4), CV_OK);
+	assert_true(s4 > s3);
+	assert_int_equal(cv_store_guard_unlock(n1, "ul"), CV_OK);
 	assert_int_equal(cv_store_guard_unlock(n1, "ol"), CV_OK);
 }
 
