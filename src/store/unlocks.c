@@ -29,7 +29,7 @@
 /* Named in the function's body: a database with another body is given
  * this one when a store opens it. The sequence names lock rows (a row
  * made before it has its node's time in microseconds: smaller). */
-#define UNLOCK_VERSION "cv_guard_unlock_approve v2."
+#define UNLOCK_VERSION "cv_guard_unlock_approve v3."
 #define PG_UNLOCK \
     "CREATE TABLE IF NOT EXISTS guard_unlocks(u TEXT NOT NULL," \
     " officer TEXT NOT NULL, since BIGINT NOT NULL, t BIGINT NOT NULL," \
@@ -63,7 +63,8 @@
     " IF k < 2 THEN RETURN 0; END IF;\n" \
     " DELETE FROM guard_locks WHERE u = p_u;\n" \
     " DELETE FROM guard_unlocks WHERE u = p_u;\n" \
-    " INSERT INTO guard_unlocked VALUES (p_u, sn, p_now) ON CONFLICT (u)\n" \
+    " INSERT INTO guard_unlocked (u, since, t) VALUES (p_u, sn, p_now)\n" \
+    "  ON CONFLICT (u)\n" \
     "  DO UPDATE SET since = excluded.since, t = excluded.t;\n" \
     " RETURN greatest(sn, 1);\n" \
     "END $$;"
@@ -91,8 +92,9 @@ store_unlocks_upgrade(struct cv_store *s)
 		return CV_OK;
 	if (rc != CV_DB_DONE)
 		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
-	/* A database made before it: the shared unlock is refused on every
-	 * node (fail closed) until a store that may make it opens it. */
+	/* Not made (a role without the right): the older function, or none,
+	 * stays; new lock rows cannot be named (no sequence) and hold on
+	 * their nodes only. Fails closed either way; said on stderr. */
 	if (db_begin(s->db, CV_DB_IMMEDIATE) == CV_OK &&
 	    db_exec(s->db, PG_UNLOCK) == CV_OK && db_commit(s->db) == CV_OK)
 		return CV_OK;
