@@ -311,8 +311,11 @@ enum api_grant_use api_grants_use(struct api_grants *g,
 void api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
     unsigned grant);
 /* Gives back the grants whose lease is over (ALL: every one, when the
- * node stops taking requests: nothing more leaves under them). */
-void api_grants_tick(struct api_grants *g, struct cv_store *db, int all);
+ * node stops taking requests: nothing more leaves under them); once a
+ * minute, cv_store_guard_expire at GUARD_NOW, the guard's clock (the
+ * users' counts are on it). */
+void api_grants_tick(struct api_grants *g, struct cv_store *db, int all,
+    int64_t guard_now);
 /*
  * A PostgreSQL vault's nodes share one count: once this node's guard
  * allowed RD (with the user's limits LIM), the store decides it again for

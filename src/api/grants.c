@@ -322,7 +322,8 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
  * they would have aged out.
  */
 void
-api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
+api_grants_tick(struct api_grants *g, struct cv_store *db, int all,
+    int64_t guard_now)
 {
 	int64_t now = cv_time_us();
 	unsigned failed = 0;
@@ -331,9 +332,9 @@ api_grants_tick(struct api_grants *g, struct cv_store *db, int all)
 		return;
 	if (now - g->expired_us >= GRANT_EXPIRE_US) {
 		g->expired_us = now;
-		if (cv_store_guard_expire(db, now) != CV_OK)
-			fprintf(stderr, "clearvault serve: cannot forget the "
-			    "shared guard's dead grants: %s\n",
+		if (cv_store_guard_expire(db, guard_now) != CV_OK)
+			fprintf(stderr, "clearvault serve: cannot age the "
+			    "shared guard's idle users and dead grants: %s\n",
 			    cv_err_detail());
 	}
 	for (size_t i = 0; i < GRANT_BUCKETS; i++) {

@@ -242,15 +242,24 @@ api_locks_tick(struct server *srv)
 		    "state: %s\n", cv_err_detail());
 }
 
-/* USER's lock row known at SINCE (umu held); out of memory: not known,
- * and then dropped by no unlock noted elsewhere (fails closed). */
-static void
-known_set(struct lock_queue *lq, const char *user, int64_t since)
+/* Where USER's known lock row is, or lq->nknown if none (umu held). */
+static size_t
+known_find(const struct lock_queue *lq, const char *user)
 {
 	size_t i;
 
 	for (i = 0; i < lq->nknown && strcmp(lq->known[i].user, user); i++)
 		;
+	return i;
+}
+
+/* USER's lock row known at SINCE (umu held); out of memory: not known,
+ * and then dropped by no unlock noted elsewhere (fails closed). */
+static void
+known_set(struct lock_queue *lq, const char *user, int64_t since)
+{
+	size_t i = known_find(lq, user);
+
 	if (i == lq->nknown) {
 		if (lq->nknown == lq->capknown) {
 			size_t cap = lq->capknown ? 2 * lq->capknown : 16;
@@ -275,15 +284,12 @@ known_set(struct lock_queue *lq, const char *user, int64_t since)
 static int
 known_lifted(struct lock_queue *lq, const char *user, int64_t since)
 {
-	for (size_t i = 0; i < lq->nknown; i++) {
-		if (strcmp(lq->known[i].user, user) != 0)
-			continue;
-		if (lq->known[i].since > since)
-			return 0;	/* locked again since */
-		lq->known[i] = lq->known[--lq->nknown];
-		return 1;
-	}
-	return 0;
+	size_t i = known_find(lq, user);
+
+	if (i == lq->nknown || lq->known[i].since > since)
+		return 0;	/* not known, or locked again since */
+	lq->known[i] = lq->known[--lq->nknown];
+	return 1;
 }
 
 struct seen {
@@ -356,15 +362,9 @@ unlocks_sync(struct server *srv, struct cv_store *db)
 	pthread_mutex_lock(&lq->umu);
 	if (e == CV_OK && !lq->known_loaded) {
 		/* A lock decided here meanwhile is known by its own write. */
-		for (size_t i = 0; i < rows.n; i++) {
-			size_t k;
-
-			for (k = 0; k < lq->nknown &&
-			    strcmp(lq->known[k].user, rows.v[i].user); k++)
-				;
-			if (k == lq->nknown)
+		for (size_t i = 0; i < rows.n; i++)
+			if (known_find(lq, rows.v[i].user) == lq->nknown)
 				known_set(lq, rows.v[i].user, rows.v[i].since);
-		}
 		lq->known_loaded = 1;
 	}
 	for (size_t i = 0; e == CV_OK && i < l.n; i++) {

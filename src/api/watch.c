@@ -61,10 +61,11 @@ struct guard_watch {
  * The guard's clock. Tests and drills replay a week in seconds:
  * CLEARVAULT_GUARD_CLOCK names a file "START STEP" (seconds); each reading
  * advances by STEP from START, restarting when the file changes. Sessions,
- * TOTP and the log keep real time.
+ * TOTP and the log keep real time. ADVANCE 0: the time the next reading
+ * will have, without taking it (the tick's: never ahead of the reads).
  */
-int64_t
-api_guard_now(struct server *srv)
+static int64_t
+guard_clock(struct server *srv, int advance)
 {
 	struct stat sb;
 	char buf[64];
@@ -90,10 +91,18 @@ api_guard_now(struct server *srv)
 			    sb.st_mtim.tv_sec * 1000000000LL;
 		}
 	}
-	t = srv->clock_start ? srv->clock_start + srv->clock_n++ *
+	t = srv->clock_start ? srv->clock_start + srv->clock_n *
 	    srv->clock_step : cv_time_us();
+	if (advance)
+		srv->clock_n++;
 	pthread_mutex_unlock(&srv->clock_mu);
 	return t;
+}
+
+int64_t
+api_guard_now(struct server *srv)
+{
+	return guard_clock(srv, 1);
 }
 
 cv_err
@@ -319,7 +328,7 @@ api_guard_tick(struct server *srv)
 		return;
 	api_locks_tick(srv);
 	api_unlocks_tick(srv);
-	api_grants_tick(srv->grants, srv->store, 0);
+	api_grants_tick(srv->grants, srv->store, 0, guard_clock(srv, 0));
 	watch_tick(srv);
 	/* Sessions end in real time, whatever the guard's clock says. */
 	cv_guard_sessions_expire(srv->guard, cv_time_us());
@@ -351,7 +360,7 @@ api_guard_stop(struct server *srv)
 	/* What this node let out under its grants is counted before it
 	 * goes, every grant given back: the server takes no more
 	 * requests (its daemon stopped first), so none lets out more. */
-	api_grants_tick(srv->grants, srv->store, 1);
+	api_grants_tick(srv->grants, srv->store, 1, guard_clock(srv, 0));
 	api_grants_free(srv->grants);
 	srv->grants = NULL;
 	cv_guard_free(srv->guard);

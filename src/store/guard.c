@@ -12,6 +12,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_internal.h"
 
@@ -24,17 +25,35 @@
  * (t in (upto - w, now - w]: an index range, each row visited once per
  * window as it ages out). Times only move forward: a node whose clock is
  * behind is taken to read at the count's time. Rows past the day are
- * deleted as they age.
+ * deleted as they age. A row's time is its last read's rounded up to the
+ * second, and written only when that moves it: the reads of a record
+ * within one second (a record's sections, a page that asks twice) then
+ * write its row once, where each wrote a new version of the row and of
+ * its time index's entry, aged again later as a dead entry. A record
+ * stays in a window up to a second longer: counted longer, never less.
  *
- * The vault-wide ceiling is kept in 16 shards by record (hashtext & 15),
- * each brought forward by the takes that read into it, under its row
- * lock; the others are read as they stand, so users do not wait for each
- * other unless their records share a shard. A shard not brought forward
- * counts records that may have left its windows since (never fewer):
- * the ceiling refuses early, not late. Concurrent takes of different
- * shards may pass the ceiling together by what they decide at that
- * moment.
+ * The vault-wide ceiling is the sum of the users' counts, kept in 16
+ * rows by user (guard_vault_sums, hashtext(u) & 15), each changed by what
+ * a take changes its user's count by (what the take adds less what aged
+ * out of the user's windows since the user's last take), under the row's
+ * lock; the others are read as they stand. The grants nodes hold are
+ * summed there too. The vault's decision itself (the ceiling, a grant)
+ * is one take at a time, from the read of the sums to the commit: the
+ * short end of a take, after the user's own work (the give-back, the
+ * settled records, the windows). A record that two users read counts
+ * twice (the memory guard of a SQLite vault counts it once), and a user
+ * who stopped reading is counted as of the last take until
+ * cv_guard_expire brings the user forward (a minute or two): the ceiling
+ * refuses early, never late. The sums are, by definition, those of guard_user_counts and
+ * guard_grants by row: an upgrade makes them so (store_guard_upgrade).
  */
+/* The two-number key space of the guard's advisory locks that are not a
+ * user's (those are one number: hashtext of 'cv_guard ' and the name):
+ * 1, the vault's decisions; 2, cv_guard_expire. */
+#define GUARD_LOCK_SPACE "1668702837"
+#define VAULT_SUMS \
+    "CREATE TABLE guard_vault_sums(k INT PRIMARY KEY, n INT[] NOT NULL," \
+    " g INT NOT NULL);"
 #define PG_TABLES \
     "CREATE TABLE guard_user_reads(u TEXT NOT NULL, rid TEXT NOT NULL," \
     " t BIGINT NOT NULL, PRIMARY KEY (u, rid));" \
@@ -45,12 +64,8 @@
     " proof BIGINT NOT NULL, PRIMARY KEY (s, rid));" \
     "CREATE TABLE guard_session_counts(s TEXT PRIMARY KEY," \
     " proof BIGINT NOT NULL, n INT NOT NULL);" \
-    "CREATE TABLE guard_vault_reads(rid TEXT PRIMARY KEY, k INT NOT NULL," \
-    " t BIGINT NOT NULL);" \
-    "CREATE INDEX guard_vault_reads_t ON guard_vault_reads(k, t);" \
-    "CREATE TABLE guard_vault_counts(k INT PRIMARY KEY," \
-    " upto BIGINT NOT NULL, n INT[] NOT NULL);" \
-    "INSERT INTO guard_vault_counts SELECT k, 0, '{0,0,0}'" \
+    VAULT_SUMS \
+    "INSERT INTO guard_vault_sums SELECT k, '{0,0,0}', 0" \
     " FROM generate_series(0, 15) AS k;" \
     "CREATE TABLE guard_locks(u TEXT PRIMARY KEY, reason TEXT NOT NULL," \
     " since BIGINT NOT NULL);" \
@@ -58,13 +73,11 @@
     " s TEXT, g INT NOT NULL, until BIGINT NOT NULL," \
     " PRIMARY KEY (node, u));" \
     "CREATE INDEX guard_grants_u ON guard_grants(u);" \
-    "CREATE INDEX guard_grants_until ON guard_grants(until);" \
-    "CREATE TABLE guard_vault_grants(g INT NOT NULL);" \
-    "INSERT INTO guard_vault_grants VALUES (0);"
+    "CREATE INDEX guard_grants_until ON guard_grants(until);"
 
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
-#define TAKE_VERSION "cv_guard_take 3: aging planned once"
+#define TAKE_VERSION "cv_guard_take 4: the vault summed by user"
 
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
@@ -74,8 +87,8 @@
  * other node's decisions count them as read). p_settle: what p_node let
  * out under its last grant for the user, counted first whatever the
  * verdict (p_chunk -1 is that count's own call: no lock check, no
- * limits). vs[]: the shards' counts, 16 per window (window i, shard k at
- * 16 * (i - 1) + k + 1); va[]: what this take adds to each.
+ * limits). vn: the vault's count in each window, the sum of every user's
+ * with this user's as the take would leave it; vg: the grants' sum.
  */
 #define PG_TAKE \
     "CREATE OR REPLACE FUNCTION cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT,\n" \
@@ -85,12 +98,11 @@
     "DECLARE\n" \
     " w BIGINT[] := ARRAY[60000000, 3600000000, 86400000000];\n" \
     " big INT[] := ARRAY[2147483647, 2147483647, 2147483647];\n" \
-    " ids TEXT[]; ks INT[]; up BIGINT; tu BIGINT; tv BIGINT;\n" \
-    " n INT[]; a INT[]; g INT[]; vs INT[] := array_fill(0, ARRAY[48]);\n" \
-    " va INT[] := array_fill(0, ARRAY[48]); vn INT[] := '{0,0,0}';\n" \
-    " c RECORD; j INT; sp BIGINT; sn INT := 0; sa INT := 0; had BOOLEAN;\n" \
-    " og INT[]; osg INT; vg INT; gr INT; back INT; v INT := 0;\n" \
-    " fresh TEXT[];\n" \
+    " ids TEXT[]; up BIGINT; tu BIGINT; ku INT := hashtext(p_u) & 15;\n" \
+    " n INT[]; a INT[]; ag INT[]; vn INT[]; sp BIGINT; sn INT := 0;\n" \
+    " sa INT := 0; had BOOLEAN; og INT[]; osg INT; vg INT; gr INT;\n" \
+    " back INT := 0; v INT := 0; fresh TEXT[];\n" \
+    " sec CONSTANT BIGINT := 1000000;\n" \
     "BEGIN\n" \
     " -- " TAKE_VERSION "\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
@@ -98,15 +110,23 @@
     " IF p_node IS NOT NULL THEN\n" \
     "  -- this node's grant for the user ends here: what it let out is\n" \
     "  -- counted whatever happens next (it has left), the rest goes back.\n" \
-    "  -- Locks in one order for every call: the user's, the shards of all\n" \
-    "  -- it counts (given back and read), the grants' total.\n" \
-    "  PERFORM 1 FROM guard_vault_counts WHERE k = ANY(ARRAY(\n" \
-    "   SELECT DISTINCT hashtext(x) & 15 FROM unnest(p_settle || p_rids) AS x))\n" \
-    "   ORDER BY k FOR UPDATE;\n" \
     "  WITH gone AS (DELETE FROM guard_grants WHERE u = p_u AND\n" \
     "   (node = p_node OR until + w[3] <= p_now) RETURNING guard_grants.g)\n" \
     "  SELECT coalesce(sum(gone.g), 0) INTO back FROM gone;\n" \
-    "  UPDATE guard_vault_grants SET g = guard_vault_grants.g - back;\n" \
+    " END IF;\n" \
+    " -- Locks in one order for every call: the user's, the user's grants'\n" \
+    " -- rows, the user's row of the vault's sums (here, to its commit),\n" \
+    " -- the vault's decision (below); cv_guard_expire takes grants' rows\n" \
+    " -- before sums' rows and only tries users' locks.\n" \
+    " IF back <> 0 THEN\n" \
+    "  UPDATE guard_vault_sums vs SET g = vs.g - back WHERE vs.k = ku;\n" \
+    " ELSE\n" \
+    "  PERFORM 1 FROM guard_vault_sums vs WHERE vs.k = ku FOR UPDATE;\n" \
+    " END IF;\n" \
+    " IF NOT FOUND THEN\n" \
+    "  RAISE EXCEPTION 'guard_vault_sums has no row %', ku;\n" \
+    " END IF;\n" \
+    " IF p_node IS NOT NULL THEN\n" \
     "  IF cardinality(p_settle) > 0 THEN\n" \
     "   PERFORM cv_guard_take(p_u, p_s, p_proof, big[1], p_settle, p_now, big,\n" \
     "    big, big, true, NULL, NULL, -1, 0);\n" \
@@ -127,8 +147,8 @@
     "   ur.t > uc.upto - w[2] AND ur.t <= greatest(p_now, uc.upto) - w[2]),\n" \
     "  (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
     "   ur.t > uc.upto - w[3] AND ur.t <= greatest(p_now, uc.upto) - w[3])]\n" \
-    "  INTO up, n, g FROM guard_user_counts uc WHERE uc.u = p_u;\n" \
-    " IF NOT FOUND THEN up := p_now; n := '{0,0,0}'; g := '{0,0,0}'; END IF;\n" \
+    "  INTO up, n, ag FROM guard_user_counts uc WHERE uc.u = p_u;\n" \
+    " IF NOT FOUND THEN up := p_now; n := '{0,0,0}'; ag := '{0,0,0}'; END IF;\n" \
     " tu := greatest(p_now, up);\n" \
     " -- new to each window: the ids less those read in it (probes of\n" \
     " -- the key by = ANY, not a join the planner may make a scan of\n" \
@@ -138,7 +158,7 @@
     "  cardinality(ids) - count(*) FILTER (WHERE ur.t > tu - w[2]),\n" \
     "  cardinality(ids) - count(*) FILTER (WHERE ur.t > tu - w[3])] INTO a\n" \
     "  FROM guard_user_reads ur WHERE ur.u = p_u AND ur.rid = ANY(ids);\n" \
-    " FOR i IN 1..3 LOOP n[i] := n[i] - g[i]; END LOOP;\n" \
+    " FOR i IN 1..3 LOOP n[i] := n[i] - ag[i]; END LOOP;\n" \
     " -- what other nodes may let out of this user's budgets, and of the\n" \
     " -- vault's, without asking (a grant a node did not give back holds\n" \
     " -- each window until it has left that window)\n" \
@@ -148,52 +168,18 @@
     "  coalesce(sum(gg.g) FILTER (WHERE gg.until + w[3] > tu), 0)],\n" \
     "  coalesce(sum(gg.g) FILTER (WHERE gg.s = p_s AND gg.until + w[3] > tu), 0)\n" \
     "  INTO og, osg FROM guard_grants gg WHERE gg.u = p_u;\n" \
-    " SELECT vgr.g INTO vg FROM guard_vault_grants vgr;\n" \
-    " -- the vault's: the shards read into, locked in order\n" \
-    " ks := ARRAY(SELECT DISTINCT hashtext(x) & 15 FROM unnest(ids) AS x\n" \
-    "  ORDER BY 1);\n" \
-    " PERFORM 1 FROM guard_vault_counts WHERE k = ANY(ks) ORDER BY k\n" \
-    "  FOR UPDATE;\n" \
-    " SELECT greatest(tu, max(upto)) INTO tv FROM guard_vault_counts\n" \
-    "  WHERE k = ANY(ks);\n" \
-    " -- (every shard in one statement, the aging ones' ranges each a\n" \
-    " -- range of the index, as the user's above)\n" \
-    " FOR c IN SELECT vc.k, vc.upto, vc.n, CASE WHEN vc.k = ANY(ks) THEN\n" \
-    "   ARRAY[(SELECT count(*) FROM guard_vault_reads vr WHERE vr.k = vc.k\n" \
-    "    AND vr.t > vc.upto - w[1] AND vr.t <= tv - w[1]),\n" \
-    "   (SELECT count(*) FROM guard_vault_reads vr WHERE vr.k = vc.k\n" \
-    "    AND vr.t > vc.upto - w[2] AND vr.t <= tv - w[2]),\n" \
-    "   (SELECT count(*) FROM guard_vault_reads vr WHERE vr.k = vc.k\n" \
-    "    AND vr.t > vc.upto - w[3] AND vr.t <= tv - w[3])]::INT[]\n" \
-    "  ELSE '{0,0,0}'::INT[] END AS aged\n" \
-    "  FROM guard_vault_counts vc LOOP\n" \
-    "  FOR i IN 1..3 LOOP\n" \
-    "   IF c.k = ANY(ks) OR c.upto > tv - w[i] THEN\n" \
-    "    vs[16 * (i - 1) + c.k + 1] := c.n[i] - c.aged[i];\n" \
-    "   END IF;\n" \
-    "  END LOOP;\n" \
-    " END LOOP;\n" \
-    " -- what the take adds to each shard's windows: its records less\n" \
-    " -- those already read in the window, counted a shard at a time\n" \
-    " -- (a loop of PL/pgSQL a record cost more than the table's writes)\n" \
-    " FOR c IN SELECT hashtext(x) & 15 AS k, count(*)::INT AS m\n" \
-    "  FROM unnest(ids) AS x GROUP BY 1 LOOP\n" \
-    "  FOR i IN 1..3 LOOP\n" \
-    "   j := 16 * (i - 1) + c.k + 1; va[j] := va[j] + c.m;\n" \
-    "  END LOOP;\n" \
-    " END LOOP;\n" \
-    " FOR c IN SELECT vr.k, ARRAY[count(*) FILTER (WHERE vr.t > tv - w[1]),\n" \
-    "  count(*) FILTER (WHERE vr.t > tv - w[2]),\n" \
-    "  count(*) FILTER (WHERE vr.t > tv - w[3])]::INT[] AS m\n" \
-    "  FROM guard_vault_reads vr WHERE vr.rid = ANY(ids) GROUP BY vr.k LOOP\n" \
-    "  FOR i IN 1..3 LOOP\n" \
-    "   j := 16 * (i - 1) + c.k + 1; va[j] := va[j] - c.m[i];\n" \
-    "  END LOOP;\n" \
-    " END LOOP;\n" \
-    " FOR i IN 1..3 LOOP\n" \
-    "  vn[i] := (SELECT sum(x) FROM unnest(vs[16 * i - 15:16 * i] ||\n" \
-    "   va[16 * i - 15:16 * i]) AS x);\n" \
-    " END LOOP;\n" \
+    " -- the vault's: every user's count as it stands (this user's as\n" \
+    " -- the take would leave it), and every node's grants. Decided one\n" \
+    " -- take at a time over the whole vault from here to the commit: the\n" \
+    " -- rows' locks alone would let takes of users of different rows each\n" \
+    " -- pass the same headroom (a grant, half of it). The user's own work\n" \
+    " -- (the give-back, its count, the windows) is done before.\n" \
+    " IF p_chunk >= 0 THEN\n" \
+    "  PERFORM pg_advisory_xact_lock(" GUARD_LOCK_SPACE ", 1);\n" \
+    " END IF;\n" \
+    " SELECT ARRAY[sum(vs.n[1]), sum(vs.n[2]), sum(vs.n[3])], sum(vs.g)\n" \
+    "  INTO vn, vg FROM guard_vault_sums vs;\n" \
+    " FOR i IN 1..3 LOOP vn[i] := vn[i] - ag[i] + a[i]; END LOOP;\n" \
     " -- the session's budget since its proof (a later proof starts it\n" \
     " -- again; a node with an older one counts against the newer)\n" \
     " IF p_s IS NOT NULL THEN\n" \
@@ -241,22 +227,17 @@
     " INSERT INTO guard_user_counts VALUES (p_u, tu,\n" \
     "  ARRAY[n[1] + a[1], n[2] + a[2], n[3] + a[3]])\n" \
     "  ON CONFLICT (u) DO UPDATE SET upto = excluded.upto, n = excluded.n;\n" \
-    " INSERT INTO guard_user_reads SELECT p_u, x, tu FROM unnest(ids) AS x\n" \
-    "  ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t;\n" \
+    " IF a <> ag THEN\n" \
+    "  UPDATE guard_vault_sums vs SET n = ARRAY[vs.n[1] + a[1] - ag[1],\n" \
+    "   vs.n[2] + a[2] - ag[2], vs.n[3] + a[3] - ag[3]] WHERE vs.k = ku;\n" \
+    " END IF;\n" \
+    " INSERT INTO guard_user_reads SELECT p_u, x, tu + sec - 1 - (tu + sec - 1) % sec\n" \
+    "  FROM unnest(ids) AS x ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t\n" \
+    "  WHERE guard_user_reads.t < excluded.t;\n" \
     " -- rows past the day are counted nowhere: deleted once a minute\n" \
     " IF tu / w[1] <> up / w[1] THEN\n" \
     "  DELETE FROM guard_user_reads WHERE u = p_u AND t <= tu - w[3];\n" \
     " END IF;\n" \
-    " IF tv / w[1] <> (SELECT min(vc.upto) FROM guard_vault_counts vc\n" \
-    "  WHERE vc.k = ANY(ks)) / w[1] THEN\n" \
-    "  DELETE FROM guard_vault_reads vr WHERE vr.k = ANY(ks)\n" \
-    "   AND vr.t <= tv - w[3];\n" \
-    " END IF;\n" \
-    " UPDATE guard_vault_counts vc SET upto = tv, n = ARRAY[\n" \
-    "  vs[vc.k + 1] + va[vc.k + 1], vs[vc.k + 17] + va[vc.k + 17],\n" \
-    "  vs[vc.k + 33] + va[vc.k + 33]] WHERE vc.k = ANY(ks);\n" \
-    " INSERT INTO guard_vault_reads SELECT x, hashtext(x) & 15, tv\n" \
-    "  FROM unnest(ids) AS x ON CONFLICT (rid) DO UPDATE SET t = excluded.t;\n" \
     " -- a grant: what this node may let out of this user's budgets without\n" \
     " -- asking, until p_lease has passed; half of what is left above a\n" \
     " -- reserve of 32 in every window, the session's and the vault's, so that\n" \
@@ -273,26 +254,84 @@
     " END IF;\n" \
     " IF gr <= 0 THEN RETURN ARRAY[0, 0]; END IF;\n" \
     " INSERT INTO guard_grants VALUES (p_node, p_u, p_s, gr, tu + p_lease);\n" \
-    " UPDATE guard_vault_grants SET g = guard_vault_grants.g + gr;\n" \
+    " UPDATE guard_vault_sums vs SET g = vs.g + gr WHERE vs.k = ku;\n" \
     " RETURN ARRAY[0, gr];\n" \
     "END $$;\n"
 
-/* Grants a day past their lease (their nodes died or lost the
- * database before giving them back) out of the vault's total. */
+/*
+ * Once a minute from each node's tick, one node at a time. Grants a day
+ * past their lease (their nodes died or lost the database before giving
+ * them back) out of the vault's sums. Then users who have not read for a
+ * minute, up to 100 a call, those with a minute's count first, then the
+ * oldest: their counts brought forward as a take would (each under its
+ * user's lock, skipped if a take holds it), so that what aged out of
+ * their windows leaves the vault's sums too, and their rows past the day
+ * deleted. At p_now, but never past the database's clock. Returns what
+ * came back of grants.
+ */
 #define PG_EXPIRE \
-    "CREATE FUNCTION cv_guard_expire(p_now BIGINT) RETURNS INT" \
+    "CREATE OR REPLACE FUNCTION cv_guard_expire(p_now BIGINT) RETURNS INT" \
     " LANGUAGE plpgsql AS $$\n" \
-    "DECLARE back INT;\n" \
+    "DECLARE\n" \
+    " w BIGINT[] := ARRAY[60000000, 3600000000, 86400000000];\n" \
+    " back INT; c RECORD; up BIGINT; ag INT[]; tn BIGINT;\n" \
     "BEGIN\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
-    " WITH gone AS (DELETE FROM guard_grants\n" \
-    "  WHERE until + 86400000000 <= p_now RETURNING guard_grants.g)\n" \
-    " SELECT coalesce(sum(gone.g), 0) INTO back FROM gone;\n" \
-    " IF back > 0 THEN\n" \
-    "  UPDATE guard_vault_grants SET g = guard_vault_grants.g - back;\n" \
+    " -- one node at a time (two would lock the sums' rows in any order)\n" \
+    " IF NOT pg_try_advisory_xact_lock(" GUARD_LOCK_SPACE ", 2) THEN\n" \
+    "  RETURN 0;\n" \
     " END IF;\n" \
+    " -- never past the database's clock: a node whose clock is ahead would\n" \
+    " -- age every user's windows, and end grants, early for all nodes\n" \
+    " tn := least(p_now,\n" \
+    "  (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT);\n" \
+    " WITH gone AS (DELETE FROM guard_grants\n" \
+    "  WHERE until + w[3] <= tn RETURNING guard_grants.u, guard_grants.g),\n" \
+    " per AS (SELECT hashtext(gone.u) & 15 AS k, sum(gone.g) AS g FROM gone\n" \
+    "  GROUP BY 1),\n" \
+    " upd AS (UPDATE guard_vault_sums vs SET g = vs.g - per.g FROM per\n" \
+    "  WHERE vs.k = per.k RETURNING per.g)\n" \
+    " SELECT coalesce(sum(upd.g), 0) INTO back FROM upd;\n" \
+    " -- (the minute's first: a user with none changes only in the hour\n" \
+    " -- and the day, whose counts a minute moves little)\n" \
+    " FOR c IN SELECT uc.u FROM guard_user_counts uc\n" \
+    "  WHERE uc.upto <= tn - w[1] AND uc.n <> '{0,0,0}'\n" \
+    "  ORDER BY uc.n[1] > 0 DESC, uc.upto LIMIT 100 LOOP\n" \
+    "  CONTINUE WHEN NOT pg_try_advisory_xact_lock(hashtext('cv_guard ' || c.u));\n" \
+    "  -- (read again under the lock: a take may have come between)\n" \
+    "  SELECT uc.upto, ARRAY[\n" \
+    "   (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "    ur.t > uc.upto - w[1] AND ur.t <= tn - w[1]),\n" \
+    "   (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "    ur.t > uc.upto - w[2] AND ur.t <= tn - w[2]),\n" \
+    "   (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "    ur.t > uc.upto - w[3] AND ur.t <= tn - w[3])]\n" \
+    "   INTO up, ag FROM guard_user_counts uc WHERE uc.u = c.u;\n" \
+    "  CONTINUE WHEN up > tn - w[1];\n" \
+    "  UPDATE guard_user_counts uc SET upto = tn, n = ARRAY[uc.n[1] - ag[1],\n" \
+    "   uc.n[2] - ag[2], uc.n[3] - ag[3]] WHERE uc.u = c.u;\n" \
+    "  UPDATE guard_vault_sums vs SET n = ARRAY[vs.n[1] - ag[1],\n" \
+    "   vs.n[2] - ag[2], vs.n[3] - ag[3]] WHERE vs.k = hashtext(c.u) & 15;\n" \
+    "  DELETE FROM guard_user_reads WHERE u = c.u AND t <= tn - w[3];\n" \
+    " END LOOP;\n" \
     " RETURN back;\n" \
     "END $$;"
+
+/* The sums as they are by definition, made at an upgrade (from a release
+ * that kept the vault's reads by record) while no take may change a
+ * count or a grant. */
+#define PG_SUMS \
+    "SET LOCAL lock_timeout = '5s';" \
+    "LOCK TABLE guard_grants, guard_user_counts IN SHARE ROW EXCLUSIVE MODE;" \
+    "DROP TABLE IF EXISTS guard_vault_reads, guard_vault_counts," \
+    " guard_vault_grants, guard_vault_sums;" \
+    VAULT_SUMS \
+    "INSERT INTO guard_vault_sums SELECT k," \
+    " ARRAY[coalesce(sum(uc.n[1]), 0), coalesce(sum(uc.n[2]), 0)," \
+    " coalesce(sum(uc.n[3]), 0)], coalesce((SELECT sum(gg.g) FROM guard_grants" \
+    " gg WHERE hashtext(gg.u) & 15 = k), 0)" \
+    " FROM generate_series(0, 15) AS k LEFT JOIN guard_user_counts uc" \
+    " ON hashtext(uc.u) & 15 = k GROUP BY k;"
 
 cv_err
 store_guard_upgrade(struct cv_store *s)
@@ -314,11 +353,24 @@ store_guard_upgrade(struct cv_store *s)
 		return CV_OK;
 	/* Nodes that start together replace it one after the other; one
 	 * that may not (a role without the right) goes on with the older
-	 * body, which decides the same, only slower. */
-	if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
-		return CV_OK;
-	if (db_exec(s->db, PG_TAKE) != CV_OK || db_commit(s->db) != CV_OK)
+	 * body and its tables, as the transaction leaves them. Every node
+	 * is to run one release (stop them all, start them on the new
+	 * one): a node of an older one that opens the database puts its
+	 * body back, which finds none of its tables: every read refused
+	 * until a node of this release opens it. */
+	for (int i = 0; i < 5; i++) {
+		struct timespec pause = { 0, 200000000 };
+
+		if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
+			return CV_OK;
+		if (db_exec(s->db, PG_SUMS PG_TAKE PG_EXPIRE) == CV_OK &&
+		    db_commit(s->db) == CV_OK)
+			return CV_OK;
 		(void)db_rollback(s->db);
+		/* Takes of nodes still running (the tables' locks, a
+		 * deadlock PostgreSQL broke with this side): again. */
+		nanosleep(&pause, NULL);
+	}
 	return CV_OK;
 }
 

@@ -138,7 +138,7 @@ stop_nodes 1 2
 PIDS=()
 expect_eq "no grant left" 0 "$(sql "SELECT count(*) FROM guard_grants")"
 expect_eq "the vault's grants all back" 0 \
-    "$(sql "SELECT g FROM guard_vault_grants")"
+    "$(sql "SELECT sum(g) FROM guard_vault_sums")"
 expect_eq "big's day in the database: what left" "$ok200" \
     "$(sql "SELECT n[3] FROM guard_user_counts WHERE u = 'big'")"
 expect_eq "and each record once" "$ok200" \

@@ -4,53 +4,12 @@
  * for two nodes. Windows, re-reads, the soft limit and its step-up, the
  * session budget and a new proof, the ceiling across users, a lock one
  * node writes and the other obeys, and two nodes racing for one user's
- * budget: exactly the budget between them.
+ * budget: exactly the budget between them. The vault's count as a sum
+ * of the users' is test_guard_vault_pg.c's.
  */
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
 
-#include <cmocka.h>
-
-#include "../pgutil.h"
-#include "store/store.h"
-#include "store/store_internal.h"
-
-static char target[512];
-static struct cv_store *n1, *n2;	/* two nodes */
-static const int64_t T0 = 1900000000LL * 1000000, SEC = 1000000;
-#define MIN (60 * SEC)
-
-static const char *
-rid(char b[32], unsigned i)
-{
-	snprintf(b, 32, "CV-%08u", i);
-	return b;
-}
-
-/* USER (session SES, proof PROOF) takes record I at T on node S. */
-static enum cv_store_verdict
-take(struct cv_store *s, const char *user, const char *ses, int64_t proof,
-    unsigned i, int64_t t, unsigned *w)
-{
-	char b[32];
-	const char *ids[1] = { rid(b, i) };
-	struct cv_store_take tk = { .user = user, .session = ses,
-	    .proof_us = proof, .budget = 5, .rids = ids, .n = 1, .now_us = t,
-	    .soft = { 3, 100, 1000 }, .hard = { 4, 200, 2000 },
-	    .vhard = { 6, 1000, 10000 } };
-	enum cv_store_verdict v;
-	unsigned wd, g;
-
-	assert_int_equal(cv_store_guard_take(s, &tk, &v, w ? w : &wd, &g),
-	    CV_OK);
-	assert_int_equal(g, 0);
-	return v;
-}
+#include "guardpg.h"
 
 static void
 test_windows(void **state)
@@ -108,6 +67,7 @@ test_session(void **state)
 	int64_t t = T0 + 20 * MIN;
 
 	(void)state;
+	tick(t);
 	/* Five a session a proof, whichever node; minutes apart. */
 	for (unsigned i = 0; i < 5; i++)
 		assert_int_equal(take(i % 2 ? n2 : n1, "di", "s1", t, 200 + i,
@@ -128,6 +88,8 @@ test_ceiling(void **state)
 	unsigned w;
 
 	(void)state;
+	/* The others' minutes have left (the tick brings them forward). */
+	tick(t);
 	/* Six a minute over the whole vault, two per user here. */
 	for (unsigned i = 0; i < 6; i++) {
 		char u[8];
@@ -160,6 +122,7 @@ test_lock(void **state)
 	int seen = 0;
 
 	(void)state;
+	tick(t);
 	assert_int_equal(cv_store_guard_lock(n1, "ed", "canary", &since),
 	    CV_OK);
 	assert_true(since > 0);
@@ -193,6 +156,7 @@ test_unlock(void **state)
 	int64_t t = T0 + 20 * 1440 * MIN, after = 0, s1, s2, s3, s4, up;
 
 	(void)state;
+	tick(t);
 	assert_int_equal(cv_store_guard_unlock_approve(n1, "ul", "o1", day,
 	    &up), CV_ERR_NOT_FOUND);
 	assert_int_equal(cv_store_guard_lock(n1, "ul", "canary", &s1), CV_OK);
@@ -286,151 +250,6 @@ test_touch_in_snapshot(void **state)
 	    CV_OK);
 }
 
-/*
- * The kept counts against the definition: random takes of three users
- * on two nodes, times moving on by seconds, minutes, hours and days,
- * checked take by take against distinct records per window counted from
- * scratch (what the function counted before it kept counts). Exact for
- * the user's windows and the session's budget; the ceiling (shards that
- * may count records which left) only never allows what it should refuse.
- */
-#define M_USERS 3
-#define M_RIDS 25
-
-static unsigned m_ceilings;	/* refusals the definition makes */
-
-struct mread {
-	int64_t t[M_RIDS];	/* last allowed read, 0: never */
-};
-
-static unsigned
-m_count(const struct mread *m, int64_t now, int64_t w, const unsigned *ids,
-    unsigned n, unsigned *add)
-{
-	unsigned have = 0;
-
-	*add = 0;
-	for (unsigned r = 0; r < M_RIDS; r++)
-		if (m->t[r] && m->t[r] > now - w)
-			have++;
-	for (unsigned i = 0; i < n; i++)
-		if (!m->t[ids[i]] || m->t[ids[i]] <= now - w)
-			++*add;
-	return have;
-}
-
-static uint32_t
-m_rand(uint32_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 17;
-	*x ^= *x << 5;
-	return *x;
-}
-
-static int64_t
-model_run(uint32_t seed, unsigned takes, unsigned vhard, int64_t start,
-    unsigned *early)
-{
-	static const int64_t w[3] = { 60 * SEC, 3600 * SEC, 86400 * SEC };
-	struct mread mu[M_USERS] = { 0 }, mv = { 0 };
-	struct mread ms[M_USERS] = { 0 };	/* per session, since proof */
-	int64_t proof[M_USERS] = { 0 }, now = start;
-	uint32_t x = seed;
-
-	*early = 0;
-	for (unsigned k = 0; k < takes; k++) {
-		unsigned u = m_rand(&x) % M_USERS, n = 1 + m_rand(&x) % 3;
-		unsigned ids[3], have, add, win = 0, got_w, g;
-		uint32_t r = m_rand(&x) % 100;
-		char user[8], ses[8], b[3][32];
-		const char *rids[3];
-		struct cv_store_take tk = { .user = user, .session = ses,
-		    .budget = 9, .rids = rids, .now_us = now,
-		    .soft = { 5, 12, 20 }, .hard = { 7, 15, 25 },
-		    .vhard = { vhard, vhard, vhard },
-		    .stepped_up = m_rand(&x) % 3 == 0 };
-		enum cv_store_verdict want = CV_TAKE_ALLOW, got;
-
-		now += r < 70 ? (1 + r % 5) * SEC : r < 90 ? (30 + r) * SEC :
-		    r < 98 ? (30 + r % 40) * MIN : (20 + r % 10) * 60 * MIN;
-		tk.now_us = now;
-		if (m_rand(&x) % 10 == 0) {	/* a new TOTP proof */
-			proof[u] = now;
-			memset(&ms[u], 0, sizeof ms[u]);
-		}
-		tk.proof_us = proof[u];
-		for (unsigned i = 0; i < n; i++) {
-			do
-				ids[i] = m_rand(&x) % M_RIDS;
-			while ((i > 0 && ids[i] == ids[0]) ||
-			    (i > 1 && ids[i] == ids[1]));
-			rids[i] = rid(b[i], 5000 + ids[i]);
-		}
-		tk.n = n;
-		snprintf(user, sizeof user, "m%x%u", seed & 15, u);
-		snprintf(ses, sizeof ses, "s%x%u", seed & 15, u);
-		for (int i = 0; i < 3 && want == CV_TAKE_ALLOW; i++) {
-			have = m_count(&mu[u], now, w[i], ids, n, &add);
-			win = (unsigned)i + 1;
-			if (have + add > tk.hard[i])
-				want = CV_TAKE_DENY;
-			else if (!tk.stepped_up && have + add > tk.soft[i])
-				want = CV_TAKE_STEP_UP;
-			else if ((have = m_count(&mv, now, w[i], ids, n,
-			    &add)) + add > vhard)
-				want = CV_TAKE_CEILING;
-		}
-		if (want == CV_TAKE_ALLOW) {
-			win = 0;
-			have = m_count(&ms[u], 1, INT64_MAX / 2, ids, n, &add);
-			if (have + add > tk.budget)
-				want = CV_TAKE_SESSION;
-		}
-		assert_int_equal(cv_store_guard_take(k % 2 ? n2 : n1, &tk,
-		    &got, &got_w, &g), CV_OK);
-		if (got == CV_TAKE_CEILING && (want == CV_TAKE_ALLOW ||
-		    want == CV_TAKE_SESSION || got_w < win)) {
-			++*early;	/* a shard counted what had left */
-			continue;
-		}
-		if (got != want)
-			print_message("take %u: user m%u, %u records at +%lld "
-			    "s: got %d want %d\n", k, u, n, (long long)((now -
-			    start) / SEC), (int)got, (int)want);
-		assert_int_equal(got, want);
-		if (want != CV_TAKE_ALLOW && want != CV_TAKE_SESSION)
-			assert_int_equal(got_w, win);
-		m_ceilings += want == CV_TAKE_CEILING;
-		if (want != CV_TAKE_ALLOW)
-			continue;
-		for (unsigned i = 0; i < n; i++)
-			mu[u].t[ids[i]] = mv.t[ids[i]] = ms[u].t[ids[i]] = now;
-	}
-	return now;
-}
-
-static void
-test_model(void **state)
-{
-	unsigned early;
-	int64_t end;
-
-	(void)state;
-	/* Ten days after the other tests: their reads have left. */
-	end = model_run(0x9e3779b9u, 1500, 1000000, T0 + 10 * 1440 * MIN,
-	    &early);
-	assert_int_equal(early, 0);
-	assert_int_equal(m_ceilings, 0);
-	/* The ceiling at 18 records a window, the three users together,
-	 * two days on, other users. */
-	model_run(0x85ebca6bu, 1500, 18, end + 2 * 1440 * MIN, &early);
-	print_message("ceiling: %u of 1500 takes refused, %u early\n",
-	    m_ceilings + early, early);
-	assert_true(m_ceilings > 100);
-	assert_true(early < 15);
-}
-
 /* Two nodes race 40 distinct records each for one user whose day allows
  * 30: exactly 30 between them. */
 struct racer {
@@ -490,32 +309,6 @@ test_race(void **state)
  * without asking again; every other node's decisions count them as read
  * until the node gives them back with what it let out.
  */
-static int g_soft;	/* LIM below is the soft limit, else the hard */
-static uint32_t g_vday = 1000000;	/* the vault's ceiling, every window */
-
-static enum cv_store_verdict
-gtake(struct cv_store *s, const char *user, const char *node, unsigned i,
-    const char *const *settle, size_t nsettle, uint32_t chunk,
-    const uint32_t lim[3], int64_t t, unsigned *grant)
-{
-	char b[32];
-	const char *ids[1] = { rid(b, i) };
-	struct cv_store_take tk = { .user = user, .budget = 1000, .rids = ids,
-	    .n = i ? 1 : 0, .now_us = t, .vhard = { g_vday, g_vday, g_vday },
-	    .node = node, .settle = settle, .nsettle = nsettle,
-	    .chunk = chunk, .lease_us = SEC / 2 };
-	enum cv_store_verdict v;
-	unsigned w, g;
-
-	for (int k = 0; k < 3; k++) {
-		tk.soft[k] = g_soft ? lim[k] : UINT32_MAX;
-		tk.hard[k] = g_soft ? UINT32_MAX : lim[k];
-	}
-	assert_int_equal(cv_store_guard_take(s, &tk, &v, &w, grant ? grant :
-	    &g), CV_OK);
-	return v;
-}
-
 /* How many new records from FIRST on NODE-less S allows before one is
  * refused. */
 static unsigned
@@ -545,6 +338,7 @@ test_grants(void **state)
 	unsigned g;
 
 	(void)state;
+	tick(t);
 	/* Node A's grant: 32 of the day's 200, the read itself one more. */
 	assert_int_equal(gtake(n1, "gr", "A", 7000, NULL, 0, 32, day200, t,
 	    &g), CV_TAKE_ALLOW);
@@ -597,15 +391,17 @@ test_grants_expire(void **state)
 	unsigned g;
 
 	(void)state;
+	tick(t);
 	g_vday = 60;
 	/* Node D: 13 of the vault's 60 ((60 - 1 - 32) / 2), then dies. */
 	assert_int_equal(gtake(n1, "gx", "D", 9000, NULL, 0, 16, big, t, &g),
 	    CV_TAKE_ALLOW);
 	assert_int_equal(g, 13);
 	assert_int_equal(until_refused(n2, "gy", 9100, big, t + SEC), 46);
-	/* Two days on, the reads have aged out; the grant is held still. */
+	/* Two days on, gy's reads have aged out; the grant is held still,
+	 * and gx's read too, as no tick has come since. */
 	assert_int_equal(until_refused(n2, "gy", 9300, big, t + 2880 * MIN),
-	    47);
+	    46);
 	assert_int_equal(cv_store_guard_expire(n2, t + 2881 * MIN), CV_OK);
 	assert_int_equal(until_refused(n2, "gy", 9500, big, t + 5000 * MIN),
 	    60);
@@ -668,48 +464,6 @@ test_grants_race(void **state)
 	    T0 + 6 * 1440 * MIN + 200), 100 - a.allowed - b.allowed);
 }
 
-static int
-setup(void **state)
-{
-	(void)state;
-	return cv_store_open(target, CV_STORE_CREATE, &n1) == CV_OK &&
-	    cv_store_open(target, CV_STORE_OPEN, &n2) == CV_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	cv_store_close(n1);
-	cv_store_close(n2);
-	return 0;
-}
-
-/* A database whose cv_guard_take is an older release's body is given
- * this one's when a store opens it. */
-static void
-test_upgrade(void **state)
-{
-	struct cv_store *s = NULL;
-	struct cv_db_stmt *st;
-
-	(void)state;
-	assert_int_equal(db_exec(n1->db, "CREATE OR REPLACE FUNCTION "
-	    "cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT, p_budget INT,"
-	    " p_rids TEXT[], p_now BIGINT, p_soft INT[], p_hard INT[],"
-	    " p_vhard INT[], p_up BOOLEAN, p_node TEXT, p_settle TEXT[],"
-	    " p_chunk INT, p_lease BIGINT) RETURNS INT[] LANGUAGE plpgsql AS"
-	    " $$BEGIN RETURN ARRAY[0, 0]; END$$"), CV_OK);
-	assert_int_equal(cv_store_open(target, CV_STORE_OPEN, &s), CV_OK);
-	assert_int_equal(db_prepare(s->db, "SELECT position('aging planned once'"
-	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'", 0,
-	    &st), CV_OK);
-	assert_int_equal(db_step(st), CV_DB_ROW);
-	assert_int_equal(db_column_int64(st, 0), 1);
-	db_finalize(st);
-	cv_store_close(s);
-}
-
 int
 main(void)
 {
@@ -724,9 +478,7 @@ main(void)
 		cmocka_unit_test(test_grants_race),
 		cmocka_unit_test(test_grants_expire),
 		cmocka_unit_test(test_unlock),
-		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_touch_in_snapshot),
-		cmocka_unit_test(test_upgrade),
 	};
 	struct cv_store *s;
 	char path[700];
