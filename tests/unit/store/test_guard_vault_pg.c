@@ -362,7 +362,6 @@ static void
 test_upgrade(void **state)
 {
 	struct cv_store *s = NULL;
-	struct cv_db_stmt *st;
 
 	(void)state;
 	/* An older release's tables, and sums left wrong. */
@@ -381,12 +380,8 @@ test_upgrade(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM guard_vault_sums"), 16);
 	assert_int_equal(sql_int("SELECT to_regclass('guard_vault_reads')"
 	    " IS NULL"), 1);
-	assert_int_equal(db_prepare(s->db, "SELECT position('the vault summed by user'"
-	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'", 0,
-	    &st), CV_OK);
-	assert_int_equal(db_step(st), CV_DB_ROW);
-	assert_int_equal(db_column_int64(st, 0), 1);
-	db_finalize(st);
+	assert_int_equal(sql_int("SELECT position('the vault summed by user'"
+	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'"), 1);
 	cv_store_close(s);
 }
 
