@@ -203,7 +203,7 @@ pgdb_open(const char *target, unsigned flags, double busy_seconds,
 	    "client_encoding", "dbname", NULL };
 	const char *vals[] = { "10", "clearvault", "UTF8", target, NULL };
 	struct pg_db *d = NULL;
-	char set[256];
+	char set[320];
 	long ms;
 	cv_err r;
 
@@ -230,8 +230,12 @@ pgdb_open(const char *target, unsigned flags, double busy_seconds,
 	 * begin IMMEDIATE included; 0 would mean forever. */
 	ms = busy_seconds <= 0 ? 1 : busy_seconds > 86400 ? 86400000 :
 	    (long)(busy_seconds * 1000);
+	/* READ COMMITTED whatever the database's default: the shared
+	 * guard's functions decide by what each statement sees after its
+	 * locks (they refuse to run otherwise). */
 	snprintf(set, sizeof set, "SET client_min_messages = error;"
 	    " SET lock_timeout = %ld; SET synchronous_commit = on;"
+	    " SET default_transaction_isolation = 'read committed';"
 	    " SET default_transaction_read_only = %s", ms > 0 ? ms : 1,
 	    flags & CV_DB_READONLY ? "on" : "off");
 	if (pgdb_simple(d, set) != CV_OK) {

@@ -105,13 +105,20 @@
     " sec CONSTANT BIGINT := 1000000;\n" \
     "BEGIN\n" \
     " -- " TAKE_VERSION "\n" \
+    " -- (each statement sees what was committed before it: what the locks\n" \
+    " -- below decide; one snapshot for all would hide other takes)\n" \
+    " IF current_setting('transaction_isolation') <> 'read committed' THEN\n" \
+    "  RAISE EXCEPTION 'the shared guard needs READ COMMITTED';\n" \
+    " END IF;\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
     " PERFORM pg_advisory_xact_lock(hashtext('cv_guard ' || p_u));\n" \
     " IF p_node IS NOT NULL THEN\n" \
     "  -- this node's grant for the user ends here: what it let out is\n" \
     "  -- counted whatever happens next (it has left), the rest goes back.\n" \
+    "  -- (Other nodes' grants a day past their lease are cv_guard_expire's,\n" \
+    "  -- on the database's clock, not this node's.)\n" \
     "  WITH gone AS (DELETE FROM guard_grants WHERE u = p_u AND\n" \
-    "   (node = p_node OR until + w[3] <= p_now) RETURNING guard_grants.g)\n" \
+    "   node = p_node RETURNING guard_grants.g)\n" \
     "  SELECT coalesce(sum(gone.g), 0) INTO back FROM gone;\n" \
     " END IF;\n" \
     " -- Locks in one order for every call: the user's, the user's grants'\n" \
@@ -262,22 +269,26 @@
  * Once a minute from each node's tick, one node at a time. Grants a day
  * past their lease (their nodes died or lost the database before giving
  * them back) out of the vault's sums. Then users who have not read for a
- * minute, up to 100 a call, those with a minute's count first, then the
- * oldest: their counts brought forward as a take would (each under its
- * user's lock, skipped if a take holds it), so that what aged out of
- * their windows leaves the vault's sums too, and their rows past the day
- * deleted. At p_now, but never past the database's clock. Returns what
- * came back of grants.
+ * minute, up to 500 or a tenth of a second a call, those with a minute's
+ * count first, then the oldest: their counts brought forward as a take
+ * would (each under its user's lock, skipped if a take holds it), so
+ * that what aged out of their windows leaves the vault's sums too, and
+ * their rows past the day deleted. At p_now, but never past the
+ * database's clock. Returns what came back of grants.
  */
 #define PG_EXPIRE \
     "CREATE OR REPLACE FUNCTION cv_guard_expire(p_now BIGINT) RETURNS INT" \
     " LANGUAGE plpgsql AS $$\n" \
     "DECLARE\n" \
     " w BIGINT[] := ARRAY[60000000, 3600000000, 86400000000];\n" \
-    " back INT; c RECORD; up BIGINT; ag INT[]; tn BIGINT;\n" \
+    " back INT := 0; c RECORD; up BIGINT; ag INT[]; tn BIGINT; k INT;\n" \
+    " d INT[] := array_fill(0, ARRAY[64]); t0 TIMESTAMPTZ := clock_timestamp();\n" \
     "BEGIN\n" \
+    " IF current_setting('transaction_isolation') <> 'read committed' THEN\n" \
+    "  RAISE EXCEPTION 'the shared guard needs READ COMMITTED';\n" \
+    " END IF;\n" \
     " PERFORM set_config('synchronous_commit', 'off', true);\n" \
-    " -- one node at a time (two would lock the sums' rows in any order)\n" \
+    " -- one node at a time\n" \
     " IF NOT pg_try_advisory_xact_lock(" GUARD_LOCK_SPACE ", 2) THEN\n" \
     "  RETURN 0;\n" \
     " END IF;\n" \
@@ -285,18 +296,24 @@
     " -- age every user's windows, and end grants, early for all nodes\n" \
     " tn := least(p_now,\n" \
     "  (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT);\n" \
-    " WITH gone AS (DELETE FROM guard_grants\n" \
-    "  WHERE until + w[3] <= tn RETURNING guard_grants.u, guard_grants.g),\n" \
-    " per AS (SELECT hashtext(gone.u) & 15 AS k, sum(gone.g) AS g FROM gone\n" \
-    "  GROUP BY 1),\n" \
-    " upd AS (UPDATE guard_vault_sums vs SET g = vs.g - per.g FROM per\n" \
-    "  WHERE vs.k = per.k RETURNING per.g)\n" \
-    " SELECT coalesce(sum(upd.g), 0) INTO back FROM upd;\n" \
+    " -- what changes in each row of the sums (row k: its grants at\n" \
+    " -- d[4k+1], its windows at d[4k+2..4k+4]), applied at the end in one\n" \
+    " -- statement, so that no take waits on a row for the whole call\n" \
+    " FOR c IN WITH gone AS (DELETE FROM guard_grants WHERE ctid = ANY(ARRAY(\n" \
+    "  SELECT gg.ctid FROM guard_grants gg WHERE gg.until + w[3] <= tn\n" \
+    "  FOR UPDATE SKIP LOCKED)) RETURNING guard_grants.u, guard_grants.g)\n" \
+    "  SELECT hashtext(gone.u) & 15 AS k, sum(gone.g)::INT AS g FROM gone\n" \
+    "  GROUP BY 1 LOOP\n" \
+    "  d[4 * c.k + 1] := d[4 * c.k + 1] + c.g;\n" \
+    "  back := back + c.g;\n" \
+    " END LOOP;\n" \
     " -- (the minute's first: a user with none changes only in the hour\n" \
-    " -- and the day, whose counts a minute moves little)\n" \
+    " -- and the day, whose counts a minute moves little; a tenth of a\n" \
+    " -- second at most, the rest at the next tick)\n" \
     " FOR c IN SELECT uc.u FROM guard_user_counts uc\n" \
     "  WHERE uc.upto <= tn - w[1] AND uc.n <> '{0,0,0}'\n" \
-    "  ORDER BY uc.n[1] > 0 DESC, uc.upto LIMIT 100 LOOP\n" \
+    "  ORDER BY uc.n[1] > 0 DESC, uc.upto LIMIT 500 LOOP\n" \
+    "  EXIT WHEN clock_timestamp() - t0 > interval '100 ms';\n" \
     "  CONTINUE WHEN NOT pg_try_advisory_xact_lock(hashtext('cv_guard ' || c.u));\n" \
     "  -- (read again under the lock: a take may have come between)\n" \
     "  SELECT uc.upto, ARRAY[\n" \
@@ -310,10 +327,14 @@
     "  CONTINUE WHEN up > tn - w[1];\n" \
     "  UPDATE guard_user_counts uc SET upto = tn, n = ARRAY[uc.n[1] - ag[1],\n" \
     "   uc.n[2] - ag[2], uc.n[3] - ag[3]] WHERE uc.u = c.u;\n" \
-    "  UPDATE guard_vault_sums vs SET n = ARRAY[vs.n[1] - ag[1],\n" \
-    "   vs.n[2] - ag[2], vs.n[3] - ag[3]] WHERE vs.k = hashtext(c.u) & 15;\n" \
     "  DELETE FROM guard_user_reads WHERE u = c.u AND t <= tn - w[3];\n" \
+    "  k := hashtext(c.u) & 15;\n" \
+    "  FOR i IN 1..3 LOOP d[4 * k + 1 + i] := d[4 * k + 1 + i] + ag[i]; END LOOP;\n" \
     " END LOOP;\n" \
+    " UPDATE guard_vault_sums vs SET g = vs.g - d[4 * vs.k + 1],\n" \
+    "  n = ARRAY[vs.n[1] - d[4 * vs.k + 2], vs.n[2] - d[4 * vs.k + 3],\n" \
+    "  vs.n[3] - d[4 * vs.k + 4]] WHERE d[4 * vs.k + 1] <> 0 OR\n" \
+    "  d[4 * vs.k + 2] <> 0 OR d[4 * vs.k + 3] <> 0 OR d[4 * vs.k + 4] <> 0;\n" \
     " RETURN back;\n" \
     "END $$;"
 
@@ -333,44 +354,60 @@
     " FROM generate_series(0, 15) AS k LEFT JOIN guard_user_counts uc" \
     " ON hashtext(uc.u) & 15 = k GROUP BY k;"
 
-cv_err
-store_guard_upgrade(struct cv_store *s)
+/* Whether the database's cv_guard_take is this release's: 1, 0, or -1
+ * (the question failed). */
+static int
+take_current(struct cv_store *s)
 {
 	struct cv_db_stmt *st;
 	int rc, current = 1;
 
-	if (!cv_store_shared(s))
-		return CV_OK;
 	if (store_stmt(s, "SELECT position('" TAKE_VERSION "' IN prosrc) > 0"
 	    " FROM pg_proc WHERE proname = 'cv_guard_take'", &st) != CV_OK)
-		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+		return -1;
 	if ((rc = db_step(st)) == CV_DB_ROW)
 		current = (int)db_column_int64(st, 0);
 	store_release(st);
-	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
-		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
-	if (current)
+	return rc == CV_DB_ROW || rc == CV_DB_DONE ? current : -1;
+}
+
+cv_err
+store_guard_upgrade(struct cv_store *s)
+{
+	char why[256] = "";
+	int current;
+
+	if (!cv_store_shared(s))
 		return CV_OK;
-	/* Nodes that start together replace it one after the other; one
-	 * that may not (a role without the right) goes on with the older
-	 * body and its tables, as the transaction leaves them. Every node
-	 * is to run one release (stop them all, start them on the new
-	 * one): a node of an older one that opens the database puts its
-	 * body back, which finds none of its tables: every read refused
-	 * until a node of this release opens it. */
+	/* Nodes that start together replace it one after the other (each
+	 * asks again before it tries). One that may not (a role without
+	 * the right) goes on with the older body and its tables, as the
+	 * transaction leaves them. Every node is to run one release (stop
+	 * them all, start them on the new one): a node of an older one that
+	 * opens the database puts its body back, which finds none of its
+	 * tables: every read refused until a node of this release opens
+	 * it. */
 	for (int i = 0; i < 5; i++) {
 		struct timespec pause = { 0, 200000000 };
 
-		if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
+		if ((current = take_current(s)) < 0)
+			return cv_fail(CV_ERR_STORE, "guard: %s",
+			    db_errmsg(s->db));
+		if (current)
 			return CV_OK;
+		if (db_begin(s->db, CV_DB_IMMEDIATE) != CV_OK)
+			break;
 		if (db_exec(s->db, PG_SUMS PG_TAKE PG_EXPIRE) == CV_OK &&
 		    db_commit(s->db) == CV_OK)
 			return CV_OK;
+		snprintf(why, sizeof why, "%s", db_errmsg(s->db));
 		(void)db_rollback(s->db);
 		/* Takes of nodes still running (the tables' locks, a
 		 * deadlock PostgreSQL broke with this side): again. */
 		nanosleep(&pause, NULL);
 	}
+	fprintf(stderr, "clearvault: cannot bring the shared guard's functions "
+	    "to this release (the older ones stay): %s\n", why);
 	return CV_OK;
 }
 

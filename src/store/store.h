@@ -344,10 +344,12 @@ cv_err cv_store_guard_take(struct cv_store *s, const struct cv_store_take *t,
     unsigned *grant) CV_MUST_CHECK;
 /* Once a minute: grants whose lease ended a day before NOW_US (their
  * nodes never gave them back) forgotten, what they held free again; and
- * up to 100 users who have not read for a minute brought forward, so that
- * what left their windows leaves the vault's ceiling count too (until
- * then it counts them as of their last read: early, never late). One
- * node at a time: another's call meanwhile does nothing. */
+ * up to 500 users (a tenth of a second) who have not read for a minute
+ * brought forward, so that what left their windows leaves the vault's
+ * ceiling count too (until then it counts them as of their last read:
+ * early, never late). Never past the database's clock. One node at a
+ * time: another's call meanwhile does nothing. CV_ERR_STORE: the
+ * database failed, or its connection is not READ COMMITTED. */
 cv_err cv_store_guard_expire(struct cv_store *s,
     int64_t now_us) CV_MUST_CHECK;
 /*

@@ -7,6 +7,7 @@
  * once, and an older release's database brought to this one's.
  */
 #include <pthread.h>
+#include <time.h>
 
 #include "guardpg.h"
 
@@ -385,6 +386,56 @@ test_upgrade(void **state)
 	cv_store_close(s);
 }
 
+/* A connection whose transactions keep one snapshot (REPEATABLE READ,
+ * as a database's default could say) would decide the vault on what it
+ * saw before the locks: the guard's functions refuse to run there. */
+static void
+test_isolation(void **state)
+{
+	struct cv_store_take tk = { .user = "iso", .budget = 10,
+	    .now_us = T0 + 600 * 1440 * MIN, .soft = { 10, 10, 10 },
+	    .hard = { 10, 10, 10 }, .vhard = { 10, 10, 10 } };
+	enum cv_store_verdict v;
+	unsigned w, g;
+
+	(void)state;
+	assert_int_equal(db_exec(n2->db, "SET default_transaction_isolation"
+	    " = 'repeatable read'"), CV_OK);
+	assert_int_equal(cv_store_guard_take(n2, &tk, &v, &w, &g),
+	    CV_ERR_STORE);
+	assert_int_equal(cv_store_guard_expire(n2, tk.now_us), CV_ERR_STORE);
+	assert_int_equal(db_exec(n2->db, "SET default_transaction_isolation"
+	    " = 'read committed'"), CV_OK);
+	tick(tk.now_us);
+	assert_int_equal(cv_store_guard_take(n2, &tk, &v, &w, &g), CV_OK);
+	assert_int_equal(v, CV_TAKE_ALLOW);
+}
+
+/* The tick never brings a user past the database's clock: a node whose
+ * clock is a day ahead ages nobody's windows early. (Last: its user's
+ * count is of today, ahead of every other test's time.) */
+static void
+test_clamp(void **state)
+{
+	int64_t now = (int64_t)time(NULL) * SEC;
+	char b[32];
+	const char *ids[1] = { rid(b, 990) };
+	struct cv_store_take tk = { .user = "fast", .budget = 10, .rids = ids,
+	    .n = 1, .now_us = now, .soft = { 10, 10, 10 },
+	    .hard = { 10, 10, 10 }, .vhard = { 1000, 1000, 1000 } };
+	enum cv_store_verdict v;
+	unsigned w, g;
+
+	(void)state;
+	assert_int_equal(cv_store_guard_take(n1, &tk, &v, &w, &g), CV_OK);
+	assert_int_equal(v, CV_TAKE_ALLOW);
+	tick(now + 1440 * MIN);
+	assert_int_equal(sql_int("SELECT upto FROM guard_user_counts"
+	    " WHERE u = 'fast'"), now);
+	assert_int_equal(sql_int("SELECT n[1] FROM guard_user_counts"
+	    " WHERE u = 'fast'"), 1);
+}
+
 int
 main(void)
 {
@@ -394,6 +445,8 @@ main(void)
 		cmocka_unit_test(test_vault_sums),
 		cmocka_unit_test(test_vault_grants_race),
 		cmocka_unit_test(test_upgrade),
+		cmocka_unit_test(test_isolation),
+		cmocka_unit_test(test_clamp),
 	};
 	int failed, up;
 
