@@ -31,13 +31,14 @@ static const char help[] =
  * Canaries are no one's business, on the command line too: whoever reads
  * one gets it (an operator holding the HSM may), and the security office
  * is told at once, as the server tells it (DIR/alerts.jsonl, syslog).
+ * INDEX: the read's own entry (not the log's last, which on a vault of
+ * several nodes may be another's).
  */
 static void
-canary_alert(struct cv_vault *v, struct cv_audit *a, const char *id)
+canary_alert(struct cv_vault *v, const char *id, uint64_t index)
 {
 	struct passwd *pw = getpwuid(geteuid());
 	char **ids = NULL, line[512], when[32], path[1200];
-	uint64_t size = 0;
 	size_t n = 0, i;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -52,14 +53,12 @@ canary_alert(struct cv_vault *v, struct cv_audit *a, const char *id)
 		return;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (cv_audit_size(a, &size) != CV_OK)
-		size = 0;
 	len = snprintf(line, sizeof line, "{\"time\":\"%s\",\"user\":\"%s\","
 	    "\"severity\":\"critical\",\"kind\":\"canary\",\"detail\":"
 	    "\"a canary record was read with clearvault get\",\"source\":"
 	    "\"cli\",\"session\":\"\",\"locked\":false,\"audit_indices\":"
 	    "[%llu]}\n", when, pw ? pw->pw_name : "?",
-	    (unsigned long long)(size ? size - 1 : 0));
+	    (unsigned long long)index);
 	if (cv_path(path, sizeof path, "%s/alerts.jsonl", cv_vault_dir(v)) ==
 	    CV_OK && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0600)) >= 0) {
@@ -90,7 +89,7 @@ cmd_get(int argc, char **argv)
 	struct cv_keyd *k = NULL;
 	struct cv_keyd_client *kd = NULL;
 	struct cv_audit_entry e = { 0 };
-
+	uint64_t index = 0;	/* the read's entry in the log */
 	struct cv_buf text = { 0 };
 	json_t *rec = NULL;
 	json_error_t je;
@@ -143,7 +142,7 @@ cmd_get(int argc, char **argv)
 	e.action = "get";
 	e.source = "cli";
 	if ((r = cv_core_admit(v, &who, &ask, NULL, &pass, &why)) == CV_OK &&
-	    (r = cv_core_read_wait(kd, pass, &e, NULL, &text)) != CV_OK) {
+	    (r = cv_core_read_wait(kd, pass, &e, &index, &text)) != CV_OK) {
 		if (r == CV_ERR_NOT_FOUND)
 			cv_err_set("no record '%.64s'", id);
 		else if (r == CV_ERR_SHREDDED)
@@ -165,7 +164,7 @@ cmd_get(int argc, char **argv)
 		    "not JSON", id));
 		goto out;
 	}
-	canary_alert(v, a, id);
+	canary_alert(v, id, index);
 	if (json_dumpf(rec, stdout, compact ? JSON_COMPACT : JSON_INDENT(2))
 	    != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
 		fprintf(stderr, "clearvault get: cannot write output\n");

@@ -272,6 +272,9 @@ for a in al:
         e = log[i]
         want = "get" if a["source"] == "cli" else "records.get"
         assert e["actor"] == a["user"] and e["action"] == want, (a, e)
+        # (a CLI canary alert names the read's own entry: its record)
+        assert a["source"] != "cli" or e["outcome"] == "allowed" and \
+            len(e["records"]) == 1 and e["records"][0].startswith("CV-"), (a, e)
         assert e["session"] == a["session"], (a, e)
 def of(u, kind):
     return [a for a in al if a["user"] == u and a["kind"] == kind]
