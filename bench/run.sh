@@ -11,7 +11,8 @@
 #   server  audited reads/s over mTLS vs PostgreSQL + pgcrypto + pgaudit;
 #           the same with the guard off
 #   nodes   audited reads/s of one node on PostgreSQL vs one on SQLite,
-#           and of two PostgreSQL nodes vs one (BENCH_NODES_RECORDS)
+#           and of two PostgreSQL nodes vs one (BENCH_NODES_RECORDS), at
+#           each of BENCH_NODES_CONNS connections (default "32 128")
 #   guard   microseconds per decision, memory for 1,000,000 users
 #   scope   one principal's reads out of 100 million audit entries
 # BENCH_RECORDS (default 1,000,000) sets the size. Needs ~8 GB of disk at
@@ -443,29 +444,70 @@ PY
 	    >/dev/null
 	runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q \
 	    -h "$P/pg" -d clearvault -c "VACUUM ANALYZE" -c "CHECKPOINT"
-	set -- $(logsize)
-	log0=$1 ent0=$2 disk0=$3
-	runs_s= runs_p= runs_p2= runs_n= runs_n2= pgreads=0
-	for i in 1 2 3; do
-		for mode in s p p2 n n2; do
-			case $mode in
-			s) set -- $(drive "$W/ns.keys" "$case_ns" \
-			    "$url_s" "$t1_s" "$url_s" "$t2_s") ;;
-			p) set -- $(drive "$W/np.keys" "$case_np" \
-			    "$url_p" "$t1_p" "$url_p" "$t2_p") ;;
-			p2) set -- $(drive "$W/np.keys" "$case_np" \
-			    "$url_p" "$t1_p" "$url_p2" "$t2_p") ;;
-			n) set -- $(drive "$W/np.keys" "$case_np" \
-			    "$url_p3" "$t1_p" "$url_p3" "$t2_p") ;;
-			n2) set -- $(drive "$W/np.keys" "$case_np" \
-			    "$url_p3" "$t1_p" "$url_p4" "$t2_p") ;;
-			esac
-			eval "runs_$mode=\"\$runs_$mode $1:$2:$3:$4\""
-			[ $mode = s ] || pgreads=$((pgreads + $5))
+	# At each connection count of BENCH_NODES_CONNS: 32, where a node
+	# on PostgreSQL still has idle cores (its reads wait on the
+	# database's round trips and the log's commits), and 128, where every
+	# mode is at its capacity (docs/scale-out.md, step 7, fifth part).
+	for C in ${BENCH_NODES_CONNS:-32 128}; do
+		set -- $(logsize)
+		log0=$1 ent0=$2 disk0=$3
+		runs_s= runs_p= runs_p2= runs_n= runs_n2= pgreads=0
+		for i in 1 2 3; do
+			for mode in s p p2 n n2; do
+				case $mode in
+				s) set -- $(drive "$W/ns.keys" "$case_ns" \
+				    "$url_s" "$t1_s" "$url_s" "$t2_s") ;;
+				p) set -- $(drive "$W/np.keys" "$case_np" \
+				    "$url_p" "$t1_p" "$url_p" "$t2_p") ;;
+				p2) set -- $(drive "$W/np.keys" "$case_np" \
+				    "$url_p" "$t1_p" "$url_p2" "$t2_p") ;;
+				n) set -- $(drive "$W/np.keys" "$case_np" \
+				    "$url_p3" "$t1_p" "$url_p3" "$t2_p") ;;
+				n2) set -- $(drive "$W/np.keys" "$case_np" \
+				    "$url_p3" "$t1_p" "$url_p4" "$t2_p") ;;
+				esac
+				eval "runs_$mode=\"\$runs_$mode $1:$2:$3:$4\""
+				[ $mode = s ] || pgreads=$((pgreads + $5))
+			done
 		done
+		set -- $(logsize)
+		log1=$1 ent1=$2 disk1=$3
+		python3 - "$runs_s" "$runs_p" "$runs_p2" "$runs_n" "$runs_n2" "$C" \
+		    "$NR" "$dbsize" "$log0" "$log1" "$ent0" "$ent1" "$pgreads" \
+		    "$disk0" "$disk1" <<-'PY'
+	import sys
+	runs = [[tuple(map(float, r.split(":"))) for r in a.split()]
+	        for a in sys.argv[1:6]]
+	c, nr, db = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+	log0, log1, ent0, ent1, reads, disk0, disk1 = map(int, sys.argv[9:16])
+	def med(v):
+	    return sorted(v)[len(v) // 2]
+	def show(name, rs):
+	    r = [x[0] for x in rs]
+	    print(f"          {name}: {' / '.join(f'{x:,.0f}' for x in r)}/s, "
+	          f"median {med(r):,.0f}/s; p50 {med([x[1] for x in rs]):.1f} ms, "
+	          f"p99 {med([x[2] for x in rs]):.1f} ms (medians); errors "
+	          f"{sum(int(x[3]) for x in rs)}")
+	    return med(r)
+	print(f"nodes:    {nr:,} records in each vault, {c} connections in all "
+	      f"(two generators of {c // 2}, one per reader), three 10 s runs of "
+	      "each, in turn:")
+	s = show("one node on SQLite", runs[0])
+	p = show("one node on PostgreSQL", runs[1])
+	p2 = show("two nodes on PostgreSQL, one generator each", runs[2])
+	n = show("one node on PostgreSQL, --no-guard", runs[3])
+	n2 = show("two nodes on PostgreSQL, --no-guard", runs[4])
+	print(f"          PostgreSQL / SQLite, one node: {p / s:.2f} (target >= 0.60); "
+	      f"two nodes / one: {p2 / p:.2f} (target >= 1.00)")
+	print(f"          without the guard: PostgreSQL / SQLite {n / s:.2f}, "
+	      f"two nodes / one {n2 / n:.2f}")
+	print(f"          database after the load: {db / 2**20:,.0f} MiB, "
+	      f"{db / nr / 1024:.1f} KiB per record; the log: "
+	      f"{(ent1 - ent0) / reads:.2f} entries per read answered 200, "
+	      f"{(log1 - log0) / (ent1 - ent0):.0f} bytes per entry (all its files), "
+	      f"{(disk1 - disk0) / (ent1 - ent0):.0f} on disk (pg_largeobject)")
+	PY
 	done
-	set -- $(logsize)
-	log1=$1 ent1=$2 disk1=$3
 	for p in $pid_s $pid_p $pid_p2 $pid_p3 $pid_p4; do
 		kill $p
 		wait $p 2>/dev/null
@@ -473,41 +515,6 @@ PY
 	sh tests/pg.sh stop "$P/pg"
 	trap 'rm -rf "$W"' EXIT
 	rm -rf "$P" "$W"/ns* "$W"/np* "$W/nids" "$W/ncase_ids"
-	python3 - "$runs_s" "$runs_p" "$runs_p2" "$runs_n" "$runs_n2" "$C" \
-	    "$NR" "$dbsize" "$log0" "$log1" "$ent0" "$ent1" "$pgreads" \
-	    "$disk0" "$disk1" <<'PY'
-import sys
-runs = [[tuple(map(float, r.split(":"))) for r in a.split()]
-        for a in sys.argv[1:6]]
-c, nr, db = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
-log0, log1, ent0, ent1, reads, disk0, disk1 = map(int, sys.argv[9:16])
-def med(v):
-    return sorted(v)[len(v) // 2]
-def show(name, rs):
-    r = [x[0] for x in rs]
-    print(f"          {name}: {' / '.join(f'{x:,.0f}' for x in r)}/s, "
-          f"median {med(r):,.0f}/s; p50 {med([x[1] for x in rs]):.1f} ms, "
-          f"p99 {med([x[2] for x in rs]):.1f} ms (medians); errors "
-          f"{sum(int(x[3]) for x in rs)}")
-    return med(r)
-print(f"nodes:    {nr:,} records in each vault, {c} connections in all "
-      f"(two generators of {c // 2}, one per reader), three 10 s runs of "
-      "each, in turn:")
-s = show("one node on SQLite", runs[0])
-p = show("one node on PostgreSQL", runs[1])
-p2 = show("two nodes on PostgreSQL, one generator each", runs[2])
-n = show("one node on PostgreSQL, --no-guard", runs[3])
-n2 = show("two nodes on PostgreSQL, --no-guard", runs[4])
-print(f"          PostgreSQL / SQLite, one node: {p / s:.2f} (target >= 0.60); "
-      f"two nodes / one: {p2 / p:.2f} (target >= 1.00)")
-print(f"          without the guard: PostgreSQL / SQLite {n / s:.2f}, "
-      f"two nodes / one {n2 / n:.2f}")
-print(f"          database after the load: {db / 2**20:,.0f} MiB, "
-      f"{db / nr / 1024:.1f} KiB per record; the log: "
-      f"{(ent1 - ent0) / reads:.2f} entries per read answered 200, "
-      f"{(log1 - log0) / (ent1 - ent0):.0f} bytes per entry (all its files), "
-      f"{(disk1 - disk0) / (ent1 - ent0):.0f} on disk (pg_largeobject)")
-PY
 fi
 
 # The audit log at 10 million entries (BENCH_AUDIT_ENTRIES to change).
