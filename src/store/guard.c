@@ -22,8 +22,9 @@
  * must not cost what the window holds (a day's reads), so each window's
  * count is kept (*_counts.n, as of *_counts.upto) and brought forward at
  * the next take by the rows whose last read left the window since then
- * (t in (upto - w, now - w]: an index range, each row visited once per
- * window as it ages out). Times only move forward: a node whose clock is
+ * (t in (upto - w, now - w]: a range of the index by ten seconds, so
+ * each row is visited as it ages out and with it at most the user's rows
+ * of two ten-second spans a window: TB below). Times only move forward: a node whose clock is
  * behind is taken to read at the count's time. Rows past the day are
  * deleted as they age. A row's time is its last read's rounded up to the
  * second, and written only when that moves it: the reads of a record
@@ -56,21 +57,28 @@
     " g INT NOT NULL);"
 /*
  * A user's reads: the last time each record was read (rounded up to the
- * second) and its minute, m = t / GUARD_MINUTE. The windows' aging finds
- * rows by (u, m), not (u, t): a re-read within the minute changes no
- * indexed column, so PostgreSQL updates the row in place (a HOT update,
- * with the room fillfactor leaves on its page) instead of adding an entry
- * to two indexes; the upsert of re-reads was 40% of a take's time
- * (docs/scale-out.md, step 7, sixth part).
+ * second) and its ten seconds, tb = t / GUARD_TB. The windows' aging
+ * finds rows by (u, tb), not (u, t): a re-read within the same ten
+ * seconds changes no indexed column, so PostgreSQL updates the row in
+ * place (a HOT update, with the room fillfactor leaves on its page)
+ * instead of adding an entry to two indexes; the upsert of re-reads was
+ * 40% of a take's time (docs/scale-out.md, step 7, sixth part). Why ten
+ * seconds: a range of spans reads every row of its two end spans, not
+ * only those whose times are in it; with minutes, a user reading a
+ * thousand new records a second made each take read some 360,000 rows.
  */
-#define GUARD_MINUTE "60000000"
-#define READS_M_INDEX \
-    "CREATE INDEX IF NOT EXISTS guard_user_reads_m ON guard_user_reads(u, m);"
+#define GUARD_TB "10000000"
+#define READS_TB_INDEX \
+    "CREATE INDEX IF NOT EXISTS guard_user_reads_tb ON guard_user_reads(u, tb);"
+#define READS_TB_CHECK \
+    "DROP CONSTRAINT IF EXISTS guard_user_reads_tb_is," \
+    " ADD CONSTRAINT guard_user_reads_tb_is CHECK (tb = t / " GUARD_TB ")"
 #define PG_TABLES \
     "CREATE TABLE guard_user_reads(u TEXT NOT NULL, rid TEXT NOT NULL," \
-    " t BIGINT NOT NULL, m BIGINT NOT NULL, PRIMARY KEY (u, rid))" \
+    " t BIGINT NOT NULL, tb BIGINT NOT NULL, PRIMARY KEY (u, rid))" \
     " WITH (fillfactor = 80);" \
-    READS_M_INDEX \
+    "ALTER TABLE guard_user_reads " READS_TB_CHECK ";" \
+    READS_TB_INDEX \
     "CREATE TABLE guard_user_counts(u TEXT PRIMARY KEY," \
     " upto BIGINT NOT NULL, n INT[] NOT NULL);" \
     "CREATE TABLE guard_session_reads(s TEXT NOT NULL, rid TEXT NOT NULL," \
@@ -89,16 +97,16 @@
     "CREATE INDEX guard_grants_until ON guard_grants(until);"
 
 /* How many of the user's records (uc.u) aged out of window I (1-3) from
- * FROM to TO: a range of the (u, m) index, then the times. */
+ * FROM to TO: a range of the (u, tb) index, then the times. */
 #define AGED(i, from, to) \
     "(SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
-    "   ur.m >= (" from " - w[" i "]) / " GUARD_MINUTE " AND\n" \
-    "   ur.m <= (" to " - w[" i "]) / " GUARD_MINUTE " AND\n" \
+    "   ur.tb >= (" from " - w[" i "]) / " GUARD_TB " AND\n" \
+    "   ur.tb <= (" to " - w[" i "]) / " GUARD_TB " AND\n" \
     "   ur.t > " from " - w[" i "] AND ur.t <= " to " - w[" i "])"
 /* The user's (U) rows a day old at NOW: counted nowhere. */
 #define DAY_GONE(u, now) \
     "DELETE FROM guard_user_reads WHERE u = " u " AND\n" \
-    "   m <= (" now " - w[3]) / " GUARD_MINUTE " AND t <= " now " - w[3];\n"
+    "   tb <= (" now " - w[3]) / " GUARD_TB " AND t <= " now " - w[3];\n"
 
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
@@ -261,9 +269,10 @@
     "   vs.n[2] + a[2] - ag[2], vs.n[3] + a[3] - ag[3]] WHERE vs.k = ku;\n" \
     " END IF;\n" \
     " tr := tu + sec - 1 - (tu + sec - 1) % sec;\n" \
-    " INSERT INTO guard_user_reads SELECT p_u, x, tr, tr / " GUARD_MINUTE "\n" \
-    "  FROM unnest(ids) AS x ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t,\n" \
-    "  m = excluded.m WHERE guard_user_reads.t < excluded.t;\n" \
+    " INSERT INTO guard_user_reads(u, rid, t, tb)\n" \
+    "  SELECT p_u, x, tr, tr / " GUARD_TB " FROM unnest(ids) AS x\n" \
+    "  ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t, tb = excluded.tb\n" \
+    "  WHERE guard_user_reads.t < excluded.t;\n" \
     " -- rows past the day are counted nowhere: deleted once a minute\n" \
     " IF tu / w[1] <> up / w[1] THEN\n" \
     "  " DAY_GONE("p_u", "tu") \
@@ -358,22 +367,28 @@
     " RETURN back;\n" \
     "END $$;"
 
-/* At an upgrade, while no take may change a count or a grant: the sums
- * as they are by definition (a release before kept the vault's reads by
- * record), and the users' reads given their minute (a release before
- * indexed their times). */
+/* At an upgrade, while no take may change a count or a grant (the
+ * tables locked in the order takes use them): the sums as they are by
+ * definition (a release before kept the vault's reads by record), and
+ * the users' reads given their ten seconds (a release before indexed
+ * their times; the old index dropped before the rows are rewritten, the
+ * fill factor set before, so that the new versions leave room). */
 #define PG_SUMS \
     "SET LOCAL lock_timeout = '5s';" \
-    "LOCK TABLE guard_grants, guard_user_counts IN SHARE ROW EXCLUSIVE MODE;" \
+    "CREATE TABLE IF NOT EXISTS guard_vault_sums(k INT);" \
+    "LOCK TABLE guard_grants IN SHARE ROW EXCLUSIVE MODE;" \
+    "LOCK TABLE guard_vault_sums, guard_user_reads IN ACCESS EXCLUSIVE MODE;" \
+    "LOCK TABLE guard_user_counts IN SHARE ROW EXCLUSIVE MODE;" \
     "DROP TABLE IF EXISTS guard_vault_reads, guard_vault_counts," \
     " guard_vault_grants, guard_vault_sums;" \
     VAULT_SUMS \
-    "ALTER TABLE guard_user_reads ADD COLUMN IF NOT EXISTS m BIGINT;" \
-    "UPDATE guard_user_reads SET m = t / " GUARD_MINUTE " WHERE m IS NULL;" \
-    "ALTER TABLE guard_user_reads ALTER COLUMN m SET NOT NULL," \
+    "ALTER TABLE guard_user_reads ADD COLUMN IF NOT EXISTS tb BIGINT," \
     " SET (fillfactor = 80);" \
     "DROP INDEX IF EXISTS guard_user_reads_t;" \
-    READS_M_INDEX \
+    "UPDATE guard_user_reads SET tb = t / " GUARD_TB " WHERE tb IS NULL;" \
+    "ALTER TABLE guard_user_reads ALTER COLUMN tb SET NOT NULL, " \
+    READS_TB_CHECK ";" \
+    READS_TB_INDEX \
     "INSERT INTO guard_vault_sums SELECT k," \
     " ARRAY[coalesce(sum(uc.n[1]), 0), coalesce(sum(uc.n[2]), 0)," \
     " coalesce(sum(uc.n[3]), 0)], coalesce((SELECT sum(gg.g) FROM guard_grants" \

@@ -217,7 +217,7 @@ updates(int64_t *all, int64_t *hot)
 
 /* Reads of a record within one second write its row once; the record
  * counts until its read's second has left the window, never less. A
- * read again within the minute updates its row in place. */
+ * read again within the same ten seconds updates its row in place. */
 static void
 test_second(void **state)
 {
@@ -246,8 +246,8 @@ test_second(void **state)
 	    CV_TAKE_ALLOW);
 	row_of("sec", 900, r1);
 	assert_true(strcmp(r0, r1) != 0);
-	/* (t + MIN + SEC was in the minute after t's: in the same one
-	 * now) */
+	/* (t + MIN + SEC was in another ten seconds than t's: in the same
+	 * ones now) */
 	updates(&u0, &h0);
 	assert_int_equal(take(n2, "sec", NULL, 0, 900, t + MIN + 3 * SEC,
 	    NULL), CV_TAKE_ALLOW);
@@ -397,8 +397,8 @@ test_upgrade(void **state)
 	assert_int_equal(db_exec(n1->db, "CREATE TABLE guard_vault_reads"
 	    "(rid TEXT PRIMARY KEY, k INT NOT NULL, t BIGINT NOT NULL);"
 	    "UPDATE guard_vault_sums SET n = '{999,999,999}', g = 7;"
-	    "DROP INDEX guard_user_reads_m;"
-	    "ALTER TABLE guard_user_reads DROP COLUMN m, RESET (fillfactor);"
+	    "DROP INDEX guard_user_reads_tb;"
+	    "ALTER TABLE guard_user_reads DROP COLUMN tb, RESET (fillfactor);"
 	    "CREATE INDEX guard_user_reads_t ON guard_user_reads(u, t);"
 	    "INSERT INTO guard_user_reads VALUES ('up', 'CV-1',"
 	    " 1600000000000000)"), CV_OK);
@@ -416,12 +416,14 @@ test_upgrade(void **state)
 	    " IS NULL"), 1);
 	assert_int_equal(sql_int("SELECT position('re-reads in place'"
 	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'"), 1);
-	/* The reads given their minute, indexed by it, with room for
-	 * re-reads in place. */
-	assert_int_equal(sql_int("SELECT m FROM guard_user_reads WHERE"
-	    " u = 'up'"), 1600000000000000 / 60000000);
+	/* The reads given their ten seconds, indexed by them, checked,
+	 * with room for re-reads in place. */
+	assert_int_equal(sql_int("SELECT tb FROM guard_user_reads WHERE"
+	    " u = 'up'"), 1600000000000000 / 10000000);
 	assert_int_equal(sql_int("SELECT to_regclass('guard_user_reads_t')"
-	    " IS NULL AND to_regclass('guard_user_reads_m') IS NOT NULL"), 1);
+	    " IS NULL AND to_regclass('guard_user_reads_tb') IS NOT NULL"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM pg_constraint WHERE"
+	    " conname = 'guard_user_reads_tb_is'"), 1);
 	assert_int_equal(sql_int("SELECT 'fillfactor=80' = ANY(reloptions)"
 	    " FROM pg_class WHERE relname = 'guard_user_reads'"), 1);
 	assert_int_equal(db_exec(n1->db, "DELETE FROM guard_user_reads"
