@@ -23,15 +23,15 @@
  * count is kept (*_counts.n, as of *_counts.upto) and brought forward at
  * the next take by the rows whose last read left the window since then
  * (t in (upto - w, now - w]: a range of the index by ten seconds, so
- * each row is visited as it ages out and with it at most the user's rows
- * of two ten-second spans a window: TB below). Times only move forward: a node whose clock is
- * behind is taken to read at the count's time. Rows past the day are
- * deleted as they age. A row's time is its last read's rounded up to the
- * second, and written only when that moves it: the reads of a record
- * within one second (a record's sections, a page that asks twice) then
- * write its row once, where each wrote a new version of the row and of
- * its time index's entry, aged again later as a dead entry. A record
- * stays in a window up to a second longer: counted longer, never less.
+ * each row is visited as it ages out and with it at most the user's
+ * rows of two ten-second spans a window: GUARD_TB below). Times only
+ * move forward: a node whose clock is behind is taken to read at the
+ * count's time. Rows past the day are deleted as they age. A row's time
+ * is its last read's rounded up to the second, and written only when
+ * that moves it: the reads of a record within one second (a record's
+ * sections, a page that asks twice) then write its row once, where each
+ * wrote a new version of the row. A record stays in a window up to a
+ * second longer: counted longer, never less.
  *
  * The vault-wide ceiling is the sum of the users' counts, kept in 16
  * rows by user (guard_vault_sums, hashtext(u) & 15), each changed by what
@@ -110,7 +110,7 @@
 
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
-#define TAKE_VERSION "cv_guard_take 5: re-reads in place"
+#define TAKE_VERSION "cv_guard_take 6: re-reads in place by ten seconds"
 
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
@@ -384,7 +384,8 @@
     VAULT_SUMS \
     "ALTER TABLE guard_user_reads ADD COLUMN IF NOT EXISTS tb BIGINT," \
     " SET (fillfactor = 80);" \
-    "DROP INDEX IF EXISTS guard_user_reads_t;" \
+    "DROP INDEX IF EXISTS guard_user_reads_t, guard_user_reads_m;" \
+    "ALTER TABLE guard_user_reads DROP COLUMN IF EXISTS m;" \
     "UPDATE guard_user_reads SET tb = t / " GUARD_TB " WHERE tb IS NULL;" \
     "ALTER TABLE guard_user_reads ALTER COLUMN tb SET NOT NULL, " \
     READS_TB_CHECK ";" \

@@ -401,7 +401,12 @@ test_upgrade(void **state)
 	    "ALTER TABLE guard_user_reads DROP COLUMN tb, RESET (fillfactor);"
 	    "CREATE INDEX guard_user_reads_t ON guard_user_reads(u, t);"
 	    "INSERT INTO guard_user_reads VALUES ('up', 'CV-1',"
-	    " 1600000000000000)"), CV_OK);
+	    " 1600000000000000);"
+	    /* (and a minute's column and index, as a build of this stop
+	     * before its review had them) */
+	    "ALTER TABLE guard_user_reads ADD COLUMN m BIGINT;"
+	    "CREATE INDEX guard_user_reads_m ON guard_user_reads(u, m)"),
+	    CV_OK);
 	assert_int_not_equal(sql_int(SUMS_WRONG), 0);
 	assert_int_equal(db_exec(n1->db, "CREATE OR REPLACE FUNCTION "
 	    "cv_guard_take(p_u TEXT, p_s TEXT, p_proof BIGINT, p_budget INT,"
@@ -414,7 +419,7 @@ test_upgrade(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM guard_vault_sums"), 16);
 	assert_int_equal(sql_int("SELECT to_regclass('guard_vault_reads')"
 	    " IS NULL"), 1);
-	assert_int_equal(sql_int("SELECT position('re-reads in place'"
+	assert_int_equal(sql_int("SELECT position('re-reads in place by ten'"
 	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'"), 1);
 	/* The reads given their ten seconds, indexed by them, checked,
 	 * with room for re-reads in place. */
@@ -424,6 +429,9 @@ test_upgrade(void **state)
 	    " IS NULL AND to_regclass('guard_user_reads_tb') IS NOT NULL"), 1);
 	assert_int_equal(sql_int("SELECT count(*) FROM pg_constraint WHERE"
 	    " conname = 'guard_user_reads_tb_is'"), 1);
+	assert_int_equal(sql_int("SELECT count(*) FROM information_schema"
+	    ".columns WHERE table_name = 'guard_user_reads' AND"
+	    " column_name = 'm'"), 0);
 	assert_int_equal(sql_int("SELECT 'fillfactor=80' = ANY(reloptions)"
 	    " FROM pg_class WHERE relname = 'guard_user_reads'"), 1);
 	assert_int_equal(db_exec(n1->db, "DELETE FROM guard_user_reads"
