@@ -22,16 +22,15 @@
  * must not cost what the window holds (a day's reads), so each window's
  * count is kept (*_counts.n, as of *_counts.upto) and brought forward at
  * the next take by the rows whose last read left the window since then
- * (t in (upto - w, now - w]: a range of the index by ten seconds, so
- * each row is visited as it ages out and with it at most the user's
- * rows of two ten-second spans a window: GUARD_TB below). Times only
- * move forward: a node whose clock is behind is taken to read at the
- * count's time. Rows past the day are deleted as they age. A row's time
- * is its last read's rounded up to the second, and written only when
- * that moves it: the reads of a record within one second (a record's
- * sections, a page that asks twice) then write its row once, where each
- * wrote a new version of the row. A record stays in a window up to a
- * second longer: counted longer, never less.
+ * (t in (upto - w, now - w]: an index range, each row visited once per
+ * window as it ages out). Times only move forward: a node whose clock is
+ * behind is taken to read at the count's time. Rows past the day are
+ * deleted as they age. A row's time is its last read's rounded up to the
+ * second, and written only when that moves it: the reads of a record
+ * within one second (a record's sections, a page that asks twice) then
+ * write its row once, where each wrote a new version of the row and of
+ * its time index's entry, aged again later as a dead entry. A record
+ * stays in a window up to a second longer: counted longer, never less.
  *
  * The vault-wide ceiling is the sum of the users' counts, kept in 16
  * rows by user (guard_vault_sums, hashtext(u) & 15), each changed by what
@@ -55,30 +54,10 @@
 #define VAULT_SUMS \
     "CREATE TABLE guard_vault_sums(k INT PRIMARY KEY, n INT[] NOT NULL," \
     " g INT NOT NULL);"
-/*
- * A user's reads: the last time each record was read (rounded up to the
- * second) and its ten seconds, tb = t / GUARD_TB. The windows' aging
- * finds rows by (u, tb), not (u, t): a re-read within the same ten
- * seconds changes no indexed column, so PostgreSQL updates the row in
- * place (a HOT update, with the room fillfactor leaves on its page)
- * instead of adding an entry to two indexes; the upsert of re-reads was
- * 40% of a take's time (docs/scale-out.md, step 7, sixth part). Why ten
- * seconds: a range of spans reads every row of its two end spans, not
- * only those whose times are in it; with minutes, a user reading a
- * thousand new records a second made each take read some 360,000 rows.
- */
-#define GUARD_TB "10000000"
-#define READS_TB_INDEX \
-    "CREATE INDEX IF NOT EXISTS guard_user_reads_tb ON guard_user_reads(u, tb);"
-#define READS_TB_CHECK \
-    "DROP CONSTRAINT IF EXISTS guard_user_reads_tb_is," \
-    " ADD CONSTRAINT guard_user_reads_tb_is CHECK (tb = t / " GUARD_TB ")"
 #define PG_TABLES \
     "CREATE TABLE guard_user_reads(u TEXT NOT NULL, rid TEXT NOT NULL," \
-    " t BIGINT NOT NULL, tb BIGINT NOT NULL, PRIMARY KEY (u, rid))" \
-    " WITH (fillfactor = 80);" \
-    "ALTER TABLE guard_user_reads " READS_TB_CHECK ";" \
-    READS_TB_INDEX \
+    " t BIGINT NOT NULL, PRIMARY KEY (u, rid));" \
+    "CREATE INDEX guard_user_reads_t ON guard_user_reads(u, t);" \
     "CREATE TABLE guard_user_counts(u TEXT PRIMARY KEY," \
     " upto BIGINT NOT NULL, n INT[] NOT NULL);" \
     "CREATE TABLE guard_session_reads(s TEXT NOT NULL, rid TEXT NOT NULL," \
@@ -96,21 +75,9 @@
     "CREATE INDEX guard_grants_u ON guard_grants(u);" \
     "CREATE INDEX guard_grants_until ON guard_grants(until);"
 
-/* How many of the user's records (uc.u) aged out of window I (1-3) from
- * FROM to TO: a range of the (u, tb) index, then the times. */
-#define AGED(i, from, to) \
-    "(SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
-    "   ur.tb >= (" from " - w[" i "]) / " GUARD_TB " AND\n" \
-    "   ur.tb <= (" to " - w[" i "]) / " GUARD_TB " AND\n" \
-    "   ur.t > " from " - w[" i "] AND ur.t <= " to " - w[" i "])"
-/* The user's (U) rows a day old at NOW: counted nowhere. */
-#define DAY_GONE(u, now) \
-    "DELETE FROM guard_user_reads WHERE u = " u " AND\n" \
-    "   tb <= (" now " - w[3]) / " GUARD_TB " AND t <= " now " - w[3];\n"
-
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
-#define TAKE_VERSION "cv_guard_take 6: re-reads in place by ten seconds"
+#define TAKE_VERSION "cv_guard_take 4: the vault summed by user"
 
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
@@ -134,7 +101,7 @@
     " ids TEXT[]; up BIGINT; tu BIGINT; ku INT := hashtext(p_u) & 15;\n" \
     " n INT[]; a INT[]; ag INT[]; vn INT[]; sp BIGINT; sn INT := 0;\n" \
     " sa INT := 0; had BOOLEAN; og INT[]; osg INT; vg INT; gr INT;\n" \
-    " back INT := 0; v INT := 0; fresh TEXT[]; tr BIGINT;\n" \
+    " back INT := 0; v INT := 0; fresh TEXT[];\n" \
     " sec CONSTANT BIGINT := 1000000;\n" \
     "BEGIN\n" \
     " -- " TAKE_VERSION "\n" \
@@ -181,9 +148,12 @@
     " -- that is kept; with the bounds as values, or the ranges OR-ed in\n" \
     " -- one scan, it was planned again at every call)\n" \
     " SELECT uc.upto, uc.n, ARRAY[\n" \
-    "  " AGED("1", "uc.upto", "greatest(p_now, uc.upto)") ",\n" \
-    "  " AGED("2", "uc.upto", "greatest(p_now, uc.upto)") ",\n" \
-    "  " AGED("3", "uc.upto", "greatest(p_now, uc.upto)") "]\n" \
+    "  (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "   ur.t > uc.upto - w[1] AND ur.t <= greatest(p_now, uc.upto) - w[1]),\n" \
+    "  (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "   ur.t > uc.upto - w[2] AND ur.t <= greatest(p_now, uc.upto) - w[2]),\n" \
+    "  (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "   ur.t > uc.upto - w[3] AND ur.t <= greatest(p_now, uc.upto) - w[3])]\n" \
     "  INTO up, n, ag FROM guard_user_counts uc WHERE uc.u = p_u;\n" \
     " IF NOT FOUND THEN up := p_now; n := '{0,0,0}'; ag := '{0,0,0}'; END IF;\n" \
     " tu := greatest(p_now, up);\n" \
@@ -268,14 +238,12 @@
     "  UPDATE guard_vault_sums vs SET n = ARRAY[vs.n[1] + a[1] - ag[1],\n" \
     "   vs.n[2] + a[2] - ag[2], vs.n[3] + a[3] - ag[3]] WHERE vs.k = ku;\n" \
     " END IF;\n" \
-    " tr := tu + sec - 1 - (tu + sec - 1) % sec;\n" \
-    " INSERT INTO guard_user_reads(u, rid, t, tb)\n" \
-    "  SELECT p_u, x, tr, tr / " GUARD_TB " FROM unnest(ids) AS x\n" \
-    "  ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t, tb = excluded.tb\n" \
+    " INSERT INTO guard_user_reads SELECT p_u, x, tu + sec - 1 - (tu + sec - 1) % sec\n" \
+    "  FROM unnest(ids) AS x ON CONFLICT (u, rid) DO UPDATE SET t = excluded.t\n" \
     "  WHERE guard_user_reads.t < excluded.t;\n" \
     " -- rows past the day are counted nowhere: deleted once a minute\n" \
     " IF tu / w[1] <> up / w[1] THEN\n" \
-    "  " DAY_GONE("p_u", "tu") \
+    "  DELETE FROM guard_user_reads WHERE u = p_u AND t <= tu - w[3];\n" \
     " END IF;\n" \
     " -- a grant: what this node may let out of this user's budgets without\n" \
     " -- asking, until p_lease has passed; half of what is left above a\n" \
@@ -349,14 +317,17 @@
     "  CONTINUE WHEN NOT pg_try_advisory_xact_lock(hashtext('cv_guard ' || c.u));\n" \
     "  -- (read again under the lock: a take may have come between)\n" \
     "  SELECT uc.upto, ARRAY[\n" \
-    "   " AGED("1", "uc.upto", "tn") ",\n" \
-    "   " AGED("2", "uc.upto", "tn") ",\n" \
-    "   " AGED("3", "uc.upto", "tn") "]\n" \
+    "   (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "    ur.t > uc.upto - w[1] AND ur.t <= tn - w[1]),\n" \
+    "   (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "    ur.t > uc.upto - w[2] AND ur.t <= tn - w[2]),\n" \
+    "   (SELECT count(*) FROM guard_user_reads ur WHERE ur.u = uc.u AND\n" \
+    "    ur.t > uc.upto - w[3] AND ur.t <= tn - w[3])]\n" \
     "   INTO up, ag FROM guard_user_counts uc WHERE uc.u = c.u;\n" \
     "  CONTINUE WHEN up > tn - w[1];\n" \
     "  UPDATE guard_user_counts uc SET upto = tn, n = ARRAY[uc.n[1] - ag[1],\n" \
     "   uc.n[2] - ag[2], uc.n[3] - ag[3]] WHERE uc.u = c.u;\n" \
-    "  " DAY_GONE("c.u", "tn") \
+    "  DELETE FROM guard_user_reads WHERE u = c.u AND t <= tn - w[3];\n" \
     "  k := hashtext(c.u) & 15;\n" \
     "  FOR i IN 1..3 LOOP d[4 * k + 1 + i] := d[4 * k + 1 + i] + ag[i]; END LOOP;\n" \
     " END LOOP;\n" \
@@ -367,29 +338,15 @@
     " RETURN back;\n" \
     "END $$;"
 
-/* At an upgrade, while no take may change a count or a grant (the
- * tables locked in the order takes use them): the sums as they are by
- * definition (a release before kept the vault's reads by record), and
- * the users' reads given their ten seconds (a release before indexed
- * their times; the old index dropped before the rows are rewritten, the
- * fill factor set before, so that the new versions leave room). */
+/* The sums as they are by definition, made at an upgrade (from a release
+ * that kept the vault's reads by record) while no take may change a
+ * count or a grant. */
 #define PG_SUMS \
     "SET LOCAL lock_timeout = '5s';" \
-    "CREATE TABLE IF NOT EXISTS guard_vault_sums(k INT);" \
-    "LOCK TABLE guard_grants IN SHARE ROW EXCLUSIVE MODE;" \
-    "LOCK TABLE guard_vault_sums, guard_user_reads IN ACCESS EXCLUSIVE MODE;" \
-    "LOCK TABLE guard_user_counts IN SHARE ROW EXCLUSIVE MODE;" \
+    "LOCK TABLE guard_grants, guard_user_counts IN SHARE ROW EXCLUSIVE MODE;" \
     "DROP TABLE IF EXISTS guard_vault_reads, guard_vault_counts," \
     " guard_vault_grants, guard_vault_sums;" \
     VAULT_SUMS \
-    "ALTER TABLE guard_user_reads ADD COLUMN IF NOT EXISTS tb BIGINT," \
-    " SET (fillfactor = 80);" \
-    "DROP INDEX IF EXISTS guard_user_reads_t, guard_user_reads_m;" \
-    "ALTER TABLE guard_user_reads DROP COLUMN IF EXISTS m;" \
-    "UPDATE guard_user_reads SET tb = t / " GUARD_TB " WHERE tb IS NULL;" \
-    "ALTER TABLE guard_user_reads ALTER COLUMN tb SET NOT NULL, " \
-    READS_TB_CHECK ";" \
-    READS_TB_INDEX \
     "INSERT INTO guard_vault_sums SELECT k," \
     " ARRAY[coalesce(sum(uc.n[1]), 0), coalesce(sum(uc.n[2]), 0)," \
     " coalesce(sum(uc.n[3]), 0)], coalesce((SELECT sum(gg.g) FROM guard_grants" \
