@@ -159,6 +159,9 @@ void api_worker_defers(void);
 int api_conn_done(struct conns *t, struct MHD_Connection *c);
 /* Shuts down every connection past its deadline; how many. Any thread. */
 unsigned api_conns_reap(struct conns *t);
+/* From the library's log, on the thread whose TLS handshake just failed:
+ * sends that connection the fatal alert the library does not (conn.c). */
+void api_conn_handshake_failed(void);
 /* 1 with the fingerprint of C's client certificate if it chains to the
  * vault CA (checked once per connection); 0 with WHY. */
 int api_client_cert(struct server *srv, struct MHD_Connection *c,

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <gnutls/gnutls.h>
@@ -39,6 +40,7 @@
 struct conn {
 	struct conn *prev, *next;	/* in conns->list, under conns->mu */
 	int fd;
+	gnutls_session_t tls;	/* the library's; its transport is ours */
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC; 0: none */
 	int reaped;		/* its socket was shut down (deadline passed) */
 	int checked, ok;
@@ -99,6 +101,84 @@ api_conns_idle_s(const struct conns *t)
 	return t->idle_s;
 }
 
+/*
+ * The TLS alert on a failed handshake. libmicrohttpd 0.9.75 closes a
+ * connection whose handshake failed (no signature algorithm, suite or
+ * version in common, a certificate refused) without a word, so a browser
+ * reports a reset instead of why; it only logs a line, with no
+ * connection, on the thread that ran the handshake, before it shuts the
+ * socket down. Every TLS read and write of a connection goes through
+ * tls_pull and tls_push, which note the session on their thread: the
+ * session a handshake failure on this thread is logged for is the last
+ * one noted (the failing call read or wrote on it; connections on one
+ * thread run one at a time). api_conn_handshake_failed then sends the
+ * alert on it, while its socket is still open.
+ */
+static _Thread_local gnutls_session_t tls_current;
+
+static ssize_t
+tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct conn *k = p;
+
+	tls_current = k->tls;
+	return recv(k->fd, buf, len, 0);
+}
+
+static ssize_t
+tls_push(gnutls_transport_ptr_t p, const giovec_t *iov, int n)
+{
+	struct conn *k = p;
+	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+	    .msg_iovlen = (size_t)n };
+
+	tls_current = k->tls;
+	return sendmsg(k->fd, &m, MSG_NOSIGNAL);
+}
+
+static int
+tls_pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
+{
+	struct conn *k = p;
+
+	return gnutls_system_recv_timeout(
+	    (gnutls_transport_ptr_t)(intptr_t)k->fd, ms);
+}
+
+static void
+tls_watch(struct conn *k, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL || k->fd < 0)
+		return;
+	k->tls = ci->tls_session;
+	gnutls_transport_set_ptr(k->tls, k);
+	gnutls_transport_set_pull_function(k->tls, tls_pull);
+	gnutls_transport_set_pull_timeout_function(k->tls, tls_pull_timeout);
+	gnutls_transport_set_vec_push_function(k->tls, tls_push);
+}
+
+static void
+tls_closed(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci && ci->tls_session == tls_current)
+		tls_current = NULL;
+}
+
+void
+api_conn_handshake_failed(void)
+{
+	if (tls_current)
+		(void)gnutls_alert_send(tls_current, GNUTLS_AL_FATAL,
+		    GNUTLS_A_HANDSHAKE_FAILURE);
+	tls_current = NULL;
+}
+
 void
 api_conns_notify(void *cls, struct MHD_Connection *c, void **ctx,
     enum MHD_ConnectionNotificationCode code)
@@ -117,6 +197,7 @@ api_conns_notify(void *cls, struct MHD_Connection *c, void **ctx,
 		    MHD_CONNECTION_INFO_CONNECTION_FD);
 		k->fd = ci ? ci->connect_fd : -1;
 		k->deadline_ms = now_ms() + t->handshake_ms;
+		tls_watch(k, c);
 		pthread_mutex_lock(&t->mu);
 		if ((k->next = t->list) != NULL)
 			k->next->prev = k;
@@ -130,6 +211,7 @@ api_conns_notify(void *cls, struct MHD_Connection *c, void **ctx,
 	 * descriptor number that another connection has been given. */
 	if ((k = *ctx) == NULL)
 		return;
+	tls_closed(c);
 	pthread_mutex_lock(&t->mu);
 	if (k->prev)
 		k->prev->next = k->next;

@@ -226,6 +226,9 @@ api_req_unanswered(struct req *r, enum MHD_RequestTerminationCode toe,
  * itself (connection.c, transmit_error_response_len). */
 static const char refusal_fmt[] = "Error processing request (HTTP response "
     "code is %u ('%s')). Closing connection.\n";
+/* Its line for a failed TLS handshake (daemon.c, run_tls_handshake). */
+static const char handshake_fmt[] = "Error: received handshake message out "
+    "of context.\n";
 
 void
 api_http_log(void *cls, const char *fm, va_list ap)
@@ -234,6 +237,8 @@ api_http_log(void *cls, const char *fm, va_list ap)
 	va_list aq;
 	unsigned status, i;
 
+	if (strcmp(fm, handshake_fmt) == 0)
+		api_conn_handshake_failed();
 	if (strcmp(fm, refusal_fmt) == 0) {
 		va_copy(aq, ap);
 		status = va_arg(aq, unsigned);

@@ -651,12 +651,12 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 
 /* Handshake signatures come from keyd, which holds the server key. */
 static cv_err
-tls_sign(void *ctx, const uint8_t *msg, size_t len,
-    uint8_t sig[static CV_SIGN_BYTES])
+tls_sign(void *ctx, const uint8_t hash[static 32],
+    uint8_t sig[static CV_EC_SIG_BYTES])
 {
 	struct server *srv = ctx;
 
-	return cv_keyd_sign_tls(srv->kd, msg, len, sig);
+	return cv_keyd_sign_tls(srv->kd, hash, 32, sig);
 }
 
 static cv_err
@@ -709,6 +709,7 @@ canaries(void *ctx, char ***ids, size_t *n)
 static cv_err
 load_tls(struct server *srv, const char *dir)
 {
+	struct cv_buf cas = { 0 };
 	char path[1200], *pem = NULL;
 	size_t len;
 	gnutls_datum_t d;
@@ -728,20 +729,27 @@ load_tls(struct server *srv, const char *dir)
 	if (rc < 0)
 		return cv_fail(CV_ERR_CRYPTO, "server certificate: %s",
 		    gnutls_strerror(rc));
+	/* The P-256 CA, and an Ed25519 one of before if the vault had it:
+	 * the client certificates it issued still log in. */
 	if ((r = cv_ca_privkey_ext(tls_sign, srv, &srv->tls_key)) != CV_OK ||
-	    (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
-	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
-		return r;
-	d.data = (unsigned char *)pem;
-	d.size = (unsigned)len;
+	    (r = cv_ca_trust_pem(dir, &cas)) != CV_OK ||
+	    (r = cv_buf_add(&cas, "", 1)) != CV_OK)
+		goto out;
+	d.data = cas.p;
+	d.size = (unsigned)cas.len - 1;
 	if ((rc = gnutls_x509_trust_list_init(&srv->trust, 0)) < 0 ||
 	    (rc = gnutls_x509_trust_list_add_trust_mem(srv->trust, &d, NULL,
 	    GNUTLS_X509_FMT_PEM, 0, 0)) < 1) {
-		free(pem);
-		return cv_fail(CV_ERR_CRYPTO, "CA certificate unusable");
+		r = cv_fail(CV_ERR_CRYPTO, "CA certificate unusable");
+		goto out;
 	}
-	srv->ca_pem = pem;	/* MHD needs it for the CA list it sends */
-	return CV_OK;
+	/* MHD needs it for the CA list it sends: a C string. */
+	srv->ca_pem = (char *)cas.p;
+	cas.p = NULL;
+	r = CV_OK;
+ out:
+	cv_buf_free(&cas);
+	return r;
 }
 
 /*

@@ -1,8 +1,12 @@
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <gnutls/crypto.h>
 #include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 #include <nettle/sha2.h>
@@ -13,20 +17,22 @@
 #define CA_YEARS 10
 #define SERVER_DAYS 825
 
+#define LEGACY_CA "ca-ed25519.pem"
+
 struct signer_ctx {
 	cv_ca_sign_fn *fn;
 	void *ctx;
 	struct cv_keys *k;	/* for keys_sign */
-	enum cv_signer which;
+	enum cv_ec which;
 };
 
 static cv_err
-keys_sign(void *ctx, const uint8_t *msg, size_t len,
-    uint8_t sig[static CV_SIGN_BYTES])
+keys_sign(void *ctx, const uint8_t hash[static 32],
+    uint8_t sig[static CV_EC_SIG_BYTES])
 {
 	struct signer_ctx *c = ctx;
 
-	return cv_keys_sign(c->k, c->which, msg, len, sig);
+	return cv_keys_ec_sign(c->k, c->which, hash, sig);
 }
 
 static cv_err
@@ -35,39 +41,48 @@ tls_fail(const char *what, int rc)
 	return cv_fail(CV_ERR_CRYPTO, "%s: %s", what, gnutls_strerror(rc));
 }
 
+/*
+ * ECDSA by the signer over the SHA-256 hash GnuTLS made (it hands an
+ * external key the hash, never the data, for ECDSA), DER-encoded as X.509
+ * and TLS want.
+ */
 static int
-sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *ud,
-    unsigned int flags, const gnutls_datum_t *data, gnutls_datum_t *sig)
+sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *ud,
+    unsigned int flags, const gnutls_datum_t *hash, gnutls_datum_t *sig)
 {
 	struct signer_ctx *c = ud;
+	uint8_t rs[CV_EC_SIG_BYTES];
+	gnutls_datum_t r = { rs, 32 }, s = { rs + 32, 32 };
+	int rc;
 
 	(void)key;
 	(void)flags;
-	if (algo != GNUTLS_SIGN_EDDSA_ED25519)
+	if (algo != GNUTLS_SIGN_ECDSA_SHA256 &&
+	    algo != GNUTLS_SIGN_ECDSA_SECP256R1_SHA256)
 		return GNUTLS_E_UNSUPPORTED_SIGNATURE_ALGORITHM;
-	if ((sig->data = gnutls_malloc(CV_SIGN_BYTES)) == NULL)
-		return GNUTLS_E_MEMORY_ERROR;
-	if (c->fn(c->ctx, data->data, data->size, sig->data) != CV_OK) {
-		gnutls_free(sig->data);
-		sig->data = NULL;
+	if (hash->size != 32 || c->fn(c->ctx, hash->data, rs) != CV_OK)
 		return GNUTLS_E_PK_SIGN_FAILED;
-	}
-	sig->size = CV_SIGN_BYTES;
-	return 0;
+	rc = gnutls_encode_rs_value(sig, &r, &s);
+	sodium_memzero(rs, sizeof rs);
+	return rc;
 }
 
 static int
 info(gnutls_privkey_t key, unsigned int flags, void *ud)
 {
+	gnutls_sign_algorithm_t a;
+
 	(void)key;
 	(void)ud;
 	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
-		return GNUTLS_PK_EDDSA_ED25519;
+		return GNUTLS_PK_ECDSA;
 	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
 		return 256;
-	if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO)
-		return GNUTLS_FLAGS_TO_SIGN_ALGO(flags) ==
-		    GNUTLS_SIGN_EDDSA_ED25519;
+	if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO) {
+		a = GNUTLS_FLAGS_TO_SIGN_ALGO(flags);
+		return a == GNUTLS_SIGN_ECDSA_SHA256 ||
+		    a == GNUTLS_SIGN_ECDSA_SECP256R1_SHA256;
+	}
 	return -1;
 }
 
@@ -87,7 +102,7 @@ privkey(struct signer_ctx *c, gnutls_privkey_t *out)
 		sodium_free(c);
 		return tls_fail("privkey", rc);
 	}
-	if ((rc = gnutls_privkey_import_ext4(*out, c, sign_data, NULL, NULL,
+	if ((rc = gnutls_privkey_import_ext4(*out, c, NULL, sign_hash, NULL,
 	    deinit, info, 0)) < 0) {
 		sodium_free(c);
 		gnutls_privkey_deinit(*out);
@@ -98,7 +113,7 @@ privkey(struct signer_ctx *c, gnutls_privkey_t *out)
 }
 
 cv_err
-cv_ca_privkey(struct cv_keys *k, enum cv_signer which, gnutls_privkey_t *out)
+cv_ca_privkey(struct cv_keys *k, enum cv_ec which, gnutls_privkey_t *out)
 {
 	struct signer_ctx *c;
 
@@ -127,17 +142,17 @@ cv_ca_privkey_ext(cv_ca_sign_fn *fn, void *ctx, gnutls_privkey_t *out)
 }
 
 static cv_err
-signer_pubkey(struct cv_keys *k, enum cv_signer which, gnutls_pubkey_t *out)
+signer_pubkey(struct cv_keys *k, enum cv_ec which, gnutls_pubkey_t *out)
 {
-	uint8_t pk[CV_SIGN_PK_BYTES];
-	gnutls_datum_t x = { pk, sizeof pk };
+	uint8_t pt[CV_EC_POINT_BYTES];
+	gnutls_datum_t x = { pt + 1, 32 }, y = { pt + 33, 32 };
 	int rc;
 
-	cv_keys_pubkey(k, which, pk);
+	cv_keys_ec_pubkey(k, which, pt);
 	if ((rc = gnutls_pubkey_init(out)) < 0)
 		return tls_fail("pubkey", rc);
-	if ((rc = gnutls_pubkey_import_ecc_raw(*out, GNUTLS_ECC_CURVE_ED25519,
-	    &x, NULL)) < 0) {
+	if ((rc = gnutls_pubkey_import_ecc_raw(*out, GNUTLS_ECC_CURVE_SECP256R1,
+	    &x, &y)) < 0) {
 		gnutls_pubkey_deinit(*out);
 		*out = NULL;
 		return tls_fail("pubkey import", rc);
@@ -220,7 +235,7 @@ ca_sign(struct cv_keys *k, gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
 	    &idlen)) < 0 ||
 	    (rc = gnutls_x509_crt_set_subject_key_id(crt, id, idlen)) < 0)
 		return tls_fail("certificate", rc);
-	if ((r = cv_ca_privkey(k, CV_SIGNER_CA, &ca)) != CV_OK)
+	if ((r = cv_ca_privkey(k, CV_EC_CA, &ca)) != CV_OK)
 		return r;
 	if (issuer != crt) {
 		idlen = sizeof id;
@@ -232,7 +247,7 @@ ca_sign(struct cv_keys *k, gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
 			return tls_fail("authority key id", rc);
 		}
 	}
-	rc = gnutls_x509_crt_privkey_sign(crt, issuer, ca, GNUTLS_DIG_SHA512,
+	rc = gnutls_x509_crt_privkey_sign(crt, issuer, ca, GNUTLS_DIG_SHA256,
 	    0);
 	gnutls_privkey_deinit(ca);
 	return rc < 0 ? tls_fail("signing", rc) : CV_OK;
@@ -263,7 +278,7 @@ make_ca(struct cv_keys *k, const char *path, const char *vault_id)
 	int rc;
 
 	snprintf(cn, sizeof cn, "clearvault CA %s", vault_id);
-	if ((r = signer_pubkey(k, CV_SIGNER_CA, &pub)) != CV_OK)
+	if ((r = signer_pubkey(k, CV_EC_CA, &pub)) != CV_OK)
 		goto out;
 	if ((rc = gnutls_x509_crt_init(&crt)) < 0 ||
 	    (rc = crt_base(crt, cn, 365L * CA_YEARS, NULL)) < 0 ||
@@ -291,7 +306,7 @@ make_server(struct cv_keys *k, const char *dir, const char *path)
 	int rc;
 
 	if ((r = load_ca(dir, &ca)) != CV_OK ||
-	    (r = signer_pubkey(k, CV_SIGNER_TLS, &pub)) != CV_OK)
+	    (r = signer_pubkey(k, CV_EC_TLS, &pub)) != CV_OK)
 		goto out;
 	if ((rc = gnutls_x509_crt_init(&crt)) < 0 ||
 	    (rc = crt_base(crt, "localhost", SERVER_DAYS, NULL)) < 0 ||
@@ -317,21 +332,93 @@ make_server(struct cv_keys *k, const char *dir, const char *path)
 	return r;
 }
 
+/* 1 if the certificate in PEM file PATH has an Ed25519 key (made before
+ * the vault's certificates were P-256). */
+static int
+is_ed25519(const char *path)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t d;
+	char *pem = NULL;
+	size_t len;
+	int ed = 0;
+
+	if (cv_file_read(path, 65536, &pem, &len) != CV_OK)
+		return 0;
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)len;
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0)
+		ed = gnutls_x509_crt_get_pk_algorithm(crt, NULL) ==
+		    GNUTLS_PK_EDDSA_ED25519;
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	free(pem);
+	return ed;
+}
+
 cv_err
 cv_ca_ensure(struct cv_keys *k, const char *dir, const char *vault_id)
 {
-	char ca[1200], srv[1200];
+	char ca[1200], srv[1200], old[1200];
 	struct stat st;
 	cv_err r;
 
 	if ((r = cv_path(ca, sizeof ca, "%s/ca.pem", dir)) != CV_OK ||
-	    (r = cv_path(srv, sizeof srv, "%s/server.pem", dir)) != CV_OK)
+	    (r = cv_path(srv, sizeof srv, "%s/server.pem", dir)) != CV_OK ||
+	    (r = cv_path(old, sizeof old, "%s/" LEGACY_CA, dir)) != CV_OK)
 		return r;
-	if (stat(ca, &st) != 0 && (r = make_ca(k, ca, vault_id)) != CV_OK)
-		return r;
+	/*
+	 * An Ed25519 CA (browsers refuse it) makes way for a P-256 one;
+	 * kept beside it so that the certificates it issued still log in.
+	 * The rename is the commit point: a crash after it leaves no CA,
+	 * and the next start makes one.
+	 */
+	if (is_ed25519(ca)) {
+		if (rename(ca, old) != 0)
+			return cv_fail(CV_ERR_IO, "%s: %s", old,
+			    strerror(errno));
+		(void)unlink(srv);
+	}
+	if (stat(ca, &st) != 0) {
+		(void)unlink(srv);	/* issued by the CA that is gone */
+		if ((r = make_ca(k, ca, vault_id)) != CV_OK)
+			return r;
+	}
+	if (is_ed25519(srv) && unlink(srv) != 0)
+		return cv_fail(CV_ERR_IO, "%s: %s", srv, strerror(errno));
 	if (stat(srv, &st) != 0 && (r = make_server(k, dir, srv)) != CV_OK)
 		return r;
 	return CV_OK;
+}
+
+cv_err
+cv_ca_trust_pem(const char *dir, struct cv_buf *out)
+{
+	char path[1200], *pem = NULL;
+	size_t len;
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
+	    (r = cv_file_read(path, 65536, &pem, &len)) != CV_OK ||
+	    (r = cv_buf_add(out, pem, len)) != CV_OK)
+		goto out;
+	free(pem);
+	pem = NULL;
+	if ((r = cv_path(path, sizeof path, "%s/" LEGACY_CA, dir)) != CV_OK)
+		goto out;
+	if ((r = cv_file_read(path, 65536, &pem, &len)) == CV_ERR_NOT_FOUND) {
+		r = CV_OK;
+		goto out;
+	}
+	if (r != CV_OK || (r = cv_buf_add(out, "\n", 1)) != CV_OK ||
+	    (r = cv_buf_add(out, pem, len)) != CV_OK)
+		goto out;
+ out:
+	free(pem);
+	if (r != CV_OK)
+		cv_buf_free(out);
+	return r;
 }
 
 void
@@ -348,7 +435,7 @@ cv_ca_fingerprint(const uint8_t *der, size_t len,
 }
 
 static cv_err make_p12(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
-    struct cv_client_cert *out);
+    gnutls_x509_crt_t ca, const char *friendly, struct cv_client_cert *out);
 
 /*
  * The subject's public key from a CSR, if the CSR is well formed, signed by
@@ -523,14 +610,35 @@ cv_ca_csr_new(const char *name, struct cv_client_cert *out)
 }
 
 cv_err
-cv_ca_p12(struct cv_client_cert *c)
+cv_ca_p12(struct cv_client_cert *c, const char *name, const char *ca_path)
 {
-	gnutls_x509_crt_t crt = NULL;
+	gnutls_x509_crt_t crt = NULL, ca = NULL;
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_datum_t d;
+	char friendly[160], cn[96];
+	size_t cnlen = sizeof cn;
+	char *pem = NULL;
+	size_t len;
 	cv_err r = CV_OK;
 	int rc;
 
+	/* The CA's certificate (the first in the file: the current CA). */
+	if ((r = cv_file_read(ca_path, 65536, &pem, &len)) != CV_OK)
+		return cv_fail(r, "%s: cannot read the CA certificate",
+		    ca_path);
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)len;
+	if ((rc = gnutls_x509_crt_init(&ca)) < 0 ||
+	    (rc = gnutls_x509_crt_import(ca, &d, GNUTLS_X509_FMT_PEM)) < 0) {
+		r = cv_fail(CV_ERR_FORMAT, "%s: not a PEM certificate (%s)",
+		    ca_path, gnutls_strerror(rc));
+		goto out;
+	}
+	/* "olga (clearvault CA 2c48...)": which vault, in a browser's list. */
+	if (gnutls_x509_crt_get_dn_by_oid(ca, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    0, cn, &cnlen) < 0)
+		snprintf(cn, sizeof cn, "clearvault");
+	snprintf(friendly, sizeof friendly, "%s (%s)", name, cn);
 	d.data = c->cert_pem.p;
 	d.size = (unsigned)c->cert_pem.len;
 	if ((rc = gnutls_x509_crt_init(&crt)) < 0 ||
@@ -540,9 +648,12 @@ cv_ca_p12(struct cv_client_cert *c)
 	    rc = gnutls_x509_privkey_import(key, &d, GNUTLS_X509_FMT_PEM)) < 0)
 		r = tls_fail("PKCS#12 input", rc);
 	else
-		r = make_p12(crt, key, c);
+		r = make_p12(crt, key, ca, friendly, c);
+ out:
 	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_crt_deinit(ca);
 	gnutls_x509_privkey_deinit(key);
+	free(pem);
 	return r;
 }
 
@@ -556,10 +667,14 @@ cv_client_cert_clear(struct cv_client_cert *c)
 	sodium_memzero(c, sizeof *c);
 }
 
-/* The certificate and its key as PKCS#12, AES-256 encrypted, SHA-256 MAC. */
+/*
+ * The certificate and its key as PKCS#12, AES-256 encrypted, SHA-256 MAC,
+ * both under FRIENDLY, with the CA's certificate: one file a browser
+ * imports in one step.
+ */
 static cv_err
 make_p12(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
-    struct cv_client_cert *out)
+    gnutls_x509_crt_t ca, const char *friendly, struct cv_client_cert *out)
 {
 	gnutls_pkcs12_t p12 = NULL;
 	gnutls_pkcs12_bag_t cbag = NULL, kbag = NULL;
@@ -582,11 +697,16 @@ make_p12(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
 	    (rc = gnutls_pkcs12_bag_init(&kbag)) < 0 ||
 	    (idx = rc = gnutls_pkcs12_bag_set_crt(cbag, crt)) < 0 ||
 	    (rc = gnutls_pkcs12_bag_set_key_id(cbag, (unsigned)idx, &id)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_set_friendly_name(cbag, (unsigned)idx,
+	    friendly)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_set_crt(cbag, ca)) < 0 ||
 	    (rc = gnutls_pkcs12_bag_encrypt(cbag, out->p12_pass,
 	    GNUTLS_PKCS_PBES2_AES_256)) < 0 ||
 	    (idx = rc = gnutls_pkcs12_bag_set_privkey(kbag, key,
 	    out->p12_pass, GNUTLS_PKCS_PBES2_AES_256)) < 0 ||
 	    (rc = gnutls_pkcs12_bag_set_key_id(kbag, (unsigned)idx, &id)) < 0 ||
+	    (rc = gnutls_pkcs12_bag_set_friendly_name(kbag, (unsigned)idx,
+	    friendly)) < 0 ||
 	    (rc = gnutls_pkcs12_set_bag(p12, cbag)) < 0 ||
 	    (rc = gnutls_pkcs12_set_bag(p12, kbag)) < 0 ||
 	    (rc = gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256,

@@ -1,13 +1,17 @@
 /*
- * The vault's own certificate authority: an Ed25519 CA whose key never
- * leaves the keys module (GnuTLS signs through a callback), issuing the
- * server's certificate (for 127.0.0.1, ::1 and localhost) and the users'
- * client certificates from requests (CSRs) whose keys the users made and
- * keep: the CA never holds a user's private key.
+ * The vault's own certificate authority: an ECDSA P-256 CA whose key never
+ * leaves the HSM (GnuTLS signs through a callback into the keys module),
+ * issuing the server's certificate (for 127.0.0.1, ::1 and localhost) and
+ * the users' client certificates from requests (CSRs) whose keys the
+ * users made and keep: the CA never holds a user's private key. P-256,
+ * not Ed25519: browsers accept nothing else of ours.
  *
- *   DIR/ca.pem      the CA certificate (public; clients trust it)
- *   DIR/server.pem  the server certificate (public; its key is a keyring
- *                   key, see CV_SIGNER_TLS)
+ *   DIR/ca.pem          the CA certificate (public; clients trust it)
+ *   DIR/server.pem      the server certificate (public; its key is the
+ *                       keys module's, see CV_EC_TLS)
+ *   DIR/ca-ed25519.pem  a vault's CA from before P-256 (if it had one):
+ *                       still trusted for the client certificates it
+ *                       issued, issues nothing more
  */
 #ifndef CV_AUTH_CA_H
 #define CV_AUTH_CA_H
@@ -22,26 +26,36 @@
 
 /*
  * Makes DIR/ca.pem and DIR/server.pem if they are missing (vaults made
- * before the server existed get them here). VAULT_ID names the CA.
+ * before the server existed get them here), and P-256 ones in place of
+ * Ed25519 ones (the old CA kept as DIR/ca-ed25519.pem). VAULT_ID names
+ * the CA. CV_ERR_IO, CV_ERR_HSM (the CA key signs in the token).
  */
 cv_err cv_ca_ensure(struct cv_keys *k, const char *dir,
     const char *vault_id) CV_MUST_CHECK;
 
 /*
- * A GnuTLS private key that signs with keyring signer WHICH through
- * cv_keys_sign; the key itself stays in the keys module. K must outlive
- * it; free with gnutls_privkey_deinit.
+ * The CAs a client certificate of this vault may chain to, as PEM
+ * appended to *OUT (caller frees): DIR/ca.pem, then DIR/ca-ed25519.pem
+ * if there is one. Errors of reading the files.
  */
-cv_err cv_ca_privkey(struct cv_keys *k, enum cv_signer which,
+cv_err cv_ca_trust_pem(const char *dir, struct cv_buf *out) CV_MUST_CHECK;
+
+/*
+ * A GnuTLS private key (ECDSA P-256, SHA-256) that signs with the keys
+ * module's key WHICH through cv_keys_ec_sign; the key itself stays there
+ * (the CA's in the HSM). K must outlive it; free with
+ * gnutls_privkey_deinit.
+ */
+cv_err cv_ca_privkey(struct cv_keys *k, enum cv_ec which,
     gnutls_privkey_t *out) CV_MUST_CHECK;
 
 /*
- * The same for a key held elsewhere: FN(CTX, ...) makes each Ed25519
- * signature (the server's network process asks its key process). CTX
- * must outlive the key.
+ * The same for a key held elsewhere: FN(CTX, ...) signs each SHA-256 hash
+ * as cv_keys_ec_sign does, r || s (the server's network process asks its
+ * key process). CTX must outlive the key.
  */
-typedef cv_err cv_ca_sign_fn(void *ctx, const uint8_t *msg, size_t len,
-    uint8_t sig[static CV_SIGN_BYTES]);
+typedef cv_err cv_ca_sign_fn(void *ctx, const uint8_t hash[static 32],
+    uint8_t sig[static CV_EC_SIG_BYTES]);
 cv_err cv_ca_privkey_ext(cv_ca_sign_fn *fn, void *ctx,
     gnutls_privkey_t *out) CV_MUST_CHECK;
 
@@ -90,9 +104,14 @@ cv_err cv_ca_sign_csr(struct cv_keys *k, const char *dir, const char *name,
 
 /*
  * The user's side again: C's certificate and key as PKCS#12 (c->p12) under
- * a fresh random password (c->p12_pass), for browsers. CV_ERR_CRYPTO.
+ * a fresh random password (c->p12_pass), for browsers: both named "NAME
+ * (clearvault CA <vault id>)" so a browser's list says whose and which
+ * vault's, with the CA's certificate (the first in CA_PATH) so that one
+ * import brings all three. CV_ERR_CRYPTO, CV_ERR_FORMAT (CA_PATH is not
+ * a PEM certificate), errors of reading CA_PATH.
  */
-cv_err cv_ca_p12(struct cv_client_cert *c) CV_MUST_CHECK;
+cv_err cv_ca_p12(struct cv_client_cert *c, const char *name,
+    const char *ca_path) CV_MUST_CHECK;
 
 void cv_client_cert_clear(struct cv_client_cert *c);
 

@@ -130,7 +130,7 @@ new_totp(const struct cv_auth_keys *keys, const char *name,
     char otpauth[static CV_OTPAUTH_MAX])
 {
 	uint8_t seed[CV_TOTP_SEED_BYTES];
-	char *b32 = NULL;
+	char iss[48], *b32 = NULL;
 	size_t b32len = 0;
 	cv_err r;
 
@@ -141,9 +141,13 @@ new_totp(const struct cv_auth_keys *keys, const char *name,
 		r = cv_fail(CV_ERR_CRYPTO, "TOTP seed encoding failed");
 		goto out;
 	}
-	snprintf(otpauth, CV_OTPAUTH_MAX, "otpauth://totp/clearvault:%s?"
-	    "secret=%s&issuer=clearvault&algorithm=SHA1&digits=6&period=30",
-	    name, b32);
+	/* Key URI format: the issuer in the label and as a parameter, URL-
+	 * encoded (a vault id is hex, a user name [a-z0-9._-]). */
+	snprintf(iss, sizeof iss, "clearvault%s%.32s", keys->vault_id ?
+	    "%20" : "", keys->vault_id ? keys->vault_id : "");
+	snprintf(otpauth, CV_OTPAUTH_MAX, "otpauth://totp/%s:%s?"
+	    "secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30",
+	    iss, name, b32, iss);
 	u->totp_len = sizeof seed + CV_SEAL_OVERHEAD;
 	r = keys->seal_totp(keys->ctx, name, seed, sizeof seed,
 	    u->totp_sealed);

@@ -64,6 +64,10 @@ struct cv_auth_keys {
 	    unsigned days, const char *csr, size_t len,
 	    struct cv_client_cert *out);
 	void *ctx;
+	/* The vault's id, which names it in authenticator apps (the
+	 * otpauth issuer "clearvault ID": one app may hold several vaults'
+	 * codes); NULL: "clearvault" alone. */
+	const char *vault_id;
 };
 
 /*

@@ -107,8 +107,18 @@ void cli_actor(char *out, size_t size, int prefixed);
 int cli_user_bootstrap(struct cv_vault *v, struct cv_audit *a,
     const char *name, int role);
 
-/* The terminal QR code of TEXT (an otpauth:// URI), if stdout is one. */
+/*
+ * The QR code of TEXT (an otpauth:// URI) on stdout if it is a terminal,
+ * in explicit black and white (right on light and dark themes alike) with
+ * the standard's quiet zone of four modules (cli_qr.c).
+ */
 void cli_print_qr(const char *text);
+/*
+ * The same QR code as a PNG image at PATH (made 0600: it is the TOTP
+ * secret), 8 pixels a module, the quiet zone included. Refuses to replace
+ * a file. CV_ERR_EXISTS, CV_ERR_IO, CV_ERR_INVALID (TEXT too long).
+ */
+cv_err cli_qr_png(const char *text, const char *path) CV_MUST_CHECK;
 
 /*
  * The vault folder: --dir's value, else $CLEARVAULT_DIR. NULL (with a

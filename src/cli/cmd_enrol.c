@@ -20,12 +20,12 @@
 
 static const char use[] =
     "clearvault enrol --name NAME --out FOLDER (--server URL --ca FILE | "
-    "--dir DIR) [--code CODE]";
+    "--dir DIR) [--code CODE] [--qr-png FILE]";
 
 static const char help[] =
     "usage: clearvault enrol --name NAME --out FOLDER\n"
     "           (--server https://HOST:PORT --ca CA.pem | --dir DIR)\n"
-    "           [--code CODE]\n\n"
+    "           [--code CODE] [--qr-png FILE]\n\n"
     "Makes your key (ECDSA P-256) and a certificate request here, sends the\n"
     "request with your one-time enrolment code, and writes what comes back:\n"
     "  FOLDER/NAME.key       your private key (0600; it never left here)\n"
@@ -38,7 +38,10 @@ static const char help[] =
     "                CA certificate (`clearvault ca-cert`)\n"
     "  --dir DIR     enrol against the vault folder directly (the\n"
     "                operator's bootstrap of the first officers)\n"
-    "  --code CODE   the enrolment code; without it, read from stdin\n";
+    "  --code CODE   the enrolment code; without it, read from stdin\n"
+    "  --qr-png FILE the TOTP secret's QR code also as a PNG image (0600),\n"
+    "                for an authenticator app when the terminal's will not\n"
+    "                scan\n";
 
 /* The code from stdin, one line, without echo on a terminal. */
 static int
@@ -192,11 +195,13 @@ cmd_enrol(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "server", required_argument, NULL, 's' },
 		{ "ca", required_argument, NULL, 'a' },
+		{ "qr-png", required_argument, NULL, 'q' },
 		{ 0, 0, 0, 0 }
 	};
 	const char *dir = NULL, *name = NULL, *out = NULL, *server = NULL;
-	const char *ca = NULL;
+	const char *ca = NULL, *png = NULL;
 	char code[64] = "", otpauth[CV_OTPAUTH_MAX] = "", path[1200];
+	char capath[1200];
 	struct cv_client_cert cc;
 	struct stat st;
 	int c, rc = CLI_FAIL;
@@ -213,6 +218,7 @@ cmd_enrol(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 's': server = optarg; break;
 		case 'a': ca = optarg; break;
+		case 'q': png = optarg; break;
 		case 'h': return cli_help(help);
 		default: return cli_usage("enrol", use, "bad option");
 		}
@@ -234,6 +240,8 @@ cmd_enrol(int argc, char **argv)
 	    stat(path, &st) == 0)
 		return cli_usage("enrol", use, "%s exists; choose another "
 		    "--out", path);
+	if (png && stat(png, &st) == 0)
+		return cli_usage("enrol", use, "--qr-png: %s exists", png);
 	if (code[0] == '\0' && !read_code(code, sizeof code))
 		return cli_usage("enrol", use, "no enrolment code");
 	if ((r = cv_ca_csr_new(name, &cc)) != CV_OK) {
@@ -250,7 +258,10 @@ cmd_enrol(int argc, char **argv)
 		    cv_err_detail());
 		goto out;
 	}
-	if (r != CV_OK || (r = cv_ca_p12(&cc)) != CV_OK) {
+	if (r == CV_OK && !server)
+		r = cv_path(capath, sizeof capath, "%s/ca.pem", dir);
+	if (r != CV_OK || (r = cv_ca_p12(&cc, name, server ? ca : capath)) !=
+	    CV_OK) {
 		cli_fail("enrol", r);
 		goto out;
 	}
@@ -267,6 +278,14 @@ cmd_enrol(int argc, char **argv)
 	    "TOTP secret, shown once (also in %s/%s.otpauth):\n%s\n\n", name,
 	    out, name, out, name, out, name, name, out, name, otpauth);
 	cli_print_qr(otpauth);
+	if (png && (r = cli_qr_png(otpauth, png)) != CV_OK) {
+		/* Enrolled all the same: the secret is in NAME.otpauth. */
+		fprintf(stderr, "clearvault enrol: no QR image: %s (the secret "
+		    "is in %s/%s.otpauth)\n", cv_err_detail(), out, name);
+		goto out;
+	}
+	if (png)
+		printf("QR code of the TOTP secret: %s (0600)\n", png);
 	rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
  out:
 	sodium_memzero(code, sizeof code);

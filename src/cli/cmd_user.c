@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <qrencode.h>
 #include <sodium.h>
 
 #include "../access/access.h"
@@ -46,33 +45,6 @@ static const char help[] =
     "  proposals [--all]          pending proposals (--all: decided too)\n"
     "  disable NAME               NAME may not log in (at once)\n"
     "  revoke-cert NAME           revokes every certificate of NAME (at once)\n";
-
-void
-cli_print_qr(const char *text)
-{
-	QRcode *q;
-	int w, quiet = 2;
-
-	if (!isatty(STDOUT_FILENO) ||
-	    (q = QRcode_encodeString(text, 0, QR_ECLEVEL_L, QR_MODE_8, 1)) ==
-	    NULL)
-		return;
-	/* Two modules per character cell, dark modules as spaces on a
-	 * light background. */
-	w = q->width;
-	for (int y = -quiet; y < w + quiet; y += 2) {
-		for (int x = -quiet; x < w + quiet; x++) {
-			int top = y >= 0 && y < w && x >= 0 && x < w &&
-			    (q->data[y * w + x] & 1);
-			int bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
-			    (q->data[(y + 1) * w + x] & 1);
-			fputs(top && bot ? " " : top ? "\xe2\x96\x84" : bot ?
-			    "\xe2\x96\x80" : "\xe2\x96\x88", stdout);
-		}
-		putchar('\n');
-	}
-	QRcode_free(q);
-}
 
 struct listing {
 	struct cv_vault *v;

@@ -479,12 +479,12 @@ cv_keyd_blind_index(struct cv_keyd_client *c, enum cv_bidx_kind kind,
 
 cv_err
 cv_keyd_sign_tls(struct cv_keyd_client *c, const uint8_t *data, size_t len,
-    uint8_t sig[static CV_SIGN_BYTES])
+    uint8_t sig[static CV_EC_SIG_BYTES])
 {
 	struct keyd_req q = { .type = KEYD_SIGN_TLS, .data = data,
 	    .len = len };
 
-	return fixed(c, &q, sig, CV_SIGN_BYTES);
+	return fixed(c, &q, sig, CV_EC_SIG_BYTES);
 }
 
 cv_err

@@ -58,10 +58,10 @@ void cv_keyd_free(struct cv_keyd *k);
  */
 cv_err cv_keyd_ca_ensure(struct cv_keyd *k) CV_MUST_CHECK;
 
-/* The public half of signer WHICH (the CA, TLS and audit keys are public
- * knowledge), for checking certificates against it. */
-void cv_keyd_pubkey(const struct cv_keyd *k, enum cv_signer which,
-    uint8_t pk[static CV_SIGN_PK_BYTES]);
+/* The public point of P-256 key WHICH (the CA's and the TLS key's are
+ * public knowledge), for checking certificates against it. */
+void cv_keyd_ec_pubkey(const struct cv_keyd *k, enum cv_ec which,
+    uint8_t pt[static CV_EC_POINT_BYTES]);
 
 /*
  * Serves the channel FD (a connected AF_UNIX stream socket) until its peer
@@ -118,13 +118,14 @@ cv_err cv_keyd_blind_index(struct cv_keyd_client *c, enum cv_bidx_kind kind,
     CV_MUST_CHECK;
 
 /*
- * The server key's signature over DATA, which must be a TLS 1.3 server
- * CertificateVerify input (RFC 8446 4.4.3: 64 spaces, the server context
- * string, a zero byte, a transcript hash of 32 or 48 bytes). Anything else
- * is refused: the key signs handshakes, not messages.
+ * The server key's ECDSA P-256 signature (r || s, cv_keys_ec_sign) over
+ * DATA, a SHA-256 hash (LEN 32; anything else is refused, CV_ERR_AUTH).
+ * GnuTLS gives an external ECDSA key the handshake's hash only, so keyd
+ * cannot see that it signs a handshake, as it could with Ed25519: see
+ * docs/privsep.md.
  */
 cv_err cv_keyd_sign_tls(struct cv_keyd_client *c, const uint8_t *data,
-    size_t len, uint8_t sig[static CV_SIGN_BYTES]) CV_MUST_CHECK;
+    size_t len, uint8_t sig[static CV_EC_SIG_BYTES]) CV_MUST_CHECK;
 
 /*
  * TOTP: whether CODE is good now for USER, whose seed is SEALED (as kept

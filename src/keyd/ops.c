@@ -184,7 +184,8 @@ static cv_err
 enrol(struct cv_keyd *k, const char *name, const char *code,
     const uint8_t *csr, size_t len, struct cv_buf *out)
 {
-	const struct cv_auth_keys keys = { seal_totp, sign_csr, k };
+	const struct cv_auth_keys keys = { seal_totp, sign_csr, k,
+	    cv_vault_id(k->v) };
 	struct cv_user_issue iss;
 	struct cv_vault *v;
 	json_t *j = NULL;

@@ -339,28 +339,6 @@ submit(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send, void *ctx,
 	return r;
 }
 
-/*
- * TLS signatures are made for the handshake only: the input must be a TLS
- * 1.3 server CertificateVerify (RFC 8446 4.4.3), or the TLS 1.2 ECDHE
- * ServerKeyExchange params (RFC 8422 5.4: two randoms, named curve, point).
- */
-static int
-tls_signable(const uint8_t *p, size_t n)
-{
-	static const char ctx13[] = "TLS 1.3, server CertificateVerify";
-	size_t c = sizeof ctx13 - 1;
-
-	if (n == 64 + c + 1 + 32 || n == 64 + c + 1 + 48) {
-		for (size_t i = 0; i < 64; i++)
-			if (p[i] != 0x20)
-				return 0;
-		return memcmp(p + 64, ctx13, c) == 0 && p[64 + c] == 0;
-	}
-	/* 1.2: client_random[32] server_random[32] 0x03 curve[2] len point */
-	return n > 68 && p[64] == 0x03 && p[67] == n - 68 &&
-	    (p[68] == 0x04 || n - 68 == 32 || n - 68 == 56);
-}
-
 /* Entries only the operator's own process writes: a channel that tries
  * is refused, and it is an alert. */
 static cv_err
@@ -430,7 +408,8 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
     void *ctx, int remote)
 {
 	struct cv_buf out = { 0 };
-	uint8_t b[CV_SIGN_BYTES];
+	uint8_t b[CV_EC_SIG_BYTES > CV_BIDX_BYTES ? CV_EC_SIG_BYTES :
+	    CV_BIDX_BYTES];
 	uint64_t index = 0;
 	cv_err r;
 
@@ -451,16 +430,18 @@ keyd_dispatch(struct cv_keyd *k, struct keyd_req *q, keyd_send_fn *send,
 			r = cv_buf_add(&out, b, CV_BIDX_BYTES);
 		break;
 	case KEYD_SIGN_TLS:
-		if (!tls_signable(q->data, q->len)) {
-			keyd_alert(k, "keyd.refused", NULL, "a signature over "
-			    "something that is not a TLS handshake", NULL);
-			r = cv_fail(CV_ERR_AUTH, "the server key signs TLS "
-			    "handshakes only");
+		/* A SHA-256 hash, all GnuTLS gives an external ECDSA key:
+		 * what was hashed cannot be checked here (docs/privsep.md). */
+		if (q->len != 32) {
+			keyd_alert(k, "keyd.refused", NULL, "a TLS signature "
+			    "over something that is not a SHA-256 hash", NULL);
+			r = cv_fail(CV_ERR_AUTH, "the server key signs SHA-256 "
+			    "hashes only");
 			break;
 		}
-		if ((r = cv_keys_sign(k->keys, CV_SIGNER_TLS,
-		    q->data, q->len, b)) == CV_OK)
-			r = cv_buf_add(&out, b, CV_SIGN_BYTES);
+		if ((r = cv_keys_ec_sign(k->keys, CV_EC_TLS, q->data, b)) ==
+		    CV_OK)
+			r = cv_buf_add(&out, b, CV_EC_SIG_BYTES);
 		break;
 	default:
 		r = keyd_ops(k, q, remote, &index, &out);
@@ -509,10 +490,10 @@ cv_keyd_ca_ensure(struct cv_keyd *k)
 }
 
 void
-cv_keyd_pubkey(const struct cv_keyd *k, enum cv_signer which,
-    uint8_t pk[static CV_SIGN_PK_BYTES])
+cv_keyd_ec_pubkey(const struct cv_keyd *k, enum cv_ec which,
+    uint8_t pt[static CV_EC_POINT_BYTES])
 {
-	cv_keys_pubkey(k->keys, which, pk);
+	cv_keys_ec_pubkey(k->keys, which, pt);
 }
 
 struct cv_vault *

@@ -404,10 +404,14 @@ cv_keys_check(struct cv_keys *k)
 	CK_OBJECT_HANDLE h;
 	char pin[128], label[64];
 	uint8_t digest[16];
+	int locked = 0;
 	cv_err r;
 
 	if ((r = keys_read_pin(k->pin_file, pin, sizeof pin)) != CV_OK)
 		goto out;
+	/* The CA's signer uses the same session. */
+	pthread_mutex_lock(&k->p11_mu);
+	locked = 1;
 	crypto_generichash(digest, sizeof digest, (uint8_t *)pin, strlen(pin),
 	    NULL, 0);
 	/* Never the same refused PIN twice: an HSM locks after a few. */
@@ -430,11 +434,14 @@ cv_keys_check(struct cv_keys *k)
 	    (r = p11_find_key(&k->p11, label, &h)) != CV_OK ||
 	    (r = keys_root_label(k, k->cur->gen, label, sizeof label)) !=
 	    CV_OK ||
-	    (r = p11_find_key(&k->p11, label, &h)) != CV_OK)
+	    (r = p11_find_key(&k->p11, label, &h)) != CV_OK ||
+	    (r = keys_ec_refind(k)) != CV_OK)
 		goto out;
  out:
 	sodium_memzero(pin, sizeof pin);
 	__atomic_store_n(&k->lost, r != CV_OK, __ATOMIC_RELEASE);
+	if (locked)
+		pthread_mutex_unlock(&k->p11_mu);
 	return r;
 }
 
@@ -451,7 +458,7 @@ cv_keys_rekey(const struct cv_config *cfg, const char *dir,
 {
 	struct cv_keys *k = NULL;
 	CK_OBJECT_HANDLE root;
-	char label[64], old[CV_VAULT_ID_LEN + 1];
+	char label[64], oldec[64], old[CV_VAULT_ID_LEN + 1];
 	uint32_t gens[KR_MAX_ENTRIES];
 	size_t ngens = 0, i, j;
 	cv_err r;
@@ -482,6 +489,13 @@ cv_keys_rekey(const struct cv_config *cfg, const char *dir,
 				goto undo;
 		}
 	}
+	/* The CA key cannot leave the token: the restored vault gets a
+	 * copy in it, so its certificates stay valid. */
+	if ((r = keys_ec_label(new_key_id, label, sizeof label)) != CV_OK ||
+	    (r = keys_ec_label(old, oldec, sizeof oldec)) != CV_OK ||
+	    (r = p11_ec_destroy(&k->p11, label)) != CV_OK ||
+	    (r = p11_ec_copy(&k->p11, oldec, label)) != CV_OK)
+		goto undo;
 	if ((r = bind_write(k)) != CV_OK ||
 	    (r = keys_keyring_save(k, 0)) != CV_OK)
 		goto undo;
@@ -495,6 +509,8 @@ cv_keys_rekey(const struct cv_config *cfg, const char *dir,
 		if (r == CV_OK && (r = bind_label(old, label,
 		    sizeof label)) == CV_OK)
 			r = p11_data_drop(&k->p11, label);
+		if (r == CV_OK)
+			r = p11_ec_destroy(&k->p11, oldec);
 	}
 	goto out;
  undo:
@@ -505,6 +521,8 @@ cv_keys_rekey(const struct cv_config *cfg, const char *dir,
 	}
 	if (bind_label(new_key_id, label, sizeof label) == CV_OK)
 		(void)p11_data_drop(&k->p11, label);
+	if (keys_ec_label(new_key_id, label, sizeof label) == CV_OK)
+		(void)p11_ec_destroy(&k->p11, label);
  out:
 	cv_keys_free(k);
 	return r;

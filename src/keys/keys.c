@@ -191,6 +191,11 @@ permanent_keys(struct cv_keys *k)
 			return CV_ERR_CRYPTO;
 		sodium_mprotect_readonly(k->signer[i].sk);
 	}
+	/* The P-256 keys: the TLS key from the same seed as the Ed25519
+	 * one (a keyring of any age has it), the CA's in the token. */
+	if ((r = ensure_entry(k, KR_TLS, &e)) != CV_OK ||
+	    (r = keys_ec_open(k, e->key)) != CV_OK)
+		return r;
 	/* Looked up at each use: rotation compacts the entry array. */
 	return ensure_entry(k, KR_SEAL, &e);
 }
@@ -236,6 +241,7 @@ keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 		return CV_ERR_CRYPTO;
 	if ((k = calloc(1, sizeof *k)) == NULL)
 		return CV_ERR_NOMEM;
+	pthread_mutex_init(&k->p11_mu, NULL);
 	memcpy(k->vault_id, cfg->vault_id, sizeof k->vault_id);
 	memcpy(k->key_id, cfg->key_id, sizeof k->key_id);
 	memcpy(k->label, cfg->token_label, sizeof k->label);
@@ -313,7 +319,10 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 	}
 	if ((r = p11_gen_key(&k->p11, label, &root0)) != CV_OK ||
 	    (r = keys_root_label(k, 1, label, sizeof label)) != CV_OK ||
-	    (r = p11_gen_key(&k->p11, label, &root1)) != CV_OK)
+	    (r = p11_gen_key(&k->p11, label, &root1)) != CV_OK ||
+	    (r = keys_ec_label(k->key_id, label, sizeof label)) != CV_OK ||
+	    (r = p11_ec_destroy(&k->p11, label)) != CV_OK ||
+	    (r = p11_ec_gen(&k->p11, label)) != CV_OK)
 		goto out;
 	k->kr.e[0] = (struct kr_entry){ .gen = 0, .purpose = KR_BIDX,
 	    .state = KR_ACTIVE };
@@ -422,7 +431,9 @@ cv_keys_free(struct cv_keys *k)
 		if (k->signer[i].sk)
 			sodium_free(k->signer[i].sk);
 	}
+	keys_ec_free(k);
 	p11_close(&k->p11);
+	pthread_mutex_destroy(&k->p11_mu);
 	sodium_memzero(k, sizeof *k);
 	free(k);
 }
@@ -816,5 +827,7 @@ cv_keys_test_secrets(const struct cv_keys *k,
 			snprintf(label, sizeof label, "signer-%d", i);
 			fn(ctx, label, k->signer[i].sk, 32);	/* the seed */
 		}
+	if (k->tls_scalar)
+		fn(ctx, "tls-p256", k->tls_scalar, 32);
 }
 #endif

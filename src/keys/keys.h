@@ -116,6 +116,27 @@ cv_err cv_keys_audit_sign(struct cv_keys *k, const uint8_t *msg, size_t len,
     uint8_t sig[static CV_AUDIT_SIG_BYTES]) CV_MUST_CHECK;
 
 /*
+ * The ECDSA P-256 keys, for what browsers take (they refuse Ed25519
+ * certificates): the vault CA's key, made inside the HSM and never out of
+ * it (non-extractable; a vault made before it existed gets it at its next
+ * open), and the server's TLS key, derived from the keyring's TLS seed
+ * and held in this module's locked memory. The TLS key is not in the HSM
+ * so that a server whose token went away can still say so over TLS (503,
+ * /healthz) instead of failing every handshake: see docs/web.md.
+ * cv_keys_ec_sign: ECDSA over HASH (a SHA-256 hash: GnuTLS hashes what
+ * it signs), as r || s (32 bytes each, big-endian). CV_ERR_HSM when the
+ * token does not sign (the CA).
+ */
+enum cv_ec { CV_EC_CA, CV_EC_TLS, CV_EC__COUNT };
+#define CV_EC_POINT_BYTES 65	/* 0x04 || x || y */
+#define CV_EC_SIG_BYTES 64
+void cv_keys_ec_pubkey(const struct cv_keys *k, enum cv_ec which,
+    uint8_t point[static CV_EC_POINT_BYTES]);
+cv_err cv_keys_ec_sign(struct cv_keys *k, enum cv_ec which,
+    const uint8_t hash[static 32],
+    uint8_t sig[static CV_EC_SIG_BYTES]) CV_MUST_CHECK;
+
+/*
  * Small secrets kept in the database (TOTP seeds): sealed with
  * XChaCha20-Poly1305 under the keyring's sealing key, bound to CONTEXT
  * (for example "totp:alice") so a sealed value moved elsewhere fails.

@@ -2,6 +2,8 @@
 #ifndef CV_KEYS_INTERNAL_H
 #define CV_KEYS_INTERNAL_H
 
+#include <pthread.h>
+
 #include <p11-kit/pkcs11.h>
 
 #include "keys.h"
@@ -60,6 +62,26 @@ cv_err p11_relogin(struct p11 *p, const char *label, const char *pin);
  * beside it (bind.c), whichever folder the vault has been moved to. */
 cv_err softhsm_conf_fix(const char *conf);
 
+/*
+ * ECDSA P-256 key pairs in the token (p11_ec.c). p11_ec_gen: a new pair
+ * labelled LABEL, the private half sensitive, non-extractable, for
+ * signing only. p11_ec_find: the private half and the public point
+ * (uncompressed); of several pairs under LABEL, the one with the lowest
+ * CKA_ID, so that processes which made one at once agree; CV_ERR_HSM_KEY
+ * when none. p11_ec_sign: raw ECDSA (r || s) over a SHA-256 HASH.
+ * p11_ec_copy: the pairs labelled FROM copied in the token as TO (they
+ * stay non-extractable). p11_ec_destroy: none left under LABEL.
+ */
+#define P11_EC_POINT 65
+#define P11_EC_SIG 64
+cv_err p11_ec_gen(struct p11 *p, const char *label);
+cv_err p11_ec_find(struct p11 *p, const char *label, CK_OBJECT_HANDLE *priv,
+    uint8_t point[static P11_EC_POINT]);
+cv_err p11_ec_sign(struct p11 *p, CK_OBJECT_HANDLE priv,
+    const uint8_t hash[static 32], uint8_t sig[static P11_EC_SIG]);
+cv_err p11_ec_copy(struct p11 *p, const char *from, const char *to);
+cv_err p11_ec_destroy(struct p11 *p, const char *label);
+
 /* The keyring file: which keys exist, each sealed by its HSM root key. */
 #define KR_MAGIC "CVKR"
 #define KR_VERSION 1
@@ -106,6 +128,13 @@ struct cv_keys {
 	struct kr kr;
 	struct kr_entry *cur;	/* the active KEK */
 	struct kr_entry *bidx;
+	/* The P-256 keys (ec.c): the CA's in the token (its handle, found
+	 * again after each check), the TLS key's scalar here. p11_mu
+	 * serialises the token's session between signers and the check. */
+	pthread_mutex_t p11_mu;
+	CK_OBJECT_HANDLE ca_ec;
+	uint8_t ec_point[CV_EC__COUNT][CV_EC_POINT_BYTES];
+	uint8_t *tls_scalar;	/* sodium_malloc'd, 32 bytes */
 	/* Signing keys: seeds in the keyring, expanded forms here. */
 	struct {
 		uint8_t *sk;	/* sodium_malloc'd, 64 bytes */
@@ -128,6 +157,14 @@ cv_err keys_entry_seal(struct cv_keys *k, struct kr_entry *e,
 cv_err keys_entry_unseal(struct cv_keys *k, struct kr_entry *e);
 cv_err keys_keyring_save(struct cv_keys *k, int create);
 cv_err keys_read_pin(const char *path, char *pin, size_t size);
+/* ec.c: the token's CA key label; the P-256 keys found (the CA's made if
+ * the token has none yet) and derived (the TLS key, from SEED). */
+cv_err keys_ec_label(const char *key_id, char *out, size_t size);
+cv_err keys_ec_open(struct cv_keys *k, const uint8_t seed[static 32])
+    CV_MUST_CHECK;
+/* The CA key's handle found again (after a new session). */
+cv_err keys_ec_refind(struct cv_keys *k) CV_MUST_CHECK;
+void keys_ec_free(struct cv_keys *k);
 
 /*
  * The binding (bind.c): a data object "cv-KEYID-vault" in the token names

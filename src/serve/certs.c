@@ -13,22 +13,40 @@
 #include "../base/base.h"
 #include "serve.h"
 
-/* 1 if certificate CRT's key is the Ed25519 public key PK. */
+/* 1 if the big-endian integer D is the 32 bytes at P: GnuTLS gives a
+ * coordinate with a leading zero added (top bit set), or with its own
+ * leading zeros dropped (NO_LZ). */
 static int
-cert_key_is(gnutls_x509_crt_t crt, const uint8_t pk[static CV_SIGN_PK_BYTES])
+coord_is(const gnutls_datum_t *d, const uint8_t *p)
+{
+	size_t i, lead = 0;
+
+	while (lead < d->size && d->data[lead] == 0)
+		lead++;
+	if (d->size - lead > 32)
+		return 0;
+	for (i = 0; i < 32 - (d->size - lead); i++)
+		if (p[i] != 0)
+			return 0;
+	return memcmp(d->data + lead, p + i, d->size - lead) == 0;
+}
+
+/* 1 if certificate CRT's key is the P-256 point PT. */
+static int
+cert_key_is(gnutls_x509_crt_t crt, const uint8_t pt[static CV_EC_POINT_BYTES])
 {
 	gnutls_pubkey_t pub = NULL;
 	gnutls_ecc_curve_t curve;
-	gnutls_datum_t x = { NULL, 0 };
+	gnutls_datum_t x = { NULL, 0 }, y = { NULL, 0 };
 	int same = 0;
 
 	if (gnutls_pubkey_init(&pub) >= 0 &&
 	    gnutls_pubkey_import_x509(pub, crt, 0) >= 0 &&
-	    gnutls_pubkey_export_ecc_raw(pub, &curve, &x, NULL) >= 0)
-		same = curve == GNUTLS_ECC_CURVE_ED25519 &&
-		    x.size == CV_SIGN_PK_BYTES &&
-		    memcmp(x.data, pk, CV_SIGN_PK_BYTES) == 0;
+	    gnutls_pubkey_export_ecc_raw2(pub, &curve, &x, &y, 0) >= 0)
+		same = curve == GNUTLS_ECC_CURVE_SECP256R1 &&
+		    coord_is(&x, pt + 1) && coord_is(&y, pt + 33);
 	gnutls_free(x.data);
+	gnutls_free(y.data);
 	if (pub)
 		gnutls_pubkey_deinit(pub);
 	return same;
@@ -67,7 +85,7 @@ cv_serve_check_certs(struct cv_keyd *k, const char *dir)
 	gnutls_x509_crt_t ca = NULL, crt = NULL;
 	gnutls_x509_trust_list_t trust = NULL;
 	gnutls_datum_t why = { NULL, 0 };
-	uint8_t pk[CV_SIGN_PK_BYTES];
+	uint8_t pk[CV_EC_POINT_BYTES];
 	char path[1200];
 	unsigned status = 0;
 	cv_err r;
@@ -75,7 +93,7 @@ cv_serve_check_certs(struct cv_keyd *k, const char *dir)
 	if ((r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
 	    (r = read_cert(path, &ca, CA_FIX)) != CV_OK)
 		goto out;
-	cv_keyd_pubkey(k, CV_SIGNER_CA, pk);
+	cv_keyd_ec_pubkey(k, CV_EC_CA, pk);
 	if (!cert_key_is(ca, pk)) {
 		r = cv_fail(CV_ERR_CRYPTO, "%s is not this vault's CA (another "
 		    "key); %s", path, CA_FIX);
@@ -91,7 +109,7 @@ cv_serve_check_certs(struct cv_keyd *k, const char *dir)
 	if ((r = cv_path(path, sizeof path, "%s/server.pem", dir)) != CV_OK ||
 	    (r = read_cert(path, &crt, SERVER_FIX)) != CV_OK)
 		goto out;
-	cv_keyd_pubkey(k, CV_SIGNER_TLS, pk);
+	cv_keyd_ec_pubkey(k, CV_EC_TLS, pk);
 	if (!cert_key_is(crt, pk)) {
 		r = cv_fail(CV_ERR_CRYPTO, "%s is for another key than this "
 		    "vault's TLS key; %s", path, SERVER_FIX);

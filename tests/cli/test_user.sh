@@ -36,7 +36,8 @@ expect_fail "enrol: another user's code" "wrong enrolment code" "$CV" enrol \
     --dir "$T/v" --name olga --code "$(code oscar codes)" --out "$T/keys"
 expect_ok "enrol" "$CV" enrol --dir "$T/v" --name olga \
     --code "$(code olga codes)" --out "$T/keys"
-grep -q "^otpauth://totp/clearvault:olga?secret=[A-Z2-7]*&" "$T/out" && ok ||
+grep -q "^otpauth://totp/clearvault%20[0-9a-f]*:olga?secret=[A-Z2-7]*&" \
+    "$T/out" && ok ||
     bad "otpauth URI not shown"
 mkdir -p "$T/k2"
 expect_fail "enrol: the code is spent" "no enrolment is open" "$CV" enrol \

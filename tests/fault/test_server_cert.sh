@@ -29,20 +29,22 @@ serve_refused() {
 }
 
 # flip FILE LINE: one base64 character changed on that line of a PEM
+# (its 50th: a full line's last 14, within an ECDSA signature's last 100)
 flip() {
 	python3 - "$1" "$2" <<'PY'
 import sys
 path, n = sys.argv[1], int(sys.argv[2])
 lines = open(path).read().split("\n")
 s = lines[n]
-c = s[10]
-lines[n] = s[:10] + ("A" if c != "A" else "B") + s[11:]
+assert len(s) == 64, "not a full base64 line: %r" % s
+c = s[50]
+lines[n] = s[:50] + ("A" if c != "A" else "B") + s[51:]
 open(path, "w").write("\n".join(lines))
 PY
 }
 
 # The signature (near the end): parses, but the CA did not sign this.
-flip "$T/v/server.pem" $(($(wc -l <"$T/v/server.pem") - 2))
+flip "$T/v/server.pem" $(($(wc -l <"$T/v/server.pem") - 3))
 serve_refused "server.pem with a broken signature" "$T/v/server.pem"
 cp "$T/server.orig" "$T/v/server.pem"
 
@@ -62,7 +64,7 @@ cp "$T/server.orig" "$T/v/server.pem"
 cp "$T/w/ca.pem" "$T/v/ca.pem"
 serve_refused "another vault's ca.pem" "$T/v/ca.pem"
 cp "$T/ca.orig" "$T/v/ca.pem"
-flip "$T/v/ca.pem" $(($(wc -l <"$T/v/ca.pem") - 2))
+flip "$T/v/ca.pem" $(($(wc -l <"$T/v/ca.pem") - 3))
 serve_refused "ca.pem with a broken signature" "$T/v/ca.pem"
 cp "$T/ca.orig" "$T/v/ca.pem"
 

@@ -47,7 +47,8 @@ sign_here(void *ctx, const char *name, const char *role, unsigned days,
 	    days, csr, len, out);
 }
 
-static const struct cv_auth_keys keys = { seal_here, sign_here, NULL };
+static const struct cv_auth_keys keys = { seal_here, sign_here, NULL,
+    NULL };
 static struct cv_user_issue alice;
 static char seed[CV_TOTP_SEED_BYTES];
 static const int64_t T0 = 1900000000LL * 1000000;	/* a fixed "now" */

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
 #include <sodium.h>
 
 #include "../testutil.h"
@@ -161,6 +163,71 @@ test_signers_and_sealing(void **state)
 	cv_keys_free(k);
 }
 
+/* 1 if SIG (r || s) over HASH verifies under the P-256 point PT. */
+static int
+ec_verifies(const uint8_t pt[CV_EC_POINT_BYTES], const uint8_t hash[32],
+    const uint8_t sig[CV_EC_SIG_BYTES])
+{
+	gnutls_pubkey_t pub;
+	gnutls_datum_t x = { (uint8_t *)pt + 1, 32 }, y = { (uint8_t *)pt + 33,
+	    32 }, r = { (uint8_t *)sig, 32 }, s = { (uint8_t *)sig + 32, 32 },
+	    h = { (uint8_t *)hash, 32 }, der = { NULL, 0 };
+	int ok;
+
+	assert_int_equal(gnutls_pubkey_init(&pub), 0);
+	assert_int_equal(gnutls_pubkey_import_ecc_raw(pub,
+	    GNUTLS_ECC_CURVE_SECP256R1, &x, &y), 0);
+	assert_int_equal(gnutls_encode_rs_value(&der, &r, &s), 0);
+	ok = gnutls_pubkey_verify_hash2(pub, GNUTLS_SIGN_ECDSA_SHA256, 0, &h,
+	    &der) >= 0;
+	gnutls_free(der.data);
+	gnutls_pubkey_deinit(pub);
+	return ok;
+}
+
+/* The P-256 keys sign verifiably; the CA's lives in the token, sensitive
+ * and non-extractable; both are the same at the next open. */
+static void
+test_p256_keys(void **state)
+{
+	struct cv_keys *k = open_keys(), *k2;
+	uint8_t pt[CV_EC__COUNT][CV_EC_POINT_BYTES], pt2[CV_EC_POINT_BYTES];
+	uint8_t hash[32], sig[CV_EC_SIG_BYTES], value[64];
+	CK_BBOOL extractable = CK_TRUE, sensitive = CK_FALSE;
+	CK_ATTRIBUTE a[2] = {
+		{ CKA_EXTRACTABLE, &extractable, sizeof extractable },
+		{ CKA_SENSITIVE, &sensitive, sizeof sensitive },
+	};
+	CK_ATTRIBUTE v = { CKA_VALUE, value, sizeof value };
+
+	(void)state;
+	crypto_hash_sha256(hash, (const uint8_t *)"tbs", 3);
+	for (int w = 0; w < CV_EC__COUNT; w++) {
+		cv_keys_ec_pubkey(k, w, pt[w]);
+		assert_int_equal(pt[w][0], 0x04);
+		assert_int_equal(cv_keys_ec_sign(k, w, hash, sig), CV_OK);
+		assert_true(ec_verifies(pt[w], hash, sig));
+		hash[0] ^= 1;
+		assert_false(ec_verifies(pt[w], hash, sig));
+		hash[0] ^= 1;
+	}
+	assert_memory_not_equal(pt[CV_EC_CA], pt[CV_EC_TLS],
+	    CV_EC_POINT_BYTES);
+	assert_int_equal(k->p11.f->C_GetAttributeValue(k->p11.sess, k->ca_ec,
+	    a, 2), CKR_OK);
+	assert_int_equal(extractable, CK_FALSE);
+	assert_int_equal(sensitive, CK_TRUE);
+	assert_int_equal(k->p11.f->C_GetAttributeValue(k->p11.sess, k->ca_ec,
+	    &v, 1), CKR_ATTRIBUTE_SENSITIVE);
+	cv_keys_free(k);
+	k2 = open_keys();
+	for (int w = 0; w < CV_EC__COUNT; w++) {
+		cv_keys_ec_pubkey(k2, w, pt2);
+		assert_memory_equal(pt[w], pt2, CV_EC_POINT_BYTES);
+	}
+	cv_keys_free(k2);
+}
+
 static void
 test_keyring_parse(void **state)
 {
@@ -194,6 +261,7 @@ main(void)
 		cmocka_unit_test(test_dek_roundtrip_and_binding),
 		cmocka_unit_test(test_blind_index),
 		cmocka_unit_test(test_signers_and_sealing),
+		cmocka_unit_test(test_p256_keys),
 		cmocka_unit_test(test_keyring_parse),
 		cmocka_unit_test(test_rotation_destroys_old_key),
 	};

@@ -1,0 +1,207 @@
+/*
+ * The ECDSA P-256 keys (keys.h): the CA's in the token, the server's TLS
+ * key derived from the keyring's TLS seed.
+ *
+ * The TLS scalar is kept in sodium_malloc'd memory; nettle's arithmetic
+ * needs it in GMP limbs for the length of one signature, wiped before they
+ * are freed.
+ */
+#include <string.h>
+
+#include <gmp.h>
+#include <nettle/bignum.h>
+#include <nettle/ecc-curve.h>
+#include <nettle/ecc.h>
+#include <nettle/ecdsa.h>
+#include <sodium.h>
+
+#include "keys_internal.h"
+
+/* The order of P-256's base point (FIPS 186-4 D.1.2.3). */
+#define P256_N "ffffffff00000000ffffffffffffffff" \
+	"bce6faada7179e84f3b9cac2fc632551"
+#define TLS_TAG "clearvault tls p-256 v1"
+
+cv_err
+keys_ec_label(const char *key_id, char *out, size_t size)
+{
+	return cv_path(out, size, "cv-%s-ca-p256", key_id);
+}
+
+static void
+mpz_wipe(mpz_t z)
+{
+	size_t n = mpz_size(z);
+
+	if (n)
+		sodium_memzero(mpz_limbs_modify(z, (mp_size_t)n),
+		    n * sizeof(mp_limb_t));
+	mpz_clear(z);
+}
+
+static void
+scalar_wipe(struct ecc_scalar *s)
+{
+	sodium_memzero(s->p, (size_t)ecc_size(s->ecc) * sizeof(mp_limb_t));
+	ecc_scalar_clear(s);
+}
+
+/* The scalar of the TLS key as nettle wants it; *S to scalar_wipe. */
+static cv_err
+tls_scalar(const struct cv_keys *k, struct ecc_scalar *s)
+{
+	mpz_t z;
+	int ok;
+
+	mpz_init(z);
+	nettle_mpz_set_str_256_u(z, 32, k->tls_scalar);
+	ecc_scalar_init(s, nettle_get_secp_256r1());
+	ok = ecc_scalar_set(s, z);
+	mpz_wipe(z);
+	if (!ok) {
+		scalar_wipe(s);
+		return cv_fail(CV_ERR_CRYPTO, "the TLS key is out of range");
+	}
+	return CV_OK;
+}
+
+/* SHA-512 of the seed, reduced into [1, n-1]: uniform to within 2^-256. */
+static cv_err
+derive_tls(struct cv_keys *k, const uint8_t seed[static 32])
+{
+	crypto_hash_sha512_state st;
+	uint8_t h[64];
+	struct ecc_scalar s;
+	struct ecc_point pt;
+	mpz_t z, n, x, y;
+	cv_err r;
+
+	if ((k->tls_scalar = sodium_malloc(32)) == NULL)
+		return CV_ERR_NOMEM;
+	crypto_hash_sha512_init(&st);
+	crypto_hash_sha512_update(&st, (const uint8_t *)TLS_TAG,
+	    sizeof TLS_TAG);
+	crypto_hash_sha512_update(&st, seed, 32);
+	crypto_hash_sha512_final(&st, h);
+	mpz_inits(z, n, NULL);
+	nettle_mpz_set_str_256_u(z, sizeof h, h);
+	sodium_memzero(h, sizeof h);
+	mpz_set_str(n, P256_N, 16);
+	mpz_sub_ui(n, n, 1);
+	mpz_mod(z, z, n);
+	mpz_add_ui(z, z, 1);
+	nettle_mpz_get_str_256(32, k->tls_scalar, z);
+	mpz_wipe(z);
+	mpz_clear(n);
+	sodium_mprotect_readonly(k->tls_scalar);
+
+	if ((r = tls_scalar(k, &s)) != CV_OK)
+		return r;
+	ecc_point_init(&pt, nettle_get_secp_256r1());
+	ecc_point_mul_g(&pt, &s);
+	scalar_wipe(&s);
+	mpz_inits(x, y, NULL);
+	ecc_point_get(&pt, x, y);
+	k->ec_point[CV_EC_TLS][0] = 0x04;
+	nettle_mpz_get_str_256(32, k->ec_point[CV_EC_TLS] + 1, x);
+	nettle_mpz_get_str_256(32, k->ec_point[CV_EC_TLS] + 33, y);
+	mpz_clears(x, y, NULL);
+	ecc_point_clear(&pt);
+	return CV_OK;
+}
+
+cv_err
+keys_ec_refind(struct cv_keys *k)
+{
+	char label[64];
+	cv_err r;
+
+	if ((r = keys_ec_label(k->key_id, label, sizeof label)) != CV_OK)
+		return r;
+	return p11_ec_find(&k->p11, label, &k->ca_ec, k->ec_point[CV_EC_CA]);
+}
+
+cv_err
+keys_ec_open(struct cv_keys *k, const uint8_t seed[static 32])
+{
+	char label[64];
+	cv_err r;
+
+	if ((r = derive_tls(k, seed)) != CV_OK ||
+	    (r = keys_ec_label(k->key_id, label, sizeof label)) != CV_OK)
+		return r;
+	/* A vault made before the CA key lived in the token gets it now. */
+	if ((r = keys_ec_refind(k)) == CV_ERR_HSM_KEY &&
+	    (r = p11_ec_gen(&k->p11, label)) == CV_OK)
+		r = keys_ec_refind(k);
+	return r;
+}
+
+void
+keys_ec_free(struct cv_keys *k)
+{
+	if (k->tls_scalar)
+		sodium_free(k->tls_scalar);
+	k->tls_scalar = NULL;
+}
+
+void
+cv_keys_ec_pubkey(const struct cv_keys *k, enum cv_ec which,
+    uint8_t point[static CV_EC_POINT_BYTES])
+{
+	if (k == NULL || (unsigned)which >= CV_EC__COUNT) {
+		memset(point, 0, CV_EC_POINT_BYTES);
+		return;
+	}
+	memcpy(point, k->ec_point[which], CV_EC_POINT_BYTES);
+}
+
+static void
+rnd(void *ctx, size_t len, uint8_t *out)
+{
+	(void)ctx;
+	randombytes_buf(out, len);
+}
+
+static cv_err
+tls_sign(struct cv_keys *k, const uint8_t hash[static 32],
+    uint8_t sig[static CV_EC_SIG_BYTES])
+{
+	struct ecc_scalar s;
+	struct dsa_signature ds;
+	cv_err r;
+
+	if ((r = tls_scalar(k, &s)) != CV_OK)
+		return r;
+	dsa_signature_init(&ds);
+	ecdsa_sign(&s, NULL, rnd, 32, hash, &ds);
+	scalar_wipe(&s);
+	nettle_mpz_get_str_256(32, sig, ds.r);
+	nettle_mpz_get_str_256(32, sig + 32, ds.s);
+	dsa_signature_clear(&ds);
+	return CV_OK;
+}
+
+cv_err
+cv_keys_ec_sign(struct cv_keys *k, enum cv_ec which,
+    const uint8_t hash[static 32], uint8_t sig[static CV_EC_SIG_BYTES])
+{
+	cv_err r;
+
+	if (k == NULL)
+		return cv_fail(CV_ERR_HSM, "no keys in this process: the key "
+		    "process holds them");
+	switch (which) {
+	case CV_EC_TLS:
+		return tls_sign(k, hash, sig);
+	case CV_EC_CA:
+		pthread_mutex_lock(&k->p11_mu);
+		r = cv_keys_lost(k) ? cv_fail(CV_ERR_HSM, "the HSM token is "
+		    "unavailable: the CA signs nothing until it is back") :
+		    p11_ec_sign(&k->p11, k->ca_ec, hash, sig);
+		pthread_mutex_unlock(&k->p11_mu);
+		return r;
+	default:
+		return cv_fail(CV_ERR_INTERNAL, "no such key");
+	}
+}
