@@ -150,30 +150,25 @@ api_users(struct req *r, const char *rest)
 enum MHD_Result
 api_metrics(struct req *r)
 {
+	struct server *srv = r->srv;
 	struct cv_buf b = { 0 };
-	char text[512];
-	uint64_t size = 0;
-	int n;
+	struct api_gauges g = {
+		.vault_id = cv_vault_id(srv->v),
+		.locked = srv->guard ? cv_guard_nlocked(srv->guard) : 0,
+		.sessions = cv_sessions_active(srv->sessions, cv_time_us()),
+		.requests = __atomic_load_n(&srv->requests, __ATOMIC_RELAXED),
+		.refused = __atomic_load_n(&srv->refused, __ATOMIC_RELAXED),
+		.hsm_up = !__atomic_load_n(&srv->hsm_lost, __ATOMIC_ACQUIRE),
+	};
+	cv_err e;
 
 	r->action = "metrics";
-	if (cv_audit_size(r->srv->a, &size) != CV_OK)
-		size = 0;
-	n = snprintf(text, sizeof text,
-	    "# HELP clearvault_requests_total HTTP requests answered.\n"
-	    "# TYPE clearvault_requests_total counter\n"
-	    "clearvault_requests_total %llu\n"
-	    "# HELP clearvault_requests_refused_total Requests refused "
-	    "or failed.\n"
-	    "# TYPE clearvault_requests_refused_total counter\n"
-	    "clearvault_requests_refused_total %llu\n"
-	    "# HELP clearvault_audit_entries Entries in the audit log.\n"
-	    "# TYPE clearvault_audit_entries gauge\n"
-	    "clearvault_audit_entries %llu\n",
-	    (unsigned long long)__atomic_load_n(&r->srv->requests,
-	    __ATOMIC_RELAXED), (unsigned long long)__atomic_load_n(
-	    &r->srv->refused, __ATOMIC_RELAXED), (unsigned long long)size);
-	if (n < 0 || cv_buf_add(&b, text, (size_t)n) != CV_OK)
-		return api_internal(r, CV_ERR_NOMEM);
+	if (cv_audit_size(srv->a, &g.audit_entries) != CV_OK)
+		g.audit_entries = 0;
+	if ((e = api_metrics_render(srv->metrics, &g, &b)) != CV_OK) {
+		cv_buf_free(&b);
+		return api_internal(r, e);
+	}
 	return api_reply(r, 200, CV_AUDIT_ALLOWED,
 	    "text/plain; version=0.0.4", &b);
 }

@@ -64,6 +64,7 @@ struct server {
 	struct cv_store_follow *follow;
 	size_t nhandles;
 	int hsm_lost;		/* atomic: keyd's HSM is gone (hsm_tick) */
+	struct api_metrics *metrics;	/* metrics.c */
 	int pooled;		/* handles opened before the sandbox: */
 	size_t given;		/* how many threads took theirs */
 	/* Request rate per certificate: a token bucket each. */
@@ -126,6 +127,7 @@ struct req {
 	/* refusals.c: the handler has been called (started), a reply of
 	 * ours queued (replied); the request target's length and path */
 	int started, replied;
+	int64_t begin_us, submit_us;	/* for /metrics */
 	size_t uri_len;
 	char path[184];
 };
@@ -280,6 +282,31 @@ enum MHD_Result api_case_members(struct req *r, const char *id, int add);
 /* admin.c: /v1/users..., /metrics, /v1/openapi.json */
 enum MHD_Result api_users(struct req *r, const char *rest);
 enum MHD_Result api_metrics(struct req *r);
+
+/*
+ * metrics.c: what /metrics reports, counted as requests end. api_metrics_
+ * request: one request of ROUTE (its audit action) answered with STATUS
+ * after US microseconds; _commit: an entry durable US after it was handed
+ * to keyd; _guard, _alert: a decision, an alert. Any thread; M may be
+ * NULL (nothing counted). _render: the text for a scrape into *OUT, with
+ * the gauges G read by the caller. CV_ERR_NOMEM.
+ */
+struct api_metrics;
+struct api_gauges {
+	const char *vault_id;
+	size_t locked, sessions;
+	uint64_t requests, refused, audit_entries;
+	int hsm_up;
+};
+cv_err api_metrics_new(struct api_metrics **out) CV_MUST_CHECK;
+void api_metrics_free(struct api_metrics *m);
+void api_metrics_request(struct api_metrics *m, const char *route,
+    unsigned status, int64_t us);
+void api_metrics_commit(struct api_metrics *m, int64_t us);
+void api_metrics_guard(struct api_metrics *m, enum cv_guard_verdict v);
+void api_metrics_alert(struct api_metrics *m, enum cv_guard_severity s);
+cv_err api_metrics_render(struct api_metrics *m, const struct api_gauges *g,
+    struct cv_buf *out) CV_MUST_CHECK;
 enum MHD_Result api_openapi(struct req *r);
 /*
  * watch.c: the guard. Start loads the sealed snapshot and replays the log

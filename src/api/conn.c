@@ -160,6 +160,8 @@ tls_watch(struct conn *k, struct MHD_Connection *c)
 	gnutls_transport_set_vec_push_function(k->tls, tls_push);
 }
 
+/* The session may be freed already (0.9.75 deinits it before this
+ * notification): its address is compared, never used. */
 static void
 tls_closed(struct MHD_Connection *c)
 {

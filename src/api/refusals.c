@@ -69,6 +69,7 @@ api_req_begin(void *cls, const char *uri, struct MHD_Connection *c)
 	r->srv = cls;
 	r->conn = c;
 	r->uri_len = uri ? strlen(uri) : 0;
+	r->begin_us = cv_time_us();
 	path_of(uri, r->path, sizeof r->path);
 	api_source_address(c, r->source, sizeof r->source);
 	return r;

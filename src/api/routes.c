@@ -37,10 +37,44 @@ shared_locked(struct req *r)
 	    locked;
 }
 
+/* The user of R's certificate has the role "metrics" (*U filled). */
+static int
+metrics_cert(struct req *r, struct cv_store *db, struct cv_store_user *u)
+{
+	return db != NULL && r->cert[0] != '\0' &&
+	    cv_auth_cert_user(db, r->cert, u) == CV_OK &&
+	    cv_role_parse(u->role) == CV_ROLE_METRICS;
+}
+
+/*
+ * GET /metrics by a monitoring system: its certificate alone (a scraper
+ * types no TOTP code), of a user of the role "metrics", which may do
+ * nothing else. Anyone else needs a session, as for any route.
+ */
+static enum MHD_Result
+scrape(struct req *r)
+{
+	struct cv_store *db = api_store(r->srv);
+	struct cv_store_user u;
+
+	r->action = "metrics";
+	if (!metrics_cert(r, db, &u)) {
+		api_read_end(r);
+		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
+		    "no bearer token, and the certificate is not a metrics "
+		    "account's");
+	}
+	api_read_end(r);
+	snprintf(r->who.user, sizeof r->who.user, "%s", u.name);
+	r->who.role = CV_ROLE_METRICS;
+	return api_metrics(r);
+}
+
 static enum MHD_Result
 login(struct req *r)
 {
 	struct cv_store *db = api_store(r->srv);
+	struct cv_store_user u;
 	char token[CV_TOKEN_CHARS + 1] = "", when[32], code[7] = "";
 	enum MHD_Result ret;
 	cv_err e;
@@ -49,6 +83,13 @@ login(struct req *r)
 	if (db == NULL)
 		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
 		    "the vault cannot be reached");
+	if (metrics_cert(r, db, &u)) {
+		snprintf(r->reason, sizeof r->reason, "login refused: a "
+		    "metrics account has no sessions");
+		return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden",
+		    "a metrics account scrapes GET /metrics with its "
+		    "certificate and has no sessions");
+	}
 	if (!api_body_login(&r->body, code))
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"totp\": \"123456\"}");
@@ -195,6 +236,10 @@ api_route(struct req *r)
 		if (db && cv_store_read_begin(db) == CV_OK)
 			r->txn = db;
 	}
+	if (!strcmp(r->url, "/metrics") && get &&
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
+		return scrape(r);
 	if (!authenticate(r)) {
 		char detail[300];
 		snprintf(detail, sizeof detail, "%s", r->reason);

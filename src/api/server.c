@@ -185,6 +185,8 @@ on_durable(void *ctx, cv_err err, uint64_t index, const struct cv_buf *text)
 	struct req *r = ctx;
 	struct server *srv = r->srv;
 
+	if (err == CV_OK)
+		api_metrics_commit(srv->metrics, cv_time_us() - r->submit_us);
 	answered(r, err, index, text);
 	MHD_resume_connection(r->conn);
 	__atomic_sub_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
@@ -355,6 +357,7 @@ await_entry(struct req *r, const struct cv_audit_entry *e)
 		return release(r);
 	}
 	r->waiting = 1;
+	r->submit_us = cv_time_us();
 	MHD_suspend_connection(r->conn);
 	/* On success keyd's answer may already have come: only a refusal
 	 * to take the request is ours to handle. */
@@ -632,6 +635,9 @@ on_done(void *cls, struct MHD_Connection *c, void **ctx,
 		 * off or abandoned has its own now. */
 		if (!r->replied)
 			api_req_unanswered(r, toe, reaped);
+		else
+			api_metrics_request(srv->metrics, r->action, r->status,
+			    cv_time_us() - r->begin_us);
 		/* Any other ending closes the connection: nothing to send. */
 		if (r->corked && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			uncork(r);
@@ -938,6 +944,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	if ((r = parse_listen(o->listen ? o->listen : "127.0.0.1:8443",
 	    &sa)) != CV_OK ||
 	    (r = cv_sessions_new(&srv.sessions)) != CV_OK ||
+	    (r = api_metrics_new(&srv.metrics)) != CV_OK ||
 	    (cv_sessions_set_totp(srv.sessions, totp_check, &srv), 0) ||
 	    (r = load_tls(&srv, cv_vault_dir(v))) != CV_OK ||
 	    (r = cv_path(path, sizeof path, "%s/alerts.jsonl",
@@ -1076,6 +1083,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		gnutls_x509_trust_list_deinit(srv.trust, 1);
 	free(srv.ca_pem);
 	cv_sessions_free(srv.sessions);
+	api_metrics_free(srv.metrics);
 	free(srv.buckets);
 	for (size_t i = 0; i < srv.nhandles; i++)
 		cv_vault_close(srv.handles[i]);

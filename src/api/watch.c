@@ -423,6 +423,7 @@ api_guard_alert(struct server *srv, const char *user, const char *session,
 	    (unsigned long long)(n ? indices[0] : 0), locked ? "; locked" :
 	    "");
 	__atomic_add_fetch(&srv->alerts, 1, __ATOMIC_RELAXED);
+	api_metrics_alert(srv->metrics, al->severity);
 }
 
 /*
@@ -684,6 +685,7 @@ api_guard_read(struct req *r, const char *const *rids, size_t n,
 		return 0;
 	}
 	snprintf(r->reason, sizeof r->reason, "guard: %s", r->gd.reason);
+	api_metrics_guard(r->srv->metrics, r->gd.verdict);
 	if (r->gd.verdict == CV_GUARD_ALLOW ||
 	    r->gd.verdict == CV_GUARD_ALLOW_THEN_LOCK)
 		return 1;

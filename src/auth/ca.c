@@ -1,7 +1,9 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,6 +221,32 @@ load_ca(const char *dir, gnutls_x509_crt_t *ca)
 	return r;
 }
 
+/*
+ * ISSUER (DIR/ca.pem) is for the CA key the token holds: a token whose
+ * key was replaced would otherwise issue certificates that verify
+ * nowhere (and spend a user's one-time enrolment code on one).
+ */
+static cv_err
+issuer_is_ours(struct cv_keys *k, gnutls_x509_crt_t issuer)
+{
+	gnutls_pubkey_t pub = NULL;
+	uint8_t a[64], b[64];
+	size_t alen = sizeof a, blen = sizeof b;
+	cv_err r;
+
+	if ((r = signer_pubkey(k, CV_EC_CA, &pub)) != CV_OK)
+		return r;
+	if (gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, a,
+	    &alen) < 0 || gnutls_x509_crt_get_key_id(issuer,
+	    GNUTLS_KEYID_USE_SHA256, b, &blen) < 0 || alen != blen ||
+	    memcmp(a, b, alen) != 0)
+		r = cv_fail(CV_ERR_CRYPTO, "the vault's ca.pem is not for the "
+		    "CA key in the HSM token (the token's key was replaced, "
+		    "or ca.pem): nothing is signed");
+	gnutls_pubkey_deinit(pub);
+	return r;
+}
+
 /* Signs CRT (subject key PUB) as the CA. */
 static cv_err
 ca_sign(struct cv_keys *k, gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
@@ -235,6 +263,8 @@ ca_sign(struct cv_keys *k, gnutls_x509_crt_t crt, gnutls_x509_crt_t issuer,
 	    &idlen)) < 0 ||
 	    (rc = gnutls_x509_crt_set_subject_key_id(crt, id, idlen)) < 0)
 		return tls_fail("certificate", rc);
+	if (issuer != crt && (r = issuer_is_ours(k, issuer)) != CV_OK)
+		return r;
 	if ((r = cv_ca_privkey(k, CV_EC_CA, &ca)) != CV_OK)
 		return r;
 	if (issuer != crt) {
@@ -360,36 +390,55 @@ is_ed25519(const char *path)
 cv_err
 cv_ca_ensure(struct cv_keys *k, const char *dir, const char *vault_id)
 {
-	char ca[1200], srv[1200], old[1200];
+	char ca[1200], srv[1200], old[1200], lock[1200];
 	struct stat st;
+	int fd = -1;
 	cv_err r;
 
 	if ((r = cv_path(ca, sizeof ca, "%s/ca.pem", dir)) != CV_OK ||
 	    (r = cv_path(srv, sizeof srv, "%s/server.pem", dir)) != CV_OK ||
-	    (r = cv_path(old, sizeof old, "%s/" LEGACY_CA, dir)) != CV_OK)
+	    (r = cv_path(old, sizeof old, "%s/" LEGACY_CA, dir)) != CV_OK ||
+	    (r = cv_path(lock, sizeof lock, "%s/ca.lock", dir)) != CV_OK)
 		return r;
+	/* Two processes (a server's keyd, `ca-cert`) at once: one at a
+	 * time, each deciding on what the other left. */
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(fd, LOCK_EX) != 0) {
+		r = cv_fail(CV_ERR_IO, "%s: %s", lock, strerror(errno));
+		goto out;
+	}
 	/*
 	 * An Ed25519 CA (browsers refuse it) makes way for a P-256 one;
-	 * kept beside it so that the certificates it issued still log in.
-	 * The rename is the commit point: a crash after it leaves no CA,
-	 * and the next start makes one.
+	 * kept beside it so that the certificates it issued still log in,
+	 * never over a former CA already kept. The rename is the commit
+	 * point: a crash after it leaves no CA, and the next start makes
+	 * one.
 	 */
 	if (is_ed25519(ca)) {
-		if (rename(ca, old) != 0)
-			return cv_fail(CV_ERR_IO, "%s: %s", old,
-			    strerror(errno));
+		if (renameat2(AT_FDCWD, ca, AT_FDCWD, old,
+		    RENAME_NOREPLACE) != 0) {
+			r = cv_fail(CV_ERR_IO, "cannot keep the Ed25519 CA %s "
+			    "as %s: %s", ca, old, strerror(errno));
+			goto out;
+		}
 		(void)unlink(srv);
 	}
 	if (stat(ca, &st) != 0) {
 		(void)unlink(srv);	/* issued by the CA that is gone */
 		if ((r = make_ca(k, ca, vault_id)) != CV_OK)
-			return r;
+			goto out;
 	}
-	if (is_ed25519(srv) && unlink(srv) != 0)
-		return cv_fail(CV_ERR_IO, "%s: %s", srv, strerror(errno));
+	if (is_ed25519(srv) && unlink(srv) != 0) {
+		r = cv_fail(CV_ERR_IO, "%s: %s", srv, strerror(errno));
+		goto out;
+	}
 	if (stat(srv, &st) != 0 && (r = make_server(k, dir, srv)) != CV_OK)
-		return r;
-	return CV_OK;
+		goto out;
+	r = CV_OK;
+ out:
+	if (fd >= 0)
+		close(fd);	/* and the lock with it */
+	return r;
 }
 
 cv_err

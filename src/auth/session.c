@@ -288,6 +288,20 @@ cv_sessions_login(struct cv_sessions *s, struct cv_store *db, const char *cert,
 }
 
 /* The copy of H, or NULL (under s->mu). */
+size_t
+cv_sessions_active(struct cv_sessions *s, int64_t now_us)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->n; i++)
+		n += now_us - s->s[i].used_us <=
+		    (int64_t)CV_SESSION_IDLE_S * 1000000 &&
+		    now_us < s->s[i].p.expires_us;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
 static struct sess *
 find(struct cv_sessions *s, const uint8_t h[32])
 {

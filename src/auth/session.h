@@ -89,6 +89,13 @@ cv_err cv_sessions_step_up(struct cv_sessions *s, struct cv_store *db,
     const char *token, const char *cert, const char *code, int64_t now_us,
     struct cv_principal *p) CV_MUST_CHECK;
 
+/*
+ * Sessions this node has seen used within the idle timeout and not past
+ * their end at NOW_US (for /metrics: each node counts its own, a session
+ * used on two nodes counts on both).
+ */
+size_t cv_sessions_active(struct cv_sessions *s, int64_t now_us);
+
 /* Ends every session of USER (disable, revoke, lock), here and, through
  * the store DB, on every node. CV_ERR_STORE: ended here only. */
 cv_err cv_sessions_end_user(struct cv_sessions *s, struct cv_store *db,

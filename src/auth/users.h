@@ -8,9 +8,11 @@
 #include "../store/store.h"
 #include "ca.h"
 
+/* CV_ROLE_METRICS: a monitoring system's account; GET /metrics with its
+ * certificate alone, nothing else, no session (api/routes.c). */
 enum cv_role { CV_ROLE_INVESTIGATOR, CV_ROLE_ADJUDICATOR,
 	CV_ROLE_SECURITY_OFFICER, CV_ROLE_AUDITOR, CV_ROLE_ADMIN,
-	CV_ROLE__COUNT };
+	CV_ROLE_METRICS, CV_ROLE__COUNT };
 
 extern const char *const cv_role_names[CV_ROLE__COUNT];
 

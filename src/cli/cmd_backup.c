@@ -98,7 +98,7 @@ static const char help_rebind[] =
  * the snapshot does not (it is replayed from the snapshot on). */
 static const char *const small_files[] = {
 	"guard.state", "clearvault.conf", "canaries", "ca.pem", "server.pem",
-	"alerts.jsonl",
+	"alerts.jsonl", "ca-ed25519.pem",
 };
 
 struct progress {

@@ -10,7 +10,9 @@ static const char help[] =
     "usage: clearvault ca-cert --dir DIR\n\n"
     "Prints the vault CA's certificate (PEM), which clients trust to reach\n"
     "the server and which signs their certificates. Made on first use. The\n"
-    "CA key is an Ed25519 keyring key: it never leaves the keys module.\n\n"
+    "CA key is ECDSA P-256, made inside the HSM token: it never leaves it.\n"
+    "A vault from before keeps its Ed25519 CA as DIR/ca-ed25519.pem, still\n"
+    "trusted for the client certificates it issued.\n\n"
     "options:\n"
     "  -d, --dir DIR   the vault folder (or $CLEARVAULT_DIR)\n"
     "  -h, --help      this text\n";

@@ -278,13 +278,13 @@ cmd_enrol(int argc, char **argv)
 	    "TOTP secret, shown once (also in %s/%s.otpauth):\n%s\n\n", name,
 	    out, name, out, name, out, name, name, out, name, otpauth);
 	cli_print_qr(otpauth);
-	if (png && (r = cli_qr_png(otpauth, png)) != CV_OK) {
-		/* Enrolled all the same: the secret is in NAME.otpauth. */
-		fprintf(stderr, "clearvault enrol: no QR image: %s (the secret "
-		    "is in %s/%s.otpauth)\n", cv_err_detail(), out, name);
-		goto out;
-	}
-	if (png)
+	/* Enrolled all the same without the image (the code is spent):
+	 * the secret is in NAME.otpauth, so a warning, not a failure. */
+	if (png && cli_qr_png(otpauth, png) != CV_OK)
+		fprintf(stderr, "clearvault enrol: warning: no QR image: %s "
+		    "(the secret is in %s/%s.otpauth)\n", cv_err_detail(), out,
+		    name);
+	else if (png)
 		printf("QR code of the TOTP secret: %s (0600)\n", png);
 	rc = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
  out:

@@ -31,7 +31,9 @@ static const char help[] =
     "        administrators are created at once instead, and their one-time\n"
     "        enrolment code is printed: hand it to the person, who runs\n"
     "        `clearvault enrol`. Roles: investigator adjudicator\n"
-    "        security_officer auditor admin\n"
+    "        security_officer auditor admin metrics (a monitoring\n"
+    "        system's account: GET /metrics with its certificate, nothing\n"
+    "        else)\n"
     "  role NAME --role ROLE      proposes a new role for NAME\n"
     "  budget NAME --minute S/H --hour S/H --day S/H\n"
     "        proposes NAME's own read budgets instead of the role's: distinct\n"
@@ -279,7 +281,8 @@ cmd_user(int argc, char **argv)
 	if ((!strcmp(sub, "add") || !strcmp(sub, "role")) &&
 	    (role == NULL || (ro = cv_role_parse(role)) < 0))
 		return cli_usage("user", use, "--role must be one of "
-		    "investigator adjudicator security_officer auditor admin");
+		    "investigator adjudicator security_officer auditor admin "
+		    "metrics");
 	if ((dir = cli_dir("user", dir)) == NULL)
 		return CLI_USAGE;
 	if (cli_open("user", dir, &v, &a) != CLI_OK)

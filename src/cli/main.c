@@ -11,7 +11,6 @@
 
 #include "cli.h"
 
-#define VERSION "0.1.0"
 
 static const struct cli_cmd cmds[] = {
 	{ "init", cmd_init, "create a vault (and its HSM keys)" },
@@ -186,7 +185,7 @@ main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("clearvault %s\n", VERSION);
+		printf("clearvault %s\n", CV_VERSION);
 		return CLI_OK;
 	}
 	for (size_t i = 0; i < NCMDS; i++) {

@@ -267,6 +267,8 @@ cv_err cv_guard_lock(struct cv_guard *g, const char *user,
 
 /* USER is locked. */
 bool cv_guard_locked(const struct cv_guard *g, const char *user);
+/* How many users are locked. */
+size_t cv_guard_nlocked(const struct cv_guard *g);
 
 /*
  * Two-person rule: OFFICER approves unlocking USER. The first approval is

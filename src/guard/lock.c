@@ -69,6 +69,17 @@ cv_guard_locked(const struct cv_guard *g, const char *user)
 	return yes;
 }
 
+size_t
+cv_guard_nlocked(const struct cv_guard *g)
+{
+	size_t n;
+
+	guard_lock_mu(g);
+	n = g->nlocks;
+	guard_unlock_mu(g);
+	return n;
+}
+
 cv_err
 cv_guard_unlock_lifted(struct cv_guard *g, const char *user, bool *unlocked)
 {

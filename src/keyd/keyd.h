@@ -39,7 +39,7 @@ struct cv_keyd_client;
 #define CV_KEYD_MAX_MSG (64u << 20)	/* one frame, header included */
 #define CV_KEYD_MAX_STR 1024		/* an entry's string field */
 #define CV_KEYD_MAX_RECORDS 20000	/* record ids in one entry */
-#define CV_KEYD_MAX_SIGN 2048		/* bytes a TLS signature covers */
+#define CV_KEYD_MAX_SIGN 32		/* a TLS signature's SHA-256 hash */
 
 /*
  * The key side over vault V and its open log A (both borrowed: they must
@@ -57,6 +57,11 @@ void cv_keyd_free(struct cv_keyd *k);
  * the command line signs or hands out the CA. Errors of cv_ca_ensure.
  */
 cv_err cv_keyd_ca_ensure(struct cv_keyd *k) CV_MUST_CHECK;
+
+/* The public half of Ed25519 signer WHICH (the audit key, and the CA of
+ * vaults from before P-256: DIR/ca-ed25519.pem is checked against it). */
+void cv_keyd_pubkey(const struct cv_keyd *k, enum cv_signer which,
+    uint8_t pk[static CV_SIGN_PK_BYTES]);
 
 /* The public point of P-256 key WHICH (the CA's and the TLS key's are
  * public knowledge), for checking certificates against it. */

@@ -490,6 +490,13 @@ cv_keyd_ca_ensure(struct cv_keyd *k)
 }
 
 void
+cv_keyd_pubkey(const struct cv_keyd *k, enum cv_signer which,
+    uint8_t pk[static CV_SIGN_PK_BYTES])
+{
+	cv_keys_pubkey(k->keys, which, pk);
+}
+
+void
 cv_keyd_ec_pubkey(const struct cv_keyd *k, enum cv_ec which,
     uint8_t pt[static CV_EC_POINT_BYTES])
 {

@@ -3,8 +3,10 @@
  * key derived from the keyring's TLS seed.
  *
  * The TLS scalar is kept in sodium_malloc'd memory; nettle's arithmetic
- * needs it in GMP limbs for the length of one signature, wiped before they
- * are freed.
+ * needs it in GMP limbs for the length of one signature, wiped (every
+ * allocated limb) before they are freed, and its scratch on the stack is
+ * wiped after (sodium_stackzero). GMP's and nettle's own temporaries are
+ * not in locked memory: the key process locks none of its pages.
  */
 #include <string.h>
 
@@ -21,6 +23,9 @@
 #define P256_N "ffffffff00000000ffffffffffffffff" \
 	"bce6faada7179e84f3b9cac2fc632551"
 #define TLS_TAG "clearvault tls p-256 v1"
+/* Bytes of stack below a caller that a signature's or a derivation's
+ * scratch may have used (nettle's ECC itch is well under 4 KiB). */
+#define STACK_WIPE 16384
 
 cv_err
 keys_ec_label(const char *key_id, char *out, size_t size)
@@ -28,14 +33,15 @@ keys_ec_label(const char *key_id, char *out, size_t size)
 	return cv_path(out, size, "cv-%s-ca-p256", key_id);
 }
 
+/* Every limb Z has allocated, not only those in use (a value that
+ * shrank leaves its old high limbs behind). */
 static void
 mpz_wipe(mpz_t z)
 {
-	size_t n = mpz_size(z);
+	size_t n = (size_t)z->_mp_alloc;
 
 	if (n)
-		sodium_memzero(mpz_limbs_modify(z, (mp_size_t)n),
-		    n * sizeof(mp_limb_t));
+		sodium_memzero(z->_mp_d, n * sizeof(mp_limb_t));
 	mpz_clear(z);
 }
 
@@ -73,7 +79,7 @@ derive_tls(struct cv_keys *k, const uint8_t seed[static 32])
 	uint8_t h[64];
 	struct ecc_scalar s;
 	struct ecc_point pt;
-	mpz_t z, n, x, y;
+	mpz_t z, d, n, x, y;
 	cv_err r;
 
 	if ((k->tls_scalar = sodium_malloc(32)) == NULL)
@@ -83,15 +89,18 @@ derive_tls(struct cv_keys *k, const uint8_t seed[static 32])
 	    sizeof TLS_TAG);
 	crypto_hash_sha512_update(&st, seed, 32);
 	crypto_hash_sha512_final(&st, h);
-	mpz_inits(z, n, NULL);
+	/* The reduction into its own variable: GMP copies an operand that
+	 * is also the result onto the stack. */
+	mpz_inits(z, d, n, NULL);
 	nettle_mpz_set_str_256_u(z, sizeof h, h);
 	sodium_memzero(h, sizeof h);
 	mpz_set_str(n, P256_N, 16);
 	mpz_sub_ui(n, n, 1);
-	mpz_mod(z, z, n);
-	mpz_add_ui(z, z, 1);
-	nettle_mpz_get_str_256(32, k->tls_scalar, z);
+	mpz_mod(d, z, n);
+	mpz_add_ui(d, d, 1);
+	nettle_mpz_get_str_256(32, k->tls_scalar, d);
 	mpz_wipe(z);
+	mpz_wipe(d);
 	mpz_clear(n);
 	sodium_mprotect_readonly(k->tls_scalar);
 
@@ -107,18 +116,31 @@ derive_tls(struct cv_keys *k, const uint8_t seed[static 32])
 	nettle_mpz_get_str_256(32, k->ec_point[CV_EC_TLS] + 33, y);
 	mpz_clears(x, y, NULL);
 	ecc_point_clear(&pt);
+	/* What GMP and nettle left of the scalar on this stack. */
+	sodium_stackzero(STACK_WIPE);
 	return CV_OK;
 }
 
 cv_err
 keys_ec_refind(struct cv_keys *k)
 {
+	uint8_t pt[CV_EC_POINT_BYTES];
+	CK_OBJECT_HANDLE h;
 	char label[64];
 	cv_err r;
 
-	if ((r = keys_ec_label(k->key_id, label, sizeof label)) != CV_OK)
+	if ((r = keys_ec_label(k->key_id, label, sizeof label)) != CV_OK ||
+	    (r = p11_ec_find(&k->p11, label, &h, pt)) != CV_OK)
 		return r;
-	return p11_ec_find(&k->p11, label, &k->ca_ec, k->ec_point[CV_EC_CA]);
+	/* Found again (a new session): the same key, or the token is not
+	 * what it was. Never a silent switch to another CA key. */
+	if (k->ec_point[CV_EC_CA][0] == 0x04 &&
+	    memcmp(pt, k->ec_point[CV_EC_CA], sizeof pt) != 0)
+		return cv_fail(CV_ERR_HSM_KEY, "the token's CA key '%s' is "
+		    "not the one this process started with", label);
+	memcpy(k->ec_point[CV_EC_CA], pt, sizeof pt);
+	k->ca_ec = h;
+	return CV_OK;
 }
 
 cv_err
@@ -179,6 +201,9 @@ tls_sign(struct cv_keys *k, const uint8_t hash[static 32],
 	nettle_mpz_get_str_256(32, sig, ds.r);
 	nettle_mpz_get_str_256(32, sig + 32, ds.s);
 	dsa_signature_clear(&ds);
+	/* The nonce and its inverse, in nettle's scratch on this stack,
+	 * give the key away with the signature. */
+	sodium_stackzero(STACK_WIPE);
 	return CV_OK;
 }
 

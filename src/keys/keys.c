@@ -189,6 +189,13 @@ permanent_keys(struct cv_keys *k)
 		if (crypto_sign_seed_keypair(k->signer[i].pk, k->signer[i].sk,
 		    e->key) != 0)
 			return CV_ERR_CRYPTO;
+		/* Only the audit key signs with Ed25519 now: the others'
+		 * public halves are all that is kept of them here. */
+		if (i != CV_SIGNER_AUDIT) {
+			sodium_free(k->signer[i].sk);
+			k->signer[i].sk = NULL;
+			continue;
+		}
 		sodium_mprotect_readonly(k->signer[i].sk);
 	}
 	/* The P-256 keys: the TLS key from the same seed as the Ed25519
@@ -623,8 +630,9 @@ cv_keys_sign(struct cv_keys *k, enum cv_signer which, const uint8_t *msg,
 {
 	if (k == NULL)
 		return no_keys();
-	if ((unsigned)which >= CV_SIGNER__COUNT ||
-	    crypto_sign_detached(sig, NULL, msg, len, k->signer[which].sk) !=
+	if ((unsigned)which >= CV_SIGNER__COUNT || k->signer[which].sk == NULL)
+		return cv_fail(CV_ERR_INTERNAL, "that Ed25519 key signs nothing");
+	if (crypto_sign_detached(sig, NULL, msg, len, k->signer[which].sk) !=
 	    0)
 		return CV_ERR_CRYPTO;
 	return CV_OK;

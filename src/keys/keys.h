@@ -94,9 +94,12 @@ cv_err cv_keys_blind_index(struct cv_keys *k, enum cv_bidx_kind kind,
 
 /*
  * Ed25519 signing keys kept in the keyring (a keyring made before one of
- * them existed gets it at the next open): the audit log's checkpoints, the
- * vault CA, and the server's TLS key. Their private halves never leave
- * this module.
+ * them existed gets it at the next open). The audit log's checkpoints sign
+ * with CV_SIGNER_AUDIT. CV_SIGNER_CA is the CA of vaults from before the
+ * P-256 CA: only its public key is kept (to check DIR/ca-ed25519.pem), it
+ * signs nothing (cv_keys_sign refuses). CV_SIGNER_TLS's seed is the P-256
+ * TLS key's (cv_keys_ec_*); its Ed25519 form signs nothing either. Private
+ * halves never leave this module.
  */
 enum cv_signer { CV_SIGNER_AUDIT, CV_SIGNER_CA, CV_SIGNER_TLS,
 	CV_SIGNER__COUNT };

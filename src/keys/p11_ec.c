@@ -127,6 +127,10 @@ p11_ec_find(struct p11 *p, const char *label, CK_OBJECT_HANDLE *priv,
 	if (n == 0)
 		return cv_fail(CV_ERR_HSM_KEY, "no key '%s' in the token",
 		    label);
+	if (n == EC_MAX_DUPS)
+		return cv_fail(CV_ERR_HSM_KEY, "%d or more keys '%s' in the "
+		    "token: not one that every process would agree on",
+		    EC_MAX_DUPS, label);
 	/* Two processes that found none and made one at once: each takes
 	 * the same one, the lowest id. */
 	for (i = 0; i < n; i++) {
@@ -162,8 +166,11 @@ p11_ec_sign(struct p11 *p, CK_OBJECT_HANDLE priv,
 	if ((rv = p->f->C_SignInit(p->sess, &m, priv)) != CKR_OK)
 		return ec_fail(CV_ERR_HSM, "C_SignInit (ECDSA)", rv);
 	rv = p->f->C_Sign(p->sess, (CK_BYTE_PTR)(uintptr_t)hash, 32, sig, &len);
-	if (rv != CKR_OK || len != P11_EC_SIG)
+	if (rv != CKR_OK)
 		return ec_fail(CV_ERR_HSM, "C_Sign (ECDSA)", rv);
+	if (len != P11_EC_SIG)
+		return cv_fail(CV_ERR_HSM, "the token's ECDSA signature has %lu "
+		    "bytes, not %d", (unsigned long)len, P11_EC_SIG);
 	return CV_OK;
 }
 
@@ -180,6 +187,9 @@ copy_class(struct p11 *p, CK_OBJECT_CLASS cls, const char *from,
 
 	if ((r = ec_find(p, cls, from, NULL, h, &n)) != CV_OK)
 		return r;
+	if (n == EC_MAX_DUPS)
+		return cv_fail(CV_ERR_HSM_KEY, "too many keys '%s' to copy",
+		    from);
 	for (CK_ULONG i = 0; i < n; i++) {
 		if ((rv = p->f->C_CopyObject(p->sess, h[i], &a, 1, &copy)) !=
 		    CKR_OK)
@@ -209,10 +219,15 @@ p11_ec_destroy(struct p11 *p, const char *label)
 	CK_RV rv;
 	cv_err r;
 
-	for (int c = 0; c < 2; c++) {
+	/* Bounded: a token holds few objects with one label. */
+	for (int c = 0, rounds = 0; c < 2 && rounds < 64; rounds++) {
 		n = EC_MAX_DUPS;
 		if ((r = ec_find(p, cls[c], label, NULL, h, &n)) != CV_OK)
 			return r;
+		if (n == 0) {
+			c++;
+			continue;
+		}
 		for (CK_ULONG i = 0; i < n; i++) {
 			if ((rv = p->f->C_DestroyObject(p->sess, h[i])) !=
 			    CKR_OK)
@@ -220,5 +235,9 @@ p11_ec_destroy(struct p11 *p, const char *label)
 				    rv);
 		}
 	}
-	return CV_OK;
+	n = EC_MAX_DUPS;
+	if ((r = ec_find(p, CKO_PRIVATE_KEY, label, NULL, h, &n)) != CV_OK)
+		return r;
+	return n == 0 ? CV_OK : cv_fail(CV_ERR_HSM, "too many objects "
+	    "labelled %s to destroy", label);
 }

@@ -14,6 +14,7 @@ static const unsigned sections[CV_ROLE__COUNT] = {
 	[CV_ROLE_SECURITY_OFFICER] = SEC(IDENTITY),
 	[CV_ROLE_AUDITOR] = 0,
 	[CV_ROLE_ADMIN] = 0,
+	[CV_ROLE_METRICS] = 0,
 };
 
 static const unsigned char perms[CV_ROLE__COUNT][CV_PERM__COUNT] = {

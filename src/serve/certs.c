@@ -3,6 +3,7 @@
  * with a damaged one would fail every handshake without a word.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include <gnutls/gnutls.h>
@@ -52,6 +53,27 @@ cert_key_is(gnutls_x509_crt_t crt, const uint8_t pt[static CV_EC_POINT_BYTES])
 	return same;
 }
 
+/* 1 if certificate CRT's key is the Ed25519 public key PK. */
+static int
+cert_ed25519_is(gnutls_x509_crt_t crt, const uint8_t pk[static CV_SIGN_PK_BYTES])
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_ecc_curve_t curve;
+	gnutls_datum_t x = { NULL, 0 };
+	int same = 0;
+
+	if (gnutls_pubkey_init(&pub) >= 0 &&
+	    gnutls_pubkey_import_x509(pub, crt, 0) >= 0 &&
+	    gnutls_pubkey_export_ecc_raw(pub, &curve, &x, NULL) >= 0)
+		same = curve == GNUTLS_ECC_CURVE_ED25519 &&
+		    x.size == CV_SIGN_PK_BYTES &&
+		    memcmp(x.data, pk, CV_SIGN_PK_BYTES) == 0;
+	gnutls_free(x.data);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
+	return same;
+}
+
 /* PATH (PEM) as a certificate in *CRT; the error names the file. */
 static cv_err
 read_cert(const char *path, gnutls_x509_crt_t *crt, const char *fix)
@@ -78,6 +100,43 @@ read_cert(const char *path, gnutls_x509_crt_t *crt, const char *fix)
 	"the vault CA"
 #define CA_FIX "restore it from a backup (a new CA would void every " \
 	"user's certificate)"
+#define LEGACY_FIX "restore it from a backup, or remove it (the users it " \
+	"certified then enrol again)"
+
+/*
+ * DIR/ca-ed25519.pem, if there is one, is trusted for client
+ * certificates (cv_ca_trust_pem): it must be this vault's own former CA
+ * (the keyring's Ed25519 CA key) and sign itself, or a file dropped into
+ * the folder would let its owner's certificates through the TLS check.
+ */
+static cv_err
+check_legacy(struct cv_keyd *k, const char *dir)
+{
+	gnutls_x509_crt_t ca = NULL;
+	uint8_t pk[CV_SIGN_PK_BYTES];
+	char path[1200];
+	unsigned status = 0;
+	struct stat st;
+	cv_err r;
+
+	if ((r = cv_path(path, sizeof path, "%s/ca-ed25519.pem", dir)) !=
+	    CV_OK)
+		return r;
+	if (stat(path, &st) != 0)
+		return CV_OK;
+	if ((r = read_cert(path, &ca, LEGACY_FIX)) != CV_OK)
+		return r;
+	cv_keyd_pubkey(k, CV_SIGNER_CA, pk);
+	if (!cert_ed25519_is(ca, pk))
+		r = cv_fail(CV_ERR_CRYPTO, "%s is not this vault's former CA "
+		    "(another key); %s", path, LEGACY_FIX);
+	else if (gnutls_x509_crt_verify(ca, &ca, 1,
+	    GNUTLS_VERIFY_DO_NOT_ALLOW_SAME, &status) < 0 || status != 0)
+		r = cv_fail(CV_ERR_CRYPTO, "%s: its signature does not verify "
+		    "(damaged); %s", path, LEGACY_FIX);
+	gnutls_x509_crt_deinit(ca);
+	return r;
+}
 
 cv_err
 cv_serve_check_certs(struct cv_keyd *k, const char *dir)
@@ -90,7 +149,8 @@ cv_serve_check_certs(struct cv_keyd *k, const char *dir)
 	unsigned status = 0;
 	cv_err r;
 
-	if ((r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
+	if ((r = check_legacy(k, dir)) != CV_OK ||
+	    (r = cv_path(path, sizeof path, "%s/ca.pem", dir)) != CV_OK ||
 	    (r = read_cert(path, &ca, CA_FIX)) != CV_OK)
 		goto out;
 	cv_keyd_ec_pubkey(k, CV_EC_CA, pk);

@@ -62,5 +62,25 @@ expect_code "nina logs in with her P-256-CA certificate" 201
 login_fresh olga
 expect_code "olga still logs in" 201
 stop_server
+
+# A former CA that is not this vault's (dropped into the folder) would let
+# its owner's certificates through the TLS check: the server refuses to
+# start instead, naming the file.
+cp "$T/v/ca-ed25519.pem" "$T/legacy.keep"
+openssl req -x509 -newkey ed25519 -nodes -keyout "$T/evil.key" \
+    -out "$T/v/ca-ed25519.pem" -days 1 -subj "/CN=clearvault CA evil" \
+    2>/dev/null
+"$CV" serve --dir "$T/v" --listen 127.0.0.1:0 >"$T/out" 2>"$T/err" &
+pid=$!
+for _ in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+	kill $pid
+	bad "the server started with a foreign ca-ed25519.pem"
+else
+	grep -q "ca-ed25519.pem is not this vault's former CA" "$T/err" && ok ||
+	    bad "no refusal naming ca-ed25519.pem: $(cat "$T/err")"
+fi
+wait $pid 2>/dev/null
+cp "$T/legacy.keep" "$T/v/ca-ed25519.pem"
 expect_ok "audit verify across the change" "$CV" audit verify --dir "$T/v"
 finish
