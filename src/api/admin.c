@@ -59,7 +59,7 @@ users_add(struct req *r)
 		return api_problem(r, 400, CV_AUDIT_DENIED, "bad request",
 		    "expected {\"name\": \"a-z0-9._-\", \"role\": one of "
 		    "investigator adjudicator security_officer auditor "
-		    "admin}");
+		    "admin metrics}");
 	}
 	return api_propose(r, "user.create", name, json_pack("{s:s}", "role",
 	    cv_role_names[ro]));

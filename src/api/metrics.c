@@ -201,11 +201,14 @@ api_metrics_render(struct api_metrics *m, const struct api_gauges *g,
 	char labels[96];
 	cv_err r;
 
-	/* A copy, so that rendering holds no request up. */
+	/* A copy of what the mutex guards, so that rendering holds no
+	 * request up (the counters are atomics, read as they are). */
 	if ((c = malloc(sizeof *c)) == NULL)
 		return CV_ERR_NOMEM;
 	pthread_mutex_lock(&m->mu);
-	memcpy(c, m, sizeof *c);
+	memcpy(c->s, m->s, sizeof c->s);
+	c->n = m->n;
+	c->commit = m->commit;
 	pthread_mutex_unlock(&m->mu);
 
 	r = put(out, "# HELP clearvault_build_info The running build.\n"

@@ -58,6 +58,9 @@ scrape(struct req *r)
 	struct cv_store_user u;
 
 	r->action = "metrics";
+	if (db == NULL)
+		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
+		    "the vault cannot be reached");
 	if (!metrics_cert(r, db, &u)) {
 		api_read_end(r);
 		return api_problem(r, 401, CV_AUDIT_DENIED, "unauthorized",
@@ -84,6 +87,7 @@ login(struct req *r)
 		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
 		    "the vault cannot be reached");
 	if (metrics_cert(r, db, &u)) {
+		snprintf(r->who.user, sizeof r->who.user, "%s", u.name);
 		snprintf(r->reason, sizeof r->reason, "login refused: a "
 		    "metrics account has no sessions");
 		return api_problem(r, 403, CV_AUDIT_DENIED, "forbidden",
@@ -140,6 +144,13 @@ authenticate(struct req *r)
 	if (db == NULL || cv_sessions_check(r->srv->sessions, db, h + 7,
 	    r->cert, cv_time_us(), &r->who) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
+		return 0;
+	}
+	/* A metrics account has no sessions (login refuses it); one made
+	 * elsewhere (a node of an older release) is refused here too. */
+	if (r->who.role == CV_ROLE_METRICS) {
+		snprintf(r->reason, sizeof r->reason, "a metrics account's "
+		    "session");
 		return 0;
 	}
 	/* Disabling or revoking takes effect at once, without a restart. */

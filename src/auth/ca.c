@@ -390,21 +390,22 @@ is_ed25519(const char *path)
 cv_err
 cv_ca_ensure(struct cv_keys *k, const char *dir, const char *vault_id)
 {
-	char ca[1200], srv[1200], old[1200], lock[1200];
+	char ca[1200], srv[1200], old[1200];
 	struct stat st;
 	int fd = -1;
 	cv_err r;
 
 	if ((r = cv_path(ca, sizeof ca, "%s/ca.pem", dir)) != CV_OK ||
 	    (r = cv_path(srv, sizeof srv, "%s/server.pem", dir)) != CV_OK ||
-	    (r = cv_path(old, sizeof old, "%s/" LEGACY_CA, dir)) != CV_OK ||
-	    (r = cv_path(lock, sizeof lock, "%s/ca.lock", dir)) != CV_OK)
+	    (r = cv_path(old, sizeof old, "%s/" LEGACY_CA, dir)) != CV_OK)
 		return r;
 	/* Two processes (a server's keyd, `ca-cert`) at once: one at a
-	 * time, each deciding on what the other left. */
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	 * time, each deciding on what the other left. The lock is on the
+	 * folder itself: a command that only reads creates no file. */
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    flock(fd, LOCK_EX) != 0) {
-		r = cv_fail(CV_ERR_IO, "%s: %s", lock, strerror(errno));
+		r = cv_fail(CV_ERR_IO, "%s: cannot lock it: %s", dir,
+		    strerror(errno));
 		goto out;
 	}
 	/*
@@ -415,8 +416,11 @@ cv_ca_ensure(struct cv_keys *k, const char *dir, const char *vault_id)
 	 * one.
 	 */
 	if (is_ed25519(ca)) {
+		/* link + unlink where the file system has no NOREPLACE:
+		 * link refuses an existing name as well. */
 		if (renameat2(AT_FDCWD, ca, AT_FDCWD, old,
-		    RENAME_NOREPLACE) != 0) {
+		    RENAME_NOREPLACE) != 0 && (errno != EINVAL ||
+		    link(ca, old) != 0 || unlink(ca) != 0)) {
 			r = cv_fail(CV_ERR_IO, "cannot keep the Ed25519 CA %s "
 			    "as %s: %s", ca, old, strerror(errno));
 			goto out;

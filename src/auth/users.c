@@ -174,6 +174,15 @@ new_totp(const struct cv_auth_keys *keys, const char *name,
 		r = cv_fail(CV_ERR_INTERNAL, "otpauth URI too long");
 		goto out;
 	}
+	/* keyd splices the URI into JSON unescaped (keyd/ops.c): refused
+	 * here, before the enrolment commits and spends its code. */
+	for (size_t i = 0; otpauth[i]; i++)
+		if (otpauth[i] < 0x21 || otpauth[i] > 0x7e ||
+		    otpauth[i] == '"' || otpauth[i] == '\\') {
+			r = cv_fail(CV_ERR_INTERNAL, "otpauth URI with a "
+			    "character JSON would escape");
+			goto out;
+		}
 	u->totp_len = sizeof seed + CV_SEAL_OVERHEAD;
 	r = keys->seal_totp(keys->ctx, name, seed, sizeof seed,
 	    u->totp_sealed);

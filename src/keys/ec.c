@@ -152,8 +152,9 @@ keys_ec_open(struct cv_keys *k, const uint8_t seed[static 32])
 	if ((r = derive_tls(k, seed)) != CV_OK ||
 	    (r = keys_ec_label(k->key_id, label, sizeof label)) != CV_OK)
 		return r;
-	/* A vault made before the CA key lived in the token gets it now. */
-	if ((r = keys_ec_refind(k)) == CV_ERR_HSM_KEY &&
+	/* A vault made before the CA key lived in the token gets it now;
+	 * only when there is none at all, never beside a damaged one. */
+	if ((r = keys_ec_refind(k)) == CV_ERR_NOT_FOUND &&
 	    (r = p11_ec_gen(&k->p11, label)) == CV_OK)
 		r = keys_ec_refind(k);
 	return r;

@@ -67,8 +67,8 @@ cv_err softhsm_conf_fix(const char *conf);
  * labelled LABEL, the private half sensitive, non-extractable, for
  * signing only. p11_ec_find: the private half and the public point
  * (uncompressed); of several pairs under LABEL, the one with the lowest
- * CKA_ID, so that processes which made one at once agree; CV_ERR_HSM_KEY
- * when none. p11_ec_sign: raw ECDSA (r || s) over a SHA-256 HASH.
+ * CKA_ID, so that processes which made one at once agree; CV_ERR_NOT_FOUND
+ * when none (CV_ERR_HSM_KEY: some, but none usable). p11_ec_sign: raw ECDSA (r || s) over a SHA-256 HASH.
  * p11_ec_copy: the pairs labelled FROM copied in the token as TO (they
  * stay non-extractable). p11_ec_destroy: none left under LABEL.
  */

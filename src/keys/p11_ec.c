@@ -125,7 +125,7 @@ p11_ec_find(struct p11 *p, const char *label, CK_OBJECT_HANDLE *priv,
 	if ((r = ec_find(p, CKO_PRIVATE_KEY, label, NULL, h, &n)) != CV_OK)
 		return r;
 	if (n == 0)
-		return cv_fail(CV_ERR_HSM_KEY, "no key '%s' in the token",
+		return cv_fail(CV_ERR_NOT_FOUND, "no key '%s' in the token",
 		    label);
 	if (n == EC_MAX_DUPS)
 		return cv_fail(CV_ERR_HSM_KEY, "%d or more keys '%s' in the "

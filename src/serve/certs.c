@@ -74,26 +74,41 @@ cert_ed25519_is(gnutls_x509_crt_t crt, const uint8_t pk[static CV_SIGN_PK_BYTES]
 	return same;
 }
 
-/* PATH (PEM) as a certificate in *CRT; the error names the file. */
+/*
+ * PATH (PEM) as a certificate in *CRT; the error names the file. Exactly
+ * one: the server trusts every certificate in a CA file, and a check of
+ * the first alone would let a second one through.
+ */
 static cv_err
 read_cert(const char *path, gnutls_x509_crt_t *crt, const char *fix)
 {
+	gnutls_x509_crt_t list[2];
+	unsigned n = 2;
 	gnutls_datum_t d;
 	char *pem = NULL;
 	size_t len;
 	cv_err r;
 	int rc;
 
+	*crt = NULL;
 	if ((r = cv_file_read(path, 65536, &pem, &len)) != CV_OK)
 		return cv_fail(r, "%s: cannot read it; %s", path, fix);
 	d.data = (unsigned char *)pem;
 	d.size = (unsigned)len;
-	if ((rc = gnutls_x509_crt_init(crt)) < 0 ||
-	    (rc = gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM)) < 0)
-		r = cv_fail(CV_ERR_CRYPTO, "%s: not a PEM certificate (%s); %s",
-		    path, gnutls_strerror(rc), fix);
+	rc = gnutls_x509_crt_list_import(list, &n, &d, GNUTLS_X509_FMT_PEM,
+	    0);
 	free(pem);
-	return r;
+	if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER || (rc >= 0 && n != 1)) {
+		for (unsigned i = 0; rc >= 0 && i < n; i++)
+			gnutls_x509_crt_deinit(list[i]);
+		return cv_fail(CV_ERR_CRYPTO, "%s holds more than one "
+		    "certificate; %s", path, fix);
+	}
+	if (rc < 0)
+		return cv_fail(CV_ERR_CRYPTO, "%s: not a PEM certificate (%s); "
+		    "%s", path, gnutls_strerror(rc), fix);
+	*crt = list[0];
+	return CV_OK;
 }
 
 #define SERVER_FIX "remove it and the next start issues a new one from " \

@@ -103,6 +103,23 @@ assert get("clearvault_locked_users") == 1
 assert get("clearvault_sessions_active") >= 1
 assert get("clearvault_hsm_up") == 1
 PY
+# The token gone: every other request is refused (503), the scrape goes
+# on and says so; back when the token is.
+hsm_is() {	# WANT: polls the scrape for up to 10 s
+	for _ in $(seq 1 50); do
+		scrape
+		[ "$code" = 200 ] && [ "$(val clearvault_hsm_up)" = "$1" ] &&
+		    return 0
+		sleep 0.2
+	done
+	return 1
+}
+mv "$T/v/token/objects" "$T/objects.away"
+hsm_is 0 && ok || bad "hsm_up does not drop to 0: $code $(val clearvault_hsm_up)"
+req k/inv GET /v1/session "" "$t_inv"
+expect_code "other requests refused while the token is gone" 503
+mv "$T/objects.away" "$T/v/token/objects"
+hsm_is 1 && ok || bad "hsm_up not back to 1"
 # Scrapes are requests like any other: each is in the log.
 stop_server
 "$CV" audit tail --dir "$T/v" --json -n 200 >"$T/log"
