@@ -375,53 +375,18 @@ api_guard_stop(struct server *srv)
 
 static const char *const severities[] = { "info", "warning", "critical" };
 
-/* Escapes S as a JSON string body into OUT. */
-static void
-json_text(const char *s, char *out, size_t size)
-{
-	json_t *j = json_string(s ? s : "");
-	char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-
-	snprintf(out, size, "%s", t ? t : "\"\"");
-	free(t);
-	json_decref(j);
-}
-
 void
 api_guard_alert(struct server *srv, const char *user, const char *session,
     const char *source, const struct cv_guard_alert *al, int locked,
     const uint64_t *indices, size_t n)
 {
-	/* Sized for the worst escaping of each field (\uXXXX a byte). */
-	char line[4096], when[32], us[512], ses[128], detail[1024], src[512];
-	time_t now = time(NULL);
-	struct tm tm;
-	int k;
+	struct cv_keyd_alert a = { .kind = al->kind,
+	    .severity = severities[al->severity], .user = user,
+	    .detail = al->detail, .source = source, .session = session,
+	    .vault_id = cv_vault_id(srv->v), .locked = locked,
+	    .indices = indices, .n = n };
 
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_text(user, us, sizeof us);
-	json_text(session, ses, sizeof ses);
-	json_text(source, src, sizeof src);
-	json_text(al->detail, detail, sizeof detail);
-	k = snprintf(line, sizeof line, "{\"time\":\"%s\",\"user\":%s,"
-	    "\"severity\":\"%s\",\"kind\":\"%s\",\"detail\":%s,"
-	    "\"source\":%s,\"session\":%s,\"locked\":%s,"
-	    "\"audit_indices\":[", when, us, severities[al->severity],
-	    al->kind, detail, src, ses, locked ? "true" : "false");
-	for (size_t i = 0; i < n && k > 0 && (size_t)k < sizeof line; i++)
-		k += snprintf(line + k, sizeof line - (size_t)k, "%s%llu",
-		    i ? "," : "", (unsigned long long)indices[i]);
-	if (k > 0 && (size_t)k < sizeof line)
-		k += snprintf(line + k, sizeof line - (size_t)k, "]}\n");
-	if (k > 0 && (size_t)k < sizeof line && srv->alerts_fd >= 0 &&
-	    write(srv->alerts_fd, line, (size_t)k) != k)
-		fprintf(stderr, "clearvault serve: cannot write an alert\n");
-	syslog(LOG_AUTHPRIV | (al->severity == CV_GUARD_CRITICAL ? LOG_ALERT :
-	    LOG_WARNING), "guard %s: user %s %s (%s) audit index %llu%s",
-	    severities[al->severity], user ? user : "", al->kind, al->detail,
-	    (unsigned long long)(n ? indices[0] : 0), locked ? "; locked" :
-	    "");
+	cv_keyd_alert_emit(srv->alerts_fd, &a);
 	__atomic_add_fetch(&srv->alerts, 1, __ATOMIC_RELAXED);
 	api_metrics_alert(srv->metrics, al->severity);
 }

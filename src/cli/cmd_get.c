@@ -38,11 +38,13 @@ static void
 canary_alert(struct cv_vault *v, const char *id, uint64_t index)
 {
 	struct passwd *pw = getpwuid(geteuid());
-	char **ids = NULL, line[512], when[32], path[1200];
+	char **ids = NULL, path[1200];
 	size_t n = 0, i;
-	time_t now = time(NULL);
-	struct tm tm;
-	int fd, len;
+	int fd = -1;
+	struct cv_keyd_alert a = { .kind = "canary", .severity = "critical",
+	    .user = pw ? pw->pw_name : "?", .detail = "a canary record was "
+	    "read with clearvault get", .source = "cli",
+	    .vault_id = cv_vault_id(v), .indices = &index, .n = 1 };
 
 	if (cv_vault_canaries(v, &ids, &n) != CV_OK)
 		n = 0;
@@ -51,26 +53,15 @@ canary_alert(struct cv_vault *v, const char *id, uint64_t index)
 	free(ids);
 	if (i == n)
 		return;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	len = snprintf(line, sizeof line, "{\"time\":\"%s\",\"user\":\"%s\","
-	    "\"severity\":\"critical\",\"kind\":\"canary\",\"detail\":"
-	    "\"a canary record was read with clearvault get\",\"source\":"
-	    "\"cli\",\"session\":\"\",\"locked\":false,\"audit_indices\":"
-	    "[%llu]}\n", when, pw ? pw->pw_name : "?",
-	    (unsigned long long)index);
+	if (cv_keyd_alert_syslog_open(cv_vault_dir(v)) != CV_OK)
+		fprintf(stderr, "clearvault get: %s\n", cv_err_detail());
 	if (cv_path(path, sizeof path, "%s/alerts.jsonl", cv_vault_dir(v)) ==
-	    CV_OK && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) >= 0) {
-		if (len <= 0 || (size_t)len >= sizeof line ||
-		    write(fd, line, (size_t)len) != len)
-			fprintf(stderr, "clearvault get: cannot write an "
-			    "alert\n");
+	    CV_OK)
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0600);
+	cv_keyd_alert_emit(fd, &a);
+	if (fd >= 0)
 		close(fd);
-	}
-	syslog(LOG_AUTHPRIV | LOG_ALERT, "guard critical: user %s canary (a "
-	    "canary record was read with clearvault get)", pw ? pw->pw_name :
-	    "?");
 }
 
 int

@@ -750,18 +750,22 @@ drill_alerts(struct drill_env *e, const char *user, size_t max,
 		return r;
 	for (line = strtok_r(text, "\n", &save); line && *n < max;
 	    line = strtok_r(NULL, "\n", &save)) {
+		/* Elastic Common Schema lines (keyd/alert.c). */
 		json_t *j = json_loads(line, 0, NULL);
-		const char *u = json_string_value(json_object_get(j, "user"));
-		const char *k = json_string_value(json_object_get(j, "kind"));
-		json_t *tm = json_object_get(j, "time");
+		json_t *cv = json_object_get(j, "clearvault");
+		const char *u = json_string_value(json_object_get(
+		    json_object_get(j, "user"), "name"));
+		const char *k = json_string_value(json_object_get(
+		    json_object_get(j, "event"), "action"));
 
 		if (u && !strcmp(u, user)) {
-			t_us[*n] = json_is_integer(tm) ? json_integer_value(tm) :
-			    parse_time(json_string_value(tm));
+			t_us[*n] = parse_time(json_string_value(
+			    json_object_get(j, "@timestamp")));
 			snprintf(kind[*n], 32, "%s", k ? k : "?");
-			locked[*n] = json_is_true(json_object_get(j, "locked"));
+			locked[*n] = json_is_true(json_object_get(cv,
+			    "locked"));
 			idx[*n] = json_integer_value(json_array_get(
-			    json_object_get(j, "audit_indices"), 0));
+			    json_object_get(cv, "audit_indices"), 0));
 			(*n)++;
 		}
 		json_decref(j);

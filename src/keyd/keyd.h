@@ -217,13 +217,34 @@ cv_err cv_keyd_watch_hsm(struct cv_keyd *k, unsigned seconds) CV_MUST_CHECK;
 cv_err cv_keyd_status(struct cv_keyd_client *c, int *lost) CV_MUST_CHECK;
 
 /*
- * One alert line (the shape of DIR/alerts.jsonl that GET /v1/alerts and
- * the drills read) on FD: KIND, SEVERITY ("warning", "critical"), USER
- * (may be NULL), DETAIL, and the audit entry that records it (INDEX, may
- * be NULL). Also to syslog. Never fails: an alert that cannot be written
- * is said on stderr.
+ * One alert: a line of DIR/alerts.jsonl on FD, in Elastic Common Schema
+ * field names (alert.c: @timestamp with microseconds, event.kind "alert",
+ * event.category, event.action = rule.name = KIND, event.severity and
+ * log.level, event.id, message = DETAIL, user.name, source.ip,
+ * labels.vault_id; clearvault.session, .locked, .audit_indices: the audit
+ * entries that record it), and syslog. GET /v1/alerts and the drills read
+ * these lines. Never fails: an alert that cannot be written is said on
+ * stderr. Every field but KIND, SEVERITY and VAULT_ID may be NULL/0.
  */
-void cv_keyd_alert_write(int fd, const char *kind, const char *severity,
-    const char *user, const char *detail, const uint64_t *index);
+struct cv_keyd_alert {
+	const char *kind, *severity;	/* "warning", "critical" */
+	const char *user, *detail, *source, *session, *vault_id;
+	int locked;
+	const uint64_t *indices;
+	size_t n;
+};
+void cv_keyd_alert_emit(int fd, const struct cv_keyd_alert *a);
+/*
+ * Opens the RFC 5424 syslog target of the vault at DIR (its
+ * clearvault.conf's syslog_5424; nothing when it has none), for
+ * cv_keyd_alert_emit in this process: before a process confines itself,
+ * which then may not make sockets. Once per process. CV_ERR_CONFIG,
+ * CV_ERR_IO naming the target.
+ */
+cv_err cv_keyd_alert_syslog_open(const char *dir) CV_MUST_CHECK;
+/* The same, for alerts of one entry (INDEX, may be NULL) and no session. */
+void cv_keyd_alert_write(int fd, const char *vault_id, const char *kind,
+    const char *severity, const char *user, const char *detail,
+    const uint64_t *index);
 
 #endif

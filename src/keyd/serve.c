@@ -77,7 +77,8 @@ keyd_alert_line(struct cv_keyd *k, const char *kind, const char *severity,
 			    O_CREAT | O_CLOEXEC, 0600);
 	}
 	pthread_mutex_unlock(&k->mu);
-	cv_keyd_alert_write(k->alerts_fd, kind, severity, user, detail, index);
+	cv_keyd_alert_write(k->alerts_fd, cv_vault_id(k->v), kind, severity,
+	    user, detail, index);
 }
 
 void
@@ -106,33 +107,15 @@ keyd_alert(struct cv_keyd *k, const char *kind, const char *actor,
 }
 
 void
-cv_keyd_alert_write(int fd, const char *kind, const char *severity,
-    const char *user, const char *detail, const uint64_t *index)
+cv_keyd_alert_write(int fd, const char *vault_id, const char *kind,
+    const char *severity, const char *user, const char *detail,
+    const uint64_t *index)
 {
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	json_t *j;
-	char *line = NULL;
+	struct cv_keyd_alert a = { .kind = kind, .severity = severity,
+	    .user = user, .detail = detail, .vault_id = vault_id,
+	    .indices = index, .n = index ? 1 : 0 };
 
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	j = json_pack("{s:s,s:s?,s:s,s:s,s:s,s:n,s:n,s:b,s:[]}", "time", when,
-	    "user", user, "severity", severity, "kind", kind, "detail",
-	    detail, "source", "session", "locked", 0, "audit_indices");
-	if (j && index)
-		json_array_append_new(json_object_get(j, "audit_indices"),
-		    json_integer((json_int_t)*index));
-	if (j == NULL || (line = json_dumps(j, JSON_COMPACT)) == NULL ||
-	    fd < 0 || write(fd, line, strlen(line)) < 0 ||
-	    write(fd, "\n", 1) < 0)
-		fprintf(stderr, "clearvault: cannot write an alert (%s)\n",
-		    kind);
-	free(line);
-	json_decref(j);
-	syslog(LOG_AUTHPRIV | (strcmp(severity, "critical") == 0 ? LOG_ALERT :
-	    LOG_WARNING), "%s %s: %s%s%s", severity, kind, detail,
-	    user ? " user " : "", user ? user : "");
+	cv_keyd_alert_emit(fd, &a);
 }
 
 void

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../config/config.h"
 #include "../keyd/keyd.h"
 #include "serve.h"
 
@@ -35,6 +36,7 @@ struct sup {
 	int listen_fd;		/* every api worker serves this socket */
 	struct cv_keyd_client *kd;
 	int alerts_fd;
+	char vault_id[CV_VAULT_ID_LEN + 1];	/* for the alerts */
 	time_t restarts[RESTARTS_PER_MINUTE];
 	char **env;		/* the children's environment (child_env) */
 };
@@ -204,8 +206,8 @@ log_event(struct sup *s, const char *action, enum cv_audit_outcome out,
 	e.reason = reason;
 	r = cv_keyd_append(s->kd, &e, &index);
 	if (kind)
-		cv_keyd_alert_write(s->alerts_fd, kind, "critical", NULL,
-		    reason, r == CV_OK ? &index : NULL);
+		cv_keyd_alert_write(s->alerts_fd, s->vault_id, kind,
+		    "critical", NULL, reason, r == CV_OK ? &index : NULL);
 	if (r != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot log %s: %s\n",
 		    action, cv_err_detail());
@@ -266,6 +268,14 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	s.procs[P_API].role = "api";
 	if ((r = child_env(&s.env)) != CV_OK)
 		return r;
+	{
+		struct cv_config cfg;
+
+		if (cv_config_load(o->dir, &cfg) == CV_OK)
+			memcpy(s.vault_id, cfg.vault_id, sizeof s.vault_id);
+		if ((r = cv_keyd_alert_syslog_open(o->dir)) != CV_OK)
+			return r;
+	}
 	if (cv_path(path, sizeof path, "%s/alerts.jsonl", o->dir) == CV_OK)
 		s.alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
 		    O_CLOEXEC, 0600);

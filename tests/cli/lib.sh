@@ -8,6 +8,8 @@ set -u
 CV=${CLEARVAULT:?set CLEARVAULT to the clearvault binary}
 T=$(mktemp -d "${TMPDIR:-/tmp}/cvcli.XXXXXX")
 PG_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/pg.sh
+# Python helpers of the tests (alerts.py): sys.path.insert(0, CV_TESTLIB).
+export CV_TESTLIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PSQL=/usr/lib/postgresql/15/bin/psql
 cv_cleanup() {
 	[ -d "$T/pg" ] && sh "$PG_SH" stop "$T/pg" >/dev/null 2>&1

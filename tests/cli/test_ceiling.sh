@@ -52,9 +52,8 @@ mkcase() {	# OFFICER VAULT USERS-JSON N: a case of the first N records
 # KIND USER SEVERITY lines of DIR/alerts.jsonl, KIND given: of that kind
 alerts() {	# DIR [KIND]
 	python3 - "$1/alerts.jsonl" "${2:-}" <<'PY'
-import json, sys
-for l in open(sys.argv[1]):
-    a = json.loads(l)
+import os, sys; sys.path.insert(0, os.environ["CV_TESTLIB"]); import alerts
+for a in alerts.load(sys.argv[1]):
     if not sys.argv[2] or a["kind"] == sys.argv[2]:
         print(a["kind"], a["user"], a["severity"])
 PY
@@ -124,13 +123,13 @@ expect_eq "stopped_at_step_up: a warning" 2 \
     "$(nalerts "$T/c" stopped_at_step_up warning)"
 "$CV" audit tail --dir "$T/c" --json -n 1000 >"$T/log"
 python3 - "$T/c/alerts.jsonl" "$T/log" <<'PY' && ok ||
-import json, sys
+import json
+import os, sys; sys.path.insert(0, os.environ["CV_TESTLIB"]); import alerts
 log = {}
 for l in open(sys.argv[2]):
     e = json.loads(l)
     log[e["index"]] = e
-for l in open(sys.argv[1]):
-    a = json.loads(l)
+for a in alerts.load(sys.argv[1]):
     if a["kind"] != "stopped_at_step_up":
         continue
     refusal, entry = (log[i] for i in a["audit_indices"])
@@ -245,7 +244,7 @@ get pn p 4
 expect_problem "probation: locked at a quarter of 12" 403
 expect_eq "probation: locked" "locked" "$(title)"
 expect_eq "probation: the lock's alert says so" 1 \
-    "$(grep '"kind":"budget"' "$T/p/alerts.jsonl" | grep -c probation)"
+    "$(grep '"action":"budget"' "$T/p/alerts.jsonl" | grep -c probation)"
 "$CV" audit tail --dir "$T/p" --json -n 1000 >"$T/log"
 python3 - "$T/log" <<'PY' && ok || bad "probation named in the audit reasons"
 import json, sys

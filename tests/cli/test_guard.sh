@@ -46,8 +46,8 @@ alerts() {	# the officer's GET /v1/alerts into $T/alerts.json
 # KIND SEVERITY LOCKED for each of USER's alerts in $T/alerts.json
 alerts_of() {
 	python3 - "$T/alerts.json" "$1" <<'PY'
-import json, sys
-for a in json.load(open(sys.argv[1]))["alerts"]:
+import os, sys; sys.path.insert(0, os.environ["CV_TESTLIB"]); import alerts
+for a in alerts.of_api(sys.argv[1]):
     if a["user"] == sys.argv[2]:
         print(a["kind"], a["severity"], str(a["locked"]).lower())
 PY
@@ -105,7 +105,7 @@ PY
 # Reading a canary on the command line alerts the security office too; a
 # real record does not.
 expect_eq "a CLI alert per canary read, none for the real record" \
-    "$(wc -l <"$T/canaries")" "$(grep -c '"kind":"canary".*"source":"cli"' \
+    "$(wc -l <"$T/canaries")" "$(grep -c '"action":"canary".*"source":"cli"' \
     "$T/v/alerts.jsonl")"
 "$CV" gen --count 20 --seed 8 >"$T/more.jsonl"
 "$CV" load --dir "$T/v" --quiet --canaries 0 "$T/more.jsonl"
@@ -253,13 +253,14 @@ expect_code "alerts listed" 200
 audit_json "$T/v"
 python3 - "$T/alerts.json" "$T/log" "$T/v/alerts.jsonl" "$CANARY" \
     "$LOCK41" <<'PY' && ok || bad "alerts name their triggering reads"
-import json, sys
-al = json.load(open(sys.argv[1]))["alerts"]
+import json
+import os, sys; sys.path.insert(0, os.environ["CV_TESTLIB"]); import alerts
+al = alerts.of_api(sys.argv[1])
 log = {}
 for l in open(sys.argv[2]):
     e = json.loads(l)
     log[e["index"]] = e
-lines = [json.loads(l) for l in open(sys.argv[3])]
+lines = alerts.load(sys.argv[3])
 assert lines == al, "alerts.jsonl differs from GET /v1/alerts"
 # Approvals raise alerts of their own (add_users makes many accounts at
 # once): here only the guard's, which name reads.
@@ -447,8 +448,8 @@ echo "low and slow: $n200 records returned in a simulated week (2016 asked)"
 expect_eq "low and slow: stopped by a lock" 403 "$(sed -n "${first:-1}p" "$T/codes")"
 alerts so7 "$t_so7"
 python3 - "$T/alerts.json" "$base" <<'PY' && ok || bad "low and slow: alerted within a simulated day"
-import json, sys
-al = [a for a in json.load(open(sys.argv[1]))["alerts"] if a["user"] == "lw"]
+import os, sys; sys.path.insert(0, os.environ["CV_TESTLIB"]); import alerts
+al = [a for a in alerts.of_api(sys.argv[1]) if a["user"] == "lw"]
 assert al, "no alert"
 k = min(i for a in al for i in a["audit_indices"]) - int(sys.argv[2]) + 1
 print("low and slow: first alert at read %d; kinds %s" %

@@ -112,7 +112,7 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 expect_code "serving again" 200
-grep -q '"kind":"worker_died"' "$T/v/alerts.jsonl" && ok ||
+grep -q '"action":"worker_died"' "$T/v/alerts.jsonl" && ok ||
     bad "alert for the dead worker"
 grep -q 'signal 31' "$T/v/alerts.jsonl" && ok || bad "names SIGSYS"
 stop_server

@@ -65,12 +65,13 @@ expect_eq "server exit status" 0 "$SRV_RC"
 "$CV" audit tail --dir "$T/v" --json -n 1000 >"$T/log"
 python3 - "$T/log" "$T/v/alerts.jsonl" "$P1" \
     "$P2" <<'PY' && ok || bad "a self_approval alert per attempt, with its entry"
-import json, sys
+import json
+import os, sys; sys.path.insert(0, os.environ["CV_TESTLIB"]); import alerts
 log = {}
 for l in open(sys.argv[1]):
     e = json.loads(l)
     log[e["index"]] = e
-al = [json.loads(l) for l in open(sys.argv[2])]
+al = alerts.load(sys.argv[2])
 sa = [a for a in al if a["kind"] == "self_approval"]
 who = sorted(a["user"] for a in sa)
 assert who == ["cvboot-so1", "cvboot-so2", "inv", "rogue"], who

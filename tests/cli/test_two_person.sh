@@ -16,7 +16,7 @@ login2() {	# USER: a fresh code, a session; token in $tok
 field() { json_field "$T/body" "$1" 2>/dev/null; }
 sq() { sql "$T/v" "$1"; }
 alerts_of() {	# KIND: how many alerts of KIND are in alerts.jsonl
-	grep -c "\"kind\":\"$1\"" "$T/v/alerts.jsonl" 2>/dev/null || true
+	grep -c "\"action\":\"$1\"" "$T/v/alerts.jsonl" 2>/dev/null || true
 }
 
 make_vault v 200 || { bad "setup"; finish; exit 1; }

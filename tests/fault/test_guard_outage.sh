@@ -101,12 +101,14 @@ expect_eq "thief: locked" "locked" "$(json_field "$T/body" "d['title']")"
 # The lock is on the log, and its alert names that entry.
 "$CV" audit tail --dir "$T/v" --json -n 100000 >"$T/log"
 python3 - "$T/log" "$T/v/alerts.jsonl" <<'PY' && ok ||
-import json, sys
+import json, os, sys
 es = [json.loads(l) for l in open(sys.argv[1])]
 base = len(es) and es[0]["index"]
 locks = [e for e in es if e["action"] == "guard.lock"]
 assert [e["actor"] for e in locks] == ["thief"], locks
-al = [json.loads(l) for l in open(sys.argv[2])]
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+import alerts
+al = alerts.load(sys.argv[2])
 mine = [a for a in al if a["user"] == "thief" and a["locked"]]
 assert mine, al
 for a in mine:

@@ -30,9 +30,8 @@ field() { json_field "$1" "d.get('$2','')" 2>/dev/null; }	# FILE KEY
 # KIND for each of USER's alerts in alerts.jsonl, then its detail.
 alerts_of() {
 	python3 - "$T/v/alerts.jsonl" "$1" <<'PY'
-import json, sys
-for l in open(sys.argv[1]):
-    a = json.loads(l)
+import os, sys; sys.path.insert(0, os.environ["CV_TESTLIB"]); import alerts
+for a in alerts.load(sys.argv[1]):
     if a["user"] == sys.argv[2]:
         print(a["kind"], a["detail"])
 PY
