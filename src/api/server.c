@@ -889,8 +889,7 @@ before_sandbox(struct server *srv, unsigned threads)
 	cv_err r;
 
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
-	if ((r = cv_keyd_alert_syslog_open(cv_vault_dir(srv->v))) != CV_OK ||
-	    (r = cv_audit_preopen(srv->a)) != CV_OK)
+	if ((r = cv_audit_preopen(srv->a)) != CV_OK)
 		return r;
 	pthread_mutex_lock(&srv->mu);
 	for (unsigned i = 0; i < threads + 4 && srv->nhandles <
@@ -978,8 +977,6 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	if ((r = api_conns_new(cv_vault_dir(v), &srv.conns)) != CV_OK)
 		goto out;
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
-	if ((r = cv_keyd_alert_syslog_open(cv_vault_dir(v))) != CV_OK)
-		goto out;
 	the_server = &srv;
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);

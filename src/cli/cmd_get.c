@@ -53,8 +53,6 @@ canary_alert(struct cv_vault *v, const char *id, uint64_t index)
 	free(ids);
 	if (i == n)
 		return;
-	if (cv_keyd_alert_syslog_open(cv_vault_dir(v)) != CV_OK)
-		fprintf(stderr, "clearvault get: %s\n", cv_err_detail());
 	if (cv_path(path, sizeof path, "%s/alerts.jsonl", cv_vault_dir(v)) ==
 	    CV_OK)
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,

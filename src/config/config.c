@@ -112,37 +112,6 @@ parse_idle(const char *v, struct cv_config *c)
 	return positive(v, CV_IDLE_TIMEOUT_MAX, &c->idle_timeout);
 }
 
-/* "udp:1.2.3.4:514", "udp:[::1]:514" or "unix:/absolute/path". */
-static int
-parse_syslog(const char *v, struct cv_config *c)
-{
-	const char *colon;
-	char host[64];
-	size_t n;
-	unsigned long port;
-	char *end;
-
-	if (strlen(v) >= sizeof c->syslog_5424)
-		return 0;
-	if (!strncmp(v, "unix:/", 6))
-		goto ok;
-	if (strncmp(v, "udp:", 4) != 0 || (colon = strrchr(v + 4, ':')) ==
-	    NULL || (n = (size_t)(colon - (v + 4))) == 0 || n >= sizeof host)
-		return 0;
-	memcpy(host, v + 4, n);
-	host[n] = '\0';
-	port = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || colon[1] == '\0' || port == 0 || port > 65535)
-		return 0;
-	if (host[0] == '[' ? (n < 3 || host[n - 1] != ']' ||
-	    strspn(host + 1, "0123456789abcdefABCDEF:") != n - 2) :
-	    strspn(host, "0123456789.") != n)
-		return 0;
- ok:
-	snprintf(c->syslog_5424, sizeof c->syslog_5424, "%s", v);
-	return 1;
-}
-
 #define K(n, f, req) { n, offsetof(struct cv_config, f), \
 	sizeof(((struct cv_config *)0)->f), req, NULL, NULL }
 /* Numbers: the longest text worth reading is SIZE - 1 bytes. */
@@ -168,8 +137,6 @@ static const struct key keys[] = {
 	    "seconds, 1 to 300"),
 	N("idle_timeout", 8, parse_idle, "a whole number of seconds, 1 to "
 	    "3600"),
-	N("syslog_5424", CV_CONFIG_PATH_MAX, parse_syslog, "udp:ADDRESS:PORT "
-	    "(IPv4, or [IPv6]) or unix:/PATH"),
 };
 #undef K
 #undef N
@@ -218,7 +185,7 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 {
 	const char *p = text, *end = text + len, *nl, *eq, *ks, *ke, *vs, *ve;
 	unsigned seen = 0, line = 0;
-	char num[CV_CONFIG_PATH_MAX];	/* above every parsed key's size */
+	char num[64];	/* above every number key's size */
 	size_t i;
 
 	memset(out, 0, sizeof *out);
@@ -390,7 +357,7 @@ appendf(char *text, size_t size, size_t *n, const char *fmt, ...)
 static cv_err
 save(const char *dir, const struct cv_config *c, int replace)
 {
-	char path[CV_CONFIG_PATH_MAX], text[6 * CV_CONFIG_PATH_MAX + 512];
+	char path[CV_CONFIG_PATH_MAX], text[5 * CV_CONFIG_PATH_MAX + 512];
 	size_t n = 0;
 	/* Written only when it is not the vault id (after a restore). */
 	int keyid = c->key_id[0] && strcmp(c->key_id, c->vault_id) != 0;
@@ -426,9 +393,7 @@ save(const char *dir, const struct cv_config *c, int replace)
 	    sizeof text, &n, "handshake_timeout = %u\n",
 	    c->handshake_timeout)) ||
 	    ((c->given & CV_CONFIG_GIVEN_IDLE) && !appendf(text, sizeof text,
-	    &n, "idle_timeout = %u\n", c->idle_timeout)) ||
-	    (c->syslog_5424[0] && !appendf(text, sizeof text, &n,
-	    "syslog_5424 = %s\n", c->syslog_5424)))
+	    &n, "idle_timeout = %u\n", c->idle_timeout)))
 		return CV_ERR_INTERNAL;
 	if (replace)
 		return cv_file_replace(path, text, n, 0600);

@@ -89,11 +89,6 @@ struct cv_config {
 	/* handshake_timeout (1 .. CV_HANDSHAKE_TIMEOUT_MAX), idle_timeout
 	 * (1 .. CV_IDLE_TIMEOUT_MAX): seconds, the defaults above */
 	uint32_t handshake_timeout, idle_timeout;
-	/* syslog_5424: where alerts also go as RFC 5424 syslog messages
-	 * with structured data, "udp:ADDRESS:PORT" (an IPv4 address, or an
-	 * IPv6 one in brackets) or "unix:/PATH" (a datagram socket); empty:
-	 * none (the system's syslog() gets them as ever). */
-	char syslog_5424[CV_CONFIG_PATH_MAX];
 	unsigned given;
 };
 

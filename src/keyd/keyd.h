@@ -222,7 +222,7 @@ cv_err cv_keyd_status(struct cv_keyd_client *c, int *lost) CV_MUST_CHECK;
  * event.category, event.action = rule.name = KIND, event.severity and
  * log.level, event.id, message = DETAIL, user.name, source.ip,
  * labels.vault_id; clearvault.session, .locked, .audit_indices: the audit
- * entries that record it), and syslog. GET /v1/alerts and the drills read
+ * entries that record it; fields not given are left out), and syslog(). GET /v1/alerts and the drills read
  * these lines. Never fails: an alert that cannot be written is said on
  * stderr. Every field but KIND, SEVERITY and VAULT_ID may be NULL/0.
  */
@@ -234,14 +234,6 @@ struct cv_keyd_alert {
 	size_t n;
 };
 void cv_keyd_alert_emit(int fd, const struct cv_keyd_alert *a);
-/*
- * Opens the RFC 5424 syslog target of the vault at DIR (its
- * clearvault.conf's syslog_5424; nothing when it has none), for
- * cv_keyd_alert_emit in this process: before a process confines itself,
- * which then may not make sockets. Once per process. CV_ERR_CONFIG,
- * CV_ERR_IO naming the target.
- */
-cv_err cv_keyd_alert_syslog_open(const char *dir) CV_MUST_CHECK;
 /* The same, for alerts of one entry (INDEX, may be NULL) and no session. */
 void cv_keyd_alert_write(int fd, const char *vault_id, const char *kind,
     const char *severity, const char *user, const char *detail,

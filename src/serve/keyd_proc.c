@@ -192,8 +192,7 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	/* Confined once the PKCS#11 module is loaded and the files are
 	 * open: no network, no exec, no new code (fail closed). */
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
-	if ((r = cv_keyd_alert_syslog_open(dir)) != CV_OK ||
-	    (r = cv_keyd_prepare(kp.k, 8)) != CV_OK ||
+	if ((r = cv_keyd_prepare(kp.k, 8)) != CV_OK ||
 	    (r = cv_sandbox_enter(CV_SANDBOX_KEYD)) != CV_OK ||
 	    (r = cv_keyd_watch_hsm(kp.k, 2)) != CV_OK ||
 	    (r = add_channel(&kp, CV_SERVE_FD_API)) != CV_OK)

@@ -273,8 +273,6 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 
 		if (cv_config_load(o->dir, &cfg) == CV_OK)
 			memcpy(s.vault_id, cfg.vault_id, sizeof s.vault_id);
-		if ((r = cv_keyd_alert_syslog_open(o->dir)) != CV_OK)
-			return r;
 	}
 	if (cv_path(path, sizeof path, "%s/alerts.jsonl", o->dir) == CV_OK)
 		s.alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |

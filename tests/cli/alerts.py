@@ -11,14 +11,19 @@ def flat(a):
     assert a["@timestamp"].endswith("Z") and "." in a["@timestamp"], a
     assert a["rule"]["name"] == ev["action"], a
     assert a["labels"]["vault_id"], a
-    cv = a.get("clearvault", {})
+    # Always there: a missing one fails here, not as a default that a
+    # negative check would take for an answer.
+    cv = a["clearvault"]
+    assert isinstance(cv["locked"], bool), a
+    assert isinstance(cv["audit_indices"], list), a
+    # Left out when not known: user, source, session.
     return {"kind": ev["action"], "severity": a["log"]["level"],
             "user": a.get("user", {}).get("name"),
-            "detail": a.get("message", ""),
+            "detail": a["message"],
             "source": a.get("source", {}).get("ip") or cv.get("source"),
-            "session": cv.get("session") or "",
-            "locked": cv.get("locked", False),
-            "audit_indices": cv.get("audit_indices", []),
+            "session": cv.get("session", ""),
+            "locked": cv["locked"],
+            "audit_indices": cv["audit_indices"],
             "time": a["@timestamp"]}
 
 def load(path):
