@@ -287,7 +287,6 @@ cv_sessions_login(struct cv_sessions *s, struct cv_store *db, const char *cert,
 	return r;
 }
 
-/* The copy of H, or NULL (under s->mu). */
 size_t
 cv_sessions_active(struct cv_sessions *s, int64_t now_us)
 {
@@ -302,6 +301,7 @@ cv_sessions_active(struct cv_sessions *s, int64_t now_us)
 	return n;
 }
 
+/* The copy of H, or NULL (under s->mu). */
 static struct sess *
 find(struct cv_sessions *s, const uint8_t h[32])
 {

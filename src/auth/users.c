@@ -124,21 +124,6 @@ cv_auth_user_create(struct cv_store *s, const char *name, enum cv_role role,
 	return r;
 }
 
-/* S appended to OUT (SIZE bytes, *AT used), NUL-terminated; 0 if it does
- * not fit. Not snprintf: glibc's printf keeps copies of long output in
- * stack buffers it does not wipe, and this output holds a TOTP secret. */
-static int
-cat(char *out, size_t size, size_t *at, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= size - *at)
-		return 0;
-	memcpy(out + *at, s, n + 1);
-	*at += n;
-	return 1;
-}
-
 /* A fresh TOTP seed for NAME: sealed into *U, and its otpauth:// URI. */
 static cv_err
 new_totp(const struct cv_auth_keys *keys, const char *name,
@@ -147,7 +132,7 @@ new_totp(const struct cv_auth_keys *keys, const char *name,
 {
 	uint8_t seed[CV_TOTP_SEED_BYTES];
 	char iss[48], *b32 = NULL;
-	size_t b32len = 0, at = 0;
+	size_t b32len = 0;
 	cv_err r;
 
 	randombytes_buf(seed, sizeof seed);
@@ -161,16 +146,9 @@ new_totp(const struct cv_auth_keys *keys, const char *name,
 	 * encoded (a vault id is hex, a user name [a-z0-9._-]). */
 	snprintf(iss, sizeof iss, "clearvault%s%.32s", keys->vault_id ?
 	    "%20" : "", keys->vault_id ? keys->vault_id : "");
-	if (!cat(otpauth, CV_OTPAUTH_MAX, &at, "otpauth://totp/") ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at, iss) ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at, ":") ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at, name) ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at, "?secret=") ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at, b32) ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at, "&issuer=") ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at, iss) ||
-	    !cat(otpauth, CV_OTPAUTH_MAX, &at,
-	    "&algorithm=SHA1&digits=6&period=30")) {
+	if (snprintf(otpauth, CV_OTPAUTH_MAX, "otpauth://totp/%s:%s?"
+	    "secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30", iss,
+	    name, b32, iss) >= CV_OTPAUTH_MAX) {
 		r = cv_fail(CV_ERR_INTERNAL, "otpauth URI too long");
 		goto out;
 	}

@@ -16,6 +16,8 @@ struct p11 {
 	int have_sess, logged_in, loaded;
 };
 
+/* R with "PKCS#11 WHAT failed (CKR RV)" as its detail. */
+cv_err ck_fail(cv_err r, const char *what, CK_RV rv);
 cv_err p11_load(struct p11 *p, const char *module, const char *softhsm_conf);
 /* Initialises the first free slot's token as LABEL (SoftHSM2 only). */
 cv_err p11_init_token(struct p11 *p, const char *label, const char *so_pin,

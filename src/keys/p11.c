@@ -26,7 +26,7 @@ static struct {
 	int refs;
 } g = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-static cv_err
+cv_err
 ck_fail(cv_err r, const char *what, CK_RV rv)
 {
 	return cv_fail(r, "PKCS#11 %s failed (CKR 0x%lx)", what,

@@ -18,13 +18,6 @@ static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
 #define EC_ID_BYTES 16
 #define EC_MAX_DUPS 8
 
-static cv_err
-ec_fail(cv_err r, const char *what, CK_RV rv)
-{
-	return cv_fail(r, "PKCS#11 %s failed (CKR 0x%lx)", what,
-	    (unsigned long)rv);
-}
-
 /* Up to *N objects of class CLS and type EC labelled LABEL, and with ID
  * unless it is NULL. */
 static cv_err
@@ -42,11 +35,11 @@ ec_find(struct p11 *p, CK_OBJECT_CLASS cls, const char *label,
 
 	rv = p->f->C_FindObjectsInit(p->sess, tmpl, id ? 4 : 3);
 	if (rv != CKR_OK)
-		return ec_fail(CV_ERR_HSM, "C_FindObjectsInit", rv);
+		return ck_fail(CV_ERR_HSM, "C_FindObjectsInit", rv);
 	rv = p->f->C_FindObjects(p->sess, h, *n, n);
 	(void)p->f->C_FindObjectsFinal(p->sess);
 	if (rv != CKR_OK)
-		return ec_fail(CV_ERR_HSM, "C_FindObjects", rv);
+		return ck_fail(CV_ERR_HSM, "C_FindObjects", rv);
 	return CV_OK;
 }
 
@@ -82,7 +75,7 @@ p11_ec_gen(struct p11 *p, const char *label)
 	    sizeof pub / sizeof pub[0], priv, sizeof priv / sizeof priv[0],
 	    &hpub, &hpriv);
 	if (rv != CKR_OK)
-		return ec_fail(CV_ERR_HSM, "C_GenerateKeyPair (EC P-256)", rv);
+		return ck_fail(CV_ERR_HSM, "C_GenerateKeyPair (EC P-256)", rv);
 	return CV_OK;
 }
 
@@ -97,7 +90,7 @@ ec_point(struct p11 *p, CK_OBJECT_HANDLE h, uint8_t point[static P11_EC_POINT])
 	CK_RV rv;
 
 	if ((rv = p->f->C_GetAttributeValue(p->sess, h, &a, 1)) != CKR_OK)
-		return ec_fail(CV_ERR_HSM, "C_GetAttributeValue (EC point)", rv);
+		return ck_fail(CV_ERR_HSM, "C_GetAttributeValue (EC point)", rv);
 	if (a.ulValueLen == P11_EC_POINT + 2 && buf[0] == 0x04 &&
 	    buf[1] == P11_EC_POINT)
 		q = buf + 2;
@@ -164,10 +157,10 @@ p11_ec_sign(struct p11 *p, CK_OBJECT_HANDLE priv,
 	CK_RV rv;
 
 	if ((rv = p->f->C_SignInit(p->sess, &m, priv)) != CKR_OK)
-		return ec_fail(CV_ERR_HSM, "C_SignInit (ECDSA)", rv);
+		return ck_fail(CV_ERR_HSM, "C_SignInit (ECDSA)", rv);
 	rv = p->f->C_Sign(p->sess, (CK_BYTE_PTR)(uintptr_t)hash, 32, sig, &len);
 	if (rv != CKR_OK)
-		return ec_fail(CV_ERR_HSM, "C_Sign (ECDSA)", rv);
+		return ck_fail(CV_ERR_HSM, "C_Sign (ECDSA)", rv);
 	if (len != P11_EC_SIG)
 		return cv_fail(CV_ERR_HSM, "the token's ECDSA signature has %lu "
 		    "bytes, not %d", (unsigned long)len, P11_EC_SIG);
@@ -193,7 +186,7 @@ copy_class(struct p11 *p, CK_OBJECT_CLASS cls, const char *from,
 	for (CK_ULONG i = 0; i < n; i++) {
 		if ((rv = p->f->C_CopyObject(p->sess, h[i], &a, 1, &copy)) !=
 		    CKR_OK)
-			return ec_fail(CV_ERR_HSM, "C_CopyObject (EC key)", rv);
+			return ck_fail(CV_ERR_HSM, "C_CopyObject (EC key)", rv);
 	}
 	return CV_OK;
 }
@@ -231,7 +224,7 @@ p11_ec_destroy(struct p11 *p, const char *label)
 		for (CK_ULONG i = 0; i < n; i++) {
 			if ((rv = p->f->C_DestroyObject(p->sess, h[i])) !=
 			    CKR_OK)
-				return ec_fail(CV_ERR_HSM, "C_DestroyObject",
+				return ck_fail(CV_ERR_HSM, "C_DestroyObject",
 				    rv);
 		}
 	}
