@@ -308,6 +308,17 @@ void api_metrics_alert(struct api_metrics *m, enum cv_guard_severity s);
 cv_err api_metrics_render(struct api_metrics *m, const struct api_gauges *g,
     struct cv_buf *out) CV_MUST_CHECK;
 enum MHD_Result api_openapi(struct req *r);
+/* views.c: what the web console shows (GET /v1/cases[/{id}], /v1/locks,
+ * /v1/scope, /v1/reads, /v1/drills/latest); console.c: its files. */
+enum MHD_Result api_cases_list(struct req *r);
+enum MHD_Result api_case_get(struct req *r, const char *id);
+enum MHD_Result api_locks(struct req *r);
+enum MHD_Result api_scope(struct req *r);
+enum MHD_Result api_reads(struct req *r);
+enum MHD_Result api_drill_latest(struct req *r);
+/* 1 if PATH is one of the console's files (GET without a session). */
+int api_console_path(const char *path);
+enum MHD_Result api_console(struct req *r);
 /*
  * watch.c: the guard. Start loads the sealed snapshot and replays the log
  * after it; stop saves and frees.

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "../policy/policy.h"
 #include "api_internal.h"
 
 #define reply_json api_json
@@ -198,13 +199,23 @@ step_up(struct req *r)
 static enum MHD_Result
 whoami(struct req *r)
 {
+	unsigned mask = cv_policy_sections(r->who.role);
+	json_t *secs = json_array();
 	char when[32];
 
 	r->action = "session.get";
-	return reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}", "user",
+	/* The sections this role reads: what the console's forms show. */
+	for (int i = 0; secs && i < CV_RECORD_NSECTIONS; i++) {
+		if (mask & (1u << i))
+			json_array_append_new(secs,
+			    json_string(cv_record_sections[i]));
+	}
+	if (secs == NULL)
+		return api_internal(r, CV_ERR_NOMEM);
+	return reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:o}", "user",
 	    r->who.user, "role", cv_role_names[r->who.role], "session",
 	    r->who.session, "expires_at", iso8601(r->who.expires_us, when,
-	    sizeof when)));
+	    sizeof when), "sections", secs));
 }
 
 /* GET /v1/records/ID, the route below. */
@@ -247,6 +258,9 @@ api_route(struct req *r)
 		if (db && cv_store_read_begin(db) == CV_OK)
 			r->txn = db;
 	}
+	/* The console's files: before any session, as its login page. */
+	if (get && api_console_path(r->url))
+		return api_console(r);
 	if (!strcmp(r->url, "/metrics") && get &&
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
@@ -260,6 +274,15 @@ api_route(struct req *r)
 	}
 	if (!strcmp(r->url, "/v1/session") && get)
 		return whoami(r);
+	if (!strcmp(r->url, "/v1/session") && !strcmp(r->method, "DELETE")) {
+		/* Signing out ends every session of the user, on every
+		 * node: one left open elsewhere is the one to worry about. */
+		r->action = "session.delete";
+		api_read_end(r);
+		api_end_sessions(r->srv, api_store(r->srv), r->who.user);
+		snprintf(r->reason, sizeof r->reason, "signed out");
+		return reply_json(r, 200, json_pack("{s:b}", "ended", 1));
+	}
 	if (!strcmp(r->url, "/v1/session/step-up") && post)
 		return step_up(r);
 	if (!strcmp(r->url, "/v1/alerts") && get)
@@ -300,6 +323,19 @@ api_route(struct req *r)
 		return api_audit(r, r->url + 10);
 	if (!strcmp(r->url, "/v1/cases") && post)
 		return api_case_create(r);
+	if (!strcmp(r->url, "/v1/cases") && get)
+		return api_cases_list(r);
+	if (!strncmp(r->url, "/v1/cases/", 10) && get &&
+	    strchr(r->url + 10, '/') == NULL)
+		return api_case_get(r, r->url + 10);
+	if (get && !strcmp(r->url, "/v1/locks"))
+		return api_locks(r);
+	if (get && !strcmp(r->url, "/v1/scope"))
+		return api_scope(r);
+	if (get && !strcmp(r->url, "/v1/reads"))
+		return api_reads(r);
+	if (get && !strcmp(r->url, "/v1/drills/latest"))
+		return api_drill_latest(r);
 	if (!strncmp(r->url, "/v1/cases/", 10)) {
 		char id[64];
 		const char *slash = strchr(r->url + 10, '/');

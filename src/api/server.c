@@ -247,6 +247,10 @@ uncork(struct req *r)
 	r->corked = NULL;
 }
 
+#define CONSOLE_CSP "default-src 'none'; script-src 'self'; " \
+    "style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; " \
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
 static enum MHD_Result
 respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 {
@@ -268,6 +272,20 @@ respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* The console's page runs its own script and nothing else: no
+	 * inline script or style, no other origin, no frame around it (docs/
+	 * web.md). Every other reply is data and may run nothing at all. */
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	    strncmp(type, "text/html", 9) == 0 ? CONSOLE_CSP :
+	    "default-src 'none'; frame-ancestors 'none'; sandbox");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy",
+	    "same-origin");
+	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy",
+	    "same-origin");
+	MHD_add_response_header(resp, "Strict-Transport-Security",
+	    "max-age=31536000");
 	cork(r, len);
 	r->replied = 1;
 	ret = MHD_queue_response(r->conn, status, resp);

@@ -9,11 +9,11 @@
 
 static const char use[] =
     "clearvault drill run (SCENARIO | all) [--records N] [--json FILE] "
-    "[--markdown FILE] [--svg FILE]";
+    "[--markdown FILE] [--svg FILE] [--vault DIR]";
 
 static const char help[] =
     "usage: clearvault drill run (SCENARIO | all) [--records N]\n"
-    "           [--json FILE] [--markdown FILE] [--svg FILE]\n\n"
+    "           [--json FILE] [--markdown FILE] [--svg FILE] [--vault DIR]\n\n"
     "Plays an attacker against a fresh vault and server on loopback (made\n"
     "in $TMPDIR and removed afterwards), through the real HTTPS API and the\n"
     "filesystem, and reports for each scenario the records exposed, the\n"
@@ -37,9 +37,72 @@ static const char help[] =
     "      --markdown FILE  the report as Markdown\n"
     "      --svg FILE       the timeline (default: drill-timeline.svg next\n"
     "                       to the JSON file, if --json is given)\n"
+    "      --vault DIR      also keep the report in vault DIR (its latest\n"
+    "                       ten), where the web console shows the latest\n"
+    "                       to security officers and auditors (audited)\n"
     "  -h, --help           this text\n\n"
     "exit status: 0 every goal met, 1 a goal missed or an error,\n"
     "2 usage error\n";
+
+/* The report as text of kind KIND (write_report's) in *OUT (freed by the
+ * caller). */
+static cv_err
+report_text(int kind, const struct cv_drill_result *r, size_t n,
+    size_t records, char **out)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(out, &len);
+	cv_err e;
+
+	if (f == NULL)
+		return CV_ERR_NOMEM;
+	e = kind == 0 ? cv_drill_json(f, r, n, records) :
+	    cv_drill_svg(f, r, n);
+	if (fclose(f) != 0 && e == CV_OK)
+		e = CV_ERR_NOMEM;
+	if (e != CV_OK) {
+		free(*out);
+		*out = NULL;
+	}
+	return e;
+}
+
+/* Keeps the report in vault DIR for the web console, on its log. */
+static int
+keep_report(const char *dir, const struct cv_drill_result *r, size_t n,
+    size_t records)
+{
+	struct cv_vault *v = NULL;
+	struct cv_audit *a = NULL;
+	char *json = NULL, *svg = NULL, actor[64], reason[128];
+	int rc = CLI_FAIL;
+	cv_err e;
+
+	if ((e = report_text(0, r, n, records, &json)) != CV_OK ||
+	    (e = report_text(2, r, n, records, &svg)) != CV_OK) {
+		cli_fail("drill", e);
+		goto out;
+	}
+	if (cli_open("drill", dir, &v, &a) != CLI_OK)
+		goto out;
+	cli_actor(actor, sizeof actor, 0);
+	e = cv_store_report_put(cv_vault_store(v), actor, cv_time_us(), json,
+	    svg);
+	snprintf(reason, sizeof reason, "drill report of %zu scenario(s) "
+	    "kept", n);
+	if (cli_record(a, "drill.report", e, e == CV_OK ? reason :
+	    cv_err_detail(), NULL, 0, 0) != CV_OK || e != CV_OK) {
+		cli_fail("drill", e);
+		goto out;
+	}
+	fprintf(stderr, "drill: report kept in %s\n", dir);
+	rc = CLI_OK;
+ out:
+	free(json);
+	free(svg);
+	cli_close(v, a);
+	return rc;
+}
 
 static int
 write_report(const char *path, int kind, const struct cv_drill_result *r,
@@ -68,11 +131,12 @@ cmd_drill(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "markdown", required_argument, NULL, 'm' },
 		{ "svg", required_argument, NULL, 's' },
+		{ "vault", required_argument, NULL, 'V' },
 		{ 0, 0, 0, 0 }
 	};
 	struct cv_drill_result res[CV_DRILL_NSCENARIOS];
 	struct cv_drill_opts o = { 0 };
-	const char *json = NULL, *md = NULL, *svg = NULL;
+	const char *json = NULL, *md = NULL, *svg = NULL, *vault = NULL;
 	char exe[4096], svgdef[4200];
 	size_t n = 0;
 	int c, first, last, ok, rc = CLI_OK, all_met = 1;
@@ -99,6 +163,9 @@ cmd_drill(int argc, char **argv)
 			break;
 		case 's':
 			svg = optarg;
+			break;
+		case 'V':
+			vault = optarg;
 			break;
 		default:
 			return cli_usage("drill", use, "unknown option");
@@ -150,7 +217,8 @@ cmd_drill(int argc, char **argv)
 	}
 	if ((json && (rc = write_report(json, 0, res, n, o.records))) ||
 	    (md && (rc = write_report(md, 1, res, n, o.records))) ||
-	    (svg && (rc = write_report(svg, 2, res, n, o.records))))
+	    (svg && (rc = write_report(svg, 2, res, n, o.records))) ||
+	    (vault && (rc = keep_report(vault, res, n, o.records))))
 		goto out;
 	if (!all_met)
 		rc = CLI_FAIL;

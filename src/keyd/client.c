@@ -568,6 +568,23 @@ cv_keyd_put(struct cv_keyd_client *c, const char *expect_id, int must_exist,
 }
 
 cv_err
+cv_keyd_audit_key(struct cv_keyd_client *c, uint8_t pk[static 32])
+{
+	struct keyd_req q = { .type = KEYD_AUDIT_KEY };
+	struct cv_buf t = { 0 };
+	cv_err r;
+
+	if ((r = request(c, &q, NULL, &t, NULL, NULL)) == CV_OK &&
+	    t.len != 32)
+		r = cv_fail(CV_ERR_FORMAT, "keyd: an audit key of %zu bytes",
+		    t.len);
+	if (r == CV_OK)
+		memcpy(pk, t.p, 32);
+	cv_buf_free(&t);
+	return r;
+}
+
+cv_err
 cv_keyd_status(struct cv_keyd_client *c, int *lost)
 {
 	struct keyd_req q = { .type = KEYD_STATUS };

@@ -213,6 +213,10 @@ int cv_keyd_hsm_tick(struct cv_keyd *k);
  * (the server's key process). */
 cv_err cv_keyd_watch_hsm(struct cv_keyd *k, unsigned seconds) CV_MUST_CHECK;
 
+/* The audit log's public checkpoint key, in PK. */
+cv_err cv_keyd_audit_key(struct cv_keyd_client *c, uint8_t pk[static 32])
+    CV_MUST_CHECK;
+
 /* *lost: 1 while the key side's HSM is gone. */
 cv_err cv_keyd_status(struct cv_keyd_client *c, int *lost) CV_MUST_CHECK;
 

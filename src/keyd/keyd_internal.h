@@ -40,6 +40,7 @@ enum keyd_type {
 	KEYD_PUT,		/* str expect_id, u8 must_exist, bytes
 				 * record -> index: version, text: id */
 	KEYD_STATUS,		/* -> index: 1 while the HSM is gone */
+	KEYD_AUDIT_KEY,		/* -> text[32]: the log's public key */
 	KEYD__TYPES
 };
 

@@ -325,6 +325,14 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
 	case KEYD_STATUS:
 		*index = (uint64_t)cv_keys_lost(k->keys);
 		return CV_OK;
+	case KEYD_AUDIT_KEY: {
+		/* Public: the network process checks the log's checkpoints
+		 * with it (a scope verifies the log first). */
+		uint8_t pk[CV_ED25519_PK];
+
+		cv_keys_audit_pubkey(k->keys, pk);
+		return cv_buf_add(out, pk, sizeof pk);
+	}
 	}
 	return cv_fail(CV_ERR_INTERNAL, "keyd: no handler for request %u",
 	    q->type);

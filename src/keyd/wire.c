@@ -115,6 +115,7 @@ static const struct spec {
 	[KEYD_ENROL] =		{ "enrol", "SSB", 16384, 0, 1 },
 	[KEYD_PUT] =		{ "put", "SFB", CV_RECORD_MAX_BYTES, 1, 1 },
 	[KEYD_STATUS] =		{ "status", "", 0, 1, 0 },
+	[KEYD_AUDIT_KEY] =	{ "audit-key", "", 0, 0, 1 },
 };
 
 static const struct spec *

@@ -324,3 +324,59 @@ cv_scope_result_free(struct cv_scope_result *r)
 	free(r->records);
 	free(r);
 }
+
+struct series {
+	const struct cv_scope_query *q;
+	enum cv_audit_field field;
+	size_t slen;
+	int64_t bucket_us;
+	uint64_t *counts;	/* the window fits: checked by the caller */
+};
+
+static cv_err
+on_series(void *ctx, uint64_t index, const uint8_t *leaf, size_t len)
+{
+	struct series *x = ctx;
+	struct cv_audit_str s;
+	struct cv_audit_view v;
+	int64_t t;
+
+	if (cv_audit_view_field(leaf, len, x->field, &s) != CV_OK)
+		goto malformed;
+	if (s.len != x->slen || memcmp(s.p, x->q->subject, s.len) != 0)
+		return CV_OK;
+	if (cv_audit_view(leaf, len, &v) != CV_OK)
+		goto malformed;
+	t = (int64_t)v.time_us;
+	if (t < x->q->from_us || t >= x->q->to_us ||
+	    !cv_scope_returns_data(&v))
+		return CV_OK;
+	x->counts[(t - x->q->from_us) / x->bucket_us] += v.nrecords;
+	return CV_OK;
+ malformed:
+	return cv_fail(CV_ERR_FORMAT, "audit entry %llu is malformed",
+	    (unsigned long long)index);
+}
+
+cv_err
+cv_scope_series(struct cv_audit *a, const struct cv_scope_query *q,
+    int64_t bucket_us, uint64_t *counts, size_t n)
+{
+	struct series x = { .q = q, .bucket_us = bucket_us, .counts = counts };
+	uint64_t size;
+	cv_err r;
+
+	if (q->subject == NULL || *q->subject == '\0' ||
+	    strlen(q->subject) > 65535 || q->kind < CV_SCOPE_PRINCIPAL ||
+	    q->kind > CV_SCOPE_ADDRESS || bucket_us <= 0 || n == 0 ||
+	    q->from_us >= q->to_us || q->from_us < 0 ||
+	    (uint64_t)(q->to_us - q->from_us - 1) / (uint64_t)bucket_us >= n)
+		return cv_fail(CV_ERR_INVALID, "scope: bad series query");
+	memset(counts, 0, n * sizeof *counts);
+	x.field = field_of(q->kind);
+	x.slen = strlen(q->subject);
+	if ((r = cv_audit_size(a, &size)) != CV_OK)
+		return r;
+	return cv_audit_scan(a, q->first, q->last < size ? q->last : size,
+	    on_series, &x, NULL);
+}

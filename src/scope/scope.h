@@ -96,6 +96,17 @@ cv_err cv_scope_run(struct cv_audit *a, const struct cv_scope_query *q,
 void cv_scope_result_free(struct cv_scope_result *r);
 
 /*
+ * Reads over time: COUNTS[i] (N of them, zeroed first) gets the number of
+ * records returned to Q's subject (as cv_scope_run counts them) by
+ * entries timed in [Q->from_us + i * BUCKET_US, the next), entries
+ * Q->first to Q->last - 1. Q->from_us must be a time, and the window fit
+ * in N buckets; else CV_ERR_INVALID. CV_ERR_FORMAT for a malformed entry,
+ * CV_ERR_IO, CV_ERR_NOMEM.
+ */
+cv_err cv_scope_series(struct cv_audit *a, const struct cv_scope_query *q,
+    int64_t bucket_us, uint64_t *counts, size_t n) CV_MUST_CHECK;
+
+/*
  * The people to notify: for each record of R, only its identity and
  * contact sections, and a JSON array in *OUT (caller json_decref's), in
  * R's order, of {"id", "status", "name", "email", "phones", "address"};

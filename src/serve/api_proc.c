@@ -10,6 +10,23 @@
 #include "../keyd/keyd.h"
 #include "serve.h"
 
+/*
+ * The log, read-only, with its public key from keyd (this process holds
+ * no keyring): a breach scope verifies the checkpoints with it.
+ */
+static cv_err
+audit_open(struct cv_vault *v, struct cv_keyd_client *kd,
+    struct cv_audit **out)
+{
+	struct cv_audit_signer s = { .sign = NULL };
+	cv_err r;
+
+	if ((r = cv_keyd_audit_key(kd, s.pk)) != CV_OK)
+		return r;
+	return cv_audit_open(cv_vault_dir(v), cv_vault_db(v), cv_vault_id(v),
+	    &s, 1, out);
+}
+
 cv_err
 cv_serve_api(const struct cv_serve_opts *o)
 {
@@ -21,7 +38,7 @@ cv_serve_api(const struct cv_serve_opts *o)
 	prctl(PR_SET_NAME, "cv-api");
 	if ((r = cv_keyd_client_channel(CV_SERVE_FD_KEYD, &kd)) != CV_OK ||
 	    (r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
-	    (r = cv_core_audit_open(v, 1, &a)) != CV_OK)
+	    (r = audit_open(v, kd, &a)) != CV_OK)
 		goto out;
 	{
 		struct cv_server_opts so = o->api;

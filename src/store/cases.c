@@ -410,3 +410,70 @@ cv_store_user_cases(struct cv_store *s, const char *user,
 	store_release(st);
 	return r;
 }
+
+#define CASE_ROW "SELECT c.id, c.title, c.created_by, c.created_us," \
+    " (SELECT count(*) FROM case_users u WHERE u.case_id = c.id)," \
+    " (SELECT count(*) FROM case_records r WHERE r.case_id = c.id)" \
+    " FROM cases c "
+
+cv_err
+cv_store_case_list(struct cv_store *s, const char *user, const char *id,
+    int (*fn)(void *ctx, const struct cv_store_case *c), void *ctx)
+{
+	struct cv_db_stmt *st;
+	struct cv_store_case c;
+	cv_err r = CV_OK;
+	int rc;
+
+	if (store_stmt(s, id ? CASE_ROW "WHERE c.id = ?1" : user ? CASE_ROW
+	    "WHERE EXISTS (SELECT 1 FROM case_users m WHERE m.case_id = c.id"
+	    " AND m.\"user\" = ?1) ORDER BY c.id" : CASE_ROW "ORDER BY c.id",
+	    &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	if (id || user)
+		db_bind_text(st, 1, id ? id : user);
+	while ((rc = db_step(st)) == CV_DB_ROW) {
+		const char *cid = db_column_text(st, 0);
+		const char *title = db_column_text(st, 1);
+		const char *by = db_column_text(st, 2);
+
+		c.id = cid ? cid : "";
+		c.title = title ? title : "";
+		c.created_by = by ? by : "";
+		c.created_us = db_column_int64(st, 3);
+		c.users = db_column_int64(st, 4);
+		c.records = db_column_int64(st, 5);
+		if (fn(ctx, &c) != 0)
+			break;
+	}
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	store_release(st);
+	return r;
+}
+
+cv_err
+cv_store_case_get(struct cv_store *s, const char *id, int records,
+    int (*fn)(void *ctx, const char *member), void *ctx)
+{
+	struct cv_db_stmt *st;
+	cv_err r = CV_OK;
+	int rc;
+
+	if ((r = cv_store_case_exists(s, id)) != CV_OK)
+		return r;
+	if (store_stmt(s, records ? "SELECT rid FROM case_records WHERE"
+	    " case_id = ?1 ORDER BY rid" : "SELECT \"user\" FROM case_users"
+	    " WHERE case_id = ?1 ORDER BY \"user\"", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	db_bind_text(st, 1, id);
+	while ((rc = db_step(st)) == CV_DB_ROW) {
+		const char *m = db_column_text(st, 0);
+		if (fn(ctx, m ? m : "") != 0)
+			break;
+	}
+	if (rc != CV_DB_ROW && rc != CV_DB_DONE)
+		r = cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
+	store_release(st);
+	return r;
+}

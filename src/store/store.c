@@ -203,7 +203,7 @@ add_load_column(struct cv_store *s)
 static const char *const *const schemas[] = {
 	store_users_schema, store_cases_schema, store_approvals_schema,
 	store_loads_schema, store_versions_schema, store_sessions_schema,
-	store_guard_schema, store_unlocks_schema,
+	store_guard_schema, store_unlocks_schema, store_reports_schema,
 };
 
 /* Every table, in a new database, in one transaction. */
@@ -227,7 +227,8 @@ create_tables(struct cv_store *s)
  * The tables added after schema 1 shipped, made where missing. Only
  * SQLite vaults are that old: PostgreSQL vaults are new in the release
  * that added sessions, and were made with all of them; since then only
- * the case tables' triggers came (store_cases_upgrade).
+ * the case tables' triggers came (store_cases_upgrade), the shared
+ * unlock and the drill reports' table.
  */
 static cv_err
 upgrade(struct cv_store *s)
@@ -236,6 +237,9 @@ upgrade(struct cv_store *s)
 
 	if (s->db->ops->dialect != CV_DB_SQLITE) {
 		store_cases_upgrade(s);
+		/* Two nodes that make it at once: one of them fails, and
+		 * the table is there all the same. */
+		(void)exec(s, store_reports_schema[CV_DB_POSTGRESQL]);
 		if ((r = store_unlocks_upgrade(s)) != CV_OK)
 			return r;
 		return store_guard_upgrade(s);

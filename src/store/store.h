@@ -376,6 +376,11 @@ cv_err cv_store_guard_unlock(struct cv_store *s,
  */
 cv_err cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
     const char *officer, int64_t ttl_us, int64_t *lifted) CV_MUST_CHECK;
+/* *N: the approvals pending on USER's lock row (0 or 1), as counted by
+ * cv_store_guard_unlock_approve with TTL_US. CV_ERR_INVALID not a
+ * PostgreSQL vault, CV_ERR_STORE. */
+cv_err cv_store_guard_unlock_pending(struct cv_store *s, const char *user,
+    int64_t ttl_us, int *n) CV_MUST_CHECK;
 /*
  * FN(CTX, user, since) for each unlock noted after *AFTER_US less a
  * margin (the second approval's time on the database's clock; an unlock
@@ -562,6 +567,47 @@ cv_err cv_store_case_has_user(struct cv_store *s, const char *id,
  */
 cv_err cv_store_user_cases(struct cv_store *s, const char *user,
     int (*fn)(void *ctx, const char *case_id), void *ctx) CV_MUST_CHECK;
+
+/* A case as the list below gives it; the strings valid during FN only. */
+struct cv_store_case {
+	const char *id, *title, *created_by;
+	int64_t created_us;
+	int64_t users, records;		/* how many of each it holds */
+};
+/*
+ * Case ID alone (ID not NULL; none: FN is not called), else every case
+ * (USER NULL) or the cases that hold USER, in id order: FN(CTX, case)
+ * for each; a non-zero return stops the walk (CV_OK). CV_ERR_STORE.
+ */
+cv_err cv_store_case_list(struct cv_store *s, const char *user,
+    const char *id,
+    int (*fn)(void *ctx, const struct cv_store_case *c), void *ctx)
+    CV_MUST_CHECK;
+/*
+ * The users (RECORDS 0) or record ids (RECORDS 1) of case ID, in order:
+ * FN(CTX, member), MEMBER valid during the call only; non-zero stops.
+ * CV_ERR_NOT_FOUND when there is no such case; CV_ERR_STORE.
+ */
+cv_err cv_store_case_get(struct cv_store *s, const char *id, int records,
+    int (*fn)(void *ctx, const char *member), void *ctx) CV_MUST_CHECK;
+
+/*
+ * Drill reports (`clearvault drill run --vault`), the latest shown by the
+ * web console; the latest ten are kept. REPORT is the drill's JSON, SVG
+ * its timeline picture. put: CV_ERR_STORE. latest: *OUT filled (its
+ * strings the caller's, freed by cv_store_report_clear), CV_ERR_NOT_FOUND
+ * when there is none, CV_ERR_NOMEM, CV_ERR_STORE.
+ */
+struct cv_store_report {
+	int64_t written_us;
+	char by[64];
+	char *report, *svg;
+};
+cv_err cv_store_report_put(struct cv_store *s, const char *by,
+    int64_t now_us, const char *report, const char *svg) CV_MUST_CHECK;
+cv_err cv_store_report_latest(struct cv_store *s,
+    struct cv_store_report *out) CV_MUST_CHECK;
+void cv_store_report_clear(struct cv_store_report *r);
 
 /*
  * Bulk loads (see loads.c). A load writes its records in many short

@@ -84,6 +84,8 @@ void store_release(struct cv_db_stmt *st);
 extern const char *const store_users_schema[2];
 /* Cases and their members (cases.c). */
 extern const char *const store_cases_schema[2];
+/* Drill reports (reports.c). */
+extern const char *const store_reports_schema[2];
 /* Proposals and enrolment codes (approvals.c). */
 extern const char *const store_approvals_schema[2];
 /* Loads, their pending versions and the canary list (loads.c). */

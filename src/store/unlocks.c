@@ -148,6 +148,35 @@ cv_store_guard_unlock_approve(struct cv_store *s, const char *user,
 	}
 }
 
+cv_err
+cv_store_guard_unlock_pending(struct cv_store *s, const char *user,
+    int64_t ttl_us, int *n)
+{
+	struct cv_db_stmt *st;
+	int rc;
+	cv_err r = CV_OK;
+
+	*n = 0;
+	if (!cv_store_shared(s))
+		return cv_fail(CV_ERR_INVALID, "the shared guard needs a "
+		    "PostgreSQL vault");
+	/* As cv_guard_unlock_approve counts them: of this lock row, not
+	 * past their time on the database's clock. */
+	if (store_stmt(s, "SELECT count(*) FROM guard_unlocks a JOIN"
+	    " guard_locks l ON a.u = l.u AND a.since = l.since WHERE"
+	    " a.u = ?1 AND a.t >= (extract(epoch FROM clock_timestamp()) *"
+	    " 1e6)::BIGINT - ?2", &st) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	db_bind_text(st, 1, user);
+	db_bind_int64(st, 2, ttl_us);
+	if ((rc = db_step(st)) == CV_DB_ROW)
+		*n = (int)db_column_int64(st, 0);
+	else
+		r = cv_fail(CV_ERR_STORE, "guard: %s", db_errmsg(s->db));
+	store_release(st);
+	return r;
+}
+
 /* How far back the unlocks are read again: one whose approval began
  * before a later one (its time) but committed after that one was read. */
 #define UNLOCKED_MARGIN_US (600 * 1000000LL)
