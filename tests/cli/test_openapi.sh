@@ -88,6 +88,8 @@ session adm; t_adm=$tok
 # ---- the session ------------------------------------------------------------
 api "whoami" 200 k/inv GET /v1/session "" "$t_inv"
 api "whoami without a token" 401 k/inv GET /v1/session
+api "a request target over 8 KiB" 414 k/inv GET \
+    "/v1/session?x=$(head -c 9000 /dev/zero | tr '\0' x)" "" "$t_inv"
 api "the document" 200 k/inv GET /v1/openapi.json "" "$t_inv"
 cmp -s "$T/body" "$DOC" && ok || bad "/v1/openapi.json is not docs/openapi.json"
 api "the document without a token" 401 k/inv GET /v1/openapi.json
