@@ -4,12 +4,15 @@
     openapi_check.py DOC CALLS
 
 DOC is the OpenAPI 3.1 document; CALLS has one reply a line, tab-separated:
-METHOD, PATH (no query), STATUS, CONTENT-TYPE, a file with the body, and
-what the call was for. Each reply must be documented: its path and method an
+METHOD, PATH (no query), STATUS, CONTENT-TYPE, a file with the body, what
+the call was for and, optionally, a file with the request's body. Each reply must be documented: its path and method an
 operation of DOC, its status one of that operation's responses, its content
 type one of that response's media types; a JSON body must validate against
 that media type's schema (JSON Schema 2020-12, the dialect of OpenAPI 3.1,
 $ref resolved in DOC). A body of another type is checked by its type only.
+The body of a request that succeeded (2xx) must be valid under the
+operation's requestBody schema, and an operation with a required one must
+have been sent one.
 Every operation of DOC must have been called with a success (2xx) at least
 once, so that an endpoint added to the document without a call in the test
 fails. The document itself is checked too: an operationId each, camelCase
@@ -149,6 +152,42 @@ def media_for(content, ctype):
     return None, None
 
 
+def check_json(doc, schema, data, call, what):
+    try:
+        errors = sorted(validator(doc, schema).iter_errors(data),
+                        key=lambda e: str(list(e.absolute_path)))
+    except Exception as e:	# reported with the document's checks
+        fail("%s: cannot validate: %s" % (call, str(e)[:200]))
+        return
+    for e in errors[:5]:
+        at = "/".join(str(p) for p in e.absolute_path) or "(body)"
+        fail("%s: %s %s: %s" % (call, what, at, e.message[:300]))
+
+
+def check_request(doc, op, call, sent):
+    """The body SENT (a file, or "" for none) of a request that succeeded,
+    against OP's requestBody."""
+    rb = deref(doc, op.get("requestBody")) if op.get("requestBody") else None
+    if not sent:
+        if rb and rb.get("required"):
+            fail(call + ": succeeded without the required request body")
+        return
+    if rb is None:
+        fail(call + ": succeeded with a request body the document does "
+             "not name")
+        return
+    media = rb.get("content", {}).get("application/json")
+    if media is None:
+        fail(call + ": no application/json request body documented")
+        return
+    try:
+        data = json.load(open(sent, encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        fail("%s: request body is not JSON: %s" % (call, e))
+        return
+    check_json(doc, media.get("schema", {}), data, call, "request")
+
+
 def check_calls(doc, lines):
     match = path_matcher(doc)
     succeeded = set()
@@ -160,6 +199,7 @@ def check_calls(doc, lines):
             continue
         method, path, status, ctype, body = f[:5]
         what = f[5] if len(f) > 5 else ""
+        sent = f[6] if len(f) > 6 else ""
         call = "%s %s -> %s (%s)" % (method, path, status, what)
         tmpl, item = match(path)
         op = item.get(method.lower()) if item else None
@@ -178,6 +218,7 @@ def check_calls(doc, lines):
         resp = deref(doc, resp)
         if status.startswith("2"):
             succeeded.add(key)
+            check_request(doc, op, call, sent)
         content = resp.get("content") or {}
         if not ctype:
             fail(call + ": no Content-Type")
@@ -195,16 +236,7 @@ def check_calls(doc, lines):
         except (OSError, ValueError) as e:
             fail("%s: body is not JSON: %s" % (call, e))
             continue
-        try:
-            errors = sorted(validator(doc, media.get("schema", {}))
-                            .iter_errors(data), key=lambda e: str(list(
-                                e.absolute_path)))
-        except Exception as e:	# reported above, with the document's
-            fail("%s: cannot validate: %s" % (call, str(e)[:200]))
-            continue
-        for e in errors[:5]:
-            at = "/".join(str(p) for p in e.absolute_path) or "(body)"
-            fail("%s: %s: %s" % (call, at, e.message[:300]))
+        check_json(doc, media.get("schema", {}), data, call, "reply")
     for path, m, op in operations(doc):
         key = (path, m)
         if key not in succeeded:

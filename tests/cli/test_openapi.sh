@@ -6,7 +6,8 @@
 # sections of a record; every reply is kept and tests/cli/openapi_check.py
 # checks it against the document: its status documented for that operation,
 # its content type documented for that status, a JSON body valid under that
-# schema (JSON Schema 2020-12, as OpenAPI 3.1). An operation of the document
+# schema (JSON Schema 2020-12, as OpenAPI 3.1); the body of a request that
+# succeeded valid under its requestBody schema. An operation of the document
 # that this test never calls with a success fails it: a new endpoint is an
 # entry in the document and a call here (api below).
 . "$(dirname "$0")/lib.sh"
@@ -36,8 +37,8 @@ trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 
 # api DESC WANT USER METHOD PATH [BODY] [TOKEN]: one request (USER: keys
 # under $T, "" for none; BODY "@FILE" for a file's), its status in $code
-# and checked against WANT, its body in $T/body; the reply is kept in
-# $T/calls for openapi_check.py.
+# and checked against WANT, its body in $T/body; the reply (and the
+# request's body) kept in $T/calls for openapi_check.py.
 mkdir "$T/r"
 n=0
 api() {
@@ -54,8 +55,13 @@ api() {
 	ct=${out#*	}
 	[ "$code" = 000 ] && no_answer
 	cp "$T/r/$n" "$T/body"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "${p%%\?*}" "$code" "$ct" \
-	    "$T/r/$n" "$desc" >>"$T/calls"
+	case $body in
+	"") ;;
+	@*) cp "${body#@}" "$T/r/$n.req" ;;
+	*) printf '%s' "$body" >"$T/r/$n.req" ;;
+	esac
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "${p%%\?*}" "$code" "$ct" \
+	    "$T/r/$n" "$desc" "${body:+$T/r/$n.req}" >>"$T/calls"
 	expect_code "$desc" "$want"
 }
 field() { json_field "$T/body" "$1" 2>/dev/null; }
@@ -107,8 +113,8 @@ head -c 70000 /dev/zero | tr '\0' x >"$T/big"
 api "case: a body over 64 KiB" 413 k/so POST /v1/cases "@$T/big" "$t_so"
 api "case" 201 k/so POST /v1/cases '{"title":"openapi"}' "$t_so"
 CASE=$(field "d['id']")
-NOCASE=CASE-000000000000
-[ "$CASE" != "$NOCASE" ] || NOCASE=CASE-000000000001
+NOCASE="CASE-000000000000"
+[ "$CASE" != "$NOCASE" ] || NOCASE="CASE-000000000001"
 api "members: no such case" 404 k/so POST "/v1/cases/$NOCASE/members" \
     '{"users":["inv"]}' "$t_so"
 api "members: not a case id" 400 k/so POST /v1/cases/nope/members \
