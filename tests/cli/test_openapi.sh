@@ -9,7 +9,9 @@
 # schema (JSON Schema 2020-12, as OpenAPI 3.1); the body of a request that
 # succeeded valid under its requestBody schema. An operation of the document
 # that this test never calls with a success fails it: a new endpoint is an
-# entry in the document and a call here (api below).
+# entry in the document and a call here (api below). Every reply carries a
+# Content-Security-Policy: the console's page a strict one (its own script,
+# nothing inline), every other reply one that runs nothing.
 . "$(dirname "$0")/lib.sh"
 DOC=$(cd "$(dirname "$0")/../../docs" && pwd)/openapi.json
 
@@ -38,22 +40,34 @@ trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 # api DESC WANT USER METHOD PATH [BODY] [TOKEN]: one request (USER: keys
 # under $T, "" for none; BODY "@FILE" for a file's), its status in $code
 # and checked against WANT, its body in $T/body; the reply (and the
-# request's body) kept in $T/calls for openapi_check.py.
+# request's body) kept in $T/calls for openapi_check.py; its CSP checked.
 mkdir "$T/r"
 n=0
+CSP_DATA="default-src 'none'; frame-ancestors 'none'; sandbox"
 api() {
 	local desc=$1 want=$2 who=$3 m=$4 p=$5 body=${6:-} tok=${7:-} args=()
-	local out ct
+	local out ct csp
 	n=$((n + 1))
 	[ -n "$who" ] && args+=(--cert "$T/$who.crt" --key "$T/$who.key")
 	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
 	[ -n "$body" ] && args+=(-H "Content-Type: application/json" \
 	    --data-binary "$body")
-	out=$(curl -s -o "$T/r/$n" -w '%{http_code}\t%{content_type}' \
+	out=$(curl -s -o "$T/r/$n" -D "$T/r/$n.h" \
+	    -w '%{http_code}\t%{content_type}' \
 	    --cacert "$T/ca.pem" -X "$m" "${args[@]}" "$URL${p#/}")
 	code=${out%%	*}
 	ct=${out#*	}
 	[ "$code" = 000 ] && no_answer
+	csp=$(sed -n 's/^content-security-policy: *//Ip' "$T/r/$n.h" | tr -d '\r')
+	case $ct in
+	text/html*)
+		case $csp in
+		"default-src 'none';"*"script-src 'self';"*) ;;
+		*) bad "$desc: not the console's strict CSP: '$csp'" ;;
+		esac
+		case $csp in *unsafe*|*"*"*) bad "$desc: CSP allows too much: $csp" ;; esac ;;
+	*) [ "$csp" = "$CSP_DATA" ] || bad "$desc: CSP '$csp', not '$CSP_DATA'" ;;
+	esac
 	cp "$T/r/$n" "$T/body"
 	case $body in
 	"") ;;
@@ -84,6 +98,13 @@ api "enrol: not the expected body" 400 "" POST /v1/enrol '{"name":"x"}'
 api "enrol: a code never issued" 403 "" POST /v1/enrol \
     '{"name":"nobody","code":"AAAAA-AAAAA-AAAAA-AAAAA","csr":"x"}'
 
+# ---- the web console's files: a certificate, no session ----------------------
+api "console: the page" 200 k/inv GET /
+api "console: the script" 200 k/inv GET /console.js
+api "console: the views" 200 k/inv GET /views.js
+api "console: the style sheet" 200 k/inv GET /console.css
+api "console: no client certificate" 401 "" GET /
+
 session so; t_so=$tok
 session so2; t_so2=$tok
 session inv; t_inv=$tok
@@ -93,6 +114,11 @@ session adm; t_adm=$tok
 
 # ---- the session ------------------------------------------------------------
 api "whoami" 200 k/inv GET /v1/session "" "$t_inv"
+expect_eq "whoami: an investigator's sections" \
+    "identity contact history family foreign financial conduct biometrics" \
+    "$(field "' '.join(d['sections'])")"
+api "whoami: an auditor reads no section" 200 k/aud GET /v1/session "" "$t_aud"
+expect_eq "whoami: no sections" "" "$(field "' '.join(d['sections'])")"
 api "whoami without a token" 401 k/inv GET /v1/session
 api "a request target over 8 KiB" 414 k/inv GET \
     "/v1/session?x=$(head -c 9000 /dev/zero | tr '\0' x)" "" "$t_inv"
@@ -133,6 +159,17 @@ api "approve: its own proposer" 403 k/so POST "/v1/approvals/$P_MEM/approve" "" 
 api "approve: no such proposal" 404 k/so2 POST /v1/approvals/999999/approve "" "$t_so2"
 api "approve" 200 k/so2 POST "/v1/approvals/$P_MEM/approve" "" "$t_so2"
 api "approve: decided already" 409 k/so2 POST "/v1/approvals/$P_MEM/approve" "" "$t_so2"
+api "cases: a reader's own" 200 k/inv GET /v1/cases "" "$t_inv"
+expect_eq "cases: inv is on one" "$CASE" "$(field "' '.join(c['id'] for c in d['cases'])")"
+api "cases: an officer's, all" 200 k/so GET /v1/cases "" "$t_so"
+api "cases: an auditor works on none" 403 k/aud GET /v1/cases "" "$t_aud"
+api "case: a member" 200 k/inv GET "/v1/cases/$CASE" "" "$t_inv"
+grep -q "\"$CANARY\"" "$T/body" && ok || bad "the case's records: $(head -c 300 "$T/body")"
+api "case: an officer" 200 k/so2 GET "/v1/cases/$CASE" "" "$t_so2"
+api "case: not a reader's (or none)" 403 k/inv GET "/v1/cases/$NOCASE" "" "$t_inv"
+api "case: an officer, no such case" 404 k/so GET "/v1/cases/$NOCASE" "" "$t_so"
+api "case: not a case id" 400 k/so GET /v1/cases/nope "" "$t_so"
+api "case: an auditor works on none" 403 k/aud GET "/v1/cases/$CASE" "" "$t_aud"
 
 # ---- records, by role -------------------------------------------------------
 api "search by SSN" 200 k/inv GET "/v1/records?purpose=$CASE&ssn=$SSN1" "" "$t_inv"
@@ -194,6 +231,26 @@ api "members removed" 200 k/so DELETE "/v1/cases/$CASE/members" \
 api "members removed: no such case" 404 k/so DELETE "/v1/cases/$NOCASE/members" \
     '{"records":["oa-created-1"]}' "$t_so"
 
+# ---- breach scope, and a user's reads over time ---------------------------------
+api "scope" 200 k/so GET "/v1/scope?subject=inv" "" "$t_so"
+grep -q "\"$R1\"" "$T/body" && ok || bad "the scope of inv has no $R1"
+api "scope: CSV" 200 k/so GET "/v1/scope?kind=principal&subject=inv&format=csv" "" "$t_so"
+head -1 "$T/body" | grep -q '^id,sections,first_read,last_read,reads,' && ok ||
+    bad "scope CSV: $(head -c 200 "$T/body")"
+api "scope: a window" 200 k/so GET \
+    "/v1/scope?kind=cert&subject=00&from=2020-01-01&to=2100-01-01T00:00:00Z&format=json" \
+    "" "$t_so"
+api "scope: no such kind" 400 k/so GET "/v1/scope?kind=person&subject=inv" "" "$t_so"
+api "scope: no subject" 400 k/so GET "/v1/scope?subject=" "" "$t_so"
+api "scope: not a time" 400 k/so GET "/v1/scope?subject=inv&from=yesterday" "" "$t_so"
+api "scope: no such format" 400 k/so GET "/v1/scope?subject=inv&format=xml" "" "$t_so"
+api "scope: an investigator scopes none" 403 k/inv GET "/v1/scope?subject=inv" "" "$t_inv"
+api "reads: by the hour" 200 k/so GET "/v1/reads?user=inv&days=1" "" "$t_so"
+api "reads: by the day" 200 k/so GET "/v1/reads?user=inv&days=30&bucket=day" "" "$t_so"
+api "reads: 0 days" 400 k/so GET "/v1/reads?user=inv&days=0" "" "$t_so"
+api "reads: no user" 400 k/so GET "/v1/reads?days=2" "" "$t_so"
+api "reads: an auditor sees none" 403 k/aud GET "/v1/reads?user=inv" "" "$t_aud"
+
 # ---- users ------------------------------------------------------------------
 api "users: an investigator lists none" 403 k/inv GET /v1/users "" "$t_inv"
 api "users" 200 k/adm GET /v1/users "" "$t_adm"
@@ -222,14 +279,20 @@ api "user: an investigator changes none" 403 k/inv POST /v1/users/newbie/disable
 
 # ---- a lock, and the two-person unlock --------------------------------------
 api "unlock: nobody is locked" 404 k/so POST /v1/users/inv/unlock "" "$t_so"
+api "locks: none" 200 k/so GET /v1/locks "" "$t_so"
 api "read: a canary (returned, and its reader locked)" 200 k/inv GET \
     "/v1/records/$CANARY?purpose=$CASE" "" "$t_inv"
 api "read: locked, the session ended" 401 k/inv GET \
     "/v1/records/$R1?purpose=$CASE" "" "$t_inv"
+api "locks: inv" 200 k/so GET /v1/locks "" "$t_so"
+expect_eq "locks: inv, no approval yet" "inv False" \
+    "$(field "' '.join('%s %s' % (l['user'], l['pending_approval']) for l in d['locks'])")"
+api "locks: not an officer" 403 k/adj GET /v1/locks "" "$t_adj"
 api "unlock: not an officer" 403 k/adj POST /v1/users/inv/unlock "" "$t_adj"
 api "unlock: not a user name" 400 k/so POST /v1/users/-x/unlock "" "$t_so"
 api "unlock: the first officer" 200 k/so POST /v1/users/inv/unlock "" "$t_so"
 api "unlock: the same officer again" 409 k/so POST /v1/users/inv/unlock "" "$t_so"
+api "locks: one approval" 200 k/so2 GET /v1/locks "" "$t_so2"
 api "unlock: the second officer" 200 k/so2 POST /v1/users/inv/unlock "" "$t_so2"
 [ "$(field "d['unlocked']")" = True ] && ok || bad "inv not unlocked"
 api "alerts: an investigator reads none" 403 k/adj GET /v1/alerts "" "$t_adj"
@@ -254,6 +317,19 @@ api "inclusion proof: past the tree" 400 k/aud GET \
 api "consistency proof" 200 k/aud GET "/v1/audit/consistency?from=1&size=$SIZE" "" "$t_aud"
 api "consistency proof: no from" 400 k/aud GET /v1/audit/consistency "" "$t_aud"
 api "entries: an investigator reads none" 403 k/adj GET /v1/audit/entries "" "$t_adj"
+
+# ---- the latest drill report -------------------------------------------------
+api "drill report: none yet" 404 k/so GET /v1/drills/latest "" "$t_so"
+expect_ok "a drill kept in the vault" "$CV" drill run 1 --records 200 \
+    --vault "$T/v"
+api "drill report: an auditor" 200 k/aud GET /v1/drills/latest "" "$t_aud"
+api "drill report: an officer" 200 k/so GET /v1/drills/latest "" "$t_so"
+api "drill report: an adjudicator sees none" 403 k/adj GET /v1/drills/latest "" "$t_adj"
+
+# ---- sign-out ------------------------------------------------------------------
+api "sign-out" 200 k/adj DELETE /v1/session "" "$t_adj"
+api "sign-out: the token is dead" 401 k/adj GET /v1/session "" "$t_adj"
+api "sign-out: no token" 401 k/adj DELETE /v1/session
 
 # ---- every reply against the document ---------------------------------------
 if python3 "$CV_TESTLIB/openapi_check.py" "$DOC" "$T/calls" >"$T/check.out"; then
