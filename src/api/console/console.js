@@ -21,7 +21,7 @@
       else if (v === true) e.setAttribute(k, '');
       else if (v !== false && v != null) e.setAttribute(k, v);
     }
-    for (const k of kids.flat()) if (k != null) e.append(k instanceof Node ? k : String(k));
+    for (const k of kids.flat(Infinity)) if (k != null) e.append(k instanceof Node ? k : String(k));
     return e;
   }
 
@@ -180,8 +180,8 @@
     approvals: { title: 'Approvals', roles: ['security_officer', 'admin'], view: viewApprovals },
     reads: { title: 'Reads', roles: ['security_officer'], view: viewReads },
     scope: { title: 'Breach scope', roles: ['security_officer'], view: viewScope },
-    drill: { title: 'Drill report', roles: ['security_officer', 'auditor'], view: viewDrill },
     audit: { title: 'Audit log', roles: ['auditor'], view: viewAudit },
+    drill: { title: 'Drill report', roles: ['security_officer', 'auditor'], view: viewDrill },
     users: { title: 'Users', roles: ['admin'], view: viewUsers },
   };
   const CV = window.clearvault = { h, api, ApiError, S, notice, table, field, go, ROUTES };
@@ -229,7 +229,8 @@
     } catch (e) {
       if (S.token) box.append(h('p', { class: 'notice', role: 'alert', text: e.message }));
     }
-    v.focus({ preventScroll: true });
+    /* Signed out meanwhile: the sign-in form keeps the focus. */
+    if (S.token) v.focus({ preventScroll: true });
   }
 
   /* ---- small helpers for views ---- */

@@ -274,8 +274,7 @@
           last = { q, r };
           out.replaceChildren(h('p', { id: 'scope-total', text: r.records.length + ' record(s) returned to ' + r.subject.kind + ' ' + r.subject.value + '.' }),
             table([{ title: 'Record', cell: (x) => x.id }, { title: 'Sections', cell: (x) => x.sections.join(', ') },
-              { title: 'First read', cell: (x) => when(x.first_read) }, { title: 'Last read', cell: (x) => when(x.last_read) },
-              { title: 'Reads', cell: (x) => x.reads }], r.records, { id: 'scope-table', empty: 'Nothing was returned to this subject.' }),
+              { title: 'First read', cell: (x) => when(x.first_read) }, { title: 'Last read', cell: (x) => when(x.last_read) }], r.records, { id: 'scope-table', empty: 'Nothing was returned to this subject.' }),
             h('div', { class: 'buttons' },
               h('button', { type: 'button', id: 'scope-json', on: { click: () => download('scope.json', 'application/json', JSON.stringify(last.r, null, 2)) } }, 'Download JSON'),
               h('button', { type: 'button', id: 'scope-csv', on: { click: async () => {
@@ -377,6 +376,7 @@
           h('p', { id: 'proof-status', class: ok ? 'ok' : 'bad', text: ok
             ? 'Included in the signed checkpoint of ' + note.size + ' entries: proof of ' + p.proof.length + ' hashes verified in this browser.'
             : 'NOT proved: the proof does not lead to the checkpoint\'s root.' }));
+        proofOut.scrollIntoView({ block: 'nearest' });
       } catch (err) { proofOut.replaceChildren(refusal(err)); }
     }
     async function load(from) {
@@ -394,7 +394,7 @@
       h('pre', { id: 'checkpoint', text }),
       field('The log\'s verifier key (clearvault audit pubkey, obtained out of band)', 'a-vkey'),
       h('div', { class: 'buttons' }, h('button', { type: 'button', id: 'verify-sig', on: { click: checkSig } }, 'Verify signature')), sigStatus),
-    card('Entries', h('p', { class: 'muted', text: 'The latest 50 up to the checkpoint. Prove one to check, in this browser, that it is in the signed log.' }), entriesOut, proofOut));
+    card('Entries', h('p', { class: 'muted', text: 'The latest 50 up to the checkpoint. Prove one to check, in this browser, that it is in the signed log.' }), proofOut, entriesOut));
     await load(Math.max(0, note.size - 50));
   };
 })();
