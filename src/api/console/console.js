@@ -301,7 +301,7 @@
       h('h1', { text: 'Alerts' }),
       h('p', { class: 'muted', text: 'New alerts appear here as the server raises them (checked every 3 seconds).' }),
       table([{ title: 'Time', cell: (x) => when(x.a['@timestamp']) },
-        { title: 'Severity', cell: (x) => h('span', { class: 'sev-' + ((x.a['event'] || {}).severity_name || sevName(x.a)) }, sevName(x.a)) },
+        { title: 'Severity', cell: (x) => h('span', { class: 'sev-' + sevName(x.a) }, sevName(x.a)) },
         { title: 'Rule', cell: (x) => (x.a.rule || {}).name },
         { title: 'User', cell: (x) => (x.a.user || {}).name },
         { title: 'Source', cell: (x) => (x.a.source || {}).ip },
@@ -313,6 +313,7 @@
     if (old) old.replaceWith(card); else box.append(card);
   }
   function sevName(a) {
+    if (a.log && a.log.level) return a.log.level;
     const s = (a['event'] || {}).severity;
     return s >= 90 ? 'critical' : s >= 70 ? 'high' : s >= 40 ? 'medium' : 'low';
   }
