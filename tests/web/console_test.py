@@ -124,6 +124,36 @@ with Browser(home=h["inv"]) as bi, Browser(home=h["so"]) as bs:
     shot(pi, "record")
     no_problems(pi, "investigator")
 
+    # ---- a new record: the server's validation error at its field ---------
+    goto_hash(pi, "#/cases/edit/%s" % CA, exists("#record-form"))
+    fill = {"f-id": "CV-CONSOLE-1", "f-identity-name-first": "Ada",
+            "f-identity-name-last": "Lovelace", "f-identity-ssn": "987-65-4320",
+            "f-identity-birth-date": "1990-01-02",
+            "f-identity-birth-place-city": "Richmond",
+            "f-identity-birth-place-country": "X",
+            "f-identity-citizenship": "United States"}
+    for k, v in fill.items():
+        pi.type("#" + k, v)
+    pi.click("#record-save")
+    err = "#f-identity-birth-place-country-error"
+    pi.wait_for("document.querySelector(%s).textContent !== ''" %
+                json.dumps(err), timeout=10)
+    check(pi.eval("document.getElementById('f-identity-birth-place-country')"
+                  ".getAttribute('aria-invalid')") == "true" and
+          pi.eval("document.activeElement.id") ==
+          "f-identity-birth-place-country",
+          "the error is not at the field: %r" % pi.text(err))
+    shot(pi, "edit")
+    pi.type("#f-identity-birth-place-country", "United States")
+    pi.click("#record-save")
+    try:
+        pi.wait_for("document.querySelector('#view h1') && document."
+                    "querySelector('#view h1').textContent === "
+                    "'Record CV-CONSOLE-1'", timeout=10)
+    except CDPTimeout:
+        check(False, "the corrected record was not created: %r" %
+              pi.text("#view")[:500])
+
     # ---- refused outside the case ----------------------------------------
     goto_hash(pi, "#/cases/record/%s/%s" % (CB, cfg["outside"]),
               exists("#refusal"))

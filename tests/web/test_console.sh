@@ -82,7 +82,7 @@ assert got == want, (got, want)
 assert len(got) >= 3, len(got)
 assert page["total"].startswith("%d record(s)" % len(want)), page["total"]
 PY
-for s in login cases record stepup locked alerts locks scope reads drill \
+for s in login cases record edit stepup locked alerts locks scope reads drill \
     narrow audit; do
 	[ -s "$SHOTS/console-$s.png" ] && ok || bad "no screenshot $s"
 done

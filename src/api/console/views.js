@@ -100,10 +100,15 @@
   }
   function fieldError(path, msg) {
     let p = path;
-    while (p && !document.querySelector('[data-path="' + p + '"]')) p = p.replace(/(\.[^.]*|\[\d+\])$/, '');
-    const el = document.querySelector('[data-path="' + (p || 'id') + '"]') || $('f-id');
+    /* The field, else its nearest enclosing one that has an input. */
+    while (p && !document.querySelector('[data-path="' + CSS.escape(p) + '"]')) {
+      const up = p.replace(/(\.[^.[]*|\[\d+\])$/, '');
+      p = up === p ? '' : up;
+    }
+    const el = (p && document.querySelector('[data-path="' + CSS.escape(p) + '"]')) || $('f-id');
     el.setAttribute('aria-invalid', 'true');
-    $(el.id + '-error').textContent = msg;
+    /* Shown at an enclosing field: say which part of it. */
+    $(el.id + '-error').textContent = p === path ? msg : path + ': ' + msg;
     el.focus();
   }
 
@@ -120,10 +125,15 @@
         return field(label, fid(p), { 'data-path': p, value: Array.isArray(v) ? v.join(', ') : (v || '') });
       }), field('Sex', fid('identity.sex'), { select: ['', 'F', 'M', 'X'] })));
     }
-    if (sections.includes('adjudication')) {
-      form.append(h('h2', { text: 'Adjudication' }), h('div', { class: 'row' },
+    /* A new record needs its adjudication section even from a role that
+     * cannot read it back (docs/schema.md). */
+    if (sections.includes('adjudication') || !id) {
+      form.append(h('h2', { text: 'Adjudication' }), sections.includes('adjudication') ? null
+        : h('p', { class: 'muted', text: 'Required for a new record; your role will not see it again.' }), h('div', { class: 'row' },
         field('Clearance level', fid('adjudication.clearance_level'), { select: ['none', 'confidential', 'secret', 'top_secret'] }),
-        field('Investigation tier', fid('adjudication.investigation_tier'), { select: ['T1', 'T2', 'T3', 'T4', 'T5'] })));
+        field('Investigation tier', fid('adjudication.investigation_tier'), { select: ['T1', 'T2', 'T3', 'T4', 'T5'] }),
+        field('Status', fid('adjudication.status'), { select: ['pending', 'granted', 'denied', 'revoked', 'suspended'] }),
+        field('Decided on', fid('adjudication.decided_on'), { 'data-path': 'adjudication.decided_on', placeholder: 'YYYY-MM-DD', value: get(rec, 'adjudication.decided_on') || '' })));
     }
     const other = sections.filter((s) => s !== 'identity' && s !== 'adjudication');
     if (other.length) form.append(h('h2', { text: 'Other sections (JSON, empty to leave out)' }));
@@ -135,9 +145,8 @@
     box.append(card(id ? 'Edit record ' + id : 'New record in case ' + caseId, form));
     for (const s of other) if (rec[s] !== undefined) $(fid(s)).value = JSON.stringify(rec[s], null, 2);
     if ($(fid('identity.sex'))) $(fid('identity.sex')).value = get(rec, 'identity.sex') || '';
-    for (const p of ['adjudication.clearance_level', 'adjudication.investigation_tier']) {
-      if ($(fid(p)) && get(rec, p)) $(fid(p)).value = get(rec, p);
-    }
+    const ADJ = ['adjudication.clearance_level', 'adjudication.investigation_tier', 'adjudication.status'];
+    for (const p of ADJ) if ($(fid(p)) && get(rec, p)) $(fid(p)).value = get(rec, p);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
@@ -157,9 +166,7 @@
         const dob = get(body, 'identity.birth_date');
         if (!dob || !/^\d{4}-\d{2}-\d{2}$/.test(dob)) return fieldError('identity.birth_date', 'A date, YYYY-MM-DD.');
       }
-      for (const p of ['adjudication.clearance_level', 'adjudication.investigation_tier']) {
-        if ($(fid(p))) put(body, p, $(fid(p)).value);
-      }
+      for (const p of ADJ.concat(['adjudication.decided_on'])) if ($(fid(p))) put(body, p, $(fid(p)).value.trim());
       for (const s of other) {
         const t = $(fid(s)).value.trim();
         if (!t) { delete body[s]; continue; }
