@@ -584,6 +584,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	 * test_privsep.sh). cv_fault is 0 in release builds. */
 	if (!r->started && cv_fault("api.forbidden_syscall"))
 		cv_sandbox_selftest_forbidden();
+	/* ...and one that forges alerts (tests/cli/test_syslog.sh). */
+	if (!r->started && cv_fault("api.hostile_alert"))
+		cv_keyd_alert_selftest_hostile();
 	if (!r->started) {
 		r->started = 1;
 		r->method = method;

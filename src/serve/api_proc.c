@@ -2,6 +2,7 @@
  * The api worker: the HTTPS server, with a store handle that holds no key,
  * a read-only view of the audit log, and its channel to keyd for the rest.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 #include "../core/core.h"
 #include "../keyd/keyd.h"
 #include "serve.h"
+#include "syslog.h"
 
 cv_err
 cv_serve_api(const struct cv_serve_opts *o)
@@ -19,6 +21,10 @@ cv_serve_api(const struct cv_serve_opts *o)
 	cv_err r;
 
 	prctl(PR_SET_NAME, "cv-api");
+	/* Alerts go to syslog through the supervisor: this process never
+	 * holds a socket that could reach the network (syslog.h). */
+	cv_keyd_alert_sink(cv_syslog_relay_sink,
+	    (void *)(intptr_t)CV_SERVE_FD_API_RELAY);
 	if ((r = cv_keyd_client_channel(CV_SERVE_FD_KEYD, &kd)) != CV_OK ||
 	    (r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
 	    (r = cv_core_audit_open(v, 1, &a)) != CV_OK)
