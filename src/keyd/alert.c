@@ -147,8 +147,13 @@ cv_keyd_alert_emit(int fd, const struct cv_keyd_alert *a)
 		    a->kind);
 	/* The same line, not a second formatting: the syslog message is
 	 * made from it where it is sent (alert_5424.c). */
-	if (sink && line && len + 1 <= CV_ALERT_LINE_MAX)
-		sink(sink_ctx, line, len + 1);
+	if (sink && line && line[len] == '\n') {
+		if (len + 1 <= CV_ALERT_LINE_MAX)
+			sink(sink_ctx, line, len + 1);
+		else
+			fprintf(stderr, "clearvault: an alert too long for "
+			    "syslog (%s)\n", a->kind);
+	}
 	free(line);
 	json_decref(j);
 	syslog(LOG_AUTHPRIV | (strcmp(a->severity, "critical") == 0 ?

@@ -7,7 +7,7 @@
 # its alerts.jsonl line field by field; PROCID is the process that raised
 # it. A collector restarted on the same port gets the alerts after its
 # restart, and the one lost while it was down is counted in the
-# supervisor's log. With test hooks, a worker that forges alerts (control
+# supervisor's log; the same over TCP with octet counting (RFC 6587). With test hooks, a worker that forges alerts (control
 # bytes, '"', '\', ']' in values, junk, an oversized line) gets them
 # escaped or refused, never passed on raw. The confined processes still
 # hold no network socket.
@@ -27,9 +27,11 @@ CAN2=$(sed -n 2p "$T/canaries")
 CAN3=$(sed -n 3p "$T/canaries")
 
 RX_PID=
+RX_PROTO=udp
+RX_OUT=$T/got
 rx_start() {	# PORT (0: any)
 	rm -f "$T/rxport"
-	python3 "$HERE/syslog_rx.py" "$1" "$T/rxport" "$T/got" &
+	python3 "$HERE/syslog_rx.py" "$RX_PROTO" "$1" "$T/rxport" "$RX_OUT" &
 	RX_PID=$!
 	for _ in $(seq 1 50); do
 		[ -s "$T/rxport" ] && break
@@ -46,8 +48,9 @@ rx_wait() {	# KIND N
 	for _ in $(seq 1 100); do
 		[ "$(python3 -c 'import json, sys
 print(sum(1 for l in open(sys.argv[1])
-    if (" %s [" % sys.argv[2]).encode() in bytes.fromhex(json.loads(l)["hex"])))' \
-		    "$T/got" "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    if (" %s [" % sys.argv[2]).encode() in
+    bytes.fromhex(json.loads(l).get("hex", ""))))' \
+		    "$RX_OUT" "$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -165,6 +168,48 @@ expect_eq "get of a canary" 0 $?
 rx_wait canary 3 && ok || bad "get's alert reached the collector"
 expect_eq "get says nothing when all was sent" "" "$(cat "$T/get.err")"
 rx_stop
+
+# 6. TCP with octet counting, from `serve --syslog` (over the vault's
+# syslog_5424): keyd's refused enrolments. The collector restarts; the
+# alert while it is down is counted, the next arrives on a new connection.
+RX_PROTO=tcp
+RX_OUT=$T/got.tcp
+UDP_N=$(wc -l <"$T/got")
+rx_start 0 || bad "TCP collector start"
+start_server "$T/v" --syslog "tcp:127.0.0.1:$PORT" ||
+    bad "server start (TCP)"
+enrol_mole() {
+	req "" POST /v1/enrol \
+	    '{"name":"mole","code":"AAAAA-AAAAA-AAAAA-AAAAA","csr":"x"}'
+}
+enrol_mole
+rx_wait keyd_refused 1 && ok || bad "over TCP"
+rx_stop
+sleep 0.3
+enrol_mole
+sleep 0.3
+rx_start "$PORT" || bad "TCP collector restart on port $PORT"
+sleep 1.2	# past the pause before the next connection
+enrol_mole
+rx_wait keyd_refused 2 && ok || bad "over TCP after the collector's restart"
+stop_server
+expect_eq "server exit status (TCP)" 0 "$SRV_RC"
+grep -Eq "syslog_5424 tcp:127.0.0.1:$PORT: [0-9]+ alert\(s\) sent, 1 not sent, 0 refused" \
+    "$T/serve.err" && ok || bad "TCP counts ($(tail -3 "$T/serve.err"))"
+rx_stop
+expect_eq "--syslog wins over syslog_5424" "$UDP_N" "$(wc -l <"$T/got")"
+python3 - "$HERE" "$T/got.tcp" <<'PY' && ok || bad "RFC 5424 over TCP"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import rfc5424
+n = 0
+for l in open(sys.argv[2]):
+    r = json.loads(l)
+    assert "error" not in r, r
+    m = rfc5424.parse(bytes.fromhex(r["hex"]))
+    n += m["msgid"] == "keyd_refused"
+assert n == 2, n
+PY
 
 python3 - "$HERE" "$T/got" "$T/v/alerts.jsonl" \
     "$SUP" "$KEYD" "$API1" "$API3" "$HOOKS" <<'PY' && ok || bad "RFC 5424"
