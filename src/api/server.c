@@ -922,7 +922,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
 	    .save_mu = PTHREAD_MUTEX_INITIALIZER,
 	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1,
-	    .alerts_rfd = -1, .clock_fd = -1 };
+	    .alerts_rfd = -1, .clock_fd = -1,
+	    .syslog_counts_fd = o->syslog_counts_fd };
 	char path[1200];
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;

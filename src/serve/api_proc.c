@@ -33,6 +33,7 @@ cv_serve_api(const struct cv_serve_opts *o)
 		struct cv_server_opts so = o->api;
 
 		so.listen_fd = CV_SERVE_FD_LISTEN;
+		so.syslog_counts_fd = CV_SERVE_FD_API_SYSLOG_COUNTS;
 		so.sandbox = 1;
 		r = cv_server_run(v, a, kd, &so);
 	}

@@ -29,6 +29,8 @@
 /* Both: the sending end of the supervisor's alert relay (syslog.h). */
 #define CV_SERVE_FD_KEYD_RELAY 6
 #define CV_SERVE_FD_API_RELAY 5
+/* api: the supervisor's syslog counts, read-only (api.h) */
+#define CV_SERVE_FD_API_SYSLOG_COUNTS 6
 
 struct cv_serve_opts {
 	const char *dir;

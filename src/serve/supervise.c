@@ -348,7 +348,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	fds[0] = api[0];
 	fds[1] = s.listen_fd;
 	fds[2] = s.relay_fd;	/* CV_SERVE_FD_API_RELAY */
-	if ((r = spawn(&s, P_API, fds, 3, &old)) != CV_OK)
+	fds[3] = cv_syslog_relay_counts_fd(relay);
+	if ((r = spawn(&s, P_API, fds, 4, &old)) != CV_OK)
 		goto out;
 	close(api[0]);
 	api[0] = -1;
@@ -407,8 +408,9 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 			}
 			fds[1] = s.listen_fd;
 			fds[2] = s.relay_fd;
+			fds[3] = cv_syslog_relay_counts_fd(relay);
 			if ((r = api_channel(&s, &fds[0])) != CV_OK ||
-			    (r = spawn(&s, P_API, fds, 3, &old)) != CV_OK)
+			    (r = spawn(&s, P_API, fds, 4, &old)) != CV_OK)
 				goto out;
 			close(fds[0]);
 		}

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../api/api.h"
 #include "../keyd/keyd.h"
 #include "syslog.h"
 
@@ -331,9 +333,33 @@ cv_syslog_relay_sink(void *ctx, const char *line, size_t len)
 struct cv_syslog_relay {
 	struct cv_syslog *s;	/* NULL: no collector */
 	int fd, stop[2];
+	/* The counts for /metrics (CV_SYSLOG_COUNTS_BYTES), a memfd: ours
+	 * to write, a read-only descriptor of it for the api worker. */
+	int counts, counts_ro;
 	pthread_t thread;
 	int running;
 };
+
+/* The counts into the memfd, in one pwrite; the api worker reads them
+ * in one pread. XXX: Linux does not promise that a pread sees a 32-byte
+ * pwrite whole; a torn read shows one count an alert behind, until the
+ * next scrape. */
+static void
+counts_put(struct cv_syslog_relay *r)
+{
+	uint8_t c[CV_SYSLOG_COUNTS_BYTES];
+	uint64_t v[3];
+
+	if (r->counts < 0 || r->s == NULL)
+		return;
+	cv_syslog_counts(r->s, &v[0], &v[1], &v[2]);
+	cv_put_u64be(c, 1);
+	for (int i = 0; i < 3; i++)
+		cv_put_u64be(c + 8 + 8 * i, v[i]);
+	if (pwrite(r->counts, c, sizeof c, 0) != (ssize_t)sizeof c)
+		fprintf(stderr, "clearvault serve: syslog counts: %s\n",
+		    strerror(errno));
+}
 
 /* Reads and sends every line queued now. */
 static void
@@ -378,6 +404,7 @@ relay_drain(struct cv_syslog_relay *r)
 		if (m.msg_flags & MSG_TRUNC)
 			n = 0;
 		(void)cv_syslog_send(r->s, line, (size_t)n, pid);
+		counts_put(r);
 	}
 }
 
@@ -398,6 +425,15 @@ relay_main(void *arg)
 		relay_drain(r);
 		if (p[1].revents)
 			break;
+		/* Every sending end closed (only at the stop: we hold one):
+		 * nothing more can come, wait for the stop alone. */
+		if ((p[0].revents & (POLLHUP | POLLERR)) &&
+		    !(p[0].revents & POLLIN)) {
+			p[1].revents = 0;
+			while (poll(&p[1], 1, -1) < 0 && errno == EINTR)
+				;
+			break;
+		}
 	}
 	return NULL;
 }
@@ -414,21 +450,42 @@ cv_syslog_relay_start(const struct cv_syslog_target *t, const char *who,
 	*send_fd = -1;
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return CV_ERR_NOMEM;
-	r->fd = r->stop[0] = r->stop[1] = -1;
+	r->fd = r->stop[0] = r->stop[1] = r->counts = r->counts_ro = -1;
 	if (t && (e = cv_syslog_new(t, who, &r->s)) != CV_OK)
 		goto out;
 	if (r->s)
 		r->s->say_counts = 1;
-	/* Datagrams: one alert a message, whole or not at all. The
-	 * children's end is non-blocking (an alert never waits for us) and
-	 * has room for a burst (the kernel may cap it lower). */
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+	/* Records: one alert a message, whole or not at all. SEQPACKET, not
+	 * DGRAM: an address given to sendto() on a connected datagram
+	 * socket sends there instead (any local datagram socket), on a
+	 * SEQPACKET one it is ignored, so this reaches us and nothing else.
+	 * The children's end is non-blocking (an alert never waits for us)
+	 * and has room for a burst (the kernel may cap it lower). */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0 ||
 	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) !=
 	    0 || fcntl(sv[1], F_SETFL, O_NONBLOCK) != 0 ||
 	    pipe2(r->stop, O_CLOEXEC) != 0) {
 		e = cv_fail(CV_ERR_INTERNAL, "the alert relay: %s",
 		    strerror(errno));
 		goto out;
+	}
+	/* Read-only for the worker through /proc: it cannot rewrite the
+	 * counts (it could only lie about them in /metrics, which it
+	 * renders anyway). */
+	{
+		char path[64];
+
+		if ((r->counts = memfd_create("cv-syslog-counts",
+		    MFD_CLOEXEC)) < 0 ||
+		    ftruncate(r->counts, CV_SYSLOG_COUNTS_BYTES) != 0 ||
+		    snprintf(path, sizeof path, "/proc/self/fd/%d",
+		    r->counts) < 0 ||
+		    (r->counts_ro = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			e = cv_fail(CV_ERR_INTERNAL, "the alert relay's "
+			    "counts: %s", strerror(errno));
+			goto out;
+		}
+		counts_put(r);
 	}
 	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	(void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
@@ -453,6 +510,12 @@ cv_syslog_relay_start(const struct cv_syslog_target *t, const char *who,
 	return e;
 }
 
+int
+cv_syslog_relay_counts_fd(const struct cv_syslog_relay *r)
+{
+	return r->counts_ro;
+}
+
 void
 cv_syslog_relay_stop(struct cv_syslog_relay *r)
 {
@@ -470,6 +533,10 @@ cv_syslog_relay_stop(struct cv_syslog_relay *r)
 			close(r->stop[i]);
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->counts >= 0)
+		close(r->counts);
+	if (r->counts_ro >= 0)
+		close(r->counts_ro);
 	cv_syslog_free(r->s);
 	free(r);
 }

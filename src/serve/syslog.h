@@ -3,7 +3,7 @@
  * network for the confined processes (docs/web.md, "Alerts for a SIEM").
  *
  * The api worker and keyd hand each alert's line (the alerts.jsonl line,
- * alert.c) to the supervisor over one AF_UNIX datagram socketpair made
+ * alert.c) to the supervisor over one AF_UNIX SOCK_SEQPACKET socketpair made
  * before they confine themselves: the "relay". The supervisor, which is
  * not confined, reads it on a thread of its own, learns the sender's pid
  * from the kernel (SO_PASSCRED), makes the RFC 5424 message from the line
@@ -74,6 +74,10 @@ struct cv_syslog_relay;
 cv_err cv_syslog_relay_start(const struct cv_syslog_target *t,
     const char *who, int *send_fd, struct cv_syslog_relay **out)
     CV_MUST_CHECK;
+
+/* A read-only descriptor of R's counts for /metrics (api.h,
+ * CV_SYSLOG_COUNTS_BYTES), for the api worker; R keeps it. */
+int cv_syslog_relay_counts_fd(const struct cv_syslog_relay *r);
 
 /* Sends what is queued, stops the thread, says the counts, frees. The
  * sending ends should be closed (the children gone) first. */

@@ -137,6 +137,17 @@ login inv2
 req k/inv2 GET "/v1/records/$CAN2?purpose=$CASE" "" "$tok"
 expect_code "a canary read after the restart" 200
 rx_wait canary 2 && ok || bad "an alert after the collector's restart"
+# The supervisor's counts in the api worker's /metrics.
+req k/so GET /metrics "" "$t_so"
+expect_code "metrics" 200
+python3 - "$T/body" <<'PY' && ok || bad "syslog counts in /metrics"
+import re, sys
+t = open(sys.argv[1]).read()
+c = dict(re.findall(r'^clearvault_syslog_alerts_total\{outcome="(\w+)"\} '
+                    r'(\d+)$', t, re.M))
+assert "# TYPE clearvault_syslog_alerts_total counter" in t, t
+assert int(c["sent"]) >= 4 and c["unsent"] == "1" and c["refused"] == "0", c
+PY
 
 # 4. A forging worker (test builds only).
 HOOKS=0
