@@ -39,8 +39,10 @@ cv_err cv_syslog_new(const struct cv_syslog_target *t, const char *who,
  * 6587), the connection kept. A send that fails is tried once more on a
  * new connection (a new lookup of the name); a collector that still
  * cannot be reached is tried again after a pause (1 s, doubling to 30 s),
- * alerts in between are counted as not sent. Never blocks for more than
- * about 2 s. CV_OK sent, CV_ERR_INVALID not an alert line (counted as
+ * alerts in between are counted as not sent. A connection or a TCP send
+ * waits at most about 2 s (a name lookup as long as the resolver's own
+ * timeouts: the supervisor's relay thread waits, never a confined
+ * process). CV_OK sent, CV_ERR_INVALID not an alert line (counted as
  * refused), CV_ERR_IO not sent (counted).
  */
 cv_err cv_syslog_send(struct cv_syslog *s, const char *line, size_t len,
