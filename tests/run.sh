@@ -78,7 +78,7 @@ if [ $st -eq 0 ]; then
 	    "$seeds/envelope" "$seeds/audit_entry" "$seeds/proof" \
 	    "$seeds/api_bodies" "$seeds/guard_state" "$seeds/audit_view" \
 	    "$seeds/evidence" "$seeds/csr" "$seeds/binding" \
-	    "$seeds/backup_sums" "$seeds/keyd"
+	    "$seeds/backup_sums" "$seeds/keyd" "$seeds/alert_5424"
 	printf 'CVTB\001\0000123456789abcdef0123456789abcdef\000\004host\000\006/srv/v' \
 	    >"$seeds/binding/a"
 	# keyd frames: a decrypt (ticket 5, alice, CV-1, identity), a blind
@@ -86,6 +86,11 @@ if [ $st -eq 0 ]; then
 	printf '\000\000\000\045\000\003\000\000\000\000\000\000\000\000\000\001\000\000\000\000\000\000\000\005\000\005alice\000\004CV-1\000\000\000\001' >"$seeds/keyd/a"
 	printf '\000\000\000\024\000\004\000\000\000\000\000\000\000\000\000\002\001\000\000\000\003abc' >"$seeds/keyd/b"
 	printf '\000\000\000\057\000\001\000\000\000\000\000\000\000\000\000\003\001\000\003get\000\003bob\000\000\000\000\000\000\000\000\000\000\000\000\000\001\000\000\000\001\000\004CV-1' >"$seeds/keyd/c"
+	# an alert line as alert.c writes it, and a forged one
+	printf '{"@timestamp":"2026-12-06T09:56:51.008085Z","event":{"kind":"alert","category":["intrusion_detection"],"action":"canary","severity":99,"id":"ebbc68f224d6cc7b2169816f52566ab0"},"message":"a canary record was read","log":{"level":"critical"},"rule":{"name":"canary"},"labels":{"vault_id":"77b12915e9c8eb7e"},"clearvault":{"session":"ce24","locked":true,"audit_indices":[29,30]},"user":{"name":"inv"},"source":{"ip":"127.0.0.1"}}\n' \
+	    >"$seeds/alert_5424/a"
+	printf '{"event":{"action":"k k"},"log":{"level":"info"},"user":{"name":"a\\n]\\"\\\\"},"message":"\\u001b\\u00e9"}' \
+	    >"$seeds/alert_5424/b"
 	printf '{"totp":"123456"}' >"$seeds/api_bodies/a"
 	printf '{"users":["alice"],"records":["CV-1"]}' >"$seeds/api_bodies/b"
 	printf '{"name":"bob","role":"auditor"}' >"$seeds/api_bodies/c"
@@ -126,7 +131,8 @@ for i, l in enumerate(sys.stdin):
 	./build/clearvault backup --dir "$v" --out "$seeds/bk" --quiet &&
 	    cp "$seeds/bk/SHA256SUMS" "$seeds/backup_sums/a"
 	for t in record config keyring envelope audit_entry proof api_bodies \
-	    guard_state audit_view evidence csr binding backup_sums keyd; do
+	    guard_state audit_view evidence csr binding backup_sums keyd \
+	    alert_5424; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../policy/policy.h"
 #include "api_internal.h"
@@ -165,6 +166,18 @@ api_metrics(struct req *r)
 	r->action = "metrics";
 	if (cv_audit_size(srv->a, &g.audit_entries) != CV_OK)
 		g.audit_entries = 0;
+	if (srv->syslog_counts_fd > 0) {
+		uint8_t c[CV_SYSLOG_COUNTS_BYTES];
+
+		/* One pread of what the supervisor wrote in one pwrite. */
+		if (pread(srv->syslog_counts_fd, c, sizeof c, 0) ==
+		    (ssize_t)sizeof c && cv_get_u64be(c) == 1) {
+			g.syslog = 1;
+			g.syslog_sent = cv_get_u64be(c + 8);
+			g.syslog_unsent = cv_get_u64be(c + 16);
+			g.syslog_refused = cv_get_u64be(c + 24);
+		}
+	}
 	if ((e = api_metrics_render(srv->metrics, &g, &b)) != CV_OK) {
 		cv_buf_free(&b);
 		return api_internal(r, e);

@@ -29,7 +29,18 @@ struct cv_server_opts {
 	/* The worker process: open what it needs, then enter the seccomp
 	 * sandbox (src/sandbox) before taking a connection. */
 	int sandbox;
+	/* > 0: the supervisor's syslog counts (below), read for /metrics;
+	 * 0 (stdin is never it): none. */
+	int syslog_counts_fd;
 };
+
+/*
+ * The supervisor's RFC 5424 counts (src/serve/syslog.c writes them into
+ * a memfd it gives the api worker read-only): CV_SYSLOG_COUNTS_BYTES,
+ * big-endian u64s: a version (1; 0 while no collector is configured),
+ * alerts sent, not sent, refused (not alert lines).
+ */
+#define CV_SYSLOG_COUNTS_BYTES 32
 
 
 /* A listening TCP socket on ADDR ("127.0.0.1:8443") in *FD.

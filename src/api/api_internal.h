@@ -30,6 +30,7 @@ struct server {
 	gnutls_x509_trust_list_t trust;
 	char *ca_pem;
 	uint64_t requests, refused;	/* atomics, for /metrics */
+	int syslog_counts_fd;	/* > 0: cv_server_opts' */
 	/* Connections suspended until their entry is durable (atomic);
 	 * once draining is set, replies wait on the calling thread, so the
 	 * count only falls and the daemon can stop. */
@@ -297,6 +298,9 @@ struct api_gauges {
 	size_t locked, sessions;
 	uint64_t requests, refused, audit_entries;
 	int hsm_up;
+	/* the supervisor's RFC 5424 counts, if it has a collector */
+	int syslog;
+	uint64_t syslog_sent, syslog_unsent, syslog_refused;
 };
 cv_err api_metrics_new(struct api_metrics **out) CV_MUST_CHECK;
 void api_metrics_free(struct api_metrics *m);

@@ -251,6 +251,17 @@ api_metrics_render(struct api_metrics *m, const struct api_gauges *g,
 		r = put(out, "clearvault_alerts_total{severity=\"%s\"} %llu\n",
 		    severities[i], (unsigned long long)__atomic_load_n(
 		    &m->alerts[i], __ATOMIC_RELAXED));
+	if (r == CV_OK && g->syslog)
+		r = put(out, "# HELP clearvault_syslog_alerts_total Alerts the "
+		    "supervisor sent to the RFC 5424 collector (sent), could "
+		    "not send (unsent) or refused as no alert line (refused).\n"
+		    "# TYPE clearvault_syslog_alerts_total counter\n"
+		    "clearvault_syslog_alerts_total{outcome=\"sent\"} %llu\n"
+		    "clearvault_syslog_alerts_total{outcome=\"unsent\"} %llu\n"
+		    "clearvault_syslog_alerts_total{outcome=\"refused\"} "
+		    "%llu\n", (unsigned long long)g->syslog_sent,
+		    (unsigned long long)g->syslog_unsent,
+		    (unsigned long long)g->syslog_refused);
 	if (r == CV_OK)
 		r = put(out, "# HELP clearvault_locked_users Users the guard "
 		    "holds locked until two officers unlock them.\n"

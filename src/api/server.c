@@ -602,6 +602,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	 * test_privsep.sh). cv_fault is 0 in release builds. */
 	if (!r->started && cv_fault("api.forbidden_syscall"))
 		cv_sandbox_selftest_forbidden();
+	/* ...and one that forges alerts (tests/cli/test_syslog.sh). */
+	if (!r->started && cv_fault("api.hostile_alert"))
+		cv_keyd_alert_selftest_hostile();
 	if (!r->started) {
 		r->started = 1;
 		r->method = method;
@@ -937,7 +940,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	    .mu = PTHREAD_MUTEX_INITIALIZER, .rate = o->rate,
 	    .save_mu = PTHREAD_MUTEX_INITIALIZER,
 	    .clock_mu = PTHREAD_MUTEX_INITIALIZER, .alerts_fd = -1,
-	    .alerts_rfd = -1, .clock_fd = -1 };
+	    .alerts_rfd = -1, .clock_fd = -1,
+	    .syslog_counts_fd = o->syslog_counts_fd };
 	char path[1200];
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;

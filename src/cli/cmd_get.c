@@ -7,7 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../config/config.h"
 #include "../core/core.h"
+#include "../serve/syslog.h"
 #include "../vault/vault.h"
 #include "cli.h"
 
@@ -20,6 +22,9 @@ static const char help[] =
     "(version, sections present). Only the requested sections are\n"
     "decrypted. Sections: identity contact history family foreign\n"
     "financial conduct biometrics adjudication.\n\n"
+    "Reading a canary record raises a critical alert: a line of\n"
+    "DIR/alerts.jsonl, syslog, and, if clearvault.conf names a collector\n"
+    "(syslog_5424), an RFC 5424 message sent to it from this process.\n\n"
     "options:\n"
     "  -d, --dir DIR        the vault folder (or $CLEARVAULT_DIR)\n"
     "  -s, --section NAME   only this section (repeatable)\n"
@@ -30,7 +35,10 @@ static const char help[] =
 /*
  * Canaries are no one's business, on the command line too: whoever reads
  * one gets it (an operator holding the HSM may), and the security office
- * is told at once, as the server tells it (DIR/alerts.jsonl, syslog).
+ * is told at once, as the server tells it (DIR/alerts.jsonl, syslog, and
+ * the vault's syslog_5424 collector: sent from here, this process being
+ * neither confined nor under a supervisor; a collector that cannot be
+ * reached is said on stderr and does not fail the read).
  * INDEX: the read's own entry (not the log's last, which on a vault of
  * several nodes may be another's).
  */
@@ -38,6 +46,9 @@ static void
 canary_alert(struct cv_vault *v, const char *id, uint64_t index)
 {
 	struct passwd *pw = getpwuid(geteuid());
+	struct cv_config cfg;
+	struct cv_syslog_target t;
+	struct cv_syslog *sl = NULL;
 	char **ids = NULL, path[1200];
 	size_t n = 0, i;
 	int fd = -1;
@@ -57,7 +68,13 @@ canary_alert(struct cv_vault *v, const char *id, uint64_t index)
 	    CV_OK)
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		    0600);
+	if (cv_config_load(cv_vault_dir(v), &cfg) == CV_OK &&
+	    cfg.syslog_5424[0] && cv_config_syslog_target(cfg.syslog_5424,
+	    &t) == CV_OK && cv_syslog_new(&t, "clearvault get", &sl) == CV_OK)
+		cv_keyd_alert_sink(cv_syslog_sink, sl);
 	cv_keyd_alert_emit(fd, &a);
+	cv_keyd_alert_sink(NULL, NULL);
+	cv_syslog_free(sl);
 	if (fd >= 0)
 		close(fd);
 }

@@ -7,11 +7,12 @@
 #include "../auth/ca.h"
 #include "../keyd/keyd.h"
 #include "../serve/serve.h"
+#include "../serve/syslog.h"
 #include "cli.h"
 
 static const char use[] =
     "clearvault serve --dir DIR [--listen 127.0.0.1:8443] [--threads N] "
-    "[--rate N]";
+    "[--rate N] [--syslog udp|tcp:HOST:PORT]";
 
 static const char help[] =
     "usage: clearvault serve --dir DIR [--listen ADDRESS:PORT] "
@@ -32,6 +33,14 @@ static const char help[] =
     "  -j, --threads N        worker threads (default: one per processor)\n"
     "  -r, --rate N           requests per second per client certificate,\n"
     "                         bursts of twice that (default 2000; 0: off)\n"
+    "      --syslog udp:HOST:PORT | tcp:HOST:PORT\n"
+    "                         also send every alert to this collector as\n"
+    "                         RFC 5424 syslog with structured data (UDP, or\n"
+    "                         TCP with octet counting); HOST a name, an IPv4\n"
+    "                         address or [an IPv6 one]. Default: the vault's\n"
+    "                         syslog_5424 in clearvault.conf, else none. The\n"
+    "                         supervisor sends; the confined processes hand\n"
+    "                         it their alerts and never touch the network.\n"
     "      --no-guard         no read budgets, baselines or canaries: for a\n"
     "                         benchmark's baseline only (logged)\n"
     "      --one-process      keyd in the same process as the api: for a\n"
@@ -63,10 +72,20 @@ one_process(const struct cv_serve_opts *so)
 	struct cv_audit *a = NULL;
 	struct cv_keyd *k = NULL;
 	struct cv_keyd_client *kd = NULL;
+	struct cv_syslog *sl = NULL;
+	struct cv_syslog_target t;
+	struct cv_config cfg;
 	cv_err r;
 
 	if (cli_open("serve", so->dir, &v, &a) != CLI_OK)
 		return CV_ERR_INTERNAL;
+	/* Not confined: its alerts go to the collector directly. */
+	if (((so->syslog_arg && cv_config_syslog_target(so->syslog_arg,
+	    &t) == CV_OK) || (!so->syslog_arg && cv_config_load(so->dir,
+	    &cfg) == CV_OK && cfg.syslog_5424[0] &&
+	    cv_config_syslog_target(cfg.syslog_5424, &t) == CV_OK)) &&
+	    cv_syslog_new(&t, "clearvault serve", &sl) == CV_OK)
+		cv_keyd_alert_sink(cv_syslog_sink, sl);
 	if (!so->api.no_guard && (r = cv_serve_canaries_ok(v, a)) != CV_OK)
 		goto out;
 	if ((r = cv_keyd_new(v, a, &k)) != CV_OK ||
@@ -87,6 +106,8 @@ one_process(const struct cv_serve_opts *so)
 	cv_keyd_client_free(kd);
 	cv_keyd_free(k);
 	cli_close(v, a);
+	cv_keyd_alert_sink(NULL, NULL);
+	cv_syslog_free(sl);
 	return r;
 }
 
@@ -129,6 +150,7 @@ cmd_serve(int argc, char **argv)
 		{ "no-guard", no_argument, NULL, 'G' },
 		{ "one-process", no_argument, NULL, 'O' },
 		{ "proc", required_argument, NULL, 'P' },
+		{ "syslog", required_argument, NULL, 'S' },
 		{ 0, 0, 0, 0 }
 	};
 	struct cv_serve_opts so = { .api = { .listen = "127.0.0.1:8443",
@@ -157,6 +179,15 @@ cmd_serve(int argc, char **argv)
 		case 'G': so.api.no_guard = 1; break;
 		case 'O': one = 1; break;
 		case 'P': proc = optarg; break;
+		case 'S': {
+			struct cv_syslog_target t;
+
+			if (cv_config_syslog_target(optarg, &t) != CV_OK)
+				return cli_usage("serve", use, "bad --syslog: %s",
+				    cv_err_detail());
+			so.syslog_arg = optarg;
+			break;
+		}
 		case 'h': return cli_help(help);
 		default: return cli_usage("serve", use, "bad option");
 		}

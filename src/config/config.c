@@ -112,6 +112,58 @@ parse_idle(const char *v, struct cv_config *c)
 	return positive(v, CV_IDLE_TIMEOUT_MAX, &c->idle_timeout);
 }
 
+cv_err
+cv_config_syslog_target(const char *text, struct cv_syslog_target *out)
+{
+	const char *h, *colon, *end;
+	size_t n;
+	unsigned long port;
+	char *e;
+
+	memset(out, 0, sizeof *out);
+	if (strncmp(text, "udp:", 4) == 0)
+		out->tcp = 0;
+	else if (strncmp(text, "tcp:", 4) == 0)
+		out->tcp = 1;
+	else
+		goto bad;
+	h = text + 4;
+	if ((colon = strrchr(h, ':')) == NULL || colon[1] < '0' ||
+	    colon[1] > '9' || strlen(colon + 1) > 5)
+		goto bad;
+	port = strtoul(colon + 1, &e, 10);
+	if (*e != '\0' || port == 0 || port > 65535)
+		goto bad;
+	snprintf(out->port, sizeof out->port, "%lu", port);
+	end = colon;
+	if (*h == '[') {	/* [IPv6] */
+		if (end - h < 3 || end[-1] != ']')
+			goto bad;
+		h++;
+		end--;
+		n = (size_t)(end - h);
+		if (strspn(h, "0123456789abcdefABCDEF:.") < n)
+			goto bad;
+	} else {
+		/* A name or an IPv4 address: the letters of DNS names only,
+		 * so that nothing odd reaches the resolver or a log line. */
+		n = (size_t)(end - h);
+		if (n == 0 || strspn(h, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") < n ||
+		    *h == '-' || *h == '.')
+			goto bad;
+	}
+	if (n == 0 || n >= sizeof out->host)
+		goto bad;
+	memcpy(out->host, h, n);
+	out->host[n] = '\0';
+	return CV_OK;
+ bad:
+	memset(out, 0, sizeof *out);
+	return cv_fail(CV_ERR_CONFIG, "syslog_5424 must be udp:HOST:PORT or "
+	    "tcp:HOST:PORT (HOST a name, an IPv4 address or [an IPv6 one])");
+}
+
 #define K(n, f, req) { n, offsetof(struct cv_config, f), \
 	sizeof(((struct cv_config *)0)->f), req, NULL, NULL }
 /* Numbers: the longest text worth reading is SIZE - 1 bytes. */
@@ -125,6 +177,7 @@ static const struct key keys[] = {
 	K("softhsm2_conf", softhsm2_conf, 0),
 	K("canaries", canaries, 0),
 	K("db", db, 0),
+	K("syslog_5424", syslog_5424, 0),
 	N("ceiling_hour", 40, parse_hour, "SOFT/HARD, whole numbers with "
 	    "1 <= SOFT <= HARD <= 100000000"),
 	N("ceiling_day", 40, parse_day, "SOFT/HARD, whole numbers with "
@@ -275,6 +328,16 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 		return cv_fail(CV_ERR_CONFIG, "vault_id must be %d lower-case "
 		    "hex digits", CV_VAULT_ID_LEN);
 	}
+	if (out->syslog_5424[0]) {
+		struct cv_syslog_target t;
+		cv_err r;
+
+		if ((r = cv_config_syslog_target(out->syslog_5424, &t)) !=
+		    CV_OK) {
+			memset(out, 0, sizeof *out);
+			return r;
+		}
+	}
 	if (out->key_id[0] == '\0')
 		memcpy(out->key_id, out->vault_id, sizeof out->key_id);
 	else if (!hex_id(out->key_id)) {
@@ -357,7 +420,8 @@ appendf(char *text, size_t size, size_t *n, const char *fmt, ...)
 static cv_err
 save(const char *dir, const struct cv_config *c, int replace)
 {
-	char path[CV_CONFIG_PATH_MAX], text[5 * CV_CONFIG_PATH_MAX + 512];
+	char path[CV_CONFIG_PATH_MAX],
+	    text[5 * CV_CONFIG_PATH_MAX + CV_SYSLOG_TARGET_MAX + 512];
 	size_t n = 0;
 	/* Written only when it is not the vault id (after a restore). */
 	int keyid = c->key_id[0] && strcmp(c->key_id, c->vault_id) != 0;
@@ -393,7 +457,10 @@ save(const char *dir, const struct cv_config *c, int replace)
 	    sizeof text, &n, "handshake_timeout = %u\n",
 	    c->handshake_timeout)) ||
 	    ((c->given & CV_CONFIG_GIVEN_IDLE) && !appendf(text, sizeof text,
-	    &n, "idle_timeout = %u\n", c->idle_timeout)))
+	    &n, "idle_timeout = %u\n", c->idle_timeout)) ||
+	    /* A restore rewrites the file: the collector stays. */
+	    (c->syslog_5424[0] && !appendf(text, sizeof text, &n,
+	    "syslog_5424 = %s\n", c->syslog_5424)))
 		return CV_ERR_INTERNAL;
 	if (replace)
 		return cv_file_replace(path, text, n, 0600);

@@ -61,6 +61,23 @@
 #define CV_IDLE_TIMEOUT_S 30
 #define CV_IDLE_TIMEOUT_MAX 3600
 
+/*
+ * Where alerts also go as RFC 5424 syslog: "udp:HOST:PORT" (RFC 5426) or
+ * "tcp:HOST:PORT" (RFC 6587 octet counting). HOST is a DNS name (looked
+ * up again on every reconnection, so a collector that moved is found),
+ * an IPv4 address or an IPv6 one in brackets.
+ */
+#define CV_SYSLOG_TARGET_MAX 300
+struct cv_syslog_target {
+	int tcp;		/* 0: UDP */
+	char host[256];		/* without the brackets */
+	char port[6];		/* 1 .. 65535, decimal */
+};
+
+/* Parses TEXT into *out. CV_ERR_CONFIG with a detail saying the form. */
+cv_err cv_config_syslog_target(const char *text,
+    struct cv_syslog_target *out) CV_MUST_CHECK;
+
 struct cv_config {
 	char vault_id[CV_VAULT_ID_LEN + 1];
 	/* Names the vault's objects in its token (root keys, binding). The
@@ -89,6 +106,9 @@ struct cv_config {
 	/* handshake_timeout (1 .. CV_HANDSHAKE_TIMEOUT_MAX), idle_timeout
 	 * (1 .. CV_IDLE_TIMEOUT_MAX): seconds, the defaults above */
 	uint32_t handshake_timeout, idle_timeout;
+	/* syslog_5424: a collector that gets every alert also as an RFC
+	 * 5424 message (cv_config_syslog_target's form); empty: none. */
+	char syslog_5424[CV_SYSLOG_TARGET_MAX];
 	unsigned given;
 };
 

@@ -18,6 +18,41 @@
 
 #include "keyd.h"
 
+static cv_keyd_alert_sink_fn *sink;
+static void *sink_ctx;
+
+void
+cv_keyd_alert_sink(cv_keyd_alert_sink_fn *fn, void *ctx)
+{
+	sink = fn;
+	sink_ctx = ctx;
+}
+
+void
+cv_keyd_alert_selftest_hostile(void)
+{
+	/* What a compromised process could hand the sink: a user name and
+	 * a message that would split the syslog line or end its structured
+	 * data, a kind that is no MSGID, then junk and an oversized line. */
+	static const char forged[] = "{\"@timestamp\":\"2026-01-02T03:04:05."
+	    "000006Z\",\"event\":{\"action\":\"forged kind that is far too long "
+	    "for a msgid\",\"id\":\"f0f0\"},\"log\":{\"level\":\"critical\"},"
+	    "\"user\":{\"name\":\"eve\\n<81>1 - fake\\\"]\\\\x\"},"
+	    "\"message\":\"line one\\r\\nline two\\u001b[31m\"}\n";
+	static const char junk[] = "not json ] \n <13>1 forged";
+	char *big;
+
+	if (sink == NULL)
+		return;
+	sink(sink_ctx, forged, sizeof forged - 1);
+	sink(sink_ctx, junk, sizeof junk - 1);
+	if ((big = malloc(CV_ALERT_LINE_MAX + 100)) != NULL) {
+		memset(big, ' ', CV_ALERT_LINE_MAX + 100);
+		sink(sink_ctx, big, CV_ALERT_LINE_MAX + 100);
+		free(big);
+	}
+}
+
 /* ECS event.severity: Elastic's risk scale (low 21, medium 47, high 73,
  * critical 99); log.level keeps the word. */
 static int
@@ -110,6 +145,15 @@ cv_keyd_alert_emit(int fd, const struct cv_keyd_alert *a)
 	    write(fd, line, len + 1) != (ssize_t)(len + 1))
 		fprintf(stderr, "clearvault: cannot write an alert (%s)\n",
 		    a->kind);
+	/* The same line, not a second formatting: the syslog message is
+	 * made from it where it is sent (alert_5424.c). */
+	if (sink && line && line[len] == '\n') {
+		if (len + 1 <= CV_ALERT_LINE_MAX)
+			sink(sink_ctx, line, len + 1);
+		else
+			fprintf(stderr, "clearvault: an alert too long for "
+			    "syslog (%s)\n", a->kind);
+	}
 	free(line);
 	json_decref(j);
 	syslog(LOG_AUTHPRIV | (strcmp(a->severity, "critical") == 0 ?

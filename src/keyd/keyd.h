@@ -226,7 +226,8 @@ cv_err cv_keyd_status(struct cv_keyd_client *c, int *lost) CV_MUST_CHECK;
  * event.category, event.action = rule.name = KIND, event.severity and
  * log.level, event.id, message = DETAIL, user.name, source.ip,
  * labels.vault_id; clearvault.session, .locked, .audit_indices: the audit
- * entries that record it; fields not given are left out), and syslog(). GET /v1/alerts and the drills read
+ * entries that record it; fields not given are left out), and syslog()
+ * and the sink (cv_keyd_alert_sink). GET /v1/alerts and the drills read
  * these lines. Never fails: an alert that cannot be written is said on
  * stderr. Every field but KIND, SEVERITY and VAULT_ID may be NULL/0.
  */
@@ -242,5 +243,37 @@ void cv_keyd_alert_emit(int fd, const struct cv_keyd_alert *a);
 void cv_keyd_alert_write(int fd, const char *vault_id, const char *kind,
     const char *severity, const char *user, const char *detail,
     const uint64_t *index);
+
+/*
+ * Where this process's alerts go besides alerts.jsonl: FN gets each
+ * alert's line (newline included; LEN bytes, at most CV_ALERT_LINE_MAX)
+ * on the thread that raised it and must not block. Set once, before the
+ * process has threads that raise alerts; NULL: nowhere (the default). The
+ * server's confined processes hand the line to the supervisor over the
+ * relay socketpair (serve/syslog.c), which sends it on as RFC 5424.
+ */
+typedef void cv_keyd_alert_sink_fn(void *ctx, const char *line, size_t len);
+void cv_keyd_alert_sink(cv_keyd_alert_sink_fn *fn, void *ctx);
+/* Test hook (tests/cli/test_syslog.sh): hands the sink what a compromised
+ * process could (a forged line with control bytes and SD specials in its
+ * values, junk, an oversized line). Only test builds reach it. */
+void cv_keyd_alert_selftest_hostile(void);
+
+/*
+ * The RFC 5424 message for alert line LINE (LEN bytes; outside input: it
+ * may come from a compromised process) into *out (set on entry; caller
+ * frees with cv_buf_free): PRI authpriv with the alert's severity,
+ * TIMESTAMP the line's @timestamp (if well formed; else now), HOSTNAME
+ * HOST, APP-NAME "clearvault", PROCID PID (0: "-"), MSGID the alert's
+ * kind, structured data [clearvault@32473 ...] with the ECS fields under
+ * their ECS names, MSG the message. Values are cut to a bound and
+ * escaped (control bytes as #ooo; '"', '\', ']' in SD values), so the
+ * message is one line of at most about 8 KiB. alert_5424.c has the
+ * details. CV_ERR_INVALID if LINE is not an alert line (not JSON, no
+ * event.action or log.level), CV_ERR_NOMEM.
+ */
+#define CV_ALERT_LINE_MAX 8192
+cv_err cv_keyd_alert_5424(const char *line, size_t len, const char *host,
+    long pid, struct cv_buf *out) CV_MUST_CHECK;
 
 #endif

@@ -183,7 +183,8 @@ const struct sb_rule sb_rules[] = {
 	  .why = "TLS records from clients; replies over the socketpair" },
 	{ SYS(sendto), .profiles = SB_BOTH, ALLOW,
 	  .why = "TLS records to clients (MSG_NOSIGNAL); requests over the "
-	  "socketpair" },
+	  "socketpair; alerts to the supervisor's relay (a socketpair: "
+	  "syslog goes out from the supervisor, never from here)" },
 	{ SYS(recvmsg), .profiles = SB_BOTH, ALLOW,
 	  .why = "messages on the SEQPACKET socketpair between api and keyd" },
 	{ SYS(sendmsg), .profiles = SB_BOTH, ALLOW,

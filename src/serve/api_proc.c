@@ -2,6 +2,7 @@
  * The api worker: the HTTPS server, with a store handle that holds no key,
  * a read-only view of the audit log, and its channel to keyd for the rest.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 #include "../core/core.h"
 #include "../keyd/keyd.h"
 #include "serve.h"
+#include "syslog.h"
 
 /*
  * The log, read-only, with its public key from keyd (this process holds
@@ -36,6 +38,10 @@ cv_serve_api(const struct cv_serve_opts *o)
 	cv_err r;
 
 	prctl(PR_SET_NAME, "cv-api");
+	/* Alerts go to syslog through the supervisor: this process never
+	 * holds a socket that could reach the network (syslog.h). */
+	cv_keyd_alert_sink(cv_syslog_relay_sink,
+	    (void *)(intptr_t)CV_SERVE_FD_API_RELAY);
 	if ((r = cv_keyd_client_channel(CV_SERVE_FD_KEYD, &kd)) != CV_OK ||
 	    (r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
 	    (r = audit_open(v, kd, &a)) != CV_OK)
@@ -44,6 +50,7 @@ cv_serve_api(const struct cv_serve_opts *o)
 		struct cv_server_opts so = o->api;
 
 		so.listen_fd = CV_SERVE_FD_LISTEN;
+		so.syslog_counts_fd = CV_SERVE_FD_API_SYSLOG_COUNTS;
 		so.sandbox = 1;
 		r = cv_server_run(v, a, kd, &so);
 	}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "../keyd/keyd.h"
 #include "../sandbox/sandbox.h"
 #include "serve.h"
+#include "syslog.h"
 
 #define MAX_CHANNELS 64
 
@@ -176,6 +178,9 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	cv_err r;
 
 	prctl(PR_SET_NAME, "cv-keyd");
+	/* As the api worker's: through the supervisor (syslog.h). */
+	cv_keyd_alert_sink(cv_syslog_relay_sink,
+	    (void *)(intptr_t)CV_SERVE_FD_KEYD_RELAY);
 	supervisor = getppid();
 	sigaction(SIGTERM, &act, NULL);
 	sigaction(SIGINT, &act, NULL);

@@ -26,18 +26,27 @@
 #define CV_SERVE_FD_API 5	/* keyd: the first api channel */
 #define CV_SERVE_FD_KEYD 3	/* api: its channel to keyd */
 #define CV_SERVE_FD_LISTEN 4	/* api: the supervisor's listening socket */
+/* Both: the sending end of the supervisor's alert relay (syslog.h). */
+#define CV_SERVE_FD_KEYD_RELAY 6
+#define CV_SERVE_FD_API_RELAY 5
+/* api: the supervisor's syslog counts, read-only (api.h) */
+#define CV_SERVE_FD_API_SYSLOG_COUNTS 6
 
 struct cv_serve_opts {
 	const char *dir;
 	struct cv_server_opts api;
 	/* the options of the command line, passed on to the api worker */
 	const char *listen_arg, *threads_arg, *rate_arg;
+	/* --syslog: the collector (cv_config_syslog_target's form), over
+	 * the vault's syslog_5424; the supervisor's alone */
+	const char *syslog_arg;
 };
 
 /*
  * The supervisor: starts keyd and the api worker and watches them until
  * SIGINT or SIGTERM (then stops the api worker first, so that every
- * reply it owes is logged, then keyd). A worker that dies is logged,
+ * reply it owes is logged, then keyd). It relays every alert the
+ * children raise to the syslog collector, if there is one (syslog.h). A worker that dies is logged,
  * alerted and restarted (at most 5 times a minute); when keyd dies the
  * worker is stopped and this returns CV_ERR_HSM.
  */

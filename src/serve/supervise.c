@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "../config/config.h"
 #include "../keyd/keyd.h"
 #include "serve.h"
+#include "syslog.h"
 
 #define RESTARTS_PER_MINUTE 5
 
@@ -36,6 +38,7 @@ struct sup {
 	int listen_fd;		/* every api worker serves this socket */
 	struct cv_keyd_client *kd;
 	int alerts_fd;
+	int relay_fd;		/* the children's end of the alert relay */
 	char vault_id[CV_VAULT_ID_LEN + 1];	/* for the alerts */
 	time_t restarts[RESTARTS_PER_MINUTE];
 	char **env;		/* the children's environment (child_env) */
@@ -256,10 +259,12 @@ cv_err
 cv_serve_supervise(const struct cv_serve_opts *o)
 {
 	struct sup s = { .o = o, .pass_fd = -1, .listen_fd = -1,
-	    .alerts_fd = -1 };
+	    .alerts_fd = -1, .relay_fd = -1 };
+	struct cv_syslog_relay *relay = NULL;
+	struct cv_syslog_target target, *tp = NULL;
 	sigset_t mask, old;
 	int sup[2] = { -1, -1 }, pass[2] = { -1, -1 }, api[2] = { -1, -1 };
-	int fds[3], sig, st, stopping = 0;
+	int fds[4], sig, st, stopping = 0;
 	char why[200], path[1100];
 	pid_t pid;
 	cv_err r;
@@ -271,8 +276,17 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	{
 		struct cv_config cfg;
 
-		if (cv_config_load(o->dir, &cfg) == CV_OK)
+		if (cv_config_load(o->dir, &cfg) == CV_OK) {
 			memcpy(s.vault_id, cfg.vault_id, sizeof s.vault_id);
+			if (cfg.syslog_5424[0] && !o->syslog_arg &&
+			    cv_config_syslog_target(cfg.syslog_5424,
+			    &target) == CV_OK)
+				tp = &target;
+		}
+		/* Checked by `serve` already (a usage error). */
+		if (o->syslog_arg && cv_config_syslog_target(o->syslog_arg,
+		    &target) == CV_OK)
+			tp = &target;
 	}
 	if (cv_path(path, sizeof path, "%s/alerts.jsonl", o->dir) == CV_OK)
 		s.alerts_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
@@ -284,6 +298,15 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	signal(SIGPIPE, SIG_IGN);
+	/* The relay's thread inherits the blocked signals: they stay this
+	 * thread's to sigwait for. It runs whether or not there is a
+	 * collector, so the children need not know. */
+	if ((r = cv_syslog_relay_start(tp, "clearvault serve", &s.relay_fd,
+	    &relay)) != CV_OK)
+		goto out;
+	/* The supervisor's own alerts (a dead worker) take the same way. */
+	cv_keyd_alert_sink(cv_syslog_relay_sink,
+	    (void *)(intptr_t)s.relay_fd);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sup) != 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pass) != 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, api) != 0) {
@@ -294,7 +317,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	fds[0] = sup[1];
 	fds[1] = pass[1];
 	fds[2] = api[1];
-	if ((r = spawn(&s, P_KEYD, fds, 3, &old)) != CV_OK)
+	fds[3] = s.relay_fd;	/* CV_SERVE_FD_KEYD_RELAY */
+	if ((r = spawn(&s, P_KEYD, fds, 4, &old)) != CV_OK)
 		goto out;
 	close(sup[1]);
 	close(pass[1]);
@@ -323,7 +347,9 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 		goto out;
 	fds[0] = api[0];
 	fds[1] = s.listen_fd;
-	if ((r = spawn(&s, P_API, fds, 2, &old)) != CV_OK)
+	fds[2] = s.relay_fd;	/* CV_SERVE_FD_API_RELAY */
+	fds[3] = cv_syslog_relay_counts_fd(relay);
+	if ((r = spawn(&s, P_API, fds, 4, &old)) != CV_OK)
 		goto out;
 	close(api[0]);
 	api[0] = -1;
@@ -381,8 +407,10 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 				goto out;
 			}
 			fds[1] = s.listen_fd;
+			fds[2] = s.relay_fd;
+			fds[3] = cv_syslog_relay_counts_fd(relay);
 			if ((r = api_channel(&s, &fds[0])) != CV_OK ||
-			    (r = spawn(&s, P_API, fds, 2, &old)) != CV_OK)
+			    (r = spawn(&s, P_API, fds, 4, &old)) != CV_OK)
 				goto out;
 			close(fds[0]);
 		}
@@ -422,6 +450,11 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	}
 	if (s.alerts_fd >= 0)
 		close(s.alerts_fd);
+	/* Every child is gone: what they relayed is queued; sent now. */
+	cv_keyd_alert_sink(NULL, NULL);
+	if (s.relay_fd >= 0)
+		close(s.relay_fd);
+	cv_syslog_relay_stop(relay);
 	child_env_free(s.env);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;

@@ -253,6 +253,54 @@ test_key_id(void **state)
 	rmdir(dir);
 }
 
+/* syslog_5424: the collector's form, checked when the file is read, and
+ * kept by a rewrite (a restore). */
+static void
+test_syslog(void **state)
+{
+	char dir[] = "/tmp/cvcfgXXXXXX", path[64];
+	struct cv_syslog_target t;
+	struct cv_config c, back;
+
+	(void)state;
+	expect(GOOD "syslog_5424 = udp:127.0.0.1:514\n", CV_OK, NULL);
+	expect(GOOD "syslog_5424 = tcp:siem.example.org:6514\n", CV_OK, NULL);
+	expect(GOOD "syslog_5424 = udp:[::1]:514\n", CV_OK, NULL);
+	expect(GOOD "syslog_5424 = udp:127.0.0.1\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	expect(GOOD "syslog_5424 = udp:127.0.0.1:0\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	expect(GOOD "syslog_5424 = udp:127.0.0.1:65536\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	expect(GOOD "syslog_5424 = tls:h:514\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	expect(GOOD "syslog_5424 = udp:a b:514\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	expect(GOOD "syslog_5424 = udp:-x:514\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	expect(GOOD "syslog_5424 = udp:[::1;]:514\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	expect(GOOD "syslog_5424 = udp::514\n", CV_ERR_CONFIG,
+	    "syslog_5424 must be");
+	assert_int_equal(cv_config_syslog_target("udp:[::1]:514", &t), CV_OK);
+	assert_string_equal(t.host, "::1");
+	assert_string_equal(t.port, "514");
+	assert_int_equal(t.tcp, 0);
+	assert_int_equal(cv_config_syslog_target("tcp:h.example:00601", &t),
+	    CV_OK);
+	assert_string_equal(t.port, "601");
+	assert_int_equal(t.tcp, 1);
+	assert_int_equal(cv_config_parse(GOOD "syslog_5424 = tcp:h:601\n",
+	    strlen(GOOD) + 24, &c), CV_OK);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cv_config_save(dir, &c), CV_OK);
+	assert_int_equal(cv_config_load(dir, &back), CV_OK);
+	assert_string_equal(back.syslog_5424, "tcp:h:601");
+	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -264,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_save_round_trip),
 		cmocka_unit_test(test_key_id),
 		cmocka_unit_test(test_db),
+		cmocka_unit_test(test_syslog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
