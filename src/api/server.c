@@ -277,7 +277,7 @@ respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 	 * web.md). Every other reply is data and may run nothing at all. */
 	MHD_add_response_header(resp, "Content-Security-Policy",
 	    strncmp(type, "text/html", 9) == 0 ? CONSOLE_CSP :
-	    "default-src 'none'; frame-ancestors 'none'; sandbox");
+	    "default-src 'none'; frame-ancestors 'none'");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy",

@@ -19,16 +19,33 @@ arg(struct req *r, const char *name)
 	    name);
 }
 
+/* A list being built; FAILED once an item could not be added (the walk
+ * stops, and the reply is an error, never a list cut short). */
+struct list {
+	json_t *arr;
+	int failed;
+};
+
 static int
 add_case(void *ctx, const struct cv_store_case *c)
 {
+	struct list *l = ctx;
 	char when[32];
 
 	cv_scope_format_time(c->created_us, when, sizeof when);
-	return json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s, "
-	    "s:I, s:I}", "id", c->id, "title", c->title, "created_by",
+	l->failed |= json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
+	    "s:s, s:I, s:I}", "id", c->id, "title", c->title, "created_by",
 	    c->created_by, "created_at", when, "users", (json_int_t)c->users,
 	    "records", (json_int_t)c->records)) != 0;
+	return l->failed;
+}
+
+/* E, or CV_ERR_NOMEM if L failed (a name or title not UTF-8 too). */
+static cv_err
+walked(cv_err e, const struct list *l)
+{
+	return e == CV_OK && l->failed ? cv_fail(CV_ERR_NOMEM, "a list could "
+	    "not be made") : e;
 }
 
 /* GET /v1/cases: a security officer's, every case; a reader's, its own. */
@@ -37,7 +54,7 @@ api_cases_list(struct req *r)
 {
 	struct cv_store *db = api_store(r->srv);
 	int all = cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES);
-	json_t *a;
+	struct list l = { 0 };
 	cv_err e;
 
 	r->action = "cases.list";
@@ -45,20 +62,23 @@ api_cases_list(struct req *r)
 		return api_forbidden(r, "this role works on no cases");
 	if (db == NULL)
 		return api_internal(r, CV_ERR_STORE);
-	if ((a = json_array()) == NULL)
+	if ((l.arr = json_array()) == NULL)
 		return api_internal(r, CV_ERR_NOMEM);
-	if ((e = cv_store_case_list(db, all ? NULL : r->who.user, NULL,
-	    add_case, a)) != CV_OK) {
-		json_decref(a);
+	if ((e = walked(cv_store_case_list(db, all ? NULL : r->who.user, NULL,
+	    add_case, &l), &l)) != CV_OK) {
+		json_decref(l.arr);
 		return api_internal(r, e);
 	}
-	return api_json(r, 200, json_pack("{s:o}", "cases", a));
+	return api_json(r, 200, json_pack("{s:o}", "cases", l.arr));
 }
 
 static int
 add_member(void *ctx, const char *m)
 {
-	return json_array_append_new(ctx, json_string(m)) != 0;
+	struct list *l = ctx;
+
+	l->failed |= json_array_append_new(l->arr, json_string(m)) != 0;
+	return l->failed;
 }
 
 /*
@@ -71,7 +91,8 @@ api_case_get(struct req *r, const char *id)
 {
 	struct cv_store *db = api_store(r->srv);
 	int officer = cv_policy_allows(r->who.role, CV_PERM_MANAGE_CASES);
-	json_t *users = NULL, *recs = NULL, *one = NULL, *c;
+	struct list users = { 0 }, recs = { 0 }, one = { 0 };
+	json_t *c;
 	cv_err e;
 
 	r->action = "cases.get";
@@ -89,36 +110,41 @@ api_case_get(struct req *r, const char *id)
 	    CV_OK)
 		return e == CV_ERR_NOT_FOUND ? api_forbidden(r, "not a case "
 		    "of yours") : api_internal(r, e);
-	if ((users = json_array()) == NULL || (recs = json_array()) == NULL ||
-	    (one = json_array()) == NULL) {
+	if ((users.arr = json_array()) == NULL ||
+	    (recs.arr = json_array()) == NULL ||
+	    (one.arr = json_array()) == NULL) {
 		e = CV_ERR_NOMEM;
 		goto fail;
 	}
-	if ((e = cv_store_case_list(db, NULL, id, add_case, one)) != CV_OK ||
-	    (e = cv_store_case_get(db, id, 0, add_member, users)) != CV_OK ||
-	    (e = cv_store_case_get(db, id, 1, add_member, recs)) != CV_OK)
+	if ((e = walked(cv_store_case_list(db, NULL, id, add_case, &one),
+	    &one)) != CV_OK || (e = walked(cv_store_case_get(db, id, 0,
+	    add_member, &users), &users)) != CV_OK || (e = walked(
+	    cv_store_case_get(db, id, 1, add_member, &recs), &recs)) != CV_OK)
 		goto fail;
-	if ((c = json_array_get(one, 0)) == NULL) {
+	if ((c = json_array_get(one.arr, 0)) == NULL) {
 		e = CV_ERR_NOT_FOUND;
 		goto fail;
 	}
 	snprintf(r->reason, sizeof r->reason, "%zu user(s), %zu record(s)",
-	    json_array_size(users), json_array_size(recs));
+	    json_array_size(users.arr), json_array_size(recs.arr));
 	json_object_del(c, "users");
 	json_object_del(c, "records");
-	if (json_object_set_new(c, "users", users) != 0 ||
-	    json_object_set_new(c, "records", recs) != 0) {
-		users = recs = NULL;	/* taken, even on failure */
+	/* json_object_set_new takes its value even when it fails. */
+	e = json_object_set_new(c, "users", users.arr) != 0 ? CV_ERR_NOMEM :
+	    CV_OK;
+	users.arr = NULL;
+	if (e == CV_OK && json_object_set_new(c, "records", recs.arr) != 0)
 		e = CV_ERR_NOMEM;
+	recs.arr = NULL;
+	if (e != CV_OK)
 		goto fail;
-	}
 	json_incref(c);
-	json_decref(one);
+	json_decref(one.arr);
 	return api_json(r, 200, c);
  fail:
-	json_decref(users);
-	json_decref(recs);
-	json_decref(one);
+	json_decref(users.arr);
+	json_decref(recs.arr);
+	json_decref(one.arr);
 	if (e == CV_ERR_NOT_FOUND)
 		return api_problem(r, 404, CV_AUDIT_DENIED, "not found",
 		    "no such case");
@@ -129,6 +155,7 @@ struct locks {
 	struct server *srv;
 	json_t *arr;
 	int64_t now;
+	int failed;
 };
 
 static int
@@ -140,9 +167,10 @@ add_if_locked(void *ctx, const struct cv_store_user *u)
 	cv_guard_user_info(l->srv->guard, u->name, l->now, &in);
 	if (!in.locked)
 		return 0;
-	return json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, s:b}",
-	    "user", u->name, "role", u->role, "reason", in.lock_reason,
+	l->failed |= json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
+	    "s:b}", "user", u->name, "role", u->role, "reason", in.lock_reason,
 	    "pending_approval", in.pending_approval)) != 0;
+	return l->failed;
 }
 
 static void
@@ -156,8 +184,9 @@ add_lock_row(void *ctx, const char *user, const char *reason, int64_t since)
 		    json_array_get(l->arr, i), "user")), user))
 			return;
 	}
-	json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, s:b}",
-	    "user", user, "role", "", "reason", reason, "pending_approval", 0));
+	l->failed |= json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, "
+	    "s:b}", "user", user, "role", "", "reason", reason,
+	    "pending_approval", 0)) != 0;
 }
 
 /*
@@ -169,7 +198,7 @@ enum MHD_Result
 api_locks(struct req *r)
 {
 	struct cv_store *db = api_store(r->srv);
-	struct locks l = { r->srv, NULL, api_guard_now(r->srv) };
+	struct locks l = { r->srv, NULL, api_guard_now(r->srv), 0 };
 	cv_err e;
 
 	r->action = "locks.list";
@@ -183,6 +212,10 @@ api_locks(struct req *r)
 	    cv_store_user_list(db, add_if_locked, &l);
 	if (e == CV_OK && cv_store_shared(db))
 		e = cv_store_guard_locks(db, add_lock_row, &l);
+	/* A locked user left off the officers' screen would stay locked
+	 * unseen: no list rather than a short one. */
+	if (e == CV_OK && l.failed)
+		e = cv_fail(CV_ERR_NOMEM, "the list of locks could not be made");
 	/* A PostgreSQL vault's approvals are rows, whichever node took
 	 * them. */
 	for (size_t i = 0; e == CV_OK && cv_store_shared(db) &&
@@ -202,6 +235,19 @@ api_locks(struct req *r)
 	}
 	return api_json(r, 200, json_pack("{s:o, s:b}", "locks", l.arr,
 	    "guard", r->srv->guard != NULL));
+}
+
+/* S is UTF-8 (jansson checks it) without control characters. */
+static int
+text_ok(const char *s)
+{
+	json_t *j = json_string(s);
+	int ok = j != NULL;
+
+	json_decref(j);
+	for (; ok && *s; s++)
+		ok = (unsigned char)*s >= 0x20 && *s != 0x7f;
+	return ok;
 }
 
 /* ?kind=principal|cert|session|address&subject=...&from=&to=: *Q. */
@@ -229,8 +275,9 @@ scope_query(struct req *r, struct cv_scope_query *q, char *why, size_t wn)
 		return 0;
 	}
 	if (q->subject == NULL || *q->subject == '\0' ||
-	    strlen(q->subject) > 200) {
-		snprintf(why, wn, "subject= is required (up to 200 bytes)");
+	    strlen(q->subject) > 200 || !text_ok(q->subject)) {
+		snprintf(why, wn, "subject= is required: up to 200 bytes of "
+		    "UTF-8 text, no control characters");
 		return 0;
 	}
 	if ((from && *from && cv_scope_parse_time(from, &q->from_us) !=
@@ -243,7 +290,9 @@ scope_query(struct req *r, struct cv_scope_query *q, char *why, size_t wn)
 	return 1;
 }
 
-/* One scope at a time per node: each verifies the whole log. */
+/* One scan of the whole log at a time per node (a scope verifies it
+ * first, reads over time scan it): each holds a network thread while it
+ * runs, and a second waits for nobody: 429. */
 static pthread_mutex_t scope_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /*
@@ -372,7 +421,16 @@ api_reads(struct req *r)
 		free(counts);
 		return api_internal(r, CV_ERR_NOMEM);
 	}
-	if ((e = cv_scope_series(r->srv->a, &q, step, counts, n)) != CV_OK) {
+	if (pthread_mutex_trylock(&scope_mu) != 0) {
+		free(counts);
+		json_decref(a);
+		return api_problem(r, 429, CV_AUDIT_DENIED, "too many requests",
+		    "a scan of the log is running on this node; try again when "
+		    "it is done");
+	}
+	e = cv_scope_series(r->srv->a, &q, step, counts, n);
+	pthread_mutex_unlock(&scope_mu);
+	if (e != CV_OK) {
 		free(counts);
 		json_decref(a);
 		return api_internal(r, e);

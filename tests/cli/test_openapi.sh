@@ -43,7 +43,7 @@ trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 # request's body) kept in $T/calls for openapi_check.py; its CSP checked.
 mkdir "$T/r"
 n=0
-CSP_DATA="default-src 'none'; frame-ancestors 'none'; sandbox"
+CSP_DATA="default-src 'none'; frame-ancestors 'none'"
 api() {
 	local desc=$1 want=$2 who=$3 m=$4 p=$5 body=${6:-} tok=${7:-} args=()
 	local out ct csp

@@ -61,8 +61,8 @@ hdr "" /
 grep -q "^HTTP/1.1 401" "$T/hdr" && ok ||
     bad "the console without a client certificate: $(head -1 "$T/hdr")"
 hdr k/inv /v1/openapi.json
-sed -n 's/^content-security-policy: //Ip' "$T/hdr" | grep -q "default-src 'none'; frame-ancestors 'none'; sandbox" &&
-    ok || bad "JSON replies: no CSP"
+expect_eq "JSON replies: their CSP" "default-src 'none'; frame-ancestors 'none'" \
+    "$(sed -n 's/^content-security-policy: //Ip' "$T/hdr" | tr -d '\r')"
 
 # ---- sessions: the sections a role reads --------------------------------
 for u in so so2 inv adj aud; do
@@ -92,13 +92,14 @@ expect_code "case B's members" 200
 req k/inv GET /v1/cases "" "$t_inv"
 expect_code "inv lists cases" 200
 # Records added to a case bring a canary along (one per 50, at least one:
-# README, "Canaries"), listed like any record.
+# README, "Canaries"), listed like any record; 1 in 50 it is $CANARY,
+# added by hand too (then 5).
 python3 - "$T/body" "$CA" <<'PY' && ok || bad "inv sees its one case: $(cat "$T/body")"
 import json, sys
 c = json.load(open(sys.argv[1]))["cases"]
 assert [x["id"] for x in c] == [sys.argv[2]], c
 assert c[0]["title"] == "Console review" and c[0]["users"] == 2, c
-assert c[0]["records"] == 6, c
+assert c[0]["records"] in (5, 6), c
 PY
 req k/so GET /v1/cases "" "$t_so"
 expect_eq "an officer sees every case" "2" \
@@ -112,8 +113,8 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 assert c["users"] == ["adj", "inv"], c
 want = set(sys.argv[2].split())
-assert want <= set(c["records"]) and len(c["records"]) == 6, c
-assert c["records"] == sorted(c["records"]), "not in order"
+assert want <= set(c["records"]) and len(c["records"]) in (5, 6), c
+assert len(set(c["records"])) == len(c["records"]), "duplicates"
 PY
 req k/inv GET "/v1/cases/$CB" "" "$t_inv"
 expect_problem "a case inv is not on" 403
@@ -161,7 +162,7 @@ req k/so GET "/v1/scope?kind=cert&subject=$(openssl x509 -in "$T/k/adj.crt" -out
 expect_eq "scope of a certificate that read nothing" 0 \
     "$(json_field "$T/body" "len(d['records'])")"
 for bad in "kind=person&subject=inv" "subject=" "subject=inv&from=yesterday" \
-    "subject=inv&format=xml"; do
+    "subject=inv&format=xml" "subject=in%0Av" "subject=%FF%FE"; do
 	req k/so GET "/v1/scope?$bad" "" "$t_so"
 	expect_problem "scope ?$bad" 400
 done
@@ -197,8 +198,8 @@ expect_eq "one approval" "True" "$(json_field "$T/body" "d['locks'][0]['pending_
 req k/so2 POST /v1/users/inv/unlock "" "$t_so2"
 req k/so GET /v1/locks "" "$t_so"
 expect_eq "unlocked by the second" 0 "$(json_field "$T/body" "len(d['locks'])")"
-req k/inv GET /v1/locks "" "$t_inv"
-expect_problem "an investigator sees no locks" 401	# its session ended at the lock
+req k/adj GET /v1/locks "" "$t_adj"
+expect_problem "an adjudicator sees no locks" 403
 
 # ---- the drill report ---------------------------------------------------------
 req k/so GET /v1/drills/latest "" "$t_so"

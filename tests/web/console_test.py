@@ -106,6 +106,9 @@ with Browser(home=h["inv"]) as bi, Browser(home=h["so"]) as bs:
     check(CA in pi.text("#cases-table") and CB not in pi.text("#cases-table"),
           "my cases: %r" % pi.text("#cases-table"))
     shot(pi, "cases")
+    check(pi.eval("JSON.stringify(Object.keys(window.clearvault))"
+                  ".includes('token') || JSON.stringify(clearvault.me())"
+                  ".includes('token')") is False, "the token is exposed")
     pi.click("#cases-table a")
     pi.wait_for(exists("#search-form"), timeout=10)
     pi.type("#s-ssn", cfg["ssn1"])
@@ -292,6 +295,12 @@ with Browser(home=h["aud"]) as ba:
         check(False, "auditor: no entries: %r %r" % (
             pa.text("#view")[:400], pa.problems()))
         raise
+    # No proof before the checkpoint's signature is verified.
+    pa.click("#entries-table tbody tr:nth-child(3) button")
+    pa.wait_for(exists("#proof-status"), timeout=10)
+    check("signature first" in pa.text("#proof-status"),
+          "a proof against an unverified checkpoint: %r" %
+          pa.text("#proof-status"))
     pa.type("#a-vkey", cfg["vkey"])
     pa.click("#verify-sig")
     pa.wait_for("document.getElementById('sig-status').className !== 'muted'",
@@ -299,7 +308,9 @@ with Browser(home=h["aud"]) as ba:
     check(pa.text("#sig-status").startswith("Signature verified"),
           "checkpoint signature: %r" % pa.text("#sig-status"))
     pa.click("#entries-table tbody tr:nth-child(3) button")
-    pa.wait_for(exists("#proof-status"), timeout=10)
+    pa.wait_for("document.getElementById('proof-status') && !document."
+                "getElementById('proof-status').textContent.includes("
+                "'signature first')", timeout=10)
     check(pa.text("#proof-status").startswith("Included"),
           "inclusion proof: %r" % pa.text("#proof-status"))
     shot(pa, "audit")

@@ -56,7 +56,7 @@
     progress(1, opts.what);
     let res;
     try {
-      res = await fetch(path, { method, headers, cache: 'no-store', credentials: 'omit',
+      res = await fetch(path, { method, headers, cache: 'no-store', credentials: 'same-origin',
         body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       throw new ApiError(0, { detail: 'the server cannot be reached (' + e.message + ')' });
@@ -73,13 +73,22 @@
       return api(method, path, body, Object.assign({}, opts, { noStepUp: true }));
     }
     if (res.status === 403 && err.body.title === 'locked') showLocked();
-    else if (res.status === 401 && S.token && path !== '/v1/session/step-up') {
+    /* A 401 ends the console's session, but a wrong step-up code (the
+     * session still stands: "step-up refused"). */
+    else if (res.status === 401 && S.token &&
+      !(path === '/v1/session/step-up' && err.body.detail === 'step-up refused')) {
       signOut('Your session has ended. Sign in again.');
     }
     throw err;
   }
 
+  /* One prompt at a time: requests refused meanwhile wait for it. */
+  let stepping = null;
   function stepUp(why) {
+    if (!stepping) stepping = prompt(why).finally(() => { stepping = null; });
+    return stepping;
+  }
+  function prompt(why) {
     const d = $('stepup-dialog');
     $('stepup-why').textContent = why || 'Enter a fresh code to go on.';
     $('stepup-error').textContent = '';
@@ -95,6 +104,7 @@
           await api('POST', '/v1/session/step-up', { totp: code }, { noStepUp: true, what: 'Checking the code…' });
           done(resolve);
         } catch (e) {
+          if (!S.token) return done(reject, e);	/* the session is over */
           $('stepup-error').textContent = e.status === 429 ? 'Too many codes; wait a minute.' : 'That code was not accepted.';
         } finally { $('stepup-submit').disabled = false; }
       }
@@ -184,7 +194,9 @@
     drill: { title: 'Drill report', roles: ['security_officer', 'auditor'], view: viewDrill },
     users: { title: 'Users', roles: ['admin'], view: viewUsers },
   };
-  const CV = window.clearvault = { h, api, ApiError, S, notice, table, field, go, ROUTES };
+  /* For views.js (and the browser tests): never the token itself. */
+  const CV = window.clearvault = { h, api, ApiError, notice, table, field, go, ROUTES,
+    me: () => ({ user: S.user, role: S.role, sections: S.sections.slice() }) };
 
   function start() {
     notice('');
@@ -200,7 +212,7 @@
     $('who').textContent = S.user + ' · ' + S.role.replace('_', ' ');
     if (S.role === 'security_officer') {
       pollAlerts();
-      S.alertTimer = setInterval(pollAlerts, 3000);
+      S.alertTimer = setInterval(() => { if (!document.hidden) pollAlerts(); }, 5000);
     }
     const first = Object.keys(ROUTES).find((k) => ROUTES[k].roles.includes(S.role));
     if (location.hash.length > 2) route(); else go('#/' + (first || ''));
@@ -210,7 +222,10 @@
 
   async function route() {
     if (!S.token) return;
-    const parts = location.hash.replace(/^#\//, '').split('/').map(decodeURIComponent);
+    if (!location.hash.startsWith('#/')) return;	/* the skip link's #view */
+    let parts;
+    try { parts = location.hash.slice(2).split('/').map(decodeURIComponent); }
+    catch (e) { parts = ['']; }
     const r = ROUTES[parts[0]];
     for (const a of $('nav').querySelectorAll('a')) {
       if (a.id === 'nav-' + parts[0]) a.setAttribute('aria-current', 'page');
@@ -299,7 +314,7 @@
     const old = box.querySelector('#alerts-card');
     const card = h('section', { class: 'card', id: 'alerts-card' },
       h('h1', { text: 'Alerts' }),
-      h('p', { class: 'muted', text: 'New alerts appear here as the server raises them (checked every 3 seconds).' }),
+      h('p', { class: 'muted', text: 'New alerts appear here as the server raises them (checked every 5 seconds while this page is shown).' }),
       table([{ title: 'Time', cell: (x) => when(x.a['@timestamp']) },
         { title: 'Severity', cell: (x) => h('span', { class: 'sev-' + sevName(x.a) }, sevName(x.a)) },
         { title: 'Rule', cell: (x) => (x.a.rule || {}).name },
@@ -395,16 +410,20 @@
 
   /* ---- wiring ---- */
   let loginView;
-  function idle() {
-    if (S.token && Date.now() - S.lastInput > IDLE_MS) signOut('Signed out after 15 minutes without activity.');
+  async function endSession() {
+    try { await api('DELETE', '/v1/session'); } catch (e) { /* ends here anyway */ }
+  }
+  /* The alert poll keeps the server's idle timer from running out: the
+   * console ends the session itself, on the server too. */
+  async function idle() {
+    if (!S.token || Date.now() - S.lastInput <= IDLE_MS) return;
+    await endSession();
+    signOut('Signed out after 15 minutes without activity.');
   }
   document.addEventListener('DOMContentLoaded', () => {
     loginView = $('login-view');
     $('login-form').addEventListener('submit', login);
-    $('logout').addEventListener('click', async () => {
-      try { await api('DELETE', '/v1/session'); } catch (e) { /* ends anyway */ }
-      signOut();
-    });
+    $('logout').addEventListener('click', async () => { await endSession(); signOut(); });
     window.addEventListener('hashchange', route);
     for (const ev of ['keydown', 'pointerdown']) document.addEventListener(ev, () => { S.lastInput = Date.now(); });
     setInterval(idle, 30000);

@@ -79,7 +79,7 @@
     }
     const secs = Object.keys(r).filter((k) => k !== 'id');
     box.append(back, card('Record ' + r.id,
-      h('p', { class: 'muted', text: 'Sections your role may see: ' + CV.S.sections.join(', ') + '.' }),
+      h('p', { class: 'muted', text: 'Sections your role may see: ' + CV.me().sections.join(', ') + '.' }),
       h('div', { id: 'record-sections' }, secs.map((s) => h('div', { class: 'section', id: 'section-' + s },
         h('h2', { text: s[0].toUpperCase() + s.slice(1) }), show(r[s])))),
       h('div', { class: 'buttons' }, h('a', { href: '#/cases/edit/' + enc(caseId) + '/' + enc(id), id: 'edit-record' }, 'Edit'))));
@@ -113,7 +113,7 @@
   }
 
   CV.viewEdit = async function (box, caseId, id) {
-    const sections = CV.S.sections;
+    const sections = CV.me().sections;
     let rec = { identity: {} };
     if (id) rec = await api('GET', '/v1/records/' + enc(id) + '?purpose=' + enc(caseId), undefined, { what: 'Opening the record…' });
     const form = h('form', { id: 'record-form', novalidate: true });
@@ -303,6 +303,7 @@
     catch (e) { box.append(card('Drill report', refusal(e))); return; }
     const img = h('img', { class: 'drill-img', id: 'drill-timeline', alt: 'Timeline of the drill: for each scenario, when it started and when it was detected' });
     img.src = URL.createObjectURL(new Blob([d.svg], { type: 'image/svg+xml' }));
+    img.addEventListener('load', () => URL.revokeObjectURL(img.src), { once: true });
     box.append(card('Latest drill report',
       h('p', { class: 'muted', text: 'Run ' + when(d.written_at) + ' by ' + d.written_by + ', ' + d.report.records + ' records per scenario.' }),
       table([{ title: '#', cell: (s) => s.scenario }, { title: 'Scenario', cell: (s) => s.name },
@@ -363,14 +364,23 @@
     const sigStatus = h('p', { id: 'sig-status', role: 'status', class: 'muted', text: 'Signature not checked yet: paste the log\'s key.' });
     const proofOut = h('div', { id: 'proof-result', role: 'status' });
     const entriesOut = h('div', { id: 'entries' });
+    let verified = false;
     async function checkSig() {
       const k = $('a-vkey').value;
       if (!k.trim()) return;
       const r = await verifyNote(note, k).catch((e) => 'cannot verify here: ' + e.message);
+      verified = r === true;
       sigStatus.textContent = r === true ? 'Signature verified in this browser with the key you gave.' : 'Signature NOT verified: ' + r;
       sigStatus.className = r === true ? 'ok' : 'bad';
     }
     async function prove(e) {
+      /* A proof leads to a root; only a signed root says it is the log's. */
+      if (!verified) {
+        proofOut.replaceChildren(h('p', { id: 'proof-status', class: 'bad', role: 'alert',
+          text: 'Verify the checkpoint\'s signature first: a proof against an unsigned root proves nothing.' }));
+        $('a-vkey').focus();
+        return;
+      }
       proofOut.replaceChildren(h('p', { text: 'Checking entry ' + e.index + '…' }));
       try {
         if (e.index >= note.size) throw new Error('entry ' + e.index + ' is past the checkpoint (' + note.size + ' entries): wait for the next one');
@@ -379,10 +389,12 @@
         const leafOk = hex(leaf) === hex(b64(p.leaf_hash));
         const root = await inclusionRoot(e.index, note.size, leaf, p.proof.map(b64));
         const ok = leafOk && root && hex(root) === hex(b64(note.root));
-        proofOut.replaceChildren(h('h2', { text: 'Entry ' + e.index }), h('pre', { text: JSON.stringify(e.entry || e, null, 2) }),
+        proofOut.replaceChildren(h('h2', { text: 'Entry ' + e.index }),
           h('p', { id: 'proof-status', class: ok ? 'ok' : 'bad', text: ok
-            ? 'Included in the signed checkpoint of ' + note.size + ' entries: proof of ' + p.proof.length + ' hashes verified in this browser.'
-            : 'NOT proved: the proof does not lead to the checkpoint\'s root.' }));
+            ? 'Included in the signed checkpoint of ' + note.size + ' entries: its leaf (SHA-256 ' + hex(leaf) + ') and the proof of ' + p.proof.length + ' hashes verified in this browser.'
+            : 'NOT proved: the proof does not lead to the checkpoint\'s root.' }),
+          h('p', { class: 'muted', text: 'The proof covers the entry\'s bytes (the leaf). The fields below are as the server decoded them; clearvault audit check decodes the leaf offline.' }),
+          h('pre', { text: JSON.stringify(e, null, 2) }));
         proofOut.scrollIntoView({ block: 'nearest' });
       } catch (err) { proofOut.replaceChildren(refusal(err)); }
     }
