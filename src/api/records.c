@@ -559,6 +559,14 @@ api_record_put(struct req *r, const char *path_id)
 	    r->who.role == CV_ROLE_SECURITY_OFFICER)
 		return api_forbidden(r, "only investigators and adjudicators "
 		    "write records");
+	/* An update replaces the whole record: a role that does not read
+	 * every section (an investigator: not the adjudication) would
+	 * overwrite what it cannot see, or drop it. */
+	if (path_id && cv_policy_sections(r->who.role) !=
+	    (1u << CV_RECORD_NSECTIONS) - 1)
+		return api_forbidden(r, "an update replaces the whole record, "
+		    "and this role does not read all of it: adjudicators "
+		    "update records");
 	if (db == NULL)
 		return api_internal(r, CV_ERR_STORE);
 	if (r->purpose == NULL)

@@ -43,7 +43,8 @@ allow 200 "$roles" GET /v1/session
 allow 200 "$readers" GET "/v1/records/$R1?purpose=$CASE"
 allow 200 "$readers" GET "/v1/records?ssn=$SSN1&purpose=$CASE"
 body1=$(sed -n 1p "$T/v.jsonl")
-allow 200 "$writers" PUT "/v1/records/$R1?purpose=$CASE" "$body1"
+# An update replaces the whole record: only a role that reads all of it.
+allow 200 "adjudicator" PUT "/v1/records/$R1?purpose=$CASE" "$body1"
 for r in $roles; do
 	n=$((n + 1))
 	rec=$(sed -n "${n}p" "$T/new.jsonl")
@@ -68,9 +69,12 @@ allow 200 "$roles" GET /metrics
 allow 200 "$roles" GET /v1/openapi.json
 
 # Details of a few cells.
-req k/investigator PUT "/v1/records/$R1?purpose=$CASE" \
-    "$(sed -n 2p "$T/v.jsonl")" "$t_investigator"
+req k/adjudicator PUT "/v1/records/$R1?purpose=$CASE" \
+    "$(sed -n 2p "$T/v.jsonl")" "$t_adjudicator"
 expect_problem "PUT with another record's body" 422
+req k/investigator PUT "/v1/records/$R1?purpose=$CASE" "$body1" \
+    "$t_investigator"
+expect_problem "an investigator's update (it reads no adjudication)" 403
 req k/investigator POST "/v1/records?purpose=$CASE" '{"id":"x"}' \
     "$t_investigator"
 expect_problem "invalid record" 422

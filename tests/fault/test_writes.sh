@@ -14,7 +14,7 @@ SRV_PID=
 trap 'kill "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 make_vault v 40 --canaries 0 || { bad "setup"; finish; exit 1; }
 "$CV" gen --count 3 --seed 99 >"$T/new.jsonl"
-add_users "$T/v" so:security_officer w:investigator x:investigator ||
+add_users "$T/v" so:security_officer w:adjudicator x:investigator ||
     { bad "users"; finish; exit 1; }
 for i in 1 2 3 4 5 6 7 8 20; do
 	eval "R$i=\$(sed -n ${i}p \"\$T/v.jsonl\" | cut -c8-26)"

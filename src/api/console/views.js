@@ -82,7 +82,10 @@
       h('p', { class: 'muted', text: 'Sections your role may see: ' + CV.me().sections.join(', ') + '.' }),
       h('div', { id: 'record-sections' }, secs.map((s) => h('div', { class: 'section', id: 'section-' + s },
         h('h2', { text: s[0].toUpperCase() + s.slice(1) }), show(r[s])))),
-      h('div', { class: 'buttons' }, h('a', { href: '#/cases/edit/' + enc(caseId) + '/' + enc(id), id: 'edit-record' }, 'Edit'))));
+      /* An update replaces the whole record: only a role that reads all
+       * of it may (the server refuses the others). */
+      CV.me().sections.length < 9 ? null
+        : h('div', { class: 'buttons' }, h('a', { href: '#/cases/edit/' + enc(caseId) + '/' + enc(id), id: 'edit-record' }, 'Edit'))));
   };
 
   /* ---- create and update, errors at the field ---- */
