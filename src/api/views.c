@@ -334,12 +334,21 @@ api_scope(struct req *r)
 	e = cv_audit_verify(r->srv->a, NULL, NULL, 0, &rep);
 	if (e == CV_ERR_AUTH) {
 		char detail[300];
+		struct cv_guard_alert al = { .severity = CV_GUARD_CRITICAL,
+		    .kind = "audit_tampered" };
 
 		pthread_mutex_unlock(&scope_mu);
 		snprintf(detail, sizeof detail, "the audit log does not verify "
 		    "(entry %llu: %s): no exact scope exists; run 'clearvault "
 		    "audit verify'", (unsigned long long)rep.bad_index,
 		    rep.what);
+		/* Found while scoping a breach: the security office must
+		 * hear of it at once, not only from this officer's screen. */
+		snprintf(al.detail, sizeof al.detail, "the audit log does not "
+		    "verify (entry %llu: %s), found by a breach scope",
+		    (unsigned long long)rep.bad_index, rep.what);
+		api_guard_alert(r->srv, r->who.user, r->who.session, r->source,
+		    &al, 0, NULL, 0);
 		return api_problem(r, 500, CV_AUDIT_ERROR, "internal error",
 		    detail);
 	}

@@ -219,6 +219,32 @@ expect_code "sign-out" 200
 req k/adj GET /v1/session "" "$t_adj"
 expect_problem "the token is dead after sign-out" 401
 
+# ---- a scope that finds the log altered: refused, and the office alerted ----------
+if ! on_pg "$T/v"; then
+	req k/aud GET /v1/audit/checkpoint "" "$t_aud"
+	expect_code "a checkpoint over the log so far" 200
+	flip() {	# one byte of the first entry's text, and back
+		python3 - "$T/v/audit/entries" <<'PY'
+import sys
+f = open(sys.argv[1], "r+b")
+f.seek(40)
+b = f.read(1)
+f.seek(40)
+f.write(bytes([b[0] ^ 0x20]))
+PY
+	}
+	flip
+	req k/so GET "/v1/scope?subject=inv" "" "$t_so"
+	expect_problem "scope of an altered log" 500
+	grep -q "does not verify" "$T/body" && ok || bad "says why: $(cat "$T/body")"
+	grep '"rule":{"name":"audit_tampered"}' "$T/v/alerts.jsonl" |
+	    grep -q '"level":"critical"' && ok ||
+	    bad "no critical audit_tampered alert: $(tail -c 400 "$T/v/alerts.jsonl")"
+	flip
+	req k/so GET "/v1/scope?subject=inv" "" "$t_so"
+	expect_code "the log restored: scope again" 200
+fi
+
 # ---- all on the log -----------------------------------------------------------------
 stop_server
 expect_eq "server exit status" 0 "$SRV_RC"
