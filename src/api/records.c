@@ -109,8 +109,11 @@ break_glass_alert(struct req *r, const char *why, int64_t review)
 	memset(al, 0, sizeof *al);
 	al->severity = CV_GUARD_CRITICAL;
 	snprintf(al->kind, sizeof al->kind, "break_glass");
-	snprintf(al->detail, sizeof al->detail, "a record was read outside "
-	    "the reader's cases (break-glass review %lld)", (long long)review);
+	/* Raised before the record is known to exist (a break-glass probe
+	 * of ids is as much the office's business as a read): "asked". */
+	snprintf(al->detail, sizeof al->detail, "a record outside the "
+	    "reader's cases was asked for by break-glass (review %lld)",
+	    (long long)review);
 }
 
 /* A break-glass read: on the log before its data leaves, and its review
