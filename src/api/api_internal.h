@@ -122,6 +122,7 @@ struct req {
 	int64_t step_up_refused_us;	/* refused "step-up required" at */
 	unsigned status;
 	const char *type;
+	const char *cache;	/* Cache-Control of a 2xx reply; NULL: no-store */
 	struct cv_buf out;
 	gnutls_session_t corked;	/* see cork() in server.c */
 	int corked_fd;
@@ -456,5 +457,7 @@ cv_err api_unlock_replay(struct server *srv, const char *actor,
 
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);
+/* tiles.c: GET /checkpoint, /tile/... (C2SP tlog-tiles), auditors only. */
+enum MHD_Result api_tlog(struct req *r);
 
 #endif
