@@ -59,9 +59,9 @@ decimal(const char **p, size_t maxlen, const char *end, unsigned *v)
 /*
  * PATH is what follows "/tile/". 400 for what is not a tile path of the
  * spec's grammar; 404 for one that is but can name no tile of this log
- * (more groups than a 64-bit index, a level past the tree's height, or a
- * first group x000 that only a non-canonical encoding has: one tile,
- * one path).
+ * (more groups than a 64-bit index needs, or a first group x000 that
+ * only a non-canonical encoding has: one tile, one path). A level past
+ * 7 parses, and no checkpoint covers it (covered()).
  */
 static unsigned
 parse(const char *path, struct tile *t)
