@@ -31,13 +31,6 @@
 /* 6 groups of 3 digits: above any tile index of a 64-bit log (2^56). */
 #define MAX_GROUPS 6
 
-struct tile {
-	int entries;	/* an entry bundle, not a hash tile */
-	unsigned level;	/* hash tiles: 0 to 63 */
-	uint64_t index;
-	unsigned width;	/* 1 to 256; 256: a full tile */
-};
-
 /* A decimal of 1 to MAXLEN digits without leading zeroes at *P, up to a
  * byte in END (or the string's end); 1 with *V and *P past it. */
 static int
@@ -56,15 +49,8 @@ decimal(const char **p, size_t maxlen, const char *end, unsigned *v)
 	return 1;
 }
 
-/*
- * PATH is what follows "/tile/". 400 for what is not a tile path of the
- * spec's grammar; 404 for one that is but can name no tile of this log
- * (more groups than a 64-bit index needs, or a first group x000 that
- * only a non-canonical encoding has: one tile, one path). A level past
- * 7 parses, and no checkpoint covers it (covered()).
- */
-static unsigned
-parse(const char *path, struct tile *t)
+unsigned
+api_tile_parse(const char *path, struct api_tile *t)
 {
 	const char *p = path;
 	unsigned v, groups = 0, none = 0;
@@ -120,7 +106,7 @@ parse(const char *path, struct tile *t)
 
 /* 1 if the checkpoint of SIZE leaves covers every leaf under T. */
 static int
-covered(const struct tile *t, uint64_t size)
+covered(const struct api_tile *t, uint64_t size)
 {
 	unsigned shift = t->entries ? 0 : CV_AUDIT_TILE_HEIGHT * t->level;
 	uint64_t units;
@@ -156,11 +142,11 @@ tile(struct req *r, const char *path)
 {
 	struct cv_checkpoint c;
 	struct cv_buf out = { 0 };
-	struct tile t;
+	struct api_tile t;
 	unsigned bad;
 	cv_err e;
 
-	if ((bad = parse(path, &t)) != 0) {
+	if ((bad = api_tile_parse(path, &t)) != 0) {
 		snprintf(r->reason, sizeof r->reason, "tile path refused");
 		return api_problem(r, bad, CV_AUDIT_DENIED, bad == 400 ?
 		    "bad request" : "not found", bad == 400 ? "not a tile "

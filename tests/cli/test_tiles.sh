@@ -233,6 +233,7 @@ expect_eq "the same hashes" "$(head -c 96 "$T/body" | sha256sum)" \
     "${URL}tile/0/000.p/3" | sha256sum)"
 
 stop_server
+expect_eq "server exit status" 0 "$SRV_RC"
 
 # ---- the same proofs as `audit prove`, and every request on the log --------
 i=0
