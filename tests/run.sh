@@ -78,7 +78,11 @@ if [ $st -eq 0 ]; then
 	    "$seeds/envelope" "$seeds/audit_entry" "$seeds/proof" \
 	    "$seeds/api_bodies" "$seeds/guard_state" "$seeds/audit_view" \
 	    "$seeds/evidence" "$seeds/csr" "$seeds/binding" \
-	    "$seeds/backup_sums" "$seeds/keyd" "$seeds/alert_5424"
+	    "$seeds/backup_sums" "$seeds/keyd" "$seeds/alert_5424" \
+	    "$seeds/tile_path"
+	printf '0/x001/x234/067.p/12' >"$seeds/tile_path/a"
+	printf 'entries/x005/000' >"$seeds/tile_path/b"
+	printf '7/000.p/255' >"$seeds/tile_path/c"
 	printf 'CVTB\001\0000123456789abcdef0123456789abcdef\000\004host\000\006/srv/v' \
 	    >"$seeds/binding/a"
 	# keyd frames: a decrypt (ticket 5, alice, CV-1, identity), a blind
@@ -132,7 +136,7 @@ for i, l in enumerate(sys.stdin):
 	    cp "$seeds/bk/SHA256SUMS" "$seeds/backup_sums/a"
 	for t in record config keyring envelope audit_entry proof api_bodies \
 	    guard_state audit_view evidence csr binding backup_sums keyd \
-	    alert_5424; do
+	    alert_5424 tile_path; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

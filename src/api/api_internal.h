@@ -122,6 +122,7 @@ struct req {
 	int64_t step_up_refused_us;	/* refused "step-up required" at */
 	unsigned status;
 	const char *type;
+	const char *cache;	/* Cache-Control of a 2xx reply; NULL: no-store */
 	struct cv_buf out;
 	gnutls_session_t corked;	/* see cork() in server.c */
 	int corked_fd;
@@ -456,5 +457,22 @@ cv_err api_unlock_replay(struct server *srv, const char *actor,
 
 /* audit_routes.c: /v1/audit/{checkpoint,entries,proof,consistency} */
 enum MHD_Result api_audit(struct req *r, const char *what);
+/* tiles.c: GET /checkpoint, /tile/... (C2SP tlog-tiles), auditors only. */
+enum MHD_Result api_tlog(struct req *r);
+/* A tile path, parsed (outside input: tests/fuzz/fuzz_tile_path.c). */
+struct api_tile {
+	int entries;	/* an entry bundle, not a hash tile */
+	unsigned level;	/* hash tiles: 0 to 63 */
+	uint64_t index;	/* below 10^18 */
+	unsigned width;	/* 1 to 256; 256: a full tile */
+};
+/*
+ * PATH is what follows "/tile/": 0 with *T filled in; 400 for what is
+ * not a tile path of the spec's grammar; 404 for one that is but can
+ * name no tile of this log (more groups than a 64-bit index needs, or a
+ * first group x000 that only a non-canonical encoding has: one tile, one
+ * path). A level past 7 parses: no checkpoint covers it.
+ */
+unsigned api_tile_parse(const char *path, struct api_tile *t);
 
 #endif

@@ -321,6 +321,8 @@ api_route(struct req *r)
 		return api_record_put(r, r->url + 12);
 	if (!strncmp(r->url, "/v1/audit/", 10) && get)
 		return api_audit(r, r->url + 10);
+	if (!strcmp(r->url, "/checkpoint") || !strncmp(r->url, "/tile/", 6))
+		return api_tlog(r);
 	if (!strcmp(r->url, "/v1/cases") && post)
 		return api_case_create(r);
 	if (!strcmp(r->url, "/v1/cases") && get)

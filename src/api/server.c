@@ -270,7 +270,10 @@ respond(struct req *r, unsigned status, const char *type, struct cv_buf *body)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, "Content-Type", type);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	/* Only a success may be kept: a refusal or a 503 must be asked
+	 * again. */
+	MHD_add_response_header(resp, "Cache-Control", r->cache &&
+	    status >= 200 && status < 300 ? r->cache : "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	/* The console's page runs its own script and nothing else: no
 	 * inline script or style, no other origin, no frame around it (docs/

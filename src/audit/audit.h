@@ -190,6 +190,37 @@ cv_err cv_audit_node(void *a, unsigned level, uint64_t index,
     uint8_t out[static CV_HASH_BYTES]);
 
 /*
+ * C2SP tlog-tiles (tiles.c): a tile is CV_AUDIT_TILE_WIDTH hashes of one
+ * tree level, tiles of level L are hashes of tree level 8L; an entry
+ * bundle is the same run of leaves, each as u16 length || leaf bytes.
+ */
+#define CV_AUDIT_TILE_HEIGHT 8
+#define CV_AUDIT_TILE_WIDTH 256
+#define CV_AUDIT_BUNDLE_MAX_ENTRY 65535
+
+/*
+ * The N (1 to 256) stored hashes of tree level LEVEL from index FIRST
+ * (each the root of the 2^LEVEL leaves from FIRST << LEVEL), 32 bytes
+ * each, appended to OUT in one read. CV_ERR_NOT_FOUND if the log holds
+ * fewer (it does not check what a checkpoint covers: the caller does),
+ * CV_ERR_INVALID for N out of range, CV_ERR_IO.
+ */
+cv_err cv_audit_hashes(struct cv_audit *a, unsigned level, uint64_t first,
+    size_t n, struct cv_buf *out) CV_MUST_CHECK;
+
+/*
+ * Leaves FIRST to FIRST + N - 1 (N 1 to 256) appended to OUT as a
+ * tlog-tiles entry bundle: each a big-endian u16 length and the leaf
+ * bytes (which hash, with the 0x00 prefix, to the level-0 tile's hash).
+ * CV_ERR_NOT_FOUND past the log; CV_ERR_LIMIT (nothing appended) when a
+ * leaf is longer than CV_AUDIT_BUNDLE_MAX_ENTRY, which the format cannot
+ * carry (GET /v1/audit/entries and `audit entries` still can);
+ * CV_ERR_FORMAT when the files disagree (a damaged log), CV_ERR_IO.
+ */
+cv_err cv_audit_bundle(struct cv_audit *a, uint64_t first, size_t n,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/*
  * The stored checkpoint note of tree size SIZE appended to OUT;
  * CV_ERR_NOT_FOUND if none has that size.
  */

@@ -318,6 +318,24 @@ api "consistency proof" 200 k/aud GET "/v1/audit/consistency?from=1&size=$SIZE" 
 api "consistency proof: no from" 400 k/aud GET /v1/audit/consistency "" "$t_aud"
 api "entries: an investigator reads none" 403 k/adj GET /v1/audit/entries "" "$t_adj"
 
+# ---- the log as tlog-tiles: a full tile needs 256 entries (a request each)
+for _ in $(seq 1 260); do echo /v1/session; done >"$T/paths"
+batch aud "$t_aud" "$T/paths"
+api "tlog checkpoint: not an auditor" 403 k/adj GET /checkpoint "" "$t_adj"
+api "tlog checkpoint" 200 k/aud GET /checkpoint "" "$t_aud"
+api "tile: not an auditor" 403 k/adj GET /tile/0/000 "" "$t_adj"
+api "tile: no session" 401 k/aud GET /tile/0/000
+api "tile" 200 k/aud GET /tile/0/000 "" "$t_aud"
+api "tile: past the checkpoint" 404 k/aud GET /tile/1/000 "" "$t_aud"
+api "tile: bad level" 400 k/aud GET /tile/01/000 "" "$t_aud"
+api "partial tile" 200 k/aud GET /tile/0/000.p/7 "" "$t_aud"
+api "partial tile: width 0" 400 k/aud GET /tile/0/000.p/0 "" "$t_aud"
+api "entry bundle: not an auditor" 403 k/adj GET /tile/entries/000 "" "$t_adj"
+api "entry bundle" 200 k/aud GET /tile/entries/000 "" "$t_aud"
+api "entry bundle: past the checkpoint" 404 k/aud GET /tile/entries/999 "" "$t_aud"
+api "partial entry bundle" 200 k/aud GET /tile/entries/000.p/3 "" "$t_aud"
+api "partial entry bundle: bad width" 400 k/aud GET /tile/entries/000.p/256 "" "$t_aud"
+
 # ---- the latest drill report -------------------------------------------------
 api "drill report: none yet" 404 k/so GET /v1/drills/latest "" "$t_so"
 expect_ok "a drill kept in the vault" "$CV" drill run 1 --records 200 \

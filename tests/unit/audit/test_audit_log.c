@@ -549,6 +549,89 @@ test_pg_failed_batch(void **state)
 	assert_int_equal(rep.entries, before + 1);
 }
 
+/*
+ * tlog-tiles reads: a run of hashes is the stored nodes, a bundle is the
+ * leaves with u16 lengths; a leaf the format cannot carry is refused
+ * with nothing appended; past the log (or a wrapping index) is not found.
+ */
+static void
+test_tiles(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get", .actor = "tiler" };
+	struct cv_buf out = { 0 }, leaf = { 0 };
+	uint8_t h[CV_HASH_BYTES];
+	uint64_t base, size, idx;
+	char *big;
+	size_t pos;
+
+	(void)state;
+	/* A fresh handle: test_submit leaves its own unable to log. */
+	cv_audit_close(a);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_audit_size(a, &base), CV_OK);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
+	/* One leaf over 65535 bytes, in two fields that each fit. */
+	assert_non_null(big = malloc(40001));
+	memset(big, 'r', 40000);
+	big[40000] = '\0';
+	e.reason = big;
+	e.purpose = big + 5000;
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
+	assert_int_equal(idx, base + 300);
+	assert_int_equal(cv_audit_size(a, &size), CV_OK);
+
+	assert_int_equal(cv_audit_hashes(a, 0, base, 256, &out), CV_OK);
+	assert_int_equal(out.len, 256 * CV_HASH_BYTES);
+	for (uint64_t i = 0; i < 256; i++) {
+		assert_int_equal(cv_audit_node(a, 0, base + i, h), CV_OK);
+		assert_memory_equal(out.p + i * CV_HASH_BYTES, h,
+		    CV_HASH_BYTES);
+	}
+	out.len = 0;
+	assert_int_equal(cv_audit_hashes(a, 8, 0, 1, &out), CV_OK);
+	assert_int_equal(cv_audit_node(a, 8, 0, h), CV_OK);
+	assert_memory_equal(out.p, h, CV_HASH_BYTES);
+	out.len = 0;
+	assert_int_equal(cv_audit_hashes(a, 0, size - 1, 2, &out),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_audit_hashes(a, 0, UINT64_MAX, 2, &out),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_audit_hashes(a, 64, 0, 1, &out), CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_audit_hashes(a, 0, 0, 0, &out), CV_ERR_INVALID);
+	assert_int_equal(cv_audit_hashes(a, 0, 0, 257, &out), CV_ERR_INVALID);
+	assert_int_equal(out.len, 0);
+
+	/* The bundle of 256 leaves from BASE, one by one. */
+	assert_int_equal(cv_audit_bundle(a, base, 256, &out), CV_OK);
+	pos = 0;
+	for (uint64_t i = 0; i < 256; i++) {
+		size_t n = cv_get_u16be(out.p + pos);
+		leaf.len = 0;
+		assert_int_equal(cv_audit_leaf(a, base + i, &leaf), CV_OK);
+		assert_int_equal(n, leaf.len);
+		assert_memory_equal(out.p + pos + 2, leaf.p, n);
+		pos += 2 + n;
+	}
+	assert_int_equal(pos, out.len);
+	/* Up to the big leaf, and with it. */
+	out.len = 0;
+	assert_int_equal(cv_audit_bundle(a, base + 256, 44, &out), CV_OK);
+	pos = out.len;
+	assert_int_equal(cv_audit_bundle(a, base + 256, 45, &out),
+	    CV_ERR_LIMIT);
+	assert_int_equal(out.len, pos);
+	assert_int_equal(cv_audit_bundle(a, size, 1, &out), CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_audit_bundle(a, UINT64_MAX, 2, &out),
+	    CV_ERR_NOT_FOUND);
+	assert_int_equal(cv_audit_bundle(a, 0, 0, &out), CV_ERR_INVALID);
+	assert_int_equal(out.len, pos);
+	free(big);
+	cv_buf_free(&out);
+	cv_buf_free(&leaf);
+}
+
 int
 main(void)
 {
@@ -558,6 +641,7 @@ main(void)
 		cmocka_unit_test(test_zero_tail_cut),
 		cmocka_unit_test(test_checkpoints_paced),
 		cmocka_unit_test(test_submit),
+		cmocka_unit_test(test_tiles),
 	};
 	/* No torn writes in a transaction: the rest on PostgreSQL, and
 	 * what only it has. */
@@ -569,6 +653,7 @@ main(void)
 		cmocka_unit_test(test_pg_two_writers),
 		cmocka_unit_test(test_pg_failed_batch),
 		cmocka_unit_test(test_pg_commit_lost),
+		cmocka_unit_test(test_tiles),
 	};
 	int failed, up;
 
