@@ -180,6 +180,8 @@ cv_witness_serve(struct cv_witness *w, const char *listen, unsigned threads,
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *di;
+	struct MHD_OptionItem pool[2] = { { MHD_OPTION_END, 0, NULL },
+	    { MHD_OPTION_END, 0, NULL } };
 	cv_err r;
 
 	if ((r = parse_listen(listen, &sa)) != CV_OK)
@@ -187,15 +189,21 @@ cv_witness_serve(struct cv_witness *w, const char *listen, unsigned threads,
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A pool only for 2 or more (1 is the polling thread alone). */
+	if (threads >= 2) {
+		pool[0].option = MHD_OPTION_THREAD_POOL_SIZE;
+		pool[0].value = threads;
+	}
+	/* The logger first: MHD's own rule. */
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, &sa,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads < 1 ? 1u : threads,
+	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_CONNECTION_LIMIT, 256u,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
 	    MHD_OPTION_END);
 	if (d == NULL)
