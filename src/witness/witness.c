@@ -27,7 +27,6 @@
 
 #define KEY_MAGIC "CVWK\x01"
 #define KEY_MAGIC_LEN 5
-#define STATE_MAGIC "clearvault-witness-state/1\n"
 #define MAX_KEYS 8		/* trusted keys per origin */
 #define MAX_LOGS 1024
 #define LOGS_MAX_BYTES (MAX_LOGS * 400)
@@ -43,10 +42,7 @@ struct wlog {
 	size_t nkeys;
 	/* Check and update are one step under it (the spec's race). */
 	pthread_mutex_t mu;
-	int have;		/* cosigned a checkpoint already */
-	uint64_t size;
-	uint8_t root[CV_HASH_BYTES];
-	char path[PATH_MAX];
+	struct witness_state st;
 };
 
 struct cv_witness {
@@ -219,33 +215,13 @@ state_path(const char *dir, const char *origin, char *out, size_t size)
 static cv_err
 load_state(const char *dir, struct wlog *l)
 {
-	struct cv_checkpoint c;
-	char *buf = NULL;
-	size_t len, ml = strlen(STATE_MAGIC), tl;
 	cv_err r;
 
-	if ((r = state_path(dir, l->origin, l->path, sizeof l->path)) != CV_OK)
+	l->st.fd = -1;
+	if ((r = state_path(dir, l->origin, l->st.path, sizeof l->st.path)) !=
+	    CV_OK)
 		return r;
-	if ((r = cv_file_read(l->path, CV_WITNESS_MAX_BODY, &buf, &len)) ==
-	    CV_ERR_NOT_FOUND)
-		return CV_OK;	/* never cosigned */
-	if (r != CV_OK)
-		return r;
-	if (len < ml || memcmp(buf, STATE_MAGIC, ml) != 0 ||
-	    (tl = witness_note_text_len(buf + ml, len - ml)) == 0 ||
-	    cv_checkpoint_parse(buf + ml, tl, &c) != CV_OK ||
-	    strcmp(c.origin, l->origin) != 0) {
-		r = cv_fail(CV_ERR_FORMAT, "%s: not the state of %s", l->path,
-		    l->origin);
-		goto out;
-	}
-	l->have = 1;
-	l->size = c.size;
-	memcpy(l->root, c.root, CV_HASH_BYTES);
-	r = CV_OK;
- out:
-	free(buf);
-	return r;
+	return witness_state_load(&l->st, l->origin);
 }
 
 static cv_err
@@ -368,8 +344,10 @@ cv_witness_free(struct cv_witness *w)
 	if (w == NULL)
 		return;
 	sodium_free(w->sk);	/* unlocks, wipes, frees */
-	for (size_t i = 0; i < w->nlogs; i++)
+	for (size_t i = 0; i < w->nlogs; i++) {
 		pthread_mutex_destroy(&w->logs[i].mu);
+		witness_state_close(&w->logs[i].st);
+	}
 	free(w->logs);
 	pthread_mutex_destroy(&w->key_mu);
 	if (w->lock_fd >= 0)
@@ -454,9 +432,9 @@ cv_witness_latest(struct cv_witness *w, const char *origin, uint64_t *size,
 	if (l == NULL)
 		return cv_fail(CV_ERR_NOT_FOUND, "unknown origin");
 	pthread_mutex_lock(&l->mu);
-	if (l->have) {
-		*size = l->size;
-		memcpy(root, l->root, CV_HASH_BYTES);
+	if (l->st.have) {
+		*size = l->st.size;
+		memcpy(root, l->st.root, CV_HASH_BYTES);
 		r = CV_OK;
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -522,7 +500,6 @@ cv_witness_add_checkpoint(struct cv_witness *w, const char *body,
 {
 	struct cv_witness_req *req = NULL;
 	struct cv_checkpoint c;
-	struct cv_buf st = { 0 };
 	struct wlog *l;
 	size_t tlen = 0;
 	int verified = 0, locked = 0;
@@ -570,20 +547,20 @@ cv_witness_add_checkpoint(struct cv_witness *w, const char *body,
 	}
 	pthread_mutex_lock(&l->mu);
 	locked = 1;
-	if (req->old != (l->have ? l->size : 0)) {
+	if (req->old != (l->st.have ? l->st.size : 0)) {
 		*status = 409;
 		*ctype = "text/x.tlog.size";
 		reply->len = 0;
 		char sz[32];
 		int n = snprintf(sz, sizeof sz, "%" PRIu64 "\n",
-		    l->have ? l->size : 0);
+		    l->st.have ? l->st.size : 0);
 		r = cv_buf_add(reply, sz, (size_t)n);
 		goto out;
 	}
-	if (l->have && c.size == l->size) {
+	if (l->st.have && c.size == l->st.size) {
 		/* The same tree again: only with the same root (else a
 		 * fork), and an empty proof. */
-		if (sodium_memcmp(c.root, l->root, CV_HASH_BYTES) != 0) {
+		if (sodium_memcmp(c.root, l->st.root, CV_HASH_BYTES) != 0) {
 			fprintf(stderr, "clearvault witness: %s: a second "
 			    "root for size %" PRIu64 " refused (a fork?)\n",
 			    l->origin, c.size);
@@ -603,12 +580,12 @@ cv_witness_add_checkpoint(struct cv_witness *w, const char *body,
 			    "must be empty");
 			goto out;
 		}
-	} else if (cv_merkle_verify_consistency(req->old, c.size, l->root,
+	} else if (cv_merkle_verify_consistency(req->old, c.size, l->st.root,
 	    c.root, (const uint8_t (*)[CV_HASH_BYTES])req->proof,
 	    req->n) != CV_OK) {
 		fprintf(stderr, "clearvault witness: %s: size %" PRIu64
 		    " not proved consistent with %" PRIu64 ": %s\n",
-		    l->origin, c.size, l->size, cv_err_detail());
+		    l->origin, c.size, l->st.size, cv_err_detail());
 		r = say(status, 422, reply, "consistency proof does not "
 		    "verify");
 		goto out;
@@ -616,14 +593,9 @@ cv_witness_add_checkpoint(struct cv_witness *w, const char *body,
 	/* Durable before any cosignature leaves: after a crash here the
 	 * witness holds the new size, so the old one can never be cosigned
 	 * again, whether or not the client saw the reply. */
-	if ((r = cv_buf_add(&st, STATE_MAGIC, strlen(STATE_MAGIC))) !=
-	    CV_OK || (r = cv_buf_add(&st, req->note, req->note_len)) !=
-	    CV_OK || (r = cv_file_replace(l->path, st.p, st.len, 0600)) !=
-	    CV_OK)
+	if ((r = witness_state_save(&l->st, req->note, req->note_len, c.size,
+	    c.root)) != CV_OK)
 		goto out;
-	l->have = 1;
-	l->size = c.size;
-	memcpy(l->root, c.root, CV_HASH_BYTES);
 	reply->len = 0;
 	if ((r = cosign(w, req->note, tlen, reply)) != CV_OK)
 		goto out;
@@ -634,7 +606,6 @@ cv_witness_add_checkpoint(struct cv_witness *w, const char *body,
 		pthread_mutex_unlock(&l->mu);
 	if (r != CV_OK)
 		*status = 500;
-	cv_buf_free(&st);
 	free(req);
 	return r;
 }

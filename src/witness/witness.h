@@ -15,8 +15,8 @@
  *   witness.conf   "name NAME\n"
  *   witness.key    "CVWK" 0x01 || 32-byte Ed25519 seed      (0600)
  *   logs           one "VKEY ORIGIN\n" line per trusted log key
- *   state/H        "clearvault-witness-state/1\n" then the last cosigned
- *                  checkpoint note, H = hex SHA-256(origin)[:16]
+ *   state/H        the last cosigned checkpoint note, in two slots written
+ *                  in turn (state.c), H = hex SHA-256(origin)[:16]
  *   lock           flock'd by the one server that may use the folder
  */
 #ifndef CV_WITNESS_H

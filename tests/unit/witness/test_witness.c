@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "audit/merkle.h"
 #include "audit/note.h"
 #include "testutil.h"
 #include "witness/witness.h"
@@ -370,6 +371,74 @@ test_consistency_vectors(void **state)
 	test_rm_rf(dir);
 }
 
+/* Flips byte OFF of the only file in DIR/state. */
+static void
+flip(const char *dir, long off)
+{
+	char cmd[1400];
+
+	snprintf(cmd, sizeof cmd, "f=$(ls -d '%s'/state/*) && printf '\\377' | "
+	    "dd of=\"$f\" bs=1 seek=%ld conv=notrunc status=none", dir, off);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * A torn write spoils only the slot being written: the witness comes back
+ * with the state before it (nothing of the torn one was cosigned). A file
+ * with no valid slot at all is refused.
+ */
+static void
+test_state_slots(void **state)
+{
+	const char *dir = test_vault_dir();
+	char vk[256], key[CV_WITNESS_VKEY_MAX];
+	uint8_t r1[32], r2[32], got[32];
+	struct cv_witness *w = NULL;
+	struct cv_buf b = { 0 };
+	uint64_t size;
+
+	(void)state;
+	crypto_sign_keypair(log_pk, log_sk);
+	assert_int_equal(cv_note_vkey_format("kat.example/log", log_pk, vk,
+	    sizeof vk), CV_OK);
+	assert_int_equal(cv_witness_init(dir, "t.example/w", key, sizeof key),
+	    CV_OK);
+	assert_int_equal(cv_witness_add_log(dir, "t/1", vk), CV_OK);
+	assert_int_equal(cv_witness_open(dir, 1, &w), CV_OK);
+	assert_int_equal(cv_witness_latest(w, "t/1", &size, got),
+	    CV_ERR_NOT_FOUND);
+	/* Size 1 (leaf "a"), then size 2 (leaves "a", "b"). */
+	cv_merkle_leaf_hash("a", 1, r1);
+	cv_merkle_leaf_hash("b", 1, got);
+	cv_merkle_node_hash(r1, got, r2);
+	body(&b, "t/1", 0, 1, r1, NULL, 0);
+	assert_int_equal(post(w, &b), 200);
+	body(&b, "t/1", 1, 2, r2, (const uint8_t (*)[32])got, 1);
+	assert_int_equal(post(w, &b), 200);
+	cv_witness_free(w);
+	assert_int_equal(cv_witness_open(dir, 1, &w), CV_OK);
+	assert_int_equal(cv_witness_latest(w, "t/1", &size, got), CV_OK);
+	assert_int_equal(size, 2);
+	assert_memory_equal(got, r2, 32);
+	cv_witness_free(w);
+	/* The second write went to slot 0 (seq 2): torn, size 1 is back,
+	 * and the witness goes on from there. */
+	flip(dir, 40);
+	assert_int_equal(cv_witness_open(dir, 1, &w), CV_OK);
+	assert_int_equal(cv_witness_latest(w, "t/1", &size, got), CV_OK);
+	assert_int_equal(size, 1);
+	assert_memory_equal(got, r1, 32);
+	body(&b, "t/1", 1, 2, r2, (const uint8_t (*)[32])got, 0);
+	assert_int_equal(post(w, &b), 422);	/* no proof */
+	cv_witness_free(w);
+	/* Both slots spoilt: refused, not taken for "never cosigned". */
+	flip(dir, 20480 + 40);
+	assert_int_equal(cv_witness_open(dir, 1, &w), CV_ERR_FORMAT);
+	assert_null(w);
+	cv_buf_free(&b);
+	test_rm_rf(dir);
+}
+
 int
 main(void)
 {
@@ -379,6 +448,7 @@ main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_consistency_vectors),
+		cmocka_unit_test(test_state_slots),
 	};
 
 	if (sodium_init() < 0)
