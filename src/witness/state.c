@@ -183,7 +183,7 @@ witness_state_save(struct witness_state *s, const char *note, size_t len,
 	cv_put_u32be(buf + 13, (uint32_t)len);
 	memcpy(buf + SLOT_HEAD, note, len);
 	digest(buf, SLOT_HEAD + len, buf + SLOT_HEAD + len);
-	if (cv_fault("witness_state_write") ||
+	if (cv_fault("witness.state_write") ||
 	    pwrite(s->fd, buf, n, (off_t)(seq % 2) * SLOT_BYTES) != (ssize_t)n ||
 	    fdatasync(s->fd) != 0) {
 		s->broken = 1;

@@ -241,4 +241,31 @@ post "$T/r33"
 expect_eq "after a restart the latest again: 200" 200 "$status"
 stop_witness
 
+# --- a state write that fails: nothing cosigned, the log's updates stop
+# until a restart (test builds: fault injection) ---
+HOOKS=
+env CLEARVAULT_FAULT=x "$CV" --version 2>&1 | grep -q "test hook" || HOOKS=1
+if [ -n "$HOOKS" ]; then
+	grow "$T/v" 2
+	"$CV" audit consistency --dir "$T/v" --from "$T/c3" >"$T/p34"
+	S4=$(json_field "$T/p34" 'd["size2"]')
+	"$CV" audit checkpoint --dir "$T/v" --size "$S4" >"$T/c4"
+	request "$S3" "$T/p34" "$T/c4" "$T/r4"
+	CLEARVAULT_FAULT=witness.state_write:1 start_witness || { finish; exit; }
+	post "$T/r4"
+	expect_eq "state not written: 500" 500 "$status"
+	grep -q "cosigned" "$T/reply" && ok || bad "500 says nothing was cosigned"
+	post "$T/r4"
+	expect_eq "and no more updates of that log: 500" 500 "$status"
+	stop_witness
+	start_witness || { finish; exit; }
+	post "$T/r33"
+	expect_eq "after the restart the witness is where it was" 200 "$status"
+	post "$T/r4"
+	expect_eq "...and takes the update" 200 "$status"
+	run python3 "$CHECK" "$LOGKEY" "$WKEY" "$T/c4" "$T/reply"
+	expect_eq "its cosignature" 0 "$rc"
+	stop_witness
+fi
+
 finish
