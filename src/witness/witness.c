@@ -545,6 +545,17 @@ cv_witness_add_checkpoint(struct cv_witness *w, const char *body,
 		    "than the checkpoint's %" PRIu64, req->old, c.size);
 		goto out;
 	}
+	/* The empty tree has one root: nothing else is a size-0 tree. */
+	if (c.size == 0) {
+		uint8_t empty[CV_HASH_BYTES];
+
+		cv_merkle_empty_root(empty);
+		if (sodium_memcmp(empty, c.root, CV_HASH_BYTES) != 0) {
+			r = say(status, 422, reply, "a tree of size 0 has the "
+			    "root SHA-256(\"\")");
+			goto out;
+		}
+	}
 	pthread_mutex_lock(&l->mu);
 	locked = 1;
 	if (req->old != (l->st.have ? l->st.size : 0)) {

@@ -371,14 +371,17 @@ test_consistency_vectors(void **state)
 	test_rm_rf(dir);
 }
 
-/* Flips byte OFF of the only file in DIR/state. */
+/* Flips byte OFF of ORIGIN's state file, DIR/state/hex(SHA-256)[:16]. */
 static void
-flip(const char *dir, long off)
+flip(const char *dir, const char *origin, long off)
 {
-	char cmd[1400];
+	char cmd[1400], hex[33];
+	uint8_t d[32];
 
-	snprintf(cmd, sizeof cmd, "f=$(ls -d '%s'/state/*) && printf '\\377' | "
-	    "dd of=\"$f\" bs=1 seek=%ld conv=notrunc status=none", dir, off);
+	crypto_hash_sha256(d, (const uint8_t *)origin, strlen(origin));
+	sodium_bin2hex(hex, sizeof hex, d, 16);
+	snprintf(cmd, sizeof cmd, "printf '\\377' | dd of='%s/state/%s' bs=1 "
+	    "seek=%ld conv=notrunc status=none", dir, hex, off);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -404,9 +407,17 @@ test_state_slots(void **state)
 	assert_int_equal(cv_witness_init(dir, "t.example/w", key, sizeof key),
 	    CV_OK);
 	assert_int_equal(cv_witness_add_log(dir, "t/1", vk), CV_OK);
+	assert_int_equal(cv_witness_add_log(dir, "t/0", vk), CV_OK);
 	assert_int_equal(cv_witness_open(dir, 1, &w), CV_OK);
 	assert_int_equal(cv_witness_latest(w, "t/1", &size, got),
 	    CV_ERR_NOT_FOUND);
+	/* A size-0 tree has one root. */
+	cv_merkle_leaf_hash("a", 1, r1);
+	body(&b, "t/0", 0, 0, r1, NULL, 0);
+	assert_int_equal(post(w, &b), 422);
+	cv_merkle_empty_root(r1);
+	body(&b, "t/0", 0, 0, r1, NULL, 0);
+	assert_int_equal(post(w, &b), 200);
 	/* Size 1 (leaf "a"), then size 2 (leaves "a", "b"). */
 	cv_merkle_leaf_hash("a", 1, r1);
 	cv_merkle_leaf_hash("b", 1, got);
@@ -423,7 +434,7 @@ test_state_slots(void **state)
 	cv_witness_free(w);
 	/* The second write went to slot 0 (seq 2): torn, size 1 is back,
 	 * and the witness goes on from there. */
-	flip(dir, 40);
+	flip(dir, "t/1", 40);
 	assert_int_equal(cv_witness_open(dir, 1, &w), CV_OK);
 	assert_int_equal(cv_witness_latest(w, "t/1", &size, got), CV_OK);
 	assert_int_equal(size, 1);
@@ -432,7 +443,7 @@ test_state_slots(void **state)
 	assert_int_equal(post(w, &b), 422);	/* no proof */
 	cv_witness_free(w);
 	/* Both slots spoilt: refused, not taken for "never cosigned". */
-	flip(dir, 20480 + 40);
+	flip(dir, "t/1", 20480 + 40);
 	assert_int_equal(cv_witness_open(dir, 1, &w), CV_ERR_FORMAT);
 	assert_null(w);
 	cv_buf_free(&b);
