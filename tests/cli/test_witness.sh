@@ -14,6 +14,10 @@ stop_witness() {
 	WPID=
 }
 start_witness() {
+	# Emptied here, not by the child's redirection: that may come after
+	# the loop below has read the last server's address.
+	: >"$T/w.out"
+	URL=
 	"$CV" witness serve --dir "$T/w" --listen 127.0.0.1:0 \
 	    >"$T/w.out" 2>"$T/w.err" &
 	WPID=$!
