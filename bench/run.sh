@@ -15,11 +15,15 @@
 #           each of BENCH_NODES_CONNS connections (default "32 128")
 #   guard   microseconds per decision, memory for 1,000,000 users
 #   scope   one principal's reads out of 100 million audit entries
+#   witness add-checkpoint requests/s cosigned by `clearvault witness
+#           serve` on one core over loopback (target 1,000) vs the bare
+#           Ed25519 verify + sign + pwrite/fdatasync it must do
 # BENCH_RECORDS (default 1,000,000) sets the size. Needs ~8 GB of disk at
 # the default size, in $TMPDIR. BENCH_ONLY=server,guard (a comma list of
 # get, rotate, load_pg, server, nodes, audit, audit_pg, guard,
-# scope) runs only
-# those parts; gen and load always run, as the others read their vault.
+# scope, witness) runs only
+# those parts; gen and load always run, as the others read their vault
+# (but not for BENCH_ONLY=witness alone: the witness holds no vault).
 set -eu
 cd "$(dirname "$0")/.."
 N=${BENCH_RECORDS:-1000000}
@@ -39,6 +43,21 @@ want() {
 }
 
 echo "clearvault benchmark: $N records, $cores cores, $(date -u +%F)"
+
+# The witness (issue 15): BENCH_WITNESS_N (default 5,000) add-checkpoint
+# requests, each a log grown by one entry with its consistency proof, one
+# after another on a keep-alive connection to a one-thread witness; the
+# baseline is its floor (an Ed25519 verify, a sign, a pwrite + fdatasync
+# of a checkpoint-sized block) in the same folder, same run.
+if want witness; then
+	WN=${BENCH_WITNESS_N:-5000}
+	mkdir "$W/witness"
+	out=$($B/bench/bench_witness $B/clearvault "$W/witness" "$WN")
+	set -- $out
+	echo "witness:  $(rate "$2" "$3") add-checkpoint/s cosigned over loopback, one core; bare verify + sign + pwrite/fdatasync $(rate "$2" "$4")/s; ratio $(ratio "$4" "$3") (target >= 1,000/s; errors $5)"
+	rm -rf "$W/witness"
+	[ "${BENCH_ONLY:-all}" = witness ] && exit 0
+fi
 
 # The generator's own rate (to /dev/null), then the file the loads read.
 t0=$(now)

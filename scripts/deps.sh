@@ -8,14 +8,16 @@ libsodium-dev libjansson-dev libsqlite3-dev sqlite3 libp11-kit-dev softhsm2 \
 libcmocka-dev nettle-dev libgnutls28-dev liboath-dev \
 libqrencode-dev libmicrohttpd-dev libseccomp-dev openssl curl \
 libpq-dev postgresql-15 libpng-dev libnss3-tools zbar-tools prometheus \
-chromium python3-jsonschema"
+chromium python3-jsonschema python3-cryptography"
 
 # libnss3-tools (certutil, pk12util: a browser's certificate store),
 # zbar-tools (zbarimg reads the QR codes back), prometheus (a real
 # scraper of /metrics), chromium (the browser of tests/web, headless,
-# driven over its DevTools pipe) and python3-jsonschema (the JSON Schema
+# driven over its DevTools pipe), python3-jsonschema (the JSON Schema
 # validator that checks the server's replies against docs/openapi.json,
-# tests/cli/openapi_check.py) are the tests'.
+# tests/cli/openapi_check.py) and python3-cryptography (the Ed25519 of
+# the independent cosignature check, tests/cli/cosig_check.py) are the
+# tests'.
 # libpq is the PostgreSQL storage driver's (src/store/db_pg.c); the tests
 # start a throwaway PostgreSQL 15 of their own (tests/pg.sh). make bench's
 # PostgreSQL baseline also needs pgaudit.

@@ -79,7 +79,7 @@ if [ $st -eq 0 ]; then
 	    "$seeds/api_bodies" "$seeds/guard_state" "$seeds/audit_view" \
 	    "$seeds/evidence" "$seeds/csr" "$seeds/binding" \
 	    "$seeds/backup_sums" "$seeds/keyd" "$seeds/alert_5424" \
-	    "$seeds/tile_path"
+	    "$seeds/tile_path" "$seeds/witness_request"
 	printf '0/x001/x234/067.p/12' >"$seeds/tile_path/a"
 	printf 'entries/x005/000' >"$seeds/tile_path/b"
 	printf '7/000.p/255' >"$seeds/tile_path/c"
@@ -124,6 +124,13 @@ if [ $st -eq 0 ]; then
 	./build/clearvault audit prove --dir "$v" --index 0 >"$seeds/p1"
 	./build/clearvault audit checkpoint --dir "$v" >"$seeds/c1"
 	(cat "$seeds/p1"; printf '\0'; cat "$seeds/c1") >"$seeds/proof/a"
+	# add-checkpoint bodies: a first one, one with a proof, a note with
+	# a cosignature line appended (the vault side's verifier)
+	(printf 'old 0\n\n'; cat "$seeds/c1") >"$seeds/witness_request/a"
+	(printf 'old 5\nPlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=\n\n'
+	    sed "1s|.*|PeterNeumann|" "$seeds/c1") >"$seeds/witness_request/b"
+	printf 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\342\200\224 witness.example/w1 Ro2ZuwAAAABkGFDLQB2dbiQ7rPMIDjq/twq5Ixt42T+awjiYS4+fxrnLnI31x5abVjZlhDVvZAcRRLyAiG4oQlhTgi4DsxiPwiDaDg==\n' \
+	    >"$seeds/witness_request/c"
 	./build/clearvault audit tail --dir "$v" --json -n 5 | python3 -c '
 import base64, json, sys
 for i, l in enumerate(sys.stdin):
@@ -136,7 +143,7 @@ for i, l in enumerate(sys.stdin):
 	    cp "$seeds/bk/SHA256SUMS" "$seeds/backup_sums/a"
 	for t in record config keyring envelope audit_entry proof api_bodies \
 	    guard_state audit_view evidence csr binding backup_sums keyd \
-	    alert_5424 tile_path; do
+	    alert_5424 tile_path witness_request; do
 		./build-fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" \
 		    -max_len=16384 -print_final_stats=0 \
 		    -artifact_prefix="$seeds/crash-$t-" "$seeds/$t" \

@@ -43,6 +43,7 @@ int cmd_access(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_rebind(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
 #ifdef CV_TEST_HOOKS
 int cmd_test_secrets(int argc, char **argv);
 #endif

@@ -42,6 +42,8 @@ static const struct cli_cmd cmds[] = {
 	{ "scope", cmd_scope, "which records' data left, to whom, when" },
 	{ "evidence", cmd_evidence, "evidence for partners: export, verify" },
 	{ "drill", cmd_drill, "attack drills against a fresh vault and server" },
+	{ "witness", cmd_witness, "cosign other logs' checkpoints (C2SP "
+	    "tlog-witness)" },
 	{ "audit", cmd_audit, "the tamper-evident log: checkpoints, proofs, "
 	    "verify" },
 };
