@@ -142,7 +142,9 @@ cv_note_verify(const char *note, size_t len, const char *name,
     const uint8_t pk[static CV_ED25519_PK], size_t *text_len)
 {
 	const char *sep = NULL, *p, *end = note + len, *nl, *sp;
-	uint8_t sig[4 + CV_ED25519_SIG + 1];
+	/* Our own lines are Ed25519 (4 + 64 bytes); a cosignature/v1 by a
+	 * witness of the same name would be 4 + 8 + 64: room for both. */
+	uint8_t sig[128];
 	uint32_t want = cv_note_keyid(name, pk);
 	size_t tlen, siglen, nsig = 0;
 	int found = 0;
@@ -175,15 +177,23 @@ cv_note_verify(const char *note, size_t len, const char *name,
 		if (++nsig > 100)
 			return cv_fail(CV_ERR_INVALID, "note: too many "
 			    "signatures");
+		if (nl - sp - 1 < 8)
+			return cv_fail(CV_ERR_INVALID, "note: bad signature "
+			    "encoding");
+		/* Another signer's line (a witness's cosignature, a key of
+		 * another type, of any length) is not ours to read: skipped
+		 * as c2sp.org/signed-note says, and so is a second good line
+		 * of ours (one verification a note is enough). */
+		if ((size_t)(sp - p) != strlen(name) ||
+		    memcmp(p, name, strlen(name)) != 0 || found)
+			continue;
 		if (sodium_base642bin(sig, sizeof sig, sp + 1,
 		    (size_t)(nl - sp - 1), NULL, &siglen, NULL,
 		    sodium_base64_VARIANT_ORIGINAL) != 0 || siglen < 4)
 			return cv_fail(CV_ERR_INVALID, "note: bad signature "
 			    "encoding");
-		if ((size_t)(sp - p) != strlen(name) ||
-		    memcmp(p, name, strlen(name)) != 0 ||
-		    cv_get_u32be(sig) != want)
-			continue;	/* another signer's */
+		if (cv_get_u32be(sig) != want)
+			continue;	/* the same name, another key */
 		if (siglen == 4 + CV_ED25519_SIG &&
 		    crypto_sign_verify_detached(sig + 4,
 		    (const uint8_t *)note, tlen, pk) == 0)

@@ -169,11 +169,13 @@ witness_state_save(struct witness_state *s, const char *note, size_t len,
 	if (len > SLOT_BYTES - SLOT_HEAD - 32)
 		return cv_fail(CV_ERR_INVALID, "checkpoint too large");
 	if (s->fd < 0 && (r = create(s)) != CV_OK) {
+		/* Only a file this call made is removed: one that exists
+		 * (EEXIST) records what was cosigned. */
 		if (s->fd >= 0) {
 			close(s->fd);
 			s->fd = -1;
+			(void)unlink(s->path);
 		}
-		(void)unlink(s->path);
 		return r;
 	}
 	if ((buf = malloc(n)) == NULL)

@@ -180,6 +180,7 @@ load_logs(struct cv_witness *w)
 				goto out;
 			}
 			l = &w->logs[w->nlogs++];
+			l->st.fd = -1;	/* none yet: cv_witness_free closes */
 			snprintf(l->origin, sizeof l->origin, "%s", sp + 1);
 			pthread_mutex_init(&l->mu, NULL);
 		}
@@ -603,8 +604,11 @@ cv_witness_add_checkpoint(struct cv_witness *w, const char *body,
 	}
 	/* Durable before any cosignature leaves: after a crash here the
 	 * witness holds the new size, so the old one can never be cosigned
-	 * again, whether or not the client saw the reply. */
-	if ((r = witness_state_save(&l->st, req->note, req->note_len, c.size,
+	 * again, whether or not the client saw the reply. The same tree
+	 * again changes nothing to keep (and a replay of the public
+	 * checkpoint must not cost a flush). */
+	if (!(l->st.have && c.size == l->st.size) &&
+	    (r = witness_state_save(&l->st, req->note, req->note_len, c.size,
 	    c.root)) != CV_OK)
 		goto out;
 	reply->len = 0;

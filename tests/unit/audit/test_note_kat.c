@@ -117,6 +117,20 @@ test_verify(void **state)
 	note[strlen(note) - 1] = '\0';
 	assert_int_equal(cv_note_verify(note, strlen(note), "PeterNeumann",
 	    pk, &tl), CV_ERR_INVALID);
+	/* Other signers' lines of any length (a cosignature/v1 is 76 bytes,
+	 * a post-quantum one kilobytes) are skipped, before or after ours:
+	 * a cosigned checkpoint still verifies under the log's key. */
+	{
+		char big[700];
+
+		memset(big, 'A', sizeof big - 1);
+		big[sizeof big - 1] = '\0';
+		snprintf(note, sizeof note, "%s\u2014 witness.example %s\n",
+		    s("note"), big);
+		assert_int_equal(cv_note_verify(note, strlen(note),
+		    "PeterNeumann", pk, &tl), CV_OK);
+		assert_int_equal(tl, strlen(s("text")));
+	}
 }
 
 static void
