@@ -142,7 +142,10 @@ cv_note_verify(const char *note, size_t len, const char *name,
     const uint8_t pk[static CV_ED25519_PK], size_t *text_len)
 {
 	const char *sep = NULL, *p, *end = note + len, *nl, *sp;
-	uint8_t sig[4 + CV_ED25519_SIG + 1];
+	/* Room for other signers' signatures too: a witness's cosignature
+	 * (c2sp.org/tlog-cosignature) is key id, timestamp and signature,
+	 * 76 bytes; a note carrying one must still verify for the log. */
+	uint8_t sig[256];
 	uint32_t want = cv_note_keyid(name, pk);
 	size_t tlen, siglen, nsig = 0;
 	int found = 0;

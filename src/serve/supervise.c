@@ -20,6 +20,7 @@
 #include "../keyd/keyd.h"
 #include "serve.h"
 #include "syslog.h"
+#include "witness_push.h"
 
 #define RESTARTS_PER_MINUTE 5
 
@@ -261,7 +262,10 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	struct sup s = { .o = o, .pass_fd = -1, .listen_fd = -1,
 	    .alerts_fd = -1, .relay_fd = -1 };
 	struct cv_syslog_relay *relay = NULL;
+	struct cv_witness_pusher *pusher = NULL;
 	struct cv_syslog_target target, *tp = NULL;
+	struct cv_config cfg;
+	int have_cfg = 0;
 	sigset_t mask, old;
 	int sup[2] = { -1, -1 }, pass[2] = { -1, -1 }, api[2] = { -1, -1 };
 	int fds[4], sig, st, stopping = 0;
@@ -274,9 +278,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	if ((r = child_env(&s.env)) != CV_OK)
 		return r;
 	{
-		struct cv_config cfg;
-
 		if (cv_config_load(o->dir, &cfg) == CV_OK) {
+			have_cfg = 1;
 			memcpy(s.vault_id, cfg.vault_id, sizeof s.vault_id);
 			if (cfg.syslog_5424[0] && !o->syslog_arg &&
 			    cv_config_syslog_target(cfg.syslog_5424,
@@ -341,6 +344,12 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 		if ((r = cv_keyd_append(s.kd, &e, NULL)) != CV_OK)
 			goto out;
 	}
+	/* keyd has opened (and, if need be, repaired) the log: the pusher
+	 * may read it now. Its thread, like the relay's, inherits the
+	 * blocked signals. */
+	if (have_cfg && (r = cv_witness_pusher_start(o->dir, &cfg,
+	    s.alerts_fd, &pusher)) != CV_OK)
+		goto out;
 	/* The port is ours, not a worker's: a restarted worker serves the
 	 * same one, and the worker needs no bind() in its sandbox. */
 	if ((r = cv_server_listen(o->api.listen, &s.listen_fd)) != CV_OK)
@@ -440,6 +449,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 			r = cv_fail(CV_ERR_HSM, "the key process did not stop "
 			    "cleanly");
 	}
+	/* After keyd: its last checkpoint goes to the witnesses too. */
+	cv_witness_pusher_stop(pusher);
 	for (int i = 0; i < 2; i++) {
 		if (sup[i] >= 0)
 			close(sup[i]);
