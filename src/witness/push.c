@@ -138,17 +138,56 @@ header(const char *head, size_t hlen, const char *name, char *out,
 }
 
 cv_err
+cv_witness_reply_parse(const char *in, size_t len, int *status,
+    size_t *body_off, size_t *body_len)
+{
+	const char *hend;
+	char cl[24], *e;
+	unsigned long long want;
+	size_t hlen, blen;
+	int st = 0;
+
+	*status = 0;
+	*body_off = *body_len = 0;
+	if (len < 12 || memcmp(in, "HTTP/1.", 7) != 0 || in[8] != ' ' ||
+	    (hend = memmem(in, len, "\r\n\r\n", 4)) == NULL)
+		goto bad;
+	for (int i = 9; i < 12; i++) {
+		if (in[i] < '0' || in[i] > '9')
+			goto bad;
+		st = st * 10 + (in[i] - '0');
+	}
+	if (st < 100 || (len > 12 && in[12] != ' ' && in[12] != '\r'))
+		goto bad;
+	hlen = (size_t)(hend - in);
+	blen = len - hlen - 4;
+	if (header(in, hlen, "Content-Length", cl, sizeof cl)) {
+		errno = 0;
+		want = strtoull(cl, &e, 10);
+		if (*e != '\0' || cl[0] < '0' || cl[0] > '9' || errno != 0 ||
+		    want > blen)
+			goto bad;	/* cut short */
+		blen = (size_t)want;
+	}
+	*status = st;
+	*body_off = hlen + 4;
+	*body_len = blen;
+	return CV_OK;
+ bad:
+	return cv_fail(CV_ERR_INVALID, "witness: malformed HTTP reply");
+}
+
+cv_err
 cv_witness_post(const char *host, const char *port, const char *path,
     const void *body, size_t len, unsigned timeout_ms, int *status,
     struct cv_buf *reply)
 {
 	int64_t deadline = cv_now_us() + (int64_t)timeout_ms * 1000;
 	struct cv_buf in = { 0 };
-	char head[600], cl[24], *hend, *e;
-	unsigned long long want;
+	char head[600];
 	int fd = -1, n;
 	ssize_t got;
-	size_t hlen;
+	size_t off, len2;
 	cv_err r;
 
 	*status = 0;
@@ -190,29 +229,9 @@ cv_witness_post(const char *host, const char *port, const char *path,
 			goto out;
 		}
 	}
-	if ((r = cv_buf_add(&in, "", 1)) != CV_OK)
-		goto out;
-	in.len--;
-	r = cv_fail(CV_ERR_INVALID, "witness: malformed HTTP reply");
-	if (in.len < 12 || memcmp(in.p, "HTTP/1.", 7) != 0 ||
-	    in.p[8] != ' ' || (hend = strstr((char *)in.p, "\r\n\r\n")) ==
-	    NULL)
-		goto out;
-	*status = (int)strtol((char *)in.p + 9, &e, 10);
-	if (e != (char *)in.p + 12 || *status < 100 || *status > 599) {
-		*status = 0;
-		goto out;
-	}
-	hlen = (size_t)(hend - (char *)in.p);
-	hend += 4;
-	len = in.len - hlen - 4;
-	if (header((char *)in.p, hlen, "Content-Length", cl, sizeof cl)) {
-		want = strtoull(cl, &e, 10);
-		if (*e != '\0' || cl[0] < '0' || cl[0] > '9' || want > len)
-			goto out;	/* cut short */
-		len = (size_t)want;
-	}
-	if ((r = cv_buf_add(reply, hend, len)) != CV_OK)
+	if ((r = cv_witness_reply_parse((const char *)in.p, in.len, status,
+	    &off, &len2)) != CV_OK ||
+	    (r = cv_buf_add(reply, in.p + off, len2)) != CV_OK)
 		goto out;
 	r = CV_OK;
  out:

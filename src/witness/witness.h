@@ -185,6 +185,15 @@ cv_err cv_witness_post(const char *host, const char *port, const char *path,
     const void *body, size_t len, unsigned timeout_ms, int *status,
     struct cv_buf *reply) CV_MUST_CHECK;
 
+/*
+ * A witness's HTTP/1.x reply IN (LEN bytes, outside input; need not be
+ * NUL-terminated): *STATUS, and where its body is (*BODY_OFF,
+ * *BODY_LEN: the Content-Length when given, which must fit, else the
+ * rest). CV_ERR_INVALID when it is no HTTP reply.
+ */
+cv_err cv_witness_reply_parse(const char *in, size_t len, int *status,
+    size_t *body_off, size_t *body_len) CV_MUST_CHECK;
+
 /* An add-checkpoint body: "old OLD\n", the N proof hashes in base64 one a
  * line, "\n", the checkpoint NOTE (LEN bytes). Appended to OUT. */
 cv_err cv_witness_req_format(uint64_t old, const uint8_t (*proof)[32],

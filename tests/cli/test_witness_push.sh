@@ -8,7 +8,9 @@
 # both witnesses: critical witness_conflict alerts, and `audit verify
 # --witness` fails naming the missing quorum. A witness down: the log keeps
 # working, witness_quorum_missing after witness_alert_after, and the
-# cosignatures catch up when it is back. Config errors name the key.
+# cosignatures catch up when it is back. Config errors name the key. On
+# SQLite and on PostgreSQL (the pusher's read-only log handle is the
+# database's there; the rollback is a copy of the database).
 . "$(dirname "$0")/lib.sh"
 CHECK=$(dirname "$0")/cosig_check.py
 WPID1= WPID2= SRV_PID=
@@ -182,7 +184,10 @@ expect_fail "verify: --quorum above the keys" "quorum must be" \
 expect_eq "DIR/witness is private" 700 "$(stat -c %a "$T/v/witness")"
 
 # ---- a vault copied back to an older state -------------------------------
+# The folder and its database as they are now (on PostgreSQL the log is in
+# the database: a copy of it, put under the copied folder later).
 cp -a "$T/v" "$T/vold"
+db_save "$T/v" vsnap || bad "database snapshot"
 OLD_SIZE=$(sed -n 2p "$T/v/witness/checkpoint")
 # (the session token outlives a restart of the server)
 start_server "$T/v" || { bad "server restart"; finish; exit 1; }
@@ -195,6 +200,7 @@ wait_quiet 15 newer && ok || bad "no newer cosigned checkpoint"
 stop_server
 NEW_SIZE=$(sed -n 2p "$T/v/witness/checkpoint")
 rm -f "$T/vold/alerts.jsonl"
+db_restore "$T/vold" vsnap || bad "database restore"
 start_server "$T/vold" || { bad "server on the old copy"; finish; exit 1; }
 conflicts() { [ "$(alerts "$T/vold" witness_conflict | wc -l)" -ge 2 ]; }
 wait_for 10 conflicts && ok ||
