@@ -144,11 +144,17 @@ accepted(struct cv_witness_pusher *p, struct wit *w,
 		goto out;
 	if (mine.len == 0 || (r = cv_witness_cosig_verify(w->c.vkey,
 	    (const char *)both.p, both.len, &ts)) != CV_OK) {
+		char d[300];
+
+		/* Another key than configured, or a forged reply: nothing
+		 * counts, and someone should look. */
+		snprintf(d, sizeof d, "witness %s: its 200 reply holds no valid "
+		    "cosignature of checkpoint %llu by the configured key",
+		    w->c.name, (unsigned long long)p->cur.size);
 		if (!w->refused)
-			alert(p, "witness_refused", "warning", w->c.name);
-		fprintf(stderr, "clearvault serve: witness %s: its reply is no "
-		    "valid cosignature of checkpoint %llu\n", w->c.name,
-		    (unsigned long long)p->cur.size);
+			alert(p, "witness_refused", "warning", d);
+		else
+			fprintf(stderr, "clearvault serve: %s\n", d);
 		w->refused = 1;
 		backoff(w);
 		goto out;

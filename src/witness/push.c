@@ -185,16 +185,18 @@ cv_witness_post(const char *host, const char *port, const char *path,
 	int64_t deadline = cv_now_us() + (int64_t)timeout_ms * 1000;
 	struct cv_buf in = { 0 };
 	char head[600];
-	int fd = -1, n;
+	int fd = -1, n, v6;
 	ssize_t got;
 	size_t off, len2;
 	cv_err r;
 
 	*status = 0;
-	n = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: %s:%s\r\n"
-	    "User-Agent: clearvault/" CV_VERSION "\r\nContent-Type: "
+	/* An IPv6 literal goes in brackets in Host (RFC 9110, 7.2). */
+	v6 = strchr(host, ':') != NULL;
+	n = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: %s%s%s:%s"
+	    "\r\nUser-Agent: clearvault/" CV_VERSION "\r\nContent-Type: "
 	    "text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-	    path, host, port, len);
+	    path, v6 ? "[" : "", host, v6 ? "]" : "", port, len);
 	if (n < 0 || (size_t)n >= sizeof head)
 		return cv_fail(CV_ERR_INVALID, "witness: URL too long");
 	if ((r = dial(host, port, deadline, &fd)) != CV_OK ||
