@@ -14,11 +14,14 @@ static const char help[] =
     "entry, durable before any data is returned, in an RFC 9162 Merkle tree\n"
     "whose roots are signed checkpoints (C2SP signed notes, Ed25519).\n\n"
     "subcommands:\n"
-    "  checkpoint --dir DIR [--size N]   the latest signed checkpoint (a new\n"
+    "  checkpoint --dir DIR [--size N | --cosigned]\n"
+    "                                    the latest signed checkpoint (a new\n"
     "                                    one if the log grew), or the stored\n"
     "                                    one of N entries; with the\n"
     "                                    witnesses' cosignatures when the\n"
-    "                                    server stored them for it\n"
+    "                                    server stored them for it;\n"
+    "                                    --cosigned: the newest one the\n"
+    "                                    witnesses cosigned\n"
     "  pubkey --dir DIR                  the verifier key, name+keyid+key\n"
     "  tail --dir DIR [-n N] [--json]    the last N entries (default 10)\n"
     "  prove --dir DIR --index I [--size N]\n"
@@ -52,7 +55,7 @@ struct opts {
 	const char *witness[CV_WITNESS_QUORUM_KEYS];
 	size_t nwitness;
 	unsigned long long n, index, size, quorum;
-	int json, have_index, have_size, have_quorum;
+	int json, have_index, have_size, have_quorum, cosigned;
 };
 
 static int
@@ -70,6 +73,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "leaf", required_argument, NULL, 'l' },
 		{ "witness", required_argument, NULL, 'W' },
 		{ "quorum", required_argument, NULL, 'Q' },
+		{ "cosigned", no_argument, NULL, 'C' },
 		{ 0, 0, 0, 0 }
 	};
 	int c, ok = 1;
@@ -104,6 +108,7 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'Q': o->quorum = cli_number(optarg, &ok);
 			o->have_quorum = 1; break;
+		case 'C': o->cosigned = 1; break;
 		case 'h': cli_help(help); return -1;
 		default: return cli_usage("audit", use, "bad option");
 		}
@@ -464,6 +469,9 @@ cmd_audit(int argc, char **argv)
 	    strcmp(sub, "tail") && strcmp(sub, "prove") &&
 	    strcmp(sub, "consistency") && strcmp(sub, "verify"))
 		return cli_usage("audit", use, "unknown subcommand '%s'", sub);
+	if (o.cosigned && (strcmp(sub, "checkpoint") || o.have_size))
+		return cli_usage("audit", use, "--cosigned is for checkpoint, "
+		    "without --size");
 	if (!strcmp(sub, "prove") && !o.have_index)
 		return cli_usage("audit prove", use, "--index is required");
 	if ((dir = cli_dir("audit", o.dir)) == NULL)
@@ -486,10 +494,11 @@ cmd_audit(int argc, char **argv)
 	 */
 	snprintf(action, sizeof action, "audit.%s", sub);
 	if (!strcmp(sub, "checkpoint")) {
-		r = o.have_size ? cv_audit_stored_checkpoint(a, o.size, &note) :
+		r = o.cosigned ? cv_witness_cosigned_get(dir, a, &note) :
+		    o.have_size ? cv_audit_stored_checkpoint(a, o.size, &note) :
 		    cv_audit_checkpoint(a, &note);
 		/* One signed note, the log's signature and the witnesses'. */
-		if (r == CV_OK)
+		if (r == CV_OK && !o.cosigned)
 			r = cv_witness_attach(dir, &note);
 		if (r == CV_OK)
 			r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0);

@@ -327,6 +327,8 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
 		return canaries(k, out);
 	case KEYD_CHECKPOINT:
 		return checkpoint(k, out);
+	case KEYD_COSIGNED:
+		return cv_witness_cosigned_get(cv_vault_dir(k->v), k->a, out);
 	case KEYD_ENROL:
 		/* From the network process: only for an account the log
 		 * shows made under the two-person rule (enrol.c). */

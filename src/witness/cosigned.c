@@ -21,7 +21,7 @@
 
 #include <sodium.h>
 
-#include "../audit/note.h"
+#include "../audit/audit.h"
 #include "witness_internal.h"
 
 #define EM_DASH "\xe2\x80\x94"
@@ -168,5 +168,51 @@ cv_witness_attach(const char *vault_dir, struct cv_buf *note)
 	}
 	r = cv_buf_add(note, text + note->len, len - note->len);
 	free(text);
+	return r;
+}
+
+cv_err
+cv_witness_cosigned_get(const char *vault_dir, struct cv_audit *a,
+    struct cv_buf *out)
+{
+	struct cv_checkpoint c, latest;
+	struct cv_audit_proof p;
+	char *text = NULL, vkey[256], name[CV_NOTE_NAME_MAX + 1], *sig;
+	uint8_t pk[CV_ED25519_PK];
+	size_t len, tlen;
+	cv_err r;
+
+	if ((r = cv_witness_cosigned_load(vault_dir, &text, &len)) != CV_OK) {
+		if (r == CV_ERR_NOT_FOUND)
+			r = cv_fail(r, "no cosigned checkpoint yet (no "
+			    "witness has cosigned one, or none is configured)");
+		goto out;
+	}
+	/* The detail is set after the checks, which set their own. */
+	r = CV_ERR_FORMAT;
+	if (len > CV_NOTE_MAX_BYTES ||
+	    cv_audit_vkey(a, vkey, sizeof vkey) != CV_OK ||
+	    cv_note_vkey_parse(vkey, name, pk) != CV_OK ||
+	    cv_note_verify(text, len, name, pk, &tlen) != CV_OK ||
+	    cv_checkpoint_parse(text, tlen, &c) != CV_OK || c.size == 0 ||
+	    !only_sig_lines(text + tlen + 1, len - tlen - 1) ||
+	    cv_audit_latest(a, &latest) != CV_OK || latest.size < c.size ||
+	    cv_audit_consistency(a, c.size, latest.size, &p) != CV_OK ||
+	    sodium_memcmp(p.root1, c.root, sizeof c.root) != 0)
+		goto out;
+	/* At least one line that is not the log's own. */
+	for (sig = text + tlen + 1; sig < text + len; sig = strchr(sig, '\n')
+	    + 1)
+		if (strncmp(sig + 4, name, strlen(name)) != 0 ||
+		    sig[4 + strlen(name)] != ' ')
+			break;
+	if (sig >= text + len)
+		goto out;
+	r = cv_buf_add(out, text, len);
+ out:
+	free(text);
+	if (r == CV_ERR_FORMAT)
+		r = cv_fail(r, "%s/witness/checkpoint is not a cosigned "
+		    "checkpoint of this log", vault_dir);
 	return r;
 }

@@ -232,6 +232,19 @@ cv_err cv_witness_cosigned_load(const char *vault_dir, char **out,
     size_t *len) CV_MUST_CHECK;
 
 /*
+ * The newest cosigned checkpoint in VAULT_DIR/witness/checkpoint,
+ * appended to OUT after checks against the log A: the log's signature
+ * (A's key), a root that is A's tree's at that size (a file from another
+ * log or a fork is refused), nothing after the signatures but signature
+ * lines. The cosignatures themselves are the reader's to verify.
+ * CV_ERR_NOT_FOUND when there is none, CV_ERR_FORMAT when it does not
+ * check out.
+ */
+struct cv_audit;
+cv_err cv_witness_cosigned_get(const char *vault_dir, struct cv_audit *a,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/*
  * NOTE holds a checkpoint note as the log signed it: when
  * VAULT_DIR/witness/checkpoint holds that same note, byte for byte,
  * followed by cosignature lines, those lines are appended to NOTE (one

@@ -126,6 +126,9 @@ witness_alert_after = 3
 EOF
 expect_ok "a good witness configuration" "$CV" audit pubkey --dir "$T/v"
 
+expect_fail "--cosigned before any witness cosigned" \
+    "no cosigned checkpoint yet" "$CV" audit checkpoint --dir "$T/v" --cosigned
+
 # ---- normal operation: every checkpoint cosigned by both -----------------
 start_server "$T/v" || { bad "server start"; finish; exit 1; }
 login aud
@@ -145,6 +148,15 @@ for w in "$W1" "$W2"; do
 	expect_eq "API checkpoint: independent check of ${w%%+*}: $(cat "$T/err")" \
 	    "ok $(sed -n 2p "$T/api_ck")" "$(cut -d' ' -f1,2 "$T/out")"
 done
+# the newest cosigned one, asked for as such: at once, whatever the traffic
+req k/aud GET "/v1/audit/checkpoint?cosigned=1" "" "$AUD"
+expect_eq "GET ?cosigned=1" 200 "$code"
+expect_eq "GET ?cosigned=1: both cosignatures" 2 "$(cosigs "$T/body")"
+req k/aud GET "/v1/audit/checkpoint?cosigned=2" "" "$AUD"
+expect_eq "GET ?cosigned=2" 400 "$code"
+expect_ok "audit checkpoint --cosigned" \
+    "$CV" audit checkpoint --dir "$T/v" --cosigned
+expect_eq "--cosigned: both cosignatures" 2 "$(cosigs "$T/out")"
 cli_cosigned() {
 	"$CV" audit checkpoint --dir "$T/v" >"$T/cli_ck" 2>"$T/err" &&
 	    [ "$(cosigs "$T/cli_ck")" = 2 ]
@@ -182,6 +194,23 @@ grep -q "cosigned by a quorum of 2" "$T/out" && ok || bad "verify says the quoru
 expect_fail "verify: --quorum above the keys" "quorum must be" \
     "$CV" audit verify --dir "$T/v" --witness "$W1" --quorum 2
 expect_eq "DIR/witness is private" 700 "$(stat -c %a "$T/v/witness")"
+# A cosigned file that is not this log's (here: its log signature
+# altered) is neither served with the note nor as the cosigned one.
+cp -a "$T/v" "$T/vt"
+python3 - "$T/vt/witness/checkpoint" <<-'PY'
+	import sys
+	b = bytearray(open(sys.argv[1], "rb").read())
+	i = b.index(b"\n\n") + 2 + 60	# inside the log's signature
+	b[i] = ord("A") if b[i] != ord("A") else ord("B")
+	open(sys.argv[1], "wb").write(bytes(b))
+PY
+expect_fail "--cosigned: an altered file is refused" \
+    "not a cosigned checkpoint of this log" \
+    "$CV" audit checkpoint --dir "$T/vt" --cosigned
+expect_fail "verify --witness: an altered file counts for nothing" \
+    "no witness quorum" "$CV" audit verify --dir "$T/vt" \
+    --witness "$W1" --witness "$W2"
+rm -rf "$T/vt"
 
 # ---- a vault copied back to an older state -------------------------------
 # The folder and its database as they are now (on PostgreSQL the log is in
