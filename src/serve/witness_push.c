@@ -22,7 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "../audit/audit.h"
 #include "../keyd/keyd.h"
 #include "../witness/witness.h"
 #include "witness_push.h"
@@ -32,6 +31,7 @@
 #define LAST_TIMEOUT_MS 2000	/* in the round at stop */
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS 30000
+#define EVENTS 16		/* alerts waiting to be logged */
 
 /* One witness, as the thread sees it. */
 struct wit {
@@ -63,16 +63,62 @@ struct cv_witness_pusher {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	/* Alerts that are also to be audit entries, for the supervisor's
+	 * thread (the one that talks to keyd): a ring under MU. */
+	struct cv_witness_event ev[EVENTS];
+	unsigned nev, lost;
+	void (*notify)(void *);
+	void *notify_ctx;
 };
 
 static void
 alert(struct cv_witness_pusher *p, const char *kind, const char *severity,
     const char *detail)
 {
+	struct cv_witness_event *e;
+	void (*notify)(void *) = NULL;
+
 	cv_keyd_alert_write(p->alerts_fd, p->vault_id, kind, severity, NULL,
 	    detail, NULL);
 	fprintf(stderr, "clearvault serve: %s %s: %s\n", severity, kind,
 	    detail);
+	pthread_mutex_lock(&p->mu);
+	if (p->nev < EVENTS) {
+		e = &p->ev[p->nev++];
+		snprintf(e->action, sizeof e->action, "%s", kind);
+		/* witness_conflict -> witness.conflict, as entries go */
+		e->action[7] = '.';
+		e->outcome = !strcmp(severity, "info") ? CV_AUDIT_ALLOWED :
+		    CV_AUDIT_ERROR;
+		snprintf(e->reason, sizeof e->reason, "%s", detail);
+		notify = p->notify;
+	} else
+		p->lost++;
+	pthread_mutex_unlock(&p->mu);
+	if (notify)
+		notify(p->notify_ctx);
+}
+
+void
+cv_witness_pusher_events(struct cv_witness_pusher *p,
+    void (*fn)(void *ctx, const struct cv_witness_event *e), void *ctx)
+{
+	struct cv_witness_event ev[EVENTS];
+	unsigned n, lost;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	n = p->nev;
+	lost = p->lost;
+	memcpy(ev, p->ev, n * sizeof ev[0]);
+	p->nev = p->lost = 0;
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < n; i++)
+		fn(ctx, &ev[i]);
+	if (lost)
+		fprintf(stderr, "clearvault serve: %u witness alerts were not "
+		    "logged as entries (alerts.jsonl has them)\n", lost);
 }
 
 static void
@@ -434,7 +480,8 @@ pusher_free(struct cv_witness_pusher *p)
 
 cv_err
 cv_witness_pusher_start(const char *dir, const struct cv_config *cfg,
-    int alerts_fd, struct cv_witness_pusher **out)
+    int alerts_fd, void (*notify)(void *), void *notify_ctx,
+    struct cv_witness_pusher **out)
 {
 	struct cv_witness_pusher *p;
 	pthread_condattr_t ca;
@@ -451,6 +498,8 @@ cv_witness_pusher_start(const char *dir, const struct cv_config *cfg,
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	p->alerts_fd = alerts_fd;
+	p->notify = notify;
+	p->notify_ctx = notify_ctx;
 	p->n = cfg->nwitness;
 	p->quorum = cfg->witness_quorum;
 	p->alert_after_us = (int64_t)cfg->witness_alert_after * 1000000;
@@ -490,6 +539,9 @@ cv_witness_pusher_stop(struct cv_witness_pusher *p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stop = 1;
+	/* Nobody drains the events any more (keyd is gone): the last
+	 * round's alerts are in alerts.jsonl only. */
+	p->notify = NULL;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->th, NULL);

@@ -240,6 +240,13 @@ expect_eq "conflict alerts are critical" "" \
 grep -q "ig.example/w1.*$NEW_SIZE" "$T/conflicts" &&
     grep -q "partner.example/w2.*$NEW_SIZE" "$T/conflicts" && ok ||
     bad "the alerts name the witness and its size $NEW_SIZE: $(cat "$T/conflicts")"
+# and the rolled-back log itself says so (the supervisor appends them)
+entries_of() {	# DIR ACTION: how many entries of ACTION its log has
+	"$CV" audit tail --dir "$1" -n 1000 | grep -c " $2 "
+}
+has_entries() { [ "$(entries_of "$T/vold" witness.conflict)" -ge 2 ]; }
+wait_for 5 has_entries && ok ||
+    bad "no witness.conflict entries in the log: $("$CV" audit tail --dir "$T/vold" -n 5)"
 stop_server
 # A fork: the old copy grows past what the witnesses cosigned, with other
 # entries. A witness's 409 names its size; the proof from there is of
@@ -283,6 +290,11 @@ restored() { [ -n "$(alerts "$T/v" witness_quorum_restored)" ]; }
 wait_for 5 restored && ok || bad "no witness_quorum_restored alert"
 expect_eq "restored is info" info \
     "$(alerts "$T/v" witness_quorum_restored | head -1 | cut -d'|' -f1)"
+both_entries() {
+	[ "$(entries_of "$T/v" witness.quorum_missing)" = 1 ] &&
+	    [ "$(entries_of "$T/v" witness.quorum_restored)" = 1 ]
+}
+wait_for 5 both_entries && ok || bad "quorum entries in the log"
 stop_server
 expect_eq "server stops cleanly (2)" 0 "$SRV_RC"
 finish
