@@ -395,8 +395,10 @@ round_once(struct cv_witness_pusher *p, int last)
 
 	if (p->a == NULL && cv_audit_open(p->dir, p->db[0] ? p->db : NULL,
 	    p->vault_id, &none, 1, &p->a) != CV_OK) {
+		/* The database away, say: tried again next round, and the
+		 * quorum clock runs meanwhile. */
 		p->a = NULL;
-		return;
+		goto quorum;
 	}
 	p->note.len = 0;
 	if (cv_audit_latest_note(p->a, &p->note, &c) != CV_OK) {
