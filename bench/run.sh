@@ -17,7 +17,9 @@
 #   scope   one principal's reads out of 100 million audit entries
 #   witness add-checkpoint requests/s cosigned by `clearvault witness
 #           serve` on one core over loopback (target 1,000) vs the bare
-#           Ed25519 verify + sign + pwrite/fdatasync it must do
+#           Ed25519 verify + sign + pwrite/fdatasync it must do; and
+#           checkpoint-to-quorum latency p50/p99 of the server's pusher
+#           with two local witnesses vs the bare synchronous exchange
 # BENCH_RECORDS (default 1,000,000) sets the size. Needs ~8 GB of disk at
 # the default size, in $TMPDIR. BENCH_ONLY=server,guard (a comma list of
 # get, rotate, load_pg, server, nodes, audit, audit_pg, guard,
@@ -56,6 +58,15 @@ if want witness; then
 	set -- $out
 	echo "witness:  $(rate "$2" "$3") add-checkpoint/s cosigned over loopback, one core; bare verify + sign + pwrite/fdatasync $(rate "$2" "$4")/s; ratio $(ratio "$4" "$3") (target >= 1,000/s; errors $5)"
 	rm -rf "$W/witness"
+	# Checkpoint to quorum (BENCH_WITNESS_PUSH_N checkpoints, default
+	# 200): the pusher thread of `serve` with two witnesses on loopback,
+	# against the same exchange done synchronously (same run, same log).
+	mkdir "$W/wpush"
+	out=$($B/bench/bench_witness_push $B/clearvault "$W/wpush" \
+	    "${BENCH_WITNESS_PUSH_N:-200}")
+	set -- $out
+	echo "witness push: checkpoint to a quorum of 2 cosignatures p50 $3 ms, p99 $4 ms (the pusher, polling every 100 ms); bare exchange (proof, 2 POSTs, 2 verifies, 1 atomic write) p50 $5 ms, p99 $6 ms; ratio p50 $(ratio "$3" "$5") ($2 checkpoints)"
+	rm -rf "$W/wpush"
 	[ "${BENCH_ONLY:-all}" = witness ] && exit 0
 fi
 

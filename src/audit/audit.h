@@ -231,6 +231,16 @@ cv_err cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
 cv_err cv_audit_latest(struct cv_audit *a,
     struct cv_checkpoint *c) CV_MUST_CHECK;
 
+/*
+ * The latest stored checkpoint: its note appended to NOTE (nothing when
+ * there is none yet: then C->size is 0) and its body in *C; made by
+ * whichever process signs, read under the shared lock (a read-only
+ * handle in another process sees it: the witness pusher's). Reads the
+ * file's end, not the whole file, unlike cv_audit_stored_checkpoint.
+ */
+cv_err cv_audit_latest_note(struct cv_audit *a, struct cv_buf *note,
+    struct cv_checkpoint *c) CV_MUST_CHECK;
+
 /* An inclusion or a consistency proof, as `audit prove/consistency`
  * print them and `audit check` reads them. */
 enum cv_proof_kind { CV_PROOF_INCLUSION = 1, CV_PROOF_CONSISTENCY = 2 };

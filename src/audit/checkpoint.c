@@ -196,6 +196,23 @@ cv_audit_latest(struct cv_audit *a, struct cv_checkpoint *c)
 }
 
 cv_err
+cv_audit_latest_note(struct cv_audit *a, struct cv_buf *note,
+    struct cv_checkpoint *c)
+{
+	struct cv_buf tmp = { 0 };
+	cv_err r;
+
+	if ((r = lock(a, LOCK_SH)) != CV_OK)
+		return r;
+	r = audit_latest_checkpoint(a, &tmp, c);
+	unlock(a);
+	if (r == CV_OK)
+		r = cv_buf_add(note, tmp.p, tmp.len);
+	cv_buf_free(&tmp);
+	return r;
+}
+
+cv_err
 cv_audit_stored_checkpoint(struct cv_audit *a, uint64_t size,
     struct cv_buf *out)
 {

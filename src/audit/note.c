@@ -142,9 +142,10 @@ cv_note_verify(const char *note, size_t len, const char *name,
     const uint8_t pk[static CV_ED25519_PK], size_t *text_len)
 {
 	const char *sep = NULL, *p, *end = note + len, *nl, *sp;
-	/* Our own lines are Ed25519 (4 + 64 bytes); a cosignature/v1 by a
-	 * witness of the same name would be 4 + 8 + 64: room for both. */
-	uint8_t sig[128];
+	/* Room for other signers' signatures too: a witness's cosignature
+	 * (c2sp.org/tlog-cosignature) is key id, timestamp and signature,
+	 * 76 bytes; a note carrying one must still verify for the log. */
+	uint8_t sig[256];
 	uint32_t want = cv_note_keyid(name, pk);
 	size_t tlen, siglen, nsig = 0;
 	int found = 0;

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "../witness/witness.h"
 #include "cli.h"
 
 static const char help[] =
@@ -13,9 +14,14 @@ static const char help[] =
     "entry, durable before any data is returned, in an RFC 9162 Merkle tree\n"
     "whose roots are signed checkpoints (C2SP signed notes, Ed25519).\n\n"
     "subcommands:\n"
-    "  checkpoint --dir DIR [--size N]   the latest signed checkpoint (a new\n"
+    "  checkpoint --dir DIR [--size N | --cosigned]\n"
+    "                                    the latest signed checkpoint (a new\n"
     "                                    one if the log grew), or the stored\n"
-    "                                    one of N entries\n"
+    "                                    one of N entries; with the\n"
+    "                                    witnesses' cosignatures when the\n"
+    "                                    server stored them for it;\n"
+    "                                    --cosigned: the newest one the\n"
+    "                                    witnesses cosigned\n"
     "  pubkey --dir DIR                  the verifier key, name+keyid+key\n"
     "  tail --dir DIR [-n N] [--json]    the last N entries (default 10)\n"
     "  prove --dir DIR --index I [--size N]\n"
@@ -32,7 +38,13 @@ static const char help[] =
     "                                    older one; names what was tampered\n"
     "  check --pubkey KEY --checkpoint FILE --proof FILE [--leaf FILE]\n"
     "                                    the outsider's check: no vault,\n"
-    "                                    public material only\n";
+    "                                    public material only\n\n"
+    "verify and check also take --witness VKEY (repeated: witnesses'\n"
+    "cosignature keys) and --quorum N (default: all of them): the\n"
+    "checkpoint must carry N valid cosignatures by distinct witnesses\n"
+    "(check: the one in FILE; verify: the latest stored one, as the\n"
+    "server's pusher stored it with its cosignatures). A vault rolled back\n"
+    "or forked has checkpoints no witness cosigned, and fails.\n";
 
 static const char use[] = "clearvault audit SUBCOMMAND --dir DIR ...";
 
@@ -40,8 +52,10 @@ struct opts {
 	const char *dir, *pubkey, *from, *proof, *leaf;
 	const char *checkpoint[32];
 	size_t ncheckpoint;
-	unsigned long long n, index, size;
-	int json, have_index, have_size;
+	const char *witness[CV_WITNESS_QUORUM_KEYS];
+	size_t nwitness;
+	unsigned long long n, index, size, quorum;
+	int json, have_index, have_size, have_quorum, cosigned;
 };
 
 static int
@@ -57,6 +71,9 @@ parse(int argc, char **argv, struct opts *o)
 		{ "pubkey", required_argument, NULL, 'p' },
 		{ "proof", required_argument, NULL, 'P' },
 		{ "leaf", required_argument, NULL, 'l' },
+		{ "witness", required_argument, NULL, 'W' },
+		{ "quorum", required_argument, NULL, 'Q' },
+		{ "cosigned", no_argument, NULL, 'C' },
 		{ 0, 0, 0, 0 }
 	};
 	int c, ok = 1;
@@ -83,6 +100,15 @@ parse(int argc, char **argv, struct opts *o)
 		case 'p': o->pubkey = optarg; break;
 		case 'P': o->proof = optarg; break;
 		case 'l': o->leaf = optarg; break;
+		case 'W':
+			if (o->nwitness == CV_WITNESS_QUORUM_KEYS)
+				return cli_usage("audit", use, "too many "
+				    "--witness");
+			o->witness[o->nwitness++] = optarg;
+			break;
+		case 'Q': o->quorum = cli_number(optarg, &ok);
+			o->have_quorum = 1; break;
+		case 'C': o->cosigned = 1; break;
 		case 'h': cli_help(help); return -1;
 		default: return cli_usage("audit", use, "bad option");
 		}
@@ -93,7 +119,43 @@ parse(int argc, char **argv, struct opts *o)
 	if (optind != argc)
 		return cli_usage("audit", use, "unexpected argument '%s'",
 		    argv[optind]);
+	if (o->have_quorum && o->nwitness == 0)
+		return cli_usage("audit", use, "--quorum needs --witness");
+	if (o->have_quorum && (o->quorum == 0 || o->quorum > o->nwitness))
+		return cli_usage("audit", use, "--quorum must be 1 to the "
+		    "number of --witness keys (%zu)", o->nwitness);
+	if (o->nwitness && !o->have_quorum)
+		o->quorum = o->nwitness;
 	return CLI_OK;
+}
+
+/*
+ * The witnesses' quorum on NOTE (WHAT names it in the message): 0 when
+ * O asks for none or it is there, else says which are missing.
+ */
+static int
+quorum_ok(const struct opts *o, const char *cmd, const char *what,
+    const char *note, size_t len)
+{
+	char why[600];
+	size_t valid;
+	cv_err r;
+
+	if (o->nwitness == 0)
+		return 1;
+	if ((r = cv_witness_quorum(note, len, o->witness, o->nwitness, &valid,
+	    why, sizeof why)) != CV_OK) {
+		cli_fail(cmd, r);
+		return 0;
+	}
+	if (valid >= o->quorum)
+		return 1;
+	fprintf(stderr, "clearvault %s: FAILED: no witness quorum: %s has "
+	    "%zu of the %llu valid cosignatures required (%s); a vault rolled "
+	    "back or forked has checkpoints its witnesses never cosigned, as "
+	    "has one whose witnesses are not reached\n", cmd, what, valid,
+	    o->quorum, why);
+	return 0;
 }
 
 static int
@@ -143,7 +205,13 @@ do_check(const struct opts *o)
 		cli_fail("audit check", r);
 		goto out;
 	}
-	printf("OK: %s\n", what);
+	if (!quorum_ok(o, "audit check", o->checkpoint[0], note, nlen))
+		goto out;
+	if (o->nwitness)
+		printf("OK: %s; cosigned by a quorum of %llu witnesses\n",
+		    what, o->quorum);
+	else
+		printf("OK: %s\n", what);
 	rc = CLI_OK;
  out:
 	free(note);
@@ -283,6 +351,44 @@ do_consistency(struct cv_audit *a, const struct opts *o, const char *action)
 	return rc;
 }
 
+/*
+ * verify --witness: the latest stored checkpoint (the one the tree was
+ * just checked against) must carry the quorum, as the server's pusher
+ * stored it (DIR/witness/checkpoint, attached only when it is that very
+ * note). A rolled-back copy's latest checkpoint is one no witness saw.
+ */
+static int
+witnessed(struct cv_vault *v, struct cv_audit *a, const struct opts *o)
+{
+	struct cv_buf note = { 0 };
+	struct cv_checkpoint c;
+	char what[80];
+	int rc = CLI_FAIL;
+	cv_err r;
+
+	if ((r = cv_audit_latest_note(a, &note, &c)) != CV_OK ||
+	    (r = cv_witness_attach(cv_vault_dir(v), &note)) != CV_OK) {
+		cli_fail("audit verify", r);
+		goto out;
+	}
+	if (note.len == 0) {
+		fprintf(stderr, "clearvault audit verify: FAILED: no witness "
+		    "quorum: the log has no checkpoint yet\n");
+		goto out;
+	}
+	snprintf(what, sizeof what, "the latest checkpoint (%llu entries)",
+	    (unsigned long long)c.size);
+	if (!quorum_ok(o, "audit verify", what, (const char *)note.p,
+	    note.len))
+		goto out;
+	printf("latest checkpoint (%llu entries) cosigned by a quorum of "
+	    "%llu witnesses\n", (unsigned long long)c.size, o->quorum);
+	rc = CLI_OK;
+ out:
+	cv_buf_free(&note);
+	return rc;
+}
+
 static int
 do_verify(struct cv_vault *v, const struct opts *o)
 {
@@ -317,6 +423,8 @@ do_verify(struct cv_vault *v, const struct opts *o)
 	if (rep.note[0])
 		fprintf(stderr, "clearvault audit verify: note: %s\n",
 		    rep.note);
+	if (o->nwitness && witnessed(v, a, o) != CLI_OK)
+		goto out;
 	printf("verified %llu entries, %llu stored and %llu given "
 	    "checkpoints in %.3f s (%.0f entries/s)\n",
 	    (unsigned long long)rep.entries,
@@ -352,12 +460,18 @@ cmd_audit(int argc, char **argv)
 	sub = argv[1];
 	if ((rc = parse(argc - 1, argv + 1, &o)) != CLI_OK)
 		return rc < 0 ? CLI_OK : rc;
+	if (o.nwitness && strcmp(sub, "check") && strcmp(sub, "verify"))
+		return cli_usage("audit", use, "--witness is for verify and "
+		    "check");
 	if (!strcmp(sub, "check"))
 		return do_check(&o);
 	if (strcmp(sub, "checkpoint") && strcmp(sub, "pubkey") &&
 	    strcmp(sub, "tail") && strcmp(sub, "prove") &&
 	    strcmp(sub, "consistency") && strcmp(sub, "verify"))
 		return cli_usage("audit", use, "unknown subcommand '%s'", sub);
+	if (o.cosigned && (strcmp(sub, "checkpoint") || o.have_size))
+		return cli_usage("audit", use, "--cosigned is for checkpoint, "
+		    "without --size");
 	if (!strcmp(sub, "prove") && !o.have_index)
 		return cli_usage("audit prove", use, "--index is required");
 	if ((dir = cli_dir("audit", o.dir)) == NULL)
@@ -380,8 +494,12 @@ cmd_audit(int argc, char **argv)
 	 */
 	snprintf(action, sizeof action, "audit.%s", sub);
 	if (!strcmp(sub, "checkpoint")) {
-		r = o.have_size ? cv_audit_stored_checkpoint(a, o.size, &note) :
+		r = o.cosigned ? cv_witness_cosigned_get(dir, a, &note) :
+		    o.have_size ? cv_audit_stored_checkpoint(a, o.size, &note) :
 		    cv_audit_checkpoint(a, &note);
+		/* One signed note, the log's signature and the witnesses'. */
+		if (r == CV_OK && !o.cosigned)
+			r = cv_witness_attach(dir, &note);
 		if (r == CV_OK)
 			r = cli_record(a, action, CV_OK, NULL, NULL, 0, 0);
 		if (r != CV_OK) {

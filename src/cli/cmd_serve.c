@@ -27,6 +27,14 @@ static const char help[] =
     "only one with the HSM session, the keys and the audit log's writer;\n"
     "and an api worker under seccomp that handles the network and asks\n"
     "keyd for every key operation and every audited read.\n\n"
+    "Witnesses (clearvault.conf: witness = http://HOST:PORT VKEY, one line\n"
+    "each; witness_quorum, default all; witness_alert_after, default 300\n"
+    "s): the supervisor pushes each new checkpoint to them (C2SP\n"
+    "tlog-witness), checks their cosignatures and keeps them in DIR/witness;\n"
+    "`audit checkpoint` and GET /v1/audit/checkpoint serve them with the\n"
+    "note. A witness that has seen more, or refuses the proof, raises the\n"
+    "critical alert witness_conflict; no quorum for witness_alert_after\n"
+    "raises witness_quorum_missing. See README, \"Witnesses\".\n\n"
     "options:\n"
     "  -d, --dir DIR          the vault folder (or $CLEARVAULT_DIR)\n"
     "  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:8443)\n"
@@ -44,7 +52,8 @@ static const char help[] =
     "      --no-guard         no read budgets, baselines or canaries: for a\n"
     "                         benchmark's baseline only (logged)\n"
     "      --one-process      keyd in the same process as the api: for a\n"
-    "                         benchmark's baseline only (logged)\n"
+    "                         benchmark's baseline only (logged; no\n"
+    "                         supervisor, so no witness pushes)\n"
     "  -h, --help             this text\n";
 
 struct where {

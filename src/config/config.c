@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "config.h"
+/* Only for the witness's verifier key's form (a parser with no state):
+ * a config error should name the key, not surface at the first push. */
+#include "../witness/witness.h"
 
 /*
  * A key either copies its text into a string field (OFF, SIZE) or, with
@@ -17,6 +20,7 @@ struct key {
 	int required;
 	int (*parse)(const char *v, struct cv_config *c);
 	const char *form;
+	int multi;	/* may be given on several lines (witness) */
 };
 
 /* A decimal number 0 .. MAX: digits only, no sign, no blanks. */
@@ -112,6 +116,71 @@ parse_idle(const char *v, struct cv_config *c)
 	return positive(v, CV_IDLE_TIMEOUT_MAX, &c->idle_timeout);
 }
 
+static int
+parse_quorum(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_WITNESS_QUORUM;
+	return positive(v, CV_CONFIG_WITNESS_MAX, &c->witness_quorum);
+}
+
+static int
+parse_alert_after(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_WITNESS_ALERT;
+	return positive(v, CV_WITNESS_ALERT_AFTER_MAX,
+	    &c->witness_alert_after);
+}
+
+/*
+ * "http://HOST:PORT[/] VKEY": one more witness. HOST:PORT is checked as a
+ * syslog collector's is (DNS letters, IPv4, [IPv6]); no path, no
+ * userinfo, no TLS: the protocol's payload authenticates itself (README,
+ * "Witnesses"). Two witnesses of the same name or key are refused: a
+ * quorum of one party counted twice is no quorum.
+ */
+static int
+parse_witness(const char *v, struct cv_config *c)
+{
+	struct cv_config_witness *w;
+	struct cv_syslog_target t;
+	uint8_t pk[CV_WITNESS_PK];
+	char hp[CV_CONFIG_WITNESS_URL_MAX + 8];
+	const char *sp;
+	size_t n;
+
+	if (c->nwitness == CV_CONFIG_WITNESS_MAX)
+		return 0;
+	w = &c->witness[c->nwitness];
+	if (strncmp(v, "http://", 7) != 0 || (sp = strpbrk(v, " \t")) == NULL)
+		return 0;
+	n = (size_t)(sp - v);
+	if (n >= sizeof w->url)
+		return 0;
+	memcpy(w->url, v, n);
+	w->url[n] = '\0';
+	for (v = sp; *v == ' ' || *v == '\t'; v++)
+		;
+	if (strlen(v) >= sizeof w->vkey ||
+	    cv_witness_vkey_parse(v, w->name, pk) != CV_OK)
+		return 0;
+	strcpy(w->vkey, v);
+	n = strlen(w->url + 7);
+	if (n > 0 && w->url[7 + n - 1] == '/')
+		n--;
+	snprintf(hp, sizeof hp, "tcp:%.*s", (int)n, w->url + 7);
+	if (strchr(hp + 4, '/') || strchr(hp + 4, '@') ||
+	    cv_config_syslog_target(hp, &t) != CV_OK)
+		return 0;
+	memcpy(w->host, t.host, sizeof w->host);
+	memcpy(w->port, t.port, sizeof w->port);
+	for (unsigned i = 0; i < c->nwitness; i++)
+		if (!strcmp(c->witness[i].name, w->name) ||
+		    !strcmp(c->witness[i].vkey, w->vkey))
+			return 0;
+	c->nwitness++;
+	return 1;
+}
+
 cv_err
 cv_config_syslog_target(const char *text, struct cv_syslog_target *out)
 {
@@ -165,9 +234,9 @@ cv_config_syslog_target(const char *text, struct cv_syslog_target *out)
 }
 
 #define K(n, f, req) { n, offsetof(struct cv_config, f), \
-	sizeof(((struct cv_config *)0)->f), req, NULL, NULL }
+	sizeof(((struct cv_config *)0)->f), req, NULL, NULL, 0 }
 /* Numbers: the longest text worth reading is SIZE - 1 bytes. */
-#define N(n, size, fn, form) { n, 0, size, 0, fn, form }
+#define N(n, size, fn, form) { n, 0, size, 0, fn, form, 0 }
 static const struct key keys[] = {
 	K("vault_id", vault_id, 1),
 	K("key_id", key_id, 0),
@@ -190,6 +259,14 @@ static const struct key keys[] = {
 	    "seconds, 1 to 300"),
 	N("idle_timeout", 8, parse_idle, "a whole number of seconds, 1 to "
 	    "3600"),
+	{ "witness", 0, CV_CONFIG_WITNESS_URL_MAX + CV_CONFIG_WITNESS_VKEY_MAX +
+	    8, 0, parse_witness, "'http://HOST:PORT VKEY' (VKEY a witness's "
+	    "cosignature key, as `clearvault witness init` prints it; at most "
+	    "8 witnesses, each name and key once)", 1 },
+	N("witness_quorum", 4, parse_quorum, "a whole number of witnesses, "
+	    "1 to the number of witness lines"),
+	N("witness_alert_after", 8, parse_alert_after, "a whole number of "
+	    "seconds, 1 to 604800"),
 };
 #undef K
 #undef N
@@ -207,6 +284,7 @@ defaults(struct cv_config *c)
 	c->session_records = CV_SESSION_RECORDS;
 	c->handshake_timeout = CV_HANDSHAKE_TIMEOUT_S;
 	c->idle_timeout = CV_IDLE_TIMEOUT_S;
+	c->witness_alert_after = CV_WITNESS_ALERT_AFTER_S;
 }
 
 static int
@@ -238,7 +316,8 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 {
 	const char *p = text, *end = text + len, *nl, *eq, *ks, *ke, *vs, *ve;
 	unsigned seen = 0, line = 0;
-	char num[64];	/* above every number key's size */
+	/* above every number key's size, and a witness line's */
+	char num[CV_CONFIG_WITNESS_URL_MAX + CV_CONFIG_WITNESS_VKEY_MAX + 8];
 	size_t i;
 
 	memset(out, 0, sizeof *out);
@@ -280,7 +359,7 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 			    "'%.*s'", line, (int)(ke - ks > 40 ? 40 : ke - ks),
 			    ks);
 		}
-		if (seen & (1u << i)) {
+		if ((seen & (1u << i)) && !keys[i].multi) {
 			memset(out, 0, sizeof *out);
 			return cv_fail(CV_ERR_CONFIG, "line %u: '%s' given "
 			    "twice", line, keys[i].name);
@@ -338,6 +417,15 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 			return r;
 		}
 	}
+	if (out->witness_quorum > out->nwitness) {
+		unsigned n = out->nwitness;
+
+		memset(out, 0, sizeof *out);
+		return cv_fail(CV_ERR_CONFIG, "witness_quorum is above the "
+		    "number of witness lines (%u)", n);
+	}
+	if (!(out->given & CV_CONFIG_GIVEN_WITNESS_QUORUM))
+		out->witness_quorum = out->nwitness;
 	if (out->key_id[0] == '\0')
 		memcpy(out->key_id, out->vault_id, sizeof out->key_id);
 	else if (!hex_id(out->key_id)) {
@@ -421,7 +509,9 @@ static cv_err
 save(const char *dir, const struct cv_config *c, int replace)
 {
 	char path[CV_CONFIG_PATH_MAX],
-	    text[5 * CV_CONFIG_PATH_MAX + CV_SYSLOG_TARGET_MAX + 512];
+	    text[5 * CV_CONFIG_PATH_MAX + CV_SYSLOG_TARGET_MAX + 512 +
+	    CV_CONFIG_WITNESS_MAX * (CV_CONFIG_WITNESS_URL_MAX +
+	    CV_CONFIG_WITNESS_VKEY_MAX + 16) + 64];
 	size_t n = 0;
 	/* Written only when it is not the vault id (after a restore). */
 	int keyid = c->key_id[0] && strcmp(c->key_id, c->vault_id) != 0;
@@ -460,8 +550,18 @@ save(const char *dir, const struct cv_config *c, int replace)
 	    &n, "idle_timeout = %u\n", c->idle_timeout)) ||
 	    /* A restore rewrites the file: the collector stays. */
 	    (c->syslog_5424[0] && !appendf(text, sizeof text, &n,
-	    "syslog_5424 = %s\n", c->syslog_5424)))
+	    "syslog_5424 = %s\n", c->syslog_5424)) ||
+	    ((c->given & CV_CONFIG_GIVEN_WITNESS_QUORUM) && !appendf(text,
+	    sizeof text, &n, "witness_quorum = %u\n", c->witness_quorum)) ||
+	    ((c->given & CV_CONFIG_GIVEN_WITNESS_ALERT) && !appendf(text,
+	    sizeof text, &n, "witness_alert_after = %u\n",
+	    c->witness_alert_after)))
 		return CV_ERR_INTERNAL;
+	/* A restore rewrites the file: its witnesses stay too. */
+	for (unsigned i = 0; i < c->nwitness; i++)
+		if (!appendf(text, sizeof text, &n, "witness = %s %s\n",
+		    c->witness[i].url, c->witness[i].vkey))
+			return CV_ERR_INTERNAL;
 	if (replace)
 		return cv_file_replace(path, text, n, 0600);
 	return cv_file_create(path, text, n, 0600);

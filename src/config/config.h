@@ -78,6 +78,29 @@ struct cv_syslog_target {
 cv_err cv_config_syslog_target(const char *text,
     struct cv_syslog_target *out) CV_MUST_CHECK;
 
+/*
+ * Witnesses of the audit log (c2sp.org/tlog-witness), one "witness = URL
+ * VKEY" line each: URL is http://HOST:PORT (HOST as for syslog_5424; a
+ * trailing '/' is allowed), VKEY the witness's cosignature verifier key
+ * (NAME+KEYID+base64, type 0x04), whose NAME names the witness. The
+ * supervisor pushes each new checkpoint to them (serve/witness_push.c).
+ * witness_quorum: how many must cosign a checkpoint (1 .. the number of
+ * witnesses; default all of them); witness_alert_after: seconds without
+ * a cosigned quorum before the alert witness_quorum_missing.
+ */
+#define CV_CONFIG_WITNESS_MAX 8
+#define CV_CONFIG_WITNESS_URL_MAX 300
+#define CV_CONFIG_WITNESS_VKEY_MAX 200	/* CV_WITNESS_VKEY_MAX */
+#define CV_WITNESS_ALERT_AFTER_S 300
+#define CV_WITNESS_ALERT_AFTER_MAX 604800
+struct cv_config_witness {
+	char url[CV_CONFIG_WITNESS_URL_MAX];	/* as written */
+	char vkey[CV_CONFIG_WITNESS_VKEY_MAX];
+	char name[129];				/* from the vkey */
+	char host[256];				/* without the brackets */
+	char port[6];
+};
+
 struct cv_config {
 	char vault_id[CV_VAULT_ID_LEN + 1];
 	/* Names the vault's objects in its token (root keys, binding). The
@@ -109,6 +132,10 @@ struct cv_config {
 	/* syslog_5424: a collector that gets every alert also as an RFC
 	 * 5424 message (cv_config_syslog_target's form); empty: none. */
 	char syslog_5424[CV_SYSLOG_TARGET_MAX];
+	struct cv_config_witness witness[CV_CONFIG_WITNESS_MAX];
+	unsigned nwitness;
+	uint32_t witness_quorum;	/* 1 .. nwitness; nwitness if not given */
+	uint32_t witness_alert_after;	/* seconds */
 	unsigned given;
 };
 
@@ -118,6 +145,8 @@ struct cv_config {
 #define CV_CONFIG_GIVEN_SESSION_RECORDS 8u
 #define CV_CONFIG_GIVEN_HANDSHAKE 16u
 #define CV_CONFIG_GIVEN_IDLE 32u
+#define CV_CONFIG_GIVEN_WITNESS_QUORUM 64u
+#define CV_CONFIG_GIVEN_WITNESS_ALERT 128u
 
 /*
  * Parses configuration TEXT (LEN bytes, need not be NUL-terminated) into

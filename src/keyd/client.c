@@ -532,6 +532,14 @@ cv_keyd_checkpoint(struct cv_keyd_client *c, struct cv_buf *note)
 }
 
 cv_err
+cv_keyd_cosigned(struct cv_keyd_client *c, struct cv_buf *note)
+{
+	struct keyd_req q = { .type = KEYD_COSIGNED };
+
+	return request(c, &q, NULL, note, NULL, NULL);
+}
+
+cv_err
 cv_keyd_enrol(struct cv_keyd_client *c, const char *name, const char *code,
     const char *csr, size_t len, struct cv_buf *issued)
 {

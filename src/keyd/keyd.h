@@ -159,8 +159,15 @@ cv_err cv_keyd_canaries(struct cv_keyd_client *c,
     struct cv_buf *ids) CV_MUST_CHECK;
 
 /* The latest signed checkpoint (one is made if the log grew), appended to
- * NOTE. */
+ * NOTE; with the witnesses' cosignatures when the supervisor stored them
+ * for that very checkpoint. */
 cv_err cv_keyd_checkpoint(struct cv_keyd_client *c,
+    struct cv_buf *note) CV_MUST_CHECK;
+
+/* The newest checkpoint the witnesses cosigned (cv_witness_cosigned_get:
+ * checked against this log), appended to NOTE; CV_ERR_NOT_FOUND when
+ * there is none. */
+cv_err cv_keyd_cosigned(struct cv_keyd_client *c,
     struct cv_buf *note) CV_MUST_CHECK;
 
 /*

@@ -41,6 +41,8 @@ enum keyd_type {
 				 * record -> index: version, text: id */
 	KEYD_STATUS,		/* -> index: 1 while the HSM is gone */
 	KEYD_AUDIT_KEY,		/* -> text[32]: the log's public key */
+	KEYD_COSIGNED,		/* -> text: the newest cosigned checkpoint
+				 * (DIR/witness/checkpoint, checked) */
 	KEYD__TYPES
 };
 

@@ -13,6 +13,7 @@
 #include "../auth/session.h"
 #include "../auth/users.h"
 #include "../record/record.h"
+#include "../witness/witness.h"
 #include "keyd_internal.h"
 
 #define TOTP_WINDOW_US (300LL * 1000000)
@@ -292,6 +293,25 @@ cv_keyd_hsm_tick(struct cv_keyd *k)
 	return r != CV_OK;
 }
 
+/*
+ * The latest checkpoint, with the witnesses' cosignatures when the
+ * supervisor's pusher has stored a cosigned copy of that same note
+ * (DIR/witness/checkpoint, read by name: keyd may open files, the api
+ * worker may not).
+ */
+static cv_err
+checkpoint(struct cv_keyd *k, struct cv_buf *out)
+{
+	struct cv_buf note = { 0 };
+	cv_err r;
+
+	if ((r = cv_audit_checkpoint(k->a, &note)) == CV_OK &&
+	    (r = cv_witness_attach(cv_vault_dir(k->v), &note)) == CV_OK)
+		r = cv_buf_add(out, note.p, note.len);
+	cv_buf_free(&note);
+	return r;
+}
+
 cv_err
 keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
     uint64_t *index, struct cv_buf *out)
@@ -306,7 +326,9 @@ keyd_ops(struct cv_keyd *k, const struct keyd_req *q, int remote,
 	case KEYD_CANARIES:
 		return canaries(k, out);
 	case KEYD_CHECKPOINT:
-		return cv_audit_checkpoint(k->a, out);
+		return checkpoint(k, out);
+	case KEYD_COSIGNED:
+		return cv_witness_cosigned_get(cv_vault_dir(k->v), k->a, out);
 	case KEYD_ENROL:
 		/* From the network process: only for an account the log
 		 * shows made under the two-person rule (enrol.c). */

@@ -116,6 +116,7 @@ static const struct spec {
 	[KEYD_PUT] =		{ "put", "SFB", CV_RECORD_MAX_BYTES, 1, 1 },
 	[KEYD_STATUS] =		{ "status", "", 0, 1, 0 },
 	[KEYD_AUDIT_KEY] =	{ "audit-key", "", 0, 0, 1 },
+	[KEYD_COSIGNED] =	{ "cosigned", "", 0, 0, 1 },
 };
 
 static const struct spec *

@@ -20,6 +20,7 @@
 #include "../keyd/keyd.h"
 #include "serve.h"
 #include "syslog.h"
+#include "witness_push.h"
 
 #define RESTARTS_PER_MINUTE 5
 
@@ -216,6 +217,23 @@ log_event(struct sup *s, const char *action, enum cv_audit_outcome out,
 		    action, cv_err_detail());
 }
 
+/* The pusher's alerts as entries too: the log of a vault that was rolled
+ * back says so itself, next to what it did meanwhile. */
+static void
+witness_event(void *ctx, const struct cv_witness_event *e)
+{
+	log_event(ctx, e->action, e->outcome, e->reason, NULL);
+}
+
+/* On the pusher's thread: wakes the supervisor's sigwait (SIGUSR1 is
+ * blocked in every thread of this process, so only sigwait takes it). */
+static void
+witness_notify(void *ctx)
+{
+	(void)ctx;
+	kill(getpid(), SIGUSR1);
+}
+
 static int
 restart_allowed(struct sup *s)
 {
@@ -261,7 +279,10 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	struct sup s = { .o = o, .pass_fd = -1, .listen_fd = -1,
 	    .alerts_fd = -1, .relay_fd = -1 };
 	struct cv_syslog_relay *relay = NULL;
+	struct cv_witness_pusher *pusher = NULL;
 	struct cv_syslog_target target, *tp = NULL;
+	struct cv_config cfg;
+	int have_cfg = 0;
 	sigset_t mask, old;
 	int sup[2] = { -1, -1 }, pass[2] = { -1, -1 }, api[2] = { -1, -1 };
 	int fds[4], sig, st, stopping = 0;
@@ -274,9 +295,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	if ((r = child_env(&s.env)) != CV_OK)
 		return r;
 	{
-		struct cv_config cfg;
-
 		if (cv_config_load(o->dir, &cfg) == CV_OK) {
+			have_cfg = 1;
 			memcpy(s.vault_id, cfg.vault_id, sizeof s.vault_id);
 			if (cfg.syslog_5424[0] && !o->syslog_arg &&
 			    cv_config_syslog_target(cfg.syslog_5424,
@@ -296,6 +316,7 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);	/* the witness pusher has an event */
 	sigprocmask(SIG_BLOCK, &mask, &old);
 	signal(SIGPIPE, SIG_IGN);
 	/* The relay's thread inherits the blocked signals: they stay this
@@ -341,6 +362,12 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 		if ((r = cv_keyd_append(s.kd, &e, NULL)) != CV_OK)
 			goto out;
 	}
+	/* keyd has opened (and, if need be, repaired) the log: the pusher
+	 * may read it now. Its thread, like the relay's, inherits the
+	 * blocked signals. */
+	if (have_cfg && (r = cv_witness_pusher_start(o->dir, &cfg,
+	    s.alerts_fd, witness_notify, NULL, &pusher)) != CV_OK)
+		goto out;
 	/* The port is ours, not a worker's: a restarted worker serves the
 	 * same one, and the worker needs no bind() in its sandbox. */
 	if ((r = cv_server_listen(o->api.listen, &s.listen_fd)) != CV_OK)
@@ -356,6 +383,10 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	for (;;) {
 		if (sigwait(&mask, &sig) != 0)
 			continue;
+		if (sig == SIGUSR1) {
+			cv_witness_pusher_events(pusher, witness_event, &s);
+			continue;
+		}
 		if (sig != SIGCHLD) {
 			stopping = 1;
 			/* A worker that does not stop cleanly (a sanitizer's
@@ -439,6 +470,19 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 		if (r == CV_OK && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
 			r = cv_fail(CV_ERR_HSM, "the key process did not stop "
 			    "cleanly");
+	}
+	/* After keyd: its last checkpoint goes to the witnesses too. A
+	 * wake-up the pusher sent and sigwait did not take must not outlive
+	 * the mask (SIGUSR1's default action ends the process). */
+	cv_witness_pusher_stop(pusher);
+	{
+		sigset_t usr1;
+		struct timespec zero = { 0, 0 };
+
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		while (sigtimedwait(&usr1, NULL, &zero) == SIGUSR1)
+			;
 	}
 	for (int i = 0; i < 2; i++) {
 		if (sup[i] >= 0)

@@ -166,4 +166,93 @@ cv_err cv_witness_cosig_message(const char *text, size_t len, uint64_t ts,
 cv_err cv_witness_cosig_verify(const char *vkey, const char *note,
     size_t len, uint64_t *ts) CV_MUST_CHECK;
 
+/* --- the vault's side: pushing to witnesses (push.c, cosigned.c) --- */
+
+/* The most witness keys a quorum is counted over. */
+#define CV_WITNESS_QUORUM_KEYS 16
+/* The most a witness's reply may be, headers included. */
+#define CV_WITNESS_REPLY_MAX 8192
+
+/*
+ * POSTs BODY (LEN bytes) to http://HOST:PORT PATH over a new connection
+ * (HTTP/1.1, Content-Length, Connection: close), all of it (the name
+ * lookup aside: the resolver's own timeouts) within TIMEOUT_MS. *STATUS
+ * gets the reply's status, REPLY its body (at most CV_WITNESS_REPLY_MAX
+ * bytes with the headers, else CV_ERR_INVALID). CV_ERR_IO: no connection,
+ * a timeout, a reset; CV_ERR_INVALID: not an HTTP reply.
+ */
+cv_err cv_witness_post(const char *host, const char *port, const char *path,
+    const void *body, size_t len, unsigned timeout_ms, int *status,
+    struct cv_buf *reply) CV_MUST_CHECK;
+
+/*
+ * A witness's HTTP/1.x reply IN (LEN bytes, outside input; need not be
+ * NUL-terminated): *STATUS, and where its body is (*BODY_OFF,
+ * *BODY_LEN: the Content-Length when given, which must fit, else the
+ * rest). CV_ERR_INVALID when it is no HTTP reply.
+ */
+cv_err cv_witness_reply_parse(const char *in, size_t len, int *status,
+    size_t *body_off, size_t *body_len) CV_MUST_CHECK;
+
+/* An add-checkpoint body: "old OLD\n", the N proof hashes in base64 one a
+ * line, "\n", the checkpoint NOTE (LEN bytes). Appended to OUT. */
+cv_err cv_witness_req_format(uint64_t old, const uint8_t (*proof)[32],
+    size_t n, const char *note, size_t len, struct cv_buf *out)
+    CV_MUST_CHECK;
+
+/* The body of a 409 ("SIZE\n", text/x.tlog.size). CV_ERR_INVALID. */
+cv_err cv_witness_size_parse(const char *body, size_t len,
+    uint64_t *size) CV_MUST_CHECK;
+
+/*
+ * How many of the witnesses VKEYS (N, at most CV_WITNESS_QUORUM_KEYS;
+ * one vote per witness name) cosigned NOTE with a signature that
+ * verifies: *VALID. WHY (WHYSIZE bytes) names the others and why
+ * ("missing", "does not verify"). CV_ERR_INVALID for a malformed key or
+ * note.
+ */
+cv_err cv_witness_quorum(const char *note, size_t len,
+    const char *const *vkeys, size_t n, size_t *valid, char *why,
+    size_t whysize) CV_MUST_CHECK;
+
+/*
+ * The vault's record of its witnesses in VAULT_DIR/witness/ (cosigned.c):
+ * per witness (by VKEY) the size it last cosigned (0: never), and the
+ * newest cosigned checkpoint (its note and cosignature lines). Saved
+ * atomically; the folder is made 0700 on the first save.
+ */
+cv_err cv_witness_sent_load(const char *vault_dir, const char *vkey,
+    uint64_t *size) CV_MUST_CHECK;
+cv_err cv_witness_sent_save(const char *vault_dir, const char *vkey,
+    uint64_t size) CV_MUST_CHECK;
+cv_err cv_witness_cosigned_save(const char *vault_dir, const char *note,
+    size_t len) CV_MUST_CHECK;
+/* CV_ERR_NOT_FOUND when there is none; caller frees *OUT. */
+cv_err cv_witness_cosigned_load(const char *vault_dir, char **out,
+    size_t *len) CV_MUST_CHECK;
+
+/*
+ * The newest cosigned checkpoint in VAULT_DIR/witness/checkpoint,
+ * appended to OUT after checks against the log A: the log's signature
+ * (A's key), a root that is A's tree's at that size (a file from another
+ * log or a fork is refused), nothing after the signatures but signature
+ * lines. The cosignatures themselves are the reader's to verify.
+ * CV_ERR_NOT_FOUND when there is none, CV_ERR_FORMAT when it does not
+ * check out.
+ */
+struct cv_audit;
+cv_err cv_witness_cosigned_get(const char *vault_dir, struct cv_audit *a,
+    struct cv_buf *out) CV_MUST_CHECK;
+
+/*
+ * NOTE holds a checkpoint note as the log signed it: when
+ * VAULT_DIR/witness/checkpoint holds that same note, byte for byte,
+ * followed by cosignature lines, those lines are appended to NOTE (one
+ * signed note, several signatures). Otherwise NOTE is left as it is
+ * (CV_OK): a missing or odd file never keeps the log's checkpoint from
+ * being served. CV_ERR_NOMEM only.
+ */
+cv_err cv_witness_attach(const char *vault_dir,
+    struct cv_buf *note) CV_MUST_CHECK;
+
 #endif

@@ -56,5 +56,10 @@ forbid "a component that takes a vault handle apart for its store" \
     src
 forbid "the audit log knowing the vault (it is handed a directory and a signer)" \
     'vault/vault\.h|\bstruct cv_vault\b' '^$' src/audit
+# The witness pusher talks to the network: only the supervisor runs it,
+# never keyd or the api worker, whose sandboxes have no way out.
+forbid "a witness request outside the supervisor's pusher" \
+    '\bcv_witness_post\(|\bcv_witness_pusher_start\(' \
+    '^src/witness/push\.c:|^src/serve/(witness_push|supervise)\.c:' src
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -301,6 +301,70 @@ test_syslog(void **state)
 	rmdir(dir);
 }
 
+/* Witnesses: repeatable, strict, the quorum defaulting to all of them,
+ * kept by a rewrite (a restore). W1 and W2 are real cosignature keys
+ * (tests/unit/witness; tests/fuzz/fuzz_witness_request.c). */
+#define W1 "witness.example/w1+468d99bb+" \
+	"BHm1Vi6P5lT5QHixEuipi6eQH4U65pW+1+DjkQutBJZk"
+static void
+test_witness(void **state)
+{
+	char dir[] = "/tmp/cvcfgXXXXXX", path[64], w2[200];
+	static char text[4096];
+	struct cv_config c, back;
+	const char *bad[] = {
+		"witness = " W1 "\n",					/* no URL */
+		"witness = http://127.0.0.1:80\n",			/* no key */
+		"witness = https://127.0.0.1:80 " W1 "\n",
+		"witness = http://127.0.0.1 " W1 "\n",			/* port */
+		"witness = http://127.0.0.1:0 " W1 "\n",
+		"witness = http://u@h:80 " W1 "\n",
+		"witness = http://h:80/path/ " W1 "\n",
+		"witness = http://h:80 " W1 "x\n",
+		"witness = http://h:80 PeterNeumann+c74f20a3+"
+		    "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n",	/* 0x01 */
+		"witness = http://h:80 " W1 "\nwitness = http://g:80 " W1 "\n",
+		"witness_quorum = 1\n",			/* no witnesses */
+		"witness = http://h:80 " W1 "\nwitness_quorum = 2\n",
+		"witness = http://h:80 " W1 "\nwitness_quorum = 0\n",
+		"witness_alert_after = 0\n",
+		"witness_alert_after = 604801\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, GOOD "%s", bad[i]);
+		expect(text, CV_ERR_CONFIG, "witness");
+	}
+	snprintf(w2, sizeof w2, "%s", W1);
+	snprintf(text, sizeof text, GOOD "witness = http://[::1]:7380/ %s\n"
+	    "witness_alert_after = 3\n", w2);
+	assert_int_equal(cv_config_parse(text, strlen(text), &c), CV_OK);
+	assert_int_equal(c.nwitness, 1);
+	assert_int_equal(c.witness_quorum, 1);	/* all of them */
+	assert_int_equal(c.witness_alert_after, 3);
+	assert_string_equal(c.witness[0].name, "witness.example/w1");
+	assert_string_equal(c.witness[0].host, "::1");
+	assert_string_equal(c.witness[0].port, "7380");
+	assert_string_equal(c.witness[0].url, "http://[::1]:7380/");
+	assert_int_equal(cv_config_parse(GOOD, strlen(GOOD), &c), CV_OK);
+	assert_int_equal(c.nwitness, 0);
+	assert_int_equal(c.witness_alert_after, CV_WITNESS_ALERT_AFTER_S);
+	snprintf(text, sizeof text, GOOD "witness = http://w.example:80 %s\n"
+	    "witness_quorum = 1\n", W1);
+	assert_int_equal(cv_config_parse(text, strlen(text), &c), CV_OK);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(cv_config_save(dir, &c), CV_OK);
+	assert_int_equal(cv_config_load(dir, &back), CV_OK);
+	assert_int_equal(back.nwitness, 1);
+	assert_int_equal(back.witness_quorum, 1);
+	assert_string_equal(back.witness[0].vkey, W1);
+	assert_string_equal(back.witness[0].url, "http://w.example:80");
+	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -313,6 +377,7 @@ main(void)
 		cmocka_unit_test(test_key_id),
 		cmocka_unit_test(test_db),
 		cmocka_unit_test(test_syslog),
+		cmocka_unit_test(test_witness),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
