@@ -218,7 +218,8 @@ main(int argc, char **argv)
 	    "%s\nwitness = http://127.0.0.1:%u %s\n", VAULT_ID, port[0],
 	    keys[0], port[1], keys[1]);
 	if (cv_config_parse(conf, strlen(conf), &cfg) != CV_OK ||
-	    cv_witness_pusher_start(argv[2], &cfg, -1, NULL, NULL, &p) != CV_OK)
+	    cv_witness_pusher_start(argv[2], &cfg, -1, -1, NULL, NULL,
+	    &p) != CV_OK)
 		die("pusher");
 	for (k = 0; k < n; k++) {
 		usleep((useconds_t)randombytes_uniform(250000));

@@ -155,6 +155,13 @@ break_glass_read(struct req *r, struct cv_store *db, const char *id)
 	cv_buf_free(&out);
 	if (r->preaudited) {	/* the entry is there: no data */
 		r->sections = 0;
+		if (e == CV_ERR_QUORUM) {	/* keyd's policy */
+			snprintf(r->reason, sizeof r->reason, "%s",
+			    cv_err_detail()[0] ? cv_err_detail() :
+			    cv_strerror(e));
+			return api_problem(r, 503, CV_AUDIT_DENIED,
+			    "reads refused", r->reason);
+		}
 		return e == CV_ERR_SHREDDED ? api_problem(r, 410,
 		    CV_AUDIT_ERROR, "gone", "the record was shredded") :
 		    api_internal(r, e);

@@ -165,6 +165,11 @@ answered(struct req *r, cv_err err, uint64_t index, const struct cv_buf *text)
 {
 	r->audited = err;
 	if (r->reading) {
+		/* keyd's words, for the refusal's entry and problem
+		 * (read_failed): "no witness quorum for N s: ..." */
+		if (err == CV_ERR_QUORUM)
+			snprintf(r->reason, sizeof r->reason, "%s",
+			    cv_err_detail());
 		r->out.len = 0;
 		if (err == CV_OK && text && text->len &&
 		    cv_buf_add(&r->out, text->p, text->len) != CV_OK)
@@ -429,8 +434,10 @@ api_reply(struct req *r, unsigned status, enum cv_audit_outcome outcome,
 /*
  * keyd released nothing for a read, and wrote no entry for it: the record
  * is gone or shredded, or the HSM went (keyd decrypts before the entry),
- * or the entry itself could not be made durable. The refusal is an entry
- * of its own; without the log, fail closed.
+ * or the entry itself could not be made durable, or keyd refuses reads
+ * by policy (witness_no_quorum = refuse-reads: a 503 with keyd's
+ * detail). The refusal is an entry of its own; without the log, fail
+ * closed.
  */
 static enum MHD_Result
 read_failed(struct req *r, cv_err e)
@@ -442,6 +449,20 @@ read_failed(struct req *r, cv_err e)
 	struct cv_buf p = { 0 };
 
 	cv_buf_free(&r->out);
+	if (e == CV_ERR_QUORUM) {
+		/* r->reason is keyd's detail (answered). */
+		if (r->reason[0] == '\0')
+			snprintf(r->reason, sizeof r->reason, "%s",
+			    cv_strerror(e));
+		r->sections = 0;
+		entry_of(r, CV_AUDIT_DENIED, &en);
+		if (cv_keyd_append(r->srv->kd, &en, NULL) != CV_OK)
+			return fail_closed(r, &p);
+		if (problem_body(503, "reads refused", r->reason, &p) !=
+		    CV_OK)
+			return MHD_NO;
+		return respond(r, 503, "application/problem+json", &p);
+	}
 	if (e == CV_ERR_HSM_TOKEN) {
 		/* keyd's HSM went: every request is refused from now on,
 		 * not only after the next status check. */

@@ -24,6 +24,7 @@ static const char *const names[CV_ERR__COUNT] = {
 	[CV_ERR_INTERRUPTED] = "interrupted",
 	[CV_ERR_LIMIT] = "limit reached",
 	[CV_ERR_HSM_BOUND] = "the HSM token's keys belong to another vault",
+	[CV_ERR_QUORUM] = "no witness quorum: reads refused by policy",
 };
 
 static _Thread_local char detail[512];

@@ -31,6 +31,7 @@ typedef enum {
 	CV_ERR_INTERRUPTED,
 	CV_ERR_LIMIT,		/* a rate or size limit was reached */
 	CV_ERR_HSM_BOUND,	/* the token's keys are another vault's */
+	CV_ERR_QUORUM,		/* no witness quorum: reads refused */
 	CV_ERR__COUNT
 } cv_err;
 

@@ -88,6 +88,15 @@ one_process(const struct cv_serve_opts *so)
 
 	if (cli_open("serve", so->dir, &v, &a) != CLI_OK)
 		return CV_ERR_INTERNAL;
+	/* No supervisor, no pusher: nothing would know the quorum, and
+	 * reads would go on as if it were there. */
+	if (cv_config_load(so->dir, &cfg) == CV_OK &&
+	    cfg.witness_no_quorum == CV_CONFIG_NO_QUORUM_REFUSE_READS) {
+		r = cv_fail(CV_ERR_CONFIG, "witness_no_quorum = refuse-reads "
+		    "needs the supervisor's witness pusher: not with "
+		    "--one-process");
+		goto out;
+	}
 	/* Not confined: its alerts go to the collector directly. */
 	if (((so->syslog_arg && cv_config_syslog_target(so->syslog_arg,
 	    &t) == CV_OK) || (!so->syslog_arg && cv_config_load(so->dir,

@@ -131,6 +131,19 @@ parse_alert_after(const char *v, struct cv_config *c)
 	    &c->witness_alert_after);
 }
 
+static int
+parse_no_quorum(const char *v, struct cv_config *c)
+{
+	c->given |= CV_CONFIG_GIVEN_WITNESS_NO_QUORUM;
+	if (!strcmp(v, "alert"))
+		c->witness_no_quorum = CV_CONFIG_NO_QUORUM_ALERT;
+	else if (!strcmp(v, "refuse-reads"))
+		c->witness_no_quorum = CV_CONFIG_NO_QUORUM_REFUSE_READS;
+	else
+		return 0;
+	return 1;
+}
+
 /*
  * "http://HOST:PORT[/] VKEY": one more witness. HOST:PORT is checked as a
  * syslog collector's is (DNS letters, IPv4, [IPv6]); no path, no
@@ -267,6 +280,8 @@ static const struct key keys[] = {
 	    "1 to the number of witness lines"),
 	N("witness_alert_after", 8, parse_alert_after, "a whole number of "
 	    "seconds, 1 to 604800"),
+	N("witness_no_quorum", 16, parse_no_quorum, "'alert' or "
+	    "'refuse-reads'"),
 };
 #undef K
 #undef N
@@ -426,6 +441,14 @@ cv_config_parse(const char *text, size_t len, struct cv_config *out)
 	}
 	if (!(out->given & CV_CONFIG_GIVEN_WITNESS_QUORUM))
 		out->witness_quorum = out->nwitness;
+	/* Without witnesses there is never a quorum: every read would be
+	 * refused, which is a mistake, not a policy. */
+	if (out->witness_no_quorum == CV_CONFIG_NO_QUORUM_REFUSE_READS &&
+	    out->nwitness == 0) {
+		memset(out, 0, sizeof *out);
+		return cv_fail(CV_ERR_CONFIG, "witness_no_quorum = "
+		    "refuse-reads needs witness lines");
+	}
 	if (out->key_id[0] == '\0')
 		memcpy(out->key_id, out->vault_id, sizeof out->key_id);
 	else if (!hex_id(out->key_id)) {
@@ -555,7 +578,11 @@ save(const char *dir, const struct cv_config *c, int replace)
 	    sizeof text, &n, "witness_quorum = %u\n", c->witness_quorum)) ||
 	    ((c->given & CV_CONFIG_GIVEN_WITNESS_ALERT) && !appendf(text,
 	    sizeof text, &n, "witness_alert_after = %u\n",
-	    c->witness_alert_after)))
+	    c->witness_alert_after)) ||
+	    ((c->given & CV_CONFIG_GIVEN_WITNESS_NO_QUORUM) && !appendf(text,
+	    sizeof text, &n, "witness_no_quorum = %s\n",
+	    c->witness_no_quorum == CV_CONFIG_NO_QUORUM_REFUSE_READS ?
+	    "refuse-reads" : "alert")))
 		return CV_ERR_INTERNAL;
 	/* A restore rewrites the file: its witnesses stay too. */
 	for (unsigned i = 0; i < c->nwitness; i++)

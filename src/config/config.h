@@ -87,12 +87,19 @@ cv_err cv_config_syslog_target(const char *text,
  * witness_quorum: how many must cosign a checkpoint (1 .. the number of
  * witnesses; default all of them); witness_alert_after: seconds without
  * a cosigned quorum before the alert witness_quorum_missing.
+ * witness_no_quorum: what else happens then, "alert" (nothing else: the
+ * default) or "refuse-reads" (keyd releases no record data until a
+ * quorum is back; needs witness lines).
  */
 #define CV_CONFIG_WITNESS_MAX 8
 #define CV_CONFIG_WITNESS_URL_MAX 300
 #define CV_CONFIG_WITNESS_VKEY_MAX 200	/* CV_WITNESS_VKEY_MAX */
 #define CV_WITNESS_ALERT_AFTER_S 300
 #define CV_WITNESS_ALERT_AFTER_MAX 604800
+enum cv_config_no_quorum {
+	CV_CONFIG_NO_QUORUM_ALERT = 0,		/* the default */
+	CV_CONFIG_NO_QUORUM_REFUSE_READS = 1,
+};
 struct cv_config_witness {
 	char url[CV_CONFIG_WITNESS_URL_MAX];	/* as written */
 	char vkey[CV_CONFIG_WITNESS_VKEY_MAX];
@@ -136,6 +143,7 @@ struct cv_config {
 	unsigned nwitness;
 	uint32_t witness_quorum;	/* 1 .. nwitness; nwitness if not given */
 	uint32_t witness_alert_after;	/* seconds */
+	enum cv_config_no_quorum witness_no_quorum;
 	unsigned given;
 };
 
@@ -147,6 +155,7 @@ struct cv_config {
 #define CV_CONFIG_GIVEN_IDLE 32u
 #define CV_CONFIG_GIVEN_WITNESS_QUORUM 64u
 #define CV_CONFIG_GIVEN_WITNESS_ALERT 128u
+#define CV_CONFIG_GIVEN_WITNESS_NO_QUORUM 256u
 
 /*
  * Parses configuration TEXT (LEN bytes, need not be NUL-terminated) into

@@ -220,6 +220,22 @@ int cv_keyd_hsm_tick(struct cv_keyd *k);
  * (the server's key process). */
 cv_err cv_keyd_watch_hsm(struct cv_keyd *k, unsigned seconds) CV_MUST_CHECK;
 
+/*
+ * witness_no_quorum = refuse-reads (issue 15). The supervisor's witness
+ * pusher keeps the quorum's state, CV_KEYD_QUORUM_BYTES made by
+ * cv_keyd_quorum_put (MISSING: no quorum for witness_alert_after, since
+ * SINCE_US, cv_now_us's clock), at offset 0 of a memfd; keyd is handed a
+ * read-only descriptor of it. After cv_keyd_refuse_reads(K, FD), every
+ * decrypt of record data by K (a read, a ticket's release) reads FD
+ * first (one pread) and is refused with CV_ERR_QUORUM while the quorum
+ * is missing, or when FD cannot be read or holds anything else (fail
+ * closed). FD stays the caller's.
+ */
+#define CV_KEYD_QUORUM_BYTES 32
+void cv_keyd_quorum_put(uint8_t b[static CV_KEYD_QUORUM_BYTES], int missing,
+    int64_t since_us);
+void cv_keyd_refuse_reads(struct cv_keyd *k, int fd);
+
 /* The audit log's public checkpoint key, in PK. */
 cv_err cv_keyd_audit_key(struct cv_keyd_client *c, uint8_t pk[static 32])
     CV_MUST_CHECK;

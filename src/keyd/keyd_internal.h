@@ -179,7 +179,15 @@ struct cv_keyd {
 		int64_t since_us;
 		unsigned n;
 	} totp[TOTP_USERS];
+	/* witness_no_quorum = refuse-reads (quorum.c): the supervisor's
+	 * state, read-only; -1 until cv_keyd_refuse_reads */
+	int refuse_reads, quorum_fd;
 };
+
+/* Under refuse-reads, CV_ERR_QUORUM (with the detail the api worker
+ * shows) while the witness quorum is missing or its state unreadable;
+ * CV_OK otherwise. Before every decrypt of record data. */
+cv_err keyd_quorum_gate(struct cv_keyd *k) CV_MUST_CHECK;
 
 /* The requests beyond reading and appending (ops.c): *INDEX and OUT as
  * the type's reply has them. REMOTE: the request came over a channel

@@ -198,6 +198,10 @@ decrypt_with(struct cv_keyd *k, const char *rid, unsigned sections,
 	size_t n = 0;
 	cv_err r;
 
+	/* Before anything is decrypted, so before the entry of a read:
+	 * the api worker writes the refusal's (read_failed). */
+	if ((r = keyd_quorum_gate(k)) != CV_OK)
+		return r;
 	for (int i = 0; i < CV_RECORD_NSECTIONS; i++)
 		if (sections & (1u << i))
 			names[n++] = cv_record_sections[i];
@@ -448,6 +452,7 @@ cv_keyd_new(struct cv_vault *v, struct cv_audit *a, struct cv_keyd **out)
 	k->keys = cv_vault_keys(v);
 	k->a = a;
 	k->alerts_fd = -1;
+	k->quorum_fd = -1;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->cv, NULL);
 	pthread_cond_init(&k->tick, NULL);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../auth/ca.h"
+#include "../config/config.h"
 #include "../core/core.h"
 #include "../keyd/keyd.h"
 #include "../sandbox/sandbox.h"
@@ -173,6 +174,7 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	struct sigaction act = { .sa_handler = on_term };
 	struct cv_vault *v = NULL;
 	struct cv_audit *a = NULL;
+	struct cv_config cfg;
 	pthread_t taker;
 	int taking = 0;
 	cv_err r;
@@ -192,8 +194,14 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	    /* The api worker reads these; it cannot make them. */
 	    (r = cv_keyd_ca_ensure(kp.k)) != CV_OK ||
 	    /* A damaged certificate stops the start, naming the file. */
-	    (r = cv_serve_check_certs(kp.k, dir)) != CV_OK)
+	    (r = cv_serve_check_certs(kp.k, dir)) != CV_OK ||
+	    (r = cv_config_load(dir, &cfg)) != CV_OK)
 		goto out;
+	/* The supervisor's pusher says whether the witnesses' quorum is
+	 * there; keyd, which alone decrypts, enforces the policy. A
+	 * descriptor that is missing or unreadable refuses every read. */
+	if (cfg.witness_no_quorum == CV_CONFIG_NO_QUORUM_REFUSE_READS)
+		cv_keyd_refuse_reads(kp.k, CV_SERVE_FD_KEYD_QUORUM);
 	/* Confined once the PKCS#11 module is loaded and the files are
 	 * open: no network, no exec, no new code (fail closed). */
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);

@@ -31,6 +31,9 @@
 #define CV_SERVE_FD_API_RELAY 5
 /* api: the supervisor's syslog counts, read-only (api.h) */
 #define CV_SERVE_FD_API_SYSLOG_COUNTS 6
+/* keyd: the witness quorum's state, read-only (keyd.h,
+ * cv_keyd_refuse_reads) */
+#define CV_SERVE_FD_KEYD_QUORUM 7
 
 struct cv_serve_opts {
 	const char *dir;

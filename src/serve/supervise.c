@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -40,6 +41,9 @@ struct sup {
 	struct cv_keyd_client *kd;
 	int alerts_fd;
 	int relay_fd;		/* the children's end of the alert relay */
+	/* The witness quorum's state (keyd.h): ours to write (the
+	 * pusher's), a read-only descriptor of it for keyd. */
+	int quorum_fd, quorum_ro;
 	char vault_id[CV_VAULT_ID_LEN + 1];	/* for the alerts */
 	time_t restarts[RESTARTS_PER_MINUTE];
 	char **env;		/* the children's environment (child_env) */
@@ -234,6 +238,29 @@ witness_notify(void *ctx)
 	kill(getpid(), SIGUSR1);
 }
 
+/*
+ * The quorum state's memfd, "met" until the pusher says otherwise: keyd
+ * reads it under witness_no_quorum = refuse-reads. Read-only for keyd
+ * through /proc, as the syslog counts are for the api worker.
+ */
+static cv_err
+quorum_state(struct sup *s)
+{
+	uint8_t b[CV_KEYD_QUORUM_BYTES];
+	char path[64];
+
+	cv_keyd_quorum_put(b, 0, 0);
+	if ((s->quorum_fd = memfd_create("cv-witness-quorum",
+	    MFD_CLOEXEC)) < 0 ||
+	    pwrite(s->quorum_fd, b, sizeof b, 0) != (ssize_t)sizeof b ||
+	    snprintf(path, sizeof path, "/proc/self/fd/%d",
+	    s->quorum_fd) < 0 ||
+	    (s->quorum_ro = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return cv_fail(CV_ERR_INTERNAL, "the witness quorum state: %s",
+		    strerror(errno));
+	return CV_OK;
+}
+
 static int
 restart_allowed(struct sup *s)
 {
@@ -277,7 +304,8 @@ cv_err
 cv_serve_supervise(const struct cv_serve_opts *o)
 {
 	struct sup s = { .o = o, .pass_fd = -1, .listen_fd = -1,
-	    .alerts_fd = -1, .relay_fd = -1 };
+	    .alerts_fd = -1, .relay_fd = -1, .quorum_fd = -1,
+	    .quorum_ro = -1 };
 	struct cv_syslog_relay *relay = NULL;
 	struct cv_witness_pusher *pusher = NULL;
 	struct cv_syslog_target target, *tp = NULL;
@@ -285,7 +313,7 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	int have_cfg = 0;
 	sigset_t mask, old;
 	int sup[2] = { -1, -1 }, pass[2] = { -1, -1 }, api[2] = { -1, -1 };
-	int fds[4], sig, st, stopping = 0;
+	int fds[5], sig, st, stopping = 0;
 	char why[200], path[1100];
 	pid_t pid;
 	cv_err r;
@@ -335,12 +363,17 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 		    strerror(errno));
 		goto out;
 	}
+	if ((r = quorum_state(&s)) != CV_OK)
+		goto out;
 	fds[0] = sup[1];
 	fds[1] = pass[1];
 	fds[2] = api[1];
 	fds[3] = s.relay_fd;	/* CV_SERVE_FD_KEYD_RELAY */
-	if ((r = spawn(&s, P_KEYD, fds, 4, &old)) != CV_OK)
+	fds[4] = s.quorum_ro;	/* CV_SERVE_FD_KEYD_QUORUM */
+	if ((r = spawn(&s, P_KEYD, fds, 5, &old)) != CV_OK)
 		goto out;
+	close(s.quorum_ro);
+	s.quorum_ro = -1;
 	close(sup[1]);
 	close(pass[1]);
 	close(api[1]);
@@ -366,7 +399,8 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	 * may read it now. Its thread, like the relay's, inherits the
 	 * blocked signals. */
 	if (have_cfg && (r = cv_witness_pusher_start(o->dir, &cfg,
-	    s.alerts_fd, witness_notify, NULL, &pusher)) != CV_OK)
+	    s.alerts_fd, s.quorum_fd, witness_notify, NULL, &pusher)) !=
+	    CV_OK)
 		goto out;
 	/* The port is ours, not a worker's: a restarted worker serves the
 	 * same one, and the worker needs no bind() in its sandbox. */
@@ -494,6 +528,11 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 	}
 	if (s.alerts_fd >= 0)
 		close(s.alerts_fd);
+	/* After the pusher, its writer. */
+	if (s.quorum_fd >= 0)
+		close(s.quorum_fd);
+	if (s.quorum_ro >= 0)
+		close(s.quorum_ro);
 	/* Every child is gone: what they relayed is queued; sent now. */
 	cv_keyd_alert_sink(NULL, NULL);
 	if (s.relay_fd >= 0)

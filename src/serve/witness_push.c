@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../keyd/keyd.h"
 #include "../witness/witness.h"
@@ -51,6 +52,7 @@ struct cv_witness_pusher {
 	char db[CV_CONFIG_PATH_MAX];
 	char vault_id[CV_VAULT_ID_LEN + 1];
 	int alerts_fd;
+	int quorum_fd;		/* keyd's view of the quorum (keyd.h) */
 	struct wit w[CV_CONFIG_WITNESS_MAX];
 	unsigned n, quorum;
 	int64_t alert_after_us;
@@ -355,6 +357,21 @@ save_cosigned(struct cv_witness_pusher *p)
 	cv_buf_free(&all);
 }
 
+/* The quorum's state for keyd, in one pwrite (keyd.h). Not written:
+ * keyd goes on with the previous state, so a failure is said loudly. */
+static void
+quorum_put(struct cv_witness_pusher *p, int missing)
+{
+	uint8_t b[CV_KEYD_QUORUM_BYTES];
+
+	if (p->quorum_fd < 0)
+		return;
+	cv_keyd_quorum_put(b, missing, missing ? p->unmet_since : 0);
+	if (pwrite(p->quorum_fd, b, sizeof b, 0) != (ssize_t)sizeof b)
+		fprintf(stderr, "clearvault serve: cannot write the witness "
+		    "quorum state for keyd: %s\n", strerror(errno));
+}
+
 static void
 check_quorum(struct cv_witness_pusher *p, unsigned have)
 {
@@ -363,6 +380,7 @@ check_quorum(struct cv_witness_pusher *p, unsigned have)
 
 	if (have >= p->quorum) {
 		if (p->quorum_alerted) {
+			quorum_put(p, 0);	/* reads again, first */
 			snprintf(d, sizeof d, "checkpoint %llu cosigned by %u "
 			    "of %u witnesses (quorum %u)",
 			    (unsigned long long)p->cur.size, have, p->n,
@@ -380,6 +398,7 @@ check_quorum(struct cv_witness_pusher *p, unsigned have)
 		    "cosignatures for %lld s (checkpoint %llu has %u of %u)",
 		    p->quorum, (long long)((now - p->unmet_since) / 1000000),
 		    (unsigned long long)p->cur.size, have, p->n);
+		quorum_put(p, 1);
 		alert(p, "witness_quorum_missing", "critical", d);
 		p->quorum_alerted = 1;
 	}
@@ -482,7 +501,7 @@ pusher_free(struct cv_witness_pusher *p)
 
 cv_err
 cv_witness_pusher_start(const char *dir, const struct cv_config *cfg,
-    int alerts_fd, void (*notify)(void *), void *notify_ctx,
+    int alerts_fd, int quorum_fd, void (*notify)(void *), void *notify_ctx,
     struct cv_witness_pusher **out)
 {
 	struct cv_witness_pusher *p;
@@ -500,6 +519,7 @@ cv_witness_pusher_start(const char *dir, const struct cv_config *cfg,
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	p->alerts_fd = alerts_fd;
+	p->quorum_fd = quorum_fd;
 	p->notify = notify;
 	p->notify_ctx = notify_ctx;
 	p->n = cfg->nwitness;

@@ -21,6 +21,10 @@
  *   witness_quorum_missing  critical: no checkpoint got a quorum of valid
  *                           cosignatures for witness_alert_after seconds
  *   witness_quorum_restored info: a quorum again after that alert
+ *
+ * The same two moments are written to the quorum state (keyd.h,
+ * cv_keyd_quorum_put) that keyd reads under witness_no_quorum =
+ * refuse-reads: missing from the alert on, met again from the restore.
  */
 #ifndef CV_SERVE_WITNESS_PUSH_H
 #define CV_SERVE_WITNESS_PUSH_H
@@ -45,12 +49,13 @@ struct cv_witness_event {
  * go to ALERTS_FD (the supervisor's alerts.jsonl; may be -1) at once,
  * and are queued as events (at most 16 between two drains): NOTIFY
  * (NOTIFY_CTX), if not NULL, is called on the pusher's thread after
- * each, and must not block. Start it once keyd has opened the log (a
- * repair at open is then done). The thread inherits the caller's signal
- * mask. CV_ERR_NOMEM, CV_ERR_INTERNAL.
+ * each, and must not block. QUORUM_FD (may be -1; the caller's) is the
+ * quorum state's memfd, written at each change. Start it once keyd has
+ * opened the log (a repair at open is then done). The thread inherits
+ * the caller's signal mask. CV_ERR_NOMEM, CV_ERR_INTERNAL.
  */
 cv_err cv_witness_pusher_start(const char *dir, const struct cv_config *cfg,
-    int alerts_fd, void (*notify)(void *), void *notify_ctx,
+    int alerts_fd, int quorum_fd, void (*notify)(void *), void *notify_ctx,
     struct cv_witness_pusher **out) CV_MUST_CHECK;
 
 /* Hands each queued event to FN(CTX, event) on the caller's thread (the

@@ -8,7 +8,10 @@
 # both witnesses: critical witness_conflict alerts, and `audit verify
 # --witness` fails naming the missing quorum. A witness down: the log keeps
 # working, witness_quorum_missing after witness_alert_after, and the
-# cosignatures catch up when it is back. Config errors name the key. On
+# cosignatures catch up when it is back. With witness_no_quorum =
+# refuse-reads, a record read past witness_alert_after without a quorum is
+# a 503 (keyd refuses to decrypt) and a denied entry, until the quorum is
+# back. Config errors name the key. On
 # SQLite and on PostgreSQL (the pusher's read-only log handle is the
 # database's there; the rollback is a copy of the database).
 . "$(dirname "$0")/lib.sh"
@@ -80,7 +83,9 @@ wait_quiet() {
 }
 
 make_vault v 3 || { bad "make vault"; finish; exit 1; }
-add_users "$T/v" aud:auditor || { bad "users"; finish; exit 1; }
+add_users "$T/v" aud:auditor so:security_officer inv:investigator ||
+    { bad "users"; finish; exit 1; }
+R1=$(sed -n 1p "$T/v.jsonl" | cut -c8-26)
 LOGKEY=$("$CV" audit pubkey --dir "$T/v")
 ORIGIN=$("$CV" audit checkpoint --dir "$T/v" | head -1)
 W1=$("$CV" witness init --dir "$T/w1" --name ig.example/w1)
@@ -117,6 +122,10 @@ conf_fails "quorum 0" "'witness_quorum' must be" \
     "witness = http://127.0.0.1:1 $W1" "witness_quorum = 0"
 conf_fails "alert time" "'witness_alert_after' must be" \
     "witness_alert_after = 5s"
+conf_fails "no-quorum policy" "'witness_no_quorum' must be" \
+    "witness = http://127.0.0.1:1 $W1" "witness_no_quorum = stop"
+conf_fails "refuse-reads without witnesses" "needs witness lines" \
+    "witness_no_quorum = refuse-reads"
 cp "$T/conf.orig" "$CONF"
 cat >>"$CONF" <<EOF
 witness = http://127.0.0.1:$PORT1/ $W1
@@ -297,4 +306,45 @@ both_entries() {
 wait_for 5 both_entries && ok || bad "quorum entries in the log"
 stop_server
 expect_eq "server stops cleanly (2)" 0 "$SRV_RC"
+
+# ---- witness_no_quorum = refuse-reads: no quorum, no record data ----------
+echo "witness_no_quorum = refuse-reads" >>"$CONF"
+expect_fail "refuse-reads: not with --one-process" "one-process" \
+    timeout 20 "$CV" serve --dir "$T/v" --one-process --listen 127.0.0.1:0
+start_server "$T/v" || { bad "server restart 3"; finish; exit 1; }
+for u in so inv; do
+	login "$u"
+	eval "t_$u=\$tok"
+done
+req k/so POST /v1/cases '{"title":"quorum"}' "$t_so"
+CASE=$(json_field "$T/body" "d['id']")
+add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\"],\"records\":[\"$R1\"]}"
+expect_code "case filled" 200
+read_r1() { req k/inv GET "/v1/records/$R1?purpose=$CASE" "" "$t_inv"; }
+read_r1
+expect_code "refuse-reads: a read with the quorum there" 200
+stop_witness 2
+refused() { read_r1; [ "$code" = 503 ]; }
+wait_quiet 20 refused && ok ||
+    bad "no 503 without a quorum: $code $(cat "$T/body")"
+expect_eq "the refusal says why" 1 "$(json_field "$T/body" \
+    "int(d['detail'].startswith('no witness quorum for ') and \
+    d['detail'].endswith(' s: reads refused by policy'))")"
+expect_problem "the refusal" 503
+expect_eq "the alert came first" 2 \
+    "$(alerts "$T/v" witness_quorum_missing | wc -l)"
+denied() {
+	"$CV" audit tail --dir "$T/v" -n 50 | grep " records.get " |
+	    grep "denied" | grep -c "reads refused by policy"
+}
+[ "$(denied)" -ge 1 ] && ok ||
+    bad "no denied entry: $("$CV" audit tail --dir "$T/v" -n 5)"
+start_witness 2 || { finish; exit 1; }
+served() { read_r1; [ "$code" = 200 ]; }
+wait_quiet 45 served && ok ||
+    bad "reads not back with the quorum: $code $(cat "$T/body")"
+expect_eq "restored before reads came back" 2 \
+    "$(alerts "$T/v" witness_quorum_restored | wc -l)"
+stop_server
+expect_eq "server stops cleanly (3)" 0 "$SRV_RC"
 finish

@@ -329,6 +329,12 @@ test_witness(void **state)
 		"witness = http://h:80 " W1 "\nwitness_quorum = 0\n",
 		"witness_alert_after = 0\n",
 		"witness_alert_after = 604801\n",
+		"witness_no_quorum = refuse-reads\n",	/* no witnesses */
+		"witness = http://h:80 " W1 "\nwitness_no_quorum = refuse\n",
+		"witness = http://h:80 " W1 "\nwitness_no_quorum = Alert\n",
+		"witness = http://h:80 " W1 "\nwitness_no_quorum = \n",
+		"witness = http://h:80 " W1 "\nwitness_no_quorum = alert\n"
+		    "witness_no_quorum = alert\n",
 	};
 
 	(void)state;
@@ -343,6 +349,7 @@ test_witness(void **state)
 	assert_int_equal(c.nwitness, 1);
 	assert_int_equal(c.witness_quorum, 1);	/* all of them */
 	assert_int_equal(c.witness_alert_after, 3);
+	assert_int_equal(c.witness_no_quorum, CV_CONFIG_NO_QUORUM_ALERT);
 	assert_string_equal(c.witness[0].name, "witness.example/w1");
 	assert_string_equal(c.witness[0].host, "::1");
 	assert_string_equal(c.witness[0].port, "7380");
@@ -351,13 +358,17 @@ test_witness(void **state)
 	assert_int_equal(c.nwitness, 0);
 	assert_int_equal(c.witness_alert_after, CV_WITNESS_ALERT_AFTER_S);
 	snprintf(text, sizeof text, GOOD "witness = http://w.example:80 %s\n"
-	    "witness_quorum = 1\n", W1);
+	    "witness_quorum = 1\nwitness_no_quorum = refuse-reads\n", W1);
 	assert_int_equal(cv_config_parse(text, strlen(text), &c), CV_OK);
+	assert_int_equal(c.witness_no_quorum,
+	    CV_CONFIG_NO_QUORUM_REFUSE_READS);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(cv_config_save(dir, &c), CV_OK);
 	assert_int_equal(cv_config_load(dir, &back), CV_OK);
 	assert_int_equal(back.nwitness, 1);
 	assert_int_equal(back.witness_quorum, 1);
+	assert_int_equal(back.witness_no_quorum,
+	    CV_CONFIG_NO_QUORUM_REFUSE_READS);
 	assert_string_equal(back.witness[0].vkey, W1);
 	assert_string_equal(back.witness[0].url, "http://w.example:80");
 	snprintf(path, sizeof path, "%s/%s", dir, CV_CONFIG_FILE);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -248,6 +249,71 @@ test_reads_channel(void **state)
 {
 	(void)state;
 	reads(1);
+}
+
+/* STATE into FD as the supervisor's pusher writes it. */
+static void
+quorum_write(int fd, int missing, int64_t since_us)
+{
+	uint8_t b[CV_KEYD_QUORUM_BYTES];
+
+	cv_keyd_quorum_put(b, missing, since_us);
+	assert_int_equal(pwrite(fd, b, sizeof b, 0), (ssize_t)sizeof b);
+}
+
+/* witness_no_quorum = refuse-reads: keyd reads the state before every
+ * decrypt, and refuses while the quorum is missing or the state cannot
+ * be read (fail closed). */
+static void
+test_refuse_reads(void **state)
+{
+	struct side s;
+	const char *r0 = rid[0];
+	struct cv_audit_entry e = read_entry("alice", &r0, sec("identity"));
+	struct cv_buf t = { 0 };
+	uint8_t b[CV_KEYD_QUORUM_BYTES];
+	uint64_t idx = 0;
+	int fd;
+
+	(void)state;
+	assert_true((fd = memfd_create("test-quorum", MFD_CLOEXEC)) >= 0);
+	start(&s, 0);
+	/* Not under the policy: the state is not read. */
+	quorum_write(fd, 1, cv_now_us());
+	assert_int_equal(cv_keyd_read(s.c, &e, &idx, &t), CV_OK);
+	cv_keyd_refuse_reads(s.k, fd);
+	quorum_write(fd, 0, 0);
+	t.len = 0;
+	assert_int_equal(cv_keyd_read(s.c, &e, &idx, &t), CV_OK);
+	assert_non_null(has(&t, "\"identity\""));
+	/* Missing for 5 s: neither a read nor a ticket's release. */
+	quorum_write(fd, 1, cv_now_us() - 5500000);
+	t.len = 0;
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_QUORUM);
+	assert_string_equal(cv_err_detail(), "no witness quorum for 5 s: "
+	    "reads refused by policy");
+	assert_int_equal(t.len, 0);
+	assert_int_equal(cv_keyd_decrypt(s.c, idx, "alice", rid[0],
+	    sec("identity"), &t), CV_ERR_QUORUM);
+	assert_int_equal(t.len, 0);
+	/* A state that is not whole, or none at all: refused. */
+	cv_keyd_quorum_put(b, 0, 0);
+	b[31] ^= 1;
+	assert_int_equal(pwrite(fd, b, sizeof b, 0), (ssize_t)sizeof b);
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_QUORUM);
+	assert_non_null(strstr(cv_err_detail(), "cannot be read"));
+	assert_int_equal(ftruncate(fd, 8), 0);
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_QUORUM);
+	cv_keyd_refuse_reads(s.k, -1);
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_QUORUM);
+	/* The quorum back: reads again. */
+	cv_keyd_refuse_reads(s.k, fd);
+	quorum_write(fd, 0, 0);
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_OK);
+	assert_non_null(has(&t, "\"identity\""));
+	cv_buf_free(&t);
+	assert_int_equal(stop(&s), 0);
+	close(fd);
 }
 
 static void
@@ -538,6 +604,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reads_local),
 		cmocka_unit_test(test_reads_channel),
+		cmocka_unit_test(test_refuse_reads),
 		cmocka_unit_test(test_refusals_are_logged),
 		cmocka_unit_test(test_sign_only_hashes),
 		cmocka_unit_test(test_blind_index_same_both_ways),
