@@ -358,7 +358,8 @@ do_consistency(struct cv_audit *a, const struct opts *o, const char *action)
  * note). A rolled-back copy's latest checkpoint is one no witness saw.
  */
 static int
-witnessed(struct cv_vault *v, struct cv_audit *a, const struct opts *o)
+witnessed(struct cv_vault *v, struct cv_audit *a, const struct opts *o,
+    uint64_t entries)
 {
 	struct cv_buf note = { 0 };
 	struct cv_checkpoint c;
@@ -383,6 +384,13 @@ witnessed(struct cv_vault *v, struct cv_audit *a, const struct opts *o)
 		goto out;
 	printf("latest checkpoint (%llu entries) cosigned by a quorum of "
 	    "%llu witnesses\n", (unsigned long long)c.size, o->quorum);
+	/* What the witnesses vouch for ends there: a tail past it is the
+	 * log's word alone (and a copy restored with its cosigned file is
+	 * witnessed only as of that checkpoint's cosignatures). */
+	if (entries > c.size)
+		fprintf(stderr, "clearvault audit verify: note: %llu entries "
+		    "after the witnessed checkpoint are not covered by the "
+		    "witnesses yet\n", (unsigned long long)(entries - c.size));
 	rc = CLI_OK;
  out:
 	cv_buf_free(&note);
@@ -423,7 +431,7 @@ do_verify(struct cv_vault *v, const struct opts *o)
 	if (rep.note[0])
 		fprintf(stderr, "clearvault audit verify: note: %s\n",
 		    rep.note);
-	if (o->nwitness && witnessed(v, a, o) != CLI_OK)
+	if (o->nwitness && witnessed(v, a, o, rep.entries) != CLI_OK)
 		goto out;
 	printf("verified %llu entries, %llu stored and %llu given "
 	    "checkpoints in %.3f s (%.0f entries/s)\n",

@@ -186,10 +186,17 @@ parse_witness(const char *v, struct cv_config *c)
 		return 0;
 	memcpy(w->host, t.host, sizeof w->host);
 	memcpy(w->port, t.port, sizeof w->port);
-	for (unsigned i = 0; i < c->nwitness; i++)
+	/* One party, one vote: a name, or a key under another name (the
+	 * cosigned message does not hold the name), only once. */
+	for (unsigned i = 0; i < c->nwitness; i++) {
+		char on[sizeof w->name];
+		uint8_t opk[sizeof pk];
+
 		if (!strcmp(c->witness[i].name, w->name) ||
-		    !strcmp(c->witness[i].vkey, w->vkey))
+		    (cv_witness_vkey_parse(c->witness[i].vkey, on, opk) ==
+		    CV_OK && memcmp(opk, pk, sizeof pk) == 0))
 			return 0;
+	}
 	c->nwitness++;
 	return 1;
 }

@@ -229,12 +229,15 @@ cv_err cv_keyd_watch_hsm(struct cv_keyd *k, unsigned seconds) CV_MUST_CHECK;
  * decrypt of record data by K (a read, a ticket's release) reads FD
  * first (one pread) and is refused with CV_ERR_QUORUM while the quorum
  * is missing, or when FD cannot be read or holds anything else (fail
- * closed). FD stays the caller's.
+ * closed). While the quorum is there, SINCE_US is when the pusher last
+ * confirmed it (each round): with MAX_AGE_US (> 0), a confirmation older
+ * than that refuses reads too, so a pusher that stalls or dies fails
+ * closed. FD stays the caller's.
  */
 #define CV_KEYD_QUORUM_BYTES 32
 void cv_keyd_quorum_put(uint8_t b[static CV_KEYD_QUORUM_BYTES], int missing,
     int64_t since_us);
-void cv_keyd_refuse_reads(struct cv_keyd *k, int fd);
+void cv_keyd_refuse_reads(struct cv_keyd *k, int fd, int64_t max_age_us);
 
 /* The audit log's public checkpoint key, in PK. */
 cv_err cv_keyd_audit_key(struct cv_keyd_client *c, uint8_t pk[static 32])

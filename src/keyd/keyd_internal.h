@@ -182,6 +182,7 @@ struct cv_keyd {
 	/* witness_no_quorum = refuse-reads (quorum.c): the supervisor's
 	 * state, read-only; -1 until cv_keyd_refuse_reads */
 	int refuse_reads, quorum_fd;
+	int64_t quorum_max_age_us;	/* 0: no freshness check */
 };
 
 /* Under refuse-reads, CV_ERR_QUORUM (with the detail the api worker

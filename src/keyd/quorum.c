@@ -7,7 +7,8 @@
  * not the worker's.
  *
  * The state is CV_KEYD_QUORUM_BYTES: u64be version (1), u64be missing
- * (0 or 1), u64be since (cv_now_us of the first round without a quorum;
+ * (0 or 1), u64be since (missing: cv_now_us of the first round without a
+ * quorum; met: of the round that last confirmed it;
  * CLOCK_MONOTONIC, one clock for the whole host), u64be check (the XOR
  * of the three, so that a torn read, which Linux does not rule out for a
  * pread racing a pwrite, is seen and read again). Anything else is
@@ -35,9 +36,10 @@ cv_keyd_quorum_put(uint8_t b[static CV_KEYD_QUORUM_BYTES], int missing,
 }
 
 void
-cv_keyd_refuse_reads(struct cv_keyd *k, int fd)
+cv_keyd_refuse_reads(struct cv_keyd *k, int fd, int64_t max_age_us)
 {
 	k->quorum_fd = fd;
+	k->quorum_max_age_us = max_age_us;
 	k->refuse_reads = 1;
 }
 
@@ -78,8 +80,15 @@ keyd_quorum_gate(struct cv_keyd *k)
 	if (k->quorum_fd < 0 || !quorum_get(k->quorum_fd, &missing, &since))
 		return cv_fail(CV_ERR_QUORUM, "the witness quorum's state "
 		    "cannot be read: reads refused by policy");
-	if (!missing)
-		return CV_OK;
+	if (!missing) {
+		/* Met, as of SINCE: unless the pusher stopped saying so. */
+		if (k->quorum_max_age_us <= 0 ||
+		    cv_now_us() - since <= k->quorum_max_age_us)
+			return CV_OK;
+		return cv_fail(CV_ERR_QUORUM, "the witness quorum was last "
+		    "confirmed %lld s ago: reads refused by policy",
+		    (long long)((cv_now_us() - since) / 1000000));
+	}
 	s = (cv_now_us() - since) / 1000000;
 	return cv_fail(CV_ERR_QUORUM, "no witness quorum for %lld s: reads "
 	    "refused by policy", (long long)(s > 0 ? s : 0));

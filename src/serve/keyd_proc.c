@@ -200,8 +200,12 @@ cv_serve_keyd(const char *dir, int check_canaries)
 	/* The supervisor's pusher says whether the witnesses' quorum is
 	 * there; keyd, which alone decrypts, enforces the policy. A
 	 * descriptor that is missing or unreadable refuses every read. */
+	/* A confirmation older than the alert time and a minute (a round
+	 * asks up to eight witnesses, 5 s each) means the pusher stopped:
+	 * reads stop too. */
 	if (cfg.witness_no_quorum == CV_CONFIG_NO_QUORUM_REFUSE_READS)
-		cv_keyd_refuse_reads(kp.k, CV_SERVE_FD_KEYD_QUORUM);
+		cv_keyd_refuse_reads(kp.k, CV_SERVE_FD_KEYD_QUORUM,
+		    ((int64_t)cfg.witness_alert_after + 60) * 1000000);
 	/* Confined once the PKCS#11 module is loaded and the files are
 	 * open: no network, no exec, no new code (fail closed). */
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);

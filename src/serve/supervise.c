@@ -249,7 +249,9 @@ quorum_state(struct sup *s)
 	uint8_t b[CV_KEYD_QUORUM_BYTES];
 	char path[64];
 
-	cv_keyd_quorum_put(b, 0, 0);
+	/* Met as of the start: the pusher confirms it each round, or keyd
+	 * stops reads once that is too old. */
+	cv_keyd_quorum_put(b, 0, cv_now_us());
 	if ((s->quorum_fd = memfd_create("cv-witness-quorum",
 	    MFD_CLOEXEC)) < 0 ||
 	    pwrite(s->quorum_fd, b, sizeof b, 0) != (ssize_t)sizeof b ||

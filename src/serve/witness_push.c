@@ -132,6 +132,24 @@ backoff(struct wit *w)
 	w->next_us = cv_now_us() + (int64_t)w->backoff_ms * 1000;
 }
 
+static void quorum_put(struct cv_witness_pusher *p, int missing);
+
+/* A witness that does not cosign for a reason of its own (WHY): a
+ * warning once per episode, then stderr. */
+static void
+refused(struct cv_witness_pusher *p, struct wit *w, const char *why)
+{
+	char d[300];
+
+	snprintf(d, sizeof d, "witness %s: %s", w->c.name, why);
+	if (!w->refused)
+		alert(p, "witness_refused", "warning", d);
+	else
+		fprintf(stderr, "clearvault serve: %s\n", d);
+	w->refused = 1;
+	backoff(w);
+}
+
 /* A rollback or a fork of this vault, as this witness sees it. */
 static void
 conflict(struct cv_witness_pusher *p, struct wit *w, const char *fmt, ...)
@@ -154,27 +172,48 @@ conflict(struct cv_witness_pusher *p, struct wit *w, const char *fmt, ...)
 		    "%s\n", d);
 	w->conflict = 1;
 	backoff(w);
+	/* Under refuse-reads a witness that says this vault was rolled
+	 * back or forked stops reads at once, not after the alert time (a
+	 * quorum of the others confirms again next round). */
+	if (p->unmet_since == 0)
+		p->unmet_since = cv_now_us();
+	quorum_put(p, 1);
 }
 
-/* Keeps the lines of REPLY that are W's own (a witness may sign with
- * several keys; only the configured one is vouched for). */
+/*
+ * The one line of REPLY that is a valid cosignature of NOTE by W's
+ * configured key, in OUT (empty when none). Only that line is kept: a
+ * witness may sign with several keys or algorithms under its name, and a
+ * line that does not verify must never reach the stored note (it would
+ * make the whole cosigned checkpoint unservable, reviewed).
+ */
 static cv_err
-own_lines(const struct wit *w, const struct cv_buf *reply, struct cv_buf *out)
+verified_line(const struct wit *w, const struct cv_buf *note,
+    const struct cv_buf *reply, struct cv_buf *out, uint64_t *ts)
 {
 	const char *s = (const char *)reply->p, *end = s + reply->len, *nl;
 	size_t nlen = strlen(w->c.name);
-	cv_err r;
+	struct cv_buf both = { 0 };
+	cv_err r = CV_OK;
 
 	out->len = 0;
-	for (; s < end; s = nl + 1) {
+	for (; s < end && out->len == 0; s = nl + 1) {
 		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
 			break;
-		if ((size_t)(nl - s) > 4 + nlen + 1 &&
-		    memcmp(s + 4, w->c.name, nlen) == 0 && s[4 + nlen] == ' ' &&
-		    (r = cv_buf_add(out, s, (size_t)(nl - s) + 1)) != CV_OK)
-			return r;
+		if ((size_t)(nl - s) <= 4 + nlen + 1 ||
+		    memcmp(s, "\xe2\x80\x94 ", 4) != 0 ||
+		    memcmp(s + 4, w->c.name, nlen) != 0 || s[4 + nlen] != ' ')
+			continue;
+		both.len = 0;
+		if ((r = cv_buf_add(&both, note->p, note->len)) != CV_OK ||
+		    (r = cv_buf_add(&both, s, (size_t)(nl - s) + 1)) != CV_OK)
+			break;
+		if (cv_witness_cosig_verify(w->c.vkey, (const char *)both.p,
+		    both.len, ts) == CV_OK)
+			r = cv_buf_add(out, s, (size_t)(nl - s) + 1);
 	}
-	return CV_OK;
+	cv_buf_free(&both);
+	return r;
 }
 
 /* 200: the reply must hold a cosignature by W's key of this very note. */
@@ -182,16 +221,13 @@ static void
 accepted(struct cv_witness_pusher *p, struct wit *w,
     const struct cv_buf *reply)
 {
-	struct cv_buf both = { 0 }, mine = { 0 };
+	struct cv_buf mine = { 0 };
 	uint64_t ts;
 	cv_err r;
 
-	if ((r = own_lines(w, reply, &mine)) != CV_OK ||
-	    (r = cv_buf_add(&both, p->note.p, p->note.len)) != CV_OK ||
-	    (r = cv_buf_add(&both, mine.p, mine.len)) != CV_OK)
+	if ((r = verified_line(w, &p->note, reply, &mine, &ts)) != CV_OK)
 		goto out;
-	if (mine.len == 0 || (r = cv_witness_cosig_verify(w->c.vkey,
-	    (const char *)both.p, both.len, &ts)) != CV_OK) {
+	if (mine.len == 0) {
 		char d[300];
 
 		/* Another key than configured, or a forged reply: nothing
@@ -228,7 +264,6 @@ accepted(struct cv_witness_pusher *p, struct wit *w,
 	w->next_us = 0;
 	w->failing = w->conflict = w->refused = 0;
  out:
-	cv_buf_free(&both);
 	cv_buf_free(&mine);
 }
 
@@ -285,9 +320,16 @@ push_one(struct cv_witness_pusher *p, struct wit *w, unsigned timeout_ms)
 	case 409:
 		if (cv_witness_size_parse((const char *)reply.p, reply.len,
 		    &theirs) != CV_OK) {
-			fprintf(stderr, "clearvault serve: witness %s: 409 "
-			    "without a size\n", w->c.name);
-			backoff(w);
+			/* Our own size with another root is refused so (the
+			 * witness says why in text): a fork at exactly the
+			 * size it holds. Anything else without a size is a
+			 * witness to look at; neither is dropped quietly. */
+			if (old == p->cur.size)
+				conflict(p, w, "it holds another tree of %llu "
+				    "entries than this log's: a fork at its "
+				    "size", (unsigned long long)old);
+			else
+				refused(p, w, "its 409 reply holds no size");
 			break;
 		}
 		if (theirs > p->cur.size) {
@@ -315,16 +357,9 @@ push_one(struct cv_witness_pusher *p, struct wit *w, unsigned timeout_ms)
 		break;
 	case 403:
 	case 404:
-		if (!w->refused) {
-			char d[300];
-
-			snprintf(d, sizeof d, "witness %s answers %d: it does "
-			    "not witness this log or key (witness add-log)",
-			    w->c.name, status);
-			alert(p, "witness_refused", "warning", d);
-		}
-		w->refused = 1;
-		backoff(w);
+		refused(p, w, status == 403 ? "answers 403: it does not "
+		    "take this log's key (witness add-log)" : "answers 404: "
+		    "it does not witness this log (witness add-log)");
 		break;
 	default:
 		fprintf(stderr, "clearvault serve: witness %s: HTTP %d\n",
@@ -366,7 +401,8 @@ quorum_put(struct cv_witness_pusher *p, int missing)
 
 	if (p->quorum_fd < 0)
 		return;
-	cv_keyd_quorum_put(b, missing, missing ? p->unmet_since : 0);
+	cv_keyd_quorum_put(b, missing, missing ? p->unmet_since :
+	    cv_now_us());
 	if (pwrite(p->quorum_fd, b, sizeof b, 0) != (ssize_t)sizeof b)
 		fprintf(stderr, "clearvault serve: cannot write the witness "
 		    "quorum state for keyd: %s\n", strerror(errno));
@@ -379,8 +415,10 @@ check_quorum(struct cv_witness_pusher *p, unsigned have)
 	char d[300];
 
 	if (have >= p->quorum) {
+		/* Confirmed this round (keyd refuses reads once this is
+		 * too old: a pusher that stalls fails closed). */
+		quorum_put(p, 0);
 		if (p->quorum_alerted) {
-			quorum_put(p, 0);	/* reads again, first */
 			snprintf(d, sizeof d, "checkpoint %llu cosigned by %u "
 			    "of %u witnesses (quorum %u)",
 			    (unsigned long long)p->cur.size, have, p->n,
@@ -454,8 +492,8 @@ round_once(struct cv_witness_pusher *p, int last)
 	if (have > before)
 		save_cosigned(p);
  quorum:
-	for (unsigned i = 0; i < p->n && p->a == NULL; i++)
-		have += (unsigned)p->w[i].have;
+	/* A log this thread cannot read is a quorum it cannot confirm:
+	 * HAVE stays 0 and the clock runs (reviewed: it froze at "met"). */
 	check_quorum(p, have);
 }
 

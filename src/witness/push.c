@@ -295,7 +295,7 @@ cv_witness_quorum(const char *note, size_t len, const char *const *vkeys,
     size_t n, size_t *valid, char *why, size_t whysize)
 {
 	char name[129], seen[CV_WITNESS_QUORUM_KEYS][129];
-	uint8_t pk[CV_WITNESS_PK];
+	uint8_t pk[CV_WITNESS_PK], seenpk[CV_WITNESS_QUORUM_KEYS][CV_WITNESS_PK];
 	size_t nseen = 0, k = 0;
 	uint64_t ts;
 	cv_err r;
@@ -312,12 +312,16 @@ cv_witness_quorum(const char *note, size_t len, const char *const *vkeys,
 			return cv_fail(r, "witness key %zu is not a "
 			    "cosignature verifier key", i + 1);
 		/* One party, one vote: the same name given twice (or two
-		 * keys of one name) counts once. */
+		 * keys of one name) counts once, and so does one key under
+		 * two names (the cosigned message does not hold the name:
+		 * a line relabelled would verify for both). */
 		for (j = 0; j < nseen; j++)
-			if (!strcmp(seen[j], name))
+			if (!strcmp(seen[j], name) ||
+			    sodium_memcmp(seenpk[j], pk, CV_WITNESS_PK) == 0)
 				break;
 		if (j < nseen)
 			continue;
+		memcpy(seenpk[nseen], pk, CV_WITNESS_PK);
 		memcpy(seen[nseen++], name, sizeof name);
 		r = cv_witness_cosig_verify(vkeys[i], note, len, &ts);
 		if (r == CV_OK) {

@@ -281,7 +281,7 @@ test_refuse_reads(void **state)
 	/* Not under the policy: the state is not read. */
 	quorum_write(fd, 1, cv_now_us());
 	assert_int_equal(cv_keyd_read(s.c, &e, &idx, &t), CV_OK);
-	cv_keyd_refuse_reads(s.k, fd);
+	cv_keyd_refuse_reads(s.k, fd, 0);
 	quorum_write(fd, 0, 0);
 	t.len = 0;
 	assert_int_equal(cv_keyd_read(s.c, &e, &idx, &t), CV_OK);
@@ -304,13 +304,22 @@ test_refuse_reads(void **state)
 	assert_non_null(strstr(cv_err_detail(), "cannot be read"));
 	assert_int_equal(ftruncate(fd, 8), 0);
 	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_QUORUM);
-	cv_keyd_refuse_reads(s.k, -1);
+	cv_keyd_refuse_reads(s.k, -1, 0);
 	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_QUORUM);
 	/* The quorum back: reads again. */
-	cv_keyd_refuse_reads(s.k, fd);
+	cv_keyd_refuse_reads(s.k, fd, 0);
 	quorum_write(fd, 0, 0);
 	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_OK);
 	assert_non_null(has(&t, "\"identity\""));
+	/* With a freshness bound: a confirmation too old (a pusher that
+	 * stalled) refuses, a fresh one reads. */
+	cv_keyd_refuse_reads(s.k, fd, 10 * 1000000);
+	quorum_write(fd, 0, cv_now_us() - 11 * 1000000);
+	t.len = 0;
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_ERR_QUORUM);
+	assert_non_null(strstr(cv_err_detail(), "last confirmed 11 s ago"));
+	quorum_write(fd, 0, cv_now_us());
+	assert_int_equal(cv_keyd_read(s.c, &e, NULL, &t), CV_OK);
 	cv_buf_free(&t);
 	assert_int_equal(stop(&s), 0);
 	close(fd);
