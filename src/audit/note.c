@@ -10,10 +10,8 @@
 #include "note.h"
 
 #define EM_DASH "\xe2\x80\x94"
-#define ALG_ED25519 0x01
-
-static int
-valid_name(const char *s, size_t n)
+int
+cv_note_valid_name(const char *s, size_t n)
 {
 	if (n == 0 || n > CV_NOTE_NAME_MAX)
 		return 0;
@@ -26,10 +24,11 @@ valid_name(const char *s, size_t n)
 }
 
 uint32_t
-cv_note_keyid(const char *name, const uint8_t pk[static CV_ED25519_PK])
+cv_note_keyid_alg(const char *name, uint8_t alg,
+    const uint8_t pk[static CV_ED25519_PK])
 {
 	struct sha256_ctx c;
-	uint8_t d[32], alg = ALG_ED25519;
+	uint8_t d[32];
 
 	sha256_init(&c);
 	sha256_update(&c, strlen(name), (const uint8_t *)name);
@@ -40,27 +39,41 @@ cv_note_keyid(const char *name, const uint8_t pk[static CV_ED25519_PK])
 	return cv_get_u32be(d);
 }
 
+uint32_t
+cv_note_keyid(const char *name, const uint8_t pk[static CV_ED25519_PK])
+{
+	return cv_note_keyid_alg(name, CV_NOTE_ALG_ED25519, pk);
+}
+
 cv_err
-cv_note_vkey_format(const char *name, const uint8_t pk[static CV_ED25519_PK],
-    char *out, size_t size)
+cv_note_vkey_format_alg(const char *name, uint8_t alg,
+    const uint8_t pk[static CV_ED25519_PK], char *out, size_t size)
 {
 	uint8_t key[1 + CV_ED25519_PK];
 	char b64[sodium_base64_ENCODED_LEN(sizeof key,
 	    sodium_base64_VARIANT_ORIGINAL)];
 
-	if (!valid_name(name, strlen(name)))
+	if (!cv_note_valid_name(name, strlen(name)))
 		return cv_fail(CV_ERR_INVALID, "bad key name");
-	key[0] = ALG_ED25519;
+	key[0] = alg;
 	memcpy(key + 1, pk, CV_ED25519_PK);
 	sodium_bin2base64(b64, sizeof b64, key, sizeof key,
 	    sodium_base64_VARIANT_ORIGINAL);
 	return cv_path(out, size, "%s+%08" PRIx32 "+%s", name,
-	    cv_note_keyid(name, pk), b64);
+	    cv_note_keyid_alg(name, alg, pk), b64);
 }
 
 cv_err
-cv_note_vkey_parse(const char *s, char name[CV_NOTE_NAME_MAX + 1],
-    uint8_t pk[static CV_ED25519_PK])
+cv_note_vkey_format(const char *name, const uint8_t pk[static CV_ED25519_PK],
+    char *out, size_t size)
+{
+	return cv_note_vkey_format_alg(name, CV_NOTE_ALG_ED25519, pk, out,
+	    size);
+}
+
+cv_err
+cv_note_vkey_parse_alg(const char *s, uint8_t alg,
+    char name[CV_NOTE_NAME_MAX + 1], uint8_t pk[static CV_ED25519_PK])
 {
 	const char *p1 = strchr(s, '+'), *p2;
 	uint8_t key[1 + CV_ED25519_PK + 1];
@@ -70,7 +83,7 @@ cv_note_vkey_parse(const char *s, char name[CV_NOTE_NAME_MAX + 1],
 	char *end;
 
 	if (p1 == NULL || (p2 = strchr(p1 + 1, '+')) == NULL ||
-	    !valid_name(s, (size_t)(p1 - s)))
+	    !cv_note_valid_name(s, (size_t)(p1 - s)))
 		return cv_fail(CV_ERR_INVALID, "verifier key: expected "
 		    "name+keyid+key");
 	if (p2 - p1 - 1 != 8)
@@ -85,15 +98,24 @@ cv_note_vkey_parse(const char *s, char name[CV_NOTE_NAME_MAX + 1],
 	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    len != 1 + CV_ED25519_PK)
 		return cv_fail(CV_ERR_INVALID, "verifier key: bad key bytes");
-	if (key[0] != ALG_ED25519)
-		return cv_fail(CV_ERR_INVALID, "verifier key: not Ed25519");
+	if (key[0] != alg)
+		return cv_fail(CV_ERR_INVALID, "verifier key: %s",
+		    alg == CV_NOTE_ALG_ED25519 ? "not Ed25519" : "not a "
+		    "cosignature/v1 (type 0x04) key");
 	memcpy(name, s, (size_t)(p1 - s));
 	name[p1 - s] = '\0';
 	memcpy(pk, key + 1, CV_ED25519_PK);
-	if (cv_note_keyid(name, pk) != id)
+	if (cv_note_keyid_alg(name, alg, pk) != id)
 		return cv_fail(CV_ERR_INVALID, "verifier key: key id does not "
 		    "match the key");
 	return CV_OK;
+}
+
+cv_err
+cv_note_vkey_parse(const char *s, char name[CV_NOTE_NAME_MAX + 1],
+    uint8_t pk[static CV_ED25519_PK])
+{
+	return cv_note_vkey_parse_alg(s, CV_NOTE_ALG_ED25519, name, pk);
 }
 
 /* Text: UTF-8 lines ending in '\n', no other control characters. */
@@ -120,7 +142,7 @@ cv_note_sign(const char *text, size_t len, const char *name,
 	    sodium_base64_VARIANT_ORIGINAL)];
 	cv_err r;
 
-	if (!valid_text(text, len) || !valid_name(name, strlen(name)))
+	if (!valid_text(text, len) || !cv_note_valid_name(name, strlen(name)))
 		return cv_fail(CV_ERR_INVALID, "note text or key name "
 		    "malformed");
 	cv_put_u32be(sig, cv_note_keyid(name, pk));
@@ -172,7 +194,7 @@ cv_note_verify(const char *note, size_t len, const char *name,
 			    "line");
 		p += 4;
 		if ((sp = memchr(p, ' ', (size_t)(nl - p))) == NULL ||
-		    !valid_name(p, (size_t)(sp - p)))
+		    !cv_note_valid_name(p, (size_t)(sp - p)))
 			return cv_fail(CV_ERR_INVALID, "note: bad signer "
 			    "name");
 		if (++nsig > 100)
@@ -217,7 +239,7 @@ cv_checkpoint_format(const struct cv_checkpoint *c, struct cv_buf *out)
 	cv_err r;
 	int n;
 
-	if (!valid_name(c->origin, strlen(c->origin)))
+	if (!cv_note_valid_name(c->origin, strlen(c->origin)))
 		return cv_fail(CV_ERR_INVALID, "bad origin");
 	sodium_bin2base64(b64, sizeof b64, c->root, CV_HASH_BYTES,
 	    sodium_base64_VARIANT_ORIGINAL);

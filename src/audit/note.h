@@ -3,7 +3,9 @@
  * the tlog-checkpoint body they carry (c2sp.org/tlog-checkpoint), so that
  * existing transparency-log witnesses and verifiers can check our log.
  *
- * Private to the audit module; tests and fuzz targets include it.
+ * Private to the audit module and the witness (src/witness: its
+ * cosignature keys are signed-note keys of another type); tests and fuzz
+ * targets include it.
  */
 #ifndef CV_AUDIT_NOTE_H
 #define CV_AUDIT_NOTE_H
@@ -16,9 +18,27 @@
 #define CV_ED25519_PK 32
 #define CV_ED25519_SIG 64
 
-/* Key ID: the first 4 bytes of SHA-256(name || "\n" || 0x01 || pk). */
+/* Signed-note key types (the byte before the key): the log's Ed25519
+ * keys, and witnesses' timestamped cosignature/v1 keys. */
+#define CV_NOTE_ALG_ED25519 0x01
+#define CV_NOTE_ALG_COSIG_V1 0x04
+
+/* A key name: 1 to CV_NOTE_NAME_MAX bytes, no space, '+' or control. */
+int cv_note_valid_name(const char *s, size_t n);
+
+/* Key ID: the first 4 bytes of SHA-256(name || "\n" || ALG || pk); the
+ * _alg forms take the type, the others are Ed25519's (0x01). */
 uint32_t cv_note_keyid(const char *name,
     const uint8_t pk[static CV_ED25519_PK]);
+uint32_t cv_note_keyid_alg(const char *name, uint8_t alg,
+    const uint8_t pk[static CV_ED25519_PK]);
+cv_err cv_note_vkey_format_alg(const char *name, uint8_t alg,
+    const uint8_t pk[static CV_ED25519_PK], char *out,
+    size_t size) CV_MUST_CHECK;
+/* As cv_note_vkey_parse, for a key of type ALG (another type: refused). */
+cv_err cv_note_vkey_parse_alg(const char *s, uint8_t alg,
+    char name[CV_NOTE_NAME_MAX + 1],
+    uint8_t pk[static CV_ED25519_PK]) CV_MUST_CHECK;
 
 /* "name+keyid(8 hex)+base64(0x01 || pk)" into OUT (at least 256 bytes). */
 cv_err cv_note_vkey_format(const char *name,

@@ -8,107 +8,42 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <nettle/sha2.h>
 #include <sodium.h>
 
+#include "../audit/note.h"
 #include "witness_internal.h"
 
 #define EM_DASH "\xe2\x80\x94"
-/* c2sp.org/signed-note: 0x04, timestamped Ed25519 witness cosignatures. */
-#define ALG_COSIG_V1 0x04
-#define NAME_MAX_LEN 128
-
-/* Signed-note key names: non-empty, no spaces, no '+', no controls. */
-static int
-valid_name(const char *s, size_t n)
-{
-	if (n == 0 || n > NAME_MAX_LEN)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c <= ' ' || c == '+' || c == 0x7f)
-			return 0;
-	}
-	return 1;
-}
+/* c2sp.org/signed-note: 0x04, timestamped Ed25519 witness cosignatures;
+ * the key's name, id and text are signed-note's (src/audit/note.c). */
+#define ALG_COSIG_V1 CV_NOTE_ALG_COSIG_V1
 
 int
 witness_valid_name(const char *s)
 {
-	return valid_name(s, strlen(s));
+	return cv_note_valid_name(s, strlen(s));
 }
 
 uint32_t
 cv_witness_keyid(const char *name, const uint8_t pk[static CV_WITNESS_PK])
 {
-	struct sha256_ctx c;
-	uint8_t d[32], alg = ALG_COSIG_V1;
-
-	sha256_init(&c);
-	sha256_update(&c, strlen(name), (const uint8_t *)name);
-	sha256_update(&c, 1, (const uint8_t *)"\n");
-	sha256_update(&c, 1, &alg);
-	sha256_update(&c, CV_WITNESS_PK, pk);
-	sha256_digest(&c, sizeof d, d);
-	return cv_get_u32be(d);
+	return cv_note_keyid_alg(name, ALG_COSIG_V1, pk);
 }
 
 cv_err
 cv_witness_vkey_format(const char *name,
     const uint8_t pk[static CV_WITNESS_PK], char *out, size_t size)
 {
-	uint8_t key[1 + CV_WITNESS_PK];
-	char b64[sodium_base64_ENCODED_LEN(sizeof key,
-	    sodium_base64_VARIANT_ORIGINAL)];
-
 	if (!witness_valid_name(name))
 		return cv_fail(CV_ERR_INVALID, "bad witness name");
-	key[0] = ALG_COSIG_V1;
-	memcpy(key + 1, pk, CV_WITNESS_PK);
-	sodium_bin2base64(b64, sizeof b64, key, sizeof key,
-	    sodium_base64_VARIANT_ORIGINAL);
-	return cv_path(out, size, "%s+%08" PRIx32 "+%s", name,
-	    cv_witness_keyid(name, pk), b64);
+	return cv_note_vkey_format_alg(name, ALG_COSIG_V1, pk, out, size);
 }
 
 cv_err
 cv_witness_vkey_parse(const char *s, char name[129],
     uint8_t pk[static CV_WITNESS_PK])
 {
-	const char *p1 = strchr(s, '+'), *p2;
-	uint8_t key[1 + CV_WITNESS_PK + 1];
-	char hex[9];
-	size_t len;
-	uint32_t id = 0;
-
-	if (p1 == NULL || (p2 = strchr(p1 + 1, '+')) == NULL ||
-	    !valid_name(s, (size_t)(p1 - s)))
-		return cv_fail(CV_ERR_INVALID, "witness key: expected "
-		    "name+keyid+key");
-	if (p2 - p1 - 1 != 8)
-		return cv_fail(CV_ERR_INVALID, "witness key: key id must be "
-		    "8 hex digits");
-	memcpy(hex, p1 + 1, 8);
-	hex[8] = '\0';
-	if (strspn(hex, "0123456789abcdef") != 8)
-		return cv_fail(CV_ERR_INVALID, "witness key: bad key id");
-	for (int i = 0; i < 8; i++)
-		id = id << 4 | (uint32_t)(hex[i] <= '9' ? hex[i] - '0' :
-		    hex[i] - 'a' + 10);
-	if (sodium_base642bin(key, sizeof key, p2 + 1, strlen(p2 + 1), NULL,
-	    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    len != 1 + CV_WITNESS_PK)
-		return cv_fail(CV_ERR_INVALID, "witness key: bad key bytes");
-	if (key[0] != ALG_COSIG_V1)
-		return cv_fail(CV_ERR_INVALID, "witness key: not a "
-		    "cosignature/v1 (type 0x04) key");
-	memcpy(name, s, (size_t)(p1 - s));
-	name[p1 - s] = '\0';
-	memcpy(pk, key + 1, CV_WITNESS_PK);
-	if (cv_witness_keyid(name, pk) != id)
-		return cv_fail(CV_ERR_INVALID, "witness key: key id does not "
-		    "match the key");
-	return CV_OK;
+	return cv_note_vkey_parse_alg(s, ALG_COSIG_V1, name, pk);
 }
 
 cv_err
@@ -168,7 +103,7 @@ cv_err
 cv_witness_cosig_verify(const char *vkey, const char *note, size_t len,
     uint64_t *ts)
 {
-	char name[NAME_MAX_LEN + 1];
+	char name[CV_NOTE_NAME_MAX + 1];
 	uint8_t pk[CV_WITNESS_PK], raw[4 + 8 + CV_WITNESS_SIG + 1];
 	struct cv_buf msg = { 0 };
 	const char *p, *end = note + len, *nl, *sp;

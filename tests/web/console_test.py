@@ -8,12 +8,9 @@ log's verifier key. Writes screenshots to SHOTS and the breach scope the
 page showed to T/scope-page.json; prints FAIL lines and exits 1 on any
 failure.
 """
-import base64
-import hashlib
-import hmac
 import json
 import os
-import struct
+import subprocess
 import sys
 import time
 
@@ -33,28 +30,20 @@ def check(cond, what):
     return cond
 
 
+USERS_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "..", "scripts", "users.sh")
+
+
 def fresh_totp(user):
-    """A TOTP code of a step never used (cv_fresh_totp in scripts/users.sh,
-    same step file): each step is accepted once per user."""
-    k = base64.b32decode(open(cfg["k"] + "/" + user + ".otpauth").read()
-                         .split("secret=")[1].split("&")[0])
-    sf = cfg["k"] + "/" + user + ".step"
-    try:
-        last = int(open(sf).read())
-    except OSError:
-        last = -1
-    while True:
-        t = time.time()
-        now = int(t) // 30
-        step = max(now - 1 if t % 30 < 20 else now, last + 1)
-        if step <= now + 1:
-            break
-        time.sleep(30 - t % 30 + 0.2)
-    open(sf, "w").write(str(step))
-    h = hmac.new(k, struct.pack(">Q", step), hashlib.sha1).digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff)
-                     % 1000000)
+    """A TOTP code of a step never used (each step is accepted once per
+    user): scripts/users.sh's cv_fresh_totp, on the same step file as the
+    shell side of the test."""
+    k = cfg["k"] + "/" + user
+    return subprocess.run(
+        ["sh", "-c", '. "$1" && cv_fresh_totp "$2" "$3"', "sh", USERS_SH,
+         k + ".otpauth", k + ".step"],
+        check=True, capture_output=True, text=True,
+        timeout=60).stdout.strip()
 
 
 def shot(p, name):
