@@ -126,7 +126,16 @@ cv_err audit_entry_end(struct cv_audit *a, uint64_t count,
     uint64_t *end) CV_MUST_CHECK;
 cv_err audit_checkpoint_now(struct cv_audit *a,
     struct cv_buf *out) CV_MUST_CHECK;
-/* The last stored note (empty if none) and its parsed body. */
+/*
+ * *END: where the last whole checkpoint frame ends in the first SIZE
+ * bytes of `checkpoints`. SIZE unless the last frame is torn (it runs
+ * past SIZE: a write that failed or was cut short by a crash, never
+ * acknowledged); damage elsewhere is left for the readers to report.
+ */
+cv_err audit_ckpt_end(struct cv_audit *a, uint64_t size,
+    uint64_t *end) CV_MUST_CHECK;
+/* The last stored note (empty if none) and its parsed body. The last
+ * whole one: a torn frame at the tail is not a checkpoint. */
 cv_err audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
     struct cv_checkpoint *c) CV_MUST_CHECK;
 

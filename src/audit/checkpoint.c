@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -127,8 +128,16 @@ audit_checkpoint_now(struct cv_audit *a, struct cv_buf *out)
 	    CV_OK ||
 	    (r = audit_pwrite(a, a->fd_ckpt, len, 4, at + 4 + note.len)) !=
 	    CV_OK ||
-	    (r = audit_sync(a, a->fd_ckpt)) != CV_OK)
+	    (r = audit_sync(a, a->fd_ckpt)) != CV_OK) {
+		/* Not acknowledged, so not kept: a half frame at the tail
+		 * would make the latest checkpoint unreadable. If even the
+		 * cut fails, the next read-write open cuts it (repair.c). */
+		if (!a->pg && ftruncate(a->fd_ckpt, (off_t)at) == 0 &&
+		    audit_sync(a, a->fd_ckpt) != CV_OK) {
+			/* repair.c cuts it at the next open */
+		}
 		goto out;
+	}
  done:
 	if (out)
 		r = cv_buf_add(out, note.p, note.len);
@@ -153,6 +162,56 @@ cv_audit_checkpoint(struct cv_audit *a, struct cv_buf *out)
 }
 
 cv_err
+audit_ckpt_end(struct cv_audit *a, uint64_t size, uint64_t *end)
+{
+	uint8_t len[4], len2[4];
+	uint64_t off = 0;
+	uint32_t n;
+	cv_err r;
+
+	*end = size;
+	if (size == 0)
+		return CV_OK;
+	/* The common case in O(1): the last frame's two lengths agree. */
+	if (size >= 8) {
+		if ((r = audit_pread(a, a->fd_ckpt, len, 4, size - 4)) != CV_OK)
+			return r;
+		n = cv_get_u32be(len);
+		if (n <= CV_NOTE_MAX_BYTES && size - 8 >= n) {
+			if ((r = audit_pread(a, a->fd_ckpt, len2, 4,
+			    size - 8 - n)) != CV_OK)
+				return r;
+			if (memcmp(len, len2, 4) == 0)
+				return CV_OK;
+		}
+	}
+	while (size - off >= 8) {
+		if ((r = audit_pread(a, a->fd_ckpt, len, 4, off)) != CV_OK)
+			return r;
+		n = cv_get_u32be(len);
+		if (n > CV_NOTE_MAX_BYTES || size - off - 8 < n)
+			break;
+		if ((r = audit_pread(a, a->fd_ckpt, len2, 4, off + 4 + n)) !=
+		    CV_OK)
+			return r;
+		if (memcmp(len, len2, 4) != 0)
+			return CV_OK;	/* damage, not a tear: readers say so */
+		off += 8 + n;
+	}
+	/* Only a frame that runs past the end is torn; anything else is
+	 * damage, left for the readers to report. */
+	if (size - off >= 4) {
+		if ((r = audit_pread(a, a->fd_ckpt, len, 4, off)) != CV_OK)
+			return r;
+		n = cv_get_u32be(len);
+		if (n <= CV_NOTE_MAX_BYTES && size - off - 8 >= n)
+			return CV_OK;
+	}
+	*end = off;
+	return CV_OK;
+}
+
+cv_err
 audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
     struct cv_checkpoint *c)
 {
@@ -163,7 +222,8 @@ audit_latest_checkpoint(struct cv_audit *a, struct cv_buf *note,
 
 	memset(c, 0, sizeof *c);
 	note->len = 0;
-	if ((r = audit_size(a, a->fd_ckpt, &size)) != CV_OK)
+	if ((r = audit_size(a, a->fd_ckpt, &size)) != CV_OK ||
+	    (r = audit_ckpt_end(a, size, &size)) != CV_OK)
 		return r;
 	if (size == 0)
 		return CV_OK;

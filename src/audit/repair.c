@@ -40,6 +40,30 @@ damaged(struct cv_audit *a, uint64_t size)
 }
 
 /*
+ * A checkpoint frame torn at the tail of `checkpoints` (its write failed
+ * or a crash cut it short, before the sync that acknowledges it) is cut,
+ * so that the next one follows the last whole frame.
+ */
+static cv_err
+cut_torn_checkpoint(struct cv_audit *a)
+{
+	uint64_t size, end;
+	cv_err r;
+
+	if ((r = audit_size(a, a->fd_ckpt, &size)) != CV_OK ||
+	    (r = audit_ckpt_end(a, size, &end)) != CV_OK || end == size)
+		return r;
+	if (ftruncate(a->fd_ckpt, (off_t)end) != 0)
+		return audit_io_fail(a, a->fd_ckpt, "truncate");
+	if ((r = audit_sync(a, a->fd_ckpt)) != CV_OK)
+		return r;
+	fprintf(stderr, "clearvault: audit log %s: cut a torn checkpoint "
+	    "frame (%llu bytes at byte %llu): an interrupted write\n", a->dir,
+	    (unsigned long long)(size - end), (unsigned long long)end);
+	return CV_OK;
+}
+
+/*
  * The latest checkpoint C (NOTE) is this vault's, and the files agree
  * with it at its end: the stored tree gives its root, and the last entry
  * it covers lies where the offsets say and is included under that root.
@@ -189,6 +213,8 @@ repair_locked(struct cv_audit *a, struct cut *cut)
 	int bad = 0;
 	cv_err r;
 
+	if (!a->pg && (r = cut_torn_checkpoint(a)) != CV_OK)
+		goto out;
 	if ((r = audit_latest_checkpoint(a, &note, &c)) != CV_OK)
 		goto out;
 	if ((r = audit_size(a, a->fd_offsets, &osize)) != CV_OK)

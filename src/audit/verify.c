@@ -316,8 +316,9 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 	/* How much there is to verify; then no lock. */
 	if ((r = audit_lock(a, LOCK_SH)) != CV_OK)
 		return r;
-	if ((r = audit_size(a, a->fd_entries, &fsize)) == CV_OK)
-		r = audit_size(a, a->fd_ckpt, &csize);
+	if ((r = audit_size(a, a->fd_entries, &fsize)) == CV_OK &&
+	    (r = audit_size(a, a->fd_ckpt, &csize)) == CV_OK)
+		r = audit_ckpt_end(a, csize, &csize);
 	audit_unlock(a);
 	if (r != CV_OK)
 		return r;

@@ -271,24 +271,3 @@ cv_time_us(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
-
-int
-cv_fault(const char *name)
-{
-#ifndef CV_TEST_HOOKS
-	(void)name;
-	return 0;	/* release builds: no fault injection at all */
-#else
-	static _Atomic unsigned long hits;
-	const char *f = getenv("CLEARVAULT_FAULT"), *colon;
-	size_t n = strlen(name);
-
-	if (f == NULL || (colon = strchr(f, ':')) == NULL ||
-	    (size_t)(colon - f) != n || strncmp(f, name, n) != 0)
-		return 0;
-	/* "NAME:@FILE": an outage that a test starts and ends. */
-	if (colon[1] == '@')
-		return access(colon + 2, F_OK) == 0;
-	return ++hits == strtoul(colon + 1, NULL, 10);
-#endif
-}

@@ -120,10 +120,18 @@ int64_t cv_time_us(void);
 
 
 /*
- * Fault injection for tests (tests/fault/): returns 1 when the environment
- * variable CLEARVAULT_FAULT is "NAME:N" and this is the Nth call with NAME
- * in this process, or "NAME:@FILE" and FILE exists (every call fails while
- * it does). Costs one getenv per call when unset.
+ * Fault injection for tests (base/fault.c, tests/fault/), compiled into
+ * test builds only; both return 0 in release builds.
+ *
+ * cv_fault: 1 when CLEARVAULT_FAULT is "NAME:N" and this is the Nth call
+ * with NAME in this process, or "NAME:@FILE" and FILE exists (every call
+ * fails while it does): a named point a test aims at.
+ *
+ * cv_fault_at: the same for a call of class CLS ("p11"...) at SITE, one
+ * of the calls a CLEARVAULT_FAULT of "CLS:N", "CLS.SITE:N", "io:N" or
+ * "any:N" counts (the syntax is at the top of fault.c). For wrappers of
+ * calls that the link step cannot wrap (PKCS#11's function list).
  */
 int cv_fault(const char *name);
+int cv_fault_at(const char *cls, const char *site);
 #endif

@@ -43,12 +43,27 @@ cmd_shred(int argc, char **argv)
 	id = argv[optind];
 	if (cli_open("shred", dir, &v, &a) != CLI_OK)
 		goto out;
+	/* Write-ahead: the intent is durable before the key goes, so that
+	 * no shred is without its entry even if the outcome's fails. */
+	if ((ar = cli_record(a, "shred.begin", CV_OK, NULL, &id, 1, 0)) !=
+	    CV_OK) {
+		cli_fail("shred", ar);
+		goto out;
+	}
 	r = cv_vault_shred(v, id);
 	if (r == CV_ERR_NOT_FOUND)
 		cv_err_set("no record '%.64s'", id);
 	if ((ar = cli_record(a, "shred", r, r != CV_OK ? cv_err_detail() :
 	    NULL, &id, 1, 0)) != CV_OK) {
-		cli_fail("shred", ar);
+		if (r == CV_OK) {
+			/* Done, and shred.begin names it: not a failure. */
+			fprintf(stderr, "clearvault shred: %s shredded; its "
+			    "outcome entry could not be written (%s): the "
+			    "shred.begin entry records it\n", id,
+			    cv_err_detail());
+			rc = CLI_OK;
+		} else
+			cli_fail("shred", ar);
 		goto out;
 	}
 	if (r != CV_OK) {

@@ -767,7 +767,16 @@ cv_keys_rotate_begin(struct cv_keys *k, int *resumed)
 			if (k->kr.e[i].purpose == KR_KEK)
 				k->kr.e[i].state = KR_ACTIVE;
 		}
-		goto fail;
+		/*
+		 * The new root stays in the token: a save can fail after its
+		 * rename (the folder's sync), leaving on disk a keyring that
+		 * names it, and destroying it would make every record
+		 * unreadable. The next rotate resumes from that keyring or,
+		 * if the old one is still in place, destroys this root first
+		 * (above). Found by tests/fault/every_site.py (file:N).
+		 */
+		entry_wipe(e);
+		return r;
 	}
 	return index_entries(k);
  fail:

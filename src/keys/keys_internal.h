@@ -16,6 +16,9 @@ struct p11 {
 	int have_sess, logged_in, loaded;
 };
 
+/* LIST itself, or in test builds the copy that injects faults
+ * (p11_fault.c); the copy is static: one module per process. */
+CK_FUNCTION_LIST *p11_fault_list(CK_FUNCTION_LIST *list);
 /* R with "PKCS#11 WHAT failed (CKR RV)" as its detail. */
 cv_err ck_fail(cv_err r, const char *what, CK_RV rv);
 cv_err p11_load(struct p11 *p, const char *module, const char *softhsm_conf);

@@ -72,6 +72,7 @@ p11_load(struct p11 *p, const char *module, const char *softhsm_conf)
 		r = cv_fail(CV_ERR_HSM, "%s is not a PKCS#11 module", module);
 		goto fail;
 	}
+	g.f = p11_fault_list(g.f);
 	memset(&args, 0, sizeof args);
 	args.flags = CKF_OS_LOCKING_OK;
 	rv = g.f->C_Initialize(&args);

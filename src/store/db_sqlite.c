@@ -76,14 +76,28 @@ busy(void *ctx, int tries)
 	return 1;
 }
 
+/*
+ * RC as returned; an error the handle did not record itself (a failed
+ * allocation before the call began, say) would read "not an error" or an
+ * older error through sqlite3_errmsg, so its own text is kept instead.
+ */
+static int
+rc_noted(struct sq_db *d, int rc)
+{
+	if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE &&
+	    (sqlite3_extended_errcode(d->h) & 0xff) != (rc & 0xff))
+		d->err = sqlite3_errstr(rc);
+	return rc;
+}
+
 static cv_err
 sq_exec(struct cv_db *db, const char *sql)
 {
 	struct sq_db *d = to_db(db);
 
 	d->err = NULL;
-	return sqlite3_exec(d->h, sql, NULL, NULL, NULL) == SQLITE_OK ?
-	    CV_OK : CV_ERR_STORE;
+	return rc_noted(d, sqlite3_exec(d->h, sql, NULL, NULL, NULL)) ==
+	    SQLITE_OK ? CV_OK : CV_ERR_STORE;
 }
 
 /* open's settings: the detail worded as the store did before the driver. */
@@ -92,7 +106,7 @@ setting(struct sq_db *d, const char *sql)
 {
 	if (sq_exec(&d->base, sql) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "database: %s",
-		    sqlite3_errmsg(d->h));
+		    d->err ? d->err : sqlite3_errmsg(d->h));
 	return CV_OK;
 }
 
@@ -175,6 +189,7 @@ sq_prepare(struct cv_db *db, const char *sql, unsigned flags,
 {
 	struct sq_db *d = to_db(db);
 	struct sq_stmt *q;
+	int rc;
 
 	*out = NULL;
 	d->err = NULL;
@@ -182,12 +197,12 @@ sq_prepare(struct cv_db *db, const char *sql, unsigned flags,
 		d->err = "out of memory";
 		return CV_ERR_NOMEM;
 	}
-	if (sqlite3_prepare_v3(d->h, sql, -1, flags & CV_DB_PERSISTENT ?
-	    SQLITE_PREPARE_PERSISTENT : 0, &q->h, NULL) != SQLITE_OK ||
-	    q->h == NULL) {
+	if ((rc = rc_noted(d, sqlite3_prepare_v3(d->h, sql, -1,
+	    flags & CV_DB_PERSISTENT ? SQLITE_PREPARE_PERSISTENT : 0, &q->h,
+	    NULL))) != SQLITE_OK || q->h == NULL) {
 		/* No statement at all (only blanks or a comment) is an
 		 * error here: every step of it would fail anyway. */
-		if (q->h == NULL && sqlite3_errcode(d->h) == SQLITE_OK)
+		if (rc == SQLITE_OK)
 			d->err = "no statement";
 		free(q);
 		return CV_ERR_STORE;
@@ -264,7 +279,7 @@ sq_step(struct cv_db_stmt *st)
 		return CV_DB_ERROR;
 	}
 	q->db->err = NULL;
-	switch ((rc = sqlite3_step(q->h))) {
+	switch ((rc = rc_noted(q->db, sqlite3_step(q->h)))) {
 	case SQLITE_ROW:
 		return CV_DB_ROW;
 	case SQLITE_DONE:
@@ -326,8 +341,8 @@ kept(struct sq_db *d, const char *sql, sqlite3_stmt **p)
 {
 	if (*p != NULL)
 		return SQLITE_OK;
-	return sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, p,
-	    NULL);
+	return rc_noted(d, sqlite3_prepare_v3(d->h, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, p, NULL));
 }
 
 static cv_err
@@ -339,7 +354,7 @@ tx(struct cv_db *db, int which)
 	d->err = NULL;
 	if (kept(d, tx_sql[which], &d->tx[which]) != SQLITE_OK)
 		return CV_ERR_STORE;
-	rc = sqlite3_step(d->tx[which]);
+	rc = rc_noted(d, sqlite3_step(d->tx[which]));
 	/* The reset keeps the step's error for sqlite3_errmsg. */
 	sqlite3_reset(d->tx[which]);
 	return rc == SQLITE_DONE ? CV_OK : CV_ERR_STORE;
@@ -378,7 +393,7 @@ sq_epoch(struct cv_db *db, int64_t *data, int64_t *changes)
 	d->err = NULL;
 	if (kept(d, "PRAGMA data_version", &d->data_version) != SQLITE_OK)
 		return CV_ERR_STORE;
-	if ((rc = sqlite3_step(d->data_version)) == SQLITE_ROW)
+	if ((rc = rc_noted(d, sqlite3_step(d->data_version))) == SQLITE_ROW)
 		*data = sqlite3_column_int64(d->data_version, 0);
 	sqlite3_reset(d->data_version);
 	if (rc != SQLITE_ROW)
@@ -428,10 +443,10 @@ sq_backup(struct cv_db *db, const char *path,
 	 * moment. Without it each step reads anew, and every write by
 	 * another connection would restart the copy from the first page.
 	 */
-	if (sqlite3_exec(d->h, "BEGIN; SELECT count(*) FROM sqlite_schema",
-	    NULL, NULL, NULL) != SQLITE_OK) {
+	if (rc_noted(d, sqlite3_exec(d->h, "BEGIN; SELECT count(*) FROM "
+	    "sqlite_schema", NULL, NULL, NULL)) != SQLITE_OK) {
 		r = cv_fail(CV_ERR_STORE, "backup: cannot start a read: %s",
-		    sqlite3_errmsg(d->h));
+		    sq_errmsg(&d->base));
 		goto out;
 	}
 	open_read = 1;

@@ -645,14 +645,28 @@ cv_vault_shred(struct cv_vault *v, const char *id)
 		return r;
 	if ((r = cv_store_shred(v->store, id)) != CV_OK) {
 		cv_store_rollback(v->store);
-		if (r == CV_ERR_SHREDDED)
+		if (r == CV_ERR_SHREDDED) {
+			/* A shred whose checkpoint failed (below) is done by
+			 * running it again. */
+			if (cv_store_checkpoint(v->store) != CV_OK) {
+				/* said below, by the first run */
+			}
 			cv_err_set("record %s was already shredded", id);
+		}
 		return r;
 	}
 	if ((r = cv_store_commit(v->store)) != CV_OK)
 		return r;
 	/* The deleted key must not survive in the write-ahead log. */
-	return cv_store_checkpoint(v->store);
+	if ((r = cv_store_checkpoint(v->store)) != CV_OK) {
+		char why[256];
+
+		snprintf(why, sizeof why, "%s", cv_err_detail());
+		cv_err_set("record %s is shredded, but the write-ahead log may "
+		    "still hold its old key (%s); run the shred again to clear "
+		    "it", id, why);
+	}
+	return r;
 }
 
 cv_err
