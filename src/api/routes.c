@@ -129,7 +129,20 @@ login(struct req *r)
 	return ret;
 }
 
-/* The bearer token, checked against the certificate and the user. */
+/* A failure of ours (the database, memory, the disk, the token), not a
+ * refusal of the caller: 503, and no session is ended for it. */
+static int
+unavailable(cv_err e)
+{
+	return e == CV_ERR_STORE || e == CV_ERR_NOMEM || e == CV_ERR_IO ||
+	    e == CV_ERR_HSM;
+}
+
+/*
+ * The bearer token, checked against the certificate and the user: 1 yes,
+ * 0 no (401), -1 not known now (503; found by tests/fault: a failed
+ * database read had been a 401 that also ended the user's sessions).
+ */
 static int
 authenticate(struct req *r)
 {
@@ -137,15 +150,18 @@ authenticate(struct req *r)
 	struct cv_store_user u;
 	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
+	cv_err e;
 
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
 		snprintf(r->reason, sizeof r->reason, "no bearer token");
 		return 0;
 	}
-	if (db == NULL || cv_sessions_check(r->srv->sessions, db, h + 7,
-	    r->cert, cv_time_us(), &r->who) != CV_OK) {
+	if (db == NULL)
+		return -1;
+	if ((e = cv_sessions_check(r->srv->sessions, db, h + 7, r->cert,
+	    cv_time_us(), &r->who)) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
-		return 0;
+		return unavailable(e) ? -1 : 0;
 	}
 	/* A metrics account has no sessions (login refuses it); one made
 	 * elsewhere (a node of an older release) is refused here too. */
@@ -155,9 +171,11 @@ authenticate(struct req *r)
 		return 0;
 	}
 	/* Disabling or revoking takes effect at once, without a restart. */
-	if (db == NULL || cv_auth_cert_user(db, r->cert, &u) != CV_OK) {
+	if ((e = cv_auth_cert_user(db, r->cert, &u)) != CV_OK) {
 		snprintf(r->reason, sizeof r->reason, "%s", cv_err_detail());
 		api_read_end(r);
+		if (unavailable(e))
+			return -1;
 		api_end_sessions(r->srv, api_store(r->srv), r->who.user);
 		return 0;
 	}
@@ -230,6 +248,7 @@ enum MHD_Result
 api_route(struct req *r)
 {
 	int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST");
+	int auth;
 
 	if (!strcmp(r->url, "/healthz")) {
 		r->action = "healthz";
@@ -265,7 +284,15 @@ api_route(struct req *r)
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
 		return scrape(r);
-	if (!authenticate(r)) {
+	if ((auth = authenticate(r)) < 0) {
+		char detail[300];
+		snprintf(detail, sizeof detail, "503 sessions unavailable: %s",
+		    r->reason);
+		snprintf(r->reason, sizeof r->reason, "%s", detail);
+		return api_problem(r, 503, CV_AUDIT_ERROR, "unavailable",
+		    "the session cannot be checked now; try again");
+	}
+	if (auth == 0) {
 		char detail[300];
 		snprintf(detail, sizeof detail, "%s", r->reason);
 		r->reason[0] = '\0';

@@ -13,8 +13,8 @@
  *    not counted.
  *
  * CLEARVAULT_FAULT selects one class and a count, SQLite's malloc-test
- * way: "alloc:N", "file:N", "sqlite:N", "pq:N", "p11:N", "io:N" (all
- * but alloc) or "any:N" fails the Nth matching call of this process;
+ * way: "alloc:N", "file:N", "ipc:N" (read and write on sockets),
+ * "sqlite:N", "pq:N", "p11:N", "io:N" (all but alloc) or "any:N" fails the Nth matching call of this process;
  * "file.fsync:N" names one site of a class; "CLASS:N+" fails the Nth
  * and every later one (a disk that stays full); "CLASS:@FILE" fails every
  * call while FILE exists. A test loops N = 1, 2, ... until no fault
@@ -66,6 +66,7 @@ cv_fault_at(const char *cls, const char *site)
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -112,8 +113,13 @@ ctl_map(const char *path)
 	m = mmap(NULL, sizeof(struct ctl), PROT_READ | PROT_WRITE, MAP_SHARED,
 	    fd, 0);
 	close(fd);
-	if (m != MAP_FAILED && memcmp(m, "CVFAULT1", 8) == 0)
+	/* A process started while a spec is armed (a worker restarted
+	 * after its fault) does not take it: "from now" meant the
+	 * processes that were running. */
+	if (m != MAP_FAILED && memcmp(m, "CVFAULT1", 8) == 0) {
 		spec.ctl = m;
+		spec.gen = atomic_load(&spec.ctl->gen);
+	}
 	else if (m != MAP_FAILED)
 		munmap(m, sizeof(struct ctl));
 }
@@ -176,8 +182,8 @@ ctl_refresh(void)
 static int
 is_generic(const char *cls)
 {
-	static const char *const classes[] = { "alloc", "file", "sqlite", "pq",
-	    "p11" };
+	static const char *const classes[] = { "alloc", "file", "ipc",
+	    "sqlite", "pq", "p11" };
 
 	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
 		if (strcmp(cls, classes[i]) == 0)
@@ -374,10 +380,30 @@ int __wrap_fdatasync(int);
 int __wrap_rename(const char *, const char *);
 int __wrap_ftruncate64(int, off_t);
 
+/*
+ * read and write on a socket (the channels between our processes, a
+ * client's connection) are class "ipc", not "file": a broken channel is
+ * another failure than a broken disk, and is tested as one. The fstat is
+ * paid only while a fault is asked for.
+ */
+static const char *
+fd_class(int fd)
+{
+	struct stat st;
+
+	spec_read();
+	if (spec.what[0] == '\0' && spec.ctl == NULL)
+		return "file";
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? "ipc" : "file";
+}
+
 /* EIO for most: the failure no caller may mistake for "absent". A write
  * fails as a full disk does. */
 #define FAIL_IO(site, err) do { \
 	if (FAULT("file", site)) { errno = (err); return -1; } \
+} while (0)
+#define FAIL_FD(fd, site, err) do { \
+	if (FAULT(fd_class(fd), site)) { errno = (err); return -1; } \
 } while (0)
 
 int
@@ -408,7 +434,7 @@ __wrap_fopen64(const char *path, const char *how)
 ssize_t
 __wrap_read(int fd, void *p, size_t n)
 {
-	FAIL_IO("read", EIO);
+	FAIL_FD(fd, "read", EIO);
 	return __real_read(fd, p, n);
 }
 
@@ -422,7 +448,7 @@ __wrap_pread64(int fd, void *p, size_t n, off_t at)
 ssize_t
 __wrap_write(int fd, const void *p, size_t n)
 {
-	FAIL_IO("write", ENOSPC);
+	FAIL_FD(fd, "write", ENOSPC);
 	return __real_write(fd, p, n);
 }
 

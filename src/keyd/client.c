@@ -41,6 +41,7 @@ struct cv_keyd_client {
 	pthread_cond_t cv;
 	uint64_t next_id;
 	int dead;
+	void (*on_lost)(void);
 	struct pend *b[BUCKETS];
 };
 
@@ -141,6 +142,7 @@ reader(void *arg)
 	struct cv_keyd_client *c = arg;
 	struct keyd_reader rd = { .fd = c->fd };
 	const uint8_t *f;
+	void (*lost)(void);
 	size_t n;
 
 	while (keyd_read_frame(&rd, &f, &n) == CV_OK) {
@@ -149,7 +151,20 @@ reader(void *arg)
 	}
 	keyd_reader_free(&rd);
 	fail_all(c);
+	pthread_mutex_lock(&c->mu);
+	lost = c->on_lost;
+	pthread_mutex_unlock(&c->mu);
+	if (lost)
+		lost();
 	return NULL;
+}
+
+void
+cv_keyd_client_on_lost(struct cv_keyd_client *c, void (*fn)(void))
+{
+	pthread_mutex_lock(&c->mu);
+	c->on_lost = fn;
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* The in-process key side replies here, after the same decoder. */
@@ -374,6 +389,9 @@ cv_keyd_client_free(struct cv_keyd_client *c)
 {
 	if (c == NULL)
 		return;
+	/* Our own close is not a lost channel. */
+	if (c->local == NULL)
+		cv_keyd_client_on_lost(c, NULL);
 	if (c->fd >= 0)
 		(void)shutdown(c->fd, SHUT_RDWR);
 	if (c->reading)

@@ -93,6 +93,12 @@ cv_err cv_keyd_client_local(struct cv_keyd *k,
 cv_err cv_keyd_client_channel(int fd,
     struct cv_keyd_client **out) CV_MUST_CHECK;
 void cv_keyd_client_free(struct cv_keyd_client *c);
+/*
+ * FN runs on C's reader thread once the channel has failed and every
+ * caller has heard it: a process whose keys are behind the channel (the
+ * api worker) ends there, to be started again with a fresh one.
+ */
+void cv_keyd_client_on_lost(struct cv_keyd_client *c, void (*fn)(void));
 
 /*
  * Appends E to the audit log and returns once it is durable, with its index

@@ -3,6 +3,7 @@
  * a read-only view of the audit log, and its channel to keyd for the rest.
  */
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -29,6 +30,23 @@ audit_open(struct cv_vault *v, struct cv_keyd_client *kd,
 	    &s, 1, out);
 }
 
+/*
+ * Without its channel this process holds no key: every handshake and read
+ * would fail while it went on listening. It ends instead, and the
+ * supervisor starts a fresh one (serve.h).
+ */
+static volatile sig_atomic_t lost;
+
+static void
+keyd_lost(void)
+{
+	fprintf(stderr, "clearvault api: the channel to the key process "
+	    "failed; ending for a fresh one\n");
+	lost = 1;
+	/* A stop as on SIGTERM: what is in flight is answered (503s). */
+	raise(SIGTERM);
+}
+
 cv_err
 cv_serve_api(const struct cv_serve_opts *o)
 {
@@ -42,8 +60,10 @@ cv_serve_api(const struct cv_serve_opts *o)
 	 * holds a socket that could reach the network (syslog.h). */
 	cv_keyd_alert_sink(cv_syslog_relay_sink,
 	    (void *)(intptr_t)CV_SERVE_FD_API_RELAY);
-	if ((r = cv_keyd_client_channel(CV_SERVE_FD_KEYD, &kd)) != CV_OK ||
-	    (r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
+	if ((r = cv_keyd_client_channel(CV_SERVE_FD_KEYD, &kd)) != CV_OK)
+		goto out;
+	cv_keyd_client_on_lost(kd, keyd_lost);
+	if ((r = cv_vault_open_store(o->dir, &v)) != CV_OK ||
 	    (r = audit_open(v, kd, &a)) != CV_OK)
 		goto out;
 	{
@@ -65,5 +85,5 @@ cv_serve_api(const struct cv_serve_opts *o)
 	 * /proc) would be killed by the filter. The leak check of this code
 	 * runs in `serve --one-process` (tests/cli/test_privsep.sh). */
 	fflush(NULL);
-	_exit(r == CV_OK ? 0 : 1);
+	_exit(lost ? CV_SERVE_EXIT_KEYD_LOST : r == CV_OK ? 0 : 1);
 }

@@ -25,6 +25,9 @@
 #define CV_SERVE_FD_PASS 4	/* keyd: new api channels arrive here */
 #define CV_SERVE_FD_API 5	/* keyd: the first api channel */
 #define CV_SERVE_FD_KEYD 3	/* api: its channel to keyd */
+/* The api worker's exit when its channel to keyd failed: start it again
+ * (a fresh channel), as after a crash. */
+#define CV_SERVE_EXIT_KEYD_LOST 75
 #define CV_SERVE_FD_LISTEN 4	/* api: the supervisor's listening socket */
 /* Both: the sending end of the supervisor's alert relay (syslog.h). */
 #define CV_SERVE_FD_KEYD_RELAY 6

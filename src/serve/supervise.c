@@ -285,6 +285,8 @@ describe(int st, char *out, size_t n)
 		snprintf(out, n, "killed by signal %d (%s)%s", WTERMSIG(st),
 		    strsignal(WTERMSIG(st)), WTERMSIG(st) == SIGSYS ?
 		    ": a system call outside its sandbox" : "");
+	else if (WEXITSTATUS(st) == CV_SERVE_EXIT_KEYD_LOST)
+		snprintf(out, n, "lost its channel to the key process");
 	else
 		snprintf(out, n, "exited with status %d", WEXITSTATUS(st));
 }
@@ -453,8 +455,9 @@ cv_serve_supervise(const struct cv_serve_opts *o)
 			/* An exit is a decision, not a crash: 0 a stop
 			 * (SIGTERM to the whole group), anything else a
 			 * refusal to serve (it said why). Only a death by
-			 * signal is restarted. */
-			if (WIFEXITED(st)) {
+			 * signal, or a lost key channel, is restarted. */
+			if (WIFEXITED(st) &&
+			    WEXITSTATUS(st) != CV_SERVE_EXIT_KEYD_LOST) {
 				stopping = 1;
 				if (WEXITSTATUS(st) == 0)
 					goto done;
