@@ -2,6 +2,8 @@
 #   make        build build/clearvault
 #   make run    the demo (SQLite + SoftHSM2)
 #   make check  the whole test suite, ASan + UBSan and fuzzing included
+#   make check-fault  every fault site of tests/fault/ (every allocation
+#               too: make check tests every 10th), ~1 hour
 #   make bench  benchmarks against a baseline measured in the same run
 #   make drill  the attack drills against live instances; reports in
 #               drill-report.json / .md and drill-timeline.svg
@@ -9,7 +11,7 @@
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check bench drill format clean
+.PHONY: all deps run check check-fault bench drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -28,6 +30,15 @@ drill: all
 
 check: deps
 	@sh tests/run.sh
+
+check-fault: deps
+	@[ -f build-asan/build.ninja ] || meson setup build-asan \
+	    -Db_sanitize=address,undefined -Dbuildtype=debug -Db_lundef=false \
+	    -Dtest_hooks=true >/dev/null
+	@ninja -C build-asan >/dev/null
+	@cd build-asan && FAULT_STRIDE=1 meson test --no-rebuild \
+	    --timeout-multiplier 4 --print-errorlogs --verbose \
+	    fault_every_site fault_every_site_serve fault_every_site_serve_pg
 
 bench: all
 	@CLEARVAULT_BENCH=1 sh scripts/deps.sh

@@ -1054,7 +1054,8 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * instead. Our own deadlines: conn.c.
 	 */
 	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+	    MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ITC, 0,
 	    NULL, NULL, on_request, &srv,
 	    MHD_OPTION_ARRAY, where,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_cb,
@@ -1116,6 +1117,12 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	}
 	r = CV_OK;
  out:
+	/* The supervisor's listening socket outlives this worker: MHD's
+	 * stop would shut it down for the next worker too (found by
+	 * tests/fault: a worker replaced after a stop, not a crash, got no
+	 * connections). Quiesced, MHD lets go of it untouched. */
+	if (d && o->listen_fd > 0)
+		(void)MHD_quiesce_daemon(d);
 	if (d)
 		MHD_stop_daemon(d);
 	api_conns_free(srv.conns);

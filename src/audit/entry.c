@@ -194,21 +194,25 @@ cv_audit_decode(const uint8_t *p, size_t len, json_t **out)
 	if ((o = json_object()) == NULL || (secs = json_array()) == NULL ||
 	    (recs = json_array()) == NULL)
 		goto nomem;
-	json_object_set_new(o, "time", json_string(when));
-	json_object_set_new(o, "outcome", json_string(oc));
+	/* Every set is checked: an entry short of a field (no memory)
+	 * would be printed as if the log held it so. */
+	if (json_object_set_new(o, "time", json_string(when)) != 0 ||
+	    json_object_set_new(o, "outcome", json_string(oc)) != 0)
+		goto nomem;
 	for (i = 0; i < CV_RECORD_NSECTIONS; i++) {
-		if (cv_get_u16be(p + 10) & (1u << i))
-			json_array_append_new(secs,
-			    json_string(cv_record_sections[i]));
+		if ((cv_get_u16be(p + 10) & (1u << i)) &&
+		    json_array_append_new(secs,
+		    json_string(cv_record_sections[i])) != 0)
+			goto nomem;
 	}
 	if (cv_get_u16be(p + 10) >> CV_RECORD_NSECTIONS)
 		goto bad;
 	for (i = 0; i < NSTR; i++) {
 		if (!get_str(p, len, &off, &s, &n))
 			goto bad;
-		if ((v = json_text(s, n)) == NULL)
+		if ((v = json_text(s, n)) == NULL ||
+		    json_object_set_new(o, str_names[i], v) != 0)
 			goto nomem;
-		json_object_set_new(o, str_names[i], v);
 	}
 	if (len - off < 4)
 		goto bad;
@@ -217,14 +221,21 @@ cv_audit_decode(const uint8_t *p, size_t len, json_t **out)
 	for (i = 0; i < nrec; i++) {
 		if (!get_str(p, len, &off, &s, &n))
 			goto bad;
-		if ((v = json_text(s, n)) == NULL)
+		if ((v = json_text(s, n)) == NULL ||
+		    json_array_append_new(recs, v) != 0)
 			goto nomem;
-		json_array_append_new(recs, v);
 	}
 	if (off != len)
 		goto bad;
-	json_object_set_new(o, "records", recs);
-	json_object_set_new(o, "sections", secs);
+	/* set_new takes the reference, set or not. */
+	v = recs;
+	recs = NULL;
+	if (json_object_set_new(o, "records", v) != 0)
+		goto nomem;
+	v = secs;
+	secs = NULL;
+	if (json_object_set_new(o, "sections", v) != 0)
+		goto nomem;
 	*out = o;
 	return CV_OK;
  bad:
@@ -236,5 +247,5 @@ cv_audit_decode(const uint8_t *p, size_t len, json_t **out)
 	json_decref(o);
 	json_decref(recs);
 	json_decref(secs);
-	return CV_ERR_NOMEM;
+	return cv_fail(CV_ERR_NOMEM, "out of memory");
 }

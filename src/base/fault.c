@@ -26,7 +26,7 @@
  * CLEARVAULT_FAULT="ctl:PATH" maps PATH (struct ctl below, written by
  * tests/fault/faultctl.py) shared at the first call, before any sandbox.
  * The test writes a new spec and bumps its generation; every process
- * then counts from zero again, and adds each fault it fires to the
+ * then counts from zero again (or only process PID, for "CLASS@PID"), and adds each fault it fires to the
  * file's count, so the test can tell whether its request met one.
  *
  * Counts are per process; a child made by fork goes on from its parent's
@@ -90,6 +90,7 @@ static struct {
 	unsigned long n;		/* the call that fails (0: none) */
 	int persist;			/* "N+": and every one after it */
 	const char *file;		/* "@FILE": while FILE exists */
+	pid_t pid;			/* ctl "CLASS@PID": that process only */
 	struct ctl *ctl;		/* "ctl:PATH" */
 	uint32_t gen;			/* the ctl generation counted */
 } spec = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -169,8 +170,15 @@ ctl_refresh(void)
 		return;
 	pthread_mutex_lock(&spec.mu);
 	if (g != spec.gen) {
+		char *at;
+
 		memcpy(spec.what, spec.ctl->what, sizeof spec.what);
 		spec.what[sizeof spec.what - 1] = '\0';
+		spec.pid = 0;
+		if ((at = strchr(spec.what, '@')) != NULL) {
+			spec.pid = (pid_t)strtol(at + 1, NULL, 10);
+			*at = '\0';
+		}
 		spec.n = spec.ctl->n;
 		spec.persist = spec.ctl->persist != 0;
 		atomic_store(&hits, 0);
@@ -243,7 +251,7 @@ fire(const char *cls, const char *site, const void *pc)
 	spec_read();
 	if (spec.ctl != NULL)
 		ctl_refresh();
-	if (spec.what[0] == '\0')
+	if (spec.what[0] == '\0' || (spec.pid != 0 && spec.pid != getpid()))
 		return 0;
 	if (site != NULL || is_generic(cls)) {
 		if (!is_generic(cls) || !matches(cls, site))

@@ -171,7 +171,10 @@ cv_keyd_serve(struct cv_keyd *k, int fd)
 			}
 			if ((r = keyd_decode(f[nq], n[nq], &q[nq])) != CV_OK) {
 				keyd_req_free(&q[nq]);
-				bad = 1;
+				/* Our own lack of memory is not the api's
+				 * doing: the channel ends (the worker is
+				 * started again) with no violation alarm. */
+				bad = r != CV_ERR_NOMEM;
 				break;
 			}
 			nq++;

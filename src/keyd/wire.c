@@ -468,6 +468,11 @@ keyd_decode(const uint8_t *p, size_t len, struct keyd_req *q)
 	if (!c.bad)
 		return CV_OK;
  bad:
+	/* Our own allocation failing is not the sender's fault: no
+	 * "malformed" (chan.c raises a violation for that). */
+	if (c.bad != NULL && strcmp(c.bad, "memory") == 0)
+		return cv_fail(CV_ERR_NOMEM, "keyd: out of memory decoding a "
+		    "request");
 	return cv_fail(CV_ERR_FORMAT, "keyd: malformed request (%s)", c.bad);
 }
 

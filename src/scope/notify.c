@@ -77,7 +77,9 @@ row_of(const char *id, const struct cv_buf *text, json_t **row)
 
 	if ((rec = json_loadb((const char *)text->p, text->len, 0, &je)) ==
 	    NULL)
-		return cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON",
+		return json_error_code(&je) == json_error_out_of_memory ?
+		    cv_fail(CV_ERR_NOMEM, "out of memory reading record %s",
+		    id) : cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON",
 		    id);
 	contact = json_object_get(rec, "contact");
 	phones = json_object_get(contact, "phones");

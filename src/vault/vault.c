@@ -588,8 +588,13 @@ cv_vault_get(struct cv_vault *v, const char *id, const char *const *sections,
 	*out = NULL;
 	if ((r = cv_vault_get_text(v, id, sections, &b)) != CV_OK)
 		goto out;
+	/* Out of memory is not a damaged record (an operator would go
+	 * looking for tampering). */
 	if ((*out = json_loadb((const char *)b.p, b.len, 0, &je)) == NULL)
-		r = cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON", id);
+		r = json_error_code(&je) == json_error_out_of_memory ?
+		    cv_fail(CV_ERR_NOMEM, "out of memory reading record %s",
+		    id) : cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON",
+		    id);
  out:
 	cv_buf_free(&b);
 	return r;

@@ -1,14 +1,17 @@
 #!/bin/bash
 # Issue 16: a server read with every call of ours failing in turn. The
 # server runs under CLEARVAULT_FAULT=ctl:FILE (base/fault.c); for each
-# class (file, sqlite, p11, alloc; pq on PostgreSQL) and N = 1, 2, ...
-# faultctl.py arms "the Nth call of each process from now", inv reads R1
-# once, and the fault is disarmed. Every answer is either the record (200,
-# the whole of it) or a refusal with no data in it; the server answers
-# the next read; the run that meets no fault is a 200. At the end every
-# 200 has its audit entry, no refused read has one, and the log verifies.
+# class (file, sqlite, p11, ipc, alloc; pq for sqlite on PostgreSQL),
+# each of the two processes that serve a read (the api worker, keyd) and
+# N = 1, 2, ... faultctl.py arms "the Nth call of that process from
+# now", inv reads R1 once, and the fault is disarmed. Every answer is
+# either the record (200, the whole of it) or a refusal with no data in
+# it (500, 503, or the connection closed when a worker whose key channel
+# broke is replaced); the server answers the next read within seconds;
+# the run that meets no fault is a 200. At the end every 200 has its
+# audit entry, no refused read has one, and the log verifies.
 # FAULT_CLASSES picks the classes, FAULT_STRIDE tests every Kth N of the
-# alloc class (default 1: all).
+# alloc class (default 5; `make check-fault`: 1).
 . "$(dirname "$0")/../cli/lib.sh"
 
 SRV_PID=
@@ -16,8 +19,16 @@ trap 'kill -9 "$SRV_PID" 2>/dev/null; cv_cleanup' EXIT
 . "$(dirname "$0")/audit_reader.sh"
 CTL=$T/ctl
 FC() { python3 "$(dirname "$0")/faultctl.py" "$@"; }
-classes=${FAULT_CLASSES:-file sqlite p11 alloc}
-on_pg "$T/v" && classes="${FAULT_CLASSES:-file pq p11 alloc}"
+classes=${FAULT_CLASSES:-file sqlite p11 ipc alloc}
+on_pg "$T/v" && classes="${FAULT_CLASSES:-file pq p11 ipc alloc}"
+# The server's child of that name (cv-api, cv-keyd): its pid now.
+proc_pid() {
+	local p
+	for p in $(cat /proc/"$SRV_PID"/task/*/children 2>/dev/null); do
+		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = "$1" ] &&
+		    { echo "$p"; return; }
+	done
+}
 ssn=$(sed -n 1p "$T/v.jsonl" | grep -o '"ssn":"[0-9-]*"' | cut -d'"' -f4)
 
 FC init "$CTL"
@@ -33,11 +44,14 @@ declare -A codes sites
 viol() { violations=$((violations + 1)); bad "$*"; }
 
 for cls in $classes; do
+for proc in cv-api cv-keyd; do
 	step=1
-	[ "$cls" = alloc ] && step=${FAULT_STRIDE:-1}
+	[ "$cls" = alloc ] && step=${FAULT_STRIDE:-5}
 	n=1
 	while [ "$n" -le 5000 ]; do
-		FC set "$CTL" "$cls" "$n"
+		pid=$(proc_pid "$proc")
+		[ -n "$pid" ] || { viol "$proc $cls:$n: no $proc process"; break 3; }
+		FC set "$CTL" "$cls@$pid" "$n"
 		rm -f "$T/body"
 		req k/inv GET "/v1/records/$R1?purpose=$CASE" "" "$tok"
 		read -r fired site <<<"$(FC fired "$CTL")"
@@ -48,20 +62,20 @@ for cls in $classes; do
 		if [ "$code" = 200 ]; then
 			served=$((served + 1))
 			cmp -s "$T/body" "$T/want" ||
-			    viol "$cls:$n ($site): a 200 with another body"
+			    viol "$proc $cls:$n ($site): a 200 with another body"
 		else
 			refused=$((refused + 1))
 			grep -qs "$ssn" "$T/body" &&
-			    viol "$cls:$n ($site): data in a $code"
+			    viol "$proc $cls:$n ($site): data in a $code"
+			# 000: the connection closed with no answer, as when
+			# a worker whose key channel broke is replaced.
 			case $code in
-			500 | 503) ;;
-			000) viol "$cls:$n ($site): no answer"
-			     break 2 ;;
-			*) viol "$cls:$n ($site): $code, not 500 or 503:" \
+			500 | 503 | 000) ;;
+			*) viol "$proc $cls:$n ($site): $code, not 500 or 503:" \
 			       "$(head -c 200 "$T/body")" ;;
 			esac
 			[ "$fired" -gt 0 ] ||
-			    viol "$cls:$n: refused with no fault fired"
+			    viol "$proc $cls:$n: refused with no fault fired"
 			# The server goes on: the next read is served (a
 			# fault in the session's own bookkeeping may have
 			# ended it: then a new login).
@@ -77,14 +91,15 @@ for cls in $classes; do
 			if [ "$code" = 200 ]; then
 				served=$((served + 1))
 			else
-				viol "$cls:$n ($site): the read after it: $code"
-				break 2
+				viol "$proc $cls:$n ($site): the read after it: $code"
+				break 3
 			fi
 		fi
 		[ "$fired" -eq 0 ] && break
 		n=$((n + step))
 	done
-	echo "# $cls: $n runs to the first with no fault"
+	echo "# $proc $cls: $n runs to the first with no fault"
+done
 done
 stop_server
 expect_eq "server exit" 0 "$SRV_RC"
