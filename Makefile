@@ -3,13 +3,17 @@
 #   make run    the demo (SQLite + SoftHSM2)
 #   make check  the whole test suite, ASan + UBSan and fuzzing included
 #   make bench  benchmarks against a baseline measured in the same run
+#   make soak   10 minutes at 60% of the maximum read rate, with logins,
+#               searches, case changes and a canary read: memory,
+#               descriptors and p99 every 10 s, a verdict; report in
+#               soak-report/ (SOAK_SECONDS, SOAK_RATE: bench/soak.sh)
 #   make drill  the attack drills against live instances; reports in
 #               drill-report.json / .md and drill-timeline.svg
 
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check bench drill format clean
+.PHONY: all deps run check bench soak drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -35,8 +39,11 @@ bench: all
 	@ninja -C $(BUILD) >/dev/null
 	@sh bench/run.sh
 
+soak: all
+	@sh bench/soak.sh
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-bench demo
+	rm -rf $(BUILD) build-asan build-fuzz build-bench demo soak-report
