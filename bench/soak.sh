@@ -189,8 +189,9 @@ procs() {
 		done
 	done
 }
-# RSS (kB), open descriptors and those of them on the audit log's tree
-# files summed over them, then per process NAME:RSS:FDS: one line. The
+# RSS (kB), open descriptors, those of them on the audit log's tree
+# files and the CPU time used so far (clock ticks) summed over them,
+# then per process NAME:PID:RSS:FDS: one line. The
 # tree files are one per level of the log's Merkle tree (at most 64,
 # src/audit/log.c): the api worker opens all 64 before its sandbox
 # closes, keyd each as the log reaches it, so keyd holds one more each
@@ -203,9 +204,12 @@ sample() {
 		f=$(ls /proc/"$p"/fd 2>/dev/null | wc -l)
 		l=$(ls -l /proc/"$p"/fd 2>/dev/null | grep -c '/audit/tree/' ||
 		    true)
-		echo "$name ${r:-0} $f $l"
-	done | awk '{ r += $2; f += $3; l += $4; d = d " " $1 ":" $2 ":" $3 }
-	    END { print r, f, l d }'
+		# utime + stime: fields 14 and 15, 12 and 13 after "(comm) "
+		c=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null |
+		    awk '{ print $12 + $13 }')
+		echo "$name $p ${r:-0} $f $l ${c:-0}"
+	done | awk '{ r += $3; f += $4; l += $5; c += $6
+	    d = d " " $1 ":" $2 ":" $3 ":" $4 } END { print r, f, l, c d }'
 }
 say "server $URL, processes: $(procs | awk '{ printf "%s%s %s", s, $2, $1; s = ", " }')"
 
@@ -283,10 +287,16 @@ mix >"$OUT/mix.log" 2>"$W/mix.err" &
 mixpid=$!
 
 # ---- 3. the soak: reads, and a sample of the server every 10 s ---------
-echo "time_s,reads,errors,p50_ms,p99_ms,rss_kb,fds,log_tree_fds,processes" \
+# cpu: the server's CPU time per read in the interval (all its processes;
+# the mixed work's requests included), load: the machine's 1-minute
+# load average (2 cores here, shared: a p99 excursion with a high load
+# and an unchanged cpu is the machine, not the server).
+TCK=$(getconf CLK_TCK)
+echo "time_s,reads,errors,p50_ms,p99_ms,rss_kb,fds,log_tree_fds,cpu_us_per_read,load1,processes" \
     >"$OUT/samples.csv"
-printf '%6s %8s %8s %7s %8s %8s %5s %5s\n' time reads reads/s p50_ms \
-    p99_ms rss_MB fds tree
+printf '%6s %8s %7s %8s %8s %7s %5s %4s %6s %5s\n' time reads reads/s \
+    p50_ms p99_ms rss_MB fds tree cpu_us load
+cpu0=$(sample | cut -d' ' -f4)
 $GEN "$URL" "$K/ca.pem" "$K/reader.crt" "$K/reader.key" "$t_reader" \
     "$case_a" "$W/case_ids" "$C" "$S" "$RATE" "$INTERVAL" |
 while read -r kind t reads p50 p99 errs; do
@@ -295,11 +305,16 @@ while read -r kind t reads p50 p99 errs; do
 		continue
 	fi
 	set -- $(sample)
-	echo "$t,$reads,$errs,$p50,$p99,$1,$2,$3,$4 $5 $6" >>"$OUT/samples.csv"
-	printf '%6s %8s %8s %7s %8s %8s %5s %5s%s\n' "$t" "$reads" \
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	cpu=$(awk "BEGIN { printf \"%.1f\", ($4 - $cpu0) * 1e6 / $TCK / \
+	    ($reads > 0 ? $reads : 1) }")
+	cpu0=$4
+	echo "$t,$reads,$errs,$p50,$p99,$1,$2,$3,$cpu,$load,$5 $6 $7" \
+	    >>"$OUT/samples.csv"
+	printf '%6s %8s %7s %8s %8s %7s %5s %4s %6s %5s%s\n' "$t" "$reads" \
 	    "$((reads / INTERVAL))" "$p50" "$p99" \
 	    "$(awk "BEGIN { printf \"%.1f\", $1 / 1024 }")" "$2" "$3" \
-	    "$([ "$errs" = 0 ] || echo "  errors $errs")"
+	    "$cpu" "$load" "$([ "$errs" = 0 ] || echo "  errors $errs")"
 done
 wait $mixpid || true
 mixpid=

@@ -4,7 +4,8 @@
 Usage: soak_report.py OUT SECONDS RATE MAX READS ERRORS CANARY_AT
 
 Reads OUT/samples.csv (a row every 10 s: reads, errors, p50/p99 of the
-interval, RSS and descriptors summed over the server's processes) and
+interval, RSS, descriptors and CPU per read summed over the server's
+processes, the machine's load average) and
 OUT/mix.log (the logins, searches, case changes and canary reads of the
 run: SECONDS OPERATION STATUS [DETAIL]); prints the summary and writes
 OUT/soak.svg. Exit 1 if a check failed. The first fifth of the samples
@@ -19,12 +20,17 @@ of the rest, the first third is compared with the last:
                    as the log reaches them, one more each time it
                    doubles (their count is shown)
   p99 stable       median p99 of the last third within 2x the first's
+  same processes   no process of the server replaced during the run (a
+                   restarted worker would hide its own growth)
   rate held        at least 90% of the reads the schedule asked for
   no read errors   every scheduled read answered 200
   mixed work       every login 201, search and read 200, case change
                    approved; the canary returned, its reader's session
                    ended and the user locked, the reads going on
-Only the standard library: no plotting package is assumed.
+The server's CPU time per read and the machine's load are shown, not
+judged: on a shared machine they tell a stall of the machine (load up,
+CPU per read unchanged) from one of the server. Only the standard
+library: no plotting package is assumed.
 """
 import csv
 import math
@@ -42,7 +48,8 @@ def load(out):
                 "errors": int(r["errors"]), "p50": float(r["p50_ms"]),
                 "p99": float(r["p99_ms"]), "rss": int(r["rss_kb"]) / 1024,
                 "fds": int(r["fds"]), "tree": int(r["log_tree_fds"]),
-                "procs": r["processes"]})
+                "cpu": float(r["cpu_us_per_read"]),
+                "load": float(r["load1"]), "procs": r["processes"]})
     mix = []
     with open(f"{out}/mix.log") as f:
         for line in f:
@@ -108,10 +115,12 @@ def nice_step(hi, n=4):
 
 
 def svg(rows, path, title, canary_at, warm_end, thirds):
-    """Four panels over time: RSS (MB: the sum, and each process), open
-    descriptors, p99 and p50 (ms), reads per second."""
+    """Panels over time: RSS (MB: the sum, and each process), open
+    descriptors, p99 and p50 (ms, a log scale), reads per second, the
+    server's CPU per read (us) and the machine's load average."""
     W, L, R, T, PH, GAP = 900, 70, 150, 44, 120, 36
-    H = T + 4 * (PH + GAP) + 10
+    NP = 6
+    H = T + NP * (PH + GAP) + 10
     t_max = max(r["t"] for r in rows)
     x = lambda t: L + (W - L - R) * t / t_max
     names = [p.split(":")[0] for p in rows[-1]["procs"].split()]
@@ -119,7 +128,7 @@ def svg(rows, path, title, canary_at, warm_end, thirds):
         r["reads_s"] = r["reads"] / 10
         r["fds_other"] = r["fds"] - r["tree"]
         for p in r["procs"].split():
-            name, rss, _ = p.split(":")
+            name, _, rss, _ = p.split(":")
             r["rss " + name] = int(rss) / 1024
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" '
            f'height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" '
@@ -127,22 +136,39 @@ def svg(rows, path, title, canary_at, warm_end, thirds):
            '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="{L}" y="20" font-size="14">{escape(title)}</text>']
     colours = ["#8c564b", "#e377c2", "#ff7f0e"]
-    panels = [("resident memory, MB", [("rss", "all processes", "#1f77b4",
-                                         2)] +
+    panels = [("resident memory, MB", False,
+               [("rss", "all processes", "#1f77b4", 2)] +
                [("rss " + n, n, colours[i % 3], 1) for i, n in
                 enumerate(names)]),
-              ("open descriptors", [("fds", "all processes", "#2ca02c", 2),
-                                    ("fds_other", "less the log's tree",
-                                     "#98df8a", 1.5)]),
-              ("latency of the interval's reads, ms",
+              ("open descriptors", False,
+               [("fds", "all processes", "#2ca02c", 2),
+                ("fds_other", "less log tree", "#98df8a", 1.5)]),
+              ("latency of the interval's reads, ms (log scale)", True,
                [("p99", "p99", "#d62728", 2), ("p50", "p50", "#ff9896", 1.5)]),
-              ("reads per second", [("reads_s", "reads/s", "#555555", 1.5)])]
-    for i, (name, lines) in enumerate(panels):
+              ("reads per second", False,
+               [("reads_s", "reads/s", "#555555", 1.5)]),
+              ("the server's CPU time per read, us (all its processes)",
+               False, [("cpu", "us/read", "#9467bd", 1.5)]),
+              ("the machine's load average, 1 minute (2 cores, shared)",
+               False, [("load", "load", "#7f7f7f", 1.5)])]
+    assert len(panels) == NP
+    for i, (name, logscale, lines) in enumerate(panels):
         top = T + i * (PH + GAP)
-        step = nice_step(max(r[k] for r in rows for k, *_ in lines) * 1.1)
-        hi = step * math.ceil(max(r[k] for r in rows for k, *_ in lines)
-                              * 1.1 / step) or step
-        y = lambda v: top + PH - PH * v / hi
+        vmax = max(r[k] for r in rows for k, *_ in lines)
+        if logscale:
+            vmin = max(min(r[k] for r in rows for k, *_ in lines), 1e-3)
+            lo = 10 ** math.floor(math.log10(vmin))
+            hi = 10 ** math.ceil(math.log10(vmax * 1.01))
+            y = lambda v: top + PH - PH * (math.log10(max(v, lo)) -
+                                           math.log10(lo)) / \
+                (math.log10(hi) - math.log10(lo))
+            ticks = [lo * 10 ** k for k in
+                     range(round(math.log10(hi / lo)) + 1)]
+        else:
+            step = nice_step(vmax * 1.1)
+            hi = step * math.ceil(vmax * 1.1 / step) or step
+            y = lambda v: top + PH - PH * v / hi
+            ticks = [step * k for k in range(round(hi / step) + 1)]
         out.append(f'<rect x="{x(0):.1f}" y="{top}" '
                    f'width="{x(warm_end) - x(0):.1f}" height="{PH}" '
                    'fill="#eeeeee"/>')
@@ -150,14 +176,12 @@ def svg(rows, path, title, canary_at, warm_end, thirds):
             out.append(f'<rect x="{x(a):.1f}" y="{top}" '
                        f'width="{x(b) - x(a):.1f}" height="{PH}" '
                        'fill="#eef3fb"/>')
-        v = 0
-        while v <= hi + step / 2:
+        for v in ticks:
             out.append(f'<line x1="{L}" x2="{W - R}" y1="{y(v):.1f}" '
                        f'y2="{y(v):.1f}" stroke="#ddd"/>')
             out.append(f'<text x="{L - 6}" y="{y(v) + 4:.1f}" '
-                       f'text-anchor="end">{v:,.{0 if step >= 1 else 1}f}'
-                       '</text>')
-            v += step
+                       f'text-anchor="end">{v:,.{0 if v >= 1 or v == 0 else 3}f}'
+                       '</text>'.replace(".000<", "<"))
         out.append(f'<rect x="{L}" y="{top}" width="{W - L - R}" '
                    f'height="{PH}" fill="none" stroke="#888"/>')
         out.append(f'<text x="{L}" y="{top - 6}" font-weight="bold">'
@@ -168,7 +192,8 @@ def svg(rows, path, title, canary_at, warm_end, thirds):
                        f'stroke="{colour}" stroke-width="{width}"/>')
             out.append(f'<text x="{W - R + 8}" y="{top + 12 + 14 * j}" '
                        f'fill="{colour}">{escape(label)} '
-                       f'{rows[-1][k]:,.1f}</text>')
+                       f'{rows[-1][k]:,.{0 if k.startswith("fds") else 1}f}'
+                       '</text>')
         if canary_at <= t_max:
             out.append(f'<line x1="{x(canary_at):.1f}" '
                        f'x2="{x(canary_at):.1f}" y1="{top}" '
@@ -178,7 +203,7 @@ def svg(rows, path, title, canary_at, warm_end, thirds):
                 out.append(f'<text x="{x(canary_at) + 4:.1f}" '
                            f'y="{top + 12}" fill="#9467bd">canary read '
                            '(its reader locked)</text>')
-    base = T + 4 * PH + 3 * GAP
+    base = T + NP * PH + (NP - 1) * GAP
     tstep = nice_step(t_max, 10)
     t = 0
     while t <= t_max + 1e-9:
@@ -241,11 +266,25 @@ def main():
           f"{med(last, 'p50'):>12.2f}")
     print(f"{'reads/s (median)':<21} {med(first, 'reads') / 10:>12,.0f} "
           f"{med(last, 'reads') / 10:>12,.0f}   {reads:,} reads in all")
-    print(f"processes at the end: {rows[-1]['procs']} (name:RSS kB:fds)")
+    print(f"{'CPU us/read (median)':<21} {med(first, 'cpu'):>12.1f} "
+          f"{med(last, 'cpu'):>12.1f}   {min(r['cpu'] for r in rows):.1f} "
+          f".. {max(r['cpu'] for r in rows):.1f} (the server's processes; "
+          "not judged)")
+    print(f"{'load average (median)':<21} {med(first, 'load'):>12.2f} "
+          f"{med(last, 'load'):>12.2f}   {min(r['load'] for r in rows):.2f} "
+          f".. {max(r['load'] for r in rows):.2f} (the machine's, "
+          "not judged)")
+    print(f"processes at the end: {rows[-1]['procs']} "
+          "(name:pid:RSS kB:fds)")
     check("memory flat", rss1 <= rss0 + rss_slack,
           f"{rss1 - rss0:+.1f} MB (limit +{rss_slack:.1f})")
     check("descriptors", fd1 <= fd0 + 2, f"{fd1 - fd0:+d} (limit +2)")
     check("p99 stable", p1 <= 2 * p0, f"x{p1 / p0:.2f} (limit x2)")
+    pids = {tuple(p.split(":")[1] for p in r["procs"].split())
+            for r in rows}
+    check("same processes", len(pids) == 1,
+          f"the same {len(rows[0]['procs'].split())} throughout"
+          if len(pids) == 1 else f"{len(pids)} different sets of pids")
     check("rate held", reads >= 0.9 * asked,
           f"{100 * reads / asked:.1f}% of the {asked:,.0f} reads scheduled")
     check("no read errors", errors == 0, f"{errors} errors")
