@@ -1,6 +1,9 @@
 #!/bin/sh
 # make soak: a long run of the server at a steady read rate, watching it
-# for leaks (issue 16). On loopback, against a fresh vault of its own:
+# for leaks (issue 16).
+#   usage: [SOAK_SECONDS=N] [SOAK_RATE=R] ... make soak
+#          (or sh bench/soak.sh after make; --help prints this)
+# On loopback, against a fresh vault of its own:
 #   1. the maximum: audited reads over SOAK_CAP_CONNS (64) keep-alive
 #      mTLS connections, unthrottled, for SOAK_MAX_SECONDS (15);
 #   2. the soak: SOAK_SECONDS (600) of audited reads paced at SOAK_RATE
@@ -13,19 +16,25 @@
 #      approved every 30 s) and one canary read at SOAK_CANARY_AT
 #      seconds (default 40% in) by a user of its own, who must be locked
 #      while the others read on;
-#   3. every 10 s a row: reads, p50/p99 of the interval, resident memory
-#      and open descriptors summed over the server's processes
-#      (supervisor, keyd, api worker);
+#   3. every 10 s a row: reads, p50/p99 of the interval, resident
+#      memory, open descriptors and CPU time per read summed over the
+#      server's processes (supervisor, keyd, api worker), the machine's
+#      load average;
 #   4. at the end a verdict (bench/soak_report.py): memory flat, no
-#      descriptor growth, p99 stable, the mixed work as expected; then
-#      the server stopped, `audit verify` run, and the audited reads
-#      counted against the reads the clients received.
+#      descriptor growth, p99 stable, the same processes, the rate held
+#      without errors, the mixed work as expected; then the server
+#      stopped, `audit verify` run, and the audited reads counted
+#      against the reads the clients received.
 # Exit 1 if anything failed. The samples (samples.csv), the mixed work
 # (mix.log), the summary and a chart (soak.svg) go to SOAK_OUT (default
 # soak-report/ in the repository). SOAK_RECORDS (default 100,000): the
-# vault's size; the reads go to a case of 10,000 of them. Needs about
-# 1 GB of disk in $TMPDIR per 1,000,000 reads (the audit log).
+# vault's size; the reads go to a case of 10,000 of them. The vault and
+# its audit log (an entry per read) are made in $TMPDIR and removed at
+# the end. SOAK_SECONDS >= 60.
 set -eu
+case ${1:-} in
+-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 B=./build
@@ -45,9 +54,11 @@ INTERVAL=10
 mkdir -p "$OUT"
 rm -f "$OUT/samples.csv" "$OUT/mix.log" "$OUT/summary.txt" "$OUT/soak.svg"
 W=$(mktemp -d "${TMPDIR:-/tmp}/cvsoak.XXXXXX")
-spid= mixpid=
-# Only what this script started: the server and the mixed work.
-trap 'set +e; [ -z "$mixpid$spid" ] || kill $mixpid $spid 2>/dev/null
+spid= mixpid= CVB_PID=
+# Only what this script started: the servers (the grants' one of
+# scripts/users.sh, the soak's) and the mixed work.
+trap 'set +e; [ -z "$mixpid$spid$CVB_PID" ] ||
+    kill $mixpid $spid $CVB_PID 2>/dev/null
     wait 2>/dev/null; rm -rf "$W"' EXIT
 trap 'exit 1' INT TERM
 V=$W/v K=$W/users BOOT=$W/boot
@@ -91,6 +102,7 @@ for d in $DESKS; do
 	budget "$d" 400,4000,40000,800,8000,80000
 done
 cv_grants_end
+CVB_PID=
 # Nor the vault-wide ceiling, nor the session budget (20 records per TOTP
 # code by default) for the reader's one session.
 printf '%s\n' 'ceiling_hour = 90000000/100000000' \
@@ -179,7 +191,7 @@ t_reader=$tok
 [ "$code" = 201 ] || { echo "soak: the reader cannot log in" >&2; exit 1; }
 
 # ---- the server's processes ---------------------------------------------
-# The serve process and its descendants, each as "PID NAME".
+# The serve process, its children and theirs, each as "PID NAME".
 procs() {
 	echo "$spid server"
 	for k in $(cat /proc/"$spid"/task/*/children 2>/dev/null); do
@@ -191,12 +203,11 @@ procs() {
 }
 # RSS (kB), open descriptors, those of them on the audit log's tree
 # files and the CPU time used so far (clock ticks) summed over them,
-# then per process NAME:PID:RSS:FDS: one line. The
-# tree files are one per level of the log's Merkle tree (at most 64,
-# src/audit/log.c): the api worker opens all 64 before its sandbox
-# closes, keyd each as the log reaches it, so keyd holds one more each
-# time the log doubles. Growth, but bounded and no leak: the verdict
-# judges the other descriptors.
+# then per process NAME:PID:RSS:FDS: one line. The tree files are one
+# per level of the log's Merkle tree (at most 64, src/audit/log.c): the
+# api worker opens all 64 before its sandbox closes, keyd each as the
+# log reaches it, so keyd holds one more each time the log doubles.
+# Growth, but bounded and no leak: the verdict judges the others.
 sample() {
 	procs | while read -r p name; do
 		r=$(sed -n "s/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p" \
@@ -226,13 +237,12 @@ say "soak: ${S} s at $RATE reads/s over $C connections ($(python3 -c "print(roun
 # One line per operation: SECONDS OPERATION STATUS [DETAIL].
 mix() {
 	t0=$(now)
-	i=0 n=0 d=0
-	for tick in $(seq 0 $((S - 1))); do
-		# Sleep to the tick's second; late ticks run at once.
-		sleep "$(awk "BEGIN { d = $t0 + $tick - $(now)
+	n=0 d=0
+	for at in $(seq 0 $((S - 1))); do
+		# Sleep to the second AT; a late one runs at once.
+		sleep "$(awk "BEGIN { d = $t0 + $at - $(now)
 		    print (d > 0 ? d : 0) }")"
-		at=$tick
-		if [ $((tick % 5)) -eq 2 ]; then
+		if [ $((at % 5)) -eq 2 ]; then
 			# A login of the next desk; a search and two reads in it.
 			set -- $DESKS
 			shift $((d % $#))
@@ -242,9 +252,13 @@ mix() {
 			echo "$at login $code $u"
 			if [ "$code" = 201 ]; then
 				k=$(( (d * 7919) % 10000 + 1 ))
+				# The record of that SSN must be found.
 				ssn=$(sed -n "${k}p" "$W/ssns")
-				echo "$at search $(req "$u" "$tok" GET \
-				    "/v1/records?purpose=$case_a&ssn=$ssn") $u"
+				code=$(req "$u" "$tok" GET \
+				    "/v1/records?purpose=$case_a&ssn=$ssn")
+				grep -q "$(sed -n "${k}p" "$W/case_ids")" \
+				    "$W/body" || code="$code-not-found"
+				echo "$at search $code $u"
 				for j in 1 2; do
 					r=$(sed -n "$(( (k + j * 101) % 10000 + 1 ))p" \
 					    "$W/case_ids")
@@ -253,7 +267,7 @@ mix() {
 				done
 			fi
 		fi
-		if [ $((tick % 30)) -eq 15 ]; then
+		if [ $((at % 30)) -eq 15 ]; then
 			# A case change: a new case, a desk and 20 records
 			# added, approved by the second officer.
 			n=$((n + 1))
@@ -264,7 +278,7 @@ mix() {
 			mkcase "soak-$n" "$W/change_ids" "$1"
 			echo "$at case_change $code $kase"
 		fi
-		if [ "$tick" -eq "$CANARY_AT" ]; then
+		if [ "$at" -eq "$CANARY_AT" ]; then
 			# The canary's reader: a record of its case, the
 			# canary (returned, and the user locked), then nothing.
 			login canr
