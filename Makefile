@@ -5,13 +5,17 @@
 #   make check-fault  every fault site of tests/fault/ (every allocation
 #               too: make check tests every 10th), ~1 hour
 #   make bench  benchmarks against a baseline measured in the same run
+#   make soak   10 minutes at 60% of the maximum read rate, with logins,
+#               searches, case changes and a canary read: memory,
+#               descriptors and p99 every 10 s, a verdict; report in
+#               soak-report/ (SOAK_SECONDS, SOAK_RATE: bench/soak.sh)
 #   make drill  the attack drills against live instances; reports in
 #               drill-report.json / .md and drill-timeline.svg
 
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check check-fault bench drill format clean
+.PHONY: all deps run check check-fault bench soak drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -46,8 +50,11 @@ bench: all
 	@ninja -C $(BUILD) >/dev/null
 	@sh bench/run.sh
 
+soak: all
+	@sh bench/soak.sh
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-bench demo
+	rm -rf $(BUILD) build-asan build-fuzz build-bench demo soak-report

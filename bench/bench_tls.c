@@ -9,7 +9,14 @@
  * certificate verified against CA and the URL's host) are made before the
  * clock starts; each then has one request in flight at a time. With
  * RATE > 0 requests are paced (open loop) at RATE per second in total.
- * Usage: bench_tls URL CA CERT KEY TOKEN CASE IDS CONNS SECONDS [RATE]
+ * With INTERVAL > 0 (seconds; a soak, bench/soak.sh) it also prints, at
+ * the end of every INTERVAL of the run, the replies completed in it:
+ *   interval END_S READS P50_MS P99_MS ERRORS
+ * (flushed at once, so a reader of the pipe sees each as it happens); the
+ * final line's percentiles then come from a histogram of every reply
+ * (0.2% resolution), as a long run's samples would not all fit.
+ * Usage: bench_tls URL CA CERT KEY TOKEN CASE IDS CONNS SECONDS [RATE
+ *     [INTERVAL]]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,6 +87,61 @@ static gnutls_priority_t prio;
 static double lat[MAX_SAMPLES];
 static size_t nlat;
 static unsigned errors, drops;
+
+/*
+ * Interval mode: lat holds the current interval's replies, the histogram
+ * every reply of the run. Microseconds below 1024 exactly, above it 512
+ * buckets per power of two, up to 2^40 us (12 days): far past any run.
+ */
+#define HIST_SUB 512
+#define HIST_BUCKETS (1024 + 30 * HIST_SUB)
+static int interval_mode;
+static uint64_t hist[HIST_BUCKETS];
+static uint64_t nhist;
+static unsigned ierrors;	/* errors in the current interval */
+
+static size_t
+hist_bucket(double seconds)
+{
+	uint64_t us = seconds > 0 ? (uint64_t)(seconds * 1e6) : 0;
+	unsigned e = 0;
+
+	if (us < 1024)
+		return (size_t)us;
+	for (uint64_t v = us; v > 1; v >>= 1)
+		e++;
+	if (e >= 40)
+		return HIST_BUCKETS - 1;
+	return 1024 + (size_t)(e - 10) * HIST_SUB +
+	    (size_t)((us >> (e - 9)) & (HIST_SUB - 1));
+}
+
+/* The bucket's lower bound, in seconds. */
+static double
+hist_value(size_t b)
+{
+	unsigned e;
+
+	if (b < 1024)
+		return (double)b / 1e6;
+	e = (unsigned)((b - 1024) / HIST_SUB) + 10;
+	return (double)(((uint64_t)HIST_SUB + (b - 1024) % HIST_SUB) <<
+	    (e - 9)) / 1e6;
+}
+
+/* The latency below which a fraction Q of the run's replies fell. */
+static double
+hist_quantile(double q)
+{
+	uint64_t want = (uint64_t)((double)nhist * q), seen = 0;
+
+	for (size_t b = 0; b < HIST_BUCKETS; b++) {
+		seen += hist[b];
+		if (seen > want)
+			return hist_value(b);
+	}
+	return 0;
+}
 
 static double
 now(void)
@@ -152,6 +214,7 @@ drop(struct conn *c, const char *why, int rc)
 		    rc ? ": " : "", rc ? gnutls_strerror(rc) : "");
 	if (c->busy) {
 		errors++;
+		ierrors++;
 		drops++;
 		c->busy = 0;
 	}
@@ -396,10 +459,18 @@ parse_head(struct conn *c)
 static void
 done(struct conn *c)
 {
-	if (c->status != 200)
+	if (c->status != 200) {
 		errors++;
-	else if (nlat < MAX_SAMPLES)
-		lat[nlat++] = now() - c->started;
+		ierrors++;
+	} else {
+		double l = now() - c->started;
+		if (nlat < MAX_SAMPLES)
+			lat[nlat++] = l;
+		if (interval_mode) {
+			hist[hist_bucket(l)]++;
+			nhist++;
+		}
+	}
 	c->busy = 0;
 	if (c->close_after)
 		conn_close(c);
@@ -541,6 +612,19 @@ start(struct conn *c, const char *req, size_t len, double sched)
 		conn_send(c);
 }
 
+/* The interval that ended at END_S into the run, and a fresh one. */
+static void
+interval_line(double end_s)
+{
+	qsort(lat, nlat, sizeof *lat, cmp);
+	printf("interval %.0f %zu %.3f %.3f %u\n", end_s, nlat,
+	    nlat ? lat[nlat / 2] * 1e3 : 0, nlat ? lat[nlat * 99 / 100] * 1e3 :
+	    0, ierrors);
+	fflush(stdout);
+	nlat = 0;
+	ierrors = 0;
+}
+
 /* https://host[:port][/path], host a name, an IPv4 or a [IPv6]. */
 static void
 parse_url(const char *url, char *authority, size_t asize, const char **path)
@@ -598,12 +682,14 @@ main(int argc, char **argv)
 	char **ids = NULL, authority[300], *reqs;
 	size_t nids = 0, *off, total = 0;
 	double t0, until, next, rate = 0;
+	double interval = 0;
+	unsigned long ticks = 0;	/* intervals printed */
 	int conns, rc;
 	unsigned seed = 1;
 
-	if (argc < 10 || argc > 11) {
+	if (argc < 10 || argc > 12) {
 		fprintf(stderr, "usage: bench_tls URL CA CERT KEY TOKEN CASE "
-		    "IDS CONNS SECONDS [RATE]\n");
+		    "IDS CONNS SECONDS [RATE [INTERVAL]]\n");
 		return 2;
 	}
 	url = argv[1]; ca = argv[2]; cert = argv[3]; key = argv[4];
@@ -611,8 +697,10 @@ main(int argc, char **argv)
 	conns = atoi(argv[8]);
 	if (conns < 1 || conns > MAX_CONNS)
 		return 2;
-	if (argc == 11)
+	if (argc >= 11)
 		rate = atof(argv[10]);
+	if (argc == 12 && (interval = atof(argv[11])) > 0)
+		interval_mode = 1;
 	if (bench_read_ids(argv[7], &ids, &nids) != 0)
 		return 1;
 	if (nids == 0)
@@ -676,8 +764,20 @@ main(int argc, char **argv)
 	next = t0;
 	/* Bounded by time; each connection has one request in flight. */
 	for (;;) {
-		double tnow = now(), wake;
+		double tnow = now(), wake, tick;
 		int finished = tnow >= until, idle = 0, busy = 0;
+		/* An interval's line once it is over; the last one at the
+		 * run's end, before the drain (its stragglers go to the
+		 * final line only). TICK is the next interval's end, from
+		 * the start rather than summed: no drift, and the last one
+		 * falls on the run's end exactly. */
+		for (;;) {
+			tick = t0 + (double)(ticks + 1) * interval;
+			if (!interval_mode || tick > until + 1e-6 || tnow < tick)
+				break;
+			interval_line(tick - t0);
+			ticks++;
+		}
 		for (int i = 0; i < conns; i++) {
 			size_t k;
 			if (cs[i].busy || finished ||
@@ -706,15 +806,31 @@ main(int argc, char **argv)
 		wake = finished ? until + DRAIN_SECONDS : until;
 		if (!finished && rate > 0 && idle > 0 && next < wake)
 			wake = next;
+		if (interval_mode && tick <= until + 1e-6 && tick < wake)
+			wake = tick;
 		poll_once(wake - tnow);
 	}
 	if (drops > 0)
 		fprintf(stderr, "bench_tls: %u connections lost with a "
 		    "request in flight\n", drops);
-	qsort(lat, nlat, sizeof *lat, cmp);
-	printf("server %d %zu %.3f %.3f %.3f %u\n", conns, nlat, until - t0,
-	    nlat ? lat[nlat / 2] * 1e3 : 0, nlat ? lat[nlat * 99 / 100] * 1e3 :
-	    0, errors);
+	if (interval_mode) {
+		printf("server %d %llu %.3f %.3f %.3f %u\n", conns,
+		    (unsigned long long)nhist, until - t0,
+		    hist_quantile(0.5) * 1e3, hist_quantile(0.99) * 1e3, errors);
+	} else {
+		qsort(lat, nlat, sizeof *lat, cmp);
+		printf("server %d %zu %.3f %.3f %.3f %u\n", conns, nlat,
+		    until - t0, nlat ? lat[nlat / 2] * 1e3 : 0,
+		    nlat ? lat[nlat * 99 / 100] * 1e3 : 0, errors);
+	}
+	if (interval_mode) {
+		/* Whoever samples the server at the last interval's line
+		 * (bench/soak.sh: its descriptors) sees these connections
+		 * open, as at every other line. */
+		struct timespec hold = { .tv_sec = 1 };
+		fflush(stdout);
+		nanosleep(&hold, NULL);
+	}
 	for (int i = 0; i < conns; i++)
 		conn_close(&cs[i]);
 	gnutls_priority_deinit(prio);
