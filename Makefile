@@ -40,7 +40,8 @@ check-fault: deps
 	    -Db_sanitize=address,undefined -Dbuildtype=debug -Db_lundef=false \
 	    -Dtest_hooks=true >/dev/null
 	@ninja -C build-asan >/dev/null
-	@cd build-asan && FAULT_STRIDE=1 meson test --no-rebuild \
+	@cd build-asan && FAULT_STRIDE=1 FAULT_CLASSES="file sqlite pq p11 ipc alloc" \
+	    meson test --no-rebuild \
 	    --timeout-multiplier 4 --print-errorlogs --verbose \
 	    fault_every_site fault_every_site_serve fault_every_site_serve_pg
 

@@ -344,10 +344,12 @@ refresh(struct cv_sessions *s, struct cv_store *db, const uint8_t h[32],
 	if (r != CV_OK)
 		return r;	/* fail closed: no store, no session */
 	if ((role = cv_role_parse(row.role)) < 0 ||
-	    (r = cv_store_user_get(db, row.user, &u)) != CV_OK) {
+	    (r = cv_store_user_get(db, row.user, &u)) == CV_ERR_NOT_FOUND) {
 		r = cv_fail(CV_ERR_AUTH, "session of an unknown user or role");
 		goto out;
 	}
+	if (r != CV_OK)
+		goto out;	/* the store failed: not the session's fault */
 	if ((rb = cv_store_budget_get(db, row.user, budget)) != CV_OK &&
 	    rb != CV_ERR_NOT_FOUND) {
 		r = rb;

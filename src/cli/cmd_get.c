@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "../config/config.h"
 #include "../core/core.h"
 #include "../serve/syslog.h"
@@ -98,6 +100,7 @@ cmd_get(int argc, char **argv)
 	uint64_t index = 0;	/* the read's entry in the log */
 	struct cv_buf text = { 0 };
 	json_t *rec = NULL;
+	char *printed = NULL;
 	json_error_t je;
 	char actor[64];
 	struct cv_core_reader who = { .user = actor, .operator = 1 };
@@ -166,18 +169,33 @@ cmd_get(int argc, char **argv)
 	}
 	if ((rec = json_loadb((const char *)text.p, text.len, 0, &je)) ==
 	    NULL) {
-		cli_fail("get", cv_fail(CV_ERR_FORMAT, "stored record %s is "
-		    "not JSON", id));
+		/* No memory is not a damaged record. */
+		cli_fail("get", json_error_code(&je) ==
+		    json_error_out_of_memory ? cv_fail(CV_ERR_NOMEM, "out of "
+		    "memory reading record %s", id) : cv_fail(CV_ERR_FORMAT,
+		    "stored record %s is not JSON (%s)", id, je.text));
 		goto out;
 	}
 	canary_alert(v, id, index);
-	if (json_dumpf(rec, stdout, compact ? JSON_COMPACT : JSON_INDENT(2))
-	    != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+	/* Whole or nothing on stdout: formatted in memory first, so that
+	 * running out of memory half-way prints no half record. */
+	if ((printed = json_dumps(rec, compact ? JSON_COMPACT :
+	    JSON_INDENT(2))) == NULL) {
+		cli_fail("get", cv_fail(CV_ERR_NOMEM, "out of memory printing "
+		    "record %s", id));
+		goto out;
+	}
+	if (fputs(printed, stdout) == EOF || fputc('\n', stdout) == EOF ||
+	    fflush(stdout) != 0) {
 		fprintf(stderr, "clearvault get: cannot write output\n");
 		goto out;
 	}
 	rc = CLI_OK;
  out:
+	if (printed) {
+		sodium_memzero(printed, strlen(printed));
+		free(printed);
+	}
 	json_decref(rec);
 	cv_buf_free(&text);
 	cli_keyd_close(k, kd);

@@ -593,8 +593,8 @@ cv_vault_get(struct cv_vault *v, const char *id, const char *const *sections,
 	if ((*out = json_loadb((const char *)b.p, b.len, 0, &je)) == NULL)
 		r = json_error_code(&je) == json_error_out_of_memory ?
 		    cv_fail(CV_ERR_NOMEM, "out of memory reading record %s",
-		    id) : cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON",
-		    id);
+		    id) : cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON "
+		    "(%s)", id, je.text);
  out:
 	cv_buf_free(&b);
 	return r;
