@@ -101,7 +101,6 @@ cmd_get(int argc, char **argv)
 	struct cv_buf text = { 0 };
 	json_t *rec = NULL;
 	char *printed = NULL;
-	json_error_t je;
 	char actor[64];
 	struct cv_core_reader who = { .user = actor, .operator = 1 };
 	struct cv_core_ask ask = { 0 };
@@ -167,13 +166,9 @@ cmd_get(int argc, char **argv)
 		cli_fail("get", r);
 		goto out;
 	}
-	if ((rec = json_loadb((const char *)text.p, text.len, 0, &je)) ==
-	    NULL) {
-		/* No memory is not a damaged record. */
-		cli_fail("get", json_error_code(&je) ==
-		    json_error_out_of_memory ? cv_fail(CV_ERR_NOMEM, "out of "
-		    "memory reading record %s", id) : cv_fail(CV_ERR_FORMAT,
-		    "stored record %s is not JSON (%s)", id, je.text));
+	if ((r = cv_record_load_stored((const char *)text.p, text.len, id,
+	    &rec)) != CV_OK) {
+		cli_fail("get", r);
 		goto out;
 	}
 	canary_alert(v, id, index);

@@ -192,3 +192,25 @@ cv_record_name_key(const char *last, const char *dob,
 	out[n + 10] = '\0';
 	return CV_OK;
 }
+
+cv_err
+cv_record_load_stored(const char *text, size_t len, const char *id,
+    json_t **out)
+{
+	json_error_t je, again;
+
+	if ((*out = json_loadb(text, len, 0, &je)) != NULL)
+		return CV_OK;
+	if (json_error_code(&je) == json_error_out_of_memory)
+		return cv_fail(CV_ERR_NOMEM, "out of memory reading record %s",
+		    id);
+	/* Damage fails the same way twice; a lack of memory seldom does. */
+	if ((*out = json_loadb(text, len, 0, &again)) != NULL)
+		return CV_OK;
+	if (json_error_code(&again) == json_error_out_of_memory ||
+	    again.position != je.position || strcmp(again.text, je.text) != 0)
+		return cv_fail(CV_ERR_NOMEM, "out of memory reading record %s",
+		    id);
+	return cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON (%s)", id,
+	    je.text);
+}

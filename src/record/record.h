@@ -74,6 +74,15 @@ int cv_record_valid_base64(const char *s, size_t len);
  * The normalised SSN (nine digits) hashed by the SSN blind index.
  * CV_ERR_INVALID if SSN is not NNN-NN-NNNN.
  */
+/*
+ * A stored record's text (ours, decrypted) as a jansson tree in *out
+ * (caller frees). CV_ERR_NOMEM when memory ran out: jansson reports a
+ * failed allocation in its lexer as a syntax error, so a failure is
+ * parsed once more before the text is called damaged (CV_ERR_FORMAT,
+ * naming ID); an operator told "not JSON" looks for tampering.
+ */
+cv_err cv_record_load_stored(const char *text, size_t len, const char *id,
+    json_t **out) CV_MUST_CHECK;
 cv_err cv_record_ssn_key(const char *ssn,
     char out[static CV_RECORD_SSN_KEY_MAX]) CV_MUST_CHECK;
 

@@ -73,14 +73,11 @@ static cv_err
 row_of(const char *id, const struct cv_buf *text, json_t **row)
 {
 	json_t *rec, *contact, *phones, *email;
-	json_error_t je;
+	cv_err r;
 
-	if ((rec = json_loadb((const char *)text->p, text->len, 0, &je)) ==
-	    NULL)
-		return json_error_code(&je) == json_error_out_of_memory ?
-		    cv_fail(CV_ERR_NOMEM, "out of memory reading record %s",
-		    id) : cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON",
-		    id);
+	if ((r = cv_record_load_stored((const char *)text->p, text->len, id,
+	    &rec)) != CV_OK)
+		return r;
 	contact = json_object_get(rec, "contact");
 	phones = json_object_get(contact, "phones");
 	email = json_object_get(contact, "email");

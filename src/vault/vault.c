@@ -582,19 +582,12 @@ cv_vault_get(struct cv_vault *v, const char *id, const char *const *sections,
     json_t **out)
 {
 	struct cv_buf b = { 0 };
-	json_error_t je;
 	cv_err r;
 
 	*out = NULL;
 	if ((r = cv_vault_get_text(v, id, sections, &b)) != CV_OK)
 		goto out;
-	/* Out of memory is not a damaged record (an operator would go
-	 * looking for tampering). */
-	if ((*out = json_loadb((const char *)b.p, b.len, 0, &je)) == NULL)
-		r = json_error_code(&je) == json_error_out_of_memory ?
-		    cv_fail(CV_ERR_NOMEM, "out of memory reading record %s",
-		    id) : cv_fail(CV_ERR_FORMAT, "stored record %s is not JSON "
-		    "(%s)", id, je.text);
+	r = cv_record_load_stored((const char *)b.p, b.len, id, out);
  out:
 	cv_buf_free(&b);
 	return r;
