@@ -255,7 +255,9 @@ carry(struct cv_keyd_client *c, struct cv_buf *frame, struct pend *q,
 	pthread_mutex_unlock(&c->mu);
 	if (c->local) {
 		if ((r = keyd_decode(frame->p, frame->len, &rq)) != CV_OK) {
-			keyd_violation(c->local, cv_err_detail());
+			/* Our own lack of memory is no violation. */
+			if (r != CV_ERR_NOMEM)
+				keyd_violation(c->local, cv_err_detail());
 			keyd_req_free(&rq);
 			fail_all(c);	/* answers Q */
 			return CV_OK;
