@@ -66,6 +66,22 @@ cv_free_wiped(void *p)
 	free(p);
 }
 
+void *
+cv_json_malloc(size_t n)
+{
+	static const char msg[] = "clearvault: out of memory in the JSON "
+	    "library, which cannot fail cleanly; stopping\n";
+	void *p;
+
+	if ((p = malloc(n)) == NULL) {
+		if (write(2, msg, sizeof msg - 1) < 0) {
+			/* nothing more to say */
+		}
+		abort();
+	}
+	return p;
+}
+
 void
 cv_buf_free(struct cv_buf *b)
 {

@@ -71,6 +71,15 @@ void cv_buf_free(struct cv_buf *b);
  * strings, a reply handed to the HTTP library. NULL is fine.
  */
 void cv_free_wiped(void *p);
+/*
+ * malloc for jansson (json_set_alloc_funcs): ends the process (abort)
+ * when memory runs out instead of returning NULL. jansson's parser and
+ * printer drop some failed allocations on the floor (a character not
+ * saved, a piece not appended) and carry on, so a record would be read
+ * or printed silently altered; found by tests/fault/every_site.py.
+ * Fail closed: no data rather than wrong data.
+ */
+void *cv_json_malloc(size_t n);
 
 /*
  * From now on every free() in this process wipes the block it frees, the

@@ -8,9 +8,9 @@
  *    file I/O, SQLite, libpq and PKCS#11. The link step wraps the libc,
  *    SQLite and libpq symbols (-Wl,--wrap, src/meson.build) so that every
  *    call from our objects comes here first; PKCS#11 goes through a shim
- *    function list (keys/p11_fault.c); jansson's allocations through its
- *    allocator hook. Libraries' own internal calls are not ours and are
- *    not counted.
+ *    function list (keys/p11_fault.c); jansson allocates through
+ *    cv_json_malloc (base.c), whose malloc is ours. Libraries' own
+ *    internal calls are not ours and are not counted.
  *
  * CLEARVAULT_FAULT selects one class and a count, SQLite's malloc-test
  * way: "alloc:N", "file:N", "ipc:N" (read and write on sockets),
@@ -68,7 +68,6 @@ cv_fault_at(const char *cls, const char *site)
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -101,7 +100,6 @@ void *__real_malloc(size_t);
 int __real_open64(const char *, int, ...);
 ssize_t __real_write(int, const void *, size_t);
 
-static void *json_alloc(size_t);
 
 static void
 ctl_map(const char *path)
@@ -152,9 +150,6 @@ spec_read(void)
 			spec.persist = *end == '+';
 		}
 	}
-	/* jansson allocates through a hook; route it here once. */
-	if (spec.what[0] != '\0' || spec.ctl != NULL)
-		json_set_alloc_funcs(json_alloc, free);
 	atomic_store(&spec.state, 1);
  out:
 	pthread_mutex_unlock(&spec.mu);
@@ -352,15 +347,6 @@ __wrap_sodium_malloc(size_t n)
 	return __real_sodium_malloc(n);
 }
 
-static void *
-json_alloc(size_t n)
-{
-	if (fire("alloc", "json", NULL)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return __real_malloc(n);
-}
 
 /* ---- files ------------------------------------------------------------ */
 

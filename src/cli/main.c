@@ -165,7 +165,7 @@ main(int argc, char **argv)
 	umask(077);
 	/* jansson's strings carry session tokens, TOTP URIs and record
 	 * text: wiped when jansson lets go of them (before any JSON). */
-	json_set_alloc_funcs(malloc, cv_free_wiped);
+	json_set_alloc_funcs(cv_json_malloc, cv_free_wiped);
 
 #ifndef CV_TEST_HOOKS
 	/* Test knobs do nothing here; one set by mistake (or by someone
