@@ -101,7 +101,8 @@ cv_err cv_server_run(struct cv_vault *v, struct cv_audit *a,
  */
 cv_err cv_server_fuzz_connect(int fd, const char *cert) CV_MUST_CHECK;
 int cv_server_fuzz_run(int wait_ms);
-/* Ends the cv_server_run of fuzzing mode, as SIGTERM ends a server. */
+/* Ends the cv_server_run of fuzzing mode, as SIGTERM ends a server (it
+ * notices within a second); another may start then. */
 void cv_server_fuzz_stop(void);
 #endif
 

@@ -87,6 +87,7 @@ struct server {
 	int fuzz;
 	struct MHD_Daemon *daemon;
 	int fuzz_fd, fuzz_parked;
+	unsigned fuzz_conns;
 	char fuzz_cert[CV_FINGERPRINT_HEX + 1];
 #endif
 };

@@ -1049,6 +1049,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * event loop: cv_server_fuzz_run; poll is for library threads
 	 * only), and the fuzzer keeps its own signal handlers. */
 	if (o->fuzz) {
+		stop = 0;	/* a server again, after cv_server_fuzz_stop */
 		srv.fuzz = 1;
 		flags = (flags & ~(unsigned)(MHD_USE_TLS |
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL)) |
@@ -1199,6 +1200,10 @@ cv_server_fuzz_connect(int fd, const char *cert)
 		close(fd);
 		return cv_fail(CV_ERR_INVALID, "no server in fuzzing mode");
 	}
+	/* This thread runs the daemon (cv_server_fuzz_run): a database
+	 * handle it holds from a server before this one closed with it. */
+	if (srv->fuzz_conns++ == 0)
+		thread_vault = NULL;
 	pthread_mutex_lock(&srv->mu);
 	srv->fuzz_fd = fd;
 	snprintf(srv->fuzz_cert, sizeof srv->fuzz_cert, "%s",
