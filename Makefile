@@ -2,6 +2,9 @@
 #   make        build build/clearvault
 #   make run    the demo (SQLite + SoftHSM2)
 #   make check  the whole test suite, ASan + UBSan and fuzzing included
+#   make fuzz   every fuzz target for FUZZ_SECONDS (default 30 min) each,
+#               its corpus merged back; summary in fuzz-report.txt
+#               (tests/fuzz/campaign.sh: FUZZ_JOBS, FUZZ_ONLY, FUZZ_OUT)
 #   make bench  benchmarks against a baseline measured in the same run
 #   make drill  the attack drills against live instances; reports in
 #               drill-report.json / .md and drill-timeline.svg
@@ -9,7 +12,7 @@
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check bench drill format clean
+.PHONY: all deps run check fuzz bench drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -28,6 +31,9 @@ drill: all
 
 check: deps
 	@sh tests/run.sh
+
+fuzz: deps
+	@bash tests/fuzz/campaign.sh
 
 bench: all
 	@CLEARVAULT_BENCH=1 sh scripts/deps.sh
