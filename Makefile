@@ -4,6 +4,9 @@
 #   make check  the whole test suite, ASan + UBSan and fuzzing included
 #   make check-fault  every fault site of tests/fault/ (every allocation
 #               too: make check tests every 10th), ~1 hour
+#   make fuzz   every fuzz target for FUZZ_SECONDS (default 30 min) each,
+#               its corpus merged back; summary in fuzz-report.txt
+#               (tests/fuzz/campaign.sh: FUZZ_JOBS, FUZZ_ONLY, FUZZ_OUT)
 #   make bench  benchmarks against a baseline measured in the same run
 #   make soak   10 minutes at 60% of the maximum read rate, with logins,
 #               searches, case changes and a canary read: memory,
@@ -15,7 +18,7 @@
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check check-fault bench soak drill format clean
+.PHONY: all deps run check check-fault fuzz bench soak drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -44,6 +47,9 @@ check-fault: deps
 	    meson test --no-rebuild \
 	    --timeout-multiplier 4 --print-errorlogs --verbose \
 	    fault_every_site fault_every_site_serve fault_every_site_serve_pg
+
+fuzz: deps
+	@bash tests/fuzz/campaign.sh
 
 bench: all
 	@CLEARVAULT_BENCH=1 sh scripts/deps.sh

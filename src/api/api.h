@@ -32,6 +32,10 @@ struct cv_server_opts {
 	/* > 0: the supervisor's syslog counts (below), read for /metrics;
 	 * 0 (stdin is never it): none. */
 	int syslog_counts_fd;
+#ifdef CV_FUZZ
+	/* Fuzzing builds only: see cv_server_fuzz_connect. */
+	int fuzz;
+#endif
 };
 
 /*
@@ -74,5 +78,32 @@ void cv_server_unclaim(int fd);
 cv_err cv_server_run(struct cv_vault *v, struct cv_audit *a,
     struct cv_keyd_client *kd, const struct cv_server_opts *o)
     CV_MUST_CHECK;
+
+#ifdef CV_FUZZ
+/*
+ * Fuzzing builds only (CV_FUZZ, set by meson -Dfuzz=true; tests/fuzz/
+ * fuzz_http.c). With o->fuzz, cv_server_run serves plain HTTP with no
+ * listening socket and no event loop thread of its own, and leaves
+ * SIGINT and SIGTERM to the fuzzer. One thread, the harness's, then
+ * hands it connections and runs its event loop:
+ *
+ * cv_server_fuzz_connect: FD (one end of a connected stream socket, the
+ * server's from now on, closed on error too) is served as a client whose
+ * certificate has fingerprint CERT ("" or NULL: none), taken as verified:
+ * what is fuzzed is the HTTP layer and the handler behind the TLS
+ * handshake, not GnuTLS. CV_ERR_INVALID when no server runs in this
+ * mode, CV_ERR_IO.
+ *
+ * cv_server_fuzz_run: one round of the event loop (reads, the handler,
+ * writes, closes), waiting up to WAIT_MS for something to do; how many
+ * requests are parked until keyd has logged them (their replies come in
+ * a later round), -1 without a server in this mode.
+ */
+cv_err cv_server_fuzz_connect(int fd, const char *cert) CV_MUST_CHECK;
+int cv_server_fuzz_run(int wait_ms);
+/* Ends the cv_server_run of fuzzing mode, as SIGTERM ends a server (it
+ * notices within a second); another may start then. */
+void cv_server_fuzz_stop(void);
+#endif
 
 #endif

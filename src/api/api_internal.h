@@ -80,6 +80,16 @@ struct server {
 	 * atomics) */
 	struct conns *conns;
 	unsigned lib_refused[API_LIB_STATUSES];
+#ifdef CV_FUZZ
+	/* cv_server_fuzz_connect: plain HTTP; the connection handed over
+	 * last (its socket, under mu) has certificate fuzz_cert instead of
+	 * a handshake's, any other none */
+	int fuzz;
+	struct MHD_Daemon *daemon;
+	int fuzz_fd, fuzz_parked;
+	unsigned fuzz_conns;
+	char fuzz_cert[CV_FINGERPRINT_HEX + 1];
+#endif
 };
 
 /* 1 if CERT may make another request now (under srv->mu). */

@@ -335,10 +335,26 @@ fail_closed(struct req *r, struct cv_buf *body)
 
 static enum MHD_Result read_failed(struct req *r, cv_err e);
 
+/* Fuzzing builds count the requests parked for their entry: the harness
+ * drives the daemon (cv_server_fuzz_run) and must know when nothing is
+ * left to answer. Only the daemon's thread, the harness's, changes it. */
+static void
+parked(struct server *srv, int n)
+{
+#ifdef CV_FUZZ
+	srv->fuzz_parked += n;
+#else
+	(void)srv;
+	(void)n;
+#endif
+}
+
 /* The reply held back by api_reply, now that the log has answered. */
 static enum MHD_Result
 release(struct req *r)
 {
+	if (r->waiting)
+		parked(r->srv, -1);
 	r->waiting = 0;
 	if (r->reading && r->audited != CV_OK)
 		return read_failed(r, r->audited);
@@ -384,6 +400,7 @@ await_entry(struct req *r, const struct cv_audit_entry *e)
 		return release(r);
 	}
 	r->waiting = 1;
+	parked(srv, 1);
 	r->submit_us = cv_time_us();
 	MHD_suspend_connection(r->conn);
 	/* On success keyd's answer may already have come: only a refusal
@@ -975,6 +992,10 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	struct sigaction act = { .sa_handler = on_signal };
 	unsigned threads = o->threads ? o->threads :
 	    (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ITC;
+	int signals = 1;
 
 	int claim = -1;
 
@@ -1022,10 +1043,27 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		goto out;
 	if ((r = api_conns_new(cv_vault_dir(v), &srv.conns)) != CV_OK)
 		goto out;
+#ifdef CV_FUZZ
+	/* cv_server_fuzz_connect hands in the connections: no socket, no
+	 * TLS (the HTTPS options below are then ignored, with a line each
+	 * in the log), no thread of the library's (the harness runs its
+	 * event loop: cv_server_fuzz_run; poll is for library threads
+	 * only), and the fuzzer keeps its own signal handlers. */
+	if (o->fuzz) {
+		stop = 0;	/* a server again, after cv_server_fuzz_stop */
+		srv.fuzz = 1;
+		flags = (flags & ~(unsigned)(MHD_USE_TLS |
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL)) |
+		    MHD_USE_NO_LISTEN_SOCKET;
+		signals = 0;
+	}
+#endif
 	openlog("clearvault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	the_server = &srv;
-	sigaction(SIGINT, &act, NULL);
-	sigaction(SIGTERM, &act, NULL);
+	if (signals) {
+		sigaction(SIGINT, &act, NULL);
+		sigaction(SIGTERM, &act, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* The worker process: confined before the first connection is
 	 * taken, for good (fail closed: no sandbox, no server). */
@@ -1041,6 +1079,10 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		where[0].option = MHD_OPTION_SOCK_ADDR;
 		where[0].ptr_value = &sa;
 	}
+#ifdef CV_FUZZ
+	if (srv.fuzz)
+		where[0].option = MHD_OPTION_END;	/* neither */
+#endif
 	/*
 	 * poll, not epoll, and no MHD_USE_TURBO (libmicrohttpd 0.9.75):
 	 * under TURBO a connection timed out before its TLS handshake ended
@@ -1053,10 +1095,7 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	 * long as a client trickles one. poll waits on such a socket
 	 * instead. Our own deadlines: conn.c.
 	 */
-	d = MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ITC, 0,
-	    NULL, NULL, on_request, &srv,
+	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &srv,
 	    MHD_OPTION_ARRAY, where,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_cb,
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv.ca_pem,
@@ -1076,6 +1115,9 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 		    o->listen : "127.0.0.1:8443");
 		goto out;
 	}
+#ifdef CV_FUZZ
+	srv.daemon = d;
+#endif
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	if (o->ready) {
 		struct sockaddr_in got;
@@ -1151,3 +1193,59 @@ cv_server_run(struct cv_vault *v, struct cv_audit *a,
 	cv_server_unclaim(claim);
 	return r;
 }
+
+#ifdef CV_FUZZ
+cv_err
+cv_server_fuzz_connect(int fd, const char *cert)
+{
+	struct server *srv = the_server;
+	/* Some address for the entry's source and the per-address limit. */
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_port = htons(1), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	if (srv == NULL || !srv->fuzz || srv->daemon == NULL) {
+		close(fd);
+		return cv_fail(CV_ERR_INVALID, "no server in fuzzing mode");
+	}
+	/* This thread runs the daemon (cv_server_fuzz_run): a database
+	 * handle it holds from a server before this one closed with it. */
+	if (srv->fuzz_conns++ == 0)
+		thread_vault = NULL;
+	pthread_mutex_lock(&srv->mu);
+	srv->fuzz_fd = fd;
+	snprintf(srv->fuzz_cert, sizeof srv->fuzz_cert, "%s",
+	    cert ? cert : "");
+	pthread_mutex_unlock(&srv->mu);
+	/* The library closes FD if it cannot take it. */
+	if (MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&sa,
+	    sizeof sa) != MHD_YES)
+		return cv_fail(CV_ERR_IO, "the daemon refused a connection");
+	return CV_OK;
+}
+
+int
+cv_server_fuzz_run(int wait_ms)
+{
+	struct server *srv = the_server;
+
+	if (srv == NULL || !srv->fuzz || srv->daemon == NULL)
+		return -1;
+	/* A parked request is resumed on keyd's thread, which cannot wake
+	 * the library's select() (no thread of its own: no ITC), so wait
+	 * here for an answer (suspended falls below parked). */
+	for (int i = 0; i < wait_ms * 20 && srv->fuzz_parked > 0 &&
+	    __atomic_load_n(&srv->suspended, __ATOMIC_SEQ_CST) >=
+	    srv->fuzz_parked; i++)
+		usleep(50);
+	(void)MHD_run_wait(srv->daemon, 0);
+	/* What a worker's poll() does before it waits (poll.c). */
+	cv_keyd_flush_thread();
+	return srv->fuzz_parked;
+}
+
+void
+cv_server_fuzz_stop(void)
+{
+	stop = 1;
+}
+#endif
