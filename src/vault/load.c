@@ -642,7 +642,7 @@ tx_begin(struct cv_vault *v, struct cv_store_load *ld, double *t0)
 		return r;
 	*t0 = cv_now();
 	if (ld->id == 0 && (r = cv_store_load_new(v->store,
-	    (int64_t)(*t0 * 1e6), &ld->id)) != CV_OK) {
+	    cv_time_us(), &ld->id)) != CV_OK) {
 		cv_store_rollback(v->store);
 		ld->id = 0;
 	}
@@ -686,7 +686,7 @@ finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
 		kill(getpid(), SIGKILL);	/* as kill -9 */
 	if (cv_fault("load.commit"))
 		return cv_fail(CV_ERR_IO, "fault injected before commit");
-	return cv_store_load_done(v->store, ld, cv_now_us());
+	return cv_store_load_done(v->store, ld, cv_time_us());
 }
 
 cv_err

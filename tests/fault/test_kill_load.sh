@@ -64,7 +64,8 @@ check_round() {	# WHAT
 	    "$(count "loads WHERE audited = 0") $(count load_versions)"
 	python3 - "$T/log" "$in" "$(wc -l <"$T/in.jsonl")" "$before" \
 	    "$after" <<-'PY' ||
-	import json, re, sys
+	import calendar, json, re, sys, time
+	stamp = lambda t: calendar.timegm(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))
 	es = [json.loads(l) for l in open(sys.argv[1])]
 	inn, n, before, after = (int(x) for x in sys.argv[2:])
 	acts = [e["action"] for e in es]
@@ -77,6 +78,11 @@ check_round() {	# WHAT
 	settle = [i for i, a in enumerate(acts) if a == "load.settle"]
 	assert len(settle) <= 1 and (not settle or acts[settle[0] + 1] == "get"), acts
 	assert acts.count("load") <= 1, acts
+	# Its time is the wall clock's (it said 1970: a monotonic clock).
+	for e in outs:
+	    m = re.search(r" at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", e["reason"])
+	    assert e["action"] == "load" or (m and abs(stamp(m[1]) -
+	        stamp(e["time"][:19] + "Z")) < 3600), ("at", e["time"], e["reason"])
 	if inn:
 	    assert len(begin) == 1, ("committed without load.begin", acts)
 	    m = re.search(r"committing (\d+) records \(0 new versions\) and (\d+) "
