@@ -1,8 +1,10 @@
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -779,7 +781,6 @@ cv_keys_rotate_begin(struct cv_keys *k, int *resumed)
 cv_err
 cv_keys_rotate_finish(struct cv_keys *k)
 {
-	uint32_t gone[KR_MAX_ENTRIES];
 	size_t i, j, ngone = 0;
 	struct kr_entry kept[KR_MAX_ENTRIES];
 	char label[64];
@@ -790,7 +791,7 @@ cv_keys_rotate_finish(struct cv_keys *k)
 	memset(kept, 0, sizeof kept);
 	for (i = j = 0; i < k->kr.n; i++) {
 		if (k->kr.e[i].state == KR_RETIRING)
-			gone[ngone++] = k->kr.e[i].gen;
+			ngone++;
 		else
 			kept[j++] = k->kr.e[i];
 	}
@@ -807,8 +808,22 @@ cv_keys_rotate_finish(struct cv_keys *k)
 	if ((r = index_entries(k)) != CV_OK ||
 	    (r = keys_keyring_save(k, 0)) != CV_OK)
 		return r;
-	for (i = 0; i < ngone; i++) {
-		if ((r = keys_root_label(k, gone[i], label, sizeof label)) != CV_OK ||
+	if (cv_fault("rotate.saved"))
+		kill(getpid(), SIGKILL);	/* as kill -9 */
+	/*
+	 * The roots of every generation below the current one: the retired
+	 * ones, and any that a run killed between the save above and these
+	 * destroys left behind. No keyring names such a root any more, so
+	 * only here can it go; kept, it would open the backups made before
+	 * it was retired. KEK generations only grow, and root 0 seals the
+	 * permanent keys (never a KEK's): 1 .. current - 1.
+	 */
+	for (uint32_t g = 1; g < k->cur->gen; g++) {
+		for (i = 0; i < k->kr.n && k->kr.e[i].gen != g; i++)
+			;
+		if (i < k->kr.n)
+			continue;	/* named: not retired */
+		if ((r = keys_root_label(k, g, label, sizeof label)) != CV_OK ||
 		    (r = p11_destroy(&k->p11, label)) != CV_OK)
 			return r;
 	}
