@@ -238,6 +238,24 @@ keys_read_pin(const char *path, char *pin, size_t size)
 	return CV_OK;
 }
 
+/* A private token's token.object not mended or kept (softhsm.c): said,
+ * not fatal; the token decides whether it opens. */
+static void
+token_warn(const char *conf)
+{
+	fprintf(stderr, "clearvault: warning: the token of %s: %s\n", conf,
+	    cv_err_detail());
+	cv_err_clear();
+}
+
+static void
+token_keep(const struct cv_keys *k, const struct cv_config *cfg)
+{
+	if (k->private_token && softhsm_token_keep(cfg->softhsm2_conf) !=
+	    CV_OK)
+		token_warn(cfg->softhsm2_conf);
+}
+
 static cv_err
 keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 {
@@ -266,8 +284,12 @@ keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 	if ((r = cv_path(k->path, sizeof k->path, "%s/%s", dir,
 	    KEYRING_FILE)) != CV_OK ||
 	    (k->private_token &&
-	    (r = softhsm_conf_fix(cfg->softhsm2_conf)) != CV_OK) ||
-	    (r = p11_load(&k->p11, cfg->pkcs11_module,
+	    (r = softhsm_conf_fix(cfg->softhsm2_conf)) != CV_OK))
+		goto fail;
+	if (k->private_token && softhsm_token_mend(cfg->softhsm2_conf) !=
+	    CV_OK)
+		token_warn(cfg->softhsm2_conf);
+	if ((r = p11_load(&k->p11, cfg->pkcs11_module,
 	    cfg->softhsm2_conf)) != CV_OK)
 		goto fail;
 	*out = k;
@@ -317,6 +339,7 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 	} else if ((r = keys_read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
 	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
 		goto out;
+	token_keep(k, cfg);
 
 	/* Generation 0 seals the permanent keys, 1 the first KEK. */
 	if ((r = keys_root_label(k, 0, label, sizeof label)) != CV_OK)
@@ -373,6 +396,7 @@ keys_open_bare(const struct cv_config *cfg, const char *dir,
 	if ((r = keys_read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
 	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
 		goto out;
+	token_keep(k, cfg);
 	*out = k;
 	k = NULL; /* transferred */
  out:
