@@ -56,6 +56,15 @@ for l in sys.stdin:
 	    "$2" >"$3"
 }
 
+# A private token's token.object that a kill left torn is put back by
+# the next command (src/keys/softhsm.c), which says so on stderr: counted
+# from the first command after each kill ($T/err).
+TORN=0
+torn_seen() {
+	grep -q "token.object was torn" "$T/err" && TORN=$((TORN + 1))
+	return 0
+}
+
 kills_done() {	# NAME SECONDS: the summary line
 	echo "$1: $KILLS kills in $2 s (seed $KILL_SEED)"
 }

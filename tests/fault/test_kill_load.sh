@@ -46,6 +46,7 @@ check_round() {	# WHAT
 	last=$(tail -1 "$T/in.jsonl" | cut -c8-26)
 	# The vault opens; the first command settles what the kill left.
 	run "$CV" get --dir "$T/v" "$first" --section identity
+	torn_seen
 	if [ "$rc" -eq 0 ]; then in=1; elif grep -q "no record" "$T/err"; then
 		in=0
 	else
@@ -152,4 +153,5 @@ done
 expect_ok "the last input loads" "$CV" load --dir "$T/v" --quiet "$T/in.jsonl"
 expect_ok "audit verify at the end" "$CV" audit verify --dir "$T/v"
 kills_done load $((($(now_ms) - t_start) / 1000))
+echo "load: token.object torn by $TORN of the kills, and put back"
 finish
