@@ -50,10 +50,8 @@ wait_gone() {	# PID...: each gone within 20 s; 1 if one is not
 log_since() {	# DIR FROM OUT
 	LOG_SIZE=$(sed -n 's/^verified \([0-9]*\) entries.*/\1/p' "$T/out")
 	"$CV" audit tail --dir "$1" --json -n $((${LOG_SIZE:-0} - $2 + 2)) |
-	    python3 -c 'import json, sys
-for l in sys.stdin:
-    if json.loads(l)["index"] >= int(sys.argv[1]): print(l, end="")' \
-	    "$2" >"$3"
+	    awk -v from="$2" 'match($0, /"index":[0-9]+/) &&
+	    substr($0, RSTART + 8, RLENGTH - 8) + 0 >= from' >"$3"
 }
 
 # A private token's token.object that a kill left torn is put back by
