@@ -2,6 +2,9 @@
 #   make        build build/clearvault
 #   make run    the demo (SQLite + SoftHSM2)
 #   make check  the whole test suite, ASan + UBSan and fuzzing included
+#   make check-valgrind
+#               the command-level tests under Valgrind's Memcheck, on a
+#               plain debug build (build-valgrind); hours, not in check
 #   make bench  benchmarks against a baseline measured in the same run
 #   make drill  the attack drills against live instances; reports in
 #               drill-report.json / .md and drill-timeline.svg
@@ -9,7 +12,7 @@
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check bench drill format clean
+.PHONY: all deps run check check-valgrind bench drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -29,6 +32,10 @@ drill: all
 check: deps
 	@sh tests/run.sh
 
+check-valgrind:
+	@CLEARVAULT_VALGRIND=1 sh scripts/deps.sh
+	@sh tests/valgrind.sh
+
 bench: all
 	@CLEARVAULT_BENCH=1 sh scripts/deps.sh
 	@[ -f $(BUILD)/bench/bench_pg ] && [ -f $(BUILD)/bench/bench_tls ] || meson setup --reconfigure $(BUILD) $(MESON_OPTS) >/dev/null
@@ -39,4 +46,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-bench demo
+	rm -rf $(BUILD) build-asan build-fuzz build-bench build-valgrind demo
