@@ -13,10 +13,9 @@
  * So each token folder keeps a copy, token.object.kept (SoftHSM2 reads
  * only "*.object" files there), made after a login, when SoftHSM2 has
  * just written the file whole, and put back before the module is loaded
- * over a token.object that is shorter than it. Nothing clearvault does
- * after init changes the file's length: a login rewrites the flags and
- * the generation counter (fixed-size values), the label and the PIN
- * blobs stay. Both sides take SoftHSM2's own lock on the file (a POSIX
+ * over a token.object that is shorter than it. A login changes nothing
+ * of the file but its generation counter (the flags it stores are those
+ * it found), so its length never changes after init. Both sides take SoftHSM2's own lock on the file (a POSIX
  * write lock on token.object while it stores), so a rewrite in progress
  * in another process is waited for, never taken for a torn one.
  *
@@ -38,9 +37,10 @@
 #define TOKEN_OBJECT "token.object"
 #define KEPT ".kept"
 #define TOKEN_OBJECT_MAX (64 * 1024)
+#define GEN_BYTES 8		/* ObjectFile: the generation, then attributes */
 
-/* token.object of token folder TOKDIR opened and locked (TYPE: F_RDLCK or
- * F_WRLCK, waiting for a writer); -1 if there is none. */
+/* PATH opened and locked (TYPE: F_RDLCK or F_WRLCK, waiting for a
+ * writer, whose store holds F_WRLCK); -1 if there is none. */
 static int
 open_locked(const char *path, short type)
 {
@@ -97,13 +97,18 @@ mend(const char *tokdir)
 	return r;
 }
 
-/* A copy of TOKDIR's token.object, unless the kept one is as long. */
+/*
+ * A copy of TOKDIR's token.object, unless the kept one says the same past
+ * the generation counter SoftHSM2 bumps at every write (its first 8
+ * bytes): a login leaves the rest as it was, so the copy is written once,
+ * and again only if the token changed (a new PIN). Never a shorter one:
+ * that would be a torn one, left since our login by a process killed.
+ */
 static cv_err
 keep(const char *tokdir)
 {
-	char path[PATH_MAX], kept[PATH_MAX], *text = NULL;
-	struct stat st, ks;
-	size_t len = 0;
+	char path[PATH_MAX], kept[PATH_MAX], *text = NULL, *old = NULL;
+	size_t len = 0, olen = 0;
 	int fd;
 	cv_err r;
 
@@ -114,16 +119,19 @@ keep(const char *tokdir)
 		return r;
 	if ((fd = open_locked(path, F_RDLCK)) < 0)
 		return CV_OK;
-	/* Never a shorter copy: that would be one torn since our login. */
-	if (fstat(fd, &st) != 0 || st.st_size == 0 ||
-	    (stat(kept, &ks) == 0 && ks.st_size >= st.st_size))
-		goto out;
 	if ((r = cv_fd_read(fd, path, TOKEN_OBJECT_MAX, &text, &len)) !=
-	    CV_OK)
+	    CV_OK || len <= GEN_BYTES)
+		goto out;
+	if ((r = cv_file_read(kept, TOKEN_OBJECT_MAX, &old, &olen)) ==
+	    CV_OK && (olen > len || (olen == len &&
+	    memcmp(old + GEN_BYTES, text + GEN_BYTES, len - GEN_BYTES) == 0)))
+		goto out;
+	if (r != CV_OK && r != CV_ERR_NOT_FOUND)
 		goto out;
 	r = cv_file_replace(kept, text, len, 0600);
  out:
 	free(text);
+	free(old);
 	close(fd);
 	return r;
 }
