@@ -7,6 +7,9 @@
 #   make fuzz   every fuzz target for FUZZ_SECONDS (default 30 min) each,
 #               its corpus merged back; summary in fuzz-report.txt
 #               (tests/fuzz/campaign.sh: FUZZ_JOBS, FUZZ_ONLY, FUZZ_OUT)
+#   make check-valgrind
+#               the command-level tests under Valgrind's Memcheck, on a
+#               plain debug build (build-valgrind); hours, not in check
 #   make bench  benchmarks against a baseline measured in the same run
 #   make soak   10 minutes at 60% of the maximum read rate, with logins,
 #               searches, case changes and a canary read: memory,
@@ -18,7 +21,7 @@
 BUILD := build
 MESON_OPTS := -Dtests=false
 
-.PHONY: all deps run check check-fault fuzz bench soak drill format clean
+.PHONY: all deps run check check-fault check-valgrind fuzz bench soak drill format clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS) >/dev/null
@@ -51,6 +54,10 @@ check-fault: deps
 fuzz: deps
 	@bash tests/fuzz/campaign.sh
 
+check-valgrind:
+	@CLEARVAULT_VALGRIND=1 sh scripts/deps.sh
+	@sh tests/valgrind.sh
+
 bench: all
 	@CLEARVAULT_BENCH=1 sh scripts/deps.sh
 	@[ -f $(BUILD)/bench/bench_pg ] && [ -f $(BUILD)/bench/bench_tls ] || meson setup --reconfigure $(BUILD) $(MESON_OPTS) >/dev/null
@@ -64,4 +71,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-bench demo soak-report
+	rm -rf $(BUILD) build-asan build-fuzz build-bench build-valgrind demo soak-report

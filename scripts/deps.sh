@@ -22,6 +22,8 @@ chromium python3-jsonschema python3-cryptography"
 # start a throwaway PostgreSQL 15 of their own (tests/pg.sh). make bench's
 # PostgreSQL baseline also needs pgaudit.
 [ "${CLEARVAULT_BENCH:-}" = 1 ] && PKGS="$PKGS postgresql-15-pgaudit"
+# make check-valgrind runs the command-level tests under Valgrind.
+[ "${CLEARVAULT_VALGRIND:-}" = 1 ] && PKGS="$PKGS valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -81,7 +81,7 @@ cv_grants_begin() {	# DIR BOOT CA
 	env -u CLEARVAULT_GUARD_CLOCK "$CV" serve --dir "$1" \
 	    --listen 127.0.0.1:0 >"$2/serve.out" 2>"$2/serve.err" &
 	CVB_PID=$!
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 $((100 * ${CV_WAIT_FACTOR:-1}))); do
 		CVB_URL=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
 		    "$2/serve.out")
 		[ -n "$CVB_URL" ] && break

@@ -150,7 +150,8 @@ cli_number(const char *s, int *ok)
 
 #ifndef CV_TEST_HOOKS
 static const char *const test_only[] = { "CLEARVAULT_FAULT",
-	"CLEARVAULT_STEP_UP_WAIT_S", "CLEARVAULT_ACCESS_NOW" };
+	"CLEARVAULT_STEP_UP_WAIT_S", "CLEARVAULT_ACCESS_NOW",
+	"CLEARVAULT_TEST_EXEC", "CLEARVAULT_TEST_NO_SANDBOX" };
 #endif
 
 int

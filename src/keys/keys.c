@@ -1,8 +1,10 @@
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -236,6 +238,24 @@ keys_read_pin(const char *path, char *pin, size_t size)
 	return CV_OK;
 }
 
+/* A private token's token.object not mended or kept (softhsm.c): said,
+ * not fatal; the token decides whether it opens. */
+static void
+token_warn(const char *conf)
+{
+	fprintf(stderr, "clearvault: warning: the token of %s: %s\n", conf,
+	    cv_err_detail());
+	cv_err_clear();
+}
+
+static void
+token_keep(const struct cv_keys *k, const struct cv_config *cfg)
+{
+	if (k->private_token && softhsm_token_keep(cfg->softhsm2_conf) !=
+	    CV_OK)
+		token_warn(cfg->softhsm2_conf);
+}
+
 static cv_err
 keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 {
@@ -264,8 +284,12 @@ keys_alloc(const struct cv_config *cfg, const char *dir, struct cv_keys **out)
 	if ((r = cv_path(k->path, sizeof k->path, "%s/%s", dir,
 	    KEYRING_FILE)) != CV_OK ||
 	    (k->private_token &&
-	    (r = softhsm_conf_fix(cfg->softhsm2_conf)) != CV_OK) ||
-	    (r = p11_load(&k->p11, cfg->pkcs11_module,
+	    (r = softhsm_conf_fix(cfg->softhsm2_conf)) != CV_OK))
+		goto fail;
+	if (k->private_token && softhsm_token_mend(cfg->softhsm2_conf) !=
+	    CV_OK)
+		token_warn(cfg->softhsm2_conf);
+	if ((r = p11_load(&k->p11, cfg->pkcs11_module,
 	    cfg->softhsm2_conf)) != CV_OK)
 		goto fail;
 	*out = k;
@@ -315,6 +339,7 @@ cv_keys_create(const struct cv_config *cfg, const char *dir, int new_token)
 	} else if ((r = keys_read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
 	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
 		goto out;
+	token_keep(k, cfg);
 
 	/* Generation 0 seals the permanent keys, 1 the first KEK. */
 	if ((r = keys_root_label(k, 0, label, sizeof label)) != CV_OK)
@@ -371,6 +396,7 @@ keys_open_bare(const struct cv_config *cfg, const char *dir,
 	if ((r = keys_read_pin(cfg->pin_file, pin, sizeof pin)) != CV_OK ||
 	    (r = p11_login(&k->p11, cfg->token_label, pin)) != CV_OK)
 		goto out;
+	token_keep(k, cfg);
 	*out = k;
 	k = NULL; /* transferred */
  out:
@@ -788,7 +814,6 @@ cv_keys_rotate_begin(struct cv_keys *k, int *resumed)
 cv_err
 cv_keys_rotate_finish(struct cv_keys *k)
 {
-	uint32_t gone[KR_MAX_ENTRIES];
 	size_t i, j, ngone = 0;
 	struct kr_entry kept[KR_MAX_ENTRIES];
 	char label[64];
@@ -799,7 +824,7 @@ cv_keys_rotate_finish(struct cv_keys *k)
 	memset(kept, 0, sizeof kept);
 	for (i = j = 0; i < k->kr.n; i++) {
 		if (k->kr.e[i].state == KR_RETIRING)
-			gone[ngone++] = k->kr.e[i].gen;
+			ngone++;
 		else
 			kept[j++] = k->kr.e[i];
 	}
@@ -816,8 +841,22 @@ cv_keys_rotate_finish(struct cv_keys *k)
 	if ((r = index_entries(k)) != CV_OK ||
 	    (r = keys_keyring_save(k, 0)) != CV_OK)
 		return r;
-	for (i = 0; i < ngone; i++) {
-		if ((r = keys_root_label(k, gone[i], label, sizeof label)) != CV_OK ||
+	if (cv_fault("rotate.saved"))
+		kill(getpid(), SIGKILL);	/* as kill -9 */
+	/*
+	 * The roots of every generation below the current one: the retired
+	 * ones, and any that a run killed between the save above and these
+	 * destroys left behind. No keyring names such a root any more, so
+	 * only here can it go; kept, it would open the backups made before
+	 * it was retired. KEK generations only grow, and root 0 seals the
+	 * permanent keys (never a KEK's): 1 .. current - 1.
+	 */
+	for (uint32_t g = 1; g < k->cur->gen; g++) {
+		for (i = 0; i < k->kr.n && k->kr.e[i].gen != g; i++)
+			;
+		if (i < k->kr.n)
+			continue;	/* named: not retired */
+		if ((r = keys_root_label(k, g, label, sizeof label)) != CV_OK ||
 		    (r = p11_destroy(&k->p11, label)) != CV_OK)
 			return r;
 	}

@@ -66,6 +66,14 @@ cv_err p11_relogin(struct p11 *p, const char *label, const char *pin);
 /* A private SoftHSM2 token's config file CONF names the object folder
  * beside it (bind.c), whichever folder the vault has been moved to. */
 cv_err softhsm_conf_fix(const char *conf);
+/*
+ * A private SoftHSM2 token's token.object, which SoftHSM2 rewrites in
+ * place at every login (softhsm.c): _keep copies it after a login,
+ * _mend puts the copy back, before the module loads, over one a kill
+ * left torn. Best effort: the token has the last word.
+ */
+cv_err softhsm_token_keep(const char *conf);
+cv_err softhsm_token_mend(const char *conf);
 
 /*
  * ECDSA P-256 key pairs in the token (p11_ec.c). p11_ec_gen: a new pair

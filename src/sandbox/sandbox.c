@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -88,6 +89,20 @@ cv_sandbox_enter(enum cv_sandbox_profile p)
 	if ((unsigned)p >= CV_SANDBOX__COUNT)
 		return cv_fail(CV_ERR_INVALID, "sandbox: unknown profile %d",
 		    (int)p);
+#ifdef CV_TEST_HOOKS
+	/*
+	 * Valgrind does not implement seccomp(2) (ENOSYS: libseccomp's API
+	 * level 1 below), so under it no process could enter its sandbox
+	 * and the server would not start. The suite's Valgrind run
+	 * (tests/valgrind.sh) asks for none; a release build refuses the
+	 * variable (main.c).
+	 */
+	if (getenv("CLEARVAULT_TEST_NO_SANDBOX") != NULL) {
+		fprintf(stderr, "clearvault: CLEARVAULT_TEST_NO_SANDBOX: no "
+		    "sandbox (a test run)\n");
+		return prepare();
+	}
+#endif
 	/* The rows name x86_64's syscalls and argument positions; on any
 	 * other architecture they would filter the wrong things. */
 	if (seccomp_arch_native() != SCMP_ARCH_X86_64)

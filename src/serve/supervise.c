@@ -98,6 +98,25 @@ child_env_free(char **e)
 }
 
 /*
+ * What a child execs: this very binary (/proc/self/exe: the file this
+ * process runs, even if replaced on disk since). Test builds take
+ * CLEARVAULT_TEST_EXEC instead: under Valgrind, /proc/self/exe is
+ * Valgrind's own tool, which cannot load as the client (the suite's
+ * Valgrind wrapper names the binary: tests/valgrind.sh).
+ */
+static const char *
+self_exe(void)
+{
+#ifdef CV_TEST_HOOKS
+	const char *e = getenv("CLEARVAULT_TEST_EXEC");
+
+	if (e && *e)
+		return e;
+#endif
+	return "/proc/self/exe";
+}
+
+/*
  * Starts ROLE with FDS moved to 3, 4, ... and nothing else open past
  * stderr. The child dies with us (PR_SET_PDEATHSIG), so that no orphan
  * keeps the HSM session or the port.
@@ -108,7 +127,7 @@ spawn(struct sup *s, int which, const int *fds, int n, const sigset_t *old)
 	const struct cv_serve_opts *o = s->o;
 	struct proc *p = &s->procs[which];
 	char name[64];
-	const char *argv[16];
+	const char *argv[16], *exe;
 	pid_t parent = getpid(), pid;
 	int k = 0, hi[8];
 
@@ -138,6 +157,7 @@ spawn(struct sup *s, int which, const int *fds, int n, const sigset_t *old)
 			argv[k++] = "--no-guard";
 	}
 	argv[k] = NULL;
+	exe = self_exe();
 	fflush(NULL);
 	if ((pid = fork()) < 0)
 		return cv_fail(CV_ERR_INTERNAL, "fork: %s", strerror(errno));
@@ -155,7 +175,7 @@ spawn(struct sup *s, int which, const int *fds, int n, const sigset_t *old)
 		if (close_range(3 + (unsigned)n, ~0u, 0) != 0)
 			_exit(71);
 		sigprocmask(SIG_SETMASK, old, NULL);
-		execve("/proc/self/exe", (char *const *)argv, s->env);
+		execve(exe, (char *const *)argv, s->env);
 		_exit(72);
 	}
 	p->pid = pid;

@@ -631,7 +631,7 @@ struct cv_store_load {
 	int audited;
 	uint8_t digest[CV_STORE_DIGEST_BYTES];	/* SHA-256 of the input */
 	int64_t bytes, records, versions, canaries;
-	int64_t started_us, decided_us;
+	int64_t started_us, decided_us;	/* wall clock (cv_time_us) */
 };
 
 /* In a write transaction: a new open load, its id in *ID. */

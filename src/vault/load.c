@@ -642,7 +642,7 @@ tx_begin(struct cv_vault *v, struct cv_store_load *ld, double *t0)
 		return r;
 	*t0 = cv_now();
 	if (ld->id == 0 && (r = cv_store_load_new(v->store,
-	    (int64_t)(*t0 * 1e6), &ld->id)) != CV_OK) {
+	    cv_time_us(), &ld->id)) != CV_OK) {
 		cv_store_rollback(v->store);
 		ld->id = 0;
 	}
@@ -682,9 +682,11 @@ finish(struct cv_vault *v, const struct cv_load_opts *o, struct pipe *p,
 	if (o->audit && (r = o->audit(o->audit_ctx, CV_LOAD_BEGIN, &li)) !=
 	    CV_OK)
 		return r;
+	if (cv_fault("load.begun"))
+		kill(getpid(), SIGKILL);	/* as kill -9 */
 	if (cv_fault("load.commit"))
 		return cv_fail(CV_ERR_IO, "fault injected before commit");
-	return cv_store_load_done(v->store, ld, cv_now_us());
+	return cv_store_load_done(v->store, ld, cv_time_us());
 }
 
 cv_err
@@ -781,17 +783,32 @@ cv_vault_load(struct cv_vault *v, const struct cv_load_opts *o,
 	}
 	if (r != CV_OK)
 		goto out;
-	/* The last transaction commits durably (and the level cannot change
-	 * inside a transaction). */
-	if (lazy) {
-		if (in_tx && (r = cv_store_commit(v->store)) != CV_OK)
+	/*
+	 * The load is registered (its row committed, still open) before its
+	 * CV_LOAD_BEGIN entry: killed between that entry and the last
+	 * commit, it leaves a row for the next open to settle (load.settle),
+	 * not an entry announcing a commit that never came and no outcome.
+	 * A load that never committed along the way (one short transaction)
+	 * commits once more here. The last transaction commits durably (and
+	 * the level cannot change inside a transaction).
+	 */
+	if (!in_tx && ld.id == 0) {
+		if ((r = tx_begin(v, &ld, &tx_t0)) != CV_OK)
+			goto out;
+		in_tx = 1;
+	}
+	if (in_tx) {
+		if ((r = cv_store_commit(v->store)) != CV_OK)
 			goto out;
 		in_tx = 0;
+		registered = 1;
+	}
+	if (lazy) {
 		if ((r = cv_store_sync(v->store, 1)) != CV_OK)
 			goto out;
 		lazy = 0;
 	}
-	if (!in_tx && (r = tx_begin(v, &ld, &tx_t0)) != CV_OK)
+	if ((r = tx_begin(v, &ld, &tx_t0)) != CV_OK)
 		goto out;
 	in_tx = 1;
 	if ((r = finish(v, o, p, &pl, &ld, st)) != CV_OK ||

@@ -73,7 +73,7 @@ vault_load_discard(struct cv_vault *v, int64_t id)
 		if ((r = cv_store_load_discard(v->store, id, DISCARD_BATCH,
 		    &n)) != CV_OK ||
 		    (n == 0 && (r = cv_store_load_void(v->store, id,
-		    cv_now_us())) != CV_OK) ||
+		    cv_time_us())) != CV_OK) ||
 		    (r = cv_store_commit(v->store)) != CV_OK) {
 			cv_store_rollback(v->store);
 			return r;
@@ -117,7 +117,7 @@ vault_settle(struct cv_vault *v, cv_load_audit_fn *fn, void *ctx)
 				    CV_OK)
 					return r;
 				l[i].state = CV_STORE_LOAD_VOID;
-				l[i].decided_us = cv_now_us();
+				l[i].decided_us = cv_time_us();
 			}
 			info_of(&l[i], &li);
 			if ((fn && (r = fn(ctx, CV_LOAD_SETTLED, &li)) !=

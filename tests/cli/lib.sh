@@ -287,7 +287,8 @@ add_members() {	# USER TOKEN CASE BODY
 	    "$BOOT_TOK"
 }
 
-# Starts `serve` on a free loopback port; sets SRV_PID and URL.
+# Starts `serve` on a free loopback port; sets SRV_PID and URL. Waits
+# 10 s for it, times CV_WAIT_FACTOR (the Valgrind run: tests/valgrind.sh).
 start_server() {	# DIR [serve options...]
 	local dir=$1
 	SRV_DIR=$1
@@ -295,7 +296,7 @@ start_server() {	# DIR [serve options...]
 	"$CV" serve --dir "$dir" --listen 127.0.0.1:0 "$@" >"$T/serve.out" \
 	    2>"$T/serve.err" &
 	SRV_PID=$!
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 $((100 * ${CV_WAIT_FACTOR:-1}))); do
 		URL=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
 		    "$T/serve.out")
 		[ -n "$URL" ] && return 0
@@ -435,7 +436,7 @@ start_node() {	# N DIR [serve options]
 	"$CV" serve --dir "$dir" --listen 127.0.0.1:0 "$@" >"$T/n$n.out" \
 	    2>"$T/n$n.err" &
 	PIDS[$n]=$!
-	for _ in $(seq 1 150); do
+	for _ in $(seq 1 $((150 * ${CV_WAIT_FACTOR:-1}))); do
 		U[$n]=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' \
 		    "$T/n$n.out")
 		[ -n "${U[$n]}" ] && return 0
