@@ -89,6 +89,8 @@ static struct {
 	unsigned long n;		/* the call that fails (0: none) */
 	int persist;			/* "N+": and every one after it */
 	const char *file;		/* "@FILE": while FILE exists */
+	char path[256];			/* FILE's copy */
+	char seen[256];			/* the environment value parsed */
 	pid_t pid;			/* ctl "CLASS@PID": that process only */
 	struct ctl *ctl;		/* "ctl:PATH" */
 	uint32_t gen;			/* the ctl generation counted */
@@ -123,35 +125,65 @@ ctl_map(const char *path)
 		munmap(m, sizeof(struct ctl));
 }
 
+/* Under spec.mu: the spec of environment value F (NULL: none). */
 static void
-spec_read(void)
+spec_parse(const char *f)
 {
-	const char *f, *colon;
+	const char *colon;
 	size_t n;
 
-	if (atomic_load(&spec.state))
-		return;
-	pthread_mutex_lock(&spec.mu);
-	if (atomic_load(&spec.state))
-		goto out;
-	f = getenv("CLEARVAULT_FAULT");
+	spec.what[0] = '\0';
+	spec.n = 0;
+	spec.persist = 0;
+	spec.file = NULL;
+	snprintf(spec.seen, sizeof spec.seen, "%s", f ? f : "");
 	if (f != NULL && strncmp(f, "ctl:", 4) == 0)
 		ctl_map(f + 4);
 	else if (f != NULL && (colon = strchr(f, ':')) != NULL &&
 	    (n = (size_t)(colon - f)) > 0 && n < sizeof spec.what) {
 		memcpy(spec.what, f, n);
 		spec.what[n] = '\0';
-		if (colon[1] == '@')
-			spec.file = colon + 2;
-		else {
+		if (colon[1] == '@') {
+			snprintf(spec.path, sizeof spec.path, "%s", colon + 2);
+			spec.file = spec.path;
+		} else {
 			char *end;
 
 			spec.n = strtoul(colon + 1, &end, 10);
 			spec.persist = *end == '+';
 		}
 	}
-	atomic_store(&spec.state, 1);
- out:
+}
+
+static void
+spec_read(void)
+{
+	if (atomic_load(&spec.state))
+		return;
+	pthread_mutex_lock(&spec.mu);
+	if (!atomic_load(&spec.state)) {
+		spec_parse(getenv("CLEARVAULT_FAULT"));
+		atomic_store(&spec.state, 1);
+	}
+	pthread_mutex_unlock(&spec.mu);
+}
+
+/*
+ * The named points read the environment at every call, as the unit tests
+ * set and unset it within one process (the count goes on across changes,
+ * as it always did). The generic classes, called on every allocation,
+ * keep what they read first.
+ */
+static void
+spec_reread(void)
+{
+	const char *f = getenv("CLEARVAULT_FAULT");
+
+	spec_read();
+	if (spec.ctl != NULL || strcmp(f ? f : "", spec.seen) == 0)
+		return;
+	pthread_mutex_lock(&spec.mu);
+	spec_parse(f);
 	pthread_mutex_unlock(&spec.mu);
 }
 
@@ -275,6 +307,7 @@ int
 cv_fault(const char *name)
 {
 	/* Named points (audit.sync...) match their own name only. */
+	spec_reread();
 	return fire(name, NULL, NULL);
 }
 
