@@ -78,6 +78,7 @@ cv_grants_begin() {	# DIR BOOT CA
 	CVB_DIR=$1 CVB_BOOT=$2 CVB_CA=$3 CVB_URL=
 	cv_boot_users "$1" "$2" || return 1
 	"$CV" ca-cert --dir "$1" >"$3"
+	: >"$2/serve.out"	# not the child's redirection: see lib.sh
 	env -u CLEARVAULT_GUARD_CLOCK "$CV" serve --dir "$1" \
 	    --listen 127.0.0.1:0 >"$2/serve.out" 2>"$2/serve.err" &
 	CVB_PID=$!

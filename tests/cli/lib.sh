@@ -293,6 +293,10 @@ start_server() {	# DIR [serve options...]
 	local dir=$1
 	SRV_DIR=$1
 	shift
+	# Emptied here, not by the redirection below: that happens in the
+	# child, and the loop could read a previous server's address first
+	# (seen once in cli_ha and cli_metrics, on a loaded machine).
+	: >"$T/serve.out"
 	"$CV" serve --dir "$dir" --listen 127.0.0.1:0 "$@" >"$T/serve.out" \
 	    2>"$T/serve.err" &
 	SRV_PID=$!
@@ -433,6 +437,7 @@ nodes_begin() {
 start_node() {	# N DIR [serve options]
 	local n=$1 dir=$2
 	shift 2
+	: >"$T/n$n.out"	# as in start_server
 	"$CV" serve --dir "$dir" --listen 127.0.0.1:0 "$@" >"$T/n$n.out" \
 	    2>"$T/n$n.err" &
 	PIDS[$n]=$!
