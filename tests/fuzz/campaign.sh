@@ -45,8 +45,8 @@ one() {
 	st=$?
 	# Only what adds coverage to the committed corpus: the fresh seeds
 	# and what this run found.
-	"$f" -merge=1 -max_len=$MAX_LEN "$c" "$new" "$work/seeds/$t" \
-	    >"$work/$t.merge.log" 2>&1 ||
+	"$f" -merge=1 -max_len=$MAX_LEN -artifact_prefix="$out/" \
+	    "$c" "$new" "$work/seeds/$t" >"$work/$t.merge.log" 2>&1 ||
 	    echo "fuzz_$t: merge failed, see $work/$t.merge.log" >&2
 	after=$(ls "$c" | wc -l)
 	# Not slow-unit-*: libFuzzer keeps those too, and they are no crash.
