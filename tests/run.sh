@@ -83,7 +83,8 @@ if [ $st -eq 0 ]; then
 		# Every crash found so far, once: libFuzzer runs the files
 		# given and fails on the first that crashes.
 		if [ -n "$(ls tests/fuzz/regress/$t 2>/dev/null)" ]; then
-			"$f" tests/fuzz/regress/$t/* >"$seeds/$t.regress.log" 2>&1
+			"$f" -artifact_prefix="$seeds/regress-$t-" \
+			    tests/fuzz/regress/$t/* >"$seeds/$t.regress.log" 2>&1
 			st=$?
 			[ $st -ne 0 ] && tail -30 "$seeds/$t.regress.log"
 			count "fuzz_$t regressions" $st

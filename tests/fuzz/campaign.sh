@@ -45,12 +45,13 @@ one() {
 	st=$?
 	# Only what adds coverage to the committed corpus: the fresh seeds
 	# and what this run found.
-	"$f" -merge=1 -max_len=$MAX_LEN "$c" "$new" "$work/seeds/$t" \
-	    >"$work/$t.merge.log" 2>&1 ||
+	"$f" -merge=1 -max_len=$MAX_LEN -artifact_prefix="$out/" \
+	    "$c" "$new" "$work/seeds/$t" >"$work/$t.merge.log" 2>&1 ||
 	    echo "fuzz_$t: merge failed, see $work/$t.merge.log" >&2
 	after=$(ls "$c" | wc -l)
-	crashes=$(ls "$out" | wc -l)
-	[ "$crashes" -eq 0 ] && rmdir "$out"
+	# Not slow-unit-*: libFuzzer keeps those too, and they are no crash.
+	crashes=$(ls "$out" | grep -cE '^(crash|leak|timeout|oom)-')
+	[ -n "$(ls "$out")" ] || rmdir "$out"
 	last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
@@ -62,7 +63,7 @@ one() {
 	    "$([ $st -ne 0 ] && echo " (exit $st)")" \
 	    >"$work/$t.result"
 	cat "$work/$t.result"
-	# A target that crashed, or stopped on its own before its time.
+	# Its time run out without a crash, and libFuzzer said so.
 	[ $st -eq 0 ] && [ "$crashes" -eq 0 ] && : >"$work/$t.ok"
 }
 
