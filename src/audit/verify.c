@@ -416,8 +416,14 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 				break;
 			t[ti++].checked = 1;
 		}
-		if (ti < nt && t[ti].size == i && !t[ti].checked)
-			break;	/* a root mismatch: report below */
+		/* A root mismatch: report below. Unless an entry just
+		 * failed its stored hash, whose report it is: read on to
+		 * the next one, which tells a deletion or a swap from an
+		 * edit (a checkpoint right after the entry otherwise hid
+		 * it). */
+		if (ti < nt && t[ti].size == i && !t[ti].checked &&
+		    (first_bad == UINT64_MAX || i - first_bad >= 2))
+			break;
 	}
 	rep->entries = i;
 	if (first_bad != UINT64_MAX || (x.signed_size > i && ti < nt)) {

@@ -99,4 +99,23 @@ expect_fail "rolled back, later checkpoint held" "rolled back: the given" \
     "$CV" audit verify --dir "$T/v" --checkpoint "$T/later"
 expect_fail "consistency from the later checkpoint" "rolled back\|has only" \
     "$CV" audit consistency --dir "$T/v" --from "$T/later"
+
+# A checkpoint after every entry (as a slow machine's commands leave
+# them): the one right after entry 4 must not hide how it was changed.
+make_vault w 5 || bad "setup: a vault with a checkpoint per entry"
+for i in 1 2 3 4 5 6 7 8; do
+	"$CV" audit checkpoint --dir "$T/w" >/dev/null 2>&1
+	"$CV" get --dir "$T/w" "$id" >/dev/null 2>&1
+done
+rm -rf "$T/v" "$T/pristine"
+mv "$T/w" "$T/pristine"
+restore
+edit delete
+expect_fail "deleted entry, checkpoint after it" \
+    "FAILED at entry 4: missing: entry 4 was deleted" \
+    "$CV" audit verify --dir "$T/v"
+restore
+edit swap
+expect_fail "swapped entries, checkpoint after them" \
+    "reordered: entries 4 and 5 were swapped" "$CV" audit verify --dir "$T/v"
 finish
