@@ -135,9 +135,6 @@ bud_used=0 bud_next=1 locked=() round=0 modes=""
 while [ "$KILLS" -lt "$WANT" ] && [ "$round" -lt $((2 * WANT)) ]; do
 	round=$((round + 1))
 	reader=${readers[$(((round - 1) % NR))]}
-	# (no stale URL: start_server may read serve.out before the new
-	# server has truncated it)
-	: >"$T/serve.out"
 	start_server "$T/v" || { bad "round $round: the server starts"; break; }
 	login_tok "$reader"
 	expect_code "round $round: $reader logs in" 201
@@ -244,7 +241,6 @@ PY
 done
 
 # The next server: the locks hold, and bud's budget is what was left.
-: >"$T/serve.out"
 start_server "$T/v" || { bad "the last server starts"; finish; exit 1; }
 for u in "${locked[@]}"; do
 	login_fresh "$u"
