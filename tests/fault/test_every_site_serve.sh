@@ -43,7 +43,7 @@ expect_code "login" 201
 req k/inv GET "/v1/records/$R1?purpose=$CASE" "" "$tok"
 expect_code "a read with no fault armed" 200
 cp "$T/body" "$T/want"
-served=1 refused=0 runs=0 violations=0
+served=1 refused=0 late=0 runs=0 violations=0
 declare -A codes sites
 viol() { violations=$((violations + 1)); bad "$*"; }
 
@@ -69,6 +69,7 @@ for proc in cv-api cv-keyd; do
 			    viol "$proc $cls:$n ($site): a 200 with another body"
 		else
 			refused=$((refused + 1))
+			case $cls in alloc | ipc) late=$((late + 1)) ;; esac
 			grep -qs "$ssn" "$T/body" &&
 			    viol "$proc $cls:$n ($site): data in a $code"
 			# 000: the connection closed with no answer, as when
@@ -80,13 +81,18 @@ for proc in cv-api cv-keyd; do
 			esac
 			[ "$fired" -gt 0 ] ||
 			    viol "$proc $cls:$n: refused with no fault fired"
-			# The server goes on: the next read is served (a
-			# fault in the session's own bookkeeping may have
-			# ended it: then a new login).
-			# A broken key channel is rebuilt by the supervisor
-			# (serve/supervise.c): a few seconds at most; the
-			# fresh worker asks the session for a step-up (a
-			# fresh TOTP), as after any worker crash.
+		fi
+		# The server goes on: the next read is served. Asked after
+		# every fault that fired, not only after a refusal: a fault
+		# after the answer had gone (a 200) can still break the key
+		# channel, and the worker it ends must not take the next
+		# run's read with it. A broken channel is rebuilt by the
+		# supervisor (serve/supervise.c) in a few seconds at most;
+		# the fresh worker asks the session for a step-up (a fresh
+		# TOTP), as after any worker crash; a fault in the session's
+		# own bookkeeping may have ended it: then a new login.
+		if [ "$fired" -gt 0 ] || [ "$code" != 200 ]; then
+			sleep 0.3
 			for _ in $(seq 1 60); do
 				NO_ANSWER_SAID=1 req k/inv GET \
 				    "/v1/records/$R1?purpose=$CASE" "" "$tok"
@@ -120,7 +126,15 @@ echo "# $runs faulted reads, $served served, $refused refused; codes:" \
     "$(for c in "${!codes[@]}"; do printf '%s=%s ' "$c" "${codes[$c]}"; done)"
 echo "# ${#sites[@]} distinct sites: ${!sites[*]}"
 
-# Every 200 has its entry; nothing refused has one.
+# Every 200 has its entry. A refusal has none, with one exception: keyd
+# decrypts, then makes the entry durable, then sends the record (so a
+# record that cannot be returned is refused before the log could say
+# "allowed"), and a read that fails after the entry (keyd or the worker
+# out of memory while sending or answering, the key channel breaking on
+# the way back) leaves an entry for a record that did not leave. That
+# errs the safe way (breach scoping counts it; never a record out with
+# no entry), and only the alloc and ipc classes reach past the entry: for
+# file, SQLite, libpq and PKCS#11 it is exact.
 "$CV" audit tail --dir "$T/v" --json -n 1000000 >"$T/log"
 got=$(python3 - "$T/log" "$R1" <<'PY'
 import json, sys
@@ -130,7 +144,14 @@ print(len([e for e in es if e["action"] == "records.get" and
            e["outcome"] == "allowed"]))
 PY
 )
-expect_eq "an allowed entry for every record served" "$served" "$got"
+if [ "$late" -eq 0 ]; then
+	expect_eq "an allowed entry for every record served" "$served" "$got"
+else
+	[ "$got" -ge "$served" ] && [ "$got" -le $((served + late)) ] && ok ||
+	    bad "allowed entries: $got, want $served served to" \
+	        "$((served + late)) (+ refused after the entry)"
+	echo "# $((got - served)) of $late alloc/ipc refusals came after the entry"
+fi
 expect_ok "the log verifies" "$CV" audit verify --dir "$T/v"
 expect_eq "violations" 0 "$violations"
 finish
