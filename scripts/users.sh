@@ -93,9 +93,11 @@ cv_grants_begin() {	# DIR BOOT CA
 	CVB_TSO=$(cv_boot_login "$2" "$3" "$CVB_URL" "${CVB_SO:-cvboot-so1}")
 }
 
-cv_grants_end() {
+cv_grants_end() {	# (nothing to stop when begin failed before the server)
+	[ -n "${CVB_PID:-}" ] || return 0
 	kill "$CVB_PID" 2>/dev/null
 	wait "$CVB_PID" 2>/dev/null
+	CVB_PID=
 }
 
 # cvboot-adm proposes (POST PATH BODY), cvboot-so1 approves: the

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +28,7 @@ struct sq_db {
 	/* A failed bind's text (db.h: the step after it fails), standing
 	 * in for sqlite3_errmsg, which a later good bind clears. */
 	const char *err;
+	char msg[256];		/* handle_msg's text */
 };
 
 struct sq_stmt {
@@ -77,6 +79,25 @@ busy(void *ctx, int tries)
 }
 
 /*
+ * The handle's message, and for an I/O error the system's reason with
+ * it: SQLite says "disk I/O error" for a full disk (its shared-memory
+ * file cannot grow), which hides what an operator must do.
+ */
+static const char *
+handle_msg(struct sq_db *d)
+{
+	int ec = sqlite3_extended_errcode(d->h) & 0xff, e;
+
+	if ((ec == SQLITE_IOERR || ec == SQLITE_FULL ||
+	    ec == SQLITE_CANTOPEN) && (e = sqlite3_system_errno(d->h)) != 0) {
+		snprintf(d->msg, sizeof d->msg, "%s (%s)",
+		    sqlite3_errmsg(d->h), strerror(e));
+		return d->msg;
+	}
+	return sqlite3_errmsg(d->h);
+}
+
+/*
  * RC as returned; an error the handle did not record itself (a failed
  * allocation before the call began, say) would read "not an error" or an
  * older error through sqlite3_errmsg, so its own text is kept instead.
@@ -106,7 +127,7 @@ setting(struct sq_db *d, const char *sql)
 {
 	if (sq_exec(&d->base, sql) != CV_OK)
 		return cv_fail(CV_ERR_STORE, "database: %s",
-		    d->err ? d->err : sqlite3_errmsg(d->h));
+		    d->err ? d->err : handle_msg(d));
 	return CV_OK;
 }
 
@@ -155,7 +176,7 @@ sq_open(const char *target, unsigned flags, double busy_seconds,
 		oflags |= SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(target, &d->h, oflags, NULL) != SQLITE_OK) {
 		r = cv_fail(CV_ERR_STORE, "cannot open %s: %s", target,
-		    d->h ? sqlite3_errmsg(d->h) : "out of memory");
+		    d->h ? handle_msg(d) : "out of memory");
 		goto out;
 	}
 	sqlite3_extended_result_codes(d->h, 1);
@@ -407,7 +428,7 @@ sq_errmsg(struct cv_db *db)
 {
 	struct sq_db *d = to_db(db);
 
-	return d->err ? d->err : sqlite3_errmsg(d->h);
+	return d->err ? d->err : handle_msg(d);
 }
 
 static cv_err

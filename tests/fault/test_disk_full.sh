@@ -1,0 +1,157 @@
+#!/bin/bash
+# Issue 16: the disk fills up. The vault lives on a small tmpfs that the
+# test mounts in a mount namespace of its own (unshare -m as root, or
+# unshare -rm as a user where user namespaces are allowed: gone with the
+# test's processes whatever happens), and a filler file takes its last
+# byte. On a full disk a `load` and a `rotate` fail, saying the disk is
+# full, and change nothing; a running server refuses reads (503, no data)
+# since their audit entries cannot be written, and serves again once
+# space returns. Then the load and the rotation succeed, every record
+# reads, and the log verifies. SQLite only: a PostgreSQL server's disk is
+# the database's own business, not the vault folder's.
+if [ -z "${CV_DISK_FULL_NS:-}" ]; then
+	export CV_DISK_FULL_NS=1
+	for how in -m -rm; do
+		unshare $how true 2>/dev/null &&
+		    exec unshare $how bash "$0" "$@"
+	done
+	echo "FAIL: no mount namespace (unshare -m needs root, unshare -rm" \
+	    "user namespaces)" >&2
+	exit 1
+fi
+. "$(dirname "$0")/../cli/lib.sh"
+
+MNT=$T/mnt
+SRV_PID=
+trap 'kill -9 "$SRV_PID" 2>/dev/null; umount "$MNT" 2>/dev/null; cv_cleanup' \
+    EXIT
+mkdir -p "$MNT"
+mount -t tmpfs -o size=64m cvfull "$MNT" ||
+    { bad "mount a 64 MB tmpfs"; finish; exit 1; }
+V=$MNT/v
+fill() {	# [KB]: the disk full, or with KB left free
+	dd if=/dev/zero of="$MNT/filler" bs=64k 2>/dev/null
+	[ -z "${1:-}" ] || truncate -s -"$1"K "$MNT/filler"
+	sync
+}
+unfill() { rm -f "$MNT/filler"; }
+count() { sqlite3 "$V/vault.db" "SELECT count(*) FROM records"; }
+full_said() {	# DESC: the command's stderr ($T/err) names the cause
+	grep -qi "no space left on device\|disk is full" "$T/err" && ok ||
+	    bad "$1: does not say the disk is full: $(cat "$T/err")"
+}
+
+"$CV" gen --count 2000 --seed 7 >"$T/a.jsonl"
+"$CV" gen --count 2000 --seed 7 --start 2000 >"$T/b.jsonl"
+"$CV" gen --count 2000 --seed 7 --start 4000 >"$T/c.jsonl"
+"$CV" init --dir "$V" 2>/dev/null &&
+    "$CV" load --dir "$V" --quiet "$T/a.jsonl" || { bad "setup"; finish; exit 1; }
+id=$(sed -n 1p "$T/a.jsonl" | cut -c8-26)
+last=$(sed -n 2000p "$T/a.jsonl" | cut -c8-26)
+n0=$(count)
+[ "$n0" -ge 2000 ] && ok || bad "records loaded: $n0"
+
+# A load and a rotate on a full disk.
+fill
+expect_fail "load, disk full" "" "$CV" load --dir "$V" --quiet "$T/b.jsonl"
+full_said "load"
+expect_fail "rotate, disk full" "" "$CV" rotate --dir "$V" --quiet
+full_said "rotate"
+unfill
+expect_eq "the failed load stored nothing" "$n0" "$(count)"
+expect_ok "the log verifies after both" "$CV" audit verify --dir "$V"
+expect_ok "a record reads" "$CV" get --dir "$V" "$last"
+expect_ok "the load, space back" "$CV" load --dir "$V" --quiet "$T/b.jsonl"
+[ "$(count)" -ge $((n0 + 2000)) ] && ok ||
+    bad "the load stored all: $(count) records, had $n0"
+expect_ok "the rotation, space back" "$CV" rotate --dir "$V" --quiet
+gens=$(sqlite3 "$V/vault.db" "SELECT count(DISTINCT gen) FROM deks")
+expect_eq "every key under one root" 1 "$gens"
+
+# The disk fills up during a load (1 MB left: it needs about 7) and
+# during a rotation (300 KB left): each fails saying so; the load stored
+# nothing, the rotation stopped part-way with every record readable; with
+# space back both finish.
+n1=$(count)
+fill 1024
+expect_fail "load, the disk filling up" "" \
+    "$CV" load --dir "$V" --quiet "$T/c.jsonl"
+full_said "load, the disk filling up"
+unfill
+expect_eq "the load cut short stored nothing" "$n1" "$(count)"
+fill 300
+expect_fail "rotate, the disk filling up" "" "$CV" rotate --dir "$V" --quiet
+full_said "rotate, the disk filling up"
+unfill
+expect_ok "the log verifies after both" "$CV" audit verify --dir "$V"
+for r in "$id" "$last" "$(sed -n 2000p "$T/b.jsonl" | cut -c8-26)"; do
+	expect_ok "record $r reads after the cut rotation" \
+	    "$CV" get --dir "$V" "$r"
+done
+expect_ok "the load, space back" "$CV" load --dir "$V" --quiet "$T/c.jsonl"
+[ "$(count)" -ge $((n1 + 2000)) ] && ok ||
+    bad "the second load stored all: $(count) records, had $n1"
+expect_ok "the rotation, space back" "$CV" rotate --dir "$V" --quiet
+expect_eq "every key under one root" 1 \
+    "$(sqlite3 "$V/vault.db" "SELECT count(DISTINCT gen) FROM deks")"
+
+# A server: reads refused while the disk is full, served once space is
+# back; every record served has its entry, none refused has one.
+add_users "$V" so:security_officer inv:investigator ||
+    { bad "users"; finish; exit 1; }
+start_server "$V" || { bad "server start"; finish; exit 1; }
+login so
+t_so=$tok
+login inv
+t_inv=$tok
+req k/so POST /v1/cases '{"title":"disk full"}' "$t_so"
+CASE=$(json_field "$T/body" "d['id']")
+add_members k/so "$t_so" "$CASE" "{\"users\":[\"inv\"],\"records\":[\"$id\",\"$last\"]}"
+expect_code "members added" 200
+ssn=$(sed -n 1p "$T/a.jsonl" | grep -o '"ssn":"[0-9-]*"' | cut -d'"' -f4)
+read_id() { req k/inv GET "/v1/records/$1?purpose=$CASE" "" "$t_inv"; }
+read_id "$id"
+expect_code "a read, space free" 200
+# The log's appends fill the page they are in first: reads go on until
+# one needs a new page, then every read is refused.
+fill
+served=0 refused=0
+for i in $(seq 1 200); do
+	read_id "$id"
+	case $code in
+	200) [ "$refused" -eq 0 ] && served=$((served + 1)) ||
+	         bad "read $i served after a refusal, the disk still full" ;;
+	503) refused=$((refused + 1))
+	     grep -qs "$ssn" "$T/body" && bad "data in a refused read" ;;
+	*) bad "read $i with the disk full: $code: $(head -c 200 "$T/body")" ;;
+	esac
+	[ "$refused" -ge 3 ] && break
+	sleep 0.05
+done
+echo "# disk full: $served reads served (the log's last page), then refused"
+expect_eq "reads refused while the disk is full" 3 "$refused"
+grep -qi "audit" "$T/body" && ok || bad "the refusal names the log: $(cat "$T/body")"
+unfill
+for _ in $(seq 1 50); do
+	read_id "$last"
+	[ "$code" = 200 ] && break
+	sleep 0.2
+done
+expect_code "served again once space is back" 200
+read_id "$id"
+expect_code "the first record too" 200
+stop_server
+expect_eq "server exit" 0 "$SRV_RC"
+
+"$CV" audit tail --dir "$V" --json -n 100000 >"$T/log"
+python3 - "$T/log" "$id" "$last" "$served" <<'PY' && ok || bad "entries of the reads"
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1])]
+got = lambda r: len([e for e in es if e["action"] == "records.get" and
+                     r in e.get("records", []) and e["outcome"] == "allowed"])
+# before, while the log's last page had room, and after
+assert got(sys.argv[2]) == 2 + int(sys.argv[4]), got(sys.argv[2])
+assert got(sys.argv[3]) == 1, got(sys.argv[3])
+PY
+expect_ok "the log verifies at the end" "$CV" audit verify --dir "$V"
+finish
