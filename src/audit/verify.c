@@ -416,13 +416,12 @@ cv_audit_verify(struct cv_audit *a, const char *const *given,
 				break;
 			t[ti++].checked = 1;
 		}
-		/* A root mismatch: report below. Unless an entry just
-		 * failed its stored hash, whose report it is: read on to
-		 * the next one, which tells a deletion or a swap from an
-		 * edit (a checkpoint right after the entry otherwise hid
-		 * it). */
-		if (ti < nt && t[ti].size == i && !t[ti].checked &&
-		    (first_bad == UINT64_MAX || i - first_bad >= 2))
+		/* An entry that failed its stored hash is the report: read
+		 * on to the next one only, which tells a deletion or a swap
+		 * from an edit, whatever checkpoint falls between (one right
+		 * after the entry hid it). Else a root mismatch is: below. */
+		if (first_bad != UINT64_MAX ? i - first_bad >= 2 :
+		    ti < nt && t[ti].size == i && !t[ti].checked)
 			break;
 	}
 	rep->entries = i;

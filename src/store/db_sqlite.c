@@ -81,15 +81,20 @@ busy(void *ctx, int tries)
 /*
  * The handle's message, and for an I/O error the system's reason with
  * it: SQLite says "disk I/O error" for a full disk (its shared-memory
- * file cannot grow), which hides what an operator must do.
+ * file cannot grow), which hides what an operator must do. Only where
+ * SQLite records a failed system call's errno (IOERR, CANTOPEN: it never
+ * clears it, so not for FULL, whose message says it, nor for the IOERR
+ * codes that are no failed call).
  */
 static const char *
 handle_msg(struct sq_db *d)
 {
-	int ec = sqlite3_extended_errcode(d->h) & 0xff, e;
+	int xc = sqlite3_extended_errcode(d->h), ec = xc & 0xff, e;
 
-	if ((ec == SQLITE_IOERR || ec == SQLITE_FULL ||
-	    ec == SQLITE_CANTOPEN) && (e = sqlite3_system_errno(d->h)) != 0) {
+	if ((ec == SQLITE_IOERR || ec == SQLITE_CANTOPEN) &&
+	    xc != SQLITE_IOERR_SHORT_READ && xc != SQLITE_IOERR_NOMEM &&
+	    xc != SQLITE_IOERR_CORRUPTFS &&
+	    (e = sqlite3_system_errno(d->h)) != 0) {
 		snprintf(d->msg, sizeof d->msg, "%s (%s)",
 		    sqlite3_errmsg(d->h), strerror(e));
 		return d->msg;

@@ -4,9 +4,10 @@
   faultctl.py init FILE          a fresh control file (no fault)
   faultctl.py set FILE CLASS N   fail the Nth CLASS call of each process,
                                  counted from now
-  faultctl.py off FILE           no fault from now
+  faultctl.py off FILE           no fault from now (what fired is kept)
   faultctl.py fired FILE         "COUNT SITE": faults fired since the last
-                                 set, and the last one's class.site
+                                 set, and the last one's class.site: ask
+                                 after off, so that none fires in between
 The layout is struct ctl in base/fault.c.
 """
 import os
@@ -38,8 +39,9 @@ def main(a):
     # when it sees a new generation.
     os.pwrite(fd, struct.pack("<II", n, 0), N)
     os.pwrite(fd, what.encode().ljust(48, b"\0")[:48], WHAT)
-    os.pwrite(fd, struct.pack("<I", 0), FIRED)
-    os.pwrite(fd, bytes(64), LAST)
+    if a[0] == "set":
+        os.pwrite(fd, struct.pack("<I", 0), FIRED)
+        os.pwrite(fd, bytes(64), LAST)
     gen = struct.unpack("<I", rd(fd, GEN, 4))[0]
     os.pwrite(fd, struct.pack("<I", (gen + 1) & 0xffffffff), GEN)
     os.close(fd)

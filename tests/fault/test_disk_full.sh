@@ -15,9 +15,11 @@ if [ -z "${CV_DISK_FULL_NS:-}" ]; then
 		unshare $how true 2>/dev/null &&
 		    exec unshare $how bash "$0" "$@"
 	done
-	echo "FAIL: no mount namespace (unshare -m needs root, unshare -rm" \
-	    "user namespaces)" >&2
-	exit 1
+	# Meson's SKIP, said loudly: a machine that allows neither (a
+	# container without CAP_SYS_ADMIN, user namespaces restricted)
+	echo "SKIP: no mount namespace here (unshare -m needs root with" \
+	    "CAP_SYS_ADMIN, unshare -rm user namespaces): no disk-full test" >&2
+	exit 77
 fi
 . "$(dirname "$0")/../cli/lib.sh"
 
@@ -37,8 +39,14 @@ fill() {	# [KB]: the disk full, or with KB left free
 unfill() { rm -f "$MNT/filler"; }
 count() { sqlite3 "$V/vault.db" "SELECT count(*) FROM records"; }
 full_said() {	# DESC: the command's stderr ($T/err) names the cause
-	grep -qi "no space left on device\|disk is full" "$T/err" && ok ||
-	    bad "$1: does not say the disk is full: $(cat "$T/err")"
+	if grep -q "disk I/O error" "$T/err" &&
+	    ! grep -q "No space left on device" "$T/err"; then
+		bad "$1: an I/O error with no reason: $(cat "$T/err")"
+	elif grep -qi "no space left on device\|disk is full" "$T/err"; then
+		ok
+	else
+		bad "$1: does not say the disk is full: $(cat "$T/err")"
+	fi
 }
 
 "$CV" gen --count 2000 --seed 7 >"$T/a.jsonl"
@@ -58,9 +66,10 @@ full_said "load"
 expect_fail "rotate, disk full" "" "$CV" rotate --dir "$V" --quiet
 full_said "rotate"
 unfill
+# (a command first: it settles what a failed load may have left hidden)
+expect_ok "a record reads" "$CV" get --dir "$V" "$last"
 expect_eq "the failed load stored nothing" "$n0" "$(count)"
 expect_ok "the log verifies after both" "$CV" audit verify --dir "$V"
-expect_ok "a record reads" "$CV" get --dir "$V" "$last"
 expect_ok "the load, space back" "$CV" load --dir "$V" --quiet "$T/b.jsonl"
 [ "$(count)" -ge $((n0 + 2000)) ] && ok ||
     bad "the load stored all: $(count) records, had $n0"
@@ -78,6 +87,7 @@ expect_fail "load, the disk filling up" "" \
     "$CV" load --dir "$V" --quiet "$T/c.jsonl"
 full_said "load, the disk filling up"
 unfill
+expect_ok "a record reads after the cut load" "$CV" get --dir "$V" "$id"
 expect_eq "the load cut short stored nothing" "$n1" "$(count)"
 fill 300
 expect_fail "rotate, the disk filling up" "" "$CV" rotate --dir "$V" --quiet
@@ -141,6 +151,7 @@ expect_code "served again once space is back" 200
 read_id "$id"
 expect_code "the first record too" 200
 stop_server
+SRV_PID=
 expect_eq "server exit" 0 "$SRV_RC"
 
 "$CV" audit tail --dir "$V" --json -n 100000 >"$T/log"
