@@ -37,7 +37,7 @@ fill() {	# [KB]: the disk full, or with KB left free
 	sync
 }
 unfill() { rm -f "$MNT/filler"; }
-count() { sqlite3 "$V/vault.db" "SELECT count(*) FROM records"; }
+count() { sql "$V" "SELECT count(*) FROM records"; }
 full_said() {	# DESC: the command's stderr ($T/err) names the cause
 	if grep -q "disk I/O error" "$T/err" &&
 	    ! grep -q "No space left on device" "$T/err"; then
@@ -74,7 +74,7 @@ expect_ok "the load, space back" "$CV" load --dir "$V" --quiet "$T/b.jsonl"
 [ "$(count)" -ge $((n0 + 2000)) ] && ok ||
     bad "the load stored all: $(count) records, had $n0"
 expect_ok "the rotation, space back" "$CV" rotate --dir "$V" --quiet
-gens=$(sqlite3 "$V/vault.db" "SELECT count(DISTINCT gen) FROM deks")
+gens=$(sql "$V" "SELECT count(DISTINCT gen) FROM deks")
 expect_eq "every key under one root" 1 "$gens"
 
 # The disk fills up during a load (1 MB left: it needs about 7) and
@@ -103,7 +103,7 @@ expect_ok "the load, space back" "$CV" load --dir "$V" --quiet "$T/c.jsonl"
     bad "the second load stored all: $(count) records, had $n1"
 expect_ok "the rotation, space back" "$CV" rotate --dir "$V" --quiet
 expect_eq "every key under one root" 1 \
-    "$(sqlite3 "$V/vault.db" "SELECT count(DISTINCT gen) FROM deks")"
+    "$(sql "$V" "SELECT count(DISTINCT gen) FROM deks")"
 
 # A server: reads refused while the disk is full, served once space is
 # back; every record served has its entry, none refused has one.
