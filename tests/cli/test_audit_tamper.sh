@@ -11,11 +11,12 @@ for i in 1 2 3 4 5 6 7 8; do "$CV" get --dir "$T/v" "$id" >/dev/null 2>&1; done
 expect_ok "clean log verifies" "$CV" audit verify --dir "$T/v"
 cp -a "$T/v" "$T/pristine"
 
-# frames FILE: rewrite entries with python (u32 length || leaf frames)
+# edit HOW [I]: rewrite entry I (default 4) and the one after it in the
+# entries file (u32 length || leaf frames)
 edit() {
-	python3 - "$T/v/audit/entries" "$1" <<'PY'
+	python3 - "$T/v/audit/entries" "$1" "${2:-4}" <<'PY'
 import struct, sys
-path, how = sys.argv[1], sys.argv[2]
+path, how, i = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = open(path, "rb").read()
 frames, off = [], 0
 while off < len(data):
@@ -23,11 +24,11 @@ while off < len(data):
     frames.append(bytearray(data[off:off + 4 + n]))
     off += 4 + n
 if how == "edit":
-    frames[4][-3] ^= 0x20
+    frames[i][-3] ^= 0x20
 elif how == "delete":
-    del frames[4]
+    del frames[i]
 elif how == "swap":
-    frames[4], frames[5] = frames[5], frames[4]
+    frames[i], frames[i + 1] = frames[i + 1], frames[i]
 elif how == "truncate":
     frames = frames[:6]
 open(path, "wb").write(b"".join(bytes(f) for f in frames))
@@ -118,4 +119,37 @@ restore
 edit swap
 expect_fail "swapped entries, checkpoint after them" \
     "reordered: entries 4 and 5 were swapped" "$CV" audit verify --dir "$T/v"
+
+# The last entry the latest checkpoint covers, with entries after it:
+# only the next entry's stored hash (past the checkpoint) tells a
+# deletion or a swap from an edit.
+restore
+for i in 1 2 3; do "$CV" get --dir "$T/v" "$id" >/dev/null 2>&1; done
+"$CV" audit checkpoint --dir "$T/v" >/dev/null
+for i in 1 2 3; do "$CV" get --dir "$T/v" "$id" >/dev/null 2>&1; done
+k=$(python3 - "$T/v/audit/checkpoints" <<'PY'
+import struct, sys
+d, off = open(sys.argv[1], "rb").read(), 0
+while off < len(d):	# the latest checkpoint's size, less one
+    n = struct.unpack(">I", d[off:off + 4])[0]
+    k = int(d[off + 4:off + 4 + n].split(b"\n")[1]) - 1
+    off += 8 + n
+print(k)
+PY
+)
+rm -rf "$T/pristine"
+cp -a "$T/v" "$T/pristine"
+edit delete "$k"
+expect_fail "deleted, the last checkpointed entry" \
+    "FAILED at entry $k: missing: entry $k was deleted" \
+    "$CV" audit verify --dir "$T/v"
+restore
+edit swap "$k"
+expect_fail "swapped, the last checkpointed entry and the next" \
+    "reordered: entries $k and $((k + 1)) were swapped" \
+    "$CV" audit verify --dir "$T/v"
+restore
+edit edit "$k"
+expect_fail "edited, the last checkpointed entry" "FAILED at entry $k: edited" \
+    "$CV" audit verify --dir "$T/v"
 finish
