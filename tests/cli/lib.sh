@@ -146,6 +146,19 @@ sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))" >"$3"
 	fi
 }
 
+# How many records.get entries with outcome allowed vault DIR's log holds
+# for record ID: one for each time the record left.
+allowed_reads() {	# DIR ID
+	"$CV" audit tail --dir "$1" --json -n 1000000 >"$T/allowed.log" &&
+	    python3 - "$T/allowed.log" "$2" <<'PY'
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1])]
+print(len([e for e in es if e["action"] == "records.get" and
+           sys.argv[2] in e.get("records", []) and
+           e["outcome"] == "allowed"]))
+PY
+}
+
 # The cluster in PGDIR (stopped: every page out of shared buffers):
 # its pages, its WAL and its statement log hold record id ID (so the
 # search is real) and none of the SSNs listed in file SSNS.

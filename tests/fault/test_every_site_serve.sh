@@ -62,18 +62,6 @@ pace() {
 	sleep $((62 - (now - t)))
 }
 paced=0
-# The allowed entries of R1's reads on the log (the server's own, read
-# while it runs as at the end).
-allowed() {
-	"$CV" audit tail --dir "$T/v" --json -n 1000000 >"$T/log"
-	python3 - "$T/log" "$R1" <<'PY'
-import json, sys
-es = [json.loads(l) for l in open(sys.argv[1])]
-print(len([e for e in es if e["action"] == "records.get" and
-           sys.argv[2] in e.get("records", []) and
-           e["outcome"] == "allowed"]))
-PY
-}
 declare -A codes sites
 viol() { violations=$((violations + 1)); bad "$*"; }
 
@@ -85,7 +73,7 @@ case $cls in alloc | ipc)
 	[ -n "$exact" ] || {
 		exact=1
 		expect_eq "an allowed entry for each read served before $cls" \
-		    "$served" "$(allowed)"
+		    "$served" "$(allowed_reads "$T/v" "$R1")"
 	} ;;
 esac
 for proc in cv-api cv-keyd; do
@@ -180,7 +168,7 @@ echo "# ${#sites[@]} distinct sites: ${!sites[*]}; ${paced} s waited for" \
 # errs the safe way (breach scoping counts it; never a record out with
 # no entry), and only the alloc and ipc classes reach past the entry: for
 # file, SQLite, libpq and PKCS#11 it is exact.
-got=$(allowed)
+got=$(allowed_reads "$T/v" "$R1")
 if [ "$late" -eq 0 ]; then
 	expect_eq "an allowed entry for every record served" "$served" "$got"
 else
