@@ -15,14 +15,12 @@ cp -a "$T/v" "$T/pristine"
 # entries file (u32 length || leaf frames)
 edit() {
 	python3 - "$T/v/audit/entries" "$1" "${2:-4}" <<'PY'
-import struct, sys
+import os, sys
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+from audit_files import frames as of
 path, how, i = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = open(path, "rb").read()
-frames, off = [], 0
-while off < len(data):
-    n = struct.unpack(">I", data[off:off + 4])[0]
-    frames.append(bytearray(data[off:off + 4 + n]))
-    off += 4 + n
+frames = [bytearray(data[o:o + 4 + n]) for o, n in of(data)]
 if how == "edit":
     frames[i][-3] ^= 0x20
 elif how == "delete":
@@ -53,14 +51,13 @@ expect_fail "truncated log" "truncated" "$CV" audit verify --dir "$T/v"
 restore
 # Truncated everywhere, checkpoints included: only a held one tells.
 python3 - "$T/v/audit" <<'PY'
-import os, struct, sys
+import os, sys
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+from audit_files import frames
 d = sys.argv[1]
 keep = 6
 data = open(d + "/entries", "rb").read()
-off = 0
-for _ in range(keep):
-    off += 4 + struct.unpack(">I", data[off:off + 4])[0]
-open(d + "/entries", "wb").write(data[:off])
+open(d + "/entries", "wb").write(data[:frames(data)[keep][0]])
 os.truncate(d + "/offsets", keep * 8)
 for l in os.listdir(d + "/tree"):
     os.truncate(d + "/tree/" + l, (keep >> int(l)) * 32)
@@ -75,15 +72,13 @@ restore
 # The latest checkpoint replaced by one signed with another key.
 "$CV" init --dir "$T/other" 2>/dev/null
 python3 - "$T/v/audit/checkpoints" "$T/other/audit/checkpoints" <<'PY'
-import struct, sys
-def frames(p):
-    d, off, out = open(p, "rb").read(), 0, []
-    while off < len(d):
-        n = struct.unpack(">I", d[off:off + 4])[0]
-        out.append(d[off:off + 8 + n])
-        off += 8 + n
-    return out
-mine, theirs = frames(sys.argv[1]), frames(sys.argv[2])
+import os, sys
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+from audit_files import frames
+def notes(p):	# each checkpoint's frame, whole
+    d = open(p, "rb").read()
+    return [d[o:o + 8 + n] for o, n in frames(d, 4)]
+mine, theirs = notes(sys.argv[1]), notes(sys.argv[2])
 open(sys.argv[1], "wb").write(b"".join(mine[:-1] + [theirs[-1]]))
 PY
 expect_fail "checkpoint by another key" "bad signature" \
@@ -128,13 +123,12 @@ for i in 1 2 3; do "$CV" get --dir "$T/v" "$id" >/dev/null 2>&1; done
 "$CV" audit checkpoint --dir "$T/v" >/dev/null
 for i in 1 2 3; do "$CV" get --dir "$T/v" "$id" >/dev/null 2>&1; done
 k=$(python3 - "$T/v/audit/checkpoints" <<'PY'
-import struct, sys
-d, off = open(sys.argv[1], "rb").read(), 0
-while off < len(d):	# the latest checkpoint's size, less one
-    n = struct.unpack(">I", d[off:off + 4])[0]
-    k = int(d[off + 4:off + 4 + n].split(b"\n")[1]) - 1
-    off += 8 + n
-print(k)
+import os, sys
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+from audit_files import frames
+d = open(sys.argv[1], "rb").read()
+o, n = frames(d, 4)[-1]	# the latest checkpoint's size, less one
+print(int(d[o + 4:o + 4 + n].split(b"\n")[1]) - 1)
 PY
 )
 rm -rf "$T/pristine"

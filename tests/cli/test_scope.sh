@@ -274,11 +274,11 @@ expect_eq "only the readable record was decrypted" "scope.notify [\"$R1\"]" \
 if ! on_pg "$T/v"; then
 cp -a "$T/v" "$T/vt"
 python3 - "$T/vt/audit/entries" <<'PY'
-import struct, sys
+import os, sys
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+from audit_files import frames
 data = bytearray(open(sys.argv[1], "rb").read())
-off = 0
-for _ in range(6):	# into the 7th entry
-    off += 4 + struct.unpack(">I", data[off:off + 4])[0]
+off = frames(data)[6][0]	# into the 7th entry
 data[off + 20] ^= 0x20
 open(sys.argv[1], "wb").write(bytes(data))
 PY

@@ -23,14 +23,11 @@ restore() { rm -rf "$T/v"; cp -a "$T/pristine" "$T/v"; }
 py() { python3 - "$T/v/audit" "$@"; }
 # The frames of the entries file, as python sees them.
 FRAMES='
-import struct
+import os, sys
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+import audit_files
 def frames(d):
-    data, off, out = open(d + "/entries", "rb").read(), 0, []
-    while off + 4 <= len(data):
-        n = struct.unpack(">I", data[off:off + 4])[0]
-        out.append((off, n))
-        off += 4 + n
-    return out
+    return audit_files.frames(open(d + "/entries", "rb").read())
 '
 
 # rewrite_frame K EXPR: the start of frame K (a python index: -1 is the

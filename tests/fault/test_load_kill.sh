@@ -44,12 +44,10 @@ expect_eq "killed after the commit" 137 $?
 audit_file "$T/a" entries "$T/entries"
 expect_eq "the log's last entry, before the next open" load.begin \
     "$(python3 - "$T/entries" <<'PY'
-import struct, sys
-d = open(sys.argv[1], "rb").read()
-i = last = 0
-while i < len(d):
-    n = struct.unpack(">I", d[i:i + 4])[0]
-    last, i = d[i + 4:i + 4 + n], i + 4 + n
+import os, struct, sys
+sys.path.insert(0, os.environ["CV_TESTLIB"])
+from audit_files import leaves
+last = leaves(open(sys.argv[1], "rb").read())[-1]
 # leaf: u8 version, u64 time, u8 outcome, u16 sections, string action
 n = struct.unpack(">H", last[12:14])[0]
 print(last[14:14 + n].decode())
