@@ -7,7 +7,8 @@
 # writes the outcome of a killed load (load.settle: committed, or rolled
 # back), and the same input again is refused unless --new-version.
 # CLEARVAULT_FAULT=load.decided:1 kills the command (SIGKILL) just after
-# the commit, load.batch:1 just after the first of its short transactions.
+# the commit, load.logged:1 just after its outcome entry, load.batch:1 just
+# after the first of its short transactions.
 . "$(dirname "$0")/../cli/lib.sh"
 
 N=20000
@@ -91,6 +92,19 @@ expect_ok "asked for, a second time" "$CV" load --dir "$T/a" \
 grep -q "300 new versions" "$T/err" && ok || bad "versions: $(cat "$T/err")"
 expect_eq "version 3 now" 3 "$(version "$T/a" "$first")"
 expect_eq "untouched beyond the input" 1 "$(version "$T/a" "$last")"
+
+# ---- killed between its outcome entry and marking it recorded ----------
+# (a kill -9 loop found it: the next open wrote a second outcome)
+"$CV" init --dir "$T/d" 2>/dev/null
+CLEARVAULT_FAULT=load.logged:1 killed "$CV" load --dir "$T/d" --quiet \
+    "$T/few.jsonl"
+expect_eq "killed after the outcome entry" 137 $?
+expect_ok "the next command" "$CV" get --dir "$T/d" "$first"
+actions "$T/d" | tr '\n' ' ' >"$T/acts"
+expect_eq "one outcome: the load's own, no settle" \
+    "init load.begin load get " "$(cat "$T/acts")"
+expect_eq "the load marked recorded" 0 \
+    "$(raw "$T/d" "SELECT count(*) FROM loads WHERE audited = 0")"
 
 # ---- killed before its last commit: nothing stored ---------------------
 "$CV" init --dir "$T/b" 2>/dev/null
