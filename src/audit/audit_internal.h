@@ -42,7 +42,9 @@ struct cv_audit {
 	size_t open_n;
 	int64_t open_batch, committed_batch;
 	int committing;
-	uint64_t bases[AUDIT_RING];
+	/* each batch's indices, an entry's own (staged on PostgreSQL, a
+	 * batch's may not be contiguous); freed when the slot is reused */
+	uint64_t *idx[AUDIT_RING];
 	cv_err errs[AUDIT_RING];
 	/* cv_audit_submit: a queue and the thread that commits it */
 	pthread_mutex_t qmu;
@@ -68,10 +70,10 @@ struct audit_waiter {
 	void *ctx;
 };
 
-/* Appends N framed leaves durably under the file lock; *base is the first
- * index. On failure nothing of them counts. */
+/* Appends N framed leaves durably; IDX (N of them, the caller's) gets each
+ * one's index. On failure nothing of them counts. */
 cv_err audit_write_batch(struct cv_audit *a, const uint8_t *frames,
-    size_t flen, size_t n, uint64_t *base) CV_MUST_CHECK;
+    size_t flen, size_t n, uint64_t *idx) CV_MUST_CHECK;
 /* The length-prefixed frame of E appended to B. */
 cv_err audit_frame(const struct cv_audit_entry *e,
     struct cv_buf *b) CV_MUST_CHECK;

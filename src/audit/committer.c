@@ -65,7 +65,8 @@ committer(void *arg)
 	struct cv_audit *a = arg;
 	struct cv_buf batch = { 0 };
 	struct audit_waiter *w = NULL;
-	size_t n = 0, wcap = 0;
+	uint64_t *ix = NULL;
+	size_t n = 0, wcap = 0, ixcap = 0;
 	struct timespec last = { 0 };
 
 	(void)pthread_setname_np(pthread_self(), "cv-committer");
@@ -73,7 +74,6 @@ committer(void *arg)
 	for (;;) {
 		struct cv_buf tb;
 		struct audit_waiter *tw;
-		uint64_t base = 0;
 		size_t tc;
 		cv_err r;
 
@@ -111,10 +111,19 @@ committer(void *arg)
 			__atomic_store_n(&a->ckpt_err, (int)r,
 			    __ATOMIC_RELEASE);
 		}
+		if (r == CV_OK && n > ixcap) {
+			uint64_t *t = realloc(ix, n * sizeof *ix);
+			if (t == NULL)
+				r = CV_ERR_NOMEM;
+			else {
+				ix = t;
+				ixcap = n;
+			}
+		}
 		if (r == CV_OK)
-			r = audit_write_batch(a, batch.p, batch.len, n, &base);
+			r = audit_write_batch(a, batch.p, batch.len, n, ix);
 		for (size_t i = 0; i < n; i++)
-			w[i].done(w[i].ctx, r, base + i);
+			w[i].done(w[i].ctx, r, r == CV_OK ? ix[i] : 0);
 		if (a->on_batch)
 			a->on_batch(a->on_batch_ctx);
 		sodium_memzero(batch.p, batch.len);
@@ -124,6 +133,7 @@ committer(void *arg)
 	pthread_mutex_unlock(&a->qmu);
 	cv_buf_free(&batch);
 	free(w);
+	free(ix);
 	return NULL;
 }
 

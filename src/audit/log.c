@@ -407,10 +407,10 @@ cut_failed(struct cv_audit *a, uint64_t base, uint64_t at)
 
 cv_err
 audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t n,
-    uint64_t *base)
+    uint64_t *idx)
 {
 	char detail[512];
-	uint64_t at;
+	uint64_t at, base;
 	cv_err r;
 
 	if ((r = lock(a, LOCK_EX)) != CV_OK)
@@ -423,7 +423,7 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 	}
 	if ((r = audit_refresh(a)) != CV_OK)
 		goto out;
-	*base = a->size;
+	base = a->size;
 	at = a->end;
 	if ((r = audit_pwrite(a, a->fd_entries, frames, flen, at)) != CV_OK ||
 	    (r = audit_index_leaves(a, frames, flen, n)) != CV_OK ||
@@ -438,7 +438,7 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 			cv_err_set("%s", detail);
 			return r;
 		}
-		cut_failed(a, *base, at);
+		cut_failed(a, base, at);
 		cv_err_set("%s", detail);
 	}
  out:
@@ -448,6 +448,8 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 		r = unlock(a);
 	else
 		unlock(a);
+	for (size_t i = 0; r == CV_OK && i < n; i++)
+		idx[i] = base + i;
 	return r;
 }
 
@@ -476,19 +478,23 @@ commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
 			struct cv_buf b = a->open;
 			size_t bn = a->open_n;
 			int64_t id = a->open_batch++;
-			uint64_t base = 0;
+			uint64_t *ix;
 
 			a->open = a->spare;
 			a->open.len = 0;
 			a->open_n = 0;
 			a->committing = 1;
 			pthread_mutex_unlock(&a->mu);
-			r = audit_write_batch(a, b.p, b.len, bn, &base);
+			if ((ix = calloc(bn, sizeof *ix)) == NULL)
+				r = CV_ERR_NOMEM;
+			else
+				r = audit_write_batch(a, b.p, b.len, bn, ix);
 			pthread_mutex_lock(&a->mu);
 			sodium_memzero(b.p, b.len);
 			b.len = 0;
 			a->spare = b;
-			a->bases[id % RING] = base;
+			free(a->idx[id % RING]);
+			a->idx[id % RING] = ix;
 			a->errs[id % RING] = r;
 			a->committed_batch = id;
 			a->committing = 0;
@@ -498,8 +504,8 @@ commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
 	}
 	/* XXX a waiter asleep for RING batches would read a reused slot. */
 	r = a->errs[mine % RING];
-	if (index)
-		*index = a->bases[mine % RING] + pos;
+	if (index && r == CV_OK)
+		*index = a->idx[mine % RING][pos];
 	pthread_mutex_unlock(&a->mu);
 	return r;
 }
@@ -765,6 +771,8 @@ cv_audit_close(struct cv_audit *a)
 	}
 	cv_buf_free(&a->open);
 	cv_buf_free(&a->spare);
+	for (size_t i = 0; i < RING; i++)
+		free(a->idx[i]);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->io);
 	pthread_mutex_destroy(&a->ckpt_mu);
