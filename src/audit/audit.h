@@ -171,6 +171,17 @@ cv_err cv_audit_append_leaves(struct cv_audit *a, const uint8_t *leaves,
 cv_err cv_audit_size(struct cv_audit *a, uint64_t *size) CV_MUST_CHECK;
 
 /*
+ * The number of entries once every entry made durable before the call is
+ * in the log. On PostgreSQL a node's entries are durable as staged rows
+ * before they are moved into the log (docs/scale-out.md); this moves them,
+ * filling with an audit.gap entry an index whose node died before
+ * committing it (after a second). Call before reading the log to answer
+ * for everything that happened (scope, evidence). Else cv_audit_size.
+ * CV_ERR_IO when the staged entries cannot be moved within 30 s.
+ */
+cv_err cv_audit_settle(struct cv_audit *a, uint64_t *size) CV_MUST_CHECK;
+
+/*
  * The latest signed checkpoint note appended to OUT; a new one is made
  * first if the log grew since the last one (on demand).
  */

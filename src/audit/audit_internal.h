@@ -54,6 +54,8 @@ struct cv_audit {
 	void (*on_batch)(void *);	/* cv_audit_on_batch */
 	void *on_batch_ctx;
 	pthread_t checkpointer;		/* checkpoints for submitted entries */
+	pthread_t mover;		/* staged entries into the log (pg) */
+	int mover_on;			/* atomic */
 	int ckpt_err;			/* atomic: its last result (cv_err) */
 	int broken;	/* a failed append could not be cut (under io) */
 	/* NULL: files in DIR/audit. Else large objects in PostgreSQL, and
@@ -169,7 +171,41 @@ cv_err audit_pg_truncate(struct cv_audit *a, unsigned h,
  * since the epoch; 0: never), in one round trip. */
 cv_err audit_pg_ckpt_stat(struct cv_audit *a, uint64_t *size,
     double *when) CV_MUST_CHECK;
+/* HOW: LOCK_EX or LOCK_SH, LOCK_EX | LOCK_NB to give up (CV_ERR_LIMIT)
+ * when another node holds it. */
 cv_err audit_pg_lock(struct cv_audit *a, int how) CV_MUST_CHECK;
 cv_err audit_pg_unlock(struct cv_audit *a, int commit);
+
+/*
+ * Staging (stage_pg.c, stage.c; PostgreSQL only). audit_pg_stage makes N
+ * framed leaves durable as staged rows, IDX getting each one's index.
+ * Under the exclusive lock: audit_pg_staged appends to FRAMES the staged
+ * run that starts at FROM (*N of them), *NEXT the index after it, or the
+ * sequence's next one when the run is empty; audit_pg_unstage deletes
+ * the rows below UPTO. audit_pg_fill stages LEAF at AT unless a row has
+ * it; audit_pg_staged_leaf reads one staged row (CV_ERR_NOT_FOUND);
+ * audit_pg_taken: the sequence's next index.
+ */
+cv_err audit_pg_stage_setup(struct cv_audit *a) CV_MUST_CHECK;
+cv_err audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
+    size_t n, uint64_t *idx) CV_MUST_CHECK;
+cv_err audit_pg_staged(struct cv_audit *a, uint64_t from,
+    struct cv_buf *frames, size_t *n, uint64_t *next) CV_MUST_CHECK;
+cv_err audit_pg_unstage(struct cv_audit *a, uint64_t upto) CV_MUST_CHECK;
+cv_err audit_pg_fill(struct cv_audit *a, uint64_t at, const uint8_t *leaf,
+    size_t len) CV_MUST_CHECK;
+cv_err audit_pg_staged_leaf(struct cv_audit *a, uint64_t index,
+    struct cv_buf *out) CV_MUST_CHECK;
+cv_err audit_pg_taken(struct cv_audit *a, uint64_t *next) CV_MUST_CHECK;
+/* The exclusive lock if no other node holds it, else CV_ERR_LIMIT. */
+cv_err audit_try_lock(struct cv_audit *a) CV_MUST_CHECK;
+/* Moves staged entries until the IDX (N) are in the log (a process with
+ * no mover thread, after its own batch). */
+cv_err audit_settle_own(struct cv_audit *a, const uint64_t *idx,
+    size_t n) CV_MUST_CHECK;
+/* The mover thread's round: what follows the log, while no other node
+ * moves; a hole kept since *HOLE_SINCE at *HOLE_AT is filled once old. */
+cv_err audit_move_some(struct cv_audit *a, double *hole_since,
+    uint64_t *hole_at) CV_MUST_CHECK;
 
 #endif

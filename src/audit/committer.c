@@ -162,6 +162,41 @@ checkpointer(void *arg)
 	return NULL;
 }
 
+/*
+ * PostgreSQL: every 10 ms, staged entries into the log, unless another
+ * node's mover is at it (docs/scale-out.md). The releases do not wait for
+ * it; readers that must see everything settle first (cv_audit_settle).
+ */
+static void *
+mover(void *arg)
+{
+	struct cv_audit *a = arg;
+	struct timespec until;
+	uint64_t hole_at = UINT64_MAX;
+	double hole_since = 0;
+
+	(void)pthread_setname_np(pthread_self(), "cv-mover");
+	pthread_mutex_lock(&a->qmu);
+	while (!a->committer_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 10000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&a->qcv_tick, &a->qmu, &until);
+		if (a->committer_stop)
+			break;
+		pthread_mutex_unlock(&a->qmu);
+		/* A failure is the readers' to report, when they settle. */
+		if (audit_move_some(a, &hole_since, &hole_at) != CV_OK)
+			cv_err_clear();
+		pthread_mutex_lock(&a->qmu);
+	}
+	pthread_mutex_unlock(&a->qmu);
+	return NULL;
+}
+
 void
 cv_audit_on_batch(struct cv_audit *a, void (*fn)(void *), void *ctx)
 {
@@ -178,6 +213,10 @@ cv_audit_submit(struct cv_audit *a, const struct cv_audit_entry *e,
 
 	pthread_mutex_lock(&a->qmu);
 	if (!a->committer_on) {
+		/* Without it, the committer moves each batch itself. */
+		if (a->pg && !a->mover_on &&
+		    pthread_create(&a->mover, NULL, mover, a) == 0)
+			__atomic_store_n(&a->mover_on, 1, __ATOMIC_RELEASE);
 		if (pthread_create(&a->committer, NULL, committer, a) != 0) {
 			r = cv_fail(CV_ERR_INTERNAL, "audit: cannot start the "
 			    "committer thread");
@@ -236,6 +275,19 @@ audit_committer_stop(struct cv_audit *a)
 	if (on) {
 		pthread_join(a->committer, NULL);
 		pthread_join(a->checkpointer, NULL);
+	}
+	if (a->mover_on) {
+		uint64_t at = UINT64_MAX;
+		double since = 0;
+
+		pthread_join(a->mover, NULL);
+		__atomic_store_n(&a->mover_on, 0, __ATOMIC_RELEASE);
+		/* What is staged yet, moved unless another node is at it
+		 * (then that node's mover, or the next open, does it). */
+		if (audit_move_some(a, &since, &at) != CV_OK)
+			cv_err_clear();
+	}
+	if (on) {
 		/* What was committed last gets its checkpoint now; if it
 		 * cannot, the next open starts from the one before. */
 		if (audit_maybe_checkpoint(a) != CV_OK)

@@ -40,33 +40,7 @@
 
 #include "../store/store.h"
 #include "audit_internal.h"
-
-/* Large object modes (libpq/libpq-fs.h). */
-#define INV_WRITE "131072"
-#define INV_READ "262144"
-/* How long a writer waits for another node's batch or checkpoint. */
-#define LOCK_WAIT_S 30.0
-
-/* A write kept for the COMMIT. */
-struct put {
-	unsigned h;
-	uint64_t off;
-	size_t at, len;		/* its bytes in the handle's `data` */
-};
-
-struct audit_pg {
-	PGconn *w, *r;
-	pthread_mutex_t rmu;	/* R's */
-	char oid[AUDIT_PG_FILES][16];	/* decimal, as parameters */
-	char key[24];		/* the advisory lock's, decimal */
-	/* Under the lock (a->io): writes not yet sent, and the size of
-	 * `offsets` the lock's statement read (until a write to it). */
-	struct put *puts;
-	size_t nputs, cap;
-	struct cv_buf data;
-	uint64_t offsets_size;
-	int offsets_known;
-};
+#include "pg_internal.h"
 
 /* The handle whose lock this thread holds: its reads go through W. */
 static _Thread_local const struct cv_audit *holder;
@@ -84,9 +58,8 @@ file_name(unsigned h, char *buf, size_t size)
 	return buf;
 }
 
-/* The primary message of RES's failure (or C's), without the newline. */
-static cv_err
-pg_fail(PGconn *c, const PGresult *res, const char *fmt, const char *arg)
+cv_err
+audit_pg_fail(PGconn *c, const PGresult *res, const char *fmt, const char *arg)
 {
 	const char *m = res ? PQresultErrorField(res,
 	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -200,7 +173,7 @@ flush(struct cv_audit *a)
 	if ((r = puts_sql(p, "", &sql)) == CV_OK) {
 		res = PQexec(p->w, (const char *)sql.p);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			r = pg_fail(p->w, res, "%s", "write the log");
+			r = audit_pg_fail(p->w, res, "%s", "write the log");
 		PQclear(res);
 	}
 	drop_puts(p);
@@ -254,7 +227,7 @@ audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
 	res = query(a->pg->w, "UPDATE cv_audit_files SET mtime_us = $1::bigint"
 	    " WHERE name = 'checkpoints'", 1, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		r = pg_fail(a->pg->w, res, "date the %s", "checkpoints");
+		r = audit_pg_fail(a->pg->w, res, "date the %s", "checkpoints");
 	PQclear(res);
 	return r;
 }
@@ -282,7 +255,7 @@ audit_pg_read(struct cv_audit *a, unsigned h, void *buf, size_t len,
 	res = query(c, "SELECT lo_get($1::oid, $2::bigint, $3::int)", 3, v,
 	    NULL, NULL, 1);
 	if (!one_value(res))
-		r = pg_fail(c, res, "read %s", file_name(h, nb, sizeof nb));
+		r = audit_pg_fail(c, res, "read %s", file_name(h, nb, sizeof nb));
 	else if ((size_t)PQgetlength(res, 0, 0) != len)
 		r = cv_fail(CV_ERR_IO, "audit log in PostgreSQL: %s ends "
 		    "before byte %" PRIu64 ", short of the %zu bytes wanted "
@@ -327,7 +300,7 @@ audit_pg_read_many(struct cv_audit *a, size_t n, const unsigned *h,
 	    1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
 	    PQnfields(res) != (int)n)
-		r = pg_fail(c, res, "%s", "read the log");
+		r = audit_pg_fail(c, res, "%s", "read the log");
 	for (size_t i = 0; r == CV_OK && i < n; i++) {
 		char nb[16];
 		if ((size_t)PQgetlength(res, 0, (int)i) != len[i])
@@ -404,7 +377,7 @@ audit_pg_size(struct cv_audit *a, unsigned h, uint64_t *size)
 	res = query(c, "SELECT lo_lseek64(lo_open($1::oid, " INV_READ "), 0, "
 	    "2)", 1, v, NULL, NULL, 0);
 	if (!one_value(res))
-		r = pg_fail(c, res, "measure %s", file_name(h, nb, sizeof nb));
+		r = audit_pg_fail(c, res, "measure %s", file_name(h, nb, sizeof nb));
 	else
 		*size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
@@ -426,7 +399,7 @@ audit_pg_ckpt_stat(struct cv_audit *a, uint64_t *size, double *when)
 	    " mtime_us FROM cv_audit_files WHERE name = 'checkpoints'", 0,
 	    NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		r = pg_fail(c, res, "measure the %s", "checkpoints");
+		r = audit_pg_fail(c, res, "measure the %s", "checkpoints");
 	else {
 		*size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 		*when = (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10) / 1e6;
@@ -453,7 +426,7 @@ audit_pg_truncate(struct cv_audit *a, unsigned h, uint64_t len)
 	res = query(a->pg->w, "SELECT lo_truncate64(lo_open($1::oid, "
 	    INV_WRITE "), $2::bigint)", 2, v, NULL, NULL, 0);
 	if (!one_value(res))
-		r = pg_fail(a->pg->w, res, "truncate %s", file_name(h, nb,
+		r = audit_pg_fail(a->pg->w, res, "truncate %s", file_name(h, nb,
 		    sizeof nb));
 	PQclear(res);
 	return r;
@@ -470,13 +443,26 @@ audit_pg_lock(struct cv_audit *a, int how)
 	/* One round trip (the simple protocol answers for the last
 	 * statement): the lock, then the size of `offsets` under it, which
 	 * every caller's refresh asks first. */
-	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%s);"
-	    " SELECT lo_lseek64(lo_open(%s, " INV_READ "), 0, 2)",
-	    how == LOCK_EX ? "" : "_shared", a->pg->key,
-	    a->pg->oid[AUDIT_PG_OFFSETS]);
+	if (how & LOCK_NB)
+		snprintf(sql, sizeof sql, "BEGIN; SELECT CASE WHEN "
+		    "pg_try_advisory_xact_lock(%s) THEN lo_lseek64(lo_open(%s, "
+		    INV_READ "), 0, 2) ELSE -1 END", a->pg->key,
+		    a->pg->oid[AUDIT_PG_OFFSETS]);
+	else
+		snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s"
+		    "(%s); SELECT lo_lseek64(lo_open(%s, " INV_READ "), 0, 2)",
+		    how == LOCK_EX ? "" : "_shared", a->pg->key,
+		    a->pg->oid[AUDIT_PG_OFFSETS]);
 	res = PQexec(a->pg->w, sql);
+	if (one_value(res) && strcmp(PQgetvalue(res, 0, 0), "-1") == 0) {
+		/* Another node holds it (LOCK_NB). */
+		PQclear(res);
+		PQclear(PQexec(a->pg->w, "ROLLBACK"));
+		return cv_fail(CV_ERR_LIMIT, "audit log in PostgreSQL: another "
+		    "node holds the sequencer");
+	}
 	if (!one_value(res)) {
-		r = pg_fail(a->pg->w, res, "take the %s lock", how == LOCK_EX ?
+		r = audit_pg_fail(a->pg->w, res, "take the %s lock", how & LOCK_EX ?
 		    "log's" : "log's shared");
 		PQclear(PQexec(a->pg->w, "ROLLBACK"));
 	} else {
@@ -525,7 +511,7 @@ audit_pg_unlock(struct cv_audit *a, int commit)
 		r = PQresultStatus(res) == PGRES_COMMAND_OK ?
 		    cv_fail(CV_ERR_IO, "audit log in PostgreSQL: the "
 		    "transaction was rolled back") :
-		    pg_fail(p->w, res, "%s", commit ? "commit" : "roll back");
+		    audit_pg_fail(p->w, res, "%s", commit ? "commit" : "roll back");
 	/* A write that failed left the transaction open, aborted. */
 	if (r != CV_OK && PQtransactionStatus(p->w) != PQTRANS_IDLE)
 		PQclear(PQexec(p->w, "ROLLBACK"));
@@ -533,8 +519,8 @@ audit_pg_unlock(struct cv_audit *a, int commit)
 	return r;
 }
 
-static cv_err
-pg_connect(const char *db, int readonly, PGconn **out)
+cv_err
+audit_pg_connect(const char *db, int readonly, PGconn **out)
 {
 	return cv_store_pg_connect(db, readonly, LOCK_WAIT_S,
 	    (struct pg_conn **)out);
@@ -547,6 +533,13 @@ audit_pg_close(struct audit_pg *p)
 		return;
 	PQfinish(p->w);
 	PQfinish(p->r);
+	if (p->s)
+		PQfinish(p->s);
+	if (p->db) {
+		sodium_memzero(p->db, strlen(p->db));
+		free(p->db);
+	}
+	pthread_mutex_destroy(&p->smu);
 	drop_puts(p);
 	cv_buf_free(&p->data);
 	free(p->puts);
@@ -566,10 +559,15 @@ audit_pg_open(struct cv_audit *a, const char *db, const char *vault_id,
 	if ((p = calloc(1, sizeof *p)) == NULL)
 		return CV_ERR_NOMEM;
 	pthread_mutex_init(&p->rmu, NULL);
+	pthread_mutex_init(&p->smu, NULL);
+	if ((p->db = strdup(db)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
 	snprintf(p->key, sizeof p->key, "%lld",
 	    (long long)cv_store_pg_lock_key("audit log", vault_id));
-	if ((r = pg_connect(db, readonly, &p->w)) != CV_OK ||
-	    (r = pg_connect(db, readonly, &p->r)) != CV_OK)
+	if ((r = audit_pg_connect(db, readonly, &p->w)) != CV_OK ||
+	    (r = audit_pg_connect(db, readonly, &p->r)) != CV_OK)
 		goto out;
 	/* Named apart from the store's, for whoever watches the sessions
 	 * (pg_stat_activity). */
@@ -579,7 +577,7 @@ audit_pg_open(struct cv_audit *a, const char *db, const char *vault_id,
 	PQclear(res);
 	res = PQexec(p->w, "SELECT name, obj FROM cv_audit_files");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		r = pg_fail(p->w, res, "open the %s", "log (cv_audit_files)");
+		r = audit_pg_fail(p->w, res, "open the %s", "log (cv_audit_files)");
 		goto out;
 	}
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -602,6 +600,11 @@ audit_pg_open(struct cv_audit *a, const char *db, const char *vault_id,
 	}
 	a->pg = p;
 	p = NULL;
+	/* The staging objects (stage_pg.c), made by the first node. */
+	if (!readonly && (r = audit_pg_stage_setup(a)) != CV_OK) {
+		p = a->pg;
+		a->pg = NULL;
+	}
  out:
 	PQclear(res);
 	audit_pg_close(p);
@@ -625,14 +628,14 @@ audit_pg_create(const char *db)
 	PGresult *res;
 	cv_err r;
 
-	if ((r = pg_connect(db, 0, &c)) != CV_OK)
+	if ((r = audit_pg_connect(db, 0, &c)) != CV_OK)
 		return r;
 	res = PQexec(c, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		r = st && strcmp(st, "42P07") == 0 ? cv_fail(CV_ERR_EXISTS,
 		    "audit log in PostgreSQL: the database has one already") :
-		    pg_fail(c, res, "%s", "create the log");
+		    audit_pg_fail(c, res, "%s", "create the log");
 	}
 	PQclear(res);
 	PQfinish(c);

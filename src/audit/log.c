@@ -345,6 +345,17 @@ audit_lock(struct cv_audit *a, int how)
 }
 
 cv_err
+audit_try_lock(struct cv_audit *a)
+{
+	cv_err r;
+
+	pthread_mutex_lock(&a->io);
+	if ((r = audit_pg_lock(a, LOCK_EX | LOCK_NB)) != CV_OK)
+		pthread_mutex_unlock(&a->io);
+	return r;
+}
+
+cv_err
 audit_unlock(struct cv_audit *a)
 {
 	cv_err r = CV_OK;
@@ -413,6 +424,20 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 	uint64_t at, base;
 	cv_err r;
 
+	/* PostgreSQL: durable once staged (stage_pg.c); moved into the log
+	 * by the mover thread, or here by a process that has none. */
+	if (a->pg) {
+		if (cv_fault("audit.commit"))
+			return cv_fail(CV_ERR_IO, "audit log: cannot stage "
+			    "entries: injected commit failure");
+		if ((r = audit_pg_stage(a, frames, flen, n, idx)) != CV_OK ||
+		    __atomic_load_n(&a->mover_on, __ATOMIC_ACQUIRE))
+			return r;
+		if (audit_settle_own(a, idx, n) != CV_OK)
+			/* Durable all the same: the next open moves them. */
+			cv_err_clear();
+		return CV_OK;
+	}
 	if ((r = lock(a, LOCK_EX)) != CV_OK)
 		return r;
 	if (a->broken) {
@@ -432,12 +457,6 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 	    audit_sync(a, a->fd_entries)) != CV_OK) {
 		/* The caller hears the first failure, not the cut's. */
 		snprintf(detail, sizeof detail, "%s", cv_err_detail());
-		if (a->pg) {
-			/* The rollback cuts; the next lock reloads. */
-			audit_abort(a);
-			cv_err_set("%s", detail);
-			return r;
-		}
 		cut_failed(a, base, at);
 		cv_err_set("%s", detail);
 	}
@@ -600,12 +619,23 @@ cv_audit_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 	size_t at = out->len;
 	cv_err r;
 
-	if ((r = lock(a, LOCK_SH)) != CV_OK)
-		return r;
-	if ((r = audit_refresh(a)) == CV_OK && index >= a->size)
-		r = cv_fail(CV_ERR_NOT_FOUND, "no audit entry %llu (the log "
-		    "has %llu)", (unsigned long long)index,
-		    (unsigned long long)a->size);
+	for (int again = 0;; again = 1) {
+		if ((r = lock(a, LOCK_SH)) != CV_OK)
+			return r;
+		if ((r = audit_refresh(a)) != CV_OK || index < a->size)
+			break;
+		unlock(a);
+		/* Durable but not moved yet: its staged row. A row leaves
+		 * the table as the log grows past it, in one transaction:
+		 * not found there, the log is looked at once more. */
+		if (a->pg && !again && (r = audit_pg_staged_leaf(a, index,
+		    out)) != CV_ERR_NOT_FOUND)
+			return r;
+		if (a->pg == NULL || again)
+			return cv_fail(CV_ERR_NOT_FOUND, "no audit entry %llu "
+			    "(the log has %llu)", (unsigned long long)index,
+			    (unsigned long long)a->size);
+	}
 	/* Where it starts and ends: adjacent in `offsets`, one read (a
 	 * round trip in PostgreSQL). */
 	if (r == CV_OK && index == 0 &&
@@ -689,6 +719,7 @@ cv_audit_open(const char *vault_dir, const char *db, const char *vault_id,
     const struct cv_audit_signer *signer, int readonly, struct cv_audit **out)
 {
 	struct cv_audit *a;
+	uint64_t size;
 	cv_err r;
 
 	*out = NULL;
@@ -737,6 +768,10 @@ cv_audit_open(const char *vault_dir, const char *db, const char *vault_id,
 	    (r = open_file(a, "checkpoints", &a->fd_ckpt)) != CV_OK)
 		goto fail;
 	if (!readonly && (r = audit_repair(a)) != CV_OK)
+		goto fail;
+	/* What other nodes staged, in the log before this process reads
+	 * it (a command's scope or proof covers all that was durable). */
+	if (!readonly && a->pg && (r = cv_audit_settle(a, &size)) != CV_OK)
 		goto fail;
 	*out = a;
 	return CV_OK;

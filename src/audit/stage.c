@@ -1,0 +1,181 @@
+/*
+ * Moving staged entries into the log (PostgreSQL only; stage_pg.c says
+ * what staging is). Whoever holds the sequencer moves the rows that follow
+ * the log without a hole, writes them as any append does (entries,
+ * offsets, tree) and deletes them in the same transaction. A process with
+ * no mover thread (a command) moves its own entries before it goes on, and
+ * every read-write open moves what other nodes left, so that what a
+ * command then reads (scope, evidence, a proof) holds every entry made
+ * durable before it began.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "audit_internal.h"
+
+/* How long a hole at the log's end waits for the INSERT that took its
+ * index before an audit.gap entry fills it; and how long a settle waits
+ * in all. */
+#define GAP_WAIT_S 1.0
+#define SETTLE_WAIT_S 30.0
+
+/*
+ * One round under the sequencer: the staged run that follows the log.
+ * WAIT: block for the lock, else CV_ERR_LIMIT when another node holds it.
+ * *MOVED: entries moved; *HOLE: the log's size when nothing follows it
+ * but the sequence has gone past it (a hole, or an INSERT in flight),
+ * else UINT64_MAX.
+ */
+static cv_err
+move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *hole)
+{
+	struct cv_buf frames = { 0 };
+	uint64_t next = 0;
+	size_t n = 0;
+	cv_err r;
+
+	*moved = 0;
+	*hole = UINT64_MAX;
+	if ((r = wait ? audit_lock(a, LOCK_EX) : audit_try_lock(a)) != CV_OK)
+		return r;
+	if ((r = audit_refresh(a)) != CV_OK ||
+	    (r = audit_pg_staged(a, a->size, &frames, &n, &next)) != CV_OK)
+		goto fail;
+	if (n == 0) {
+		if (next > a->size)
+			*hole = a->size;
+	} else if ((r = audit_pwrite(a, a->fd_entries, frames.p, frames.len,
+	    a->end)) != CV_OK ||
+	    (r = audit_index_leaves(a, frames.p, frames.len, n)) != CV_OK ||
+	    (r = audit_pg_unstage(a, a->size)) != CV_OK)
+		goto fail;
+	/* The COMMIT: the move, and the rows' deletion, or neither. */
+	if ((r = audit_unlock(a)) == CV_OK)
+		*moved = n;
+	goto out;
+ fail:
+	audit_abort(a);
+ out:
+	sodium_memzero(frames.p, frames.len);
+	cv_buf_free(&frames);
+	return r;
+}
+
+/* The audit.gap entry that fills index AT for good. */
+static cv_err
+fill_hole(struct cv_audit *a, uint64_t at)
+{
+	char why[160];
+	struct cv_audit_entry e = {
+		.outcome = CV_AUDIT_ERROR, .action = "audit.gap",
+		.actor = "clearvault", .source = "audit", .reason = why,
+	};
+	struct cv_buf leaf = { 0 };
+	cv_err r;
+
+	snprintf(why, sizeof why, "index %" PRIu64 " was taken by a node "
+	    "that did not commit its entry within %.0f s: nothing was "
+	    "released under it", at, GAP_WAIT_S);
+	if ((r = cv_audit_encode(&e, &leaf)) == CV_OK)
+		r = audit_pg_fill(a, at, leaf.p, leaf.len);
+	cv_buf_free(&leaf);
+	return r;
+}
+
+/*
+ * Moves (blocking) until the log holds every index below UNTIL, filling a
+ * hole that has stayed GAP_WAIT_S; *AGE is the moment a hole was first
+ * seen, kept by the caller across calls.
+ */
+static cv_err
+settle_to(struct cv_audit *a, uint64_t until, int wait)
+{
+	uint64_t hole, seen = UINT64_MAX;
+	double t0 = cv_now(), since = 0;
+	size_t moved;
+	cv_err r;
+
+	for (;;) {
+		if ((r = move_once(a, wait, &moved, &hole)) != CV_OK)
+			return r;
+		if (a->size >= until)
+			return CV_OK;
+		if (moved)
+			continue;
+		if (hole == UINT64_MAX)
+			hole = a->size;
+		if (hole != seen) {
+			seen = hole;
+			since = cv_now();
+		} else if (cv_now() - since >= GAP_WAIT_S) {
+					if ((r = fill_hole(a, hole)) != CV_OK)
+				return r;
+			continue;
+		}
+		if (cv_now() - t0 >= SETTLE_WAIT_S)
+			return cv_fail(CV_ERR_IO, "audit log in PostgreSQL: "
+			    "entries below %" PRIu64 " are not staged after "
+			    "%.0f s (the log has %" PRIu64 ")", until,
+			    SETTLE_WAIT_S, a->size);
+		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+	}
+}
+
+cv_err
+audit_settle_own(struct cv_audit *a, const uint64_t *idx, size_t n)
+{
+	uint64_t top = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (idx[i] + 1 > top)
+			top = idx[i] + 1;
+	return settle_to(a, top, 1);
+}
+
+cv_err
+cv_audit_settle(struct cv_audit *a, uint64_t *size)
+{
+	uint64_t until;
+	cv_err r;
+
+	if (a->pg == NULL)
+		return cv_audit_size(a, size);
+	if ((r = audit_pg_taken(a, &until)) != CV_OK ||
+	    (r = settle_to(a, until, 1)) != CV_OK)
+		return r;
+	*size = a->size;
+	return CV_OK;
+}
+
+cv_err
+audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at)
+{
+	uint64_t hole;
+	size_t moved;
+	cv_err r;
+
+	do {
+		r = move_once(a, 0, &moved, &hole);
+		if (r == CV_ERR_LIMIT) {
+			/* Another node is moving. */
+			cv_err_clear();
+			*hole_at = UINT64_MAX;
+			return CV_OK;
+		}
+	} while (r == CV_OK && moved > 0);
+	if (r != CV_OK || hole == UINT64_MAX) {
+		*hole_at = UINT64_MAX;
+		return r;
+	}
+	if (hole != *hole_at) {
+		*hole_at = hole;
+		*hole_since = cv_now();
+	} else if (cv_now() - *hole_since >= GAP_WAIT_S)
+		r = fill_hole(a, hole);
+	return r;
+}

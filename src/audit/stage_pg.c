@@ -1,0 +1,357 @@
+/*
+ * Entries staged per node (docs/scale-out.md, "the log's entries staged
+ * per node"). A batch becomes durable as rows of cv_audit_staged, each
+ * given its final index by the sequence cv_audit_idx, in one autocommit
+ * INSERT on a connection of its own (S): no lock shared with the other
+ * nodes, so their commits group in the WAL instead of taking turns under
+ * the sequencer. One node at a time, under the sequencer, moves the rows
+ * that follow the log without a gap into the log's large objects and
+ * deletes them in the same transaction (stage.c), so each entry lands
+ * exactly once, at its index.
+ *
+ * An index taken and never committed (a node killed mid-INSERT) is a gap
+ * the mover fills with an audit.gap entry once it is old enough; a late
+ * INSERT of that index then fails on the primary key and releases
+ * nothing (its caller hears the failure).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../store/store.h"
+#include "pg_internal.h"
+
+/* Rows a statement inserts or reads at most. */
+#define STAGE_CHUNK 4096
+#define BYTEA_OID 17
+
+/*
+ * The staging objects, made once per database by whichever node opens it
+ * first, under the sequencer: the sequence starts at the log's size, so
+ * an index it gives was never the log's.
+ */
+cv_err
+audit_pg_stage_setup(struct cv_audit *a)
+{
+	struct audit_pg *p = a->pg;
+	char sql[1024];
+	PGresult *res;
+	cv_err r = CV_OK;
+
+	res = PQexec(p->w, "SELECT to_regclass('cv_audit_staged') IS NOT NULL");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		PQclear(res);
+		return CV_OK;
+	}
+	PQclear(res);
+	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%s);"
+	    " DO $$ BEGIN IF to_regclass('cv_audit_staged') IS NULL THEN"
+	    " CREATE SEQUENCE cv_audit_idx MINVALUE 0 START 0 CACHE 1;"
+	    " CREATE TABLE cv_audit_staged(idx bigint PRIMARY KEY,"
+	    " pos int NOT NULL, leaf bytea NOT NULL);"
+	    " PERFORM setval('cv_audit_idx', lo_lseek64(lo_open(%s, "
+	    INV_READ "), 0, 2) / 8, false);"
+	    " END IF; END $$; COMMIT", p->key, p->oid[AUDIT_PG_OFFSETS]);
+	res = PQexec(p->w, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = audit_pg_fail(p->w, res, "%s", "add the log's staging");
+	PQclear(res);
+	if (r != CV_OK && PQtransactionStatus(p->w) != PQTRANS_IDLE)
+		PQclear(PQexec(p->w, "ROLLBACK"));
+	return r;
+}
+
+static cv_err
+add(struct cv_buf *b, const char *s)
+{
+	return cv_buf_add(b, s, strlen(s));
+}
+
+/* S, connected (again if it broke). Under smu. */
+static cv_err
+stage_conn(struct audit_pg *p)
+{
+	cv_err r;
+
+	if (p->s && PQstatus(p->s) == CONNECTION_OK)
+		return CV_OK;
+	if (p->s)
+		PQfinish(p->s);
+	p->s = NULL;
+	if ((r = audit_pg_connect(p->db, 0, &p->s)) != CV_OK)
+		return r;
+	PQclear(PQexec(p->s, "SET application_name = 'clearvault audit'"));
+	return CV_OK;
+}
+
+/* Rows FIRST.. of N leaves of FRAMES (from *OFF on) in one INSERT on S. */
+static cv_err
+stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
+    size_t first, size_t n, uint64_t *idx)
+{
+	struct cv_buf sql = { 0 };
+	const char **vals = NULL;
+	int *lens = NULL, *fmts = NULL;
+	Oid *types = NULL;
+	PGresult *res = NULL;
+	char ph[32];
+	cv_err r;
+
+	if ((vals = calloc(n, sizeof *vals)) == NULL ||
+	    (lens = calloc(n, sizeof *lens)) == NULL ||
+	    (fmts = calloc(n, sizeof *fmts)) == NULL ||
+	    (types = calloc(n, sizeof *types)) == NULL) {
+		r = CV_ERR_NOMEM;
+		goto out;
+	}
+	r = add(&sql, "INSERT INTO cv_audit_staged(idx, pos, leaf)"
+	    " SELECT nextval('cv_audit_idx'), o, l FROM unnest(ARRAY[");
+	for (size_t i = 0; i < n && r == CV_OK; i++) {
+		uint32_t len = cv_get_u32be(frames + *off);
+		vals[i] = (const char *)frames + *off + 4;
+		lens[i] = (int)len;
+		fmts[i] = 1;
+		types[i] = BYTEA_OID;
+		*off += 4 + len;
+		snprintf(ph, sizeof ph, "%s$%zu", i ? "," : "", i + 1);
+		r = add(&sql, ph);
+	}
+	if (r == CV_OK)
+		r = add(&sql, "]) WITH ORDINALITY AS t(l, o)"
+		    " RETURNING idx, pos");
+	if (r == CV_OK)
+		r = cv_buf_add(&sql, "", 1);
+	if (r != CV_OK)
+		goto out;
+	res = PQexecParams(p->s, (const char *)sql.p, (int)n, types, vals,
+	    lens, fmts, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != (int)n || PQnfields(res) != 2) {
+		r = audit_pg_fail(p->s, res, "%s", "stage the log's entries");
+		goto out;
+	}
+	for (int i = 0; i < (int)n; i++) {
+		long pos = strtol(PQgetvalue(res, i, 1), NULL, 10);
+		if (pos < 1 || pos > (long)n) {
+			r = cv_fail(CV_ERR_INTERNAL, "audit log in PostgreSQL: "
+			    "staging answered row %ld of %zu", pos, n);
+			goto out;
+		}
+		idx[first + (size_t)pos - 1] = strtoull(PQgetvalue(res, i, 0),
+		    NULL, 10);
+	}
+ out:
+	PQclear(res);
+	cv_buf_free(&sql);
+	free(vals);
+	free(lens);
+	free(fmts);
+	free(types);
+	return r;
+}
+
+cv_err
+audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
+    size_t n, uint64_t *idx)
+{
+	struct audit_pg *p = a->pg;
+	size_t off = 0;
+	int tx = n > STAGE_CHUNK;
+	PGresult *res;
+	cv_err r;
+
+	pthread_mutex_lock(&p->smu);
+	if ((r = stage_conn(p)) != CV_OK)
+		goto out;
+	/* Tests: the server ends the session before the INSERT, as a
+	 * crash would: nothing of the batch is staged. */
+	if (cv_fault("audit.pg_kill"))
+		PQclear(PQexec(p->s, "SELECT pg_terminate_backend("
+		    "pg_backend_pid())"));
+	/* More than a statement's rows: one transaction, all or none. */
+	if (tx) {
+		res = PQexec(p->s, "BEGIN");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			r = audit_pg_fail(p->s, res, "%s", "stage the log's "
+			    "entries");
+		PQclear(res);
+	}
+	for (size_t i = 0; r == CV_OK && i < n; i += STAGE_CHUNK)
+		r = stage_chunk(p, frames, &off, i, n - i < STAGE_CHUNK ?
+		    n - i : STAGE_CHUNK, idx);
+	if (r == CV_OK && off != flen)
+		r = cv_fail(CV_ERR_INTERNAL, "audit: frame lengths");
+	if (tx && r == CV_OK) {
+		res = PQexec(p->s, "COMMIT");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK ||
+		    strcmp(PQcmdStatus(res), "COMMIT") != 0)
+			r = audit_pg_fail(p->s, res, "%s", "commit the log's "
+			    "staged entries");
+		PQclear(res);
+	}
+	if (r != CV_OK && tx && PQtransactionStatus(p->s) != PQTRANS_IDLE)
+		PQclear(PQexec(p->s, "ROLLBACK"));
+ out:
+	pthread_mutex_unlock(&p->smu);
+	return r;
+}
+
+cv_err
+audit_pg_staged(struct cv_audit *a, uint64_t from, struct cv_buf *frames,
+    size_t *n, uint64_t *next)
+{
+	struct audit_pg *p = a->pg;
+	char f[24], lim[16];
+	const char *v[2] = { f, lim };
+	PGresult *res;
+	uint8_t len[4];
+	cv_err r = CV_OK;
+
+	*n = 0;
+	*next = from;
+	if (p->nputs)
+		return cv_fail(CV_ERR_INTERNAL, "audit log: staged entries "
+		    "read after a write");
+	snprintf(f, sizeof f, "%" PRIu64, from);
+	snprintf(lim, sizeof lim, "%d", STAGE_CHUNK);
+	/* The run that follows the log with no hole; and, when there is
+	 * none, the next index the sequence gives: past FROM, a hole. */
+	res = PQexecParams(p->w, "SELECT idx, leaf FROM cv_audit_staged"
+	    " WHERE idx >= $1::bigint ORDER BY idx LIMIT $2::int", 2, NULL,
+	    v, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 2) {
+		r = audit_pg_fail(p->w, res, "%s", "read the staged entries");
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		uint64_t ix = 0;
+		const uint8_t *b = (const uint8_t *)PQgetvalue(res, i, 0);
+		int bl = PQgetlength(res, i, 1);
+		if (PQgetlength(res, i, 0) != 8)
+			break;
+		for (int k = 0; k < 8; k++)
+			ix = ix << 8 | b[k];
+		if (ix != from + *n)
+			break;
+		if (bl < 1 || bl > CV_AUDIT_MAX_LEAF) {
+			r = cv_fail(CV_ERR_FORMAT, "audit log in PostgreSQL: "
+			    "staged entry %" PRIu64 " is %d bytes", ix, bl);
+			goto out;
+		}
+		cv_put_u32be(len, (uint32_t)bl);
+		if ((r = cv_buf_add(frames, len, 4)) != CV_OK ||
+		    (r = cv_buf_add(frames, PQgetvalue(res, i, 1),
+		    (size_t)bl)) != CV_OK)
+			goto out;
+		(*n)++;
+	}
+	PQclear(res);
+	res = NULL;
+	if (*n > 0) {
+		*next = from + *n;
+		goto out;
+	}
+	res = PQexec(p->w, "SELECT CASE WHEN is_called THEN last_value + 1"
+	    " ELSE last_value END FROM cv_audit_idx");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		r = audit_pg_fail(p->w, res, "%s", "read the log's sequence");
+	else
+		*next = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+ out:
+	PQclear(res);
+	return r;
+}
+
+cv_err
+audit_pg_unstage(struct cv_audit *a, uint64_t upto)
+{
+	char u[24];
+	const char *v[1] = { u };
+	PGresult *res;
+	cv_err r = CV_OK;
+
+	snprintf(u, sizeof u, "%" PRIu64, upto);
+	res = PQexecParams(a->pg->w, "DELETE FROM cv_audit_staged WHERE"
+	    " idx < $1::bigint", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = audit_pg_fail(a->pg->w, res, "%s", "delete the moved "
+		    "staged entries");
+	PQclear(res);
+	return r;
+}
+
+cv_err
+audit_pg_fill(struct cv_audit *a, uint64_t at, const uint8_t *leaf,
+    size_t len)
+{
+	struct audit_pg *p = a->pg;
+	char g[24];
+	const char *v[2] = { g, (const char *)leaf };
+	int lens[2] = { 0, (int)len }, fmts[2] = { 0, 1 };
+	PGresult *res;
+	cv_err r;
+
+	snprintf(g, sizeof g, "%" PRIu64, at);
+	pthread_mutex_lock(&p->smu);
+	if ((r = stage_conn(p)) != CV_OK)
+		goto out;
+	/* An INSERT of AT still running makes this wait, then do nothing;
+	 * after this one, that INSERT fails on the key. */
+	res = PQexecParams(p->s, "INSERT INTO cv_audit_staged(idx, pos, leaf)"
+	    " VALUES ($1::bigint, 0, $2::bytea) ON CONFLICT (idx) DO NOTHING",
+	    2, NULL, v, lens, fmts, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = audit_pg_fail(p->s, res, "%s", "fill a gap in the log");
+	PQclear(res);
+ out:
+	pthread_mutex_unlock(&p->smu);
+	return r;
+}
+
+cv_err
+audit_pg_staged_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
+{
+	struct audit_pg *p = a->pg;
+	char ix[24];
+	const char *v[1] = { ix };
+	PGresult *res;
+	cv_err r;
+
+	snprintf(ix, sizeof ix, "%" PRIu64, index);
+	pthread_mutex_lock(&p->rmu);
+	res = PQexecParams(p->r, "SELECT leaf FROM cv_audit_staged"
+	    " WHERE idx = $1::bigint", 1, NULL, v, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		r = audit_pg_fail(p->r, res, "%s", "read a staged entry");
+	else if (PQntuples(res) != 1)
+		r = CV_ERR_NOT_FOUND;
+	else
+		r = cv_buf_add(out, PQgetvalue(res, 0, 0),
+		    (size_t)PQgetlength(res, 0, 0));
+	pthread_mutex_unlock(&p->rmu);
+	PQclear(res);
+	return r;
+}
+
+cv_err
+audit_pg_taken(struct cv_audit *a, uint64_t *next)
+{
+	struct audit_pg *p = a->pg;
+	PGresult *res;
+	cv_err r = CV_OK;
+
+	pthread_mutex_lock(&p->rmu);
+	res = PQexec(p->r, "SELECT CASE WHEN is_called THEN last_value + 1"
+	    " ELSE last_value END FROM cv_audit_idx");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		r = audit_pg_fail(p->r, res, "%s", "read the log's sequence");
+	else
+		*next = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	pthread_mutex_unlock(&p->rmu);
+	PQclear(res);
+	return r;
+}
