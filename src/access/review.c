@@ -399,7 +399,7 @@ cv_access_review(struct cv_store *s, struct cv_audit *a,
 	    q->now_us - (int64_t)q->window_days * CV_ACCESS_DAY_US;
 	if ((r = load_users(s, res)) != CV_OK ||
 	    (r = load_locks(q, res, &x.lock_from)) != CV_OK ||
-	    (r = cv_audit_size(a, &x.total)) != CV_OK)
+	    (r = cv_audit_settle(a, &x.total)) != CV_OK)
 		goto out;
 	/* Nobody to review: the log has nothing to say about them. */
 	if (res->nusers && (r = cv_audit_scan(a, q->locks_only ?

@@ -176,7 +176,8 @@ cv_err cv_audit_size(struct cv_audit *a, uint64_t *size) CV_MUST_CHECK;
  * before they are moved into the log (docs/scale-out.md); this moves them,
  * filling with an audit.gap entry an index whose node died before
  * committing it (after a second). Call before reading the log to answer
- * for everything that happened (scope, evidence). Else cv_audit_size.
+ * for everything that happened (scope, evidence). A handle opened
+ * read-only, or on files: cv_audit_size.
  * CV_ERR_IO when the staged entries cannot be moved within 30 s.
  */
 cv_err cv_audit_settle(struct cv_audit *a, uint64_t *size) CV_MUST_CHECK;

@@ -62,6 +62,7 @@ struct cv_audit {
 	 * the fds above are AUDIT_PG_* (lock: -1). */
 	struct audit_pg *pg;
 	int stale;	/* memory may be ahead of the log: reload (under io) */
+	int readonly;	/* opened so: nothing is moved (cv_audit_settle) */
 	struct cv_buf queue;
 	struct audit_waiter *waiters;
 	size_t nwaiters, waiters_cap;

@@ -754,6 +754,7 @@ cv_audit_open(const char *vault_dir, const char *db, const char *vault_id,
 	    (r = cv_path(a->origin, sizeof a->origin, "clearvault/%s",
 	    vault_id)) != CV_OK)
 		goto fail;
+	a->readonly = readonly;
 	if (db) {
 		if ((r = audit_pg_open(a, db, vault_id, readonly)) != CV_OK)
 			goto fail;

@@ -143,7 +143,7 @@ cv_audit_settle(struct cv_audit *a, uint64_t *size)
 	uint64_t until;
 	cv_err r;
 
-	if (a->pg == NULL)
+	if (a->pg == NULL || a->readonly)
 		return cv_audit_size(a, size);
 	if ((r = audit_pg_taken(a, &until)) != CV_OK ||
 	    (r = settle_to(a, until, 1)) != CV_OK)

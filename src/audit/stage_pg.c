@@ -28,6 +28,8 @@
 #define STAGE_CHUNK 4096
 #define BYTEA_OID 17
 
+static cv_err stage_conn(struct audit_pg *p);
+
 /*
  * The staging objects, made once per database by whichever node opens it
  * first, under the sequencer: the sequence starts at the log's size, so
@@ -41,6 +43,11 @@ audit_pg_stage_setup(struct cv_audit *a)
 	PGresult *res;
 	cv_err r = CV_OK;
 
+	pthread_mutex_lock(&p->smu);
+	r = stage_conn(p);
+	pthread_mutex_unlock(&p->smu);
+	if (r != CV_OK)
+		return r;
 	res = PQexec(p->w, "SELECT to_regclass('cv_audit_staged') IS NOT NULL");
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 	    strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
@@ -71,7 +78,11 @@ add(struct cv_buf *b, const char *s)
 	return cv_buf_add(b, s, strlen(s));
 }
 
-/* S, connected (again if it broke). Under smu. */
+/*
+ * S, connected (again if it broke). Under smu. Opened with the handle
+ * (audit_pg_stage_setup): a server's key process opens no socket once
+ * sandboxed, where a broken S stays broken (its batches fail: closed).
+ */
 static cv_err
 stage_conn(struct audit_pg *p)
 {

@@ -134,7 +134,7 @@ keyd_enrol_approved(struct cv_keyd *k, const char *name)
 	f->name = name;
 	snprintf(f->boot, sizeof f->boot, "bootstrap: user %s,", name);
 	snprintf(f->want, sizeof f->want, ": user.create %s", name);
-	if ((r = cv_audit_size(k->a, &size)) == CV_OK &&
+	if ((r = cv_audit_settle(k->a, &size)) == CV_OK &&
 	    (r = first_since(k, cv_time_us() - LOOKBACK_US, size, &from)) ==
 	    CV_OK)
 		r = cv_audit_scan(k->a, from, size, look, f, NULL);

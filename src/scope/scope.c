@@ -268,7 +268,7 @@ cv_scope_run(struct cv_audit *a, const struct cv_scope_query *q,
 		r = CV_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = cv_audit_size(a, &size)) != CV_OK)
+	if ((r = cv_audit_settle(a, &size)) != CV_OK)
 		goto out;
 	end = q->last < size ? q->last : size;
 	x.res = res;
@@ -375,7 +375,7 @@ cv_scope_series(struct cv_audit *a, const struct cv_scope_query *q,
 	memset(counts, 0, n * sizeof *counts);
 	x.field = field_of(q->kind);
 	x.slen = strlen(q->subject);
-	if ((r = cv_audit_size(a, &size)) != CV_OK)
+	if ((r = cv_audit_settle(a, &size)) != CV_OK)
 		return r;
 	return cv_audit_scan(a, q->first, q->last < size ? q->last : size,
 	    on_series, &x, NULL);
