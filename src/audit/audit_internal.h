@@ -205,8 +205,9 @@ cv_err audit_try_lock(struct cv_audit *a) CV_MUST_CHECK;
 cv_err audit_settle_own(struct cv_audit *a, const uint64_t *idx,
     size_t n) CV_MUST_CHECK;
 /* The mover thread's round: what follows the log, while no other node
- * moves; a hole kept since *HOLE_SINCE at *HOLE_AT is filled once old. */
+ * moves; a hole seen at *HOLE_AT (up to *HOLE_NEXT) since *HOLE_SINCE,
+ * kept by the caller between rounds, is filled once old. */
 cv_err audit_move_some(struct cv_audit *a, double *hole_since,
-    uint64_t *hole_at) CV_MUST_CHECK;
+    uint64_t *hole_at, uint64_t *hole_next) CV_MUST_CHECK;
 
 #endif

@@ -172,7 +172,7 @@ mover(void *arg)
 {
 	struct cv_audit *a = arg;
 	struct timespec until;
-	uint64_t hole_at = UINT64_MAX;
+	uint64_t hole_at = UINT64_MAX, hole_next = 0;
 	double hole_since = 0;
 
 	(void)pthread_setname_np(pthread_self(), "cv-mover");
@@ -189,7 +189,8 @@ mover(void *arg)
 			break;
 		pthread_mutex_unlock(&a->qmu);
 		/* A failure is the readers' to report, when they settle. */
-		if (audit_move_some(a, &hole_since, &hole_at) != CV_OK)
+		if (audit_move_some(a, &hole_since, &hole_at, &hole_next) !=
+		    CV_OK)
 			cv_err_clear();
 		pthread_mutex_lock(&a->qmu);
 	}
@@ -277,14 +278,14 @@ audit_committer_stop(struct cv_audit *a)
 		pthread_join(a->checkpointer, NULL);
 	}
 	if (a->mover_on) {
-		uint64_t at = UINT64_MAX;
+		uint64_t at = UINT64_MAX, next = 0;
 		double since = 0;
 
 		pthread_join(a->mover, NULL);
 		__atomic_store_n(&a->mover_on, 0, __ATOMIC_RELEASE);
 		/* What is staged yet, moved unless another node is at it
 		 * (then that node's mover, or the next open, does it). */
-		if (audit_move_some(a, &since, &at) != CV_OK)
+		if (audit_move_some(a, &since, &at, &next) != CV_OK)
 			cv_err_clear();
 	}
 	if (on) {

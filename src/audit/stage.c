@@ -27,27 +27,29 @@
 /*
  * One round under the sequencer: the staged run that follows the log.
  * WAIT: block for the lock, else CV_ERR_LIMIT when another node holds it.
- * *MOVED: entries moved; *HOLE: the log's size when nothing follows it
- * but the sequence has gone past it (a hole, or an INSERT in flight),
- * else UINT64_MAX.
+ * *MOVED: entries moved. When nothing follows the log but the sequence
+ * has given indices past it (a hole, or an INSERT in flight), *HOLE is
+ * the log's size and *NEXT the sequence's next index; else *HOLE is
+ * UINT64_MAX.
  */
 static cv_err
-move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *hole)
+move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *hole,
+    uint64_t *next)
 {
 	struct cv_buf frames = { 0 };
-	uint64_t next = 0;
 	size_t n = 0;
 	cv_err r;
 
 	*moved = 0;
 	*hole = UINT64_MAX;
+	*next = 0;
 	if ((r = wait ? audit_lock(a, LOCK_EX) : audit_try_lock(a)) != CV_OK)
 		return r;
 	if ((r = audit_refresh(a)) != CV_OK ||
-	    (r = audit_pg_staged(a, a->size, &frames, &n, &next)) != CV_OK)
+	    (r = audit_pg_staged(a, a->size, &frames, &n, next)) != CV_OK)
 		goto fail;
 	if (n == 0) {
-		if (next > a->size)
+		if (*next > a->size)
 			*hole = a->size;
 	} else if ((r = audit_pwrite(a, a->fd_entries, frames.p, frames.len,
 	    a->end)) != CV_OK ||
@@ -66,11 +68,11 @@ move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *hole)
 	return r;
 }
 
-/* The audit.gap entry that fills index AT for good. */
+/* The audit.gap entry that fills index AT for good, unless a row has it. */
 static cv_err
-fill_hole(struct cv_audit *a, uint64_t at)
+fill_one(struct cv_audit *a, uint64_t at)
 {
-	char why[160];
+	char why[200];
 	struct cv_audit_entry e = {
 		.outcome = CV_AUDIT_ERROR, .action = "audit.gap",
 		.actor = "clearvault", .source = "audit", .reason = why,
@@ -78,9 +80,9 @@ fill_hole(struct cv_audit *a, uint64_t at)
 	struct cv_buf leaf = { 0 };
 	cv_err r;
 
-	snprintf(why, sizeof why, "index %" PRIu64 " was taken by a node "
-	    "that did not commit its entry within %.0f s: nothing was "
-	    "released under it", at, GAP_WAIT_S);
+	snprintf(why, sizeof why, "index %" PRIu64 " was taken and not "
+	    "committed within %.0f s (a node that died, or a database that "
+	    "restarted): nothing was released under it", at, GAP_WAIT_S);
 	if ((r = cv_audit_encode(&e, &leaf)) == CV_OK)
 		r = audit_pg_fill(a, at, leaf.p, leaf.len);
 	cv_buf_free(&leaf);
@@ -88,35 +90,65 @@ fill_hole(struct cv_audit *a, uint64_t at)
 }
 
 /*
- * Moves (blocking) until the log holds every index below UNTIL, filling a
- * hole that has stayed GAP_WAIT_S; *AGE is the moment a hole was first
- * seen, kept by the caller across calls.
+ * A hole seen: H->at (the log's size) to H->next (the sequence's next
+ * index then). Once it has stayed GAP_WAIT_S, every index of it without
+ * a row is filled at once (a database that restarted skips up to 32: one
+ * wait for all, not one each). *FILLED: whether it was.
  */
+struct hole {
+	uint64_t at, next;
+	double since;
+};
+
 static cv_err
-settle_to(struct cv_audit *a, uint64_t until, int wait)
+hole_seen(struct cv_audit *a, struct hole *h, uint64_t at, uint64_t next,
+    int *filled)
 {
-	uint64_t hole, seen = UINT64_MAX;
-	double t0 = cv_now(), since = 0;
+	cv_err r = CV_OK;
+
+	*filled = 0;
+	if (at != h->at) {
+		h->at = at;
+		h->next = next;
+		h->since = cv_now();
+		return CV_OK;
+	}
+	if (cv_now() - h->since < GAP_WAIT_S)
+		return CV_OK;
+	for (uint64_t g = h->at; g < h->next && r == CV_OK; g++)
+		r = fill_one(a, g);
+	h->at = UINT64_MAX;
+	*filled = r == CV_OK;
+	return r;
+}
+
+/* Moves (blocking) until the log holds every index below UNTIL. */
+static cv_err
+settle_to(struct cv_audit *a, uint64_t until)
+{
+	struct hole h = { .at = UINT64_MAX };
+	uint64_t hole, next;
+	double t0 = cv_now();
 	size_t moved;
+	int filled;
 	cv_err r;
 
 	for (;;) {
-		if ((r = move_once(a, wait, &moved, &hole)) != CV_OK)
+		if ((r = move_once(a, 1, &moved, &hole, &next)) != CV_OK)
 			return r;
 		if (a->size >= until)
 			return CV_OK;
 		if (moved)
 			continue;
-		if (hole == UINT64_MAX)
+		if (hole == UINT64_MAX) {
+			/* UNTIL came from the sequence: past the size. */
 			hole = a->size;
-		if (hole != seen) {
-			seen = hole;
-			since = cv_now();
-		} else if (cv_now() - since >= GAP_WAIT_S) {
-					if ((r = fill_hole(a, hole)) != CV_OK)
-				return r;
-			continue;
+			next = until;
 		}
+		if ((r = hole_seen(a, &h, hole, next, &filled)) != CV_OK)
+			return r;
+		if (filled)
+			continue;
 		if (cv_now() - t0 >= SETTLE_WAIT_S)
 			return cv_fail(CV_ERR_IO, "audit log in PostgreSQL: "
 			    "entries below %" PRIu64 " are not staged after "
@@ -134,7 +166,7 @@ audit_settle_own(struct cv_audit *a, const uint64_t *idx, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (idx[i] + 1 > top)
 			top = idx[i] + 1;
-	return settle_to(a, top, 1);
+	return settle_to(a, top);
 }
 
 cv_err
@@ -146,21 +178,24 @@ cv_audit_settle(struct cv_audit *a, uint64_t *size)
 	if (a->pg == NULL || a->readonly)
 		return cv_audit_size(a, size);
 	if ((r = audit_pg_taken(a, &until)) != CV_OK ||
-	    (r = settle_to(a, until, 1)) != CV_OK)
+	    (r = settle_to(a, until)) != CV_OK)
 		return r;
 	*size = a->size;
 	return CV_OK;
 }
 
 cv_err
-audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at)
+audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at,
+    uint64_t *hole_next)
 {
-	uint64_t hole;
+	struct hole h = { *hole_at, *hole_next, *hole_since };
+	uint64_t hole, next;
 	size_t moved;
+	int filled;
 	cv_err r;
 
 	do {
-		r = move_once(a, 0, &moved, &hole);
+		r = move_once(a, 0, &moved, &hole, &next);
 		if (r == CV_ERR_LIMIT) {
 			/* Another node is moving. */
 			cv_err_clear();
@@ -168,14 +203,12 @@ audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at)
 			return CV_OK;
 		}
 	} while (r == CV_OK && moved > 0);
-	if (r != CV_OK || hole == UINT64_MAX) {
-		*hole_at = UINT64_MAX;
-		return r;
-	}
-	if (hole != *hole_at) {
-		*hole_at = hole;
-		*hole_since = cv_now();
-	} else if (cv_now() - *hole_since >= GAP_WAIT_S)
-		r = fill_hole(a, hole);
+	if (r == CV_OK && hole != UINT64_MAX)
+		r = hole_seen(a, &h, hole, next, &filled);
+	else
+		h.at = UINT64_MAX;
+	*hole_at = h.at;
+	*hole_next = h.next;
+	*hole_since = h.since;
 	return r;
 }
