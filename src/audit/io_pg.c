@@ -436,7 +436,7 @@ audit_pg_truncate(struct cv_audit *a, unsigned h, uint64_t len)
 cv_err
 audit_pg_lock(struct cv_audit *a, int how)
 {
-	char sql[128];
+	char sql[256];
 	PGresult *res;
 	cv_err r = CV_OK;
 

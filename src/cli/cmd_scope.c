@@ -201,9 +201,17 @@ cmd_scope(int argc, char **argv)
 	rc = CLI_FAIL;
 	if ((r = cv_vault_open(o.dir, &v)) != CV_OK)
 		return cli_fail("scope", r);
+	/* PostgreSQL: the read-write open moves what nodes staged into
+	 * the log (cv_audit_settle) before the verify, so that the log
+	 * scoped holds every entry made durable before the scope began.
+	 * (Files: opened after, so a damaged log is refused untouched.) */
+	if (cv_vault_db(v) && (r = cv_core_audit_open(v, 0, &a)) != CV_OK) {
+		cli_fail("scope", r);
+		goto out;
+	}
 	if (verify(v, tty, &verified) != CLI_OK)
 		goto out;
-	if ((r = cv_core_audit_open(v, 0, &a)) != CV_OK) {
+	if (a == NULL && (r = cv_core_audit_open(v, 0, &a)) != CV_OK) {
 		cli_fail("scope", r);
 		goto out;
 	}
