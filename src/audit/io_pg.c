@@ -439,20 +439,25 @@ audit_pg_lock(struct cv_audit *a, int how)
 	char sql[256];
 	PGresult *res;
 	cv_err r = CV_OK;
+	int n;
 
 	/* One round trip (the simple protocol answers for the last
 	 * statement): the lock, then the size of `offsets` under it, which
-	 * every caller's refresh asks first. */
+	 * every caller's refresh asks first. LOCK_NB: the size, or -1 when
+	 * another session holds the lock. */
 	if (how & LOCK_NB)
-		snprintf(sql, sizeof sql, "BEGIN; SELECT CASE WHEN "
+		n = snprintf(sql, sizeof sql, "BEGIN; SELECT CASE WHEN "
 		    "pg_try_advisory_xact_lock(%s) THEN lo_lseek64(lo_open(%s, "
 		    INV_READ "), 0, 2) ELSE -1 END", a->pg->key,
 		    a->pg->oid[AUDIT_PG_OFFSETS]);
 	else
-		snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s"
-		    "(%s); SELECT lo_lseek64(lo_open(%s, " INV_READ "), 0, 2)",
-		    how == LOCK_EX ? "" : "_shared", a->pg->key,
-		    a->pg->oid[AUDIT_PG_OFFSETS]);
+		n = snprintf(sql, sizeof sql, "BEGIN; SELECT "
+		    "pg_advisory_xact_lock%s(%s); SELECT lo_lseek64(lo_open(%s, "
+		    INV_READ "), 0, 2)", how == LOCK_EX ? "" : "_shared",
+		    a->pg->key, a->pg->oid[AUDIT_PG_OFFSETS]);
+	/* Cut short, it would fail every lock (found so: the mover's). */
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return cv_fail(CV_ERR_INTERNAL, "audit log: the lock's SQL");
 	res = PQexec(a->pg->w, sql);
 	if (one_value(res) && strcmp(PQgetvalue(res, 0, 0), "-1") == 0) {
 		/* Another node holds it (LOCK_NB). */

@@ -39,7 +39,7 @@ cv_err
 audit_pg_stage_setup(struct cv_audit *a)
 {
 	struct audit_pg *p = a->pg;
-	char sql[1024];
+	char sql[2048];
 	PGresult *res;
 	cv_err r = CV_OK;
 
@@ -55,14 +55,34 @@ audit_pg_stage_setup(struct cv_audit *a)
 		return CV_OK;
 	}
 	PQclear(res);
-	snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%s);"
-	    " DO $$ BEGIN IF to_regclass('cv_audit_staged') IS NULL THEN"
+	/* cv_audit_moved: the log's size as the last move committed it. A
+	 * row staged below it would never be moved (a node that took an
+	 * index, stalled past its filler and the filler's move, then
+	 * committed): the trigger refuses it, after the key's wait, so it
+	 * sees any move that deleted the filler it waited on. */
+	if ((size_t)snprintf(sql, sizeof sql, "BEGIN;"
+	    " SELECT pg_advisory_xact_lock(%s);"
+	    " DO $$ DECLARE s bigint; BEGIN"
+	    " IF to_regclass('cv_audit_staged') IS NULL THEN"
+	    " s := lo_lseek64(lo_open(%s, " INV_READ "), 0, 2) / 8;"
 	    " CREATE SEQUENCE cv_audit_idx MINVALUE 0 START 0 CACHE 1;"
+	    " PERFORM setval('cv_audit_idx', s, false);"
 	    " CREATE TABLE cv_audit_staged(idx bigint PRIMARY KEY,"
 	    " pos int NOT NULL, leaf bytea NOT NULL);"
-	    " PERFORM setval('cv_audit_idx', lo_lseek64(lo_open(%s, "
-	    INV_READ "), 0, 2) / 8, false);"
-	    " END IF; END $$; COMMIT", p->key, p->oid[AUDIT_PG_OFFSETS]);
+	    " CREATE TABLE cv_audit_moved(size bigint NOT NULL);"
+	    " INSERT INTO cv_audit_moved VALUES (s);"
+	    " CREATE FUNCTION cv_audit_staged_check() RETURNS trigger"
+	    " LANGUAGE plpgsql AS $f$ BEGIN IF EXISTS (SELECT 1 FROM"
+	    " cv_audit_new n WHERE n.idx < (SELECT size FROM cv_audit_moved))"
+	    " THEN RAISE EXCEPTION 'audit entry index in the log already'"
+	    " USING ERRCODE = 'unique_violation'; END IF; RETURN NULL;"
+	    " END $f$;"
+	    " CREATE TRIGGER cv_audit_staged_check AFTER INSERT ON"
+	    " cv_audit_staged REFERENCING NEW TABLE AS cv_audit_new"
+	    " FOR EACH STATEMENT EXECUTE FUNCTION cv_audit_staged_check();"
+	    " END IF; END $$; COMMIT", p->key, p->oid[AUDIT_PG_OFFSETS]) >=
+	    sizeof sql)
+		return cv_fail(CV_ERR_INTERNAL, "audit log: staging's SQL");
 	res = PQexec(p->w, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		r = audit_pg_fail(p->w, res, "%s", "add the log's staging");
@@ -286,8 +306,9 @@ audit_pg_unstage(struct cv_audit *a, uint64_t upto)
 	cv_err r = CV_OK;
 
 	snprintf(u, sizeof u, "%" PRIu64, upto);
-	res = PQexecParams(a->pg->w, "DELETE FROM cv_audit_staged WHERE"
-	    " idx < $1::bigint", 1, NULL, v, NULL, NULL, 0);
+	res = PQexecParams(a->pg->w, "WITH d AS (DELETE FROM cv_audit_staged"
+	    " WHERE idx < $1::bigint) UPDATE cv_audit_moved SET size ="
+	    " $1::bigint", 1, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		r = audit_pg_fail(a->pg->w, res, "%s", "delete the moved "
 		    "staged entries");

@@ -560,6 +560,96 @@ test_pg_failed_batch(void **state)
 	assert_int_equal(rep.entries, before + 1);
 }
 
+/* Stages LEAF as another node would: at the sequence's next index, or at
+ * AT when AT >= 0. Its index, or -1 if the INSERT failed. */
+static int64_t
+pg_stage_raw(const struct cv_buf *leaf, int64_t at)
+{
+	PGconn *c = PQconnectdb(target);
+	const char *vals[2] = { (const char *)leaf->p, NULL };
+	int lens[2] = { (int)leaf->len, 0 }, fmts[2] = { 1, 0 };
+	char ats[24];
+	PGresult *res;
+	int64_t idx = -1;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	snprintf(ats, sizeof ats, "%lld", (long long)at);
+	vals[1] = ats;
+	res = PQexecParams(c, at < 0 ? "INSERT INTO cv_audit_staged(idx, pos,"
+	    " leaf) VALUES (nextval('cv_audit_idx'), 1, $1) RETURNING idx" :
+	    "INSERT INTO cv_audit_staged(idx, pos, leaf) VALUES ($2::bigint,"
+	    " 1, $1) RETURNING idx", at < 0 ? 1 : 2, NULL, vals, lens, fmts, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		idx = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(c);
+	return idx;
+}
+
+/*
+ * Staging (PostgreSQL): an entry staged by another node is read from its
+ * row until it is moved, and from the log after, the same bytes. An
+ * index taken and never committed (a node that died between nextval and
+ * its COMMIT) is filled with an audit.gap entry after a second; the
+ * entries after it move on, a late INSERT of that index fails, and the
+ * log verifies.
+ */
+static void
+test_pg_staged(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get", .actor = "node-c" };
+	struct cv_buf leaf = { 0 }, got = { 0 };
+	struct cv_audit_report rep;
+	struct cv_audit_view vw;
+	uint64_t before, size, idx;
+	uint8_t *taken;
+	int64_t at;
+	double t0;
+
+	(void)state;
+	/* A handle with no mover thread: nothing moves but what it asks. */
+	cv_audit_close(a);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_audit_settle(a, &before), CV_OK);
+	assert_int_equal(cv_audit_encode(&e, &leaf), CV_OK);
+	assert_int_equal(at = pg_stage_raw(&leaf, -1), (int64_t)before);
+	assert_int_equal(cv_audit_size(a, &size), CV_OK);
+	assert_int_equal(size, before);
+	assert_int_equal(cv_audit_leaf(a, before, &got), CV_OK);
+	assert_int_equal(got.len, leaf.len);
+	assert_memory_equal(got.p, leaf.p, leaf.len);
+	assert_int_equal(cv_audit_settle(a, &size), CV_OK);
+	assert_int_equal(size, before + 1);
+	got.len = 0;
+	assert_int_equal(cv_audit_leaf(a, before, &got), CV_OK);
+	assert_memory_equal(got.p, leaf.p, leaf.len);
+
+	/* The hole: an index taken, no row. */
+	(void)pg_value("SELECT nextval('cv_audit_idx')", &taken);
+	free(taken);
+	e.actor = "after the hole";
+	t0 = cv_now();
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
+	assert_int_equal(idx, before + 2);
+	assert_true(cv_now() - t0 >= 0.9);
+	assert_int_equal(cv_audit_settle(a, &size), CV_OK);
+	assert_int_equal(size, before + 3);
+	got.len = 0;
+	assert_int_equal(cv_audit_leaf(a, before + 1, &got), CV_OK);
+	assert_int_equal(cv_audit_view(got.p, got.len, &vw), CV_OK);
+	assert_int_equal(vw.outcome, CV_AUDIT_ERROR);
+	assert_int_equal(vw.f[CV_AUDIT_ACTION].len, 9);
+	assert_memory_equal(vw.f[CV_AUDIT_ACTION].p, "audit.gap", 9);
+	/* The node that took it comes back late: refused. */
+	assert_int_equal(pg_stage_raw(&leaf, (int64_t)before + 1), -1);
+	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
+	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, before + 3);
+	cv_buf_free(&leaf);
+	cv_buf_free(&got);
+}
+
 /*
  * tlog-tiles reads: a run of hashes is the stored nodes, a bundle is the
  * leaves with u16 lengths; a leaf the format cannot carry is refused
@@ -664,6 +754,7 @@ main(void)
 		cmocka_unit_test(test_pg_two_writers),
 		cmocka_unit_test(test_pg_failed_batch),
 		cmocka_unit_test(test_pg_commit_lost),
+		cmocka_unit_test(test_pg_staged),
 		cmocka_unit_test(test_tiles),
 	};
 	int failed, up;
