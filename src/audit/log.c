@@ -421,7 +421,7 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
     uint64_t *idx)
 {
 	char detail[512];
-	uint64_t at, base;
+	uint64_t at = 0, base = 0;
 	cv_err r;
 
 	/* PostgreSQL: durable once staged (stage_pg.c); moved into the log
