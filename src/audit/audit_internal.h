@@ -200,10 +200,11 @@ cv_err audit_pg_staged_leaf(struct cv_audit *a, uint64_t index,
 cv_err audit_pg_taken(struct cv_audit *a, uint64_t *next) CV_MUST_CHECK;
 /* The exclusive lock if no other node holds it, else CV_ERR_LIMIT. */
 cv_err audit_try_lock(struct cv_audit *a) CV_MUST_CHECK;
-/* Moves staged entries until the IDX (N) are in the log (a process with
- * no mover thread, after its own batch). */
-cv_err audit_settle_own(struct cv_audit *a, const uint64_t *idx,
-    size_t n) CV_MUST_CHECK;
+/* audit_write_batch on PostgreSQL: N framed leaves staged, durable, IDX
+ * their indices; moved into the log here when the handle has no mover
+ * thread (a command goes on with its own entries in the log). */
+cv_err audit_stage_batch(struct cv_audit *a, const uint8_t *frames,
+    size_t flen, size_t n, uint64_t *idx) CV_MUST_CHECK;
 /* The mover thread's round: what follows the log, while no other node
  * moves; a hole seen at *HOLE_AT (up to *HOLE_NEXT) since *HOLE_SINCE,
  * kept by the caller between rounds, is filled once old. */

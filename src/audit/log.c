@@ -345,17 +345,6 @@ audit_lock(struct cv_audit *a, int how)
 }
 
 cv_err
-audit_try_lock(struct cv_audit *a)
-{
-	cv_err r;
-
-	pthread_mutex_lock(&a->io);
-	if ((r = audit_pg_lock(a, LOCK_EX | LOCK_NB)) != CV_OK)
-		pthread_mutex_unlock(&a->io);
-	return r;
-}
-
-cv_err
 audit_unlock(struct cv_audit *a)
 {
 	cv_err r = CV_OK;
@@ -424,20 +413,8 @@ audit_write_batch(struct cv_audit *a, const uint8_t *frames, size_t flen, size_t
 	uint64_t at = 0, base = 0;
 	cv_err r;
 
-	/* PostgreSQL: durable once staged (stage_pg.c); moved into the log
-	 * by the mover thread, or here by a process that has none. */
-	if (a->pg) {
-		if (cv_fault("audit.commit"))
-			return cv_fail(CV_ERR_IO, "audit log: cannot stage "
-			    "entries: injected commit failure");
-		if ((r = audit_pg_stage(a, frames, flen, n, idx)) != CV_OK ||
-		    __atomic_load_n(&a->mover_on, __ATOMIC_ACQUIRE))
-			return r;
-		if (audit_settle_own(a, idx, n) != CV_OK)
-			/* Durable all the same: the next open moves them. */
-			cv_err_clear();
-		return CV_OK;
-	}
+	if (a->pg)
+		return audit_stage_batch(a, frames, flen, n, idx);
 	if ((r = lock(a, LOCK_EX)) != CV_OK)
 		return r;
 	if (a->broken) {

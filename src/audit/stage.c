@@ -159,14 +159,36 @@ settle_to(struct cv_audit *a, uint64_t until)
 }
 
 cv_err
-audit_settle_own(struct cv_audit *a, const uint64_t *idx, size_t n)
+audit_try_lock(struct cv_audit *a)
+{
+	cv_err r;
+
+	pthread_mutex_lock(&a->io);
+	if ((r = audit_pg_lock(a, LOCK_EX | LOCK_NB)) != CV_OK)
+		pthread_mutex_unlock(&a->io);
+	return r;
+}
+
+cv_err
+audit_stage_batch(struct cv_audit *a, const uint8_t *frames, size_t flen,
+    size_t n, uint64_t *idx)
 {
 	uint64_t top = 0;
+	cv_err r;
 
+	if (cv_fault("audit.commit"))
+		return cv_fail(CV_ERR_IO, "audit log: cannot stage entries: "
+		    "injected commit failure");
+	if ((r = audit_pg_stage(a, frames, flen, n, idx)) != CV_OK ||
+	    __atomic_load_n(&a->mover_on, __ATOMIC_ACQUIRE))
+		return r;
 	for (size_t i = 0; i < n; i++)
 		if (idx[i] + 1 > top)
 			top = idx[i] + 1;
-	return settle_to(a, top);
+	/* Durable all the same if this fails: the next open moves them. */
+	if (settle_to(a, top) != CV_OK)
+		cv_err_clear();
+	return CV_OK;
 }
 
 cv_err
