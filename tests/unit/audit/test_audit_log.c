@@ -650,6 +650,66 @@ test_pg_staged(void **state)
 	cv_buf_free(&got);
 }
 
+/* Commits the open transaction of ARG (a PGconn) 1.5 s from now: an
+ * INSERT that outlives the mover's patience for its hole. */
+static void *
+commit_late(void *arg)
+{
+	PGresult *res;
+
+	usleep(1500000);
+	res = PQexec(arg, "COMMIT");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	return NULL;
+}
+
+/*
+ * A filler that meets an INSERT still open on its index waits for it, and
+ * then does nothing: the entry of the node that was slow is what the log
+ * holds, not a gap.
+ */
+static void
+test_pg_slow_insert(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get", .actor = "slow node" };
+	struct cv_buf leaf = { 0 }, got = { 0 };
+	const char *vals[1];
+	int lens[1], fmts[1] = { 1 };
+	PGconn *c = PQconnectdb(target);
+	PGresult *res;
+	pthread_t t;
+	uint64_t before, size;
+	int64_t at;
+
+	(void)state;
+	assert_int_equal(cv_audit_settle(a, &before), CV_OK);
+	assert_int_equal(cv_audit_encode(&e, &leaf), CV_OK);
+	vals[0] = (const char *)leaf.p;
+	lens[0] = (int)leaf.len;
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQclear(PQexec(c, "BEGIN"));
+	res = PQexecParams(c, "INSERT INTO cv_audit_staged(idx, pos, leaf)"
+	    " VALUES (nextval('cv_audit_idx'), 1, $1) RETURNING idx", 1, NULL,
+	    vals, lens, fmts, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	at = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	assert_int_equal(at, (int64_t)before);
+	assert_int_equal(pthread_create(&t, NULL, commit_late, c), 0);
+	/* A second: the hole is old, the filler waits on the key. */
+	assert_int_equal(cv_audit_settle(a, &size), CV_OK);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(size, before + 1);
+	assert_int_equal(cv_audit_leaf(a, before, &got), CV_OK);
+	assert_int_equal(got.len, leaf.len);
+	assert_memory_equal(got.p, leaf.p, leaf.len);
+	PQfinish(c);
+	cv_buf_free(&leaf);
+	cv_buf_free(&got);
+}
+
 /*
  * tlog-tiles reads: a run of hashes is the stored nodes, a bundle is the
  * leaves with u16 lengths; a leaf the format cannot carry is refused
@@ -755,6 +815,7 @@ main(void)
 		cmocka_unit_test(test_pg_failed_batch),
 		cmocka_unit_test(test_pg_commit_lost),
 		cmocka_unit_test(test_pg_staged),
+		cmocka_unit_test(test_pg_slow_insert),
 		cmocka_unit_test(test_tiles),
 	};
 	int failed, up;
