@@ -650,6 +650,47 @@ test_pg_staged(void **state)
 	cv_buf_free(&got);
 }
 
+/*
+ * A move whose COMMIT never happens (the server ends the mover's session
+ * just before it): nothing moved, the rows still staged; the next open
+ * moves them, once, at the same indices, and the log verifies.
+ */
+static void
+test_pg_move_lost(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get", .actor = "moved twice?" };
+	struct cv_buf leaf = { 0 }, got = { 0 };
+	struct cv_audit_report rep;
+	uint64_t before, size;
+
+	(void)state;
+	cv_audit_close(a);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_audit_settle(a, &before), CV_OK);
+	assert_int_equal(cv_audit_encode(&e, &leaf), CV_OK);
+	assert_int_equal(pg_stage_raw(&leaf, -1), (int64_t)before);
+	assert_int_equal(pg_stage_raw(&leaf, -1), (int64_t)before + 1);
+	fault_on("audit.pg_kill");
+	assert_int_equal(cv_audit_settle(a, &size), CV_ERR_IO);
+	fault_off();
+	cv_audit_close(a);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_audit_size(a, &size), CV_OK);
+	assert_int_equal(size, before + 2);
+	for (uint64_t i = before; i < before + 2; i++) {
+		got.len = 0;
+		assert_int_equal(cv_audit_leaf(a, i, &got), CV_OK);
+		assert_int_equal(got.len, leaf.len);
+		assert_memory_equal(got.p, leaf.p, leaf.len);
+	}
+	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
+	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, before + 2);
+	cv_buf_free(&leaf);
+	cv_buf_free(&got);
+}
+
 /* Commits the open transaction of ARG (a PGconn) 1.5 s from now: an
  * INSERT that outlives the mover's patience for its hole. */
 static void *
@@ -816,6 +857,7 @@ main(void)
 		cmocka_unit_test(test_pg_commit_lost),
 		cmocka_unit_test(test_pg_staged),
 		cmocka_unit_test(test_pg_slow_insert),
+		cmocka_unit_test(test_pg_move_lost),
 		cmocka_unit_test(test_tiles),
 	};
 	int failed, up;
