@@ -189,7 +189,7 @@ audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
 	struct audit_pg *p = a->pg;
 	struct put *u = p->nputs ? &p->puts[p->nputs - 1] : NULL;
 	char now[24];
-	const char *v[1] = { now };
+	const char *v[2] = { now, p->oid[AUDIT_PG_CKPT] };
 	PGresult *res;
 	int fresh = 0;
 	cv_err r;
@@ -225,7 +225,7 @@ audit_pg_write(struct cv_audit *a, unsigned h, const void *buf, size_t len,
 	 * frame's three writes. */
 	snprintf(now, sizeof now, "%lld", (long long)cv_time_us());
 	res = query(a->pg->w, "UPDATE cv_audit_files SET mtime_us = $1::bigint"
-	    " WHERE name = 'checkpoints'", 1, v, NULL, NULL, 0);
+	    " WHERE obj = $2::oid", 2, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		r = audit_pg_fail(a->pg->w, res, "date the %s", "checkpoints");
 	PQclear(res);
@@ -396,8 +396,9 @@ audit_pg_ckpt_stat(struct cv_audit *a, uint64_t *size, double *when)
 		return r;
 	c = conn(a);
 	res = query(c, "SELECT lo_lseek64(lo_open(obj, " INV_READ "), 0, 2),"
-	    " mtime_us FROM cv_audit_files WHERE name = 'checkpoints'", 0,
-	    NULL, NULL, NULL, 0);
+	    " mtime_us FROM cv_audit_files WHERE obj = $1::oid", 1,
+	    (const char *const[]){ a->pg->oid[AUDIT_PG_CKPT] }, NULL, NULL,
+	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		r = audit_pg_fail(c, res, "measure the %s", "checkpoints");
 	else {
@@ -589,7 +590,11 @@ audit_pg_open(struct cv_audit *a, const char *db, const char *vault_id,
 		const char *name = PQgetvalue(res, i, 0);
 		char nb[16];
 		for (unsigned h = 0; h < AUDIT_PG_FILES; h++) {
-			if (strcmp(name, file_name(h, nb, sizeof nb)) == 0 &&
+			/* (checkpoints.2 once staging is set up:
+			 * stage_pg.c) */
+			if ((strcmp(name, file_name(h, nb, sizeof nb)) == 0 ||
+			    (h == AUDIT_PG_CKPT &&
+			    strcmp(name, "checkpoints.2") == 0)) &&
 			    !p->oid[h][0]) {
 				snprintf(p->oid[h], sizeof p->oid[h], "%s",
 				    PQgetvalue(res, i, 1));

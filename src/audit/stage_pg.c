@@ -33,7 +33,11 @@ static cv_err stage_conn(struct audit_pg *p);
 /*
  * The staging objects, made once per database by whichever node opens it
  * first, under the sequencer: the sequence starts at the log's size, so
- * an index it gives was never the log's.
+ * an index it gives was never the log's. A node of an earlier release
+ * would append at the log's size, past the sequence, under indices the
+ * sequence gives again: `checkpoints` is renamed so that such a node
+ * does not open the log (it wants every name). One that is running keeps
+ * its handle: stop every node before the first of this release starts.
  */
 cv_err
 audit_pg_stage_setup(struct cv_audit *a)
@@ -80,6 +84,8 @@ audit_pg_stage_setup(struct cv_audit *a)
 	    " CREATE TRIGGER cv_audit_staged_check AFTER INSERT ON"
 	    " cv_audit_staged REFERENCING NEW TABLE AS cv_audit_new"
 	    " FOR EACH STATEMENT EXECUTE FUNCTION cv_audit_staged_check();"
+	    " UPDATE cv_audit_files SET name = 'checkpoints.2'"
+	    " WHERE name = 'checkpoints';"
 	    " END IF; END $$; COMMIT", p->key, p->oid[AUDIT_PG_OFFSETS]) >=
 	    sizeof sql)
 		return cv_fail(CV_ERR_INTERNAL, "audit log: staging's SQL");
