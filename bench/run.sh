@@ -446,7 +446,35 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 	V="$W/np4" serve --no-guard
 	url_p4=$URL pid_p4=$spid npids="$npids $spid"
 	up p "$W/np" "$W/np.keys"
-	drive() {	# KEYS CASE URL1 TOKEN1 URL2 TOKEN2: rate p50 p99 errors reads
+	# The machine's busy CPU time per read answered (every process:
+	# nodes, PostgreSQL, generators) is steadier on a shared VM than a
+	# rate, which the host's other guests move by a third from one run
+	# to the next; it shows what a mode costs, not how fast it went.
+	cpu_now() {	# busy, PostgreSQL's and the nodes' CPU ticks so far
+		python3 - <<'PY'
+import glob
+busy = sum(int(open("/proc/stat").readline().split()[i])
+           for i in (1, 2, 3, 6, 7))
+pg = cv = 0
+for d in glob.glob("/proc/[0-9]*"):
+    try:
+        st = open(d + "/stat").read()
+    except OSError:
+        continue
+    comm = st[st.index("(") + 1:st.rindex(")")]
+    f = st[st.rindex(")") + 2:].split()
+    # utime stime cutime cstime: a reaped child's (PostgreSQL's
+    # workers, its exited backends) is in the postmaster's c-times
+    t = sum(int(x) for x in f[11:15])
+    if comm == "postgres":
+        pg += t
+    elif comm == "clearvault":
+        cv += t
+print(busy, pg, cv)
+PY
+	}
+	drive() {	# KEYS CASE URL1 TOKEN1 URL2 TOKEN2: rate p50 p99 errors reads cpu pg cv
+		cpu_now >"$W/cpu0"
 		$gen "$3" "$1/ca.pem" "$1/investigator.crt" \
 		    "$1/investigator.key" "$4" "$2" "$W/ncase_ids" \
 		    $((C / 2)) 10 >"$W/g1" &
@@ -454,12 +482,19 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 		$gen "$5" "$1/ca.pem" "$1/reader2.crt" "$1/reader2.key" "$6" \
 		    "$2" "$W/ncase_ids" $((C - C / 2)) 10 >"$W/g2"
 		wait $g1
-		python3 - "$W/g1" "$W/g2" <<'PY'
+		cpu_now >"$W/cpu1"
+		python3 - "$W/g1" "$W/g2" "$W/cpu0" "$W/cpu1" "$(getconf CLK_TCK)" <<'PY'
 import sys
 g = [open(f).read().split() for f in sys.argv[1:3]]
+# the machine's (user, nice, system, irq, softirq: not idle, iowait or
+# steal), PostgreSQL's processes' and the nodes'
+c0, c1 = ([int(x) for x in open(f).read().split()] for f in sys.argv[3:5])
+reads = sum(int(x[2]) for x in g)
+us = [round((b - a) * 1e6 / int(sys.argv[5]) / max(reads, 1))
+      for a, b in zip(c0, c1)]
 print(round(sum(int(x[2]) / float(x[3]) for x in g)),
       max(float(x[4]) for x in g), max(float(x[5]) for x in g),
-      sum(int(x[6]) for x in g), sum(int(x[2]) for x in g))
+      sum(int(x[6]) for x in g), reads, *us)
 PY
 	}
 	# Warm: one untimed run of each mode with the guard, so that the
@@ -496,7 +531,7 @@ PY
 				n2) set -- $(drive "$W/np.keys" "$case_np" \
 				    "$url_p3" "$t1_p" "$url_p4" "$t2_p") ;;
 				esac
-				eval "runs_$mode=\"\$runs_$mode $1:$2:$3:$4\""
+				eval "runs_$mode=\"\$runs_$mode $1:$2:$3:$4:$6:$7:$8\""
 				[ $mode = s ] || pgreads=$((pgreads + $5))
 			done
 		done
@@ -517,8 +552,12 @@ PY
 	    print(f"          {name}: {' / '.join(f'{x:,.0f}' for x in r)}/s, "
 	          f"median {med(r):,.0f}/s; p50 {med([x[1] for x in rs]):.1f} ms, "
 	          f"p99 {med([x[2] for x in rs]):.1f} ms (medians); errors "
-	          f"{sum(int(x[3]) for x in rs)}")
+	          f"{sum(int(x[3]) for x in rs)}; CPU {med([x[4] for x in rs]):,.0f} "
+	          f"us a read (PostgreSQL {med([x[5] for x in rs]):,.0f}, nodes "
+	          f"{med([x[6] for x in rs]):,.0f})")
 	    return med(r)
+	def cpu(i):
+	    return med([x[4] for x in runs[i]])
 	print(f"nodes:    {nr:,} records in each vault, {c} connections in all "
 	      f"(two generators of {c // 2}, one per reader), three 10 s runs of "
 	      "each, in turn:")
@@ -531,6 +570,9 @@ PY
 	      f"two nodes / one: {p2 / p:.2f} (target >= 1.00)")
 	print(f"          without the guard: PostgreSQL / SQLite {n / s:.2f}, "
 	      f"two nodes / one {n2 / n:.2f}")
+	print(f"          CPU a read (every process, medians): PostgreSQL / "
+	      f"SQLite {cpu(1) / cpu(0):.2f}, two nodes / one {cpu(2) / cpu(1):.2f}; "
+	      f"without the guard {cpu(3) / cpu(0):.2f}, {cpu(4) / cpu(3):.2f}")
 	print(f"          database after the load: {db / 2**20:,.0f} MiB, "
 	      f"{db / nr / 1024:.1f} KiB per record; the log: "
 	      f"{(ent1 - ent0) / reads:.2f} entries per read answered 200, "
