@@ -207,8 +207,9 @@ cv_err audit_stage_batch(struct cv_audit *a, const uint8_t *frames,
     size_t flen, size_t n, uint64_t *idx) CV_MUST_CHECK;
 /* The mover thread's round: what follows the log, while no other node
  * moves; a hole seen at *HOLE_AT (up to *HOLE_NEXT) since *HOLE_SINCE,
- * kept by the caller between rounds, is filled once old. */
+ * kept by the caller between rounds, is filled once old. *BUSY: whether
+ * it moved an entry or watches a hole (the next round is due soon). */
 cv_err audit_move_some(struct cv_audit *a, double *hole_since,
-    uint64_t *hole_at, uint64_t *hole_next) CV_MUST_CHECK;
+    uint64_t *hole_at, uint64_t *hole_next, int *busy) CV_MUST_CHECK;
 
 #endif

@@ -163,10 +163,16 @@ checkpointer(void *arg)
 }
 
 /*
- * PostgreSQL: every 10 ms, staged entries into the log, unless another
- * node's mover is at it (docs/scale-out.md). The releases do not wait for
- * it; readers that must see everything settle first (cv_audit_settle).
+ * PostgreSQL: staged entries into the log, unless another node's mover is
+ * at it (docs/scale-out.md). The releases do not wait for it; readers that
+ * must see everything settle first (cv_audit_settle). Every MOVE_MIN_NS
+ * while there is work; a round that finds none (or finds another node
+ * moving) doubles the wait up to MOVE_MAX_NS, so that idle nodes do not
+ * spend the database's CPU on empty rounds (four round trips each).
  */
+#define MOVE_MIN_NS 10000000L
+#define MOVE_MAX_NS 160000000L
+
 static void *
 mover(void *arg)
 {
@@ -174,12 +180,14 @@ mover(void *arg)
 	struct timespec until;
 	uint64_t hole_at = UINT64_MAX, hole_next = 0;
 	double hole_since = 0;
+	long wait_ns = MOVE_MIN_NS;
+	int busy;
 
 	(void)pthread_setname_np(pthread_self(), "cv-mover");
 	pthread_mutex_lock(&a->qmu);
 	while (!a->committer_stop) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 10000000;
+		until.tv_nsec += wait_ns;
 		if (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
@@ -189,9 +197,13 @@ mover(void *arg)
 			break;
 		pthread_mutex_unlock(&a->qmu);
 		/* A failure is the readers' to report, when they settle. */
-		if (audit_move_some(a, &hole_since, &hole_at, &hole_next) !=
-		    CV_OK)
+		if (audit_move_some(a, &hole_since, &hole_at, &hole_next,
+		    &busy) != CV_OK) {
 			cv_err_clear();
+			busy = 0;
+		}
+		wait_ns = busy ? MOVE_MIN_NS : wait_ns * 2 > MOVE_MAX_NS ?
+		    MOVE_MAX_NS : wait_ns * 2;
 		pthread_mutex_lock(&a->qmu);
 	}
 	pthread_mutex_unlock(&a->qmu);
@@ -280,12 +292,13 @@ audit_committer_stop(struct cv_audit *a)
 	if (a->mover_on) {
 		uint64_t at = UINT64_MAX, next = 0;
 		double since = 0;
+		int busy;
 
 		pthread_join(a->mover, NULL);
 		__atomic_store_n(&a->mover_on, 0, __ATOMIC_RELEASE);
 		/* What is staged yet, moved unless another node is at it
 		 * (then that node's mover, or the next open, does it). */
-		if (audit_move_some(a, &since, &at, &next) != CV_OK)
+		if (audit_move_some(a, &since, &at, &next, &busy) != CV_OK)
 			cv_err_clear();
 	}
 	if (on) {

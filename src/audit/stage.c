@@ -208,7 +208,7 @@ cv_audit_settle(struct cv_audit *a, uint64_t *size)
 
 cv_err
 audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at,
-    uint64_t *hole_next)
+    uint64_t *hole_next, int *busy)
 {
 	struct hole h = { *hole_at, *hole_next, *hole_since };
 	uint64_t hole, next;
@@ -216,6 +216,7 @@ audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at,
 	int filled;
 	cv_err r;
 
+	*busy = 0;
 	do {
 		r = move_once(a, 0, &moved, &hole, &next);
 		if (r == CV_ERR_LIMIT) {
@@ -224,6 +225,8 @@ audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at,
 			*hole_at = UINT64_MAX;
 			return CV_OK;
 		}
+		if (r == CV_OK && moved > 0)
+			*busy = 1;
 	} while (r == CV_OK && moved > 0);
 	if (r == CV_OK && hole != UINT64_MAX)
 		r = hole_seen(a, &h, hole, next, &filled);
@@ -232,5 +235,7 @@ audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at,
 	*hole_at = h.at;
 	*hole_next = h.next;
 	*hole_since = h.since;
+	if (h.at != UINT64_MAX)
+		*busy = 1;
 	return r;
 }

@@ -3,7 +3,8 @@
  * distinct, dense indexes; a torn last write is dropped at reopen; the
  * result verifies and proves. Run on files, then again with the log in a
  * throwaway PostgreSQL (tests/pg.sh), where two handles append to one
- * log and a lost COMMIT keeps nothing.
+ * log and a lost COMMIT keeps nothing. Staging's own cases (holes, late
+ * and lost writes) are in test_audit_stage.c.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,66 +23,28 @@
 #include "../testutil.h"
 #include "../pgutil.h"
 #include "audit/audit.h"
+#include "auditutil.h"
 
 #define THREADS 4
 #define EACH 200
 
-static const char *dir;
-static struct cv_vault *v;
-static struct cv_audit *a;
 static uint8_t seen[1 << 20];	/* by index */
-static char target[700];	/* the PostgreSQL run's URI */
-static const char *db;		/* NULL: the files run */
-
-static char fault_file[700];
-
-/* Fault NAME fires while the file exists (a count would be spent by the
- * first group: the count is the process's). */
-static void
-fault_on(const char *name)
-{
-	char spec[800];
-	FILE *f;
-
-	snprintf(fault_file, sizeof fault_file, "%s/../fault", dir);
-	assert_non_null(f = fopen(fault_file, "w"));
-	fclose(f);
-	snprintf(spec, sizeof spec, "%s:@%s", name, fault_file);
-	setenv("CLEARVAULT_FAULT", spec, 1);
-}
-
-static void
-fault_off(void)
-{
-	unsetenv("CLEARVAULT_FAULT");
-	unlink(fault_file);
-}
-
 static unsigned sub_done, sub_failed;
 
 static int
 setup(void **state)
 {
-	struct cv_vault_init_opts o = { .db = db };
-
 	(void)state;
 	memset(seen, 0, sizeof seen);
 	sub_done = sub_failed = 0;
-	dir = test_vault_dir();
-	if (cv_vault_init(dir, &o) != CV_OK ||
-	    cv_audit_create(dir, db) != CV_OK ||
-	    cv_vault_open(dir, &v) != CV_OK || cv_core_audit_open(v, 0, &a) != CV_OK)
-		return -1;
-	return 0;
+	return audit_fixture_up();
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	cv_audit_close(a);
-	cv_vault_close(v);
-	test_rm_rf(dir);
+	audit_fixture_down();
 	return 0;
 }
 
@@ -223,27 +186,6 @@ test_zero_tail_cut(void **state)
 	assert_string_equal(rep.note, "");
 	cv_audit_close(ro);
 	cv_buf_free(&note);
-}
-
-/* One value of SQL on the PostgreSQL run's database, in binary: its
- * bytes into OUT (a fresh buffer, caller frees). */
-static size_t
-pg_value(const char *sql, uint8_t **out)
-{
-	PGconn *c = PQconnectdb(target);
-	PGresult *res;
-	size_t n;
-
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	res = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		fail_msg("%s: %s", sql, PQerrorMessage(c));
-	n = (size_t)PQgetlength(res, 0, 0);
-	assert_non_null(*out = malloc(n + 1));
-	memcpy(*out, PQgetvalue(res, 0, 0), n);
-	PQclear(res);
-	PQfinish(c);
-	return n;
 }
 
 /* The bytes of the log's file NAME (DIR/audit/NAME, or its large object
@@ -567,197 +509,6 @@ test_pg_failed_batch(void **state)
 	assert_int_equal(rep.entries, before + 1);
 }
 
-/* Stages LEAF as another node would: at the sequence's next index, or at
- * AT when AT >= 0. Its index, or -1 if the INSERT failed. */
-static int64_t
-pg_stage_raw(const struct cv_buf *leaf, int64_t at)
-{
-	PGconn *c = PQconnectdb(target);
-	const char *vals[2] = { (const char *)leaf->p, NULL };
-	int lens[2] = { (int)leaf->len, 0 }, fmts[2] = { 1, 0 };
-	char ats[24];
-	PGresult *res;
-	int64_t idx = -1;
-
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	snprintf(ats, sizeof ats, "%lld", (long long)at);
-	vals[1] = ats;
-	res = PQexecParams(c, at < 0 ? "INSERT INTO cv_audit_staged(idx, pos,"
-	    " leaf) VALUES (nextval('cv_audit_idx'), 1, $1) RETURNING idx" :
-	    "INSERT INTO cv_audit_staged(idx, pos, leaf) VALUES ($2::bigint,"
-	    " 1, $1) RETURNING idx", at < 0 ? 1 : 2, NULL, vals, lens, fmts, 0);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		idx = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	PQfinish(c);
-	return idx;
-}
-
-/*
- * Staging (PostgreSQL): an entry staged by another node is read from its
- * row until it is moved, and from the log after, the same bytes. An
- * index taken and never committed (a node that died between nextval and
- * its COMMIT) is filled with an audit.gap entry after a second; the
- * entries after it move on, a late INSERT of that index fails, and the
- * log verifies.
- */
-static void
-test_pg_staged(void **state)
-{
-	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
-	    .action = "get", .actor = "node-c" };
-	struct cv_buf leaf = { 0 }, got = { 0 };
-	struct cv_audit_report rep;
-	struct cv_audit_view vw;
-	uint64_t before, size, idx;
-	uint8_t *taken;
-	int64_t at;
-	double t0;
-
-	(void)state;
-	/* A handle with no mover thread: nothing moves but what it asks. */
-	cv_audit_close(a);
-	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
-	assert_int_equal(cv_audit_settle(a, &before), CV_OK);
-	assert_int_equal(cv_audit_encode(&e, &leaf), CV_OK);
-	assert_int_equal(at = pg_stage_raw(&leaf, -1), (int64_t)before);
-	assert_int_equal(cv_audit_size(a, &size), CV_OK);
-	assert_int_equal(size, before);
-	assert_int_equal(cv_audit_leaf(a, before, &got), CV_OK);
-	assert_int_equal(got.len, leaf.len);
-	assert_memory_equal(got.p, leaf.p, leaf.len);
-	assert_int_equal(cv_audit_settle(a, &size), CV_OK);
-	assert_int_equal(size, before + 1);
-	got.len = 0;
-	assert_int_equal(cv_audit_leaf(a, before, &got), CV_OK);
-	assert_memory_equal(got.p, leaf.p, leaf.len);
-
-	/* The hole: an index taken, no row. */
-	(void)pg_value("SELECT nextval('cv_audit_idx')", &taken);
-	free(taken);
-	e.actor = "after the hole";
-	t0 = cv_now();
-	assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
-	assert_int_equal(idx, before + 2);
-	assert_true(cv_now() - t0 >= 0.9);
-	assert_int_equal(cv_audit_settle(a, &size), CV_OK);
-	assert_int_equal(size, before + 3);
-	got.len = 0;
-	assert_int_equal(cv_audit_leaf(a, before + 1, &got), CV_OK);
-	assert_int_equal(cv_audit_view(got.p, got.len, &vw), CV_OK);
-	assert_int_equal(vw.outcome, CV_AUDIT_ERROR);
-	assert_int_equal(vw.f[CV_AUDIT_ACTION].len, 9);
-	assert_memory_equal(vw.f[CV_AUDIT_ACTION].p, "audit.gap", 9);
-	/* The node that took it comes back late: refused. */
-	assert_int_equal(pg_stage_raw(&leaf, (int64_t)before + 1), -1);
-	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
-	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
-	assert_int_equal(rep.entries, before + 3);
-	cv_buf_free(&leaf);
-	cv_buf_free(&got);
-}
-
-/*
- * A move whose COMMIT never happens (the server ends the mover's session
- * just before it): nothing moved, the rows still staged; the next open
- * moves them, once, at the same indices, and the log verifies.
- */
-static void
-test_pg_move_lost(void **state)
-{
-	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
-	    .action = "get", .actor = "moved twice?" };
-	struct cv_buf leaf = { 0 }, got = { 0 };
-	struct cv_audit_report rep;
-	uint64_t before, size;
-
-	(void)state;
-	cv_audit_close(a);
-	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
-	assert_int_equal(cv_audit_settle(a, &before), CV_OK);
-	assert_int_equal(cv_audit_encode(&e, &leaf), CV_OK);
-	assert_int_equal(pg_stage_raw(&leaf, -1), (int64_t)before);
-	assert_int_equal(pg_stage_raw(&leaf, -1), (int64_t)before + 1);
-	fault_on("audit.pg_kill");
-	assert_int_equal(cv_audit_settle(a, &size), CV_ERR_IO);
-	fault_off();
-	cv_audit_close(a);
-	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
-	assert_int_equal(cv_audit_size(a, &size), CV_OK);
-	assert_int_equal(size, before + 2);
-	for (uint64_t i = before; i < before + 2; i++) {
-		got.len = 0;
-		assert_int_equal(cv_audit_leaf(a, i, &got), CV_OK);
-		assert_int_equal(got.len, leaf.len);
-		assert_memory_equal(got.p, leaf.p, leaf.len);
-	}
-	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
-	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
-	assert_int_equal(rep.entries, before + 2);
-	cv_buf_free(&leaf);
-	cv_buf_free(&got);
-}
-
-/* Commits the open transaction of ARG (a PGconn) 1.5 s from now: an
- * INSERT that outlives the mover's patience for its hole. */
-static void *
-commit_late(void *arg)
-{
-	PGresult *res;
-
-	usleep(1500000);
-	res = PQexec(arg, "COMMIT");
-	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-	PQclear(res);
-	return NULL;
-}
-
-/*
- * A filler that meets an INSERT still open on its index waits for it, and
- * then does nothing: the entry of the node that was slow is what the log
- * holds, not a gap.
- */
-static void
-test_pg_slow_insert(void **state)
-{
-	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
-	    .action = "get", .actor = "slow node" };
-	struct cv_buf leaf = { 0 }, got = { 0 };
-	const char *vals[1];
-	int lens[1], fmts[1] = { 1 };
-	PGconn *c = PQconnectdb(target);
-	PGresult *res;
-	pthread_t t;
-	uint64_t before, size;
-	int64_t at;
-
-	(void)state;
-	assert_int_equal(cv_audit_settle(a, &before), CV_OK);
-	assert_int_equal(cv_audit_encode(&e, &leaf), CV_OK);
-	vals[0] = (const char *)leaf.p;
-	lens[0] = (int)leaf.len;
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	PQclear(PQexec(c, "BEGIN"));
-	res = PQexecParams(c, "INSERT INTO cv_audit_staged(idx, pos, leaf)"
-	    " VALUES (nextval('cv_audit_idx'), 1, $1) RETURNING idx", 1, NULL,
-	    vals, lens, fmts, 0);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	at = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	assert_int_equal(at, (int64_t)before);
-	assert_int_equal(pthread_create(&t, NULL, commit_late, c), 0);
-	/* A second: the hole is old, the filler waits on the key. */
-	assert_int_equal(cv_audit_settle(a, &size), CV_OK);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(size, before + 1);
-	assert_int_equal(cv_audit_leaf(a, before, &got), CV_OK);
-	assert_int_equal(got.len, leaf.len);
-	assert_memory_equal(got.p, leaf.p, leaf.len);
-	PQfinish(c);
-	cv_buf_free(&leaf);
-	cv_buf_free(&got);
-}
-
 /*
  * tlog-tiles reads: a run of hashes is the stored nodes, a bundle is the
  * leaves with u16 lengths; a leaf the format cannot carry is refused
@@ -862,9 +613,6 @@ main(void)
 		cmocka_unit_test(test_pg_two_writers),
 		cmocka_unit_test(test_pg_failed_batch),
 		cmocka_unit_test(test_pg_commit_lost),
-		cmocka_unit_test(test_pg_staged),
-		cmocka_unit_test(test_pg_slow_insert),
-		cmocka_unit_test(test_pg_move_lost),
 		cmocka_unit_test(test_tiles),
 	};
 	int failed, up;
