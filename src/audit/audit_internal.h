@@ -45,6 +45,7 @@ struct cv_audit {
 	/* each batch's indices, an entry's own (staged on PostgreSQL, a
 	 * batch's may not be contiguous); freed when the slot is reused */
 	uint64_t *idx[AUDIT_RING];
+	int64_t ring_batch[AUDIT_RING];	/* whose slot it is now */
 	cv_err errs[AUDIT_RING];
 	/* cv_audit_submit: a queue and the thread that commits it */
 	pthread_mutex_t qmu;

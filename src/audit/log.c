@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,6 +492,7 @@ commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
 			a->spare = b;
 			free(a->idx[id % RING]);
 			a->idx[id % RING] = ix;
+			a->ring_batch[id % RING] = id;
 			a->errs[id % RING] = r;
 			a->committed_batch = id;
 			a->committing = 0;
@@ -498,8 +500,13 @@ commit(struct cv_audit *a, const uint8_t *frame, size_t flen, size_t n,
 		} else
 			pthread_cond_wait(&a->cv, &a->mu);
 	}
-	/* XXX a waiter asleep for RING batches would read a reused slot. */
-	r = a->errs[mine % RING];
+	/* A waiter asleep for RING batches finds its slot reused: its
+	 * entry is durable, but which index is lost (refused: no data). */
+	if (a->ring_batch[mine % RING] != mine)
+		r = cv_fail(CV_ERR_INTERNAL, "audit: batch %" PRId64 "'s "
+		    "result was overwritten before its waiter read it", mine);
+	else
+		r = a->errs[mine % RING];
 	if (index && r == CV_OK)
 		*index = a->idx[mine % RING][pos];
 	pthread_mutex_unlock(&a->mu);

@@ -27,16 +27,19 @@
 /*
  * One round under the sequencer: the staged run that follows the log.
  * WAIT: block for the lock, else CV_ERR_LIMIT when another node holds it.
- * *MOVED: entries moved. When nothing follows the log but the sequence
- * has given indices past it (a hole, or an INSERT in flight), *HOLE is
- * the log's size and *NEXT the sequence's next index; else *HOLE is
- * UINT64_MAX.
+ * *MOVED: entries moved; *SIZE: the log's size as this round committed
+ * or found it (read under the lock: the handle's own may be ahead of a
+ * COMMIT that failed, or moving under another thread). When nothing
+ * follows the log but the sequence has given indices past it (a hole, or
+ * an INSERT in flight), *HOLE is the log's size and *NEXT the sequence's
+ * next index; else *HOLE is UINT64_MAX.
  */
 static cv_err
-move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *hole,
-    uint64_t *next)
+move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *size,
+    uint64_t *hole, uint64_t *next)
 {
 	struct cv_buf frames = { 0 };
+	uint64_t at;
 	size_t n = 0;
 	cv_err r;
 
@@ -48,6 +51,7 @@ move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *hole,
 	if ((r = audit_refresh(a)) != CV_OK ||
 	    (r = audit_pg_staged(a, a->size, &frames, &n, next)) != CV_OK)
 		goto fail;
+	at = a->size;
 	if (n == 0) {
 		if (*next > a->size)
 			*hole = a->size;
@@ -57,8 +61,10 @@ move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *hole,
 	    (r = audit_pg_unstage(a, a->size)) != CV_OK)
 		goto fail;
 	/* The COMMIT: the move, and the rows' deletion, or neither. */
-	if ((r = audit_unlock(a)) == CV_OK)
+	if ((r = audit_unlock(a)) == CV_OK) {
 		*moved = n;
+		*size = at + n;
+	}
 	goto out;
  fail:
 	audit_abort(a);
@@ -122,9 +128,10 @@ hole_seen(struct cv_audit *a, struct hole *h, uint64_t at, uint64_t next,
 	return r;
 }
 
-/* Moves (blocking) until the log holds every index below UNTIL. */
+/* Moves (blocking) until the log holds every index below UNTIL; *SIZE
+ * its size then. */
 static cv_err
-settle_to(struct cv_audit *a, uint64_t until)
+settle_to(struct cv_audit *a, uint64_t until, uint64_t *size)
 {
 	struct hole h = { .at = UINT64_MAX };
 	uint64_t hole, next;
@@ -134,15 +141,15 @@ settle_to(struct cv_audit *a, uint64_t until)
 	cv_err r;
 
 	for (;;) {
-		if ((r = move_once(a, 1, &moved, &hole, &next)) != CV_OK)
+		if ((r = move_once(a, 1, &moved, size, &hole, &next)) != CV_OK)
 			return r;
-		if (a->size >= until)
+		if (*size >= until)
 			return CV_OK;
 		if (moved)
 			continue;
 		if (hole == UINT64_MAX) {
 			/* UNTIL came from the sequence: past the size. */
-			hole = a->size;
+			hole = *size;
 			next = until;
 		}
 		if ((r = hole_seen(a, &h, hole, next, &filled)) != CV_OK)
@@ -153,7 +160,7 @@ settle_to(struct cv_audit *a, uint64_t until)
 			return cv_fail(CV_ERR_IO, "audit log in PostgreSQL: "
 			    "entries below %" PRIu64 " are not staged after "
 			    "%.0f s (the log has %" PRIu64 ")", until,
-			    SETTLE_WAIT_S, a->size);
+			    SETTLE_WAIT_S, *size);
 		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
 	}
 }
@@ -186,7 +193,7 @@ audit_stage_batch(struct cv_audit *a, const uint8_t *frames, size_t flen,
 		if (idx[i] + 1 > top)
 			top = idx[i] + 1;
 	/* Durable all the same if this fails: the next open moves them. */
-	if (settle_to(a, top) != CV_OK)
+	if (settle_to(a, top, &top) != CV_OK)
 		cv_err_clear();
 	return CV_OK;
 }
@@ -199,11 +206,9 @@ cv_audit_settle(struct cv_audit *a, uint64_t *size)
 
 	if (a->pg == NULL || a->readonly)
 		return cv_audit_size(a, size);
-	if ((r = audit_pg_taken(a, &until)) != CV_OK ||
-	    (r = settle_to(a, until)) != CV_OK)
+	if ((r = audit_pg_taken(a, &until)) != CV_OK)
 		return r;
-	*size = a->size;
-	return CV_OK;
+	return settle_to(a, until, size);
 }
 
 cv_err
@@ -211,18 +216,19 @@ audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at,
     uint64_t *hole_next, int *busy)
 {
 	struct hole h = { *hole_at, *hole_next, *hole_since };
-	uint64_t hole, next;
+	uint64_t hole, next, size;
 	size_t moved;
 	int filled;
 	cv_err r;
 
 	*busy = 0;
 	do {
-		r = move_once(a, 0, &moved, &hole, &next);
+		r = move_once(a, 0, &moved, &size, &hole, &next);
 		if (r == CV_ERR_LIMIT) {
-			/* Another node is moving. */
+			/* Another node is moving, or reading under the
+			 * shared lock: the hole seen stays watched (a
+			 * reset here would never let it age). */
 			cv_err_clear();
-			*hole_at = UINT64_MAX;
 			return CV_OK;
 		}
 		if (r == CV_OK && moved > 0)

@@ -27,6 +27,9 @@
 /* Rows a statement inserts or reads at most. */
 #define STAGE_CHUNK 4096
 #define BYTEA_OID 17
+/* The trigger's SQLSTATE for a row below the moved size (its own, so
+ * that a filler can tell "moved already" from a failure). */
+#define STAGE_MOVED_STATE "CV001"
 
 static cv_err stage_conn(struct audit_pg *p);
 
@@ -79,7 +82,7 @@ audit_pg_stage_setup(struct cv_audit *a)
 	    " LANGUAGE plpgsql AS $f$ BEGIN IF EXISTS (SELECT 1 FROM"
 	    " cv_audit_new n WHERE n.idx < (SELECT size FROM cv_audit_moved))"
 	    " THEN RAISE EXCEPTION 'audit entry index in the log already'"
-	    " USING ERRCODE = 'unique_violation'; END IF; RETURN NULL;"
+	    " USING ERRCODE = '" STAGE_MOVED_STATE "'; END IF; RETURN NULL;"
 	    " END $f$;"
 	    " CREATE TRIGGER cv_audit_staged_check AFTER INSERT ON"
 	    " cv_audit_staged REFERENCING NEW TABLE AS cv_audit_new"
@@ -102,6 +105,14 @@ static cv_err
 add(struct cv_buf *b, const char *s)
 {
 	return cv_buf_add(b, s, strlen(s));
+}
+
+static int
+sqlstate_is(const PGresult *res, const char *state)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return s != NULL && strcmp(s, state) == 0;
 }
 
 /*
@@ -201,6 +212,20 @@ audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
 	PGresult *res;
 	cv_err r;
 
+	/* The frames' lengths checked before anything is durable: a batch
+	 * refused after its INSERT would be logged reads never answered. */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len;
+
+		if (flen - off < 4 || (len = cv_get_u32be(frames + off)) == 0 ||
+		    len > CV_AUDIT_MAX_LEAF || flen - off - 4 < len)
+			return cv_fail(CV_ERR_INTERNAL, "audit: frame %zu of "
+			    "%zu", i, n);
+		off += 4 + (size_t)len;
+	}
+	if (off != flen)
+		return cv_fail(CV_ERR_INTERNAL, "audit: frame lengths");
+	off = 0;
 	pthread_mutex_lock(&p->smu);
 	if ((r = stage_conn(p)) != CV_OK)
 		goto out;
@@ -342,7 +367,10 @@ audit_pg_fill(struct cv_audit *a, uint64_t at, const uint8_t *leaf,
 	res = PQexecParams(p->s, "INSERT INTO cv_audit_staged(idx, pos, leaf)"
 	    " VALUES ($1::bigint, 0, $2::bytea) ON CONFLICT (idx) DO NOTHING",
 	    2, NULL, v, lens, fmts, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	/* Refused by the trigger: another node filled AT and moved it
+	 * while this one waited (the same hole, seen by both). */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    !sqlstate_is(res, STAGE_MOVED_STATE))
 		r = audit_pg_fail(p->s, res, "%s", "fill a gap in the log");
 	PQclear(res);
  out:
@@ -367,6 +395,10 @@ audit_pg_staged_leaf(struct cv_audit *a, uint64_t index, struct cv_buf *out)
 		r = audit_pg_fail(p->r, res, "%s", "read a staged entry");
 	else if (PQntuples(res) != 1)
 		r = CV_ERR_NOT_FOUND;
+	else if (PQgetlength(res, 0, 0) < 1 ||
+	    PQgetlength(res, 0, 0) > CV_AUDIT_MAX_LEAF)
+		r = cv_fail(CV_ERR_FORMAT, "audit log in PostgreSQL: staged "
+		    "entry %s is %d bytes", ix, PQgetlength(res, 0, 0));
 	else
 		r = cv_buf_add(out, PQgetvalue(res, 0, 0),
 		    (size_t)PQgetlength(res, 0, 0));

@@ -39,8 +39,11 @@ teardown(void **state)
 	return 0;
 }
 
+static char stage_state[6];	/* pg_stage_raw's SQLSTATE when it failed */
+
 /* Stages LEAF as another node would: at the sequence's next index, or at
- * AT when AT >= 0. Its index, or -1 if the INSERT failed. */
+ * AT when AT >= 0. Its index, or -1 if the INSERT failed (STAGE_STATE
+ * says why). */
 static int64_t
 pg_stage_raw(const struct cv_buf *leaf, int64_t at)
 {
@@ -60,6 +63,10 @@ pg_stage_raw(const struct cv_buf *leaf, int64_t at)
 	    " 1, $1) RETURNING idx", at < 0 ? 1 : 2, NULL, vals, lens, fmts, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		idx = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	else
+		snprintf(stage_state, sizeof stage_state, "%s",
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) ?
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : "?");
 	PQclear(res);
 	PQfinish(c);
 	return idx;
@@ -120,8 +127,10 @@ test_pg_staged(void **state)
 	assert_int_equal(vw.outcome, CV_AUDIT_ERROR);
 	assert_int_equal(vw.f[CV_AUDIT_ACTION].len, 9);
 	assert_memory_equal(vw.f[CV_AUDIT_ACTION].p, "audit.gap", 9);
-	/* The node that took it comes back late: refused. */
+	/* The node that took it comes back late: refused, by the trigger
+	 * (the filler is moved: the key alone would let it in). */
 	assert_int_equal(pg_stage_raw(&leaf, (int64_t)before + 1), -1);
+	assert_string_equal(stage_state, "CV001");
 	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
 	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
 	assert_int_equal(rep.entries, before + 3);
@@ -171,17 +180,20 @@ test_pg_move_lost(void **state)
 }
 
 /* Commits the open transaction of ARG (a PGconn) 1.5 s from now: an
- * INSERT that outlives the mover's patience for its hole. */
+ * INSERT that outlives the mover's patience for its hole. NULL if the
+ * COMMIT succeeded (cmocka's asserts are the main thread's). */
 static void *
 commit_late(void *arg)
 {
 	PGresult *res;
+	int ok;
 
 	usleep(1500000);
 	res = PQexec(arg, "COMMIT");
-	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK &&
+	    strcmp(PQcmdStatus(res), "COMMIT") == 0;
 	PQclear(res);
-	return NULL;
+	return ok ? NULL : (void *)1;
 }
 
 /*
@@ -200,6 +212,7 @@ test_pg_slow_insert(void **state)
 	PGconn *c = PQconnectdb(target);
 	PGresult *res;
 	pthread_t t;
+	void *res_t;
 	uint64_t before, size;
 	int64_t at;
 
@@ -220,7 +233,8 @@ test_pg_slow_insert(void **state)
 	assert_int_equal(pthread_create(&t, NULL, commit_late, c), 0);
 	/* A second: the hole is old, the filler waits on the key. */
 	assert_int_equal(cv_audit_settle(a, &size), CV_OK);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_join(t, &res_t), 0);
+	assert_null(res_t);
 	assert_int_equal(size, before + 1);
 	assert_int_equal(cv_audit_leaf(a, before, &got), CV_OK);
 	assert_int_equal(got.len, leaf.len);
