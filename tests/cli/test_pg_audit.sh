@@ -125,4 +125,23 @@ expect_ok "evidence export" "$CV" evidence export --dir "$T/v" \
 expect_ok "evidence verify" "$CV" evidence verify "$T/ev.json" \
     --pubkey "$(cat "$T/pub")"
 
+# An entry staged and never moved, as when every process of the node that
+# staged it is killed at once (fault_kill_serve_pg found it): `audit
+# verify` moves it first and counts it, and it is the log's last entry.
+verified() { sed -n 's/^verified \([0-9]*\) entries.*/\1/p' "$T/out"; }
+"$CV" audit tail --dir "$T/v" --json -n 1 >"$T/last"
+leaf=$(json_field "$T/last" "d['leaf']")
+at=$(sql "INSERT INTO cv_audit_staged(idx, pos, leaf) VALUES
+    (nextval('cv_audit_idx'), 1, decode('$leaf', 'base64')) RETURNING idx" |
+    head -1)
+expect_ok "audit verify, a staged entry" "$CV" audit verify --dir "$T/v"
+expect_eq "verify counts the staged entry" "$((at + 1))" "$(verified)"
+expect_eq "nothing left staged" 0 "$(sql "SELECT count(*) FROM cv_audit_staged")"
+"$CV" audit tail --dir "$T/v" --json -n 5 >"$T/last"
+python3 - "$T/last" "$at" "$leaf" <<'PY' && ok || bad "the staged entry at its index"
+import json, sys
+es = {e["index"]: e for e in map(json.loads, open(sys.argv[1]))}
+assert es[int(sys.argv[2])]["leaf"] == sys.argv[3]
+PY
+
 finish
