@@ -59,6 +59,17 @@ audit_fixture_up(void)
 	return 0;
 }
 
+/* A's log checkpointed, and verified: ENTRIES of them. */
+static void
+assert_log_verifies(uint64_t entries)
+{
+	struct cv_audit_report rep;
+
+	assert_int_equal(cv_audit_checkpoint(a, NULL), CV_OK);
+	assert_int_equal(cv_audit_verify(a, NULL, NULL, 0, &rep), CV_OK);
+	assert_int_equal(rep.entries, entries);
+}
+
 static void
 audit_fixture_down(void)
 {
