@@ -468,7 +468,8 @@ for d in glob.glob("/proc/[0-9]*"):
     t = sum(int(x) for x in f[11:15])
     if comm == "postgres":
         pg += t
-    elif comm == "clearvault":
+    elif comm == "clearvault" or comm.startswith("cv-"):
+        # the server: its supervisor, cv-api and cv-keyd
         cv += t
 print(busy, pg, cv)
 PY
