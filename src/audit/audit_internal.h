@@ -184,8 +184,9 @@ cv_err audit_pg_unlock(struct cv_audit *a, int commit);
  * Under the exclusive lock: audit_pg_staged appends to FRAMES the staged
  * run that starts at FROM (*N of them), *NEXT the index after it, or the
  * sequence's next one when the run is empty; audit_pg_unstage deletes
- * the rows below UPTO. audit_pg_fill stages LEAF at AT unless a row has
- * it; audit_pg_staged_leaf reads one staged row (CV_ERR_NOT_FOUND);
+ * the rows from FROM (the log's size before the move) to below UPTO.
+ * audit_pg_fill stages LEAF at AT unless a row has it;
+ * audit_pg_staged_leaf reads one staged row (CV_ERR_NOT_FOUND);
  * audit_pg_taken: the sequence's next index.
  */
 cv_err audit_pg_stage_setup(struct cv_audit *a) CV_MUST_CHECK;
@@ -193,7 +194,8 @@ cv_err audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
     size_t n, uint64_t *idx) CV_MUST_CHECK;
 cv_err audit_pg_staged(struct cv_audit *a, uint64_t from,
     struct cv_buf *frames, size_t *n, uint64_t *next) CV_MUST_CHECK;
-cv_err audit_pg_unstage(struct cv_audit *a, uint64_t upto) CV_MUST_CHECK;
+cv_err audit_pg_unstage(struct cv_audit *a, uint64_t from, uint64_t upto)
+    CV_MUST_CHECK;
 cv_err audit_pg_fill(struct cv_audit *a, uint64_t at, const uint8_t *leaf,
     size_t len) CV_MUST_CHECK;
 cv_err audit_pg_staged_leaf(struct cv_audit *a, uint64_t index,

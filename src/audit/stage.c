@@ -58,7 +58,7 @@ move_once(struct cv_audit *a, int wait, size_t *moved, uint64_t *size,
 	} else if ((r = audit_pwrite(a, a->fd_entries, frames.p, frames.len,
 	    a->end)) != CV_OK ||
 	    (r = audit_index_leaves(a, frames.p, frames.len, n)) != CV_OK ||
-	    (r = audit_pg_unstage(a, a->size)) != CV_OK)
+	    (r = audit_pg_unstage(a, at, a->size)) != CV_OK)
 		goto fail;
 	/* The COMMIT: the move, and the rows' deletion, or neither. */
 	if ((r = audit_unlock(a)) == CV_OK) {

@@ -329,17 +329,24 @@ audit_pg_staged(struct cv_audit *a, uint64_t from, struct cv_buf *frames,
 }
 
 cv_err
-audit_pg_unstage(struct cv_audit *a, uint64_t upto)
+audit_pg_unstage(struct cv_audit *a, uint64_t from, uint64_t upto)
 {
-	char u[24];
-	const char *v[1] = { u };
+	char f[24], u[24];
+	const char *v[2] = { f, u };
 	PGresult *res;
 	cv_err r = CV_OK;
 
+	/* From FROM, not from the table's start: rows below it went with
+	 * the moves before (the trigger refuses any staged there since), but
+	 * their index entries stay until a vacuum, and an unbounded range
+	 * walked them all at every move (74 us of PostgreSQL's time a read
+	 * at 3,700 reads/s, against 2 bounded). */
+	snprintf(f, sizeof f, "%" PRIu64, from);
 	snprintf(u, sizeof u, "%" PRIu64, upto);
 	res = PQexecParams(a->pg->w, "WITH d AS (DELETE FROM cv_audit_staged"
-	    " WHERE idx < $1::bigint) UPDATE cv_audit_moved SET size ="
-	    " $1::bigint", 1, NULL, v, NULL, NULL, 0);
+	    " WHERE idx >= $1::bigint AND idx < $2::bigint)"
+	    " UPDATE cv_audit_moved SET size = $2::bigint", 2, NULL, v, NULL,
+	    NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		r = audit_pg_fail(a->pg->w, res, "%s", "delete the moved "
 		    "staged entries");

@@ -381,7 +381,7 @@ test_upgrade(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM guard_vault_sums"), 16);
 	assert_int_equal(sql_int("SELECT to_regclass('guard_vault_reads')"
 	    " IS NULL"), 1);
-	assert_int_equal(sql_int("SELECT position('the vault summed by user'"
+	assert_int_equal(sql_int("SELECT position('one probe a record'"
 	    " IN prosrc) > 0 FROM pg_proc WHERE proname = 'cv_guard_take'"), 1);
 	cv_store_close(s);
 }
