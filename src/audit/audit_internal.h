@@ -189,6 +189,8 @@ cv_err audit_pg_unlock(struct cv_audit *a, int commit);
  * audit_pg_staged_leaf reads one staged row (CV_ERR_NOT_FOUND);
  * audit_pg_taken: the sequence's next index.
  */
+/* Rows a staging statement inserts or reads at most. */
+#define AUDIT_PG_STAGE_CHUNK 4096
 cv_err audit_pg_stage_setup(struct cv_audit *a) CV_MUST_CHECK;
 cv_err audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
     size_t n, uint64_t *idx) CV_MUST_CHECK;

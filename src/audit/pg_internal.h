@@ -29,6 +29,7 @@ struct audit_pg {
 	/* S: staging's (stage_pg.c), opened at its first use, under smu;
 	 * DB: the connection string it is opened with */
 	PGconn *s;
+	int s_prepared;		/* S has its INSERT (stage_pg.c) */
 	pthread_mutex_t smu;
 	char *db;
 	char oid[AUDIT_PG_FILES][16];	/* decimal, as parameters */

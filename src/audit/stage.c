@@ -233,7 +233,11 @@ audit_move_some(struct cv_audit *a, double *hole_since, uint64_t *hole_at,
 		}
 		if (r == CV_OK && moved > 0)
 			*busy = 1;
-	} while (r == CV_OK && moved > 0);
+		/* Again at once only after a full round: more was waiting.
+		 * Rounds back to back until one found nothing kept the mover
+		 * at it without a pause under load, each round moving what
+		 * the last one's time let in, at a round's fixed cost. */
+	} while (r == CV_OK && moved == AUDIT_PG_STAGE_CHUNK);
 	if (r == CV_OK && hole != UINT64_MAX)
 		r = hole_seen(a, &h, hole, next, &filled);
 	else

@@ -24,9 +24,8 @@
 #include "../store/store.h"
 #include "pg_internal.h"
 
-/* Rows a statement inserts or reads at most. */
-#define STAGE_CHUNK 4096
 #define BYTEA_OID 17
+#define STAGE_STMT "cv_stage"
 /* The trigger's SQLSTATE for a row below the moved size (its own, so
  * that a filler can tell "moved already" from a failure). */
 #define STAGE_MOVED_STATE "CV001"
@@ -101,12 +100,6 @@ audit_pg_stage_setup(struct cv_audit *a)
 	return r;
 }
 
-static cv_err
-add(struct cv_buf *b, const char *s)
-{
-	return cv_buf_add(b, s, strlen(s));
-}
-
 static int
 sqlstate_is(const PGresult *res, const char *state)
 {
@@ -133,50 +126,58 @@ stage_conn(struct audit_pg *p)
 	if ((r = audit_pg_connect(p->db, 0, &p->s)) != CV_OK)
 		return r;
 	PQclear(PQexec(p->s, "SET application_name = 'clearvault audit'"));
+	p->s_prepared = 0;
 	return CV_OK;
 }
 
-/* Rows FIRST.. of N leaves of FRAMES (from *OFF on) in one INSERT on S. */
+/* Rows FIRST.. of N leaves of FRAMES (from *OFF on) in one INSERT on S,
+ * as one bytea[] in PostgreSQL's binary array format: a frame (a 4-byte
+ * big-endian length, the leaf) is that format's element already, so the
+ * array is a header and the frames as they are. */
 static cv_err
 stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
     size_t first, size_t n, uint64_t *idx)
 {
-	struct cv_buf sql = { 0 };
-	const char **vals = NULL;
-	int *lens = NULL, *fmts = NULL;
-	Oid *types = NULL;
+	struct cv_buf arr = { 0 };
+	uint8_t head[20];
+	const char *v[1];
+	int len[1], fmt[1] = { 1 };
 	PGresult *res = NULL;
-	char ph[32];
+	size_t at = *off;
 	cv_err r;
 
-	if ((vals = calloc(n, sizeof *vals)) == NULL ||
-	    (lens = calloc(n, sizeof *lens)) == NULL ||
-	    (fmts = calloc(n, sizeof *fmts)) == NULL ||
-	    (types = calloc(n, sizeof *types)) == NULL) {
-		r = CV_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		*off += 4 + (size_t)cv_get_u32be(frames + *off);
+	if (*off - at > INT32_MAX - sizeof head)
+		return cv_fail(CV_ERR_INTERNAL, "audit: %zu bytes to stage",
+		    *off - at);
+	cv_put_u32be(head, 1);			/* dimensions */
+	cv_put_u32be(head + 4, 0);		/* no NULLs */
+	cv_put_u32be(head + 8, BYTEA_OID);
+	cv_put_u32be(head + 12, (uint32_t)n);
+	cv_put_u32be(head + 16, 1);		/* lower bound */
+	if ((r = cv_buf_add(&arr, head, sizeof head)) != CV_OK ||
+	    (r = cv_buf_add(&arr, frames + at, *off - at)) != CV_OK)
 		goto out;
+	v[0] = (const char *)arr.p;
+	len[0] = (int)arr.len;
+	/* Prepared once a connection (at its first batch: the table may
+	 * not exist when S connects): parsed and planned at every batch, it
+	 * cost PostgreSQL about as much as it took to run. */
+	if (!p->s_prepared) {
+		res = PQprepare(p->s, STAGE_STMT, "INSERT INTO"
+		    " cv_audit_staged(idx, pos, leaf) SELECT"
+		    " nextval('cv_audit_idx'), o, l FROM unnest($1::bytea[])"
+		    " WITH ORDINALITY AS t(l, o) RETURNING idx, pos", 1, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			r = audit_pg_fail(p->s, res, "%s", "prepare the "
+			    "staging");
+			goto out;
+		}
+		PQclear(res);
+		p->s_prepared = 1;
 	}
-	r = add(&sql, "INSERT INTO cv_audit_staged(idx, pos, leaf)"
-	    " SELECT nextval('cv_audit_idx'), o, l FROM unnest(ARRAY[");
-	for (size_t i = 0; i < n && r == CV_OK; i++) {
-		uint32_t len = cv_get_u32be(frames + *off);
-		vals[i] = (const char *)frames + *off + 4;
-		lens[i] = (int)len;
-		fmts[i] = 1;
-		types[i] = BYTEA_OID;
-		*off += 4 + len;
-		snprintf(ph, sizeof ph, "%s$%zu", i ? "," : "", i + 1);
-		r = add(&sql, ph);
-	}
-	if (r == CV_OK)
-		r = add(&sql, "]) WITH ORDINALITY AS t(l, o)"
-		    " RETURNING idx, pos");
-	if (r == CV_OK)
-		r = cv_buf_add(&sql, "", 1);
-	if (r != CV_OK)
-		goto out;
-	res = PQexecParams(p->s, (const char *)sql.p, (int)n, types, vals,
-	    lens, fmts, 0);
+	res = PQexecPrepared(p->s, STAGE_STMT, 1, v, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) != (int)n || PQnfields(res) != 2) {
 		r = audit_pg_fail(p->s, res, "%s", "stage the log's entries");
@@ -194,11 +195,8 @@ stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
 	}
  out:
 	PQclear(res);
-	cv_buf_free(&sql);
-	free(vals);
-	free(lens);
-	free(fmts);
-	free(types);
+	sodium_memzero(arr.p, arr.len);
+	cv_buf_free(&arr);
 	return r;
 }
 
@@ -208,7 +206,7 @@ audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
 {
 	struct audit_pg *p = a->pg;
 	size_t off = 0;
-	int tx = n > STAGE_CHUNK;
+	int tx = n > AUDIT_PG_STAGE_CHUNK;
 	PGresult *res;
 	cv_err r;
 
@@ -242,9 +240,9 @@ audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
 			    "entries");
 		PQclear(res);
 	}
-	for (size_t i = 0; r == CV_OK && i < n; i += STAGE_CHUNK)
-		r = stage_chunk(p, frames, &off, i, n - i < STAGE_CHUNK ?
-		    n - i : STAGE_CHUNK, idx);
+	for (size_t i = 0; r == CV_OK && i < n; i += AUDIT_PG_STAGE_CHUNK)
+		r = stage_chunk(p, frames, &off, i, n - i < AUDIT_PG_STAGE_CHUNK ?
+		    n - i : AUDIT_PG_STAGE_CHUNK, idx);
 	if (r == CV_OK && off != flen)
 		r = cv_fail(CV_ERR_INTERNAL, "audit: frame lengths");
 	if (tx && r == CV_OK) {
@@ -279,7 +277,7 @@ audit_pg_staged(struct cv_audit *a, uint64_t from, struct cv_buf *frames,
 		return cv_fail(CV_ERR_INTERNAL, "audit log: staged entries "
 		    "read after a write");
 	snprintf(f, sizeof f, "%" PRIu64, from);
-	snprintf(lim, sizeof lim, "%d", STAGE_CHUNK);
+	snprintf(lim, sizeof lim, "%d", AUDIT_PG_STAGE_CHUNK);
 	/* The run that follows the log with no hole; and, when there is
 	 * none, the next index the sequence gives: past FROM, a hole. */
 	res = PQexecParams(p->w, "SELECT idx, leaf FROM cv_audit_staged"
