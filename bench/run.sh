@@ -450,6 +450,8 @@ if want nodes && [ -x $B/bench/bench_tls ] &&
 	# nodes, PostgreSQL, generators) is steadier on a shared VM than a
 	# rate, which the host's other guests move by a third from one run
 	# to the next; it shows what a mode costs, not how fast it went.
+	# With it, the share of the cores busy: a mode whose nodes waited
+	# on each other (a lock taken in turns) would leave them idle.
 	cpu_now() {	# busy, PostgreSQL's and the nodes' CPU ticks so far
 		python3 - <<'PY'
 import glob
@@ -540,12 +542,13 @@ PY
 		log1=$1 ent1=$2 disk1=$3
 		python3 - "$runs_s" "$runs_p" "$runs_p2" "$runs_n" "$runs_n2" "$C" \
 		    "$NR" "$dbsize" "$log0" "$log1" "$ent0" "$ent1" "$pgreads" \
-		    "$disk0" "$disk1" <<-'PY'
+		    "$disk0" "$disk1" "$cores" <<-'PY'
 	import sys
 	runs = [[tuple(map(float, r.split(":"))) for r in a.split()]
 	        for a in sys.argv[1:6]]
 	c, nr, db = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 	log0, log1, ent0, ent1, reads, disk0, disk1 = map(int, sys.argv[9:16])
+	cores = int(sys.argv[16])
 	def med(v):
 	    return sorted(v)[len(v) // 2]
 	def show(name, rs):
@@ -555,7 +558,8 @@ PY
 	          f"p99 {med([x[2] for x in rs]):.1f} ms (medians); errors "
 	          f"{sum(int(x[3]) for x in rs)}; CPU {med([x[4] for x in rs]):,.0f} "
 	          f"us a read (PostgreSQL {med([x[5] for x in rs]):,.0f}, nodes "
-	          f"{med([x[6] for x in rs]):,.0f})")
+	          f"{med([x[6] for x in rs]):,.0f}); the cores busy "
+	          f"{med([x[0] * x[4] / 1e6 / cores for x in rs]):.0%}")
 	    return med(r)
 	def cpu(i):
 	    return med([x[4] for x in runs[i]])
