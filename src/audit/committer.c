@@ -166,11 +166,12 @@ checkpointer(void *arg)
  * PostgreSQL: staged entries into the log, unless another node's mover is
  * at it (docs/scale-out.md). The releases do not wait for it; readers that
  * must see everything settle first (cv_audit_settle). Every MOVE_MIN_NS
- * while there is work: a round's cost is mostly its own (the lock, the
- * large objects' last pages rewritten, a COMMIT), so fewer, larger
- * rounds cost less (at 6,000 reads/s, 50 ms took a tenth off
- * PostgreSQL's CPU time per read against 10 ms). A round that finds
- * none (or finds another node moving) doubles the wait up to
+ * while there is work (again at once only after a full chunk: more was
+ * waiting). A round's cost is mostly its own (the lock, the large
+ * objects' last pages rewritten, a COMMIT), so fewer, larger rounds cost
+ * less: 17 a second at 8,000 reads/s, where rounds back to back were 280
+ * (docs/scale-out.md, "What the database spent on a read"). A round
+ * that finds none (or finds another node moving) doubles the wait up to
  * MOVE_MAX_NS, so that idle nodes do not spend the database's CPU on
  * empty rounds (four round trips each).
  */

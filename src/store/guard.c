@@ -77,7 +77,7 @@
 
 /* Named in the function's body: a database with another body (an older
  * release's) is given this one when a store opens it. */
-#define TAKE_VERSION "cv_guard_take 5: one probe a record"
+#define TAKE_VERSION "cv_guard_take 7: one probe a record"
 
 /*
  * cv_guard_take returns {verdict, grant}: verdict 0 (allowed and counted),
