@@ -112,6 +112,11 @@ scan() {	# the vault folder, and on PostgreSQL the whole cluster
 	t, k = re.subn(rb"decode\('([0-9a-f]*)', *'hex'\)",
 	    lambda m: bytes.fromhex(m.group(1).decode()), t)
 	n += k
+	# A batch of staged entries is one bytea[] parameter, logged as an
+	# array literal: each element "\\x..." (its backslash escaped).
+	t, k = re.subn(rb'"\\\\x([0-9a-f]*)"',
+	    lambda m: bytes.fromhex(m.group(1).decode()), t)
+	n += k
 	open(sys.argv[2], "wb").write(t)
 	# A load sends its rows by COPY, which the statement log leaves
 	# out; what is sent as bytea parameters (lookups, keys) is decoded.
