@@ -240,9 +240,10 @@ audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
 			    "entries");
 		PQclear(res);
 	}
-	for (size_t i = 0; r == CV_OK && i < n; i += AUDIT_PG_STAGE_CHUNK)
-		r = stage_chunk(p, frames, &off, i, n - i < AUDIT_PG_STAGE_CHUNK ?
-		    n - i : AUDIT_PG_STAGE_CHUNK, idx);
+	for (size_t i = 0, k; r == CV_OK && i < n; i += k) {
+		k = n - i < AUDIT_PG_STAGE_CHUNK ? n - i : AUDIT_PG_STAGE_CHUNK;
+		r = stage_chunk(p, frames, &off, i, k, idx);
+	}
 	if (r == CV_OK && off != flen)
 		r = cv_fail(CV_ERR_INTERNAL, "audit: frame lengths");
 	if (tx && r == CV_OK) {

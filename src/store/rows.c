@@ -91,8 +91,7 @@ cv_store_get_many(struct cv_store *s, const char *const *rids, size_t n,
 	if ((r = store_stmt(s, "SELECT r.rid, r.version, r.body, d.gen,"
 	    " d.wdek FROM records r LEFT JOIN deks d ON d.rec = r.id"
 	    " WHERE r.rid = ANY(CAST((SELECT ?1::text[]) AS text[])) AND "
-	    VISIBLE("r"), &st)) !=
-	    CV_OK) {
+	    VISIBLE("r"), &st)) != CV_OK) {
 		r = cv_fail(CV_ERR_STORE, "read records: %s", db_errmsg(s->db));
 		goto out;
 	}
