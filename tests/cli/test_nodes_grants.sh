@@ -118,6 +118,14 @@ for i in $(seq 1 10); do
 	[ "$code" = 200 ] && n3=$((n3 + 1))
 done
 expect_eq "big3's ten" 10 "$n3"
+# Read again under the same grant: each record counts once (the grant's
+# list of what it let out, src/api/grants.c), here and in the database.
+again=0
+for i in 3 1 10 3; do
+	rd3 "$i"
+	[ "$code" = 200 ] && again=$((again + 1))
+done
+expect_eq "big3's re-reads" 4 "$again"
 takes=$(tail -n +"$L" "$T/pg/log" | grep -c "cv_guard_take(")
 [ "$takes" -le 2 ] && ok || bad "big3's ten asked $takes times: no grant"
 sql "ALTER TABLE guard_user_counts RENAME TO guard_user_counts_gone" >/dev/null
@@ -150,4 +158,6 @@ expect_eq "and each record once" "$ok200" \
     "$(sql "SELECT count(*) FROM guard_user_reads WHERE u = 'big'")"
 expect_eq "big3's records through the failed question: all counted" "$n3" \
     "$(sql "SELECT count(*) FROM guard_user_reads WHERE u = 'big3'")"
+expect_eq "big3's day: each record once, re-read or not" "$n3" \
+    "$(sql "SELECT n[3] FROM guard_user_counts WHERE u = 'big3'")"
 finish
