@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "store_internal.h"
 
 /* "user" quoted: PostgreSQL reserves the word (users.c). */
@@ -150,71 +148,6 @@ store_case_memo_clear(struct case_memo *m)
 	memset(m, 0, sizeof *m);
 }
 
-/*
- * What a memo is checked against before it is read again. A memo goes
- * stale whenever the epoch moves, which users and certificates move too,
- * and at CASE_MEMO_AGE_US whatever the epoch says; reading a case of
- * 10,000 records again cost the database 7-11 ms each time, two times a
- * second per node and case (docs/scale-out.md). This sum costs the
- * database the same walk of the keys but sends 32 bytes, and the memo
- * computes it itself when read (memo_sum), so a case that did not change
- * is kept. One statement: both lists of one snapshot. Byte order
- * (COLLATE "C") is strcmp's, the memo's own; ids and user names have no
- * newline.
- */
-#define MEMO_SUM "SELECT sha256(convert_to(coalesce((SELECT" \
-    " string_agg(\"user\", E'\\n' ORDER BY \"user\" COLLATE \"C\") FROM" \
-    " case_users WHERE case_id = ?1), '') || E'\\n\\n' || coalesce((SELECT" \
-    " string_agg(rid, E'\\n' ORDER BY rid COLLATE \"C\") FROM case_records" \
-    " WHERE case_id = ?1), ''), 'UTF8'))"
-
-/* The strings V[0..N) joined by newlines into H. */
-static void
-sum_list(crypto_hash_sha256_state *h, char *const *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			crypto_hash_sha256_update(h, (const unsigned char *)"\n",
-			    1);
-		crypto_hash_sha256_update(h, (const unsigned char *)v[i],
-		    strlen(v[i]));
-	}
-}
-
-/* M's sum of its sorted lists, as MEMO_SUM's. */
-static void
-memo_sum(struct case_memo *m)
-{
-	crypto_hash_sha256_state h;
-
-	crypto_hash_sha256_init(&h);
-	sum_list(&h, m->users, m->nusers);
-	crypto_hash_sha256_update(&h, (const unsigned char *)"\n\n", 2);
-	sum_list(&h, m->rids, m->nrids);
-	crypto_hash_sha256_final(&h, m->sum);
-}
-
-/* Whether case ID's lists in the database have the sum SUM: CV_OK yes,
- * CV_ERR_NOT_FOUND no, CV_ERR_STORE could not ask. */
-static cv_err
-memo_same(struct cv_store *s, const char *id, const unsigned char *sum)
-{
-	struct cv_db_stmt *st;
-	cv_err r;
-
-	if (store_stmt(s, MEMO_SUM, &st) != CV_OK)
-		return cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
-	db_bind_text(st, 1, id);
-	if (db_step(st) != CV_DB_ROW)
-		r = cv_fail(CV_ERR_STORE, "cases: %s", db_errmsg(s->db));
-	else
-		r = db_column_bytes(st, 0) == 32 && sodium_memcmp(
-		    db_column_blob(st, 0), sum, 32) == 0 ? CV_OK :
-		    CV_ERR_NOT_FOUND;
-	store_release(st);
-	return r;
-}
-
 /* V[0..N) pointed at the N strings of B, sorted; B's bytes move to
  * *TEXT (exactly as many as they need). */
 static cv_err
@@ -282,9 +215,8 @@ memo_read(struct cv_store *s, const char *id, struct case_memo *m)
 	m->nusers = m->big ? 0 : n[0];
 	m->nrids = m->big ? 0 : n[1];
 	if (!m->big && (r = memo_index(&b[0], m->nusers, &m->users,
-	    &m->text)) == CV_OK &&
-	    (r = memo_index(&b[1], m->nrids, &m->rids, &m->rtext)) == CV_OK)
-		memo_sum(m);
+	    &m->text)) == CV_OK)
+		r = memo_index(&b[1], m->nrids, &m->rids, &m->rtext);
  out:
 	cv_buf_free(&b[0]);
 	cv_buf_free(&b[1]);
@@ -302,9 +234,8 @@ read_within(const struct case_memo *m, int64_t at, int64_t now, int64_t age)
 
 /* F's slot for case ID, or the one to read it into (marked loading,
  * emptied, its id set): *SLOT, and whether it answers at epoch AT and
- * time NOW. 2: its own memo, stale, marked loading and kept to be checked
- * (MEMO_SUM). -1: none free (every slot loading), or another connection
- * is reading it: ask the database. F locked. */
+ * time NOW. -1: none free (every slot loading), or another connection is
+ * reading it: ask the database. F locked. */
 static int
 memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
     struct case_memo **slot)
@@ -327,11 +258,6 @@ memo_slot(struct cv_store_follow *f, const char *id, int64_t at, int64_t now,
 			 * load the whole case. Meanwhile, ask. */
 			if (read_within(m, -1, now, CASE_MEMO_RELOAD_US))
 				return -1;
-			if (!m->big) {
-				m->loading = 1;
-				*slot = m;
-				return 2;
-			}
 			pick = m;
 			break;
 		}
@@ -374,8 +300,6 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
 	struct cv_store_follow *f = s->follow;
 	struct cv_store_epoch at;
 	struct case_memo *m, got = { 0 };
-	unsigned char sum[sizeof got.sum];
-	char *keep;
 	int64_t now;
 	int known, answer = -1;
 	cv_err r;
@@ -394,38 +318,11 @@ cv_store_case_allows(struct cv_store *s, const char *id, const char *user,
 	pthread_mutex_lock(&f->lock);
 	if ((known = memo_slot(f, id, at.data, now, &m)) == 1)
 		answer = memo_answer(f, m, user, rid);
-	else if (known == 2)
-		memcpy(sum, m->sum, sizeof sum);
 	pthread_mutex_unlock(&f->lock);
 	if (known < 0 || (known == 1 && answer < 0))
 		return ask_allows(s, id, user, rid);
 	if (known == 1)
 		return answer ? CV_OK : CV_ERR_NOT_FOUND;
-	/* Stale: kept, as of this epoch and time, if the database's lists
-	 * are still the memo's; not answered from if it cannot tell (the
-	 * next read past CASE_MEMO_RELOAD_US asks again). */
-	if (known == 2 && (r = memo_same(s, id, sum)) != CV_ERR_NOT_FOUND) {
-		pthread_mutex_lock(&f->lock);
-		m->loading = 0;
-		if (r == CV_OK) {
-			m->at = at.data;
-			m->read_us = now;
-			answer = memo_answer(f, m, user, rid);
-		}
-		pthread_mutex_unlock(&f->lock);
-		if (r == CV_OK)
-			return answer ? CV_OK : CV_ERR_NOT_FOUND;
-		return ask_allows(s, id, user, rid);
-	}
-	if (known == 2) {	/* changed: emptied, still loading, read */
-		pthread_mutex_lock(&f->lock);
-		keep = m->case_id;
-		m->case_id = NULL;
-		store_case_memo_clear(m);
-		m->case_id = keep;
-		m->loading = 1;
-		pthread_mutex_unlock(&f->lock);
-	}
 	/* M is this connection's to fill: read outside the lock. */
 	r = memo_read(s, id, &got);
 	pthread_mutex_lock(&f->lock);

@@ -135,10 +135,6 @@ struct case_memo {
 	uint64_t used;		/* the watcher's clock when last asked */
 	int loading;		/* a connection is reading it: ask instead */
 	int big;		/* more members than are kept: ask instead */
-	/* SHA-256 of the sorted lists as MEMO_SUM has the database
-	 * compute it: a memo the epoch or its age made stale asks for that
-	 * sum first and is kept if it is the same (cases.c) */
-	unsigned char sum[32];
 	size_t nusers, nrids;
 	char **users, **rids;	/* sorted (strcmp), into TEXT and RTEXT */
 	char *text, *rtext;

@@ -7,8 +7,7 @@
  * the case tables that a question would wait out), gives the same
  * answers as the question, sees another node's change within a second
  * and this process's at once, keeps more cases than its slots by
- * reading them again, asks for a case too big to keep, keeps a memo
- * the epoch made stale if the database's lists are its own; a write
+ * reading them again, asks for a case too big to keep; a write
  * transaction's uncommitted change never reaches it; without a trigger
  * it is read again within a second all the same; an older database is
  * given the case tables' triggers it depends on.
@@ -274,70 +273,6 @@ test_no_trigger(void **state)
 	sql(n2, "ALTER TABLE case_records ENABLE TRIGGER case_records_epoch");
 }
 
-/* N1's process's memo of case C (NULL: none). */
-static struct case_memo *
-memo_of(const char *c)
-{
-	for (size_t i = 0; i < CASE_MEMOS; i++)
-		if (fw->cases[i].case_id && strcmp(fw->cases[i].case_id, c) == 0)
-			return &fw->cases[i];
-	return NULL;
-}
-
-/* Once stale (the epoch moved: case C2 added), whether N1's memo of
- * K-1 is read as of N1's new epoch within a second, answering amy's
- * read of R-8 as WANT all along. */
-static int
-stale_then(const char *c2, cv_err want)
-{
-	struct cv_store_epoch at;
-	struct case_memo *m;
-	int64_t t0 = cv_time_us();
-
-	assert_non_null(m = memo_of("K-1"));
-	assert_int_equal(cv_store_case_add(n2, c2, "t", "so", 1), CV_OK);
-	do {
-		usleep(20000);	/* past CASE_MEMO_RELOAD_US in the end */
-		if (cv_store_case_allows(n1, "K-1", "amy", "R-8") == want &&
-		    cv_store_epoch(n1, &at) == CV_OK &&
-		    (m = memo_of("K-1")) != NULL && m->at == at.data &&
-		    cv_now_us() - m->read_us < 20000)
-			return 1;
-	} while (cv_time_us() - t0 < 1000000);
-	return 0;
-}
-
-/*
- * A memo the epoch made stale (another table's change: a case added) is
- * checked against the database's sum of its lists, and kept if that is
- * the same: shown by a memo edited in memory (its R-2 made R-8, its sum
- * left), which answers as edited after the check. Made to differ (its
- * sum changed), it is read again: R-2 back, R-8 gone.
- */
-static void
-test_kept(void **state)
-{
-	struct case_memo *m;
-
-	(void)state;
-	assert_int_equal(cv_store_case_add(n2, "K-1", "t", "so", 1), CV_OK);
-	member(n2, "K-1", 0, "amy", 1);
-	member(n2, "K-1", 1, "R-1", 1);
-	member(n2, "K-1", 1, "R-2", 1);
-	assert_true(becomes(n1, "K-1", "amy", "R-2", CV_OK) >= 0);
-	assert_non_null(m = memo_of("K-1"));
-	assert_int_equal(m->nrids, 2);
-	assert_string_equal(m->rids[1], "R-2");
-	m->rids[1][2] = '8';	/* still sorted */
-	assert_true(stale_then("K-2", CV_OK));
-	assert_int_equal(cv_store_case_allows(n1, "K-1", "amy", "R-2"),
-	    CV_ERR_NOT_FOUND);
-	assert_non_null(m = memo_of("K-1"));
-	m->sum[0] ^= 1;
-	assert_true(stale_then("K-3", CV_ERR_NOT_FOUND));
-	assert_int_equal(cv_store_case_allows(n1, "K-1", "amy", "R-2"), CV_OK);
-}
-
 /* A database from before the case tables' triggers gets them when a
  * store opens it. */
 static void
@@ -374,7 +309,6 @@ main(void)
 		cmocka_unit_test(test_big_case),
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_no_trigger),
-		cmocka_unit_test(test_kept),
 		cmocka_unit_test(test_upgrade),
 	};
 	int failed, up;
