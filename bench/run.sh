@@ -575,6 +575,15 @@ PY
 	      f"two nodes / one: {p2 / p:.2f} (target >= 1.00)")
 	print(f"          without the guard: PostgreSQL / SQLite {n / s:.2f}, "
 	      f"two nodes / one {n2 / n:.2f}")
+	# Each round's modes run back to back, within a minute: the host's
+	# other guests, which move a rate by a third over a run, move the
+	# modes of one round together, so a round's own ratio is the
+	# steadier figure.
+	def pair(a, b):
+	    r = [y[0] / x[0] for x, y in zip(runs[a], runs[b])]
+	    return f"{' / '.join(f'{x:.2f}' for x in r)}, median {med(r):.2f}"
+	print(f"          each round's own ratios: PostgreSQL / SQLite "
+	      f"{pair(0, 1)}; two nodes / one {pair(1, 2)}")
 	print(f"          CPU a read (every process, medians): PostgreSQL / "
 	      f"SQLite {cpu(1) / cpu(0):.2f}, two nodes / one {cpu(2) / cpu(1):.2f}; "
 	      f"without the guard {cpu(3) / cpu(0):.2f}, {cpu(4) / cpu(3):.2f}")
