@@ -160,8 +160,8 @@ set_put(struct grant *e, size_t at)
 	e->set[i] = (uint32_t)at + 1;
 }
 
-/* E's index made for a list of NLET (its own, or one given back), with
- * room for one more. */
+/* E's index with room for one more of its list (made again, larger,
+ * when half full). */
 static cv_err
 set_fit(struct grant *e)
 {
@@ -170,9 +170,11 @@ set_fit(struct grant *e)
 
 	if (e->setcap && 2 * (e->nlet + 1) <= e->setcap)
 		return CV_OK;
+	if (e->nlet >= UINT32_MAX / 4)
+		return CV_ERR_NOMEM;
 	while (2 * (e->nlet + 1) > cap)
 		cap *= 2;
-	if (e->nlet >= UINT32_MAX || (set = calloc(cap, sizeof *set)) == NULL)
+	if ((set = calloc(cap, sizeof *set)) == NULL)
 		return CV_ERR_NOMEM;
 	free(e->set);
 	e->set = set;
@@ -362,10 +364,9 @@ api_grants_done(struct api_grants *g, struct cv_store_take *t, int ok,
 		/* (nlet is 0: while a question is out no read uses the
 		 * grant and the tick passes it by.) */
 		e->let = (char **)t->settle;
+		/* No index: with nothing left, no read looks in the list
+		 * before a question or the tick hands it away again. */
 		e->nlet = e->letcap = t->nsettle;
-		/* Without its index (no memory) every record looks new
-		 * and counts again against the grant: closed. */
-		(void)set_fit(e);
 		e->asking = 0;
 		t->settle = NULL;
 		t->nsettle = 0;
