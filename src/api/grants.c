@@ -123,8 +123,8 @@ grant_free(struct grant *e)
 	free(e);
 }
 
-/* E's list handed away (to a question, which owns it now), or its index
- * to be made again: the index goes with it. */
+/* E's list handed away (to a question, which owns it now); the index
+ * goes with it. */
 static void
 let_forget(struct grant *e)
 {
@@ -139,10 +139,11 @@ let_forget(struct grant *e)
 static int
 let_has(const struct grant *e, const char *rid)
 {
-	size_t m = e->setcap - 1;
+	size_t m;
 
 	if (e->setcap == 0)
 		return 0;
+	m = e->setcap - 1;
 	for (size_t i = str_hash(rid) & m; e->set[i]; i = (i + 1) & m)
 		if (strcmp(e->let[e->set[i] - 1], rid) == 0)
 			return 1;
