@@ -218,10 +218,15 @@ void api_end_sessions(struct server *srv, struct cv_store *db,
     const char *user);
 /* On a PostgreSQL vault, USER's lock as a row every node obeys (reads
  * and logins), through DB, known to SRV's unlocks (locks.c) by the row's
- * time; a store that fails leaves it on this node only, and says so on
- * stderr. Nothing on a SQLite vault. */
+ * time; a store that fails leaves it on this node only until a guard
+ * tick writes it, and says so on stderr. Nothing on a SQLite vault. */
 void api_share_lock(struct server *srv, struct cv_store *db,
     const char *user, const char *why);
+/* A lock whose row or sessions' end could not be written is written
+ * again at every guard tick until it is (api_unlocks_tick); this queues
+ * the sessions' end of USER, if SRV's guard holds USER locked on a
+ * PostgreSQL vault (api_end_sessions calls it when it fails). */
+void api_end_sessions_later(struct server *srv, const char *user);
 /* Ends R's read snapshot, if it has one: before waiting, and before a
  * write that other threads and nodes must see at once. */
 void api_read_end(struct req *r);

@@ -47,6 +47,17 @@ struct known {
 	int64_t since;
 };
 
+/* A lock of this node's guard not yet every node's: its row, or the end
+ * of the user's sessions, could not be written through the database.
+ * Until both are, the user's reads and logins on other nodes are not
+ * refused by this lock (found by review: it stayed so for good), so each
+ * tick writes them again (share_pending). */
+struct unshared {
+	char user[CV_USER_NAME_MAX + 1];
+	char reason[64];
+	int row, sessions;	/* still to write */
+};
+
 struct lock_queue {
 	pthread_mutex_t mu;
 	struct unlogged *q;
@@ -58,6 +69,8 @@ struct lock_queue {
 	int known_loaded;	/* the rows there were at start */
 	int64_t unlocked_after;	/* the latest shared unlock seen */
 	int unlocks_failing;	/* logged once until they work again */
+	struct unshared *pend;	/* under umu too */
+	size_t npend, cappend;
 };
 
 cv_err
@@ -82,8 +95,13 @@ api_locks_stop(struct server *srv)
 		    "the audit log; they end with this server\n", lq->n);
 	pthread_mutex_destroy(&lq->mu);
 	pthread_mutex_destroy(&lq->umu);
+	if (lq->npend)
+		fprintf(stderr, "clearvault serve: %zu lock(s) never reached "
+		    "the other nodes; they hold on this one's guard state\n",
+		    lq->npend);
 	free(lq->q);
 	free(lq->known);
+	free(lq->pend);
 	free(lq);
 	srv->locks = NULL;
 }
@@ -292,6 +310,112 @@ known_lifted(struct lock_queue *lq, const char *user, int64_t since)
 	return 1;
 }
 
+/* USER's lock to be written again: its row (WHY not NULL) and/or the end
+ * of its sessions (umu held). No memory: the lock holds here only, and
+ * this says so. */
+static void
+pend(struct lock_queue *lq, const char *user, const char *why, int sessions)
+{
+	size_t i;
+
+	for (i = 0; i < lq->npend && strcmp(lq->pend[i].user, user); i++)
+		;
+	if (i == lq->npend) {
+		if (lq->npend == lq->cappend) {
+			size_t cap = lq->cappend ? 2 * lq->cappend : 8;
+			struct unshared *v = realloc(lq->pend, cap * sizeof *v);
+
+			if (v == NULL) {
+				fprintf(stderr, "clearvault serve: no memory to "
+				    "retry the lock of %s on other nodes\n",
+				    user);
+				return;
+			}
+			lq->pend = v;
+			lq->cappend = cap;
+		}
+		memset(&lq->pend[i], 0, sizeof lq->pend[i]);
+		snprintf(lq->pend[i].user, sizeof lq->pend[i].user, "%s",
+		    user);
+		lq->npend++;
+	}
+	if (why) {
+		snprintf(lq->pend[i].reason, sizeof lq->pend[i].reason, "%s",
+		    why);
+		lq->pend[i].row = 1;
+	}
+	if (sessions)
+		lq->pend[i].sessions = 1;
+}
+
+void
+api_end_sessions_later(struct server *srv, const char *user)
+{
+	if (srv->locks == NULL || !api_shared(srv) ||
+	    !api_guard_locked(srv, user))
+		return;
+	pthread_mutex_lock(&srv->locks->umu);
+	pend(srv->locks, user, NULL, 1);
+	pthread_mutex_unlock(&srv->locks->umu);
+}
+
+/*
+ * The locks not yet every node's, written again on the tick's handle, no
+ * mutex held meanwhile; one whose user this guard no longer holds locked
+ * (unlocked here meanwhile) is dropped, not written.
+ */
+static void
+share_pending(struct server *srv)
+{
+	struct lock_queue *lq = srv->locks;
+	struct unshared v[16];
+	int64_t since[16];
+	int row[16], ses[16];
+	size_t n, k;
+
+	pthread_mutex_lock(&lq->umu);
+	if ((n = lq->npend < 16 ? lq->npend : 16) == 0) {
+		pthread_mutex_unlock(&lq->umu);
+		return;
+	}
+	memcpy(v, lq->pend, n * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].row)	/* no unlock noted meanwhile drops it */
+			(void)known_lifted(lq, v[i].user, INT64_MAX);
+	pthread_mutex_unlock(&lq->umu);
+	for (size_t i = 0; i < n; i++) {
+		row[i] = ses[i] = 0;
+		if (!api_guard_locked(srv, v[i].user))
+			continue;
+		row[i] = v[i].row && cv_store_guard_lock(srv->store,
+		    v[i].user, v[i].reason, &since[i]) == CV_OK;
+		ses[i] = v[i].sessions && cv_sessions_end_user(srv->sessions,
+		    srv->store, v[i].user) == CV_OK;
+	}
+	pthread_mutex_lock(&lq->umu);
+	for (size_t i = 0; i < n; i++) {
+		for (k = 0; k < lq->npend && strcmp(lq->pend[k].user,
+		    v[i].user); k++)
+			;
+		if (k == lq->npend)
+			continue;
+		if (row[i]) {
+			lq->pend[k].row = 0;
+			known_set(lq, v[i].user, since[i]);
+		}
+		if (ses[i])
+			lq->pend[k].sessions = 0;
+		if (!api_guard_locked(srv, v[i].user))
+			lq->pend[k].row = lq->pend[k].sessions = 0;
+		else if (!lq->pend[k].row && !lq->pend[k].sessions)
+			fprintf(stderr, "clearvault serve: the lock of %s now "
+			    "holds on every node\n", v[i].user);
+		if (!lq->pend[k].row && !lq->pend[k].sessions)
+			lq->pend[k] = lq->pend[--lq->npend];
+	}
+	pthread_mutex_unlock(&lq->umu);
+}
+
 struct seen {
 	char user[CV_USER_NAME_MAX + 1];
 	int64_t since;
@@ -393,6 +517,7 @@ api_unlocks_tick(struct server *srv)
 
 	if (lq == NULL || srv->guard == NULL || !api_shared(srv))
 		return;
+	share_pending(srv);
 	if (unlocks_sync(srv, srv->store) != CV_OK) {
 		if (!lq->unlocks_failing++)
 			fprintf(stderr, "clearvault serve: cannot read the "
@@ -465,7 +590,13 @@ api_share_lock(struct server *srv, struct cv_store *db, const char *user,
 	}
 	if ((e = cv_store_guard_lock(db, user, why, &since)) != CV_OK) {
 		fprintf(stderr, "clearvault serve: the lock of %s holds on this "
-		    "node only: %s\n", user, cv_err_detail());
+		    "node only until its row is written (tried again every "
+		    "second): %s\n", user, cv_err_detail());
+		if (srv->locks) {
+			pthread_mutex_lock(&srv->locks->umu);
+			pend(srv->locks, user, why, 0);
+			pthread_mutex_unlock(&srv->locks->umu);
+		}
 		return;
 	}
 	if (srv->locks) {

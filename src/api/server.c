@@ -95,9 +95,13 @@ api_end_sessions(struct server *srv, struct cv_store *db, const char *user)
 	cv_err e = db ? cv_sessions_end_user(srv->sessions, db, user) :
 	    CV_ERR_STORE;
 
-	if (e != CV_OK)
+	if (e != CV_OK) {
 		fprintf(stderr, "clearvault serve: %s's sessions ended on this "
 		    "node only: %s\n", user, cv_err_detail());
+		/* A locked user's, on every node too, once the store works:
+		 * a thief's session must not outlive the lock elsewhere. */
+		api_end_sessions_later(srv, user);
+	}
 }
 
 /* The server certificate, with a key that signs inside the keys module. */

@@ -97,7 +97,10 @@ reread(struct pg_follow *f, int *again)
 {
 	PGconn *c = to_db(f->db)->c;
 	uint64_t m = __atomic_load_n(&f->moved, __ATOMIC_ACQUIRE);
-	int64_t until = cv_now_us() + FOLLOW_DEADLINE_MS * 1000LL, n = -1, left;
+	/* The epoch is as of the question, not of the answer, which may
+	 * come up to the deadline later: its age counts from here. */
+	int64_t asked = cv_now_us();
+	int64_t until = asked + FOLLOW_DEADLINE_MS * 1000LL, n = -1, left;
 	struct pollfd p[2] = { { .fd = PQsocket(c), .events = POLLIN },
 	    { .fd = f->wake[0], .events = POLLIN } };
 	PGresult *res;
@@ -129,7 +132,7 @@ reread(struct pg_follow *f, int *again)
 	if (n < 0)
 		return CV_ERR_STORE;
 	__atomic_store_n(&f->epoch, n, __ATOMIC_RELEASE);
-	__atomic_store_n(&f->read_us, cv_now_us(), __ATOMIC_RELEASE);
+	__atomic_store_n(&f->read_us, asked, __ATOMIC_RELEASE);
 	__atomic_store_n(&f->moved_seen, m, __ATOMIC_RELEASE);
 	return CV_OK;
 }

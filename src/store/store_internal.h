@@ -28,6 +28,7 @@ struct cv_store {
 	 * epoch they were read at (cv_store_cert_user). */
 	struct cert_memo {
 		struct cv_store_epoch at;
+		int64_t read_us;	/* before the epoch (cv_now_us) */
 		struct cv_store_cert c;
 		struct cv_store_user u;
 		int used;

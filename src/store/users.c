@@ -220,6 +220,9 @@ cv_store_cert_get(struct cv_store *s, const char *fingerprint,
 	return r;
 }
 
+/* A certificate's and its user's memo is read again after this. */
+#define CERT_MEMO_AGE_US 500000
+
 cv_err
 cv_store_cert_user(struct cv_store *s, const char *fingerprint,
     struct cv_store_cert *c, struct cv_store_user *u)
@@ -227,16 +230,22 @@ cv_store_cert_user(struct cv_store *s, const char *fingerprint,
 	const size_t n = sizeof s->memo / sizeof s->memo[0];
 	struct cv_store_epoch at;
 	struct cert_memo *m;
+	int64_t now = cv_now_us();
 	int known;
 	cv_err r;
 
 	/* The epoch before the rows: a commit in between makes the next
-	 * call read them again, never the other way round. */
+	 * call read them again, never the other way round. And read again
+	 * after CERT_MEMO_AGE_US whatever the epoch says, as the cases'
+	 * memo is (cases.c): a trigger dropped or disabled, or a restore
+	 * that moved the epoch back, would keep a revoked certificate or a
+	 * disabled user let in until something else moved it. */
 	known = cv_store_epoch(s, &at) == CV_OK;
 	for (size_t i = 0; known && i < n; i++) {
 		m = &s->memo[i];
 		if (m->used && m->at.data == at.data &&
-		    m->at.changes == at.changes &&
+		    m->at.changes == at.changes && now >= m->read_us &&
+		    now - m->read_us < CERT_MEMO_AGE_US &&
 		    strcmp(m->c.fingerprint, fingerprint) == 0) {
 			*c = m->c;
 			*u = m->u;
@@ -249,6 +258,7 @@ cv_store_cert_user(struct cv_store *s, const char *fingerprint,
 	if (known) {
 		m = &s->memo[s->memo_next++ % n];
 		m->at = at;
+		m->read_us = now;
 		m->c = *c;
 		m->u = *u;
 		m->used = 1;

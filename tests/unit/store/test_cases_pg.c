@@ -273,6 +273,38 @@ test_no_trigger(void **state)
 	sql(n2, "ALTER TABLE case_records ENABLE TRIGGER case_records_epoch");
 }
 
+/* The certificates' memo too (cv_store_cert_user): found by review, it
+ * had no age, so that with the certificates' trigger disabled a
+ * revocation made on another node was never seen. Now within a second. */
+static void
+test_cert_no_trigger(void **state)
+{
+	struct cv_store_user u = { .name = "cal", .role = "investigator" }, gu;
+	struct cv_store_cert c = { .fingerprint = "f1", .serial = "01",
+	    .user = "cal", .not_after_us = INT64_MAX }, gc;
+	int64_t t0;
+
+	(void)state;
+	assert_int_equal(cv_store_user_add(n2, &u), CV_OK);
+	assert_int_equal(cv_store_cert_add(n2, &c), CV_OK);
+	/* Memoised once the watcher has the epoch of these inserts. */
+	usleep(200000);
+	assert_int_equal(cv_store_cert_user(n1, "f1", &gc, &gu), CV_OK);
+	assert_int_equal(gc.revoked, 0);
+	sql(n2, "ALTER TABLE certs DISABLE TRIGGER certs_epoch");
+	sql(n2, "UPDATE certs SET revoked = 1 WHERE fingerprint = 'f1'");
+	t0 = cv_time_us();
+	do {
+		assert_int_equal(cv_store_cert_user(n1, "f1", &gc, &gu), CV_OK);
+		if (gc.revoked)
+			break;
+		usleep(1000);
+	} while (cv_time_us() - t0 < 1500000);
+	sql(n2, "ALTER TABLE certs ENABLE TRIGGER certs_epoch");
+	assert_int_equal(gc.revoked, 1);
+	assert_true(cv_time_us() - t0 < 1000000);
+}
+
 /* A database from before the case tables' triggers gets them when a
  * store opens it. */
 static void
@@ -309,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_big_case),
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_no_trigger),
+		cmocka_unit_test(test_cert_no_trigger),
 		cmocka_unit_test(test_upgrade),
 	};
 	int failed, up;
