@@ -130,6 +130,17 @@ stage_conn(struct audit_pg *p)
 	return CV_OK;
 }
 
+/* Whether RES is the failure of a statement the server does not have
+ * (SQLSTATE 26000): it did not run. */
+static int
+deallocated(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return PQresultStatus(res) == PGRES_FATAL_ERROR && state != NULL &&
+	    strcmp(state, "26000") == 0;
+}
+
 /* Rows FIRST.. of N leaves of FRAMES (from *OFF on) in one INSERT on S,
  * as one bytea[] in PostgreSQL's binary array format: a frame (a 4-byte
  * big-endian length, the leaf) is that format's element already, so the
@@ -144,6 +155,7 @@ stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
 	int len[1], fmt[1] = { 1 };
 	PGresult *res = NULL;
 	size_t at = *off;
+	int retried = 0;
 	cv_err r;
 
 	for (size_t i = 0; i < n; i++)
@@ -164,20 +176,35 @@ stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
 	/* Prepared once a connection (at its first batch: the table may
 	 * not exist when S connects): parsed and planned at every batch, it
 	 * cost PostgreSQL about as much as it took to run. */
-	if (!p->s_prepared) {
-		res = PQprepare(p->s, STAGE_STMT, "INSERT INTO"
-		    " cv_audit_staged(idx, pos, leaf) SELECT"
-		    " nextval('cv_audit_idx'), o, l FROM unnest($1::bytea[])"
-		    " WITH ORDINALITY AS t(l, o) RETURNING idx, pos", 1, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			r = audit_pg_fail(p->s, res, "%s", "prepare the "
-			    "staging");
-			goto out;
+	for (;;) {
+		if (!p->s_prepared) {
+			res = PQprepare(p->s, STAGE_STMT, "INSERT INTO"
+			    " cv_audit_staged(idx, pos, leaf) SELECT"
+			    " nextval('cv_audit_idx'), o, l FROM"
+			    " unnest($1::bytea[]) WITH ORDINALITY AS t(l, o)"
+			    " RETURNING idx, pos", 1, NULL);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				r = audit_pg_fail(p->s, res, "%s", "prepare "
+				    "the staging");
+				goto out;
+			}
+			PQclear(res);
+			p->s_prepared = 1;
 		}
+		res = PQexecPrepared(p->s, STAGE_STMT, 1, v, len, fmt, 0);
+		if (!deallocated(res))
+			break;
+		/* The server lost it (a DEALLOCATE or DISCARD sent on S,
+		 * as a pooler may): nothing ran. Prepared again and run
+		 * once more, unless a transaction failed with it (the
+		 * batch fails; the next one prepares it). */
+		p->s_prepared = 0;
+		if (retried || PQtransactionStatus(p->s) != PQTRANS_IDLE)
+			break;
 		PQclear(res);
-		p->s_prepared = 1;
+		res = NULL;
+		retried = 1;
 	}
-	res = PQexecPrepared(p->s, STAGE_STMT, 1, v, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) != (int)n || PQnfields(res) != 2) {
 		r = audit_pg_fail(p->s, res, "%s", "stage the log's entries");
@@ -232,6 +259,10 @@ audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
 	if (cv_fault("audit.pg_kill"))
 		PQclear(PQexec(p->s, "SELECT pg_terminate_backend("
 		    "pg_backend_pid())"));
+	/* Tests: the session's prepared statements dropped, as a pooler's
+	 * DEALLOCATE ALL or DISCARD ALL would. */
+	if (cv_fault("audit.pg_deallocate"))
+		PQclear(PQexec(p->s, "DEALLOCATE ALL"));
 	/* More than a statement's rows: one transaction, all or none. */
 	if (tx) {
 		res = PQexec(p->s, "BEGIN");

@@ -124,6 +124,7 @@ pgdb_drop(struct pg_stmt *q)
 	if (q == NULL)
 		return;
 	PQclear(q->res);
+	free(q->text);
 	free(q->val);
 	free(q->len);
 	free(q->fmt);
@@ -241,6 +242,8 @@ pg_prepare(struct cv_db *db, const char *sql, unsigned flags,
 		pgdb_result_err(d, res);
 		goto out;
 	}
+	q->text = text;
+	text = NULL;
 	*out = &q->base;
 	q = NULL; /* transferred */
 	r = CV_OK;
@@ -384,6 +387,38 @@ failed(struct pg_db *d, const PGresult *res)
 	return CV_DB_ERROR;
 }
 
+/*
+ * A statement the server no longer has (SQLSTATE 26000): a DEALLOCATE
+ * ALL or DISCARD ALL sent on the connection by something else, as a
+ * pooler between node and database may. Without this every later step
+ * of the statement failed until the connection was made again, and a
+ * node whose log's or guard's statements failed served nothing (closed,
+ * but down). Such a step did not run, so running it again is safe.
+ */
+static int
+deallocated(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return PQresultStatus(res) == PGRES_FATAL_ERROR && state != NULL &&
+	    strcmp(state, "26000") == 0;
+}
+
+/* Q prepared again under its name: CV_DB_DONE, else the failure. */
+static enum cv_db_step
+again(struct pg_db *d, struct pg_stmt *q)
+{
+	PGresult *res = PQprepare(d->c, q->name, q->text, 0, NULL);
+	enum cv_db_step rc = CV_DB_DONE;
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		q->lost = 0;
+	else
+		rc = failed(d, res);
+	PQclear(res);
+	return rc;
+}
+
 static enum cv_db_step
 pg_step(struct cv_db_stmt *st)
 {
@@ -407,7 +442,21 @@ pg_step(struct cv_db_stmt *st)
 		return CV_DB_DONE;
 	}
 	d->begun_epoch = -1;
+	if (q->lost && (rc = again(d, q)) != CV_DB_DONE)
+		return rc;
 	q->res = PQexecPrepared(d->c, q->name, q->n, q->val, q->len, q->fmt, 1);
+	if (deallocated(q->res)) {
+		/* Not run: run again once it is prepared again, unless a
+		 * transaction it began in has failed with it (its caller
+		 * rolls back; the next step prepares it first). */
+		q->lost = 1;
+		if (PQtransactionStatus(d->c) == PQTRANS_IDLE &&
+		    again(d, q) == CV_DB_DONE) {
+			PQclear(q->res);
+			q->res = PQexecPrepared(d->c, q->name, q->n, q->val,
+			    q->len, q->fmt, 1);
+		}
+	}
 	q->row = 0;
 	switch (PQresultStatus(q->res)) {
 	case PGRES_TUPLES_OK:

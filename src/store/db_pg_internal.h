@@ -29,6 +29,8 @@ struct pg_stmt {
 	struct cv_db_stmt base;	/* first, as above */
 	struct pg_db *db;
 	char name[16];
+	char *text;		/* as prepared: to prepare it again */
+	int lost;		/* the server no longer has it (below) */
 	int n;			/* parameters: $1 .. $n */
 	/* PQexecPrepared's arrays; a NULL value is an SQL NULL (as an
 	 * unbound parameter is on SQLite). Text and blobs point at the

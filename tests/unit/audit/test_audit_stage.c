@@ -136,6 +136,36 @@ test_pg_staged(void **state)
 }
 
 /*
+ * The staging statement lost on the server (a DEALLOCATE ALL on the
+ * node's staging session, as a pooler may send): prepared again and run,
+ * the batch staged once at its index; before, every batch failed until
+ * the connection was made again.
+ */
+static void
+test_pg_deallocated(void **state)
+{
+	struct cv_audit_entry e = { .outcome = CV_AUDIT_ALLOWED,
+	    .action = "get", .actor = "deallocated" };
+	uint64_t before, after, idx;
+
+	(void)state;
+	cv_audit_close(a);
+	assert_int_equal(cv_core_audit_open(v, 0, &a), CV_OK);
+	assert_int_equal(cv_audit_settle(a, &before), CV_OK);
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);	/* prepared */
+	assert_int_equal(idx, before);
+	for (int i = 1; i <= 2; i++) {
+		fault_on("audit.pg_deallocate");
+		assert_int_equal(cv_audit_append(a, &e, &idx), CV_OK);
+		fault_off();
+		assert_int_equal(idx, before + (uint64_t)i);
+	}
+	assert_int_equal(cv_audit_settle(a, &after), CV_OK);
+	assert_int_equal(after, before + 3);
+	assert_log_verifies(before + 3);
+}
+
+/*
  * A move whose COMMIT never happens (the server ends the mover's session
  * just before it): nothing moved, the rows still staged; the next open
  * moves them, once, at the same indices, and the log verifies.
@@ -245,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_pg_staged),
 		cmocka_unit_test(test_pg_slow_insert),
 		cmocka_unit_test(test_pg_move_lost),
+		cmocka_unit_test(test_pg_deallocated),
 	};
 	int failed, up;
 

@@ -484,6 +484,48 @@ test_integers(void **state)
  * a statement failed does not commit (PostgreSQL rolled it back; SQLite
  * would have undone only the statement).
  */
+/*
+ * A statement the server lost (a DEALLOCATE ALL on the connection, as a
+ * pooler between node and database may send) is prepared again and run:
+ * outside a transaction at once; in one, the step fails with the
+ * transaction, and the first step after the rollback prepares it again.
+ * Before, every later step failed until the connection was made again.
+ */
+static void
+test_pg_deallocated(void **state)
+{
+	struct cv_db_stmt *st;
+
+	(void)state;
+	run(a, "DELETE FROM u");
+	run(a, "INSERT INTO u VALUES ('one', 1)");
+	st = prepared(a, "SELECT v FROM u WHERE k = ?1");
+	for (int round = 0; round < 3; round++) {
+		if (round == 1)
+			run(a, "DEALLOCATE ALL");
+		if (round == 2) {
+			assert_int_equal(db_begin(a, CV_DB_IMMEDIATE), CV_OK);
+			run(a, "DEALLOCATE ALL");
+			db_reset_unbind(st);
+			db_bind_text(st, 1, "one");
+			assert_int_equal(db_step(st), CV_DB_ERROR);
+			assert_int_equal(db_rollback(a), CV_OK);
+		}
+		db_reset_unbind(st);
+		db_bind_text(st, 1, "one");
+		assert_int_equal(db_step(st), CV_DB_ROW);
+		assert_int_equal(db_column_int64(st, 0), 1);
+		assert_int_equal(db_step(st), CV_DB_DONE);
+	}
+	db_finalize(st);
+	/* The driver's own statements (the epoch's, the last id's) too. */
+	run(a, "DEALLOCATE ALL");
+	run(a, "INSERT INTO u VALUES ('two', 2)");
+	assert_int_equal(db_begin(a, CV_DB_IMMEDIATE), CV_OK);
+	run(a, "DELETE FROM u WHERE k = 'two'");
+	assert_int_equal(db_commit(a), CV_OK);
+}
+
 static void
 test_pg_rules(void **state)
 {
@@ -774,6 +816,7 @@ main(void)
 	};
 	const struct CMUnitTest pg_only[] = {
 		cmocka_unit_test(test_pg_rules),
+		cmocka_unit_test(test_pg_deallocated),
 		cmocka_unit_test(test_pg_bulk),
 		cmocka_unit_test(test_pg_follow),
 	};
