@@ -8,6 +8,9 @@
 # environment for a benchmark, as a setting given here on the command line
 # overrides ALTER SYSTEM), so that a test that searches the
 # server's log for plaintext searches everything the server was sent.
+# 16 MB of shared buffers, so that the suite's many clusters fit
+# side by side; PG_SHARED_BUFFERS (a size PostgreSQL reads, 1GB) gives a
+# benchmark's cluster the cache a deployment would.
 #
 # Runs the server as the postgres user (PostgreSQL refuses root). DIR
 # must not exist; its parent must be searchable by the postgres user
@@ -39,6 +42,9 @@ start)
 	none | ddl | mod | all) ;;
 	*) fail "PG_LOG_STATEMENT is none, ddl, mod or all" ;;
 	esac
+	case ${PG_SHARED_BUFFERS:-16MB} in
+	*[!0-9A-Za-z]* | '') fail "PG_SHARED_BUFFERS is a size, as 1GB" ;;
+	esac
 	mkdir -m 711 "$dir"
 	dir=$(cd "$dir" && pwd)
 	chown postgres "$dir"
@@ -60,7 +66,8 @@ start)
 	    -c log_statement=${PG_LOG_STATEMENT:-all} \
 	    -c log_parameter_max_length=-1 \
 	    -c log_parameter_max_length_on_error=-1 \
-	    -c max_connections=200 -c shared_buffers=16MB" \
+	    -c max_connections=200 \
+	    -c shared_buffers=${PG_SHARED_BUFFERS:-16MB}" \
 	    start >/dev/null ||
 	    fail "the server did not start: $(tail -5 "$dir/log")"
 	as_pg "$BIN/psql" -q -X -h "$dir" -U postgres -d postgres \
