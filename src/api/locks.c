@@ -348,6 +348,16 @@ pend(struct lock_queue *lq, const char *user, const char *why, int sessions)
 		lq->pend[i].sessions = 1;
 }
 
+/* Whether USER's lock row is still to be written (umu held). */
+static int
+row_pending(const struct lock_queue *lq, const char *user)
+{
+	for (size_t i = 0; i < lq->npend; i++)
+		if (strcmp(lq->pend[i].user, user) == 0)
+			return lq->pend[i].row;
+	return 0;
+}
+
 void
 api_end_sessions_later(struct server *srv, const char *user)
 {
@@ -405,9 +415,16 @@ share_pending(struct server *srv)
 		}
 		if (ses[i])
 			lq->pend[k].sessions = 0;
-		if (!api_guard_locked(srv, v[i].user))
+		if (!api_guard_locked(srv, v[i].user)) {
+			/* Lifted here while the row was written: the row
+			 * stands, and two approvals lift it (fails closed). */
+			if (row[i])
+				fprintf(stderr, "clearvault serve: the lock of "
+				    "%s was lifted here as its row was written; "
+				    "the row holds until two officers approve\n",
+				    v[i].user);
 			lq->pend[k].row = lq->pend[k].sessions = 0;
-		else if (!lq->pend[k].row && !lq->pend[k].sessions)
+		} else if (!lq->pend[k].row && !lq->pend[k].sessions)
 			fprintf(stderr, "clearvault serve: the lock of %s now "
 			    "holds on every node\n", v[i].user);
 		if (!lq->pend[k].row && !lq->pend[k].sessions)
@@ -485,9 +502,12 @@ unlocks_sync(struct server *srv, struct cv_store *db)
 		e = CV_ERR_NOMEM;	/* the cursor stays: read again */
 	pthread_mutex_lock(&lq->umu);
 	if (e == CV_OK && !lq->known_loaded) {
-		/* A lock decided here meanwhile is known by its own write. */
+		/* A lock decided here meanwhile is known by its own write;
+		 * one whose row is still to be written is not an older
+		 * row's (an unlock of that one must not drop it). */
 		for (size_t i = 0; i < rows.n; i++)
-			if (known_find(lq, rows.v[i].user) == lq->nknown)
+			if (known_find(lq, rows.v[i].user) == lq->nknown &&
+			    !row_pending(lq, rows.v[i].user))
 				known_set(lq, rows.v[i].user, rows.v[i].since);
 		lq->known_loaded = 1;
 	}
@@ -583,9 +603,16 @@ api_share_lock(struct server *srv, struct cv_store *db, const char *user,
 		pthread_mutex_unlock(&srv->locks->umu);
 	}
 	if (db == NULL || !cv_store_shared(db)) {
-		if (api_shared(srv))
-			fprintf(stderr, "clearvault serve: the lock of %s holds "
-			    "on this node only: no database handle\n", user);
+		if (!api_shared(srv))
+			return;
+		fprintf(stderr, "clearvault serve: the lock of %s holds on "
+		    "this node only until its row is written (tried again "
+		    "every second): no database handle\n", user);
+		if (srv->locks) {
+			pthread_mutex_lock(&srv->locks->umu);
+			pend(srv->locks, user, why, 0);
+			pthread_mutex_unlock(&srv->locks->umu);
+		}
 		return;
 	}
 	if ((e = cv_store_guard_lock(db, user, why, &since)) != CV_OK) {

@@ -30,6 +30,7 @@ struct audit_pg {
 	 * DB: the connection string it is opened with */
 	PGconn *s;
 	int s_prepared;		/* S has its INSERT (stage_pg.c) */
+	int s_lost;		/* S lost it in a transaction: check S */
 	pthread_mutex_t smu;
 	char *db;
 	char oid[AUDIT_PG_FILES][16];	/* decimal, as parameters */

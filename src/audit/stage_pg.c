@@ -141,6 +141,22 @@ deallocated(const PGresult *res)
 	    strcmp(state, "26000") == 0;
 }
 
+/* Whether S still has the settings it was opened with: CV_ERR_IO if
+ * not, or if that cannot be asked. */
+static cv_err
+intact(struct audit_pg *p)
+{
+	char why[300];
+
+	if (cv_store_pg_intact((struct pg_conn *)p->s, 0, LOCK_WAIT_S) ==
+	    CV_OK)
+		return CV_OK;
+	/* A copy: the detail is the buffer cv_fail writes. */
+	snprintf(why, sizeof why, "%s", cv_err_detail());
+	return cv_fail(CV_ERR_IO, "audit log in PostgreSQL: cannot stage "
+	    "the log's entries: %s", why);
+}
+
 /* Rows FIRST.. of N leaves of FRAMES (from *OFF on) in one INSERT on S,
  * as one bytea[] in PostgreSQL's binary array format: a frame (a 4-byte
  * big-endian length, the leaf) is that format's element already, so the
@@ -176,6 +192,12 @@ stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
 	/* Prepared once a connection (at its first batch: the table may
 	 * not exist when S connects): parsed and planned at every batch, it
 	 * cost PostgreSQL about as much as it took to run. */
+	if (p->s_lost) {
+		if ((r = intact(p)) != CV_OK)
+			goto out;
+		p->s_lost = 0;
+		p->s_prepared = 0;
+	}
 	for (;;) {
 		if (!p->s_prepared) {
 			res = PQprepare(p->s, STAGE_STMT, "INSERT INTO"
@@ -194,13 +216,21 @@ stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
 		res = PQexecPrepared(p->s, STAGE_STMT, 1, v, len, fmt, 0);
 		if (!deallocated(res))
 			break;
-		/* The server lost it (a DEALLOCATE or DISCARD sent on S,
-		 * as a pooler may): nothing ran. Prepared again and run
-		 * once more, unless a transaction failed with it (the
-		 * batch fails; the next one prepares it). */
-		p->s_prepared = 0;
-		if (retried || PQtransactionStatus(p->s) != PQTRANS_IDLE)
+		/* The server lost it (a DEALLOCATE sent on S, as a pooler
+		 * may): nothing ran. Prepared again and run once more,
+		 * unless a transaction failed with it (the batch fails;
+		 * the next one checks S and prepares it), or S lost its
+		 * settings too (a DISCARD ALL: synchronous_commit may be
+		 * off now, and an entry must be durable before its read
+		 * is answered; the batch fails, and so does every batch
+		 * after it, as before). */
+		if (retried || PQtransactionStatus(p->s) != PQTRANS_IDLE) {
+			p->s_lost = 1;
 			break;
+		}
+		if ((r = intact(p)) != CV_OK)
+			goto out;
+		p->s_prepared = 0;
 		PQclear(res);
 		res = NULL;
 		retried = 1;
@@ -263,6 +293,8 @@ audit_pg_stage(struct cv_audit *a, const uint8_t *frames, size_t flen,
 	 * DEALLOCATE ALL or DISCARD ALL would. */
 	if (cv_fault("audit.pg_deallocate"))
 		PQclear(PQexec(p->s, "DEALLOCATE ALL"));
+	if (cv_fault("audit.pg_discard"))
+		PQclear(PQexec(p->s, "DISCARD ALL"));
 	/* More than a statement's rows: one transaction, all or none. */
 	if (tx) {
 		res = PQexec(p->s, "BEGIN");

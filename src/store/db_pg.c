@@ -243,6 +243,7 @@ pg_prepare(struct cv_db *db, const char *sql, unsigned flags,
 		goto out;
 	}
 	q->text = text;
+	q->gen = d->lost_gen;
 	text = NULL;
 	*out = &q->base;
 	q = NULL; /* transferred */
@@ -404,16 +405,31 @@ deallocated(const PGresult *res)
 	    strcmp(state, "26000") == 0;
 }
 
-/* Q prepared again under its name: CV_DB_DONE, else the failure. */
+/*
+ * Q prepared again under its name, once the connection is found to have
+ * the settings it was opened with: a DISCARD ALL drops the statements
+ * and resets those (synchronous_commit among them), and a statement run
+ * without them could answer before its write is durable; then nothing
+ * runs, as before. A name the server still has (42P05: the loss was of
+ * another statement) is as good. CV_DB_DONE, else the failure.
+ */
 static enum cv_db_step
 again(struct pg_db *d, struct pg_stmt *q)
 {
-	PGresult *res = PQprepare(d->c, q->name, q->text, 0, NULL);
+	PGresult *res;
+	const char *state;
 	enum cv_db_step rc = CV_DB_DONE;
 
-	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+	if (pgdb_intact(d->c, d->readonly, d->lock_ms, d->err,
+	    sizeof d->err) != CV_OK)
+		return CV_DB_ERROR;
+	res = PQprepare(d->c, q->name, q->text, 0, NULL);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    (state != NULL && strcmp(state, "42P05") == 0)) {
 		q->lost = 0;
-	else
+		q->gen = d->lost_gen;
+	} else
 		rc = failed(d, res);
 	PQclear(res);
 	return rc;
@@ -442,7 +458,10 @@ pg_step(struct cv_db_stmt *st)
 		return CV_DB_DONE;
 	}
 	d->begun_epoch = -1;
-	if (q->lost && (rc = again(d, q)) != CV_DB_DONE)
+	/* Lost, or made before another statement of the connection was
+	 * found lost (a DEALLOCATE ALL took them all): prepared first. */
+	if ((q->lost || q->gen != d->lost_gen) &&
+	    (rc = again(d, q)) != CV_DB_DONE)
 		return rc;
 	q->res = PQexecPrepared(d->c, q->name, q->n, q->val, q->len, q->fmt, 1);
 	if (deallocated(q->res)) {
@@ -450,9 +469,12 @@ pg_step(struct cv_db_stmt *st)
 		 * transaction it began in has failed with it (its caller
 		 * rolls back; the next step prepares it first). */
 		q->lost = 1;
-		if (PQtransactionStatus(d->c) == PQTRANS_IDLE &&
-		    again(d, q) == CV_DB_DONE) {
+		d->lost_gen++;
+		if (PQtransactionStatus(d->c) == PQTRANS_IDLE) {
 			PQclear(q->res);
+			q->res = NULL;
+			if ((rc = again(d, q)) != CV_DB_DONE)
+				return rc;
 			q->res = PQexecPrepared(d->c, q->name, q->n, q->val,
 			    q->len, q->fmt, 1);
 		}

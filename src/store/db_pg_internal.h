@@ -22,6 +22,11 @@ struct pg_db {
 	 * for both), good until the next statement: -1 when none. */
 	int64_t begun_epoch;
 	struct pg_follow *follow;	/* the epoch's watcher, or NULL */
+	/* What the open SET (pgdb_open), checked before a statement the
+	 * server lost is prepared again (db_pg.c: again) */
+	long lock_ms;
+	int readonly;
+	unsigned lost_gen;	/* moved by each statement found lost */
 	char err[512];		/* the last failure's text */
 };
 
@@ -31,6 +36,7 @@ struct pg_stmt {
 	char name[16];
 	char *text;		/* as prepared: to prepare it again */
 	int lost;		/* the server no longer has it (below) */
+	unsigned gen;		/* the connection's lost_gen it was made at */
 	int n;			/* parameters: $1 .. $n */
 	/* PQexecPrepared's arrays; a NULL value is an SQL NULL (as an
 	 * unbound parameter is on SQLite). Text and blobs point at the
@@ -64,6 +70,12 @@ void pgdb_result_err(struct pg_db *d, const PGresult *res);
 cv_err pgdb_simple(struct pg_db *d, const char *sql);
 /* Frees Q's memory; the server's statement is left as it is. */
 void pgdb_drop(struct pg_stmt *q);
+/* Whether C still has the settings pgdb_open gave it (READONLY, WANT_MS):
+ * after a statement found lost, a DISCARD ALL may have reset them too
+ * (synchronous_commit among them), and then nothing more may run on it.
+ * CV_ERR_STORE, with the reason in ERR (ERRLEN bytes), if not. */
+cv_err pgdb_intact(PGconn *c, int readonly, long want_ms, char *err,
+    size_t errlen);
 
 /* db.h's open and close (db_pg_open.c). */
 cv_err pgdb_open(const char *target, unsigned flags, double busy_seconds,

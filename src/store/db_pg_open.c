@@ -194,6 +194,17 @@ create(struct pg_db *d, const char *target)
 	return CV_OK;
 }
 
+/* lock_timeout in milliseconds for BUSY_SECONDS: never 0, which would
+ * mean forever. */
+static long
+lock_ms(double busy_seconds)
+{
+	long ms = busy_seconds <= 0 ? 1 : busy_seconds > 86400 ? 86400000 :
+	    (long)(busy_seconds * 1000);
+
+	return ms > 0 ? ms : 1;
+}
+
 cv_err
 pgdb_open(const char *target, unsigned flags, double busy_seconds,
     struct cv_db **out)
@@ -228,16 +239,17 @@ pgdb_open(const char *target, unsigned flags, double busy_seconds,
 		goto out;
 	/* lock_timeout bounds every wait for a lock, the write lock of
 	 * begin IMMEDIATE included; 0 would mean forever. */
-	ms = busy_seconds <= 0 ? 1 : busy_seconds > 86400 ? 86400000 :
-	    (long)(busy_seconds * 1000);
+	ms = lock_ms(busy_seconds);
 	/* READ COMMITTED whatever the database's default: the shared
 	 * guard's functions decide by what each statement sees after its
 	 * locks (they refuse to run otherwise). */
+	d->lock_ms = ms;
+	d->readonly = (flags & CV_DB_READONLY) != 0;
 	snprintf(set, sizeof set, "SET client_min_messages = error;"
 	    " SET lock_timeout = %ld; SET synchronous_commit = on;"
 	    " SET default_transaction_isolation = 'read committed';"
-	    " SET default_transaction_read_only = %s", ms > 0 ? ms : 1,
-	    flags & CV_DB_READONLY ? "on" : "off");
+	    " SET default_transaction_read_only = %s", d->lock_ms,
+	    d->readonly ? "on" : "off");
 	if (pgdb_simple(d, set) != CV_OK) {
 		r = cv_fail(CV_ERR_STORE, "cannot open %s: %s", target, d->err);
 		goto out;
@@ -270,6 +282,42 @@ cv_store_pg_connect(const char *target, int readonly, double busy_seconds,
 	*out = d->c;
 	d->c = NULL;
 	pgdb_close(db);
+	return CV_OK;
+}
+
+cv_err
+pgdb_intact(PGconn *c, int readonly, long want_ms, char *err, size_t errlen)
+{
+	char ms[32];
+	const char *v[2] = { readonly ? "on" : "off", ms };
+	PGresult *res;
+	int ok;
+
+	snprintf(ms, sizeof ms, "%ldms", want_ms);
+	res = PQexecParams(c, "SELECT current_setting('synchronous_commit') ="
+	    " 'on' AND current_setting('default_transaction_isolation') ="
+	    " 'read committed' AND"
+	    " current_setting('default_transaction_read_only') = $1 AND"
+	    " current_setting('lock_timeout')::interval = $2::interval", 2,
+	    NULL, v, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!ok)
+		snprintf(err, errlen, "the connection's settings were reset "
+		    "(a DISCARD ALL?) or cannot be read: nothing more runs on "
+		    "it until it is made again");
+	return ok ? CV_OK : CV_ERR_STORE;
+}
+
+cv_err
+cv_store_pg_intact(struct pg_conn *c, int readonly, double busy_seconds)
+{
+	char err[200];
+
+	if (pgdb_intact((PGconn *)c, readonly, lock_ms(busy_seconds), err,
+	    sizeof err) != CV_OK)
+		return cv_fail(CV_ERR_STORE, "%s", err);
 	return CV_OK;
 }
 

@@ -48,6 +48,13 @@ int cv_store_is_url(const char *target);
 struct pg_conn;
 cv_err cv_store_pg_connect(const char *target, int readonly,
     double busy_seconds, struct pg_conn **out) CV_MUST_CHECK;
+/* Whether C, made by cv_store_pg_connect with READONLY and BUSY_SECONDS,
+ * still has the settings it was made with (synchronous_commit on among
+ * them): asked after the server is found to have lost a prepared
+ * statement, which a DISCARD ALL does as it resets them. CV_ERR_STORE
+ * if not, or if it cannot be asked: the connection is not to be used. */
+cv_err cv_store_pg_intact(struct pg_conn *c, int readonly,
+    double busy_seconds) CV_MUST_CHECK;
 /* The key of an advisory lock of PURPOSE ("audit log", "serve") on the
  * vault VAULT_ID's database: 63 bits of a hash of both, apart from the
  * store's own write lock (a fixed key). */

@@ -305,7 +305,7 @@ awk -v e="$el" 'BEGIN { exit !(e < 1) }' && ok ||
 # and the end of late's sessions; the canary on node 2 locks late there,
 # and node 1, told nothing, still serves late's session. Once the
 # database takes them, node 2's tick writes both, and node 1 refuses late
-# within a tick and a session check (2.5 s).
+# within a tick and a session check (3.5 s allowed: a loaded CI).
 sql "CREATE FUNCTION no_late() RETURNS trigger LANGUAGE plpgsql AS
     \$\$BEGIN IF NEW.u = 'late' THEN RAISE EXCEPTION 'no row'; END IF;
     RETURN NEW; END\$\$;
@@ -320,7 +320,7 @@ read_on 2 late "$t_late" "$CANARY"
 expect_code "late reads the canary on node 2" 200
 read_on 1 late "$t_late" "$(ids "$T/v.jsonl" 42 42)"
 expect_code "node 1 still serves late: the database took neither" 200
-sleep 1.2	# a tick of node 2's that fails again
+sleep 1.2	# node 2's tick meanwhile writes again, and fails again
 grep -q "the lock of late holds on this node only" "$T/n2.err" && ok ||
     bad "late's row was written: $(tail -2 "$T/n2.err")"
 grep -q "the lock of late now holds on every node" "$T/n2.err" &&
@@ -338,7 +338,7 @@ done
 el=$(echo "$(date +%s.%N) - $t0" | bc)
 case "$code" in 401|403) ok ;; *) bad "late on node 1 after: HTTP $code" ;; esac
 echo "a lock the database took late: late refused on node 1 ${el%???????} s after"
-awk -v e="$el" 'BEGIN { exit !(e < 2.5) }' && ok ||
+awk -v e="$el" 'BEGIN { exit !(e < 3.5) }' && ok ||
     bad "the lock took $el s to reach node 1 once the database took it"
 expect_eq "late's lock is a row" 1 \
     "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'late'")"

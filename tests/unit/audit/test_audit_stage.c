@@ -163,6 +163,15 @@ test_pg_deallocated(void **state)
 	assert_int_equal(cv_audit_settle(a, &after), CV_OK);
 	assert_int_equal(after, before + 3);
 	assert_log_verifies(before + 3);
+	/* A DISCARD ALL resets the session's settings too (synchronous
+	 * commit among them): nothing more is staged on it, as before. */
+	fault_on("audit.pg_discard");
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_ERR_IO);
+	fault_off();
+	assert_non_null(strstr(cv_err_detail(), "settings were reset"));
+	assert_int_equal(cv_audit_append(a, &e, &idx), CV_ERR_IO);
+	assert_int_equal(cv_audit_settle(a, &after), CV_OK);
+	assert_int_equal(after, before + 3);
 }
 
 /*

@@ -282,13 +282,23 @@ test_cert_no_trigger(void **state)
 	struct cv_store_user u = { .name = "cal", .role = "investigator" }, gu;
 	struct cv_store_cert c = { .fingerprint = "f1", .serial = "01",
 	    .user = "cal", .not_after_us = INT64_MAX }, gc;
+	struct cv_store_epoch e1, e2;
 	int64_t t0;
 
 	(void)state;
 	assert_int_equal(cv_store_user_add(n2, &u), CV_OK);
 	assert_int_equal(cv_store_cert_add(n2, &c), CV_OK);
-	/* Memoised once the watcher has the epoch of these inserts. */
-	usleep(200000);
+	/* Memoised once N1's watcher has the epoch of these inserts (N2
+	 * has no watcher: it asks the database). */
+	t0 = cv_time_us();
+	do {
+		assert_int_equal(cv_store_epoch(n2, &e2), CV_OK);
+		assert_int_equal(cv_store_epoch(n1, &e1), CV_OK);
+		if (e1.data == e2.data)
+			break;
+		usleep(1000);
+	} while (cv_time_us() - t0 < 2000000);
+	assert_int_equal(e1.data, e2.data);
 	assert_int_equal(cv_store_cert_user(n1, "f1", &gc, &gu), CV_OK);
 	assert_int_equal(gc.revoked, 0);
 	sql(n2, "ALTER TABLE certs DISABLE TRIGGER certs_epoch");

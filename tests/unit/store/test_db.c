@@ -477,14 +477,6 @@ test_integers(void **state)
 }
 
 /*
- * PostgreSQL's own rules. The target: no password (the issue: a client
- * certificate or a socket's peer authentication), and TLS that checks
- * the server off a socket, refused before anything is sent. A column of
- * a type the driver does not read fails its step. A transaction in which
- * a statement failed does not commit (PostgreSQL rolled it back; SQLite
- * would have undone only the statement).
- */
-/*
  * A statement the server lost (a DEALLOCATE ALL on the connection, as a
  * pooler between node and database may send) is prepared again and run:
  * outside a transaction at once; in one, the step fails with the
@@ -495,6 +487,8 @@ static void
 test_pg_deallocated(void **state)
 {
 	struct cv_db_stmt *st;
+	struct cv_db *x = NULL;
+	int64_t e[2];
 
 	(void)state;
 	run(a, "DELETE FROM u");
@@ -520,12 +514,37 @@ test_pg_deallocated(void **state)
 	db_finalize(st);
 	/* The driver's own statements (the epoch's, the last id's) too. */
 	run(a, "DEALLOCATE ALL");
-	run(a, "INSERT INTO u VALUES ('two', 2)");
-	assert_int_equal(db_begin(a, CV_DB_IMMEDIATE), CV_OK);
-	run(a, "DELETE FROM u WHERE k = 'two'");
-	assert_int_equal(db_commit(a), CV_OK);
+	assert_int_equal(db_epoch(a, &e[0], &e[1]), CV_OK);
+	st = prepared(a, "INSERT INTO t(s, n) VALUES ('again', 1)");
+	assert_int_equal(db_step(st), CV_DB_DONE);
+	db_finalize(st);
+	run(a, "DEALLOCATE ALL");
+	assert_true(db_last_insert_id(a) > 0);
+	/* A DISCARD ALL resets the settings the driver made too
+	 * (synchronous_commit, lock_timeout...): nothing more runs on that
+	 * connection, as before, and it says why. */
+	assert_int_equal(db_open(fl->ops, target, 0, 10.0, &x), CV_OK);
+	st = prepared(x, "SELECT v FROM u WHERE k = 'one'");
+	assert_int_equal(db_step(st), CV_DB_ROW);
+	db_reset(st);
+	run(x, "DISCARD ALL");
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(db_step(st), CV_DB_ERROR);
+		assert_non_null(strstr(db_errmsg(x), "settings were reset"));
+	}
+	db_finalize(st);
+	db_close(x);
 }
 
+
+/*
+ * PostgreSQL's own rules. The target: no password (the issue: a client
+ * certificate or a socket's peer authentication), and TLS that checks
+ * the server off a socket, refused before anything is sent. A column of
+ * a type the driver does not read fails its step. A transaction in which
+ * a statement failed does not commit (PostgreSQL rolled it back; SQLite
+ * would have undone only the statement).
+ */
 static void
 test_pg_rules(void **state)
 {
