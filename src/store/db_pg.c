@@ -427,7 +427,6 @@ again(struct pg_db *d, struct pg_stmt *q)
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK ||
 	    (state != NULL && strcmp(state, "42P05") == 0)) {
-		q->lost = 0;
 		q->gen = d->lost_gen;
 	} else
 		rc = failed(d, res);
@@ -458,9 +457,9 @@ pg_step(struct cv_db_stmt *st)
 		return CV_DB_DONE;
 	}
 	d->begun_epoch = -1;
-	/* Lost, or made before another statement of the connection was
-	 * found lost (a DEALLOCATE ALL took them all): prepared first. */
-	if ((q->lost || q->gen != d->lost_gen) &&
+	/* Prepared before a statement of the connection was found lost
+	 * (a DEALLOCATE ALL takes them all, this one too): again first. */
+	if (q->gen != d->lost_gen &&
 	    (rc = again(d, q)) != CV_DB_DONE)
 		return rc;
 	q->res = PQexecPrepared(d->c, q->name, q->n, q->val, q->len, q->fmt, 1);
@@ -468,8 +467,7 @@ pg_step(struct cv_db_stmt *st)
 		/* Not run: run again once it is prepared again, unless a
 		 * transaction it began in has failed with it (its caller
 		 * rolls back; the next step prepares it first). */
-		q->lost = 1;
-		d->lost_gen++;
+		d->lost_gen++;	/* Q and every other: prepared first */
 		if (PQtransactionStatus(d->c) == PQTRANS_IDLE) {
 			PQclear(q->res);
 			q->res = NULL;

@@ -35,8 +35,9 @@ struct pg_stmt {
 	struct pg_db *db;
 	char name[16];
 	char *text;		/* as prepared: to prepare it again */
-	int lost;		/* the server no longer has it (below) */
-	unsigned gen;		/* the connection's lost_gen it was made at */
+	/* The connection's lost_gen when last prepared: another means the
+	 * server may no longer have it (db_pg.c: again) */
+	unsigned gen;
 	int n;			/* parameters: $1 .. $n */
 	/* PQexecPrepared's arrays; a NULL value is an SQL NULL (as an
 	 * unbound parameter is on SQLite). Text and blobs point at the
