@@ -71,6 +71,8 @@ struct lock_queue {
 	int unlocks_failing;	/* logged once until they work again */
 	struct unshared *pend;	/* under umu too */
 	size_t npend, cappend;
+	int pend_loaded;	/* the guard's unshared locks, at start */
+	int pend_dirty;		/* the guard's marks changed: save */
 };
 
 cv_err
@@ -97,8 +99,8 @@ api_locks_stop(struct server *srv)
 	pthread_mutex_destroy(&lq->umu);
 	if (lq->npend)
 		fprintf(stderr, "clearvault serve: %zu lock(s) never reached "
-		    "the other nodes; they hold on this one's guard state\n",
-		    lq->npend);
+		    "the other nodes; they hold in this node's guard state, "
+		    "and the next start shares them\n", lq->npend);
 	free(lq->q);
 	free(lq->known);
 	free(lq->pend);
@@ -310,16 +312,29 @@ known_lifted(struct lock_queue *lq, const char *user, int64_t since)
 	return 1;
 }
 
-/* USER's lock to be written again: its row (WHY not NULL) and/or the end
- * of its sessions (umu held). No memory: the lock holds here only, and
- * this says so. */
-static void
-pend(struct lock_queue *lq, const char *user, const char *why, int sessions)
+/* Where USER is in the locks still to share, or lq->npend (umu held). */
+static size_t
+pend_find(const struct lock_queue *lq, const char *user)
 {
 	size_t i;
 
 	for (i = 0; i < lq->npend && strcmp(lq->pend[i].user, user); i++)
 		;
+	return i;
+}
+
+/*
+ * USER's lock to be written again: its row (WHY not NULL) and/or the end
+ * of its sessions (umu held). The guard marks it, so that its saved state
+ * keeps it for the next start (a crash, a restart after a failover). No
+ * memory: the lock holds here only, and this says so.
+ */
+static void
+pend(struct server *srv, const char *user, const char *why, int sessions)
+{
+	struct lock_queue *lq = srv->locks;
+	size_t i = pend_find(lq, user);
+
 	if (i == lq->npend) {
 		if (lq->npend == lq->cappend) {
 			size_t cap = lq->cappend ? 2 * lq->cappend : 8;
@@ -338,6 +353,11 @@ pend(struct lock_queue *lq, const char *user, const char *why, int sessions)
 		snprintf(lq->pend[i].user, sizeof lq->pend[i].user, "%s",
 		    user);
 		lq->npend++;
+		if (srv->guard && cv_guard_lock_unshared(srv->guard, user,
+		    true) == CV_OK)
+			lq->pend_dirty = 1;
+		else
+			cv_err_clear();	/* here until this server ends */
 	}
 	if (why) {
 		snprintf(lq->pend[i].reason, sizeof lq->pend[i].reason, "%s",
@@ -348,14 +368,23 @@ pend(struct lock_queue *lq, const char *user, const char *why, int sessions)
 		lq->pend[i].sessions = 1;
 }
 
+/* Lock and pend, for a caller without umu. */
+static void
+pend_locked(struct server *srv, const char *user, const char *why,
+    int sessions)
+{
+	pthread_mutex_lock(&srv->locks->umu);
+	pend(srv, user, why, sessions);
+	pthread_mutex_unlock(&srv->locks->umu);
+}
+
 /* Whether USER's lock row is still to be written (umu held). */
 static int
 row_pending(const struct lock_queue *lq, const char *user)
 {
-	for (size_t i = 0; i < lq->npend; i++)
-		if (strcmp(lq->pend[i].user, user) == 0)
-			return lq->pend[i].row;
-	return 0;
+	size_t i = pend_find(lq, user);
+
+	return i < lq->npend && lq->pend[i].row;
 }
 
 void
@@ -364,9 +393,38 @@ api_end_sessions_later(struct server *srv, const char *user)
 	if (srv->locks == NULL || !api_shared(srv) ||
 	    !api_guard_locked(srv, user))
 		return;
-	pthread_mutex_lock(&srv->locks->umu);
-	pend(srv->locks, user, NULL, 1);
-	pthread_mutex_unlock(&srv->locks->umu);
+	pend_locked(srv, user, NULL, 1);
+}
+
+/* A lock the guard kept as unshared before this start: its row and the
+ * end of its sessions, written again (pend_loaded's caller holds umu). */
+static void
+reshare(void *ctx, const char *user)
+{
+	struct server *srv = ctx;
+	struct cv_guard_user_info info;
+
+	cv_guard_user_info(srv->guard, user, api_guard_now(srv), &info);
+	fprintf(stderr, "clearvault serve: the lock of %s, from before this "
+	    "start, is not every node's yet; its row is written again (every "
+	    "second)\n", user);
+	pend(srv, user, info.lock_reason[0] ? info.lock_reason : "locked", 1);
+}
+
+/* Once, before the first look at the rows: the guard's unshared locks. */
+static void
+pend_load(struct server *srv)
+{
+	struct lock_queue *lq = srv->locks;
+
+	pthread_mutex_lock(&lq->umu);
+	if (!lq->pend_loaded && srv->guard) {
+		if (cv_guard_unshared_each(srv->guard, reshare, srv) == CV_OK)
+			lq->pend_loaded = 1;
+		else
+			cv_err_clear();	/* no memory: the next look */
+	}
+	pthread_mutex_unlock(&lq->umu);
 }
 
 /*
@@ -380,12 +438,17 @@ share_pending(struct server *srv)
 	struct lock_queue *lq = srv->locks;
 	struct unshared v[16];
 	int64_t since[16];
-	int row[16], ses[16];
+	int row[16], ses[16], save;
 	size_t n, k;
 
 	pthread_mutex_lock(&lq->umu);
 	if ((n = lq->npend < 16 ? lq->npend : 16) == 0) {
+		save = lq->pend_dirty;
+		lq->pend_dirty = 0;
 		pthread_mutex_unlock(&lq->umu);
+		if (save && api_guard_save(srv) != CV_OK)
+			fprintf(stderr, "clearvault serve: cannot save the "
+			    "guard's state: %s\n", cv_err_detail());
 		return;
 	}
 	memcpy(v, lq->pend, n * sizeof *v);
@@ -404,10 +467,7 @@ share_pending(struct server *srv)
 	}
 	pthread_mutex_lock(&lq->umu);
 	for (size_t i = 0; i < n; i++) {
-		for (k = 0; k < lq->npend && strcmp(lq->pend[k].user,
-		    v[i].user); k++)
-			;
-		if (k == lq->npend)
+		if ((k = pend_find(lq, v[i].user)) == lq->npend)
 			continue;
 		if (row[i]) {
 			lq->pend[k].row = 0;
@@ -427,10 +487,26 @@ share_pending(struct server *srv)
 		} else if (!lq->pend[k].row && !lq->pend[k].sessions)
 			fprintf(stderr, "clearvault serve: the lock of %s now "
 			    "holds on every node\n", v[i].user);
-		if (!lq->pend[k].row && !lq->pend[k].sessions)
-			lq->pend[k] = lq->pend[--lq->npend];
+		if (lq->pend[k].row || lq->pend[k].sessions)
+			continue;
+		lq->pend[k] = lq->pend[--lq->npend];
+		/* Not locked any more here: nothing to unmark. */
+		if (cv_guard_lock_unshared(srv->guard, v[i].user, false) ==
+		    CV_OK)
+			lq->pend_dirty = 1;
+		else
+			cv_err_clear();
 	}
+	save = lq->pend_dirty;
+	lq->pend_dirty = 0;
 	pthread_mutex_unlock(&lq->umu);
+	if (save && api_guard_save(srv) != CV_OK) {
+		fprintf(stderr, "clearvault serve: cannot save the guard's "
+		    "state: %s\n", cv_err_detail());
+		pthread_mutex_lock(&lq->umu);
+		lq->pend_dirty = 1;	/* the next tick */
+		pthread_mutex_unlock(&lq->umu);
+	}
 }
 
 struct seen {
@@ -490,6 +566,7 @@ unlocks_sync(struct server *srv, struct cv_store *db)
 	int loaded;
 	cv_err e = CV_OK;
 
+	pend_load(srv);	/* before the rows: see row_pending below */
 	pthread_mutex_lock(&lq->umu);
 	after = lq->unlocked_after;
 	loaded = lq->known_loaded;
@@ -537,6 +614,7 @@ api_unlocks_tick(struct server *srv)
 
 	if (lq == NULL || srv->guard == NULL || !api_shared(srv))
 		return;
+	pend_load(srv);
 	share_pending(srv);
 	if (unlocks_sync(srv, srv->store) != CV_OK) {
 		if (!lq->unlocks_failing++)
@@ -605,25 +683,15 @@ api_share_lock(struct server *srv, struct cv_store *db, const char *user,
 	if (db == NULL || !cv_store_shared(db)) {
 		if (!api_shared(srv))
 			return;
-		fprintf(stderr, "clearvault serve: the lock of %s holds on "
-		    "this node only until its row is written (tried again "
-		    "every second): no database handle\n", user);
-		if (srv->locks) {
-			pthread_mutex_lock(&srv->locks->umu);
-			pend(srv->locks, user, why, 0);
-			pthread_mutex_unlock(&srv->locks->umu);
-		}
-		return;
-	}
-	if ((e = cv_store_guard_lock(db, user, why, &since)) != CV_OK) {
+		e = cv_fail(CV_ERR_STORE, "no database handle");
+	} else
+		e = cv_store_guard_lock(db, user, why, &since);
+	if (e != CV_OK) {
 		fprintf(stderr, "clearvault serve: the lock of %s holds on this "
 		    "node only until its row is written (tried again every "
 		    "second): %s\n", user, cv_err_detail());
-		if (srv->locks) {
-			pthread_mutex_lock(&srv->locks->umu);
-			pend(srv->locks, user, why, 0);
-			pthread_mutex_unlock(&srv->locks->umu);
-		}
+		if (srv->locks)
+			pend_locked(srv, user, why, 0);
 		return;
 	}
 	if (srv->locks) {

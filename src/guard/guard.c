@@ -133,7 +133,7 @@ guard_free_state(struct cv_guard *g)
 	for (size_t i = 0; i < g->nusers; i++) {
 		struct gu *u = guard_user_at(g, i);
 		free(u->rh);
-		free(u->lock);
+		guard_lock_drop(u);
 	}
 	for (size_t i = 0; i < g->nchunks; i++)
 		free(g->chunks[i]);

@@ -265,6 +265,27 @@ cv_err cv_guard_observe(struct cv_guard *g,
 cv_err cv_guard_lock(struct cv_guard *g, const char *user,
     const char *reason, int64_t now_us) CV_MUST_CHECK;
 
+/*
+ * Whether USER's lock is this node's alone (UNSHARED: a vault shared by
+ * several nodes could not take its row yet, src/api/locks.c) or every
+ * node's. Kept by name in the snapshot, so that a restarted node shares
+ * it again; unlocking forgets it. CV_ERR_NOT_FOUND when USER is not
+ * locked, CV_ERR_INVALID for an empty name or one longer than
+ * CV_GUARD_MAX_NAME, CV_ERR_NOMEM.
+ */
+#define CV_GUARD_MAX_NAME 255
+cv_err cv_guard_lock_unshared(struct cv_guard *g, const char *user,
+    bool unshared) CV_MUST_CHECK;
+
+/*
+ * FN(CTX, user) for each lock marked unshared, called with no mutex of
+ * G held (FN may call into G); the name is FN's to copy. CV_ERR_NOMEM
+ * before any call.
+ */
+typedef void cv_guard_name_fn(void *ctx, const char *user);
+cv_err cv_guard_unshared_each(const struct cv_guard *g, cv_guard_name_fn *fn,
+    void *ctx) CV_MUST_CHECK;
+
 /* USER is locked. */
 bool cv_guard_locked(const struct cv_guard *g, const char *user);
 /* How many users are locked. */

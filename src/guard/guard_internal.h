@@ -56,6 +56,11 @@ struct glock {
 	uint32_t approved_at;	/* 0: no approval yet */
 	uint64_t approver;	/* keyed hash of the first officer */
 	char reason[64];
+	/* The user's name while the lock is this node's alone (GU_UNSHARED:
+	 * cv_guard_lock_unshared); NULL once every node has it. The guard
+	 * keeps users by hash only, and a restart needs the name to share
+	 * the lock again. */
+	char *name;
 };
 
 /*
@@ -99,7 +104,9 @@ struct gu {
  * at soft / hard and not yet re-armed. */
 #define GU_CEIL_SOFT 2u
 #define GU_CEIL_HARD 4u
-#define GU_FLAGS (GU_LOCKED | GU_CEIL_SOFT | GU_CEIL_HARD)
+/* A locked user whose lock is not yet every node's (lock->name set). */
+#define GU_UNSHARED 8u
+#define GU_FLAGS (GU_LOCKED | GU_CEIL_SOFT | GU_CEIL_HARD | GU_UNSHARED)
 
 static inline uint32_t *
 gu_times(const struct gu *u)
@@ -202,6 +209,8 @@ void guard_ceiling_alert(struct cv_guard_decision *d, struct gu *v,
 /* lock.c */
 void guard_lock_user(struct cv_guard *g, struct gu *u, const char *reason,
     uint32_t now);
+/* U's lock and its name freed, U not locked (the count is the caller's). */
+void guard_lock_drop(struct gu *u);
 
 /* baseline.c */
 

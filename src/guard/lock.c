@@ -32,6 +32,16 @@ guard_lock_user(struct cv_guard *g, struct gu *u, const char *reason,
 	}
 }
 
+void
+guard_lock_drop(struct gu *u)
+{
+	if (u->lock)
+		free(u->lock->name);
+	free(u->lock);
+	u->lock = NULL;
+	u->flags &= (uint8_t)~(GU_LOCKED | GU_UNSHARED);
+}
+
 cv_err
 cv_guard_lock(struct cv_guard *g, const char *user, const char *reason,
     int64_t now_us)
@@ -51,6 +61,78 @@ cv_guard_lock(struct cv_guard *g, const char *user, const char *reason,
 	guard_lock_user(g, u, reason, (uint32_t)(now_us / 1000000));
 out:
 	guard_unlock_mu(g);
+	return e;
+}
+
+cv_err
+cv_guard_lock_unshared(struct cv_guard *g, const char *user, bool unshared)
+{
+	struct gu *u;
+	char *name = NULL;
+	cv_err e = CV_OK;
+
+	if (user == NULL || user[0] == '\0' || !guard_str_ok(user, false) ||
+	    strlen(user) > CV_GUARD_MAX_NAME)
+		return cv_fail(CV_ERR_INVALID, "guard: no user, or too long");
+	/* Allocated outside the mutex; freed if not needed. */
+	if (unshared && (name = strdup(user)) == NULL)
+		return CV_ERR_NOMEM;
+	guard_lock_mu(g);
+	u = guard_find(g, guard_hash(g, DOM_USER, user));
+	if (u == NULL || !(u->flags & GU_LOCKED)) {
+		e = cv_fail(CV_ERR_NOT_FOUND, "guard: user is not locked");
+		goto out;
+	}
+	if (u->lock == NULL) {
+		/* A lock without its record (no memory when it was made):
+		 * it holds, and cannot be kept by name. */
+		e = unshared ? CV_ERR_NOMEM : CV_OK;
+		goto out;
+	}
+	if (unshared && u->lock->name == NULL) {
+		u->lock->name = name;
+		name = NULL;
+		u->flags |= GU_UNSHARED;
+	} else if (!unshared) {
+		free(u->lock->name);
+		u->lock->name = NULL;
+		u->flags &= (uint8_t)~GU_UNSHARED;
+	}
+out:
+	guard_unlock_mu(g);
+	free(name);
+	return e;
+}
+
+cv_err
+cv_guard_unshared_each(const struct cv_guard *g, cv_guard_name_fn *fn,
+    void *ctx)
+{
+	char **v = NULL;
+	size_t n = 0;
+	cv_err e = CV_OK;
+
+	/* Copied under the mutex, called outside it: FN may call back. */
+	guard_lock_mu(g);
+	for (size_t i = 0; i < g->nusers; i++)
+		n += (guard_user_at(g, i)->flags & GU_UNSHARED) != 0;
+	if (n && (v = calloc(n, sizeof *v)) == NULL)
+		e = CV_ERR_NOMEM;
+	for (size_t i = 0, k = 0; e == CV_OK && k < n && i < g->nusers;
+	    i++) {
+		const struct gu *u = guard_user_at(g, i);
+
+		if (!(u->flags & GU_UNSHARED))
+			continue;
+		if ((v[k++] = strdup(u->lock->name)) == NULL)
+			e = CV_ERR_NOMEM;
+	}
+	guard_unlock_mu(g);
+	for (size_t i = 0; e == CV_OK && i < n; i++)
+		fn(ctx, v[i]);
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 	return e;
 }
 
@@ -91,9 +173,7 @@ cv_guard_unlock_lifted(struct cv_guard *g, const char *user, bool *unlocked)
 	guard_lock_mu(g);
 	u = guard_find(g, guard_hash(g, DOM_USER, user));
 	if (u && (u->flags & GU_LOCKED)) {
-		free(u->lock);
-		u->lock = NULL;
-		u->flags &= (uint8_t)~GU_LOCKED;
+		guard_lock_drop(u);
 		u->score = 0;
 		u->score_s = 0;
 		g->nlocks--;
@@ -154,9 +234,7 @@ cv_guard_unlock_approve(struct cv_guard *g, const char *user,
 		    "come from another officer");
 		goto out;
 	}
-	free(u->lock);
-	u->lock = NULL;
-	u->flags &= (uint8_t)~GU_LOCKED;
+	guard_lock_drop(u);
 	u->score = 0;
 	u->score_s = now;
 	g->nlocks--;

@@ -12,10 +12,13 @@
  *     168 x u8 histogram
  *     u32 nrec  nrec x (u64 hash, u32 time)   (hash, time not 0)
  *     if locked: u32 at, u32 approved_at, u64 approver, u8 n, n bytes
+ *     if unshared: u8 n, n bytes (the user's name, hashing to id)
  *   and nothing after.
  *
  * Flags: 1 locked; 2 and 4 (soft / hard ceiling alert raised) only on
- * the vault pseudo-user (ceiling.c), which is never locked. Snapshots
+ * the vault pseudo-user (ceiling.c), which is never locked; 8 (with 1
+ * only) the lock is not yet every node's, and the user's name follows
+ * it. Snapshots from before flag 8 never set it and load as they are. Snapshots
  * from before the ceiling have no pseudo-user and load as they are.
  * Peer groups (baseline.c) are users too, with a histogram and no
  * records; snapshots without them load as they are. Sessions' budgets
@@ -124,6 +127,12 @@ save_user(const struct gu *u, struct cv_buf *out)
 		if ((r = cv_buf_add(out, l, sizeof l)) != CV_OK ||
 		    (r = cv_buf_add(out, k ? k->reason : "", n)) != CV_OK)
 			goto out;
+		if (u->flags & GU_UNSHARED) {	/* k and its name are set */
+			l[0] = (uint8_t)strlen(k->name);
+			if ((r = cv_buf_add(out, l, 1)) != CV_OK ||
+			    (r = cv_buf_add(out, k->name, l[0])) != CV_OK)
+				goto out;
+		}
 	}
 out:
 	free(e);
@@ -218,7 +227,7 @@ get_places(const uint8_t *p, struct place *pl, size_t n, bool *ok)
 }
 
 static cv_err
-load_lock(struct rd *r, struct gu *u, size_t ui)
+load_lock(struct cv_guard *t, struct rd *r, struct gu *u, size_t ui)
 {
 	const uint8_t *p;
 	struct glock *k;
@@ -246,6 +255,25 @@ load_lock(struct rd *r, struct gu *u, size_t ui)
 			    ui);
 	}
 	memcpy(k->reason, p, n);
+	if (!(u->flags & GU_UNSHARED))
+		return CV_OK;
+	if ((p = take(r, 1)) == NULL || (n = p[0]) == 0 ||
+	    (p = take(r, n)) == NULL)
+		return bad(r, "truncated in the unshared lock's name", ui);
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return bad(r, "control character in the unshared "
+			    "lock's name", ui);
+	}
+	if ((k->name = malloc(n + 1)) == NULL)
+		return CV_ERR_NOMEM;
+	memcpy(k->name, p, n);
+	k->name[n] = '\0';
+	/* The name is the one the user is kept under, or it would share
+	 * (or fail to share) someone else's lock. */
+	if (guard_hash(t, DOM_USER, k->name) != u->id)
+		return bad(r, "the unshared lock's name is not its user's",
+		    ui);
 	return CV_OK;
 }
 
@@ -284,6 +312,8 @@ load_user(struct cv_guard *t, struct rd *r, size_t ui)
 	    (u->flags & (GU_CEIL_SOFT | GU_CEIL_HARD)) != 0)
 		return bad(r, "ceiling flags on a user, or the vault locked",
 		    ui);
+	if ((u->flags & GU_UNSHARED) && !(u->flags & GU_LOCKED))
+		return bad(r, "an unshared lock on a user not locked", ui);
 	if (u->score > SCORE_MAX)
 		return bad(r, "score out of range", ui);
 	if ((u->first_s == 0) != (u->nreads == 0))
@@ -323,7 +353,7 @@ load_user(struct cv_guard *t, struct rd *r, size_t ui)
 	}
 	if (u->flags & GU_LOCKED) {
 		t->nlocks++;
-		if ((e = load_lock(r, u, ui)) != CV_OK)
+		if ((e = load_lock(t, r, u, ui)) != CV_OK)
 			return e;
 	}
 	return CV_OK;
