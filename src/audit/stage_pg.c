@@ -130,17 +130,6 @@ stage_conn(struct audit_pg *p)
 	return CV_OK;
 }
 
-/* Whether RES is the failure of a statement the server does not have
- * (SQLSTATE 26000): it did not run. */
-static int
-deallocated(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return PQresultStatus(res) == PGRES_FATAL_ERROR && state != NULL &&
-	    strcmp(state, "26000") == 0;
-}
-
 /* Whether S still has the settings it was opened with: CV_ERR_IO if
  * not, or if that cannot be asked. */
 static cv_err
@@ -214,7 +203,7 @@ stage_chunk(struct audit_pg *p, const uint8_t *frames, size_t *off,
 			p->s_prepared = 1;
 		}
 		res = PQexecPrepared(p->s, STAGE_STMT, 1, v, len, fmt, 0);
-		if (!deallocated(res))
+		if (!cv_store_pg_lost_statement(res))
 			break;
 		/* The server lost it (a DEALLOCATE sent on S, as a pooler
 		 * may): nothing ran. Prepared again and run once more,

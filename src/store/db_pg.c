@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 
 #include "db_pg_internal.h"
+#include "store.h"
 
 /* Type OIDs of the results the driver reads (pg_type.dat; fixed). */
 enum {
@@ -396,8 +397,8 @@ failed(struct pg_db *d, const PGresult *res)
  * node whose log's or guard's statements failed served nothing (closed,
  * but down). Such a step did not run, so running it again is safe.
  */
-static int
-deallocated(const PGresult *res)
+int
+cv_store_pg_lost_statement(const PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
@@ -463,7 +464,7 @@ pg_step(struct cv_db_stmt *st)
 	    (rc = again(d, q)) != CV_DB_DONE)
 		return rc;
 	q->res = PQexecPrepared(d->c, q->name, q->n, q->val, q->len, q->fmt, 1);
-	if (deallocated(q->res)) {
+	if (cv_store_pg_lost_statement(q->res)) {
 		/* Not run: run again once it is prepared again, unless a
 		 * transaction it began in has failed with it (its caller
 		 * rolls back; the next step prepares it first). */

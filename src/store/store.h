@@ -55,6 +55,11 @@ cv_err cv_store_pg_connect(const char *target, int readonly,
  * if not, or if it cannot be asked: the connection is not to be used. */
 cv_err cv_store_pg_intact(struct pg_conn *c, int readonly,
     double busy_seconds) CV_MUST_CHECK;
+/* Whether RES (a libpq PGresult) failed because the server no longer
+ * has the prepared statement it named (SQLSTATE 26000): prepared again,
+ * once cv_store_pg_intact says the connection may be used. */
+struct pg_result;
+int cv_store_pg_lost_statement(const struct pg_result *res);
 /* The key of an advisory lock of PURPOSE ("audit log", "serve") on the
  * vault VAULT_ID's database: 63 bits of a hash of both, apart from the
  * store's own write lock (a fixed key). */
