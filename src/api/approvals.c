@@ -348,14 +348,16 @@ api_lock_user(struct server *srv, const char *user, const char *why)
 	snprintf(r.who.user, sizeof r.who.user, "%s", user);
 	snprintf(r.source, sizeof r.source, "server");
 	snprintf(r.reason, sizeof r.reason, "%s", why);
-	if (srv->guard != NULL) {
-		if ((e = cv_guard_lock(srv->guard, user, why,
-		    api_guard_now(srv))) == CV_OK)
-			e = api_guard_save(srv);
-	} else
+	if (srv->guard != NULL)
+		e = cv_guard_lock(srv->guard, user, why, api_guard_now(srv));
+	else
 		e = db ? cv_store_user_disable(db, user, 1) : CV_ERR_STORE;
 	api_share_lock(srv, db, user, why);
 	api_end_sessions(srv, db, user);
+	/* Saved after the row's write, so that a lock still to share is
+	 * saved marked as such (locks.c). */
+	if (srv->guard != NULL && e == CV_OK)
+		e = api_guard_save(srv);
 	if (e != CV_OK)
 		fprintf(stderr, "clearvault serve: cannot lock %s: %s\n", user,
 		    cv_err_detail());

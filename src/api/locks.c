@@ -73,6 +73,7 @@ struct lock_queue {
 	size_t npend, cappend;
 	int pend_loaded;	/* the guard's unshared locks, at start */
 	int pend_dirty;		/* the guard's marks changed: save */
+	size_t pend_at;		/* where the next tick starts */
 };
 
 cv_err
@@ -353,12 +354,15 @@ pend(struct server *srv, const char *user, const char *why, int sessions)
 		snprintf(lq->pend[i].user, sizeof lq->pend[i].user, "%s",
 		    user);
 		lq->npend++;
-		if (srv->guard && cv_guard_lock_unshared(srv->guard, user,
-		    true) == CV_OK)
-			lq->pend_dirty = 1;
-		else
-			cv_err_clear();	/* here until this server ends */
 	}
+	/* Every time, not only for a new entry: the entry may be of a lock
+	 * lifted here and decided again since, which the guard keeps as a
+	 * new lock without the mark. */
+	if (srv->guard && cv_guard_lock_unshared(srv->guard, user, true) ==
+	    CV_OK)
+		lq->pend_dirty = 1;
+	else
+		cv_err_clear();	/* here until this server ends */
 	if (why) {
 		snprintf(lq->pend[i].reason, sizeof lq->pend[i].reason, "%s",
 		    why);
@@ -411,20 +415,25 @@ reshare(void *ctx, const char *user)
 	pend(srv, user, info.lock_reason[0] ? info.lock_reason : "locked", 1);
 }
 
-/* Once, before the first look at the rows: the guard's unshared locks. */
-static void
+/* Once, before the first look at the rows: the guard's unshared locks.
+ * 0 if they could not be listed (no memory): no look at the rows until
+ * they are, or an older row could pass for one of theirs. */
+static int
 pend_load(struct server *srv)
 {
 	struct lock_queue *lq = srv->locks;
+	int loaded;
 
 	pthread_mutex_lock(&lq->umu);
 	if (!lq->pend_loaded && srv->guard) {
 		if (cv_guard_unshared_each(srv->guard, reshare, srv) == CV_OK)
 			lq->pend_loaded = 1;
 		else
-			cv_err_clear();	/* no memory: the next look */
+			cv_err_clear();	/* the next look */
 	}
+	loaded = lq->pend_loaded || srv->guard == NULL;
 	pthread_mutex_unlock(&lq->umu);
+	return loaded;
 }
 
 /*
@@ -442,16 +451,17 @@ share_pending(struct server *srv)
 	size_t n, k;
 
 	pthread_mutex_lock(&lq->umu);
-	if ((n = lq->npend < 16 ? lq->npend : 16) == 0) {
-		save = lq->pend_dirty;
-		lq->pend_dirty = 0;
-		pthread_mutex_unlock(&lq->umu);
-		if (save && api_guard_save(srv) != CV_OK)
-			fprintf(stderr, "clearvault serve: cannot save the "
-			    "guard's state: %s\n", cv_err_detail());
-		return;
+	if ((n = lq->npend < 16 ? lq->npend : 16) != 0) {
+		/* 16 a tick, from where the last tick stopped: an entry
+		 * that keeps failing does not keep those after it waiting. */
+		size_t at = lq->pend_at % lq->npend;
+
+		for (size_t i = 0; i < n; i++)
+			v[i] = lq->pend[(at + i) % lq->npend];
+		lq->pend_at = at + n;
 	}
-	memcpy(v, lq->pend, n * sizeof *v);
+	if (n == 0)
+		goto out;	/* umu held */
 	for (size_t i = 0; i < n; i++)
 		if (v[i].row)	/* no unlock noted meanwhile drops it */
 			(void)known_lifted(lq, v[i].user, INT64_MAX);
@@ -497,6 +507,7 @@ share_pending(struct server *srv)
 		else
 			cv_err_clear();
 	}
+ out:
 	save = lq->pend_dirty;
 	lq->pend_dirty = 0;
 	pthread_mutex_unlock(&lq->umu);
@@ -566,7 +577,10 @@ unlocks_sync(struct server *srv, struct cv_store *db)
 	int loaded;
 	cv_err e = CV_OK;
 
-	pend_load(srv);	/* before the rows: see row_pending below */
+	/* Before the rows: see row_pending below. */
+	if (!pend_load(srv))
+		return cv_fail(CV_ERR_NOMEM, "no memory for the locks still "
+		    "to share");
 	pthread_mutex_lock(&lq->umu);
 	after = lq->unlocked_after;
 	loaded = lq->known_loaded;
@@ -614,7 +628,7 @@ api_unlocks_tick(struct server *srv)
 
 	if (lq == NULL || srv->guard == NULL || !api_shared(srv))
 		return;
-	pend_load(srv);
+	(void)pend_load(srv);
 	share_pending(srv);
 	if (unlocks_sync(srv, srv->store) != CV_OK) {
 		if (!lq->unlocks_failing++)
