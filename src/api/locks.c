@@ -694,7 +694,9 @@ api_share_lock(struct server *srv, struct cv_store *db, const char *user,
 		(void)known_lifted(srv->locks, user, INT64_MAX);
 		pthread_mutex_unlock(&srv->locks->umu);
 	}
-	if (db == NULL || !cv_store_shared(db)) {
+	/* (The fault: a node whose handles are all taken, for cli_nodes.) */
+	if (db == NULL || !cv_store_shared(db) ||
+	    cv_fault("locks.no_handle")) {
 		if (!api_shared(srv))
 			return;
 		e = cv_fail(CV_ERR_STORE, "no database handle");
