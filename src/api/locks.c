@@ -330,7 +330,7 @@ pend_find(const struct lock_queue *lq, const char *user)
  * keeps it for the next start (a crash, a restart after a failover). No
  * memory: the lock holds here only, and this says so.
  */
-static void
+static int
 pend(struct server *srv, const char *user, const char *why, int sessions)
 {
 	struct lock_queue *lq = srv->locks;
@@ -345,7 +345,7 @@ pend(struct server *srv, const char *user, const char *why, int sessions)
 				fprintf(stderr, "clearvault serve: no memory to "
 				    "retry the lock of %s on other nodes\n",
 				    user);
-				return;
+				return 0;
 			}
 			lq->pend = v;
 			lq->cappend = cap;
@@ -370,6 +370,7 @@ pend(struct server *srv, const char *user, const char *why, int sessions)
 	}
 	if (sessions)
 		lq->pend[i].sessions = 1;
+	return 1;
 }
 
 /* Lock and pend, for a caller without umu. */
@@ -378,7 +379,7 @@ pend_locked(struct server *srv, const char *user, const char *why,
     int sessions)
 {
 	pthread_mutex_lock(&srv->locks->umu);
-	pend(srv, user, why, sessions);
+	(void)pend(srv, user, why, sessions);
 	pthread_mutex_unlock(&srv->locks->umu);
 }
 
@@ -400,19 +401,27 @@ api_end_sessions_later(struct server *srv, const char *user)
 	pend_locked(srv, user, NULL, 1);
 }
 
+struct reshare {
+	struct server *srv;
+	int failed;		/* one not queued (no memory) */
+};
+
 /* A lock the guard kept as unshared before this start: its row and the
- * end of its sessions, written again (pend_loaded's caller holds umu). */
+ * end of its sessions, written again (pend_load holds umu). */
 static void
 reshare(void *ctx, const char *user)
 {
-	struct server *srv = ctx;
+	struct reshare *rs = ctx;
 	struct cv_guard_user_info info;
 
-	cv_guard_user_info(srv->guard, user, api_guard_now(srv), &info);
+	cv_guard_user_info(rs->srv->guard, user, api_guard_now(rs->srv),
+	    &info);
 	fprintf(stderr, "clearvault serve: the lock of %s, from before this "
 	    "start, is not every node's yet; its row is written again (every "
 	    "second)\n", user);
-	pend(srv, user, info.lock_reason[0] ? info.lock_reason : "locked", 1);
+	if (!pend(rs->srv, user, info.lock_reason[0] ? info.lock_reason :
+	    "locked", 1))
+		rs->failed = 1;
 }
 
 /* Once, before the first look at the rows: the guard's unshared locks.
@@ -423,10 +432,14 @@ pend_load(struct server *srv)
 {
 	struct lock_queue *lq = srv->locks;
 	int loaded;
+	struct reshare rs = { srv, 0 };
 
 	pthread_mutex_lock(&lq->umu);
+	/* Again until every one is queued (pend finds a queued one by
+	 * name). */
 	if (!lq->pend_loaded && srv->guard) {
-		if (cv_guard_unshared_each(srv->guard, reshare, srv) == CV_OK)
+		if (cv_guard_unshared_each(srv->guard, reshare, &rs) == CV_OK &&
+		    !rs.failed)
 			lq->pend_loaded = 1;
 		else
 			cv_err_clear();	/* the next look */
