@@ -461,23 +461,20 @@ share_pending(struct server *srv)
 	struct unshared v[16];
 	int64_t since[16];
 	int row[16], ses[16], save;
-	size_t n, k;
+	size_t n, k, at;
 
 	pthread_mutex_lock(&lq->umu);
-	if ((n = lq->npend < 16 ? lq->npend : 16) != 0) {
-		/* 16 a tick, from where the last tick stopped: an entry
-		 * that keeps failing does not keep those after it waiting. */
-		size_t at = lq->pend_at % lq->npend;
-
-		for (size_t i = 0; i < n; i++)
-			v[i] = lq->pend[(at + i) % lq->npend];
-		lq->pend_at = at + n;
-	}
-	if (n == 0)
-		goto out;	/* umu held */
-	for (size_t i = 0; i < n; i++)
+	if ((n = lq->npend < 16 ? lq->npend : 16) == 0)
+		goto out;	/* umu held: a mark may still want saving */
+	/* 16 a tick, from where the last tick stopped: an entry that keeps
+	 * failing does not keep those after it waiting. */
+	at = lq->pend_at % lq->npend;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = lq->pend[(at + i) % lq->npend];
 		if (v[i].row)	/* no unlock noted meanwhile drops it */
 			(void)known_lifted(lq, v[i].user, INT64_MAX);
+	}
+	lq->pend_at = at + n;
 	pthread_mutex_unlock(&lq->umu);
 	for (size_t i = 0; i < n; i++) {
 		row[i] = ses[i] = 0;

@@ -18,8 +18,8 @@
  * Flags: 1 locked; 2 and 4 (soft / hard ceiling alert raised) only on
  * the vault pseudo-user (ceiling.c), which is never locked; 8 (with 1
  * only) the lock is not yet every node's, and the user's name follows
- * it. Snapshots from before flag 8 never set it and load as they are. Snapshots
- * from before the ceiling have no pseudo-user and load as they are.
+ * it. Snapshots from before flag 8 never set it and load as they are;
+ * those from before the ceiling have no pseudo-user and load as they are.
  * Peer groups (baseline.c) are users too, with a histogram and no
  * records; snapshots without them load as they are. Sessions' budgets
  * (session.c) are not saved: a restart ends every session.

@@ -14,6 +14,13 @@ nodes_begin || { bad "start PostgreSQL"; finish; exit 1; }
 ids() { sed -n "$2,$3p" "$1" | cut -c8-26; }	# FILE FROM TO
 count() { grep -c "^$1\$" "$T/codes"; }
 on() { URL=${U[$1]}; }	# N: the next requests go to node N
+lock_row() {	# USER TENTHS: until USER's lock row is there, at most TENTHS/10 s
+	for _ in $(seq 1 "$2"); do
+		[ "$(sql "SELECT count(*) FROM guard_locks WHERE u = '$1'")" = 1 ] &&
+		    return
+		sleep 0.1
+	done
+}
 read_on() {	# N USER TOKEN RID: one read, status in $code
 	on "$1"
 	req "k/$2" GET "/v1/records/$4?purpose=$CASE" "" "$3"
@@ -243,11 +250,7 @@ grep -q "1 lock(s) never reached the other nodes" "$T/n2.err" && ok ||
     bad "node 2 stopped without a word of canr's lock: $(tail -2 "$T/n2.err")"
 sql "DROP TRIGGER no_canr ON guard_locks" >/dev/null
 start_node 2 "$T/v2" --threads 2 || bad "node 2 again"
-for _ in $(seq 1 50); do	# its first tick, within a second (5 s allowed)
-	[ "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'canr'")" = 1 ] &&
-	    break
-	sleep 0.1
-done
+lock_row canr 50	# its first tick, within a second (5 s allowed)
 expect_eq "node 2 wrote canr's row after its restart" 1 \
     "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'canr'")"
 # (A login would spend a TOTP step and wait for the next: the approvals
@@ -422,11 +425,7 @@ if [ $HOOKS = 1 ]; then
 	    "$T/n2.err" && ok || bad "no word of noh's lock: $(tail -2 "$T/n2.err")"
 	# (Its sessions end at once, through the request's own handle: the
 	# row is what says whether the lock reached the other nodes.)
-	for _ in $(seq 1 40); do
-		[ "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'noh'")" = 1 ] &&
-		    break
-		sleep 0.1
-	done
+	lock_row noh 40
 	expect_eq "noh's lock is a row within 4 s" 1 \
 	    "$(sql "SELECT count(*) FROM guard_locks WHERE u = 'noh'")"
 	read_on 1 noh "$t_noh" "$(ids "$T/v.jsonl" 46 46)"
